@@ -1,0 +1,53 @@
+"""What the ledger needs from a store beyond the library's recorder interface:
+the audit chain written in the insert transaction, and reads joined with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain import ChainHasher, ChainLink
+
+__all__ = ["LedgerRecorder", "LoggedEvent"]
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A stored event with its place in the global order and its link."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    event_id: str
+    recorded_at: str
+    hash: str
+
+
+class LedgerRecorder(Protocol):
+    """An application recorder that keeps the audit chain."""
+
+    hasher: ChainHasher
+
+    def chain_head(self) -> ChainLink | None: ...
+
+    def select_links(self, after: int, limit: int) -> Sequence[ChainLink]: ...
+
+    def select_event_rows(
+        self, after: int, limit: int
+    ) -> Sequence[tuple[int, UUID, int, str, bytes]]: ...
+
+    def select_log(
+        self, after: int, limit: int, stop: int | None = None
+    ) -> Sequence[LoggedEvent]: ...
+
+    def position_of(self, event_id: str) -> int | None: ...
+
+    def position_at(self, recorded_at: str) -> int | None: ...
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...

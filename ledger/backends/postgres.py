@@ -1,0 +1,234 @@
+"""The production store: the library's PostgreSQL recorder plus the audit chain.
+
+Inserts run in one transaction that takes the library's ``LOCK TABLE ... IN
+EXCLUSIVE MODE`` first, so commit order equals position order, readers never
+skip a committed event, and the "read the last link, append the next" step of
+the chain is serialised across every writer process.
+
+The application role needs only SELECT and INSERT on the events and chain
+tables (plus USAGE on the position sequence): see the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+)
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.backends.base import LoggedEvent
+from ledger.chain import ChainHasher, ChainLink
+
+__all__ = ["LedgerPostgresRecorder"]
+
+_RETRIED = (InterfaceError, OperationalError)
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder that writes the audit chain."""
+
+    hasher: ChainHasher = ChainHasher()
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_table_name = f"{events_table_name}_chain"
+        self.check_identifier_length(self.chain_table_name)
+        schema = Identifier(self.datastore.schema)
+        events = Identifier(self.events_table_name)
+        chain = Identifier(self.chain_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
+                "position bigint PRIMARY KEY, "
+                "event_id uuid NOT NULL UNIQUE, "
+                "recorded_at text NOT NULL, "
+                "hash text NOT NULL)"
+            ).format(schema=schema, chain=chain)
+        )
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{chain} (recorded_at)").format(
+                index=Identifier(f"{self.chain_table_name}_recorded_at_idx"),
+                schema=schema,
+                chain=chain,
+            )
+        )
+        self._select_head = SQL(
+            "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
+            "ORDER BY position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain)
+        self._insert_links = SQL(
+            "INSERT INTO {schema}.{chain} (position, event_id, recorded_at, hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::text[])"
+        ).format(schema=schema, chain=chain)
+        self._select_links = SQL(
+            "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
+            "WHERE position > %s ORDER BY position LIMIT %s"
+        ).format(schema=schema, chain=chain)
+        self._select_rows = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{events} WHERE notification_id > %s "
+            "ORDER BY notification_id LIMIT %s"
+        ).format(schema=schema, events=events)
+        self._select_log = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+            "e.state, c.event_id::text, c.recorded_at, c.hash "
+            "FROM {schema}.{events} e JOIN {schema}.{chain} c "
+            "ON c.position = e.notification_id "
+            "WHERE e.notification_id > %s AND e.notification_id <= %s "
+            "ORDER BY e.notification_id LIMIT %s"
+        ).format(schema=schema, events=events, chain=chain)
+        self._select_position_of = SQL(
+            "SELECT position FROM {schema}.{chain} WHERE event_id = %s"
+        ).format(schema=schema, chain=chain)
+        self._select_position_at = SQL(
+            "SELECT MAX(position) AS max FROM {schema}.{chain} WHERE recorded_at <= %s"
+        ).format(schema=schema, chain=chain)
+        self._select_streams = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=schema, events=events)
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert events and their chain links in one serialised transaction.
+
+        Retried on a dropped connection, like the library's own insert. If the
+        first attempt had committed, the retry fails on the primary key and the
+        application turns that into "already stored" (natural keys).
+        """
+        del kwargs
+        if not stored_events:
+            return []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)  # noqa: SLF001
+            positions = [int(row["notification_id"]) for row in curs.fetchall()]
+            curs.execute(self._select_head, prepare=True)
+            head = curs.fetchone()
+            previous = (
+                ChainLink(
+                    head["position"],
+                    head["event_id"],
+                    head["recorded_at"],
+                    head["hash"],
+                )
+                if head
+                else None
+            )
+            links = self.hasher.extend(
+                previous,
+                [
+                    (
+                        p,
+                        _as_uuid(s.originator_id),
+                        s.originator_version,
+                        s.topic,
+                        s.state,
+                    )
+                    for p, s in zip(positions, stored_events, strict=True)
+                ],
+            )
+            curs.execute(
+                self._insert_links,
+                (
+                    [k.position for k in links],
+                    [k.event_id for k in links],
+                    [k.recorded_at for k in links],
+                    [k.hash for k in links],
+                ),
+                prepare=True,
+            )
+        return positions
+
+    def _fetch(self, statement: Composed, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return curs.fetchall()
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def chain_head(self) -> ChainLink | None:
+        rows = self._fetch(self._select_head, ())
+        return _link(rows[0]) if rows else None
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_links(self, after: int, limit: int) -> list[ChainLink]:
+        return [_link(r) for r in self._fetch(self._select_links, (after, limit))]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        return [
+            (
+                r["notification_id"],
+                r["originator_id"],
+                r["originator_version"],
+                r["topic"],
+                bytes(r["state"]),
+            )
+            for r in self._fetch(self._select_rows, (after, limit))
+        ]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
+        upper = stop if stop is not None else 2**63 - 1
+        return [
+            LoggedEvent(
+                r["notification_id"],
+                r["originator_id"],
+                r["originator_version"],
+                r["topic"],
+                bytes(r["state"]),
+                r["event_id"],
+                r["recorded_at"],
+                r["hash"],
+            )
+            for r in self._fetch(self._select_log, (after, upper, limit))
+        ]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def position_of(self, event_id: str) -> int | None:
+        try:
+            UUID(event_id)
+        except ValueError:
+            return None
+        rows = self._fetch(self._select_position_of, (event_id,))
+        return int(rows[0]["position"]) if rows else None
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def position_at(self, recorded_at: str) -> int | None:
+        rows = self._fetch(self._select_position_at, (recorded_at,))
+        value = rows[0]["max"] if rows else None
+        return int(value) if value is not None else None
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = list(ids[start : start + 1000])
+            for r in self._fetch(self._select_streams, (chunk,)):
+                oid = r["originator_id"]
+                streams.setdefault(oid, []).append(
+                    StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
+                )
+        return streams
+
+
+def _link(row: Any) -> ChainLink:
+    return ChainLink(int(row["position"]), row["event_id"], row["recorded_at"], row["hash"])
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

@@ -1,0 +1,145 @@
+"""The embedded store: the library's SQLite recorder plus the audit chain.
+
+The chain link of each event is inserted in the same transaction as the event;
+SQLite's single writer (the first INSERT takes the write lock) makes "read the
+last link, append the next" safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+from ledger.backends.base import LoggedEvent
+from ledger.chain import ChainHasher, ChainLink
+
+__all__ = ["LedgerSQLiteRecorder"]
+
+_LINK_COLUMNS = "position, event_id, recorded_at, hash"
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder that writes the audit chain."""
+
+    hasher: ChainHasher = ChainHasher()
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS event_chain ("
+            "position INTEGER PRIMARY KEY, "
+            "event_id TEXT NOT NULL UNIQUE, "
+            "recorded_at TEXT NOT NULL, "
+            "hash TEXT NOT NULL)"
+        )
+        statements.append(
+            "CREATE INDEX IF NOT EXISTS event_chain_recorded_at ON event_chain (recorded_at)"
+        )
+        return statements
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        assert positions is not None
+        c.execute(f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        previous = ChainLink(*row) if row else None
+        links = self.hasher.extend(
+            previous,
+            [
+                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
+                for p, s in zip(positions, stored_events, strict=True)
+            ],
+        )
+        c.executemany(
+            "INSERT INTO event_chain VALUES (?,?,?,?)",
+            [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
+        )
+        return positions
+
+    def chain_head(self) -> ChainLink | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1")
+            row = c.fetchone()
+        return ChainLink(*row) if row else None
+
+    def select_links(self, after: int, limit: int) -> list[ChainLink]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {_LINK_COLUMNS} FROM event_chain WHERE position > ? "
+                "ORDER BY position LIMIT ?",
+                (after, limit),
+            )
+            return [ChainLink(*row) for row in c.fetchall()]
+
+    def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            )
+            return [(row[0], UUID(row[1]), row[2], row[3], bytes(row[4])) for row in c.fetchall()]
+
+    def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
+        statement = (
+            "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
+            "c.event_id, c.recorded_at, c.hash "
+            f"FROM {self.events_table_name} e JOIN event_chain c ON c.position = e.rowid "
+            "WHERE e.rowid > ? "
+        )
+        params: list[Any] = [after]
+        if stop is not None:
+            statement += "AND e.rowid <= ? "
+            params.append(stop)
+        statement += "ORDER BY e.rowid LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [
+                LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
+                for r in c.fetchall()
+            ]
+
+    def position_of(self, event_id: str) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT position FROM event_chain WHERE event_id = ?", (event_id,))
+            row = c.fetchone()
+        return int(row[0]) if row else None
+
+    def position_at(self, recorded_at: str) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT MAX(position) FROM event_chain WHERE recorded_at <= ?",
+                (recorded_at,),
+            )
+            row = c.fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = [i.hex for i in ids[start : start + 500]]
+                c.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(chunk))}) "
+                    "ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    oid = UUID(row[0])
+                    streams.setdefault(oid, []).append(
+                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
+                    )
+        return streams
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

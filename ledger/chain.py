@@ -1,0 +1,294 @@
+"""The audit hash chain (SPEC §6).
+
+Each committed event gets a *link*: ``hash = H(previous hash, canonical content)``
+where the canonical content is the event's position, id, ``recorded_at``, stream id,
+stream version, topic and the SHA-256 of its stored bytes. ``H`` is SHA-256, or
+HMAC-SHA-256 with ``LEDGER_CHAIN_KEY`` when one is configured.
+
+What each mode detects:
+
+- plain SHA-256: editing any byte of a stored event, deleting one, swapping two
+  (or renumbering) — a recomputed link no longer matches the stored one. A
+  rewrite of every later link, a cut-off tail or a forged append go unseen,
+  unless a chain head published earlier (an *anchor*) is checked: statements,
+  payout runs and exports carry the head they were made at.
+- HMAC-SHA-256 with a key kept outside the database: additionally, whoever can
+  write the database but lacks the key cannot compute a valid link, so a forged
+  append and a rewrite-and-rehash are detected without an anchor. Truncation
+  still needs an anchor.
+
+This module is pure: the recorders (`ledger.backends`) write links inside the
+insert transaction; `verify_links` checks rows the recorders read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from ledger.domain import event_id_for
+
+__all__ = [
+    "GENESIS",
+    "Anchor",
+    "ChainHasher",
+    "ChainLink",
+    "ChainReport",
+    "LogRow",
+    "merge_rows",
+    "parse_anchor",
+    "verify_links",
+]
+
+_HASH_HEX_LENGTH = 64
+GENESIS = "0" * _HASH_HEX_LENGTH
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One committed event's place in the chain."""
+
+    position: int
+    event_id: str
+    recorded_at: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """A stored event as read back for verification, with its link if it has one.
+
+    ``event`` is None for a link whose event row is gone; ``link`` is None for an
+    event row that has no link.
+    """
+
+    position: int
+    originator_id: UUID | None
+    originator_version: int | None
+    topic: str | None
+    state: bytes | None
+    link: ChainLink | None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A chain head published earlier: ``POSITION:HASH``."""
+
+    position: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.hash}"
+
+
+def parse_anchor(text: str) -> Anchor:
+    """Parse ``POSITION:HASH``; raises ValueError naming what is wrong."""
+    position_text, sep, hash_text = text.partition(":")
+    if not sep or not position_text.isdigit():
+        msg = f"an anchor is POSITION:HASH, e.g. 1234:9f86d0…, got {text!r}"
+        raise ValueError(msg)
+    hash_text = hash_text.strip().lower()
+    if len(hash_text) != _HASH_HEX_LENGTH or any(c not in "0123456789abcdef" for c in hash_text):
+        msg = "an anchor's hash is 64 hexadecimal characters"
+        raise ValueError(msg)
+    return Anchor(int(position_text), hash_text)
+
+
+class ChainHasher:
+    """Computes links; keyed (HMAC) when a chain key is configured."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or None
+
+    @property
+    def mode(self) -> str:
+        return "hmac-sha256" if self._key else "sha256"
+
+    def link_hash(
+        self,
+        previous_hash: str,
+        *,
+        position: int,
+        event_id: str,
+        recorded_at: str,
+        originator_id: UUID,
+        originator_version: int,
+        topic: str,
+        state: bytes,
+    ) -> str:
+        material = "\n".join(
+            (
+                previous_hash,
+                str(position),
+                event_id,
+                recorded_at,
+                originator_id.hex,
+                str(originator_version),
+                topic,
+                hashlib.sha256(state).hexdigest(),
+            )
+        ).encode()
+        if self._key:
+            return hmac.new(self._key, material, hashlib.sha256).hexdigest()
+        return hashlib.sha256(material).hexdigest()
+
+    def extend(
+        self,
+        previous: ChainLink | None,
+        events: Sequence[tuple[int, UUID, int, str, bytes]],
+        now: datetime | None = None,
+    ) -> list[ChainLink]:
+        """Links for newly inserted events ``(position, stream id, version, topic, state)``.
+
+        ``recorded_at`` never goes backwards along the chain, so "as of a
+        timestamp" always names a prefix of the log.
+        """
+        moment = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
+        if previous is not None and previous.recorded_at > moment:
+            moment = previous.recorded_at
+        previous_hash = previous.hash if previous else GENESIS
+        previous_position = previous.position if previous else 0
+        links = []
+        for position, originator_id, version, topic, state in events:
+            assert position > previous_position, "positions strictly increase"
+            event_id = str(event_id_for(originator_id, version))
+            digest = self.link_hash(
+                previous_hash,
+                position=position,
+                event_id=event_id,
+                recorded_at=moment,
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=state,
+            )
+            links.append(ChainLink(position, event_id, moment, digest))
+            previous_hash, previous_position = digest, position
+        return links
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify` found."""
+
+    ok: bool
+    mode: str
+    checked: int
+    head: ChainLink | None
+    broken_position: int | None = None
+    reason: str | None = None
+    anchors_checked: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        head = f"{self.head.position}:{self.head.hash}" if self.head else "(empty)"
+        if self.ok:
+            anchors = (
+                f", anchors {', '.join(self.anchors_checked)} hold" if self.anchors_checked else ""
+            )
+            return f"chain intact ({self.mode}): {self.checked} events, head {head}{anchors}"
+        return f"chain BROKEN at position {self.broken_position}: {self.reason}"
+
+
+def _check_row(hasher: ChainHasher, row: LogRow, previous_hash: str) -> tuple[str | None, str]:
+    """The reason ``row`` breaks the chain (or None), and the hash to carry on with."""
+    link = row.link
+    if link is None:
+        return (
+            "event has no chain link: it was written around the ledger",
+            previous_hash,
+        )
+    if row.state is None or row.originator_id is None or row.originator_version is None:
+        return "the event at this position is missing: deleted", link.hash
+    assert row.topic is not None
+    if link.event_id != str(event_id_for(row.originator_id, row.originator_version)):
+        return "the event at this position is not the one the chain recorded", link.hash
+    expected = hasher.link_hash(
+        previous_hash,
+        position=row.position,
+        event_id=link.event_id,
+        recorded_at=link.recorded_at,
+        originator_id=row.originator_id,
+        originator_version=row.originator_version,
+        topic=row.topic,
+        state=row.state,
+    )
+    if not hmac.compare_digest(expected, link.hash):
+        reason = (
+            "hash mismatch: the event's content, its order or the link itself was "
+            "changed (or the link was made without the chain key)"
+        )
+        return reason, link.hash
+    return None, link.hash
+
+
+def verify_links(
+    hasher: ChainHasher, rows: Iterable[LogRow], anchors: Sequence[Anchor] = ()
+) -> ChainReport:
+    """Recompute the chain over ``rows`` (in position order) and check ``anchors``."""
+    pending = {a.position: a for a in anchors}
+    previous_hash = GENESIS
+    head: ChainLink | None = None
+    checked = 0
+    for row in rows:
+        reason, previous_hash = _check_row(hasher, row, previous_hash)
+        if reason is None and row.position in pending:
+            anchor = pending.pop(row.position)
+            if row.link is not None and row.link.hash != anchor.hash:
+                reason = f"anchor {anchor} no longer holds: history was rewritten"
+        if reason is not None:
+            return ChainReport(
+                ok=False,
+                mode=hasher.mode,
+                checked=checked,
+                head=head,
+                broken_position=row.position,
+                reason=reason,
+            )
+        checked += 1
+        head = row.link
+    for anchor in sorted(pending.values(), key=lambda a: a.position):
+        last = head.position if head else 0
+        reason = (
+            f"anchor {anchor} is past the end of the chain (head {last}): the log was truncated"
+            if anchor.position > last
+            else f"anchor {anchor} names no event: history was rewritten"
+        )
+        return ChainReport(
+            ok=False,
+            mode=hasher.mode,
+            checked=checked,
+            head=head,
+            broken_position=anchor.position,
+            reason=reason,
+        )
+    return ChainReport(
+        ok=True,
+        mode=hasher.mode,
+        checked=checked,
+        head=head,
+        anchors_checked=tuple(str(a) for a in anchors),
+    )
+
+
+def merge_rows(
+    events: Iterable[tuple[int, UUID, int, str, bytes]], links: Iterable[ChainLink]
+) -> Iterator[LogRow]:
+    """Merge two position-ordered streams (event rows, links) into LogRows."""
+    event_iter, link_iter = iter(events), iter(links)
+    event = next(event_iter, None)
+    link = next(link_iter, None)
+    while event is not None or link is not None:
+        if link is None or (event is not None and event[0] < link.position):
+            assert event is not None
+            yield LogRow(event[0], event[1], event[2], event[3], event[4], None)
+            event = next(event_iter, None)
+        elif event is None or link.position < event[0]:
+            yield LogRow(link.position, None, None, None, None, link)
+            link = next(link_iter, None)
+        else:
+            yield LogRow(event[0], event[1], event[2], event[3], event[4], link)
+            event, link = next(event_iter, None), next(link_iter, None)

@@ -1,0 +1,131 @@
+"""What every ledger aggregate and event shares.
+
+Each stored event is an *envelope*: ``occurred_at`` (business time, with the
+offset it was given in), ``actor`` (who recorded it), ``content_sha256`` (its
+natural content, for idempotency) and ``data`` (the validated fields in canonical
+JSON form, see `ledger.events`). ``recorded_at``, ``position`` and ``hash`` are
+stamped by the store when the event is committed (see `ledger.chain`).
+
+Aggregate ids are UUIDv5 of the natural key (``sale:S-1``), so two writers of the
+same fact meet on the same stream and the database's primary key settles who was
+first. Event ids are UUIDv5 of (aggregate id, version): stable, unique, and
+computable without a lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger.errors import ConflictError
+
+__all__ = [
+    "EVENT_TYPES",
+    "LedgerAggregate",
+    "Receipt",
+    "event_id_for",
+    "event_topic",
+    "natural_id",
+    "type_of_topic",
+]
+
+# Fixed forever: changing it would change every aggregate and event id.
+LEDGER_NAMESPACE = UUID("8a6f3f0e-5d1c-4b8e-9a51-3c0b7f2d9e41")
+_TOPIC_PREFIX = "incentive_ledger:"
+
+EVENT_TYPES: tuple[str, ...] = (
+    "PlanPublished",
+    "RepEnrolled",
+    "RepPlanAssigned",
+    "RepLeft",
+    "TargetSet",
+    "SaleRecorded",
+    "SaleCancelled",
+    "KpiScored",
+    "CoachingRecorded",
+    "ViolationRecorded",
+    "ViolationOverturned",
+    "AdjustmentRequested",
+    "ApprovalGranted",
+    "ApprovalRejected",
+    "PayoutCalculated",
+    "PayoutPaid",
+    "DisputeRaised",
+    "DisputeResolved",
+)
+
+
+def natural_id(kind: str, key: str) -> UUID:
+    """The aggregate id of the stream that holds the fact keyed ``kind:key``."""
+    return uuid5(LEDGER_NAMESPACE, f"{kind}:{key}")
+
+
+def event_id_for(originator_id: UUID, version: int) -> UUID:
+    """The ledger's id of the event at ``version`` of aggregate ``originator_id``."""
+    return uuid5(LEDGER_NAMESPACE, f"event:{originator_id.hex}:{version}")
+
+
+def event_topic(type_: str) -> str:
+    """The stored topic of an event type; never changes once events are stored."""
+    assert type_ in EVENT_TYPES, type_
+    return _TOPIC_PREFIX + type_
+
+
+def type_of_topic(topic: str) -> str:
+    """The SPEC event type of a stored topic."""
+    assert topic.startswith(_TOPIC_PREFIX), topic
+    return topic.removeprefix(_TOPIC_PREFIX)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the write side remembers of one stored fact."""
+
+    content_sha256: str
+    actor: str
+    occurred_at: datetime
+
+    def check_same(self, content_sha256: str, *, key: str, field: str) -> bool:
+        """True when the fact is already stored identically; conflict otherwise.
+
+        SPEC §2: an event whose key is stored with identical content is skipped;
+        one with other content is rejected as a conflict.
+        """
+        if self.content_sha256 == content_sha256:
+            return True
+        raise ConflictError(
+            f"{key} is already stored with other content; correct it with a "
+            "later event instead of re-sending it",
+            field=field,
+        )
+
+
+class LedgerAggregate(Aggregate):
+    """Base of the ledger's aggregates: the event envelope and receipts."""
+
+    KIND: ClassVar[str]
+
+    @classmethod
+    def id_for(cls, key: str) -> UUID:
+        """The id of this kind's stream for natural key ``key``."""
+        return natural_id(cls.KIND, key)
+
+    @staticmethod
+    def receipt(occurred_at: datetime, actor: str, content_sha256: str) -> Receipt:
+        return Receipt(content_sha256=content_sha256, actor=actor, occurred_at=occurred_at)
+
+
+def envelope(
+    occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Keyword arguments of an event-triggering method, in one place."""
+    return {
+        "occurred_at": occurred_at,
+        "actor": actor,
+        "content_sha256": content_sha256,
+        "data": data,
+    }

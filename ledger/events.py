@@ -1,0 +1,482 @@
+"""The SPEC §2 event types as strict pydantic input models.
+
+An input is one import line (or one `POST /events` body): ``{"type": ...,
+"occurred_at": ..., "actor": ..., ...fields}``. Validation is strict: unknown
+fields, JSON numbers for money, naive timestamps, periods that do not parse and
+splits that do not sum to 1 are all errors that name their field.
+
+What the ledger stores of an input is its *payload*: the validated fields in
+canonical JSON form (money as text with two decimals, ratios normalised), so the
+same fact always has the same content and the same ``content_sha256`` — the basis
+of idempotent imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ledger.errors import InvalidInputError, LineError
+from policies.periods import parse_period
+from policies.plan import Plan, plan_document
+
+__all__ = [
+    "IMPORTABLE_TYPES",
+    "AdjustmentRequested",
+    "ApprovalGranted",
+    "ApprovalRejected",
+    "CoachingRecorded",
+    "DisputeRaised",
+    "DisputeResolved",
+    "EventIn",
+    "KpiScored",
+    "PayoutPaid",
+    "PlanPublished",
+    "RepEnrolled",
+    "RepLeft",
+    "RepPlanAssigned",
+    "SaleCancelled",
+    "SaleRecorded",
+    "Split",
+    "TargetSet",
+    "ViolationOverturned",
+    "ViolationRecorded",
+    "canonical_json",
+    "parse_event",
+    "parse_line",
+]
+
+_MONEY_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_ID_TEXT = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+_CENT = Decimal("0.01")
+
+
+def _money(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str):
+        msg = (
+            'money must be decimal text like "1234.50", not a JSON number '
+            "(binary floats cannot hold cents exactly)"
+        )
+        raise ValueError(msg)  # noqa: TRY004 - pydantic turns ValueError into a field error
+    if not _MONEY_TEXT.match(value):
+        msg = f'money must be decimal text with at most 2 decimals, got "{value}"'
+        raise ValueError(msg)
+    return Decimal(value).quantize(_CENT)
+
+
+def _ratio(value: object) -> Decimal:
+    if isinstance(value, bool | float):
+        msg = (
+            'ratios must be decimal text like "0.9" (or a JSON number the ledger '
+            "parses exactly), never a binary float"
+        )
+        raise ValueError(msg)  # noqa: TRY004
+    if not isinstance(value, (str, int, Decimal)):
+        msg = f'a ratio must be decimal text like "0.9", got {type(value).__name__}'
+        raise ValueError(msg)  # noqa: TRY004
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        msg = f'a ratio must be decimal text like "0.9", got "{value}"'
+        raise ValueError(msg) from None
+    if not number.is_finite():
+        raise ValueError("a ratio must be a finite number")
+    return Decimal(format(number.normalize(), "f"))
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _not_zero(value: Decimal) -> Decimal:
+    if value == 0:
+        raise ValueError("must not be 0 (an adjustment moves money one way or the other)")
+    return value
+
+
+def _period(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("period must be text like 2026-07 or 2026-Q3")  # noqa: TRY004
+    return str(parse_period(value))
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+PositiveMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_positive)]
+NonNegativeMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_not_negative)]
+SignedMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_not_zero)]
+Ratio = Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_not_negative)]
+Id = Annotated[str, StringConstraints(pattern=_ID_TEXT)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+PeriodText = Annotated[str, BeforeValidator(_period)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class EventIn(_Strict):
+    """The envelope every input shares."""
+
+    type: str
+    occurred_at: AwareDatetime
+    actor: Name | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The fields the ledger stores, in canonical JSON form."""
+        data = self.model_dump(
+            mode="json", exclude={"type", "occurred_at", "actor"}, exclude_none=True
+        )
+        return dict(sorted(data.items()))
+
+    def content_sha256(self) -> str:
+        """The natural content of the fact: type, business time and fields.
+
+        The actor is not part of it: the same sale re-sent by another sync job
+        is the same sale.
+        """
+        return content_sha256(self.type, self.occurred_at.isoformat(), self.payload())
+
+
+def canonical_json(value: object) -> str:
+    """JSON with sorted keys and no spaces: the one text form of a value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_sha256(type_: str, occurred_at: str, payload: dict[str, Any]) -> str:
+    """SHA-256 of an event's content, as the natural key of keyless events."""
+    text = canonical_json({"type": type_, "occurred_at": occurred_at, "data": payload})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PlanPublished(EventIn):
+    """A plan version (SPEC §3) was published."""
+
+    type: Literal["PlanPublished"]
+    plan: Plan
+
+    def payload(self) -> dict[str, Any]:
+        return {"plan": plan_document(self.plan)}
+
+
+class RepEnrolled(EventIn):
+    """A rep joined, on a plan."""
+
+    type: Literal["RepEnrolled"]
+    rep_id: Id
+    name: Name
+    plan_id: Id
+    team: Id | None = None
+    manager_id: Id | None = None
+
+
+class RepPlanAssigned(EventIn):
+    """A rep moves to another plan from ``occurred_at`` on."""
+
+    type: Literal["RepPlanAssigned"]
+    rep_id: Id
+    plan_id: Id
+
+
+class RepLeft(EventIn):
+    """A rep left the company."""
+
+    type: Literal["RepLeft"]
+    rep_id: Id
+    reason: Literal["resigned", "dismissed"]
+
+
+class TargetSet(EventIn):
+    """A target for one rep, period and KPI; a later one replaces it."""
+
+    type: Literal["TargetSet"]
+    target_id: Id
+    rep_id: Id
+    period: PeriodText
+    kpi: Id
+    value: Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_positive)]
+    reason: Text
+
+
+class Split(_Strict):
+    """One rep's share of a split deal."""
+
+    rep_id: Id
+    share: Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_positive)]
+
+    @field_validator("share")
+    @classmethod
+    def _at_most_one(cls, share: Decimal) -> Decimal:
+        if share > 1:
+            raise ValueError("a share is at most 1")
+        return share
+
+
+class SaleRecorded(EventIn):
+    """A closed sale, credited to its rep (or to the reps of its splits)."""
+
+    type: Literal["SaleRecorded"]
+    sale_id: Id
+    rep_id: Id
+    amount: PositiveMoney
+    currency: Currency
+    category: Id | None = None
+    customer_id: Id | None = None
+    splits: list[Split] | None = None
+
+    @field_validator("splits")
+    @classmethod
+    def _splits_sum_to_one(cls, splits: list[Split] | None) -> list[Split] | None:
+        if splits is None:
+            return None
+        if not splits:
+            raise ValueError("splits, when given, list at least one rep")
+        total = sum((s.share for s in splits), Decimal(0))
+        if total != 1:
+            raise ValueError(f"split shares must sum to 1, they sum to {total}")
+        rep_ids = [s.rep_id for s in splits]
+        if len(set(rep_ids)) != len(rep_ids):
+            raise ValueError("a rep appears twice in splits")
+        return splits
+
+    def credited_rep_ids(self) -> list[str]:
+        """The reps this sale credits: its splits' reps, else its own rep."""
+        return [s.rep_id for s in self.splits] if self.splits else [self.rep_id]
+
+
+class SaleCancelled(EventIn):
+    """A sale was cancelled (a clawback if within the plan's window)."""
+
+    type: Literal["SaleCancelled"]
+    sale_id: Id
+    reason: Text
+
+
+class KpiScored(EventIn):
+    """A KPI score, as a fraction of its target (0.9 = 90%)."""
+
+    type: Literal["KpiScored"]
+    rep_id: Id
+    period: PeriodText
+    kpi: Id
+    score: Ratio
+
+
+class CoachingRecorded(EventIn):
+    """A coaching session; part of the disciplinary history, costs nothing."""
+
+    type: Literal["CoachingRecorded"]
+    rep_id: Id
+    topic: Text
+
+
+class ViolationRecorded(EventIn):
+    """A compliance case: minor (ladder) or red-line (needs approval)."""
+
+    type: Literal["ViolationRecorded"]
+    case_id: Id
+    rep_id: Id
+    code: Id
+    severity: Literal["minor", "red_line"]
+    description: Text
+    evidence: list[Text] | None = None
+    amount: NonNegativeMoney | None = None
+
+
+class ViolationOverturned(EventIn):
+    """A case was overturned on appeal; it is undone everywhere."""
+
+    type: Literal["ViolationOverturned"]
+    case_id: Id
+    reason: Text
+
+
+class AdjustmentRequested(EventIn):
+    """A manual, signed adjustment for a rep and period; needs approval."""
+
+    type: Literal["AdjustmentRequested"]
+    adjustment_id: Id
+    rep_id: Id
+    period: PeriodText
+    amount: SignedMoney
+    reason: Text
+
+
+class ApprovalGranted(EventIn):
+    """The checker's yes on a target change, adjustment, red-line case or run."""
+
+    type: Literal["ApprovalGranted"]
+    subject_id: Id
+    note: Text | None = None
+
+
+class ApprovalRejected(EventIn):
+    """The checker's no; the subject then changes no payout."""
+
+    type: Literal["ApprovalRejected"]
+    subject_id: Id
+    note: Text | None = None
+
+
+class PayoutPaid(EventIn):
+    """A payout run was paid; its periods are locked (recorded by `payout pay`)."""
+
+    type: Literal["PayoutPaid"]
+    run_id: Id
+
+
+class DisputeRaised(EventIn):
+    """A rep disputes a payout run."""
+
+    type: Literal["DisputeRaised"]
+    dispute_id: Id
+    rep_id: Id
+    run_id: Id
+    message: Text
+
+
+class DisputeResolved(EventIn):
+    """Finance resolved a dispute; an upheld one names its adjustment."""
+
+    type: Literal["DisputeResolved"]
+    dispute_id: Id
+    outcome: Literal["upheld", "rejected"]
+    note: Text
+    adjustment_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _rejected_has_no_adjustment(self) -> DisputeResolved:
+        if self.outcome == "rejected" and self.adjustment_id is not None:
+            msg = "adjustment_id: a rejected dispute books no adjustment"
+            raise ValueError(msg)
+        return self
+
+
+AnyEventIn = Annotated[
+    PlanPublished
+    | RepEnrolled
+    | RepPlanAssigned
+    | RepLeft
+    | TargetSet
+    | SaleRecorded
+    | SaleCancelled
+    | KpiScored
+    | CoachingRecorded
+    | ViolationRecorded
+    | ViolationOverturned
+    | AdjustmentRequested
+    | ApprovalGranted
+    | ApprovalRejected
+    | DisputeRaised
+    | DisputeResolved,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(AnyEventIn)
+
+IMPORTABLE_TYPES: tuple[str, ...] = (
+    "PlanPublished",
+    "RepEnrolled",
+    "RepPlanAssigned",
+    "RepLeft",
+    "TargetSet",
+    "SaleRecorded",
+    "SaleCancelled",
+    "KpiScored",
+    "CoachingRecorded",
+    "ViolationRecorded",
+    "ViolationOverturned",
+    "AdjustmentRequested",
+    "ApprovalGranted",
+    "ApprovalRejected",
+    "DisputeRaised",
+    "DisputeResolved",
+)
+_LEDGER_ONLY = {
+    "PayoutCalculated": "recorded by `payout run`, never imported",
+    "PayoutPaid": "recorded by `payout pay`, never imported",
+}
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    path = ""
+    for part in parts:
+        if part.isdigit():
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "(event)"
+
+
+def _reason_of(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field (not in the SPEC for this event type)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "timezone_aware":
+        return "timestamp needs an offset, e.g. 2026-07-14T10:00:00+08:00"
+    msg: str = error["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def parse_event(obj: object, *, line: int = 1) -> tuple[EventIn | None, list[LineError]]:
+    """Validate one decoded input: the model, or every error it has."""
+    if not isinstance(obj, dict):
+        return None, [LineError(line, None, "an event must be a JSON object")]
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        return None, [LineError(line, "type", "required field is missing or not text")]
+    if kind in _LEDGER_ONLY:
+        return None, [LineError(line, "type", f"{kind} is {_LEDGER_ONLY[kind]}")]
+    if kind not in IMPORTABLE_TYPES:
+        known = ", ".join(IMPORTABLE_TYPES)
+        return None, [LineError(line, "type", f"unknown event type {kind!r}; one of {known}")]
+    try:
+        return _ADAPTER.validate_python(obj), []
+    except ValidationError as exc:
+        errors = [
+            LineError(line, _field_of(tuple(e["loc"])[1:]), _reason_of(e)) for e in exc.errors()
+        ]
+        return None, errors
+
+
+def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]]:
+    """Decode and validate one JSON Lines line; floats are kept exact."""
+    try:
+        obj = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        return None, [LineError(line, None, f"malformed JSON: {exc.msg} at column {exc.colno}")]
+    return parse_event(obj, line=line)
+
+
+def require(condition: bool, reason: str, *, field: str) -> None:
+    """Raise an input error naming ``field`` unless ``condition`` holds."""
+    if not condition:
+        raise InvalidInputError(reason, field=field)

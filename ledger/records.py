@@ -1,0 +1,67 @@
+"""Stored events as the read side sees them: light, decoded once, in order.
+
+Projections, statements and `GET /events/{id}` read these rather than domain
+objects: decoding the stored JSON straight into a small record is what lets a
+rebuild scan the log at the library's own scan speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ledger.backends.base import LoggedEvent
+from ledger.domain import type_of_topic
+
+__all__ = ["EventRecord", "decode"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One ledger event: envelope, fields and its place in the chain."""
+
+    position: int
+    event_id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: str
+    actor: str
+    data: dict[str, Any]
+    hash: str
+    stream_id: str
+    stream_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as SPEC §2 names its fields (for `GET /events/{id}`)."""
+        return {
+            "type": self.type,
+            "event_id": self.event_id,
+            "position": self.position,
+            "occurred_at": self.occurred_at.isoformat(),
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+            "hash": self.hash,
+            **self.data,
+        }
+
+
+def decode(logged: LoggedEvent) -> EventRecord:
+    """Decode a stored event (the library's JSON transcoder format)."""
+    state = orjson.loads(logged.state)
+    occurred = state["occurred_at"]
+    occurred_text = occurred["_data_"] if isinstance(occurred, dict) else occurred
+    return EventRecord(
+        position=logged.position,
+        event_id=logged.event_id,
+        type=type_of_topic(logged.topic),
+        occurred_at=datetime.fromisoformat(occurred_text),
+        recorded_at=logged.recorded_at,
+        actor=state["actor"],
+        data=state["data"],
+        hash=logged.hash,
+        stream_id=logged.originator_id.hex,
+        stream_version=logged.originator_version,
+    )

@@ -1,0 +1,90 @@
+"""Storage configuration: one database URL selects the store (SPEC §1).
+
+``sqlite:///./ledger.db`` (the embedded default), ``sqlite:////abs/path.db``,
+``sqlite:///:memory:`` (tests), or ``postgresql://user:password@host:5432/db``
+(with an optional ``?schema=name``). The URL becomes the ``eventsourcing``
+library's environment; nothing here reads the process environment: the caller
+(CLI, API settings) decides where the URL comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import uuid4
+
+from ledger.errors import InvalidInputError
+
+__all__ = ["DEFAULT_DATABASE_URL", "StoreConfig", "library_env"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./ledger.db"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """What kind of store a URL names."""
+
+    kind: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
+
+
+def _sqlite_env(path: str) -> dict[str, str]:
+    if path in {":memory:", ""}:
+        path = f"file:ledger-{uuid4().hex}?mode=memory&cache=shared"
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": path,
+        "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": "ledger.backends.sqlite:LedgerSQLiteRecorder",
+    }
+
+
+def _postgres_env(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise InvalidInputError("a PostgreSQL URL names its database: .../dbname", field="db")
+    options = parse_qs(parts.query)
+    schema = options.get("schema", ["public"])[0]
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": options.get("pool_size", ["5"])[0],
+        "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", ["10"])[0],
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # 0 would wait forever for the table lock; a stuck writer must surface.
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": "ledger.backends.postgres:LedgerPostgresRecorder",
+    }
+
+
+def library_env(url: str, *, chain_key: str | None = None) -> StoreConfig:
+    """The library environment for a database URL (and the optional chain key)."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///"):
+            raise InvalidInputError(
+                "a SQLite URL is sqlite:///relative/path.db or sqlite:////absolute/path.db",
+                field="db",
+            )
+        config = StoreConfig("sqlite", _sqlite_env(url.removeprefix("sqlite:///")))
+    elif scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+        config = StoreConfig("postgres", _postgres_env(url))
+    else:
+        raise InvalidInputError(
+            f"unsupported database URL scheme {scheme!r}: use sqlite:/// or postgresql://",
+            field="db",
+        )
+    if chain_key:
+        config.env["LEDGER_CHAIN_KEY"] = chain_key
+    return config

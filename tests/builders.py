@@ -1,0 +1,71 @@
+"""Builders for test inputs: import lines as the SPEC writes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Ledger
+from policies.plan import load_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_TOML = (ROOT / "samples" / "field-sales.toml").read_text(encoding="utf-8")
+SAMPLE_EVENTS = ROOT / "samples" / "q3-events.jsonl"
+
+
+def line(
+    type_: str,
+    *,
+    at: str = "2026-07-14T10:00:00+08:00",
+    actor: str = "crm-sync",
+    **fields: Any,
+) -> dict[str, Any]:
+    """One import line as a dict."""
+    return {"type": type_, "occurred_at": at, "actor": actor, **fields}
+
+
+def jsonl(*events: dict[str, Any]) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def enrol(
+    rep_id: str,
+    *,
+    plan_id: str = "field-sales",
+    at: str = "2026-06-20T09:00:00+08:00",
+    **extra: Any,
+) -> dict[str, Any]:
+    return line(
+        "RepEnrolled",
+        at=at,
+        actor="hr-sync",
+        rep_id=rep_id,
+        name=f"Name of {rep_id}",
+        plan_id=plan_id,
+        **extra,
+    )
+
+
+def sale(sale_id: str, rep_id: str, amount: str = "1000.00", **extra: Any) -> dict[str, Any]:
+    return line(
+        "SaleRecorded",
+        sale_id=sale_id,
+        rep_id=rep_id,
+        amount=amount,
+        currency="CNY",
+        **extra,
+    )
+
+
+def seeded(ledger: Ledger, *reps: str) -> Ledger:
+    """Publish the SPEC's plan and enrol ``reps``."""
+    ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+    if reps:
+        ledger.import_lines(jsonl(*(enrol(r) for r in reps)), actor="hr-sync")
+    return ledger
+
+
+def stored_count(ledger: Ledger) -> int:
+    """How many events the store holds (for "nothing was stored" checks)."""
+    return sum(1 for _ in ledger.iter_log())

@@ -1,0 +1,57 @@
+"""The CLI end to end, in a subprocess, on a fresh embedded database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.builders import ROOT, SAMPLE_EVENTS
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "incentive-ledger"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class TestImportCommand:
+    def test_import_verify_and_reimport(self, tmp_path: Path) -> None:
+        """The README's first command works, verify passes, re-import stores nothing."""
+        plan = ROOT / "samples" / "field-sales.toml"
+        first = _cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert "stored 11 events, skipped 0" in first.stdout
+        assert (tmp_path / "ledger.db").exists(), "the embedded default is ./ledger.db"
+
+        again = _cli("import", str(SAMPLE_EVENTS), "--json", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        summary = json.loads(again.stdout)
+        assert (summary["stored"], summary["skipped"]) == (0, 11)
+
+        verified = _cli("verify", cwd=tmp_path)
+        assert verified.returncode == 0, verified.stderr
+        assert "chain intact" in verified.stdout
+
+    def test_a_bad_file_exits_non_zero_naming_every_line(self, tmp_path: Path) -> None:
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(
+            '{"type": "SaleRecorded", "occurred_at": "2026-07-14T10:00:00+08:00", '
+            '"sale_id": "S1", "rep_id": "ghost", "amount": 12.5, "currency": "CNY"}\n'
+            "not json\n",
+            encoding="utf-8",
+        )
+        result = _cli("import", str(bad), "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
+        assert result.returncode == 1
+        assert "line 1, field amount" in result.stderr
+        assert "line 2" in result.stderr
+        assert "nothing was stored" in result.stderr

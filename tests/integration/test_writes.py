@@ -1,0 +1,340 @@
+"""The write rules of SPEC §2 and the bad inputs of SPEC §7, on SQLite and PostgreSQL.
+
+Every rejected input must name its line and field, and leave the store exactly
+as it was (the count of stored events before equals the count after).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import BatchRejectedError
+from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
+
+
+def _rejected(ledger: Ledger, lines: list[str], *, actor: str = "tester") -> BatchRejectedError:
+    before = stored_count(ledger)
+    with pytest.raises(BatchRejectedError) as caught:
+        ledger.import_lines(lines, actor=actor)
+    assert stored_count(ledger) == before, "a rejected import must store nothing"
+    return caught.value
+
+
+class TestImport:
+    def test_a_good_file_is_stored_in_order_with_positions(self, ledger: Ledger) -> None:
+        """Each line becomes one event; positions strictly increase in file order."""
+        seeded(ledger, "r1")
+        result = ledger.import_lines(jsonl(sale("S1", "r1"), sale("S2", "r1")), actor="crm")
+        assert (result.stored, result.skipped) == (2, 0)
+        positions = [o.position for o in result.outcomes]
+        assert positions == sorted(positions)
+        assert len(set(positions)) == 2
+        assert [e.data["sale_id"] for e in ledger.read_log() if e.type == "SaleRecorded"] == [
+            "S1",
+            "S2",
+        ]
+
+    def test_reimporting_a_file_stores_nothing_new(self, ledger: Ledger) -> None:
+        """Natural keys make imports idempotent, keyless events included."""
+        seeded(ledger, "r1")
+        lines = jsonl(
+            sale("S1", "r1"),
+            line(
+                "SaleCancelled",
+                sale_id="S1",
+                reason="withdrawn",
+                at="2026-07-20T10:00:00+08:00",
+            ),
+            line(
+                "KpiScored",
+                rep_id="r1",
+                period="2026-Q3",
+                kpi="customer_satisfaction",
+                score="0.9",
+            ),
+            line("CoachingRecorded", rep_id="r1", topic="pricing"),
+            line(
+                "TargetSet",
+                target_id="T1",
+                rep_id="r1",
+                period="2026-Q3",
+                kpi="sales_amount",
+                value="100000",
+                reason="plan",
+                at="2026-06-25T10:00:00+08:00",
+            ),
+        )
+        first = ledger.import_lines(lines, actor="crm")
+        count = stored_count(ledger)
+        second = ledger.import_lines(lines, actor="someone-else")
+        assert first.stored == 5
+        assert (second.stored, second.skipped) == (0, 5)
+        assert stored_count(ledger) == count
+
+    def test_a_line_repeated_in_one_file_is_stored_once(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        result = ledger.import_lines(jsonl(sale("S1", "r1"), sale("S1", "r1")), actor="crm")
+        assert (result.stored, result.skipped) == (1, 1)
+
+    def test_a_conflicting_duplicate_is_refused(self, ledger: Ledger) -> None:
+        """Same sale id, other amount: a conflict, and nothing of the file is stored."""
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S1", "r1", "1000.00")), actor="crm")
+        error = _rejected(ledger, jsonl(sale("S2", "r1"), sale("S1", "r1", "2000.00")))
+        assert error.status == "conflict"
+        assert [(e.line, e.field) for e in error.errors] == [(2, "sale_id")]
+        assert "other content" in error.errors[0].reason
+
+    def test_every_bad_line_is_named(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        lines = [
+            json.dumps(sale("S1", "r1")),
+            "{not json",
+            json.dumps(sale("S2", "nobody")),
+            json.dumps(sale("S3", "r1", amount=12.5)),
+        ]
+        error = _rejected(ledger, lines)
+        assert [(e.line, e.field) for e in error.errors] == [
+            (2, None),
+            (3, "rep_id"),
+            (4, "amount"),
+        ]
+
+
+BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [
+    ("malformed JSON", '{"type": "SaleRecorded", ', None, "malformed JSON"),
+    ("not an object", "[1, 2]", None, "JSON object"),
+    (
+        "unknown event type",
+        line("SaleBooked", sale_id="S9"),
+        "type",
+        "unknown event type",
+    ),
+    (
+        "ledger-only type",
+        line("PayoutCalculated", run_id="R1"),
+        "type",
+        "never imported",
+    ),
+    (
+        "missing field",
+        {k: v for k, v in sale("S9", "r1").items() if k != "amount"},
+        "amount",
+        "missing",
+    ),
+    ("extra field", sale("S9", "r1", discount="5"), "discount", "unknown field"),
+    ("float money", sale("S9", "r1", amount=1234.5), "amount", "not a JSON number"),
+    ("negative money", sale("S9", "r1", amount="-10.00"), "amount", "greater than 0"),
+    (
+        "three decimals",
+        sale("S9", "r1", amount="10.001"),
+        "amount",
+        "at most 2 decimals",
+    ),
+    (
+        "naive timestamp",
+        sale("S9", "r1") | {"occurred_at": "2026-07-14T10:00:00"},
+        "occurred_at",
+        "offset",
+    ),
+    ("unknown rep", sale("S9", "ghost"), "rep_id", "unknown rep"),
+    (
+        "unknown split rep",
+        sale(
+            "S9",
+            "r1",
+            splits=[
+                {"rep_id": "r1", "share": "0.5"},
+                {"rep_id": "ghost", "share": "0.5"},
+            ],
+        ),
+        "splits[1].rep_id",
+        "unknown rep",
+    ),
+    (
+        "unknown sale",
+        line("SaleCancelled", sale_id="S404", reason="x"),
+        "sale_id",
+        "unknown sale",
+    ),
+    (
+        "bad period",
+        line("KpiScored", rep_id="r1", period="2026-13", kpi="nps", score="0.5"),
+        "period",
+        "2026-Q3",
+    ),
+    (
+        "wrong period kind",
+        line("KpiScored", rep_id="r1", period="2026-07", kpi="nps", score="0.5"),
+        "period",
+        "pays by quarter",
+    ),
+    (
+        "splits not summing to 1",
+        sale(
+            "S9",
+            "r1",
+            splits=[{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.4"}],
+        ),
+        "splits",
+        "sum to 1",
+    ),
+    (
+        "wrong currency",
+        sale("S9", "r1") | {"currency": "USD"},
+        "currency",
+        "pays in CNY",
+    ),
+    ("unknown plan", enrol("r9", plan_id="no-such-plan"), "plan_id", "unknown plan"),
+    (
+        "unknown case",
+        line("ViolationOverturned", case_id="C404", reason="appeal"),
+        "case_id",
+        "unknown case",
+    ),
+    (
+        "unknown subject",
+        line("ApprovalGranted", subject_id="nothing"),
+        "subject_id",
+        "no target, case",
+    ),
+    (
+        "bad severity",
+        line(
+            "ViolationRecorded",
+            case_id="C1",
+            rep_id="r1",
+            code="x",
+            severity="major",
+            description="d",
+        ),
+        "severity",
+        "minor",
+    ),
+]
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("name", "bad", "field", "reason"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+    )
+    def test_is_named_and_nothing_is_stored(
+        self, ledger: Ledger, name: str, bad: Any, field: str | None, reason: str
+    ) -> None:
+        """SPEC §7: a clear error naming line and field; the store is unchanged."""
+        seeded(ledger, "r1", "r2")
+        text = bad if isinstance(bad, str) else json.dumps(bad)
+        error = _rejected(ledger, [json.dumps(sale("OK-1", "r1")), text])
+        assert len(error.errors) == 1, error.errors
+        bad_line = error.errors[0]
+        assert bad_line.line == 2
+        assert bad_line.field == field
+        assert reason in bad_line.reason
+
+
+class TestApprovals:
+    def _adjustment(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "AdjustmentRequested",
+                    actor="fin-amy",
+                    adjustment_id="A1",
+                    rep_id="r1",
+                    period="2026-Q3",
+                    amount="-150.00",
+                    reason="duplicate travel claim",
+                )
+            ),
+            actor="x",
+        )
+
+    def test_self_approval_is_refused(self, ledger: Ledger) -> None:
+        """Maker-checker: whoever recorded the subject cannot approve it."""
+        self._adjustment(ledger)
+        error = _rejected(ledger, jsonl(line("ApprovalGranted", actor="fin-amy", subject_id="A1")))
+        assert error.status == "conflict"
+        assert error.errors[0].field == "actor"
+        assert "maker-checker" in error.errors[0].reason
+
+    def test_a_second_decision_is_refused(self, ledger: Ledger) -> None:
+        self._adjustment(ledger)
+        ledger.import_lines(
+            jsonl(line("ApprovalGranted", actor="fin-bob", subject_id="A1")), actor="x"
+        )
+        error = _rejected(ledger, jsonl(line("ApprovalRejected", actor="fin-cat", subject_id="A1")))
+        assert error.errors[0].field == "subject_id"
+        assert "already approved by fin-bob" in error.errors[0].reason
+
+    def test_the_same_decision_resent_is_skipped(self, ledger: Ledger) -> None:
+        self._adjustment(ledger)
+        approval = jsonl(line("ApprovalGranted", actor="fin-bob", subject_id="A1", note="ok"))
+        assert ledger.import_lines(approval, actor="x").stored == 1
+        assert ledger.import_lines(approval, actor="x").skipped == 1
+
+    def test_a_subject_that_needs_no_approval_is_refused(self, ledger: Ledger) -> None:
+        """A target set before its period started counts without approval."""
+        seeded(ledger, "r1")
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "TargetSet",
+                    actor="mgr",
+                    at="2026-06-25T10:00:00+08:00",
+                    target_id="T1",
+                    rep_id="r1",
+                    period="2026-Q3",
+                    kpi="sales_amount",
+                    value="100000",
+                    reason="plan",
+                )
+            ),
+            actor="x",
+        )
+        error = _rejected(ledger, jsonl(line("ApprovalGranted", actor="fin", subject_id="T1")))
+        assert "needs no approval" in error.errors[0].reason
+
+    def test_a_payout_run_cannot_be_paid_unapproved(self, ledger: Ledger) -> None:
+        seeded(ledger)
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.pay_run("R-404", actor="fin")
+        assert caught.value.errors[0].field == "run_id"
+
+
+class TestEvents:
+    def test_a_stored_event_carries_the_ledger_stamps(self, ledger: Ledger) -> None:
+        """event_id, occurred_at (own offset), recorded_at, actor, position, hash."""
+        seeded(ledger, "r1")
+        outcome = ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm").outcomes[0]
+        assert outcome.event_id is not None
+        record = ledger.event(outcome.event_id)
+        assert record.position == outcome.position
+        assert record.occurred_at.isoformat() == "2026-07-14T10:00:00+08:00"
+        assert record.actor == "crm-sync"
+        assert len(record.hash) == 64
+        assert record.recorded_at.endswith("+00:00")
+        assert record.data["amount"] == "1000.00"
+        head = ledger.head()
+        assert head is not None
+        assert head.position == record.position
+        assert head.hash == record.hash
+
+    def test_recorded_at_never_goes_backwards(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        for i in range(5):
+            ledger.import_lines(jsonl(sale(f"S{i}", "r1")), actor="crm")
+        stamps = [e.recorded_at for e in ledger.read_log()]
+        assert stamps == sorted(stamps)
+
+    def test_as_of_a_timestamp_names_a_prefix_of_the_log(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        first = ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm").outcomes[0]
+        ledger.import_lines(jsonl(sale("S2", "r1")), actor="crm")
+        stamp = ledger.event(str(first.event_id)).recorded_at
+        assert ledger.resolve_as_of(stamp) == first.position
+        assert ledger.resolve_as_of(str(first.position)) == first.position
