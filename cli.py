@@ -32,6 +32,8 @@ from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
 from policies.plan import PlanError, load_plan
+from projections.render import print_diff, print_history, print_statement
+from projections.service import Reports
 
 app = typer.Typer(
     name="incentive-ledger",
@@ -41,6 +43,8 @@ app = typer.Typer(
 )
 plan_app = typer.Typer(help="Plans: versioned commission and bonus rules.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
+payout_app = typer.Typer(help="The payout flow: run, approve, pay, export.", no_args_is_help=True)
+app.add_typer(payout_app, name="payout")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -204,15 +208,12 @@ def plan_publish(
 def verify(
     anchor: Annotated[
         list[str] | None,
-        typer.Option(
-            "--anchor",
-            help="POSITION:HASH of a chain head published earlier (repeatable).",
-        ),
+        typer.Option("--anchor", help="POSITION:HASH of a chain head published earlier."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the audit hash chain (and any anchors); exit 1 naming the first broken position."""
+    """Check the audit chain (and anchors) and that every projection equals a fresh replay."""
     try:
         anchors: list[Anchor] = [parse_anchor(a) for a in anchor or []]
     except ValueError as exc:
@@ -220,21 +221,232 @@ def verify(
         raise typer.Exit(2) from None
     with open_ledger(db) as ledger:
         report = ledger.verify(anchors)
+        problems = Reports(ledger).verify_projections() if report.ok else []
         if as_json:
             _print_json(
                 {
-                    "ok": report.ok,
-                    "mode": report.mode,
-                    "checked": report.checked,
-                    "head": report.head.__dict__ if report.head else None,
-                    "broken_position": report.broken_position,
-                    "reason": report.reason,
+                    "ok": report.ok and not problems,
+                    "chain": {
+                        "ok": report.ok,
+                        "mode": report.mode,
+                        "checked": report.checked,
+                        "head": report.head.__dict__ if report.head else None,
+                        "broken_position": report.broken_position,
+                        "reason": report.reason,
+                    },
+                    "projections": {"ok": not problems, "differences": problems},
                 }
             )
         else:
             (out if report.ok else err).print(report.summary())
-        if not report.ok:
+            if report.ok and not problems:
+                out.print("projections equal a fresh replay")
+            for problem in problems:
+                err.print(f"projection differs: {problem}")
+        if not report.ok or problems:
             raise typer.Exit(1)
+
+
+def _reporting(db: str | None, *, as_json: bool, call: Any) -> Any:
+    with open_ledger(db) as ledger:
+        try:
+            return call(Reports(ledger))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+
+
+PeriodOption = Annotated[str, typer.Option("--period", help="2026-07 or 2026-Q3.")]
+RepOption = Annotated[str, typer.Option("--rep", help="The rep's id.")]
+
+
+@app.command()
+def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Fill a fresh embedded database with a realistic quarter and explain one statement."""
+    from projections.demo import run_demo
+
+    with open_ledger(db) as ledger:
+        try:
+            result = run_demo(ledger)
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+    if as_json:
+        _print_json(result.statement)
+        return
+    out.print(
+        f"Recorded {result.events} events: a quarter of the east field-sales team "
+        f"(3 reps), payout run {result.run_id} approved and paid, then a late "
+        "cancellation and a dispute.\n"
+    )
+    print_statement(out, result.statement)
+    where = f" --db {db}" if db else ""
+    out.print(
+        "\nExplore further:\n"
+        f"  incentive-ledger statement --rep rep-li --period 2026-Q4{where}   "
+        "# the correction of Q3, carried forward\n"
+        f"  incentive-ledger statement --rep rep-chen --period 2026-Q3{where} "
+        "# red-line fine, bonus forfeited, approved target change\n"
+        f"  incentive-ledger history --rep rep-wang{where}                    "
+        "# first and second minor case, coaching\n"
+        f"  incentive-ledger diff --rep rep-li --period 2026-Q3 --from 1 --to "
+        f"{result.events}{where}\n"
+        f"  incentive-ledger payout export {result.run_id} --format csv{where}\n"
+        f"  incentive-ledger verify{where}"
+    )
+
+
+@app.command()
+def statement(
+    rep: RepOption,
+    period: PeriodOption,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="A position, or a recorded_at timestamp.")
+    ] = None,
+    locale: Annotated[str, typer.Option("--locale", help="en or zh-CN.")] = "en",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One rep's statement for one period, every line explained."""
+    result = _reporting(
+        db, as_json=as_json, call=lambda r: r.statement(rep, period, as_of=as_of, locale=locale)
+    )
+    if as_json:
+        _print_json(result)
+    else:
+        print_statement(out, result)
+
+
+@app.command()
+def diff(
+    rep: RepOption,
+    period: PeriodOption,
+    from_: Annotated[str, typer.Option("--from", help="Position or timestamp.")],
+    to: Annotated[str, typer.Option("--to", help="Position or timestamp.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which events changed which lines of a statement between two points, and by how much."""
+    result = _reporting(db, as_json=as_json, call=lambda r: r.diff(rep, period, from_, to))
+    if as_json:
+        _print_json(result)
+    else:
+        print_diff(out, result)
+
+
+@app.command()
+def history(rep: RepOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals."""
+    result = _reporting(db, as_json=as_json, call=lambda r: r.history(rep))
+    if as_json:
+        _print_json(result)
+    else:
+        print_history(out, rep, result)
+
+
+@payout_app.command("run")
+def payout_run(
+    period: PeriodOption,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute and record a payout run for a period; prints its run_id."""
+    result = _reporting(
+        db, as_json=as_json, call=lambda r: r.payout_run(period, actor=_actor(actor))
+    )
+    run_id = _run_id_of(db, result)
+    if as_json:
+        _print_json({"run_id": run_id, "event_id": result.outcomes[0].event_id})
+    else:
+        out.print(run_id)
+
+
+def _run_id_of(db: str | None, result: RecordResult) -> str:
+    event_id = result.outcomes[0].event_id
+    assert event_id is not None
+    with open_ledger(db) as ledger:
+        return str(ledger.event(event_id).data["run_id"])
+
+
+@payout_app.command("approve")
+def payout_approve(
+    run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+) -> None:
+    """Approve a payout run (maker-checker: not by whoever ran it)."""
+    from datetime import UTC, datetime
+
+    from ledger.events import ApprovalGranted
+
+    item = ApprovalGranted(type="ApprovalGranted", occurred_at=datetime.now(UTC), subject_id=run_id)
+    with open_ledger(db) as ledger:
+        try:
+            result = ledger.record([item], actor=_actor(actor))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+    _summary(result, as_json=as_json, what="approvals")
+
+
+@payout_app.command("pay")
+def payout_pay(
+    run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+) -> None:
+    """Mark an approved run paid; its periods are locked from then on."""
+    with open_ledger(db) as ledger:
+        try:
+            result = ledger.pay_run(run_id, actor=_actor(actor))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+    _summary(result, as_json=as_json, what="payments")
+
+
+@payout_app.command("export")
+def payout_export(
+    run_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
+    db: DbOption = None,
+) -> None:
+    """The payroll export of a run (CSV), with each statement's hash and the chain head."""
+    if fmt != "csv":
+        err.print("[bold red]error:[/] --format: only csv is supported")
+        raise typer.Exit(2)
+    sys.stdout.write(_reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)))
+
+
+@app.command()
+def rebuild(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Drop and replay every projection; reports events/s."""
+    result = _reporting(db, as_json=as_json, call=lambda r: r.rebuild())
+    if as_json:
+        _print_json(
+            {"events": result.applied, "position": result.position, "seconds": result.seconds}
+        )
+    else:
+        out.print(
+            f"rebuilt every projection: {result.applied} events in {result.seconds:.2f}s "
+            f"({result.events_per_second:,.0f} events/s), at position {result.position}"
+        )
+
+
+@app.command()
+def project(
+    follow: Annotated[bool, typer.Option("--follow", help="Keep applying new events.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 0 when the projections are reachable.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """The projection worker: apply new events to the read models, exactly once."""
+    with open_ledger(db) as ledger:
+        reports = Reports(ledger)
+        if check:
+            head = ledger.head()
+            position = reports.projector.store.position()
+            lag = (head.position if head else 0) - position
+            out.print(f"projections at position {position}, {lag} event(s) behind")
+            return
+        result = reports.catch_up()
+        out.print(f"applied {result.applied} events, at position {result.position}")
+        if follow:
+            reports.projector.follow()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -161,6 +161,28 @@ class Ledger(Application[UUID]):
         item = ev.PlanPublished(type="PlanPublished", occurred_at=occurred_at or _now(), plan=plan)
         return self.record([item], actor=actor)
 
+    def record_payout_run(
+        self,
+        run_id: str,
+        period: str,
+        statements: list[dict[str, Any]],
+        *,
+        position: int,
+        chain_head: dict[str, Any],
+        actor: str,
+    ) -> RecordResult:
+        """Record ``PayoutCalculated``: each statement as computed, with its hash."""
+        item = ev.PayoutCalculated(
+            type="PayoutCalculated",
+            occurred_at=_now(),
+            run_id=run_id,
+            period=period,
+            position=position,
+            chain_head=chain_head,
+            statements=statements,
+        )
+        return self.record([item], actor=actor)
+
     def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
         """Record ``PayoutPaid`` for an approved run; its period is then locked."""
         item = ev.PayoutPaid(type="PayoutPaid", occurred_at=_now(), run_id=run_id)

@@ -47,6 +47,7 @@ __all__ = [
     "DisputeResolved",
     "EventIn",
     "KpiScored",
+    "PayoutCalculated",
     "PayoutPaid",
     "PlanPublished",
     "RepEnrolled",
@@ -342,6 +343,18 @@ class ApprovalRejected(EventIn):
     type: Literal["ApprovalRejected"]
     subject_id: Id
     note: Text | None = None
+
+
+class PayoutCalculated(EventIn):
+    """A payout run as computed: each rep's statement, the position and chain
+    head it was computed at (recorded by `payout run`, never imported)."""
+
+    type: Literal["PayoutCalculated"]
+    run_id: Id
+    period: PeriodText
+    position: Annotated[int, Field(ge=0)]
+    chain_head: dict[str, Any]
+    statements: list[dict[str, Any]]
 
 
 class PayoutPaid(EventIn):

@@ -439,6 +439,17 @@ def _dispute_resolved(st: Staging, item: ev.EventIn, env: Envelope) -> None:
         st.collect(dispute)
 
 
+def _payout_calculated(st: Staging, item: ev.EventIn, env: Envelope) -> None:
+    assert isinstance(item, ev.PayoutCalculated)
+    existing = st.get(PayoutRun, item.run_id)
+    if existing is not None:
+        existing.recorded.check_same(
+            env.content_sha256, key=f"payout run {item.run_id}", field="run_id"
+        )
+        return
+    st.add(PayoutRun(key=item.run_id, **env.kwargs()))
+
+
 def _payout_paid(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.PayoutPaid)
     run = st.require(PayoutRun, item.run_id, field="run_id", what="payout run")
@@ -470,5 +481,6 @@ _HANDLERS: dict[str, Callable[[Staging, ev.EventIn, Envelope], None]] = {
     "ApprovalRejected": _decision,
     "DisputeRaised": _dispute_raised,
     "DisputeResolved": _dispute_resolved,
+    "PayoutCalculated": _payout_calculated,
     "PayoutPaid": _payout_paid,
 }

@@ -1,0 +1,107 @@
+"""Credited sales and commission (SPEC §3, rules 1 and 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from policies.explanation import Line, Step, money, step
+from policies.facts import SaleFact
+from policies.plan import Plan
+from policies.rounding import CALC
+
+__all__ = ["Credited", "commission_line", "credited_sales"]
+
+
+@dataclass(frozen=True)
+class Credited:
+    total: Decimal
+    by_sale: tuple[tuple[SaleFact, Decimal], ...]  # credited sales and their credit
+    steps: tuple[Step, ...]
+
+
+def _clawed_back(sale: SaleFact, window_days: int) -> tuple[bool, int | None]:
+    if sale.cancellation is None:
+        return False, None
+    delta = sale.cancellation.occurred_at - sale.occurred_at
+    return delta <= timedelta(days=window_days), delta.days
+
+
+def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
+    """Rule 1: each sale in the period times the rep's share, less those cancelled
+    within the clawback window; a later cancellation changes nothing."""
+    window = plan.clawback.window_days
+    total = Decimal(0)
+    kept: list[tuple[SaleFact, Decimal]] = []
+    steps: list[Step] = []
+    for sale in sorted(sales, key=lambda s: (s.occurred_at, s.position)):
+        reversed_, days = _clawed_back(sale, window)
+        cancel = sale.cancellation
+        if reversed_:
+            assert cancel is not None
+            steps.append(
+                step(
+                    "sale_clawed_back",
+                    (sale.event_id, cancel.event_id),
+                    sale_id=sale.sale_id,
+                    amount=money(sale.amount),
+                    days=days,
+                    window_days=window,
+                    reason=cancel.reason,
+                )
+            )
+            continue
+        credit = CALC.multiply(sale.amount, sale.share)
+        total = CALC.add(total, credit)
+        kept.append((sale, credit))
+        if cancel is not None:
+            steps.append(
+                step(
+                    "cancellation_outside_window",
+                    (sale.event_id, cancel.event_id),
+                    sale_id=sale.sale_id,
+                    days=days,
+                    window_days=window,
+                )
+            )
+    return Credited(total, tuple(kept), tuple(steps))
+
+
+def commission_line(plan: Plan, credited: Credited) -> Line:
+    """Rule 2: commission = Σ credited amount × the rate of its category
+    (else the plan's default rate); one line, rounded once."""
+    rates = plan.commission.rates
+    steps: list[Step] = []
+    total = Decimal(0)
+    for sale, credit in credited.by_sale:
+        rate = rates.get(sale.category or "", plan.commission.default_rate)
+        amount = CALC.multiply(credit, rate)
+        total = CALC.add(total, amount)
+        steps.append(
+            step(
+                "sale_commission",
+                (sale.event_id,),
+                sale_id=sale.sale_id,
+                amount=money(sale.amount),
+                share=sale.share,
+                credited=credit,
+                category=sale.category or "(none)",
+                rate=rate,
+                rate_source="category" if sale.category in rates else "default",
+                commission=amount,
+            )
+        )
+    steps.extend(credited.steps)
+    steps.append(
+        step(
+            "commission_total",
+            credited_total=credited.total,
+            commission=total,
+            sales=len(credited.by_sale),
+            plan_id=plan.id,
+            plan_version=plan.version,
+        )
+    )
+    return Line.of("commission", total, steps)

@@ -1,0 +1,79 @@
+"""Corrections of paid periods and carried balances (SPEC §3, rules 7 and 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from policies.explanation import Line, money, step
+from policies.facts import CarriedBalanceFact, CorrectionFact, LineChange
+
+__all__ = ["carried_balance_line", "correction_line", "diff_lines", "line_subject"]
+
+_SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period")
+
+
+def line_subject(line: Line) -> str | None:
+    """What distinguishes lines of the same kind (the case, adjustment, period)."""
+    for s in line.steps:
+        for key in _SUBJECT_KEYS:
+            if key in s.values:
+                return f"{key}={s.values[key]}"
+    return None
+
+
+def diff_lines(before: Sequence[Line], after: Sequence[Line]) -> tuple[LineChange, ...]:
+    """How each line moved between two computations, matched by kind and subject."""
+    old = {(x.kind, line_subject(x)): x for x in before}
+    new = {(x.kind, line_subject(x)): x for x in after}
+    changes = []
+    for key in sorted(set(old) | set(new), key=lambda k: (k[0], k[1] or "")):
+        a, b = old.get(key), new.get(key)
+        amount_a = a.amount if a else Decimal(0)
+        amount_b = b.amount if b else Decimal(0)
+        ids_a = a.event_ids if a else ()
+        ids_b = b.event_ids if b else ()
+        added = tuple(e for e in ids_b if e not in ids_a)
+        removed = tuple(e for e in ids_a if e not in ids_b)
+        if amount_a != amount_b or added or removed:
+            changes.append(LineChange(key[0], amount_a, amount_b, added, removed, key[1]))
+    return tuple(changes)
+
+
+def correction_line(fact: CorrectionFact) -> Line:
+    """Rule 7: a paid period is locked; the difference between its replay now and
+    what was paid is booked here, explained by the diff of the two."""
+    difference = fact.replay_total - fact.paid_total
+    steps = [
+        step(
+            "correction",
+            fact.event_ids,
+            paid_period=fact.paid_period,
+            run_id=fact.run_id,
+            paid_total=money(fact.paid_total),
+            replay_total=money(fact.replay_total),
+            difference=money(difference),
+        )
+    ]
+    steps.extend(
+        step(
+            "correction_change",
+            (*c.event_ids_added, *c.event_ids_removed),
+            kind=c.kind,
+            subject=c.subject,
+            before=money(c.before),
+            after=money(c.after),
+            change=money(c.after - c.before),
+        )
+        for c in fact.changed_lines
+    )
+    return Line.of("correction", difference, steps)
+
+
+def carried_balance_line(fact: CarriedBalanceFact) -> Line:
+    """Rule 8: a negative total is carried into the rep's next period."""
+    return Line.of(
+        "carried_balance",
+        fact.amount,
+        [step("carried_balance", from_period=fact.from_period, amount=money(fact.amount))],
+    )

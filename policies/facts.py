@@ -1,0 +1,164 @@
+"""The plain facts the calculation takes, built by `projections` from events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from policies.periods import Period
+
+__all__ = [
+    "AdjustmentFact",
+    "CancellationFact",
+    "CarriedBalanceFact",
+    "CaseFact",
+    "CorrectionFact",
+    "Decision",
+    "KpiScoreFact",
+    "LineChange",
+    "PendingItem",
+    "PeriodFacts",
+    "SaleFact",
+    "TargetFact",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a subject stands with maker-checker."""
+
+    status: Literal["approved", "pending", "rejected", "not_required"]
+    event_id: str | None = None
+    actor: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Pending or rejected subjects change no payout (SPEC §2)."""
+        return self.status in {"approved", "not_required"}
+
+
+@dataclass(frozen=True)
+class CancellationFact:
+    event_id: str
+    position: int
+    occurred_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class SaleFact:
+    sale_id: str
+    event_id: str
+    position: int
+    occurred_at: datetime
+    amount: Decimal
+    share: Decimal
+    category: str | None
+    cancellation: CancellationFact | None = None
+
+
+@dataclass(frozen=True)
+class TargetFact:
+    target_id: str
+    event_id: str
+    position: int
+    occurred_at: datetime
+    kpi: str
+    value: Decimal
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class KpiScoreFact:
+    kpi: str
+    score: Decimal
+    event_id: str
+    position: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseFact:
+    case_id: str
+    event_id: str
+    position: int
+    occurred_at: datetime
+    code: str
+    severity: Literal["minor", "red_line"]
+    amount: Decimal | None
+    decision: Decision
+    overturned_by: str | None = None
+
+    @property
+    def in_force(self) -> bool:
+        """Counts: not overturned, and approved where approval is needed."""
+        return self.overturned_by is None and self.decision.counts
+
+
+@dataclass(frozen=True)
+class AdjustmentFact:
+    adjustment_id: str
+    event_id: str
+    position: int
+    occurred_at: datetime
+    amount: Decimal
+    reason: str
+    decision: Decision
+    dispute_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """How one line differs between two computations of the same period."""
+
+    kind: str
+    before: Decimal
+    after: Decimal
+    event_ids_added: tuple[str, ...]
+    event_ids_removed: tuple[str, ...]
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionFact:
+    """A paid period's replay now differs from what was paid."""
+
+    paid_period: str
+    run_id: str
+    paid_total: Decimal
+    replay_total: Decimal
+    changed_lines: tuple[LineChange, ...]
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CarriedBalanceFact:
+    from_period: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    kind: Literal["target", "case", "adjustment"]
+    subject_id: str
+    event_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "subject_id": self.subject_id, "event_id": self.event_id}
+
+
+@dataclass(frozen=True)
+class PeriodFacts:
+    rep_id: str
+    period: Period
+    sales: Sequence[SaleFact] = ()
+    targets: Sequence[TargetFact] = ()
+    kpi_scores: Sequence[KpiScoreFact] = ()
+    cases: Sequence[CaseFact] = ()
+    minor_history: Sequence[CaseFact] = ()
+    adjustments: Sequence[AdjustmentFact] = ()
+    corrections: Sequence[CorrectionFact] = ()
+    carried_in: CarriedBalanceFact | None = None

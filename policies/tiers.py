@@ -1,0 +1,134 @@
+"""Attainment, the weighted score, tiers and the bonus (SPEC §3, rules 3 and 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from policies.discipline import minor_deductions, red_line_forfeits
+from policies.explanation import Line, Step, money, step
+from policies.facts import CaseFact, KpiScoreFact, TargetFact
+from policies.plan import Plan, Tier
+from policies.rounding import CALC
+
+__all__ = ["BonusResult", "bonus_line", "effective_target", "tier_for"]
+
+SALES_KPI = "sales_amount"
+
+
+@dataclass(frozen=True)
+class BonusResult:
+    line: Line
+    attainment: Decimal | None
+    score: Decimal | None
+    tier_coefficient: Decimal | None
+
+
+def tier_for(tiers: Sequence[Tier], score: Decimal) -> Tier:
+    """The highest tier whose lower bound ("from", inclusive) is at most the score."""
+    chosen = tiers[0]
+    for tier in tiers:
+        if tier.from_ <= score:
+            chosen = tier
+    return chosen
+
+
+def effective_target(targets: Sequence[TargetFact], kpi: str) -> TargetFact | None:
+    """The target that counts: approved (or needing no approval), the latest by
+    business time; a later TargetSet replaces an earlier one."""
+    counting = [t for t in targets if t.kpi == kpi and t.decision.counts]
+    return max(counting, key=lambda t: (t.occurred_at, t.position), default=None)
+
+
+def _latest_score(scores: Sequence[KpiScoreFact], kpi: str) -> KpiScoreFact | None:
+    return max(
+        (s for s in scores if s.kpi == kpi), key=lambda s: (s.occurred_at, s.position), default=None
+    )
+
+
+def _score(
+    plan: Plan, credited_total: Decimal, target: TargetFact, scores: Sequence[KpiScoreFact]
+) -> tuple[Decimal, Decimal, list[Step]]:
+    steps: list[Step] = []
+    attainment = CALC.divide(credited_total, target.value)
+    total = Decimal(0)
+    for weight in plan.bonus.kpis:
+        if weight.kpi == SALES_KPI:
+            value = attainment
+            steps.append(
+                step(
+                    "attainment",
+                    (target.event_id, target.decision.event_id),
+                    kpi=SALES_KPI,
+                    credited=credited_total,
+                    target=target.value,
+                    target_id=target.target_id,
+                    attainment=attainment,
+                    weight=weight.weight,
+                )
+            )
+        else:
+            latest = _latest_score(scores, weight.kpi)
+            value = latest.score if latest else Decimal(0)
+            steps.append(
+                step(
+                    "kpi_score" if latest else "kpi_missing",
+                    (latest.event_id,) if latest else (),
+                    kpi=weight.kpi,
+                    score=value,
+                    weight=weight.weight,
+                )
+            )
+        total = CALC.add(total, CALC.multiply(weight.weight, value))
+    steps.append(step("weighted_score", score=total))
+    return attainment, total, steps
+
+
+def bonus_line(
+    plan: Plan,
+    *,
+    credited_total: Decimal,
+    targets: Sequence[TargetFact],
+    scores: Sequence[KpiScoreFact],
+    cases: Sequence[CaseFact],
+    minor_history: Sequence[CaseFact],
+) -> BonusResult:
+    """Rule 4: target_bonus × the tier coefficient of the score, capped at cap ×
+    target_bonus, less deducted points × point_value (not below 0); 0 when an
+    approved red-line case with forfeit_bonus occurred in the period."""
+    bonus = plan.bonus
+    deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
+    forfeits = red_line_forfeits(plan, cases)
+    target = effective_target(targets, SALES_KPI)
+    if target is None:
+        steps = [step("no_sales_target", kpi=SALES_KPI), *discipline_steps, *forfeits]
+        return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
+    attainment, score, steps = _score(plan, credited_total, target, scores)
+    tier = tier_for(bonus.tiers, score)
+    amount = CALC.multiply(bonus.target_bonus, tier.coefficient)
+    steps.append(
+        step(
+            "tier_selected",
+            score=score,
+            tier_from=tier.from_,
+            coefficient=tier.coefficient,
+            target_bonus=money(bonus.target_bonus),
+            amount=money(amount),
+            plan_id=plan.id,
+            plan_version=plan.version,
+        )
+    )
+    ceiling = CALC.multiply(bonus.cap, bonus.target_bonus)
+    if amount > ceiling:
+        steps.append(step("bonus_capped", cap=bonus.cap, ceiling=money(ceiling)))
+        amount = ceiling
+    steps.extend(discipline_steps)
+    if deduction:
+        after = max(amount - deduction, Decimal(0))
+        steps.append(step("bonus_after_points", deduction=money(deduction), amount=money(after)))
+        amount = after
+    if forfeits:
+        steps.extend(forfeits)
+        amount = Decimal(0)
+    return BonusResult(Line.of("bonus", amount, steps), attainment, score, tier.coefficient)

@@ -1,0 +1,142 @@
+"""The words of explanations, rendered from step data (English; Simplified
+Chinese for the teams paid in CNY). Changing wording never touches a number."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from policies.explanation import Line, Step
+
+__all__ = ["LOCALES", "TEMPLATES", "render_line", "render_step"]
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "sale_commission": (
+            "Sale {sale_id}: {amount} × share {share} = {credited} credited, × {rate} "
+            "({rate_source} rate, category {category}) = {commission}"
+        ),
+        "sale_clawed_back": (
+            "Sale {sale_id} ({amount}) cancelled {days} days after it occurred, within the "
+            "{window_days}-day clawback window: not credited ({reason})"
+        ),
+        "cancellation_outside_window": (
+            "Sale {sale_id} was cancelled {days} days after it occurred, after the "
+            "{window_days}-day window: it stays credited"
+        ),
+        "commission_total": (
+            "Commission on {sales} credited sale(s) totalling {credited_total}: {commission} "
+            "(plan {plan_id} v{plan_version})"
+        ),
+        "rounded": "Rounded half-up to the cent: {unrounded} → {amount}",
+        "no_sales_target": "No approved {kpi} target for this period, so no bonus",
+        "attainment": (
+            "{kpi}: credited {credited} ÷ target {target} ({target_id}) = attainment "
+            "{attainment}, weight {weight}"
+        ),
+        "kpi_score": "{kpi}: score {score}, weight {weight}",
+        "kpi_missing": "{kpi}: no score recorded, counts as 0, weight {weight}",
+        "weighted_score": "Weighted score: {score}",
+        "tier_selected": (
+            "Score {score} reaches the tier from {tier_from}: coefficient {coefficient} × "
+            "target bonus {target_bonus} = {amount} (plan {plan_id} v{plan_version})"
+        ),
+        "bonus_capped": "Capped at {cap} × target bonus = {ceiling}",
+        "case_overturned": "Case {case_id} was overturned: no rung, no deduction",
+        "minor_warning": "Case {case_id} ({code}): rung {rung}, no points deducted",
+        "points_deducted": (
+            "Case {case_id} ({code}): rung {rung}, {points} points × {point_value} = "
+            "{deduction} off the bonus"
+        ),
+        "bonus_after_points": "Bonus after deducting {deduction}: {amount} (never below 0)",
+        "bonus_forfeited": (
+            "Bonus forfeited: red-line case {case_id} ({code}) approved by {approved_by}"
+        ),
+        "fine_red_line": (
+            "Fine for red-line case {case_id} ({code}): the {amount} involved, approved by "
+            "{approved_by}"
+        ),
+        "adjustment_approved": (
+            "Adjustment {adjustment_id}: {amount} ({reason}), approved by {approved_by}"
+        ),
+        "correction": (
+            "Correction of paid period {paid_period} (run {run_id}): replay now "
+            "{replay_total} − paid {paid_total} = {difference}"
+        ),
+        "correction_change": "{kind}: {before} → {after} ({change})",
+        "carried_balance": "Negative total carried from {from_period}: {amount}",
+    },
+    "zh-CN": {
+        "sale_commission": (
+            "销售 {sale_id}：{amount} × 分成 {share} = 计入 {credited}，× {rate}（类别 {category}，"
+            "{rate_source} 费率）= {commission}"
+        ),
+        "sale_clawed_back": (
+            "销售 {sale_id}（{amount}）在发生后 {days} 天取消，处于 {window_days} 天回扣期内："
+            "不计入（{reason}）"
+        ),
+        "cancellation_outside_window": (
+            "销售 {sale_id} 在发生后 {days} 天取消，已超过 {window_days} 天回扣期：仍计入"
+        ),
+        "commission_total": (
+            "{sales} 笔计入销售合计 {credited_total} 的佣金：{commission}（方案 {plan_id} "
+            "第 {plan_version} 版）"
+        ),
+        "rounded": "按四舍五入保留到分：{unrounded} → {amount}",
+        "no_sales_target": "本期没有已批准的 {kpi} 目标，因此没有奖金",
+        "attainment": (
+            "{kpi}：计入 {credited} ÷ 目标 {target}（{target_id}）= 达成率 {attainment}，"
+            "权重 {weight}"
+        ),
+        "kpi_score": "{kpi}：得分 {score}，权重 {weight}",
+        "kpi_missing": "{kpi}：未记录得分，按 0 计，权重 {weight}",
+        "weighted_score": "加权得分：{score}",
+        "tier_selected": (
+            "得分 {score} 达到起点为 {tier_from} 的档位：系数 {coefficient} × 目标奖金 "
+            "{target_bonus} = {amount}（方案 {plan_id} 第 {plan_version} 版）"
+        ),
+        "bonus_capped": "封顶为 {cap} × 目标奖金 = {ceiling}",
+        "case_overturned": "案件 {case_id} 已被撤销：不计档，不扣分",
+        "minor_warning": "案件 {case_id}（{code}）：处分档 {rung}，不扣分",
+        "points_deducted": (
+            "案件 {case_id}（{code}）：处分档 {rung}，{points} 分 × {point_value} = 从奖金扣除 "
+            "{deduction}"
+        ),
+        "bonus_after_points": "扣除 {deduction} 后的奖金：{amount}（不低于 0）",
+        "bonus_forfeited": "奖金取消：红线案件 {case_id}（{code}）经 {approved_by} 批准",
+        "fine_red_line": (
+            "红线案件 {case_id}（{code}）罚款：涉及金额 {amount}，经 {approved_by} 批准"
+        ),
+        "adjustment_approved": "调整 {adjustment_id}：{amount}（{reason}），经 {approved_by} 批准",
+        "correction": (
+            "已支付期间 {paid_period}（批次 {run_id}）的更正：现在重算 {replay_total} − 已付 "
+            "{paid_total} = {difference}"
+        ),
+        "correction_change": "{kind}：{before} → {after}（{change}）",
+        "carried_balance": "从 {from_period} 结转的负余额：{amount}",
+    },
+}
+LOCALES = tuple(TEMPLATES)
+
+
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def render_step(step: Step, locale: str = "en") -> str:
+    """The words of one step in ``locale`` (English when it is unknown)."""
+    templates = TEMPLATES.get(locale, TEMPLATES["en"])
+    template = templates.get(step.code)
+    if template is None:
+        return f"{step.code}: {dict(step.values)}"
+    return string.Formatter().vformat(template, (), _Values(step.values))
+
+
+def render_line(line: Line, locale: str = "en") -> list[str]:
+    return [render_step(s, locale) for s in line.steps]
+
+
+def values_of(step: Step) -> Mapping[str, str]:
+    return step.values

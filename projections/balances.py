@@ -1,0 +1,53 @@
+"""Commission balances and tier attainment per rep and period (and the cached
+statement they come from), computed from the facts at the projection's position."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ledger.errors import NotFoundError
+from projections.facts import LedgerFacts
+from projections.periods import activity_periods
+from projections.statement import Calculator
+
+__all__ = ["rep_rows"]
+
+LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
+
+
+def rep_rows(
+    facts: LedgerFacts, calc: Calculator, rep_id: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(balances, attainment, statements) rows of one rep, keyed by period."""
+    balances: dict[str, Any] = {}
+    attainment: dict[str, Any] = {}
+    statements: dict[str, Any] = {}
+    for period in activity_periods(facts, rep_id, facts.period_kind(rep_id)):
+        try:
+            statement = calc.statement(rep_id, period)
+        except NotFoundError:
+            continue  # no plan in force for that period: nothing to pay
+        key = str(period)
+        statements[key] = statement
+        sums = dict.fromkeys(LINE_KINDS, Decimal(0))
+        for line in statement["lines"]:
+            sums[line["kind"]] += Decimal(line["amount"])
+        balances[key] = {
+            "rep_id": rep_id,
+            "period": key,
+            "status": statement["status"],
+            "currency": statement["currency"],
+            **{kind: format(amount, "f") for kind, amount in sums.items()},
+            "total": statement["total"],
+            "payable": statement["payable"],
+        }
+        attainment[key] = {
+            "rep_id": rep_id,
+            "period": key,
+            "plan": statement.get("plan"),
+            "attainment": statement["attainment"],
+            "score": statement["score"],
+            "tier_coefficient": statement["tier_coefficient"],
+        }
+    return balances, attainment, statements

@@ -1,0 +1,390 @@
+"""`incentive-ledger demo`: a realistic quarter for a small team.
+
+Field sales in the east region, paid quarterly in CNY on the SPEC's plan: targets
+set before the quarter and one changed mid-quarter (approved by finance) and one
+change still pending, software and hardware deals at their rates, a deal split
+between two reps, a cancellation inside the clawback window and one outside it,
+KPI scores, a first and a second minor case with coaching in between, a red-line
+false expense claim approved by compliance, a manual adjustment, a payout run that
+is approved and paid, then a late cancellation booked as a correction next
+quarter, and a dispute.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.errors import InvalidInputError
+from policies.plan import load_plan
+from projections.service import Reports
+
+__all__ = ["DemoResult", "run_demo"]
+
+PLAN_TOML = """
+id = "field-sales"
+version = 1
+effective_from = 2026-01-01
+currency = "CNY"
+period = "quarter"
+
+[commission]
+default_rate = 0.05
+rates = { software = 0.08 }
+
+[bonus]
+target_bonus = 10000
+cap = 2.0
+kpis = [ { kpi = "sales_amount", weight = 0.6 },
+         { kpi = "customer_satisfaction", weight = 0.2 },
+         { kpi = "market_feedback", weight = 0.2 } ]
+tiers = [ { from = 0.0, coefficient = 0.0 },
+          { from = 0.8, coefficient = 1.2 },
+          { from = 1.0, coefficient = 1.5 },
+          { from = 1.2, coefficient = 1.8 } ]
+
+[clawback]
+window_days = 90
+
+[discipline]
+point_value = 100
+minor_ladder = ["warning", "points:2", "points:5"]
+red_line = { forfeit_bonus = true, fine = "amount" }
+"""
+
+TZ = "+08:00"
+
+
+def _e(type_: str, at: str, actor: str, **fields: Any) -> dict[str, Any]:
+    return {"type": type_, "occurred_at": f"{at}{TZ}", "actor": actor, **fields}
+
+
+def _sale(
+    sale_id: str, at: str, rep: str, amount: str, category: str, **extra: Any
+) -> dict[str, Any]:
+    return _e(
+        "SaleRecorded",
+        at,
+        "crm-sync",
+        sale_id=sale_id,
+        rep_id=rep,
+        amount=amount,
+        currency="CNY",
+        category=category,
+        **extra,
+    )
+
+
+QUARTER: list[dict[str, Any]] = [
+    _e(
+        "RepEnrolled",
+        "2026-03-20T09:00:00",
+        "hr-sync",
+        rep_id="rep-li",
+        name="Li Wei",
+        plan_id="field-sales",
+        team="east",
+        manager_id="mgr-zhao",
+    ),
+    _e(
+        "RepEnrolled",
+        "2026-03-20T09:00:00",
+        "hr-sync",
+        rep_id="rep-chen",
+        name="Chen Jing",
+        plan_id="field-sales",
+        team="east",
+        manager_id="mgr-zhao",
+    ),
+    _e(
+        "RepEnrolled",
+        "2026-03-20T09:00:00",
+        "hr-sync",
+        rep_id="rep-wang",
+        name="Wang Fang",
+        plan_id="field-sales",
+        team="east",
+        manager_id="mgr-zhao",
+    ),
+    # Q2: a deal whose cancellation comes months later, outside the window.
+    _sale("S-0901", "2026-04-10T11:00:00", "rep-wang", "40000.00", "hardware"),
+    # Q3 targets, set before the quarter: they count without approval.
+    _e(
+        "TargetSet",
+        "2026-06-25T10:00:00",
+        "mgr-zhao",
+        target_id="T-LI-Q3",
+        rep_id="rep-li",
+        period="2026-Q3",
+        kpi="sales_amount",
+        value="200000",
+        reason="Q3 plan",
+    ),
+    _e(
+        "TargetSet",
+        "2026-06-25T10:00:00",
+        "mgr-zhao",
+        target_id="T-CHEN-Q3",
+        rep_id="rep-chen",
+        period="2026-Q3",
+        kpi="sales_amount",
+        value="180000",
+        reason="Q3 plan",
+    ),
+    _e(
+        "TargetSet",
+        "2026-06-25T10:00:00",
+        "mgr-zhao",
+        target_id="T-WANG-Q3",
+        rep_id="rep-wang",
+        period="2026-Q3",
+        kpi="sales_amount",
+        value="150000",
+        reason="Q3 plan",
+    ),
+    _sale("S-1001", "2026-07-14T10:00:00", "rep-li", "120000.00", "software", customer_id="C-88"),
+    _sale(
+        "S-1002",
+        "2026-08-02T15:30:00",
+        "rep-li",
+        "60000.00",
+        "hardware",
+        customer_id="C-17",
+        splits=[{"rep_id": "rep-li", "share": "0.5"}, {"rep_id": "rep-chen", "share": "0.5"}],
+    ),
+    _sale("S-1003", "2026-08-20T11:00:00", "rep-chen", "90000.00", "software"),
+    _sale("S-1004", "2026-07-22T16:00:00", "rep-chen", "70000.00", "hardware"),
+    _sale("S-1005", "2026-07-08T09:30:00", "rep-wang", "80000.00", "software"),
+    _sale("S-1006", "2026-09-03T14:00:00", "rep-wang", "45000.00", "hardware"),
+    _sale("S-1007", "2026-09-20T10:00:00", "rep-li", "50000.00", "software", customer_id="C-23"),
+    _sale("S-1008", "2026-09-25T10:00:00", "rep-li", "30000.00", "hardware", customer_id="C-88"),
+    # Mid-quarter: Chen's territory shrank; the lower target needs finance's approval.
+    _e(
+        "TargetSet",
+        "2026-08-15T09:00:00",
+        "mgr-zhao",
+        target_id="T-CHEN-Q3-B",
+        rep_id="rep-chen",
+        period="2026-Q3",
+        kpi="sales_amount",
+        value="150000",
+        reason="territory split to new hire",
+    ),
+    _e(
+        "ApprovalGranted",
+        "2026-08-16T10:00:00",
+        "fin-amy",
+        subject_id="T-CHEN-Q3-B",
+        note="territory change confirmed with regional director",
+    ),
+    # A change for Wang that nobody has approved yet: pending, changes nothing.
+    _e(
+        "TargetSet",
+        "2026-09-10T09:00:00",
+        "mgr-zhao",
+        target_id="T-WANG-Q3-B",
+        rep_id="rep-wang",
+        period="2026-Q3",
+        kpi="sales_amount",
+        value="120000",
+        reason="long sick leave in August",
+    ),
+    # Cancellations: inside the 90-day window (clawed back) and outside it (not).
+    _e(
+        "SaleCancelled",
+        "2026-09-05T09:00:00",
+        "crm-sync",
+        sale_id="S-1003",
+        reason="customer withdrew before delivery",
+    ),
+    _e(
+        "SaleCancelled",
+        "2026-09-14T09:00:00",
+        "crm-sync",
+        sale_id="S-0901",
+        reason="hardware returned after 5 months",
+    ),
+    # Discipline: Wang's first and second minor case, coaching in between.
+    _e(
+        "ViolationRecorded",
+        "2026-07-20T17:00:00",
+        "mgr-zhao",
+        case_id="CASE-101",
+        rep_id="rep-wang",
+        code="crm-late-update",
+        severity="minor",
+        description="pipeline not updated for 3 weeks",
+    ),
+    _e(
+        "CoachingRecorded",
+        "2026-08-01T14:00:00",
+        "mgr-zhao",
+        rep_id="rep-wang",
+        topic="keeping the CRM pipeline current",
+    ),
+    _e(
+        "ViolationRecorded",
+        "2026-09-02T17:00:00",
+        "mgr-zhao",
+        case_id="CASE-102",
+        rep_id="rep-wang",
+        code="crm-late-update",
+        severity="minor",
+        description="forecast submitted late again",
+    ),
+    # Red line: a false expense claim, investigated and approved by compliance.
+    _e(
+        "ViolationRecorded",
+        "2026-09-12T10:00:00",
+        "cmp-sun",
+        case_id="CASE-201",
+        rep_id="rep-chen",
+        code="false-expense-claim",
+        severity="red_line",
+        description="taxi receipts claimed for client visits that did not happen",
+        evidence=["expense-report ER-5531", "calendar export 2026-08"],
+        amount="3200.00",
+    ),
+    _e(
+        "ApprovalGranted",
+        "2026-09-18T15:00:00",
+        "cmp-head",
+        subject_id="CASE-201",
+        note="confirmed by internal audit",
+    ),
+    # A manual adjustment: trade-show spiff, approved by a second finance person.
+    _e(
+        "AdjustmentRequested",
+        "2026-09-26T11:00:00",
+        "mgr-zhao",
+        adjustment_id="ADJ-301",
+        rep_id="rep-li",
+        period="2026-Q3",
+        amount="1500.00",
+        reason="trade show lead spiff",
+    ),
+    _e("ApprovalGranted", "2026-09-27T09:00:00", "fin-amy", subject_id="ADJ-301"),
+    # KPI scores at quarter end.
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-li",
+        period="2026-Q3",
+        kpi="customer_satisfaction",
+        score="0.95",
+    ),
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-li",
+        period="2026-Q3",
+        kpi="market_feedback",
+        score="0.9",
+    ),
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-chen",
+        period="2026-Q3",
+        kpi="customer_satisfaction",
+        score="0.85",
+    ),
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-chen",
+        period="2026-Q3",
+        kpi="market_feedback",
+        score="0.8",
+    ),
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-wang",
+        period="2026-Q3",
+        kpi="customer_satisfaction",
+        score="1.1",
+    ),
+    _e(
+        "KpiScored",
+        "2026-09-28T17:00:00",
+        "mgr-zhao",
+        rep_id="rep-wang",
+        period="2026-Q3",
+        kpi="market_feedback",
+        score="1.0",
+    ),
+]
+
+AFTER_PAYMENT: list[dict[str, Any]] = [
+    # S-1007 (Q3, software) cancelled 25 days after the sale, after Q3 was paid:
+    # Q3 stays as paid; the difference is booked as a correction in Q4.
+    _e(
+        "SaleCancelled",
+        "2026-10-15T09:00:00",
+        "crm-sync",
+        sale_id="S-1007",
+        reason="customer cancelled within the trial period",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    run_id: str
+    events: int
+    rep_id: str
+    period: str
+    statement: dict[str, Any]
+
+
+def _lines(events: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(e) for e in events]
+
+
+def run_demo(ledger: Ledger) -> DemoResult:
+    """Fill a fresh ledger with the demo quarter; returns Li Wei's Q3 statement."""
+    if ledger.head() is not None:
+        raise InvalidInputError(
+            "the demo needs a fresh database; this one has events already "
+            "(pass --db sqlite:///./demo.db, or remove the file)",
+            field="db",
+        )
+    ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+    ledger.import_lines(_lines(QUARTER), actor="demo")
+    reports = Reports(ledger)
+    recorded = reports.payout_run("2026-Q3", actor="fin-amy")
+    event_id = recorded.outcomes[0].event_id
+    assert event_id is not None
+    run_id = str(ledger.event(event_id).data["run_id"])
+    ledger.import_lines(
+        _lines([_e("ApprovalGranted", "2026-10-02T10:00:00", "fin-bob", subject_id=run_id)]),
+        actor="demo",
+    )
+    ledger.pay_run(run_id, actor="fin-amy")
+    dispute = _e(
+        "DisputeRaised",
+        "2026-10-20T10:00:00",
+        "rep-li",
+        dispute_id="DSP-401",
+        rep_id="rep-li",
+        run_id=run_id,
+        message="S-1002 was my deal; the split should be 70/30, not 50/50",
+    )
+    ledger.import_lines(_lines([*AFTER_PAYMENT, dispute]), actor="demo")
+    reports.catch_up()
+    statement = reports.statement("rep-li", "2026-Q3")
+    head = ledger.head()
+    return DemoResult(run_id, head.position if head else 0, "rep-li", "2026-Q3", statement)
+
+
+def demo_path(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None

@@ -1,0 +1,68 @@
+"""Diff two replays of the same rep and period (SPEC §4): which events changed
+which lines, and by how much."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["diff_statements"]
+
+
+def _line_key(line: dict[str, Any]) -> tuple[str, str]:
+    subject = ""
+    for step in line["explanation"]:
+        for name in ("case_id", "adjustment_id", "paid_period", "from_period"):
+            if name in step["values"]:
+                subject = f"{name}={step['values'][name]}"
+                break
+        if subject:
+            break
+    return line["kind"], subject
+
+
+def diff_statements(
+    before: dict[str, Any], after: dict[str, Any], events: dict[str, Any]
+) -> dict[str, Any]:
+    """Line-by-line changes between ``before`` and ``after``.
+
+    ``events`` maps event ids to their summaries (type, actor, position) for the
+    events recorded between the two positions, so each change names the events
+    behind it and the people who recorded them.
+    """
+    old = {_line_key(line): line for line in before["lines"]}
+    new = {_line_key(line): line for line in after["lines"]}
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        amount_a = Decimal(a["amount"]) if a else Decimal(0)
+        amount_b = Decimal(b["amount"]) if b else Decimal(0)
+        ids_a = set(a["event_ids"]) if a else set()
+        ids_b = set(b["event_ids"]) if b else set()
+        added = [e for e in (b["event_ids"] if b else []) if e not in ids_a]
+        removed = [e for e in (a["event_ids"] if a else []) if e not in ids_b]
+        if amount_a == amount_b and not added and not removed:
+            continue
+        changes.append(
+            {
+                "kind": key[0],
+                "subject": key[1] or None,
+                "before": format(amount_a, "f"),
+                "after": format(amount_b, "f"),
+                "change": format(amount_b - amount_a, "f"),
+                "events_added": [events.get(e, {"event_id": e}) for e in added],
+                "events_removed": [events.get(e, {"event_id": e}) for e in removed],
+            }
+        )
+    total_a, total_b = Decimal(before["total"]), Decimal(after["total"])
+    return {
+        "rep_id": after["rep_id"],
+        "period": after["period"],
+        "from": before["as_of"],
+        "to": after["as_of"],
+        "total_before": before["total"],
+        "total_after": after["total"],
+        "total_change": format(total_b - total_a, "f"),
+        "changes": changes,
+        "events_between": list(events.values()),
+    }

@@ -1,0 +1,285 @@
+"""The pure fold of ledger events into the facts the calculation needs.
+
+`LedgerFacts.apply(record)` is called once per event in global order; nothing
+here does I/O. Statements, the read models and `verify` all start from it, so a
+statement as of position *p* is simply the fold of the events up to *p*.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ledger.records import EventRecord
+from ledger.targets import target_needs_approval
+from policies.periods import Period, PeriodKind, parse_period, period_of
+from policies.plan import Plan, plan_in_force
+
+__all__ = [
+    "CaseInfo",
+    "LedgerFacts",
+    "RepInfo",
+    "RunInfo",
+    "SaleInfo",
+    "SubjectDecision",
+]
+
+
+@dataclass
+class RepInfo:
+    rep_id: str
+    enrolled: EventRecord
+    assignments: list[tuple[datetime, int, str]]  # (occurred_at, position, plan_id)
+    team: str | None
+    manager_id: str | None
+    left: EventRecord | None = None
+
+
+@dataclass
+class SaleInfo:
+    record: EventRecord
+    amount: Decimal
+    credits: dict[str, Decimal]  # rep_id -> share
+    cancellation: EventRecord | None = None
+
+
+@dataclass
+class CaseInfo:
+    record: EventRecord
+    overturned: EventRecord | None = None
+
+
+@dataclass(frozen=True)
+class SubjectDecision:
+    record: EventRecord
+
+    @property
+    def granted(self) -> bool:
+        return self.record.type == "ApprovalGranted"
+
+
+@dataclass
+class RunInfo:
+    record: EventRecord
+    approved: SubjectDecision | None = None
+    paid: EventRecord | None = None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.record.data["run_id"])
+
+    @property
+    def period(self) -> str:
+        return str(self.record.data["period"])
+
+    def statement_of(self, rep_id: str) -> dict[str, Any] | None:
+        for statement in self.record.data["statements"]:
+            if statement["rep_id"] == rep_id:
+                return dict(statement)
+        return None
+
+
+@dataclass
+class LedgerFacts:
+    """Everything the ledger knows as of the last applied position."""
+
+    position: int = 0
+    plans: dict[str, dict[int, Plan]] = field(default_factory=dict)
+    reps: dict[str, RepInfo] = field(default_factory=dict)
+    sales: dict[str, SaleInfo] = field(default_factory=dict)
+    sales_by_rep: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    targets: dict[str, EventRecord] = field(default_factory=dict)
+    kpi_scores: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    cases: dict[str, CaseInfo] = field(default_factory=dict)
+    adjustments: dict[str, EventRecord] = field(default_factory=dict)
+    decisions: dict[str, SubjectDecision] = field(default_factory=dict)
+    runs: dict[str, RunInfo] = field(default_factory=dict)
+    disputes: dict[str, EventRecord] = field(default_factory=dict)
+    resolutions: dict[str, EventRecord] = field(default_factory=dict)
+    coaching: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    # rep_id -> ids of its targets, cases, adjustments, disputes (in order)
+    records: dict[str, EventRecord] = field(default_factory=dict)
+    by_rep: dict[str, dict[str, list[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+
+    @classmethod
+    def of(cls, records: Iterable[EventRecord]) -> LedgerFacts:
+        facts = cls()
+        for record in records:
+            facts.apply(record)
+        return facts
+
+    # -- the fold --------------------------------------------------------------
+
+    def apply(self, r: EventRecord) -> set[str]:
+        """Fold one event in; returns the rep ids whose figures it may change."""
+        assert r.position > self.position, "events are applied in global order"
+        self.position = r.position
+        self.records[r.event_id] = r
+        handler = getattr(self, f"_on_{r.type}")
+        touched: set[str] = handler(r, r.data)
+        return touched
+
+    def _on_PlanPublished(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        del r
+        plan = Plan.model_validate(d["plan"])
+        self.plans.setdefault(plan.id, {})[plan.version] = plan
+        return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}
+
+    def _on_RepEnrolled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        rep_id = d["rep_id"]
+        self.reps[rep_id] = RepInfo(
+            rep_id,
+            r,
+            [(r.occurred_at, r.position, d["plan_id"])],
+            d.get("team"),
+            d.get("manager_id"),
+        )
+        return {rep_id}
+
+    def _on_RepPlanAssigned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.reps[d["rep_id"]].assignments.append((r.occurred_at, r.position, d["plan_id"]))
+        return {d["rep_id"]}
+
+    def _on_RepLeft(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.reps[d["rep_id"]].left = r
+        return {d["rep_id"]}
+
+    def _on_TargetSet(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.targets[d["target_id"]] = r
+        self.by_rep[d["rep_id"]]["targets"].append(d["target_id"])
+        return {d["rep_id"]}
+
+    def _on_SaleRecorded(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        splits = d.get("splits") or [{"rep_id": d["rep_id"], "share": "1"}]
+        shares = {s["rep_id"]: Decimal(s["share"]) for s in splits}
+        self.sales[d["sale_id"]] = SaleInfo(r, Decimal(d["amount"]), shares)
+        for rep_id in shares:
+            self.sales_by_rep[rep_id].append(d["sale_id"])
+        return set(shares)
+
+    def _on_SaleCancelled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        sale = self.sales[d["sale_id"]]
+        sale.cancellation = r
+        return set(sale.credits)
+
+    def _on_KpiScored(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.kpi_scores[d["rep_id"]].append(r)
+        return {d["rep_id"]}
+
+    def _on_CoachingRecorded(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.coaching[d["rep_id"]].append(r)
+        return {d["rep_id"]}
+
+    def _on_ViolationRecorded(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.cases[d["case_id"]] = CaseInfo(r)
+        self.by_rep[d["rep_id"]]["cases"].append(d["case_id"])
+        return {d["rep_id"]}
+
+    def _on_ViolationOverturned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        case = self.cases[d["case_id"]]
+        case.overturned = r
+        return {case.record.data["rep_id"]}
+
+    def _on_AdjustmentRequested(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.adjustments[d["adjustment_id"]] = r
+        self.by_rep[d["rep_id"]]["adjustments"].append(d["adjustment_id"])
+        return {d["rep_id"]}
+
+    def _on_ApprovalGranted(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        subject_id = d["subject_id"]
+        decision = SubjectDecision(r)
+        self.decisions[subject_id] = decision
+        if subject_id in self.runs:
+            self.runs[subject_id].approved = decision
+        return self.reps_of_subject(subject_id)
+
+    def _on_ApprovalRejected(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        return self._on_ApprovalGranted(r, d)
+
+    def _on_PayoutCalculated(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.runs[d["run_id"]] = RunInfo(r)
+        return {s["rep_id"] for s in d["statements"]}
+
+    def _on_PayoutPaid(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        run = self.runs[d["run_id"]]
+        run.paid = r
+        return {s["rep_id"] for s in run.record.data["statements"]}
+
+    def _on_DisputeRaised(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.disputes[d["dispute_id"]] = r
+        self.by_rep[d["rep_id"]]["disputes"].append(d["dispute_id"])
+        return {d["rep_id"]}
+
+    def _on_DisputeResolved(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.resolutions[d["dispute_id"]] = r
+        return {self.disputes[d["dispute_id"]].data["rep_id"]}
+
+    # -- lookups ---------------------------------------------------------------
+
+    def reps_of_subject(self, subject_id: str) -> set[str]:
+        for table in (self.targets, self.adjustments):
+            if subject_id in table:
+                return {table[subject_id].data["rep_id"]}
+        if subject_id in self.cases:
+            return {self.cases[subject_id].record.data["rep_id"]}
+        if subject_id in self.runs:
+            return {s["rep_id"] for s in self.runs[subject_id].record.data["statements"]}
+        return set()
+
+    def plan_for(self, rep_id: str, period: Period) -> Plan | None:
+        """The plan version that pays ``rep_id`` for ``period`` (SPEC §3).
+
+        The rep's plan is the last one assigned on or before the period's first
+        day (the enrolment plan when none was); its version in force is the
+        highest whose effective_from is on or before that day.
+        """
+        plan_id = self.plan_id_for(rep_id, period)
+        return plan_in_force(self.plans.get(plan_id, {}).values(), period)
+
+    def plan_id_for(self, rep_id: str, period: Period) -> str:
+        rep = self.reps[rep_id]
+        ordered = sorted(rep.assignments, key=lambda a: (a[0].date(), a[1]))
+        current = ordered[0][2]
+        for since, _, plan_id in ordered:
+            if since.date() <= period.first_day:
+                current = plan_id
+        return current
+
+    def period_kind(self, rep_id: str) -> PeriodKind:
+        rep = self.reps[rep_id]
+        plan_id = max(rep.assignments, key=lambda a: (a[0], a[1]))[2]
+        versions = self.plans.get(plan_id) or {}
+        if not versions:
+            return "quarter"
+        return versions[max(versions)].period
+
+    def first_period(self, rep_id: str, kind: PeriodKind) -> Period:
+        return period_of(self.reps[rep_id].enrolled.occurred_at, kind)
+
+    def paid_run(self, rep_id: str, period: Period) -> RunInfo | None:
+        """The paid run that locked ``rep_id``'s ``period``, if any."""
+        for run in self.runs.values():
+            if (
+                run.paid is not None
+                and parse_period(run.period) == period
+                and run.statement_of(rep_id) is not None
+            ):
+                return run
+        return None
+
+    def needs_approval(self, subject: EventRecord) -> bool:
+        if subject.type == "TargetSet":
+            return target_needs_approval(subject.occurred_at, subject.data["period"])
+        if subject.type == "ViolationRecorded":
+            return bool(subject.data["severity"] == "red_line")
+        return subject.type in {"AdjustmentRequested", "PayoutCalculated"}
+
+
+def _plan_ids(info: RepInfo) -> set[str]:
+    return {plan_id for _, _, plan_id in info.assignments}

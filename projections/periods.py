@@ -1,0 +1,35 @@
+"""Which periods a rep has figures in."""
+
+from __future__ import annotations
+
+from policies.periods import Period, PeriodKind, parse_period, period_of
+from projections.facts import LedgerFacts
+
+__all__ = ["activity_periods"]
+
+
+def _fact_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Period]:
+    owned = facts.by_rep.get(rep_id, {})
+    return [
+        *(period_of(facts.sales[s].record.occurred_at, kind) for s in facts.sales_by_rep[rep_id]),
+        *(parse_period(facts.targets[t].data["period"]) for t in owned.get("targets", [])),
+        *(parse_period(facts.adjustments[a].data["period"]) for a in owned.get("adjustments", [])),
+        *(period_of(facts.cases[c].record.occurred_at, kind) for c in owned.get("cases", [])),
+        *(parse_period(s.data["period"]) for s in facts.kpi_scores.get(rep_id, [])),
+        # the period after a paid one holds its corrections
+        *(
+            parse_period(run.period).next()
+            for run in facts.runs.values()
+            if run.statement_of(rep_id) is not None
+        ),
+    ]
+
+
+def activity_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Period]:
+    """Every period from the rep's enrolment to the last one with a fact for them."""
+    first = facts.first_period(rep_id, kind)
+    last = max((p for p in _fact_periods(facts, rep_id, kind) if p.kind == kind), default=first)
+    periods = [first]
+    while periods[-1] < last:
+        periods.append(periods[-1].next())
+    return periods

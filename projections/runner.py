@@ -1,0 +1,194 @@
+"""The projection worker: feeds the read models from the global event order.
+
+`Projector.catch_up()` reads the log after the tracking position in batches,
+folds each batch into the in-memory facts, recomputes the rows of what the batch
+touched, and writes those rows *with* the new tracking position in one
+transaction. A crash loses at most the uncommitted batch, which the next run
+re-reads: every event is applied to the read models exactly once. Two workers
+racing on one position: the loser's transaction fails on the tracking row and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import Ledger
+from ledger.records import EventRecord
+from projections.approvals import pending_for_rep, pending_for_run
+from projections.balances import rep_rows
+from projections.discipline_history import history
+from projections.facts import LedgerFacts
+from projections.payout_runs import run_row
+from projections.statement import AsOf, Calculator
+from projections.store import VIEWS, Replacement, ViewStore, open_view_store
+
+__all__ = ["CatchUp", "Projector", "compute_rows", "verify_views"]
+
+_RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What one catch-up did."""
+
+    applied: int
+    position: int
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.applied / self.seconds if self.seconds > 0 else 0.0
+
+
+def _as_of(record: EventRecord | None, position: int) -> AsOf:
+    if record is None:
+        return AsOf(position, None, None)
+    return AsOf(record.position, record.recorded_at, record.hash)
+
+
+def compute_rows(
+    facts: LedgerFacts, as_of: AsOf, reps: Iterable[str], runs: Iterable[str]
+) -> list[Replacement]:
+    """The read-model rows of ``reps`` and ``runs``, as of the facts' position."""
+    calc = Calculator(facts, as_of)
+    replacements: list[Replacement] = []
+    for rep_id in sorted(reps):
+        if rep_id not in facts.reps:
+            continue
+        balances, attainment, statements = rep_rows(facts, calc, rep_id)
+        for statement in statements.values():
+            statement.pop("as_of", None)
+            statement.pop("chain_head", None)
+        entries = history(facts, calc, rep_id)
+        replacements += [
+            Replacement("balances", rep_id, balances),
+            Replacement("attainment", rep_id, attainment),
+            Replacement("statements", rep_id, statements),
+            Replacement("discipline", rep_id, {f"{i:06d}": e for i, e in enumerate(entries)}),
+            Replacement("pending_approvals", rep_id, pending_for_rep(facts, rep_id)),
+        ]
+    for run_id in sorted(runs):
+        replacements += [
+            Replacement("payout_runs", run_id, {run_id: run_row(facts, run_id)}),
+            Replacement("pending_approvals", f"run:{run_id}", pending_for_run(facts, run_id)),
+        ]
+    return replacements
+
+
+def _runs_touched(facts: LedgerFacts, record: EventRecord) -> set[str]:
+    if record.type in _RUN_TYPES:
+        return {record.data["run_id"]}
+    if record.type in {"ApprovalGranted", "ApprovalRejected"}:
+        subject = record.data["subject_id"]
+        return {subject} if subject in facts.runs else set()
+    return set()
+
+
+class Projector:
+    """Keeps the read models of one ledger up to date."""
+
+    def __init__(self, ledger: Ledger, store: ViewStore | None = None) -> None:
+        self.ledger = ledger
+        self.store = store or open_view_store(ledger)
+        self.facts = LedgerFacts()
+        self._last: EventRecord | None = None
+
+    def _fold_until(self, position: int) -> None:
+        """Bring the in-memory facts up to ``position`` without writing anything."""
+        if self.facts.position > position:
+            self.facts, self._last = LedgerFacts(), None
+        for record in self.ledger.iter_log(after=self.facts.position, stop=position):
+            self.facts.apply(record)
+            self._last = record
+
+    def catch_up(
+        self, *, batch_events: int = 20_000, on_batch: Callable[[int], None] | None = None
+    ) -> CatchUp:
+        """Apply every event after the tracking position; returns what it did."""
+        started = time.perf_counter()
+        applied = 0
+        tracked = self.store.position()
+        self._fold_until(tracked)
+        while True:
+            batch = self.ledger.read_log(after=tracked, limit=batch_events)
+            if not batch:
+                break
+            reps: set[str] = set()
+            runs: set[str] = set()
+            for record in batch:
+                reps |= self.facts.apply(record)
+                runs |= _runs_touched(self.facts, record)
+                self._last = record
+            position = batch[-1].position
+            rows = compute_rows(self.facts, _as_of(self._last, position), reps, runs)
+            try:
+                self.store.write(rows, position)
+            except IntegrityError:
+                # Another worker applied these positions first; follow it.
+                tracked = self.store.position()
+                self._fold_until(tracked)
+                continue
+            applied += len(batch)
+            tracked = position
+            if on_batch is not None:
+                on_batch(len(batch))
+        return CatchUp(applied, tracked, time.perf_counter() - started)
+
+    def follow(
+        self, *, poll_seconds: float = 0.25, stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Catch up, then keep catching up as events arrive, until ``stop()``."""
+        while not stop():
+            if self.catch_up().applied == 0:
+                time.sleep(poll_seconds)
+
+
+def rebuild(ledger: Ledger, on_batch: Callable[[int], None] | None = None) -> CatchUp:
+    """Drop every read model and replay the whole log into them."""
+    store = open_view_store(ledger)
+    store.drop()
+    return Projector(ledger, store).catch_up(on_batch=on_batch)
+
+
+def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
+    """Differences between the stored read models and a fresh replay (empty: equal)."""
+    store = store or open_view_store(ledger)
+    position = store.position()
+    facts = LedgerFacts()
+    last = None
+    for record in ledger.iter_log(stop=position):
+        facts.apply(record)
+        last = record
+    fresh = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
+    expected: dict[str, dict[tuple[str, str], object]] = {view: {} for view in VIEWS}
+    for replacement in fresh:
+        for key, doc in replacement.rows.items():
+            expected[replacement.view][(replacement.scope, key)] = doc
+    problems: list[str] = []
+    for view in VIEWS:
+        stored = {(scope, key): doc for scope, key, doc in store.rows(view)}
+        want = expected[view]
+        problems.extend(
+            f"{view} {key}: missing from the projection" for key in sorted(set(want) - set(stored))
+        )
+        problems.extend(
+            f"{view} {key}: in the projection but not in a fresh replay"
+            for key in sorted(set(stored) - set(want))
+        )
+        problems.extend(
+            f"{view} {key}: differs from a fresh replay"
+            for key in sorted(set(stored) & set(want))
+            if _normal(stored[key]) != _normal(want[key])
+        )
+    return problems
+
+
+def _normal(doc: object) -> bytes:
+    import orjson  # noqa: PLC0415
+
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,221 @@
+"""The reporting service: statements, replays, diffs, histories and the payout
+flow, on top of the ledger and its read models. The CLI and the API call this;
+they compute nothing themselves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.application import Ledger, RecordResult
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.records import EventRecord
+from policies.periods import Period, parse_period
+from projections.diff import diff_statements
+from projections.discipline_history import history as history_of
+from projections.facts import LedgerFacts
+from projections.runner import CatchUp, Projector, rebuild, verify_views
+from projections.statement import AsOf, Calculator, statement_sha256
+
+__all__ = ["Reports"]
+
+
+def _period(text: str) -> Period:
+    try:
+        return parse_period(text)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="period") from None
+
+
+class Reports:
+    """Read-side operations of one ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._projector: Projector | None = None
+
+    @property
+    def projector(self) -> Projector:
+        if self._projector is None:
+            self._projector = Projector(self.ledger)
+        return self._projector
+
+    # -- replay ----------------------------------------------------------------
+
+    def facts_at(self, position: int) -> tuple[LedgerFacts, AsOf]:
+        """The facts as of ``position``: the fold of every event up to it."""
+        facts = LedgerFacts()
+        last: EventRecord | None = None
+        for record in self.ledger.iter_log(stop=position):
+            facts.apply(record)
+            last = record
+        if last is None:
+            return facts, AsOf(0, None, None)
+        return facts, AsOf(last.position, last.recorded_at, last.hash)
+
+    def statement(
+        self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
+    ) -> dict[str, Any]:
+        """A statement now (from the read models) or as of a position/timestamp (replay)."""
+        wanted = _period(period)
+        if as_of is None and locale == "en":
+            self.catch_up()
+            cached = self._cached_statement(rep_id, str(wanted))
+            if cached is not None:
+                return cached
+        position = self.ledger.resolve_as_of(as_of)
+        facts, at = self.facts_at(position)
+        return Calculator(facts, at, locale).statement(rep_id, wanted)
+
+    def _cached_statement(self, rep_id: str, period: str) -> dict[str, Any] | None:
+        store = self.projector.store
+        rows = [doc for _, key, doc in store.rows("statements", rep_id) if key == period]
+        if not rows:
+            return None
+        head = self.ledger.head()
+        position = store.position()
+        if head is None or head.position != position:
+            return None
+        statement = rows[0]
+        statement["as_of"] = {"position": head.position, "recorded_at": head.recorded_at}
+        statement["chain_head"] = {"position": head.position, "hash": head.hash}
+        return statement
+
+    def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
+        """What changed in a rep's period between two points of the event order."""
+        pa, pb = self.ledger.resolve_as_of(a), self.ledger.resolve_as_of(b)
+        before = self.statement(rep_id, period, as_of=pa)
+        after = self.statement(rep_id, period, as_of=pb)
+        low, high = min(pa, pb), max(pa, pb)
+        between = {
+            r.event_id: {
+                "event_id": r.event_id,
+                "type": r.type,
+                "position": r.position,
+                "actor": r.actor,
+                "occurred_at": r.occurred_at.isoformat(),
+            }
+            for r in self.ledger.iter_log(after=low, stop=high)
+        }
+        return diff_statements(before, after, between)
+
+    def history(self, rep_id: str) -> list[dict[str, Any]]:
+        head = self.ledger.head()
+        facts, at = self.facts_at(head.position if head else 0)
+        if rep_id not in facts.reps:
+            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        return history_of(facts, Calculator(facts, at), rep_id)
+
+    # -- projections -----------------------------------------------------------
+
+    def catch_up(self) -> CatchUp:
+        return self.projector.catch_up()
+
+    def rebuild(self) -> CatchUp:
+        self._projector = None
+        return rebuild(self.ledger)
+
+    def verify_projections(self) -> list[str]:
+        self.catch_up()
+        return verify_views(self.ledger, self.projector.store)
+
+    # -- the payout flow -------------------------------------------------------
+
+    def payout_run(self, period: str, *, actor: str, run_id: str | None = None) -> RecordResult:
+        """Compute every eligible rep's statement for ``period`` and record the run."""
+        wanted = _period(period)
+        head = self.ledger.head()
+        facts, at = self.facts_at(head.position if head else 0)
+        calc = Calculator(facts, at)
+        statements = []
+        for rep_id in sorted(facts.reps):
+            if not self._eligible(facts, rep_id, wanted):
+                continue
+            statement = calc.statement(rep_id, wanted)
+            statement["sha256"] = statement_sha256(statement)
+            statements.append(statement)
+        if not statements:
+            raise InvalidInputError(
+                f"no rep has an unpaid {wanted} to pay (all paid, or none enrolled)",
+                field="period",
+            )
+        run = run_id or f"run-{wanted}-{uuid.uuid4().hex[:8]}"
+        return self.ledger.record_payout_run(
+            run,
+            str(wanted),
+            statements,
+            position=at.position,
+            chain_head=at.head(),
+            actor=actor,
+        )
+
+    @staticmethod
+    def _eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
+        rep = facts.reps[rep_id]
+        if rep.enrolled.occurred_at.date() > period.last_day:
+            return False
+        if rep.left is not None and rep.left.occurred_at.date() < period.first_day:
+            return False
+        plan = facts.plan_for(rep_id, period)
+        if plan is None or plan.period != period.kind:
+            return False
+        return facts.paid_run(rep_id, period) is None
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        head = self.ledger.head()
+        facts, _ = self.facts_at(head.position if head else 0)
+        if run_id not in facts.runs:
+            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+        info = facts.runs[run_id]
+        decision = facts.decisions.get(run_id)
+        return {
+            **info.record.data,
+            "calculated_by": info.record.actor,
+            "approved": None if decision is None else decision.granted,
+            "decided_by": decision.record.actor if decision else None,
+            "paid": info.paid is not None,
+        }
+
+    def export_csv(self, run_id: str) -> str:
+        """The payroll file of a run: one row per rep, with the statement hash and
+        the chain head the run was computed at."""
+        run = self.run(run_id)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(
+            [
+                "run_id",
+                "period",
+                "rep_id",
+                "currency",
+                "total",
+                "payable",
+                "statement_sha256",
+                "chain_position",
+                "chain_hash",
+                "status",
+                "exported_at",
+            ]
+        )
+        status = "paid" if run["paid"] else ("approved" if run["approved"] else "not approved")
+        exported = datetime.now(UTC).isoformat(timespec="seconds")
+        for s in run["statements"]:
+            writer.writerow(
+                [
+                    run_id,
+                    run["period"],
+                    s["rep_id"],
+                    s["currency"],
+                    s["total"],
+                    s["payable"],
+                    s["sha256"],
+                    run["chain_head"]["position"],
+                    run["chain_head"]["hash"],
+                    status,
+                    exported,
+                ]
+            )
+        return buffer.getvalue()

@@ -1,0 +1,442 @@
+"""Statements (SPEC §4): one rep's payout for one period, as of a position,
+every line explained down to the events it rests on.
+
+An open period is computed from the facts (`policies.calculate_period`); a paid
+period shows what was paid — the statement recorded in its `PayoutCalculated` —
+and names the later events that touch it and the period their correction went to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from ledger.errors import NotFoundError
+from ledger.records import EventRecord
+from policies.calculate import PeriodResult, calculate_period
+from policies.corrections import diff_lines
+from policies.explanation import Line, Step
+from policies.facts import (
+    AdjustmentFact,
+    CancellationFact,
+    CarriedBalanceFact,
+    CaseFact,
+    CorrectionFact,
+    Decision,
+    KpiScoreFact,
+    PeriodFacts,
+    SaleFact,
+    TargetFact,
+)
+from policies.periods import Period, parse_period, period_of
+from policies.plan import Plan
+from policies.rounding import number_text
+from policies.wording import render_step
+from projections.facts import LedgerFacts
+
+__all__ = [
+    "OWN_KINDS",
+    "AsOf",
+    "Calculator",
+    "canonical_bytes",
+    "statement_sha256",
+]
+
+OWN_KINDS = frozenset({"commission", "bonus", "fine", "adjustment"})
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The point in the event order a statement is made at, and the chain head there."""
+
+    position: int
+    recorded_at: str | None
+    head_hash: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "recorded_at": self.recorded_at}
+
+    def head(self) -> dict[str, Any]:
+        return {"position": self.position, "hash": self.head_hash}
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The one byte form of a statement: sorted keys, no floats anywhere."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def statement_sha256(statement: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(statement)).hexdigest()
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    return number_text(value)
+
+
+def _money_text(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+@dataclass
+class Calculator:
+    """Computes statements from the facts as of one position (memoised per call)."""
+
+    facts: LedgerFacts
+    as_of: AsOf
+    locale: str = "en"
+    _memo: dict[tuple[str, Period, bool], tuple[Plan, PeriodResult]] = field(default_factory=dict)
+
+    # -- facts for one rep and period -----------------------------------------
+
+    def _decision(self, subject_id: str, subject: EventRecord) -> Decision:
+        if not self.facts.needs_approval(subject):
+            return Decision(status="not_required", event_id=None, actor=None)
+        decided = self.facts.decisions.get(subject_id)
+        if decided is None:
+            return Decision(status="pending", event_id=None, actor=None)
+        return Decision(
+            status="approved" if decided.granted else "rejected",
+            event_id=decided.record.event_id,
+            actor=decided.record.actor,
+        )
+
+    def _dispute_of(self, adjustment_id: str) -> str | None:
+        for dispute_id, resolution in self.facts.resolutions.items():
+            if resolution.data.get("adjustment_id") == adjustment_id:
+                return dispute_id
+        return None
+
+    def _case_fact(self, case_id: str) -> CaseFact:
+        case = self.facts.cases[case_id]
+        r = case.record
+        amount = r.data.get("amount")
+        return CaseFact(
+            case_id=case_id,
+            event_id=r.event_id,
+            position=r.position,
+            occurred_at=r.occurred_at,
+            code=r.data["code"],
+            severity=r.data["severity"],
+            amount=Decimal(amount) if amount is not None else None,
+            decision=self._decision(case_id, r),
+            overturned_by=case.overturned.event_id if case.overturned else None,
+        )
+
+    def period_facts(
+        self,
+        rep_id: str,
+        period: Period,
+        plan: Plan,
+        *,
+        carried_in: CarriedBalanceFact | None,
+        corrections: Sequence[CorrectionFact],
+    ) -> PeriodFacts:
+        f = self.facts
+        sales = []
+        for sale_id in f.sales_by_rep.get(rep_id, []):
+            sale = f.sales[sale_id]
+            r = sale.record
+            if period_of(r.occurred_at, plan.period) != period:
+                continue
+            cancel = sale.cancellation
+            sales.append(
+                SaleFact(
+                    sale_id=sale_id,
+                    event_id=r.event_id,
+                    position=r.position,
+                    occurred_at=r.occurred_at,
+                    amount=sale.amount,
+                    share=sale.credits[rep_id],
+                    category=r.data.get("category"),
+                    cancellation=CancellationFact(
+                        event_id=cancel.event_id,
+                        position=cancel.position,
+                        occurred_at=cancel.occurred_at,
+                        reason=cancel.data["reason"],
+                    )
+                    if cancel
+                    else None,
+                )
+            )
+        owned = f.by_rep.get(rep_id, {})
+        targets = [
+            TargetFact(
+                target_id=tid,
+                event_id=t.event_id,
+                position=t.position,
+                occurred_at=t.occurred_at,
+                kpi=t.data["kpi"],
+                value=Decimal(t.data["value"]),
+                decision=self._decision(tid, t),
+            )
+            for tid in owned.get("targets", [])
+            if (t := f.targets[tid]).data["period"] == str(period)
+        ]
+        scores = [
+            KpiScoreFact(
+                kpi=s.data["kpi"],
+                score=Decimal(s.data["score"]),
+                event_id=s.event_id,
+                position=s.position,
+                occurred_at=s.occurred_at,
+            )
+            for s in f.kpi_scores.get(rep_id, [])
+            if s.data["period"] == str(period)
+        ]
+        all_cases = [self._case_fact(cid) for cid in owned.get("cases", [])]
+        cases = [c for c in all_cases if period_of(c.occurred_at, plan.period) == period]
+        adjustments = [
+            AdjustmentFact(
+                adjustment_id=aid,
+                event_id=a.event_id,
+                position=a.position,
+                occurred_at=a.occurred_at,
+                amount=Decimal(a.data["amount"]),
+                reason=a.data["reason"],
+                decision=self._decision(aid, a),
+                dispute_id=self._dispute_of(aid),
+            )
+            for aid in owned.get("adjustments", [])
+            if (a := f.adjustments[aid]).data["period"] == str(period)
+        ]
+        return PeriodFacts(
+            rep_id=rep_id,
+            period=period,
+            sales=tuple(sales),
+            targets=tuple(targets),
+            kpi_scores=tuple(scores),
+            cases=tuple(cases),
+            minor_history=tuple(c for c in all_cases if c.severity == "minor"),
+            adjustments=tuple(adjustments),
+            corrections=tuple(corrections),
+            carried_in=carried_in,
+        )
+
+    # -- computing -------------------------------------------------------------
+
+    def plan(self, rep_id: str, period: Period) -> Plan:
+        plan = self.facts.plan_for(rep_id, period)
+        if plan is None:
+            raise NotFoundError(
+                f"no plan version is in force for rep {rep_id} in {period}", field="period"
+            )
+        if plan.period != period.kind:
+            example = "2026-07" if plan.period == "month" else "2026-Q3"
+            raise NotFoundError(
+                f"rep {rep_id}'s plan {plan.id} pays by {plan.period}: ask for a period "
+                f"like {example}",
+                field="period",
+            )
+        return plan
+
+    def compute(
+        self, rep_id: str, period: Period, *, own_only: bool = False
+    ) -> tuple[Plan, PeriodResult]:
+        """The period's result; ``own_only`` leaves out carry and corrections
+        (what a paid period is re-played as, to find its correction)."""
+        key = (rep_id, period, own_only)
+        if key not in self._memo:
+            plan = self.plan(rep_id, period)
+            carried = None if own_only else self._carried_in(rep_id, period)
+            corrections = () if own_only else self._corrections(rep_id, period)
+            facts = self.period_facts(
+                rep_id, period, plan, carried_in=carried, corrections=corrections
+            )
+            self._memo[key] = (plan, calculate_period(plan, facts))
+        return self._memo[key]
+
+    def _total_of(self, rep_id: str, period: Period) -> Decimal:
+        run = self.facts.paid_run(rep_id, period)
+        if run is not None:
+            paid = run.statement_of(rep_id)
+            assert paid is not None
+            return Decimal(paid["total"])
+        return self.compute(rep_id, period)[1].total
+
+    def _carried_in(self, rep_id: str, period: Period) -> CarriedBalanceFact | None:
+        """SPEC §3.8: a negative total is carried into the rep's next period."""
+        previous = period.previous()
+        if previous < self.facts.first_period(rep_id, period.kind):
+            return None
+        total = self._total_of(rep_id, previous)
+        if total >= 0:
+            return None
+        return CarriedBalanceFact(from_period=str(previous), amount=total)
+
+    def is_paid(self, rep_id: str, period: Period) -> bool:
+        return self.facts.paid_run(rep_id, period) is not None
+
+    def first_unpaid_after(self, rep_id: str, period: Period) -> Period:
+        candidate = period.next()
+        while self.is_paid(rep_id, candidate):
+            candidate = candidate.next()
+        return candidate
+
+    def _paid_periods(self, rep_id: str, kind: str) -> list[Period]:
+        periods = {
+            parse_period(run.period)
+            for run in self.facts.runs.values()
+            if run.paid is not None and run.statement_of(rep_id) is not None
+        }
+        return sorted(p for p in periods if p.kind == kind)
+
+    def _corrections(self, rep_id: str, period: Period) -> list[CorrectionFact]:
+        """SPEC §3.7: what later events changed in paid periods, booked in the
+        rep's first unpaid period after each."""
+        corrections = []
+        for paid_period in self._paid_periods(rep_id, period.kind):
+            if paid_period >= period or self.first_unpaid_after(rep_id, paid_period) != period:
+                continue
+            fact = self.correction_for(rep_id, paid_period)
+            if fact is not None:
+                corrections.append(fact)
+        return corrections
+
+    def correction_for(self, rep_id: str, paid_period: Period) -> CorrectionFact | None:
+        run = self.facts.paid_run(rep_id, paid_period)
+        assert run is not None
+        paid = run.statement_of(rep_id)
+        assert paid is not None
+        paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in OWN_KINDS]
+        _, replay = self.compute(rep_id, paid_period, own_only=True)
+        replay_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
+        already = self._already_corrected(rep_id, paid_period)
+        paid_total = sum((x.amount for x in paid_lines), Decimal(0)) + already
+        replay_total = sum((x.amount for x in replay_lines), Decimal(0))
+        if replay_total == paid_total:
+            return None
+        changes = diff_lines(paid_lines, replay_lines)
+        paid_ids = {e for x in paid_lines for e in x.event_ids}
+        new_ids = tuple(
+            dict.fromkeys(e for x in replay_lines for e in x.event_ids if e not in paid_ids)
+        )
+        return CorrectionFact(
+            paid_period=str(paid_period),
+            run_id=run.run_id,
+            paid_total=paid_total,
+            replay_total=replay_total,
+            changed_lines=changes,
+            event_ids=new_ids,
+        )
+
+    def _already_corrected(self, rep_id: str, paid_period: Period) -> Decimal:
+        """Corrections for ``paid_period`` already paid out in later paid periods."""
+        booked = Decimal(0)
+        for period in self._paid_periods(rep_id, paid_period.kind):
+            if period <= paid_period:
+                continue
+            run = self.facts.paid_run(rep_id, period)
+            assert run is not None
+            statement = run.statement_of(rep_id) or {"lines": []}
+            for line in statement["lines"]:
+                if line["kind"] == "correction" and line.get("paid_period") == str(paid_period):
+                    booked += Decimal(line["amount"])
+        return booked
+
+    # -- rendering -------------------------------------------------------------
+
+    def render_line(self, line: Line) -> dict[str, Any]:
+        rendered: dict[str, Any] = {
+            "kind": line.kind,
+            "amount": _money_text(line.amount),
+            "explanation": [self.render_step(s) for s in line.steps],
+            "event_ids": list(line.event_ids),
+        }
+        if line.kind == "correction":
+            for step in line.steps:
+                if "paid_period" in step.values:
+                    rendered["paid_period"] = step.values["paid_period"]
+                    break
+        return rendered
+
+    def render_step(self, step: Step) -> dict[str, Any]:
+        return {
+            "code": step.code,
+            "values": dict(step.values),
+            "event_ids": list(step.event_ids),
+            "text": render_step(step, self.locale),
+        }
+
+    def statement(self, rep_id: str, period: Period) -> dict[str, Any]:
+        """SPEC §5's statement JSON for ``rep_id`` and ``period``."""
+        if rep_id not in self.facts.reps:
+            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        run = self.facts.paid_run(rep_id, period)
+        if run is not None:
+            return self._paid_statement(rep_id, period, run.run_id)
+        plan, result = self.compute(rep_id, period)
+        return {
+            "rep_id": rep_id,
+            "period": str(period),
+            "currency": plan.currency,
+            "status": "open",
+            "plan": {"id": plan.id, "version": plan.version},
+            "as_of": self.as_of.to_dict(),
+            "lines": [self.render_line(line) for line in result.lines],
+            "attainment": _decimal_text(result.attainment),
+            "score": _decimal_text(result.score),
+            "tier_coefficient": _decimal_text(result.tier_coefficient),
+            "total": _money_text(result.total),
+            "payable": _money_text(result.payable),
+            "pending": [p.to_dict() for p in result.pending],
+            "chain_head": self.as_of.head(),
+        }
+
+    def _paid_statement(self, rep_id: str, period: Period, run_id: str) -> dict[str, Any]:
+        run = self.facts.runs[run_id]
+        paid = run.statement_of(rep_id)
+        assert paid is not None
+        assert run.paid is not None
+        correction = self.correction_for(rep_id, period)
+        later = []
+        if correction is not None:
+            later = [_event_ref(self.facts, e) for e in correction.event_ids]
+        return {
+            **paid,
+            "status": "paid",
+            "paid": {
+                "run_id": run_id,
+                "paid_event_id": run.paid.event_id,
+                "paid_at": run.paid.occurred_at.isoformat(),
+                "computed_at_position": paid["as_of"]["position"],
+            },
+            "later_events": later,
+            "correction_to": str(self.first_unpaid_after(rep_id, period))
+            if correction is not None
+            else None,
+            "as_of": self.as_of.to_dict(),
+            "chain_head": self.as_of.head(),
+        }
+
+
+def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:
+    record = facts.records.get(event_id)
+    if record is None:
+        return {"event_id": event_id}
+    return {
+        "event_id": event_id,
+        "type": record.type,
+        "position": record.position,
+        "actor": record.actor,
+        "occurred_at": record.occurred_at.isoformat(),
+    }
+
+
+def line_from_dict(data: dict[str, Any]) -> Line:
+    """A recorded (paid) statement line back as a policies `Line`."""
+    return Line(
+        kind=data["kind"],
+        amount=Decimal(data["amount"]),
+        steps=tuple(
+            Step(code=s["code"], values=dict(s["values"]), event_ids=tuple(s["event_ids"]))
+            for s in data["explanation"]
+        ),
+        event_ids=tuple(data["event_ids"]),
+    )
