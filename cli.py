@@ -287,8 +287,9 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
         "# red-line fine, bonus forfeited, approved target change\n"
         f"  incentive-ledger history --rep rep-wang{where}                    "
         "# first and second minor case, coaching\n"
-        f"  incentive-ledger diff --rep rep-li --period 2026-Q3 --from 1 --to "
-        f"{result.events}{where}\n"
+        f"  incentive-ledger diff --rep rep-li --period 2026-Q3 --from "
+        f"{result.adjustment_approval - 1} --to {result.adjustment_approval}{where}"
+        "   # what an approval changed\n"
         f"  incentive-ledger payout export {result.run_id} --format csv{where}\n"
         f"  incentive-ledger verify{where}"
     )
@@ -432,6 +433,9 @@ def project(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 0 when the projections are reachable.")
     ] = False,
+    batch_events: Annotated[
+        int, typer.Option("--batch-events", min=1, help="Events per transaction.")
+    ] = 20_000,
     db: DbOption = None,
 ) -> None:
     """The projection worker: apply new events to the read models, exactly once."""
@@ -443,7 +447,7 @@ def project(
             lag = (head.position if head else 0) - position
             out.print(f"projections at position {position}, {lag} event(s) behind")
             return
-        result = reports.catch_up()
+        result = reports.projector.catch_up(batch_events=batch_events)
         out.print(f"applied {result.applied} events, at position {result.position}")
         if follow:
             reports.projector.follow()

@@ -90,8 +90,9 @@ def calculate_period(plan: Plan, facts: PeriodFacts) -> PeriodResult:
             scores=facts.kpi_scores,
             cases=facts.cases,
             minor_history=facts.minor_history,
+            plan_event_id=facts.plan_event_id,
         )
-        lines = [commission_line(plan, credited), bonus.line]
+        lines = [commission_line(plan, credited, facts.plan_event_id), bonus.line]
         lines += fine_lines(plan, facts.cases)
         lines += _adjustment_lines(facts)
         lines += [correction_line(c) for c in facts.corrections]

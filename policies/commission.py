@@ -69,7 +69,7 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
     return Credited(total, tuple(kept), tuple(steps))
 
 
-def commission_line(plan: Plan, credited: Credited) -> Line:
+def commission_line(plan: Plan, credited: Credited, plan_event_id: str | None = None) -> Line:
     """Rule 2: commission = Σ credited amount × the rate of its category
     (else the plan's default rate); one line, rounded once."""
     rates = plan.commission.rates
@@ -97,6 +97,7 @@ def commission_line(plan: Plan, credited: Credited) -> Line:
     steps.append(
         step(
             "commission_total",
+            (plan_event_id,),
             credited_total=credited.total,
             commission=total,
             sales=len(credited.by_sale),

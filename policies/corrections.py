@@ -75,5 +75,12 @@ def carried_balance_line(fact: CarriedBalanceFact) -> Line:
     return Line.of(
         "carried_balance",
         fact.amount,
-        [step("carried_balance", from_period=fact.from_period, amount=money(fact.amount))],
+        [
+            step(
+                "carried_balance",
+                fact.event_ids,
+                from_period=fact.from_period,
+                amount=money(fact.amount),
+            )
+        ],
     )

@@ -138,6 +138,7 @@ class CorrectionFact:
 class CarriedBalanceFact:
     from_period: str
     amount: Decimal
+    event_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,4 @@ class PeriodFacts:
     adjustments: Sequence[AdjustmentFact] = ()
     corrections: Sequence[CorrectionFact] = ()
     carried_in: CarriedBalanceFact | None = None
+    plan_event_id: str | None = None  # the PlanPublished of the version in force

@@ -93,6 +93,7 @@ def bonus_line(
     scores: Sequence[KpiScoreFact],
     cases: Sequence[CaseFact],
     minor_history: Sequence[CaseFact],
+    plan_event_id: str | None = None,
 ) -> BonusResult:
     """Rule 4: target_bonus × the tier coefficient of the score, capped at cap ×
     target_bonus, less deducted points × point_value (not below 0); 0 when an
@@ -102,7 +103,11 @@ def bonus_line(
     forfeits = red_line_forfeits(plan, cases)
     target = effective_target(targets, SALES_KPI)
     if target is None:
-        steps = [step("no_sales_target", kpi=SALES_KPI), *discipline_steps, *forfeits]
+        steps = [
+            step("no_sales_target", (plan_event_id,), kpi=SALES_KPI, plan_id=plan.id),
+            *discipline_steps,
+            *forfeits,
+        ]
         return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
     attainment, score, steps = _score(plan, credited_total, target, scores)
     tier = tier_for(bonus.tiers, score)
@@ -110,6 +115,7 @@ def bonus_line(
     steps.append(
         step(
             "tier_selected",
+            (plan_event_id,),
             score=score,
             tier_from=tier.from_,
             coefficient=tier.coefficient,

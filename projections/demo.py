@@ -344,6 +344,7 @@ class DemoResult:
     rep_id: str
     period: str
     statement: dict[str, Any]
+    adjustment_approval: int  # the position of ADJ-301's approval, for a diff
 
 
 def _lines(events: list[dict[str, Any]]) -> list[str]:
@@ -383,7 +384,14 @@ def run_demo(ledger: Ledger) -> DemoResult:
     reports.catch_up()
     statement = reports.statement("rep-li", "2026-Q3")
     head = ledger.head()
-    return DemoResult(run_id, head.position if head else 0, "rep-li", "2026-Q3", statement)
+    approval = next(
+        r.position
+        for r in ledger.iter_log()
+        if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-301"
+    )
+    return DemoResult(
+        run_id, head.position if head else 0, "rep-li", "2026-Q3", statement, approval
+    )
 
 
 def demo_path(url: str) -> Path | None:

@@ -89,6 +89,7 @@ class LedgerFacts:
 
     position: int = 0
     plans: dict[str, dict[int, Plan]] = field(default_factory=dict)
+    plan_events: dict[tuple[str, int], str] = field(default_factory=dict)
     reps: dict[str, RepInfo] = field(default_factory=dict)
     sales: dict[str, SaleInfo] = field(default_factory=dict)
     sales_by_rep: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -126,9 +127,9 @@ class LedgerFacts:
         return touched
 
     def _on_PlanPublished(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        del r
         plan = Plan.model_validate(d["plan"])
         self.plans.setdefault(plan.id, {})[plan.version] = plan
+        self.plan_events[plan.id, plan.version] = r.event_id
         return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}
 
     def _on_RepEnrolled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802

@@ -12,6 +12,7 @@ changes nothing.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -120,6 +121,7 @@ class Projector:
                 break
             reps: set[str] = set()
             runs: set[str] = set()
+            counts: Counter[str] = Counter(record.type for record in batch)
             for record in batch:
                 reps |= self.facts.apply(record)
                 runs |= _runs_touched(self.facts, record)
@@ -127,7 +129,7 @@ class Projector:
             position = batch[-1].position
             rows = compute_rows(self.facts, _as_of(self._last, position), reps, runs)
             try:
-                self.store.write(rows, position)
+                self.store.write(rows, position, counts)
             except IntegrityError:
                 # Another worker applied these positions first; follow it.
                 tracked = self.store.position()
@@ -165,6 +167,7 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
         facts.apply(record)
         last = record
     fresh = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
+    fresh_counts = Counter(r.type for r in facts.records.values())
     expected: dict[str, dict[tuple[str, str], object]] = {view: {} for view in VIEWS}
     for replacement in fresh:
         for key, doc in replacement.rows.items():
@@ -184,6 +187,12 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             f"{view} {key}: differs from a fresh replay"
             for key in sorted(set(stored) & set(want))
             if _normal(stored[key]) != _normal(want[key])
+        )
+    stored_counts = store.event_counts()
+    if stored_counts != dict(fresh_counts):
+        problems.append(
+            f"event_counts: projection {dict(sorted(stored_counts.items()))} != "
+            f"fresh replay {dict(sorted(fresh_counts.items()))}"
         )
     return problems
 

@@ -217,6 +217,7 @@ class Calculator:
             adjustments=tuple(adjustments),
             corrections=tuple(corrections),
             carried_in=carried_in,
+            plan_event_id=f.plan_events.get((plan.id, plan.version)),
         )
 
     # -- computing -------------------------------------------------------------
@@ -252,23 +253,27 @@ class Calculator:
             self._memo[key] = (plan, calculate_period(plan, facts))
         return self._memo[key]
 
-    def _total_of(self, rep_id: str, period: Period) -> Decimal:
+    def _total_of(self, rep_id: str, period: Period) -> tuple[Decimal, tuple[str, ...]]:
+        """A period's total and the events its lines rest on (paid: as paid)."""
         run = self.facts.paid_run(rep_id, period)
         if run is not None:
             paid = run.statement_of(rep_id)
             assert paid is not None
-            return Decimal(paid["total"])
-        return self.compute(rep_id, period)[1].total
+            ids = (e for line in paid["lines"] for e in line["event_ids"])
+            return Decimal(paid["total"]), tuple(dict.fromkeys(ids))
+        result = self.compute(rep_id, period)[1]
+        ids = (e for line in result.lines for e in line.event_ids)
+        return result.total, tuple(dict.fromkeys(ids))
 
     def _carried_in(self, rep_id: str, period: Period) -> CarriedBalanceFact | None:
         """SPEC §3.8: a negative total is carried into the rep's next period."""
         previous = period.previous()
         if previous < self.facts.first_period(rep_id, period.kind):
             return None
-        total = self._total_of(rep_id, previous)
+        total, event_ids = self._total_of(rep_id, previous)
         if total >= 0:
             return None
-        return CarriedBalanceFact(from_period=str(previous), amount=total)
+        return CarriedBalanceFact(from_period=str(previous), amount=total, event_ids=event_ids)
 
     def is_paid(self, rep_id: str, period: Period) -> bool:
         return self.facts.paid_run(rep_id, period) is not None
@@ -398,6 +403,8 @@ class Calculator:
         later = []
         if correction is not None:
             later = [_event_ref(self.facts, e) for e in correction.event_ids]
+        if self.locale != "en":
+            paid["lines"] = [self._translated(line) for line in paid["lines"]]
         return {
             **paid,
             "status": "paid",
@@ -413,6 +420,21 @@ class Calculator:
             else None,
             "as_of": self.as_of.to_dict(),
             "chain_head": self.as_of.head(),
+        }
+
+    def _translated(self, line: dict[str, Any]) -> dict[str, Any]:
+        """A recorded line with its words rendered again, in this calculator's locale.
+
+        The numbers, codes and ids are what was paid; only the words change.
+        """
+        return {
+            **line,
+            "explanation": [
+                self.render_step(
+                    Step(code=s["code"], values=s["values"], event_ids=tuple(s["event_ids"]))
+                )
+                for s in line["explanation"]
+            ],
         }
 
 

@@ -1,7 +1,11 @@
 """Where the read models live: tables in the ledger's own database, written
 together with the library's tracking row in one transaction (exactly once).
 
-Each read model is a table ``proj_<name>(scope, key, doc)``: ``scope`` is what a
+``proj_event_counts`` counts the events applied per type by *adding* to the
+stored count: the one read model that would show an event applied twice (or
+lost), which is what the crash test checks.
+
+Each other read model is a table ``proj_<name>(scope, key, doc)``: ``scope`` is what a
 change replaces wholesale (a rep's rows, a run's row), ``key`` orders rows within
 it, ``doc`` is the row as JSON (money as decimal text). A replayed position fails
 on the tracking row and changes nothing.
@@ -46,7 +50,14 @@ class Replacement:
 class ViewStore(Protocol):
     def position(self) -> int: ...
 
-    def write(self, replacements: Sequence[Replacement], position: int) -> None: ...
+    def write(
+        self,
+        replacements: Sequence[Replacement],
+        position: int,
+        counts: Mapping[str, int] | None = None,
+    ) -> None: ...
+
+    def event_counts(self) -> dict[str, int]: ...
 
     def rows(
         self, view: str, scope: str | None = None
@@ -70,14 +81,33 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             "PRIMARY KEY (scope, key))"
             for view in VIEWS
         )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS proj_event_counts ("
+            "type TEXT PRIMARY KEY, count INTEGER NOT NULL)"
+        )
         return statements
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
 
-    def write(self, replacements: Sequence[Replacement], position: int) -> None:
+    def event_counts(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT type, count FROM proj_event_counts")
+            return {row[0]: int(row[1]) for row in c.fetchall()}
+
+    def write(
+        self,
+        replacements: Sequence[Replacement],
+        position: int,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, Tracking(TRACKING_NAME, position))
+            c.executemany(
+                "INSERT INTO proj_event_counts VALUES (?, ?) ON CONFLICT (type) "
+                "DO UPDATE SET count = count + excluded.count",
+                sorted((counts or {}).items()),
+            )
             for r in replacements:
                 c.execute(f"DELETE FROM proj_{r.view} WHERE scope = ?", (r.scope,))  # noqa: S608
                 c.executemany(
@@ -101,6 +131,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             for view in VIEWS:
                 c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
+            c.execute("DELETE FROM proj_event_counts")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
 
@@ -118,6 +149,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
                     "PRIMARY KEY (scope, key))"
                 ).format(schema=schema, table=Identifier(f"proj_{view}"))
             )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.proj_event_counts ("
+                "type text PRIMARY KEY, count bigint NOT NULL)"
+            ).format(schema=schema)
+        )
+        self._counts = SQL("{}.proj_event_counts").format(schema)
 
     def _table(self, view: str) -> Any:
         assert view in VIEWS, view
@@ -126,9 +164,27 @@ class PostgresViewStore(PostgresTrackingRecorder):
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
 
-    def write(self, replacements: Sequence[Replacement], position: int) -> None:
+    def event_counts(self) -> dict[str, int]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("SELECT type, count FROM {}").format(self._counts))
+            return {r["type"]: int(r["count"]) for r in curs.fetchall()}
+
+    def write(
+        self,
+        replacements: Sequence[Replacement],
+        position: int,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
+            if counts:
+                curs.executemany(
+                    SQL(
+                        "INSERT INTO {0} AS t VALUES (%s, %s) ON CONFLICT (type) "
+                        "DO UPDATE SET count = t.count + excluded.count"
+                    ).format(self._counts),
+                    sorted(counts.items()),
+                )
             for r in replacements:
                 table = self._table(r.view)
                 curs.execute(SQL("DELETE FROM {} WHERE scope = %s").format(table), (r.scope,))
@@ -153,6 +209,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             for view in VIEWS:
                 curs.execute(SQL("DELETE FROM {}").format(self._table(view)))
+            curs.execute(SQL("DELETE FROM {}").format(self._counts))
             curs.execute(
                 SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)

@@ -1,0 +1,80 @@
+"""Kill the projection worker mid-batch (SIGKILL, a real process), restart it:
+every event is applied exactly once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from ledger.application import Ledger
+from projections.runner import verify_views
+from projections.store import open_view_store
+from tests.builders import enrol, seeded
+
+WORKER = str(Path(sys.executable).parent / "incentive-ledger")
+
+
+def _worker(url: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return subprocess.Popen(
+        [WORKER, "project", "--db", url, "--batch-events", "20"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_killed_worker_resumes_and_applies_each_event_once(db_url: str) -> None:
+    ledger = seeded(Ledger(db_url))
+    reps = [f"r{i}" for i in range(6)]
+    ledger.import_lines([json.dumps(enrol(r)) for r in reps], actor="hr")
+    sales = [
+        {
+            "type": "SaleRecorded",
+            "occurred_at": f"2026-{7 + i % 3:02d}-{1 + i % 28:02d}T10:00:00+08:00",
+            "actor": "crm",
+            "sale_id": f"S{i}",
+            "rep_id": reps[i % len(reps)],
+            "amount": f"{1000 + i}.00",
+            "currency": "CNY",
+            "category": "software" if i % 2 else "hardware",
+        }
+        for i in range(1200)
+    ]
+    ledger.import_lines([json.dumps(s) for s in sales], actor="crm")
+    head = ledger.head()
+    assert head is not None
+    store = open_view_store(ledger)
+    assert store.position() == 0
+
+    worker = _worker(db_url)
+    killed_at = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        position = store.position()
+        if 0 < position < head.position:
+            worker.send_signal(signal.SIGKILL)
+            killed_at = position
+            break
+        assert worker.poll() is None, "the worker finished before it could be killed"
+        time.sleep(0.002)
+    worker.wait(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
+    assert 0 < killed_at < head.position, "killed part way through the log"
+    stopped_at = store.position()
+    assert stopped_at < head.position
+
+    restarted = _worker(db_url)
+    _, stderr = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, stderr.decode()
+    assert store.position() == head.position
+    # the accumulating count would show any event applied twice or lost
+    assert store.event_counts() == dict(Counter(r.type for r in ledger.iter_log()))
+    assert verify_views(ledger, store) == []
+    ledger.close()

@@ -1,0 +1,275 @@
+"""Statements, replay, diff and the payout flow on the demo quarter, on SQLite
+and PostgreSQL. Figures are worked by hand from the SPEC's plan (see
+`projections/demo.py` for the events)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import BatchRejectedError, NotFoundError
+from projections.demo import run_demo
+from projections.runner import verify_views
+from projections.service import Reports
+
+
+@pytest.fixture
+def demo(ledger: Ledger) -> tuple[Ledger, Reports, str]:
+    result = run_demo(ledger)
+    return ledger, Reports(ledger), result.run_id
+
+
+def _amounts(statement: dict[str, Any]) -> dict[str, str]:
+    return {line["kind"]: line["amount"] for line in statement["lines"]}
+
+
+def _position_of(ledger: Ledger, type_: str, **fields: str) -> int:
+    for record in ledger.iter_log():
+        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
+            return record.position
+    raise AssertionError(f"no {type_} {fields}")
+
+
+class TestGoldenStatements:
+    def test_li_q3_as_paid(self, demo: tuple[Ledger, Reports, str]) -> None:
+        """Commission 120000×0.08 + 30000×0.05 (half of S-1002) + 50000×0.08 + 30000×0.05
+        = 9600 + 1500 + 4000 + 1500 = 16600; attainment 230000 ÷ 200000 = 1.15,
+        score 0.6×1.15 + 0.2×0.95 + 0.2×0.9 = 1.06 → tier 1.0 → 1.5 × 10000 = 15000;
+        approved adjustment +1500; total 33100, as recorded in the paid run."""
+        _, reports, run_id = demo
+        s = reports.statement("rep-li", "2026-Q3")
+        assert s["status"] == "paid"
+        assert s["paid"]["run_id"] == run_id
+        assert _amounts(s) == {
+            "commission": "16600.00",
+            "bonus": "15000.00",
+            "adjustment": "1500.00",
+        }
+        assert (s["total"], s["payable"]) == ("33100.00", "33100.00")
+        assert (s["attainment"], s["score"], s["tier_coefficient"]) == ("1.15", "1.06", "1.5")
+
+    def test_a_late_cancellation_is_a_correction_next_period(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """S-1007 (50000 software) cancelled 25 days after the sale, after Q3 was paid:
+        Q3 replays as commission 12600, attainment 0.9 → score 0.91 → tier 0.8 →
+        12000, + 1500 = 26100; 26100 − 33100 = −7000 booked in Q4 (payable 0) and
+        carried into 2027-Q1."""
+        ledger, reports, _ = demo
+        q3 = reports.statement("rep-li", "2026-Q3")
+        cancel = _position_of(ledger, "SaleCancelled", sale_id="S-1007")
+        assert q3["correction_to"] == "2026-Q4"
+        assert [e["position"] for e in q3["later_events"]] == [cancel]
+        assert q3["total"] == "33100.00", "a paid period never changes"
+        q4 = reports.statement("rep-li", "2026-Q4")
+        correction = next(x for x in q4["lines"] if x["kind"] == "correction")
+        assert correction["amount"] == "-7000.00"
+        assert correction["paid_period"] == "2026-Q3"
+        assert ledger.read_log(cancel - 1, 1)[0].event_id in correction["event_ids"]
+        assert (q4["total"], q4["payable"]) == ("-7000.00", "0.00")
+        q1 = reports.statement("rep-li", "2027-Q1")
+        assert _amounts(q1)["carried_balance"] == "-7000.00"
+
+    def test_chen_red_line_and_approved_target_change(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """Commission 70000×0.05 + 30000×0.05 = 5000 (S-1003 clawed back after 15
+        days); the approved lower target 150000 replaces 180000 but the approved
+        red-line case forfeits the bonus and fines 3200: 5000 + 0 − 3200 = 1800."""
+        _, reports, _ = demo
+        s = reports.statement("rep-chen", "2026-Q3")
+        assert _amounts(s) == {"commission": "5000.00", "bonus": "0.00", "fine": "-3200.00"}
+        assert s["total"] == "1800.00"
+        bonus_codes = [
+            step["code"]
+            for line in s["lines"]
+            if line["kind"] == "bonus"
+            for step in line["explanation"]
+        ]
+        assert "bonus_forfeited" in bonus_codes
+        attainment = next(
+            step
+            for line in s["lines"]
+            for step in line["explanation"]
+            if step["code"] == "attainment"
+        )
+        assert attainment["values"]["target_id"] == "T-CHEN-Q3-B"
+
+    def test_wang_ladder_and_pending_target(self, demo: tuple[Ledger, Reports, str]) -> None:
+        """Commission 80000×0.08 + 45000×0.05 = 8650; the pending change to 120000
+        counts nothing: 125000 ÷ 150000 → score 0.6×0.8333… + 0.22 + 0.2 = 0.92 → tier
+        0.8 → 12000, less the 2nd minor case's 2 points × 100 = 11800; total 20450."""
+        _, reports, _ = demo
+        s = reports.statement("rep-wang", "2026-Q3")
+        assert _amounts(s) == {"commission": "8650.00", "bonus": "11800.00"}
+        assert s["total"] == "20450.00"
+        # paid: the statement as recorded, pending list included
+        assert [p["subject_id"] for p in s["pending"]] == ["T-WANG-Q3-B"]
+        history = reports.history("rep-wang")
+        assert [(e["kind"], e.get("sanction")) for e in history] == [
+            ("case", "warning"),
+            ("coaching", None),
+            ("case", "points:2"),
+        ]
+
+    def test_pending_shows_on_an_open_statement(self, ledger: Ledger) -> None:
+        run_demo(ledger)
+        reports = Reports(ledger)
+        before_run = _position_of(ledger, "KpiScored", rep_id="rep-wang", kpi="market_feedback")
+        s = reports.statement("rep-wang", "2026-Q3", as_of=before_run)
+        assert s["status"] == "open"
+        assert [p["subject_id"] for p in s["pending"]] == ["T-WANG-Q3-B"]
+
+    def test_cancellation_outside_the_window_changes_nothing(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """S-0901 (Q2, 40000 hardware) cancelled 157 days later: still credited, 2000."""
+        _, reports, _ = demo
+        s = reports.statement("rep-wang", "2026-Q2")
+        assert _amounts(s)["commission"] == "2000.00"
+        codes = [step["code"] for line in s["lines"] for step in line["explanation"]]
+        assert "cancellation_outside_window" in codes
+
+    def test_every_line_is_explained_and_rests_on_events(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        _, reports, _ = demo
+        for rep, period in [
+            ("rep-li", "2026-Q3"),
+            ("rep-li", "2026-Q4"),
+            ("rep-li", "2027-Q1"),
+            ("rep-chen", "2026-Q3"),
+            ("rep-wang", "2026-Q3"),
+        ]:
+            s = reports.statement(rep, period)
+            assert s["lines"]
+            for line in s["lines"]:
+                assert line["explanation"], (rep, period, line["kind"])
+                assert all(step["text"] for step in line["explanation"])
+                assert line["event_ids"], (rep, period, line["kind"])
+            assert sum(Decimal(x["amount"]) for x in s["lines"]) == Decimal(s["total"])
+
+    def test_chinese_wording_same_numbers(self, demo: tuple[Ledger, Reports, str]) -> None:
+        ledger, reports, _ = demo
+        head = ledger.head()
+        assert head is not None
+        en = reports.statement("rep-chen", "2026-Q3", as_of=head.position)
+        zh = reports.statement("rep-chen", "2026-Q3", as_of=head.position, locale="zh-CN")
+        assert _amounts(en) == _amounts(zh)
+        assert "罚款" in json.dumps(zh, ensure_ascii=False)
+
+
+class TestReplayAndDiff:
+    def test_as_of_a_position_replays_history(self, demo: tuple[Ledger, Reports, str]) -> None:
+        """Before the adjustment's approval, Li's Q3 has no adjustment line and lists it pending."""
+        ledger, reports, _ = demo
+        approval = _position_of(ledger, "ApprovalGranted", subject_id="ADJ-301")
+        before = reports.statement("rep-li", "2026-Q3", as_of=approval - 1)
+        after = reports.statement("rep-li", "2026-Q3", as_of=approval)
+        assert "adjustment" not in _amounts(before)
+        assert [p["subject_id"] for p in before["pending"]] == ["ADJ-301"]
+        assert _amounts(after)["adjustment"] == "1500.00"
+        assert before["as_of"]["position"] == approval - 1
+        assert before["chain_head"]["hash"] == ledger.read_log(approval - 2, 1)[0].hash
+
+    def test_diff_around_an_approval_names_it(self, demo: tuple[Ledger, Reports, str]) -> None:
+        ledger, reports, _ = demo
+        approval = _position_of(ledger, "ApprovalGranted", subject_id="ADJ-301")
+        approval_id = ledger.read_log(approval - 1, 1)[0].event_id
+        d = reports.diff("rep-li", "2026-Q3", approval - 1, approval)
+        assert d["total_change"] == "1500.00"
+        (change,) = d["changes"]
+        assert (change["kind"], change["change"]) == ("adjustment", "1500.00")
+        named = [e for e in change["events_added"] if e["event_id"] == approval_id]
+        assert named
+        assert named[0]["type"] == "ApprovalGranted"
+        assert named[0]["actor"] == "fin-amy"
+
+    def test_diff_of_the_target_change_names_the_approval(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        ledger, reports, _ = demo
+        approval = _position_of(ledger, "ApprovalGranted", subject_id="T-CHEN-Q3-B")
+        approval_id = ledger.read_log(approval - 1, 1)[0].event_id
+        d = reports.diff("rep-chen", "2026-Q3", approval - 1, approval)
+        added = [e["event_id"] for c in d["changes"] for e in c["events_added"]]
+        assert approval_id in added
+
+    def test_as_of_a_timestamp(self, demo: tuple[Ledger, Reports, str]) -> None:
+        ledger, reports, _ = demo
+        record = ledger.read_log(9, 1)[0]
+        s = reports.statement("rep-li", "2026-Q3", as_of=record.recorded_at)
+        assert s["as_of"]["position"] >= record.position
+
+    def test_unknown_rep_and_bad_period(self, demo: tuple[Ledger, Reports, str]) -> None:
+        _, reports, _ = demo
+        with pytest.raises(NotFoundError):
+            reports.statement("nobody", "2026-Q3")
+        with pytest.raises(Exception, match="2026-Q3"):
+            reports.statement("rep-li", "2026-13")
+        with pytest.raises(NotFoundError, match="pays by quarter"):
+            reports.statement("rep-li", "2026-07")
+
+
+class TestPayoutFlow:
+    def test_run_records_statements_with_hash_and_head(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        _, reports, run_id = demo
+        run = reports.run(run_id)
+        assert run["paid"] is True
+        assert {s["rep_id"] for s in run["statements"]} == {"rep-li", "rep-chen", "rep-wang"}
+        assert all(len(s["sha256"]) == 64 for s in run["statements"])
+        assert len(run["chain_head"]["hash"]) == 64
+        csv_text = reports.export_csv(run_id)
+        assert csv_text.splitlines()[0].startswith("run_id,period,rep_id,currency,total,payable")
+        assert ",rep-li,CNY,33100.00,33100.00," in csv_text
+
+    def test_a_paid_period_is_locked(self, demo: tuple[Ledger, Reports, str]) -> None:
+        _, reports, _ = demo
+        with pytest.raises(Exception, match="no rep has an unpaid 2026-Q3"):
+            reports.payout_run("2026-Q3", actor="fin-amy")
+
+    def test_maker_checker_on_runs(self, ledger: Ledger) -> None:
+        run_demo(ledger)
+        reports = Reports(ledger)
+        result = reports.payout_run("2026-Q4", actor="fin-amy")
+        run_id = ledger.event(str(result.outcomes[0].event_id)).data["run_id"]
+        with pytest.raises(BatchRejectedError, match="maker-checker"):
+            ledger.record([_approval(run_id)], actor="fin-amy")
+        with pytest.raises(BatchRejectedError, match="not approved"):
+            ledger.pay_run(run_id, actor="fin-amy")
+
+    def test_projections_equal_a_fresh_replay(self, demo: tuple[Ledger, Reports, str]) -> None:
+        ledger, reports, _ = demo
+        reports.catch_up()
+        assert verify_views(ledger) == []
+        rebuilt = reports.rebuild()
+        head = ledger.head()
+        assert head is not None
+        assert rebuilt.position == head.position
+        assert verify_views(ledger) == []
+
+    def test_the_cached_statement_equals_the_replay(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        ledger, reports, _ = demo
+        head = ledger.head()
+        assert head is not None
+        cached = reports.statement("rep-li", "2026-Q4")
+        replayed = reports.statement("rep-li", "2026-Q4", as_of=head.position)
+        assert cached == replayed
+
+
+def _approval(subject_id: str) -> Any:
+    from datetime import UTC, datetime
+
+    from ledger.events import ApprovalGranted
+
+    return ApprovalGranted(
+        type="ApprovalGranted", occurred_at=datetime.now(UTC), subject_id=subject_id
+    )
