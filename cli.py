@@ -375,11 +375,11 @@ def payout_approve(
     """Approve a payout run (maker-checker: not by whoever ran it)."""
     from datetime import UTC, datetime
 
-    from ledger.events import ApprovalGranted
+    from ledger.events import ApprovalGranted, make_event
 
-    item = ApprovalGranted(type="ApprovalGranted", occurred_at=datetime.now(UTC), subject_id=run_id)
     with open_ledger(db) as ledger:
         try:
+            item = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
             result = ledger.record([item], actor=_actor(actor))
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
@@ -451,6 +451,87 @@ def project(
         out.print(f"applied {result.applied} events, at position {result.position}")
         if follow:
             reports.projector.follow()
+
+
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _token_store(ledger: Ledger) -> Any:
+    from api.tokens import TokenStore
+
+    settings = get_settings()
+    if settings.token_secret is None:
+        err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
+        raise typer.Exit(2)
+    return TokenStore(ledger, settings.token_secret.get_secret_value())
+
+
+@token_app.command("create")
+def token_create(
+    actor: Annotated[str, typer.Option("--actor", help="Who the token acts as.")],
+    role: Annotated[
+        str, typer.Option("--role", help="rep, manager, finance, compliance, integration, admin")
+    ],
+    rep: Annotated[str | None, typer.Option("--rep", help="The rep id (role rep only).")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="Valid for.")] = 30,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a signed bearer token for the API (printed once; the ledger keeps no copy)."""
+    with open_ledger(db) as ledger:
+        try:
+            token, principal = _token_store(ledger).create(
+                actor=actor, role=role, rep_id=rep, days=days
+            )
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        _print_json(
+            {
+                "token": token,
+                "token_id": principal.token_id,
+                "expires_at": principal.expires_at.isoformat(),
+            }
+        )
+    else:
+        sys.stdout.write(token + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, db: DbOption = None) -> None:
+    """Revoke a token by its id (from `token create --json`)."""
+    with open_ledger(db) as ledger:
+        if not _token_store(ledger).revoke(token_id):
+            err.print(f"[bold red]error:[/] no active token {token_id}")
+            raise typer.Exit(1)
+    out.print(f"revoked {token_id}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    db: DbOption = None,
+) -> None:
+    """The HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    try:
+        application = create_app(settings)
+    except RuntimeError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        application, host=host, port=port, workers=workers, log_config=None, access_log=False
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

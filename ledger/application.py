@@ -29,11 +29,18 @@ from ledger.chain import (
     merge_rows,
     verify_links,
 )
+from ledger.dispute import Dispute
 from ledger.domain import event_id_for, event_topic
-from ledger.errors import BatchRejectedError, ConflictError, LineError, NotFoundError
+from ledger.errors import (
+    BatchRejectedError,
+    ConflictError,
+    LedgerError,
+    LineError,
+    NotFoundError,
+)
 from ledger.records import EventRecord, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
-from ledger.writes import PlanInfo, StagedInput, Staging
+from ledger.writes import PlanInfo, StagedInput, Staging, find_subject
 from policies.plan import Plan
 
 __all__ = ["Ledger", "Outcome", "RecordResult"]
@@ -158,7 +165,7 @@ class Ledger(Application[UUID]):
         self, plan: Plan, *, actor: str, occurred_at: datetime | None = None
     ) -> RecordResult:
         """Record ``PlanPublished`` for a validated plan."""
-        item = ev.PlanPublished(type="PlanPublished", occurred_at=occurred_at or _now(), plan=plan)
+        item = ev.make_event(ev.PlanPublished, occurred_at=occurred_at or _now(), plan=plan)
         return self.record([item], actor=actor)
 
     def record_payout_run(
@@ -172,8 +179,8 @@ class Ledger(Application[UUID]):
         actor: str,
     ) -> RecordResult:
         """Record ``PayoutCalculated``: each statement as computed, with its hash."""
-        item = ev.PayoutCalculated(
-            type="PayoutCalculated",
+        item = ev.make_event(
+            ev.PayoutCalculated,
             occurred_at=_now(),
             run_id=run_id,
             period=period,
@@ -185,7 +192,7 @@ class Ledger(Application[UUID]):
 
     def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
         """Record ``PayoutPaid`` for an approved run; its period is then locked."""
-        item = ev.PayoutPaid(type="PayoutPaid", occurred_at=_now(), run_id=run_id)
+        item = ev.make_event(ev.PayoutPaid, occurred_at=_now(), run_id=run_id)
         return self.record([item], actor=actor)
 
     def _commit(
@@ -236,6 +243,21 @@ class Ledger(Application[UUID]):
             "the batch kept colliding with concurrent writers of the same keys; "
             "re-send it to see what was stored"
         )
+
+    def subject_kind(self, subject_id: str) -> str | None:
+        """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""
+        try:
+            subject = find_subject(self._staging(), subject_id)
+        except LedgerError:
+            return None
+        return {"Target": "target", "Case": "case", "Adjustment": "adjustment"}.get(
+            type(subject).__name__, "run"
+        )
+
+    def dispute_of(self, dispute_id: str) -> tuple[str, str] | None:
+        """(rep id, run id) of a dispute, or None when there is no such dispute."""
+        dispute = self._staging().get(Dispute, dispute_id)
+        return (dispute.rep_id, dispute.run_id) if dispute is not None else None
 
     def _staging(self) -> Staging:
         return Staging(self.chain, self.mapper, self._plan_info)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.errors import InvalidInputError, LineError
+from ledger.errors import BatchRejectedError, InvalidInputError, LineError
 from policies.periods import parse_period
 from policies.plan import Plan, plan_document
 
@@ -60,6 +60,7 @@ __all__ = [
     "ViolationOverturned",
     "ViolationRecorded",
     "canonical_json",
+    "make_event",
     "parse_event",
     "parse_line",
 ]
@@ -478,6 +479,20 @@ def parse_event(obj: object, *, line: int = 1) -> tuple[EventIn | None, list[Lin
             LineError(line, _field_of(tuple(e["loc"])[1:]), _reason_of(e)) for e in exc.errors()
         ]
         return None, errors
+
+
+E = TypeVar("E", bound=EventIn)
+
+
+def make_event(cls: type[E], **fields: Any) -> E:
+    """Build an event from a command's parameters; bad ones become a BatchRejectedError
+    naming each field, like any other bad input (never a server error)."""
+    try:
+        return cls(type=cls.__name__, **fields)
+    except ValidationError as exc:
+        raise BatchRejectedError(
+            [LineError(1, _field_of(tuple(e["loc"])), _reason_of(e)) for e in exc.errors()]
+        ) from None
 
 
 def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]]:

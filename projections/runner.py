@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
@@ -23,6 +24,7 @@ from ledger.records import EventRecord
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
 from projections.discipline_history import history
+from projections.disputes import disputes_of, rep_row
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
 from projections.statement import AsOf, Calculator
@@ -72,6 +74,8 @@ def compute_rows(
             Replacement("statements", rep_id, statements),
             Replacement("discipline", rep_id, {f"{i:06d}": e for i, e in enumerate(entries)}),
             Replacement("pending_approvals", rep_id, pending_for_rep(facts, rep_id)),
+            Replacement("reps", rep_id, {rep_id: rep_row(facts, rep_id)}),
+            Replacement("disputes", rep_id, disputes_of(facts, rep_id)),
         ]
     for run_id in sorted(runs):
         replacements += [
@@ -79,6 +83,10 @@ def compute_rows(
             Replacement("pending_approvals", f"run:{run_id}", pending_for_run(facts, run_id)),
         ]
     return replacements
+
+
+def _reps_doc(reps: set[str]) -> str:
+    return orjson.dumps(sorted(reps)).decode()
 
 
 def _runs_touched(facts: LedgerFacts, record: EventRecord) -> set[str]:
@@ -122,14 +130,17 @@ class Projector:
             reps: set[str] = set()
             runs: set[str] = set()
             counts: Counter[str] = Counter(record.type for record in batch)
+            event_reps: list[tuple[str, int, str]] = []
             for record in batch:
-                reps |= self.facts.apply(record)
+                touched = self.facts.apply(record)
+                reps |= touched
+                event_reps.append((record.event_id, record.position, _reps_doc(touched)))
                 runs |= _runs_touched(self.facts, record)
                 self._last = record
             position = batch[-1].position
             rows = compute_rows(self.facts, _as_of(self._last, position), reps, runs)
             try:
-                self.store.write(rows, position, counts)
+                self.store.write(rows, position, counts, event_reps)
             except IntegrityError:
                 # Another worker applied these positions first; follow it.
                 tracked = self.store.position()
@@ -163,8 +174,9 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
     position = store.position()
     facts = LedgerFacts()
     last = None
+    fresh_event_reps: dict[str, list[str]] = {}
     for record in ledger.iter_log(stop=position):
-        facts.apply(record)
+        fresh_event_reps[record.event_id] = sorted(facts.apply(record))
         last = record
     fresh = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
     fresh_counts = Counter(r.type for r in facts.records.values())
@@ -188,6 +200,8 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             for key in sorted(set(stored) & set(want))
             if _normal(stored[key]) != _normal(want[key])
         )
+    if store.all_event_reps() != fresh_event_reps:
+        problems.append("event_reps: the event index differs from a fresh replay")
     stored_counts = store.event_counts()
     if stored_counts != dict(fresh_counts):
         problems.append(
@@ -198,6 +212,4 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
 
 
 def _normal(doc: object) -> bytes:
-    import orjson  # noqa: PLC0415
-
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)

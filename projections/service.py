@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,6 @@ from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
-from projections.discipline_history import history as history_of
 from projections.facts import LedgerFacts
 from projections.runner import CatchUp, Projector, rebuild, verify_views
 from projections.statement import AsOf, Calculator, statement_sha256
@@ -36,6 +36,7 @@ class Reports:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self._projector: Projector | None = None
+        self._lock = threading.Lock()  # one catch-up at a time per process
 
     @property
     def projector(self) -> Projector:
@@ -102,17 +103,42 @@ class Reports:
         }
         return diff_statements(before, after, between)
 
+    def rep(self, rep_id: str) -> dict[str, Any]:
+        """The rep's directory row (team, manager, plans); NotFoundError if none."""
+        self.catch_up()
+        rows = self.projector.store.rows("reps", rep_id)
+        if not rows:
+            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        return rows[0][2]
+
     def history(self, rep_id: str) -> list[dict[str, Any]]:
+        """The rep's disciplinary history, from its read model."""
+        self.rep(rep_id)
+        return [doc for _, _, doc in self.projector.store.rows("discipline", rep_id)]
+
+    def disputes(self, rep_id: str) -> list[dict[str, Any]]:
+        self.rep(rep_id)
+        return [doc for _, _, doc in self.projector.store.rows("disputes", rep_id)]
+
+    def reps_of_event(self, event_id: str) -> list[str]:
+        """The reps an event concerns (the index the API's access checks use)."""
+        self.catch_up()
+        return self.projector.store.reps_of_event(event_id) or []
+
+    def first_unpaid_period(self, rep_id: str, after: str) -> str:
+        """The rep's first unpaid period after ``after`` (where a dispute's
+        adjustment of a paid period goes)."""
         head = self.ledger.head()
         facts, at = self.facts_at(head.position if head else 0)
         if rep_id not in facts.reps:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
-        return history_of(facts, Calculator(facts, at), rep_id)
+        return str(Calculator(facts, at).first_unpaid_after(rep_id, _period(after)))
 
     # -- projections -----------------------------------------------------------
 
     def catch_up(self) -> CatchUp:
-        return self.projector.catch_up()
+        with self._lock:
+            return self.projector.catch_up()
 
     def rebuild(self) -> CatchUp:
         self._projector = None

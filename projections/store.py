@@ -34,6 +34,8 @@ VIEWS: tuple[str, ...] = (
     "discipline",
     "pending_approvals",
     "payout_runs",
+    "reps",
+    "disputes",
 )
 TRACKING_NAME = "incentive_ledger_views"
 
@@ -55,9 +57,14 @@ class ViewStore(Protocol):
         replacements: Sequence[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
+        event_reps: Sequence[tuple[str, int, str]] = (),
     ) -> None: ...
 
     def event_counts(self) -> dict[str, int]: ...
+
+    def reps_of_event(self, event_id: str) -> list[str] | None: ...
+
+    def all_event_reps(self) -> dict[str, list[str]]: ...
 
     def rows(
         self, view: str, scope: str | None = None
@@ -85,7 +92,22 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             "CREATE TABLE IF NOT EXISTS proj_event_counts ("
             "type TEXT PRIMARY KEY, count INTEGER NOT NULL)"
         )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS proj_event_reps ("
+            "event_id TEXT PRIMARY KEY, position INTEGER NOT NULL, reps TEXT NOT NULL)"
+        )
         return statements
+
+    def reps_of_event(self, event_id: str) -> list[str] | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT reps FROM proj_event_reps WHERE event_id = ?", (event_id,))
+            row = c.fetchone()
+        return list(orjson.loads(row[0])) if row else None
+
+    def all_event_reps(self) -> dict[str, list[str]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT event_id, reps FROM proj_event_reps")
+            return {row[0]: list(orjson.loads(row[1])) for row in c.fetchall()}
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
@@ -100,9 +122,11 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         replacements: Sequence[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
+        event_reps: Sequence[tuple[str, int, str]] = (),
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, Tracking(TRACKING_NAME, position))
+            c.executemany("INSERT INTO proj_event_reps VALUES (?, ?, ?)", event_reps)
             c.executemany(
                 "INSERT INTO proj_event_counts VALUES (?, ?) ON CONFLICT (type) "
                 "DO UPDATE SET count = count + excluded.count",
@@ -132,6 +156,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             for view in VIEWS:
                 c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
             c.execute("DELETE FROM proj_event_counts")
+            c.execute("DELETE FROM proj_event_reps")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
 
@@ -156,6 +181,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
             ).format(schema=schema)
         )
         self._counts = SQL("{}.proj_event_counts").format(schema)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.proj_event_reps ("
+                "event_id text PRIMARY KEY, position bigint NOT NULL, reps jsonb NOT NULL)"
+            ).format(schema=schema)
+        )
+        self._event_reps = SQL("{}.proj_event_reps").format(schema)
 
     def _table(self, view: str) -> Any:
         assert view in VIEWS, view
@@ -163,6 +195,24 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def reps_of_event(self, event_id: str) -> list[str] | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT reps::text AS reps FROM {} WHERE event_id = %s").format(
+                    self._event_reps
+                ),
+                (event_id,),
+            )
+            row = curs.fetchone()
+        return list(orjson.loads(row["reps"])) if row else None
+
+    def all_event_reps(self) -> dict[str, list[str]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT event_id, reps::text AS reps FROM {}").format(self._event_reps)
+            )
+            return {r["event_id"]: list(orjson.loads(r["reps"])) for r in curs.fetchall()}
 
     def event_counts(self) -> dict[str, int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -174,9 +224,15 @@ class PostgresViewStore(PostgresTrackingRecorder):
         replacements: Sequence[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
+        event_reps: Sequence[tuple[str, int, str]] = (),
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
+            if event_reps:
+                curs.executemany(
+                    SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(self._event_reps),
+                    event_reps,
+                )
             if counts:
                 curs.executemany(
                     SQL(
@@ -210,6 +266,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
             for view in VIEWS:
                 curs.execute(SQL("DELETE FROM {}").format(self._table(view)))
             curs.execute(SQL("DELETE FROM {}").format(self._counts))
+            curs.execute(SQL("DELETE FROM {}").format(self._event_reps))
             curs.execute(
                 SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)

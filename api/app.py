@@ -1,0 +1,105 @@
+"""The FastAPI application (SPEC §5): `create_app(settings)`.
+
+Handlers are a few lines each — schema in, one service call, schema out; the
+role policy lives in `api.auth`, every error handler in `api.errors`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+
+from api.errors import install_error_handlers
+from api.logging import configure_logging
+from api.routes import approvals, audit, disputes, events, payouts, statements
+from api.settings import Settings
+from api.tokens import TokenStore
+from ledger.application import Ledger
+from projections.service import Reports
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger("api")
+
+
+def _require_secret(settings: Settings) -> str:
+    if settings.token_secret is None:
+        msg = "set LEDGER_TOKEN_SECRET (at least 16 random characters) to serve the API"
+        raise RuntimeError(msg)
+    return settings.token_secret.get_secret_value()
+
+
+def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
+    """The API over the ledger the settings name (or the one given, for tests)."""
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    secret = _require_secret(settings)
+    own = ledger is None
+    the_ledger = ledger or Ledger(settings.database_url, chain_key=settings.chain_key_text())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own:
+            the_ledger.close()
+
+    app = FastAPI(
+        title="Incentive ledger",
+        version="0.1.0",
+        description="An event-sourced incentive ledger that explains every number.",
+        lifespan=lifespan,
+    )
+    app.state.ledger = the_ledger
+    app.state.reports = Reports(the_ledger)
+    app.state.tokens = TokenStore(the_ledger, secret)
+    install_error_handlers(app)
+    for module in (events, statements, payouts, approvals, disputes, audit):
+        app.include_router(module.router)
+    app.middleware("http")(_request_log)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _request_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One log line per request: request id, actor, role, route, status, duration."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    response = await call_next(request)
+    principal = getattr(request.state, "principal", None)
+    route = request.scope.get("route")
+    log.info(
+        "request",
+        method=request.method,
+        route=getattr(route, "path", request.url.path),
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        actor=principal.actor if principal else None,
+        role=principal.role if principal else None,
+    )
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the event schemas POST /events documents."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(events.EVENT_BODY_SCHEMA.get("$defs", {}))
+    body = schema["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = {k: v for k, v in events.EVENT_BODY_SCHEMA.items() if k != "$defs"}
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,114 @@
+"""Who may do what (SPEC §5), in one place: the role table, the event types each
+role may record, and the object-level scope of reps and managers.
+
+Anything a role is not listed for is 403; an unknown, malformed, expired or
+revoked token is 401; a rep (or a manager outside their team) asking for another
+rep's data gets 404 — never the data, and never a hint that it exists.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from api.tokens import Principal
+from ledger.errors import NotFoundError
+from projections.service import Reports
+
+__all__ = [
+    "EVENT_WRITERS",
+    "ROUTE_ROLES",
+    "SUBJECT_DECIDERS",
+    "ForbiddenError",
+    "check_rep_scope",
+    "may_read_event",
+]
+
+
+class ForbiddenError(Exception):
+    """The caller's role may not do this (403)."""
+
+
+_READERS = frozenset({"rep", "manager", "finance", "compliance"})
+
+ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
+    "post_events": frozenset({"integration", "manager", "finance", "compliance", "admin"}),
+    "get_event": frozenset({"rep", "manager", "finance", "compliance", "admin"}),
+    "get_statement": _READERS,
+    "get_diff": _READERS,
+    "get_history": _READERS,
+    "post_run": frozenset({"finance"}),
+    "post_pay": frozenset({"finance"}),
+    "get_export": frozenset({"finance"}),
+    "post_approval": frozenset({"finance", "compliance"}),
+    "post_dispute": frozenset({"rep", "finance"}),
+    "post_resolution": frozenset({"finance"}),
+    "get_disputes": frozenset({"rep", "manager", "finance"}),
+    "get_verify": frozenset({"finance", "compliance", "admin"}),
+}
+
+EVENT_WRITERS: Final[dict[str, frozenset[str]]] = {
+    "integration": frozenset({"SaleRecorded", "SaleCancelled"}),
+    "manager": frozenset({"TargetSet", "KpiScored", "CoachingRecorded", "ViolationRecorded"}),
+    "compliance": frozenset(
+        {"ViolationRecorded", "ViolationOverturned", "ApprovalGranted", "ApprovalRejected"}
+    ),
+    "finance": frozenset(
+        {"AdjustmentRequested", "ApprovalGranted", "ApprovalRejected", "DisputeResolved"}
+    ),
+    "admin": frozenset({"PlanPublished", "RepEnrolled", "RepPlanAssigned", "RepLeft"}),
+}
+
+# Which role decides on which kind of subject (maker-checker needs the right checker).
+SUBJECT_DECIDERS: Final[dict[str, frozenset[str]]] = {
+    "target": frozenset({"finance"}),
+    "adjustment": frozenset({"finance"}),
+    "run": frozenset({"finance"}),
+    "case": frozenset({"compliance"}),
+}
+
+
+def require_role(principal: Principal, route: str) -> None:
+    """403 unless the principal's role may call ``route``."""
+    if principal.role not in ROUTE_ROLES[route]:
+        raise ForbiddenError(f"role {principal.role} may not call this endpoint")
+
+
+def check_rep_scope(principal: Principal, rep_id: str, reports: Reports) -> None:
+    """404 unless the principal may see ``rep_id``'s data.
+
+    Reps see only themselves; managers their team (reps whose manager is them);
+    finance and compliance everyone.
+    """
+    hidden = NotFoundError(f"no rep {rep_id}", field="rep_id")
+    if principal.role == "rep":
+        if principal.rep_id != rep_id:
+            raise hidden
+        return
+    directory = reports.rep(rep_id)  # NotFoundError for a rep that does not exist
+    if principal.role == "manager" and directory.get("manager_id") != principal.actor:
+        raise hidden
+
+
+def may_read_event(
+    principal: Principal, event_type: str, reps: list[str], reports: Reports
+) -> bool:
+    """Whether the principal may read one event (GET /events/{id}).
+
+    Plans are readable by everyone; a payout run's calculation holds every rep's
+    statement, so only finance, compliance and admin read it; otherwise reps read
+    the events that concern them, managers those of their team.
+    """
+    if principal.role in {"finance", "compliance", "admin"} or event_type == "PlanPublished":
+        return True
+    if event_type == "PayoutCalculated":
+        return False
+    if principal.role == "rep":
+        return principal.rep_id in reps
+    if principal.role == "manager":
+        for rep_id in reps:
+            try:
+                if reports.rep(rep_id).get("manager_id") == principal.actor:
+                    return True
+            except NotFoundError:
+                continue
+    return False

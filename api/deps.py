@@ -1,0 +1,51 @@
+"""Dependencies as Annotated aliases: the services, and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.tokens import Principal, TokenError, TokenStore
+from ledger.application import Ledger
+from projections.service import Reports
+
+__all__ = ["Caller", "LedgerDep", "ReportsDep", "TokensDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `incentive-ledger token create`.")
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _reports(request: Request) -> Reports:
+    reports: Reports = request.app.state.reports
+    return reports
+
+
+def _tokens(request: Request) -> TokenStore:
+    tokens: TokenStore = request.app.state.tokens
+    return tokens
+
+
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+ReportsDep = Annotated[Reports, Depends(_reports)]
+TokensDep = Annotated[TokenStore, Depends(_tokens)]
+
+
+def _caller(
+    request: Request,
+    tokens: TokensDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise TokenError("a bearer token is required")
+    principal = tokens.check(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]

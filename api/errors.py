@@ -1,0 +1,85 @@
+"""Every exception handler of the API: errors are JSON ``{"error", "detail"}``.
+
+401 unknown/malformed/expired token · 403 role · 404 unknown or not yours ·
+409 conflicting duplicate, self-approval, second decision · 422 invalid input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import ForbiddenError
+from api.tokens import TokenError
+from ledger.errors import BatchRejectedError, LedgerError
+
+__all__ = ["install_error_handlers"]
+
+_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404}
+log = structlog.get_logger("api")
+
+
+def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"error": error, "detail": detail, **extra}
+
+
+async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerError)
+    extra: dict[str, Any] = {"field": exc.field}
+    if isinstance(exc, BatchRejectedError):
+        extra["errors"] = [
+            {"index": e.line - 1, "field": e.field, "reason": e.reason, "kind": e.status}
+            for e in exc.errors
+        ]
+    return JSONResponse(_body(exc.status, exc.reason, **extra), status_code=_STATUS[exc.status])
+
+
+async def _token_error(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        _body("unauthorized", str(exc)),
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(_body("forbidden", str(exc)), status_code=403)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"][1:]) or None, "reason": e["msg"]}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return JSONResponse(_body("invalid", detail, errors=errors), status_code=422)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    return JSONResponse(
+        _body(names.get(exc.status_code, "error"), str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", error_type=type(exc).__name__, exc_info=exc)
+    return JSONResponse(_body("internal", "an unexpected error; see the server log"), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(TokenError, _token_error)
+    app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,51 @@
+"""GET /audit/verify (the chain, anchors, projections) and GET /health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.auth import require_role
+from api.deps import Caller, LedgerDep, ReportsDep
+from api.routes.events import _ERRORS
+from api.schemas import VerifyOut
+from ledger.chain import parse_anchor
+from ledger.errors import InvalidInputError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/audit/verify", response_model=VerifyOut, responses=_ERRORS)
+def get_verify(
+    principal: Caller,
+    ledger: LedgerDep,
+    reports: ReportsDep,
+    anchor: Annotated[list[str] | None, Query(description="POSITION:HASH, repeatable")] = None,
+) -> VerifyOut:
+    """Recompute the audit chain, check anchors, compare projections with a replay."""
+    require_role(principal, "get_verify")
+    try:
+        anchors = [parse_anchor(a) for a in anchor or []]
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="anchor") from None
+    report = ledger.verify(anchors)
+    problems = reports.verify_projections() if report.ok else []
+    return VerifyOut(
+        ok=report.ok and not problems,
+        mode=report.mode,
+        checked=report.checked,
+        head=report.head.__dict__ if report.head else None,
+        broken_position=report.broken_position,
+        reason=report.reason,
+        projections=problems,
+    )
+
+
+@router.get("/health", response_model=dict[str, Any])
+def get_health(ledger: LedgerDep) -> dict[str, Any]:
+    """Liveness and the chain head (no token needed)."""
+    head = ledger.head()
+    return {"status": "ok", "position": head.position if head else 0}

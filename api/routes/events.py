@@ -1,0 +1,136 @@
+"""POST /events (one event or a list, validated exactly like an import) and
+GET /events/{event_id}."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import TypeAdapter
+
+from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, require_role
+from api.deps import Caller, LedgerDep, ReportsDep
+from api.schemas import ErrorOut, OutcomeOut, RecordOut
+from api.tokens import Principal
+from ledger.application import Ledger, RecordResult
+from ledger.errors import BatchRejectedError, LineError, NotFoundError
+from ledger.events import AnyEventIn, EventIn, parse_event
+from projections.service import Reports
+
+__all__ = ["record_out", "router"]
+
+router = APIRouter(tags=["events"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+EVENT_BODY_SCHEMA = TypeAdapter(AnyEventIn | list[AnyEventIn]).json_schema(
+    ref_template="#/components/schemas/{model}"
+)
+
+
+def record_out(result: RecordResult) -> RecordOut:
+    return RecordOut(
+        stored=result.stored,
+        skipped=result.skipped,
+        events=[
+            OutcomeOut(
+                index=o.line - 1,
+                type=o.type,
+                status="stored" if o.status == "stored" else "skipped",
+                event_id=o.event_id,
+                position=o.position,
+            )
+            for o in result.outcomes
+        ],
+    )
+
+
+def _parse(body: bytes, principal: Principal) -> list[EventIn]:
+    try:
+        decoded = json.loads(body, parse_float=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BatchRejectedError([LineError(1, None, f"malformed JSON: {exc}")]) from None
+    items = decoded if isinstance(decoded, list) else [decoded]
+    if not items:
+        raise BatchRejectedError([LineError(1, None, "an empty list records nothing")])
+    parsed: list[EventIn] = []
+    errors: list[LineError] = []
+    for number, obj in enumerate(items, start=1):
+        item, item_errors = parse_event(obj, line=number)
+        errors.extend(item_errors)
+        if item is not None and item.actor not in {None, principal.actor}:
+            errors.append(LineError(number, "actor", "the actor is the token's; leave it out"))
+        elif item is not None:
+            parsed.append(item)
+    if errors:
+        raise BatchRejectedError(errors)
+    return parsed
+
+
+def _authorise(
+    items: list[EventIn], principal: Principal, ledger: Ledger, reports: Reports
+) -> None:
+    """Each event type to its writer role; managers for their own team only."""
+    allowed = EVENT_WRITERS.get(principal.role, frozenset())
+    for item in items:
+        if item.type not in allowed:
+            raise ForbiddenError(f"role {principal.role} may not record {item.type}")
+        subject_id = getattr(item, "subject_id", None)
+        if subject_id is not None:
+            kind = ledger.subject_kind(subject_id)
+            if kind is not None and principal.role not in SUBJECT_DECIDERS[kind]:
+                raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+        if principal.role == "manager":
+            if getattr(item, "severity", "minor") != "minor":
+                raise ForbiddenError("red-line cases are recorded by compliance")
+            rep_id = getattr(item, "rep_id", None)
+            try:
+                team = (
+                    rep_id is not None and reports.rep(rep_id).get("manager_id") == principal.actor
+                )
+            except NotFoundError:
+                team = False
+            if not team:
+                raise ForbiddenError(f"rep {rep_id} is not in your team")
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordOut,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EVENT_BODY_SCHEMA}},
+        }
+    },
+)
+async def post_events(
+    request: Request, principal: Caller, ledger: LedgerDep, reports: ReportsDep
+) -> RecordOut:
+    """Record one event or a list, all or nothing; re-sending the same body is safe."""
+    require_role(principal, "post_events")
+    items = _parse(await request.body(), principal)
+    _authorise(items, principal, ledger, reports)
+    return record_out(ledger.record(items, actor=principal.actor))
+
+
+@router.get("/events/{event_id}", response_model=dict[str, Any], responses=_ERRORS)
+def get_event(
+    event_id: str, principal: Caller, ledger: LedgerDep, reports: ReportsDep
+) -> dict[str, Any]:
+    """One event with its envelope (position, recorded_at, actor, hash) and fields."""
+    require_role(principal, "get_event")
+    record = ledger.event(event_id)
+    from api.auth import may_read_event  # noqa: PLC0415 - keeps the policy import local
+
+    if not may_read_event(principal, record.type, reports.reps_of_event(event_id), reports):
+        raise NotFoundError(f"no event has id {event_id}", field="event_id")
+    return record.to_dict()

@@ -1,0 +1,71 @@
+"""Statements, diffs and disciplinary histories of one rep."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Query
+
+from api.auth import check_rep_scope, require_role
+from api.deps import Caller, ReportsDep
+from api.routes.events import _ERRORS
+from api.schemas import StatementOut
+from api.tokens import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["statements"])
+audit = structlog.get_logger("audit")
+
+
+def _audit_read(principal: Principal, rep_id: str, what: str) -> None:
+    """Reads of another person's pay by finance or compliance are audit entries."""
+    if principal.role in {"finance", "compliance"}:
+        audit.info(
+            "audit.read", actor=principal.actor, role=principal.role, rep_id=rep_id, what=what
+        )
+
+
+@router.get("/reps/{rep_id}/statements/{period}", response_model=StatementOut, responses=_ERRORS)
+def get_statement(
+    rep_id: str,
+    period: str,
+    principal: Caller,
+    reports: ReportsDep,
+    as_of: Annotated[
+        str | None, Query(description="A position or a recorded_at timestamp.")
+    ] = None,
+) -> dict[str, Any]:
+    """A rep's statement for a period (now, or as of a position/timestamp), explained."""
+    require_role(principal, "get_statement")
+    check_rep_scope(principal, rep_id, reports)
+    _audit_read(principal, rep_id, "statement")
+    return reports.statement(rep_id, period, as_of=as_of)
+
+
+@router.get(
+    "/reps/{rep_id}/statements/{period}/diff", response_model=dict[str, Any], responses=_ERRORS
+)
+def get_diff(
+    rep_id: str,
+    period: str,
+    principal: Caller,
+    reports: ReportsDep,
+    from_: Annotated[str, Query(alias="from", description="Position or timestamp.")],
+    to: Annotated[str, Query(description="Position or timestamp.")],
+) -> dict[str, Any]:
+    """Which events changed which lines between two points, and by how much."""
+    require_role(principal, "get_diff")
+    check_rep_scope(principal, rep_id, reports)
+    _audit_read(principal, rep_id, "diff")
+    return reports.diff(rep_id, period, from_, to)
+
+
+@router.get("/reps/{rep_id}/history", response_model=list[dict[str, Any]], responses=_ERRORS)
+def get_history(rep_id: str, principal: Caller, reports: ReportsDep) -> list[dict[str, Any]]:
+    """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals."""
+    require_role(principal, "get_history")
+    check_rep_scope(principal, rep_id, reports)
+    _audit_read(principal, rep_id, "history")
+    return reports.history(rep_id)

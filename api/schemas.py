@@ -1,0 +1,107 @@
+"""The API's response and request bodies (pydantic; they become the OpenAPI text)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ApprovalIn",
+    "DisputeIn",
+    "ErrorOut",
+    "OutcomeOut",
+    "RecordOut",
+    "ResolutionIn",
+    "StatementOut",
+    "VerifyOut",
+]
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="invalid | conflict | not_found | unauthorized | forbidden")
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class OutcomeOut(BaseModel):
+    index: int = Field(description="0-based index of the input in the request")
+    type: str
+    status: Literal["stored", "skipped"]
+    event_id: str | None = None
+    position: int | None = None
+
+
+class RecordOut(BaseModel):
+    stored: int
+    skipped: int = Field(description="identical to what was already stored (natural keys)")
+    events: list[OutcomeOut]
+
+
+class StepOut(BaseModel):
+    code: str
+    values: dict[str, str]
+    event_ids: list[str]
+    text: str
+
+
+class LineOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["commission", "bonus", "fine", "adjustment", "correction", "carried_balance"]
+    amount: str = Field(description="signed money, decimal text")
+    explanation: list[StepOut]
+    event_ids: list[str]
+
+
+class StatementOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    rep_id: str
+    period: str
+    currency: str
+    status: Literal["open", "paid"]
+    as_of: dict[str, Any]
+    lines: list[LineOut]
+    attainment: str | None
+    score: str | None
+    tier_coefficient: str | None
+    total: str
+    payable: str
+    pending: list[dict[str, Any]]
+    chain_head: dict[str, Any]
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject_id: str = Field(min_length=1, max_length=128)
+    decision: Literal["grant", "reject"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DisputeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: str = Field(min_length=1, max_length=128)
+    message: str = Field(min_length=1, max_length=2000)
+    dispute_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+    rep_id: str | None = Field(default=None, description="finance only: raise on a rep's behalf")
+
+
+class ResolutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["upheld", "rejected"]
+    note: str = Field(min_length=1, max_length=2000)
+    amount: str | None = Field(
+        default=None,
+        pattern=r"^-?\d{1,15}(\.\d{1,2})?$",
+        description="upheld: the adjustment to book, decimal text",
+    )
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    mode: str
+    checked: int
+    head: dict[str, Any] | None
+    broken_position: int | None
+    reason: str | None
+    projections: list[str]

@@ -1,0 +1,158 @@
+"""Bearer tokens for the API: signed, expiring, revocable.
+
+A token is ``il1.<payload>.<signature>``: the payload (token id, actor, role, rep
+id, expiry) in base64url JSON, signed with HMAC-SHA-256 under
+``LEDGER_TOKEN_SECRET``. The ledger's database keeps one row per token (never
+the token itself), so a token can be revoked and an unknown one is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from ledger.application import Ledger
+
+__all__ = ["ROLES", "Principal", "TokenError", "TokenStore"]
+
+ROLES = ("rep", "manager", "finance", "compliance", "integration", "admin")
+_PREFIX = "il1"
+
+
+class TokenError(Exception):
+    """The token is unknown, malformed, expired or revoked (always a 401)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's actor, role and (for reps) rep id."""
+
+    token_id: str
+    actor: str
+    role: str
+    rep_id: str | None
+    expires_at: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenStore:
+    """Issues and checks tokens; rows live in the ledger's database."""
+
+    def __init__(self, ledger: Ledger, secret: str) -> None:
+        self._secret = secret.encode()
+        self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
+        self._pg = isinstance(self._datastore, PostgresDatastore)
+        self._create_table()
+
+    def _create_table(self) -> None:
+        statement = (
+            "CREATE TABLE IF NOT EXISTS {table} (token_id TEXT PRIMARY KEY, actor TEXT NOT NULL, "
+            "role TEXT NOT NULL, rep_id TEXT, created_at TEXT NOT NULL, "
+            "expires_at TEXT NOT NULL, revoked_at TEXT)"
+        )
+        self._execute(statement, ())
+
+    def _execute(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
+        if self._pg:
+            table = SQL("{}.{}").format(
+                Identifier(self._datastore.schema), Identifier("api_tokens")
+            )
+            query = SQL(statement.replace("?", "%s")).format(table=table)
+            with self._datastore.transaction(commit=True) as curs:
+                curs.execute(query, params)
+                return list(curs.fetchall()) if curs.description else []
+        with self._datastore.transaction(commit=True) as c:
+            c.execute(statement.format(table="api_tokens"), params)
+            return [tuple(r) for r in c.fetchall()]
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+
+    def create(
+        self,
+        *,
+        actor: str,
+        role: str,
+        rep_id: str | None = None,
+        days: int = 30,
+        ttl: timedelta | None = None,
+    ) -> tuple[str, Principal]:
+        """Issue a token; the role must be one of ROLES and a rep token names its rep."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if (role == "rep") != (rep_id is not None):
+            raise ValueError("a rep token names its rep (--rep), and only a rep token does")
+        now = datetime.now(UTC)
+        expires = now + (ttl if ttl is not None else timedelta(days=days))
+        principal = Principal(uuid.uuid4().hex, actor, role, rep_id, expires)
+        body = {
+            "tid": principal.token_id,
+            "sub": actor,
+            "role": role,
+            "rep": rep_id,
+            "exp": int(principal.expires_at.timestamp()),
+        }
+        payload = _b64(json.dumps(body, separators=(",", ":")).encode())
+        self._execute(
+            "INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (
+                principal.token_id,
+                actor,
+                role,
+                rep_id,
+                now.isoformat(),
+                principal.expires_at.isoformat(),
+            ),
+        )
+        return f"{_PREFIX}.{payload}.{self._sign(payload)}", principal
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke a token by id; False when there is no such token."""
+        rows = self._execute(
+            "UPDATE {table} SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
+            "RETURNING token_id",
+            (datetime.now(UTC).isoformat(), token_id),
+        )
+        return bool(rows)
+
+    def check(self, token: str) -> Principal:
+        """The principal of a valid token; TokenError otherwise."""
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != _PREFIX:  # noqa: PLR2004
+            raise TokenError("malformed token")
+        _, payload, signature = parts
+        if not hmac.compare_digest(self._sign(payload), signature):
+            raise TokenError("bad token signature")
+        try:
+            body = json.loads(_unb64(payload))
+            expires = datetime.fromtimestamp(int(body["exp"]), UTC)
+            principal = Principal(body["tid"], body["sub"], body["role"], body["rep"], expires)
+        except (ValueError, KeyError, TypeError):
+            raise TokenError("malformed token") from None
+        if expires <= datetime.now(UTC):
+            raise TokenError("token expired")
+        rows = self._execute(
+            "SELECT revoked_at FROM {table} WHERE token_id = ?", (principal.token_id,)
+        )
+        if not rows:
+            raise TokenError("unknown token")
+        revoked = rows[0]["revoked_at"] if self._pg else rows[0][0]
+        if revoked is not None:
+            raise TokenError("token revoked")
+        return principal

@@ -1,0 +1,78 @@
+"""An API over a copy of the demo quarter, with a token per role."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.tokens import TokenStore
+from ledger.application import Ledger
+from projections.demo import DemoResult, run_demo
+
+SECRET = "test-token-secret-0123456789abcdef"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    ledger: Ledger
+    tokens: dict[str, str]
+    demo: DemoResult
+
+    def as_(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def head(self) -> int:
+        head = self.ledger.head()
+        return head.position if head else 0
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
+    path = tmp_path_factory.mktemp("demo") / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    result = run_demo(ledger)
+    ledger.close()
+    return path, result
+
+
+@pytest.fixture
+def api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Api]:
+    source, result = demo_db
+    target = tmp_path / "ledger.db"
+    shutil.copy(source, target)
+    url = f"sqlite:///{target}"
+    ledger = Ledger(url)
+    settings = Settings(database_url=url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
+    app = create_app(settings, ledger=ledger)
+    store = TokenStore(ledger, SECRET)
+    tokens = {
+        "rep": store.create(actor="rep-li", role="rep", rep_id="rep-li")[0],
+        "other_rep": store.create(actor="rep-chen", role="rep", rep_id="rep-chen")[0],
+        "manager": store.create(actor="mgr-zhao", role="manager")[0],
+        "other_manager": store.create(actor="mgr-qian", role="manager")[0],
+        "finance": store.create(actor="fin-amy", role="finance")[0],
+        "finance2": store.create(actor="fin-bob", role="finance")[0],
+        "compliance": store.create(actor="cmp-head", role="compliance")[0],
+        "integration": store.create(actor="crm-sync", role="integration")[0],
+        "admin": store.create(actor="it-admin", role="admin")[0],
+        "expired": store.create(actor="fin-amy", role="finance", ttl=timedelta(seconds=-1))[0],
+    }
+    revoked, principal = store.create(actor="fin-amy", role="finance")
+    store.revoke(principal.token_id)
+    tokens["revoked"] = revoked
+    tokens["forged"] = tokens["finance"][:-4] + (
+        "AAAA" if not tokens["finance"].endswith("AAAA") else "BBBB"
+    )
+    tokens["malformed"] = "not-a-token"
+    with TestClient(app) as client:
+        yield Api(client, ledger, tokens, result)
+    ledger.close()

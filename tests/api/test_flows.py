@@ -1,0 +1,210 @@
+"""Writes over HTTP: events, idempotency, disputes end to end, and the logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from tests.api.conftest import Api
+
+
+def _sale(sale_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "SaleRecorded",
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "sale_id": sale_id,
+        "rep_id": "rep-li",
+        "amount": "1000.00",
+        "currency": "CNY",
+        **extra,
+    }
+
+
+class TestPostEvents:
+    def test_a_list_is_atomic_and_names_the_bad_item(self, api: Api) -> None:
+        before = api.head()
+        response = api.client.post(
+            "/events",
+            json=[_sale("S-A"), _sale("S-B", amount=12.5)],
+            headers=api.as_("integration"),
+        )
+        assert response.status_code == 422
+        body = response.json()
+        assert body["errors"] == [
+            {
+                "index": 1,
+                "field": "amount",
+                "reason": body["errors"][0]["reason"],
+                "kind": "invalid",
+            }
+        ]
+        assert "not a JSON number" in body["errors"][0]["reason"]
+        assert api.head() == before
+
+    def test_retrying_the_same_body_is_safe(self, api: Api) -> None:
+        first = api.client.post(
+            "/events", json=[_sale("S-A"), _sale("S-B")], headers=api.as_("integration")
+        )
+        assert first.status_code == 201
+        assert first.json()["stored"] == 2
+        head = api.head()
+        again = api.client.post(
+            "/events", json=[_sale("S-A"), _sale("S-B")], headers=api.as_("integration")
+        )
+        assert again.status_code == 201
+        assert (again.json()["stored"], again.json()["skipped"]) == (0, 2)
+        assert api.head() == head
+
+    def test_a_conflicting_duplicate_is_409(self, api: Api) -> None:
+        api.client.post("/events", json=_sale("S-A"), headers=api.as_("integration"))
+        response = api.client.post(
+            "/events", json=_sale("S-A", amount="2000.00"), headers=api.as_("integration")
+        )
+        assert response.status_code == 409
+        assert response.json()["error"] == "conflict"
+
+    def test_the_actor_is_the_tokens(self, api: Api) -> None:
+        response = api.client.post(
+            "/events", json=_sale("S-A", actor="someone-else"), headers=api.as_("integration")
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "actor"
+        ok = api.client.post("/events", json=_sale("S-C"), headers=api.as_("integration"))
+        event_id = ok.json()["events"][0]["event_id"]
+        assert api.ledger.event(event_id).actor == "crm-sync"
+
+    def test_malformed_json_and_unknown_type(self, api: Api) -> None:
+        bad = api.client.post(
+            "/events",
+            content=b"{nope",
+            headers={**api.as_("integration"), "Content-Type": "application/json"},
+        )
+        assert bad.status_code == 422
+        unknown = api.client.post(
+            "/events",
+            json={"type": "SaleBooked", "occurred_at": "2026-11-02T10:00:00+08:00"},
+            headers=api.as_("integration"),
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["errors"][0]["field"] == "type"
+
+    def test_self_approval_is_409(self, api: Api) -> None:
+        adj = {
+            "type": "AdjustmentRequested",
+            "occurred_at": "2026-11-02T10:00:00+08:00",
+            "adjustment_id": "ADJ-X",
+            "rep_id": "rep-li",
+            "period": "2026-Q4",
+            "amount": "50.00",
+            "reason": "r",
+        }
+        assert api.client.post("/events", json=adj, headers=api.as_("finance")).status_code == 201
+        response = api.client.post(
+            "/approvals",
+            json={"subject_id": "ADJ-X", "decision": "grant"},
+            headers=api.as_("finance"),
+        )
+        assert response.status_code == 409
+        assert "maker-checker" in response.json()["detail"]
+
+
+class TestDisputeFlow:
+    def test_upheld_dispute_becomes_an_approved_adjustment_next_period(self, api: Api) -> None:
+        """A rep disputes a paid line; finance upholds; a second finance user approves;
+        the next period's statement shows the adjustment with the dispute."""
+        run = api.demo.run_id
+        raised = api.client.post(
+            "/disputes",
+            json={"run_id": run, "message": "S-1002 split should be 70/30", "dispute_id": "DSP-9"},
+            headers=api.as_("rep"),
+        )
+        assert raised.status_code == 201, raised.text
+        listed = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
+        assert [d["status"] for d in listed if d["dispute_id"] == "DSP-9"] == ["open"]
+
+        upheld = api.client.post(
+            "/disputes/DSP-9/resolution",
+            json={"outcome": "upheld", "note": "CRM shows 70/30", "amount": "600.00"},
+            headers=api.as_("finance"),
+        )
+        assert upheld.status_code == 201, upheld.text
+        pending = api.client.get("/reps/rep-li/statements/2026-Q4", headers=api.as_("rep")).json()
+        assert "ADJ-DSP-9" in [p["subject_id"] for p in pending["pending"]]
+
+        self_approval = api.client.post(
+            "/approvals",
+            json={"subject_id": "ADJ-DSP-9", "decision": "grant"},
+            headers=api.as_("finance"),
+        )
+        assert self_approval.status_code == 409
+        approved = api.client.post(
+            "/approvals",
+            json={"subject_id": "ADJ-DSP-9", "decision": "grant"},
+            headers=api.as_("finance2"),
+        )
+        assert approved.status_code == 201, approved.text
+
+        statement = api.client.get("/reps/rep-li/statements/2026-Q4", headers=api.as_("rep")).json()
+        adjustment = next(x for x in statement["lines"] if x["kind"] == "adjustment")
+        assert adjustment["amount"] == "600.00"
+        step = adjustment["explanation"][0]
+        assert step["values"]["dispute_id"] == "DSP-9"
+        assert step["values"]["approved_by"] == "fin-bob"
+        # −7000 correction of Q3 + 600 = −6400
+        assert statement["total"] == "-6400.00"
+        resolved = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
+        assert [(d["status"], d["outcome"]) for d in resolved if d["dispute_id"] == "DSP-9"] == [
+            ("resolved", "upheld")
+        ]
+
+
+class TestPayoutsOverHttp:
+    def test_idempotency_key_returns_the_same_run(self, api: Api) -> None:
+        headers = {**api.as_("finance"), "Idempotency-Key": "q4-payroll-1"}
+        first = api.client.post("/payouts/2026-Q4/runs", headers=headers)
+        assert first.status_code == 201
+        head = api.head()
+        second = api.client.post("/payouts/2026-Q4/runs", headers=headers)
+        assert second.status_code == 200
+        assert second.json()["run_id"] == first.json()["run_id"]
+        assert api.head() == head
+
+
+class TestLogs:
+    def test_one_line_per_request_without_tokens_or_names(self, api: Api) -> None:
+        with capture_logs() as logs:
+            api.client.get(
+                "/reps/rep-li/statements/2026-Q3",
+                headers={**api.as_("finance"), "X-Request-ID": "req-123"},
+            )
+        requests = [e for e in logs if e["event"] == "request"]
+        assert len(requests) == 1
+        entry = requests[0]
+        assert (entry["status"], entry["actor"], entry["role"]) == (200, "fin-amy", "finance")
+        assert entry["route"] == "/reps/{rep_id}/statements/{period}"
+        assert "duration_ms" in entry
+        audit = [e for e in logs if e["event"] == "audit.read"]
+        assert audit
+        assert audit[0]["rep_id"] == "rep-li"
+        text = json.dumps(logs)
+        assert api.tokens["finance"] not in text
+        assert "Li Wei" not in text
+
+    def test_the_redaction_processor(self) -> None:
+        from api.logging import redact
+
+        entry = redact(
+            None,
+            "info",
+            {
+                "event": "x",
+                "authorization": "Bearer abc",
+                "name": "Li Wei",
+                "note": "Bearer il1.aaa.bbb",
+            },
+        )
+        assert entry["authorization"] == "[redacted]"
+        assert entry["name"] == "[redacted]"
+        assert "il1.aaa.bbb" not in entry["note"]

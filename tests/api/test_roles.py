@@ -1,0 +1,303 @@
+"""The role × endpoint matrix of SPEC §5, and object-level access."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+
+ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
+
+
+def _sale() -> dict[str, Any]:
+    return {
+        "type": "SaleRecorded",
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "sale_id": "S-HTTP-1",
+        "rep_id": "rep-li",
+        "amount": "1000.00",
+        "currency": "CNY",
+    }
+
+
+def _event_id(api: Api, type_: str, **fields: str) -> str:
+    for r in api.ledger.iter_log():
+        if r.type == type_ and all(r.data.get(k) == v for k, v in fields.items()):
+            return r.event_id
+    raise AssertionError(type_)
+
+
+def _pending_adjustment(api: Api) -> None:
+    line = {
+        "type": "AdjustmentRequested",
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "actor": "fin-carl",
+        "adjustment_id": "ADJ-M",
+        "rep_id": "rep-li",
+        "period": "2026-Q4",
+        "amount": "100.00",
+        "reason": "matrix",
+    }
+    api.ledger.import_lines([json.dumps(line)], actor="fin-carl")
+
+
+# route name -> (method, path, body or None, {role: expected status})
+def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
+    run = api.demo.run_id
+    sale_event = _event_id(api, "SaleRecorded", sale_id="S-1001")
+    readers = {
+        "rep": 200,
+        "manager": 200,
+        "finance": 200,
+        "compliance": 200,
+        "integration": 403,
+        "admin": 403,
+    }
+    return {
+        "post_events": (
+            "POST",
+            "/events",
+            _sale(),
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 403,
+                "compliance": 403,
+                "integration": 201,
+                "admin": 403,
+            },
+        ),
+        "get_event": (
+            "GET",
+            f"/events/{sale_event}",
+            None,
+            {
+                "rep": 200,
+                "manager": 200,
+                "finance": 200,
+                "compliance": 200,
+                "integration": 403,
+                "admin": 200,
+            },
+        ),
+        "get_statement": ("GET", "/reps/rep-li/statements/2026-Q3", None, readers),
+        "get_diff": ("GET", "/reps/rep-li/statements/2026-Q3/diff?from=20&to=30", None, readers),
+        "get_history": ("GET", "/reps/rep-li/history", None, readers),
+        "post_run": (
+            "POST",
+            "/payouts/2026-Q4/runs",
+            None,
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 201,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "post_pay": (
+            "POST",
+            f"/payouts/runs/{run}/pay",
+            None,
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "get_export": (
+            "GET",
+            f"/payouts/runs/{run}/export.csv",
+            None,
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "post_approval": (
+            "POST",
+            "/approvals",
+            {"subject_id": "ADJ-M", "decision": "grant"},
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 201,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "post_dispute": (
+            "POST",
+            "/disputes",
+            {"run_id": run, "message": "split is wrong", "rep_id": "rep-li", "dispute_id": "DSP-M"},
+            {
+                "rep": 201,
+                "manager": 403,
+                "finance": 201,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "post_resolution": (
+            "POST",
+            "/disputes/DSP-401/resolution",
+            {"outcome": "rejected", "note": "split was agreed"},
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 201,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "get_disputes": (
+            "GET",
+            "/reps/rep-li/disputes",
+            None,
+            {
+                "rep": 200,
+                "manager": 200,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "get_verify": (
+            "GET",
+            "/audit/verify",
+            None,
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 200,
+                "compliance": 200,
+                "integration": 403,
+                "admin": 200,
+            },
+        ),
+    }
+
+
+ROUTE_NAMES = [
+    "post_events",
+    "get_event",
+    "get_statement",
+    "get_diff",
+    "get_history",
+    "post_run",
+    "post_pay",
+    "get_export",
+    "post_approval",
+    "post_dispute",
+    "post_resolution",
+    "get_disputes",
+    "get_verify",
+]
+
+
+@pytest.mark.parametrize("route", ROUTE_NAMES)
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(api: Api, route: str, role: str) -> None:
+    """Every route, every role: exactly the status SPEC §5 gives."""
+    _pending_adjustment(api)
+    method, path, body, expected = _routes(api)[route]
+    response = api.client.request(method, path, json=body, headers=api.as_(role))
+    assert response.status_code == expected[role], response.text
+    if response.status_code >= 400:
+        assert set(response.json()) >= {"error", "detail"}
+
+
+@pytest.mark.parametrize("route", ROUTE_NAMES)
+@pytest.mark.parametrize("token", ["none", "malformed", "forged", "expired", "revoked"])
+def test_without_a_valid_token_is_401(api: Api, route: str, token: str) -> None:
+    method, path, body, _ = _routes(api)[route]
+    headers = {} if token == "none" else api.as_(token)
+    before = api.head()
+    response = api.client.request(method, path, json=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "unauthorized"
+    assert "il1." not in response.text
+    assert api.head() == before
+
+
+def test_health_needs_no_token(api: Api) -> None:
+    response = api.client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["position"] == api.head()
+
+
+class TestObjectLevel:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/reps/rep-chen/statements/2026-Q3",
+            "/reps/rep-chen/statements/2026-Q3?as_of=30",
+            "/reps/rep-chen/statements/2026-Q3/diff?from=20&to=30",
+            "/reps/rep-chen/history",
+            "/reps/rep-chen/disputes",
+            "/reps/nobody/statements/2026-Q3",
+        ],
+    )
+    def test_rep_a_on_rep_b_gets_404_and_nothing_of_b(self, api: Api, path: str) -> None:
+        response = api.client.get(path, headers=api.as_("rep"))
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
+        for secret in ("1800.00", "CASE-201", "false-expense", "5000.00", "T-CHEN"):
+            assert secret not in response.text
+
+    def test_a_rep_cannot_read_another_reps_event(self, api: Api) -> None:
+        event_id = _event_id(api, "SaleRecorded", sale_id="S-1003")  # Chen's sale
+        response = api.client.get(f"/events/{event_id}", headers=api.as_("rep"))
+        assert response.status_code == 404
+        assert "90000" not in response.text
+
+    def test_a_rep_cannot_read_the_payout_calculation(self, api: Api) -> None:
+        """It holds every rep's statement."""
+        event_id = _event_id(api, "PayoutCalculated")
+        assert api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 404
+        assert api.client.get(f"/events/{event_id}", headers=api.as_("finance")).status_code == 200
+
+    def test_a_rep_reads_every_event_behind_their_statement(self, api: Api) -> None:
+        """The transparent trail: each event id on Li's statement opens for Li."""
+        statement = api.client.get("/reps/rep-li/statements/2026-Q4", headers=api.as_("rep")).json()
+        ids = {e for line in statement["lines"] for e in line["event_ids"]}
+        assert ids
+        for event_id in ids:
+            assert (
+                api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 200
+            ), event_id
+
+    def test_a_manager_sees_only_their_team(self, api: Api) -> None:
+        assert api.client.get("/reps/rep-li/history", headers=api.as_("manager")).status_code == 200
+        response = api.client.get("/reps/rep-li/history", headers=api.as_("other_manager"))
+        assert response.status_code == 404
+
+    def test_a_manager_records_for_their_team_only(self, api: Api) -> None:
+        score = {
+            "type": "KpiScored",
+            "occurred_at": "2026-11-02T10:00:00+08:00",
+            "rep_id": "rep-li",
+            "period": "2026-Q4",
+            "kpi": "market_feedback",
+            "score": "0.8",
+        }
+        assert (
+            api.client.post("/events", json=score, headers=api.as_("other_manager")).status_code
+            == 403
+        )
+        assert api.client.post("/events", json=score, headers=api.as_("manager")).status_code == 201
