@@ -21,6 +21,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
+from ledger.backends.postgres import schema_lock
 
 __all__ = ["ROLES", "Principal", "TokenError", "TokenStore"]
 
@@ -61,12 +62,20 @@ class TokenStore:
         self._create_table()
 
     def _create_table(self) -> None:
+        if self._pg:
+            with schema_lock(self._datastore):
+                self._create(self._execute)
+        else:
+            self._create(self._execute)
+
+    @staticmethod
+    def _create(execute: Any) -> None:
         statement = (
             "CREATE TABLE IF NOT EXISTS {table} (token_id TEXT PRIMARY KEY, actor TEXT NOT NULL, "
             "role TEXT NOT NULL, rep_id TEXT, created_at TEXT NOT NULL, "
             "expires_at TEXT NOT NULL, revoked_at TEXT)"
         )
-        self._execute(statement, ())
+        execute(statement, ())
 
     def _execute(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
         if self._pg:

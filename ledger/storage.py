@@ -65,6 +65,8 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",
         "APPLICATION_RECORDER_TOPIC": "ledger.backends.postgres:LedgerPostgresRecorder",
+        # ?create_tables=no for a role without DDL rights (tables made by the owner)
+        "CREATE_TABLE": options.get("create_tables", ["yes"])[0],
     }
 
 

@@ -24,6 +24,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
+from ledger.backends.postgres import schema_lock
 
 __all__ = ["VIEWS", "Replacement", "ViewStore", "open_view_store"]
 
@@ -280,7 +281,11 @@ def open_view_store(ledger: Ledger) -> ViewStore:
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
     store: SQLiteViewStore | PostgresViewStore
     store = PostgresViewStore(datastore) if ledger.store.is_postgres else SQLiteViewStore(datastore)
-    store.create_table()
+    if isinstance(store, PostgresViewStore):
+        with schema_lock(datastore):
+            store.create_table()
+    else:
+        store.create_table()
     return store
 
 

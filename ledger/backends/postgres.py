@@ -11,7 +11,9 @@ tables (plus USAGE on the position sequence): see the README.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +28,24 @@ from psycopg.sql import SQL, Composed, Identifier
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
 
-__all__ = ["LedgerPostgresRecorder"]
+__all__ = ["LedgerPostgresRecorder", "schema_lock"]
 
 _RETRIED = (InterfaceError, OperationalError)
+# pg_advisory_lock key for DDL: any 64-bit number no other application uses.
+_DDL_LOCK = 0x1E5D6E7
+_lock_guard = threading.Lock()
+
+
+@contextmanager
+def schema_lock(datastore: Any) -> Iterator[None]:
+    """Serialise schema creation across processes: concurrent CREATE ... IF NOT
+    EXISTS / CREATE OR REPLACE FUNCTION fail with "tuple concurrently updated"."""
+    with _lock_guard, datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_DDL_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK,))
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -94,6 +111,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(schema=schema, events=events)
+
+    def create_table(self) -> None:
+        with schema_lock(self.datastore):
+            super().create_table()
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def insert_events(

@@ -1,0 +1,194 @@
+"""Eight concurrent writers on PostgreSQL, with and without their backends being
+killed under them (`pg_terminate_backend`): every acknowledged event is stored
+exactly once, positions strictly increase, the chain verifies, and no retry is
+ever reported as a conflict."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+
+import psycopg
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import ConflictError
+from tests.builders import enrol, jsonl, seeded
+from tests.conftest import PG_URL
+
+WRITERS = 8
+BATCHES = 12
+PER_BATCH = 5
+ATTEMPTS = 40
+
+
+def _batch(writer: int, batch: int) -> list[str]:
+    """Five sales; every third batch is shared by all writers (identical content)."""
+    owner = "shared" if batch % 3 == 0 else f"w{writer}"
+    return jsonl(
+        *(
+            {
+                "type": "SaleRecorded",
+                "occurred_at": "2026-07-14T10:00:00+08:00",
+                "actor": "crm",
+                "sale_id": f"{owner}-b{batch}-s{i}",
+                "rep_id": "r1",
+                "amount": f"{100 + i}.00",
+                "currency": "CNY",
+            }
+            for i in range(PER_BATCH)
+        )
+    )
+
+
+class Writer:
+    """A client: its own Ledger (own pool), retrying a batch on any failure."""
+
+    def __init__(self, url: str, number: int) -> None:
+        self.ledger = Ledger(url)
+        self.number = number
+        self.acked: list[str] = []
+        self.conflicts: list[str] = []
+        self.retries = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for batch in range(BATCHES):
+                self._send(_batch(self.number, batch))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
+        finally:
+            self.ledger.close()
+
+    def _send(self, lines: list[str]) -> None:
+        for attempt in range(ATTEMPTS):
+            try:
+                self.ledger.import_lines(lines, actor="crm")
+            except ConflictError as exc:
+                self.conflicts.append(str(exc))
+                return
+            except Exception:
+                if attempt == ATTEMPTS - 1:
+                    raise
+                self.retries += 1
+                time.sleep(0.05)
+                continue
+            self.acked.extend(json.loads(line)["sale_id"] for line in lines)
+            return
+
+
+def _run(url: str, started: threading.Event | None = None) -> list[Writer]:
+    writers = [Writer(url, i) for i in range(WRITERS)]  # opened before any kill
+    if started is not None:
+        started.set()
+    threads = [threading.Thread(target=w.run) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert [w.error for w in writers if w.error] == []
+    return writers
+
+
+def _check(ledger: Ledger, writers: list[Writer]) -> None:
+    records = list(ledger.iter_log())
+    positions = [r.position for r in records]
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
+    stored = Counter(r.data["sale_id"] for r in records if r.type == "SaleRecorded")
+    assert all(count == 1 for count in stored.values()), "no sale stored twice"
+    acked = {sale for w in writers for sale in w.acked}
+    assert acked <= set(stored), "every acknowledged sale is stored"
+    expected = {
+        f"{owner}-b{b}-s{i}"
+        for b in range(BATCHES)
+        for i in range(PER_BATCH)
+        for owner in ({"shared"} if b % 3 == 0 else {f"w{w}" for w in range(WRITERS)})
+    }
+    assert set(stored) == expected
+    assert acked == expected
+    report = ledger.verify()
+    assert report.ok, report.summary()
+
+
+@pytest.mark.postgres
+def test_eight_concurrent_writers(pg_schema_url: str) -> None:
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    writers = _run(pg_schema_url)
+    assert [c for w in writers for c in w.conflicts] == []
+    _check(ledger, writers)
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_writers_survive_killed_backends(pg_schema_url: str) -> None:
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    killed = 0
+    done, started = threading.Event(), threading.Event()
+
+    def chaos() -> None:
+        nonlocal killed
+        started.wait(timeout=60)
+        with psycopg.connect(PG_URL, autocommit=True, application_name="chaos") as conn:
+            while not done.is_set():
+                rows = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name <> 'chaos' AND backend_type = 'client backend' "
+                    "AND state <> 'idle'"
+                ).fetchall()
+                killed += sum(1 for (ok,) in rows if ok)
+                time.sleep(0.03)
+
+    thread = threading.Thread(target=chaos)
+    thread.start()
+    try:
+        writers = _run(pg_schema_url, started)
+    finally:
+        done.set()
+        thread.join(timeout=10)
+    assert killed > 0, "the chaos thread really killed backends"
+    conflicts = [c for w in writers for c in w.conflicts]
+    assert conflicts == [], f"a retry was reported as a conflict: {conflicts[:3]}"
+    _check(ledger, writers)
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_commit_whose_reply_was_lost_is_reported_already_stored(pg_schema_url: str) -> None:
+    """The insert commits, then the connection drops before the reply: the library
+    retries, the retry hits the primary key, and the ledger reports the batch as
+    already stored — not a conflict, not a duplicate."""
+    from eventsourcing.persistence import OperationalError
+    from eventsourcing.utils import retry
+
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    recorder = ledger.recorder
+    undecorated = type(recorder).insert_events.__wrapped__  # type: ignore[attr-defined]
+    calls = 0
+
+    def reply_lost_once(stored_events: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        result = undecorated(recorder, stored_events, **kwargs)
+        if calls == 1:
+            msg = "server closed the connection unexpectedly"
+            raise OperationalError(msg)
+        return result
+
+    recorder.insert_events = retry(OperationalError, max_attempts=3, wait=0.01)(reply_lost_once)  # type: ignore[method-assign]
+    lines = _batch(0, 1)
+    result = ledger.import_lines(lines, actor="crm")
+    assert calls >= 2, "the insert was retried"
+    assert (result.stored, result.skipped) == (0, PER_BATCH), "reported as already stored"
+    stored = Counter(r.data["sale_id"] for r in ledger.iter_log() if r.type == "SaleRecorded")
+    assert sorted(stored) == sorted(json.loads(line)["sale_id"] for line in lines)
+    assert set(stored.values()) == {1}
+    assert ledger.verify().ok
+    ledger.close()
