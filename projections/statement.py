@@ -270,6 +270,11 @@ class Calculator:
         previous = period.previous()
         if previous < self.facts.first_period(rep_id, period.kind):
             return None
+        if (
+            self.facts.paid_run(rep_id, previous) is None
+            and self.facts.plan_for(rep_id, previous) is None
+        ):
+            return None  # enrolled before any plan version was in force: nothing to carry
         total, event_ids = self._total_of(rep_id, previous)
         if total >= 0:
             return None

@@ -273,3 +273,20 @@ def _approval(subject_id: str) -> Any:
     return ApprovalGranted(
         type="ApprovalGranted", occurred_at=datetime.now(UTC), subject_id=subject_id
     )
+
+
+def test_a_rep_enrolled_before_the_plan_takes_effect(ledger: Ledger) -> None:
+    """Enrolled in 2025-Q4 on a plan effective 2026-01-01: Q1 has no carry-in to
+    look for, and asking for Q4 itself says no plan was in force."""
+    from tests.builders import enrol, jsonl, sale, seeded
+
+    seeded(ledger)
+    ledger.import_lines(jsonl(enrol("early", at="2025-12-15T09:00:00+08:00")), actor="hr")
+    ledger.import_lines(
+        jsonl(sale("S-E1", "early") | {"occurred_at": "2026-02-01T10:00:00+08:00"}), actor="crm"
+    )
+    reports = Reports(ledger)
+    s = reports.statement("early", "2026-Q1")
+    assert _amounts(s)["commission"] == "50.00"  # 1000 × 0.05
+    with pytest.raises(NotFoundError, match="no plan version is in force"):
+        reports.statement("early", "2025-Q4")

@@ -1,0 +1,198 @@
+"""`python -m bench {import,rebuild,statement,http,all} --db URL [--events N]`
+
+Prints one JSON line per figure: {"bench", "store", "value", "unit", "ceiling",
+"ceiling_name", "ratio", ...}. Same seed, same data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.ceilings import library_batched_save, raw_executemany
+from bench.generate import TOP_REP, generate
+from ledger.application import Ledger
+from projections.runner import rebuild
+from projections.service import Reports
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def emit(
+    bench: str,
+    store: str,
+    value: float,
+    unit: str,
+    ceiling: float | None = None,
+    ceiling_name: str | None = None,
+    **extra: Any,
+) -> None:
+    line = {"bench": bench, "store": store, "value": round(value, 2), "unit": unit}
+    if ceiling is not None:
+        line |= {
+            "ceiling": round(ceiling, 2),
+            "ceiling_name": ceiling_name,
+            "ratio": round(value / ceiling, 3),
+        }
+    print(json.dumps(line | extra), flush=True)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fresh_url(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{PG_DEFAULT}?schema={schema}"
+
+
+def drop(url: str) -> None:
+    if url.startswith("postgresql"):
+        schema = url.split("schema=")[1]
+        with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def bench_import(url: str, store: str, data: Path, events: int) -> None:
+    ceiling = raw_executemany(url, min(events, 200_000))
+    ledger = Ledger(url)
+    started = time.perf_counter()
+    with data.open(encoding="utf-8") as lines:
+        result = ledger.import_lines(lines, actor="bench")
+    elapsed = time.perf_counter() - started
+    ledger.close()
+    emit(
+        "import",
+        store,
+        result.stored / elapsed,
+        "events/s",
+        ceiling,
+        "raw executemany (1,000 rows/txn)",
+        events=result.stored,
+        seconds=round(elapsed, 2),
+        peak_rss_mib=round(peak_rss_mib()),
+    )
+    save, scan = library_batched_save(
+        fresh_url(store, Path(tempfile.gettempdir())) if False else url, min(events, 100_000)
+    )
+    emit(
+        "library_batched_save",
+        store,
+        save,
+        "events/s",
+        note="eventsourcing, 100 aggregates x 10 events per save",
+    )
+    emit(
+        "library_scan",
+        store,
+        scan,
+        "events/s",
+        note="eventsourcing notification scan + decode, pages of 1,000",
+    )
+
+
+def bench_rebuild(url: str, store: str) -> None:
+    ledger = Ledger(url)
+    _, scan = library_batched_save(url, 50_000)
+    result = rebuild(ledger)
+    emit(
+        "rebuild",
+        store,
+        result.events_per_second,
+        "events/s",
+        scan,
+        "library scan + decode",
+        events=result.applied,
+        seconds=round(result.seconds, 2),
+        peak_rss_mib=round(peak_rss_mib()),
+    )
+    ledger.close()
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def bench_statement(url: str, store: str, rounds: int) -> None:
+    ledger = Ledger(url)
+    reports = Reports(ledger)
+    reports.catch_up()
+    head = ledger.head()
+    assert head is not None
+    periods = ["2024-Q1", "2024-Q3", "2025-Q2", "2025-Q4"]
+    cached = []
+    for i in range(rounds * 10):
+        started = time.perf_counter()
+        reports.statement(TOP_REP, periods[i % len(periods)])
+        cached.append((time.perf_counter() - started) * 1000)
+    p50, p99 = _percentiles(cached)
+    emit(
+        "statement_from_projections",
+        store,
+        p99,
+        "ms p99",
+        p50_ms=round(p50, 2),
+        samples=len(cached),
+    )
+    replays = []
+    for i in range(rounds):
+        started = time.perf_counter()
+        reports.statement(TOP_REP, periods[i % len(periods)], as_of=head.position - i)
+        replays.append((time.perf_counter() - started) * 1000)
+    p50, p99 = _percentiles(replays)
+    emit(
+        "statement_as_of_replay",
+        store,
+        p99,
+        "ms p99",
+        p50_ms=round(p50, 2),
+        samples=len(replays),
+        rep_events=sum(1 for _ in [0]),
+    )
+    ledger.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("which", choices=["import", "rebuild", "statement", "all"])
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = work / "events.jsonl"
+        with data.open("w", encoding="utf-8") as out:
+            for line in generate(args.events, seed=args.seed):
+                out.write(line + "\n")
+        for store in stores:
+            url = fresh_url(store, work)
+            try:
+                bench_import(url, store, data, args.events)
+                if args.which in {"rebuild", "all"}:
+                    bench_rebuild(url, store)
+                if args.which in {"statement", "all"}:
+                    bench_statement(url, store, args.rounds)
+            finally:
+                drop(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
