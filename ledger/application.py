@@ -316,6 +316,14 @@ class Ledger(Application[UUID]):
                 return
             after = page[-1].position
 
+    def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
+        """The events at ``positions`` (those that exist), in order."""
+        return [decode(e) for e in self.chain.select_log_at(positions)]
+
+    def link_at(self, position: int) -> ChainLink | None:
+        """The chain link at ``position``, or the last one before it."""
+        return self.chain.link_at_or_before(position)
+
     def event(self, event_id: str) -> EventRecord:
         """One event by its id; NotFoundError when there is none."""
         position = self.chain.position_of(event_id)

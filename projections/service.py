@@ -57,6 +57,21 @@ class Reports:
             return facts, AsOf(0, None, None)
         return facts, AsOf(last.position, last.recorded_at, last.hash)
 
+    def rep_facts_at(self, rep_id: str, position: int) -> tuple[LedgerFacts, AsOf]:
+        """The facts one rep's figures need as of ``position``: only the events the
+        replay index lists for the rep (and every plan), not the whole log."""
+        store = self.projector.store
+        if store.position() < position:
+            self.catch_up()
+        if store.position() < position:  # pragma: no cover - a concurrent writer raced us
+            return self.facts_at(position)
+        records = self.ledger.read_positions(store.rep_positions(rep_id, position))
+        facts = LedgerFacts.of(records)
+        link = self.ledger.link_at(position)
+        if link is None:
+            return facts, AsOf(0, None, None)
+        return facts, AsOf(link.position, link.recorded_at, link.hash)
+
     def statement(
         self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
     ) -> dict[str, Any]:
@@ -68,19 +83,17 @@ class Reports:
             if cached is not None:
                 return cached
         position = self.ledger.resolve_as_of(as_of)
-        facts, at = self.facts_at(position)
+        facts, at = self.rep_facts_at(rep_id, position)
         return Calculator(facts, at, locale).statement(rep_id, wanted)
 
     def _cached_statement(self, rep_id: str, period: str) -> dict[str, Any] | None:
         store = self.projector.store
-        rows = [doc for _, key, doc in store.rows("statements", rep_id) if key == period]
-        if not rows:
+        statement = store.row("statements", rep_id, period)
+        if statement is None:
             return None
         head = self.ledger.head()
-        position = store.position()
-        if head is None or head.position != position:
+        if head is None or head.position != store.position():
             return None
-        statement = rows[0]
         statement["as_of"] = {"position": head.position, "recorded_at": head.recorded_at}
         statement["chain_head"] = {"position": head.position, "hash": head.hash}
         return statement
@@ -129,7 +142,7 @@ class Reports:
         """The rep's first unpaid period after ``after`` (where a dispute's
         adjustment of a paid period goes)."""
         head = self.ledger.head()
-        facts, at = self.facts_at(head.position if head else 0)
+        facts, at = self.rep_facts_at(rep_id, head.position if head else 0)
         if rep_id not in facts.reps:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
         return str(Calculator(facts, at).first_unpaid_after(rep_id, _period(after)))

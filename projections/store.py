@@ -65,6 +65,10 @@ class ViewStore(Protocol):
 
     def reps_of_event(self, event_id: str) -> list[str] | None: ...
 
+    def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None: ...
+
+    def rep_positions(self, rep_id: str, upto: int) -> list[int]: ...
+
     def all_event_reps(self) -> dict[str, list[str]]: ...
 
     def rows(
@@ -97,7 +101,31 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             "CREATE TABLE IF NOT EXISTS proj_event_reps ("
             "event_id TEXT PRIMARY KEY, position INTEGER NOT NULL, reps TEXT NOT NULL)"
         )
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS proj_rep_events ("
+            "rep_id TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (rep_id, position)) "
+            "WITHOUT ROWID"
+        )
         return statements
+
+    def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT doc FROM proj_{view} WHERE scope = ? AND key = ?",  # noqa: S608
+                (scope, key),
+            )
+            found = c.fetchone()
+        return dict(orjson.loads(found[0])) if found else None
+
+    def rep_positions(self, rep_id: str, upto: int) -> list[int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT position FROM proj_rep_events WHERE rep_id IN (?, '*') "
+                "AND position <= ? ORDER BY position",
+                (rep_id, upto),
+            )
+            return [int(r[0]) for r in c.fetchall()]
 
     def reps_of_event(self, event_id: str) -> list[str] | None:
         with self.datastore.transaction(commit=False) as c:
@@ -128,6 +156,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, Tracking(TRACKING_NAME, position))
             c.executemany("INSERT INTO proj_event_reps VALUES (?, ?, ?)", event_reps)
+            c.executemany("INSERT INTO proj_rep_events VALUES (?, ?)", _rep_positions(event_reps))
             c.executemany(
                 "INSERT INTO proj_event_counts VALUES (?, ?) ON CONFLICT (type) "
                 "DO UPDATE SET count = count + excluded.count",
@@ -158,6 +187,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                 c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
             c.execute("DELETE FROM proj_event_counts")
             c.execute("DELETE FROM proj_event_reps")
+            c.execute("DELETE FROM proj_rep_events")
             c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
 
@@ -189,6 +219,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
             ).format(schema=schema)
         )
         self._event_reps = SQL("{}.proj_event_reps").format(schema)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.proj_rep_events ("
+                "rep_id text NOT NULL, position bigint NOT NULL, PRIMARY KEY (rep_id, position))"
+            ).format(schema=schema)
+        )
+        self._rep_events = SQL("{}.proj_rep_events").format(schema)
 
     def _table(self, view: str) -> Any:
         assert view in VIEWS, view
@@ -196,6 +233,30 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT doc::text AS doc FROM {} WHERE scope = %s AND key = %s").format(
+                    self._table(view)
+                ),
+                (scope, key),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        return dict(orjson.loads(found["doc"])) if found else None
+
+    def rep_positions(self, rep_id: str, upto: int) -> list[int]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT position FROM {} WHERE rep_id IN (%s, '*') AND position <= %s "
+                    "ORDER BY position"
+                ).format(self._rep_events),
+                (rep_id, upto),
+                prepare=True,
+            )
+            return [int(r["position"]) for r in curs.fetchall()]
 
     def reps_of_event(self, event_id: str) -> list[str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -234,6 +295,10 @@ class PostgresViewStore(PostgresTrackingRecorder):
                     SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(self._event_reps),
                     event_reps,
                 )
+                curs.executemany(
+                    SQL("INSERT INTO {} VALUES (%s, %s)").format(self._rep_events),
+                    _rep_positions(event_reps),
+                )
             if counts:
                 curs.executemany(
                     SQL(
@@ -268,12 +333,18 @@ class PostgresViewStore(PostgresTrackingRecorder):
                 curs.execute(SQL("DELETE FROM {}").format(self._table(view)))
             curs.execute(SQL("DELETE FROM {}").format(self._counts))
             curs.execute(SQL("DELETE FROM {}").format(self._event_reps))
+            curs.execute(SQL("DELETE FROM {}").format(self._rep_events))
             curs.execute(
                 SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
                     Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
                 ),
                 (TRACKING_NAME,),
             )
+
+
+def _rep_positions(event_reps: Sequence[tuple[str, int, str]]) -> list[tuple[str, int]]:
+    """(rep id, position) rows of the replay index; "*" marks events every rep needs."""
+    return [(rep, position) for _, position, reps in event_reps for rep in orjson.loads(reps)]
 
 
 def open_view_store(ledger: Ledger) -> ViewStore:

@@ -101,6 +101,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "WHERE e.notification_id > %s AND e.notification_id <= %s "
             "ORDER BY e.notification_id LIMIT %s"
         ).format(schema=schema, events=events, chain=chain)
+        self._select_log_at = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+            "e.state, c.event_id::text, c.recorded_at, c.hash "
+            "FROM {schema}.{events} e JOIN {schema}.{chain} c "
+            "ON c.position = e.notification_id "
+            "WHERE e.notification_id = ANY(%s) ORDER BY e.notification_id"
+        ).format(schema=schema, events=events, chain=chain)
+        self._select_link_at = SQL(
+            "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
+            "WHERE position <= %s ORDER BY position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain)
         self._select_position_of = SQL(
             "SELECT position FROM {schema}.{chain} WHERE event_id = %s"
         ).format(schema=schema, chain=chain)
@@ -218,6 +229,27 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             )
             for r in self._fetch(self._select_log, (after, upper, limit))
         ]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_log_at(self, positions: Sequence[int]) -> list[LoggedEvent]:
+        return [
+            LoggedEvent(
+                r["notification_id"],
+                r["originator_id"],
+                r["originator_version"],
+                r["topic"],
+                bytes(r["state"]),
+                r["event_id"],
+                r["recorded_at"],
+                r["hash"],
+            )
+            for r in self._fetch(self._select_log_at, (list(positions),))
+        ]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def link_at_or_before(self, position: int) -> ChainLink | None:
+        rows = self._fetch(self._select_link_at, (position,))
+        return _link(rows[0]) if rows else None
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def position_of(self, event_id: str) -> int | None:

@@ -106,6 +106,34 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 for r in c.fetchall()
             ]
 
+    def select_log_at(self, positions: Sequence[int]) -> list[LoggedEvent]:
+        found: list[LoggedEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(positions), 900):
+                chunk = list(positions[start : start + 900])
+                c.execute(
+                    "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
+                    "c.event_id, c.recorded_at, c.hash "
+                    f"FROM {self.events_table_name} e JOIN event_chain c ON c.position = e.rowid "
+                    f"WHERE e.rowid IN ({','.join('?' * len(chunk))}) ORDER BY e.rowid",
+                    chunk,
+                )
+                found.extend(
+                    LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
+                    for r in c.fetchall()
+                )
+        return found
+
+    def link_at_or_before(self, position: int) -> ChainLink | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {_LINK_COLUMNS} FROM event_chain WHERE position <= ? "
+                "ORDER BY position DESC LIMIT 1",
+                (position,),
+            )
+            row = c.fetchone()
+        return ChainLink(*row) if row else None
+
     def position_of(self, event_id: str) -> int | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT position FROM event_chain WHERE event_id = ?", (event_id,))
