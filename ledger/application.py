@@ -15,7 +15,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError
 from eventsourcing.utils import Environment, EnvType
 
@@ -220,7 +220,7 @@ class Ledger(Application[UUID]):
             assert len(stored) == len(pending)
             try:
                 for start in range(0, len(pending), chunk_size):
-                    recordings = self.save(*pending[start : start + chunk_size])
+                    recordings = self._save_events(pending[start : start + chunk_size])
                     for staged_input, recording in zip(
                         stored[start : start + chunk_size], recordings, strict=True
                     ):
@@ -258,6 +258,18 @@ class Ledger(Application[UUID]):
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
         dispute = self._staging().get(Dispute, dispute_id)
         return (dispute.rep_id, dispute.run_id) if dispute is not None else None
+
+    def _save_events(self, events: Sequence[Any]) -> list[Any]:
+        """`Application.save` for events already collected in order.
+
+        `save()` checks each object against a runtime Protocol (about 18 µs an
+        event); these are our own domain events, so go straight to `_record`,
+        the library's one-transaction write. No snapshots or notifications are
+        configured, which is all `save()` would add.
+        """
+        processing = ProcessingEvent[UUID]()
+        processing.events.extend(events)
+        return self._record(processing)
 
     def _staging(self) -> Staging:
         return Staging(self.chain, self.mapper, self._plan_info)

@@ -14,10 +14,12 @@ computable without a lookup.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -35,6 +37,7 @@ __all__ = [
 
 # Fixed forever: changing it would change every aggregate and event id.
 LEDGER_NAMESPACE = UUID("8a6f3f0e-5d1c-4b8e-9a51-3c0b7f2d9e41")
+_NAMESPACE_BYTES = LEDGER_NAMESPACE.bytes
 _TOPIC_PREFIX = "incentive_ledger:"
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -59,14 +62,24 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
+def _uuid5(name: str) -> UUID:
+    """uuid5(LEDGER_NAMESPACE, name), without the stdlib's per-call overheads."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
+    value = int.from_bytes(digest[:16])
+    value = (value & ~(0xF000 << 64)) | (5 << 76)  # version 5
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+    return UUID(int=value)
+
+
+@lru_cache(maxsize=65_536)
 def natural_id(kind: str, key: str) -> UUID:
     """The aggregate id of the stream that holds the fact keyed ``kind:key``."""
-    return uuid5(LEDGER_NAMESPACE, f"{kind}:{key}")
+    return _uuid5(f"{kind}:{key}")
 
 
 def event_id_for(originator_id: UUID, version: int) -> UUID:
     """The ledger's id of the event at ``version`` of aggregate ``originator_id``."""
-    return uuid5(LEDGER_NAMESPACE, f"event:{originator_id.hex}:{version}")
+    return _uuid5(f"event:{originator_id.hex}:{version}")
 
 
 def event_topic(type_: str) -> str:

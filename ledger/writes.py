@@ -182,8 +182,9 @@ def _ids_touched(items: Iterable[ev.EventIn]) -> list[UUID]:
     """Every aggregate a batch will read, so they load in a few queries."""
     ids: list[UUID] = []
     for item in items:
+        fields = item.__dict__  # not getattr: pydantic's __getattr__ is slow on a miss
         for name, cls in _KEY_FIELDS:
-            value = getattr(item, name, None)
+            value = fields.get(name)
             if isinstance(value, str):
                 ids.extend(c.id_for(value) for c in cls)
     return ids
