@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.errors import NotFoundError
+from policies.periods import Period
 from projections.facts import LedgerFacts
 from projections.periods import activity_periods
 from projections.statement import Calculator
@@ -17,13 +18,16 @@ LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carrie
 
 
 def rep_rows(
-    facts: LedgerFacts, calc: Calculator, rep_id: str
+    facts: LedgerFacts, calc: Calculator, rep_id: str, start: Period | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(balances, attainment, statements) rows of one rep, keyed by period."""
+    """(balances, attainment, statements) rows of one rep, keyed by period
+    (from ``start`` on, when given)."""
     balances: dict[str, Any] = {}
     attainment: dict[str, Any] = {}
     statements: dict[str, Any] = {}
     for period in activity_periods(facts, rep_id, facts.period_kind(rep_id)):
+        if start is not None and period < start:
+            continue
         try:
             statement = calc.statement(rep_id, period)
         except NotFoundError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -220,6 +220,43 @@ class LedgerFacts:
     def _on_DisputeResolved(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         self.resolutions[d["dispute_id"]] = r
         return {self.disputes[d["dispute_id"]].data["rep_id"]}
+
+    # -- what an event can change ----------------------------------------------
+
+    def affects_since(self, r: EventRecord) -> date | None:  # noqa: PLR0911 - a rule per type
+        """The earliest business date whose figures ``r`` (just applied) can change;
+        None when it can change any period (enrolment, plan changes)."""
+        d = r.data
+        own = r.occurred_at.date()
+        if r.type in {"RepEnrolled", "RepPlanAssigned", "RepLeft", "PlanPublished"}:
+            return None
+        if r.type == "SaleCancelled":
+            return self.sales[d["sale_id"]].record.occurred_at.date()
+        if r.type == "ViolationOverturned":
+            return self.cases[d["case_id"]].record.occurred_at.date()
+        if r.type in {"ApprovalGranted", "ApprovalRejected"}:
+            return self._subject_since(d["subject_id"], own)
+        if r.type in {"PayoutCalculated", "PayoutPaid", "DisputeRaised"}:
+            run = self.runs.get(d.get("run_id", ""))
+            return parse_period(run.period).first_day if run else own
+        if r.type == "DisputeResolved" and d.get("adjustment_id"):
+            return self._subject_since(d["adjustment_id"], own)
+        if "period" in d:
+            return min(own, parse_period(d["period"]).first_day)
+        return own
+
+    def _subject_since(self, subject_id: str, default: date) -> date:
+        for table in (self.targets, self.adjustments):
+            if subject_id in table:
+                subject = table[subject_id]
+                return min(
+                    subject.occurred_at.date(), parse_period(subject.data["period"]).first_day
+                )
+        if subject_id in self.cases:
+            return self.cases[subject_id].record.occurred_at.date()
+        if subject_id in self.runs:
+            return parse_period(self.runs[subject_id].period).first_day
+        return default
 
     # -- lookups ---------------------------------------------------------------
 

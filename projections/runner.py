@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from decimal import Decimal
 
 import orjson
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.records import EventRecord
+from policies.periods import Period, period_of
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
 from projections.discipline_history import history
@@ -55,23 +59,36 @@ def _as_of(record: EventRecord | None, position: int) -> AsOf:
 
 
 def compute_rows(
-    facts: LedgerFacts, as_of: AsOf, reps: Iterable[str], runs: Iterable[str]
+    facts: LedgerFacts,
+    as_of: AsOf,
+    reps: Iterable[str],
+    runs: Iterable[str],
+    *,
+    since: Mapping[str, date | None] | None = None,
+    stored: ViewStore | None = None,
 ) -> list[Replacement]:
-    """The read-model rows of ``reps`` and ``runs``, as of the facts' position."""
+    """The read-model rows of ``reps`` and ``runs``, as of the facts' position.
+
+    With ``since`` (rep -> earliest business date a batch can have changed), only
+    the periods from that date on are recomputed; the stored row of the period
+    before (unchanged) supplies the balance it may carry forward.
+    """
     calc = Calculator(facts, as_of)
     replacements: list[Replacement] = []
     for rep_id in sorted(reps):
         if rep_id not in facts.reps:
             continue
-        balances, attainment, statements = rep_rows(facts, calc, rep_id)
+        start = _start_period(facts, calc, rep_id, (since or {}).get(rep_id), stored)
+        balances, attainment, statements = rep_rows(facts, calc, rep_id, start)
         for statement in statements.values():
             statement.pop("as_of", None)
             statement.pop("chain_head", None)
         entries = history(facts, calc, rep_id)
+        from_key = str(start) if start is not None else None
         replacements += [
-            Replacement("balances", rep_id, balances),
-            Replacement("attainment", rep_id, attainment),
-            Replacement("statements", rep_id, statements),
+            Replacement("balances", rep_id, balances, from_key),
+            Replacement("attainment", rep_id, attainment, from_key),
+            Replacement("statements", rep_id, statements, from_key),
             Replacement("discipline", rep_id, {f"{i:06d}": e for i, e in enumerate(entries)}),
             Replacement("pending_approvals", rep_id, pending_for_rep(facts, rep_id)),
             Replacement("reps", rep_id, {rep_id: rep_row(facts, rep_id)}),
@@ -83,6 +100,31 @@ def compute_rows(
             Replacement("pending_approvals", f"run:{run_id}", pending_for_run(facts, run_id)),
         ]
     return replacements
+
+
+def _start_period(
+    facts: LedgerFacts,
+    calc: Calculator,
+    rep_id: str,
+    since: date | None,
+    stored: ViewStore | None,
+) -> Period | None:
+    """The first period to recompute (None: all), priming the carried balance."""
+    if since is None or stored is None:
+        return None
+    kind = facts.period_kind(rep_id)
+    start = max(
+        period_of(datetime.combine(since, clock_time(), UTC), kind),
+        facts.first_period(rep_id, kind),
+    )
+    previous = start.previous()
+    if previous >= facts.first_period(rep_id, kind) and not calc.is_paid(rep_id, previous):
+        row = stored.row("statements", rep_id, str(previous))
+        if row is None:
+            return None  # nothing stored to carry from: recompute everything
+        ids = tuple(dict.fromkeys(e for line in row["lines"] for e in line["event_ids"]))
+        calc.known_totals[rep_id, previous] = (Decimal(row["total"]), ids)
+    return start
 
 
 def _reps_doc(reps: set[str]) -> str:
@@ -129,17 +171,26 @@ class Projector:
                 break
             reps: set[str] = set()
             runs: set[str] = set()
+            since: dict[str, date | None] = {}
             counts: Counter[str] = Counter(record.type for record in batch)
             event_reps: list[tuple[str, int, str]] = []
             for record in batch:
                 touched = self.facts.apply(record)
                 reps |= touched
+                changed = self.facts.affects_since(record)
+                for rep in touched:
+                    earlier = since.get(rep, changed)
+                    since[rep] = (
+                        None if changed is None or earlier is None else min(earlier, changed)
+                    )
                 indexed = {"*"} if record.type == "PlanPublished" else touched
                 event_reps.append((record.event_id, record.position, _reps_doc(indexed)))
                 runs |= _runs_touched(self.facts, record)
                 self._last = record
             position = batch[-1].position
-            rows = compute_rows(self.facts, _as_of(self._last, position), reps, runs)
+            rows = compute_rows(
+                self.facts, _as_of(self._last, position), reps, runs, since=since, stored=self.store
+            )
             try:
                 self.store.write(rows, position, counts, event_reps)
             except IntegrityError:

@@ -92,6 +92,12 @@ class Calculator:
     as_of: AsOf
     locale: str = "en"
     _memo: dict[tuple[str, Period, bool], tuple[Plan, PeriodResult]] = field(default_factory=dict)
+    # Totals (and their events) of open periods already known to be unchanged:
+    # the projection passes the stored row of the period before the first it
+    # recomputes, so a carried balance does not re-run every earlier period.
+    known_totals: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = field(
+        default_factory=dict
+    )
 
     # -- facts for one rep and period -----------------------------------------
 
@@ -261,6 +267,8 @@ class Calculator:
             assert paid is not None
             ids = (e for line in paid["lines"] for e in line["event_ids"])
             return Decimal(paid["total"]), tuple(dict.fromkeys(ids))
+        if (rep_id, period) in self.known_totals:
+            return self.known_totals[rep_id, period]
         result = self.compute(rep_id, period)[1]
         ids = (e for line in result.lines for e in line.event_ids)
         return result.total, tuple(dict.fromkeys(ids))

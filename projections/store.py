@@ -48,6 +48,7 @@ class Replacement:
     view: str
     scope: str
     rows: Mapping[str, Mapping[str, Any]]
+    from_key: str | None = None  # replace only the rows whose key is >= this
 
 
 class ViewStore(Protocol):
@@ -163,7 +164,13 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                 sorted((counts or {}).items()),
             )
             for r in replacements:
-                c.execute(f"DELETE FROM proj_{r.view} WHERE scope = ?", (r.scope,))  # noqa: S608
+                if r.from_key is None:
+                    c.execute(f"DELETE FROM proj_{r.view} WHERE scope = ?", (r.scope,))  # noqa: S608
+                else:
+                    c.execute(
+                        f"DELETE FROM proj_{r.view} WHERE scope = ? AND key >= ?",  # noqa: S608
+                        (r.scope, r.from_key),
+                    )
                 c.executemany(
                     f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
                     [(r.scope, key, _doc(doc)) for key, doc in r.rows.items()],
@@ -309,7 +316,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
                 )
             for r in replacements:
                 table = self._table(r.view)
-                curs.execute(SQL("DELETE FROM {} WHERE scope = %s").format(table), (r.scope,))
+                if r.from_key is None:
+                    curs.execute(SQL("DELETE FROM {} WHERE scope = %s").format(table), (r.scope,))
+                else:
+                    curs.execute(
+                        SQL("DELETE FROM {} WHERE scope = %s AND key >= %s").format(table),
+                        (r.scope, r.from_key),
+                    )
                 if r.rows:
                     curs.executemany(
                         SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(table),
