@@ -20,7 +20,7 @@ from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
-from ledger.domain import LedgerAggregate
+from ledger.domain import LedgerAggregate, Receipt
 from ledger.errors import (
     AlreadyDecidedError,
     InvalidInputError,
@@ -205,6 +205,18 @@ _KEY_FIELDS: tuple[tuple[str, tuple[type[LedgerAggregate], ...]], ...] = (
 # -- the rules, one handler per event type ------------------------------------
 
 
+def _already_stored(
+    st: Staging, cls: type[LedgerAggregate], key: str, env: Envelope, *, what: str, field: str
+) -> bool:
+    """SPEC §2 natural keys: True when this fact is stored identically (skip it);
+    ConflictError when the key is stored with other content; False when new."""
+    existing = st.get(cls, key)
+    if existing is None:
+        return False
+    receipt: Receipt = existing.recorded  # type: ignore[attr-defined]
+    return receipt.check_same(env.content_sha256, key=what, field=field)
+
+
 def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None:
     plan = st.plan(rep.plan_at(at))
     if plan is not None and parse_period(period).kind != plan.period:
@@ -220,9 +232,7 @@ def _plan_published(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.PlanPublished)
     plan = item.plan
     key = PlanVersion.key_of(plan.id, plan.version)
-    existing = st.get(PlanVersion, key)
-    if existing is not None:
-        existing.recorded.check_same(env.content_sha256, key=f"plan {key}", field="plan.version")
+    if _already_stored(st, PlanVersion, key, env, what=f"plan {key}", field="plan.version"):
         return
     earlier = st.plan(plan.id)
     if earlier is not None and earlier.currency != plan.currency:
@@ -272,11 +282,9 @@ def _rep_left(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _target_set(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.TargetSet)
-    existing = st.get(Target, item.target_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256, key=f"target {item.target_id}", field="target_id"
-        )
+    if _already_stored(
+        st, Target, item.target_id, env, what=f"target {item.target_id}", field="target_id"
+    ):
         return
     rep = st.require(Rep, item.rep_id, field="rep_id", what="rep")
     _check_period_kind(st, rep, item.period, item.occurred_at)
@@ -285,11 +293,7 @@ def _target_set(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _sale_recorded(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.SaleRecorded)
-    existing = st.get(Sale, item.sale_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256, key=f"sale {item.sale_id}", field="sale_id"
-        )
+    if _already_stored(st, Sale, item.sale_id, env, what=f"sale {item.sale_id}", field="sale_id"):
         return
     rep = st.require(Rep, item.rep_id, field="rep_id", what="rep")
     for i, split in enumerate(item.splits or ()):
@@ -312,11 +316,7 @@ def _sale_cancelled(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _violation_recorded(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.ViolationRecorded)
-    existing = st.get(Case, item.case_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256, key=f"case {item.case_id}", field="case_id"
-        )
+    if _already_stored(st, Case, item.case_id, env, what=f"case {item.case_id}", field="case_id"):
         return
     st.require(Rep, item.rep_id, field="rep_id", what="rep")
     st.add(Case(key=item.case_id, **env.kwargs()))
@@ -331,13 +331,9 @@ def _violation_overturned(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _adjustment_requested(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.AdjustmentRequested)
-    existing = st.get(Adjustment, item.adjustment_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256,
-            key=f"adjustment {item.adjustment_id}",
-            field="adjustment_id",
-        )
+    adjustment_id = item.adjustment_id
+    what = f"adjustment {adjustment_id}"
+    if _already_stored(st, Adjustment, adjustment_id, env, what=what, field="adjustment_id"):
         return
     rep = st.require(Rep, item.rep_id, field="rep_id", what="rep")
     _check_period_kind(st, rep, item.period, item.occurred_at)
@@ -407,11 +403,9 @@ def _decision(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _dispute_raised(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.DisputeRaised)
-    existing = st.get(Dispute, item.dispute_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256, key=f"dispute {item.dispute_id}", field="dispute_id"
-        )
+    if _already_stored(
+        st, Dispute, item.dispute_id, env, what=f"dispute {item.dispute_id}", field="dispute_id"
+    ):
         return
     st.require(Rep, item.rep_id, field="rep_id", what="rep")
     run = st.require(PayoutRun, item.run_id, field="run_id", what="payout run")
@@ -442,11 +436,9 @@ def _dispute_resolved(st: Staging, item: ev.EventIn, env: Envelope) -> None:
 
 def _payout_calculated(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     assert isinstance(item, ev.PayoutCalculated)
-    existing = st.get(PayoutRun, item.run_id)
-    if existing is not None:
-        existing.recorded.check_same(
-            env.content_sha256, key=f"payout run {item.run_id}", field="run_id"
-        )
+    if _already_stored(
+        st, PayoutRun, item.run_id, env, what=f"payout run {item.run_id}", field="run_id"
+    ):
         return
     st.add(PayoutRun(key=item.run_id, **env.kwargs()))
 

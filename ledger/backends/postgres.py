@@ -216,35 +216,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
         upper = stop if stop is not None else 2**63 - 1
-        return [
-            LoggedEvent(
-                r["notification_id"],
-                r["originator_id"],
-                r["originator_version"],
-                r["topic"],
-                bytes(r["state"]),
-                r["event_id"],
-                r["recorded_at"],
-                r["hash"],
-            )
-            for r in self._fetch(self._select_log, (after, upper, limit))
-        ]
+        return [_logged(r) for r in self._fetch(self._select_log, (after, upper, limit))]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_log_at(self, positions: Sequence[int]) -> list[LoggedEvent]:
-        return [
-            LoggedEvent(
-                r["notification_id"],
-                r["originator_id"],
-                r["originator_version"],
-                r["topic"],
-                bytes(r["state"]),
-                r["event_id"],
-                r["recorded_at"],
-                r["hash"],
-            )
-            for r in self._fetch(self._select_log_at, (list(positions),))
-        ]
+        return [_logged(r) for r in self._fetch(self._select_log_at, (list(positions),))]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def link_at_or_before(self, position: int) -> ChainLink | None:
@@ -277,6 +253,19 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
                 )
         return streams
+
+
+def _logged(r: Any) -> LoggedEvent:
+    return LoggedEvent(
+        r["notification_id"],
+        r["originator_id"],
+        r["originator_version"],
+        r["topic"],
+        bytes(r["state"]),
+        r["event_id"],
+        r["recorded_at"],
+        r["hash"],
+    )
 
 
 def _link(row: Any) -> ChainLink:

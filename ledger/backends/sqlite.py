@@ -101,10 +101,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         params.append(limit)
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            return [
-                LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
-                for r in c.fetchall()
-            ]
+            return [_logged(r) for r in c.fetchall()]
 
     def select_log_at(self, positions: Sequence[int]) -> list[LoggedEvent]:
         found: list[LoggedEvent] = []
@@ -118,10 +115,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                     f"WHERE e.rowid IN ({','.join('?' * len(chunk))}) ORDER BY e.rowid",
                     chunk,
                 )
-                found.extend(
-                    LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
-                    for r in c.fetchall()
-                )
+                found.extend(_logged(r) for r in c.fetchall())
         return found
 
     def link_at_or_before(self, position: int) -> ChainLink | None:
@@ -167,6 +161,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                         StoredEvent(oid, row[1], row[2], bytes(row[3]))
                     )
         return streams
+
+
+def _logged(r: Any) -> LoggedEvent:
+    return LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
 
 
 def _as_uuid(value: UUID | str) -> UUID:
