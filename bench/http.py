@@ -141,6 +141,29 @@ async def _run(
         await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
 
 
+async def _bare(base: str, seconds: float, concurrency: int) -> None:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def post(i: int) -> int:
+            response = await client.post("/events", json=_sale(f"X{i}", REPS[0]))
+            response.raise_for_status()
+            return 1
+
+        await _phase("bare_fastapi_insert_ceiling", "postgres", seconds, concurrency, post)
+
+
+def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in {200, 404}:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http")
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="postgres")
@@ -208,6 +231,30 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        if args.store == "postgres":
+            port = _free_port()
+            bare_env = env | {"BARE_DSN": PG_DEFAULT}
+            bare = _serve(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.bare_app:app",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                bare_env,
+                port,
+            )
+            try:
+                asyncio.run(_bare(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+            finally:
+                bare.terminate()
+                bare.wait(timeout=30)
+                with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
+                    conn.execute("DROP TABLE IF EXISTS bench_bare")
         stored = Counter(r.data["sale_id"] for r in ledger.iter_log() if r.type == "SaleRecorded")
         doubled = sum(1 for c in stored.values() if c > 1)
         missing = sum(1 for s in set(acked) if s not in stored)

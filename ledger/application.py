@@ -38,7 +38,7 @@ from ledger.errors import (
     LineError,
     NotFoundError,
 )
-from ledger.records import EventRecord, decode
+from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.writes import PlanInfo, StagedInput, Staging, find_subject
 from policies.plan import Plan
@@ -142,6 +142,17 @@ class Ledger(Application[UUID]):
         file is written in transactions of ``chunk_size`` events; a crash part
         way leaves a prefix that re-running the import completes (natural keys).
         """
+        with bulk():
+            return self._import(lines, actor=actor, on_progress=on_progress, chunk_size=chunk_size)
+
+    def _import(
+        self,
+        lines: Iterable[str],
+        *,
+        actor: str,
+        on_progress: Callable[[int], None] | None,
+        chunk_size: int,
+    ) -> RecordResult:
         parsed: list[tuple[int, ev.EventIn, str]] = []
         errors: list[LineError] = []
         for number, text in enumerate(lines, start=1):

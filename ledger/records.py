@@ -7,6 +7,9 @@ rebuild scan the log at the library's own scan speed.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +19,24 @@ import orjson
 from ledger.backends.base import LoggedEvent
 from ledger.domain import type_of_topic
 
-__all__ = ["EventRecord", "decode"]
+__all__ = ["EventRecord", "bulk", "decode"]
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector during bulk work.
+
+    An import or a rebuild keeps millions of small objects alive; every GC pass
+    walks them all (measured: the dominant cost of a 1M-event import). The
+    objects here form no cycles worth collecting mid-run; collection resumes after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
-from ledger.records import EventRecord
+from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
@@ -161,6 +161,10 @@ class Projector:
         self, *, batch_events: int = 20_000, on_batch: Callable[[int], None] | None = None
     ) -> CatchUp:
         """Apply every event after the tracking position; returns what it did."""
+        with bulk():
+            return self._catch_up(batch_events, on_batch)
+
+    def _catch_up(self, batch_events: int, on_batch: Callable[[int], None] | None) -> CatchUp:
         started = time.perf_counter()
         applied = 0
         tracked = self.store.position()
