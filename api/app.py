@@ -43,9 +43,16 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     own = ledger is None
     the_ledger = ledger or Ledger(settings.database_url, chain_key=settings.chain_key_text())
 
+    reports = Reports(
+        the_ledger, projections="background" if settings.api_projector else "external"
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.api_projector:
+            reports.start_following()
         yield
+        reports.stop_following()
         if own:
             the_ledger.close()
 
@@ -56,7 +63,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ledger = the_ledger
-    app.state.reports = Reports(the_ledger)
+    app.state.reports = reports
     app.state.tokens = TokenStore(the_ledger, secret)
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):

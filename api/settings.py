@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     token_secret: SecretStr | None = Field(
         default=None, description="Signs API bearer tokens (at least 32 characters)."
     )
+    api_projector: bool = Field(
+        default=True,
+        description="The API keeps the projections current in a background thread; "
+        "false when a separate worker (`project --follow`) does.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None,

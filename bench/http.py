@@ -70,7 +70,8 @@ async def _phase(
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                events += await call(n * 10_000_000 + i)
+                done = await call(n * 10_000_000 + i)
+                events += done
             except Exception as exc:  # noqa: BLE001 - counted, reported
                 failures[type(exc).__name__] += 1
             latencies.append((time.perf_counter() - started) * 1000)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ledger.application import Ledger, RecordResult
 from ledger.errors import InvalidInputError, NotFoundError
@@ -22,6 +24,8 @@ from projections.statement import AsOf, Calculator, statement_sha256
 
 __all__ = ["Reports"]
 
+log = logging.getLogger(__name__)
+
 
 def _period(text: str) -> Period:
     try:
@@ -33,10 +37,25 @@ def _period(text: str) -> Period:
 class Reports:
     """Read-side operations of one ledger."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        projections: Literal["inline", "background", "external"] = "inline",
+        read_wait_seconds: float = 2.0,
+    ) -> None:
+        """``projections`` says who keeps the read models current: this caller
+        before each read (the CLI), a thread of this process (`start_following`,
+        the API), or another process (the worker). In the last two, a read waits
+        up to ``read_wait_seconds`` for the projections to reach the head, then
+        serves them as of where they are (and says so in ``as_of``)."""
         self.ledger = ledger
+        self.projections = projections
+        self.read_wait_seconds = read_wait_seconds
         self._projector: Projector | None = None
         self._lock = threading.Lock()  # one catch-up at a time per process
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
 
     @property
     def projector(self) -> Projector:
@@ -62,8 +81,8 @@ class Reports:
         replay index lists for the rep (and every plan), not the whole log."""
         store = self.projector.store
         if store.position() < position:
-            self.catch_up()
-        if store.position() < position:  # pragma: no cover - a concurrent writer raced us
+            self.fresh(position)
+        if store.position() < position:  # the projections lag: replay the whole log instead
             return self.facts_at(position)
         records = self.ledger.read_positions(store.rep_positions(rep_id, position))
         facts = LedgerFacts.of(records)
@@ -78,7 +97,7 @@ class Reports:
         """A statement now (from the read models) or as of a position/timestamp (replay)."""
         wanted = _period(period)
         if as_of is None and locale == "en":
-            self.catch_up()
+            self.fresh()
             cached = self._cached_statement(rep_id, str(wanted))
             if cached is not None:
                 return cached
@@ -91,11 +110,13 @@ class Reports:
         statement = store.row("statements", rep_id, period)
         if statement is None:
             return None
-        head = self.ledger.head()
-        if head is None or head.position != store.position():
+        # Valid as of the projection's position (it may trail the head when a
+        # separate worker projects): say so in as_of and chain_head.
+        link = self.ledger.link_at(store.position())
+        if link is None:
             return None
-        statement["as_of"] = {"position": head.position, "recorded_at": head.recorded_at}
-        statement["chain_head"] = {"position": head.position, "hash": head.hash}
+        statement["as_of"] = {"position": link.position, "recorded_at": link.recorded_at}
+        statement["chain_head"] = {"position": link.position, "hash": link.hash}
         return statement
 
     def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
@@ -118,7 +139,7 @@ class Reports:
 
     def rep(self, rep_id: str) -> dict[str, Any]:
         """The rep's directory row (team, manager, plans); NotFoundError if none."""
-        self.catch_up()
+        self.fresh()
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
@@ -135,7 +156,7 @@ class Reports:
 
     def reps_of_event(self, event_id: str) -> list[str]:
         """The reps an event concerns (the index the API's access checks use)."""
-        self.catch_up()
+        self.fresh()
         return self.projector.store.reps_of_event(event_id) or []
 
     def first_unpaid_period(self, rep_id: str, after: str) -> str:
@@ -152,6 +173,43 @@ class Reports:
     def catch_up(self) -> CatchUp:
         with self._lock:
             return self.projector.catch_up()
+
+    def fresh(self, position: int | None = None) -> int:
+        """Bring the projections to ``position`` (default: the head), or wait for
+        whoever projects; returns the position they are at."""
+        store = self.projector.store
+        if self.projections == "inline":
+            self.catch_up()
+            return store.position()
+        if position is None:
+            head = self.ledger.head()
+            position = head.position if head else 0
+        deadline = time.monotonic() + self.read_wait_seconds
+        while store.position() < position and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return store.position()
+
+    def start_following(self, poll_seconds: float = 0.05) -> None:
+        """Keep the projections current from a background thread of this process."""
+        assert self.projections == "background", "only a background projector follows"
+
+        def follow() -> None:
+            while not self._stop.is_set():
+                try:
+                    applied = self.catch_up().applied
+                except Exception:
+                    log.exception("projection catch-up failed; retrying")
+                    applied = 0
+                if not applied:
+                    self._stop.wait(poll_seconds)
+
+        self._follower = threading.Thread(target=follow, name="projector", daemon=True)
+        self._follower.start()
+
+    def stop_following(self) -> None:
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=30)
 
     def rebuild(self) -> CatchUp:
         self._projector = None
