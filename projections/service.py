@@ -96,12 +96,14 @@ class Reports:
     ) -> dict[str, Any]:
         """A statement now (from the read models) or as of a position/timestamp (replay)."""
         wanted = _period(period)
-        if as_of is None and locale == "en":
-            self.fresh()
-            cached = self._cached_statement(rep_id, str(wanted))
+        if as_of is None:
+            # "now" is where the projections are (the head, unless a worker trails)
+            position = self.fresh()
+            cached = self._cached_statement(rep_id, str(wanted)) if locale == "en" else None
             if cached is not None:
                 return cached
-        position = self.ledger.resolve_as_of(as_of)
+        else:
+            position = self.ledger.resolve_as_of(as_of)
         facts, at = self.rep_facts_at(rep_id, position)
         return Calculator(facts, at, locale).statement(rep_id, wanted)
 

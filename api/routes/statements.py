@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.auth import check_rep_scope, require_role
 from api.deps import Caller, ReportsDep
@@ -36,12 +37,15 @@ def get_statement(
     as_of: Annotated[
         str | None, Query(description="A position or a recorded_at timestamp.")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """A rep's statement for a period (now, or as of a position/timestamp), explained."""
     require_role(principal, "get_statement")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "statement")
-    return reports.statement(rep_id, period, as_of=as_of)
+    # Serialised directly: a statement can carry thousands of explained sales, and
+    # it was validated when computed (StatementOut documents its shape).
+    statement = reports.statement(rep_id, period, as_of=as_of)
+    return Response(orjson.dumps(statement), media_type="application/json")
 
 
 @router.get(
