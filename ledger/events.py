@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from ledger.errors import BatchRejectedError, InvalidInputError, LineError
+from ledger.errors import BatchRejectedError, LineError
 from policies.periods import parse_period
 from policies.plan import Plan, plan_document
 
@@ -503,9 +503,3 @@ def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]
     except json.JSONDecodeError as exc:
         return None, [LineError(line, None, f"malformed JSON: {exc.msg} at column {exc.colno}")]
     return parse_event(obj, line=line)
-
-
-def require(condition: bool, reason: str, *, field: str) -> None:
-    """Raise an input error naming ``field`` unless ``condition`` holds."""
-    if not condition:
-        raise InvalidInputError(reason, field=field)

@@ -4,7 +4,6 @@ Chinese for the teams paid in CNY). Changing wording never touches a number."""
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
 from typing import Any
 
 from policies.explanation import Line, Step
@@ -136,7 +135,3 @@ def render_step(step: Step, locale: str = "en") -> str:
 
 def render_line(line: Line, locale: str = "en") -> list[str]:
     return [render_step(s, locale) for s in line.steps]
-
-
-def values_of(step: Step) -> Mapping[str, str]:
-    return step.values
