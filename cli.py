@@ -144,9 +144,8 @@ def import_(
     with open_ledger(db) as ledger:
         if plan is not None:
             _publish(ledger, plan, _actor(actor), as_json=as_json)
-        with file.open(encoding="utf-8") as handle:
-            lines = handle.readlines()
-        show = err.is_terminal and len(lines) >= _PROGRESS_MIN_LINES and not as_json
+        total = _count_lines(file)
+        show = err.is_terminal and total >= _PROGRESS_MIN_LINES and not as_json
         progress = Progress(
             TextColumn("appending"),
             BarColumn(),
@@ -155,17 +154,29 @@ def import_(
             console=err,
             disable=not show,
         )
-        with progress:
-            task = progress.add_task("append", total=len(lines))
+        with progress, file.open(encoding="utf-8") as lines:
+            task = progress.add_task("append", total=total)
             try:
+                # Streamed: the file is never held in memory (it is re-read only
+                # if the store's connection drops mid-import).
                 result = ledger.import_lines(
                     lines,
                     actor=_actor(actor),
                     on_progress=lambda n: progress.advance(task, n),
+                    keep_outcomes=as_json,
                 )
             except LedgerError as exc:
                 raise _fail(exc, as_json=as_json) from None
         _summary(result, as_json=as_json)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file, for the progress bar, without decoding it."""
+    count = 0
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 20):
+            count += block.count(b"\n")
+    return count
 
 
 def _publish(ledger: Ledger, path: Path, actor: str, *, as_json: bool) -> None:

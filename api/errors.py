@@ -1,7 +1,8 @@
 """Every exception handler of the API: errors are JSON ``{"error", "detail"}``.
 
 401 unknown/malformed/expired token · 403 role · 404 unknown or not yours ·
-409 conflicting duplicate, self-approval, second decision · 422 invalid input.
+409 conflicting duplicate, self-approval, second decision · 422 invalid input ·
+503 the store dropped the connection and nothing was stored.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ledger.errors import BatchRejectedError, LedgerError
 
 __all__ = ["install_error_handlers"]
 
-_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404}
+_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404, "unavailable": 503}
 log = structlog.get_logger("api")
 
 

@@ -8,6 +8,7 @@ the audit chain. Library errors are translated into the ledger's own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,12 +16,18 @@ from typing import Any, cast
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    Transcoder,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
-from ledger.backends.base import LedgerRecorder
+from ledger.backends.base import AppendSession, LedgerRecorder
 from ledger.chain import (
     Anchor,
     ChainHasher,
@@ -30,16 +37,18 @@ from ledger.chain import (
     verify_links,
 )
 from ledger.dispute import Dispute
-from ledger.domain import event_id_for, event_topic
+from ledger.domain import event_topic
 from ledger.errors import (
     BatchRejectedError,
     ConflictError,
     LedgerError,
     LineError,
     NotFoundError,
+    StoreUnavailableError,
 )
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
+from ledger.transcoder import OrjsonTranscoder
 from ledger.writes import PlanInfo, StagedInput, Staging, find_subject
 from policies.plan import Plan
 
@@ -47,6 +56,7 @@ __all__ = ["Ledger", "Outcome", "RecordResult"]
 
 _MAX_ATTEMPTS = 8
 _PAGE = 5_000
+_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -62,17 +72,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RecordResult:
-    """What a batch did: every input stored or skipped as an identical duplicate."""
+    """What a batch did: every input stored or skipped as an identical duplicate.
+
+    ``outcomes`` has one entry per input, in input order (empty for an import
+    run with ``keep_outcomes=False``); the counts are always there.
+    """
 
     outcomes: list[Outcome]
-
-    @property
-    def stored(self) -> int:
-        return sum(1 for o in self.outcomes if o.status == "stored")
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for o in self.outcomes if o.status == "skipped")
+    stored: int
+    skipped: int
 
 
 class Ledger(Application[UUID]):
@@ -91,6 +99,12 @@ class Ledger(Application[UUID]):
         """Only the given environment: the library would also read os.environ,
         where a stray POSTGRES_HOST could point the ledger at another database."""
         return Environment(name, dict(env or {}))
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON format, written and read with orjson (`ledger.transcoder`)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_recorder(self) -> ApplicationRecorder:
         recorder = super().construct_recorder()
@@ -134,16 +148,44 @@ class Ledger(Application[UUID]):
         *,
         actor: str,
         on_progress: Callable[[int], None] | None = None,
-        chunk_size: int = 1_000,
+        chunk_size: int = _CHUNK,
+        keep_outcomes: bool = True,
     ) -> RecordResult:
-        """SPEC §2 import: validate the whole file, then append it.
+        """SPEC §2 import: the whole file or nothing, streamed.
 
-        On any bad line nothing is stored and every bad line is named. A good
-        file is written in transactions of ``chunk_size`` events; a crash part
-        way leaves a prefix that re-running the import completes (natural keys).
+        The file is read once, ``chunk_size`` lines at a time: each chunk is
+        parsed, checked against the store and every earlier line, and appended
+        inside one write transaction that holds the writer lock from the first
+        line to the last (`AppendSession`). Any bad line rolls the whole import
+        back and every bad line is named. Memory stays bounded by the chunk:
+        aggregates of earlier chunks are dropped and read back through the
+        session when a later line needs them. A crash mid-import leaves nothing.
+
+        ``keep_outcomes=False`` keeps only the counts (a 1M-line import need
+        not hold a million outcomes). On a dropped connection the import is run
+        again when ``lines`` can be read again (a list, or a seekable file).
         """
-        with bulk():
-            return self._import(lines, actor=actor, on_progress=on_progress, chunk_size=chunk_size)
+        for attempt in range(_MAX_ATTEMPTS):
+            if attempt:
+                _rewind(lines)
+            try:
+                with bulk():
+                    return self._import(
+                        lines,
+                        actor=actor,
+                        on_progress=on_progress,
+                        chunk_size=chunk_size,
+                        keep_outcomes=keep_outcomes,
+                    )
+            except _Interrupted as interrupted:
+                if not _rewindable(lines):
+                    raise StoreUnavailableError(
+                        "the connection to the store dropped during the import and "
+                        "the input cannot be read again; nothing was stored: re-run it"
+                    ) from interrupted.__cause__
+        raise StoreUnavailableError(
+            "the import kept losing its connection to the store; nothing was stored: re-run it"
+        )
 
     def _import(
         self,
@@ -152,25 +194,75 @@ class Ledger(Application[UUID]):
         actor: str,
         on_progress: Callable[[int], None] | None,
         chunk_size: int,
+        keep_outcomes: bool,
     ) -> RecordResult:
-        parsed: list[tuple[int, ev.EventIn, str]] = []
         errors: list[LineError] = []
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
+        outcomes: list[Outcome] = []
+        stored = skipped = 0
+        last: ChainLink | None = None
+        try:
+            with self.chain.append_session() as session:
+                staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
+                for chunk in _chunks(lines, chunk_size):
+                    staged, appended = self._import_chunk(session, staging, chunk, actor, errors)
+                    stored += len(appended)
+                    skipped += len(staged) - len(appended)
+                    if appended:
+                        last = appended[-1]
+                    if keep_outcomes and not errors:
+                        outcomes.extend(_outcomes(staged, appended))
+                    if on_progress is not None:
+                        on_progress(len(chunk))
+                if errors:
+                    raise BatchRejectedError(sorted(errors, key=lambda e: e.line))
+        except (InterfaceError, OperationalError) as exc:
+            if last is None or not self._committed(last):
+                raise _Interrupted from exc
+            # The commit went through; only its reply was lost.
+        return RecordResult(outcomes, stored=stored, skipped=skipped)
+
+    @staticmethod
+    def _import_chunk(
+        session: AppendSession,
+        staging: Staging,
+        chunk: list[tuple[int, str]],
+        actor: str,
+        errors: list[LineError],
+    ) -> tuple[list[StagedInput], list[ChainLink]]:
+        """Parse, check and append one chunk of an import; its bad lines go to ``errors``."""
+        parsed: list[tuple[int, ev.EventIn, str]] = []
+        for number, text in chunk:
             item, line_errors = ev.parse_line(text, line=number)
             errors.extend(line_errors)
             if item is not None:
                 parsed.append((number, item, item.actor or actor))
+        staged, rule_errors = staging.apply_all(parsed)
+        appended = None if rule_errors else session.try_append(staging.take_pending())
+        if appended is None:
+            # A key assumed new is stored already (a re-import), or a line broke
+            # a rule: check the chunk again looking up every key, so each line
+            # gets its true outcome.
+            staging.reset()
+            staging.optimistic = False
+            staged, rule_errors = staging.apply_all(parsed)
+            staging.optimistic = True
+            # Appended even after an error, so later lines are checked against
+            # everything before them; the rollback drops it all.
+            appended = session.append(staging.take_pending())
+        errors.extend(rule_errors)
+        staging.forget()
+        return staged, appended
 
-        def build(st: Staging) -> list[StagedInput]:
-            staged, rule_errors = st.apply_all(parsed)
-            every = sorted([*errors, *rule_errors], key=lambda e: e.line)
-            if every:
-                raise BatchRejectedError(every)
-            return staged
-
-        return self._commit(build, chunk_size=chunk_size, on_progress=on_progress)
+    def _committed(self, link: ChainLink) -> bool:
+        """Whether ``link`` is in the stored chain (after a commit whose reply was lost)."""
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                found = self.chain.link_at_or_before(link.position)
+            except (InterfaceError, OperationalError):
+                time.sleep(0.2)
+                continue
+            return found == link
+        return False
 
     def publish_plan(
         self, plan: Plan, *, actor: str, occurred_at: datetime | None = None
@@ -206,49 +298,35 @@ class Ledger(Application[UUID]):
         item = ev.make_event(ev.PayoutPaid, occurred_at=_now(), run_id=run_id)
         return self.record([item], actor=actor)
 
-    def _commit(
-        self,
-        build: Callable[[Staging], list[StagedInput]],
-        *,
-        chunk_size: int = 10_000,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> RecordResult:
-        """Stage, then save in chunks; on a key collision, stage again.
+    def _commit(self, build: Callable[[Staging], list[StagedInput]]) -> RecordResult:
+        """Stage, then append in one transaction; on a key collision, stage again.
 
-        A collision means another writer stored one of our keys first — or our
-        own earlier attempt did commit though its reply was lost (the library
-        retries inserts after a dropped connection). Staging again sorts it
-        out: identical facts are now skipped ("already stored"), different
-        ones are conflicts, the rest is saved.
+        Staging reads without the writer lock (so concurrent writers validate in
+        parallel); a collision at append time means another writer stored one of
+        our keys first. Staging again sorts it out: identical facts are now
+        skipped ("already stored"), different ones are conflicts, the rest is
+        saved. A dropped connection is retried the same way, after checking
+        whether the commit went through with only its reply lost.
         """
-        committed: dict[int, Outcome] = {}
         for _attempt in range(_MAX_ATTEMPTS):
             staging = self._staging()
             staged = build(staging)
-            # One event per stored input, in input order.
-            stored = [s for s in staged if s.stored]
-            pending = staging.pending
-            assert len(stored) == len(pending)
+            events = staging.take_pending()
+            links: list[ChainLink] = []
             try:
-                for start in range(0, len(pending), chunk_size):
-                    recordings = self._save_events(pending[start : start + chunk_size])
-                    for staged_input, recording in zip(
-                        stored[start : start + chunk_size], recordings, strict=True
-                    ):
-                        event = recording.domain_event
-                        committed[staged_input.index] = Outcome(
-                            staged_input.index,
-                            staged_input.type,
-                            "stored",
-                            str(event_id_for(event.originator_id, event.originator_version)),
-                            recording.notification.id,
-                        )
-                    if on_progress is not None:
-                        on_progress(len(recordings))
+                with self.chain.append_session() as session:
+                    links = session.append(events)
             except IntegrityError:
                 continue
+            except (InterfaceError, OperationalError):
+                if not links or not self._committed(links[-1]):
+                    time.sleep(0.05)
+                    continue
+            outcomes = _outcomes(staged, links)
             return RecordResult(
-                [committed.get(s.index) or Outcome(s.index, s.type, "skipped") for s in staged]
+                outcomes,
+                stored=len(links),
+                skipped=len(staged) - len(links),
             )
         raise ConflictError(
             "the batch kept colliding with concurrent writers of the same keys; "
@@ -269,18 +347,6 @@ class Ledger(Application[UUID]):
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
         dispute = self._staging().get(Dispute, dispute_id)
         return (dispute.rep_id, dispute.run_id) if dispute is not None else None
-
-    def _save_events(self, events: Sequence[Any]) -> list[Any]:
-        """`Application.save` for events already collected in order.
-
-        `save()` checks each object against a runtime Protocol (about 18 µs an
-        event); these are our own domain events, so go straight to `_record`,
-        the library's one-transaction write. No snapshots or notifications are
-        configured, which is all `save()` would add.
-        """
-        processing = ProcessingEvent[UUID]()
-        processing.events.extend(events)
-        return self._record(processing)
 
     def _staging(self) -> Staging:
         return Staging(self.chain, self.mapper, self._plan_info)
@@ -400,3 +466,43 @@ class Ledger(Application[UUID]):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
+    """The store's connection dropped before the import committed."""
+
+
+def _outcomes(staged: Sequence[StagedInput], links: Sequence[ChainLink]) -> list[Outcome]:
+    """One outcome per staged input: stored ones take the next link, in order."""
+    appended = iter(links)
+    outcomes = []
+    for s in staged:
+        if s.stored:
+            link = next(appended)
+            outcomes.append(Outcome(s.index, s.type, "stored", link.event_id, link.position))
+        else:
+            outcomes.append(Outcome(s.index, s.type, "skipped"))
+    return outcomes
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
+    """Non-blank lines, numbered from 1 as in the file, ``size`` at a time."""
+    chunk: list[tuple[int, str]] = []
+    for number, text in enumerate(lines, start=1):
+        if text.strip():
+            chunk.append((number, text))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _rewindable(lines: Iterable[str]) -> bool:
+    return isinstance(lines, Sequence) or callable(getattr(lines, "seek", None))
+
+
+def _rewind(lines: Iterable[str]) -> None:
+    seek = getattr(lines, "seek", None)
+    if callable(seek):
+        seek(0)

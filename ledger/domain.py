@@ -121,6 +121,7 @@ class LedgerAggregate(Aggregate):
     """Base of the ledger's aggregates: the event envelope and receipts."""
 
     KIND: ClassVar[str]
+    TOPIC: ClassVar[str]
 
     @classmethod
     def id_for(cls, key: str) -> UUID:

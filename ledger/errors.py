@@ -18,6 +18,7 @@ __all__ = [
     "LineError",
     "NotFoundError",
     "SelfApprovalError",
+    "StoreUnavailableError",
     "UnknownReferenceError",
 ]
 
@@ -53,6 +54,12 @@ class SelfApprovalError(ConflictError):
 
 class AlreadyDecidedError(ConflictError):
     """A subject takes one decision; this one has it already."""
+
+
+class StoreUnavailableError(LedgerError):
+    """The store could not be reached reliably; nothing was stored."""
+
+    status = "unavailable"
 
 
 class NotFoundError(LedgerError):

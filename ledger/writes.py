@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from uuid import UUID
+
+from eventsourcing.domain import datetime_now_with_tzinfo
+from eventsourcing.persistence import StoredEvent
 
 from ledger import events as ev
 from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
-from ledger.domain import LedgerAggregate, Receipt
+from ledger.domain import LedgerAggregate, Receipt, event_topic
 from ledger.errors import (
     AlreadyDecidedError,
     InvalidInputError,
@@ -37,12 +40,9 @@ from ledger.targets import Target
 from policies.periods import parse_period
 
 if TYPE_CHECKING:
-    from eventsourcing.domain import DomainEventProtocol
     from eventsourcing.persistence import Mapper
 
-    from ledger.backends.base import LedgerRecorder
-
-__all__ = ["Envelope", "PlanInfo", "StagedInput", "Staging"]
+__all__ = ["Envelope", "PlanInfo", "StagedInput", "Staging", "StreamReader"]
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -81,25 +81,61 @@ class StagedInput:
     index: int
     type: str
     stored: bool
-    originator_id: UUID | None = None
-    originator_version: int | None = None
+
+
+class StreamReader(Protocol):
+    """Where staging loads aggregates from: the recorder, or an open append session
+    (which also sees what the session itself appended)."""
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+
+# Aggregates an import keeps between chunks: few, and referenced by most inputs.
+_KEPT_KINDS = frozenset({"rep", "plan"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    """A stream created in this unit of work, kept as its stored event only.
+
+    Most created streams (a sale) are never looked at again in the same import;
+    making the aggregate object is deferred until a later input needs it.
+    """
+
+    stored: StoredEvent
+    kind: str
 
 
 class Staging:
-    """A unit of work over the ledger's aggregates."""
+    """A unit of work over the ledger's aggregates.
+
+    ``pending`` holds the staged events already in stored form, in input order.
+    With ``optimistic=True`` (a streamed import) the keys that inputs *create*
+    (a new sale id, say) are not looked up: they are assumed new, and the
+    store's primary key proves it when the chunk is appended; a chunk that
+    collides is staged again with ``optimistic=False`` (see `Ledger.import_lines`).
+    """
 
     def __init__(
         self,
-        recorder: LedgerRecorder,
+        recorder: StreamReader,
         mapper: Mapper[UUID],
         plans: Callable[[str], PlanInfo | None],
+        *,
+        optimistic: bool = False,
     ) -> None:
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
+        self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
-        self._loaded: dict[UUID, LedgerAggregate | None] = {}
-        self.pending: list[DomainEventProtocol[UUID]] = []
+        self._checkpoint: dict[str, PlanInfo] = {}
+        self._loaded: dict[UUID, LedgerAggregate | _Fresh | None] = {}
+        self.pending: list[StoredEvent] = []
+        # Creation events are encoded straight into the mapper's stored form
+        # (same bytes, see tests/unit/test_stored_form.py) unless the mapper
+        # also compresses or encrypts.
+        self._direct = mapper.compressor is None and mapper.cipher is None
 
     # -- loading ---------------------------------------------------------------
 
@@ -121,6 +157,9 @@ class Staging:
         if aggregate_id not in self._loaded:
             self.prefetch([aggregate_id])
         found = self._loaded[aggregate_id]
+        if isinstance(found, _Fresh):
+            domain_event: Any = self._mapper.to_domain_event(found.stored)
+            found = self._loaded[aggregate_id] = domain_event.mutate(None)
         if found is not None and not isinstance(found, cls):
             return None
         return found
@@ -131,8 +170,34 @@ class Staging:
             raise UnknownReferenceError(f"unknown {what} {key!r}", field=field)
         return found
 
+    def assume_new(self, ids: Iterable[UUID]) -> None:
+        """Treat ``ids`` as absent from the store without looking (optimistic mode)."""
+        for i in ids:
+            self._loaded.setdefault(i, None)
+
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
+
+    def take_pending(self) -> list[StoredEvent]:
+        """The events staged so far (in input order, stored form), handed over."""
+        pending, self.pending = self.pending, []
+        return pending
+
+    def forget(self) -> None:
+        """Drop loaded aggregates but the few that most inputs touch (reps, plans).
+
+        Between the chunks of a streamed import: what was dropped is loaded again
+        on demand from the append session, which sees the chunks already appended,
+        so memory stays bounded by the chunk, not the file.
+        """
+        self._loaded = {i: a for i, a in self._loaded.items() if _kind(a) in _KEPT_KINDS}
+        self._checkpoint = dict(self._staged_plans)
+
+    def reset(self) -> None:
+        """Undo everything staged since the last `forget` (its chunk was not appended)."""
+        self._loaded = {}
+        self.pending = []
+        self._staged_plans = dict(self._checkpoint)
 
     # -- changing --------------------------------------------------------------
 
@@ -140,34 +205,63 @@ class Staging:
         self._loaded[aggregate.id] = aggregate
         self.collect(aggregate)
 
+    def create(self, cls: type[LedgerAggregate], key: str, env: Envelope, created: str) -> None:
+        """Stage a new stream of ``cls`` for ``key``: its creation event ``created``.
+
+        The same as ``add(cls(key=key, **env.kwargs()))`` — what the library's
+        aggregate would record and its mapper store — at a third of the cost: the
+        aggregate object is only made if a later input of the unit needs it.
+        """
+        if not self._direct:
+            self.add(cast("Any", cls)(key=key, **env.kwargs()))
+            return
+        aggregate_id = cls.id_for(key)
+        state = {
+            "timestamp": datetime_now_with_tzinfo(),
+            "originator_topic": cls.TOPIC,
+            "key": key,
+            "occurred_at": env.occurred_at,
+            "actor": env.actor,
+            "content_sha256": env.content_sha256,
+            "data": env.data,
+        }
+        stored = StoredEvent(
+            aggregate_id, 1, event_topic(created), self._mapper.transcoder.encode(state)
+        )
+        self._loaded[aggregate_id] = _Fresh(stored, cls.KIND)
+        self.pending.append(stored)
+
     def collect(self, aggregate: LedgerAggregate) -> None:
-        self.pending.extend(aggregate.collect_events())
+        to_stored = self._mapper.to_stored_event
+        self.pending.extend(to_stored(e) for e in aggregate.collect_events())
 
     # -- applying inputs -------------------------------------------------------
 
     def apply(self, index: int, item: ev.EventIn, actor: str) -> StagedInput:
         """Check one input against the rules and stage its event (if new)."""
-        envelope = Envelope(item.occurred_at, actor, item.content_sha256(), item.payload())
+        payload = item.payload()
+        content = ev.content_sha256(item.type, item.occurred_at.isoformat(), payload)
+        envelope = Envelope(item.occurred_at, actor, content, payload)
         before = len(self.pending)
-        handler = _HANDLERS[item.type]
-        handler(self, item, envelope)
-        if len(self.pending) == before:
-            return StagedInput(index, item.type, stored=False)
-        assert len(self.pending) == before + 1, "one input, one event"
-        event = self.pending[-1]
-        return StagedInput(
-            index,
-            item.type,
-            stored=True,
-            originator_id=event.originator_id,
-            originator_version=event.originator_version,
-        )
+        _HANDLERS[item.type](self, item, envelope)
+        assert len(self.pending) <= before + 1, "one input, at most one event"
+        return StagedInput(index, item.type, stored=len(self.pending) > before)
 
     def apply_all(
         self, items: Sequence[tuple[int, ev.EventIn, str]]
     ) -> tuple[list[StagedInput], list[LineError]]:
         """Stage a batch; every bad input is named, none stops the others."""
-        self.prefetch(_ids_touched(item for _, item, _ in items))
+        if self.optimistic:
+            created = [
+                _CREATES[item.type][1].id_for(item.__dict__[_CREATES[item.type][0]])
+                for _, item, _ in items
+                if item.type in _CREATES
+            ]
+            fresh = set(created)
+            self.prefetch(i for i in _ids_touched(item for _, item, _ in items) if i not in fresh)
+            self.assume_new(created)
+        else:
+            self.prefetch(_ids_touched(item for _, item, _ in items))
         staged: list[StagedInput] = []
         errors: list[LineError] = []
         for line, item, actor in items:
@@ -176,6 +270,12 @@ class Staging:
             except LedgerError as exc:
                 errors.append(LineError(line, exc.field, exc.reason, exc.status))
         return staged, errors
+
+
+def _kind(found: LedgerAggregate | _Fresh | None) -> str | None:
+    if isinstance(found, _Fresh):
+        return found.kind
+    return getattr(found, "KIND", None)
 
 
 def _ids_touched(items: Iterable[ev.EventIn]) -> list[UUID]:
@@ -189,6 +289,17 @@ def _ids_touched(items: Iterable[ev.EventIn]) -> list[UUID]:
                 ids.extend(c.id_for(value) for c in cls)
     return ids
 
+
+# The stream each creating input starts: (its key field, the aggregate class).
+_CREATES: dict[str, tuple[str, type[LedgerAggregate]]] = {
+    "RepEnrolled": ("rep_id", Rep),
+    "SaleRecorded": ("sale_id", Sale),
+    "TargetSet": ("target_id", Target),
+    "ViolationRecorded": ("case_id", Case),
+    "AdjustmentRequested": ("adjustment_id", Adjustment),
+    "DisputeRaised": ("dispute_id", Dispute),
+    "PayoutCalculated": ("run_id", PayoutRun),
+}
 
 _KEY_FIELDS: tuple[tuple[str, tuple[type[LedgerAggregate], ...]], ...] = (
     ("rep_id", (Rep,)),
@@ -248,7 +359,7 @@ def _plan_published(st: Staging, item: ev.EventIn, env: Envelope) -> None:
             field="plan.period",
         )
     st._staged_plans[plan.id] = PlanInfo(plan.id, plan.currency, plan.period)  # noqa: SLF001
-    st.add(PlanVersion(key=key, **env.kwargs()))
+    st.create(PlanVersion, key, env, item.type)
 
 
 def _rep_enrolled(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -259,7 +370,7 @@ def _rep_enrolled(st: Staging, item: ev.EventIn, env: Envelope) -> None:
         return
     if st.plan(item.plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {item.plan_id!r}", field="plan_id")
-    st.add(Rep(key=item.rep_id, **env.kwargs()))
+    st.create(Rep, item.rep_id, env, item.type)
 
 
 def _rep_fact(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -288,7 +399,7 @@ def _target_set(st: Staging, item: ev.EventIn, env: Envelope) -> None:
         return
     rep = st.require(Rep, item.rep_id, field="rep_id", what="rep")
     _check_period_kind(st, rep, item.period, item.occurred_at)
-    st.add(Target(key=item.target_id, **env.kwargs()))
+    st.create(Target, item.target_id, env, item.type)
 
 
 def _sale_recorded(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -304,7 +415,7 @@ def _sale_recorded(st: Staging, item: ev.EventIn, env: Envelope) -> None:
             f"rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency}, not {item.currency}",
             field="currency",
         )
-    st.add(Sale(key=item.sale_id, **env.kwargs()))
+    st.create(Sale, item.sale_id, env, item.type)
 
 
 def _sale_cancelled(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -319,7 +430,7 @@ def _violation_recorded(st: Staging, item: ev.EventIn, env: Envelope) -> None:
     if _already_stored(st, Case, item.case_id, env, what=f"case {item.case_id}", field="case_id"):
         return
     st.require(Rep, item.rep_id, field="rep_id", what="rep")
-    st.add(Case(key=item.case_id, **env.kwargs()))
+    st.create(Case, item.case_id, env, item.type)
 
 
 def _violation_overturned(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -337,7 +448,7 @@ def _adjustment_requested(st: Staging, item: ev.EventIn, env: Envelope) -> None:
         return
     rep = st.require(Rep, item.rep_id, field="rep_id", what="rep")
     _check_period_kind(st, rep, item.period, item.occurred_at)
-    st.add(Adjustment(key=item.adjustment_id, **env.kwargs()))
+    st.create(Adjustment, item.adjustment_id, env, item.type)
 
 
 _SUBJECT_KINDS: tuple[type[Target | Case | Adjustment | PayoutRun], ...] = (
@@ -414,7 +525,7 @@ def _dispute_raised(st: Staging, item: ev.EventIn, env: Envelope) -> None:
             f"payout run {item.run_id} has no statement for rep {item.rep_id}",
             field="run_id",
         )
-    st.add(Dispute(key=item.dispute_id, **env.kwargs()))
+    st.create(Dispute, item.dispute_id, env, item.type)
 
 
 def _dispute_resolved(st: Staging, item: ev.EventIn, env: Envelope) -> None:
@@ -440,7 +551,7 @@ def _payout_calculated(st: Staging, item: ev.EventIn, env: Envelope) -> None:
         st, PayoutRun, item.run_id, env, what=f"payout run {item.run_id}", field="run_id"
     ):
         return
-    st.add(PayoutRun(key=item.run_id, **env.kwargs()))
+    st.create(PayoutRun, item.run_id, env, item.type)
 
 
 def _payout_paid(st: Staging, item: ev.EventIn, env: Envelope) -> None:

@@ -4,6 +4,7 @@ the audit chain written in the insert transaction, and reads joined with it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -12,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import ChainHasher, ChainLink
 
-__all__ = ["LedgerRecorder", "LoggedEvent"]
+__all__ = ["AppendSession", "LedgerRecorder", "LoggedEvent"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,25 @@ class LoggedEvent:
     event_id: str
     recorded_at: str
     hash: str
+
+
+class AppendSession(Protocol):
+    """One write transaction that holds the store's writer lock from its start.
+
+    Reads through it see what it has appended so far (and what others committed
+    before it began); nothing it appends is visible to anyone else until the
+    session commits, and all of it is discarded if the session fails. While it
+    is open no other writer can append, so what was checked through it stays true
+    until it commits. Positions and chain links are assigned as it appends.
+    """
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]: ...
+
+    def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
+        """`append`, or None (and nothing appended) when a stream version exists already."""
+        ...
 
 
 class LedgerRecorder(Protocol):
@@ -55,3 +75,7 @@ class LedgerRecorder(Protocol):
     def position_at(self, recorded_at: str) -> int | None: ...
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def append_session(self) -> AbstractContextManager[AppendSession]:
+        """Open an `AppendSession`: committed on a clean exit, rolled back on an error."""
+        ...

@@ -23,12 +23,15 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
 )
 from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.errors import UniqueViolation
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
 
-__all__ = ["LedgerPostgresRecorder", "schema_lock"]
+__all__ = ["LedgerPostgresRecorder", "PostgresAppendSession", "schema_lock"]
 
 _RETRIED = (InterfaceError, OperationalError)
 # pg_advisory_lock key for DDL: any 64-bit number no other application uses.
@@ -123,9 +126,42 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(schema=schema, events=events)
 
+        self._copy_events = SQL(
+            "COPY {schema}.{events} "
+            "(originator_id, originator_version, topic, state, notification_id) "
+            "FROM STDIN (FORMAT BINARY)"
+        ).format(schema=schema, events=events)
+        self._copy_links = SQL(
+            "COPY {schema}.{chain} (position, event_id, recorded_at, hash) "
+            "FROM STDIN (FORMAT BINARY)"
+        ).format(schema=schema, chain=chain)
+        self._next_positions = SQL(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'notification_id')) AS position "
+            "FROM generate_series(1, %s)"
+        )
+        self._qualified_events = f'"{self.datastore.schema}"."{self.events_table_name}"'
+
     def create_table(self) -> None:
         with schema_lock(self.datastore):
             super().create_table()
+
+    @contextmanager
+    def append_session(self) -> Iterator[PostgresAppendSession]:
+        """A write transaction holding the table lock from its start (see `AppendSession`).
+
+        The lock is the library's own ``LOCK TABLE ... IN EXCLUSIVE MODE``: readers
+        carry on, other writers wait, and commit order stays position order.
+        """
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self._select_head, prepare=True)
+            head = curs.fetchone()
+            yield PostgresAppendSession(self, curs, _link(head) if head else None)
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def insert_events(
@@ -253,6 +289,77 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
                 )
         return streams
+
+
+class PostgresAppendSession:
+    """`AppendSession` on PostgreSQL: binary COPY of events and links.
+
+    Positions come from the events table's own sequence, drawn while the table
+    lock is held, so they increase in commit order exactly as the library's
+    ``INSERT ... RETURNING`` would give them; COPY then writes each row with its
+    position, and its chain link, at several times the speed of the insert.
+    """
+
+    def __init__(
+        self,
+        recorder: LedgerPostgresRecorder,
+        curs: Cursor[DictRow],
+        head: ChainLink | None,
+    ) -> None:
+        self._recorder = recorder
+        self._curs = curs
+        self.head = head
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        for start in range(0, len(ids), 5_000):
+            self._curs.execute(
+                self._recorder._select_streams,  # noqa: SLF001
+                (list(ids[start : start + 5_000]),),
+            )
+            for r in self._curs.fetchall():
+                oid = r["originator_id"]
+                streams.setdefault(oid, []).append(
+                    StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
+                )
+        return streams
+
+    def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
+        try:
+            with self._curs.connection.transaction():  # a savepoint
+                return self.append(stored_events)
+        except UniqueViolation:
+            return None
+
+    def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:
+        if not stored_events:
+            return []
+        recorder, curs = self._recorder, self._curs
+        curs.execute(
+            recorder._next_positions,  # noqa: SLF001
+            (recorder._qualified_events, len(stored_events)),  # noqa: SLF001
+        )
+        positions = sorted(int(r["position"]) for r in curs.fetchall())
+        id_type = "uuid" if recorder.datastore.originator_id_type == "uuid" else "text"
+        with curs.copy(recorder._copy_events) as copy:  # noqa: SLF001
+            copy.set_types([id_type, "int8", "text", "bytea", "int8"])
+            write_row = copy.write_row
+            for p, s in zip(positions, stored_events, strict=True):
+                write_row((_as_uuid(s.originator_id), s.originator_version, s.topic, s.state, p))
+        links = recorder.hasher.extend(
+            self.head,
+            [
+                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
+                for p, s in zip(positions, stored_events, strict=True)
+            ],
+        )
+        with curs.copy(recorder._copy_links) as copy:  # noqa: SLF001
+            copy.set_types(["int8", "uuid", "text", "text"])
+            write_row = copy.write_row
+            for link in links:
+                write_row((link.position, UUID(link.event_id), link.recorded_at, link.hash))
+        self.head = links[-1]
+        return links
 
 
 def _logged(r: Any) -> LoggedEvent:

@@ -7,17 +7,19 @@ last link, append the next" safe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
 
-__all__ = ["LedgerSQLiteRecorder"]
+__all__ = ["LedgerSQLiteRecorder", "SQLiteAppendSession"]
 
 _LINK_COLUMNS = "position, event_id, recorded_at, hash"
 
@@ -61,6 +63,39 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
         return positions
+
+    @contextmanager
+    def append_session(self) -> Iterator[SQLiteAppendSession]:
+        """A write transaction holding SQLite's write lock from its start.
+
+        ``BEGIN IMMEDIATE`` takes the lock before the first read, so what the
+        session reads cannot be changed by another writer before it commits
+        (a deferred BEGIN would fail with "database is locked" on its first write).
+        """
+        with self.datastore.get_connection(commit=True) as conn:
+            raw = conn.cursor().sqlite_cursor
+            try:
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                    raw.execute(
+                        f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1"
+                    )
+                    row = raw.fetchone()
+                    raw.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+                    last = raw.fetchone()[0] or 0
+                    yield SQLiteAppendSession(
+                        self, raw, ChainLink(*row) if row else None, max(last, row[0] if row else 0)
+                    )
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            except sqlite3.IntegrityError as exc:
+                raise IntegrityError(exc) from exc
+            except sqlite3.OperationalError as exc:
+                raise OperationalError(exc) from exc
+            finally:
+                raw.close()
 
     def chain_head(self) -> ChainLink | None:
         with self.datastore.transaction(commit=False) as c:
@@ -161,6 +196,80 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                         StoredEvent(oid, row[1], row[2], bytes(row[3]))
                     )
         return streams
+
+
+class SQLiteAppendSession:
+    """`AppendSession` on SQLite: rows written with explicit positions (rowids)."""
+
+    def __init__(
+        self,
+        recorder: LedgerSQLiteRecorder,
+        cursor: sqlite3.Cursor,
+        head: ChainLink | None,
+        last_position: int,
+    ) -> None:
+        self._recorder = recorder
+        self._cursor = cursor
+        self.head = head
+        self._last = last_position
+        self._insert = (
+            f"INSERT INTO {recorder.events_table_name} "
+            "(rowid, originator_id, originator_version, topic, state) VALUES (?,?,?,?,?)"
+        )
+
+    def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = {}
+        c = self._cursor
+        for start in range(0, len(ids), 500):
+            chunk = [i.hex for i in ids[start : start + 500]]
+            c.execute(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {self._recorder.events_table_name} WHERE originator_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                chunk,
+            )
+            for row in c.fetchall():
+                oid = UUID(row[0])
+                streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
+        return streams
+
+    def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
+        self._cursor.execute("SAVEPOINT optimistic")
+        try:
+            links = self.append(stored_events)
+        except sqlite3.IntegrityError:
+            self._cursor.execute("ROLLBACK TO optimistic")
+            self._cursor.execute("RELEASE optimistic")
+            return None
+        self._cursor.execute("RELEASE optimistic")
+        return links
+
+    def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:
+        if not stored_events:
+            return []
+        first = self._last + 1
+        positions = range(first, first + len(stored_events))
+        self._cursor.executemany(
+            self._insert,
+            [
+                (p, _as_uuid(s.originator_id).hex, s.originator_version, s.topic, s.state)
+                for p, s in zip(positions, stored_events, strict=True)
+            ],
+        )
+        links = self._recorder.hasher.extend(
+            self.head,
+            [
+                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
+                for p, s in zip(positions, stored_events, strict=True)
+            ],
+        )
+        self._cursor.executemany(
+            "INSERT INTO event_chain VALUES (?,?,?,?)",
+            [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
+        )
+        self._last = positions[-1]
+        self.head = links[-1]
+        return links
 
 
 def _logged(r: Any) -> LoggedEvent:

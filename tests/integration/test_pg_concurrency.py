@@ -159,36 +159,101 @@ def test_writers_survive_killed_backends(pg_schema_url: str) -> None:
     ledger.close()
 
 
-@pytest.mark.postgres
-def test_a_commit_whose_reply_was_lost_is_reported_already_stored(pg_schema_url: str) -> None:
-    """The insert commits, then the connection drops before the reply: the library
-    retries, the retry hits the primary key, and the ledger reports the batch as
-    already stored — not a conflict, not a duplicate."""
+def _drop_connection_once(ledger: Ledger, *, after_commit: bool) -> list[int]:
+    """Make the next append session lose its connection: before it commits, or
+    after the commit went through (only the reply lost). Returns a call counter."""
+    from contextlib import contextmanager
+
     from eventsourcing.persistence import OperationalError
-    from eventsourcing.utils import retry
 
-    ledger = seeded(Ledger(pg_schema_url))
-    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
     recorder = ledger.recorder
-    undecorated = type(recorder).insert_events.__wrapped__  # type: ignore[attr-defined]
-    calls = 0
+    real = recorder.append_session  # type: ignore[attr-defined]
+    calls = [0]
 
-    def reply_lost_once(stored_events: object, **kwargs: object) -> object:
-        nonlocal calls
-        calls += 1
-        result = undecorated(recorder, stored_events, **kwargs)
-        if calls == 1:
+    @contextmanager
+    def flaky():  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        first = calls[0] == 1
+        with real() as session:
+            yield session
+            if first and not after_commit:
+                msg = "server closed the connection unexpectedly"
+                raise OperationalError(msg)
+        if first and after_commit:
             msg = "server closed the connection unexpectedly"
             raise OperationalError(msg)
-        return result
 
-    recorder.insert_events = retry(OperationalError, max_attempts=3, wait=0.01)(reply_lost_once)  # type: ignore[method-assign]
-    lines = _batch(0, 1)
-    result = ledger.import_lines(lines, actor="crm")
-    assert calls >= 2, "the insert was retried"
-    assert (result.stored, result.skipped) == (0, PER_BATCH), "reported as already stored"
+    recorder.append_session = flaky  # type: ignore[attr-defined]
+    return calls
+
+
+def _stored_once(ledger: Ledger, lines: list[str]) -> None:
     stored = Counter(r.data["sale_id"] for r in ledger.iter_log() if r.type == "SaleRecorded")
     assert sorted(stored) == sorted(json.loads(line)["sale_id"] for line in lines)
     assert set(stored.values()) == {1}
     assert ledger.verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("path", ["import", "record"])
+def test_a_commit_whose_reply_was_lost_is_reported_stored_once(
+    pg_schema_url: str, path: str
+) -> None:
+    """The append commits, then the connection drops before the reply: the ledger
+    finds its last link in the stored chain and reports the batch stored — not a
+    conflict, not an error, not a duplicate."""
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    calls = _drop_connection_once(ledger, after_commit=True)
+    lines = _batch(0, 1)
+    if path == "import":
+        result = ledger.import_lines(lines, actor="crm")
+    else:
+        from ledger.events import parse_line
+
+        items = [parse_line(line, line=1)[0] for line in lines]
+        result = ledger.record([i for i in items if i is not None], actor="crm")
+    assert calls[0] == 1, "no second attempt was needed"
+    assert (result.stored, result.skipped) == (PER_BATCH, 0)
+    _stored_once(ledger, lines)
+    ledger.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("path", ["import", "record"])
+def test_a_connection_lost_before_commit_is_retried_and_stored_once(
+    pg_schema_url: str, path: str
+) -> None:
+    """The connection drops before the commit: nothing was stored, the ledger tries
+    again on a fresh connection, and every event ends up stored exactly once."""
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    calls = _drop_connection_once(ledger, after_commit=False)
+    lines = _batch(0, 2)
+    if path == "import":
+        result = ledger.import_lines(lines, actor="crm")
+    else:
+        from ledger.events import parse_line
+
+        items = [parse_line(line, line=1)[0] for line in lines]
+        result = ledger.record([i for i in items if i is not None], actor="crm")
+    assert calls[0] == 2, "the append was tried again"
+    assert (result.stored, result.skipped) == (PER_BATCH, 0)
+    _stored_once(ledger, lines)
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_an_import_from_a_one_pass_stream_is_not_retried_blindly(pg_schema_url: str) -> None:
+    """When the input cannot be read again, a dropped connection is reported (503,
+    nothing stored) instead of silently importing half a stream."""
+    from ledger.errors import StoreUnavailableError
+
+    ledger = seeded(Ledger(pg_schema_url))
+    ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    _drop_connection_once(ledger, after_commit=False)
+    lines = _batch(0, 4)
+    with pytest.raises(StoreUnavailableError):
+        ledger.import_lines(iter(lines), actor="crm")
+    assert not [r for r in ledger.iter_log() if r.type == "SaleRecorded"]
     ledger.close()
