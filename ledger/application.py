@@ -57,6 +57,7 @@ __all__ = ["Ledger", "Outcome", "RecordResult"]
 _MAX_ATTEMPTS = 8
 _PAGE = 5_000
 _CHUNK = 5_000
+_ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,10 @@ class Ledger(Application[UUID]):
             if last is None or not self._committed(last):
                 raise _Interrupted from exc
             # The commit went through; only its reply was lost.
+        if stored >= _ANALYZE_AFTER:
+            analyze = getattr(self.chain, "analyze", None)
+            if analyze is not None:
+                analyze()
         return RecordResult(outcomes, stored=stored, skipped=skipped)
 
     @staticmethod
@@ -395,13 +400,18 @@ class Ledger(Application[UUID]):
         """Events after position ``after`` (up to ``stop``), decoded, in order."""
         return [decode(e) for e in self.chain.select_log(after, limit, stop)]
 
-    def iter_log(self, after: int = 0, stop: int | None = None) -> Iterator[EventRecord]:
-        """Every event after ``after`` (up to ``stop``), read in pages."""
-        while True:
-            page = self.chain.select_log(after, _PAGE, stop)
+    def iter_log(
+        self, after: int = 0, stop: int | None = None, limit: int | None = None
+    ) -> Iterator[EventRecord]:
+        """Every event after ``after`` (up to ``stop``; at most ``limit``), read in pages."""
+        left = limit if limit is not None else -1
+        while left:
+            size = _PAGE if left < 0 else min(_PAGE, left)
+            page = self.chain.select_log(after, size, stop)
             for logged in page:
                 yield decode(logged)
-            if len(page) < _PAGE:
+            left -= len(page) if left > 0 else 0
+            if len(page) < size:
                 return
             after = page[-1].position
 

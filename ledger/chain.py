@@ -153,18 +153,17 @@ class ChainHasher:
         previous_hash = previous.hash if previous else GENESIS
         previous_position = previous.position if previous else 0
         links = []
+        sha256, key = hashlib.sha256, self._key
         for position, originator_id, version, topic, state in events:
             assert position > previous_position, "positions strictly increase"
             event_id = str(event_id_for(originator_id, version))
-            digest = self.link_hash(
-                previous_hash,
-                position=position,
-                event_id=event_id,
-                recorded_at=moment,
-                originator_id=originator_id,
-                originator_version=version,
-                topic=topic,
-                state=state,
+            # `link_hash`, inlined: this loop runs once per event appended.
+            material = (
+                f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{originator_id.hex}\n"
+                f"{version}\n{topic}\n{sha256(state).hexdigest()}"
+            ).encode()
+            digest = (
+                hmac.new(key, material, sha256).hexdigest() if key else sha256(material).hexdigest()
             )
             links.append(ChainLink(position, event_id, moment, digest))
             previous_hash, previous_position = digest, position

@@ -518,10 +518,15 @@ def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]
 
 
 def _has_float(value: object) -> bool:
-    if type(value) is float:
-        return True
+    """Whether a decoded JSON value holds a float anywhere."""
     if type(value) is dict:
-        return any(_has_float(v) for v in value.values())
-    if type(value) is list:
-        return any(_has_float(v) for v in value)
+        values: Any = value.values()
+    elif type(value) is list:
+        values = value
+    else:
+        return type(value) is float
+    for v in values:
+        kind = type(v)
+        if kind is float or ((kind is dict or kind is list) and _has_float(v)):
+            return True
     return False

@@ -3,7 +3,6 @@ Chinese for the teams paid in CNY). Changing wording never touches a number."""
 
 from __future__ import annotations
 
-import string
 from typing import Any
 
 from policies.explanation import Line, Step
@@ -130,7 +129,7 @@ def render_step(step: Step, locale: str = "en") -> str:
     template = templates.get(step.code)
     if template is None:
         return f"{step.code}: {dict(step.values)}"
-    return string.Formatter().vformat(template, (), _Values(step.values))
+    return template.format_map(_Values(step.values))
 
 
 def render_line(line: Line, locale: str = "en") -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -66,15 +66,17 @@ def compute_rows(
     *,
     since: Mapping[str, date | None] | None = None,
     stored: ViewStore | None = None,
-) -> list[Replacement]:
+) -> Iterator[Replacement]:
     """The read-model rows of ``reps`` and ``runs``, as of the facts' position.
 
     With ``since`` (rep -> earliest business date a batch can have changed), only
     the periods from that date on are recomputed; the stored row of the period
     before (unchanged) supplies the balance it may carry forward.
+
+    A generator: the store writes each rep's rows as they come, so a full
+    rebuild never holds every rep's statements at once.
     """
     calc = Calculator(facts, as_of)
-    replacements: list[Replacement] = []
     for rep_id in sorted(reps):
         if rep_id not in facts.reps:
             continue
@@ -85,7 +87,7 @@ def compute_rows(
             statement.pop("chain_head", None)
         entries = history(facts, calc, rep_id)
         from_key = str(start) if start is not None else None
-        replacements += [
+        yield from [
             Replacement("balances", rep_id, balances, from_key),
             Replacement("attainment", rep_id, attainment, from_key),
             Replacement("statements", rep_id, statements, from_key),
@@ -95,11 +97,8 @@ def compute_rows(
             Replacement("disputes", rep_id, disputes_of(facts, rep_id)),
         ]
     for run_id in sorted(runs):
-        replacements += [
-            Replacement("payout_runs", run_id, {run_id: run_row(facts, run_id)}),
-            Replacement("pending_approvals", f"run:{run_id}", pending_for_run(facts, run_id)),
-        ]
-    return replacements
+        yield Replacement("payout_runs", run_id, {run_id: run_row(facts, run_id)})
+        yield Replacement("pending_approvals", f"run:{run_id}", pending_for_run(facts, run_id))
 
 
 def _start_period(
@@ -170,15 +169,14 @@ class Projector:
         tracked = self.store.position()
         self._fold_until(tracked)
         while True:
-            batch = self.ledger.read_log(after=tracked, limit=batch_events)
-            if not batch:
-                break
             reps: set[str] = set()
             runs: set[str] = set()
             since: dict[str, date | None] = {}
-            counts: Counter[str] = Counter(record.type for record in batch)
+            counts: Counter[str] = Counter()
             event_reps: list[tuple[str, int, str]] = []
-            for record in batch:
+            # Read in pages and folded as read: a batch is never held whole.
+            for record in self.ledger.iter_log(after=tracked, limit=batch_events):
+                counts[record.type] += 1
                 touched = self.facts.apply(record)
                 reps |= touched
                 changed = self.facts.affects_since(record)
@@ -191,7 +189,9 @@ class Projector:
                 event_reps.append((record.event_id, record.position, _reps_doc(indexed)))
                 runs |= _runs_touched(self.facts, record)
                 self._last = record
-            position = batch[-1].position
+            if not event_reps:
+                break
+            position = event_reps[-1][1]
             rows = compute_rows(
                 self.facts, _as_of(self._last, position), reps, runs, since=since, stored=self.store
             )
@@ -202,10 +202,10 @@ class Projector:
                 tracked = self.store.position()
                 self._fold_until(tracked)
                 continue
-            applied += len(batch)
+            applied += len(event_reps)
             tracked = position
             if on_batch is not None:
-                on_batch(len(batch))
+                on_batch(len(event_reps))
         return CatchUp(applied, tracked, time.perf_counter() - started)
 
     def follow(
@@ -239,7 +239,7 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             ["*"] if record.type == "PlanPublished" else sorted(touched)
         )
         last = record
-    fresh = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
+    fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
     fresh_counts = Counter(r.type for r in facts.records.values())
     expected: dict[str, dict[tuple[str, str], object]] = {view: {} for view in VIEWS}
     for replacement in fresh:

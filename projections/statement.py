@@ -33,7 +33,7 @@ from policies.facts import (
     SaleFact,
     TargetFact,
 )
-from policies.periods import Period, parse_period, period_of
+from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan
 from policies.rounding import number_text
 from policies.wording import render_step
@@ -98,6 +98,20 @@ class Calculator:
     known_totals: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = field(
         default_factory=dict
     )
+    # rep, period kind -> period -> the rep's sale ids in it (built once per rep)
+    _sales_in: dict[tuple[str, str], dict[Period, list[str]]] = field(default_factory=dict)
+
+    def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[str]:
+        """The ids of ``rep_id``'s sales that occurred in ``period``, in log order."""
+        by_period = self._sales_in.get((rep_id, kind))
+        if by_period is None:
+            by_period = {}
+            sales = self.facts.sales
+            for sale_id in self.facts.sales_by_rep.get(rep_id, []):
+                moment = sales[sale_id].record.occurred_at
+                by_period.setdefault(period_of(moment, kind), []).append(sale_id)
+            self._sales_in[rep_id, kind] = by_period
+        return by_period.get(period, [])
 
     # -- facts for one rep and period -----------------------------------------
 
@@ -146,11 +160,9 @@ class Calculator:
     ) -> PeriodFacts:
         f = self.facts
         sales = []
-        for sale_id in f.sales_by_rep.get(rep_id, []):
+        for sale_id in self.sales_in(rep_id, period, plan.period):
             sale = f.sales[sale_id]
             r = sale.record
-            if period_of(r.occurred_at, plan.period) != period:
-                continue
             cancel = sale.cancellation
             sales.append(
                 SaleFact(

@@ -13,7 +13,7 @@ on the tracking row and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,7 +56,7 @@ class ViewStore(Protocol):
 
     def write(
         self,
-        replacements: Sequence[Replacement],
+        replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
         event_reps: Sequence[tuple[str, int, str]] = (),
@@ -149,7 +149,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def write(
         self,
-        replacements: Sequence[Replacement],
+        replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
         event_reps: Sequence[tuple[str, int, str]] = (),
@@ -290,7 +290,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def write(
         self,
-        replacements: Sequence[Replacement],
+        replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
         event_reps: Sequence[tuple[str, int, str]] = (),
@@ -298,14 +298,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
             if event_reps:
-                curs.executemany(
-                    SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(self._event_reps),
-                    event_reps,
-                )
-                curs.executemany(
-                    SQL("INSERT INTO {} VALUES (%s, %s)").format(self._rep_events),
-                    _rep_positions(event_reps),
-                )
+                # COPY: a rebuild writes one row per event (and per rep it touched).
+                with curs.copy(SQL("COPY {} FROM STDIN").format(self._event_reps)) as copy:
+                    for row in event_reps:
+                        copy.write_row(row)
+                with curs.copy(SQL("COPY {} FROM STDIN").format(self._rep_events)) as copy:
+                    for pair in _rep_positions(event_reps):
+                        copy.write_row(pair)
             if counts:
                 curs.executemany(
                     SQL(
@@ -314,20 +313,23 @@ class PostgresViewStore(PostgresTrackingRecorder):
                     ).format(self._counts),
                     sorted(counts.items()),
                 )
-            for r in replacements:
-                table = self._table(r.view)
-                if r.from_key is None:
-                    curs.execute(SQL("DELETE FROM {} WHERE scope = %s").format(table), (r.scope,))
-                else:
-                    curs.execute(
-                        SQL("DELETE FROM {} WHERE scope = %s AND key >= %s").format(table),
-                        (r.scope, r.from_key),
-                    )
-                if r.rows:
+            # A few statements per group of replacements, not a few per replacement:
+            # a rebuild replaces thousands, and each statement is a round trip.
+            for group in _groups(replacements, 100):
+                by_view: dict[str, list[Replacement]] = {}
+                for r in group:
+                    by_view.setdefault(r.view, []).append(r)
+                for view, items in by_view.items():
+                    table = self._table(view)
                     curs.executemany(
-                        SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(table),
-                        [(r.scope, key, _doc(doc)) for key, doc in r.rows.items()],
+                        SQL("DELETE FROM {} WHERE scope = %s AND key >= %s").format(table),
+                        [(r.scope, r.from_key or "") for r in items],
                     )
+                    rows = [(r.scope, k, _doc(doc)) for r in items for k, doc in r.rows.items()]
+                    if rows:
+                        curs.executemany(
+                            SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(table), rows
+                        )
 
     def rows(self, view: str, scope: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
         statement = SQL("SELECT scope, key, doc::text AS doc FROM {}").format(self._table(view))
@@ -353,6 +355,17 @@ class PostgresViewStore(PostgresTrackingRecorder):
                 ),
                 (TRACKING_NAME,),
             )
+
+
+def _groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacement]]:
+    group: list[Replacement] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _rep_positions(event_reps: Sequence[tuple[str, int, str]]) -> list[tuple[str, int]]:

@@ -95,3 +95,29 @@ def test_the_orjson_transcoder_reads_the_standard_library_format(ledger: Ledger)
     assert new.decode(old.encode(value)) == value
     assert old.decode(new.encode(value)) == value
     assert new.encode(value) == old.encode(value)
+
+
+@pytest.mark.parametrize("key", [None, b"k3y"])
+def test_appended_links_are_the_links_verify_recomputes(key: bytes | None) -> None:
+    """`ChainHasher.extend` (the write path, inlined for speed) and `link_hash`
+    (what `verify` recomputes) must agree byte for byte, keyed or not."""
+    from uuid import uuid4
+
+    from ledger.chain import GENESIS, ChainHasher
+
+    hasher = ChainHasher(key)
+    rows = [(p, uuid4(), p % 3 + 1, "incentive_ledger:SaleRecorded", b"{}" * p) for p in (3, 4, 9)]
+    links = hasher.extend(None, rows)
+    previous = GENESIS
+    for link, (position, oid, version, topic, state) in zip(links, rows, strict=True):
+        assert link.hash == hasher.link_hash(
+            previous,
+            position=position,
+            event_id=link.event_id,
+            recorded_at=link.recorded_at,
+            originator_id=oid,
+            originator_version=version,
+            topic=topic,
+            state=state,
+        )
+        previous = link.hash
