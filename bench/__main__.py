@@ -85,9 +85,7 @@ def bench_import(url: str, store: str, data: Path, events: int) -> None:
         seconds=round(elapsed, 2),
         peak_rss_mib=round(peak_rss_mib()),
     )
-    save, scan = library_batched_save(
-        fresh_url(store, Path(tempfile.gettempdir())) if False else url, min(events, 100_000)
-    )
+    save, scan = library_batched_save(url, min(events, 100_000))
     emit(
         "library_batched_save",
         store,
@@ -127,7 +125,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def bench_statement(url: str, store: str, rounds: int) -> None:
+def bench_statement(url: str, store: str, rounds: int, rep_events: int) -> None:
     ledger = Ledger(url)
     reports = Reports(ledger)
     reports.catch_up()
@@ -147,6 +145,22 @@ def bench_statement(url: str, store: str, rounds: int) -> None:
         "ms p99",
         p50_ms=round(p50, 2),
         samples=len(cached),
+        note="decoded into a dict",
+    )
+    served = []
+    for i in range(rounds * 10):
+        started = time.perf_counter()
+        reports.statement_json(TOP_REP, periods[i % len(periods)])
+        served.append((time.perf_counter() - started) * 1000)
+    p50, p99 = _percentiles(served)
+    emit(
+        "statement_json_from_projections",
+        store,
+        p99,
+        "ms p99",
+        p50_ms=round(p50, 2),
+        samples=len(served),
+        note="the bytes GET /reps/{id}/statements/{period} serves",
     )
     replays = []
     for i in range(rounds):
@@ -161,9 +175,16 @@ def bench_statement(url: str, store: str, rounds: int) -> None:
         "ms p99",
         p50_ms=round(p50, 2),
         samples=len(replays),
-        rep_events=sum(1 for _ in [0]),
+        rep_events=rep_events,
     )
     ledger.close()
+
+
+def _events_of(data: Path, rep_id: str) -> int:
+    """How many lines of the generated file name ``rep_id`` (its replay's history)."""
+    needle = f'"{rep_id}"'
+    with data.open(encoding="utf-8") as lines:
+        return sum(1 for line in lines if needle in line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.which in {"rebuild", "all"}:
                     bench_rebuild(url, store)
                 if args.which in {"statement", "all"}:
-                    bench_statement(url, store, args.rounds)
+                    bench_statement(url, store, args.rounds, _events_of(data, TOP_REP))
             finally:
                 drop(url)
     return 0

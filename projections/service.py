@@ -13,6 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 from ledger.application import Ledger, RecordResult
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
@@ -106,6 +108,31 @@ class Reports:
             position = self.ledger.resolve_as_of(as_of)
         facts, at = self.rep_facts_at(rep_id, position)
         return Calculator(facts, at, locale).statement(rep_id, wanted)
+
+    def statement_json(
+        self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
+    ) -> bytes:
+        """`statement` as JSON bytes; from the read model, without decoding it.
+
+        A statement can explain thousands of sales: served from the projection it
+        is the stored document with its ``as_of`` and ``chain_head`` spliced in,
+        never parsed and re-serialised.
+        """
+        if as_of is None and locale == "en":
+            position = self.fresh()
+            wanted = str(_period(period))
+            store = self.projector.store
+            stored = store.row_json("statements", rep_id, wanted)
+            link = self.ledger.link_at(position) if stored is not None else None
+            if stored is not None and link is not None and stored.rstrip().endswith(b"}"):
+                stamp = orjson.dumps(
+                    {
+                        "as_of": {"position": link.position, "recorded_at": link.recorded_at},
+                        "chain_head": {"position": link.position, "hash": link.hash},
+                    }
+                )
+                return stored.rstrip()[:-1] + b"," + stamp[1:]
+        return orjson.dumps(self.statement(rep_id, period, as_of=as_of, locale=locale))
 
     def _cached_statement(self, rep_id: str, period: str) -> dict[str, Any] | None:
         store = self.projector.store

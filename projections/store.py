@@ -68,6 +68,8 @@ class ViewStore(Protocol):
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None: ...
 
+    def row_json(self, view: str, scope: str, key: str) -> bytes | None: ...
+
     def rep_positions(self, rep_id: str, upto: int) -> list[int]: ...
 
     def all_event_reps(self) -> dict[str, list[str]]: ...
@@ -118,6 +120,17 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             )
             found = c.fetchone()
         return dict(orjson.loads(found[0])) if found else None
+
+    def row_json(self, view: str, scope: str, key: str) -> bytes | None:
+        """A row's document as stored (JSON text), not decoded."""
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT doc FROM proj_{view} WHERE scope = ? AND key = ?",  # noqa: S608
+                (scope, key),
+            )
+            found = c.fetchone()
+        return str(found[0]).encode() if found else None
 
     def rep_positions(self, rep_id: str, upto: int) -> list[int]:
         with self.datastore.transaction(commit=False) as c:
@@ -252,6 +265,19 @@ class PostgresViewStore(PostgresTrackingRecorder):
             )
             found = curs.fetchone()
         return dict(orjson.loads(found["doc"])) if found else None
+
+    def row_json(self, view: str, scope: str, key: str) -> bytes | None:
+        """A row's document as JSON text, not decoded."""
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+            curs.execute(
+                SQL("SELECT doc::text::bytea AS doc FROM {} WHERE scope = %s AND key = %s").format(
+                    self._table(view)
+                ),
+                (scope, key),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        return bytes(found["doc"]) if found else None
 
     def rep_positions(self, rep_id: str, upto: int) -> list[int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

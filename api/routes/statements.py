@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 import structlog
 from fastapi import APIRouter, Query, Response
 
@@ -44,8 +43,8 @@ def get_statement(
     _audit_read(principal, rep_id, "statement")
     # Serialised directly: a statement can carry thousands of explained sales, and
     # it was validated when computed (StatementOut documents its shape).
-    statement = reports.statement(rep_id, period, as_of=as_of)
-    return Response(orjson.dumps(statement), media_type="application/json")
+    body = reports.statement_json(rep_id, period, as_of=as_of)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -290,3 +290,30 @@ def test_a_rep_enrolled_before_the_plan_takes_effect(ledger: Ledger) -> None:
     assert _amounts(s)["commission"] == "50.00"  # 1000 × 0.05
     with pytest.raises(NotFoundError, match="no plan version is in force"):
         reports.statement("early", "2025-Q4")
+
+
+class TestStatementBytes:
+    def test_served_bytes_are_the_statement(self, demo: tuple[Ledger, Reports, str]) -> None:
+        """The API serves the stored document with as_of and chain_head spliced in,
+        undecoded: it must be exactly the statement the read model gives."""
+        import orjson
+
+        _, reports, _ = demo
+        for rep_id, period in [("rep-li", "2026-Q3"), ("rep-chen", "2026-Q3")]:
+            served = orjson.loads(reports.statement_json(rep_id, period))
+            assert served == reports.statement(rep_id, period)
+            assert served["chain_head"]["position"] == served["as_of"]["position"]
+
+    def test_as_of_and_unknown_fall_back_to_the_calculation(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        import orjson
+
+        from ledger.errors import NotFoundError
+
+        ledger, reports, _ = demo
+        position = _position_of(ledger, "PayoutPaid")
+        served = orjson.loads(reports.statement_json("rep-li", "2026-Q3", as_of=position))
+        assert served == reports.statement("rep-li", "2026-Q3", as_of=position)
+        with pytest.raises(NotFoundError):
+            reports.statement_json("rep-nobody", "2026-Q3")
