@@ -22,6 +22,7 @@ from api.routes import approvals, audit, disputes, events, payouts, statements
 from api.settings import Settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
+from ledger.group_commit import GroupCommitter
 from projections.service import Reports
 
 __all__ = ["create_app"]
@@ -47,12 +48,15 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         the_ledger, projections="background" if settings.api_projector else "external"
     )
 
+    committer = GroupCommitter(the_ledger)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.api_projector:
             reports.start_following()
         yield
         reports.stop_following()
+        committer.close()
         if own:
             the_ledger.close()
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     )
     app.state.ledger = the_ledger
     app.state.reports = reports
+    app.state.committer = committer
     app.state.tokens = TokenStore(the_ledger, secret)
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):

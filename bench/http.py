@@ -25,7 +25,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+import orjson
 import psycopg
 
 from api.tokens import TokenStore
@@ -36,6 +38,7 @@ from tests.builders import PLAN_TOML
 
 SECRET = "bench-token-secret-0123456789abcdef"
 REPS = [f"rep-{i:03d}" for i in range(50)]
+_JSON = {"Content-Type": "application/json"}
 
 
 def _free_port() -> int:
@@ -105,32 +108,39 @@ async def _run(
     concurrency: int,
     acked: list[str],
 ) -> None:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     writer, reader = ({"Authorization": f"Bearer {t}"} for t in tokens)
+    timeout = aiohttp.ClientTimeout(total=60)
     async with (
-        httpx.AsyncClient(base_url=base, headers=writer, limits=limits, timeout=60) as client,
-        httpx.AsyncClient(base_url=base, headers=reader, limits=limits, timeout=60) as reads,
+        aiohttp.ClientSession(
+            base, headers=writer, connector=_connector(concurrency), timeout=timeout
+        ) as client,
+        aiohttp.ClientSession(
+            base, headers=reader, connector=_connector(concurrency), timeout=timeout
+        ) as reads,
     ):
 
         async def post_single(i: int) -> int:
             sale_id = f"H{i}"
-            response = await client.post("/events", json=_sale(sale_id, REPS[i % len(REPS)]))
-            response.raise_for_status()
+            body = orjson.dumps(_sale(sale_id, REPS[i % len(REPS)]))
+            async with client.post("/events", data=body, headers=_JSON) as response:
+                await response.read()
+                response.raise_for_status()
             acked.append(sale_id)
             return 1
 
         async def post_batch(i: int) -> int:
             ids = [f"B{i}-{j}" for j in range(1000)]
-            response = await client.post(
-                "/events", json=[_sale(s, REPS[(i + j) % len(REPS)]) for j, s in enumerate(ids)]
-            )
-            response.raise_for_status()
+            body = orjson.dumps([_sale(s, REPS[(i + j) % len(REPS)]) for j, s in enumerate(ids)])
+            async with client.post("/events", data=body, headers=_JSON) as response:
+                await response.read()
+                response.raise_for_status()
             acked.extend(ids)
             return 1000
 
         async def get_statement(i: int) -> int:
-            response = await reads.get(f"/reps/{REPS[i % len(REPS)]}/statements/2026-Q3")
-            response.raise_for_status()
+            async with reads.get(f"/reps/{REPS[i % len(REPS)]}/statements/2026-Q3") as response:
+                await response.read()
+                response.raise_for_status()
             return 0
 
         async def mixed(i: int) -> int:
@@ -143,15 +153,22 @@ async def _run(
 
 
 async def _bare(base: str, seconds: float, concurrency: int) -> None:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    async with aiohttp.ClientSession(base, connector=_connector(concurrency)) as client:
 
         async def post(i: int) -> int:
-            response = await client.post("/events", json=_sale(f"X{i}", REPS[0]))
-            response.raise_for_status()
+            body = orjson.dumps(_sale(f"X{i}", REPS[0]))
+            async with client.post("/events", data=body, headers=_JSON) as response:
+                await response.read()
+                response.raise_for_status()
             return 1
 
         await _phase("bare_fastapi_insert_ceiling", "postgres", seconds, concurrency, post)
+
+
+def _connector(concurrency: int) -> aiohttp.TCPConnector:
+    """Keep-alive connections, one per client (aiohttp: C HTTP parser, a few times
+    less client CPU than httpx on the same 2 cores as the server)."""
+    return aiohttp.TCPConnector(limit=concurrency, force_close=False)
 
 
 def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     OperationalError,
+    StoredEvent,
     Transcoder,
 )
 from eventsourcing.utils import Environment, EnvType
@@ -49,7 +50,7 @@ from ledger.errors import (
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
-from ledger.writes import PlanInfo, StagedInput, Staging, find_subject
+from ledger.writes import PlanInfo, StagedInput, Staging, find_subject, ids_touched
 from policies.plan import Plan
 
 __all__ = ["Ledger", "Outcome", "RecordResult"]
@@ -337,6 +338,66 @@ class Ledger(Application[UUID]):
             "the batch kept colliding with concurrent writers of the same keys; "
             "re-send it to see what was stored"
         )
+
+    def record_many(
+        self, requests: Sequence[tuple[Sequence[ev.EventIn], str]]
+    ) -> list[RecordResult | LedgerError]:
+        """Several independent `record` calls committed together (group commit).
+
+        Each request is all or nothing on its own: one with a bad input gets its
+        `LedgerError` and stores nothing, the others are appended in request
+        order in one transaction — one lock, one chain extension, one commit for
+        all of them. The lock is taken first, so what they are checked against
+        cannot change before they commit.
+        """
+        outcomes: dict[int, RecordResult | LedgerError] = {}
+        for _attempt in range(_MAX_ATTEMPTS):
+            links: list[ChainLink] = []
+            try:
+                with self.chain.append_session() as session:
+                    staged = self._stage_group(session, requests, outcomes)
+                    links = session.append([e for _, _, events in staged for e in events])
+            except (InterfaceError, OperationalError):
+                if not links or not self._committed(links[-1]):
+                    outcomes = {i: o for i, o in outcomes.items() if isinstance(o, LedgerError)}
+                    time.sleep(0.05)
+                    continue
+            appended = iter(links)
+            for index, inputs, events in staged:
+                mine = [next(appended) for _ in events]
+                outcomes[index] = RecordResult(
+                    _outcomes(inputs, mine), stored=len(mine), skipped=len(inputs) - len(mine)
+                )
+            return [outcomes[i] for i in range(len(requests))]
+        error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
+        return [outcomes.get(i, error) for i in range(len(requests))]
+
+    def _stage_group(
+        self,
+        session: AppendSession,
+        requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+        failed: dict[int, RecordResult | LedgerError],
+    ) -> list[tuple[int, list[StagedInput], list[StoredEvent]]]:
+        """Stage every request not failed yet, each on top of the ones before it.
+
+        A request that breaks a rule may have changed the staged aggregates
+        before it failed, so staging starts over without it.
+        """
+        while True:
+            staging = Staging(session, self.mapper, self._plan_info)
+            live = [i for i in range(len(requests)) if i not in failed]
+            staging.prefetch(ids_touched(item for i in live for item in requests[i][0]))
+            staged: list[tuple[int, list[StagedInput], list[StoredEvent]]] = []
+            for i in live:
+                items, actor = requests[i]
+                numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
+                inputs, errors = staging.apply_all(numbered)
+                if errors:
+                    failed[i] = BatchRejectedError(errors)
+                    break
+                staged.append((i, inputs, staging.take_pending()))
+            else:
+                return staged
 
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""

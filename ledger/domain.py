@@ -88,8 +88,14 @@ def event_topic(type_: str) -> str:
     return _TOPIC_PREFIX + type_
 
 
+_TYPE_OF_TOPIC = {_TOPIC_PREFIX + t: t for t in EVENT_TYPES}
+
+
 def type_of_topic(topic: str) -> str:
-    """The SPEC event type of a stored topic."""
+    """The SPEC event type of a stored topic (one shared string per type)."""
+    found = _TYPE_OF_TOPIC.get(topic)
+    if found is not None:
+        return found
     assert topic.startswith(_TOPIC_PREFIX), topic
     return topic.removeprefix(_TOPIC_PREFIX)
 

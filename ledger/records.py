@@ -8,6 +8,7 @@ rebuild scan the log at the library's own scan speed.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def decode(logged: LoggedEvent) -> EventRecord:
         type=type_of_topic(logged.topic),
         occurred_at=datetime.fromisoformat(occurred_text),
         recorded_at=logged.recorded_at,
-        actor=state["actor"],
+        actor=sys.intern(state["actor"]),  # a few actors write millions of events
         data=state["data"],
         hash=logged.hash,
         stream_id=logged.originator_id.hex,

@@ -42,7 +42,7 @@ from policies.periods import parse_period
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
 
-__all__ = ["Envelope", "PlanInfo", "StagedInput", "Staging", "StreamReader"]
+__all__ = ["Envelope", "PlanInfo", "StagedInput", "Staging", "StreamReader", "ids_touched"]
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -258,10 +258,10 @@ class Staging:
                 if item.type in _CREATES
             ]
             fresh = set(created)
-            self.prefetch(i for i in _ids_touched(item for _, item, _ in items) if i not in fresh)
+            self.prefetch(i for i in ids_touched(item for _, item, _ in items) if i not in fresh)
             self.assume_new(created)
         else:
-            self.prefetch(_ids_touched(item for _, item, _ in items))
+            self.prefetch(ids_touched(item for _, item, _ in items))
         staged: list[StagedInput] = []
         errors: list[LineError] = []
         for line, item, actor in items:
@@ -278,7 +278,7 @@ def _kind(found: LedgerAggregate | _Fresh | None) -> str | None:
     return getattr(found, "KIND", None)
 
 
-def _ids_touched(items: Iterable[ev.EventIn]) -> list[UUID]:
+def ids_touched(items: Iterable[ev.EventIn]) -> list[UUID]:
     """Every aggregate a batch will read, so they load in a few queries."""
     ids: list[UUID] = []
     for item in items:

@@ -7,11 +7,13 @@ statement as of position *p* is simply the fold of the events up to *p*.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ledger.records import EventRecord
@@ -39,8 +41,11 @@ class RepInfo:
     left: EventRecord | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class SaleInfo:
+    """A sale as the calculation needs it. Sales are most of the log, so ``record``
+    is a slim copy of the event (see `LedgerFacts._on_SaleRecorded`)."""
+
     record: EventRecord
     amount: Decimal
     credits: dict[str, Decimal]  # rep_id -> share
@@ -157,9 +162,28 @@ class LedgerFacts:
         return {d["rep_id"]}
 
     def _on_SaleRecorded(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        splits = d.get("splits") or [{"rep_id": d["rep_id"], "share": "1"}]
-        shares = {s["rep_id"]: Decimal(s["share"]) for s in splits}
-        self.sales[d["sale_id"]] = SaleInfo(r, Decimal(d["amount"]), shares)
+        splits = d.get("splits")
+        if splits:
+            shares = {sys.intern(s["rep_id"]): Decimal(s["share"]) for s in splits}
+        else:
+            shares = _sole_credit(d["rep_id"])
+        # Keep only what statements read of a sale: its id, place, business time,
+        # actor and category (the rest is in the log). A million sales held in
+        # full would cost ~2 KiB each.
+        slim = EventRecord(
+            position=r.position,
+            event_id=r.event_id,
+            type=r.type,
+            occurred_at=r.occurred_at,
+            recorded_at="",
+            actor=r.actor,
+            data=_category_data(d.get("category")),
+            hash="",
+            stream_id="",
+            stream_version=r.stream_version,
+        )
+        self.records[r.event_id] = slim
+        self.sales[d["sale_id"]] = SaleInfo(slim, Decimal(d["amount"]), shares)
         for rep_id in shares:
             self.sales_by_rep[rep_id].append(d["sale_id"])
         return set(shares)
@@ -317,6 +341,21 @@ class LedgerFacts:
         if subject.type == "ViolationRecorded":
             return bool(subject.data["severity"] == "red_line")
         return subject.type in {"AdjustmentRequested", "PayoutCalculated"}
+
+
+_ONE = Decimal(1)
+
+
+@cache
+def _sole_credit(rep_id: str) -> dict[str, Decimal]:
+    """``{rep_id: 1}``, one shared (never mutated) dict per rep."""
+    return {sys.intern(rep_id): _ONE}
+
+
+@cache
+def _category_data(category: str | None) -> dict[str, Any]:
+    """A slim sale's data, one shared (never mutated) dict per category."""
+    return {} if category is None else {"category": category}
 
 
 def _plan_ids(info: RepInfo) -> set[str]:

@@ -3,6 +3,7 @@ GET /events/{event_id}."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
 from ledger.errors import BatchRejectedError, LineError, NotFoundError
 from ledger.events import AnyEventIn, EventIn, parse_event
+from ledger.group_commit import GroupCommitter
 from projections.service import Reports
 
 __all__ = ["record_out", "router"]
@@ -119,7 +121,11 @@ async def post_events(
     require_role(principal, "post_events")
     items = _parse(await request.body(), principal)
     _authorise(items, principal, ledger, reports)
-    return record_out(ledger.record(items, actor=principal.actor))
+    # Committed with whatever other requests are waiting (ledger.group_commit);
+    # the event loop serves other requests meanwhile.
+    committer: GroupCommitter = request.app.state.committer
+    result = await asyncio.wrap_future(committer.submit(items, actor=principal.actor))
+    return record_out(result)
 
 
 @router.get("/events/{event_id}", response_model=dict[str, Any], responses=_ERRORS)
