@@ -1,4 +1,9 @@
-"""Dependencies as Annotated aliases: the services, and the authenticated caller."""
+"""Dependencies as Annotated aliases: the services, and the authenticated caller.
+
+All are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a
+hop that costs more than the lookup. The caller check reads the token store
+only when its short cache misses (`TokenStore.check`).
+"""
 
 from __future__ import annotations
 
@@ -16,17 +21,17 @@ __all__ = ["Caller", "LedgerDep", "ReportsDep", "TokensDep"]
 _bearer = HTTPBearer(auto_error=False, description="A token from `incentive-ledger token create`.")
 
 
-def _ledger(request: Request) -> Ledger:
+async def _ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def _reports(request: Request) -> Reports:
+async def _reports(request: Request) -> Reports:
     reports: Reports = request.app.state.reports
     return reports
 
 
-def _tokens(request: Request) -> TokenStore:
+async def _tokens(request: Request) -> TokenStore:
     tokens: TokenStore = request.app.state.tokens
     return tokens
 
@@ -36,7 +41,7 @@ ReportsDep = Annotated[Reports, Depends(_reports)]
 TokensDep = Annotated[TokenStore, Depends(_tokens)]
 
 
-def _caller(
+async def _caller(
     request: Request,
     tokens: TokensDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -4,6 +4,8 @@ A token is ``il1.<payload>.<signature>``: the payload (token id, actor, role, re
 id, expiry) in base64url JSON, signed with HMAC-SHA-256 under
 ``LEDGER_TOKEN_SECRET``. The ledger's database keeps one row per token (never
 the token itself), so a token can be revoked and an unknown one is refused.
+A token found valid is not looked up again for a second: revoking it through
+another process (the CLI) takes effect within that second.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +30,8 @@ __all__ = ["ROLES", "Principal", "TokenError", "TokenStore"]
 
 ROLES = ("rep", "manager", "finance", "compliance", "integration", "admin")
 _PREFIX = "il1"
+_RECHECK_SECONDS = 1.0
+_CACHE_SIZE = 10_000
 
 
 class TokenError(Exception):
@@ -59,6 +64,10 @@ class TokenStore:
         self._secret = secret.encode()
         self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
         self._pg = isinstance(self._datastore, PostgresDatastore)
+        # token id -> until when it is known valid (not revoked): a revocation by
+        # another process (the CLI) takes effect within _RECHECK_SECONDS; one
+        # through this store at once.
+        self._valid_until: dict[str, float] = {}
         self._create_table()
 
     def _create_table(self) -> None:
@@ -133,6 +142,7 @@ class TokenStore:
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when there is no such token."""
+        self._valid_until.pop(token_id, None)
         rows = self._execute(
             "UPDATE {table} SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
             "RETURNING token_id",
@@ -156,6 +166,9 @@ class TokenStore:
             raise TokenError("malformed token") from None
         if expires <= datetime.now(UTC):
             raise TokenError("token expired")
+        checked = self._valid_until.get(principal.token_id)
+        if checked is not None and checked > time.monotonic():
+            return principal
         rows = self._execute(
             "SELECT revoked_at FROM {table} WHERE token_id = ?", (principal.token_id,)
         )
@@ -164,4 +177,7 @@ class TokenStore:
         revoked = rows[0]["revoked_at"] if self._pg else rows[0][0]
         if revoked is not None:
             raise TokenError("token revoked")
+        if len(self._valid_until) > _CACHE_SIZE:
+            self._valid_until.clear()
+        self._valid_until[principal.token_id] = time.monotonic() + _RECHECK_SECONDS
         return principal

@@ -148,8 +148,34 @@ async def _run(
 
         await _phase("post_single_event", store, seconds, concurrency, post_single)
         await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
+        await _caught_up(reads, store)
         await _phase("get_statement", store, seconds, concurrency, get_statement)
         await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
+
+
+async def _caught_up(client: aiohttp.ClientSession, store: str) -> None:
+    """Wait until the API's projector has applied the write burst; report how long.
+
+    Statement reads are measured on up-to-date read models (the steady state),
+    and the lag a burst leaves behind is a figure of its own.
+    """
+    started = time.perf_counter()
+    behind: int | None = None
+    while True:
+        async with client.get("/health") as response:
+            health = await response.json()
+        lag = int(health["position"]) - int(health["projected"])
+        behind = lag if behind is None else behind
+        if lag <= 0:
+            break
+        await asyncio.sleep(0.2)
+    emit(
+        "http_projection_catch_up_after_writes",
+        store,
+        time.perf_counter() - started,
+        "s",
+        events_behind_at_start=behind,
+    )
 
 
 async def _bare(base: str, seconds: float, concurrency: int) -> None:

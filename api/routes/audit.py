@@ -45,7 +45,15 @@ def get_verify(
 
 
 @router.get("/health", response_model=dict[str, Any])
-def get_health(ledger: LedgerDep) -> dict[str, Any]:
-    """Liveness and the chain head (no token needed)."""
+def get_health(ledger: LedgerDep, reports: ReportsDep) -> dict[str, Any]:
+    """Liveness, the chain head and how far the read models are (no token needed).
+
+    ``projected`` trails ``position`` while the projector catches up after a
+    burst of writes; statements served meanwhile say which position they reflect.
+    """
     head = ledger.head()
-    return {"status": "ok", "position": head.position if head else 0}
+    return {
+        "status": "ok",
+        "position": head.position if head else 0,
+        "projected": reports.projector.store.position(),
+    }
