@@ -149,6 +149,7 @@ async def _run(
         await _phase("post_single_event", store, seconds, concurrency, post_single)
         await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
         await _caught_up(reads, store)
+        await _phase("get_statement_one_client", store, seconds, 1, get_statement)
         await _phase("get_statement", store, seconds, concurrency, get_statement)
         await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
 
