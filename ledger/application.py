@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -199,65 +200,30 @@ class Ledger(Application[UUID]):
         keep_outcomes: bool,
     ) -> RecordResult:
         errors: list[LineError] = []
-        outcomes: list[Outcome] = []
-        stored = skipped = 0
-        last: ChainLink | None = None
+        totals = _Totals(keep_outcomes)
         try:
-            with self.chain.append_session() as session:
+            with (
+                self.chain.append_session() as session,
+                ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
+            ):
                 staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
-                for chunk in _chunks(lines, chunk_size):
-                    staged, appended = self._import_chunk(session, staging, chunk, actor, errors)
-                    stored += len(appended)
-                    skipped += len(staged) - len(appended)
-                    if appended:
-                        last = appended[-1]
-                    if keep_outcomes and not errors:
-                        outcomes.extend(_outcomes(staged, appended))
+                for chunk, in_flight in _pipeline(
+                    session, staging, writer, _chunks(lines, chunk_size), actor=actor, errors=errors
+                ):
+                    totals.add(*_finish(session, staging, in_flight, errors))
                     if on_progress is not None:
-                        on_progress(len(chunk))
+                        on_progress(chunk)
                 if errors:
                     raise BatchRejectedError(sorted(errors, key=lambda e: e.line))
         except (InterfaceError, OperationalError) as exc:
-            if last is None or not self._committed(last):
+            if totals.last is None or not self._committed(totals.last):
                 raise _Interrupted from exc
             # The commit went through; only its reply was lost.
-        if stored >= _ANALYZE_AFTER:
+        if totals.stored >= _ANALYZE_AFTER:
             analyze = getattr(self.chain, "analyze", None)
             if analyze is not None:
                 analyze()
-        return RecordResult(outcomes, stored=stored, skipped=skipped)
-
-    @staticmethod
-    def _import_chunk(
-        session: AppendSession,
-        staging: Staging,
-        chunk: list[tuple[int, str]],
-        actor: str,
-        errors: list[LineError],
-    ) -> tuple[list[StagedInput], list[ChainLink]]:
-        """Parse, check and append one chunk of an import; its bad lines go to ``errors``."""
-        parsed: list[tuple[int, ev.EventIn, str]] = []
-        for number, text in chunk:
-            item, line_errors = ev.parse_line(text, line=number)
-            errors.extend(line_errors)
-            if item is not None:
-                parsed.append((number, item, item.actor or actor))
-        staged, rule_errors = staging.apply_all(parsed)
-        appended = None if rule_errors else session.try_append(staging.take_pending())
-        if appended is None:
-            # A key assumed new is stored already (a re-import), or a line broke
-            # a rule: check the chunk again looking up every key, so each line
-            # gets its true outcome.
-            staging.reset()
-            staging.optimistic = False
-            staged, rule_errors = staging.apply_all(parsed)
-            staging.optimistic = True
-            # Appended even after an error, so later lines are checked against
-            # everything before them; the rollback drops it all.
-            appended = session.append(staging.take_pending())
-        errors.extend(rule_errors)
-        staging.forget()
-        return staged, appended
+        return RecordResult(totals.outcomes, stored=totals.stored, skipped=totals.skipped)
 
     def _committed(self, link: ChainLink) -> bool:
         """Whether ``link`` is in the stored chain (after a commit whose reply was lost)."""
@@ -577,3 +543,92 @@ def _rewind(lines: Iterable[str]) -> None:
     seek = getattr(lines, "seek", None)
     if callable(seek):
         seek(0)
+
+
+@dataclass
+class _InFlight:
+    """A chunk staged optimistically, its append running (``future``) or not tried."""
+
+    parsed: list[tuple[int, ev.EventIn, str]]
+    staged: list[StagedInput]
+    future: Future[list[ChainLink] | None] | None
+
+
+@dataclass
+class _Totals:
+    keep_outcomes: bool
+    stored: int = 0
+    skipped: int = 0
+    last: ChainLink | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, staged: list[StagedInput], appended: list[ChainLink]) -> None:
+        self.stored += len(appended)
+        self.skipped += len(staged) - len(appended)
+        if appended:
+            self.last = appended[-1]
+        if self.keep_outcomes:
+            self.outcomes.extend(_outcomes(staged, appended))
+
+
+def _pipeline(
+    session: AppendSession,
+    staging: Staging,
+    writer: ThreadPoolExecutor,
+    chunks: Iterable[list[tuple[int, str]]],
+    *,
+    actor: str,
+    errors: list[LineError],
+) -> Iterator[tuple[int, _InFlight]]:
+    """Stage chunks and start their appends; yields (lines, chunk) to settle.
+
+    Two stages overlap: while one chunk is appended on the writer thread (mostly
+    waiting for the database), the next is parsed. A chunk is settled (`_finish`)
+    before the next one is staged, since staging reads what was appended.
+    """
+    in_flight: tuple[int, _InFlight] | None = None
+    for chunk in chunks:
+        parsed = _parse_chunk(chunk, actor, errors)
+        if in_flight is not None:
+            yield in_flight
+        staged, rule_errors = staging.apply_all(parsed)
+        if rule_errors:  # settled at once, carefully (see `_finish`)
+            in_flight = (len(chunk), _InFlight(parsed, staged, None))
+        else:
+            future = writer.submit(session.try_append, staging.take_pending())
+            in_flight = (len(chunk), _InFlight(parsed, staged, future))
+    if in_flight is not None:
+        yield in_flight
+
+
+def _parse_chunk(
+    chunk: list[tuple[int, str]], actor: str, errors: list[LineError]
+) -> list[tuple[int, ev.EventIn, str]]:
+    parsed: list[tuple[int, ev.EventIn, str]] = []
+    for number, text in chunk:
+        item, line_errors = ev.parse_line(text, line=number)
+        errors.extend(line_errors)
+        if item is not None:
+            parsed.append((number, item, item.actor or actor))
+    return parsed
+
+
+def _finish(
+    session: AppendSession, staging: Staging, chunk: _InFlight, errors: list[LineError]
+) -> tuple[list[StagedInput], list[ChainLink]]:
+    """Settle a chunk: its optimistic append; or, when that collided (a key assumed
+    new is stored: a re-import) or a line broke a rule, check the chunk again
+    looking up every key, so each line gets its true outcome, and append it then."""
+    appended = chunk.future.result() if chunk.future is not None else None
+    staged = chunk.staged
+    if appended is None:
+        staging.reset()
+        staging.optimistic = False
+        staged, rule_errors = staging.apply_all(chunk.parsed)
+        staging.optimistic = True
+        errors.extend(rule_errors)
+        # Appended even after an error, so later lines are checked against
+        # everything before them; the rollback drops it all.
+        appended = session.append(staging.take_pending())
+    staging.forget()
+    return staged, appended

@@ -128,6 +128,7 @@ def test_eight_concurrent_writers(pg_schema_url: str) -> None:
 def test_writers_survive_killed_backends(pg_schema_url: str) -> None:
     ledger = seeded(Ledger(pg_schema_url))
     ledger.import_lines(jsonl(enrol("r1")), actor="hr")
+    schema = pg_schema_url.rsplit("schema=", 1)[1]
     killed = 0
     done, started = threading.Event(), threading.Event()
 
@@ -136,11 +137,14 @@ def test_writers_survive_killed_backends(pg_schema_url: str) -> None:
         started.wait(timeout=60)
         with psycopg.connect(PG_URL, autocommit=True, application_name="chaos") as conn:
             while not done.is_set():
+                # Only this test's writers: busy backends whose statement names
+                # its schema (other sessions on the server are left alone).
                 rows = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                     "AND application_name <> 'chaos' AND backend_type = 'client backend' "
-                    "AND state <> 'idle'"
+                    "AND state <> 'idle' AND strpos(query, %s) > 0",
+                    (schema,),
                 ).fetchall()
                 killed += sum(1 for (ok,) in rows if ok)
                 time.sleep(0.03)
