@@ -27,7 +27,7 @@ class Step:
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
-            "values": dict(sorted(self.values.items())),
+            "values": dict(self.values),  # key order is settled where bytes are made
             "event_ids": list(self.event_ids),
         }
 

@@ -112,6 +112,10 @@ class LedgerFacts:
     by_rep: dict[str, dict[str, list[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
+    # (rep, period kind) -> (period -> sale ids, [how many of the rep's sales are in])
+    _period_index: dict[tuple[str, str], tuple[dict[Period, list[str]], list[int]]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def of(cls, records: Iterable[EventRecord]) -> LedgerFacts:
@@ -283,6 +287,25 @@ class LedgerFacts:
         return default
 
     # -- lookups ---------------------------------------------------------------
+
+    def sales_by_period(self, rep_id: str, kind: PeriodKind) -> dict[Period, list[str]]:
+        """``rep_id``'s sale ids by the period (of ``kind``) they occurred in, log order.
+
+        Kept up to date incrementally: a rep's sales only ever grow at the end
+        (`sales_by_rep`), so each sale's period is worked out once, not once per
+        statement (measured: 11M `period_of` calls in a 1M-event rebuild before).
+        """
+        key = (rep_id, kind)
+        index = self._period_index.get(key)
+        if index is None:
+            index = self._period_index[key] = ({}, [0])
+        by_period, done = index
+        sales_of_rep = self.sales_by_rep.get(rep_id, [])
+        for sale_id in sales_of_rep[done[0] :]:
+            moment = self.sales[sale_id].record.occurred_at
+            by_period.setdefault(period_of(moment, kind), []).append(sale_id)
+        done[0] = len(sales_of_rep)
+        return by_period
 
     def reps_of_subject(self, subject_id: str) -> set[str]:
         for table in (self.targets, self.adjustments):

@@ -11,7 +11,7 @@ __all__ = ["activity_periods"]
 def _fact_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Period]:
     owned = facts.by_rep.get(rep_id, {})
     return [
-        *(period_of(facts.sales[s].record.occurred_at, kind) for s in facts.sales_by_rep[rep_id]),
+        *facts.sales_by_period(rep_id, kind),
         *(parse_period(facts.targets[t].data["period"]) for t in owned.get("targets", [])),
         *(parse_period(facts.adjustments[a].data["period"]) for a in owned.get("adjustments", [])),
         *(period_of(facts.cases[c].record.occurred_at, kind) for c in owned.get("cases", [])),

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 import orjson
 from eventsourcing.persistence import IntegrityError
@@ -66,6 +68,7 @@ def compute_rows(
     *,
     since: Mapping[str, date | None] | None = None,
     stored: ViewStore | None = None,
+    totals: Totals | None = None,
 ) -> Iterator[Replacement]:
     """The read-model rows of ``reps`` and ``runs``, as of the facts' position.
 
@@ -74,17 +77,24 @@ def compute_rows(
     before (unchanged) supplies the balance it may carry forward.
 
     A generator: the store writes each rep's rows as they come, so a full
-    rebuild never holds every rep's statements at once.
+    rebuild never holds every rep's statements at once. ``totals`` (kept by the
+    projector between batches) receives every statement's total and the events
+    it rests on, and supplies the carried balance of the period before the first
+    recomputed one, instead of reading and decoding that stored statement again.
     """
     calc = Calculator(facts, as_of)
     for rep_id in sorted(reps):
         if rep_id not in facts.reps:
             continue
-        start = _start_period(facts, calc, rep_id, (since or {}).get(rep_id), stored)
+        start = _start_period(
+            facts, calc, rep_id, (since or {}).get(rep_id), stored=stored, totals=totals
+        )
         balances, attainment, statements = rep_rows(facts, calc, rep_id, start)
-        for statement in statements.values():
+        for key, statement in statements.items():
             statement.pop("as_of", None)
             statement.pop("chain_head", None)
+            if totals is not None:
+                totals[rep_id, key] = _total_and_events(statement)
         entries = history(facts, calc, rep_id)
         from_key = str(start) if start is not None else None
         yield from [
@@ -106,7 +116,9 @@ def _start_period(
     calc: Calculator,
     rep_id: str,
     since: date | None,
+    *,
     stored: ViewStore | None,
+    totals: Totals | None = None,
 ) -> Period | None:
     """The first period to recompute (None: all), priming the carried balance."""
     if since is None or stored is None:
@@ -118,16 +130,33 @@ def _start_period(
     )
     previous = start.previous()
     if previous >= facts.first_period(rep_id, kind) and not calc.is_paid(rep_id, previous):
-        row = stored.row("statements", rep_id, str(previous))
-        if row is None:
-            return None  # nothing stored to carry from: recompute everything
-        ids = tuple(dict.fromkeys(e for line in row["lines"] for e in line["event_ids"]))
-        calc.known_totals[rep_id, previous] = (Decimal(row["total"]), ids)
+        known = totals.get((rep_id, str(previous))) if totals is not None else None
+        if known is None:
+            row = stored.row("statements", rep_id, str(previous))
+            if row is None:
+                return None  # nothing stored to carry from: recompute everything
+            known = _total_and_events(row)
+        calc.known_totals[rep_id, previous] = known
     return start
 
 
+# (rep, period) -> a stored statement's total and the events its lines rest on
+Totals = dict[tuple[str, str], tuple[Decimal, tuple[str, ...]]]
+
+
+def _total_and_events(statement: Mapping[str, Any]) -> tuple[Decimal, tuple[str, ...]]:
+    ids = dict.fromkeys(e for line in statement["lines"] for e in line["event_ids"])
+    return Decimal(statement["total"]), tuple(ids)
+
+
 def _reps_doc(reps: set[str]) -> str:
-    return orjson.dumps(sorted(reps)).decode()
+    return _reps_doc_of(tuple(sorted(reps)))
+
+
+@lru_cache(maxsize=4096)
+def _reps_doc_of(reps: tuple[str, ...]) -> str:
+    """One shared JSON text per set of reps (a rebuild indexes a million events)."""
+    return orjson.dumps(reps).decode()
 
 
 def _runs_touched(facts: LedgerFacts, record: EventRecord) -> set[str]:
@@ -147,11 +176,13 @@ class Projector:
         self.store = store or open_view_store(ledger)
         self.facts = LedgerFacts()
         self._last: EventRecord | None = None
+        self._totals: Totals = {}
 
     def _fold_until(self, position: int) -> None:
         """Bring the in-memory facts up to ``position`` without writing anything."""
         if self.facts.position > position:
             self.facts, self._last = LedgerFacts(), None
+            self._totals.clear()
         for record in self.ledger.iter_log(after=self.facts.position, stop=position):
             self.facts.apply(record)
             self._last = record
@@ -193,15 +224,25 @@ class Projector:
                 break
             position = event_reps[-1][1]
             rows = compute_rows(
-                self.facts, _as_of(self._last, position), reps, runs, since=since, stored=self.store
+                self.facts,
+                _as_of(self._last, position),
+                reps,
+                runs,
+                since=since,
+                stored=self.store,
+                totals=self._totals,
             )
             try:
                 self.store.write(rows, position, counts, event_reps)
             except IntegrityError:
                 # Another worker applied these positions first; follow it.
+                self._totals.clear()
                 tracked = self.store.position()
                 self._fold_until(tracked)
                 continue
+            except BaseException:
+                self._totals.clear()  # they may describe rows that were not written
+                raise
             applied += len(event_reps)
             tracked = position
             if on_batch is not None:
@@ -223,7 +264,7 @@ def rebuild(ledger: Ledger, on_batch: Callable[[int], None] | None = None) -> Ca
     store.drop()
     # Large batches: every batch recomputes the rows of the reps it touched, and in
     # a full replay every batch touches every rep.
-    return Projector(ledger, store).catch_up(batch_events=100_000, on_batch=on_batch)
+    return Projector(ledger, store).catch_up(batch_events=200_000, on_batch=on_batch)
 
 
 def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:

@@ -98,20 +98,10 @@ class Calculator:
     known_totals: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = field(
         default_factory=dict
     )
-    # rep, period kind -> period -> the rep's sale ids in it (built once per rep)
-    _sales_in: dict[tuple[str, str], dict[Period, list[str]]] = field(default_factory=dict)
 
     def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[str]:
         """The ids of ``rep_id``'s sales that occurred in ``period``, in log order."""
-        by_period = self._sales_in.get((rep_id, kind))
-        if by_period is None:
-            by_period = {}
-            sales = self.facts.sales
-            for sale_id in self.facts.sales_by_rep.get(rep_id, []):
-                moment = sales[sale_id].record.occurred_at
-                by_period.setdefault(period_of(moment, kind), []).append(sale_id)
-            self._sales_in[rep_id, kind] = by_period
-        return by_period.get(period, [])
+        return self.facts.sales_by_period(rep_id, kind).get(period, [])
 
     # -- facts for one rep and period -----------------------------------------
 
