@@ -96,6 +96,7 @@ def compute_rows(
             if totals is not None:
                 totals[rep_id, key] = _total_and_events(statement)
         entries = history(facts, calc, rep_id)
+        calc.forget(rep_id)
         from_key = str(start) if start is not None else None
         yield from [
             Replacement("balances", rep_id, balances, from_key),

@@ -99,6 +99,14 @@ class Calculator:
         default_factory=dict
     )
 
+    def forget(self, rep_id: str) -> None:
+        """Drop what was worked out for ``rep_id`` (a projection done with the rep:
+        the memo holds every explained sale line of its periods)."""
+        for key in [k for k in self._memo if k[0] == rep_id]:
+            del self._memo[key]
+        for known in [k for k in self.known_totals if k[0] == rep_id]:
+            del self.known_totals[known]
+
     def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[str]:
         """The ids of ``rep_id``'s sales that occurred in ``period``, in log order."""
         return self.facts.sales_by_period(rep_id, kind).get(period, [])

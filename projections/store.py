@@ -217,11 +217,16 @@ class PostgresViewStore(PostgresTrackingRecorder):
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, tracking_table_name="ledger_views_tracking", **kwargs)
         schema = Identifier(self.datastore.schema)
+        # Documents are `json`, not `jsonb`: they are only ever stored whole and
+        # read whole, and a statement explaining thousands of sales is megabytes
+        # that jsonb would parse into its binary form on every write and print
+        # back on every read (tables made as jsonb by earlier versions still work:
+        # json -> jsonb is an assignment cast).
         for view in VIEWS:
             self.sql_create_statements.append(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
-                    "scope text NOT NULL, key text NOT NULL, doc jsonb NOT NULL, "
+                    "scope text NOT NULL, key text NOT NULL, doc json NOT NULL, "
                     "PRIMARY KEY (scope, key))"
                 ).format(schema=schema, table=Identifier(f"proj_{view}"))
             )
@@ -354,7 +359,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
                     rows = [(r.scope, k, _doc(doc)) for r in items for k, doc in r.rows.items()]
                     if rows:
                         curs.executemany(
-                            SQL("INSERT INTO {} VALUES (%s, %s, %s::jsonb)").format(table), rows
+                            SQL("INSERT INTO {} VALUES (%s, %s, %s::json)").format(table), rows
                         )
 
     def rows(self, view: str, scope: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
