@@ -132,36 +132,22 @@ def bench_statement(url: str, store: str, rounds: int, rep_events: int) -> None:
     head = ledger.head()
     assert head is not None
     periods = ["2024-Q1", "2024-Q3", "2025-Q2", "2025-Q4"]
-    cached = []
-    for i in range(rounds * 10):
-        started = time.perf_counter()
-        reports.statement(TOP_REP, periods[i % len(periods)])
-        cached.append((time.perf_counter() - started) * 1000)
-    p50, p99 = _percentiles(cached)
-    emit(
-        "statement_from_projections",
-        store,
-        p99,
-        "ms p99",
-        p50_ms=round(p50, 2),
-        samples=len(cached),
-        note="decoded into a dict",
-    )
-    served = []
-    for i in range(rounds * 10):
-        started = time.perf_counter()
-        reports.statement_json(TOP_REP, periods[i % len(periods)])
-        served.append((time.perf_counter() - started) * 1000)
-    p50, p99 = _percentiles(served)
-    emit(
-        "statement_json_from_projections",
-        store,
-        p99,
-        "ms p99",
-        p50_ms=round(p50, 2),
-        samples=len(served),
-        note="the bytes GET /reps/{id}/statements/{period} serves",
-    )
+    figures = [
+        ("statement_from_projections", reports.statement, "decoded into a dict"),
+        (
+            "statement_json_from_projections",
+            reports.statement_json,
+            "the bytes GET /reps/{id}/statements/{period} serves",
+        ),
+    ]
+    for name, call, note in figures:
+        samples = []
+        for i in range(rounds * 10):
+            started = time.perf_counter()
+            call(TOP_REP, periods[i % len(periods)])
+            samples.append((time.perf_counter() - started) * 1000)
+        p50, p99 = _percentiles(samples)
+        emit(name, store, p99, "ms p99", p50_ms=round(p50, 2), samples=len(samples), note=note)
     replays = []
     for i in range(rounds):
         started = time.perf_counter()

@@ -260,16 +260,8 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return self.max_tracking_id(TRACKING_NAME) or 0
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                SQL("SELECT doc::text AS doc FROM {} WHERE scope = %s AND key = %s").format(
-                    self._table(view)
-                ),
-                (scope, key),
-                prepare=True,
-            )
-            found = curs.fetchone()
-        return dict(orjson.loads(found["doc"])) if found else None
+        found = self.row_json(view, scope, key)
+        return dict(orjson.loads(found)) if found is not None else None
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as JSON text, not decoded."""
