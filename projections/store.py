@@ -21,7 +21,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
@@ -233,13 +233,20 @@ class PostgresViewStore(PostgresTrackingRecorder):
             # lz4 instead of the default pglz for these large documents: several
             # times faster to compress on every write and to expand on every read.
             # A server built without lz4 keeps the default.
+            # Only when not set yet: ALTER TABLE locks the table, and these
+            # statements run whenever a store is opened.
+            table = SQL("{schema}.{table}").format(
+                schema=schema, table=Identifier(f"proj_{view}")
+            )
             self.sql_create_statements.append(
                 SQL(
                     "DO $$ BEGIN "
-                    "ALTER TABLE {schema}.{table} ALTER COLUMN doc SET COMPRESSION lz4; "
+                    "IF (SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = {name}::regclass AND attname = 'doc') <> 'l' THEN "
+                    "ALTER TABLE {table} ALTER COLUMN doc SET COMPRESSION lz4; END IF; "
                     "EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL; "
                     "END $$"
-                ).format(schema=schema, table=Identifier(f"proj_{view}"))
+                ).format(name=Literal(f'"{self.datastore.schema}"."proj_{view}"'), table=table)
             )
         self.sql_create_statements.append(
             SQL(
