@@ -235,9 +235,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
             # A server built without lz4 keeps the default.
             # Only when not set yet: ALTER TABLE locks the table, and these
             # statements run whenever a store is opened.
-            table = SQL("{schema}.{table}").format(
-                schema=schema, table=Identifier(f"proj_{view}")
-            )
+            table = SQL("{schema}.{table}").format(schema=schema, table=Identifier(f"proj_{view}"))
             self.sql_create_statements.append(
                 SQL(
                     "DO $$ BEGIN "
