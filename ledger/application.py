@@ -20,7 +20,6 @@ import orjson
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    IntegrityError,
     InterfaceError,
     OperationalError,
     StoredEvent,
@@ -42,7 +41,6 @@ from ledger.dispute import Dispute
 from ledger.domain import event_topic
 from ledger.errors import (
     BatchRejectedError,
-    ConflictError,
     LedgerError,
     LineError,
     NotFoundError,
@@ -121,29 +119,14 @@ class Ledger(Application[UUID]):
 
     # -- commands --------------------------------------------------------------
 
-    def record(
-        self,
-        items: Sequence[ev.EventIn],
-        *,
-        actor: str,
-        lines: Sequence[int] | None = None,
-    ) -> RecordResult:
-        """Append a batch of validated inputs, all or nothing.
-
-        Each input's actor is its own ``actor`` field, else ``actor``.
-        """
-        numbered = [
-            (lines[i] if lines else i + 1, item, item.actor or actor)
-            for i, item in enumerate(items)
-        ]
-
-        def build(st: Staging) -> list[StagedInput]:
-            staged, errors = st.apply_all(numbered)
-            if errors:
-                raise BatchRejectedError(errors)
-            return staged
-
-        return self._commit(build)
+    def record(self, items: Sequence[ev.EventIn], *, actor: str) -> RecordResult:
+        """Append a batch of validated inputs, all or nothing (a group of one,
+        see `record_many`). Each input's actor is its own ``actor`` field, else
+        ``actor``."""
+        [result] = self.record_many([(items, actor)])
+        if isinstance(result, LedgerError):
+            raise result
+        return result
 
     def import_lines(
         self,
@@ -269,41 +252,6 @@ class Ledger(Application[UUID]):
         """Record ``PayoutPaid`` for an approved run; its period is then locked."""
         item = ev.make_event(ev.PayoutPaid, occurred_at=_now(), run_id=run_id)
         return self.record([item], actor=actor)
-
-    def _commit(self, build: Callable[[Staging], list[StagedInput]]) -> RecordResult:
-        """Stage, then append in one transaction; on a key collision, stage again.
-
-        Staging reads without the writer lock (so concurrent writers validate in
-        parallel); a collision at append time means another writer stored one of
-        our keys first. Staging again sorts it out: identical facts are now
-        skipped ("already stored"), different ones are conflicts, the rest is
-        saved. A dropped connection is retried the same way, after checking
-        whether the commit went through with only its reply lost.
-        """
-        for _attempt in range(_MAX_ATTEMPTS):
-            staging = self._staging()
-            staged = build(staging)
-            events = staging.take_pending()
-            links: list[ChainLink] = []
-            try:
-                with self.chain.append_session() as session:
-                    links = session.append(events)
-            except IntegrityError:
-                continue
-            except (InterfaceError, OperationalError):
-                if not links or not self._committed(links[-1]):
-                    time.sleep(0.05)
-                    continue
-            outcomes = _outcomes(staged, links)
-            return RecordResult(
-                outcomes,
-                stored=len(links),
-                skipped=len(staged) - len(links),
-            )
-        raise ConflictError(
-            "the batch kept colliding with concurrent writers of the same keys; "
-            "re-send it to see what was stored"
-        )
 
     def record_many(
         self, requests: Sequence[tuple[Sequence[ev.EventIn], str]]

@@ -31,10 +31,9 @@ class OrjsonTranscoder(JSONTranscoder):
         if isinstance(obj, dict):
             # An event's own datetimes (timestamp, occurred_at) are written here
             # rather than through orjson's per-object Python callback.
-            obj = {
-                k: {"_type_": "datetime_iso", "_data_": v.isoformat()} if type(v) is datetime else v
-                for k, v in obj.items()
-            }
+            # Same form as the registered transcoding's (`DatetimeAsISO`).
+            encode_datetime = self._encode_obj
+            obj = {k: encode_datetime(v) if type(v) is datetime else v for k, v in obj.items()}
         return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
 
     def decode(self, data: bytes) -> Any:

@@ -101,9 +101,9 @@ class Reports:
         if as_of is None:
             # "now" is where the projections are (the head, unless a worker trails)
             position = self.fresh()
-            cached = self._cached_statement(rep_id, str(wanted)) if locale == "en" else None
+            cached = self._cached_json(rep_id, str(wanted)) if locale == "en" else None
             if cached is not None:
-                return cached
+                return dict(orjson.loads(cached))
         else:
             position = self.ledger.resolve_as_of(as_of)
         facts, at = self.rep_facts_at(rep_id, position)
@@ -119,34 +119,28 @@ class Reports:
         never parsed and re-serialised.
         """
         if as_of is None and locale == "en":
-            position = self.fresh()
-            wanted = str(_period(period))
-            store = self.projector.store
-            stored = store.row_json("statements", rep_id, wanted)
-            link = self.ledger.link_at(position) if stored is not None else None
-            if stored is not None and link is not None and stored.rstrip().endswith(b"}"):
-                stamp = orjson.dumps(
-                    {
-                        "as_of": {"position": link.position, "recorded_at": link.recorded_at},
-                        "chain_head": {"position": link.position, "hash": link.hash},
-                    }
-                )
-                return stored.rstrip()[:-1] + b"," + stamp[1:]
+            self.fresh()
+            cached = self._cached_json(rep_id, str(_period(period)))
+            if cached is not None:
+                return cached
         return orjson.dumps(self.statement(rep_id, period, as_of=as_of, locale=locale))
 
-    def _cached_statement(self, rep_id: str, period: str) -> dict[str, Any] | None:
+    def _cached_json(self, rep_id: str, period: str) -> bytes | None:
+        """The stored statement with ``as_of`` and ``chain_head`` spliced in.
+
+        Valid as of the projection's position (it may trail the head when a
+        separate worker projects), which is what those two fields say.
+        """
         store = self.projector.store
-        statement = store.row("statements", rep_id, period)
-        if statement is None:
+        stored = store.row_json("statements", rep_id, period)
+        if stored is None:
             return None
-        # Valid as of the projection's position (it may trail the head when a
-        # separate worker projects): say so in as_of and chain_head.
         link = self.ledger.link_at(store.position())
         if link is None:
             return None
-        statement["as_of"] = {"position": link.position, "recorded_at": link.recorded_at}
-        statement["chain_head"] = {"position": link.position, "hash": link.hash}
-        return statement
+        at = AsOf(link.position, link.recorded_at, link.hash)
+        stamp = orjson.dumps({"as_of": at.to_dict(), "chain_head": at.head()})
+        return stored.rstrip()[:-1] + b"," + stamp[1:]  # {...stored, ...stamp}
 
     def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
         """What changed in a rep's period between two points of the event order."""

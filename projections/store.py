@@ -112,14 +112,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         return statements
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
-        assert view in VIEWS, view
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT doc FROM proj_{view} WHERE scope = ? AND key = ?",  # noqa: S608
-                (scope, key),
-            )
-            found = c.fetchone()
-        return dict(orjson.loads(found[0])) if found else None
+        found = self.row_json(view, scope, key)
+        return dict(orjson.loads(found)) if found is not None else None
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as stored (JSON text), not decoded."""

@@ -19,7 +19,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
 )
 from eventsourcing.utils import retry
@@ -82,10 +81,6 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self._select_head = SQL(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1"
-        ).format(schema=schema, chain=chain)
-        self._insert_links = SQL(
-            "INSERT INTO {schema}.{chain} (position, event_id, recorded_at, hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::text[])"
         ).format(schema=schema, chain=chain)
         self._select_links = SQL(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
@@ -188,60 +183,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert events and their chain links in one serialised transaction.
-
-        Retried on a dropped connection, like the library's own insert. If the
-        first attempt had committed, the retry fails on the primary key and the
-        application turns that into "already stored" (natural keys).
-        """
+        """The library's insert (`Application.save`), through an append session,
+        so whatever writes events also writes their chain links. The ledger's own
+        writes open sessions directly (`Ledger.import_lines`, `record_many`)."""
         del kwargs
-        if not stored_events:
-            return []
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)  # noqa: SLF001
-            positions = [int(row["notification_id"]) for row in curs.fetchall()]
-            curs.execute(self._select_head, prepare=True)
-            head = curs.fetchone()
-            previous = (
-                ChainLink(
-                    head["position"],
-                    head["event_id"],
-                    head["recorded_at"],
-                    head["hash"],
-                )
-                if head
-                else None
-            )
-            links = self.hasher.extend(
-                previous,
-                [
-                    (
-                        p,
-                        _as_uuid(s.originator_id),
-                        s.originator_version,
-                        s.topic,
-                        s.state,
-                    )
-                    for p, s in zip(positions, stored_events, strict=True)
-                ],
-            )
-            curs.execute(
-                self._insert_links,
-                (
-                    [k.position for k in links],
-                    [k.event_id for k in links],
-                    [k.recorded_at for k in links],
-                    [k.hash for k in links],
-                ),
-                prepare=True,
-            )
-        return positions
+        with self.append_session() as session:
+            return [link.position for link in session.append(stored_events)]
 
     def _fetch(self, statement: Composed, params: Sequence[Any]) -> list[Any]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -319,15 +266,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        streams: dict[UUID, list[StoredEvent]] = {}
-        for start in range(0, len(ids), 1000):
-            chunk = list(ids[start : start + 1000])
-            for r in self._fetch(self._select_streams, (chunk,)):
-                oid = r["originator_id"]
-                streams.setdefault(oid, []).append(
-                    StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
-                )
-        return streams
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return _streams(curs, self._select_streams, ids)
 
 
 class PostgresAppendSession:
@@ -350,18 +290,7 @@ class PostgresAppendSession:
         self.head = head
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        streams: dict[UUID, list[StoredEvent]] = {}
-        for start in range(0, len(ids), 5_000):
-            self._curs.execute(
-                self._recorder._select_streams,  # noqa: SLF001
-                (list(ids[start : start + 5_000]),),
-            )
-            for r in self._curs.fetchall():
-                oid = r["originator_id"]
-                streams.setdefault(oid, []).append(
-                    StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
-                )
-        return streams
+        return _streams(self._curs, self._recorder._select_streams, ids)  # noqa: SLF001
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         try:
@@ -379,19 +308,16 @@ class PostgresAppendSession:
             (recorder._qualified_events, len(stored_events)),  # noqa: SLF001
         )
         positions = sorted(int(r["position"]) for r in curs.fetchall())
-        id_type = "uuid" if recorder.datastore.originator_id_type == "uuid" else "text"
+        rows = [
+            (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
+            for p, s in zip(positions, stored_events, strict=True)
+        ]
         with curs.copy(recorder._copy_events) as copy:  # noqa: SLF001
-            copy.set_types([id_type, "int8", "text", "bytea", "int8"])
+            copy.set_types(["uuid", "int8", "text", "bytea", "int8"])
             write_row = copy.write_row
-            for p, s in zip(positions, stored_events, strict=True):
-                write_row((_as_uuid(s.originator_id), s.originator_version, s.topic, s.state, p))
-        links = recorder.hasher.extend(
-            self.head,
-            [
-                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
-                for p, s in zip(positions, stored_events, strict=True)
-            ],
-        )
+            for p, oid, version, topic, state in rows:
+                write_row((oid, version, topic, state, p))
+        links = recorder.hasher.extend(self.head, rows)
         with curs.copy(recorder._copy_links) as copy:  # noqa: SLF001
             copy.set_types(["int8", "uuid", "text", "text"])
             write_row = copy.write_row
@@ -399,6 +325,21 @@ class PostgresAppendSession:
                 write_row((link.position, UUID(link.event_id), link.recorded_at, link.hash))
         self.head = links[-1]
         return links
+
+
+def _streams(
+    curs: Cursor[DictRow], statement: Composed, ids: Sequence[UUID]
+) -> dict[UUID, list[StoredEvent]]:
+    """The stored events of streams ``ids``, by stream, in version order."""
+    streams: dict[UUID, list[StoredEvent]] = {}
+    for start in range(0, len(ids), 5_000):
+        curs.execute(statement, (list(ids[start : start + 5_000]),), prepare=True)
+        for r in curs.fetchall():
+            oid = r["originator_id"]
+            streams.setdefault(oid, []).append(
+                StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
+            )
+    return streams
 
 
 def _link(row: Any) -> ChainLink:

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
@@ -43,26 +43,14 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         )
         return statements
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
-        assert positions is not None
-        c.execute(f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1")
-        row = c.fetchone()
-        previous = ChainLink(*row) if row else None
-        links = self.hasher.extend(
-            previous,
-            [
-                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
-                for p, s in zip(positions, stored_events, strict=True)
-            ],
-        )
-        c.executemany(
-            "INSERT INTO event_chain VALUES (?,?,?,?)",
-            [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
-        )
-        return positions
+        """The library's insert (`Application.save`), through an append session,
+        so whatever writes events also writes their chain links."""
+        del kwargs
+        with self.append_session() as session:
+            return [link.position for link in session.append(stored_events)]
 
     @contextmanager
     def append_session(self) -> Iterator[SQLiteAppendSession]:
@@ -179,23 +167,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         return int(row[0]) if row and row[0] is not None else None
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        streams: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(ids), 500):
-                chunk = [i.hex for i in ids[start : start + 500]]
-                c.execute(
-                    "SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table_name} WHERE originator_id IN "
-                    f"({','.join('?' * len(chunk))}) "
-                    "ORDER BY originator_id, originator_version",
-                    chunk,
-                )
-                for row in c.fetchall():
-                    oid = UUID(row[0])
-                    streams.setdefault(oid, []).append(
-                        StoredEvent(oid, row[1], row[2], bytes(row[3]))
-                    )
-        return streams
+            return _streams(c.sqlite_cursor, self.events_table_name, ids)
 
 
 class SQLiteAppendSession:
@@ -218,20 +191,7 @@ class SQLiteAppendSession:
         )
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        streams: dict[UUID, list[StoredEvent]] = {}
-        c = self._cursor
-        for start in range(0, len(ids), 500):
-            chunk = [i.hex for i in ids[start : start + 500]]
-            c.execute(
-                "SELECT originator_id, originator_version, topic, state "
-                f"FROM {self._recorder.events_table_name} WHERE originator_id IN "
-                f"({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
-                chunk,
-            )
-            for row in c.fetchall():
-                oid = UUID(row[0])
-                streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
-        return streams
+        return _streams(self._cursor, self._recorder.events_table_name, ids)
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         self._cursor.execute("SAVEPOINT optimistic")
@@ -248,28 +208,41 @@ class SQLiteAppendSession:
         if not stored_events:
             return []
         first = self._last + 1
-        positions = range(first, first + len(stored_events))
+        rows = [
+            (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
+            for p, s in enumerate(stored_events, start=first)
+        ]
         self._cursor.executemany(
             self._insert,
-            [
-                (p, _as_uuid(s.originator_id).hex, s.originator_version, s.topic, s.state)
-                for p, s in zip(positions, stored_events, strict=True)
-            ],
+            [(p, oid.hex, version, topic, state) for p, oid, version, topic, state in rows],
         )
-        links = self._recorder.hasher.extend(
-            self.head,
-            [
-                (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
-                for p, s in zip(positions, stored_events, strict=True)
-            ],
-        )
+        links = self._recorder.hasher.extend(self.head, rows)
         self._cursor.executemany(
             "INSERT INTO event_chain VALUES (?,?,?,?)",
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
-        self._last = positions[-1]
+        self._last = rows[-1][0]
         self.head = links[-1]
         return links
+
+
+def _streams(
+    c: sqlite3.Cursor, events_table: str, ids: Sequence[UUID]
+) -> dict[UUID, list[StoredEvent]]:
+    """The stored events of streams ``ids``, by stream, in version order."""
+    streams: dict[UUID, list[StoredEvent]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = [i.hex for i in ids[start : start + 500]]
+        c.execute(
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {events_table} WHERE originator_id IN ({','.join('?' * len(chunk))}) "
+            "ORDER BY originator_id, originator_version",
+            chunk,
+        )
+        for row in c.fetchall():
+            oid = UUID(row[0])
+            streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
+    return streams
 
 
 def _logged(r: Any) -> LoggedEvent:
