@@ -10,9 +10,17 @@ from policies.explanation import Line, Step, money, step
 from policies.facts import CaseFact
 from policies.plan import Plan
 
-__all__ = ["fine_lines", "minor_deductions", "minor_rungs", "red_line_forfeits", "rung_points"]
+__all__ = [
+    "LADDER_LOOKBACK",
+    "fine_lines",
+    "minor_deductions",
+    "minor_rungs",
+    "red_line_forfeits",
+    "rung_points",
+]
 
 _YEAR = timedelta(days=365)
+LADDER_LOOKBACK = _YEAR  # how far back a minor case looks for earlier ones
 
 
 def minor_rungs(ladder: Sequence[str], cases: Sequence[CaseFact]) -> dict[str, str]:

@@ -11,13 +11,14 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from ledger.records import EventRecord
 from ledger.targets import target_needs_approval
+from policies.discipline import LADDER_LOOKBACK
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan, plan_in_force
 
@@ -264,7 +265,9 @@ class LedgerFacts:
             return self.cases[d["case_id"]].record.occurred_at.date()
         if r.type in {"ApprovalGranted", "ApprovalRejected"}:
             return self._subject_since(d["subject_id"], own)
-        if r.type in {"PayoutCalculated", "PayoutPaid", "DisputeRaised"}:
+        if r.type == "PayoutPaid":
+            return self._paid_chain_start(self.runs[d["run_id"]])
+        if r.type in {"PayoutCalculated", "DisputeRaised"}:
             run = self.runs.get(d.get("run_id", ""))
             return parse_period(run.period).first_day if run else own
         if r.type == "DisputeResolved" and d.get("adjustment_id"):
@@ -272,6 +275,50 @@ class LedgerFacts:
         if "period" in d:
             return min(own, parse_period(d["period"]).first_day)
         return own
+
+    def _paid_chain_start(self, run: RunInfo) -> date:
+        """Paying a period locks it, and moves where the corrections of the paid
+        periods just before it go (or settles them): the first day of the
+        earliest of those, over the run's reps."""
+        period = parse_period(run.period)
+        earliest = period
+        for statement in run.record.data["statements"]:
+            chain = period
+            while self.paid_run(statement["rep_id"], chain.previous()) is not None:
+                chain = chain.previous()
+            earliest = min(earliest, chain)
+        return earliest.first_day
+
+    def affects_until(self, r: EventRecord) -> date | None:  # noqa: PLR0911 - a rule per type
+        """The latest business date whose own figures ``r`` (just applied) can
+        change, leaving aside the balance carried on from them; None: no bound.
+
+        With `affects_since` it places an event in the replay index: a replay of
+        one period reads only the events that reach into it (a sale reaches its
+        own day; a minor case reaches a year on, the ladder's look-back).
+        """
+        d = r.data
+        if r.type == "SaleRecorded":
+            return r.occurred_at.date()
+        if r.type == "SaleCancelled":
+            return self.sales[d["sale_id"]].record.occurred_at.date()
+        if r.type in {"TargetSet", "KpiScored", "AdjustmentRequested"}:
+            return parse_period(d["period"]).last_day
+        if r.type == "ViolationRecorded":
+            return r.occurred_at.date() + LADDER_REACH
+        if r.type == "ViolationOverturned":
+            return self.cases[d["case_id"]].record.occurred_at.date() + LADDER_REACH
+        if r.type in {"ApprovalGranted", "ApprovalRejected"}:
+            return self._subject_until(d["subject_id"])
+        return None  # enrolment, plans, payout runs, disputes, coaching: every period
+
+    def _subject_until(self, subject_id: str) -> date | None:
+        for table in (self.targets, self.adjustments):
+            if subject_id in table:
+                return parse_period(table[subject_id].data["period"]).last_day
+        if subject_id in self.cases:
+            return self.cases[subject_id].record.occurred_at.date() + LADDER_REACH
+        return None
 
     def _subject_since(self, subject_id: str, default: date) -> date:
         for table in (self.targets, self.adjustments):
@@ -367,6 +414,9 @@ class LedgerFacts:
 
 
 _ONE = Decimal(1)
+# How far a case reaches forward: the ladder's look-back, plus days for offsets
+# (it compares instants; an index compares local dates).
+LADDER_REACH = LADDER_LOOKBACK + timedelta(days=3)
 
 
 @cache

@@ -34,9 +34,9 @@ from projections.disputes import disputes_of, rep_row
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
 from projections.statement import AsOf, Calculator
-from projections.store import VIEWS, Replacement, ViewStore, open_view_store
+from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
 
-__all__ = ["CatchUp", "Projector", "compute_rows", "verify_views"]
+__all__ = ["CatchUp", "Projector", "compute_rows", "total_and_events", "verify_views"]
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
 
@@ -94,7 +94,7 @@ def compute_rows(
             statement.pop("as_of", None)
             statement.pop("chain_head", None)
             if totals is not None:
-                totals[rep_id, key] = _total_and_events(statement)
+                totals[rep_id, key] = total_and_events(statement)
         entries = history(facts, calc, rep_id)
         calc.forget(rep_id)
         from_key = str(start) if start is not None else None
@@ -136,7 +136,7 @@ def _start_period(
             row = stored.row("statements", rep_id, str(previous))
             if row is None:
                 return None  # nothing stored to carry from: recompute everything
-            known = _total_and_events(row)
+            known = total_and_events(row)
         calc.known_totals[rep_id, previous] = known
     return start
 
@@ -145,7 +145,7 @@ def _start_period(
 Totals = dict[tuple[str, str], tuple[Decimal, tuple[str, ...]]]
 
 
-def _total_and_events(statement: Mapping[str, Any]) -> tuple[Decimal, tuple[str, ...]]:
+def total_and_events(statement: Mapping[str, Any]) -> tuple[Decimal, tuple[str, ...]]:
     ids = dict.fromkeys(e for line in statement["lines"] for e in line["event_ids"])
     return Decimal(statement["total"]), tuple(ids)
 
@@ -205,7 +205,7 @@ class Projector:
             runs: set[str] = set()
             since: dict[str, date | None] = {}
             counts: Counter[str] = Counter()
-            event_reps: list[tuple[str, int, str]] = []
+            event_reps: list[IndexRow] = []
             # Read in pages and folded as read: a batch is never held whole.
             for record in self.ledger.iter_log(after=tracked, limit=batch_events):
                 counts[record.type] += 1
@@ -218,7 +218,15 @@ class Projector:
                         None if changed is None or earlier is None else min(earlier, changed)
                     )
                 indexed = {"*"} if record.type == "PlanPublished" else touched
-                event_reps.append((record.event_id, record.position, _reps_doc(indexed)))
+                event_reps.append(
+                    (
+                        record.event_id,
+                        record.position,
+                        _reps_doc(indexed),
+                        changed,
+                        self.facts.affects_until(record),
+                    )
+                )
                 runs |= _runs_touched(self.facts, record)
                 self._last = record
             if not event_reps:
@@ -275,11 +283,13 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
     facts = LedgerFacts()
     last = None
     fresh_event_reps: dict[str, list[str]] = {}
+    fresh_index: dict[tuple[str, int], tuple[date | None, date | None]] = {}
     for record in ledger.iter_log(stop=position):
         touched = facts.apply(record)
-        fresh_event_reps[record.event_id] = (
-            ["*"] if record.type == "PlanPublished" else sorted(touched)
-        )
+        indexed = ["*"] if record.type == "PlanPublished" else sorted(touched)
+        fresh_event_reps[record.event_id] = indexed
+        dates = (facts.affects_since(record), facts.affects_until(record))
+        fresh_index.update(((rep, record.position), dates) for rep in indexed)
         last = record
     fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
     fresh_counts = Counter(r.type for r in facts.records.values())
@@ -305,6 +315,8 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
         )
     if store.all_event_reps() != fresh_event_reps:
         problems.append("event_reps: the event index differs from a fresh replay")
+    if store.rep_index() != fresh_index:
+        problems.append("rep_events: the replay index differs from a fresh replay")
     stored_counts = store.event_counts()
     if stored_counts != dict(fresh_counts):
         problems.append(

@@ -10,7 +10,8 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
@@ -21,12 +22,23 @@ from ledger.records import EventRecord
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
 from projections.facts import LedgerFacts
-from projections.runner import CatchUp, Projector, rebuild, verify_views
-from projections.statement import AsOf, Calculator, statement_sha256
+from projections.runner import CatchUp, Projector, rebuild, total_and_events, verify_views
+from projections.statement import AsOf, Calculator, OutsideWindowError, statement_sha256
 
 __all__ = ["Reports"]
 
 log = logging.getLogger(__name__)
+
+
+def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
+    """Whether ``period`` (open) may carry a balance in from an open period before."""
+    previous = period.previous()
+    return (
+        previous >= facts.first_period(rep_id, period.kind)
+        and facts.paid_run(rep_id, period) is None
+        and facts.paid_run(rep_id, previous) is None
+        and facts.plan_for(rep_id, previous) is not None
+    )
 
 
 def _period(text: str) -> Period:
@@ -106,8 +118,92 @@ class Reports:
                 return dict(orjson.loads(cached))
         else:
             position = self.ledger.resolve_as_of(as_of)
+            windowed = self._windowed_statement(rep_id, wanted, position, locale)
+            if windowed is not None:
+                return windowed
         facts, at = self.rep_facts_at(rep_id, position)
         return Calculator(facts, at, locale).statement(rep_id, wanted)
+
+    def _windowed_statement(
+        self, rep_id: str, period: Period, position: int, locale: str
+    ) -> dict[str, Any] | None:
+        """The statement as of ``position`` from only the events that reach into
+        the periods it needs, or None when that cannot be shown to be exact
+        (then the caller replays the rep's whole history).
+
+        A period's own figures need its events (and a year of minor cases, the
+        ladder's look-back), plus, when it is open, those of the paid periods
+        just before it (their corrections land in it); the balance carried in
+        is the stored total of the period before, which holds as of ``position``
+        when no event after it can change that period. A rep with years of
+        sales thus replays one period's events, not its whole history.
+        """
+        store = self.projector.store
+        if store.position() < position:
+            self.fresh(position)
+        if store.position() < position:
+            return None  # the index does not reach that far yet
+        window = self._window_facts(rep_id, period, position, period.first_day)
+        known: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = {}
+        if window is not None and _carries_in(window[0], rep_id, period):
+            stored = self._stored_total_before(rep_id, period, position)
+            if stored is None:
+                return None
+            last, total = stored
+            known[rep_id, last] = total
+            if last.next().first_day < window[1]:  # compute the periods between too
+                window = self._window_facts(rep_id, period, position, last.next().first_day)
+        if window is None:
+            return None
+        facts, start = window
+        link = self.ledger.link_at(position)
+        at = AsOf(link.position, link.recorded_at, link.hash) if link else AsOf(0, None, None)
+        calc = Calculator(facts, at, locale, known_totals=known, window_start=start)
+        try:
+            return calc.statement(rep_id, period)
+        except OutsideWindowError:
+            return None
+
+    def _stored_total_before(
+        self, rep_id: str, period: Period, position: int
+    ) -> tuple[Period, tuple[Decimal, tuple[str, ...]]] | None:
+        """The last stored statement before ``period`` (periods after the rep's
+        last activity have none) and its total, if it holds as of ``position``:
+        no event after that can change it."""
+        store = self.projector.store
+        key = store.last_key_before("statements", rep_id, str(period))
+        if key is None:
+            return None
+        last = parse_period(key)
+        changed = store.earliest_change_after(rep_id, position)
+        if last.kind != period.kind or (changed is not None and changed <= last.last_day):
+            return None
+        row = store.row("statements", rep_id, key)
+        return (last, total_and_events(row)) if row is not None else None
+
+    def _window_facts(
+        self, rep_id: str, period: Period, position: int, start: date
+    ) -> tuple[LedgerFacts, date] | None:
+        """The facts of the events that can change ``period`` or the days from
+        ``start`` to it (widened to the paid periods just before it, when it is
+        open: their corrections land in it), and the first day they cover."""
+        store = self.projector.store
+        for _ in range(2):
+            positions = store.rep_positions(
+                rep_id, position, reaching=start, through=period.last_day
+            )
+            facts = LedgerFacts.of(self.ledger.read_positions(positions))
+            if rep_id not in facts.reps or facts.period_kind(rep_id) != period.kind:
+                return None  # the whole replay says why
+            first = facts.first_period(rep_id, period.kind)
+            needed = period
+            if facts.paid_run(rep_id, period) is None:
+                while needed.previous() >= first and facts.paid_run(rep_id, needed.previous()):
+                    needed = needed.previous()
+            if needed.first_day >= start:
+                return facts, start
+            start = needed.first_day  # read again, from the first paid period needed
+        return None
 
     def statement_json(
         self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -84,6 +85,10 @@ def _money_text(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
+class OutsideWindowError(Exception):
+    """A windowed replay needed a period its facts were not read for."""
+
+
 @dataclass
 class Calculator:
     """Computes statements from the facts as of one position (memoised per call)."""
@@ -98,6 +103,9 @@ class Calculator:
     known_totals: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = field(
         default_factory=dict
     )
+    # Facts read for the periods from this date on only (a windowed replay):
+    # computing an earlier period raises OutsideWindowError, never a wrong figure.
+    window_start: date | None = None
 
     def forget(self, rep_id: str) -> None:
         """Drop what was worked out for ``rep_id`` (a projection done with the rep:
@@ -260,6 +268,8 @@ class Calculator:
         (what a paid period is re-played as, to find its correction)."""
         key = (rep_id, period, own_only)
         if key not in self._memo:
+            if self.window_start is not None and period.first_day < self.window_start:
+                raise OutsideWindowError(period)
             plan = self.plan(rep_id, period)
             carried = None if own_only else self._carried_in(rep_id, period)
             corrections = () if own_only else self._corrections(rep_id, period)

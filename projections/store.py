@@ -9,12 +9,20 @@ Each other read model is a table ``proj_<name>(scope, key, doc)``: ``scope`` is 
 change replaces wholesale (a rep's rows, a run's row), ``key`` orders rows within
 it, ``doc`` is the row as JSON (money as decimal text). A replayed position fails
 on the tracking row and changes nothing.
+
+The replay index ``proj_rep_events(rep_id, position, since, until)`` lists each
+rep's events ("*": every rep's) with the business dates an event can change:
+from ``since`` on (carried balances included) and, of its own figures, up to
+``until`` (NULL: unbounded; a bounded event has both). An ``--as-of`` replay of
+one period reads only the events that reach into it, and knows whether a stored
+total still holds then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 import orjson
@@ -26,7 +34,7 @@ from psycopg.sql import SQL, Identifier, Literal
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
 
-__all__ = ["VIEWS", "Replacement", "ViewStore", "open_view_store"]
+__all__ = ["VIEWS", "IndexRow", "Replacement", "ViewStore", "open_view_store"]
 
 VIEWS: tuple[str, ...] = (
     "balances",
@@ -39,6 +47,10 @@ VIEWS: tuple[str, ...] = (
     "disputes",
 )
 TRACKING_NAME = "incentive_ledger_views"
+
+# The replay index entry of one event: (event_id, position, JSON list of the reps
+# it touches or ["*"], the first date it can change, the last of its own figures).
+IndexRow = tuple[str, int, str, date | None, date | None]
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ class ViewStore(Protocol):
         replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[tuple[str, int, str]] = (),
+        event_reps: Sequence[IndexRow] = (),
     ) -> None: ...
 
     def event_counts(self) -> dict[str, int]: ...
@@ -70,7 +82,29 @@ class ViewStore(Protocol):
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None: ...
 
-    def rep_positions(self, rep_id: str, upto: int) -> list[int]: ...
+    def rep_positions(
+        self,
+        rep_id: str,
+        upto: int,
+        *,
+        reaching: date | None = None,
+        through: date | None = None,
+    ) -> list[int]:
+        """Positions of ``rep_id``'s events up to ``upto``; with ``reaching`` and
+        ``through``, only those that can change that span's own figures (and the
+        unbounded ones: plans, enrolment, runs, disputes)."""
+        ...
+
+    def earliest_change_after(self, rep_id: str, after: int) -> date | None:
+        """The first business date ``rep_id``'s events after ``after`` can change
+        (``date.min``: any); None when there are none."""
+        ...
+
+    def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]: ...
+
+    def last_key_before(self, view: str, scope: str, key: str) -> str | None:
+        """The greatest key of ``scope``'s rows in ``view`` below ``key``."""
+        ...
 
     def all_event_reps(self) -> dict[str, list[str]]: ...
 
@@ -106,10 +140,20 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         )
         statements.append(
             "CREATE TABLE IF NOT EXISTS proj_rep_events ("
-            "rep_id TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (rep_id, position)) "
-            "WITHOUT ROWID"
+            "rep_id TEXT NOT NULL, position INTEGER NOT NULL, since TEXT, until TEXT, "
+            "PRIMARY KEY (rep_id, position)) WITHOUT ROWID"
         )
         return statements
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("PRAGMA table_info(proj_rep_events)")
+            if "since" not in {row[1] for row in c.fetchall()}:
+                # made by an earlier version: NULL dates read as "any period",
+                # which is always correct (replays of them read every event)
+                c.execute("ALTER TABLE proj_rep_events ADD COLUMN since TEXT")
+                c.execute("ALTER TABLE proj_rep_events ADD COLUMN until TEXT")
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
         found = self.row_json(view, scope, key)
@@ -126,14 +170,49 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             found = c.fetchone()
         return str(found[0]).encode() if found else None
 
-    def rep_positions(self, rep_id: str, upto: int) -> list[int]:
+    def rep_positions(
+        self,
+        rep_id: str,
+        upto: int,
+        *,
+        reaching: date | None = None,
+        through: date | None = None,
+    ) -> list[int]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 "SELECT position FROM proj_rep_events WHERE rep_id IN (?, '*') "
-                "AND position <= ? ORDER BY position",
-                (rep_id, upto),
+                "AND position <= ? AND (until IS NULL OR (until >= ? AND since <= ?)) "
+                "ORDER BY position",
+                (rep_id, upto, _text(reaching or date.min), _text(through or date.max)),
             )
             return [int(r[0]) for r in c.fetchall()]
+
+    def earliest_change_after(self, rep_id: str, after: int) -> date | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT count(*), max(since IS NULL), min(since) FROM proj_rep_events "
+                "WHERE rep_id IN (?, '*') AND position > ?",
+                (rep_id, after),
+            )
+            count, unbounded, earliest = c.fetchone()
+        if not count:
+            return None
+        return date.min if unbounded else date.fromisoformat(earliest)
+
+    def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT rep_id, position, since, until FROM proj_rep_events")
+            return {(row[0], int(row[1])): (_date(row[2]), _date(row[3])) for row in c.fetchall()}
+
+    def last_key_before(self, view: str, scope: str, key: str) -> str | None:
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT max(key) FROM proj_{view} WHERE scope = ? AND key < ?",  # noqa: S608
+                (scope, key),
+            )
+            found = c.fetchone()
+        return str(found[0]) if found and found[0] is not None else None
 
     def reps_of_event(self, event_id: str) -> list[str] | None:
         with self.datastore.transaction(commit=False) as c:
@@ -159,12 +238,20 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[tuple[str, int, str]] = (),
+        event_reps: Sequence[IndexRow] = (),
     ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, Tracking(TRACKING_NAME, position))
-            c.executemany("INSERT INTO proj_event_reps VALUES (?, ?, ?)", event_reps)
-            c.executemany("INSERT INTO proj_rep_events VALUES (?, ?)", _rep_positions(event_reps))
+            c.executemany(
+                "INSERT INTO proj_event_reps VALUES (?, ?, ?)", [e[:3] for e in event_reps]
+            )
+            c.executemany(
+                "INSERT INTO proj_rep_events VALUES (?, ?, ?, ?)",
+                [
+                    (rep, position, _text(since), _text(until))
+                    for rep, position, since, until in _rep_events(event_reps)
+                ],
+            )
             c.executemany(
                 "INSERT INTO proj_event_counts VALUES (?, ?) ON CONFLICT (type) "
                 "DO UPDATE SET count = count + excluded.count",
@@ -257,8 +344,21 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.proj_rep_events ("
-                "rep_id text NOT NULL, position bigint NOT NULL, PRIMARY KEY (rep_id, position))"
+                "rep_id text NOT NULL, position bigint NOT NULL, since date, until date, "
+                "PRIMARY KEY (rep_id, position))"
             ).format(schema=schema)
+        )
+        # Made by an earlier version: add the dates (NULL reads as "any period",
+        # always correct). Checked first: ALTER TABLE would lock the table.
+        self.sql_create_statements.append(
+            SQL(
+                "DO $$ BEGIN "
+                "IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = {name}::regclass "
+                "AND attname = 'since') THEN "
+                "ALTER TABLE {schema}.proj_rep_events "
+                "ADD COLUMN since date, ADD COLUMN until date; "
+                "END IF; END $$"
+            ).format(name=Literal(f'"{self.datastore.schema}"."proj_rep_events"'), schema=schema)
         )
         self._rep_events = SQL("{}.proj_rep_events").format(schema)
 
@@ -286,17 +386,60 @@ class PostgresViewStore(PostgresTrackingRecorder):
             found = curs.fetchone()
         return bytes(found["doc"]) if found else None
 
-    def rep_positions(self, rep_id: str, upto: int) -> list[int]:
+    def rep_positions(
+        self,
+        rep_id: str,
+        upto: int,
+        *,
+        reaching: date | None = None,
+        through: date | None = None,
+    ) -> list[int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(
                     "SELECT position FROM {} WHERE rep_id IN (%s, '*') AND position <= %s "
-                    "ORDER BY position"
+                    "AND (until IS NULL OR (until >= %s AND since <= %s)) ORDER BY position"
                 ).format(self._rep_events),
-                (rep_id, upto),
+                (rep_id, upto, reaching or date.min, through or date.max),
                 prepare=True,
             )
             return [int(r["position"]) for r in curs.fetchall()]
+
+    def earliest_change_after(self, rep_id: str, after: int) -> date | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT count(*) AS n, bool_or(since IS NULL) AS unbounded, "
+                    "min(since) AS earliest FROM {} WHERE rep_id IN (%s, '*') AND position > %s"
+                ).format(self._rep_events),
+                (rep_id, after),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        if not found or not found["n"]:
+            return None
+        return date.min if found["unbounded"] else found["earliest"]
+
+    def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT rep_id, position, since, until FROM {}").format(self._rep_events)
+            )
+            return {
+                (r["rep_id"], int(r["position"])): (r["since"], r["until"]) for r in curs.fetchall()
+            }
+
+    def last_key_before(self, view: str, scope: str, key: str) -> str | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT max(key) AS key FROM {} WHERE scope = %s AND key < %s").format(
+                    self._table(view)
+                ),
+                (scope, key),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        return str(found["key"]) if found and found["key"] is not None else None
 
     def reps_of_event(self, event_id: str) -> list[str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -326,7 +469,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         replacements: Iterable[Replacement],
         position: int,
         counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[tuple[str, int, str]] = (),
+        event_reps: Sequence[IndexRow] = (),
     ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
@@ -334,10 +477,10 @@ class PostgresViewStore(PostgresTrackingRecorder):
                 # COPY: a rebuild writes one row per event (and per rep it touched).
                 with curs.copy(SQL("COPY {} FROM STDIN").format(self._event_reps)) as copy:
                     for row in event_reps:
-                        copy.write_row(row)
+                        copy.write_row(row[:3])
                 with curs.copy(SQL("COPY {} FROM STDIN").format(self._rep_events)) as copy:
-                    for pair in _rep_positions(event_reps):
-                        copy.write_row(pair)
+                    for entry in _rep_events(event_reps):
+                        copy.write_row(entry)
             if counts:
                 curs.executemany(
                     SQL(
@@ -401,9 +544,24 @@ def _groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacemen
         yield group
 
 
-def _rep_positions(event_reps: Sequence[tuple[str, int, str]]) -> list[tuple[str, int]]:
-    """(rep id, position) rows of the replay index; "*" marks events every rep needs."""
-    return [(rep, position) for _, position, reps in event_reps for rep in orjson.loads(reps)]
+def _rep_events(
+    event_reps: Sequence[IndexRow],
+) -> list[tuple[str, int, date | None, date | None]]:
+    """(rep id, position, since, until) rows of the replay index; "*" marks events
+    every rep needs."""
+    return [
+        (rep, position, since, until)
+        for _, position, reps, since, until in event_reps
+        for rep in orjson.loads(reps)
+    ]
+
+
+def _text(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text is not None else None
 
 
 def open_view_store(ledger: Ledger) -> ViewStore:
