@@ -70,6 +70,7 @@ class Reports:
         self._lock = threading.Lock()  # one catch-up at a time per process
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
+        self._last_stamp: tuple[int, bytes] = (-1, b"")
 
     @property
     def projector(self) -> Projector:
@@ -227,16 +228,21 @@ class Reports:
         Valid as of the projection's position (it may trail the head when a
         separate worker projects), which is what those two fields say.
         """
-        store = self.projector.store
-        stored = store.row_json("statements", rep_id, period)
+        stored, position = self.projector.store.row_json_at("statements", rep_id, period)
         if stored is None:
             return None
-        link = self.ledger.link_at(store.position())
-        if link is None:
-            return None
-        at = AsOf(link.position, link.recorded_at, link.hash)
-        stamp = orjson.dumps({"as_of": at.to_dict(), "chain_head": at.head()})
-        return stored.rstrip()[:-1] + b"," + stamp[1:]  # {...stored, ...stamp}
+        return stored.rstrip()[:-1] + b"," + self._stamp(position)[1:]  # {...stored, ...stamp}
+
+    def _stamp(self, position: int) -> bytes:
+        """``{"as_of", "chain_head"}`` of ``position`` as JSON; the last one is kept
+        (chain links never change, and reads between two batches share it)."""
+        last = self._last_stamp  # one read: other threads may replace it
+        if last[0] != position:
+            link = self.ledger.link_at(position)
+            at = AsOf(link.position, link.recorded_at, link.hash) if link else AsOf(0, None, None)
+            stamp = orjson.dumps({"as_of": at.to_dict(), "chain_head": at.head()})
+            last = self._last_stamp = (position, stamp)
+        return last[1]
 
     def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
         """What changed in a rep's period between two points of the event order."""
@@ -298,8 +304,7 @@ class Reports:
         whoever projects; returns the position they are at."""
         store = self.projector.store
         if self.projections == "inline":
-            self.catch_up()
-            return store.position()
+            return self.catch_up().position
         if position is None:
             head = self.ledger.head()
             position = head.position if head else 0

@@ -82,6 +82,11 @@ class ViewStore(Protocol):
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None: ...
 
+    def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
+        """`row_json` and the position the read models are at, read together
+        (one statement: the document is exactly as of that position)."""
+        ...
+
     def rep_positions(
         self,
         rep_id: str,
@@ -169,6 +174,17 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             )
             found = c.fetchone()
         return str(found[0]).encode() if found else None
+
+    def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT (SELECT doc FROM proj_{view} WHERE scope = ? AND key = ?), "  # noqa: S608
+                "(SELECT max(notification_id) FROM tracking WHERE application_name = ?)",
+                (scope, key, TRACKING_NAME),
+            )
+            doc, position = c.fetchone()
+        return (str(doc).encode() if doc is not None else None), int(position or 0)
 
     def rep_positions(
         self,
@@ -385,6 +401,21 @@ class PostgresViewStore(PostgresTrackingRecorder):
             )
             found = curs.fetchone()
         return bytes(found["doc"]) if found else None
+
+    def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT (SELECT doc::text::bytea FROM {} WHERE scope = %s AND key = %s) "
+                    "AS doc, ({}) AS position"
+                ).format(self._table(view), self.max_tracking_id_statement),
+                (scope, key, TRACKING_NAME),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        assert found is not None
+        doc = found["doc"]
+        return (bytes(doc) if doc is not None else None), int(found["position"] or 0)
 
     def rep_positions(
         self,
