@@ -1,6 +1,10 @@
-"""HTTP load check: `python -m bench.http [--db URL] [--seconds 30] [--concurrency 32]`.
+"""HTTP load check: `python -m bench.http [--store postgres] [--seconds 30] [--concurrency 32]
+[--projector worker|thread] [--phases single,batch,...]`.
 
-Starts `incentive-ledger serve` on 127.0.0.1 against a fresh database, then for
+Starts `incentive-ledger serve` on 127.0.0.1 against a fresh database — with a
+separate `incentive-ledger project --follow` worker, as docker-compose.yml runs
+it (``--projector worker``, the default), or projecting in a thread of the API
+process (``thread``) — then for
 ``--seconds`` runs ``--concurrency`` clients that POST single sales, POST batches
 of 1,000, and GET statements (each phase on its own, then mixed). Prints one JSON
 line per figure (requests/s, events/s, p50/p99 ms) and afterwards checks that every
@@ -107,6 +111,7 @@ async def _run(
     seconds: float,
     concurrency: int,
     acked: list[str],
+    phases: set[str],
 ) -> None:
     writer, reader = ({"Authorization": f"Bearer {t}"} for t in tokens)
     timeout = aiohttp.ClientTimeout(total=60)
@@ -146,12 +151,16 @@ async def _run(
         async def mixed(i: int) -> int:
             return await (post_single(i + 5_000_000) if i % 2 else get_statement(i))
 
-        await _phase("post_single_event", store, seconds, concurrency, post_single)
-        await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
+        if "single" in phases:
+            await _phase("post_single_event", store, seconds, concurrency, post_single)
+        if "batch" in phases:
+            await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
         await _caught_up(reads, store)
-        await _phase("get_statement_one_client", store, seconds, 1, get_statement)
-        await _phase("get_statement", store, seconds, concurrency, get_statement)
-        await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
+        if "read" in phases:
+            await _phase("get_statement_one_client", store, seconds, 1, get_statement)
+            await _phase("get_statement", store, seconds, concurrency, get_statement)
+        if "mixed" in phases:
+            await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
 
 
 async def _caught_up(client: aiohttp.ClientSession, store: str) -> None:
@@ -214,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--projector",
+        choices=["worker", "thread"],
+        default="worker",
+        help="a separate `project --follow` process (docker-compose) or an API thread",
+    )
+    parser.add_argument("--phases", default="single,batch,read,mixed,bare")
     args = parser.parse_args(argv)
+    phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         if args.store == "postgres":
             schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -247,9 +264,19 @@ def main(argv: list[str] | None = None) -> int:
             "LEDGER_TOKEN_SECRET": SECRET,
             "LEDGER_LOG_LEVEL": "WARNING",
         }
+        cli = str(Path(sys.executable).parent / "incentive-ledger")
+        worker = None
+        if args.projector == "worker":
+            env["LEDGER_API_PROJECTOR"] = "false"
+            worker = subprocess.Popen(
+                [cli, "project", "--follow", "--db", url],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         server = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "incentive-ledger"),
+                cli,
                 "serve",
                 "--db",
                 url,
@@ -271,12 +298,22 @@ def main(argv: list[str] | None = None) -> int:
             acked: list[str] = []
             # integration posts sales; reads use a finance token through a second client
             asyncio.run(
-                _run(base, (token, reader), args.store, args.seconds, args.concurrency, acked)
+                _run(
+                    base,
+                    (token, reader),
+                    args.store,
+                    args.seconds,
+                    args.concurrency,
+                    acked,
+                    phases,
+                )
             )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-        if args.store == "postgres":
+            for process in (server, worker):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
+        if args.store == "postgres" and "bare" in phases:
             port = _free_port()
             bare_env = env | {"BARE_DSN": PG_DEFAULT}
             bare = _serve(

@@ -517,6 +517,20 @@ def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]
     return parse_event(obj, line=line)
 
 
+def decode_exact(body: bytes | str) -> Any:
+    """JSON with every number exact: orjson, or the standard library with
+    ``Decimal`` floats when the text holds a float (or orjson refuses it, so
+    the error reads the same). Raises ``json.JSONDecodeError``."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _has_float(obj):
+            return obj
+    return json.loads(body, parse_float=Decimal)
+
+
 def _has_float(value: object) -> bool:
     """Whether a decoded JSON value holds a float anywhere."""
     if type(value) is dict:

@@ -7,6 +7,9 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from api.routes.events import _record_doc, record_out
+from api.schemas import RecordOut
+from ledger.application import Outcome, RecordResult
 from tests.api.conftest import Api
 
 
@@ -56,6 +59,28 @@ class TestPostEvents:
         assert again.status_code == 201
         assert (again.json()["stored"], again.json()["skipped"]) == (0, 2)
         assert api.head() == head
+
+    def test_the_answer_is_a_record_out_and_a_json_number_is_refused(self, api: Api) -> None:
+        """The answer, serialised without the model, validates as RecordOut and
+        equals `record_out`; money as a JSON number is refused like on import."""
+        body = json.dumps(_sale("S-F")).replace('"1000.00"', "1000.10")
+        refused = api.client.post(
+            "/events",
+            content=body.encode(),
+            headers={**api.as_("integration"), "Content-Type": "application/json"},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "amount"
+        response = api.client.post("/events", json=_sale("S-F"), headers=api.as_("integration"))
+        assert response.status_code == 201
+        answer = RecordOut.model_validate(response.json())
+        event = api.ledger.event(str(answer.events[0].event_id))
+        assert event.data["amount"] == "1000.00"
+        assert answer.events[0].position == event.position
+        result = RecordResult(
+            [Outcome(1, "SaleRecorded", "stored", event.event_id, event.position)], 1, 0
+        )
+        assert _record_doc(result) == record_out(result).model_dump()
 
     def test_a_conflicting_duplicate_is_409(self, api: Api) -> None:
         api.client.post("/events", json=_sale("S-A"), headers=api.as_("integration"))
