@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -148,6 +149,7 @@ def bench_statement(url: str, store: str, rounds: int, rep_events: int) -> None:
             samples.append((time.perf_counter() - started) * 1000)
         p50, p99 = _percentiles(samples)
         emit(name, store, p99, "ms p99", p50_ms=round(p50, 2), samples=len(samples), note=note)
+    _statement_over_http(url, store, rounds, periods)
     replays = []
     for i in range(rounds):
         started = time.perf_counter()
@@ -164,6 +166,51 @@ def bench_statement(url: str, store: str, rounds: int, rep_events: int) -> None:
         rep_events=rep_events,
     )
     ledger.close()
+
+
+def _statement_over_http(url: str, store: str, rounds: int, periods: list[str]) -> None:
+    """The same statements through `incentive-ledger serve` (one worker, uvicorn),
+    one client, keep-alive: what a rep opening their statement waits for."""
+    import httpx
+
+    from api.tokens import TokenStore
+    from bench.http import SECRET, _free_port, _serve
+
+    ledger = Ledger(url)
+    token, _ = TokenStore(ledger, SECRET).create(actor="fin-bench", role="finance")
+    ledger.close()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {
+        "LEDGER_TOKEN_SECRET": SECRET,
+        "LEDGER_LOG_LEVEL": "WARNING",
+        "LEDGER_API_PROJECTOR": "false",  # the read models are current; nothing is written
+    }
+    cli = str(Path(sys.executable).parent / "incentive-ledger")
+    server = _serve([cli, "serve", "--db", url, "--port", str(port)], env, port)
+    try:
+        samples = []
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            for i in range(rounds * 10 + 4):
+                started = time.perf_counter()
+                response = client.get(f"/reps/{TOP_REP}/statements/{periods[i % len(periods)]}")
+                response.raise_for_status()
+                if i >= 4:  # the first of each period warms the server's caches
+                    samples.append((time.perf_counter() - started) * 1000)
+        p50, p99 = _percentiles(samples)
+        emit(
+            "statement_over_http",
+            store,
+            p99,
+            "ms p99",
+            p50_ms=round(p50, 2),
+            samples=len(samples),
+            bytes=len(response.content),
+            note="GET /reps/{id}/statements/{period}, one client",
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _events_of(data: Path, rep_id: str) -> int:
