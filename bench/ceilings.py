@@ -8,7 +8,10 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -70,10 +73,33 @@ class _Account(Aggregate):
         self.balance += amount
 
 
-def _library_env(url: str) -> dict[str, Any]:
+@contextmanager
+def _library_env(url: str) -> Iterator[dict[str, Any]]:
+    """The library's own settings for ``url``'s store, in a scratch database (SQLite)
+    or schema (PostgreSQL) of its own, dropped after: its events must not land in
+    the ledger's table (they would be rows without chain links, and every log
+    read past the head would walk them)."""
     env = dict(library_env(url).env)
     env.pop("APPLICATION_RECORDER_TOPIC", None)
-    return env
+    if "SQLITE_DBNAME" in env:
+        path = f"{env['SQLITE_DBNAME']}.ceiling-{uuid.uuid4().hex[:6]}"
+        env["SQLITE_DBNAME"] = path
+        try:
+            yield env
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(path + suffix).unlink(missing_ok=True)
+        return
+    schema = f"ceiling_{uuid.uuid4().hex[:8]}"
+    base = url.split("?", 1)[0]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    env["POSTGRES_SCHEMA"] = schema
+    try:
+        yield env
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 class _Bench(Application[Any]):
@@ -83,7 +109,11 @@ class _Bench(Application[Any]):
 def library_batched_save(url: str, events: int, *, per_save: int = 100) -> tuple[float, float]:
     """(events/s saving ``per_save`` aggregates of 10 events per transaction,
     events/s scanning and decoding them back in pages of 1,000)."""
-    app = _Bench(env=_library_env(url))
+    with _library_env(url) as env:
+        return _save_and_scan(_Bench(env=env), events, per_save)
+
+
+def _save_and_scan(app: _Bench, events: int, per_save: int) -> tuple[float, float]:
     aggregates = max(events // 10, per_save)
     started = time.perf_counter()
     batch: list[Any] = []
