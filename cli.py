@@ -8,9 +8,9 @@ and the deployment settings/logging in `api/`, and `ledger/` must not.
 
 from __future__ import annotations
 
-import gc
 import getpass
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -531,22 +531,46 @@ def serve(
     """The HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, tune_collector
 
     settings = get_settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
+    if workers > 1:
+        _serve_workers(settings, host, port, workers, db)
+        return
     try:
         application = create_app(settings)
     except RuntimeError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    # What the app holds from here on is long-lived: out of the collector's way,
-    # and fewer young-generation passes under load (each request allocates a lot).
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
+    tune_collector()
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+
+
+def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | None) -> None:
+    """Several API processes on one port: each builds the app from the environment."""
+    import uvicorn
+
+    if settings.api_projector:
+        err.print(
+            "[bold red]error:[/] with --workers, run the projection worker beside the API "
+            "(`incentive-ledger project --follow`) and set LEDGER_API_PROJECTOR=false"
+        )
+        raise typer.Exit(2)
+    if settings.token_secret is None:
+        err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
+        raise typer.Exit(2)
+    if db:
+        os.environ["LEDGER_DATABASE_URL"] = db
     uvicorn.run(
-        application, host=host, port=port, workers=workers, log_config=None, access_log=False
+        "api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
     )
 
 

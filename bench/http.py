@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a separate `project --follow` process (docker-compose) or an API thread",
     )
     parser.add_argument("--phases", default="single,batch,read,mixed,bare")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (`serve --workers`)")
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
     with tempfile.TemporaryDirectory() as tmp:
@@ -282,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                 url,
                 "--port",
                 str(port),
+                "--workers",
+                str(args.workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
