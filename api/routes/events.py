@@ -134,10 +134,12 @@ def _authorise(
         }
     },
 )
-async def post_events(
-    request: Request, principal: Caller, ledger: LedgerDep, reports: ReportsDep
-) -> Response:
+async def post_events(request: Request, principal: Caller) -> Response:
     """Record one event or a list, all or nothing; re-sending the same body is safe."""
+    # The services straight from the app, not as dependencies: this is the hot
+    # write path, and each dependency FastAPI solves costs per request.
+    ledger: Ledger = request.app.state.ledger
+    reports: Reports = request.app.state.reports
     require_role(principal, "post_events")
     items = _parse(await request.body(), principal)
     _authorise(items, principal, ledger, reports)
