@@ -16,7 +16,7 @@ from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
 from projections.service import Reports
 
-__all__ = ["Caller", "LedgerDep", "ReportsDep", "TokensDep"]
+__all__ = ["Caller", "LedgerDep", "ReportsDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `incentive-ledger token create`.")
 
@@ -31,14 +31,8 @@ async def _reports(request: Request) -> Reports:
     return reports
 
 
-async def _tokens(request: Request) -> TokenStore:
-    tokens: TokenStore = request.app.state.tokens
-    return tokens
-
-
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 ReportsDep = Annotated[Reports, Depends(_reports)]
-TokensDep = Annotated[TokenStore, Depends(_tokens)]
 
 
 async def _caller(
