@@ -135,9 +135,10 @@ class Reports:
         A period's own figures need its events (and a year of minor cases, the
         ladder's look-back), plus, when it is open, those of the paid periods
         just before it (their corrections land in it); the balance carried in
-        is the stored total of the period before, which holds as of ``position``
-        when no event after it can change that period. A rep with years of
-        sales thus replays one period's events, not its whole history.
+        starts from the last stored statement before it (the period before, or
+        the last one with activity), whose total holds as of ``position`` when
+        no event after it can change that period. A rep with years of sales
+        thus replays one period's events, not its whole history.
         """
         store = self.projector.store
         if store.position() < position:
