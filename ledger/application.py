@@ -269,8 +269,15 @@ class Ledger(Application[UUID]):
             links: list[ChainLink] = []
             try:
                 with self.chain.append_session() as session:
-                    staged = self._stage_group(session, requests, outcomes)
-                    links = session.append([e for _, _, events in staged for e in events])
+                    optimistic = self._stage_optimistically(session, requests, outcomes)
+                    tried = None
+                    if optimistic is not None:
+                        tried = session.try_append(_events_of(optimistic))
+                    if optimistic is not None and tried is not None:
+                        staged, links = optimistic, tried
+                    else:  # a rule broken or a key assumed new exists: look every key up
+                        staged = self._stage_group(session, requests, outcomes)
+                        links = session.append(_events_of(staged))
             except (InterfaceError, OperationalError):
                 if not links or not self._committed(links[-1]):
                     outcomes = {i: o for i, o in outcomes.items() if isinstance(o, LedgerError)}
@@ -285,6 +292,29 @@ class Ledger(Application[UUID]):
             return [outcomes[i] for i in range(len(requests))]
         error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
         return [outcomes.get(i, error) for i in range(len(requests))]
+
+    def _stage_optimistically(
+        self,
+        session: AppendSession,
+        requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+        failed: dict[int, RecordResult | LedgerError],
+    ) -> list[tuple[int, list[StagedInput], list[StoredEvent]]] | None:
+        """Stage the group assuming the keys its inputs create are new (no lookup
+        of them), as an import does; None when any request breaks a rule — an
+        assumption can cause that (a re-sent creation looks new), so the caller
+        stages again looking every key up, as it does when the append collides."""
+        staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
+        staged: list[tuple[int, list[StagedInput], list[StoredEvent]]] = []
+        for i in range(len(requests)):
+            if i in failed:
+                continue
+            items, actor = requests[i]
+            numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
+            inputs, errors = staging.apply_all(numbered)
+            if errors:
+                return None
+            staged.append((i, inputs, staging.take_pending()))
+        return staged
 
     def _stage_group(
         self,
@@ -455,6 +485,12 @@ def _now() -> datetime:
 
 class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
     """The store's connection dropped before the import committed."""
+
+
+def _events_of(
+    staged: Sequence[tuple[int, list[StagedInput], list[StoredEvent]]],
+) -> list[StoredEvent]:
+    return [event for _, _, events in staged for event in events]
 
 
 def _outcomes(staged: Sequence[StagedInput], links: Sequence[ChainLink]) -> list[Outcome]:

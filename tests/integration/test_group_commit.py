@@ -98,3 +98,35 @@ def test_a_re_sent_request_is_already_stored(ledger: Ledger) -> None:
     again = committer.record(items, actor="crm")
     committer.close()
     assert (first.stored, again.stored, again.skipped) == (1, 0, 1)
+
+
+def test_a_re_sent_creation_is_looked_up_after_all(ledger: Ledger) -> None:
+    """Requests are staged first assuming the keys they create are new; where that
+    is wrong the group is staged again looking every key up. Here the assumption
+    would even break a rule: fin-bob re-sends fin-amy's adjustment (identical, so
+    skipped) and approves it — as its maker, had it been new."""
+    seeded(ledger, "r1")
+    adjustment = line(
+        "AdjustmentRequested",
+        adjustment_id="A1",
+        rep_id="r1",
+        period="2026-Q3",
+        amount="-150.00",
+        reason="duplicate travel claim",
+    )
+    ledger.record(_items(adjustment | {"actor": "fin-amy"}), actor="x")
+    before = stored_count(ledger)
+    resent = _items(
+        adjustment | {"actor": "fin-bob"},
+        line("ApprovalGranted", actor="fin-bob", subject_id="A1"),
+    )
+    fresh = _items(sale("N1", "r1"))
+    [both, new] = ledger.record_many([(resent, "x"), (fresh, "x")])
+    assert isinstance(both, RecordResult)
+    assert isinstance(new, RecordResult)
+    assert (both.stored, both.skipped) == (1, 1)
+    assert [o.status for o in both.outcomes] == ["skipped", "stored"]
+    assert (new.stored, new.skipped) == (1, 0)
+    assert stored_count(ledger) == before + 2
+    approval = ledger.event(str(both.outcomes[1].event_id))
+    assert (approval.type, approval.actor) == ("ApprovalGranted", "fin-bob")
