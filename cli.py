@@ -472,11 +472,15 @@ app.add_typer(token_app, name="token")
 def _token_store(ledger: Ledger) -> Any:
     from api.tokens import TokenStore
 
-    settings = get_settings()
+    return TokenStore(ledger, _token_secret(get_settings()))
+
+
+def _token_secret(settings: Any) -> str:
+    """The token secret, or exit 2 saying how to set it."""
     if settings.token_secret is None:
         err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
         raise typer.Exit(2)
-    return TokenStore(ledger, settings.token_secret.get_secret_value())
+    return str(settings.token_secret.get_secret_value())
 
 
 @token_app.command("create")
@@ -558,9 +562,7 @@ def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | 
             "(`incentive-ledger project --follow`) and set LEDGER_API_PROJECTOR=false"
         )
         raise typer.Exit(2)
-    if settings.token_secret is None:
-        err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
-        raise typer.Exit(2)
+    _token_secret(settings)  # checked here: a worker process would only fail to start
     if db:
         os.environ["LEDGER_DATABASE_URL"] = db
     uvicorn.run(

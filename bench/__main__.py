@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,19 @@ def bench_rebuild(url: str, store: str) -> None:
     ledger.close()
 
 
+def emit_latency(
+    bench: str, store: str, call: Callable[[int], object], times: int, **extra: Any
+) -> None:
+    """Time ``call(i)`` for i in range(times) and print p99 (p50 beside it), in ms."""
+    samples = []
+    for i in range(times):
+        started = time.perf_counter()
+        call(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    p50, p99 = _percentiles(samples)
+    emit(bench, store, p99, "ms p99", p50_ms=round(p50, 2), samples=len(samples), **extra)
+
+
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -142,27 +155,19 @@ def bench_statement(url: str, store: str, rounds: int, rep_events: int) -> None:
         ),
     ]
     for name, call, note in figures:
-        samples = []
-        for i in range(rounds * 10):
-            started = time.perf_counter()
-            call(TOP_REP, periods[i % len(periods)])
-            samples.append((time.perf_counter() - started) * 1000)
-        p50, p99 = _percentiles(samples)
-        emit(name, store, p99, "ms p99", p50_ms=round(p50, 2), samples=len(samples), note=note)
+        emit_latency(
+            name,
+            store,
+            lambda i, call=call: call(TOP_REP, periods[i % len(periods)]),
+            rounds * 10,
+            note=note,
+        )
     _statement_over_http(url, store, rounds, periods)
-    replays = []
-    for i in range(rounds):
-        started = time.perf_counter()
-        reports.statement(TOP_REP, periods[i % len(periods)], as_of=head.position - i)
-        replays.append((time.perf_counter() - started) * 1000)
-    p50, p99 = _percentiles(replays)
-    emit(
+    emit_latency(
         "statement_as_of_replay",
         store,
-        p99,
-        "ms p99",
-        p50_ms=round(p50, 2),
-        samples=len(replays),
+        lambda i: reports.statement(TOP_REP, periods[i % len(periods)], as_of=head.position - i),
+        rounds,
         rep_events=rep_events,
     )
     ledger.close()
@@ -174,40 +179,34 @@ def _statement_over_http(url: str, store: str, rounds: int, periods: list[str]) 
     import httpx
 
     from api.tokens import TokenStore
-    from bench.http import SECRET, _free_port, _serve
+    from bench.http import SECRET, _free_port, _serve, server_env
 
     ledger = Ledger(url)
     token, _ = TokenStore(ledger, SECRET).create(actor="fin-bench", role="finance")
     ledger.close()
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {
-        "LEDGER_TOKEN_SECRET": SECRET,
-        "LEDGER_LOG_LEVEL": "WARNING",
-        "LEDGER_API_PROJECTOR": "false",  # the read models are current; nothing is written
-    }
+    # the read models are current and nothing is written: no projector
+    env = server_env(LEDGER_API_PROJECTOR="false")
     cli = str(Path(sys.executable).parent / "incentive-ledger")
     server = _serve([cli, "serve", "--db", url, "--port", str(port)], env, port)
     try:
-        samples = []
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            for i in range(rounds * 10 + 4):
-                started = time.perf_counter()
+
+            def get(i: int) -> int:
                 response = client.get(f"/reps/{TOP_REP}/statements/{periods[i % len(periods)]}")
                 response.raise_for_status()
-                if i >= 4:  # the first of each period warms the server's caches
-                    samples.append((time.perf_counter() - started) * 1000)
-        p50, p99 = _percentiles(samples)
-        emit(
-            "statement_over_http",
-            store,
-            p99,
-            "ms p99",
-            p50_ms=round(p50, 2),
-            samples=len(samples),
-            bytes=len(response.content),
-            note="GET /reps/{id}/statements/{period}, one client",
-        )
+                return len(response.content)
+
+            size = max(get(i) for i in range(len(periods)))  # warms the server's caches
+            emit_latency(
+                "statement_over_http",
+                store,
+                get,
+                rounds * 10,
+                bytes=size,
+                note="GET /reps/{id}/statements/{period}, one client",
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

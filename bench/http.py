@@ -45,6 +45,13 @@ REPS = [f"rep-{i:03d}" for i in range(50)]
 _JSON = {"Content-Type": "application/json"}
 
 
+def server_env(**settings: str) -> dict[str, str]:
+    """The environment of a benchmarked `incentive-ledger` process: this one's,
+    without its LEDGER_ settings, plus the bench token secret and ``settings``."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return own | {"LEDGER_TOKEN_SECRET": SECRET, "LEDGER_LOG_LEVEL": "WARNING", **settings}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -261,10 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         token, _ = TokenStore(ledger, SECRET).create(actor="crm-sync", role="integration")
         reader, _ = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {
-            "LEDGER_TOKEN_SECRET": SECRET,
-            "LEDGER_LOG_LEVEL": "WARNING",
-        }
+        env = server_env()
         cli = str(Path(sys.executable).parent / "incentive-ledger")
         worker = None
         if args.projector == "worker":

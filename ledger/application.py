@@ -9,7 +9,7 @@ the audit chain. Library errors are translated into the ledger's own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -298,30 +298,21 @@ class Ledger(Application[UUID]):
         session: AppendSession,
         requests: Sequence[tuple[Sequence[ev.EventIn], str]],
         failed: dict[int, RecordResult | LedgerError],
-    ) -> list[tuple[int, list[StagedInput], list[StoredEvent]]] | None:
+    ) -> _Staged | None:
         """Stage the group assuming the keys its inputs create are new (no lookup
         of them), as an import does; None when any request breaks a rule — an
         assumption can cause that (a re-sent creation looks new), so the caller
         stages again looking every key up, as it does when the append collides."""
         staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
-        staged: list[tuple[int, list[StagedInput], list[StoredEvent]]] = []
-        for i in range(len(requests)):
-            if i in failed:
-                continue
-            items, actor = requests[i]
-            numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
-            inputs, errors = staging.apply_all(numbered)
-            if errors:
-                return None
-            staged.append((i, inputs, staging.take_pending()))
-        return staged
+        staged, failure = _stage_requests(staging, requests, failed)
+        return None if failure is not None else staged
 
     def _stage_group(
         self,
         session: AppendSession,
         requests: Sequence[tuple[Sequence[ev.EventIn], str]],
         failed: dict[int, RecordResult | LedgerError],
-    ) -> list[tuple[int, list[StagedInput], list[StoredEvent]]]:
+    ) -> _Staged:
         """Stage every request not failed yet, each on top of the ones before it.
 
         A request that breaks a rule may have changed the staged aggregates
@@ -331,17 +322,11 @@ class Ledger(Application[UUID]):
             staging = Staging(session, self.mapper, self._plan_info)
             live = [i for i in range(len(requests)) if i not in failed]
             staging.prefetch(ids_touched(item for i in live for item in requests[i][0]))
-            staged: list[tuple[int, list[StagedInput], list[StoredEvent]]] = []
-            for i in live:
-                items, actor = requests[i]
-                numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
-                inputs, errors = staging.apply_all(numbered)
-                if errors:
-                    failed[i] = BatchRejectedError(errors)
-                    break
-                staged.append((i, inputs, staging.take_pending()))
-            else:
+            staged, failure = _stage_requests(staging, requests, failed)
+            if failure is None:
                 return staged
+            index, errors = failure
+            failed[index] = BatchRejectedError(errors)
 
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""
@@ -487,9 +472,30 @@ class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
     """The store's connection dropped before the import committed."""
 
 
-def _events_of(
-    staged: Sequence[tuple[int, list[StagedInput], list[StoredEvent]]],
-) -> list[StoredEvent]:
+# (request index, its staged inputs, its events in stored form), in request order
+_Staged = list[tuple[int, list[StagedInput], list[StoredEvent]]]
+
+
+def _stage_requests(
+    staging: Staging,
+    requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+    failed: Mapping[int, object],
+) -> tuple[_Staged, tuple[int, list[LineError]] | None]:
+    """Stage the requests not failed yet, each on top of the ones before it, up
+    to the first that breaks a rule (returned with its errors)."""
+    staged: _Staged = []
+    for i, (items, actor) in enumerate(requests):
+        if i in failed:
+            continue
+        numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
+        inputs, errors = staging.apply_all(numbered)
+        if errors:
+            return staged, (i, errors)
+        staged.append((i, inputs, staging.take_pending()))
+    return staged, None
+
+
+def _events_of(staged: _Staged) -> list[StoredEvent]:
     return [event for _, _, events in staged for event in events]
 
 

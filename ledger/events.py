@@ -504,16 +504,10 @@ def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]
     an exact decimal, never a binary float) is decoded by the standard library.
     """
     try:
-        obj = orjson.loads(text)
-        exact = not _has_float(obj)
-    except orjson.JSONDecodeError:
-        exact = False
-    if not exact:
-        try:
-            obj = json.loads(text, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
-            return None, [LineError(line, None, reason)]
+        obj = decode_exact(text)
+    except json.JSONDecodeError as exc:
+        reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
+        return None, [LineError(line, None, reason)]
     return parse_event(obj, line=line)
 
 

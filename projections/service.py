@@ -94,17 +94,26 @@ class Reports:
     def rep_facts_at(self, rep_id: str, position: int) -> tuple[LedgerFacts, AsOf]:
         """The facts one rep's figures need as of ``position``: only the events the
         replay index lists for the rep (and every plan), not the whole log."""
+        if not self._indexed_to(position):  # the projections lag: replay the whole log
+            return self.facts_at(position)
+        records = self.ledger.read_positions(self.projector.store.rep_positions(rep_id, position))
+        facts = LedgerFacts.of(records)
+        return facts, self._as_of(position)
+
+    def _indexed_to(self, position: int) -> bool:
+        """Whether the read models and the replay index reach ``position`` (after
+        bringing them there, or waiting a moment for whoever projects)."""
         store = self.projector.store
         if store.position() < position:
             self.fresh(position)
-        if store.position() < position:  # the projections lag: replay the whole log instead
-            return self.facts_at(position)
-        records = self.ledger.read_positions(store.rep_positions(rep_id, position))
-        facts = LedgerFacts.of(records)
+        return store.position() >= position
+
+    def _as_of(self, position: int) -> AsOf:
+        """Where ``position`` stands in the chain (its link, or the last before it)."""
         link = self.ledger.link_at(position)
         if link is None:
-            return facts, AsOf(0, None, None)
-        return facts, AsOf(link.position, link.recorded_at, link.hash)
+            return AsOf(0, None, None)
+        return AsOf(link.position, link.recorded_at, link.hash)
 
     def statement(
         self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
@@ -140,10 +149,7 @@ class Reports:
         no event after it can change that period. A rep with years of sales
         thus replays one period's events, not its whole history.
         """
-        store = self.projector.store
-        if store.position() < position:
-            self.fresh(position)
-        if store.position() < position:
+        if not self._indexed_to(position):
             return None  # the index does not reach that far yet
         window = self._window_facts(rep_id, period, position, period.first_day)
         known: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = {}
@@ -158,8 +164,7 @@ class Reports:
         if window is None:
             return None
         facts, start = window
-        link = self.ledger.link_at(position)
-        at = AsOf(link.position, link.recorded_at, link.hash) if link else AsOf(0, None, None)
+        at = self._as_of(position)
         calc = Calculator(facts, at, locale, known_totals=known, window_start=start)
         try:
             return calc.statement(rep_id, period)
@@ -239,8 +244,7 @@ class Reports:
         (chain links never change, and reads between two batches share it)."""
         last = self._last_stamp  # one read: other threads may replace it
         if last[0] != position:
-            link = self.ledger.link_at(position)
-            at = AsOf(link.position, link.recorded_at, link.hash) if link else AsOf(0, None, None)
+            at = self._as_of(position)
             stamp = orjson.dumps({"as_of": at.to_dict(), "chain_head": at.head()})
             last = self._last_stamp = (position, stamp)
         return last[1]

@@ -180,7 +180,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT (SELECT doc FROM proj_{view} WHERE scope = ? AND key = ?), "  # noqa: S608
-                "(SELECT max(notification_id) FROM tracking WHERE application_name = ?)",
+                f"({self.select_max_tracking_id_statement})",
                 (scope, key, TRACKING_NAME),
             )
             doc, position = c.fetchone()
