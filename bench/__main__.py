@@ -51,6 +51,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_peak_rss_mib() -> float:
+    """The largest finished child process (an import's parse worker)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def fresh_url(kind: str, workdir: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
@@ -85,6 +90,7 @@ def bench_import(url: str, store: str, data: Path, events: int) -> None:
         events=result.stored,
         seconds=round(elapsed, 2),
         peak_rss_mib=round(peak_rss_mib()),
+        parse_worker_peak_rss_mib=round(worker_peak_rss_mib()),
     )
     save, scan = library_batched_save(url, min(events, 100_000))
     emit(

@@ -8,15 +8,21 @@ the audit chain. Library errors are translated into the ledger's own.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from multiprocessing import get_context
+from typing import Any, Self, cast
 from uuid import UUID
 
 import orjson
+import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -49,14 +55,25 @@ from ledger.errors import (
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
-from ledger.writes import PlanInfo, StagedInput, Staging, find_subject, ids_touched
+from ledger.writes import (
+    Input,
+    PlanInfo,
+    StagedInput,
+    Staging,
+    find_subject,
+    ids_touched,
+    parse_chunk,
+)
 from policies.plan import Plan
 
 __all__ = ["Ledger", "Outcome", "RecordResult"]
 
+log = structlog.get_logger("ledger")
+
 _MAX_ATTEMPTS = 8
 _PAGE = 5_000
 _CHUNK = 5_000
+_PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
 
 
@@ -136,6 +153,7 @@ class Ledger(Application[UUID]):
         on_progress: Callable[[int], None] | None = None,
         chunk_size: int = _CHUNK,
         keep_outcomes: bool = True,
+        parse_workers: int | None = None,
     ) -> RecordResult:
         """SPEC §2 import: the whole file or nothing, streamed.
 
@@ -148,8 +166,11 @@ class Ledger(Application[UUID]):
         session when a later line needs them. A crash mid-import leaves nothing.
 
         ``keep_outcomes=False`` keeps only the counts (a 1M-line import need
-        not hold a million outcomes). On a dropped connection the import is run
-        again when ``lines`` can be read again (a list, or a seekable file).
+        not hold a million outcomes). ``parse_workers`` processes parse the
+        chunks ahead of the checks (default: one when the machine has more than
+        one core and the file more than one chunk; 0: parse in this process).
+        On a dropped connection the import is run again when ``lines`` can be
+        read again (a list, or a seekable file).
         """
         for attempt in range(_MAX_ATTEMPTS):
             if attempt:
@@ -162,6 +183,9 @@ class Ledger(Application[UUID]):
                         on_progress=on_progress,
                         chunk_size=chunk_size,
                         keep_outcomes=keep_outcomes,
+                        parse_workers=_default_parse_workers()
+                        if parse_workers is None
+                        else parse_workers,
                     )
             except _Interrupted as interrupted:
                 if not _rewindable(lines):
@@ -181,6 +205,7 @@ class Ledger(Application[UUID]):
         on_progress: Callable[[int], None] | None,
         chunk_size: int,
         keep_outcomes: bool,
+        parse_workers: int,
     ) -> RecordResult:
         errors: list[LineError] = []
         totals = _Totals(keep_outcomes)
@@ -188,11 +213,11 @@ class Ledger(Application[UUID]):
             with (
                 self.chain.append_session() as session,
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
+                _Parser(actor, errors, workers=parse_workers) as parser,
             ):
                 staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
-                for chunk, in_flight in _pipeline(
-                    session, staging, writer, _chunks(lines, chunk_size), actor=actor, errors=errors
-                ):
+                parsed = parser.parse(_chunks(lines, chunk_size))
+                for chunk, in_flight in _pipeline(session, staging, writer, parsed):
                     totals.add(*_finish(session, staging, in_flight, errors))
                     if on_progress is not None:
                         on_progress(chunk)
@@ -265,18 +290,19 @@ class Ledger(Application[UUID]):
         cannot change before they commit.
         """
         outcomes: dict[int, RecordResult | LedgerError] = {}
+        inputs = [[Input.of(item, actor) for item in items] for items, actor in requests]
         for _attempt in range(_MAX_ATTEMPTS):
             links: list[ChainLink] = []
             try:
                 with self.chain.append_session() as session:
-                    optimistic = self._stage_optimistically(session, requests, outcomes)
+                    optimistic = self._stage_optimistically(session, inputs, outcomes)
                     tried = None
                     if optimistic is not None:
                         tried = session.try_append(_events_of(optimistic))
                     if optimistic is not None and tried is not None:
                         staged, links = optimistic, tried
                     else:  # a rule broken or a key assumed new exists: look every key up
-                        staged = self._stage_group(session, requests, outcomes)
+                        staged = self._stage_group(session, inputs, outcomes)
                         links = session.append(_events_of(staged))
             except (InterfaceError, OperationalError):
                 if not links or not self._committed(links[-1]):
@@ -284,10 +310,10 @@ class Ledger(Application[UUID]):
                     time.sleep(0.05)
                     continue
             appended = iter(links)
-            for index, inputs, events in staged:
+            for index, done, events in staged:
                 mine = [next(appended) for _ in events]
                 outcomes[index] = RecordResult(
-                    _outcomes(inputs, mine), stored=len(mine), skipped=len(inputs) - len(mine)
+                    _outcomes(done, mine), stored=len(mine), skipped=len(done) - len(mine)
                 )
             return [outcomes[i] for i in range(len(requests))]
         error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
@@ -296,7 +322,7 @@ class Ledger(Application[UUID]):
     def _stage_optimistically(
         self,
         session: AppendSession,
-        requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+        requests: Sequence[Sequence[Input]],
         failed: dict[int, RecordResult | LedgerError],
     ) -> _Staged | None:
         """Stage the group assuming the keys its inputs create are new (no lookup
@@ -310,7 +336,7 @@ class Ledger(Application[UUID]):
     def _stage_group(
         self,
         session: AppendSession,
-        requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+        requests: Sequence[Sequence[Input]],
         failed: dict[int, RecordResult | LedgerError],
     ) -> _Staged:
         """Stage every request not failed yet, each on top of the ones before it.
@@ -321,7 +347,7 @@ class Ledger(Application[UUID]):
         while True:
             staging = Staging(session, self.mapper, self._plan_info)
             live = [i for i in range(len(requests)) if i not in failed]
-            staging.prefetch(ids_touched(item for i in live for item in requests[i][0]))
+            staging.prefetch(ids_touched(item for i in live for item in requests[i]))
             staged, failure = _stage_requests(staging, requests, failed)
             if failure is None:
                 return staged
@@ -478,20 +504,19 @@ _Staged = list[tuple[int, list[StagedInput], list[StoredEvent]]]
 
 def _stage_requests(
     staging: Staging,
-    requests: Sequence[tuple[Sequence[ev.EventIn], str]],
+    requests: Sequence[Sequence[Input]],
     failed: Mapping[int, object],
 ) -> tuple[_Staged, tuple[int, list[LineError]] | None]:
     """Stage the requests not failed yet, each on top of the ones before it, up
     to the first that breaks a rule (returned with its errors)."""
     staged: _Staged = []
-    for i, (items, actor) in enumerate(requests):
+    for i, items in enumerate(requests):
         if i in failed:
             continue
-        numbered = [(n, item, item.actor or actor) for n, item in enumerate(items, 1)]
-        inputs, errors = staging.apply_all(numbered)
+        done, errors = staging.apply_all(list(enumerate(items, 1)))
         if errors:
             return staged, (i, errors)
-        staged.append((i, inputs, staging.take_pending()))
+        staged.append((i, done, staging.take_pending()))
     return staged, None
 
 
@@ -539,7 +564,7 @@ def _rewind(lines: Iterable[str]) -> None:
 class _InFlight:
     """A chunk staged optimistically, its append running (``future``) or not tried."""
 
-    parsed: list[tuple[int, ev.EventIn, str]]
+    parsed: list[tuple[int, Input]]
     staged: list[StagedInput]
     future: Future[list[ChainLink] | None] | None
 
@@ -565,42 +590,115 @@ def _pipeline(
     session: AppendSession,
     staging: Staging,
     writer: ThreadPoolExecutor,
-    chunks: Iterable[list[tuple[int, str]]],
-    *,
-    actor: str,
-    errors: list[LineError],
+    parsed: Iterable[tuple[int, list[tuple[int, Input]]]],
 ) -> Iterator[tuple[int, _InFlight]]:
-    """Stage chunks and start their appends; yields (lines, chunk) to settle.
+    """Stage parsed chunks and start their appends; yields (lines, chunk) to settle.
 
-    Two stages overlap: while one chunk is appended on the writer thread (mostly
-    waiting for the database), the next is parsed. A chunk is settled (`_finish`)
-    before the next one is staged, since staging reads what was appended.
+    While one chunk is appended on the writer thread (mostly waiting for the
+    database), the next is staged up to its append. A chunk is settled
+    (`_finish`) before the next one is staged, since staging reads what was
+    appended.
     """
     in_flight: tuple[int, _InFlight] | None = None
-    for chunk in chunks:
-        parsed = _parse_chunk(chunk, actor, errors)
+    for size, inputs in parsed:
         if in_flight is not None:
             yield in_flight
-        staged, rule_errors = staging.apply_all(parsed)
+        staged, rule_errors = staging.apply_all(inputs)
         if rule_errors:  # settled at once, carefully (see `_finish`)
-            in_flight = (len(chunk), _InFlight(parsed, staged, None))
+            in_flight = (size, _InFlight(inputs, staged, None))
         else:
             future = writer.submit(session.try_append, staging.take_pending())
-            in_flight = (len(chunk), _InFlight(parsed, staged, future))
+            in_flight = (size, _InFlight(inputs, staged, future))
     if in_flight is not None:
         yield in_flight
 
 
-def _parse_chunk(
-    chunk: list[tuple[int, str]], actor: str, errors: list[LineError]
-) -> list[tuple[int, ev.EventIn, str]]:
-    parsed: list[tuple[int, ev.EventIn, str]] = []
-    for number, text in chunk:
-        item, line_errors = ev.parse_line(text, line=number)
-        errors.extend(line_errors)
-        if item is not None:
-            parsed.append((number, item, item.actor or actor))
-    return parsed
+def _default_parse_workers() -> int:
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+class _Parser:
+    """Parses an import's chunks into `Input`s, in order, ahead of the checks.
+
+    Parsing (JSON, validation, canonical payload, content hash) is about a third
+    of an import's CPU time and needs nothing from the store, so with
+    ``workers`` it runs in other processes, `_PARSE_AHEAD` chunks ahead, while
+    this one checks the rules and appends: a second core does it instead of
+    waiting. The first chunk is parsed here while the worker starts, and a file
+    of one chunk never starts one. A chunk the worker fails on (it died, say)
+    is parsed here instead, with the same result.
+    """
+
+    def __init__(self, actor: str, errors: list[LineError], *, workers: int) -> None:
+        self._actor = actor
+        self._errors = errors
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:  # done: the worker exits; failed: it is not waited for
+            failed = exc_info[0] is not None
+            self._pool.shutdown(wait=not failed, cancel_futures=failed)
+
+    def parse(
+        self, chunks: Iterable[list[tuple[int, str]]]
+    ) -> Iterator[tuple[int, list[tuple[int, Input]]]]:
+        """(lines read, inputs parsed) per chunk; parse errors go to ``errors``."""
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        second = next(chunks, None) if first is not None else None
+        if second is None or self._workers < 1:
+            for chunk in itertools.chain(
+                [first] if first is not None else [], [second] if second else [], chunks
+            ):
+                yield len(chunk), self._here(chunk)
+            return
+        self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"))
+        ahead = deque([(second, self._submit(second))])
+        assert first is not None
+        yield len(first), self._here(first)
+        for chunk in chunks:
+            ahead.append((chunk, self._submit(chunk)))
+            if len(ahead) > _PARSE_AHEAD:
+                yield self._settle(*ahead.popleft())
+        while ahead:
+            yield self._settle(*ahead.popleft())
+
+    def _submit(self, chunk: list[tuple[int, str]]) -> Future[bytes] | None:
+        if self._pool is None:
+            return None
+        try:
+            return self._pool.submit(parse_chunk, chunk, self._actor)
+        except BrokenProcessPool:
+            return None
+
+    def _here(self, chunk: list[tuple[int, str]]) -> list[tuple[int, Input]]:
+        parsed: list[tuple[int, Input]] = []
+        for number, text in chunk:
+            item, line_errors = ev.parse_line(text, line=number)
+            self._errors.extend(line_errors)
+            if item is not None:
+                parsed.append((number, Input.of(item, self._actor)))
+        return parsed
+
+    def _settle(
+        self, chunk: list[tuple[int, str]], future: Future[bytes] | None
+    ) -> tuple[int, list[tuple[int, Input]]]:
+        if future is None:
+            return len(chunk), self._here(chunk)
+        try:
+            inputs, errors = orjson.loads(future.result())
+        except Exception:  # any failure of the worker: parse here from now on
+            if self._pool is not None:  # said once, for the chunks already sent too
+                log.warning("import.parse_worker_failed", lines=len(chunk), exc_info=True)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            return len(chunk), self._here(chunk)
+        self._errors.extend(LineError(*e) for e in errors)
+        return len(chunk), [(wire[0], Input.from_wire(wire)) for wire in inputs]
 
 
 def _finish(

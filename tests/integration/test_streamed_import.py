@@ -7,10 +7,16 @@ every key — on both stores."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 
+from ledger import application
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
@@ -118,3 +124,111 @@ class TestOptimisticKeys:
             jsonl(enrol("r9"), sale("S1", "r1")), actor="crm", keep_outcomes=False
         )
         assert (result.stored, result.skipped, result.outcomes) == (2, 0, [])
+
+
+def _die(chunk: list[tuple[int, str]], actor: str) -> bytes:
+    """Stands in for the parse worker's function: the worker process dies."""
+    os._exit(1)
+
+
+def _facts(ledger: Ledger) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """What the imports stored (the seeded plan and reps are dated now)."""
+    return [
+        (r.type, r.occurred_at.isoformat(), r.actor, r.data)
+        for r in ledger.iter_log()
+        if r.type not in {"PlanPublished", "RepEnrolled"}
+    ]
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> Iterator[Ledger]:
+    """A second ledger whose imports parse every line in this process."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'reference.db'}")
+    yield ledger
+    ledger.close()
+
+
+class TestParseWorker:
+    """An import of more than one chunk is parsed ahead by a worker process
+    (`parse_workers`); what is stored and every error must be what parsing in
+    the importing process gives."""
+
+    def test_a_worker_stores_what_parsing_here_stores(
+        self, ledger: Ledger, reference: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        submitted: list[int] = []
+
+        class Counting(ProcessPoolExecutor):
+            def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+                submitted.append(len(args[0]))
+                return super().submit(fn, *args, **kwargs)
+
+        monkeypatch.setattr(application, "ProcessPoolExecutor", Counting)
+        lines = [
+            *_file(30),
+            json.dumps(
+                {
+                    **sale("S-split", "r1", "300.00"),
+                    "splits": [
+                        {"rep_id": "r1", "share": "0.5"},
+                        {"rep_id": "r2", "share": "0.5"},
+                    ],
+                }
+            ),
+            json.dumps({**sale("S-own-actor", "r2"), "actor": "someone-else"}),
+            json.dumps(
+                {**sale("S-offset", "r1"), "occurred_at": "2026-07-14T23:30:00.123456-05:00"}
+            ),
+        ]
+        results = []
+        for target, workers in ((ledger, 1), (reference, 0)):
+            seeded(target, "r1", "r2")
+            results.append(
+                target.import_lines(lines, actor="crm", chunk_size=4, parse_workers=workers)
+            )
+        ours, theirs = results
+        assert sum(submitted) == len(lines) - 4  # all but the first chunk, parsed here
+        assert (ours.stored, ours.skipped) == (theirs.stored, theirs.skipped) == (len(lines), 0)
+        assert [(o.line, o.type, o.status) for o in ours.outcomes] == [
+            (o.line, o.type, o.status) for o in theirs.outcomes
+        ]
+        assert _facts(ledger) == _facts(reference)
+        assert ledger.verify().ok
+
+    def test_a_worker_names_the_same_bad_lines(self, ledger: Ledger, reference: Ledger) -> None:
+        good = _file(12)
+        lines = [
+            good[0],
+            "{not json",
+            *good[1:6],
+            json.dumps({**sale("S-float", "r1"), "amount": 12.5}),
+            json.dumps(sale("S-nobody", "nobody")),
+            *good[6:],
+            json.dumps({"type": "SaleRecorded"}),
+            "[]",
+        ]
+        caught = []
+        for target, workers in ((ledger, 1), (reference, 0)):
+            seeded(target, "r1", "r2")
+            before = stored_count(target)
+            with pytest.raises(BatchRejectedError) as rejected:
+                target.import_lines(lines, actor="crm", chunk_size=3, parse_workers=workers)
+            assert stored_count(target) == before
+            caught.append(rejected.value.errors)
+        assert caught[0] == caught[1]
+        assert {e.line for e in caught[0]} == {2, 8, 9, len(lines) - 1, len(lines)}
+
+    def test_a_worker_that_dies_leaves_the_import_to_this_process(
+        self, ledger: Ledger, reference: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(application, "parse_chunk", _die)
+        lines = _file(25)
+        for target in (ledger, reference):
+            seeded(target, "r1", "r2")
+        with structlog.testing.capture_logs() as logs:
+            result = ledger.import_lines(lines, actor="crm", chunk_size=5, parse_workers=1)
+        assert [e["event"] for e in logs] == ["import.parse_worker_failed"]  # once, then here
+        reference.import_lines(lines, actor="crm", chunk_size=5, parse_workers=0)
+        assert (result.stored, result.skipped) == (len(lines), 0)
+        assert _facts(ledger) == _facts(reference)
+        assert ledger.verify().ok

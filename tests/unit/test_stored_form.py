@@ -23,7 +23,7 @@ from ledger.plan import PlanVersion
 from ledger.rep import Rep
 from ledger.sale import Sale
 from ledger.targets import Target
-from ledger.writes import Envelope, Staging
+from ledger.writes import Input, Staging
 
 CREATED: list[tuple[type[LedgerAggregate], str, dict[str, Any]]] = [
     (Rep, "RepEnrolled", {"rep_id": "r1", "name": "Ana", "plan_id": "p", "team": "north"}),
@@ -52,16 +52,16 @@ def test_created_streams_are_stored_as_the_library_stores_them(
     created: str,
     data: dict[str, Any],
 ) -> None:
-    env = Envelope(
-        datetime(2026, 7, 14, 10, 0, tzinfo=UTC), "crm", "ab" * 32, {**data, "note": "é"}
+    item = Input(
+        created, datetime(2026, 7, 14, 10, 0, tzinfo=UTC), "crm", "ab" * 32, {**data, "note": "é"}
     )
     key = "p@1" if cls is PlanVersion else str(next(iter(data.values())))
-    library_event = cls(key=key, **env.kwargs()).collect_events()[0]
+    library_event = cls(key=key, **item.kwargs()).collect_events()[0]
     expected = ledger.mapper.to_stored_event(library_event)
 
     monkeypatch.setattr(writes, "datetime_now_with_tzinfo", lambda: library_event.timestamp)
     staging = Staging(ledger.chain, ledger.mapper, lambda _: None)
-    staging.create(cls, key, env, created)
+    staging.create(cls, key, item)
     [stored] = staging.take_pending()
 
     assert (stored.originator_id, stored.originator_version, stored.topic) == (
