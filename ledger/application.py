@@ -169,6 +169,10 @@ class Ledger(Application[UUID]):
         not hold a million outcomes). ``parse_workers`` processes parse the
         chunks ahead of the checks (default: one when the machine has more than
         one core and the file more than one chunk; 0: parse in this process).
+        The worker is started by multiprocessing's "spawn", which imports the
+        program's main module again: a script that imports through this method
+        must keep its top level behind ``if __name__ == "__main__":`` (the CLI
+        and the API do), or pass ``parse_workers=0``.
         On a dropped connection the import is run again when ``lines`` can be
         read again (a list, or a seekable file).
         """
