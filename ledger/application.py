@@ -63,6 +63,7 @@ from ledger.writes import (
     find_subject,
     ids_touched,
     parse_chunk,
+    parse_lines,
 )
 from policies.plan import Plan
 
@@ -187,9 +188,7 @@ class Ledger(Application[UUID]):
                         on_progress=on_progress,
                         chunk_size=chunk_size,
                         keep_outcomes=keep_outcomes,
-                        parse_workers=_default_parse_workers()
-                        if parse_workers is None
-                        else parse_workers,
+                        parse_workers=parse_workers,
                     )
             except _Interrupted as interrupted:
                 if not _rewindable(lines):
@@ -209,7 +208,7 @@ class Ledger(Application[UUID]):
         on_progress: Callable[[int], None] | None,
         chunk_size: int,
         keep_outcomes: bool,
-        parse_workers: int,
+        parse_workers: int | None,
     ) -> RecordResult:
         errors: list[LineError] = []
         totals = _Totals(keep_outcomes)
@@ -617,10 +616,6 @@ def _pipeline(
         yield in_flight
 
 
-def _default_parse_workers() -> int:
-    return 1 if (os.cpu_count() or 1) > 1 else 0
-
-
 class _Parser:
     """Parses an import's chunks into `Input`s, in order, ahead of the checks.
 
@@ -633,9 +628,11 @@ class _Parser:
     is parsed here instead, with the same result.
     """
 
-    def __init__(self, actor: str, errors: list[LineError], *, workers: int) -> None:
+    def __init__(self, actor: str, errors: list[LineError], *, workers: int | None) -> None:
         self._actor = actor
         self._errors = errors
+        if workers is None:  # one, when there is a second core for it
+            workers = 1 if (os.cpu_count() or 1) > 1 else 0
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
@@ -652,17 +649,16 @@ class _Parser:
     ) -> Iterator[tuple[int, list[tuple[int, Input]]]]:
         """(lines read, inputs parsed) per chunk; parse errors go to ``errors``."""
         chunks = iter(chunks)
-        first = next(chunks, None)
-        second = next(chunks, None) if first is not None else None
-        if second is None or self._workers < 1:
-            for chunk in itertools.chain(
-                [first] if first is not None else [], [second] if second else [], chunks
-            ):
+        head = list(itertools.islice(chunks, 2))
+        if not head:
+            return
+        if self._workers < 1 or len(head) == 1:  # a file of one chunk starts no worker
+            for chunk in itertools.chain(head, chunks):
                 yield len(chunk), self._here(chunk)
             return
+        first, second = head
         self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"))
         ahead = deque([(second, self._submit(second))])
-        assert first is not None
         yield len(first), self._here(first)
         for chunk in chunks:
             ahead.append((chunk, self._submit(chunk)))
@@ -680,13 +676,9 @@ class _Parser:
             return None
 
     def _here(self, chunk: list[tuple[int, str]]) -> list[tuple[int, Input]]:
-        parsed: list[tuple[int, Input]] = []
-        for number, text in chunk:
-            item, line_errors = ev.parse_line(text, line=number)
-            self._errors.extend(line_errors)
-            if item is not None:
-                parsed.append((number, Input.of(item, self._actor)))
-        return parsed
+        inputs, errors = parse_lines(chunk, self._actor)
+        self._errors.extend(errors)
+        return inputs
 
     def _settle(
         self, chunk: list[tuple[int, str]], future: Future[bytes] | None
