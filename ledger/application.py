@@ -75,6 +75,9 @@ _MAX_ATTEMPTS = 8
 _PAGE = 5_000
 _CHUNK = 5_000
 _PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
+# How long an import's write may wait for its next lines (the store's own limit,
+# 5 s on PostgreSQL, is for a stuck client; an import's input may be slow).
+_IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
 
 
@@ -175,7 +178,9 @@ class Ledger(Application[UUID]):
         must keep its top level behind ``if __name__ == "__main__":`` (the CLI
         and the API do), or pass ``parse_workers=0``.
         On a dropped connection the import is run again when ``lines`` can be
-        read again (a list, or a seekable file).
+        read again (a list, or a seekable file). ``lines`` may be slow (a stream
+        from another system): the write waits up to `_IMPORT_IDLE_SECONDS` for
+        the next chunk, holding the writer lock meanwhile.
         """
         for attempt in range(_MAX_ATTEMPTS):
             if attempt:
@@ -214,7 +219,7 @@ class Ledger(Application[UUID]):
         totals = _Totals(keep_outcomes)
         try:
             with (
-                self.chain.append_session() as session,
+                self.chain.append_session(idle_seconds=_IMPORT_IDLE_SECONDS) as session,
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
                 _Parser(actor, errors, workers=parse_workers) as parser,
             ):

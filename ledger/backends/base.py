@@ -76,6 +76,13 @@ class LedgerRecorder(Protocol):
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
 
-    def append_session(self) -> AbstractContextManager[AppendSession]:
-        """Open an `AppendSession`: committed on a clean exit, rolled back on an error."""
+    def append_session(
+        self, *, idle_seconds: float | None = None
+    ) -> AbstractContextManager[AppendSession]:
+        """Open an `AppendSession`: committed on a clean exit, rolled back on an error.
+
+        ``idle_seconds``: how long the session may wait between statements (for
+        its caller's input, say) before the store ends it, where the store ends
+        idle write transactions (PostgreSQL; default: the store's setting).
+        """
         ...

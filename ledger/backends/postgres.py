@@ -17,18 +17,24 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
 )
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.errors import UniqueViolation
+from psycopg.errors import IdleInTransactionSessionTimeout, UniqueViolation
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
+from ledger.errors import StoreUnavailableError
 
 __all__ = ["LedgerPostgresRecorder", "PostgresAppendSession", "schema_lock"]
 
@@ -162,22 +168,52 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             )
 
     @contextmanager
-    def append_session(self) -> Iterator[PostgresAppendSession]:
+    def append_session(
+        self, *, idle_seconds: float | None = None
+    ) -> Iterator[PostgresAppendSession]:
         """A write transaction holding the table lock from its start (see `AppendSession`).
 
         The lock is the library's own ``LOCK TABLE ... IN EXCLUSIVE MODE``: readers
         carry on, other writers wait, and commit order stays position order.
+
+        PostgreSQL ends a transaction left idle longer than the library's
+        ``idle_in_transaction_session_timeout`` (5 s), so that a stuck client
+        cannot hold the lock. ``idle_seconds`` sets this transaction's own limit
+        (an import waits on its input between statements); a session ended that
+        way is reported as `StoreUnavailableError`, with nothing stored.
         """
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            curs.execute(self._select_head, prepare=True)
-            head = curs.fetchone()
-            yield PostgresAppendSession(self, curs, _link(head) if head else None)
+        try:
+            with (
+                self.datastore.get_connection() as conn,
+                conn.transaction(),
+                conn.cursor() as curs,
+            ):
+                if idle_seconds is not None:
+                    curs.execute(
+                        SQL("SET LOCAL idle_in_transaction_session_timeout = {}").format(
+                            Literal(f"{round(idle_seconds * 1000)}ms")
+                        )
+                    )
+                yield self._begin(curs)
+        except InternalError as exc:
+            if not isinstance(exc.__cause__, IdleInTransactionSessionTimeout):
+                raise
+            limit = (
+                idle_seconds
+                if idle_seconds is not None
+                else self.datastore.idle_in_transaction_session_timeout
+            )
+            raise StoreUnavailableError(
+                f"the write sat idle for longer than {limit:g} s (waiting for its input) "
+                "and PostgreSQL ended it; nothing was stored: re-run it"
+            ) from exc
+
+    def _begin(self, curs: Cursor[DictRow]) -> PostgresAppendSession:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self._select_head, prepare=True)
+        head = curs.fetchone()
+        return PostgresAppendSession(self, curs, _link(head) if head else None)
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def insert_events(

@@ -53,13 +53,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             return [link.position for link in session.append(stored_events)]
 
     @contextmanager
-    def append_session(self) -> Iterator[SQLiteAppendSession]:
+    def append_session(self, *, idle_seconds: float | None = None) -> Iterator[SQLiteAppendSession]:
         """A write transaction holding SQLite's write lock from its start.
+
+        SQLite never ends an idle transaction: ``idle_seconds`` changes nothing.
 
         ``BEGIN IMMEDIATE`` takes the lock before the first read, so what the
         session reads cannot be changed by another writer before it commits
         (a deferred BEGIN would fail with "database is locked" on its first write).
         """
+        del idle_seconds
         with self.datastore.get_connection(commit=True) as conn:
             raw = conn.cursor().sqlite_cursor
             try:

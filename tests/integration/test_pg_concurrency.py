@@ -175,10 +175,10 @@ def _drop_connection_once(ledger: Ledger, *, after_commit: bool) -> list[int]:
     calls = [0]
 
     @contextmanager
-    def flaky():  # type: ignore[no-untyped-def]
+    def flaky(**kwargs):  # type: ignore[no-untyped-def]
         calls[0] += 1
         first = calls[0] == 1
-        with real() as session:
+        with real(**kwargs) as session:
             yield session
             if first and not after_commit:
                 msg = "server closed the connection unexpectedly"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import structlog.testing
 
 from ledger import application
 from ledger.application import Ledger
-from ledger.errors import BatchRejectedError
+from ledger.errors import BatchRejectedError, StoreUnavailableError
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 
 
@@ -124,6 +125,51 @@ class TestOptimisticKeys:
             jsonl(enrol("r9"), sale("S1", "r1")), actor="crm", keep_outcomes=False
         )
         assert (result.stored, result.skipped, result.outcomes) == (2, 0, [])
+
+
+def _slow(lines: Iterable[str], *, after: int, seconds: float) -> Iterator[str]:
+    """``lines``, pausing ``seconds`` after the first ``after`` (a slow source)."""
+    for i, text in enumerate(lines):
+        if i == after:
+            time.sleep(seconds)
+        yield text
+
+
+class TestSlowInput:
+    """An import's write transaction waits for its input: PostgreSQL's limit on
+    idle transactions (5 s, for stuck clients) must not end an import whose
+    source is slow, and an import that does overrun its own limit says so."""
+
+    def test_a_pause_longer_than_the_stores_idle_limit_imports_everything(
+        self, pg_schema_url: str
+    ) -> None:
+        ledger = Ledger(pg_schema_url)
+        try:
+            seeded(ledger, "r1", "r2")
+            before = stored_count(ledger)
+            lines = _slow(_file(6), after=3, seconds=6)  # the store's own limit is 5 s
+            result = ledger.import_lines(lines, actor="crm", chunk_size=2, parse_workers=0)
+            assert (result.stored, result.skipped) == (7, 0)
+            assert stored_count(ledger) == before + 7
+        finally:
+            ledger.close()
+
+    def test_a_pause_beyond_the_imports_limit_stores_nothing_and_says_why(
+        self, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(application, "_IMPORT_IDLE_SECONDS", 0.5)
+        ledger = Ledger(pg_schema_url)
+        try:
+            seeded(ledger, "r1", "r2")
+            before = stored_count(ledger)
+            lines = _slow(_file(6), after=3, seconds=2)
+            with pytest.raises(StoreUnavailableError, match=r"idle for longer than 0\.5 s"):
+                ledger.import_lines(lines, actor="crm", chunk_size=2, parse_workers=0)
+            assert stored_count(ledger) == before
+            # The pooled connection PostgreSQL ended is not handed out again.
+            assert ledger.import_lines(_file(6), actor="crm", chunk_size=2).stored == 7
+        finally:
+            ledger.close()
 
 
 def _die(chunk: list[tuple[int, str]], actor: str) -> bytes:
