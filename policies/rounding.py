@@ -18,7 +18,9 @@ def round_money(amount: Decimal) -> Decimal:
 
 
 def number_text(value: Decimal) -> str:
-    """A decimal as plain text, without exponent or trailing zeros (money keeps cents)."""
-    if value == value.to_integral_value():
-        return format(value.quantize(Decimal(1)), "f")
+    """A decimal as plain text, without exponent or trailing zeros.
+
+    ``normalize`` strips the zeros (``100`` becomes ``1E+2``) and the ``f`` format
+    writes the exponent out again (``100``).
+    """
     return format(value.normalize(CALC), "f")

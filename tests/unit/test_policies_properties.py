@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from policies.calculate import calculate_period
 from policies.periods import Period, parse_period
 from policies.plan import Plan, plan_document
+from policies.rounding import number_text
 from tests.unit.factories import (
     APPROVED,
     PENDING,
@@ -120,3 +121,21 @@ class TestRoundTrips:
         assert orjson.dumps(plan_document(PLAN)) == orjson.dumps(
             plan_document(Plan.model_validate(plan_document(PLAN)))
         )
+
+
+@given(
+    st.decimals(
+        min_value=Decimal("-1e15"), max_value=Decimal("1e15"), allow_nan=False, places=None
+    ).filter(lambda d: len(d.as_tuple().digits) <= 28)
+)
+def test_number_text_is_plain_exact_and_minimal(value: Decimal) -> None:
+    """Step values (SPEC §5) are decimal text: no exponent, no trailing zeros, the
+    same number."""
+    text = number_text(value)
+    assert "e" not in text.lower()
+    assert Decimal(text) == value
+    if "." in text:
+        assert not text.endswith("0")
+        assert not text.endswith(".")
+    elif value == value.to_integral_value():
+        assert text.lstrip("-") == str(abs(int(value)))
