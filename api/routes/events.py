@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import TypeAdapter
 
 from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, require_role
-from api.deps import Caller, LedgerDep, ReportsDep
+from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
 from api.schemas import ErrorOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
@@ -119,13 +119,15 @@ def _authorise(
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": EVENT_BODY_SCHEMA}},
-        }
+        },
+        **BEARER,
     },
 )
-async def post_events(request: Request, principal: Caller) -> Response:
+async def post_events(request: Request) -> Response:
     """Record one event or a list, all or nothing; re-sending the same body is safe."""
-    # The services straight from the app, not as dependencies: this is the hot
-    # write path, and each dependency FastAPI solves costs per request.
+    # The caller and the services straight from the request, not as dependencies:
+    # this is the hot write path, and each dependency FastAPI solves costs per request.
+    principal = authenticate(request)
     ledger: Ledger = request.app.state.ledger
     reports: Reports = request.app.state.reports
     require_role(principal, "post_events")
