@@ -1,5 +1,5 @@
 """HTTP load check: `python -m bench.http [--store postgres] [--seconds 30] [--concurrency 32]
-[--projector worker|thread] [--phases single,batch,...]`.
+[--projector worker|thread] [--phases single,batch,...] [--client auto|wrk|aiohttp]`.
 
 Starts `incentive-ledger serve` on 127.0.0.1 against a fresh database — with a
 separate `incentive-ledger project --follow` worker, as docker-compose.yml runs
@@ -9,6 +9,13 @@ process (``thread``) — then for
 of 1,000, and GET statements (each phase on its own, then mixed). Prints one JSON
 line per figure (requests/s, events/s, p50/p99 ms) and afterwards checks that every
 acknowledged event is stored exactly once and that the chain verifies.
+
+The single-event phase and the bare ceiling are driven by `wrk` when it is installed
+(``--client auto``; Debian/Ubuntu: ``apt install wrk``): a Python client spends about
+as much CPU per request as the server does, and on a 2-core machine it takes that
+CPU from the server it measures. Each acknowledged write's event id is collected by
+`bench/wrk_post.lua` for the integrity check. The other phases (a few large or slow
+requests a second) use aiohttp.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -111,6 +119,60 @@ async def _phase(
     return []
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
+
+
+def _wrk(
+    name: str,
+    store: str,
+    base: str,
+    seconds: float,
+    concurrency: int,
+    *,
+    token: str = "",
+    acked_file: Path | None = None,
+) -> None:
+    """One single-event POST phase driven by wrk (one thread: it needs a fraction
+    of a core for ~2,000 requests/s); prints the same figure line as `_phase`."""
+    env = os.environ | {
+        "WRK_TOKEN": token,
+        "WRK_PREFIX": f"{name[:1].upper()}{uuid.uuid4().hex[:6]}",
+    }
+    if acked_file is not None:
+        env["WRK_ACKED"] = str(acked_file)
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "60s",
+        "-s",
+        str(WRK_SCRIPT),
+        base,
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    elapsed = result["duration_us"] / 1e6
+    failures = {
+        k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]
+    }
+    ok = result["requests"] - result["status"]
+    emit(
+        f"http_{name}",
+        store,
+        result["requests"] / elapsed,
+        "req/s",
+        p50_ms=round(result["p50_us"] / 1000, 2),
+        p99_ms=round(result["p99_us"] / 1000, 2),
+        events_per_s=round(ok / elapsed, 1),
+        concurrency=concurrency,
+        seconds=round(elapsed, 2),
+        failures=failures,
+        client="wrk",
+    )
+
+
 async def _run(
     base: str,
     tokens: tuple[str, str],
@@ -119,7 +181,10 @@ async def _run(
     concurrency: int,
     acked: list[str],
     phases: set[str],
+    wrk_acked: Path | None = None,
 ) -> None:
+    """The phases; ``wrk_acked``: drive the single-event phase with wrk, which
+    writes the event ids it was answered with there."""
     writer, reader = ({"Authorization": f"Bearer {t}"} for t in tokens)
     timeout = aiohttp.ClientTimeout(total=60)
     async with (
@@ -158,7 +223,18 @@ async def _run(
         async def mixed(i: int) -> int:
             return await (post_single(i + 5_000_000) if i % 2 else get_statement(i))
 
-        if "single" in phases:
+        if "single" in phases and wrk_acked is not None:
+            await asyncio.to_thread(
+                _wrk,
+                "post_single_event",
+                store,
+                base,
+                seconds,
+                concurrency,
+                token=tokens[0],
+                acked_file=wrk_acked,
+            )
+        elif "single" in phases:
             await _phase("post_single_event", store, seconds, concurrency, post_single)
         if "batch" in phases:
             await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
@@ -238,8 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--phases", default="single,batch,read,mixed,bare")
     parser.add_argument("--workers", type=int, default=1, help="API processes (`serve --workers`)")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "aiohttp"],
+        default="auto",
+        help="load generator of the single-event and bare phases (auto: wrk when installed)",
+    )
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     with tempfile.TemporaryDirectory() as tmp:
         if args.store == "postgres":
             schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -303,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             acked: list[str] = []
+            wrk_acked = Path(tmp) / "wrk-acked.txt" if use_wrk else None
             # integration posts sales; reads use a finance token through a second client
             asyncio.run(
                 _run(
@@ -313,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.concurrency,
                     acked,
                     phases,
+                    wrk_acked,
                 )
             )
         finally:
@@ -338,20 +423,35 @@ def main(argv: list[str] | None = None) -> int:
                 port,
             )
             try:
-                asyncio.run(_bare(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+                if use_wrk:
+                    _wrk(
+                        "bare_fastapi_insert_ceiling",
+                        "postgres",
+                        f"http://127.0.0.1:{port}",
+                        args.seconds,
+                        args.concurrency,
+                    )
+                else:
+                    asyncio.run(_bare(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
             finally:
                 bare.terminate()
                 bare.wait(timeout=30)
                 with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
                     conn.execute("DROP TABLE IF EXISTS bench_bare")
-        stored = Counter(r.data["sale_id"] for r in ledger.iter_log() if r.type == "SaleRecorded")
+        records = list(ledger.iter_log())
+        stored = Counter(r.data["sale_id"] for r in records if r.type == "SaleRecorded")
         doubled = sum(1 for c in stored.values() if c > 1)
         missing = sum(1 for s in set(acked) if s not in stored)
+        # wrk's acknowledged writes, by the event id each answer named
+        acked_events = set()
+        if wrk_acked is not None and wrk_acked.exists():
+            acked_events = set(wrk_acked.read_text().split())
+            missing += len(acked_events - {r.event_id for r in records})
         report = ledger.verify()
         emit(
             "http_integrity",
             args.store,
-            float(len(set(acked))),
+            float(len(set(acked)) + len(acked_events)),
             "acknowledged events",
             stored=len(stored),
             missing=missing,
