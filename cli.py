@@ -34,6 +34,7 @@ from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
 from policies.plan import PlanError, load_plan
 from projections.render import print_diff, print_history, print_statement
+from projections.runner import MAX_BATCH_EVENTS
 from projections.service import Reports
 
 app = typer.Typer(
@@ -446,8 +447,19 @@ def project(
         bool, typer.Option("--check", help="Exit 0 when the projections are reachable.")
     ] = False,
     batch_events: Annotated[
-        int, typer.Option("--batch-events", min=1, help="Events per transaction.")
+        int,
+        typer.Option(
+            "--batch-events", min=1, help="Events in the first transaction of a catch-up."
+        ),
     ] = 20_000,
+    max_batch_events: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-events",
+            min=1,
+            help="Batches double while the projector is behind, up to this many events.",
+        ),
+    ] = MAX_BATCH_EVENTS,
     db: DbOption = None,
 ) -> None:
     """The projection worker: apply new events to the read models, exactly once."""
@@ -459,10 +471,12 @@ def project(
             lag = (head.position if head else 0) - position
             out.print(f"projections at position {position}, {lag} event(s) behind")
             return
-        result = reports.projector.catch_up(batch_events=batch_events)
+        result = reports.projector.catch_up(
+            batch_events=batch_events, max_batch_events=max_batch_events
+        )
         out.print(f"applied {result.applied} events, at position {result.position}")
         if follow:
-            reports.projector.follow()
+            reports.projector.follow(batch_events=batch_events, max_batch_events=max_batch_events)
 
 
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)

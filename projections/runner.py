@@ -39,6 +39,10 @@ from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view
 __all__ = ["CatchUp", "Projector", "compute_rows", "total_and_events", "verify_views"]
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
+# The largest batch (events read, folded and written in one transaction): bounds
+# the memory a batch's index rows take beside the facts (peak RSS of a 1M-event
+# rebuild, which runs in batches of this size: under 1 GiB).
+MAX_BATCH_EVENTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,27 @@ class Projector:
             self._last = record
 
     def catch_up(
-        self, *, batch_events: int = 20_000, on_batch: Callable[[int], None] | None = None
+        self,
+        *,
+        batch_events: int = 20_000,
+        max_batch_events: int = MAX_BATCH_EVENTS,
+        on_batch: Callable[[int], None] | None = None,
     ) -> CatchUp:
-        """Apply every event after the tracking position; returns what it did."""
-        with bulk():
-            return self._catch_up(batch_events, on_batch)
+        """Apply every event after the tracking position; returns what it did.
 
-    def _catch_up(self, batch_events: int, on_batch: Callable[[int], None] | None) -> CatchUp:
+        Batches start at ``batch_events`` and double, up to ``max_batch_events``,
+        while each comes back full (the projector is behind): every batch
+        recomputes the open periods of the reps it touched, so a burst of writes
+        into one quarter costs in proportion to the number of batches times the
+        quarter's size — measured after 280,000 single-event writes, 99 s to catch
+        up in batches of 20,000.
+        """
+        with bulk():
+            return self._catch_up(batch_events, max(batch_events, max_batch_events), on_batch)
+
+    def _catch_up(
+        self, batch_events: int, max_batch_events: int, on_batch: Callable[[int], None] | None
+    ) -> CatchUp:
         started = time.perf_counter()
         applied = 0
         tracked = self.store.position()
@@ -256,14 +274,22 @@ class Projector:
             tracked = position
             if on_batch is not None:
                 on_batch(len(event_reps))
+            if len(event_reps) == batch_events:  # full: more are waiting
+                batch_events = min(batch_events * 2, max_batch_events)
         return CatchUp(applied, tracked, time.perf_counter() - started)
 
     def follow(
-        self, *, poll_seconds: float = 0.25, stop: Callable[[], bool] = lambda: False
+        self,
+        *,
+        poll_seconds: float = 0.25,
+        stop: Callable[[], bool] = lambda: False,
+        batch_events: int = 20_000,
+        max_batch_events: int = MAX_BATCH_EVENTS,
     ) -> None:
         """Catch up, then keep catching up as events arrive, until ``stop()``."""
         while not stop():
-            if self.catch_up().applied == 0:
+            done = self.catch_up(batch_events=batch_events, max_batch_events=max_batch_events)
+            if done.applied == 0:
                 time.sleep(poll_seconds)
 
 
@@ -273,7 +299,7 @@ def rebuild(ledger: Ledger, on_batch: Callable[[int], None] | None = None) -> Ca
     store.drop()
     # Large batches: every batch recomputes the rows of the reps it touched, and in
     # a full replay every batch touches every rep.
-    return Projector(ledger, store).catch_up(batch_events=200_000, on_batch=on_batch)
+    return Projector(ledger, store).catch_up(batch_events=MAX_BATCH_EVENTS, on_batch=on_batch)
 
 
 def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from ledger.application import Ledger
-from projections.runner import verify_views
+from projections.runner import Projector, verify_views
 from projections.store import open_view_store
 from tests.builders import enrol, seeded
 
@@ -77,4 +77,40 @@ def test_a_killed_worker_resumes_and_applies_each_event_once(db_url: str) -> Non
     # the accumulating count would show any event applied twice or lost
     assert store.event_counts() == dict(Counter(r.type for r in ledger.iter_log()))
     assert verify_views(ledger, store) == []
+    ledger.close()
+
+
+def test_batches_double_while_behind_and_apply_each_event_once(db_url: str) -> None:
+    """A projector far behind (a burst of writes) catches up in growing batches:
+    fewer recomputations of the same open periods, the same read models."""
+    ledger = seeded(Ledger(db_url), "r1")
+    sales = [
+        json.dumps(
+            {
+                "type": "SaleRecorded",
+                "occurred_at": "2026-08-14T10:00:00+08:00",
+                "sale_id": f"S{i}",
+                "rep_id": "r1",
+                "amount": "100.00",
+                "currency": "CNY",
+            }
+        )
+        for i in range(150)
+    ]
+    ledger.import_lines(sales, actor="crm")
+    head = ledger.head()
+    assert head is not None
+    batches: list[int] = []
+    result = Projector(ledger).catch_up(
+        batch_events=10, max_batch_events=40, on_batch=batches.append
+    )
+    expected, size, left = [], 10, head.position
+    while left > 0:
+        expected.append(min(size, left))
+        left -= expected[-1]
+        size = min(size * 2, 40)
+    assert batches == expected
+    assert batches[:4] == [10, 20, 40, 40]
+    assert result.applied == head.position
+    assert verify_views(ledger) == []
     ledger.close()
