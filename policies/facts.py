@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from policies.periods import Period
 
@@ -48,8 +48,10 @@ class CancellationFact:
     reason: str
 
 
-@dataclass(frozen=True)
-class SaleFact:
+class SaleFact(NamedTuple):
+    """One credited sale as a period sees it (a named tuple, not a frozen
+    dataclass: a statement makes one per sale, and it is 4x cheaper to make)."""
+
     sale_id: str
     event_id: str
     position: int

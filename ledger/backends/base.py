@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -16,9 +15,9 @@ from ledger.chain import ChainHasher, ChainLink
 __all__ = ["AppendSession", "LedgerRecorder", "LoggedEvent"]
 
 
-@dataclass(frozen=True)
-class LoggedEvent:
-    """A stored event with its place in the global order and its link."""
+class LoggedEvent(NamedTuple):
+    """A stored event with its place in the global order and its link (a named
+    tuple: one is made per event read, see `ledger.records.EventRecord`)."""
 
     position: int
     originator_id: UUID
