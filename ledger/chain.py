@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from ledger.domain import event_id_for
+from ledger.domain import event_id_text
 
 __all__ = [
     "GENESIS",
@@ -156,7 +156,7 @@ class ChainHasher:
         sha256, key = hashlib.sha256, self._key
         for position, originator_id, version, topic, state in events:
             assert position > previous_position, "positions strictly increase"
-            event_id = str(event_id_for(originator_id, version))
+            event_id = event_id_text(originator_id, version)
             # `link_hash`, inlined: this loop runs once per event appended.
             material = (
                 f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{originator_id.hex}\n"
@@ -203,7 +203,7 @@ def _check_row(hasher: ChainHasher, row: LogRow, previous_hash: str) -> tuple[st
     if row.state is None or row.originator_id is None or row.originator_version is None:
         return "the event at this position is missing: deleted", link.hash
     assert row.topic is not None
-    if link.event_id != str(event_id_for(row.originator_id, row.originator_version)):
+    if link.event_id != event_id_text(row.originator_id, row.originator_version):
         return "the event at this position is not the one the chain recorded", link.hash
     expected = hasher.link_hash(
         previous_hash,

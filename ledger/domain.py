@@ -30,6 +30,7 @@ __all__ = [
     "LedgerAggregate",
     "Receipt",
     "event_id_for",
+    "event_id_text",
     "event_topic",
     "natural_id",
     "type_of_topic",
@@ -62,13 +63,19 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
+def _uuid5_bytes(name: str) -> bytes:
+    """The 16 bytes of uuid5(LEDGER_NAMESPACE, name)."""
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(digest)
+
+
 def _uuid5(name: str) -> UUID:
     """uuid5(LEDGER_NAMESPACE, name), without the stdlib's per-call overheads."""
-    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
-    value = int.from_bytes(digest[:16])
-    value = (value & ~(0xF000 << 64)) | (5 << 76)  # version 5
-    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
-    return UUID(int=value)
+    return UUID(bytes=_uuid5_bytes(name))
 
 
 @lru_cache(maxsize=65_536)
@@ -80,6 +87,12 @@ def natural_id(kind: str, key: str) -> UUID:
 def event_id_for(originator_id: UUID, version: int) -> UUID:
     """The ledger's id of the event at ``version`` of aggregate ``originator_id``."""
     return _uuid5(f"event:{originator_id.hex}:{version}")
+
+
+def event_id_text(originator_id: UUID, version: int) -> str:
+    """``str(event_id_for(...))`` without making the UUID (once per event appended)."""
+    h = _uuid5_bytes(f"event:{originator_id.hex}:{version}").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def event_topic(type_: str) -> str:

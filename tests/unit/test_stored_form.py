@@ -5,14 +5,18 @@ library into the same aggregate."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ledger import writes
+from ledger import domain, writes
 from ledger.adjustment import Adjustment
 from ledger.application import Ledger
 from ledger.case import Case
@@ -121,3 +125,12 @@ def test_appended_links_are_the_links_verify_recomputes(key: bytes | None) -> No
             state=state,
         )
         previous = link.hash
+
+
+@given(st.text(max_size=80), st.uuids(), st.integers(min_value=1, max_value=10**9))
+def test_ids_are_the_standard_uuid5_of_their_names(name: str, stream: UUID, version: int) -> None:
+    """Stored ids never change: the fast derivations equal the stdlib's uuid5."""
+    assert domain._uuid5(name) == uuid.uuid5(domain.LEDGER_NAMESPACE, name)
+    expected = uuid.uuid5(domain.LEDGER_NAMESPACE, f"event:{stream.hex}:{version}")
+    assert domain.event_id_for(stream, version) == expected
+    assert domain.event_id_text(stream, version) == str(expected)
