@@ -390,12 +390,18 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return dict(orjson.loads(found)) if found is not None else None
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
-        """A row's document as JSON text, not decoded."""
+        """A row's document as JSON text, not decoded.
+
+        As UTF-8 bytes by ``convert_to``: a ``::bytea`` cast would read the text as
+        bytea's escape format, and the backslash of any JSON escape (a quote in a
+        reason) fails it.
+        """
         with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(
-                SQL("SELECT doc::text::bytea AS doc FROM {} WHERE scope = %s AND key = %s").format(
-                    self._table(view)
-                ),
+                SQL(
+                    "SELECT convert_to(doc::text, 'UTF8') AS doc FROM {} "
+                    "WHERE scope = %s AND key = %s"
+                ).format(self._table(view)),
                 (scope, key),
                 prepare=True,
             )
@@ -406,7 +412,8 @@ class PostgresViewStore(PostgresTrackingRecorder):
         with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(
                 SQL(
-                    "SELECT (SELECT doc::text::bytea FROM {} WHERE scope = %s AND key = %s) "
+                    "SELECT (SELECT convert_to(doc::text, 'UTF8') FROM {} "
+                    "WHERE scope = %s AND key = %s) "
                     "AS doc, ({}) AS position"
                 ).format(self._table(view), self.max_tracking_id_statement),
                 (scope, key, TRACKING_NAME),

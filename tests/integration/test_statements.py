@@ -15,6 +15,8 @@ from ledger.errors import BatchRejectedError, NotFoundError
 from projections.demo import run_demo
 from projections.runner import verify_views
 from projections.service import Reports
+from tests.builders import jsonl, sale, seeded
+from tests.builders import line as event_line
 
 
 @pytest.fixture
@@ -303,6 +305,32 @@ class TestStatementBytes:
             served = orjson.loads(reports.statement_json(rep_id, period))
             assert served == reports.statement(rep_id, period)
             assert served["chain_head"]["position"] == served["as_of"]["position"]
+
+    def test_text_with_quotes_and_backslashes_is_served_intact(self, ledger: Ledger) -> None:
+        """Reasons are free text: a stored statement whose JSON holds
+        escapes (a quote, a backslash, a newline) is served byte for byte."""
+        import orjson
+
+        seeded(ledger, "r1")
+        reason = 'customer said "no"\nthen wrote C:\\contracts\\S2 \\ and left'
+        ledger.import_lines(
+            jsonl(
+                sale("S1", "r1"),
+                sale("S2", "r1"),
+                event_line(
+                    "SaleCancelled",
+                    at="2026-07-20T10:00:00+08:00",
+                    sale_id="S2",
+                    reason=reason,
+                ),
+            ),
+            actor="crm",
+        )
+        reports = Reports(ledger)
+        served = orjson.loads(reports.statement_json("r1", "2026-Q3"))
+        assert served == reports.statement("r1", "2026-Q3")
+        texts = [s["text"] for line_ in served["lines"] for s in line_["explanation"]]
+        assert any(reason in t for t in texts)
 
     def test_as_of_and_unknown_fall_back_to_the_calculation(
         self, demo: tuple[Ledger, Reports, str]
