@@ -243,7 +243,7 @@ def verify(
                         "ok": report.ok,
                         "mode": report.mode,
                         "checked": report.checked,
-                        "head": report.head.__dict__ if report.head else None,
+                        "head": report.head._asdict() if report.head else None,
                         "broken_position": report.broken_position,
                         "reason": report.reason,
                     },

@@ -28,6 +28,7 @@ import hmac
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from ledger.domain import event_id_text
@@ -48,9 +49,9 @@ _HASH_HEX_LENGTH = 64
 GENESIS = "0" * _HASH_HEX_LENGTH
 
 
-@dataclass(frozen=True)
-class ChainLink:
-    """One committed event's place in the chain."""
+class ChainLink(NamedTuple):
+    """One committed event's place in the chain (a named tuple: one is made per
+    event appended)."""
 
     position: int
     event_id: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 from uuid import UUID
 
 import orjson
@@ -59,14 +59,15 @@ __all__ = [
 A = TypeVar("A", bound=LedgerAggregate)
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(NamedTuple):
     """One validated input as the write side checks it: its type and the envelope
     of the event it becomes — business time, actor, content hash and ``data``,
     its fields in canonical JSON form (`ledger.events.EventIn.payload`).
 
     Made from a parsed model (`of`), or from the light form an import's parse
-    worker sends back (`from_wire`): the rules read only ``data``.
+    worker sends back (`from_wire`): the rules read only ``data``. The write
+    path's small records are named tuples: as immutable as a frozen dataclass,
+    and made in a third of the time (an import makes several per line).
     """
 
     type: str
@@ -126,8 +127,7 @@ class StreamReader(Protocol):
 _KEPT_KINDS = frozenset({"rep", "plan"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Fresh:
+class _Fresh(NamedTuple):
     """A stream created in this unit of work, kept as its stored event only.
 
     Most created streams (a sale) are never looked at again in the same import;

@@ -37,7 +37,7 @@ def get_verify(
         ok=report.ok and not problems,
         mode=report.mode,
         checked=report.checked,
-        head=report.head.__dict__ if report.head else None,
+        head=report.head._asdict() if report.head else None,
         broken_position=report.broken_position,
         reason=report.reason,
         projections=problems,
