@@ -31,13 +31,19 @@ def bulk() -> Iterator[None]:
     objects here form no cycles worth collecting mid-run; collection resumes after.
     What survives the bulk work is long-lived (the projector's facts), so it is
     moved to the permanent generation (`gc.freeze()`): later collections, say
-    in the middle of an API request, no longer walk it.
+    in the middle of an API request, no longer walk it. Garbage is collected
+    first: the permanent generation is never collected, and a serving process
+    (whose projector catches up every few milliseconds) would otherwise freeze
+    the reference cycles its requests left behind, for good. The collection
+    walks only what is not frozen yet (measured: 0.55 s after folding 1M events,
+    ~1% of a rebuild).
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.collect()
         gc.freeze()
         if was_enabled:
             gc.enable()
