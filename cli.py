@@ -9,6 +9,7 @@ and the deployment settings/logging in `api/`, and `ledger/` must not.
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import sys
@@ -132,7 +133,9 @@ def _summary(result: RecordResult, *, as_json: bool, what: str = "events") -> No
 def import_(
     file: Annotated[
         Path,
-        typer.Argument(help="JSON Lines, one event per line.", exists=True, dir_okay=False),
+        typer.Argument(
+            help="JSON Lines, one event per line; - reads standard input.", dir_okay=False
+        ),
     ],
     plan: Annotated[
         Path | None,
@@ -143,11 +146,17 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a whole JSON Lines file, then append it; re-importing stores nothing."""
+    stream = str(file) == "-"
+    if not stream and not file.exists():
+        raise typer.BadParameter(f"{file} does not exist", param_hint="'FILE'")
+    # A pipe or standard input is read once, as it comes: it is not counted first
+    # (that would consume it), and cannot be re-read if the connection drops.
+    regular = not stream and file.is_file()
     with open_ledger(db) as ledger:
         if plan is not None:
             _publish(ledger, plan, _actor(actor), as_json=as_json)
-        total = _count_lines(file)
-        show = err.is_terminal and total >= _PROGRESS_MIN_LINES and not as_json
+        total = _count_lines(file) if regular else None
+        show = err.is_terminal and (total is None or total >= _PROGRESS_MIN_LINES) and not as_json
         progress = Progress(
             TextColumn("appending"),
             BarColumn(),
@@ -156,7 +165,12 @@ def import_(
             console=err,
             disable=not show,
         )
-        with progress, file.open(encoding="utf-8") as lines:
+        source = (
+            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+            if stream
+            else file.open(encoding="utf-8")
+        )
+        with progress, source as lines:
             task = progress.add_task("append", total=total)
             try:
                 # Streamed: the file is never held in memory (it is re-read only

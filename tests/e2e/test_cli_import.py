@@ -11,12 +11,13 @@ from pathlib import Path
 from tests.builders import ROOT, SAMPLE_EVENTS
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return subprocess.run(
         [str(Path(sys.executable).parent / "incentive-ledger"), *args],
         cwd=cwd,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -41,6 +42,20 @@ class TestImportCommand:
         verified = _cli("verify", cwd=tmp_path)
         assert verified.returncode == 0, verified.stderr
         assert "chain intact" in verified.stdout
+
+    def test_import_from_standard_input(self, tmp_path: Path) -> None:
+        """`import -` reads the lines from a pipe (`cat events.jsonl | ... import -`)."""
+        plan = ROOT / "samples" / "field-sales.toml"
+        piped = SAMPLE_EVENTS.read_text(encoding="utf-8")
+        first = _cli("import", "-", "--plan", str(plan), cwd=tmp_path, stdin=piped)
+        assert first.returncode == 0, first.stderr
+        assert "stored 11 events, skipped 0" in first.stdout
+        again = _cli("import", "-", "--json", cwd=tmp_path, stdin=piped)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["skipped"] == 11
+        missing = _cli("import", str(tmp_path / "nowhere.jsonl"), cwd=tmp_path)
+        assert missing.returncode == 2
+        assert "does not exist" in missing.stderr
 
     def test_a_bad_file_exits_non_zero_naming_every_line(self, tmp_path: Path) -> None:
         bad = tmp_path / "bad.jsonl"
