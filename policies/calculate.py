@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from policies.commission import commission_line, credited_sales
+from policies.commission import SaleSteps, commission_line, credited_sales
 from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
 from policies.explanation import Line, money, step
@@ -76,10 +76,13 @@ def _pending(facts: PeriodFacts) -> tuple[PendingItem, ...]:
     return tuple(item for _, item in sorted(items, key=lambda p: p[0]))
 
 
-def calculate_period(plan: Plan, facts: PeriodFacts) -> PeriodResult:
+def calculate_period(
+    plan: Plan, facts: PeriodFacts, known: SaleSteps | None = None
+) -> PeriodResult:
     """Rule 8: total = commission + bonus − fines + adjustments + corrections +
     carried balance, each line rounded first; payable = the total when positive;
-    a negative total is carried into the next period."""
+    a negative total is carried into the next period. ``known``: see
+    `policies.commission.commission_line`."""
     assert plan.period == facts.period.kind, "the plan pays by this kind of period"
     with localcontext(CALC):
         credited = credited_sales(plan, facts.sales)
@@ -92,7 +95,7 @@ def calculate_period(plan: Plan, facts: PeriodFacts) -> PeriodResult:
             minor_history=facts.minor_history,
             plan_event_id=facts.plan_event_id,
         )
-        lines = [commission_line(plan, credited, facts.plan_event_id), bonus.line]
+        lines = [commission_line(plan, credited, facts.plan_event_id, known), bonus.line]
         lines += fine_lines(plan, facts.cases)
         lines += _adjustment_lines(facts)
         lines += [correction_line(c) for c in facts.corrections]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -12,7 +12,13 @@ from policies.facts import SaleFact
 from policies.plan import Plan
 from policies.rounding import CALC
 
-__all__ = ["Credited", "commission_line", "credited_sales"]
+__all__ = ["Credited", "SaleSteps", "commission_line", "credited_sales"]
+
+# A credited sale's commission step is a function of the sale event, the rep's
+# share and the plan version alone (the rep is not in it): the key of a cache of
+# (commission, step) that a projection keeps between its batches (`SaleSteps`).
+SaleStepKey = tuple[str, Decimal, str, int]
+SaleSteps = MutableMapping[SaleStepKey, tuple[Decimal, Step]]
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,27 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
     return Credited(total, tuple(kept), tuple(steps))
 
 
-def commission_line(plan: Plan, credited: Credited, plan_event_id: str | None = None) -> Line:
+def commission_line(
+    plan: Plan,
+    credited: Credited,
+    plan_event_id: str | None = None,
+    known: SaleSteps | None = None,
+) -> Line:
     """Rule 2: commission = Σ credited amount × the rate of its category
-    (else the plan's default rate); one line, rounded once."""
+    (else the plan's default rate); one line, rounded once.
+
+    ``known``: sale steps worked out before (the same result, not worked out
+    again); new ones are added to it.
+    """
     rates = plan.commission.rates
     steps: list[Step] = []
     total = Decimal(0)
     for sale, credit in credited.by_sale:
+        key = (sale.event_id, sale.share, plan.id, plan.version)
+        if known is not None and (hit := known.get(key)) is not None:
+            total = CALC.add(total, hit[0])
+            steps.append(hit[1])
+            continue
         rate = rates.get(sale.category or "", plan.commission.default_rate)
         amount = CALC.multiply(credit, rate)
         total = CALC.add(total, amount)
@@ -93,6 +113,8 @@ def commission_line(plan: Plan, credited: Credited, plan_event_id: str | None = 
                 commission=amount,
             )
         )
+        if known is not None:
+            known[key] = (amount, steps[-1])
     steps.extend(credited.steps)
     steps.append(
         step(

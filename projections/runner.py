@@ -33,7 +33,7 @@ from projections.discipline_history import history
 from projections.disputes import disputes_of, rep_row
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
-from projections.statement import AsOf, Calculator
+from projections.statement import AsOf, Calculator, StepCache
 from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
 
 __all__ = ["CatchUp", "Projector", "compute_rows", "total_and_events", "verify_views"]
@@ -73,6 +73,7 @@ def compute_rows(
     since: Mapping[str, date | None] | None = None,
     stored: ViewStore | None = None,
     totals: Totals | None = None,
+    cache: StepCache | None = None,
 ) -> Iterator[Replacement]:
     """The read-model rows of ``reps`` and ``runs``, as of the facts' position.
 
@@ -85,8 +86,9 @@ def compute_rows(
     projector between batches) receives every statement's total and the events
     it rests on, and supplies the carried balance of the period before the first
     recomputed one, instead of reading and decoding that stored statement again.
+    ``cache`` (kept by the projector too) holds the sale steps of earlier batches.
     """
-    calc = Calculator(facts, as_of)
+    calc = Calculator(facts, as_of, cache=cache)
     for rep_id in sorted(reps):
         if rep_id not in facts.reps:
             continue
@@ -176,12 +178,18 @@ def _runs_touched(facts: LedgerFacts, record: EventRecord) -> set[str]:
 class Projector:
     """Keeps the read models of one ledger up to date."""
 
-    def __init__(self, ledger: Ledger, store: ViewStore | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, store: ViewStore | None = None, *, cache_steps: bool = True
+    ) -> None:
+        """``cache_steps``: keep sale steps between batches (`StepCache`) — for a
+        projector that follows the log; a full rebuild computes each period about
+        once and would only hold them."""
         self.ledger = ledger
         self.store = store or open_view_store(ledger)
         self.facts = LedgerFacts()
         self._last: EventRecord | None = None
         self._totals: Totals = {}
+        self._cache = StepCache() if cache_steps else None
 
     def _fold_until(self, position: int) -> None:
         """Bring the in-memory facts up to ``position`` without writing anything."""
@@ -259,6 +267,7 @@ class Projector:
                 since=since,
                 stored=self.store,
                 totals=self._totals,
+                cache=self._cache,
             )
             try:
                 self.store.write(rows, position, counts, event_reps)
@@ -273,6 +282,8 @@ class Projector:
                 raise
             applied += len(event_reps)
             tracked = position
+            if self._cache is not None:
+                self._cache.trim()
             if on_batch is not None:
                 on_batch(len(event_reps))
             if len(event_reps) == batch_events:  # full: more are waiting
@@ -300,7 +311,8 @@ def rebuild(ledger: Ledger, on_batch: Callable[[int], None] | None = None) -> Ca
     store.drop()
     # Large batches: every batch recomputes the rows of the reps it touched, and in
     # a full replay every batch touches every rep.
-    return Projector(ledger, store).catch_up(batch_events=MAX_BATCH_EVENTS, on_batch=on_batch)
+    projector = Projector(ledger, store, cache_steps=False)
+    return projector.catch_up(batch_events=MAX_BATCH_EVENTS, on_batch=on_batch)
 
 
 def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:

@@ -44,6 +44,7 @@ __all__ = [
     "OWN_KINDS",
     "AsOf",
     "Calculator",
+    "StepCache",
     "canonical_bytes",
     "statement_sha256",
 ]
@@ -85,6 +86,27 @@ def _money_text(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
+@dataclass
+class StepCache:
+    """What a projector keeps between batches: each credited sale's commission
+    step (`policies.commission.SaleSteps`) and its rendered form.
+
+    A batch recomputes the open periods of every rep it touched, and under a
+    steady stream of writes that is the same quarter's sales again and again:
+    their steps are the same each time (a function of the sale, the share and
+    the plan version). Bounded: emptied when it passes ``limit`` steps.
+    """
+
+    limit: int = 200_000
+    steps: dict[Any, tuple[Decimal, Step]] = field(default_factory=dict)
+    rendered: dict[int, tuple[Step, dict[str, Any]]] = field(default_factory=dict)
+
+    def trim(self) -> None:
+        if len(self.steps) > self.limit:
+            self.steps.clear()
+            self.rendered.clear()
+
+
 class OutsideWindowError(Exception):
     """A windowed replay needed a period its facts were not read for."""
 
@@ -106,6 +128,7 @@ class Calculator:
     # Facts read for the periods from this date on only (a windowed replay):
     # computing an earlier period raises OutsideWindowError, never a wrong figure.
     window_start: date | None = None
+    cache: StepCache | None = None
 
     def forget(self, rep_id: str) -> None:
         """Drop what was worked out for ``rep_id`` (a projection done with the rep:
@@ -276,7 +299,8 @@ class Calculator:
             facts = self.period_facts(
                 rep_id, period, plan, carried_in=carried, corrections=corrections
             )
-            self._memo[key] = (plan, calculate_period(plan, facts))
+            known = self.cache.steps if self.cache is not None else None
+            self._memo[key] = (plan, calculate_period(plan, facts, known))
         return self._memo[key]
 
     def _total_of(self, rep_id: str, period: Period) -> tuple[Decimal, tuple[str, ...]]:
@@ -395,6 +419,17 @@ class Calculator:
         return rendered
 
     def render_step(self, step: Step) -> dict[str, Any]:
+        cache = self.cache
+        if cache is not None and step.code == "sale_commission" and self.locale == "en":
+            hit = cache.rendered.get(id(step))
+            if hit is not None and hit[0] is step:  # the cached step, not a reused id
+                return hit[1]
+            rendered = self._render(step)
+            cache.rendered[id(step)] = (step, rendered)
+            return rendered
+        return self._render(step)
+
+    def _render(self, step: Step) -> dict[str, Any]:
         return {
             "code": step.code,
             "values": dict(step.values),

@@ -11,11 +11,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ledger.application import Ledger
 from projections.runner import Projector, verify_views
 from projections.store import open_view_store
-from tests.builders import enrol, seeded
+from tests.builders import enrol, jsonl, sale, seeded
 
 WORKER = str(Path(sys.executable).parent / "incentive-ledger")
 
@@ -113,4 +116,48 @@ def test_batches_double_while_behind_and_apply_each_event_once(db_url: str) -> N
     assert batches[:4] == [10, 20, 40, 40]
     assert result.applied == head.position
     assert verify_views(ledger) == []
+    ledger.close()
+
+
+def test_a_following_projector_reuses_sale_steps_and_equals_a_fresh_replay(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch recomputes the open quarter; the sales of earlier batches are
+    not explained again (`StepCache`), and the read models stay what a fresh
+    replay gives."""
+    from policies import commission
+
+    made: list[str] = []
+    real_step = commission.step
+
+    def counting_step(code: str, *args: Any, **values: Any) -> Any:
+        made.append(code)
+        return real_step(code, *args, **values)
+
+    monkeypatch.setattr(commission, "step", counting_step)
+    ledger = seeded(Ledger(db_url), "r1", "r2")
+    projector = Projector(ledger)
+    sale_number = 0
+    for _ in range(3):
+        batch = []
+        for _ in range(10):
+            sale_number += 1
+            splits = (
+                [{"rep_id": "r1", "share": "0.6"}, {"rep_id": "r2", "share": "0.4"}]
+                if sale_number % 3 == 0
+                else None
+            )
+            batch.append(
+                sale(f"S{sale_number}", "r1" if sale_number % 2 else "r2", splits=splits)
+                if splits
+                else sale(f"S{sale_number}", "r1" if sale_number % 2 else "r2")
+            )
+        ledger.import_lines(jsonl(*batch), actor="crm")
+        made.clear()
+        projector.catch_up()
+        # only this batch's sales are explained: 10 sales, a split one twice
+        assert made.count("sale_commission") == 10 + sum(
+            1 for i in range(sale_number - 9, sale_number + 1) if i % 3 == 0
+        )
+        assert verify_views(ledger) == []
     ledger.close()
