@@ -94,10 +94,11 @@ class StepCache:
     A batch recomputes the open periods of every rep it touched, and under a
     steady stream of writes that is the same quarter's sales again and again:
     their steps are the same each time (a function of the sale, the share and
-    the plan version). Bounded: emptied when it passes ``limit`` steps.
+    the plan version). Bounded: emptied when it passes ``limit`` steps (about
+    1.5 KiB each with its rendered form: ~150 MiB at the limit).
     """
 
-    limit: int = 200_000
+    limit: int = 100_000
     steps: dict[Any, tuple[Decimal, Step]] = field(default_factory=dict)
     rendered: dict[int, tuple[Step, dict[str, Any]]] = field(default_factory=dict)
 
@@ -424,7 +425,8 @@ class Calculator:
             hit = cache.rendered.get(id(step))
             if hit is not None and hit[0] is step:  # the cached step, not a reused id
                 return hit[1]
-            rendered = self._render(step)
+            # the step's own values dict, not a copy: neither is ever changed
+            rendered = {**self._render(step), "values": step.values}
             cache.rendered[id(step)] = (step, rendered)
             return rendered
         return self._render(step)
