@@ -103,6 +103,8 @@ def compute_rows(
                 totals[rep_id, key] = total_and_events(statement)
         entries = history(facts, calc, rep_id)
         calc.forget(rep_id)
+        if cache is not None:
+            cache.trim()  # after each rep: a batch far behind may touch every sale
         from_key = str(start) if start is not None else None
         yield from [
             Replacement("balances", rep_id, balances, from_key),
@@ -282,8 +284,6 @@ class Projector:
                 raise
             applied += len(event_reps)
             tracked = position
-            if self._cache is not None:
-                self._cache.trim()
             if on_batch is not None:
                 on_batch(len(event_reps))
             if len(event_reps) == batch_events:  # full: more are waiting

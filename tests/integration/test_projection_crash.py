@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from projections.runner import Projector, verify_views
+from projections.facts import LedgerFacts
+from projections.runner import Projector, compute_rows, verify_views
+from projections.statement import AsOf, StepCache
 from projections.store import open_view_store
 from tests.builders import enrol, jsonl, sale, seeded
 
@@ -160,4 +162,22 @@ def test_a_following_projector_reuses_sale_steps_and_equals_a_fresh_replay(
             1 for i in range(sale_number - 9, sale_number + 1) if i % 3 == 0
         )
         assert verify_views(ledger) == []
+    ledger.close()
+
+
+def test_the_step_cache_stays_bounded_inside_one_batch(db_url: str) -> None:
+    """A projector far behind computes every sale in one batch: the cache is
+    trimmed after each rep, not only between batches."""
+    ledger = seeded(Ledger(db_url), "r1", "r2", "r3")
+    ledger.import_lines(
+        jsonl(*(sale(f"S{r}-{i}", r) for r in ("r1", "r2", "r3") for i in range(10))),
+        actor="crm",
+    )
+    facts = LedgerFacts.of(ledger.iter_log())
+    head = ledger.head()
+    assert head is not None
+    cache = StepCache(limit=5)
+    rows = list(compute_rows(facts, AsOf(head.position, None, None), facts.reps, [], cache=cache))
+    assert rows
+    assert len(cache.steps) <= 10  # at most one rep's sales past the limit, never all 30
     ledger.close()
