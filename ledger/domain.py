@@ -84,14 +84,18 @@ def natural_id(kind: str, key: str) -> UUID:
     return _uuid5(f"{kind}:{key}")
 
 
+def _event_name(originator_id: UUID, version: int) -> str:
+    return f"event:{originator_id.hex}:{version}"
+
+
 def event_id_for(originator_id: UUID, version: int) -> UUID:
     """The ledger's id of the event at ``version`` of aggregate ``originator_id``."""
-    return _uuid5(f"event:{originator_id.hex}:{version}")
+    return _uuid5(_event_name(originator_id, version))
 
 
 def event_id_text(originator_id: UUID, version: int) -> str:
     """``str(event_id_for(...))`` without making the UUID (once per event appended)."""
-    h = _uuid5_bytes(f"event:{originator_id.hex}:{version}").hex()
+    h = _uuid5_bytes(_event_name(originator_id, version)).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

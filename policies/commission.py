@@ -12,7 +12,7 @@ from policies.facts import SaleFact
 from policies.plan import Plan
 from policies.rounding import CALC
 
-__all__ = ["Credited", "SaleSteps", "commission_line", "credited_sales"]
+__all__ = ["Credited", "SaleStepKey", "SaleSteps", "commission_line", "credited_sales"]
 
 # A credited sale's commission step is a function of the sale event, the rep's
 # share and the plan version alone (the rep is not in it): the key of a cache of

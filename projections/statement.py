@@ -9,7 +9,7 @@ and names the later events that touch it and the period their correction went to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -20,6 +20,7 @@ import orjson
 from ledger.errors import NotFoundError
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period
+from policies.commission import SaleStepKey
 from policies.corrections import diff_lines
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -99,7 +100,7 @@ class StepCache:
     """
 
     limit: int = 100_000
-    steps: dict[Any, tuple[Decimal, Step]] = field(default_factory=dict)
+    steps: dict[SaleStepKey, tuple[Decimal, Step]] = field(default_factory=dict)
     rendered: dict[int, tuple[Step, dict[str, Any]]] = field(default_factory=dict)
 
     def trim(self) -> None:
@@ -425,16 +426,16 @@ class Calculator:
             hit = cache.rendered.get(id(step))
             if hit is not None and hit[0] is step:  # the cached step, not a reused id
                 return hit[1]
-            # the step's own values dict, not a copy: neither is ever changed
-            rendered = {**self._render(step), "values": step.values}
+            # the step's own values, not a copy: neither is ever changed
+            rendered = self._render(step, step.values)
             cache.rendered[id(step)] = (step, rendered)
             return rendered
-        return self._render(step)
+        return self._render(step, dict(step.values))
 
-    def _render(self, step: Step) -> dict[str, Any]:
+    def _render(self, step: Step, values: Mapping[str, str]) -> dict[str, Any]:
         return {
             "code": step.code,
-            "values": dict(step.values),
+            "values": values,
             "event_ids": list(step.event_ids),
             "text": render_step(step, self.locale),
         }

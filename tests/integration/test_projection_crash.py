@@ -89,20 +89,7 @@ def test_batches_double_while_behind_and_apply_each_event_once(db_url: str) -> N
     """A projector far behind (a burst of writes) catches up in growing batches:
     fewer recomputations of the same open periods, the same read models."""
     ledger = seeded(Ledger(db_url), "r1")
-    sales = [
-        json.dumps(
-            {
-                "type": "SaleRecorded",
-                "occurred_at": "2026-08-14T10:00:00+08:00",
-                "sale_id": f"S{i}",
-                "rep_id": "r1",
-                "amount": "100.00",
-                "currency": "CNY",
-            }
-        )
-        for i in range(150)
-    ]
-    ledger.import_lines(sales, actor="crm")
+    ledger.import_lines(jsonl(*(sale(f"S{i}", "r1", "100.00") for i in range(150))), actor="crm")
     head = ledger.head()
     assert head is not None
     batches: list[int] = []
@@ -144,16 +131,9 @@ def test_a_following_projector_reuses_sale_steps_and_equals_a_fresh_replay(
         batch = []
         for _ in range(10):
             sale_number += 1
-            splits = (
-                [{"rep_id": "r1", "share": "0.6"}, {"rep_id": "r2", "share": "0.4"}]
-                if sale_number % 3 == 0
-                else None
-            )
-            batch.append(
-                sale(f"S{sale_number}", "r1" if sale_number % 2 else "r2", splits=splits)
-                if splits
-                else sale(f"S{sale_number}", "r1" if sale_number % 2 else "r2")
-            )
+            split = {"splits": [{"rep_id": "r1", "share": "0.6"}, {"rep_id": "r2", "share": "0.4"}]}
+            extra = split if sale_number % 3 == 0 else {}
+            batch.append(sale(f"S{sale_number}", "r1" if sale_number % 2 else "r2", **extra))
         ledger.import_lines(jsonl(*batch), actor="crm")
         made.clear()
         projector.catch_up()
