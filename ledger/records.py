@@ -8,6 +8,7 @@ rebuild scan the log at the library's own scan speed.
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,8 +74,6 @@ class EventRecord(NamedTuple):
     actor: str
     data: dict[str, Any]
     hash: str
-    stream_id: str
-    stream_version: int
 
     def to_dict(self) -> dict[str, Any]:
         """The event as SPEC §2 names its fields (for `GET /events/{id}`)."""
@@ -94,17 +93,29 @@ class EventRecord(NamedTuple):
 # every timestamp, and aware datetimes with different tzinfo objects compare
 # through `utcoffset()` calls: sorting a period's sales by business time took 20x
 # longer than with shared zones (measured: 7.9 ms against 0.34 ms for 1,000 sales).
+# Keyed by the offset's text ("+08:00"): the naive part is parsed and combined
+# with the shared zone (0.5 us), where `replace(tzinfo=...)` costs 1.3 us.
 _ZONES: dict[tzinfo, tzinfo] = {}
+_ZONE_OF_SUFFIX: dict[str, tzinfo] = {}
+_OFFSET = re.compile(r"[+-]\d\d:\d\d")
+_combine = datetime.combine
+_parse = datetime.fromisoformat
 
 
 def instant(text: str) -> datetime:
     """An ISO 8601 timestamp, its zone shared with every other of the same offset."""
-    moment = datetime.fromisoformat(text)
-    zone = moment.tzinfo
-    if zone is None:
+    zone = _ZONE_OF_SUFFIX.get(text[-6:])
+    if zone is not None:
+        naive = _parse(text[:-6])
+        return _combine(naive.date(), naive.time(), zone)
+    moment = _parse(text)
+    found = moment.tzinfo
+    if found is None:
         return moment
-    shared = _ZONES.setdefault(zone, zone)
-    return moment if shared is zone else moment.replace(tzinfo=shared)
+    shared = _ZONES.setdefault(found, found)
+    if _OFFSET.fullmatch(text[-6:]):
+        _ZONE_OF_SUFFIX[text[-6:]] = shared
+    return moment if shared is found else moment.replace(tzinfo=shared)
 
 
 def decode(logged: LoggedEvent) -> EventRecord:
@@ -113,14 +124,12 @@ def decode(logged: LoggedEvent) -> EventRecord:
     occurred = state["occurred_at"]
     occurred_text = occurred["_data_"] if isinstance(occurred, dict) else occurred
     return EventRecord(
-        position=logged.position,
-        event_id=logged.event_id,
-        type=type_of_topic(logged.topic),
-        occurred_at=instant(occurred_text),
-        recorded_at=logged.recorded_at,
-        actor=sys.intern(state["actor"]),  # a few actors write millions of events
-        data=state["data"],
-        hash=logged.hash,
-        stream_id=logged.originator_id.hex,
-        stream_version=logged.originator_version,
+        logged.position,
+        logged.event_id,
+        type_of_topic(logged.topic),
+        instant(occurred_text),
+        logged.recorded_at,
+        sys.intern(state["actor"]),  # a few actors write millions of events
+        state["data"],
+        logged.hash,
     )

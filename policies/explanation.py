@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from policies.rounding import number_text, round_money
 
@@ -16,9 +16,9 @@ __all__ = ["Line", "LineKind", "Step", "money", "step"]
 LineKind = Literal["commission", "bonus", "fine", "adjustment", "correction", "carried_balance"]
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step of a line's arithmetic."""
+class Step(NamedTuple):
+    """One step of a line's arithmetic (a named tuple, not a frozen dataclass: a
+    statement makes one per sale, and it is three times cheaper to make)."""
 
     code: str
     values: Mapping[str, str]

@@ -129,7 +129,10 @@ def render_step(step: Step, locale: str = "en") -> str:
     template = templates.get(step.code)
     if template is None:
         return f"{step.code}: {dict(step.values)}"
-    return template.format_map(_Values(step.values))
+    try:
+        return template.format_map(step.values)  # no copy: a step per sale
+    except KeyError:
+        return template.format_map(_Values(step.values))
 
 
 def render_line(line: Line, locale: str = "en") -> list[str]:

@@ -184,8 +184,6 @@ class LedgerFacts:
             actor=r.actor,
             data=_category_data(d.get("category")),
             hash="",
-            stream_id="",
-            stream_version=r.stream_version,
         )
         self.records[r.event_id] = slim
         self.sales[d["sale_id"]] = SaleInfo(slim, Decimal(d["amount"]), shares)

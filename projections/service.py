@@ -284,10 +284,11 @@ class Reports:
         self.rep(rep_id)
         return [doc for _, _, doc in self.projector.store.rows("disputes", rep_id)]
 
-    def reps_of_event(self, event_id: str) -> list[str]:
-        """The reps an event concerns (the index the API's access checks use)."""
+    def reps_of_event(self, position: int) -> list[str]:
+        """The reps the event at ``position`` concerns (the index the API's access
+        checks use; "*": every rep)."""
         self.fresh()
-        return self.projector.store.reps_of_event(event_id) or []
+        return self.projector.store.reps_at(position)
 
     def first_unpaid_period(self, rep_id: str, after: str) -> str:
         """The rep's first unpaid period after ``after`` (where a dispute's

@@ -160,6 +160,6 @@ def get_event(
     record = ledger.event(event_id)
     from api.auth import may_read_event  # noqa: PLC0415 - keeps the policy import local
 
-    if not may_read_event(principal, record.type, reports.reps_of_event(event_id), reports):
+    if not may_read_event(principal, record.type, reports.reps_of_event(record.position), reports):
         raise NotFoundError(f"no event has id {event_id}", field="event_id")
     return record.to_dict()

@@ -20,8 +20,6 @@ class LoggedEvent(NamedTuple):
     tuple: one is made per event read, see `ledger.records.EventRecord`)."""
 
     position: int
-    originator_id: UUID
-    originator_version: int
     topic: str
     state: bytes
     event_id: str

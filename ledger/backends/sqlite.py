@@ -114,8 +114,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
 
     def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
         statement = (
-            "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
-            "c.event_id, c.recorded_at, c.hash "
+            "SELECT e.rowid, e.topic, e.state, c.event_id, c.recorded_at, c.hash "
             f"FROM {self.events_table_name} e JOIN event_chain c ON c.position = e.rowid "
             "WHERE e.rowid > ? "
         )
@@ -135,8 +134,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             for start in range(0, len(positions), 900):
                 chunk = list(positions[start : start + 900])
                 c.execute(
-                    "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, "
-                    "c.event_id, c.recorded_at, c.hash "
+                    "SELECT e.rowid, e.topic, e.state, c.event_id, c.recorded_at, c.hash "
                     f"FROM {self.events_table_name} e JOIN event_chain c ON c.position = e.rowid "
                     f"WHERE e.rowid IN ({','.join('?' * len(chunk))}) ORDER BY e.rowid",
                     chunk,
@@ -249,7 +247,7 @@ def _streams(
 
 
 def _logged(r: Any) -> LoggedEvent:
-    return LoggedEvent(r[0], UUID(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7])
+    return LoggedEvent(r[0], r[1], bytes(r[2]), r[3], r[4], r[5])
 
 
 def _as_uuid(value: UUID | str) -> UUID:

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.calculate import calculate_period
+from policies.commission import sale_commission_step
+from policies.explanation import money, step
 from policies.periods import Period, parse_period
 from policies.plan import Plan, plan_document
 from policies.rounding import number_text
@@ -102,6 +104,41 @@ class TestCalculation:
             for v in (low, high)
         ]
         assert commission[0] <= commission[1]
+
+
+class TestSaleCommissionStep:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        amounts,
+        st.sampled_from(["1", "0.5", "0.25", "0.3333", "1.0", "0.50"]),
+        st.sampled_from(["0.05", "0.08", "0.1", "0.050", "1"]),
+        st.sampled_from(["software", "hardware", None]),
+        st.sampled_from(["category", "default"]),
+    )
+    def test_is_the_generic_step_spelled_out(
+        self, amount: Decimal, share: str, rate: str, category: str | None, source: str
+    ) -> None:
+        """The per-sale fast path makes exactly the step `step` makes of the same values."""
+        fact = sale(str(amount), share=share, category=category)
+        credit = fact.amount * fact.share
+        commission = credit * Decimal(rate)
+        generic = step(
+            "sale_commission",
+            (fact.event_id,),
+            sale_id=fact.sale_id,
+            amount=money(fact.amount),
+            share=fact.share,
+            credited=credit,
+            category=fact.category or "(none)",
+            rate=Decimal(rate),
+            rate_source=source,
+            commission=commission,
+        )
+        fast = sale_commission_step(fact, credit, Decimal(rate), source, commission)
+        assert fast == generic
+        assert orjson.dumps(fast.to_dict(), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+            generic.to_dict(), option=orjson.OPT_SORT_KEYS
+        )
 
 
 class TestRoundTrips:
