@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
-from policies.rounding import number_text, round_money
+from policies.rounding import money_text, number_text, round_money
 
 __all__ = ["Line", "LineKind", "Step", "money", "step"]
 
@@ -34,7 +34,7 @@ class Step(NamedTuple):
 
 def money(value: Decimal) -> str:
     """Money in a step: always two decimals."""
-    return format(round_money(value), "f")
+    return money_text(value)
 
 
 def step(code: str, event_ids: Iterable[str | None] = (), /, **values: object) -> Step:

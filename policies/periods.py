@@ -8,9 +8,9 @@ the UTC clock says.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple, Self
 
 __all__ = ["Period", "PeriodKind", "parse_period", "period_of"]
 
@@ -22,27 +22,41 @@ _MONTHS_IN_YEAR = 12
 _QUARTERS_IN_YEAR = 4
 
 
-@dataclass(frozen=True, order=True)
-class Period:
-    """One pay period."""
-
+class _PeriodFields(NamedTuple):
     kind: PeriodKind
     year: int
-    index: int  # month 1-12, or quarter 1-4
+    number: int  # month 1-12, or quarter 1-4
 
-    def __post_init__(self) -> None:
-        top = _MONTHS_IN_YEAR if self.kind == "month" else _QUARTERS_IN_YEAR
-        assert 1 <= self.index <= top, self
-        assert 1 <= self.year <= 9999, self  # noqa: PLR2004
+
+class Period(_PeriodFields):
+    """One pay period.
+
+    A named tuple (ordered and hashed as ``(kind, year, number)``, as the frozen
+    dataclass it replaced), and the ones this module makes are shared: a rebuild
+    places a million sales in periods and keys its tables by them, and a
+    dataclass cost 1.5 us to make and 0.4 us to hash.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, kind: PeriodKind, year: int, number: int) -> Self:
+        top = _MONTHS_IN_YEAR if kind == "month" else _QUARTERS_IN_YEAR
+        assert kind in {"month", "quarter"}, kind
+        assert 1 <= number <= top, (kind, year, number)
+        assert 1 <= year <= 9999, (kind, year, number)  # noqa: PLR2004
+        return super().__new__(cls, kind, year, number)
 
     def __str__(self) -> str:
         if self.kind == "month":
-            return f"{self.year:04d}-{self.index:02d}"
-        return f"{self.year:04d}-Q{self.index}"
+            return f"{self.year:04d}-{self.number:02d}"
+        return f"{self.year:04d}-Q{self.number}"
+
+    def __repr__(self) -> str:
+        return f"Period({self.kind!r}, {self.year}, {self.number})"
 
     @property
     def first_day(self) -> date:
-        month = self.index if self.kind == "month" else (self.index - 1) * 3 + 1
+        month = self.number if self.kind == "month" else (self.number - 1) * 3 + 1
         return date(self.year, month, 1)
 
     @property
@@ -51,15 +65,15 @@ class Period:
 
     def next(self) -> Period:
         top = _MONTHS_IN_YEAR if self.kind == "month" else _QUARTERS_IN_YEAR
-        if self.index == top:
-            return Period(self.kind, self.year + 1, 1)
-        return Period(self.kind, self.year, self.index + 1)
+        if self.number == top:
+            return _period(self.kind, self.year + 1, 1)
+        return _period(self.kind, self.year, self.number + 1)
 
     def previous(self) -> Period:
         top = _MONTHS_IN_YEAR if self.kind == "month" else _QUARTERS_IN_YEAR
-        if self.index == 1:
-            return Period(self.kind, self.year - 1, top)
-        return Period(self.kind, self.year, self.index - 1)
+        if self.number == 1:
+            return _period(self.kind, self.year - 1, top)
+        return _period(self.kind, self.year, self.number - 1)
 
     def contains(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
@@ -71,9 +85,9 @@ def parse_period(text: str) -> Period:
     if match := _MONTH.match(value):
         month = int(match.group(2))
         if 1 <= month <= _MONTHS_IN_YEAR:
-            return Period("month", int(match.group(1)), month)
+            return _period("month", int(match.group(1)), month)
     if match := _QUARTER.match(value):
-        return Period("quarter", int(match.group(1)), int(match.group(2)))
+        return _period("quarter", int(match.group(1)), int(match.group(2)))
     msg = f"period must look like 2026-07 or 2026-Q3, got {text!r}"
     raise ValueError(msg)
 
@@ -83,7 +97,17 @@ def period_of(occurred_at: datetime, kind: PeriodKind) -> Period:
     if occurred_at.tzinfo is None:
         msg = "occurred_at needs an offset to have a period"
         raise ValueError(msg)
-    day = occurred_at.date()
+    return _period_of_month(kind, occurred_at.year, occurred_at.month)
+
+
+@lru_cache(maxsize=4096)
+def _period_of_month(kind: PeriodKind, year: int, month: int) -> Period:
     if kind == "month":
-        return Period("month", day.year, day.month)
-    return Period("quarter", day.year, (day.month - 1) // _MONTHS_IN_QUARTER + 1)
+        return _period("month", year, month)
+    return _period("quarter", year, (month - 1) // _MONTHS_IN_QUARTER + 1)
+
+
+@lru_cache(maxsize=4096)
+def _period(kind: PeriodKind, year: int, number: int) -> Period:
+    """The shared `Period` of these fields (checked once)."""
+    return Period(kind, year, number)

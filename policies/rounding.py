@@ -5,16 +5,30 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal
 
-__all__ = ["CALC", "number_text", "round_money"]
+__all__ = ["CALC", "money_text", "number_text", "round_money"]
 
 # Every calculation runs in this context, whatever the caller's global one.
 CALC = Context(prec=28, rounding=ROUND_HALF_UP)
 _CENT = Decimal("0.01")
 
 
+# The context's own methods, positional: a keyword argument costs more than the
+# rounding itself (a statement rounds and writes a few numbers per sale).
+_quantize = CALC.quantize
+_normalize = CALC.normalize
+
+
 def round_money(amount: Decimal) -> Decimal:
     """A line amount: to the cent, halves away from zero (0.005 -> 0.01)."""
-    return amount.quantize(_CENT, rounding=ROUND_HALF_UP, context=CALC)
+    return _quantize(amount, _CENT)
+
+
+def money_text(amount: Decimal) -> str:
+    """``amount`` rounded to the cent, as text with both decimals (``12.50``).
+
+    ``str`` of a number with exponent -2 never uses scientific notation.
+    """
+    return str(_quantize(amount, _CENT))
 
 
 def number_text(value: Decimal) -> str:
@@ -23,4 +37,4 @@ def number_text(value: Decimal) -> str:
     ``normalize`` strips the zeros (``100`` becomes ``1E+2``) and the ``f`` format
     writes the exponent out again (``100``).
     """
-    return format(value.normalize(CALC), "f")
+    return format(_normalize(value), "f")

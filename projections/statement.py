@@ -9,7 +9,7 @@ and names the later events that touch it and the period their correction went to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -421,21 +421,25 @@ class Calculator:
         return rendered
 
     def render_step(self, step: Step) -> dict[str, Any]:
+        """A step as the statement JSON has it, its words in this calculator's locale.
+
+        The rendered form holds the step's own values, not a copy: neither is
+        ever changed (a statement renders a step per sale).
+        """
         cache = self.cache
         if cache is not None and step.code == "sale_commission" and self.locale == "en":
             hit = cache.rendered.get(id(step))
             if hit is not None and hit[0] is step:  # the cached step, not a reused id
                 return hit[1]
-            # the step's own values, not a copy: neither is ever changed
-            rendered = self._render(step, step.values)
+            rendered = self._render(step)
             cache.rendered[id(step)] = (step, rendered)
             return rendered
-        return self._render(step, dict(step.values))
+        return self._render(step)
 
-    def _render(self, step: Step, values: Mapping[str, str]) -> dict[str, Any]:
+    def _render(self, step: Step) -> dict[str, Any]:
         return {
             "code": step.code,
-            "values": values,
+            "values": step.values,
             "event_ids": list(step.event_ids),
             "text": render_step(step, self.locale),
         }

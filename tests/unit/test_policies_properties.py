@@ -3,7 +3,7 @@ monotone commission, and the period and plan round-trips."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import orjson
 from hypothesis import given, settings
@@ -14,7 +14,7 @@ from policies.commission import sale_commission_step
 from policies.explanation import money, step
 from policies.periods import Period, parse_period
 from policies.plan import Plan, plan_document
-from policies.rounding import number_text
+from policies.rounding import money_text, number_text
 from tests.unit.factories import (
     APPROVED,
     PENDING,
@@ -176,3 +176,13 @@ def test_number_text_is_plain_exact_and_minimal(value: Decimal) -> None:
         assert not text.endswith(".")
     elif value == value.to_integral_value():
         assert text.lstrip("-") == str(abs(int(value)))
+
+
+@given(st.decimals(min_value=Decimal("-1e15"), max_value=Decimal("1e15"), allow_nan=False))
+def test_money_text_is_the_rounded_amount_with_two_decimals(value: Decimal) -> None:
+    """Money in a step: rounded half-up to the cent, plain text, two decimals."""
+    text = money_text(value)
+    assert text == format(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f")
+    assert "e" not in text.lower()
+    assert text.split(".")[1].isdigit()
+    assert len(text.split(".")[1]) == 2
