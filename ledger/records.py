@@ -29,7 +29,7 @@ _FREEZE_AFTER = 50_000
 
 
 @contextmanager
-def bulk() -> Iterator[None]:
+def bulk(*, freeze: bool = True) -> Iterator[None]:
     """Pause the cyclic garbage collector during bulk work.
 
     An import or a rebuild keeps millions of small objects alive; every GC pass
@@ -44,14 +44,15 @@ def bulk() -> Iterator[None]:
     walks only what is not frozen yet (measured: 0.55 s after folding 1M events,
     ~1% of a rebuild). Bulk work that left few new objects (a catch-up with
     nothing or little to apply, every few milliseconds in a serving process)
-    freezes nothing: the collector's usual rounds take care of them.
+    freezes nothing: the collector's usual rounds take care of them. Nor does
+    work whose objects are dropped right after (``freeze=False``: a rebuild).
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if gc.get_count()[0] >= _FREEZE_AFTER:
+        if freeze and gc.get_count()[0] >= _FREEZE_AFTER:
             gc.collect()
             gc.freeze()
         if was_enabled:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -161,7 +162,7 @@ def total_and_events(statement: Mapping[str, Any]) -> tuple[Decimal, tuple[str, 
 _EVERY_REP = ("*",)
 
 
-def _reps_of(reps: set[str]) -> tuple[str, ...]:
+def _reps_of(reps: AbstractSet[str]) -> tuple[str, ...]:
     """One shared sorted tuple per set of reps (a rebuild indexes a million events)."""
     return _sorted_reps(frozenset(reps))
 
@@ -169,6 +170,18 @@ def _reps_of(reps: set[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=4096)
 def _sorted_reps(reps: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(reps))
+
+
+def _fold(facts: LedgerFacts, record: EventRecord) -> tuple[AbstractSet[str], IndexRow]:
+    """Fold ``record`` in: the reps it touched, and its replay index row."""
+    touched = facts.apply(record)
+    indexed = _EVERY_REP if record.type == "PlanPublished" else _reps_of(touched)
+    return touched, (
+        record.position,
+        indexed,
+        facts.affects_since(record),
+        facts.affects_until(record),
+    )
 
 
 def _runs_touched(facts: LedgerFacts, record: EventRecord) -> set[str]:
@@ -241,18 +254,15 @@ class Projector:
             # Read in pages and folded as read: a batch is never held whole.
             for record in self.ledger.iter_log(after=tracked, limit=batch_events):
                 counts[record.type] += 1
-                touched = self.facts.apply(record)
+                touched, row = _fold(self.facts, record)
                 reps |= touched
-                changed = self.facts.affects_since(record)
+                changed = row[2]
                 for rep in touched:
                     earlier = since.get(rep, changed)
                     since[rep] = (
                         None if changed is None or earlier is None else min(earlier, changed)
                     )
-                indexed = _EVERY_REP if record.type == "PlanPublished" else _reps_of(touched)
-                event_reps.append(
-                    (record.position, indexed, changed, self.facts.affects_until(record))
-                )
+                event_reps.append(row)
                 runs |= _runs_touched(self.facts, record)
                 self._last = record
             if not event_reps:
@@ -302,14 +312,45 @@ class Projector:
                 time.sleep(poll_seconds)
 
 
-def rebuild(ledger: Ledger, on_batch: Callable[[int], None] | None = None) -> CatchUp:
-    """Drop every read model and replay the whole log into them."""
+# Index rows handed to the store at a time while a rebuild folds the log.
+_REBUILD_INDEX_CHUNK = 50_000
+
+
+def rebuild(ledger: Ledger, on_progress: Callable[[int], None] | None = None) -> CatchUp:
+    """Replace every read model with a replay of the whole log, in one transaction.
+
+    The log is read and folded once, its replay index written as it goes; then
+    every rep's periods are computed once and written. Readers see the old read
+    models until the new ones are committed (none of them if it fails: run it
+    again). The catch-up's batches would recompute a quarter once per batch that
+    reaches it, and write it as often (1.3 sale steps computed per sale, 1M
+    events). ``on_progress`` gets the events folded, a chunk at a time.
+    """
     store = open_view_store(ledger)
-    store.drop()
-    # Large batches: every batch recomputes the rows of the reps it touched, and in
-    # a full replay every batch touches every rep.
-    projector = Projector(ledger, store, cache_steps=False)
-    return projector.catch_up(batch_events=MAX_BATCH_EVENTS, on_batch=on_batch)
+    started = time.perf_counter()
+    facts = LedgerFacts()
+    counts: Counter[str] = Counter()
+    last: EventRecord | None = None
+    # Nothing of the fold outlives the rebuild: no collection at the end (1.5 s
+    # after 1M events) and nothing to freeze.
+    with bulk(freeze=False), store.rebuilding() as session:
+        chunk: list[IndexRow] = []
+        for record in ledger.iter_log():
+            counts[record.type] += 1
+            chunk.append(_fold(facts, record)[1])
+            last = record
+            if len(chunk) == _REBUILD_INDEX_CHUNK:
+                session.index(chunk)
+                if on_progress is not None:
+                    on_progress(len(chunk))
+                chunk = []
+        session.index(chunk)
+        if on_progress is not None and chunk:
+            on_progress(len(chunk))
+        position = last.position if last is not None else 0
+        rows = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
+        session.finish(rows, position, counts)
+    return CatchUp(sum(counts.values()), position, time.perf_counter() - started)
 
 
 def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
@@ -320,10 +361,8 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
     last = None
     fresh_index: dict[tuple[str, int], tuple[date | None, date | None]] = {}
     for record in ledger.iter_log(stop=position):
-        touched = facts.apply(record)
-        indexed = ["*"] if record.type == "PlanPublished" else sorted(touched)
-        dates = (facts.affects_since(record), facts.affects_until(record))
-        fresh_index.update(((rep, record.position), dates) for rep in indexed)
+        _, (_, indexed, since, until) = _fold(facts, record)
+        fresh_index.update(((rep, record.position), (since, until)) for rep in indexed)
         last = record
     fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
     fresh_counts = Counter(r.type for r in facts.records.values())

@@ -193,18 +193,17 @@ class Calculator:
         sales = []
         for sale_id in self.sales_in(rep_id, period, plan.period):
             sale = f.sales[sale_id]
-            r = sale.record
             cancel = sale.cancellation
             sales.append(
                 SaleFact(
-                    sale_id=sale_id,
-                    event_id=r.event_id,
-                    position=r.position,
-                    occurred_at=r.occurred_at,
-                    amount=sale.amount,
-                    share=sale.credits[rep_id],
-                    category=r.data.get("category"),
-                    cancellation=CancellationFact(
+                    sale_id,
+                    sale.event_id,
+                    sale.position,
+                    sale.occurred_at,
+                    sale.amount,
+                    sale.credits[rep_id],
+                    sale.category,
+                    CancellationFact(
                         event_id=cancel.event_id,
                         position=cancel.position,
                         occurred_at=cancel.occurred_at,

@@ -21,7 +21,11 @@ concerns (the API's access check on ``GET /events/{id}``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import queue
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -65,8 +69,28 @@ class Replacement:
     from_key: str | None = None  # replace only the rows whose key is >= this
 
 
+class RebuildSession(Protocol):
+    """The one transaction of a rebuild (`ViewStore.rebuilding`)."""
+
+    def index(self, rows: Sequence[IndexRow]) -> None:
+        """Add replay index rows, in position order, as the log is folded."""
+        ...
+
+    def finish(
+        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
+    ) -> None:
+        """Write every read model's rows and the tracking position; committed
+        when the session ends without an error."""
+        ...
+
+
 class ViewStore(Protocol):
     def position(self) -> int: ...
+
+    def rebuilding(self) -> AbstractContextManager[RebuildSession]:
+        """A transaction that replaces every read model: whoever reads them sees
+        the old ones until it commits, and nothing of it if it fails."""
+        ...
 
     def write(
         self,
@@ -298,11 +322,91 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as c:
-            for view in VIEWS:
-                c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
-            c.execute("DELETE FROM proj_event_counts")
-            c.execute("DELETE FROM proj_rep_events")
-            c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
+            self._delete_all(c)
+
+    def _delete_all(self, c: Any) -> None:
+        for view in VIEWS:
+            c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
+        c.execute("DELETE FROM proj_event_counts")
+        c.execute("DELETE FROM proj_rep_events")
+        c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[RebuildSession]:
+        """Index rows are kept (compactly) until `finish`, which writes everything
+        in one transaction: SQLite has one writer at a time, and a rebuild holding
+        the write lock while it reads the log would stall every import meanwhile."""
+        yield _SQLiteRebuild(self)
+
+
+class _SQLiteRebuild:
+    def __init__(self, store: SQLiteViewStore) -> None:
+        self.store = store
+        self._index = _IndexBuffer()
+
+    def index(self, rows: Sequence[IndexRow]) -> None:
+        self._index.extend(rows)
+
+    def finish(
+        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
+    ) -> None:
+        with self.store.datastore.transaction(commit=True) as c:
+            self.store._delete_all(c)  # noqa: SLF001
+            c.executemany(
+                "INSERT INTO proj_rep_events VALUES (?, ?, ?, ?)",
+                (
+                    (rep, at, _text(since), _text(until))
+                    for at, reps, since, until in self._index
+                    for rep in reps
+                ),
+            )
+            for r in replacements:
+                assert r.from_key is None, "a rebuild replaces every row"
+                c.executemany(
+                    f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
+                    [(r.scope, key, _doc(doc)) for key, doc in r.rows.items()],
+                )
+            c.executemany("INSERT INTO proj_event_counts VALUES (?, ?)", sorted(counts.items()))
+            if position:
+                self.store._insert_tracking(c, Tracking(TRACKING_NAME, position))  # noqa: SLF001
+
+
+class _IndexBuffer:
+    """Replay index rows held compactly until written: ~20 bytes an event (a
+    tuple with its own dates took ~150), so a million-event rebuild holds 20 MB."""
+
+    def __init__(self) -> None:
+        self._positions = array("q")
+        self._reps = array("I")
+        self._since = array("i")
+        self._until = array("i")
+        self._rep_sets: list[tuple[str, ...]] = []
+        self._rep_set_ids: dict[tuple[str, ...], int] = {}
+
+    def extend(self, rows: Sequence[IndexRow]) -> None:
+        ids = self._rep_set_ids
+        for position, reps, since, until in rows:
+            found = ids.get(reps)
+            if found is None:
+                found = ids[reps] = len(self._rep_sets)
+                self._rep_sets.append(reps)
+            self._positions.append(position)
+            self._reps.append(found)
+            self._since.append(since.toordinal() if since is not None else 0)
+            self._until.append(until.toordinal() if until is not None else 0)
+
+    def __iter__(self) -> Iterator[IndexRow]:
+        day = _day_of_ordinal
+        sets = self._rep_sets
+        for position, reps, since, until in zip(
+            self._positions, self._reps, self._since, self._until, strict=True
+        ):
+            yield position, sets[reps], day(since), day(until)
+
+
+@lru_cache(maxsize=8192)
+def _day_of_ordinal(ordinal: int) -> date | None:
+    return date.fromordinal(ordinal) if ordinal else None
 
 
 class PostgresViewStore(PostgresTrackingRecorder):
@@ -366,11 +470,19 @@ class PostgresViewStore(PostgresTrackingRecorder):
                 "END IF; END $$"
             ).format(name=Literal(f'"{self.datastore.schema}"."proj_rep_events"'), schema=schema)
         )
+        # Checked first: CREATE INDEX locks the table (SHARE) even when the index
+        # exists, and these statements run whenever a store is opened — while a
+        # rebuild's transaction holds the table, opening a store would wait for it.
         self.sql_create_statements.append(
             SQL(
-                "CREATE INDEX IF NOT EXISTS proj_rep_events_position ON {schema}.proj_rep_events "
-                "(position)"
-            ).format(schema=schema)
+                "DO $$ BEGIN "
+                "IF to_regclass({index}) IS NULL THEN "
+                "CREATE INDEX proj_rep_events_position ON {schema}.proj_rep_events (position); "
+                "END IF; END $$"
+            ).format(
+                index=Literal(f'"{self.datastore.schema}".proj_rep_events_position'),
+                schema=schema,
+            )
         )
         # An earlier version kept event id -> reps in a table of its own (a second
         # row per event, a third of a rebuild's server time): the index above answers it.
@@ -550,16 +662,142 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            for view in VIEWS:
-                curs.execute(SQL("DELETE FROM {}").format(self._table(view)))
-            curs.execute(SQL("DELETE FROM {}").format(self._counts))
-            curs.execute(SQL("DELETE FROM {}").format(self._rep_events))
-            curs.execute(
-                SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
-                    Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
-                ),
-                (TRACKING_NAME,),
-            )
+            self._delete_all(curs)
+
+    def _delete_all(self, curs: Any) -> None:
+        for view in VIEWS:
+            curs.execute(SQL("DELETE FROM {}").format(self._table(view)))
+        curs.execute(SQL("DELETE FROM {}").format(self._counts))
+        curs.execute(SQL("DELETE FROM {}").format(self._rep_events))
+        curs.execute(
+            SQL("DELETE FROM {}.{} WHERE application_name = %s").format(
+                Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+            ),
+            (TRACKING_NAME,),
+        )
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[RebuildSession]:
+        """One transaction from the start, written by a thread of its own: the old
+        rows are deleted and the index rows copied in while the log is folded,
+        the statements as they are computed (a COPY waits for the server to take
+        its rows in: on the folding thread that wait was a fifth of a rebuild).
+        ``DELETE``, not ``TRUNCATE``: readers keep the old read models until the
+        commit instead of waiting on a lock."""
+        with self.datastore.transaction(commit=True) as curs:
+            session = _PostgresRebuild(self, curs)
+            try:
+                yield session
+            finally:
+                session.close()
+
+
+class _PostgresRebuild:
+    """A rebuild's transaction, and the thread that writes to it in order."""
+
+    def __init__(self, store: PostgresViewStore, curs: Any) -> None:
+        self.store = store
+        self.curs = curs
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=4)
+        self._failed: BaseException | None = None
+        self._writer = threading.Thread(target=self._write, name="rebuild-writer", daemon=True)
+        self._writer.start()
+        self._submit(self._begin)
+
+    def _begin(self) -> None:
+        # the fold of a long log may leave the transaction idle between statements
+        # for longer than the library's 5 s limit on idle transactions
+        self.curs.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")
+        self.store._delete_all(self.curs)  # noqa: SLF001
+
+    def _write(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._failed is None:
+                try:
+                    job()
+                except BaseException as exc:  # noqa: BLE001 - raised on the caller's thread
+                    self._failed = exc
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._failed is not None:
+            raise self._failed
+        self._jobs.put(job)
+
+    def close(self) -> None:
+        """Wait for every write; raise the first that failed."""
+        if self._writer.is_alive():
+            self._jobs.put(None)
+            self._writer.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def index(self, rows: Sequence[IndexRow]) -> None:
+        if rows:
+            text = _copy_text(rows)
+            statement = SQL("COPY {} FROM STDIN").format(self.store._rep_events)  # noqa: SLF001
+
+            def copy_index() -> None:
+                with self.curs.copy(statement) as copy:
+                    copy.write(text)
+
+            self._submit(copy_index)
+
+    def finish(
+        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
+    ) -> None:
+        """Statements (nearly all the bytes) are copied in as they are computed;
+        the other views, small, are held and copied after."""
+        statements: queue.Queue[list[tuple[str, str, str]] | None] = queue.Queue(maxsize=16)
+
+        def copy_statements() -> None:
+            rows: list[tuple[str, str, str]] | None = []
+            try:
+                with self._copy("statements") as copy:
+                    while (rows := statements.get()) is not None:
+                        for row in rows:
+                            copy.write_row(row)
+            finally:  # whatever happened, the computing thread must not block on put
+                while rows is not None:
+                    rows = statements.get()
+
+        self._submit(copy_statements)
+        others: dict[str, list[tuple[str, str, str]]] = {}
+        try:
+            for r in replacements:
+                assert r.from_key is None, "a rebuild replaces every row"
+                docs = [(r.scope, key, _doc(doc)) for key, doc in r.rows.items()]
+                if r.view == "statements":
+                    statements.put(docs)
+                else:
+                    others.setdefault(r.view, []).extend(docs)
+        finally:
+            statements.put(None)
+        self._submit(lambda: self._finish(others, position, counts))
+
+    def _finish(
+        self,
+        others: Mapping[str, list[tuple[str, str, str]]],
+        position: int,
+        counts: Mapping[str, int],
+    ) -> None:
+        for view, rows in others.items():
+            with self._copy(view) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self.curs.executemany(
+            SQL("INSERT INTO {} VALUES (%s, %s)").format(self.store._counts),  # noqa: SLF001
+            sorted(counts.items()),
+        )
+        if position:
+            self.store._insert_tracking(self.curs, Tracking(TRACKING_NAME, position))  # noqa: SLF001
+
+    @contextmanager
+    def _copy(self, view: str) -> Iterator[Any]:
+        table = self.store._table(view)  # noqa: SLF001
+        with self.curs.copy(SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+            # the documents go as text; the server checks them as json on the way in
+            copy.set_types(["text", "text", "text"])
+            yield copy
 
 
 def _groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacement]]:
