@@ -35,6 +35,9 @@ def number_text(value: Decimal) -> str:
     """A decimal as plain text, without exponent or trailing zeros.
 
     ``normalize`` strips the zeros (``100`` becomes ``1E+2``) and the ``f`` format
-    writes the exponent out again (``100``).
+    writes the exponent out again (``100``). ``str`` gives the same text, faster,
+    whenever it has no exponent to write out.
     """
-    return format(_normalize(value), "f")
+    normal = _normalize(value)
+    text = str(normal)
+    return format(normal, "f") if "E" in text else text

@@ -8,7 +8,7 @@ statement as of position *p* is simply the fold of the events up to *p*.
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -45,13 +45,14 @@ class RepInfo:
 
 @dataclass(slots=True)
 class SaleInfo:
-    """A sale as the calculation needs it, and its event's entry in
-    `LedgerFacts.records`. Sales are most of the log: what is kept of each is
-    what statements read (its id, place, business time, actor and category; the
+    """A sale as the calculation needs it, and what `LedgerFacts.record` gives
+    for its event. Sales are most of the log: what is kept of each is what
+    statements read (its id, place, business time, actor and category; the
     rest is in the log) in one object — a copy of the event record beside it
     cost another 130 bytes a sale, and the time to make it."""
 
     type: ClassVar[str] = "SaleRecorded"
+    sale_id: str
     event_id: str
     position: int
     occurred_at: datetime
@@ -107,7 +108,7 @@ class LedgerFacts:
     plan_events: dict[tuple[str, int], str] = field(default_factory=dict)
     reps: dict[str, RepInfo] = field(default_factory=dict)
     sales: dict[str, SaleInfo] = field(default_factory=dict)
-    sales_by_rep: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    sales_by_rep: dict[str, list[SaleInfo]] = field(default_factory=lambda: defaultdict(list))
     targets: dict[str, EventRecord] = field(default_factory=dict)
     kpi_scores: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
     cases: dict[str, CaseInfo] = field(default_factory=dict)
@@ -118,14 +119,18 @@ class LedgerFacts:
     resolutions: dict[str, EventRecord] = field(default_factory=dict)
     coaching: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
     # rep_id -> ids of its targets, cases, adjustments, disputes (in order)
-    records: dict[str, EventRecord | SaleInfo] = field(default_factory=dict)
+    # event id -> record, of every event but sales (see `record`)
+    records: dict[str, EventRecord] = field(default_factory=dict)
     by_rep: dict[str, dict[str, list[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
-    # (rep, period kind) -> (period -> sale ids, [how many of the rep's sales are in])
-    _period_index: dict[tuple[str, str], tuple[dict[Period, list[str]], list[int]]] = field(
+    # (rep, period kind) -> (period -> sales, [how many of the rep's sales are in])
+    _period_index: dict[tuple[str, str], tuple[dict[Period, list[SaleInfo]], list[int]]] = field(
         default_factory=dict, repr=False
     )
+    # event id -> sale, made on first need (`record`): a million entries a
+    # rebuild would otherwise make and hardly ever read
+    _sale_of_event: dict[str, SaleInfo] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, records: Iterable[EventRecord]) -> LedgerFacts:
@@ -187,6 +192,7 @@ class LedgerFacts:
             touched = _sole_rep(d["rep_id"])
         sale_id = d["sale_id"]
         sale = SaleInfo(
+            sale_id,
             r.event_id,
             r.position,
             r.occurred_at,
@@ -195,10 +201,11 @@ class LedgerFacts:
             Decimal(d["amount"]),
             shares,
         )
-        self.records[r.event_id] = sale
         self.sales[sale_id] = sale
+        if self._sale_of_event is not None:
+            self._sale_of_event[r.event_id] = sale
         for rep_id in shares:
-            self.sales_by_rep[rep_id].append(sale_id)
+            self.sales_by_rep[rep_id].append(sale)
         return touched
 
     def _on_SaleCancelled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
@@ -263,6 +270,8 @@ class LedgerFacts:
     def affects_since(self, r: EventRecord) -> date | None:  # noqa: PLR0911 - a rule per type
         """The earliest business date whose figures ``r`` (just applied) can change;
         None when it can change any period (enrolment, plan changes)."""
+        if r.type == "SaleRecorded":  # most of the log
+            return r.occurred_at.date()
         d = r.data
         own = r.occurred_at.date()
         if r.type in {"RepEnrolled", "RepPlanAssigned", "RepLeft", "PlanPublished"}:
@@ -343,8 +352,24 @@ class LedgerFacts:
 
     # -- lookups ---------------------------------------------------------------
 
-    def sales_by_period(self, rep_id: str, kind: PeriodKind) -> dict[Period, list[str]]:
-        """``rep_id``'s sale ids by the period (of ``kind``) they occurred in, log order.
+    def record(self, event_id: str) -> EventRecord | SaleInfo | None:
+        """The event ``event_id`` as folded (a sale as its `SaleInfo`), if applied."""
+        found = self.records.get(event_id)
+        if found is not None:
+            return found
+        if self._sale_of_event is None:
+            self._sale_of_event = {sale.event_id: sale for sale in self.sales.values()}
+        return self._sale_of_event.get(event_id)
+
+    def event_counts(self) -> Counter[str]:
+        """How many events of each type were applied."""
+        counts = Counter(r.type for r in self.records.values())
+        if self.sales:
+            counts["SaleRecorded"] += len(self.sales)
+        return counts
+
+    def sales_by_period(self, rep_id: str, kind: PeriodKind) -> dict[Period, list[SaleInfo]]:
+        """``rep_id``'s sales by the period (of ``kind``) they occurred in, log order.
 
         Kept up to date incrementally: a rep's sales only ever grow at the end
         (`sales_by_rep`), so each sale's period is worked out once, not once per
@@ -356,9 +381,15 @@ class LedgerFacts:
             index = self._period_index[key] = ({}, [0])
         by_period, done = index
         sales_of_rep = self.sales_by_rep.get(rep_id, [])
-        for sale_id in sales_of_rep[done[0] :]:
-            moment = self.sales[sale_id].occurred_at
-            by_period.setdefault(period_of(moment, kind), []).append(sale_id)
+        # the period of each (year, month) is looked up once per call, not per sale
+        periods: dict[tuple[int, int], list[SaleInfo]] = {}
+        for sale in sales_of_rep[done[0] :]:
+            moment = sale.occurred_at
+            month = (moment.year, moment.month)
+            found = periods.get(month)
+            if found is None:
+                found = periods[month] = by_period.setdefault(period_of(moment, kind), [])
+            found.append(sale)
         done[0] = len(sales_of_rep)
         return by_period
 

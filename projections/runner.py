@@ -365,7 +365,7 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
         fresh_index.update(((rep, record.position), (since, until)) for rep in indexed)
         last = record
     fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
-    fresh_counts = Counter(r.type for r in facts.records.values())
+    fresh_counts = facts.event_counts()
     expected: dict[str, dict[tuple[str, str], object]] = {view: {} for view in VIEWS}
     for replacement in fresh:
         for key, doc in replacement.rows.items():

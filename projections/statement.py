@@ -39,7 +39,7 @@ from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan
 from policies.rounding import number_text
 from policies.wording import render_step
-from projections.facts import LedgerFacts
+from projections.facts import LedgerFacts, SaleInfo
 
 __all__ = [
     "OWN_KINDS",
@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 OWN_KINDS = frozenset({"commission", "bonus", "fine", "adjustment"})
+# A statement makes a SaleFact per sale: straight from its fields, without the
+# named tuple's keyword-capable constructor (a Python function).
+_new_sale_fact = tuple.__new__
+assert len(SaleFact._fields) == 8  # noqa: PLR2004 - the fields passed in period_facts
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,8 @@ class Calculator:
         for known in [k for k in self.known_totals if k[0] == rep_id]:
             del self.known_totals[known]
 
-    def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[str]:
-        """The ids of ``rep_id``'s sales that occurred in ``period``, in log order."""
+    def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[SaleInfo]:
+        """``rep_id``'s sales that occurred in ``period``, in log order."""
         return self.facts.sales_by_period(rep_id, kind).get(period, [])
 
     # -- facts for one rep and period -----------------------------------------
@@ -191,26 +195,28 @@ class Calculator:
     ) -> PeriodFacts:
         f = self.facts
         sales = []
-        for sale_id in self.sales_in(rep_id, period, plan.period):
-            sale = f.sales[sale_id]
+        for sale in self.sales_in(rep_id, period, plan.period):
             cancel = sale.cancellation
             sales.append(
-                SaleFact(
-                    sale_id,
-                    sale.event_id,
-                    sale.position,
-                    sale.occurred_at,
-                    sale.amount,
-                    sale.credits[rep_id],
-                    sale.category,
-                    CancellationFact(
-                        event_id=cancel.event_id,
-                        position=cancel.position,
-                        occurred_at=cancel.occurred_at,
-                        reason=cancel.data["reason"],
-                    )
-                    if cancel
-                    else None,
+                _new_sale_fact(
+                    SaleFact,
+                    (
+                        sale.sale_id,
+                        sale.event_id,
+                        sale.position,
+                        sale.occurred_at,
+                        sale.amount,
+                        sale.credits[rep_id],
+                        sale.category,
+                        CancellationFact(
+                            event_id=cancel.event_id,
+                            position=cancel.position,
+                            occurred_at=cancel.occurred_at,
+                            reason=cancel.data["reason"],
+                        )
+                        if cancel
+                        else None,
+                    ),
                 )
             )
         owned = f.by_rep.get(rep_id, {})
@@ -304,19 +310,29 @@ class Calculator:
             self._memo[key] = (plan, calculate_period(plan, facts, known))
         return self._memo[key]
 
-    def _total_of(self, rep_id: str, period: Period) -> tuple[Decimal, tuple[str, ...]]:
-        """A period's total and the events its lines rest on (paid: as paid)."""
+    def _total_of(self, rep_id: str, period: Period) -> Decimal:
+        """A period's total (paid: as paid)."""
         run = self.facts.paid_run(rep_id, period)
         if run is not None:
             paid = run.statement_of(rep_id)
             assert paid is not None
-            ids = (e for line in paid["lines"] for e in line["event_ids"])
-            return Decimal(paid["total"]), tuple(dict.fromkeys(ids))
+            return Decimal(paid["total"])
         if (rep_id, period) in self.known_totals:
-            return self.known_totals[rep_id, period]
-        result = self.compute(rep_id, period)[1]
-        ids = (e for line in result.lines for e in line.event_ids)
-        return result.total, tuple(dict.fromkeys(ids))
+            return self.known_totals[rep_id, period][0]
+        return self.compute(rep_id, period)[1].total
+
+    def _events_of(self, rep_id: str, period: Period) -> tuple[str, ...]:
+        """The events a period's lines rest on (paid: as paid); asked only of a
+        period that carries a balance on, not of every period before another."""
+        run = self.facts.paid_run(rep_id, period)
+        if run is not None:
+            paid = run.statement_of(rep_id)
+            assert paid is not None
+            return tuple(dict.fromkeys(e for line in paid["lines"] for e in line["event_ids"]))
+        if (rep_id, period) in self.known_totals:
+            return self.known_totals[rep_id, period][1]
+        lines = self.compute(rep_id, period)[1].lines
+        return tuple(dict.fromkeys(e for line in lines for e in line.event_ids))
 
     def _carried_in(self, rep_id: str, period: Period) -> CarriedBalanceFact | None:
         """SPEC §3.8: a negative total is carried into the rep's next period."""
@@ -328,10 +344,12 @@ class Calculator:
             and self.facts.plan_for(rep_id, previous) is None
         ):
             return None  # enrolled before any plan version was in force: nothing to carry
-        total, event_ids = self._total_of(rep_id, previous)
+        total = self._total_of(rep_id, previous)
         if total >= 0:
             return None
-        return CarriedBalanceFact(from_period=str(previous), amount=total, event_ids=event_ids)
+        return CarriedBalanceFact(
+            from_period=str(previous), amount=total, event_ids=self._events_of(rep_id, previous)
+        )
 
     def is_paid(self, rep_id: str, period: Period) -> bool:
         return self.facts.paid_run(rep_id, period) is not None
@@ -513,7 +531,7 @@ class Calculator:
 
 
 def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:
-    record = facts.records.get(event_id)
+    record = facts.record(event_id)
     if record is None:
         return {"event_id": event_id}
     return {

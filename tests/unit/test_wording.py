@@ -1,0 +1,38 @@
+"""Rendering step words: the compiled templates say exactly what the templates say."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.explanation import Step
+from policies.wording import TEMPLATES, render_step
+
+texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["{x}", "{{", "}", "\\", "'", '"', "{_l0}", "1234.50", "—"]
+)
+
+
+def _fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(TEMPLATES)), st.data())
+def test_every_template_renders_as_format_map_would(locale: str, data: st.DataObject) -> None:
+    """Any values, any of them missing ("—"), extra ones ignored, braces and quotes
+    in values written as they are."""
+    code = data.draw(st.sampled_from(sorted(TEMPLATES[locale])))
+    template = TEMPLATES[locale][code]
+    values = {name: data.draw(texts) for name in _fields(template) if data.draw(st.booleans())}
+    values["unrelated"] = "{unrelated}"
+    expected = template.format_map({name: values.get(name, "—") for name in _fields(template)})
+    assert render_step(Step(code, values), locale) == expected
+
+
+def test_an_unknown_locale_is_english_and_an_unknown_code_shows_its_data() -> None:
+    step = Step("weighted_score", {"score": "0.9"})
+    assert render_step(step, "fr") == render_step(step, "en") == "Weighted score: 0.9"
+    assert render_step(Step("no_such_step", {"a": "1"})) == "no_such_step: {'a': '1'}"
