@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from ledger.domain import event_id_text
+from ledger.domain import event_id_bytes_of, event_id_text
 
 __all__ = [
     "GENESIS",
@@ -142,11 +142,14 @@ class ChainHasher:
         previous: ChainLink | None,
         events: Sequence[tuple[int, UUID, int, str, bytes]],
         now: datetime | None = None,
+        *,
+        event_ids: list[bytes] | None = None,
     ) -> list[ChainLink]:
         """Links for newly inserted events ``(position, stream id, version, topic, state)``.
 
         ``recorded_at`` never goes backwards along the chain, so "as of a
-        timestamp" always names a prefix of the log.
+        timestamp" always names a prefix of the log. ``event_ids``, when given,
+        receives each event id's 16 bytes (what a binary COPY writes).
         """
         moment = (now or datetime.now(UTC)).isoformat(timespec="microseconds")
         if previous is not None and previous.recorded_at > moment:
@@ -157,16 +160,21 @@ class ChainHasher:
         sha256, key = hashlib.sha256, self._key
         for position, originator_id, version, topic, state in events:
             assert position > previous_position, "positions strictly increase"
-            event_id = event_id_text(originator_id, version)
-            # `link_hash`, inlined: this loop runs once per event appended.
+            # `link_hash` and `event_id_text`, inlined: once per event appended
+            stream = originator_id.hex
+            id_bytes = event_id_bytes_of(stream, version)
+            h = id_bytes.hex()
+            event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
             material = (
-                f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{originator_id.hex}\n"
+                f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{stream}\n"
                 f"{version}\n{topic}\n{sha256(state).hexdigest()}"
             ).encode()
             digest = (
                 hmac.new(key, material, sha256).hexdigest() if key else sha256(material).hexdigest()
             )
             links.append(ChainLink(position, event_id, moment, digest))
+            if event_ids is not None:
+                event_ids.append(id_bytes)
             previous_hash, previous_position = digest, position
         return links
 

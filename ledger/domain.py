@@ -88,6 +88,12 @@ def _event_name(originator_id: UUID, version: int) -> str:
     return f"event:{originator_id.hex}:{version}"
 
 
+def event_id_bytes_of(stream_hex: str, version: int) -> bytes:
+    """The 16 bytes of the event id at ``version`` of the stream whose id's hex
+    is ``stream_hex`` (`event_id_for`, from text a caller has already made)."""
+    return _uuid5_bytes(f"event:{stream_hex}:{version}")
+
+
 def event_id_for(originator_id: UUID, version: int) -> UUID:
     """The ledger's id of the event at ``version`` of aggregate ``originator_id``."""
     return _uuid5(_event_name(originator_id, version))

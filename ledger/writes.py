@@ -24,7 +24,7 @@ from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
-from ledger.domain import LedgerAggregate, Receipt, event_topic
+from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
 from ledger.errors import (
     AlreadyDecidedError,
     InvalidInputError,
@@ -38,6 +38,7 @@ from ledger.plan import PlanVersion
 from ledger.rep import Rep
 from ledger.sale import Sale
 from ledger.targets import Target
+from ledger.transcoder import OrjsonTranscoder
 from policies.periods import parse_period
 from policies.plan import Plan
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Input",
+    "NaturalKey",
     "PlanInfo",
     "StagedInput",
     "Staging",
@@ -75,18 +77,20 @@ class Input(NamedTuple):
     actor: str
     content_sha256: str
     data: dict[str, Any]
+    occurred_text: str | None = None  # ``occurred_at.isoformat()``, when known
 
     @classmethod
     def of(cls, item: ev.EventIn, actor: str) -> Input:
         """``item`` as recorded by ``actor`` (unless it names its own)."""
         data = item.payload()
-        content = ev.content_sha256(item.type, item.occurred_at.isoformat(), data)
-        return cls(item.type, item.occurred_at, item.actor or actor, content, data)
+        occurred_text = item.occurred_at.isoformat()
+        content = ev.content_sha256(item.type, occurred_text, data)
+        return cls(item.type, item.occurred_at, item.actor or actor, content, data, occurred_text)
 
     @classmethod
     def from_wire(cls, wire: WireInput) -> Input:
         _line, type_, occurred_at, actor, content, data = wire
-        return cls(type_, datetime.fromisoformat(occurred_at), actor, content, data)
+        return cls(type_, datetime.fromisoformat(occurred_at), actor, content, data, occurred_at)
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of an event-triggering aggregate method."""
@@ -126,6 +130,11 @@ class StreamReader(Protocol):
 # Aggregates an import keeps between chunks: few, and referenced by most inputs.
 _KEPT_KINDS = frozenset({"rep", "plan"})
 
+# A stream's natural key: (aggregate kind, key). Staging keys what it loaded by
+# these rather than by stream id: a UUID hashes through a Python method (an
+# import looked streams up a dozen times per line), a pair of strings in C.
+NaturalKey = tuple[str, str]
+
 
 class _Fresh(NamedTuple):
     """A stream created in this unit of work, kept as its stored event only.
@@ -162,36 +171,38 @@ class Staging:
         self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
-        self._loaded: dict[UUID, LedgerAggregate | _Fresh | None] = {}
+        self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = {}
         self.pending: list[StoredEvent] = []
         # Creation events are encoded straight into the mapper's stored form
         # (same bytes, see tests/unit/test_stored_form.py) unless the mapper
         # also compresses or encrypts.
         self._direct = mapper.compressor is None and mapper.cipher is None
+        self._stamp: dict[str, str] | None = None  # see `apply_all`
 
     # -- loading ---------------------------------------------------------------
 
-    def prefetch(self, ids: Iterable[UUID]) -> None:
+    def prefetch(self, keys: Iterable[NaturalKey]) -> None:
         """Load many aggregates in one query each 1,000 (imports stage thousands)."""
-        wanted = [i for i in dict.fromkeys(ids) if i not in self._loaded]
+        wanted = {natural_id(*k): k for k in dict.fromkeys(keys) if k not in self._loaded}
         if not wanted:
             return
-        streams = self._recorder.select_streams(wanted)
-        for aggregate_id in wanted:
+        streams = self._recorder.select_streams(list(wanted))
+        for aggregate_id, key in wanted.items():
             aggregate: Any = None
             for stored in streams.get(aggregate_id, ()):
                 domain_event: Any = self._mapper.to_domain_event(stored)
                 aggregate = domain_event.mutate(aggregate)
-            self._loaded[aggregate_id] = aggregate
+            self._loaded[key] = aggregate
 
     def get(self, cls: type[A], key: str) -> A | None:
-        aggregate_id = cls.id_for(key)
-        if aggregate_id not in self._loaded:
-            self.prefetch([aggregate_id])
-        found = self._loaded[aggregate_id]
+        natural = (cls.KIND, key)
+        found = self._loaded.get(natural, _UNLOADED)
+        if found is _UNLOADED:
+            self.prefetch([natural])
+            found = self._loaded[natural]
         if isinstance(found, _Fresh):
             domain_event: Any = self._mapper.to_domain_event(found.stored)
-            found = self._loaded[aggregate_id] = domain_event.mutate(None)
+            found = self._loaded[natural] = domain_event.mutate(None)
         if found is not None and not isinstance(found, cls):
             return None
         return found
@@ -202,10 +213,10 @@ class Staging:
             raise UnknownReferenceError(f"unknown {what} {key!r}", field=field)
         return found
 
-    def assume_new(self, ids: Iterable[UUID]) -> None:
-        """Treat ``ids`` as absent from the store without looking (optimistic mode)."""
-        for i in ids:
-            self._loaded.setdefault(i, None)
+    def assume_new(self, keys: Iterable[NaturalKey]) -> None:
+        """Treat ``keys`` as absent from the store without looking (optimistic mode)."""
+        for key in keys:
+            self._loaded.setdefault(key, None)
 
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
@@ -222,7 +233,7 @@ class Staging:
         on demand from the append session, which sees the chunks already appended,
         so memory stays bounded by the chunk, not the file.
         """
-        self._loaded = {i: a for i, a in self._loaded.items() if _kind(a) in _KEPT_KINDS}
+        self._loaded = {k: a for k, a in self._loaded.items() if k[0] in _KEPT_KINDS}
         self._checkpoint = dict(self._staged_plans)
 
     def reset(self) -> None:
@@ -233,35 +244,44 @@ class Staging:
 
     # -- changing --------------------------------------------------------------
 
-    def add(self, aggregate: LedgerAggregate) -> None:
-        self._loaded[aggregate.id] = aggregate
+    def add(self, aggregate: LedgerAggregate, key: str) -> None:
+        """Stage ``aggregate`` (of natural key ``key``) and its new events."""
+        self._loaded[aggregate.KIND, key] = aggregate
         self.collect(aggregate)
 
     def create(self, cls: type[LedgerAggregate], key: str, item: Input) -> None:
         """Stage a new stream of ``cls`` for ``key``: its creation event, ``item``.
 
         The same as ``add(cls(key=key, **item.kwargs()))`` — what the library's
-        aggregate would record and its mapper store — at a third of the cost: the
-        aggregate object is only made if a later input of the unit needs it.
+        aggregate would record and its mapper store — at a fraction of the cost:
+        the state is written straight into the transcoder's form (datetimes as
+        ``{"_type_": "datetime_iso", "_data_": ...}``), and the aggregate object
+        is only made if a later input of the unit needs it.
         """
         if not self._direct:
-            self.add(cast("Any", cls)(key=key, **item.kwargs()))
+            self.add(cast("Any", cls)(key=key, **item.kwargs()), key)
             return
-        aggregate_id = cls.id_for(key)
+        stamp = self._stamp or _datetime_field(datetime_now_with_tzinfo().isoformat())
         state = {
-            "timestamp": datetime_now_with_tzinfo(),
+            "timestamp": stamp,
             "originator_topic": cls.TOPIC,
             "key": key,
-            "occurred_at": item.occurred_at,
+            "occurred_at": _datetime_field(item.occurred_text or item.occurred_at.isoformat()),
             "actor": item.actor,
             "content_sha256": item.content_sha256,
             "data": item.data,
         }
         stored = StoredEvent(
-            aggregate_id, 1, event_topic(item.type), self._mapper.transcoder.encode(state)
+            natural_id(cls.KIND, key), 1, event_topic(item.type), self._encode(state)
         )
-        self._loaded[aggregate_id] = _Fresh(stored, cls.KIND)
+        self._loaded[cls.KIND, key] = _Fresh(stored, cls.KIND)
         self.pending.append(stored)
+
+    def _encode(self, state: dict[str, Any]) -> bytes:
+        transcoder = self._mapper.transcoder
+        if isinstance(transcoder, OrjsonTranscoder):
+            return transcoder.encode_json_ready(state)
+        return transcoder.encode(state)
 
     def collect(self, aggregate: LedgerAggregate) -> None:
         to_stored = self._mapper.to_stored_event
@@ -279,44 +299,55 @@ class Staging:
     def apply_all(
         self, items: Sequence[tuple[int, Input]]
     ) -> tuple[list[StagedInput], list[LineError]]:
-        """Stage a batch; every bad input is named, none stops the others."""
+        """Stage a batch; every bad input is named, none stops the others.
+
+        The streams a batch creates are stamped with one moment, the batch's
+        (the library's event ``timestamp``; ``recorded_at`` in the chain is the
+        commit's, one per append in any case).
+        """
         if self.optimistic:
             created = [
-                _CREATES[item.type][1].id_for(item.data[_CREATES[item.type][0]])
+                (_CREATES[item.type][1].KIND, item.data[_CREATES[item.type][0]])
                 for _, item in items
                 if item.type in _CREATES
             ]
             fresh = set(created)
-            self.prefetch(i for i in ids_touched(item for _, item in items) if i not in fresh)
+            self.prefetch(k for k in ids_touched(item for _, item in items) if k not in fresh)
             self.assume_new(created)
         else:
             self.prefetch(ids_touched(item for _, item in items))
         staged: list[StagedInput] = []
         errors: list[LineError] = []
-        for line, item in items:
-            try:
-                staged.append(self.apply(line, item))
-            except LedgerError as exc:
-                errors.append(LineError(line, exc.field, exc.reason, exc.status))
+        self._stamp = _datetime_field(datetime_now_with_tzinfo().isoformat())
+        try:
+            for line, item in items:
+                try:
+                    staged.append(self.apply(line, item))
+                except LedgerError as exc:
+                    errors.append(LineError(line, exc.field, exc.reason, exc.status))
+        finally:
+            self._stamp = None
         return staged, errors
 
 
-def _kind(found: LedgerAggregate | _Fresh | None) -> str | None:
-    if isinstance(found, _Fresh):
-        return found.kind
-    return getattr(found, "KIND", None)
+_UNLOADED: Any = object()
 
 
-def ids_touched(items: Iterable[Input]) -> list[UUID]:
+def _datetime_field(iso_text: str) -> dict[str, str]:
+    """A datetime in the transcoder's form (the library's `DatetimeAsISO`)."""
+    return {"_type_": "datetime_iso", "_data_": iso_text}
+
+
+def ids_touched(items: Iterable[Input]) -> list[NaturalKey]:
     """Every aggregate a batch will read, so they load in a few queries."""
-    ids: list[UUID] = []
+    keys: list[NaturalKey] = []
     for item in items:
         fields = item.data
-        for name, cls in _KEY_FIELDS:
+        for name, kinds in _KEY_FIELDS:
             value = fields.get(name)
             if isinstance(value, str):
-                ids.extend(c.id_for(value) for c in cls)
-    return ids
+                keys.extend((kind, value) for kind in kinds)
+    return keys
 
 
 # An input in the light form an import's parse worker sends back (`parse_chunk`):
@@ -370,15 +401,19 @@ _CREATES: dict[str, tuple[str, type[LedgerAggregate]]] = {
     "PayoutCalculated": ("run_id", PayoutRun),
 }
 
-_KEY_FIELDS: tuple[tuple[str, tuple[type[LedgerAggregate], ...]], ...] = (
-    ("rep_id", (Rep,)),
-    ("sale_id", (Sale,)),
-    ("target_id", (Target,)),
-    ("case_id", (Case,)),
-    ("adjustment_id", (Adjustment,)),
-    ("run_id", (PayoutRun,)),
-    ("dispute_id", (Dispute,)),
-    ("subject_id", (Decision, Target, Case, Adjustment, PayoutRun)),
+# The kinds of stream each key field names.
+_KEY_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (name, tuple(cls.KIND for cls in classes))
+    for name, classes in (
+        ("rep_id", (Rep,)),
+        ("sale_id", (Sale,)),
+        ("target_id", (Target,)),
+        ("case_id", (Case,)),
+        ("adjustment_id", (Adjustment,)),
+        ("run_id", (PayoutRun,)),
+        ("dispute_id", (Dispute,)),
+        ("subject_id", (Decision, Target, Case, Adjustment, PayoutRun)),
+    )
 )
 
 
@@ -567,7 +602,7 @@ def _decision(st: Staging, item: Input) -> None:
             "it (maker-checker): another person must",
             field="actor",
         )
-    st.add(Decision.decide(granted=item.type == "ApprovalGranted", **item.kwargs()))
+    st.add(Decision.decide(granted=item.type == "ApprovalGranted", **item.kwargs()), subject_id)
 
 
 def _dispute_raised(st: Staging, item: Input) -> None:
