@@ -3,7 +3,7 @@ the audit chain written in the insert transaction, and reads joined with it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 from uuid import UUID
@@ -43,6 +43,17 @@ class AppendSession(Protocol):
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         """`append`, or None (and nothing appended) when a stream version exists already."""
+        ...
+
+    def try_append_early(
+        self, stored_events: Sequence[StoredEvent], on_visible: Callable[[bool], None]
+    ) -> list[ChainLink] | None:
+        """`try_append`, telling ``on_visible`` as soon as it is settled whether
+        the events were appended — readable through the session, their chain
+        links still to be written — (True), or a stream version existed (False,
+        nothing appended), so that a caller waiting to read them goes on while
+        the links are written. Reads through the session may run meanwhile, from
+        another thread."""
         ...
 
 

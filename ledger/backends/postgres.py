@@ -12,7 +12,7 @@ tables (plus USAGE on the position sequence): see the README.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -325,10 +325,13 @@ class PostgresAppendSession:
     ) -> None:
         self._recorder = recorder
         self._curs = curs
+        self._read = curs.connection.cursor()
         self.head = head
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
-        return _streams(self._curs, self._recorder._select_streams, ids)  # noqa: SLF001
+        # a cursor of its own: the writer thread may be copying links on the
+        # session's (the connection runs one statement at a time)
+        return _streams(self._read, self._recorder._select_streams, ids)  # noqa: SLF001
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         try:
@@ -337,9 +340,28 @@ class PostgresAppendSession:
         except UniqueViolation:
             return None
 
+    def try_append_early(
+        self, stored_events: Sequence[StoredEvent], on_visible: Callable[[bool], None]
+    ) -> list[ChainLink] | None:
+        if not stored_events:
+            on_visible(True)  # noqa: FBT003 - a Future.set_result
+            return []
+        try:
+            with self._curs.connection.transaction():  # a savepoint
+                rows = self._append_events(stored_events)
+        except UniqueViolation:
+            on_visible(False)  # noqa: FBT003 - a Future.set_result
+            return None
+        on_visible(True)  # noqa: FBT003 - a Future.set_result
+        return self._append_links(rows)
+
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:
         if not stored_events:
             return []
+        return self._append_links(self._append_events(stored_events))
+
+    def _append_events(self, stored_events: Sequence[StoredEvent]) -> list[_Row]:
+        """Copy the events in, at positions drawn now; their rows, for the links."""
         recorder, curs = self._recorder, self._curs
         count = len(stored_events)
         curs.execute(
@@ -350,20 +372,21 @@ class PostgresAppendSession:
         found = curs.fetchone()
         assert found is not None
         last = int(found["last"])
-        positions = range(last - count + 1, last + 1)
         rows = [
             (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
-            for p, s in zip(positions, stored_events, strict=True)
+            for p, s in zip(range(last - count + 1, last + 1), stored_events, strict=True)
         ]
-        ids: list[bytes] = []
         with curs.copy(recorder._copy_events) as copy:  # noqa: SLF001
             copy.set_types(["uuid", "int8", "text", "bytea", "int8"])
             write_row = copy.write_row
             for p, oid, version, topic, state in rows:
                 write_row((oid, version, topic, state, p))
-            # hashed while the server takes in the rows already sent
-            links = recorder.hasher.extend(self.head, rows, event_ids=ids)
-        with curs.copy(recorder._copy_links) as copy:  # noqa: SLF001
+        return rows
+
+    def _append_links(self, rows: list[_Row]) -> list[ChainLink]:
+        ids: list[bytes] = []
+        links = self._recorder.hasher.extend(self.head, rows, event_ids=ids)
+        with self._curs.copy(self._recorder._copy_links) as copy:  # noqa: SLF001
             # the event id goes as its 16 bytes (a uuid's binary form)
             copy.set_types(["int8", "bytea", "text", "text"])
             write_row = copy.write_row
@@ -371,6 +394,10 @@ class PostgresAppendSession:
                 write_row((link.position, event_id, link.recorded_at, link.hash))
         self.head = links[-1]
         return links
+
+
+# (position, stream id, version, topic, state) of an event being appended
+_Row = tuple[int, UUID, int, str, bytes]
 
 
 def _streams(

@@ -8,7 +8,7 @@ last link, append the next" safe.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -203,6 +203,15 @@ class SQLiteAppendSession:
             self._cursor.execute("RELEASE optimistic")
             return None
         self._cursor.execute("RELEASE optimistic")
+        return links
+
+    def try_append_early(
+        self, stored_events: Sequence[StoredEvent], on_visible: Callable[[bool], None]
+    ) -> list[ChainLink] | None:
+        """`try_append`, settled in one piece: SQLite writes the links in the same
+        breath, and a reader on the session's connection waits for them anyway."""
+        links = self.try_append(stored_events)
+        on_visible(links is not None)
         return links
 
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:

@@ -47,6 +47,45 @@ class TestChunks:
         assert cancelled == {f"S{i}" for i in range(0, 57, 5)}
         assert ledger.verify().ok
 
+    def test_outcomes_name_each_line_s_event_in_order(self, ledger: Ledger) -> None:
+        """A chunk's links are written while the next is staged: every line still
+        gets its own event id and position, in input order, as the log has them."""
+        seeded(ledger, "r1", "r2")
+        lines = _file(50)
+        result = ledger.import_lines(lines, actor="crm", chunk_size=4)
+        assert [o.line for o in result.outcomes] == list(range(1, len(lines) + 1))
+        logged = [r for r in ledger.iter_log() if r.type in {"SaleRecorded", "SaleCancelled"}]
+        assert [(o.event_id, o.position) for o in result.outcomes] == [
+            (r.event_id, r.position) for r in logged
+        ]
+        assert ledger.verify().ok
+
+    def test_a_failure_writing_a_chunk_s_links_stores_nothing(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The links of one chunk fail to be written while the next is staged:
+        the import fails, and nothing of it is stored."""
+        from ledger.chain import ChainHasher
+
+        seeded(ledger, "r1", "r2")
+        before = stored_count(ledger)
+        real = ChainHasher.extend
+        calls = []
+
+        def failing(self: ChainHasher, *args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("the disk filled up")
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(ChainHasher, "extend", failing)
+        with pytest.raises(RuntimeError, match="disk filled up"):
+            ledger.import_lines(_file(40), actor="crm", chunk_size=5, parse_workers=0)
+        monkeypatch.undo()
+        assert stored_count(ledger) == before
+        assert ledger.import_lines(_file(40), actor="crm", chunk_size=5).skipped == 0
+        assert ledger.verify().ok
+
     def test_a_re_import_with_other_chunks_skips_every_line(self, ledger: Ledger) -> None:
         seeded(ledger, "r1", "r2")
         lines = _file(40)
