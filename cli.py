@@ -35,7 +35,7 @@ from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
 from policies.plan import PlanError, load_plan
 from projections.render import print_diff, print_history, print_statement
-from projections.runner import MAX_BATCH_EVENTS
+from projections.runner import DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS
 from projections.service import Reports
 
 app = typer.Typer(
@@ -474,6 +474,16 @@ def project(
             help="Batches double while the projector is behind, up to this many events.",
         ),
     ] = MAX_BATCH_EVENTS,
+    max_busy: Annotated[
+        float,
+        typer.Option(
+            "--max-busy",
+            min=0.01,
+            max=1.0,
+            help="With --follow: the share of the time the worker may spend projecting "
+            "while writes stream in (it rests in proportion; 1: never rests).",
+        ),
+    ] = DEFAULT_MAX_BUSY,
     db: DbOption = None,
 ) -> None:
     """The projection worker: apply new events to the read models, exactly once."""
@@ -490,7 +500,9 @@ def project(
         )
         out.print(f"applied {result.applied} events, at position {result.position}")
         if follow:
-            reports.projector.follow(batch_events=batch_events, max_batch_events=max_batch_events)
+            reports.projector.follow(
+                batch_events=batch_events, max_batch_events=max_batch_events, max_busy=max_busy
+            )
 
 
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)

@@ -9,7 +9,7 @@ keys). A natural key stored with other content is a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
@@ -164,14 +164,16 @@ class Staging:
         plans: Callable[[str], PlanInfo | None],
         *,
         optimistic: bool = False,
+        loaded: Mapping[NaturalKey, LedgerAggregate | None] | None = None,
     ) -> None:
+        """``loaded``: aggregates known to be as stored (see `kept`)."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
         self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
-        self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = {}
+        self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = dict(loaded or {})
         self.pending: list[StoredEvent] = []
         # Creation events are encoded straight into the mapper's stored form
         # (same bytes, see tests/unit/test_stored_form.py) unless the mapper
@@ -213,10 +215,43 @@ class Staging:
             raise UnknownReferenceError(f"unknown {what} {key!r}", field=field)
         return found
 
+    def load_for(self, items: Iterable[Input]) -> None:
+        """Load what ``items`` will read, in a few queries; optimistic: the keys
+        they create are assumed new, not looked up."""
+        if not self.optimistic:
+            self.prefetch(ids_touched(items))
+            return
+        items = list(items)
+        created = [
+            (_CREATES[item.type][1].KIND, item.data[_CREATES[item.type][0]])
+            for item in items
+            if item.type in _CREATES
+        ]
+        fresh = set(created)
+        self.prefetch(k for k in ids_touched(items) if k not in fresh)
+        self.assume_new(created)
+
     def assume_new(self, keys: Iterable[NaturalKey]) -> None:
         """Treat ``keys`` as absent from the store without looking (optimistic mode)."""
         for key in keys:
             self._loaded.setdefault(key, None)
+
+    def kept(self) -> dict[NaturalKey, LedgerAggregate | None]:
+        """The reps and plans loaded or staged: once what was staged is committed,
+        they are as stored, for a next unit of work to start from (`loaded`)."""
+        kept: dict[NaturalKey, LedgerAggregate | None] = {}
+        for key, found in self._loaded.items():
+            if key[0] in _KEPT_KINDS:
+                kept[key] = self.get_loaded(key) if isinstance(found, _Fresh) else found
+        return kept
+
+    def get_loaded(self, key: NaturalKey) -> LedgerAggregate | None:
+        """The aggregate loaded under ``key`` (made from its creation event if new)."""
+        found = self._loaded[key]
+        if isinstance(found, _Fresh):
+            domain_event: Any = self._mapper.to_domain_event(found.stored)
+            found = self._loaded[key] = domain_event.mutate(None)
+        return found
 
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
@@ -305,17 +340,7 @@ class Staging:
         (the library's event ``timestamp``; ``recorded_at`` in the chain is the
         commit's, one per append in any case).
         """
-        if self.optimistic:
-            created = [
-                (_CREATES[item.type][1].KIND, item.data[_CREATES[item.type][0]])
-                for _, item in items
-                if item.type in _CREATES
-            ]
-            fresh = set(created)
-            self.prefetch(k for k in ids_touched(item for _, item in items) if k not in fresh)
-            self.assume_new(created)
-        else:
-            self.prefetch(ids_touched(item for _, item in items))
+        self.load_for(item for _, item in items)
         staged: list[StagedInput] = []
         errors: list[LineError] = []
         self._stamp = _datetime_field(datetime_now_with_tzinfo().isoformat())

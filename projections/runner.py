@@ -37,13 +37,42 @@ from projections.payout_runs import run_row
 from projections.statement import AsOf, Calculator, StepCache
 from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
 
-__all__ = ["CatchUp", "Projector", "compute_rows", "total_and_events", "verify_views"]
+__all__ = [
+    "DEFAULT_MAX_BUSY",
+    "CatchUp",
+    "Projector",
+    "compute_rows",
+    "pause_after",
+    "total_and_events",
+    "verify_views",
+]
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
 # The largest batch (events read, folded and written in one transaction): bounds
 # the memory a batch's index rows take beside the facts (peak RSS of a 1M-event
 # rebuild, which runs in batches of this size: under 1 GiB).
 MAX_BATCH_EVENTS = 200_000
+
+# A following projector is busy at most this share of the time (`pause_after`).
+DEFAULT_MAX_BUSY = 0.3
+
+
+def pause_after(busy_seconds: float, max_busy: float) -> float:
+    """How long a following projector rests after a catch-up that took
+    ``busy_seconds``, to be busy at most ``max_busy`` of the time.
+
+    Every catch-up recomputes the open periods of the reps it touched, whole: a
+    stream of writes into one quarter costs a catch-up more as the quarter
+    fills, and catching up after every few events would take ever more of the
+    machine (measured under 1,400 single-event writes/s into 50 reps: 0.74 of a
+    core after 20 s, the API that takes the writes 0.70). Resting in proportion
+    lets each catch-up take in more events instead: the read models trail a
+    little more under a heavy stream of writes (reads say how far: ``as_of``),
+    and the projector's share of the machine stays bounded. Idle or light load
+    is unaffected: a 5 ms catch-up rests 12 ms.
+    """
+    assert 0 < max_busy <= 1, max_busy
+    return busy_seconds * (1 - max_busy) / max_busy
 
 
 @dataclass(frozen=True)
@@ -293,8 +322,11 @@ class Projector:
             tracked = position
             if on_batch is not None:
                 on_batch(len(event_reps))
-            if len(event_reps) == batch_events:  # full: more are waiting
-                batch_events = min(batch_events * 2, max_batch_events)
+            if len(event_reps) < batch_events:
+                # It read up to the head as it stood: done. Writes that came in
+                # since are the next catch-up's (a follower rests in between).
+                break
+            batch_events = min(batch_events * 2, max_batch_events)  # full: more are waiting
         return CatchUp(applied, tracked, time.perf_counter() - started)
 
     def follow(
@@ -304,12 +336,34 @@ class Projector:
         stop: Callable[[], bool] = lambda: False,
         batch_events: int = 20_000,
         max_batch_events: int = MAX_BATCH_EVENTS,
+        max_busy: float = DEFAULT_MAX_BUSY,
     ) -> None:
-        """Catch up, then keep catching up as events arrive, until ``stop()``."""
+        """Catch up, then keep catching up as events arrive, until ``stop()``;
+        busy at most ``max_busy`` of the time while writes stream in (`pause_after`)."""
         while not stop():
             done = self.catch_up(batch_events=batch_events, max_batch_events=max_batch_events)
             if done.applied == 0:
                 time.sleep(poll_seconds)
+            else:
+                self.rest(pause_after(done.seconds, max_busy), done.position, stop)
+
+    def rest(self, seconds: float, position: int, stop: Callable[[], bool]) -> None:
+        """Rest up to ``seconds`` after catching up to ``position``, but only while
+        writes keep coming: as soon as the head stands still (or is at
+        ``position``) the writes have paused, and what is left is caught up now."""
+        deadline = time.monotonic() + seconds
+        last = position
+        while not stop() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(_REST_STEP_SECONDS, left))
+            head = self.ledger.head()
+            now = head.position if head is not None else 0
+            if now == last:
+                return
+            last = now
+
+
+# How often a resting follower looks whether writes still come in.
+_REST_STEP_SECONDS = 0.05
 
 
 # Index rows handed to the store at a time while a rebuild folds the log.

@@ -22,7 +22,15 @@ from ledger.records import EventRecord
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
 from projections.facts import LedgerFacts
-from projections.runner import CatchUp, Projector, rebuild, total_and_events, verify_views
+from projections.runner import (
+    DEFAULT_MAX_BUSY,
+    CatchUp,
+    Projector,
+    pause_after,
+    rebuild,
+    total_and_events,
+    verify_views,
+)
 from projections.statement import AsOf, Calculator, OutsideWindowError, statement_sha256
 
 __all__ = ["Reports"]
@@ -319,18 +327,26 @@ class Reports:
             time.sleep(0.005)
         return store.position()
 
-    def start_following(self, poll_seconds: float = 0.05) -> None:
-        """Keep the projections current from a background thread of this process."""
+    def start_following(
+        self, poll_seconds: float = 0.05, max_busy: float = DEFAULT_MAX_BUSY
+    ) -> None:
+        """Keep the projections current from a background thread of this process
+        (busy at most ``max_busy`` of the time, see `projections.runner.pause_after`)."""
         assert self.projections == "background", "only a background projector follows"
 
         def follow() -> None:
             while not self._stop.is_set():
                 try:
-                    applied = self.catch_up().applied
+                    done = self.catch_up()
                 except Exception:
                     log.exception("projection catch-up failed; retrying")
-                    applied = 0
-                if not applied:
+                    self._stop.wait(poll_seconds)
+                    continue
+                if done.applied:
+                    self.projector.rest(
+                        pause_after(done.seconds, max_busy), done.position, self._stop.is_set
+                    )
+                else:
                     self._stop.wait(poll_seconds)
 
         self._follower = threading.Thread(target=follow, name="projector", daemon=True)

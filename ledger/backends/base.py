@@ -37,6 +37,10 @@ class AppendSession(Protocol):
     until it commits. Positions and chain links are assigned as it appends.
     """
 
+    # The chain head: where the session found it when it began, then the link of
+    # the last event it appended.
+    head: ChainLink | None
+
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
 
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]: ...

@@ -130,3 +130,39 @@ def test_a_re_sent_creation_is_looked_up_after_all(ledger: Ledger) -> None:
     assert stored_count(ledger) == before + 2
     approval = ledger.event(str(both.outcomes[1].event_id))
     assert (approval.type, approval.actor) == ("ApprovalGranted", "fin-bob")
+
+
+def test_a_group_sees_what_another_writer_appended_since_the_last(
+    make_ledger: Any,
+) -> None:
+    """Group commits start from the reps the last one staged only while no one
+    else has appended: a rep another writer moved to a USD plan meanwhile has
+    its CNY sale refused, not checked against the rep as it was."""
+    from policies.plan import load_plan
+    from tests.builders import PLAN_TOML
+
+    api, cli = make_ledger(), make_ledger()
+    seeded(api, "r1")
+    [first] = api.record_many([(_items(sale("W1", "r1")), "crm")])
+    assert isinstance(first, RecordResult)
+    assert first.stored == 1
+    usd = PLAN_TOML.replace('id = "field-sales"', 'id = "usd-sales"').replace(
+        'currency = "CNY"', 'currency = "USD"'
+    )
+    cli.publish_plan(load_plan(usd, "toml"), actor="admin")
+    cli.record(
+        _items(
+            line(
+                "RepPlanAssigned", at="2026-07-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+            )
+        ),
+        actor="hr",
+    )
+    [second] = api.record_many([(_items(sale("W2", "r1")), "crm")])  # a CNY sale in July
+    assert isinstance(second, BatchRejectedError)
+    assert [e.field for e in second.errors] == ["currency"]
+    usd_sale = {**sale("W3", "r1"), "currency": "USD"}
+    [third] = api.record_many([(_items(usd_sale), "crm")])
+    assert isinstance(third, RecordResult)
+    assert third.stored == 1
+    assert api.verify().ok
