@@ -122,7 +122,7 @@ def _summary(result: RecordResult, *, as_json: bool, what: str = "events") -> No
             {
                 "stored": result.stored,
                 "skipped": result.skipped,
-                "events": [o.__dict__ for o in result.outcomes],
+                "events": [o._asdict() for o in result.outcomes],
             }
         )
         return

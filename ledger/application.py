@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
-from typing import Any, Self, cast
+from typing import Any, NamedTuple, Self, cast
 from uuid import UUID
 
 import orjson
@@ -89,9 +89,8 @@ _IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one input."""
+class Outcome(NamedTuple):
+    """What became of one input (a named tuple: a batch makes one per event)."""
 
     line: int
     type: str
@@ -312,8 +311,15 @@ class Ledger(Application[UUID]):
         all of them. The lock is taken first, so what they are checked against
         cannot change before they commit.
         """
+        return self.record_inputs(
+            [[Input.of(item, actor) for item in items] for items, actor in requests]
+        )
+
+    def record_inputs(self, inputs: Sequence[Sequence[Input]]) -> list[RecordResult | LedgerError]:
+        """`record_many` of inputs already in their checked form (`Input.of`):
+        the API's group commit makes them on the threads that take the requests,
+        so its one writer thread only checks the rules and appends."""
         outcomes: dict[int, RecordResult | LedgerError] = {}
-        inputs = [[Input.of(item, actor) for item in items] for items, actor in requests]
         for _attempt in range(_MAX_ATTEMPTS):
             links: list[ChainLink] = []
             warm = self._take_warm()
@@ -349,9 +355,9 @@ class Ledger(Application[UUID]):
                 outcomes[index] = RecordResult(
                     _outcomes(done, mine), stored=len(mine), skipped=len(done) - len(mine)
                 )
-            return [outcomes[i] for i in range(len(requests))]
+            return [outcomes[i] for i in range(len(inputs))]
         error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
-        return [outcomes.get(i, error) for i in range(len(requests))]
+        return [outcomes.get(i, error) for i in range(len(inputs))]
 
     def _take_warm(self) -> tuple[ChainLink | None, dict[NaturalKey, Any]] | None:
         """The last group's reps and plans, taken (a group that fails leaves none:
@@ -574,12 +580,13 @@ def _stage_requests(
     failed: Mapping[int, object],
 ) -> tuple[_Staged, tuple[int, list[LineError]] | None]:
     """Stage the requests not failed yet, each on top of the ones before it, up
-    to the first that breaks a rule (returned with its errors)."""
+    to the first that breaks a rule (returned with its errors). The caller has
+    loaded what they read (`Staging.load_for`, `prefetch`)."""
     staged: _Staged = []
     for i, items in enumerate(requests):
         if i in failed:
             continue
-        done, errors = staging.apply_all(list(enumerate(items, 1)))
+        done, errors = staging.apply_all(list(enumerate(items, 1)), load=False)
         if errors:
             return staged, (i, errors)
         staged.append((i, done, staging.take_pending()))
@@ -597,9 +604,9 @@ def _outcomes(staged: Sequence[StagedInput], links: Sequence[ChainLink]) -> list
     for s in staged:
         if s.stored:
             link = next(appended)
-            outcomes.append(Outcome(s.index, s.type, "stored", link.event_id, link.position))
+            outcomes.append(Outcome(s.line, s.type, "stored", link.event_id, link.position))
         else:
-            outcomes.append(Outcome(s.index, s.type, "skipped"))
+            outcomes.append(Outcome(s.line, s.type, "skipped"))
     return outcomes
 
 

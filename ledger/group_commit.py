@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ledger.application import Ledger, RecordResult
 from ledger.errors import LedgerError
 from ledger.events import EventIn
+from ledger.writes import Input
 
 __all__ = ["GroupCommitter"]
 
@@ -28,8 +29,7 @@ _MAX_GROUP_EVENTS = 5_000
 
 @dataclass
 class _Request:
-    items: Sequence[EventIn]
-    actor: str
+    inputs: list[Input]
     future: Future[RecordResult] = field(default_factory=Future)
 
 
@@ -43,8 +43,11 @@ class GroupCommitter:
         self._thread.start()
 
     def submit(self, items: Sequence[EventIn], *, actor: str) -> Future[RecordResult]:
-        """Queue a request; the future resolves to its result or its `LedgerError`."""
-        request = _Request(items, actor)
+        """Queue a request; the future resolves to its result or its `LedgerError`.
+
+        Its inputs are made here, on the caller's thread (payload, content hash),
+        so that the one writer thread only checks the rules and appends."""
+        request = _Request([Input.of(item, actor) for item in items])
         self._queue.put(request)
         return request.future
 
@@ -61,7 +64,7 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group, size = [first], len(first.items)
+            group, size = [first], len(first.inputs)
             while size < _MAX_GROUP_EVENTS:
                 try:
                     more = self._queue.get_nowait()
@@ -71,12 +74,12 @@ class GroupCommitter:
                     self._queue.put(None)  # finish this group, then stop
                     break
                 group.append(more)
-                size += len(more.items)
+                size += len(more.inputs)
             self._commit(group)
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            results = self._ledger.record_many([(r.items, r.actor) for r in group])
+            results = self._ledger.record_inputs([r.inputs for r in group])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request
             for request in group:
                 request.future.set_exception(exc)

@@ -111,11 +111,10 @@ class PlanInfo:
     period: str
 
 
-@dataclass(frozen=True)
-class StagedInput:
+class StagedInput(NamedTuple):
     """The outcome of one input: stored (with its event) or skipped."""
 
-    index: int
+    line: int
     type: str
     stored: bool
 
@@ -329,10 +328,10 @@ class Staging:
         before = len(self.pending)
         _HANDLERS[item.type](self, item)
         assert len(self.pending) <= before + 1, "one input, at most one event"
-        return StagedInput(index, item.type, stored=len(self.pending) > before)
+        return StagedInput(index, item.type, len(self.pending) > before)
 
     def apply_all(
-        self, items: Sequence[tuple[int, Input]]
+        self, items: Sequence[tuple[int, Input]], *, load: bool = True
     ) -> tuple[list[StagedInput], list[LineError]]:
         """Stage a batch; every bad input is named, none stops the others.
 
@@ -340,7 +339,8 @@ class Staging:
         (the library's event ``timestamp``; ``recorded_at`` in the chain is the
         commit's, one per append in any case).
         """
-        self.load_for(item for _, item in items)
+        if load:  # else the caller loaded for these items already
+            self.load_for(item for _, item in items)
         staged: list[StagedInput] = []
         errors: list[LineError] = []
         self._stamp = _datetime_field(datetime_now_with_tzinfo().isoformat())

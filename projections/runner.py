@@ -40,6 +40,7 @@ from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view
 __all__ = [
     "DEFAULT_MAX_BUSY",
     "CatchUp",
+    "Pacing",
     "Projector",
     "compute_rows",
     "pause_after",
@@ -253,8 +254,10 @@ class Projector:
         batch_events: int = 20_000,
         max_batch_events: int = MAX_BATCH_EVENTS,
         on_batch: Callable[[int], None] | None = None,
+        max_batches: int | None = None,
     ) -> CatchUp:
-        """Apply every event after the tracking position; returns what it did.
+        """Apply every event after the tracking position (``max_batches``: at most
+        that many batches); returns what it did.
 
         Batches start at ``batch_events`` and double, up to ``max_batch_events``,
         while each comes back full (the projector is behind): every batch
@@ -265,16 +268,24 @@ class Projector:
         growing batches.
         """
         with bulk():
-            return self._catch_up(batch_events, max(batch_events, max_batch_events), on_batch)
+            return self._catch_up(
+                batch_events, max(batch_events, max_batch_events), on_batch, max_batches
+            )
 
     def _catch_up(
-        self, batch_events: int, max_batch_events: int, on_batch: Callable[[int], None] | None
+        self,
+        batch_events: int,
+        max_batch_events: int,
+        on_batch: Callable[[int], None] | None,
+        max_batches: int | None,
     ) -> CatchUp:
         started = time.perf_counter()
         applied = 0
         tracked = self.store.position()
         self._fold_until(tracked)
-        while True:
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
             reps: set[str] = set()
             runs: set[str] = set()
             since: dict[str, date | None] = {}
@@ -340,26 +351,65 @@ class Projector:
     ) -> None:
         """Catch up, then keep catching up as events arrive, until ``stop()``;
         busy at most ``max_busy`` of the time while writes stream in (`pause_after`)."""
+        pace = Pacing(batch_events, max_batch_events, max_busy)
         while not stop():
-            done = self.catch_up(batch_events=batch_events, max_batch_events=max_batch_events)
-            if done.applied == 0:
+            done = self.catch_up(
+                batch_events=pace.batch_events, max_batch_events=pace.batch_events, max_batches=1
+            )
+            if not pace.after(done, self, stop):
                 time.sleep(poll_seconds)
-            else:
-                self.rest(pause_after(done.seconds, max_busy), done.position, stop)
 
-    def rest(self, seconds: float, position: int, stop: Callable[[], bool]) -> None:
+    def rest(
+        self,
+        seconds: float,
+        position: int,
+        stop: Callable[[], bool],
+        *,
+        quiet_seconds: float = 0.25,
+    ) -> None:
         """Rest up to ``seconds`` after catching up to ``position``, but only while
-        writes keep coming: as soon as the head stands still (or is at
-        ``position``) the writes have paused, and what is left is caught up now."""
+        writes keep coming: once the head has stood still for ``quiet_seconds``
+        (group commits land a few times a second under load), the writes have
+        paused, and what is left is caught up now."""
         deadline = time.monotonic() + seconds
-        last = position
+        last, moved = position, time.monotonic()
         while not stop() and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(_REST_STEP_SECONDS, left))
             head = self.ledger.head()
             now = head.position if head is not None else 0
-            if now == last:
+            if now != last:
+                last, moved = now, time.monotonic()
+            elif time.monotonic() - moved >= quiet_seconds:
                 return
-            last = now
+
+
+@dataclass
+class Pacing:
+    """How a following projector takes the log: one batch at a time, each as
+    large again as the last while they come back full (it is behind), then a
+    rest in proportion to the batch (`pause_after`, `Projector.rest`) — behind
+    or not, while writes keep coming it is busy at most ``max_busy`` of the time;
+    when they stop, it catches up at full speed."""
+
+    first_batch_events: int
+    max_batch_events: int
+    max_busy: float
+    batch_events: int = 0
+
+    def __post_init__(self) -> None:
+        self.batch_events = self.first_batch_events
+
+    def after(self, done: CatchUp, projector: Projector, stop: Callable[[], bool]) -> bool:
+        """Rest after a batch; False when there was nothing to apply (poll then)."""
+        if done.applied == 0:
+            self.batch_events = self.first_batch_events
+            return False
+        if done.applied >= self.batch_events:
+            self.batch_events = min(self.batch_events * 2, self.max_batch_events)
+        else:
+            self.batch_events = self.first_batch_events
+        projector.rest(pause_after(done.seconds, self.max_busy), done.position, stop)
+        return True
 
 
 # How often a resting follower looks whether writes still come in.

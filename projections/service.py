@@ -24,9 +24,10 @@ from projections.diff import diff_statements
 from projections.facts import LedgerFacts
 from projections.runner import (
     DEFAULT_MAX_BUSY,
+    MAX_BATCH_EVENTS,
     CatchUp,
+    Pacing,
     Projector,
-    pause_after,
     rebuild,
     total_and_events,
     verify_views,
@@ -335,18 +336,20 @@ class Reports:
         assert self.projections == "background", "only a background projector follows"
 
         def follow() -> None:
+            pace = Pacing(20_000, MAX_BATCH_EVENTS, max_busy)
             while not self._stop.is_set():
                 try:
-                    done = self.catch_up()
+                    with self._lock:  # one batch at a time: the rest is outside the lock
+                        done = self.projector.catch_up(
+                            batch_events=pace.batch_events,
+                            max_batch_events=pace.batch_events,
+                            max_batches=1,
+                        )
                 except Exception:
                     log.exception("projection catch-up failed; retrying")
                     self._stop.wait(poll_seconds)
                     continue
-                if done.applied:
-                    self.projector.rest(
-                        pause_after(done.seconds, max_busy), done.position, self._stop.is_set
-                    )
-                else:
+                if not pace.after(done, self.projector, self._stop.is_set):
                     self._stop.wait(poll_seconds)
 
         self._follower = threading.Thread(target=follow, name="projector", daemon=True)

@@ -58,14 +58,23 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
 
 class TestRest:
     def test_stops_resting_when_no_write_came_in(self, clock: _Clock) -> None:
-        """Caught up to 100 and the head is still 100: the writes paused."""
-        _projector([100]).rest(2.0, 100, lambda: False)
-        assert len(clock.naps) == 1
+        """Caught up to 100 and the head stays 100 for the quiet spell: the writes paused."""
+        _projector([100] * 100).rest(2.0, 100, lambda: False, quiet_seconds=0.2)
+        assert 0.2 <= sum(clock.naps) <= 0.2 + 0.05 + 1e-9
 
     def test_stops_resting_when_the_writes_stop(self, clock: _Clock) -> None:
         """Writes came in during the catch-up and for a while after, then stopped."""
-        _projector([120, 140, 140]).rest(2.0, 100, lambda: False)
-        assert len(clock.naps) == 3
+        _projector([120, 140, *[140] * 100]).rest(2.0, 100, lambda: False, quiet_seconds=0.2)
+        # the last move seen at 0.1 s, then quiet for 0.2 s (to a look's step)
+        assert 0.1 + 0.2 <= sum(clock.naps) <= 0.1 + 0.2 + 0.05 + 1e-9
+
+    def test_a_pause_between_group_commits_is_not_the_end_of_the_writes(
+        self, clock: _Clock
+    ) -> None:
+        """Under load the head moves a few times a second, not at every look."""
+        heads = [h for h in range(101, 200) for _ in range(3)]  # moves every third look
+        _projector(heads).rest(1.0, 100, lambda: False, quiet_seconds=0.2)
+        assert sum(clock.naps) == pytest.approx(1.0)
 
     def test_rests_its_whole_pause_while_writes_keep_coming(self, clock: _Clock) -> None:
         heads: list[Any] = list(range(101, 1000))
