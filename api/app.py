@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.body_parser import BodyParser
 from api.errors import install_error_handlers
 from api.logging import configure_logging
 from api.routes import approvals, audit, disputes, events, payouts, statements
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     )
 
     committer = GroupCommitter(the_ledger)
+    body_parser = BodyParser(workers=settings.parse_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +79,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         yield
         reports.stop_following()
         committer.close()
+        body_parser.close()
         if own:
             the_ledger.close()
 
@@ -89,6 +92,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.ledger = the_ledger
     app.state.reports = reports
     app.state.committer = committer
+    app.state.body_parser = body_parser
     app.state.tokens = TokenStore(the_ledger, secret)
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="The API keeps the projections current in a background thread; "
         "false when a separate worker (`project --follow`) does.",
     )
+    parse_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Processes that parse large POST /events bodies off the API's "
+        "request thread (0: parse every body in the API process).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None,

@@ -50,6 +50,7 @@ from tests.builders import PLAN_TOML
 
 SECRET = "bench-token-secret-0123456789abcdef"
 REPS = [f"rep-{i:03d}" for i in range(50)]
+BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -237,7 +238,9 @@ async def _run(
         elif "single" in phases:
             await _phase("post_single_event", store, seconds, concurrency, post_single)
         if "batch" in phases:
-            await _phase("post_batch_1000", store, seconds, min(concurrency, 4), post_batch)
+            await _phase(
+                "post_batch_1000", store, seconds, min(concurrency, BATCH_CLIENTS), post_batch
+            )
         await _caught_up(reads, store)
         if "read" in phases:
             await _phase("get_statement_one_client", store, seconds, 1, get_statement)
@@ -315,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default="single,batch,read,mixed,bare")
     parser.add_argument("--workers", type=int, default=1, help="API processes (`serve --workers`)")
     parser.add_argument(
+        "--parse-workers",
+        type=int,
+        default=None,
+        help="LEDGER_PARSE_WORKERS of the API (default: its own default)",
+    )
+    parser.add_argument(
         "--client",
         choices=["auto", "wrk", "aiohttp"],
         default="auto",
@@ -352,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         reader, _ = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")
         port = _free_port()
         env = server_env()
+        if args.parse_workers is not None:
+            env["LEDGER_PARSE_WORKERS"] = str(args.parse_workers)
         cli = str(Path(sys.executable).parent / "incentive-ledger")
         worker = None
         if args.projector == "worker":

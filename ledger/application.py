@@ -24,6 +24,7 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from multiprocessing import get_context
 from typing import Any, NamedTuple, Self, cast
 from uuid import UUID
@@ -75,7 +76,16 @@ from ledger.writes import (
 )
 from policies.plan import Plan
 
-__all__ = ["Ledger", "Outcome", "RecordResult"]
+__all__ = [
+    "STALE",
+    "UNSETTLED",
+    "CommittedGroup",
+    "Ledger",
+    "Outcome",
+    "PreparedGroup",
+    "RecordResult",
+    "Warm",
+]
 
 log = structlog.get_logger("ledger")
 
@@ -112,6 +122,42 @@ class RecordResult:
     skipped: int
 
 
+# What a committed (or prepared) group leaves for the next one to stage on: the
+# chain head the store stood at, and the reps and plans as they were there.
+Warm = tuple[ChainLink | object | None, dict[NaturalKey, Any]]
+
+# A prepared group's basis when it can no longer be appended as staged.
+STALE: Any = object()
+# A prepared group's basis until the group it was staged on has committed.
+UNSETTLED: Any = object()
+
+
+@dataclass
+class PreparedGroup:
+    """A group staged outside the writer lock (`Ledger.prepare_group`)."""
+
+    inputs: Sequence[Sequence[Input]]
+    staged: _Staged | None  # None: to be staged under the lock
+    kept: dict[NaturalKey, Any]  # its reps and plans, as they will be once committed
+    basis: ChainLink | object | None  # the chain head its staging stood on
+
+    def follows(self, before: CommittedGroup) -> None:
+        """The group this one was staged on, still being committed then, has
+        committed: this one stands on its head if it went in as staged."""
+        if self.basis is UNSETTLED:
+            self.basis = before.head if before.warm is not None else STALE
+
+
+@dataclass(frozen=True)
+class CommittedGroup:
+    """What `Ledger.commit_group` did: a result per request, the chain head after,
+    and what the next group may stage on (None: it went in staged again)."""
+
+    results: list[RecordResult | LedgerError]
+    head: ChainLink | None
+    warm: Warm | None
+
+
 class Ledger(Application[UUID]):
     """The incentive ledger."""
 
@@ -122,7 +168,7 @@ class Ledger(Application[UUID]):
         self._plans: dict[str, dict[int, dict[str, Any]]] = {}
         # The reps and plans the last group commit staged, and the chain head it
         # left: valid for the next group exactly when no one else appended since.
-        self._warm: tuple[ChainLink | None, dict[NaturalKey, Any]] | None = None
+        self._warm: Warm | None = None
         self._warm_lock = threading.Lock()
         super().__init__(env=self.store.env)
 
@@ -316,28 +362,67 @@ class Ledger(Application[UUID]):
         )
 
     def record_inputs(self, inputs: Sequence[Sequence[Input]]) -> list[RecordResult | LedgerError]:
-        """`record_many` of inputs already in their checked form (`Input.of`):
-        the API's group commit makes them on the threads that take the requests,
-        so its one writer thread only checks the rules and appends."""
+        """`record_many` of inputs already in their checked form (`Input.of`)."""
+        with self._warm_lock:  # this ledger's last commit's reps and plans, taken
+            warm, self._warm = self._warm, None
+        committed = self.commit_group(self.prepare_group(inputs, warm))
+        if committed.warm is not None:
+            with self._warm_lock:
+                self._warm = committed.warm
+        return committed.results
+
+    def prepare_group(
+        self, inputs: Sequence[Sequence[Input]], warm: Warm | None = None
+    ) -> PreparedGroup:
+        """Stage a group outside the writer lock, assuming the keys it creates are
+        new (as an import does); `commit_group` appends it as staged when the
+        store is still as the staging saw it, and stages it again under the lock
+        otherwise.
+
+        The staging starts from ``warm`` — the reps and plans a committed group
+        left, or those a group still being committed staged (its basis is then
+        settled by `PreparedGroup.follows`) — or else from the store as it stands
+        (its chain head read first). ``warm`` is the group's to change from then
+        on: a caller never hands the same one to two groups. Staging outside the
+        lock lets the API's group commit stage the next group while the last
+        one is being written.
+        """
+        basis: ChainLink | object | None
+        if warm is not None:
+            basis, loaded = warm
+        else:
+            basis, loaded = self.chain.chain_head(), None  # before anything is read
+        staging = Staging(self.chain, self.mapper, self._plan_info, optimistic=True, loaded=loaded)
+        # what every request reads, in one query (not one per request)
+        staging.load_for(item for items in inputs for item in items)
+        staged, failure = _stage_requests(staging, inputs, {})
+        if failure is not None:  # staged again under the lock, each key looked up
+            return PreparedGroup(inputs, None, {}, STALE)
+        return PreparedGroup(inputs, staged, staging.kept(), basis)
+
+    def commit_group(self, prepared: PreparedGroup) -> CommittedGroup:
+        """Append a prepared group under the writer lock, each request all or
+        nothing on its own, and commit: as staged when the chain head is still
+        the basis its staging stood on (no one else appended since: the store
+        holds what it read); otherwise, or when a key it assumed new exists (a
+        re-sent creation), staged again under the lock, every key looked up."""
+        inputs = prepared.inputs
         outcomes: dict[int, RecordResult | LedgerError] = {}
-        for _attempt in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             links: list[ChainLink] = []
-            warm = self._take_warm()
-            kept: dict[NaturalKey, Any] | None = None
+            as_staged = False
+            staged: _Staged | None = None
             try:
                 with self.chain.append_session() as session:
-                    if warm is not None and warm[0] != session.head:
-                        warm = None  # someone else appended since: load afresh
-                    staging, optimistic = self._stage_optimistically(
-                        session, inputs, outcomes, warm[1] if warm is not None else None
-                    )
-                    tried = None
-                    if optimistic is not None:
-                        tried = session.try_append(_events_of(optimistic))
-                    if optimistic is not None and tried is not None:
-                        staged, links = optimistic, tried
-                        kept = staging.kept()
-                    else:  # a rule broken or a key assumed new exists: look every key up
+                    if (
+                        attempt == 0
+                        and prepared.staged is not None
+                        and prepared.basis == session.head
+                    ):
+                        tried = session.try_append(_events_of(prepared.staged))
+                        if tried is not None:
+                            staged, links, as_staged = prepared.staged, tried, True
+                    if staged is None:
                         staged = self._stage_group(session, inputs, outcomes)
                         links = session.append(_events_of(staged))
                     head = links[-1] if links else session.head
@@ -346,54 +431,18 @@ class Ledger(Application[UUID]):
                     outcomes = {i: o for i, o in outcomes.items() if isinstance(o, LedgerError)}
                     time.sleep(0.05)
                     continue
-                kept = None  # committed, but its reply lost: load afresh next time
-            if kept is not None:
-                self._keep_warm(head, kept)
+                as_staged = False  # committed, but its reply lost: read afresh next time
+            assert staged is not None, "links were appended, so the group was staged"
             appended = iter(links)
             for index, done, events in staged:
                 mine = [next(appended) for _ in events]
                 outcomes[index] = RecordResult(
                     _outcomes(done, mine), stored=len(mine), skipped=len(done) - len(mine)
                 )
-            return [outcomes[i] for i in range(len(inputs))]
+            results = [outcomes[i] for i in range(len(inputs))]
+            return CommittedGroup(results, head, (head, prepared.kept) if as_staged else None)
         error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
-        return [outcomes.get(i, error) for i in range(len(inputs))]
-
-    def _take_warm(self) -> tuple[ChainLink | None, dict[NaturalKey, Any]] | None:
-        """The last group's reps and plans, taken (a group that fails leaves none:
-        it may have changed them)."""
-        with self._warm_lock:
-            warm, self._warm = self._warm, None
-        return warm
-
-    def _keep_warm(self, head: ChainLink | None, kept: dict[NaturalKey, Any]) -> None:
-        """Keep a committed group's reps and plans for the next group, which uses
-        them when the chain head is still ``head`` — no one else appended: the
-        store holds exactly what they say (every append takes the table lock and
-        extends the chain). Saves each group a query and the replay of every rep
-        it touches (a group commit under load: a query per group)."""
-        with self._warm_lock:
-            self._warm = (head, kept)
-
-    def _stage_optimistically(
-        self,
-        session: AppendSession,
-        requests: Sequence[Sequence[Input]],
-        failed: dict[int, RecordResult | LedgerError],
-        warm: dict[NaturalKey, Any] | None = None,
-    ) -> tuple[Staging, _Staged | None]:
-        """Stage the group assuming the keys its inputs create are new (no lookup
-        of them), as an import does; None when any request breaks a rule — an
-        assumption can cause that (a re-sent creation looks new), so the caller
-        stages again looking every key up, as it does when the append collides.
-        ``warm``: aggregates known current (see `_keep_warm`)."""
-        staging = Staging(session, self.mapper, self._plan_info, optimistic=True, loaded=warm)
-        # what every request reads, in one query (not one per request)
-        staging.load_for(
-            item for i, items in enumerate(requests) if i not in failed for item in items
-        )
-        staged, failure = _stage_requests(staging, requests, failed)
-        return staging, (None if failure is not None else staged)
+        return CommittedGroup([outcomes.get(i, error) for i in range(len(inputs))], None, None)
 
     def _stage_group(
         self,
@@ -464,7 +513,7 @@ class Ledger(Application[UUID]):
         if not versions:
             return None
         document = versions[max(versions)]
-        return PlanInfo(plan_id, document["currency"], document["period"])
+        return _plan_info_of(plan_id, document["currency"], document["period"])
 
     # -- queries ---------------------------------------------------------------
 
@@ -572,6 +621,12 @@ class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
 
 # (request index, its staged inputs, its events in stored form), in request order
 _Staged = list[tuple[int, list[StagedInput], list[StoredEvent]]]
+
+
+@lru_cache(maxsize=1024)
+def _plan_info_of(plan_id: str, currency: str, period: str) -> PlanInfo:
+    """One shared `PlanInfo` per plan (a sale checks its rep's plan)."""
+    return PlanInfo(plan_id, currency, period)
 
 
 def _stage_requests(

@@ -33,6 +33,7 @@ __all__ = [
     "event_id_text",
     "event_topic",
     "natural_id",
+    "stream_id",
     "type_of_topic",
 ]
 
@@ -96,6 +97,11 @@ def uuid_of_bytes(value: bytes) -> UUID:
 @lru_cache(maxsize=65_536)
 def natural_id(kind: str, key: str) -> UUID:
     """The aggregate id of the stream that holds the fact keyed ``kind:key``."""
+    return stream_id(kind, key)
+
+
+def stream_id(kind: str, key: str) -> UUID:
+    """`natural_id`, not cached (for streams being created: each is worked out once)."""
     return _uuid5(f"{kind}:{key}")
 
 

@@ -50,6 +50,8 @@ class Rep(LedgerAggregate):
 
     def plan_at(self, moment: datetime) -> str:
         """The plan id assigned to the rep at ``moment`` (the enrolment plan before)."""
+        if len(self.plans) == 1:  # most reps: never reassigned
+            return self.plans[0][1]
         current = self.plans[0][1]
         for since, plan_id in sorted(self.plans, key=lambda p: p[0]):
             if since <= moment:

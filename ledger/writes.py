@@ -9,9 +9,11 @@ keys). A natural key stored with other content is a conflict.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -24,7 +26,7 @@ from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id, stream_id
 from ledger.errors import (
     AlreadyDecidedError,
     InvalidInputError,
@@ -54,6 +56,9 @@ __all__ = [
     "StreamReader",
     "WireInput",
     "ids_touched",
+    "inputs_from_wire",
+    "parse_body",
+    "parse_body_wire",
     "parse_chunk",
     "parse_lines",
 ]
@@ -220,14 +225,15 @@ class Staging:
         if not self.optimistic:
             self.prefetch(ids_touched(items))
             return
-        items = list(items)
-        created = [
-            (_CREATES[item.type][1].KIND, item.data[_CREATES[item.type][0]])
-            for item in items
-            if item.type in _CREATES
-        ]
+        touched: list[Input] = []
+        created: list[NaturalKey] = []
+        for item in items:
+            touched.append(item)
+            creates = _CREATES.get(item.type)
+            if creates is not None:
+                created.append((creates[1].KIND, item.data[creates[0]]))
         fresh = set(created)
-        self.prefetch(k for k in ids_touched(items) if k not in fresh)
+        self.prefetch(k for k in ids_touched(touched) if k not in fresh)
         self.assume_new(created)
 
     def assume_new(self, keys: Iterable[NaturalKey]) -> None:
@@ -305,8 +311,10 @@ class Staging:
             "content_sha256": item.content_sha256,
             "data": item.data,
         }
+        # uncached: a created stream's id is worked out once (a cache of a
+        # million sales' ids would only evict the reps')
         stored = StoredEvent(
-            natural_id(cls.KIND, key), 1, event_topic(item.type), self._encode(state)
+            stream_id(cls.KIND, key), 1, event_topic(item.type), self._encode(state)
         )
         self._loaded[cls.KIND, key] = _Fresh(stored, cls.KIND)
         self.pending.append(stored)
@@ -366,13 +374,25 @@ def _datetime_field(iso_text: str) -> dict[str, str]:
 def ids_touched(items: Iterable[Input]) -> list[NaturalKey]:
     """Every aggregate a batch will read, so they load in a few queries."""
     keys: list[NaturalKey] = []
+    append = keys.append
     for item in items:
         fields = item.data
-        for name, kinds in _KEY_FIELDS:
+        for name, kinds in _key_fields_of(item.type):
             value = fields.get(name)
-            if isinstance(value, str):
-                keys.extend((kind, value) for kind in kinds)
+            if type(value) is str:
+                for kind in kinds:
+                    append((kind, value))
     return keys
+
+
+@lru_cache(maxsize=64)
+def _key_fields_of(type_: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The key fields an event of ``type_`` can carry (all of them for a type
+    without a model: a batch of sales looks at two fields of each, not eight)."""
+    model = ev.EVENT_MODELS.get(type_)
+    if model is None:
+        return _KEY_FIELDS
+    return tuple(entry for entry in _KEY_FIELDS if entry[0] in model.model_fields)
 
 
 # An input in the light form an import's parse worker sends back (`parse_chunk`):
@@ -394,6 +414,61 @@ def parse_lines(
     return inputs, errors
 
 
+def parse_body(body: bytes, actor: str) -> tuple[list[Input], list[LineError]]:
+    """A ``POST /events`` body — one event or a list, numbered from 1 — as the
+    inputs it records for ``actor`` (who may not name another actor), or every
+    error it has."""
+    try:
+        decoded = ev.decode_exact(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return [], [LineError(1, None, f"malformed JSON: {exc}")]
+    items = decoded if isinstance(decoded, list) else [decoded]
+    if not items:
+        return [], [LineError(1, None, "an empty list records nothing")]
+    inputs: list[Input] = []
+    errors: list[LineError] = []
+    for number, obj in enumerate(items, start=1):
+        item, item_errors = ev.parse_event(obj, line=number)
+        errors.extend(item_errors)
+        if item is not None and item.actor not in {None, actor}:
+            errors.append(LineError(number, "actor", "the actor is the token's; leave it out"))
+        elif item is not None:
+            inputs.append(Input.of(item, actor))
+    return inputs, errors
+
+
+def parse_body_wire(body: bytes, actor: str) -> bytes:
+    """`parse_body` in a worker process (the API's large bodies), answered in the
+    light form `parse_chunk` uses; `inputs_from_wire` reads it back."""
+    inputs, errors = parse_body(body, actor)
+    return _wire([(n, i) for n, i in enumerate(inputs, start=1)], errors)
+
+
+def inputs_from_wire(answer: bytes) -> tuple[list[Input], list[LineError]]:
+    """What `parse_body_wire` (or `parse_chunk`) answered, back as inputs and errors."""
+    inputs, errors = orjson.loads(answer)
+    return [Input.from_wire(wire) for wire in inputs], [LineError(*e) for e in errors]
+
+
+def _wire(inputs: Sequence[tuple[int, Input]], errors: Sequence[LineError]) -> bytes:
+    return orjson.dumps(
+        [
+            [
+                (
+                    n,
+                    i.type,
+                    i.occurred_text or i.occurred_at.isoformat(),
+                    i.actor,
+                    i.content_sha256,
+                    i.data,
+                )
+                for n, i in inputs
+            ],
+            [(e.line, e.field, e.reason, e.status) for e in errors],
+        ]
+    )
+
+
 def parse_chunk(chunk: list[tuple[int, str]], actor: str) -> bytes:
     """`parse_lines` in a worker process (`Ledger.import_lines`), answered as JSON.
 
@@ -404,15 +479,7 @@ def parse_chunk(chunk: list[tuple[int, str]], actor: str) -> bytes:
     measured); this light form, a tenth of that.
     """
     inputs, errors = parse_lines(chunk, actor)
-    return orjson.dumps(
-        [
-            [
-                (n, i.type, i.occurred_at.isoformat(), i.actor, i.content_sha256, i.data)
-                for n, i in inputs
-            ],
-            [(e.line, e.field, e.reason, e.status) for e in errors],
-        ]
-    )
+    return _wire(inputs, errors)
 
 
 # The stream each creating input starts: (its key field, the aggregate class).

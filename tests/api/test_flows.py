@@ -233,3 +233,51 @@ class TestLogs:
         assert entry["authorization"] == "[redacted]"
         assert entry["name"] == "[redacted]"
         assert "il1.aaa.bbb" not in entry["note"]
+
+
+class TestLargeBodies:
+    """Bodies from `LARGE_BODY_BYTES` on are parsed by a worker process; the
+    answer must be the one parsing here gives."""
+
+    @staticmethod
+    def _batch(n: int, **bad: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = [_sale(f"L-{i}", category="software") for i in range(n)]
+        for index, fields in bad.items():
+            rows[int(index.removeprefix("i"))] |= fields
+        return rows
+
+    def test_a_large_batch_is_stored_as_parsed_in_a_worker(self, api: Api) -> None:
+        from api.body_parser import LARGE_BODY_BYTES
+
+        body = json.dumps(self._batch(400)).encode()
+        assert len(body) >= LARGE_BODY_BYTES
+        response = api.client.post("/events", content=body, headers=api.as_("integration"))
+        assert response.status_code == 201, response.text
+        assert api.client.app.state.body_parser._pool is not None  # type: ignore[attr-defined]
+        answer = response.json()
+        assert answer["stored"] == 400
+        assert [e["index"] for e in answer["events"]] == list(range(400))
+        positions = [e["position"] for e in answer["events"]]
+        assert positions == sorted(positions)
+        stored = {r.data["sale_id"]: r for r in api.ledger.iter_log() if r.type == "SaleRecorded"}
+        assert stored["L-7"].actor == "crm-sync"
+        assert stored["L-7"].data["amount"] == "1000.00"
+        assert stored["L-7"].occurred_at.isoformat() == "2026-11-02T10:00:00+08:00"
+
+    def test_bad_lines_are_named_as_when_parsed_here(self, api: Api) -> None:
+        parser = api.client.app.state.body_parser  # type: ignore[attr-defined]
+        rows = self._batch(
+            400,
+            i3={"amount": 12.5},
+            i150={"actor": "someone-else"},
+            i399={"rep_id": "not ok!"},
+        )
+        body = json.dumps(rows).encode()
+        before = api.head()
+        there = api.client.post("/events", content=body, headers=api.as_("integration"))
+        parser.large_body_bytes = 10**9  # parse here
+        here = api.client.post("/events", content=body, headers=api.as_("integration"))
+        assert there.status_code == here.status_code == 422
+        assert there.json() == here.json()
+        assert [e["index"] for e in there.json()["errors"]] == [3, 150, 399]
+        assert api.head() == before
