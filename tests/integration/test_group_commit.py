@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from ledger.application import Ledger, RecordResult
+from ledger.application import STALE, UNSETTLED, Ledger, RecordResult
 from ledger.errors import BatchRejectedError, LedgerError
 from ledger.events import EventIn, parse_line
 from ledger.group_commit import GroupCommitter
-from tests.builders import jsonl, line, sale, seeded, stored_count
+from ledger.writes import Input
+from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 
 
 def _items(*events: dict[str, Any]) -> list[EventIn]:
@@ -165,4 +166,92 @@ def test_a_group_sees_what_another_writer_appended_since_the_last(
     [third] = api.record_many([(_items(usd_sale), "crm")])
     assert isinstance(third, RecordResult)
     assert third.stored == 1
+    assert api.verify().ok
+
+
+def _inputs(*events: dict[str, Any]) -> list[Input]:
+    return [Input.of(item, "crm") for item in _items(*events)]
+
+
+def _statuses(result: RecordResult | LedgerError) -> list[str]:
+    assert isinstance(result, RecordResult), result
+    return [o.status for o in result.outcomes]
+
+
+def test_a_group_staged_on_the_group_being_committed_goes_in_as_staged(
+    ledger: Ledger,
+) -> None:
+    """The pipelined group commit: the second group is staged while the first is
+    still being committed, on the reps the first staged (r2 exists only there),
+    and is appended as staged once the first went in as staged."""
+    seeded(ledger, "r1")
+    first = ledger.prepare_group([_inputs(enrol("r2"), sale("Q1", "r2"))])
+    second = ledger.prepare_group(
+        [_inputs(sale("Q2", "r2")), _inputs(_kpi("r2", "0.9"))], (UNSETTLED, first.kept)
+    )
+    assert second.staged is not None, "staged on the first group's reps"
+    # only reps and plans are carried: a cancellation of the first group's sale
+    # is staged again under the lock, once that sale is stored
+    third = ledger.prepare_group(
+        [_inputs(line("SaleCancelled", sale_id="Q1", reason="void"))], (UNSETTLED, {})
+    )
+    assert third.staged is None
+    done = ledger.commit_group(first)
+    assert done.warm is not None, "the first went in as staged"
+    second.follows(done)
+    assert second.basis == done.head
+    after = ledger.commit_group(second)
+    assert after.warm is not None, "the second went in as staged too"
+    assert [_statuses(r) for r in after.results] == [["stored"], ["stored"]]
+    [cancelled] = ledger.commit_group(third).results
+    assert _statuses(cancelled) == ["stored"]
+    assert ledger.verify().ok
+
+
+def test_a_group_staged_on_a_group_that_was_staged_again_is_staged_again(
+    ledger: Ledger,
+) -> None:
+    """When the group it was staged on did not go in as staged (a re-sent creation
+    that exists), the next group is staged again under the lock — its outcomes
+    are those of committing the two one after the other."""
+    seeded(ledger, "r1")
+    ledger.record(_items(sale("S1", "r1")), actor="crm")
+    first = ledger.prepare_group([_inputs(sale("S1", "r1"), sale("S2", "r1"))])
+    second = ledger.prepare_group(
+        [_inputs(sale("S1", "r1", "9.00"))],  # conflicts with the stored S1
+        (UNSETTLED, first.kept),
+    )
+    done = ledger.commit_group(first)
+    assert done.warm is None, "S1 exists: staged again under the lock"
+    assert [_statuses(r) for r in done.results] == [["skipped", "stored"]]
+    second.follows(done)
+    assert second.basis is STALE
+    [conflict] = ledger.commit_group(second).results
+    assert isinstance(conflict, BatchRejectedError)
+    assert conflict.status == "conflict"
+
+
+def test_a_pipelined_group_sees_what_another_writer_appended_meanwhile(
+    make_ledger: Any,
+) -> None:
+    """Another writer appends between the two groups: the second, staged before
+    that, is staged again under the lock and sees it (the sale it cancels was
+    already cancelled by the other writer: the cancellation conflicts or is a
+    rule broken, never stored twice)."""
+    api, cli = make_ledger(), make_ledger()
+    seeded(api, "r1")
+    first = api.prepare_group([_inputs(sale("C1", "r1"))])
+    second = api.prepare_group(
+        [_inputs(line("SaleCancelled", sale_id="C1", reason="void"))], (UNSETTLED, first.kept)
+    )
+    done = api.commit_group(first)
+    assert done.warm is not None
+    cli.record(_items(line("SaleCancelled", sale_id="C1", reason="duplicate")), actor="crm")
+    second.follows(done)
+    after = api.commit_group(second)
+    assert after.warm is None, "the chain head moved: staged again under the lock"
+    [result] = after.results
+    assert isinstance(result, LedgerError)
+    cancellations = [r for r in api.iter_log() if r.type == "SaleCancelled"]
+    assert [r.data["reason"] for r in cancellations] == ["duplicate"]
     assert api.verify().ok
