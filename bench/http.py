@@ -50,7 +50,6 @@ from tests.builders import PLAN_TOML
 
 SECRET = "bench-token-secret-0123456789abcdef"
 REPS = [f"rep-{i:03d}" for i in range(50)]
-BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -238,9 +237,7 @@ async def _run(
         elif "single" in phases:
             await _phase("post_single_event", store, seconds, concurrency, post_single)
         if "batch" in phases:
-            await _phase(
-                "post_batch_1000", store, seconds, min(concurrency, BATCH_CLIENTS), post_batch
-            )
+            await _phase("post_batch_1000", store, seconds, concurrency, post_batch)
         await _caught_up(reads, store)
         if "read" in phases:
             await _phase("get_statement_one_client", store, seconds, 1, get_statement)
