@@ -281,3 +281,20 @@ class TestLargeBodies:
         assert there.json() == here.json()
         assert [e["index"] for e in there.json()["errors"]] == [3, 150, 399]
         assert api.head() == before
+
+    def test_a_dead_worker_leaves_bodies_parsed_here(self, api: Api) -> None:
+        """Should the worker die (killed, out of memory), requests are still
+        answered: the body is parsed in the API process, from then on too."""
+        parser = api.client.app.state.body_parser  # type: ignore[attr-defined]
+        first = self._batch(400)
+        response = api.client.post("/events", json=first, headers=api.as_("integration"))
+        assert response.status_code == 201, response.text
+        for process in list(parser._pool._processes.values()):
+            process.kill()
+            process.join()
+        second = [row | {"sale_id": f"D-{i}"} for i, row in enumerate(first)]
+        response = api.client.post("/events", json=second, headers=api.as_("integration"))
+        assert response.status_code == 201, response.text
+        assert response.json()["stored"] == 400
+        assert parser._failed
+        assert parser._pool is None
