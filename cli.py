@@ -35,7 +35,7 @@ from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
 from policies.plan import PlanError, load_plan
 from projections.render import print_diff, print_history, print_statement
-from projections.runner import DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS
+from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS
 from projections.service import Reports
 
 app = typer.Typer(
@@ -465,7 +465,7 @@ def project(
         typer.Option(
             "--batch-events", min=1, help="Events in the first transaction of a catch-up."
         ),
-    ] = 20_000,
+    ] = BATCH_EVENTS,
     max_batch_events: Annotated[
         int,
         typer.Option(

@@ -25,7 +25,15 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ledger.application import UNSETTLED, CommittedGroup, Ledger, PreparedGroup, RecordResult, Warm
+from ledger.application import (
+    STALE,
+    UNSETTLED,
+    CommittedGroup,
+    Ledger,
+    PreparedGroup,
+    RecordResult,
+    Warm,
+)
 from ledger.errors import LedgerError
 from ledger.events import EventIn
 from ledger.writes import Input
@@ -111,7 +119,8 @@ class GroupCommitter:
                     warm = self._settle(flight)
                 prepared = self._prepare(inputs, warm)
                 warm = None  # the group's to change now
-            flight = _InFlight(group, prepared, self._writer.submit(self._commit, prepared))
+            committed_later = self._writer.submit(self._ledger.commit_group, prepared)
+            flight = _InFlight(group, prepared, committed_later)
 
     def _gather(self, first: _Request) -> list[_Request]:
         group, size = [first], len(first.inputs)
@@ -131,10 +140,7 @@ class GroupCommitter:
         try:
             return self._ledger.prepare_group(inputs, warm)
         except Exception:  # noqa: BLE001 - the store unreachable, say: staged under the lock
-            return PreparedGroup(inputs, None, {}, UNSETTLED)
-
-    def _commit(self, prepared: PreparedGroup) -> CommittedGroup:
-        return self._ledger.commit_group(prepared)
+            return PreparedGroup(inputs, None, {}, STALE)
 
     def _wait(self, flight: _InFlight) -> CommittedGroup:
         """Wait for the group in flight and hand its requests their outcomes."""

@@ -148,7 +148,6 @@ class _Fresh(NamedTuple):
     """
 
     stored: StoredEvent
-    kind: str
 
 
 class Staging:
@@ -202,13 +201,9 @@ class Staging:
 
     def get(self, cls: type[A], key: str) -> A | None:
         natural = (cls.KIND, key)
-        found = self._loaded.get(natural, _UNLOADED)
-        if found is _UNLOADED:
+        if natural not in self._loaded:
             self.prefetch([natural])
-            found = self._loaded[natural]
-        if isinstance(found, _Fresh):
-            domain_event: Any = self._mapper.to_domain_event(found.stored)
-            found = self._loaded[natural] = domain_event.mutate(None)
+        found = self.get_loaded(natural)
         if found is not None and not isinstance(found, cls):
             return None
         return found
@@ -245,9 +240,9 @@ class Staging:
         """The reps and plans loaded or staged: once what was staged is committed,
         they are as stored, for a next unit of work to start from (`loaded`)."""
         kept: dict[NaturalKey, LedgerAggregate | None] = {}
-        for key, found in self._loaded.items():
+        for key in list(self._loaded):
             if key[0] in _KEPT_KINDS:
-                kept[key] = self.get_loaded(key) if isinstance(found, _Fresh) else found
+                kept[key] = self.get_loaded(key)
         return kept
 
     def get_loaded(self, key: NaturalKey) -> LedgerAggregate | None:
@@ -316,7 +311,7 @@ class Staging:
         stored = StoredEvent(
             stream_id(cls.KIND, key), 1, event_topic(item.type), self._encode(state)
         )
-        self._loaded[cls.KIND, key] = _Fresh(stored, cls.KIND)
+        self._loaded[cls.KIND, key] = _Fresh(stored)
         self.pending.append(stored)
 
     def _encode(self, state: dict[str, Any]) -> bytes:

@@ -38,6 +38,7 @@ from projections.statement import AsOf, Calculator, StepCache
 from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
 
 __all__ = [
+    "BATCH_EVENTS",
     "DEFAULT_MAX_BUSY",
     "CatchUp",
     "Pacing",
@@ -49,9 +50,10 @@ __all__ = [
 ]
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
+# Events in a catch-up's first batch (doubling while it is behind, up to the max).
+BATCH_EVENTS = 20_000
 # The largest batch (events read, folded and written in one transaction): bounds
-# the memory a batch's index rows take beside the facts (peak RSS of a 1M-event
-# rebuild, which runs in batches of this size: under 1 GiB).
+# the memory a batch's index rows take beside the facts.
 MAX_BATCH_EVENTS = 200_000
 
 # A following projector is busy at most this share of the time (`pause_after`).
@@ -251,7 +253,7 @@ class Projector:
     def catch_up(
         self,
         *,
-        batch_events: int = 20_000,
+        batch_events: int = BATCH_EVENTS,
         max_batch_events: int = MAX_BATCH_EVENTS,
         on_batch: Callable[[int], None] | None = None,
         max_batches: int | None = None,
@@ -345,7 +347,7 @@ class Projector:
         *,
         poll_seconds: float = 0.25,
         stop: Callable[[], bool] = lambda: False,
-        batch_events: int = 20_000,
+        batch_events: int = BATCH_EVENTS,
         max_batch_events: int = MAX_BATCH_EVENTS,
         max_busy: float = DEFAULT_MAX_BUSY,
     ) -> None:

@@ -23,6 +23,7 @@ from policies.periods import Period, parse_period
 from projections.diff import diff_statements
 from projections.facts import LedgerFacts
 from projections.runner import (
+    BATCH_EVENTS,
     DEFAULT_MAX_BUSY,
     MAX_BATCH_EVENTS,
     CatchUp,
@@ -336,7 +337,7 @@ class Reports:
         assert self.projections == "background", "only a background projector follows"
 
         def follow() -> None:
-            pace = Pacing(20_000, MAX_BATCH_EVENTS, max_busy)
+            pace = Pacing(BATCH_EVENTS, MAX_BATCH_EVENTS, max_busy)
             while not self._stop.is_set():
                 try:
                     with self._lock:  # one batch at a time: the rest is outside the lock
