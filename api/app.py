@@ -77,10 +77,12 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         if settings.api_projector:
             reports.start_following()
         yield
-        reports.stop_following()
-        committer.close()
+        stopped = reports.stop_following()
+        stopped = committer.close() and stopped
         body_parser.close()
-        if own:
+        if not stopped:
+            log.error("shutdown: a writer or the projector was still at work; store left open")
+        elif own:
             the_ledger.close()
 
     app = FastAPI(

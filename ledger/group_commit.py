@@ -85,10 +85,17 @@ class GroupCommitter:
         """`Ledger.record`, committed with whatever else is queued."""
         return self.submit(items, actor=actor).result()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 60.0) -> bool:
+        """Commit what is queued, then stop. False if the threads were still at
+        work after ``timeout`` seconds (a store not answering): the store must
+        then stay open under them (closing a connection in use can crash the
+        process), and the caller leaves it for the process's exit."""
         self._queue.put(None)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            return False
         self._writer.shutdown(wait=True)
+        return True
 
     def _run(self) -> None:
         flight: _InFlight | None = None

@@ -36,7 +36,7 @@ def _sqlite_env(path: str) -> dict[str, str]:
     if path in {":memory:", ""}:
         path = f"file:ledger-{uuid4().hex}?mode=memory&cache=shared"
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "ledger.backends.sqlite:LedgerSQLiteFactory",
         "SQLITE_DBNAME": path,
         "SQLITE_LOCK_TIMEOUT": "30",
         "APPLICATION_RECORDER_TOPIC": "ledger.backends.sqlite:LedgerSQLiteRecorder",

@@ -356,10 +356,14 @@ class Reports:
         self._follower = threading.Thread(target=follow, name="projector", daemon=True)
         self._follower.start()
 
-    def stop_following(self) -> None:
+    def stop_following(self, timeout: float = 60.0) -> bool:
+        """Stop the background projector after its batch; False if it was still
+        at work after ``timeout`` seconds (then keep the store open under it)."""
         self._stop.set()
-        if self._follower is not None:
-            self._follower.join(timeout=30)
+        if self._follower is None:
+            return True
+        self._follower.join(timeout=timeout)
+        return not self._follower.is_alive()
 
     def rebuild(self) -> CatchUp:
         self._projector = None

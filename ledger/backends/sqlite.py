@@ -8,20 +8,98 @@ last link, append the next" safe.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    IntegrityError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+)
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
 
-__all__ = ["LedgerSQLiteRecorder", "SQLiteAppendSession"]
+__all__ = [
+    "LedgerSQLiteFactory",
+    "LedgerSQLiteRecorder",
+    "SQLiteAppendSession",
+    "WritersQueuedPool",
+]
 
 _LINK_COLUMNS = "position, event_id, recorded_at, hash"
+
+
+class WritersQueuedPool(SQLiteConnectionPool):
+    """The library's pool, with writers queued before its fairness semaphore.
+
+    The library's pool lets one thread at a time ask for a connection, and a
+    writer asks while holding that turn until the writer before it returns its
+    connection (or ``pool_timeout``, 5 s, passes). While an import or a group
+    commit holds the writer, the background projector asking to write therefore
+    kept every reader of the process waiting — and a writer that reads on a
+    second connection (an import loading plans) waited on itself, 5 s each time.
+    Here a writer first waits its turn among writers, holding nothing, and only
+    then takes the pool's turn, when the writer connection is free or about to be.
+
+    A file database only: in memory, the library makes reading and writing
+    mutually exclusive and its own order is the one that holds.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._writers = threading.Lock()
+
+    def get_connection(
+        self, timeout: float | None = None, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        if is_writer is not True or self.is_sqlite_memory_mode:
+            return super().get_connection(timeout=timeout, is_writer=is_writer)
+        wait = self.pool_timeout if timeout is None else timeout
+        if not self._writers.acquire(timeout=wait):
+            msg = "Timed out waiting for return of writer"
+            raise ConnectionUnavailableError(msg)
+        try:
+            return super().get_connection(timeout=timeout, is_writer=True)
+        except BaseException:
+            self._writers.release()
+            raise
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        writer = conn.is_writer is True and not self.is_sqlite_memory_mode
+        try:
+            super().put_connection(conn)
+        finally:
+            if writer:
+                self._writers.release()
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory, its datastore on a `WritersQueuedPool`."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        library = self.datastore.pool
+        self.datastore.pool = WritersQueuedPool(
+            db_name=library.db_name,
+            lock_timeout=library.lock_timeout,
+            pool_size=library.pool_size,
+            max_overflow=library.max_overflow,
+            pool_timeout=library.pool_timeout,
+            max_age=library.max_age,
+            pre_ping=library.pre_ping,
+        )
+        library.close()  # never connected: connections are made when first asked for
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):

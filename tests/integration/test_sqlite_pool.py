@@ -1,0 +1,108 @@
+"""The embedded store's connection pool: a writer waiting for the writer
+connection holds up no reader (`ledger.backends.sqlite.WritersQueuedPool`).
+
+The library's pool let a waiting writer keep its one-at-a-time turn until the
+writer before it was done or 5 s passed: with the API's projector waiting to
+write while an import held the writer, every read of the process waited, and
+the import's own read of the plans waited on itself for the 5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import ConnectionUnavailableError
+
+from ledger.application import Ledger
+from ledger.backends.sqlite import WritersQueuedPool
+from ledger.events import parse_line
+from ledger.group_commit import GroupCommitter
+from tests.builders import sale, seeded
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield ledger
+    ledger.close()
+
+
+def _pool(ledger: Ledger) -> WritersQueuedPool:
+    pool = ledger.factory.datastore.pool  # type: ignore[attr-defined]
+    assert isinstance(pool, WritersQueuedPool)
+    return pool
+
+
+def _take_writer(pool: WritersQueuedPool, outcomes: list[str]) -> None:
+    try:
+        conn = pool.get_connection(is_writer=True)
+    except ConnectionUnavailableError:
+        outcomes.append("timed out")
+        return
+    pool.put_connection(conn)
+    outcomes.append("written")
+
+
+def test_a_reader_passes_a_writer_waiting_for_the_writer(ledger: Ledger) -> None:
+    pool = _pool(ledger)
+    outcomes: list[str] = []
+    with ledger.chain.append_session():  # holds the writer connection
+        waiting = threading.Thread(target=_take_writer, args=(pool, outcomes))
+        waiting.start()
+        time.sleep(0.2)  # lets it queue for the writer (not a measurement)
+        assert ledger.chain.chain_head() is None  # a read, on a connection of its own
+        # answered while the other writer still waits (the library's pool
+        # answered only once that writer had timed out, 5 s later)
+        assert waiting.is_alive()
+        assert outcomes == []
+    waiting.join()
+    assert outcomes == ["written"]  # and that writer went on once the session ended
+
+
+def test_writers_still_take_turns(ledger: Ledger) -> None:
+    pool = _pool(ledger)
+    outcomes: list[str] = []
+    first = pool.get_connection(is_writer=True)
+    try:
+        second = threading.Thread(target=_take_writer, args=(pool, outcomes))
+        second.start()
+        time.sleep(0.2)
+        assert second.is_alive()
+        assert outcomes == []
+    finally:
+        pool.put_connection(first)
+    second.join()
+    assert outcomes == ["written"]
+
+
+def test_a_timed_out_writer_leaves_the_queue_open(ledger: Ledger) -> None:
+    pool = _pool(ledger)
+    first = pool.get_connection(is_writer=True)
+    try:
+        with pytest.raises(ConnectionUnavailableError):
+            pool.get_connection(is_writer=True, timeout=0.05)
+    finally:
+        pool.put_connection(first)
+    conn = pool.get_connection(is_writer=True, timeout=1)  # not left locked
+    pool.put_connection(conn)
+
+
+def test_a_group_commit_at_work_is_not_stopped_under_its_connection(ledger: Ledger) -> None:
+    """`GroupCommitter.close` says when its threads are still at work (the API then
+    leaves the store open: closing a connection in use can crash the process)."""
+    seeded(ledger, "r1")
+    committer = GroupCommitter(ledger)
+    item, errors = parse_line(json.dumps(sale("C-1", "r1")), line=1)
+    assert item is not None
+    assert not errors
+    with ledger.chain.append_session():  # the writer is busy: the commit waits
+        pending = committer.submit([item], actor="crm")
+        time.sleep(0.2)
+        assert committer.close(timeout=0.05) is False
+    assert pending.result().stored == 1  # it went on once the writer was free
+    assert committer.close() is True
