@@ -52,6 +52,9 @@ class WritersQueuedPool(SQLiteConnectionPool):
     Here a writer first waits its turn among writers, holding nothing, and only
     then takes the pool's turn, when the writer connection is free or about to be.
 
+    It also gives the writer lock back when no connection came (the library's
+    pool kept it, and the process could not write again).
+
     A file database only: in memory, the library makes reading and writing
     mutually exclusive and its own order is the one that holds.
     """
@@ -72,6 +75,13 @@ class WritersQueuedPool(SQLiteConnectionPool):
         try:
             return super().get_connection(timeout=timeout, is_writer=True)
         except BaseException:
+            # The library takes its writer lock before it has a connection and
+            # keeps it when none comes (all in use, or one could not be made):
+            # every later writer would time out, for good. Only the writer that
+            # holds our turn can hold that lock here, and it holds no connection.
+            if self._writer_lock.locked():
+                self._num_writers -= 1
+                self._writer_lock.release()
             self._writers.release()
             raise
 

@@ -106,3 +106,23 @@ def test_a_group_commit_at_work_is_not_stopped_under_its_connection(ledger: Ledg
         assert committer.close(timeout=0.05) is False
     assert pending.result().stored == 1  # it went on once the writer was free
     assert committer.close() is True
+
+
+def test_a_writer_that_got_no_connection_leaves_writing_possible(ledger: Ledger) -> None:
+    """Every connection in use (readers of a busy API), a writer times out; once
+    they are back, the next writer gets one (the library's pool kept its writer
+    lock taken, and the process could never write again)."""
+    pool = _pool(ledger)
+    readers = [
+        pool.get_connection(is_writer=False) for _ in range(pool.pool_size + pool.max_overflow)
+    ]
+    try:
+        with pytest.raises(ConnectionUnavailableError):
+            pool.get_connection(is_writer=True, timeout=0.05)
+    finally:
+        for conn in readers:
+            pool.put_connection(conn)
+    conn = pool.get_connection(is_writer=True, timeout=1)
+    pool.put_connection(conn)
+    seeded(ledger, "r1")  # and the ledger writes
+    assert ledger.head() is not None
