@@ -2,7 +2,8 @@
 
 401 unknown/malformed/expired token · 403 role · 404 unknown or not yours ·
 409 conflicting duplicate, self-approval, second decision · 422 invalid input ·
-503 the store dropped the connection and nothing was stored.
+503 the store dropped the connection and nothing was stored, or did not answer
+in time (busy: another writer held it past the wait; unreachable): ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -72,6 +74,21 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The library's persistence errors: the store busy past the wait for a
+    connection, or unreachable. Safe to retry: writes are idempotent by natural
+    key (a repeat of a stored event is skipped)."""
+    log.warning("store unavailable", error_type=type(exc).__name__)
+    return JSONResponse(
+        _body(
+            "unavailable",
+            "the store is busy or unreachable; retry (a repeated event is skipped)",
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", error_type=type(exc).__name__, exc_info=exc)
     return JSONResponse(_body("internal", "an unexpected error; see the server log"), 500)
@@ -83,4 +100,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(PersistenceError, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -60,6 +60,23 @@ class TestPostEvents:
         assert (again.json()["stored"], again.json()["skipped"]) == (0, 2)
         assert api.head() == head
 
+    def test_a_store_busy_past_the_wait_is_503_and_a_retry_stores(self, api: Api) -> None:
+        """Another writer holds the store past the wait for the writer connection
+        (shortened here from its 5 s): 503 with Retry-After, nothing stored; the
+        retry, once it is free, stores the sale."""
+        pool = api.ledger.factory.datastore.pool  # type: ignore[attr-defined]
+        pool.pool_timeout = 0.2
+        before = api.head()
+        with api.ledger.chain.append_session():
+            busy = api.client.post("/events", json=_sale("S-BUSY"), headers=api.as_("integration"))
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "1"
+        assert busy.json()["error"] == "unavailable"
+        assert api.head() == before
+        retry = api.client.post("/events", json=_sale("S-BUSY"), headers=api.as_("integration"))
+        assert retry.status_code == 201
+        assert retry.json()["stored"] == 1
+
     def test_the_answer_is_a_record_out_and_a_json_number_is_refused(self, api: Api) -> None:
         """The answer, serialised without the model, validates as RecordOut and
         equals `record_out`; money as a JSON number is refused like on import."""
