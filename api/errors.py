@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -75,8 +75,10 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    """The library's persistence errors: the store busy past the wait for a
-    connection, or unreachable. Safe to retry: writes are idempotent by natural
+    """The library's connection errors, the same pair an import reports as the
+    store unavailable (`Ledger.import_lines`): the store busy past the wait for
+    a connection, or unreachable. Its other errors (a bad statement, say) stay
+    500. Safe to retry: writes are idempotent by natural
     key (a repeat of a stored event is skipped)."""
     log.warning("store unavailable", error_type=type(exc).__name__)
     return JSONResponse(
@@ -100,5 +102,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(PersistenceError, _store_unavailable)
+    for unavailable in (InterfaceError, OperationalError):
+        app.add_exception_handler(unavailable, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -69,11 +70,13 @@ class WritersQueuedPool(SQLiteConnectionPool):
         if is_writer is not True or self.is_sqlite_memory_mode:
             return super().get_connection(timeout=timeout, is_writer=is_writer)
         wait = self.pool_timeout if timeout is None else timeout
+        started = time.monotonic()
         if not self._writers.acquire(timeout=wait):
             msg = "Timed out waiting for return of writer"
             raise ConnectionUnavailableError(msg)
-        try:
-            return super().get_connection(timeout=timeout, is_writer=True)
+        try:  # the rest of the one wait: queueing here is not a second timeout
+            left = max(0.0, wait - (time.monotonic() - started))
+            return super().get_connection(timeout=left, is_writer=True)
         except BaseException:
             # The library takes its writer lock before it has a connection and
             # keeps it when none comes (all in use, or one could not be made):
