@@ -1,10 +1,11 @@
 """HTTP load check: `python -m bench.http [--store postgres] [--seconds 30] [--concurrency 32]
-[--projector worker|thread] [--phases single,batch,...] [--client auto|wrk|aiohttp]`.
+[--projector worker|thread|none] [--phases single,batch,...] [--client auto|wrk|aiohttp]`.
 
 Starts `incentive-ledger serve` on 127.0.0.1 against a fresh database — with a
 separate `incentive-ledger project --follow` worker, as docker-compose.yml runs
 it (``--projector worker``, the default), or projecting in a thread of the API
-process (``thread``) — then for
+process (``thread``), or with none at all (``none``: the write path alone; the
+read phases need a projector) — then for
 ``--seconds`` runs ``--concurrency`` clients that POST single sales, POST batches
 of 1,000, and GET statements (each phase on its own, then mixed). Prints one JSON
 line per figure (requests/s, events/s, p50/p99 ms) and afterwards checks that every
@@ -182,6 +183,8 @@ async def _run(
     acked: list[str],
     phases: set[str],
     wrk_acked: Path | None = None,
+    *,
+    projecting: bool = True,
 ) -> None:
     """The phases; ``wrk_acked``: drive the single-event phase with wrk, which
     writes the event ids it was answered with there."""
@@ -238,6 +241,8 @@ async def _run(
             await _phase("post_single_event", store, seconds, concurrency, post_single)
         if "batch" in phases:
             await _phase("post_batch_1000", store, seconds, concurrency, post_batch)
+        if not projecting:
+            return
         await _caught_up(reads, store)
         if "read" in phases:
             await _phase("get_statement_one_client", store, seconds, 1, get_statement)
@@ -308,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
         "--projector",
-        choices=["worker", "thread"],
+        choices=["worker", "thread", "none"],
         default="worker",
-        help="a separate `project --follow` process (docker-compose) or an API thread",
+        help="a separate `project --follow` process (docker-compose), an API thread, or "
+        "none (the write path alone: the read and mixed phases are skipped)",
     )
     parser.add_argument("--phases", default="single,batch,read,mixed,bare")
     parser.add_argument("--workers", type=int, default=1, help="API processes (`serve --workers`)")
@@ -328,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
+    if args.projector == "none":
+        phases -= {"read", "mixed"}
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     with tempfile.TemporaryDirectory() as tmp:
         if args.store == "postgres":
@@ -362,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             env["LEDGER_PARSE_WORKERS"] = str(args.parse_workers)
         cli = str(Path(sys.executable).parent / "incentive-ledger")
         worker = None
-        if args.projector == "worker":
+        if args.projector != "thread":
             env["LEDGER_API_PROJECTOR"] = "false"
+        if args.projector == "worker":
             worker = subprocess.Popen(
                 [cli, "project", "--follow", "--db", url],
                 env=env,
@@ -406,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
                     acked,
                     phases,
                     wrk_acked,
+                    projecting=args.projector != "none",
                 )
             )
         finally:

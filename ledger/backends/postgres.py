@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -102,9 +103,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "FROM {schema}.{events} e JOIN {schema}.{chain} c "
             "ON c.position = e.notification_id "
             "WHERE e.notification_id > %s AND e.notification_id <= %s "
-            "AND c.position > %s AND c.position <= %s "
-            "ORDER BY e.notification_id LIMIT %s"
+            "AND c.position > %s AND c.position <= %s"
         ).format(schema=schema, events=events, chain=chain)
+        self._select_next_position = SQL(
+            "SELECT MIN(position) AS next FROM {schema}.{chain} "
+            "WHERE position > %s AND position <= %s"
+        ).format(schema=schema, chain=chain)
         # Both sides of the joins below are filtered by position: given the
         # filter on one side only, the planner hash-joins a rep's 10,000 events
         # against a seq scan of the whole chain (measured: 220 ms -> 39 ms).
@@ -270,8 +274,45 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
+        """Up to ``limit`` events after ``after`` (up to ``stop``), in position order.
+
+        Read in windows of positions, ``after < position <= after + limit``, not
+        as "the first ``limit`` after ``after``": given an open range, the planner
+        judges its size by the table's statistics, which trail a log growing by
+        thousands of events a second, and for a range it takes to be small it
+        joins and sorts the whole tail before taking the first ``limit`` rows —
+        measured with stale statistics: 412 ms a page of 5,000 with 297,000
+        events after it, against 5 ms. A window's cost is bounded by its width
+        whatever plan is chosen. Nor is it sorted there: under stale statistics
+        the plan sorted after a nested loop, spilling to disk (18 ms a window
+        against 9.7 ms unsorted); a list already in order sorts in linear time.
+
+        Positions are gapless but for appends rolled back (their positions are
+        drawn and not reused). A short window is followed by a look-up of the
+        next stored position: commits land in position order (the table lock),
+        so any position below a visible one that is not visible itself was
+        rolled back and will never appear — nothing is skipped.
+        """
         upper = stop if stop is not None else 2**63 - 1
-        rows = self._fetch_tuples(self._select_log, (after, upper, after, upper, limit))
+        rows: list[tuple[Any, ...]] = []
+        low = after
+        while len(rows) < limit and low < upper:
+            want = limit - len(rows)
+            high = min(upper, low + want)
+            got = self._fetch_tuples(self._select_log, (low, high, low, high))
+            got.sort(key=_first)  # in order already when merge-joined (the usual plan)
+            rows.extend(got)
+            if len(got) == want:
+                break
+            # Short: the rest of the window was never stored (a rolled-back
+            # append) or not yet committed. Continue after the last row seen,
+            # from the next position stored now, if any.
+            seen = int(got[-1][0]) if got else low
+            found = self._fetch(self._select_next_position, (seen, upper))
+            following = found[0]["next"] if found else None
+            if following is None:
+                break
+            low = int(following) - 1
         return [LoggedEvent._make(row) for row in rows]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
@@ -413,6 +454,9 @@ def _streams(
                 StoredEvent(oid, r["originator_version"], r["topic"], bytes(r["state"]))
             )
     return streams
+
+
+_first = itemgetter(0)
 
 
 def _link(row: Any) -> ChainLink:
