@@ -18,7 +18,7 @@ import orjson
 
 from ledger.application import Ledger, RecordResult
 from ledger.errors import InvalidInputError, NotFoundError
-from ledger.records import EventRecord
+from ledger.records import EventRecord, loads_document
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
 from projections.facts import LedgerFacts
@@ -135,7 +135,7 @@ class Reports:
             position = self.fresh()
             cached = self._cached_json(rep_id, str(wanted)) if locale == "en" else None
             if cached is not None:
-                return dict(orjson.loads(cached))
+                return loads_document(cached)
         else:
             position = self.ledger.resolve_as_of(as_of)
             windowed = self._windowed_statement(rep_id, wanted, position, locale)

@@ -39,6 +39,7 @@ from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
+from ledger.records import loads_document
 
 __all__ = ["VIEWS", "IndexRow", "Replacement", "ViewStore", "open_view_store"]
 
@@ -190,7 +191,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
         found = self.row_json(view, scope, key)
-        return dict(orjson.loads(found)) if found is not None else None
+        return loads_document(found) if found is not None else None
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as stored (JSON text), not decoded."""
@@ -500,7 +501,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
         found = self.row_json(view, scope, key)
-        return dict(orjson.loads(found)) if found is not None else None
+        return loads_document(found) if found is not None else None
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as JSON text, not decoded.

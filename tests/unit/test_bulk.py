@@ -6,7 +6,9 @@ from __future__ import annotations
 import gc
 import weakref
 
-from ledger.records import bulk
+import orjson
+
+from ledger.records import bulk, loads_document
 
 
 class _Node:
@@ -46,3 +48,39 @@ def test_little_bulk_work_freezes_nothing() -> None:
     assert gc.get_freeze_count() == frozen
     gc.collect()
     assert sum(1 for r in refs if r() is not None) == 0
+
+
+def test_a_document_is_decoded_with_the_collector_paused_and_nothing_frozen() -> None:
+    """`loads_document`: no collection runs while a large statement is decoded (its
+    containers set off round after round, the oldest of which walk the whole heap),
+    the collector's state is given back as it was, and nothing is frozen."""
+    doc = orjson.dumps({"lines": [{"event_ids": [str(i)], "amount": "1.00"} for i in range(5_000)]})
+    collections: list[str] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    gc.callbacks.append(seen)
+    try:
+        decoded = loads_document(doc)
+        # at most the one young-generation round the first container made after
+        # resuming sets off (the count went on while paused), none while decoding
+        during = len(collections)
+        assert during <= 1
+        assert gc.isenabled()
+        assert decoded["lines"][4_999] == {"event_ids": ["4999"], "amount": "1.00"}
+        gc.collect()
+        collections.clear()
+        orjson.loads(doc)  # the same, unpaused: the collector runs while decoding
+        during = len(collections)
+        assert during > 1
+        gc.disable()
+        loads_document(doc)
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+        gc.callbacks.remove(seen)
+    assert gc.get_freeze_count() == frozen
