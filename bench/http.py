@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                     process.wait(timeout=30)
         if args.store == "postgres" and "bare" in phases:
             port = _free_port()
-            bare_env = env | {"BARE_DSN": PG_DEFAULT}
+            bare_env = env | {"BARE_DSN": PG_DEFAULT, "BARE_POOL": str(args.concurrency)}
             bare = _serve(
                 [
                     sys.executable,
