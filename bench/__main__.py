@@ -1,12 +1,16 @@
-"""`python -m bench {import,rebuild,statement,http,all} --db URL [--events N]`
+"""`python -m bench {import,rebuild,statement,all} [--store sqlite|postgres|both]
+[--events N] [--seed S] [--rounds R]` (HTTP: `python -m bench.http`).
 
 Prints one JSON line per figure: {"bench", "store", "value", "unit", "ceiling",
-"ceiling_name", "ratio", ...}. Same seed, same data."""
+"ceiling_name", "ratio", ...}. Same seed, same data. SQLite runs in a temporary
+directory; PostgreSQL in a fresh schema, dropped afterwards, of the database named
+by ``LEDGER_BENCH_DATABASE_URL`` (default: the local ``test`` database)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -25,7 +29,10 @@ from ledger.application import Ledger
 from projections.runner import rebuild
 from projections.service import Reports
 
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+# A plain URL (no query string): each run adds ``?schema=`` of its own.
+PG_DEFAULT = os.environ.get(
+    "LEDGER_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def emit(

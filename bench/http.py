@@ -345,139 +345,145 @@ def main(argv: list[str] | None = None) -> int:
             url = f"{PG_DEFAULT}?schema={schema}"
         else:
             url = f"sqlite:///{Path(tmp) / 'http.db'}"
-        ledger = Ledger(url)
-        ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
-        ledger.import_lines(
-            [
-                json.dumps(
-                    {
-                        "type": "RepEnrolled",
-                        "occurred_at": "2026-06-01T09:00:00+08:00",
-                        "rep_id": r,
-                        "name": r,
-                        "plan_id": "field-sales",
-                    }
+        # The schema is dropped however the run ends (an interrupt, a closed
+        # stdout, a failed phase): a run leaves ~500,000 events behind.
+        try:
+            ledger = Ledger(url)
+            ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+            ledger.import_lines(
+                [
+                    json.dumps(
+                        {
+                            "type": "RepEnrolled",
+                            "occurred_at": "2026-06-01T09:00:00+08:00",
+                            "rep_id": r,
+                            "name": r,
+                            "plan_id": "field-sales",
+                        }
+                    )
+                    for r in REPS
+                ],
+                actor="hr",
+            )
+            token, _ = TokenStore(ledger, SECRET).create(actor="crm-sync", role="integration")
+            reader, _ = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")
+            port = _free_port()
+            env = server_env()
+            if args.parse_workers is not None:
+                env["LEDGER_PARSE_WORKERS"] = str(args.parse_workers)
+            cli = str(Path(sys.executable).parent / "incentive-ledger")
+            worker = None
+            if args.projector != "thread":
+                env["LEDGER_API_PROJECTOR"] = "false"
+            if args.projector == "worker":
+                worker = subprocess.Popen(
+                    [cli, "project", "--follow", "--db", url],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-                for r in REPS
-            ],
-            actor="hr",
-        )
-        token, _ = TokenStore(ledger, SECRET).create(actor="crm-sync", role="integration")
-        reader, _ = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")
-        port = _free_port()
-        env = server_env()
-        if args.parse_workers is not None:
-            env["LEDGER_PARSE_WORKERS"] = str(args.parse_workers)
-        cli = str(Path(sys.executable).parent / "incentive-ledger")
-        worker = None
-        if args.projector != "thread":
-            env["LEDGER_API_PROJECTOR"] = "false"
-        if args.projector == "worker":
-            worker = subprocess.Popen(
-                [cli, "project", "--follow", "--db", url],
+            server = subprocess.Popen(
+                [
+                    cli,
+                    "serve",
+                    "--db",
+                    url,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        server = subprocess.Popen(
-            [
-                cli,
-                "serve",
-                "--db",
-                url,
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            acked: list[str] = []
-            wrk_acked = Path(tmp) / "wrk-acked.txt" if use_wrk else None
-            # integration posts sales; reads use a finance token through a second client
-            asyncio.run(
-                _run(
-                    base,
-                    (token, reader),
-                    args.store,
-                    args.seconds,
-                    args.concurrency,
-                    acked,
-                    phases,
-                    wrk_acked,
-                    projecting=args.projector != "none",
-                )
-            )
-        finally:
-            for process in (server, worker):
-                if process is not None:
-                    process.terminate()
-                    process.wait(timeout=30)
-        if args.store == "postgres" and "bare" in phases:
-            port = _free_port()
-            bare_env = env | {"BARE_DSN": PG_DEFAULT, "BARE_POOL": str(args.concurrency)}
-            bare = _serve(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "bench.bare_app:app",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                bare_env,
-                port,
-            )
             try:
-                if use_wrk:
-                    _wrk(
-                        "bare_fastapi_insert_ceiling",
-                        "postgres",
-                        f"http://127.0.0.1:{port}",
+                base = f"http://127.0.0.1:{port}"
+                for _ in range(100):
+                    try:
+                        if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.1)
+                acked: list[str] = []
+                wrk_acked = Path(tmp) / "wrk-acked.txt" if use_wrk else None
+                # integration posts sales; reads use a finance token through a second client
+                asyncio.run(
+                    _run(
+                        base,
+                        (token, reader),
+                        args.store,
                         args.seconds,
                         args.concurrency,
+                        acked,
+                        phases,
+                        wrk_acked,
+                        projecting=args.projector != "none",
                     )
-                else:
-                    asyncio.run(_bare(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+                )
             finally:
-                bare.terminate()
-                bare.wait(timeout=30)
-                with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
-                    conn.execute("DROP TABLE IF EXISTS bench_bare")
-        records = list(ledger.iter_log())
-        stored = Counter(r.data["sale_id"] for r in records if r.type == "SaleRecorded")
-        doubled = sum(1 for c in stored.values() if c > 1)
-        missing = sum(1 for s in set(acked) if s not in stored)
-        # wrk's acknowledged writes, by the event id each answer named
-        acked_events = set()
-        if wrk_acked is not None and wrk_acked.exists():
-            acked_events = set(wrk_acked.read_text().split())
-            missing += len(acked_events - {r.event_id for r in records})
-        report = ledger.verify()
-        emit(
-            "http_integrity",
-            args.store,
-            float(len(set(acked)) + len(acked_events)),
-            "acknowledged events",
-            stored=len(stored),
-            missing=missing,
-            doubled=doubled,
-            chain_ok=report.ok,
-        )
-        ledger.close()
-        drop(url)
+                for process in (server, worker):
+                    if process is not None:
+                        process.terminate()
+                        process.wait(timeout=30)
+            if args.store == "postgres" and "bare" in phases:
+                port = _free_port()
+                bare_env = env | {"BARE_DSN": PG_DEFAULT, "BARE_POOL": str(args.concurrency)}
+                bare = _serve(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "bench.bare_app:app",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    bare_env,
+                    port,
+                )
+                try:
+                    if use_wrk:
+                        _wrk(
+                            "bare_fastapi_insert_ceiling",
+                            "postgres",
+                            f"http://127.0.0.1:{port}",
+                            args.seconds,
+                            args.concurrency,
+                        )
+                    else:
+                        asyncio.run(
+                            _bare(f"http://127.0.0.1:{port}", args.seconds, args.concurrency)
+                        )
+                finally:
+                    bare.terminate()
+                    bare.wait(timeout=30)
+                    with psycopg.connect(PG_DEFAULT, autocommit=True) as conn:
+                        conn.execute("DROP TABLE IF EXISTS bench_bare")
+            records = list(ledger.iter_log())
+            stored = Counter(r.data["sale_id"] for r in records if r.type == "SaleRecorded")
+            doubled = sum(1 for c in stored.values() if c > 1)
+            missing = sum(1 for s in set(acked) if s not in stored)
+            # wrk's acknowledged writes, by the event id each answer named
+            acked_events = set()
+            if wrk_acked is not None and wrk_acked.exists():
+                acked_events = set(wrk_acked.read_text().split())
+                missing += len(acked_events - {r.event_id for r in records})
+            report = ledger.verify()
+            emit(
+                "http_integrity",
+                args.store,
+                float(len(set(acked)) + len(acked_events)),
+                "acknowledged events",
+                stored=len(stored),
+                missing=missing,
+                doubled=doubled,
+                chain_ok=report.ok,
+            )
+            ledger.close()
+        finally:
+            drop(url)
     return 0 if (report.ok and not missing and not doubled) else 1
 
 

@@ -1,0 +1,103 @@
+"""`python -m bench` and `python -m bench.http`, small, in a subprocess: the
+benchmark scripts the README's performance figures come from keep running, print
+every figure with its ceiling, and their integrity checks pass. No figure's value
+is asserted (no wall-clock time is)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PG_URL, require_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str) -> list[dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_BENCH_DATABASE_URL"] = PG_URL
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def _by_name(figures: list[dict[str, Any]], store: str) -> dict[str, dict[str, Any]]:
+    return {f["bench"]: f for f in figures if f["store"] == store}
+
+
+@pytest.mark.postgres
+def test_bench_all_prints_every_figure_beside_its_ceiling_on_both_stores() -> None:
+    require_postgres()
+    figures = _bench("bench", "all", "--store", "both", "--events", "3000", "--rounds", "1")
+    for store in ("sqlite", "postgres"):
+        named = _by_name(figures, store)
+        assert set(named) == {
+            "import",
+            "library_batched_save",
+            "library_scan",
+            "rebuild",
+            "statement_from_projections",
+            "statement_json_from_projections",
+            "statement_over_http",
+            "statement_as_of_replay",
+        }, store
+        for name in ("import", "rebuild"):
+            figure = named[name]
+            assert figure["value"] > 0
+            assert figure["ratio"] == pytest.approx(figure["value"] / figure["ceiling"], abs=1e-3)
+            assert figure["events"] > 2_900  # every generated event (a few are skipped twins)
+            assert figure["peak_rss_mib"] > 0
+        assert named["import"]["ceiling_name"] == "raw executemany (1,000 rows/txn)"
+        assert named["rebuild"]["ceiling_name"] == "library scan + decode"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_bench_http_stores_every_acknowledged_event_once(store: str) -> None:
+    """A second of each phase at 4 clients (aiohttp: CI has no wrk), with the
+    projector as docker-compose runs it; then the bench's own integrity check."""
+    require_postgres()  # the bare ceiling (postgres) and the schema
+    figures = _bench(
+        "bench.http",
+        "--store",
+        store,
+        "--seconds",
+        "1",
+        "--concurrency",
+        "4",
+        "--client",
+        "aiohttp",
+    )
+    named = _by_name(figures, store)
+    expected = {
+        "http_post_single_event",
+        "http_post_batch_1000",
+        "http_projection_catch_up_after_writes",
+        "http_get_statement_one_client",
+        "http_get_statement",
+        "http_mixed_post_and_read",
+        "http_integrity",
+    }
+    if store == "postgres":
+        expected.add("http_bare_fastapi_insert_ceiling")
+    assert set(named) == expected
+    for phase in ("http_post_single_event", "http_post_batch_1000", "http_get_statement"):
+        assert named[phase]["failures"] == {}, phase
+        assert named[phase]["value"] > 0, phase
+    integrity = named["http_integrity"]
+    assert integrity["value"] >= 1_000  # a batch of 1,000 at least was acknowledged
+    assert (integrity["missing"], integrity["doubled"], integrity["chain_ok"]) == (0, 0, True)
