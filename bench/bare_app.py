@@ -23,10 +23,11 @@ from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import ConnectionPool
 
 app = FastAPI()
+_POOL_SIZE = int(os.environ.get("BARE_POOL", "32"))
 _pool = ConnectionPool(
     os.environ.get("BARE_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
-    min_size=int(os.environ.get("BARE_POOL", "32")),
-    max_size=int(os.environ.get("BARE_POOL", "32")),
+    min_size=_POOL_SIZE,
+    max_size=_POOL_SIZE,
     open=False,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ from policies.plan import load_plan
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_TOML = (ROOT / "samples" / "field-sales.toml").read_text(encoding="utf-8")
 SAMPLE_EVENTS = ROOT / "samples" / "q3-events.jsonl"
+
+
+def process_env(**settings: str) -> dict[str, str]:
+    """The environment for a ledger process a test starts: this one's without its
+    ``LEDGER_`` settings (a developer's own would leak in), plus ``settings``."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return own | settings
 
 
 def line(

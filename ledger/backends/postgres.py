@@ -308,8 +308,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             # append) or not yet committed. Continue after the last row seen,
             # from the next position stored now, if any.
             seen = int(got[-1][0]) if got else low
-            found = self._fetch(self._select_next_position, (seen, upper))
-            following = found[0]["next"] if found else None
+            following = self._fetch(self._select_next_position, (seen, upper))[0]["next"]
             if following is None:
                 break
             low = int(following) - 1

@@ -6,26 +6,21 @@ is asserted (no wall-clock time is)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.builders import ROOT, process_env
 from tests.conftest import PG_URL, require_postgres
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench(*args: str) -> list[dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env["LEDGER_BENCH_DATABASE_URL"] = PG_URL
     done = subprocess.run(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        env=env,
+        env=process_env(LEDGER_BENCH_DATABASE_URL=PG_URL),
         capture_output=True,
         text=True,
         timeout=300,

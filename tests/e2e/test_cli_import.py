@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.builders import ROOT, SAMPLE_EVENTS
+from tests.builders import ROOT, SAMPLE_EVENTS, process_env
 
 
 def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = process_env()
     return subprocess.run(
         [str(Path(sys.executable).parent / "incentive-ledger"), *args],
         cwd=cwd,

@@ -3,7 +3,6 @@ beside a separate projection worker, as docker-compose runs them."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from ledger.application import Ledger
+from tests.builders import process_env
 
 CLI = str(Path(sys.executable).parent / "incentive-ledger")
 SECRET = "e2e-token-secret-0123456789abcdef"
@@ -27,8 +27,7 @@ def _port() -> int:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    return env | {"LEDGER_TOKEN_SECRET": SECRET, "LEDGER_LOG_LEVEL": "WARNING", **extra}
+    return process_env(LEDGER_TOKEN_SECRET=SECRET, LEDGER_LOG_LEVEL="WARNING", **extra)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ every event is applied exactly once, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,13 +19,13 @@ from projections.facts import LedgerFacts
 from projections.runner import Projector, compute_rows, verify_views
 from projections.statement import AsOf, StepCache
 from projections.store import open_view_store
-from tests.builders import enrol, jsonl, sale, seeded
+from tests.builders import enrol, jsonl, process_env, sale, seeded
 
 WORKER = str(Path(sys.executable).parent / "incentive-ledger")
 
 
 def _worker(url: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = process_env()
     return subprocess.Popen(
         [WORKER, "project", "--db", url, "--batch-events", "20"],
         env=env,
