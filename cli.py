@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,6 +31,7 @@ from rich.progress import (
 
 from api.logging import configure_logging
 from api.settings import get_settings
+from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
@@ -69,12 +71,32 @@ _PROGRESS_MIN_LINES = 5_000
 
 
 def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
+    """SPEC §2: who records, as an identity — ``--actor`` or else the login name,
+    normalised (`ledger.actors`); exit 2 naming the option when it cannot be."""
+    if actor is not None:
+        return _actor_option(actor)
     try:
-        return getpass.getuser()
+        login = getpass.getuser()
     except (KeyError, OSError):
-        return "unknown"
+        err.print("[bold red]error:[/] --actor: there is no login name to default to; pass --actor")
+        raise typer.Exit(2) from None
+    try:
+        return normalise_actor(login)
+    except ValueError as exc:
+        err.print(
+            f"[bold red]error:[/] --actor: your login name cannot be an actor "
+            f"({escape(str(exc))}); pass --actor NAME"
+        )
+        raise typer.Exit(2) from None
+
+
+def _actor_option(actor: str) -> str:
+    """``--actor`` normalised, or exit 2 saying why it is not an actor."""
+    try:
+        return normalise_actor(actor)
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] --actor: {escape(str(exc))}")
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -146,6 +168,7 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a whole JSON Lines file, then append it; re-importing stores nothing."""
+    who = _actor(actor)
     stream = str(file) == "-"
     if not stream and not file.exists():
         raise typer.BadParameter(f"{file} does not exist", param_hint="'FILE'")
@@ -154,7 +177,7 @@ def import_(
     regular = not stream and file.is_file()
     with open_ledger(db) as ledger:
         if plan is not None:
-            _publish(ledger, plan, _actor(actor), as_json=as_json)
+            _publish(ledger, plan, who, as_json=as_json)
         total = _count_lines(file) if regular else None
         show = err.is_terminal and (total is None or total >= _PROGRESS_MIN_LINES) and not as_json
         progress = Progress(
@@ -177,7 +200,7 @@ def import_(
                 # if the store's connection drops mid-import).
                 result = ledger.import_lines(
                     lines,
-                    actor=_actor(actor),
+                    actor=who,
                     on_progress=lambda n: progress.advance(task, n),
                     keep_outcomes=as_json,
                 )
@@ -225,8 +248,9 @@ def plan_publish(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a plan (SPEC §3) and record PlanPublished."""
+    who = _actor(actor)
     with open_ledger(db) as ledger:
-        _publish(ledger, file, _actor(actor), as_json=as_json)
+        _publish(ledger, file, who, as_json=as_json)
         if as_json:
             _print_json({"published": str(file)})
 
@@ -378,9 +402,8 @@ def payout_run(
     as_json: JsonOption = False,
 ) -> None:
     """Compute and record a payout run for a period; prints its run_id."""
-    result = _reporting(
-        db, as_json=as_json, call=lambda r: r.payout_run(period, actor=_actor(actor))
-    )
+    who = _actor(actor)
+    result = _reporting(db, as_json=as_json, call=lambda r: r.payout_run(period, actor=who))
     run_id = _run_id_of(db, result)
     if as_json:
         _print_json({"run_id": run_id, "event_id": result.outcomes[0].event_id})
@@ -404,10 +427,11 @@ def payout_approve(
 
     from ledger.events import ApprovalGranted, make_event
 
+    who = _actor(actor)
     with open_ledger(db) as ledger:
         try:
             item = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
-            result = ledger.record([item], actor=_actor(actor))
+            result = ledger.record([item], actor=who)
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
     _summary(result, as_json=as_json, what="approvals")
@@ -418,9 +442,10 @@ def payout_pay(
     run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
 ) -> None:
     """Mark an approved run paid; its periods are locked from then on."""
+    who = _actor(actor)
     with open_ledger(db) as ledger:
         try:
-            result = ledger.pay_run(run_id, actor=_actor(actor))
+            result = ledger.pay_run(run_id, actor=who)
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
     _summary(result, as_json=as_json, what="payments")
@@ -535,10 +560,11 @@ def token_create(
     as_json: JsonOption = False,
 ) -> None:
     """Issue a signed bearer token for the API (printed once; the ledger keeps no copy)."""
+    who = _actor_option(actor)  # SPEC §2: a token only for a valid actor
     with open_ledger(db) as ledger:
         try:
             token, principal = _token_store(ledger).create(
-                actor=actor, role=role, rep_id=rep, days=days
+                actor=who, role=role, rep_id=rep, days=days
             )
         except ValueError as exc:
             err.print(f"[bold red]error:[/] {exc}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from api.tokens import Principal
+from ledger.actors import same_actor
 from ledger.errors import NotFoundError
 from projections.service import Reports
 
@@ -20,6 +21,7 @@ __all__ = [
     "SUBJECT_DECIDERS",
     "ForbiddenError",
     "check_rep_scope",
+    "manages",
     "may_read_event",
 ]
 
@@ -73,6 +75,21 @@ def require_role(principal: Principal, route: str) -> None:
         raise ForbiddenError(f"role {principal.role} may not call this endpoint")
 
 
+def manages(principal: Principal, manager_id: object) -> bool:
+    """Whether the principal is the manager a rep's ``manager_id`` names.
+
+    SPEC §2, actors are identities: the token's actor is normalised, and a
+    ``manager_id`` (an id, stored as written) names an actor, so the two are
+    compared as actors (`ledger.actors.same_actor`): ``manager_id = "Mgr-Zhao"``
+    is managed by the token of ``mgr-zhao``, and by no other spelling.
+    """
+    return (
+        principal.role == "manager"
+        and isinstance(manager_id, str)
+        and same_actor(manager_id, principal.actor)
+    )
+
+
 def check_rep_scope(principal: Principal, rep_id: str, reports: Reports) -> None:
     """404 unless the principal may see ``rep_id``'s data.
 
@@ -85,7 +102,7 @@ def check_rep_scope(principal: Principal, rep_id: str, reports: Reports) -> None
             raise hidden
         return
     directory = reports.rep(rep_id)  # NotFoundError for a rep that does not exist
-    if principal.role == "manager" and directory.get("manager_id") != principal.actor:
+    if principal.role == "manager" and not manages(principal, directory.get("manager_id")):
         raise hidden
 
 
@@ -107,7 +124,7 @@ def may_read_event(
     if principal.role == "manager":
         for rep_id in reps:
             try:
-                if reports.rep(rep_id).get("manager_id") == principal.actor:
+                if manages(principal, reports.rep(rep_id).get("manager_id")):
                     return True
             except NotFoundError:
                 continue

@@ -6,11 +6,18 @@ id, expiry) in base64url JSON, signed with HMAC-SHA-256 under
 the token itself), so a token can be revoked and an unknown one is refused.
 A token found valid is not looked up again for a second: revoking it through
 another process (the CLI) takes effect within that second.
+
+SPEC §2, actors are identities: a token is made only for a valid actor, and
+carries (and its row keeps) the normalised form (`ledger.actors`), so the
+actor of every event it records and every maker-checker comparison uses that
+form. A token signed before this rule is read in normalised form too; one
+whose actor has none is refused (401: issue a new one).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -23,6 +30,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from ledger.actors import normalise_actor
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
 
@@ -119,7 +127,12 @@ class TokenStore:
         days: int = 30,
         ttl: timedelta | None = None,
     ) -> tuple[str, Principal]:
-        """Issue a token; the role must be one of ROLES and a rep token names its rep."""
+        """Issue a token; the actor must be a valid actor (stored normalised), the
+        role one of ROLES, and a rep token names its rep. ValueError says why not."""
+        try:
+            actor = normalise_actor(actor)
+        except ValueError as exc:
+            raise ValueError(f"actor: {exc}") from None
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if (role == "rep") != (rep_id is not None):
@@ -159,9 +172,16 @@ class TokenStore:
         try:
             body = json.loads(_unb64(payload))
             expires = datetime.fromtimestamp(int(body["exp"]), UTC)
-            return Principal(body["tid"], body["sub"], body["role"], body["rep"], expires)
+            principal = Principal(body["tid"], body["sub"], body["role"], body["rep"], expires)
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed token") from None
+        try:
+            actor = normalise_actor(principal.actor)
+        except ValueError:
+            raise TokenError(
+                "the token's actor is not a valid actor (SPEC §2); issue a new token"
+            ) from None
+        return dataclasses.replace(principal, actor=actor)
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when there is no such token."""

@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
+from ledger.actors import checked_actor
 from ledger.backends.base import AppendSession, LedgerRecorder, LoggedEvent
 from ledger.chain import (
     Anchor,
@@ -239,6 +240,7 @@ class Ledger(Application[UUID]):
         from another system): the write waits up to `_IMPORT_IDLE_SECONDS` for
         the next chunk, holding the writer lock meanwhile.
         """
+        actor = checked_actor(actor)  # SPEC §2: before a line is read
         for attempt in range(_MAX_ATTEMPTS):
             if attempt:
                 _rewind(lines)

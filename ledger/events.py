@@ -6,9 +6,19 @@ fields, JSON numbers for money, naive timestamps, periods that do not parse and
 splits that do not sum to 1 are all errors that name their field.
 
 What the ledger stores of an input is its *payload*: the validated fields in
-canonical JSON form (money as text with two decimals, ratios normalised), so the
-same fact always has the same content and the same ``content_sha256`` — the basis
-of idempotent imports.
+canonical JSON form (money as text with two decimals — see `policies.money` for
+the few currencies with other minor units —, ratios normalised), so the same
+fact always has the same content and the same ``content_sha256`` — the basis of
+idempotent imports.
+
+SPEC §2 bounds are checked here, at the edge, each error naming its field:
+``occurred_at`` in the years 2000-2199 (in its own offset), periods likewise,
+money below 10^12 with its currency's decimals, scores in [0, 100] and split
+shares in (0, 1] with at most 6 decimals, a target value in (0, 10^12) with at
+most 6, text fields of at most 10,000 characters, ids of at most 128, lists of
+evidence and splits of at most 100 entries, and actors as identities
+(`ledger.actors`). A number is checked before it is ever formatted or
+normalised, so ``"1e1000000"`` is refused as cheaply as ``"101"``.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -30,16 +41,21 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from ledger.actors import normalise_actor
 from ledger.errors import BatchRejectedError, LineError
-from policies.periods import parse_period
+from policies.money import MAX_MONEY, canonical_money, check_money, decimal_places
+from policies.periods import FIRST_YEAR, LAST_YEAR, in_bounds, parse_period
 from policies.plan import Plan, plan_document
 
 __all__ = [
     "IMPORTABLE_TYPES",
+    "MAX_LIST_ITEMS",
+    "MAX_TEXT_LENGTH",
     "AdjustmentRequested",
     "ApprovalGranted",
     "ApprovalRejected",
@@ -67,12 +83,21 @@ __all__ = [
 ]
 
 _ENVELOPE = frozenset({"type", "occurred_at", "actor"})
-_MONEY_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+# Up to 4 decimals (the most any currency has); the currency's own minor units
+# are checked where the currency is known (`SaleRecorded`, the write rules).
+_MONEY_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,4})?$", re.ASCII)
 _ID_TEXT = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-_CENT = Decimal("0.01")
+MAX_TEXT_LENGTH = 10_000  # SPEC §2: text fields
+MAX_LIST_ITEMS = 100  # evidence references, splits: more is not a fact but a document
+_RATIO_PLACES = 6  # SPEC §2: scores, shares (and target values)
+# Longer decimal text cannot be a bounded ratio: refused before it is parsed.
+_MAX_NUMBER_TEXT = 64
 
 
 def _money(value: object) -> Decimal:
+    """SPEC §2 money: decimal text, |x| < 10^12, at most 4 decimals here (the
+    currency's own minor units are checked where it is known), stored in
+    canonical form (`policies.money.canonical_money`: ``"1234.50"``)."""
     if isinstance(value, bool) or not isinstance(value, str):
         msg = (
             'money must be decimal text like "1234.50", not a JSON number '
@@ -80,35 +105,75 @@ def _money(value: object) -> Decimal:
         )
         raise ValueError(msg)  # noqa: TRY004 - pydantic turns ValueError into a field error
     if not _MONEY_TEXT.match(value):
-        msg = f'money must be decimal text with at most 2 decimals, got "{value}"'
+        msg = f'money must be decimal text like "1234.50", got "{_shown(value)}"'
         raise ValueError(msg)
-    return Decimal(value).quantize(_CENT)
+    amount = Decimal(value)
+    check_money(amount)
+    return canonical_money(amount)
 
 
-def _ratio(value: object) -> Decimal:
+def _shown(value: object) -> str:
+    """An input as an error message may quote it: short, whatever it was."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"  # noqa: PLR2004
+
+
+def _decimal_of(value: object, what: str) -> Decimal:
+    """A number given as decimal text (or a JSON number the ledger decoded
+    exactly), never a binary float; not yet bounded."""
     if isinstance(value, bool | float):
         msg = (
-            'ratios must be decimal text like "0.9" (or a JSON number the ledger '
+            f'{what} must be decimal text like "0.9" (or a JSON number the ledger '
             "parses exactly), never a binary float"
         )
         raise ValueError(msg)  # noqa: TRY004
     if not isinstance(value, (str, int, Decimal)):
-        msg = f'a ratio must be decimal text like "0.9", got {type(value).__name__}'
+        msg = f'{what} must be decimal text like "0.9", got {type(value).__name__}'
         raise ValueError(msg)  # noqa: TRY004
+    if isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT:
+        msg = f"{what} must be a short decimal, got {len(value)} characters"
+        raise ValueError(msg)
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:
-        msg = f'a ratio must be decimal text like "0.9", got "{value}"'
+        msg = f'{what} must be decimal text like "0.9", got "{_shown(value)}"'
         raise ValueError(msg) from None
     if not number.is_finite():
-        raise ValueError("a ratio must be a finite number")
-    return Decimal(format(number.normalize(), "f"))
+        msg = f"{what} must be a finite number"
+        raise ValueError(msg)
+    return number
 
 
-def _positive(value: Decimal) -> Decimal:
-    if value <= 0:
-        raise ValueError("must be greater than 0")
-    return value
+def _bounded_ratio(
+    what: str, low: Decimal, high: Decimal, *, low_open: bool, high_open: bool
+) -> Any:
+    """A validator of SPEC §2's bounded decimals (scores, shares, target values):
+    within ``low``..``high`` (open or closed ends), at most 6 decimal places.
+
+    The bounds and decimals are read from the number's digits and exponent
+    before it is normalised or written out: ``"1e1000000"`` or JSON
+    ``1e999999`` is refused at once, never expanded to a million digits.
+    The canonical form of an accepted value is unchanged (``"0.90"`` is
+    ``0.9``, ``"100"`` is ``100``), so stored content hashes stay the same.
+    """
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    shown_high = "10^12" if high == MAX_MONEY else str(high)
+    interval = f"{left}{low}, {shown_high}{right}"
+
+    def validate(value: object) -> Decimal:
+        number = _decimal_of(value, what)
+        too_low = number <= low if low_open else number < low
+        too_high = number >= high if high_open else number > high
+        if too_low or too_high:
+            msg = f'{what} must lie in {interval}, got "{_shown(value)}"'
+            raise ValueError(msg)
+        places = decimal_places(number)
+        if places > _RATIO_PLACES:
+            msg = f"{what} has at most {_RATIO_PLACES} decimal places, got {places}"
+            raise ValueError(msg)
+        return Decimal(format(number.normalize(), "f"))
+
+    return validate
 
 
 def _not_negative(value: Decimal) -> Decimal:
@@ -129,16 +194,48 @@ def _period(value: object) -> str:
     return str(parse_period(value))
 
 
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _in_years(value: datetime) -> datetime:
+    """SPEC §2: a timestamp lies in the years 2000-2199, in its own offset."""
+    if not in_bounds(value.year):
+        msg = (
+            f"occurred_at must lie in the years {FIRST_YEAR}-{LAST_YEAR} "
+            f"(in its own offset), got year {value.year}"
+        )
+        raise ValueError(msg)
+    return value
+
+
+_ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 Money = Annotated[Decimal, BeforeValidator(_money)]
 PositiveMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_positive)]
 NonNegativeMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_not_negative)]
 SignedMoney = Annotated[Decimal, BeforeValidator(_money), AfterValidator(_not_zero)]
-Ratio = Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_not_negative)]
+Score = Annotated[
+    Decimal,
+    BeforeValidator(_bounded_ratio("a score", _ZERO, _HUNDRED, low_open=False, high_open=False)),
+]
+Share = Annotated[
+    Decimal, BeforeValidator(_bounded_ratio("a share", _ZERO, _ONE, low_open=True, high_open=False))
+]
+TargetValue = Annotated[
+    Decimal,
+    BeforeValidator(
+        _bounded_ratio("a target value", _ZERO, MAX_MONEY, low_open=True, high_open=True)
+    ),
+]
 Id = Annotated[str, StringConstraints(pattern=_ID_TEXT)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
+Actor = Annotated[str, BeforeValidator(normalise_actor)]
 PeriodText = Annotated[str, BeforeValidator(_period)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+BusinessTime = Annotated[AwareDatetime, AfterValidator(_in_years)]
 
 
 class _Strict(BaseModel):
@@ -149,8 +246,8 @@ class EventIn(_Strict):
     """The envelope every input shares."""
 
     type: str
-    occurred_at: AwareDatetime
-    actor: Name | None = None
+    occurred_at: BusinessTime
+    actor: Actor | None = None
 
     def payload(self) -> dict[str, Any]:
         """The fields the ledger stores, in canonical JSON form."""
@@ -253,7 +350,7 @@ class TargetSet(EventIn):
     rep_id: Id
     period: PeriodText
     kpi: Id
-    value: Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_positive)]
+    value: TargetValue
     reason: Text
 
 
@@ -261,14 +358,7 @@ class Split(_Strict):
     """One rep's share of a split deal."""
 
     rep_id: Id
-    share: Annotated[Decimal, BeforeValidator(_ratio), AfterValidator(_positive)]
-
-    @field_validator("share")
-    @classmethod
-    def _at_most_one(cls, share: Decimal) -> Decimal:
-        if share > 1:
-            raise ValueError("a share is at most 1")
-        return share
+    share: Share
 
 
 class SaleRecorded(EventIn):
@@ -277,11 +367,20 @@ class SaleRecorded(EventIn):
     type: Literal["SaleRecorded"]
     sale_id: Id
     rep_id: Id
+    currency: Currency  # before amount: the amount's decimals are checked against it
     amount: PositiveMoney
-    currency: Currency
     category: Id | None = None
     customer_id: Id | None = None
-    splits: list[Split] | None = None
+    splits: Annotated[list[Split], Field(max_length=MAX_LIST_ITEMS)] | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _fits_currency(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        """SPEC §2: a sale's amount has its own currency's decimals (0 for JPY)."""
+        currency = info.data.get("currency")
+        if currency is not None:  # else the currency's own error says why
+            check_money(amount, currency)
+        return amount
 
     @field_validator("splits")
     @classmethod
@@ -318,7 +417,7 @@ class KpiScored(EventIn):
     rep_id: Id
     period: PeriodText
     kpi: Id
-    score: Ratio
+    score: Score
 
 
 class CoachingRecorded(EventIn):
@@ -338,7 +437,7 @@ class ViolationRecorded(EventIn):
     code: Id
     severity: Literal["minor", "red_line"]
     description: Text
-    evidence: list[Text] | None = None
+    evidence: Annotated[list[Text], Field(max_length=MAX_LIST_ITEMS)] | None = None
     amount: NonNegativeMoney | None = None
 
 
@@ -564,7 +663,14 @@ def decode_exact(body: bytes | str) -> Any:
     else:
         if not _has_float(obj):
             return obj
-    return json.loads(body, parse_float=Decimal)
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except ValueError:
+        # an integer longer than Python converts (4,300 digits): no value the
+        # ledger takes is that long, and it must read as bad input, not a crash
+        raise json.JSONDecodeError("a number with thousands of digits", "", 0) from None
 
 
 def _has_float(value: object) -> bool:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 from uuid import UUID
@@ -22,6 +23,7 @@ from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import StoredEvent
 
 from ledger import events as ev
+from ledger.actors import checked_actor, same_actor
 from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
@@ -42,6 +44,7 @@ from ledger.rep import Rep
 from ledger.sale import Sale
 from ledger.targets import Target
 from ledger.transcoder import OrjsonTranscoder
+from policies.money import check_money
 from policies.periods import parse_period
 from policies.plan import Plan
 
@@ -87,11 +90,16 @@ class Input(NamedTuple):
 
     @classmethod
     def of(cls, item: ev.EventIn, actor: str) -> Input:
-        """``item`` as recorded by ``actor`` (unless it names its own)."""
+        """``item`` as recorded by ``actor`` (unless it names its own).
+
+        SPEC §2: the actor is stored normalised (`ledger.actors`); the item's own
+        was normalised when it was validated, ``actor`` is here (an
+        `InvalidInputError` naming ``actor`` when it cannot be)."""
         data = item.payload()
         occurred_text = item.occurred_at.isoformat()
         content = ev.content_sha256(item.type, occurred_text, data)
-        return cls(item.type, item.occurred_at, item.actor or actor, content, data, occurred_text)
+        who = item.actor or checked_actor(actor)
+        return cls(item.type, item.occurred_at, who, content, data, occurred_text)
 
     @classmethod
     def from_wire(cls, wire: WireInput) -> Input:
@@ -537,6 +545,23 @@ def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None
         )
 
 
+def _check_plan_money(st: Staging, rep: Rep, item: Input) -> None:
+    """SPEC §2: money other than a sale's (an adjustment, the money a case
+    involved) is in the rep's plan currency, so it has that currency's decimals
+    (0 for JPY, 3 for KWD): checked here, where the plan is known."""
+    amount = item.data.get("amount")
+    plan = st.plan(rep.plan_at(item.occurred_at))
+    if amount is None or plan is None:
+        return
+    try:
+        check_money(Decimal(amount), plan.currency)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"{exc} (rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency})",
+            field="amount",
+        ) from None
+
+
 def _plan_published(st: Staging, item: Input) -> None:
     plan = Plan.model_validate(item.data["plan"])  # rare: the document validates back
     key = PlanVersion.key_of(plan.id, plan.version)
@@ -625,7 +650,8 @@ def _violation_recorded(st: Staging, item: Input) -> None:
     case_id = item.data["case_id"]
     if _already_stored(st, Case, case_id, item, what=f"case {case_id}", field="case_id"):
         return
-    st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
+    rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
+    _check_plan_money(st, rep, item)
     st.create(Case, case_id, item)
 
 
@@ -643,6 +669,7 @@ def _adjustment_requested(st: Staging, item: Input) -> None:
         return
     rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
     _check_period_kind(st, rep, data["period"], item.occurred_at)
+    _check_plan_money(st, rep, item)
     st.create(Adjustment, adjustment_id, item)
 
 
@@ -690,7 +717,7 @@ def _decision(st: Staging, item: Input) -> None:
             "their period started, adjustments, red-line cases and payout runs do)",
             field="subject_id",
         )
-    if subject.recorded.actor == item.actor:
+    if same_actor(subject.recorded.actor, item.actor):
         raise SelfApprovalError(
             f"{item.actor} recorded {subject.subject_label} and cannot also decide on "
             "it (maker-checker): another person must",

@@ -3,6 +3,12 @@
 SPEC §2: an event belongs to the period of ``occurred_at``'s date *in its own
 offset* — a sale at 23:30 on 30 September in Shanghai is a Q3 sale, whatever
 the UTC clock says.
+
+SPEC §2 bounds: periods lie in the years 2000-2199 (``2000-01``..``2199-12``,
+``2000-Q1``..``2199-Q4``), like the dates they are made of. `parse_period` — the
+edge, for inputs and queries — refuses any other; a `Period` itself spans any
+year, so arithmetic just past either edge (``2199-Q4``'s next period holds
+the corrections of a paid ``2199-Q4``) still works.
 """
 
 from __future__ import annotations
@@ -12,11 +18,21 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal, NamedTuple, Self
 
-__all__ = ["Period", "PeriodKind", "parse_period", "period_of"]
+__all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "Period",
+    "PeriodKind",
+    "in_bounds",
+    "parse_period",
+    "period_of",
+]
 
 PeriodKind = Literal["month", "quarter"]
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+FIRST_YEAR = 2000
+LAST_YEAR = 2199
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII)
 _MONTHS_IN_QUARTER = 3
 _MONTHS_IN_YEAR = 12
 _QUARTERS_IN_YEAR = 4
@@ -79,17 +95,34 @@ class Period(_PeriodFields):
         return self.first_day <= day <= self.last_day
 
 
+def in_bounds(year: int) -> bool:
+    """SPEC §2: whether a year lies in 2000-2199, the ledger's bounds."""
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
 def parse_period(text: str) -> Period:
-    """Parse ``2026-07`` or ``2026-Q3``; ValueError names what is wrong."""
+    """Parse ``2026-07`` or ``2026-Q3`` within SPEC §2's bounds (years
+    2000-2199); ValueError names what is wrong."""
     value = text.strip()
     if match := _MONTH.match(value):
         month = int(match.group(2))
         if 1 <= month <= _MONTHS_IN_YEAR:
-            return _period("month", int(match.group(1)), month)
+            return _bounded("month", int(match.group(1)), month, text)
     if match := _QUARTER.match(value):
-        return _period("quarter", int(match.group(1)), int(match.group(2)))
-    msg = f"period must look like 2026-07 or 2026-Q3, got {text!r}"
+        return _bounded("quarter", int(match.group(1)), int(match.group(2)), text)
+    msg = f"period must look like 2026-07 or 2026-Q3, got {text[:40]!r}"
     raise ValueError(msg)
+
+
+def _bounded(kind: PeriodKind, year: int, number: int, text: str) -> Period:
+    if not in_bounds(year):
+        msg = (
+            f"period must lie in the years {FIRST_YEAR}-{LAST_YEAR} "
+            f"({FIRST_YEAR}-01..{LAST_YEAR}-12 or {FIRST_YEAR}-Q1..{LAST_YEAR}-Q4), "
+            f"got {text!r}"
+        )
+        raise ValueError(msg)
+    return _period(kind, year, number)
 
 
 def period_of(occurred_at: datetime, kind: PeriodKind) -> Period:

@@ -3,6 +3,15 @@ discipline rules, written as TOML or JSON and validated here.
 
 Numbers are parsed as ``Decimal`` straight from the text (``parse_float=Decimal``):
 ``0.05`` is exactly five hundredths, never a binary float.
+
+SPEC §2 bounds hold in a plan as in events: ``effective_from`` lies in the years
+2000-2199; money (``target_bonus``, ``point_value``) follows the money bounds in
+the plan's own currency (``20000.505`` CNY is refused); and every number is
+finite, below 10^12 in absolute value and — when it is not money — has at most
+6 decimal places, read from its digits before anything computes with it, so
+``1e1000000`` is refused at once rather than overflowing a statement later.
+``window_days`` is at most 73,050 (200 years: every date lies in 2000-2199, so a
+longer window could not change anything) and ``version`` below 10^9.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from policies.periods import Period
+from policies.money import MAX_MONEY, check_money, decimal_places
+from policies.periods import FIRST_YEAR, LAST_YEAR, Period, in_bounds
 
 __all__ = [
     "Bonus",
@@ -35,6 +45,7 @@ __all__ = [
     "KpiWeight",
     "Plan",
     "PlanError",
+    "PlanMoney",
     "RedLine",
     "Tier",
     "load_plan",
@@ -42,7 +53,10 @@ __all__ = [
     "plan_in_force",
 ]
 
-_RUNG = re.compile(r"^(warning|points:[1-9]\d*)$")
+_RUNG = re.compile(r"^(warning|points:[1-9]\d{0,5})$")
+_NUMBER_PLACES = 6  # a plan's ratios, like SPEC §2's scores and shares
+_MAX_WINDOW_DAYS = 73_050  # 200 years: the span of SPEC §2's dates
+_MAX_VERSION = 10**9
 
 
 def _no_float(value: object) -> object:
@@ -50,6 +64,63 @@ def _no_float(value: object) -> object:
         msg = "numbers in a plan must be exact decimals, not binary floats"
         raise ValueError(msg)  # noqa: TRY004
     return value
+
+
+class _MoneyMarker:
+    """Marks a plan field as money (`PlanMoney`): held to the plan currency's decimals."""
+
+
+_MONEY = _MoneyMarker()
+# Money in a plan: SPEC §3.1, "money in a plan follows the money bounds of §2"
+# in the plan's currency (checked by `Plan`, which knows the currency).
+PlanMoney = Annotated[Decimal, Field(ge=0), _MONEY]
+
+
+def _number_problem(value: object, currency: str | None) -> str | None:
+    """SPEC §2 bounds on any number of a plan: finite, |x| < 10^12, and at most
+    6 decimals — or, for money (``currency`` given), that currency's decimals.
+    Read from its digits, never by formatting it (``1e1000000`` costs nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return None
+    number = Decimal(value) if isinstance(value, int) else value
+    if currency is not None:
+        try:
+            check_money(number, currency)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    if not number.is_finite() or number.copy_abs() >= MAX_MONEY:
+        return "numbers in a plan are finite and below 10^12 in absolute value"
+    if decimal_places(number) > _NUMBER_PLACES:
+        return f"numbers in a plan have at most {_NUMBER_PLACES} decimal places"
+    return None
+
+
+def _number_problems(value: object, path: str, currency: str, *, money: bool = False) -> list[str]:
+    """Every number of a validated plan (at any depth, in any section) that
+    breaks `_number_problem`, as ``path: reason``; `PlanMoney` fields against
+    ``currency``."""
+    if isinstance(value, BaseModel):
+        found: list[str] = []
+        for name, field in type(value).model_fields.items():
+            key = field.alias or name
+            found += _number_problems(
+                getattr(value, name),
+                f"{path}.{key}" if path else key,
+                currency,
+                money=_MONEY in field.metadata,
+            )
+        return found
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _number_problems(v, f"{path}.{k}", currency)]
+    if isinstance(value, list | tuple):
+        return [
+            p
+            for i, v in enumerate(value)
+            for p in _number_problems(v, f"{path}[{i}]", currency, money=money)
+        ]
+    problem = _number_problem(value, currency if money else None)
+    return [f"{path}: {problem}"] if problem else []
 
 
 class _Frozen(BaseModel):
@@ -75,7 +146,7 @@ class Tier(_Frozen):
 
 
 class Bonus(_Frozen):
-    target_bonus: Decimal = Field(ge=0)
+    target_bonus: PlanMoney
     cap: Decimal = Field(ge=0)
     kpis: list[KpiWeight] = Field(min_length=1)
     tiers: list[Tier] = Field(min_length=1)
@@ -104,7 +175,7 @@ class Bonus(_Frozen):
 
 
 class Clawback(_Frozen):
-    window_days: int = Field(ge=0)
+    window_days: int = Field(ge=0, le=_MAX_WINDOW_DAYS)
 
 
 class RedLine(_Frozen):
@@ -113,7 +184,7 @@ class RedLine(_Frozen):
 
 
 class Discipline(_Frozen):
-    point_value: Decimal = Field(ge=0)
+    point_value: PlanMoney
     minor_ladder: list[str] = Field(min_length=1)
     red_line: RedLine
 
@@ -131,7 +202,7 @@ class Plan(_Frozen):
     """One version of a plan."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, lt=_MAX_VERSION)
     effective_from: date
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     period: Literal["month", "quarter"]
@@ -154,6 +225,22 @@ class Plan(_Frozen):
 
         walk(data)
         return data
+
+    @model_validator(mode="after")
+    def _bounded_numbers(self) -> Plan:
+        problems = _number_problems(self, "", self.currency)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @field_validator("effective_from")
+    @classmethod
+    def _in_years(cls, effective_from: date) -> date:
+        """SPEC §2: dates lie in the years 2000-2199."""
+        if not in_bounds(effective_from.year):
+            msg = f"effective_from must lie in the years {FIRST_YEAR}-{LAST_YEAR}"
+            raise ValueError(msg)
+        return effective_from
 
 
 class PlanError(ValueError):
@@ -182,14 +269,25 @@ def load_plan(text: str, fmt: Literal["toml", "json"]) -> Plan:
             if fmt == "toml"
             else json.loads(text, parse_float=Decimal)
         )
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # TOMLDecodeError, JSONDecodeError, a 5,000-digit integer
         raise PlanError([("(document)", f"not valid {fmt.upper()}: {exc}")]) from None
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(
-            [(_path(tuple(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
-        ) from None
+        raise PlanError([pair for e in exc.errors() for pair in _errors_of(e)]) from None
+
+
+def _errors_of(error: Any) -> list[tuple[str, str]]:
+    """One pydantic error as (field, reason) pairs. A plan-wide check (the
+    number bounds) reports ``path: reason; path: reason``: each is its own."""
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    loc = tuple(error["loc"])
+    if loc:
+        return [(_path(loc), reason)]
+    pairs = [part.partition(": ") for part in reason.split("; ")]
+    if all(sep for _, sep, _ in pairs):
+        return [(field, why) for field, _, why in pairs]
+    return [("(plan)", reason)]
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request, Response, status
 from pydantic import TypeAdapter
 
-from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, require_role
+from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, manages, require_role
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
 from api.schemas import ErrorOut, RecordOut
@@ -78,8 +78,8 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
                 raise ForbiddenError("red-line cases are recorded by compliance")
             rep_id = item.data.get("rep_id")
             try:
-                team = (
-                    rep_id is not None and reports.rep(rep_id).get("manager_id") == principal.actor
+                team = rep_id is not None and manages(
+                    principal, reports.rep(rep_id).get("manager_id")
                 )
             except NotFoundError:
                 team = False

@@ -133,7 +133,7 @@ BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [
         "three decimals",
         sale("S9", "r1", amount="10.001"),
         "amount",
-        "at most 2 decimals",
+        "CNY money has at most 2 decimal places",
     ),
     (
         "naive timestamp",
