@@ -247,61 +247,62 @@ class TestEventBounds:
         assert sorted(f for f, _ in errors) == ["actor", "occurred_at", "period", "score"]
 
 
-class TestCanonicalForm:
-    # content hashes of these lines as the ledger computed them before the bounds
-    # (main at 5dec37b): imports of files already stored stay idempotent
-    BEFORE: list[tuple[dict[str, Any], str]] = [
-        (
-            _sale(amount="1234.5", occurred_at=AT),
-            "e280dab4486e89bb95784d3266b061926fa95d7b836ece913b0d094f5a852c87",
+# content hashes of these lines as the ledger computed them before the bounds
+# (main at 5dec37b): imports of files already stored stay idempotent
+HASHES_BEFORE: list[tuple[dict[str, Any], str]] = [
+    (
+        _sale(amount="1234.5", occurred_at=AT),
+        "e280dab4486e89bb95784d3266b061926fa95d7b836ece913b0d094f5a852c87",
+    ),
+    (
+        _sale(sale_id="S2", amount="1234", currency="JPY"),
+        "3078ec058802d4408a5097ba16328c7dc22a8d654acd72f4de84cb9f6827526f",
+    ),
+    (
+        _sale(
+            sale_id="S3",
+            amount="1.5",
+            currency="KWD",
+            splits=[{"rep_id": "r1", "share": "0.50"}, {"rep_id": "r2", "share": "0.5"}],
         ),
-        (
-            _sale(sale_id="S2", amount="1234", currency="JPY"),
-            "3078ec058802d4408a5097ba16328c7dc22a8d654acd72f4de84cb9f6827526f",
+        "c5095aed9beab08c095fc99ca3f4b6f01fbcb6b8f2b3c1eafe50803863dec065",
+    ),
+    (
+        _score("0.90", kpi="k"),
+        "6daa985d4585ba9190d531c40abdbc836f25519201e4006480e0fd238c31c334",
+    ),
+    (
+        _target("200000.000", target_id="T", reason="r"),
+        "ee5f774ea42091a6123af0f5ee394204133c1e0ede84d088bc1744b2ffbc397d",
+    ),
+    (
+        {
+            "type": "AdjustmentRequested",
+            "occurred_at": AT,
+            "adjustment_id": "A",
+            "rep_id": "r1",
+            "period": "2026-Q3",
+            "amount": "-150",
+            "reason": "r",
+        },
+        "4c2c12ec57607c1505d0ac58f0b6da5cb3082965e18446c953261c9b626d3525",
+    ),
+    (
+        _case(
+            case_id="C",
+            code="x",
+            severity="red_line",
+            description="d",
+            evidence=["a", "b"],
+            amount="0.1",
         ),
-        (
-            _sale(
-                sale_id="S3",
-                amount="1.5",
-                currency="KWD",
-                splits=[{"rep_id": "r1", "share": "0.50"}, {"rep_id": "r2", "share": "0.5"}],
-            ),
-            "c5095aed9beab08c095fc99ca3f4b6f01fbcb6b8f2b3c1eafe50803863dec065",
-        ),
-        (
-            _score("0.90", kpi="k"),
-            "6daa985d4585ba9190d531c40abdbc836f25519201e4006480e0fd238c31c334",
-        ),
-        (
-            _target("200000.000", target_id="T", reason="r"),
-            "ee5f774ea42091a6123af0f5ee394204133c1e0ede84d088bc1744b2ffbc397d",
-        ),
-        (
-            {
-                "type": "AdjustmentRequested",
-                "occurred_at": AT,
-                "adjustment_id": "A",
-                "rep_id": "r1",
-                "period": "2026-Q3",
-                "amount": "-150",
-                "reason": "r",
-            },
-            "4c2c12ec57607c1505d0ac58f0b6da5cb3082965e18446c953261c9b626d3525",
-        ),
-        (
-            _case(
-                case_id="C",
-                code="x",
-                severity="red_line",
-                description="d",
-                evidence=["a", "b"],
-                amount="0.1",
-            ),
-            "7eb10acc3ca8620b70a732cda46a823327b0f98cbc0cb2363bdd119398407545",
-        ),
-    ]
+        "7eb10acc3ca8620b70a732cda46a823327b0f98cbc0cb2363bdd119398407545",
+    ),
+]
 
-    @pytest.mark.parametrize(("event", "sha256"), BEFORE)
+
+class TestCanonicalForm:
+    @pytest.mark.parametrize(("event", "sha256"), HASHES_BEFORE)
     def test_content_hashes_of_in_bounds_events_are_unchanged(
         self, event: dict[str, Any], sha256: str
     ) -> None:
