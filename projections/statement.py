@@ -297,6 +297,8 @@ class Calculator:
         """The period's result; ``own_only`` leaves out carry and corrections
         (what a paid period is re-played as, to find its correction)."""
         key = (rep_id, period, own_only)
+        if key not in self._memo and not own_only:
+            self._compute_before(rep_id, period)
         if key not in self._memo:
             if self.window_start is not None and period.first_day < self.window_start:
                 raise OutsideWindowError(period)
@@ -309,6 +311,34 @@ class Calculator:
             known = self.cache.steps if self.cache is not None else None
             self._memo[key] = (plan, calculate_period(plan, facts, known))
         return self._memo[key]
+
+    def _compute_before(self, rep_id: str, period: Period) -> None:
+        """Compute the periods whose totals ``period`` carries in, oldest first.
+
+        A period's carried balance is the total of the one before, whose own
+        is the total of the one before that, down to the rep's first period (or
+        a paid or known one). Computed oldest first, each step finds the one
+        before it done, so the chain is walked in a loop rather than recursing
+        once per period: a rep enrolled in 2000 with a statement in 2199 is 800
+        quarters (2,400 months) deep, past Python's recursion limit (SPEC §2:
+        every accepted event can be projected). The periods are exactly those
+        the recursion would compute; only the order changes.
+        """
+        chain: list[Period] = []
+        first = self.facts.first_period(rep_id, period.kind)
+        previous = period.previous()
+        while (
+            previous >= first
+            and (rep_id, previous, False) not in self._memo
+            and (rep_id, previous) not in self.known_totals
+            and self.facts.paid_run(rep_id, previous) is None
+            and self.facts.plan_for(rep_id, previous) is not None
+            and (self.window_start is None or previous.first_day >= self.window_start)
+        ):
+            chain.append(previous)
+            previous = previous.previous()
+        for earlier in reversed(chain[1:]):  # the nearest is computed by the caller
+            self.compute(rep_id, earlier)
 
     def _total_of(self, rep_id: str, period: Period) -> Decimal:
         """A period's total (paid: as paid)."""

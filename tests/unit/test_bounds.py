@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from ledger.events import parse_line
+from ledger.errors import BatchRejectedError
+from ledger.events import KpiScored, make_event, parse_line
 from policies.money import canonical_money, check_money, decimal_places, minor_units
 from policies.periods import Period, parse_period
 from policies.plan import PlanError, load_plan
@@ -299,6 +300,25 @@ HASHES_BEFORE: list[tuple[dict[str, Any], str]] = [
         "7eb10acc3ca8620b70a732cda46a823327b0f98cbc0cb2363bdd119398407545",
     ),
 ]
+
+
+class TestCommands:
+    def test_make_event_refuses_like_an_import(self) -> None:
+        """A command's event (the CLI's, the API's) meets the same bounds, its field named."""
+        with pytest.raises(BatchRejectedError) as caught:
+            make_event(
+                KpiScored,
+                occurred_at=datetime(9999, 1, 1, tzinfo=UTC),
+                rep_id="r1",
+                period="9999-Q4",
+                kpi="k",
+                score="1e1000000",
+            )
+        assert sorted(e.field or "" for e in caught.value.errors) == [
+            "occurred_at",
+            "period",
+            "score",
+        ]
 
 
 class TestCanonicalForm:
