@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
+
 __all__ = [
     "ApprovalIn",
     "DisputeIn",
@@ -75,13 +77,13 @@ class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject_id: str = Field(min_length=1, max_length=128)
     decision: Literal["grant", "reject"]
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=MAX_TEXT_LENGTH)
 
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: str = Field(min_length=1, max_length=128)
-    message: str = Field(min_length=1, max_length=2000)
+    message: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
     dispute_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
     rep_id: str | None = Field(default=None, description="finance only: raise on a rep's behalf")
 
@@ -89,7 +91,7 @@ class DisputeIn(BaseModel):
 class ResolutionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["upheld", "rejected"]
-    note: str = Field(min_length=1, max_length=2000)
+    note: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
     amount: str | None = Field(
         default=None,
         pattern=r"^-?\d{1,15}(\.\d{1,2})?$",
