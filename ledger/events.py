@@ -48,7 +48,7 @@ from pydantic import (
 
 from ledger.actors import normalise_actor
 from ledger.errors import BatchRejectedError, LineError
-from policies.money import MAX_MONEY, canonical_money, check_money, decimal_places
+from policies.money import MAX_MONEY, canonical_money, check_money, decimal_places, has_places
 from policies.periods import FIRST_YEAR, LAST_YEAR, in_bounds, parse_period
 from policies.plan import Plan, plan_document
 
@@ -87,6 +87,7 @@ _ENVELOPE = frozenset({"type", "occurred_at", "actor"})
 # are checked where the currency is known (`SaleRecorded`, the write rules).
 _MONEY_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,4})?$", re.ASCII)
 _ID_TEXT = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+_MONEY_DIGITS = 12  # SPEC §2: |money| < 10^12
 MAX_TEXT_LENGTH = 10_000  # SPEC §2: text fields
 MAX_LIST_ITEMS = 100  # evidence references, splits: more is not a fact but a document
 _RATIO_PLACES = 6  # SPEC §2: scores, shares (and target values)
@@ -107,9 +108,9 @@ def _money(value: object) -> Decimal:
     if not _MONEY_TEXT.match(value):
         msg = f'money must be decimal text like "1234.50", got "{_shown(value)}"'
         raise ValueError(msg)
-    amount = Decimal(value)
-    check_money(amount)
-    return canonical_money(amount)
+    if len(value.lstrip("-").partition(".")[0].lstrip("0")) > _MONEY_DIGITS:
+        raise ValueError("money must be below 10^12 in absolute value")
+    return canonical_money(Decimal(value))  # at most 4 decimals: the pattern says so
 
 
 def _shown(value: object) -> str:
@@ -167,8 +168,8 @@ def _bounded_ratio(
         if too_low or too_high:
             msg = f'{what} must lie in {interval}, got "{_shown(value)}"'
             raise ValueError(msg)
-        places = decimal_places(number)
-        if places > _RATIO_PLACES:
+        if not has_places(number, _RATIO_PLACES):
+            places = decimal_places(number)
             msg = f"{what} has at most {_RATIO_PLACES} decimal places, got {places}"
             raise ValueError(msg)
         return Decimal(format(number.normalize(), "f"))

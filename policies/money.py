@@ -19,7 +19,7 @@ the same.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "canonical_money",
     "check_money",
     "decimal_places",
+    "has_places",
     "minor_units",
 ]
 
@@ -64,7 +65,11 @@ MINOR_UNITS: Final[dict[str, int]] = {
 _DEFAULT_MINOR_UNITS = 2
 MAX_MONEY_PLACES: Final[int] = max(MINOR_UNITS.values())
 MAX_MONEY: Final[Decimal] = Decimal(10) ** 12  # exclusive
-_CENT = Decimal("0.01")
+# The unit of each number of decimals (1, 0.1, 0.01, ...), and a context wide
+# enough that quantizing a bounded number (< 10^12, a few decimals) is exact.
+_UNITS: Final[tuple[Decimal, ...]] = tuple(Decimal(1).scaleb(-n) for n in range(7))
+_CENT = _UNITS[2]
+_EXACT = Context(prec=40, rounding=ROUND_HALF_UP)
 
 
 def minor_units(currency: str) -> int:
@@ -90,6 +95,13 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -(exponent + trailing))
 
 
+def has_places(value: Decimal, places: int) -> bool:
+    """Whether a number below 10^12 needs at most ``places`` decimals (0-6):
+    one exact quantize, cheaper than reading its digits (a sale checks this
+    on every import line)."""
+    return value.quantize(_UNITS[places], None, _EXACT) == value
+
+
 def check_money(amount: Decimal, currency: str | None = None) -> None:
     """SPEC §2 money bounds: ValueError unless |amount| < 10^12 and its decimals
     fit ``currency``'s minor units (or the most any currency has, when it is
@@ -97,23 +109,22 @@ def check_money(amount: Decimal, currency: str | None = None) -> None:
     if not amount.is_finite() or amount.copy_abs() >= MAX_MONEY:
         msg = "money must be below 10^12 in absolute value"
         raise ValueError(msg)
+    allowed = MAX_MONEY_PLACES if currency is None else minor_units(currency)
+    if has_places(amount, allowed):
+        return
     places = decimal_places(amount)
     if currency is None:
-        if places > MAX_MONEY_PLACES:
-            msg = f"money has at most {MAX_MONEY_PLACES} decimal places, got {places}"
-            raise ValueError(msg)
-        return
-    allowed = minor_units(currency)
-    if places > allowed:
+        msg = f"money has at most {MAX_MONEY_PLACES} decimal places, got {places}"
+    else:
         unit = "no decimals" if allowed == 0 else f"at most {allowed} decimal places"
         msg = f"{currency} money has {unit} (ISO 4217 minor unit), got {places}"
-        raise ValueError(msg)
+    raise ValueError(msg)
 
 
 def canonical_money(amount: Decimal) -> Decimal:
-    """The stored form of a bounded amount: two decimals when it is whole cents,
-    else exactly the decimals it needs (see the module docstring)."""
-    places = decimal_places(amount)
-    if places <= 2:  # noqa: PLR2004 - cents, the form every amount had before
-        return amount.quantize(_CENT)
-    return amount.quantize(Decimal(1).scaleb(-places))
+    """The stored form of an amount within the bounds: two decimals when it is
+    whole cents, else exactly the decimals it needs (see the module docstring)."""
+    cents = amount.quantize(_CENT, None, _EXACT)
+    if cents == amount:  # cents, the form every amount had before
+        return cents
+    return amount.quantize(_UNITS[decimal_places(amount)], None, _EXACT)
