@@ -506,7 +506,7 @@ class Ledger(Application[UUID]):
         if plan_id not in self._plans:
             self._load_plans()
         versions = self._plans.get(plan_id, {})
-        return [Plan.model_validate(versions[v]) for v in sorted(versions)]
+        return [Plan.from_stored(versions[v]) for v in sorted(versions)]
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         if plan_id not in self._plans:

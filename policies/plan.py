@@ -30,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -53,10 +54,12 @@ __all__ = [
     "plan_in_force",
 ]
 
-_RUNG = re.compile(r"^(warning|points:[1-9]\d{0,5})$")
+_RUNG = re.compile(r"^(warning|points:[1-9]\d*)$")
+_MAX_POINT_DIGITS = 6
 _NUMBER_PLACES = 6  # a plan's ratios, like SPEC §2's scores and shares
 _MAX_WINDOW_DAYS = 73_050  # 200 years: the span of SPEC §2's dates
 _MAX_VERSION = 10**9
+_STORED = "stored"  # the validation context of a plan read back from the store
 
 
 def _no_float(value: object) -> object:
@@ -175,7 +178,7 @@ class Bonus(_Frozen):
 
 
 class Clawback(_Frozen):
-    window_days: int = Field(ge=0, le=_MAX_WINDOW_DAYS)
+    window_days: int = Field(ge=0)
 
 
 class RedLine(_Frozen):
@@ -202,7 +205,7 @@ class Plan(_Frozen):
     """One version of a plan."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-    version: int = Field(ge=1, lt=_MAX_VERSION)
+    version: int = Field(ge=1)
     effective_from: date
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     period: Literal["month", "quarter"]
@@ -227,20 +230,45 @@ class Plan(_Frozen):
         return data
 
     @model_validator(mode="after")
-    def _bounded_numbers(self) -> Plan:
-        problems = _number_problems(self, "", self.currency)
+    def _within_bounds(self, info: ValidationInfo) -> Plan:
+        """SPEC §2 bounds, at the edge: a plan read back from the store (see
+        `from_stored`) is taken as it was accepted, so that a ledger holding a
+        plan published before these bounds still replays."""
+        if (info.context or {}).get(_STORED):
+            return self
+        problems = self._bound_problems()
+        named = {p.partition(": ")[0] for p in problems}
+        problems += [
+            p
+            for p in _number_problems(self, "", self.currency)
+            if p.partition(": ")[0] not in named
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    @field_validator("effective_from")
+    def _bound_problems(self) -> list[str]:
+        problems = []
+        if not in_bounds(self.effective_from.year):
+            problems.append(f"effective_from: must lie in the years {FIRST_YEAR}-{LAST_YEAR}")
+        if self.version >= _MAX_VERSION:
+            problems.append(f"version: must be below {_MAX_VERSION:,}")
+        if self.clawback.window_days > _MAX_WINDOW_DAYS:
+            problems.append(
+                f"clawback.window_days: at most {_MAX_WINDOW_DAYS:,} (200 years: every "
+                "date lies in 2000-2199)"
+            )
+        for i, rung in enumerate(self.discipline.minor_ladder):
+            if len(rung.removeprefix("points:")) > _MAX_POINT_DIGITS and rung != "warning":
+                problems.append(
+                    f"discipline.minor_ladder[{i}]: at most {_MAX_POINT_DIGITS} digits of points"
+                )
+        return problems
+
     @classmethod
-    def _in_years(cls, effective_from: date) -> date:
-        """SPEC §2: dates lie in the years 2000-2199."""
-        if not in_bounds(effective_from.year):
-            msg = f"effective_from must lie in the years {FIRST_YEAR}-{LAST_YEAR}"
-            raise ValueError(msg)
-        return effective_from
+    def from_stored(cls, document: Any) -> Plan:
+        """A plan as stored in a `PlanPublished` (validated when it was accepted)."""
+        return cls.model_validate(document, context={_STORED: True})
 
 
 class PlanError(ValueError):

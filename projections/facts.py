@@ -153,7 +153,7 @@ class LedgerFacts:
         return touched
 
     def _on_PlanPublished(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        plan = Plan.model_validate(d["plan"])
+        plan = Plan.from_stored(d["plan"])
         self.plans.setdefault(plan.id, {})[plan.version] = plan
         self.plan_events[plan.id, plan.version] = r.event_id
         return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}

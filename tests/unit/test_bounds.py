@@ -4,6 +4,7 @@ field, each in-bounds one keeps the canonical form (and content hash) it had."""
 from __future__ import annotations
 
 import json
+import tomllib
 import tracemalloc
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,7 +16,7 @@ from ledger.errors import BatchRejectedError
 from ledger.events import KpiScored, make_event, parse_line
 from policies.money import canonical_money, check_money, decimal_places, minor_units
 from policies.periods import Period, parse_period
-from policies.plan import PlanError, load_plan
+from policies.plan import Plan, PlanError, load_plan, plan_document
 from tests.builders import PLAN_TOML
 
 AT = "2026-07-14T10:00:00+08:00"
@@ -428,10 +429,15 @@ class TestPlanBounds:
                 "window_days = 90",
                 "window_days = 100000000000000000000",
                 "clawback.window_days",
-                "73050",
+                "73,050",
             ),
-            ("version = 1", "version = 10000000000000000000000", "version", "1000000000"),
-            ('"points:5"', '"points:99999999999999999999"', "discipline.minor_ladder", "points:N"),
+            ("version = 1", "version = 10000000000000000000000", "version", "1,000,000,000"),
+            (
+                '"points:5"',
+                '"points:99999999999999999999"',
+                "discipline.minor_ladder[2]",
+                "6 digits",
+            ),
         ],
     )
     def test_refused_naming_the_field(self, old: str, new: str, field: str, words: str) -> None:
@@ -450,6 +456,21 @@ class TestPlanBounds:
         kwd = PLAN_TOML.replace('currency = "CNY"', 'currency = "KWD"')
         plan = load_plan(kwd.replace("point_value = 100", "point_value = 0.125"), "toml")
         assert plan.discipline.point_value == Decimal("0.125")
+
+    def test_a_plan_stored_before_the_bounds_still_reads(self) -> None:
+        """A plan accepted before these bounds (a CNY point_value of 100.005, an
+        effective_from in 1999) is refused as input, but read back as stored:
+        a ledger that holds one still replays."""
+        older = PLAN_TOML.replace("point_value = 100", "point_value = 100.005").replace(
+            "effective_from = 2026-01-01", "effective_from = 1999-01-01"
+        )
+        with pytest.raises(PlanError):
+            load_plan(older, "toml")
+        document = tomllib.loads(older, parse_float=Decimal)
+        plan = Plan.from_stored(document)
+        assert Plan.from_stored(plan_document(plan)) == plan  # and as the store holds it
+        assert plan.discipline.point_value == Decimal("100.005")
+        assert plan.effective_from == date(1999, 1, 1)
 
     def test_a_plan_document_of_huge_integers_is_bad_json(self) -> None:
         with pytest.raises(PlanError, match="not valid JSON"):
