@@ -63,7 +63,11 @@ DbOption = Annotated[
 ]
 ActorOption = Annotated[
     str | None,
-    typer.Option("--actor", help="Who records this (default: your login name)."),
+    typer.Option(
+        "--actor",
+        help="Who records this, e.g. fin-amy (normalised: Fin-Amy is fin-amy; "
+        "default: your login name).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -550,7 +554,9 @@ def _token_secret(settings: Any) -> str:
 
 @token_app.command("create")
 def token_create(
-    actor: Annotated[str, typer.Option("--actor", help="Who the token acts as.")],
+    actor: Annotated[
+        str, typer.Option("--actor", help="Who the token acts as (a valid actor, normalised).")
+    ],
     role: Annotated[
         str, typer.Option("--role", help="rep, manager, finance, compliance, integration, admin")
     ],
