@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from policies.commission import SaleSteps, commission_line, credited_sales
 from policies.corrections import carried_balance_line, correction_line
@@ -20,8 +21,8 @@ __all__ = ["PeriodResult", "calculate_period"]
 @dataclass(frozen=True)
 class PeriodResult:
     lines: tuple[Line, ...]
-    attainment: Decimal | None
-    score: Decimal | None
+    attainment: Fraction | None  # exact (SPEC §3); shown to 4 places
+    score: Fraction | None
     tier_coefficient: Decimal | None
     total: Decimal
     payable: Decimal

@@ -12,7 +12,7 @@ from operator import itemgetter
 from policies.explanation import Line, Step, money, step
 from policies.facts import SaleFact
 from policies.plan import Plan
-from policies.rounding import CALC, number_text
+from policies.rounding import CALC, number_text, ratio_text
 
 __all__ = [
     "Credited",
@@ -112,10 +112,10 @@ def sale_commission_step(
         {
             "sale_id": sale.sale_id,
             "amount": money(sale.amount),
-            "share": _fixed_text(sale.share),
+            "share": _ratio_text(sale.share),
             "credited": number_text(credit),
             "category": sale.category or "(none)",
-            "rate": _fixed_text(rate),
+            "rate": _ratio_text(rate),
             "rate_source": rate_source,
             "commission": number_text(commission),
         },
@@ -124,9 +124,10 @@ def sale_commission_step(
 
 
 @lru_cache(maxsize=1024)
-def _fixed_text(value: Decimal) -> str:
-    """`number_text` of a value drawn from a small set (shares, plan rates)."""
-    return number_text(value)
+def _ratio_text(value: Decimal) -> str:
+    """`ratio_text` (4 places, SPEC §3) of a value drawn from a small set
+    (shares, plan rates)."""
+    return ratio_text(value)
 
 
 def commission_line(

@@ -37,7 +37,7 @@ from policies.facts import (
 )
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan
-from policies.rounding import number_text
+from policies.rounding import Ratio, ratio_text
 from policies.wording import render_step
 from projections.facts import LedgerFacts, SaleInfo
 
@@ -81,10 +81,11 @@ def statement_sha256(statement: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(statement)).hexdigest()
 
 
-def _decimal_text(value: Decimal | None) -> str | None:
+def _ratio_text(value: Ratio | None) -> str | None:
+    """A statement's attainment, score and coefficient: 4 places (SPEC §3)."""
     if value is None:
         return None
-    return number_text(value)
+    return ratio_text(value)
 
 
 def _money_text(value: Decimal) -> str:
@@ -477,9 +478,9 @@ class Calculator:
             "plan": {"id": plan.id, "version": plan.version},
             "as_of": self.as_of.to_dict(),
             "lines": [self.render_line(line) for line in result.lines],
-            "attainment": _decimal_text(result.attainment),
-            "score": _decimal_text(result.score),
-            "tier_coefficient": _decimal_text(result.tier_coefficient),
+            "attainment": _ratio_text(result.attainment),
+            "score": _ratio_text(result.score),
+            "tier_coefficient": _ratio_text(result.tier_coefficient),
             "total": _money_text(result.total),
             "payable": _money_text(result.payable),
             "pending": [p.to_dict() for p in result.pending],

@@ -52,7 +52,11 @@ class TestGoldenStatements:
             "adjustment": "1500.00",
         }
         assert (s["total"], s["payable"]) == ("33100.00", "33100.00")
-        assert (s["attainment"], s["score"], s["tier_coefficient"]) == ("1.15", "1.06", "1.5")
+        assert (s["attainment"], s["score"], s["tier_coefficient"]) == (
+            "1.1500",
+            "1.0600",
+            "1.5000",
+        )
 
     def test_a_late_cancellation_is_a_correction_next_period(
         self, demo: tuple[Ledger, Reports, str]
