@@ -686,8 +686,9 @@ def _decision(st: Staging, item: Input) -> None:
     subject = find_subject(st, subject_id)
     if not subject.needs_approval:
         raise InvalidInputError(
-            f"{subject.subject_label} needs no approval (only targets changed after "
-            "their period started, adjustments, red-line cases and payout runs do)",
+            f"{subject.subject_label} needs no approval (only targets that take effect "
+            "or are recorded after their period started, adjustments, red-line cases "
+            "and payout runs do)",
             field="subject_id",
         )
     if subject.recorded.actor == item.actor:

@@ -445,14 +445,26 @@ class LedgerFacts:
         return None
 
     def needs_approval(self, subject: EventRecord) -> bool:
+        """SPEC §2's maker-checker subjects, decided from the stored event alone
+        (a TargetSet: its two clocks, as the write side decides, see `ledger.targets`)."""
         if subject.type == "TargetSet":
-            return target_needs_approval(subject.occurred_at, subject.data["period"])
+            return target_needs_approval(
+                subject.data["period"], subject.occurred_at, _staged_at(subject)
+            )
         if subject.type == "ViolationRecorded":
             return bool(subject.data["severity"] == "red_line")
         return subject.type in {"AdjustmentRequested", "PayoutCalculated"}
 
 
 _ONE = Decimal(1)
+
+
+def _staged_at(record: EventRecord) -> datetime:
+    """When the write side staged ``record`` (see `ledger.records.EventRecord.staged_at`)."""
+    assert record.staged_at is not None, "every stored event has its timestamp"
+    return datetime.fromisoformat(record.staged_at)
+
+
 # How far a case reaches forward: the ladder's look-back, plus days for offsets
 # (it compares instants; an index compares local dates).
 LADDER_REACH = LADDER_LOOKBACK + timedelta(days=3)
