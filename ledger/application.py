@@ -55,6 +55,7 @@ from ledger.dispute import Dispute
 from ledger.domain import event_topic
 from ledger.errors import (
     BatchRejectedError,
+    InvalidInputError,
     LedgerError,
     LineError,
     NotFoundError,
@@ -97,6 +98,7 @@ _PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
 # 5 s on PostgreSQL, is for a stuck client; an import's input may be slow).
 _IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
+_POSITION_DIGITS = 19  # a position is a 64-bit integer: at most 19 digits
 
 
 class Outcome(NamedTuple):
@@ -570,26 +572,83 @@ class Ledger(Application[UUID]):
             raise NotFoundError(f"no event has id {event_id}", field="event_id")
         return decode(found[0])
 
-    def resolve_as_of(self, as_of: str | int | None) -> int:
-        """A position from ``as_of``: a position, a ``recorded_at`` timestamp, or now."""
+    def resolve_as_of(self, as_of: str | int | None, *, field: str = "as_of") -> int:
+        """SPEC §4: the position a replay is made as of.
+
+        ``as_of`` is a position (1 to the head), a ``recorded_at`` timestamp with
+        an offset (from the first event's to now: the last position recorded at
+        or before it), or None / empty for now (the head; 0 on an empty ledger).
+
+        Anything outside the ledger is refused with an error naming ``field``,
+        never clamped: a position beyond the head, a timestamp before the first
+        event or in the future. Position 0 names no event (it is "before the
+        first one", where no rep, plan or figure exists yet), so it is refused
+        like any position outside 1 to the head; on an empty ledger every
+        explicit ``as_of`` is outside it.
+        """
         head = self.head()
         last = head.position if head else 0
         if as_of is None or as_of == "":
             return last
         text = str(as_of).strip()
-        if text.isdigit():
-            return min(int(text), last)
+        if head is None:
+            raise InvalidInputError(
+                f"the ledger has no events yet: there is no position or time to be as of "
+                f"(got {text!r})",
+                field=field,
+            )
+        if text.isascii() and text.isdigit():
+            return self._as_of_position(text, last, field)
+        return self._as_of_moment(text, field)
+
+    def _as_of_position(self, text: str, last: int, field: str) -> int:
+        # more digits than any position can have: beyond the head (and int() of
+        # thousands of digits is refused by Python itself)
+        position = int(text) if len(text) <= _POSITION_DIGITS else None
+        if position is None or position > last:
+            raise InvalidInputError(
+                f"position {text} is beyond the ledger's head (position {last}): "
+                f"ask for a position from 1 to {last}",
+                field=field,
+            )
+        if position < 1:
+            raise InvalidInputError(
+                f"position {text} is before the first event: positions start at 1 "
+                f"(the head is {last})",
+                field=field,
+            )
+        return position
+
+    def _as_of_moment(self, text: str, field: str) -> int:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise NotFoundError(
-                f"as_of is a position (e.g. 1200) or a timestamp with offset, got {text!r}",
-                field="as_of",
+            raise InvalidInputError(
+                f"a position (e.g. 1200) or a timestamp with offset "
+                f"(e.g. 2026-10-01T00:00:00+08:00), got {text!r}",
+                field=field,
             ) from None
         if moment.tzinfo is None:
-            raise NotFoundError("as_of timestamps need an offset", field="as_of")
+            raise InvalidInputError(
+                f"a timestamp needs an offset (e.g. {text}+08:00), got {text!r}", field=field
+            )
+        now = _now()
+        if moment > now:
+            raise InvalidInputError(
+                f"{text} is in the future (now is {now.isoformat(timespec='seconds')}): "
+                "the ledger cannot say what it will hold then",
+                field=field,
+            )
+        first = self.chain.select_links(0, 1)
+        if not first or moment < datetime.fromisoformat(first[0].recorded_at):
+            recorded = first[0].recorded_at if first else "(none)"
+            raise InvalidInputError(
+                f"{text} is before the first event (recorded at {recorded})", field=field
+            )
         stamp = moment.astimezone(UTC).isoformat(timespec="microseconds")
-        return self.chain.position_at(stamp) or 0
+        position = self.chain.position_at(stamp)
+        assert position is not None, "the first event was recorded at or before it"
+        return position
 
     def verify(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
         """Recompute the audit chain from the stored rows (SPEC §6)."""
