@@ -15,7 +15,7 @@ from policies.plan import Plan
 from policies.rounding import CALC
 from policies.tiers import bonus_line
 
-__all__ = ["PeriodResult", "calculate_period"]
+__all__ = ["PeriodResult", "adjustment_lines", "calculate_period"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class PeriodResult:
     carry_out: Decimal
 
 
-def _adjustment_lines(facts: PeriodFacts) -> list[Line]:
+def adjustment_lines(facts: PeriodFacts) -> list[Line]:
     """Rule 6: approved adjustments for the period, one signed line each."""
     lines = []
     for a in sorted(facts.adjustments, key=lambda a: (a.occurred_at, a.position)):
@@ -98,7 +98,7 @@ def calculate_period(
         )
         lines = [commission_line(plan, credited, facts.plan_event_id, known), bonus.line]
         lines += fine_lines(plan, facts.cases)
-        lines += _adjustment_lines(facts)
+        lines += adjustment_lines(facts)
         lines += [correction_line(c) for c in facts.corrections]
         if facts.carried_in is not None:
             lines.append(carried_balance_line(facts.carried_in))

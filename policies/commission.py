@@ -21,6 +21,7 @@ __all__ = [
     "commission_line",
     "credited_sales",
     "sale_commission_step",
+    "sale_rate",
 ]
 
 # A credited sale's commission step is a function of the sale event, the rep's
@@ -130,6 +131,15 @@ def _ratio_text(value: Decimal) -> str:
     return ratio_text(value)
 
 
+def sale_rate(plan: Plan, category: str | None) -> tuple[Decimal, str]:
+    """Rule 2: the rate of a sale's category, else the plan's default rate
+    (and which of the two it is)."""
+    rates = plan.commission.rates
+    if category is not None and category in rates:
+        return rates[category], "category"
+    return plan.commission.default_rate, "default"
+
+
 def commission_line(
     plan: Plan,
     credited: Credited,
@@ -142,10 +152,8 @@ def commission_line(
     ``known``: sale steps worked out before (the same result, not worked out
     again); new ones are added to it.
     """
-    rates = plan.commission.rates
     steps: list[Step] = []
     total = Decimal(0)
-    default_rate = plan.commission.default_rate
     multiply, add = CALC.multiply, CALC.add
     for sale, credit in credited.by_sale:
         if known is not None:
@@ -154,10 +162,7 @@ def commission_line(
                 total = add(total, hit[0])
                 steps.append(hit[1])
                 continue
-        if sale.category in rates:
-            rate, source = rates[sale.category], "category"
-        else:
-            rate, source = default_rate, "default"
+        rate, source = sale_rate(plan, sale.category)
         amount = multiply(credit, rate)
         total = add(total, amount)
         steps.append(sale_commission_step(sale, credit, rate, source, amount))

@@ -114,13 +114,13 @@ class AdjustmentFact:
 
 @dataclass(frozen=True)
 class LineChange:
-    """How one line differs between two computations of the same period."""
+    """How one line's amount differs between two computations of the same
+    period, and the events that moved it."""
 
     kind: str
     before: Decimal
     after: Decimal
-    event_ids_added: tuple[str, ...]
-    event_ids_removed: tuple[str, ...]
+    event_ids: tuple[str, ...]
     subject: str | None = None
 
 

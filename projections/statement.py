@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,8 +20,9 @@ import orjson
 from ledger.errors import NotFoundError
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period
+from policies.causes import LineKey, fact_event_ids, later_causes
 from policies.commission import SaleStepKey
-from policies.corrections import diff_lines
+from policies.corrections import diff_lines, line_key
 from policies.explanation import Line, Step
 from policies.facts import (
     AdjustmentFact,
@@ -31,12 +32,13 @@ from policies.facts import (
     CorrectionFact,
     Decision,
     KpiScoreFact,
+    LineChange,
     PeriodFacts,
     SaleFact,
     TargetFact,
 )
 from policies.periods import Period, PeriodKind, parse_period, period_of
-from policies.plan import Plan
+from policies.plan import Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text
 from policies.wording import render_step
 from projections.facts import LedgerFacts, SaleInfo
@@ -126,6 +128,10 @@ class Calculator:
     as_of: AsOf
     locale: str = "en"
     _memo: dict[tuple[str, Period, bool], tuple[Plan, PeriodResult]] = field(default_factory=dict)
+    # the facts of the periods computed own_only (a paid period's replay), and
+    # the corrections worked out from them
+    _own_facts: dict[tuple[str, Period], PeriodFacts] = field(default_factory=dict)
+    _correction_memo: dict[tuple[str, Period], CorrectionFact | None] = field(default_factory=dict)
     # Totals (and their events) of open periods already known to be unchanged:
     # the projection passes the stored row of the period before the first it
     # recomputes, so a carried balance does not re-run every earlier period.
@@ -142,6 +148,10 @@ class Calculator:
         the memo holds every explained sale line of its periods)."""
         for key in [k for k in self._memo if k[0] == rep_id]:
             del self._memo[key]
+        for own in [k for k in self._own_facts if k[0] == rep_id]:
+            del self._own_facts[own]
+        for done in [k for k in self._correction_memo if k[0] == rep_id]:
+            del self._correction_memo[done]
         for known in [k for k in self.known_totals if k[0] == rep_id]:
             del self.known_totals[known]
 
@@ -308,6 +318,8 @@ class Calculator:
                 rep_id, period, plan, carried_in=carried, corrections=corrections
             )
             known = self.cache.steps if self.cache is not None else None
+            if own_only:
+                self._own_facts[rep_id, period] = facts
             self._memo[key] = (plan, calculate_period(plan, facts, known))
         return self._memo[key]
 
@@ -382,31 +394,88 @@ class Calculator:
         return corrections
 
     def correction_for(self, rep_id: str, paid_period: Period) -> CorrectionFact | None:
+        """SPEC §3.7: what the paid period would pay now, less what it paid (and
+        what later paid periods corrected of it already), explained line by
+        line — only the lines whose amount changed — and named by the later
+        events that changed it (`policies.causes`)."""
+        memo_key = (rep_id, paid_period)
+        if memo_key in self._correction_memo:
+            return self._correction_memo[memo_key]
         run = self.facts.paid_run(rep_id, paid_period)
         assert run is not None
         paid = run.statement_of(rep_id)
         assert paid is not None
         paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in OWN_KINDS]
-        _, replay = self.compute(rep_id, paid_period, own_only=True)
+        plan, replay = self.compute(rep_id, paid_period, own_only=True)
         replay_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
         already = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0)) + already
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
-        if replay_total == paid_total:
+        fact = None
+        if replay_total != paid_total:
+            causes = self._later_causes(rep_id, paid_period, plan, int(paid["as_of"]["position"]))
+            changes = tuple(
+                replace(
+                    c, event_ids=tuple(e for e, keys in causes.items() if line_key_of(c) in keys)
+                )
+                for c in diff_lines(paid_lines, replay_lines)
+            )
+            fact = CorrectionFact(
+                paid_period=str(paid_period),
+                run_id=run.run_id,
+                paid_total=paid_total,
+                replay_total=replay_total,
+                changed_lines=changes,
+                event_ids=tuple(causes),
+            )
+        self._correction_memo[memo_key] = fact
+        return fact
+
+    def _later_causes(
+        self, rep_id: str, paid_period: Period, plan: Plan, computed_at: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """The events recorded after the paid statement was computed (position
+        ``computed_at``) whose removal would change a line of the period's
+        replay, in log order, each with the lines it changes."""
+        facts = self._own_facts[rep_id, paid_period]
+        later = sorted(
+            (position, event_id)
+            for event_id in fact_event_ids(facts)
+            if (position := self._position_of(event_id)) is not None and position > computed_at
+        )
+        causes = later_causes(plan, facts, [e for _, e in later])
+        plan_change = self._plan_cause(plan, facts, computed_at)
+        if plan_change is not None:
+            causes[plan_change[0]] = plan_change[1]
+        return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+
+    def _plan_cause(
+        self, plan: Plan, facts: PeriodFacts, computed_at: int
+    ) -> tuple[str, frozenset[LineKey]] | None:
+        """A plan version published after the statement was computed that governs
+        the period now: a cause of every line it moves, against the version in
+        force without it."""
+        event_id = facts.plan_event_id
+        position = self._position_of(event_id) if event_id else None
+        if event_id is None or position is None or position <= computed_at:
             return None
-        changes = diff_lines(paid_lines, replay_lines)
-        paid_ids = {e for x in paid_lines for e in x.event_ids}
-        new_ids = tuple(
-            dict.fromkeys(e for x in replay_lines for e in x.event_ids if e not in paid_ids)
+        versions = [p for v, p in self.facts.plans.get(plan.id, {}).items() if v != plan.version]
+        before = plan_in_force(versions, facts.period)
+        own = {line_key(x): x.amount for x in calculate_period(plan, facts).lines}
+        if before is None:
+            return event_id, frozenset(own)
+        was = {line_key(x): x.amount for x in calculate_period(before, facts).lines}
+        zero = Decimal(0)
+        moved = frozenset(
+            k
+            for k in set(own) | set(was)
+            if k[0] in OWN_KINDS and own.get(k, zero) != was.get(k, zero)
         )
-        return CorrectionFact(
-            paid_period=str(paid_period),
-            run_id=run.run_id,
-            paid_total=paid_total,
-            replay_total=replay_total,
-            changed_lines=changes,
-            event_ids=new_ids,
-        )
+        return (event_id, moved) if moved else None
+
+    def _position_of(self, event_id: str | None) -> int | None:
+        record = self.facts.record(event_id) if event_id else None
+        return record.position if record is not None else None
 
     def _already_corrected(self, rep_id: str, paid_period: Period) -> Decimal:
         """Corrections for ``paid_period`` already paid out in later paid periods."""
@@ -542,6 +611,11 @@ def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:
         "actor": record.actor,
         "occurred_at": record.occurred_at.isoformat(),
     }
+
+
+def line_key_of(change: LineChange) -> LineKey:
+    """The (kind, subject) of a changed line, as `policies.corrections.line_key` has it."""
+    return change.kind, change.subject
 
 
 def line_from_dict(data: dict[str, Any]) -> Line:
