@@ -11,6 +11,7 @@ from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
 from policies.explanation import Line, money, step
 from policies.facts import PendingItem, PeriodFacts
+from policies.pay_warnings import PayWarning, period_warnings
 from policies.plan import Plan
 from policies.rounding import CALC
 from policies.tiers import bonus_line
@@ -28,6 +29,7 @@ class PeriodResult:
     payable: Decimal
     pending: tuple[PendingItem, ...]
     carry_out: Decimal
+    warnings: tuple[PayWarning, ...] = ()  # probable typos that change pay
 
 
 def adjustment_lines(facts: PeriodFacts) -> list[Line]:
@@ -112,4 +114,5 @@ def calculate_period(
         payable=total if total > 0 else Decimal("0.00"),
         pending=_pending(facts),
         carry_out=total if total < 0 else Decimal("0.00"),
+        warnings=period_warnings(plan, facts),
     )

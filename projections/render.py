@@ -34,6 +34,8 @@ def print_statement(console: Console, s: dict[str, Any]) -> None:
             f"attainment {s['attainment']} · score {s['score']} · tier coefficient "
             f"{s['tier_coefficient']}"
         )
+    for warning in s.get("warnings", []):
+        console.print(f"[yellow]warning[/] {warning['text']}")
     for pending in s.get("pending", []):
         console.print(
             f"[yellow]pending[/] {pending.get('kind')} {pending.get('subject_id')} "

@@ -36,11 +36,13 @@ from policies.facts import (
     PeriodFacts,
     SaleFact,
     TargetFact,
+    UnsplitSaleFact,
 )
+from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text
-from policies.wording import render_step
+from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, SaleInfo
 
 __all__ = [
@@ -272,6 +274,7 @@ class Calculator:
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
         return PeriodFacts(
+            unsplit_sales=self._unsplit_sales(rep_id, period, plan),
             rep_id=rep_id,
             period=period,
             sales=tuple(sales),
@@ -283,6 +286,27 @@ class Calculator:
             corrections=tuple(corrections),
             carried_in=carried_in,
             plan_event_id=f.plan_events.get((plan.id, plan.version)),
+        )
+
+    def _unsplit_sales(
+        self, rep_id: str, period: Period, plan: Plan
+    ) -> tuple[UnsplitSaleFact, ...]:
+        """The period's sales recorded for a rep not among their splits: those
+        credited to ``rep_id`` by the split, and those recorded for ``rep_id``."""
+        f = self.facts
+        if not f.unsplit:
+            return ()
+        sales = [s for s in self.sales_in(rep_id, period, plan.period) if s.sale_id in f.unsplit]
+        sales += [
+            s
+            for s in f.unsplit_by_rep.get(rep_id, ())
+            if period_of(s.occurred_at, plan.period) == period
+        ]
+        return tuple(
+            UnsplitSaleFact(
+                s.sale_id, s.event_id, s.position, f.unsplit[s.sale_id], tuple(s.credits.items())
+            )
+            for s in sorted(sales, key=lambda s: s.position)
         )
 
     # -- computing -------------------------------------------------------------
@@ -523,6 +547,16 @@ class Calculator:
             return rendered
         return self._render(step)
 
+    def render_warning(self, warning: PayWarning) -> dict[str, Any]:
+        """A warning as the statement JSON has it: code, values, event ids and
+        its words in this calculator's locale."""
+        return {
+            "code": warning.code,
+            "values": dict(warning.values),
+            "event_ids": list(warning.event_ids),
+            "text": render_warning(warning, self.locale),
+        }
+
     def _render(self, step: Step) -> dict[str, Any]:
         return {
             "code": step.code,
@@ -553,6 +587,7 @@ class Calculator:
             "total": _money_text(result.total),
             "payable": _money_text(result.payable),
             "pending": [p.to_dict() for p in result.pending],
+            "warnings": [self.render_warning(w) for w in result.warnings],
             "chain_head": self.as_of.head(),
         }
 
@@ -567,6 +602,8 @@ class Calculator:
             later = [_event_ref(self.facts, e) for e in correction.event_ids]
         if self.locale != "en":
             paid["lines"] = [self._translated(line) for line in paid["lines"]]
+            if paid.get("warnings"):
+                paid["warnings"] = [self._translated_warning(w) for w in paid["warnings"]]
         return {
             **paid,
             "status": "paid",
@@ -583,6 +620,11 @@ class Calculator:
             "as_of": self.as_of.to_dict(),
             "chain_head": self.as_of.head(),
         }
+
+    def _translated_warning(self, warning: dict[str, Any]) -> dict[str, Any]:
+        """A recorded warning with its words rendered again in this locale."""
+        again = PayWarning(warning["code"], warning["values"], tuple(warning["event_ids"]))
+        return {**warning, "text": render_warning(again, self.locale)}
 
     def _translated(self, line: dict[str, Any]) -> dict[str, Any]:
         """A recorded line with its words rendered again, in this calculator's locale.
