@@ -45,7 +45,7 @@ def print_statement(console: Console, s: dict[str, Any]) -> None:
         paid = s["paid"]
         console.print(f"paid by run {paid['run_id']} (event {paid['paid_event_id']})")
         if s.get("correction_to"):
-            console.print("later events touch this period:")
+            console.print("later events changed what this period would pay:")
             for e in s.get("later_events", []):
                 console.print(
                     f"  {e.get('type', 'event')} {e['event_id']} at position "
