@@ -35,7 +35,9 @@ from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
+from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
+from policies.wording import render_warning
 from projections.render import print_diff, print_history, print_statement
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS
 from projections.service import Reports
@@ -148,11 +150,22 @@ def _summary(result: RecordResult, *, as_json: bool, what: str = "events") -> No
             {
                 "stored": result.stored,
                 "skipped": result.skipped,
-                "events": [o._asdict() for o in result.outcomes],
+                "events": [
+                    {**o._asdict(), "warnings": [_warning_json(w) for w in o.warnings]}
+                    for o in result.outcomes
+                ],
             }
         )
         return
     out.print(f"stored {result.stored} {what}, skipped {result.skipped} already stored")
+    for line, warning in result.warnings:  # accepted as written: say what looks wrong
+        out.print(
+            f"[yellow]warning:[/] line {line}, field {warning.field}: {render_warning(warning)}"
+        )
+
+
+def _warning_json(warning: PayWarning) -> dict[str, Any]:
+    return {**warning.to_dict(), "text": render_warning(warning)}
 
 
 @app.command("import")

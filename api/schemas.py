@@ -17,6 +17,7 @@ __all__ = [
     "ResolutionIn",
     "StatementOut",
     "VerifyOut",
+    "WarningOut",
 ]
 
 
@@ -27,12 +28,24 @@ class ErrorOut(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+class WarningOut(BaseModel):
+    code: str = Field(description="unknown_kpi | category_lookalike | rep_not_in_splits")
+    field: str | None = Field(default=None, description="the input field it is about")
+    values: dict[str, str]
+    event_ids: list[str] = Field(default_factory=list)
+    text: str
+
+
 class OutcomeOut(BaseModel):
     index: int = Field(description="0-based index of the input in the request")
     type: str
     status: Literal["stored", "skipped"]
     event_id: str | None = None
     position: int | None = None
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="accepted as written, but probably a typo that changes pay",
+    )
 
 
 class RecordOut(BaseModel):
@@ -70,6 +83,9 @@ class StatementOut(BaseModel):
     total: str
     payable: str
     pending: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list, description="probable typos that change pay (code, values, ids)"
+    )
     chain_head: dict[str, Any]
 
 

@@ -24,7 +24,6 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from multiprocessing import get_context
 from typing import Any, NamedTuple, Self, cast
 from uuid import UUID
@@ -56,6 +55,7 @@ from ledger.dispute import Dispute
 from ledger.domain import event_topic
 from ledger.errors import (
     BatchRejectedError,
+    InvalidInputError,
     LedgerError,
     LineError,
     NotFoundError,
@@ -75,6 +75,7 @@ from ledger.writes import (
     parse_chunk,
     parse_lines,
 )
+from policies.pay_warnings import PayWarning, PlanTerms
 from policies.plan import Plan
 
 __all__ = [
@@ -98,6 +99,7 @@ _PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
 # 5 s on PostgreSQL, is for a stuck client; an import's input may be slow).
 _IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
+_POSITION_DIGITS = 19  # a position is a 64-bit integer: at most 19 digits
 
 
 class Outcome(NamedTuple):
@@ -108,6 +110,8 @@ class Outcome(NamedTuple):
     status: str  # "stored" | "skipped"
     event_id: str | None = None
     position: int | None = None
+    # accepted as written, but probably a typo that changes pay
+    warnings: tuple[PayWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,12 +119,15 @@ class RecordResult:
     """What a batch did: every input stored or skipped as an identical duplicate.
 
     ``outcomes`` has one entry per input, in input order (empty for an import
-    run with ``keep_outcomes=False``); the counts are always there.
+    run with ``keep_outcomes=False``); the counts and warnings are always there.
     """
 
     outcomes: list[Outcome]
     stored: int
     skipped: int
+    # (line, warning) of every input accepted with one: kept even when the
+    # outcomes are not (they are few, and each is worth reading)
+    warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
 
 
 # What a committed (or prepared) group leaves for the next one to stage on: the
@@ -167,6 +174,9 @@ class Ledger(Application[UUID]):
     def __init__(self, url: str = DEFAULT_DATABASE_URL, *, chain_key: str | None = None) -> None:
         self.store: StoreConfig = library_env(url, chain_key=chain_key)
         self._plans: dict[str, dict[int, dict[str, Any]]] = {}
+        self._plan_infos: dict[str, PlanInfo] = {}
+        self._plans_read = 0  # the position up to which plan versions were read
+        self._plans_lock = threading.Lock()
         # The reps and plans the last group commit staged, and the chain head it
         # left: valid for the next group exactly when no one else appended since.
         self._warm: Warm | None = None
@@ -282,7 +292,13 @@ class Ledger(Application[UUID]):
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
                 _Parser(actor, errors, workers=parse_workers) as parser,
             ):
-                staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
+                staging = Staging(
+                    session,
+                    self.mapper,
+                    self._plan_info,
+                    optimistic=True,
+                    fresh_plans=self._fresh_plan_info,
+                )
                 parsed = parser.parse(_chunks(lines, chunk_size))
                 for chunk, in_flight in _pipeline(session, staging, writer, parsed):
                     # settled up to its links, which are written while the next
@@ -301,7 +317,12 @@ class Ledger(Application[UUID]):
             analyze = getattr(self.chain, "analyze", None)
             if analyze is not None:
                 analyze()
-        return RecordResult(totals.outcomes, stored=totals.stored, skipped=totals.skipped)
+        return RecordResult(
+            totals.outcomes,
+            stored=totals.stored,
+            skipped=totals.skipped,
+            warnings=totals.warnings,
+        )
 
     def _committed(self, link: ChainLink) -> bool:
         """Whether ``link`` is in the stored chain (after a commit whose reply was lost)."""
@@ -394,7 +415,14 @@ class Ledger(Application[UUID]):
             basis, loaded = warm
         else:
             basis, loaded = self.chain.chain_head(), None  # before anything is read
-        staging = Staging(self.chain, self.mapper, self._plan_info, optimistic=True, loaded=loaded)
+        staging = Staging(
+            self.chain,
+            self.mapper,
+            self._plan_info,
+            optimistic=True,
+            loaded=loaded,
+            fresh_plans=self._fresh_plan_info,
+        )
         # what every request reads, in one query (not one per request)
         staging.load_for(item for items in inputs for item in items)
         staged, failure = _stage_requests(staging, inputs, {})
@@ -439,7 +467,10 @@ class Ledger(Application[UUID]):
             for index, done, events in staged:
                 mine = [next(appended) for _ in events]
                 outcomes[index] = RecordResult(
-                    _outcomes(done, mine), stored=len(mine), skipped=len(done) - len(mine)
+                    _outcomes(done, mine),
+                    stored=len(mine),
+                    skipped=len(done) - len(mine),
+                    warnings=_warnings(done),
                 )
             results = [outcomes[i] for i in range(len(inputs))]
             return CommittedGroup(results, head, (head, prepared.kept) if as_staged else None)
@@ -458,7 +489,9 @@ class Ledger(Application[UUID]):
         before it failed, so staging starts over without it.
         """
         while True:
-            staging = Staging(session, self.mapper, self._plan_info)
+            staging = Staging(
+                session, self.mapper, self._plan_info, fresh_plans=self._fresh_plan_info
+            )
             live = [i for i in range(len(requests)) if i not in failed]
             staging.prefetch(ids_touched(item for i in live for item in requests[i]))
             staged, failure = _stage_requests(staging, requests, failed)
@@ -488,18 +521,27 @@ class Ledger(Application[UUID]):
     # -- plans -----------------------------------------------------------------
 
     def _load_plans(self) -> None:
-        topic = event_topic("PlanPublished")
-        after = 0
-        while True:
-            page = self.recorder.select_notifications(
-                after, _PAGE, topics=[topic], inclusive_of_start=False
-            )
-            for n in page:
-                document = orjson.loads(n.state)["data"]["plan"]
-                self._plans.setdefault(document["id"], {})[document["version"]] = document
-            if len(page) < _PAGE:
+        """Read the plan versions published since the last read, up to the head
+        as it stands (each event once: the next read starts after it)."""
+        with self._plans_lock:
+            head = self.chain.chain_head()
+            stop = head.position if head is not None else 0
+            if stop <= self._plans_read:
                 return
-            after = page[-1].id
+            topic = event_topic("PlanPublished")
+            after = self._plans_read
+            while True:
+                page = self.recorder.select_notifications(
+                    after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
+                )
+                for n in page:
+                    document = orjson.loads(n.state)["data"]["plan"]
+                    self._plans.setdefault(document["id"], {})[document["version"]] = document
+                    self._plan_infos.pop(document["id"], None)
+                if len(page) < _PAGE:
+                    break
+                after = page[-1].id
+            self._plans_read = stop
 
     def plan_versions(self, plan_id: str) -> list[Plan]:
         """Every published version of a plan, lowest first."""
@@ -509,13 +551,30 @@ class Ledger(Application[UUID]):
         return [Plan.from_stored(versions[v]) for v in sorted(versions)]
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
+        """What the write side checks of a plan (a sale checks its rep's: kept)."""
+        found = self._plan_infos.get(plan_id)
+        if found is not None:
+            return found
         if plan_id not in self._plans:
             self._load_plans()
         versions = self._plans.get(plan_id)
         if not versions:
             return None
-        document = versions[max(versions)]
-        return _plan_info_of(plan_id, document["currency"], document["period"])
+        latest = versions[max(versions)]
+        info = PlanInfo(
+            plan_id,
+            latest["currency"],
+            latest["period"],
+            tuple(PlanTerms.of_document(versions[v]) for v in sorted(versions)),
+        )
+        self._plan_infos[plan_id] = info
+        return info
+
+    def _fresh_plan_info(self, plan_id: str) -> PlanInfo | None:
+        """`_plan_info` after reading the versions published since the last read
+        (by this process or another): what a warning is checked against."""
+        self._load_plans()
+        return self._plan_info(plan_id)
 
     # -- queries ---------------------------------------------------------------
 
@@ -572,26 +631,83 @@ class Ledger(Application[UUID]):
             raise NotFoundError(f"no event has id {event_id}", field="event_id")
         return decode(found[0])
 
-    def resolve_as_of(self, as_of: str | int | None) -> int:
-        """A position from ``as_of``: a position, a ``recorded_at`` timestamp, or now."""
+    def resolve_as_of(self, as_of: str | int | None, *, field: str = "as_of") -> int:
+        """SPEC §4: the position a replay is made as of.
+
+        ``as_of`` is a position (1 to the head), a ``recorded_at`` timestamp with
+        an offset (from the first event's to now: the last position recorded at
+        or before it), or None / empty for now (the head; 0 on an empty ledger).
+
+        Anything outside the ledger is refused with an error naming ``field``,
+        never clamped: a position beyond the head, a timestamp before the first
+        event or in the future. Position 0 names no event (it is "before the
+        first one", where no rep, plan or figure exists yet), so it is refused
+        like any position outside 1 to the head; on an empty ledger every
+        explicit ``as_of`` is outside it.
+        """
         head = self.head()
         last = head.position if head else 0
         if as_of is None or as_of == "":
             return last
         text = str(as_of).strip()
-        if text.isdigit():
-            return min(int(text), last)
+        if head is None:
+            raise InvalidInputError(
+                f"the ledger has no events yet: there is no position or time to be as of "
+                f"(got {text!r})",
+                field=field,
+            )
+        if text.isascii() and text.isdigit():
+            return self._as_of_position(text, last, field)
+        return self._as_of_moment(text, field)
+
+    def _as_of_position(self, text: str, last: int, field: str) -> int:
+        # more digits than any position can have: beyond the head (and int() of
+        # thousands of digits is refused by Python itself)
+        position = int(text) if len(text) <= _POSITION_DIGITS else None
+        if position is None or position > last:
+            raise InvalidInputError(
+                f"position {text} is beyond the ledger's head (position {last}): "
+                f"ask for a position from 1 to {last}",
+                field=field,
+            )
+        if position < 1:
+            raise InvalidInputError(
+                f"position {text} is before the first event: positions start at 1 "
+                f"(the head is {last})",
+                field=field,
+            )
+        return position
+
+    def _as_of_moment(self, text: str, field: str) -> int:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise NotFoundError(
-                f"as_of is a position (e.g. 1200) or a timestamp with offset, got {text!r}",
-                field="as_of",
+            raise InvalidInputError(
+                f"a position (e.g. 1200) or a timestamp with offset "
+                f"(e.g. 2026-10-01T00:00:00+08:00), got {text!r}",
+                field=field,
             ) from None
         if moment.tzinfo is None:
-            raise NotFoundError("as_of timestamps need an offset", field="as_of")
+            raise InvalidInputError(
+                f"a timestamp needs an offset (e.g. {text}+08:00), got {text!r}", field=field
+            )
+        now = _now()
+        if moment > now:
+            raise InvalidInputError(
+                f"{text} is in the future (now is {now.isoformat(timespec='seconds')}): "
+                "the ledger cannot say what it will hold then",
+                field=field,
+            )
+        first = self.chain.select_links(0, 1)
+        if not first or moment < datetime.fromisoformat(first[0].recorded_at):
+            recorded = first[0].recorded_at if first else "(none)"
+            raise InvalidInputError(
+                f"{text} is before the first event (recorded at {recorded})", field=field
+            )
         stamp = moment.astimezone(UTC).isoformat(timespec="microseconds")
-        return self.chain.position_at(stamp) or 0
+        position = self.chain.position_at(stamp)
+        assert position is not None, "the first event was recorded at or before it"
+        return position
 
     def verify(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
         """Recompute the audit chain from the stored rows (SPEC §6)."""
@@ -625,12 +741,6 @@ class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
 _Staged = list[tuple[int, list[StagedInput], list[StoredEvent]]]
 
 
-@lru_cache(maxsize=1024)
-def _plan_info_of(plan_id: str, currency: str, period: str) -> PlanInfo:
-    """One shared `PlanInfo` per plan (a sale checks its rep's plan)."""
-    return PlanInfo(plan_id, currency, period)
-
-
 def _stage_requests(
     staging: Staging,
     requests: Sequence[Sequence[Input]],
@@ -661,10 +771,17 @@ def _outcomes(staged: Sequence[StagedInput], links: Sequence[ChainLink]) -> list
     for s in staged:
         if s.stored:
             link = next(appended)
-            outcomes.append(Outcome(s.line, s.type, "stored", link.event_id, link.position))
+            outcomes.append(
+                Outcome(s.line, s.type, "stored", link.event_id, link.position, s.warnings)
+            )
         else:
             outcomes.append(Outcome(s.line, s.type, "skipped"))
     return outcomes
+
+
+def _warnings(staged: Sequence[StagedInput]) -> list[tuple[int, PayWarning]]:
+    """(line, warning) of the inputs staged with warnings."""
+    return [(s.line, w) for s in staged if s.warnings for w in s.warnings]
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
@@ -711,6 +828,7 @@ class _Totals:
     skipped: int = 0
     last: ChainLink | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+    warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
     _unsettled: (
         tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]] | None
     ) = None
@@ -720,6 +838,7 @@ class _Totals:
         self.skipped += len(staged) - len(appended)
         if appended:
             self.last = appended[-1]
+        self.warnings += _warnings(staged)
         if self.keep_outcomes:
             self.outcomes.extend(_outcomes(staged, appended))
 

@@ -89,6 +89,11 @@ class EventRecord(NamedTuple):
     actor: str
     data: dict[str, Any]
     hash: str
+    # When the write side staged the event (the library's event ``timestamp``,
+    # stored in the event): the clock both sides of the approval rule of a
+    # backdated TargetSet read (`ledger.targets.target_needs_approval`); the
+    # chain's ``recorded_at`` follows it by the time the append took.
+    staged_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The event as SPEC §2 names its fields (for `GET /events/{id}`)."""
@@ -138,6 +143,7 @@ def decode(logged: LoggedEvent) -> EventRecord:
     state = orjson.loads(logged.state)
     occurred = state["occurred_at"]
     occurred_text = occurred["_data_"] if isinstance(occurred, dict) else occurred
+    staged = state.get("timestamp")
     return EventRecord(
         logged.position,
         logged.event_id,
@@ -147,4 +153,5 @@ def decode(logged: LoggedEvent) -> EventRecord:
         sys.intern(state["actor"]),  # a few actors write millions of events
         state["data"],
         logged.hash,
+        staged["_data_"] if isinstance(staged, dict) else staged,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -45,7 +45,16 @@ from ledger.sale import Sale
 from ledger.targets import Target
 from ledger.transcoder import OrjsonTranscoder
 from policies.money import check_money
-from policies.periods import parse_period
+from policies.pay_warnings import (
+    PayWarning,
+    PlanTerms,
+    category_warning,
+    folded,
+    kpi_warning,
+    splits_warning,
+    terms_in_force,
+)
+from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan
 
 if TYPE_CHECKING:
@@ -118,19 +127,42 @@ class Input(NamedTuple):
 
 @dataclass(frozen=True)
 class PlanInfo:
-    """What the write side checks against a plan: its currency and period kind."""
+    """What the write side checks against a plan: its currency and period kind,
+    and the KPIs and rates of each version (for the warnings)."""
 
     plan_id: str
     currency: str
     period: str
+    terms: tuple[PlanTerms, ...] = ()
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """Categories with a rate of their own in some version."""
+        return frozenset(c for t in self.terms for c in t.categories)
+
+    @cached_property
+    def folded_categories(self) -> frozenset[str]:
+        """`categories` without case or spacing: what a look-alike folds to."""
+        return frozenset(folded(c) for c in self.categories)
+
+    def terms_for(self, period: Period) -> PlanTerms | None:
+        """The version in force for ``period`` (SPEC §3), as the warnings read it."""
+        return terms_in_force(self.terms, period)
+
+    def with_version(self, terms: PlanTerms) -> PlanInfo:
+        """This plan with one more version (or one replaced)."""
+        kept = tuple(t for t in self.terms if t.version != terms.version)
+        return PlanInfo(self.plan_id, self.currency, self.period, (*kept, terms))
 
 
 class StagedInput(NamedTuple):
-    """The outcome of one input: stored (with its event) or skipped."""
+    """The outcome of one input: stored (with its event) or skipped, and what
+    it was accepted with but is probably a mistake (`policies.pay_warnings`)."""
 
     line: int
     type: str
     stored: bool
+    warnings: tuple[PayWarning, ...] = ()
 
 
 class StreamReader(Protocol):
@@ -177,11 +209,17 @@ class Staging:
         *,
         optimistic: bool = False,
         loaded: Mapping[NaturalKey, LedgerAggregate | None] | None = None,
+        fresh_plans: Callable[[str], PlanInfo | None] | None = None,
     ) -> None:
-        """``loaded``: aggregates known to be as stored (see `kept`)."""
+        """``loaded``: aggregates known to be as stored (see `kept`).
+        ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
+        from a cache), read before a warning is given against it."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
+        self._fresh_plans = fresh_plans
+        self._refreshed: set[str] = set()
+        self._warnings: list[PayWarning] = []
         self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
@@ -265,6 +303,34 @@ class Staging:
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
 
+    def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
+        """Give the warning ``check`` finds against plan ``plan_id``, if any.
+
+        Plans are known from a cache that another process's publishing leaves
+        behind: a warning found against a plan not published in this unit of
+        work is checked again against the store's versions first (once per
+        plan and unit of work: the rare path, never the common one).
+        """
+        plan = self.plan(plan_id)
+        if plan is None:
+            return
+        warning = check(plan)
+        if (
+            warning is not None
+            and self._fresh_plans is not None
+            and plan_id not in self._staged_plans
+            and plan_id not in self._refreshed
+        ):
+            self._refreshed.add(plan_id)
+            fresh = self._fresh_plans(plan_id)
+            warning = check(fresh) if fresh is not None else warning
+        if warning is not None:
+            self.warn(warning)
+
+    def warn(self, warning: PayWarning) -> None:
+        """Accept the input being applied, with ``warning`` in its answer."""
+        self._warnings.append(warning)
+
     def take_pending(self) -> list[StoredEvent]:
         """The events staged so far (in input order, stored form), handed over."""
         pending, self.pending = self.pending, []
@@ -340,6 +406,9 @@ class Staging:
         before = len(self.pending)
         _HANDLERS[item.type](self, item)
         assert len(self.pending) <= before + 1, "one input, at most one event"
+        if self._warnings:
+            warnings, self._warnings = tuple(self._warnings), []
+            return StagedInput(index, item.type, len(self.pending) > before, warnings)
         return StagedInput(index, item.type, len(self.pending) > before)
 
     def apply_all(
@@ -361,6 +430,7 @@ class Staging:
                 try:
                     staged.append(self.apply(line, item))
                 except LedgerError as exc:
+                    self._warnings = []  # of a refused input: nothing to warn about
                     errors.append(LineError(line, exc.field, exc.reason, exc.status))
         finally:
             self._stamp = None
@@ -580,7 +650,8 @@ def _plan_published(st: Staging, item: Input) -> None:
             "period (publish a new plan id instead)",
             field="plan.period",
         )
-    st._staged_plans[plan.id] = PlanInfo(plan.id, plan.currency, plan.period)  # noqa: SLF001
+    known = earlier or PlanInfo(plan.id, plan.currency, plan.period)
+    st._staged_plans[plan.id] = known.with_version(PlanTerms.of(plan))  # noqa: SLF001
     st.create(PlanVersion, key, item)
 
 
@@ -604,6 +675,8 @@ def _rep_fact(st: Staging, item: Input) -> None:
         _check_period_kind(st, rep, data["period"], item.occurred_at)
     if rep.record_fact(item.type, **item.kwargs()):
         st.collect(rep)
+        if item.type == "KpiScored":
+            _warn_kpi(st, rep, item)
 
 
 def _rep_left(st: Staging, item: Input) -> None:
@@ -620,6 +693,55 @@ def _target_set(st: Staging, item: Input) -> None:
     rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
     _check_period_kind(st, rep, data["period"], item.occurred_at)
     st.create(Target, target_id, item)
+    _warn_kpi(st, rep, item)
+
+
+def _warn_kpi(st: Staging, rep: Rep, item: Input) -> None:
+    """Warn, don't guess: a TargetSet or KpiScored whose KPI is not in the rep's
+    plan (the version in force for its period) weighs nothing in the score."""
+    period = parse_period(item.data["period"])
+    kpi = item.data["kpi"]
+
+    def check(plan: PlanInfo) -> PayWarning | None:
+        terms = plan.terms_for(period)
+        return kpi_warning(terms, kpi) if terms is not None else None
+
+    st.warn_against(rep.plan_at(item.occurred_at), check)
+
+
+def _warn_sale(st: Staging, rep: Rep, plan: PlanInfo | None, item: Input) -> None:
+    """Warn, don't guess: a category that differs from a plan category only by
+    case or spacing (the default rate applies), a sale whose own rep is not
+    among its splits (credited nothing). Cheap when neither applies — a sale is
+    most of the log: two set lookups against the categories of every version;
+    only a look-alike is checked against the version in force for its period
+    (a category another version rates but the one in force does not is left
+    to the statement's own check)."""
+    data = item.data
+    splits = data.get("splits")
+    if splits and all(s["rep_id"] != rep.rep_id for s in splits):
+        shares = [(str(s["rep_id"]), Decimal(s["share"])) for s in splits]
+        warning = splits_warning(data["sale_id"], rep.rep_id, shares)
+        if warning is not None:
+            st.warn(warning)
+    category = data.get("category")
+    if (
+        category is None
+        or plan is None
+        or category in plan.categories  # a rate of its own (the common case)
+        or folded(category) not in plan.folded_categories  # like none of the plan's
+    ):
+        return
+    period = period_of(item.occurred_at, cast("PeriodKind", plan.period))
+    terms = plan.terms_for(period)
+    if terms is None or category in terms.categories:
+        return
+
+    def check(fresh: PlanInfo) -> PayWarning | None:
+        found = fresh.terms_for(period)
+        return category_warning(found, category) if found is not None else None
+
+    st.warn_against(plan.plan_id, check)
 
 
 def _sale_recorded(st: Staging, item: Input) -> None:
@@ -638,6 +760,7 @@ def _sale_recorded(st: Staging, item: Input) -> None:
             field="currency",
         )
     st.create(Sale, sale_id, item)
+    _warn_sale(st, rep, plan, item)
 
 
 def _sale_cancelled(st: Staging, item: Input) -> None:
@@ -713,8 +836,9 @@ def _decision(st: Staging, item: Input) -> None:
     subject = find_subject(st, subject_id)
     if not subject.needs_approval:
         raise InvalidInputError(
-            f"{subject.subject_label} needs no approval (only targets changed after "
-            "their period started, adjustments, red-line cases and payout runs do)",
+            f"{subject.subject_label} needs no approval (only targets that take effect "
+            "or are recorded after their period started, adjustments, red-line cases "
+            "and payout runs do)",
             field="subject_id",
         )
     if same_actor(subject.recorded.actor, item.actor):

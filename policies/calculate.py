@@ -4,32 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from policies.commission import SaleSteps, commission_line, credited_sales
 from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
 from policies.explanation import Line, money, step
 from policies.facts import PendingItem, PeriodFacts
+from policies.pay_warnings import PayWarning, period_warnings
 from policies.plan import Plan
 from policies.rounding import CALC
 from policies.tiers import bonus_line
 
-__all__ = ["PeriodResult", "calculate_period"]
+__all__ = ["PeriodResult", "adjustment_lines", "calculate_period"]
 
 
 @dataclass(frozen=True)
 class PeriodResult:
     lines: tuple[Line, ...]
-    attainment: Decimal | None
-    score: Decimal | None
+    attainment: Fraction | None  # exact (SPEC §3); shown to 4 places
+    score: Fraction | None
     tier_coefficient: Decimal | None
     total: Decimal
     payable: Decimal
     pending: tuple[PendingItem, ...]
     carry_out: Decimal
+    warnings: tuple[PayWarning, ...] = ()  # probable typos that change pay
 
 
-def _adjustment_lines(facts: PeriodFacts) -> list[Line]:
+def adjustment_lines(facts: PeriodFacts) -> list[Line]:
     """Rule 6: approved adjustments for the period, one signed line each."""
     lines = []
     for a in sorted(facts.adjustments, key=lambda a: (a.occurred_at, a.position)):
@@ -97,7 +100,7 @@ def calculate_period(
         )
         lines = [commission_line(plan, credited, facts.plan_event_id, known), bonus.line]
         lines += fine_lines(plan, facts.cases)
-        lines += _adjustment_lines(facts)
+        lines += adjustment_lines(facts)
         lines += [correction_line(c) for c in facts.corrections]
         if facts.carried_in is not None:
             lines.append(carried_balance_line(facts.carried_in))
@@ -111,4 +114,5 @@ def calculate_period(
         payable=total if total > 0 else Decimal("0.00"),
         pending=_pending(facts),
         carry_out=total if total < 0 else Decimal("0.00"),
+        warnings=period_warnings(plan, facts),
     )

@@ -12,7 +12,7 @@ from operator import itemgetter
 from policies.explanation import Line, Step, money, step
 from policies.facts import SaleFact
 from policies.plan import Plan
-from policies.rounding import CALC, number_text
+from policies.rounding import CALC, number_text, ratio_text
 
 __all__ = [
     "Credited",
@@ -21,6 +21,7 @@ __all__ = [
     "commission_line",
     "credited_sales",
     "sale_commission_step",
+    "sale_rate",
 ]
 
 # A credited sale's commission step is a function of the sale event, the rep's
@@ -112,10 +113,10 @@ def sale_commission_step(
         {
             "sale_id": sale.sale_id,
             "amount": money(sale.amount),
-            "share": _fixed_text(sale.share),
+            "share": _ratio_text(sale.share),
             "credited": number_text(credit),
             "category": sale.category or "(none)",
-            "rate": _fixed_text(rate),
+            "rate": _ratio_text(rate),
             "rate_source": rate_source,
             "commission": number_text(commission),
         },
@@ -124,9 +125,19 @@ def sale_commission_step(
 
 
 @lru_cache(maxsize=1024)
-def _fixed_text(value: Decimal) -> str:
-    """`number_text` of a value drawn from a small set (shares, plan rates)."""
-    return number_text(value)
+def _ratio_text(value: Decimal) -> str:
+    """`ratio_text` (4 places, SPEC §3) of a value drawn from a small set
+    (shares, plan rates)."""
+    return ratio_text(value)
+
+
+def sale_rate(plan: Plan, category: str | None) -> tuple[Decimal, str]:
+    """Rule 2: the rate of a sale's category, else the plan's default rate
+    (and which of the two it is)."""
+    rates = plan.commission.rates
+    if category is not None and category in rates:
+        return rates[category], "category"
+    return plan.commission.default_rate, "default"
 
 
 def commission_line(
@@ -141,10 +152,8 @@ def commission_line(
     ``known``: sale steps worked out before (the same result, not worked out
     again); new ones are added to it.
     """
-    rates = plan.commission.rates
     steps: list[Step] = []
     total = Decimal(0)
-    default_rate = plan.commission.default_rate
     multiply, add = CALC.multiply, CALC.add
     for sale, credit in credited.by_sale:
         if known is not None:
@@ -153,10 +162,7 @@ def commission_line(
                 total = add(total, hit[0])
                 steps.append(hit[1])
                 continue
-        if sale.category in rates:
-            rate, source = rates[sale.category], "category"
-        else:
-            rate, source = default_rate, "default"
+        rate, source = sale_rate(plan, sale.category)
         amount = multiply(credit, rate)
         total = add(total, amount)
         steps.append(sale_commission_step(sale, credit, rate, source, amount))

@@ -8,13 +8,24 @@ from decimal import Decimal
 from policies.explanation import Line, money, step
 from policies.facts import CarriedBalanceFact, CorrectionFact, LineChange
 
-__all__ = ["carried_balance_line", "correction_line", "diff_lines", "line_subject"]
+__all__ = ["carried_balance_line", "correction_line", "diff_lines", "line_key", "line_subject"]
 
 _SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period")
 
 
+# Kinds a period has one line of: the same line whatever its steps mention.
+_ONE_PER_PERIOD = frozenset({"commission", "bonus"})
+
+
 def line_subject(line: Line) -> str | None:
-    """What distinguishes lines of the same kind (the case, adjustment, period)."""
+    """What distinguishes lines of the same kind (the case, adjustment, period).
+
+    A period has one commission and one bonus line: their subject is None, even
+    when a step names a case (a bonus less a minor case's points is still the
+    bonus; keyed by the case, a case overturned would look like one bonus line
+    gone and another come)."""
+    if line.kind in _ONE_PER_PERIOD:
+        return None
     for s in line.steps:
         for key in _SUBJECT_KEYS:
             if key in s.values:
@@ -22,27 +33,35 @@ def line_subject(line: Line) -> str | None:
     return None
 
 
+def line_key(line: Line) -> tuple[str, str | None]:
+    """A line's identity across two computations: its kind and subject."""
+    return line.kind, line_subject(line)
+
+
 def diff_lines(before: Sequence[Line], after: Sequence[Line]) -> tuple[LineChange, ...]:
-    """How each line moved between two computations, matched by kind and subject."""
-    old = {(x.kind, line_subject(x)): x for x in before}
-    new = {(x.kind, line_subject(x)): x for x in after}
+    """The lines whose amount moved between two computations, matched by kind
+    and subject (SPEC §4: a line whose amount did not change is not listed),
+    each with the events it gained or lost."""
+    old = {line_key(x): x for x in before}
+    new = {line_key(x): x for x in after}
     changes = []
     for key in sorted(set(old) | set(new), key=lambda k: (k[0], k[1] or "")):
         a, b = old.get(key), new.get(key)
         amount_a = a.amount if a else Decimal(0)
         amount_b = b.amount if b else Decimal(0)
+        if amount_a == amount_b:
+            continue
         ids_a = a.event_ids if a else ()
         ids_b = b.event_ids if b else ()
-        added = tuple(e for e in ids_b if e not in ids_a)
-        removed = tuple(e for e in ids_a if e not in ids_b)
-        if amount_a != amount_b or added or removed:
-            changes.append(LineChange(key[0], amount_a, amount_b, added, removed, key[1]))
+        moved = (*(e for e in ids_b if e not in ids_a), *(e for e in ids_a if e not in ids_b))
+        changes.append(LineChange(key[0], amount_a, amount_b, moved, key[1]))
     return tuple(changes)
 
 
 def correction_line(fact: CorrectionFact) -> Line:
     """Rule 7: a paid period is locked; the difference between its replay now and
-    what was paid is booked here, explained by the diff of the two."""
+    what was paid is booked here, explained by the diff of the two: a step per
+    line whose amount changed, with the later events that changed it."""
     difference = fact.replay_total - fact.paid_total
     steps = [
         step(
@@ -58,7 +77,7 @@ def correction_line(fact: CorrectionFact) -> Line:
     steps.extend(
         step(
             "correction_change",
-            (*c.event_ids_added, *c.event_ids_removed),
+            c.event_ids,
             kind=c.kind,
             subject=c.subject,
             before=money(c.before),

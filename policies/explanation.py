@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
-from policies.rounding import money_text, number_text, round_money
+from policies.rounding import Ratio, money_text, number_text, ratio_text, round_money
 
-__all__ = ["Line", "LineKind", "Step", "money", "step"]
+__all__ = ["Line", "LineKind", "Step", "money", "ratio", "step"]
 
 LineKind = Literal["commission", "bonus", "fine", "adjustment", "correction", "carried_balance"]
 
@@ -37,13 +38,27 @@ def money(value: Decimal) -> str:
     return money_text(value)
 
 
+def ratio(value: Ratio) -> str:
+    """A ratio in a step (attainment, score, weight, share, rate, coefficient):
+    rounded half-up to 4 decimal places for reading (SPEC §3); the calculation
+    keeps it exact."""
+    return ratio_text(value)
+
+
 def step(code: str, event_ids: Iterable[str | None] = (), /, **values: object) -> Step:
-    """A step; Decimal values become plain decimal text, None values are left out."""
+    """A step; None values are left out. A Fraction (a quotient: always a ratio)
+    is shown as a ratio; a Decimal as plain decimal text, exactly as computed
+    (ratios written in plans and events are passed through `ratio` first)."""
     text: dict[str, str] = {}
     for name, value in values.items():
         if value is None:
             continue
-        text[name] = number_text(value) if isinstance(value, Decimal) else str(value)
+        if isinstance(value, Decimal):
+            text[name] = number_text(value)
+        elif isinstance(value, Fraction):
+            text[name] = ratio_text(value)
+        else:
+            text[name] = str(value)
     return Step(code, text, tuple(e for e in event_ids if e))
 
 
@@ -62,7 +77,7 @@ class Line:
         amount = round_money(unrounded)
         all_steps = list(steps)
         if amount != unrounded:
-            all_steps.append(step("rounded", unrounded=unrounded.normalize(), amount=money(amount)))
+            all_steps.append(step("rounded", unrounded=unrounded, amount=money(amount)))
         ids = tuple(dict.fromkeys(e for s in all_steps for e in s.event_ids))
         return cls(kind, amount, tuple(all_steps), ids)
 

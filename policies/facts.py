@@ -23,6 +23,7 @@ __all__ = [
     "PeriodFacts",
     "SaleFact",
     "TargetFact",
+    "UnsplitSaleFact",
 ]
 
 
@@ -114,13 +115,13 @@ class AdjustmentFact:
 
 @dataclass(frozen=True)
 class LineChange:
-    """How one line differs between two computations of the same period."""
+    """How one line's amount differs between two computations of the same
+    period, and the events that moved it."""
 
     kind: str
     before: Decimal
     after: Decimal
-    event_ids_added: tuple[str, ...]
-    event_ids_removed: tuple[str, ...]
+    event_ids: tuple[str, ...]
     subject: str | None = None
 
 
@@ -154,6 +155,18 @@ class PendingItem:
 
 
 @dataclass(frozen=True)
+class UnsplitSaleFact:
+    """A sale recorded for a rep who is not among its splits (that rep is
+    credited nothing): seen by that rep's period and by the split reps'."""
+
+    sale_id: str
+    event_id: str
+    position: int
+    rep_id: str  # the rep the sale was recorded for
+    splits: tuple[tuple[str, Decimal], ...]  # (rep_id, share)
+
+
+@dataclass(frozen=True)
 class PeriodFacts:
     rep_id: str
     period: Period
@@ -166,3 +179,4 @@ class PeriodFacts:
     corrections: Sequence[CorrectionFact] = ()
     carried_in: CarriedBalanceFact | None = None
     plan_event_id: str | None = None  # the PlanPublished of the version in force
+    unsplit_sales: Sequence[UnsplitSaleFact] = ()

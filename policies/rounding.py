@@ -1,20 +1,67 @@
-"""Money rounding (SPEC §3): each line to 0.01, ROUND_HALF_UP; ratios are never
-rounded in the calculation, only written without exponent."""
+"""Exactness and rounding (SPEC §3).
+
+Money is rounded once per line, to 0.01 with ROUND_HALF_UP. Nothing else is ever
+rounded in the calculation: every Decimal operation of the policies runs in
+`CALC`, whose precision holds any product or sum of the ledger's bounded numbers
+exactly and which *traps* an inexact result — a division such as 8500 / 7000,
+which a 28-digit context would silently round to 1.214285714285714285714285714,
+raises `decimal.Inexact` instead. Ratios that are quotients (attainment, the
+weighted score) are `fractions.Fraction`s and never Decimals; statements show
+ratios rounded half-up to 4 decimal places (`ratio_text`), for reading only.
+"""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from fractions import Fraction
 
-__all__ = ["CALC", "money_text", "number_text", "round_money"]
+__all__ = [
+    "CALC",
+    "RATIO_PLACES",
+    "Ratio",
+    "as_fraction",
+    "money_text",
+    "number_text",
+    "ratio_text",
+    "round_money",
+]
 
-# Every calculation runs in this context, whatever the caller's global one.
-CALC = Context(prec=28, rounding=ROUND_HALF_UP)
+# Digits the exact context keeps. The ledger's numbers are bounded (money below
+# 10^12 with a few decimals, shares and scores with 6, plan rates as written):
+# their products and sums take a few dozen digits. A division would try to fill
+# them all before the Inexact trap fires: 1,000 bounds that work.
+_EXACT_DIGITS = 1000
+
+# Every calculation runs in this context, whatever the caller's global one: an
+# operation whose exact result it cannot hold raises, it never rounds.
+CALC = Context(
+    prec=_EXACT_DIGITS,
+    rounding=ROUND_HALF_UP,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow],
+)
+# Money rounding alone is allowed to be inexact (that is its point).
+_MONEY = Context(prec=_EXACT_DIGITS, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 _CENT = Decimal("0.01")
 
+# A ratio as the calculation holds it: exact, a quotient (Fraction) or a number
+# written in a plan or an event (Decimal).
+Ratio = Fraction | Decimal
 
-# The context's own methods, positional: a keyword argument costs more than the
+RATIO_PLACES = 4
+_RATIO_SCALE = 10**RATIO_PLACES
+
+
+# The contexts' own methods, positional: a keyword argument costs more than the
 # rounding itself (a statement rounds and writes a few numbers per sale).
-_quantize = CALC.quantize
+_quantize = _MONEY.quantize
 _normalize = CALC.normalize
 
 
@@ -41,3 +88,23 @@ def number_text(value: Decimal) -> str:
     normal = _normalize(value)
     text = str(normal)
     return format(normal, "f") if "E" in text else text
+
+
+def as_fraction(value: Ratio) -> Fraction:
+    """``value`` as an exact Fraction (a Decimal converts without loss)."""
+    return value if isinstance(value, Fraction) else Fraction(value)
+
+
+def ratio_text(value: Ratio) -> str:
+    """SPEC §3: a ratio as statements show it, rounded half-up (away from zero)
+    to 4 decimal places: 1.05 -> ``1.0500``, 17/14 -> ``1.2143``.
+
+    Worked in integers from the exact value, so the text never depends on a
+    context's precision: only this display is rounded, never the calculation.
+    """
+    exact = as_fraction(value)
+    numerator, denominator = abs(exact.numerator), exact.denominator
+    scaled = (2 * numerator * _RATIO_SCALE + denominator) // (2 * denominator)
+    whole, places = divmod(scaled, _RATIO_SCALE)
+    sign = "-" if exact < 0 and scaled else ""
+    return f"{sign}{whole}.{places:0{RATIO_PLACES}d}"

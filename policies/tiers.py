@@ -1,13 +1,21 @@
-"""Attainment, the weighted score, tiers and the bonus (SPEC §3, rules 3 and 4)."""
+"""Attainment, the weighted score, tiers and the bonus (SPEC §3, rules 3 and 4).
+
+Attainment and the score are exact (`fractions.Fraction`): attainment is the
+quotient of credited sales by the target, never a rounded division, so a score
+that is 1 on paper is 1 here and selects the tier from 1 (8500 / 7000 × 0.7 +
+0.5 × 0.3 = 1 exactly; a 28-digit Decimal division made it 0.99…98 and paid the
+tier below).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from policies.discipline import minor_deductions, red_line_forfeits
-from policies.explanation import Line, Step, money, step
+from policies.explanation import Line, Step, money, ratio, step
 from policies.facts import CaseFact, KpiScoreFact, TargetFact
 from policies.plan import Plan, Tier
 from policies.rounding import CALC
@@ -20,18 +28,24 @@ SALES_KPI = "sales_amount"
 @dataclass(frozen=True)
 class BonusResult:
     line: Line
-    attainment: Decimal | None
-    score: Decimal | None
+    attainment: Fraction | None
+    score: Fraction | None
     tier_coefficient: Decimal | None
 
 
-def tier_for(tiers: Sequence[Tier], score: Decimal) -> Tier:
-    """The highest tier whose lower bound ("from", inclusive) is at most the score."""
+def tier_for(tiers: Sequence[Tier], score: Fraction) -> Tier:
+    """The highest tier whose lower bound ("from", inclusive) is at most the
+    score, compared exactly (a Decimal bound converts to a Fraction without loss)."""
     chosen = tiers[0]
     for tier in tiers:
-        if tier.from_ <= score:
+        if Fraction(tier.from_) <= score:
             chosen = tier
     return chosen
+
+
+def attainment_of(credited_total: Decimal, target: Decimal) -> Fraction:
+    """Rule 3: credited sales ÷ the approved target, as an exact quotient."""
+    return Fraction(credited_total) / Fraction(target)
 
 
 def effective_target(targets: Sequence[TargetFact], kpi: str) -> TargetFact | None:
@@ -49,11 +63,13 @@ def _latest_score(scores: Sequence[KpiScoreFact], kpi: str) -> KpiScoreFact | No
 
 def _score(
     plan: Plan, credited_total: Decimal, target: TargetFact, scores: Sequence[KpiScoreFact]
-) -> tuple[Decimal, Decimal, list[Step]]:
+) -> tuple[Fraction, Fraction, list[Step]]:
+    """Rule 3: score = Σ weight × attainment, exact."""
     steps: list[Step] = []
-    attainment = CALC.divide(credited_total, target.value)
-    total = Decimal(0)
+    attainment = attainment_of(credited_total, target.value)
+    total = Fraction(0)
     for weight in plan.bonus.kpis:
+        value: Fraction
         if weight.kpi == SALES_KPI:
             value = attainment
             steps.append(
@@ -65,22 +81,22 @@ def _score(
                     target=target.value,
                     target_id=target.target_id,
                     attainment=attainment,
-                    weight=weight.weight,
+                    weight=ratio(weight.weight),
                 )
             )
         else:
             latest = _latest_score(scores, weight.kpi)
-            value = latest.score if latest else Decimal(0)
+            value = Fraction(latest.score) if latest else Fraction(0)
             steps.append(
                 step(
                     "kpi_score" if latest else "kpi_missing",
                     (latest.event_id,) if latest else (),
                     kpi=weight.kpi,
                     score=value,
-                    weight=weight.weight,
+                    weight=ratio(weight.weight),
                 )
             )
-        total = CALC.add(total, CALC.multiply(weight.weight, value))
+        total += Fraction(weight.weight) * value
     steps.append(step("weighted_score", score=total))
     return attainment, total, steps
 
@@ -117,8 +133,8 @@ def bonus_line(
             "tier_selected",
             (plan_event_id,),
             score=score,
-            tier_from=tier.from_,
-            coefficient=tier.coefficient,
+            tier_from=ratio(tier.from_),
+            coefficient=ratio(tier.coefficient),
             target_bonus=money(bonus.target_bonus),
             amount=money(amount),
             plan_id=plan.id,
@@ -127,7 +143,7 @@ def bonus_line(
     )
     ceiling = CALC.multiply(bonus.cap, bonus.target_bonus)
     if amount > ceiling:
-        steps.append(step("bonus_capped", cap=bonus.cap, ceiling=money(ceiling)))
+        steps.append(step("bonus_capped", cap=ratio(bonus.cap), ceiling=money(ceiling)))
         amount = ceiling
     steps.extend(discipline_steps)
     if deduction:

@@ -10,8 +10,9 @@ from functools import cache
 from typing import Any
 
 from policies.explanation import Line, Step
+from policies.pay_warnings import PayWarning
 
-__all__ = ["LOCALES", "TEMPLATES", "render_line", "render_step"]
+__all__ = ["LOCALES", "TEMPLATES", "render_line", "render_step", "render_warning"]
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
@@ -68,6 +69,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}: {before} → {after} ({change})",
         "carried_balance": "Negative total carried from {from_period}: {amount}",
+        # warnings (`policies.pay_warnings`)
+        "unknown_kpi": (
+            "KPI {kpi} is not in plan {plan_id} v{plan_version} (its KPIs: {plan_kpis}): "
+            "its targets and scores weigh nothing in the score"
+        ),
+        "category_lookalike": (
+            "Category {category} differs from the plan's {plan_category} only by case or "
+            "spacing: its {sales} sale(s) earn the default rate {default_rate}, not "
+            "{plan_rate}"
+        ),
+        "rep_not_in_splits": (
+            "Sale {sale_id} is recorded for {rep_id}, who is not among its splits "
+            "({splits}): {rep_id} is credited nothing for it"
+        ),
     },
     "zh-CN": {
         "sale_commission": (
@@ -117,6 +132,18 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}：{before} → {after}（{change}）",
         "carried_balance": "从 {from_period} 结转的负余额：{amount}",
+        "unknown_kpi": (
+            "KPI {kpi} 不在方案 {plan_id} 第 {plan_version} 版中（其 KPI：{plan_kpis}）："
+            "它的目标和得分不计入加权得分"
+        ),
+        "category_lookalike": (
+            "类别 {category} 与方案中的 {plan_category} 仅有大小写或空格之差：其 {sales} 笔销售"
+            "按默认费率 {default_rate} 计算，而不是 {plan_rate}"
+        ),
+        "rep_not_in_splits": (
+            "销售 {sale_id} 记在 {rep_id} 名下，但 {rep_id} 不在其分成中（{splits}）："
+            "{rep_id} 不因此获得任何计入"
+        ),
     },
 }
 LOCALES = tuple(TEMPLATES)
@@ -174,6 +201,11 @@ def _renderer(locale: str, code: str) -> Callable[[Mapping[str, Any]], str] | No
 class _Values(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return _MISSING
+
+
+def render_warning(warning: PayWarning, locale: str = "en") -> str:
+    """The words of a warning (`policies.pay_warnings`), rendered like a step."""
+    return render_step(Step(warning.code, warning.values, warning.event_ids), locale)
 
 
 def render_line(line: Line, locale: str = "en") -> list[str]:

@@ -1,13 +1,13 @@
 """`incentive-ledger demo`: a realistic quarter for a small team.
 
 Field sales in the east region, paid quarterly in CNY on the SPEC's plan: targets
-set before the quarter and one changed mid-quarter (approved by finance) and one
-change still pending, software and hardware deals at their rates, a deal split
-between two reps, a cancellation inside the clawback window and one outside it,
-KPI scores, a first and a second minor case with coaching in between, a red-line
-false expense claim approved by compliance, a manual adjustment, a payout run that
-is approved and paid, then a late cancellation booked as a correction next
-quarter, and a dispute.
+set before the quarter (recorded after it began, so approved by finance) and one
+changed mid-quarter (approved by finance) and one change still pending, software
+and hardware deals at their rates, a deal split between two reps, a cancellation
+inside the clawback window and one outside it, KPI scores, a first and a second
+minor case with coaching in between, a red-line false expense claim approved by
+compliance, a manual adjustment, a payout run that is approved and paid, then a
+late cancellation booked as a correction next quarter, and a dispute.
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ QUARTER: list[dict[str, Any]] = [
     ),
     # Q2: a deal whose cancellation comes months later, outside the window.
     _sale("S-0901", "2026-04-10T11:00:00", "rep-wang", "40000.00", "hardware"),
-    # Q3 targets, set before the quarter: they count without approval.
+    # Q3 targets, set before the quarter. The demo records the quarter today,
+    # after it began: a target the ledger learns of after its period started
+    # needs approval however early its occurred_at (SPEC §2), so finance
+    # confirms each against the signed Q3 plan (below).
     _e(
         "TargetSet",
         "2026-06-25T10:00:00",
@@ -144,6 +147,16 @@ QUARTER: list[dict[str, Any]] = [
         kpi="sales_amount",
         value="150000",
         reason="Q3 plan",
+    ),
+    *(
+        _e(
+            "ApprovalGranted",
+            "2026-06-26T10:00:00",
+            "fin-amy",
+            subject_id=target_id,
+            note="matches the signed Q3 plan",
+        )
+        for target_id in ("T-LI-Q3", "T-CHEN-Q3", "T-WANG-Q3")
     ),
     _sale("S-1001", "2026-07-14T10:00:00", "rep-li", "120000.00", "software", customer_id="C-88"),
     _sale(

@@ -10,7 +10,10 @@ __all__ = ["diff_statements"]
 
 
 def _line_key(line: dict[str, Any]) -> tuple[str, str]:
+    """A line's kind and subject, as `policies.corrections.line_subject` has them."""
     subject = ""
+    if line["kind"] in {"commission", "bonus"}:  # one a period
+        return line["kind"], subject
     for step in line["explanation"]:
         for name in ("case_id", "adjustment_id", "paid_period", "from_period"):
             if name in step["values"]:
@@ -24,7 +27,8 @@ def _line_key(line: dict[str, Any]) -> tuple[str, str]:
 def diff_statements(
     before: dict[str, Any], after: dict[str, Any], events: dict[str, Any]
 ) -> dict[str, Any]:
-    """Line-by-line changes between ``before`` and ``after``.
+    """Line-by-line changes between ``before`` and ``after``: the lines whose
+    amount changed (SPEC §4), each with the events it gained or lost.
 
     ``events`` maps event ids to their summaries (type, actor, position) for the
     events recorded between the two positions, so each change names the events
@@ -41,8 +45,8 @@ def diff_statements(
         ids_b = set(b["event_ids"]) if b else set()
         added = [e for e in (b["event_ids"] if b else []) if e not in ids_a]
         removed = [e for e in (a["event_ids"] if a else []) if e not in ids_b]
-        if amount_a == amount_b and not added and not removed:
-            continue
+        if amount_a == amount_b:
+            continue  # SPEC §4: a line whose amount did not change is not listed
         changes.append(
             {
                 "kind": key[0],

@@ -118,6 +118,10 @@ class LedgerFacts:
     disputes: dict[str, EventRecord] = field(default_factory=dict)
     resolutions: dict[str, EventRecord] = field(default_factory=dict)
     coaching: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    # Sales recorded for a rep who is not among their splits (credited nothing):
+    # sale id -> that rep, and each such rep's sales (their statements warn).
+    unsplit: dict[str, str] = field(default_factory=dict)
+    unsplit_by_rep: dict[str, list[SaleInfo]] = field(default_factory=lambda: defaultdict(list))
     # rep_id -> ids of its targets, cases, adjustments, disputes (in order)
     # event id -> record, of every event but sales (see `record`)
     records: dict[str, EventRecord] = field(default_factory=dict)
@@ -184,9 +188,13 @@ class LedgerFacts:
 
     def _on_SaleRecorded(self, r: EventRecord, d: dict[str, Any]) -> AbstractSet[str]:  # noqa: N802
         splits = d.get("splits")
+        unsplit = False
         if splits:
             shares = {sys.intern(s["rep_id"]): Decimal(s["share"]) for s in splits}
             touched: AbstractSet[str] = set(shares)
+            if d["rep_id"] not in shares:  # its own rep is credited nothing: a warning
+                unsplit = True
+                touched = {*shares, sys.intern(d["rep_id"])}
         else:
             shares = _sole_credit(d["rep_id"])
             touched = _sole_rep(d["rep_id"])
@@ -206,6 +214,9 @@ class LedgerFacts:
             self._sale_of_event[r.event_id] = sale
         for rep_id in shares:
             self.sales_by_rep[rep_id].append(sale)
+        if unsplit:
+            self.unsplit[sale_id] = d["rep_id"]
+            self.unsplit_by_rep[d["rep_id"]].append(sale)
         return touched
 
     def _on_SaleCancelled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
@@ -445,14 +456,26 @@ class LedgerFacts:
         return None
 
     def needs_approval(self, subject: EventRecord) -> bool:
+        """SPEC §2's maker-checker subjects, decided from the stored event alone
+        (a TargetSet: its two clocks, as the write side decides, see `ledger.targets`)."""
         if subject.type == "TargetSet":
-            return target_needs_approval(subject.occurred_at, subject.data["period"])
+            return target_needs_approval(
+                subject.data["period"], subject.occurred_at, _staged_at(subject)
+            )
         if subject.type == "ViolationRecorded":
             return bool(subject.data["severity"] == "red_line")
         return subject.type in {"AdjustmentRequested", "PayoutCalculated"}
 
 
 _ONE = Decimal(1)
+
+
+def _staged_at(record: EventRecord) -> datetime:
+    """When the write side staged ``record`` (see `ledger.records.EventRecord.staged_at`)."""
+    assert record.staged_at is not None, "every stored event has its timestamp"
+    return datetime.fromisoformat(record.staged_at)
+
+
 # How far a case reaches forward: the ladder's look-back, plus days for offsets
 # (it compares instants; an index compares local dates).
 LADDER_REACH = LADDER_LOOKBACK + timedelta(days=3)

@@ -16,6 +16,8 @@ def _fact_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Per
         *(parse_period(facts.adjustments[a].data["period"]) for a in owned.get("adjustments", [])),
         *(period_of(facts.cases[c].record.occurred_at, kind) for c in owned.get("cases", [])),
         *(parse_period(s.data["period"]) for s in facts.kpi_scores.get(rep_id, [])),
+        # sales recorded for the rep but split to others only: their warning
+        *(period_of(s.occurred_at, kind) for s in facts.unsplit_by_rep.get(rep_id, [])),
         # the period after a paid one holds its corrections
         *(
             parse_period(run.period).next()

@@ -34,6 +34,8 @@ def print_statement(console: Console, s: dict[str, Any]) -> None:
             f"attainment {s['attainment']} · score {s['score']} · tier coefficient "
             f"{s['tier_coefficient']}"
         )
+    for warning in s.get("warnings", []):
+        console.print(f"[yellow]warning[/] {warning['text']}")
     for pending in s.get("pending", []):
         console.print(
             f"[yellow]pending[/] {pending.get('kind')} {pending.get('subject_id')} "
@@ -43,7 +45,7 @@ def print_statement(console: Console, s: dict[str, Any]) -> None:
         paid = s["paid"]
         console.print(f"paid by run {paid['run_id']} (event {paid['paid_event_id']})")
         if s.get("correction_to"):
-            console.print("later events touch this period:")
+            console.print("later events changed what this period would pay:")
             for e in s.get("later_events", []):
                 console.print(
                     f"  {e.get('type', 'event')} {e['event_id']} at position "

@@ -261,7 +261,8 @@ class Reports:
 
     def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
         """What changed in a rep's period between two points of the event order."""
-        pa, pb = self.ledger.resolve_as_of(a), self.ledger.resolve_as_of(b)
+        pa = self.ledger.resolve_as_of(a, field="from")
+        pb = self.ledger.resolve_as_of(b, field="to")
         before = self.statement(rep_id, period, as_of=pa)
         after = self.statement(rep_id, period, as_of=pb)
         low, high = min(pa, pb), max(pa, pb)

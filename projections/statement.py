@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,8 +20,9 @@ import orjson
 from ledger.errors import NotFoundError
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period
+from policies.causes import LineKey, fact_event_ids, later_causes
 from policies.commission import SaleStepKey
-from policies.corrections import diff_lines
+from policies.corrections import diff_lines, line_key
 from policies.explanation import Line, Step
 from policies.facts import (
     AdjustmentFact,
@@ -31,14 +32,17 @@ from policies.facts import (
     CorrectionFact,
     Decision,
     KpiScoreFact,
+    LineChange,
     PeriodFacts,
     SaleFact,
     TargetFact,
+    UnsplitSaleFact,
 )
+from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
-from policies.plan import Plan
-from policies.rounding import number_text
-from policies.wording import render_step
+from policies.plan import Plan, plan_in_force
+from policies.rounding import Ratio, ratio_text
+from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, SaleInfo
 
 __all__ = [
@@ -81,10 +85,11 @@ def statement_sha256(statement: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(statement)).hexdigest()
 
 
-def _decimal_text(value: Decimal | None) -> str | None:
+def _ratio_text(value: Ratio | None) -> str | None:
+    """A statement's attainment, score and coefficient: 4 places (SPEC §3)."""
     if value is None:
         return None
-    return number_text(value)
+    return ratio_text(value)
 
 
 def _money_text(value: Decimal) -> str:
@@ -125,6 +130,10 @@ class Calculator:
     as_of: AsOf
     locale: str = "en"
     _memo: dict[tuple[str, Period, bool], tuple[Plan, PeriodResult]] = field(default_factory=dict)
+    # the facts of the periods computed own_only (a paid period's replay), and
+    # the corrections worked out from them
+    _own_facts: dict[tuple[str, Period], PeriodFacts] = field(default_factory=dict)
+    _correction_memo: dict[tuple[str, Period], CorrectionFact | None] = field(default_factory=dict)
     # Totals (and their events) of open periods already known to be unchanged:
     # the projection passes the stored row of the period before the first it
     # recomputes, so a carried balance does not re-run every earlier period.
@@ -141,6 +150,10 @@ class Calculator:
         the memo holds every explained sale line of its periods)."""
         for key in [k for k in self._memo if k[0] == rep_id]:
             del self._memo[key]
+        for own in [k for k in self._own_facts if k[0] == rep_id]:
+            del self._own_facts[own]
+        for done in [k for k in self._correction_memo if k[0] == rep_id]:
+            del self._correction_memo[done]
         for known in [k for k in self.known_totals if k[0] == rep_id]:
             del self.known_totals[known]
 
@@ -261,6 +274,7 @@ class Calculator:
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
         return PeriodFacts(
+            unsplit_sales=self._unsplit_sales(rep_id, period, plan),
             rep_id=rep_id,
             period=period,
             sales=tuple(sales),
@@ -272,6 +286,27 @@ class Calculator:
             corrections=tuple(corrections),
             carried_in=carried_in,
             plan_event_id=f.plan_events.get((plan.id, plan.version)),
+        )
+
+    def _unsplit_sales(
+        self, rep_id: str, period: Period, plan: Plan
+    ) -> tuple[UnsplitSaleFact, ...]:
+        """The period's sales recorded for a rep not among their splits: those
+        credited to ``rep_id`` by the split, and those recorded for ``rep_id``."""
+        f = self.facts
+        if not f.unsplit:
+            return ()
+        sales = [s for s in self.sales_in(rep_id, period, plan.period) if s.sale_id in f.unsplit]
+        sales += [
+            s
+            for s in f.unsplit_by_rep.get(rep_id, ())
+            if period_of(s.occurred_at, plan.period) == period
+        ]
+        return tuple(
+            UnsplitSaleFact(
+                s.sale_id, s.event_id, s.position, f.unsplit[s.sale_id], tuple(s.credits.items())
+            )
+            for s in sorted(sales, key=lambda s: s.position)
         )
 
     # -- computing -------------------------------------------------------------
@@ -309,6 +344,8 @@ class Calculator:
                 rep_id, period, plan, carried_in=carried, corrections=corrections
             )
             known = self.cache.steps if self.cache is not None else None
+            if own_only:
+                self._own_facts[rep_id, period] = facts
             self._memo[key] = (plan, calculate_period(plan, facts, known))
         return self._memo[key]
 
@@ -411,31 +448,88 @@ class Calculator:
         return corrections
 
     def correction_for(self, rep_id: str, paid_period: Period) -> CorrectionFact | None:
+        """SPEC §3.7: what the paid period would pay now, less what it paid (and
+        what later paid periods corrected of it already), explained line by
+        line — only the lines whose amount changed — and named by the later
+        events that changed it (`policies.causes`)."""
+        memo_key = (rep_id, paid_period)
+        if memo_key in self._correction_memo:
+            return self._correction_memo[memo_key]
         run = self.facts.paid_run(rep_id, paid_period)
         assert run is not None
         paid = run.statement_of(rep_id)
         assert paid is not None
         paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in OWN_KINDS]
-        _, replay = self.compute(rep_id, paid_period, own_only=True)
+        plan, replay = self.compute(rep_id, paid_period, own_only=True)
         replay_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
         already = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0)) + already
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
-        if replay_total == paid_total:
+        fact = None
+        if replay_total != paid_total:
+            causes = self._later_causes(rep_id, paid_period, plan, int(paid["as_of"]["position"]))
+            changes = tuple(
+                replace(
+                    c, event_ids=tuple(e for e, keys in causes.items() if line_key_of(c) in keys)
+                )
+                for c in diff_lines(paid_lines, replay_lines)
+            )
+            fact = CorrectionFact(
+                paid_period=str(paid_period),
+                run_id=run.run_id,
+                paid_total=paid_total,
+                replay_total=replay_total,
+                changed_lines=changes,
+                event_ids=tuple(causes),
+            )
+        self._correction_memo[memo_key] = fact
+        return fact
+
+    def _later_causes(
+        self, rep_id: str, paid_period: Period, plan: Plan, computed_at: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """The events recorded after the paid statement was computed (position
+        ``computed_at``) whose removal would change a line of the period's
+        replay, in log order, each with the lines it changes."""
+        facts = self._own_facts[rep_id, paid_period]
+        later = sorted(
+            (position, event_id)
+            for event_id in fact_event_ids(facts)
+            if (position := self._position_of(event_id)) is not None and position > computed_at
+        )
+        causes = later_causes(plan, facts, [e for _, e in later])
+        plan_change = self._plan_cause(plan, facts, computed_at)
+        if plan_change is not None:
+            causes[plan_change[0]] = plan_change[1]
+        return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+
+    def _plan_cause(
+        self, plan: Plan, facts: PeriodFacts, computed_at: int
+    ) -> tuple[str, frozenset[LineKey]] | None:
+        """A plan version published after the statement was computed that governs
+        the period now: a cause of every line it moves, against the version in
+        force without it."""
+        event_id = facts.plan_event_id
+        position = self._position_of(event_id) if event_id else None
+        if event_id is None or position is None or position <= computed_at:
             return None
-        changes = diff_lines(paid_lines, replay_lines)
-        paid_ids = {e for x in paid_lines for e in x.event_ids}
-        new_ids = tuple(
-            dict.fromkeys(e for x in replay_lines for e in x.event_ids if e not in paid_ids)
+        versions = [p for v, p in self.facts.plans.get(plan.id, {}).items() if v != plan.version]
+        before = plan_in_force(versions, facts.period)
+        own = {line_key(x): x.amount for x in calculate_period(plan, facts).lines}
+        if before is None:
+            return event_id, frozenset(own)
+        was = {line_key(x): x.amount for x in calculate_period(before, facts).lines}
+        zero = Decimal(0)
+        moved = frozenset(
+            k
+            for k in set(own) | set(was)
+            if k[0] in OWN_KINDS and own.get(k, zero) != was.get(k, zero)
         )
-        return CorrectionFact(
-            paid_period=str(paid_period),
-            run_id=run.run_id,
-            paid_total=paid_total,
-            replay_total=replay_total,
-            changed_lines=changes,
-            event_ids=new_ids,
-        )
+        return (event_id, moved) if moved else None
+
+    def _position_of(self, event_id: str | None) -> int | None:
+        record = self.facts.record(event_id) if event_id else None
+        return record.position if record is not None else None
 
     def _already_corrected(self, rep_id: str, paid_period: Period) -> Decimal:
         """Corrections for ``paid_period`` already paid out in later paid periods."""
@@ -483,6 +577,16 @@ class Calculator:
             return rendered
         return self._render(step)
 
+    def render_warning(self, warning: PayWarning) -> dict[str, Any]:
+        """A warning as the statement JSON has it: code, values, event ids and
+        its words in this calculator's locale."""
+        return {
+            "code": warning.code,
+            "values": dict(warning.values),
+            "event_ids": list(warning.event_ids),
+            "text": render_warning(warning, self.locale),
+        }
+
     def _render(self, step: Step) -> dict[str, Any]:
         return {
             "code": step.code,
@@ -507,12 +611,13 @@ class Calculator:
             "plan": {"id": plan.id, "version": plan.version},
             "as_of": self.as_of.to_dict(),
             "lines": [self.render_line(line) for line in result.lines],
-            "attainment": _decimal_text(result.attainment),
-            "score": _decimal_text(result.score),
-            "tier_coefficient": _decimal_text(result.tier_coefficient),
+            "attainment": _ratio_text(result.attainment),
+            "score": _ratio_text(result.score),
+            "tier_coefficient": _ratio_text(result.tier_coefficient),
             "total": _money_text(result.total),
             "payable": _money_text(result.payable),
             "pending": [p.to_dict() for p in result.pending],
+            "warnings": [self.render_warning(w) for w in result.warnings],
             "chain_head": self.as_of.head(),
         }
 
@@ -527,6 +632,8 @@ class Calculator:
             later = [_event_ref(self.facts, e) for e in correction.event_ids]
         if self.locale != "en":
             paid["lines"] = [self._translated(line) for line in paid["lines"]]
+            if paid.get("warnings"):
+                paid["warnings"] = [self._translated_warning(w) for w in paid["warnings"]]
         return {
             **paid,
             "status": "paid",
@@ -543,6 +650,11 @@ class Calculator:
             "as_of": self.as_of.to_dict(),
             "chain_head": self.as_of.head(),
         }
+
+    def _translated_warning(self, warning: dict[str, Any]) -> dict[str, Any]:
+        """A recorded warning with its words rendered again in this locale."""
+        again = PayWarning(warning["code"], warning["values"], tuple(warning["event_ids"]))
+        return {**warning, "text": render_warning(again, self.locale)}
 
     def _translated(self, line: dict[str, Any]) -> dict[str, Any]:
         """A recorded line with its words rendered again, in this calculator's locale.
@@ -571,6 +683,11 @@ def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:
         "actor": record.actor,
         "occurred_at": record.occurred_at.isoformat(),
     }
+
+
+def line_key_of(change: LineChange) -> LineKey:
+    """The (kind, subject) of a changed line, as `policies.corrections.line_key` has it."""
+    return change.kind, change.subject
 
 
 def line_from_dict(data: dict[str, Any]) -> Line:

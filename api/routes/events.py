@@ -20,9 +20,11 @@ from ledger.errors import BatchRejectedError, NotFoundError
 from ledger.events import AnyEventIn
 from ledger.group_commit import GroupCommitter
 from ledger.writes import Input
+from policies.pay_warnings import PayWarning
+from policies.wording import render_warning
 from projections.service import Reports
 
-__all__ = ["record_out", "router"]
+__all__ = ["record_out", "router", "warning_doc"]
 
 _JSON = "application/json"
 
@@ -56,10 +58,17 @@ def _record_doc(result: RecordResult) -> dict[str, Any]:
                 "status": "stored" if o.status == "stored" else "skipped",
                 "event_id": o.event_id,
                 "position": o.position,
+                "warnings": [warning_doc(w) for w in o.warnings] if o.warnings else [],
             }
             for o in result.outcomes
         ],
     }
+
+
+def warning_doc(warning: PayWarning) -> dict[str, Any]:
+    """A warning in a write's answer: accepted as written, but probably a typo
+    that changes pay (code, the field it is about, values, words)."""
+    return {**warning.to_dict(), "text": render_warning(warning)}
 
 
 def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports: Reports) -> None:

@@ -52,7 +52,11 @@ class TestGoldenStatements:
             "adjustment": "1500.00",
         }
         assert (s["total"], s["payable"]) == ("33100.00", "33100.00")
-        assert (s["attainment"], s["score"], s["tier_coefficient"]) == ("1.15", "1.06", "1.5")
+        assert (s["attainment"], s["score"], s["tier_coefficient"]) == (
+            "1.1500",
+            "1.0600",
+            "1.5000",
+        )
 
     def test_a_late_cancellation_is_a_correction_next_period(
         self, demo: tuple[Ledger, Reports, str]
@@ -191,15 +195,21 @@ class TestReplayAndDiff:
         assert named[0]["type"] == "ApprovalGranted"
         assert named[0]["actor"] == "fin-amy"
 
-    def test_diff_of_the_target_change_names_the_approval(
+    def test_diff_lists_only_lines_whose_amount_changed(
         self, demo: tuple[Ledger, Reports, str]
     ) -> None:
+        """SPEC §4: the approval of Chen's lower target moves her score (190000 ÷
+        180000 → ÷ 150000: 0.6333 → 0.7600, unscored KPIs count 0) inside the tier
+        from 0: the bonus stays 0.00, so no line is listed; the approval is among
+        the events between the two points. (Before issue 16 the unchanged bonus
+        line was listed, 0.00 → 0.00, for its changed event ids.)"""
         ledger, reports, _ = demo
         approval = _position_of(ledger, "ApprovalGranted", subject_id="T-CHEN-Q3-B")
         approval_id = ledger.read_log(approval - 1, 1)[0].event_id
         d = reports.diff("rep-chen", "2026-Q3", approval - 1, approval)
-        added = [e["event_id"] for c in d["changes"] for e in c["events_added"]]
-        assert approval_id in added
+        assert d["changes"] == []
+        assert d["total_change"] == "0.00"
+        assert [e["event_id"] for e in d["events_between"]] == [approval_id]
 
     def test_as_of_a_timestamp(self, demo: tuple[Ledger, Reports, str]) -> None:
         ledger, reports, _ = demo

@@ -7,12 +7,14 @@ as it was (the count of stored events before equals the count after).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
+from policies.periods import period_of
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 
 
@@ -278,17 +280,20 @@ class TestApprovals:
         assert ledger.import_lines(approval, actor="x").skipped == 1
 
     def test_a_subject_that_needs_no_approval_is_refused(self, ledger: Ledger) -> None:
-        """A target set before its period started counts without approval."""
+        """A target set and recorded before its period started counts without
+        approval (a period months from now: one that began before today would
+        need approval, however early the target's occurred_at, SPEC §2)."""
         seeded(ledger, "r1")
+        period = period_of(datetime.now(UTC) + timedelta(days=200), "quarter")
         ledger.import_lines(
             jsonl(
                 line(
                     "TargetSet",
                     actor="mgr",
-                    at="2026-06-25T10:00:00+08:00",
+                    at=f"{period.first_day - timedelta(days=5)}T10:00:00+08:00",
                     target_id="T1",
                     rep_id="r1",
-                    period="2026-Q3",
+                    period=str(period),
                     kpi="sales_amount",
                     value="100000",
                     reason="plan",

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from policies.calculate import calculate_period
 from policies.commission import sale_commission_step
-from policies.explanation import money, step
+from policies.explanation import money, ratio, step
 from policies.periods import Period, parse_period
 from policies.plan import Plan, plan_document
 from policies.rounding import money_text, number_text
@@ -128,10 +128,10 @@ class TestSaleCommissionStep:
             (fact.event_id,),
             sale_id=fact.sale_id,
             amount=money(fact.amount),
-            share=fact.share,
+            share=ratio(fact.share),
             credited=credit,
             category=fact.category or "(none)",
-            rate=Decimal(rate),
+            rate=ratio(Decimal(rate)),
             rate_source=source,
             commission=commission,
         )

@@ -1,0 +1,250 @@
+"""Warn, don't guess (issue 16): inputs the SPEC allows but that are probably a
+typo that changes pay. The ledger accepts them as written — it never guesses
+what was meant — and says so, in the write's answer and on the statement:
+
+- ``unknown_kpi``: a TargetSet or KpiScored whose KPI is not in the rep's plan
+  (``nsp``): it weighs nothing in the score;
+- ``category_lookalike``: a sale whose category differs from a plan category
+  only by case or spacing (``SaaS`` when the plan knows ``saas``, ``pre-sales``
+  when it knows ``presales``): it earns the default rate, not that category's;
+- ``rep_not_in_splits``: a sale recorded for a rep who is not among its splits:
+  that rep is credited nothing.
+
+A warning is data like an explanation step: a stable code, its values and the
+event ids it rests on (and, in a write's answer, the input field it is about);
+its words are rendered separately (`policies.wording.render_warning`). The
+checks read what the write rule already has (the plan's KPI names and rates),
+so the write path stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
+
+from policies.explanation import ratio
+from policies.facts import PeriodFacts, UnsplitSaleFact
+from policies.periods import Period
+from policies.plan import Plan
+
+__all__ = [
+    "PayWarning",
+    "PlanTerms",
+    "category_warning",
+    "folded",
+    "kpi_warning",
+    "period_warnings",
+    "splits_warning",
+    "terms_in_force",
+]
+
+
+class PayWarning(NamedTuple):
+    """One warning: a stable code, its values (text), the events it rests on,
+    and the input field it is about."""
+
+    code: str
+    values: Mapping[str, str]
+    event_ids: tuple[str, ...] = ()
+    field: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "field": self.field,
+            "values": dict(self.values),
+            "event_ids": list(self.event_ids),
+        }
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """What the warnings read of one plan version: its KPIs and rates."""
+
+    plan_id: str
+    version: int
+    effective_from: date
+    kpis: tuple[str, ...]
+    rates: tuple[tuple[str, Decimal], ...]
+    default_rate: Decimal
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """The categories with a rate of their own."""
+        return frozenset(c for c, _ in self.rates)
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanTerms:
+        return cls(
+            plan.id,
+            plan.version,
+            plan.effective_from,
+            tuple(k.kpi for k in plan.bonus.kpis),
+            tuple(plan.commission.rates.items()),
+            plan.commission.default_rate,
+        )
+
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> PlanTerms:
+        """From a stored plan document (`policies.plan.plan_document`), without
+        validating the whole plan again."""
+        commission = document["commission"]
+        return cls(
+            str(document["id"]),
+            int(document["version"]),
+            date.fromisoformat(str(document["effective_from"])),
+            tuple(str(k["kpi"]) for k in document["bonus"]["kpis"]),
+            tuple((str(c), Decimal(str(r))) for c, r in commission.get("rates", {}).items()),
+            Decimal(str(commission["default_rate"])),
+        )
+
+
+def terms_in_force(versions: Iterable[PlanTerms], period: Period) -> PlanTerms | None:
+    """SPEC §3: the highest version whose effective_from is on or before the
+    period's first day (as `policies.plan.plan_in_force`)."""
+    eligible = [t for t in versions if t.effective_from <= period.first_day]
+    return max(eligible, key=lambda t: t.version) if eligible else None
+
+
+def kpi_warning(terms: PlanTerms, kpi: str, event_ids: Sequence[str] = ()) -> PayWarning | None:
+    """A KPI the plan does not weigh: its target or score changes nothing."""
+    if kpi in terms.kpis:
+        return None
+    return PayWarning(
+        "unknown_kpi",
+        {
+            "kpi": kpi,
+            "plan_id": terms.plan_id,
+            "plan_version": str(terms.version),
+            "plan_kpis": ", ".join(terms.kpis),
+        },
+        tuple(event_ids),
+        "kpi",
+    )
+
+
+# What separates words in a category: whitespace (a plan's rate keys may hold
+# it) and the separators an id allows in its place (``soft-ware``, ``soft_ware``).
+_SPACING = re.compile(r"[\s_.-]+")
+
+
+@lru_cache(maxsize=4096)
+def folded(text: str) -> str:
+    """``text`` without case or spacing (`_folded`), once per distinct text (a
+    sale's category is one of a handful)."""
+    return _folded(text)
+
+
+def _folded(text: str) -> str:
+    """``text`` without case or spacing: NFKC, case folded, whitespace and word
+    separators removed (``Soft-Ware`` and ``software`` fold alike)."""
+    return _SPACING.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def category_warning(
+    terms: PlanTerms, category: str | None, event_ids: Sequence[str] = (), *, sales: int = 1
+) -> PayWarning | None:
+    """A category that is not the plan's but differs from one of them only by
+    case or spacing: it earns the default rate, not that category's."""
+    rates = dict(terms.rates)
+    if category is None or category in rates:
+        return None
+    folded = _folded(category)
+    match = next((c for c, _ in terms.rates if _folded(c) == folded), None)
+    if match is None:
+        return None
+    return PayWarning(
+        "category_lookalike",
+        {
+            "category": category,
+            "plan_category": match,
+            "plan_rate": ratio(rates[match]),
+            "default_rate": ratio(terms.default_rate),
+            "plan_id": terms.plan_id,
+            "sales": str(sales),
+        },
+        tuple(event_ids),
+        "category",
+    )
+
+
+def splits_warning(
+    sale_id: str,
+    rep_id: str,
+    splits: Sequence[tuple[str, Decimal]],
+    event_ids: Sequence[str] = (),
+) -> PayWarning | None:
+    """A sale recorded for a rep who is not among its splits: credited nothing."""
+    if not splits or any(r == rep_id for r, _ in splits):
+        return None
+    return PayWarning(
+        "rep_not_in_splits",
+        {
+            "sale_id": sale_id,
+            "rep_id": rep_id,
+            "splits": ", ".join(f"{r} {ratio(share)}" for r, share in splits),
+        },
+        tuple(event_ids),
+        "splits",
+    )
+
+
+def _kpi_warnings(terms: PlanTerms, facts: PeriodFacts) -> list[tuple[int, PayWarning]]:
+    by_kpi: dict[str, list[tuple[int, str]]] = {}
+    for position, kpi, event_id in (
+        *((t.position, t.kpi, t.event_id) for t in facts.targets),
+        *((s.position, s.kpi, s.event_id) for s in facts.kpi_scores),
+    ):
+        if kpi not in terms.kpis:
+            by_kpi.setdefault(kpi, []).append((position, event_id))
+    found = []
+    for kpi, events in by_kpi.items():
+        events.sort()
+        warning = kpi_warning(terms, kpi, [e for _, e in events])
+        assert warning is not None
+        found.append((events[0][0], warning))
+    return found
+
+
+def _category_warnings(terms: PlanTerms, facts: PeriodFacts) -> list[tuple[int, PayWarning]]:
+    known = dict(terms.rates)
+    by_category: dict[str, list[tuple[int, str]]] = {}
+    for sale in facts.sales:
+        if sale.category is not None and sale.category not in known:
+            by_category.setdefault(sale.category, []).append((sale.position, sale.event_id))
+    found = []
+    for category, events in by_category.items():
+        events.sort()
+        warning = category_warning(terms, category, [e for _, e in events], sales=len(events))
+        if warning is not None:
+            found.append((events[0][0], warning))
+    return found
+
+
+def _splits_warnings(unsplit: Sequence[UnsplitSaleFact]) -> list[tuple[int, PayWarning]]:
+    found = []
+    for sale in unsplit:
+        warning = splits_warning(sale.sale_id, sale.rep_id, sale.splits, (sale.event_id,))
+        if warning is not None:
+            found.append((sale.position, warning))
+    return found
+
+
+def period_warnings(plan: Plan, facts: PeriodFacts) -> tuple[PayWarning, ...]:
+    """The statement's warnings: one per unknown KPI (with every target and
+    score that names it), per look-alike category (with every sale), per sale
+    whose own rep is not among its splits; in the order of their first event."""
+    terms = PlanTerms.of(plan)
+    found = [
+        *_kpi_warnings(terms, facts),
+        *_category_warnings(terms, facts),
+        *_splits_warnings(facts.unsplit_sales),
+    ]
+    found.sort(key=lambda item: (item[0], item[1].code))
+    return tuple(w._replace(field=None) for _, w in found)

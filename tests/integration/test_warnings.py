@@ -1,0 +1,151 @@
+"""Warn, don't guess (issue 16), on SQLite and PostgreSQL: an unknown KPI, a
+category that differs from the plan's only by case or spacing, a sale whose own
+rep is not among its splits are accepted as written — and said, in the write's
+answer (per input) and on the statement (code, values, event ids, words)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.application import Ledger
+from policies.plan import load_plan
+from projections.runner import verify_views
+from projections.service import Reports
+from tests.builders import PLAN_TOML, jsonl, line, sale, seeded
+
+
+def _kpi(kind: str, kpi: str, **extra: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"rep_id": "r1", "period": "2026-Q3", "kpi": kpi}
+    if kind == "KpiScored":
+        fields["score"] = "0.9"
+    else:
+        fields |= {"target_id": f"T-{kpi}", "value": "5", "reason": "plan"}
+    return line(kind, actor="mgr-zhao", **fields, **extra)
+
+
+def _event_ids(ledger: Ledger, result: Any) -> list[str]:
+    return [str(o.event_id) for o in result.outcomes]
+
+
+class TestUnknownKpi:
+    def test_accepted_and_said_in_the_answer_and_on_the_statement(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        result = ledger.import_lines(
+            jsonl(
+                _kpi("KpiScored", "customer_satisfaction"),
+                _kpi("KpiScored", "nsp"),
+                _kpi("TargetSet", "nsp", at="2026-06-20T10:00:00+08:00"),
+            ),
+            actor="mgr-zhao",
+        )
+        assert result.stored == 3
+        assert [(line_, w.code, w.field) for line_, w in result.warnings] == [
+            (2, "unknown_kpi", "kpi"),
+            (3, "unknown_kpi", "kpi"),
+        ]
+        assert [len(o.warnings) for o in result.outcomes] == [0, 1, 1]
+        values = result.warnings[0][1].values
+        assert values["kpi"] == "nsp"
+        assert values["plan_kpis"] == "sales_amount, customer_satisfaction, market_feedback"
+
+        statement = Reports(ledger).statement("r1", "2026-Q3")
+        (warning,) = statement["warnings"]
+        assert warning["code"] == "unknown_kpi"
+        assert warning["values"]["kpi"] == "nsp"
+        assert warning["event_ids"] == _event_ids(ledger, result)[1:]
+        assert warning["text"] == (
+            "KPI nsp is not in plan field-sales v1 (its KPIs: sales_amount, "
+            "customer_satisfaction, market_feedback): its targets and scores weigh "
+            "nothing in the score"
+        )
+        zh = Reports(ledger).statement(
+            "r1", "2026-Q3", as_of=ledger.head().position, locale="zh-CN"
+        )  # type: ignore[union-attr]
+        assert zh["warnings"][0]["text"].startswith("KPI nsp 不在方案 field-sales 第 1 版中")
+
+
+class TestCategoryLookalike:
+    def test_case_and_spacing_warn_other_categories_do_not(self, ledger: Ledger) -> None:
+        """``Software`` and ``Soft_Ware`` earn the default 0.05, not software's 0.08:
+        said; ``software`` itself, ``hardware`` (no rate of its own) and no
+        category are not."""
+        seeded(ledger, "r1")
+        result = ledger.import_lines(
+            jsonl(
+                sale("S1", "r1", category="Software"),
+                sale("S2", "r1", category="software"),
+                sale("S3", "r1", category="hardware"),
+                sale("S4", "r1", category="Soft_Ware"),
+                sale("S5", "r1"),
+                sale("S6", "r1", category="Software"),
+            ),
+            actor="crm",
+        )
+        assert [(line_, w.code, w.values["category"]) for line_, w in result.warnings] == [
+            (1, "category_lookalike", "Software"),
+            (4, "category_lookalike", "Soft_Ware"),
+            (6, "category_lookalike", "Software"),
+        ]
+        ids = _event_ids(ledger, result)
+        statement = Reports(ledger).statement("r1", "2026-Q3")
+        assert [(w["values"]["category"], w["event_ids"]) for w in statement["warnings"]] == [
+            ("Software", [ids[0], ids[5]]),
+            ("Soft_Ware", [ids[3]]),
+        ]
+        assert statement["warnings"][0]["text"] == (
+            "Category Software differs from the plan's software only by case or spacing: "
+            "its 2 sale(s) earn the default rate 0.0500, not 0.0800"
+        )
+        # accepted as written: Software pays the default rate (1000 × 0.05)
+        commission = next(x for x in statement["lines"] if x["kind"] == "commission")
+        assert commission["amount"] == "330.00"  # 80 (software) + 5 × 50
+
+    def test_a_version_published_elsewhere_is_read_before_warning(self, make_ledger: Any) -> None:
+        """A writer whose plans were read before another process published a
+        version that gives ``Software`` a rate of its own does not warn from its
+        stale copy."""
+        writer = make_ledger()
+        seeded(writer, "r1")
+        writer.import_lines(jsonl(sale("S1", "r1", category="software")), actor="crm")
+        document = PLAN_TOML.replace("version = 1", "version = 2").replace(
+            "rates = { software = 0.08 }", 'rates = { software = 0.08, "Software" = 0.09 }'
+        )
+        make_ledger().publish_plan(load_plan(document, "toml"), actor="admin")
+        result = writer.import_lines(jsonl(sale("S2", "r1", category="Software")), actor="crm")
+        assert result.warnings == []
+
+
+class TestRepNotInSplits:
+    def test_said_on_the_answer_and_on_every_statement_it_touches(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1", "r2", "r3")
+        splits = [{"rep_id": "r2", "share": "0.5"}, {"rep_id": "r3", "share": "0.5"}]
+        result = ledger.import_lines(jsonl(sale("S1", "r1", splits=splits)), actor="crm")
+        ((line_, warning),) = result.warnings
+        assert (line_, warning.code, warning.field) == (1, "rep_not_in_splits", "splits")
+        assert warning.values == {
+            "sale_id": "S1",
+            "rep_id": "r1",
+            "splits": "r2 0.5000, r3 0.5000",
+        }
+        reports = Reports(ledger)
+        for rep in ("r1", "r2", "r3"):
+            statement = reports.statement("r1" if rep == "r1" else rep, "2026-Q3")
+            assert [w["code"] for w in statement["warnings"]] == ["rep_not_in_splits"], rep
+            assert statement["warnings"][0]["event_ids"] == _event_ids(ledger, result)
+        r1 = reports.statement("r1", "2026-Q3")
+        assert next(x for x in r1["lines"] if x["kind"] == "commission")["amount"] == "0.00"
+        assert r1["warnings"][0]["text"] == (
+            "Sale S1 is recorded for r1, who is not among its splits (r2 0.5000, r3 0.5000): "
+            "r1 is credited nothing for it"
+        )
+        reports.catch_up()
+        assert verify_views(ledger) == []
+        rebuilt = reports.rebuild()
+        assert rebuilt.applied > 0
+        assert reports.statement("r1", "2026-Q3")["warnings"] == r1["warnings"]
+
+
+def test_a_clean_statement_has_no_warnings(ledger: Ledger) -> None:
+    seeded(ledger, "r1")
+    ledger.import_lines(jsonl(sale("S1", "r1", category="software")), actor="crm")
+    assert Reports(ledger).statement("r1", "2026-Q3")["warnings"] == []
