@@ -48,13 +48,16 @@ from ledger.chain import (
     ChainHasher,
     ChainLink,
     ChainReport,
+    LogRow,
     merge_rows,
     verify_links,
 )
+from ledger.chain_guard import WATERMARK, ChainReader, check_event, check_from_watermark
 from ledger.dispute import Dispute
 from ledger.domain import event_topic
 from ledger.errors import (
     BatchRejectedError,
+    BrokenChainError,
     LedgerError,
     LineError,
     NotFoundError,
@@ -280,7 +283,13 @@ class Ledger(Application[UUID]):
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
                 _Parser(actor, errors, workers=parse_workers) as parser,
             ):
-                staging = Staging(session, self.mapper, self._plan_info, optimistic=True)
+                staging = Staging(
+                    session,
+                    self.mapper,
+                    self._plan_info,
+                    optimistic=True,
+                    chain_guard=self._guard_rule,
+                )
                 parsed = parser.parse(_chunks(lines, chunk_size))
                 for chunk, in_flight in _pipeline(session, staging, writer, parsed):
                     # settled up to its links, which are written while the next
@@ -392,7 +401,14 @@ class Ledger(Application[UUID]):
             basis, loaded = warm
         else:
             basis, loaded = self.chain.chain_head(), None  # before anything is read
-        staging = Staging(self.chain, self.mapper, self._plan_info, optimistic=True, loaded=loaded)
+        staging = Staging(
+            self.chain,
+            self.mapper,
+            self._plan_info,
+            optimistic=True,
+            loaded=loaded,
+            chain_guard=self._guard_rule,
+        )
         # what every request reads, in one query (not one per request)
         staging.load_for(item for items in inputs for item in items)
         staged, failure = _stage_requests(staging, inputs, {})
@@ -456,7 +472,7 @@ class Ledger(Application[UUID]):
         before it failed, so staging starts over without it.
         """
         while True:
-            staging = Staging(session, self.mapper, self._plan_info)
+            staging = Staging(session, self.mapper, self._plan_info, chain_guard=self._guard_rule)
             live = [i for i in range(len(requests)) if i not in failed]
             staging.prefetch(ids_touched(item for i in live for item in requests[i]))
             staged, failure = _stage_requests(staging, requests, failed)
@@ -594,6 +610,55 @@ class Ledger(Application[UUID]):
     def verify(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
         """Recompute the audit chain from the stored rows (SPEC §6)."""
         return verify_links(self.chain.hasher, self._log_rows(), anchors)
+
+    # -- the chain guard of payouts (SPEC §6, `ledger.chain_guard`) -------------
+
+    def check_chain(self) -> ChainReport:
+        """The chain from the last verified position (the kept watermark) to the
+        head; a check that passes moves the watermark to the head it verified."""
+        report = check_from_watermark(self.chain, self.chain.hasher)
+        self.mark_verified(report)
+        return report
+
+    def guard_chain(self, *, action: str = "payouts are refused") -> ChainReport:
+        """`check_chain`, raising `BrokenChainError` (naming the first broken
+        position) when the chain is broken: the first step of every payout step."""
+        report = self.check_chain()
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason), action=action)
+        return report
+
+    def mark_verified(self, report: ChainReport) -> None:
+        """Move the watermark to the head a passing check (or a full `verify`)
+        verified; nothing when it failed or verified nothing new."""
+        if report.ok and report.head is not None and report.checked:
+            try:
+                self.chain.put_state(
+                    WATERMARK, {"position": report.head.position, "hash": report.head.hash}
+                )
+            except (InterfaceError, OperationalError):
+                # The store busy past its wait (a long import holds the writer):
+                # the watermark stays where it was, and the next check reads a
+                # little more. Never a reason to fail the payout step it guards.
+                log.warning("chain.watermark_not_moved", position=report.head.position)
+
+    def _guard_rule(self, reader: ChainReader) -> None:
+        """The chain check of a payout rule (`Staging.guard_chain`), read through
+        what the staging reads: inside an append session, the session (it holds
+        the writer: the chain cannot move under it, and on SQLite a second
+        connection would wait for it); the watermark moves only outside one."""
+        report = check_from_watermark(reader, self.chain.hasher)
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason))
+        if reader is cast("object", self.chain):
+            self.mark_verified(report)
+
+    def checked_event(self, position: int) -> tuple[ChainReport, LogRow | None]:
+        """The stored event at ``position`` checked against its chain link (and
+        the next link against it); its row, None when it is gone."""
+        return check_event(self.chain, self.chain.hasher, position)
 
     def _log_rows(self) -> Iterator[Any]:
         def events() -> Iterator[tuple[int, UUID, int, str, bytes]]:

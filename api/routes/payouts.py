@@ -72,10 +72,10 @@ def _summary(run: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 @router.post("/payouts/runs/{run_id}/pay", response_model=RecordOut, responses=_ERRORS)
-def post_pay(run_id: str, principal: Caller, ledger: LedgerDep) -> RecordOut:
-    """Mark an approved run paid; its periods are locked from then on."""
+def post_pay(run_id: str, principal: Caller, reports: ReportsDep) -> RecordOut:
+    """Mark an approved run paid (refused when a rep's period was paid meanwhile)."""
     require_role(principal, "post_pay")
-    return record_out(ledger.pay_run(run_id, actor=principal.actor))
+    return record_out(reports.pay_run(run_id, actor=principal.actor))
 
 
 @router.get(

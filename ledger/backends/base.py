@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import ChainHasher, ChainLink
+from ledger.payout_claims import Claim
 
 __all__ = ["AppendSession", "LedgerRecorder", "LoggedEvent"]
 
@@ -42,6 +43,11 @@ class AppendSession(Protocol):
     head: ChainLink | None
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        """The payout claims index rows of ``rep_ids`` for ``period`` (`ledger.payout_claims`),
+        those this session appended included."""
+        ...
 
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]: ...
 
@@ -87,6 +93,22 @@ class LedgerRecorder(Protocol):
     def position_at(self, recorded_at: str) -> int | None: ...
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        """The payout claims index rows of ``rep_ids`` for ``period``."""
+        ...
+
+    def select_all_claims(self) -> list[Claim]:
+        """Every row of the payout claims index, in position order (for `verify`)."""
+        ...
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        """A small document kept beside the log (the chain watermark, say), or None."""
+        ...
+
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` under ``key``, replacing what was there (its own transaction)."""
+        ...
 
     def append_session(
         self, *, idle_seconds: float | None = None
