@@ -67,13 +67,18 @@ class _Rows(Raw):
         self.set_state(position, orjson.dumps(state))
 
 
-def _calculated_at(scene: Scene) -> int:
-    [position] = {
-        c.position
-        for c in scene.ledger.chain.select_all_claims()
-        if c.run_id == scene.paid_run and c.state == "calculated"
-    }
+def _position_of(scene: Scene, type_: str) -> int:
+    """Where the paid run's event of ``type_`` is in the log."""
+    [position] = [
+        r.position
+        for r in scene.ledger.iter_log()
+        if r.type == type_ and r.data.get("run_id") == scene.paid_run
+    ]
     return position
+
+
+def _calculated_at(scene: Scene) -> int:
+    return _position_of(scene, "PayoutCalculated")
 
 
 def _refused_everywhere(scene: Scene, db_url: str, *, replay_too: bool) -> None:
@@ -118,9 +123,7 @@ class TestServed:
 
     def test_an_open_statement_is_not_held_to_a_run(self, scene: Scene) -> None:
         """Before the payment (as of then), the period was open: no run to match."""
-        paid_at = next(
-            c.position for c in scene.ledger.chain.select_all_claims() if c.state == "paid"
-        )
+        paid_at = _position_of(scene, "PayoutPaid")
         before = scene.reports.statement("r1", Q3, as_of=paid_at - 1)
         assert before["status"] == "open"
 
