@@ -44,7 +44,7 @@ class Poison:
 
             monkeypatch.setattr(runner, "rep_rows", rep_rows)
         else:  # an event the fold cannot take
-            fold = LedgerFacts._on_KpiScored  # noqa: SLF001
+            fold = LedgerFacts._on_KpiScored
 
             def on_kpi(facts: LedgerFacts, r: Any, d: dict[str, Any]) -> set[str]:
                 if d["rep_id"] == "r-bad":
