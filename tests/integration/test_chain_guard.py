@@ -144,7 +144,9 @@ class TestWatermark:
         mark = head_of(ledger)
         raw = Raw(db_url)
         with raw.cursor() as c:
-            c.execute(raw.q(f"UPDATE {raw.chain} SET hash = ? WHERE position = ?"), ("f" * 64, mark))
+            c.execute(
+                raw.q(f"UPDATE {raw.chain} SET hash = ? WHERE position = ?"), ("f" * 64, mark)
+            )
         report = ledger.check_chain()
         assert (report.ok, report.broken_position) == (False, mark)
         assert "last verified link was changed" in str(report.reason)

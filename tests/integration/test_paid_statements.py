@@ -185,5 +185,7 @@ class TestRunEventEdited:
             state=row[4],
         )
         with raw.cursor() as c:
-            c.execute(raw.q(f"UPDATE {raw.chain} SET hash = ? WHERE position = ?"), (digest, position))
+            c.execute(
+                raw.q(f"UPDATE {raw.chain} SET hash = ? WHERE position = ?"), (digest, position)
+            )
         _refused_everywhere(scene, db_url, replay_too=True)
