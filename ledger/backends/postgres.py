@@ -551,7 +551,7 @@ class PostgresAppendSession:
             write_row = copy.write_row
             for p, oid, version, topic, state in rows:
                 write_row((oid, version, topic, state, p))
-        self._write_claims([(r[0], r[3], r[4]) for r in rows])
+        self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
         return rows
 
     def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:

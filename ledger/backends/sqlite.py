@@ -424,7 +424,7 @@ class SQLiteAppendSession:
             "INSERT INTO event_chain VALUES (?,?,?,?)",
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
-        self._write_claims([(r[0], r[3], r[4]) for r in rows])
+        self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
         self._last = rows[-1][0]
         self.head = links[-1]
         return links

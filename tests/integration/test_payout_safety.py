@@ -25,6 +25,7 @@ from projections.service import Reports
 from projections.statement import AsOf, Calculator, statement_sha256
 from tests.builders import enrol, jsonl, sale, seeded, stored_count
 from tests.integration.test_audit_chain import Raw
+from tests.payout_scenes import api_over
 
 Q3 = "2026-Q3"
 
@@ -358,3 +359,39 @@ def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+class TestOverHttp:
+    def test_a_second_run_is_422_and_a_pay_of_a_rep_paid_meanwhile_409(
+        self, db_url: str, ledger: Ledger, legacy_rules: Callable[[], None]
+    ) -> None:
+        reports = _store(ledger, "r1", "r2")
+        first = _run(reports)
+        second = _legacy_run(reports, first)  # two open runs of one rep (code before)
+        legacy_rules()
+        _decide(ledger, first)
+        _decide(ledger, second)
+        with api_over(ledger, db_url) as api:
+            again = api.client.post(f"/payouts/{Q3}/runs", headers=api.as_("finance"))
+            assert again.status_code == 422, again.text
+            assert again.json()["field"] == "period"
+            assert "no rep has an unpaid" in again.json()["detail"]
+            paid = api.client.post(f"/payouts/runs/{first}/pay", headers=api.as_("finance"))
+            assert paid.status_code == 200, paid.text
+            before = stored_count(ledger)
+            refused = api.client.post(f"/payouts/runs/{second}/pay", headers=api.as_("finance"))
+            assert refused.status_code == 409, refused.text
+            assert "paid meanwhile" in refused.json()["detail"]
+            assert first in refused.json()["detail"]
+            assert stored_count(ledger) == before
+            exports = [
+                api.client.get(f"/payouts/runs/{r}/export.csv", headers=api.as_("finance")).text
+                for r in (first, second)
+            ]
+        listed = [
+            (row["rep_id"], row["period"])
+            for text in exports
+            for row in csv.DictReader(io.StringIO(text))
+            if row["status"] == "paid"
+        ]
+        assert sorted(listed) == [("r1", Q3), ("r2", Q3)]
