@@ -327,15 +327,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Event rows for `verify`, as plain tuples in the binary protocol (see
+        `_fetch_tuples`: `rebuild` runs the full check first, over every event)."""
         return [
-            (
-                r["notification_id"],
-                r["originator_id"],
-                r["originator_version"],
-                r["topic"],
-                bytes(r["state"]),
-            )
-            for r in self._fetch(self._select_rows, (after, limit))
+            (int(r[0]), r[1], int(r[2]), r[3], bytes(r[4]))
+            for r in self._fetch_tuples(self._select_rows, (after, limit))
         ]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
