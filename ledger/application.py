@@ -54,7 +54,7 @@ from ledger.chain import (
 )
 from ledger.chain_guard import WATERMARK, ChainReader, check_event, check_from_watermark
 from ledger.dispute import Dispute
-from ledger.domain import event_topic
+from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
     BatchRejectedError,
     BrokenChainError,
@@ -63,6 +63,7 @@ from ledger.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
@@ -654,6 +655,20 @@ class Ledger(Application[UUID]):
             raise BrokenChainError(report.broken_position, str(report.reason))
         if reader is cast("object", self.chain):
             self.mark_verified(report)
+
+    def guard_run(self, run_id: str) -> None:
+        """The run's `PayoutCalculated` — what approving, paying and exporting it
+        act on — checked against its chain link wherever it lies, below the
+        watermark too (an incremental check does not read it again); raises
+        `BrokenChainError` naming the broken position. Nothing for an unknown
+        run (the command then says so)."""
+        position = self.chain.position_of(event_id_text(PayoutRun.create_id(run_id), 1))
+        if position is None:
+            return
+        report, _ = self.checked_event(position)
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason))
 
     def checked_event(self, position: int) -> tuple[ChainReport, LogRow | None]:
         """The stored event at ``position`` checked against its chain link (and

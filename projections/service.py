@@ -594,7 +594,8 @@ class Reports:
     def payout_run(self, period: str, *, actor: str, run_id: str | None = None) -> RecordResult:
         """SPEC §5: compute and record a run of every rep whose ``period`` is neither
         paid nor in another open run; refused when that is nobody, and on a
-        broken chain (SPEC §6).
+        broken chain (SPEC §6; approving, paying and exporting a run also check
+        the run's own event against its link, `Ledger.guard_run`).
 
         The plan is checked again when the run is recorded, under the writer
         lock (`ledger.writes._payout_calculated`): should another run (another
@@ -657,6 +658,7 @@ class Reports:
         """Approve (or reject) a payout run — maker-checker applies — after the
         chain guard (SPEC §6)."""
         self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
         item = make_event(
             ApprovalGranted if granted else ApprovalRejected,
             occurred_at=datetime.now(UTC),
@@ -669,6 +671,7 @@ class Reports:
         """Pay an approved run after the chain guard (SPEC §6); refused, paying
         nobody, when one of its reps' period was paid meanwhile (SPEC §5)."""
         self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
         return self.ledger.pay_run(run_id, actor=actor)
 
     def run(self, run_id: str) -> dict[str, Any]:
@@ -693,6 +696,7 @@ class Reports:
         only (no time of export), so the same run exports the same bytes.
         """
         self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
         head = self.ledger.head()
         facts, _ = self.facts_at(head.position if head else 0)
         run = _run_of(facts, run_id)

@@ -118,6 +118,38 @@ class TestRefusedOnABrokenChain:
         assert stored_count(ledger) == before
 
 
+class TestTheRunItself:
+    def test_a_run_edited_below_the_watermark_is_refused(self, db_url: str, ledger: Ledger) -> None:
+        """An incremental check does not read a verified event again; the run's
+        own PayoutCalculated — what approve, pay and export act on — is checked
+        against its link wherever it lies."""
+        scene = paid_scene(ledger, "r1", "r2")
+        assert ledger.check_chain().ok  # the watermark is past every run now
+        runs = {
+            r.data["run_id"]: r.position for r in ledger.iter_log() if r.type == "PayoutCalculated"
+        }
+        raw = Raw(db_url)
+        for run_id in (scene.paid_run, scene.approved_run, scene.open_run):
+            position = runs[run_id]
+            raw.set_state(position, raw.state(position).replace(b'"total"', b'"total" '))
+        assert ledger.check_chain().ok  # below the watermark: not read again
+        before = stored_count(ledger)
+        for step, position in (
+            (
+                lambda: scene.reports.decide_run(scene.open_run, actor="fin-bob"),
+                runs[scene.open_run],
+            ),
+            (
+                lambda: scene.reports.pay_run(scene.approved_run, actor="fin-amy"),
+                runs[scene.approved_run],
+            ),
+            (lambda: scene.reports.export_csv(scene.paid_run), runs[scene.paid_run]),
+        ):
+            with pytest.raises(BrokenChainError, match=f"broken at position {position}"):
+                step()
+        assert stored_count(ledger) == before
+
+
 class TestWatermark:
     def test_a_check_reads_only_what_came_since_the_last(
         self, ledger: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
