@@ -444,6 +444,7 @@ class Projector:
         batch; ``wait`` sleeps (a stop event's ``wait`` ends early on stop).
         """
         pace = Pacing(batch_events, max_batch_events, max_busy)
+        self._report()  # a new follower: what an earlier one reported is past
         while not stop():
             try:
                 with lock if lock is not None else nullcontext():

@@ -100,21 +100,20 @@ def _as_recorded(
 
 
 def _wordless(lines: Any) -> Any:
-    """Statement lines without the rendered words of their steps."""
-    if not isinstance(lines, list):
+    """Statement lines without the rendered words of their steps (a copy of
+    another shape is returned as it is: it then fails the hash)."""
+    try:
+        return [
+            {
+                **line,
+                "explanation": [
+                    {k: v for k, v in step.items() if k != "text"} for step in line["explanation"]
+                ],
+            }
+            for line in lines
+        ]
+    except (TypeError, KeyError, AttributeError):
         return lines
-    return [
-        {
-            **line,
-            "explanation": [
-                {k: v for k, v in step.items() if k != "text"}
-                for step in line.get("explanation", [])
-            ],
-        }
-        if isinstance(line, dict)
-        else line
-        for line in lines
-    ]
 
 
 def _period(text: str) -> Period:
@@ -365,7 +364,7 @@ class Reports:
         if not paid:
             if says_paid:
                 raise TamperedStatementError(
-                    str(named),
+                    str(named or "(none named)"),
                     f"the stored statement of rep {rep_id} for {period} says this run paid it, "
                     "but the ledger records no such payment: the stored copy was changed",
                 )

@@ -145,6 +145,20 @@ class TestInTheWorker:
             _until(lambda: api_side.projection_health()["state"] == "ok", "the report")
         assert verify_views(ledger) == []
 
+    def test_a_new_worker_clears_what_a_stopped_one_reported(
+        self, ledger: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seeded(ledger, "r1")
+        poison = Poison(monkeypatch, "computation")
+        _poisoned(ledger)
+        api_side = Reports(make_ledger(), projections="external")
+        with _worker(make_ledger()):
+            _until(lambda: api_side.projection_health()["state"] == "failing", "the report")
+        poison.cure()
+        with _worker(make_ledger()) as worker:
+            _until(lambda: worker.store.position() == head_of(ledger), "the catch-up")
+            assert api_side.projection_health()["state"] == "ok"
+
 
 @contextmanager
 def _worker(ledger: Ledger) -> Iterator[runner.Projector]:
