@@ -11,7 +11,6 @@ changes nothing.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
@@ -58,7 +58,7 @@ __all__ = [
     "verify_views",
 ]
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("projections")
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
 # Events in a catch-up's first batch (doubling while it is behind, up to the max).
@@ -462,13 +462,14 @@ class Projector:
                 wait(poll_seconds)
 
     def _failed(self, exc: Exception) -> float:
+        """One log line per failed attempt, with the traceback the first time."""
         delay = self.health.failed(exc)
         log.warning(
-            "projection catch-up failed (%s: %s), attempt %d; retrying in %.1f s",
-            self.health.error_type,
-            self.health.error_message,
-            self.health.failures,
-            delay,
+            "projection.catch_up_failed",
+            error_type=self.health.error_type,
+            error=self.health.error_message,
+            attempt=self.health.failures,
+            retry_in_seconds=delay,
             exc_info=exc if self.health.failures == 1 else None,
         )
         self._report()
@@ -476,9 +477,7 @@ class Projector:
 
     def _recovered(self, position: int) -> None:
         log.warning(
-            "projection caught up again at position %d after %d failed attempt(s)",
-            position,
-            self.health.failures,
+            "projection.caught_up_again", position=position, failed_attempts=self.health.failures
         )
         self.health.recovered()
         self._report()

@@ -38,7 +38,7 @@ def test_the_worker_backs_off_reports_and_recovers(tmp_path: Path) -> None:
     with log.open("wb") as stderr:
         worker = subprocess.Popen(
             [WORKER, "project", "--follow", "--db", url],
-            env=process_env(LEDGER_LOG_JSON="false"),
+            env=process_env(LEDGER_LOG_JSON="true"),
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
@@ -54,7 +54,7 @@ def test_the_worker_backs_off_reports_and_recovers(tmp_path: Path) -> None:
         ledger.import_lines(jsonl(sale("S-2", "r1")), actor="crm")
         _until(lambda: api_side.projection_health()["state"] == "failing", "the report")
         time.sleep(2.0)
-        attempts = log.read_text().count("projection catch-up failed")
+        attempts = log.read_text().count("projection.catch_up_failed")
         assert 1 <= attempts <= 4, log.read_text()  # 0.5 s, 1 s, 2 s apart
         assert worker.poll() is None  # still running
         health = api_side.projection_health()
