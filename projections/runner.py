@@ -464,6 +464,7 @@ class Projector:
     def _failed(self, exc: Exception) -> float:
         """One log line per failed attempt, with the traceback the first time."""
         delay = self.health.failed(exc)
+        self._report()  # first: the health is what others read
         log.warning(
             "projection.catch_up_failed",
             error_type=self.health.error_type,
@@ -472,7 +473,6 @@ class Projector:
             retry_in_seconds=delay,
             exc_info=exc if self.health.failures == 1 else None,
         )
-        self._report()
         return delay
 
     def _recovered(self, position: int) -> None:
@@ -488,7 +488,7 @@ class Projector:
         try:
             self.ledger.chain.put_state(PROJECTOR_STATE, doc)
         except Exception:
-            log.debug("projector health not kept", exc_info=True)
+            log.warning("projector health not kept", exc_info=True)
 
     def rest(
         self,
