@@ -147,6 +147,14 @@ class TestTheRunItself:
         ):
             with pytest.raises(BrokenChainError, match=f"broken at position {position}"):
                 step()
+        with api_over(ledger, db_url) as api:
+            answer = api.client.post(
+                "/approvals",
+                json={"subject_id": scene.open_run, "decision": "grant"},
+                headers=api.as_("finance2"),
+            )
+        assert answer.status_code == 409, answer.text
+        assert f"broken at position {runs[scene.open_run]}" in answer.json()["detail"]
         assert stored_count(ledger) == before
 
 
