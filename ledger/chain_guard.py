@@ -27,7 +27,14 @@ from uuid import UUID
 
 from ledger.chain import ChainHasher, ChainLink, ChainReport, LogRow, merge_rows, verify_links
 
-__all__ = ["WATERMARK", "ChainReader", "check_event", "check_from_watermark", "log_rows"]
+__all__ = [
+    "WATERMARK",
+    "ChainReader",
+    "check_event",
+    "check_from_watermark",
+    "log_rows",
+    "watermark",
+]
 
 WATERMARK = "chain_watermark"
 _PAGE = 5_000

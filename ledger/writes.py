@@ -809,8 +809,9 @@ def _payout_calculated(st: Staging, item: Input) -> None:
 
 def _payout_paid(st: Staging, item: Input) -> None:
     """SPEC §5: `payout pay` pays an approved run, and refuses — paying nobody — a
-    run any of whose reps' period was paid meanwhile (by a run recorded before
-    the rule above held, or approved while this one waited)."""
+    run any of whose reps' period was paid meanwhile by another run. The rule
+    above keeps two open runs from holding one rep, but a store written before
+    it held may have them; whichever is paid first locks the period."""
     run_id = item.data["run_id"]
     run = st.require(PayoutRun, run_id, field="run_id", what="payout run")
     decision = st.get(Decision, run_id)

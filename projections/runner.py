@@ -113,15 +113,17 @@ class ProjectionHealth:
     def failing(self) -> bool:
         return self.failures > 0
 
-    def failed(self, exc: BaseException) -> float:
-        """Note a failed attempt; the seconds to wait before the next."""
+    def failed(self, exc: BaseException, *, at_least: float = 0.0) -> float:
+        """Note a failed attempt; the seconds to wait before the next (``at_least``:
+        the rest an attempt that took long earns, `pause_after` — a retry folds
+        the log again, and must not keep the machine busy either)."""
         self.failures += 1
         if self.failing_since is None:
             self.failing_since = datetime.now(UTC).isoformat(timespec="seconds")
         self.error_type = type(exc).__name__
         self.error_message = public_message(exc)
         doubled = self.first_retry_seconds * 2 ** min(self.failures - 1, 30)
-        self.retry_in_seconds = min(self.max_retry_seconds, doubled)
+        self.retry_in_seconds = max(at_least, min(self.max_retry_seconds, doubled))
         return self.retry_in_seconds
 
     def recovered(self) -> None:
@@ -446,6 +448,7 @@ class Projector:
         pace = Pacing(batch_events, max_batch_events, max_busy)
         self._report()  # a new follower: what an earlier one reported is past
         while not stop():
+            started = time.perf_counter()
             try:
                 with lock if lock is not None else nullcontext():
                     done = self.catch_up(
@@ -454,16 +457,17 @@ class Projector:
                         max_batches=1,
                     )
             except Exception as exc:  # noqa: BLE001 - any failure backs off, none loops hot
-                wait(self._failed(exc))
+                spent = time.perf_counter() - started
+                wait(self._failed(exc, at_least=pause_after(spent, max_busy)))
                 continue
             if self.health.failing:
                 self._recovered(done.position)
             if not pace.after(done, self, stop):
                 wait(poll_seconds)
 
-    def _failed(self, exc: Exception) -> float:
+    def _failed(self, exc: Exception, *, at_least: float) -> float:
         """One log line per failed attempt, with the traceback the first time."""
-        delay = self.health.failed(exc)
+        delay = self.health.failed(exc, at_least=at_least)
         self._report()  # first: the health is what others read
         log.warning(
             "projection.catch_up_failed",

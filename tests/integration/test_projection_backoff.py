@@ -183,6 +183,8 @@ class TestBackoff:
         delays = [health.failed(ValueError("x")) for _ in range(6)]
         assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
         assert health.to_dict()["failures"] == 6
+        # an attempt that took long rests in proportion (`pause_after`)
+        assert health.failed(ValueError("x"), at_least=9.0) == 9.0
         health.recovered()
         assert health.to_dict() == {
             "state": "ok",
