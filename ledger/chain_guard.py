@@ -32,12 +32,14 @@ __all__ = [
     "ChainReader",
     "check_event",
     "check_from_watermark",
+    "head_of",
     "log_rows",
     "watermark",
 ]
 
 WATERMARK = "chain_watermark"
 _PAGE = 5_000
+_NO_END = 2**63 - 1  # the largest position either store can hold
 
 
 class ChainReader(Protocol):
@@ -54,22 +56,41 @@ class ChainReader(Protocol):
     ) -> Sequence[tuple[int, UUID, int, str, bytes]]: ...
 
 
-def log_rows(reader: ChainReader, after: int = 0, page: int = _PAGE) -> Iterator[LogRow]:
-    """Every stored event and link after position ``after``, merged, in order."""
+def log_rows(
+    reader: ChainReader, after: int = 0, page: int = _PAGE, *, stop: int | None = None
+) -> Iterator[LogRow]:
+    """Every stored event and link after position ``after`` (up to ``stop``),
+    merged, in order."""
+    last_position = stop if stop is not None else _NO_END
 
     def events() -> Iterator[tuple[int, UUID, int, str, bytes]]:
         last = after
         while rows := reader.select_event_rows(last, page):
-            yield from rows
+            for row in rows:
+                if row[0] > last_position:
+                    return
+                yield row
             last = rows[-1][0]
 
     def links() -> Iterator[ChainLink]:
         last = after
         while found := reader.select_links(last, page):
-            yield from found
+            for link in found:
+                if link.position > last_position:
+                    return
+                yield link
             last = found[-1].position
 
     return merge_rows(events(), links())
+
+
+def head_of(reader: ChainReader) -> ChainLink | None:
+    """The last link: what a check reads up to. Commits append events and links
+    together, in position order, so everything up to it is complete; events
+    committed while the check reads, or still being linked by the append
+    session the check reads through, lie beyond it and wait for the next check
+    (read separately, events and links would seem to have lost each other)."""
+    return reader.link_at_or_before(_NO_END)
 
 
 def watermark(reader: ChainReader) -> tuple[int, str] | None:
@@ -83,6 +104,7 @@ def watermark(reader: ChainReader) -> tuple[int, str] | None:
 def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainReport:
     """The chain from the watermark to the head (SPEC §6), as `verify` would
     find it; ``checked`` counts the events read after the watermark."""
+    head = head_of(reader)
     kept = watermark(reader)
     start: ChainLink | None = None
     if kept is not None:
@@ -99,7 +121,10 @@ def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainRepor
                 hasher, position, "the last verified link was changed: history was rewritten"
             )
         start = link
-    return verify_links(hasher, log_rows(reader, start.position if start else 0), start=start)
+    if head is None:
+        return ChainReport(ok=True, mode=hasher.mode, checked=0, head=None)
+    rows = log_rows(reader, start.position if start else 0, stop=head.position)
+    return verify_links(hasher, rows, start=start)
 
 
 def check_event(
@@ -109,9 +134,11 @@ def check_event(
     against that one (so that editing the event *and* rehashing its link is
     caught too, short of rewriting every later link: an anchor's or the key's
     job). Returns the report and the event's row (None when it is gone)."""
+    head = head_of(reader)
     before = reader.link_at_or_before(position - 1) if position > 1 else None
     rows: list[LogRow] = []
-    for row in log_rows(reader, before.position if before else 0, page=2):
+    stop = head.position if head is not None else position
+    for row in log_rows(reader, before.position if before else 0, page=2, stop=stop):
         rows.append(row)
         if row.position > position:
             break

@@ -6,6 +6,7 @@ check reads from a watermark kept in the database: only what came since."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -211,6 +212,40 @@ class TestWatermark:
         assert ledger.check_chain().ok  # below the watermark: not read again
         with pytest.raises(BrokenChainError, match=f"broken at position {sale_at}"):
             Reports(ledger).rebuild()
+
+
+class TestWhileOthersWrite:
+    def test_checks_beside_a_stream_of_writes_find_no_break(
+        self, ledger: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A check reads up to the head it found first: events committed while
+        it reads (their links read apart from them) wait for the next check,
+        never look like a deleted or unlinked event."""
+        seeded(ledger, "r1")
+        done = threading.Event()
+        reports: list[Any] = []
+
+        def check() -> None:
+            checker = make_ledger()
+            while not done.is_set():
+                reports.append(checker.check_chain())
+
+        thread = threading.Thread(target=check)
+        thread.start()
+        try:
+            for batch in range(30):
+                ledger.import_lines(
+                    jsonl(*(sale(f"S{batch}-{i}", "r1") for i in range(20))), actor="crm"
+                )
+        finally:
+            done.set()
+            thread.join(timeout=120)
+        assert reports
+        assert [r for r in reports if not r.ok] == []
+        final = ledger.check_chain()
+        assert final.ok
+        assert final.head is not None
+        assert final.head.position == head_of(ledger)
 
 
 def _count_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
