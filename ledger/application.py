@@ -49,10 +49,16 @@ from ledger.chain import (
     ChainLink,
     ChainReport,
     LogRow,
-    merge_rows,
     verify_links,
 )
-from ledger.chain_guard import WATERMARK, ChainReader, check_event, check_from_watermark
+from ledger.chain_guard import (
+    WATERMARK,
+    ChainReader,
+    check_event,
+    check_from_watermark,
+    end_of,
+    log_rows,
+)
 from ledger.dispute import Dispute
 from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
@@ -609,8 +615,11 @@ class Ledger(Application[UUID]):
         return self.chain.position_at(stamp) or 0
 
     def verify(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
-        """Recompute the audit chain from the stored rows (SPEC §6)."""
-        return verify_links(self.chain.hasher, self._log_rows(), anchors)
+        """Recompute the audit chain from the stored rows (SPEC §6), up to the head
+        as it stands when the check begins (`ledger.chain_guard.end_of`: what
+        is committed meanwhile is not half read)."""
+        rows = log_rows(self.chain, stop=end_of(self.chain))
+        return verify_links(self.chain.hasher, rows, anchors)
 
     # -- the chain guard of payouts (SPEC §6, `ledger.chain_guard`) -------------
 
@@ -674,21 +683,6 @@ class Ledger(Application[UUID]):
         """The stored event at ``position`` checked against its chain link (and
         the next link against it); its row, None when it is gone."""
         return check_event(self.chain, self.chain.hasher, position)
-
-    def _log_rows(self) -> Iterator[Any]:
-        def events() -> Iterator[tuple[int, UUID, int, str, bytes]]:
-            after = 0
-            while page := self.chain.select_event_rows(after, _PAGE):
-                yield from page
-                after = page[-1][0]
-
-        def links() -> Iterator[ChainLink]:
-            after = 0
-            while page := self.chain.select_links(after, _PAGE):
-                yield from page
-                after = page[-1].position
-
-        return merge_rows(events(), links())
 
 
 def _now() -> datetime:

@@ -32,7 +32,7 @@ __all__ = [
     "ChainReader",
     "check_event",
     "check_from_watermark",
-    "head_of",
+    "end_of",
     "log_rows",
     "watermark",
 ]
@@ -46,6 +46,8 @@ class ChainReader(Protocol):
     """What a chain check reads."""
 
     def get_state(self, key: str) -> dict[str, Any] | None: ...
+
+    def last_position(self) -> int: ...
 
     def link_at_or_before(self, position: int) -> ChainLink | None: ...
 
@@ -84,13 +86,14 @@ def log_rows(
     return merge_rows(events(), links())
 
 
-def head_of(reader: ChainReader) -> ChainLink | None:
-    """The last link: what a check reads up to. Commits append events and links
-    together, in position order, so everything up to it is complete; events
-    committed while the check reads, or still being linked by the append
-    session the check reads through, lie beyond it and wait for the next check
-    (read separately, events and links would seem to have lost each other)."""
-    return reader.link_at_or_before(_NO_END)
+def end_of(reader: ChainReader) -> int:
+    """How far a check that starts now reads: the last position stored, read
+    first. Commits append events and links together, in position order, so
+    everything up to it is complete; what is committed while the check reads —
+    or appended and not yet linked by the append session it reads through —
+    lies beyond, for the next check (read separately, events and links
+    committed meanwhile would seem to have lost each other)."""
+    return reader.last_position()
 
 
 def watermark(reader: ChainReader) -> tuple[int, str] | None:
@@ -104,7 +107,7 @@ def watermark(reader: ChainReader) -> tuple[int, str] | None:
 def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainReport:
     """The chain from the watermark to the head (SPEC §6), as `verify` would
     find it; ``checked`` counts the events read after the watermark."""
-    head = head_of(reader)
+    end = end_of(reader)
     kept = watermark(reader)
     start: ChainLink | None = None
     if kept is not None:
@@ -121,9 +124,7 @@ def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainRepor
                 hasher, position, "the last verified link was changed: history was rewritten"
             )
         start = link
-    if head is None:
-        return ChainReport(ok=True, mode=hasher.mode, checked=0, head=None)
-    rows = log_rows(reader, start.position if start else 0, stop=head.position)
+    rows = log_rows(reader, start.position if start else 0, stop=end)
     return verify_links(hasher, rows, start=start)
 
 
@@ -134,11 +135,10 @@ def check_event(
     against that one (so that editing the event *and* rehashing its link is
     caught too, short of rewriting every later link: an anchor's or the key's
     job). Returns the report and the event's row (None when it is gone)."""
-    head = head_of(reader)
+    end = end_of(reader)
     before = reader.link_at_or_before(position - 1) if position > 1 else None
     rows: list[LogRow] = []
-    stop = head.position if head is not None else position
-    for row in log_rows(reader, before.position if before else 0, page=2, stop=stop):
+    for row in log_rows(reader, before.position if before else 0, page=2, stop=end):
         rows.append(row)
         if row.position > position:
             break

@@ -74,6 +74,11 @@ class LedgerRecorder(Protocol):
 
     def chain_head(self) -> ChainLink | None: ...
 
+    def last_position(self) -> int:
+        """The last position stored, of an event or of a link (0: none): how far a
+        chain check that starts now reads (`ledger.chain_guard`)."""
+        ...
+
     def select_links(self, after: int, limit: int) -> Sequence[ChainLink]: ...
 
     def select_event_rows(

@@ -322,6 +322,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         return _link(rows[0]) if rows else None
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def last_position(self) -> int:
+        head = self.chain_head()
+        return max(self.max_notification_id() or 0, head.position if head else 0)
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_links(self, after: int, limit: int) -> list[ChainLink]:
         return [_link(r) for r in self._fetch(self._select_links, (after, limit))]
 
@@ -465,6 +470,11 @@ class PostgresAppendSession:
     def get_state(self, key: str) -> dict[str, Any] | None:
         rows = self._fetch(self._recorder._get_state, (key,))  # noqa: SLF001
         return dict(orjson.loads(rows[0]["doc"])) if rows else None
+
+    def last_position(self) -> int:
+        """The last position this session linked: events it has appended whose
+        links the writer thread is still copying (an import) come after it."""
+        return self.head.position if self.head is not None else 0
 
     def link_at_or_before(self, position: int) -> ChainLink | None:
         rows = self._fetch(self._recorder._select_link_at, (position,))  # noqa: SLF001

@@ -212,6 +212,15 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
         return ChainLink(*row) if row else None
 
+    def last_position(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(p) FROM (SELECT MAX(rowid) AS p FROM {self.events_table_name} "
+                "UNION ALL SELECT MAX(position) FROM event_chain)"
+            )
+            row = c.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
     def select_links(self, after: int, limit: int) -> list[ChainLink]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -344,6 +353,11 @@ class SQLiteAppendSession:
         self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (key,))
         row = self._cursor.fetchone()
         return dict(orjson.loads(row[0])) if row else None
+
+    def last_position(self) -> int:
+        """The last position written: committed before, or appended (and linked:
+        SQLite writes both in one breath) by this session."""
+        return self._last
 
     def link_at_or_before(self, position: int) -> ChainLink | None:
         self._cursor.execute(
