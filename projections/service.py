@@ -701,12 +701,15 @@ class Reports:
         run = _run_of(facts, run_id)
         data = run.record.data
         status = run_row(facts, run_id)["status"]
+        first_paid = self._first_paid_runs(data)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_EXPORT_COLUMNS)
         for s in data["statements"]:
             rep = facts.reps.get(s["rep_id"])
             name = rep.enrolled.data["name"] if rep is not None else ""
+            first = first_paid.get(s["rep_id"], run_id)
+            row_status = status if first == run_id else f"duplicate of {first}"
             writer.writerow(
                 [
                     _cell(run_id),
@@ -719,11 +722,25 @@ class Reports:
                     s["sha256"],
                     data["chain_head"]["position"],
                     data["chain_head"]["hash"],
-                    status,
+                    row_status,
                 ]
             )
         return buffer.getvalue()
 
+    def _first_paid_runs(self, data: dict[str, Any]) -> dict[str, str]:
+        """rep -> the run that first paid the rep's period of a run's ``data``: a
+        store written before a period could be paid only once may hold two
+        payments, and an export lists a rep-period as paid once — the later
+        run's row says whose duplicate it is."""
+        reps = [s["rep_id"] for s in data["statements"]]
+        paid = _paid_up_to(self.ledger.chain.select_claims(data["period"], reps), _NO_END)
+        first: dict[str, str] = {}
+        for claim in paid:
+            first.setdefault(claim.rep_id, claim.run_id)
+        return first
+
+
+_NO_END = 2**63 - 1
 
 _EXPORT_COLUMNS = (
     "run_id",

@@ -64,11 +64,13 @@ def _paid_rows(reports: Reports, *run_ids: str) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def legacy_rules(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Record runs as the code before this rule did (no check of other runs), to
-    build the state a store written then may hold: two open runs for one rep."""
+    """Record and pay runs as the code before these rules did (no check of other
+    runs), to build the state a store written then may hold: two open runs for
+    one rep, or two payments of one rep-period."""
 
     def off() -> None:
         monkeypatch.setattr(writes, "holder_of", lambda *_: None, raising=False)
+        monkeypatch.setattr(writes, "PAID", "(no payment is looked for)", raising=False)
 
     def on() -> None:
         monkeypatch.undo()
@@ -238,6 +240,20 @@ class TestRaces:
         assert len(paid) == 1
         exported = _paid_rows(reports, *runs)
         assert sorted(exported) == [("r1", Q3), ("r2", Q3)]  # each rep-period once
+
+    def test_a_store_that_paid_twice_exports_each_rep_period_as_paid_once(
+        self, ledger: Ledger, legacy_rules: Callable[[], None]
+    ) -> None:
+        reports = _store(ledger, "r1", "r2")
+        first = _run(reports)
+        second = _legacy_run(reports, first)
+        for run_id in (first, second):
+            _decide(ledger, run_id)
+            ledger.pay_run(run_id, actor="fin-amy")  # paid twice, as the code before let it
+        legacy_rules()
+        assert sorted(_paid_rows(reports, first, second)) == [("r1", Q3), ("r2", Q3)]
+        rows = list(csv.DictReader(io.StringIO(reports.export_csv(second))))
+        assert {r["status"] for r in rows} == {f"duplicate of {first}"}
 
 
 class TestClaimsIndex:
