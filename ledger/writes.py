@@ -737,10 +737,13 @@ def _decision(st: Staging, item: Input) -> None:
 
 
 def _run_decision(st: Staging, run: PayoutRun, *, granted: bool) -> None:
-    """Deciding on a payout run is a payout step: not on a broken chain (SPEC §6).
-    A rejection frees the run's reps for another run (SPEC §5)."""
-    st.guard_chain()
-    if not granted:
+    """Approving a payout run is a payout step: not on a broken chain (SPEC §6).
+    Rejecting one pays nobody — and is what finance may well want to do on
+    finding a broken chain — so it is not held up; it frees the run's reps for
+    another run (SPEC §5), which the chain guard then holds up in turn."""
+    if granted:
+        st.guard_chain()
+    else:
         st.stage_claims(run.period, run.run_id, run.rep_ids, REJECTED)
 
 

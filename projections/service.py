@@ -654,10 +654,12 @@ class Reports:
     def decide_run(
         self, run_id: str, *, actor: str, granted: bool = True, note: str | None = None
     ) -> RecordResult:
-        """Approve (or reject) a payout run — maker-checker applies — after the
-        chain guard (SPEC §6)."""
-        self.ledger.guard_chain()
-        self.ledger.guard_run(run_id)
+        """Approve (or reject) a payout run — maker-checker applies. An approval
+        first passes the chain guard (SPEC §6); a rejection, which pays nobody,
+        is never held up by it."""
+        if granted:
+            self.ledger.guard_chain()
+            self.ledger.guard_run(run_id)
         item = make_event(
             ApprovalGranted if granted else ApprovalRejected,
             occurred_at=datetime.now(UTC),

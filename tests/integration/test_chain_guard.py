@@ -51,6 +51,9 @@ class TestRefusedOnABrokenChain:
                 step()
             assert refused.value.position == broken
         assert stored_count(ledger) == before
+        # rejecting a run pays nobody: never held up (finance may want just that)
+        reports.decide_run(scene.open_run, actor="fin-bob", granted=False)
+        assert stored_count(ledger) == before + 1
 
     def test_the_write_rules_refuse_too(self, db_url: str, ledger: Ledger) -> None:
         """However a payout event arrives — an approval in an import or a POST
