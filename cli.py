@@ -39,7 +39,7 @@ from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
 from projections.render import print_diff, print_history, print_statement
-from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS
+from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 
 app = typer.Typer(
@@ -439,18 +439,10 @@ def _run_id_of(db: str | None, result: RecordResult) -> str:
 def payout_approve(
     run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
 ) -> None:
-    """Approve a payout run (maker-checker: not by whoever ran it)."""
-    from datetime import UTC, datetime
-
-    from ledger.events import ApprovalGranted, make_event
-
+    """Approve a payout run (maker-checker: not by whoever ran it); refused on a
+    broken chain."""
     who = _actor(actor)
-    with open_ledger(db) as ledger:
-        try:
-            item = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
-            result = ledger.record([item], actor=who)
-        except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
+    result = _reporting(db, as_json=as_json, call=lambda r: r.decide_run(run_id, actor=who))
     _summary(result, as_json=as_json, what="approvals")
 
 
@@ -458,13 +450,10 @@ def payout_approve(
 def payout_pay(
     run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
 ) -> None:
-    """Mark an approved run paid; its periods are locked from then on."""
+    """Mark an approved run paid; its periods are locked from then on. Refused,
+    paying nobody, when a rep's period was paid meanwhile, or on a broken chain."""
     who = _actor(actor)
-    with open_ledger(db) as ledger:
-        try:
-            result = ledger.pay_run(run_id, actor=who)
-        except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
+    result = _reporting(db, as_json=as_json, call=lambda r: r.pay_run(run_id, actor=who))
     _summary(result, as_json=as_json, what="payments")
 
 
@@ -474,7 +463,9 @@ def payout_export(
     fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
     db: DbOption = None,
 ) -> None:
-    """The payroll export of a run (CSV), with each statement's hash and the chain head."""
+    """The payroll export of a run (CSV): each rep's id, name, amount and currency,
+    the statement hashes and the chain head; the same run exports the same bytes.
+    Refused on a broken chain."""
     if fmt != "csv":
         err.print("[bold red]error:[/] --format: only csv is supported")
         raise typer.Exit(2)
@@ -483,7 +474,8 @@ def payout_export(
 
 @app.command()
 def rebuild(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Drop and replay every projection; reports events/s."""
+    """Drop and replay every projection; reports events/s. Checks the whole chain
+    first: over a broken chain it reports the break, rebuilds nothing, exits 1."""
     result = _reporting(db, as_json=as_json, call=lambda r: r.rebuild())
     if as_json:
         _print_json(
@@ -537,10 +529,17 @@ def project(
             lag = (head.position if head else 0) - position
             out.print(f"projections at position {position}, {lag} event(s) behind")
             return
-        result = reports.projector.catch_up(
-            batch_events=batch_events, max_batch_events=max_batch_events
-        )
-        out.print(f"applied {result.applied} events, at position {result.position}")
+        try:
+            result = reports.projector.catch_up(
+                batch_events=batch_events, max_batch_events=max_batch_events
+            )
+            out.print(f"applied {result.applied} events, at position {result.position}")
+        except Exception as exc:
+            if not follow:
+                raise
+            # Following, a failure never ends the worker: it backs off and is
+            # reported (GET /health), SPEC §7.
+            err.print(f"projection catch-up failed ({type(exc).__name__}: {public_message(exc)})")
         if follow:
             reports.projector.follow(
                 batch_events=batch_events, max_batch_events=max_batch_events, max_busy=max_busy

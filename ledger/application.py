@@ -48,19 +48,29 @@ from ledger.chain import (
     ChainHasher,
     ChainLink,
     ChainReport,
-    merge_rows,
+    LogRow,
     verify_links,
 )
+from ledger.chain_guard import (
+    WATERMARK,
+    ChainReader,
+    check_event,
+    check_from_watermark,
+    end_of,
+    log_rows,
+)
 from ledger.dispute import Dispute
-from ledger.domain import event_topic
+from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
     BatchRejectedError,
+    BrokenChainError,
     InvalidInputError,
     LedgerError,
     LineError,
     NotFoundError,
     StoreUnavailableError,
 )
+from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
@@ -298,6 +308,7 @@ class Ledger(Application[UUID]):
                     self._plan_info,
                     optimistic=True,
                     fresh_plans=self._fresh_plan_info,
+                    chain_guard=self._guard_rule,
                 )
                 parsed = parser.parse(_chunks(lines, chunk_size))
                 for chunk, in_flight in _pipeline(session, staging, writer, parsed):
@@ -422,6 +433,7 @@ class Ledger(Application[UUID]):
             optimistic=True,
             loaded=loaded,
             fresh_plans=self._fresh_plan_info,
+            chain_guard=self._guard_rule,
         )
         # what every request reads, in one query (not one per request)
         staging.load_for(item for items in inputs for item in items)
@@ -490,7 +502,11 @@ class Ledger(Application[UUID]):
         """
         while True:
             staging = Staging(
-                session, self.mapper, self._plan_info, fresh_plans=self._fresh_plan_info
+                session,
+                self.mapper,
+                self._plan_info,
+                fresh_plans=self._fresh_plan_info,
+                chain_guard=self._guard_rule,
             )
             live = [i for i in range(len(requests)) if i not in failed]
             staging.prefetch(ids_touched(item for i in live for item in requests[i]))
@@ -710,23 +726,74 @@ class Ledger(Application[UUID]):
         return position
 
     def verify(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
-        """Recompute the audit chain from the stored rows (SPEC §6)."""
-        return verify_links(self.chain.hasher, self._log_rows(), anchors)
+        """Recompute the audit chain from the stored rows (SPEC §6), up to the head
+        as it stands when the check begins (`ledger.chain_guard.end_of`: what
+        is committed meanwhile is not half read)."""
+        rows = log_rows(self.chain, stop=end_of(self.chain))
+        return verify_links(self.chain.hasher, rows, anchors)
 
-    def _log_rows(self) -> Iterator[Any]:
-        def events() -> Iterator[tuple[int, UUID, int, str, bytes]]:
-            after = 0
-            while page := self.chain.select_event_rows(after, _PAGE):
-                yield from page
-                after = page[-1][0]
+    # -- the chain guard of payouts (SPEC §6, `ledger.chain_guard`) -------------
 
-        def links() -> Iterator[ChainLink]:
-            after = 0
-            while page := self.chain.select_links(after, _PAGE):
-                yield from page
-                after = page[-1].position
+    def check_chain(self) -> ChainReport:
+        """The chain from the last verified position (the kept watermark) to the
+        head; a check that passes moves the watermark to the head it verified."""
+        report = check_from_watermark(self.chain, self.chain.hasher)
+        self.mark_verified(report)
+        return report
 
-        return merge_rows(events(), links())
+    def guard_chain(self, *, action: str = "payouts are refused") -> ChainReport:
+        """`check_chain`, raising `BrokenChainError` (naming the first broken
+        position) when the chain is broken: the first step of every payout step."""
+        report = self.check_chain()
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason), action=action)
+        return report
+
+    def mark_verified(self, report: ChainReport) -> None:
+        """Move the watermark to the head a passing check (or a full `verify`)
+        verified; nothing when it failed or verified nothing new."""
+        if report.ok and report.head is not None and report.checked:
+            try:
+                self.chain.put_state(
+                    WATERMARK, {"position": report.head.position, "hash": report.head.hash}
+                )
+            except (InterfaceError, OperationalError):
+                # The store busy past its wait (a long import holds the writer):
+                # the watermark stays where it was, and the next check reads a
+                # little more. Never a reason to fail the payout step it guards.
+                log.warning("chain.watermark_not_moved", position=report.head.position)
+
+    def _guard_rule(self, reader: ChainReader) -> None:
+        """The chain check of a payout rule (`Staging.guard_chain`), read through
+        what the staging reads: inside an append session, the session (it holds
+        the writer: the chain cannot move under it, and on SQLite a second
+        connection would wait for it); the watermark moves only outside one."""
+        report = check_from_watermark(reader, self.chain.hasher)
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason))
+        if reader is cast("object", self.chain):
+            self.mark_verified(report)
+
+    def guard_run(self, run_id: str) -> None:
+        """The run's `PayoutCalculated` — what approving, paying and exporting it
+        act on — checked against its chain link wherever it lies, below the
+        watermark too (an incremental check does not read it again); raises
+        `BrokenChainError` naming the broken position. Nothing for an unknown
+        run (the command then says so)."""
+        position = self.chain.position_of(event_id_text(PayoutRun.create_id(run_id), 1))
+        if position is None:
+            return
+        report, _ = self.checked_event(position)
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(report.broken_position, str(report.reason))
+
+    def checked_event(self, position: int) -> tuple[ChainReport, LogRow | None]:
+        """The stored event at ``position`` checked against its chain link (and
+        the next link against it); its row, None when it is gone."""
+        return check_event(self.chain, self.chain.hasher, position)
 
 
 def _now() -> datetime:

@@ -234,12 +234,20 @@ def _check_row(hasher: ChainHasher, row: LogRow, previous_hash: str) -> tuple[st
 
 
 def verify_links(
-    hasher: ChainHasher, rows: Iterable[LogRow], anchors: Sequence[Anchor] = ()
+    hasher: ChainHasher,
+    rows: Iterable[LogRow],
+    anchors: Sequence[Anchor] = (),
+    *,
+    start: ChainLink | None = None,
 ) -> ChainReport:
-    """Recompute the chain over ``rows`` (in position order) and check ``anchors``."""
+    """Recompute the chain over ``rows`` (in position order) and check ``anchors``.
+
+    ``start``: the link the rows follow, verified before (an incremental check
+    from a watermark, `ledger.chain_guard`); by default the rows start the chain.
+    """
     pending = {a.position: a for a in anchors}
-    previous_hash = GENESIS
-    head: ChainLink | None = None
+    previous_hash = start.hash if start is not None else GENESIS
+    head: ChainLink | None = start
     checked = 0
     for row in rows:
         reason, previous_hash = _check_row(hasher, row, previous_hash)

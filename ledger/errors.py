@@ -12,6 +12,7 @@ from dataclasses import dataclass
 __all__ = [
     "AlreadyDecidedError",
     "BatchRejectedError",
+    "BrokenChainError",
     "ConflictError",
     "InvalidInputError",
     "LedgerError",
@@ -19,6 +20,7 @@ __all__ = [
     "NotFoundError",
     "SelfApprovalError",
     "StoreUnavailableError",
+    "TamperedStatementError",
     "UnknownReferenceError",
 ]
 
@@ -54,6 +56,39 @@ class SelfApprovalError(ConflictError):
 
 class AlreadyDecidedError(ConflictError):
     """A subject takes one decision; this one has it already."""
+
+
+class BrokenChainError(LedgerError):
+    """SPEC §6: the audit chain is broken, so no payout step may run on it.
+
+    A conflict with the stored state (HTTP 409), not a natural-key conflict:
+    deliberately not a `ConflictError`, which callers take for "already stored".
+    """
+
+    status = "conflict"
+
+    def __init__(self, position: int, reason: str, *, action: str = "payouts are refused") -> None:
+        self.position = position
+        super().__init__(
+            f"the audit chain is broken at position {position} ({reason}); {action} "
+            "until it is repaired (`incentive-ledger verify` tells what it found)",
+            field="chain",
+        )
+
+
+class TamperedStatementError(LedgerError):
+    """SPEC §4: a paid statement whose bytes no longer hash to the SHA-256
+    recorded in its run's `PayoutCalculated` (or whose recorded event no longer
+    matches its chain link) is not served. Names the run."""
+
+    status = "conflict"
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"the paid statement of payout run {run_id} is not served: {reason}",
+            field="run_id",
+        )
 
 
 class StoreUnavailableError(LedgerError):

@@ -31,12 +31,14 @@ from ledger.dispute import Dispute
 from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id, stream_id
 from ledger.errors import (
     AlreadyDecidedError,
+    ConflictError,
     InvalidInputError,
     LedgerError,
     LineError,
     SelfApprovalError,
     UnknownReferenceError,
 )
+from ledger.payout_claims import CALCULATED, PAID, REJECTED, Claim, describe_holder, holder_of
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanVersion
 from ledger.records import bulk
@@ -171,6 +173,8 @@ class StreamReader(Protocol):
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
 
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]: ...
+
 
 # Aggregates an import keeps between chunks: few, and referenced by most inputs.
 _KEPT_KINDS = frozenset({"rep", "plan"})
@@ -210,16 +214,24 @@ class Staging:
         optimistic: bool = False,
         loaded: Mapping[NaturalKey, LedgerAggregate | None] | None = None,
         fresh_plans: Callable[[str], PlanInfo | None] | None = None,
+        chain_guard: Callable[[Any], object] | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
-        from a cache), read before a warning is given against it."""
+        from a cache), read before a warning is given against it.
+        ``chain_guard``: raises `BrokenChainError` when the audit chain, read
+        through ``recorder``, is broken (SPEC §6: no payout step on a broken
+        chain); asked once, by the first payout input (`guard_chain`)."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
         self._fresh_plans = fresh_plans
         self._refreshed: set[str] = set()
         self._warnings: list[PayWarning] = []
+        self._chain_guard = chain_guard
+        # Payout claims index rows staged in this unit of work, not appended yet
+        # (`ledger.payout_claims`): what a later input of the unit must see.
+        self._staged_claims: list[Claim] = []
         self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
@@ -345,12 +357,35 @@ class Staging:
         """
         self._loaded = {k: a for k, a in self._loaded.items() if k[0] in _KEPT_KINDS}
         self._checkpoint = dict(self._staged_plans)
+        self._staged_claims = []  # appended: the session reads them from the index now
 
     def reset(self) -> None:
         """Undo everything staged since the last `forget` (its chunk was not appended)."""
         self._loaded = {}
         self.pending = []
         self._staged_plans = dict(self._checkpoint)
+        self._staged_claims = []
+
+    # -- payouts -----------------------------------------------------------------
+
+    def guard_chain(self) -> None:
+        """SPEC §6: a payout step (run, approval of a run, payment) is refused on a
+        broken chain; checked once per unit of work."""
+        if self._chain_guard is not None:
+            self._chain_guard(self._recorder)
+            self._chain_guard = None
+
+    def claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        """The payout claims of ``rep_ids`` for ``period``: stored, and staged here."""
+        wanted = set(rep_ids)
+        stored = self._recorder.select_claims(period, list(wanted)) if wanted else []
+        staged = [c for c in self._staged_claims if c.period == period and c.rep_id in wanted]
+        return stored + staged
+
+    def stage_claims(self, period: str, run_id: str, rep_ids: Iterable[str], state: str) -> None:
+        """Note what a staged payout event does to the claims index (the recorder
+        writes the same rows when it appends the event)."""
+        self._staged_claims.extend(Claim(period, rep, run_id, state, 0) for rep in rep_ids)
 
     # -- changing --------------------------------------------------------------
 
@@ -847,7 +882,20 @@ def _decision(st: Staging, item: Input) -> None:
             "it (maker-checker): another person must",
             field="actor",
         )
+    if isinstance(subject, PayoutRun):
+        _run_decision(st, subject, granted=item.type == "ApprovalGranted")
     st.add(Decision.decide(granted=item.type == "ApprovalGranted", **item.kwargs()), subject_id)
+
+
+def _run_decision(st: Staging, run: PayoutRun, *, granted: bool) -> None:
+    """Approving a payout run is a payout step: not on a broken chain (SPEC §6).
+    Rejecting one pays nobody — and is what finance may well want to do on
+    finding a broken chain — so it is not held up; it frees the run's reps for
+    another run (SPEC §5), which the chain guard then holds up in turn."""
+    if granted:
+        st.guard_chain()
+    else:
+        st.stage_claims(run.period, run.run_id, run.rep_ids, REJECTED)
 
 
 def _dispute_raised(st: Staging, item: Input) -> None:
@@ -881,13 +929,43 @@ def _dispute_resolved(st: Staging, item: Input) -> None:
 
 
 def _payout_calculated(st: Staging, item: Input) -> None:
-    run_id = item.data["run_id"]
+    """SPEC §5: a run covers only reps whose period is neither paid nor in another
+    open run, and covers someone. Checked here, under the writer lock, against
+    the claims index (`ledger.payout_claims`): two runs computed at once by two
+    processes cannot both take a rep — the second is checked after the first
+    is appended, and refused (the service then plans again)."""
+    data = item.data
+    run_id, period = data["run_id"], data["period"]
     if _already_stored(st, PayoutRun, run_id, item, what=f"payout run {run_id}", field="run_id"):
         return
+    st.guard_chain()
+    rep_ids = [s["rep_id"] for s in data["statements"]]
+    if not rep_ids:
+        raise InvalidInputError(
+            f"payout run {run_id} covers no rep; a run that would cover nobody is refused",
+            field="statements",
+        )
+    seen: set[str] = set()
+    claims = st.claims(period, rep_ids)
+    for i, rep_id in enumerate(rep_ids):
+        if rep_id in seen:
+            raise InvalidInputError(
+                f"rep {rep_id} has two statements in payout run {run_id}",
+                field=f"statements[{i}].rep_id",
+            )
+        seen.add(rep_id)
+        holder = holder_of(claims, rep_id, run_id)
+        if holder is not None:
+            raise ConflictError(describe_holder(holder), field=f"statements[{i}].rep_id")
     st.create(PayoutRun, run_id, item)
+    st.stage_claims(period, run_id, rep_ids, CALCULATED)
 
 
 def _payout_paid(st: Staging, item: Input) -> None:
+    """SPEC §5: `payout pay` pays an approved run, and refuses — paying nobody — a
+    run any of whose reps' period was paid meanwhile by another run. The rule
+    above keeps two open runs from holding one rep, but a store written before
+    it held may have them; whichever is paid first locks the period."""
     run_id = item.data["run_id"]
     run = st.require(PayoutRun, run_id, field="run_id", what="payout run")
     decision = st.get(Decision, run_id)
@@ -897,8 +975,26 @@ def _payout_paid(st: Staging, item: Input) -> None:
             f"payout run {run_id} {state}; only an approved run can be paid",
             field="run_id",
         )
+    if run.paid is not None:
+        return  # paid already: the same fact, skipped
+    st.guard_chain()
+    paid_elsewhere = sorted(
+        (c for c in st.claims(run.period, run.rep_ids) if c.state == PAID and c.run_id != run_id),
+        key=lambda c: (c.rep_id, c.position),
+    )
+    if paid_elsewhere:
+        first = paid_elsewhere[0]
+        reps = ", ".join(dict.fromkeys(c.rep_id for c in paid_elsewhere))
+        raise ConflictError(
+            f"payout run {run_id} was not paid, for nobody: the {run.period} of rep(s) "
+            f"{reps} was paid meanwhile (first by payout run {first.run_id}); a rep's "
+            "period is paid at most once. Reject this run and run the period again "
+            "for the others",
+            field="run_id",
+        )
     if run.pay(**item.kwargs()):
         st.collect(run)
+        st.stage_claims(run.period, run_id, run.rep_ids, PAID)
 
 
 _HANDLERS: dict[str, Callable[[Staging, Input], None]] = {

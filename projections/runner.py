@@ -11,10 +11,12 @@ changes nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -23,9 +25,11 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
+from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
 from projections.approvals import pending_for_rep, pending_for_run
@@ -40,14 +44,21 @@ from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view
 __all__ = [
     "BATCH_EVENTS",
     "DEFAULT_MAX_BUSY",
+    "PROJECTOR_STATE",
+    "RETRY_FIRST_SECONDS",
+    "RETRY_MAX_SECONDS",
     "CatchUp",
     "Pacing",
+    "ProjectionHealth",
     "Projector",
     "compute_rows",
     "pause_after",
+    "public_message",
     "total_and_events",
     "verify_views",
 ]
+
+log = structlog.get_logger("projections")
 
 _RUN_TYPES = {"PayoutCalculated", "PayoutPaid"}
 # Events in a catch-up's first batch (doubling while it is behind, up to the max).
@@ -58,6 +69,77 @@ MAX_BATCH_EVENTS = 200_000
 
 # A following projector is busy at most this share of the time (`pause_after`).
 DEFAULT_MAX_BUSY = 0.3
+
+# A failing catch-up is retried after this long, doubling each time it fails
+# again, up to the max (`ProjectionHealth.failed`): never a hot loop (SPEC §7).
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+# `ledger_state` key under which a following projector reports how it fares, for
+# `GET /health` of an API whose projections another process keeps.
+PROJECTOR_STATE = "projector"
+_MESSAGE_CHARS = 300
+
+
+def public_message(exc: BaseException) -> str:
+    """An error's message fit for `GET /health` and one log line: its first line,
+    shortened, with any password in a URL or ``password=...`` blanked (a store
+    error can quote its connection string)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
+    text = re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", text)
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
+
+
+@dataclass
+class ProjectionHealth:
+    """How a following projector fares (`GET /health`): ``ok``, or the failure it
+    keeps meeting — an event the fold or a computation cannot take, the store
+    gone — with the delay before its next attempt.
+
+    SPEC §7: a projection that fails never loops hot. Each failed attempt waits
+    ``first_retry_seconds``, doubled for every failure in a row, at most
+    ``max_retry_seconds``; the first success clears it all.
+    """
+
+    first_retry_seconds: float = RETRY_FIRST_SECONDS
+    max_retry_seconds: float = RETRY_MAX_SECONDS
+    failures: int = 0
+    error_type: str | None = None
+    error_message: str | None = None
+    failing_since: str | None = None
+    retry_in_seconds: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failures > 0
+
+    def failed(self, exc: BaseException, *, at_least: float = 0.0) -> float:
+        """Note a failed attempt; the seconds to wait before the next (``at_least``:
+        the rest an attempt that took long earns, `pause_after` — a retry folds
+        the log again, and must not keep the machine busy either)."""
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = datetime.now(UTC).isoformat(timespec="seconds")
+        self.error_type = type(exc).__name__
+        self.error_message = public_message(exc)
+        doubled = self.first_retry_seconds * 2 ** min(self.failures - 1, 30)
+        self.retry_in_seconds = max(at_least, min(self.max_retry_seconds, doubled))
+        return self.retry_in_seconds
+
+    def recovered(self) -> None:
+        self.failures = 0
+        self.error_type = self.error_message = self.failing_since = None
+        self.retry_in_seconds = None
+
+    def to_dict(self) -> dict[str, Any]:
+        error = {"type": self.error_type, "message": self.error_message} if self.failing else None
+        return {
+            "state": "failing" if self.failing else "ok",
+            "error": error,
+            "failures": self.failures,
+            "failing_since": self.failing_since,
+            "retry_in_seconds": self.retry_in_seconds,
+        }
 
 
 def pause_after(busy_seconds: float, max_busy: float) -> float:
@@ -240,6 +322,7 @@ class Projector:
         self._last: EventRecord | None = None
         self._totals: Totals = {}
         self._cache = StepCache() if cache_steps else None
+        self.health = ProjectionHealth()
 
     def _fold_until(self, position: int) -> None:
         """Bring the in-memory facts up to ``position`` without writing anything."""
@@ -350,16 +433,66 @@ class Projector:
         batch_events: int = BATCH_EVENTS,
         max_batch_events: int = MAX_BATCH_EVENTS,
         max_busy: float = DEFAULT_MAX_BUSY,
+        lock: AbstractContextManager[Any] | None = None,
+        wait: Callable[[float], object] = time.sleep,
     ) -> None:
         """Catch up, then keep catching up as events arrive, until ``stop()``;
-        busy at most ``max_busy`` of the time while writes stream in (`pause_after`)."""
+        busy at most ``max_busy`` of the time while writes stream in (`pause_after`).
+
+        A batch that fails is retried after a growing delay (`health`, SPEC §7),
+        logged in one line each time (its traceback the first time), and the
+        failure reported beside the log for a `GET /health` in another process;
+        the first batch that succeeds clears it. ``lock`` is held for each
+        batch; ``wait`` sleeps (a stop event's ``wait`` ends early on stop).
+        """
         pace = Pacing(batch_events, max_batch_events, max_busy)
+        self._report()  # a new follower: what an earlier one reported is past
         while not stop():
-            done = self.catch_up(
-                batch_events=pace.batch_events, max_batch_events=pace.batch_events, max_batches=1
-            )
+            started = time.perf_counter()
+            try:
+                with lock if lock is not None else nullcontext():
+                    done = self.catch_up(
+                        batch_events=pace.batch_events,
+                        max_batch_events=pace.batch_events,
+                        max_batches=1,
+                    )
+            except Exception as exc:  # noqa: BLE001 - any failure backs off, none loops hot
+                spent = time.perf_counter() - started
+                wait(self._failed(exc, at_least=pause_after(spent, max_busy)))
+                continue
+            if self.health.failing:
+                self._recovered(done.position)
             if not pace.after(done, self, stop):
-                time.sleep(poll_seconds)
+                wait(poll_seconds)
+
+    def _failed(self, exc: Exception, *, at_least: float) -> float:
+        """One log line per failed attempt, with the traceback the first time."""
+        delay = self.health.failed(exc, at_least=at_least)
+        self._report()  # first: the health is what others read
+        log.warning(
+            "projection.catch_up_failed",
+            error_type=self.health.error_type,
+            error=self.health.error_message,
+            attempt=self.health.failures,
+            retry_in_seconds=delay,
+            exc_info=exc if self.health.failures == 1 else None,
+        )
+        return delay
+
+    def _recovered(self, position: int) -> None:
+        log.warning(
+            "projection.caught_up_again", position=position, failed_attempts=self.health.failures
+        )
+        self.health.recovered()
+        self._report()
+
+    def _report(self) -> None:
+        """Keep the health beside the log (best effort: the store may be what fails)."""
+        doc = {**self.health.to_dict(), "updated_at": datetime.now(UTC).isoformat()}
+        try:
+            self.ledger.chain.put_state(PROJECTOR_STATE, doc)
+        except Exception:
+            log.warning("projector health not kept", exc_info=True)
 
     def rest(
         self,
@@ -466,9 +599,12 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
     facts = LedgerFacts()
     last = None
     fresh_index: dict[tuple[str, int], tuple[date | None, date | None]] = {}
+    payouts: list[tuple[int, str, dict[str, Any]]] = []
     for record in ledger.iter_log(stop=position):
         _, (_, indexed, since, until) = _fold(facts, record)
         fresh_index.update(((rep, record.position), (since, until)) for rep in indexed)
+        if record.type in _CLAIM_TYPES:
+            payouts.append((record.position, record.type, record.data))
         last = record
     fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
     fresh_counts = facts.event_counts()
@@ -500,7 +636,27 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             f"event_counts: projection {dict(sorted(stored_counts.items()))} != "
             f"fresh replay {dict(sorted(fresh_counts.items()))}"
         )
+    problems.extend(_claims_problems(ledger, payouts, position))
     return problems
+
+
+_CLAIM_TYPES = frozenset({"PayoutCalculated", "PayoutPaid", "ApprovalRejected"})
+
+
+def _claims_problems(
+    ledger: Ledger, payouts: list[tuple[int, str, dict[str, Any]]], position: int
+) -> list[str]:
+    """The payout claims index (`ledger.payout_claims`, what the payout rules read)
+    against a replay of the log up to ``position``."""
+    want = expected_claims(payouts)
+    have = {c for c in ledger.chain.select_all_claims() if c.position <= position}
+    return [
+        *(f"payout_claims {tuple(c)}: missing from the index" for c in sorted(want - have)),
+        *(
+            f"payout_claims {tuple(c)}: in the index but not in a replay"
+            for c in sorted(have - want)
+        ),
+    ]
 
 
 def _normal(doc: object) -> bytes:

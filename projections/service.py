@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,17 +18,26 @@ from typing import Any, Literal
 import orjson
 
 from ledger.application import Ledger, RecordResult
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import (
+    BatchRejectedError,
+    BrokenChainError,
+    InvalidInputError,
+    NotFoundError,
+    TamperedStatementError,
+)
+from ledger.events import ApprovalGranted, ApprovalRejected, make_event
+from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.records import EventRecord, loads_document
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
-from projections.facts import LedgerFacts
+from projections.facts import LedgerFacts, RunInfo
+from projections.payout_runs import run_row
 from projections.runner import (
-    BATCH_EVENTS,
     DEFAULT_MAX_BUSY,
-    MAX_BATCH_EVENTS,
+    PROJECTOR_STATE,
+    RETRY_FIRST_SECONDS,
+    RETRY_MAX_SECONDS,
     CatchUp,
-    Pacing,
     Projector,
     rebuild,
     total_and_events,
@@ -49,6 +59,61 @@ def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
         and facts.paid_run(rep_id, previous) is None
         and facts.plan_for(rep_id, previous) is not None
     )
+
+
+# How a stored paid statement reads (`_doc`: compact, sorted keys); a copy
+# edited not to say so is still checked (`Reports._prove_paid`).
+_PAID_MARK = b'"status":"paid"'
+# What a paid statement states anew rather than repeats from the recorded one.
+_RESTATED = frozenset({"as_of", "chain_head", "status", "sha256"})
+
+
+def _paid_up_to(claims: Sequence[Claim], position: int) -> list[Claim]:
+    """The payments among ``claims`` recorded up to ``position``, earliest first."""
+    return sorted((c for c in claims if c.state == PAID and c.position <= position), key=_at)
+
+
+def _at(claim: Claim) -> int:
+    return claim.position
+
+
+def _as_recorded(
+    doc: dict[str, Any], recorded: dict[str, Any], *, translated: bool
+) -> dict[str, Any]:
+    """The recorded statement as ``doc`` repeats it: each recorded field as served
+    (``as_of``, ``chain_head`` and ``status`` as recorded: a paid statement
+    states them anew). Translated lines count as the recorded ones when only
+    their words differ (`Calculator._translated` renders the words again)."""
+    view: dict[str, Any] = {}
+    for key, value in recorded.items():
+        if key == "sha256":
+            continue
+        if key in _RESTATED:
+            view[key] = value
+        elif key not in doc:
+            view[key] = {"missing from the served statement": key}
+        elif key == "lines" and translated and _wordless(doc[key]) == _wordless(value):
+            view[key] = value
+        else:
+            view[key] = doc[key]
+    return view
+
+
+def _wordless(lines: Any) -> Any:
+    """Statement lines without the rendered words of their steps (a copy of
+    another shape is returned as it is: it then fails the hash)."""
+    try:
+        return [
+            {
+                **line,
+                "explanation": [
+                    {k: v for k, v in step.items() if k != "text"} for step in line["explanation"]
+                ],
+            }
+            for line in lines
+        ]
+    except (TypeError, KeyError, AttributeError):
+        return lines
 
 
 def _period(text: str) -> Period:
@@ -130,19 +195,25 @@ class Reports:
     ) -> dict[str, Any]:
         """A statement now (from the read models) or as of a position/timestamp (replay)."""
         wanted = _period(period)
+        translated = locale != "en"
         if as_of is None:
             # "now" is where the projections are (the head, unless a worker trails)
             position = self.fresh()
-            cached = self._cached_json(rep_id, str(wanted)) if locale == "en" else None
+            cached = self._cached_json(rep_id, str(wanted)) if not translated else None
             if cached is not None:
-                return loads_document(cached)
+                doc = loads_document(cached)
+                self._prove_paid(doc, rep_id, wanted, translated=False)
+                return doc
         else:
             position = self.ledger.resolve_as_of(as_of)
             windowed = self._windowed_statement(rep_id, wanted, position, locale)
             if windowed is not None:
+                self._prove_paid(windowed, rep_id, wanted, translated=translated)
                 return windowed
         facts, at = self.rep_facts_at(rep_id, position)
-        return Calculator(facts, at, locale).statement(rep_id, wanted)
+        result = Calculator(facts, at, locale).statement(rep_id, wanted)
+        self._prove_paid(result, rep_id, wanted, translated=translated)
+        return result
 
     def _windowed_statement(
         self, rep_id: str, period: Period, position: int, locale: str
@@ -233,13 +304,23 @@ class Reports:
         """
         if as_of is None and locale == "en":
             self.fresh()
-            cached = self._cached_json(rep_id, str(_period(period)))
-            if cached is not None:
+            wanted = _period(period)
+            found = self._cached(rep_id, str(wanted))
+            if found is not None:
+                cached, position = found
+                # decoded only when paid (or said to be): it must prove itself
+                if _PAID_MARK in cached or self._paid_claims(rep_id, wanted, position):
+                    self._prove_paid(loads_document(cached), rep_id, wanted, translated=False)
                 return cached
         return orjson.dumps(self.statement(rep_id, period, as_of=as_of, locale=locale))
 
     def _cached_json(self, rep_id: str, period: str) -> bytes | None:
-        """The stored statement with ``as_of`` and ``chain_head`` spliced in.
+        found = self._cached(rep_id, period)
+        return found[0] if found is not None else None
+
+    def _cached(self, rep_id: str, period: str) -> tuple[bytes, int] | None:
+        """The stored statement with ``as_of`` and ``chain_head`` spliced in, and
+        the position it is valid as of.
 
         Valid as of the projection's position (it may trail the head when a
         separate worker projects), which is what those two fields say.
@@ -247,7 +328,98 @@ class Reports:
         stored, position = self.projector.store.row_json_at("statements", rep_id, period)
         if stored is None:
             return None
-        return stored.rstrip()[:-1] + b"," + self._stamp(position)[1:]  # {...stored, ...stamp}
+        # {...stored, ...stamp}
+        return stored.rstrip()[:-1] + b"," + self._stamp(position)[1:], position
+
+    # -- paid statements prove themselves (SPEC §4) ------------------------------
+
+    def _paid_claims(self, rep_id: str, period: Period, position: int) -> list[Claim]:
+        """The payments of ``rep_id``'s ``period`` recorded up to ``position``
+        (the payout claims index), earliest first."""
+        return _paid_up_to(self.ledger.chain.select_claims(str(period), [rep_id]), position)
+
+    def _prove_paid(
+        self, doc: dict[str, Any], rep_id: str, period: Period, *, translated: bool
+    ) -> None:
+        """SPEC §4: a paid period's statement is served only if its bytes still
+        hash to the SHA-256 recorded in its run's `PayoutCalculated`; otherwise
+        the request fails, naming the run (`TamperedStatementError`).
+
+        What is checked where: whether the period is paid comes from the ledger
+        (the payout claims index, written with the events), not from the copy
+        served, so a copy edited to look open is caught too. The run's
+        `PayoutCalculated` is checked against its chain link (and the next link
+        against it), then its statement for the rep against the SHA-256
+        recorded beside it. Last, the statement served — the read model's copy,
+        or one replayed from the log — must hash to that same SHA-256: every
+        field it repeats from the recorded statement (all but ``as_of``,
+        ``chain_head`` and ``status``, which a paid statement states anew).
+        """
+        claims = self.ledger.chain.select_claims(str(period), [rep_id])
+        paid = _paid_up_to(claims, int(doc["as_of"]["position"]))
+        says_paid = doc.get("status") == "paid"
+        named = (
+            doc["paid"].get("run_id") if says_paid and isinstance(doc.get("paid"), dict) else None
+        )
+        if not paid:
+            if says_paid:
+                raise TamperedStatementError(
+                    str(named or "(none named)"),
+                    f"the stored statement of rep {rep_id} for {period} says this run paid it, "
+                    "but the ledger records no such payment: the stored copy was changed",
+                )
+            return
+        run_id = paid[0].run_id
+        if not says_paid or named != run_id:
+            raise TamperedStatementError(
+                run_id,
+                f"this run paid rep {rep_id}'s {period}, but the statement about to be served "
+                "does not say so: the stored copy was changed",
+            )
+        calculated = [c for c in claims if c.run_id == run_id and c.state == CALCULATED]
+        if not calculated:
+            raise TamperedStatementError(
+                run_id, "its PayoutCalculated is missing from the payout claims index"
+            )
+        recorded = self._recorded_statement(run_id, calculated[0].position, rep_id)
+        served = _as_recorded(doc, recorded, translated=translated)
+        if statement_sha256(served) != recorded["sha256"]:
+            raise TamperedStatementError(
+                run_id,
+                f"the statement of rep {rep_id} for {period} no longer hashes to the SHA-256 "
+                f"recorded in the run's PayoutCalculated ({recorded['sha256']}): the stored "
+                "copy was changed",
+            )
+
+    def _recorded_statement(self, run_id: str, position: int, rep_id: str) -> dict[str, Any]:
+        """The rep's statement as recorded in run ``run_id``'s `PayoutCalculated`
+        at ``position``, its SHA-256 included, once the event has been checked
+        against the audit chain and the statement against that SHA-256."""
+        report, row = self.ledger.checked_event(position)
+        where = f"its PayoutCalculated (position {position})"
+        if row is None or row.state is None:
+            raise TamperedStatementError(run_id, f"{where} is gone from the log")
+        if not report.ok:
+            raise TamperedStatementError(
+                run_id,
+                f"{where} no longer matches the audit chain (broken at position "
+                f"{report.broken_position}: {report.reason})",
+            )
+        data = orjson.loads(row.state).get("data", {})
+        if data.get("run_id") != run_id:
+            raise TamperedStatementError(run_id, f"the event at position {position} is not {where}")
+        statement = next((s for s in data.get("statements", ()) if s.get("rep_id") == rep_id), None)
+        if statement is None:
+            raise TamperedStatementError(run_id, f"{where} holds no statement of rep {rep_id}")
+        recorded = dict(statement)
+        digest = recorded.pop("sha256", None)
+        if digest is None or statement_sha256(recorded) != digest:
+            raise TamperedStatementError(
+                run_id,
+                f"the statement of rep {rep_id} in {where} no longer hashes to the SHA-256 "
+                "recorded with it",
+            )
+        return {**recorded, "sha256": digest}
 
     def _stamp(self, position: int) -> bytes:
         """``{"as_of", "chain_head"}`` of ``position`` as JSON; the last one is kept
@@ -318,41 +490,59 @@ class Reports:
 
     def fresh(self, position: int | None = None) -> int:
         """Bring the projections to ``position`` (default: the head), or wait for
-        whoever projects; returns the position they are at."""
+        whoever projects; returns the position they are at.
+
+        No wait while the projector keeps failing (SPEC §7): reads are served at
+        once as of where the read models are (their ``as_of`` says so) rather
+        than each waiting ``read_wait_seconds`` for a catch-up that is not coming.
+        """
         store = self.projector.store
         if self.projections == "inline":
             return self.catch_up().position
         if position is None:
             head = self.ledger.head()
             position = head.position if head else 0
+        if store.position() < position and self._projector_failing():
+            return store.position()
         deadline = time.monotonic() + self.read_wait_seconds
         while store.position() < position and time.monotonic() < deadline:
             time.sleep(0.005)
         return store.position()
 
+    def _projector_failing(self) -> bool:
+        if self.projections == "background":
+            return self.projector.health.failing
+        kept = self.ledger.chain.get_state(PROJECTOR_STATE)
+        return kept is not None and kept.get("state") == "failing"
+
     def start_following(
-        self, poll_seconds: float = 0.05, max_busy: float = DEFAULT_MAX_BUSY
+        self,
+        poll_seconds: float = 0.05,
+        max_busy: float = DEFAULT_MAX_BUSY,
+        *,
+        first_retry_seconds: float = RETRY_FIRST_SECONDS,
+        max_retry_seconds: float = RETRY_MAX_SECONDS,
     ) -> None:
         """Keep the projections current from a background thread of this process
-        (busy at most ``max_busy`` of the time, see `projections.runner.pause_after`)."""
+        (busy at most ``max_busy`` of the time, see `projections.runner.pause_after`).
+
+        A catch-up that fails is retried after a growing delay, from
+        ``first_retry_seconds`` doubling up to ``max_retry_seconds``, never in a
+        hot loop (SPEC §7); `projection_health` says what failed meanwhile.
+        """
         assert self.projections == "background", "only a background projector follows"
+        projector = self.projector
+        projector.health.first_retry_seconds = first_retry_seconds
+        projector.health.max_retry_seconds = max_retry_seconds
 
         def follow() -> None:
-            pace = Pacing(BATCH_EVENTS, MAX_BATCH_EVENTS, max_busy)
-            while not self._stop.is_set():
-                try:
-                    with self._lock:  # one batch at a time: the rest is outside the lock
-                        done = self.projector.catch_up(
-                            batch_events=pace.batch_events,
-                            max_batch_events=pace.batch_events,
-                            max_batches=1,
-                        )
-                except Exception:
-                    log.exception("projection catch-up failed; retrying")
-                    self._stop.wait(poll_seconds)
-                    continue
-                if not pace.after(done, self.projector, self._stop.is_set):
-                    self._stop.wait(poll_seconds)
+            projector.follow(
+                poll_seconds=poll_seconds,
+                stop=self._stop.is_set,
+                max_busy=max_busy,
+                lock=self._lock,  # one batch at a time: the rest is outside the lock
+                wait=self._stop.wait,
+            )
 
         self._follower = threading.Thread(target=follow, name="projector", daemon=True)
         self._follower.start()
@@ -366,7 +556,32 @@ class Reports:
         self._follower.join(timeout=timeout)
         return not self._follower.is_alive()
 
+    def projection_health(self) -> dict[str, Any]:
+        """How the projector fares (`GET /health`): ``ok``, or ``failing`` with the
+        error's type and message, how often it failed and when it retries; the
+        projector of this process, or the one another process last reported."""
+        if self.projections == "background":
+            return {"projector": "this process", **self.projector.health.to_dict()}
+        if self.projections == "inline":
+            return {"projector": "inline", "state": "ok", "error": None}
+        kept = self.ledger.chain.get_state(PROJECTOR_STATE)
+        if kept is None:
+            return {"projector": "worker", "state": "unknown", "error": None}
+        return {"projector": "worker", **kept}
+
     def rebuild(self) -> CatchUp:
+        """Drop and replay every read model — refused, naming the first broken
+        position, on a broken chain (SPEC §6): the full check, as a rebuild
+        replays every event; the read models are left as they were."""
+        report = self.ledger.verify()
+        if not report.ok:
+            assert report.broken_position is not None
+            raise BrokenChainError(
+                report.broken_position,
+                str(report.reason),
+                action="rebuild is refused (the read models are left as they were)",
+            )
+        self.ledger.mark_verified(report)
         self._projector = None
         return rebuild(self.ledger)
 
@@ -377,32 +592,55 @@ class Reports:
     # -- the payout flow -------------------------------------------------------
 
     def payout_run(self, period: str, *, actor: str, run_id: str | None = None) -> RecordResult:
-        """Compute every eligible rep's statement for ``period`` and record the run."""
+        """SPEC §5: compute and record a run of every rep whose ``period`` is neither
+        paid nor in another open run; refused when that is nobody, and on a
+        broken chain (SPEC §6; approving, paying and exporting a run also check
+        the run's own event against its link, `Ledger.guard_run`).
+
+        The plan is checked again when the run is recorded, under the writer
+        lock (`ledger.writes._payout_calculated`): should another run (another
+        process) take some of its reps meanwhile, it is planned again, once.
+        """
         wanted = _period(period)
+        self.ledger.guard_chain()
+        for attempt in range(2):
+            statements, at = self._plan_run(wanted)
+            run = run_id or f"run-{wanted}-{uuid.uuid4().hex[:8]}"
+            try:
+                return self.ledger.record_payout_run(
+                    run,
+                    str(wanted),
+                    statements,
+                    position=at.position,
+                    chain_head=at.head(),
+                    actor=actor,
+                )
+            except BatchRejectedError as exc:
+                if attempt or not _taken_meanwhile(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _plan_run(self, period: Period) -> tuple[list[dict[str, Any]], AsOf]:
+        """The statements of a run of ``period`` at the head, each with its hash."""
         head = self.ledger.head()
         facts, at = self.facts_at(head.position if head else 0)
         calc = Calculator(facts, at)
+        held = _held_reps(facts, period)
         statements = []
         for rep_id in sorted(facts.reps):
-            if not self._eligible(facts, rep_id, wanted):
+            if rep_id in held or not self._eligible(facts, rep_id, period):
                 continue
-            statement = calc.statement(rep_id, wanted)
+            statement = calc.statement(rep_id, period)
             statement["sha256"] = statement_sha256(statement)
             statements.append(statement)
         if not statements:
             raise InvalidInputError(
-                f"no rep has an unpaid {wanted} to pay (all paid, or none enrolled)",
+                f"no rep has an unpaid {period} outside another open run (all paid, in "
+                "runs not yet paid or rejected, or none enrolled): a run that would cover "
+                "nobody is refused",
                 field="period",
             )
-        run = run_id or f"run-{wanted}-{uuid.uuid4().hex[:8]}"
-        return self.ledger.record_payout_run(
-            run,
-            str(wanted),
-            statements,
-            position=at.position,
-            chain_head=at.head(),
-            actor=actor,
-        )
+        return statements, at
 
     @staticmethod
     def _eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
@@ -412,16 +650,36 @@ class Reports:
         if rep.left is not None and rep.left.occurred_at.date() < period.first_day:
             return False
         plan = facts.plan_for(rep_id, period)
-        if plan is None or plan.period != period.kind:
-            return False
-        return facts.paid_run(rep_id, period) is None
+        return plan is not None and plan.period == period.kind
+
+    def decide_run(
+        self, run_id: str, *, actor: str, granted: bool = True, note: str | None = None
+    ) -> RecordResult:
+        """Approve (or reject) a payout run — maker-checker applies. An approval
+        first passes the chain guard (SPEC §6); a rejection, which pays nobody,
+        is never held up by it."""
+        if granted:
+            self.ledger.guard_chain()
+            self.ledger.guard_run(run_id)
+        item = make_event(
+            ApprovalGranted if granted else ApprovalRejected,
+            occurred_at=datetime.now(UTC),
+            subject_id=run_id,
+            note=note,
+        )
+        return self.ledger.record([item], actor=actor)
+
+    def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
+        """Pay an approved run after the chain guard (SPEC §6); refused, paying
+        nobody, when one of its reps' period was paid meanwhile (SPEC §5)."""
+        self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
+        return self.ledger.pay_run(run_id, actor=actor)
 
     def run(self, run_id: str) -> dict[str, Any]:
         head = self.ledger.head()
         facts, _ = self.facts_at(head.position if head else 0)
-        if run_id not in facts.runs:
-            raise NotFoundError(f"no payout run {run_id}", field="run_id")
-        info = facts.runs[run_id]
+        info = _run_of(facts, run_id)
         decision = facts.decisions.get(run_id)
         return {
             **info.record.data,
@@ -432,42 +690,104 @@ class Reports:
         }
 
     def export_csv(self, run_id: str) -> str:
-        """The payroll file of a run: one row per rep, with the statement hash and
-        the chain head the run was computed at."""
-        run = self.run(run_id)
+        """SPEC §5: the payroll file of a run, one row per rep — id, name, total,
+        payable (the amount paid) and currency, with the statement's hash, the
+        run's chain head and its status — after the chain guard (SPEC §6).
+
+        Reproducible: a function of the run's recorded statements and its status
+        only (no time of export), so the same run exports the same bytes.
+        """
+        self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
+        head = self.ledger.head()
+        facts, _ = self.facts_at(head.position if head else 0)
+        run = _run_of(facts, run_id)
+        data = run.record.data
+        status = run_row(facts, run_id)["status"]
+        first_paid = self._first_paid_runs(data)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(
-            [
-                "run_id",
-                "period",
-                "rep_id",
-                "currency",
-                "total",
-                "payable",
-                "statement_sha256",
-                "chain_position",
-                "chain_hash",
-                "status",
-                "exported_at",
-            ]
-        )
-        status = "paid" if run["paid"] else ("approved" if run["approved"] else "not approved")
-        exported = datetime.now(UTC).isoformat(timespec="seconds")
-        for s in run["statements"]:
+        writer.writerow(_EXPORT_COLUMNS)
+        for s in data["statements"]:
+            rep = facts.reps.get(s["rep_id"])
+            name = rep.enrolled.data["name"] if rep is not None else ""
+            first = first_paid.get(s["rep_id"], run_id)
+            row_status = status if first == run_id else f"duplicate of {first}"
             writer.writerow(
                 [
-                    run_id,
-                    run["period"],
-                    s["rep_id"],
+                    _cell(run_id),
+                    data["period"],
+                    _cell(s["rep_id"]),
+                    _cell(name),
                     s["currency"],
                     s["total"],
                     s["payable"],
                     s["sha256"],
-                    run["chain_head"]["position"],
-                    run["chain_head"]["hash"],
-                    status,
-                    exported,
+                    data["chain_head"]["position"],
+                    data["chain_head"]["hash"],
+                    row_status,
                 ]
             )
         return buffer.getvalue()
+
+    def _first_paid_runs(self, data: dict[str, Any]) -> dict[str, str]:
+        """rep -> the run that first paid the rep's period of a run's ``data``: a
+        store written before a period could be paid only once may hold two
+        payments, and an export lists a rep-period as paid once — the later
+        run's row says whose duplicate it is."""
+        reps = [s["rep_id"] for s in data["statements"]]
+        paid = _paid_up_to(self.ledger.chain.select_claims(data["period"], reps), _NO_END)
+        first: dict[str, str] = {}
+        for claim in paid:
+            first.setdefault(claim.rep_id, claim.run_id)
+        return first
+
+
+_NO_END = 2**63 - 1
+
+_EXPORT_COLUMNS = (
+    "run_id",
+    "period",
+    "rep_id",
+    "rep_name",
+    "currency",
+    "total",
+    "payable",
+    "statement_sha256",
+    "chain_position",
+    "chain_hash",
+    "status",
+)
+
+
+def _cell(text: str) -> str:
+    """A text cell of the payroll file, never read as a formula by a spreadsheet
+    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab or CR)."""
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def _run_of(facts: LedgerFacts, run_id: str) -> RunInfo:
+    if run_id not in facts.runs:
+        raise NotFoundError(f"no payout run {run_id}", field="run_id")
+    return facts.runs[run_id]
+
+
+def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
+    """SPEC §5: the reps whose ``period`` is paid, or in an open run (calculated
+    or approved, not paid, not rejected): no new run may cover them."""
+    held: set[str] = set()
+    for run in facts.runs.values():
+        if parse_period(run.period) != period:
+            continue
+        decision = facts.decisions.get(run.run_id)
+        if run.paid is not None or decision is None or decision.granted:
+            held.update(s["rep_id"] for s in run.record.data["statements"])
+    return held
+
+
+def _taken_meanwhile(exc: BatchRejectedError) -> bool:
+    """Whether a run was refused only because another run took some of its reps
+    between its plan and its record (`ledger.writes._payout_calculated`)."""
+    return all(
+        e.status == "conflict" and (e.field or "").startswith("statements[") for e in exc.errors
+    )

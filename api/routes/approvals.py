@@ -29,6 +29,8 @@ def post_approval(body: ApprovalIn, principal: Caller, ledger: LedgerDep) -> Rec
         raise NotFoundError(f"no subject {body.subject_id}", field="subject_id")
     if principal.role not in SUBJECT_DECIDERS[kind]:
         raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+    if kind == "run" and body.decision == "grant":  # the rule checks the chain
+        ledger.guard_run(body.subject_id)  # and this the run's own event, wherever it lies
     event_class = ApprovalGranted if body.decision == "grant" else ApprovalRejected
     item = make_event(
         event_class,

@@ -46,14 +46,22 @@ def get_verify(
 
 @router.get("/health", response_model=dict[str, Any])
 def get_health(ledger: LedgerDep, reports: ReportsDep) -> dict[str, Any]:
-    """Liveness, the chain head and how far the read models are (no token needed).
+    """Liveness, the chain head, how far the read models are and how the projector fares.
 
-    ``projected`` trails ``position`` while the projector catches up after a
-    burst of writes; statements served meanwhile say which position they reflect.
+    ``projected`` trails ``position`` (by ``lag`` events) while the projector
+    catches up after a burst of writes; statements served meanwhile say which
+    position they reflect. A projector that keeps failing (SPEC §7) makes the
+    status ``degraded`` and ``projection.error`` says what fails (type and
+    message); the API keeps answering meanwhile. No token needed.
     """
     head = ledger.head()
+    position = head.position if head else 0
+    projected = reports.projector.store.position()
+    projection = reports.projection_health()
     return {
-        "status": "ok",
-        "position": head.position if head else 0,
-        "projected": reports.projector.store.position(),
+        "status": "degraded" if projection.get("state") == "failing" else "ok",
+        "position": position,
+        "projected": projected,
+        "lag": max(0, position - projected),
+        "projection": projection,
     }

@@ -12,7 +12,8 @@ from api.auth import require_role
 from api.deps import Caller, LedgerDep, ReportsDep
 from api.routes.events import _ERRORS, record_out
 from api.schemas import RecordOut
-from ledger.errors import ConflictError, NotFoundError
+from ledger.errors import LedgerError, NotFoundError
+from projections.service import Reports
 
 __all__ = ["router"]
 
@@ -39,24 +40,31 @@ def post_run(
     if idempotency_key:
         digest = hashlib.sha256(f"{principal.actor}\n{idempotency_key}".encode()).hexdigest()
         run_id = f"run-{period}-{digest[:12]}"
-        try:
-            existing = reports.run(run_id)
-        except NotFoundError:
-            existing = None
+        existing = _existing(reports, run_id)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             return _summary(existing, run_id)
     try:
         result = reports.payout_run(period, actor=principal.actor, run_id=run_id)
-    except ConflictError:
-        if run_id is None:
+    except LedgerError:
+        # A concurrent retry with the same key may have won: its run then holds
+        # the reps (this one covers nobody) or its id (a conflict).
+        won = _existing(reports, run_id) if run_id is not None else None
+        if won is None:
             raise
-        response.status_code = status.HTTP_200_OK  # a concurrent retry with the same key won
-        return _summary(reports.run(run_id), run_id)
+        response.status_code = status.HTTP_200_OK
+        return _summary(won, won["run_id"])
     event_id = result.outcomes[0].event_id
     assert event_id is not None
     recorded = ledger.event(event_id).data
     return _summary({**recorded, "paid": False, "approved": None}, recorded["run_id"])
+
+
+def _existing(reports: Reports, run_id: str) -> dict[str, Any] | None:
+    try:
+        return reports.run(run_id)
+    except NotFoundError:
+        return None
 
 
 def _summary(run: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -72,10 +80,10 @@ def _summary(run: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 @router.post("/payouts/runs/{run_id}/pay", response_model=RecordOut, responses=_ERRORS)
-def post_pay(run_id: str, principal: Caller, ledger: LedgerDep) -> RecordOut:
-    """Mark an approved run paid; its periods are locked from then on."""
+def post_pay(run_id: str, principal: Caller, reports: ReportsDep) -> RecordOut:
+    """Mark an approved run paid (refused when a rep's period was paid meanwhile)."""
     require_role(principal, "post_pay")
-    return record_out(ledger.pay_run(run_id, actor=principal.actor))
+    return record_out(reports.pay_run(run_id, actor=principal.actor))
 
 
 @router.get(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import ChainHasher, ChainLink
+from ledger.payout_claims import Claim
 
 __all__ = ["AppendSession", "LedgerRecorder", "LoggedEvent"]
 
@@ -43,6 +44,11 @@ class AppendSession(Protocol):
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
 
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        """The payout claims index rows of ``rep_ids`` for ``period`` (`ledger.payout_claims`),
+        those this session appended included."""
+        ...
+
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]: ...
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
@@ -68,6 +74,11 @@ class LedgerRecorder(Protocol):
 
     def chain_head(self) -> ChainLink | None: ...
 
+    def last_position(self) -> int:
+        """The last position stored, of an event or of a link (0: none): how far a
+        chain check that starts now reads (`ledger.chain_guard`)."""
+        ...
+
     def select_links(self, after: int, limit: int) -> Sequence[ChainLink]: ...
 
     def select_event_rows(
@@ -87,6 +98,22 @@ class LedgerRecorder(Protocol):
     def position_at(self, recorded_at: str) -> int | None: ...
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]: ...
+
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        """The payout claims index rows of ``rep_ids`` for ``period``."""
+        ...
+
+    def select_all_claims(self) -> list[Claim]:
+        """Every row of the payout claims index, in position order (for `verify`)."""
+        ...
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        """A small document kept beside the log (the chain watermark, say), or None."""
+        ...
+
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` under ``key``, replacing what was there (its own transaction)."""
+        ...
 
     def append_session(
         self, *, idle_seconds: float | None = None

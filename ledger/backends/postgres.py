@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     InterfaceError,
     InternalError,
@@ -36,6 +37,7 @@ from psycopg.sql import SQL, Composed, Identifier, Literal
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
 from ledger.errors import StoreUnavailableError
+from ledger.payout_claims import CALCULATED, CLAIM_TOPICS, Claim, claim_changes
 
 __all__ = ["LedgerPostgresRecorder", "PostgresAppendSession", "schema_lock"]
 
@@ -43,6 +45,9 @@ _RETRIED = (InterfaceError, OperationalError)
 # pg_advisory_lock key for DDL: any 64-bit number no other application uses.
 _DDL_LOCK = 0x1E5D6E7
 _lock_guard = threading.Lock()
+_CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
+# `ledger_state` key: the payout claims index covers the whole log (see `create_table`).
+_CLAIMS_BUILT = "payout_claims_built"
 
 
 @contextmanager
@@ -66,9 +71,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain_table_name = f"{events_table_name}_chain"
         self.check_identifier_length(self.chain_table_name)
+        self.claims_table_name = f"{events_table_name}_payout_claims"
+        self.check_identifier_length(self.claims_table_name)
+        self.state_table_name = f"{events_table_name}_state"
+        self.check_identifier_length(self.state_table_name)
         schema = Identifier(self.datastore.schema)
         events = Identifier(self.events_table_name)
         chain = Identifier(self.chain_table_name)
+        claims = Identifier(self.claims_table_name)
+        state = Identifier(self.state_table_name)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
@@ -85,6 +96,56 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 chain=chain,
             )
         )
+        # The payout claims index (`ledger.payout_claims`), written with the events.
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{claims} ("
+                "period text NOT NULL, rep_id text NOT NULL, run_id text NOT NULL, "
+                "state text NOT NULL, position bigint NOT NULL, "
+                "PRIMARY KEY (period, rep_id, run_id, state))"
+            ).format(schema=schema, claims=claims)
+        )
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{claims} (run_id, state)").format(
+                index=Identifier(f"{self.claims_table_name}_run_idx"),
+                schema=schema,
+                claims=claims,
+            )
+        )
+        # Small documents kept beside the log: the chain watermark, the projector's status.
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{state} ("
+                "key text PRIMARY KEY, doc text NOT NULL)"
+            ).format(schema=schema, state=state)
+        )
+        self._select_claims = SQL(
+            "SELECT " + _CLAIM_COLUMNS + " FROM {schema}.{claims} "
+            "WHERE period = %s AND rep_id = ANY(%s)"
+        ).format(schema=schema, claims=claims)
+        self._select_all_claims = SQL(
+            "SELECT " + _CLAIM_COLUMNS + " FROM {schema}.{claims} ORDER BY position"
+        ).format(schema=schema, claims=claims)
+        self._insert_claims = SQL(
+            "INSERT INTO {schema}.{claims} (" + _CLAIM_COLUMNS + ") "
+            "SELECT %s, unnest(%s::text[]), %s, %s, %s"
+        ).format(schema=schema, claims=claims)
+        self._close_claims = SQL(
+            "INSERT INTO {schema}.{claims} (" + _CLAIM_COLUMNS + ") "
+            "SELECT period, rep_id, run_id, %s, %s FROM {schema}.{claims} "
+            "WHERE run_id = %s AND state = %s"
+        ).format(schema=schema, claims=claims)
+        self._select_claim_events = SQL(
+            "SELECT notification_id, topic, state FROM {schema}.{events} "
+            "WHERE topic = ANY(%s) ORDER BY notification_id"
+        ).format(schema=schema, events=events)
+        self._get_state = SQL("SELECT doc FROM {schema}.{state} WHERE key = %s").format(
+            schema=schema, state=state
+        )
+        self._put_state = SQL(
+            "INSERT INTO {schema}.{state} (key, doc) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc"
+        ).format(schema=schema, state=state)
         self._select_head = SQL(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1"
@@ -154,8 +215,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self._qualified_events = f'"{self.datastore.schema}"."{self.events_table_name}"'
 
     def create_table(self) -> None:
+        """The library's tables and the ledger's; then, once, the payout claims
+        index of a store written before it existed, from its log."""
         with schema_lock(self.datastore):
             super().create_table()
+        if self.get_state(_CLAIMS_BUILT) is None:
+            with self.append_session() as session:  # the table lock: one builder
+                session.build_claims_index()
 
     def analyze(self) -> None:
         """Refresh the planner's statistics after a bulk append.
@@ -256,20 +322,21 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         return _link(rows[0]) if rows else None
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def last_position(self) -> int:
+        head = self.chain_head()
+        return max(self.max_notification_id() or 0, head.position if head else 0)
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_links(self, after: int, limit: int) -> list[ChainLink]:
         return [_link(r) for r in self._fetch(self._select_links, (after, limit))]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Event rows for `verify`, as plain tuples in the binary protocol (see
+        `_fetch_tuples`: `rebuild` runs the full check first, over every event)."""
         return [
-            (
-                r["notification_id"],
-                r["originator_id"],
-                r["originator_version"],
-                r["topic"],
-                bytes(r["state"]),
-            )
-            for r in self._fetch(self._select_rows, (after, limit))
+            (int(r[0]), r[1], int(r[2]), r[3], bytes(r[4]))
+            for r in self._fetch_tuples(self._select_rows, (after, limit))
         ]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
@@ -347,6 +414,23 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             return _streams(curs, self._select_streams, ids)
 
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        return [_claim(r) for r in self._fetch(self._select_claims, (period, list(rep_ids)))]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_all_claims(self) -> list[Claim]:
+        return [_claim(r) for r in self._fetch(self._select_all_claims, ())]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        rows = self._fetch(self._get_state, (key,))
+        return dict(orjson.loads(rows[0]["doc"])) if rows else None
+
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._put_state, (key, orjson.dumps(doc).decode()))
+
 
 class PostgresAppendSession:
     """`AppendSession` on PostgreSQL: binary COPY of events and links.
@@ -372,6 +456,58 @@ class PostgresAppendSession:
         # a cursor of its own: the writer thread may be copying links on the
         # session's (the connection runs one statement at a time)
         return _streams(self._read, self._recorder._select_streams, ids)  # noqa: SLF001
+
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        statement = self._recorder._select_claims  # noqa: SLF001
+        return [_claim(r) for r in self._fetch(statement, (period, list(rep_ids)))]
+
+    # -- the chain as the session holds it (a payout rule's chain check) --------
+
+    def _fetch(self, statement: Composed, params: Sequence[Any]) -> list[Any]:
+        self._read.execute(statement, params)
+        return self._read.fetchall()
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        rows = self._fetch(self._recorder._get_state, (key,))  # noqa: SLF001
+        return dict(orjson.loads(rows[0]["doc"])) if rows else None
+
+    def last_position(self) -> int:
+        """The last position this session linked: events it has appended whose
+        links the writer thread is still copying (an import) come after it."""
+        return self.head.position if self.head is not None else 0
+
+    def link_at_or_before(self, position: int) -> ChainLink | None:
+        rows = self._fetch(self._recorder._select_link_at, (position,))  # noqa: SLF001
+        return _link(rows[0]) if rows else None
+
+    def select_links(self, after: int, limit: int) -> list[ChainLink]:
+        return [_link(r) for r in self._fetch(self._recorder._select_links, (after, limit))]  # noqa: SLF001
+
+    def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        return [
+            (
+                r["notification_id"],
+                r["originator_id"],
+                r["originator_version"],
+                r["topic"],
+                bytes(r["state"]),
+            )
+            for r in self._fetch(self._recorder._select_rows, (after, limit))  # noqa: SLF001
+        ]
+
+    def build_claims_index(self) -> None:
+        """Index every payout event of the log (a store written before the index
+        existed; an empty one has none), and mark the index built."""
+        recorder, curs = self._recorder, self._curs
+        curs.execute(recorder._get_state, (_CLAIMS_BUILT,))  # noqa: SLF001
+        if curs.fetchone() is not None:
+            return  # built by another process meanwhile
+        curs.execute(recorder._select_claim_events, (list(CLAIM_TOPICS),))  # noqa: SLF001
+        rows = [(int(r["notification_id"]), r["topic"], bytes(r["state"])) for r in curs.fetchall()]
+        self._write_claims(rows)
+        last = rows[-1][0] if rows else 0
+        put = recorder._put_state  # noqa: SLF001
+        curs.execute(put, (_CLAIMS_BUILT, orjson.dumps({"position": last}).decode()))
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         try:
@@ -421,7 +557,30 @@ class PostgresAppendSession:
             write_row = copy.write_row
             for p, oid, version, topic, state in rows:
                 write_row((oid, version, topic, state, p))
+        self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
         return rows
+
+    def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
+        """The payout claims index rows of events appended (`ledger.payout_claims`),
+        in the same transaction: visible exactly when the events are."""
+        recorder, curs = self._recorder, self._curs
+        for change in claim_changes(rows):
+            if change.state == CALCULATED:
+                curs.execute(
+                    recorder._insert_claims,  # noqa: SLF001
+                    (
+                        change.period,
+                        list(change.rep_ids),
+                        change.run_id,
+                        change.state,
+                        change.position,
+                    ),
+                )
+            else:
+                curs.execute(
+                    recorder._close_claims,  # noqa: SLF001
+                    (change.state, change.position, change.run_id, CALCULATED),
+                )
 
     def _append_links(self, rows: list[_Row]) -> list[ChainLink]:
         ids: list[bytes] = []
@@ -456,6 +615,10 @@ def _streams(
 
 
 _first = itemgetter(0)
+
+
+def _claim(row: Any) -> Claim:
+    return Claim(row["period"], row["rep_id"], row["run_id"], row["state"], int(row["position"]))
 
 
 def _link(row: Any) -> ChainLink:

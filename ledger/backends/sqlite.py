@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     ConnectionUnavailableError,
     IntegrityError,
@@ -30,6 +31,7 @@ from eventsourcing.sqlite import (
 
 from ledger.backends.base import LoggedEvent
 from ledger.chain import ChainHasher, ChainLink
+from ledger.payout_claims import CALCULATED, CLAIM_TOPICS, Claim, claim_changes
 
 __all__ = [
     "LedgerSQLiteFactory",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 _LINK_COLUMNS = "position, event_id, recorded_at, hash"
+_CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
+# `ledger_state` key: the payout claims index covers the whole log (see `create_table`).
+_CLAIMS_BUILT = "payout_claims_built"
 
 
 class WritersQueuedPool(SQLiteConnectionPool):
@@ -132,7 +137,29 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         statements.append(
             "CREATE INDEX IF NOT EXISTS event_chain_recorded_at ON event_chain (recorded_at)"
         )
+        # The payout claims index (`ledger.payout_claims`), written with the events.
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS payout_claims ("
+            "period TEXT NOT NULL, rep_id TEXT NOT NULL, run_id TEXT NOT NULL, "
+            "state TEXT NOT NULL, position INTEGER NOT NULL, "
+            "PRIMARY KEY (period, rep_id, run_id, state)) WITHOUT ROWID"
+        )
+        statements.append(
+            "CREATE INDEX IF NOT EXISTS payout_claims_run ON payout_claims (run_id, state)"
+        )
+        # Small documents kept beside the log: the chain watermark, the projector's status.
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS ledger_state (key TEXT PRIMARY KEY, doc TEXT NOT NULL)"
+        )
         return statements
+
+    def create_table(self) -> None:
+        """The library's tables and the ledger's; then, once, the payout claims
+        index of a store written before it existed, from its log."""
+        super().create_table()
+        if self.get_state(_CLAIMS_BUILT) is None:
+            with self.append_session() as session:  # the writer lock: one builder
+                session.build_claims_index()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -184,6 +211,15 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1")
             row = c.fetchone()
         return ChainLink(*row) if row else None
+
+    def last_position(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT MAX(p) FROM (SELECT MAX(rowid) AS p FROM {self.events_table_name} "
+                "UNION ALL SELECT MAX(position) FROM event_chain)"
+            )
+            row = c.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def select_links(self, after: int, limit: int) -> list[ChainLink]:
         with self.datastore.transaction(commit=False) as c:
@@ -262,6 +298,29 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             return _streams(c.sqlite_cursor, self.events_table_name, ids)
 
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        with self.datastore.transaction(commit=False) as c:
+            return _claims(c.sqlite_cursor, period, rep_ids)
+
+    def select_all_claims(self) -> list[Claim]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {_CLAIM_COLUMNS} FROM payout_claims ORDER BY position")
+            return [Claim(*row) for row in c.fetchall()]
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT doc FROM ledger_state WHERE key = ?", (key,))
+            row = c.fetchone()
+        return dict(orjson.loads(row[0])) if row else None
+
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "INSERT INTO ledger_state (key, doc) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
+                (key, orjson.dumps(doc).decode()),
+            )
+
 
 class SQLiteAppendSession:
     """`AppendSession` on SQLite: rows written with explicit positions (rowids)."""
@@ -284,6 +343,63 @@ class SQLiteAppendSession:
 
     def select_streams(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         return _streams(self._cursor, self._recorder.events_table_name, ids)
+
+    def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+        return _claims(self._cursor, period, rep_ids)
+
+    # -- the chain as the session holds it (a payout rule's chain check) --------
+
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (key,))
+        row = self._cursor.fetchone()
+        return dict(orjson.loads(row[0])) if row else None
+
+    def last_position(self) -> int:
+        """The last position written: committed before, or appended (and linked:
+        SQLite writes both in one breath) by this session."""
+        return self._last
+
+    def link_at_or_before(self, position: int) -> ChainLink | None:
+        self._cursor.execute(
+            f"SELECT {_LINK_COLUMNS} FROM event_chain WHERE position <= ? "
+            "ORDER BY position DESC LIMIT 1",
+            (position,),
+        )
+        row = self._cursor.fetchone()
+        return ChainLink(*row) if row else None
+
+    def select_links(self, after: int, limit: int) -> list[ChainLink]:
+        self._cursor.execute(
+            f"SELECT {_LINK_COLUMNS} FROM event_chain WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [ChainLink(*row) for row in self._cursor.fetchall()]
+
+    def select_event_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        self._cursor.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self._recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], UUID(r[1]), r[2], r[3], bytes(r[4])) for r in self._cursor.fetchall()]
+
+    def build_claims_index(self) -> None:
+        """Index every payout event of the log (a store written before the index
+        existed; an empty one has none), and mark the index built."""
+        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (_CLAIMS_BUILT,))
+        if self._cursor.fetchone() is not None:
+            return  # built by another process meanwhile
+        topics = list(CLAIM_TOPICS)
+        self._cursor.execute(
+            f"SELECT rowid, topic, state FROM {self._recorder.events_table_name} "
+            f"WHERE topic IN ({','.join('?' * len(topics))}) ORDER BY rowid",
+            topics,
+        )
+        self._write_claims([(r[0], r[1], bytes(r[2])) for r in self._cursor.fetchall()])
+        self._cursor.execute(
+            "INSERT INTO ledger_state (key, doc) VALUES (?, ?)",
+            (_CLAIMS_BUILT, orjson.dumps({"position": self._last}).decode()),
+        )
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         self._cursor.execute("SAVEPOINT optimistic")
@@ -322,9 +438,29 @@ class SQLiteAppendSession:
             "INSERT INTO event_chain VALUES (?,?,?,?)",
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
+        self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
         self._last = rows[-1][0]
         self.head = links[-1]
         return links
+
+    def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
+        """The payout claims index rows of events appended (`ledger.payout_claims`)."""
+        for change in claim_changes(rows):
+            if change.state == CALCULATED:
+                self._cursor.executemany(
+                    f"INSERT INTO payout_claims ({_CLAIM_COLUMNS}) VALUES (?,?,?,?,?)",
+                    [
+                        (change.period, rep, change.run_id, change.state, change.position)
+                        for rep in change.rep_ids
+                    ],
+                )
+            else:
+                self._cursor.execute(
+                    f"INSERT INTO payout_claims ({_CLAIM_COLUMNS}) "
+                    "SELECT period, rep_id, run_id, ?, ? FROM payout_claims "
+                    "WHERE run_id = ? AND state = ?",
+                    (change.state, change.position, change.run_id, CALCULATED),
+                )
 
 
 def _streams(
@@ -344,6 +480,20 @@ def _streams(
             oid = UUID(row[0])
             streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
     return streams
+
+
+def _claims(c: sqlite3.Cursor, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+    """The payout claims index rows of ``rep_ids`` for ``period``."""
+    found: list[Claim] = []
+    for start in range(0, len(rep_ids), 500):
+        chunk = list(rep_ids[start : start + 500])
+        c.execute(
+            f"SELECT {_CLAIM_COLUMNS} FROM payout_claims "
+            f"WHERE period = ? AND rep_id IN ({','.join('?' * len(chunk))})",
+            [period, *chunk],
+        )
+        found.extend(Claim(*row) for row in c.fetchall())
+    return found
 
 
 def _logged(r: Any) -> LoggedEvent:

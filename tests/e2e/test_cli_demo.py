@@ -83,4 +83,4 @@ class TestDemo:
         assert export.returncode == 0, export.stderr
         rows = export.stdout.strip().splitlines()
         assert rows[0].startswith("run_id,period,rep_id")
-        assert any(",rep-li,CNY,-7000.00,0.00," in row for row in rows)
+        assert any(",rep-li,Li Wei,CNY,-7000.00,0.00," in row for row in rows)

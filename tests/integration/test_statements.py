@@ -238,8 +238,10 @@ class TestPayoutFlow:
         assert all(len(s["sha256"]) == 64 for s in run["statements"])
         assert len(run["chain_head"]["hash"]) == 64
         csv_text = reports.export_csv(run_id)
-        assert csv_text.splitlines()[0].startswith("run_id,period,rep_id,currency,total,payable")
-        assert ",rep-li,CNY,33100.00,33100.00," in csv_text
+        assert csv_text.splitlines()[0].startswith(
+            "run_id,period,rep_id,rep_name,currency,total,payable"
+        )
+        assert ",rep-li,Li Wei,CNY,33100.00,33100.00," in csv_text
 
     def test_a_paid_period_is_locked(self, demo: tuple[Ledger, Reports, str]) -> None:
         _, reports, _ = demo

@@ -1,0 +1,152 @@
+"""No payout on a broken chain (SPEC §6): the incremental check and its watermark.
+
+`payout run`, the decision on a run, `payout pay` and `payout export` first
+check the audit chain *from the last verified position*: the watermark — the
+position and hash of the last link a check verified — is kept in the database
+(``ledger_state``, key ``chain_watermark``), so a check reads only what was
+appended since. It verifies that the watermark's link is still there with the
+same hash (a rewrite, or a log cut short below it, is caught there), then
+recomputes every link after it from the one before, exactly as `verify` does
+from the first. A check that passes moves the watermark to the head it
+verified; one that fails names the first broken position and moves nothing.
+
+What an incremental check cannot see: a row edited *below* the watermark after
+it was verified. That takes the full `verify` (or an anchor); `rebuild`, which
+replays every event anyway, runs the full check first. A paid statement's own
+run event is checked against its link whenever it is served (`check_event`).
+
+Pure logic over a `ChainReader`: the recorder, or an open append session
+(whose reads see the chain as the session holds it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from ledger.chain import ChainHasher, ChainLink, ChainReport, LogRow, merge_rows, verify_links
+
+__all__ = [
+    "WATERMARK",
+    "ChainReader",
+    "check_event",
+    "check_from_watermark",
+    "end_of",
+    "log_rows",
+    "watermark",
+]
+
+WATERMARK = "chain_watermark"
+_PAGE = 5_000
+_NO_END = 2**63 - 1  # the largest position either store can hold
+
+
+class ChainReader(Protocol):
+    """What a chain check reads."""
+
+    def get_state(self, key: str) -> dict[str, Any] | None: ...
+
+    def last_position(self) -> int: ...
+
+    def link_at_or_before(self, position: int) -> ChainLink | None: ...
+
+    def select_links(self, after: int, limit: int) -> Sequence[ChainLink]: ...
+
+    def select_event_rows(
+        self, after: int, limit: int
+    ) -> Sequence[tuple[int, UUID, int, str, bytes]]: ...
+
+
+def log_rows(
+    reader: ChainReader, after: int = 0, page: int = _PAGE, *, stop: int | None = None
+) -> Iterator[LogRow]:
+    """Every stored event and link after position ``after`` (up to ``stop``),
+    merged, in order."""
+    last_position = stop if stop is not None else _NO_END
+
+    def events() -> Iterator[tuple[int, UUID, int, str, bytes]]:
+        last = after
+        while rows := reader.select_event_rows(last, page):
+            for row in rows:
+                if row[0] > last_position:
+                    return
+                yield row
+            last = rows[-1][0]
+
+    def links() -> Iterator[ChainLink]:
+        last = after
+        while found := reader.select_links(last, page):
+            for link in found:
+                if link.position > last_position:
+                    return
+                yield link
+            last = found[-1].position
+
+    return merge_rows(events(), links())
+
+
+def end_of(reader: ChainReader) -> int:
+    """How far a check that starts now reads: the last position stored, read
+    first. Commits append events and links together, in position order, so
+    everything up to it is complete; what is committed while the check reads —
+    or appended and not yet linked by the append session it reads through —
+    lies beyond, for the next check (read separately, events and links
+    committed meanwhile would seem to have lost each other)."""
+    return reader.last_position()
+
+
+def watermark(reader: ChainReader) -> tuple[int, str] | None:
+    """The last verified (position, hash), if a check ever passed."""
+    kept = reader.get_state(WATERMARK)
+    if kept is None:
+        return None
+    return int(kept["position"]), str(kept["hash"])
+
+
+def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainReport:
+    """The chain from the watermark to the head (SPEC §6), as `verify` would
+    find it; ``checked`` counts the events read after the watermark."""
+    end = end_of(reader)
+    kept = watermark(reader)
+    start: ChainLink | None = None
+    if kept is not None:
+        position, digest = kept
+        link = reader.link_at_or_before(position)
+        if link is None or link.position != position:
+            return _broken(
+                hasher,
+                position,
+                "the last verified event's link is gone: the log was cut short or rewritten",
+            )
+        if link.hash != digest:
+            return _broken(
+                hasher, position, "the last verified link was changed: history was rewritten"
+            )
+        start = link
+    rows = log_rows(reader, start.position if start else 0, stop=end)
+    return verify_links(hasher, rows, start=start)
+
+
+def check_event(
+    reader: ChainReader, hasher: ChainHasher, position: int
+) -> tuple[ChainReport, LogRow | None]:
+    """The event at ``position`` against its chain link, and the link after it
+    against that one (so that editing the event *and* rehashing its link is
+    caught too, short of rewriting every later link: an anchor's or the key's
+    job). Returns the report and the event's row (None when it is gone)."""
+    end = end_of(reader)
+    before = reader.link_at_or_before(position - 1) if position > 1 else None
+    rows: list[LogRow] = []
+    for row in log_rows(reader, before.position if before else 0, page=2, stop=end):
+        rows.append(row)
+        if row.position > position:
+            break
+    found = next((r for r in rows if r.position == position), None)
+    return verify_links(hasher, rows, start=before), found
+
+
+def _broken(hasher: ChainHasher, position: int, reason: str) -> ChainReport:
+    return ChainReport(
+        ok=False, mode=hasher.mode, checked=0, head=None, broken_position=position, reason=reason
+    )
