@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import gc
 import itertools
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_parser import BodyParser
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, unexpected_body
+from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
 from api.routes import approvals, audit, disputes, events, payouts, statements
-from api.settings import Settings, get_settings
+from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
 from ledger.group_commit import GroupCommitter
@@ -36,8 +39,8 @@ log = structlog.get_logger("api")
 
 def _require_secret(settings: Settings) -> str:
     if settings.token_secret is None:
-        msg = "set LEDGER_TOKEN_SECRET (at least 16 random characters) to serve the API"
-        raise RuntimeError(msg)
+        msg = "LEDGER_TOKEN_SECRET: set it (at least 16 random characters) to serve the API"
+        raise ConfigurationError(msg)
     return settings.token_secret.get_secret_value()
 
 
@@ -70,7 +73,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     )
 
     committer = GroupCommitter(the_ledger)
-    body_parser = BodyParser(workers=settings.parse_workers)
+    body_parser = BodyParser(workers=settings.parse_workers, max_events=settings.max_events)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,8 +102,10 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):
         app.include_router(module.router)
-    app.add_middleware(RequestLog)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(JsonBody, routes=_json_body_routes(app))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
 
 
@@ -112,6 +117,10 @@ _REQUEST_NUMBERS = itertools.count(1)
 
 class RequestLog:
     """One log line per request: request id, actor, role, route, status, duration.
+
+    An unexpected error (SPEC §7: never from input, but a bug may) is answered
+    here: a JSON ``{"error", "detail", "request_id"}`` 500, and one JSON log
+    line with the traceback — instead of the server's multi-line one.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (what
     ``app.middleware("http")`` installs) runs every request through an extra task
@@ -132,11 +141,13 @@ class RequestLog:
         state = scope.setdefault("state", {})
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
@@ -144,6 +155,22 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.exception("unhandled error", error_type=type(exc).__name__)
+            if responded:
+                raise  # the answer is under way: the server ends the connection
+            body = orjson.dumps(unexpected_body(request_id))
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             principal = state.get("principal")
             route = scope.get("route")
@@ -156,6 +183,22 @@ class RequestLog:
                 actor=principal.actor if principal else None,
                 role=principal.role if principal else None,
             )
+
+
+def _json_body_routes(app: FastAPI) -> list[re.Pattern[str]]:
+    """The paths of the routes that take a JSON body FastAPI decodes, from the
+    OpenAPI document (what the routes declare, however routers nest them);
+    ``POST /events`` checks its own body (`api.body_parser`)."""
+    patterns = []
+    for path, operations in app.openapi()["paths"].items():
+        if path == "/events" or not any("requestBody" in op for op in operations.values()):
+            continue
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", path)
+        )
+        patterns.append(re.compile(f"^{pattern}$"))
+    return patterns
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

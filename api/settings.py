@@ -1,19 +1,28 @@
 """Deployment settings, read from the environment once, by `get_settings()`.
 
 The only place that reads ``os.environ`` (through pydantic-settings); the CLI's
-``--db`` overrides the database URL.
+``--db`` overrides the database URL. A bad setting is a `ConfigurationError`:
+one line naming the variable and why, never the value (secrets are in there).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.limits import MAX_BODY_BYTES, MAX_EVENTS
 from ledger.storage import DEFAULT_DATABASE_URL
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["ConfigurationError", "Settings", "get_settings"]
+
+_ENV_PREFIX = "LEDGER_"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid: one line naming the variable, without its value."""
+
 
 _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 
@@ -21,7 +30,10 @@ _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 class Settings(BaseSettings):
     """Everything an operator can set; names are the environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+    # hide_input_in_errors: a refused secret must never reach a message or a log
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX, extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -45,6 +57,17 @@ class Settings(BaseSettings):
         description="Processes that parse large POST /events bodies off the API's "
         "request thread (0: parse every body in the API process).",
     )
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES,
+        ge=1024,
+        description="Largest request body (and import line) accepted, in bytes; "
+        "larger ones are refused with 413 without being read.",
+    )
+    max_events: int = Field(
+        default=MAX_EVENTS,
+        ge=1,
+        description="Most events one POST /events may carry (more: 413).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None,
@@ -66,7 +89,25 @@ class Settings(BaseSettings):
         return self.chain_key.get_secret_value() if self.chain_key else None
 
 
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return f"{_ENV_PREFIX}{loc[0]}".upper() if loc else "settings"
+
+
+def configuration_error(exc: ValidationError) -> ConfigurationError:
+    """One line for a refused set of settings: each variable and why (the
+    values are hidden: `hide_input_in_errors`)."""
+    reasons = "; ".join(
+        f"{_variable(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+    return ConfigurationError(reasons)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of this process (cached; tests build their own `Settings`)."""
-    return Settings()
+    """The settings of this process (cached; tests build their own `Settings`);
+    ConfigurationError when the environment holds a bad one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise configuration_error(exc) from None

@@ -19,6 +19,7 @@ __all__ = [
     "NotFoundError",
     "SelfApprovalError",
     "StoreUnavailableError",
+    "TooLargeError",
     "UnknownReferenceError",
 ]
 
@@ -60,6 +61,12 @@ class StoreUnavailableError(LedgerError):
     """The store could not be reached reliably; nothing was stored."""
 
     status = "unavailable"
+
+
+class TooLargeError(LedgerError):
+    """The input is over a limit of the edge (SPEC §7: too many events at once)."""
+
+    status = "too_large"
 
 
 class NotFoundError(LedgerError):
