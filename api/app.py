@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_parser import BodyParser
 from api.errors import install_error_handlers, unexpected_body
+from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
 from api.routes import approvals, audit, disputes, events, payouts, statements
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(JsonBody, routes=_json_body_routes(app))
+    app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
@@ -185,6 +187,16 @@ class RequestLog:
             )
 
 
+_KEY_PARAMETER = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A repeat (or a concurrent duplicate) with the same key and request gets "
+    "the first answer; the same key with another request is refused (422).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
 def _json_body_routes(app: FastAPI) -> list[re.Pattern[str]]:
     """The paths of the routes that take a JSON body FastAPI decodes, from the
     OpenAPI document (what the routes declare, however routers nest them);
@@ -212,5 +224,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components.update(events.EVENT_BODY_SCHEMA.get("$defs", {}))
     body = schema["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
     body["schema"] = {k: v for k, v in events.EVENT_BODY_SCHEMA.items() if k != "$defs"}
+    for method, path in RECORDING_ROUTES:  # the header every recording route takes
+        operation = schema["paths"][path][method.lower()]
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("name", "").lower() == KEY_HEADER.lower() for p in parameters):
+            parameters.append(_KEY_PARAMETER)
     app.openapi_schema = schema
     return schema

@@ -214,8 +214,8 @@ class TestPayoutsOverHttp:
         assert first.status_code == 201
         head = api.head()
         second = api.client.post("/payouts/2026-Q4/runs", headers=headers)
-        assert second.status_code == 200
-        assert second.json()["run_id"] == first.json()["run_id"]
+        assert second.status_code == 201  # the first answer, replayed (SPEC §5)
+        assert second.json() == first.json()
         assert api.head() == head
 
 
