@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,7 +31,7 @@ from rich.progress import (
 )
 
 from api.logging import configure_logging
-from api.settings import get_settings
+from api.settings import ConfigurationError, Settings, check_database, get_settings
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
 from ledger.errors import BatchRejectedError, LedgerError
@@ -77,20 +79,54 @@ def _actor(actor: str | None) -> str:
         return "unknown"
 
 
-@contextmanager
-def open_ledger(db: str | None) -> Iterator[Ledger]:
-    """The ledger the options and settings name; errors become exit code 2."""
-    settings = get_settings()
-    configure_logging(level=settings.log_level, json=settings.log_json)
+def _error(text: object) -> None:
+    """One line on standard error (the text is never read as markup)."""
+    err.print(f"[bold red]error:[/] {escape(str(text))}")
+
+
+def _settings() -> Settings:
+    """This process's settings; a bad one is one line and exit 2 (SPEC §7: never
+    a traceback, never a secret's value)."""
     try:
-        ledger = Ledger(db or settings.database_url, chain_key=settings.chain_key_text())
-    except LedgerError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        return get_settings()
+    except ConfigurationError as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def open_ledger(db: str | None, *, create: bool = True) -> Iterator[Ledger]:
+    """The ledger the options and settings name.
+
+    A configuration error (SPEC §7: a malformed URL, a directory that does not
+    exist, an unreachable database) is one line and exit 2; so is a store that
+    holds no ledger when ``create`` is False (commands that only read: they
+    never create an empty one). The store failing mid-command is one line and
+    exit 1.
+    """
+    settings = _settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    url = db or settings.database_url
+    try:
+        config = check_database(url, must_exist=not create)
+        ledger = Ledger(url, chain_key=settings.chain_key_text())
+    except (ConfigurationError, LedgerError) as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
+    except (InterfaceError, OperationalError) as exc:
+        _error(f"cannot open the database at {config.where()}: {_first_line(exc)}")
         raise typer.Exit(2) from None
     try:
         yield ledger
+    except (InterfaceError, OperationalError) as exc:
+        _error(f"the database at {config.where()} failed: {_first_line(exc)}")
+        raise typer.Exit(1) from None
     finally:
         ledger.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _print_json(value: Any) -> None:
@@ -180,6 +216,7 @@ def import_(
                     actor=_actor(actor),
                     on_progress=lambda n: progress.advance(task, n),
                     keep_outcomes=as_json,
+                    max_line_bytes=_settings().max_body_bytes,
                 )
             except LedgerError as exc:
                 raise _fail(exc, as_json=as_json) from None
@@ -246,7 +283,7 @@ def verify(
     except ValueError as exc:
         err.print(f"[bold red]error:[/] --anchor: {exc}")
         raise typer.Exit(2) from None
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         report = ledger.verify(anchors)
         problems = Reports(ledger).verify_projections() if report.ok else []
         if as_json:
@@ -275,7 +312,7 @@ def verify(
 
 
 def _reporting(db: str | None, *, as_json: bool, call: Any) -> Any:
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         try:
             return call(Reports(ledger))
         except LedgerError as exc:
@@ -391,7 +428,7 @@ def payout_run(
 def _run_id_of(db: str | None, result: RecordResult) -> str:
     event_id = result.outcomes[0].event_id
     assert event_id is not None
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         return str(ledger.event(event_id).data["run_id"])
 
 
@@ -404,7 +441,7 @@ def payout_approve(
 
     from ledger.events import ApprovalGranted, make_event
 
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         try:
             item = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
             result = ledger.record([item], actor=_actor(actor))
@@ -418,7 +455,7 @@ def payout_pay(
     run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
 ) -> None:
     """Mark an approved run paid; its periods are locked from then on."""
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         try:
             result = ledger.pay_run(run_id, actor=_actor(actor))
         except LedgerError as exc:
@@ -487,7 +524,7 @@ def project(
     db: DbOption = None,
 ) -> None:
     """The projection worker: apply new events to the read models, exactly once."""
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=not check) as ledger:
         reports = Reports(ledger)
         if check:
             head = ledger.head()
@@ -512,13 +549,13 @@ app.add_typer(token_app, name="token")
 def _token_store(ledger: Ledger) -> Any:
     from api.tokens import TokenStore
 
-    return TokenStore(ledger, _token_secret(get_settings()))
+    return TokenStore(ledger, _token_secret(_settings()))
 
 
 def _token_secret(settings: Any) -> str:
     """The token secret, or exit 2 saying how to set it."""
     if settings.token_secret is None:
-        err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
+        _error("LEDGER_TOKEN_SECRET: set it (16+ random characters) first")
         raise typer.Exit(2)
     return str(settings.token_secret.get_secret_value())
 
@@ -558,7 +595,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke a token by its id (from `token create --json`)."""
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         if not _token_store(ledger).revoke(token_id):
             err.print(f"[bold red]error:[/] no active token {token_id}")
             raise typer.Exit(1)
@@ -577,16 +614,22 @@ def serve(
 
     from api.app import create_app, tune_collector
 
-    settings = get_settings()
+    settings = _settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
+    _token_secret(settings)  # checked first: a process would only fail to start
+    try:
+        check_database(settings.database_url, must_exist=False)
+    except ConfigurationError as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
     if workers > 1:
         _serve_workers(settings, host, port, workers, db)
         return
     try:
         application = create_app(settings)
-    except RuntimeError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+    except (ConfigurationError, LedgerError, InterfaceError, OperationalError) as exc:
+        _error(_first_line(exc))
         raise typer.Exit(2) from None
     tune_collector()
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
@@ -602,7 +645,6 @@ def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | 
             "(`incentive-ledger project --follow`) and set LEDGER_API_PROJECTOR=false"
         )
         raise typer.Exit(2)
-    _token_secret(settings)  # checked here: a worker process would only fail to start
     if db:
         os.environ["LEDGER_DATABASE_URL"] = db
     uvicorn.run(

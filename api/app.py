@@ -56,10 +56,16 @@ def tune_collector() -> None:
 
 def app_from_environment() -> FastAPI:
     """The app of one `serve --workers N` process (uvicorn's factory), from the
-    environment's settings."""
-    app = create_app(get_settings())
-    tune_collector()
-    return app
+    environment's settings; a configuration error ends the process with one line."""
+    try:
+        app = create_app(get_settings())
+    except ConfigurationError as exc:
+        problem = str(exc)
+    else:
+        tune_collector()
+        return app
+    log.error("configuration error", reason=problem)  # one line, no traceback
+    raise SystemExit(2)
 
 
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:

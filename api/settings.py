@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import psycopg
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.errors import LedgerError
 from ledger.limits import MAX_BODY_BYTES, MAX_EVENTS
-from ledger.storage import DEFAULT_DATABASE_URL
+from ledger.storage import (
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DATABASE_URL,
+    EVENTS_TABLE,
+    StoreConfig,
+    check_sqlite,
+    library_env,
+)
 
-__all__ = ["ConfigurationError", "Settings", "get_settings"]
+__all__ = ["ConfigurationError", "Settings", "check_database", "get_settings"]
 
 _ENV_PREFIX = "LEDGER_"
 
@@ -111,3 +120,49 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise configuration_error(exc) from None
+
+
+def check_database(url: str, *, must_exist: bool) -> StoreConfig:
+    """The store a URL names, checked before the ledger opens it (SPEC §7): a
+    malformed URL, a SQLite file in a directory that does not exist, or a
+    PostgreSQL server that cannot be reached (within a few seconds) is a
+    `ConfigurationError` of one line naming where, never a password. With
+    ``must_exist`` (a command that only reads) a store holding no ledger is
+    one too: it is never created empty."""
+    try:
+        config = library_env(url)
+        check_sqlite(config, must_exist=must_exist)
+    except LedgerError as exc:
+        raise ConfigurationError(f"database: {exc.reason}") from None
+    if config.is_postgres:
+        _check_postgres(config, must_exist=must_exist)
+    return config
+
+
+def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
+    env = config.env
+    try:
+        with psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"],
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        ) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s)", (f'"{env["POSTGRES_SCHEMA"]}".{EVENTS_TABLE}',)
+            ).fetchone()
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = (
+            reason.replace(env["POSTGRES_PASSWORD"], "***") if env["POSTGRES_PASSWORD"] else reason
+        )
+        msg = f"cannot reach the database at {config.where()}: {reason}"
+        raise ConfigurationError(msg) from None
+    if must_exist and (row is None or row[0] is None):
+        msg = (
+            f"no ledger at {config.where()}: it holds no events table (check --db or "
+            "LEDGER_DATABASE_URL; `import` or `demo` creates one)"
+        )
+        raise ConfigurationError(msg)
