@@ -78,12 +78,19 @@ async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"][1:]) or None, "reason": e["msg"]}
-        for e in exc.errors()
-    ]
+    errors = [_validation_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return JSONResponse(_body("invalid", detail, errors=errors), status_code=422)
+
+
+def _validation_error(error: Any) -> dict[str, Any]:
+    """One of FastAPI's validation errors as ``{"field", "reason"}``; a body that
+    is not JSON names the body (FastAPI's location is a character offset)."""
+    if error["type"] == "json_invalid":
+        where = error["loc"][1] if len(error["loc"]) > 1 else 0
+        detail = error.get("ctx", {}).get("error", "invalid JSON")
+        return {"field": "body", "reason": f"malformed JSON: {detail} (character {where})"}
+    return {"field": ".".join(str(p) for p in error["loc"][1:]) or None, "reason": error["msg"]}
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

@@ -163,7 +163,7 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 class JsonBody:
     """For the routes whose body FastAPI decodes (a pydantic model, ``routes``):
     415 unless the body is declared JSON, 422 when it nests deeper than
-    ``max_depth`` — before FastAPI's decoder sees it. A middleware, so its
+    ``max_depth`` or is not UTF-8 — before FastAPI's decoder sees it. A middleware, so its
     answers are sent here (exception handlers sit further in)."""
 
     def __init__(
@@ -199,6 +199,12 @@ class JsonBody:
                 return
             if exceeds_depth(body, self.max_depth):
                 await _refuse(send, 422, "invalid", depth_error(self.max_depth), field="body")
+                return
+            try:
+                body.decode()
+            except UnicodeDecodeError as exc:  # FastAPI answers a bare 400
+                reason = f"malformed JSON: not UTF-8 (byte {exc.start})"
+                await _refuse(send, 422, "invalid", reason, field="body")
                 return
         await self.app(scope, replaying(body, receive), send)
 

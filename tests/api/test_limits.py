@@ -262,3 +262,23 @@ class TestUnexpectedErrors:
         assert errors[0]["error_type"] == "ZeroDivisionError"
         assert errors[0]["exc_info"] is not None
         assert "a bug" not in response.text
+
+
+class TestMalformedBodies:
+    @pytest.mark.parametrize("path", ["/approvals", "/disputes", "/disputes/DSP-1/resolution"])
+    def test_a_body_that_is_not_utf8_is_422_naming_the_body(self, api: Api, path: str) -> None:
+        """It was FastAPI's bare 400 "There was an error parsing the body"."""
+        response = api.client.post(
+            path, content=b'{"note": "\xff"}', headers={**api.as_("finance"), **JSON}
+        )
+        assert response.status_code == 422
+        assert response.json()["field"] == "body"
+        assert "not UTF-8" in response.json()["detail"]
+
+    def test_malformed_json_names_the_body(self, api: Api) -> None:
+        response = api.client.post(
+            "/approvals", content=b'{"subject_id": ', headers={**api.as_("finance"), **JSON}
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "body"
+        assert "malformed JSON" in response.json()["detail"]
