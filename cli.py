@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from eventsourcing.persistence import InterfaceError, OperationalError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -30,7 +31,7 @@ from rich.progress import (
 )
 
 from api.logging import configure_logging
-from api.settings import get_settings
+from api.settings import ConfigurationError, Settings, check_database, get_settings
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
@@ -38,7 +39,13 @@ from ledger.errors import BatchRejectedError, LedgerError
 from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
-from projections.render import print_diff, print_history, print_statement
+from projections.render import (
+    diff_texts,
+    history_texts,
+    print_diff,
+    print_history,
+    print_statement,
+)
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 
@@ -72,6 +79,13 @@ ActorOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+# Options with a fixed set of values list them in --help and refuse others (SPEC §5);
+# tests check these lists against the ones the code knows (LOCALES, ROLES).
+Locale = Literal["en", "zh-CN"]
+LocaleOption = Annotated[
+    Locale, typer.Option("--locale", help="The language of the text: en or zh-CN.")
+]
+Role = Literal["rep", "manager", "finance", "compliance", "integration", "admin"]
 
 _PROGRESS_MIN_LINES = 5_000
 
@@ -105,20 +119,54 @@ def _actor_option(actor: str) -> str:
         raise typer.Exit(2) from None
 
 
-@contextmanager
-def open_ledger(db: str | None) -> Iterator[Ledger]:
-    """The ledger the options and settings name; errors become exit code 2."""
-    settings = get_settings()
-    configure_logging(level=settings.log_level, json=settings.log_json)
+def _error(text: object) -> None:
+    """One line on standard error (the text is never read as markup)."""
+    err.print(f"[bold red]error:[/] {escape(str(text))}")
+
+
+def _settings() -> Settings:
+    """This process's settings; a bad one is one line and exit 2 (SPEC §7: never
+    a traceback, never a secret's value)."""
     try:
-        ledger = Ledger(db or settings.database_url, chain_key=settings.chain_key_text())
-    except LedgerError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        return get_settings()
+    except ConfigurationError as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def open_ledger(db: str | None, *, create: bool = True) -> Iterator[Ledger]:
+    """The ledger the options and settings name.
+
+    A configuration error (SPEC §7: a malformed URL, a directory that does not
+    exist, an unreachable database) is one line and exit 2; so is a store that
+    holds no ledger when ``create`` is False (commands that only read: they
+    never create an empty one). The store failing mid-command is one line and
+    exit 1.
+    """
+    settings = _settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    url = db or settings.database_url
+    try:
+        config = check_database(url, must_exist=not create)
+        ledger = Ledger(url, chain_key=settings.chain_key_text())
+    except (ConfigurationError, LedgerError) as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
+    except (InterfaceError, OperationalError) as exc:
+        _error(f"cannot open the database at {config.where()}: {_first_line(exc)}")
         raise typer.Exit(2) from None
     try:
         yield ledger
+    except (InterfaceError, OperationalError) as exc:
+        _error(f"the database at {config.where()} failed: {_first_line(exc)}")
+        raise typer.Exit(1) from None
     finally:
         ledger.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _print_json(value: Any) -> None:
@@ -220,6 +268,7 @@ def import_(
                     actor=who,
                     on_progress=lambda n: progress.advance(task, n),
                     keep_outcomes=as_json,
+                    max_line_bytes=_settings().max_body_bytes,
                 )
             except LedgerError as exc:
                 raise _fail(exc, as_json=as_json) from None
@@ -287,7 +336,7 @@ def verify(
     except ValueError as exc:
         err.print(f"[bold red]error:[/] --anchor: {exc}")
         raise typer.Exit(2) from None
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         report = ledger.verify(anchors)
         problems = Reports(ledger).verify_projections() if report.ok else []
         if as_json:
@@ -316,7 +365,7 @@ def verify(
 
 
 def _reporting(db: str | None, *, as_json: bool, call: Any) -> Any:
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         try:
             return call(Reports(ledger))
         except LedgerError as exc:
@@ -370,7 +419,7 @@ def statement(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="A position, or a recorded_at timestamp.")
     ] = None,
-    locale: Annotated[str, typer.Option("--locale", help="en or zh-CN.")] = "en",
+    locale: LocaleOption = "en",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -381,7 +430,7 @@ def statement(
     if as_json:
         _print_json(result)
     else:
-        print_statement(out, result)
+        print_statement(out, result, locale)
 
 
 @app.command()
@@ -390,25 +439,28 @@ def diff(
     period: PeriodOption,
     from_: Annotated[str, typer.Option("--from", help="Position or timestamp.")],
     to: Annotated[str, typer.Option("--to", help="Position or timestamp.")],
+    locale: LocaleOption = "en",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Which events changed which lines of a statement between two points, and by how much."""
     result = _reporting(db, as_json=as_json, call=lambda r: r.diff(rep, period, from_, to))
     if as_json:
-        _print_json(result)
+        _print_json(diff_texts(result, locale))
     else:
-        print_diff(out, result)
+        print_diff(out, result, locale)
 
 
 @app.command()
-def history(rep: RepOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+def history(
+    rep: RepOption, locale: LocaleOption = "en", db: DbOption = None, as_json: JsonOption = False
+) -> None:
     """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals."""
     result = _reporting(db, as_json=as_json, call=lambda r: r.history(rep))
     if as_json:
-        _print_json(result)
+        _print_json(history_texts(result, locale))
     else:
-        print_history(out, rep, result)
+        print_history(out, rep, result, locale)
 
 
 @payout_app.command("run")
@@ -431,7 +483,7 @@ def payout_run(
 def _run_id_of(db: str | None, result: RecordResult) -> str:
     event_id = result.outcomes[0].event_id
     assert event_id is not None
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         return str(ledger.event(event_id).data["run_id"])
 
 
@@ -460,15 +512,13 @@ def payout_pay(
 @payout_app.command("export")
 def payout_export(
     run_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
+    fmt: Annotated[Literal["csv"], typer.Option("--format", help="The file format.")] = "csv",
     db: DbOption = None,
 ) -> None:
     """The payroll export of a run (CSV): each rep's id, name, amount and currency,
     the statement hashes and the chain head; the same run exports the same bytes.
     Refused on a broken chain."""
-    if fmt != "csv":
-        err.print("[bold red]error:[/] --format: only csv is supported")
-        raise typer.Exit(2)
+    del fmt  # one format so far: the option is there for scripts to say it
     sys.stdout.write(_reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)))
 
 
@@ -521,7 +571,7 @@ def project(
     db: DbOption = None,
 ) -> None:
     """The projection worker: apply new events to the read models, exactly once."""
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=not check) as ledger:
         reports = Reports(ledger)
         if check:
             head = ledger.head()
@@ -553,13 +603,13 @@ app.add_typer(token_app, name="token")
 def _token_store(ledger: Ledger) -> Any:
     from api.tokens import TokenStore
 
-    return TokenStore(ledger, _token_secret(get_settings()))
+    return TokenStore(ledger, _token_secret(_settings()))
 
 
 def _token_secret(settings: Any) -> str:
     """The token secret, or exit 2 saying how to set it."""
     if settings.token_secret is None:
-        err.print("[bold red]error:[/] set LEDGER_TOKEN_SECRET (16+ random characters) first")
+        _error("LEDGER_TOKEN_SECRET: set it (16+ random characters) first")
         raise typer.Exit(2)
     return str(settings.token_secret.get_secret_value())
 
@@ -569,9 +619,7 @@ def token_create(
     actor: Annotated[
         str, typer.Option("--actor", help="Who the token acts as (a valid actor, normalised).")
     ],
-    role: Annotated[
-        str, typer.Option("--role", help="rep, manager, finance, compliance, integration, admin")
-    ],
+    role: Annotated[Role, typer.Option("--role", help="What the token may do (SPEC §5 roles).")],
     rep: Annotated[str | None, typer.Option("--rep", help="The rep id (role rep only).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, max=366, help="Valid for.")] = 30,
     db: DbOption = None,
@@ -602,7 +650,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: str, db: DbOption = None) -> None:
     """Revoke a token by its id (from `token create --json`)."""
-    with open_ledger(db) as ledger:
+    with open_ledger(db, create=False) as ledger:
         if not _token_store(ledger).revoke(token_id):
             err.print(f"[bold red]error:[/] no active token {token_id}")
             raise typer.Exit(1)
@@ -621,16 +669,22 @@ def serve(
 
     from api.app import create_app, tune_collector
 
-    settings = get_settings()
+    settings = _settings()
     if db:
         settings = settings.model_copy(update={"database_url": db})
+    _token_secret(settings)  # checked first: a process would only fail to start
+    try:
+        check_database(settings.database_url, must_exist=False)
+    except ConfigurationError as exc:
+        _error(exc)
+        raise typer.Exit(2) from None
     if workers > 1:
         _serve_workers(settings, host, port, workers, db)
         return
     try:
         application = create_app(settings)
-    except RuntimeError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+    except (ConfigurationError, LedgerError, InterfaceError, OperationalError) as exc:
+        _error(_first_line(exc))
         raise typer.Exit(2) from None
     tune_collector()
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
@@ -646,7 +700,6 @@ def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | 
             "(`incentive-ledger project --follow`) and set LEDGER_API_PROJECTOR=false"
         )
         raise typer.Exit(2)
-    _token_secret(settings)  # checked here: a worker process would only fail to start
     if db:
         os.environ["LEDGER_DATABASE_URL"] = db
     uvicorn.run(

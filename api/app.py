@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import gc
 import itertools
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_parser import BodyParser
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, unexpected_body
+from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
+from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
 from api.routes import approvals, audit, disputes, events, payouts, statements
-from api.settings import Settings, get_settings
+from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
 from ledger.group_commit import GroupCommitter
@@ -36,8 +40,8 @@ log = structlog.get_logger("api")
 
 def _require_secret(settings: Settings) -> str:
     if settings.token_secret is None:
-        msg = "set LEDGER_TOKEN_SECRET (at least 16 random characters) to serve the API"
-        raise RuntimeError(msg)
+        msg = "LEDGER_TOKEN_SECRET: set it (at least 16 random characters) to serve the API"
+        raise ConfigurationError(msg)
     return settings.token_secret.get_secret_value()
 
 
@@ -52,10 +56,16 @@ def tune_collector() -> None:
 
 def app_from_environment() -> FastAPI:
     """The app of one `serve --workers N` process (uvicorn's factory), from the
-    environment's settings."""
-    app = create_app(get_settings())
-    tune_collector()
-    return app
+    environment's settings; a configuration error ends the process with one line."""
+    try:
+        app = create_app(get_settings())
+    except ConfigurationError as exc:
+        problem = str(exc)
+    else:
+        tune_collector()
+        return app
+    log.error("configuration error", reason=problem)  # one line, no traceback
+    raise SystemExit(2)
 
 
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
@@ -70,7 +80,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     )
 
     committer = GroupCommitter(the_ledger)
-    body_parser = BodyParser(workers=settings.parse_workers)
+    body_parser = BodyParser(workers=settings.parse_workers, max_events=settings.max_events)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,8 +109,11 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):
         app.include_router(module.router)
-    app.add_middleware(RequestLog)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(JsonBody, routes=_json_body_routes(app))
+    app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
 
 
@@ -112,6 +125,10 @@ _REQUEST_NUMBERS = itertools.count(1)
 
 class RequestLog:
     """One log line per request: request id, actor, role, route, status, duration.
+
+    An unexpected error (SPEC §7: never from input, but a bug may) is answered
+    here: a JSON ``{"error", "detail", "request_id"}`` 500, and one JSON log
+    line with the traceback — instead of the server's multi-line one.
 
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (what
     ``app.middleware("http")`` installs) runs every request through an extra task
@@ -132,11 +149,13 @@ class RequestLog:
         state = scope.setdefault("state", {})
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
@@ -144,6 +163,22 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.exception("unhandled error", error_type=type(exc).__name__)
+            if responded:
+                raise  # the answer is under way: the server ends the connection
+            body = orjson.dumps(unexpected_body(request_id))
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
         finally:
             principal = state.get("principal")
             route = scope.get("route")
@@ -158,6 +193,32 @@ class RequestLog:
             )
 
 
+_KEY_PARAMETER = {
+    "name": KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A repeat (or a concurrent duplicate) with the same key and request gets "
+    "the first answer; the same key with another request is refused (422).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
+def _json_body_routes(app: FastAPI) -> list[re.Pattern[str]]:
+    """The paths of the routes that take a JSON body FastAPI decodes, from the
+    OpenAPI document (what the routes declare, however routers nest them);
+    ``POST /events`` checks its own body (`api.body_parser`)."""
+    patterns = []
+    for path, operations in app.openapi()["paths"].items():
+        if path == "/events" or not any("requestBody" in op for op in operations.values()):
+            continue
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", path)
+        )
+        patterns.append(re.compile(f"^{pattern}$"))
+    return patterns
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with the event schemas POST /events documents."""
     if app.openapi_schema:
@@ -169,5 +230,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components.update(events.EVENT_BODY_SCHEMA.get("$defs", {}))
     body = schema["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
     body["schema"] = {k: v for k, v in events.EVENT_BODY_SCHEMA.items() if k != "$defs"}
+    for method, path in RECORDING_ROUTES:  # the header every recording route takes
+        operation = schema["paths"][path][method.lower()]
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("name", "").lower() == KEY_HEADER.lower() for p in parameters):
+            parameters.append(_KEY_PARAMETER)
     app.openapi_schema = schema
     return schema

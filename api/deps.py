@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
+from policies.wording import LOCALES
 from projections.service import Reports
 
-__all__ = ["BEARER", "Caller", "LedgerDep", "ReportsDep", "authenticate"]
+__all__ = [
+    "BEARER",
+    "Caller",
+    "LedgerDep",
+    "LocaleDep",
+    "ReportsDep",
+    "authenticate",
+    "negotiate_locale",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `incentive-ledger token create`.")
 
@@ -62,3 +71,69 @@ def authenticate(request: Request) -> Principal:
 Caller = Annotated[Principal, Depends(_caller)]
 # The OpenAPI security requirement `Caller` adds, for a route that calls `authenticate`.
 BEARER: dict[str, Any] = {"security": [{_bearer.scheme_name: []}]}
+
+
+# Language tags (lower case) and the locale each is served in; a tag also
+# matches its longer forms (zh-hans-cn is zh-hans).
+_LANGUAGES = {"en": "en", "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN", "zh-sg": "zh-CN"}
+_NOT_CHINESE_SIMPLIFIED = ("zh-tw", "zh-hk", "zh-mo", "zh-hant")
+
+
+def _served(tag: str) -> str | None:
+    """The locale a language tag is served in, if any."""
+    if tag == "*":
+        return "en"
+    if tag.startswith(_NOT_CHINESE_SIMPLIFIED):
+        return None
+    for prefix, locale in _LANGUAGES.items():
+        if tag == prefix or tag.startswith(prefix + "-"):
+            return locale
+    return None
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                return 0.0
+            return q if 0.0 <= q <= 1.0 else 0.0
+    return 1.0
+
+
+def negotiate_locale(header: str | None) -> str:
+    """The locale of a statement, diff or history from ``Accept-Language`` (SPEC
+    §4): the served language the client weighs highest (q-values; ``en``;
+    ``zh``, ``zh-CN``, ``zh-Hans`` are zh-CN); English when the header is absent
+    or says ``*``. A header naming only languages not served is refused (406,
+    naming the ones that are): never silently English."""
+    if header is None or not header.strip():
+        return "en"
+    choices: list[tuple[float, int, str]] = []
+    for order, item in enumerate(header.split(",")):
+        tag, *parameters = item.split(";")
+        locale = _served(tag.strip().lower())
+        q = _quality(parameters)
+        if locale is not None and q > 0:
+            choices.append((-q, order, locale))
+    if not choices:
+        served = ", ".join(LOCALES)
+        raise HTTPException(406, f"Accept-Language names no language served here; served: {served}")
+    return min(choices)[2]
+
+
+async def _locale(
+    accept_language: Annotated[
+        str | None,
+        Header(
+            description="en or zh-CN (zh, zh-Hans); q-values honoured; absent or * is en. "
+            "Only unsupported languages: 406."
+        ),
+    ] = None,
+) -> str:
+    return negotiate_locale(accept_language)
+
+
+LocaleDep = Annotated[str, Depends(_locale)]

@@ -1,9 +1,13 @@
 """Every exception handler of the API: errors are JSON ``{"error", "detail"}``.
 
 401 unknown/malformed/expired token · 403 role · 404 unknown or not yours ·
-409 conflicting duplicate, self-approval, second decision · 422 invalid input ·
-503 the store dropped the connection and nothing was stored, or did not answer
-in time (busy: another writer held it past the wait; unreachable): ``Retry-After``.
+406 no language of Accept-Language is served · 409 conflicting duplicate,
+self-approval, second decision · 413 body or event count over the limit ·
+415 a body that is not application/json · 422 invalid input (JSON nested
+deeper than 32 levels too) · 503 the store dropped the connection and nothing
+was stored, or did not answer in time (busy: another writer held it past the
+wait; unreachable): ``Retry-After`` · 500 an unexpected error: the answer names
+the request id, the log has one JSON line with the traceback (`api.app.RequestLog`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,27 @@ from api.auth import ForbiddenError
 from api.tokens import TokenError
 from ledger.errors import BatchRejectedError, LedgerError
 
-__all__ = ["install_error_handlers"]
+__all__ = ["install_error_handlers", "unexpected_body"]
 
-_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404, "unavailable": 503}
+_STATUS = {
+    "invalid": 422,
+    "conflict": 409,
+    "not_found": 404,
+    "unavailable": 503,
+    "too_large": 413,
+}
+_HTTP_ERRORS = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+}
 log = structlog.get_logger("api")
 
 
@@ -56,19 +78,25 @@ async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in e["loc"][1:]) or None, "reason": e["msg"]}
-        for e in exc.errors()
-    ]
+    errors = [_validation_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return JSONResponse(_body("invalid", detail, errors=errors), status_code=422)
 
 
+def _validation_error(error: Any) -> dict[str, Any]:
+    """One of FastAPI's validation errors as ``{"field", "reason"}``; a body that
+    is not JSON names the body (FastAPI's location is a character offset)."""
+    if error["type"] == "json_invalid":
+        where = error["loc"][1] if len(error["loc"]) > 1 else 0
+        detail = error.get("ctx", {}).get("error", "invalid JSON")
+        return {"field": "body", "reason": f"malformed JSON: {detail} (character {where})"}
+    return {"field": ".".join(str(p) for p in error["loc"][1:]) or None, "reason": error["msg"]}
+
+
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return JSONResponse(
-        _body(names.get(exc.status_code, "error"), str(exc.detail)),
+        _body(_HTTP_ERRORS.get(exc.status_code, "error"), str(exc.detail)),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -91,9 +119,21 @@ async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def unexpected_body(request_id: str | None) -> dict[str, Any]:
+    """What an unexpected error answers: no detail of it, the request id to find
+    its log line by."""
+    return _body(
+        "internal",
+        f"an unexpected error; see the server log for request {request_id}",
+        request_id=request_id,
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    """The last resort (errors of a route are answered by `api.app.RequestLog`)."""
     log.error("unhandled error", error_type=type(exc).__name__, exc_info=exc)
-    return JSONResponse(_body("internal", "an unexpected error; see the server log"), 500)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return JSONResponse(unexpected_body(request_id), 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,19 +1,37 @@
 """Deployment settings, read from the environment once, by `get_settings()`.
 
 The only place that reads ``os.environ`` (through pydantic-settings); the CLI's
-``--db`` overrides the database URL.
+``--db`` overrides the database URL. A bad setting is a `ConfigurationError`:
+one line naming the variable and why, never the value (secrets are in there).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+import psycopg
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger.storage import DEFAULT_DATABASE_URL
+from ledger.errors import LedgerError
+from ledger.limits import MAX_BODY_BYTES, MAX_EVENTS
+from ledger.storage import (
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DATABASE_URL,
+    EVENTS_TABLE,
+    StoreConfig,
+    check_sqlite,
+    library_env,
+)
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["ConfigurationError", "Settings", "check_database", "get_settings"]
+
+_ENV_PREFIX = "LEDGER_"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid: one line naming the variable, without its value."""
+
 
 _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 
@@ -21,7 +39,10 @@ _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 class Settings(BaseSettings):
     """Everything an operator can set; names are the environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+    # hide_input_in_errors: a refused secret must never reach a message or a log
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX, extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -45,6 +66,17 @@ class Settings(BaseSettings):
         description="Processes that parse large POST /events bodies off the API's "
         "request thread (0: parse every body in the API process).",
     )
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES,
+        ge=1024,
+        description="Largest request body (and import line) accepted, in bytes; "
+        "larger ones are refused with 413 without being read.",
+    )
+    max_events: int = Field(
+        default=MAX_EVENTS,
+        ge=1,
+        description="Most events one POST /events may carry (more: 413).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(
         default=None,
@@ -66,7 +98,71 @@ class Settings(BaseSettings):
         return self.chain_key.get_secret_value() if self.chain_key else None
 
 
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return f"{_ENV_PREFIX}{loc[0]}".upper() if loc else "settings"
+
+
+def configuration_error(exc: ValidationError) -> ConfigurationError:
+    """One line for a refused set of settings: each variable and why (the
+    values are hidden: `hide_input_in_errors`)."""
+    reasons = "; ".join(
+        f"{_variable(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+    return ConfigurationError(reasons)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The settings of this process (cached; tests build their own `Settings`)."""
-    return Settings()
+    """The settings of this process (cached; tests build their own `Settings`);
+    ConfigurationError when the environment holds a bad one."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise configuration_error(exc) from None
+
+
+def check_database(url: str, *, must_exist: bool) -> StoreConfig:
+    """The store a URL names, checked before the ledger opens it (SPEC §7): a
+    malformed URL, a SQLite file in a directory that does not exist, or a
+    PostgreSQL server that cannot be reached (within a few seconds) is a
+    `ConfigurationError` of one line naming where, never a password. With
+    ``must_exist`` (a command that only reads) a store holding no ledger is
+    one too: it is never created empty."""
+    try:
+        config = library_env(url)
+        check_sqlite(config, must_exist=must_exist)
+    except LedgerError as exc:
+        raise ConfigurationError(f"database: {exc.reason}") from None
+    if config.is_postgres:
+        _check_postgres(config, must_exist=must_exist)
+    return config
+
+
+def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
+    env = config.env
+    try:
+        with psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"],
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        ) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s)", (f'"{env["POSTGRES_SCHEMA"]}".{EVENTS_TABLE}',)
+            ).fetchone()
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = (
+            reason.replace(env["POSTGRES_PASSWORD"], "***") if env["POSTGRES_PASSWORD"] else reason
+        )
+        msg = f"cannot reach the database at {config.where()}: {reason}"
+        raise ConfigurationError(msg) from None
+    if must_exist and (row is None or row[0] is None):
+        msg = (
+            f"no ledger at {config.where()}: it holds no events table (check --db or "
+            "LEDGER_DATABASE_URL; `import` or `demo` creates one)"
+        )
+        raise ConfigurationError(msg)

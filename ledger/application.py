@@ -70,10 +70,12 @@ from ledger.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from ledger.limits import MAX_BODY_BYTES, depth_error, exceeds_depth, line_too_long
 from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
+from ledger.workers import watch_parent
 from ledger.writes import (
     Input,
     NaturalKey,
@@ -236,6 +238,8 @@ class Ledger(Application[UUID]):
         chunk_size: int = _CHUNK,
         keep_outcomes: bool = True,
         parse_workers: int | None = None,
+        max_line_bytes: int = MAX_BODY_BYTES,
+        idle_seconds: float | None = None,
     ) -> RecordResult:
         """SPEC §2 import: the whole file or nothing, streamed.
 
@@ -257,8 +261,13 @@ class Ledger(Application[UUID]):
         and the API do), or pass ``parse_workers=0``.
         On a dropped connection the import is run again when ``lines`` can be
         read again (a list, or a seekable file). ``lines`` may be slow (a stream
-        from another system): the write waits up to `_IMPORT_IDLE_SECONDS` for
-        the next chunk, holding the writer lock meanwhile.
+        from another system): the write waits up to ``idle_seconds`` (default
+        `_IMPORT_IDLE_SECONDS`) for the next chunk, holding the writer lock
+        meanwhile.
+
+        SPEC §7's limits apply to each line: one over ``max_line_bytes`` (never
+        read whole: see `_bounded`) or nested deeper than `MAX_JSON_DEPTH` is a
+        bad line, named like any other.
         """
         actor = checked_actor(actor)  # SPEC §2: before a line is read
         for attempt in range(_MAX_ATTEMPTS):
@@ -273,6 +282,8 @@ class Ledger(Application[UUID]):
                         chunk_size=chunk_size,
                         keep_outcomes=keep_outcomes,
                         parse_workers=parse_workers,
+                        max_line_bytes=max_line_bytes,
+                        idle_seconds=_IMPORT_IDLE_SECONDS if idle_seconds is None else idle_seconds,
                     )
             except _Interrupted as interrupted:
                 if not _rewindable(lines):
@@ -293,12 +304,14 @@ class Ledger(Application[UUID]):
         chunk_size: int,
         keep_outcomes: bool,
         parse_workers: int | None,
+        max_line_bytes: int,
+        idle_seconds: float,
     ) -> RecordResult:
         errors: list[LineError] = []
         totals = _Totals(keep_outcomes)
         try:
             with (
-                self.chain.append_session(idle_seconds=_IMPORT_IDLE_SECONDS) as session,
+                self.chain.append_session(idle_seconds=idle_seconds) as session,
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
                 _Parser(actor, errors, workers=parse_workers) as parser,
             ):
@@ -310,7 +323,7 @@ class Ledger(Application[UUID]):
                     fresh_plans=self._fresh_plan_info,
                     chain_guard=self._guard_rule,
                 )
-                parsed = parser.parse(_chunks(lines, chunk_size))
+                parsed = parser.parse(_chunks(lines, chunk_size, max_line_bytes, errors))
                 for chunk, in_flight in _pipeline(session, staging, writer, parsed):
                     # settled up to its links, which are written while the next
                     # chunk is staged; counted once they are
@@ -851,17 +864,46 @@ def _warnings(staged: Sequence[StagedInput]) -> list[tuple[int, PayWarning]]:
     return [(s.line, w) for s in staged if s.warnings for w in s.warnings]
 
 
-def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
-    """Non-blank lines, numbered from 1 as in the file, ``size`` at a time."""
+def _chunks(
+    lines: Iterable[str], size: int, max_line_bytes: int, errors: list[LineError]
+) -> Iterator[list[tuple[int, str]]]:
+    """Non-blank lines, numbered from 1 as in the file, ``size`` at a time; a
+    line over ``max_line_bytes`` goes to ``errors`` instead (SPEC §7)."""
     chunk: list[tuple[int, str]] = []
-    for number, text in enumerate(lines, start=1):
-        if text.strip():
+    for number, text in enumerate(_bounded(lines, max_line_bytes), start=1):
+        if text is None or line_too_long(text, max_line_bytes):
+            errors.append(LineError(number, None, f"the line is over {max_line_bytes} bytes"))
+        elif text.strip():
             chunk.append((number, text))
             if len(chunk) >= size:
                 yield chunk
                 chunk = []
     if chunk:
         yield chunk
+
+
+_DRAIN_CHARACTERS = 1 << 20
+
+
+def _bounded(lines: Iterable[str], max_bytes: int) -> Iterator[str | None]:
+    """The lines of ``lines``; from a file, a line longer than ``max_bytes`` is
+    never held whole: it is read in pieces, dropped, and given as None.
+
+    A text file's ``readline`` counts characters; a line of more than
+    ``max_bytes`` characters is more than that many bytes too (a shorter one
+    is measured in bytes by `line_too_long`).
+    """
+    readline = getattr(lines, "readline", None)
+    if not callable(readline):
+        yield from lines
+        return
+    while text := readline(max_bytes + 1):
+        if len(text) <= max_bytes or text.endswith("\n"):
+            yield text
+            continue
+        while (rest := readline(_DRAIN_CHARACTERS)) and not rest.endswith("\n"):
+            pass
+        yield None
 
 
 def _rewindable(lines: Iterable[str]) -> bool:
@@ -996,7 +1038,12 @@ class _Parser:
                 yield len(chunk), self._here(chunk)
             return
         first, second = head
-        self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            self._workers,
+            mp_context=get_context("spawn"),
+            initializer=watch_parent,  # a killed import leaves no worker behind
+            initargs=(os.getpid(),),
+        )
         ahead = deque([(second, self._submit(second))])
         yield len(first), self._here(first)
         for chunk in chunks:
@@ -1006,34 +1053,59 @@ class _Parser:
         while ahead:
             yield self._settle(*ahead.popleft())
 
-    def _submit(self, chunk: list[tuple[int, str]]) -> Future[bytes] | None:
+    def _submit(self, chunk: list[tuple[int, str]]) -> Future[tuple[bytes, list[LineError]]] | None:
         if self._pool is None:
             return None
         try:
-            return self._pool.submit(parse_chunk, chunk, self._actor)
+            return self._pool.submit(parse_within_limits, chunk, self._actor)
         except BrokenProcessPool:
             return None
 
     def _here(self, chunk: list[tuple[int, str]]) -> list[tuple[int, Input]]:
+        chunk, refused = _within_depth(chunk)
+        self._errors.extend(refused)
         inputs, errors = parse_lines(chunk, self._actor)
         self._errors.extend(errors)
         return inputs
 
     def _settle(
-        self, chunk: list[tuple[int, str]], future: Future[bytes] | None
+        self,
+        chunk: list[tuple[int, str]],
+        future: Future[tuple[bytes, list[LineError]]] | None,
     ) -> tuple[int, list[tuple[int, Input]]]:
         if future is None:
             return len(chunk), self._here(chunk)
         try:
-            inputs, errors = orjson.loads(future.result())
+            answer, refused = future.result()
+            inputs, errors = orjson.loads(answer)
         except Exception:  # any failure of the worker: parse here from now on
             if self._pool is not None:  # said once, for the chunks already sent too
                 log.warning("import.parse_worker_failed", lines=len(chunk), exc_info=True)
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
             return len(chunk), self._here(chunk)
+        self._errors.extend(refused)
         self._errors.extend(LineError(*e) for e in errors)
         return len(chunk), [(wire[0], Input.from_wire(wire)) for wire in inputs]
+
+
+def _within_depth(
+    chunk: list[tuple[int, str]],
+) -> tuple[list[tuple[int, str]], list[LineError]]:
+    """The lines of a chunk that nest no deeper than SPEC §7 allows, and an
+    error for each other one (never decoded: decoding it would recurse)."""
+    if not any(exceeds_depth(text) for _, text in chunk):
+        return chunk, []
+    kept = [(n, text) for n, text in chunk if not exceeds_depth(text)]
+    refused = [LineError(n, None, depth_error()) for n, text in chunk if exceeds_depth(text)]
+    return kept, refused
+
+
+def parse_within_limits(chunk: list[tuple[int, str]], actor: str) -> tuple[bytes, list[LineError]]:
+    """`parse_chunk` in the worker, after `_within_depth`: the parse, and the
+    lines refused for their depth."""
+    kept, refused = _within_depth(chunk)
+    return parse_chunk(kept, actor), refused
 
 
 def _finish(

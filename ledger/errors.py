@@ -21,6 +21,7 @@ __all__ = [
     "SelfApprovalError",
     "StoreUnavailableError",
     "TamperedStatementError",
+    "TooLargeError",
     "UnknownReferenceError",
 ]
 
@@ -95,6 +96,12 @@ class StoreUnavailableError(LedgerError):
     """The store could not be reached reliably; nothing was stored."""
 
     status = "unavailable"
+
+
+class TooLargeError(LedgerError):
+    """The input is over a limit of the edge (SPEC §7: too many events at once)."""
+
+    status = "too_large"
 
 
 class NotFoundError(LedgerError):

@@ -12,7 +12,15 @@ from typing import Any
 from policies.explanation import Line, Step
 from policies.pay_warnings import PayWarning
 
-__all__ = ["LOCALES", "TEMPLATES", "render_line", "render_step", "render_warning"]
+__all__ = [
+    "LOCALES",
+    "PHRASES",
+    "TEMPLATES",
+    "TERMS",
+    "render_line",
+    "render_step",
+    "render_warning",
+]
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
@@ -147,6 +155,126 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
 }
 LOCALES = tuple(TEMPLATES)
+
+# The words around the figures when a statement, diff or history is printed
+# (`projections.render`), in each locale of TEMPLATES.
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "statement_heading": (
+            "Statement rep {rep_id} · period {period} · {currency} · {status} · plan "
+            "{plan_id} v{plan_version} · as of position {position}"
+        ),
+        "column_line": "line",
+        "column_amount": "amount",
+        "column_explanation": "explanation",
+        "total": "total",
+        "payable": "payable",
+        "attainment_summary": (
+            "attainment {attainment} · score {score} · tier coefficient {tier_coefficient}"
+        ),
+        "pending": "pending {kind} {subject_id} (awaiting approval; changes no payout yet)",
+        "paid_by": "paid by run {run_id} (event {paid_event_id})",
+        "later_events": "later events changed what this period would pay:",
+        "warning_label": "warning",
+        "later_event": "{type} {event_id} at position {position} by {actor}",
+        "correction_to": "their correction is booked in {period}",
+        "chain_head": "chain head {position}:{hash}",
+        "diff_heading": (
+            "Diff rep {rep_id} · {period} · position {from_position} → {to_position} · total "
+            "{total_before} → {total_after} ({total_change})"
+        ),
+        "diff_none": "no line changed",
+        "diff_change": "{kind}{subject}: {before} → {after} ({change})",
+        "diff_subject": " ({subject})",
+        "diff_added": "+ {type} {event_id}{by}",
+        "diff_by": " by {actor}",
+        "diff_removed": "- {type} {event_id}",
+        "history_heading": "Disciplinary history of rep {rep_id}",
+        "history_none": "nothing recorded",
+        "history_case": (
+            "{date} case {case_id} {severity} {code}: {description} — approval {approval}, "
+            "sanction {sanction}{overturned}"
+        ),
+        "history_overturned_mark": " [overturned]",
+        "history_overturned": "{date} case {case_id} overturned: {reason}",
+        "history_coaching": "{date} coaching: {topic}",
+        "sanction_points": "points:{points}",
+        "sanction_none_while": "none while {approval}",
+        "sanction_none": "none",
+    },
+    "zh-CN": {
+        "statement_heading": (
+            "对账单 销售代表 {rep_id} · 期间 {period} · {currency} · {status} · 方案 "
+            "{plan_id} 第 {plan_version} 版 · 截至位置 {position}"
+        ),
+        "column_line": "项目",
+        "column_amount": "金额",
+        "column_explanation": "说明",
+        "total": "合计",
+        "payable": "应付",
+        "attainment_summary": "达成率 {attainment} · 得分 {score} · 档位系数 {tier_coefficient}",
+        "pending": "待批准 {kind} {subject_id}（等待批准；暂不影响支付）",
+        "paid_by": "已由批次 {run_id} 支付（事件 {paid_event_id}）",
+        "later_events": "之后改变本期间应付金额的事件：",
+        "warning_label": "提示",
+        "later_event": "{type} {event_id}，位置 {position}，记录人 {actor}",
+        "correction_to": "其更正记入 {period}",
+        "chain_head": "链头 {position}:{hash}",
+        "diff_heading": (
+            "差异 销售代表 {rep_id} · {period} · 位置 {from_position} → {to_position} · 合计 "
+            "{total_before} → {total_after}（{total_change}）"
+        ),
+        "diff_none": "没有项目变化",
+        "diff_change": "{kind}{subject}：{before} → {after}（{change}）",
+        "diff_subject": "（{subject}）",
+        "diff_added": "+ {type} {event_id}{by}",
+        "diff_by": "，记录人 {actor}",
+        "diff_removed": "- {type} {event_id}",
+        "history_heading": "销售代表 {rep_id} 的纪律记录",
+        "history_none": "无记录",
+        "history_case": (
+            "{date} 案件 {case_id} {severity} {code}：{description} — 审批 {approval}，"
+            "处分 {sanction}{overturned}"
+        ),
+        "history_overturned_mark": "［已撤销］",
+        "history_overturned": "{date} 案件 {case_id} 已撤销：{reason}",
+        "history_coaching": "{date} 辅导：{topic}",
+        "sanction_points": "扣 {points} 分",
+        "sanction_none_while": "{approval}，暂无处分",
+        "sanction_none": "无",
+    },
+}
+
+# Words for the values those phrases show (line kinds, severities, statuses,
+# sanctions); a value with no entry is shown as it is.
+TERMS: dict[str, dict[str, str]] = {
+    "en": {},
+    "zh-CN": {
+        "commission": "佣金",
+        "bonus": "奖金",
+        "fine": "罚款",
+        "adjustment": "调整",
+        "correction": "更正",
+        "carried_balance": "结转余额",
+        "spiff": "专项奖励",
+        "gate": "门槛",
+        "cap": "封顶",
+        "draw": "保底",
+        "draw_recovery": "保底回收",
+        "override": "管理提成",
+        "minor": "轻微",
+        "red_line": "红线",
+        "approved": "已批准",
+        "pending": "待批准",
+        "rejected": "已驳回",
+        "not_required": "无需批准",
+        "open": "未结",
+        "paid": "已支付",
+        "warning": "警告",
+        "bonus forfeited": "取消奖金",
+        "fined the amount involved": "按涉及金额罚款",
+    },
+}
 
 
 _MISSING = "—"  # what a template shows for a value its step lacks

@@ -1,96 +1,224 @@
-"""Readable terminal rendering of statements, diffs and histories (rich)."""
+"""Statements, diffs and histories in words: for the terminal (rich) and as the
+``text`` the API's diff and history carry, in English or Simplified Chinese
+(SPEC §4). The words live in `policies.wording` (``PHRASES``, ``TERMS``); the
+figures are the read models' own, never recomputed here."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["print_diff", "print_history", "print_statement"]
+from policies.wording import LOCALES, PHRASES, TERMS
+
+__all__ = [
+    "diff_texts",
+    "history_texts",
+    "phrase",
+    "print_diff",
+    "print_history",
+    "print_statement",
+    "sanction_text",
+]
+
+_MISSING = "—"
 
 
-def print_statement(console: Console, s: dict[str, Any]) -> None:
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return _MISSING
+
+
+def phrase(locale: str, key: str, **values: Any) -> str:
+    """One of the phrases of ``locale`` with its values filled in."""
+    if locale not in LOCALES:
+        raise ValueError(f"locale must be one of {', '.join(LOCALES)}, not {locale!r}")
+    shown = {k: _MISSING if v is None else v for k, v in values.items()}
+    return PHRASES[locale][key].format_map(_Values(shown))
+
+
+def _term(locale: str, value: Any) -> str:
+    text = str(value) if value is not None else _MISSING
+    return TERMS[locale].get(text, text)
+
+
+def sanction_text(sanction: str | None, locale: str) -> str:
+    """A history entry's sanction in words: a rung (``points:2``), ``none while
+    <approval>``, or what a red-line case costs (parts joined by commas)."""
+    if not sanction:
+        return phrase(locale, "sanction_none")
+    if sanction.startswith("points:"):
+        return phrase(locale, "sanction_points", points=sanction.removeprefix("points:"))
+    if sanction.startswith("none while "):
+        approval = _term(locale, sanction.removeprefix("none while "))
+        return phrase(locale, "sanction_none_while", approval=approval)
+    separator = "，" if locale == "zh-CN" else ", "
+    return separator.join(_term(locale, part) for part in sanction.split(", "))
+
+
+def _history_line(entry: dict[str, Any], locale: str) -> str:
+    date = str(entry.get("occurred_at", ""))[:10]
+    if entry["kind"] == "case":
+        mark = phrase(locale, "history_overturned_mark") if entry.get("overturned") else ""
+        return phrase(
+            locale,
+            "history_case",
+            date=date,
+            case_id=entry["case_id"],
+            severity=_term(locale, entry["severity"]),
+            code=entry["code"],
+            description=entry["description"],
+            approval=_term(locale, entry["approval"]),
+            sanction=sanction_text(entry.get("sanction"), locale),
+            overturned=mark,
+        )
+    if entry["kind"] == "overturned":
+        return phrase(
+            locale,
+            "history_overturned",
+            date=date,
+            case_id=entry["case_id"],
+            reason=entry["reason"],
+        )
+    return phrase(locale, "history_coaching", date=date, topic=entry.get("topic"))
+
+
+def history_texts(entries: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    """A disciplinary history with each entry's ``text`` in ``locale``."""
+    return [{**entry, "text": _history_line(entry, locale)} for entry in entries]
+
+
+def _change_line(change: dict[str, Any], locale: str) -> str:
+    subject = phrase(locale, "diff_subject", subject=change["subject"]) if change["subject"] else ""
+    return phrase(
+        locale,
+        "diff_change",
+        kind=_term(locale, change["kind"]),
+        subject=subject,
+        before=change["before"],
+        after=change["after"],
+        change=change["change"],
+    )
+
+
+def _diff_heading(d: dict[str, Any], locale: str) -> str:
+    return phrase(
+        locale,
+        "diff_heading",
+        rep_id=d["rep_id"],
+        period=d["period"],
+        from_position=d["from"]["position"],
+        to_position=d["to"]["position"],
+        total_before=d["total_before"],
+        total_after=d["total_after"],
+        total_change=d["total_change"],
+    )
+
+
+def diff_texts(d: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A diff with its ``text`` (the heading) and each change's ``text`` in ``locale``."""
+    changes = [{**c, "text": _change_line(c, locale)} for c in d["changes"]]
+    return {**d, "text": _diff_heading(d, locale), "changes": changes}
+
+
+def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> None:
     """A statement as a table of lines, each followed by its explanation."""
     status = s.get("status", "open")
     plan = s.get("plan") or {}
-    console.print(
-        f"[bold]Statement[/] rep {s['rep_id']} · period {s['period']} · {s['currency']} · "
-        f"{status} · plan {plan.get('id')} v{plan.get('version')} · as of position "
-        f"{s['as_of']['position']}"
+    heading = phrase(
+        locale,
+        "statement_heading",
+        rep_id=s["rep_id"],
+        period=s["period"],
+        currency=s["currency"],
+        status=_term(locale, status),
+        plan_id=plan.get("id"),
+        plan_version=plan.get("version"),
+        position=s["as_of"]["position"],
     )
+    console.print(f"[bold]{escape(heading)}[/]")
     table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column("line")
-    table.add_column("amount", justify="right")
-    table.add_column("explanation")
+    table.add_column(phrase(locale, "column_line"))
+    table.add_column(phrase(locale, "column_amount"), justify="right")
+    table.add_column(phrase(locale, "column_explanation"))
     for line in s["lines"]:
-        text = "\n".join(f"• {step['text']}" for step in line["explanation"])
-        table.add_row(line["kind"], line["amount"], text)
-    table.add_row("[bold]total[/]", f"[bold]{s['total']}[/]", "")
-    table.add_row("[bold]payable[/]", f"[bold]{s['payable']}[/]", "")
+        text = "\n".join(f"• {escape(step['text'])}" for step in line["explanation"])
+        table.add_row(escape(_term(locale, line["kind"])), line["amount"], text)
+    table.add_row(f"[bold]{phrase(locale, 'total')}[/]", f"[bold]{s['total']}[/]", "")
+    table.add_row(f"[bold]{phrase(locale, 'payable')}[/]", f"[bold]{s['payable']}[/]", "")
     console.print(table)
     if s.get("attainment") is not None:
-        console.print(
-            f"attainment {s['attainment']} · score {s['score']} · tier coefficient "
-            f"{s['tier_coefficient']}"
+        summary = phrase(
+            locale,
+            "attainment_summary",
+            attainment=s["attainment"],
+            score=s["score"],
+            tier_coefficient=s["tier_coefficient"],
         )
+        console.print(escape(summary))
     for warning in s.get("warnings", []):
-        console.print(f"[yellow]warning[/] {warning['text']}")
+        label = escape(phrase(locale, "warning_label"))
+        console.print(f"[yellow]{label}[/] {escape(warning['text'])}")
     for pending in s.get("pending", []):
-        console.print(
-            f"[yellow]pending[/] {pending.get('kind')} {pending.get('subject_id')} "
-            "(awaiting approval; changes no payout yet)"
+        text = phrase(
+            locale, "pending", kind=pending.get("kind"), subject_id=pending.get("subject_id")
         )
+        console.print(f"[yellow]{escape(text)}[/]")
     if status == "paid":
         paid = s["paid"]
-        console.print(f"paid by run {paid['run_id']} (event {paid['paid_event_id']})")
-        if s.get("correction_to"):
-            console.print("later events changed what this period would pay:")
-            for e in s.get("later_events", []):
-                console.print(
-                    f"  {e.get('type', 'event')} {e['event_id']} at position "
-                    f"{e.get('position')} by {e.get('actor')}"
-                )
-            console.print(f"their correction is booked in {s['correction_to']}")
-    head = s["chain_head"]
-    console.print(f"chain head {head['position']}:{head['hash']}")
-
-
-def print_diff(console: Console, d: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]Diff[/] rep {d['rep_id']} · {d['period']} · position {d['from']['position']} → "
-        f"{d['to']['position']} · total {d['total_before']} → {d['total_after']} "
-        f"({d['total_change']})"
-    )
-    if not d["changes"]:
-        console.print("no line changed")
-    for change in d["changes"]:
-        subject = f" ({change['subject']})" if change["subject"] else ""
-        console.print(
-            f"  {change['kind']}{subject}: {change['before']} → {change['after']} "
-            f"({change['change']})"
+        paid_by = phrase(
+            locale, "paid_by", run_id=paid.get("run_id"), paid_event_id=paid.get("paid_event_id")
         )
+        console.print(escape(paid_by))
+        if s.get("correction_to"):
+            console.print(phrase(locale, "later_events"))
+            for e in s.get("later_events", []):
+                line = phrase(
+                    locale,
+                    "later_event",
+                    type=e.get("type", "event"),
+                    event_id=e["event_id"],
+                    position=e.get("position"),
+                    actor=e.get("actor"),
+                )
+                console.print(f"  {escape(line)}")
+            console.print(escape(phrase(locale, "correction_to", period=s["correction_to"])))
+    head = s["chain_head"]
+    console.print(phrase(locale, "chain_head", position=head["position"], hash=head["hash"]))
+
+
+def print_diff(console: Console, d: dict[str, Any], locale: str = "en") -> None:
+    """A diff: the heading, then each changed line with the events behind it."""
+    console.print(f"[bold]{escape(_diff_heading(d, locale))}[/]")
+    if not d["changes"]:
+        console.print(phrase(locale, "diff_none"))
+    for change in d["changes"]:
+        console.print(f"  {escape(_change_line(change, locale))}")
         for event in change["events_added"]:
-            who = f" by {event['actor']}" if "actor" in event else ""
-            console.print(f"    + {event.get('type', 'event')} {event['event_id']}{who}")
-        for event in change["events_removed"]:
-            console.print(f"    - {event.get('type', 'event')} {event['event_id']}")
-
-
-def print_history(console: Console, rep_id: str, entries: list[dict[str, Any]]) -> None:
-    console.print(f"[bold]Disciplinary history[/] of rep {rep_id}")
-    if not entries:
-        console.print("nothing recorded")
-    for e in entries:
-        when = e["occurred_at"][:10]
-        if e["kind"] == "case":
-            overturned = " [overturned]" if e["overturned"] else ""
-            console.print(
-                f"  {when} case {e['case_id']} {e['severity']} {e['code']}: "
-                f"{e['description']} — approval {e['approval']}, "
-                f"sanction {e['sanction']}{overturned}"
+            by = phrase(locale, "diff_by", actor=event["actor"]) if "actor" in event else ""
+            added = phrase(
+                locale,
+                "diff_added",
+                type=event.get("type", "event"),
+                event_id=event["event_id"],
+                by=by,
             )
-        elif e["kind"] == "overturned":
-            console.print(f"  {when} case {e['case_id']} overturned: {e['reason']}")
-        else:
-            console.print(f"  {when} coaching: {e['topic']}")
+            console.print(f"    {escape(added)}")
+        for event in change["events_removed"]:
+            removed = phrase(
+                locale, "diff_removed", type=event.get("type", "event"), event_id=event["event_id"]
+            )
+            console.print(f"    {escape(removed)}")
+
+
+def print_history(
+    console: Console, rep_id: str, entries: list[dict[str, Any]], locale: str = "en"
+) -> None:
+    """A rep's disciplinary history, oldest first, one entry a line."""
+    console.print(f"[bold]{escape(phrase(locale, 'history_heading', rep_id=rep_id))}[/]")
+    if not entries:
+        console.print(phrase(locale, "history_none"))
+    for entry in entries:
+        console.print(f"  {escape(_history_line(entry, locale))}")

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, manages, require_role
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
+from api.limits import UnsupportedMediaTypeError, is_json
 from api.schemas import ErrorOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
@@ -34,6 +35,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
     409: {"model": ErrorOut},
+    413: {"model": ErrorOut, "description": "Body or event count over the limit (SPEC §7)"},
+    415: {"model": ErrorOut, "description": "The body is not application/json"},
     422: {"model": ErrorOut},
 }
 EVENT_BODY_SCHEMA = TypeAdapter(AnyEventIn | list[AnyEventIn]).json_schema(
@@ -110,13 +113,18 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
     },
 )
 async def post_events(request: Request) -> Response:
-    """Record one event or a list, all or nothing; re-sending the same body is safe."""
+    """Record one event or a list (at most 10,000 by default), all or nothing;
+    re-sending the same body is safe. The body is application/json (413 over the
+    size limit, 415 another type, 422 nested deeper than 32 levels)."""
     # The caller and the services straight from the request, not as dependencies:
     # this is the hot write path, and each dependency FastAPI solves costs per request.
     principal = authenticate(request)
     ledger: Ledger = request.app.state.ledger
     reports: Reports = request.app.state.reports
     require_role(principal, "post_events")
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(content_type)
     parser: BodyParser = request.app.state.body_parser
     items, errors = await parser.parse(await request.body(), principal.actor)
     if errors:

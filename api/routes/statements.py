@@ -8,14 +8,20 @@ import structlog
 from fastapi import APIRouter, Query, Response
 
 from api.auth import check_rep_scope, require_role
-from api.deps import Caller, ReportsDep
+from api.deps import Caller, LocaleDep, ReportsDep
 from api.routes.events import _ERRORS
-from api.schemas import StatementOut
+from api.schemas import ErrorOut, StatementOut
 from api.tokens import Principal
+from projections.render import diff_texts, history_texts
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["statements"])
+# Statements, diffs and histories are words too: in the language Accept-Language asks for.
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    406: {"model": ErrorOut, "description": "Accept-Language names only unsupported languages"},
+}
 audit = structlog.get_logger("audit")
 
 
@@ -27,23 +33,27 @@ def _audit_read(principal: Principal, rep_id: str, what: str) -> None:
         )
 
 
-@router.get("/reps/{rep_id}/statements/{period}", response_model=StatementOut, responses=_ERRORS)
+@router.get(
+    "/reps/{rep_id}/statements/{period}", response_model=StatementOut, responses=_READ_ERRORS
+)
 def get_statement(
     rep_id: str,
     period: str,
     principal: Caller,
     reports: ReportsDep,
+    locale: LocaleDep,
     as_of: Annotated[
         str | None, Query(description="A position or a recorded_at timestamp.")
     ] = None,
 ) -> Response:
-    """A rep's statement for a period (now, or as of a position/timestamp), explained."""
+    """A rep's statement for a period (now, or as of a position/timestamp), explained
+    in the language of Accept-Language (en, zh-CN; 406 for only others)."""
     require_role(principal, "get_statement")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "statement")
     # Serialised directly: a statement can carry thousands of explained sales, and
     # it was validated when computed (StatementOut documents its shape).
-    body = reports.statement_json(rep_id, period, as_of=as_of)
+    body = reports.statement_json(rep_id, period, as_of=as_of, locale=locale)
     return Response(body, media_type="application/json")
 
 
@@ -55,20 +65,25 @@ def get_diff(
     period: str,
     principal: Caller,
     reports: ReportsDep,
+    locale: LocaleDep,
     from_: Annotated[str, Query(alias="from", description="Position or timestamp.")],
     to: Annotated[str, Query(description="Position or timestamp.")],
 ) -> dict[str, Any]:
-    """Which events changed which lines between two points, and by how much."""
+    """Which events changed which lines between two points, and by how much; each
+    change's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others)."""
     require_role(principal, "get_diff")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "diff")
-    return reports.diff(rep_id, period, from_, to)
+    return diff_texts(reports.diff(rep_id, period, from_, to), locale)
 
 
-@router.get("/reps/{rep_id}/history", response_model=list[dict[str, Any]], responses=_ERRORS)
-def get_history(rep_id: str, principal: Caller, reports: ReportsDep) -> list[dict[str, Any]]:
-    """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals."""
+@router.get("/reps/{rep_id}/history", response_model=list[dict[str, Any]], responses=_READ_ERRORS)
+def get_history(
+    rep_id: str, principal: Caller, reports: ReportsDep, locale: LocaleDep
+) -> list[dict[str, Any]]:
+    """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals; each
+    entry's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others)."""
     require_role(principal, "get_history")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "history")
-    return reports.history(rep_id)
+    return history_texts(reports.history(rep_id), locale)
