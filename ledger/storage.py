@@ -219,7 +219,7 @@ def _merge_parts(from_uri: Mapping[str, str], query: dict[str, str]) -> dict[str
     return merged
 
 
-def _positive_int(params: Mapping[str, str], key: str, default: int, *, low: int) -> int:
+def _whole_number(params: Mapping[str, str], key: str, default: int, *, low: int) -> int:
     value = params.get(key)
     if value is None:
         return default
@@ -279,10 +279,10 @@ def parse_postgres_url(url: str) -> PostgresURL:
         user=core.get("user", "postgres"),
         password=core.get("password", ""),
         schema=options.get("schema", "public"),
-        pool_size=_positive_int(options, "pool_size", 5, low=1),
-        max_overflow=_positive_int(options, "max_overflow", 10, low=0),
+        pool_size=_whole_number(options, "pool_size", 5, low=1),
+        max_overflow=_whole_number(options, "max_overflow", 10, low=0),
         create_tables=options.get("create_tables", "yes"),
-        connect_timeout_s=_positive_int(
+        connect_timeout_s=_whole_number(
             query, "connect_timeout", _DEFAULT_CONNECT_TIMEOUT_S, low=1
         ),
         libpq=query,
