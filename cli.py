@@ -63,6 +63,28 @@ app.add_typer(payout_app, name="payout")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _print_version(value: bool) -> None:
+    """``--version`` (SPEC §5): the installed package's version, from its metadata."""
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"incentive-ledger {version('incentive-ledger')}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """An event-sourced incentive ledger that explains every number."""
+
+
 DbOption = Annotated[
     str | None,
     typer.Option(

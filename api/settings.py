@@ -3,14 +3,22 @@
 The only place that reads ``os.environ`` (through pydantic-settings); the CLI's
 ``--db`` overrides the database URL. A bad setting is a `ConfigurationError`:
 one line naming the variable and why, never the value (secrets are in there).
+
+Secrets may come from files, the way Docker and Kubernetes hand them over:
+``LEDGER_<NAME>_FILE`` names a file that holds the value of ``LEDGER_<NAME>``
+(see `SECRET_FILE_SETTINGS`). ``LEDGER_DATABASE_PASSWORD[_FILE]`` completes a
+PostgreSQL URL that carries no password, so the URL itself holds no secret.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
+from typing import Any, Self
 
 import psycopg
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.errors import LedgerError
@@ -22,9 +30,16 @@ from ledger.storage import (
     StoreConfig,
     check_sqlite,
     library_env,
+    with_password,
 )
 
-__all__ = ["ConfigurationError", "Settings", "check_database", "get_settings"]
+__all__ = [
+    "SECRET_FILE_SETTINGS",
+    "ConfigurationError",
+    "Settings",
+    "check_database",
+    "get_settings",
+]
 
 _ENV_PREFIX = "LEDGER_"
 
@@ -35,25 +50,74 @@ class ConfigurationError(Exception):
 
 _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 
+# The settings that may be read from a file named by LEDGER_<NAME>_FILE.
+SECRET_FILE_SETTINGS = ("database_url", "database_password", "token_secret", "chain_key")
+# A secret is a line of text; anything bigger is the wrong file (or /dev/zero).
+_MAX_SECRET_BYTES = 64 * 1024
+
+
+def _variable(name: str) -> str:
+    return f"LEDGER_{name.upper()}"
+
+
+def _read_secret_file(variable: str, path: Path) -> str:
+    """The secret in ``path``, without its trailing newline(s), as Docker's own
+    images read ``*_FILE`` (``$(< file)``). Errors name the variable and the
+    path, never what the file holds."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(_MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > _MAX_SECRET_BYTES:
+        raise ValueError(f"{variable}: {path} is larger than a secret (over 64 KiB)")
+    try:
+        value = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ValueError(f"{variable}: {path} is not UTF-8 text") from None
+    if not value:
+        raise ValueError(f"{variable}: {path} is empty")
+    return value
+
 
 class Settings(BaseSettings):
     """Everything an operator can set; names are the environment variables."""
 
     # hide_input_in_errors: a refused secret must never reach a message or a log
+    # (the file-reading validator below sees every setting at once).
     model_config = SettingsConfigDict(
         env_prefix=_ENV_PREFIX, extra="ignore", hide_input_in_errors=True
     )
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        description="sqlite:///path.db or postgresql://...",
+        description="sqlite:///path.db or postgresql://... (every libpq parameter kept).",
+        repr=False,  # it may carry a password
+    )
+    database_url_file: Path | None = Field(
+        default=None, description="A file holding LEDGER_DATABASE_URL."
+    )
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="The PostgreSQL password, for a LEDGER_DATABASE_URL without one.",
+    )
+    database_password_file: Path | None = Field(
+        default=None,
+        description="A file holding the PostgreSQL password (e.g. a Docker secret, the "
+        "same file the postgres image reads as POSTGRES_PASSWORD_FILE).",
     )
     chain_key: SecretStr | None = Field(
         default=None,
         description="HMAC key for the audit chain; keep it outside the database.",
     )
+    chain_key_file: Path | None = Field(
+        default=None, description="A file holding LEDGER_CHAIN_KEY."
+    )
     token_secret: SecretStr | None = Field(
         default=None, description="Signs API bearer tokens (at least 32 characters)."
+    )
+    token_secret_file: Path | None = Field(
+        default=None, description="A file holding LEDGER_TOKEN_SECRET."
     )
     api_projector: bool = Field(
         default=True,
@@ -83,6 +147,37 @@ class Settings(BaseSettings):
         description="JSON logs; default: JSON unless a terminal is attached.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """LEDGER_<NAME>_FILE: the value of LEDGER_<NAME> read from a file, then
+        validated like one given directly. Both at once is refused: which one
+        counts would be a guess."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_FILE_SETTINGS:
+            path = data.get(f"{name}_file")
+            if path is None or str(path) == "":
+                continue
+            variable = _variable(name)
+            if data.get(name) not in {None, ""}:
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            data = {**data, name: _read_secret_file(f"{variable}_FILE", Path(path))}
+        return data
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Self:
+        """A separate database password completes the URL (PostgreSQL only, and
+        only a URL that has none: one password, one place)."""
+        if self.database_password is not None:
+            try:
+                self.database_url = with_password(
+                    self.database_url, self.database_password.get_secret_value()
+                )
+            except LedgerError as exc:
+                raise ValueError(f"LEDGER_DATABASE_PASSWORD: {exc.reason}") from None
+        return self
+
     @field_validator("chain_key", "token_secret")
     @classmethod
     def _refuse_weak_secrets(cls, value: SecretStr | None) -> SecretStr | None:
@@ -98,7 +193,7 @@ class Settings(BaseSettings):
         return self.chain_key.get_secret_value() if self.chain_key else None
 
 
-def _variable(loc: tuple[int | str, ...]) -> str:
+def _variable_of(loc: tuple[int | str, ...]) -> str:
     return f"{_ENV_PREFIX}{loc[0]}".upper() if loc else "settings"
 
 
@@ -106,7 +201,7 @@ def configuration_error(exc: ValidationError) -> ConfigurationError:
     """One line for a refused set of settings: each variable and why (the
     values are hidden: `hide_input_in_errors`)."""
     reasons = "; ".join(
-        f"{_variable(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+        f"{_variable_of(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
         for e in exc.errors(include_input=False, include_url=False)
     )
     return ConfigurationError(reasons)
@@ -139,6 +234,12 @@ def check_database(url: str, *, must_exist: bool) -> StoreConfig:
     return config
 
 
+def _other_libpq_params(env: dict[str, str]) -> dict[str, str]:
+    """The URL's libpq parameters beyond those passed by name (sslmode, ...)."""
+    params: dict[str, str] = json.loads(env.get("POSTGRES_LIBPQ_PARAMS") or "{}")
+    return {k: v for k, v in params.items() if k != "connect_timeout"}
+
+
 def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
     env = config.env
     try:
@@ -148,7 +249,8 @@ def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
             dbname=env["POSTGRES_DBNAME"],
             user=env["POSTGRES_USER"],
             password=env["POSTGRES_PASSWORD"],
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", CONNECT_TIMEOUT_SECONDS)),
+            **_other_libpq_params(env),
         ) as conn:
             row = conn.execute(
                 "SELECT to_regclass(%s)", (f'"{env["POSTGRES_SCHEMA"]}".{EVENTS_TABLE}',)

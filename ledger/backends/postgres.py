@@ -11,6 +11,7 @@ tables (plus USAGE on the position sequence): see the README.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
+    PostgresFactory,
 )
 from eventsourcing.utils import retry
 from psycopg import Cursor
@@ -39,7 +41,12 @@ from ledger.chain import ChainHasher, ChainLink
 from ledger.errors import StoreUnavailableError
 from ledger.payout_claims import CALCULATED, CLAIM_TOPICS, Claim, claim_changes
 
-__all__ = ["LedgerPostgresRecorder", "PostgresAppendSession", "schema_lock"]
+__all__ = [
+    "LedgerPostgresFactory",
+    "LedgerPostgresRecorder",
+    "PostgresAppendSession",
+    "schema_lock",
+]
 
 _RETRIED = (InterfaceError, OperationalError)
 # pg_advisory_lock key for DDL: any 64-bit number no other application uses.
@@ -60,6 +67,26 @@ def schema_lock(datastore: Any) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK,))
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, with every libpq parameter of the URL.
+
+    The library's datastore passes only dbname, host, port, user and password to
+    psycopg, so ``sslmode``, ``sslrootcert``, ``application_name``, ... of a URL
+    would be dropped. ``POSTGRES_LIBPQ_PARAMS`` (a JSON object, written by
+    `ledger.storage.library_env`) joins the keyword arguments its pool opens every
+    connection with: the pool is not open yet, so no connection goes without them.
+    """
+
+    POSTGRES_LIBPQ_PARAMS = "POSTGRES_LIBPQ_PARAMS"
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        params = json.loads(self.env.get(self.POSTGRES_LIBPQ_PARAMS) or "{}")
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict), "the library gives its pool a dict of kwargs"
+        kwargs.update(params)
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
