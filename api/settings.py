@@ -234,9 +234,9 @@ def check_database(url: str, *, must_exist: bool) -> StoreConfig:
     return config
 
 
-def _other_libpq_params(env: dict[str, str]) -> dict[str, str]:
+def _other_libpq_params(env: dict[str, str]) -> dict[str, Any]:
     """The URL's libpq parameters beyond those passed by name (sslmode, ...)."""
-    params: dict[str, str] = json.loads(env.get("POSTGRES_LIBPQ_PARAMS") or "{}")
+    params: dict[str, Any] = json.loads(env.get("POSTGRES_LIBPQ_PARAMS") or "{}")
     return {k: v for k, v in params.items() if k != "connect_timeout"}
 
 
