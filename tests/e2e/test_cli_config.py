@@ -88,7 +88,7 @@ class TestBadDatabase:
         [
             ("mysql://localhost/x", "unsupported database URL scheme"),
             ("sqlite:/relative.db", "a SQLite URL is"),
-            (f"postgresql://u:{SECRET}@127.0.0.1:port/x", "the port of a PostgreSQL URL"),
+            (f"postgresql://u:{SECRET}@127.0.0.1:port/x", "port 'port' is not a number"),
             ("postgresql://127.0.0.1:5432/", "names its database"),
             ("postgresql://127.0.0.1/x?pool_size=many", "pool_size"),
         ],

@@ -77,7 +77,7 @@ class TestKeepsLibpqParameters:
             "",
             "public",
         )
-        assert (url.pool_size, url.max_overflow, url.connect_timeout_s) == (5, 10, 10)
+        assert (url.pool_size, url.max_overflow, url.connect_timeout_s) == (5, 10, 5)
 
     def test_percent_encoding_is_decoded_as_libpq_does(self) -> None:
         """%XX is decoded everywhere; a + stays a + (it is not a form-encoded space)."""
