@@ -30,13 +30,13 @@ class TestImportCommand:
         plan = ROOT / "samples" / "field-sales.toml"
         first = _cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
         assert first.returncode == 0, first.stderr
-        assert "stored 11 events, skipped 0" in first.stdout
+        assert "stored 13 events, skipped 0" in first.stdout
         assert (tmp_path / "ledger.db").exists(), "the embedded default is ./ledger.db"
 
         again = _cli("import", str(SAMPLE_EVENTS), "--json", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         summary = json.loads(again.stdout)
-        assert (summary["stored"], summary["skipped"]) == (0, 11)
+        assert (summary["stored"], summary["skipped"]) == (0, 13)
 
         verified = _cli("verify", cwd=tmp_path)
         assert verified.returncode == 0, verified.stderr
@@ -48,10 +48,10 @@ class TestImportCommand:
         piped = SAMPLE_EVENTS.read_text(encoding="utf-8")
         first = _cli("import", "-", "--plan", str(plan), cwd=tmp_path, stdin=piped)
         assert first.returncode == 0, first.stderr
-        assert "stored 11 events, skipped 0" in first.stdout
+        assert "stored 13 events, skipped 0" in first.stdout
         again = _cli("import", "-", "--json", cwd=tmp_path, stdin=piped)
         assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["skipped"] == 11
+        assert json.loads(again.stdout)["skipped"] == 13
         missing = _cli("import", str(tmp_path / "nowhere.jsonl"), cwd=tmp_path)
         assert missing.returncode == 2
         assert "does not exist" in missing.stderr
