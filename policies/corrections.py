@@ -10,7 +10,7 @@ from policies.facts import CarriedBalanceFact, CorrectionFact, LineChange
 
 __all__ = ["carried_balance_line", "correction_line", "diff_lines", "line_key", "line_subject"]
 
-_SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period")
+_SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period", "spiff_id", "level")
 
 
 # Kinds a period has one line of: the same line whatever its steps mention.

@@ -14,7 +14,21 @@ from policies.rounding import Ratio, money_text, number_text, ratio_text, round_
 
 __all__ = ["Line", "LineKind", "Step", "money", "ratio", "step"]
 
-LineKind = Literal["commission", "bonus", "fine", "adjustment", "correction", "carried_balance"]
+LineKind = Literal[
+    "commission",
+    "bonus",
+    "fine",
+    "adjustment",
+    "correction",
+    "carried_balance",
+    # SPEC §3.1
+    "spiff",
+    "gate",
+    "cap",
+    "draw",
+    "draw_recovery",
+    "override",
+]
 
 
 class Step(NamedTuple):

@@ -39,15 +39,20 @@ from policies.money import MAX_MONEY, check_money, decimal_places
 from policies.periods import FIRST_YEAR, LAST_YEAR, Period, in_bounds
 
 __all__ = [
+    "Band",
     "Bonus",
     "Clawback",
     "Commission",
+    "CommissionTiers",
     "Discipline",
+    "Draw",
     "KpiWeight",
+    "Override",
     "Plan",
     "PlanError",
     "PlanMoney",
     "RedLine",
+    "Spiff",
     "Tier",
     "load_plan",
     "plan_document",
@@ -133,9 +138,101 @@ class _Frozen(BaseModel):
 Rate = Annotated[Decimal, Field(ge=0, le=1)]
 
 
+class Band(_Frozen):
+    """A commission band (SPEC §3.1): from its lower bound (inclusive) on, sales
+    earn their category rate × ``multiplier``, or the band's own ``rate``."""
+
+    from_: Decimal = Field(alias="from", ge=0)
+    multiplier: Decimal | None = Field(default=None, ge=0)
+    rate: Rate | None = None
+
+    @model_validator(mode="after")
+    def _one_of_multiplier_and_rate(self) -> Band:
+        if (self.multiplier is None) == (self.rate is None):
+            msg = "a band has exactly one of 'multiplier' and 'rate'"
+            if self.multiplier is not None:
+                msg += " (this one has both)"
+            raise ValueError(msg)
+        return self
+
+
+class CommissionTiers(_Frozen):
+    """SPEC §3.1 commission tiers: bands by attainment or credited money,
+    marginal or retroactive."""
+
+    measure: Literal["attainment", "credited"]
+    method: Literal["marginal", "retroactive"]
+    bands: list[Band] = Field(min_length=1)
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_ascend_from_zero(cls, bands: list[Band]) -> list[Band]:
+        if bands[0].from_ != 0:
+            raise ValueError("the first band starts from 0")
+        for i, (lower, upper) in enumerate(pairwise(bands), start=1):
+            if upper.from_ == lower.from_:
+                msg = f"bands[{i}].from repeats {lower.from_}: each 'from' is a new bound"
+                raise ValueError(msg)
+            if upper.from_ < lower.from_:
+                msg = (
+                    f"bands must be in strictly ascending order of 'from': bands[{i}].from "
+                    f"{upper.from_} is below {lower.from_}"
+                )
+                raise ValueError(msg)
+        return bands
+
+
 class Commission(_Frozen):
     default_rate: Rate
     rates: dict[str, Rate] = Field(default_factory=dict)
+    basis: Literal["booking", "collection"] = "booking"
+    gate: Decimal | None = Field(default=None, ge=0)  # attainment below it: no commission
+    per_sale_cap: PlanMoney | None = None
+    period_cap: PlanMoney | None = None
+    tiers: CommissionTiers | None = None
+
+
+class Spiff(_Frozen):
+    """A time-boxed incentive (SPEC §3.1): a fixed ``amount`` or a ``rate`` of
+    the credited amount, per qualifying sale."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+    from_: date = Field(alias="from")
+    to: date
+    category: str | None = Field(default=None, min_length=1)
+    min_amount: PlanMoney | None = None
+    amount: PlanMoney | None = None
+    rate: Rate | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _window_in_order(cls, to: date, info: ValidationInfo) -> date:
+        start = info.data.get("from_")
+        if start is not None and to < start:
+            msg = f"{to} is before 'from' {start} (both days are in the window)"
+            raise ValueError(msg)
+        return to
+
+    @model_validator(mode="after")
+    def _one_reward(self) -> Spiff:
+        if (self.amount is None) == (self.rate is None):
+            msg = "a SPIFF has exactly one of 'amount' and 'rate'"
+            raise ValueError(msg)
+        return self
+
+
+class Draw(_Frozen):
+    """A guaranteed minimum payable per period (SPEC §3.1)."""
+
+    amount: Annotated[Decimal, Field(gt=0), _MONEY]
+    recoverable: bool
+    until: date | None = None  # periods starting on or before it have the draw; None: all
+
+
+class Override(_Frozen):
+    """A manager's share of the credited sales of their reports, by level."""
+
+    rates: list[Rate] = Field(min_length=1, max_length=2)
 
 
 class KpiWeight(_Frozen):
@@ -153,6 +250,7 @@ class Bonus(_Frozen):
     cap: Decimal = Field(ge=0)
     kpis: list[KpiWeight] = Field(min_length=1)
     tiers: list[Tier] = Field(min_length=1)
+    prorate: bool = False  # SPEC §3.1: target_bonus × enrolled days / the period's days
 
     @field_validator("kpis")
     @classmethod
@@ -213,20 +311,30 @@ class Plan(_Frozen):
     bonus: Bonus
     clawback: Clawback
     discipline: Discipline
+    spiffs: list[Spiff] = Field(default_factory=list)
+    draw: Draw | None = None
+    override: Override | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_floats(cls, data: Any) -> Any:
-        def walk(value: Any) -> None:
-            _no_float(value)
-            if isinstance(value, dict):
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
+        found: list[str] = []
 
-        walk(data)
+        def walk(value: Any, path: str) -> None:
+            try:
+                _no_float(value)
+            except ValueError as exc:
+                found.append(f"{path or '(plan)'}: {exc}")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, f"{path}.{key}" if path else str(key))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, f"{path}[{i}]")
+
+        walk(data, "")
+        if found:
+            raise ValueError("; ".join(found))
         return data
 
     @model_validator(mode="after")
@@ -258,11 +366,38 @@ class Plan(_Frozen):
                 f"clawback.window_days: at most {_MAX_WINDOW_DAYS:,} (200 years: every "
                 "date lies in 2000-2199)"
             )
+        problems += self._shape_problems()
         for i, rung in enumerate(self.discipline.minor_ladder):
             if len(rung.removeprefix("points:")) > _MAX_POINT_DIGITS and rung != "warning":
                 problems.append(
                     f"discipline.minor_ladder[{i}]: at most {_MAX_POINT_DIGITS} digits of points"
                 )
+        return problems
+
+    def _shape_problems(self) -> list[str]:
+        """SPEC §3.1 bounds: dates of SPIFFs and draws in 2000-2199, SPIFF ids
+        unique, bands measured in credited money held to the money bounds."""
+        problems = []
+        seen: set[str] = set()
+        for i, spiff in enumerate(self.spiffs):
+            for name, day in (("from", spiff.from_), ("to", spiff.to)):
+                if not in_bounds(day.year):
+                    problems.append(
+                        f"spiffs[{i}].{name}: must lie in the years {FIRST_YEAR}-{LAST_YEAR}"
+                    )
+            if spiff.id in seen:
+                problems.append(f"spiffs[{i}].id: {spiff.id} appears twice")
+            seen.add(spiff.id)
+        until = self.draw.until if self.draw is not None else None
+        if until is not None and not in_bounds(until.year):
+            problems.append(f"draw.until: must lie in the years {FIRST_YEAR}-{LAST_YEAR}")
+        tiers = self.commission.tiers
+        if tiers is not None and tiers.measure == "credited":
+            for i, band in enumerate(tiers.bands):
+                try:
+                    check_money(band.from_, self.currency)
+                except ValueError as exc:
+                    problems.append(f"commission.tiers.bands[{i}].from: {exc}")
         return problems
 
     @classmethod
@@ -290,12 +425,17 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 
 def load_plan(text: str, fmt: Literal["toml", "json"]) -> Plan:
-    """Parse and validate a plan document; PlanError names every bad field."""
+    """Parse and validate a plan document; PlanError names every bad field.
+
+    TOML numbers are read as decimals (SPEC §3.1: ``0.05`` is exact); a JSON
+    number with a fraction or an exponent is refused, as in events (write it as
+    decimal text, ``"0.05"``), so it reaches the validation as a float and is
+    named there."""
     try:
         data = (
             tomllib.loads(text, parse_float=Decimal)
             if fmt == "toml"
-            else json.loads(text, parse_float=Decimal)
+            else json.loads(text, parse_float=float)
         )
     except ValueError as exc:  # TOMLDecodeError, JSONDecodeError, a 5,000-digit integer
         raise PlanError([("(document)", f"not valid {fmt.upper()}: {exc}")]) from None
@@ -318,9 +458,32 @@ def _errors_of(error: Any) -> list[tuple[str, str]]:
     return [("(plan)", reason)]
 
 
+# SPEC §3.1 fields at their defaults, left out of a plan's document so that a
+# plan without the new sections is stored exactly as before (same bytes, same
+# content hash): (section or None for the top level, field, its default).
+_SHAPE_DEFAULTS: tuple[tuple[str | None, str, object], ...] = (
+    ("commission", "basis", "booking"),
+    ("commission", "gate", None),
+    ("commission", "per_sale_cap", None),
+    ("commission", "period_cap", None),
+    ("commission", "tiers", None),
+    ("bonus", "prorate", False),
+    (None, "spiffs", []),
+    (None, "draw", None),
+    (None, "override", None),
+)
+
+
 def plan_document(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-safe data (decimals as text) that validates back to itself."""
-    return plan.model_dump(mode="json", by_alias=True)
+    """The plan as JSON-safe data (decimals as text) that validates back to itself.
+
+    SPEC §3.1 sections a plan does not use are left out, so it reads as written."""
+    document = plan.model_dump(mode="json", by_alias=True)
+    for section, name, default in _SHAPE_DEFAULTS:
+        holder = document if section is None else document[section]
+        if holder.get(name) == default:
+            del holder[name]
+    return document
 
 
 def plan_in_force(versions: Iterable[Plan], period: Period) -> Plan | None:

@@ -77,6 +77,59 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}: {before} → {after} ({change})",
         "carried_balance": "Negative total carried from {from_period}: {amount}",
+        # SPEC §3.1 shapes of pay
+        "sale_band": (
+            "Sale {sale_id}: {credited} credited in the band from {band_from}, category "
+            "{category}: {base_rate} ({rate_source} rate) × multiplier {multiplier} / band rate "
+            "{band_rate} → {rate} = {commission}"
+        ),
+        "tiers_reached": (
+            "Tiers by {measure} ({method}): the period reached the band from {band_from} "
+            "(attainment {attainment}, credited {credited})"
+        ),
+        "tiers_without_target": (
+            "No approved {kpi} target: bands by {measure} do not apply, base rates are paid"
+        ),
+        "gate_without_target": "No approved {kpi} target: the gate {gate} does not apply",
+        "per_sale_cap": (
+            "Sale {sale_id}: commission {commission} capped at {cap} per sale ({cut} cut)"
+        ),
+        "period_cap": "Commission {commission} above the period cap {cap}: {cut} taken back",
+        "gate_not_reached": (
+            "Attainment {attainment} is below the gate {gate}: the commission left, "
+            "{commission}, is not paid"
+        ),
+        "spiff_sale": (
+            "SPIFF {spiff_id}, sale {sale_id} ({category}, {credited} credited): fixed {fixed} × "
+            "share {share} / rate {rate} = {earned}"
+        ),
+        "spiff_total": (
+            "SPIFF {spiff_id} ({window_from} to {window_to}, category {category}, minimum "
+            "{min_amount}): {sales} sale(s), {amount}"
+        ),
+        "bonus_prorated": (
+            "Enrolled {enrolled_from} to {enrolled_to}: {days} of {period_days} days = "
+            "{fraction} × target bonus {target_bonus}"
+        ),
+        "draw_top_up": (
+            "Earned {earned} before the draw, below the draw of {draw_amount}: topped up by "
+            "{top_up} (recoverable: {recoverable})"
+        ),
+        "draw_recovered": (
+            "Earned {earned} leaves {room} above the draw ({in_draw_period} draw period): "
+            "{recovered} of the draw balance recovered"
+        ),
+        "draw_balance": "Draw balance {balance_before} → {balance_after}",
+        "override_rep": "Level {level}: rep {rep_id} credited {credited}",
+        "override_total": "Override level {level}: {credited} credited × {rate} = {amount}",
+        "fx_converted": (
+            "Sale {sale_id}: {amount} {currency} × {rate} (rate from {rate_from}) = "
+            "{converted} {plan_currency}"
+        ),
+        "payment_released": (
+            "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
+            "its commission released = {commission}, SPIFF {spiff}"
+        ),
         # warnings (`policies.pay_warnings`)
         "unknown_kpi": (
             "KPI {kpi} is not in plan {plan_id} v{plan_version} (its KPIs: {plan_kpis}): "
@@ -140,6 +193,52 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}：{before} → {after}（{change}）",
         "carried_balance": "从 {from_period} 结转的负余额：{amount}",
+        "sale_band": (
+            "销售 {sale_id}：在起点为 {band_from} 的区间计入 {credited}，类别 {category}："
+            "{base_rate}（{rate_source} 费率）× 系数 {multiplier} / 区间费率 {band_rate} → "
+            "{rate} = {commission}"
+        ),
+        "tiers_reached": (
+            "按 {measure} 分档（{method}）：本期达到起点为 {band_from} 的区间（达成率 "
+            "{attainment}，计入 {credited}）"
+        ),
+        "tiers_without_target": (
+            "没有已批准的 {kpi} 目标：按 {measure} 的分档不适用，按基础费率计算"
+        ),
+        "gate_without_target": "没有已批准的 {kpi} 目标：门槛 {gate} 不适用",
+        "per_sale_cap": "销售 {sale_id}：佣金 {commission} 按单笔上限 {cap} 封顶（扣减 {cut}）",
+        "period_cap": "佣金 {commission} 超过本期上限 {cap}：扣回 {cut}",
+        "gate_not_reached": "达成率 {attainment} 低于门槛 {gate}：剩余佣金 {commission} 不予支付",
+        "spiff_sale": (
+            "专项奖励 {spiff_id}，销售 {sale_id}（{category}，计入 {credited}）：固定 {fixed} × "
+            "分成 {share} / 比例 {rate} = {earned}"
+        ),
+        "spiff_total": (
+            "专项奖励 {spiff_id}（{window_from} 至 {window_to}，类别 {category}，最低 "
+            "{min_amount}）：{sales} 笔销售，{amount}"
+        ),
+        "bonus_prorated": (
+            "在职 {enrolled_from} 至 {enrolled_to}：{period_days} 天中的 {days} 天 = {fraction} "
+            "× 目标奖金 {target_bonus}"
+        ),
+        "draw_top_up": (
+            "保底前收入 {earned} 低于保底 {draw_amount}：补足 {top_up}（可回收：{recoverable}）"
+        ),
+        "draw_recovered": (
+            "收入 {earned} 超出保底部分 {room}（保底期间：{in_draw_period}）：回收保底余额 "
+            "{recovered}"
+        ),
+        "draw_balance": "保底余额 {balance_before} → {balance_after}",
+        "override_rep": "第 {level} 级：销售代表 {rep_id} 计入 {credited}",
+        "override_total": "第 {level} 级管理提成：计入 {credited} × {rate} = {amount}",
+        "fx_converted": (
+            "销售 {sale_id}：{amount} {currency} × {rate}（{rate_from} 起的汇率）= "
+            "{converted} {plan_currency}"
+        ),
+        "payment_released": (
+            "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金的 {fraction} = "
+            "{commission}，专项奖励 {spiff}"
+        ),
         "unknown_kpi": (
             "KPI {kpi} 不在方案 {plan_id} 第 {plan_version} 版中（其 KPI：{plan_kpis}）："
             "它的目标和得分不计入加权得分"

@@ -1,0 +1,192 @@
+"""Commission tiers (SPEC §3.1): bands by attainment or by credited money,
+marginal or retroactive, each band a multiplier of the category rate or a rate
+of its own.
+
+Bands are compared exactly. A band measured by attainment starts at ``from`` ×
+the approved ``sales_amount`` target in money (a product of two decimals: exact),
+so "the running total crosses a band's lower bound" is a comparison of money
+with money, and ``credited / target >= from`` holds exactly when it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from policies.commission import Credited, sale_rate
+from policies.explanation import Step, money, ratio, step
+from policies.facts import SaleFact
+from policies.plan import Band, CommissionTiers, Plan
+from policies.rounding import CALC
+
+__all__ = [
+    "SaleCommission",
+    "band_bounds",
+    "band_of",
+    "band_rate",
+    "base_rate_sales",
+    "marginal_parts",
+    "tiered_sales",
+]
+
+
+@dataclass(frozen=True)
+class SaleCommission:
+    """One credited sale's commission after tiers (unrounded) and its steps."""
+
+    sale: SaleFact
+    credit: Decimal
+    amount: Decimal
+    steps: tuple[Step, ...]
+
+
+def band_bounds(tiers: CommissionTiers, target: Decimal | None) -> tuple[Decimal, ...] | None:
+    """Each band's lower bound in money: ``from`` itself when the measure is
+    credited money, ``from`` × target when it is attainment (None: no target,
+    so attainment bands cannot apply)."""
+    if tiers.measure == "credited":
+        return tuple(b.from_ for b in tiers.bands)
+    if target is None or target <= 0:
+        return None
+    return tuple(CALC.multiply(b.from_, target) for b in tiers.bands)
+
+
+def band_of(bounds: Sequence[Decimal], measure: Decimal) -> int:
+    """The index of the highest band whose lower bound (inclusive) is at most
+    ``measure``."""
+    chosen = 0
+    for i, bound in enumerate(bounds):
+        if bound <= measure:
+            chosen = i
+    return chosen
+
+
+def band_rate(band: Band, base_rate: Decimal) -> Decimal:
+    """A band's rate for a sale: its own ``rate``, else the sale's category
+    rate × the band's ``multiplier``."""
+    if band.rate is not None:
+        return band.rate
+    assert band.multiplier is not None, "a band has a multiplier or a rate"
+    return CALC.multiply(base_rate, band.multiplier)
+
+
+def marginal_parts(
+    before: Decimal, credit: Decimal, bounds: Sequence[Decimal]
+) -> list[tuple[int, Decimal]]:
+    """SPEC §3.1 marginal tiers: a sale's credited amount cut where the running
+    total (``before`` → ``before + credit``) crosses a band's lower bound, as
+    (band index, part). The parts sum to ``credit``; a zero credit is one empty
+    part in the band the running total is in."""
+    after = CALC.add(before, credit)
+    if credit <= 0:
+        return [(band_of(bounds, before), credit)]
+    parts: list[tuple[int, Decimal]] = []
+    for i, lower in enumerate(bounds):
+        upper = bounds[i + 1] if i + 1 < len(bounds) else None
+        start = max(before, lower)
+        end = after if upper is None else min(after, upper)
+        if end > start:
+            parts.append((i, CALC.subtract(end, start)))
+    return parts
+
+
+def _measure_values(
+    tiers: CommissionTiers, measure: Decimal, target: Decimal | None
+) -> dict[str, object]:
+    if tiers.measure == "attainment":
+        assert target is not None
+        return {"attainment": Fraction(measure) / Fraction(target)}
+    return {"credited": measure}
+
+
+def tiered_sales(
+    plan: Plan, credited: Credited, target: Decimal | None, target_event_ids: Sequence[str] = ()
+) -> tuple[list[SaleCommission], list[Step]] | None:
+    """SPEC §3.1: each credited sale's commission under the plan's bands, in
+    business order, and the steps that say which band the period reached.
+    None when the bands cannot apply (measured by attainment, with no target)."""
+    tiers = plan.commission.tiers
+    assert tiers is not None
+    bounds = band_bounds(tiers, target)
+    if bounds is None:
+        return None
+    bands = tiers.bands
+    final = credited.total
+    reached = band_of(bounds, final)
+    result: list[SaleCommission] = []
+    running = Decimal(0)
+    for sale, credit in credited.by_sale:
+        base_rate, source = sale_rate(plan, sale.category)
+        if tiers.method == "retroactive":
+            parts = [(reached, credit)]
+        else:
+            parts = marginal_parts(running, credit, bounds)
+        running = CALC.add(running, credit)
+        total = Decimal(0)
+        steps = []
+        for index, part in parts:
+            band = bands[index]
+            rate = band_rate(band, base_rate)
+            amount = CALC.multiply(part, rate)
+            total = CALC.add(total, amount)
+            steps.append(
+                step(
+                    "sale_band",
+                    (sale.event_id,),
+                    sale_id=sale.sale_id,
+                    credited=part,
+                    category=sale.category or "(none)",
+                    band_from=ratio(band.from_) if tiers.measure == "attainment" else band.from_,
+                    base_rate=ratio(base_rate),
+                    rate_source=source,
+                    multiplier=ratio(band.multiplier) if band.multiplier is not None else None,
+                    band_rate=ratio(band.rate) if band.rate is not None else None,
+                    rate=ratio(rate),
+                    commission=amount,
+                )
+            )
+        result.append(SaleCommission(sale, credit, total, tuple(steps)))
+    reached_band = bands[reached]
+    summary = step(
+        "tiers_reached",
+        target_event_ids,
+        measure=tiers.measure,
+        method=tiers.method,
+        band_from=ratio(reached_band.from_)
+        if tiers.measure == "attainment"
+        else reached_band.from_,
+        **_measure_values(tiers, final, target),
+    )
+    return result, [summary]
+
+
+def base_rate_sales(plan: Plan, credited: Credited) -> list[SaleCommission]:
+    """Each credited sale at its category rate (no bands apply)."""
+    result = []
+    for sale, credit in credited.by_sale:
+        rate, source = sale_rate(plan, sale.category)
+        amount = CALC.multiply(credit, rate)
+        result.append(
+            SaleCommission(
+                sale,
+                credit,
+                amount,
+                (
+                    step(
+                        "sale_commission",
+                        (sale.event_id,),
+                        sale_id=sale.sale_id,
+                        amount=money(sale.amount),
+                        share=ratio(sale.share),
+                        credited=credit,
+                        category=sale.category or "(none)",
+                        rate=ratio(rate),
+                        rate_source=source,
+                        commission=amount,
+                    ),
+                ),
+            )
+        )
+    return result

@@ -1,0 +1,87 @@
+"""Currencies (SPEC §3.1): a sale in a currency other than the plan's is
+converted at the latest ``FxRateSet`` for exactly that pair (sale currency →
+plan currency) whose ``occurred_at`` is at or before the sale's, rounded to
+0.01; every later step uses the converted amount, and the explanation shows the
+rate and its event. No rate in force: a distinct result (`MissingRate`), which
+the ledger turns into a refusal (when the sale is recorded) or a pending item
+(when a later plan change leaves it without a rate)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from policies.explanation import Step, money, step
+from policies.rounding import CALC, number_text, round_money
+
+__all__ = ["Converted", "FxRate", "MissingRate", "convert", "rate_in_force"]
+
+
+@dataclass(frozen=True)
+class FxRate:
+    """1 ``base`` = ``rate`` ``quote``, from ``occurred_at`` on."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    occurred_at: datetime
+    position: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Converted:
+    amount: Decimal  # in the plan's currency, rounded to 0.01
+    step: Step | None  # None: the sale was in the plan's currency already
+
+
+@dataclass(frozen=True)
+class MissingRate:
+    """No rate for ``base`` → ``quote`` in force at ``at``."""
+
+    base: str
+    quote: str
+    at: datetime
+
+
+def rate_in_force(rates: Sequence[FxRate], base: str, quote: str, at: datetime) -> FxRate | None:
+    """The latest rate for exactly ``base`` → ``quote`` whose ``occurred_at`` is
+    at or before ``at`` (ties: the later recorded one)."""
+    eligible = [r for r in rates if r.base == base and r.quote == quote and r.occurred_at <= at]
+    return max(eligible, key=lambda r: (r.occurred_at, r.position), default=None)
+
+
+def convert(
+    sale_id: str,
+    amount: Decimal,
+    currency: str,
+    plan_currency: str,
+    *,
+    at: datetime,
+    rates: Sequence[FxRate],
+) -> Converted | MissingRate:
+    """A sale's amount in the plan's currency at the sale's moment, rounded to
+    0.01 (the plan currency's cents), or `MissingRate`."""
+    if currency == plan_currency:
+        return Converted(amount, None)
+    rate = rate_in_force(rates, currency, plan_currency, at)
+    if rate is None:
+        return MissingRate(currency, plan_currency, at)
+    exact = CALC.multiply(amount, rate.rate)
+    converted = round_money(exact)
+    return Converted(
+        converted,
+        step(
+            "fx_converted",
+            (rate.event_id,),
+            sale_id=sale_id,
+            amount=number_text(amount),
+            currency=currency,
+            rate=number_text(rate.rate),
+            rate_from=rate.occurred_at.isoformat(),
+            plan_currency=plan_currency,
+            converted=money(converted),
+        ),
+    )

@@ -1,0 +1,123 @@
+"""Draws (SPEC §3.1): a guaranteed minimum payable per period.
+
+A draw applies to the rep's periods from the one holding their enrolment to the
+last one that starts on or before ``until``. Let E be the period's total before
+the draw (it may be negative). When E < ``amount``, a ``draw`` line of ``amount``
+− max(E, 0) is added. When the draw is ``recoverable``, the draw lines form the
+rep's draw balance, repaid by a ``draw_recovery`` line of −min(balance, E −
+``amount``) in a draw period where E > ``amount``, and of −min(balance, E) in
+later periods where E > 0; the statement shows the balance before and after. A
+non-recoverable draw is forgiven. Every period counts, paid or not: the balance
+carried in is the balance after the period before (`balance_after_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from policies.explanation import Line, money, step
+from policies.periods import Period
+from policies.plan import Draw
+
+__all__ = ["DrawResult", "balance_after_of", "draw_applies", "draw_lines"]
+
+_ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    lines: tuple[Line, ...]
+    balance_before: Decimal
+    balance_after: Decimal
+
+
+def draw_applies(draw: Draw, period: Period, first_period: Period) -> bool:
+    """Whether ``period`` is a draw period: from the enrolment period on, while
+    it starts on or before ``until`` (every period when there is no ``until``)."""
+    if period < first_period:
+        return False
+    return draw.until is None or period.first_day <= draw.until
+
+
+def draw_lines(
+    draw: Draw,
+    period: Period,
+    first_period: Period,
+    earned: Decimal,
+    balance_before: Decimal,
+    *,
+    plan_event_id: str | None = None,
+) -> DrawResult:
+    """The period's ``draw`` and ``draw_recovery`` lines, given E (``earned``:
+    the total before the draw) and the recoverable balance carried in."""
+    assert balance_before >= 0, "a draw balance is never negative"
+    ids = (plan_event_id,)
+    in_draw = draw_applies(draw, period, first_period)
+    balance = balance_before if draw.recoverable else _ZERO
+    lines: list[Line] = []
+    common = {
+        "draw_amount": money(draw.amount),
+        "earned": money(earned),
+        "recoverable": "yes" if draw.recoverable else "no",
+        "until": draw.until.isoformat() if draw.until else None,
+    }
+    if in_draw and earned < draw.amount:
+        top_up = draw.amount - max(earned, _ZERO)
+        after = balance + top_up if draw.recoverable else _ZERO
+        lines.append(
+            Line.of(
+                "draw",
+                top_up,
+                [
+                    step("draw_top_up", ids, top_up=money(top_up), **common),
+                    step("draw_balance", balance_before=money(balance), balance_after=money(after)),
+                ],
+            )
+        )
+        balance = after
+    elif draw.recoverable and balance > 0:
+        room = earned - draw.amount if in_draw else earned
+        if room > 0:
+            recovered = min(balance, room)
+            after = balance - recovered
+            lines.append(
+                Line.of(
+                    "draw_recovery",
+                    -recovered,
+                    [
+                        step(
+                            "draw_recovered",
+                            ids,
+                            room=money(room),
+                            recovered=money(recovered),
+                            in_draw_period="yes" if in_draw else "no",
+                            **common,
+                        ),
+                        step(
+                            "draw_balance",
+                            balance_before=money(balance),
+                            balance_after=money(after),
+                        ),
+                    ],
+                )
+            )
+            balance = after
+    return DrawResult(tuple(lines), balance_before, balance)
+
+
+def balance_after_of(lines: Iterable[Mapping[str, object]], balance_before: Decimal) -> Decimal:
+    """The draw balance after a recorded (paid or stored) statement, from the
+    ``draw_balance`` step of its draw lines; ``balance_before`` when it has none
+    (no draw line: the balance did not move)."""
+    after = balance_before
+    for line in lines:
+        if line.get("kind") not in {"draw", "draw_recovery"}:
+            continue
+        explanation = line.get("explanation")
+        assert isinstance(explanation, list)
+        for s in explanation:
+            if s["code"] == "draw_balance":
+                after = Decimal(s["values"]["balance_after"])
+    return after
