@@ -9,12 +9,17 @@ from fractions import Fraction
 from policies.commission import SaleSteps, commission_line, credited_sales
 from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
+from policies.draws import DrawResult, draw_lines
 from policies.explanation import Line, money, step
 from policies.facts import PendingItem, PeriodFacts
+from policies.overrides import override_lines
 from policies.pay_warnings import PayWarning, period_warnings
 from policies.plan import Plan
+from policies.proration import Proration, proration
 from policies.rounding import CALC
-from policies.tiers import bonus_line
+from policies.shapes import SALES_KPI, shaped_commission_lines, uses_commission_shapes
+from policies.spiffs import spiff_lines
+from policies.tiers import bonus_line, effective_target
 
 __all__ = ["PeriodResult", "adjustment_lines", "calculate_period"]
 
@@ -30,6 +35,10 @@ class PeriodResult:
     pending: tuple[PendingItem, ...]
     carry_out: Decimal
     warnings: tuple[PayWarning, ...] = ()  # probable typos that change pay
+    # SPEC §3.1 draws: the recoverable balance before and after the period
+    # (None: the plan has no draw)
+    draw_balance_before: Decimal | None = None
+    draw_balance_after: Decimal | None = None
 
 
 def adjustment_lines(facts: PeriodFacts) -> list[Line]:
@@ -97,14 +106,27 @@ def calculate_period(
             cases=facts.cases,
             minor_history=facts.minor_history,
             plan_event_id=facts.plan_event_id,
+            proration=_proration(plan, facts),
         )
-        lines = [commission_line(plan, credited, facts.plan_event_id, known), bonus.line]
+        if uses_commission_shapes(plan):
+            lines = shaped_commission_lines(
+                plan, credited, effective_target(facts.targets, SALES_KPI), facts.plan_event_id
+            )
+        else:
+            lines = [commission_line(plan, credited, facts.plan_event_id, known)]
+        lines += spiff_lines(plan, credited, facts.plan_event_id)
+        lines.append(bonus.line)
+        lines += _override_lines(plan, facts)
         lines += fine_lines(plan, facts.cases)
         lines += adjustment_lines(facts)
         lines += [correction_line(c) for c in facts.corrections]
         if facts.carried_in is not None:
             lines.append(carried_balance_line(facts.carried_in))
         total = sum((line.amount for line in lines), Decimal(0))
+        drawn = _draw(plan, facts, total)
+        if drawn is not None:
+            lines += drawn.lines
+            total = sum((line.amount for line in lines), Decimal(0))
     return PeriodResult(
         lines=tuple(lines),
         attainment=bonus.attainment,
@@ -115,4 +137,37 @@ def calculate_period(
         pending=_pending(facts),
         carry_out=total if total < 0 else Decimal("0.00"),
         warnings=period_warnings(plan, facts),
+        draw_balance_before=drawn.balance_before if drawn is not None else None,
+        draw_balance_after=drawn.balance_after if drawn is not None else None,
+    )
+
+
+def _proration(plan: Plan, facts: PeriodFacts) -> Proration | None:
+    """SPEC §3.1 ``prorate``: the rep's enrolled days of the period."""
+    if not plan.bonus.prorate or facts.enrolled_on is None:
+        return None
+    return proration(facts.period, facts.enrolled_on, facts.left_on)
+
+
+def _override_lines(plan: Plan, facts: PeriodFacts) -> list[Line]:
+    """SPEC §3.1 overrides: a manager's share of their reports' credited sales."""
+    if plan.override is None or facts.reporting is None:
+        return []
+    return override_lines(
+        facts.rep_id, plan.override, facts.team_sales, facts.reporting, facts.plan_event_id
+    )
+
+
+def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
+    """SPEC §3.1 draws, on the total before the draw (E)."""
+    if plan.draw is None:
+        return None
+    first = facts.first_period or facts.period
+    return draw_lines(
+        plan.draw,
+        facts.period,
+        first,
+        earned,
+        facts.draw_balance_in,
+        plan_event_id=facts.plan_event_id,
     )

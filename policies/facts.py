@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
+from policies.overrides import ReportingLines, TeamSale
 from policies.periods import Period
 
 __all__ = [
@@ -180,3 +181,10 @@ class PeriodFacts:
     carried_in: CarriedBalanceFact | None = None
     plan_event_id: str | None = None  # the PlanPublished of the version in force
     unsplit_sales: Sequence[UnsplitSaleFact] = ()
+    # SPEC §3.1 (read only by plans with the matching section):
+    enrolled_on: date | None = None  # proration, draws: the rep's enrolment day
+    left_on: date | None = None  # proration: the day of RepLeft
+    first_period: Period | None = None  # draws: the period holding the enrolment
+    draw_balance_in: Decimal = Decimal("0.00")  # draws: the balance after the period before
+    team_sales: Sequence[TeamSale] = ()  # overrides: credited sales of possible reports
+    reporting: ReportingLines | None = None  # overrides: who reported to whom, over time

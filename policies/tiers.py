@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 
 from policies.discipline import minor_deductions, red_line_forfeits
 from policies.explanation import Line, Step, money, ratio, step
 from policies.facts import CaseFact, KpiScoreFact, TargetFact
 from policies.plan import Plan, Tier
+from policies.proration import Proration
 from policies.rounding import CALC
 
 __all__ = ["BonusResult", "bonus_line", "effective_target", "tier_for"]
@@ -110,10 +111,26 @@ def bonus_line(
     cases: Sequence[CaseFact],
     minor_history: Sequence[CaseFact],
     plan_event_id: str | None = None,
+    proration: Proration | None = None,
 ) -> BonusResult:
     """Rule 4: target_bonus × the tier coefficient of the score, capped at cap ×
     target_bonus, less deducted points × point_value (not below 0); 0 when an
-    approved red-line case with forfeit_bonus occurred in the period."""
+    approved red-line case with forfeit_bonus occurred in the period.
+
+    ``proration`` (SPEC §3.1, ``prorate``): the target bonus scaled by the
+    enrolled days replaces it everywhere here, the cap included, unrounded
+    until the line is rounded."""
+    if proration is not None:
+        return _prorated_bonus_line(
+            plan,
+            credited_total=credited_total,
+            targets=targets,
+            scores=scores,
+            cases=cases,
+            minor_history=minor_history,
+            plan_event_id=plan_event_id,
+            proration=proration,
+        )
     bonus = plan.bonus
     deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
     forfeits = red_line_forfeits(plan, cases)
@@ -154,3 +171,81 @@ def bonus_line(
         steps.extend(forfeits)
         amount = Decimal(0)
     return BonusResult(Line.of("bonus", amount, steps), attainment, score, tier.coefficient)
+
+
+# Enough digits to carry a prorated bonus (a Fraction whose denominator divides
+# a period's days times the plan's decimals) to the cent without a double
+# rounding: a quotient that is not a whole number of cents lies further than
+# 10^-20 from the nearest half cent, far above this precision's error.
+_PRORATED = Context(prec=60, rounding=ROUND_HALF_UP)
+
+
+def _decimal_of(value: Fraction) -> Decimal:
+    return _PRORATED.divide(Decimal(value.numerator), Decimal(value.denominator))
+
+
+def _prorated_bonus_line(
+    plan: Plan,
+    *,
+    credited_total: Decimal,
+    targets: Sequence[TargetFact],
+    scores: Sequence[KpiScoreFact],
+    cases: Sequence[CaseFact],
+    minor_history: Sequence[CaseFact],
+    plan_event_id: str | None,
+    proration: Proration,
+) -> BonusResult:
+    """Rule 4 with the prorated target bonus, in exact fractions."""
+    bonus = plan.bonus
+    scaled = Fraction(bonus.target_bonus) * proration.fraction
+    deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
+    forfeits = red_line_forfeits(plan, cases)
+    target = effective_target(targets, SALES_KPI)
+    prorated = proration.step(bonus.target_bonus, (plan_event_id,))
+    if target is None:
+        steps = [
+            step("no_sales_target", (plan_event_id,), kpi=SALES_KPI, plan_id=plan.id),
+            prorated,
+            *discipline_steps,
+            *forfeits,
+        ]
+        return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
+    attainment, score, steps = _score(plan, credited_total, target, scores)
+    steps.append(prorated)
+    tier = tier_for(bonus.tiers, score)
+    amount = scaled * Fraction(tier.coefficient)
+    steps.append(
+        step(
+            "tier_selected",
+            (plan_event_id,),
+            score=score,
+            tier_from=ratio(tier.from_),
+            coefficient=ratio(tier.coefficient),
+            target_bonus=money(_decimal_of(scaled)),
+            amount=money(_decimal_of(amount)),
+            plan_id=plan.id,
+            plan_version=plan.version,
+        )
+    )
+    ceiling = Fraction(bonus.cap) * scaled
+    if amount > ceiling:
+        steps.append(
+            step("bonus_capped", cap=ratio(bonus.cap), ceiling=money(_decimal_of(ceiling)))
+        )
+        amount = ceiling
+    steps.extend(discipline_steps)
+    if deduction:
+        after = max(amount - Fraction(deduction), Fraction(0))
+        steps.append(
+            step(
+                "bonus_after_points",
+                deduction=money(deduction),
+                amount=money(_decimal_of(after)),
+            )
+        )
+        amount = after
+    if forfeits:
+        steps.extend(forfeits)
+        amount = Fraction(0)
+    line = Line.of("bonus", _decimal_of(amount), steps)
+    return BonusResult(line, attainment, score, tier.coefficient)
