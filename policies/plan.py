@@ -82,6 +82,9 @@ _MONEY = _MoneyMarker()
 # Money in a plan: SPEC §3.1, "money in a plan follows the money bounds of §2"
 # in the plan's currency (checked by `Plan`, which knows the currency).
 PlanMoney = Annotated[Decimal, Field(ge=0), _MONEY]
+# Optional money (a §3.1 cap, a SPIFF's amount): the marker on the field itself,
+# where `_number_problems` looks for it.
+OptionalPlanMoney = Annotated[Decimal | None, Field(ge=0), _MONEY]
 
 
 def _number_problem(value: object, currency: str | None) -> str | None:
@@ -187,8 +190,8 @@ class Commission(_Frozen):
     rates: dict[str, Rate] = Field(default_factory=dict)
     basis: Literal["booking", "collection"] = "booking"
     gate: Decimal | None = Field(default=None, ge=0)  # attainment below it: no commission
-    per_sale_cap: PlanMoney | None = None
-    period_cap: PlanMoney | None = None
+    per_sale_cap: OptionalPlanMoney = None
+    period_cap: OptionalPlanMoney = None
     tiers: CommissionTiers | None = None
 
 
@@ -200,8 +203,8 @@ class Spiff(_Frozen):
     from_: date = Field(alias="from")
     to: date
     category: str | None = Field(default=None, min_length=1)
-    min_amount: PlanMoney | None = None
-    amount: PlanMoney | None = None
+    min_amount: OptionalPlanMoney = None
+    amount: OptionalPlanMoney = None
     rate: Rate | None = None
 
     @field_validator("to")
