@@ -63,7 +63,20 @@ class StepOut(BaseModel):
 
 class LineOut(BaseModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal["commission", "bonus", "fine", "adjustment", "correction", "carried_balance"]
+    kind: Literal[
+        "commission",
+        "bonus",
+        "fine",
+        "adjustment",
+        "correction",
+        "carried_balance",
+        "spiff",
+        "gate",
+        "cap",
+        "draw",
+        "draw_recovery",
+        "override",
+    ]
     amount: str = Field(description="signed money, decimal text")
     explanation: list[StepOut]
     event_ids: list[str]

@@ -47,7 +47,9 @@ from policies.tiers import bonus_line
 __all__ = ["LineKey", "changed_without", "fact_event_ids", "later_causes", "without_event"]
 
 LineKey = tuple[str, str | None]  # a line's kind and subject (`line_key`)
-_OWN_KINDS = frozenset({"commission", "bonus", "fine", "adjustment"})
+_OWN_KINDS = frozenset(
+    {"commission", "bonus", "fine", "adjustment", "spiff", "cap", "gate", "override"}
+)
 _PENDING = Decision(status="pending")
 
 _Decided = TypeVar("_Decided", TargetFact, CaseFact, AdjustmentFact)

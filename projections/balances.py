@@ -36,7 +36,8 @@ def rep_rows(
         statements[key] = statement
         sums = dict.fromkeys(LINE_KINDS, Decimal(0))
         for line in statement["lines"]:
-            sums[line["kind"]] += Decimal(line["amount"])
+            # SPEC §3.1 kinds (spiff, cap, ...) appear only in rows that have them
+            sums[line["kind"]] = sums.get(line["kind"], Decimal(0)) + Decimal(line["amount"])
         balances[key] = {
             "rep_id": rep_id,
             "period": key,

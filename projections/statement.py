@@ -23,6 +23,7 @@ from policies.calculate import PeriodResult, calculate_period
 from policies.causes import LineKey, fact_event_ids, later_causes
 from policies.commission import SaleStepKey
 from policies.corrections import diff_lines, line_key
+from policies.draws import balance_after_of
 from policies.explanation import Line, Step
 from policies.facts import (
     AdjustmentFact,
@@ -54,7 +55,12 @@ __all__ = [
     "statement_sha256",
 ]
 
-OWN_KINDS = frozenset({"commission", "bonus", "fine", "adjustment"})
+# A period's own lines: what a correction of a paid period compares. SPEC §3.1's
+# spiff, cap, gate and override lines are earnings of the period like commission;
+# draw lines are not (they follow the period's whole total, carry included).
+OWN_KINDS = frozenset(
+    {"commission", "bonus", "fine", "adjustment", "spiff", "cap", "gate", "override"}
+)
 # A statement makes a SaleFact per sale: straight from its fields, without the
 # named tuple's keyword-capable constructor (a Python function).
 _new_sale_fact = tuple.__new__
@@ -144,6 +150,8 @@ class Calculator:
     # computing an earlier period raises OutsideWindowError, never a wrong figure.
     window_start: date | None = None
     cache: StepCache | None = None
+    # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it
+    _draw_balances: dict[tuple[str, Period], Decimal] = field(default_factory=dict)
 
     def forget(self, rep_id: str) -> None:
         """Drop what was worked out for ``rep_id`` (a projection done with the rep:
@@ -156,6 +164,8 @@ class Calculator:
             del self._correction_memo[done]
         for known in [k for k in self.known_totals if k[0] == rep_id]:
             del self.known_totals[known]
+        for drawn in [k for k in self._draw_balances if k[0] == rep_id]:
+            del self._draw_balances[drawn]
 
     def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[SaleInfo]:
         """``rep_id``'s sales that occurred in ``period``, in log order."""
@@ -273,7 +283,12 @@ class Calculator:
             for aid in owned.get("adjustments", [])
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
+        rep = f.reps[rep_id]
         return PeriodFacts(
+            enrolled_on=rep.enrolled.occurred_at.date(),
+            left_on=rep.left.occurred_at.date() if rep.left is not None else None,
+            first_period=f.first_period(rep_id, plan.period),
+            draw_balance_in=self._draw_balance_in(rep_id, period, plan),
             unsplit_sales=self._unsplit_sales(rep_id, period, plan),
             rep_id=rep_id,
             period=period,
@@ -417,6 +432,39 @@ class Calculator:
         return CarriedBalanceFact(
             from_period=str(previous), amount=total, event_ids=self._events_of(rep_id, previous)
         )
+
+    def _draw_balance_in(self, rep_id: str, period: Period, plan: Plan) -> Decimal:
+        """SPEC §3.1: the recoverable draw balance carried into ``period`` — the
+        balance after the period before (0 before the rep's first period, and
+        for a plan without a recoverable draw)."""
+        if plan.draw is None or not plan.draw.recoverable:
+            return Decimal("0.00")
+        return self._draw_balance_after(rep_id, period.previous())
+
+    def _draw_balance_after(self, rep_id: str, period: Period) -> Decimal:
+        """The draw balance after ``period``: every period from the rep's first
+        counts, paid (as paid: its ``draw_balance`` steps) or not (as computed
+        now). Walked oldest first in a loop, like the carried balance."""
+        first = self.facts.first_period(rep_id, period.kind)
+        chain: list[Period] = []
+        cursor = period
+        while cursor >= first and (rep_id, cursor) not in self._draw_balances:
+            chain.append(cursor)
+            cursor = cursor.previous()
+        balance = self._draw_balances.get((rep_id, cursor), Decimal("0.00"))
+        for earlier in reversed(chain):
+            run = self.facts.paid_run(rep_id, earlier)
+            if run is not None:
+                paid = run.statement_of(rep_id)
+                assert paid is not None
+                balance = balance_after_of(paid["lines"], balance)
+            elif self.facts.plan_for(rep_id, earlier) is not None:
+                self._draw_balances[rep_id, earlier.previous()] = balance
+                result = self.compute(rep_id, earlier)[1]
+                if result.draw_balance_after is not None:
+                    balance = result.draw_balance_after
+            self._draw_balances[rep_id, earlier] = balance
+        return balance
 
     def is_paid(self, rep_id: str, period: Period) -> bool:
         return self.facts.paid_run(rep_id, period) is not None
