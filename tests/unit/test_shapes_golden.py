@@ -21,6 +21,7 @@ from policies.overrides import ManagerChange, ReportingLines, TeamSale, override
 from policies.periods import parse_period
 from policies.plan import Draw, Override
 from policies.proration import proration
+from policies.wording import render_step
 from tests.unit.factories import BASE, facts, sale, score, target
 from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, shaped, tiers
 
@@ -447,6 +448,12 @@ class TestOverrides:
         ]
         assert "rep-event-6" in lines[1].event_ids
 
+    def lines_for_wording(self) -> list[Line]:
+        sales = [_team_sale("r1", "A", "20000", 5), _team_sale("lead", "L", "1000", 5)]
+        return override_lines(
+            "boss", Override(rates=[Decimal("0.02"), Decimal("0.01")]), sales, self.LINES
+        )
+
     def test_one_level_plan_ignores_level_two(self) -> None:
         sales = [_team_sale("r1", "A", "20000", 5)]
         assert override_lines("boss", Override(rates=[Decimal("0.02")]), sales, self.LINES) == []
@@ -535,3 +542,53 @@ class TestCollection:
         assert refused is not None
         assert "above its amount 10000.00" in refused.message
         assert check_payment("S1", Decimal(10000), [], Decimal(0)) is not None
+
+
+class TestWording:
+    def test_every_new_step_has_words_in_both_locales(self) -> None:
+        """Each step code the shapes emit is worded in English and Simplified
+        Chinese, with the same fields (no step falls back to its raw data)."""
+        plan = shaped(
+            commission="per_sale_cap = 500\nperiod_cap = 600\ngate = 0.5\n",
+            tail=tiers("credited", "marginal", CREDITED_BANDS) + _SPIFF,
+        )
+        result = calculate_period(
+            plan,
+            facts(
+                sales=(sale("60000", category="software"), sale("20000")),
+                targets=(target("1000000"),),
+            ),
+        )
+        steps = [s for line in result.lines for s in line.steps]
+        steps += [s for line in TestOverrides().lines_for_wording() for s in line.steps]
+        steps += list(
+            draw_lines(TestDraws.DRAW, TestDraws.FIRST, TestDraws.FIRST, Decimal(0), Decimal(0))
+            .lines[0]
+            .steps
+        )
+        converted = convert("S", Decimal(1), "USD", "CNY", at=BASE, rates=_RATES)
+        assert isinstance(converted, Converted)
+        assert converted.step is not None
+        steps.append(converted.step)
+        steps.append(
+            release(PaymentFact("P", "S", Decimal(1), BASE, 1, "p"), Decimal(2), Decimal(10)).step
+        )
+        codes = {s.code for s in steps}
+        assert {
+            "sale_band",
+            "per_sale_cap",
+            "period_cap",
+            "gate_not_reached",
+            "spiff_sale",
+        } <= codes
+        for s in steps:
+            for locale in ("en", "zh-CN"):
+                text = render_step(s, locale)
+                assert not text.startswith(f"{s.code}:"), (locale, s.code)
+                assert "—" not in text or s.code in {
+                    "sale_band",
+                    "spiff_sale",
+                    "spiff_total",
+                    "payment_released",
+                    "tiers_reached",
+                }
