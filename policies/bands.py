@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from policies.commission import Credited, sale_rate
-from policies.explanation import Step, money, ratio, step
+from policies.commission import Credited, sale_commission_step, sale_rate
+from policies.explanation import Step, ratio, step
 from policies.facts import SaleFact
 from policies.plan import Band, CommissionTiers, Plan
-from policies.rounding import CALC
+from policies.rounding import CALC, number_text
 
 __all__ = [
     "SaleCommission",
@@ -82,6 +82,9 @@ def marginal_parts(
     after = CALC.add(before, credit)
     if credit <= 0:
         return [(band_of(bounds, before), credit)]
+    start_band = band_of(bounds, before)
+    if start_band + 1 == len(bounds) or after <= bounds[start_band + 1]:
+        return [(start_band, credit)]  # most sales: within one band
     parts: list[tuple[int, Decimal]] = []
     for i, lower in enumerate(bounds):
         upper = bounds[i + 1] if i + 1 < len(bounds) else None
@@ -101,92 +104,93 @@ def _measure_values(
     return {"credited": measure}
 
 
+def _band_texts(tiers: CommissionTiers) -> list[dict[str, str]]:
+    """Each band's fixed values as a step shows them (worked out once a period)."""
+    texts = []
+    for band in tiers.bands:
+        shown: dict[str, str] = {
+            "band_from": ratio(band.from_)
+            if tiers.measure == "attainment"
+            else number_text(band.from_)
+        }
+        if band.multiplier is not None:
+            shown["multiplier"] = ratio(band.multiplier)
+        if band.rate is not None:
+            shown["band_rate"] = ratio(band.rate)
+        texts.append(shown)
+    return texts
+
+
 def tiered_sales(
     plan: Plan, credited: Credited, target: Decimal | None, target_event_ids: Sequence[str] = ()
 ) -> tuple[list[SaleCommission], list[Step]] | None:
     """SPEC §3.1: each credited sale's commission under the plan's bands, in
     business order, and the steps that say which band the period reached.
-    None when the bands cannot apply (measured by attainment, with no target)."""
+    None when the bands cannot apply (measured by attainment, with no target).
+
+    A statement makes a step per sale part: the steps are made straight from
+    their values (as `policies.commission.sale_commission_step` does), each
+    band's fixed text worked out once."""
     tiers = plan.commission.tiers
     assert tiers is not None
     bounds = band_bounds(tiers, target)
     if bounds is None:
         return None
     bands = tiers.bands
+    texts = _band_texts(tiers)
     final = credited.total
     reached = band_of(bounds, final)
+    retroactive = tiers.method == "retroactive"
+    multiply, add = CALC.multiply, CALC.add
+    # (category, band) -> its rate and the step values every sale of it shares
+    fixed: dict[tuple[str | None, int], tuple[Decimal, dict[str, str]]] = {}
     result: list[SaleCommission] = []
     running = Decimal(0)
     for sale, credit in credited.by_sale:
-        base_rate, source = sale_rate(plan, sale.category)
-        if tiers.method == "retroactive":
-            parts = [(reached, credit)]
-        else:
-            parts = marginal_parts(running, credit, bounds)
-        running = CALC.add(running, credit)
+        parts = [(reached, credit)] if retroactive else marginal_parts(running, credit, bounds)
+        running = add(running, credit)
         total = Decimal(0)
         steps = []
         for index, part in parts:
-            band = bands[index]
-            rate = band_rate(band, base_rate)
-            amount = CALC.multiply(part, rate)
-            total = CALC.add(total, amount)
-            steps.append(
-                step(
-                    "sale_band",
-                    (sale.event_id,),
-                    sale_id=sale.sale_id,
-                    credited=part,
-                    category=sale.category or "(none)",
-                    band_from=ratio(band.from_) if tiers.measure == "attainment" else band.from_,
-                    base_rate=ratio(base_rate),
-                    rate_source=source,
-                    multiplier=ratio(band.multiplier) if band.multiplier is not None else None,
-                    band_rate=ratio(band.rate) if band.rate is not None else None,
-                    rate=ratio(rate),
-                    commission=amount,
+            known = fixed.get((sale.category, index))
+            if known is None:
+                base_rate, source = sale_rate(plan, sale.category)
+                rate = band_rate(bands[index], base_rate)
+                known = fixed[sale.category, index] = (
+                    rate,
+                    {
+                        "category": sale.category or "(none)",
+                        **texts[index],
+                        "base_rate": ratio(base_rate),
+                        "rate_source": source,
+                        "rate": ratio(rate),
+                    },
                 )
-            )
+            rate, shown = known
+            amount = multiply(part, rate)
+            total = add(total, amount)
+            values = {"sale_id": sale.sale_id, "credited": number_text(part), **shown}
+            values["commission"] = number_text(amount)
+            steps.append(Step("sale_band", values, (sale.event_id,)))
         result.append(SaleCommission(sale, credit, total, tuple(steps)))
-    reached_band = bands[reached]
     summary = step(
         "tiers_reached",
         target_event_ids,
         measure=tiers.measure,
         method=tiers.method,
-        band_from=ratio(reached_band.from_)
-        if tiers.measure == "attainment"
-        else reached_band.from_,
+        band_from=texts[reached]["band_from"],
         **_measure_values(tiers, final, target),
     )
     return result, [summary]
 
 
 def base_rate_sales(plan: Plan, credited: Credited) -> list[SaleCommission]:
-    """Each credited sale at its category rate (no bands apply)."""
+    """Each credited sale at its category rate (no bands apply): the step of
+    rule 2 (`policies.commission.sale_commission_step`)."""
     result = []
     for sale, credit in credited.by_sale:
         rate, source = sale_rate(plan, sale.category)
         amount = CALC.multiply(credit, rate)
-        result.append(
-            SaleCommission(
-                sale,
-                credit,
-                amount,
-                (
-                    step(
-                        "sale_commission",
-                        (sale.event_id,),
-                        sale_id=sale.sale_id,
-                        amount=money(sale.amount),
-                        share=ratio(sale.share),
-                        credited=credit,
-                        category=sale.category or "(none)",
-                        rate=ratio(rate),
-                        rate_source=source,
-                        commission=amount,
-                    ),
-                ),
-            )
-        )
+        commission_step = sale_commission_step(sale, credit, rate, source, amount)
+        result.append(SaleCommission(sale, credit, amount, (commission_step,)))
     return result
