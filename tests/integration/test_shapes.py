@@ -176,3 +176,36 @@ def test_a_cancellation_in_the_window_removes_the_spiff_and_resets_the_draw(
     august = reports.statement("r1", "2026-08")
     assert ("draw_recovery", "-3000.00") in _amounts(august)
     assert august["total"] == "17000.00"
+
+
+def test_a_paid_spiff_cancelled_later_is_corrected_next_period(ledger: Ledger) -> None:
+    """July paid 3,000 (its SPIFF on S1 included). S1 is then cancelled inside the
+    clawback window: July replays as commission 1,000 gated to 0 and no SPIFF,
+    its own lines 1,000 less than paid — a correction of −1,000 in August naming
+    the spiff line among the changes. The draw July paid stays as paid: August
+    still recovers 2,000 (E = 8,000 + 12,000 − 1,000)."""
+    reports = _seeded(ledger)
+    run = run_id_of(reports, "2026-07")
+    approve(ledger, run)
+    ledger.pay_run(run, actor="fin-amy")
+    ledger.import_lines(
+        jsonl(line("SaleCancelled", at="2026-07-15T10:00:00+08:00", sale_id="S1", reason="void")),
+        actor="crm",
+    )
+    july = reports.statement("r1", "2026-07")
+    assert (july["status"], july["total"], july["correction_to"]) == ("paid", "3000.00", "2026-08")
+    august = reports.statement("r1", "2026-08")
+    correction = next(x for x in august["lines"] if x["kind"] == "correction")
+    assert correction["amount"] == "-1000.00"
+    changes = {
+        s["values"]["kind"]: (s["values"]["before"], s["values"]["after"])
+        for s in correction["explanation"]
+        if s["code"] == "correction_change"
+    }
+    assert changes == {
+        "commission": ("4000.00", "1000.00"),
+        "gate": ("-4000.00", "-1000.00"),
+        "spiff": ("1000.00", "0.00"),
+    }
+    assert ("draw_recovery", "-2000.00") in _amounts(august)
+    assert august["total"] == "17000.00"
