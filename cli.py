@@ -39,7 +39,7 @@ from ledger.errors import BatchRejectedError, LedgerError
 from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
-from projections.render import (
+from presentation import (
     diff_texts,
     history_texts,
     print_diff,
@@ -401,7 +401,7 @@ RepOption = Annotated[str, typer.Option("--rep", help="The rep's id.")]
 @app.command()
 def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Fill a fresh embedded database with a realistic quarter and explain one statement."""
-    from projections.demo import run_demo
+    from demo import run_demo
 
     with open_ledger(db) as ledger:
         try:

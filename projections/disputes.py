@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from projections.facts import LedgerFacts
+from projections.versioning import ReadModel
 
-__all__ = ["disputes_of", "rep_row"]
+__all__ = ["DISPUTES", "REPS", "disputes_of", "rep_row"]
+
+REPS = ReadModel("reps", 1, "the rep directory: team, manager, plans, whether they left")
+DISPUTES = ReadModel("disputes", 1, "each rep's disputes, open and resolved")
 
 
 def rep_row(facts: LedgerFacts, rep_id: str) -> dict[str, Any]:

@@ -6,8 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from projections.facts import LedgerFacts
+from projections.versioning import ReadModel
 
-__all__ = ["run_row"]
+__all__ = ["PAYOUT_RUNS", "run_row"]
+
+PAYOUT_RUNS = ReadModel("payout_runs", 1, "each payout run: period, status, totals, chain head")
 
 
 def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:

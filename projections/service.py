@@ -502,18 +502,20 @@ class Reports:
         if position is None:
             head = self.ledger.head()
             position = head.position if head else 0
-        if store.position() < position and self._projector_failing():
+        if store.position() < position and self._projector_unavailable():
             return store.position()
         deadline = time.monotonic() + self.read_wait_seconds
         while store.position() < position and time.monotonic() < deadline:
             time.sleep(0.005)
         return store.position()
 
-    def _projector_failing(self) -> bool:
+    def _projector_unavailable(self) -> bool:
+        """Whether the projector keeps failing or is replaying every read model
+        (a version changed): no point waiting for it, serve what is stored."""
         if self.projections == "background":
-            return self.projector.health.failing
+            return self.projector.health.state != "ok"
         kept = self.ledger.chain.get_state(PROJECTOR_STATE)
-        return kept is not None and kept.get("state") == "failing"
+        return kept is not None and kept.get("state") in {"failing", "rebuilding"}
 
     def start_following(
         self,

@@ -28,7 +28,7 @@ from policies.plan import load_plan
 from projections.runner import Projector, verify_views
 from projections.service import Reports
 from projections.statement import Calculator, canonical_bytes
-from projections.store import open_view_store
+from projections.storage import open_view_store
 from tests.builders import PLAN_TOML, enrol, jsonl
 
 REPS = ("r1", "r2")
