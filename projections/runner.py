@@ -42,6 +42,7 @@ from projections.payout_runs import run_row
 from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
 from projections.storage import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
+from projections.storage.core import Batch
 from projections.versioning import version_changes
 
 __all__ = [
@@ -484,7 +485,7 @@ class Projector:
                 cache=self._cache,
             )
             try:
-                self.store.write(rows, position, counts, event_reps)
+                self.store.write(Batch(rows, position, counts, event_reps))
             except IntegrityError:
                 # Another worker applied these positions first; follow it.
                 self._totals.clear()

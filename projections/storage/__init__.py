@@ -13,29 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ledger.backends.postgres import schema_lock
-from projections.storage.core import (
-    TRACKING_NAME,
-    VIEWS,
-    IndexRow,
-    RebuildSession,
-    Replacement,
-    ViewStore,
-)
+from projections.storage.core import VIEWS, IndexRow, Replacement, ViewStore
 from projections.storage.postgres import PostgresViewStore
 from projections.storage.sqlite import SQLiteViewStore
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
 
-__all__ = [
-    "TRACKING_NAME",
-    "VIEWS",
-    "IndexRow",
-    "RebuildSession",
-    "Replacement",
-    "ViewStore",
-    "open_view_store",
-]
+__all__ = ["VIEWS", "IndexRow", "Replacement", "ViewStore", "open_view_store"]
 
 
 def open_view_store(ledger: Ledger) -> ViewStore:

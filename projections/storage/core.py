@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
@@ -22,8 +22,11 @@ import orjson
 from projections.read_models import document_views
 
 __all__ = [
+    "ANY_DAY",
     "TRACKING_NAME",
     "VIEWS",
+    "Batch",
+    "DateSpan",
     "IndexRow",
     "RebuildSession",
     "Replacement",
@@ -36,6 +39,10 @@ __all__ = [
 VIEWS: tuple[str, ...] = document_views()
 # The read models' name in the library's tracking table.
 TRACKING_NAME = "incentive_ledger_views"
+
+# (first, last) day of a span of business dates
+DateSpan = tuple[date, date]
+ANY_DAY: DateSpan = (date.min, date.max)
 
 # The replay index entry of one event: (position, the reps it touches or ("*",),
 # the first date it can change, the last of its own figures).
@@ -50,6 +57,17 @@ class Replacement:
     scope: str
     rows: Mapping[str, Mapping[str, Any]]
     from_key: str | None = None  # replace only the rows whose key is >= this
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one catch-up writes, in one transaction: the replacements, the
+    tracking position, the events applied per type and their replay index rows."""
+
+    replacements: Iterable[Replacement]
+    position: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+    index: Sequence[IndexRow] = ()
 
 
 class RebuildSession(Protocol):
@@ -84,13 +102,9 @@ class ViewStore(Protocol):
         the old ones until it commits, and nothing of it if it fails."""
         ...
 
-    def write(
-        self,
-        replacements: Iterable[Replacement],
-        position: int,
-        counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[IndexRow] = (),
-    ) -> None: ...
+    def write(self, batch: Batch) -> None:
+        """Write ``batch`` and its tracking position in one transaction."""
+        ...
 
     def event_counts(self) -> dict[str, int]: ...
 
@@ -107,17 +121,10 @@ class ViewStore(Protocol):
         (one statement: the document is exactly as of that position)."""
         ...
 
-    def rep_positions(
-        self,
-        rep_id: str,
-        upto: int,
-        *,
-        reaching: date | None = None,
-        through: date | None = None,
-    ) -> list[int]:
-        """Positions of ``rep_id``'s events up to ``upto``; with ``reaching`` and
-        ``through``, only those that can change that span's own figures (and the
-        unbounded ones: plans, enrolment, runs, disputes)."""
+    def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
+        """Positions of ``rep_id``'s events up to ``upto`` that can change the own
+        figures of some day in ``span`` (first, last), and the unbounded ones
+        (plans, enrolment, runs, disputes)."""
         ...
 
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:

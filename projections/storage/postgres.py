@@ -18,8 +18,11 @@ from ledger.records import loads_document
 from projections.read_models import current_versions
 from projections.storage import documents, event_counts, replay_index
 from projections.storage.core import (
+    ANY_DAY,
     TRACKING_NAME,
     VIEWS,
+    Batch,
+    DateSpan,
     IndexRow,
     RebuildSession,
     Replacement,
@@ -128,18 +131,11 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     # -- the replay index --------------------------------------------------------
 
-    def rep_positions(
-        self,
-        rep_id: str,
-        upto: int,
-        *,
-        reaching: date | None = None,
-        through: date | None = None,
-    ) -> list[int]:
+    def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(replay_index.PG_POSITIONS).format(table=self._rep_events),
-                (rep_id, upto, reaching or date.min, through or date.max),
+                (rep_id, upto, *span),
                 prepare=True,
             )
             return [int(r["position"]) for r in curs.fetchall()]
@@ -203,28 +199,23 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     # -- writing -----------------------------------------------------------------
 
-    def write(
-        self,
-        replacements: Iterable[Replacement],
-        position: int,
-        counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[IndexRow] = (),
-    ) -> None:
+    def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            self.track(curs, position)
-            if event_reps:
+            self.track(curs, batch.position)
+            if batch.index:
                 # COPY: a rebuild writes a row per event (and per rep it touched),
                 # its text made here in one piece (a fifth of the cost of a
                 # write_row per row).
                 with curs.copy(SQL("COPY {} FROM STDIN").format(self._rep_events)) as copy:
-                    copy.write(replay_index.copy_text(event_reps))
-            if counts:
+                    copy.write(replay_index.copy_text(batch.index))
+            if batch.counts:
                 curs.executemany(
-                    SQL(event_counts.PG_ADD).format(table=self._counts), sorted(counts.items())
+                    SQL(event_counts.PG_ADD).format(table=self._counts),
+                    sorted(batch.counts.items()),
                 )
             # A few statements per group of replacements, not a few per replacement:
             # a rebuild replaces thousands, and each statement is a round trip.
-            for group in groups(replacements, 100):
+            for group in groups(batch.replacements, 100):
                 by_view: dict[str, list[Replacement]] = {}
                 for r in group:
                     by_view.setdefault(r.view, []).append(r)

@@ -13,15 +13,8 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from ledger.records import loads_document
 from projections.read_models import current_versions
-from projections.storage import documents, event_counts, replay_index
-from projections.storage.core import (
-    TRACKING_NAME,
-    VIEWS,
-    IndexRow,
-    RebuildSession,
-    Replacement,
-    encode_doc,
-)
+from projections.storage import core, documents, event_counts, replay_index
+from projections.storage.core import ANY_DAY, TRACKING_NAME, VIEWS, Batch, DateSpan
 from projections.storage.migrations import migrate_sqlite
 from projections.storage.replay_index import day_of, day_text
 
@@ -89,18 +82,11 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     # -- the replay index --------------------------------------------------------
 
-    def rep_positions(
-        self,
-        rep_id: str,
-        upto: int,
-        *,
-        reaching: date | None = None,
-        through: date | None = None,
-    ) -> list[int]:
+    def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
+        first, last = span
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                replay_index.SQLITE_POSITIONS,
-                (rep_id, upto, day_text(reaching or date.min), day_text(through or date.max)),
+                replay_index.SQLITE_POSITIONS, (rep_id, upto, day_text(first), day_text(last))
             )
             return [int(r[0]) for r in c.fetchall()]
 
@@ -146,24 +132,18 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     # -- writing -----------------------------------------------------------------
 
-    def write(
-        self,
-        replacements: Iterable[Replacement],
-        position: int,
-        counts: Mapping[str, int] | None = None,
-        event_reps: Sequence[IndexRow] = (),
-    ) -> None:
+    def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as c:
-            self._insert_tracking(c, Tracking(TRACKING_NAME, position))
+            self.track(c, batch.position)
             c.executemany(
                 replay_index.SQLITE_INSERT,
                 [
                     (rep, at, day_text(since), day_text(until))
-                    for rep, at, since, until in replay_index.index_rows(event_reps)
+                    for rep, at, since, until in replay_index.index_rows(batch.index)
                 ],
             )
-            c.executemany(event_counts.SQLITE_ADD, sorted((counts or {}).items()))
-            for r in replacements:
+            c.executemany(event_counts.SQLITE_ADD, sorted(batch.counts.items()))
+            for r in batch.replacements:
                 if r.from_key is None:
                     c.execute(f"DELETE FROM proj_{r.view} WHERE scope = ?", (r.scope,))  # noqa: S608
                 else:
@@ -173,7 +153,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
                     )
                 c.executemany(
                     f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
-                    [(r.scope, key, encode_doc(doc)) for key, doc in r.rows.items()],
+                    [(r.scope, key, core.encode_doc(doc)) for key, doc in r.rows.items()],
                 )
 
     def delete_all(self, c: Any) -> None:
@@ -188,7 +168,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         self._insert_tracking(c, Tracking(TRACKING_NAME, position))
 
     @contextmanager
-    def rebuilding(self) -> Iterator[RebuildSession]:
+    def rebuilding(self) -> Iterator[core.RebuildSession]:
         """Index rows are kept (compactly) until `finish`, which writes everything
         in one transaction: SQLite has one writer at a time, and a rebuild holding
         the write lock while it reads the log would stall every import meanwhile."""
@@ -205,11 +185,11 @@ class _SQLiteRebuild:
         self.store = store
         self._index = replay_index.IndexBuffer()
 
-    def index(self, rows: Sequence[IndexRow]) -> None:
+    def index(self, rows: Sequence[core.IndexRow]) -> None:
         self._index.extend(rows)
 
     def finish(
-        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
+        self, replacements: Iterable[core.Replacement], position: int, counts: Mapping[str, int]
     ) -> None:
         with self.store.datastore.transaction(commit=True) as c:
             self.store.delete_all(c)
@@ -225,7 +205,7 @@ class _SQLiteRebuild:
                 assert r.from_key is None, "a rebuild replaces every row"
                 c.executemany(
                     f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
-                    [(r.scope, key, encode_doc(doc)) for key, doc in r.rows.items()],
+                    [(r.scope, key, core.encode_doc(doc)) for key, doc in r.rows.items()],
                 )
             c.executemany("INSERT INTO proj_event_counts VALUES (?, ?)", sorted(counts.items()))
             _put_versions(c, current_versions())

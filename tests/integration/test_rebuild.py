@@ -14,6 +14,7 @@ from projections import runner
 from projections.runner import rebuild, verify_views
 from projections.service import Reports
 from projections.storage import open_view_store
+from projections.storage.core import Batch
 from tests.builders import jsonl, line
 
 
@@ -40,7 +41,8 @@ class TestRebuild:
     ) -> None:
         """Rows no replay makes (here, planted by hand) are gone after a rebuild."""
         store = open_view_store(projected)
-        store.write([runner.Replacement("statements", "rep-ghost", {"2026-Q3": {"x": 1}})], 10**9)
+        ghost = runner.Replacement("statements", "rep-ghost", {"2026-Q3": {"x": 1}})
+        store.write(Batch([ghost], 10**9))
         assert verify_views(projected) != []
         progress: list[int] = []
         result = rebuild(projected, on_progress=progress.append)

@@ -345,7 +345,7 @@ def test_the_index_reads_only_what_reaches_the_period(ledger: Ledger) -> None:
     head = ledger.head()
     assert head is not None
     everything = store.rep_positions("r1", head.position)
-    q4 = store.rep_positions("r1", head.position, reaching=date(2026, 10, 1))
+    q4 = store.rep_positions("r1", head.position, (date(2026, 10, 1), date.max))
     assert set(q4) < set(everything)
     read = ledger.read_positions(q4)
     types = {r.type for r in read}
@@ -355,7 +355,9 @@ def test_the_index_reads_only_what_reaches_the_period(ledger: Ledger) -> None:
     assert sale_days[0] >= date(2026, 10, 1)
     # a minor case reaches a year on (the ladder's look-back): for 2027-Q2, the
     # case of 2026-02-10 no longer does, those of 2026-07-19 and 2027-01-16 do
-    q2 = ledger.read_positions(store.rep_positions("r1", head.position, reaching=date(2027, 4, 1)))
+    q2 = ledger.read_positions(
+        store.rep_positions("r1", head.position, (date(2027, 4, 1), date.max))
+    )
     cases = {r.data["case_id"] for r in q2 if r.type == "ViolationRecorded"}
     assert cases == {"C200", "C380"}
     assert not [r for r in q2 if r.type == "SaleRecorded"]
@@ -375,7 +377,7 @@ def test_an_index_from_an_earlier_version_gets_its_dates(
     assert head is not None
     _drop_index_dates(db_url)
     store = open_view_store(make_ledger())
-    assert store.rep_positions("r1", head.position, reaching=date(2026, 10, 1)) == (
+    assert store.rep_positions("r1", head.position, (date(2026, 10, 1), date.max)) == (
         store.rep_positions("r1", head.position)
     )
     assert store.earliest_change_after("r1", 0) == date.min
