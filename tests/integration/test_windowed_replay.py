@@ -393,6 +393,9 @@ def _drop_index_dates(db_url: str) -> None:
         with conn:
             conn.execute("ALTER TABLE proj_rep_events DROP COLUMN since")
             conn.execute("ALTER TABLE proj_rep_events DROP COLUMN until")
+            # nor did it record migrations or read-model versions
+            conn.execute("DROP TABLE proj_schema_migrations")
+            conn.execute("DROP TABLE proj_versions")
         conn.close()
         return
     import psycopg
@@ -400,6 +403,7 @@ def _drop_index_dates(db_url: str) -> None:
     base, schema = db_url.split("?schema=")
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'ALTER TABLE "{schema}".proj_rep_events DROP COLUMN since, DROP COLUMN until')
+        conn.execute(f'DROP TABLE "{schema}".proj_schema_migrations, "{schema}".proj_versions')
 
 
 def test_paying_a_period_moves_the_correction_of_the_one_before(ledger: Ledger) -> None:
