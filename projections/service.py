@@ -35,6 +35,7 @@ from ledger.records import EventRecord, loads_document
 from ledger.rep import Rep
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
+from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_status
 from projections.runner import (
@@ -453,22 +454,24 @@ class Reports:
         }
         return diff_statements(before, after, between)
 
-    def rep(self, rep_id: str) -> dict[str, Any]:
+    def rep(self, rep_id: str) -> RepRow:
         """The rep's directory row (team, manager, plans); NotFoundError if none."""
         self.fresh()
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
-        return rows[0][2]
+        return RepRow.model_validate(rows[0][2])
 
     def history(self, rep_id: str) -> list[dict[str, Any]]:
         """The rep's disciplinary history, from its read model."""
         self.rep(rep_id)
         return [doc for _, _, doc in self.projector.store.rows("discipline", rep_id)]
 
-    def disputes(self, rep_id: str) -> list[dict[str, Any]]:
+    def disputes(self, rep_id: str) -> list[DisputeRow]:
+        """The rep's disputes, open and resolved, by dispute id."""
         self.rep(rep_id)
-        return [doc for _, _, doc in self.projector.store.rows("disputes", rep_id)]
+        rows = self.projector.store.rows("disputes", rep_id)
+        return [DisputeRow.model_validate(doc) for _, _, doc in rows]
 
     def reps_of_event(self, position: int) -> list[str]:
         """The reps the event at ``position`` concerns (the index the API's access

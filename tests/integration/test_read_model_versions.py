@@ -30,13 +30,13 @@ SECRET = "test-token-secret-0123456789abcdef"
 
 
 def _reps_v2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A new version of the rep directory: each row says how many plans the rep
-    has had — the code changed, and its version with it."""
+    """A new version of the rep directory: team names in capitals — the code
+    changed, and its version with it."""
     real = runner.rep_row
 
     def rep_row(facts: Any, rep_id: str) -> dict[str, Any]:
         row = real(facts, rep_id)
-        return {**row, "plans_held": len(row["plan_ids"])}
+        return {**row, "team": row["team"].upper()}
 
     monkeypatch.setattr(runner, "rep_row", rep_row)
     monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
@@ -63,11 +63,11 @@ class TestOnStart:
         the CLI calls it) serves the new rows; `verify` finds them equal to a
         fresh replay, and the new version is recorded."""
         before = Reports(projected).rep("rep-li")
-        assert "plans_held" not in before
+        assert before.team == "east"
         _reps_v2(monkeypatch)
         restarted = make_ledger()  # a new process, on the same database
         reports = Reports(restarted)
-        assert reports.rep("rep-li") == {**before, "plans_held": 1}
+        assert reports.rep("rep-li") == before.model_copy(update={"team": "EAST"})
         assert reports.verify_projections() == []
         assert open_view_store(restarted).versions()["reps"] == disputes.REPS.version
         head = restarted.head()
@@ -151,7 +151,7 @@ def test_the_api_replays_in_the_background_and_health_says_so(
     assert verify_views(ledger) == []
     row = open_view_store(ledger).row("reps", "rep-li", "rep-li")
     assert row is not None
-    assert row["plans_held"] == 1
+    assert row["team"] == "EAST"
 
 
 class TestMigrations:
