@@ -601,6 +601,8 @@ def project(
             lag = (head.position if head else 0) - position
             out.print(f"projections at position {position}, {lag} event(s) behind")
             return
+        # a follower says how it fares (GET /health), a replay on start included
+        reports.projector.reports_health = follow
         try:
             result = reports.projector.catch_up(
                 batch_events=batch_events, max_batch_events=max_batch_events

@@ -350,7 +350,7 @@ class Projector:
         self._cache = StepCache() if cache_steps else None
         self.health = ProjectionHealth()
         self._versions_checked = False
-        self._reporting = False  # a follower reports its health beside the log
+        self.reports_health = False  # a follower reports its health beside the log (`follow`)
 
     def _fold_until(self, position: int) -> None:
         """Bring the in-memory facts up to ``position`` without writing anything."""
@@ -435,7 +435,7 @@ class Projector:
         return done
 
     def _report_if_following(self) -> None:
-        if self._reporting:
+        if self.reports_health:
             self._report()
 
     def _catch_up(
@@ -527,7 +527,7 @@ class Projector:
         batch; ``wait`` sleeps (a stop event's ``wait`` ends early on stop).
         """
         pace = Pacing(batch_events, max_batch_events, max_busy)
-        self._reporting = True
+        self.reports_health = True
         self._report()  # a new follower: what an earlier one reported is past
         while not stop():
             started = time.perf_counter()
