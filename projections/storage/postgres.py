@@ -234,6 +234,11 @@ class PostgresViewStore(PostgresTrackingRecorder):
                         )
 
     def track(self, curs: Any, position: int) -> None:
+        """The tracking row, in the caller's transaction (exactly once: a replayed
+        position fails on it). ``_insert_tracking`` is the library's hook for
+        tracking recorders that write their own rows with it — its projection
+        tests and examples call it the same way; there is no public one that
+        takes a cursor."""
         self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
 
     def delete_all(self, curs: Any) -> None:
