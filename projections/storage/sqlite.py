@@ -165,11 +165,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
     def track(self, c: Any, position: int) -> None:
-        """The tracking row, in the caller's transaction (exactly once: a replayed
-        position fails on it). ``_insert_tracking`` is the library's hook for
-        tracking recorders that write their own rows with it — its projection
-        tests and examples call it the same way; there is no public one that
-        takes a cursor."""
+        """The tracking row in ``c``'s transaction (why by the library's
+        ``_insert_tracking``: `projections.storage.postgres.PostgresViewStore.track`)."""
         self._insert_tracking(c, Tracking(TRACKING_NAME, position))
 
     @contextmanager
