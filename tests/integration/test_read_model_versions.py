@@ -192,3 +192,35 @@ def _applied(ledger: Ledger) -> list[int]:
     with ledger.factory.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
         c.execute(f"SELECT number FROM {_schema(ledger)}proj_schema_migrations ORDER BY number")
         return [int(row["number"] if isinstance(row, dict) else row[0]) for row in c.fetchall()]
+
+
+def test_a_worker_says_it_is_replaying_to_an_api_in_another_process(
+    projected: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`project --follow` replays on start and reports it beside the log, so an
+    API whose projections a worker keeps says ``rebuilding`` too, and its reads
+    do not wait for a projector that is busy replaying."""
+    _reps_v2(monkeypatch)
+    release = threading.Event()
+    real = runner._replay_all
+
+    def held(*args: Any) -> Any:
+        assert release.wait(60), "the test never released the replay"
+        return real(*args)
+
+    monkeypatch.setattr(runner, "_replay_all", held)
+    worker = Projector(make_ledger())
+    worker.reports_health = True  # as `project --follow` sets it
+    replaying = threading.Thread(target=worker.catch_up)
+    replaying.start()
+    api_side = Reports(make_ledger(), projections="external")
+    try:
+        _until(lambda: api_side.projection_health()["state"] == "rebuilding", "the report")
+        health = api_side.projection_health()
+        assert (health["projector"], health["rebuild"]["changed"]) == ("worker", ["reps 1 -> 2"])
+        assert api_side._projector_unavailable()
+    finally:
+        release.set()
+        replaying.join(60)
+    assert api_side.projection_health()["state"] == "ok"
+    assert verify_views(projected) == []
