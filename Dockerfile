@@ -27,6 +27,8 @@ COPY pyproject.toml README.md LICENSE cli.py ./
 COPY ledger ledger
 COPY policies policies
 COPY projections projections
+COPY presentation presentation
+COPY demo demo
 COPY api api
 RUN pip install --no-deps . && incentive-ledger --version
 

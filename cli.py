@@ -39,7 +39,7 @@ from ledger.errors import BatchRejectedError, LedgerError
 from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
-from projections.render import (
+from presentation import (
     diff_texts,
     history_texts,
     print_diff,
@@ -401,7 +401,7 @@ RepOption = Annotated[str, typer.Option("--rep", help="The rep's id.")]
 @app.command()
 def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Fill a fresh embedded database with a realistic quarter and explain one statement."""
-    from projections.demo import run_demo
+    from demo import run_demo
 
     with open_ledger(db) as ledger:
         try:
@@ -601,6 +601,8 @@ def project(
             lag = (head.position if head else 0) - position
             out.print(f"projections at position {position}, {lag} event(s) behind")
             return
+        # a follower says how it fares (GET /health), a replay on start included
+        reports.projector.reports_health = follow
         try:
             result = reports.projector.catch_up(
                 batch_events=batch_events, max_batch_events=max_batch_events

@@ -102,7 +102,7 @@ def check_rep_scope(principal: Principal, rep_id: str, reports: Reports) -> None
             raise hidden
         return
     directory = reports.rep(rep_id)  # NotFoundError for a rep that does not exist
-    if principal.role == "manager" and not manages(principal, directory.get("manager_id")):
+    if principal.role == "manager" and not manages(principal, directory.manager_id):
         raise hidden
 
 
@@ -124,7 +124,7 @@ def may_read_event(
     if principal.role == "manager":
         for rep_id in reps:
             try:
-                if manages(principal, reports.rep(rep_id).get("manager_id")):
+                if manages(principal, reports.rep(rep_id).manager_id):
                     return True
             except NotFoundError:
                 continue

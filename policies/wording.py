@@ -256,7 +256,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
 LOCALES = tuple(TEMPLATES)
 
 # The words around the figures when a statement, diff or history is printed
-# (`projections.render`), in each locale of TEMPLATES.
+# (`presentation`), in each locale of TEMPLATES.
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "statement_heading": (

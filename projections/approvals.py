@@ -6,8 +6,11 @@ from typing import Any
 
 from ledger.records import EventRecord
 from projections.facts import LedgerFacts
+from projections.versioning import ReadModel
 
-__all__ = ["pending_for_rep", "pending_for_run"]
+__all__ = ["PENDING_APPROVALS", "pending_for_rep", "pending_for_run"]
+
+PENDING_APPROVALS = ReadModel("pending_approvals", 1, "subjects awaiting a decision")
 
 
 def _row(kind: str, subject_id: str, record: EventRecord, rep_id: str | None) -> dict[str, Any]:

@@ -11,8 +11,13 @@ from policies.periods import Period
 from projections.facts import LedgerFacts
 from projections.periods import activity_periods
 from projections.statement import Calculator
+from projections.versioning import ReadModel
 
-__all__ = ["rep_rows"]
+__all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
+
+BALANCES = ReadModel("balances", 1, "each rep's sums per line kind, total and payable, by period")
+ATTAINMENT = ReadModel("attainment", 1, "each rep's attainment, score and tier, by period")
+STATEMENTS = ReadModel("statements", 1, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

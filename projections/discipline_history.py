@@ -13,8 +13,11 @@ from policies.discipline import minor_rungs
 from policies.periods import period_of
 from projections.facts import LedgerFacts
 from projections.statement import Calculator
+from projections.versioning import ReadModel
 
-__all__ = ["history"]
+__all__ = ["DISCIPLINE", "history"]
+
+DISCIPLINE = ReadModel("discipline", 1, "each rep's disciplinary history, oldest first")
 
 
 def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str, Any]]:

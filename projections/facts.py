@@ -81,7 +81,6 @@ class SubjectDecision:
 @dataclass
 class RunInfo:
     record: EventRecord
-    approved: SubjectDecision | None = None
     paid: EventRecord | None = None
 
     @property
@@ -251,8 +250,6 @@ class LedgerFacts:
         subject_id = d["subject_id"]
         decision = SubjectDecision(r)
         self.decisions[subject_id] = decision
-        if subject_id in self.runs:
-            self.runs[subject_id].approved = decision
         return self.reps_of_subject(subject_id)
 
     def _on_ApprovalRejected(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802

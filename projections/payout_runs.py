@@ -6,8 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from projections.facts import LedgerFacts
+from projections.versioning import ReadModel
 
-__all__ = ["run_row"]
+__all__ = ["PAYOUT_RUNS", "run_row", "run_status"]
+
+PAYOUT_RUNS = ReadModel("payout_runs", 1, "each payout run: period, status, totals, chain head")
 
 
 def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:
@@ -15,11 +18,7 @@ def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:
     data = run.record.data
     statements = data["statements"]
     decision = facts.decisions.get(run_id)
-    status = "calculated"
-    if decision is not None:
-        status = "approved" if decision.granted else "rejected"
-    if run.paid is not None:
-        status = "paid"
+    status = run_status(None if decision is None else decision.granted, paid=run.paid is not None)
     return {
         "run_id": run_id,
         "period": data["period"],
@@ -34,3 +33,13 @@ def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:
         "decided_by": decision.record.actor if decision else None,
         "paid_event_id": run.paid.event_id if run.paid else None,
     }
+
+
+def run_status(granted: bool | None, *, paid: bool) -> str:
+    """A run's status: ``calculated`` until decided, then ``approved`` or
+    ``rejected``; ``paid`` once paid."""
+    if paid:
+        return "paid"
+    if granted is None:
+        return "calculated"
+    return "approved" if granted else "rejected"

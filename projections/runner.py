@@ -11,6 +11,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import Counter
@@ -38,8 +39,11 @@ from projections.discipline_history import history
 from projections.disputes import disputes_of, rep_row
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
+from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
-from projections.store import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
+from projections.storage import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
+from projections.storage.core import Batch
+from projections.versioning import version_changes
 
 __all__ = [
     "BATCH_EVENTS",
@@ -108,6 +112,9 @@ class ProjectionHealth:
     error_message: str | None = None
     failing_since: str | None = None
     retry_in_seconds: float | None = None
+    # while read models whose version changed are replayed: what changed, since when
+    rebuilding: list[str] | None = None
+    rebuilding_since: str | None = None
 
     @property
     def failing(self) -> bool:
@@ -131,15 +138,33 @@ class ProjectionHealth:
         self.error_type = self.error_message = self.failing_since = None
         self.retry_in_seconds = None
 
+    def rebuild_started(self, changes: list[str]) -> None:
+        self.rebuilding = changes
+        self.rebuilding_since = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def rebuild_done(self) -> None:
+        self.rebuilding = self.rebuilding_since = None
+
+    @property
+    def state(self) -> str:
+        if self.failing:
+            return "failing"
+        return "rebuilding" if self.rebuilding is not None else "ok"
+
     def to_dict(self) -> dict[str, Any]:
+        """The health as `GET /health` shows it; while rebuilding, also what
+        changed (``"statements 1 -> 2"``) and since when."""
         error = {"type": self.error_type, "message": self.error_message} if self.failing else None
-        return {
-            "state": "failing" if self.failing else "ok",
+        doc: dict[str, Any] = {
+            "state": self.state,
             "error": error,
             "failures": self.failures,
             "failing_since": self.failing_since,
             "retry_in_seconds": self.retry_in_seconds,
         }
+        if self.rebuilding is not None:
+            doc["rebuild"] = {"changed": self.rebuilding, "since": self.rebuilding_since}
+        return doc
 
 
 def pause_after(busy_seconds: float, max_busy: float) -> float:
@@ -167,6 +192,7 @@ class CatchUp:
     applied: int
     position: int
     seconds: float
+    rebuilt: bool = False  # a replay of every read model (a version changed)
 
     @property
     def events_per_second(self) -> float:
@@ -323,6 +349,8 @@ class Projector:
         self._totals: Totals = {}
         self._cache = StepCache() if cache_steps else None
         self.health = ProjectionHealth()
+        self._versions_checked = False
+        self.reports_health = False  # a follower reports its health beside the log (`follow`)
 
     def _fold_until(self, position: int) -> None:
         """Bring the in-memory facts up to ``position`` without writing anything."""
@@ -352,10 +380,63 @@ class Projector:
         took 55.7 s to catch up in batches of 20,000, and 149,000 took 12.9 s in
         growing batches.
         """
+        if not self._versions_checked:
+            rebuilt = self.rebuild_if_changed(on_batch)
+            self._versions_checked = True
+            if rebuilt is not None:
+                return rebuilt
         with bulk():
             return self._catch_up(
                 batch_events, max(batch_events, max_batch_events), on_batch, max_batches
             )
+
+    def rebuild_if_changed(
+        self, on_progress: Callable[[int], None] | None = None
+    ) -> CatchUp | None:
+        """Replay every read model when one's stored version is not the code's
+        (`projections.versioning`); None when none changed.
+
+        Run by the first catch-up of every projector — the API's, the worker's,
+        a CLI command's — so a changed read model is remade on start with no
+        manual step. Readers see the old read models until the replay commits
+        (`ViewStore.rebuilding`); `health` says ``rebuilding`` meanwhile. A store
+        that has projected nothing yet only records the versions. Unlike the
+        ``rebuild`` command, this does not check the whole chain first: it is a
+        catch-up from the start, and catch-ups do not either.
+        """
+        current = current_versions()
+        changes = version_changes(self.store.versions(), current)
+        if not changes:
+            return None
+        if self.store.position() == 0:
+            self.store.stamp_versions(current)
+            return None
+        log.info("projection.rebuild_started", changed=changes)
+        self.health.rebuild_started(changes)
+        self._report_if_following()
+        try:
+            replayed, facts, last = _replay_all(self.ledger, self.store, on_progress)
+        finally:
+            self.health.rebuild_done()
+            self._report_if_following()
+        # the replay's facts are the projector's from here on: no second fold
+        self.facts, self._last = facts, last
+        self._totals.clear()
+        if self._cache is not None:
+            self._cache = StepCache()
+        done = dataclasses.replace(replayed, rebuilt=True)
+        log.info(
+            "projection.rebuild_done",
+            changed=changes,
+            applied=done.applied,
+            position=done.position,
+            seconds=round(done.seconds, 3),
+        )
+        return done
+
+    def _report_if_following(self) -> None:
+        if self.reports_health:
+            self._report()
 
     def _catch_up(
         self,
@@ -404,7 +485,7 @@ class Projector:
                 cache=self._cache,
             )
             try:
-                self.store.write(rows, position, counts, event_reps)
+                self.store.write(Batch(rows, position, counts, event_reps))
             except IntegrityError:
                 # Another worker applied these positions first; follow it.
                 self._totals.clear()
@@ -446,6 +527,7 @@ class Projector:
         batch; ``wait`` sleeps (a stop event's ``wait`` ends early on stop).
         """
         pace = Pacing(batch_events, max_batch_events, max_busy)
+        self.reports_health = True
         self._report()  # a new follower: what an earlier one reported is past
         while not stop():
             started = time.perf_counter()
@@ -539,6 +621,9 @@ class Pacing:
         if done.applied == 0:
             self.batch_events = self.first_batch_events
             return False
+        if done.rebuilt:  # a one-off on start, not a batch to pace by
+            self.batch_events = self.first_batch_events
+            return True
         if done.applied >= self.batch_events:
             self.batch_events = min(self.batch_events * 2, self.max_batch_events)
         else:
@@ -559,19 +644,26 @@ def rebuild(ledger: Ledger, on_progress: Callable[[int], None] | None = None) ->
     """Replace every read model with a replay of the whole log, in one transaction.
 
     The log is read and folded once, its replay index written as it goes; then
-    every rep's periods are computed once and written. Readers see the old read
-    models until the new ones are committed (none of them if it fails: run it
-    again). The catch-up's batches would recompute a quarter once per batch that
-    reaches it, and write it as often (1.3 sale steps computed per sale, 1M
-    events). ``on_progress`` gets the events folded, a chunk at a time.
+    every rep's periods are computed once and written, with the code's read-model
+    versions. Readers see the old read models until the new ones are committed
+    (none of them if it fails: run it again). The catch-up's batches would
+    recompute a quarter once per batch that reaches it, and write it as often
+    (1.3 sale steps computed per sale, 1M events). ``on_progress`` gets the
+    events folded, a chunk at a time.
     """
-    store = open_view_store(ledger)
+    return _replay_all(ledger, open_view_store(ledger), on_progress)[0]
+
+
+def _replay_all(
+    ledger: Ledger, store: ViewStore, on_progress: Callable[[int], None] | None
+) -> tuple[CatchUp, LedgerFacts, EventRecord | None]:
+    """`rebuild` into ``store``; also the facts it folded and the last event."""
     started = time.perf_counter()
     facts = LedgerFacts()
     counts: Counter[str] = Counter()
     last: EventRecord | None = None
-    # Nothing of the fold outlives the rebuild: no collection at the end (1.5 s
-    # after 1M events) and nothing to freeze.
+    # Nothing of the fold outlives a rebuild command: no collection at the end
+    # (1.5 s after 1M events) and nothing to freeze.
     with bulk(freeze=False), store.rebuilding() as session:
         chunk: list[IndexRow] = []
         for record in ledger.iter_log():
@@ -589,7 +681,8 @@ def rebuild(ledger: Ledger, on_progress: Callable[[int], None] | None = None) ->
         position = last.position if last is not None else 0
         rows = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
         session.finish(rows, position, counts)
-    return CatchUp(sum(counts.values()), position, time.perf_counter() - started)
+    done = CatchUp(sum(counts.values()), position, time.perf_counter() - started)
+    return done, facts, last
 
 
 def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
@@ -637,6 +730,11 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             f"fresh replay {dict(sorted(fresh_counts.items()))}"
         )
     problems.extend(_claims_problems(ledger, payouts, position))
+    if position > 0:  # rows were made by some code (an empty store is any version's)
+        problems.extend(
+            f"versions: {change} (stored -> code): replay it (rebuild)"
+            for change in version_changes(store.versions(), current_versions())
+        )
     return problems
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -18,6 +19,8 @@ from typing import Any, Literal
 import orjson
 
 from ledger.application import Ledger, RecordResult
+from ledger.decision import Decision
+from ledger.domain import event_id_text
 from ledger.errors import (
     BatchRejectedError,
     BrokenChainError,
@@ -27,11 +30,14 @@ from ledger.errors import (
 )
 from ledger.events import ApprovalGranted, ApprovalRejected, make_event
 from ledger.payout_claims import CALCULATED, PAID, Claim
+from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, loads_document
+from ledger.rep import Rep
 from policies.periods import Period, parse_period
 from projections.diff import diff_statements
-from projections.facts import LedgerFacts, RunInfo
-from projections.payout_runs import run_row
+from projections.disputes import DisputeRow, RepRow
+from projections.facts import LedgerFacts
+from projections.payout_runs import run_status
 from projections.runner import (
     DEFAULT_MAX_BUSY,
     PROJECTOR_STATE,
@@ -277,9 +283,7 @@ class Reports:
         open: their corrections land in it), and the first day they cover."""
         store = self.projector.store
         for _ in range(2):
-            positions = store.rep_positions(
-                rep_id, position, reaching=start, through=period.last_day
-            )
+            positions = store.rep_positions(rep_id, position, (start, period.last_day))
             facts = LedgerFacts.of(self.ledger.read_positions(positions))
             if rep_id not in facts.reps or facts.period_kind(rep_id) != period.kind:
                 return None  # the whole replay says why
@@ -450,22 +454,24 @@ class Reports:
         }
         return diff_statements(before, after, between)
 
-    def rep(self, rep_id: str) -> dict[str, Any]:
+    def rep(self, rep_id: str) -> RepRow:
         """The rep's directory row (team, manager, plans); NotFoundError if none."""
         self.fresh()
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
-        return rows[0][2]
+        return RepRow.model_validate(rows[0][2])
 
     def history(self, rep_id: str) -> list[dict[str, Any]]:
         """The rep's disciplinary history, from its read model."""
         self.rep(rep_id)
         return [doc for _, _, doc in self.projector.store.rows("discipline", rep_id)]
 
-    def disputes(self, rep_id: str) -> list[dict[str, Any]]:
+    def disputes(self, rep_id: str) -> list[DisputeRow]:
+        """The rep's disputes, open and resolved, by dispute id."""
         self.rep(rep_id)
-        return [doc for _, _, doc in self.projector.store.rows("disputes", rep_id)]
+        rows = self.projector.store.rows("disputes", rep_id)
+        return [DisputeRow.model_validate(doc) for _, _, doc in rows]
 
     def reps_of_event(self, position: int) -> list[str]:
         """The reps the event at ``position`` concerns (the index the API's access
@@ -502,18 +508,20 @@ class Reports:
         if position is None:
             head = self.ledger.head()
             position = head.position if head else 0
-        if store.position() < position and self._projector_failing():
+        if store.position() < position and self._projector_unavailable():
             return store.position()
         deadline = time.monotonic() + self.read_wait_seconds
         while store.position() < position and time.monotonic() < deadline:
             time.sleep(0.005)
         return store.position()
 
-    def _projector_failing(self) -> bool:
+    def _projector_unavailable(self) -> bool:
+        """Whether the projector keeps failing or is replaying every read model
+        (a version changed): no point waiting for it, serve what is stored."""
         if self.projections == "background":
-            return self.projector.health.failing
+            return self.projector.health.state != "ok"
         kept = self.ledger.chain.get_state(PROJECTOR_STATE)
-        return kept is not None and kept.get("state") == "failing"
+        return kept is not None and kept.get("state") in {"failing", "rebuilding"}
 
     def start_following(
         self,
@@ -677,17 +685,38 @@ class Reports:
         return self.ledger.pay_run(run_id, actor=actor)
 
     def run(self, run_id: str) -> dict[str, Any]:
-        head = self.ledger.head()
-        facts, _ = self.facts_at(head.position if head else 0)
-        info = _run_of(facts, run_id)
-        decision = facts.decisions.get(run_id)
+        """A payout run as recorded — its statements, who calculated and decided
+        it, whether it is paid — from its own events, not a replay of the log."""
+        recorded = self._recorded_run(run_id)
+        decision = recorded.decision
         return {
-            **info.record.data,
-            "calculated_by": info.record.actor,
-            "approved": None if decision is None else decision.granted,
-            "decided_by": decision.record.actor if decision else None,
-            "paid": info.paid is not None,
+            **recorded.calculated.data,
+            "calculated_by": recorded.calculated.actor,
+            "approved": recorded.granted,
+            "decided_by": decision.actor if decision else None,
+            "paid": recorded.paid is not None,
         }
+
+    def _recorded_run(self, run_id: str) -> _RecordedRun:
+        """The events of run ``run_id``, read by their ids (each stream's id is
+        its natural key's: `ledger.domain.natural_id`): its `PayoutCalculated`,
+        the decision on it and its `PayoutPaid`, as stored now. Exact whatever
+        the read models' lag, and a few point reads instead of a replay of the
+        whole log (which a dispute resolution and an export each made)."""
+        calculated = self._event_at(PayoutRun.create_id(run_id), 1)
+        if calculated is None or calculated.type != "PayoutCalculated":
+            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+        return _RecordedRun(
+            calculated,
+            self._event_at(Decision.create_id(run_id), 1),
+            self._event_at(PayoutRun.create_id(run_id), 2),
+        )
+
+    def _event_at(self, stream: uuid.UUID, version: int) -> EventRecord | None:
+        try:
+            return self.ledger.event(event_id_text(stream, version))
+        except NotFoundError:
+            return None
 
     def export_csv(self, run_id: str) -> str:
         """SPEC §5: the payroll file of a run, one row per rep — id, name, total,
@@ -699,18 +728,16 @@ class Reports:
         """
         self.ledger.guard_chain()
         self.ledger.guard_run(run_id)
-        head = self.ledger.head()
-        facts, _ = self.facts_at(head.position if head else 0)
-        run = _run_of(facts, run_id)
-        data = run.record.data
-        status = run_row(facts, run_id)["status"]
+        recorded = self._recorded_run(run_id)
+        data = recorded.calculated.data
+        status = run_status(recorded.granted, paid=recorded.paid is not None)
         first_paid = self._first_paid_runs(data)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_EXPORT_COLUMNS)
         for s in data["statements"]:
-            rep = facts.reps.get(s["rep_id"])
-            name = rep.enrolled.data["name"] if rep is not None else ""
+            enrolled = self._event_at(Rep.create_id(s["rep_id"]), 1)
+            name = enrolled.data["name"] if enrolled is not None else ""
             first = first_paid.get(s["rep_id"], run_id)
             row_status = status if first == run_id else f"duplicate of {first}"
             writer.writerow(
@@ -766,10 +793,16 @@ def _cell(text: str) -> str:
     return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
-def _run_of(facts: LedgerFacts, run_id: str) -> RunInfo:
-    if run_id not in facts.runs:
-        raise NotFoundError(f"no payout run {run_id}", field="run_id")
-    return facts.runs[run_id]
+@dataclass(frozen=True)
+class _RecordedRun:
+    calculated: EventRecord
+    decision: EventRecord | None
+    paid: EventRecord | None
+
+    @property
+    def granted(self) -> bool | None:
+        """Whether the run was approved (None: not decided yet)."""
+        return None if self.decision is None else self.decision.type == "ApprovalGranted"
 
 
 def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:

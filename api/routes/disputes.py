@@ -104,4 +104,4 @@ def get_disputes(rep_id: str, principal: Caller, reports: ReportsDep) -> list[di
     """A rep's disputes, open and resolved."""
     require_role(principal, "get_disputes")
     check_rep_scope(principal, rep_id, reports)
-    return reports.disputes(rep_id)
+    return [row.doc() for row in reports.disputes(rep_id)]

@@ -90,9 +90,7 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
                 raise ForbiddenError("red-line cases are recorded by compliance")
             rep_id = item.data.get("rep_id")
             try:
-                team = rep_id is not None and manages(
-                    principal, reports.rep(rep_id).get("manager_id")
-                )
+                team = rep_id is not None and manages(principal, reports.rep(rep_id).manager_id)
             except NotFoundError:
                 team = False
             if not team:

@@ -12,7 +12,7 @@ from api.deps import Caller, LocaleDep, ReportsDep
 from api.routes.events import _ERRORS
 from api.schemas import ErrorOut, StatementOut
 from api.tokens import Principal
-from projections.render import diff_texts, history_texts
+from presentation import diff_texts, history_texts
 
 __all__ = ["router"]
 

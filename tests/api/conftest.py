@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from api.tokens import TokenStore
+from demo import DemoResult, run_demo
 from ledger.application import Ledger
-from projections.demo import DemoResult, run_demo
 
 SECRET = "test-token-secret-0123456789abcdef"
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import cli
 from api.tokens import ROLES
+from demo import DemoResult, run_demo
 from ledger.application import Ledger
 from policies.wording import LOCALES
-from projections.demo import DemoResult, run_demo
 
 runner = CliRunner()
 

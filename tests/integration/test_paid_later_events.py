@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from demo import run_demo
 from ledger.application import Ledger
-from projections.demo import run_demo
 from projections.service import Reports
 from tests.builders import jsonl, line
 

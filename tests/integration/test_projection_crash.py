@@ -18,7 +18,7 @@ from ledger.application import Ledger
 from projections.facts import LedgerFacts
 from projections.runner import Projector, compute_rows, verify_views
 from projections.statement import AsOf, StepCache
-from projections.store import open_view_store
+from projections.storage import open_view_store
 from tests.builders import enrol, jsonl, process_env, sale, seeded
 
 WORKER = str(Path(sys.executable).parent / "incentive-ledger")

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from demo import run_demo
 from ledger.application import Ledger
 from projections import runner
-from projections.demo import run_demo
 from projections.runner import rebuild, verify_views
 from projections.service import Reports
-from projections.store import open_view_store
+from projections.storage import open_view_store
+from projections.storage.core import Batch
 from tests.builders import jsonl, line
 
 
@@ -40,7 +41,8 @@ class TestRebuild:
     ) -> None:
         """Rows no replay makes (here, planted by hand) are gone after a rebuild."""
         store = open_view_store(projected)
-        store.write([runner.Replacement("statements", "rep-ghost", {"2026-Q3": {"x": 1}})], 10**9)
+        ghost = runner.Replacement("statements", "rep-ghost", {"2026-Q3": {"x": 1}})
+        store.write(Batch([ghost], 10**9))
         assert verify_views(projected) != []
         progress: list[int] = []
         result = rebuild(projected, on_progress=progress.append)
@@ -121,14 +123,14 @@ def test_a_failing_write_on_the_writer_thread_fails_the_rebuild(
 ) -> None:
     """PostgreSQL writes a rebuild from a thread of its own: a statement it fails
     is raised to the caller, and nothing is committed."""
-    from projections import store as store_module
+    from projections.storage import replay_index
 
     ledger = Ledger(pg_schema_url)
     try:
         run_demo(ledger)
         Reports(ledger).catch_up()
         position = open_view_store(ledger).position()
-        monkeypatch.setattr(store_module, "_copy_text", lambda rows: b"not\tan index row\n")
+        monkeypatch.setattr(replay_index, "copy_text", lambda rows: b"not\tan index row\n")
         with pytest.raises(Exception, match=r"(?i)invalid input syntax|bigint"):
             rebuild(ledger)
         monkeypatch.undo()

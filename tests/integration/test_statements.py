@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from demo import run_demo
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, NotFoundError
-from projections.demo import run_demo
 from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import jsonl, sale, seeded

@@ -28,7 +28,7 @@ from policies.plan import load_plan
 from projections.runner import Projector, verify_views
 from projections.service import Reports
 from projections.statement import Calculator, canonical_bytes
-from projections.store import open_view_store
+from projections.storage import open_view_store
 from tests.builders import PLAN_TOML, enrol, jsonl
 
 REPS = ("r1", "r2")
@@ -345,7 +345,7 @@ def test_the_index_reads_only_what_reaches_the_period(ledger: Ledger) -> None:
     head = ledger.head()
     assert head is not None
     everything = store.rep_positions("r1", head.position)
-    q4 = store.rep_positions("r1", head.position, reaching=date(2026, 10, 1))
+    q4 = store.rep_positions("r1", head.position, (date(2026, 10, 1), date.max))
     assert set(q4) < set(everything)
     read = ledger.read_positions(q4)
     types = {r.type for r in read}
@@ -355,7 +355,9 @@ def test_the_index_reads_only_what_reaches_the_period(ledger: Ledger) -> None:
     assert sale_days[0] >= date(2026, 10, 1)
     # a minor case reaches a year on (the ladder's look-back): for 2027-Q2, the
     # case of 2026-02-10 no longer does, those of 2026-07-19 and 2027-01-16 do
-    q2 = ledger.read_positions(store.rep_positions("r1", head.position, reaching=date(2027, 4, 1)))
+    q2 = ledger.read_positions(
+        store.rep_positions("r1", head.position, (date(2027, 4, 1), date.max))
+    )
     cases = {r.data["case_id"] for r in q2 if r.type == "ViolationRecorded"}
     assert cases == {"C200", "C380"}
     assert not [r for r in q2 if r.type == "SaleRecorded"]
@@ -375,7 +377,7 @@ def test_an_index_from_an_earlier_version_gets_its_dates(
     assert head is not None
     _drop_index_dates(db_url)
     store = open_view_store(make_ledger())
-    assert store.rep_positions("r1", head.position, reaching=date(2026, 10, 1)) == (
+    assert store.rep_positions("r1", head.position, (date(2026, 10, 1), date.max)) == (
         store.rep_positions("r1", head.position)
     )
     assert store.earliest_change_after("r1", 0) == date.min
@@ -391,6 +393,9 @@ def _drop_index_dates(db_url: str) -> None:
         with conn:
             conn.execute("ALTER TABLE proj_rep_events DROP COLUMN since")
             conn.execute("ALTER TABLE proj_rep_events DROP COLUMN until")
+            # nor did it record migrations or read-model versions
+            conn.execute("DROP TABLE proj_schema_migrations")
+            conn.execute("DROP TABLE proj_versions")
         conn.close()
         return
     import psycopg
@@ -398,6 +403,7 @@ def _drop_index_dates(db_url: str) -> None:
     base, schema = db_url.split("?schema=")
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'ALTER TABLE "{schema}".proj_rep_events DROP COLUMN since, DROP COLUMN until')
+        conn.execute(f'DROP TABLE "{schema}".proj_schema_migrations, "{schema}".proj_versions')
 
 
 def test_paying_a_period_moves_the_correction_of_the_one_before(ledger: Ledger) -> None:

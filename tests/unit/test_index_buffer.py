@@ -7,7 +7,8 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.store import _copy_text, _IndexBuffer
+from projections.storage.replay_index import IndexBuffer as _IndexBuffer
+from projections.storage.replay_index import copy_text as _copy_text
 
 days = st.one_of(st.none(), st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)))
 reps = st.sampled_from([("*",), ("r1",), ("r1", "r2"), ("r2",), ("tab\there",), ()])

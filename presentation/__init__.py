@@ -1,7 +1,12 @@
 """Statements, diffs and histories in words: for the terminal (rich) and as the
 ``text`` the API's diff and history carry, in English or Simplified Chinese
 (SPEC §4). The words live in `policies.wording` (``PHRASES``, ``TERMS``); the
-figures are the read models' own, never recomputed here."""
+figures are the read models' own, never recomputed here.
+
+A package of its own, above `projections/`: rendering is a matter of the edges
+(the CLI's terminal, the API's ``text`` fields), and the read side computes and
+stores figures without knowing how they will be shown (nor importing rich).
+"""
 
 from __future__ import annotations
 

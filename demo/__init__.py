@@ -8,6 +8,13 @@ inside the clawback window and one outside it, KPI scores, a first and a second
 minor case with coaching in between, a red-line false expense claim approved by
 compliance, a manual adjustment, a payout run that is approved and paid, then a
 late cancellation booked as a correction next quarter, and a dispute.
+
+Why a top-level package of its own: the demo is a *user* of the ledger — it
+records events through the application service and reads through the reporting
+service, exactly as the CLI and the API do — so it sits beside them, above
+both. In `projections/` it made the read side depend on sample data; in
+`ledger/` the core would import the read side (`projections.service`), against
+the direction imports go (`api`, `cli`, `demo` -> `projections` -> `ledger`).
 """
 
 from __future__ import annotations

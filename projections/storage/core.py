@@ -1,0 +1,159 @@
+"""The storage core: what a read-model store does, whatever its database.
+
+A change to the read models is a list of `Replacement`s (every row of one
+scope of one read model, or those from a key on) written with the tracking
+position in one transaction: exactly once. A rebuild is one transaction too
+(`RebuildSession`). `ViewStore` is what the projector and the reporting service
+call; `projections.storage.sqlite` and `projections.storage.postgres` implement
+it, each from the modules of its read models (`documents`, `replay_index`,
+`event_counts`) and the schema's migrations (`migrations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import orjson
+
+from projections.read_models import document_views
+
+__all__ = [
+    "ANY_DAY",
+    "TRACKING_NAME",
+    "VIEWS",
+    "Batch",
+    "DateSpan",
+    "IndexRow",
+    "RebuildSession",
+    "Replacement",
+    "ViewStore",
+    "encode_doc",
+    "groups",
+]
+
+# The document read models, each a table proj_<name>(scope, key, doc).
+VIEWS: tuple[str, ...] = document_views()
+# The read models' name in the library's tracking table.
+TRACKING_NAME = "incentive_ledger_views"
+
+# (first, last) day of a span of business dates
+DateSpan = tuple[date, date]
+ANY_DAY: DateSpan = (date.min, date.max)
+
+# The replay index entry of one event: (position, the reps it touches or ("*",),
+# the first date it can change, the last of its own figures).
+IndexRow = tuple[int, tuple[str, ...], date | None, date | None]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Replace every row of ``view`` in ``scope`` with ``rows`` (key -> doc)."""
+
+    view: str
+    scope: str
+    rows: Mapping[str, Mapping[str, Any]]
+    from_key: str | None = None  # replace only the rows whose key is >= this
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one catch-up writes, in one transaction: the replacements, the
+    tracking position, the events applied per type and their replay index rows."""
+
+    replacements: Iterable[Replacement]
+    position: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+    index: Sequence[IndexRow] = ()
+
+
+class RebuildSession(Protocol):
+    """The one transaction of a rebuild (`ViewStore.rebuilding`)."""
+
+    def index(self, rows: Sequence[IndexRow]) -> None:
+        """Add replay index rows, in position order, as the log is folded."""
+        ...
+
+    def finish(
+        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
+    ) -> None:
+        """Write every read model's rows, the tracking position and the code's
+        read-model versions; committed when the session ends without an error."""
+        ...
+
+
+class ViewStore(Protocol):
+    def position(self) -> int: ...
+
+    def versions(self) -> dict[str, int]:
+        """name -> the version of the code that made each read model's rows."""
+        ...
+
+    def stamp_versions(self, versions: Mapping[str, int]) -> None:
+        """Record ``versions`` as those of the rows (an empty store's: nothing to
+        remake)."""
+        ...
+
+    def rebuilding(self) -> AbstractContextManager[RebuildSession]:
+        """A transaction that replaces every read model: whoever reads them sees
+        the old ones until it commits, and nothing of it if it fails."""
+        ...
+
+    def write(self, batch: Batch) -> None:
+        """Write ``batch`` and its tracking position in one transaction."""
+        ...
+
+    def event_counts(self) -> dict[str, int]: ...
+
+    def reps_at(self, position: int) -> list[str]:
+        """The reps the event at ``position`` concerns ("*": every rep)."""
+        ...
+
+    def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None: ...
+
+    def row_json(self, view: str, scope: str, key: str) -> bytes | None: ...
+
+    def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
+        """`row_json` and the position the read models are at, read together
+        (one statement: the document is exactly as of that position)."""
+        ...
+
+    def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
+        """Positions of ``rep_id``'s events up to ``upto`` that can change the own
+        figures of some day in ``span`` (first, last), and the unbounded ones
+        (plans, enrolment, runs, disputes)."""
+        ...
+
+    def earliest_change_after(self, rep_id: str, after: int) -> date | None:
+        """The first business date ``rep_id``'s events after ``after`` can change
+        (``date.min``: any); None when there are none."""
+        ...
+
+    def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]: ...
+
+    def last_key_before(self, view: str, scope: str, key: str) -> str | None:
+        """The greatest key of ``scope``'s rows in ``view`` below ``key``."""
+        ...
+
+    def rows(
+        self, view: str, scope: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]: ...
+
+
+def encode_doc(value: Mapping[str, Any]) -> str:
+    """A read-model document as stored: compact JSON, keys sorted."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacement]]:
+    group: list[Replacement] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group

@@ -1,0 +1,215 @@
+"""Read models in the embedded SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from ledger.records import loads_document
+from projections.read_models import current_versions
+from projections.storage import core, documents, event_counts, replay_index
+from projections.storage.core import ANY_DAY, TRACKING_NAME, VIEWS, Batch, DateSpan
+from projections.storage.migrations import migrate_sqlite
+from projections.storage.replay_index import day_of, day_text
+
+__all__ = ["SQLiteViewStore"]
+
+
+class SQLiteViewStore(SQLiteTrackingRecorder):
+    """Read models in the embedded SQLite file."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.extend(documents.sqlite_create(view) for view in VIEWS)
+        statements.append(event_counts.SQLITE_CREATE)
+        statements.extend(replay_index.SQLITE_CREATE)
+        return statements
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as c:
+            migrate_sqlite(c)
+
+    # -- documents ---------------------------------------------------------------
+
+    def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
+        found = self.row_json(view, scope, key)
+        return loads_document(found) if found is not None else None
+
+    def row_json(self, view: str, scope: str, key: str) -> bytes | None:
+        """A row's document as stored (JSON text), not decoded."""
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(documents.sqlite_row(view), (scope, key))
+            found = c.fetchone()
+        return str(found[0]).encode() if found else None
+
+    def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
+        assert view in VIEWS, view
+        statement = documents.sqlite_row_at(view, self.select_max_tracking_id_statement)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (scope, key, TRACKING_NAME))
+            doc, position = c.fetchone()
+        return (str(doc).encode() if doc is not None else None), int(position or 0)
+
+    def last_key_before(self, view: str, scope: str, key: str) -> str | None:
+        assert view in VIEWS, view
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT max(key) FROM proj_{view} WHERE scope = ? AND key < ?",  # noqa: S608
+                (scope, key),
+            )
+            found = c.fetchone()
+        return str(found[0]) if found and found[0] is not None else None
+
+    def rows(self, view: str, scope: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        assert view in VIEWS, view
+        statement = f"SELECT scope, key, doc FROM proj_{view}"  # noqa: S608
+        params: tuple[str, ...] = ()
+        if scope is not None:
+            statement += " WHERE scope = ?"
+            params = (scope,)
+        statement += " ORDER BY scope, key"
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return [(row[0], row[1], orjson.loads(row[2])) for row in c.fetchall()]
+
+    # -- the replay index --------------------------------------------------------
+
+    def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
+        first, last = span
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                replay_index.SQLITE_POSITIONS, (rep_id, upto, day_text(first), day_text(last))
+            )
+            return [int(r[0]) for r in c.fetchall()]
+
+    def earliest_change_after(self, rep_id: str, after: int) -> date | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(replay_index.SQLITE_EARLIEST_CHANGE, (rep_id, after))
+            count, unbounded, earliest = c.fetchone()
+        if not count:
+            return None
+        return date.min if unbounded else date.fromisoformat(earliest)
+
+    def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT rep_id, position, since, until FROM proj_rep_events")
+            return {(row[0], int(row[1])): (day_of(row[2]), day_of(row[3])) for row in c.fetchall()}
+
+    def reps_at(self, position: int) -> list[str]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rep_id FROM proj_rep_events WHERE position = ? ORDER BY rep_id",
+                (position,),
+            )
+            return [row[0] for row in c.fetchall()]
+
+    # -- counts, position, versions ----------------------------------------------
+
+    def position(self) -> int:
+        return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def event_counts(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT type, count FROM proj_event_counts")
+            return {row[0]: int(row[1]) for row in c.fetchall()}
+
+    def versions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name, version FROM proj_versions")
+            return {row[0]: int(row[1]) for row in c.fetchall()}
+
+    def stamp_versions(self, versions: Mapping[str, int]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            _put_versions(c, versions)
+
+    # -- writing -----------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self.track(c, batch.position)
+            c.executemany(
+                replay_index.SQLITE_INSERT,
+                [
+                    (rep, at, day_text(since), day_text(until))
+                    for rep, at, since, until in replay_index.index_rows(batch.index)
+                ],
+            )
+            c.executemany(event_counts.SQLITE_ADD, sorted(batch.counts.items()))
+            for r in batch.replacements:
+                if r.from_key is None:
+                    c.execute(f"DELETE FROM proj_{r.view} WHERE scope = ?", (r.scope,))  # noqa: S608
+                else:
+                    c.execute(
+                        f"DELETE FROM proj_{r.view} WHERE scope = ? AND key >= ?",  # noqa: S608
+                        (r.scope, r.from_key),
+                    )
+                c.executemany(
+                    f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
+                    [(r.scope, key, core.encode_doc(doc)) for key, doc in r.rows.items()],
+                )
+
+    def delete_all(self, c: Any) -> None:
+        """Delete every read model's rows and tracking position, on cursor ``c``."""
+        for view in VIEWS:
+            c.execute(f"DELETE FROM proj_{view}")  # noqa: S608
+        c.execute("DELETE FROM proj_event_counts")
+        c.execute("DELETE FROM proj_rep_events")
+        c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
+
+    def track(self, c: Any, position: int) -> None:
+        """The tracking row in ``c``'s transaction (why by the library's
+        ``_insert_tracking``: `projections.storage.postgres.PostgresViewStore.track`)."""
+        self._insert_tracking(c, Tracking(TRACKING_NAME, position))
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[core.RebuildSession]:
+        """Index rows are kept (compactly) until `finish`, which writes everything
+        in one transaction: SQLite has one writer at a time, and a rebuild holding
+        the write lock while it reads the log would stall every import meanwhile."""
+        yield _SQLiteRebuild(self)
+
+
+def _put_versions(c: Any, versions: Mapping[str, int]) -> None:
+    c.execute("DELETE FROM proj_versions")
+    c.executemany("INSERT INTO proj_versions VALUES (?, ?)", sorted(versions.items()))
+
+
+class _SQLiteRebuild:
+    def __init__(self, store: SQLiteViewStore) -> None:
+        self.store = store
+        self._index = replay_index.IndexBuffer()
+
+    def index(self, rows: Sequence[core.IndexRow]) -> None:
+        self._index.extend(rows)
+
+    def finish(
+        self, replacements: Iterable[core.Replacement], position: int, counts: Mapping[str, int]
+    ) -> None:
+        with self.store.datastore.transaction(commit=True) as c:
+            self.store.delete_all(c)
+            c.executemany(
+                replay_index.SQLITE_INSERT,
+                (
+                    (rep, at, day_text(since), day_text(until))
+                    for at, reps, since, until in self._index
+                    for rep in reps
+                ),
+            )
+            for r in replacements:
+                assert r.from_key is None, "a rebuild replaces every row"
+                c.executemany(
+                    f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
+                    [(r.scope, key, core.encode_doc(doc)) for key, doc in r.rows.items()],
+                )
+            c.executemany("INSERT INTO proj_event_counts VALUES (?, ?)", sorted(counts.items()))
+            _put_versions(c, current_versions())
+            if position:
+                self.store.track(c, position)

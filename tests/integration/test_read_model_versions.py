@@ -1,0 +1,226 @@
+"""Versioned read models (issue 17, acceptance 3): a read model whose version
+changed is replayed on start — by the CLI's inline projector, the worker, the
+API's projector in the background with `GET /health` saying so — with no manual
+step, and `verify` then finds it equal to a fresh replay; the schema of the
+read models' own tables changes by ordered, recorded migrations. Both stores."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from demo import run_demo
+from ledger.application import Ledger
+from projections import disputes, runner
+from projections.read_models import current_versions
+from projections.runner import Projector, verify_views
+from projections.service import Reports
+from projections.storage import open_view_store
+from projections.storage.migrations import MIGRATIONS
+from projections.versioning import ReadModel
+
+SECRET = "test-token-secret-0123456789abcdef"
+
+
+def _reps_v2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new version of the rep directory: team names in capitals — the code
+    changed, and its version with it."""
+    real = runner.rep_row
+
+    def rep_row(facts: Any, rep_id: str) -> dict[str, Any]:
+        row = real(facts, rep_id)
+        return {**row, "team": row["team"].upper()}
+
+    monkeypatch.setattr(runner, "rep_row", rep_row)
+    monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
+
+
+@pytest.fixture
+def projected(make_ledger: Callable[..., Ledger]) -> Ledger:
+    """The demo quarter, projected by the code as it was."""
+    ledger = make_ledger()
+    run_demo(ledger)
+    Reports(ledger).catch_up()
+    assert open_view_store(ledger).versions() == current_versions()
+    return ledger
+
+
+class TestOnStart:
+    def test_a_changed_version_is_replayed_by_the_next_reader_with_no_manual_step(
+        self,
+        projected: Ledger,
+        make_ledger: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """After the upgrade, the first command that reads (here `Reports.rep`, as
+        the CLI calls it) serves the new rows; `verify` finds them equal to a
+        fresh replay, and the new version is recorded."""
+        before = Reports(projected).rep("rep-li")
+        assert before.team == "east"
+        _reps_v2(monkeypatch)
+        restarted = make_ledger()  # a new process, on the same database
+        reports = Reports(restarted)
+        assert reports.rep("rep-li") == before.model_copy(update={"team": "EAST"})
+        assert reports.verify_projections() == []
+        assert open_view_store(restarted).versions()["reps"] == disputes.REPS.version
+        head = restarted.head()
+        assert head is not None
+        assert open_view_store(restarted).position() == head.position
+
+    def test_the_worker_replays_once_then_catches_up_as_usual(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`project` (the worker) replays on its first catch-up only."""
+        _reps_v2(monkeypatch)
+        projector = Projector(make_ledger())
+        first = projector.catch_up()
+        assert first.rebuilt
+        assert (projector.catch_up().applied, projector.catch_up().rebuilt) == (0, False)
+        assert verify_views(projector.ledger) == []
+
+    def test_verify_names_a_read_model_whose_version_is_behind(
+        self, projected: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Rows made by older code are not a fresh replay, even where they look alike."""
+        monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
+        problems = verify_views(projected)
+        assert problems == ["versions: reps 1 -> 2 (stored -> code): replay it (rebuild)"]
+
+    def test_an_empty_store_records_the_versions_without_a_replay(
+        self, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        ledger = make_ledger()
+        replays: list[object] = []
+        real = runner._replay_all
+        monkeypatch.setattr(runner, "_replay_all", lambda *a: replays.append(a) or real(*a))
+        projector = Projector(ledger)
+        assert projector.catch_up().applied == 0
+        assert replays == []
+        assert projector.store.versions() == current_versions()
+
+
+def _health(client: TestClient) -> dict[str, Any]:
+    answer = client.get("/health")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_the_api_replays_in_the_background_and_health_says_so(
+    projected: Ledger,
+    db_url: str,
+    make_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API starts serving at once (the old rows) while its projector replays;
+    `/health` says ``rebuilding`` and what changed, then ``ok`` at the head."""
+    _reps_v2(monkeypatch)
+    release = threading.Event()
+    real = runner._replay_all
+
+    def held(*args: Any) -> Any:
+        assert release.wait(60), "the test never released the replay"
+        return real(*args)
+
+    monkeypatch.setattr(runner, "_replay_all", held)
+    ledger = make_ledger()
+    settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, ledger=ledger)) as client:
+        _until(lambda: _health(client)["projection"]["state"] == "rebuilding", "the replay")
+        body = _health(client)
+        assert body["status"] == "ok"
+        assert body["projection"]["rebuild"]["changed"] == ["reps 1 -> 2"]
+        release.set()
+        _until(lambda: _health(client)["projection"]["state"] == "ok", "the replay's end")
+        _until(lambda: _health(client)["lag"] == 0, "the projector")
+        assert "rebuild" not in _health(client)["projection"]
+    assert verify_views(ledger) == []
+    row = open_view_store(ledger).row("reps", "rep-li", "rep-li")
+    assert row is not None
+    assert row["team"] == "EAST"
+
+
+class TestMigrations:
+    def test_a_new_store_records_every_migration(self, ledger: Ledger) -> None:
+        store = open_view_store(ledger)
+        assert _applied(ledger) == [m.number for m in MIGRATIONS]
+        open_view_store(ledger)  # opened again: nothing applied twice
+        assert _applied(ledger) == [m.number for m in MIGRATIONS]
+        assert store.versions() == {}
+
+    def test_a_store_made_before_migrations_were_recorded_is_brought_up_to_date(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A database as an earlier version left it — the replay index without its
+        dates, no versions, no record of migrations — is migrated on open, then
+        replayed (its versions unknown) by the next reader."""
+        schema = _schema(projected)
+        with projected.factory.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
+            c.execute(f"DROP TABLE {schema}proj_schema_migrations")
+            c.execute(f"DROP TABLE {schema}proj_versions")
+            c.execute(f"DELETE FROM {schema}proj_rep_events")
+            c.execute(f"ALTER TABLE {schema}proj_rep_events DROP COLUMN since")
+            c.execute(f"ALTER TABLE {schema}proj_rep_events DROP COLUMN until")
+        restarted = make_ledger()
+        reports = Reports(restarted)
+        assert reports.catch_up().rebuilt
+        assert _applied(restarted) == [m.number for m in MIGRATIONS]
+        assert reports.verify_projections() == []
+
+
+def _schema(ledger: Ledger) -> str:
+    if not ledger.store.is_postgres:
+        return ""
+    return f'"{ledger.factory.datastore.schema}".'  # type: ignore[attr-defined]
+
+
+def _applied(ledger: Ledger) -> list[int]:
+    with ledger.factory.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute(f"SELECT number FROM {_schema(ledger)}proj_schema_migrations ORDER BY number")
+        return [int(row["number"] if isinstance(row, dict) else row[0]) for row in c.fetchall()]
+
+
+def test_a_worker_says_it_is_replaying_to_an_api_in_another_process(
+    projected: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`project --follow` replays on start and reports it beside the log, so an
+    API whose projections a worker keeps says ``rebuilding`` too, and its reads
+    do not wait for a projector that is busy replaying."""
+    _reps_v2(monkeypatch)
+    release = threading.Event()
+    real = runner._replay_all
+
+    def held(*args: Any) -> Any:
+        assert release.wait(60), "the test never released the replay"
+        return real(*args)
+
+    monkeypatch.setattr(runner, "_replay_all", held)
+    worker = Projector(make_ledger())
+    worker.reports_health = True  # as `project --follow` sets it
+    replaying = threading.Thread(target=worker.catch_up)
+    replaying.start()
+    api_side = Reports(make_ledger(), projections="external")
+    try:
+        _until(lambda: api_side.projection_health()["state"] == "rebuilding", "the report")
+        health = api_side.projection_health()
+        assert (health["projector"], health["rebuild"]["changed"]) == ("worker", ["reps 1 -> 2"])
+        assert api_side._projector_unavailable()
+    finally:
+        release.set()
+        replaying.join(60)
+    assert api_side.projection_health()["state"] == "ok"
+    assert verify_views(projected) == []
