@@ -26,7 +26,7 @@ from api.errors import install_error_handlers, unexpected_body
 from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
-from api.routes import approvals, audit, disputes, events, payouts, statements
+from api.routes import approvals, audit, disputes, events, payouts, queues, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
@@ -107,7 +107,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.body_parser = body_parser
     app.state.tokens = TokenStore(the_ledger, secret)
     install_error_handlers(app)
-    for module in (events, statements, payouts, approvals, disputes, audit):
+    for module in (events, statements, payouts, approvals, disputes, audit, queues):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(JsonBody, routes=_json_body_routes(app))
