@@ -56,6 +56,8 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "get_pending": _READERS,
     "get_dispute_list": frozenset({"rep", "manager", "finance"}),
     "get_cases": _READERS,
+    # only when LEDGER_METRICS_PUBLIC=false (the default answers without a token)
+    "get_metrics": frozenset({"finance", "admin"}),
 }
 
 EVENT_WRITERS: Final[dict[str, frozenset[str]]] = {
