@@ -783,10 +783,20 @@ def _list(
         out.print(empty if not result["total"] else f"nothing at offset {result['offset']}")
         return
     table = Table(title=title, title_justify="left")
-    for header, _ in columns:
+    for header, key in columns:
         right = header in {"total", "payable", "amount", "attainment", "tier", "reps", "paid"}
-        # folded, never cut: a narrow terminal still shows every character
-        table.add_column(header, justify="right" if right else "left", overflow="fold")
+        # Folded, never cut: a narrow terminal still shows every character. Ids and
+        # money keep their width (up to 24) so they read, and search, whole; prose
+        # ("about", "message") gives way first.
+        widest = max((len(_cell_text(item.get(key))) for item in items), default=0)
+        prose = header in {"about", "message"}
+        table.add_column(
+            header,
+            justify="right" if right else "left",
+            overflow="fold",
+            min_width=None if prose else min(widest, 24),
+            ratio=1 if prose else None,
+        )
     for item in items:
         table.add_row(*(escape(_cell_text(item.get(key))) for _, key in columns))
     out.print(table)
@@ -951,7 +961,6 @@ def runs(
             ("period", "period"),
             ("status", "status"),
             ("reps", "reps"),
-            ("total", "total"),
             ("payable", "payable"),
             ("calculated by", "calculated_by"),
             ("decided by", "decided_by"),
@@ -1086,6 +1095,9 @@ def disputes(
         as_json=as_json,
         call=lambda q: q.disputes(viewer, status=status, page=Page(offset, limit)),
     )
+    if not as_json:  # the table's status says the outcome of a resolved one
+        for item in result["items"]:
+            item["state"] = item["outcome"] or item["status"]
     _list(
         result,
         title="Disputes" + (f" ({status})" if status else ""),
@@ -1093,10 +1105,8 @@ def disputes(
             ("dispute", "dispute_id"),
             ("rep", "rep_id"),
             ("run", "run_id"),
-            ("period", "period"),
             ("paid", "rep_payable"),
-            ("status", "status"),
-            ("outcome", "outcome"),
+            ("status", "state"),
             ("raised by", "raised_by"),
             ("message", "message"),
         ],
