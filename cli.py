@@ -36,7 +36,8 @@ from api.settings import ConfigurationError, Settings, check_database, get_setti
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
-from ledger.errors import BatchRejectedError, LedgerError
+from ledger.errors import BatchRejectedError, LedgerError, Unit
+from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
@@ -197,22 +198,39 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def _fail(exc: LedgerError, *, as_json: bool) -> typer.Exit:
-    errors = exc.errors if isinstance(exc, BatchRejectedError) else []
+def _fail(exc: LedgerError, *, as_json: bool, unit: Unit = None) -> typer.Exit:
+    """Exit 1 saying why. A rejected batch names its bad inputs as ``unit`` says:
+    lines of an imported file, or (None) a command's own input, which is no
+    line of anything."""
+    if not isinstance(exc, BatchRejectedError):
+        if as_json:
+            _print_json({"error": exc.status, "detail": exc.reason, "errors": []})
+        else:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return typer.Exit(1)
     if as_json:
         _print_json(
             {
                 "error": exc.status,
-                "detail": exc.reason,
-                "errors": [{"line": e.line, "field": e.field, "reason": e.reason} for e in errors],
+                "detail": exc.summary(unit),
+                "errors": [
+                    {"field": e.field, "reason": e.reason}
+                    | ({"line": e.line} if unit == "line" else {})
+                    for e in exc.errors
+                ],
             }
         )
-    elif errors:
-        err.print(f"[bold red]rejected:[/] {len(errors)} bad line(s); nothing was stored.")
-        for e in errors:
-            err.print(f"  {e}")
+    elif unit == "line":
+        count = exc.bad_inputs
+        err.print(
+            f"[bold red]rejected:[/] {count} bad line{'s' if count != 1 else ''}; "
+            "nothing was stored."
+        )
+        for e in exc.errors:
+            err.print(f"  {escape(e.describe('line'))}")
     else:
-        err.print(f"[bold red]error:[/] {exc}")
+        for e in exc.errors:
+            err.print(f"[bold red]error:[/] {escape(e.describe(None))}")
     return typer.Exit(1)
 
 
@@ -277,11 +295,18 @@ def import_(
             console=err,
             disable=not show,
         )
+        # utf-8-sig: a byte order mark (what some editors and Excel write) is read
+        # past, not judged as part of the first line's JSON
         source = (
-            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
             if stream
-            else file.open(encoding="utf-8")
+            else file.open(encoding="utf-8-sig")
         )
+        name = "standard input" if stream else str(file)
+        hint = format_hint(_first_event_line(file, stream=stream))
+        if hint is not None:
+            source.close()
+            _refuse_file(f"{name}: {hint}; nothing was stored", as_json=as_json)
         with progress, source as lines:
             task = progress.add_task("append", total=total)
             try:
@@ -295,8 +320,35 @@ def import_(
                     max_line_bytes=_settings().max_body_bytes,
                 )
             except LedgerError as exc:
-                raise _fail(exc, as_json=as_json) from None
+                raise _fail(exc, as_json=as_json, unit="line") from None
+        if result.stored + result.skipped == 0:
+            _refuse_file(
+                f"{name} holds no events (it is empty, or only blank lines); nothing was stored",
+                as_json=as_json,
+            )
         _summary(result, as_json=as_json)
+
+
+def _first_event_line(file: Path, *, stream: bool) -> str:
+    """The first non-blank line of a file, or of standard input without consuming
+    it (what its buffer holds already: enough to tell the format)."""
+    if stream:
+        peeked = sys.stdin.buffer.peek(64 * 1024) if hasattr(sys.stdin.buffer, "peek") else b""
+        text = peeked.decode("utf-8", errors="replace")
+        return next((line for line in text.splitlines() if line.strip()), "")
+    if not file.is_file():
+        return ""
+    with file.open(encoding="utf-8-sig", errors="replace") as lines:
+        return next((line for line in lines if line.strip()), "")
+
+
+def _refuse_file(reason: str, *, as_json: bool) -> None:
+    """Exit 1: the file as a whole cannot be imported (nothing was stored)."""
+    if as_json:
+        _print_json({"error": "invalid", "detail": reason, "errors": []})
+    else:
+        _error(reason)
+    raise typer.Exit(1)
 
 
 def _count_lines(path: Path) -> int:
@@ -755,13 +807,6 @@ def _queues(db: str | None, *, as_json: bool, call: Any, create: bool = False) -
     with open_ledger(db, create=create) as ledger:
         try:
             return call(WorkQueues(Reports(ledger)))
-        except BatchRejectedError as exc:
-            if as_json:
-                raise _fail(exc, as_json=as_json) from None
-            # a command's input is its options, not lines of a file: no line numbers
-            for e in exc.errors:
-                _error(f"{e.field}: {e.reason}" if e.field else e.reason)
-            raise typer.Exit(1) from None
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
 
