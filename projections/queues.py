@@ -104,9 +104,18 @@ class Page:
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidInputError(f"must be between 1 and {MAX_LIMIT}", field="limit")
 
-    def of(self, items: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    def of(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        then: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The page of ``items`` (sorted already); ``then`` completes each item of
+        the page only (what costs a read per item is never done for the rest)."""
+        window = items[self.offset : self.offset + self.limit]
         return {
-            "items": items[self.offset : self.offset + self.limit],
+            "items": [then(item) for item in window] if then is not None else window,
             "total": len(items),
             "offset": self.offset,
             "limit": self.limit,
@@ -310,11 +319,13 @@ class WorkQueues:
             own = same_actor(doc["recorded_by"], viewer.actor)
             if viewer.decides and (kind not in viewer.decides or own):
                 continue
-            items.append(self._pending_item(kind, doc, may_decide=bool(viewer.decides)))
+            items.append({**doc, "kind": kind, "may_decide": bool(viewer.decides)})
         items.sort(key=lambda i: (i["position"], i["subject_id"]))
-        return (page or Page()).of(items)
+        return (page or Page()).of(items, then=self._pending_item)
 
-    def _pending_item(self, kind: str, doc: dict[str, Any], *, may_decide: bool) -> dict[str, Any]:
+    def _pending_item(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A pending subject with what deciding it needs, from its event."""
+        kind, may_decide = doc["kind"], doc["may_decide"]
         record = self.ledger.event(doc["event_id"])
         data = record.data
         item: dict[str, Any] = {
@@ -360,18 +371,21 @@ class WorkQueues:
         _choice(status, ("open", "resolved"), "status")
         visible = self._visible(viewer)
         runs = self._runs()
-        items: list[dict[str, Any]] = []
-        for scope, _, doc in self.reports.projector.store.rows("disputes"):
-            if scope not in visible or (status is not None and doc["status"] != status):
-                continue
-            run = runs.get(doc["run_id"], {})
-            paid = None
-            if run:
-                statement = self.reports.projector.store.row("statements", scope, run["period"])
-                paid = statement.get("payable") if statement else None
-            items.append({**doc, "period": run.get("period"), "rep_payable": paid})
+        store = self.reports.projector.store
+        items = [
+            {**doc, "period": runs.get(doc["run_id"], {}).get("period")}
+            for scope, _, doc in store.rows("disputes")
+            if scope in visible and (status is None or doc["status"] == status)
+        ]
         items.sort(key=lambda d: (d["raised_at"], d["dispute_id"]))
-        return (page or Page()).of(items)
+
+        def with_payable(item: dict[str, Any]) -> dict[str, Any]:
+            """What the disputed period pays the rep (its statement, as paid)."""
+            period = item["period"]
+            statement = store.row("statements", item["rep_id"], period) if period else None
+            return {**item, "rep_payable": statement.get("payable") if statement else None}
+
+        return (page or Page()).of(items, then=with_payable)
 
     def cases(
         self,
