@@ -29,13 +29,15 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from api.logging import configure_logging
 from api.settings import ConfigurationError, Settings, check_database, get_settings
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
-from ledger.errors import BatchRejectedError, LedgerError
+from ledger.errors import BatchRejectedError, LedgerError, Unit
+from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
 from policies.plan import PlanError, load_plan
 from policies.wording import render_warning
@@ -46,6 +48,7 @@ from presentation import (
     print_history,
     print_statement,
 )
+from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 
@@ -195,22 +198,39 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def _fail(exc: LedgerError, *, as_json: bool) -> typer.Exit:
-    errors = exc.errors if isinstance(exc, BatchRejectedError) else []
+def _fail(exc: LedgerError, *, as_json: bool, unit: Unit = None) -> typer.Exit:
+    """Exit 1 saying why. A rejected batch names its bad inputs as ``unit`` says:
+    lines of an imported file, or (None) a command's own input, which is no
+    line of anything."""
+    if not isinstance(exc, BatchRejectedError):
+        if as_json:
+            _print_json({"error": exc.status, "detail": exc.reason, "errors": []})
+        else:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return typer.Exit(1)
     if as_json:
         _print_json(
             {
                 "error": exc.status,
-                "detail": exc.reason,
-                "errors": [{"line": e.line, "field": e.field, "reason": e.reason} for e in errors],
+                "detail": exc.summary(unit),
+                "errors": [
+                    {"field": e.field, "reason": e.reason}
+                    | ({"line": e.line} if unit == "line" else {})
+                    for e in exc.errors
+                ],
             }
         )
-    elif errors:
-        err.print(f"[bold red]rejected:[/] {len(errors)} bad line(s); nothing was stored.")
-        for e in errors:
-            err.print(f"  {e}")
+    elif unit == "line":
+        count = exc.bad_inputs
+        err.print(
+            f"[bold red]rejected:[/] {count} bad line{'s' if count != 1 else ''}; "
+            "nothing was stored."
+        )
+        for e in exc.errors:
+            err.print(f"  {escape(e.describe('line'))}")
     else:
-        err.print(f"[bold red]error:[/] {exc}")
+        for e in exc.errors:
+            err.print(f"[bold red]error:[/] {escape(e.describe(None))}")
     return typer.Exit(1)
 
 
@@ -275,11 +295,18 @@ def import_(
             console=err,
             disable=not show,
         )
+        # utf-8-sig: a byte order mark (what some editors and Excel write) is read
+        # past, not judged as part of the first line's JSON
         source = (
-            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig")
             if stream
-            else file.open(encoding="utf-8")
+            else file.open(encoding="utf-8-sig")
         )
+        name = "standard input" if stream else str(file)
+        hint = format_hint(_first_event_line(file, stream=stream))
+        if hint is not None:
+            source.close()
+            _refuse_file(f"{name}: {hint}; nothing was stored", as_json=as_json)
         with progress, source as lines:
             task = progress.add_task("append", total=total)
             try:
@@ -293,8 +320,35 @@ def import_(
                     max_line_bytes=_settings().max_body_bytes,
                 )
             except LedgerError as exc:
-                raise _fail(exc, as_json=as_json) from None
+                raise _fail(exc, as_json=as_json, unit="line") from None
+        if result.stored + result.skipped == 0:
+            _refuse_file(
+                f"{name} holds no events (it is empty, or only blank lines); nothing was stored",
+                as_json=as_json,
+            )
         _summary(result, as_json=as_json)
+
+
+def _first_event_line(file: Path, *, stream: bool) -> str:
+    """The first non-blank line of a file, or of standard input without consuming
+    it (what its buffer holds already: enough to tell the format)."""
+    if stream:
+        peeked = sys.stdin.buffer.peek(64 * 1024) if hasattr(sys.stdin.buffer, "peek") else b""
+        text = peeked.decode("utf-8", errors="replace")
+        return next((line for line in text.splitlines() if line.strip()), "")
+    if not file.is_file():
+        return ""
+    with file.open(encoding="utf-8-sig", errors="replace") as lines:
+        return next((line for line in lines if line.strip()), "")
+
+
+def _refuse_file(reason: str, *, as_json: bool) -> None:
+    """Exit 1: the file as a whole cannot be imported (nothing was stored)."""
+    if as_json:
+        _print_json({"error": "invalid", "detail": reason, "errors": []})
+    else:
+        _error(reason)
+    raise typer.Exit(1)
 
 
 def _count_lines(path: Path) -> int:
@@ -734,6 +788,377 @@ def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | 
         workers=workers,
         log_config=None,
         access_log=False,
+    )
+
+
+# -- work queues (SPEC §5) ------------------------------------------------------
+
+dispute_app = typer.Typer(help="Disputes: a rep's objection to a payout, and its resolution.")
+app.add_typer(dispute_app, name="dispute")
+
+OffsetOption = Annotated[int, typer.Option("--offset", min=0, help="Items to skip.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=MAX_LIMIT, help=f"Items to show (at most {MAX_LIMIT}).")
+]
+NoteOption = Annotated[str | None, typer.Option("--note", help="Why (shown to everyone after).")]
+Outcome = Literal["upheld", "rejected"]
+
+
+def _queues(db: str | None, *, as_json: bool, call: Any, create: bool = False) -> Any:
+    """One work-queue use case over the ledger the options name."""
+    with open_ledger(db, create=create) as ledger:
+        try:
+            return call(WorkQueues(Reports(ledger)))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+
+
+def _list(
+    result: dict[str, Any],
+    *,
+    title: str,
+    columns: list[tuple[str, str]],
+    as_json: bool,
+    empty: str,
+) -> None:
+    """A paged list: JSON as the API answers it, or a table and where it stands."""
+    if as_json:
+        _print_json(result)
+        return
+    items = result["items"]
+    if not items:
+        out.print(empty if not result["total"] else f"nothing at offset {result['offset']}")
+        return
+    table = Table(title=title, title_justify="left")
+    for header, key in columns:
+        right = header in {"total", "payable", "amount", "attainment", "tier", "reps", "paid"}
+        # Folded, never cut: a narrow terminal still shows every character. Ids and
+        # money keep their width (up to 24) so they read, and search, whole; prose
+        # ("about", "message") gives way first.
+        widest = max((len(_cell_text(item.get(key))) for item in items), default=0)
+        prose = header in {"about", "message"}
+        table.add_column(
+            header,
+            justify="right" if right else "left",
+            overflow="fold",
+            min_width=None if prose else min(widest, 24),
+            ratio=1 if prose else None,
+        )
+    for item in items:
+        table.add_row(*(escape(_cell_text(item.get(key))) for _, key in columns))
+    out.print(table)
+    shown = f"{result['offset'] + 1}-{result['offset'] + len(items)}"
+    if len(items) < result["total"]:
+        out.print(f"showing {shown} of {result['total']} (--offset, --limit for more)")
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@app.command()
+def pending(
+    offset: OffsetOption = 0,
+    limit: LimitOption = DEFAULT_LIMIT,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subjects awaiting a decision that the actor may take (not those they
+    recorded: maker-checker), oldest first, with the money and the rule."""
+    viewer = Viewer.operator(_actor(actor))
+    result = _queues(
+        db, as_json=as_json, call=lambda q: q.pending(viewer, page=Page(offset, limit))
+    )
+    if not as_json:  # the table shows the day; --json the instant
+        for item in result["items"]:
+            item["recorded_on"] = str(item["recorded_at"])[:10]
+    _list(
+        result,
+        title=f"Awaiting a decision by {viewer.actor}",
+        columns=[
+            ("subject", "subject_id"),
+            ("kind", "kind"),
+            ("rep", "rep_id"),
+            ("period", "period"),
+            ("amount", "amount"),
+            ("about", "about"),
+            ("recorded by", "recorded_by"),
+            ("on", "recorded_on"),
+        ],
+        as_json=as_json,
+        empty=f"nothing awaits a decision {viewer.actor} may take",
+    )
+
+
+def _decide(
+    subject_id: str,
+    *,
+    granted: bool,
+    note: str | None,
+    db: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    who = _actor(actor)
+    decision = _queues(
+        db,
+        as_json=as_json,
+        create=False,
+        call=lambda q: q.decide(subject_id, actor=who, granted=granted, note=note),
+    )
+    verb = "approved" if granted else "rejected"
+    if as_json:
+        outcome = decision.result.outcomes[0]
+        _print_json(
+            {
+                "subject_id": subject_id,
+                "kind": decision.kind,
+                "decision": verb,
+                "stored": decision.result.stored,
+                "event_id": outcome.event_id,
+            }
+        )
+    elif decision.result.stored:
+        out.print(f"{verb} {decision.kind} {subject_id}")
+    else:
+        out.print(f"{decision.kind} {subject_id} was already {verb} so (nothing stored)")
+
+
+@app.command()
+def approve(
+    subject_id: Annotated[str, typer.Argument(help="A target, adjustment, case or run id.")],
+    note: NoteOption = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a target, adjustment, red-line case or payout run (not by whoever
+    recorded it)."""
+    _decide(subject_id, granted=True, note=note, db=db, actor=actor, as_json=as_json)
+
+
+@app.command()
+def reject(
+    subject_id: Annotated[str, typer.Argument(help="A target, adjustment, case or run id.")],
+    note: Annotated[str, typer.Option("--note", help="Why it is rejected (required).")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a target, adjustment, red-line case or payout run, saying why."""
+    _decide(subject_id, granted=False, note=note, db=db, actor=actor, as_json=as_json)
+
+
+@app.command()
+def reps(
+    team: Annotated[str | None, typer.Option("--team", help="Only this team.")] = None,
+    offset: OffsetOption = 0,
+    limit: LimitOption = DEFAULT_LIMIT,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The reps: team, manager, plans (names stay in the events)."""
+    viewer = Viewer.operator("operator")
+    result = _queues(
+        db, as_json=as_json, call=lambda q: q.reps(viewer, team=team, page=Page(offset, limit))
+    )
+    _list(
+        result,
+        title="Reps" + (f" of team {team}" if team else ""),
+        columns=[
+            ("rep", "rep_id"),
+            ("team", "team"),
+            ("manager", "manager_id"),
+            ("plans", "plan_ids"),
+            ("left", "left"),
+        ],
+        as_json=as_json,
+        empty="no reps" + (f" in team {team}" if team else ""),
+    )
+
+
+@app.command()
+def runs(
+    period: Annotated[str | None, typer.Option("--period", help="2026-07 or 2026-Q3.")] = None,
+    status: Annotated[
+        Literal["calculated", "approved", "rejected", "paid"] | None,
+        typer.Option("--status", help="Only runs in this state."),
+    ] = None,
+    offset: OffsetOption = 0,
+    limit: LimitOption = DEFAULT_LIMIT,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Payout runs with their totals, status and who calculated and decided them."""
+    result = _queues(
+        db,
+        as_json=as_json,
+        call=lambda q: q.runs(period=period, status=status, page=Page(offset, limit)),
+    )
+    _list(
+        result,
+        title="Payout runs" + (f" of {period}" if period else ""),
+        columns=[
+            ("run", "run_id"),
+            ("period", "period"),
+            ("status", "status"),
+            ("reps", "reps"),
+            ("payable", "payable"),
+            ("calculated by", "calculated_by"),
+            ("decided by", "decided_by"),
+        ],
+        as_json=as_json,
+        empty="no payout runs" + (f" for {period}" if period else ""),
+    )
+
+
+@app.command()
+def summary(
+    period: PeriodOption,
+    offset: OffsetOption = 0,
+    limit: LimitOption = DEFAULT_LIMIT,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every rep's total, payable, attainment, tier and status for a period, with
+    team subtotals."""
+    viewer = Viewer.operator("operator")
+    result = _queues(
+        db, as_json=as_json, call=lambda q: q.summary(viewer, period, page=Page(offset, limit))
+    )
+    _list(
+        result,
+        title=f"Period {result['period']}",
+        columns=[
+            ("rep", "rep_id"),
+            ("team", "team"),
+            ("total", "total"),
+            ("payable", "payable"),
+            ("attainment", "attainment"),
+            ("tier", "tier_coefficient"),
+            ("status", "status"),
+            ("pending", "pending"),
+        ],
+        as_json=as_json,
+        empty=f"no rep has a statement for {period}",
+    )
+    if not as_json and result["teams"]:
+        teams = Table(title="Team subtotals", title_justify="left")
+        for header in ("team", "reps", "currency", "total", "payable"):
+            teams.add_column(header, justify="right" if header != "team" else "left")
+        for t in result["teams"]:
+            teams.add_row(
+                escape(_cell_text(t["team"])),
+                str(t["reps"]),
+                t["currency"],
+                t["total"],
+                t["payable"],
+            )
+        out.print(teams)
+
+
+@dispute_app.command("raise")
+def dispute_raise(
+    rep: RepOption,
+    run: Annotated[str, typer.Option("--run", help="The payout run disputed.")],
+    message: Annotated[str, typer.Option("--message", help="What is wrong, in the rep's words.")],
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Raise a dispute of a payout run for a rep; prints the dispute_id."""
+    who = _actor(actor)
+    dispute_id, result = _queues(
+        db,
+        as_json=as_json,
+        call=lambda q: q.raise_dispute(rep_id=rep, run_id=run, message=message, actor=who),
+    )
+    if as_json:
+        _print_json({"dispute_id": dispute_id, "event_id": result.outcomes[0].event_id})
+    else:
+        out.print(dispute_id)
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    dispute_id: str,
+    outcome: Annotated[Outcome, typer.Option("--outcome", help="upheld or rejected.")],
+    note: Annotated[str, typer.Option("--note", help="The reasoning (required).")],
+    amount: Annotated[
+        str | None,
+        typer.Option("--amount", help="Upheld: the adjustment to book, e.g. 1500.00 or -200.00."),
+    ] = None,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a dispute; upheld books an adjustment (in the rep's first unpaid
+    period) that a second person approves."""
+    who = _actor(actor)
+    adjustment_id, result = _queues(
+        db,
+        as_json=as_json,
+        call=lambda q: q.resolve_dispute(
+            dispute_id, outcome=outcome, note=note, amount=amount, actor=who
+        ),
+    )
+    if as_json:
+        _print_json(
+            {
+                "dispute_id": dispute_id,
+                "outcome": outcome,
+                "adjustment_id": adjustment_id,
+                "stored": result.stored,
+            }
+        )
+    elif adjustment_id is not None:
+        out.print(
+            f"dispute {dispute_id} upheld: adjustment {adjustment_id} booked, awaiting approval "
+            f"(incentive-ledger approve {adjustment_id}, by someone else)"
+        )
+    else:
+        out.print(f"dispute {dispute_id} {outcome}")
+
+
+@app.command()
+def disputes(
+    status: Annotated[
+        Literal["open", "resolved"] | None, typer.Option("--status", help="open or resolved.")
+    ] = None,
+    offset: OffsetOption = 0,
+    limit: LimitOption = DEFAULT_LIMIT,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Disputes, oldest first, with the run and what it paid the rep."""
+    viewer = Viewer.operator("operator")
+    result = _queues(
+        db,
+        as_json=as_json,
+        call=lambda q: q.disputes(viewer, status=status, page=Page(offset, limit)),
+    )
+    if not as_json:  # the table's status says the outcome of a resolved one
+        for item in result["items"]:
+            item["state"] = item["outcome"] or item["status"]
+    _list(
+        result,
+        title="Disputes" + (f" ({status})" if status else ""),
+        columns=[
+            ("dispute", "dispute_id"),
+            ("rep", "rep_id"),
+            ("run", "run_id"),
+            ("paid", "rep_payable"),
+            ("status", "state"),
+            ("raised by", "raised_by"),
+            ("message", "message"),
+        ],
+        as_json=as_json,
+        empty="no disputes" + (f" {status}" if status else ""),
     )
 
 

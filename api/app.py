@@ -26,7 +26,8 @@ from api.errors import install_error_handlers, unexpected_body
 from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
-from api.routes import approvals, audit, disputes, events, payouts, statements
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import approvals, audit, disputes, events, metrics, payouts, queues, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
@@ -106,13 +107,16 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.committer = committer
     app.state.body_parser = body_parser
     app.state.tokens = TokenStore(the_ledger, secret)
+    app.state.metrics = Metrics(the_ledger, reports)
+    app.state.metrics_public = settings.metrics_public
     install_error_handlers(app)
-    for module in (events, statements, payouts, approvals, disputes, audit):
+    for module in (events, statements, payouts, approvals, disputes, audit, queues, metrics):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(JsonBody, routes=_json_body_routes(app))
     app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
 

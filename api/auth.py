@@ -31,6 +31,8 @@ class ForbiddenError(Exception):
 
 
 _READERS = frozenset({"rep", "manager", "finance", "compliance"})
+# A run holds every rep's statement: read by those who read its event (`may_read_event`).
+_RUN_READERS = frozenset({"finance", "compliance", "admin"})
 
 ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_events": frozenset({"integration", "manager", "finance", "compliance", "admin"}),
@@ -46,6 +48,16 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_resolution": frozenset({"finance"}),
     "get_disputes": frozenset({"rep", "manager", "finance"}),
     "get_verify": frozenset({"finance", "compliance", "admin"}),
+    # The work queues (SPEC §5): each list as its single read, scoped the same way.
+    "get_reps": frozenset({*_READERS, "admin"}),
+    "get_summary": _READERS,
+    "get_runs": _RUN_READERS,
+    "get_run": _RUN_READERS,
+    "get_pending": _READERS,
+    "get_dispute_list": frozenset({"rep", "manager", "finance"}),
+    "get_cases": _READERS,
+    # only when LEDGER_METRICS_PUBLIC=false (the default answers without a token)
+    "get_metrics": frozenset({"finance", "admin"}),
 }
 
 EVENT_WRITERS: Final[dict[str, frozenset[str]]] = {

@@ -56,12 +56,15 @@ def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
 async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
     extra: dict[str, Any] = {"field": exc.field}
+    detail = exc.reason
     if isinstance(exc, BatchRejectedError):
+        # a request's inputs are items of its list (0-based), never "lines"
+        detail = exc.summary("item")
         extra["errors"] = [
             {"index": e.line - 1, "field": e.field, "reason": e.reason, "kind": e.status}
             for e in exc.errors
         ]
-    return JSONResponse(_body(exc.status, exc.reason, **extra), status_code=_STATUS[exc.status])
+    return JSONResponse(_body(exc.status, detail, **extra), status_code=_STATUS[exc.status])
 
 
 async def _token_error(_: Request, exc: Exception) -> JSONResponse:

@@ -11,10 +11,12 @@ from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 __all__ = [
     "ApprovalIn",
     "DisputeIn",
+    "DisputeOut",
     "ErrorOut",
     "OutcomeOut",
     "RecordOut",
     "ResolutionIn",
+    "ResolutionOut",
     "StatementOut",
     "VerifyOut",
     "WarningOut",
@@ -52,6 +54,18 @@ class RecordOut(BaseModel):
     stored: int
     skipped: int = Field(description="identical to what was already stored (natural keys)")
     events: list[OutcomeOut]
+
+
+class DisputeOut(RecordOut):
+    """What `POST /disputes` recorded, and the new dispute's id."""
+
+    dispute_id: str
+
+
+class ResolutionOut(RecordOut):
+    """What a resolution recorded; upheld: the adjustment it booked (to approve)."""
+
+    adjustment_id: str | None = None
 
 
 class StepOut(BaseModel):

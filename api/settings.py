@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         description="The API keeps the projections current in a background thread; "
         "false when a separate worker (`project --follow`) does.",
     )
+    metrics_public: bool = Field(
+        default=True,
+        description="GET /metrics answers without a token (its figures name no rep, "
+        "amount or token); false: a finance or admin token is required.",
+    )
     parse_workers: int = Field(
         default=1,
         ge=0,

@@ -8,6 +8,7 @@ prints them. Nothing here knows about either.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "AlreadyDecidedError",
@@ -22,6 +23,7 @@ __all__ = [
     "StoreUnavailableError",
     "TamperedStatementError",
     "TooLargeError",
+    "Unit",
     "UnknownReferenceError",
 ]
 
@@ -120,10 +122,29 @@ class LineError:
     status: str = "invalid"
 
     def __str__(self) -> str:
-        where = f"line {self.line}"
+        return self.describe("line")
+
+    def describe(self, unit: Unit = "line") -> str:
+        """``line 3, field amount: reason`` (a file's 1-based line), or ``item 2,
+        ...`` (the 0-based index in an HTTP list), or without a place at all
+        (``None``: a command's own options, which are not lines of anything)."""
+        where = _place(self.line, unit)
         if self.field:
-            where += f", field {self.field}"
-        return f"{where}: {self.reason}"
+            where = f"{where}, field {self.field}" if where else f"field {self.field}"
+        return f"{where}: {self.reason}" if where else self.reason
+
+
+# How a batch's inputs are numbered where they came from: lines of a file
+# (1-based), items of an HTTP list (0-based index), or not at all.
+Unit = Literal["line", "item"] | None
+
+
+def _place(line: int, unit: Unit) -> str:
+    if unit == "line":
+        return f"line {line}"
+    if unit == "item":
+        return f"item {line - 1}"
+    return ""
 
 
 class BatchRejectedError(LedgerError):
@@ -134,6 +155,16 @@ class BatchRejectedError(LedgerError):
         self.errors = errors
         statuses = {e.status for e in errors}
         self.status = "conflict" if statuses == {"conflict"} else "invalid"
-        first = errors[0]
-        summary = f"{len(errors)} bad input(s); nothing was stored. First: {first}"
-        super().__init__(summary, field=first.field)
+        super().__init__(self.summary("line"), field=errors[0].field)
+
+    @property
+    def bad_inputs(self) -> int:
+        """How many inputs (lines, items) are bad: a line with two bad fields is one."""
+        return len({e.line for e in self.errors})
+
+    def summary(self, unit: Unit = "line") -> str:
+        """``2 bad lines; nothing was stored. First: line 3, ...`` numbered as ``unit``."""
+        noun = {"line": "line", "item": "item"}.get(unit or "", "input")
+        count = self.bad_inputs
+        plural = noun if count == 1 else f"{noun}s"
+        return f"{count} bad {plural}; nothing was stored. First: {self.errors[0].describe(unit)}"

@@ -49,6 +49,9 @@ class TestPostEvents:
             }
         ]
         assert "not a JSON number" in body["errors"][0]["reason"]
+        # the detail names the same place as the errors: item 1, never "line 2"
+        assert body["detail"].startswith("1 bad item; nothing was stored. First: item 1")
+        assert "line" not in body["detail"]
         assert api.head() == before
 
     def test_retrying_the_same_body_is_safe(self, api: Api) -> None:

@@ -56,6 +56,14 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
         "integration": 403,
         "admin": 403,
     }
+    run_readers = {
+        "rep": 403,
+        "manager": 403,
+        "finance": 200,
+        "compliance": 200,
+        "integration": 403,
+        "admin": 200,
+    }
     return {
         "post_events": (
             "POST",
@@ -177,6 +185,26 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
                 "admin": 403,
             },
         ),
+        # the work queues (SPEC §5): scoped lists; what each role sees is test_queues
+        "get_reps": ("GET", "/reps", None, {**readers, "admin": 200}),
+        "get_summary": ("GET", "/periods/2026-Q3/summary", None, readers),
+        "get_runs": ("GET", "/payouts/runs?period=2026-Q3", None, run_readers),
+        "get_run": ("GET", f"/payouts/runs/{run}", None, run_readers),
+        "get_pending": ("GET", "/approvals/pending", None, readers),
+        "get_dispute_list": (
+            "GET",
+            "/disputes?status=open",
+            None,
+            {
+                "rep": 200,
+                "manager": 200,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 403,
+            },
+        ),
+        "get_cases": ("GET", "/cases?severity=red_line", None, readers),
         "get_verify": (
             "GET",
             "/audit/verify",
@@ -207,7 +235,22 @@ ROUTE_NAMES = [
     "post_resolution",
     "get_disputes",
     "get_verify",
+    "get_reps",
+    "get_summary",
+    "get_runs",
+    "get_run",
+    "get_pending",
+    "get_dispute_list",
+    "get_cases",
 ]
+
+
+def test_the_matrix_covers_every_route_in_the_role_table() -> None:
+    """A route added to `api.auth.ROUTE_ROLES` without a row here fails."""
+    from api.auth import ROUTE_ROLES
+
+    # GET /metrics answers without a token by default: its roles are test_metrics'
+    assert {*ROUTE_NAMES, "get_metrics"} == set(ROUTE_ROLES)
 
 
 @pytest.mark.parametrize("route", ROUTE_NAMES)

@@ -14,6 +14,7 @@ import cli
 from api.tokens import ROLES
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.events import DisputeResolved
 from policies.wording import LOCALES
 
 runner = CliRunner()
@@ -35,6 +36,9 @@ def _run(*args: str) -> typing.Any:
 def test_the_fixed_values_are_the_ones_the_code_knows() -> None:
     assert typing.get_args(cli.Locale) == LOCALES
     assert typing.get_args(cli.Role) == ROLES
+    assert typing.get_args(cli.Outcome) == typing.get_args(
+        DisputeResolved.model_fields["outcome"].annotation
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,6 +49,9 @@ def test_the_fixed_values_are_the_ones_the_code_knows() -> None:
         (["history"], "en|zh-CN"),
         (["token", "create"], "rep|manager|finance|compliance|integration|admin"),
         (["payout", "export"], "<csv>"),
+        (["dispute", "resolve"], "<upheld|rejected>"),
+        (["runs"], "calculated|approved|rejected|paid"),
+        (["disputes"], "open|resolved"),
     ],
 )
 def test_help_lists_the_values(command: list[str], values: str) -> None:
@@ -73,6 +80,9 @@ def test_help_lists_the_values(command: list[str], values: str) -> None:
         ["history", "--rep", "rep-wang", "--locale", "fr"],
         ["token", "create", "--actor", "a", "--role", "wizard"],
         ["payout", "export", "run-1", "--format", "xml"],
+        ["dispute", "resolve", "DSP-1", "--outcome", "maybe", "--note", "n"],
+        ["runs", "--status", "lost"],
+        ["disputes", "--status", "closed"],
     ],
 )
 def test_another_value_is_refused(command: list[str], tmp_path: Path) -> None:

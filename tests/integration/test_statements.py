@@ -1,6 +1,6 @@
 """Statements, replay, diff and the payout flow on the demo quarter, on SQLite
 and PostgreSQL. Figures are worked by hand from the SPEC's plan (see
-`projections/demo.py` for the events)."""
+`demo/` for the events)."""
 
 from __future__ import annotations
 

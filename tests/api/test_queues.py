@@ -1,0 +1,327 @@
+"""The work-queue lists over HTTP (SPEC §5): each list scoped by role exactly as
+the single reads are — a rep sees only themselves, a manager only their team,
+finance and compliance everyone — paged with a bounded limit and sorted stably.
+
+The demo's team east (rep-li, rep-chen, rep-wang; manager mgr-zhao) gets a
+second team here: rep-zhou of team west, managed by mgr-qian, with a pending
+adjustment, a pending red-line case and a pending target of their own, so
+every list has an item of another team that must never leak.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api
+
+EAST = {"rep-li", "rep-chen", "rep-wang"}
+WEST = {"rep-zhou"}
+EVERYONE = EAST | WEST
+
+# token -> the reps whose items it may see in any list
+SCOPE = {
+    "rep": {"rep-li"},
+    "other_rep": {"rep-chen"},
+    "manager": EAST,
+    "other_manager": WEST,
+    "finance": EVERYONE,
+    "compliance": EVERYONE,
+}
+
+LISTS = [
+    "/reps",
+    "/periods/2026-Q3/summary",
+    "/periods/2026-Q4/summary",
+    "/approvals/pending",
+    "/disputes",
+    "/cases",
+]
+# The lists each token may call (the others answer 403, see test_roles).
+ALLOWED = {
+    "/disputes": {"rep", "other_rep", "manager", "other_manager", "finance"},
+}
+
+
+def _line(type_: str, at: str, actor: str, **fields: Any) -> str:
+    return json.dumps({"type": type_, "occurred_at": f"{at}+08:00", "actor": actor, **fields})
+
+
+def _west(api: Api) -> None:
+    """Team west: rep-zhou under mgr-qian, with a subject of each kind pending."""
+    api.ledger.import_lines(
+        [
+            _line(
+                "RepEnrolled",
+                "2026-10-01T09:00:00",
+                "it-admin",
+                rep_id="rep-zhou",
+                name="Zhou Min",
+                plan_id="field-sales",
+                team="west",
+                manager_id="mgr-qian",
+            ),
+            _line(
+                "TargetSet",
+                "2026-10-15T09:00:00",
+                "mgr-qian",
+                target_id="T-ZHOU-Q4",
+                rep_id="rep-zhou",
+                period="2026-Q4",
+                kpi="sales_amount",
+                value="90000",
+                reason="joined mid-quarter",
+            ),
+            _line(
+                "AdjustmentRequested",
+                "2026-11-02T10:00:00",
+                "fin-carl",
+                adjustment_id="ADJ-ZHOU",
+                rep_id="rep-zhou",
+                period="2026-Q4",
+                amount="777.00",
+                reason="relocation",
+            ),
+            _line(
+                "ViolationRecorded",
+                "2026-11-03T10:00:00",
+                "cmp-sun",
+                case_id="CASE-ZHOU",
+                rep_id="rep-zhou",
+                code="trade-secret-leak",
+                severity="red_line",
+                description="price list sent to a competitor",
+                amount="4321.00",
+            ),
+        ],
+        actor="it-admin",
+    )
+
+
+def _reps_in(body: dict[str, Any]) -> set[str]:
+    return {item["rep_id"] for item in body["items"] if item.get("rep_id") is not None}
+
+
+def _all_items(api: Api, path: str, who: str) -> list[dict[str, Any]]:
+    """Every item of a list, page by page (limit 2, to cross page borders)."""
+    items: list[dict[str, Any]] = []
+    joiner = "&" if "?" in path else "?"
+    offset = 0
+    while True:
+        response = api.client.get(f"{path}{joiner}offset={offset}&limit=2", headers=api.as_(who))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items.extend(body["items"])
+        offset += 2
+        if offset >= body["total"]:
+            return items
+
+
+class TestScope:
+    @pytest.mark.parametrize("path", LISTS)
+    @pytest.mark.parametrize("who", sorted(SCOPE))
+    def test_a_scoped_list_never_leaks_an_item(self, api: Api, path: str, who: str) -> None:
+        """Each role x each list: only the reps in the caller's scope appear, and
+        nothing of another rep or team is anywhere in the answer."""
+        _west(api)
+        if who not in ALLOWED.get(path, set(SCOPE)):
+            assert api.client.get(path, headers=api.as_(who)).status_code == 403
+            return
+        response = api.client.get(path, headers=api.as_(who))
+        assert response.status_code == 200, response.text
+        assert _reps_in(response.json()) <= SCOPE[who]
+        for hidden in EVERYONE - SCOPE[who]:
+            assert hidden not in response.text, (who, path, hidden)
+
+    def test_reps_lists_exactly_the_callers_scope(self, api: Api) -> None:
+        _west(api)
+        for who, scope in SCOPE.items():
+            body = api.client.get("/reps", headers=api.as_(who)).json()
+            assert _reps_in(body) == scope, who
+            assert body["total"] == len(scope)
+
+    def test_team_filter(self, api: Api) -> None:
+        _west(api)
+        body = api.client.get("/reps?team=west", headers=api.as_("finance")).json()
+        assert _reps_in(body) == WEST
+        body = api.client.get("/reps?team=west", headers=api.as_("manager")).json()
+        assert body["items"] == []
+
+    def test_summary_subtotals_count_only_the_visible_reps(self, api: Api) -> None:
+        """A manager's team subtotal is their team's, never the whole company's."""
+        _west(api)
+        mine = api.client.get("/periods/2026-Q3/summary", headers=api.as_("manager")).json()
+        everyone = api.client.get("/periods/2026-Q3/summary", headers=api.as_("finance")).json()
+        assert [t["team"] for t in mine["teams"]] == ["east"]
+        assert mine["teams"][0]["payable"] == "55350.00"  # Li 33100 + Chen 1800 + Wang 20450
+        assert {t["team"] for t in everyone["teams"]} == {"east"}  # Zhou enrolled in Q4
+        q4 = api.client.get("/periods/2026-Q4/summary", headers=api.as_("other_manager")).json()
+        assert [(t["team"], t["reps"]) for t in q4["teams"]] == [("west", 1)]
+        rep = api.client.get("/periods/2026-Q3/summary", headers=api.as_("rep")).json()
+        assert [t["payable"] for t in rep["teams"]] == ["33100.00"]
+
+    def test_pending_shows_deciders_what_they_may_take(self, api: Api) -> None:
+        """Finance: targets, adjustments, runs not recorded by them; compliance:
+        red-line cases; a manager follows their team's; a rep their own."""
+        _west(api)
+        kinds = {
+            who: {(i["kind"], i["subject_id"]) for i in _all_items(api, "/approvals/pending", who)}
+            for who in ("finance", "compliance", "other_manager", "manager", "rep")
+        }
+        assert kinds["finance"] == {
+            ("target", "T-WANG-Q3-B"),
+            ("target", "T-ZHOU-Q4"),
+            ("adjustment", "ADJ-ZHOU"),
+        }
+        assert kinds["compliance"] == {("case", "CASE-ZHOU")}
+        assert kinds["other_manager"] == {
+            ("target", "T-ZHOU-Q4"),
+            ("adjustment", "ADJ-ZHOU"),
+            ("case", "CASE-ZHOU"),
+        }
+        assert kinds["manager"] == {("target", "T-WANG-Q3-B")}
+        assert kinds["rep"] == set()
+
+    def test_pending_items_carry_what_a_decision_needs(self, api: Api) -> None:
+        _west(api)
+        items = _all_items(api, "/approvals/pending", "finance")
+        adjustment = next(i for i in items if i["subject_id"] == "ADJ-ZHOU")
+        assert adjustment["recorded_by"] == "fin-carl"
+        assert adjustment["amount"] == "777.00"
+        assert adjustment["period"] == "2026-Q4"
+        assert adjustment["recorded_at"]
+        assert "adjustment needs an approval" in adjustment["rule"]
+        assert adjustment["may_decide"] is True
+
+    def test_whoever_recorded_a_subject_does_not_see_it_to_decide(self, api: Api) -> None:
+        """Maker-checker: fin-carl's adjustment is not in fin-carl's queue."""
+        _west(api)
+        from api.tokens import TokenStore
+        from tests.api.conftest import SECRET
+
+        token = TokenStore(api.ledger, SECRET).create(actor="fin-carl", role="finance")[0]
+        items = api.client.get(
+            "/approvals/pending", headers={"Authorization": f"Bearer {token}"}
+        ).json()["items"]
+        assert "ADJ-ZHOU" not in {i["subject_id"] for i in items}
+        assert "T-ZHOU-Q4" in {i["subject_id"] for i in items}
+
+    def test_cases_by_severity_and_status(self, api: Api) -> None:
+        _west(api)
+        red = _all_items(api, "/cases?severity=red_line", "compliance")
+        assert {(c["case_id"], c["status"]) for c in red} == {
+            ("CASE-201", "in_force"),
+            ("CASE-ZHOU", "pending"),
+        }
+        pending = _all_items(api, "/cases?status=pending", "compliance")
+        assert [c["case_id"] for c in pending] == ["CASE-ZHOU"]
+        assert pending[0]["amount"] == "4321.00"
+        assert pending[0]["recorded_by"] == "cmp-sun"
+        minor = _all_items(api, "/cases?severity=minor", "manager")
+        assert minor
+        assert all(c["severity"] == "minor" and c["rep_id"] == "rep-wang" for c in minor)
+
+    def test_a_bad_filter_names_the_field(self, api: Api) -> None:
+        for path, field in [
+            ("/cases?severity=huge", "severity"),
+            ("/cases?status=maybe", "status"),
+            ("/disputes?status=closed", "status"),
+            ("/payouts/runs?status=lost", "status"),
+            ("/payouts/runs?period=2026-13", "period"),
+            ("/periods/2026-Q5/summary", "period"),
+        ]:
+            response = api.client.get(path, headers=api.as_("finance"))
+            assert response.status_code == 422, path
+            assert response.json()["field"] == field, path
+
+
+class TestRuns:
+    def test_runs_list_and_one_run(self, api: Api) -> None:
+        run_id = api.demo.run_id
+        body = api.client.get("/payouts/runs?period=2026-Q3", headers=api.as_("finance")).json()
+        assert [r["run_id"] for r in body["items"]] == [run_id]
+        [row] = body["items"]
+        assert (row["status"], row["payable"], row["reps"]) == ("paid", "55350.00", 3)
+        assert row["calculated_by"] == "fin-amy"
+        assert row["decided_by"] == "fin-bob"
+        assert (
+            api.client.get("/payouts/runs?status=calculated", headers=api.as_("finance")).json()[
+                "items"
+            ]
+            == []
+        )
+        one = api.client.get(f"/payouts/runs/{run_id}", headers=api.as_("finance")).json()
+        assert {s["rep_id"]: s["payable"] for s in one["statements"]} == {
+            "rep-li": "33100.00",
+            "rep-chen": "1800.00",
+            "rep-wang": "20450.00",
+        }
+        missing = api.client.get("/payouts/runs/run-none", headers=api.as_("finance"))
+        assert missing.status_code == 404
+
+    def test_a_new_run_waits_for_its_approval(self, api: Api) -> None:
+        created = api.client.post("/payouts/2026-Q4/runs", headers=api.as_("finance"))
+        assert created.status_code == 201, created.text
+        run_id = created.json()["run_id"]
+        open_runs = api.client.get(
+            "/payouts/runs?status=calculated", headers=api.as_("finance2")
+        ).json()["items"]
+        assert [r["run_id"] for r in open_runs] == [run_id]
+        assert "fin-amy" in open_runs[0]["held_by"]
+        pending = _all_items(api, "/approvals/pending", "finance2")
+        assert ("run", run_id) in {(i["kind"], i["subject_id"]) for i in pending}
+        # not in the queue of whoever calculated it
+        mine = _all_items(api, "/approvals/pending", "finance")
+        assert run_id not in {i["subject_id"] for i in mine}
+        summary = api.client.get("/periods/2026-Q4/summary", headers=api.as_("finance")).json()
+        assert {i["status"] for i in summary["items"]} == {"calculated"}
+        assert {i["run_id"] for i in summary["items"]} == {run_id}
+
+
+class TestPaging:
+    def test_pages_are_disjoint_and_cover_the_list_in_order(self, api: Api) -> None:
+        _west(api)
+        whole = api.client.get("/reps?limit=500", headers=api.as_("finance")).json()
+        paged = _all_items(api, "/reps", "finance")
+        assert paged == whole["items"]
+        assert [r["rep_id"] for r in paged] == sorted(EVERYONE)
+
+    @pytest.mark.parametrize("query", ["limit=0", "limit=501", "offset=-1", "limit=x"])
+    def test_a_limit_out_of_bounds_is_refused(self, api: Api, query: str) -> None:
+        response = api.client.get(f"/reps?{query}", headers=api.as_("finance"))
+        assert response.status_code == 422
+        assert set(response.json()) >= {"error", "detail"}
+
+
+class TestDisputes:
+    def test_post_disputes_answers_with_the_dispute_id(self, api: Api) -> None:
+        response = api.client.post(
+            "/disputes",
+            json={"run_id": api.demo.run_id, "message": "my S-1007 is missing"},
+            headers=api.as_("rep"),
+        )
+        assert response.status_code == 201, response.text
+        dispute_id = response.json()["dispute_id"]
+        assert dispute_id.startswith("DSP-")
+        listed = api.client.get("/disputes?status=open", headers=api.as_("finance")).json()
+        assert dispute_id in {d["dispute_id"] for d in listed["items"]}
+        mine = api.client.get("/disputes", headers=api.as_("rep")).json()["items"]
+        assert {d["rep_id"] for d in mine} == {"rep-li"}
+        assert api.client.get("/disputes", headers=api.as_("other_rep")).json()["items"] == []
+
+    def test_resolved_upheld_answers_with_the_adjustment(self, api: Api) -> None:
+        response = api.client.post(
+            "/disputes/DSP-401/resolution",
+            json={"outcome": "upheld", "note": "70/30 agreed", "amount": "600.00"},
+            headers=api.as_("finance"),
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["adjustment_id"] == "ADJ-DSP-401"
+        resolved = api.client.get("/disputes?status=resolved", headers=api.as_("manager")).json()
+        assert [d["outcome"] for d in resolved["items"]] == ["upheld"]
+        pending = _all_items(api, "/approvals/pending", "finance2")
+        adjustment = next(i for i in pending if i["subject_id"] == "ADJ-DSP-401")
+        assert adjustment["amount"] == "600.00"
+        assert adjustment["period"] == "2026-Q4"

@@ -1,0 +1,115 @@
+"""Import messages on the command line (issue 19): bad lines counted as lines,
+an empty file refused, a byte order mark read past, a CSV or a JSON array
+recognised with what to do; a command with no file names no line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.settings import get_settings
+from cli import app as cli_app
+from ledger.application import Ledger
+from tests.builders import jsonl, line, sale, seeded, stored_count
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    seeded(Ledger(url), "r1").close()
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(cli_app, list(args))
+
+
+def _count(url: str) -> int:
+    ledger = Ledger(url)
+    try:
+        return stored_count(ledger)
+    finally:
+        ledger.close()
+
+
+class TestImportMessages:
+    def test_bad_lines_are_counted_once_each(self, url: str, tmp_path: Path) -> None:
+        """A line with two bad fields is one bad line; both fields are named."""
+        bad = {**sale("S1", "r1"), "amount": 1.5, "currency": "XX"}
+        events = tmp_path / "events.jsonl"
+        events.write_text("\n".join([json.dumps(bad), "", json.dumps({"type": "Nope"})]) + "\n")
+        before = _count(url)
+        result = _cli("import", str(events), "--db", url, "--actor", "crm")
+        assert result.exit_code == 1
+        assert "rejected: 2 bad lines; nothing was stored." in result.output
+        assert "line 1, field amount" in result.output
+        assert "line 1, field currency" in result.output
+        assert "line 3, field type" in result.output
+        as_json = json.loads(
+            _cli("import", str(events), "--db", url, "--actor", "crm", "--json").output
+        )
+        assert as_json["detail"].startswith("2 bad lines")
+        assert {e["line"] for e in as_json["errors"]} == {1, 3}
+        assert _count(url) == before
+
+    @pytest.mark.parametrize("content", ["", "\n\n  \n"])
+    def test_an_empty_file_is_refused(self, url: str, tmp_path: Path, content: str) -> None:
+        empty = tmp_path / "empty.jsonl"
+        empty.write_text(content)
+        result = _cli("import", str(empty), "--db", url, "--actor", "crm")
+        assert result.exit_code == 1
+        assert "holds no events" in result.output
+
+    def test_a_byte_order_mark_is_read_past(self, url: str, tmp_path: Path) -> None:
+        events = tmp_path / "bom.jsonl"
+        events.write_bytes(b"\xef\xbb\xbf" + "\n".join(jsonl(sale("S1", "r1"))).encode())
+        result = _cli("import", str(events), "--db", url, "--actor", "crm")
+        assert result.exit_code == 0, result.output
+        assert "stored 1 events" in result.output
+
+    @pytest.mark.parametrize(
+        ("content", "words"),
+        [
+            ("type,occurred_at,sale_id\nSaleRecorded,2026-07-14,S1\n", "looks like CSV"),
+            (json.dumps([sale("S1", "r1")]) + "\n", "looks like a JSON array"),
+            (json.dumps(sale("S1", "r1"), indent=2) + "\n", "spread over several lines"),
+        ],
+    )
+    def test_not_json_lines_says_what_to_do(
+        self, url: str, tmp_path: Path, content: str, words: str
+    ) -> None:
+        path = tmp_path / "events.txt"
+        path.write_text(content)
+        before = _count(url)
+        result = _cli("import", str(path), "--db", url, "--actor", "crm")
+        assert result.exit_code == 1
+        assert words in result.output
+        assert "JSON Lines" in result.output
+        assert "line 2" not in result.output  # one message, not one per line
+        assert _count(url) == before
+
+    def test_a_command_without_a_file_names_no_line(self, url: str, tmp_path: Path) -> None:
+        """A refused approval is about the command's options, not "line 1"."""
+        events = tmp_path / "adjustment.jsonl"
+        adjustment = line(
+            "AdjustmentRequested",
+            actor="fin-carl",
+            adjustment_id="ADJ-1",
+            rep_id="r1",
+            period="2026-Q3",
+            amount="10.00",
+            reason="x",
+        )
+        events.write_text("\n".join(jsonl(adjustment)) + "\n")
+        assert _cli("import", str(events), "--db", url, "--actor", "fin-carl").exit_code == 0
+        result = _cli("approve", "ADJ-1", "--db", url, "--actor", "fin-carl")
+        assert result.exit_code == 1
+        assert "maker-checker" in result.output
+        assert "line" not in result.output

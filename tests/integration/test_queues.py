@@ -1,0 +1,166 @@
+"""The work-queue use cases (`projections.queues`) on SQLite and PostgreSQL:
+scoped, filtered, paged lists read from the read models, and the decisions
+that empty them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import BatchRejectedError, InvalidInputError, NotFoundError
+from projections.queues import MAX_LIMIT, Page, Viewer, WorkQueues
+from projections.service import Reports
+from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
+
+
+@pytest.fixture
+def queues(ledger: Ledger) -> WorkQueues:
+    """Two teams: east (r1, r2 under mgr-a) and west (r3 under mgr-b); a pending
+    adjustment per rep, recorded by fin-carl, and a pending red-line case on r3."""
+    seeded(ledger)
+    ledger.import_lines(
+        jsonl(
+            enrol("r1", team="east", manager_id="mgr-a"),
+            enrol("r2", team="east", manager_id="mgr-a"),
+            enrol("r3", team="west", manager_id="mgr-b"),
+            sale("S1", "r1", "10000.00"),
+            sale("S2", "r3", "20000.00"),
+            *(
+                line(
+                    "AdjustmentRequested",
+                    actor="fin-carl",
+                    adjustment_id=f"ADJ-{rep}",
+                    rep_id=rep,
+                    period="2026-Q3",
+                    amount=amount,
+                    reason="spiff",
+                )
+                for rep, amount in (("r1", "100.00"), ("r2", "200.00"), ("r3", "300.00"))
+            ),
+            line(
+                "ViolationRecorded",
+                actor="cmp-sun",
+                case_id="CASE-1",
+                rep_id="r3",
+                code="false-expense-claim",
+                severity="red_line",
+                description="taxi receipts",
+                amount="50.00",
+            ),
+        ),
+        actor="crm-sync",
+    )
+    return WorkQueues(Reports(ledger))
+
+
+FINANCE = Viewer("finance", "fin-amy", decides=frozenset({"target", "adjustment", "run"}))
+
+
+def _ids(listing: dict[str, object], key: str = "subject_id") -> list[str]:
+    items = listing["items"]
+    assert isinstance(items, list)
+    return [item[key] for item in items]
+
+
+class TestLists:
+    def test_each_viewer_sees_their_scope(self, queues: WorkQueues) -> None:
+        """A rep themselves, a manager their team, finance everyone."""
+        assert _ids(queues.reps(Viewer("rep", "r1", "r1")), "rep_id") == ["r1"]
+        assert _ids(queues.reps(Viewer("manager", "MGR-A")), "rep_id") == ["r1", "r2"]
+        assert _ids(queues.reps(Viewer("manager", "mgr-b")), "rep_id") == ["r3"]
+        assert _ids(queues.reps(FINANCE), "rep_id") == ["r1", "r2", "r3"]
+        manager = queues.pending(Viewer("manager", "mgr-b"))
+        assert _ids(manager) == ["ADJ-r3", "CASE-1"]
+        assert {item["may_decide"] for item in manager["items"]} == {False}
+
+    def test_pending_for_a_decider(self, queues: WorkQueues) -> None:
+        listing = queues.pending(FINANCE)
+        assert _ids(listing) == ["ADJ-r1", "ADJ-r2", "ADJ-r3"]  # by position
+        first = listing["items"][0]
+        assert (first["amount"], first["recorded_by"], first["period"]) == (
+            "100.00",
+            "fin-carl",
+            "2026-Q3",
+        )
+        compliance = Viewer("compliance", "cmp-head", decides=frozenset({"case"}))
+        assert _ids(queues.pending(compliance)) == ["CASE-1"]
+        recorder = Viewer("finance", "Fin-Carl", decides=FINANCE.decides)
+        assert _ids(queues.pending(recorder)) == []  # their own: another must decide
+
+    def test_summary_with_team_subtotals(self, queues: WorkQueues) -> None:
+        summary = queues.summary(FINANCE, "2026-Q3")
+        assert _ids(summary, "rep_id") == ["r1", "r2", "r3"]
+        assert {i["status"] for i in summary["items"]} == {"open"}
+        teams = {t["team"]: (t["reps"], t["payable"]) for t in summary["teams"]}
+        # commission 5 % of the sales; adjustments pending count nothing yet
+        assert teams == {"east": (2, "500.00"), "west": (1, "1000.00")}
+        assert summary["items"][0]["pending"] == 1
+
+    def test_paging_is_stable_and_bounded(self, queues: WorkQueues) -> None:
+        pages = [queues.pending(FINANCE, page=Page(offset, 1)) for offset in range(3)]
+        assert [_ids(p) for p in pages] == [["ADJ-r1"], ["ADJ-r2"], ["ADJ-r3"]]
+        assert {p["total"] for p in pages} == {3}
+        with pytest.raises(InvalidInputError) as limit:
+            Page(0, MAX_LIMIT + 1)
+        assert limit.value.field == "limit"
+        with pytest.raises(InvalidInputError) as offset:
+            Page(-1, 10)
+        assert offset.value.field == "offset"
+
+    def test_cases_by_severity_and_status(self, queues: WorkQueues) -> None:
+        compliance = Viewer("compliance", "cmp-head")
+        assert _ids(queues.cases(compliance, status="pending"), "case_id") == ["CASE-1"]
+        assert _ids(queues.cases(compliance, severity="minor"), "case_id") == []
+        assert _ids(queues.cases(Viewer("manager", "mgr-a")), "case_id") == []
+
+
+class TestDecisions:
+    def test_approve_and_reject_empty_the_queue(self, queues: WorkQueues) -> None:
+        queues.decide("ADJ-r1", actor="fin-amy", granted=True)
+        queues.decide("ADJ-r2", actor="fin-amy", granted=False, note="not agreed")
+        assert _ids(queues.pending(Viewer.operator("fin-bob"))) == ["ADJ-r3", "CASE-1"]
+        summary = {i["rep_id"]: i for i in queues.summary(FINANCE, "2026-Q3")["items"]}
+        assert summary["r1"]["payable"] == "600.00"  # 500 commission + the approved 100
+        assert summary["r2"]["payable"] == "0.00"  # the rejected 200 counts nothing
+
+    def test_a_bad_decision_stores_nothing(self, queues: WorkQueues) -> None:
+        before = stored_count(queues.ledger)
+        with pytest.raises(InvalidInputError) as no_note:
+            queues.decide("ADJ-r1", actor="fin-amy", granted=False, note="  ")
+        assert no_note.value.field == "note"
+        with pytest.raises(NotFoundError):
+            queues.decide("ADJ-none", actor="fin-amy", granted=True)
+        with pytest.raises(BatchRejectedError):  # maker-checker
+            queues.decide("ADJ-r1", actor="fin-carl", granted=True)
+        assert stored_count(queues.ledger) == before
+
+    def test_a_dispute_upheld_books_an_adjustment_to_approve(self, queues: WorkQueues) -> None:
+        reports = queues.reports
+        run = reports.payout_run("2026-Q3", actor="fin-amy")
+        run_id = queues.runs(period="2026-Q3")["items"][0]["run_id"]
+        assert run.stored == 1
+        queues.decide(run_id, actor="fin-bob", granted=True)
+        reports.pay_run(run_id, actor="fin-bob")
+        assert [r["status"] for r in queues.runs()["items"]] == ["paid"]
+        dispute_id, _ = queues.raise_dispute(
+            rep_id="r1", run_id=run_id, message="missing a deal", actor="r1"
+        )
+        assert _ids(queues.disputes(FINANCE, status="open"), "dispute_id") == [dispute_id]
+        assert _ids(queues.disputes(Viewer("rep", "r3", "r3")), "dispute_id") == []
+        with pytest.raises(InvalidInputError) as zero:
+            queues.resolve_dispute(
+                dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="0.00"
+            )
+        assert zero.value.field == "amount"
+        adjustment_id, _ = queues.resolve_dispute(
+            dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="250.00"
+        )
+        assert adjustment_id is not None
+        assert adjustment_id not in _ids(queues.pending(FINANCE))  # fin-amy booked it
+        checker = Viewer("finance", "fin-bob", decides=FINANCE.decides)
+        waiting = {i["subject_id"]: i for i in queues.pending(checker)["items"]}
+        assert (waiting[adjustment_id]["amount"], waiting[adjustment_id]["period"]) == (
+            "250.00",
+            "2026-Q4",
+        )
+        assert _ids(queues.disputes(FINANCE, status="resolved"), "dispute_id") == [dispute_id]

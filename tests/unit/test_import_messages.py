@@ -1,0 +1,78 @@
+"""Import messages (issue 19): a batch counts bad inputs, not errors, and names
+them as where they came from (file lines, HTTP list items, or a command's own
+options); a file that is not JSON Lines is recognised and the user told what to
+do."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.errors import BatchRejectedError, LineError
+from ledger.import_format import BOM, format_hint
+
+
+class TestCounting:
+    def test_two_bad_fields_of_one_line_are_one_bad_line(self) -> None:
+        rejected = BatchRejectedError(
+            [
+                LineError(2, "amount", "not decimal text"),
+                LineError(2, "currency", "not ISO 4217"),
+                LineError(5, "type", "unknown event type"),
+            ]
+        )
+        assert rejected.bad_inputs == 2
+        assert rejected.summary("line").startswith("2 bad lines; nothing was stored.")
+        assert "First: line 2, field amount: not decimal text" in rejected.summary("line")
+
+    def test_one_bad_line_is_singular(self) -> None:
+        rejected = BatchRejectedError([LineError(1, None, "malformed JSON")])
+        assert rejected.summary("line") == (
+            "1 bad line; nothing was stored. First: line 1: malformed JSON"
+        )
+
+    @pytest.mark.parametrize(
+        ("unit", "text"),
+        [
+            ("line", "line 2, field amount: bad"),  # a file's 1-based line
+            ("item", "item 1, field amount: bad"),  # an HTTP list's 0-based index
+            (None, "field amount: bad"),  # a command's options: no place at all
+        ],
+    )
+    def test_a_bad_input_is_named_where_it_came_from(self, unit: str | None, text: str) -> None:
+        assert LineError(2, "amount", "bad").describe(unit) == text  # type: ignore[arg-type]
+
+    def test_http_items_are_counted_as_items(self) -> None:
+        rejected = BatchRejectedError([LineError(2, "amount", "bad"), LineError(3, None, "x")])
+        assert rejected.summary("item").startswith("2 bad items; nothing was stored. First: item 1")
+        assert "line" not in rejected.summary("item")
+
+
+class TestFormatHint:
+    @pytest.mark.parametrize(
+        "first",
+        [
+            '{"type": "SaleRecorded", "occurred_at": "2026-07-14T10:00:00+08:00"}',
+            BOM + '{"type": "SaleRecorded"}',
+            '  {"type": "Sale',  # malformed JSON, but meant as a line: judged as one
+            "not json at all",
+        ],
+    )
+    def test_json_lines_and_other_text_get_no_hint(self, first: str) -> None:
+        assert format_hint(first) is None
+
+    @pytest.mark.parametrize(
+        ("first", "words"),
+        [
+            ('[{"type": "SaleRecorded"}]', "JSON array"),
+            (BOM + "[", "JSON array"),
+            ("{", "one JSON document spread over several lines"),
+            ("type,occurred_at,sale_id,amount", "CSV"),
+            ('"type";"occurred_at"', "CSV"),
+            ("type\toccurred_at", "CSV"),
+        ],
+    )
+    def test_near_misses_are_recognised_with_what_to_do(self, first: str, words: str) -> None:
+        hint = format_hint(first)
+        assert hint is not None
+        assert words in hint
+        assert "JSON Lines" in hint
