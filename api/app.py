@@ -30,7 +30,7 @@ from api.routes import approvals, audit, disputes, events, payouts, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
-from ledger.group_commit import GroupCommitter
+from ledger.ingestion.group_commit import GroupCommitter
 from projections.service import Reports
 
 __all__ = ["create_app"]

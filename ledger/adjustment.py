@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, event_topic
 
 __all__ = ["Adjustment"]
 
@@ -18,28 +17,15 @@ class Adjustment(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Adjustment"
     KIND = "adjustment"
-    needs_approval = True
 
     class Created(LedgerAggregate.Created):
         TOPIC = "incentive_ledger:aggregate:Adjustment.Created"
 
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("adjustment", key)
-
     @event("AdjustmentRequested", topic=event_topic("AdjustmentRequested"))
     def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
+        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        self.adjustment_id = key
+        self.key = self.adjustment_id = key
         self.rep_id: str = data["rep_id"]
         self.recorded = Receipt(content_sha256, actor, occurred_at)
-
-    @property
-    def subject_label(self) -> str:
-        return f"adjustment {self.adjustment_id}"
+        self.data = data

@@ -70,22 +70,20 @@ from ledger.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from ledger.ingestion.parse import parse_chunk, parse_lines
+from ledger.ingestion.workers import watch_parent
 from ledger.limits import MAX_BODY_BYTES, depth_error, exceeds_depth, line_too_long
 from ledger.payout_run import PayoutRun
+from ledger.plan import PlanInfo
 from ledger.records import EventRecord, bulk, decode
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
-from ledger.workers import watch_parent
 from ledger.writes import (
     Input,
     NaturalKey,
-    PlanInfo,
     StagedInput,
     Staging,
-    find_subject,
     ids_touched,
-    parse_chunk,
-    parse_lines,
 )
 from policies.pay_warnings import PayWarning, PlanTerms
 from policies.plan import Plan
@@ -532,12 +530,9 @@ class Ledger(Application[UUID]):
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""
         try:
-            subject = find_subject(self._staging(), subject_id)
+            return self._staging().subject(subject_id).KIND
         except LedgerError:
             return None
-        return {"Target": "target", "Case": "case", "Adjustment": "adjustment"}.get(
-            type(subject).__name__, "run"
-        )
 
     def dispute_of(self, dispute_id: str) -> tuple[str, str] | None:
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
@@ -571,13 +566,6 @@ class Ledger(Application[UUID]):
                     break
                 after = page[-1].id
             self._plans_read = stop
-
-    def plan_versions(self, plan_id: str) -> list[Plan]:
-        """Every published version of a plan, lowest first."""
-        if plan_id not in self._plans:
-            self._load_plans()
-        versions = self._plans.get(plan_id, {})
-        return [Plan.from_stored(versions[v]) for v in sorted(versions)]
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
 
 __all__ = ["Dispute"]
 
@@ -22,49 +21,24 @@ class Dispute(LedgerAggregate):
     class Created(LedgerAggregate.Created):
         TOPIC = "incentive_ledger:aggregate:Dispute.Created"
 
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("dispute", key)
-
     @event("DisputeRaised", topic=event_topic("DisputeRaised"))
     def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
+        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        self.dispute_id = key
+        self.key = self.dispute_id = key
         self.rep_id: str = data["rep_id"]
         self.run_id: str = data["run_id"]
         self.recorded = Receipt(content_sha256, actor, occurred_at)
         self.resolved: Receipt | None = None
 
-    def resolve(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> bool:
+    def resolve(self, **envelope: Any) -> bool:
         """Resolve the dispute; False when this very resolution is already stored."""
-        if self.resolved is not None:
-            return not self.resolved.check_same(
-                content_sha256,
-                key=f"the resolution of dispute {self.dispute_id}",
-                field="dispute_id",
-            )
-        self._resolved(occurred_at, actor, content_sha256, data)
-        return True
+        return self.record_once(
+            self.resolved,
+            self._resolved,
+            what=f"the resolution of dispute {self.dispute_id}",
+            field="dispute_id",
+            **envelope,
+        )
 
-    @event("DisputeResolved", topic=event_topic("DisputeResolved"))
-    def _resolved(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        del data
-        self.resolved = Receipt(content_sha256, actor, occurred_at)
+    _resolved = receipt_event("DisputeResolved", "resolved")

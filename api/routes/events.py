@@ -17,9 +17,9 @@ from api.limits import UnsupportedMediaTypeError, is_json
 from api.schemas import ErrorOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
+from ledger.catalogue import AnyEventIn
 from ledger.errors import BatchRejectedError, NotFoundError
-from ledger.events import AnyEventIn
-from ledger.group_commit import GroupCommitter
+from ledger.ingestion.group_commit import GroupCommitter
 from ledger.writes import Input
 from policies.pay_warnings import PayWarning
 from policies.wording import render_warning
@@ -130,7 +130,7 @@ async def post_events(request: Request) -> Response:
     if errors:
         raise BatchRejectedError(errors)
     _authorise(items, principal, ledger, reports)
-    # Committed with whatever other requests are waiting (ledger.group_commit);
+    # Committed with whatever other requests are waiting (ledger.ingestion.group_commit);
     # the event loop serves other requests meanwhile.
     committer: GroupCommitter = request.app.state.committer
     result = await asyncio.wrap_future(committer.submit_inputs(items))
