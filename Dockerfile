@@ -27,6 +27,7 @@ COPY pyproject.toml README.md LICENSE cli.py ./
 COPY ledger ledger
 COPY policies policies
 COPY projections projections
+COPY service service
 COPY api api
 RUN pip install --no-deps . && incentive-ledger --version
 

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request, Response, status
 from pydantic import TypeAdapter
 
-from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, manages, require_role
+from api.auth import EVENT_WRITERS, ForbiddenError, check_decider, manages, require_role
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
 from api.limits import UnsupportedMediaTypeError, is_json
@@ -83,8 +83,8 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
         subject_id = item.data.get("subject_id")
         if subject_id is not None:
             kind = ledger.subject_kind(subject_id)
-            if kind is not None and principal.role not in SUBJECT_DECIDERS[kind]:
-                raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+            if kind is not None:
+                check_decider(principal, kind)
         if principal.role == "manager":
             if (item.data.get("severity") or "minor") != "minor":
                 raise ForbiddenError("red-line cases are recorded by compliance")
