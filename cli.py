@@ -30,7 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from api.logging import configure_logging
+from api.logging import configure_logging, ledger_notices
 from api.settings import ConfigurationError, Settings, check_database, get_settings
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
@@ -172,6 +172,7 @@ def open_ledger(db: str | None, *, create: bool = True) -> Iterator[Ledger]:
     try:
         config = check_database(url, must_exist=not create)
         ledger = Ledger(url, chain_key=settings.chain_key_text())
+        ledger.notice = ledger_notices()
     except (ConfigurationError, LedgerError) as exc:
         _error(exc)
         raise typer.Exit(2) from None

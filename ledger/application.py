@@ -29,7 +29,6 @@ from typing import Any, NamedTuple, Self, cast
 from uuid import UUID
 
 import orjson
-import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -93,13 +92,23 @@ __all__ = [
     "UNSETTLED",
     "CommittedGroup",
     "Ledger",
+    "Notice",
     "Outcome",
     "PreparedGroup",
     "RecordResult",
     "Warm",
 ]
 
-log = structlog.get_logger("ledger")
+# What the ledger has to say that is no error (a parse worker that failed, the
+# chain watermark left where it was): ``notice(event, **fields)``. The ledger
+# core does not log; the edge that runs it (the API, the CLI) sets
+# `Ledger.notice` to its logger.
+Notice = Callable[..., None]
+
+
+def _unheard(event: str, **fields: Any) -> None:
+    del event, fields
+
 
 _MAX_ATTEMPTS = 8
 _PAGE = 5_000
@@ -191,6 +200,7 @@ class Ledger(Application[UUID]):
         # left: valid for the next group exactly when no one else appended since.
         self._warm: Warm | None = None
         self._warm_lock = threading.Lock()
+        self.notice: Notice = _unheard
         super().__init__(env=self.store.env)
 
     # -- library wiring --------------------------------------------------------
@@ -311,7 +321,7 @@ class Ledger(Application[UUID]):
             with (
                 self.chain.append_session(idle_seconds=idle_seconds) as session,
                 ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
-                _Parser(actor, errors, workers=parse_workers) as parser,
+                _Parser(actor, errors, workers=parse_workers, notice=self.notice) as parser,
             ):
                 staging = Staging(
                     session,
@@ -763,7 +773,7 @@ class Ledger(Application[UUID]):
                 # The store busy past its wait (a long import holds the writer):
                 # the watermark stays where it was, and the next check reads a
                 # little more. Never a reason to fail the payout step it guards.
-                log.warning("chain.watermark_not_moved", position=report.head.position)
+                self.notice("chain.watermark_not_moved", position=report.head.position)
 
     def _guard_rule(self, reader: ChainReader) -> None:
         """The chain check of a payout rule (`Staging.guard_chain`), read through
@@ -997,7 +1007,10 @@ class _Parser:
     is parsed here instead, with the same result.
     """
 
-    def __init__(self, actor: str, errors: list[LineError], *, workers: int | None) -> None:
+    def __init__(
+        self, actor: str, errors: list[LineError], *, workers: int | None, notice: Notice
+    ) -> None:
+        self._notice = notice
         self._actor = actor
         self._errors = errors
         if workers is None:  # one, when there is a second core for it
@@ -1066,9 +1079,9 @@ class _Parser:
         try:
             answer, refused = future.result()
             inputs, errors = orjson.loads(answer)
-        except Exception:  # any failure of the worker: parse here from now on
+        except Exception:  # noqa: BLE001 - any failure of the worker: parse here from now on
             if self._pool is not None:  # said once, for the chunks already sent too
-                log.warning("import.parse_worker_failed", lines=len(chunk), exc_info=True)
+                self._notice("import.parse_worker_failed", lines=len(chunk), exc_info=True)
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
             return len(chunk), self._here(chunk)
