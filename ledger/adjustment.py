@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic
+from ledger.domain import LedgerAggregate, created_by
 
 __all__ = ["Adjustment"]
 
@@ -17,15 +14,7 @@ class Adjustment(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Adjustment"
     KIND = "adjustment"
+    if TYPE_CHECKING:
+        rep_id: str
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Adjustment.Created"
-
-    @event("AdjustmentRequested", topic=event_topic("AdjustmentRequested"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.adjustment_id = key
-        self.rep_id: str = data["rep_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.data = data
+    __init__ = created_by("AdjustmentRequested", keeps=("rep_id",))

@@ -3,12 +3,9 @@ ViolationOverturned. Red-line cases need approval before they count."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
 __all__ = ["Case"]
 
@@ -18,26 +15,18 @@ class Case(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Case"
     KIND = "case"
+    if TYPE_CHECKING:
+        rep_id: str
+        overturned: Receipt | None
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Case.Created"
-
-    @event("ViolationRecorded", topic=event_topic("ViolationRecorded"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.case_id = key
-        self.rep_id: str = data["rep_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.data = data
-        self.overturned: Receipt | None = None
+    __init__ = created_by("ViolationRecorded", keeps=("rep_id",), later=("overturned",))
 
     def overturn(self, **envelope: Any) -> bool:
         """Overturn the case; False when this very overturning is already stored."""
         return self.record_once(
             self.overturned,
             self._overturned,
-            what=f"the overturning of case {self.case_id}",
+            what=f"the overturning of case {self.key}",
             field="case_id",
             **envelope,
         )

@@ -33,9 +33,6 @@ class Decision(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:Decision"
     KIND = "decision"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Decision.Created"
-
     class ApprovalGranted(_Decided):
         TOPIC = event_topic("ApprovalGranted")
         GRANTED = True

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
 __all__ = ["Dispute"]
 
@@ -17,26 +14,19 @@ class Dispute(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Dispute"
     KIND = "dispute"
+    if TYPE_CHECKING:
+        rep_id: str
+        run_id: str
+        resolved: Receipt | None
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Dispute.Created"
-
-    @event("DisputeRaised", topic=event_topic("DisputeRaised"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.dispute_id = key
-        self.rep_id: str = data["rep_id"]
-        self.run_id: str = data["run_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.resolved: Receipt | None = None
+    __init__ = created_by("DisputeRaised", keeps=("rep_id", "run_id"), later=("resolved",))
 
     def resolve(self, **envelope: Any) -> bool:
         """Resolve the dispute; False when this very resolution is already stored."""
         return self.record_once(
             self.resolved,
             self._resolved,
-            what=f"the resolution of dispute {self.dispute_id}",
+            what=f"the resolution of dispute {self.key}",
             field="dispute_id",
             **envelope,
         )

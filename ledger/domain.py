@@ -29,6 +29,7 @@ from ledger.errors import ConflictError
 __all__ = [
     "LedgerAggregate",
     "Receipt",
+    "created_by",
     "event_id_for",
     "event_id_text",
     "event_topic",
@@ -171,6 +172,23 @@ class LedgerAggregate(Aggregate):
         """What an error message calls this stream: ``payout run R-1``."""
         return f"{self.LABEL or self.KIND} {self.key}"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each aggregate the ``Created`` class the library requires to
+        carry an explicit topic when the aggregate has one: ``<TOPIC>.Created``
+        (never stored: the creation events have topics of their own)."""
+        if "Created" not in cls.__dict__:
+            created = type(
+                "Created",
+                (LedgerAggregate.Created,),
+                {
+                    "TOPIC": f"{cls.TOPIC}.Created",
+                    "__module__": cls.__module__,
+                    "__qualname__": f"{cls.__qualname__}.Created",
+                },
+            )
+            cls.Created = created  # type: ignore[misc,assignment]
+        super().__init_subclass__(**kwargs)
+
     @classmethod
     def create_id(cls, key: str) -> UUID:
         """The id of this kind's stream for natural key ``key``."""
@@ -192,6 +210,32 @@ class LedgerAggregate(Aggregate):
             return not done.check_same(envelope["content_sha256"], key=what, field=field)
         trigger(**envelope)
         return True
+
+
+def created_by(type_: str, *, keeps: tuple[str, ...] = (), later: tuple[str, ...] = ()) -> Any:
+    """The ``@event`` ``__init__`` of an aggregate whose stream ``type_`` starts:
+    it keeps the natural key, the receipt, the data and the fields ``keeps`` of
+    the data (as attributes), and sets each of ``later`` — the follow-up facts,
+    recorded at most once — to None. The body re-runs on every replay: it
+    assigns, nothing more."""
+
+    def __init__(  # noqa: N807, PLR0917 - the library reads the creation event off this signature
+        self: LedgerAggregate,
+        key: str,
+        occurred_at: datetime,
+        actor: str,
+        content_sha256: str,
+        data: dict[str, Any],
+    ) -> None:
+        self.key = key
+        self.recorded = Receipt(content_sha256, actor, occurred_at)
+        self.data = data
+        for name in keeps:
+            setattr(self, name, data[name])
+        for name in later:
+            setattr(self, name, None)
+
+    return event(type_, topic=event_topic(type_))(__init__)
 
 
 def receipt_event(type_: str, attribute: str) -> Any:

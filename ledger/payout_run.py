@@ -25,9 +25,6 @@ class PayoutRun(LedgerAggregate):
     KIND = "run"
     LABEL = "payout run"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:PayoutRun.Created"
-
     @event("PayoutCalculated", topic=event_topic("PayoutCalculated"))
     def __init__(
         self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]

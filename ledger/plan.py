@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
-from typing import Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic
+from ledger.domain import LedgerAggregate, created_by
 from policies.pay_warnings import PlanTerms, folded, terms_in_force
 from policies.periods import Period
 
@@ -22,20 +18,11 @@ class PlanVersion(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:PlanVersion"
     KIND = "plan"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:PlanVersion.Created"
-
     @staticmethod
     def key_of(plan_id: str, version: int) -> str:
         return f"{plan_id}@{version}"
 
-    @event("PlanPublished", topic=event_topic("PlanPublished"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = key
-        self.data = data
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
+    __init__ = created_by("PlanPublished")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,6 @@ class Rep(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:Rep"
     KIND = "rep"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Rep.Created"
-
     @event("RepEnrolled", topic=event_topic("RepEnrolled"))
     def __init__(
         self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]

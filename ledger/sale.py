@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 from ledger.errors import InvalidInputError
 
 __all__ = ["Sale"]
@@ -18,18 +15,11 @@ class Sale(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Sale"
     KIND = "sale"
+    if TYPE_CHECKING:
+        rep_id: str
+        cancellation: Receipt | None
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Sale.Created"
-
-    @event("SaleRecorded", topic=event_topic("SaleRecorded"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.sale_id = key
-        self.rep_id: str = data["rep_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.cancellation: Receipt | None = None
+    __init__ = created_by("SaleRecorded", keeps=("rep_id",), later=("cancellation",))
 
     def cancel(self, **envelope: Any) -> bool:
         """Cancel the sale; False when this very cancellation is already stored."""
@@ -42,7 +32,7 @@ class Sale(LedgerAggregate):
         return self.record_once(
             self.cancellation,
             self._cancelled,
-            what=f"the cancellation of sale {self.sale_id}",
+            what=f"the cancellation of sale {self.key}",
             field="sale_id",
             **envelope,
         )

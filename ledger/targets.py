@@ -10,12 +10,9 @@ stored value, so both sides decide alike on every replay, and neither reads
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic
+from ledger.domain import LedgerAggregate, created_by
 
 __all__ = ["Target"]
 
@@ -25,15 +22,7 @@ class Target(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Target"
     KIND = "target"
+    if TYPE_CHECKING:
+        rep_id: str
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Target.Created"
-
-    @event("TargetSet", topic=event_topic("TargetSet"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.target_id = key
-        self.rep_id: str = data["rep_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.data = data
+    __init__ = created_by("TargetSet", keeps=("rep_id",))
