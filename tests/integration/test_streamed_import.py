@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ledger import application
+from ledger.ingestion import pipeline
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, StoreUnavailableError
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
@@ -254,7 +254,7 @@ class TestParseWorker:
                 submitted.append(len(args[0]))
                 return super().submit(fn, *args, **kwargs)
 
-        monkeypatch.setattr(application, "ProcessPoolExecutor", Counting)
+        monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Counting)
         lines = [
             *_file(30),
             json.dumps(
@@ -312,7 +312,7 @@ class TestParseWorker:
     def test_a_worker_that_dies_leaves_the_import_to_this_process(
         self, ledger: Ledger, reference: Ledger, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(application, "parse_within_limits", _die)
+        monkeypatch.setattr(pipeline, "parse_within_limits", _die)
         lines = _file(25)
         for target in (ledger, reference):
             seeded(target, "r1", "r2")
