@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from ledger.application import STALE, UNSETTLED, Ledger, RecordResult
+from ledger.application import Ledger, RecordResult
 from ledger.errors import BatchRejectedError, LedgerError
 from ledger.events import EventIn
+from ledger.ingestion.batch import STALE, UNSETTLED
 from ledger.ingestion.group_commit import GroupCommitter
 from ledger.ingestion.parse import parse_line
 from ledger.writes import Input

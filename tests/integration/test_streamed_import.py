@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from ledger.ingestion import pipeline
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, StoreUnavailableError
+from ledger.ingestion import pipeline
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 
 
