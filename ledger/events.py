@@ -390,10 +390,6 @@ class SaleRecorded(EventIn):
             raise ValueError("a rep appears twice in splits")
         return splits
 
-    def credited_rep_ids(self) -> list[str]:
-        """The reps this sale credits: its splits' reps, else its own rep."""
-        return [s.rep_id for s in self.splits] if self.splits else [self.rep_id]
-
 
 class SaleCancelled(EventIn):
     """A sale was cancelled (a clawback if within the plan's window)."""
