@@ -29,6 +29,7 @@ COPY policies policies
 COPY projections projections
 COPY presentation presentation
 COPY demo demo
+COPY service service
 COPY api api
 RUN pip install --no-deps . && incentive-ledger --version
 

@@ -31,7 +31,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from api.logging import configure_logging
+from api.logging import configure_logging, ledger_notices
 from api.settings import ConfigurationError, Settings, check_database, get_settings
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
@@ -51,6 +51,7 @@ from presentation import (
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
+from service import UseCases
 
 app = typer.Typer(
     name="incentive-ledger",
@@ -175,6 +176,7 @@ def open_ledger(db: str | None, *, create: bool = True) -> Iterator[Ledger]:
     try:
         config = check_database(url, must_exist=not create)
         ledger = Ledger(url, chain_key=settings.chain_key_text())
+        ledger.notice = ledger_notices()
     except (ConfigurationError, LedgerError) as exc:
         _error(exc)
         raise typer.Exit(2) from None
@@ -805,10 +807,19 @@ Outcome = Literal["upheld", "rejected"]
 
 
 def _queues(db: str | None, *, as_json: bool, call: Any, create: bool = False) -> Any:
-    """One work-queue use case over the ledger the options name."""
+    """One work-queue list over the ledger the options name."""
     with open_ledger(db, create=create) as ledger:
         try:
             return call(WorkQueues(Reports(ledger)))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+
+
+def _use_case(db: str | None, *, as_json: bool, call: Any) -> Any:
+    """One use case (a decision) over the ledger the options name."""
+    with open_ledger(db, create=False) as ledger:
+        try:
+            return call(UseCases(ledger, Reports(ledger)))
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
 
@@ -905,10 +916,9 @@ def _decide(
     as_json: bool,
 ) -> None:
     who = _actor(actor)
-    decision = _queues(
+    decision = _use_case(
         db,
         as_json=as_json,
-        create=False,
         call=lambda q: q.decide(subject_id, actor=who, granted=granted, note=note),
     )
     verb = "approved" if granted else "rejected"
@@ -1073,7 +1083,7 @@ def dispute_raise(
 ) -> None:
     """Raise a dispute of a payout run for a rep; prints the dispute_id."""
     who = _actor(actor)
-    dispute_id, result = _queues(
+    dispute_id, result = _use_case(
         db,
         as_json=as_json,
         call=lambda q: q.raise_dispute(rep_id=rep, run_id=run, message=message, actor=who),
@@ -1100,7 +1110,7 @@ def dispute_resolve(
     """Resolve a dispute; upheld books an adjustment (in the rep's first unpaid
     period) that a second person approves."""
     who = _actor(actor)
-    adjustment_id, result = _queues(
+    adjustment_id, result = _use_case(
         db,
         as_json=as_json,
         call=lambda q: q.resolve_dispute(

@@ -25,13 +25,13 @@ from api.body_parser import BodyParser
 from api.errors import install_error_handlers, unexpected_body
 from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
-from api.logging import configure_logging
+from api.logging import configure_logging, ledger_notices
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import approvals, audit, disputes, events, metrics, payouts, queues, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
-from ledger.group_commit import GroupCommitter
+from ledger.ingestion.group_commit import GroupCommitter
 from projections.service import Reports
 
 __all__ = ["create_app"]
@@ -75,6 +75,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     secret = _require_secret(settings)
     own = ledger is None
     the_ledger = ledger or Ledger(settings.database_url, chain_key=settings.chain_key_text())
+    the_ledger.notice = ledger_notices()
 
     reports = Reports(
         the_ledger, projections="background" if settings.api_projector else "external"

@@ -12,6 +12,7 @@ from typing import Final
 
 from api.tokens import Principal
 from ledger.actors import same_actor
+from ledger.catalogue import decider_roles, writers_by_role
 from ledger.errors import NotFoundError
 from projections.service import Reports
 
@@ -20,6 +21,7 @@ __all__ = [
     "ROUTE_ROLES",
     "SUBJECT_DECIDERS",
     "ForbiddenError",
+    "check_decider",
     "check_rep_scope",
     "manages",
     "may_read_event",
@@ -60,25 +62,18 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "get_metrics": frozenset({"finance", "admin"}),
 }
 
-EVENT_WRITERS: Final[dict[str, frozenset[str]]] = {
-    "integration": frozenset({"SaleRecorded", "SaleCancelled"}),
-    "manager": frozenset({"TargetSet", "KpiScored", "CoachingRecorded", "ViolationRecorded"}),
-    "compliance": frozenset(
-        {"ViolationRecorded", "ViolationOverturned", "ApprovalGranted", "ApprovalRejected"}
-    ),
-    "finance": frozenset(
-        {"AdjustmentRequested", "ApprovalGranted", "ApprovalRejected", "DisputeResolved"}
-    ),
-    "admin": frozenset({"PlanPublished", "RepEnrolled", "RepPlanAssigned", "RepLeft"}),
-}
+# The event types each role may record, and which role decides on which kind of
+# subject (maker-checker needs the right checker): both from the event catalogue.
+EVENT_WRITERS: Final[dict[str, frozenset[str]]] = writers_by_role()
+SUBJECT_DECIDERS: Final[dict[str, frozenset[str]]] = decider_roles()
 
-# Which role decides on which kind of subject (maker-checker needs the right checker).
-SUBJECT_DECIDERS: Final[dict[str, frozenset[str]]] = {
-    "target": frozenset({"finance"}),
-    "adjustment": frozenset({"finance"}),
-    "run": frozenset({"finance"}),
-    "case": frozenset({"compliance"}),
-}
+
+def check_decider(principal: Principal, kind: str) -> None:
+    """403 unless the principal's role decides on subjects of ``kind`` (the
+    catalogue's deciders: finance for targets, adjustments and runs,
+    compliance for cases)."""
+    if principal.role not in SUBJECT_DECIDERS[kind]:
+        raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
 
 
 def require_role(principal: Principal, route: str) -> None:

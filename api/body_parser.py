@@ -1,7 +1,7 @@
 """Parsing POST /events bodies: small ones here, large ones in a worker process.
 
 A body of a thousand events costs its request thread about 10 ms of decoding,
-validation and hashing (`ledger.writes.parse_body`), all of it under the
+validation and hashing (`ledger.ingestion.parse.parse_body`), all of it under the
 interpreter's lock that the group commit's threads need too: measured with
 batches of 1,000 sales, a third of the API process's time. A large body is
 therefore parsed by a worker process — on another core — and comes back in the
@@ -30,9 +30,10 @@ import orjson
 import structlog
 
 from ledger.errors import InvalidInputError, LedgerError, LineError, TooLargeError
+from ledger.ingestion.parse import inputs_from_wire, parse_body, parse_body_wire
+from ledger.ingestion.workers import watch_parent
 from ledger.limits import MAX_EVENTS, MAX_JSON_DEPTH, depth_error, exceeds_depth
-from ledger.workers import watch_parent
-from ledger.writes import Input, inputs_from_wire, parse_body, parse_body_wire
+from ledger.writes import Input
 
 __all__ = ["LARGE_BODY_BYTES", "BodyParser", "check_limits", "parse_limited"]
 
@@ -62,7 +63,7 @@ class BodyParser:
         self._failed = workers < 1
 
     async def parse(self, body: bytes, actor: str) -> tuple[list[Input], list[LineError]]:
-        """`ledger.writes.parse_body` within the limits, wherever it runs; a body
+        """`ledger.ingestion.parse.parse_body` within the limits, wherever it runs; a body
         over them raises `TooLargeError` (413) or `InvalidInputError` (422)."""
         if len(body) < self.large_body_bytes or self._failed:
             check_limits(body, max_events=self.max_events, max_depth=self.max_depth)

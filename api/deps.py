@@ -16,6 +16,7 @@ from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
 from policies.wording import LOCALES
 from projections.service import Reports
+from service import UseCases
 
 __all__ = [
     "BEARER",
@@ -23,6 +24,7 @@ __all__ = [
     "LedgerDep",
     "LocaleDep",
     "ReportsDep",
+    "UseCasesDep",
     "authenticate",
     "negotiate_locale",
 ]
@@ -40,8 +42,13 @@ async def _reports(request: Request) -> Reports:
     return reports
 
 
+async def _use_cases(request: Request) -> UseCases:
+    return UseCases(request.app.state.ledger, request.app.state.reports)
+
+
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 ReportsDep = Annotated[Reports, Depends(_reports)]
+UseCasesDep = Annotated[UseCases, Depends(_use_cases)]
 
 
 async def _caller(

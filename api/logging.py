@@ -11,7 +11,7 @@ import io
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
@@ -88,3 +88,10 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
     _configured = True
+
+
+def ledger_notices() -> Callable[..., None]:
+    """What the ledger core reports but does not log (`ledger.application.Notice`),
+    logged here as warnings of the ``ledger`` logger."""
+    logger: Callable[..., None] = structlog.get_logger("ledger").warning
+    return logger

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, created_by
 
 __all__ = ["Adjustment"]
 
@@ -18,28 +14,7 @@ class Adjustment(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Adjustment"
     KIND = "adjustment"
-    needs_approval = True
+    if TYPE_CHECKING:
+        rep_id: str
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Adjustment.Created"
-
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("adjustment", key)
-
-    @event("AdjustmentRequested", topic=event_topic("AdjustmentRequested"))
-    def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        self.adjustment_id = key
-        self.rep_id: str = data["rep_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-
-    @property
-    def subject_label(self) -> str:
-        return f"adjustment {self.adjustment_id}"
+    __init__ = created_by("AdjustmentRequested", keeps=("rep_id",))

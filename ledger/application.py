@@ -8,41 +8,29 @@ the audit chain. Library errors are translated into the ledger's own.
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import (
-    FIRST_COMPLETED,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
-    wait,
 )
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
-from typing import Any, NamedTuple, Self, cast
+from typing import Any, cast
 from uuid import UUID
 
 import orjson
-import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InterfaceError,
     OperationalError,
-    StoredEvent,
     Transcoder,
 )
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
-from ledger.actors import checked_actor
-from ledger.backends.base import AppendSession, LedgerRecorder, LoggedEvent
+from ledger.backends.base import LedgerRecorder, LoggedEvent
 from ledger.chain import (
     Anchor,
     ChainHasher,
@@ -62,46 +50,41 @@ from ledger.chain_guard import (
 from ledger.dispute import Dispute
 from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
-    BatchRejectedError,
     BrokenChainError,
     InvalidInputError,
     LedgerError,
-    LineError,
     NotFoundError,
-    StoreUnavailableError,
 )
-from ledger.limits import MAX_BODY_BYTES, depth_error, exceeds_depth, line_too_long
+from ledger.ingestion import batch, pipeline
+from ledger.ingestion.batch import CommittedGroup, PreparedGroup, Warm
+from ledger.limits import MAX_BODY_BYTES
 from ledger.payout_run import PayoutRun
-from ledger.records import EventRecord, bulk, decode
+from ledger.plan import PlanInfo
+from ledger.records import EventRecord, decode
+from ledger.results import Outcome, RecordResult
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
-from ledger.workers import watch_parent
 from ledger.writes import (
     Input,
     NaturalKey,
-    PlanInfo,
-    StagedInput,
     Staging,
-    find_subject,
-    ids_touched,
-    parse_chunk,
-    parse_lines,
+    StreamReader,
 )
-from policies.pay_warnings import PayWarning, PlanTerms
+from policies.pay_warnings import PlanTerms
 from policies.plan import Plan
 
-__all__ = [
-    "STALE",
-    "UNSETTLED",
-    "CommittedGroup",
-    "Ledger",
-    "Outcome",
-    "PreparedGroup",
-    "RecordResult",
-    "Warm",
-]
+__all__ = ["Ledger", "Notice", "Outcome", "RecordResult"]
 
-log = structlog.get_logger("ledger")
+# What the ledger has to say that is no error (a parse worker that failed, the
+# chain watermark left where it was): ``notice(event, **fields)``. The ledger
+# core does not log; the edge that runs it (the API, the CLI) sets
+# `Ledger.notice` to its logger.
+Notice = Callable[..., None]
+
+
+def _unheard(event: str, **fields: Any) -> None:
+    del event, fields
+
 
 _MAX_ATTEMPTS = 8
 _PAGE = 5_000
@@ -112,70 +95,6 @@ _PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
 _IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
 _POSITION_DIGITS = 19  # a position is a 64-bit integer: at most 19 digits
-
-
-class Outcome(NamedTuple):
-    """What became of one input (a named tuple: a batch makes one per event)."""
-
-    line: int
-    type: str
-    status: str  # "stored" | "skipped"
-    event_id: str | None = None
-    position: int | None = None
-    # accepted as written, but probably a typo that changes pay
-    warnings: tuple[PayWarning, ...] = ()
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """What a batch did: every input stored or skipped as an identical duplicate.
-
-    ``outcomes`` has one entry per input, in input order (empty for an import
-    run with ``keep_outcomes=False``); the counts and warnings are always there.
-    """
-
-    outcomes: list[Outcome]
-    stored: int
-    skipped: int
-    # (line, warning) of every input accepted with one: kept even when the
-    # outcomes are not (they are few, and each is worth reading)
-    warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
-
-
-# What a committed (or prepared) group leaves for the next one to stage on: the
-# chain head the store stood at, and the reps and plans as they were there.
-Warm = tuple[ChainLink | object | None, dict[NaturalKey, Any]]
-
-# A prepared group's basis when it can no longer be appended as staged.
-STALE: Any = object()
-# A prepared group's basis until the group it was staged on has committed.
-UNSETTLED: Any = object()
-
-
-@dataclass
-class PreparedGroup:
-    """A group staged outside the writer lock (`Ledger.prepare_group`)."""
-
-    inputs: Sequence[Sequence[Input]]
-    staged: _Staged | None  # None: to be staged under the lock
-    kept: dict[NaturalKey, Any]  # its reps and plans, as they will be once committed
-    basis: ChainLink | object | None  # the chain head its staging stood on
-
-    def follows(self, before: CommittedGroup) -> None:
-        """The group this one was staged on, still being committed then, has
-        committed: this one stands on its head if it went in as staged."""
-        if self.basis is UNSETTLED:
-            self.basis = before.head if before.warm is not None else STALE
-
-
-@dataclass(frozen=True)
-class CommittedGroup:
-    """What `Ledger.commit_group` did: a result per request, the chain head after,
-    and what the next group may stage on (None: it went in staged again)."""
-
-    results: list[RecordResult | LedgerError]
-    head: ChainLink | None
-    warm: Warm | None
 
 
 class Ledger(Application[UUID]):
@@ -193,6 +112,7 @@ class Ledger(Application[UUID]):
         # left: valid for the next group exactly when no one else appended since.
         self._warm: Warm | None = None
         self._warm_lock = threading.Lock()
+        self.notice: Notice = _unheard
         super().__init__(env=self.store.env)
 
     # -- library wiring --------------------------------------------------------
@@ -235,120 +155,46 @@ class Ledger(Application[UUID]):
         *,
         actor: str,
         on_progress: Callable[[int], None] | None = None,
-        chunk_size: int = _CHUNK,
+        chunk_size: int | None = None,
         keep_outcomes: bool = True,
         parse_workers: int | None = None,
         max_line_bytes: int = MAX_BODY_BYTES,
         idle_seconds: float | None = None,
     ) -> RecordResult:
-        """SPEC §2 import: the whole file or nothing, streamed.
-
-        The file is read once, ``chunk_size`` lines at a time: each chunk is
-        parsed, checked against the store and every earlier line, and appended
-        inside one write transaction that holds the writer lock from the first
-        line to the last (`AppendSession`). Any bad line rolls the whole import
-        back and every bad line is named. Memory stays bounded by the chunk:
-        aggregates of earlier chunks are dropped and read back through the
-        session when a later line needs them. A crash mid-import leaves nothing.
-
-        ``keep_outcomes=False`` keeps only the counts (a 1M-line import need
-        not hold a million outcomes). ``parse_workers`` processes parse the
-        chunks ahead of the checks (default: one when the machine has more than
-        one core and the file more than one chunk; 0: parse in this process).
-        The worker is started by multiprocessing's "spawn", which imports the
-        program's main module again: a script that imports through this method
-        must keep its top level behind ``if __name__ == "__main__":`` (the CLI
-        and the API do), or pass ``parse_workers=0``.
-        On a dropped connection the import is run again when ``lines`` can be
-        read again (a list, or a seekable file). ``lines`` may be slow (a stream
-        from another system): the write waits up to ``idle_seconds`` (default
-        `_IMPORT_IDLE_SECONDS`) for the next chunk, holding the writer lock
-        meanwhile.
-
-        SPEC §7's limits apply to each line: one over ``max_line_bytes`` (never
-        read whole: see `_bounded`) or nested deeper than `MAX_JSON_DEPTH` is a
-        bad line, named like any other.
-        """
-        actor = checked_actor(actor)  # SPEC §2: before a line is read
-        for attempt in range(_MAX_ATTEMPTS):
-            if attempt:
-                _rewind(lines)
-            try:
-                with bulk():
-                    return self._import(
-                        lines,
-                        actor=actor,
-                        on_progress=on_progress,
-                        chunk_size=chunk_size,
-                        keep_outcomes=keep_outcomes,
-                        parse_workers=parse_workers,
-                        max_line_bytes=max_line_bytes,
-                        idle_seconds=_IMPORT_IDLE_SECONDS if idle_seconds is None else idle_seconds,
-                    )
-            except _Interrupted as interrupted:
-                if not _rewindable(lines):
-                    raise StoreUnavailableError(
-                        "the connection to the store dropped during the import and "
-                        "the input cannot be read again; nothing was stored: re-run it"
-                    ) from interrupted.__cause__
-        raise StoreUnavailableError(
-            "the import kept losing its connection to the store; nothing was stored: re-run it"
+        """SPEC §2 import: the whole file or nothing, streamed; see
+        `ledger.ingestion.pipeline.import_lines` for the options."""
+        return pipeline.import_lines(
+            self,
+            lines,
+            actor=actor,
+            on_progress=on_progress,
+            chunk_size=chunk_size,
+            keep_outcomes=keep_outcomes,
+            parse_workers=parse_workers,
+            max_line_bytes=max_line_bytes,
+            idle_seconds=idle_seconds,
         )
 
-    def _import(
+    def staging(
         self,
-        lines: Iterable[str],
+        reader: StreamReader,
         *,
-        actor: str,
-        on_progress: Callable[[int], None] | None,
-        chunk_size: int,
-        keep_outcomes: bool,
-        parse_workers: int | None,
-        max_line_bytes: int,
-        idle_seconds: float,
-    ) -> RecordResult:
-        errors: list[LineError] = []
-        totals = _Totals(keep_outcomes)
-        try:
-            with (
-                self.chain.append_session(idle_seconds=idle_seconds) as session,
-                ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
-                _Parser(actor, errors, workers=parse_workers) as parser,
-            ):
-                staging = Staging(
-                    session,
-                    self.mapper,
-                    self._plan_info,
-                    optimistic=True,
-                    fresh_plans=self._fresh_plan_info,
-                    chain_guard=self._guard_rule,
-                )
-                parsed = parser.parse(_chunks(lines, chunk_size, max_line_bytes, errors))
-                for chunk, in_flight in _pipeline(session, staging, writer, parsed):
-                    # settled up to its links, which are written while the next
-                    # chunk is staged; counted once they are
-                    totals.settle(_finish(session, staging, in_flight, errors))
-                    if on_progress is not None:
-                        on_progress(chunk)
-                totals.settle(None)
-                if errors:
-                    raise BatchRejectedError(sorted(errors, key=lambda e: e.line))
-        except (InterfaceError, OperationalError) as exc:
-            if totals.last is None or not self._committed(totals.last):
-                raise _Interrupted from exc
-            # The commit went through; only its reply was lost.
-        if totals.stored >= _ANALYZE_AFTER:
-            analyze = getattr(self.chain, "analyze", None)
-            if analyze is not None:
-                analyze()
-        return RecordResult(
-            totals.outcomes,
-            stored=totals.stored,
-            skipped=totals.skipped,
-            warnings=totals.warnings,
+        optimistic: bool = False,
+        loaded: Mapping[NaturalKey, Any] | None = None,
+    ) -> Staging:
+        """A unit of work over ``reader`` (the recorder, or an append session),
+        with this ledger's plans and its chain guard."""
+        return Staging(
+            reader,
+            self.mapper,
+            self._plan_info,
+            optimistic=optimistic,
+            loaded=loaded,
+            fresh_plans=self._fresh_plan_info,
+            chain_guard=self._guard_rule,
         )
 
-    def _committed(self, link: ChainLink) -> bool:
+    def is_committed(self, link: ChainLink) -> bool:
         """Whether ``link`` is in the stored chain (after a commit whose reply was lost)."""
         for _attempt in range(_MAX_ATTEMPTS):
             try:
@@ -421,123 +267,19 @@ class Ledger(Application[UUID]):
     def prepare_group(
         self, inputs: Sequence[Sequence[Input]], warm: Warm | None = None
     ) -> PreparedGroup:
-        """Stage a group outside the writer lock, assuming the keys it creates are
-        new (as an import does); `commit_group` appends it as staged when the
-        store is still as the staging saw it, and stages it again under the lock
-        otherwise.
-
-        The staging starts from ``warm`` — the reps and plans a committed group
-        left, or those a group still being committed staged (its basis is then
-        settled by `PreparedGroup.follows`) — or else from the store as it stands
-        (its chain head read first). ``warm`` is the group's to change from then
-        on: a caller never hands the same one to two groups. Staging outside the
-        lock lets the API's group commit stage the next group while the last
-        one is being written.
-        """
-        basis: ChainLink | object | None
-        if warm is not None:
-            basis, loaded = warm
-        else:
-            basis, loaded = self.chain.chain_head(), None  # before anything is read
-        staging = Staging(
-            self.chain,
-            self.mapper,
-            self._plan_info,
-            optimistic=True,
-            loaded=loaded,
-            fresh_plans=self._fresh_plan_info,
-            chain_guard=self._guard_rule,
-        )
-        # what every request reads, in one query (not one per request)
-        staging.load_for(item for items in inputs for item in items)
-        staged, failure = _stage_requests(staging, inputs, {})
-        if failure is not None:  # staged again under the lock, each key looked up
-            return PreparedGroup(inputs, None, {}, STALE)
-        return PreparedGroup(inputs, staged, staging.kept(), basis)
+        """Stage a group outside the writer lock (`ledger.ingestion.batch.prepare_group`)."""
+        return batch.prepare_group(self, inputs, warm)
 
     def commit_group(self, prepared: PreparedGroup) -> CommittedGroup:
-        """Append a prepared group under the writer lock, each request all or
-        nothing on its own, and commit: as staged when the chain head is still
-        the basis its staging stood on (no one else appended since: the store
-        holds what it read); otherwise, or when a key it assumed new exists (a
-        re-sent creation), staged again under the lock, every key looked up."""
-        inputs = prepared.inputs
-        outcomes: dict[int, RecordResult | LedgerError] = {}
-        for attempt in range(_MAX_ATTEMPTS):
-            links: list[ChainLink] = []
-            as_staged = False
-            staged: _Staged | None = None
-            try:
-                with self.chain.append_session() as session:
-                    if (
-                        attempt == 0
-                        and prepared.staged is not None
-                        and prepared.basis == session.head
-                    ):
-                        tried = session.try_append(_events_of(prepared.staged))
-                        if tried is not None:
-                            staged, links, as_staged = prepared.staged, tried, True
-                    if staged is None:
-                        staged = self._stage_group(session, inputs, outcomes)
-                        links = session.append(_events_of(staged))
-                    head = links[-1] if links else session.head
-            except (InterfaceError, OperationalError):
-                if not links or not self._committed(links[-1]):
-                    outcomes = {i: o for i, o in outcomes.items() if isinstance(o, LedgerError)}
-                    time.sleep(0.05)
-                    continue
-                as_staged = False  # committed, but its reply lost: read afresh next time
-            assert staged is not None, "links were appended, so the group was staged"
-            appended = iter(links)
-            for index, done, events in staged:
-                mine = [next(appended) for _ in events]
-                outcomes[index] = RecordResult(
-                    _outcomes(done, mine),
-                    stored=len(mine),
-                    skipped=len(done) - len(mine),
-                    warnings=_warnings(done),
-                )
-            results = [outcomes[i] for i in range(len(inputs))]
-            return CommittedGroup(results, head, (head, prepared.kept) if as_staged else None)
-        error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")
-        return CommittedGroup([outcomes.get(i, error) for i in range(len(inputs))], None, None)
-
-    def _stage_group(
-        self,
-        session: AppendSession,
-        requests: Sequence[Sequence[Input]],
-        failed: dict[int, RecordResult | LedgerError],
-    ) -> _Staged:
-        """Stage every request not failed yet, each on top of the ones before it.
-
-        A request that breaks a rule may have changed the staged aggregates
-        before it failed, so staging starts over without it.
-        """
-        while True:
-            staging = Staging(
-                session,
-                self.mapper,
-                self._plan_info,
-                fresh_plans=self._fresh_plan_info,
-                chain_guard=self._guard_rule,
-            )
-            live = [i for i in range(len(requests)) if i not in failed]
-            staging.prefetch(ids_touched(item for i in live for item in requests[i]))
-            staged, failure = _stage_requests(staging, requests, failed)
-            if failure is None:
-                return staged
-            index, errors = failure
-            failed[index] = BatchRejectedError(errors)
+        """Append a prepared group under the lock (`ledger.ingestion.batch.commit_group`)."""
+        return batch.commit_group(self, prepared)
 
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""
         try:
-            subject = find_subject(self._staging(), subject_id)
+            return self._staging().subject(subject_id).KIND
         except LedgerError:
             return None
-        return {"Target": "target", "Case": "case", "Adjustment": "adjustment"}.get(
-            type(subject).__name__, "run"
-        )
 
     def dispute_of(self, dispute_id: str) -> tuple[str, str] | None:
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
@@ -571,13 +313,6 @@ class Ledger(Application[UUID]):
                     break
                 after = page[-1].id
             self._plans_read = stop
-
-    def plan_versions(self, plan_id: str) -> list[Plan]:
-        """Every published version of a plan, lowest first."""
-        if plan_id not in self._plans:
-            self._load_plans()
-        versions = self._plans.get(plan_id, {})
-        return [Plan.from_stored(versions[v]) for v in sorted(versions)]
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""
@@ -775,7 +510,7 @@ class Ledger(Application[UUID]):
                 # The store busy past its wait (a long import holds the writer):
                 # the watermark stays where it was, and the next check reads a
                 # little more. Never a reason to fail the payout step it guards.
-                log.warning("chain.watermark_not_moved", position=report.head.position)
+                self.notice("chain.watermark_not_moved", position=report.head.position)
 
     def _guard_rule(self, reader: ChainReader) -> None:
         """The chain check of a payout rule (`Staging.guard_chain`), read through
@@ -811,334 +546,3 @@ class Ledger(Application[UUID]):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class _Interrupted(Exception):  # noqa: N818 - internal signal, never escapes
-    """The store's connection dropped before the import committed."""
-
-
-# (request index, its staged inputs, its events in stored form), in request order
-_Staged = list[tuple[int, list[StagedInput], list[StoredEvent]]]
-
-
-def _stage_requests(
-    staging: Staging,
-    requests: Sequence[Sequence[Input]],
-    failed: Mapping[int, object],
-) -> tuple[_Staged, tuple[int, list[LineError]] | None]:
-    """Stage the requests not failed yet, each on top of the ones before it, up
-    to the first that breaks a rule (returned with its errors). The caller has
-    loaded what they read (`Staging.load_for`, `prefetch`)."""
-    staged: _Staged = []
-    for i, items in enumerate(requests):
-        if i in failed:
-            continue
-        done, errors = staging.apply_all(list(enumerate(items, 1)), load=False)
-        if errors:
-            return staged, (i, errors)
-        staged.append((i, done, staging.take_pending()))
-    return staged, None
-
-
-def _events_of(staged: _Staged) -> list[StoredEvent]:
-    return [event for _, _, events in staged for event in events]
-
-
-def _outcomes(staged: Sequence[StagedInput], links: Sequence[ChainLink]) -> list[Outcome]:
-    """One outcome per staged input: stored ones take the next link, in order."""
-    appended = iter(links)
-    outcomes = []
-    for s in staged:
-        if s.stored:
-            link = next(appended)
-            outcomes.append(
-                Outcome(s.line, s.type, "stored", link.event_id, link.position, s.warnings)
-            )
-        else:
-            outcomes.append(Outcome(s.line, s.type, "skipped"))
-    return outcomes
-
-
-def _warnings(staged: Sequence[StagedInput]) -> list[tuple[int, PayWarning]]:
-    """(line, warning) of the inputs staged with warnings."""
-    return [(s.line, w) for s in staged if s.warnings for w in s.warnings]
-
-
-def _chunks(
-    lines: Iterable[str], size: int, max_line_bytes: int, errors: list[LineError]
-) -> Iterator[list[tuple[int, str]]]:
-    """Non-blank lines, numbered from 1 as in the file, ``size`` at a time; a
-    line over ``max_line_bytes`` goes to ``errors`` instead (SPEC §7)."""
-    chunk: list[tuple[int, str]] = []
-    for number, text in enumerate(_bounded(lines, max_line_bytes), start=1):
-        if text is None or line_too_long(text, max_line_bytes):
-            errors.append(LineError(number, None, f"the line is over {max_line_bytes} bytes"))
-        elif text.strip():
-            chunk.append((number, text))
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
-
-
-_DRAIN_CHARACTERS = 1 << 20
-
-
-def _bounded(lines: Iterable[str], max_bytes: int) -> Iterator[str | None]:
-    """The lines of ``lines``; from a file, a line longer than ``max_bytes`` is
-    never held whole: it is read in pieces, dropped, and given as None.
-
-    A text file's ``readline`` counts characters; a line of more than
-    ``max_bytes`` characters is more than that many bytes too (a shorter one
-    is measured in bytes by `line_too_long`).
-    """
-    readline = getattr(lines, "readline", None)
-    if not callable(readline):
-        yield from lines
-        return
-    while text := readline(max_bytes + 1):
-        if len(text) <= max_bytes or text.endswith("\n"):
-            yield text
-            continue
-        while (rest := readline(_DRAIN_CHARACTERS)) and not rest.endswith("\n"):
-            pass
-        yield None
-
-
-def _rewindable(lines: Iterable[str]) -> bool:
-    return isinstance(lines, Sequence) or callable(getattr(lines, "seek", None))
-
-
-def _rewind(lines: Iterable[str]) -> None:
-    seek = getattr(lines, "seek", None)
-    if callable(seek):
-        seek(0)
-
-
-@dataclass
-class _InFlight:
-    """A chunk staged optimistically, its append running (``future``) or not tried.
-
-    ``visible`` settles first: whether the chunk's events were appended (True:
-    readable through the session while their links are written) or collided.
-    """
-
-    parsed: list[tuple[int, Input]]
-    staged: list[StagedInput]
-    future: Future[list[ChainLink] | None] | None
-    visible: Future[bool] | None = None
-
-
-@dataclass
-class _Totals:
-    keep_outcomes: bool
-    stored: int = 0
-    skipped: int = 0
-    last: ChainLink | None = None
-    outcomes: list[Outcome] = field(default_factory=list)
-    warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
-    _unsettled: (
-        tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]] | None
-    ) = None
-
-    def add(self, staged: list[StagedInput], appended: list[ChainLink]) -> None:
-        self.stored += len(appended)
-        self.skipped += len(staged) - len(appended)
-        if appended:
-            self.last = appended[-1]
-        self.warnings += _warnings(staged)
-        if self.keep_outcomes:
-            self.outcomes.extend(_outcomes(staged, appended))
-
-    def settle(
-        self,
-        chunk: tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]] | None,
-    ) -> None:
-        """Count the chunk before ``chunk`` (its links written by now), keep ``chunk``
-        for the next call; None: count the last one."""
-        if self._unsettled is not None:
-            staged, appended = self._unsettled
-            links = appended.result() if isinstance(appended, Future) else appended
-            assert links is not None, "a chunk whose events were appended has links"
-            self.add(staged, links)
-        self._unsettled = chunk
-
-
-def _pipeline(
-    session: AppendSession,
-    staging: Staging,
-    writer: ThreadPoolExecutor,
-    parsed: Iterable[tuple[int, list[tuple[int, Input]]]],
-) -> Iterator[tuple[int, _InFlight]]:
-    """Stage parsed chunks and start their appends; yields (lines, chunk) to settle.
-
-    A chunk's append runs on the writer thread in two steps: its events, then
-    their chain links (hashing and copying them in). A chunk is settled
-    (`_finish`) before the next one is staged, since staging reads what was
-    appended — but only up to its events: the links are written while the next
-    chunk is staged (measured on 300k events: the import waited a third of its
-    time for a whole append before staging the next chunk).
-    """
-    in_flight: tuple[int, _InFlight] | None = None
-    for size, inputs in parsed:
-        if in_flight is not None:
-            yield in_flight
-        staged, rule_errors = staging.apply_all(inputs)
-        if rule_errors:  # settled at once, carefully (see `_finish`)
-            in_flight = (size, _InFlight(inputs, staged, None))
-        else:
-            visible: Future[bool] = Future()
-            future = writer.submit(
-                session.try_append_early, staging.take_pending(), visible.set_result
-            )
-            in_flight = (size, _InFlight(inputs, staged, future, visible))
-    if in_flight is not None:
-        yield in_flight
-
-
-class _Parser:
-    """Parses an import's chunks into `Input`s, in order, ahead of the checks.
-
-    Parsing (JSON, validation, canonical payload, content hash) is about a third
-    of an import's CPU time and needs nothing from the store, so with
-    ``workers`` it runs in other processes, `_PARSE_AHEAD` chunks ahead, while
-    this one checks the rules and appends: a second core does it instead of
-    waiting. The first chunk is parsed here while the worker starts, and a file
-    of one chunk never starts one. A chunk the worker fails on (it died, say)
-    is parsed here instead, with the same result.
-    """
-
-    def __init__(self, actor: str, errors: list[LineError], *, workers: int | None) -> None:
-        self._actor = actor
-        self._errors = errors
-        if workers is None:  # one, when there is a second core for it
-            workers = 1 if (os.cpu_count() or 1) > 1 else 0
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pool is not None:  # done: the worker exits; failed: it is not waited for
-            failed = exc_info[0] is not None
-            self._pool.shutdown(wait=not failed, cancel_futures=failed)
-
-    def parse(
-        self, chunks: Iterable[list[tuple[int, str]]]
-    ) -> Iterator[tuple[int, list[tuple[int, Input]]]]:
-        """(lines read, inputs parsed) per chunk; parse errors go to ``errors``."""
-        chunks = iter(chunks)
-        head = list(itertools.islice(chunks, 2))
-        if not head:
-            return
-        if self._workers < 1 or len(head) == 1:  # a file of one chunk starts no worker
-            for chunk in itertools.chain(head, chunks):
-                yield len(chunk), self._here(chunk)
-            return
-        first, second = head
-        self._pool = ProcessPoolExecutor(
-            self._workers,
-            mp_context=get_context("spawn"),
-            initializer=watch_parent,  # a killed import leaves no worker behind
-            initargs=(os.getpid(),),
-        )
-        ahead = deque([(second, self._submit(second))])
-        yield len(first), self._here(first)
-        for chunk in chunks:
-            ahead.append((chunk, self._submit(chunk)))
-            if len(ahead) > _PARSE_AHEAD:
-                yield self._settle(*ahead.popleft())
-        while ahead:
-            yield self._settle(*ahead.popleft())
-
-    def _submit(self, chunk: list[tuple[int, str]]) -> Future[tuple[bytes, list[LineError]]] | None:
-        if self._pool is None:
-            return None
-        try:
-            return self._pool.submit(parse_within_limits, chunk, self._actor)
-        except BrokenProcessPool:
-            return None
-
-    def _here(self, chunk: list[tuple[int, str]]) -> list[tuple[int, Input]]:
-        chunk, refused = _within_depth(chunk)
-        self._errors.extend(refused)
-        inputs, errors = parse_lines(chunk, self._actor)
-        self._errors.extend(errors)
-        return inputs
-
-    def _settle(
-        self,
-        chunk: list[tuple[int, str]],
-        future: Future[tuple[bytes, list[LineError]]] | None,
-    ) -> tuple[int, list[tuple[int, Input]]]:
-        if future is None:
-            return len(chunk), self._here(chunk)
-        try:
-            answer, refused = future.result()
-            inputs, errors = orjson.loads(answer)
-        except Exception:  # any failure of the worker: parse here from now on
-            if self._pool is not None:  # said once, for the chunks already sent too
-                log.warning("import.parse_worker_failed", lines=len(chunk), exc_info=True)
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-            return len(chunk), self._here(chunk)
-        self._errors.extend(refused)
-        self._errors.extend(LineError(*e) for e in errors)
-        return len(chunk), [(wire[0], Input.from_wire(wire)) for wire in inputs]
-
-
-def _within_depth(
-    chunk: list[tuple[int, str]],
-) -> tuple[list[tuple[int, str]], list[LineError]]:
-    """The lines of a chunk that nest no deeper than SPEC §7 allows, and an
-    error for each other one (never decoded: decoding it would recurse)."""
-    if not any(exceeds_depth(text) for _, text in chunk):
-        return chunk, []
-    kept = [(n, text) for n, text in chunk if not exceeds_depth(text)]
-    refused = [LineError(n, None, depth_error()) for n, text in chunk if exceeds_depth(text)]
-    return kept, refused
-
-
-def parse_within_limits(chunk: list[tuple[int, str]], actor: str) -> tuple[bytes, list[LineError]]:
-    """`parse_chunk` in the worker, after `_within_depth`: the parse, and the
-    lines refused for their depth."""
-    kept, refused = _within_depth(chunk)
-    return parse_chunk(kept, actor), refused
-
-
-def _finish(
-    session: AppendSession, staging: Staging, chunk: _InFlight, errors: list[LineError]
-) -> tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]]:
-    """Settle a chunk: its optimistic append, as far as its events (its links may
-    still be being written: the returned future); or, when that collided (a key
-    assumed new is stored: a re-import) or a line broke a rule, check the chunk
-    again looking up every key, so each line gets its true outcome, and append
-    it then."""
-    if chunk.visible is not None and chunk.future is not None:
-        if _settled(chunk.visible, chunk.future):
-            staging.forget()
-            return chunk.staged, chunk.future
-        chunk.future.result()  # collided: the writer is done with the session
-    staging.reset()
-    staging.optimistic = False
-    staged, rule_errors = staging.apply_all(chunk.parsed)
-    staging.optimistic = True
-    errors.extend(rule_errors)
-    # Appended even after an error, so later lines are checked against
-    # everything before them; the rollback drops it all.
-    appended = session.append(staging.take_pending())
-    staging.forget()
-    return staged, appended
-
-
-def _settled(visible: Future[bool], future: Future[list[ChainLink] | None]) -> bool:
-    """Whether the chunk's events were appended; raises what its append raised
-    (a failure before it could tell)."""
-    waited: list[Future[Any]] = [visible, future]
-    done = wait(waited, return_when=FIRST_COMPLETED).done
-    if visible in done:
-        return visible.result()
-    future.result()  # raises: the append failed before telling
-    return visible.result()

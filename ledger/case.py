@@ -3,13 +3,9 @@ ViolationOverturned. Red-line cases need approval before they count."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
 __all__ = ["Case"]
 
@@ -19,61 +15,20 @@ class Case(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Case"
     KIND = "case"
+    if TYPE_CHECKING:
+        rep_id: str
+        overturned: Receipt | None
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Case.Created"
+    __init__ = created_by("ViolationRecorded", keeps=("rep_id",), later=("overturned",))
 
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("case", key)
-
-    @event("ViolationRecorded", topic=event_topic("ViolationRecorded"))
-    def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        self.case_id = key
-        self.rep_id: str = data["rep_id"]
-        self.severity: str = data["severity"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.overturned: Receipt | None = None
-
-    @property
-    def needs_approval(self) -> bool:
-        return self.severity == "red_line"
-
-    @property
-    def subject_label(self) -> str:
-        return f"case {self.case_id}"
-
-    def overturn(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> bool:
+    def overturn(self, **envelope: Any) -> bool:
         """Overturn the case; False when this very overturning is already stored."""
-        if self.overturned is not None:
-            return not self.overturned.check_same(
-                content_sha256,
-                key=f"the overturning of case {self.case_id}",
-                field="case_id",
-            )
-        self._overturned(occurred_at, actor, content_sha256, data)
-        return True
+        return self.record_once(
+            self.overturned,
+            self._overturned,
+            what=f"the overturning of case {self.key}",
+            field="case_id",
+            **envelope,
+        )
 
-    @event("ViolationOverturned", topic=event_topic("ViolationOverturned"))
-    def _overturned(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        del data
-        self.overturned = Receipt(content_sha256, actor, occurred_at)
+    _overturned = receipt_event("ViolationOverturned", "overturned")

@@ -7,12 +7,24 @@ is the database's primary key, not a read-then-write race.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
-from uuid import UUID
+from typing import Any, ClassVar, Self
 
 from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
 
 __all__ = ["Decision"]
+
+
+class _Decided(LedgerAggregate.Created):
+    """The envelope both decisions share; ``GRANTED`` says which one it is."""
+
+    GRANTED: ClassVar[bool]
+    occurred_at: datetime
+    actor: str
+    content_sha256: str
+    data: dict[str, Any]
+
+    def apply(self, aggregate: Decision) -> None:
+        aggregate.granted = self.GRANTED
 
 
 class Decision(LedgerAggregate):
@@ -21,61 +33,25 @@ class Decision(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:Decision"
     KIND = "decision"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Decision.Created"
-
-    class ApprovalGranted(LedgerAggregate.Created):
+    class ApprovalGranted(_Decided):
         TOPIC = event_topic("ApprovalGranted")
-        occurred_at: datetime
-        actor: str
-        content_sha256: str
-        data: dict[str, Any]
+        GRANTED = True
 
-        def apply(self, aggregate: Decision) -> None:
-            aggregate.granted = True
-
-    class ApprovalRejected(LedgerAggregate.Created):
+    class ApprovalRejected(_Decided):
         TOPIC = event_topic("ApprovalRejected")
-        occurred_at: datetime
-        actor: str
-        content_sha256: str
-        data: dict[str, Any]
-
-        def apply(self, aggregate: Decision) -> None:
-            aggregate.granted = False
+        GRANTED = False
 
     def __init__(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
+        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        self.subject_id: str = data["subject_id"]
+        self.key = self.subject_id = data["subject_id"]
         self.recorded = Receipt(content_sha256, actor, occurred_at)
+        self.data = data
         self.granted = False  # set by the event's apply()
 
     @classmethod
-    def decide(
-        cls,
-        *,
-        granted: bool,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> Self:
+    def decide(cls, *, granted: bool, **envelope: Any) -> Self:
         """Record the decision; the caller has checked maker-checker."""
         event_class = cls.ApprovalGranted if granted else cls.ApprovalRejected
-        return cls._create(
-            event_class,
-            id=natural_id("decision", data["subject_id"]),
-            occurred_at=occurred_at,
-            actor=actor,
-            content_sha256=content_sha256,
-            data=data,
-        )
-
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("decision", key)
+        subject_id = envelope["data"]["subject_id"]
+        return cls._create(event_class, id=natural_id(cls.KIND, subject_id), **envelope)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
 __all__ = ["Dispute"]
 
@@ -18,53 +14,21 @@ class Dispute(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:Dispute"
     KIND = "dispute"
+    if TYPE_CHECKING:
+        rep_id: str
+        run_id: str
+        resolved: Receipt | None
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:Dispute.Created"
+    __init__ = created_by("DisputeRaised", keeps=("rep_id", "run_id"), later=("resolved",))
 
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("dispute", key)
-
-    @event("DisputeRaised", topic=event_topic("DisputeRaised"))
-    def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        self.dispute_id = key
-        self.rep_id: str = data["rep_id"]
-        self.run_id: str = data["run_id"]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.resolved: Receipt | None = None
-
-    def resolve(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> bool:
+    def resolve(self, **envelope: Any) -> bool:
         """Resolve the dispute; False when this very resolution is already stored."""
-        if self.resolved is not None:
-            return not self.resolved.check_same(
-                content_sha256,
-                key=f"the resolution of dispute {self.dispute_id}",
-                field="dispute_id",
-            )
-        self._resolved(occurred_at, actor, content_sha256, data)
-        return True
+        return self.record_once(
+            self.resolved,
+            self._resolved,
+            what=f"the resolution of dispute {self.key}",
+            field="dispute_id",
+            **envelope,
+        )
 
-    @event("DisputeResolved", topic=event_topic("DisputeResolved"))
-    def _resolved(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        del data
-        self.resolved = Receipt(content_sha256, actor, occurred_at)
+    _resolved = receipt_event("DisputeResolved", "resolved")

@@ -15,24 +15,26 @@ computable without a lookup.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, SafeUUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import ConflictError
 
 __all__ = [
-    "EVENT_TYPES",
     "LedgerAggregate",
     "Receipt",
+    "created_by",
     "event_id_for",
     "event_id_text",
     "event_topic",
     "natural_id",
+    "receipt_event",
     "stream_id",
     "type_of_topic",
 ]
@@ -41,27 +43,6 @@ __all__ = [
 LEDGER_NAMESPACE = UUID("8a6f3f0e-5d1c-4b8e-9a51-3c0b7f2d9e41")
 _NAMESPACE_BYTES = LEDGER_NAMESPACE.bytes
 _TOPIC_PREFIX = "incentive_ledger:"
-
-EVENT_TYPES: tuple[str, ...] = (
-    "PlanPublished",
-    "RepEnrolled",
-    "RepPlanAssigned",
-    "RepLeft",
-    "TargetSet",
-    "SaleRecorded",
-    "SaleCancelled",
-    "KpiScored",
-    "CoachingRecorded",
-    "ViolationRecorded",
-    "ViolationOverturned",
-    "AdjustmentRequested",
-    "ApprovalGranted",
-    "ApprovalRejected",
-    "PayoutCalculated",
-    "PayoutPaid",
-    "DisputeRaised",
-    "DisputeResolved",
-)
 
 
 def _uuid5_bytes(name: str) -> bytes:
@@ -127,12 +108,13 @@ def event_id_text(originator_id: UUID, version: int) -> str:
 
 
 def event_topic(type_: str) -> str:
-    """The stored topic of an event type; never changes once events are stored."""
-    assert type_ in EVENT_TYPES, type_
+    """The stored topic of an event type (`ledger.catalogue`); never changes once
+    events are stored."""
     return _TOPIC_PREFIX + type_
 
 
-_TYPE_OF_TOPIC = {_TOPIC_PREFIX + t: t for t in EVENT_TYPES}
+# One shared string per type, filled as topics are met (a few dozen at most).
+_TYPE_OF_TOPIC: dict[str, str] = {}
 
 
 def type_of_topic(topic: str) -> str:
@@ -141,7 +123,7 @@ def type_of_topic(topic: str) -> str:
     if found is not None:
         return found
     assert topic.startswith(_TOPIC_PREFIX), topic
-    return topic.removeprefix(_TOPIC_PREFIX)
+    return _TYPE_OF_TOPIC.setdefault(topic, topic.removeprefix(_TOPIC_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -168,28 +150,107 @@ class Receipt:
 
 
 class LedgerAggregate(Aggregate):
-    """Base of the ledger's aggregates: the event envelope and receipts."""
+    """Base of the ledger's aggregates: one stream per natural key.
+
+    Every event of the ledger has the same envelope — ``occurred_at``,
+    ``actor``, ``content_sha256`` and ``data`` (the validated fields) — so an
+    aggregate keeps what the write rules read of its creation event:
+    ``recorded`` (its receipt) and ``data``.
+    """
 
     KIND: ClassVar[str]
     TOPIC: ClassVar[str]
+    LABEL: ClassVar[str] = ""  # what an error calls one: "payout run"
+    if TYPE_CHECKING:  # set by each creation event (the library would read
+        # annotations here as the fields of the aggregate's own constructor)
+        recorded: Receipt
+        data: dict[str, Any]
+        key: str
+
+    @property
+    def subject_label(self) -> str:
+        """What an error message calls this stream: ``payout run R-1``."""
+        return f"{self.LABEL or self.KIND} {self.key}"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each aggregate the ``Created`` class the library requires to
+        carry an explicit topic when the aggregate has one: ``<TOPIC>.Created``
+        (never stored: the creation events have topics of their own)."""
+        if "Created" not in cls.__dict__:
+            created = type(
+                "Created",
+                (LedgerAggregate.Created,),
+                {
+                    "TOPIC": f"{cls.TOPIC}.Created",
+                    "__module__": cls.__module__,
+                    "__qualname__": f"{cls.__qualname__}.Created",
+                },
+            )
+            cls.Created = created  # type: ignore[misc,assignment]
+        super().__init_subclass__(**kwargs)
 
     @classmethod
-    def id_for(cls, key: str) -> UUID:
+    def create_id(cls, key: str) -> UUID:
         """The id of this kind's stream for natural key ``key``."""
         return natural_id(cls.KIND, key)
 
-    @staticmethod
-    def receipt(occurred_at: datetime, actor: str, content_sha256: str) -> Receipt:
-        return Receipt(content_sha256=content_sha256, actor=actor, occurred_at=occurred_at)
+    def record_once(
+        self,
+        done: Receipt | None,
+        trigger: Callable[..., None],
+        *,
+        what: str,
+        field: str,
+        **envelope: Any,
+    ) -> bool:
+        """Record a fact that happens at most once to this stream (a cancellation,
+        an overturning, a resolution, a departure): False when ``done`` is this
+        very fact (skip it), a conflict when it is another (SPEC §2)."""
+        if done is not None:
+            return not done.check_same(envelope["content_sha256"], key=what, field=field)
+        trigger(**envelope)
+        return True
 
 
-def envelope(
-    occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-) -> dict[str, Any]:
-    """Keyword arguments of an event-triggering method, in one place."""
-    return {
-        "occurred_at": occurred_at,
-        "actor": actor,
-        "content_sha256": content_sha256,
-        "data": data,
-    }
+def created_by(type_: str, *, keeps: tuple[str, ...] = (), later: tuple[str, ...] = ()) -> Any:
+    """The ``@event`` ``__init__`` of an aggregate whose stream ``type_`` starts:
+    it keeps the natural key, the receipt, the data and the fields ``keeps`` of
+    the data (as attributes), and sets each of ``later`` — the follow-up facts,
+    recorded at most once — to None. The body re-runs on every replay: it
+    assigns, nothing more."""
+
+    def __init__(  # noqa: N807, PLR0917 - the library reads the creation event off this signature
+        self: LedgerAggregate,
+        key: str,
+        occurred_at: datetime,
+        actor: str,
+        content_sha256: str,
+        data: dict[str, Any],
+    ) -> None:
+        self.key = key
+        self.recorded = Receipt(content_sha256, actor, occurred_at)
+        self.data = data
+        for name in keeps:
+            setattr(self, name, data[name])
+        for name in later:
+            setattr(self, name, None)
+
+    return event(type_, topic=event_topic(type_))(__init__)
+
+
+def receipt_event(type_: str, attribute: str) -> Any:
+    """The ``@event`` method of a follow-up fact that only stores its receipt as
+    ``attribute`` (the body re-runs on every replay: it assigns, nothing more)."""
+
+    def record(
+        self: LedgerAggregate,
+        occurred_at: datetime,
+        actor: str,
+        content_sha256: str,
+        data: dict[str, Any],
+    ) -> None:
+        del data
+        setattr(self, attribute, Receipt(content_sha256, actor, occurred_at))
+
+    record.__name__ = record.__qualname__ = f"_{attribute}"
+    return event(type_, topic=event_topic(type_))(record)

@@ -39,7 +39,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -53,7 +52,6 @@ from policies.periods import FIRST_YEAR, LAST_YEAR, in_bounds, parse_period
 from policies.plan import Plan, plan_document
 
 __all__ = [
-    "IMPORTABLE_TYPES",
     "MAX_LIST_ITEMS",
     "MAX_TEXT_LENGTH",
     "AdjustmentRequested",
@@ -77,9 +75,11 @@ __all__ = [
     "ViolationOverturned",
     "ViolationRecorded",
     "canonical_json",
+    "content_sha256",
+    "decode_exact",
+    "field_of",
     "make_event",
-    "parse_event",
-    "parse_line",
+    "reason_of",
 ]
 
 _ENVELOPE = frozenset({"type", "occurred_at", "actor"})
@@ -286,14 +286,6 @@ class EventIn(_Strict):
                 return None
         return out
 
-    def content_sha256(self) -> str:
-        """The natural content of the fact: type, business time and fields.
-
-        The actor is not part of it: the same sale re-sent by another sync job
-        is the same sale.
-        """
-        return content_sha256(self.type, self.occurred_at.isoformat(), self.payload())
-
 
 def canonical_json(value: object) -> bytes:
     """JSON with sorted keys and no spaces, UTF-8: the one byte form of a value."""
@@ -397,10 +389,6 @@ class SaleRecorded(EventIn):
         if len(set(rep_ids)) != len(rep_ids):
             raise ValueError("a rep appears twice in splits")
         return splits
-
-    def credited_rep_ids(self) -> list[str]:
-        """The reps this sale credits: its splits' reps, else its own rep."""
-        return [s.rep_id for s in self.splits] if self.splits else [self.rep_id]
 
 
 class SaleCancelled(EventIn):
@@ -523,64 +511,7 @@ class DisputeResolved(EventIn):
         return self
 
 
-AnyEventIn = Annotated[
-    PlanPublished
-    | RepEnrolled
-    | RepPlanAssigned
-    | RepLeft
-    | TargetSet
-    | SaleRecorded
-    | SaleCancelled
-    | KpiScored
-    | CoachingRecorded
-    | ViolationRecorded
-    | ViolationOverturned
-    | AdjustmentRequested
-    | ApprovalGranted
-    | ApprovalRejected
-    | DisputeRaised
-    | DisputeResolved,
-    Field(discriminator="type"),
-]
-_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(AnyEventIn)
-
-
-def _models(base: type[EventIn]) -> dict[str, type[EventIn]]:
-    found: dict[str, type[EventIn]] = {}
-    for cls in base.__subclasses__():
-        found[cls.__name__] = cls
-        found |= _models(cls)
-    return found
-
-
-# Every event's model by its type (imported or recorded by the ledger itself).
-EVENT_MODELS: dict[str, type[EventIn]] = _models(EventIn)
-
-IMPORTABLE_TYPES: tuple[str, ...] = (
-    "PlanPublished",
-    "RepEnrolled",
-    "RepPlanAssigned",
-    "RepLeft",
-    "TargetSet",
-    "SaleRecorded",
-    "SaleCancelled",
-    "KpiScored",
-    "CoachingRecorded",
-    "ViolationRecorded",
-    "ViolationOverturned",
-    "AdjustmentRequested",
-    "ApprovalGranted",
-    "ApprovalRejected",
-    "DisputeRaised",
-    "DisputeResolved",
-)
-_LEDGER_ONLY = {
-    "PayoutCalculated": "recorded by `payout run`, never imported",
-    "PayoutPaid": "recorded by `payout pay`, never imported",
-}
-
-
-def _field_of(loc: tuple[int | str, ...]) -> str:
+def field_of(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     path = ""
     for part in parts:
@@ -591,7 +522,7 @@ def _field_of(loc: tuple[int | str, ...]) -> str:
     return path or "(event)"
 
 
-def _reason_of(error: Any) -> str:
+def reason_of(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field (not in the SPEC for this event type)"
@@ -601,27 +532,6 @@ def _reason_of(error: Any) -> str:
         return "timestamp needs an offset, e.g. 2026-07-14T10:00:00+08:00"
     msg: str = error["msg"]
     return msg.removeprefix("Value error, ")
-
-
-def parse_event(obj: object, *, line: int = 1) -> tuple[EventIn | None, list[LineError]]:
-    """Validate one decoded input: the model, or every error it has."""
-    if not isinstance(obj, dict):
-        return None, [LineError(line, None, "an event must be a JSON object")]
-    kind = obj.get("type")
-    if not isinstance(kind, str):
-        return None, [LineError(line, "type", "required field is missing or not text")]
-    if kind in _LEDGER_ONLY:
-        return None, [LineError(line, "type", f"{kind} is {_LEDGER_ONLY[kind]}")]
-    if kind not in IMPORTABLE_TYPES:
-        known = ", ".join(IMPORTABLE_TYPES)
-        return None, [LineError(line, "type", f"unknown event type {kind!r}; one of {known}")]
-    try:
-        return _ADAPTER.validate_python(obj), []
-    except ValidationError as exc:
-        errors = [
-            LineError(line, _field_of(tuple(e["loc"])[1:]), _reason_of(e)) for e in exc.errors()
-        ]
-        return None, errors
 
 
 E = TypeVar("E", bound=EventIn)
@@ -634,23 +544,8 @@ def make_event(cls: type[E], **fields: Any) -> E:
         return cls(type=cls.__name__, **fields)
     except ValidationError as exc:
         raise BatchRejectedError(
-            [LineError(1, _field_of(tuple(e["loc"])), _reason_of(e)) for e in exc.errors()]
+            [LineError(1, field_of(tuple(e["loc"])), reason_of(e)) for e in exc.errors()]
         ) from None
-
-
-def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]]:
-    """Decode and validate one JSON Lines line; floats are kept exact.
-
-    orjson decodes (a quarter of the standard library's time); a line it refuses
-    (to name the error the same way) or one holding a JSON float (which must stay
-    an exact decimal, never a binary float) is decoded by the standard library.
-    """
-    try:
-        obj = decode_exact(text)
-    except json.JSONDecodeError as exc:
-        reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
-        return None, [LineError(line, None, reason)]
-    return parse_event(obj, line=line)
 
 
 def decode_exact(body: bytes | str) -> Any:

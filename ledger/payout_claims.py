@@ -12,7 +12,8 @@ index: one row per (period, rep, run, state), where state is
 
 The recorders (`ledger.backends`) write the rows in the transaction that
 appends the event that makes them, as they write the chain links, from the
-event itself (`claim_changes`): whatever appends events — an import, a group
+event itself (`claim_changes`; which events, and the state each writes, is
+said in `ledger.catalogue`): whatever appends events — an import, a group
 commit, the library's ``save`` — keeps the index, and no write can see the
 events without their rows or the other way round. `verify` checks the index
 against a replay of the log (`expected_claims`).
@@ -36,11 +37,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ledger.domain import event_topic
-
 __all__ = [
     "CALCULATED",
-    "CLAIM_TOPICS",
     "PAID",
     "REJECTED",
     "Claim",
@@ -54,14 +52,6 @@ __all__ = [
 CALCULATED = "calculated"
 REJECTED = "rejected"
 PAID = "paid"
-
-# The stored topics whose events change the index, and the state each writes.
-CLAIM_TOPICS: dict[str, str] = {
-    event_topic("PayoutCalculated"): CALCULATED,
-    event_topic("ApprovalRejected"): REJECTED,
-    event_topic("PayoutPaid"): PAID,
-}
-_TYPES = {"PayoutCalculated": CALCULATED, "ApprovalRejected": REJECTED, "PayoutPaid": PAID}
 
 
 class Claim(NamedTuple):
@@ -94,6 +84,8 @@ class ClaimChange(NamedTuple):
 def claim_changes(rows: Iterable[tuple[int, str, bytes]]) -> list[ClaimChange]:
     """The index changes of events being appended, ``(position, topic, state)``,
     in order. Only three topics are decoded; an import's sales cost a lookup."""
+    from ledger.catalogue import CLAIM_TOPICS  # noqa: PLC0415 - the catalogue imports this module
+
     changes: list[ClaimChange] = []
     for position, topic, state in rows:
         kind = CLAIM_TOPICS.get(topic)
@@ -114,10 +106,12 @@ def _change(position: int, kind: str, data: dict[str, Any]) -> ClaimChange:
 def expected_claims(events: Iterable[tuple[int, str, dict[str, Any]]]) -> set[Claim]:
     """The index as a replay of ``events`` — ``(position, type, data)`` in log
     order — makes it: what `verify` compares the stored index with."""
+    from ledger.catalogue import CLAIM_STATES  # noqa: PLC0415 - the catalogue imports this module
+
     runs: dict[str, tuple[str, tuple[str, ...]]] = {}
     claims: set[Claim] = set()
     for position, type_, data in events:
-        kind = _TYPES.get(type_)
+        kind = CLAIM_STATES.get(type_)
         if kind is None:
             continue
         change = _change(position, kind, data)

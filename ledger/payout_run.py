@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
+from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
 
 __all__ = ["PayoutRun"]
 
@@ -24,54 +23,24 @@ class PayoutRun(LedgerAggregate):
 
     TOPIC = "incentive_ledger:aggregate:PayoutRun"
     KIND = "run"
-    needs_approval = True
-
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:PayoutRun.Created"
-
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("run", key)
+    LABEL = "payout run"
 
     @event("PayoutCalculated", topic=event_topic("PayoutCalculated"))
     def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
+        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        self.run_id = key
+        self.key = self.run_id = key
         self.period: str = data["period"]
         self.rep_ids: list[str] = [s["rep_id"] for s in data["statements"]]
         self.recorded = Receipt(content_sha256, actor, occurred_at)
+        self.data = {"run_id": key, "period": self.period}  # not the statements: megabytes
         self.paid: Receipt | None = None
 
-    @property
-    def subject_label(self) -> str:
-        return f"payout run {self.run_id}"
-
-    def pay(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> bool:
-        """Mark the run paid; False when it already is."""
+    def pay(self, **envelope: Any) -> bool:
+        """Mark the run paid; False when it already is (any payment of it is the same fact)."""
         if self.paid is not None:
             return False
-        self._paid(occurred_at, actor, content_sha256, data)
+        self._paid(**envelope)
         return True
 
-    @event("PayoutPaid", topic=event_topic("PayoutPaid"))
-    def _paid(
-        self,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        del data
-        self.paid = Receipt(content_sha256, actor, occurred_at)
+    _paid = receipt_event("PayoutPaid", "paid")

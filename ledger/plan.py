@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from dataclasses import dataclass
+from functools import cached_property
 
-from eventsourcing.domain import event
+from ledger.domain import LedgerAggregate, created_by
+from policies.pay_warnings import PlanTerms, folded, terms_in_force
+from policies.periods import Period
 
-from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
-
-__all__ = ["PlanVersion"]
+__all__ = ["PlanInfo", "PlanVersion"]
 
 
 class PlanVersion(LedgerAggregate):
@@ -19,26 +18,38 @@ class PlanVersion(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:PlanVersion"
     KIND = "plan"
 
-    class Created(LedgerAggregate.Created):
-        TOPIC = "incentive_ledger:aggregate:PlanVersion.Created"
-
-    @staticmethod
-    def create_id(key: str) -> UUID:
-        return natural_id("plan", key)
-
     @staticmethod
     def key_of(plan_id: str, version: int) -> str:
         return f"{plan_id}@{version}"
 
-    @event("PlanPublished", topic=event_topic("PlanPublished"))
-    def __init__(
-        self,
-        key: str,
-        occurred_at: datetime,
-        actor: str,
-        content_sha256: str,
-        data: dict[str, Any],
-    ) -> None:
-        self.key = key
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.document: dict[str, Any] = data["plan"]
+    __init__ = created_by("PlanPublished")
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """What the write side checks against a plan: its currency and period kind,
+    and the KPIs and rates of each version (for the warnings)."""
+
+    plan_id: str
+    currency: str
+    period: str
+    terms: tuple[PlanTerms, ...] = ()
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """Categories with a rate of their own in some version."""
+        return frozenset(c for t in self.terms for c in t.categories)
+
+    @cached_property
+    def folded_categories(self) -> frozenset[str]:
+        """`categories` without case or spacing: what a look-alike folds to."""
+        return frozenset(folded(c) for c in self.categories)
+
+    def terms_for(self, period: Period) -> PlanTerms | None:
+        """The version in force for ``period`` (SPEC §3), as the warnings read it."""
+        return terms_in_force(self.terms, period)
+
+    def with_version(self, terms: PlanTerms) -> PlanInfo:
+        """This plan with one more version (or one replaced)."""
+        kept = tuple(t for t in self.terms if t.version != terms.version)
+        return PlanInfo(self.plan_id, self.currency, self.period, (*kept, terms))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from policies.explanation import Line, Step
+from policies.explanation import Step
 from policies.pay_warnings import PayWarning
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "PHRASES",
     "TEMPLATES",
     "TERMS",
-    "render_line",
     "render_step",
     "render_warning",
 ]
@@ -433,7 +432,3 @@ class _Values(dict[str, Any]):
 def render_warning(warning: PayWarning, locale: str = "en") -> str:
     """The words of a warning (`policies.pay_warnings`), rendered like a step."""
     return render_step(Step(warning.code, warning.values, warning.event_ids), locale)
-
-
-def render_line(line: Line, locale: str = "en") -> list[str]:
-    return [render_step(s, locale) for s in line.steps]

@@ -17,8 +17,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, ClassVar
 
+from ledger import catalogue
 from ledger.records import EventRecord
-from ledger.targets import target_needs_approval
 from policies.discipline import LADDER_LOOKBACK
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan, plan_in_force
@@ -151,7 +151,7 @@ class LedgerFacts:
         if r.type == "SaleRecorded":  # most of the log: no handler lookup
             return self._on_SaleRecorded(r, r.data)
         self.records[r.event_id] = r
-        handler = getattr(self, f"_on_{r.type}")
+        handler = getattr(self, f"_on_{r.type}")  # one fold per catalogue entry
         touched: set[str] = handler(r, r.data)
         return touched
 
@@ -282,7 +282,7 @@ class LedgerFacts:
             return r.occurred_at.date()
         d = r.data
         own = r.occurred_at.date()
-        if r.type in {"RepEnrolled", "RepPlanAssigned", "RepLeft", "PlanPublished"}:
+        if r.type in catalogue.REACHES_EVERY_PERIOD:
             return None
         if r.type == "SaleCancelled":
             return self.sales[d["sale_id"]].occurred_at.date()
@@ -327,7 +327,7 @@ class LedgerFacts:
             return r.occurred_at.date()
         if r.type == "SaleCancelled":
             return self.sales[d["sale_id"]].occurred_at.date()
-        if r.type in {"TargetSet", "KpiScored", "AdjustmentRequested"}:
+        if r.type in catalogue.BOUNDED_BY_PERIOD:
             return parse_period(d["period"]).last_day
         if r.type == "ViolationRecorded":
             return r.occurred_at.date() + LADDER_REACH
@@ -454,14 +454,10 @@ class LedgerFacts:
 
     def needs_approval(self, subject: EventRecord) -> bool:
         """SPEC §2's maker-checker subjects, decided from the stored event alone
-        (a TargetSet: its two clocks, as the write side decides, see `ledger.targets`)."""
-        if subject.type == "TargetSet":
-            return target_needs_approval(
-                subject.data["period"], subject.occurred_at, _staged_at(subject)
-            )
-        if subject.type == "ViolationRecorded":
-            return bool(subject.data["severity"] == "red_line")
-        return subject.type in {"AdjustmentRequested", "PayoutCalculated"}
+        (the catalogue's rule, as the write side decides it)."""
+        return catalogue.needs_approval(
+            subject.type, subject.data, subject.occurred_at, _staged_at(subject)
+        )
 
 
 _ONE = Decimal(1)

@@ -13,25 +13,13 @@ the rule that holds it.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from ledger.actors import same_actor
-from ledger.application import RecordResult
 from ledger.errors import InvalidInputError, NotFoundError
-from ledger.events import (
-    AdjustmentRequested,
-    ApprovalGranted,
-    ApprovalRejected,
-    DisputeRaised,
-    DisputeResolved,
-    EventIn,
-    make_event,
-)
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import parse_period
 from projections.service import Reports
@@ -39,7 +27,6 @@ from projections.service import Reports
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
-    "Decision",
     "Page",
     "Viewer",
     "WorkQueues",
@@ -121,15 +108,6 @@ class Page:
             "limit": self.limit,
             **extra,
         }
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a decision recorded: the subject, its kind and the events stored."""
-
-    subject_id: str
-    kind: str
-    result: RecordResult
 
 
 def _money(text: object) -> Decimal:
@@ -418,126 +396,6 @@ class WorkQueues:
                 )
         items.sort(key=lambda c: (c["occurred_at"], c["position"]))
         return (page or Page()).of(items)
-
-    # -- decisions ---------------------------------------------------------------
-
-    def subject_kind(self, subject_id: str) -> str:
-        """target, case, adjustment or run; NotFoundError for anything else."""
-        kind = self.ledger.subject_kind(subject_id)
-        if kind is None:
-            raise NotFoundError(f"no subject {subject_id}", field="subject_id")
-        return kind
-
-    def decide(
-        self,
-        subject_id: str,
-        *,
-        actor: str,
-        granted: bool,
-        note: str | None = None,
-        may_decide: Callable[[str], None] | None = None,
-    ) -> Decision:
-        """Approve or reject a target, adjustment, red-line case or payout run
-        (maker-checker: the ledger refuses the recorder's own decision; a
-        rejection needs a note saying why). ``may_decide`` (the API's role
-        check) is called with the subject's kind first."""
-        if not granted and not (note or "").strip():
-            raise InvalidInputError("a rejection says why", field="note")
-        kind = self.subject_kind(subject_id)
-        if may_decide is not None:
-            may_decide(kind)
-        if kind == "run":
-            result = self.reports.decide_run(subject_id, actor=actor, granted=granted, note=note)
-            return Decision(subject_id, kind, result)
-        item = make_event(
-            ApprovalGranted if granted else ApprovalRejected,
-            occurred_at=datetime.now(UTC),
-            subject_id=subject_id,
-            note=note,
-        )
-        return Decision(subject_id, kind, self.ledger.record([item], actor=actor))
-
-    def raise_dispute(
-        self,
-        *,
-        rep_id: str,
-        run_id: str,
-        message: str,
-        actor: str,
-        dispute_id: str | None = None,
-    ) -> tuple[str, RecordResult]:
-        """A rep's dispute of a payout run; returns its ``dispute_id`` (made here
-        when not given) and what was stored."""
-        new_id = dispute_id or f"DSP-{uuid.uuid4().hex[:12]}"
-        item = make_event(
-            DisputeRaised,
-            occurred_at=datetime.now(UTC),
-            dispute_id=new_id,
-            rep_id=rep_id,
-            run_id=run_id,
-            message=message,
-        )
-        return new_id, self.ledger.record([item], actor=actor)
-
-    def resolve_dispute(
-        self,
-        dispute_id: str,
-        *,
-        outcome: str,
-        note: str,
-        actor: str,
-        amount: str | None = None,
-    ) -> tuple[str | None, RecordResult]:
-        """Resolve a dispute; upheld books an adjustment of ``amount`` (non-zero)
-        in the rep's first unpaid period after the run's, which a second person
-        must approve. Returns the adjustment id (None when rejected)."""
-        _choice(outcome, ("upheld", "rejected"), "outcome")
-        found = self.ledger.dispute_of(dispute_id)
-        if found is None:
-            raise NotFoundError(f"no dispute {dispute_id}", field="dispute_id")
-        rep_id, run_id = found
-        now = datetime.now(UTC)
-        items: list[EventIn] = []
-        adjustment_id = None
-        if outcome == "upheld":
-            if amount is None or _nonzero(amount) is False:
-                raise InvalidInputError("an upheld dispute books a non-zero amount", field="amount")
-            adjustment_id = f"ADJ-{dispute_id}"
-            period = self.reports.first_unpaid_period(
-                rep_id, after=self.reports.run(run_id)["period"]
-            )
-            items.append(
-                make_event(
-                    AdjustmentRequested,
-                    occurred_at=now,
-                    adjustment_id=adjustment_id,
-                    rep_id=rep_id,
-                    period=period,
-                    amount=amount,
-                    reason=f"dispute {dispute_id} upheld: {note}"[:2000],
-                )
-            )
-        elif amount is not None:
-            raise InvalidInputError("only an upheld dispute books an amount", field="amount")
-        items.append(
-            make_event(
-                DisputeResolved,
-                occurred_at=now,
-                dispute_id=dispute_id,
-                outcome=outcome,
-                note=note,
-                adjustment_id=adjustment_id,
-            )
-        )
-        return adjustment_id, self.ledger.record(items, actor=actor)
-
-
-def _nonzero(amount: str) -> bool:
-    """Whether ``amount`` is a non-zero number (its format is checked by the event)."""
-    try:
-        return Decimal(amount) != 0
-    except InvalidOperation:
-        return True  # the event's validation names what is wrong with it
 
 
 def _run_hold(row: dict[str, Any]) -> str | None:

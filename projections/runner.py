@@ -30,6 +30,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
+from ledger.catalogue import CLAIM_STATES
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
@@ -696,7 +697,7 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
     for record in ledger.iter_log(stop=position):
         _, (_, indexed, since, until) = _fold(facts, record)
         fresh_index.update(((rep, record.position), (since, until)) for rep in indexed)
-        if record.type in _CLAIM_TYPES:
+        if record.type in CLAIM_STATES:
             payouts.append((record.position, record.type, record.data))
         last = record
     fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
@@ -736,9 +737,6 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
             for change in version_changes(store.versions(), current_versions())
         )
     return problems
-
-
-_CLAIM_TYPES = frozenset({"PayoutCalculated", "PayoutPaid", "ApprovalRejected"})
 
 
 def _claims_problems(

@@ -606,7 +606,7 @@ class Reports:
         the run's own event against its link, `Ledger.guard_run`).
 
         The plan is checked again when the run is recorded, under the writer
-        lock (`ledger.writes._payout_calculated`): should another run (another
+        lock (`ledger.rules.payout_calculated`): should another run (another
         process) take some of its reps meanwhile, it is planned again, once.
         """
         wanted = _period(period)
@@ -820,7 +820,7 @@ def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
 
 def _taken_meanwhile(exc: BatchRejectedError) -> bool:
     """Whether a run was refused only because another run took some of its reps
-    between its plan and its record (`ledger.writes._payout_calculated`)."""
+    between its plan and its record (`ledger.rules.payout_calculated`)."""
     return all(
         e.status == "conflict" and (e.field or "").startswith("statements[") for e in exc.errors
     )

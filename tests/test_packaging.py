@@ -25,7 +25,7 @@ from cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-PACKAGES = ("ledger", "policies", "projections", "presentation", "demo", "api")
+PACKAGES = ("ledger", "policies", "projections", "service", "presentation", "demo", "api")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+?)(?: ;[^\\]*)? \\$")
 
 

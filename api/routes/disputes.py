@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
-from api.deps import Caller, ReportsDep
+from api.deps import Caller, ReportsDep, UseCasesDep
 from api.routes.events import _ERRORS, record_out
-from api.routes.queues import QueuesDep
 from api.schemas import DisputeIn, DisputeOut, ResolutionIn, ResolutionOut
 from ledger.errors import InvalidInputError
 
@@ -23,7 +22,7 @@ router = APIRouter(tags=["disputes"])
 @router.post(
     "/disputes", status_code=status.HTTP_201_CREATED, response_model=DisputeOut, responses=_ERRORS
 )
-def post_dispute(body: DisputeIn, principal: Caller, queues: QueuesDep) -> DisputeOut:
+def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> DisputeOut:
     """A rep disputes a payout run that paid them (finance may raise one for a rep);
     answers with the new dispute's id."""
     require_role(principal, "post_dispute")
@@ -35,7 +34,7 @@ def post_dispute(body: DisputeIn, principal: Caller, queues: QueuesDep) -> Dispu
         rep_id = body.rep_id
         if rep_id is None:
             raise InvalidInputError("name the rep the dispute is for", field="rep_id")
-    dispute_id, result = queues.raise_dispute(
+    dispute_id, result = service.raise_dispute(
         rep_id=str(rep_id),
         run_id=body.run_id,
         message=body.message,
@@ -52,11 +51,11 @@ def post_dispute(body: DisputeIn, principal: Caller, queues: QueuesDep) -> Dispu
     responses=_ERRORS,
 )
 def post_resolution(
-    dispute_id: str, body: ResolutionIn, principal: Caller, queues: QueuesDep
+    dispute_id: str, body: ResolutionIn, principal: Caller, service: UseCasesDep
 ) -> ResolutionOut:
     """Resolve a dispute; upheld books the adjustment, pending a second approval."""
     require_role(principal, "post_resolution")
-    adjustment_id, result = queues.resolve_dispute(
+    adjustment_id, result = service.resolve_dispute(
         dispute_id,
         outcome=body.outcome,
         note=body.note,

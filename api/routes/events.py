@@ -10,16 +10,16 @@ import orjson
 from fastapi import APIRouter, Request, Response, status
 from pydantic import TypeAdapter
 
-from api.auth import EVENT_WRITERS, SUBJECT_DECIDERS, ForbiddenError, manages, require_role
+from api.auth import EVENT_WRITERS, ForbiddenError, check_decider, manages, require_role
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
 from api.limits import UnsupportedMediaTypeError, is_json
 from api.schemas import ErrorOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
+from ledger.catalogue import AnyEventIn
 from ledger.errors import BatchRejectedError, NotFoundError
-from ledger.events import AnyEventIn
-from ledger.group_commit import GroupCommitter
+from ledger.ingestion.group_commit import GroupCommitter
 from ledger.writes import Input
 from policies.pay_warnings import PayWarning
 from policies.wording import render_warning
@@ -83,8 +83,8 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
         subject_id = item.data.get("subject_id")
         if subject_id is not None:
             kind = ledger.subject_kind(subject_id)
-            if kind is not None and principal.role not in SUBJECT_DECIDERS[kind]:
-                raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+            if kind is not None:
+                check_decider(principal, kind)
         if principal.role == "manager":
             if (item.data.get("severity") or "minor") != "minor":
                 raise ForbiddenError("red-line cases are recorded by compliance")
@@ -128,7 +128,7 @@ async def post_events(request: Request) -> Response:
     if errors:
         raise BatchRejectedError(errors)
     _authorise(items, principal, ledger, reports)
-    # Committed with whatever other requests are waiting (ledger.group_commit);
+    # Committed with whatever other requests are waiting (ledger.ingestion.group_commit);
     # the event loop serves other requests meanwhile.
     committer: GroupCommitter = request.app.state.committer
     result = await asyncio.wrap_future(committer.submit_inputs(items))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import PlainTextResponse
 
 from api.auth import require_role
-from api.deps import Caller, LedgerDep, ReportsDep
+from api.deps import Caller, ReportsDep, UseCasesDep
 from api.routes.events import _ERRORS, record_out
 from api.schemas import RecordOut
-from ledger.errors import LedgerError, NotFoundError
-from projections.service import Reports
 
 __all__ = ["router"]
 
@@ -29,54 +26,16 @@ router = APIRouter(tags=["payouts"])
 def post_run(
     period: str,
     principal: Caller,
-    ledger: LedgerDep,
-    reports: ReportsDep,
+    service: UseCasesDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Compute and record a payout run; the same Idempotency-Key returns the same run."""
     require_role(principal, "post_run")
-    run_id = None
-    if idempotency_key:
-        digest = hashlib.sha256(f"{principal.actor}\n{idempotency_key}".encode()).hexdigest()
-        run_id = f"run-{period}-{digest[:12]}"
-        existing = _existing(reports, run_id)
-        if existing is not None:
-            response.status_code = status.HTTP_200_OK
-            return _summary(existing, run_id)
-    try:
-        result = reports.payout_run(period, actor=principal.actor, run_id=run_id)
-    except LedgerError:
-        # A concurrent retry with the same key may have won: its run then holds
-        # the reps (this one covers nobody) or its id (a conflict).
-        won = _existing(reports, run_id) if run_id is not None else None
-        if won is None:
-            raise
+    run = service.run_payout(period, actor=principal.actor, idempotency_key=idempotency_key)
+    if not run.created:
         response.status_code = status.HTTP_200_OK
-        return _summary(won, won["run_id"])
-    event_id = result.outcomes[0].event_id
-    assert event_id is not None
-    recorded = ledger.event(event_id).data
-    return _summary({**recorded, "paid": False, "approved": None}, recorded["run_id"])
-
-
-def _existing(reports: Reports, run_id: str) -> dict[str, Any] | None:
-    try:
-        return reports.run(run_id)
-    except NotFoundError:
-        return None
-
-
-def _summary(run: dict[str, Any], run_id: str) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "period": run["period"],
-        "position": run["position"],
-        "chain_head": run["chain_head"],
-        "reps": [s["rep_id"] for s in run["statements"]],
-        "approved": run.get("approved"),
-        "paid": run.get("paid", False),
-    }
+    return run.to_dict()
 
 
 @router.post("/payouts/runs/{run_id}/pay", response_model=RecordOut, responses=_ERRORS)

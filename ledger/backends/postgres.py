@@ -37,9 +37,10 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.backends.base import LoggedEvent
+from ledger.catalogue import CLAIM_TOPICS
 from ledger.chain import ChainHasher, ChainLink
 from ledger.errors import StoreUnavailableError
-from ledger.payout_claims import CALCULATED, CLAIM_TOPICS, Claim, claim_changes
+from ledger.payout_claims import CALCULATED, Claim, claim_changes
 
 __all__ = [
     "LedgerPostgresFactory",

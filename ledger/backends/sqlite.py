@@ -30,8 +30,9 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.backends.base import LoggedEvent
+from ledger.catalogue import CLAIM_TOPICS
 from ledger.chain import ChainHasher, ChainLink
-from ledger.payout_claims import CALCULATED, CLAIM_TOPICS, Claim, claim_changes
+from ledger.payout_claims import CALCULATED, Claim, claim_changes
 
 __all__ = [
     "LedgerSQLiteFactory",

@@ -1,5 +1,5 @@
 """Parse workers never outlive their process: a killed import (SIGKILL) or a
-killed API leaves no worker process behind (`ledger.workers.watch_parent`)."""
+killed API leaves no worker process behind (`ledger.ingestion.workers.watch_parent`)."""
 
 from __future__ import annotations
 

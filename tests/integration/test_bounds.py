@@ -14,7 +14,8 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError
-from ledger.events import ApprovalGranted, make_event, parse_event
+from ledger.events import ApprovalGranted, make_event
+from ledger.ingestion.parse import parse_event
 from ledger.writes import Input
 from policies.periods import parse_period, period_of
 from policies.plan import load_plan

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from ledger.application import STALE, UNSETTLED, Ledger, RecordResult
+from ledger.application import Ledger, RecordResult
 from ledger.errors import BatchRejectedError, LedgerError
-from ledger.events import EventIn, parse_line
-from ledger.group_commit import GroupCommitter
+from ledger.events import EventIn
+from ledger.ingestion.batch import STALE, UNSETTLED
+from ledger.ingestion.group_commit import GroupCommitter
+from ledger.ingestion.parse import parse_line
 from ledger.writes import Input
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ledger import writes
+from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError
 from ledger.events import ApprovalGranted, ApprovalRejected, make_event
@@ -69,8 +69,8 @@ def legacy_rules(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     one rep, or two payments of one rep-period."""
 
     def off() -> None:
-        monkeypatch.setattr(writes, "holder_of", lambda *_: None, raising=False)
-        monkeypatch.setattr(writes, "PAID", "(no payment is looked for)", raising=False)
+        monkeypatch.setattr(rules, "holder_of", lambda *_: None, raising=False)
+        monkeypatch.setattr(rules, "PAID", "(no payment is looked for)", raising=False)
 
     def on() -> None:
         monkeypatch.undo()

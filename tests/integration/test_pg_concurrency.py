@@ -215,7 +215,7 @@ def test_a_dropped_connection_stores_the_batch_exactly_once(
     if path == "import":
         result = ledger.import_lines(lines, actor="crm")
     else:
-        from ledger.events import parse_line
+        from ledger.ingestion.parse import parse_line
 
         items = [parse_line(line, line=1)[0] for line in lines]
         result = ledger.record([i for i in items if i is not None], actor="crm")

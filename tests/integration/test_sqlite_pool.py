@@ -20,8 +20,8 @@ from eventsourcing.persistence import ConnectionUnavailableError
 
 from ledger.application import Ledger
 from ledger.backends.sqlite import WritersQueuedPool
-from ledger.events import parse_line
-from ledger.group_commit import GroupCommitter
+from ledger.ingestion.group_commit import GroupCommitter
+from ledger.ingestion.parse import parse_line
 from tests.builders import sale, seeded
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ledger.actors import actor_key, checked_actor, normalise_actor, same_actor
 from ledger.errors import InvalidInputError
-from ledger.events import parse_event
+from ledger.ingestion.parse import parse_event
 
 # Issue 16, acceptance 5: every spelling that once made a second approver.
 # Each either normalises to alice or is refused; none is another person.

@@ -8,8 +8,8 @@ import weakref
 
 import orjson
 
+from ledger.ingestion.parse import inputs_from_wire, parse_body_wire, parse_chunk
 from ledger.records import bulk, loads_document
-from ledger.writes import inputs_from_wire, parse_body_wire, parse_chunk
 from tests.builders import jsonl, sale
 
 

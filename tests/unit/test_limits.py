@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.application import _bounded
+from ledger.ingestion.pipeline import bounded
 from ledger.limits import MAX_JSON_DEPTH, exceeds_depth, line_too_long
 
 
@@ -89,5 +89,5 @@ class TestLineLength:
                 return line
 
         source = Recording("short\n" + "x" * 5_000_000 + "\nlast")
-        assert list(_bounded(source, 1_000)) == ["short\n", None, "last"]
+        assert list(bounded(source, 1_000)) == ["short\n", None, "last"]
         assert max(reads) <= 1 << 20  # never the 5 MB line at once

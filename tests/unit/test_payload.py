@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.generate import generate
-from ledger.events import EventIn, parse_line
+from ledger.events import EventIn
+from ledger.ingestion.parse import parse_line
 from tests.builders import SAMPLE_EVENTS
 
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from ledger.targets import Target, target_needs_approval
+from ledger.catalogue import needs_approval
+from ledger.targets import Target
+from ledger.writes import Staging
 
 _DATA = {
     "target_id": "T1",
@@ -45,8 +47,11 @@ class TestTargetNeedsApproval:
     )
     def test_either_clock_after_the_start(self, occurred: str, recorded: str, needed: bool) -> None:
         assert (
-            target_needs_approval(
-                "2026-Q3", datetime.fromisoformat(occurred), datetime.fromisoformat(recorded)
+            needs_approval(
+                "TargetSet",
+                _DATA,
+                datetime.fromisoformat(occurred),
+                datetime.fromisoformat(recorded),
             )
             is needed
         )
@@ -54,5 +59,5 @@ class TestTargetNeedsApproval:
     def test_the_aggregate_decides_from_its_stored_timestamp(self) -> None:
         """Replayed today, a target staged before its period needs none; one staged
         mid-period needs approval — whenever the replay runs."""
-        assert _replayed(datetime(2026, 6, 21, tzinfo=UTC)).needs_approval is False
-        assert _replayed(datetime(2026, 8, 1, tzinfo=UTC)).needs_approval is True
+        assert Staging.needs_approval(_replayed(datetime(2026, 6, 21, tzinfo=UTC))) is False
+        assert Staging.needs_approval(_replayed(datetime(2026, 8, 1, tzinfo=UTC))) is True

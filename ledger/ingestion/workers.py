@@ -1,6 +1,6 @@
 """Worker processes that never outlive the process that started them.
 
-The parse workers (an import's, `ledger.application._Parser`; the API's,
+The parse workers (an import's, `ledger.ingestion.pipeline._Parser`; the API's,
 `api.body_parser`) are started by multiprocessing's "spawn" and wait for work
 on a queue whose pipe they hold both ends of: when their parent is killed
 (SIGKILL: no chance to shut its pool down) nothing ever tells them, and they

@@ -25,17 +25,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ledger.application import (
-    STALE,
-    UNSETTLED,
-    CommittedGroup,
-    Ledger,
-    PreparedGroup,
-    RecordResult,
-    Warm,
-)
+from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.events import EventIn
+from ledger.ingestion.batch import STALE, UNSETTLED, CommittedGroup, PreparedGroup, Warm
+from ledger.results import RecordResult
 from ledger.writes import Input
 
 __all__ = ["GroupCommitter"]

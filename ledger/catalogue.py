@@ -1,0 +1,352 @@
+"""The event catalogue: every SPEC §2 event type, declared once.
+
+Each `EventType` says, for one type: its pydantic input model (`ledger.events`),
+its natural key, which roles may write it, whether it is imported or recorded by
+the ledger itself, whether and when it needs approval (maker-checker), how the
+write side applies it (its rule in `ledger.rules`, and the stream it starts),
+and what the read side needs to place it (`projections.facts`). Every list of
+event types the code needs is derived from `CATALOGUE` below: the stored topics,
+the discriminated union an import validates with, the importable types, the
+write dispatch, the streams a batch loads, the roles' write rights, the
+approval subjects and the payout claims index.
+
+Adding an event type is one entry here, plus its model, its rule, and its fold
+on the read side (see ARCHITECTURE.md, "Adding an event type");
+``tests/unit/test_catalogue.py`` fails when a list of event types appears
+anywhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import Field, TypeAdapter
+
+from ledger import events as ev
+from ledger import rules
+from ledger.adjustment import Adjustment
+from ledger.case import Case
+from ledger.decision import Decision
+from ledger.dispute import Dispute
+from ledger.domain import LedgerAggregate, event_topic
+from ledger.payout_claims import CALCULATED, PAID, REJECTED
+from ledger.payout_run import PayoutRun
+from ledger.rep import Rep
+from ledger.sale import Sale
+from ledger.targets import Target
+from policies.periods import parse_period
+
+__all__ = [
+    "CATALOGUE",
+    "CLAIM_STATES",
+    "CLAIM_TOPICS",
+    "EVENT_TYPES",
+    "IMPORTABLE_TYPES",
+    "KEY_FIELDS",
+    "SUBJECT_KINDS",
+    "AnyEventIn",
+    "EventType",
+    "Role",
+    "decider_roles",
+    "needs_approval",
+    "writers_by_role",
+]
+
+Role = Literal["integration", "manager", "finance", "compliance", "admin"]
+# (data, occurred_at, staged_at) -> whether the stored subject needs an approval
+ApprovalRule = Callable[[Mapping[str, Any], datetime, datetime], bool]
+
+
+def _always(data: Mapping[str, Any], occurred_at: datetime, staged_at: datetime) -> bool:
+    """SPEC §2: adjustments and payout runs always need an approval."""
+    del data, occurred_at, staged_at
+    return True
+
+
+def _red_line(data: Mapping[str, Any], occurred_at: datetime, staged_at: datetime) -> bool:
+    """SPEC §2: a violation needs approval when its severity is ``red_line``."""
+    del occurred_at, staged_at
+    return bool(data["severity"] == "red_line")
+
+
+def _target_after_start(
+    data: Mapping[str, Any], occurred_at: datetime, staged_at: datetime
+) -> bool:
+    """SPEC §2: a TargetSet needs approval when it takes effect (``occurred_at``)
+    or is recorded (``staged_at``: when the write side staged it, the library's
+    event timestamp — the same stored value on every replay) after its period
+    started, so backdating ``occurred_at`` escapes nothing.
+
+    The period starts at midnight of its first day in the event's own offset
+    (that of ``occurred_at``); both instants compare as instants.
+    """
+    start = datetime.combine(parse_period(data["period"]).first_day, time(0), occurred_at.tzinfo)
+    return occurred_at > start or staged_at > start
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One SPEC §2 event type and everything the code needs to know of it."""
+
+    model: type[ev.EventIn]
+    # The SPEC §2 natural key: the field(s) that identify the fact, or
+    # "content" for an event without an id (its whole content is its key).
+    key: str
+    # The write rule (`ledger.rules`): checks the input against what is stored
+    # and stages its event (or skips it when the same fact is stored).
+    apply: rules.Rule
+    # Roles that may record it through `POST /events` (the CLI's actor is trusted).
+    writers: frozenset[Role] = frozenset()
+    # The stream it starts: the aggregate, keyed by the field `key` names.
+    creates: type[LedgerAggregate] | None = None
+    # False: recorded by the ledger's own commands, never imported.
+    importable: bool = True
+    why_not_importable: str = ""
+    # Maker-checker: when a stored event of this type needs an approval before
+    # it counts (None: never), and which roles decide on it.
+    approval: ApprovalRule | None = None
+    deciders: frozenset[Role] = frozenset()
+    # The payout claims index (`ledger.payout_claims`): the state it writes.
+    claim_state: str | None = None
+    # Read side (`projections.facts`): it can change any period of its reps
+    # (enrolment, plans); its own figures end with the period it names.
+    reaches_every_period: bool = False
+    bounded_by_period: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.model.__name__
+
+    @property
+    def topic(self) -> str:
+        return event_topic(self.name)
+
+
+_FINANCE: Final = frozenset[Role]({"finance"})
+_DECIDERS: Final = frozenset[Role]({"finance", "compliance"})
+
+_ENTRIES: Final = (
+    EventType(
+        ev.PlanPublished,
+        key="plan.id + plan.version",
+        apply=rules.plan_published,
+        writers=frozenset({"admin"}),
+        reaches_every_period=True,
+    ),
+    EventType(
+        ev.RepEnrolled,
+        key="rep_id",
+        apply=rules.rep_enrolled,
+        writers=frozenset({"admin"}),
+        creates=Rep,
+        reaches_every_period=True,
+    ),
+    EventType(
+        ev.RepPlanAssigned,
+        key="content",
+        apply=rules.rep_fact,
+        writers=frozenset({"admin"}),
+        reaches_every_period=True,
+    ),
+    EventType(
+        ev.RepLeft,
+        key="rep_id",
+        apply=rules.rep_left,
+        writers=frozenset({"admin"}),
+        reaches_every_period=True,
+    ),
+    EventType(
+        ev.TargetSet,
+        key="target_id",
+        apply=rules.target_set,
+        writers=frozenset({"manager"}),
+        creates=Target,
+        approval=_target_after_start,
+        deciders=_FINANCE,
+        bounded_by_period=True,
+    ),
+    EventType(
+        ev.SaleRecorded,
+        key="sale_id",
+        apply=rules.sale_recorded,
+        writers=frozenset({"integration"}),
+        creates=Sale,
+    ),
+    EventType(
+        ev.SaleCancelled,
+        key="sale_id",
+        apply=rules.sale_cancelled,
+        writers=frozenset({"integration"}),
+    ),
+    EventType(
+        ev.KpiScored,
+        key="content",
+        apply=rules.rep_fact,
+        writers=frozenset({"manager"}),
+        bounded_by_period=True,
+    ),
+    EventType(
+        ev.CoachingRecorded,
+        key="content",
+        apply=rules.rep_fact,
+        writers=frozenset({"manager"}),
+    ),
+    EventType(
+        ev.ViolationRecorded,
+        key="case_id",
+        apply=rules.violation_recorded,
+        writers=frozenset({"manager", "compliance"}),
+        creates=Case,
+        approval=_red_line,
+        deciders=frozenset({"compliance"}),
+    ),
+    EventType(
+        ev.ViolationOverturned,
+        key="case_id",
+        apply=rules.violation_overturned,
+        writers=frozenset({"compliance"}),
+    ),
+    EventType(
+        ev.AdjustmentRequested,
+        key="adjustment_id",
+        apply=rules.adjustment_requested,
+        writers=_FINANCE,
+        creates=Adjustment,
+        approval=_always,
+        deciders=_FINANCE,
+        bounded_by_period=True,
+    ),
+    EventType(
+        ev.ApprovalGranted,
+        key="subject_id",
+        apply=rules.decision,
+        writers=_DECIDERS,
+    ),
+    EventType(
+        ev.ApprovalRejected,
+        key="subject_id",
+        apply=rules.decision,
+        writers=_DECIDERS,
+        claim_state=REJECTED,
+    ),
+    EventType(
+        ev.PayoutCalculated,
+        key="run_id",
+        apply=rules.payout_calculated,
+        creates=PayoutRun,
+        importable=False,
+        why_not_importable="recorded by `payout run`, never imported",
+        approval=_always,
+        deciders=_FINANCE,
+        claim_state=CALCULATED,
+    ),
+    EventType(
+        ev.PayoutPaid,
+        key="run_id",
+        apply=rules.payout_paid,
+        importable=False,
+        why_not_importable="recorded by `payout pay`, never imported",
+        claim_state=PAID,
+    ),
+    EventType(
+        ev.DisputeRaised,
+        key="dispute_id",
+        apply=rules.dispute_raised,
+        creates=Dispute,
+    ),
+    EventType(
+        ev.DisputeResolved,
+        key="dispute_id",
+        apply=rules.dispute_resolved,
+        writers=_FINANCE,
+    ),
+)
+
+CATALOGUE: Final[Mapping[str, EventType]] = {e.name: e for e in _ENTRIES}
+
+# -- derived: every list of event types the code uses ----------------------------
+
+EVENT_TYPES: Final[tuple[str, ...]] = tuple(CATALOGUE)
+IMPORTABLE_TYPES: Final[tuple[str, ...]] = tuple(n for n, e in CATALOGUE.items() if e.importable)
+LEDGER_ONLY: Final[Mapping[str, str]] = {
+    n: e.why_not_importable for n, e in CATALOGUE.items() if not e.importable
+}
+
+# What an import validates a line with: the importable models, by ``type``.
+AnyEventIn: Any = Annotated[
+    functools.reduce(operator.or_, (CATALOGUE[n].model for n in IMPORTABLE_TYPES)),
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: Final[TypeAdapter[ev.EventIn]] = TypeAdapter(AnyEventIn)
+
+# The stream each creating type starts: (its key field, the aggregate class).
+CREATES: Final[Mapping[str, tuple[str, type[LedgerAggregate]]]] = {
+    n: (e.key, e.creates) for n, e in CATALOGUE.items() if e.creates is not None
+}
+
+# The aggregates an approval can decide on, and the roles that decide on each kind.
+SUBJECT_KINDS: Final[tuple[type[LedgerAggregate], ...]] = tuple(
+    e.creates for e in CATALOGUE.values() if e.approval is not None and e.creates is not None
+)
+_SUBJECT_TYPE: Final[Mapping[str, str]] = {
+    e.creates.KIND: n
+    for n, e in CATALOGUE.items()
+    if e.approval is not None and e.creates is not None
+}
+
+# The kinds of stream each key field names (what a batch loads before its rules
+# run): every created stream's key field, and ``subject_id`` naming a decision
+# or any subject.
+KEY_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    *((field, (cls.KIND,)) for field, cls in CREATES.values()),
+    ("subject_id", (Decision.KIND, *(cls.KIND for cls in SUBJECT_KINDS))),
+)
+
+# The payout claims index: the stored topics that change it, and the state each writes.
+CLAIM_STATES: Final[Mapping[str, str]] = {
+    n: e.claim_state for n, e in CATALOGUE.items() if e.claim_state is not None
+}
+CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_STATES.items()}
+
+# Read side: types that can change any period, and types bounded by their period.
+REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)
+BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
+DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
+
+
+def needs_approval(
+    type_: str, data: Mapping[str, Any], occurred_at: datetime, staged_at: datetime
+) -> bool:
+    """SPEC §2 maker-checker, the one place it is decided: whether a stored
+    event of ``type_`` needs an approval before it counts (the write side when
+    an approval comes in, the read side for every statement)."""
+    rule = CATALOGUE[type_].approval
+    return rule is not None and rule(data, occurred_at, staged_at)
+
+
+def subject_type(kind: str) -> str | None:
+    """The event type that starts an approval subject of aggregate ``kind``."""
+    return _SUBJECT_TYPE.get(kind)
+
+
+def writers_by_role() -> dict[str, frozenset[str]]:
+    """SPEC §5: the event types each role may record (`POST /events`)."""
+    roles: dict[str, set[str]] = {}
+    for name, entry in CATALOGUE.items():
+        for role in entry.writers:
+            roles.setdefault(role, set()).add(name)
+    return {role: frozenset(types) for role, types in roles.items()}
+
+
+def decider_roles() -> dict[str, frozenset[str]]:
+    """The roles that decide on each kind of approval subject (by aggregate kind)."""
+    return {
+        e.creates.KIND: e.deciders
+        for e in CATALOGUE.values()
+        if e.approval is not None and e.creates is not None
+    }

@@ -1,0 +1,415 @@
+"""The write rules: how each event type is applied (SPEC §2), one rule per type.
+
+A rule checks one input against what is stored and what earlier inputs of the
+same unit of work staged (`ledger.writes.Staging`), then stages its event — or
+skips it, when the very same fact is stored already (natural keys), or refuses
+it with an error naming the field. Which rule applies to which type is said
+once, in `ledger.catalogue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, cast
+
+from ledger.actors import same_actor
+from ledger.adjustment import Adjustment
+from ledger.case import Case
+from ledger.decision import Decision
+from ledger.dispute import Dispute
+from ledger.domain import LedgerAggregate
+from ledger.errors import (
+    AlreadyDecidedError,
+    ConflictError,
+    InvalidInputError,
+    SelfApprovalError,
+    UnknownReferenceError,
+)
+from ledger.payout_claims import CALCULATED, PAID, REJECTED, describe_holder, holder_of
+from ledger.payout_run import PayoutRun
+from ledger.plan import PlanInfo, PlanVersion
+from ledger.rep import Rep
+from ledger.sale import Sale
+from ledger.targets import Target
+from policies.money import check_money
+from policies.pay_warnings import (
+    PayWarning,
+    PlanTerms,
+    category_warning,
+    folded,
+    kpi_warning,
+    splits_warning,
+)
+from policies.periods import PeriodKind, parse_period, period_of
+from policies.plan import Plan
+
+if TYPE_CHECKING:
+    from ledger.writes import Input, Staging
+
+__all__ = [
+    "Rule",
+    "adjustment_requested",
+    "decision",
+    "dispute_raised",
+    "dispute_resolved",
+    "payout_calculated",
+    "payout_paid",
+    "plan_published",
+    "rep_enrolled",
+    "rep_fact",
+    "rep_left",
+    "sale_cancelled",
+    "sale_recorded",
+    "target_set",
+    "violation_overturned",
+    "violation_recorded",
+]
+
+# A rule: check one input against the unit of work and stage its event.
+Rule = Callable[["Staging", "Input"], None]
+
+
+def _already_stored(
+    st: Staging, cls: type[LedgerAggregate], key: str, item: Input, *, what: str, field: str
+) -> bool:
+    """SPEC §2 natural keys: True when this fact is stored identically (skip it);
+    ConflictError when the key is stored with other content; False when new."""
+    existing = st.get(cls, key)
+    if existing is None:
+        return False
+    return existing.recorded.check_same(item.content_sha256, key=what, field=field)
+
+
+def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None:
+    plan = st.plan(rep.plan_at(at))
+    if plan is not None and parse_period(period).kind != plan.period:
+        example = "2026-07" if plan.period == "month" else "2026-Q3"
+        raise InvalidInputError(
+            f"rep {rep.rep_id}'s plan {plan.plan_id} pays by {plan.period}; "
+            f"write the period like {example}",
+            field="period",
+        )
+
+
+def _check_plan_money(st: Staging, rep: Rep, item: Input) -> None:
+    """SPEC §2: money other than a sale's (an adjustment, the money a case
+    involved) is in the rep's plan currency, so it has that currency's decimals
+    (0 for JPY, 3 for KWD): checked here, where the plan is known."""
+    amount = item.data.get("amount")
+    plan = st.plan(rep.plan_at(item.occurred_at))
+    if amount is None or plan is None:
+        return
+    try:
+        check_money(Decimal(amount), plan.currency)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"{exc} (rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency})",
+            field="amount",
+        ) from None
+
+
+def plan_published(st: Staging, item: Input) -> None:
+    plan = Plan.model_validate(item.data["plan"])  # rare: the document validates back
+    key = PlanVersion.key_of(plan.id, plan.version)
+    if _already_stored(st, PlanVersion, key, item, what=f"plan {key}", field="plan.version"):
+        return
+    earlier = st.plan(plan.id)
+    if earlier is not None and earlier.currency != plan.currency:
+        raise InvalidInputError(
+            f"plan {plan.id} pays in {earlier.currency}; a version cannot change "
+            "the currency (publish a new plan id instead)",
+            field="plan.currency",
+        )
+    if earlier is not None and earlier.period != plan.period:
+        raise InvalidInputError(
+            f"plan {plan.id} pays by {earlier.period}; a version cannot change the "
+            "period (publish a new plan id instead)",
+            field="plan.period",
+        )
+    known = earlier or PlanInfo(plan.id, plan.currency, plan.period)
+    st._staged_plans[plan.id] = known.with_version(PlanTerms.of(plan))  # noqa: SLF001
+    st.create(PlanVersion, key, item)
+
+
+def rep_enrolled(st: Staging, item: Input) -> None:
+    rep_id, plan_id = item.data["rep_id"], item.data["plan_id"]
+    existing = st.get(Rep, rep_id)
+    if existing is not None:
+        existing.enrolled.check_same(item.content_sha256, key=f"rep {rep_id}", field="rep_id")
+        return
+    if st.plan(plan_id) is None:
+        raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
+    st.create(Rep, rep_id, item)
+
+
+def rep_fact(st: Staging, item: Input) -> None:
+    data = item.data
+    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
+    if item.type == "RepPlanAssigned" and st.plan(data["plan_id"]) is None:
+        raise UnknownReferenceError(f"unknown plan {data['plan_id']!r}", field="plan_id")
+    if item.type == "KpiScored":
+        _check_period_kind(st, rep, data["period"], item.occurred_at)
+    if rep.record_fact(item.type, **item.kwargs()):
+        st.collect(rep)
+        if item.type == "KpiScored":
+            _warn_kpi(st, rep, item)
+
+
+def rep_left(st: Staging, item: Input) -> None:
+    rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
+    if rep.leave(**item.kwargs()):
+        st.collect(rep)
+
+
+def target_set(st: Staging, item: Input) -> None:
+    data = item.data
+    target_id = data["target_id"]
+    if _already_stored(st, Target, target_id, item, what=f"target {target_id}", field="target_id"):
+        return
+    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
+    _check_period_kind(st, rep, data["period"], item.occurred_at)
+    st.create(Target, target_id, item)
+    _warn_kpi(st, rep, item)
+
+
+def _warn_kpi(st: Staging, rep: Rep, item: Input) -> None:
+    """Warn, don't guess: a TargetSet or KpiScored whose KPI is not in the rep's
+    plan (the version in force for its period) weighs nothing in the score."""
+    period = parse_period(item.data["period"])
+    kpi = item.data["kpi"]
+
+    def check(plan: PlanInfo) -> PayWarning | None:
+        terms = plan.terms_for(period)
+        return kpi_warning(terms, kpi) if terms is not None else None
+
+    st.warn_against(rep.plan_at(item.occurred_at), check)
+
+
+def _warn_sale(st: Staging, rep: Rep, plan: PlanInfo | None, item: Input) -> None:
+    """Warn, don't guess: a category that differs from a plan category only by
+    case or spacing (the default rate applies), a sale whose own rep is not
+    among its splits (credited nothing). Cheap when neither applies — a sale is
+    most of the log: two set lookups against the categories of every version;
+    only a look-alike is checked against the version in force for its period
+    (a category another version rates but the one in force does not is left
+    to the statement's own check)."""
+    data = item.data
+    splits = data.get("splits")
+    if splits and all(s["rep_id"] != rep.rep_id for s in splits):
+        shares = [(str(s["rep_id"]), Decimal(s["share"])) for s in splits]
+        warning = splits_warning(data["sale_id"], rep.rep_id, shares)
+        if warning is not None:
+            st.warn(warning)
+    category = data.get("category")
+    if (
+        category is None
+        or plan is None
+        or category in plan.categories  # a rate of its own (the common case)
+        or folded(category) not in plan.folded_categories  # like none of the plan's
+    ):
+        return
+    period = period_of(item.occurred_at, cast("PeriodKind", plan.period))
+    terms = plan.terms_for(period)
+    if terms is None or category in terms.categories:
+        return
+
+    def check(fresh: PlanInfo) -> PayWarning | None:
+        found = fresh.terms_for(period)
+        return category_warning(found, category) if found is not None else None
+
+    st.warn_against(plan.plan_id, check)
+
+
+def sale_recorded(st: Staging, item: Input) -> None:
+    data = item.data
+    sale_id = data["sale_id"]
+    if _already_stored(st, Sale, sale_id, item, what=f"sale {sale_id}", field="sale_id"):
+        return
+    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
+    for i, split in enumerate(data.get("splits", ())):
+        st.require(Rep, split["rep_id"], field=f"splits[{i}].rep_id", what="rep")
+    plan = st.plan(rep.plan_at(item.occurred_at))
+    if plan is not None and plan.currency != data["currency"]:
+        raise InvalidInputError(
+            f"rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency}, "
+            f"not {data['currency']}",
+            field="currency",
+        )
+    st.create(Sale, sale_id, item)
+    _warn_sale(st, rep, plan, item)
+
+
+def sale_cancelled(st: Staging, item: Input) -> None:
+    sale = st.require(Sale, item.data["sale_id"], field="sale_id", what="sale")
+    if sale.cancel(**item.kwargs()):
+        st.collect(sale)
+
+
+def violation_recorded(st: Staging, item: Input) -> None:
+    case_id = item.data["case_id"]
+    if _already_stored(st, Case, case_id, item, what=f"case {case_id}", field="case_id"):
+        return
+    rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
+    _check_plan_money(st, rep, item)
+    st.create(Case, case_id, item)
+
+
+def violation_overturned(st: Staging, item: Input) -> None:
+    case = st.require(Case, item.data["case_id"], field="case_id", what="case")
+    if case.overturn(**item.kwargs()):
+        st.collect(case)
+
+
+def adjustment_requested(st: Staging, item: Input) -> None:
+    data = item.data
+    adjustment_id = data["adjustment_id"]
+    what = f"adjustment {adjustment_id}"
+    if _already_stored(st, Adjustment, adjustment_id, item, what=what, field="adjustment_id"):
+        return
+    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
+    _check_period_kind(st, rep, data["period"], item.occurred_at)
+    _check_plan_money(st, rep, item)
+    st.create(Adjustment, adjustment_id, item)
+
+
+def decision(st: Staging, item: Input) -> None:
+    subject_id = item.data["subject_id"]
+    existing = st.get(Decision, subject_id)
+    if existing is not None:
+        if existing.recorded.content_sha256 == item.content_sha256:
+            return
+        verdict = "approved" if existing.granted else "rejected"
+        raise AlreadyDecidedError(
+            f"{subject_id} was already {verdict} by {existing.recorded.actor} "
+            f"at {existing.recorded.occurred_at.isoformat()}; a subject takes one decision",
+            field="subject_id",
+        )
+    subject = st.subject(subject_id)
+    if not st.needs_approval(subject):
+        raise InvalidInputError(
+            f"{subject.subject_label} needs no approval (only targets that take effect "
+            "or are recorded after their period started, adjustments, red-line cases "
+            "and payout runs do)",
+            field="subject_id",
+        )
+    if same_actor(subject.recorded.actor, item.actor):
+        raise SelfApprovalError(
+            f"{item.actor} recorded {subject.subject_label} and cannot also decide on "
+            "it (maker-checker): another person must",
+            field="actor",
+        )
+    if isinstance(subject, PayoutRun):
+        _run_decision(st, subject, granted=item.type == "ApprovalGranted")
+    st.add(Decision.decide(granted=item.type == "ApprovalGranted", **item.kwargs()), subject_id)
+
+
+def _run_decision(st: Staging, run: PayoutRun, *, granted: bool) -> None:
+    """Approving a payout run is a payout step: not on a broken chain (SPEC §6).
+    Rejecting one pays nobody — and is what finance may well want to do on
+    finding a broken chain — so it is not held up; it frees the run's reps for
+    another run (SPEC §5), which the chain guard then holds up in turn."""
+    if granted:
+        st.guard_chain()
+    else:
+        st.stage_claims(run.period, run.run_id, run.rep_ids, REJECTED)
+
+
+def dispute_raised(st: Staging, item: Input) -> None:
+    data = item.data
+    dispute_id, rep_id, run_id = data["dispute_id"], data["rep_id"], data["run_id"]
+    what = f"dispute {dispute_id}"
+    if _already_stored(st, Dispute, dispute_id, item, what=what, field="dispute_id"):
+        return
+    st.require(Rep, rep_id, field="rep_id", what="rep")
+    run = st.require(PayoutRun, run_id, field="run_id", what="payout run")
+    if rep_id not in run.rep_ids:
+        raise InvalidInputError(
+            f"payout run {run_id} has no statement for rep {rep_id}", field="run_id"
+        )
+    st.create(Dispute, dispute_id, item)
+
+
+def dispute_resolved(st: Staging, item: Input) -> None:
+    dispute = st.require(Dispute, item.data["dispute_id"], field="dispute_id", what="dispute")
+    adjustment_id = item.data.get("adjustment_id")
+    if adjustment_id is not None:
+        adjustment = st.require(Adjustment, adjustment_id, field="adjustment_id", what="adjustment")
+        if adjustment.rep_id != dispute.rep_id:
+            raise InvalidInputError(
+                f"adjustment {adjustment_id} is for rep {adjustment.rep_id}, the "
+                f"dispute for rep {dispute.rep_id}",
+                field="adjustment_id",
+            )
+    if dispute.resolve(**item.kwargs()):
+        st.collect(dispute)
+
+
+def payout_calculated(st: Staging, item: Input) -> None:
+    """SPEC §5: a run covers only reps whose period is neither paid nor in another
+    open run, and covers someone. Checked here, under the writer lock, against
+    the claims index (`ledger.payout_claims`): two runs computed at once by two
+    processes cannot both take a rep — the second is checked after the first
+    is appended, and refused (the service then plans again)."""
+    data = item.data
+    run_id, period = data["run_id"], data["period"]
+    if _already_stored(st, PayoutRun, run_id, item, what=f"payout run {run_id}", field="run_id"):
+        return
+    st.guard_chain()
+    rep_ids = [s["rep_id"] for s in data["statements"]]
+    if not rep_ids:
+        raise InvalidInputError(
+            f"payout run {run_id} covers no rep; a run that would cover nobody is refused",
+            field="statements",
+        )
+    seen: set[str] = set()
+    claims = st.claims(period, rep_ids)
+    for i, rep_id in enumerate(rep_ids):
+        if rep_id in seen:
+            raise InvalidInputError(
+                f"rep {rep_id} has two statements in payout run {run_id}",
+                field=f"statements[{i}].rep_id",
+            )
+        seen.add(rep_id)
+        holder = holder_of(claims, rep_id, run_id)
+        if holder is not None:
+            raise ConflictError(describe_holder(holder), field=f"statements[{i}].rep_id")
+    st.create(PayoutRun, run_id, item)
+    st.stage_claims(period, run_id, rep_ids, CALCULATED)
+
+
+def payout_paid(st: Staging, item: Input) -> None:
+    """SPEC §5: `payout pay` pays an approved run, and refuses — paying nobody — a
+    run any of whose reps' period was paid meanwhile by another run. The rule
+    above keeps two open runs from holding one rep, but a store written before
+    it held may have them; whichever is paid first locks the period."""
+    run_id = item.data["run_id"]
+    run = st.require(PayoutRun, run_id, field="run_id", what="payout run")
+    decision = st.get(Decision, run_id)
+    if decision is None or not decision.granted:
+        state = "was rejected" if decision is not None else "is not approved yet"
+        raise InvalidInputError(
+            f"payout run {run_id} {state}; only an approved run can be paid",
+            field="run_id",
+        )
+    if run.paid is not None:
+        return  # paid already: the same fact, skipped
+    st.guard_chain()
+    paid_elsewhere = sorted(
+        (c for c in st.claims(run.period, run.rep_ids) if c.state == PAID and c.run_id != run_id),
+        key=lambda c: (c.rep_id, c.position),
+    )
+    if paid_elsewhere:
+        first = paid_elsewhere[0]
+        reps = ", ".join(dict.fromkeys(c.rep_id for c in paid_elsewhere))
+        raise ConflictError(
+            f"payout run {run_id} was not paid, for nobody: the {run.period} of rep(s) "
+            f"{reps} was paid meanwhile (first by payout run {first.run_id}); a rep's "
+            "period is paid at most once. Reject this run and run the period again "
+            "for the others",
+            field="run_id",
+        )
+    if run.pay(**item.kwargs()):
+        st.collect(run)
+        st.stage_claims(run.period, run_id, run.rep_ids, PAID)

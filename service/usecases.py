@@ -1,0 +1,255 @@
+"""The use cases the routes and the CLI call (see the package docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+from ledger.application import Ledger, RecordResult
+from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.events import (
+    AdjustmentRequested,
+    ApprovalGranted,
+    ApprovalRejected,
+    DisputeRaised,
+    DisputeResolved,
+    EventIn,
+    make_event,
+)
+from projections.service import Reports
+
+__all__ = ["Decision", "RunSummary", "UseCases"]
+
+_REASON_CHARACTERS = 2000  # an upheld dispute's adjustment reason quotes the note
+
+
+_OUTCOMES = ("upheld", "rejected")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a decision recorded: the subject, its kind and the events stored."""
+
+    subject_id: str
+    kind: str
+    result: RecordResult
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A payout run as its caller sees it, and whether this call recorded it."""
+
+    run_id: str
+    period: str
+    position: int
+    chain_head: dict[str, Any]
+    reps: list[str]
+    approved: bool | None
+    paid: bool
+    created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "period": self.period,
+            "position": self.position,
+            "chain_head": self.chain_head,
+            "reps": self.reps,
+            "approved": self.approved,
+            "paid": self.paid,
+        }
+
+
+class UseCases:
+    """Each method is one thing a user does; it decides and records."""
+
+    def __init__(self, ledger: Ledger, reports: Reports) -> None:
+        self.ledger = ledger
+        self.reports = reports
+
+    # -- approvals ---------------------------------------------------------------
+
+    def subject_kind(self, subject_id: str) -> str:
+        """The kind of an approval's subject (``target``, ``case``,
+        ``adjustment``, ``run``); NotFoundError when there is none."""
+        kind = self.ledger.subject_kind(subject_id)
+        if kind is None:
+            raise NotFoundError(f"no subject {subject_id}", field="subject_id")
+        return kind
+
+    def decide(
+        self,
+        subject_id: str,
+        *,
+        actor: str,
+        granted: bool,
+        note: str | None = None,
+        may_decide: Callable[[str], None] | None = None,
+    ) -> Decision:
+        """Approve or reject a target, adjustment, red-line case or payout run
+        (SPEC §2 maker-checker: the write rule refuses the recorder's own
+        decision; a rejection says why). ``may_decide`` (the edge's role check)
+        is called with the subject's kind first. Approving a payout run is a
+        payout step (SPEC §6): the run's own event is checked against its link."""
+        if not granted and not (note or "").strip():
+            raise InvalidInputError("a rejection says why", field="note")
+        kind = self.subject_kind(subject_id)
+        if may_decide is not None:
+            may_decide(kind)
+        if kind == "run":
+            result = self.reports.decide_run(subject_id, actor=actor, granted=granted, note=note)
+            return Decision(subject_id, kind, result)
+        item = make_event(
+            ApprovalGranted if granted else ApprovalRejected,
+            occurred_at=_now(),
+            subject_id=subject_id,
+            note=note,
+        )
+        return Decision(subject_id, kind, self.ledger.record([item], actor=actor))
+
+    # -- disputes ----------------------------------------------------------------
+
+    def raise_dispute(
+        self,
+        *,
+        rep_id: str,
+        run_id: str,
+        message: str,
+        actor: str,
+        dispute_id: str | None = None,
+    ) -> tuple[str, RecordResult]:
+        """A rep's dispute of a payout run; returns its ``dispute_id`` (made here
+        when not given) and what was stored."""
+        new_id = dispute_id or f"DSP-{uuid.uuid4().hex[:12]}"
+        item = make_event(
+            DisputeRaised,
+            occurred_at=_now(),
+            dispute_id=new_id,
+            rep_id=rep_id,
+            run_id=run_id,
+            message=message,
+        )
+        return new_id, self.ledger.record([item], actor=actor)
+
+    def resolve_dispute(
+        self,
+        dispute_id: str,
+        *,
+        outcome: str,
+        note: str,
+        actor: str,
+        amount: str | None = None,
+    ) -> tuple[str | None, RecordResult]:
+        """Resolve a dispute. Upheld, it books ``amount`` (non-zero) as an
+        adjustment (``ADJ-<dispute id>``) in the rep's first unpaid period after
+        the run's, pending a second person's approval; both events go in
+        together. Returns the adjustment id (None when rejected)."""
+        if outcome not in _OUTCOMES:
+            raise InvalidInputError(f"must be one of {', '.join(_OUTCOMES)}", field="outcome")
+        found = self.ledger.dispute_of(dispute_id)
+        if found is None:
+            raise NotFoundError(f"no dispute {dispute_id}", field="dispute_id")
+        rep_id, run_id = found
+        now = _now()
+        items: list[EventIn] = []
+        adjustment_id = None
+        if outcome == "upheld":
+            if not _nonzero(amount):
+                raise InvalidInputError("an upheld dispute books a non-zero amount", field="amount")
+            adjustment_id = f"ADJ-{dispute_id}"
+            period = self.reports.first_unpaid_period(
+                rep_id, after=self.reports.run(run_id)["period"]
+            )
+            items.append(
+                make_event(
+                    AdjustmentRequested,
+                    occurred_at=now,
+                    adjustment_id=adjustment_id,
+                    rep_id=rep_id,
+                    period=period,
+                    amount=amount,
+                    reason=f"dispute {dispute_id} upheld: {note}"[:_REASON_CHARACTERS],
+                )
+            )
+        elif amount is not None:
+            raise InvalidInputError("only an upheld dispute books an amount", field="amount")
+        items.append(
+            make_event(
+                DisputeResolved,
+                occurred_at=now,
+                dispute_id=dispute_id,
+                outcome=outcome,
+                note=note,
+                adjustment_id=adjustment_id,
+            )
+        )
+        return adjustment_id, self.ledger.record(items, actor=actor)
+
+    # -- payouts -----------------------------------------------------------------
+
+    def run_payout(
+        self, period: str, *, actor: str, idempotency_key: str | None = None
+    ) -> RunSummary:
+        """Compute and record a payout run (SPEC §5). With an idempotency key the
+        run id is derived from the actor and the key, so a retry — even one
+        racing the first call — answers with the same run instead of a second."""
+        run_id = None
+        if idempotency_key:
+            digest = hashlib.sha256(f"{actor}\n{idempotency_key}".encode()).hexdigest()
+            run_id = f"run-{period}-{digest[:12]}"
+            existing = self._existing_run(run_id)
+            if existing is not None:
+                return _summary(existing, created=False)
+        try:
+            result = self.reports.payout_run(period, actor=actor, run_id=run_id)
+        except LedgerError:
+            # A concurrent retry with the same key may have won: its run then holds
+            # the reps (this one covers nobody) or its id (a conflict).
+            won = self._existing_run(run_id) if run_id is not None else None
+            if won is None:
+                raise
+            return _summary(won, created=False)
+        event_id = result.outcomes[0].event_id
+        assert event_id is not None, "a recorded run has its event"
+        recorded = self.ledger.event(event_id).data
+        return _summary({**recorded, "paid": False, "approved": None}, created=True)
+
+    def _existing_run(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            return self.reports.run(run_id)
+        except NotFoundError:
+            return None
+
+
+def _summary(run: dict[str, Any], *, created: bool) -> RunSummary:
+    return RunSummary(
+        run_id=run["run_id"],
+        period=run["period"],
+        position=run["position"],
+        chain_head=run["chain_head"],
+        reps=[s["rep_id"] for s in run["statements"]],
+        approved=run.get("approved"),
+        paid=run.get("paid", False),
+        created=created,
+    )
+
+
+def _nonzero(amount: str | None) -> bool:
+    """Whether ``amount`` is given and not zero (its format is the event's to check)."""
+    if amount is None:
+        return False
+    try:
+        return Decimal(amount) != 0
+    except InvalidOperation:
+        return True  # not a number: AdjustmentRequested names the field and why
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
