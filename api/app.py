@@ -26,6 +26,7 @@ from api.errors import install_error_handlers, unexpected_body
 from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging
+from api.pages import install_pages
 from api.routes import approvals, audit, disputes, events, payouts, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         version="0.1.0",
         description="An event-sourced incentive ledger that explains every number.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.pages from the vendored Swagger UI (no CDN)
     )
     app.state.ledger = the_ledger
     app.state.reports = reports
@@ -109,6 +111,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit):
         app.include_router(module.router)
+    install_pages(app, secret)  # the web pages under /app (SPEC §5.1) and /docs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(JsonBody, routes=_json_body_routes(app))
     app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
