@@ -240,7 +240,11 @@ def overview(reports: Reports, period: str | None) -> Overview:
     teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
     balances = store.rows("balances")
     periods = sorted({key for _, key, _ in balances}, key=_period_key, reverse=True)
-    chosen = period if period in periods else (periods[0] if periods else None)
+    measured = {key for _, key, doc in store.rows("attainment") if doc.get("attainment")}
+    # by default the latest period in which anyone has a target: a new period
+    # with no targets yet would show an empty dashboard
+    latest = next((p for p in periods if p in measured), periods[0] if periods else None)
+    chosen = period if period in periods else latest
     view = Overview(chosen, periods)
     attainment = [doc for _, key, doc in store.rows("attainment") if key == chosen]
     buckets = Counter(_bucket(doc.get("attainment")) for doc in attainment)
