@@ -273,13 +273,17 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         require_role(page.who, "get_statement")
         check_rep_scope(page.who, rep_id, page.reports)
         _audit_read(page.who, rep_id, "statement")
-        doc = page.reports.statement(rep_id, period, locale=page.locale)
+        # The statement in the ledger's own words (served from the read model);
+        # only the steps shown are worded again in the page's language: a line
+        # of 10,000 sales shows 25 of them.
+        doc = page.reports.statement(rep_id, period)
         lines = []
         for index, line in enumerate(doc["lines"]):
             steps = line["explanation"]
             shown = steps
             if str(index) != full_line and len(steps) > views.STEPS_PER_LINE:
                 shown = [*steps[: views.STEPS_PER_LINE - 1], steps[-1]]
+            shown = [views.worded(step, page.locale) for step in shown]
             events, count = views.line_events(page.ledger, line.get("event_ids", []))
             lines.append(
                 {
@@ -292,13 +296,15 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
                 }
             )
         may_dispute = doc.get("status") == "paid" and page.who.role in ROUTE_ROLES["post_dispute"]
+        warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
         return page.render(
             "statement.html",
             rep_id=rep_id,
             s=doc,
+            warnings=warnings,
             lines=lines,
             ladder=views.tier_ladder(page.ledger, doc),
-            compare=views.paid_vs_now(page.reports, rep_id, doc, page.locale),
+            compare=views.paid_vs_now(page.reports, rep_id, doc),
             may_dispute=may_dispute,
             raised=request.query_params.get("raised"),
         )
@@ -317,7 +323,7 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         _check_csrf(page, form)
         require_role(page.who, "post_dispute")
         check_rep_scope(page.who, rep_id, page.reports)
-        doc = page.reports.statement(rep_id, period, locale=page.locale)
+        doc = page.reports.statement(rep_id, period)
         paid = doc.get("paid") if doc.get("status") == "paid" else None
         if not isinstance(paid, dict):
             raise NotFoundError(f"{period} of {rep_id} is not paid", field="period")

@@ -14,8 +14,11 @@ from typing import Any, Final
 
 from ledger.application import Ledger
 from ledger.errors import NotFoundError
+from policies.explanation import Step
+from policies.pay_warnings import PayWarning
 from policies.periods import parse_period
 from policies.plan import Plan
+from policies.wording import render_step, render_warning
 from projections.service import Reports
 
 __all__ = [
@@ -27,6 +30,8 @@ __all__ = [
     "paid_vs_now",
     "rep_periods",
     "tier_ladder",
+    "worded",
+    "worded_warning",
 ]
 
 # A line of a statement with thousands of sales is shown by its first steps and
@@ -165,15 +170,29 @@ def _plan(ledger: Ledger, plan_id: Any, version: Any) -> Plan | None:
     )
 
 
-def paid_vs_now(
-    reports: Reports, rep_id: str, statement: dict[str, Any], locale: str
-) -> dict[str, Any] | None:
+def worded(step: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A statement step with its words in ``locale`` (`policies.wording`)."""
+    if locale == "en":
+        return step
+    again = Step(step["code"], step["values"], tuple(step.get("event_ids", ())))
+    return {**step, "text": render_step(again, locale)}
+
+
+def worded_warning(warning: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A statement warning with its words in ``locale``."""
+    if locale == "en":
+        return warning
+    again = PayWarning(warning["code"], warning["values"], tuple(warning.get("event_ids", ())))
+    return {**warning, "text": render_warning(again, locale)}
+
+
+def paid_vs_now(reports: Reports, rep_id: str, statement: dict[str, Any]) -> dict[str, Any] | None:
     """For a paid period that later events changed: each line as paid and as a
     replay now gives it (from the correction booked in a later period)."""
     target = statement.get("correction_to")
     if statement.get("status") != "paid" or not target:
         return None
-    later = reports.statement(rep_id, str(target), locale=locale)
+    later = reports.statement(rep_id, str(target))
     correction = next(
         (
             line
