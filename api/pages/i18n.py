@@ -148,6 +148,68 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "error_csrf": "The form expired or did not come from this site. Go back and try again.",
         "error_signin": "Please sign in.",
         "go_home": "Home",
+        "payouts_title": "Payouts",
+        "nav_payouts": "Payouts",
+        "runs": "Payout runs",
+        "calculate": "Calculate a run",
+        "calculated_by": "Calculated by",
+        "decided_by": "Decided by",
+        "actions": "Actions",
+        "action_approve": "Approve",
+        "action_reject": "Reject",
+        "action_pay": "Pay",
+        "export": "Export CSV",
+        "no_runs": "No payout runs yet.",
+        "approval_queue": "Waiting for your approval",
+        "subject": "Subject",
+        "kind": "Kind",
+        "rep": "Rep",
+        "queue_empty": "Nothing waits for a decision.",
+        "kind_target": "target change",
+        "kind_adjustment": "adjustment",
+        "kind_case": "red-line case",
+        "kind_run": "payout run",
+        "dispute_queue": "Open disputes",
+        "outcome_upheld": "Upheld",
+        "outcome_rejected": "Rejected",
+        "amount_upheld": "Adjustment if upheld (signed)",
+        "note": "Note",
+        "resolve": "Resolve",
+        "no_open_disputes": "No open disputes.",
+        "confirm_decision": "Confirm the decision",
+        "will_calculate": (
+            "This computes and records a payout run for {period}: every rep whose {period} is "
+            "neither paid nor in another open run. Nothing is paid until the run is approved "
+            "by someone else and then paid."
+        ),
+        "will_approve_run": (
+            "This approves run {run_id}. It can then be paid; you cannot approve a run you "
+            "calculated."
+        ),
+        "will_reject_run": "This rejects run {run_id}: it pays nobody, and its reps are free "
+        "for another run.",
+        "will_pay_run": (
+            "This marks run {run_id} paid: its reps' periods are locked, and later changes "
+            "are booked as corrections."
+        ),
+        "will_approve_item": "This approves the {kind} {subject} of rep {rep}: it then counts "
+        "in the rep's pay.",
+        "will_reject_item": "This rejects the {kind} {subject} of rep {rep}: it changes no pay.",
+        "will_resolve_upheld": (
+            "This upholds dispute {dispute} of rep {rep} and books an adjustment of {amount} "
+            "in the rep's first unpaid period, to be approved by a second finance person."
+        ),
+        "will_resolve_rejected": "This rejects dispute {dispute} of rep {rep}; nothing is booked.",
+        "confirm_calculate": "Calculate the run",
+        "confirm_approve": "Approve",
+        "confirm_reject": "Reject",
+        "confirm_pay": "Pay the run",
+        "confirm_resolve": "Resolve the dispute",
+        "done_calculate": "Run {subject} calculated.",
+        "done_approve": "{subject} approved.",
+        "done_reject": "{subject} rejected.",
+        "done_pay": "Run {subject} paid.",
+        "done_resolve": "Dispute {subject} resolved.",
     },
     "zh-CN": {
         "app_name": "激励台账",
@@ -274,6 +336,59 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "error_csrf": "表单已过期或并非来自本站。请返回重试。",
         "error_signin": "请先登录。",
         "go_home": "首页",
+        "payouts_title": "支付",
+        "nav_payouts": "支付",
+        "runs": "支付批次",
+        "calculate": "计算批次",
+        "calculated_by": "计算人",
+        "decided_by": "审批人",
+        "actions": "操作",
+        "action_approve": "批准",
+        "action_reject": "驳回",
+        "action_pay": "支付",
+        "export": "导出 CSV",
+        "no_runs": "暂无支付批次。",
+        "approval_queue": "待您审批",
+        "subject": "事项",
+        "kind": "类型",
+        "rep": "销售代表",
+        "queue_empty": "没有待审批事项。",
+        "kind_target": "目标变更",
+        "kind_adjustment": "调整",
+        "kind_case": "红线案件",
+        "kind_run": "支付批次",
+        "dispute_queue": "未结申诉",
+        "outcome_upheld": "支持",
+        "outcome_rejected": "驳回",
+        "amount_upheld": "支持时的调整金额（可为负）",
+        "note": "备注",
+        "resolve": "处理",
+        "no_open_disputes": "没有未结申诉。",
+        "confirm_decision": "确认决定",
+        "will_calculate": (
+            "将计算并记录 {period} 的支付批次：包括 {period} 既未支付、也不在其他未结批次中的"
+            "全部销售代表。批次须由他人批准后方可支付。"
+        ),
+        "will_approve_run": "将批准批次 {run_id}，之后即可支付；您不能批准自己计算的批次。",
+        "will_reject_run": "将驳回批次 {run_id}：不支付任何人，其销售代表可进入其他批次。",
+        "will_pay_run": "将把批次 {run_id} 标记为已支付：相关期间锁定，之后的变化记为更正。",
+        "will_approve_item": "将批准销售代表 {rep} 的{kind} {subject}，之后计入其薪酬。",
+        "will_reject_item": "将驳回销售代表 {rep} 的{kind} {subject}，不影响薪酬。",
+        "will_resolve_upheld": (
+            "将支持销售代表 {rep} 的申诉 {dispute}，并在其首个未支付期间记入调整 {amount}，"
+            "须由另一位财务人员批准。"
+        ),
+        "will_resolve_rejected": "将驳回销售代表 {rep} 的申诉 {dispute}，不记入任何金额。",
+        "confirm_calculate": "计算批次",
+        "confirm_approve": "批准",
+        "confirm_reject": "驳回",
+        "confirm_pay": "支付批次",
+        "confirm_resolve": "处理申诉",
+        "done_calculate": "批次 {subject} 已计算。",
+        "done_approve": "{subject} 已批准。",
+        "done_reject": "{subject} 已驳回。",
+        "done_pay": "批次 {subject} 已支付。",
+        "done_resolve": "申诉 {subject} 已处理。",
     },
 }
 

@@ -38,11 +38,17 @@ from api.routes.disputes import post_dispute
 from api.schemas import DisputeIn
 from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
-from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.errors import (
+    BatchRejectedError,
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
 from policies.wording import LOCALES
 from projections.service import Reports
 
-__all__ = ["router"]
+__all__ = ["Page", "check_csrf", "page_of", "read_form", "router", "serve"]
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 audit = structlog.get_logger("audit")
@@ -55,7 +61,10 @@ _TEMPLATES: Final = Environment(
 )
 _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
-_FORM_LIMIT: Final = 64 * 1024  # a dispute message is at most 10,000 characters
+_FORM_LIMIT: Final = 64 * 1024
+_CONFLICTS: Final = frozenset(
+    {"ConflictError", "SelfApprovalError", "BatchRejectedError"}
+)  # a dispute message is at most 10,000 characters
 
 
 class _SignInNeededError(Exception):
@@ -118,7 +127,7 @@ class Page:
         return response
 
 
-def _page(request: Request) -> Page:
+def page_of(request: Request) -> Page:
     principal = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -132,7 +141,7 @@ def _page(request: Request) -> Page:
     return Page(request, choose_locale(request), principal)
 
 
-def _serve(page: Page, build: Callable[[Page], Response]) -> Response:
+def serve(page: Page, build: Callable[[Page], Response]) -> Response:
     """``build``'s page, or the error page that says why not."""
     try:
         return build(page)
@@ -145,10 +154,11 @@ def _serve(page: Page, build: Callable[[Page], Response]) -> Response:
     except NotFoundError:
         return page.render("error.html", 404, message=words(page.locale)["error_404"])
     except LedgerError as exc:
-        return page.render("error.html", 422, message=str(exc))
+        status = 409 if isinstance(exc, ConflictError | BatchRejectedError) else 422
+        return page.render("error.html", status, message=str(exc))
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > _FORM_LIMIT:
         return {}
@@ -156,7 +166,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def _check_csrf(page: Page, form: dict[str, str]) -> None:
+def check_csrf(page: Page, form: dict[str, str]) -> None:
     if not csrf_valid(page.request.app.state.page_secret, page.who, form.get("csrf")):
         raise _CsrfError
 
@@ -187,7 +197,7 @@ _OVERVIEW_ROLES: Final = frozenset({"finance", "compliance"})
 @router.get("/signin/{code}")
 def signin(code: str, request: Request) -> Response:
     """Redeem a one-time link: set the session cookie, then leave the URL."""
-    page = _page(request)
+    page = page_of(request)
     codes: SigninCodes = request.app.state.signin_codes
     found = codes.redeem(code)
     if found is None:
@@ -215,24 +225,24 @@ def signin(code: str, request: Request) -> Response:
 @router.post("/signout")
 async def signout(request: Request) -> Response:
     """Revoke the session's token and clear the cookie."""
-    page = _page(request)
-    form = await _form(request)
+    page = page_of(request)
+    form = await read_form(request)
 
     def build(page: Page) -> Response:
-        _check_csrf(page, form)
+        check_csrf(page, form)
         tokens: TokenStore = request.app.state.tokens
         tokens.revoke(page.who.token_id)
         response = RedirectResponse("/app/?signed_out=1", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    return await run_in_threadpool(_serve, page, build)
+    return await run_in_threadpool(serve, page, build)
 
 
 @router.get("/")
 def home(request: Request) -> Response:
     """Where a signed-in user starts: their role's page."""
-    page = _page(request)
+    page = page_of(request)
     if page.principal is not None:
         target = _home_of(page.principal)
         if target is not None:
@@ -261,7 +271,7 @@ def pay(rep_id: str, request: Request) -> Response:
             disputes=disputes,
         )
 
-    return _serve(_page(request), build)
+    return serve(page_of(request), build)
 
 
 @router.get("/reps/{rep_id}/statements/{period}")
@@ -309,18 +319,18 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
             raised=request.query_params.get("raised"),
         )
 
-    return _serve(_page(request), build)
+    return serve(page_of(request), build)
 
 
 @router.post("/reps/{rep_id}/statements/{period}/dispute")
 async def dispute(rep_id: str, period: str, request: Request) -> Response:
     """Dispute a line: first a confirmation that shows what will be recorded,
     then (``confirm=yes``) the dispute, through the API's own handler."""
-    page = _page(request)
-    form = await _form(request)
+    page = page_of(request)
+    form = await read_form(request)
 
     def build(page: Page) -> Response:
-        _check_csrf(page, form)
+        check_csrf(page, form)
         require_role(page.who, "post_dispute")
         check_rep_scope(page.who, rep_id, page.reports)
         doc = page.reports.statement(rep_id, period)
@@ -359,7 +369,7 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
             f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303
         )
 
-    return await run_in_threadpool(_serve, page, build)
+    return await run_in_threadpool(serve, page, build)
 
 
 def _missing_message(locale: str) -> LedgerError:
@@ -381,4 +391,4 @@ def overview(request: Request) -> Response:
             "overview.html", o=views.overview(page.reports, request.query_params.get("period"))
         )
 
-    return _serve(_page(request), build)
+    return serve(page_of(request), build)

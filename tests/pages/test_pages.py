@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -372,3 +373,129 @@ class TestHeaders:
         """The pages stay out of the OpenAPI document (and its JSON-only body rule)."""
         paths = site.client.get("/openapi.json").json()["paths"]
         assert not [p for p in paths if p.startswith("/app/")]
+
+
+class TestPayouts:
+    def act(self, site: Site, **form: str) -> Any:
+        csrf = site.csrf("/app/payouts")
+        return site.client.post(
+            "/app/payouts/act", data={"csrf": csrf, **form}, follow_redirects=False
+        )
+
+    def events(self, site: Site, type_: str) -> list[dict[str, object]]:
+        return [r.data | {"_actor": r.actor} for r in site.ledger.iter_log() if r.type == type_]
+
+    def test_a_run_is_calculated_approved_and_paid_by_two_people(self, site: Site) -> None:
+        """Each step confirms first (recording nothing), the maker cannot approve
+        their own run (409, nothing recorded), a second person can, then it is paid."""
+        site.sign_in("fin-amy", "finance")
+        before = len(self.events(site, "PayoutCalculated"))
+        confirm = self.act(site, action="calculate", period="2026-Q4")
+        assert confirm.status_code == 200
+        assert "2026-Q4" in confirm.text
+        assert len(self.events(site, "PayoutCalculated")) == before
+        done = self.act(site, action="calculate", period="2026-Q4", confirm="yes")
+        assert done.status_code == 303
+        runs = self.events(site, "PayoutCalculated")
+        assert len(runs) == before + 1
+        run_id = str(runs[-1]["run_id"])
+        assert run_id in done.headers["location"]
+        own = self.act(site, action="approve", subject=run_id, confirm="yes")
+        assert own.status_code == 409
+        assert not [e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == run_id]
+        site.sign_in("fin-bob", "finance")
+        assert self.act(site, action="approve", subject=run_id).status_code == 200
+        assert self.act(site, action="approve", subject=run_id, confirm="yes").status_code == 303
+        granted = [e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == run_id]
+        assert [e["_actor"] for e in granted] == ["fin-bob"]
+        site.sign_in("fin-amy", "finance")
+        assert self.act(site, action="pay", subject=run_id, confirm="yes").status_code == 303
+        paid = [e for e in self.events(site, "PayoutPaid") if e["run_id"] == run_id]
+        assert len(paid) == 1
+        page = site.client.get("/app/payouts").text
+        row = page[page.index(run_id) :]
+        assert WORDS["en"]["status_paid"] in row[: row.index("</tr>")]
+
+    def test_the_export_is_the_apis(self, site: Site) -> None:
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv")
+        api = site.client.get(
+            f"/payouts/runs/{site.demo.run_id}/export.csv",
+            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+        )
+        assert page.status_code == 200
+        assert page.text == api.text
+        assert page.headers["content-type"].startswith("text/csv")
+
+    def test_an_approval_through_the_queue(self, site: Site) -> None:
+        """rep-wang's pending target change is in finance's queue; approving it
+        records the decision and moves it out of the queue."""
+        site.sign_in("fin-amy", "finance")
+        assert "T-WANG-Q3-B" in site.client.get("/app/payouts").text
+        assert (
+            self.act(site, action="approve", subject="T-WANG-Q3-B", confirm="yes").status_code
+            == 303
+        )
+        granted = [
+            e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == "T-WANG-Q3-B"
+        ]
+        assert [e["_actor"] for e in granted] == ["fin-amy"]
+        queue = site.client.get("/app/payouts").text
+        assert "T-WANG-Q3-B" not in queue[queue.index('id="queue-h"') :]
+
+    def test_an_upheld_dispute_books_an_adjustment_to_approve(self, site: Site) -> None:
+        """Finance upholds DSP-401 with 500.00: the adjustment waits in the queue
+        for a second finance person."""
+        site.sign_in("fin-amy", "finance")
+        form = {
+            "action": "resolve",
+            "subject": "DSP-401",
+            "outcome": "upheld",
+            "amount": "500.00",
+            "note": "split was 70/30",
+        }
+        confirm = self.act(site, **form)
+        assert "500.00" in confirm.text
+        assert self.act(site, **form, confirm="yes").status_code == 303
+        resolved = [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+        assert resolved[0]["outcome"] == "upheld"
+        adjustment = [
+            e
+            for e in self.events(site, "AdjustmentRequested")
+            if e["adjustment_id"] == "ADJ-DSP-401"
+        ]
+        assert adjustment[0]["amount"] == "500.00"
+        site.sign_in("fin-bob", "finance")
+        assert "ADJ-DSP-401" in site.client.get("/app/payouts").text
+
+    def test_a_bad_amount_names_the_field(self, site: Site) -> None:
+        site.sign_in("fin-amy", "finance")
+        answer = self.act(
+            site,
+            action="resolve",
+            subject="DSP-401",
+            outcome="upheld",
+            amount="lots",
+            note="n",
+            confirm="yes",
+        )
+        assert answer.status_code == 422
+        assert "amount" in answer.text
+        assert not [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "rep"),
+        [
+            ("rep-li", "rep", "rep-li"),
+            ("cmp-head", "compliance", None),
+            ("mgr-zhao", "manager", None),
+        ],
+    )
+    def test_payouts_is_for_finance(
+        self, site: Site, actor: str, role: str, rep: str | None
+    ) -> None:
+        site.sign_in(actor, role, rep)
+        assert site.client.get("/app/payouts").status_code == 403
+        assert (
+            site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv").status_code == 403
+        )
