@@ -181,7 +181,7 @@ _LEFTOVER_JS = """() => {
   return out.join(' ');
 }"""
 # Ids, codes and units that are not words: rep and run ids, periods, currency codes.
-_NOT_WORDS = re.compile(r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|v\d+)")
+_NOT_WORDS = re.compile(r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|v\d+)")
 
 
 def english_left(page: Any) -> list[str]:
@@ -390,3 +390,89 @@ class TestDocs:
         page.goto(f"{server.base}/docs")
         page.wait_for_selector(".swagger-ui .info", timeout=30_000)
         assert "Incentive ledger" in page.inner_text(".swagger-ui .info")
+
+
+class TestPayouts:
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_payouts_page(self, server: Server, open_context: Any, lang: str, phone: bool) -> None:
+        """Finance's queues in both languages, at both widths."""
+        context, _ = open_context(phone=phone)
+        page = sign_in(context, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts?lang={lang}")
+        w = WORDS[lang]
+        assert page.get_by_role("heading", level=1).inner_text() == w["payouts_title"]
+        assert server.demo.run_id in page.inner_text("main")
+        _shot(page, f"payouts-{lang}-{'phone' if phone else 'desktop'}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+
+    def test_a_run_approved_and_paid_by_two_people(self, server: Server, open_context: Any) -> None:
+        """fin-amy calculates 2026-Q4, fin-bob approves, fin-amy pays: each step
+        through its confirmation page."""
+        w = WORDS["en"]
+        amy, _ = open_context()
+        page = sign_in(amy, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_label(w["period"]).fill("2026-Q4")
+        page.get_by_role("button", name=w["calculate"]).click()
+        assert "2026-Q4" in page.inner_text("main")
+        _shot(page, "payouts-confirm-en-desktop")
+        page.get_by_role("button", name=w["confirm_calculate"]).click()
+        page.wait_for_url(re.compile(r".*done=calculate.*"))
+        run_id = next(
+            r.data["run_id"]
+            for r in server.ledger.iter_log()
+            if r.type == "PayoutCalculated" and r.data["period"] == "2026-Q4"
+        )
+        bob, _ = open_context()
+        page = sign_in(bob, server.link("fin-bob", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_approve']} {run_id}").click()
+        page.get_by_role("button", name=w["confirm_approve"]).click()
+        page.wait_for_url(re.compile(r".*done=approve.*"))
+        page = amy.pages[0]
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_pay']} {run_id}").click()
+        page.get_by_role("button", name=w["confirm_pay"]).click()
+        page.wait_for_url(re.compile(r".*done=pay.*"))
+        decided = {
+            r.type: r.actor
+            for r in server.ledger.iter_log()
+            if r.data.get("subject_id") == run_id or r.data.get("run_id") == run_id
+        }
+        assert decided == {
+            "PayoutCalculated": "fin-amy",
+            "ApprovalGranted": "fin-bob",
+            "PayoutPaid": "fin-amy",
+        }
+
+    def test_dispute_resolved_and_adjustment_approved(
+        self, server: Server, open_context: Any
+    ) -> None:
+        """fin-amy upholds the demo's dispute; the adjustment it books waits in the
+        queue until fin-bob approves it."""
+        w = WORDS["en"]
+        amy, _ = open_context()
+        page = sign_in(amy, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        card = page.locator("article", has_text="DSP-401")
+        card.get_by_label(w["outcome_upheld"], exact=True).check()
+        card.get_by_label(w["amount_upheld"]).fill("700.00")
+        card.get_by_label(w["note"]).fill("the split was 70/30")
+        card.get_by_role("button", name=w["resolve"]).click()
+        assert "700.00" in page.inner_text("main")
+        page.get_by_role("button", name=w["confirm_resolve"]).click()
+        page.wait_for_url(re.compile(r".*done=resolve.*"))
+        bob, _ = open_context()
+        page = sign_in(bob, server.link("fin-bob", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_approve']} ADJ-DSP-401").click()
+        page.get_by_role("button", name=w["confirm_approve"]).click()
+        page.wait_for_url(re.compile(r".*done=approve.*"))
+        granted = [
+            r.actor
+            for r in server.ledger.iter_log()
+            if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-DSP-401"
+        ]
+        assert granted == ["fin-bob"]
