@@ -77,12 +77,13 @@ def install_pages(app: FastAPI, secret: str) -> None:
     """Serve the pages, their assets and ``/docs`` from ``app``; ``secret`` (the
     token secret) keys the forms' CSRF tokens. Create the app with
     ``docs_url=None``: this serves ``/docs`` from the vendored Swagger UI."""
-    from api.pages import payouts, routes  # noqa: PLC0415 - the routes need this package
+    from api.pages import payouts, routes, work  # noqa: PLC0415 - the routes need this package
 
     app.state.page_secret = secret.encode()
     app.state.signin_codes = SigninCodes(app.state.ledger)
     app.include_router(routes.router)
     app.include_router(payouts.router)
+    app.include_router(work.router)
     app.mount("/app/static", StaticFiles(directory=STATIC), name="page-static")
 
     @app.get("/docs", include_in_schema=False)

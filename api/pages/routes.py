@@ -48,7 +48,7 @@ from ledger.errors import (
 from policies.wording import LOCALES
 from projections.service import Reports
 
-__all__ = ["Page", "check_csrf", "page_of", "read_form", "router", "serve"]
+__all__ = ["Page", "audit_read", "check_csrf", "page_of", "read_form", "router", "serve"]
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 audit = structlog.get_logger("audit")
@@ -171,7 +171,7 @@ def check_csrf(page: Page, form: dict[str, str]) -> None:
         raise _CsrfError
 
 
-def _audit_read(principal: Principal, rep_id: str, what: str) -> None:
+def audit_read(principal: Principal, rep_id: str, what: str) -> None:
     """As the API does: reads of another person's pay by finance or compliance
     are audit entries."""
     if principal.role in {"finance", "compliance"}:
@@ -185,6 +185,8 @@ def _home_of(principal: Principal) -> str | None:
         return f"/app/reps/{urllib.parse.quote(str(principal.rep_id))}/pay"
     if principal.role in _OVERVIEW_ROLES:
         return "/app/overview"
+    if principal.role == "manager":
+        return "/app/team"
     return None
 
 
@@ -260,7 +262,7 @@ def pay(rep_id: str, request: Request) -> Response:
     def build(page: Page) -> Response:
         require_role(page.who, "get_statement")
         check_rep_scope(page.who, rep_id, page.reports)
-        _audit_read(page.who, rep_id, "periods")
+        audit_read(page.who, rep_id, "periods")
         disputes = None
         if page.who.role in ROUTE_ROLES["get_disputes"]:
             disputes = page.reports.disputes(rep_id)
@@ -282,7 +284,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
     def build(page: Page) -> Response:
         require_role(page.who, "get_statement")
         check_rep_scope(page.who, rep_id, page.reports)
-        _audit_read(page.who, rep_id, "statement")
+        audit_read(page.who, rep_id, "statement")
         # The statement in the ledger's own words (served from the read model);
         # only the steps shown are worded again in the page's language: a line
         # of 10,000 sales shows 25 of them.

@@ -22,12 +22,16 @@ from policies.wording import render_step, render_warning
 from projections.service import Reports
 
 __all__ = [
+    "BUCKET_LABELS",
     "EVENTS_PER_LINE",
     "STEPS_PER_LINE",
     "Overview",
+    "bucket",
+    "default_period",
     "line_events",
     "overview",
     "paid_vs_now",
+    "period_key",
     "rep_periods",
     "tier_ladder",
     "worded",
@@ -55,9 +59,11 @@ _BUCKETS: Final = (
     (Decimal(0), "< 0.50"),
 )
 NO_TARGET: Final = "—"
+# The distribution's bands, lowest first, then reps with no target.
+BUCKET_LABELS: Final = (*reversed([label for _, label in _BUCKETS]), NO_TARGET)
 
 
-def _period_key(period: str) -> tuple[int, int, str]:
+def period_key(period: str) -> tuple[int, int, str]:
     parsed = parse_period(period)
     return (parsed.first_day.toordinal(), -parsed.last_day.toordinal(), period)
 
@@ -95,7 +101,7 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
                 "currency": doc["currency"],
             }
         )
-    rows.sort(key=lambda r: _period_key(r["period"]), reverse=True)
+    rows.sort(key=lambda r: period_key(r["period"]), reverse=True)
     return rows
 
 
@@ -243,11 +249,19 @@ class Overview:
     health: dict[str, Any] = field(default_factory=dict)
 
 
-def _bucket(attainment: str | None) -> str:
+def bucket(attainment: str | None) -> str:
     if attainment is None:
         return NO_TARGET
     value = Decimal(attainment)
     return next(label for low, label in _BUCKETS if value >= low)
+
+
+def default_period(reports: Reports, periods: list[str]) -> str | None:
+    """The latest of ``periods`` (newest first) in which anyone has a target: a
+    new period with no targets yet would show an empty page."""
+    store = reports.projector.store
+    measured = {key for _, key, doc in store.rows("attainment") if doc.get("attainment")}
+    return next((p for p in periods if p in measured), periods[0] if periods else None)
 
 
 def overview(reports: Reports, period: str | None) -> Overview:
@@ -258,18 +272,12 @@ def overview(reports: Reports, period: str | None) -> Overview:
     store = reports.projector.store
     teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
     balances = store.rows("balances")
-    periods = sorted({key for _, key, _ in balances}, key=_period_key, reverse=True)
-    measured = {key for _, key, doc in store.rows("attainment") if doc.get("attainment")}
-    # by default the latest period in which anyone has a target: a new period
-    # with no targets yet would show an empty dashboard
-    latest = next((p for p in periods if p in measured), periods[0] if periods else None)
-    chosen = period if period in periods else latest
+    periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
+    chosen = period if period in periods else default_period(reports, periods)
     view = Overview(chosen, periods)
     attainment = [doc for _, key, doc in store.rows("attainment") if key == chosen]
-    buckets = Counter(_bucket(doc.get("attainment")) for doc in attainment)
-    view.distribution = [
-        (label, buckets[label]) for label in [*reversed([b for _, b in _BUCKETS]), NO_TARGET]
-    ]
+    buckets = Counter(bucket(doc.get("attainment")) for doc in attainment)
+    view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
     tiers = Counter(doc.get("tier_coefficient") or NO_TARGET for doc in attainment)
     view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
     sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
@@ -288,7 +296,7 @@ def overview(reports: Reports, period: str | None) -> Overview:
             "currency": currencies[team, key],
         }
         for (team, key), (total, count) in sorted(
-            sums.items(), key=lambda kv: (_period_key(kv[0][1]), kv[0][0]), reverse=True
+            sums.items(), key=lambda kv: (period_key(kv[0][1]), kv[0][0]), reverse=True
         )
     ]
     statuses: Counter[str] = Counter()

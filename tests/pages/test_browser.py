@@ -181,7 +181,9 @@ _LEFTOVER_JS = """() => {
   return out.join(' ');
 }"""
 # Ids, codes and units that are not words: rep and run ids, periods, currency codes.
-_NOT_WORDS = re.compile(r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|v\d+)")
+_NOT_WORDS = re.compile(
+    r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|v\d+)"
+)
 
 
 def english_left(page: Any) -> list[str]:
@@ -289,6 +291,38 @@ class TestPagesPerRole:
         context, _ = open_context(locale="zh-CN")
         page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
         assert WORDS["zh-CN"]["pay_intro"] in page.inner_text("main")
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    @pytest.mark.parametrize(
+        ("who", "path", "name", "expected"),
+        [
+            (("mgr-zhao", "manager"), "/app/team?period=2026-Q3", "team", "rep-wang"),
+            (("cmp-head", "compliance"), "/app/cases", "cases", "CASE-201"),
+            (("cmp-head", "compliance"), "/app/reps/rep-wang/history", "history", "CASE-102"),
+        ],
+    )
+    def test_team_cases_history(
+        self,
+        *,
+        server: Server,
+        open_context: Any,
+        lang: str,
+        phone: bool,
+        who: tuple[str, str],
+        path: str,
+        name: str,
+        expected: str,
+    ) -> None:
+        """A manager's Team, compliance's Cases and a history, in both languages."""
+        context, _ = open_context(phone=phone)
+        page = sign_in(context, server.link(*who))
+        separator = "&" if "?" in path else "?"
+        page.goto(f"{server.base}{path}{separator}lang={lang}")
+        assert expected in page.inner_text("main")
+        _shot(page, f"{name}-{lang}-{'phone' if phone else 'desktop'}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
 
 
 class TestBola:

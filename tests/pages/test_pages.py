@@ -499,3 +499,75 @@ class TestPayouts:
         assert (
             site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv").status_code == 403
         )
+
+
+class TestTeamAndCases:
+    def test_a_manager_sees_their_team(self, site: Site) -> None:
+        """mgr-zhao's three reps in 2026-Q3 with attainment and payable; the pending
+        target change is listed; another manager sees none of them."""
+        site.sign_in("mgr-zhao", "manager")
+        page = site.client.get("/app/team?period=2026-Q3").text
+        for rep in ("rep-li", "rep-chen", "rep-wang"):
+            assert rep in page
+        assert "1.1500" in page  # rep-li's attainment
+        assert "T-WANG-Q3-B" in page
+        site.sign_in("mgr-qian", "manager")
+        other = site.client.get("/app/team?period=2026-Q3").text
+        assert "rep-li" not in other
+        assert "T-WANG-Q3-B" not in other
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "rep", "path"),
+        [
+            ("rep-li", "rep", "rep-li", "/app/team"),
+            ("fin-amy", "finance", None, "/app/team"),
+            ("rep-li", "rep", "rep-li", "/app/cases"),
+            ("mgr-zhao", "manager", None, "/app/cases"),
+            ("fin-amy", "finance", None, "/app/cases"),
+        ],
+    )
+    def test_team_and_cases_are_for_their_roles(
+        self, site: Site, actor: str, role: str, rep: str | None, path: str
+    ) -> None:
+        site.sign_in(actor, role, rep)
+        assert site.client.get(path).status_code == 403
+
+    def test_compliance_decides_a_red_line_case(self, site: Site) -> None:
+        """A new red-line case waits on Cases; compliance approves it after the
+        confirmation; the recorder could not have (maker-checker, 409)."""
+        line = (
+            '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
+            '"actor": "cmp-sun", "case_id": "CASE-301", "rep_id": "rep-wang", '
+            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
+        )
+        site.ledger.import_lines([line], actor="cmp-sun")
+        site.sign_in("cmp-sun", "compliance")
+        csrf = site.csrf("/app/cases")
+        own = site.client.post(
+            "/app/cases/act",
+            data={"csrf": csrf, "action": "approve", "subject": "CASE-301", "confirm": "yes"},
+        )
+        assert own.status_code == 409
+        site.sign_in("cmp-head", "compliance")
+        assert "CASE-301" in site.client.get("/app/cases").text
+        csrf = site.csrf("/app/cases")
+        form = {"csrf": csrf, "action": "approve", "subject": "CASE-301"}
+        assert "rep-wang" in site.client.post("/app/cases/act", data=form).text
+        done = site.client.post(
+            "/app/cases/act", data={**form, "confirm": "yes"}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        granted = [
+            r.actor
+            for r in site.ledger.iter_log()
+            if r.type == "ApprovalGranted" and r.data["subject_id"] == "CASE-301"
+        ]
+        assert granted == ["cmp-head"]
+
+    def test_history_follows_the_api_scope(self, site: Site) -> None:
+        """compliance reads anyone's history; a rep only their own (404 otherwise)."""
+        site.sign_in("cmp-head", "compliance")
+        assert "CASE-201" in site.client.get("/app/reps/rep-chen/history").text
+        site.sign_in("rep-li", "rep", "rep-li")
+        assert site.client.get("/app/reps/rep-chen/history").status_code == 404
+        assert site.client.get("/app/reps/rep-li/history").status_code == 200
