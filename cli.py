@@ -702,11 +702,27 @@ def token_create(
     role: Annotated[Role, typer.Option("--role", help="What the token may do (SPEC §5 roles).")],
     rep: Annotated[str | None, typer.Option("--rep", help="The rep id (role rep only).")] = None,
     days: Annotated[int, typer.Option("--days", min=1, max=366, help="Valid for.")] = 30,
+    link: Annotated[
+        bool,
+        typer.Option(
+            "--link",
+            help="Print a one-time sign-in link for the web pages instead of a token "
+            "(valid 15 minutes; opening it starts a 12-hour session).",
+        ),
+    ] = False,
+    base_url: Annotated[
+        str,
+        typer.Option("--base-url", help="Where the server answers (for --link)."),
+    ] = "http://127.0.0.1:8000",
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Issue a signed bearer token for the API (printed once; the ledger keeps no copy)."""
+    """Issue a signed bearer token for the API (printed once; the ledger keeps no copy),
+    or with --link a one-time sign-in link for the web pages (SPEC §5.1)."""
     who = _actor_option(actor)  # SPEC §2: a token only for a valid actor
+    if link:
+        _signin_link(who, role, rep, base_url, db, as_json=as_json)
+        return
     with open_ledger(db) as ledger:
         try:
             token, principal = _token_store(ledger).create(
@@ -725,6 +741,29 @@ def token_create(
         )
     else:
         sys.stdout.write(token + "\n")
+
+
+def _signin_link(
+    actor: str, role: str, rep: str | None, base_url: str, db: str | None, *, as_json: bool
+) -> None:
+    """Store a one-time sign-in code (its hash) and print the link that redeems it."""
+    from api.pages.session import CODE_MINUTES, SigninCodes, signin_link
+
+    if not base_url.startswith(("http://", "https://")):
+        err.print("[bold red]error:[/] --base-url: give http://HOST[:PORT] or https://...")
+        raise typer.Exit(2)
+    _token_secret(_settings())  # the server that redeems it needs the secret too
+    with open_ledger(db) as ledger:
+        try:
+            code = SigninCodes(ledger).issue(actor=actor, role=role, rep_id=rep)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    url = signin_link(base_url, code)
+    if as_json:
+        _print_json({"link": url, "expires_in_minutes": CODE_MINUTES})
+    else:
+        sys.stdout.write(url + "\n")
 
 
 @token_app.command("revoke")

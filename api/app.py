@@ -27,6 +27,7 @@ from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, Idempoten
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging, ledger_notices
 from api.metrics import Metrics, MetricsMiddleware
+from api.pages import install_pages
 from api.routes import approvals, audit, disputes, events, metrics, payouts, queues, statements
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         version="0.1.0",
         description="An event-sourced incentive ledger that explains every number.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.pages from the vendored Swagger UI (no CDN)
     )
     app.state.ledger = the_ledger
     app.state.reports = reports
@@ -113,6 +115,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (events, statements, payouts, approvals, disputes, audit, queues, metrics):
         app.include_router(module.router)
+    install_pages(app, secret)  # the web pages under /app (SPEC §5.1) and /docs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(JsonBody, routes=_json_body_routes(app))
     app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)

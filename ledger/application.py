@@ -334,6 +334,14 @@ class Ledger(Application[UUID]):
         self._plan_infos[plan_id] = info
         return info
 
+    def plan_versions(self, plan_id: str) -> list[Plan]:
+        """Every published version of a plan, lowest first (the pages show a
+        statement's tier ladder from the version it was computed with)."""
+        if plan_id not in self._plans:
+            self._load_plans()
+        versions = self._plans.get(plan_id, {})
+        return [Plan.from_stored(versions[v]) for v in sorted(versions)]
+
     def _fresh_plan_info(self, plan_id: str) -> PlanInfo | None:
         """`_plan_info` after reading the versions published since the last read
         (by this process or another): what a warning is checked against."""

@@ -1,0 +1,478 @@
+"""The words of the web pages, in English and Simplified Chinese (SPEC §5.1).
+
+Statement wording (explanation steps, line kinds, statuses) comes from
+`policies.wording`, like the CLI's and the API's; this module holds only the
+words around it: headings, labels, buttons. Every key exists in both locales
+(`tests/pages/test_pages.py` checks), so a zh-CN page has no English left over
+beyond ids and numbers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from fastapi import HTTPException, Request
+
+from api.deps import negotiate_locale
+from policies.wording import LOCALES, TERMS
+
+__all__ = ["LANG_COOKIE", "WORDS", "choose_locale", "money", "ratio", "term", "words"]
+
+LANG_COOKIE: Final = "il_lang"
+
+WORDS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "app_name": "Incentive ledger",
+        "skip": "Skip to content",
+        "nav_pay": "My pay",
+        "nav_overview": "Overview",
+        "nav_docs": "API",
+        "signed_in_as": "Signed in as {actor} ({role})",
+        "sign_out": "Sign out",
+        "language": "Language",
+        "home_title": "Welcome",
+        "home_nothing": "There is no page for the role {role} yet; the API serves it.",
+        "home_signed_out": "You are signed out.",
+        "home_how": (
+            "Ask an administrator for a sign-in link "
+            "(incentive-ledger token create --actor NAME --role ROLE --link)."
+        ),
+        "signin_failed_title": "This sign-in link does not work",
+        "signin_failed": (
+            "A sign-in link works once, for 15 minutes. This one was used already, has "
+            "expired or was never issued. Ask for a new one."
+        ),
+        "pay_title": "Pay of {rep}",
+        "pay_intro": "Your periods, newest first. Open a period for its statement.",
+        "period": "Period",
+        "status": "Status",
+        "total": "Total",
+        "payable": "Payable",
+        "currency": "Currency",
+        "no_periods": "No statement yet.",
+        "open_statement": "Statement {period}",
+        "disputes": "Disputes",
+        "dispute_id": "Dispute",
+        "run": "Run",
+        "message": "Message",
+        "outcome": "Outcome",
+        "no_disputes": "No disputes.",
+        "statement_title": "Statement {period}",
+        "back_to_pay": "Back to all periods",
+        "summary": "Summary",
+        "plan": "Plan",
+        "as_of": "As of position",
+        "attainment": "Attainment",
+        "score": "Weighted score",
+        "tier_coefficient": "Tier coefficient",
+        "lines": "Lines",
+        "line": "Line",
+        "amount": "Amount",
+        "explanation": "Explanation",
+        "show_explanation": "Explanation and events",
+        "steps_more": "{shown} of {count} steps shown.",
+        "steps_all": "Show all steps",
+        "events": "Events behind this line",
+        "event_type": "Event",
+        "recorded_by": "Recorded by",
+        "recorded_at": "Recorded at (UTC)",
+        "occurred_at": "Occurred at",
+        "approved_by": "Approved by",
+        "not_approved": "—",
+        "events_more": "and {count} more events",
+        "tier_ladder": "Tier ladder",
+        "tier_from": "From score",
+        "coefficient": "Coefficient",
+        "tier_reached": "reached",
+        "no_ladder": "This plan has no bonus tiers.",
+        "pending_title": "Pending",
+        "pending_item": "{kind} {subject_id}: waiting for approval; it changes no pay yet.",
+        "no_pending": "Nothing pending.",
+        "paid_vs_now": "Paid and now",
+        "paid_column": "Paid",
+        "now_column": "Now",
+        "change_column": "Change",
+        "later_events": "Later events that changed what this period would pay",
+        "correction_to": "The difference is booked as a correction in {period}.",
+        "paid_by": "Paid by run {run_id}.",
+        "dispute_line": "Dispute this line",
+        "dispute_message": "What is wrong with this line?",
+        "dispute_continue": "Continue",
+        "dispute_only_paid": "Lines of a paid period can be disputed.",
+        "confirm_title": "Confirm the dispute",
+        "confirm_what": (
+            "This records a dispute for rep {rep} on payout run {run_id} ({period}, line "
+            "{line}) with your message below. Finance will review it."
+        ),
+        "confirm_yes": "Raise the dispute",
+        "confirm_no": "Cancel",
+        "dispute_raised": "Dispute {dispute_id} raised. Finance will review it.",
+        "overview_title": "Overview",
+        "overview_period": "Period",
+        "choose_period": "Show",
+        "distribution": "Attainment distribution",
+        "bucket": "Attainment",
+        "reps": "Reps",
+        "payouts_by_team": "Payouts by team and period",
+        "team": "Team",
+        "no_team": "(no team)",
+        "tier_counts": "Tier counts",
+        "red_lines": "Red-line cases",
+        "severity_red_line": "red line",
+        "case_status": "Status",
+        "count": "Count",
+        "health": "Projections and audit chain",
+        "position": "Chain head",
+        "projected": "Projected to",
+        "lag": "Lag (events)",
+        "chain": "Audit chain",
+        "chain_ok": "intact ({checked} links checked)",
+        "chain_broken": "broken at position {position}: {reason}",
+        "no_data": "No data for this period.",
+        "no_target": "no target",
+        "chart_note": "The chart draws the table below it.",
+        "status_open": "open",
+        "status_calculated": "calculated",
+        "status_approved": "approved",
+        "status_rejected": "rejected",
+        "status_paid": "paid",
+        "status_corrected": "corrected",
+        "case_approved": "approved",
+        "case_pending": "pending",
+        "case_rejected": "rejected",
+        "case_overturned": "overturned",
+        "error_title": "Something is not right",
+        "error_404": "Not found.",
+        "error_403": "Your role may not open this page.",
+        "error_csrf": "The form expired or did not come from this site. Go back and try again.",
+        "error_signin": "Please sign in.",
+        "go_home": "Home",
+        "nav_team": "Team",
+        "nav_cases": "Cases",
+        "team_title": "Team",
+        "team_reps": "Reps",
+        "team_waiting": "Targets and cases waiting for a decision",
+        "cases_title": "Cases",
+        "cases_waiting": "Red-line cases waiting for your decision",
+        "cases_by_status": "Cases by severity and status",
+        "cases_all": "All cases",
+        "severity": "Severity",
+        "case": "Case",
+        "description": "Description",
+        "case_not_required": "no approval needed",
+        "history_title": "Disciplinary history of {rep}",
+        "no_history": "Nothing recorded.",
+        "payouts_title": "Payouts",
+        "nav_payouts": "Payouts",
+        "runs": "Payout runs",
+        "calculate": "Calculate a run",
+        "calculated_by": "Calculated by",
+        "decided_by": "Decided by",
+        "actions": "Actions",
+        "action_approve": "Approve",
+        "action_reject": "Reject",
+        "action_pay": "Pay",
+        "export": "Export CSV",
+        "no_runs": "No payout runs yet.",
+        "approval_queue": "Waiting for your approval",
+        "subject": "Subject",
+        "kind": "Kind",
+        "rep": "Rep",
+        "queue_empty": "Nothing waits for a decision.",
+        "kind_target": "target change",
+        "kind_adjustment": "adjustment",
+        "kind_case": "red-line case",
+        "kind_run": "payout run",
+        "dispute_queue": "Open disputes",
+        "outcome_upheld": "Upheld",
+        "outcome_rejected": "Rejected",
+        "amount_upheld": "Adjustment if upheld (signed)",
+        "note": "Note",
+        "resolve": "Resolve",
+        "no_open_disputes": "No open disputes.",
+        "confirm_decision": "Confirm the decision",
+        "will_calculate": (
+            "This computes and records a payout run for {period}: every rep whose {period} is "
+            "neither paid nor in another open run. Nothing is paid until the run is approved "
+            "by someone else and then paid."
+        ),
+        "will_approve_run": (
+            "This approves run {run_id}. It can then be paid; you cannot approve a run you "
+            "calculated."
+        ),
+        "will_reject_run": "This rejects run {run_id}: it pays nobody, and its reps are free "
+        "for another run.",
+        "will_pay_run": (
+            "This marks run {run_id} paid: its reps' periods are locked, and later changes "
+            "are booked as corrections."
+        ),
+        "will_approve_item": "This approves the {kind} {subject} of rep {rep}: it then counts "
+        "in the rep's pay.",
+        "will_reject_item": "This rejects the {kind} {subject} of rep {rep}: it changes no pay.",
+        "will_resolve_upheld": (
+            "This upholds dispute {dispute} of rep {rep} and books an adjustment of {amount} "
+            "in the rep's first unpaid period, to be approved by a second finance person."
+        ),
+        "will_resolve_rejected": "This rejects dispute {dispute} of rep {rep}; nothing is booked.",
+        "confirm_calculate": "Calculate the run",
+        "confirm_approve": "Approve",
+        "confirm_reject": "Reject",
+        "confirm_pay": "Pay the run",
+        "confirm_resolve": "Resolve the dispute",
+        "done_calculate": "Run {subject} calculated.",
+        "done_approve": "{subject} approved.",
+        "done_reject": "{subject} rejected.",
+        "done_pay": "Run {subject} paid.",
+        "done_resolve": "Dispute {subject} resolved.",
+    },
+    "zh-CN": {
+        "app_name": "激励台账",
+        "skip": "跳到正文",
+        "nav_pay": "我的薪酬",
+        "nav_overview": "总览",
+        "nav_docs": "接口",
+        "signed_in_as": "已登录：{actor}（{role}）",
+        "sign_out": "退出",
+        "language": "语言",
+        "home_title": "欢迎",
+        "home_nothing": "角色 {role} 暂无页面；请使用接口。",
+        "home_signed_out": "您已退出。",
+        "home_how": (
+            "请向管理员索取登录链接"
+            "（incentive-ledger token create --actor 名称 --role 角色 --link）。"
+        ),
+        "signin_failed_title": "此登录链接无效",
+        "signin_failed": (
+            "登录链接只能使用一次，有效期 15 分钟。此链接已使用、已过期或不存在。请重新索取。"
+        ),
+        "pay_title": "{rep} 的薪酬",
+        "pay_intro": "您的各期间，最新在前。打开期间查看对账单。",
+        "period": "期间",
+        "status": "状态",
+        "total": "合计",
+        "payable": "应付",
+        "currency": "币种",
+        "no_periods": "暂无对账单。",
+        "open_statement": "{period} 对账单",
+        "disputes": "申诉",
+        "dispute_id": "申诉",
+        "run": "批次",
+        "message": "内容",
+        "outcome": "结果",
+        "no_disputes": "暂无申诉。",
+        "statement_title": "{period} 对账单",
+        "back_to_pay": "返回全部期间",
+        "summary": "摘要",
+        "plan": "方案",
+        "as_of": "截至位置",
+        "attainment": "达成率",
+        "score": "加权得分",
+        "tier_coefficient": "档位系数",
+        "lines": "明细",
+        "line": "项目",
+        "amount": "金额",
+        "explanation": "说明",
+        "show_explanation": "说明与事件",
+        "steps_more": "已显示 {shown} / {count} 步。",
+        "steps_all": "显示全部步骤",
+        "events": "本项依据的事件",
+        "event_type": "事件",
+        "recorded_by": "记录人",
+        "recorded_at": "记录时间（UTC）",
+        "occurred_at": "发生时间",
+        "approved_by": "批准人",
+        "not_approved": "—",
+        "events_more": "另有 {count} 个事件",
+        "tier_ladder": "档位阶梯",
+        "tier_from": "起始得分",
+        "coefficient": "系数",
+        "tier_reached": "已达到",
+        "no_ladder": "此方案没有奖金档位。",
+        "pending_title": "待批准",
+        "pending_item": "{kind} {subject_id}：等待批准，暂不影响薪酬。",
+        "no_pending": "没有待批准事项。",
+        "paid_vs_now": "已付与现值",
+        "paid_column": "已付",
+        "now_column": "现值",
+        "change_column": "变化",
+        "later_events": "之后改变本期间应付金额的事件",
+        "correction_to": "差额作为更正记入 {period}。",
+        "paid_by": "已由批次 {run_id} 支付。",
+        "dispute_line": "申诉此项",
+        "dispute_message": "此项有什么问题？",
+        "dispute_continue": "下一步",
+        "dispute_only_paid": "已支付期间的项目可以申诉。",
+        "confirm_title": "确认申诉",
+        "confirm_what": (
+            "将为销售代表 {rep} 就支付批次 {run_id}（{period}，项目 {line}）"
+            "记录一条申诉，内容如下。财务将进行审核。"
+        ),
+        "confirm_yes": "提交申诉",
+        "confirm_no": "取消",
+        "dispute_raised": "申诉 {dispute_id} 已提交，财务将进行审核。",
+        "overview_title": "总览",
+        "overview_period": "期间",
+        "choose_period": "显示",
+        "distribution": "达成率分布",
+        "bucket": "达成率",
+        "reps": "人数",
+        "payouts_by_team": "按团队和期间的支付",
+        "team": "团队",
+        "no_team": "（无团队）",
+        "tier_counts": "档位人数",
+        "red_lines": "红线案件",
+        "severity_red_line": "红线",
+        "case_status": "状态",
+        "count": "数量",
+        "health": "投影与审计链",
+        "position": "链头位置",
+        "projected": "投影位置",
+        "lag": "滞后（事件数）",
+        "chain": "审计链",
+        "chain_ok": "完好（已检查 {checked} 个链节）",
+        "chain_broken": "在位置 {position} 断裂：{reason}",
+        "no_data": "本期间暂无数据。",
+        "no_target": "无目标",
+        "chart_note": "图表依据下表绘制。",
+        "status_open": "未结",
+        "status_calculated": "已计算",
+        "status_approved": "已批准",
+        "status_rejected": "已驳回",
+        "status_paid": "已支付",
+        "status_corrected": "已更正",
+        "case_approved": "已批准",
+        "case_pending": "待批准",
+        "case_rejected": "已驳回",
+        "case_overturned": "已撤销",
+        "error_title": "出现问题",
+        "error_404": "未找到。",
+        "error_403": "您的角色无权打开此页面。",
+        "error_csrf": "表单已过期或并非来自本站。请返回重试。",
+        "error_signin": "请先登录。",
+        "go_home": "首页",
+        "nav_team": "团队",
+        "nav_cases": "案件",
+        "team_title": "团队",
+        "team_reps": "销售代表",
+        "team_waiting": "待决定的目标与案件",
+        "cases_title": "案件",
+        "cases_waiting": "待您决定的红线案件",
+        "cases_by_status": "按严重程度和状态的案件",
+        "cases_all": "全部案件",
+        "severity": "严重程度",
+        "case": "案件",
+        "description": "描述",
+        "case_not_required": "无需批准",
+        "history_title": "{rep} 的纪律记录",
+        "no_history": "无记录。",
+        "payouts_title": "支付",
+        "nav_payouts": "支付",
+        "runs": "支付批次",
+        "calculate": "计算批次",
+        "calculated_by": "计算人",
+        "decided_by": "审批人",
+        "actions": "操作",
+        "action_approve": "批准",
+        "action_reject": "驳回",
+        "action_pay": "支付",
+        "export": "导出 CSV",
+        "no_runs": "暂无支付批次。",
+        "approval_queue": "待您审批",
+        "subject": "事项",
+        "kind": "类型",
+        "rep": "销售代表",
+        "queue_empty": "没有待审批事项。",
+        "kind_target": "目标变更",
+        "kind_adjustment": "调整",
+        "kind_case": "红线案件",
+        "kind_run": "支付批次",
+        "dispute_queue": "未结申诉",
+        "outcome_upheld": "支持",
+        "outcome_rejected": "驳回",
+        "amount_upheld": "支持时的调整金额（可为负）",
+        "note": "备注",
+        "resolve": "处理",
+        "no_open_disputes": "没有未结申诉。",
+        "confirm_decision": "确认决定",
+        "will_calculate": (
+            "将计算并记录 {period} 的支付批次：包括 {period} 既未支付、也不在其他未结批次中的"
+            "全部销售代表。批次须由他人批准后方可支付。"
+        ),
+        "will_approve_run": "将批准批次 {run_id}，之后即可支付；您不能批准自己计算的批次。",
+        "will_reject_run": "将驳回批次 {run_id}：不支付任何人，其销售代表可进入其他批次。",
+        "will_pay_run": "将把批次 {run_id} 标记为已支付：相关期间锁定，之后的变化记为更正。",
+        "will_approve_item": "将批准销售代表 {rep} 的{kind} {subject}，之后计入其薪酬。",
+        "will_reject_item": "将驳回销售代表 {rep} 的{kind} {subject}，不影响薪酬。",
+        "will_resolve_upheld": (
+            "将支持销售代表 {rep} 的申诉 {dispute}，并在其首个未支付期间记入调整 {amount}，"
+            "须由另一位财务人员批准。"
+        ),
+        "will_resolve_rejected": "将驳回销售代表 {rep} 的申诉 {dispute}，不记入任何金额。",
+        "confirm_calculate": "计算批次",
+        "confirm_approve": "批准",
+        "confirm_reject": "驳回",
+        "confirm_pay": "支付批次",
+        "confirm_resolve": "处理申诉",
+        "done_calculate": "批次 {subject} 已计算。",
+        "done_approve": "{subject} 已批准。",
+        "done_reject": "{subject} 已驳回。",
+        "done_pay": "批次 {subject} 已支付。",
+        "done_resolve": "申诉 {subject} 已处理。",
+    },
+}
+
+# Role names as the pages show them.
+_ROLES: Final[dict[str, dict[str, str]]] = {
+    "en": {},
+    "zh-CN": {
+        "rep": "销售代表",
+        "manager": "经理",
+        "finance": "财务",
+        "compliance": "合规",
+        "integration": "集成",
+        "admin": "管理员",
+        "upheld": "已支持",
+    },
+}
+
+
+def words(locale: str) -> dict[str, str]:
+    """The page words of ``locale``."""
+    return WORDS[locale]
+
+
+def term(locale: str, value: object) -> str:
+    """A value the ledger names (line kind, severity, role) in ``locale``'s words."""
+    text = str(value)
+    return _ROLES[locale].get(text) or TERMS[locale].get(text, text)
+
+
+def choose_locale(request: Request) -> str:
+    """The page's locale: ``?lang=`` (the switch), else the cookie it set, else
+    ``Accept-Language`` (English when it names nothing served: a page is still
+    better than a 406)."""
+    for chosen in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if chosen in LOCALES:
+            return str(chosen)
+    try:
+        return negotiate_locale(request.headers.get("accept-language"))
+    except HTTPException:
+        return "en"
+
+
+def money(value: Any) -> str:
+    """Money as the pages show it: grouped thousands, two decimals (the ledger's
+    own minor units when it has more), a real minus sign."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    places = max(2, -int(amount.as_tuple().exponent)) if amount.is_finite() else 2
+    text = f"{abs(amount):,.{places}f}"
+    return f"−{text}" if amount < 0 else text
+
+
+def ratio(value: Any) -> str:
+    """A ratio as the statement gives it (4 decimals), or a dash when absent."""
+    return "—" if value is None else str(value)

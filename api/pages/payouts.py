@@ -1,0 +1,166 @@
+"""The Payouts page (finance, SPEC §5.1): payout runs (calculate, approve or
+reject, pay, export), the approval queue and the dispute queue.
+
+Every decision is two posts: the first shows what it will do and records
+nothing; the second (``confirm=yes``) records it through the API's own handler
+(`api.routes.approvals.post_approval`, `api.routes.payouts`,
+`api.routes.disputes.post_resolution`), so maker-checker, the chain guard and
+every other rule apply exactly as over the API.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import SUBJECT_DECIDERS, require_role
+from api.pages.routes import Page, check_csrf, page_of, read_form, serve
+from api.routes.approvals import post_approval
+from api.routes.disputes import post_resolution
+from api.routes.payouts import post_pay
+from api.schemas import ApprovalIn, ResolutionIn
+from ledger.errors import InvalidInputError, NotFoundError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/app/payouts", include_in_schema=False)
+
+_ACTIONS: Final = frozenset({"calculate", "approve", "reject", "pay", "resolve"})
+_FINANCE_KINDS: Final = frozenset(k for k, roles in SUBJECT_DECIDERS.items() if "finance" in roles)
+
+
+def _runs(page: Page) -> list[dict[str, Any]]:
+    page.reports.fresh()
+    runs = [doc for _, _, doc in page.reports.projector.store.rows("payout_runs")]
+    return sorted(runs, key=lambda r: (r["period"], r["position"]), reverse=True)
+
+
+def _queue(page: Page) -> list[dict[str, Any]]:
+    rows = page.reports.projector.store.rows("pending_approvals")
+    return [doc for _, _, doc in rows if doc.get("kind") in _FINANCE_KINDS - {"run"}]
+
+
+def _open_disputes(page: Page) -> list[dict[str, Any]]:
+    rows = page.reports.projector.store.rows("disputes")
+    return [doc for _, _, doc in rows if doc.get("status") == "open"]
+
+
+@router.get("")
+def payouts(request: Request) -> Response:
+    """Runs, the approval queue and the dispute queue."""
+
+    def build(page: Page) -> Response:
+        require_role(page.who, "post_run")
+        return page.render(
+            "payouts.html",
+            runs=_runs(page),
+            queue=_queue(page),
+            disputes=_open_disputes(page),
+            done=request.query_params.get("done"),
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.get("/runs/{run_id}/export.csv")
+def export(run_id: str, request: Request) -> Response:
+    """The run's payroll file, as `GET /payouts/runs/{run_id}/export.csv` gives it."""
+
+    def build(page: Page) -> Response:
+        require_role(page.who, "get_export")
+        body = page.reports.export_csv(run_id)
+        return PlainTextResponse(
+            body,
+            media_type="text/csv",
+            headers={"content-disposition": f'attachment; filename="{run_id}.csv"'},
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.post("/act")
+async def act(request: Request) -> Response:
+    """A decision: confirmation first, then the API's handler."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def build(page: Page) -> Response:
+        check_csrf(page, form)
+        action = form.get("action", "")
+        if action not in _ACTIONS:
+            raise InvalidInputError(f"unknown action {action!r}", field="action")
+        require_role(page.who, "post_run")
+        if form.get("confirm") != "yes":
+            return page.render("payouts_confirm.html", f=form, what=_describe(page, form))
+        done = _do(page, action, form)
+        return RedirectResponse(
+            "/app/payouts?" + urllib.parse.urlencode({"done": done}), status_code=303
+        )
+
+    return await run_in_threadpool(serve, page, build)
+
+
+def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
+    """What a decision will move, for its confirmation page."""
+    action = form["action"]
+    subject = form.get("subject", "")
+    if action == "calculate":
+        return {"period": _required(form, "period")}
+    if action == "resolve":
+        dispute = next((d for d in _open_disputes(page) if d["dispute_id"] == subject), None)
+        if dispute is None:
+            raise NotFoundError(f"no open dispute {subject}", field="subject")
+        return {"dispute": dispute}
+    run = next((r for r in _runs(page) if r["run_id"] == subject), None)
+    if run is not None:
+        return {"run": run}
+    item = next((q for q in _queue(page) if q["subject_id"] == subject), None)
+    if item is None or action == "pay":
+        raise NotFoundError(f"nothing waits for a decision under {subject}", field="subject")
+    return {"item": item}
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise InvalidInputError(f"{name} is required", field=name)
+    return value
+
+
+def _do(page: Page, action: str, form: dict[str, str]) -> str:
+    """Record the decision; returns what the page then reports done."""
+    subject = form.get("subject", "")
+    try:
+        if action == "calculate":
+            period = _required(form, "period")
+            require_role(page.who, "post_run")
+            result = page.reports.payout_run(period, actor=page.who.actor)
+            event_id = result.outcomes[0].event_id
+            assert event_id is not None
+            return f"calculate:{page.ledger.event(event_id).data['run_id']}"
+        if action in {"approve", "reject"}:
+            body = ApprovalIn(
+                subject_id=subject,
+                decision="grant" if action == "approve" else "reject",
+                note=form.get("note") or None,
+            )
+            post_approval(body, page.who, page.use_cases)
+        elif action == "pay":
+            post_pay(subject, page.who, page.reports)
+        else:
+            resolution = ResolutionIn(
+                outcome=form.get("outcome", ""),
+                note=_required(form, "note"),
+                amount=form.get("amount") or None,
+            )
+            post_resolution(subject, resolution, page.who, page.use_cases)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "form"
+        raise InvalidInputError(f"{field}: {first['msg']}", field=field) from None
+    return f"{action}:{subject}"

@@ -1,0 +1,402 @@
+"""The page handlers under ``/app`` (SPEC §5.1): sign-in and sign-out, My pay,
+a statement with its lines explained, a dispute raised from a line, Overview.
+
+Each handler applies the API's role table and rep scope (`api.auth`) before
+reading anything, so a page never shows what the API would refuse, and a rep
+asking for another rep's page gets the same 404 the API gives. Writes go
+through the API's own handlers (`api.routes.disputes.post_dispute`), with
+their checks.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import ROUTE_ROLES, ForbiddenError, check_rep_scope, require_role
+from api.pages import views
+from api.pages.i18n import LANG_COOKIE, choose_locale, money, ratio, term, words
+from api.pages.session import (
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    SigninCodes,
+    csrf_token,
+    csrf_valid,
+)
+from api.routes.disputes import post_dispute
+from api.schemas import DisputeIn
+from api.tokens import Principal, TokenError, TokenStore
+from ledger.application import Ledger
+from ledger.errors import (
+    BatchRejectedError,
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
+from policies.wording import LOCALES
+from projections.service import Reports
+from service import UseCases
+
+__all__ = ["Page", "audit_read", "check_csrf", "page_of", "read_form", "router", "serve"]
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+audit = structlog.get_logger("audit")
+
+_TEMPLATES: Final = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_TEMPLATES.filters["money"] = money
+_TEMPLATES.filters["ratio"] = ratio
+_FORM_LIMIT: Final = 64 * 1024
+_CONFLICTS: Final = frozenset(
+    {"ConflictError", "SelfApprovalError", "BatchRejectedError"}
+)  # a dispute message is at most 10,000 characters
+
+
+class _SignInNeededError(Exception):
+    """No (valid) session cookie."""
+
+
+class _CsrfError(Exception):
+    """A form without the session's token."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every handler knows about the request."""
+
+    request: Request
+    locale: str
+    principal: Principal | None
+
+    @property
+    def who(self) -> Principal:
+        if self.principal is None:
+            raise _SignInNeededError
+        return self.principal
+
+    @property
+    def ledger(self) -> Ledger:
+        ledger: Ledger = self.request.app.state.ledger
+        return ledger
+
+    @property
+    def reports(self) -> Reports:
+        reports: Reports = self.request.app.state.reports
+        return reports
+
+    @property
+    def use_cases(self) -> UseCases:
+        """The decisions, as the API's routes make them."""
+        return UseCases(self.ledger, self.reports)
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """The page ``template`` in this request's locale."""
+        w = words(self.locale)
+        secret: bytes = self.request.app.state.page_secret
+        path = self.request.url.path
+        query = {k: v for k, v in self.request.query_params.items() if k != "lang"}
+        switch = {
+            code: path + "?" + urllib.parse.urlencode({**query, "lang": code}) for code in LOCALES
+        }
+        html = _TEMPLATES.get_template(template).render(
+            w=w,
+            locale=self.locale,
+            t=lambda key, **kw: w[key].format(**kw),
+            term=lambda value: term(self.locale, value),
+            principal=self.principal,
+            csrf=csrf_token(secret, self.principal) if self.principal else "",
+            switch=switch,
+            **values,
+        )
+        response = HTMLResponse(html, status_code=status)
+        chosen = self.request.query_params.get("lang")
+        if chosen in LOCALES:
+            response.set_cookie(
+                LANG_COOKIE, str(chosen), max_age=365 * 86400, httponly=True, samesite="strict"
+            )
+        return response
+
+
+def page_of(request: Request) -> Page:
+    principal = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        tokens: TokenStore = request.app.state.tokens
+        try:
+            principal = tokens.check(token)
+        except TokenError:
+            principal = None
+        else:
+            request.state.principal = principal
+    return Page(request, choose_locale(request), principal)
+
+
+def serve(page: Page, build: Callable[[Page], Response]) -> Response:
+    """``build``'s page, or the error page that says why not."""
+    try:
+        return build(page)
+    except _SignInNeededError:
+        return page.render("error.html", 401, message=words(page.locale)["error_signin"])
+    except _CsrfError:
+        return page.render("error.html", 403, message=words(page.locale)["error_csrf"])
+    except ForbiddenError:
+        return page.render("error.html", 403, message=words(page.locale)["error_403"])
+    except NotFoundError:
+        return page.render("error.html", 404, message=words(page.locale)["error_404"])
+    except LedgerError as exc:
+        status = 409 if isinstance(exc, ConflictError | BatchRejectedError) else 422
+        return page.render("error.html", status, message=str(exc))
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _FORM_LIMIT:
+        return {}
+    parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def check_csrf(page: Page, form: dict[str, str]) -> None:
+    if not csrf_valid(page.request.app.state.page_secret, page.who, form.get("csrf")):
+        raise _CsrfError
+
+
+def audit_read(principal: Principal, rep_id: str, what: str) -> None:
+    """As the API does: reads of another person's pay by finance or compliance
+    are audit entries."""
+    if principal.role in {"finance", "compliance"}:
+        audit.info(
+            "audit.read", actor=principal.actor, role=principal.role, rep_id=rep_id, what=what
+        )
+
+
+def _home_of(principal: Principal) -> str | None:
+    if principal.role == "rep":
+        return f"/app/reps/{urllib.parse.quote(str(principal.rep_id))}/pay"
+    if principal.role in _OVERVIEW_ROLES:
+        return "/app/overview"
+    if principal.role == "manager":
+        return "/app/team"
+    return None
+
+
+_OVERVIEW_ROLES: Final = frozenset({"finance", "compliance"})
+
+
+# -- sign-in -------------------------------------------------------------------
+
+
+@router.get("/signin/{code}")
+def signin(code: str, request: Request) -> Response:
+    """Redeem a one-time link: set the session cookie, then leave the URL."""
+    page = page_of(request)
+    codes: SigninCodes = request.app.state.signin_codes
+    found = codes.redeem(code)
+    if found is None:
+        return page.render("signin_failed.html", 410)
+    tokens: TokenStore = request.app.state.tokens
+    token, _ = tokens.create(
+        actor=found.actor,
+        role=found.role,
+        rep_id=found.rep_id,
+        ttl=timedelta(hours=SESSION_HOURS),
+    )
+    response = RedirectResponse("/app/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """Revoke the session's token and clear the cookie."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def build(page: Page) -> Response:
+        check_csrf(page, form)
+        tokens: TokenStore = request.app.state.tokens
+        tokens.revoke(page.who.token_id)
+        response = RedirectResponse("/app/?signed_out=1", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    return await run_in_threadpool(serve, page, build)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """Where a signed-in user starts: their role's page."""
+    page = page_of(request)
+    if page.principal is not None:
+        target = _home_of(page.principal)
+        if target is not None:
+            return RedirectResponse(target, status_code=303)
+    return page.render("home.html", signed_out="signed_out" in request.query_params)
+
+
+# -- My pay ----------------------------------------------------------------------
+
+
+@router.get("/reps/{rep_id}/pay")
+def pay(rep_id: str, request: Request) -> Response:
+    """A rep's periods: payable and status, and their disputes."""
+
+    def build(page: Page) -> Response:
+        require_role(page.who, "get_statement")
+        check_rep_scope(page.who, rep_id, page.reports)
+        audit_read(page.who, rep_id, "periods")
+        disputes = None
+        if page.who.role in ROUTE_ROLES["get_disputes"]:
+            disputes = page.reports.disputes(rep_id)
+        return page.render(
+            "pay.html",
+            rep_id=rep_id,
+            periods=views.rep_periods(page.reports, rep_id),
+            disputes=disputes,
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.get("/reps/{rep_id}/statements/{period}")
+def statement(rep_id: str, period: str, request: Request) -> Response:
+    """A statement: the summary, each line unfolding into steps and events."""
+    full_line = request.query_params.get("line")
+
+    def build(page: Page) -> Response:
+        require_role(page.who, "get_statement")
+        check_rep_scope(page.who, rep_id, page.reports)
+        audit_read(page.who, rep_id, "statement")
+        # The statement in the ledger's own words (served from the read model);
+        # only the steps shown are worded again in the page's language: a line
+        # of 10,000 sales shows 25 of them.
+        doc = page.reports.statement(rep_id, period)
+        lines = []
+        for index, line in enumerate(doc["lines"]):
+            steps = line["explanation"]
+            shown = steps
+            if str(index) != full_line and len(steps) > views.STEPS_PER_LINE:
+                shown = [*steps[: views.STEPS_PER_LINE - 1], steps[-1]]
+            shown = [views.worded(step, page.locale) for step in shown]
+            events, count = views.line_events(page.ledger, line.get("event_ids", []))
+            lines.append(
+                {
+                    "index": index,
+                    "line": line,
+                    "steps": shown,
+                    "step_count": len(steps),
+                    "events": events,
+                    "event_count": count,
+                }
+            )
+        may_dispute = doc.get("status") == "paid" and page.who.role in ROUTE_ROLES["post_dispute"]
+        warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
+        return page.render(
+            "statement.html",
+            rep_id=rep_id,
+            s=doc,
+            warnings=warnings,
+            lines=lines,
+            ladder=views.tier_ladder(page.ledger, doc),
+            compare=views.paid_vs_now(page.reports, rep_id, doc),
+            may_dispute=may_dispute,
+            raised=request.query_params.get("raised"),
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.post("/reps/{rep_id}/statements/{period}/dispute")
+async def dispute(rep_id: str, period: str, request: Request) -> Response:
+    """Dispute a line: first a confirmation that shows what will be recorded,
+    then (``confirm=yes``) the dispute, through the API's own handler."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def build(page: Page) -> Response:
+        check_csrf(page, form)
+        require_role(page.who, "post_dispute")
+        check_rep_scope(page.who, rep_id, page.reports)
+        doc = page.reports.statement(rep_id, period)
+        paid = doc.get("paid") if doc.get("status") == "paid" else None
+        if not isinstance(paid, dict):
+            raise NotFoundError(f"{period} of {rep_id} is not paid", field="period")
+        try:
+            index = int(form.get("line", ""))
+            line = doc["lines"][index]
+        except (ValueError, IndexError):
+            raise NotFoundError("no such line", field="line") from None
+        message = form.get("message", "").strip()
+        if not message:
+            raise _missing_message(page.locale)
+        if form.get("confirm") != "yes":
+            return page.render(
+                "dispute_confirm.html",
+                rep_id=rep_id,
+                s=doc,
+                index=index,
+                line=line,
+                run_id=paid["run_id"],
+                message=message,
+            )
+        text = f"line {index + 1} {line['kind']} {line['amount']}: {message}"
+        dispute_id = f"DSP-{uuid.uuid4().hex[:12]}"
+        body = DisputeIn(
+            run_id=paid["run_id"],
+            message=text[:10_000],
+            dispute_id=dispute_id,
+            rep_id=None if page.who.role == "rep" else rep_id,
+        )
+        post_dispute(body, page.who, page.use_cases)
+        where = f"/app/reps/{urllib.parse.quote(rep_id)}/statements/{urllib.parse.quote(period)}"
+        return RedirectResponse(
+            f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303
+        )
+
+    return await run_in_threadpool(serve, page, build)
+
+
+def _missing_message(locale: str) -> LedgerError:
+    return InvalidInputError(words(locale)["dispute_message"], field="message")
+
+
+# -- Overview --------------------------------------------------------------------
+
+
+@router.get("/overview")
+def overview(request: Request) -> Response:
+    """The dashboard: attainment, payouts by team, tiers, red lines, lag, chain."""
+
+    def build(page: Page) -> Response:
+        if page.who.role not in _OVERVIEW_ROLES:
+            raise ForbiddenError("overview: finance and compliance")
+        require_role(page.who, "get_verify")
+        return page.render(
+            "overview.html", o=views.overview(page.reports, request.query_params.get("period"))
+        )
+
+    return serve(page_of(request), build)

@@ -1,0 +1,162 @@
+"""Sign-in by one-time link, the session cookie, and CSRF tokens (SPEC §5.1).
+
+``token create --link`` stores a sign-in code (only its SHA-256, with the actor,
+role and rep it signs in as) and prints ``BASE/app/signin/<code>``. Opening the
+link redeems the code — once: the row is marked used in the same statement
+that reads it, so two concurrent openings cannot both sign in — and issues a
+session: an ordinary bearer token of the API's token store (`api.tokens`,
+revocable, expiring after `SESSION_HOURS`), set as an HttpOnly,
+SameSite=Strict cookie, never shown to scripts or put in a URL. Sign-out
+revokes that token, so a copied cookie stops working too.
+
+Forms carry a synchronizer token: an HMAC of the session's token id under the
+token secret, so it needs no storage and a page of another site cannot know it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from api.tokens import ROLES, Principal
+from ledger.actors import normalise_actor
+from ledger.application import Ledger
+from ledger.backends.postgres import schema_lock
+
+__all__ = [
+    "CODE_MINUTES",
+    "SESSION_COOKIE",
+    "SESSION_HOURS",
+    "SignIn",
+    "SigninCodes",
+    "csrf_token",
+    "csrf_valid",
+    "signin_link",
+]
+
+SESSION_COOKIE: Final = "il_session"
+CODE_MINUTES: Final = 15
+SESSION_HOURS: Final = 12
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Who a redeemed sign-in code signs in as."""
+
+    actor: str
+    role: str
+    rep_id: str | None
+
+
+def _stamp(moment: datetime) -> str:
+    """A UTC time as fixed-width text, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def signin_link(base_url: str, code: str) -> str:
+    """The link that redeems ``code`` on the server at ``base_url``."""
+    return f"{base_url.rstrip('/')}/app/signin/{code}"
+
+
+class SigninCodes:
+    """One-time sign-in codes, kept in the ledger's database (table
+    ``page_signin_codes``) so that the CLI issuing them and every server process
+    redeeming them agree; the code itself is never stored."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
+        self._pg = isinstance(self._datastore, PostgresDatastore)
+        statement = (
+            "CREATE TABLE IF NOT EXISTS {table} (code_sha256 TEXT PRIMARY KEY, "
+            "actor TEXT NOT NULL, role TEXT NOT NULL, rep_id TEXT, created_at TEXT NOT NULL, "
+            "expires_at TEXT NOT NULL, used_at TEXT)"
+        )
+        if self._pg:
+            with schema_lock(self._datastore):
+                self._execute(statement, ())
+        else:
+            self._execute(statement, ())
+
+    def _execute(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._pg:
+            table = SQL("{}.{}").format(
+                Identifier(self._datastore.schema), Identifier("page_signin_codes")
+            )
+            query = SQL(statement.replace("?", "%s")).format(table=table)
+            with self._datastore.transaction(commit=True) as curs:
+                curs.execute(query, params)
+                rows = curs.fetchall() if curs.description else []
+                return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+        with self._datastore.transaction(commit=True) as c:
+            c.execute(statement.format(table="page_signin_codes"), params)
+            return [tuple(r) for r in c.fetchall()]
+
+    def issue(
+        self,
+        *,
+        actor: str,
+        role: str,
+        rep_id: str | None = None,
+        minutes: int = CODE_MINUTES,
+    ) -> str:
+        """A new one-time code for ``actor`` in ``role``; ValueError says which
+        field is wrong (the same rules as a token's)."""
+        try:
+            actor = normalise_actor(actor)
+        except ValueError as exc:
+            raise ValueError(f"actor: {exc}") from None
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if (role == "rep") != (rep_id is not None):
+            raise ValueError("a rep's link names its rep (--rep), and only a rep's link does")
+        code = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        self._execute(
+            "INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (
+                _digest(code),
+                actor,
+                role,
+                rep_id,
+                _stamp(now),
+                _stamp(now + timedelta(minutes=minutes)),
+            ),
+        )
+        return code
+
+    def redeem(self, code: str) -> SignIn | None:
+        """Who ``code`` signs in as, marking it used; None when it is unknown,
+        used or expired (the caller cannot tell which: a guesser learns nothing)."""
+        if not code or len(code) > 200:  # noqa: PLR2004
+            return None
+        now = _stamp(datetime.now(UTC))
+        rows = self._execute(
+            "UPDATE {table} SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL "
+            "AND expires_at > ? RETURNING actor, role, rep_id",
+            (now, _digest(code), now),
+        )
+        if not rows:
+            return None
+        actor, role, rep_id = rows[0]
+        return SignIn(str(actor), str(role), None if rep_id is None else str(rep_id))
+
+
+def csrf_token(secret: bytes, principal: Principal) -> str:
+    """The form token of ``principal``'s session."""
+    return hmac.new(secret, b"csrf:" + principal.token_id.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(secret: bytes, principal: Principal, given: str | None) -> bool:
+    """Whether a submitted form token is the session's."""
+    return given is not None and hmac.compare_digest(csrf_token(secret, principal), given)

@@ -1,0 +1,317 @@
+"""What the pages show, gathered from the read side (`projections.service.Reports`
+and its read models) — computing nothing the ledger does not already state.
+
+Scope is not checked here: every caller (`api.pages.routes`) has applied the
+API's role table and rep scope (`api.auth`) first.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from ledger.application import Ledger
+from ledger.catalogue import CATALOGUE
+from ledger.errors import NotFoundError
+from policies.explanation import Step
+from policies.pay_warnings import PayWarning
+from policies.periods import parse_period
+from policies.plan import Plan
+from policies.wording import render_step, render_warning
+from projections.service import Reports
+
+__all__ = [
+    "BUCKET_LABELS",
+    "EVENTS_PER_LINE",
+    "STEPS_PER_LINE",
+    "Overview",
+    "bucket",
+    "default_period",
+    "line_events",
+    "overview",
+    "paid_vs_now",
+    "period_key",
+    "rep_periods",
+    "tier_ladder",
+    "worded",
+    "worded_warning",
+]
+
+# A line of a statement with thousands of sales is shown by its first steps and
+# events (and its last step, the total); the rest is one link away.
+STEPS_PER_LINE: Final = 25
+EVENTS_PER_LINE: Final = 25
+
+# The ids by which an approval names its subject, per subject event type.
+_SUBJECT_FIELD: Final = {n: e.key for n, e in CATALOGUE.items() if e.approval is not None}
+
+# Attainment bands of the distribution chart (lower bound inclusive).
+_BUCKETS: Final = (
+    (Decimal("1.2"), "≥ 1.20"),
+    (Decimal("1.0"), "1.00–1.20"),
+    (Decimal("0.8"), "0.80–1.00"),
+    (Decimal("0.5"), "0.50–0.80"),
+    (Decimal(0), "< 0.50"),
+)
+NO_TARGET: Final = "—"
+# The distribution's bands, lowest first, then reps with no target.
+BUCKET_LABELS: Final = (*reversed([label for _, label in _BUCKETS]), NO_TARGET)
+
+
+def period_key(period: str) -> tuple[int, int, str]:
+    parsed = parse_period(period)
+    return (parsed.first_day.toordinal(), -parsed.last_day.toordinal(), period)
+
+
+def _runs_by_rep(reports: Reports) -> dict[tuple[str, str], str]:
+    """The status of the newest open (calculated or approved) run per rep and period."""
+    statuses: dict[tuple[str, str], str] = {}
+    for _, _, run in reports.projector.store.rows("payout_runs"):
+        if run.get("status") not in {"calculated", "approved"}:
+            continue
+        recorded = reports.ledger.event(run["calculated_event_id"]).data
+        for statement in recorded.get("statements", ()):
+            statuses[statement["rep_id"], run["period"]] = run["status"]
+    return statuses
+
+
+def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
+    """The rep's periods, newest first: total, payable, currency and status
+    (open, calculated, approved, paid, corrected — paid, and changed since)."""
+    reports.fresh()
+    open_runs = _runs_by_rep(reports)
+    rows = []
+    for _, period, doc in reports.projector.store.rows("statements", rep_id):
+        status = doc.get("status", "open")
+        if status == "paid" and doc.get("correction_to"):
+            status = "corrected"
+        elif status == "open":
+            status = open_runs.get((rep_id, period), "open")
+        rows.append(
+            {
+                "period": period,
+                "status": status,
+                "total": doc["total"],
+                "payable": doc["payable"],
+                "currency": doc["currency"],
+            }
+        )
+    rows.sort(key=lambda r: period_key(r["period"]), reverse=True)
+    return rows
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event behind a statement line, as the page lists it."""
+
+    event_id: str
+    type: str
+    actor: str
+    recorded_at: str
+    occurred_at: str
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+
+def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], int]:
+    """The first `EVENTS_PER_LINE` events of a line (who recorded each, when, and
+    who approved it when its approval is among them), and how many there are."""
+    records = []
+    for event_id in event_ids[:EVENTS_PER_LINE]:
+        try:
+            records.append(ledger.event(event_id))
+        except NotFoundError:
+            continue
+    decisions = {str(r.data.get("subject_id")): r for r in records if r.type == "ApprovalGranted"}
+    rows = []
+    for r in records:
+        subject = r.data.get(_SUBJECT_FIELD.get(r.type, ""), None)
+        decision = decisions.get(str(subject)) if subject is not None else None
+        rows.append(
+            EventRow(
+                event_id=r.event_id,
+                type=r.type,
+                actor=r.actor,
+                recorded_at=str(r.recorded_at)[:19].replace("T", " "),
+                occurred_at=r.occurred_at.isoformat()[:16].replace("T", " "),
+                approved_by=decision.actor if decision else None,
+                approved_at=str(decision.recorded_at)[:19].replace("T", " ") if decision else None,
+            )
+        )
+    return rows, len(event_ids)
+
+
+def tier_ladder(ledger: Ledger, statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bonus tiers of the statement's plan, the one reached marked."""
+    plan_ref = statement.get("plan") or {}
+    plan = _plan(ledger, plan_ref.get("id"), plan_ref.get("version"))
+    if plan is None:
+        return []
+    score = statement.get("score")
+    reached = None
+    if score is not None:
+        for index, tier in enumerate(plan.bonus.tiers):
+            if tier.from_ <= Decimal(score):
+                reached = index
+    return [
+        {
+            "from": format(tier.from_, "f"),
+            "coefficient": format(tier.coefficient, "f"),
+            "reached": index == reached,
+        }
+        for index, tier in enumerate(plan.bonus.tiers)
+    ]
+
+
+def _plan(ledger: Ledger, plan_id: Any, version: Any) -> Plan | None:
+    if plan_id is None:
+        return None
+    return next(
+        (p for p in ledger.plan_versions(str(plan_id)) if str(p.version) == str(version)), None
+    )
+
+
+def worded(step: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A statement step with its words in ``locale`` (`policies.wording`)."""
+    if locale == "en":
+        return step
+    again = Step(step["code"], step["values"], tuple(step.get("event_ids", ())))
+    return {**step, "text": render_step(again, locale)}
+
+
+def worded_warning(warning: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A statement warning with its words in ``locale``."""
+    if locale == "en":
+        return warning
+    again = PayWarning(warning["code"], warning["values"], tuple(warning.get("event_ids", ())))
+    return {**warning, "text": render_warning(again, locale)}
+
+
+def paid_vs_now(reports: Reports, rep_id: str, statement: dict[str, Any]) -> dict[str, Any] | None:
+    """For a paid period that later events changed: each line as paid and as a
+    replay now gives it (from the correction booked in a later period)."""
+    target = statement.get("correction_to")
+    if statement.get("status") != "paid" or not target:
+        return None
+    later = reports.statement(rep_id, str(target))
+    correction = next(
+        (
+            line
+            for line in later["lines"]
+            if line["kind"] == "correction" and line.get("paid_period") == statement["period"]
+        ),
+        None,
+    )
+    if correction is None:
+        return None
+    paid = {line["kind"]: Decimal(line["amount"]) for line in statement["lines"]}
+    changes = {
+        step["values"]["kind"]: Decimal(step["values"]["change"])
+        for step in correction["explanation"]
+        if step.get("code") == "correction_change"
+    }
+    rows = [
+        {"kind": kind, "paid": paid.get(kind, Decimal(0)), "change": change}
+        for kind, change in changes.items()
+    ]
+    rows += [
+        {"kind": kind, "paid": amount, "change": Decimal(0)}
+        for kind, amount in paid.items()
+        if kind not in changes
+    ]
+    for row in rows:
+        row["now"] = row["paid"] + row["change"]
+    summary = next(s for s in correction["explanation"] if s.get("code") == "correction")
+    return {
+        "rows": rows,
+        "paid_total": summary["values"]["paid_total"],
+        "now_total": summary["values"]["replay_total"],
+        "difference": summary["values"]["difference"],
+        "to": target,
+    }
+
+
+@dataclass
+class Overview:
+    """The boss's dashboard of one period."""
+
+    period: str | None
+    periods: list[str]
+    distribution: list[tuple[str, int]] = field(default_factory=list)
+    tiers: list[tuple[str, int]] = field(default_factory=list)
+    payouts: list[dict[str, Any]] = field(default_factory=list)
+    red_lines: list[tuple[str, int]] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=dict)
+
+
+def bucket(attainment: str | None) -> str:
+    if attainment is None:
+        return NO_TARGET
+    value = Decimal(attainment)
+    return next(label for low, label in _BUCKETS if value >= low)
+
+
+def default_period(reports: Reports, periods: list[str]) -> str | None:
+    """The latest of ``periods`` (newest first) in which anyone has a target: a
+    new period with no targets yet would show an empty page."""
+    store = reports.projector.store
+    measured = {key for _, key, doc in store.rows("attainment") if doc.get("attainment")}
+    return next((p for p in periods if p in measured), periods[0] if periods else None)
+
+
+def overview(reports: Reports, period: str | None) -> Overview:
+    """Attainment distribution and tier counts of ``period`` (default: the latest
+    with statements), payable by team for every period, red-line case counts by
+    status, and the projections' lag and the audit chain."""
+    reports.fresh()
+    store = reports.projector.store
+    teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
+    balances = store.rows("balances")
+    periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
+    chosen = period if period in periods else default_period(reports, periods)
+    view = Overview(chosen, periods)
+    attainment = [doc for _, key, doc in store.rows("attainment") if key == chosen]
+    buckets = Counter(bucket(doc.get("attainment")) for doc in attainment)
+    view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
+    tiers = Counter(doc.get("tier_coefficient") or NO_TARGET for doc in attainment)
+    view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
+    sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    currencies: dict[tuple[str, str], str] = {}
+    for scope, key, doc in balances:
+        cell = sums[teams.get(scope, ""), key]
+        cell[0] += Decimal(doc["payable"])
+        cell[1] += 1
+        currencies[teams.get(scope, ""), key] = doc.get("currency", "")
+    view.payouts = [
+        {
+            "team": team,
+            "period": key,
+            "payable": total,
+            "reps": count,
+            "currency": currencies[team, key],
+        }
+        for (team, key), (total, count) in sorted(
+            sums.items(), key=lambda kv: (period_key(kv[0][1]), kv[0][0]), reverse=True
+        )
+    ]
+    statuses: Counter[str] = Counter()
+    for _, _, doc in store.rows("discipline"):
+        if doc.get("kind") == "case" and doc.get("severity") == "red_line":
+            statuses["overturned" if doc.get("overturned") else str(doc.get("approval"))] += 1
+    view.red_lines = sorted(statuses.items())
+    head = reports.ledger.head()
+    position = head.position if head else 0
+    projected = store.position()
+    report = reports.ledger.verify()
+    view.health = {
+        "position": position,
+        "projected": projected,
+        "lag": max(0, position - projected),
+        "chain_ok": report.ok,
+        "checked": report.checked,
+        "broken_position": report.broken_position,
+        "reason": report.reason,
+    }
+    return view

@@ -1,0 +1,176 @@
+"""Team (a manager's reps), Cases (compliance) and a rep's disciplinary history
+(SPEC §5.1), with the same role table and scope as the API: a manager sees the
+reps whose ``manager_id`` is them (`api.auth.manages`), compliance every case.
+
+A decision on a red-line case is confirmed first and then recorded through the
+API's own `api.routes.approvals.post_approval` (maker-checker included).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections import Counter
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import ForbiddenError, check_rep_scope, manages, require_role
+from api.pages import views
+from api.pages.routes import Page, audit_read, check_csrf, page_of, read_form, serve
+from api.routes.approvals import post_approval
+from api.schemas import ApprovalIn
+from ledger.errors import InvalidInputError, NotFoundError
+from presentation import history_texts
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+_CASE_DECISIONS: Final = {"approve": "grant", "reject": "reject"}
+
+
+@router.get("/team")
+def team(request: Request) -> Response:
+    """A manager's reps in one period: attainment, tier, payable, status; the
+    attainment distribution; their targets and cases waiting for a decision."""
+
+    def build(page: Page) -> Response:
+        if page.who.role != "manager":
+            raise ForbiddenError("team: managers")
+        require_role(page.who, "get_statement")
+        page.reports.fresh()
+        store = page.reports.projector.store
+        reps = sorted(
+            scope
+            for scope, _, doc in store.rows("reps")
+            if manages(page.who, doc.get("manager_id"))
+        )
+        periods = sorted(
+            {key for _, key, _ in store.rows("balances")}, key=views.period_key, reverse=True
+        )
+        wanted = request.query_params.get("period")
+        period = wanted if wanted in periods else views.default_period(page.reports, periods)
+        rows = []
+        for rep_id in reps:
+            balance = store.row("balances", rep_id, period) if period else None
+            attainment = store.row("attainment", rep_id, period) if period else None
+            if balance is None:
+                continue
+            rows.append(
+                {
+                    "rep_id": rep_id,
+                    "attainment": (attainment or {}).get("attainment"),
+                    "tier": (attainment or {}).get("tier_coefficient"),
+                    "payable": balance["payable"],
+                    "total": balance["total"],
+                    "status": balance.get("status", "open"),
+                }
+            )
+        buckets = Counter(views.bucket(r["attainment"]) for r in rows)
+        waiting = [doc for scope, _, doc in store.rows("pending_approvals") if scope in set(reps)]
+        return page.render(
+            "team.html",
+            period=period,
+            periods=periods,
+            rows=rows,
+            distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
+            waiting=waiting,
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.get("/cases")
+def cases(request: Request) -> Response:
+    """Every case by severity and status, the red-line cases awaiting approval."""
+
+    def build(page: Page) -> Response:
+        if page.who.role != "compliance":
+            raise ForbiddenError("cases: compliance")
+        require_role(page.who, "get_history")
+        page.reports.fresh()
+        store = page.reports.projector.store
+        entries = [
+            {**doc, "rep_id": scope}
+            for scope, _, doc in store.rows("discipline")
+            if doc.get("kind") == "case"
+        ]
+        entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
+        counts = Counter(
+            (
+                str(d.get("severity")),
+                "overturned" if d.get("overturned") else str(d.get("approval")),
+            )
+            for d in entries
+        )
+        waiting = [
+            doc for _, _, doc in store.rows("pending_approvals") if doc.get("kind") == "case"
+        ]
+        return page.render(
+            "cases.html",
+            cases=entries,
+            counts=sorted(counts.items()),
+            waiting=waiting,
+            done=request.query_params.get("done"),
+        )
+
+    return serve(page_of(request), build)
+
+
+@router.post("/cases/act")
+async def case_act(request: Request) -> Response:
+    """Approve or reject a red-line case: confirmation first, then the API's handler."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def build(page: Page) -> Response:
+        check_csrf(page, form)
+        if page.who.role != "compliance":
+            raise ForbiddenError("cases: compliance")
+        action = form.get("action", "")
+        if action not in _CASE_DECISIONS:
+            raise InvalidInputError(f"unknown action {action!r}", field="action")
+        subject = form.get("subject", "")
+        rows = page.reports.projector.store.rows("pending_approvals")
+        item = next(
+            (d for _, _, d in rows if d.get("kind") == "case" and d["subject_id"] == subject),
+            None,
+        )
+        if item is None:
+            raise NotFoundError(f"no case {subject} waits for a decision", field="subject")
+        if form.get("confirm") != "yes":
+            return page.render(
+                "payouts_confirm.html",
+                f=form,
+                what={"item": item},
+                post_to="/app/cases/act",
+                back_to="/app/cases",
+            )
+        body = ApprovalIn(
+            subject_id=subject,
+            decision=_CASE_DECISIONS[action],
+            note=form.get("note") or None,
+        )
+        post_approval(body, page.who, page.use_cases)
+        return RedirectResponse(
+            "/app/cases?" + urllib.parse.urlencode({"done": f"{action}:{subject}"}),
+            status_code=303,
+        )
+
+    return await run_in_threadpool(serve, page, build)
+
+
+@router.get("/reps/{rep_id}/history")
+def history(rep_id: str, request: Request) -> Response:
+    """A rep's disciplinary history, as `GET /reps/{rep_id}/history` gives it."""
+
+    def build(page: Page) -> Response:
+        require_role(page.who, "get_history")
+        check_rep_scope(page.who, rep_id, page.reports)
+        audit_read(page.who, rep_id, "history")
+        entries: list[dict[str, Any]] = history_texts(page.reports.history(rep_id), page.locale)
+        return page.render("history.html", rep_id=rep_id, entries=entries)
+
+    return serve(page_of(request), build)

@@ -1,0 +1,512 @@
+"""The web pages in a real browser (Debian's chromium, driven by Playwright):
+sign-in and sign-out, each page in English and Chinese, BOLA by URL, no request
+to another origin, no console errors, no English left on Chinese pages, pages
+read with JavaScript off, a dispute raised from a statement line — and the
+screenshots of every page (both languages, desktop and 375 px phone width)
+written to ``docs/screenshots/`` for the README and for people to look at.
+
+Under ``CI=true`` these fail when chromium is missing (`.ci/run` installs it);
+elsewhere they skip, saying why.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.pages.i18n import WORDS
+from api.pages.session import SigninCodes
+from api.settings import Settings
+from demo import DemoResult, run_demo
+from ledger.application import Ledger
+from tests.conftest import IN_CI
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+SECRET = "test-token-secret-0123456789abcdef"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+LOCALES = ("en", "zh-CN")
+
+
+def _need_chromium() -> str:
+    if CHROMIUM is not None:
+        return CHROMIUM
+    message = "chromium is not installed (apt-get install chromium fonts-wqy-zenhei)"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: the browser tests must run)")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    codes: SigninCodes
+    ledger: Ledger
+    demo: DemoResult
+
+    def link(self, actor: str, role: str, rep_id: str | None = None) -> str:
+        return f"{self.base}/app/signin/{self.codes.issue(actor=actor, role=role, rep_id=rep_id)}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app under uvicorn on a free port, over a fresh demo database."""
+    _need_chromium()
+    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'ledger.db'}"
+    ledger = Ledger(url)
+    demo = run_demo(ledger)
+    app = create_app(
+        Settings(database_url=url, token_secret=SECRET),  # type: ignore[arg-type]
+        ledger=ledger,
+    )
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield Server(f"http://127.0.0.1:{port}", app.state.signin_codes, ledger, demo)
+    uv.should_exit = True
+    thread.join(timeout=30)
+    ledger.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that it should not: requests elsewhere, console errors."""
+
+    origin: str
+    foreign: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    allowed: set[int] = field(default_factory=set)  # statuses a test navigates to on purpose
+
+    def attach(self, context: Any) -> None:
+        def route(r: Any) -> None:
+            if r.request.url.startswith(self.origin + "/") or r.request.url == self.origin:
+                r.continue_()
+            else:
+                self.foreign.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+
+        def on_page(page: Any) -> None:
+            page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+        context.on("page", on_page)
+
+    def check(self) -> None:
+        assert self.foreign == [], f"requests left the origin: {self.foreign}"
+        expected = {
+            f"Failed to load resource: the server responded with a status of {status}"
+            for status in self.allowed
+        }
+        errors = [e for e in self.errors if not any(e.startswith(x) for x in expected)]
+        assert errors == [], f"console errors: {errors}"
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_need_chromium(), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_context(browser: Any, server: Server) -> Iterator[Any]:
+    """Make browser contexts (desktop or phone, scripts on or off), each watched;
+    every watch is checked when the test ends."""
+    made: list[tuple[Any, Watch]] = []
+
+    def make(
+        *, phone: bool = False, scripts: bool = True, locale: str = "en-US"
+    ) -> tuple[Any, Watch]:
+        context = browser.new_context(
+            viewport=PHONE if phone else DESKTOP,
+            java_script_enabled=scripts,
+            locale=locale,
+            device_scale_factor=1,
+        )
+        watch = Watch(server.base)
+        watch.attach(context)
+        made.append((context, watch))
+        return context, watch
+
+    yield make
+    for context, watch in made:
+        context.close()
+        watch.check()
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+_LEFTOVER_JS = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  while (walker.nextNode()) {
+    const n = walker.currentNode;
+    const el = n.parentElement;
+    if (!el || el.closest('[data-raw], [lang="en"], script, style, .visually-hidden')) continue;
+    if (el.closest('details:not([open])') && !el.closest('summary')) continue;
+    out.push(n.textContent);
+  }
+  return out.join(' ');
+}"""
+# Ids, codes and units that are not words: rep and run ids, periods, currency codes.
+_NOT_WORDS = re.compile(
+    r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|v\d+)"
+)
+
+
+def english_left(page: Any) -> list[str]:
+    text = _NOT_WORDS.sub(" ", page.evaluate(_LEFTOVER_JS))
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
+def sign_in(context: Any, link: str) -> Any:
+    page = context.new_page()
+    page.goto(link)
+    return page
+
+
+class TestSignIn:
+    def test_sign_in_and_sign_out(self, server: Server, open_context: Any) -> None:
+        """The link lands on My pay with the code gone from the URL and the session
+        out of scripts' reach; sign-out ends it; the same link then fails."""
+        context, watch = open_context()
+        watch.allowed = {401, 410}
+        link = server.link("rep-li", "rep", "rep-li")
+        page = sign_in(context, link)
+        assert page.url == f"{server.base}/app/reps/rep-li/pay"
+        assert "il_session" not in page.evaluate("document.cookie")
+        cookie = next(c for c in context.cookies() if c["name"] == "il_session")
+        assert cookie["httpOnly"] is True
+        assert cookie["sameSite"] == "Strict"
+        page.get_by_role("button", name=WORDS["en"]["sign_out"]).click()
+        page.wait_for_url(re.compile(r".*/app/\?signed_out=1$"))
+        assert WORDS["en"]["home_signed_out"] in page.content()
+        _shot(page, "signed-out-en-desktop")
+        page.goto(f"{server.base}/app/reps/rep-li/pay")
+        assert WORDS["en"]["error_signin"] in page.content()
+        again = page.goto(link)
+        assert again is not None
+        assert again.status == 410
+        assert WORDS["en"]["signin_failed_title"] in page.content()
+
+    def test_a_link_works_once_in_two_browsers(self, server: Server, open_context: Any) -> None:
+        first, _ = open_context()
+        second, watch = open_context()
+        watch.allowed = {410}
+        link = server.link("fin-amy", "finance")
+        assert sign_in(first, link).url.endswith("/app/overview")
+        page = second.new_page()
+        answer = page.goto(link)
+        assert answer is not None
+        assert answer.status == 410
+
+
+class TestPagesPerRole:
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_my_pay_and_statement(
+        self, server: Server, open_context: Any, lang: str, phone: bool
+    ) -> None:
+        """A rep's pages in both languages, at both widths; the zh-CN pages show
+        no English words (ids, codes and the statement wording's data aside)."""
+        context, _ = open_context(phone=phone)
+        size = "phone" if phone else "desktop"
+        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
+        page.goto(f"{server.base}/app/reps/rep-li/pay?lang={lang}")
+        w = WORDS[lang]
+        assert page.get_by_role("heading", level=1).inner_text() == w["pay_title"].format(
+            rep="rep-li"
+        )
+        _shot(page, f"my-pay-{lang}-{size}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+        page.get_by_role("link", name=w["open_statement"].format(period="2026-Q3")).click()
+        page.wait_for_url(re.compile(r".*/statements/2026-Q3$"))
+        assert "33,100.00" in page.inner_text("main")
+        page.locator("details").first.locator("summary").click()
+        assert page.locator("details").first.get_attribute("open") is not None
+        _shot(page, f"statement-{lang}-{size}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_overview(self, server: Server, open_context: Any, lang: str, phone: bool) -> None:
+        """Finance's dashboard with its charts drawn from the tables it shows."""
+        context, _ = open_context(phone=phone)
+        page = sign_in(context, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/overview?lang={lang}")
+        w = WORDS[lang]
+        assert page.get_by_role("heading", level=2, name=w["distribution"]).is_visible()
+        page.wait_for_selector("div.chart canvas")
+        assert page.locator("div.chart canvas").count() == 2
+        assert "55,350.00" in page.inner_text("main")  # the Q3 run's payable, team east
+        _shot(page, f"overview-{lang}-{'phone' if phone else 'desktop'}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+
+    def test_language_switch_is_remembered(self, server: Server, open_context: Any) -> None:
+        """The switch on every page changes the language, and the next page keeps it."""
+        context, _ = open_context(locale="en-US")
+        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
+        page.get_by_role("link", name="简体中文").click()
+        page.wait_for_url(re.compile(r".*lang=zh-CN$"))
+        assert page.get_by_role("heading", level=1).inner_text() == "rep-li 的薪酬"
+        page.goto(f"{server.base}/app/reps/rep-li/statements/2026-Q4")
+        assert WORDS["zh-CN"]["summary"] in page.inner_text("main")
+
+    def test_accept_language_picks_chinese(self, server: Server, open_context: Any) -> None:
+        context, _ = open_context(locale="zh-CN")
+        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
+        assert WORDS["zh-CN"]["pay_intro"] in page.inner_text("main")
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    @pytest.mark.parametrize(
+        ("who", "path", "name", "expected"),
+        [
+            (("mgr-zhao", "manager"), "/app/team?period=2026-Q3", "team", "rep-wang"),
+            (("cmp-head", "compliance"), "/app/cases", "cases", "CASE-201"),
+            (("cmp-head", "compliance"), "/app/reps/rep-wang/history", "history", "CASE-102"),
+        ],
+    )
+    def test_team_cases_history(
+        self,
+        *,
+        server: Server,
+        open_context: Any,
+        lang: str,
+        phone: bool,
+        who: tuple[str, str],
+        path: str,
+        name: str,
+        expected: str,
+    ) -> None:
+        """A manager's Team, compliance's Cases and a history, in both languages."""
+        context, _ = open_context(phone=phone)
+        page = sign_in(context, server.link(*who))
+        separator = "&" if "?" in path else "?"
+        page.goto(f"{server.base}{path}{separator}lang={lang}")
+        assert expected in page.inner_text("main")
+        _shot(page, f"{name}-{lang}-{'phone' if phone else 'desktop'}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+
+
+class TestBola:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/app/reps/rep-chen/pay",
+            "/app/reps/rep-chen/statements/2026-Q3",
+            "/app/reps/rep-wang/statements/2026-Q3?line=0",
+            "/app/reps/rep-chen/statements/2026-Q3?lang=zh-CN",
+        ],
+    )
+    def test_a_rep_cannot_open_another_reps_page(
+        self, server: Server, open_context: Any, path: str
+    ) -> None:
+        context, watch = open_context()
+        watch.allowed = {404}
+        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
+        answer = page.goto(server.base + path)
+        assert answer is not None
+        assert answer.status == 404
+        lang = "zh-CN" if "zh-CN" in path else "en"
+        assert WORDS[lang]["error_404"] in page.inner_text("main")
+        assert "1,800.00" not in page.content()  # rep-chen's Q3 payable
+
+
+class TestWithoutScripts:
+    @pytest.mark.parametrize(
+        ("who", "path", "expected"),
+        [
+            (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/pay", "33,100.00"),
+            (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/statements/2026-Q3", "16,600.00"),
+            (("fin-amy", "finance", None), "/app/overview", "55,350.00"),
+        ],
+    )
+    def test_pages_read_with_javascript_off(
+        self,
+        server: Server,
+        open_context: Any,
+        who: tuple[str, str, str | None],
+        path: str,
+        expected: str,
+    ) -> None:
+        """Every figure is in the HTML; lines unfold with <details>, no script."""
+        context, _ = open_context(scripts=False)
+        page = sign_in(context, server.link(*who))
+        page.goto(server.base + path)
+        assert expected in page.inner_text("main")
+        if "statements" in path:
+            page.locator("details").first.locator("summary").click()
+            assert "S-1001" in page.locator("details").first.inner_text()
+        assert page.locator("div.chart").count() == 0  # no chart: the tables carry it
+
+
+class TestDispute:
+    @pytest.mark.parametrize("lang", LOCALES)
+    def test_dispute_a_line_from_the_statement(
+        self, server: Server, open_context: Any, lang: str
+    ) -> None:
+        """Unfold a line, write what is wrong, confirm: one DisputeRaised by the rep
+        on the run that paid the period, listed on My pay."""
+        context, _ = open_context()
+        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
+        page.goto(f"{server.base}/app/reps/rep-li/statements/2026-Q3?lang={lang}")
+        w = WORDS[lang]
+        line = page.locator("details").nth(1)
+        line.locator("summary").click()
+        message = f"S-1002 was mine ({lang})"
+        line.get_by_label(w["dispute_message"]).fill(message)
+        line.get_by_role("button", name=w["dispute_line"]).click()
+        page.wait_for_url(re.compile(r".*/dispute$"))
+        assert page.get_by_role("heading", level=1).inner_text() == w["confirm_title"]
+        assert server.demo.run_id in page.inner_text("main")
+        _shot(page, f"dispute-confirm-{lang}-desktop")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+        page.get_by_role("button", name=w["confirm_yes"]).click()
+        page.wait_for_url(re.compile(r".*raised=DSP-.*"))
+        dispute_id = page.url.rsplit("=", 1)[1]
+        assert dispute_id in page.inner_text("main")
+        recorded = [
+            r
+            for r in server.ledger.iter_log()
+            if r.type == "DisputeRaised" and r.data["dispute_id"] == dispute_id
+        ]
+        assert len(recorded) == 1
+        assert recorded[0].actor == "rep-li"
+        assert recorded[0].data["run_id"] == server.demo.run_id
+        assert message in recorded[0].data["message"]
+        page.goto(f"{server.base}/app/reps/rep-li/pay")
+        assert dispute_id in page.inner_text("main")
+
+
+class TestDocs:
+    def test_docs_work_offline(self, server: Server, open_context: Any) -> None:
+        """Swagger UI renders from this server's assets, with nothing fetched elsewhere."""
+        context, _ = open_context()
+        page = context.new_page()
+        page.goto(f"{server.base}/docs")
+        page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+        assert "Incentive ledger" in page.inner_text(".swagger-ui .info")
+
+
+class TestPayouts:
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_payouts_page(self, server: Server, open_context: Any, lang: str, phone: bool) -> None:
+        """Finance's queues in both languages, at both widths."""
+        context, _ = open_context(phone=phone)
+        page = sign_in(context, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts?lang={lang}")
+        w = WORDS[lang]
+        assert page.get_by_role("heading", level=1).inner_text() == w["payouts_title"]
+        assert server.demo.run_id in page.inner_text("main")
+        _shot(page, f"payouts-{lang}-{'phone' if phone else 'desktop'}")
+        if lang == "zh-CN":
+            assert english_left(page) == []
+
+    def test_a_run_approved_and_paid_by_two_people(self, server: Server, open_context: Any) -> None:
+        """fin-amy calculates 2026-Q4, fin-bob approves, fin-amy pays: each step
+        through its confirmation page."""
+        w = WORDS["en"]
+        amy, _ = open_context()
+        page = sign_in(amy, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_label(w["period"]).fill("2026-Q4")
+        page.get_by_role("button", name=w["calculate"]).click()
+        assert "2026-Q4" in page.inner_text("main")
+        _shot(page, "payouts-confirm-en-desktop")
+        page.get_by_role("button", name=w["confirm_calculate"]).click()
+        page.wait_for_url(re.compile(r".*done=calculate.*"))
+        run_id = next(
+            r.data["run_id"]
+            for r in server.ledger.iter_log()
+            if r.type == "PayoutCalculated" and r.data["period"] == "2026-Q4"
+        )
+        bob, _ = open_context()
+        page = sign_in(bob, server.link("fin-bob", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_approve']} {run_id}").click()
+        page.get_by_role("button", name=w["confirm_approve"]).click()
+        page.wait_for_url(re.compile(r".*done=approve.*"))
+        page = amy.pages[0]
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_pay']} {run_id}").click()
+        page.get_by_role("button", name=w["confirm_pay"]).click()
+        page.wait_for_url(re.compile(r".*done=pay.*"))
+        decided = {
+            r.type: r.actor
+            for r in server.ledger.iter_log()
+            if r.data.get("subject_id") == run_id or r.data.get("run_id") == run_id
+        }
+        assert decided == {
+            "PayoutCalculated": "fin-amy",
+            "ApprovalGranted": "fin-bob",
+            "PayoutPaid": "fin-amy",
+        }
+
+    def test_dispute_resolved_and_adjustment_approved(
+        self, server: Server, open_context: Any
+    ) -> None:
+        """fin-amy upholds the demo's dispute; the adjustment it books waits in the
+        queue until fin-bob approves it."""
+        w = WORDS["en"]
+        amy, _ = open_context()
+        page = sign_in(amy, server.link("fin-amy", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        card = page.locator("article", has_text="DSP-401")
+        card.get_by_label(w["outcome_upheld"], exact=True).check()
+        card.get_by_label(w["amount_upheld"]).fill("700.00")
+        card.get_by_label(w["note"]).fill("the split was 70/30")
+        card.get_by_role("button", name=w["resolve"]).click()
+        assert "700.00" in page.inner_text("main")
+        page.get_by_role("button", name=w["confirm_resolve"]).click()
+        page.wait_for_url(re.compile(r".*done=resolve.*"))
+        bob, _ = open_context()
+        page = sign_in(bob, server.link("fin-bob", "finance"))
+        page.goto(f"{server.base}/app/payouts")
+        page.get_by_role("button", name=f"{w['action_approve']} ADJ-DSP-401").click()
+        page.get_by_role("button", name=w["confirm_approve"]).click()
+        page.wait_for_url(re.compile(r".*done=approve.*"))
+        granted = [
+            r.actor
+            for r in server.ledger.iter_log()
+            if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-DSP-401"
+        ]
+        assert granted == ["fin-bob"]

@@ -1,0 +1,573 @@
+"""The web pages over HTTP (SPEC §5.1), on SQLite and PostgreSQL: one-time
+sign-in, the session cookie, sign-out, CSRF, the role and rep scope of every
+page (a rep gets 404 for another rep's pages, like the API), a dispute from a
+statement line, and the pages' security headers.
+
+The same pages in a real browser: `tests/pages/test_browser.py`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.pages.i18n import WORDS, money
+from api.pages.session import SigninCodes
+from api.settings import Settings
+from demo import DemoResult, run_demo
+from ledger.application import Ledger
+
+SECRET = "test-token-secret-0123456789abcdef"
+
+
+@dataclass
+class Site:
+    client: TestClient
+    ledger: Ledger
+    codes: SigninCodes
+    demo: DemoResult
+
+    def sign_in(self, actor: str, role: str, rep_id: str | None = None) -> None:
+        self.client.cookies.clear()
+        code = self.codes.issue(actor=actor, role=role, rep_id=rep_id)
+        answer = self.client.get(f"/app/signin/{code}", follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+
+    def csrf(self, path: str) -> str:
+        found = re.search(r'name="csrf" value="([0-9a-f]+)"', self.client.get(path).text)
+        assert found is not None
+        return found.group(1)
+
+    def disputes(self) -> list[dict[str, object]]:
+        return [
+            r.data for r in self.ledger.iter_log(after=0, stop=None) if r.type == "DisputeRaised"
+        ]
+
+
+@pytest.fixture
+def site(db_url: str) -> Iterator[Site]:
+    ledger = Ledger(db_url)
+    demo = run_demo(ledger)
+    settings = Settings(database_url=db_url, token_secret=SECRET)  # type: ignore[arg-type]
+    app = create_app(settings, ledger=ledger)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield Site(client, ledger, app.state.signin_codes, demo)
+    ledger.close()
+
+
+STATEMENT = "/app/reps/rep-li/statements/2026-Q3"
+
+
+class TestSignIn:
+    def test_a_link_signs_in_once_and_leaves_the_url(self, site: Site) -> None:
+        """The link sets an HttpOnly, SameSite=Strict cookie and redirects to a URL
+        without the code; the same link a second time signs nobody in."""
+        code = site.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
+        first = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+        assert first.status_code == 303
+        assert first.headers["location"] == "/app/"
+        cookie = first.headers["set-cookie"].lower()
+        assert "il_session=" in cookie
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert code not in first.headers["location"]
+        assert site.client.get("/app/", follow_redirects=False).headers["location"] == (
+            "/app/reps/rep-li/pay"
+        )
+        site.client.cookies.clear()
+        again = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+        assert again.status_code == 410
+        assert "set-cookie" not in again.headers
+
+    def test_an_expired_or_unknown_code_fails(self, site: Site) -> None:
+        """An expired code and a made-up one answer alike: 410, no cookie."""
+        expired = site.codes.issue(actor="fin-amy", role="finance", minutes=-1)
+        for code in (expired, "made-up-code"):
+            answer = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+            assert answer.status_code == 410
+            assert "set-cookie" not in answer.headers
+
+    def test_sign_out_revokes_the_session(self, site: Site) -> None:
+        """After sign-out the old cookie opens nothing, even when replayed."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        token = site.client.cookies["il_session"]
+        csrf = site.csrf("/app/reps/rep-li/pay")
+        out = site.client.post("/app/signout", data={"csrf": csrf}, follow_redirects=False)
+        assert out.status_code == 303
+        assert 'il_session=""' in out.headers["set-cookie"] or "max-age=0" in (
+            out.headers["set-cookie"].lower()
+        )
+        site.client.cookies.set("il_session", token)
+        assert site.client.get("/app/reps/rep-li/pay").status_code == 401
+
+    def test_sign_out_needs_the_form_token(self, site: Site) -> None:
+        """A sign-out posted without the CSRF token is refused and signs nobody out."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        assert site.client.post("/app/signout", data={}).status_code == 403
+        assert site.client.get("/app/reps/rep-li/pay").status_code == 200
+
+    def test_codes_follow_the_token_rules(self, site: Site) -> None:
+        """An invalid actor, an unknown role or a rep link without its rep are refused."""
+        with pytest.raises(ValueError, match="actor"):
+            site.codes.issue(actor="al ice", role="rep", rep_id="rep-li")
+        with pytest.raises(ValueError, match="role"):
+            site.codes.issue(actor="alice", role="boss")
+        with pytest.raises(ValueError, match="--rep"):
+            site.codes.issue(actor="alice", role="rep")
+
+    def test_cli_prints_a_link_that_works(self, site: Site, db_url: str) -> None:
+        """`token create --link` prints BASE/app/signin/CODE, which signs in once."""
+        from cli import app as cli_app
+
+        result = CliRunner().invoke(
+            cli_app,
+            [
+                "token",
+                "create",
+                "--actor",
+                "rep-li",
+                "--role",
+                "rep",
+                "--rep",
+                "rep-li",
+                "--link",
+                "--base-url",
+                "http://ledger.example:8000",
+                "--db",
+                db_url,
+            ],
+            env={"LEDGER_TOKEN_SECRET": SECRET},
+        )
+        assert result.exit_code == 0, result.output
+        link = result.stdout.strip()
+        assert link.startswith("http://ledger.example:8000/app/signin/")
+        path = link.removeprefix("http://ledger.example:8000")
+        assert site.client.get(path, follow_redirects=False).status_code == 303
+        assert site.client.get(path, follow_redirects=False).status_code == 410
+
+
+class TestScope:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/app/reps/rep-chen/pay",
+            "/app/reps/rep-chen/statements/2026-Q3",
+            "/app/reps/rep-chen/statements/2026-Q4",
+            "/app/reps/nobody/pay",
+            "/app/reps/REP-CHEN/pay",
+            "/app/reps/rep-chen%2F../pay",
+        ],
+    )
+    def test_a_rep_gets_404_for_any_other_reps_page(self, site: Site, path: str) -> None:
+        """BOLA: whatever the URL, another rep's page is a 404 with none of their data."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        answer = site.client.get(path)
+        assert answer.status_code == 404
+        assert "1,800.00" not in answer.text  # rep-chen's Q3 payable
+
+    def test_a_rep_cannot_dispute_for_another_rep(self, site: Site) -> None:
+        """A dispute posted on another rep's statement is a 404 and records nothing."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf("/app/reps/rep-li/pay")
+        before = len(site.disputes())
+        answer = site.client.post(
+            "/app/reps/rep-chen/statements/2026-Q3/dispute",
+            data={"csrf": csrf, "line": "0", "message": "mine", "confirm": "yes"},
+        )
+        assert answer.status_code == 404
+        assert len(site.disputes()) == before
+
+    def test_signed_out_pages_ask_for_sign_in(self, site: Site) -> None:
+        """Without a session every page is a 401 page, with no data."""
+        for path in (STATEMENT, "/app/reps/rep-li/pay", "/app/overview"):
+            answer = site.client.get(path)
+            assert answer.status_code == 401
+            assert "33,100.00" not in answer.text
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "status"),
+        [
+            ("fin-amy", "finance", 200),
+            ("cmp-head", "compliance", 200),
+            ("it-admin", "admin", 403),
+            ("mgr-zhao", "manager", 403),
+        ],
+    )
+    def test_overview_is_for_finance_and_compliance(
+        self, site: Site, actor: str, role: str, status: int
+    ) -> None:
+        """Overview sums every rep's pay: only roles the API lets read every statement."""
+        site.sign_in(actor, role)
+        assert site.client.get("/app/overview").status_code == status
+
+    def test_a_rep_has_no_overview(self, site: Site) -> None:
+        site.sign_in("rep-li", "rep", "rep-li")
+        assert site.client.get("/app/overview").status_code == 403
+
+    def test_a_manager_sees_their_team_only(self, site: Site) -> None:
+        """The API's scope: mgr-zhao reads rep-li's statement, mgr-qian gets 404."""
+        site.sign_in("mgr-zhao", "manager")
+        assert site.client.get(STATEMENT).status_code == 200
+        site.sign_in("mgr-qian", "manager")
+        assert site.client.get(STATEMENT).status_code == 404
+
+
+class TestMyPay:
+    def test_periods_with_payable_and_status(self, site: Site) -> None:
+        """Q3 was paid and later corrected; Q4 is open and carries the correction."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get("/app/reps/rep-li/pay").text
+        q3 = page[page.index(">2026-Q3<") :]
+        assert WORDS["en"]["status_corrected"] in q3[: q3.index("</tr>")]
+        assert money("33100.00") in q3[: q3.index("</tr>")]
+        q4 = page[page.index(">2026-Q4<") :]
+        assert WORDS["en"]["status_open"] in q4[: q4.index("</tr>")]
+
+    def test_statement_lines_unfold_into_steps_and_events(self, site: Site) -> None:
+        """Every line has a <details> with its steps and the events behind it,
+        with who recorded them; the approved adjustment names its approver."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get(STATEMENT).text
+        statement = site.client.get(
+            "/reps/rep-li/statements/2026-Q3",
+            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+        ).json()
+        assert page.count("<details>") == len(statement["lines"])
+        for line in statement["lines"]:
+            assert money(line["amount"]) in page
+            for step in line["explanation"]:
+                assert step["text"].replace("'", "&#39;") in page
+        assert "crm-sync" in page  # who recorded the sales
+        adjustment = page[page.index("AdjustmentRequested") :]
+        assert "fin-amy" in adjustment[: adjustment.index("</tr>")]
+
+    def test_corrected_period_shows_paid_and_now(self, site: Site) -> None:
+        """Paid 33,100.00, now 26,100.00: the correction booked in 2026-Q4."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get(STATEMENT).text
+        compare = page[page.index(WORDS["en"]["paid_vs_now"]) :]
+        for figure in ("33,100.00", "26,100.00", "−7,000.00", "16,600.00", "12,600.00"):
+            assert figure in compare
+        assert "2026-Q4" in compare
+        assert "SaleCancelled" in compare
+
+    def test_tier_ladder_marks_the_tier_reached(self, site: Site) -> None:
+        """Score 1.0600 reaches the band from 1.0 (coefficient 1.5)."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get(STATEMENT).text
+        reached = page[page.index('class="reached"') :]
+        assert "1.5" in reached[: reached.index("</tr>")]
+        assert page.count('class="reached"') == 1
+
+    def test_pending_items_are_listed(self, site: Site) -> None:
+        """rep-wang's mid-quarter target change waits for approval."""
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/reps/rep-wang/statements/2026-Q3").text
+        assert "T-WANG-Q3-B" in page
+
+    def test_chinese_pages_use_chinese_words(self, site: Site) -> None:
+        """?lang=zh-CN switches (and remembers) the language; the line kinds are
+        the statement wording's."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        answer = site.client.get(STATEMENT + "?lang=zh-CN")
+        assert "il_lang=zh-CN" in answer.headers["set-cookie"]
+        assert WORDS["zh-CN"]["paid_vs_now"] in answer.text
+        assert "佣金" in answer.text
+        assert WORDS["zh-CN"]["summary"] in site.client.get(STATEMENT).text
+        site.client.cookies.delete("il_lang")
+        accepted = site.client.get(STATEMENT, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        assert WORDS["zh-CN"]["summary"] in accepted.text
+
+    def test_every_word_exists_in_both_languages(self) -> None:
+        assert set(WORDS["en"]) == set(WORDS["zh-CN"])
+        for key, text in WORDS["zh-CN"].items():
+            assert re.search(r"[\u4e00-\u9fff]", text) or text == "—", key
+
+
+class TestDispute:
+    def test_dispute_confirms_then_records_through_the_api_use_case(self, site: Site) -> None:
+        """The first post only shows what will be recorded; the confirmation
+        records one DisputeRaised by the rep, on the run that paid the period."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(STATEMENT)
+        before = len(site.disputes())
+        form = {"csrf": csrf, "line": "1", "message": "the split of S-1002 is wrong"}
+        confirm = site.client.post(STATEMENT + "/dispute", data=form)
+        assert confirm.status_code == 200
+        assert site.demo.run_id in confirm.text
+        assert len(site.disputes()) == before
+        done = site.client.post(
+            STATEMENT + "/dispute", data={**form, "confirm": "yes"}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        raised = site.disputes()
+        assert len(raised) == before + 1
+        assert raised[-1]["rep_id"] == "rep-li"
+        assert raised[-1]["run_id"] == site.demo.run_id
+        assert "bonus" in str(raised[-1]["message"])
+        assert "the split of S-1002 is wrong" in str(raised[-1]["message"])
+        dispute_id = str(raised[-1]["dispute_id"])
+        assert dispute_id in done.headers["location"]
+        assert dispute_id in site.client.get("/app/reps/rep-li/pay").text
+
+    def test_a_dispute_without_the_form_token_records_nothing(self, site: Site) -> None:
+        site.sign_in("rep-li", "rep", "rep-li")
+        before = len(site.disputes())
+        answer = site.client.post(
+            STATEMENT + "/dispute",
+            data={"csrf": "0" * 64, "line": "0", "message": "x", "confirm": "yes"},
+        )
+        assert answer.status_code == 403
+        assert len(site.disputes()) == before
+
+    def test_an_empty_message_is_refused(self, site: Site) -> None:
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(STATEMENT)
+        answer = site.client.post(
+            STATEMENT + "/dispute", data={"csrf": csrf, "line": "0", "message": " "}
+        )
+        assert answer.status_code == 422
+        assert "message" in answer.text
+
+    def test_an_open_period_offers_no_dispute(self, site: Site) -> None:
+        """Only a paid period has a run to dispute: Q4 shows no form, and a post is 404."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        q4 = "/app/reps/rep-li/statements/2026-Q4"
+        page = site.client.get(q4).text
+        assert 'class="dispute"' not in page
+        csrf = site.csrf(q4)
+        answer = site.client.post(
+            q4 + "/dispute", data={"csrf": csrf, "line": "0", "message": "x", "confirm": "yes"}
+        )
+        assert answer.status_code == 404
+
+
+class TestHeaders:
+    def test_pages_have_a_strict_policy(self, site: Site) -> None:
+        site.sign_in("rep-li", "rep", "rep-li")
+        answer = site.client.get(STATEMENT)
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
+
+    def test_docs_and_assets_are_served_here(self, site: Site) -> None:
+        """/docs loads Swagger UI from this server: no other origin is named."""
+        docs = site.client.get("/docs")
+        assert docs.status_code == 200
+        for src in re.findall(r'(?:src|href)="([^"]+)"', docs.text):
+            assert src.startswith("/app/static/"), src
+            assert site.client.get(src).status_code == 200
+        assert "script-src 'self';" in docs.headers["content-security-policy"]
+
+    def test_page_forms_are_not_api_routes(self, site: Site) -> None:
+        """The pages stay out of the OpenAPI document (and its JSON-only body rule)."""
+        paths = site.client.get("/openapi.json").json()["paths"]
+        assert not [p for p in paths if p.startswith("/app/")]
+
+
+class TestPayouts:
+    def act(self, site: Site, **form: str) -> Any:
+        csrf = site.csrf("/app/payouts")
+        return site.client.post(
+            "/app/payouts/act", data={"csrf": csrf, **form}, follow_redirects=False
+        )
+
+    def events(self, site: Site, type_: str) -> list[dict[str, object]]:
+        return [r.data | {"_actor": r.actor} for r in site.ledger.iter_log() if r.type == type_]
+
+    def test_a_run_is_calculated_approved_and_paid_by_two_people(self, site: Site) -> None:
+        """Each step confirms first (recording nothing), the maker cannot approve
+        their own run (409, nothing recorded), a second person can, then it is paid."""
+        site.sign_in("fin-amy", "finance")
+        before = len(self.events(site, "PayoutCalculated"))
+        confirm = self.act(site, action="calculate", period="2026-Q4")
+        assert confirm.status_code == 200
+        assert "2026-Q4" in confirm.text
+        assert len(self.events(site, "PayoutCalculated")) == before
+        done = self.act(site, action="calculate", period="2026-Q4", confirm="yes")
+        assert done.status_code == 303
+        runs = self.events(site, "PayoutCalculated")
+        assert len(runs) == before + 1
+        run_id = str(runs[-1]["run_id"])
+        assert run_id in done.headers["location"]
+        own = self.act(site, action="approve", subject=run_id, confirm="yes")
+        assert own.status_code == 409
+        assert not [e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == run_id]
+        site.sign_in("fin-bob", "finance")
+        assert self.act(site, action="approve", subject=run_id).status_code == 200
+        assert self.act(site, action="approve", subject=run_id, confirm="yes").status_code == 303
+        granted = [e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == run_id]
+        assert [e["_actor"] for e in granted] == ["fin-bob"]
+        site.sign_in("fin-amy", "finance")
+        assert self.act(site, action="pay", subject=run_id, confirm="yes").status_code == 303
+        paid = [e for e in self.events(site, "PayoutPaid") if e["run_id"] == run_id]
+        assert len(paid) == 1
+        page = site.client.get("/app/payouts").text
+        row = page[page.index(run_id) :]
+        assert WORDS["en"]["status_paid"] in row[: row.index("</tr>")]
+
+    def test_the_export_is_the_apis(self, site: Site) -> None:
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv")
+        api = site.client.get(
+            f"/payouts/runs/{site.demo.run_id}/export.csv",
+            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+        )
+        assert page.status_code == 200
+        assert page.text == api.text
+        assert page.headers["content-type"].startswith("text/csv")
+
+    def test_an_approval_through_the_queue(self, site: Site) -> None:
+        """rep-wang's pending target change is in finance's queue; approving it
+        records the decision and moves it out of the queue."""
+        site.sign_in("fin-amy", "finance")
+        assert "T-WANG-Q3-B" in site.client.get("/app/payouts").text
+        assert (
+            self.act(site, action="approve", subject="T-WANG-Q3-B", confirm="yes").status_code
+            == 303
+        )
+        granted = [
+            e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == "T-WANG-Q3-B"
+        ]
+        assert [e["_actor"] for e in granted] == ["fin-amy"]
+        queue = site.client.get("/app/payouts").text
+        assert "T-WANG-Q3-B" not in queue[queue.index('id="queue-h"') :]
+
+    def test_an_upheld_dispute_books_an_adjustment_to_approve(self, site: Site) -> None:
+        """Finance upholds DSP-401 with 500.00: the adjustment waits in the queue
+        for a second finance person."""
+        site.sign_in("fin-amy", "finance")
+        form = {
+            "action": "resolve",
+            "subject": "DSP-401",
+            "outcome": "upheld",
+            "amount": "500.00",
+            "note": "split was 70/30",
+        }
+        confirm = self.act(site, **form)
+        assert "500.00" in confirm.text
+        assert self.act(site, **form, confirm="yes").status_code == 303
+        resolved = [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+        assert resolved[0]["outcome"] == "upheld"
+        adjustment = [
+            e
+            for e in self.events(site, "AdjustmentRequested")
+            if e["adjustment_id"] == "ADJ-DSP-401"
+        ]
+        assert adjustment[0]["amount"] == "500.00"
+        site.sign_in("fin-bob", "finance")
+        assert "ADJ-DSP-401" in site.client.get("/app/payouts").text
+
+    def test_a_bad_amount_names_the_field(self, site: Site) -> None:
+        site.sign_in("fin-amy", "finance")
+        answer = self.act(
+            site,
+            action="resolve",
+            subject="DSP-401",
+            outcome="upheld",
+            amount="lots",
+            note="n",
+            confirm="yes",
+        )
+        assert answer.status_code == 422
+        assert "amount" in answer.text
+        assert not [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "rep"),
+        [
+            ("rep-li", "rep", "rep-li"),
+            ("cmp-head", "compliance", None),
+            ("mgr-zhao", "manager", None),
+        ],
+    )
+    def test_payouts_is_for_finance(
+        self, site: Site, actor: str, role: str, rep: str | None
+    ) -> None:
+        site.sign_in(actor, role, rep)
+        assert site.client.get("/app/payouts").status_code == 403
+        assert (
+            site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv").status_code == 403
+        )
+
+
+class TestTeamAndCases:
+    def test_a_manager_sees_their_team(self, site: Site) -> None:
+        """mgr-zhao's three reps in 2026-Q3 with attainment and payable; the pending
+        target change is listed; another manager sees none of them."""
+        site.sign_in("mgr-zhao", "manager")
+        page = site.client.get("/app/team?period=2026-Q3").text
+        for rep in ("rep-li", "rep-chen", "rep-wang"):
+            assert rep in page
+        assert "1.1500" in page  # rep-li's attainment
+        assert "T-WANG-Q3-B" in page
+        site.sign_in("mgr-qian", "manager")
+        other = site.client.get("/app/team?period=2026-Q3").text
+        assert "rep-li" not in other
+        assert "T-WANG-Q3-B" not in other
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "rep", "path"),
+        [
+            ("rep-li", "rep", "rep-li", "/app/team"),
+            ("fin-amy", "finance", None, "/app/team"),
+            ("rep-li", "rep", "rep-li", "/app/cases"),
+            ("mgr-zhao", "manager", None, "/app/cases"),
+            ("fin-amy", "finance", None, "/app/cases"),
+        ],
+    )
+    def test_team_and_cases_are_for_their_roles(
+        self, site: Site, actor: str, role: str, rep: str | None, path: str
+    ) -> None:
+        site.sign_in(actor, role, rep)
+        assert site.client.get(path).status_code == 403
+
+    def test_compliance_decides_a_red_line_case(self, site: Site) -> None:
+        """A new red-line case waits on Cases; compliance approves it after the
+        confirmation; the recorder could not have (maker-checker, 409)."""
+        line = (
+            '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
+            '"actor": "cmp-sun", "case_id": "CASE-301", "rep_id": "rep-wang", '
+            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
+        )
+        site.ledger.import_lines([line], actor="cmp-sun")
+        site.sign_in("cmp-sun", "compliance")
+        csrf = site.csrf("/app/cases")
+        own = site.client.post(
+            "/app/cases/act",
+            data={"csrf": csrf, "action": "approve", "subject": "CASE-301", "confirm": "yes"},
+        )
+        assert own.status_code == 409
+        site.sign_in("cmp-head", "compliance")
+        assert "CASE-301" in site.client.get("/app/cases").text
+        csrf = site.csrf("/app/cases")
+        form = {"csrf": csrf, "action": "approve", "subject": "CASE-301"}
+        assert "rep-wang" in site.client.post("/app/cases/act", data=form).text
+        done = site.client.post(
+            "/app/cases/act", data={**form, "confirm": "yes"}, follow_redirects=False
+        )
+        assert done.status_code == 303
+        granted = [
+            r.actor
+            for r in site.ledger.iter_log()
+            if r.type == "ApprovalGranted" and r.data["subject_id"] == "CASE-301"
+        ]
+        assert granted == ["cmp-head"]
+
+    def test_history_follows_the_api_scope(self, site: Site) -> None:
+        """compliance reads anyone's history; a rep only their own (404 otherwise)."""
+        site.sign_in("cmp-head", "compliance")
+        assert "CASE-201" in site.client.get("/app/reps/rep-chen/history").text
+        site.sign_in("rep-li", "rep", "rep-li")
+        assert site.client.get("/app/reps/rep-chen/history").status_code == 404
+        assert site.client.get("/app/reps/rep-li/history").status_code == 200
