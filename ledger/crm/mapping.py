@@ -31,7 +31,14 @@ from datetime import timedelta, timezone, tzinfo
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ledger.actors import normalise_actor
 from ledger.events import IMPORTABLE_TYPES
@@ -146,12 +153,21 @@ class CrmMapping(_Strict):
     cancellation: CancellationMap | None = None
     payment: PaymentMap | None = None
 
+    @field_validator("actor")
+    @classmethod
+    def _actor(cls, actor: str | None) -> str | None:
+        # SPEC §2: an identity (the ValueError says what is wrong with it)
+        return None if actor is None else normalise_actor(actor)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            zone_of(name)
+        return name
+
     @model_validator(mode="after")
     def _coherent(self) -> CrmMapping:
-        if self.actor is not None:
-            normalise_actor(self.actor)  # ValueError names what is wrong with it
-        if self.timezone is not None:
-            zone_of(self.timezone)
         if (self.kind is None) != (not self.kinds):
             raise ValueError("kind (the column) and kinds (its values) go together")
         used = set(self.kinds.values()) if self.kinds else {"sale"}
