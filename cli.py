@@ -635,14 +635,51 @@ def payout_pay(
 @payout_app.command("export")
 def payout_export(
     run_id: str,
-    fmt: Annotated[Literal["csv"], typer.Option("--format", help="The file format.")] = "csv",
+    fmt: Annotated[
+        Literal["csv", "xlsx"], typer.Option("--format", help="The file format: csv or xlsx.")
+    ] = "csv",
+    layout: Annotated[
+        Path | None,
+        typer.Option(
+            "--layout",
+            help="A payroll system's column layout (TOML; see samples/payroll-layout.toml): "
+            "employee numbers, earning codes per line kind. Approved or paid runs only.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the file here (default: standard output).", dir_okay=False
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """The payroll export of a run (CSV): each rep's id, name, amount and currency,
-    the statement hashes and the chain head; the same run exports the same bytes.
-    Refused on a broken chain."""
-    del fmt  # one format so far: the option is there for scripts to say it
-    sys.stdout.write(_reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)))
+    """The payroll export of a run: each rep's id, name, amount and currency, the
+    statement hashes and the chain head (or a payroll layout's columns); the same
+    run exports the same bytes. Refused on a broken chain."""
+    from projections.payroll import LayoutError, load_layout
+
+    rules = None
+    if layout is not None:
+        try:
+            rules = load_layout(layout.read_text(encoding="utf-8"), source=layout.name)
+        except (LayoutError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--layout'") from None
+    if fmt == "xlsx" and to is None and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "xlsx is binary: pass --out FILE (or redirect)", param_hint="'--out'"
+        )
+    if fmt == "csv" and rules is None:
+        data = _reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)).encode()
+    else:
+        data = _reporting(db, as_json=False, call=lambda r: r.export_file(run_id, fmt, rules))
+    if to is not None:
+        to.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @app.command()
