@@ -207,6 +207,7 @@ def payroll_table(
         if s.payable <= 0 or s.status not in _PAYS:
             continue
         assert s.payable == s.total, "a positive total is what is payable"
+        assert sum((a for _, a in s.lines), Decimal(0)) == s.total, "SPEC §3: total = Σ lines"
         employee = _employee(layout, s.rep_id)
         if layout.rows == "reps":
             items = [("payable", s.payable)]

@@ -13,6 +13,7 @@ from api.deps import Caller, LedgerDep, ReportsDep
 from api.routes.events import _ERRORS, record_out
 from api.schemas import RecordOut
 from ledger.errors import LedgerError, NotFoundError
+from projections.payroll import XLSX_MEDIA_TYPE
 from projections.service import Reports
 
 __all__ = ["router"]
@@ -95,3 +96,18 @@ def get_export(run_id: str, principal: Caller, reports: ReportsDep) -> PlainText
     """The payroll file of a run, with each statement's hash and the chain head."""
     require_role(principal, "get_export")
     return PlainTextResponse(reports.export_csv(run_id), media_type="text/csv")
+
+
+@router.get(
+    "/payouts/runs/{run_id}/export.xlsx",
+    response_class=Response,
+    responses={**_ERRORS, 200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+)
+def get_export_xlsx(run_id: str, principal: Caller, reports: ReportsDep) -> Response:
+    """The payroll file of a run as an xlsx workbook (the CSV's columns), reproducible."""
+    require_role(principal, "get_export")
+    return Response(
+        reports.export_file(run_id, "xlsx"),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'},
+    )
