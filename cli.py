@@ -339,7 +339,7 @@ def _import_crm(
 ) -> None:
     """`import FILE.csv|FILE.xlsx --mapping MAPPING.toml`: a CRM export through the
     same import (`ledger.crm`), bad rows named by row and column."""
-    rules = _crm_mapping(file, mapping)
+    rules = _crm_mapping(file, mapping, encoding)
     with open_ledger(db) as ledger:
         if plan is not None:
             _publish(ledger, plan, who, as_json=as_json)
@@ -380,7 +380,7 @@ def _import_crm(
         out.print(f"[yellow]warning:[/] {escape(where)}: {render_warning(warning)}")
 
 
-def _crm_mapping(file: Path, mapping: Path | None) -> CrmMapping:
+def _crm_mapping(file: Path, mapping: Path | None, encoding: str | None) -> CrmMapping:
     """The mapping of a CRM export, or a usage error naming the option."""
     if mapping is None:
         raise typer.BadParameter(
@@ -392,6 +392,10 @@ def _crm_mapping(file: Path, mapping: Path | None) -> CrmMapping:
         )
     if not file.is_file():
         raise typer.BadParameter(f"{file} does not exist", param_hint="'FILE'")
+    if encoding is not None and file.suffix.lower() != ".csv":
+        raise typer.BadParameter(
+            "an xlsx workbook names its own encoding", param_hint="'--encoding'"
+        )
     try:
         return load_mapping(mapping.read_text(encoding="utf-8"), source=mapping.name)
     except (MappingError, UnicodeDecodeError) as exc:

@@ -149,7 +149,9 @@ class PayrollLayout(_Strict):
 
     name: str | None = None
     rows: Literal["lines", "reps"] = "lines"
-    sheet: str = Field(default="Payroll", min_length=1, max_length=31)
+    # a sheet name as Excel allows it: 1 to 31 characters, and no brackets, colon,
+    # asterisk, question mark or slashes
+    sheet: str = Field(default="Payroll", pattern=r"^[^\[\]:*?/\\]{1,31}$")
     columns: list[LayoutColumn] = Field(min_length=1)
     employees: dict[str, str] = Field(default_factory=dict)  # rep id -> employee number
     earning_codes: dict[str, str] = Field(default_factory=dict)  # line kind -> code

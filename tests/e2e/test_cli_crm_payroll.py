@@ -78,6 +78,17 @@ class TestCrmImport:
         )
         assert bad.returncode == 2
         assert b"delimiter" in bad.stderr
+        xlsx = _cli(
+            "import",
+            str(CRM / "hubspot-deals.xlsx"),
+            "--mapping",
+            str(CRM / "hubspot.toml"),
+            "--encoding",
+            "gb18030",
+            cwd=tmp_path,
+        )
+        assert xlsx.returncode == 2
+        assert b"names its own encoding" in xlsx.stderr
 
 
 class TestPayrollExport:

@@ -217,3 +217,12 @@ class TestCellsAreNeverFormulas:
         name = sheet.cell(2, STANDARD_COLUMNS.index("rep_name") + 1)
         assert (name.value, name.data_type) == ('=HYPERLINK("http://evil","pay")', "s")
         assert "'=HYPERLINK" in reports.export_file(run_id, "csv").decode()
+
+
+@pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])
+def test_a_sheet_name_excel_refuses_is_a_layout_error(sheet: str) -> None:
+    """Refused when the layout is read, naming the key (never a failed export)."""
+    from projections.payroll import LayoutError
+
+    with pytest.raises(LayoutError, match=r"^layout: sheet: "):
+        load_layout(f'sheet = "{sheet}"\ncolumns = [{{ header = "A", value = "amount" }}]')
