@@ -36,6 +36,15 @@ from api.settings import ConfigurationError, Settings, check_database, get_setti
 from ledger.actors import normalise_actor
 from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
+from ledger.crm import SUFFIXES as CRM_SUFFIXES
+from ledger.crm import (
+    CrmMapping,
+    CrmRejectedError,
+    MappingError,
+    ReadError,
+    import_export,
+    load_mapping,
+)
 from ledger.errors import BatchRejectedError, LedgerError, Unit
 from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
@@ -272,12 +281,33 @@ def import_(
         Path | None,
         typer.Option("--plan", help="Publish this plan (TOML/JSON) first.", exists=True),
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="A CRM export (FILE.csv or FILE.xlsx): how its columns map to events (TOML; "
+            "see samples/crm/).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="The CSV's encoding (default: detected: UTF-8, UTF-8 with BOM, else GB18030).",
+        ),
+    ] = None,
     db: DbOption = None,
     actor: ActorOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate a whole JSON Lines file, then append it; re-importing stores nothing."""
+    """Validate a whole JSON Lines file (or a CRM export with --mapping), then append
+    it; re-importing stores nothing."""
     who = _actor(actor)
+    if mapping is not None or encoding is not None or file.suffix.lower() in CRM_SUFFIXES:
+        _import_crm(file, mapping, encoding, plan, db, who, as_json=as_json)
+        return
     stream = str(file) == "-"
     if not stream and not file.exists():
         raise typer.BadParameter(f"{file} does not exist", param_hint="'FILE'")
@@ -351,6 +381,81 @@ def _refuse_file(reason: str, *, as_json: bool) -> None:
     else:
         _error(reason)
     raise typer.Exit(1)
+
+
+def _import_crm(
+    file: Path,
+    mapping: Path | None,
+    encoding: str | None,
+    plan: Path | None,
+    db: str | None,
+    who: str,
+    *,
+    as_json: bool,
+) -> None:
+    """`import FILE.csv|FILE.xlsx --mapping MAPPING.toml`: a CRM export through the
+    same import (`ledger.crm`), bad rows named by row and column."""
+    rules = _crm_mapping(file, mapping, encoding)
+    with open_ledger(db) as ledger:
+        if plan is not None:
+            _publish(ledger, plan, who, as_json=as_json)
+        try:
+            done = import_export(
+                ledger,
+                file,
+                rules,
+                actor=who,
+                encoding=encoding,
+                max_line_bytes=_settings().max_body_bytes,
+            )
+        except ReadError as exc:
+            _error(exc)
+            raise typer.Exit(1) from None
+        except CrmRejectedError as exc:
+            if as_json:
+                errors = [e.to_dict() for e in exc.errors]
+                _print_json({"error": exc.status, "detail": exc.reason, "errors": errors})
+            else:
+                err.print(
+                    f"[bold red]rejected:[/] {len(exc.errors)} bad row(s); nothing was stored."
+                )
+                for e in exc.errors:
+                    err.print(f"  {escape(str(e))}")
+            raise typer.Exit(1) from None
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
+    result = done.result
+    if as_json:
+        counts = {"rows": done.rows, "ignored": done.ignored, "encoding": done.encoding}
+        _print_json({"stored": result.stored, "skipped": result.skipped, **counts})
+        return
+    read = f"read {done.rows} rows ({done.ignored} ignored by the mapping)"
+    out.print(f"{read}: stored {result.stored} events, skipped {result.skipped} already stored")
+    for rows, column, warning in done.warnings:
+        where = f"row {', '.join(map(str, rows))}" + (f", {column}" if column else "")
+        out.print(f"[yellow]warning:[/] {escape(where)}: {render_warning(warning)}")
+
+
+def _crm_mapping(file: Path, mapping: Path | None, encoding: str | None) -> CrmMapping:
+    """The mapping of a CRM export, or a usage error naming the option."""
+    if mapping is None:
+        raise typer.BadParameter(
+            "a CRM export (.csv, .xlsx) needs its mapping", param_hint="'--mapping'"
+        )
+    if file.suffix.lower() not in CRM_SUFFIXES:
+        raise typer.BadParameter(
+            f"--mapping reads .csv or .xlsx exports, not {file.name}", param_hint="'FILE'"
+        )
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} does not exist", param_hint="'FILE'")
+    if encoding is not None and file.suffix.lower() != ".csv":
+        raise typer.BadParameter(
+            "an xlsx workbook names its own encoding", param_hint="'--encoding'"
+        )
+    try:
+        return load_mapping(mapping.read_text(encoding="utf-8"), source=mapping.name)
+    except (MappingError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--mapping'") from None
 
 
 def _count_lines(path: Path) -> int:
@@ -590,14 +695,51 @@ def payout_pay(
 @payout_app.command("export")
 def payout_export(
     run_id: str,
-    fmt: Annotated[Literal["csv"], typer.Option("--format", help="The file format.")] = "csv",
+    fmt: Annotated[
+        Literal["csv", "xlsx"], typer.Option("--format", help="The file format: csv or xlsx.")
+    ] = "csv",
+    layout: Annotated[
+        Path | None,
+        typer.Option(
+            "--layout",
+            help="A payroll system's column layout (TOML; see samples/payroll-layout.toml): "
+            "employee numbers, earning codes per line kind. Approved or paid runs only.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write the file here (default: standard output).", dir_okay=False
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """The payroll export of a run (CSV): each rep's id, name, amount and currency,
-    the statement hashes and the chain head; the same run exports the same bytes.
-    Refused on a broken chain."""
-    del fmt  # one format so far: the option is there for scripts to say it
-    sys.stdout.write(_reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)))
+    """The payroll export of a run: each rep's id, name, amount and currency, the
+    statement hashes and the chain head (or a payroll layout's columns); the same
+    run exports the same bytes. Refused on a broken chain."""
+    from projections.payroll import LayoutError, load_layout
+
+    rules = None
+    if layout is not None:
+        try:
+            rules = load_layout(layout.read_text(encoding="utf-8"), source=layout.name)
+        except (LayoutError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--layout'") from None
+    if fmt == "xlsx" and to is None and sys.stdout.isatty():
+        raise typer.BadParameter(
+            "xlsx is binary: pass --out FILE (or redirect)", param_hint="'--out'"
+        )
+    if fmt == "csv" and rules is None:
+        data = _reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)).encode()
+    else:
+        data = _reporting(db, as_json=False, call=lambda r: r.export_file(run_id, fmt, rules))
+    if to is not None:
+        to.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @app.command()

@@ -38,6 +38,15 @@ from projections.diff import diff_statements
 from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_status
+from projections.payroll import (
+    ExportedStatement,
+    PayrollLayout,
+    RunExport,
+    payroll_table,
+    standard_table,
+    to_csv,
+    to_xlsx,
+)
 from projections.runner import (
     DEFAULT_MAX_BUSY,
     PROJECTOR_STATE,
@@ -756,6 +765,56 @@ class Reports:
                 ]
             )
         return buffer.getvalue()
+
+    def export_rows(self, run_id: str) -> RunExport:
+        """The rows a payroll file of a run is made of (`projections.payroll`):
+        the run's recorded statements, each rep's name and whether another run
+        paid the rep's period first — after the chain guard (SPEC §6), like
+        `export_csv`, and like it a function of the run and its status only."""
+        self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
+        recorded = self._recorded_run(run_id)
+        data = recorded.calculated.data
+        status = run_status(recorded.granted, paid=recorded.paid is not None)
+        first_paid = self._first_paid_runs(data)
+        statements = []
+        for s in data["statements"]:
+            enrolled = self._event_at(Rep.create_id(s["rep_id"]), 1)
+            first = first_paid.get(s["rep_id"], run_id)
+            statements.append(
+                ExportedStatement(
+                    rep_id=s["rep_id"],
+                    rep_name=enrolled.data["name"] if enrolled is not None else "",
+                    currency=s["currency"],
+                    total=Decimal(s["total"]),
+                    payable=Decimal(s["payable"]),
+                    sha256=s["sha256"],
+                    status=status if first == run_id else f"duplicate of {first}",
+                    lines=tuple((x["kind"], Decimal(x["amount"])) for x in s["lines"]),
+                )
+            )
+        return RunExport(
+            run_id=run_id,
+            period=data["period"],
+            status=status,
+            recorded_at=recorded.calculated.recorded_at,
+            chain_position=data["chain_head"]["position"],
+            chain_hash=data["chain_head"]["hash"],
+            statements=tuple(statements),
+        )
+
+    def export_file(
+        self, run_id: str, fmt: Literal["csv", "xlsx"], layout: PayrollLayout | None = None
+    ) -> bytes:
+        """A run's payroll file (`projections.payroll`): the SPEC §5 columns, or
+        a payroll system's ``layout``, as CSV (UTF-8) or xlsx; the same bytes
+        for the same run."""
+        run = self.export_rows(run_id)
+        header, rows = standard_table(run) if layout is None else payroll_table(run, layout)
+        if fmt == "csv":
+            return to_csv(header, rows).encode()
+        sheet = "Payout run" if layout is None else layout.sheet
+        return to_xlsx(header, rows, recorded_at=run.recorded_at, sheet=sheet, title=run.run_id)
 
     def _first_paid_runs(self, data: dict[str, Any]) -> dict[str, str]:
         """rep -> the run that first paid the rep's period of a run's ``data``: a

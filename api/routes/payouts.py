@@ -11,6 +11,7 @@ from api.auth import require_role
 from api.deps import Caller, ReportsDep, UseCasesDep
 from api.routes.events import _ERRORS, record_out
 from api.schemas import RecordOut
+from projections.payroll import XLSX_MEDIA_TYPE
 
 __all__ = ["router"]
 
@@ -54,3 +55,18 @@ def get_export(run_id: str, principal: Caller, reports: ReportsDep) -> PlainText
     """The payroll file of a run, with each statement's hash and the chain head."""
     require_role(principal, "get_export")
     return PlainTextResponse(reports.export_csv(run_id), media_type="text/csv")
+
+
+@router.get(
+    "/payouts/runs/{run_id}/export.xlsx",
+    response_class=Response,
+    responses={**_ERRORS, 200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+)
+def get_export_xlsx(run_id: str, principal: Caller, reports: ReportsDep) -> Response:
+    """The payroll file of a run as an xlsx workbook (the CSV's columns), reproducible."""
+    require_role(principal, "get_export")
+    return Response(
+        reports.export_file(run_id, "xlsx"),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'},
+    )

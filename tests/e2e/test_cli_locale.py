@@ -48,7 +48,7 @@ def test_the_fixed_values_are_the_ones_the_code_knows() -> None:
         (["diff"], "en|zh-CN"),
         (["history"], "en|zh-CN"),
         (["token", "create"], "rep|manager|finance|compliance|integration|admin"),
-        (["payout", "export"], "<csv>"),
+        (["payout", "export"], "csv|xlsx"),
         (["dispute", "resolve"], "<upheld|rejected>"),
         (["runs"], "calculated|approved|rejected|paid"),
         (["disputes"], "open|resolved"),

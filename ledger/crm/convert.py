@@ -1,0 +1,409 @@
+"""Rows of a CRM export → SPEC §2 import lines, each remembering the cells it
+came from, so the import pipeline's errors (line, field) can be named back as
+(row, column).
+
+What is checked here is only what the mapping decides — a column the mapping
+names exists, an owner is in its table, a date or percent can be read, a value
+is in its ``values`` table, the rows of one split sale agree. Everything the
+ledger itself checks (money and its decimals, ids, known reps and sales, shares
+summing to 1, bounds, conflicts with what is stored) is left to the one import
+pipeline, which checks a CRM file exactly as it checks JSON Lines.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
+from ledger.crm.readers import Column, Row, Table
+
+__all__ = ["Cell", "Converted", "Line", "RowError", "convert"]
+
+_HUNDRED = Decimal(100)
+_MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where a value came from: a row, and a column (None: the mapping set it)."""
+
+    row: int
+    column: Column | None
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A bad row: its row number(s), the column (None: the row as a whole or a
+    value the mapping fixes), the ledger field when known, and the reason."""
+
+    rows: tuple[int, ...]
+    column: Column | None
+    reason: str
+    field: str | None = None
+    status: str = "invalid"
+
+    def __str__(self) -> str:
+        rows = ", ".join(str(r) for r in self.rows)
+        where = f"row{'s' if len(self.rows) > 1 else ''} {rows}"
+        if self.column is not None:
+            where += f", {self.column}"
+        elif self.field:
+            where += f", field {self.field} (set by the mapping)"
+        return f"{where}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": list(self.rows),
+            "column": None if self.column is None else self.column.name,
+            "field": self.field,
+            "reason": self.reason,
+            "status": self.status,
+        }
+
+
+@dataclass
+class Line:
+    """One import line and, per ledger field, the cells it was read from."""
+
+    data: dict[str, Any]
+    origins: dict[str, list[Cell]] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
+
+    def where(self, ledger_field: str | None) -> tuple[tuple[int, ...], Column | None]:
+        """The rows and column behind a field the pipeline names (its longest
+        known prefix: ``splits[1].share`` before ``splits``)."""
+        name = ledger_field or ""
+        while name:
+            cells = self.origins.get(name)
+            if cells:
+                rows = tuple(sorted({c.row for c in cells}))
+                return rows, cells[0].column
+            cut = max(name.rfind("."), name.rfind("["))
+            name = name[:cut] if cut > 0 else ""
+        return tuple(self.rows), None
+
+
+@dataclass(frozen=True)
+class Converted:
+    """The lines of an export (sales, then cancellations, then payments: a
+    cancellation may name a sale of the same file), what went wrong, and how
+    many rows the mapping ignores."""
+
+    lines: list[Line]
+    errors: list[RowError]
+    rows: int
+    ignored: int
+
+
+class _Bad(Exception):  # noqa: N818 - an internal signal, always turned into a RowError
+    def __init__(self, cell: Cell, reason: str) -> None:
+        super().__init__(reason)
+        self.cell = cell
+        self.reason = reason
+
+
+@dataclass
+class _Reader:
+    """Reads a mapping's fields from rows (columns resolved once, up front)."""
+
+    mapping: CrmMapping
+    table: Table
+    zone: tzinfo | None
+    errors: list[RowError]
+    _columns: dict[str, Column] = field(default_factory=dict)
+
+    def resolve(self, name: str, spec: FieldMap | None) -> None:
+        """Check that a field's column is in the header (else one error, row of the header)."""
+        if spec is None:
+            return
+        column = as_field(spec).column
+        if column is None or column in self._columns:
+            return
+        found = self.table.column(column)
+        if found is None:
+            shown = ", ".join(f'"{h}"' for h in self.table.header if h.strip())
+            self.errors.append(
+                RowError(
+                    (self.table.header_row,),
+                    None,
+                    f'the mapping\'s {name} reads column "{column}", which the header '
+                    f"lacks (it has {shown})",
+                )
+            )
+        else:
+            self._columns[column] = found
+
+    def text(self, row: Row, spec: FieldMap | None, name: str) -> tuple[str | None, Cell]:
+        """A field's text for a row (None: empty and no default), and its cell."""
+        if spec is None:
+            return None, Cell(row.number, None)
+        f = as_field(spec)
+        if f.value is not None:
+            return f.value, Cell(row.number, None)
+        assert f.column is not None
+        column = self._columns[f.column]
+        cell = Cell(row.number, column)
+        raw = unicodedata.normalize("NFC", row.cell(column))
+        if len(raw) > _MAX_CELL:
+            raise _Bad(cell, f"{name}: over {_MAX_CELL} characters")
+        if not raw:
+            return f.default, cell
+        return _translated(f, raw, cell, name), cell
+
+    def required(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.text(row, spec, name)
+        if value is None:
+            raise _Bad(cell, f"{name}: the cell is empty")
+        return value, cell
+
+    def owner(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.required(row, spec, name)
+        rep_id = self.mapping.owners.get(value)
+        if rep_id is None:
+            raise _Bad(
+                cell,
+                f"{name}: owner {value!r} is not in the mapping's [owners] table "
+                "(add the rep id it is)",
+            )
+        return rep_id, cell
+
+    def moment(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.required(row, spec, name)
+        return _moment(value, cell, name, self.mapping.date_formats, self.zone), cell
+
+    def money(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.required(row, spec, name)
+        separator = self.mapping.thousands_separator
+        return (value.replace(separator, "") if separator else value).strip(), cell
+
+    def percent(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.required(row, spec, name)
+        text = value.removesuffix("%").strip()
+        try:
+            share = Decimal(text) / _HUNDRED
+        except InvalidOperation:
+            raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"') from None
+        if not share.is_finite():
+            raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"')
+        return _plain(share), cell
+
+
+def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:
+    if f.values is None:
+        return raw
+    if raw in f.values:
+        return f.values[raw]
+    known = ", ".join(repr(k) for k in f.values)
+    raise _Bad(cell, f"{name}: {raw!r} is not in the mapping's values for it ({known})")
+
+
+def _plain(number: Decimal) -> str:
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _moment(value: str, cell: Cell, name: str, formats: Sequence[str], zone: tzinfo | None) -> str:
+    """A timestamp with an offset: ISO 8601 or one of the mapping's formats;
+    one without an offset takes the mapping's timezone."""
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        for fmt in formats:
+            try:
+                parsed = datetime.strptime(value, fmt)  # noqa: DTZ007 - zone applied below
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        tried = ", ".join(["ISO 8601", *formats])
+        raise _Bad(cell, f'{name}: "{value}" is not a date or time ({tried})')
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise _Bad(
+                cell,
+                f'{name}: "{value}" has no UTC offset; set timezone in the mapping (e.g. "+08:00")',
+            )
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.isoformat()
+
+
+@dataclass
+class _SaleGroup:
+    first: Row
+    line: Line
+    values: dict[str, tuple[str | None, Cell]]
+    splits: list[tuple[str, str, Cell, Cell]] = field(default_factory=list)
+    cancellation: Line | None = None
+
+
+def convert(table: Table, mapping: CrmMapping) -> Converted:
+    """The import lines of ``table`` under ``mapping`` (module docstring)."""
+    errors: list[RowError] = []
+    reader = _Reader(mapping, table, mapping.zone(), errors)
+    for section in ("sale", "cancellation", "payment"):
+        spec = getattr(mapping, section)
+        if spec is None:
+            continue
+        for name, value in spec:
+            reader.resolve(f"{section}.{name}", value)
+    reader.resolve("kind", mapping.kind)
+    if errors:  # a column missing from the header: every row would say so
+        return Converted([], errors, len(table.rows), 0)
+
+    sales: dict[str, _SaleGroup] = {}
+    cancellations: list[Line] = []
+    payments: list[Line] = []
+    ignored = 0
+    for row in table.rows:
+        try:
+            kind = _kind(reader, row)
+            if kind == "ignore":
+                ignored += 1
+            else:
+                _row(reader, row, kind, sales=sales, cancellations=cancellations, payments=payments)
+        except _Bad as bad:
+            errors.append(RowError((bad.cell.row,), bad.cell.column, bad.reason))
+    lines = [_with_splits(g) for g in sales.values()]
+    return Converted([*lines, *cancellations, *payments], errors, len(table.rows), ignored)
+
+
+def _row(
+    reader: _Reader,
+    row: Row,
+    kind: Kind,
+    *,
+    sales: dict[str, _SaleGroup],
+    cancellations: list[Line],
+    payments: list[Line],
+) -> None:
+    """The lines of one row of ``kind``, added where they go."""
+    if kind in {"sale", "cancelled_sale"}:
+        group = _sale_row(reader, row, sales)
+        if kind == "cancelled_sale" and group.cancellation is None:
+            group.cancellation = _cancellation(reader, row)
+            cancellations.append(group.cancellation)
+    elif kind == "cancellation":
+        cancellations.append(_cancellation(reader, row))
+    else:
+        payments.append(_payment(reader, row))
+
+
+def _kind(reader: _Reader, row: Row) -> Kind:
+    mapping = reader.mapping
+    if mapping.kind is None:
+        return "sale"
+    value, cell = reader.text(row, mapping.kind, "kind")
+    kind = mapping.kinds.get(value or "")
+    if kind is None:
+        known = ", ".join(repr(k) for k in mapping.kinds)
+        raise _Bad(
+            cell, f"kind: {value or '(empty)'!r} is not in the mapping's kinds table ({known})"
+        )
+    return kind
+
+
+def _envelope(type_: str, occurred_at: str, mapping: CrmMapping) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type_, "occurred_at": occurred_at}
+    if mapping.actor is not None:
+        data["actor"] = mapping.actor
+    return data
+
+
+def _sale_row(reader: _Reader, row: Row, sales: dict[str, _SaleGroup]) -> _SaleGroup:
+    spec = reader.mapping.sale
+    assert spec is not None
+    values: dict[str, tuple[str | None, Cell]] = {
+        "sale_id": reader.required(row, spec.id, "sale.id"),
+        "occurred_at": reader.moment(row, spec.date, "sale.date"),
+        "rep_id": reader.owner(row, spec.owner, "sale.owner"),
+        "amount": reader.money(row, spec.amount, "sale.amount"),
+        "currency": reader.required(row, spec.currency, "sale.currency"),
+        "category": reader.text(row, spec.category, "sale.category"),
+        "customer_id": reader.text(row, spec.customer, "sale.customer"),
+    }
+    split = None
+    if spec.split_owner is not None and spec.split_percent is not None:
+        owner_text, owner_cell = reader.text(row, spec.split_owner, "sale.split_owner")
+        if owner_text is not None:
+            rep_id, owner_cell = reader.owner(row, spec.split_owner, "sale.split_owner")
+            share, share_cell = reader.percent(row, spec.split_percent, "sale.split_percent")
+            split = (rep_id, share, owner_cell, share_cell)
+    sale_id = values["sale_id"][0]
+    assert sale_id is not None
+    group = sales.get(sale_id)
+    if group is None:
+        line = Line(_envelope("SaleRecorded", str(values["occurred_at"][0]), reader.mapping))
+        group = _SaleGroup(row, line, values)
+        sales[sale_id] = group
+    else:
+        _same_sale(group, values)
+    group.line.rows.append(row.number)
+    if split is not None:
+        group.splits.append(split)
+    return group
+
+
+def _same_sale(group: _SaleGroup, values: dict[str, tuple[str | None, Cell]]) -> None:
+    """The rows of one split sale repeat the sale: they must say the same."""
+    for name, (value, cell) in values.items():
+        first, _ = group.values[name]
+        if value != first:
+            raise _Bad(
+                cell,
+                f"this row repeats sale {group.values['sale_id'][0]} of row "
+                f"{group.first.number} but its {name} differs ({value!r}, not {first!r})",
+            )
+
+
+def _with_splits(group: _SaleGroup) -> Line:
+    """A sale's line: its fields, and its splits unless it is wholly its owner's."""
+    line = group.line
+    for name, (value, cell) in group.values.items():
+        if value is not None and name != "occurred_at":
+            line.data[name] = value
+        line.origins[name] = [cell]
+    rep_id = line.data["rep_id"]
+    lone_own = len(group.splits) == 1 and group.splits[0][0] == rep_id
+    if group.splits and not (lone_own and Decimal(group.splits[0][1]) == 1):
+        line.data["splits"] = [{"rep_id": r, "share": s} for r, s, _, _ in group.splits]
+        line.origins["splits"] = [c for _, _, _, c in group.splits]
+        for i, (_, _, owner_cell, share_cell) in enumerate(group.splits):
+            line.origins[f"splits[{i}].rep_id"] = [owner_cell]
+            line.origins[f"splits[{i}].share"] = [share_cell]
+    return line
+
+
+def _cancellation(reader: _Reader, row: Row) -> Line:
+    spec = reader.mapping.cancellation
+    assert spec is not None
+    sale_id, id_cell = reader.required(row, spec.id, "cancellation.id")
+    occurred_at, date_cell = reader.moment(row, spec.date, "cancellation.date")
+    reason, reason_cell = reader.required(row, spec.reason, "cancellation.reason")
+    line = Line(_envelope("SaleCancelled", occurred_at, reader.mapping), rows=[row.number])
+    line.data |= {"sale_id": sale_id, "reason": reason}
+    line.origins = {"sale_id": [id_cell], "occurred_at": [date_cell], "reason": [reason_cell]}
+    return line
+
+
+def _payment(reader: _Reader, row: Row) -> Line:
+    spec = reader.mapping.payment
+    assert spec is not None
+    payment_id, id_cell = reader.required(row, spec.id, "payment.id")
+    sale_id, sale_cell = reader.required(row, spec.sale, "payment.sale")
+    occurred_at, date_cell = reader.moment(row, spec.date, "payment.date")
+    amount, amount_cell = reader.money(row, spec.amount, "payment.amount")
+    line = Line(_envelope("PaymentReceived", occurred_at, reader.mapping), rows=[row.number])
+    line.data |= {"payment_id": payment_id, "sale_id": sale_id, "amount": amount}
+    line.origins = {
+        "payment_id": [id_cell],
+        "sale_id": [sale_cell],
+        "occurred_at": [date_cell],
+        "amount": [amount_cell],
+    }
+    return line

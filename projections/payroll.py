@@ -1,0 +1,340 @@
+"""Payroll files out: a payout run's exported rows written as CSV or xlsx, in
+the SPEC §5 columns or in a payroll system's own layout (TOML).
+
+A layout names its columns in order, each holding one value of a row —
+employee number, earning code, amount, currency, period, run id, chain head,
+... — and says how reps are employee numbers and line kinds earning codes::
+
+    rows = "lines"                       # a row per statement line; "reps": one per rep
+    columns = [ { header = "EmpNo", value = "employee_number" },
+                { header = "Code", value = "earning_code" },
+                { header = "Amount", value = "amount" },
+                { header = "Company", text = "ACME-CN" } ]
+    [employees]
+    rep-li = "100234"
+    [earning_codes]
+    commission = "E110"
+    bonus = "E120"
+
+A payroll file pays: with a layout it is made only of approved or paid runs,
+a rep whose payable is 0 (a negative total is carried into the next period,
+where it is a line of its own) has no rows, nor has a rep-period another run
+paid first, and a rep's rows sum to its payable. A rep without an employee
+number, or a line kind without an earning code, is refused naming it (when
+the layout has the table; without one the rep id and the kind are used).
+
+Reproducible: the same run gives the same bytes. The file is a function of
+the run's recorded statements and status; the xlsx workbook's document
+properties carry the run's recorded time (never the time of export) and its
+zip entries a fixed date, in a fixed order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ledger.errors import InvalidInputError
+
+__all__ = [
+    "STANDARD_COLUMNS",
+    "XLSX_MEDIA_TYPE",
+    "ExportedStatement",
+    "LayoutError",
+    "PayrollLayout",
+    "RunExport",
+    "load_layout",
+    "payroll_table",
+    "standard_table",
+    "to_csv",
+    "to_xlsx",
+]
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The SPEC §5 export's columns (`Reports.export_csv` writes the same as CSV).
+STANDARD_COLUMNS = (
+    "run_id",
+    "period",
+    "rep_id",
+    "rep_name",
+    "currency",
+    "total",
+    "payable",
+    "statement_sha256",
+    "chain_position",
+    "chain_hash",
+    "status",
+)
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
+_PAYS = frozenset({"approved", "paid"})
+
+Cell = str | int | Decimal
+Value = Literal[
+    "employee_number",
+    "rep_id",
+    "rep_name",
+    "earning_code",
+    "line_kind",
+    "amount",
+    "currency",
+    "period",
+    "run_id",
+    "chain_position",
+    "chain_hash",
+    "chain_head",
+    "statement_sha256",
+    "status",
+]
+
+
+@dataclass(frozen=True)
+class ExportedStatement:
+    """One rep's statement as the run recorded it."""
+
+    rep_id: str
+    rep_name: str
+    currency: str
+    total: Decimal
+    payable: Decimal
+    sha256: str
+    status: str  # the run's status, or "duplicate of RUN" when another run paid it first
+    lines: tuple[tuple[str, Decimal], ...]  # (kind, signed amount)
+
+
+@dataclass(frozen=True)
+class RunExport:
+    """The rows of a payout run, as `Reports.export_rows` reads them."""
+
+    run_id: str
+    period: str
+    status: str
+    recorded_at: str
+    chain_position: int
+    chain_hash: str
+    statements: tuple[ExportedStatement, ...]
+
+
+class LayoutError(ValueError):
+    """A layout that cannot be used, naming its key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayoutColumn(_Strict):
+    """A column: its header, and the value it holds (or a fixed ``text``)."""
+
+    header: str = Field(min_length=1)
+    value: Value | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> LayoutColumn:
+        if (self.value is None) == (self.text is None):
+            raise ValueError("give exactly one of value (from the run) or text (fixed)")
+        return self
+
+
+class PayrollLayout(_Strict):
+    """A payroll system's file layout (module docstring)."""
+
+    name: str | None = None
+    rows: Literal["lines", "reps"] = "lines"
+    # a sheet name as Excel allows it: 1 to 31 characters, and no brackets, colon,
+    # asterisk, question mark or slashes
+    sheet: str = Field(default="Payroll", pattern=r"^[^\[\]:*?/\\]{1,31}$")
+    columns: list[LayoutColumn] = Field(min_length=1)
+    employees: dict[str, str] = Field(default_factory=dict)  # rep id -> employee number
+    earning_codes: dict[str, str] = Field(default_factory=dict)  # line kind -> code
+
+
+def load_layout(text: str, *, source: str = "layout") -> PayrollLayout:
+    """Parse and validate a layout; a `LayoutError` names the key and why."""
+    try:
+        return PayrollLayout.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise LayoutError(f"{source}: not TOML: {exc}") from None
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise LayoutError(f"{source}: " + "; ".join(problems)) from None
+
+
+def standard_table(run: RunExport) -> tuple[tuple[str, ...], list[tuple[Cell, ...]]]:
+    """The SPEC §5 export: a row per rep, the columns of `STANDARD_COLUMNS`."""
+    rows: list[tuple[Cell, ...]] = [
+        (
+            run.run_id,
+            run.period,
+            s.rep_id,
+            s.rep_name,
+            s.currency,
+            s.total,
+            s.payable,
+            s.sha256,
+            run.chain_position,
+            run.chain_hash,
+            s.status,
+        )
+        for s in run.statements
+    ]
+    return STANDARD_COLUMNS, rows
+
+
+def payroll_table(
+    run: RunExport, layout: PayrollLayout
+) -> tuple[tuple[str, ...], list[tuple[Cell, ...]]]:
+    """A run in a payroll layout: only what it pays (module docstring)."""
+    if run.status not in _PAYS:
+        raise InvalidInputError(
+            f"payout run {run.run_id} is {run.status}: a payroll file is made of an "
+            "approved or paid run",
+            field="run_id",
+        )
+    header = tuple(c.header for c in layout.columns)
+    rows: list[tuple[Cell, ...]] = []
+    for s in run.statements:
+        if s.payable <= 0 or s.status not in _PAYS:
+            continue
+        assert s.payable == s.total, "a positive total is what is payable"
+        assert sum((a for _, a in s.lines), Decimal(0)) == s.total, "SPEC §3: total = Σ lines"
+        employee = _employee(layout, s.rep_id)
+        if layout.rows == "reps":
+            items = [("payable", s.payable)]
+        else:
+            items = [(kind, amount) for kind, amount in s.lines if amount != 0]
+        for kind, amount in items:
+            values: dict[str, Cell] = {
+                "employee_number": employee,
+                "rep_id": s.rep_id,
+                "rep_name": s.rep_name,
+                "earning_code": _earning_code(layout, kind),
+                "line_kind": kind,
+                "amount": amount,
+                "currency": s.currency,
+                "period": run.period,
+                "run_id": run.run_id,
+                "chain_position": run.chain_position,
+                "chain_hash": run.chain_hash,
+                "chain_head": f"{run.chain_position}:{run.chain_hash}",
+                "statement_sha256": s.sha256,
+                "status": s.status,
+            }
+            rows.append(
+                tuple(
+                    values[c.value] if c.value is not None else str(c.text) for c in layout.columns
+                )
+            )
+    return header, rows
+
+
+def _employee(layout: PayrollLayout, rep_id: str) -> str:
+    if not layout.employees:
+        return rep_id
+    if rep_id not in layout.employees:
+        raise InvalidInputError(
+            f"the layout's [employees] table has no employee number for rep {rep_id}",
+            field="layout.employees",
+        )
+    return layout.employees[rep_id]
+
+
+def _earning_code(layout: PayrollLayout, kind: str) -> str:
+    if not layout.earning_codes:
+        return kind
+    if kind not in layout.earning_codes:
+        raise InvalidInputError(
+            f"the layout's [earning_codes] table has no code for line kind {kind}",
+            field="layout.earning_codes",
+        )
+    return layout.earning_codes[kind]
+
+
+def to_csv(header: tuple[str, ...], rows: list[tuple[Cell, ...]]) -> str:
+    """CSV, ``\\n`` line ends; money as decimal text, text never a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_text(v) for v in row])
+    return buffer.getvalue()
+
+
+def _text(value: Cell) -> str:
+    """A cell of a CSV payroll file, never read as a formula by a spreadsheet
+    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab or CR);
+    numbers are written as they are (a negative amount stays a number)."""
+    if not isinstance(value, str):
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    return f"'{value}" if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+def to_xlsx(
+    header: tuple[str, ...],
+    rows: list[tuple[Cell, ...]],
+    *,
+    recorded_at: str,
+    sheet: str = "Payroll",
+    title: str = "",
+) -> bytes:
+    """An xlsx workbook of one sheet, the same bytes for the same input: money
+    as numbers with two decimals (exact: written from the Decimal's text),
+    text always text (never a formula), the document's times ``recorded_at``,
+    and every zip entry dated 1980-01-01, in openpyxl's fixed order."""
+    from openpyxl import Workbook  # noqa: PLC0415 - only xlsx exports pay for it
+    from openpyxl.cell.cell import TYPE_STRING  # noqa: PLC0415
+    from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
+
+    book = Workbook()
+    worksheet = book.active
+    assert worksheet is not None
+    worksheet.title = sheet
+    worksheet.append(list(header))
+    for number, row in enumerate(rows, start=2):
+        worksheet.append(list(row))
+        for index, value in enumerate(row, start=1):
+            cell = worksheet.cell(number, index)
+            if isinstance(value, str):
+                cell.value = value
+                cell.data_type = TYPE_STRING  # "=1+1" stays text, not a formula
+            elif isinstance(value, Decimal):
+                cell.number_format = "#,##0.00"
+    moment = datetime.fromisoformat(recorded_at)
+    if moment.tzinfo is not None:  # the document's times are UTC, written without an offset
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    book.properties.created = moment.replace(microsecond=0)
+    book.properties.modified = moment.replace(microsecond=0)
+    book.properties.creator = "incentive-ledger"
+    book.properties.lastModifiedBy = "incentive-ledger"
+    book.properties.title = title
+    raw = io.BytesIO()
+    # The writer itself, not `Workbook.save`: that stamps "modified" with the clock.
+    ExcelWriter(book, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()
+    return _fixed_zip(raw.getvalue())
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """The same zip with every entry dated `_ZIP_DATE` (the writer stamps the time)."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            target.writestr(fixed, source.read(info.filename))
+    return out.getvalue()

@@ -1,0 +1,228 @@
+"""Payroll files out (issue 22, acceptance 2), on SQLite and PostgreSQL: an
+xlsx export opens with openpyxl and its sums equal the run's, two exports of
+the same run are identical bytes, and a payroll layout pays only what the run
+pays, each rep's rows summing to its payable."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from projections.demo import run_demo
+
+from ledger.application import Ledger
+from ledger.errors import InvalidInputError
+from projections.payroll import STANDARD_COLUMNS, load_layout
+from projections.service import Reports
+from tests.builders import ROOT, jsonl, line
+
+LAYOUT = load_layout((ROOT / "samples" / "payroll-layout.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def paid(ledger: Ledger) -> tuple[Reports, str]:
+    """The demo: its Q3 run approved and paid."""
+    return Reports(ledger), run_demo(ledger).run_id
+
+
+def _sheet(data: bytes) -> list[tuple[Any, ...]]:
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        return list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
+def _money(value: object) -> Decimal:
+    assert isinstance(value, int | float), value
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
+
+
+def _recorded(reports: Reports, run_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = reports.run(run_id)["statements"]
+    return statements
+
+
+class TestXlsxExport:
+    def test_opens_and_sums_equal_the_run(self, paid: tuple[Reports, str]) -> None:
+        """The SPEC §5 columns as a workbook: one row per rep, the CSV's header,
+        totals and payables summing to the run's (33100 + 1800 + 20450)."""
+        reports, run_id = paid
+        rows = _sheet(reports.export_file(run_id, "xlsx"))
+        header, body = rows[0], rows[1:]
+        assert header == STANDARD_COLUMNS
+        assert header == tuple(reports.export_csv(run_id).splitlines()[0].split(","))
+        recorded = _recorded(reports, run_id)
+        assert len(body) == len(recorded) == 3
+        payable = header.index("payable")
+        assert sum(_money(r[payable]) for r in body) == sum(Decimal(s["payable"]) for s in recorded)
+        assert sum(_money(r[payable]) for r in body) == Decimal("55350.00")
+        assert {r[header.index("rep_id")] for r in body} == {"rep-li", "rep-chen", "rep-wang"}
+
+    def test_two_exports_are_identical_bytes(self, paid: tuple[Reports, str]) -> None:
+        """Reproducible: same run, same bytes — with and without a layout; the
+        zip entries carry a fixed date and the document the run's recorded time."""
+        reports, run_id = paid
+        first = reports.export_file(run_id, "xlsx")
+        assert reports.export_file(run_id, "xlsx") == first
+        assert reports.export_file(run_id, "xlsx", LAYOUT) == reports.export_file(
+            run_id, "xlsx", LAYOUT
+        )
+        with zipfile.ZipFile(io.BytesIO(first)) as archive:
+            assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+            core = archive.read("docProps/core.xml").decode()
+        recorded_at = reports.export_rows(run_id).recorded_at  # the run's PayoutCalculated
+        assert f">{recorded_at[:19]}Z<" in core
+
+    def test_the_standard_csv_is_the_spec_export(self, paid: tuple[Reports, str]) -> None:
+        """`--format csv` without a layout is today's SPEC §5 export, byte for byte."""
+        reports, run_id = paid
+        assert reports.export_file(run_id, "csv") == reports.export_csv(run_id).encode()
+
+
+class TestPayrollLayout:
+    def test_rows_per_line_sum_to_each_payable(self, paid: tuple[Reports, str]) -> None:
+        """Each rep's rows (one per non-zero line, earning code by kind) sum to its
+        payable, and all rows to the run's; Chen's fine is a negative D210 row."""
+        reports, run_id = paid
+        rows = _sheet(reports.export_file(run_id, "xlsx", LAYOUT))
+        header, body = rows[0], rows[1:]
+        assert header == (
+            "Employee Number",
+            "Earning Code",
+            "Amount",
+            "Currency",
+            "Pay Period",
+            "Reference",
+            "Ledger Chain Head",
+            "Company",
+        )
+        by_employee: dict[str, Decimal] = defaultdict(Decimal)
+        for row in body:
+            by_employee[str(row[0])] += _money(row[2])
+        recorded = {s["rep_id"]: Decimal(s["payable"]) for s in _recorded(reports, run_id)}
+        assert dict(by_employee) == {
+            LAYOUT.employees[rep]: payable for rep, payable in recorded.items()
+        }
+        assert ("100232", "D210", -3200) in {(r[0], r[1], r[2]) for r in body}
+        head = reports.run(run_id)["chain_head"]
+        assert {r[6] for r in body} == {f"{head['position']}:{head['hash']}"}
+        assert {(r[3], r[4], r[5], r[7]) for r in body} == {("CNY", "2026-Q3", run_id, "EAST-CN")}
+
+    def test_csv_layout_matches_the_workbook(self, paid: tuple[Reports, str]) -> None:
+        reports, run_id = paid
+        text = reports.export_file(run_id, "csv", LAYOUT).decode()
+        lines = text.splitlines()
+        workbook = _sheet(reports.export_file(run_id, "xlsx", LAYOUT))
+        assert len(lines) == len(workbook)
+        assert "100232,D210,-3200.00,CNY,2026-Q3" in text
+
+    def test_rows_per_rep(self, paid: tuple[Reports, str]) -> None:
+        reports, run_id = paid
+        layout = LAYOUT.model_copy(update={"rows": "reps"})
+        text = reports.export_file(run_id, "csv", layout).decode()
+        assert text.splitlines()[1:] == [
+            f"{emp},E100,{amount},CNY,2026-Q3,{run_id},{_head(reports, run_id)},EAST-CN"
+            for emp, amount in (
+                ("100232", "1800.00"),
+                ("100231", "33100.00"),
+                ("100233", "20450.00"),
+            )
+        ]
+
+    def test_missing_employee_or_code_refused_naming_it(self, paid: tuple[Reports, str]) -> None:
+        reports, run_id = paid
+        no_wang = LAYOUT.model_copy(
+            update={"employees": {k: v for k, v in LAYOUT.employees.items() if k != "rep-wang"}}
+        )
+        with pytest.raises(InvalidInputError, match="no employee number for rep rep-wang"):
+            reports.export_file(run_id, "xlsx", no_wang)
+        no_fine = LAYOUT.model_copy(
+            update={"earning_codes": {k: v for k, v in LAYOUT.earning_codes.items() if k != "fine"}}
+        )
+        with pytest.raises(InvalidInputError, match="no code for line kind fine"):
+            reports.export_file(run_id, "csv", no_fine)
+
+    def test_unapproved_run_is_not_a_payroll_file(self, paid: tuple[Reports, str]) -> None:
+        """A calculated run (not yet approved) exports for review, never for payroll."""
+        reports, _ = paid
+        reports.ledger.import_lines(
+            jsonl(
+                line(
+                    "SaleRecorded",
+                    at="2026-10-20T10:00:00+08:00",
+                    sale_id="S-Q4-1",
+                    rep_id="rep-chen",
+                    amount="10000.00",
+                    currency="CNY",
+                )
+            ),
+            actor="crm-sync",
+        )
+        recorded = reports.payout_run("2026-Q4", actor="fin-amy")
+        event_id = recorded.outcomes[0].event_id
+        assert event_id is not None
+        run_id = str(reports.ledger.event(event_id).data["run_id"])
+        assert reports.export_file(run_id, "xlsx")  # the review copy
+        with pytest.raises(InvalidInputError, match="is calculated: a payroll file"):
+            reports.export_file(run_id, "xlsx", LAYOUT)
+
+
+def _head(reports: Reports, run_id: str) -> str:
+    head = reports.run(run_id)["chain_head"]
+    return f"{head['position']}:{head['hash']}"
+
+
+class TestCellsAreNeverFormulas:
+    def test_text_starting_with_equals_stays_text(self, ledger: Ledger) -> None:
+        """A rep named "=HYPERLINK(...)" is text in the workbook and quoted in the CSV."""
+        from tests.builders import seeded
+
+        seeded(ledger)
+        ledger.import_lines(
+            jsonl(
+                {
+                    **line(
+                        "RepEnrolled",
+                        at="2026-06-20T09:00:00+08:00",
+                        rep_id="rep-x",
+                        name='=HYPERLINK("http://evil","pay")',
+                        plan_id="field-sales",
+                    )
+                },
+                line(
+                    "SaleRecorded",
+                    at="2026-07-20T10:00:00+08:00",
+                    sale_id="S-X",
+                    rep_id="rep-x",
+                    amount="1000.00",
+                    currency="CNY",
+                ),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        recorded = reports.payout_run("2026-Q3", actor="fin-amy")
+        event_id = recorded.outcomes[0].event_id
+        assert event_id is not None
+        run_id = str(ledger.event(event_id).data["run_id"])
+        data = reports.export_file(run_id, "xlsx")
+        book = load_workbook(io.BytesIO(data))
+        sheet = book.worksheets[0]
+        name = sheet.cell(2, STANDARD_COLUMNS.index("rep_name") + 1)
+        assert (name.value, name.data_type) == ('=HYPERLINK("http://evil","pay")', "s")
+        assert "'=HYPERLINK" in reports.export_file(run_id, "csv").decode()
+
+
+@pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])
+def test_a_sheet_name_excel_refuses_is_a_layout_error(sheet: str) -> None:
+    """Refused when the layout is read, naming the key (never a failed export)."""
+    from projections.payroll import LayoutError
+
+    with pytest.raises(LayoutError, match=r"^layout: sheet: "):
+        load_layout(f'sheet = "{sheet}"\ncolumns = [{{ header = "A", value = "amount" }}]')

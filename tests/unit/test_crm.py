@@ -1,0 +1,274 @@
+"""CRM exports: the mapping schema, the readers (encodings, xlsx cells) and the
+conversion of rows into import lines — no store needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from ledger.crm import CrmRejectedError, MappingError, ReadError, load_mapping, prepare
+from ledger.crm.readers import column_letter, decode, read_table
+
+TOP = """
+name = "test"
+timezone = "+08:00"
+"""
+TABLES = """
+[owners]
+"李伟" = "rep-li"
+"Chen Jing" = "rep-chen"
+[sale]
+id = "ID"
+date = "Date"
+amount = "Amount"
+currency = { value = "CNY" }
+owner = "Owner"
+"""
+BASE = TOP + TABLES
+SPLITS = BASE + 'split_owner = "Split"\nsplit_percent = "Pct"\n'
+
+
+def _csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "x.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _lines(path: Path, mapping: str) -> list[dict[str, object]]:
+    _, converted = prepare(path, load_mapping(mapping))
+    return [line.data for line in converted.lines]
+
+
+class TestEncodings:
+    CHINESE = "ID,Date,Amount,Owner\nS-1,2026-10-12,100.00,李伟\n"
+
+    @pytest.mark.parametrize(
+        ("data", "expected"),
+        [
+            (CHINESE.encode("utf-8"), "utf-8"),
+            (b"\xef\xbb\xbf" + CHINESE.encode("utf-8"), "utf-8-sig"),
+            (CHINESE.encode("gb18030"), "gb18030"),
+            (CHINESE.encode("utf-16"), "utf-16"),
+        ],
+    )
+    def test_detected(self, data: bytes, expected: str) -> None:
+        """UTF-8, UTF-8 with BOM (Excel's CSV UTF-8), GB18030 and UTF-16 with
+        BOM are each read to the same text, without the BOM."""
+        text, used = decode(data, None)
+        assert (text, used) == (self.CHINESE, expected)
+
+    def test_given_encoding_wins_and_bad_bytes_name_the_line(self) -> None:
+        """--encoding is used as given; a byte it cannot decode names its line."""
+        data = self.CHINESE.encode("gb18030")
+        assert decode(data, "GB18030")[0] == self.CHINESE
+        with pytest.raises(ReadError, match=r"^line 2: byte \d+ is not valid utf-8"):
+            decode(data, "utf-8")
+        with pytest.raises(ReadError, match="unknown encoding 'klingon'"):
+            decode(data, "klingon")
+
+    def test_a_bom_file_read_with_utf8_drops_the_bom(self) -> None:
+        data = b"\xef\xbb\xbf" + self.CHINESE.encode("utf-8")
+        assert decode(data, "utf-8") == (self.CHINESE, "utf-8-sig")
+
+    def test_gb18030_sale_becomes_a_line(self, tmp_path: Path) -> None:
+        path = _csv(tmp_path, self.CHINESE, "gb18030")
+        assert _lines(path, BASE) == [
+            {
+                "type": "SaleRecorded",
+                "occurred_at": "2026-10-12T00:00:00+08:00",
+                "sale_id": "S-1",
+                "rep_id": "rep-li",
+                "amount": "100.00",
+                "currency": "CNY",
+            }
+        ]
+
+
+class TestXlsxCells:
+    def test_numbers_percent_and_dates_read_as_typed(self, tmp_path: Path) -> None:
+        """A number keeps its shortest form (1234.565 stays 1234.565, which the
+        ledger then refuses for CNY: never silently rounded), a percent cell is
+        percent, a date cell is ISO without an offset (the mapping's applies)."""
+        from datetime import datetime
+
+        # naive on purpose: spreadsheet cells hold no offset
+        def at(*parts: int) -> datetime:
+            return datetime(*parts)  # noqa: DTZ001
+
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["ID", "Date", "Amount", "Owner", "Split", "Pct"])
+        sheet.append(["S-1", at(2026, 10, 9, 14, 30), 65000.5, "李伟", "李伟", 0.6])
+        sheet.append(["S-1", at(2026, 10, 9, 14, 30), 65000.5, "李伟", "Chen Jing", 0.4])
+        sheet.append(["S-2", at(2026, 10, 9), 1234.565, "Chen Jing", None, None])
+        for row in (2, 3):
+            sheet.cell(row, 6).number_format = "0%"
+        path = tmp_path / "x.xlsx"
+        book.save(path)
+        assert _lines(path, SPLITS) == [
+            {
+                "type": "SaleRecorded",
+                "occurred_at": "2026-10-09T14:30:00+08:00",
+                "sale_id": "S-1",
+                "rep_id": "rep-li",
+                "amount": "65000.5",
+                "currency": "CNY",
+                "splits": [
+                    {"rep_id": "rep-li", "share": "0.6"},
+                    {"rep_id": "rep-chen", "share": "0.4"},
+                ],
+            },
+            {
+                "type": "SaleRecorded",
+                "occurred_at": "2026-10-09T00:00:00+08:00",
+                "sale_id": "S-2",
+                "rep_id": "rep-chen",
+                "amount": "1234.565",
+                "currency": "CNY",
+            },
+        ]
+
+    def test_missing_sheet_named(self, tmp_path: Path) -> None:
+        book = Workbook()
+        path = tmp_path / "x.xlsx"
+        book.save(path)
+        with pytest.raises(ReadError, match="no sheet 'Deals'"):
+            read_table(path, sheet="Deals")
+
+    def test_not_a_workbook(self, tmp_path: Path) -> None:
+        path = tmp_path / "x.xlsx"
+        path.write_text("ID,Date\n", encoding="utf-8")
+        with pytest.raises(ReadError, match="not an xlsx workbook"):
+            read_table(path)
+
+
+class TestConversion:
+    def test_lone_own_split_is_no_split(self, tmp_path: Path) -> None:
+        """A split report row of 100 % for the owner is the owner's sale: the same
+        content (and so the same natural key) as a sale without splits."""
+        path = _csv(tmp_path, "ID,Date,Amount,Owner,Split,Pct\nS-1,2026-10-12,10,李伟,李伟,100%\n")
+        [data] = _lines(path, SPLITS)
+        assert "splits" not in data
+
+    def test_split_rows_that_disagree_are_named(self, tmp_path: Path) -> None:
+        path = _csv(
+            tmp_path,
+            "ID,Date,Amount,Owner,Split,Pct\n"
+            "S-1,2026-10-12,10,李伟,李伟,50%\n"
+            "S-1,2026-10-12,12,李伟,Chen Jing,50%\n",
+        )
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(path, load_mapping(SPLITS))
+        [error] = caught.value.errors
+        assert str(error) == (
+            'row 3, column "Amount" (C): this row repeats sale S-1 of row 2 but its '
+            "amount differs ('12', not '10')"
+        )
+
+    def test_every_bad_row_named(self, tmp_path: Path) -> None:
+        """Unknown owner, unreadable date, empty amount, bad percent: all named."""
+        path = _csv(
+            tmp_path,
+            "ID,Date,Amount,Owner,Split,Pct\n"
+            "S-1,2026-10-12,10,Nobody,,\n"
+            "S-2,12 Oct,10,李伟,,\n"
+            "S-3,2026-10-12,,李伟,,\n"
+            "S-4,2026-10-12,10,李伟,李伟,half\n",
+        )
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(path, load_mapping(SPLITS))
+        assert [str(e) for e in caught.value.errors] == [
+            (
+                "row 2, column \"Owner\" (D): sale.owner: owner 'Nobody' is not in the "
+                "mapping's [owners] table (add the rep id it is)"
+            ),
+            'row 3, column "Date" (B): sale.date: "12 Oct" is not a date or time (ISO 8601)',
+            'row 4, column "Amount" (C): sale.amount: the cell is empty',
+            'row 5, column "Pct" (F): sale.split_percent: a percent like 50 or 50%, got "half"',
+        ]
+
+    def test_missing_column_named_once(self, tmp_path: Path) -> None:
+        path = _csv(tmp_path, "ID,Date,Amount\nS-1,2026-10-12,10\n")
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(path, load_mapping(BASE))
+        [error] = caught.value.errors
+        assert str(error).startswith(
+            'row 1: the mapping\'s sale.owner reads column "Owner", which the header lacks'
+        )
+
+    def test_naive_time_without_timezone_refused(self, tmp_path: Path) -> None:
+        path = _csv(tmp_path, "ID,Date,Amount,Owner\nS-1,2026-10-12 10:00,10,李伟\n")
+        with pytest.raises(CrmRejectedError, match="has no UTC offset; set timezone"):
+            prepare(path, load_mapping(BASE.replace('timezone = "+08:00"\n', "")))
+
+    def test_kinds_ignore_cancel_and_refuse_unknown(self, tmp_path: Path) -> None:
+        mapping = (
+            TOP
+            + 'kind = "Stage"\n'
+            + TABLES
+            + '[kinds]\nWon = "sale"\nVoid = "cancelled_sale"\nOpen = "ignore"\n'
+            '[cancellation]\nid = "ID"\ndate = "Voided"\n'
+            'reason = { column = "Why", default = "voided in the CRM" }\n'
+        )
+        head = "ID,Date,Amount,Owner,Stage,Voided,Why\n"
+        good = _csv(
+            tmp_path,
+            head + "S-1,2026-10-12,10,李伟,Void,2026-11-01,\nS-2,2026-10-12,10,李伟,Open,,\n",
+        )
+        _, converted = prepare(good, load_mapping(mapping))
+        assert [(x.data["type"], x.data["sale_id"]) for x in converted.lines] == [
+            ("SaleRecorded", "S-1"),
+            ("SaleCancelled", "S-1"),
+        ]
+        assert converted.lines[1].data["reason"] == "voided in the CRM"
+        assert converted.ignored == 1
+        bad = _csv(tmp_path, head + "S-3,2026-10-12,10,李伟,Lost,,\n", name="bad.csv")
+        with pytest.raises(CrmRejectedError, match=r"row 2, column \"Stage\" \(E\): kind: 'Lost'"):
+            prepare(bad, load_mapping(mapping))
+
+
+class TestMappingSchema:
+    @pytest.mark.parametrize(
+        ("top", "tables", "message"),
+        [
+            (
+                'kind = "Stage"\n',
+                '[kinds]\nWon = "payment"\n',
+                "rows of kind payment need a \\[payment\\]",
+            ),
+            (
+                "",
+                '[payment]\nid = "P"\nsale = "ID"\ndate = "Date"\namount = "Paid"\n',
+                "no PaymentReceived event yet",
+            ),
+            ('kind = "Stage"\n', "", r"kind \(the column\) and kinds \(its values\) go together"),
+            ('actor = "Crm Sync"\n', "", "mapping: actor: .*space"),
+            ('delimiter = ";;"\n', "", "mapping: delimiter: "),
+        ],
+    )
+    def test_refused_naming_the_key(self, top: str, tables: str, message: str) -> None:
+        with pytest.raises(MappingError, match=message):
+            load_mapping(TOP + top + TABLES + tables)
+
+    def test_field_needs_one_source(self) -> None:
+        with pytest.raises(MappingError, match=r"sale\.currency: .*exactly one of column"):
+            load_mapping(BASE.replace('{ value = "CNY" }', '{ column = "C", value = "CNY" }'))
+
+    def test_bad_timezone_named(self) -> None:
+        with pytest.raises(MappingError, match="timezone 'Mars/Olympus'"):
+            load_mapping(BASE.replace('"+08:00"', '"Mars/Olympus"'))
+
+    def test_shipped_mappings_load(self) -> None:
+        root = Path(__file__).resolve().parents[2] / "samples" / "crm"
+        for path in sorted(root.glob("*.toml")):
+            assert load_mapping(path.read_text(encoding="utf-8")).sale is not None
+
+
+@pytest.mark.parametrize(
+    ("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (701, "ZZ"), (702, "AAA")]
+)
+def test_column_letters(index: int, letters: str) -> None:
+    assert column_letter(index) == letters
