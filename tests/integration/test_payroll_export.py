@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from projections.demo import run_demo
+from demo import run_demo
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
