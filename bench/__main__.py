@@ -2,7 +2,9 @@
 [--events N] [--seed S] [--rounds R]` (HTTP: `python -m bench.http`).
 
 Prints one JSON line per figure: {"bench", "store", "value", "unit", "ceiling",
-"ceiling_name", "ratio", ...}. Same seed, same data. SQLite runs in a temporary
+"ceiling_name", "ratio", ...}. Each phase and each ceiling runs in a process of its
+own (`bench.phases`), so ``peak_rss_mib`` is the phase's own peak and ``pid`` names
+the process that measured it. Same seed, same data. SQLite runs in a temporary
 directory; PostgreSQL in a fresh schema, dropped afterwards, of the database named
 by ``LEDGER_BENCH_DATABASE_URL`` (default: the local ``test`` database)."""
 
@@ -11,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,10 +25,8 @@ from typing import Any
 
 import psycopg
 
-from bench.ceilings import library_batched_save, raw_executemany
 from bench.generate import TOP_REP, generate
 from ledger.application import Ledger
-from projections.runner import rebuild
 from projections.service import Reports
 
 # A plain URL (no query string): each run adds ``?schema=`` of its own.
@@ -54,15 +54,6 @@ def emit(
     print(json.dumps(line | extra), flush=True)
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def worker_peak_rss_mib() -> float:
-    """The largest finished child process (an import's parse worker)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
 def fresh_url(kind: str, workdir: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
@@ -79,59 +70,78 @@ def drop(url: str) -> None:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def in_own_process(phase: str, url: str, store: str, **options: object) -> dict[str, Any]:
+    """Run ``phase`` (`bench.phases`) in a fresh interpreter and return its figures.
+
+    Each phase and each ceiling has a process of its own, so the peak RSS a phase
+    reports is its own (a process's high-water mark never comes down: measured
+    in one process, the PostgreSQL import reported the SQLite rebuild's peak).
+    Lines the phase prints before its figures (the statement latencies) pass
+    through; its stderr is ours.
+    """
+    command = [sys.executable, "-m", "bench.phases", phase, "--store", store, "--url", url]
+    for name, value in options.items():
+        command += [f"--{name}", str(value)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    lines = done.stdout.splitlines()
+    if done.returncode != 0 or not lines:
+        msg = f"bench phase {phase} ({store}) failed with exit code {done.returncode}"
+        raise RuntimeError(msg)
+    for line in lines[:-1]:
+        print(line, flush=True)
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
+
+
 def bench_import(url: str, store: str, data: Path, events: int) -> None:
-    ceiling = raw_executemany(url, min(events, 200_000))
-    ledger = Ledger(url)
-    started = time.perf_counter()
-    with data.open(encoding="utf-8") as lines:
-        result = ledger.import_lines(lines, actor="bench", keep_outcomes=False)
-    elapsed = time.perf_counter() - started
-    ledger.close()
+    """The import beside raw executemany and the library's batched save, each
+    measured in its own process, one after the other."""
+    ceiling = in_own_process("executemany", url, store, events=events)
+    figures = in_own_process("import", url, store, data=data)
     emit(
         "import",
         store,
-        result.stored / elapsed,
+        figures.pop("events_per_second"),
         "events/s",
-        ceiling,
+        ceiling["rows_per_second"],
         "raw executemany (1,000 rows/txn)",
-        events=result.stored,
-        seconds=round(elapsed, 2),
-        peak_rss_mib=round(peak_rss_mib()),
-        parse_worker_peak_rss_mib=round(worker_peak_rss_mib()),
+        ceiling_pid=ceiling["pid"],
+        **figures,
     )
-    save, scan = library_batched_save(url, min(events, 100_000))
+    library = in_own_process("library", url, store, events=min(events, 100_000))
     emit(
         "library_batched_save",
         store,
-        save,
+        library["save_events_per_second"],
         "events/s",
         note="eventsourcing, 100 aggregates x 10 events per save",
+        pid=library["pid"],
     )
     emit(
         "library_scan",
         store,
-        scan,
+        library["scan_events_per_second"],
         "events/s",
         note="eventsourcing notification scan + decode, pages of 1,000",
+        pid=library["pid"],
     )
 
 
 def bench_rebuild(url: str, store: str) -> None:
-    ledger = Ledger(url)
-    _, scan = library_batched_save(url, 50_000)
-    result = rebuild(ledger)
+    """The rebuild beside the library's scan of 50,000 events, measured just before
+    it in a process of its own."""
+    scan = in_own_process("library", url, store, events=50_000)
+    figures = in_own_process("rebuild", url, store)
     emit(
         "rebuild",
         store,
-        result.events_per_second,
+        figures.pop("events_per_second"),
         "events/s",
-        scan,
+        scan["scan_events_per_second"],
         "library scan + decode",
-        events=result.applied,
-        seconds=round(result.seconds, 2),
-        peak_rss_mib=round(peak_rss_mib()),
+        ceiling_pid=scan["pid"],
+        **figures,
     )
-    ledger.close()
 
 
 def emit_latency(
@@ -225,7 +235,7 @@ def _statement_over_http(url: str, store: str, rounds: int, periods: list[str]) 
         server.wait(timeout=30)
 
 
-def _events_of(data: Path, rep_id: str) -> int:
+def events_of(data: Path, rep_id: str) -> int:
     """How many lines of the generated file name ``rep_id`` (its replay's history)."""
     needle = f'"{rep_id}"'
     with data.open(encoding="utf-8") as lines:
@@ -254,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.which in {"rebuild", "all"}:
                     bench_rebuild(url, store)
                 if args.which in {"statement", "all"}:
-                    bench_statement(url, store, args.rounds, _events_of(data, TOP_REP))
+                    # its latencies print from its own process
+                    in_own_process("statement", url, store, data=data, rounds=args.rounds)
             finally:
                 drop(url)
     return 0

@@ -58,6 +58,24 @@ def test_bench_all_prints_every_figure_beside_its_ceiling_on_both_stores() -> No
             assert figure["peak_rss_mib"] > 0
         assert named["import"]["ceiling_name"] == "raw executemany (1,000 rows/txn)"
         assert named["rebuild"]["ceiling_name"] == "library scan + decode"
+        assert named["import"]["parse_worker_peak_rss_mib"] > 0
+
+
+@pytest.mark.postgres
+def test_bench_measures_each_phase_and_ceiling_in_a_process_of_its_own() -> None:
+    """A process's peak RSS never comes down: measured in one process, the
+    PostgreSQL import reported the SQLite rebuild's peak. Every phase and every
+    ceiling names the process that measured it, and no two share one."""
+    require_postgres()
+    figures = _bench("bench", "rebuild", "--store", "both", "--events", "1000")
+    pids = []
+    for store in ("sqlite", "postgres"):
+        named = _by_name(figures, store)
+        pids += [named["import"]["pid"], named["import"]["ceiling_pid"]]
+        pids += [named["library_batched_save"]["pid"]]
+        pids += [named["rebuild"]["pid"], named["rebuild"]["ceiling_pid"]]
+        assert named["library_scan"]["pid"] == named["library_batched_save"]["pid"]
+    assert len(set(pids)) == len(pids) == 10
 
 
 @pytest.mark.postgres

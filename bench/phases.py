@@ -1,0 +1,114 @@
+"""One benchmark phase in a process of its own: `python -m bench.phases PHASE
+--store S --url URL [--data FILE] [--events N] [--rounds R]`.
+
+`python -m bench` runs each phase (and each ceiling) through this module in a
+fresh interpreter, so a phase's peak RSS (``ru_maxrss``, a process's high-water
+mark, which nothing resets) is its own: in one process the PostgreSQL import
+printed the peak of the SQLite rebuild before it, and the import the peak of
+the executemany ceiling's 200,000 prepared rows.
+
+Every phase prints one JSON object on its last line of stdout: its figures, with
+``pid`` (the measuring process) and ``peak_rss_mib`` of that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.ceilings import library_batched_save, raw_executemany
+
+__all__ = ["PHASES", "main"]
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mib() -> float:
+    """The largest finished child process's peak (an import's parse worker)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _import(args: argparse.Namespace) -> dict[str, Any]:
+    from ledger.application import Ledger
+
+    ledger = Ledger(args.url)
+    started = time.perf_counter()
+    with Path(args.data).open(encoding="utf-8") as lines:
+        result = ledger.import_lines(lines, actor="bench", keep_outcomes=False)
+    elapsed = time.perf_counter() - started
+    ledger.close()
+    return {
+        "events": result.stored,
+        "seconds": round(elapsed, 2),
+        "events_per_second": result.stored / elapsed,
+        "parse_worker_peak_rss_mib": round(children_peak_rss_mib()),
+    }
+
+
+def _rebuild(args: argparse.Namespace) -> dict[str, Any]:
+    from ledger.application import Ledger
+    from projections.runner import rebuild
+
+    ledger = Ledger(args.url)
+    result = rebuild(ledger)
+    ledger.close()
+    return {
+        "events": result.applied,
+        "seconds": round(result.seconds, 2),
+        "events_per_second": result.events_per_second,
+    }
+
+
+def _executemany(args: argparse.Namespace) -> dict[str, Any]:
+    return {"rows_per_second": raw_executemany(args.url, min(args.events, 200_000))}
+
+
+def _library(args: argparse.Namespace) -> dict[str, Any]:
+    save, scan = library_batched_save(args.url, args.events)
+    return {"save_events_per_second": save, "scan_events_per_second": scan}
+
+
+def _statement(args: argparse.Namespace) -> dict[str, Any]:
+    # the latency figures print their own lines (see `bench.__main__.bench_statement`)
+    from bench.__main__ import bench_statement, events_of
+    from bench.generate import TOP_REP
+
+    bench_statement(args.url, args.store, args.rounds, events_of(Path(args.data), TOP_REP))
+    return {}
+
+
+PHASES = {
+    "import": _import,
+    "rebuild": _rebuild,
+    "executemany": _executemany,
+    "library": _library,
+    "statement": _statement,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.phases")
+    parser.add_argument("phase", choices=sorted(PHASES))
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--data", default="")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    figures = PHASES[args.phase](args)
+    figures |= {"pid": os.getpid(), "peak_rss_mib": round(peak_rss_mib())}
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
