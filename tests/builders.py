@@ -77,3 +77,16 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
 def stored_count(ledger: Ledger) -> int:
     """How many events the store holds (for "nothing was stored" checks)."""
     return sum(1 for _ in ledger.iter_log())
+
+
+def backoff_allows(elapsed_seconds: float, first_seconds: float = 0.5) -> int:
+    """How many attempts a doubling backoff (``first_seconds``, then twice
+    that, ...) makes in ``elapsed_seconds`` counted from the first attempt: a
+    busy machine stretches a test's window, so a bound on attempts must follow
+    the time that really passed (a hot loop makes dozens in one second)."""
+    attempts, at, pause = 1, 0.0, first_seconds
+    while at + pause <= elapsed_seconds:
+        at += pause
+        pause *= 2
+        attempts += 1
+    return attempts

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo import run_demo
 
+from demo import run_demo
 from ledger.application import Ledger
 from ledger.crm import CrmRejectedError, import_export, load_mapping
 from projections.service import Reports

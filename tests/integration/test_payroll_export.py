@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from demo import run_demo
 
+from demo import run_demo
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.payroll import STANDARD_COLUMNS, load_layout
