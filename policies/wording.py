@@ -147,7 +147,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "zh-CN": {
         "sale_commission": (
             "销售 {sale_id}：{amount} × 分成 {share} = 计入 {credited}，× {rate}（类别 {category}，"
-            "{rate_source} 费率）= {commission}"
+            "{rate_source}费率）= {commission}"
         ),
         "sale_clawed_back": (
             "销售 {sale_id}（{amount}）在发生后 {days} 天取消，处于 {window_days} 天回扣期内："
@@ -194,7 +194,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "carried_balance": "从 {from_period} 结转的负余额：{amount}",
         "sale_band": (
             "销售 {sale_id}：在起点为 {band_from} 的区间计入 {credited}，类别 {category}："
-            "{base_rate}（{rate_source} 费率）× 系数 {multiplier} / 区间费率 {band_rate} → "
+            "{base_rate}（{rate_source}费率）× 系数 {multiplier} / 区间费率 {band_rate} → "
             "{rate} = {commission}"
         ),
         "tiers_reached": (
@@ -371,8 +371,15 @@ TERMS: dict[str, dict[str, str]] = {
         "warning": "警告",
         "bonus forfeited": "取消奖金",
         "fined the amount involved": "按涉及金额罚款",
+        # where a sale's rate came from (`rate_source` of a commission step)
+        "category": "类别",
+        "default": "默认",
     },
 }
+
+# Step values that are words of the ledger's own (not names from the events or
+# the plan), shown in the locale's words (`TERMS`).
+_TERM_FIELDS = frozenset({"rate_source"})
 
 
 _MISSING = "—"  # what a template shows for a value its step lacks
@@ -411,14 +418,22 @@ def _renderer(locale: str, code: str) -> Callable[[Mapping[str, Any]], str] | No
             continue
         if spec or conversion or not _FIELD.fullmatch(name):
             return lambda values: template.format_map(_Values(values))  # the general way
-        pieces.append(f'{{_get("{name}", _MISSING)}}')
+        if name in _TERM_FIELDS:
+            pieces.append(f'{{_term(_get("{name}", _MISSING))}}')
+        else:
+            pieces.append(f'{{_get("{name}", _MISSING)}}')
     defaults = ", ".join(f"{key}={key}" for key in literals)
     source = (
         f"def render(values, {defaults}{', ' if defaults else ''}_MISSING=_MISSING):\n"
         f"    _get = values.get\n"
         f"    return f'{''.join(pieces)}'\n"
     )
-    namespace: dict[str, Any] = {**literals, "_MISSING": _MISSING}
+    terms = TERMS.get(locale, {})
+    namespace: dict[str, Any] = {
+        **literals,
+        "_MISSING": _MISSING,
+        "_term": lambda value: terms.get(value, value),
+    }
     exec(source, namespace)  # noqa: S102 - built above from field names and slots only
     render: Callable[[Mapping[str, Any]], str] = namespace["render"]
     return render

@@ -36,3 +36,34 @@ def test_an_unknown_locale_is_english_and_an_unknown_code_shows_its_data() -> No
     step = Step("weighted_score", {"score": "0.9"})
     assert render_step(step, "fr") == render_step(step, "en") == "Weighted score: 0.9"
     assert render_step(Step("no_such_step", {"a": "1"})) == "no_such_step: {'a': '1'}"
+
+
+class TestTheLedgersOwnWordsAreTranslated:
+    """Where a rate came from is the ledger's word, not the plan's: zh-CN says it in Chinese."""
+
+    def test_the_rate_source_of_a_sale_commission(self) -> None:
+        from policies.explanation import Step
+        from policies.wording import render_step
+
+        values = {
+            "sale_id": "S-1",
+            "amount": "100.00",
+            "share": "1.0000",
+            "credited": "100",
+            "rate": "0.0800",
+            "category": "software",
+            "commission": "8",
+        }
+        by_category = render_step(
+            Step("sale_commission", {**values, "rate_source": "category"}), "zh-CN"
+        )
+        by_default = render_step(
+            Step("sale_commission", {**values, "rate_source": "default"}), "zh-CN"
+        )
+        assert "类别费率" in by_category
+        assert "默认费率" in by_default
+        assert "category" not in by_category
+        assert "default" not in by_default
+        assert "(category rate" in render_step(
+            Step("sale_commission", {**values, "rate_source": "category"}), "en"
+        )
