@@ -25,12 +25,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import orjson
 import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.catalogue import CLAIM_STATES
+from ledger.events import canonical_json
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
@@ -756,4 +756,4 @@ def _claims_problems(
 
 
 def _normal(doc: object) -> bytes:
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return canonical_json(doc)

@@ -15,9 +15,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from ledger.errors import NotFoundError
+from ledger.events import canonical_json
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period
 from policies.causes import LineKey, fact_event_ids, later_causes
@@ -83,8 +82,9 @@ class AsOf:
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """The one byte form of a statement: sorted keys, no floats anywhere."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    """The one byte form of a statement: sorted keys, no floats anywhere
+    (`ledger.events.canonical_json`, the form events are hashed in)."""
+    return canonical_json(value)
 
 
 def statement_sha256(statement: dict[str, Any]) -> str:

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-import orjson
-
+from ledger.events import canonical_json
 from projections.read_models import document_views
 
 __all__ = [
@@ -145,7 +144,7 @@ class ViewStore(Protocol):
 
 def encode_doc(value: Mapping[str, Any]) -> str:
     """A read-model document as stored: compact JSON, keys sorted."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return canonical_json(value).decode()
 
 
 def groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacement]]:
