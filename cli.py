@@ -655,7 +655,7 @@ def payout_run(
 ) -> None:
     """Compute and record a payout run for a period; prints its run_id."""
     who = _actor(actor)
-    result = _reporting(db, as_json=as_json, call=lambda r: r.payout_run(period, actor=who))
+    result = _use_case(db, as_json=as_json, call=lambda u: u.payout_run(period, actor=who))
     run_id = _run_id_of(db, result)
     if as_json:
         _print_json({"run_id": run_id, "event_id": result.outcomes[0].event_id})
@@ -677,7 +677,7 @@ def payout_approve(
     """Approve a payout run (maker-checker: not by whoever ran it); refused on a
     broken chain."""
     who = _actor(actor)
-    result = _reporting(db, as_json=as_json, call=lambda r: r.decide_run(run_id, actor=who))
+    result = _use_case(db, as_json=as_json, call=lambda u: u.decide_run(run_id, actor=who))
     _summary(result, as_json=as_json, what="approvals")
 
 
@@ -688,7 +688,7 @@ def payout_pay(
     """Mark an approved run paid; its periods are locked from then on. Refused,
     paying nobody, when a rep's period was paid meanwhile, or on a broken chain."""
     who = _actor(actor)
-    result = _reporting(db, as_json=as_json, call=lambda r: r.pay_run(run_id, actor=who))
+    result = _use_case(db, as_json=as_json, call=lambda u: u.pay_run(run_id, actor=who))
     _summary(result, as_json=as_json, what="payments")
 
 

@@ -28,6 +28,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from policies.plan import load_plan
 from projections.service import Reports
+from service import UseCases
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -382,7 +383,7 @@ def run_demo(ledger: Ledger) -> DemoResult:
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
     ledger.import_lines(_lines(QUARTER), actor="demo")
     reports = Reports(ledger)
-    recorded = reports.payout_run("2026-Q3", actor="fin-amy")
+    recorded = UseCases(ledger, reports).payout_run("2026-Q3", actor="fin-amy")
     event_id = recorded.outcomes[0].event_id
     assert event_id is not None
     run_id = str(ledger.event(event_id).data["run_id"])

@@ -12,23 +12,21 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
 
-from ledger.application import Ledger, RecordResult
+from ledger.application import Ledger
 from ledger.decision import Decision
 from ledger.domain import event_id_text
 from ledger.errors import (
-    BatchRejectedError,
     BrokenChainError,
     InvalidInputError,
     NotFoundError,
     TamperedStatementError,
 )
-from ledger.events import ApprovalGranted, ApprovalRejected, make_event
 from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, loads_document
@@ -608,37 +606,12 @@ class Reports:
 
     # -- the payout flow -------------------------------------------------------
 
-    def payout_run(self, period: str, *, actor: str, run_id: str | None = None) -> RecordResult:
-        """SPEC §5: compute and record a run of every rep whose ``period`` is neither
-        paid nor in another open run; refused when that is nobody, and on a
-        broken chain (SPEC §6; approving, paying and exporting a run also check
-        the run's own event against its link, `Ledger.guard_run`).
-
-        The plan is checked again when the run is recorded, under the writer
-        lock (`ledger.rules.payout_calculated`): should another run (another
-        process) take some of its reps meanwhile, it is planned again, once.
-        """
-        wanted = _period(period)
-        self.ledger.guard_chain()
-        for attempt in range(2):
-            statements, at = self._plan_run(wanted)
-            run = run_id or f"run-{wanted}-{uuid.uuid4().hex[:8]}"
-            try:
-                return self.ledger.record_payout_run(
-                    run,
-                    str(wanted),
-                    statements,
-                    position=at.position,
-                    chain_head=at.head(),
-                    actor=actor,
-                )
-            except BatchRejectedError as exc:
-                if attempt or not _taken_meanwhile(exc):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _plan_run(self, period: Period) -> tuple[list[dict[str, Any]], AsOf]:
-        """The statements of a run of ``period`` at the head, each with its hash."""
+    def plan_run(self, period_text: str) -> tuple[list[dict[str, Any]], AsOf]:
+        """The statements a payout run of ``period_text`` would record at the
+        head, each with its hash: every rep whose period is neither paid nor in
+        another open run (SPEC §5); refused when that is nobody. Records nothing
+        (`service.UseCases.payout_run` records them)."""
+        period = _period(period_text)
         head = self.ledger.head()
         facts, at = self.facts_at(head.position if head else 0)
         calc = Calculator(facts, at)
@@ -668,30 +641,6 @@ class Reports:
             return False
         plan = facts.plan_for(rep_id, period)
         return plan is not None and plan.period == period.kind
-
-    def decide_run(
-        self, run_id: str, *, actor: str, granted: bool = True, note: str | None = None
-    ) -> RecordResult:
-        """Approve (or reject) a payout run — maker-checker applies. An approval
-        first passes the chain guard (SPEC §6); a rejection, which pays nobody,
-        is never held up by it."""
-        if granted:
-            self.ledger.guard_chain()
-            self.ledger.guard_run(run_id)
-        item = make_event(
-            ApprovalGranted if granted else ApprovalRejected,
-            occurred_at=datetime.now(UTC),
-            subject_id=run_id,
-            note=note,
-        )
-        return self.ledger.record([item], actor=actor)
-
-    def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
-        """Pay an approved run after the chain guard (SPEC §6); refused, paying
-        nobody, when one of its reps' period was paid meanwhile (SPEC §5)."""
-        self.ledger.guard_chain()
-        self.ledger.guard_run(run_id)
-        return self.ledger.pay_run(run_id, actor=actor)
 
     def run(self, run_id: str) -> dict[str, Any]:
         """A payout run as recorded — its statements, who calculated and decided
@@ -875,11 +824,3 @@ def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
         if run.paid is not None or decision is None or decision.granted:
             held.update(s["rep_id"] for s in run.record.data["statements"])
     return held
-
-
-def _taken_meanwhile(exc: BatchRejectedError) -> bool:
-    """Whether a run was refused only because another run took some of its reps
-    between its plan and its record (`ledger.rules.payout_calculated`)."""
-    return all(
-        e.status == "conflict" and (e.field or "").startswith("statements[") for e in exc.errors
-    )

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 from ledger.application import Ledger, RecordResult
-from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, NotFoundError
 from ledger.events import (
     AdjustmentRequested,
     ApprovalGranted,
@@ -103,9 +103,9 @@ class UseCases:
         kind = self.subject_kind(subject_id)
         if may_decide is not None:
             may_decide(kind)
-        if kind == "run":
-            result = self.reports.decide_run(subject_id, actor=actor, granted=granted, note=note)
-            return Decision(subject_id, kind, result)
+        if kind == "run" and granted:  # a rejection pays nobody: never held up
+            self.ledger.guard_chain()
+            self.ledger.guard_run(subject_id)
         item = make_event(
             ApprovalGranted if granted else ApprovalRejected,
             occurred_at=_now(),
@@ -194,6 +194,60 @@ class UseCases:
 
     # -- payouts -----------------------------------------------------------------
 
+    def payout_run(self, period: str, *, actor: str, run_id: str | None = None) -> RecordResult:
+        """SPEC §5: compute and record a run of every rep whose ``period`` is neither
+        paid nor in another open run; refused when that is nobody, and on a
+        broken chain (SPEC §6; approving, paying and exporting a run also check
+        the run's own event against its link, `Ledger.guard_run`).
+
+        The plan is checked again when the run is recorded, under the writer
+        lock (`ledger.rules.payout_calculated`): should another run (another
+        process) take some of its reps meanwhile, it is planned again, once.
+        """
+        self.ledger.guard_chain()
+        for attempt in range(2):
+            statements, at = self.reports.plan_run(period)
+            wanted = str(statements[0]["period"])
+            run = run_id or f"run-{wanted}-{uuid.uuid4().hex[:8]}"
+            try:
+                return self.ledger.record_payout_run(
+                    run,
+                    wanted,
+                    statements,
+                    position=at.position,
+                    chain_head=at.head(),
+                    actor=actor,
+                )
+            except BatchRejectedError as exc:
+                if attempt or not _taken_meanwhile(exc):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def decide_run(
+        self, run_id: str, *, actor: str, granted: bool = True, note: str | None = None
+    ) -> RecordResult:
+        """Approve (or reject) a payout run — maker-checker applies; an approval
+        first passes the chain guard (SPEC §6)."""
+        if self.ledger.subject_kind(run_id) != "run":
+            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+        if granted:
+            self.ledger.guard_chain()
+            self.ledger.guard_run(run_id)
+        item = make_event(
+            ApprovalGranted if granted else ApprovalRejected,
+            occurred_at=_now(),
+            subject_id=run_id,
+            note=note,
+        )
+        return self.ledger.record([item], actor=actor)
+
+    def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
+        """Pay an approved run after the chain guard (SPEC §6); refused, paying
+        nobody, when one of its reps' period was paid meanwhile (SPEC §5)."""
+        self.ledger.guard_chain()
+        self.ledger.guard_run(run_id)
+        return self.ledger.pay_run(run_id, actor=actor)
+
     def run_payout(
         self, period: str, *, actor: str, idempotency_key: str | None = None
     ) -> RunSummary:
@@ -208,7 +262,7 @@ class UseCases:
             if existing is not None:
                 return _summary(existing, created=False)
         try:
-            result = self.reports.payout_run(period, actor=actor, run_id=run_id)
+            result = self.payout_run(period, actor=actor, run_id=run_id)
         except LedgerError:
             # A concurrent retry with the same key may have won: its run then holds
             # the reps (this one covers nobody) or its id (a conflict).
@@ -249,6 +303,14 @@ def _nonzero(amount: str | None) -> bool:
         return Decimal(amount) != 0
     except InvalidOperation:
         return True  # not a number: AdjustmentRequested names the field and why
+
+
+def _taken_meanwhile(exc: BatchRejectedError) -> bool:
+    """Whether a run was refused only because another run took some of its reps
+    between its plan and its record (`ledger.rules.payout_calculated`)."""
+    return all(
+        e.status == "conflict" and (e.field or "").startswith("statements[") for e in exc.errors
+    )
 
 
 def _now() -> datetime:

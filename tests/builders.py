@@ -9,6 +9,8 @@ from typing import Any
 
 from ledger.application import Ledger
 from policies.plan import load_plan
+from projections.service import Reports
+from service import UseCases
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_TOML = (ROOT / "samples" / "field-sales.toml").read_text(encoding="utf-8")
@@ -90,3 +92,8 @@ def backoff_allows(elapsed_seconds: float, first_seconds: float = 0.5) -> int:
         pause *= 2
         attempts += 1
     return attempts
+
+
+def payouts(reports: Reports) -> UseCases:
+    """The payout use cases (run, approve, pay) over ``reports``' ledger."""
+    return UseCases(reports.ledger, reports)

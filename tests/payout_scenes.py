@@ -19,7 +19,7 @@ from cli import app as cli_app
 from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
 from projections.service import Reports
-from tests.builders import jsonl, sale, seeded
+from tests.builders import jsonl, payouts, sale, seeded
 
 SECRET = "test-token-secret-0123456789abcdef"
 
@@ -31,7 +31,7 @@ def head_of(ledger: Ledger) -> int:
 
 def run_id_of(reports: Reports, period: str, actor: str = "fin-amy") -> str:
     """Record a payout run of ``period``; its id."""
-    result = reports.payout_run(period, actor=actor)
+    result = payouts(reports).payout_run(period, actor=actor)
     event_id = result.outcomes[0].event_id
     assert event_id is not None
     return str(reports.ledger.event(event_id).data["run_id"])

@@ -139,7 +139,7 @@ def _do(page: Page, action: str, form: dict[str, str]) -> str:
         if action == "calculate":
             period = _required(form, "period")
             require_role(page.who, "post_run")
-            result = page.reports.payout_run(period, actor=page.who.actor)
+            result = page.use_cases.payout_run(period, actor=page.who.actor)
             event_id = result.outcomes[0].event_id
             assert event_id is not None
             return f"calculate:{page.ledger.event(event_id).data['run_id']}"
@@ -151,7 +151,7 @@ def _do(page: Page, action: str, form: dict[str, str]) -> str:
             )
             post_approval(body, page.who, page.use_cases)
         elif action == "pay":
-            post_pay(subject, page.who, page.reports)
+            post_pay(subject, page.who, page.use_cases)
         else:
             resolution = ResolutionIn(
                 outcome=form.get("outcome", ""),

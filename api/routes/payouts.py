@@ -40,10 +40,10 @@ def post_run(
 
 
 @router.post("/payouts/runs/{run_id}/pay", response_model=RecordOut, responses=_ERRORS)
-def post_pay(run_id: str, principal: Caller, reports: ReportsDep) -> RecordOut:
+def post_pay(run_id: str, principal: Caller, service: UseCasesDep) -> RecordOut:
     """Mark an approved run paid (refused when a rep's period was paid meanwhile)."""
     require_role(principal, "post_pay")
-    return record_out(reports.pay_run(run_id, actor=principal.actor))
+    return record_out(service.pay_run(run_id, actor=principal.actor))
 
 
 @router.get(

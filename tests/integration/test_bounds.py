@@ -20,7 +20,7 @@ from ledger.writes import Input
 from policies.periods import parse_period, period_of
 from policies.plan import load_plan
 from projections.service import Reports
-from tests.builders import PLAN_TOML, jsonl, line, stored_count
+from tests.builders import PLAN_TOML, jsonl, line, payouts, stored_count
 
 FIRST = "2000-01-01T00:00:00+14:00"  # the first instant of the bounds, in its own offset
 LAST = "2199-12-31T23:59:59.999999-12:00"  # the last one
@@ -327,7 +327,7 @@ class TestQueries:
         assert caught.value.field == "period"
         assert "2000-2199" in caught.value.reason
         with pytest.raises(InvalidInputError):
-            reports.payout_run(period, actor="fin-amy")
+            payouts(reports).payout_run(period, actor="fin-amy")
 
 
 class TestTheLastQuarterPaid:
@@ -350,7 +350,7 @@ class TestTheLastQuarterPaid:
         ledger.import_lines(jsonl(*events), actor="tester", parse_workers=0)
         reports = Reports(ledger)
         reports.catch_up()
-        run = reports.payout_run("2199-Q4", actor="fin-amy")
+        run = payouts(reports).payout_run("2199-Q4", actor="fin-amy")
         event_id = run.outcomes[0].event_id
         assert event_id is not None
         run_id = ledger.event(event_id).data["run_id"]

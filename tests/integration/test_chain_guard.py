@@ -15,7 +15,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, BrokenChainError
 from projections.service import Reports
-from tests.builders import jsonl, line, sale, seeded, stored_count
+from tests.builders import jsonl, line, payouts, sale, seeded, stored_count
 from tests.integration.test_audit_chain import Raw
 from tests.payout_scenes import Scene, api_over, cli, head_of, paid_scene
 
@@ -40,9 +40,9 @@ class TestRefusedOnABrokenChain:
         reports = scene.reports
         before = stored_count(ledger)
         steps: list[Callable[[], Any]] = [
-            lambda: reports.payout_run("2027-Q2", actor="fin-amy"),
-            lambda: reports.decide_run(scene.open_run, actor="fin-bob"),
-            lambda: reports.pay_run(scene.approved_run, actor="fin-amy"),
+            lambda: payouts(reports).payout_run("2027-Q2", actor="fin-amy"),
+            lambda: payouts(reports).decide_run(scene.open_run, actor="fin-bob"),
+            lambda: payouts(reports).pay_run(scene.approved_run, actor="fin-amy"),
             lambda: reports.export_csv(scene.paid_run),
             reports.rebuild,
         ]
@@ -52,7 +52,7 @@ class TestRefusedOnABrokenChain:
             assert refused.value.position == broken
         assert stored_count(ledger) == before
         # rejecting a run pays nobody: never held up (finance may want just that)
-        reports.decide_run(scene.open_run, actor="fin-bob", granted=False)
+        payouts(reports).decide_run(scene.open_run, actor="fin-bob", granted=False)
         assert stored_count(ledger) == before + 1
 
     def test_the_write_rules_refuse_too(self, db_url: str, ledger: Ledger) -> None:
@@ -140,11 +140,11 @@ class TestTheRunItself:
         before = stored_count(ledger)
         for step, position in (
             (
-                lambda: scene.reports.decide_run(scene.open_run, actor="fin-bob"),
+                lambda: payouts(scene.reports).decide_run(scene.open_run, actor="fin-bob"),
                 runs[scene.open_run],
             ),
             (
-                lambda: scene.reports.pay_run(scene.approved_run, actor="fin-amy"),
+                lambda: payouts(scene.reports).pay_run(scene.approved_run, actor="fin-amy"),
                 runs[scene.approved_run],
             ),
             (lambda: scene.reports.export_csv(scene.paid_run), runs[scene.paid_run]),

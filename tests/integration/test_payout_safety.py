@@ -23,7 +23,7 @@ from policies.periods import parse_period
 from projections.runner import verify_views
 from projections.service import Reports
 from projections.statement import AsOf, Calculator, statement_sha256
-from tests.builders import enrol, jsonl, sale, seeded, stored_count
+from tests.builders import enrol, jsonl, payouts, sale, seeded, stored_count
 from tests.integration.test_audit_chain import Raw
 from tests.payout_scenes import api_over
 
@@ -37,7 +37,7 @@ def _store(ledger: Ledger, *reps: str) -> Reports:
 
 
 def _run(reports: Reports, period: str = Q3, actor: str = "fin-amy") -> str:
-    result = reports.payout_run(period, actor=actor)
+    result = payouts(reports).payout_run(period, actor=actor)
     event_id = result.outcomes[0].event_id
     assert event_id is not None
     return str(reports.ledger.event(event_id).data["run_id"])
@@ -89,7 +89,7 @@ class TestOneRunPerRepPeriod:
         assert _reps_of(reports, first) == ["r1", "r2"]
         before = stored_count(ledger)
         with pytest.raises(InvalidInputError, match=f"no rep has an unpaid {Q3}") as refused:
-            reports.payout_run(Q3, actor="fin-amy")
+            payouts(reports).payout_run(Q3, actor="fin-amy")
         assert refused.value.field == "period"
         assert stored_count(ledger) == before
 
@@ -142,16 +142,16 @@ class TestOneRunPerRepPeriod:
         second = _run(reports)
         assert _reps_of(reports, second) == ["r1", "r2"]
         _decide(ledger, second)
-        reports.pay_run(second, actor="fin-amy")
+        payouts(reports).pay_run(second, actor="fin-amy")
         with pytest.raises(InvalidInputError, match=f"no rep has an unpaid {Q3}"):
-            reports.payout_run(Q3, actor="fin-amy")
+            payouts(reports).payout_run(Q3, actor="fin-amy")
 
     def test_an_approved_unpaid_run_still_holds_its_reps(self, ledger: Ledger) -> None:
         reports = _store(ledger, "r1")
         first = _run(reports)
         _decide(ledger, first)
         with pytest.raises(InvalidInputError, match="no rep has an unpaid"):
-            reports.payout_run(Q3, actor="fin-amy")
+            payouts(reports).payout_run(Q3, actor="fin-amy")
 
 
 class TestRaces:
@@ -192,7 +192,10 @@ class TestRaces:
         _store(make_ledger(), "r1", "r2", "r3")
         ledgers = [make_ledger(), make_ledger()]
         outcomes = _at_once(
-            [lambda i=i: Reports(ledgers[i]).payout_run(Q3, actor="fin-amy") for i in range(2)]
+            [
+                lambda i=i: payouts(Reports(ledgers[i])).payout_run(Q3, actor="fin-amy")
+                for i in range(2)
+            ]
         )
         assert not [o for o in outcomes if isinstance(o, Exception) and not _refused(o)], outcomes
         facts = Reports(ledgers[0]).facts_at(_head(ledgers[0]))[0]
@@ -275,7 +278,7 @@ class TestClaimsIndex:
         reopened = make_ledger()
         assert [c.run_id for c in reopened.chain.select_all_claims()] == [first]
         with pytest.raises(InvalidInputError, match="no rep has an unpaid"):
-            Reports(reopened).payout_run(Q3, actor="fin-amy")
+            payouts(Reports(reopened)).payout_run(Q3, actor="fin-amy")
         assert verify_views(reopened) == []
 
     def test_verify_finds_an_edited_index(self, db_url: str, ledger: Ledger) -> None:

@@ -19,7 +19,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.payroll import STANDARD_COLUMNS, load_layout
 from projections.service import Reports
-from tests.builders import ROOT, jsonl, line
+from tests.builders import ROOT, jsonl, line, payouts
 
 LAYOUT = load_layout((ROOT / "samples" / "payroll-layout.toml").read_text(encoding="utf-8"))
 
@@ -164,7 +164,7 @@ class TestPayrollLayout:
             ),
             actor="crm-sync",
         )
-        recorded = reports.payout_run("2026-Q4", actor="fin-amy")
+        recorded = payouts(reports).payout_run("2026-Q4", actor="fin-amy")
         event_id = recorded.outcomes[0].event_id
         assert event_id is not None
         run_id = str(reports.ledger.event(event_id).data["run_id"])
@@ -207,7 +207,7 @@ class TestCellsAreNeverFormulas:
             actor="hr-sync",
         )
         reports = Reports(ledger)
-        recorded = reports.payout_run("2026-Q3", actor="fin-amy")
+        recorded = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
         event_id = recorded.outcomes[0].event_id
         assert event_id is not None
         run_id = str(ledger.event(event_id).data["run_id"])

@@ -11,7 +11,7 @@ from ledger.errors import BatchRejectedError, InvalidInputError, NotFoundError
 from projections.queues import MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.service import Reports
 from service import UseCases
-from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
+from tests.builders import enrol, jsonl, line, payouts, sale, seeded, stored_count
 
 
 @pytest.fixture
@@ -139,11 +139,11 @@ class TestDecisions:
 
     def test_a_dispute_upheld_books_an_adjustment_to_approve(self, queues: WorkQueues) -> None:
         reports = queues.reports
-        run = reports.payout_run("2026-Q3", actor="fin-amy")
+        run = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
         run_id = queues.runs(period="2026-Q3")["items"][0]["run_id"]
         assert run.stored == 1
         _cases(queues).decide(run_id, actor="fin-bob", granted=True)
-        reports.pay_run(run_id, actor="fin-bob")
+        payouts(reports).pay_run(run_id, actor="fin-bob")
         assert [r["status"] for r in queues.runs()["items"]] == ["paid"]
         dispute_id, _ = _cases(queues).raise_dispute(
             rep_id="r1", run_id=run_id, message="missing a deal", actor="r1"

@@ -16,6 +16,7 @@ from ledger.errors import NotFoundError
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
 from projections.service import Reports
+from tests.builders import payouts
 
 
 def _replayed_run(ledger: Ledger, run_id: str) -> dict[str, Any]:
@@ -39,15 +40,15 @@ def _replayed_status(ledger: Ledger, run_id: str) -> str:
 def test_a_run_reads_as_the_replay_did_through_its_life(ledger: Ledger) -> None:
     run_demo(ledger)
     reports = Reports(ledger)
-    run = reports.payout_run("2026-Q4", actor="fin-amy").outcomes[0]
+    run = payouts(reports).payout_run("2026-Q4", actor="fin-amy").outcomes[0]
     assert run.event_id is not None
     run_id = ledger.event(run.event_id).data["run_id"]
     seen = []
     for step in ("calculated", "approved", "paid"):
         if step == "approved":
-            reports.decide_run(run_id, actor="fin-bob")
+            payouts(reports).decide_run(run_id, actor="fin-bob")
         if step == "paid":
-            reports.pay_run(run_id, actor="fin-amy")
+            payouts(reports).pay_run(run_id, actor="fin-amy")
         answer = reports.run(run_id)
         assert orjson.dumps(answer) == orjson.dumps(_replayed_run(ledger, run_id))
         export = reports.export_csv(run_id)
@@ -61,10 +62,10 @@ def test_a_rejected_run_and_its_export(ledger: Ledger) -> None:
     result = run_demo(ledger)
     reports = Reports(ledger)
     assert reports.run(result.run_id) == _replayed_run(ledger, result.run_id)
-    run = reports.payout_run("2026-Q4", actor="fin-amy").outcomes[0]
+    run = payouts(reports).payout_run("2026-Q4", actor="fin-amy").outcomes[0]
     assert run.event_id is not None
     run_id = ledger.event(run.event_id).data["run_id"]
-    reports.decide_run(run_id, actor="fin-bob", granted=False, note="wrong quarter")
+    payouts(reports).decide_run(run_id, actor="fin-bob", granted=False, note="wrong quarter")
     assert reports.run(run_id) == _replayed_run(ledger, run_id)
     assert reports.run(run_id)["approved"] is False
     names = [row.split(",")[3] for row in reports.export_csv(run_id).splitlines()[1:]]

@@ -15,7 +15,7 @@ from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, NotFoundError
 from projections.runner import verify_views
 from projections.service import Reports
-from tests.builders import jsonl, sale, seeded
+from tests.builders import jsonl, payouts, sale, seeded
 from tests.builders import line as event_line
 
 
@@ -246,12 +246,12 @@ class TestPayoutFlow:
     def test_a_paid_period_is_locked(self, demo: tuple[Ledger, Reports, str]) -> None:
         _, reports, _ = demo
         with pytest.raises(Exception, match="no rep has an unpaid 2026-Q3"):
-            reports.payout_run("2026-Q3", actor="fin-amy")
+            payouts(reports).payout_run("2026-Q3", actor="fin-amy")
 
     def test_maker_checker_on_runs(self, ledger: Ledger) -> None:
         run_demo(ledger)
         reports = Reports(ledger)
-        result = reports.payout_run("2026-Q4", actor="fin-amy")
+        result = payouts(reports).payout_run("2026-Q4", actor="fin-amy")
         run_id = ledger.event(str(result.outcomes[0].event_id)).data["run_id"]
         with pytest.raises(BatchRejectedError, match="maker-checker"):
             ledger.record([_approval(run_id)], actor="fin-amy")

@@ -29,7 +29,7 @@ from projections.runner import Projector, verify_views
 from projections.service import Reports
 from projections.statement import Calculator, canonical_bytes
 from projections.storage import open_view_store
-from tests.builders import PLAN_TOML, enrol, jsonl
+from tests.builders import PLAN_TOML, enrol, jsonl, payouts
 
 REPS = ("r1", "r2")
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1", "2027-Q2")
@@ -164,7 +164,7 @@ def histories(draw: st.DrawFn) -> list[Step]:
 
 def _pay(ledger: Ledger, reports: Reports, quarter: str) -> None:
     try:
-        result = reports.payout_run(quarter, actor="fin-a")
+        result = payouts(reports).payout_run(quarter, actor="fin-a")
     except InvalidInputError:  # nothing payable in that quarter yet
         return
     run_id = ledger.event(str(result.outcomes[0].event_id)).data["run_id"]
