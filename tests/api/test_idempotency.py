@@ -139,15 +139,15 @@ class TestRepeat:
     ) -> None:
         """A 5xx is not the answer to a request: a retry with the key runs again."""
         reports = stack.a.client.app.state.reports  # type: ignore[attr-defined]
-        real = reports.payout_run
+        real = reports.plan_run
 
         def failing(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(reports, "payout_run", failing)
+        monkeypatch.setattr(reports, "plan_run", failing)
         headers = stack.as_("finance", "retry-me")
         assert stack.a.client.post("/payouts/2026-Q4/runs", headers=headers).status_code == 500
-        monkeypatch.setattr(reports, "payout_run", real)
+        monkeypatch.setattr(reports, "plan_run", real)
         again = stack.a.client.post("/payouts/2026-Q4/runs", headers=headers)
         assert again.status_code == 201, again.text
         assert "idempotent-replayed" not in again.headers
