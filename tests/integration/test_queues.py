@@ -10,6 +10,7 @@ from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError, NotFoundError
 from projections.queues import MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.service import Reports
+from service.usecases import UseCases
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
 
 
@@ -114,10 +115,15 @@ class TestLists:
         assert _ids(queues.cases(Viewer("manager", "mgr-a")), "case_id") == []
 
 
+def _service(queues: WorkQueues) -> UseCases:
+    """The decisions that empty the queues (they live in `service.UseCases`)."""
+    return UseCases(queues.ledger, queues.reports)
+
+
 class TestDecisions:
     def test_approve_and_reject_empty_the_queue(self, queues: WorkQueues) -> None:
-        queues.decide("ADJ-r1", actor="fin-amy", granted=True)
-        queues.decide("ADJ-r2", actor="fin-amy", granted=False, note="not agreed")
+        _service(queues).decide("ADJ-r1", actor="fin-amy", granted=True)
+        _service(queues).decide("ADJ-r2", actor="fin-amy", granted=False, note="not agreed")
         assert _ids(queues.pending(Viewer.operator("fin-bob"))) == ["ADJ-r3", "CASE-1"]
         summary = {i["rep_id"]: i for i in queues.summary(FINANCE, "2026-Q3")["items"]}
         assert summary["r1"]["payable"] == "600.00"  # 500 commission + the approved 100
@@ -126,12 +132,12 @@ class TestDecisions:
     def test_a_bad_decision_stores_nothing(self, queues: WorkQueues) -> None:
         before = stored_count(queues.ledger)
         with pytest.raises(InvalidInputError) as no_note:
-            queues.decide("ADJ-r1", actor="fin-amy", granted=False, note="  ")
+            _service(queues).decide("ADJ-r1", actor="fin-amy", granted=False, note="  ")
         assert no_note.value.field == "note"
         with pytest.raises(NotFoundError):
-            queues.decide("ADJ-none", actor="fin-amy", granted=True)
+            _service(queues).decide("ADJ-none", actor="fin-amy", granted=True)
         with pytest.raises(BatchRejectedError):  # maker-checker
-            queues.decide("ADJ-r1", actor="fin-carl", granted=True)
+            _service(queues).decide("ADJ-r1", actor="fin-carl", granted=True)
         assert stored_count(queues.ledger) == before
 
     def test_a_dispute_upheld_books_an_adjustment_to_approve(self, queues: WorkQueues) -> None:
@@ -139,20 +145,20 @@ class TestDecisions:
         run = reports.payout_run("2026-Q3", actor="fin-amy")
         run_id = queues.runs(period="2026-Q3")["items"][0]["run_id"]
         assert run.stored == 1
-        queues.decide(run_id, actor="fin-bob", granted=True)
+        _service(queues).decide(run_id, actor="fin-bob", granted=True)
         reports.pay_run(run_id, actor="fin-bob")
         assert [r["status"] for r in queues.runs()["items"]] == ["paid"]
-        dispute_id, _ = queues.raise_dispute(
+        dispute_id, _ = _service(queues).raise_dispute(
             rep_id="r1", run_id=run_id, message="missing a deal", actor="r1"
         )
         assert _ids(queues.disputes(FINANCE, status="open"), "dispute_id") == [dispute_id]
         assert _ids(queues.disputes(Viewer("rep", "r3", "r3")), "dispute_id") == []
         with pytest.raises(InvalidInputError) as zero:
-            queues.resolve_dispute(
+            _service(queues).resolve_dispute(
                 dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="0.00"
             )
         assert zero.value.field == "amount"
-        adjustment_id, _ = queues.resolve_dispute(
+        adjustment_id, _ = _service(queues).resolve_dispute(
             dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="250.00"
         )
         assert adjustment_id is not None
