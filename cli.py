@@ -924,11 +924,19 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
     db: DbOption = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Also uvicorn's access lines (the API logs one line per request anyway).",
+        ),
+    ] = False,
 ) -> None:
-    """The HTTP API (OpenAPI at /docs)."""
+    """The HTTP API (OpenAPI at /docs); every log line JSON (or text on a terminal)."""
     import uvicorn
 
     from api.app import create_app, tune_collector
+    from api.logging import uvicorn_log_config
 
     settings = _settings()
     if db:
@@ -939,8 +947,9 @@ def serve(
     except ConfigurationError as exc:
         _error(exc)
         raise typer.Exit(2) from None
+    log_config = uvicorn_log_config(level=settings.log_level, json=settings.log_json)
     if workers > 1:
-        _serve_workers(settings, host, port, workers, db)
+        _serve_workers(settings, host, port, workers, db, log_config, access_log=access_log)
         return
     try:
         application = create_app(settings)
@@ -948,10 +957,19 @@ def serve(
         _error(_first_line(exc))
         raise typer.Exit(2) from None
     tune_collector()
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(application, host=host, port=port, log_config=log_config, access_log=access_log)
 
 
-def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | None) -> None:
+def _serve_workers(
+    settings: Any,
+    host: str,
+    port: int,
+    workers: int,
+    db: str | None,
+    log_config: dict[str, Any],
+    *,
+    access_log: bool,
+) -> None:
     """Several API processes on one port: each builds the app from the environment."""
     import uvicorn
 
@@ -969,8 +987,8 @@ def _serve_workers(settings: Any, host: str, port: int, workers: int, db: str | 
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        access_log=False,
+        log_config=log_config,
+        access_log=access_log,
     )
 
 

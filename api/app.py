@@ -19,6 +19,7 @@ import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.body_parser import BodyParser
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
         description="An event-sourced incentive ledger that explains every number.",
         lifespan=lifespan,
         docs_url=None,  # served by api.pages from the vendored Swagger UI (no CDN)
+        generate_unique_id_function=operation_id,
     )
     app.state.ledger = the_ledger
     app.state.reports = reports
@@ -123,6 +125,12 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the OpenAPI document: its handler's name
+    (``get_statement``, ``post_events``) — what a generated client calls it."""
+    return route.name
 
 
 # Request ids: a random prefix per process and a counter (uuid4 per request was

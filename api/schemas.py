@@ -96,13 +96,49 @@ class LineOut(BaseModel):
     event_ids: list[str]
 
 
+class AsOfOut(BaseModel):
+    position: int
+    recorded_at: str | None
+
+
+class ChainHeadOut(BaseModel):
+    position: int
+    hash: str
+
+
+class PlanRefOut(BaseModel):
+    id: str
+    version: int
+
+
+class PaidOut(BaseModel):
+    """How a paid statement was paid: by which run, from which computation."""
+
+    computed_at_position: int
+    paid_at: str
+    paid_event_id: str
+    run_id: str
+
+
+class LaterEventOut(BaseModel):
+    """An event recorded after the period was paid that would change it."""
+
+    model_config = ConfigDict(extra="allow")
+    actor: str
+    event_id: str
+    occurred_at: str
+    position: int
+    type: str
+
+
 class StatementOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     rep_id: str
     period: str
     currency: str
     status: Literal["open", "paid"]
-    as_of: dict[str, Any]
+    as_of: AsOfOut
+    plan: PlanRefOut | None = None
     lines: list[LineOut]
     attainment: str | None
     score: str | None
@@ -113,7 +149,17 @@ class StatementOut(BaseModel):
     warnings: list[dict[str, Any]] = Field(
         default_factory=list, description="probable typos that change pay (code, values, ids)"
     )
-    chain_head: dict[str, Any]
+    chain_head: ChainHeadOut
+    sha256: str | None = Field(
+        default=None, description="paid: SHA-256 of the statement's canonical bytes"
+    )
+    paid: PaidOut | None = Field(default=None, description="paid: the run that paid it")
+    correction_to: str | None = Field(
+        default=None, description="paid: the period later changes are booked into"
+    )
+    later_events: list[LaterEventOut] | None = Field(
+        default=None, description="paid: events recorded since that would have changed it"
+    )
 
 
 class ApprovalIn(BaseModel):
@@ -150,3 +196,225 @@ class VerifyOut(BaseModel):
     broken_position: int | None
     reason: str | None
     projections: list[str]
+
+
+# -- the other reads -------------------------------------------------------------
+
+
+class EventOut(BaseModel):
+    """One event: its envelope and its own fields (SPEC §2) alongside."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    event_id: str
+    position: int
+    occurred_at: str
+    recorded_at: str
+    actor: str
+    hash: str
+
+
+class DiffChangeOut(BaseModel):
+    kind: str
+    subject: str | None
+    before: str
+    after: str
+    change: str
+    events_added: list[dict[str, Any]]
+    events_removed: list[dict[str, Any]]
+    text: str
+
+
+class DiffOut(BaseModel):
+    """Which events changed which lines between two points (``from`` and ``to``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    rep_id: str
+    period: str
+    from_: AsOfOut = Field(alias="from")
+    to: AsOfOut
+    total_before: str
+    total_after: str
+    total_change: str
+    changes: list[DiffChangeOut]
+    events_between: list[dict[str, Any]]
+    text: str
+
+
+class HistoryEntryOut(BaseModel):
+    """One entry of a disciplinary history (its fields depend on its kind)."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str
+
+
+class DisputeRowOut(BaseModel):
+    adjustment_id: str | None
+    dispute_id: str
+    message: str
+    note: str | None
+    outcome: str | None
+    raised_at: str
+    raised_by: str
+    raised_event_id: str
+    rep_id: str
+    resolved_by: str | None
+    resolved_event_id: str | None
+    run_id: str
+    status: str
+
+
+class ProjectionHealthOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    projector: str | None = None
+    state: str
+    error: dict[str, str] | None
+    failures: int
+    failing_since: str | float | None
+    retry_in_seconds: float | None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    position: int
+    projected: int
+    lag: int
+    projection: ProjectionHealthOut
+
+
+class RunCreatedOut(BaseModel):
+    """A payout run as `POST /payouts/{period}/runs` recorded (or found) it."""
+
+    run_id: str
+    period: str
+    position: int
+    chain_head: ChainHeadOut
+    reps: list[str]
+    approved: bool | None
+    paid: bool
+
+
+# -- the work queues (paged: items, total, offset, limit) ------------------------
+
+
+class _Page(BaseModel):
+    total: int = Field(description="items in the whole list")
+    offset: int
+    limit: int
+
+
+class RepItemOut(BaseModel):
+    left: bool
+    manager_id: str | None
+    plan_ids: list[str]
+    rep_id: str
+    team: str | None
+
+
+class RepPageOut(_Page):
+    items: list[RepItemOut]
+
+
+class SummaryItemOut(BaseModel):
+    rep_id: str
+    team: str | None
+    manager_id: str | None
+    currency: str
+    total: str
+    payable: str
+    attainment: str | None
+    score: str | None
+    tier_coefficient: str | None
+    pending: int
+    status: str
+    run_id: str | None
+
+
+class TeamTotalOut(BaseModel):
+    team: str | None
+    currency: str
+    reps: int
+    total: str
+    payable: str
+
+
+class SummaryPageOut(_Page):
+    items: list[SummaryItemOut]
+    period: str
+    teams: list[TeamTotalOut]
+
+
+class RunItemOut(BaseModel):
+    calculated_by: str
+    calculated_event_id: str
+    chain_head: ChainHeadOut
+    decided_by: str | None
+    paid_event_id: str | None
+    payable: str
+    period: str
+    position: int
+    reps: int
+    run_id: str
+    status: str
+    total: str
+    held_by: str | None
+
+
+class RunPageOut(_Page):
+    items: list[RunItemOut]
+
+
+class RunStatementOut(BaseModel):
+    rep_id: str
+    currency: str
+    total: str
+    payable: str
+    sha256: str
+
+
+class RunOut(RunItemOut):
+    calculated_at: str
+    statements: list[RunStatementOut]
+
+
+class PendingItemOut(BaseModel):
+    """A subject awaiting a decision (its other fields depend on its kind)."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    subject_id: str
+    rep_id: str | None
+    recorded_by: str
+    recorded_at: str
+    occurred_at: str | None
+    event_id: str
+    position: int
+    may_decide: bool
+
+
+class PendingPageOut(_Page):
+    items: list[PendingItemOut]
+
+
+class DisputeItemOut(DisputeRowOut):
+    period: str | None
+    rep_payable: str | None
+
+
+class DisputePageOut(_Page):
+    items: list[DisputeItemOut]
+
+
+class CaseItemOut(BaseModel):
+    """A violation case (its other fields depend on its kind)."""
+
+    model_config = ConfigDict(extra="allow")
+    case_id: str
+    rep_id: str
+    severity: str
+    status: str
+    period: str | None
+
+
+class CasePageOut(_Page):
+    items: list[CaseItemOut]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from api.auth import require_role
 from api.deps import Caller, LedgerDep, ReportsDep
-from api.routes.events import _ERRORS
-from api.schemas import VerifyOut
+from api.routes.events import _ERRORS, as_json
+from api.schemas import HealthOut, VerifyOut
 from ledger.chain import parse_anchor
 from ledger.errors import InvalidInputError
 
@@ -44,8 +45,8 @@ def get_verify(
     )
 
 
-@router.get("/health", response_model=dict[str, Any])
-def get_health(ledger: LedgerDep, reports: ReportsDep) -> dict[str, Any]:
+@router.get("/health", response_model=HealthOut, responses={503: _ERRORS[503]})
+def get_health(ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
     """Liveness, the chain head, how far the read models are and how the projector fares.
 
     ``projected`` trails ``position`` (by ``lag`` events) while the projector
@@ -58,10 +59,12 @@ def get_health(ledger: LedgerDep, reports: ReportsDep) -> dict[str, Any]:
     position = head.position if head else 0
     projected = reports.projector.store.position()
     projection = reports.projection_health()
-    return {
-        "status": "degraded" if projection.get("state") == "failing" else "ok",
-        "position": position,
-        "projected": projected,
-        "lag": max(0, position - projected),
-        "projection": projection,
-    }
+    return as_json(
+        {
+            "status": "degraded" if projection.get("state") == "failing" else "ok",
+            "position": position,
+            "projected": projected,
+            "lag": max(0, position - projected),
+            "projection": projection,
+        }
+    )

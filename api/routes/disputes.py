@@ -4,14 +4,13 @@ finance person must approve."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
 from api.deps import Caller, ReportsDep, UseCasesDep
-from api.routes.events import _ERRORS, record_out
-from api.schemas import DisputeIn, DisputeOut, ResolutionIn, ResolutionOut
+from api.routes.events import _ERRORS, as_json, record_out
+from api.schemas import DisputeIn, DisputeOut, DisputeRowOut, ResolutionIn, ResolutionOut
 from ledger.errors import InvalidInputError
 
 __all__ = ["router"]
@@ -65,9 +64,9 @@ def post_resolution(
     return ResolutionOut(adjustment_id=adjustment_id, **record_out(result).model_dump())
 
 
-@router.get("/reps/{rep_id}/disputes", response_model=list[dict[str, Any]], responses=_ERRORS)
-def get_disputes(rep_id: str, principal: Caller, reports: ReportsDep) -> list[dict[str, Any]]:
+@router.get("/reps/{rep_id}/disputes", response_model=list[DisputeRowOut], responses=_ERRORS)
+def get_disputes(rep_id: str, principal: Caller, reports: ReportsDep) -> JSONResponse:
     """A rep's disputes, open and resolved."""
     require_role(principal, "get_disputes")
     check_rep_scope(principal, rep_id, reports)
-    return [row.doc() for row in reports.disputes(rep_id)]
+    return as_json([row.doc() for row in reports.disputes(rep_id)])

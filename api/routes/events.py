@@ -8,13 +8,15 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from api.auth import EVENT_WRITERS, ForbiddenError, check_decider, manages, require_role
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
 from api.limits import UnsupportedMediaTypeError, is_json
-from api.schemas import ErrorOut, RecordOut
+from api.schemas import ErrorOut, EventOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
 from ledger.catalogue import AnyEventIn
@@ -25,7 +27,7 @@ from policies.pay_warnings import PayWarning
 from policies.wording import render_warning
 from projections.service import Reports
 
-__all__ = ["record_out", "router", "warning_doc"]
+__all__ = ["as_json", "record_out", "router", "warning_doc"]
 
 _JSON = "application/json"
 
@@ -38,10 +40,20 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Body or event count over the limit (SPEC §7)"},
     415: {"model": ErrorOut, "description": "The body is not application/json"},
     422: {"model": ErrorOut},
+    503: {
+        "model": ErrorOut,
+        "description": "The store is busy or unreachable; nothing was stored (Retry-After)",
+    },
 }
 EVENT_BODY_SCHEMA = TypeAdapter(AnyEventIn | list[AnyEventIn]).json_schema(
     ref_template="#/components/schemas/{model}"
 )
+
+
+def as_json(content: Any, status_code: int = status.HTTP_200_OK) -> JSONResponse:
+    """A read's plain data, answered as JSON in the bytes FastAPI gives a dict
+    (its keys in their own order; the route's ``response_model`` documents it)."""
+    return JSONResponse(jsonable_encoder(content), status_code)
 
 
 def record_out(result: RecordResult) -> RecordOut:
@@ -136,10 +148,10 @@ async def post_events(request: Request) -> Response:
     return Response(orjson.dumps(_record_doc(result)), status.HTTP_201_CREATED, media_type=_JSON)
 
 
-@router.get("/events/{event_id}", response_model=dict[str, Any], responses=_ERRORS)
+@router.get("/events/{event_id}", response_model=EventOut, responses=_ERRORS)
 def get_event(
     event_id: str, principal: Caller, ledger: LedgerDep, reports: ReportsDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     """One event with its envelope (position, recorded_at, actor, hash) and fields."""
     require_role(principal, "get_event")
     record = ledger.event(event_id)
@@ -147,4 +159,4 @@ def get_event(
 
     if not may_read_event(principal, record.type, reports.reps_of_event(record.position), reports):
         raise NotFoundError(f"no event has id {event_id}", field="event_id")
-    return record.to_dict()
+    return as_json(record.to_dict())

@@ -4,13 +4,23 @@ single reads are, paged (``?offset=&limit=``) and sorted stably."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from api.auth import SUBJECT_DECIDERS, require_role
 from api.deps import Caller, ReportsDep
-from api.routes.events import _ERRORS
+from api.routes.events import _ERRORS, as_json
+from api.schemas import (
+    CasePageOut,
+    DisputePageOut,
+    PendingPageOut,
+    RepPageOut,
+    RunOut,
+    RunPageOut,
+    SummaryPageOut,
+)
 from api.tokens import Principal
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 
@@ -46,23 +56,23 @@ async def _page(
 PageDep = Annotated[Page, Depends(_page)]
 
 
-@router.get("/reps", response_model=dict[str, Any], responses=_ERRORS)
+@router.get("/reps", response_model=RepPageOut, responses=_ERRORS)
 def get_reps(
     principal: Caller, queues: QueuesDep, page: PageDep, team: str | None = None
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The reps the caller may see (a rep: themselves; a manager: their team)."""
     require_role(principal, "get_reps")
-    return queues.reps(viewer_of(principal), team=team, page=page)
+    return as_json(queues.reps(viewer_of(principal), team=team, page=page))
 
 
-@router.get("/periods/{period}/summary", response_model=dict[str, Any], responses=_ERRORS)
-def get_summary(period: str, principal: Caller, queues: QueuesDep, page: PageDep) -> dict[str, Any]:
+@router.get("/periods/{period}/summary", response_model=SummaryPageOut, responses=_ERRORS)
+def get_summary(period: str, principal: Caller, queues: QueuesDep, page: PageDep) -> JSONResponse:
     """Each visible rep's total, payable, attainment, tier and status, with team subtotals."""
     require_role(principal, "get_summary")
-    return queues.summary(viewer_of(principal), period, page=page)
+    return as_json(queues.summary(viewer_of(principal), period, page=page))
 
 
-@router.get("/payouts/runs", response_model=dict[str, Any], responses=_ERRORS)
+@router.get("/payouts/runs", response_model=RunPageOut, responses=_ERRORS)
 def get_runs(
     principal: Caller,
     queues: QueuesDep,
@@ -71,40 +81,40 @@ def get_runs(
     status: Annotated[
         str | None, Query(description="calculated, approved, rejected or paid")
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Payout runs with their totals, status and what holds them, oldest first."""
     require_role(principal, "get_runs")
-    return queues.runs(period=period, status=status, page=page)
+    return as_json(queues.runs(period=period, status=status, page=page))
 
 
-@router.get("/payouts/runs/{run_id}", response_model=dict[str, Any], responses=_ERRORS)
-def get_run(run_id: str, principal: Caller, queues: QueuesDep) -> dict[str, Any]:
+@router.get("/payouts/runs/{run_id}", response_model=RunOut, responses=_ERRORS)
+def get_run(run_id: str, principal: Caller, queues: QueuesDep) -> JSONResponse:
     """One payout run: status, totals and each rep's amount as recorded."""
     require_role(principal, "get_run")
-    return queues.run(run_id)
+    return as_json(queues.run(run_id))
 
 
-@router.get("/approvals/pending", response_model=dict[str, Any], responses=_ERRORS)
-def get_pending(principal: Caller, queues: QueuesDep, page: PageDep) -> dict[str, Any]:
+@router.get("/approvals/pending", response_model=PendingPageOut, responses=_ERRORS)
+def get_pending(principal: Caller, queues: QueuesDep, page: PageDep) -> JSONResponse:
     """Subjects awaiting a decision: those the caller may take (finance,
     compliance), or their team's (manager) or their own (rep) to follow."""
     require_role(principal, "get_pending")
-    return queues.pending(viewer_of(principal), page=page)
+    return as_json(queues.pending(viewer_of(principal), page=page))
 
 
-@router.get("/disputes", response_model=dict[str, Any], responses=_ERRORS)
+@router.get("/disputes", response_model=DisputePageOut, responses=_ERRORS)
 def get_dispute_list(
     principal: Caller,
     queues: QueuesDep,
     page: PageDep,
     status: Annotated[str | None, Query(description="open or resolved")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Disputes of the reps the caller may see, oldest first."""
     require_role(principal, "get_dispute_list")
-    return queues.disputes(viewer_of(principal), status=status, page=page)
+    return as_json(queues.disputes(viewer_of(principal), status=status, page=page))
 
 
-@router.get("/cases", response_model=dict[str, Any], responses=_ERRORS)
+@router.get("/cases", response_model=CasePageOut, responses=_ERRORS)
 def get_cases(
     principal: Caller,
     queues: QueuesDep,
@@ -113,7 +123,7 @@ def get_cases(
     status: Annotated[
         str | None, Query(description="pending, in_force, rejected or overturned")
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Violations of the reps the caller may see, by severity and status."""
     require_role(principal, "get_cases")
-    return queues.cases(viewer_of(principal), severity=severity, status=status, page=page)
+    return as_json(queues.cases(viewer_of(principal), severity=severity, status=status, page=page))

@@ -6,17 +6,20 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from api.auth import check_rep_scope, require_role
+from api.caching import IfNoneMatch, conditional, responses
 from api.deps import Caller, LocaleDep, ReportsDep
-from api.routes.events import _ERRORS
-from api.schemas import ErrorOut, StatementOut
+from api.routes.events import _ERRORS, as_json
+from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
 from presentation import diff_texts, history_texts
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["statements"])
+_JSON = "application/json"
 # Statements, diffs and histories are words too: in the language Accept-Language asks for.
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
@@ -34,7 +37,9 @@ def _audit_read(principal: Principal, rep_id: str, what: str) -> None:
 
 
 @router.get(
-    "/reps/{rep_id}/statements/{period}", response_model=StatementOut, responses=_READ_ERRORS
+    "/reps/{rep_id}/statements/{period}",
+    response_model=StatementOut,
+    responses={**_READ_ERRORS, **responses(_JSON)},
 )
 def get_statement(
     rep_id: str,
@@ -45,20 +50,24 @@ def get_statement(
     as_of: Annotated[
         str | None, Query(description="A position or a recorded_at timestamp.")
     ] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A rep's statement for a period (now, or as of a position/timestamp), explained
-    in the language of Accept-Language (en, zh-CN; 406 for only others)."""
+    in the language of Accept-Language (en, zh-CN; 406 for only others). ETag:
+    304 for If-None-Match naming it (statements are byte-reproducible)."""
     require_role(principal, "get_statement")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "statement")
     # Serialised directly: a statement can carry thousands of explained sales, and
     # it was validated when computed (StatementOut documents its shape).
     body = reports.statement_json(rep_id, period, as_of=as_of, locale=locale)
-    return Response(body, media_type="application/json")
+    return conditional(body, media_type=_JSON, if_none_match=if_none_match)
 
 
 @router.get(
-    "/reps/{rep_id}/statements/{period}/diff", response_model=dict[str, Any], responses=_ERRORS
+    "/reps/{rep_id}/statements/{period}/diff",
+    response_model=DiffOut,
+    responses={**_READ_ERRORS, **responses(_JSON)},
 )
 def get_diff(
     rep_id: str,
@@ -68,22 +77,25 @@ def get_diff(
     locale: LocaleDep,
     from_: Annotated[str, Query(alias="from", description="Position or timestamp.")],
     to: Annotated[str, Query(description="Position or timestamp.")],
-) -> dict[str, Any]:
+    if_none_match: IfNoneMatch = None,
+) -> Response:
     """Which events changed which lines between two points, and by how much; each
-    change's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others)."""
+    change's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only
+    others). ETag: 304 for If-None-Match naming it."""
     require_role(principal, "get_diff")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "diff")
-    return diff_texts(reports.diff(rep_id, period, from_, to), locale)
+    body = as_json(diff_texts(reports.diff(rep_id, period, from_, to), locale)).body
+    return conditional(bytes(body), media_type=_JSON, if_none_match=if_none_match)
 
 
-@router.get("/reps/{rep_id}/history", response_model=list[dict[str, Any]], responses=_READ_ERRORS)
+@router.get("/reps/{rep_id}/history", response_model=list[HistoryEntryOut], responses=_READ_ERRORS)
 def get_history(
     rep_id: str, principal: Caller, reports: ReportsDep, locale: LocaleDep
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals; each
     entry's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others)."""
     require_role(principal, "get_history")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "history")
-    return history_texts(reports.history(rep_id), locale)
+    return as_json(history_texts(reports.history(rep_id), locale))
