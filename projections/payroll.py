@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# The SPEC §5 export's columns (`Reports.export_csv` writes the same as CSV).
+# The SPEC §5 export's columns (`Reports.export_csv` is this table as CSV).
 STANDARD_COLUMNS = (
     "run_id",
     "period",

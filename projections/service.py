@@ -4,8 +4,6 @@ they compute nothing themselves."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
@@ -684,36 +682,7 @@ class Reports:
         Reproducible: a function of the run's recorded statements and its status
         only (no time of export), so the same run exports the same bytes.
         """
-        self.ledger.guard_chain()
-        self.ledger.guard_run(run_id)
-        recorded = self._recorded_run(run_id)
-        data = recorded.calculated.data
-        status = run_status(recorded.granted, paid=recorded.paid is not None)
-        first_paid = self._first_paid_runs(data)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_EXPORT_COLUMNS)
-        for s in data["statements"]:
-            enrolled = self._event_at(Rep.create_id(s["rep_id"]), 1)
-            name = enrolled.data["name"] if enrolled is not None else ""
-            first = first_paid.get(s["rep_id"], run_id)
-            row_status = status if first == run_id else f"duplicate of {first}"
-            writer.writerow(
-                [
-                    _cell(run_id),
-                    data["period"],
-                    _cell(s["rep_id"]),
-                    _cell(name),
-                    s["currency"],
-                    s["total"],
-                    s["payable"],
-                    s["sha256"],
-                    data["chain_head"]["position"],
-                    data["chain_head"]["hash"],
-                    row_status,
-                ]
-            )
-        return buffer.getvalue()
+        return self.export_file(run_id, "csv").decode()
 
     def export_rows(self, run_id: str) -> RunExport:
         """The rows a payroll file of a run is made of (`projections.payroll`):
@@ -779,27 +748,6 @@ class Reports:
 
 
 _NO_END = 2**63 - 1
-
-_EXPORT_COLUMNS = (
-    "run_id",
-    "period",
-    "rep_id",
-    "rep_name",
-    "currency",
-    "total",
-    "payable",
-    "statement_sha256",
-    "chain_position",
-    "chain_hash",
-    "status",
-)
-
-
-def _cell(text: str) -> str:
-    """A text cell of the payroll file, never read as a formula by a spreadsheet
-    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab or CR)."""
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
 
 @dataclass(frozen=True)
 class _RecordedRun:
