@@ -34,12 +34,27 @@ from ledger.actors import normalise_actor
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
 
-__all__ = ["ROLES", "Principal", "TokenError", "TokenStore"]
+__all__ = ["ROLES", "Principal", "TokenError", "TokenStore", "checked_grant"]
 
 ROLES = ("rep", "manager", "finance", "compliance", "integration", "admin")
 _PREFIX = "il1"
 _RECHECK_SECONDS = 1.0
 _CACHE_SIZE = 10_000
+
+
+def checked_grant(actor: str, role: str, rep_id: str | None, *, what: str) -> str:
+    """The normalised actor of a token or sign-in link about to be issued: the
+    actor must be a valid actor, the role one of ROLES, and a rep's ``what``
+    names its rep (and only a rep's does). ValueError says which field is wrong."""
+    try:
+        actor = normalise_actor(actor)
+    except ValueError as exc:
+        raise ValueError(f"actor: {exc}") from None
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "rep") != (rep_id is not None):
+        raise ValueError(f"a rep's {what} names its rep (--rep), and only a rep's {what} does")
+    return actor
 
 
 class TokenError(Exception):
@@ -129,14 +144,7 @@ class TokenStore:
     ) -> tuple[str, Principal]:
         """Issue a token; the actor must be a valid actor (stored normalised), the
         role one of ROLES, and a rep token names its rep. ValueError says why not."""
-        try:
-            actor = normalise_actor(actor)
-        except ValueError as exc:
-            raise ValueError(f"actor: {exc}") from None
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        if (role == "rep") != (rep_id is not None):
-            raise ValueError("a rep token names its rep (--rep), and only a rep token does")
+        actor = checked_grant(actor, role, rep_id, what="token")
         now = datetime.now(UTC)
         expires = now + (ttl if ttl is not None else timedelta(days=days))
         principal = Principal(uuid.uuid4().hex, actor, role, rep_id, expires)

@@ -25,8 +25,7 @@ from typing import Any, Final
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
-from api.tokens import ROLES, Principal
-from ledger.actors import normalise_actor
+from api.tokens import Principal, checked_grant
 from ledger.application import Ledger
 from ledger.backends.postgres import schema_lock
 
@@ -112,14 +111,7 @@ class SigninCodes:
     ) -> str:
         """A new one-time code for ``actor`` in ``role``; ValueError says which
         field is wrong (the same rules as a token's)."""
-        try:
-            actor = normalise_actor(actor)
-        except ValueError as exc:
-            raise ValueError(f"actor: {exc}") from None
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        if (role == "rep") != (rep_id is not None):
-            raise ValueError("a rep's link names its rep (--rep), and only a rep's link does")
+        actor = checked_grant(actor, role, rep_id, what="link")
         code = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         self._execute(
