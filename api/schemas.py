@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
+from projections.disputes import DisputeRow
 
 __all__ = [
     "ApprovalIn",
@@ -248,20 +249,10 @@ class HistoryEntryOut(BaseModel):
     text: str
 
 
-class DisputeRowOut(BaseModel):
-    adjustment_id: str | None
-    dispute_id: str
-    message: str
-    note: str | None
-    outcome: str | None
-    raised_at: str
-    raised_by: str
-    raised_event_id: str
-    rep_id: str
-    resolved_by: str | None
-    resolved_event_id: str | None
-    run_id: str
-    status: str
+class DisputeRowOut(DisputeRow):
+    """A dispute as the API answers it: the read model's row (`projections.disputes`)."""
+
+    model_config = ConfigDict(frozen=False, extra="ignore")
 
 
 class ProjectionHealthOut(BaseModel):
