@@ -749,6 +749,7 @@ class Reports:
 
 _NO_END = 2**63 - 1
 
+
 @dataclass(frozen=True)
 class _RecordedRun:
     calculated: EventRecord
