@@ -603,12 +603,25 @@ def statement(
         str | None, typer.Option("--as-of", help="A position, or a recorded_at timestamp.")
     ] = None,
     locale: LocaleOption = "en",
+    summary: Annotated[
+        bool | None,
+        typer.Option(
+            "--summary/--full",
+            help="A subtotal line per kind and category, or every line (default: the "
+            "summary for a long statement, every line for a short one or with --json).",
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """One rep's statement for one period, every line explained."""
+    view: Literal["full", "summary", "auto"] = (
+        ("full" if as_json else "auto") if summary is None else ("summary" if summary else "full")
+    )
     result = _reporting(
-        db, as_json=as_json, call=lambda r: r.statement(rep, period, as_of=as_of, locale=locale)
+        db,
+        as_json=as_json,
+        call=lambda r: r.statement_view(rep, period, view=view, as_of=as_of, locale=locale),
     )
     if as_json:
         _print_json(result)

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from policies.wording import LOCALES, PHRASES, TERMS
+from projections.summary import SUMMARY_WORDS
 
 __all__ = [
     "diff_texts",
@@ -150,7 +151,7 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     table.add_column(phrase(locale, "column_explanation"))
     for line in s["lines"]:
         text = "\n".join(f"• {escape(step['text'])}" for step in line["explanation"])
-        table.add_row(escape(_term(locale, line["kind"])), line["amount"], text)
+        table.add_row(escape(_line_label(line, locale)), line["amount"], text)
     table.add_row(f"[bold]{phrase(locale, 'total')}[/]", f"[bold]{s['total']}[/]", "")
     table.add_row(f"[bold]{phrase(locale, 'payable')}[/]", f"[bold]{s['payable']}[/]", "")
     console.print(table)
@@ -192,6 +193,17 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
             console.print(escape(phrase(locale, "correction_to", period=s["correction_to"])))
     head = s["chain_head"]
     console.print(phrase(locale, "chain_head", position=head["position"], hash=head["hash"]))
+    if s.get("view") == "summary":
+        note = SUMMARY_WORDS[locale]["summary_note"].format(steps=s.get("steps", "—"))
+        console.print(f"[dim]{escape(note)}[/]")
+
+
+def _line_label(line: dict[str, Any], locale: str) -> str:
+    """A line's kind in words; a subtotal's with its category (``commission ·
+    software``)."""
+    kind = _term(locale, line["kind"])
+    category = line.get("category")
+    return kind if category is None else f"{kind} · {_term(locale, category)}"
 
 
 def print_diff(console: Console, d: dict[str, Any], locale: str = "en") -> None:

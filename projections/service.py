@@ -55,6 +55,14 @@ from projections.runner import (
     verify_views,
 )
 from projections.statement import AsOf, Calculator, OutsideWindowError, statement_sha256
+from projections.summary import (
+    AUTO_SUMMARY_STEPS,
+    DEFAULT_STEP_LIMIT,
+    StepPage,
+    page_statement,
+    step_count,
+    summarise,
+)
 
 __all__ = ["Reports"]
 
@@ -157,6 +165,7 @@ class Reports:
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         self._last_stamp: tuple[int, bytes] = (-1, b"")
+        self._summaries: dict[tuple[str, str, str], tuple[int, bytes]] = {}
 
     @property
     def projector(self) -> Projector:
@@ -339,6 +348,92 @@ class Reports:
             return None
         # {...stored, ...stamp}
         return stored.rstrip()[:-1] + b"," + self._stamp(position)[1:], position
+
+    # -- statement views: the summary and pages of the full view (SPEC §4) ------
+
+    def statement_view_json(
+        self,
+        rep_id: str,
+        period: str,
+        *,
+        view: Literal["full", "summary"] = "full",
+        as_of: str | int | None = None,
+        locale: str = "en",
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> bytes:
+        """The statement as JSON in ``view``: the full view (`statement_json`),
+        a page of its steps when ``offset`` or ``limit`` is given
+        (`projections.summary.page_statement`), or the summary (`summary_json`),
+        which is one page: paging it is refused."""
+        if view == "summary":
+            if offset is not None or limit is not None:
+                raise InvalidInputError(
+                    "the summary is one page: paging applies to view=full",
+                    field="offset" if offset is not None else "limit",
+                )
+            return self.summary_json(rep_id, period, as_of=as_of, locale=locale)
+        if offset is None and limit is None:
+            return self.statement_json(rep_id, period, as_of=as_of, locale=locale)
+        page = StepPage(offset or 0, limit if limit is not None else DEFAULT_STEP_LIMIT)
+        doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
+        return orjson.dumps(page_statement(doc, page))
+
+    def statement_view(
+        self,
+        rep_id: str,
+        period: str,
+        *,
+        view: Literal["full", "summary", "auto"] = "full",
+        as_of: str | int | None = None,
+        locale: str = "en",
+    ) -> dict[str, Any]:
+        """The statement in ``view`` as a document; ``auto``: the summary when
+        the statement explains more than `AUTO_SUMMARY_STEPS` steps (the CLI's
+        default: a long statement stays readable)."""
+        if view == "summary":
+            return loads_document(self.summary_json(rep_id, period, as_of=as_of, locale=locale))
+        doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
+        if view == "auto" and step_count(doc) > AUTO_SUMMARY_STEPS:
+            return summarise(doc, locale)
+        return doc
+
+    def summary_json(
+        self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
+    ) -> bytes:
+        """The summary view as JSON bytes (`projections.summary.summarise` of the
+        statement as served: a paid one is proven first).
+
+        Now (no ``as_of``), an open period's summary is kept per rep, period
+        and locale with the position it was made at, and served again — its
+        ``as_of`` and ``chain_head`` spliced in, as `_cached` does — until an
+        event that can change the rep's statements is projected
+        (`earliest_change_after`) or a payment of the period is recorded. A
+        paid period's is made anew on each read: it must prove itself each time.
+        """
+        if as_of is not None:
+            doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
+            return orjson.dumps(summarise(doc, locale))
+        wanted = _period(period)
+        key = (rep_id, str(wanted), locale)
+        position = self.fresh()
+        kept = self._summaries.get(key)
+        if (
+            kept is not None
+            and self.projector.store.earliest_change_after(rep_id, kept[0]) is None
+            and not self._paid_claims(rep_id, wanted, position)
+        ):
+            return kept[1] + self._stamp(position)[1:]
+        doc = self.statement(rep_id, period, locale=locale)
+        at = int(doc["as_of"]["position"])
+        summary = summarise(doc, locale)
+        stamp = {"as_of": summary.pop("as_of"), "chain_head": summary.pop("chain_head")}
+        body = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS)[:-1] + b","
+        if doc.get("status") != "paid":
+            if len(self._summaries) >= _KEPT_SUMMARIES:
+                self._summaries.pop(next(iter(self._summaries)), None)
+            self._summaries[key] = (at, body)
+        return body + orjson.dumps(stamp)[1:]
 
     # -- paid statements prove themselves (SPEC §4) ------------------------------
 
@@ -748,6 +843,8 @@ class Reports:
 
 
 _NO_END = 2**63 - 1
+# Summaries a process keeps (`Reports.summary_json`): a few kilobytes each.
+_KEPT_SUMMARIES = 1024
 
 
 @dataclass(frozen=True)

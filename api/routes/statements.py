@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Query, Response
@@ -15,6 +15,7 @@ from api.routes.events import _ERRORS, as_json
 from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
 from presentation import diff_texts, history_texts
+from projections.summary import MAX_STEP_LIMIT
 
 __all__ = ["router"]
 
@@ -50,17 +51,40 @@ def get_statement(
     as_of: Annotated[
         str | None, Query(description="A position or a recorded_at timestamp.")
     ] = None,
+    view: Annotated[
+        Literal["full", "summary"],
+        Query(
+            description="full: every line and step; summary: a subtotal line per kind and "
+            "category, each listing the sales it sums (one page: no offset/limit)."
+        ),
+    ] = "full",
+    offset: Annotated[
+        int | None,
+        Query(ge=0, description="Full view: the explanation steps to skip (all lines, in order)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_STEP_LIMIT,
+            description=f"Full view: the explanation steps to show, at most {MAX_STEP_LIMIT}.",
+        ),
+    ] = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A rep's statement for a period (now, or as of a position/timestamp), explained
-    in the language of Accept-Language (en, zh-CN; 406 for only others). ETag:
-    304 for If-None-Match naming it (statements are byte-reproducible)."""
+    in the language of Accept-Language (en, zh-CN; 406 for only others): in full, a
+    page of its steps (``offset``/``limit``; ``page`` gives the total), or summed up
+    (``view=summary``). ETag: 304 for If-None-Match naming it (each view's bytes are
+    reproducible and tagged apart)."""
     require_role(principal, "get_statement")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "statement")
     # Serialised directly: a statement can carry thousands of explained sales, and
     # it was validated when computed (StatementOut documents its shape).
-    body = reports.statement_json(rep_id, period, as_of=as_of, locale=locale)
+    body = reports.statement_view_json(
+        rep_id, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
+    )
     return conditional(body, media_type=_JSON, if_none_match=if_none_match)
 
 
