@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation, localcontext
 from typing import Any, Final
 
 from ledger.errors import InvalidInputError
@@ -65,6 +65,9 @@ _AMOUNT_OF: Final[Mapping[str, tuple[str, int]]] = {
     "per_sale_cap": ("cut", -1),
     "spiff_sale": ("earned", 1),
 }
+# A subtotal's share of its line starts from its sum to the cent downwards
+# (inexact on purpose, like money rounding: `_shares`).
+_FLOOR = Context(prec=1000, rounding=ROUND_FLOOR, traps=[InvalidOperation])
 # Per-sale steps that only say something of a sale (no amount of their own).
 _NO_CATEGORY: Final = "(none)"
 
@@ -326,8 +329,8 @@ def _shares(amount: Decimal, sums: Sequence[Decimal]) -> list[Decimal]:
     largest remainders (the first of equals), so the shares add up to
     ``amount`` exactly."""
     cent = Decimal("0.01")
-    with localcontext(CALC) as ctx:
-        floors = [s.quantize(cent, rounding=ROUND_FLOOR, context=ctx) for s in sums]
+    with localcontext(CALC):
+        floors = [s.quantize(cent, rounding=ROUND_FLOOR, context=_FLOOR) for s in sums]
         left = int((amount - sum(floors, Decimal(0))) / cent)
         assert 0 <= left <= len(sums), "a line's amount is its sum rounded once"
         order = sorted(range(len(sums)), key=lambda i: (floors[i] - sums[i], i))
