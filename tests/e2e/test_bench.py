@@ -103,12 +103,18 @@ def test_bench_http_stores_every_acknowledged_event_once(store: str) -> None:
         "http_get_statement_one_client",
         "http_get_statement",
         "http_mixed_post_and_read",
+        "http_get_statement_summary_10000_sales",
         "http_integrity",
     }
     if store == "postgres":
         expected.add("http_bare_fastapi_insert_ceiling")
     assert set(named) == expected
-    for phase in ("http_post_single_event", "http_post_batch_1000", "http_get_statement"):
+    for phase in (
+        "http_post_single_event",
+        "http_post_batch_1000",
+        "http_get_statement",
+        "http_get_statement_summary_10000_sales",
+    ):
         assert named[phase]["failures"] == {}, phase
         assert named[phase]["value"] > 0, phase
     integrity = named["http_integrity"]
