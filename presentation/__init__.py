@@ -146,9 +146,11 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     )
     console.print(f"[bold]{escape(heading)}[/]")
     table = Table(show_header=True, header_style="bold", expand=False)
-    table.add_column(phrase(locale, "column_line"))
-    table.add_column(phrase(locale, "column_amount"), justify="right")
-    table.add_column(phrase(locale, "column_explanation"))
+    # fold, never an ellipsis: a narrow terminal wraps a word too long for its
+    # column (an id, an amount, a run of Chinese) rather than cut it short
+    table.add_column(phrase(locale, "column_line"), overflow="fold")
+    table.add_column(phrase(locale, "column_amount"), justify="right", overflow="fold")
+    table.add_column(phrase(locale, "column_explanation"), overflow="fold")
     for line in s["lines"]:
         text = "\n".join(f"• {escape(step['text'])}" for step in line["explanation"])
         table.add_row(escape(_line_label(line, locale)), line["amount"], text)
