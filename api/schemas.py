@@ -161,19 +161,6 @@ class StatementOut(BaseModel):
     later_events: list[LaterEventOut] | None = Field(
         default=None, description="paid: events recorded since that would have changed it"
     )
-    view: Literal["full", "summary"] | None = Field(
-        default=None,
-        description="summary: a subtotal line per kind and category (``category``, ``sales``: "
-        "their count and id ranges); full with offset/limit: a page of the steps",
-    )
-    steps: int | None = Field(
-        default=None, description="summary: how many explanation steps the full view has"
-    )
-    page: dict[str, int] | None = Field(
-        default=None,
-        description="a page of the full view: offset, limit, total (steps of the whole "
-        "statement), returned; each line's explanation_offset and explanation_count",
-    )
 
 
 class ApprovalIn(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.schemas import StatementOut
 from tests.api.conftest import Api
 
 PATH = "/reps/rep-li/statements/2026-Q3"
@@ -33,6 +34,8 @@ class TestSummary:
         assert ("commission", "hardware") in keys
         assert doc["as_of"] == full.json()["as_of"]
         assert doc["chain_head"] == full.json()["chain_head"]
+        # the response model describes it (the subtotals' keys kept as extras)
+        assert StatementOut.model_validate(doc).model_dump(mode="json") == doc
 
     def test_a_paid_period_sums_up_what_was_paid(self, api: Api) -> None:
         """rep-li's Q3 is paid: its summary is of the recorded statement."""
@@ -104,6 +107,7 @@ class TestPages:
             }
             assert [x["amount"] for x in doc["lines"]] == [x["amount"] for x in full["lines"]]
             assert doc["total"] == full["total"]
+            assert StatementOut.model_validate(doc).model_dump(mode="json") == doc
             seen += _steps(doc)
             offset += 3
             if offset >= doc["page"]["total"]:
