@@ -408,8 +408,9 @@ class Reports:
         and locale with the position it was made at, and served again — its
         ``as_of`` and ``chain_head`` spliced in, as `_cached` does — until an
         event that can change the rep's statements is projected
-        (`earliest_change_after`) or a payment of the period is recorded. A
-        paid period's is made anew on each read: it must prove itself each time.
+        (`earliest_change_after`: the replay index lists a payment of the
+        period for its reps too). A paid period's is made anew on each read: it
+        must prove itself each time.
         """
         if as_of is not None:
             doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
@@ -418,11 +419,8 @@ class Reports:
         key = (rep_id, str(wanted), locale)
         position = self.fresh()
         kept = self._summaries.get(key)
-        if (
-            kept is not None
-            and self.projector.store.earliest_change_after(rep_id, kept[0]) is None
-            and not self._paid_claims(rep_id, wanted, position)
-        ):
+        # a payment of the period is such an event too (`LedgerFacts.since`)
+        if kept is not None and self.projector.store.earliest_change_after(rep_id, kept[0]) is None:
             return kept[1] + self._stamp(position)[1:]
         doc = self.statement(rep_id, period, locale=locale)
         at = int(doc["as_of"]["position"])

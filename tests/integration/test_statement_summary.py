@@ -23,7 +23,7 @@ from projections.service import Reports
 from projections.summary import expand_ranges
 from tests.builders import jsonl, sale, seeded
 from tests.integration.test_paid_statements import _Rows
-from tests.payout_scenes import Scene, paid_scene
+from tests.payout_scenes import Scene, approve, paid_scene, run_id_of
 
 Q3 = "2026-Q3"
 CATEGORIES = ("software", "hardware", "services")
@@ -57,6 +57,18 @@ class TestKept:
         assert "S-new" in expand_ranges(software["sales"]["ranges"])
         assert again["total"] == reports.statement("r1", Q3)["total"]
         assert Decimal(again["total"]) == sum(Decimal(x["amount"]) for x in again["lines"])
+
+    def test_a_payment_of_the_period_is_not_served_from_what_was_kept(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S-1", "r1"), sale("S-2", "r1")), actor="crm")
+        reports = Reports(ledger)
+        assert _summary(reports)["status"] == "open"
+        run_id = run_id_of(reports, Q3)
+        approve(ledger, run_id)
+        ledger.pay_run(run_id, actor="fin-amy")
+        paid = _summary(reports)
+        assert paid["status"] == "paid"
+        assert paid["paid"]["run_id"] == run_id
 
     def test_a_fresh_reports_serves_the_same_bytes(self, ledger: Ledger) -> None:
         seeded(ledger, "r1")
