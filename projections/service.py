@@ -420,7 +420,10 @@ class Reports:
         position = self.fresh()
         kept = self._summaries.get(key)
         # a payment of the period is such an event too (`LedgerFacts.since`)
-        if kept is not None and self.projector.store.earliest_change_after(rep_id, kept[0]) is None:
+        if kept is not None and (
+            kept[0] == position
+            or self.projector.store.earliest_change_after(rep_id, kept[0]) is None
+        ):
             return kept[1] + self._stamp(position)[1:]
         doc = self.statement(rep_id, period, locale=locale)
         at = int(doc["as_of"]["position"])
