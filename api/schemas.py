@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
+from policies.explanation import LineKind
 from projections.disputes import DisputeRow
 
 __all__ = [
@@ -78,20 +79,7 @@ class StepOut(BaseModel):
 
 class LineOut(BaseModel):
     model_config = ConfigDict(extra="allow")
-    kind: Literal[
-        "commission",
-        "bonus",
-        "fine",
-        "adjustment",
-        "correction",
-        "carried_balance",
-        "spiff",
-        "gate",
-        "cap",
-        "draw",
-        "draw_recovery",
-        "override",
-    ]
+    kind: LineKind
     amount: str = Field(description="signed money, decimal text")
     explanation: list[StepOut]
     event_ids: list[str]

@@ -16,7 +16,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
 )
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Unpack, cast
 from uuid import UUID
 
 import orjson
@@ -57,7 +57,6 @@ from ledger.errors import (
 )
 from ledger.ingestion import batch, pipeline
 from ledger.ingestion.batch import CommittedGroup, PreparedGroup, Warm
-from ledger.limits import MAX_BODY_BYTES
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo
 from ledger.records import EventRecord, decode
@@ -150,30 +149,11 @@ class Ledger(Application[UUID]):
         return result
 
     def import_lines(
-        self,
-        lines: Iterable[str],
-        *,
-        actor: str,
-        on_progress: Callable[[int], None] | None = None,
-        chunk_size: int | None = None,
-        keep_outcomes: bool = True,
-        parse_workers: int | None = None,
-        max_line_bytes: int = MAX_BODY_BYTES,
-        idle_seconds: float | None = None,
+        self, lines: Iterable[str], *, actor: str, **options: Unpack[pipeline.ImportOptions]
     ) -> RecordResult:
         """SPEC §2 import: the whole file or nothing, streamed; see
         `ledger.ingestion.pipeline.import_lines` for the options."""
-        return pipeline.import_lines(
-            self,
-            lines,
-            actor=actor,
-            on_progress=on_progress,
-            chunk_size=chunk_size,
-            keep_outcomes=keep_outcomes,
-            parse_workers=parse_workers,
-            max_line_bytes=max_line_bytes,
-            idle_seconds=idle_seconds,
-        )
+        return pipeline.import_lines(self, lines, actor=actor, **options)
 
     def staging(
         self,

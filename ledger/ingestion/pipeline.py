@@ -24,7 +24,7 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypedDict
 
 import orjson
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -53,6 +53,17 @@ _PARSE_AHEAD = 2  # chunks parsed ahead of the checks (bounds memory)
 # 5 s on PostgreSQL, is for a stuck client; an import's input may be slow).
 _IMPORT_IDLE_SECONDS = 600.0
 _ANALYZE_AFTER = 10_000  # events appended by one import: refresh planner statistics
+
+
+class ImportOptions(TypedDict, total=False):
+    """The options of `import_lines` (``Ledger.import_lines`` passes them on)."""
+
+    on_progress: Callable[[int], None] | None
+    chunk_size: int | None
+    keep_outcomes: bool
+    parse_workers: int | None
+    max_line_bytes: int
+    idle_seconds: float | None
 
 
 def import_lines(

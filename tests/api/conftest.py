@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,19 @@ from demo import DemoResult, run_demo
 from ledger.application import Ledger
 
 SECRET = "test-token-secret-0123456789abcdef"
+
+
+def demo_sale(sale_id: str, **extra: Any) -> dict[str, Any]:
+    """A sale by rep-li in the demo's open quarter, as a POST /events body."""
+    return {
+        "type": "SaleRecorded",
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "sale_id": sale_id,
+        "rep_id": "rep-li",
+        "amount": "1000.00",
+        "currency": "CNY",
+        **extra,
+    }
 
 
 @dataclass

@@ -10,19 +10,7 @@ from structlog.testing import capture_logs
 from api.routes.events import _record_doc, record_out
 from api.schemas import RecordOut
 from ledger.application import Outcome, RecordResult
-from tests.api.conftest import Api
-
-
-def _sale(sale_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": sale_id,
-        "rep_id": "rep-li",
-        "amount": "1000.00",
-        "currency": "CNY",
-        **extra,
-    }
+from tests.api.conftest import Api, demo_sale
 
 
 def _json(api: Api, who: str) -> dict[str, str]:
@@ -35,7 +23,7 @@ class TestPostEvents:
         before = api.head()
         response = api.client.post(
             "/events",
-            json=[_sale("S-A"), _sale("S-B", amount=12.5)],
+            json=[demo_sale("S-A"), demo_sale("S-B", amount=12.5)],
             headers=api.as_("integration"),
         )
         assert response.status_code == 422
@@ -56,13 +44,13 @@ class TestPostEvents:
 
     def test_retrying_the_same_body_is_safe(self, api: Api) -> None:
         first = api.client.post(
-            "/events", json=[_sale("S-A"), _sale("S-B")], headers=api.as_("integration")
+            "/events", json=[demo_sale("S-A"), demo_sale("S-B")], headers=api.as_("integration")
         )
         assert first.status_code == 201
         assert first.json()["stored"] == 2
         head = api.head()
         again = api.client.post(
-            "/events", json=[_sale("S-A"), _sale("S-B")], headers=api.as_("integration")
+            "/events", json=[demo_sale("S-A"), demo_sale("S-B")], headers=api.as_("integration")
         )
         assert again.status_code == 201
         assert (again.json()["stored"], again.json()["skipped"]) == (0, 2)
@@ -76,19 +64,21 @@ class TestPostEvents:
         pool.pool_timeout = 0.2
         before = api.head()
         with api.ledger.chain.append_session():
-            busy = api.client.post("/events", json=_sale("S-BUSY"), headers=api.as_("integration"))
+            busy = api.client.post(
+                "/events", json=demo_sale("S-BUSY"), headers=api.as_("integration")
+            )
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == "1"
         assert busy.json()["error"] == "unavailable"
         assert api.head() == before
-        retry = api.client.post("/events", json=_sale("S-BUSY"), headers=api.as_("integration"))
+        retry = api.client.post("/events", json=demo_sale("S-BUSY"), headers=api.as_("integration"))
         assert retry.status_code == 201
         assert retry.json()["stored"] == 1
 
     def test_the_answer_is_a_record_out_and_a_json_number_is_refused(self, api: Api) -> None:
         """The answer, serialised without the model, validates as RecordOut and
         equals `record_out`; money as a JSON number is refused like on import."""
-        body = json.dumps(_sale("S-F")).replace('"1000.00"', "1000.10")
+        body = json.dumps(demo_sale("S-F")).replace('"1000.00"', "1000.10")
         refused = api.client.post(
             "/events",
             content=body.encode(),
@@ -96,7 +86,7 @@ class TestPostEvents:
         )
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "amount"
-        response = api.client.post("/events", json=_sale("S-F"), headers=api.as_("integration"))
+        response = api.client.post("/events", json=demo_sale("S-F"), headers=api.as_("integration"))
         assert response.status_code == 201
         answer = RecordOut.model_validate(response.json())
         event = api.ledger.event(str(answer.events[0].event_id))
@@ -108,20 +98,20 @@ class TestPostEvents:
         assert _record_doc(result) == record_out(result).model_dump()
 
     def test_a_conflicting_duplicate_is_409(self, api: Api) -> None:
-        api.client.post("/events", json=_sale("S-A"), headers=api.as_("integration"))
+        api.client.post("/events", json=demo_sale("S-A"), headers=api.as_("integration"))
         response = api.client.post(
-            "/events", json=_sale("S-A", amount="2000.00"), headers=api.as_("integration")
+            "/events", json=demo_sale("S-A", amount="2000.00"), headers=api.as_("integration")
         )
         assert response.status_code == 409
         assert response.json()["error"] == "conflict"
 
     def test_the_actor_is_the_tokens(self, api: Api) -> None:
         response = api.client.post(
-            "/events", json=_sale("S-A", actor="someone-else"), headers=api.as_("integration")
+            "/events", json=demo_sale("S-A", actor="someone-else"), headers=api.as_("integration")
         )
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "actor"
-        ok = api.client.post("/events", json=_sale("S-C"), headers=api.as_("integration"))
+        ok = api.client.post("/events", json=demo_sale("S-C"), headers=api.as_("integration"))
         event_id = ok.json()["events"][0]["event_id"]
         assert api.ledger.event(event_id).actor == "crm-sync"
 
@@ -266,7 +256,7 @@ class TestLargeBodies:
 
     @staticmethod
     def _batch(n: int, **bad: dict[str, Any]) -> list[dict[str, Any]]:
-        rows = [_sale(f"L-{i}", category="software") for i in range(n)]
+        rows = [demo_sale(f"L-{i}", category="software") for i in range(n)]
         for index, fields in bad.items():
             rows[int(index.removeprefix("i"))] |= fields
         return rows

@@ -13,7 +13,7 @@ import pytest
 
 from projections import runner
 from projections.runner import verify_views
-from tests.api.conftest import Api
+from tests.api.conftest import Api, demo_sale
 
 LEAKY = "cannot take this event (postgresql://ledger:hunter2@db:5432/ledger)"
 
@@ -30,17 +30,6 @@ def _health(api: Api) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
-
-
-def _sale(sale_id: str) -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": sale_id,
-        "rep_id": "rep-li",
-        "amount": "1000.00",
-        "currency": "CNY",
-    }
 
 
 def test_a_healthy_api_reports_no_lag(api: Api) -> None:
@@ -66,7 +55,7 @@ def test_a_failing_projector_is_reported_and_the_api_keeps_answering(
         return real(facts, calc, rep_id, start)
 
     monkeypatch.setattr(runner, "rep_rows", rep_rows)
-    stored = api.client.post("/events", json=_sale("S-H1"), headers=api.as_("integration"))
+    stored = api.client.post("/events", json=demo_sale("S-H1"), headers=api.as_("integration"))
     assert stored.status_code == 201, stored.text
     _until(lambda: _health(api)["projection"]["state"] == "failing", "the failure")
     time.sleep(2.0)

@@ -21,7 +21,7 @@ from api.settings import Settings
 from api.tokens import TokenStore
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
-from tests.api.conftest import SECRET
+from tests.api.conftest import SECRET, demo_sale
 
 KEY = "Idempotency-Key"
 
@@ -76,17 +76,6 @@ def stack(db_url: str) -> Iterator[Stack]:
     second.close()
 
 
-def _sale(sale_id: str, amount: str = "1000.00") -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": sale_id,
-        "rep_id": "rep-li",
-        "amount": amount,
-        "currency": "CNY",
-    }
-
-
 def _same(first: httpx.Response, second: httpx.Response) -> None:
     assert (second.status_code, second.content) == (first.status_code, first.content)
 
@@ -106,7 +95,7 @@ class TestRepeat:
     @pytest.mark.parametrize(
         ("who", "path", "body"),
         [
-            ("integration", "/events", _sale("S-IDEM-1")),
+            ("integration", "/events", demo_sale("S-IDEM-1")),
             ("finance", "/approvals", {"subject_id": "no-such-subject", "decision": "grant"}),
             ("finance", "/disputes/no-such/resolution", {"outcome": "rejected", "note": "n"}),
             ("finance", "/payouts/2026-Q4/runs", None),
@@ -156,10 +145,10 @@ class TestRepeat:
 class TestMisuse:
     def test_the_same_key_with_another_body_is_refused(self, stack: Stack) -> None:
         headers = stack.as_("integration", "sales-batch-7")
-        first = stack.a.client.post("/events", json=_sale("S-K-1"), headers=headers)
+        first = stack.a.client.post("/events", json=demo_sale("S-K-1"), headers=headers)
         assert first.status_code == 201
         head = stack.head()
-        other = stack.b.client.post("/events", json=_sale("S-K-2"), headers=headers)
+        other = stack.b.client.post("/events", json=demo_sale("S-K-2"), headers=headers)
         assert other.status_code == 422
         assert other.json()["field"] == KEY
         assert "another request" in other.json()["detail"]
@@ -174,7 +163,7 @@ class TestMisuse:
 
     def test_keys_belong_to_the_actor(self, stack: Stack) -> None:
         """Another actor's request with the same key and body is its own request."""
-        body = _sale("S-ACTOR")
+        body = demo_sale("S-ACTOR")
         first = stack.a.client.post("/events", json=body, headers=stack.as_("integration", "k"))
         other = stack.a.client.post("/events", json=body, headers=stack.as_("integration2", "k"))
         assert first.json()["stored"] == 1
@@ -187,7 +176,7 @@ class TestMisuse:
         head = stack.head()
         response = stack.a.client.post(
             "/events",
-            json=_sale("S-BADKEY"),
+            json=demo_sale("S-BADKEY"),
             headers={**stack.as_("integration"), KEY: key.encode()},  # type: ignore[dict-item]
         )
         assert response.status_code == 422

@@ -16,20 +16,9 @@ from structlog.testing import capture_logs
 from api.app import create_app
 from api.limits import BodyLimit
 from api.settings import Settings
-from tests.api.conftest import SECRET, Api
+from tests.api.conftest import SECRET, Api, demo_sale
 
 JSON = {"Content-Type": "application/json"}
-
-
-def _sale(sale_id: str) -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": sale_id,
-        "rep_id": "rep-li",
-        "amount": "1000.00",
-        "currency": "CNY",
-    }
 
 
 def _deep(depth: int) -> str:
@@ -54,7 +43,7 @@ def small(api: Api) -> Iterator[Api]:
 class TestBodySize:
     def test_a_declared_length_over_the_limit_is_refused_unread(self, small: Api) -> None:
         before = small.head()
-        body = json.dumps([_sale(f"S-BIG-{i}") for i in range(40)])
+        body = json.dumps([demo_sale(f"S-BIG-{i}") for i in range(40)])
         assert len(body) > 4096
         response = small.client.post(
             "/events", content=body, headers={**small.as_("integration"), **JSON}
@@ -70,7 +59,7 @@ class TestBodySize:
         def chunks() -> Iterator[bytes]:
             yield b"["
             for i in range(40):
-                yield json.dumps(_sale(f"S-CH-{i}")).encode() + b","
+                yield json.dumps(demo_sale(f"S-CH-{i}")).encode() + b","
             yield b"{}]"
 
         response = small.client.post(
@@ -108,7 +97,7 @@ class TestBodySize:
         assert answered[0]["status"] == 413
 
     def test_under_the_limit_is_served(self, small: Api) -> None:
-        body = json.dumps([_sale("S-SMALL-1")])
+        body = json.dumps([demo_sale("S-SMALL-1")])
         response = small.client.post(
             "/events", content=body, headers={**small.as_("integration"), **JSON}
         )
@@ -118,14 +107,14 @@ class TestBodySize:
 class TestEventCount:
     def test_more_events_than_the_limit_is_413(self, small: Api) -> None:
         before = small.head()
-        body = json.dumps([_sale(f"S-N-{i}") for i in range(6)]).replace(" ", "")
+        body = json.dumps([demo_sale(f"S-N-{i}") for i in range(6)]).replace(" ", "")
         response = small.client.post(
             "/events", content=body, headers={**small.as_("integration"), **JSON}
         )
         assert response.status_code == 413, response.text
         assert "at most 5" in response.json()["detail"]
         assert small.head() == before
-        exactly = json.dumps([_sale(f"S-N-{i}") for i in range(5)])
+        exactly = json.dumps([demo_sale(f"S-N-{i}") for i in range(5)])
         response = small.client.post(
             "/events", content=exactly, headers={**small.as_("integration"), **JSON}
         )
@@ -136,7 +125,7 @@ class TestEventCount:
         """The default limit, in the API process (a small body of empty objects)
         and in the parse worker (a body of real sales)."""
         before = api.head()
-        items = [_sale(f"S-M-{i}") for i in range(10_001)] if large else [{}] * 10_001
+        items = [demo_sale(f"S-M-{i}") for i in range(10_001)] if large else [{}] * 10_001
         body = json.dumps(items, separators=(",", ":")).encode()
         response = api.client.post(
             "/events", content=body, headers={**api.as_("integration"), **JSON}
@@ -151,7 +140,7 @@ class TestDepth:
     def test_deep_json_on_post_events_is_422(self, api: Api, depth: int) -> None:
         """1,000-deep JSON was a 500 (the decoder recursed past the interpreter's limit)."""
         before = api.head()
-        body = json.dumps({**_sale("S-D"), "category": "x"}).replace('"x"', _deep(depth))
+        body = json.dumps({**demo_sale("S-D"), "category": "x"}).replace('"x"', _deep(depth))
         response = api.client.post(
             "/events", content=body, headers={**api.as_("integration"), **JSON}
         )
@@ -162,7 +151,7 @@ class TestDepth:
 
     def test_deep_json_in_a_large_body_is_refused_by_the_worker(self, api: Api) -> None:
         before = api.head()
-        items = [_sale(f"S-W-{i}") for i in range(400)]
+        items = [demo_sale(f"S-W-{i}") for i in range(400)]
         body = json.dumps([*items, json.loads(_deep(40))]).encode()
         response = api.client.post(
             "/events", content=body, headers={**api.as_("integration"), **JSON}
@@ -173,7 +162,7 @@ class TestDepth:
         assert api.head() == before
 
     def test_thirty_two_levels_are_parsed_as_usual(self, api: Api) -> None:
-        body = json.dumps({**_sale("S-D32"), "category": "x"}).replace('"x"', _deep(31))
+        body = json.dumps({**demo_sale("S-D32"), "category": "x"}).replace('"x"', _deep(31))
         response = api.client.post(
             "/events", content=body, headers={**api.as_("integration"), **JSON}
         )
@@ -204,7 +193,7 @@ class TestContentType:
     @pytest.mark.parametrize(
         ("path", "role", "body"),
         [
-            ("/events", "integration", _sale("S-CT")),
+            ("/events", "integration", demo_sale("S-CT")),
             ("/approvals", "finance", {"subject_id": "x", "decision": "grant"}),
             ("/disputes", "rep", {"run_id": "x", "message": "m"}),
             ("/disputes/DSP-1/resolution", "finance", {"outcome": "rejected", "note": "n"}),
@@ -232,7 +221,7 @@ class TestContentType:
     def test_json_with_a_charset_is_taken(self, api: Api, content_type: str) -> None:
         response = api.client.post(
             "/events",
-            content=json.dumps(_sale(f"S-CS-{len(content_type)}")),
+            content=json.dumps(demo_sale(f"S-CS-{len(content_type)}")),
             headers={**api.as_("integration"), "Content-Type": content_type},
         )
         assert response.status_code == 201, response.text
