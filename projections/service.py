@@ -4,6 +4,7 @@ they compute nothing themselves."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -432,7 +433,8 @@ class Reports:
         body = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS)[:-1] + b","
         if doc.get("status") != "paid":
             if len(self._summaries) >= _KEPT_SUMMARIES:
-                self._summaries.pop(next(iter(self._summaries)), None)
+                with contextlib.suppress(RuntimeError, StopIteration):  # another thread at it
+                    self._summaries.pop(next(iter(self._summaries)), None)
             self._summaries[key] = (at, body)
         return body + orjson.dumps(stamp)[1:]
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import cli
 from ledger.application import Ledger
 from ledger.errors import TamperedStatementError
+from projections import service
 from projections.service import Reports
 from projections.summary import expand_ranges
 from tests.builders import jsonl, sale, seeded
@@ -69,6 +70,16 @@ class TestKept:
         paid = _summary(reports)
         assert paid["status"] == "paid"
         assert paid["paid"]["run_id"] == run_id
+
+    def test_a_process_keeps_a_bounded_number(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(service, "_KEPT_SUMMARIES", 2)
+        seeded(ledger, "r1", "r2", "r3")
+        reports = Reports(ledger)
+        bodies = {r: reports.summary_json(r, Q3) for r in ("r1", "r2", "r3")}
+        assert len(reports._summaries) == 2  # what the process holds
+        assert {r: reports.summary_json(r, Q3) for r in bodies} == bodies
 
     def test_a_fresh_reports_serves_the_same_bytes(self, ledger: Ledger) -> None:
         seeded(ledger, "r1")
