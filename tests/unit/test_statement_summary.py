@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -250,6 +251,23 @@ class TestSummaryExamples:
                 == len(line["sales"]["ranges"]) + line["sales"]["more_ranges"]
             )
             assert "more" in line["explanation"][0]["text"]
+
+    def test_ten_thousand_scattered_sales_stay_under_20_kb(self) -> None:
+        """Ids a CRM hands out across reps (no two of one rep consecutive), with
+        cancellations: at most `MAX_RANGES` runs listed per subtotal."""
+        sales = tuple(
+            sale(
+                f"{100 + n % 900}.{n % 100:02d}",
+                sale_id=f"CRM-{n * 7919 % 100_003:06d}",
+                category=("software", "hardware", "services", None)[n % 4],
+                cancelled_after_days=10 if n % 50 == 0 else None,
+            )
+            for n in range(1, 10_001)
+        )
+        statement = statement_of(PLAN, calculate_period(PLAN, facts(sales=sales)))
+        body = orjson.dumps(summarise(statement))
+        assert len(body) < 20_000, len(body)
+        assert len(orjson.dumps(statement)) > 100 * len(body)
 
     def test_a_line_whose_steps_do_not_add_up_stays_whole(self) -> None:
         statement = self._big(6)
