@@ -9,6 +9,7 @@ and the deployment settings/logging in `api/`, and `ledger/` must not.
 from __future__ import annotations
 
 import getpass
+import gzip
 import hashlib
 import io
 import json
@@ -1385,23 +1386,28 @@ app.add_typer(audit_app, name="audit")
 def audit_bundle(
     rep: RepOption,
     period: PeriodOption,
-    out_file: Annotated[Path, typer.Option("--out", help="The bundle file to write (JSON).")],
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="The bundle file to write: JSON (gzip when it ends in .gz)."),
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write one statement with the events it rests on, the chain segment to its
     head, the plans and the engine version: `audit check` re-checks it offline."""
     raw: bytes = _reporting(db, as_json=as_json, call=lambda r: r.audit_bundle(rep, period))
+    # --out x.json.gz: gzip (mtime 0, so the same bundle is the same file)
+    written = gzip.compress(raw, 9, mtime=0) if out_file.suffix == ".gz" else raw
     try:
-        out_file.write_bytes(raw)
+        out_file.write_bytes(written)
     except OSError as exc:
         _error(f"--out: cannot write {out_file}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
     head = json.loads(raw)["chain"]["head"]
     summary = {
         "file": str(out_file),
-        "bytes": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
+        "bytes": len(written),
+        "sha256": hashlib.sha256(written).hexdigest(),
         "rep_id": rep,
         "period": period,
         "head": head,
@@ -1410,7 +1416,7 @@ def audit_bundle(
         _print_json(summary)
         return
     out.print(
-        f"wrote {escape(str(out_file))} ({len(raw):,} bytes, SHA-256 {summary['sha256']}): "
+        f"wrote {escape(str(out_file))} ({len(written):,} bytes, SHA-256 {summary['sha256']}): "
         f"the statement of {escape(rep)} for {escape(period)} as of chain head "
         f"{head['position']}:{head['hash']}\n"
         f"check it anywhere with: incentive-ledger audit check {escape(str(out_file))}"

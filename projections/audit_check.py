@@ -15,8 +15,10 @@ see would be a field anyone could edit unseen.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -40,6 +42,7 @@ from projections.statement import AsOf, Calculator, statement_sha256
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "GZIP_MAGIC",
     "AuditBundle",
     "BundleReport",
     "Finding",
@@ -48,6 +51,7 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "incentive-ledger/audit-bundle/1"
+GZIP_MAGIC = b"\x1f\x8b"
 PLAN_EVENT = "PlanPublished"
 RUN_EVENT = "PayoutCalculated"
 PACKAGE = "incentive-ledger"
@@ -223,11 +227,17 @@ def engine_identity() -> dict[str, str]:
 
 
 def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
-    """Check a bundle's bytes: its chain segment (with ``key`` in HMAC mode),
-    each event's link, the plans, the engine, and the statement recomputed
-    from the bundled events. Never raises on bad input: what is wrong is a
+    """Check a bundle's bytes (plain, or gzip-compressed): its chain segment
+    (with ``key`` in HMAC mode), each event's link, the plans, the engine, and
+    the statement recomputed from the bundled events. Never raises on bad input: what is wrong is a
     finding naming the part."""
     report = BundleReport()
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            report.add("file", ok=False, detail=f"not a bundle: a damaged gzip file ({exc})")
+            return report
     try:
         text = raw.decode("utf-8")
         doc = orjson.loads(text)
@@ -628,7 +638,11 @@ def _check_run(
             bundle.rep_id, parse_period(run.period)
         ),
         report,
-        summary=f"recorded statement (SHA-256 {digest[:16]}…) recomputed as of {at.position}",
+        summary=(
+            f"the rep's recorded statement (SHA-256 {digest[:16]}…) recomputed as of "
+            f"{at.position}; the run's other statements are withheld, so its link proves "
+            "its bytes, not which statements they hold"
+        ),
     )
 
 

@@ -77,6 +77,13 @@ class TestAuditCommands:
         flipped = _cli("audit", "check", "w.json", "--json", cwd=tmp_path)
         assert flipped.returncode == 1
         assert json.loads(flipped.stdout)["ok"] is False
+        packed = _cli(
+            "audit", "bundle", "--rep", "rep-wang", "--period", "2026-Q4", "--out", "w.json.gz",
+            "--db", "sqlite:///demo.db", cwd=tmp_path,
+        )  # fmt: skip
+        assert packed.returncode == 0, packed.stderr
+        assert (tmp_path / "w.json.gz").read_bytes()[:2] == b"\x1f\x8b"
+        assert _cli("audit", "check", "w.json.gz", cwd=tmp_path).returncode == 0
         missing = _cli("audit", "check", "nothing.json", cwd=tmp_path)
         assert missing.returncode == 2
         assert "cannot read nothing.json" in missing.stderr

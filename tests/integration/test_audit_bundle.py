@@ -3,6 +3,7 @@ offline, every edited byte caught and named, nothing of another rep inside."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -122,7 +123,7 @@ def _edit(raw: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
 
 
 def _event(doc: dict[str, Any], type_: str, index: int = 0) -> dict[str, Any]:
-    found = [e for e in doc["events"] if e["type"] == type_]
+    found: list[dict[str, Any]] = [e for e in doc["events"] if e["type"] == type_]
     return found[index]
 
 
@@ -258,12 +259,26 @@ def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
 def _amount_patterns(amount: str) -> list[re.Pattern[str]]:
     """An amount as a bundle could spell it: 90000, 90000.00 or 90,000.00 — as
     a number, not digits inside a hash."""
-    whole = amount.split(".")[0]
+    whole = amount.split(".", maxsplit=1)[0]
     grouped = f"{int(whole):,}"
     return [
         re.compile(rf"(?<![0-9a-f.,]){re.escape(spelling)}(?:\.0+)?(?![0-9a-f,])")
         for spelling in {whole, grouped}
     ]
+
+
+class TestGzip:
+    def test_a_gzipped_bundle_checks_and_a_damaged_one_is_named(
+        self, demo_bundles: dict[tuple[str, str], bytes]
+    ) -> None:
+        raw = demo_bundles["rep-chen", "2026-Q3"]
+        packed = gzip.compress(raw, 9, mtime=0)
+        assert check_bundle(packed).exit_code == 0
+        for index in range(10, len(packed), max(1, len(packed) // 40)):
+            damaged = packed[:index] + bytes([packed[index] ^ 0x10]) + packed[index + 1 :]
+            report = check_bundle(damaged)
+            assert report.exit_code == 1, index
+            assert report.mismatches
 
 
 class TestPrivacy:
