@@ -13,7 +13,7 @@ from api.auth import check_rep_scope, require_role
 from api.caching import IfNoneMatch, conditional, responses
 from api.deps import Caller, LedgerDep, ReportsDep
 from api.routes.events import _ERRORS, as_json
-from api.schemas import HealthOut, VerifyOut
+from api.schemas import AuditBundleOut, HealthOut, VerifyOut
 from ledger.chain import parse_anchor
 from ledger.errors import InvalidInputError
 
@@ -54,8 +54,8 @@ _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 @router.get(
     "/reps/{rep_id}/statements/{period}/bundle",
-    response_class=Response,
-    responses={**_ERRORS, **responses(_JSON, schema=False)},
+    response_model=AuditBundleOut,
+    responses={**_ERRORS, **responses(_JSON)},
 )
 def get_bundle(
     rep_id: str,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.schemas import AuditBundleOut
 from tests.api.conftest import Api
 
 ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
@@ -361,8 +362,8 @@ class TestObjectLevel:
         response = api.client.get(f"/reps/{rep}/statements/2026-Q3/bundle", headers=api.as_(who))
         assert response.status_code == status, response.text
         if status == 200:
-            bundle = response.json()
-            assert (bundle["rep_id"], bundle["statement"]["rep_id"]) == (rep, rep)
+            bundle = AuditBundleOut.model_validate_json(response.content)  # as documented
+            assert (bundle.rep_id, bundle.statement["rep_id"]) == (rep, rep)
             assert response.headers["content-type"].startswith("application/json")
         else:
             assert "Chen Jing" not in response.text
