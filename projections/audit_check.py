@@ -19,7 +19,7 @@ import gzip
 import hashlib
 import hmac
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -256,10 +256,18 @@ def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
             detail="not in canonical form (sorted keys, no spaces): the file was edited",
         )
     report.rep_id, report.period = bundle.rep_id, bundle.period
-    _check_engine(bundle, report)
-    hashes = _check_chain(bundle, key, report)
-    _check_plans(bundle, report)
-    _check_statement(bundle, hashes, report)
+    hashes: dict[int, str] = {}
+    phases: list[tuple[str, Callable[[], object]]] = [
+        ("engine", lambda: _check_engine(bundle, report)),
+        ("chain", lambda: hashes.update(_check_chain(bundle, key, report))),
+        ("plans", lambda: _check_plans(bundle, report)),
+        ("statement", lambda: _check_statement(bundle, hashes, report)),
+    ]
+    for part, phase in phases:
+        try:
+            phase()
+        except Exception as exc:  # noqa: BLE001 - an edited bundle is a finding, never a crash
+            report.add(part, ok=False, detail=f"cannot be checked: the bundle is damaged ({exc!r})")
     return report
 
 

@@ -475,6 +475,8 @@ class Reports:
             positions = self.projector.store.rep_positions(rep_id, position)
         else:  # the read models trail: the same positions, from a replay
             positions = rep_positions_by_replay(self.ledger.iter_log(stop=position), rep_id)
+        if not positions:
+            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
         first = min(positions)
         before = self.ledger.link_at(first - 1) if first > 1 else None
         return bundle_document(
