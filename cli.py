@@ -1463,7 +1463,9 @@ def audit_check(
         out.print(
             f"all matched: the statement of {escape(str(report.rep_id))} for "
             f"{escape(str(report.period))} (total {escape(str(report.total))}) follows from "
-            "its events, and they are in the chain up to its head"
+            "its events, and they are in the chain up to its head "
+            f"{escape(str(report.head))} (compare it with a head published elsewhere: a "
+            "payroll export's, or `verify --anchor` on the ledger)"
         )
     for finding in report.mismatches:
         err.print(f"[bold red]mismatch:[/] {escape(finding.part)}: {escape(finding.detail)}")

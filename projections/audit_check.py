@@ -172,6 +172,7 @@ class BundleReport:
     rep_id: str | None = None
     period: str | None = None
     total: str | None = None
+    head: str | None = None  # POSITION:HASH, to compare with a head published elsewhere
 
     @property
     def ok(self) -> bool:
@@ -202,6 +203,7 @@ class BundleReport:
             "rep_id": self.rep_id,
             "period": self.period,
             "total": self.total,
+            "head": self.head,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -229,8 +231,8 @@ def engine_identity() -> dict[str, str]:
 def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
     """Check a bundle's bytes (plain, or gzip-compressed): its chain segment
     (with ``key`` in HMAC mode), each event's link, the plans, the engine, and
-    the statement recomputed from the bundled events. Never raises on bad input: what is wrong is a
-    finding naming the part."""
+    the statement recomputed from the bundled events. Never raises on bad
+    input: what is wrong is a finding naming the part."""
     report = BundleReport()
     if raw[:2] == GZIP_MAGIC:
         try:
@@ -256,6 +258,7 @@ def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
             detail="not in canonical form (sorted keys, no spaces): the file was edited",
         )
     report.rep_id, report.period = bundle.rep_id, bundle.period
+    report.head = f"{bundle.chain.head.position}:{bundle.chain.head.hash}"
     hashes: dict[int, str] = {}
     phases: list[tuple[str, Callable[[], object]]] = [
         ("engine", lambda: _check_engine(bundle, report)),
