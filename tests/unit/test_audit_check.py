@@ -19,13 +19,22 @@ class TestLinkFromContentHash:
         hasher = ChainHasher(key)
         stream = uuid.uuid4()
         state = b'{"data":{"amount":"120000.00"}}'
-        common = {"position": 7, "event_id": "e-7", "recorded_at": "2026-12-03T10:00:00+00:00"}
+        at = "2026-12-03T10:00:00+00:00"
         from_bytes = hasher.link_hash(
-            GENESIS, **common, originator_id=stream, originator_version=2, topic="t", state=state
+            GENESIS,
+            position=7,
+            event_id="e-7",
+            recorded_at=at,
+            originator_id=stream,
+            originator_version=2,
+            topic="t",
+            state=state,
         )
         from_digest = hasher.link_hash_of_content(
             GENESIS,
-            **common,
+            position=7,
+            event_id="e-7",
+            recorded_at=at,
             stream_hex=stream.hex,
             originator_version=2,
             topic="t",
