@@ -9,6 +9,8 @@ and the deployment settings/logging in `api/`, and `ledger/` must not.
 from __future__ import annotations
 
 import getpass
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -57,6 +59,7 @@ from presentation import (
     print_history,
     print_statement,
 )
+from projections.audit_check import check_bundle
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
@@ -1382,6 +1385,106 @@ def disputes(
         as_json=as_json,
         empty="no disputes" + (f" {status}" if status else ""),
     )
+
+
+# -- audit: a statement re-checkable offline (SPEC §5) ----------------------------
+
+audit_app = typer.Typer(
+    help="Statements anyone can re-check offline: a bundle, and its check.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("bundle")
+def audit_bundle(
+    rep: RepOption,
+    period: PeriodOption,
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="The bundle file to write: JSON (gzip when it ends in .gz)."),
+    ],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write one statement with the events it rests on, the chain segment to its
+    head, the plans and the engine version: `audit check` re-checks it offline."""
+    raw: bytes = _reporting(db, as_json=as_json, call=lambda r: r.audit_bundle(rep, period))
+    # --out x.json.gz: gzip (mtime 0, so the same bundle is the same file)
+    written = gzip.compress(raw, 9, mtime=0) if out_file.suffix == ".gz" else raw
+    try:
+        out_file.write_bytes(written)
+    except OSError as exc:
+        _error(f"--out: cannot write {out_file}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    head = json.loads(raw)["chain"]["head"]
+    summary = {
+        "file": str(out_file),
+        "bytes": len(written),
+        "sha256": hashlib.sha256(written).hexdigest(),
+        "rep_id": rep,
+        "period": period,
+        "head": head,
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    out.print(
+        f"wrote {escape(str(out_file))} ({len(written):,} bytes, SHA-256 {summary['sha256']}): "
+        f"the statement of {escape(rep)} for {escape(period)} as of chain head "
+        f"{head['position']}:{head['hash']}\n"
+        f"check it anywhere with: incentive-ledger audit check {escape(str(out_file))}"
+    )
+
+
+@audit_app.command("check")
+def audit_check(
+    file: Annotated[Path, typer.Argument(help="A bundle written by `audit bundle`.")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The chain key, for a ledger whose chain is HMAC-SHA-256 "
+            "(default: $LEDGER_CHAIN_KEY or $LEDGER_CHAIN_KEY_FILE).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-check a bundle with no database: the chain segment, each event's hash,
+    the plans, the engine, and the statement recomputed from the events. Exit 0
+    when all matched, 1 on any mismatch, 2 when the chain could not be checked
+    (HMAC mode without the key)."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _error(f"FILE: cannot read {file}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    secret = key if key is not None else _settings().chain_key_text()
+    report = check_bundle(raw, key=secret.encode() if secret else None)
+    if as_json:
+        _print_json(report.to_dict())
+        raise typer.Exit(report.exit_code)
+    table = Table(title=f"audit check {escape(str(file))}", show_lines=False)
+    table.add_column("part")
+    table.add_column("")
+    table.add_column("detail")
+    for finding in report.findings:
+        mark = {True: "[green]ok[/]", False: "[bold red]MISMATCH[/]", None: "[yellow]unchecked[/]"}
+        table.add_row(escape(finding.part), mark[finding.ok], escape(finding.detail))
+    out.print(table)
+    if report.exit_code == 0:
+        out.print(
+            f"all matched: the statement of {escape(str(report.rep_id))} for "
+            f"{escape(str(report.period))} (total {escape(str(report.total))}) follows from "
+            "its events, and they are in the chain up to its head "
+            f"{escape(str(report.head))} (compare it with a head published elsewhere: a "
+            "payroll export's, or `verify --anchor` on the ledger)"
+        )
+    for finding in report.mismatches:
+        err.print(f"[bold red]mismatch:[/] {escape(finding.part)}: {escape(finding.detail)}")
+    for finding in report.unchecked:
+        err.print(f"[yellow]not checked:[/] {escape(finding.part)}: {escape(finding.detail)}")
+    raise typer.Exit(report.exit_code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,6 +50,9 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_resolution": frozenset({"finance"}),
     "get_disputes": frozenset({"rep", "manager", "finance"}),
     "get_verify": frozenset({"finance", "compliance", "admin"}),
+    # a statement's audit bundle: whoever reads the rep's statements, and admin
+    # (it discloses only the rep's own events, `projections.bundle`)
+    "get_bundle": frozenset({*_READERS, "admin"}),
     # The work queues (SPEC §5): each list as its single read, scoped the same way.
     "get_reps": frozenset({*_READERS, "admin"}),
     "get_summary": _READERS,

@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 from policies.explanation import LineKind
+from projections.audit_check import AuditBundle
 from projections.disputes import DisputeRow
 
 __all__ = [
     "ApprovalIn",
+    "AuditBundleOut",
     "DisputeIn",
     "DisputeOut",
     "ErrorOut",
@@ -175,6 +177,13 @@ class ResolutionIn(BaseModel):
         pattern=r"^-?\d{1,15}(\.\d{1,2})?$",
         description="upheld: the adjustment to book, decimal text",
     )
+
+
+class AuditBundleOut(AuditBundle):
+    """A statement's audit bundle (`projections.bundle`): the statement as served,
+    the events it rests on, the chain segment to its head (other events as their
+    links only), the plan versions and the engine; `incentive-ledger audit check`
+    re-checks it offline."""
 
 
 class VerifyOut(BaseModel):

@@ -121,16 +121,41 @@ class ChainHasher:
         topic: str,
         state: bytes,
     ) -> str:
+        return self.link_hash_of_content(
+            previous_hash,
+            position=position,
+            event_id=event_id,
+            recorded_at=recorded_at,
+            stream_hex=originator_id.hex,
+            originator_version=originator_version,
+            topic=topic,
+            content_sha256=hashlib.sha256(state).hexdigest(),
+        )
+
+    def link_hash_of_content(
+        self,
+        previous_hash: str,
+        *,
+        position: int,
+        event_id: str,
+        recorded_at: str,
+        stream_hex: str,
+        originator_version: int,
+        topic: str,
+        content_sha256: str,
+    ) -> str:
+        """`link_hash` from the SHA-256 of the event's stored bytes rather than
+        the bytes: what an audit bundle keeps of an event it does not disclose."""
         material = "\n".join(
             (
                 previous_hash,
                 str(position),
                 event_id,
                 recorded_at,
-                originator_id.hex,
+                stream_hex,
                 str(originator_version),
                 topic,
-                hashlib.sha256(state).hexdigest(),
+                content_sha256,
             )
         ).encode()
         if self._key:

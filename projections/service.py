@@ -18,6 +18,8 @@ from typing import Any, Literal
 import orjson
 
 from ledger.application import Ledger
+from ledger.chain import GENESIS
+from ledger.chain_guard import log_rows
 from ledger.decision import Decision
 from ledger.domain import event_id_text
 from ledger.errors import (
@@ -31,6 +33,7 @@ from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, loads_document
 from ledger.rep import Rep
 from policies.periods import Period, parse_period
+from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import diff_statements
 from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
@@ -556,6 +559,33 @@ class Reports:
             for r in self.ledger.iter_log(after=low, stop=high)
         }
         return diff_statements(before, after, between)
+
+    def audit_bundle(self, rep_id: str, period: str) -> bytes:
+        """SPEC §5 `audit bundle`: the rep's statement as served now, with every
+        event it rests on, the chain segment from the first of them to the
+        statement's head (other reps' events as their links only), the plan
+        versions and the engine version (`projections.bundle`); checked offline
+        by `projections.audit_check.check_bundle`."""
+        wanted = str(_period(period))
+        statement = self.statement(rep_id, wanted)
+        position = int(statement["chain_head"]["position"])
+        if self._indexed_to(position):
+            positions = self.projector.store.rep_positions(rep_id, position)
+        else:  # the read models trail: the same positions, from a replay
+            positions = rep_positions_by_replay(self.ledger.iter_log(stop=position), rep_id)
+        if not positions:
+            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        first = min(positions)
+        before = self.ledger.link_at(first - 1) if first > 1 else None
+        return bundle_document(
+            log_rows(self.ledger.chain, first - 1, stop=position),
+            rep_id=rep_id,
+            period=wanted,
+            statement=statement,
+            positions=set(positions),
+            previous_hash=before.hash if before is not None else GENESIS,
+            mode=self.ledger.chain.hasher.mode,
+        )
 
     def rep(self, rep_id: str) -> RepRow:
         """The rep's directory row (team, manager, plans); NotFoundError if none."""

@@ -1,16 +1,19 @@
-"""GET /audit/verify (the chain, anchors, projections) and GET /health."""
+"""GET /audit/verify (the chain, anchors, projections), a statement's audit
+bundle and GET /health."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import require_role
+from api.auth import check_rep_scope, require_role
+from api.caching import IfNoneMatch, conditional, responses
 from api.deps import Caller, LedgerDep, ReportsDep
 from api.routes.events import _ERRORS, as_json
-from api.schemas import HealthOut, VerifyOut
+from api.schemas import AuditBundleOut, HealthOut, VerifyOut
 from ledger.chain import parse_anchor
 from ledger.errors import InvalidInputError
 
@@ -42,6 +45,36 @@ def get_verify(
         broken_position=report.broken_position,
         reason=report.reason,
         projections=problems,
+    )
+
+
+_JSON = "application/json"
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@router.get(
+    "/reps/{rep_id}/statements/{period}/bundle",
+    response_model=AuditBundleOut,
+    responses={**_ERRORS, **responses(_JSON)},
+)
+def get_bundle(
+    rep_id: str,
+    period: str,
+    principal: Caller,
+    reports: ReportsDep,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The statement's audit bundle: the statement, the events it rests on, the
+    chain segment to its head (other reps' events as links only), the plans and
+    the engine version, for `incentive-ledger audit check` offline (ETag, 304)."""
+    require_role(principal, "get_bundle")
+    check_rep_scope(principal, rep_id, reports)
+    name = _UNSAFE_IN_NAME.sub("_", f"bundle-{rep_id}-{period}.json")
+    return conditional(
+        reports.audit_bundle(rep_id, period),
+        media_type=_JSON,
+        if_none_match=if_none_match,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

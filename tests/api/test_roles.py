@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.schemas import AuditBundleOut
 from tests.api.conftest import Api
 
 ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
@@ -205,6 +206,12 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             },
         ),
         "get_cases": ("GET", "/cases?severity=red_line", None, readers),
+        "get_bundle": (
+            "GET",
+            "/reps/rep-li/statements/2026-Q3/bundle",
+            None,
+            {**readers, "admin": 200},
+        ),
         "get_verify": (
             "GET",
             "/audit/verify",
@@ -242,6 +249,7 @@ ROUTE_NAMES = [
     "get_pending",
     "get_dispute_list",
     "get_cases",
+    "get_bundle",
 ]
 
 
@@ -293,6 +301,7 @@ class TestObjectLevel:
             "/reps/rep-chen/statements/2026-Q3/diff?from=20&to=30",
             "/reps/rep-chen/history",
             "/reps/rep-chen/disputes",
+            "/reps/rep-chen/statements/2026-Q3/bundle",
             "/reps/nobody/statements/2026-Q3",
         ],
     )
@@ -329,6 +338,36 @@ class TestObjectLevel:
         assert api.client.get("/reps/rep-li/history", headers=api.as_("manager")).status_code == 200
         response = api.client.get("/reps/rep-li/history", headers=api.as_("other_manager"))
         assert response.status_code == 404
+
+    @pytest.mark.parametrize(
+        ("who", "rep", "status"),
+        [
+            ("rep", "rep-li", 200),
+            ("rep", "rep-chen", 404),
+            ("other_rep", "rep-chen", 200),
+            ("other_rep", "rep-li", 404),
+            ("manager", "rep-chen", 200),
+            ("other_manager", "rep-li", 404),
+            ("finance", "rep-wang", 200),
+            ("compliance", "rep-wang", 200),
+            ("admin", "rep-wang", 200),
+            ("integration", "rep-li", 403),
+        ],
+    )
+    def test_a_bundle_follows_the_statement_scope(
+        self, api: Api, who: str, rep: str, status: int
+    ) -> None:
+        """A rep bundles only their own (another's is 404, nothing of it), a
+        manager their team, finance, compliance and admin anyone's."""
+        response = api.client.get(f"/reps/{rep}/statements/2026-Q3/bundle", headers=api.as_(who))
+        assert response.status_code == status, response.text
+        if status == 200:
+            bundle = AuditBundleOut.model_validate_json(response.content)  # as documented
+            assert (bundle.rep_id, bundle.statement["rep_id"]) == (rep, rep)
+            assert response.headers["content-type"].startswith("application/json")
+        else:
+            assert "Chen Jing" not in response.text
+            assert "Li Wei" not in response.text
 
     def test_a_manager_records_for_their_team_only(self, api: Api) -> None:
         score = {

@@ -1,0 +1,702 @@
+"""`audit check`: re-check one statement offline, from its bundle alone.
+
+A bundle (`projections.bundle` writes it) holds a rep's statement as served,
+the events it rests on with their positions and chain links, the chain
+segment that links them to the statement's published head (other events as
+their link material only: no payload), the plan versions and the engine
+version. This module reads nothing but the bundle: no database, no settings.
+It recomputes the chain segment (HMAC mode needs the chain key), folds the
+bundled events into `projections.facts.LedgerFacts`, runs
+`projections.statement.Calculator` and says, part by part, what matched.
+
+Every byte of a bundle is covered by some check: a field that no check could
+see would be a field anyone could edit unseen.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from ledger.backends.base import LoggedEvent
+from ledger.chain import GENESIS, ChainHasher
+from ledger.domain import event_id_text, event_topic
+from ledger.events import canonical_json
+from ledger.payout_run import PayoutRun
+from ledger.records import EventRecord, decode, instant
+from policies.periods import parse_period
+from projections.facts import LedgerFacts
+from projections.statement import AsOf, Calculator, statement_sha256
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "GZIP_MAGIC",
+    "AuditBundle",
+    "BundleReport",
+    "Finding",
+    "check_bundle",
+    "engine_identity",
+]
+
+BUNDLE_FORMAT = "incentive-ledger/audit-bundle/1"
+GZIP_MAGIC = b"\x1f\x8b"
+PLAN_EVENT = "PlanPublished"
+RUN_EVENT = "PayoutCalculated"
+PACKAGE = "incentive-ledger"
+# The code a statement is computed by: the pay rules, the fold and the statement.
+_ENGINE_ROOT = Path(__file__).resolve().parent.parent
+_ENGINE_FILES = ("projections/facts.py", "projections/statement.py", "ledger/records.py")
+
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", strict=True)]
+Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", strict=True)]
+Position = Annotated[int, Field(ge=1, strict=True)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Head(_Strict):
+    """A chain head: the link at ``position``."""
+
+    position: Position
+    hash: Hex64
+
+
+class Engine(_Strict):
+    """What computed the statement: the package's version and a SHA-256 over
+    the source of the calculation (`engine_identity`)."""
+
+    package: Literal["incentive-ledger"]
+    version: StrictStr
+    code_sha256: Hex64
+
+
+class Chain(_Strict):
+    """The segment's mode, the link before its first event, and its end."""
+
+    mode: Literal["sha256", "hmac-sha256"]
+    previous_hash: Hex64
+    head: Head
+
+
+class DisclosedEvent(_Strict):
+    """One of the rep's events (or a plan), whole: its stored bytes and its link."""
+
+    position: Position
+    event_id: StrictStr
+    recorded_at: StrictStr
+    stream: Hex32
+    version: Annotated[int, Field(ge=1, strict=True)]
+    type: StrictStr
+    state: StrictStr
+    hash: Hex64
+
+
+class RunClaim(_Strict):
+    """A payout run's `PayoutCalculated`, which holds every rep's statement: its
+    link material only (its content as a SHA-256), and what it says of this rep."""
+
+    position: Position
+    event_id: StrictStr
+    recorded_at: StrictStr
+    stream: Hex32
+    version: Literal[1]
+    type: Literal["PayoutCalculated"]
+    content_sha256: Hex64
+    hash: Hex64
+    run_id: StrictStr
+    period: StrictStr
+    computed_at: Head
+    statement: dict[str, Any]
+
+
+# An event that is not the rep's: position, recorded_at, stream, version, type,
+# SHA-256 of its stored bytes — what its link hashes, nothing of its payload.
+Link = tuple[StrictInt, StrictStr, Hex32, StrictInt, StrictStr, Hex64]
+
+
+class PlanVersion(_Strict):
+    """A plan version the bundle holds, as published at ``position``."""
+
+    id: StrictStr
+    version: StrictInt
+    position: Position
+    plan: dict[str, Any]
+
+
+class AuditBundle(_Strict):
+    """The file `audit bundle` writes (canonical JSON, UTF-8)."""
+
+    format: Literal["incentive-ledger/audit-bundle/1"]
+    rep_id: StrictStr
+    period: StrictStr
+    engine: Engine
+    chain: Chain
+    events: list[DisclosedEvent | RunClaim]
+    links: list[Link]
+    plans: list[PlanVersion]
+    statement: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One part of the bundle and what the check found of it."""
+
+    part: str
+    ok: bool | None  # None: could not be checked (HMAC mode without the key)
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        status = "matched" if self.ok else "unchecked" if self.ok is None else "MISMATCH"
+        return {"part": self.part, "status": status, "detail": self.detail}
+
+
+@dataclass
+class BundleReport:
+    """What `check_bundle` found, part by part."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rep_id: str | None = None
+    period: str | None = None
+    total: str | None = None
+    head: str | None = None  # POSITION:HASH, to compare with a head published elsewhere
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.findings) and all(f.ok for f in self.findings)
+
+    @property
+    def mismatches(self) -> list[Finding]:
+        return [f for f in self.findings if f.ok is False]
+
+    @property
+    def unchecked(self) -> list[Finding]:
+        return [f for f in self.findings if f.ok is None]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all matched; 1 something did not; 2 nothing failed but a part could
+        not be checked (the chain, in HMAC mode, without the key)."""
+        if self.mismatches or not self.findings:
+            return 1
+        return 2 if self.unchecked else 0
+
+    def add(self, part: str, ok: bool | None, detail: str) -> None:
+        self.findings.append(Finding(part, ok, detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rep_id": self.rep_id,
+            "period": self.period,
+            "total": self.total,
+            "head": self.head,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@cache
+def engine_identity() -> dict[str, str]:
+    """The engine a statement is recomputed with: the package version, and a
+    SHA-256 over the source of the pay rules (`policies/`), the fold, the
+    statement and the event decoder, file by file in name order."""
+    digest = hashlib.sha256()
+    rules = (
+        p.relative_to(_ENGINE_ROOT).as_posix() for p in (_ENGINE_ROOT / "policies").glob("*.py")
+    )
+    files = sorted([*rules, *_ENGINE_FILES])
+    for name in files:
+        digest.update(name.encode() + b"\n")
+        digest.update(hashlib.sha256((_ENGINE_ROOT / name).read_bytes()).digest())
+    try:
+        version = metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:  # run from a source tree
+        version = "unknown"
+    return {"package": PACKAGE, "version": version, "code_sha256": digest.hexdigest()}
+
+
+def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
+    """Check a bundle's bytes (plain, or gzip-compressed): its chain segment
+    (with ``key`` in HMAC mode), each event's link, the plans, the engine, and
+    the statement recomputed from the bundled events. Never raises on bad
+    input: what is wrong is a finding naming the part."""
+    report = BundleReport()
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            report.add("file", ok=False, detail=f"not a bundle: a damaged gzip file ({exc})")
+            return report
+    try:
+        text = raw.decode("utf-8")
+        doc = orjson.loads(text)
+    except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        report.add("file", ok=False, detail=f"not a bundle: not UTF-8 JSON ({exc})")
+        return report
+    try:
+        bundle = AuditBundle.model_validate_json(text)
+    except ValidationError as exc:
+        report.add("file", ok=False, detail=f"not a well-formed bundle: {_first_errors(exc)}")
+        return report
+    if canonical_json(doc) != raw:
+        report.add(
+            "file",
+            ok=False,
+            detail="not in canonical form (sorted keys, no spaces): the file was edited",
+        )
+    report.rep_id, report.period = bundle.rep_id, bundle.period
+    report.head = f"{bundle.chain.head.position}:{bundle.chain.head.hash}"
+    hashes: dict[int, str] = {}
+    phases: list[tuple[str, Callable[[], object]]] = [
+        ("engine", lambda: _check_engine(bundle, report)),
+        ("chain", lambda: hashes.update(_check_chain(bundle, key, report))),
+        ("plans", lambda: _check_plans(bundle, report)),
+        ("statement", lambda: _check_statement(bundle, hashes, report)),
+    ]
+    for part, phase in phases:
+        try:
+            phase()
+        except Exception as exc:  # noqa: BLE001 - an edited bundle is a finding, never a crash
+            report.add(part, ok=False, detail=f"cannot be checked: the bundle is damaged ({exc!r})")
+    return report
+
+
+def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for error in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in error["loc"]) or "(top)"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _check_engine(bundle: AuditBundle, report: BundleReport) -> None:
+    mine = engine_identity()
+    theirs = bundle.engine.model_dump()
+    if theirs == mine:
+        report.add(
+            "engine",
+            ok=True,
+            detail=f"{PACKAGE} {mine['version']}, calculation code {mine['code_sha256'][:16]}…",
+        )
+        return
+    report.add(
+        "engine",
+        ok=False,
+        detail=(
+            f"the bundle was made by {theirs['package']} {theirs['version']} (code "
+            f"{theirs['code_sha256'][:16]}…), this checker is {mine['version']} (code "
+            f"{mine['code_sha256'][:16]}…): check it with the engine that made it"
+        ),
+    )
+
+
+# -- the chain ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Material:
+    """What one link hashes, and the hash a disclosed event states for it."""
+
+    position: int
+    event_id: str
+    recorded_at: str
+    stream: str
+    version: int
+    type: str
+    content_sha256: str
+    stated_hash: str | None  # None: a bare link (its hash is only recomputed)
+    label: str
+
+
+def _segment(bundle: AuditBundle) -> list[_Material]:
+    items: list[_Material] = []
+    for e in bundle.events:
+        if isinstance(e, DisclosedEvent):
+            content = hashlib.sha256(e.state.encode()).hexdigest()
+            label = f"event {e.position} ({e.type})"
+        else:
+            content = e.content_sha256
+            label = f"run {e.run_id} ({RUN_EVENT} at {e.position})"
+        items.append(
+            _Material(
+                e.position,
+                e.event_id,
+                e.recorded_at,
+                e.stream,
+                e.version,
+                e.type,
+                content,
+                e.hash,
+                label,
+            )
+        )
+    for position, recorded_at, stream, version, type_, content in bundle.links:
+        items.append(
+            _Material(
+                position,
+                event_id_text(UUID(hex=stream), version),
+                recorded_at,
+                stream,
+                version,
+                type_,
+                content,
+                None,
+                f"link {position} ({type_})",
+            )
+        )
+    return sorted(items, key=lambda m: m.position)
+
+
+def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -> dict[int, str]:
+    """Recompute every link from the one before the segment to its head; the
+    hash at each position (none when they cannot be recomputed)."""
+    segment = _segment(bundle)
+    positions = [m.position for m in segment]
+    head = bundle.chain.head
+    if len(set(positions)) != len(positions):
+        report.add("chain", ok=False, detail="two entries of the segment claim one position")
+        return {}
+    if not segment or positions[-1] != head.position:
+        report.add(
+            "head",
+            ok=False,
+            detail=f"the segment does not end at the head's position {head.position}",
+        )
+        return {}
+    for m in segment:
+        if m.stated_hash is not None and m.event_id != event_id_text(UUID(hex=m.stream), m.version):
+            report.add(
+                m.label, ok=False, detail="its event id is not that of its stream and version"
+            )
+    if positions[0] == 1 and bundle.chain.previous_hash != GENESIS:
+        report.add(
+            "chain",
+            ok=False,
+            detail="the segment starts at position 1, whose previous hash is the genesis (zeros)",
+        )
+    if bundle.chain.mode == "hmac-sha256" and not key:
+        report.add(
+            "chain",
+            ok=None,
+            detail=(
+                "NOT CHECKED: this ledger's chain is HMAC-SHA-256 and checking its links needs "
+                "the chain key (pass --key, or set LEDGER_CHAIN_KEY); the statement was still "
+                "recomputed from the bundled events"
+            ),
+        )
+        return {}
+    hasher = ChainHasher(key if bundle.chain.mode == "hmac-sha256" else None)
+    return _recompute(hasher, bundle, segment, report)
+
+
+def _recompute(
+    hasher: ChainHasher, bundle: AuditBundle, segment: Sequence[_Material], report: BundleReport
+) -> dict[int, str]:
+    hashes: dict[int, str] = {}
+    previous = bundle.chain.previous_hash
+    since = segment[0].position
+    broken = False
+    for m in segment:
+        digest = hasher.link_hash_of_content(
+            previous,
+            position=m.position,
+            event_id=m.event_id,
+            recorded_at=m.recorded_at,
+            stream_hex=m.stream,
+            originator_version=m.version,
+            topic=event_topic(m.type),
+            content_sha256=m.content_sha256,
+        )
+        hashes[m.position] = previous = digest
+        if m.stated_hash is None:
+            continue
+        if hmac.compare_digest(digest, m.stated_hash):
+            report.add(m.label, ok=True, detail=f"its bytes and link recompute to {digest}")
+        else:
+            broken = True
+            key_note = " (or the chain key is wrong)" if hasher.mode != "sha256" else ""
+            report.add(
+                m.label,
+                ok=False,
+                detail=(
+                    f"the links from position {since} to {m.position} recompute to {digest}, "
+                    f"not the hash stated, {m.stated_hash}: this event's bytes or hash, a link "
+                    f"between, or the hash before the segment was changed{key_note}"
+                ),
+            )
+        since = m.position
+    head = bundle.chain.head
+    if hmac.compare_digest(previous, head.hash):
+        report.add("head", ok=True, detail=f"the links end at the head {head.position}:{head.hash}")
+    else:
+        broken = True
+        report.add(
+            "head",
+            ok=False,
+            detail=(
+                f"the links recompute to {previous} at position {head.position}, not the head's "
+                f"{head.hash}: the head, or a link after position {since}, was changed"
+            ),
+        )
+    report.add(
+        "chain",
+        ok=not broken,
+        detail=(
+            f"{hasher.mode}: {len(segment)} links, positions {segment[0].position} to "
+            f"{head.position} ({len(bundle.events)} events disclosed, {len(bundle.links)} "
+            "others as their link only)"
+        ),
+    )
+    return hashes
+
+
+# -- plans ------------------------------------------------------------------------
+
+
+def _check_plans(bundle: AuditBundle, report: BundleReport) -> None:
+    """The plans section is every plan version among the events, as published."""
+    published: dict[int, Any] = {}
+    for e in bundle.events:
+        if isinstance(e, DisclosedEvent) and e.type == PLAN_EVENT:
+            published[e.position] = _data_of(e).get("plan")
+    listed = {p.position for p in bundle.plans}
+    for position in sorted(set(published) - listed):
+        report.add(f"plan at {position}", ok=False, detail="published in the events, not listed")
+    for p in bundle.plans:
+        part = f"plan {p.id} v{p.version}"
+        document = published.get(p.position)
+        if document is None:
+            report.add(part, ok=False, detail=f"no {PLAN_EVENT} event at position {p.position}")
+        elif canonical_json(p.plan) != canonical_json(document) or (
+            document.get("id"),
+            document.get("version"),
+        ) != (p.id, p.version):
+            report.add(
+                part,
+                ok=False,
+                detail=f"differs from the plan its {PLAN_EVENT} at position {p.position} published",
+            )
+        else:
+            report.add(part, ok=True, detail=f"as published at position {p.position}")
+
+
+def _data_of(e: DisclosedEvent) -> dict[str, Any]:
+    try:
+        state = orjson.loads(e.state)
+    except orjson.JSONDecodeError:
+        return {}
+    data = state.get("data") if isinstance(state, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+# -- the statement ----------------------------------------------------------------
+
+
+def _records(bundle: AuditBundle, report: BundleReport) -> list[EventRecord] | None:
+    """The bundled events as the fold reads them (a run as what it says of the rep)."""
+    records = []
+    for e in bundle.events:
+        if isinstance(e, RunClaim):
+            records.append(_run_record(e))
+            continue
+        logged = LoggedEvent(
+            e.position, event_topic(e.type), e.state.encode(), e.event_id, e.recorded_at, e.hash
+        )
+        try:
+            record = decode(logged)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            report.add(
+                f"event {e.position} ({e.type})",
+                ok=False,
+                detail=f"its stored bytes do not decode as an event ({exc!r})",
+            )
+            return None
+        records.append(record)
+    return records
+
+
+def _run_record(e: RunClaim) -> EventRecord:
+    """A run's `PayoutCalculated` as the fold sees it for this rep alone: its
+    id, period, where it was computed and the rep's own statement."""
+    data = {
+        "run_id": e.run_id,
+        "period": e.period,
+        "position": e.computed_at.position,
+        "chain_head": e.computed_at.model_dump(),
+        "statements": [e.statement],
+    }
+    return EventRecord(
+        e.position,
+        e.event_id,
+        RUN_EVENT,
+        instant(e.recorded_at),
+        e.recorded_at,
+        "",
+        data,
+        e.hash,
+        e.recorded_at,
+    )
+
+
+def _check_statement(bundle: AuditBundle, hashes: dict[int, str], report: BundleReport) -> None:
+    statement = bundle.statement
+    report.total = str(statement.get("total"))
+    if (statement.get("rep_id"), statement.get("period")) != (bundle.rep_id, bundle.period):
+        report.add(
+            "statement",
+            ok=False,
+            detail=f"it is not the statement of {bundle.rep_id} for {bundle.period}",
+        )
+        return
+    if statement.get("chain_head") != bundle.chain.head.model_dump():
+        report.add("head", ok=False, detail="the statement's chain_head is not the bundle's head")
+    records = _records(bundle, report)
+    if records is None:
+        return
+    for e in bundle.events:
+        if isinstance(e, RunClaim):
+            _check_run(bundle, e, records, hashes, report)
+    head = bundle.chain.head
+    at_head = bundle.events[-1].recorded_at if bundle.events else None
+    recorded_at = _recorded_at(bundle, head.position) or at_head
+    at = AsOf(head.position, recorded_at, head.hash)
+    _compare(
+        "statement",
+        statement,
+        lambda: Calculator(_fold(records), at).statement(
+            bundle.rep_id, parse_period(bundle.period)
+        ),
+        report,
+        summary=f"total {statement.get('total')}, payable {statement.get('payable')}",
+    )
+
+
+def _recorded_at(bundle: AuditBundle, position: int) -> str | None:
+    for e in bundle.events:
+        if e.position == position:
+            return e.recorded_at
+    for link in bundle.links:
+        if link[0] == position:
+            return link[1]
+    return None
+
+
+def _fold(records: Sequence[EventRecord]) -> LedgerFacts:
+    facts = LedgerFacts()
+    for record in records:
+        facts.apply(record)
+    return facts
+
+
+def _check_run(
+    bundle: AuditBundle,
+    run: RunClaim,
+    records: Sequence[EventRecord],
+    hashes: dict[int, str],
+    report: BundleReport,
+) -> None:
+    """A run's claim: its stream is the run's, its computed_at a link of the
+    segment, the rep's statement hashes to the SHA-256 recorded with it, and
+    recomputing the period as of computed_at gives that statement."""
+    part = f"run {run.run_id}"
+    if run.stream != PayoutRun.create_id(run.run_id).hex:
+        report.add(
+            part, ok=False, detail=f"position {run.position} is not run {run.run_id}'s stream"
+        )
+        return
+    recorded = dict(run.statement)
+    digest = recorded.pop("sha256", None)
+    if digest is None or statement_sha256(recorded) != digest:
+        report.add(
+            part,
+            ok=False,
+            detail="the rep's statement in it no longer hashes to the SHA-256 recorded with it",
+        )
+        return
+    at = run.computed_at
+    known = hashes.get(at.position)
+    if (
+        (known is not None and known != at.hash)
+        or (hashes and known is None)
+        or at.position >= run.position
+    ):
+        report.add(
+            part,
+            ok=False,
+            detail=f"its computed_at {at.position}:{at.hash} is no link of the segment before it",
+        )
+        return
+    earlier = [r for r in records if r.position <= at.position]
+    as_of = AsOf(at.position, _recorded_at(bundle, at.position), at.hash)
+    _compare(
+        part,
+        recorded,
+        lambda: Calculator(_fold(earlier), as_of).statement(
+            bundle.rep_id, parse_period(run.period)
+        ),
+        report,
+        summary=(
+            f"the rep's recorded statement (SHA-256 {digest[:16]}…) recomputed as of "
+            f"{at.position}; the run's other statements are withheld, so its link proves "
+            "its bytes, not which statements they hold"
+        ),
+    )
+
+
+def _compare(
+    part: str,
+    stated: dict[str, Any],
+    compute: Any,
+    report: BundleReport,
+    *,
+    summary: str,
+) -> None:
+    try:
+        computed: dict[str, Any] = compute()
+    except Exception as exc:  # noqa: BLE001 - any failure of an edited bundle is a finding
+        report.add(part, ok=False, detail=f"cannot be recomputed from the bundled events ({exc!r})")
+        return
+    if canonical_json(computed) == canonical_json(stated):
+        report.add(part, ok=True, detail=f"recomputed byte for byte: {summary}")
+        return
+    report.add(
+        part, ok=False, detail=f"differs from the recomputation at {_differences(stated, computed)}"
+    )
+
+
+def _differences(stated: Any, computed: Any, path: str = "", limit: int = 4) -> str:
+    found: list[str] = []
+    _walk(stated, computed, path, found, limit)
+    return "; ".join(found) if found else "(the byte form)"
+
+
+def _walk(a: Any, b: Any, path: str, found: list[str], limit: int) -> None:
+    if len(found) >= limit:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            _walk(a.get(k), b.get(k), f"{path}.{k}" if path else str(k), found, limit)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _walk(x, y, f"{path}[{i}]", found, limit)
+    elif canonical_json(a) != canonical_json(b):
+        found.append(f"{path or '(top)'}: bundle {_short(a)}, recomputed {_short(b)}")
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = canonical_json(value).decode()
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,146 @@
+"""`audit bundle`: one statement and everything needed to re-check it offline.
+
+What goes in (`projections.audit_check` reads it back, with no database):
+
+- the statement as served (a paid period's: the recorded one, proved against
+  its run first, `Reports._prove_paid`);
+- the events it rests on — the replay index's events of the rep up to the
+  statement's position, and every plan version — each whole: its stored bytes,
+  position, stream, version and chain link;
+- a payout run's `PayoutCalculated`, which holds every rep's statement, as its
+  link material only (its bytes as a SHA-256) plus what it says of this rep:
+  run id, period, where it was computed and the rep's own recorded statement;
+- every other event between the first bundled one and the statement's chain
+  head as its link material only: position, recorded_at, stream, version, type
+  and the SHA-256 of its bytes — enough to recompute the chain, nothing of its
+  payload (no ids, names or amounts);
+- the plan versions and the engine version.
+
+The file is canonical JSON (sorted keys, no spaces, UTF-8): the same bundle is
+the same bytes, readable and diffable; see the README for why not gzip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from ledger.chain import GENESIS, LogRow
+from ledger.domain import type_of_topic
+from ledger.errors import BrokenChainError
+from ledger.events import canonical_json
+from ledger.records import EventRecord
+from projections.audit_check import BUNDLE_FORMAT, PLAN_EVENT, RUN_EVENT, engine_identity
+from projections.facts import LedgerFacts
+
+__all__ = ["bundle_document", "rep_positions_by_replay"]
+
+
+def rep_positions_by_replay(records: Iterable[EventRecord], rep_id: str) -> list[int]:
+    """The replay index's positions of ``rep_id`` (`projections.runner._fold`),
+    from a replay: when the read models do not reach the statement's position."""
+    facts = LedgerFacts()
+    found = []
+    for record in records:
+        touched = facts.apply(record)
+        if rep_id in touched or record.type == PLAN_EVENT:
+            found.append(record.position)
+    return found
+
+
+def bundle_document(
+    rows: Iterable[LogRow],
+    *,
+    rep_id: str,
+    period: str,
+    statement: dict[str, Any],
+    positions: set[int],
+    previous_hash: str,
+    mode: str,
+) -> bytes:
+    """The bundle of ``statement`` from the log ``rows`` from the first of
+    ``positions`` to the statement's head: ``positions`` disclosed, a run's
+    calculation as the rep's share of it, the rest as bare links."""
+    events: list[dict[str, Any]] = []
+    links: list[list[Any]] = []
+    plans: list[dict[str, Any]] = []
+    head = statement["chain_head"]
+    last = 0
+    for row in rows:
+        link = row.link
+        if link is None or row.state is None or row.originator_id is None or row.topic is None:
+            raise BrokenChainError(
+                row.position,
+                "an event or its link is missing",
+                action="no audit bundle can be made over it",
+            )
+        assert row.originator_version is not None
+        type_ = type_of_topic(row.topic)
+        last = row.position
+        material = {
+            "position": row.position,
+            "event_id": link.event_id,
+            "recorded_at": link.recorded_at,
+            "stream": row.originator_id.hex,
+            "version": row.originator_version,
+            "type": type_,
+            "hash": link.hash,
+        }
+        if row.position not in positions:
+            links.append(
+                [
+                    row.position,
+                    link.recorded_at,
+                    row.originator_id.hex,
+                    row.originator_version,
+                    type_,
+                    hashlib.sha256(row.state).hexdigest(),
+                ]
+            )
+        elif type_ == RUN_EVENT:
+            events.append({**material, **_run_share(row.state, rep_id)})
+        else:
+            events.append({**material, "state": row.state.decode()})
+            if type_ == PLAN_EVENT:
+                plans.append(_plan_version(row.position, row.state))
+    if last != head["position"]:
+        raise BrokenChainError(last, f"the log ends before the statement's head {head['position']}")
+    return canonical_json(
+        {
+            "format": BUNDLE_FORMAT,
+            "rep_id": rep_id,
+            "period": period,
+            "engine": engine_identity(),
+            "chain": {"mode": mode, "previous_hash": previous_hash or GENESIS, "head": head},
+            "events": events,
+            "links": links,
+            "plans": plans,
+            "statement": statement,
+        }
+    )
+
+
+def _run_share(state: bytes, rep_id: str) -> dict[str, Any]:
+    """What a run's `PayoutCalculated` says of ``rep_id``, and its bytes as a SHA-256."""
+    data = _data(state)
+    own = next(s for s in data["statements"] if s["rep_id"] == rep_id)
+    return {
+        "content_sha256": hashlib.sha256(state).hexdigest(),
+        "run_id": data["run_id"],
+        "period": data["period"],
+        "computed_at": data["chain_head"],
+        "statement": own,
+    }
+
+
+def _plan_version(position: int, state: bytes) -> dict[str, Any]:
+    plan = _data(state)["plan"]
+    return {"id": plan["id"], "version": plan["version"], "position": position, "plan": plan}
+
+
+def _data(state: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(state)["data"]
+    return data

@@ -1,0 +1,339 @@
+"""`audit bundle` / `audit check` (SPEC §5, issue 21): a statement re-checked
+offline, every edited byte caught and named, nothing of another rep inside."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from demo import QUARTER, run_demo
+from ledger.application import Ledger
+from ledger.events import canonical_json
+from projections.audit_check import BundleReport, check_bundle
+from projections.service import Reports
+
+REPS = {"rep-li": "Li Wei", "rep-chen": "Chen Jing", "rep-wang": "Wang Fang"}
+# (rep, period): Q3 paid (the recorded statement), Q4 open (a correction of Q3 in it)
+BUNDLED = [("rep-li", "2026-Q3"), ("rep-li", "2026-Q4"), ("rep-chen", "2026-Q3")]
+
+
+def _mismatched(report: BundleReport) -> list[str]:
+    return [f.part for f in report.mismatches]
+
+
+@pytest.fixture(scope="module")
+def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], bytes]:
+    """Every demo rep's Q3 (paid) and Q4 (open) bundle, from one SQLite demo."""
+    path = tmp_path_factory.mktemp("bundle") / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    try:
+        run_demo(ledger)
+        reports = Reports(ledger)
+        return {
+            (rep, period): reports.audit_bundle(rep, period)
+            for rep in REPS
+            for period in ("2026-Q3", "2026-Q4")
+        }
+    finally:
+        ledger.close()
+
+
+class TestChecksOffline:
+    def test_paid_and_open_periods_check_on_both_stores(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A bundle made from either store checks: the chain, every event's link,
+        the plan, the run's recorded statement and the statement byte for byte."""
+        ledger = make_ledger()
+        run_demo(ledger)
+        reports = Reports(ledger)
+        for rep, period in BUNDLED:
+            raw = reports.audit_bundle(rep, period)
+            report = check_bundle(raw)
+            assert report.exit_code == 0, report.to_dict()
+            parts = {f.part for f in report.findings}
+            assert {"engine", "chain", "head", "statement", "plan field-sales v1"} <= parts
+            bundle = orjson.loads(raw)
+            served = reports.statement(rep, period)
+            assert canonical_json(bundle["statement"]) == canonical_json(served)
+            assert report.total == served["total"]
+        paid = orjson.loads(reports.audit_bundle("rep-li", "2026-Q3"))
+        assert paid["statement"]["status"] == "paid"
+        assert [e["run_id"] for e in paid["events"] if "run_id" in e] == [
+            paid["statement"]["paid"]["run_id"]
+        ]
+
+    def test_the_same_ledger_gives_the_same_bytes(self, tmp_path: Path) -> None:
+        ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+        run_demo(ledger)
+        reports = Reports(ledger)
+        assert reports.audit_bundle("rep-li", "2026-Q4") == reports.audit_bundle(
+            "rep-li", "2026-Q4"
+        )
+        ledger.close()
+
+    def test_the_checker_imports_no_storage(self) -> None:
+        """`audit check` needs no database: its module pulls in no store."""
+        code = (
+            "import sys, projections.audit_check\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in {'psycopg', 'sqlite3'} or m in "
+            "{'ledger.application', 'projections.service', 'projections.storage', "
+            "'ledger.backends.sqlite', 'ledger.backends.postgres'}]\n"
+            "assert not bad, bad\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+    def test_hmac_chain_needs_the_key(self, tmp_path: Path) -> None:
+        """In HMAC mode the links are checked with the key, said so without it,
+        and a wrong key is a mismatch."""
+        ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", chain_key="k-0123456789abcdef")
+        run_demo(ledger)
+        raw = Reports(ledger).audit_bundle("rep-wang", "2026-Q3")
+        ledger.close()
+        assert orjson.loads(raw)["chain"]["mode"] == "hmac-sha256"
+        assert check_bundle(raw, key=b"k-0123456789abcdef").exit_code == 0
+        without = check_bundle(raw)
+        assert without.exit_code == 2
+        assert [f.part for f in without.unchecked] == ["chain"]
+        assert "needs the chain key" in without.unchecked[0].detail
+        assert "LEDGER_CHAIN_KEY" in without.unchecked[0].detail
+        wrong = check_bundle(raw, key=b"not-the-key-at-all")
+        assert wrong.exit_code == 1
+        assert "chain" in _mismatched(wrong)
+
+
+def _edit(raw: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
+    doc = orjson.loads(raw)
+    change(doc)
+    edited = canonical_json(doc)
+    assert edited != raw, "the edit changed nothing"
+    return edited
+
+
+def _event(doc: dict[str, Any], type_: str, index: int = 0) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [e for e in doc["events"] if e["type"] == type_]
+    return found[index]
+
+
+def _set_state(e: dict[str, Any], old: str, new: str) -> None:
+    assert old in e["state"]
+    e["state"] = e["state"].replace(old, new)
+
+
+def _flip_hex(text: str) -> str:
+    return ("1" if text[0] != "1" else "2") + text[1:]
+
+
+EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    # name: (edit, the part the check must name)
+    "sale amount in an event payload": (
+        lambda d: _set_state(
+            _event(d, "SaleRecorded"), '"amount":"120000.00"', '"amount":"120001.00"'
+        ),
+        "event 12 (SaleRecorded)",
+    ),
+    "an event's hash": (
+        lambda d: _event(d, "KpiScored").update(hash=_flip_hex(_event(d, "KpiScored")["hash"])),
+        "event 32 (KpiScored)",
+    ),
+    "the plan section": (
+        lambda d: d["plans"][0]["plan"]["commission"].update(default_rate="0.06"),
+        "plan field-sales v1",
+    ),
+    "the plan's event": (
+        lambda d: _set_state(
+            _event(d, "PlanPublished"), '"default_rate":"0.05"', '"default_rate":"0.06"'
+        ),
+        "event 1 (PlanPublished)",
+    ),
+    "the statement's total": (
+        lambda d: d["statement"].update(total="99999.00"),
+        "statement",
+    ),
+    "a statement line": (
+        lambda d: d["statement"]["lines"][0].update(amount="1.00"),
+        "statement",
+    ),
+    "the head": (
+        lambda d: d["chain"]["head"].update(hash=_flip_hex(d["chain"]["head"]["hash"])),
+        "head",
+    ),
+    "another rep's link": (
+        lambda d: d["links"][0].__setitem__(5, _flip_hex(d["links"][0][5])),
+        "event 6 (TargetSet)",
+    ),
+    "the run's recorded statement": (
+        lambda d: _event(d, "PayoutCalculated")["statement"].update(payable="1.00"),
+        "run ",
+    ),
+    "the engine": (
+        lambda d: d["engine"].update(code_sha256=_flip_hex(d["engine"]["code_sha256"])),
+        "engine",
+    ),
+    "the hash before the segment": (
+        lambda d: d["chain"].update(previous_hash=_flip_hex(d["chain"]["previous_hash"])),
+        "chain",
+    ),
+}
+
+
+class TestEditsAreCaught:
+    @pytest.mark.parametrize("name", list(EDITS))
+    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    def test_an_edited_part_fails_and_is_named(
+        self, demo_bundles: dict[tuple[str, str], bytes], name: str, period: str
+    ) -> None:
+        change, part = EDITS[name]
+        report = check_bundle(_edit(demo_bundles["rep-li", period], change))
+        assert report.exit_code == 1
+        assert any(p.startswith(part) for p in _mismatched(report)), report.to_dict()
+
+    def test_a_hand_edit_that_breaks_the_canonical_form_is_named(
+        self, demo_bundles: dict[tuple[str, str], bytes]
+    ) -> None:
+        raw = demo_bundles["rep-li", "2026-Q3"]
+        pretty = json.dumps(json.loads(raw), indent=1).encode()
+        assert _mismatched(check_bundle(pretty)) == ["file"]
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def test_any_flipped_byte_fails_without_a_traceback(
+        self, demo_bundles: dict[tuple[str, str], bytes], data: st.DataObject
+    ) -> None:
+        """Any byte of the file changed: the check fails, saying what, and never raises."""
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        index = data.draw(st.integers(0, len(raw) - 1), label="index")
+        value = data.draw(st.integers(0, 255).filter(lambda b: b != raw[index]), label="byte")
+        edited = raw[:index] + bytes([value]) + raw[index + 1 :]
+        report = check_bundle(edited)
+        assert report.exit_code == 1
+        assert report.mismatches
+        assert all(f.detail for f in report.mismatches)
+
+    def test_every_position_flipped_to_one_other_character(
+        self, demo_bundles: dict[tuple[str, str], bytes]
+    ) -> None:
+        """A loop over every byte of a bundle: each changed to a character of
+        its own kind (a digit to a digit, a letter to a letter) fails."""
+        raw = demo_bundles["rep-wang", "2026-Q3"]
+        for index in range(0, len(raw), 7):
+            byte = raw[index]
+            if chr(byte).isdigit():
+                other = ord("0") + (byte - ord("0") + 1) % 10
+            elif chr(byte).isalpha():
+                other = byte ^ 0x01
+            else:
+                other = byte ^ 0x20
+            edited = raw[:index] + bytes([other]) + raw[index + 1 :]
+            assert check_bundle(edited).exit_code == 1, (index, raw[index - 20 : index + 20])
+
+
+def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
+    """Each demo rep's sales (those they are credited with, splits included)."""
+    sales: dict[str, list[dict[str, Any]]] = {rep: [] for rep in REPS}
+    for e in QUARTER:
+        if e["type"] != "SaleRecorded":
+            continue
+        credited = {s["rep_id"] for s in e.get("splits", [])} or {e["rep_id"]}
+        for rep in credited:
+            sales[rep].append(e)
+    return sales
+
+
+def _amount_patterns(amount: str) -> list[re.Pattern[str]]:
+    """An amount as a bundle could spell it: 90000, 90000.00 or 90,000.00 — as
+    a number, not digits inside a hash."""
+    whole = amount.split(".", maxsplit=1)[0]
+    grouped = f"{int(whole):,}"
+    return [
+        re.compile(rf"(?<![0-9a-f.,]){re.escape(spelling)}(?:\.0+)?(?![0-9a-f,])")
+        for spelling in {whole, grouped}
+    ]
+
+
+class TestGzip:
+    def test_a_gzipped_bundle_checks_and_a_damaged_one_is_named(
+        self, demo_bundles: dict[tuple[str, str], bytes]
+    ) -> None:
+        raw = demo_bundles["rep-chen", "2026-Q3"]
+        packed = gzip.compress(raw, 9, mtime=0)
+        assert check_bundle(packed).exit_code == 0
+        for index in range(10, len(packed), max(1, len(packed) // 40)):
+            damaged = packed[:index] + bytes([packed[index] ^ 0x10]) + packed[index + 1 :]
+            report = check_bundle(damaged)
+            assert report.exit_code == 1, index
+            assert report.mismatches
+
+
+class TestPrivacy:
+    @pytest.mark.parametrize("rep", list(REPS))
+    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    def test_a_bundle_holds_nothing_of_another_rep(
+        self, demo_bundles: dict[tuple[str, str], bytes], rep: str, period: str
+    ) -> None:
+        """Grep the file for every other rep's id, name, sale ids and sale amounts.
+
+        The one exception is a sale the rep shares (S-1002, split between Li and
+        Chen): it is the rep's own event too, so the co-seller's id in its split
+        is there — as the rep's own statement API shows it (README).
+        """
+        text = demo_bundles[rep, period].decode()
+        sales = _sales_by_rep()
+        own = {s["sale_id"] for s in sales[rep]}
+        co_sellers = {split["rep_id"] for s in sales[rep] for split in s.get("splits", [])} - {rep}
+        # The rep's own figures, which may equal another's by chance: a sale's
+        # amount and its credited share of it (Chen's half of S-1002 is 30000.00,
+        # as is Li's S-1008), their targets' values (Wang's 120000, as Li's S-1001).
+        own_figures = {Decimal(s["amount"]) for s in sales[rep]} | {
+            Decimal(s["amount"]) * Decimal(split["share"])
+            for s in sales[rep]
+            for split in s.get("splits", [])
+            if split["rep_id"] == rep
+        }
+        own_figures |= {
+            Decimal(e["value"]) for e in QUARTER if e.get("rep_id") == rep and "value" in e
+        }
+        found = []
+        for other, name in REPS.items():
+            if other == rep:
+                continue
+            if other not in co_sellers and other in text:
+                found.append(other)
+            if name in text:
+                found.append(name)
+            for sale in sales[other]:
+                if sale["sale_id"] in own:
+                    continue  # shared with this rep
+                if sale["sale_id"] in text:
+                    found.append(sale["sale_id"])
+                if Decimal(sale["amount"]) in own_figures:
+                    continue
+                found += [p.pattern for p in _amount_patterns(sale["amount"]) if p.search(text)]
+        assert found == []
+
+    def test_the_run_appears_as_its_hash_and_the_reps_own_statement(
+        self, demo_bundles: dict[tuple[str, str], bytes]
+    ) -> None:
+        doc = orjson.loads(demo_bundles["rep-wang", "2026-Q3"])
+        run = _event(doc, "PayoutCalculated")
+        assert "state" not in run
+        assert run["statement"]["rep_id"] == "rep-wang"
+        assert set(run) >= {"content_sha256", "hash", "run_id", "computed_at"}
+        # the others: link material only, six fields, no payload
+        assert all(len(link) == 6 for link in doc["links"])

@@ -1,0 +1,70 @@
+"""The offline checker's pure parts: a link from a content hash, bad files, the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from ledger.chain import GENESIS, ChainHasher
+from projections.audit_check import check_bundle, engine_identity
+
+
+class TestLinkFromContentHash:
+    @pytest.mark.parametrize("key", [None, b"a-chain-key-0123456789"])
+    def test_equals_the_link_of_the_bytes(self, key: bytes | None) -> None:
+        """A bare link (the SHA-256 of an event's bytes) recomputes the very link
+        the store wrote from the bytes, in both modes."""
+        hasher = ChainHasher(key)
+        stream = uuid.uuid4()
+        state = b'{"data":{"amount":"120000.00"}}'
+        at = "2026-12-03T10:00:00+00:00"
+        from_bytes = hasher.link_hash(
+            GENESIS,
+            position=7,
+            event_id="e-7",
+            recorded_at=at,
+            originator_id=stream,
+            originator_version=2,
+            topic="t",
+            state=state,
+        )
+        from_digest = hasher.link_hash_of_content(
+            GENESIS,
+            position=7,
+            event_id="e-7",
+            recorded_at=at,
+            stream_hex=stream.hex,
+            originator_version=2,
+            topic="t",
+            content_sha256=hashlib.sha256(state).hexdigest(),
+        )
+        assert from_bytes == from_digest
+
+
+class TestBadFiles:
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b"",
+            b"{}",
+            b"[1, 2]",
+            b"\xff\xfe not utf-8",
+            b"\x1f\x8b\x08\x00 a damaged gzip",
+            b'{"format": "incentive-ledger/audit-bundle/1"}',
+            b"null",
+        ],
+    )
+    def test_never_raises_and_says_why(self, raw: bytes) -> None:
+        report = check_bundle(raw)
+        assert report.exit_code == 1
+        assert report.mismatches[0].part == "file"
+        assert report.mismatches[0].detail.startswith("not ")
+
+
+def test_the_engine_names_the_package_and_its_code() -> None:
+    engine = engine_identity()
+    assert engine["package"] == "incentive-ledger"
+    assert len(engine["code_sha256"]) == 64
+    assert engine == engine_identity()
