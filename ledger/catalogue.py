@@ -154,6 +154,12 @@ _ENTRIES: Final = (
         reaches_every_period=True,
     ),
     EventType(
+        ev.RepTransferred,
+        key="content",
+        apply=rules.rep_transferred,
+        writers=frozenset({"admin"}),
+    ),
+    EventType(
         ev.RepLeft,
         key="rep_id",
         apply=rules.rep_left,
@@ -182,6 +188,18 @@ _ENTRIES: Final = (
         key="sale_id",
         apply=rules.sale_cancelled,
         writers=frozenset({"integration"}),
+    ),
+    EventType(
+        ev.PaymentReceived,
+        key="payment_id",
+        apply=rules.payment_received,
+        writers=frozenset({"integration"}),
+    ),
+    EventType(
+        ev.FxRateSet,
+        key="base + quote + occurred_at",
+        apply=rules.fx_rate_set,
+        writers=_FINANCE,
     ),
     EventType(
         ev.KpiScored,

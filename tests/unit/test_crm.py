@@ -239,11 +239,6 @@ class TestMappingSchema:
                 '[kinds]\nWon = "payment"\n',
                 "rows of kind payment need a \\[payment\\]",
             ),
-            (
-                "",
-                '[payment]\nid = "P"\nsale = "ID"\ndate = "Date"\namount = "Paid"\n',
-                "no PaymentReceived event yet",
-            ),
             ('kind = "Stage"\n', "", r"kind \(the column\) and kinds \(its values\) go together"),
             ('actor = "Crm Sync"\n', "", "mapping: actor: .*space"),
             ('delimiter = ";;"\n', "", "mapping: delimiter: "),
