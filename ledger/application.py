@@ -319,7 +319,7 @@ class Ledger(Application[UUID]):
                 after = page[-1].id
             self._plans_read = stop
 
-    def _fx_moments(self, base: str, quote: str, fresh: bool) -> list[datetime]:  # noqa: FBT001 - the Staging callback's signature
+    def _fx_moments(self, base: str, quote: str, fresh: bool) -> list[datetime]:
         """The moments from which the stored rates of ``base`` → ``quote`` hold
         (SPEC §3.1; a sale in a foreign currency needs one at or before it).
         ``fresh``: read the rates set since the last read first (by this

@@ -20,7 +20,6 @@ from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
 from ledger.domain import LedgerAggregate
-from ledger.fx_rate import FxRate
 from ledger.errors import (
     AlreadyDecidedError,
     ConflictError,
@@ -28,6 +27,7 @@ from ledger.errors import (
     SelfApprovalError,
     UnknownReferenceError,
 )
+from ledger.fx_rate import FxRate
 from ledger.payout_claims import CALCULATED, PAID, REJECTED, describe_holder, holder_of
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo, PlanVersion

@@ -106,6 +106,12 @@ class StagedInput(NamedTuple):
     warnings: tuple[PayWarning, ...] = ()
 
 
+class FxMoments(Protocol):
+    """The moments from which the stored rates of a currency pair hold."""
+
+    def __call__(self, base: str, quote: str, *, fresh: bool) -> Sequence[datetime]: ...
+
+
 class StreamReader(Protocol):
     """Where staging loads aggregates from: the recorder, or an open append session
     (which also sees what the session itself appended)."""
@@ -154,7 +160,7 @@ class Staging:
         loaded: Mapping[NaturalKey, LedgerAggregate | None] | None = None,
         fresh_plans: Callable[[str], PlanInfo | None] | None = None,
         chain_guard: Callable[[Any], object] | None = None,
-        fx_rates: Callable[[str, str, bool], Sequence[datetime]] | None = None,
+        fx_rates: FxMoments | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
@@ -274,8 +280,8 @@ class Staging:
             return True
         if self._fx_rates is None:
             return False
-        return any(moment <= at for moment in self._fx_rates(base, quote, False)) or any(
-            moment <= at for moment in self._fx_rates(base, quote, True)
+        return any(moment <= at for moment in self._fx_rates(base, quote, fresh=False)) or any(
+            moment <= at for moment in self._fx_rates(base, quote, fresh=True)
         )
 
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:

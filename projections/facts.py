@@ -124,14 +124,10 @@ class LedgerFacts:
     # SPEC §3.1 overrides: each rep's reporting changes — (occurred_at, position,
     # event id, manager id or None) from enrolment on — and everyone each rep
     # ever reported to (what a sale of theirs touches: their managers' overrides)
-    reporting: dict[str, list[tuple[datetime, int, str, str | None]]] = field(
-        default_factory=dict
-    )
+    reporting: dict[str, list[tuple[datetime, int, str, str | None]]] = field(default_factory=dict)
     managers_ever: dict[str, set[str]] = field(default_factory=dict)
     # SPEC §3.1 pay on collection: payments by the reps their sales credit
-    payments_by_rep: dict[str, list[EventRecord]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
     # Sales recorded for a rep who is not among their splits (credited nothing):
     # sale id -> that rep, and each such rep's sales (their statements warn).
     unsplit: dict[str, str] = field(default_factory=dict)

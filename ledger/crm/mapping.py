@@ -18,8 +18,8 @@ for an empty cell.
 Row kinds: ``sale`` (a `SaleRecorded`), ``cancelled_sale`` (a sale the CRM now
 shows as cancelled: the `SaleRecorded` it was, then its `SaleCancelled` — the
 sale is skipped as already stored when an earlier export brought it),
-``cancellation`` (only the `SaleCancelled`), ``payment`` (a `PaymentReceived`) and ``ignore`` (open pipeline,
-lost deals).
+``cancellation`` (only the `SaleCancelled`), ``payment`` (a `PaymentReceived`)
+and ``ignore`` (open pipeline, lost deals).
 """
 
 from __future__ import annotations
