@@ -211,17 +211,20 @@ class LedgerFacts:
 
     def _on_RepTransferred(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         rep_id = d["rep_id"]
-        info = self.reps[rep_id]
+        info = self.reps.get(rep_id)  # None: a manager's replay, before the rep was theirs
         before = self._with_managers({rep_id})
-        if "team" in d:
+        if "team" in d and info is not None:
             info.team = d["team"]
         if "manager_id" in d:
-            info.manager_id = d["manager_id"]
+            if info is not None:
+                info.manager_id = d["manager_id"]
             self._reports_to(r, rep_id, d["manager_id"])
         return {*before, *self._with_managers({rep_id})}
 
     def _on_PaymentReceived(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        sale = self.sales[d["sale_id"]]
+        sale = self.sales.get(d["sale_id"])
+        if sale is None:  # a windowed replay that did not read the booking period
+            return set()
         if sale.payments is None:
             sale.payments = []
         sale.payments.append(r)
@@ -498,6 +501,20 @@ class LedgerFacts:
             if since.date() <= period.first_day:
                 current = plan_id
         return current
+
+    def reads_other_reps(self, rep_id: str) -> bool:
+        """Whether a plan of ``rep_id`` pays overrides (SPEC §3.1): their figures
+        rest on other reps' events, which a replay of the rep's own events
+        (the replay index) may not all hold — a report's enrolment, recorded
+        before the rep managed anyone, say."""
+        info = self.reps.get(rep_id)
+        if info is None:
+            return False
+        return any(
+            plan.override is not None
+            for plan_id in _plan_ids(info)
+            for plan in self.plans.get(plan_id, {}).values()
+        )
 
     def period_kind(self, rep_id: str) -> PeriodKind:
         rep = self.reps[rep_id]

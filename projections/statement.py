@@ -23,7 +23,7 @@ from policies.causes import LineKey, fact_event_ids, later_causes
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import diff_lines, line_key
-from policies.currency import FxRate, MissingRate, convert
+from policies.currency import Converted, FxRate, MissingRate, convert
 from policies.draws import balance_after_of
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -712,10 +712,75 @@ class Calculator:
             if (position := self._position_of(event_id)) is not None and position > computed_at
         )
         causes = later_causes(plan, facts, [e for _, e in later])
+        causes.update(self._shape_causes(plan, facts, computed_at))
         plan_change = self._plan_cause(plan, facts, computed_at)
         if plan_change is not None:
             causes[plan_change[0]] = plan_change[1]
         return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+
+    def _shape_causes(
+        self, plan: Plan, facts: PeriodFacts, computed_at: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """SPEC §3.1's events recorded after the paid statement was computed
+        whose removal would change a line: an exchange rate (its sales convert
+        at the rate before it, or not at all), a payment (it releases nothing),
+        a transfer (the reporting lines without it)."""
+        candidates: dict[str, PeriodFacts] = {}
+        for event_id in _shape_event_ids(facts):
+            position = self._position_of(event_id)
+            if position is not None and position > computed_at:
+                candidates[event_id] = self._without_shape_event(plan, facts, event_id)
+        if not candidates:
+            return {}
+        own = _own_amounts(calculate_period(plan, facts).lines)
+        zero = Decimal(0)
+        causes = {}
+        for event_id, without in candidates.items():
+            was = _own_amounts(calculate_period(plan, without).lines)
+            moved = frozenset(
+                k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+            )
+            if moved:
+                causes[event_id] = moved
+        return causes
+
+    def _without_shape_event(self, plan: Plan, facts: PeriodFacts, event_id: str) -> PeriodFacts:
+        """``facts`` as if the rate, payment or transfer ``event_id`` was never recorded."""
+        sales = []
+        for sale in facts.sales:
+            if sale.fx is None or event_id not in sale.fx.event_ids:
+                sales.append(sale)
+                continue
+            info = self.facts.sales[sale.sale_id]
+            key = (info.currency, plan.currency)
+            rates = [r for r in self._fx.get(key, ()) if r.event_id != event_id]
+            found = convert(
+                info.sale_id,
+                info.amount,
+                info.currency,
+                plan.currency,
+                at=info.occurred_at,
+                rates=rates,
+            )
+            if isinstance(found, Converted):
+                sales.append(sale._replace(amount=found.amount, fx=found.step))
+        reporting = facts.reporting
+        if reporting is not None:
+            reporting = ReportingLines.of(
+                ManagerChange(rep_id, manager_id, at, position, eid)
+                for rep_id, changes in self.facts.reporting.items()
+                for at, position, eid, manager_id in changes
+                if eid != event_id
+            )
+        return replace(
+            facts,
+            sales=tuple(sales),
+            reporting=reporting,
+            releases=tuple(r for r in facts.releases if r.payment.event_id != event_id),
+            booked_releases=tuple(
+                r for r in facts.booked_releases if r.payment.event_id != event_id
+            ),
+        )
 
     def _plan_cause(
         self, plan: Plan, facts: PeriodFacts, computed_at: int
@@ -886,6 +951,26 @@ class Calculator:
                 for s in line["explanation"]
             ],
         }
+
+
+def _shape_event_ids(facts: PeriodFacts) -> list[str]:
+    """The SPEC §3.1 events a period's facts rest on: the rates its sales were
+    converted at, the payments it releases or counts, the transfers that placed
+    its team's sales."""
+    ids = [e for sale in facts.sales if sale.fx is not None for e in sale.fx.event_ids]
+    ids += [r.payment.event_id for r in (*facts.releases, *facts.booked_releases)]
+    if facts.reporting is not None:
+        ids += [
+            e
+            for sale in facts.team_sales
+            if (found := facts.reporting.level_of(facts.rep_id, sale.rep_id, sale.occurred_at))
+            for e in found[1]
+        ]
+    return list(dict.fromkeys(e for e in ids if e))
+
+
+def _own_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:
+    return {line_key(x): x.amount for x in lines if x.kind in OWN_KINDS}
 
 
 def _release(payment: EventRecord, sale: SaleInfo, earned: tuple[Decimal, Decimal]) -> ReleaseFact:
