@@ -597,7 +597,7 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
         "# red-line fine, bonus forfeited, approved target change\n"
         f"  incentive-ledger history --rep rep-wang{where}                    "
         "# first and second minor case, coaching\n"
-        f"  incentive-ledger statement --rep rep-zhou --period 2026-09{where}  "
+        f"  incentive-ledger statement --rep rep-xu --period 2026-09{where}  "
         "# a new hire's draw recovered\n"
         f"  incentive-ledger statement --rep lead-he --period 2026-07{where}   "
         "# a manager's override\n"

@@ -458,7 +458,7 @@ def _monthly_target(rep: str, month: str, value: str) -> list[dict[str, Any]]:
     ]
 
 
-# SPEC §3.1 on the second plan: the inside-sales team (lead He, Sun, and Zhou
+# SPEC §3.1 on the second plan: the inside-sales team (lead He, Sun, and Xu
 # who joins mid-July on a draw), a USD deal at the month's rate.
 INSIDE_TEAM: list[dict[str, Any]] = [
     _e("FxRateSet", "2026-07-01T00:00:00", "fin-amy", base="USD", quote="CNY", rate="7.1"),
@@ -485,8 +485,8 @@ INSIDE_TEAM: list[dict[str, Any]] = [
         "RepEnrolled",
         "2026-07-16T09:00:00",
         "hr-sync",
-        rep_id="rep-zhou",
-        name="Zhou Yan",
+        rep_id="rep-xu",
+        name="Xu Yan",
         plan_id="inside-sales",
         team="inside",
         manager_id="lead-he",
@@ -494,9 +494,9 @@ INSIDE_TEAM: list[dict[str, Any]] = [
     *_monthly_target("rep-sun", "2026-07", "100000"),
     *_monthly_target("rep-sun", "2026-08", "100000"),
     *_monthly_target("rep-sun", "2026-09", "100000"),
-    *_monthly_target("rep-zhou", "2026-07", "12000"),
-    *_monthly_target("rep-zhou", "2026-08", "60000"),
-    *_monthly_target("rep-zhou", "2026-09", "80000"),
+    *_monthly_target("rep-xu", "2026-07", "12000"),
+    *_monthly_target("rep-xu", "2026-08", "60000"),
+    *_monthly_target("rep-xu", "2026-09", "80000"),
     _sale("S-2001", "2026-07-06T10:00:00", "rep-sun", "80000.00", "software"),
     _sale("S-2002", "2026-07-21T15:00:00", "rep-sun", "40000.00", "hardware"),
     {
@@ -504,9 +504,9 @@ INSIDE_TEAM: list[dict[str, Any]] = [
         "currency": "USD",
     },
     _sale("S-2004", "2026-09-09T10:00:00", "rep-sun", "30000.00", "hardware"),
-    _sale("S-2101", "2026-07-28T14:00:00", "rep-zhou", "12000.00", "hardware"),
-    _sale("S-2102", "2026-08-18T10:00:00", "rep-zhou", "45000.00", "software"),
-    _sale("S-2103", "2026-09-22T16:00:00", "rep-zhou", "70000.00", "software"),
+    _sale("S-2101", "2026-07-28T14:00:00", "rep-xu", "12000.00", "hardware"),
+    _sale("S-2102", "2026-08-18T10:00:00", "rep-xu", "45000.00", "software"),
+    _sale("S-2103", "2026-09-22T16:00:00", "rep-xu", "70000.00", "software"),
 ]
 
 AFTER_PAYMENT: list[dict[str, Any]] = [
@@ -531,7 +531,7 @@ class DemoResult:
     statement: dict[str, Any]
     adjustment_approval: int  # the position of ADJ-301's approval, for a diff
     # SPEC §3.1 on the second plan: Sun's August (an accelerator, a SPIFF and a
-    # USD deal), Zhou's July (a new hire's draw) and lead He's August (override)
+    # USD deal), Xu's July (a new hire's draw) and lead He's August (override)
     shapes: tuple[dict[str, Any], ...] = ()
 
 
@@ -584,7 +584,7 @@ def run_demo(ledger: Ledger) -> DemoResult:
         reports.statement(rep_id, month)
         for rep_id, month in (
             ("rep-sun", "2026-08"),
-            ("rep-zhou", "2026-07"),
+            ("rep-xu", "2026-07"),
             ("lead-he", "2026-08"),
         )
     )
