@@ -575,7 +575,7 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
     out.print(
         f"Recorded {result.events} events: a quarter of the east field-sales team "
         f"(3 reps), payout run {result.run_id} approved and paid, then a late "
-        "cancellation and a dispute.\n"
+        "cancellation and a dispute; and the inside-sales team on a second plan.\n"
     )
     print_statement(out, result.statement)
     if result.shapes:
@@ -597,7 +597,7 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
         "# red-line fine, bonus forfeited, approved target change\n"
         f"  incentive-ledger history --rep rep-wang{where}                    "
         "# first and second minor case, coaching\n"
-        f"  incentive-ledger statement --rep rep-xu --period 2026-09{where}  "
+        f"  incentive-ledger statement --rep rep-xu --period 2026-09{where}    "
         "# a new hire's draw recovered\n"
         f"  incentive-ledger statement --rep lead-he --period 2026-07{where}   "
         "# a manager's override\n"
