@@ -132,10 +132,6 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "collection_total": (
             "Paid on collection: {payments} payment(s) in the period release {amount} of commission"
         ),
-        "fx_rate_missing": (
-            "Sale {sale_id} in {currency}: no {currency}→{plan_currency} rate is in force at "
-            "{at}; it is credited nothing until one is set"
-        ),
         # warnings (`policies.pay_warnings`)
         "unknown_kpi": (
             "KPI {kpi} is not in plan {plan_id} v{plan_version} (its KPIs: {plan_kpis}): "
@@ -246,10 +242,6 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{commission}，专项奖励 {spiff}"
         ),
         "collection_total": "按回款计提：本期 {payments} 笔回款释放佣金 {amount}",
-        "fx_rate_missing": (
-            "销售 {sale_id}（{currency}）：{at} 时没有 {currency}→{plan_currency} 的汇率，"
-            "设定汇率前不计入"
-        ),
         "unknown_kpi": (
             "KPI {kpi} 不在方案 {plan_id} 第 {plan_version} 版中（其 KPI：{plan_kpis}）："
             "它的目标和得分不计入加权得分"
