@@ -126,6 +126,7 @@ class LedgerFacts:
     # ever reported to (what a sale of theirs touches: their managers' overrides)
     reporting: dict[str, list[tuple[datetime, int, str, str | None]]] = field(default_factory=dict)
     managers_ever: dict[str, set[str]] = field(default_factory=dict)
+    _override_plans: set[str] = field(default_factory=set, repr=False)  # plan ids
     # SPEC §3.1 pay on collection: payments by the reps their sales credit
     payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
     # Sales recorded for a rep who is not among their splits (credited nothing):
@@ -165,22 +166,23 @@ class LedgerFacts:
             self.records[r.event_id] = r
             handler = getattr(self, f"_on_{r.type}")  # one fold per catalogue entry
             found = handler(r, r.data)
-        if self.managers_ever:
+        if self.managers_ever and self._override_plans:
             return self._with_managers(found)
         return found
 
     def _with_managers(self, reps: AbstractSet[str]) -> AbstractSet[str]:
-        """``reps`` and everyone they (or their managers) ever reported to: a
-        manager's override reads their reports' sales (SPEC §3.1, two levels),
-        so what changes a rep's figures may change their managers' too."""
+        """``reps`` and those they (or their managers) ever reported to whose plan
+        pays overrides: a manager's override reads their reports' sales (SPEC
+        §3.1, two levels), so what changes a rep's figures changes theirs."""
         ever = self.managers_ever
-        if not any(rep in ever for rep in reps):
+        if not self._override_plans or not any(rep in ever for rep in reps):
             return reps
         more = set(reps)
         for rep in reps:
             for manager in ever.get(rep, ()):
-                more.add(manager)
-                more.update(ever.get(manager, ()))
+                for found in (manager, *ever.get(manager, ())):
+                    if self.reads_other_reps(found):
+                        more.add(found)
         return more
 
     def _reports_to(self, r: EventRecord, rep_id: str, manager_id: str | None) -> None:
@@ -193,6 +195,8 @@ class LedgerFacts:
     def _on_PlanPublished(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         plan = Plan.from_stored(d["plan"])
         self.plans.setdefault(plan.id, {})[plan.version] = plan
+        if plan.override is not None:
+            self._override_plans.add(plan.id)
         self.plan_events[plan.id, plan.version] = r.event_id
         return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}
 
@@ -508,13 +512,7 @@ class LedgerFacts:
         (the replay index) may not all hold — a report's enrolment, recorded
         before the rep managed anyone, say."""
         info = self.reps.get(rep_id)
-        if info is None:
-            return False
-        return any(
-            plan.override is not None
-            for plan_id in _plan_ids(info)
-            for plan in self.plans.get(plan_id, {}).values()
-        )
+        return info is not None and not self._override_plans.isdisjoint(_plan_ids(info))
 
     def period_kind(self, rep_id: str) -> PeriodKind:
         rep = self.reps[rep_id]
