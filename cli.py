@@ -578,9 +578,19 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
     out.print(
         f"Recorded {result.events} events: a quarter of the east field-sales team "
         f"(3 reps), payout run {result.run_id} approved and paid, then a late "
-        "cancellation and a dispute.\n"
+        "cancellation and a dispute; and the inside-sales team on a second plan.\n"
     )
     print_statement(out, result.statement)
+    if result.shapes:
+        out.print(
+            "\nA second plan, inside-sales (monthly; SPEC 3.1 shapes): an accelerator above "
+            "quota, a per-sale cap, a software SPIFF, a prorated bonus, a new hire on a "
+            "recoverable draw, a USD deal, and the team lead's override.\n"
+        )
+        print_statement(out, result.shapes[0])
+        for shaped in result.shapes[1:]:
+            kinds = ", ".join(f"{x['kind']} {x['amount']}" for x in shaped["lines"])
+            out.print(f"{shaped['rep_id']} {shaped['period']}: {kinds}; total {shaped['total']}")
     where = f" --db {db}" if db else ""
     out.print(
         "\nExplore further:\n"
@@ -590,6 +600,10 @@ def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
         "# red-line fine, bonus forfeited, approved target change\n"
         f"  incentive-ledger history --rep rep-wang{where}                    "
         "# first and second minor case, coaching\n"
+        f"  incentive-ledger statement --rep rep-xu --period 2026-09{where}    "
+        "# a new hire's draw recovered\n"
+        f"  incentive-ledger statement --rep lead-he --period 2026-07{where}   "
+        "# a manager's override\n"
         f"  incentive-ledger diff --rep rep-li --period 2026-Q3 --from "
         f"{result.adjustment_approval - 1} --to {result.adjustment_approval}{where}"
         "   # what an approval changed\n"

@@ -9,6 +9,13 @@ minor case with coaching in between, a red-line false expense claim approved by
 compliance, a manual adjustment, a payout run that is approved and paid, then a
 late cancellation booked as a correction next quarter, and a dispute.
 
+Beside it, on a second plan (``inside-sales``, monthly, SPEC §3.1's shapes), a
+small inside-sales team of its own reps, so none of the figures above change:
+an accelerator above quota (marginal attainment bands) with a per-sale cap, a
+Q3 software SPIFF, a prorated bonus, a new hire on a recoverable draw, a deal
+in USD converted at the month's rate, and their lead paid a two-level override
+on a plan of their own (``inside-leads``).
+
 Why a top-level package of its own: the demo is a *user* of the ledger — it
 records events through the application service and reads through the reporting
 service, exactly as the CLI and the API do — so it sits beside them, above
@@ -56,6 +63,89 @@ tiers = [ { from = 0.0, coefficient = 0.0 },
 
 [clawback]
 window_days = 90
+
+[discipline]
+point_value = 100
+minor_ladder = ["warning", "points:2", "points:5"]
+red_line = { forfeit_bonus = true, fine = "amount" }
+"""
+
+# SPEC §3.1: the second plan. Attainment bands: ×1.0 up to quota, ×1.5 above it
+# (marginal); no sale earns more than 6,000; a July-September SPIFF of 1,000 per
+# software deal of 50,000 or more; the bonus prorated by enrolled days; a
+# recoverable draw of 5,000 a month for the third quarter.
+INSIDE_PLAN_TOML = """
+id = "inside-sales"
+version = 1
+effective_from = 2026-01-01
+currency = "CNY"
+period = "month"
+
+[commission]
+default_rate = 0.04
+rates = { software = 0.06 }
+per_sale_cap = 6000
+
+[commission.tiers]
+measure = "attainment"
+method = "marginal"
+bands = [ { from = 0.0, multiplier = 1.0 },
+          { from = 1.0, multiplier = 1.5 } ]
+
+[[spiffs]]
+id = "q3-software-push"
+from = 2026-07-01
+to = 2026-09-30
+category = "software"
+min_amount = 50000
+amount = 1000
+
+[bonus]
+target_bonus = 2000
+cap = 2.0
+prorate = true
+kpis = [ { kpi = "sales_amount", weight = 1.0 } ]
+tiers = [ { from = 0.0, coefficient = 0.0 },
+          { from = 1.0, coefficient = 1.0 } ]
+
+[draw]
+amount = 5000
+recoverable = true
+until = 2026-09-30
+
+[clawback]
+window_days = 60
+
+[discipline]
+point_value = 100
+minor_ladder = ["warning", "points:2", "points:5"]
+red_line = { forfeit_bonus = true, fine = "amount" }
+"""
+
+# The team lead's plan: the same base, and an override on the team's sales.
+LEADS_PLAN_TOML = """
+id = "inside-leads"
+version = 1
+effective_from = 2026-01-01
+currency = "CNY"
+period = "month"
+
+[commission]
+default_rate = 0.04
+rates = { software = 0.06 }
+
+[bonus]
+target_bonus = 2000
+cap = 2.0
+kpis = [ { kpi = "sales_amount", weight = 1.0 } ]
+tiers = [ { from = 0.0, coefficient = 0.0 },
+          { from = 1.0, coefficient = 1.0 } ]
+
+[override]
+rates = [0.02, 0.01]
+
+[clawback]
+window_days = 60
 
 [discipline]
 point_value = 100
@@ -345,6 +435,80 @@ QUARTER: list[dict[str, Any]] = [
     ),
 ]
 
+
+def _monthly_target(rep: str, month: str, value: str) -> list[dict[str, Any]]:
+    """A month's sales target, set before the month and confirmed by finance
+    (recorded today, after the month began: it needs approval, SPEC §2)."""
+    target_id = f"T-{rep.removeprefix('rep-').upper()}-{month}"
+    first = f"{month}-01T09:00:00"
+    day_before = f"{month[:5]}{int(month[5:]) - 1:02d}-28T10:00:00"
+    return [
+        _e(
+            "TargetSet",
+            day_before,
+            "lead-he",
+            target_id=target_id,
+            rep_id=rep,
+            period=month,
+            kpi="sales_amount",
+            value=value,
+            reason="monthly quota",
+        ),
+        _e("ApprovalGranted", first, "fin-amy", subject_id=target_id, note="signed quota"),
+    ]
+
+
+# SPEC §3.1 on the second plan: the inside-sales team (lead He, Sun, and Xu
+# who joins mid-July on a draw), a USD deal at the month's rate.
+INSIDE_TEAM: list[dict[str, Any]] = [
+    _e("FxRateSet", "2026-07-01T00:00:00", "fin-amy", base="USD", quote="CNY", rate="7.1"),
+    _e(
+        "RepEnrolled",
+        "2026-06-01T09:00:00",
+        "hr-sync",
+        rep_id="lead-he",
+        name="He Min",
+        plan_id="inside-leads",
+        team="inside",
+    ),
+    _e(
+        "RepEnrolled",
+        "2026-07-01T09:00:00",
+        "hr-sync",
+        rep_id="rep-sun",
+        name="Sun Lei",
+        plan_id="inside-sales",
+        team="inside",
+        manager_id="lead-he",
+    ),
+    _e(
+        "RepEnrolled",
+        "2026-07-16T09:00:00",
+        "hr-sync",
+        rep_id="rep-xu",
+        name="Xu Yan",
+        plan_id="inside-sales",
+        team="inside",
+        manager_id="lead-he",
+    ),
+    *_monthly_target("rep-sun", "2026-07", "100000"),
+    *_monthly_target("rep-sun", "2026-08", "100000"),
+    *_monthly_target("rep-sun", "2026-09", "100000"),
+    *_monthly_target("rep-xu", "2026-07", "12000"),
+    *_monthly_target("rep-xu", "2026-08", "60000"),
+    *_monthly_target("rep-xu", "2026-09", "80000"),
+    _sale("S-2001", "2026-07-06T10:00:00", "rep-sun", "80000.00", "software"),
+    _sale("S-2002", "2026-07-21T15:00:00", "rep-sun", "40000.00", "hardware"),
+    {
+        **_sale("S-2003", "2026-08-12T11:00:00", "rep-sun", "15000.00", "software"),
+        "currency": "USD",
+    },
+    _sale("S-2004", "2026-09-09T10:00:00", "rep-sun", "30000.00", "hardware"),
+    _sale("S-2101", "2026-07-28T14:00:00", "rep-xu", "12000.00", "hardware"),
+    _sale("S-2102", "2026-08-18T10:00:00", "rep-xu", "45000.00", "software"),
+    _sale("S-2103", "2026-09-22T16:00:00", "rep-xu", "70000.00", "software"),
+]
+
 AFTER_PAYMENT: list[dict[str, Any]] = [
     # S-1007 (Q3, software) cancelled 25 days after the sale, after Q3 was paid:
     # Q3 stays as paid; the difference is booked as a correction in Q4.
@@ -366,6 +530,9 @@ class DemoResult:
     period: str
     statement: dict[str, Any]
     adjustment_approval: int  # the position of ADJ-301's approval, for a diff
+    # SPEC §3.1 on the second plan: Sun's August (an accelerator, a SPIFF and a
+    # USD deal), Xu's July (a new hire's draw) and lead He's August (override)
+    shapes: tuple[dict[str, Any], ...] = ()
 
 
 def _lines(events: list[dict[str, Any]]) -> list[str]:
@@ -381,7 +548,10 @@ def run_demo(ledger: Ledger) -> DemoResult:
             field="db",
         )
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+    ledger.publish_plan(load_plan(INSIDE_PLAN_TOML, "toml"), actor="admin")
+    ledger.publish_plan(load_plan(LEADS_PLAN_TOML, "toml"), actor="admin")
     ledger.import_lines(_lines(QUARTER), actor="demo")
+    ledger.import_lines(_lines(INSIDE_TEAM), actor="demo")
     reports = Reports(ledger)
     recorded = UseCases(ledger, reports).payout_run("2026-Q3", actor="fin-amy")
     event_id = recorded.outcomes[0].event_id
@@ -410,8 +580,16 @@ def run_demo(ledger: Ledger) -> DemoResult:
         for r in ledger.iter_log()
         if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-301"
     )
+    shapes = tuple(
+        reports.statement(rep_id, month)
+        for rep_id, month in (
+            ("rep-sun", "2026-08"),
+            ("rep-xu", "2026-07"),
+            ("lead-he", "2026-08"),
+        )
+    )
     return DemoResult(
-        run_id, head.position if head else 0, "rep-li", "2026-Q3", statement, approval
+        run_id, head.position if head else 0, "rep-li", "2026-Q3", statement, approval, shapes
     )
 
 

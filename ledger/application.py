@@ -107,6 +107,10 @@ class Ledger(Application[UUID]):
         self._plan_infos: dict[str, PlanInfo] = {}
         self._plans_read = 0  # the position up to which plan versions were read
         self._plans_lock = threading.Lock()
+        # FxRateSet moments by (base, quote), read like the plans (`_fx_moments`)
+        self._fx: dict[tuple[str, str], list[datetime]] = {}
+        self._fx_read = 0
+        self._fx_lock = threading.Lock()
         # The reps and plans the last group commit staged, and the chain head it
         # left: valid for the next group exactly when no one else appended since.
         self._warm: Warm | None = None
@@ -172,6 +176,7 @@ class Ledger(Application[UUID]):
             loaded=loaded,
             fresh_plans=self._fresh_plan_info,
             chain_guard=self._guard_rule,
+            fx_rates=self._fx_moments,
         )
 
     def is_committed(self, link: ChainLink) -> bool:
@@ -267,7 +272,7 @@ class Ledger(Application[UUID]):
         return (dispute.rep_id, dispute.run_id) if dispute is not None else None
 
     def _staging(self) -> Staging:
-        return Staging(self.chain, self.mapper, self._plan_info)
+        return Staging(self.chain, self.mapper, self._plan_info, fx_rates=self._fx_moments)
 
     # -- plans -----------------------------------------------------------------
 
@@ -293,6 +298,32 @@ class Ledger(Application[UUID]):
                     break
                 after = page[-1].id
             self._plans_read = stop
+
+    def _fx_moments(self, base: str, quote: str, fresh: bool) -> list[datetime]:
+        """The moments from which the stored rates of ``base`` → ``quote`` hold
+        (SPEC §3.1; a sale in a foreign currency needs one at or before it).
+        ``fresh``: read the rates set since the last read first (by this
+        process or another)."""
+        if fresh or not self._fx_read:
+            with self._fx_lock:
+                head = self.chain.chain_head()
+                stop = head.position if head is not None else 0
+                after = self._fx_read
+                topic = event_topic("FxRateSet")
+                while stop > after:
+                    page = self.recorder.select_notifications(
+                        after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
+                    )
+                    for n in page:
+                        state = orjson.loads(n.state)
+                        data = state["data"]
+                        moment = datetime.fromisoformat(state["occurred_at"]["_data_"])
+                        self._fx.setdefault((data["base"], data["quote"]), []).append(moment)
+                    if len(page) < _PAGE:
+                        break
+                    after = page[-1].id
+                self._fx_read = max(self._fx_read, stop)
+        return list(self._fx.get((base, quote), ()))
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""

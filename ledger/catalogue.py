@@ -117,6 +117,9 @@ class EventType:
     # (enrolment, plans); its own figures end with the period it names.
     reaches_every_period: bool = False
     bounded_by_period: bool = False
+    # The replay index lists it for every rep, not only those it touched when
+    # it was folded (a plan, an exchange rate: reps and sales yet to come read it).
+    read_by_every_rep: bool = False
 
     @property
     def name(self) -> str:
@@ -137,6 +140,7 @@ _ENTRIES: Final = (
         apply=rules.plan_published,
         writers=frozenset({"admin"}),
         reaches_every_period=True,
+        read_by_every_rep=True,
     ),
     EventType(
         ev.RepEnrolled,
@@ -152,6 +156,12 @@ _ENTRIES: Final = (
         apply=rules.rep_fact,
         writers=frozenset({"admin"}),
         reaches_every_period=True,
+    ),
+    EventType(
+        ev.RepTransferred,
+        key="content",
+        apply=rules.rep_transferred,
+        writers=frozenset({"admin"}),
     ),
     EventType(
         ev.RepLeft,
@@ -182,6 +192,19 @@ _ENTRIES: Final = (
         key="sale_id",
         apply=rules.sale_cancelled,
         writers=frozenset({"integration"}),
+    ),
+    EventType(
+        ev.PaymentReceived,
+        key="payment_id",
+        apply=rules.payment_received,
+        writers=frozenset({"integration"}),
+    ),
+    EventType(
+        ev.FxRateSet,
+        key="base + quote + occurred_at",
+        apply=rules.fx_rate_set,
+        writers=_FINANCE,
+        read_by_every_rep=True,
     ),
     EventType(
         ev.KpiScored,
@@ -316,6 +339,7 @@ CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_ST
 # Read side: types that can change any period, and types bounded by their period.
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
+READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 
 

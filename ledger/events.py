@@ -61,13 +61,16 @@ __all__ = [
     "DisputeRaised",
     "DisputeResolved",
     "EventIn",
+    "FxRateSet",
     "KpiScored",
+    "PaymentReceived",
     "PayoutCalculated",
     "PayoutPaid",
     "PlanPublished",
     "RepEnrolled",
     "RepLeft",
     "RepPlanAssigned",
+    "RepTransferred",
     "SaleCancelled",
     "SaleRecorded",
     "Split",
@@ -230,6 +233,10 @@ TargetValue = Annotated[
         _bounded_ratio("a target value", _ZERO, MAX_MONEY, low_open=True, high_open=True)
     ),
 ]
+FxRateValue = Annotated[
+    Decimal,
+    BeforeValidator(_bounded_ratio("a rate", _ZERO, MAX_MONEY, low_open=True, high_open=True)),
+]
 Id = Annotated[str, StringConstraints(pattern=_ID_TEXT)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
@@ -327,6 +334,25 @@ class RepPlanAssigned(EventIn):
     plan_id: Id
 
 
+class RepTransferred(EventIn):
+    """A rep moves to another team or manager (or both) from ``occurred_at`` on."""
+
+    type: Literal["RepTransferred"]
+    rep_id: Id
+    team: Id | None = None
+    # checked even when absent: a transfer names at least one of the two
+    manager_id: Annotated[Id | None, Field(validate_default=True)] = None
+
+    @field_validator("manager_id")
+    @classmethod
+    def _moves_somewhere(cls, manager_id: str | None, info: ValidationInfo) -> str | None:
+        """SPEC §2: at least one of ``team`` and ``manager_id``."""
+        if manager_id is None and info.data.get("team") is None and "team" in info.data:
+            msg = "a transfer names a team, a manager_id or both"
+            raise ValueError(msg)
+        return manager_id
+
+
 class RepLeft(EventIn):
     """A rep left the company."""
 
@@ -397,6 +423,33 @@ class SaleCancelled(EventIn):
     type: Literal["SaleCancelled"]
     sale_id: Id
     reason: Text
+
+
+class PaymentReceived(EventIn):
+    """A customer paid (part of) a sale, in the sale's currency (SPEC §3.1 pay
+    on collection); the payments of a sale never sum above its amount."""
+
+    type: Literal["PaymentReceived"]
+    payment_id: Id
+    sale_id: Id
+    amount: PositiveMoney
+
+
+class FxRateSet(EventIn):
+    """1 ``base`` = ``rate`` ``quote``, from ``occurred_at`` on (ISO 4217 codes)."""
+
+    type: Literal["FxRateSet"]
+    base: Currency
+    quote: Currency
+    rate: FxRateValue
+
+    @field_validator("quote")
+    @classmethod
+    def _two_currencies(cls, quote: str, info: ValidationInfo) -> str:
+        if info.data.get("base") == quote:
+            msg = f"base and quote are both {quote}: a rate converts one currency to another"
+            raise ValueError(msg)
+        return quote
 
 
 class KpiScored(EventIn):

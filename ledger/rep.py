@@ -1,7 +1,7 @@
-"""A rep's record: enrolment, plan changes, KPI scores, coaching, leaving.
+"""A rep's record: enrolment, plan changes, transfers, KPI scores, coaching, leaving.
 
 Natural keys (SPEC §2): ``rep_id`` for RepEnrolled and RepLeft; the whole content
-for RepPlanAssigned, KpiScored and CoachingRecorded, remembered here as a set of
+for RepPlanAssigned, RepTransferred, KpiScored and CoachingRecorded, remembered here as a set of
 content hashes so a re-sent score is skipped.
 """
 
@@ -85,6 +85,17 @@ class Rep(LedgerAggregate):
         self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
         del occurred_at, actor, data
+        self.facts.add(content_sha256)
+
+    @event("RepTransferred", topic=event_topic("RepTransferred"))
+    def _RepTransferred(  # noqa: N802 - named after its event type (`record_fact`)
+        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
+    ) -> None:
+        del occurred_at, actor
+        if "manager_id" in data:
+            self.manager_id = data["manager_id"]
+        if "team" in data:
+            self.team = data["team"]
         self.facts.add(content_sha256)
 
     _left = receipt_event("RepLeft", "left")

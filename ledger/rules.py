@@ -27,6 +27,7 @@ from ledger.errors import (
     SelfApprovalError,
     UnknownReferenceError,
 )
+from ledger.fx_rate import FxRate
 from ledger.payout_claims import CALCULATED, PAID, REJECTED, describe_holder, holder_of
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo, PlanVersion
@@ -54,12 +55,15 @@ __all__ = [
     "decision",
     "dispute_raised",
     "dispute_resolved",
+    "fx_rate_set",
+    "payment_received",
     "payout_calculated",
     "payout_paid",
     "plan_published",
     "rep_enrolled",
     "rep_fact",
     "rep_left",
+    "rep_transferred",
     "sale_cancelled",
     "sale_recorded",
     "target_set",
@@ -231,14 +235,61 @@ def sale_recorded(st: Staging, item: Input) -> None:
     for i, split in enumerate(data.get("splits", ())):
         st.require(Rep, split["rep_id"], field=f"splits[{i}].rep_id", what="rep")
     plan = st.plan(rep.plan_at(item.occurred_at))
-    if plan is not None and plan.currency != data["currency"]:
+    currency = data["currency"]
+    if (
+        plan is not None
+        and plan.currency != currency
+        and not st.has_fx_rate(currency, plan.currency, item.occurred_at)
+    ):
         raise InvalidInputError(
-            f"rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency}, "
-            f"not {data['currency']}",
+            f"rep {rep.rep_id}'s plan {plan.plan_id} pays in {plan.currency} and no "
+            f"exchange rate {currency}->{plan.currency} is set at or before "
+            f"{item.occurred_at.isoformat()}: record an FxRateSet (base {currency}, "
+            f"quote {plan.currency}) first, or record the sale in {plan.currency}",
             field="currency",
         )
     st.create(Sale, sale_id, item)
     _warn_sale(st, rep, plan, item)
+
+
+def payment_received(st: Staging, item: Input) -> None:
+    """SPEC §2: a payment of a known sale, in its currency; the payments of a
+    sale never sum above its amount (the sale's stream holds them, `Sale`)."""
+    sale = st.require(Sale, item.data["sale_id"], field="sale_id", what="sale")
+    if sale.receive_payment(**item.kwargs()):
+        st.collect(sale)
+
+
+def fx_rate_set(st: Staging, item: Input) -> None:
+    """SPEC §2: natural key base + quote + ``occurred_at``."""
+    data = item.data
+    key = FxRate.key_of(data["base"], data["quote"], item.occurred_at)
+    if _already_stored(st, FxRate, key, item, what=f"exchange rate {key}", field="rate"):
+        return
+    st.create(FxRate, key, item)
+    st.stage_fx_rate(data["base"], data["quote"], item.occurred_at)
+
+
+def rep_transferred(st: Staging, item: Input) -> None:
+    """SPEC §2: a rep moves to a known manager (never to themselves) and/or a
+    team, from ``occurred_at`` on (not before they were enrolled)."""
+    data = item.data
+    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
+    manager_id = data.get("manager_id")
+    if manager_id is not None:
+        if manager_id == rep.rep_id:
+            raise InvalidInputError(
+                f"rep {rep.rep_id} cannot report to themselves", field="manager_id"
+            )
+        st.require(Rep, manager_id, field="manager_id", what="manager (a rep id)")
+    if item.occurred_at < rep.enrolled.occurred_at:
+        raise InvalidInputError(
+            f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
+            "a transfer cannot take effect before that",
+            field="occurred_at",
+        )
+    if rep.record_fact(item.type, **item.kwargs()):
+        st.collect(rep)
 
 
 def sale_cancelled(st: Staging, item: Input) -> None:

@@ -1,25 +1,40 @@
-"""A sale: recorded once, cancelled at most once (SPEC §2, natural key ``sale_id``)."""
+"""A sale: recorded once, cancelled at most once, paid in parts (SPEC §2,
+natural key ``sale_id``; a payment's is ``payment_id``).
+
+The payments of a sale are recorded on the sale's own stream: the rule that
+they never sum above the sale's amount reads them all from one aggregate, and
+two writers paying the same sale at once meet on its version (the store's
+optimistic concurrency), so neither can overpay it unseen.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
+from eventsourcing.domain import event
+
+from ledger.domain import LedgerAggregate, Receipt, created_by, event_topic, receipt_event
 from ledger.errors import InvalidInputError
+from policies.collection import check_payment
+from policies.money import check_money
 
 __all__ = ["Sale"]
 
 
 class Sale(LedgerAggregate):
-    """One closed deal and, maybe, its cancellation."""
+    """One closed deal, its payments and, maybe, its cancellation."""
 
     TOPIC = "incentive_ledger:aggregate:Sale"
     KIND = "sale"
     if TYPE_CHECKING:
         rep_id: str
         cancellation: Receipt | None
+        # payment id -> (its receipt, its amount as stored); None: none yet
+        payments: dict[str, tuple[Receipt, str]] | None
 
-    __init__ = created_by("SaleRecorded", keeps=("rep_id",), later=("cancellation",))
+    __init__ = created_by("SaleRecorded", keeps=("rep_id",), later=("cancellation", "payments"))
 
     def cancel(self, **envelope: Any) -> bool:
         """Cancel the sale; False when this very cancellation is already stored."""
@@ -38,3 +53,53 @@ class Sale(LedgerAggregate):
         )
 
     _cancelled = receipt_event("SaleCancelled", "cancellation")
+
+    def receive_payment(self, **envelope: Any) -> bool:
+        """Record a payment of the sale; False when this very payment is stored.
+
+        SPEC §2: in the sale's currency (its decimals), not before the sale,
+        not for a cancelled sale, and the payments never sum above its amount.
+        """
+        data = envelope["data"]
+        payment_id = data["payment_id"]
+        known = (self.payments or {}).get(payment_id)
+        if known is not None:
+            return not known[0].check_same(
+                envelope["content_sha256"], key=f"payment {payment_id}", field="payment_id"
+            )
+        if envelope["occurred_at"] < self.recorded.occurred_at:
+            raise InvalidInputError(
+                f"a payment cannot be received before its sale {self.key} occurred "
+                f"({self.recorded.occurred_at.isoformat()})",
+                field="occurred_at",
+            )
+        if self.cancellation is not None:
+            raise InvalidInputError(
+                f"sale {self.key} was cancelled "
+                f"({self.cancellation.occurred_at.isoformat()}); it takes no payment",
+                field="sale_id",
+            )
+        amount = Decimal(data["amount"])
+        try:
+            check_money(amount, self.data["currency"])
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"{exc} (sale {self.key} is in {self.data['currency']})", field="amount"
+            ) from None
+        earlier = [Decimal(paid) for _, paid in (self.payments or {}).values()]
+        over = check_payment(self.key, Decimal(self.data["amount"]), earlier, amount)
+        if over is not None:
+            raise InvalidInputError(
+                over.message.removeprefix("amount: ") + f" (in {self.data['currency']})",
+                field="amount",
+            )
+        self._payment_received(**envelope)
+        return True
+
+    @event("PaymentReceived", topic=event_topic("PaymentReceived"))
+    def _payment_received(
+        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
+    ) -> None:
+        payments = dict(self.payments or {})
+        payments[data["payment_id"]] = (Receipt(content_sha256, actor, occurred_at), data["amount"])
+        self.payments = payments

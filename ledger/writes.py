@@ -106,6 +106,12 @@ class StagedInput(NamedTuple):
     warnings: tuple[PayWarning, ...] = ()
 
 
+class FxMoments(Protocol):
+    """The moments from which the stored rates of a currency pair hold."""
+
+    def __call__(self, base: str, quote: str, *, fresh: bool) -> Sequence[datetime]: ...
+
+
 class StreamReader(Protocol):
     """Where staging loads aggregates from: the recorder, or an open append session
     (which also sees what the session itself appended)."""
@@ -154,13 +160,17 @@ class Staging:
         loaded: Mapping[NaturalKey, LedgerAggregate | None] | None = None,
         fresh_plans: Callable[[str], PlanInfo | None] | None = None,
         chain_guard: Callable[[Any], object] | None = None,
+        fx_rates: FxMoments | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
         from a cache), read before a warning is given against it.
         ``chain_guard``: raises `BrokenChainError` when the audit chain, read
         through ``recorder``, is broken (SPEC §6: no payout step on a broken
-        chain); asked once, by the first payout input (`guard_chain`)."""
+        chain); asked once, by the first payout input (`guard_chain`).
+        ``fx_rates(base, quote, fresh)``: the moments from which stored
+        ``FxRateSet`` rates of the pair hold (``fresh``: read the store again
+        first), what a sale in a foreign currency is checked against."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
@@ -174,6 +184,10 @@ class Staging:
         self.optimistic = optimistic
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
+        self._fx_rates = fx_rates
+        # FxRateSet staged in this unit of work: (base, quote) -> their moments
+        self._staged_fx: dict[tuple[str, str], list[datetime]] = {}
+        self._fx_checkpoint: dict[tuple[str, str], list[datetime]] = {}
         self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = dict(loaded or {})
         self.pending: list[StoredEvent] = []
         # Creation events are encoded straight into the mapper's stored form
@@ -254,6 +268,22 @@ class Staging:
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
 
+    def stage_fx_rate(self, base: str, quote: str, occurred_at: datetime) -> None:
+        """Note a rate staged in this unit of work (a later sale may need it)."""
+        self._staged_fx.setdefault((base, quote), []).append(occurred_at)
+
+    def has_fx_rate(self, base: str, quote: str, at: datetime) -> bool:
+        """SPEC §3.1: whether a rate for exactly ``base`` → ``quote`` is in force at
+        ``at`` (an ``FxRateSet`` of the pair at or before it), stored or staged.
+        The stored rates come from a cache: read again before saying no."""
+        if any(moment <= at for moment in self._staged_fx.get((base, quote), ())):
+            return True
+        if self._fx_rates is None:
+            return False
+        return any(moment <= at for moment in self._fx_rates(base, quote, fresh=False)) or any(
+            moment <= at for moment in self._fx_rates(base, quote, fresh=True)
+        )
+
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
         """Give the warning ``check`` finds against plan ``plan_id``, if any.
 
@@ -296,6 +326,7 @@ class Staging:
         """
         self._loaded = {k: a for k, a in self._loaded.items() if k[0] in _KEPT_KINDS}
         self._checkpoint = dict(self._staged_plans)
+        self._fx_checkpoint = {pair: list(m) for pair, m in self._staged_fx.items()}
         self._staged_claims = []  # appended: the session reads them from the index now
 
     def reset(self) -> None:
@@ -303,6 +334,7 @@ class Staging:
         self._loaded = {}
         self.pending = []
         self._staged_plans = dict(self._checkpoint)
+        self._staged_fx = {pair: list(m) for pair, m in self._fx_checkpoint.items()}
         self._staged_claims = []
 
     # -- approvals ---------------------------------------------------------------

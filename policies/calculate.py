@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from policies.commission import SaleSteps, commission_line, credited_sales
+from policies.collection import release
+from policies.commission import SaleSteps, commission_line, credited_sales, sale_rate
 from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
 from policies.draws import DrawResult, draw_lines
-from policies.explanation import Line, money, step
-from policies.facts import PendingItem, PeriodFacts
+from policies.explanation import Line, Step, money, step
+from policies.facts import PendingItem, PeriodFacts, ReleaseFact
 from policies.overrides import override_lines
 from policies.pay_warnings import PayWarning, period_warnings
 from policies.plan import Plan
 from policies.proration import Proration, proration
-from policies.rounding import CALC
-from policies.shapes import SALES_KPI, shaped_commission_lines, uses_commission_shapes
-from policies.spiffs import spiff_lines
+from policies.rounding import CALC, round_money
+from policies.shapes import (
+    SALES_KPI,
+    commission_by_sale,
+    shaped_commission_lines,
+    uses_commission_shapes,
+)
+from policies.spiffs import qualifies, spiff_lines, spiff_of_sale
 from policies.tiers import bonus_line, effective_target
 
-__all__ = ["PeriodResult", "adjustment_lines", "calculate_period"]
+__all__ = ["PeriodResult", "adjustment_lines", "calculate_period", "earned_by_sale"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class PeriodResult:
     # (None: the plan has no draw)
     draw_balance_before: Decimal | None = None
     draw_balance_after: Decimal | None = None
+    # SPEC §3.1 pay on collection: earned in the period, not released yet
+    # (None: the plan pays on booking)
+    unreleased: Decimal | None = None
 
 
 def adjustment_lines(facts: PeriodFacts) -> list[Line]:
@@ -85,7 +95,10 @@ def _pending(facts: PeriodFacts) -> tuple[PendingItem, ...]:
             if a.decision.status == "pending"
         ),
     ]
-    return tuple(item for _, item in sorted(items, key=lambda p: p[0]))
+    return (
+        *(item for _, item in sorted(items, key=lambda p: p[0])),
+        *facts.unconverted,
+    )
 
 
 def calculate_period(
@@ -115,6 +128,13 @@ def calculate_period(
         else:
             lines = [commission_line(plan, credited, facts.plan_event_id, known)]
         lines += spiff_lines(plan, credited, facts.plan_event_id)
+        unreleased = None
+        if plan.commission.basis == "collection":
+            earned = sum((line.amount for line in lines), Decimal(0))
+            unreleased = round_money(
+                CALC.subtract(earned, sum(_released(facts.booked_releases), Decimal(0)))
+            )
+            lines = release_lines(facts.releases, facts.plan_event_id)
         lines.append(bonus.line)
         lines += _override_lines(plan, facts)
         lines += fine_lines(plan, facts.cases)
@@ -139,7 +159,74 @@ def calculate_period(
         warnings=period_warnings(plan, facts),
         draw_balance_before=drawn.balance_before if drawn is not None else None,
         draw_balance_after=drawn.balance_after if drawn is not None else None,
+        unreleased=unreleased,
     )
+
+
+def earned_by_sale(plan: Plan, facts: PeriodFacts) -> dict[str, tuple[Decimal, Decimal]]:
+    """SPEC §3.1 pay on collection: what each credited sale of a booking period
+    earned — its commission (rates, tiers and caps decided in that period, the
+    period cap and the gate shared out) and its SPIFFs — unrounded. A sale
+    cancelled within the clawback window was never credited: it is absent."""
+    with localcontext(CALC):
+        credited = credited_sales(plan, facts.sales)
+        if uses_commission_shapes(plan):
+            target = effective_target(facts.targets, SALES_KPI)
+            commission = commission_by_sale(plan, credited, target)
+        else:
+            commission = {}
+            for sale, credit in credited.by_sale:
+                rate, _ = sale_rate(plan, sale.category)
+                before = commission.get(sale.sale_id, Decimal(0))
+                commission[sale.sale_id] = CALC.add(before, CALC.multiply(credit, rate))
+        spiffs: dict[str, Decimal] = {}
+        for spiff in plan.spiffs:
+            for sale, credit in credited.by_sale:
+                if qualifies(spiff, sale, credit):
+                    earned, _ = spiff_of_sale(spiff, sale, credit)
+                    spiffs[sale.sale_id] = CALC.add(spiffs.get(sale.sale_id, Decimal(0)), earned)
+    zero = Decimal(0)
+    return {
+        sale_id: (commission.get(sale_id, zero), spiffs.get(sale_id, zero))
+        for sale_id in sorted(commission.keys() | spiffs.keys())
+    }
+
+
+def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
+    out = []
+    for r in releases:
+        found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+        out.append(CALC.add(found.commission, found.spiff))
+    return out
+
+
+def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) -> list[Line]:
+    """SPEC §3.1 pay on collection: the period's ``commission`` line is what the
+    payments received in it release of their sales' commission (payment ÷ sale
+    amount × what the sale earned in its booking period), a step per payment;
+    a ``spiff`` line likewise when a released sale earned a SPIFF."""
+    commission_steps: list[Step] = []
+    spiff_steps: list[Step] = []
+    commission = spiff = Decimal(0)
+    for r in sorted(releases, key=lambda r: (r.payment.occurred_at, r.payment.position)):
+        found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+        commission = CALC.add(commission, found.commission)
+        commission_steps.append(found.step)
+        if r.spiff:
+            spiff = CALC.add(spiff, found.spiff)
+            spiff_steps.append(found.step)
+    commission_steps.append(
+        step(
+            "collection_total",
+            (plan_event_id,),
+            payments=len(commission_steps),
+            amount=commission,
+        )
+    )
+    lines = [Line.of("commission", commission, commission_steps)]
+    if spiff_steps:
+        lines.append(Line.of("spiff", spiff, spiff_steps))
+    return lines
 
 
 def _proration(plan: Plan, facts: PeriodFacts) -> Proration | None:

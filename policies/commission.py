@@ -61,6 +61,8 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
     steps: list[Step] = []
     multiply, add = CALC.multiply, CALC.add
     for sale in sorted(sales, key=_BUSINESS_ORDER):
+        if sale.fx is not None:  # SPEC §3.1: converted into the plan's currency
+            steps.append(sale.fx)
         cancel = sale.cancellation
         if cancel is None:  # most sales: no clawback to weigh
             credit = multiply(sale.amount, sale.share)
@@ -156,7 +158,7 @@ def commission_line(
     total = Decimal(0)
     multiply, add = CALC.multiply, CALC.add
     for sale, credit in credited.by_sale:
-        if known is not None:
+        if known is not None and sale.fx is None:  # a converted amount may change
             key = (sale.event_id, sale.share, plan.id, plan.version)
             if (hit := known.get(key)) is not None:
                 total = add(total, hit[0])
@@ -166,7 +168,7 @@ def commission_line(
         amount = multiply(credit, rate)
         total = add(total, amount)
         steps.append(sale_commission_step(sale, credit, rate, source, amount))
-        if known is not None:
+        if known is not None and sale.fx is None:
             known[key] = (amount, steps[-1])
     steps.extend(credited.steps)
     steps.append(

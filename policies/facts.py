@@ -8,6 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
+from policies.collection import PaymentFact
+from policies.explanation import Step
 from policies.overrides import ReportingLines, TeamSale
 from policies.periods import Period
 
@@ -22,6 +24,7 @@ __all__ = [
     "LineChange",
     "PendingItem",
     "PeriodFacts",
+    "ReleaseFact",
     "SaleFact",
     "TargetFact",
     "UnsplitSaleFact",
@@ -62,6 +65,20 @@ class SaleFact(NamedTuple):
     share: Decimal
     category: str | None
     cancellation: CancellationFact | None = None
+    # SPEC §3.1 currencies: how ``amount`` was converted into the plan's
+    # currency (None: the sale was in it already)
+    fx: Step | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseFact:
+    """SPEC §3.1 pay on collection: a payment received in the period, and what
+    its sale earned in its booking period (commission and SPIFF, unrounded)."""
+
+    payment: PaymentFact
+    sale_amount: Decimal  # in the sale's currency, as the payment is
+    commission: Decimal
+    spiff: Decimal
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,7 @@ class CarriedBalanceFact:
 
 @dataclass(frozen=True)
 class PendingItem:
-    kind: Literal["target", "case", "adjustment"]
+    kind: Literal["target", "case", "adjustment", "sale"]
     subject_id: str
     event_id: str
 
@@ -188,3 +205,9 @@ class PeriodFacts:
     draw_balance_in: Decimal = Decimal("0.00")  # draws: the balance after the period before
     team_sales: Sequence[TeamSale] = ()  # overrides: credited sales of possible reports
     reporting: ReportingLines | None = None  # overrides: who reported to whom, over time
+    # currencies: sales of the period with no rate in force (credited nothing)
+    unconverted: Sequence[PendingItem] = ()
+    # pay on collection: payments received in the period (their releases), and
+    # every payment so far of the sales booked in it (what is still unreleased)
+    releases: Sequence[ReleaseFact] = ()
+    booked_releases: Sequence[ReleaseFact] = ()

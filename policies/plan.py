@@ -370,7 +370,6 @@ class Plan(_Frozen):
                 "date lies in 2000-2199)"
             )
         problems += self._shape_problems()
-        problems += self._not_yet_paid()
         for i, rung in enumerate(self.discipline.minor_ladder):
             if len(rung.removeprefix("points:")) > _MAX_POINT_DIGITS and rung != "warning":
                 problems.append(
@@ -402,24 +401,6 @@ class Plan(_Frozen):
                     check_money(band.from_, self.currency)
                 except ValueError as exc:
                     problems.append(f"commission.tiers.bands[{i}].from: {exc}")
-        return problems
-
-    def _not_yet_paid(self) -> list[str]:
-        """SPEC §3.1 sections the statement calculation does not pay yet are
-        refused at the edge rather than published and silently paid otherwise:
-        pay on collection needs the PaymentReceived event, and overrides the
-        reporting lines over time (RepTransferred)."""
-        problems = []
-        if self.commission.basis == "collection":
-            problems.append(
-                'commission.basis: "collection" is not paid by this version yet (it needs '
-                'PaymentReceived events), use "booking"'
-            )
-        if self.override is not None:
-            problems.append(
-                "override: manager overrides are not paid by this version yet (they need "
-                "reporting lines over time), leave the section out"
-            )
         return problems
 
     @classmethod

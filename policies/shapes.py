@@ -15,7 +15,7 @@ from policies.facts import TargetFact
 from policies.plan import Plan
 from policies.rounding import CALC
 
-__all__ = ["shaped_commission_lines", "uses_commission_shapes"]
+__all__ = ["commission_by_sale", "shaped_commission_lines", "uses_commission_shapes"]
 
 SALES_KPI = "sales_amount"
 
@@ -100,3 +100,31 @@ def shaped_commission_lines(
             if gated is not None:
                 lines.append(gated)
     return lines
+
+
+def commission_by_sale(
+    plan: Plan, credited: Credited, target: TargetFact | None
+) -> dict[str, Decimal]:
+    """Each credited sale's share of the period's commission under the shapes
+    (SPEC §3.1 pay on collection: what a payment of the sale releases): its
+    commission after tiers and the per-sale cap, scaled by what the period cap
+    and the gate left of the period's commission. Unrounded."""
+    sales, _ = _sales(plan, credited, target)
+    c = plan.commission
+    by_sale: dict[str, Decimal] = {}
+    gross = Decimal(0)
+    for sold in sales:
+        amount, _cut = cap_sale(sold.sale.sale_id, sold.amount, c.per_sale_cap)
+        by_sale[sold.sale.sale_id] = CALC.add(by_sale.get(sold.sale.sale_id, Decimal(0)), amount)
+        gross = CALC.add(gross, amount)
+    lines = shaped_commission_lines(plan, credited, target)
+    net = sum((line.amount for line in lines), Decimal(0))
+    if gross == 0 or net == lines[0].amount:
+        return by_sale
+    left = Fraction(net) / Fraction(lines[0].amount) if lines[0].amount else Fraction(0)
+    return {
+        sale_id: CALC.divide(
+            CALC.multiply(amount, Decimal(left.numerator)), Decimal(left.denominator)
+        )
+        for sale_id, amount in by_sale.items()
+    }

@@ -129,6 +129,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
             "its commission released = {commission}, SPIFF {spiff}"
         ),
+        "collection_total": (
+            "Paid on collection: {payments} payment(s) in the period release {amount} of commission"
+        ),
         # warnings (`policies.pay_warnings`)
         "unknown_kpi": (
             "KPI {kpi} is not in plan {plan_id} v{plan_version} (its KPIs: {plan_kpis}): "
@@ -238,6 +241,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金的 {fraction} = "
             "{commission}，专项奖励 {spiff}"
         ),
+        "collection_total": "按回款计提：本期 {payments} 笔回款释放佣金 {amount}",
         "unknown_kpi": (
             "KPI {kpi} 不在方案 {plan_id} 第 {plan_version} 版中（其 KPI：{plan_kpis}）："
             "它的目标和得分不计入加权得分"

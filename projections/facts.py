@@ -61,6 +61,8 @@ class SaleInfo:
     amount: Decimal
     credits: dict[str, Decimal]  # rep_id -> share
     cancellation: EventRecord | None = None
+    currency: str = "CNY"  # SPEC §3.1: converted when the plan's differs
+    payments: list[EventRecord] | None = None  # SPEC §3.1 pay on collection
 
 
 @dataclass
@@ -117,6 +119,16 @@ class LedgerFacts:
     disputes: dict[str, EventRecord] = field(default_factory=dict)
     resolutions: dict[str, EventRecord] = field(default_factory=dict)
     coaching: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    # SPEC §3.1: exchange rates by (base, quote), in log order
+    fx_rates: dict[tuple[str, str], list[EventRecord]] = field(default_factory=dict)
+    # SPEC §3.1 overrides: each rep's reporting changes — (occurred_at, position,
+    # event id, manager id or None) from enrolment on — and everyone each rep
+    # ever reported to (what a sale of theirs touches: their managers' overrides)
+    reporting: dict[str, list[tuple[datetime, int, str, str | None]]] = field(default_factory=dict)
+    managers_ever: dict[str, set[str]] = field(default_factory=dict)
+    _override_plans: set[str] = field(default_factory=set, repr=False)  # plan ids
+    # SPEC §3.1 pay on collection: payments by the reps their sales credit
+    payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
     # Sales recorded for a rep who is not among their splits (credited nothing):
     # sale id -> that rep, and each such rep's sales (their statements warn).
     unsplit: dict[str, str] = field(default_factory=dict)
@@ -149,15 +161,42 @@ class LedgerFacts:
         assert r.position > self.position, "events are applied in global order"
         self.position = r.position
         if r.type == "SaleRecorded":  # most of the log: no handler lookup
-            return self._on_SaleRecorded(r, r.data)
-        self.records[r.event_id] = r
-        handler = getattr(self, f"_on_{r.type}")  # one fold per catalogue entry
-        touched: set[str] = handler(r, r.data)
-        return touched
+            found = self._on_SaleRecorded(r, r.data)
+        else:
+            self.records[r.event_id] = r
+            handler = getattr(self, f"_on_{r.type}")  # one fold per catalogue entry
+            found = handler(r, r.data)
+        if self.managers_ever and self._override_plans:
+            return self._with_managers(found)
+        return found
+
+    def _with_managers(self, reps: AbstractSet[str]) -> AbstractSet[str]:
+        """``reps`` and those they (or their managers) ever reported to whose plan
+        pays overrides: a manager's override reads their reports' sales (SPEC
+        §3.1, two levels), so what changes a rep's figures changes theirs."""
+        ever = self.managers_ever
+        if not self._override_plans or not any(rep in ever for rep in reps):
+            return reps
+        more = set(reps)
+        for rep in reps:
+            for manager in ever.get(rep, ()):
+                for found in (manager, *ever.get(manager, ())):
+                    if self.reads_other_reps(found):
+                        more.add(found)
+        return more
+
+    def _reports_to(self, r: EventRecord, rep_id: str, manager_id: str | None) -> None:
+        self.reporting.setdefault(rep_id, []).append(
+            (r.occurred_at, r.position, r.event_id, manager_id)
+        )
+        if manager_id is not None:
+            self.managers_ever.setdefault(rep_id, set()).add(manager_id)
 
     def _on_PlanPublished(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         plan = Plan.from_stored(d["plan"])
         self.plans.setdefault(plan.id, {})[plan.version] = plan
+        if plan.override is not None:
+            self._override_plans.add(plan.id)
         self.plan_events[plan.id, plan.version] = r.event_id
         return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}
 
@@ -170,7 +209,41 @@ class LedgerFacts:
             d.get("team"),
             d.get("manager_id"),
         )
+        if d.get("manager_id") is not None:
+            self._reports_to(r, rep_id, d["manager_id"])
         return {rep_id}
+
+    def _on_RepTransferred(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        rep_id = d["rep_id"]
+        info = self.reps.get(rep_id)  # None: a manager's replay, before the rep was theirs
+        before = self._with_managers({rep_id})
+        if "team" in d and info is not None:
+            info.team = d["team"]
+        if "manager_id" in d:
+            if info is not None:
+                info.manager_id = d["manager_id"]
+            self._reports_to(r, rep_id, d["manager_id"])
+        return {*before, *self._with_managers({rep_id})}
+
+    def _on_PaymentReceived(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        sale = self.sales.get(d["sale_id"])
+        if sale is None:  # a windowed replay that did not read the booking period
+            return set()
+        if sale.payments is None:
+            sale.payments = []
+        sale.payments.append(r)
+        for rep_id in sale.credits:
+            self.payments_by_rep[rep_id].append(r)
+        return set(sale.credits)
+
+    def _on_FxRateSet(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
+        self.fx_rates.setdefault((d["base"], d["quote"]), []).append(r)
+        return {
+            rep_id
+            for sale in self.sales.values()
+            if sale.currency == d["base"]
+            for rep_id in sale.credits
+        }
 
     def _on_RepPlanAssigned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         self.reps[d["rep_id"]].assignments.append((r.occurred_at, r.position, d["plan_id"]))
@@ -207,6 +280,7 @@ class LedgerFacts:
             _category(d.get("category")),
             Decimal(d["amount"]),
             shares,
+            currency=_currency(d["currency"]),
         )
         self.sales[sale_id] = sale
         if self._sale_of_event is not None:
@@ -284,7 +358,7 @@ class LedgerFacts:
         own = r.occurred_at.date()
         if r.type in catalogue.REACHES_EVERY_PERIOD:
             return None
-        if r.type == "SaleCancelled":
+        if r.type in {"SaleCancelled", "PaymentReceived"}:
             return self.sales[d["sale_id"]].occurred_at.date()
         if r.type == "ViolationOverturned":
             return self.cases[d["case_id"]].record.occurred_at.date()
@@ -327,6 +401,8 @@ class LedgerFacts:
             return r.occurred_at.date()
         if r.type == "SaleCancelled":
             return self.sales[d["sale_id"]].occurred_at.date()
+        if r.type == "PaymentReceived":  # the booking period and the payment's
+            return r.occurred_at.date()
         if r.type in catalogue.BOUNDED_BY_PERIOD:
             return parse_period(d["period"]).last_day
         if r.type == "ViolationRecorded":
@@ -430,6 +506,14 @@ class LedgerFacts:
                 current = plan_id
         return current
 
+    def reads_other_reps(self, rep_id: str) -> bool:
+        """Whether a plan of ``rep_id`` pays overrides (SPEC §3.1): their figures
+        rest on other reps' events, which a replay of the rep's own events
+        (the replay index) may not all hold — a report's enrolment, recorded
+        before the rep managed anyone, say."""
+        info = self.reps.get(rep_id)
+        return info is not None and not self._override_plans.isdisjoint(_plan_ids(info))
+
     def period_kind(self, rep_id: str) -> PeriodKind:
         rep = self.reps[rep_id]
         plan_id = max(rep.assignments, key=lambda a: (a[0], a[1]))[2]
@@ -484,6 +568,12 @@ def _sole_credit(rep_id: str) -> dict[str, Decimal]:
 def _sole_rep(rep_id: str) -> frozenset[str]:
     """``{rep_id}``, one shared set per rep: what a sale credited to one rep touches."""
     return frozenset((sys.intern(rep_id),))
+
+
+@cache
+def _currency(currency: str) -> str:
+    """One shared string per currency."""
+    return currency
 
 
 @cache

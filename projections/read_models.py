@@ -24,8 +24,10 @@ __all__ = [
     "document_views",
 ]
 
+# 2: a rep's events include those of their reports (SPEC §3.1 overrides), and
+# exchange rates are listed for every rep, as plans are
 REPLAY_INDEX = ReadModel(
-    "rep_events", 1, "the replay index: each rep's events and the business dates they can change"
+    "rep_events", 2, "the replay index: each rep's events and the business dates they can change"
 )
 EVENT_COUNTS = ReadModel("event_counts", 1, "events applied, per type (shows one applied twice)")
 

@@ -29,7 +29,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
-from ledger.catalogue import CLAIM_STATES
+from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP
 from ledger.events import canonical_json
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
@@ -316,7 +316,7 @@ def _sorted_reps(reps: frozenset[str]) -> tuple[str, ...]:
 def _fold(facts: LedgerFacts, record: EventRecord) -> tuple[AbstractSet[str], IndexRow]:
     """Fold ``record`` in: the reps it touched, and its replay index row."""
     touched = facts.apply(record)
-    indexed = _EVERY_REP if record.type == "PlanPublished" else _reps_of(touched)
+    indexed = _EVERY_REP if record.type in READ_BY_EVERY_REP else _reps_of(touched)
     return touched, (
         record.position,
         indexed,

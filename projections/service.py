@@ -197,6 +197,8 @@ class Reports:
             return self.facts_at(position)
         records = self.ledger.read_positions(self.projector.store.rep_positions(rep_id, position))
         facts = LedgerFacts.of(records)
+        if facts.reads_other_reps(rep_id):  # a manager's overrides: the whole log
+            return self.facts_at(position)
         return facts, self._as_of(position)
 
     def _indexed_to(self, position: int) -> bool:
@@ -305,6 +307,8 @@ class Reports:
             facts = LedgerFacts.of(self.ledger.read_positions(positions))
             if rep_id not in facts.reps or facts.period_kind(rep_id) != period.kind:
                 return None  # the whole replay says why
+            if facts.reads_other_reps(rep_id):
+                return None  # a manager's overrides: see `rep_facts_at`
             first = facts.first_period(rep_id, period.kind)
             needed = period
             if facts.paid_run(rep_id, period) is None:

@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ledger.errors import NotFoundError
 from ledger.events import canonical_json
 from ledger.records import EventRecord
-from policies.calculate import PeriodResult, calculate_period
+from policies.calculate import PeriodResult, calculate_period, earned_by_sale
 from policies.causes import LineKey, fact_event_ids, later_causes
+from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import diff_lines, line_key
+from policies.currency import Converted, FxRate, MissingRate, convert
 from policies.draws import balance_after_of
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -33,11 +35,14 @@ from policies.facts import (
     Decision,
     KpiScoreFact,
     LineChange,
+    PendingItem,
     PeriodFacts,
+    ReleaseFact,
     SaleFact,
     TargetFact,
     UnsplitSaleFact,
 )
+from policies.overrides import ManagerChange, ReportingLines, TeamSale
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Plan, plan_in_force
@@ -63,7 +68,7 @@ OWN_KINDS = frozenset(
 # A statement makes a SaleFact per sale: straight from its fields, without the
 # named tuple's keyword-capable constructor (a Python function).
 _new_sale_fact = tuple.__new__
-assert len(SaleFact._fields) == 8  # noqa: PLR2004 - the fields passed in period_facts
+assert len(SaleFact._fields) == 9  # noqa: PLR2004 - the fields passed in period_facts
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,13 @@ class Calculator:
     cache: StepCache | None = None
     # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it
     _draw_balances: dict[tuple[str, Period], Decimal] = field(default_factory=dict)
+    # SPEC §3.1: rates by pair, the reporting lines, each collection booking
+    # period's earnings by sale
+    _fx: dict[tuple[str, str], list[FxRate]] = field(default_factory=dict)
+    _lines: ReportingLines | None = None
+    _earned: dict[tuple[str, Period], dict[str, tuple[Decimal, Decimal]]] = field(
+        default_factory=dict
+    )
 
     def forget(self, rep_id: str) -> None:
         """Drop what was worked out for ``rep_id`` (a projection done with the rep:
@@ -166,6 +178,8 @@ class Calculator:
             del self.known_totals[known]
         for drawn in [k for k in self._draw_balances if k[0] == rep_id]:
             del self._draw_balances[drawn]
+        for earned in [k for k in self._earned if k[0] == rep_id]:
+            del self._earned[earned]
 
     def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[SaleInfo]:
         """``rep_id``'s sales that occurred in ``period``, in log order."""
@@ -215,11 +229,20 @@ class Calculator:
         *,
         carried_in: CarriedBalanceFact | None,
         corrections: Sequence[CorrectionFact],
+        with_releases: bool = True,
     ) -> PeriodFacts:
         f = self.facts
         sales = []
+        unconverted: list[PendingItem] = []
         for sale in self.sales_in(rep_id, period, plan.period):
             cancel = sale.cancellation
+            amount, fx = sale.amount, None
+            if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
+                converted = self._converted(sale, plan.currency)
+                if converted is None:
+                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id))
+                    continue
+                amount, fx = converted
             sales.append(
                 _new_sale_fact(
                     SaleFact,
@@ -228,7 +251,7 @@ class Calculator:
                         sale.event_id,
                         sale.position,
                         sale.occurred_at,
-                        sale.amount,
+                        amount,
                         sale.credits[rep_id],
                         sale.category,
                         CancellationFact(
@@ -239,6 +262,7 @@ class Calculator:
                         )
                         if cancel
                         else None,
+                        fx,
                     ),
                 )
             )
@@ -284,7 +308,8 @@ class Calculator:
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
         rep = f.reps[rep_id]
-        return PeriodFacts(
+        facts = PeriodFacts(
+            unconverted=tuple(unconverted),
             enrolled_on=rep.enrolled.occurred_at.date(),
             left_on=rep.left.occurred_at.date() if rep.left is not None else None,
             first_period=f.first_period(rep_id, plan.period),
@@ -302,6 +327,147 @@ class Calculator:
             carried_in=carried_in,
             plan_event_id=f.plan_events.get((plan.id, plan.version)),
         )
+        if plan.override is not None:
+            facts = replace(
+                facts,
+                team_sales=self._team_sales(rep_id, period, plan),
+                reporting=self._reporting(),
+            )
+        if plan.commission.basis == "collection" and with_releases:
+            facts = self._with_releases(rep_id, period, plan, facts)
+        return facts
+
+    # -- SPEC §3.1: currencies, overrides, pay on collection --------------------
+
+    def _converted(self, sale: SaleInfo, currency: str) -> tuple[Decimal, Step | None] | None:
+        """``sale``'s amount in ``currency`` at its moment, and the step that says
+        how (`policies.currency`); None when no rate is in force."""
+        key = (sale.currency, currency)
+        rates = self._fx.get(key)
+        if rates is None:
+            rates = self._fx[key] = [
+                FxRate(
+                    sale.currency,
+                    currency,
+                    Decimal(r.data["rate"]),
+                    r.occurred_at,
+                    r.position,
+                    r.event_id,
+                )
+                for r in self.facts.fx_rates.get(key, ())
+            ]
+        found = convert(
+            sale.sale_id, sale.amount, sale.currency, currency, at=sale.occurred_at, rates=rates
+        )
+        if isinstance(found, MissingRate):
+            return None
+        return found.amount, found.step
+
+    def _reporting(self) -> ReportingLines:
+        """Who reported to whom, over time (enrolment, then transfers)."""
+        if self._lines is None:
+            self._lines = ReportingLines.of(
+                ManagerChange(rep_id, manager_id, at, position, event_id)
+                for rep_id, changes in self.facts.reporting.items()
+                for at, position, event_id, manager_id in changes
+            )
+        return self._lines
+
+    def _team_sales(self, manager_id: str, period: Period, plan: Plan) -> tuple[TeamSale, ...]:
+        """The credited sales, in the manager's ``period``, of every rep who ever
+        reported to the manager or to one of their reports (the rule keeps those
+        who did at each sale's moment): amount (in the manager's currency) ×
+        share, less those cancelled within the rep's clawback window."""
+        f = self.facts
+        ever = f.managers_ever
+        team = sorted(
+            rep
+            for rep, managers in ever.items()
+            if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
+        )
+        found: list[TeamSale] = []
+        for rep_id in team:
+            for sale in f.sales_by_rep.get(rep_id, ()):
+                if period_of(sale.occurred_at, plan.period) != period:
+                    continue
+                window = self._window_days(rep_id, sale, plan)
+                cancel = sale.cancellation
+                if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(
+                    days=window
+                ):
+                    continue
+                amount = sale.amount
+                if sale.currency != plan.currency:
+                    converted = self._converted(sale, plan.currency)
+                    if converted is None:
+                        continue
+                    amount = converted[0]
+                credited = amount * sale.credits[rep_id]
+                found.append(
+                    TeamSale(rep_id, sale.sale_id, sale.event_id, sale.occurred_at, credited)
+                )
+        return tuple(found)
+
+    def _window_days(self, rep_id: str, sale: SaleInfo, fallback: Plan) -> int:
+        """The clawback window of the plan paying ``rep_id`` for the sale's period."""
+        if rep_id not in self.facts.reps:
+            return fallback.clawback.window_days
+        kind = self.facts.period_kind(rep_id)
+        own = self.facts.plan_for(rep_id, period_of(sale.occurred_at, kind))
+        return (own or fallback).clawback.window_days
+
+    def _with_releases(
+        self, rep_id: str, period: Period, plan: Plan, facts: PeriodFacts
+    ) -> PeriodFacts:
+        """SPEC §3.1 pay on collection: the payments received in ``period`` (each
+        with what its sale earned in its booking period) and every payment so far
+        of the sales booked in it. Reads every booking period back: a windowed
+        replay (which reads a few periods' events) cannot, and steps aside."""
+        if self.window_start is not None:
+            raise OutsideWindowError(period)
+        f = self.facts
+        earned_here = earned_by_sale(plan, facts)
+        self._earned[rep_id, period] = earned_here
+        booked = []
+        for sale_fact in facts.sales:
+            sale = f.sales[sale_fact.sale_id]
+            earned = earned_here.get(sale.sale_id)
+            if earned is None:
+                continue
+            booked += [_release(p, sale, earned) for p in sale.payments or ()]
+        releases = []
+        for payment in f.payments_by_rep.get(rep_id, ()):
+            if period_of(payment.occurred_at, plan.period) != period:
+                continue
+            paid_sale = f.sales.get(payment.data["sale_id"])
+            if paid_sale is None:
+                continue
+            booking = period_of(paid_sale.occurred_at, plan.period)
+            earned_then = (
+                earned_here if booking == period else self._earned_in(rep_id, booking)
+            ).get(paid_sale.sale_id)
+            if earned_then is not None:
+                releases.append(_release(payment, paid_sale, earned_then))
+        return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
+
+    def _earned_in(self, rep_id: str, period: Period) -> dict[str, tuple[Decimal, Decimal]]:
+        """What each credited sale of ``period`` earned, when a collection plan
+        paid the rep for it (else nothing: booked sales were paid on booking)."""
+        key = (rep_id, period)
+        if key not in self._earned:
+            plan = self.facts.plan_for(rep_id, period)
+            earned: dict[str, tuple[Decimal, Decimal]] = {}
+            if (
+                plan is not None
+                and plan.period == period.kind
+                and plan.commission.basis == "collection"
+            ):
+                base = self.period_facts(
+                    rep_id, period, plan, carried_in=None, corrections=(), with_releases=False
+                )
+                earned = earned_by_sale(plan, base)
+            self._earned[key] = earned
+        return self._earned[key]
 
     def _unsplit_sales(
         self, rep_id: str, period: Period, plan: Plan
@@ -546,10 +712,75 @@ class Calculator:
             if (position := self._position_of(event_id)) is not None and position > computed_at
         )
         causes = later_causes(plan, facts, [e for _, e in later])
+        causes.update(self._shape_causes(plan, facts, computed_at))
         plan_change = self._plan_cause(plan, facts, computed_at)
         if plan_change is not None:
             causes[plan_change[0]] = plan_change[1]
         return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+
+    def _shape_causes(
+        self, plan: Plan, facts: PeriodFacts, computed_at: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """SPEC §3.1's events recorded after the paid statement was computed
+        whose removal would change a line: an exchange rate (its sales convert
+        at the rate before it, or not at all), a payment (it releases nothing),
+        a transfer (the reporting lines without it)."""
+        candidates: dict[str, PeriodFacts] = {}
+        for event_id in _shape_event_ids(facts):
+            position = self._position_of(event_id)
+            if position is not None and position > computed_at:
+                candidates[event_id] = self._without_shape_event(plan, facts, event_id)
+        if not candidates:
+            return {}
+        own = _own_amounts(calculate_period(plan, facts).lines)
+        zero = Decimal(0)
+        causes = {}
+        for event_id, without in candidates.items():
+            was = _own_amounts(calculate_period(plan, without).lines)
+            moved = frozenset(
+                k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+            )
+            if moved:
+                causes[event_id] = moved
+        return causes
+
+    def _without_shape_event(self, plan: Plan, facts: PeriodFacts, event_id: str) -> PeriodFacts:
+        """``facts`` as if the rate, payment or transfer ``event_id`` was never recorded."""
+        sales = []
+        for sale in facts.sales:
+            if sale.fx is None or event_id not in sale.fx.event_ids:
+                sales.append(sale)
+                continue
+            info = self.facts.sales[sale.sale_id]
+            key = (info.currency, plan.currency)
+            rates = [r for r in self._fx.get(key, ()) if r.event_id != event_id]
+            found = convert(
+                info.sale_id,
+                info.amount,
+                info.currency,
+                plan.currency,
+                at=info.occurred_at,
+                rates=rates,
+            )
+            if isinstance(found, Converted):
+                sales.append(sale._replace(amount=found.amount, fx=found.step))
+        reporting = facts.reporting
+        if reporting is not None:
+            reporting = ReportingLines.of(
+                ManagerChange(rep_id, manager_id, at, position, eid)
+                for rep_id, changes in self.facts.reporting.items()
+                for at, position, eid, manager_id in changes
+                if eid != event_id
+            )
+        return replace(
+            facts,
+            sales=tuple(sales),
+            reporting=reporting,
+            releases=tuple(r for r in facts.releases if r.payment.event_id != event_id),
+            booked_releases=tuple(
+                r for r in facts.booked_releases if r.payment.event_id != event_id
+            ),
+        )
 
     def _plan_cause(
         self, plan: Plan, facts: PeriodFacts, computed_at: int
@@ -667,7 +898,9 @@ class Calculator:
             "pending": [p.to_dict() for p in result.pending],
             "warnings": [self.render_warning(w) for w in result.warnings],
             "chain_head": self.as_of.head(),
-        }
+        } | (
+            {"unreleased": _money_text(result.unreleased)} if result.unreleased is not None else {}
+        )
 
     def _paid_statement(self, rep_id: str, period: Period, run_id: str) -> dict[str, Any]:
         run = self.facts.runs[run_id]
@@ -718,6 +951,43 @@ class Calculator:
                 for s in line["explanation"]
             ],
         }
+
+
+def _shape_event_ids(facts: PeriodFacts) -> list[str]:
+    """The SPEC §3.1 events a period's facts rest on: the rates its sales were
+    converted at, the payments it releases or counts, the transfers that placed
+    its team's sales."""
+    ids = [e for sale in facts.sales if sale.fx is not None for e in sale.fx.event_ids]
+    ids += [r.payment.event_id for r in (*facts.releases, *facts.booked_releases)]
+    if facts.reporting is not None:
+        ids += [
+            e
+            for sale in facts.team_sales
+            if (found := facts.reporting.level_of(facts.rep_id, sale.rep_id, sale.occurred_at))
+            for e in found[1]
+        ]
+    return list(dict.fromkeys(e for e in ids if e))
+
+
+def _own_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:
+    return {line_key(x): x.amount for x in lines if x.kind in OWN_KINDS}
+
+
+def _release(payment: EventRecord, sale: SaleInfo, earned: tuple[Decimal, Decimal]) -> ReleaseFact:
+    """A payment of ``sale`` and what the sale earned (commission, SPIFF)."""
+    return ReleaseFact(
+        PaymentFact(
+            payment_id=payment.data["payment_id"],
+            sale_id=sale.sale_id,
+            amount=Decimal(payment.data["amount"]),
+            occurred_at=payment.occurred_at,
+            position=payment.position,
+            event_id=payment.event_id,
+        ),
+        sale.amount,
+        earned[0],
+        earned[1],
+    )
 
 
 def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:

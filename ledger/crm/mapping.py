@@ -18,9 +18,8 @@ for an empty cell.
 Row kinds: ``sale`` (a `SaleRecorded`), ``cancelled_sale`` (a sale the CRM now
 shows as cancelled: the `SaleRecorded` it was, then its `SaleCancelled` — the
 sale is skipped as already stored when an earlier export brought it),
-``cancellation`` (only the `SaleCancelled`), ``payment`` (a `PaymentReceived`,
-accepted once the ledger has that event type) and ``ignore`` (open pipeline,
-lost deals).
+``cancellation`` (only the `SaleCancelled`), ``payment`` (a `PaymentReceived`)
+and ``ignore`` (open pipeline, lost deals).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ from pydantic import (
 )
 
 from ledger.actors import normalise_actor
-from ledger.catalogue import IMPORTABLE_TYPES
 
 __all__ = [
     "CancellationMap",
@@ -189,11 +187,6 @@ class CrmMapping(_Strict):
             for section in needs.get(kind, ()):
                 if getattr(self, section) is None:
                     raise ValueError(f"rows of kind {kind} need a [{section}] section")
-        if self.payment is not None and "PaymentReceived" not in IMPORTABLE_TYPES:
-            raise ValueError(
-                "[payment]: this ledger has no PaymentReceived event yet; "
-                "leave payments out of the mapping (or mark their rows ignore)"
-            )
         return self
 
     def zone(self) -> tzinfo | None:

@@ -5,7 +5,8 @@ finance and compliance everyone — paged with a bounded limit and sorted stably
 The demo's team east (rep-li, rep-chen, rep-wang; manager mgr-zhao) gets a
 second team here: rep-zhou of team west, managed by mgr-qian, with a pending
 adjustment, a pending red-line case and a pending target of their own, so
-every list has an item of another team that must never leak.
+every list has an item of another team that must never leak. The demo's
+inside team (lead-he, rep-sun, rep-xu; the second plan's) is there too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from tests.api.conftest import Api
 
 EAST = {"rep-li", "rep-chen", "rep-wang"}
 WEST = {"rep-zhou"}
-EVERYONE = EAST | WEST
+# the demo's second plan's team (paid by month): in every rep list, no quarter's
+INSIDE = {"lead-he", "rep-sun", "rep-xu"}
+EVERYONE = EAST | WEST | INSIDE
 
 # token -> the reps whose items it may see in any list
 SCOPE = {

@@ -107,7 +107,7 @@ class TestDerived:
     def test_write_rights_are_the_spec_role_table(self) -> None:
         """SPEC §5, as it stood when the table was written by hand."""
         assert {
-            "integration": {"SaleRecorded", "SaleCancelled"},
+            "integration": {"SaleRecorded", "SaleCancelled", "PaymentReceived"},
             "manager": {"TargetSet", "KpiScored", "CoachingRecorded", "ViolationRecorded"},
             "compliance": {
                 "ViolationRecorded",
@@ -120,8 +120,15 @@ class TestDerived:
                 "ApprovalGranted",
                 "ApprovalRejected",
                 "DisputeResolved",
+                "FxRateSet",
             },
-            "admin": {"PlanPublished", "RepEnrolled", "RepPlanAssigned", "RepLeft"},
+            "admin": {
+                "PlanPublished",
+                "RepEnrolled",
+                "RepPlanAssigned",
+                "RepTransferred",
+                "RepLeft",
+            },
         } == EVENT_WRITERS
         assert {
             "target": {"finance"},

@@ -62,7 +62,7 @@ class TestAccepted:
         assert plan.override is None
 
     def test_override_and_collection_have_a_schema(self) -> None:
-        """The sections are modelled (a later version pays them)..."""
+        """The sections are modelled..."""
         plan = _structure(
             plan_toml(
                 commission='basis = "collection"\n', tail="[override]\nrates = [0.02, 0.01]\n"
@@ -72,13 +72,14 @@ class TestAccepted:
         assert plan.override is not None
         assert plan.override.rates == [Decimal("0.02"), Decimal("0.01")]
 
-    def test_but_are_refused_at_the_edge_until_they_are_paid(self) -> None:
-        """...and refused when published, never paid as something else."""
-        errors = _refusal(
-            plan_toml(commission='basis = "collection"\n', tail="[override]\nrates = [0.02]\n")
+    def test_and_are_published_now_that_they_are_paid(self) -> None:
+        """...and accepted at the edge: collection and overrides are paid."""
+        plan = load_plan(
+            plan_toml(commission='basis = "collection"\n', tail="[override]\nrates = [0.02]\n"),
+            "toml",
         )
-        assert "not paid by this version yet" in errors["commission.basis"]
-        assert "not paid by this version yet" in errors["override"]
+        assert plan.commission.basis == "collection"
+        assert plan.override is not None
 
     def test_the_document_round_trips(self) -> None:
         plan = load_plan(FULL, "toml")

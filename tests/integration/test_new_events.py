@@ -1,0 +1,356 @@
+"""SPEC §2's PaymentReceived, FxRateSet and RepTransferred, and the SPEC §3.1
+shapes they pay — currencies, pay on collection and overrides — through import
+→ statement, on SQLite and PostgreSQL: the refusals (each naming its field,
+storing nothing), and golden amounts and explanation steps at the boundaries (a
+payment equal to what is outstanding, a rate set exactly at the sale's moment,
+a transfer on the period's first day).
+
+The plans are the SPEC's seed plan (quarterly, CNY, 5 % default rate, a 90-day
+clawback window; no targets here, so no bonus) with the section under test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import BatchRejectedError
+from policies.plan import load_plan
+from projections.service import Reports
+from tests.builders import enrol, jsonl, line, sale, stored_count
+from tests.payout_scenes import approve, run_id_of
+from tests.unit.shapes import plan_toml
+
+Q3_START = "2026-07-01T00:00:00+08:00"
+
+
+def _publish(ledger: Ledger, toml: str, plan_id: str = "field-sales") -> None:
+    text = toml.replace('id = "field-sales"', f'id = "{plan_id}"')
+    ledger.publish_plan(load_plan(text, "toml"), actor="admin")
+
+
+def _import(ledger: Ledger, *events: dict[str, Any]) -> None:
+    ledger.import_lines(jsonl(*events), actor="crm")
+
+
+def _refused(ledger: Ledger, event: dict[str, Any]) -> tuple[str | None, str]:
+    """The field and reason an import of ``event`` is refused with; nothing stored."""
+    before = stored_count(ledger)
+    with pytest.raises(BatchRejectedError) as caught:
+        _import(ledger, event)
+    assert stored_count(ledger) == before, "a refused import stores nothing"
+    (error,) = caught.value.errors
+    return error.field, error.reason
+
+
+def _line(statement: dict[str, Any], kind: str) -> dict[str, Any]:
+    (found,) = [x for x in statement["lines"] if x["kind"] == kind]
+    return found
+
+
+def _steps(found: dict[str, Any], code: str) -> list[dict[str, Any]]:
+    return [s for s in found["explanation"] if s["code"] == code]
+
+
+def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, Any]:
+    return line("PaymentReceived", at=at, payment_id=payment_id, sale_id=sale_id, amount=amount)
+
+
+def _rate(base: str, rate: str, at: str, quote: str = "CNY") -> dict[str, Any]:
+    return line("FxRateSet", at=at, actor="fin-amy", base=base, quote=quote, rate=rate)
+
+
+def _event_id(ledger: Ledger, type_: str, **fields: str) -> str:
+    for record in ledger.iter_log():
+        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
+            return record.event_id
+    raise AssertionError(f"no {type_} {fields}")
+
+
+# -- payments ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def collection(ledger: Ledger) -> Ledger:
+    """A pay-on-collection plan; r1 sold S1 (10,000 CNY) on 14 July."""
+    _publish(ledger, plan_toml(commission='basis = "collection"\n'))
+    _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
+    return ledger
+
+
+class TestPaymentRefusals:
+    def test_a_payment_above_what_is_outstanding_is_refused(self, collection: Ledger) -> None:
+        _import(collection, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        field, reason = _refused(
+            collection, _payment("P2", "S1", "6000.01", "2026-10-01T10:00:00+08:00")
+        )
+        assert field == "amount"
+        assert "10000.01, above its amount 10000.00" in reason
+
+    def test_a_payment_equal_to_what_is_outstanding_is_accepted(self, collection: Ledger) -> None:
+        """The boundary: 4,000 then 6,000 pay the 10,000 sale exactly."""
+        _import(
+            collection,
+            _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "6000.00", "2026-10-01T10:00:00+08:00"),
+        )
+        field, _ = _refused(collection, _payment("P3", "S1", "0.01", "2026-10-02T10:00:00+08:00"))
+        assert field == "amount"
+
+    def test_a_payment_for_an_unknown_sale_is_refused(self, collection: Ledger) -> None:
+        field, reason = _refused(collection, _payment("P1", "S9", "1.00", Q3_START))
+        assert (field, reason) == ("sale_id", "unknown sale 'S9'")
+
+    def test_a_payment_before_its_sale_or_of_a_cancelled_sale_is_refused(
+        self, collection: Ledger
+    ) -> None:
+        assert _refused(collection, _payment("P1", "S1", "1.00", Q3_START))[0] == "occurred_at"
+        _import(collection, line("SaleCancelled", sale_id="S1", reason="lost"))
+        field, reason = _refused(
+            collection, _payment("P1", "S1", "1.00", "2026-08-01T10:00:00+08:00")
+        )
+        assert field == "sale_id"
+        assert "was cancelled" in reason
+
+    def test_a_payment_is_idempotent_by_its_id(self, collection: Ledger) -> None:
+        paid = _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00")
+        _import(collection, paid)
+        before = stored_count(collection)
+        _import(collection, paid)
+        assert stored_count(collection) == before, "the same payment again is skipped"
+        field, reason = _refused(collection, {**paid, "amount": "5000.00"})
+        assert field == "payment_id"
+        assert "already stored with other content" in reason
+
+
+class TestPayOnCollection:
+    def test_a_payment_releases_its_share_in_its_own_period(self, collection: Ledger) -> None:
+        """S1 earns 10,000 × 0.05 = 500 in Q3. P1 (4,000 in August) releases
+        0.4 × 500 = 200 into Q3, which shows 300 unreleased; P2 (the 6,000
+        outstanding, in October) releases the other 300 into Q4."""
+        _import(
+            collection,
+            _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "6000.00", "2026-10-01T10:00:00+08:00"),
+        )
+        reports = Reports(collection)
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        commission = _line(q3, "commission")
+        assert commission["amount"] == "200.00"
+        (released,) = _steps(commission, "payment_released")
+        assert released["values"] == {
+            "commission": "200",
+            "fraction": "0.4000",
+            "paid": "4000.00",
+            "payment_id": "P1",
+            "sale_amount": "10000.00",
+            "sale_id": "S1",
+        }
+        assert released["event_ids"] == [_event_id(collection, "PaymentReceived", payment_id="P1")]
+        assert q3["unreleased"] == "0.00", "every payment so far is counted against Q3's earnings"
+        assert _line(q4, "commission")["amount"] == "300.00"
+        assert q4["unreleased"] == "0.00", "Q4 booked nothing"
+
+    def test_what_is_not_paid_yet_is_unreleased_in_the_booking_period(
+        self, collection: Ledger
+    ) -> None:
+        _import(collection, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        q3 = Reports(collection).statement("r1", "2026-Q3")
+        assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("200.00", "300.00")
+        assert q3["total"] == "200.00"
+
+    def test_a_cancellation_inside_the_window_takes_the_releases_back(
+        self, collection: Ledger
+    ) -> None:
+        """S1 cancelled 30 days after it was sold: never credited, so P1 releases
+        nothing on replay."""
+        _import(collection, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        _import(
+            collection,
+            line("SaleCancelled", at="2026-08-13T10:00:00+08:00", sale_id="S1", reason="lost"),
+        )
+        q3 = Reports(collection).statement("r1", "2026-Q3")
+        assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("0.00", "0.00")
+
+    def test_a_booking_plan_statement_has_no_unreleased_key(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
+        _import(ledger, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        q3 = Reports(ledger).statement("r1", "2026-Q3")
+        assert "unreleased" not in q3
+        assert _line(q3, "commission")["amount"] == "500.00", "paid on booking, whole"
+
+
+# -- currencies ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def priced(ledger: Ledger) -> Ledger:
+    """The seed plan (CNY); USD→CNY 7.1 set at exactly the moment S1 is sold."""
+    _publish(ledger, plan_toml())
+    _import(ledger, enrol("r1"))
+    ledger.import_lines(jsonl(_rate("USD", "7.1", "2026-07-14T10:00:00+08:00")), actor="fin-amy")
+    return ledger
+
+
+def _usd_sale(sale_id: str, amount: str, at: str = "2026-07-14T10:00:00+08:00") -> dict[str, Any]:
+    return {**sale(sale_id, "r1", amount, at=at), "currency": "USD"}
+
+
+class TestCurrencies:
+    def test_a_rate_set_at_the_sales_moment_converts_it(self, priced: Ledger) -> None:
+        """1,000.50 USD × 7.1 = 7,103.55 CNY, × 0.05 = 355.1775 → 355.18; the step
+        names the rate and its event."""
+        _import(priced, _usd_sale("S1", "1000.50"))
+        commission = _line(Reports(priced).statement("r1", "2026-Q3"), "commission")
+        assert commission["amount"] == "355.18"
+        (fx,) = _steps(commission, "fx_converted")
+        rate_id = _event_id(priced, "FxRateSet", base="USD")
+        assert fx["event_ids"] == [rate_id]
+        assert fx["values"] == {
+            "amount": "1000.5",
+            "converted": "7103.55",
+            "currency": "USD",
+            "plan_currency": "CNY",
+            "rate": "7.1",
+            "rate_from": "2026-07-14T10:00:00+08:00",
+            "sale_id": "S1",
+        }
+        assert rate_id in commission["event_ids"]
+
+    def test_a_sale_before_any_rate_is_refused(self, priced: Ledger) -> None:
+        field, reason = _refused(priced, _usd_sale("S1", "100.00", at="2026-07-14T09:59:59+08:00"))
+        assert field == "currency"
+        assert "no exchange rate USD->CNY" in reason
+
+    def test_a_sale_in_the_plans_currency_needs_no_rate(self, priced: Ledger) -> None:
+        _import(priced, {**sale("S1", "r1", "100.00"), "currency": "CNY"})
+        field, _ = _refused(priced, {**_usd_sale("S2", "1.00"), "currency": "EUR"})
+        assert field == "currency", "a rate of another pair does not count"
+
+    def test_a_rate_recorded_later_but_dated_before_the_sale_changes_the_replay(
+        self, priced: Ledger
+    ) -> None:
+        """A 7.2 rate dated 15 July, recorded after the 16 July sale: the sale now
+        converts at 7.2 (1,000 → 7,200, commission 360); as of before the rate,
+        at 7.1 (355)."""
+        _import(priced, _usd_sale("S1", "1000.00", at="2026-07-16T10:00:00+08:00"))
+        before = priced.head()
+        assert before is not None
+        priced.import_lines(
+            jsonl(_rate("USD", "7.2", "2026-07-15T10:00:00+08:00")), actor="fin-amy"
+        )
+        reports = Reports(priced)
+        assert _line(reports.statement("r1", "2026-Q3"), "commission")["amount"] == "360.00"
+        then = reports.statement("r1", "2026-Q3", as_of=before.position)
+        assert _line(then, "commission")["amount"] == "355.00"
+
+    def test_a_paid_period_books_the_rates_change_as_a_correction(self, priced: Ledger) -> None:
+        _import(priced, _usd_sale("S1", "1000.00", at="2026-07-16T10:00:00+08:00"))
+        reports = Reports(priced)
+        run_id = run_id_of(reports, "2026-Q3")
+        approve(priced, run_id)
+        priced.pay_run(run_id, actor="fin-amy")
+        priced.import_lines(
+            jsonl(_rate("USD", "7.2", "2026-07-15T10:00:00+08:00")), actor="fin-amy"
+        )
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        assert (q3["status"], q3["total"]) == ("paid", "355.00"), "a paid period stays locked"
+        assert _line(q4, "correction")["amount"] == "5.00"
+        late_rate = _event_id(priced, "FxRateSet", rate="7.2")
+        assert [e["event_id"] for e in q3["later_events"]] == [late_rate]
+
+    def test_fx_rate_refusals_name_the_field(self, priced: Ledger) -> None:
+        assert _refused(priced, _rate("CNY", "1.0", Q3_START))[0] == "quote"
+        assert _refused(priced, _rate("USD", "-7", Q3_START))[0] == "rate"
+        same = _rate("USD", "7.1", "2026-07-14T10:00:00+08:00")
+        before = stored_count(priced)
+        priced.import_lines(jsonl(same), actor="fin-amy")
+        assert stored_count(priced) == before, "the same rate at the same moment is skipped"
+        field, reason = _refused(priced, {**same, "rate": "7.3"})
+        assert field == "rate"
+        assert "already stored with other content" in reason
+
+
+# -- overrides ------------------------------------------------------------------------
+
+OVERRIDE_PLAN = plan_toml(tail="[override]\nrates = [0.02, 0.01]\n")
+
+
+@pytest.fixture
+def team(ledger: Ledger) -> Ledger:
+    """m1 manages m2, who manages r1 (both managers on an override plan);
+    r2 reports to m1 until 1 October (the first day of Q4), then to m2."""
+    _publish(ledger, plan_toml())
+    _publish(ledger, OVERRIDE_PLAN, plan_id="managers")
+    _import(
+        ledger,
+        enrol("m1", plan_id="managers"),
+        enrol("m2", plan_id="managers", manager_id="m1"),
+        enrol("r1", manager_id="m2"),
+        enrol("r2", manager_id="m1"),
+        sale("S1", "r1", "10000.00"),
+        sale("S2", "r2", "20000.00"),
+        sale("S3", "r2", "30000.00", at="2026-09-30T23:59:59+08:00"),
+        line("RepTransferred", at="2026-10-01T00:00:00+08:00", rep_id="r2", manager_id="m2"),
+        sale("S4", "r2", "40000.00", at="2026-10-01T00:00:00+08:00"),
+    )
+    return ledger
+
+
+class TestOverrides:
+    def test_a_manager_earns_on_two_levels(self, team: Ledger) -> None:
+        """m1's Q3: level 1 = r2 (S2 + S3 = 50,000 × 0.02 = 1,000), level 2 =
+        r1 through m2 (10,000 × 0.01 = 100)."""
+        q3 = Reports(team).statement("m1", "2026-Q3")
+        overrides = [x for x in q3["lines"] if x["kind"] == "override"]
+        assert [x["amount"] for x in overrides] == ["1000.00", "100.00"]
+        level1 = overrides[0]["explanation"]
+        assert [s["code"] for s in level1] == ["override_rep", "override_total"]
+        assert level1[0]["values"] == {"credited": "50000", "level": "1", "rep_id": "r2"}
+        assert level1[1]["values"] == {
+            "amount": "1000",
+            "credited": "50000",
+            "level": "1",
+            "rate": "0.0200",
+        }
+
+    def test_a_transfer_on_the_periods_first_day_moves_that_days_sales(self, team: Ledger) -> None:
+        """From 1 October r2 reports to m2: S4 (40,000, sold at 00:00 that day) is
+        m2's level 1 (800) and m1's level 2 (400); S3 (the second before) was m1's."""
+        reports = Reports(team)
+        m1 = reports.statement("m1", "2026-Q4")
+        m2 = reports.statement("m2", "2026-Q4")
+        assert [x["amount"] for x in m1["lines"] if x["kind"] == "override"] == ["400.00"]
+        assert [x["amount"] for x in m2["lines"] if x["kind"] == "override"] == ["800.00"]
+        transfer = _event_id(team, "RepTransferred", rep_id="r2")
+        (rep_step,) = _steps(_line(m2, "override"), "override_rep")
+        assert transfer in rep_step["event_ids"]
+        m2_q3 = [x["amount"] for x in reports.statement("m2", "2026-Q3")["lines"]]
+        assert "200.00" in m2_q3, "m2's Q3: r1's 10,000 at 0.02"
+
+    def test_a_rep_without_reports_earns_no_override_line(self, team: Ledger) -> None:
+        q3 = Reports(team).statement("r1", "2026-Q3")
+        assert [x for x in q3["lines"] if x["kind"] == "override"] == []
+
+    def test_the_projection_equals_an_as_of_replay(self, team: Ledger) -> None:
+        """The read model (folded as events came) and a replay as of the head agree
+        for the managers, whose figures rest on their reports' events."""
+        reports = Reports(team)
+        head = team.head()
+        assert head is not None
+        for rep_id in ("m1", "m2"):
+            now = reports.statement(rep_id, "2026-Q4")
+            replay = reports.statement(rep_id, "2026-Q4", as_of=head.position)
+            assert now["lines"] == replay["lines"]
+
+    def test_transfer_refusals_name_the_field(self, team: Ledger) -> None:
+        move = line("RepTransferred", at="2026-11-01T00:00:00+08:00", rep_id="r1")
+        assert _refused(team, {**move, "manager_id": "nobody"})[0] == "manager_id"
+        assert _refused(team, {**move, "manager_id": "r1"})[0] == "manager_id"
+        assert _refused(team, move)[0] == "manager_id", "neither team nor manager"
+        assert _refused(team, {**move, "rep_id": "r9", "team": "east"})[0] == "rep_id"
+        early = {**move, "occurred_at": "2026-06-01T00:00:00+08:00"}
+        assert _refused(team, {**early, "team": "east"})[0] == "occurred_at"

@@ -1,0 +1,112 @@
+"""SPEC §3.1 pay on collection, as `calculate_period` pays it: what a booking
+period earned per sale (`earned_by_sale`, after tiers, caps and the gate), the
+release lines of a period's payments and the booking period's ``unreleased``,
+golden and as a property (the releases of a fully paid sale add up to what it
+earned)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.calculate import calculate_period, earned_by_sale
+from policies.collection import PaymentFact
+from policies.facts import ReleaseFact
+from tests.unit.factories import at, facts, sale, target
+from tests.unit.shapes import shaped, tiers
+
+COLLECTION = 'basis = "collection"\n'
+
+
+def _payment(pid: str, sale_id: str, amount: str, day: float = 20) -> PaymentFact:
+    return PaymentFact(pid, sale_id, Decimal(amount), at(day), 1000 + int(day), f"event-{pid}")
+
+
+class TestEarnedBySale:
+    def test_base_rates_per_sale(self) -> None:
+        plan = shaped(commission=COLLECTION)
+        sold = (sale("10000", sale_id="S1"), sale("5000", sale_id="S2", category="software"))
+        assert earned_by_sale(plan, facts(sales=sold)) == {
+            "S1": (Decimal("500.00"), Decimal(0)),
+            "S2": (Decimal("400.00"), Decimal(0)),
+        }
+
+    def test_the_period_cap_is_shared_out_by_sale(self) -> None:
+        """Commission 500 + 1,500 = 2,000, period cap 1,000: each sale keeps half."""
+        plan = shaped(commission=COLLECTION + "period_cap = 1000\n", default_rate="0.10")
+        sold = (sale("5000", sale_id="S1"), sale("15000", sale_id="S2"))
+        earned = earned_by_sale(plan, facts(sales=sold))
+        assert earned["S1"][0] == Decimal(250)
+        assert earned["S2"][0] == Decimal(750)
+
+    def test_a_sale_clawed_back_earned_nothing(self) -> None:
+        plan = shaped(commission=COLLECTION)
+        sold = (sale("10000", sale_id="S1", cancelled_after_days=10),)
+        assert earned_by_sale(plan, facts(sales=sold)) == {}
+
+    def test_tiers_decide_in_the_booking_period(self) -> None:
+        """Quota 10,000 at 10 %, ×1.5 above: 12,000 earns 1,000 + 300."""
+        plan = shaped(
+            commission=COLLECTION,
+            default_rate="0.10",
+            tail=tiers(
+                "attainment", "marginal", "{from = 0, multiplier = 1}, {from = 1, multiplier = 1.5}"
+            ),
+        )
+        sold = (sale("12000", sale_id="S1"),)
+        earned = earned_by_sale(plan, facts(sales=sold, targets=(target("10000"),)))
+        assert earned == {"S1": (Decimal(1300), Decimal(0))}
+
+
+class TestReleases:
+    def test_a_period_pays_what_its_payments_release(self) -> None:
+        plan = shaped(commission=COLLECTION)
+        release = ReleaseFact(
+            _payment("P1", "S0", "2500.00"), Decimal(10000), Decimal(500), Decimal(0)
+        )
+        result = calculate_period(plan, facts(releases=(release,)))
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        assert commission.amount == Decimal("125.00")
+        assert [s.code for s in commission.steps] == ["payment_released", "collection_total"]
+        assert commission.event_ids[0] == "event-P1"
+        assert result.unreleased == Decimal("0.00"), "the period booked nothing"
+
+    def test_the_booking_period_shows_what_is_unreleased(self) -> None:
+        plan = shaped(commission=COLLECTION)
+        sold = (sale("10000", sale_id="S1"),)
+        paid = ReleaseFact(
+            _payment("P1", "S1", "4000.00"), Decimal(10000), Decimal(500), Decimal(0)
+        )
+        result = calculate_period(plan, facts(sales=sold, booked_releases=(paid,)))
+        assert result.unreleased == Decimal("300.00")
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        assert commission.amount == Decimal("0.00"), "released only when paid"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.decimals(min_value=Decimal("0.03"), max_value=Decimal(1_000_000), places=2),
+    st.lists(st.integers(min_value=1, max_value=100), min_size=1, max_size=6),
+    st.decimals(min_value=Decimal(0), max_value=Decimal(100_000), places=4),
+)
+def test_a_fully_paid_sale_releases_what_it_earned(
+    amount: Decimal, weights: list[int], earned: Decimal
+) -> None:
+    """Payments splitting a sale's amount in any proportions release, together,
+    its whole commission (to far below a cent: each line rounds once)."""
+    total = sum(weights)
+    parts = [amount * w / total for w in weights]
+    parts = [p.quantize(Decimal("0.01")) for p in parts[:-1]]
+    parts.append(amount - sum(parts, Decimal(0)))
+    if any(p <= 0 for p in parts):
+        return
+    releases = tuple(
+        ReleaseFact(_payment(f"P{i}", "S1", str(p), day=i), amount, earned, Decimal(0))
+        for i, p in enumerate(parts)
+    )
+    plan = shaped(commission=COLLECTION)
+    result = calculate_period(plan, facts(releases=releases))
+    (commission,) = [x for x in result.lines if x.kind == "commission"]
+    assert abs(commission.amount - earned) <= Decimal("0.005")
