@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -176,7 +176,7 @@ class Reports:
         self._follower: threading.Thread | None = None
         self._last_stamp: tuple[int, bytes] = (-1, b"")
         # rep -> (head position, facts, calculator, step cache) of recent estimates
-        self._estimates: dict[str, tuple[int, LedgerFacts, Calculator, StepCache]] = {}
+        self._estimates: dict[str, _KeptRep] = {}
         self._estimates_lock = threading.Lock()
 
     @property
@@ -577,29 +577,38 @@ class Reports:
         stays where it is, so an estimate computes one period of one fork."""
         on = sale.on or datetime.now(UTC).date()
         with self._estimates_lock:
-            facts, base, cache = self._estimate_base(rep_id)
-            if rep_id not in facts.reps:
-                raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            kept = self._estimate_base(rep_id)
+            facts, base = kept.facts, kept.calculator
             period = check_estimate_period(facts, rep_id, on)
             currency = base.plan(rep_id, period).currency
             dry = self.ledger.dry_run([sale_input(rep_id, sale, currency, on)], actor=actor)
             record = dry[0]._replace(position=facts.position + 1)
-            return estimate_report(facts, base, record, rep_id=rep_id, period=period, cache=cache)
+            if period not in kept.statements:
+                kept.statements[period] = base.statement(rep_id, period)
+            return estimate_report(
+                facts,
+                base,
+                record,
+                rep_id=rep_id,
+                period=period,
+                cache=kept.cache,
+                before=kept.statements[period],
+            )
 
-    def _estimate_base(self, rep_id: str) -> tuple[LedgerFacts, Calculator, StepCache]:
+    def _estimate_base(self, rep_id: str) -> _KeptRep:
         """The rep's facts at the head and their calculator, kept while the head
         does not move (a few reps, the most recently asked)."""
         head = self.ledger.head()
         position = head.position if head else 0
         kept = self._estimates.pop(rep_id, None)
-        if kept is None or kept[0] != position:
+        if kept is None or kept.position != position:
             facts, at = self.rep_facts_at(rep_id, position)
             cache = StepCache()
-            kept = (position, facts, Calculator(facts, at, cache=cache), cache)
+            kept = _KeptRep(position, facts, Calculator(facts, at, cache=cache), cache)
         self._estimates[rep_id] = kept  # the most recent last
         while len(self._estimates) > _ESTIMATE_REPS:
             del self._estimates[next(iter(self._estimates))]
-        return kept[1], kept[2], kept[3]
+        return kept
 
     # -- projections -----------------------------------------------------------
 
@@ -850,6 +859,19 @@ class Reports:
 
 
 _NO_END = 2**63 - 1
+
+
+@dataclass
+class _KeptRep:
+    """What `Reports.estimate` keeps of a rep while the head stays at ``position``:
+    the rep's facts, their calculator (and its commission steps), and each open
+    period's statement as it stands."""
+
+    position: int
+    facts: LedgerFacts
+    calculator: Calculator
+    cache: StepCache
+    statements: dict[Period, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

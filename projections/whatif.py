@@ -270,6 +270,7 @@ def estimate_report(
     rep_id: str,
     period: Period,
     cache: StepCache | None = None,
+    before: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What ``sale`` (never recorded) adds to ``rep_id``'s open ``period``:
     the statement's figures before and after, the difference, and the lines
@@ -277,13 +278,14 @@ def estimate_report(
 
     ``base`` is the calculator of ``facts`` as they stand (kept between
     estimates: what it worked out for the periods before ``period`` holds for
-    the fork too, as a sale in ``period`` changes no earlier period).
+    the fork too, as a sale in ``period`` changes no earlier period), and
+    ``before`` the period's statement from it, when already made.
     """
     fork = facts.fork()
     fork.apply(sale)
     at = AsOf(sale.position, sale.recorded_at, None)
     after_calc = base.seeded_for(fork, at, rep_id, period, cache)
-    before = base.statement(rep_id, period)
+    before = before if before is not None else base.statement(rep_id, period)
     after = after_calc.statement(rep_id, period)
     changes = diff_statements(before, after, {sale.event_id: _summary(sale)})["changes"]
     by_kind: dict[str, Decimal] = {}
