@@ -120,4 +120,5 @@ class TestEstimate:
             "estimate", "--rep", "rep-li", "--amount", "5", "--date", "2026-08-01", "--db", url
         )
         assert result.exit_code == 1
-        assert "date" in result.output and "is paid" in result.output
+        assert "date" in result.output
+        assert "is paid" in result.output
