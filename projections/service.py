@@ -561,7 +561,7 @@ class Reports:
             )
         # checked where `plan publish` checks it; placed right after the facts read
         dry = self.ledger.dry_run([candidate_input(plan, datetime.now(UTC))], actor=actor)
-        candidate = dry[0]._replace(position=facts.position + 1) if dry else None
+        candidate = _after(dry[0], facts) if dry else None
         return whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
 
     def estimate(
@@ -582,7 +582,7 @@ class Reports:
             period = check_estimate_period(facts, rep_id, on)
             currency = base.plan(rep_id, period).currency
             dry = self.ledger.dry_run([sale_input(rep_id, sale, currency, on)], actor=actor)
-            record = dry[0]._replace(position=facts.position + 1)
+            record = _after(dry[0], facts)
             if period not in kept.statements:
                 kept.statements[period] = base.statement(rep_id, period)
             return estimate_report(
@@ -859,6 +859,12 @@ class Reports:
 
 
 _NO_END = 2**63 - 1
+
+
+def _after(record: EventRecord, facts: LedgerFacts) -> EventRecord:
+    """``record`` (a dry run's: placed after the head as it stood) after every
+    event of ``facts`` too, should the head have moved since they were read."""
+    return record._replace(position=max(record.position, facts.position + 1))
 
 
 @dataclass
