@@ -183,15 +183,18 @@ class Calculator:
         if self.window_start is not None:
             msg = "a windowed calculator is not seeded from"
             raise AssertionError(msg)
-        known = dict(self.known_totals)
         previous = period.previous()
-        if previous >= facts.first_period(rep_id, period.kind) and (
-            facts.paid_run(rep_id, previous) is None and facts.plan_for(rep_id, previous)
-        ):
-            known[rep_id, previous] = (
+        if (
+            (rep_id, previous) not in self.known_totals
+            and previous >= facts.first_period(rep_id, period.kind)
+            and facts.paid_run(rep_id, previous) is None
+            and facts.plan_for(rep_id, previous)
+        ):  # kept here too: the next fork of these facts starts from it at once
+            self.known_totals[rep_id, previous] = (
                 self._total_of(rep_id, previous),
                 self._events_of(rep_id, previous),
             )
+        known = dict(self.known_totals)
         plan = facts.plan_for(rep_id, period)
         if plan is not None and plan.draw is not None and plan.draw.recoverable:
             self._draw_balance_after(rep_id, previous)  # worked out here once, then copied
