@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,7 +51,7 @@ from ledger.crm import (
 from ledger.errors import BatchRejectedError, LedgerError, Unit
 from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
-from policies.plan import PlanError, load_plan
+from policies.plan import Plan, PlanError, load_plan
 from policies.wording import render_warning
 from presentation import (
     diff_texts,
@@ -59,10 +60,18 @@ from presentation import (
     print_history,
     print_statement,
 )
+from presentation.modelling import (
+    estimate_texts,
+    print_estimate,
+    print_whatif,
+    whatif_csv,
+    whatif_texts,
+)
 from projections.audit_check import check_bundle
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
+from projections.whatif import EstimateSale
 from service import UseCases
 
 app = typer.Typer(
@@ -1499,6 +1508,151 @@ def audit_check(
     for finding in report.unchecked:
         err.print(f"[yellow]not checked:[/] {escape(finding.part)}: {escape(finding.detail)}")
     raise typer.Exit(report.exit_code)
+
+
+# -- modelling (SPEC §5): what-if, estimate and plan check; nothing is recorded --
+
+PeriodsOption = Annotated[
+    list[str],
+    typer.Option("--period", help="2026-07 or 2026-Q3; repeat for several periods."),
+]
+
+
+def _candidate_plan(path: Path, *, as_json: bool) -> Plan:
+    """A candidate plan file, validated as `plan publish` validates it."""
+    fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
+    try:
+        return load_plan(path.read_text(encoding="utf-8"), fmt)
+    except PlanError as exc:
+        if as_json:
+            _print_json({"error": "invalid", "detail": str(exc)})
+        else:
+            err.print(f"[bold red]invalid plan:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+def _show_whatif(
+    result: dict[str, Any], *, fmt: str, csv_to: Path | None, locale: str, as_json: bool
+) -> None:
+    if csv_to is not None:
+        csv_to.write_text(whatif_csv(result), encoding="utf-8")
+    if as_json:
+        _print_json(whatif_texts(result, locale))
+    elif fmt == "csv":
+        sys.stdout.write(whatif_csv(result))
+    else:
+        print_whatif(out, result, locale)
+        if csv_to is not None:
+            out.print(f"CSV written to {escape(str(csv_to))}")
+
+
+@app.command()
+def whatif(
+    plan: Annotated[
+        Path,
+        typer.Option(
+            "--plan", help="The candidate plan, TOML or JSON.", exists=True, dir_okay=False
+        ),
+    ],
+    period: PeriodsOption,
+    rep: Annotated[str | None, typer.Option("--rep", help="Only this rep.")] = None,
+    fmt: Annotated[
+        Literal["table", "csv"],
+        typer.Option("--format", help="table (default) or csv (a spreadsheet, on stdout)."),
+    ] = "table",
+    csv_to: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write the CSV to this file.", dir_okay=False),
+    ] = None,
+    locale: LocaleOption = "en",
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the whole history under a candidate plan, as if published now: per
+    rep and in total, today's pay, the candidate's, the difference and the lines
+    that moved. Records nothing."""
+    who = _actor(actor)
+    candidate = _candidate_plan(plan, as_json=as_json)
+    result = _reporting(
+        db, as_json=as_json, call=lambda r: r.whatif(candidate, period, rep_id=rep, actor=who)
+    )
+    _show_whatif(result, fmt=fmt, csv_to=csv_to, locale=locale, as_json=as_json)
+
+
+@plan_app.command("check")
+def plan_check(
+    file: Annotated[
+        Path, typer.Argument(help="The plan, TOML or JSON.", exists=True, dir_okay=False)
+    ],
+    period: PeriodsOption,
+    locale: LocaleOption = "en",
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A dry run of `plan publish`: what the plan would pay every rep in the
+    period(s), against today, recording nothing (the `whatif` of the plan)."""
+    who = _actor(actor)
+    candidate = _candidate_plan(file, as_json=as_json)
+    result = _reporting(db, as_json=as_json, call=lambda r: r.whatif(candidate, period, actor=who))
+    _show_whatif(result, fmt="table", csv_to=None, locale=locale, as_json=as_json)
+
+
+@app.command()
+def estimate(
+    rep: RepOption,
+    amount: Annotated[str, typer.Option("--amount", help="The sale's amount, e.g. 50000.00.")],
+    category: Annotated[
+        str | None, typer.Option("--category", help="The sale's category, e.g. software.")
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--date", help="The sale's date, YYYY-MM-DD (default: today)."),
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option("--split", help="REP_ID=SHARE, repeat for each rep of a split deal."),
+    ] = None,
+    locale: LocaleOption = "en",
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What one more sale would add to the rep's open period: commission, band or
+    tier change, SPIFF, bonus, line by line. Records nothing."""
+    who = _actor(actor)
+    sale = EstimateSale(
+        amount=amount, category=category, on=_date_option(on), splits=_splits_option(split)
+    )
+    result = _reporting(db, as_json=as_json, call=lambda r: r.estimate(rep, sale, actor=who))
+    if as_json:
+        _print_json(estimate_texts(result, locale))
+    else:
+        print_estimate(out, result, locale)
+
+
+def _date_option(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"a date like 2026-11-20, not {text!r}", param_hint="'--date'"
+        ) from None
+
+
+def _splits_option(texts: list[str] | None) -> tuple[tuple[str, str], ...]:
+    splits = []
+    for text in texts or []:
+        rep_id, sep, share = text.partition("=")
+        if not sep or not rep_id or not share:
+            raise typer.BadParameter(
+                f"REP_ID=SHARE (e.g. rep-li=0.5), not {text!r}", param_hint="'--split'"
+            )
+        splits.append((rep_id.strip(), share.strip()))
+    return tuple(splits)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,17 @@ from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging, ledger_notices
 from api.metrics import Metrics, MetricsMiddleware
 from api.pages import install_pages
-from api.routes import approvals, audit, disputes, events, metrics, payouts, queues, statements
+from api.routes import (
+    approvals,
+    audit,
+    disputes,
+    events,
+    metrics,
+    modelling,
+    payouts,
+    queues,
+    statements,
+)
 from api.settings import ConfigurationError, Settings, get_settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
@@ -115,7 +125,17 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     app.state.metrics = Metrics(the_ledger, reports)
     app.state.metrics_public = settings.metrics_public
     install_error_handlers(app)
-    for module in (events, statements, payouts, approvals, disputes, audit, queues, metrics):
+    for module in (
+        events,
+        statements,
+        payouts,
+        approvals,
+        disputes,
+        audit,
+        queues,
+        metrics,
+        modelling,
+    ):
         app.include_router(module.router)
     install_pages(app, secret)  # the web pages under /app (SPEC §5.1) and /docs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

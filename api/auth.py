@@ -61,6 +61,10 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "get_pending": _READERS,
     "get_dispute_list": frozenset({"rep", "manager", "finance"}),
     "get_cases": _READERS,
+    # modelling (SPEC §5): a what-if shows every rep's pay, so finance and admin
+    # (who publishes plans); an estimate is a rep's own, a manager's team's
+    "post_whatif": frozenset({"finance", "admin"}),
+    "post_estimate": frozenset({"rep", "manager", "finance", "admin"}),
     # only when LEDGER_METRICS_PUBLIC=false (the default answers without a token)
     "get_metrics": frozenset({"finance", "admin"}),
 }

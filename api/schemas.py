@@ -17,13 +17,19 @@ __all__ = [
     "DisputeIn",
     "DisputeOut",
     "ErrorOut",
+    "EstimateIn",
+    "EstimateOut",
     "OutcomeOut",
     "RecordOut",
     "ResolutionIn",
     "ResolutionOut",
+    "SplitIn",
     "StatementOut",
     "VerifyOut",
     "WarningOut",
+    "WhatIfIn",
+    "WhatIfOut",
+    "WhatIfRowOut",
 ]
 
 
@@ -406,3 +412,83 @@ class CaseItemOut(BaseModel):
 
 class CasePageOut(_Page):
     items: list[CaseItemOut]
+
+
+# -- modelling (SPEC §5): POST /whatif and POST /reps/{rep_id}/estimate ---------
+
+
+class WhatIfIn(BaseModel):
+    """A candidate plan and the periods to compare it in."""
+
+    model_config = ConfigDict(extra="forbid")
+    plan: dict[str, Any] | str = Field(
+        description="The candidate plan: a plan document (JSON: money and ratios as decimal "
+        'text, e.g. "0.05") or the text of a TOML plan file'
+    )
+    periods: list[str] = Field(
+        min_length=1, max_length=400, description='Periods to compare, e.g. ["2026-Q3"]'
+    )
+    rep_id: str | None = Field(default=None, max_length=128, description="Only this rep")
+
+
+class WhatIfRowOut(BaseModel):
+    """One rep and period: today's figures, the candidate's, the difference."""
+
+    model_config = ConfigDict(extra="allow")
+    rep_id: str
+    period: str
+    currency: str
+    status: str
+    today: dict[str, Any] | None
+    candidate: dict[str, Any] | None
+    difference: dict[str, str]
+    moved: list[dict[str, Any]]
+
+
+class WhatIfOut(BaseModel):
+    """A what-if: every rep's pay today and under the candidate, recording nothing."""
+
+    model_config = ConfigDict(extra="allow")
+    recorded: Literal[False]
+    plan: dict[str, Any]
+    candidate_event: dict[str, Any] | None
+    periods: list[str]
+    reps: list[WhatIfRowOut]
+    totals: list[dict[str, Any]]
+    text: str
+
+
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rep_id: str = Field(max_length=128)
+    share: str = Field(max_length=32, description='Decimal text, e.g. "0.5"')
+
+
+class EstimateIn(BaseModel):
+    """One more sale for the rep's open period."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: str = Field(max_length=32, description="Decimal text in the plan's currency")
+    category: str | None = Field(default=None, max_length=128)
+    date: str | None = Field(
+        default=None, max_length=10, description="YYYY-MM-DD in an open period (default: today)"
+    )
+    splits: list[SplitIn] | None = Field(default=None, max_length=100)
+
+
+class EstimateOut(BaseModel):
+    """What the sale would add: figures before and after, the lines that moved."""
+
+    model_config = ConfigDict(extra="allow")
+    recorded: Literal[False]
+    rep_id: str
+    period: str
+    currency: str
+    sale: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    difference: dict[str, str]
+    by_kind: dict[str, str]
+    tier_changed: bool
+    moved: list[dict[str, Any]]
+    text: str

@@ -50,6 +50,7 @@ from ledger.chain_guard import (
 from ledger.dispute import Dispute
 from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
+    BatchRejectedError,
     BrokenChainError,
     InvalidInputError,
     LedgerError,
@@ -196,6 +197,34 @@ class Ledger(Application[UUID]):
         """Record ``PlanPublished`` for a validated plan."""
         item = ev.make_event(ev.PlanPublished, occurred_at=occurred_at or _now(), plan=plan)
         return self.record([item], actor=actor)
+
+    def dry_run(
+        self, items: Sequence[ev.EventIn], *, actor: str, recorded_at: datetime | None = None
+    ) -> list[EventRecord]:
+        """The events ``items`` would become if recorded now, and nothing recorded
+        (a what-if, an estimate): checked by the very rules `record` applies (a
+        bad input raises `BatchRejectedError` naming its field; one whose key is
+        stored with the same content gives no event, as `record` skips it),
+        each placed where it would be appended — the positions after the head,
+        the event id its stream would give it — with no chain hash (``""``)."""
+        inputs = [Input.of(item, actor) for item in items]
+        staging = self.staging(self.chain)
+        _, errors = staging.apply_all(list(enumerate(inputs, 1)))
+        if errors:
+            raise BatchRejectedError(errors)
+        head = self.head()
+        position = head.position if head is not None else 0
+        stamp = (recorded_at or _now()).astimezone(UTC).isoformat(timespec="microseconds")
+        records = []
+        for stored in staging.take_pending():
+            position += 1
+            stream = stored.originator_id
+            event_id = event_id_text(
+                stream if isinstance(stream, UUID) else UUID(stream), stored.originator_version
+            )
+            logged = LoggedEvent(position, stored.topic, stored.state, event_id, stamp, "")
+            records.append(decode(logged))
+        return records
 
     def record_payout_run(
         self,

@@ -11,7 +11,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -153,6 +153,34 @@ class LedgerFacts:
         for record in records:
             facts.apply(record)
         return facts
+
+    def fork(self) -> LedgerFacts:
+        """A copy to fold events that are never recorded into (a what-if's plan
+        version, an estimate's sale), leaving these facts as they are.
+
+        Only what those folds change is copied: the containers a plan
+        publication or a new sale is added to (plans, records, sales, each
+        rep's list of sales and its index by period). The objects in them are
+        shared, so a fork must not be given an event that changes one already
+        folded (a cancellation, an assignment, a payment of a run)."""
+        forked = replace(
+            self,
+            plans={plan_id: dict(versions) for plan_id, versions in self.plans.items()},
+            plan_events=dict(self.plan_events),
+            records=dict(self.records),
+            sales=dict(self.sales),
+            sales_by_rep=defaultdict(list, {r: list(s) for r, s in self.sales_by_rep.items()}),
+            unsplit=dict(self.unsplit),
+            unsplit_by_rep=defaultdict(list, {r: list(s) for r, s in self.unsplit_by_rep.items()}),
+        )
+        forked._period_index = {  # noqa: SLF001 - its own kind
+            key: ({period: list(sales) for period, sales in by_period.items()}, [done[0]])
+            for key, (by_period, done) in self._period_index.items()
+        }
+        forked._sale_of_event = (  # noqa: SLF001
+            dict(self._sale_of_event) if self._sale_of_event is not None else None
+        )
+        return forked
 
     # -- the fold --------------------------------------------------------------
 

@@ -10,8 +10,8 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -30,9 +30,10 @@ from ledger.errors import (
 )
 from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.payout_run import PayoutRun
-from ledger.records import EventRecord, loads_document
+from ledger.records import EventRecord, bulk, loads_document
 from ledger.rep import Rep
 from policies.periods import Period, parse_period
+from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import diff_statements
 from projections.disputes import DisputeRow, RepRow
@@ -58,7 +59,13 @@ from projections.runner import (
     total_and_events,
     verify_views,
 )
-from projections.statement import AsOf, Calculator, OutsideWindowError, statement_sha256
+from projections.statement import (
+    AsOf,
+    Calculator,
+    OutsideWindowError,
+    StepCache,
+    statement_sha256,
+)
 from projections.summary import (
     AUTO_SUMMARY_STEPS,
     DEFAULT_STEP_LIMIT,
@@ -67,10 +74,21 @@ from projections.summary import (
     step_count,
     summarise,
 )
+from projections.whatif import (
+    EstimateSale,
+    candidate_input,
+    check_estimate_period,
+    eligible,
+    estimate_report,
+    sale_input,
+    whatif_report,
+)
 
 __all__ = ["Reports"]
 
 log = logging.getLogger(__name__)
+
+_ESTIMATE_REPS = 16  # reps whose facts `Reports.estimate` keeps
 
 
 def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
@@ -170,6 +188,9 @@ class Reports:
         self._follower: threading.Thread | None = None
         self._last_stamp: tuple[int, bytes] = (-1, b"")
         self._summaries: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+        # rep -> (head position, facts, calculator, step cache) of recent estimates
+        self._estimates: dict[str, _KeptRep] = {}
+        self._estimates_lock = threading.Lock()
 
     @property
     def projector(self) -> Projector:
@@ -625,6 +646,107 @@ class Reports:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
         return str(Calculator(facts, at).first_unpaid_after(rep_id, _period(after)))
 
+    # -- modelling (SPEC §5): forks that record nothing ------------------------
+
+    def whatif(
+        self,
+        plan: Plan,
+        periods: Sequence[str],
+        *,
+        rep_id: str | None = None,
+        actor: str = "whatif",
+    ) -> dict[str, Any]:
+        """What ``plan`` would pay, published now, against what the ledger pays
+        today: every rep (or ``rep_id``) for each of ``periods``, per rep and in
+        total, with the lines that moved (`projections.whatif.whatif_report`).
+
+        The candidate is checked by the rules `plan publish` applies (a new
+        version of its plan id, same currency and period kind; a bad one is
+        refused naming the field) and folded into a fork of the facts at the
+        head: no event is recorded, no read model written."""
+        wanted = sorted({_period(text) for text in periods})
+        if not wanted:
+            raise InvalidInputError("name at least one period (e.g. 2026-Q3)", field="period")
+        for period in wanted:
+            if period.kind != plan.period:
+                example = "2026-07" if plan.period == "month" else "2026-Q3"
+                raise InvalidInputError(
+                    f"plan {plan.id} pays by {plan.period}: ask for a period like {example}, "
+                    f"not {period}",
+                    field="period",
+                )
+        head = self.ledger.head()
+        position = head.position if head else 0
+        if rep_id is not None:
+            facts, at = self.rep_facts_at(rep_id, position)
+            if rep_id not in facts.reps:
+                raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            reps = [rep_id]
+        else:
+            facts, at = self.facts_at(position)
+            reps = sorted(facts.reps)
+        if not any(plan.id in {a[2] for a in facts.reps[r].assignments} for r in reps):
+            raise InvalidInputError(
+                f"no rep{' ' + rep_id if rep_id else ''} is ever paid under plan {plan.id}: "
+                "a what-if of it changes no pay (name the id of the plan the reps follow)",
+                field="plan.id",
+            )
+        # checked where `plan publish` checks it; placed right after the facts read
+        dry = self.ledger.dry_run([candidate_input(plan, datetime.now(UTC))], actor=actor)
+        candidate = _after(dry[0], facts) if dry else None
+        return whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
+
+    def estimate(
+        self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate"
+    ) -> dict[str, Any]:
+        """What one more sale would add to ``rep_id``'s open period (the period
+        of ``sale.on``, default today): commission, band, SPIFF, bonus tier,
+        explained line by line (`projections.whatif.estimate_report`). The sale
+        is checked by the rules that would record it, and recorded nowhere.
+
+        Fast for a rep with years of sales: the rep's facts (from the replay
+        index) and what their calculator worked out are kept while the head
+        stays where it is, so an estimate computes one period of one fork."""
+        on = sale.on or datetime.now(UTC).date()
+        # The cyclic collector paused meanwhile (`ledger.records.bulk`): a fork
+        # makes tens of thousands of containers, enough to set off a full
+        # collection that walks everything the process holds (measured in a
+        # process holding 3M objects: p99 71 ms, paused 2x less); it makes no
+        # cycles, and collection resumes right after.
+        with self._estimates_lock, bulk(freeze=False):
+            kept = self._estimate_base(rep_id)
+            facts, base = kept.facts, kept.calculator
+            period = check_estimate_period(facts, rep_id, on)
+            currency = base.plan(rep_id, period).currency
+            dry = self.ledger.dry_run([sale_input(rep_id, sale, currency, on)], actor=actor)
+            record = _after(dry[0], facts)
+            if period not in kept.statements:
+                kept.statements[period] = base.statement(rep_id, period)
+            return estimate_report(
+                facts,
+                base,
+                record,
+                rep_id=rep_id,
+                period=period,
+                cache=kept.cache,
+                before=kept.statements[period],
+            )
+
+    def _estimate_base(self, rep_id: str) -> _KeptRep:
+        """The rep's facts at the head and their calculator, kept while the head
+        does not move (a few reps, the most recently asked)."""
+        head = self.ledger.head()
+        position = head.position if head else 0
+        kept = self._estimates.pop(rep_id, None)
+        if kept is None or kept.position != position:
+            facts, at = self.rep_facts_at(rep_id, position)
+            cache = StepCache()
+            kept = _KeptRep(position, facts, Calculator(facts, at, cache=cache), cache)
+        self._estimates[rep_id] = kept  # the most recent last
+        while len(self._estimates) > _ESTIMATE_REPS:
+            del self._estimates[next(iter(self._estimates))]
+        return kept
+
     # -- projections -----------------------------------------------------------
 
     def catch_up(self) -> CatchUp:
@@ -764,13 +886,7 @@ class Reports:
 
     @staticmethod
     def _eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
-        rep = facts.reps[rep_id]
-        if rep.enrolled.occurred_at.date() > period.last_day:
-            return False
-        if rep.left is not None and rep.left.occurred_at.date() < period.first_day:
-            return False
-        plan = facts.plan_for(rep_id, period)
-        return plan is not None and plan.period == period.kind
+        return eligible(facts, rep_id, period)
 
     def run(self, run_id: str) -> dict[str, Any]:
         """A payout run as recorded — its statements, who calculated and decided
@@ -882,6 +998,25 @@ class Reports:
 _NO_END = 2**63 - 1
 # Summaries a process keeps (`Reports.summary_json`): a few kilobytes each.
 _KEPT_SUMMARIES = 1024
+
+
+def _after(record: EventRecord, facts: LedgerFacts) -> EventRecord:
+    """``record`` (a dry run's: placed after the head as it stood) after every
+    event of ``facts`` too, should the head have moved since they were read."""
+    return record._replace(position=max(record.position, facts.position + 1))
+
+
+@dataclass
+class _KeptRep:
+    """What `Reports.estimate` keeps of a rep while the head stays at ``position``:
+    the rep's facts, their calculator (and its commission steps), and each open
+    period's statement as it stands."""
+
+    position: int
+    facts: LedgerFacts
+    calculator: Calculator
+    cache: StepCache
+    statements: dict[Period, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,50 @@ class Calculator:
         for earned in [k for k in self._earned if k[0] == rep_id]:
             del self._earned[earned]
 
+    def seeded_for(
+        self,
+        facts: LedgerFacts,
+        as_of: AsOf,
+        rep_id: str,
+        period: Period,
+        cache: StepCache | None = None,
+    ) -> Calculator:
+        """A calculator over ``facts`` — a fork of these that differs only by
+        events reaching ``period`` or later (an estimate's sale) — that starts
+        from what this one worked out of ``rep_id``'s earlier periods: their
+        totals, draw balances and paid replays hold there too. Only
+        ``period`` (and what comes after it) is computed again."""
+        if self.window_start is not None:
+            msg = "a windowed calculator is not seeded from"
+            raise AssertionError(msg)
+        previous = period.previous()
+        if (
+            (rep_id, previous) not in self.known_totals
+            and previous >= facts.first_period(rep_id, period.kind)
+            and facts.paid_run(rep_id, previous) is None
+            and facts.plan_for(rep_id, previous)
+        ):  # kept here too: the next fork of these facts starts from it at once
+            self.known_totals[rep_id, previous] = (
+                self._total_of(rep_id, previous),
+                self._events_of(rep_id, previous),
+            )
+        known = dict(self.known_totals)
+        plan = facts.plan_for(rep_id, period)
+        if plan is not None and plan.draw is not None and plan.draw.recoverable:
+            self._draw_balance_after(rep_id, previous)  # worked out here once, then copied
+        seeded = Calculator(facts, as_of, self.locale, known_totals=known, cache=cache)
+        seeded._draw_balances = {
+            k: v for k, v in self._draw_balances.items() if k[0] != rep_id or k[1] < period
+        }
+        seeded._own_facts = {
+            k: v for k, v in self._own_facts.items() if k[0] != rep_id or k[1] < period
+        }
+        seeded._correction_memo = {
+            k: v for k, v in self._correction_memo.items() if k[0] != rep_id or k[1] < period
+        }
+        seeded._memo = {k: v for k, v in self._memo.items() if k[0] != rep_id or k[1] < period}
+        return seeded
+
     def sales_in(self, rep_id: str, period: Period, kind: PeriodKind) -> list[SaleInfo]:
         """``rep_id``'s sales that occurred in ``period``, in log order."""
         return self.facts.sales_by_period(rep_id, kind).get(period, [])

@@ -14,7 +14,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,7 +46,9 @@ from ledger.errors import (
     NotFoundError,
 )
 from policies.wording import LOCALES
+from presentation.modelling import estimate_texts
 from projections.service import Reports
+from projections.whatif import EstimateSale
 from service import UseCases
 
 __all__ = ["Page", "audit_read", "check_csrf", "page_of", "read_form", "router", "serve"]
@@ -277,6 +279,7 @@ def pay(rep_id: str, request: Request) -> Response:
             rep_id=rep_id,
             periods=views.rep_periods(page.reports, rep_id),
             disputes=disputes,
+            may_estimate=page.who.role in ROUTE_ROLES["post_estimate"],
         )
 
     return serve(page_of(request), build)
@@ -375,6 +378,35 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         where = f"/app/reps/{urllib.parse.quote(rep_id)}/statements/{urllib.parse.quote(period)}"
         return RedirectResponse(
             f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303
+        )
+
+    return await run_in_threadpool(serve, page, build)
+
+
+@router.post("/reps/{rep_id}/estimate")
+async def estimate(rep_id: str, request: Request) -> Response:
+    """The estimator of My pay: what one more sale would add to the rep's open
+    period (`Reports.estimate`, as `POST /reps/{rep_id}/estimate`); records nothing."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def build(page: Page) -> Response:
+        check_csrf(page, form)
+        require_role(page.who, "post_estimate")
+        check_rep_scope(page.who, rep_id, page.reports)
+        on = form.get("date", "").strip()
+        try:
+            day = date.fromisoformat(on) if on else None
+        except ValueError:
+            raise InvalidInputError(f"a date like 2026-11-20, not {on!r}", field="date") from None
+        sale = EstimateSale(
+            amount=form.get("amount", "").strip(),
+            category=form.get("category", "").strip() or None,
+            on=day,
+        )
+        result = page.reports.estimate(rep_id, sale, actor=page.who.actor)
+        return page.render(
+            "estimate.html", rep_id=rep_id, e=estimate_texts(result, page.locale), form=form
         )
 
     return await run_in_threadpool(serve, page, build)

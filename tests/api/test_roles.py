@@ -45,6 +45,12 @@ def _pending_adjustment(api: Api) -> None:
     api.ledger.import_lines([json.dumps(line)], actor="fin-carl")
 
 
+def _candidate_toml() -> str:
+    from demo import PLAN_TOML
+
+    return PLAN_TOML.replace("version = 1", "version = 2")
+
+
 # route name -> (method, path, body or None, {role: expected status})
 def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
     run = api.demo.run_id
@@ -212,6 +218,33 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             None,
             {**readers, "admin": 200},
         ),
+        # modelling (SPEC §5): records nothing; whatif shows every rep's pay
+        "post_whatif": (
+            "POST",
+            "/whatif",
+            {"plan": _candidate_toml(), "periods": ["2026-Q4"]},
+            {
+                "rep": 403,
+                "manager": 403,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 200,
+            },
+        ),
+        "post_estimate": (
+            "POST",
+            "/reps/rep-li/estimate",
+            {"amount": "1000.00", "date": "2026-11-20"},
+            {
+                "rep": 200,
+                "manager": 200,
+                "finance": 200,
+                "compliance": 403,
+                "integration": 403,
+                "admin": 200,
+            },
+        ),
         "get_verify": (
             "GET",
             "/audit/verify",
@@ -250,6 +283,8 @@ ROUTE_NAMES = [
     "get_dispute_list",
     "get_cases",
     "get_bundle",
+    "post_whatif",
+    "post_estimate",
 ]
 
 

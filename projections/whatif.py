@@ -1,0 +1,349 @@
+"""Modelling (SPEC §5): what a candidate plan would pay (`whatif`) and what one
+more sale would add to a rep's open period (`estimate`), recording nothing.
+
+Both are forks of the read side: the facts as they stand (`LedgerFacts`) are
+copied (`LedgerFacts.fork`), one event that is never recorded is folded into the
+copy — the candidate's `PlanPublished`, or the sale's `SaleRecorded`, each
+checked first by the rules that would record it (`Ledger.dry_run`) — and the
+same `Calculator` computes the statements of both. The difference is therefore
+exactly what recording that event would change: a paid period stays locked, and
+what the candidate would have paid for it differently is the `correction` of the
+rep's first unpaid period, as after a real publication (SPEC §3.7).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from ledger import events as ev
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.records import EventRecord
+from policies.periods import Period, period_of
+from policies.plan import Plan
+from projections.diff import diff_statements
+from projections.facts import LedgerFacts
+from projections.statement import OWN_KINDS, AsOf, Calculator, StepCache
+
+__all__ = [
+    "EstimateSale",
+    "candidate_input",
+    "check_estimate_period",
+    "eligible",
+    "estimate_report",
+    "sale_input",
+    "whatif_report",
+]
+
+_ZERO = Decimal("0.00")
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+def eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
+    """Whether ``rep_id`` has a statement for ``period``: enrolled by its end,
+    not gone before its start, a plan version of that period kind in force."""
+    rep = facts.reps[rep_id]
+    if rep.enrolled.occurred_at.date() > period.last_day:
+        return False
+    if rep.left is not None and rep.left.occurred_at.date() < period.first_day:
+        return False
+    plan = facts.plan_for(rep_id, period)
+    return plan is not None and plan.period == period.kind
+
+
+def candidate_input(plan: Plan, occurred_at: datetime) -> ev.EventIn:
+    """The publication of ``plan`` as `plan publish` would record it at ``occurred_at``."""
+    return ev.make_event(ev.PlanPublished, occurred_at=occurred_at, plan=plan)
+
+
+@dataclass(frozen=True)
+class EstimateSale:
+    """The sale an estimate adds: its amount in the plan's currency, category,
+    business date and splits (``[(rep_id, share)]``; none: all the rep's)."""
+
+    amount: str
+    category: str | None = None
+    on: date | None = None
+    splits: tuple[tuple[str, str], ...] = ()
+
+
+def sale_input(rep_id: str, sale: EstimateSale, currency: str, on: date) -> ev.EventIn:
+    """The `SaleRecorded` an estimate folds in (validated like any sale: a bad
+    amount, category or split raises naming the field)."""
+    fields: dict[str, Any] = {
+        "sale_id": f"estimate-{uuid.uuid4().hex}",  # a key no sale has: never "already stored"
+        "rep_id": rep_id,
+        "currency": currency,
+        "amount": sale.amount,
+        "category": sale.category,
+    }
+    if sale.splits:
+        fields["splits"] = [{"rep_id": r, "share": s} for r, s in sale.splits]
+    return ev.make_event(ev.SaleRecorded, occurred_at=_noon(on), **fields)
+
+
+def _summary(record: EventRecord) -> dict[str, Any]:
+    """The event's summary as a diff names it, marked as never recorded."""
+    return {
+        "event_id": record.event_id,
+        "type": record.type,
+        "position": record.position,
+        "actor": record.actor,
+        "occurred_at": record.occurred_at.isoformat(),
+        "recorded": False,
+    }
+
+
+def _figures(statement: dict[str, Any] | None) -> dict[str, Any] | None:
+    if statement is None:
+        return None
+    plan = statement.get("plan") or {}
+    return {
+        "total": statement["total"],
+        "payable": statement["payable"],
+        "attainment": statement.get("attainment"),
+        "score": statement.get("score"),
+        "tier_coefficient": statement.get("tier_coefficient"),
+        "plan": {"id": plan.get("id"), "version": plan.get("version")} if plan else None,
+    }
+
+
+def _amount(figures: dict[str, Any] | None, key: str) -> Decimal:
+    return Decimal(figures[key]) if figures is not None else _ZERO
+
+
+def _own_total(calc: Calculator, rep_id: str, period: Period) -> Decimal:
+    """A paid period's own lines replayed now (what its correction compares)."""
+    _, result = calc.compute(rep_id, period, own_only=True)
+    return sum((line.amount for line in result.lines if line.kind in OWN_KINDS), _ZERO)
+
+
+@dataclass
+class _Totals:
+    today_total: Decimal = _ZERO
+    today_payable: Decimal = _ZERO
+    candidate_total: Decimal = _ZERO
+    candidate_payable: Decimal = _ZERO
+    reps: int = 0
+
+    def add(self, today: dict[str, Any] | None, candidate: dict[str, Any] | None) -> None:
+        self.today_total += _amount(today, "total")
+        self.today_payable += _amount(today, "payable")
+        self.candidate_total += _amount(candidate, "total")
+        self.candidate_payable += _amount(candidate, "payable")
+        self.reps += 1
+
+
+def whatif_report(
+    facts: LedgerFacts,
+    at: AsOf,
+    plan: Plan,
+    candidate: EventRecord | None,
+    *,
+    periods: Sequence[Period],
+    rep_ids: Iterable[str],
+) -> dict[str, Any]:
+    """Every rep's (of ``rep_ids``) pay for each of ``periods`` today and with
+    ``candidate`` folded into a fork of ``facts`` (None: the candidate is a
+    version already published as it stands, so nothing changes).
+
+    Per rep and period: today's figures and the candidate's (a statement's
+    total and payable: a paid period's as paid, both sides), the difference,
+    the lines that moved and the events behind them (`diff_statements`); for a
+    paid period also its own lines replayed under each (what the candidate
+    would have paid: the difference is booked as a correction in the period
+    named). Totals per period and currency. ``facts`` is left as it was.
+    """
+    fork = facts.fork()
+    events: dict[str, Any] = {}
+    candidate_at = at
+    if candidate is not None:
+        fork.apply(candidate)
+        events[candidate.event_id] = _summary(candidate)
+        candidate_at = AsOf(candidate.position, candidate.recorded_at, None)
+    today_calc = Calculator(facts, at)
+    candidate_calc = Calculator(fork, candidate_at)
+    rows: list[dict[str, Any]] = []
+    totals: dict[tuple[str, str], _Totals] = {}
+    for period in periods:
+        for rep_id in rep_ids:
+            now_in = eligible(facts, rep_id, period)
+            then_in = eligible(fork, rep_id, period)
+            if not now_in and not then_in:
+                continue
+            today = today_calc.statement(rep_id, period) if now_in else None
+            then = candidate_calc.statement(rep_id, period) if then_in else None
+            row = _row(rep_id, period, today, then, events)
+            if today is not None and today.get("status") == "paid":
+                row["paid_replay"] = _paid_replay(today_calc, candidate_calc, rep_id, period)
+            rows.append(row)
+            totals.setdefault((str(period), row["currency"]), _Totals()).add(
+                row["today"], row["candidate"]
+            )
+    return {
+        "recorded": False,
+        "plan": {
+            "id": plan.id,
+            "version": plan.version,
+            "effective_from": plan.effective_from.isoformat(),
+        },
+        "candidate_event": events[candidate.event_id] if candidate is not None else None,
+        "as_of": at.to_dict(),
+        "chain_head": at.head(),
+        "periods": [str(p) for p in periods],
+        "reps": rows,
+        "totals": [
+            {
+                "period": period,
+                "currency": currency,
+                "reps": t.reps,
+                "today": {"total": _money(t.today_total), "payable": _money(t.today_payable)},
+                "candidate": {
+                    "total": _money(t.candidate_total),
+                    "payable": _money(t.candidate_payable),
+                },
+                "difference": {
+                    "total": _money(t.candidate_total - t.today_total),
+                    "payable": _money(t.candidate_payable - t.today_payable),
+                },
+            }
+            for (period, currency), t in totals.items()
+        ],
+    }
+
+
+def _row(
+    rep_id: str,
+    period: Period,
+    today: dict[str, Any] | None,
+    then: dict[str, Any] | None,
+    events: dict[str, Any],
+) -> dict[str, Any]:
+    shown = today if today is not None else then
+    assert shown is not None
+    before, after = _figures(today), _figures(then)
+    moved: list[dict[str, Any]] = []
+    if today is not None and then is not None:
+        moved = diff_statements(today, then, events)["changes"]
+    return {
+        "rep_id": rep_id,
+        "period": str(period),
+        "currency": shown["currency"],
+        "status": shown.get("status", "open"),
+        "today": before,
+        "candidate": after,
+        "difference": {
+            "total": _money(_amount(after, "total") - _amount(before, "total")),
+            "payable": _money(_amount(after, "payable") - _amount(before, "payable")),
+        },
+        "moved": moved,
+    }
+
+
+def _paid_replay(
+    today_calc: Calculator, candidate_calc: Calculator, rep_id: str, period: Period
+) -> dict[str, Any]:
+    """A paid period replayed under today's plans and under the candidate:
+    its own lines' total each way, and where the difference is booked."""
+    now = _own_total(today_calc, rep_id, period)
+    then = _own_total(candidate_calc, rep_id, period)
+    return {
+        "today": _money(now),
+        "candidate": _money(then),
+        "difference": _money(then - now),
+        "booked_in": str(candidate_calc.first_unpaid_after(rep_id, period)),
+    }
+
+
+def estimate_report(
+    facts: LedgerFacts,
+    base: Calculator,
+    sale: EventRecord,
+    *,
+    rep_id: str,
+    period: Period,
+    cache: StepCache | None = None,
+    before: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What ``sale`` (never recorded) adds to ``rep_id``'s open ``period``:
+    the statement's figures before and after, the difference, and the lines
+    that moved (commission, band, SPIFF, bonus tier), each with its events.
+
+    ``base`` is the calculator of ``facts`` as they stand (kept between
+    estimates: what it worked out for the periods before ``period`` holds for
+    the fork too, as a sale in ``period`` changes no earlier period), and
+    ``before`` the period's statement from it, when already made.
+    """
+    fork = facts.fork()
+    fork.apply(sale)
+    at = AsOf(sale.position, sale.recorded_at, None)
+    after_calc = base.seeded_for(fork, at, rep_id, period, cache)
+    before = before if before is not None else base.statement(rep_id, period)
+    after = after_calc.statement(rep_id, period)
+    changes = diff_statements(before, after, {sale.event_id: _summary(sale)})["changes"]
+    by_kind: dict[str, Decimal] = {}
+    for change in changes:
+        by_kind[change["kind"]] = by_kind.get(change["kind"], _ZERO) + Decimal(change["change"])
+    share = fork.sales[sale.data["sale_id"]].credits.get(rep_id, _ZERO)
+    before_figures, after_figures = _figures(before), _figures(after)
+    return {
+        "recorded": False,
+        "rep_id": rep_id,
+        "period": str(period),
+        "currency": after["currency"],
+        "sale": {
+            "amount": sale.data["amount"],
+            "category": sale.data.get("category"),
+            "date": sale.occurred_at.date().isoformat(),
+            "share": format(share, "f"),
+            "splits": sale.data.get("splits"),
+        },
+        "before": before_figures,
+        "after": after_figures,
+        "difference": {
+            "total": _money(_amount(after_figures, "total") - _amount(before_figures, "total")),
+            "payable": _money(
+                _amount(after_figures, "payable") - _amount(before_figures, "payable")
+            ),
+        },
+        "by_kind": {kind: _money(amount) for kind, amount in sorted(by_kind.items())},
+        "tier_changed": (before_figures or {}).get("tier_coefficient")
+        != (after_figures or {}).get("tier_coefficient"),
+        "moved": changes,
+        "as_of": base.as_of.to_dict(),
+        "chain_head": base.as_of.head(),
+    }
+
+
+def check_estimate_period(facts: LedgerFacts, rep_id: str, on: date) -> Period:
+    """The open period of ``rep_id`` that ``on`` falls in (an estimate adds a
+    sale there): refused, naming ``date``, when it is paid or not theirs."""
+    if rep_id not in facts.reps:
+        raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+    period = period_of(_noon(on), facts.period_kind(rep_id))
+    run = facts.paid_run(rep_id, period)
+    if run is not None:
+        raise InvalidInputError(
+            f"rep {rep_id}'s {period} is paid (run {run.run_id}): an estimate adds a sale "
+            f"to an open period; give a date in one (not {on.isoformat()})",
+            field="date",
+        )
+    if not eligible(facts, rep_id, period):
+        raise InvalidInputError(
+            f"rep {rep_id} has no statement for {period} (not enrolled then, gone, or no "
+            f"plan version in force): give a date in one of their open periods",
+            field="date",
+        )
+    return period
+
+
+def _noon(on: date) -> datetime:
+    """A sale's business time on day ``on``: its period is the day's (UTC)."""
+    return datetime.combine(on, time(12), tzinfo=UTC)

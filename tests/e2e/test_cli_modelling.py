@@ -1,0 +1,124 @@
+"""`whatif`, `plan check` and `estimate` on the command line (typer's CliRunner):
+table, JSON and CSV, bad input named, nothing recorded."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from demo import PLAN_TOML, run_demo
+from ledger.application import Ledger
+from tests.payout_scenes import cli
+
+CANDIDATE = PLAN_TOML.replace("version = 1", "version = 2").replace(
+    "[bonus]",
+    '[commission.tiers]\nmeasure = "attainment"\nmethod = "marginal"\n'
+    "bands = [ { from = 0.0, multiplier = 1.0 }, { from = 0.5, multiplier = 1.5 } ]\n\n[bonus]",
+)
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> tuple[str, Path]:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = Ledger(url)
+    run_demo(ledger)
+    ledger.close()
+    plan = tmp_path / "candidate.toml"
+    plan.write_text(CANDIDATE, encoding="utf-8")
+    return url, plan
+
+
+def _head(url: str) -> int:
+    ledger = Ledger(url)
+    try:
+        head = ledger.head()
+        return head.position if head else 0
+    finally:
+        ledger.close()
+
+
+class TestWhatIf:
+    def test_table_json_and_csv(self, demo_db: tuple[str, Path], tmp_path: Path) -> None:
+        url, plan = demo_db
+        head = _head(url)
+        out = tmp_path / "whatif.csv"
+        args = ["whatif", "--plan", str(plan), "--period", "2026-Q3", "--period", "2026-Q4"]
+        table = cli(*args, "--db", url, "--actor", "fin-amy", "--csv", str(out))
+        assert table.exit_code == 0, table.output
+        assert "What-if: plan field-sales version 2" in table.output
+        rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+        li = next(r for r in rows if (r["rep_id"], r["period"]) == ("rep-li", "2026-Q4"))
+        assert li["difference_total"] == "2300.00"
+        assert rows[-1]["rep_id"] == "*"
+
+        as_json = cli(*args, "--db", url, "--actor", "fin-amy", "--json", "--locale", "zh-CN")
+        assert as_json.exit_code == 0, as_json.output
+        body = json.loads(as_json.output)
+        assert body["recorded"] is False
+        assert body["text"].startswith("假设分析")
+
+        on_stdout = cli(*args, "--db", url, "--actor", "fin-amy", "--format", "csv")
+        assert on_stdout.exit_code == 0, on_stdout.output
+        assert on_stdout.output == out.read_text(encoding="utf-8")
+        assert _head(url) == head
+
+    def test_plan_check_is_a_dry_run(self, demo_db: tuple[str, Path]) -> None:
+        url, plan = demo_db
+        head = _head(url)
+        result = cli("plan", "check", str(plan), "--period", "2026-Q4", "--db", url, "--json")
+        assert result.exit_code == 0, result.output
+        totals = json.loads(result.output)["totals"]
+        assert totals[0]["difference"]["total"] == "4250.00"
+        assert _head(url) == head
+
+    def test_bad_period_and_bad_plan_are_named(
+        self, demo_db: tuple[str, Path], tmp_path: Path
+    ) -> None:
+        url, plan = demo_db
+        bad = cli("whatif", "--plan", str(plan), "--period", "2026-Q9", "--db", url, "--json")
+        assert bad.exit_code == 1
+        assert "2026-Q9" in json.loads(bad.output)["detail"]
+        broken = tmp_path / "broken.toml"
+        broken.write_text(CANDIDATE.replace("cap = 2.0", "cap = -1"), encoding="utf-8")
+        refused = cli("whatif", "--plan", str(broken), "--period", "2026-Q4", "--db", url)
+        assert refused.exit_code == 1
+        assert "bonus.cap" in refused.output
+
+
+class TestEstimate:
+    def test_one_more_sale(self, demo_db: tuple[str, Path]) -> None:
+        url, _ = demo_db
+        head = _head(url)
+        args = ["estimate", "--rep", "rep-li", "--amount", "50000", "--category", "software"]
+        result = cli(*args, "--date", "2026-11-20", "--db", url, "--json")
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.output)
+        assert body["by_kind"] == {"commission": "4000.00"}
+        assert body["difference"]["total"] == "4000.00"
+        text = cli(
+            *args,
+            "--date",
+            "2026-11-20",
+            "--split",
+            "rep-li=0.5",
+            "--split",
+            "rep-wang=0.5",
+            "--db",
+            url,
+        )
+        assert text.exit_code == 0, text.output
+        assert "commission: 0.00 → 2000.00 (2000.00)" in text.output
+        assert _head(url) == head
+
+    def test_a_paid_period_is_refused_naming_date(self, demo_db: tuple[str, Path]) -> None:
+        url, _ = demo_db
+        result = cli(
+            "estimate", "--rep", "rep-li", "--amount", "5", "--date", "2026-08-01", "--db", url
+        )
+        assert result.exit_code == 1
+        assert "date" in result.output
+        assert "is paid" in result.output

@@ -1,0 +1,63 @@
+"""The estimator on a rep's My pay page (SPEC §5.1): a plain form (no script),
+the same `Reports.estimate` as the API, the rep's own only, nothing recorded."""
+
+from __future__ import annotations
+
+from tests.pages.test_pages import Site, site  # noqa: F401 - the fixture
+
+PAY = "/app/reps/rep-li/pay"
+
+
+def _head(site: Site) -> int:  # noqa: F811 - the fixture's type
+    head = site.ledger.head()
+    return head.position if head else 0
+
+
+class TestEstimator:
+    def test_my_pay_has_the_form_and_it_answers(self, site: Site) -> None:  # noqa: F811
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get(PAY)
+        assert 'action="/app/reps/rep-li/estimate"' in page.text
+        csrf = site.csrf(PAY)
+        before = _head(site)
+        form = {"csrf": csrf, "amount": "50000", "category": "software", "date": "2026-11-20"}
+        answer = site.client.post("/app/reps/rep-li/estimate", data=form)
+        assert answer.status_code == 200, answer.text
+        assert "4,000.00" in answer.text  # 50,000 at the software rate of 8 %
+        assert "Nothing was recorded" in answer.text
+        assert _head(site) == before
+
+    def test_in_chinese(self, site: Site) -> None:  # noqa: F811
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(PAY)
+        answer = site.client.post(
+            "/app/reps/rep-li/estimate?lang=zh-CN",
+            data={"csrf": csrf, "amount": "1000", "date": "2026-11-20"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert "这只是估算" in answer.text
+
+    def test_another_reps_estimate_is_404(self, site: Site) -> None:  # noqa: F811
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(PAY)
+        answer = site.client.post(
+            "/app/reps/rep-chen/estimate", data={"csrf": csrf, "amount": "1000"}
+        )
+        assert answer.status_code == 404
+
+    def test_without_the_form_token_is_403(self, site: Site) -> None:  # noqa: F811
+        site.sign_in("rep-li", "rep", "rep-li")
+        answer = site.client.post(
+            "/app/reps/rep-li/estimate", data={"csrf": "0" * 64, "amount": "1000"}
+        )
+        assert answer.status_code == 403
+
+    def test_a_bad_amount_says_which_field(self, site: Site) -> None:  # noqa: F811
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(PAY)
+        answer = site.client.post(
+            "/app/reps/rep-li/estimate",
+            data={"csrf": csrf, "amount": "12.345", "date": "2026-11-20"},
+        )
+        assert answer.status_code in {409, 422}
+        assert "amount" in answer.text
