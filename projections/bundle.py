@@ -5,7 +5,7 @@ What goes in (`projections.audit_check` reads it back, with no database):
 - the statement as served (a paid period's: the recorded one, proved against
   its run first, `Reports._prove_paid`);
 - the events it rests on — the replay index's events of the rep up to the
-  statement's position, and every plan version — each whole: its stored bytes,
+  statement's position, and every version of the plans the rep follows — each whole: its stored bytes,
   position, stream, version and chain link;
 - a payout run's `PayoutCalculated`, which holds every rep's statement, as its
   link material only (its bytes as a SHA-256) plus what it says of this rep:
@@ -14,7 +14,7 @@ What goes in (`projections.audit_check` reads it back, with no database):
   head as its link material only: position, recorded_at, stream, version, type
   and the SHA-256 of its bytes — enough to recompute the chain, nothing of its
   payload (no ids, names or amounts);
-- the plan versions and the engine version.
+- the versions of the plans the rep follows, and the engine version.
 
 The file is canonical JSON (sorted keys, no spaces, UTF-8): the same bundle is
 the same bytes, readable and diffable; see the README for why not gzip.
@@ -58,12 +58,15 @@ def bundle_document(
     period: str,
     statement: dict[str, Any],
     positions: set[int],
+    plan_ids: frozenset[str],
     previous_hash: str,
     mode: str,
 ) -> bytes:
     """The bundle of ``statement`` from the log ``rows`` from the first of
-    ``positions`` to the statement's head: ``positions`` disclosed, a run's
-    calculation as the rep's share of it, the rest as bare links."""
+    ``positions`` to the statement's head: ``positions`` disclosed (of the plan
+    versions, only those of ``plan_ids``, the plans the rep follows: another
+    plan's bands and quotas are none of the rep's business), a run's calculation
+    as the rep's share of it, the rest as bare links."""
     events: list[dict[str, Any]] = []
     links: list[list[Any]] = []
     plans: list[dict[str, Any]] = []
@@ -89,7 +92,10 @@ def bundle_document(
             "type": type_,
             "hash": link.hash,
         }
-        if row.position not in positions:
+        disclosed = row.position in positions and (
+            type_ != PLAN_EVENT or _data(row.state)["plan"]["id"] in plan_ids
+        )
+        if not disclosed:
             links.append(
                 [
                     row.position,

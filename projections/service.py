@@ -608,6 +608,7 @@ class Reports:
             period=wanted,
             statement=statement,
             positions=set(positions),
+            plan_ids=frozenset(self.rep(rep_id).plan_ids),
             previous_hash=before.hash if before is not None else GENESIS,
             mode=self.ledger.chain.hasher.mode,
         )

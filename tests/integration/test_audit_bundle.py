@@ -136,17 +136,26 @@ def _flip_hex(text: str) -> str:
     return ("1" if text[0] != "1" else "2") + text[1:]
 
 
-EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
-    # name: (edit, the part the check must name)
+def _at(event: dict[str, Any]) -> int:
+    return int(event["position"])
+
+
+def _named(event: dict[str, Any]) -> str:
+    """How the check names an event: its position and type."""
+    return f"event {event['position']} ({event['type']})"
+
+
+EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str | Callable[[dict[str, Any]], str]]] = {
+    # name: (edit, the part the check must name, or how to find it in the bundle)
     "sale amount in an event payload": (
         lambda d: _set_state(
             _event(d, "SaleRecorded"), '"amount":"120000.00"', '"amount":"120001.00"'
         ),
-        "event 12 (SaleRecorded)",
+        lambda d: _named(_event(d, "SaleRecorded")),
     ),
     "an event's hash": (
         lambda d: _event(d, "KpiScored").update(hash=_flip_hex(_event(d, "KpiScored")["hash"])),
-        "event 32 (KpiScored)",
+        lambda d: _named(_event(d, "KpiScored")),
     ),
     "the plan section": (
         lambda d: d["plans"][0]["plan"]["commission"].update(default_rate="0.06"),
@@ -156,7 +165,7 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         lambda d: _set_state(
             _event(d, "PlanPublished"), '"default_rate":"0.05"', '"default_rate":"0.06"'
         ),
-        "event 1 (PlanPublished)",
+        lambda d: _named(_event(d, "PlanPublished")),
     ),
     "the statement's total": (
         lambda d: d["statement"].update(total="99999.00"),
@@ -172,7 +181,10 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "another rep's link": (
         lambda d: d["links"][0].__setitem__(5, _flip_hex(d["links"][0][5])),
-        "event 6 (TargetSet)",
+        # the first disclosed event after the link is where the chain stops adding up
+        lambda d: _named(
+            min((e for e in d["events"] if e["position"] > d["links"][0][0]), key=_at)
+        ),
     ),
     "the run's recorded statement": (
         lambda d: _event(d, "PayoutCalculated")["statement"].update(payable="1.00"),
@@ -195,8 +207,10 @@ class TestEditsAreCaught:
     def test_an_edited_part_fails_and_is_named(
         self, demo_bundles: dict[tuple[str, str], bytes], name: str, period: str
     ) -> None:
-        change, part = EDITS[name]
-        report = check_bundle(_edit(demo_bundles["rep-li", period], change))
+        change, named = EDITS[name]
+        raw = demo_bundles["rep-li", period]
+        part = named if isinstance(named, str) else named(orjson.loads(raw))
+        report = check_bundle(_edit(raw, change))
         assert report.exit_code == 1
         assert any(p.startswith(part) for p in _mismatched(report)), report.to_dict()
 
@@ -337,3 +351,23 @@ class TestPrivacy:
         assert set(run) >= {"content_sha256", "hash", "run_id", "computed_at"}
         # the others: link material only, six fields, no payload
         assert all(len(link) == 6 for link in doc["links"])
+
+
+class TestOnlyTheRepsPlans:
+    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    def test_a_bundle_discloses_only_the_plans_the_rep_follows(
+        self, demo_bundles: dict[tuple[str, str], bytes], period: str
+    ) -> None:
+        """The demo publishes three plans; Li follows field-sales only: the others'
+        versions are in the chain as bare links, their bands and quotas not at all."""
+        doc = orjson.loads(demo_bundles["rep-li", period])
+        assert {p["id"] for p in doc["plans"]} == {"field-sales"}
+        disclosed = [e for e in doc["events"] if e["type"] == "PlanPublished"]
+        assert disclosed
+        assert all('"id":"field-sales"' in e["state"] for e in disclosed)
+        hidden = [link for link in doc["links"] if link[4] == "PlanPublished"]
+        assert len(hidden) >= 2  # inside-sales and inside-leads, as links only
+        text = demo_bundles["rep-li", period].decode()
+        assert "inside-sales" not in text
+        assert "inside-leads" not in text
+        assert check_bundle(demo_bundles["rep-li", period]).exit_code == 0
