@@ -249,13 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--plan",
+        choices=["flat", "marginal"],
+        default="flat",
+        help="the generated plan: flat rates, or commission by marginal attainment bands",
+    )
     args = parser.parse_args(argv)
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "events.jsonl"
         with data.open("w", encoding="utf-8") as out:
-            for line in generate(args.events, seed=args.seed):
+            for line in generate(args.events, seed=args.seed, plan=args.plan):
                 out.write(line + "\n")
         for store in stores:
             url = fresh_url(store, work)

@@ -51,6 +51,20 @@ _PLAN = {
 }
 
 
+# `--plan marginal`: commission by attainment bands, marginal (SPEC §3.1), on every
+# version: the issue's "as-of replay of a rep with 10,000 sales on a tiered
+# marginal plan"
+MARGINAL_TIERS = {
+    "measure": "attainment",
+    "method": "marginal",
+    "bands": [
+        {"from": "0.0", "multiplier": "1.0"},
+        {"from": "0.8", "multiplier": "1.25"},
+        {"from": "1.0", "multiplier": "1.5"},
+    ],
+}
+
+
 def _at(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + TZ
 
@@ -63,8 +77,9 @@ def _e(type_: str, moment: datetime, actor: str, **fields: Any) -> dict[str, Any
     return {"type": type_, "occurred_at": _at(moment), "actor": actor, **fields}
 
 
-def generate(events: int, *, reps: int = 200, seed: int = 42) -> Iterator[str]:
-    """JSON Lines of about ``events`` events, deterministic for a seed."""
+def generate(events: int, *, reps: int = 200, seed: int = 42, plan: str = "flat") -> Iterator[str]:
+    """JSON Lines of about ``events`` events, deterministic for a seed; ``plan``
+    "marginal" pays commission by marginal attainment bands."""
     rnd = random.Random(seed)
     start = datetime(2024, 1, 1, 9, tzinfo=UTC).replace(tzinfo=None)
     quarters = 8
@@ -79,6 +94,9 @@ def generate(events: int, *, reps: int = 200, seed: int = 42) -> Iterator[str]:
     v1 = {**_PLAN, "version": 1}
     v2 = {**_PLAN, "version": 2, "effective_from": "2025-01-01"}
     v2["commission"] = {"default_rate": "0.05", "rates": {"software": "0.09", "services": "0.06"}}
+    if plan == "marginal":
+        for version in (v1, v2):
+            version["commission"] = {**version["commission"], "tiers": MARGINAL_TIERS}
     yield emit(_e("PlanPublished", start - timedelta(days=30), "admin", plan=v1))
     yield emit(_e("PlanPublished", start + timedelta(days=300), "admin", plan=v2))
     for i, rep in enumerate(rep_ids):

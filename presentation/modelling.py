@@ -161,7 +161,8 @@ def print_whatif(console: Console, result: dict[str, Any], locale: str = "en") -
         ("col_difference", "right"),
         ("col_moved", "left"),
     ):
-        table.add_column(_phrase(locale, key), justify=justify)  # type: ignore[arg-type]
+        # folded, never cut: every figure and line name stays whole on a narrow terminal
+        table.add_column(_phrase(locale, key), justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in result["reps"]:
         notes = [_moved_text(c, locale) for c in row["moved"]]
         replay = row.get("paid_replay")
