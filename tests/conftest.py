@@ -15,10 +15,20 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.settings import get_settings
 from ledger.application import Ledger
 
 PG_URL = os.environ.get("LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _settings_of_this_test() -> Iterator[None]:
+    """The process's settings are cached (`api.settings.get_settings`): a command
+    run in-process by one test must not hand its environment to the next."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _pg_available() -> str | None:

@@ -254,11 +254,16 @@ def bucket(attainment: str | None) -> str:
 
 
 def default_period(reports: Reports, periods: list[str]) -> str | None:
-    """The latest of ``periods`` (newest first) in which anyone has a target: a
-    new period with no targets yet would show an empty page."""
+    """The period that ends latest among ``periods`` in which anyone has a
+    target (a new period with no targets yet would show an empty page); of a
+    month and a quarter that end the same day, the one with more reps measured
+    (a small monthly team does not hide the quarter of the larger one)."""
     store = reports.projector.store
-    measured = {key for _, key, doc in store.rows("attainment") if doc.get("attainment")}
-    return next((p for p in periods if p in measured), periods[0] if periods else None)
+    measured = Counter(key for _, key, doc in store.rows("attainment") if doc.get("attainment"))
+    candidates = [p for p in periods if p in measured]
+    if not candidates:
+        return periods[0] if periods else None
+    return max(candidates, key=lambda p: (parse_period(p).last_day, measured[p], p))
 
 
 def overview(reports: Reports, period: str | None) -> Overview:

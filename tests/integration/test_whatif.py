@@ -151,7 +151,7 @@ class TestWhatIf:
         assert result["recorded"] is False
         copy.publish_plan(CANDIDATE, actor="fin-amy")
         published = Reports(copy)
-        [plan_event] = [r for r in copy.iter_log() if r.type == "PlanPublished"][1:]
+        plan_event = [r for r in copy.iter_log() if r.type == "PlanPublished"][-1]  # the last
         assert result["candidate_event"]["event_id"] == plan_event.event_id
         assert result["candidate_event"]["position"] == plan_event.position
         assert {(r["rep_id"], r["period"]) for r in result["reps"]} == {

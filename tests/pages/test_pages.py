@@ -206,6 +206,16 @@ class TestScope:
         site.sign_in(actor, role)
         assert site.client.get("/app/overview").status_code == status
 
+    def test_the_overview_opens_on_the_quarter_of_the_larger_team(self, site: Site) -> None:
+        """The demo's 2026-Q3 (three reps) and 2026-09 (the inside team's two) end
+        the same day: the default is the period with more reps measured."""
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/overview")
+        assert page.status_code == 200
+        assert "<h1>Overview <small>2026-Q3</small>" in page.text or (
+            'value="2026-Q3" selected' in page.text
+        ), page.text[:2000]
+
     def test_a_rep_has_no_overview(self, site: Site) -> None:
         site.sign_in("rep-li", "rep", "rep-li")
         assert site.client.get("/app/overview").status_code == 403
