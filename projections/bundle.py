@@ -5,8 +5,8 @@ What goes in (`projections.audit_check` reads it back, with no database):
 - the statement as served (a paid period's: the recorded one, proved against
   its run first, `Reports._prove_paid`);
 - the events it rests on — the replay index's events of the rep up to the
-  statement's position, and every version of the plans the rep follows — each whole: its stored bytes,
-  position, stream, version and chain link;
+  statement's position, and every version of the plans the rep follows — each
+  whole: its stored bytes, position, stream, version and chain link;
 - a payout run's `PayoutCalculated`, which holds every rep's statement, as its
   link material only (its bytes as a SHA-256) plus what it says of this rep:
   run id, period, where it was computed and the rep's own recorded statement;
