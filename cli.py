@@ -480,15 +480,7 @@ def _count_lines(path: Path) -> int:
 
 
 def _publish(ledger: Ledger, path: Path, actor: str, *, as_json: bool) -> None:
-    fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
-    try:
-        plan = load_plan(path.read_text(encoding="utf-8"), fmt)
-    except PlanError as exc:
-        if as_json:
-            _print_json({"error": "invalid", "detail": str(exc)})
-        else:
-            err.print(f"[bold red]invalid plan:[/] {exc}")
-        raise typer.Exit(1) from None
+    plan = _plan_file(path, as_json=as_json)
     try:
         result = ledger.publish_plan(plan, actor=actor)
     except LedgerError as exc:
@@ -1518,8 +1510,9 @@ PeriodsOption = Annotated[
 ]
 
 
-def _candidate_plan(path: Path, *, as_json: bool) -> Plan:
-    """A candidate plan file, validated as `plan publish` validates it."""
+def _plan_file(path: Path, *, as_json: bool) -> Plan:
+    """A plan file (TOML, or JSON by its suffix), validated: `plan publish`'s and a
+    what-if's or `plan check`'s candidate alike; invalid, exit 1 naming the field."""
     fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
     try:
         return load_plan(path.read_text(encoding="utf-8"), fmt)
@@ -1573,7 +1566,7 @@ def whatif(
     rep and in total, today's pay, the candidate's, the difference and the lines
     that moved. Records nothing."""
     who = _actor(actor)
-    candidate = _candidate_plan(plan, as_json=as_json)
+    candidate = _plan_file(plan, as_json=as_json)
     result = _reporting(
         db, as_json=as_json, call=lambda r: r.whatif(candidate, period, rep_id=rep, actor=who)
     )
@@ -1594,7 +1587,7 @@ def plan_check(
     """A dry run of `plan publish`: what the plan would pay every rep in the
     period(s), against today, recording nothing (the `whatif` of the plan)."""
     who = _actor(actor)
-    candidate = _candidate_plan(file, as_json=as_json)
+    candidate = _plan_file(file, as_json=as_json)
     result = _reporting(db, as_json=as_json, call=lambda r: r.whatif(candidate, period, actor=who))
     _show_whatif(result, fmt="table", csv_to=None, locale=locale, as_json=as_json)
 
