@@ -18,6 +18,13 @@ import pytest
 from api.settings import get_settings
 from ledger.application import Ledger
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment;
+# rich would freeze the CLI's consoles (made at import) at 80 columns, and the
+# tests that set a terminal width per command (COLUMNS in CliRunner's env) would
+# see 80 instead. A real terminal gives each command a process of its own.
+for _variable in ("COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
+
 PG_URL = os.environ.get("LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

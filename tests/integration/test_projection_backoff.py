@@ -116,7 +116,9 @@ class TestInTheApiProcess:
             assert statement["as_of"]["position"] < head_of(ledger)
             poison.cure()
             _until(lambda: reports.projector.store.position() == head_of(ledger), "recovery")
-            assert reports.projection_health()["state"] == "ok"
+            # the health turns ok when the catch-up that committed the head returns:
+            # a busy machine can show the head a moment before
+            _until(lambda: reports.projection_health()["state"] == "ok", "healthy again")
         finally:
             assert reports.stop_following()
         assert verify_views(ledger) == []  # every event applied exactly once
