@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from ledger.application import Ledger
 from policies.plan import load_plan
@@ -22,6 +28,59 @@ def process_env(**settings: str) -> dict[str, str]:
     ``LEDGER_`` settings (a developer's own would leak in), plus ``settings``."""
     own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return own | settings
+
+
+# The installed command, as a user runs it.
+CLI = str(Path(sys.executable).parent / "incentive-ledger")
+
+
+def run_process(
+    args: list[str],
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 180,
+    text: bool = True,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``args`` to the end in a process of its own (``process_env()`` unless
+    ``env``), its output captured; the caller checks the return code."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=process_env() if env is None else env,
+        input=stdin,
+        capture_output=True,
+        text=text,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait (up to 30 s) until the server ``process`` started answers ``base``'s
+    ``/health`` with 200; fail with its stderr if it exits first."""
+    for _ in range(300):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the API did not come up")
+
+
+def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess[Any]:
+    """`incentive-ledger` with ``args`` in a process of its own (`run_process`)."""
+    return run_process([CLI, *args], **options)
 
 
 def line(
