@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from demo import DemoResult, run_demo
 from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
@@ -135,8 +136,25 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
     return ledger
 
 
-def stored_count(ledger: Ledger) -> int:
-    """How many events the store holds (for "nothing was stored" checks)."""
+def demo_database(folder: Path) -> tuple[str, DemoResult]:
+    """A SQLite ledger in ``folder`` the demo filled: its URL and what the demo did."""
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    ledger = Ledger(url)
+    try:
+        return url, run_demo(ledger)
+    finally:
+        ledger.close()
+
+
+def stored_count(ledger: Ledger | str) -> int:
+    """How many events the store holds (for "nothing was stored" checks): of
+    ``ledger``, or of the database whose URL it is (opened and closed here)."""
+    if isinstance(ledger, str):
+        opened = Ledger(ledger)
+        try:
+            return stored_count(opened)
+        finally:
+            opened.close()
     return sum(1 for _ in ledger.iter_log())
 
 

@@ -31,21 +31,13 @@ def _cli(*args: str) -> Any:
     return CliRunner().invoke(cli_app, list(args))
 
 
-def _count(url: str) -> int:
-    ledger = Ledger(url)
-    try:
-        return stored_count(ledger)
-    finally:
-        ledger.close()
-
-
 class TestImportMessages:
     def test_bad_lines_are_counted_once_each(self, url: str, tmp_path: Path) -> None:
         """A line with two bad fields is one bad line; both fields are named."""
         bad = {**sale("S1", "r1"), "amount": 1.5, "currency": "XX"}
         events = tmp_path / "events.jsonl"
         events.write_text("\n".join([json.dumps(bad), "", json.dumps({"type": "Nope"})]) + "\n")
-        before = _count(url)
+        before = stored_count(url)
         result = _cli("import", str(events), "--db", url, "--actor", "crm")
         assert result.exit_code == 1
         assert "rejected: 2 bad lines; nothing was stored." in result.output
@@ -57,7 +49,7 @@ class TestImportMessages:
         )
         assert as_json["detail"].startswith("2 bad lines")
         assert {e["line"] for e in as_json["errors"]} == {1, 3}
-        assert _count(url) == before
+        assert stored_count(url) == before
 
     @pytest.mark.parametrize("content", ["", "\n\n  \n"])
     def test_an_empty_file_is_refused(self, url: str, tmp_path: Path, content: str) -> None:
@@ -87,13 +79,13 @@ class TestImportMessages:
     ) -> None:
         path = tmp_path / "events.txt"
         path.write_text(content)
-        before = _count(url)
+        before = stored_count(url)
         result = _cli("import", str(path), "--db", url, "--actor", "crm")
         assert result.exit_code == 1
         assert words in result.output
         assert "JSON Lines" in result.output
         assert "line 2" not in result.output  # one message, not one per line
-        assert _count(url) == before
+        assert stored_count(url) == before
 
     def test_a_command_without_a_file_names_no_line(self, url: str, tmp_path: Path) -> None:
         """A refused approval is about the command's options, not "line 1"."""
