@@ -1,4 +1,5 @@
-"""Builders for test inputs: import lines as the SPEC writes them."""
+"""Builders for test inputs (import lines as the SPEC writes them, a demo
+database) and the ways a test runs the command or a server it starts."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner, Result
 
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.records import EventRecord
 from policies.plan import load_plan
 from projections.service import Reports
 from service import UseCases
@@ -56,6 +59,14 @@ def run_process(
         timeout=timeout,
         check=False,
     )
+
+
+def invoke_cli(*args: str) -> Result:
+    """The command in this process (typer's runner; the settings cache is
+    cleared around every test, `tests.conftest`)."""
+    from cli import app  # the command's whole import, only for the tests that run it
+
+    return CliRunner().invoke(app, list(args))
 
 
 def free_port() -> int:
@@ -144,6 +155,14 @@ def demo_database(folder: Path) -> tuple[str, DemoResult]:
         return url, run_demo(ledger)
     finally:
         ledger.close()
+
+
+def stored_record(ledger: Ledger, type_: str, **fields: str) -> EventRecord:
+    """The first stored event of ``type_`` whose data has ``fields``."""
+    for record in ledger.iter_log():
+        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
+            return record
+    raise AssertionError(f"no {type_} {fields}")
 
 
 def stored_count(ledger: Ledger | str) -> int:

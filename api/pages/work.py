@@ -22,6 +22,7 @@ from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
 from presentation import history_texts
+from projections.storage import ViewStore
 
 __all__ = ["router"]
 
@@ -30,17 +31,23 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 _CASE_DECISIONS: Final = {"approve": "grant", "reject": "reject"}
 
 
+def _work_views(page: Page, role: str, route: str, *, refused: str) -> ViewStore:
+    """The read models of a work page that is ``role``'s alone (and that the
+    API's ``route`` lets it read), caught up with the log first."""
+    if page.who.role != role:
+        raise ForbiddenError(refused)
+    require_role(page.who, route)
+    page.reports.fresh()
+    return page.reports.projector.store
+
+
 @router.get("/team")
 def team(request: Request) -> Response:
     """A manager's reps in one period: attainment, tier, payable, status; the
     attainment distribution; their targets and cases waiting for a decision."""
 
     def build(page: Page) -> Response:
-        if page.who.role != "manager":
-            raise ForbiddenError("team: managers")
-        require_role(page.who, "get_statement")
-        page.reports.fresh()
-        store = page.reports.projector.store
+        store = _work_views(page, "manager", "get_statement", refused="team: managers")
         reps = sorted(
             scope
             for scope, _, doc in store.rows("reps")
@@ -86,11 +93,7 @@ def cases(request: Request) -> Response:
     """Every case by severity and status, the red-line cases awaiting approval."""
 
     def build(page: Page) -> Response:
-        if page.who.role != "compliance":
-            raise ForbiddenError("cases: compliance")
-        require_role(page.who, "get_history")
-        page.reports.fresh()
-        store = page.reports.projector.store
+        store = _work_views(page, "compliance", "get_history", refused="cases: compliance")
         entries = [
             {**doc, "rep_id": scope}
             for scope, _, doc in store.rows("discipline")

@@ -9,6 +9,7 @@ import pytest
 
 from api.schemas import AuditBundleOut
 from tests.api.conftest import Api
+from tests.builders import stored_record
 
 ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
 
@@ -22,13 +23,6 @@ def _sale() -> dict[str, Any]:
         "amount": "1000.00",
         "currency": "CNY",
     }
-
-
-def _event_id(api: Api, type_: str, **fields: str) -> str:
-    for r in api.ledger.iter_log():
-        if r.type == type_ and all(r.data.get(k) == v for k, v in fields.items()):
-            return r.event_id
-    raise AssertionError(type_)
 
 
 def _pending_adjustment(api: Api) -> None:
@@ -59,7 +53,7 @@ def _allowed(status: int, *roles: str) -> dict[str, int]:
 # route name -> (method, path, body or None, {role: expected status})
 def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
     run = api.demo.run_id
-    sale_event = _event_id(api, "SaleRecorded", sale_id="S-1001")
+    sale_event = stored_record(api.ledger, "SaleRecorded", sale_id="S-1001").event_id
     readers = _allowed(200, "rep", "manager", "finance", "compliance")
     run_readers = _allowed(200, "finance", "compliance", "admin")
     return {
@@ -228,14 +222,16 @@ class TestObjectLevel:
             assert secret not in response.text
 
     def test_a_rep_cannot_read_another_reps_event(self, api: Api) -> None:
-        event_id = _event_id(api, "SaleRecorded", sale_id="S-1003")  # Chen's sale
+        event_id = stored_record(
+            api.ledger, "SaleRecorded", sale_id="S-1003"
+        ).event_id  # Chen's sale
         response = api.client.get(f"/events/{event_id}", headers=api.as_("rep"))
         assert response.status_code == 404
         assert "90000" not in response.text
 
     def test_a_rep_cannot_read_the_payout_calculation(self, api: Api) -> None:
         """It holds every rep's statement."""
-        event_id = _event_id(api, "PayoutCalculated")
+        event_id = stored_record(api.ledger, "PayoutCalculated").event_id
         assert api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 404
         assert api.client.get(f"/events/{event_id}", headers=api.as_("finance")).status_code == 200
 
