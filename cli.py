@@ -1054,6 +1054,13 @@ def _use_case(db: str | None, *, as_json: bool, call: Any) -> Any:
             raise _fail(exc, as_json=as_json) from None
 
 
+def _columns(*keys: str, **headers: str) -> list[tuple[str, str]]:
+    """A list's columns: (header, key) for each of ``keys``, headed by the key's
+    own words (``calculated_by``: "calculated by", ``rep_id``: "rep") unless
+    ``headers`` names it otherwise."""
+    return [(headers.get(k) or k.removesuffix("_id").replace("_", " "), k) for k in keys]
+
+
 def _list(
     result: dict[str, Any],
     *,
@@ -1121,16 +1128,17 @@ def pending(
     _list(
         result,
         title=f"Awaiting a decision by {viewer.actor}",
-        columns=[
-            ("subject", "subject_id"),
-            ("kind", "kind"),
-            ("rep", "rep_id"),
-            ("period", "period"),
-            ("amount", "amount"),
-            ("about", "about"),
-            ("recorded by", "recorded_by"),
-            ("on", "recorded_on"),
-        ],
+        columns=_columns(
+            "subject_id",
+            "kind",
+            "rep_id",
+            "period",
+            "amount",
+            "about",
+            "recorded_by",
+            "recorded_on",
+            recorded_on="on",
+        ),
         as_json=as_json,
         empty=f"nothing awaits a decision {viewer.actor} may take",
     )
@@ -1210,13 +1218,7 @@ def reps(
     _list(
         result,
         title="Reps" + (f" of team {team}" if team else ""),
-        columns=[
-            ("rep", "rep_id"),
-            ("team", "team"),
-            ("manager", "manager_id"),
-            ("plans", "plan_ids"),
-            ("left", "left"),
-        ],
+        columns=_columns("rep_id", "team", "manager_id", "plan_ids", "left", plan_ids="plans"),
         as_json=as_json,
         empty="no reps" + (f" in team {team}" if team else ""),
     )
@@ -1243,15 +1245,9 @@ def runs(
     _list(
         result,
         title="Payout runs" + (f" of {period}" if period else ""),
-        columns=[
-            ("run", "run_id"),
-            ("period", "period"),
-            ("status", "status"),
-            ("reps", "reps"),
-            ("payable", "payable"),
-            ("calculated by", "calculated_by"),
-            ("decided by", "decided_by"),
-        ],
+        columns=_columns(
+            "run_id", "period", "status", "reps", "payable", "calculated_by", "decided_by"
+        ),
         as_json=as_json,
         empty="no payout runs" + (f" for {period}" if period else ""),
     )
@@ -1274,16 +1270,17 @@ def summary(
     _list(
         result,
         title=f"Period {result['period']}",
-        columns=[
-            ("rep", "rep_id"),
-            ("team", "team"),
-            ("total", "total"),
-            ("payable", "payable"),
-            ("attainment", "attainment"),
-            ("tier", "tier_coefficient"),
-            ("status", "status"),
-            ("pending", "pending"),
-        ],
+        columns=_columns(
+            "rep_id",
+            "team",
+            "total",
+            "payable",
+            "attainment",
+            "tier_coefficient",
+            "status",
+            "pending",
+            tier_coefficient="tier",
+        ),
         as_json=as_json,
         empty=f"no rep has a statement for {period}",
     )
@@ -1388,15 +1385,17 @@ def disputes(
     _list(
         result,
         title="Disputes" + (f" ({status})" if status else ""),
-        columns=[
-            ("dispute", "dispute_id"),
-            ("rep", "rep_id"),
-            ("run", "run_id"),
-            ("paid", "rep_payable"),
-            ("status", "state"),
-            ("raised by", "raised_by"),
-            ("message", "message"),
-        ],
+        columns=_columns(
+            "dispute_id",
+            "rep_id",
+            "run_id",
+            "rep_payable",
+            "state",
+            "raised_by",
+            "message",
+            rep_payable="paid",
+            state="status",
+        ),
         as_json=as_json,
         empty="no disputes" + (f" {status}" if status else ""),
     )

@@ -33,15 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.limits import read_body, replaying
+from api.own_table import OwnTable
 from api.tokens import TokenError, TokenStore
 from ledger.application import Ledger
-from ledger.backends.postgres import schema_lock
 
 __all__ = [
     "KEY_HEADER",
@@ -86,41 +84,18 @@ class IdempotencyStore:
     """Keys and their answers in the ledger's database (SQLite or PostgreSQL)."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
-        self._pg = isinstance(self._datastore, PostgresDatastore)
-        statement = (
-            "CREATE TABLE IF NOT EXISTS {table} (actor TEXT NOT NULL, idem_key TEXT NOT NULL, "
-            "fingerprint TEXT NOT NULL, status INTEGER, content_type TEXT, body {blob}, "
-            "claimed_at {real} NOT NULL, PRIMARY KEY (actor, idem_key))"
+        self._table = OwnTable(
+            ledger,
+            "api_idempotency",
+            "actor TEXT NOT NULL, idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+            "status INTEGER, content_type TEXT, body {blob}, claimed_at {real} NOT NULL, "
+            "PRIMARY KEY (actor, idem_key)",
         )
-        if self._pg:
-            with schema_lock(self._datastore):
-                self._execute(statement.replace("{blob}", "BYTEA").replace("{real}", "FLOAT8"), ())
-        else:
-            self._execute(statement.replace("{blob}", "BLOB").replace("{real}", "REAL"), ())
-
-    def _execute(
-        self, statement: str, params: tuple[Any, ...]
-    ) -> tuple[list[tuple[Any, ...]], int]:
-        """Rows (as tuples) and the count of rows changed, in a transaction of its own."""
-        if self._pg:
-            table = SQL("{}.{}").format(
-                Identifier(self._datastore.schema), Identifier("api_idempotency")
-            )
-            query = SQL(statement.replace("?", "%s")).format(table=table)
-            with self._datastore.transaction(commit=True) as curs:
-                curs.execute(query, params)
-                rows = [tuple(r.values()) for r in curs.fetchall()] if curs.description else []
-                return rows, curs.rowcount
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(statement.format(table="api_idempotency"), params)
-            rows = [tuple(r) for r in cursor.fetchall()]
-            return rows, cursor.sqlite_cursor.rowcount  # the library's wrapper lacks it
 
     def claim(self, actor: str, key: str, fingerprint: str) -> Stored | None:
         """Claim ``key`` for a request: None when this claim won (run it),
         otherwise the row that holds the key."""
-        _, inserted = self._execute(
+        _, inserted = self._table.execute(
             "INSERT INTO {table} (actor, idem_key, fingerprint, claimed_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (actor, key, fingerprint, time.time()),
@@ -131,7 +106,7 @@ class IdempotencyStore:
         return found if found is not None else self.claim(actor, key, fingerprint)
 
     def get(self, actor: str, key: str) -> Stored | None:
-        rows, _ = self._execute(
+        rows, _ = self._table.execute(
             "SELECT fingerprint, status, content_type, body, claimed_at FROM {table} "
             "WHERE actor = ? AND idem_key = ?",
             (actor, key),
@@ -145,7 +120,7 @@ class IdempotencyStore:
 
     def answer(self, actor: str, key: str, status: int, content_type: str, body: bytes) -> None:
         """Keep the first request's answer."""
-        self._execute(
+        self._table.execute(
             "UPDATE {table} SET status = ?, content_type = ?, body = ? "
             "WHERE actor = ? AND idem_key = ? AND status IS NULL",
             (status, content_type, body, actor, key),
@@ -153,7 +128,7 @@ class IdempotencyStore:
 
     def release(self, actor: str, key: str) -> None:
         """Drop an unanswered claim (its request failed): a retry runs again."""
-        self._execute(
+        self._table.execute(
             "DELETE FROM {table} WHERE actor = ? AND idem_key = ? AND status IS NULL",
             (actor, key),
         )
@@ -161,7 +136,7 @@ class IdempotencyStore:
     def take_over(self, actor: str, key: str, claimed_at: float) -> bool:
         """Claim a key whose claim (made at ``claimed_at``) was left unanswered by a
         process that died; False when another request took it first."""
-        _, changed = self._execute(
+        _, changed = self._table.execute(
             "UPDATE {table} SET claimed_at = ? "
             "WHERE actor = ? AND idem_key = ? AND status IS NULL AND claimed_at = ?",
             (time.time(), actor, key, claimed_at),

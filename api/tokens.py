@@ -25,14 +25,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
-
+from api.own_table import OwnTable
 from ledger.actors import normalise_actor
 from ledger.application import Ledger
-from ledger.backends.postgres import schema_lock
 
 __all__ = ["ROLES", "Principal", "TokenError", "TokenStore", "checked_grant"]
 
@@ -89,8 +85,6 @@ class TokenStore:
 
     def __init__(self, ledger: Ledger, secret: str) -> None:
         self._secret = secret.encode()
-        self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
-        self._pg = isinstance(self._datastore, PostgresDatastore)
         # token id -> until when it is known valid (not revoked): a revocation by
         # another process (the CLI) takes effect within _RECHECK_SECONDS; one
         # through this store at once.
@@ -99,36 +93,12 @@ class TokenStore:
         # same every time, and checking it (HMAC, base64, JSON) was a tenth of a
         # single-event write's CPU. Expiry and revocation are checked every time.
         self._verified: dict[str, Principal] = {}
-        self._create_table()
-
-    def _create_table(self) -> None:
-        if self._pg:
-            with schema_lock(self._datastore):
-                self._create(self._execute)
-        else:
-            self._create(self._execute)
-
-    @staticmethod
-    def _create(execute: Any) -> None:
-        statement = (
-            "CREATE TABLE IF NOT EXISTS {table} (token_id TEXT PRIMARY KEY, actor TEXT NOT NULL, "
-            "role TEXT NOT NULL, rep_id TEXT, created_at TEXT NOT NULL, "
-            "expires_at TEXT NOT NULL, revoked_at TEXT)"
+        self._table = OwnTable(
+            ledger,
+            "api_tokens",
+            "token_id TEXT PRIMARY KEY, actor TEXT NOT NULL, role TEXT NOT NULL, rep_id TEXT, "
+            "created_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT",
         )
-        execute(statement, ())
-
-    def _execute(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
-        if self._pg:
-            table = SQL("{}.{}").format(
-                Identifier(self._datastore.schema), Identifier("api_tokens")
-            )
-            query = SQL(statement.replace("?", "%s")).format(table=table)
-            with self._datastore.transaction(commit=True) as curs:
-                curs.execute(query, params)
-                return list(curs.fetchall()) if curs.description else []
-        with self._datastore.transaction(commit=True) as c:
-            c.execute(statement.format(table="api_tokens"), params)
-            return [tuple(r) for r in c.fetchall()]
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
@@ -156,7 +126,7 @@ class TokenStore:
             "exp": int(principal.expires_at.timestamp()),
         }
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-        self._execute(
+        self._table.execute(
             "INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, NULL)",
             (
                 principal.token_id,
@@ -194,7 +164,7 @@ class TokenStore:
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when there is no such token."""
         self._valid_until.pop(token_id, None)
-        rows = self._execute(
+        rows, _ = self._table.execute(
             "UPDATE {table} SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
             "RETURNING token_id",
             (datetime.now(UTC).isoformat(), token_id),
@@ -214,12 +184,12 @@ class TokenStore:
         checked = self._valid_until.get(principal.token_id)
         if checked is not None and checked > time.monotonic():
             return principal
-        rows = self._execute(
+        rows, _ = self._table.execute(
             "SELECT revoked_at FROM {table} WHERE token_id = ?", (principal.token_id,)
         )
         if not rows:
             raise TokenError("unknown token")
-        revoked = rows[0]["revoked_at"] if self._pg else rows[0][0]
+        revoked = rows[0][0]
         if revoked is not None:
             raise TokenError("token revoked")
         if len(self._valid_until) > _CACHE_SIZE:

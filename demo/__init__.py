@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,119 +40,13 @@ from service import UseCases
 
 __all__ = ["DemoResult", "run_demo"]
 
-PLAN_TOML = """
-id = "field-sales"
-version = 1
-effective_from = 2026-01-01
-currency = "CNY"
-period = "quarter"
-
-[commission]
-default_rate = 0.05
-rates = { software = 0.08 }
-
-[bonus]
-target_bonus = 10000
-cap = 2.0
-kpis = [ { kpi = "sales_amount", weight = 0.6 },
-         { kpi = "customer_satisfaction", weight = 0.2 },
-         { kpi = "market_feedback", weight = 0.2 } ]
-tiers = [ { from = 0.0, coefficient = 0.0 },
-          { from = 0.8, coefficient = 1.2 },
-          { from = 1.0, coefficient = 1.5 },
-          { from = 1.2, coefficient = 1.8 } ]
-
-[clawback]
-window_days = 90
-
-[discipline]
-point_value = 100
-minor_ladder = ["warning", "points:2", "points:5"]
-red_line = { forfeit_bonus = true, fine = "amount" }
-"""
-
-# SPEC §3.1: the second plan. Attainment bands: ×1.0 up to quota, ×1.5 above it
-# (marginal); no sale earns more than 6,000; a July-September SPIFF of 1,000 per
-# software deal of 50,000 or more; the bonus prorated by enrolled days; a
-# recoverable draw of 5,000 a month for the third quarter.
-INSIDE_PLAN_TOML = """
-id = "inside-sales"
-version = 1
-effective_from = 2026-01-01
-currency = "CNY"
-period = "month"
-
-[commission]
-default_rate = 0.04
-rates = { software = 0.06 }
-per_sale_cap = 6000
-
-[commission.tiers]
-measure = "attainment"
-method = "marginal"
-bands = [ { from = 0.0, multiplier = 1.0 },
-          { from = 1.0, multiplier = 1.5 } ]
-
-[[spiffs]]
-id = "q3-software-push"
-from = 2026-07-01
-to = 2026-09-30
-category = "software"
-min_amount = 50000
-amount = 1000
-
-[bonus]
-target_bonus = 2000
-cap = 2.0
-prorate = true
-kpis = [ { kpi = "sales_amount", weight = 1.0 } ]
-tiers = [ { from = 0.0, coefficient = 0.0 },
-          { from = 1.0, coefficient = 1.0 } ]
-
-[draw]
-amount = 5000
-recoverable = true
-until = 2026-09-30
-
-[clawback]
-window_days = 60
-
-[discipline]
-point_value = 100
-minor_ladder = ["warning", "points:2", "points:5"]
-red_line = { forfeit_bonus = true, fine = "amount" }
-"""
-
-# The team lead's plan: the same base, and an override on the team's sales.
-LEADS_PLAN_TOML = """
-id = "inside-leads"
-version = 1
-effective_from = 2026-01-01
-currency = "CNY"
-period = "month"
-
-[commission]
-default_rate = 0.04
-rates = { software = 0.06 }
-
-[bonus]
-target_bonus = 2000
-cap = 2.0
-kpis = [ { kpi = "sales_amount", weight = 1.0 } ]
-tiers = [ { from = 0.0, coefficient = 0.0 },
-          { from = 1.0, coefficient = 1.0 } ]
-
-[override]
-rates = [0.02, 0.01]
-
-[clawback]
-window_days = 60
-
-[discipline]
-point_value = 100
-minor_ladder = ["warning", "points:2", "points:5"]
-red_line = { forfeit_bonus = true, fine = "amount" }
-"""
+# The plans the demo publishes, shipped beside it (``samples/field-sales.toml`` is
+# the first): the SPEC §3 field-sales plan, the SPEC §3.1 inside-sales plan and
+# the inside team lead's.
+_PLANS = resources.files(__name__) / "plans"
+PLAN_TOML = (_PLANS / "field-sales.toml").read_text(encoding="utf-8")
+INSIDE_PLAN_TOML = (_PLANS / "inside-sales.toml").read_text(encoding="utf-8")
+LEADS_PLAN_TOML = (_PLANS / "inside-leads.toml").read_text(encoding="utf-8")
 
 TZ = "+08:00"
 
@@ -176,36 +71,60 @@ def _sale(
     )
 
 
+def _enrol(
+    rep: str, name: str, at: str, *, plan: str, team: str, manager: str | None = None
+) -> dict[str, Any]:
+    managed = {} if manager is None else {"manager_id": manager}
+    return _e(
+        "RepEnrolled", at, "hr-sync", rep_id=rep, name=name, plan_id=plan, team=team, **managed
+    )
+
+
+def _target(
+    target_id: str, at: str, actor: str, rep: str, *, period: str, value: str, reason: str
+) -> dict[str, Any]:
+    return _e(
+        "TargetSet",
+        at,
+        actor,
+        target_id=target_id,
+        rep_id=rep,
+        period=period,
+        kpi="sales_amount",
+        value=value,
+        reason=reason,
+    )
+
+
+def _cancel(sale_id: str, at: str, reason: str) -> dict[str, Any]:
+    return _e("SaleCancelled", at, "crm-sync", sale_id=sale_id, reason=reason)
+
+
+def _case(
+    case_id: str, at: str, actor: str, rep: str, *, code: str, severity: str, **details: Any
+) -> dict[str, Any]:
+    return _e(
+        "ViolationRecorded",
+        at,
+        actor,
+        case_id=case_id,
+        rep_id=rep,
+        code=code,
+        severity=severity,
+        **details,
+    )
+
+
 QUARTER: list[dict[str, Any]] = [
-    _e(
-        "RepEnrolled",
-        "2026-03-20T09:00:00",
-        "hr-sync",
-        rep_id="rep-li",
-        name="Li Wei",
-        plan_id="field-sales",
-        team="east",
-        manager_id="mgr-zhao",
-    ),
-    _e(
-        "RepEnrolled",
-        "2026-03-20T09:00:00",
-        "hr-sync",
-        rep_id="rep-chen",
-        name="Chen Jing",
-        plan_id="field-sales",
-        team="east",
-        manager_id="mgr-zhao",
-    ),
-    _e(
-        "RepEnrolled",
-        "2026-03-20T09:00:00",
-        "hr-sync",
-        rep_id="rep-wang",
-        name="Wang Fang",
-        plan_id="field-sales",
-        team="east",
-        manager_id="mgr-zhao",
+    *(
+        _enrol(
+            rep, name, "2026-03-20T09:00:00", plan="field-sales", team="east", manager="mgr-zhao"
+        )
+        for rep, name in (
+            ("rep-li", "Li Wei"),
+            ("rep-chen", "Chen Jing"),
+            ("rep-wang", "Wang Fang"),
+        )
     ),
     # Q2: a deal whose cancellation comes months later, outside the window.
     _sale("S-0901", "2026-04-10T11:00:00", "rep-wang", "40000.00", "hardware"),
@@ -213,38 +132,21 @@ QUARTER: list[dict[str, Any]] = [
     # after it began: a target the ledger learns of after its period started
     # needs approval however early its occurred_at (SPEC §2), so finance
     # confirms each against the signed Q3 plan (below).
-    _e(
-        "TargetSet",
-        "2026-06-25T10:00:00",
-        "mgr-zhao",
-        target_id="T-LI-Q3",
-        rep_id="rep-li",
-        period="2026-Q3",
-        kpi="sales_amount",
-        value="200000",
-        reason="Q3 plan",
-    ),
-    _e(
-        "TargetSet",
-        "2026-06-25T10:00:00",
-        "mgr-zhao",
-        target_id="T-CHEN-Q3",
-        rep_id="rep-chen",
-        period="2026-Q3",
-        kpi="sales_amount",
-        value="180000",
-        reason="Q3 plan",
-    ),
-    _e(
-        "TargetSet",
-        "2026-06-25T10:00:00",
-        "mgr-zhao",
-        target_id="T-WANG-Q3",
-        rep_id="rep-wang",
-        period="2026-Q3",
-        kpi="sales_amount",
-        value="150000",
-        reason="Q3 plan",
+    *(
+        _target(
+            target_id,
+            "2026-06-25T10:00:00",
+            "mgr-zhao",
+            rep,
+            period="2026-Q3",
+            value=value,
+            reason="Q3 plan",
+        )
+        for target_id, rep, value in (
+            ("T-LI-Q3", "rep-li", "200000"),
+            ("T-CHEN-Q3", "rep-chen", "180000"),
+            ("T-WANG-Q3", "rep-wang", "150000"),
+        )
     ),
     *(
         _e(
@@ -273,14 +175,12 @@ QUARTER: list[dict[str, Any]] = [
     _sale("S-1007", "2026-09-20T10:00:00", "rep-li", "50000.00", "software", customer_id="C-23"),
     _sale("S-1008", "2026-09-25T10:00:00", "rep-li", "30000.00", "hardware", customer_id="C-88"),
     # Mid-quarter: Chen's territory shrank; the lower target needs finance's approval.
-    _e(
-        "TargetSet",
+    _target(
+        "T-CHEN-Q3-B",
         "2026-08-15T09:00:00",
         "mgr-zhao",
-        target_id="T-CHEN-Q3-B",
-        rep_id="rep-chen",
+        "rep-chen",
         period="2026-Q3",
-        kpi="sales_amount",
         value="150000",
         reason="territory split to new hire",
     ),
@@ -292,39 +192,24 @@ QUARTER: list[dict[str, Any]] = [
         note="territory change confirmed with regional director",
     ),
     # A change for Wang that nobody has approved yet: pending, changes nothing.
-    _e(
-        "TargetSet",
+    _target(
+        "T-WANG-Q3-B",
         "2026-09-10T09:00:00",
         "mgr-zhao",
-        target_id="T-WANG-Q3-B",
-        rep_id="rep-wang",
+        "rep-wang",
         period="2026-Q3",
-        kpi="sales_amount",
         value="120000",
         reason="long sick leave in August",
     ),
     # Cancellations: inside the 90-day window (clawed back) and outside it (not).
-    _e(
-        "SaleCancelled",
-        "2026-09-05T09:00:00",
-        "crm-sync",
-        sale_id="S-1003",
-        reason="customer withdrew before delivery",
-    ),
-    _e(
-        "SaleCancelled",
-        "2026-09-14T09:00:00",
-        "crm-sync",
-        sale_id="S-0901",
-        reason="hardware returned after 5 months",
-    ),
+    _cancel("S-1003", "2026-09-05T09:00:00", "customer withdrew before delivery"),
+    _cancel("S-0901", "2026-09-14T09:00:00", "hardware returned after 5 months"),
     # Discipline: Wang's first and second minor case, coaching in between.
-    _e(
-        "ViolationRecorded",
+    _case(
+        "CASE-101",
         "2026-07-20T17:00:00",
         "mgr-zhao",
-        case_id="CASE-101",
-        rep_id="rep-wang",
+        "rep-wang",
         code="crm-late-update",
         severity="minor",
         description="pipeline not updated for 3 weeks",
@@ -336,23 +221,21 @@ QUARTER: list[dict[str, Any]] = [
         rep_id="rep-wang",
         topic="keeping the CRM pipeline current",
     ),
-    _e(
-        "ViolationRecorded",
+    _case(
+        "CASE-102",
         "2026-09-02T17:00:00",
         "mgr-zhao",
-        case_id="CASE-102",
-        rep_id="rep-wang",
+        "rep-wang",
         code="crm-late-update",
         severity="minor",
         description="forecast submitted late again",
     ),
     # Red line: a false expense claim, investigated and approved by compliance.
-    _e(
-        "ViolationRecorded",
+    _case(
+        "CASE-201",
         "2026-09-12T10:00:00",
         "cmp-sun",
-        case_id="CASE-201",
-        rep_id="rep-chen",
+        "rep-chen",
         code="false-expense-claim",
         severity="red_line",
         description="taxi receipts claimed for client visits that did not happen",
@@ -379,59 +262,24 @@ QUARTER: list[dict[str, Any]] = [
     ),
     _e("ApprovalGranted", "2026-09-27T09:00:00", "fin-amy", subject_id="ADJ-301"),
     # KPI scores at quarter end.
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-li",
-        period="2026-Q3",
-        kpi="customer_satisfaction",
-        score="0.95",
-    ),
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-li",
-        period="2026-Q3",
-        kpi="market_feedback",
-        score="0.9",
-    ),
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-chen",
-        period="2026-Q3",
-        kpi="customer_satisfaction",
-        score="0.85",
-    ),
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-chen",
-        period="2026-Q3",
-        kpi="market_feedback",
-        score="0.8",
-    ),
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-wang",
-        period="2026-Q3",
-        kpi="customer_satisfaction",
-        score="1.1",
-    ),
-    _e(
-        "KpiScored",
-        "2026-09-28T17:00:00",
-        "mgr-zhao",
-        rep_id="rep-wang",
-        period="2026-Q3",
-        kpi="market_feedback",
-        score="1.0",
+    *(
+        _e(
+            "KpiScored",
+            "2026-09-28T17:00:00",
+            "mgr-zhao",
+            rep_id=rep,
+            period="2026-Q3",
+            kpi=kpi,
+            score=score,
+        )
+        for rep, kpi, score in (
+            ("rep-li", "customer_satisfaction", "0.95"),
+            ("rep-li", "market_feedback", "0.9"),
+            ("rep-chen", "customer_satisfaction", "0.85"),
+            ("rep-chen", "market_feedback", "0.8"),
+            ("rep-wang", "customer_satisfaction", "1.1"),
+            ("rep-wang", "market_feedback", "1.0"),
+        )
     ),
 ]
 
@@ -443,16 +291,8 @@ def _monthly_target(rep: str, month: str, value: str) -> list[dict[str, Any]]:
     first = f"{month}-01T09:00:00"
     day_before = f"{month[:5]}{int(month[5:]) - 1:02d}-28T10:00:00"
     return [
-        _e(
-            "TargetSet",
-            day_before,
-            "lead-he",
-            target_id=target_id,
-            rep_id=rep,
-            period=month,
-            kpi="sales_amount",
-            value=value,
-            reason="monthly quota",
+        _target(
+            target_id, day_before, "lead-he", rep, period=month, value=value, reason="monthly quota"
         ),
         _e("ApprovalGranted", first, "fin-amy", subject_id=target_id, note="signed quota"),
     ]
@@ -462,34 +302,22 @@ def _monthly_target(rep: str, month: str, value: str) -> list[dict[str, Any]]:
 # who joins mid-July on a draw), a USD deal at the month's rate.
 INSIDE_TEAM: list[dict[str, Any]] = [
     _e("FxRateSet", "2026-07-01T00:00:00", "fin-amy", base="USD", quote="CNY", rate="7.1"),
-    _e(
-        "RepEnrolled",
-        "2026-06-01T09:00:00",
-        "hr-sync",
-        rep_id="lead-he",
-        name="He Min",
-        plan_id="inside-leads",
-        team="inside",
-    ),
-    _e(
-        "RepEnrolled",
+    _enrol("lead-he", "He Min", "2026-06-01T09:00:00", plan="inside-leads", team="inside"),
+    _enrol(
+        "rep-sun",
+        "Sun Lei",
         "2026-07-01T09:00:00",
-        "hr-sync",
-        rep_id="rep-sun",
-        name="Sun Lei",
-        plan_id="inside-sales",
+        plan="inside-sales",
         team="inside",
-        manager_id="lead-he",
+        manager="lead-he",
     ),
-    _e(
-        "RepEnrolled",
+    _enrol(
+        "rep-xu",
+        "Xu Yan",
         "2026-07-16T09:00:00",
-        "hr-sync",
-        rep_id="rep-xu",
-        name="Xu Yan",
-        plan_id="inside-sales",
+        plan="inside-sales",
         team="inside",
-        manager_id="lead-he",
+        manager="lead-he",
     ),
     *_monthly_target("rep-sun", "2026-07", "100000"),
     *_monthly_target("rep-sun", "2026-08", "100000"),
@@ -512,13 +340,7 @@ INSIDE_TEAM: list[dict[str, Any]] = [
 AFTER_PAYMENT: list[dict[str, Any]] = [
     # S-1007 (Q3, software) cancelled 25 days after the sale, after Q3 was paid:
     # Q3 stays as paid; the difference is booked as a correction in Q4.
-    _e(
-        "SaleCancelled",
-        "2026-10-15T09:00:00",
-        "crm-sync",
-        sale_id="S-1007",
-        reason="customer cancelled within the trial period",
-    ),
+    _cancel("S-1007", "2026-10-15T09:00:00", "customer cancelled within the trial period"),
 ]
 
 

@@ -23,12 +23,6 @@ class Case(LedgerAggregate):
 
     def overturn(self, **envelope: Any) -> bool:
         """Overturn the case; False when this very overturning is already stored."""
-        return self.record_once(
-            self.overturned,
-            self._overturned,
-            what=f"the overturning of case {self.key}",
-            field="case_id",
-            **envelope,
-        )
+        return self.record_once("overturned", "the overturning", **envelope)
 
     _overturned = receipt_event("ViolationOverturned", "overturned")

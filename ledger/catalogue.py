@@ -51,6 +51,7 @@ __all__ = [
     "SUBJECT_KINDS",
     "AnyEventIn",
     "EventType",
+    "MakerChecker",
     "Role",
     "decider_roles",
     "needs_approval",
@@ -90,6 +91,14 @@ def _target_after_start(
 
 
 @dataclass(frozen=True)
+class MakerChecker:
+    """When a stored event needs an approval before it counts, and who decides."""
+
+    needed: ApprovalRule
+    deciders: frozenset[Role]
+
+
+@dataclass(frozen=True)
 class EventType:
     """One SPEC §2 event type and everything the code needs to know of it."""
 
@@ -104,13 +113,11 @@ class EventType:
     writers: frozenset[Role] = frozenset()
     # The stream it starts: the aggregate, keyed by the field `key` names.
     creates: type[LedgerAggregate] | None = None
-    # False: recorded by the ledger's own commands, never imported.
-    importable: bool = True
-    why_not_importable: str = ""
     # Maker-checker: when a stored event of this type needs an approval before
-    # it counts (None: never), and which roles decide on it.
-    approval: ApprovalRule | None = None
-    deciders: frozenset[Role] = frozenset()
+    # it counts, and which roles decide on it (None: it never does).
+    approval: MakerChecker | None = None
+    # The ledger command that records it ("": imported); such a type is never imported.
+    recorded_by: str = ""
     # The payout claims index (`ledger.payout_claims`): the state it writes.
     claim_state: str | None = None
     # Read side (`projections.facts`): it can change any period of its reps
@@ -126,168 +133,97 @@ class EventType:
         return self.model.__name__
 
     @property
+    def importable(self) -> bool:
+        return not self.recorded_by
+
+    @property
+    def why_not_importable(self) -> str:
+        return f"recorded by `{self.recorded_by}`, never imported" if self.recorded_by else ""
+
+    @property
     def topic(self) -> str:
         return event_topic(self.name)
 
 
+_ADMIN: Final = frozenset[Role]({"admin"})
+_MANAGER: Final = frozenset[Role]({"manager"})
+_INTEGRATION: Final = frozenset[Role]({"integration"})
+_COMPLIANCE: Final = frozenset[Role]({"compliance"})
 _FINANCE: Final = frozenset[Role]({"finance"})
 _DECIDERS: Final = frozenset[Role]({"finance", "compliance"})
+_ALWAYS_BY_FINANCE: Final = MakerChecker(_always, _FINANCE)
 
+# One row a type: its model, natural key, write rule and writers, then what sets it apart.
 _ENTRIES: Final = (
     EventType(
         ev.PlanPublished,
-        key="plan.id + plan.version",
-        apply=rules.plan_published,
-        writers=frozenset({"admin"}),
+        "plan.id + plan.version",
+        rules.plan_published,
+        _ADMIN,
         reaches_every_period=True,
         read_by_every_rep=True,
     ),
     EventType(
-        ev.RepEnrolled,
-        key="rep_id",
-        apply=rules.rep_enrolled,
-        writers=frozenset({"admin"}),
-        creates=Rep,
-        reaches_every_period=True,
+        ev.RepEnrolled, "rep_id", rules.rep_enrolled, _ADMIN, creates=Rep, reaches_every_period=True
     ),
-    EventType(
-        ev.RepPlanAssigned,
-        key="content",
-        apply=rules.rep_fact,
-        writers=frozenset({"admin"}),
-        reaches_every_period=True,
-    ),
-    EventType(
-        ev.RepTransferred,
-        key="content",
-        apply=rules.rep_transferred,
-        writers=frozenset({"admin"}),
-    ),
-    EventType(
-        ev.RepLeft,
-        key="rep_id",
-        apply=rules.rep_left,
-        writers=frozenset({"admin"}),
-        reaches_every_period=True,
-    ),
+    EventType(ev.RepPlanAssigned, "content", rules.rep_fact, _ADMIN, reaches_every_period=True),
+    EventType(ev.RepTransferred, "content", rules.rep_transferred, _ADMIN),
+    EventType(ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True),
     EventType(
         ev.TargetSet,
-        key="target_id",
-        apply=rules.target_set,
-        writers=frozenset({"manager"}),
+        "target_id",
+        rules.target_set,
+        _MANAGER,
         creates=Target,
-        approval=_target_after_start,
-        deciders=_FINANCE,
+        approval=MakerChecker(_target_after_start, _FINANCE),
         bounded_by_period=True,
     ),
-    EventType(
-        ev.SaleRecorded,
-        key="sale_id",
-        apply=rules.sale_recorded,
-        writers=frozenset({"integration"}),
-        creates=Sale,
-    ),
-    EventType(
-        ev.SaleCancelled,
-        key="sale_id",
-        apply=rules.sale_cancelled,
-        writers=frozenset({"integration"}),
-    ),
-    EventType(
-        ev.PaymentReceived,
-        key="payment_id",
-        apply=rules.payment_received,
-        writers=frozenset({"integration"}),
-    ),
+    EventType(ev.SaleRecorded, "sale_id", rules.sale_recorded, _INTEGRATION, creates=Sale),
+    EventType(ev.SaleCancelled, "sale_id", rules.sale_cancelled, _INTEGRATION),
+    EventType(ev.PaymentReceived, "payment_id", rules.payment_received, _INTEGRATION),
     EventType(
         ev.FxRateSet,
-        key="base + quote + occurred_at",
-        apply=rules.fx_rate_set,
-        writers=_FINANCE,
+        "base + quote + occurred_at",
+        rules.fx_rate_set,
+        _FINANCE,
         read_by_every_rep=True,
     ),
-    EventType(
-        ev.KpiScored,
-        key="content",
-        apply=rules.rep_fact,
-        writers=frozenset({"manager"}),
-        bounded_by_period=True,
-    ),
-    EventType(
-        ev.CoachingRecorded,
-        key="content",
-        apply=rules.rep_fact,
-        writers=frozenset({"manager"}),
-    ),
+    EventType(ev.KpiScored, "content", rules.rep_fact, _MANAGER, bounded_by_period=True),
+    EventType(ev.CoachingRecorded, "content", rules.rep_fact, _MANAGER),
     EventType(
         ev.ViolationRecorded,
-        key="case_id",
-        apply=rules.violation_recorded,
-        writers=frozenset({"manager", "compliance"}),
+        "case_id",
+        rules.violation_recorded,
+        _MANAGER | _COMPLIANCE,
         creates=Case,
-        approval=_red_line,
-        deciders=frozenset({"compliance"}),
+        approval=MakerChecker(_red_line, _COMPLIANCE),
     ),
-    EventType(
-        ev.ViolationOverturned,
-        key="case_id",
-        apply=rules.violation_overturned,
-        writers=frozenset({"compliance"}),
-    ),
+    EventType(ev.ViolationOverturned, "case_id", rules.violation_overturned, _COMPLIANCE),
     EventType(
         ev.AdjustmentRequested,
-        key="adjustment_id",
-        apply=rules.adjustment_requested,
-        writers=_FINANCE,
+        "adjustment_id",
+        rules.adjustment_requested,
+        _FINANCE,
         creates=Adjustment,
-        approval=_always,
-        deciders=_FINANCE,
+        approval=_ALWAYS_BY_FINANCE,
         bounded_by_period=True,
     ),
-    EventType(
-        ev.ApprovalGranted,
-        key="subject_id",
-        apply=rules.decision,
-        writers=_DECIDERS,
-    ),
-    EventType(
-        ev.ApprovalRejected,
-        key="subject_id",
-        apply=rules.decision,
-        writers=_DECIDERS,
-        claim_state=REJECTED,
-    ),
+    EventType(ev.ApprovalGranted, "subject_id", rules.decision, _DECIDERS),
+    EventType(ev.ApprovalRejected, "subject_id", rules.decision, _DECIDERS, claim_state=REJECTED),
     EventType(
         ev.PayoutCalculated,
-        key="run_id",
-        apply=rules.payout_calculated,
+        "run_id",
+        rules.payout_calculated,
+        recorded_by="payout run",
         creates=PayoutRun,
-        importable=False,
-        why_not_importable="recorded by `payout run`, never imported",
-        approval=_always,
-        deciders=_FINANCE,
+        approval=_ALWAYS_BY_FINANCE,
         claim_state=CALCULATED,
     ),
     EventType(
-        ev.PayoutPaid,
-        key="run_id",
-        apply=rules.payout_paid,
-        importable=False,
-        why_not_importable="recorded by `payout pay`, never imported",
-        claim_state=PAID,
+        ev.PayoutPaid, "run_id", rules.payout_paid, recorded_by="payout pay", claim_state=PAID
     ),
-    EventType(
-        ev.DisputeRaised,
-        key="dispute_id",
-        apply=rules.dispute_raised,
-        creates=Dispute,
-    ),
-    EventType(
-        ev.DisputeResolved,
-        key="dispute_id",
-        apply=rules.dispute_resolved,
-        writers=_FINANCE,
-    ),
+    EventType(ev.DisputeRaised, "dispute_id", rules.dispute_raised, creates=Dispute),
+    EventType(ev.DisputeResolved, "dispute_id", rules.dispute_resolved, _FINANCE),
 )
 
 CATALOGUE: Final[Mapping[str, EventType]] = {e.name: e for e in _ENTRIES}
@@ -349,8 +285,8 @@ def needs_approval(
     """SPEC §2 maker-checker, the one place it is decided: whether a stored
     event of ``type_`` needs an approval before it counts (the write side when
     an approval comes in, the read side for every statement)."""
-    rule = CATALOGUE[type_].approval
-    return rule is not None and rule(data, occurred_at, staged_at)
+    approval = CATALOGUE[type_].approval
+    return approval is not None and approval.needed(data, occurred_at, staged_at)
 
 
 def subject_type(kind: str) -> str | None:
@@ -370,7 +306,7 @@ def writers_by_role() -> dict[str, frozenset[str]]:
 def decider_roles() -> dict[str, frozenset[str]]:
     """The roles that decide on each kind of approval subject (by aggregate kind)."""
     return {
-        e.creates.KIND: e.deciders
+        e.creates.KIND: e.approval.deciders
         for e in CATALOGUE.values()
         if e.approval is not None and e.creates is not None
     }

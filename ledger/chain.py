@@ -216,6 +216,15 @@ class ChainReport:
     reason: str | None = None
     anchors_checked: tuple[str, ...] = ()
 
+    @classmethod
+    def broken(
+        cls, mode: str, checked: int, head: ChainLink | None, position: int, reason: str
+    ) -> ChainReport:
+        """The chain breaks at ``position`` for ``reason``, after ``checked`` events."""
+        return cls(
+            ok=False, mode=mode, checked=checked, head=head, broken_position=position, reason=reason
+        )
+
     def summary(self) -> str:
         head = f"{self.head.position}:{self.head.hash}" if self.head else "(empty)"
         if self.ok:
@@ -281,14 +290,7 @@ def verify_links(
             if row.link is not None and row.link.hash != anchor.hash:
                 reason = f"anchor {anchor} no longer holds: history was rewritten"
         if reason is not None:
-            return ChainReport(
-                ok=False,
-                mode=hasher.mode,
-                checked=checked,
-                head=head,
-                broken_position=row.position,
-                reason=reason,
-            )
+            return ChainReport.broken(hasher.mode, checked, head, row.position, reason)
         checked += 1
         head = row.link
     for anchor in sorted(pending.values(), key=lambda a: a.position):
@@ -298,14 +300,7 @@ def verify_links(
             if anchor.position > last
             else f"anchor {anchor} names no event: history was rewritten"
         )
-        return ChainReport(
-            ok=False,
-            mode=hasher.mode,
-            checked=checked,
-            head=head,
-            broken_position=anchor.position,
-            reason=reason,
-        )
+        return ChainReport.broken(hasher.mode, checked, head, anchor.position, reason)
     return ChainReport(
         ok=True,
         mode=hasher.mode,

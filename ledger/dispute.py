@@ -23,12 +23,6 @@ class Dispute(LedgerAggregate):
 
     def resolve(self, **envelope: Any) -> bool:
         """Resolve the dispute; False when this very resolution is already stored."""
-        return self.record_once(
-            self.resolved,
-            self._resolved,
-            what=f"the resolution of dispute {self.key}",
-            field="dispute_id",
-            **envelope,
-        )
+        return self.record_once("resolved", "the resolution", **envelope)
 
     _resolved = receipt_event("DisputeResolved", "resolved")

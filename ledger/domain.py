@@ -194,30 +194,38 @@ class LedgerAggregate(Aggregate):
         """The id of this kind's stream for natural key ``key``."""
         return natural_id(cls.KIND, key)
 
-    def record_once(
-        self,
-        done: Receipt | None,
-        trigger: Callable[..., None],
-        *,
-        what: str,
-        field: str,
-        **envelope: Any,
-    ) -> bool:
+    def record_once(self, attribute: str, what: str, **envelope: Any) -> bool:
         """Record a fact that happens at most once to this stream (a cancellation,
-        an overturning, a resolution, a departure): False when ``done`` is this
-        very fact (skip it), a conflict when it is another (SPEC §2)."""
+        an overturning, a resolution, a departure), whose receipt the stream keeps
+        as ``attribute`` and whose ``@event`` method is ``_<attribute>``
+        (`receipt_event`): False when the stored one is this very fact (skip it),
+        a conflict when it is another (SPEC §2). ``what`` names the fact in that
+        conflict (``the overturning``), its field is the natural key's
+        (``<KIND>_id``)."""
+        done: Receipt | None = getattr(self, attribute)
         if done is not None:
-            return not done.check_same(envelope["content_sha256"], key=what, field=field)
-        trigger(**envelope)
+            return not done.check_same(
+                envelope["content_sha256"],
+                key=f"{what} of {self.KIND} {self.key}",
+                field=f"{self.KIND}_id",
+            )
+        getattr(self, f"_{attribute}")(**envelope)
         return True
 
 
-def created_by(type_: str, *, keeps: tuple[str, ...] = (), later: tuple[str, ...] = ()) -> Any:
+def created_by(
+    type_: str,
+    *,
+    keeps: tuple[str, ...] = (),
+    later: tuple[str, ...] = (),
+    then: Callable[[Any], None] | None = None,
+) -> Any:
     """The ``@event`` ``__init__`` of an aggregate whose stream ``type_`` starts:
     it keeps the natural key, the receipt, the data and the fields ``keeps`` of
-    the data (as attributes), and sets each of ``later`` — the follow-up facts,
-    recorded at most once — to None. The body re-runs on every replay: it
-    assigns, nothing more."""
+    the data (as attributes), sets each of ``later`` — the follow-up facts,
+    recorded at most once — to None, and lastly calls ``then`` with the
+    aggregate for what it derives from these. The body re-runs on every replay:
+    it assigns, nothing more."""
 
     def __init__(  # noqa: N807, PLR0917 - the library reads the creation event off this signature
         self: LedgerAggregate,
@@ -234,6 +242,8 @@ def created_by(type_: str, *, keeps: tuple[str, ...] = (), later: tuple[str, ...
             setattr(self, name, data[name])
         for name in later:
             setattr(self, name, None)
+        if then is not None:
+            then(self)
 
     return event(type_, topic=event_topic(type_))(__init__)
 

@@ -8,12 +8,9 @@ changes.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.domain import event
-
-from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
+from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
 __all__ = ["PayoutRun"]
 
@@ -25,16 +22,19 @@ class PayoutRun(LedgerAggregate):
     KIND = "run"
     LABEL = "payout run"
 
-    @event("PayoutCalculated", topic=event_topic("PayoutCalculated"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.run_id = key
-        self.period: str = data["period"]
-        self.rep_ids: list[str] = [s["rep_id"] for s in data["statements"]]
-        self.recorded = Receipt(content_sha256, actor, occurred_at)
-        self.data = {"run_id": key, "period": self.period}  # not the statements: megabytes
-        self.paid: Receipt | None = None
+    if TYPE_CHECKING:
+        run_id: str
+        period: str
+        rep_ids: list[str]
+        paid: Receipt | None
+
+    def _calculated(self) -> None:
+        self.rep_ids = [s["rep_id"] for s in self.data["statements"]]
+        self.data = {"run_id": self.run_id, "period": self.period}  # not the statements: megabytes
+
+    __init__ = created_by(
+        "PayoutCalculated", keeps=("run_id", "period"), later=("paid",), then=_calculated
+    )
 
     def pay(self, **envelope: Any) -> bool:
         """Mark the run paid; False when it already is (any payment of it is the same fact)."""

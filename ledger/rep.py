@@ -8,13 +8,27 @@ content hashes so a re-sent score is skipped.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from ledger.domain import LedgerAggregate, Receipt, event_topic, receipt_event
+from ledger.domain import LedgerAggregate, Receipt, created_by, event_topic, receipt_event
 
 __all__ = ["Rep"]
+
+
+def _fact_event(type_: str) -> Any:
+    """The ``@event`` method of a keyless fact that changes nothing the write
+    side reads: the rep only remembers its content hash (`Rep.record_fact`)."""
+
+    def record(
+        self: Rep, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
+    ) -> None:
+        del occurred_at, actor, data
+        self.facts.add(content_sha256)
+
+    record.__name__ = record.__qualname__ = f"_{type_}"
+    return event(type_, topic=event_topic(type_))(record)
 
 
 class Rep(LedgerAggregate):
@@ -23,18 +37,23 @@ class Rep(LedgerAggregate):
     TOPIC = "incentive_ledger:aggregate:Rep"
     KIND = "rep"
 
-    @event("RepEnrolled", topic=event_topic("RepEnrolled"))
-    def __init__(
-        self, key: str, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        self.key = self.rep_id = key
-        self.recorded = self.enrolled = Receipt(content_sha256, actor, occurred_at)
-        self.data = data
-        self.plans: list[tuple[datetime, str]] = [(occurred_at, data["plan_id"])]
-        self.manager_id: str | None = data.get("manager_id")
-        self.team: str | None = data.get("team")
-        self.facts: set[str] = set()
-        self.left: Receipt | None = None
+    if TYPE_CHECKING:
+        rep_id: str
+        enrolled: Receipt
+        plans: list[tuple[datetime, str]]  # (since, plan id), the enrolment's first
+        manager_id: str | None
+        team: str | None
+        facts: set[str]  # the content hashes of its keyless facts
+        left: Receipt | None
+
+    def _enrolled(self) -> None:
+        self.enrolled = self.recorded
+        self.plans = [(self.recorded.occurred_at, self.data["plan_id"])]
+        self.manager_id = self.data.get("manager_id")
+        self.team = self.data.get("team")
+        self.facts = set()
+
+    __init__ = created_by("RepEnrolled", keeps=("rep_id",), later=("left",), then=_enrolled)
 
     def plan_at(self, moment: datetime) -> str:
         """The plan id assigned to the rep at ``moment`` (the enrolment plan before)."""
@@ -57,13 +76,7 @@ class Rep(LedgerAggregate):
 
     def leave(self, **envelope: Any) -> bool:
         """The rep left; False when this very departure is already stored."""
-        return self.record_once(
-            self.left,
-            self._left,
-            what=f"the departure of rep {self.rep_id}",
-            field="rep_id",
-            **envelope,
-        )
+        return self.record_once("left", "the departure", **envelope)
 
     @event("RepPlanAssigned", topic=event_topic("RepPlanAssigned"))
     def _RepPlanAssigned(  # noqa: N802 - named after its event type (`record_fact`)
@@ -73,19 +86,8 @@ class Rep(LedgerAggregate):
         self.plans.append((occurred_at, data["plan_id"]))
         self.facts.add(content_sha256)
 
-    @event("KpiScored", topic=event_topic("KpiScored"))
-    def _KpiScored(  # noqa: N802 - named after its event type (`record_fact`)
-        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        del occurred_at, actor, data
-        self.facts.add(content_sha256)
-
-    @event("CoachingRecorded", topic=event_topic("CoachingRecorded"))
-    def _CoachingRecorded(  # noqa: N802 - named after its event type (`record_fact`)
-        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
-    ) -> None:
-        del occurred_at, actor, data
-        self.facts.add(content_sha256)
+    _KpiScored = _fact_event("KpiScored")
+    _CoachingRecorded = _fact_event("CoachingRecorded")
 
     @event("RepTransferred", topic=event_topic("RepTransferred"))
     def _RepTransferred(  # noqa: N802 - named after its event type (`record_fact`)

@@ -44,15 +44,9 @@ class Sale(LedgerAggregate):
                 f"({self.recorded.occurred_at.isoformat()})",
                 field="occurred_at",
             )
-        return self.record_once(
-            self.cancellation,
-            self._cancelled,
-            what=f"the cancellation of sale {self.key}",
-            field="sale_id",
-            **envelope,
-        )
+        return self.record_once("cancellation", "the cancellation", **envelope)
 
-    _cancelled = receipt_event("SaleCancelled", "cancellation")
+    _cancellation = receipt_event("SaleCancelled", "cancellation")
 
     def receive_payment(self, **envelope: Any) -> bool:
         """Record a payment of the sale; False when this very payment is stored.

@@ -35,6 +35,7 @@ import csv
 import io
 import tomllib
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -241,25 +242,24 @@ def payroll_table(
 
 
 def _employee(layout: PayrollLayout, rep_id: str) -> str:
-    if not layout.employees:
-        return rep_id
-    if rep_id not in layout.employees:
-        raise InvalidInputError(
-            f"the layout's [employees] table has no employee number for rep {rep_id}",
-            field="layout.employees",
-        )
-    return layout.employees[rep_id]
+    return _looked_up(layout.employees, rep_id, "employees", "employee number for rep")
 
 
 def _earning_code(layout: PayrollLayout, kind: str) -> str:
-    if not layout.earning_codes:
-        return kind
-    if kind not in layout.earning_codes:
+    return _looked_up(layout.earning_codes, kind, "earning_codes", "code for line kind")
+
+
+def _looked_up(table: Mapping[str, str], key: str, name: str, what: str) -> str:
+    """``key`` as the layout's table ``name`` maps it; ``key`` itself when the
+    layout has no such table, an error naming it when the table lacks ``key``."""
+    if not table:
+        return key
+    if key not in table:
         raise InvalidInputError(
-            f"the layout's [earning_codes] table has no code for line kind {kind}",
-            field="layout.earning_codes",
+            f"the layout's [{name}] table has no {what} {key}",
+            field=f"layout.{name}",
         )
-    return layout.earning_codes[kind]
+    return table[key]
 
 
 def to_csv(header: tuple[str, ...], rows: list[tuple[Cell, ...]]) -> str:

@@ -103,6 +103,14 @@ class UseCases:
         kind = self.subject_kind(subject_id)
         if may_decide is not None:
             may_decide(kind)
+        recorded = self._record_decision(subject_id, kind, actor=actor, granted=granted, note=note)
+        return Decision(subject_id, kind, recorded)
+
+    def _record_decision(
+        self, subject_id: str, kind: str, *, actor: str, granted: bool, note: str | None
+    ) -> RecordResult:
+        """Record the decision; approving a payout run first passes the chain
+        guard (SPEC §6: its own event checked against its link)."""
         if kind == "run" and granted:  # a rejection pays nobody: never held up
             self.ledger.guard_chain()
             self.ledger.guard_run(subject_id)
@@ -112,7 +120,7 @@ class UseCases:
             subject_id=subject_id,
             note=note,
         )
-        return Decision(subject_id, kind, self.ledger.record([item], actor=actor))
+        return self.ledger.record([item], actor=actor)
 
     # -- disputes ----------------------------------------------------------------
 
@@ -230,16 +238,7 @@ class UseCases:
         first passes the chain guard (SPEC §6)."""
         if self.ledger.subject_kind(run_id) != "run":
             raise NotFoundError(f"no payout run {run_id}", field="run_id")
-        if granted:
-            self.ledger.guard_chain()
-            self.ledger.guard_run(run_id)
-        item = make_event(
-            ApprovalGranted if granted else ApprovalRejected,
-            occurred_at=_now(),
-            subject_id=run_id,
-            note=note,
-        )
-        return self.ledger.record([item], actor=actor)
+        return self._record_decision(run_id, "run", actor=actor, granted=granted, note=note)
 
     def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
         """Pay an approved run after the chain guard (SPEC §6); refused, paying

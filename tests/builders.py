@@ -1,13 +1,23 @@
-"""Builders for test inputs: import lines as the SPEC writes them."""
+"""Builders for test inputs (import lines as the SPEC writes them, a demo
+database) and the ways a test runs the command or a server it starts."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+from typer.testing import CliRunner, Result
+
+from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.records import EventRecord
 from policies.plan import load_plan
 from projections.service import Reports
 from service import UseCases
@@ -22,6 +32,67 @@ def process_env(**settings: str) -> dict[str, str]:
     ``LEDGER_`` settings (a developer's own would leak in), plus ``settings``."""
     own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return own | settings
+
+
+# The installed command, as a user runs it.
+CLI = str(Path(sys.executable).parent / "incentive-ledger")
+
+
+def run_process(
+    args: list[str],
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 180,
+    text: bool = True,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``args`` to the end in a process of its own (``process_env()`` unless
+    ``env``), its output captured; the caller checks the return code."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=process_env() if env is None else env,
+        input=stdin,
+        capture_output=True,
+        text=text,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def invoke_cli(*args: str) -> Result:
+    """The command in this process (typer's runner; the settings cache is
+    cleared around every test, `tests.conftest`)."""
+    from cli import app  # the command's whole import, only for the tests that run it
+
+    return CliRunner().invoke(app, list(args))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait (up to 30 s) until the server ``process`` started answers ``base``'s
+    ``/health`` with 200; fail with its stderr if it exits first."""
+    for _ in range(300):
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the API did not come up")
+
+
+def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess[Any]:
+    """`incentive-ledger` with ``args`` in a process of its own (`run_process`)."""
+    return run_process([CLI, *args], **options)
 
 
 def line(
@@ -76,8 +147,33 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
     return ledger
 
 
-def stored_count(ledger: Ledger) -> int:
-    """How many events the store holds (for "nothing was stored" checks)."""
+def demo_database(folder: Path) -> tuple[str, DemoResult]:
+    """A SQLite ledger in ``folder`` the demo filled: its URL and what the demo did."""
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    ledger = Ledger(url)
+    try:
+        return url, run_demo(ledger)
+    finally:
+        ledger.close()
+
+
+def stored_record(ledger: Ledger, type_: str, **fields: str) -> EventRecord:
+    """The first stored event of ``type_`` whose data has ``fields``."""
+    for record in ledger.iter_log():
+        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
+            return record
+    raise AssertionError(f"no {type_} {fields}")
+
+
+def stored_count(ledger: Ledger | str) -> int:
+    """How many events the store holds (for "nothing was stored" checks): of
+    ``ledger``, or of the database whose URL it is (opened and closed here)."""
+    if isinstance(ledger, str):
+        opened = Ledger(ledger)
+        try:
+            return stored_count(opened)
+        finally:
+            opened.close()
     return sum(1 for _ in ledger.iter_log())
 
 

@@ -16,10 +16,9 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import SUBJECT_DECIDERS, require_role
-from api.pages.routes import Page, check_csrf, page_of, read_form, serve
+from api.pages.routes import Page, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
 from api.routes.payouts import post_pay
@@ -86,11 +85,8 @@ def export(run_id: str, request: Request) -> Response:
 @router.post("/act")
 async def act(request: Request) -> Response:
     """A decision: confirmation first, then the API's handler."""
-    page = page_of(request)
-    form = await read_form(request)
 
-    def build(page: Page) -> Response:
-        check_csrf(page, form)
+    def build(page: Page, form: dict[str, str]) -> Response:
         action = form.get("action", "")
         if action not in _ACTIONS:
             raise InvalidInputError(f"unknown action {action!r}", field="action")
@@ -102,7 +98,7 @@ async def act(request: Request) -> Response:
             "/app/payouts?" + urllib.parse.urlencode({"done": done}), status_code=303
         )
 
-    return await run_in_threadpool(serve, page, build)
+    return await serve_form(request, build)
 
 
 def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:

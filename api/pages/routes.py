@@ -179,6 +179,21 @@ def check_csrf(page: Page, form: dict[str, str]) -> None:
         raise _CsrfError
 
 
+async def serve_form(
+    request: Request, build: Callable[[Page, dict[str, str]], Response]
+) -> Response:
+    """A form's post: the form read and its CSRF token checked, then ``build``'s
+    page (in a worker thread: it reads and records), or the error page."""
+    page = page_of(request)
+    form = await read_form(request)
+
+    def checked(page: Page) -> Response:
+        check_csrf(page, form)
+        return build(page, form)
+
+    return await run_in_threadpool(serve, page, checked)
+
+
 def audit_read(principal: Principal, rep_id: str, what: str) -> None:
     """As the API does: reads of another person's pay by finance or compliance
     are audit entries."""
@@ -186,6 +201,15 @@ def audit_read(principal: Principal, rep_id: str, what: str) -> None:
         audit.info(
             "audit.read", actor=principal.actor, role=principal.role, rep_id=rep_id, what=what
         )
+
+
+def check_rep_access(page: Page, rep_id: str, route: str, *, reads: str | None = None) -> None:
+    """As the API's ``route`` does: the caller's role may call it and ``rep_id``
+    is in their scope; a read (``reads``: of what) is audited (`audit_read`)."""
+    require_role(page.who, route)
+    check_rep_scope(page.who, rep_id, page.reports)
+    if reads is not None:
+        audit_read(page.who, rep_id, reads)
 
 
 def _home_of(principal: Principal) -> str | None:
@@ -235,18 +259,16 @@ def signin(code: str, request: Request) -> Response:
 @router.post("/signout")
 async def signout(request: Request) -> Response:
     """Revoke the session's token and clear the cookie."""
-    page = page_of(request)
-    form = await read_form(request)
 
-    def build(page: Page) -> Response:
-        check_csrf(page, form)
+    def build(page: Page, form: dict[str, str]) -> Response:
+        del form  # it carries only the CSRF token, checked
         tokens: TokenStore = request.app.state.tokens
         tokens.revoke(page.who.token_id)
         response = RedirectResponse("/app/?signed_out=1", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
-    return await run_in_threadpool(serve, page, build)
+    return await serve_form(request, build)
 
 
 @router.get("/")
@@ -268,9 +290,7 @@ def pay(rep_id: str, request: Request) -> Response:
     """A rep's periods: payable and status, and their disputes."""
 
     def build(page: Page) -> Response:
-        require_role(page.who, "get_statement")
-        check_rep_scope(page.who, rep_id, page.reports)
-        audit_read(page.who, rep_id, "periods")
+        check_rep_access(page, rep_id, "get_statement", reads="periods")
         disputes = None
         if page.who.role in ROUTE_ROLES["get_disputes"]:
             disputes = page.reports.disputes(rep_id)
@@ -291,9 +311,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
     full_line = request.query_params.get("line")
 
     def build(page: Page) -> Response:
-        require_role(page.who, "get_statement")
-        check_rep_scope(page.who, rep_id, page.reports)
-        audit_read(page.who, rep_id, "statement")
+        check_rep_access(page, rep_id, "get_statement", reads="statement")
         # The statement in the ledger's own words (served from the read model);
         # only the steps shown are worded again in the page's language: a line
         # of 10,000 sales shows 25 of them.
@@ -337,13 +355,9 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
 async def dispute(rep_id: str, period: str, request: Request) -> Response:
     """Dispute a line: first a confirmation that shows what will be recorded,
     then (``confirm=yes``) the dispute, through the API's own handler."""
-    page = page_of(request)
-    form = await read_form(request)
 
-    def build(page: Page) -> Response:
-        check_csrf(page, form)
-        require_role(page.who, "post_dispute")
-        check_rep_scope(page.who, rep_id, page.reports)
+    def build(page: Page, form: dict[str, str]) -> Response:
+        check_rep_access(page, rep_id, "post_dispute")
         doc = page.reports.statement(rep_id, period)
         paid = doc.get("paid") if doc.get("status") == "paid" else None
         if not isinstance(paid, dict):
@@ -380,20 +394,16 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
             f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303
         )
 
-    return await run_in_threadpool(serve, page, build)
+    return await serve_form(request, build)
 
 
 @router.post("/reps/{rep_id}/estimate")
 async def estimate(rep_id: str, request: Request) -> Response:
     """The estimator of My pay: what one more sale would add to the rep's open
     period (`Reports.estimate`, as `POST /reps/{rep_id}/estimate`); records nothing."""
-    page = page_of(request)
-    form = await read_form(request)
 
-    def build(page: Page) -> Response:
-        check_csrf(page, form)
-        require_role(page.who, "post_estimate")
-        check_rep_scope(page.who, rep_id, page.reports)
+    def build(page: Page, form: dict[str, str]) -> Response:
+        check_rep_access(page, rep_id, "post_estimate")
         on = form.get("date", "").strip()
         try:
             day = date.fromisoformat(on) if on else None
@@ -409,7 +419,7 @@ async def estimate(rep_id: str, request: Request) -> Response:
             "estimate.html", rep_id=rep_id, e=estimate_texts(result, page.locale), form=form
         )
 
-    return await run_in_threadpool(serve, page, build)
+    return await serve_form(request, build)
 
 
 def _missing_message(locale: str) -> LedgerError:

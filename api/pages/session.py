@@ -20,14 +20,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
-
+from api.own_table import OwnTable
 from api.tokens import Principal, checked_grant
 from ledger.application import Ledger
-from ledger.backends.postgres import schema_lock
 
 __all__ = [
     "CODE_MINUTES",
@@ -74,32 +71,12 @@ class SigninCodes:
     redeeming them agree; the code itself is never stored."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self._datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
-        self._pg = isinstance(self._datastore, PostgresDatastore)
-        statement = (
-            "CREATE TABLE IF NOT EXISTS {table} (code_sha256 TEXT PRIMARY KEY, "
-            "actor TEXT NOT NULL, role TEXT NOT NULL, rep_id TEXT, created_at TEXT NOT NULL, "
-            "expires_at TEXT NOT NULL, used_at TEXT)"
+        self._table = OwnTable(
+            ledger,
+            "page_signin_codes",
+            "code_sha256 TEXT PRIMARY KEY, actor TEXT NOT NULL, role TEXT NOT NULL, "
+            "rep_id TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT",
         )
-        if self._pg:
-            with schema_lock(self._datastore):
-                self._execute(statement, ())
-        else:
-            self._execute(statement, ())
-
-    def _execute(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        if self._pg:
-            table = SQL("{}.{}").format(
-                Identifier(self._datastore.schema), Identifier("page_signin_codes")
-            )
-            query = SQL(statement.replace("?", "%s")).format(table=table)
-            with self._datastore.transaction(commit=True) as curs:
-                curs.execute(query, params)
-                rows = curs.fetchall() if curs.description else []
-                return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
-        with self._datastore.transaction(commit=True) as c:
-            c.execute(statement.format(table="page_signin_codes"), params)
-            return [tuple(r) for r in c.fetchall()]
 
     def issue(
         self,
@@ -114,7 +91,7 @@ class SigninCodes:
         actor = checked_grant(actor, role, rep_id, what="link")
         code = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        self._execute(
+        self._table.execute(
             "INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, NULL)",
             (
                 _digest(code),
@@ -133,7 +110,7 @@ class SigninCodes:
         if not code or len(code) > 200:  # noqa: PLR2004
             return None
         now = _stamp(datetime.now(UTC))
-        rows = self._execute(
+        rows, _ = self._table.execute(
             "UPDATE {table} SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL "
             "AND expires_at > ? RETURNING actor, role, rep_id",
             (now, _digest(code), now),

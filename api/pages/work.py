@@ -14,15 +14,15 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from api.auth import ForbiddenError, check_rep_scope, manages, require_role
+from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
-from api.pages.routes import Page, audit_read, check_csrf, page_of, read_form, serve
+from api.pages.routes import Page, check_rep_access, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
 from presentation import history_texts
+from projections.storage import ViewStore
 
 __all__ = ["router"]
 
@@ -31,17 +31,23 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 _CASE_DECISIONS: Final = {"approve": "grant", "reject": "reject"}
 
 
+def _work_views(page: Page, role: str, route: str, *, refused: str) -> ViewStore:
+    """The read models of a work page that is ``role``'s alone (and that the
+    API's ``route`` lets it read), caught up with the log first."""
+    if page.who.role != role:
+        raise ForbiddenError(refused)
+    require_role(page.who, route)
+    page.reports.fresh()
+    return page.reports.projector.store
+
+
 @router.get("/team")
 def team(request: Request) -> Response:
     """A manager's reps in one period: attainment, tier, payable, status; the
     attainment distribution; their targets and cases waiting for a decision."""
 
     def build(page: Page) -> Response:
-        if page.who.role != "manager":
-            raise ForbiddenError("team: managers")
-        require_role(page.who, "get_statement")
-        page.reports.fresh()
-        store = page.reports.projector.store
+        store = _work_views(page, "manager", "get_statement", refused="team: managers")
         reps = sorted(
             scope
             for scope, _, doc in store.rows("reps")
@@ -87,11 +93,7 @@ def cases(request: Request) -> Response:
     """Every case by severity and status, the red-line cases awaiting approval."""
 
     def build(page: Page) -> Response:
-        if page.who.role != "compliance":
-            raise ForbiddenError("cases: compliance")
-        require_role(page.who, "get_history")
-        page.reports.fresh()
-        store = page.reports.projector.store
+        store = _work_views(page, "compliance", "get_history", refused="cases: compliance")
         entries = [
             {**doc, "rep_id": scope}
             for scope, _, doc in store.rows("discipline")
@@ -122,11 +124,8 @@ def cases(request: Request) -> Response:
 @router.post("/cases/act")
 async def case_act(request: Request) -> Response:
     """Approve or reject a red-line case: confirmation first, then the API's handler."""
-    page = page_of(request)
-    form = await read_form(request)
 
-    def build(page: Page) -> Response:
-        check_csrf(page, form)
+    def build(page: Page, form: dict[str, str]) -> Response:
         if page.who.role != "compliance":
             raise ForbiddenError("cases: compliance")
         action = form.get("action", "")
@@ -159,7 +158,7 @@ async def case_act(request: Request) -> Response:
             status_code=303,
         )
 
-    return await run_in_threadpool(serve, page, build)
+    return await serve_form(request, build)
 
 
 @router.get("/reps/{rep_id}/history")
@@ -167,9 +166,7 @@ def history(rep_id: str, request: Request) -> Response:
     """A rep's disciplinary history, as `GET /reps/{rep_id}/history` gives it."""
 
     def build(page: Page) -> Response:
-        require_role(page.who, "get_history")
-        check_rep_scope(page.who, rep_id, page.reports)
-        audit_read(page.who, rep_id, "history")
+        check_rep_access(page, rep_id, "get_history", reads="history")
         entries: list[dict[str, Any]] = history_texts(page.reports.history(rep_id), page.locale)
         return page.render("history.html", rep_id=rep_id, entries=entries)
 

@@ -137,18 +137,23 @@ def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
     try:
         return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = _line_of(data, exc)
         raise ReadError(
             f"line {line}: the file is neither UTF-8 nor GB18030 (byte {exc.start}); "
             "give its encoding with --encoding"
         ) from None
 
 
+def _line_of(data: bytes, exc: UnicodeDecodeError) -> int:
+    """The line of ``data`` where ``exc`` found a byte it could not decode."""
+    return data[: exc.start].count(b"\n") + 1
+
+
 def _decoded(data: bytes, encoding: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = _line_of(data, exc)
         raise ReadError(
             f"line {line}: byte {exc.start} is not valid {encoding} ({exc.reason}); "
             "is the --encoding right?"

@@ -49,6 +49,31 @@ class Api:
         return head.position if head else 0
 
 
+# Who holds a token in the API tests, by the name a test calls them:
+# (actor, role, rep id for a rep).
+HOLDERS: dict[str, tuple[str, str, str | None]] = {
+    "rep": ("rep-li", "rep", "rep-li"),
+    "other_rep": ("rep-chen", "rep", "rep-chen"),
+    "manager": ("mgr-zhao", "manager", None),
+    "other_manager": ("mgr-qian", "manager", None),
+    "finance": ("fin-amy", "finance", None),
+    "finance2": ("fin-bob", "finance", None),
+    "compliance": ("cmp-head", "compliance", None),
+    "integration": ("crm-sync", "integration", None),
+    "integration2": ("crm-other", "integration", None),
+    "admin": ("it-admin", "admin", None),
+}
+
+
+def issue_tokens(store: TokenStore, *names: str) -> dict[str, str]:
+    """A token for each of the ``HOLDERS`` ``names``, by name."""
+    tokens = {}
+    for name in names:
+        actor, role, rep_id = HOLDERS[name]
+        tokens[name] = store.create(actor=actor, role=role, rep_id=rep_id)[0]
+    return tokens
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
     path = tmp_path_factory.mktemp("demo") / "ledger.db"
@@ -68,18 +93,8 @@ def api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Api]:
     settings = Settings(database_url=url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
     app = create_app(settings, ledger=ledger)
     store = TokenStore(ledger, SECRET)
-    tokens = {
-        "rep": store.create(actor="rep-li", role="rep", rep_id="rep-li")[0],
-        "other_rep": store.create(actor="rep-chen", role="rep", rep_id="rep-chen")[0],
-        "manager": store.create(actor="mgr-zhao", role="manager")[0],
-        "other_manager": store.create(actor="mgr-qian", role="manager")[0],
-        "finance": store.create(actor="fin-amy", role="finance")[0],
-        "finance2": store.create(actor="fin-bob", role="finance")[0],
-        "compliance": store.create(actor="cmp-head", role="compliance")[0],
-        "integration": store.create(actor="crm-sync", role="integration")[0],
-        "admin": store.create(actor="it-admin", role="admin")[0],
-        "expired": store.create(actor="fin-amy", role="finance", ttl=timedelta(seconds=-1))[0],
-    }
+    tokens = issue_tokens(store, *HOLDERS)
+    tokens["expired"] = store.create(actor="fin-amy", role="finance", ttl=timedelta(seconds=-1))[0]
     revoked, principal = store.create(actor="fin-amy", role="finance")
     store.revoke(principal.token_id)
     tokens["revoked"] = revoked

@@ -21,7 +21,7 @@ from api.settings import Settings
 from api.tokens import TokenStore
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
-from tests.api.conftest import SECRET, demo_sale
+from tests.api.conftest import SECRET, demo_sale, issue_tokens
 
 KEY = "Idempotency-Key"
 
@@ -58,14 +58,9 @@ def stack(db_url: str) -> Iterator[Stack]:
     demo = run_demo(first)
     second = Ledger(db_url)
     store = TokenStore(first, SECRET)
-    tokens = {
-        "rep": store.create(actor="rep-li", role="rep", rep_id="rep-li")[0],
-        "other_rep": store.create(actor="rep-chen", role="rep", rep_id="rep-chen")[0],
-        "finance": store.create(actor="fin-amy", role="finance")[0],
-        "finance2": store.create(actor="fin-bob", role="finance")[0],
-        "integration": store.create(actor="crm-sync", role="integration")[0],
-        "integration2": store.create(actor="crm-other", role="integration")[0],
-    }
+    tokens = issue_tokens(
+        store, "rep", "other_rep", "finance", "finance2", "integration", "integration2"
+    )
     settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
     with (
         TestClient(create_app(settings, ledger=first)) as a,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from api.caching import CACHE_CONTROL
 from api.routes.payouts import CSV_MEDIA_TYPE
 from projections.payroll import XLSX_MEDIA_TYPE
 from tests.api.conftest import Api
+from tests.builders import run_process
 
 _FILES = {
     "/payouts/runs/{run_id}/export.csv": CSV_MEDIA_TYPE,
@@ -203,31 +204,21 @@ def test_a_generated_client_type_checks(api: Api, tmp_path: Path) -> None:
     config.write_text(_GENERATOR_CONFIG)
     out = tmp_path / "client"
     bin_dir = Path(sys.executable).parent
-    generated = subprocess.run(
-        [
-            str(bin_dir / "openapi-python-client"),
-            "generate",
-            f"--path={spec}",
-            f"--output-path={out}",
-            f"--config={config}",
-            "--meta=none",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    generate = [str(bin_dir / "openapi-python-client"), "generate", f"--path={spec}"]
+    generated = run_process(
+        [*generate, f"--output-path={out}", f"--config={config}", "--meta=none"],
         cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=120,
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "WARNING" not in generated.stdout, generated.stdout  # nothing left out
     operations = {p.stem for p in (out / "api").rglob("*.py") if p.stem != "__init__"}
     assert {"get_statement", "post_events", "get_export", "get_export_xlsx"} <= operations
-    checked = subprocess.run(  # run from tmp_path: the project's mypy settings stay out
+    checked = run_process(  # run from tmp_path: the project's mypy settings stay out
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
         cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=300,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -9,6 +9,7 @@ import pytest
 
 from api.schemas import AuditBundleOut
 from tests.api.conftest import Api
+from tests.builders import stored_record
 
 ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
 
@@ -22,13 +23,6 @@ def _sale() -> dict[str, Any]:
         "amount": "1000.00",
         "currency": "CNY",
     }
-
-
-def _event_id(api: Api, type_: str, **fields: str) -> str:
-    for r in api.ledger.iter_log():
-        if r.type == type_ and all(r.data.get(k) == v for k, v in fields.items()):
-            return r.event_id
-    raise AssertionError(type_)
 
 
 def _pending_adjustment(api: Api) -> None:
@@ -51,146 +45,54 @@ def _candidate_toml() -> str:
     return PLAN_TOML.replace("version = 1", "version = 2")
 
 
+def _allowed(status: int, *roles: str) -> dict[str, int]:
+    """A row of the matrix: ``roles`` get ``status``, every other role 403."""
+    return {role: status if role in roles else 403 for role in ROLES}
+
+
 # route name -> (method, path, body or None, {role: expected status})
 def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
     run = api.demo.run_id
-    sale_event = _event_id(api, "SaleRecorded", sale_id="S-1001")
-    readers = {
-        "rep": 200,
-        "manager": 200,
-        "finance": 200,
-        "compliance": 200,
-        "integration": 403,
-        "admin": 403,
-    }
-    run_readers = {
-        "rep": 403,
-        "manager": 403,
-        "finance": 200,
-        "compliance": 200,
-        "integration": 403,
-        "admin": 200,
-    }
+    sale_event = stored_record(api.ledger, "SaleRecorded", sale_id="S-1001").event_id
+    readers = _allowed(200, "rep", "manager", "finance", "compliance")
+    run_readers = _allowed(200, "finance", "compliance", "admin")
     return {
-        "post_events": (
-            "POST",
-            "/events",
-            _sale(),
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 403,
-                "compliance": 403,
-                "integration": 201,
-                "admin": 403,
-            },
-        ),
+        "post_events": ("POST", "/events", _sale(), _allowed(201, "integration")),
         "get_event": (
             "GET",
             f"/events/{sale_event}",
             None,
-            {
-                "rep": 200,
-                "manager": 200,
-                "finance": 200,
-                "compliance": 200,
-                "integration": 403,
-                "admin": 200,
-            },
+            _allowed(200, "rep", "manager", "finance", "compliance", "admin"),
         ),
         "get_statement": ("GET", "/reps/rep-li/statements/2026-Q3", None, readers),
         "get_diff": ("GET", "/reps/rep-li/statements/2026-Q3/diff?from=20&to=30", None, readers),
         "get_history": ("GET", "/reps/rep-li/history", None, readers),
-        "post_run": (
-            "POST",
-            "/payouts/2026-Q4/runs",
-            None,
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 201,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
-        ),
-        "post_pay": (
-            "POST",
-            f"/payouts/runs/{run}/pay",
-            None,
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
-        ),
-        "get_export": (
-            "GET",
-            f"/payouts/runs/{run}/export.csv",
-            None,
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
-        ),
+        "post_run": ("POST", "/payouts/2026-Q4/runs", None, _allowed(201, "finance")),
+        "post_pay": ("POST", f"/payouts/runs/{run}/pay", None, _allowed(200, "finance")),
+        "get_export": ("GET", f"/payouts/runs/{run}/export.csv", None, _allowed(200, "finance")),
         "post_approval": (
             "POST",
             "/approvals",
             {"subject_id": "ADJ-M", "decision": "grant"},
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 201,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
+            _allowed(201, "finance"),
         ),
         "post_dispute": (
             "POST",
             "/disputes",
             {"run_id": run, "message": "split is wrong", "rep_id": "rep-li", "dispute_id": "DSP-M"},
-            {
-                "rep": 201,
-                "manager": 403,
-                "finance": 201,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
+            _allowed(201, "rep", "finance"),
         ),
         "post_resolution": (
             "POST",
             "/disputes/DSP-401/resolution",
             {"outcome": "rejected", "note": "split was agreed"},
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 201,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
+            _allowed(201, "finance"),
         ),
         "get_disputes": (
             "GET",
             "/reps/rep-li/disputes",
             None,
-            {
-                "rep": 200,
-                "manager": 200,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
+            _allowed(200, "rep", "manager", "finance"),
         ),
         # the work queues (SPEC §5): scoped lists; what each role sees is test_queues
         "get_reps": ("GET", "/reps", None, {**readers, "admin": 200}),
@@ -202,14 +104,7 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             "GET",
             "/disputes?status=open",
             None,
-            {
-                "rep": 200,
-                "manager": 200,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 403,
-            },
+            _allowed(200, "rep", "manager", "finance"),
         ),
         "get_cases": ("GET", "/cases?severity=red_line", None, readers),
         "get_bundle": (
@@ -223,40 +118,19 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             "POST",
             "/whatif",
             {"plan": _candidate_toml(), "periods": ["2026-Q4"]},
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 200,
-            },
+            _allowed(200, "finance", "admin"),
         ),
         "post_estimate": (
             "POST",
             "/reps/rep-li/estimate",
             {"amount": "1000.00", "date": "2026-11-20"},
-            {
-                "rep": 200,
-                "manager": 200,
-                "finance": 200,
-                "compliance": 403,
-                "integration": 403,
-                "admin": 200,
-            },
+            _allowed(200, "rep", "manager", "finance", "admin"),
         ),
         "get_verify": (
             "GET",
             "/audit/verify",
             None,
-            {
-                "rep": 403,
-                "manager": 403,
-                "finance": 200,
-                "compliance": 200,
-                "integration": 403,
-                "admin": 200,
-            },
+            _allowed(200, "finance", "compliance", "admin"),
         ),
     }
 
@@ -348,14 +222,16 @@ class TestObjectLevel:
             assert secret not in response.text
 
     def test_a_rep_cannot_read_another_reps_event(self, api: Api) -> None:
-        event_id = _event_id(api, "SaleRecorded", sale_id="S-1003")  # Chen's sale
+        event_id = stored_record(
+            api.ledger, "SaleRecorded", sale_id="S-1003"
+        ).event_id  # Chen's sale
         response = api.client.get(f"/events/{event_id}", headers=api.as_("rep"))
         assert response.status_code == 404
         assert "90000" not in response.text
 
     def test_a_rep_cannot_read_the_payout_calculation(self, api: Api) -> None:
         """It holds every rep's statement."""
-        event_id = _event_id(api, "PayoutCalculated")
+        event_id = stored_record(api.ledger, "PayoutCalculated").event_id
         assert api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 404
         assert api.client.get(f"/events/{event_id}", headers=api.as_("finance")).status_code == 200
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from pydantic import ValidationError
 
 from api.settings import SECRET_FILE_SETTINGS, Settings
 from ledger.storage import parse_postgres_url
-from tests.builders import ROOT, process_env
+from tests.builders import process_env, run_cli
 
 STRONG = "a-strong-secret-0123456789abcdef"
 
@@ -177,25 +175,7 @@ class TestTheCommandLineReadsThem:
             LEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.db'}",
             LEDGER_TOKEN_SECRET_FILE=str(_secret(tmp_path, "token_secret", STRONG + "\n")),
         )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "token",
-                "create",
-                "--actor",
-                "fin-amy",
-                "--role",
-                "finance",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        result = run_cli("token", "create", "--actor", "fin-amy", "--role", "finance", env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip()
         assert STRONG not in result.stdout + result.stderr

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ import orjson
 import pytest
 
 from api.logging import uvicorn_log_config
-from tests.builders import process_env
+from tests.builders import CLI, free_port, process_env, wait_healthy
 
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _CODE = "Zx9-SECRET-signin-code"
@@ -81,37 +78,21 @@ def test_uvicorns_lines_are_json_and_redacted(capsys: pytest.CaptureFixture[str]
     assert "RuntimeError: boom" in failed["exception"]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_logs_only_json_lines(tmp_path: Path) -> None:
     """`serve --access-log` in a subprocess: startup, access and shutdown lines
     are all JSON, and a sign-in link's code is not in them."""
-    port = _port()
-    cli = str(Path(sys.executable).parent / "incentive-ledger")
+    port = free_port()
     env = process_env(
         LEDGER_TOKEN_SECRET="log-test-token-secret-0123456789",
         LEDGER_LOG_JSON="true",
     )
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    args = [cli, "serve", "--port", str(port), "--db", db, "--access-log"]
+    args = [CLI, "serve", "--port", str(port), "--db", db, "--access-log"]
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the API did not come up")
+        wait_healthy(base, process)
         httpx.get(f"{base}/app/signin/{_CODE}", timeout=5)
     finally:
         process.terminate()

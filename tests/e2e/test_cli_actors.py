@@ -44,14 +44,6 @@ def _cli(*args: str) -> Result:
     return runner.invoke(cli.app, list(args), catch_exceptions=False)
 
 
-def _count(db: str) -> int:
-    ledger = Ledger(db)
-    try:
-        return stored_count(ledger)
-    finally:
-        ledger.close()
-
-
 @pytest.fixture
 def alice_recorded(tmp_path: Path) -> tuple[str, str]:
     """A ledger where alice recorded a target set after its period began (it needs
@@ -103,7 +95,7 @@ class TestNoSecondApproverBySpelling:
     ) -> None:
         """``import approvals.jsonl --actor <spelling>`` of alice's target: refused, nothing stored."""
         db, _ = alice_recorded
-        before = _count(db)
+        before = stored_count(db)
         result = _cli(
             "import", str(_approval_file(tmp_path, "T-LATE")), "--db", db, "--actor", spelling
         )
@@ -114,7 +106,7 @@ class TestNoSecondApproverBySpelling:
             assert "not a valid actor" in result.stderr
         else:
             assert "maker-checker" in result.stderr
-        assert _count(db) == before
+        assert stored_count(db) == before
 
     @pytest.mark.parametrize("spelling", list(SPELLINGS_OF_ALICE))
     def test_payout_approve_as_a_spelling_of_alice(
@@ -122,7 +114,7 @@ class TestNoSecondApproverBySpelling:
     ) -> None:
         """``payout approve RUN --actor <spelling>`` of alice's run: refused, nothing stored."""
         db, run_id = alice_recorded
-        before = _count(db)
+        before = stored_count(db)
         result = _cli("payout", "approve", run_id, "--db", db, "--actor", spelling)
         assert result.exit_code != 0, result.output
         if SPELLINGS_OF_ALICE[spelling] is None:
@@ -130,7 +122,7 @@ class TestNoSecondApproverBySpelling:
             assert "not a valid actor" in result.stderr
         else:
             assert "maker-checker" in result.stderr
-        assert _count(db) == before
+        assert stored_count(db) == before
 
     def test_an_import_lines_own_actor_is_normalised(
         self, alice_recorded: tuple[str, str], tmp_path: Path
@@ -219,7 +211,7 @@ class TestLoginNameDefault:
         result = _cli("plan", "publish", str(PLAN), "--db", db)
         assert result.exit_code == 2
         assert "pass --actor" in result.stderr
-        assert not (tmp_path / "ledger.db").exists() or _count(db) == 0
+        assert not (tmp_path / "ledger.db").exists() or stored_count(db) == 0
 
     def test_no_login_name_says_to_pass_actor(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -5,32 +5,21 @@ accepted but looks like a typo."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from api.settings import get_settings
-from cli import app as cli_app
 from ledger.application import Ledger
-from tests.builders import jsonl, sale, seeded
+from tests.builders import invoke_cli, jsonl, sale, seeded
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
+def url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = seeded(Ledger(url), "r1")
     ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")
     ledger.close()
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
-
-def _cli(*args: str) -> Any:
-    return CliRunner().invoke(cli_app, list(args))
+    return url
 
 
 class TestAsOf:
@@ -43,13 +32,13 @@ class TestAsOf:
         finally:
             head.close()
         args = ("statement", "--rep", "r1", "--period", "2026-Q3", "--db", url)
-        ok = _cli(*args, "--as-of", str(position))
+        ok = invoke_cli(*args, "--as-of", str(position))
         assert ok.exit_code == 0, ok.output
-        refused = _cli(*args, "--as-of", str(position + 1))
+        refused = invoke_cli(*args, "--as-of", str(position + 1))
         assert refused.exit_code == 1
         assert "as_of" in refused.output
         assert "beyond the ledger's head" in refused.output
-        as_json = _cli(*args, "--as-of", "0", "--json")
+        as_json = invoke_cli(*args, "--as-of", "0", "--json")
         assert as_json.exit_code == 1
         assert '"error": "invalid"' in as_json.output
 
@@ -70,7 +59,7 @@ class TestImportWarnings:
             ),
             encoding="utf-8",
         )
-        plain = _cli("import", str(events), "--db", url, "--actor", "crm")
+        plain = invoke_cli("import", str(events), "--db", url, "--actor", "crm")
         assert plain.exit_code == 0, plain.output
         assert "stored 2 events" in plain.output
         assert "warning: line 2, field category: Category Software differs from the plan's" in (
@@ -78,11 +67,11 @@ class TestImportWarnings:
         )
         again = tmp_path / "more.jsonl"
         again.write_text("\n".join(jsonl(sale("S4", "r1", category="SOFTWARE"))), encoding="utf-8")
-        as_json = _cli("import", str(again), "--db", url, "--actor", "crm", "--json")
+        as_json = invoke_cli("import", str(again), "--db", url, "--actor", "crm", "--json")
         assert as_json.exit_code == 0, as_json.output
         (event,) = json.loads(as_json.output)["events"]
         assert [w["code"] for w in event["warnings"]] == ["category_lookalike"]
         assert event["warnings"][0]["field"] == "category"
-        statement = _cli("statement", "--rep", "r1", "--period", "2026-Q3", "--db", url)
+        statement = invoke_cli("statement", "--rep", "r1", "--period", "2026-Q3", "--db", url)
         assert statement.exit_code == 0, statement.output
         assert "warning Category Software differs from the plan's software" in statement.output

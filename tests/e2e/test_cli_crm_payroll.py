@@ -4,28 +4,15 @@ end to end, in a subprocess, on the demo's embedded database."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.builders import ROOT, process_env
+from tests.builders import ROOT, run_cli
 
 CRM = ROOT / "samples" / "crm"
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "incentive-ledger"), *args],
-        cwd=cwd,
-        env=process_env(),
-        capture_output=True,
-        timeout=180,
-        check=False,
-    )
-
-
 def _demo(tmp_path: Path) -> str:
-    demo = _cli("demo", "--json", cwd=tmp_path)
+    demo = run_cli("demo", "--json", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     return str(json.loads(demo.stdout)["paid"]["run_id"])
 
@@ -34,10 +21,10 @@ class TestCrmImport:
     def test_sample_imports_and_reimport_skips(self, tmp_path: Path) -> None:
         _demo(tmp_path)
         args = ("import", str(CRM / "fxiaoke-orders.csv"), "--mapping", str(CRM / "fxiaoke.toml"))
-        first = _cli(*args, "--actor", "ops-lin", cwd=tmp_path)
+        first = run_cli(*args, "--actor", "ops-lin", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
-        assert b"read 6 rows (1 ignored by the mapping): stored 5 events" in first.stdout
-        again = _cli(*args, "--json", "--actor", "ops-lin", cwd=tmp_path)
+        assert "read 6 rows (1 ignored by the mapping): stored 5 events" in first.stdout
+        again = run_cli(*args, "--json", "--actor", "ops-lin", cwd=tmp_path)
         summary = json.loads(again.stdout)
         assert (summary["stored"], summary["skipped"], summary["encoding"]) == (0, 5, "gb18030")
 
@@ -46,12 +33,14 @@ class TestCrmImport:
         text = (CRM / "salesforce-opportunities.csv").read_text(encoding="utf-8")
         bad = tmp_path / "bad.csv"
         bad.write_text(text.replace('"95,000.00"', '"95,000.001"'), encoding="utf-8")
-        result = _cli("import", str(bad), "--mapping", str(CRM / "salesforce.toml"), cwd=tmp_path)
+        result = run_cli(
+            "import", str(bad), "--mapping", str(CRM / "salesforce.toml"), cwd=tmp_path
+        )
         assert result.returncode == 1
-        stderr = result.stderr.decode()
+        stderr = result.stderr
         assert "1 bad row(s); nothing was stored" in stderr
         assert 'row 7, column "Amount" (G):' in stderr
-        as_json = _cli(
+        as_json = run_cli(
             "import",
             str(bad),
             "--mapping",
@@ -64,12 +53,12 @@ class TestCrmImport:
 
     def test_usage_errors(self, tmp_path: Path) -> None:
         """A CSV needs its mapping; a mapping that does not validate names its key."""
-        no_mapping = _cli("import", str(CRM / "salesforce-opportunities.csv"), cwd=tmp_path)
+        no_mapping = run_cli("import", str(CRM / "salesforce-opportunities.csv"), cwd=tmp_path)
         assert no_mapping.returncode == 2
-        assert b"needs its mapping" in no_mapping.stderr
+        assert "needs its mapping" in no_mapping.stderr
         broken = tmp_path / "broken.toml"
         broken.write_text('name = "x"\ndelimiter = ";;"\n', encoding="utf-8")
-        bad = _cli(
+        bad = run_cli(
             "import",
             str(CRM / "salesforce-opportunities.csv"),
             "--mapping",
@@ -77,8 +66,8 @@ class TestCrmImport:
             cwd=tmp_path,
         )
         assert bad.returncode == 2
-        assert b"delimiter" in bad.stderr
-        xlsx = _cli(
+        assert "delimiter" in bad.stderr
+        xlsx = run_cli(
             "import",
             str(CRM / "hubspot-deals.xlsx"),
             "--mapping",
@@ -88,7 +77,7 @@ class TestCrmImport:
             cwd=tmp_path,
         )
         assert xlsx.returncode == 2
-        assert b"names its own encoding" in xlsx.stderr
+        assert "names its own encoding" in xlsx.stderr
 
 
 class TestPayrollExport:
@@ -96,30 +85,20 @@ class TestPayrollExport:
         run_id = _demo(tmp_path)
         layout = str(ROOT / "samples" / "payroll-layout.toml")
         out = tmp_path / "pay.xlsx"
-        first = _cli(
-            "payout",
-            "export",
-            run_id,
-            "--format",
-            "xlsx",
-            "--layout",
-            layout,
-            "--out",
-            str(out),
-            cwd=tmp_path,
-        )
+        export = ("payout", "export", run_id, "--format", "xlsx", "--layout", layout)
+        first = run_cli(*export, "--out", str(out), cwd=tmp_path)
         assert first.returncode == 0, first.stderr
-        piped = _cli(
-            "payout", "export", run_id, "--format", "xlsx", "--layout", layout, cwd=tmp_path
-        )
+        piped = run_cli(*export, cwd=tmp_path, text=False)  # the workbook's bytes
         assert piped.returncode == 0, piped.stderr
         assert piped.stdout == out.read_bytes()
         assert out.read_bytes()[:2] == b"PK"
-        csv = _cli("payout", "export", run_id, "--format", "csv", "--layout", layout, cwd=tmp_path)
-        assert csv.stdout.decode().splitlines()[0].startswith("Employee Number,Earning Code,Amount")
+        csv = run_cli(
+            "payout", "export", run_id, "--format", "csv", "--layout", layout, cwd=tmp_path
+        )
+        assert csv.stdout.splitlines()[0].startswith("Employee Number,Earning Code,Amount")
 
     def test_unknown_format_refused(self, tmp_path: Path) -> None:
-        result = _cli("payout", "export", "run-x", "--format", "pdf", cwd=tmp_path)
+        result = run_cli("payout", "export", "run-x", "--format", "pdf", cwd=tmp_path)
         assert result.returncode == 2
-        assert b"csv" in result.stderr
-        assert b"xlsx" in result.stderr
+        assert "csv" in result.stderr
+        assert "xlsx" in result.stderr

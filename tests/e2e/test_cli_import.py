@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.builders import ROOT, SAMPLE_EVENTS, process_env
-
-
-def _cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = process_env()
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "incentive-ledger"), *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.builders import ROOT, SAMPLE_EVENTS, run_cli
 
 
 class TestImportCommand:
     def test_import_verify_and_reimport(self, tmp_path: Path) -> None:
         """The README's first command works, verify passes, re-import stores nothing."""
         plan = ROOT / "samples" / "field-sales.toml"
-        first = _cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
+        first = run_cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         assert "stored 13 events, skipped 0" in first.stdout
         assert (tmp_path / "ledger.db").exists(), "the embedded default is ./ledger.db"
 
-        again = _cli("import", str(SAMPLE_EVENTS), "--json", cwd=tmp_path)
+        again = run_cli("import", str(SAMPLE_EVENTS), "--json", cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         summary = json.loads(again.stdout)
         assert (summary["stored"], summary["skipped"]) == (0, 13)
 
-        verified = _cli("verify", cwd=tmp_path)
+        verified = run_cli("verify", cwd=tmp_path)
         assert verified.returncode == 0, verified.stderr
         assert "chain intact" in verified.stdout
 
@@ -46,13 +30,13 @@ class TestImportCommand:
         """`import -` reads the lines from a pipe (`cat events.jsonl | ... import -`)."""
         plan = ROOT / "samples" / "field-sales.toml"
         piped = SAMPLE_EVENTS.read_text(encoding="utf-8")
-        first = _cli("import", "-", "--plan", str(plan), cwd=tmp_path, stdin=piped)
+        first = run_cli("import", "-", "--plan", str(plan), cwd=tmp_path, stdin=piped)
         assert first.returncode == 0, first.stderr
         assert "stored 13 events, skipped 0" in first.stdout
-        again = _cli("import", "-", "--json", cwd=tmp_path, stdin=piped)
+        again = run_cli("import", "-", "--json", cwd=tmp_path, stdin=piped)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["skipped"] == 13
-        missing = _cli("import", str(tmp_path / "nowhere.jsonl"), cwd=tmp_path)
+        missing = run_cli("import", str(tmp_path / "nowhere.jsonl"), cwd=tmp_path)
         assert missing.returncode == 2
         assert "does not exist" in missing.stderr
 
@@ -64,7 +48,7 @@ class TestImportCommand:
             "not json\n",
             encoding="utf-8",
         )
-        result = _cli("import", str(bad), "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
+        result = run_cli("import", str(bad), "--db", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
         assert result.returncode == 1
         assert "line 1, field amount" in result.stderr
         assert "line 2" in result.stderr

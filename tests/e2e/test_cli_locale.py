@@ -12,21 +12,17 @@ from typer.testing import CliRunner
 
 import cli
 from api.tokens import ROLES
-from demo import DemoResult, run_demo
-from ledger.application import Ledger
+from demo import DemoResult
 from ledger.events import DisputeResolved
 from policies.wording import LOCALES
+from tests.builders import demo_database
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, DemoResult]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('locale') / 'ledger.db'}"
-    ledger = Ledger(url)
-    result = run_demo(ledger)
-    ledger.close()
-    return url, result
+    return demo_database(tmp_path_factory.mktemp("locale"))
 
 
 def _run(*args: str) -> typing.Any:

@@ -5,23 +5,9 @@ field (SPEC §3.1 currencies, pay on collection)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.builders import ROOT, enrol, jsonl, line, process_env, sale
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "incentive-ledger"), *args],
-        cwd=cwd,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.builders import ROOT, enrol, jsonl, line, run_cli, sale
 
 
 def test_import_a_rate_a_usd_sale_and_a_payment_then_the_statement(tmp_path: Path) -> None:
@@ -39,11 +25,11 @@ def test_import_a_rate_a_usd_sale_and_a_payment_then_the_statement(tmp_path: Pat
         encoding="utf-8",
     )
     plan = ROOT / "samples" / "field-sales.toml"
-    imported = _cli("import", str(events), "--plan", str(plan), cwd=tmp_path)
+    imported = run_cli("import", str(events), "--plan", str(plan), cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
     assert "stored 4 events" in imported.stdout
 
-    shown = _cli("statement", "--rep", "r1", "--period", "2026-Q3", "--json", cwd=tmp_path)
+    shown = run_cli("statement", "--rep", "r1", "--period", "2026-Q3", "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     statement = json.loads(shown.stdout)
     (commission,) = [x for x in statement["lines"] if x["kind"] == "commission"]
@@ -56,7 +42,7 @@ def test_import_a_rate_a_usd_sale_and_a_payment_then_the_statement(tmp_path: Pat
         + "\n",
         encoding="utf-8",
     )
-    refused = _cli("import", str(over), cwd=tmp_path)
+    refused = run_cli("import", str(over), cwd=tmp_path)
     assert refused.returncode != 0
     assert "line 1" in refused.stderr + refused.stdout
     assert "amount" in refused.stderr + refused.stdout

@@ -3,9 +3,7 @@ beside a separate projection worker, as docker-compose runs them."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,16 +12,9 @@ from pathlib import Path
 import httpx
 
 from ledger.application import Ledger
-from tests.builders import process_env
+from tests.builders import CLI, free_port, process_env, wait_healthy
 
-CLI = str(Path(sys.executable).parent / "incentive-ledger")
 SECRET = "e2e-token-secret-0123456789abcdef"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -40,18 +31,6 @@ def _running(args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the API did not come up")
 
 
 def _token(url: str) -> str:
@@ -97,21 +76,21 @@ def _enrol_and_read(base: str, token: str, url: str) -> None:
 
 def test_serve_one_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    port = _port()
+    port = free_port()
     with _running(["serve", "--db", url, "--port", str(port)], _env()) as server:
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, server)
+        wait_healthy(base, server)
         _enrol_and_read(base, _token(url), url)
 
 
 def test_serve_several_workers_beside_a_projection_worker(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    port = _port()
+    port = free_port()
     env = _env(LEDGER_API_PROJECTOR="false")
     args = ["serve", "--db", url, "--port", str(port), "--workers", "2"]
     with _running(args, env) as server, _running(["project", "--follow", "--db", url], env):
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, server)
+        wait_healthy(base, server)
         _enrol_and_read(base, _token(url), url)
         for _ in range(100):
             health = httpx.get(f"{base}/health", timeout=5).json()
@@ -124,7 +103,7 @@ def test_serve_several_workers_beside_a_projection_worker(tmp_path: Path) -> Non
 def test_several_workers_need_a_separate_projector(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     result = subprocess.run(
-        [CLI, "serve", "--db", url, "--port", str(_port()), "--workers", "2"],
+        [CLI, "serve", "--db", url, "--port", str(free_port()), "--workers", "2"],
         env=_env(),
         capture_output=True,
         text=True,

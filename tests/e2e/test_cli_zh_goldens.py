@@ -24,8 +24,8 @@ import pytest
 from typer.testing import CliRunner
 
 import cli
-from demo import DemoResult, run_demo
-from ledger.application import Ledger
+from demo import DemoResult
+from tests.builders import demo_database
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "zh-CN"
 WIDTHS = (60, 160)
@@ -34,11 +34,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, DemoResult]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('zh') / 'ledger.db'}"
-    ledger = Ledger(url)
-    result = run_demo(ledger)
-    ledger.close()
-    return url, result
+    return demo_database(tmp_path_factory.mktemp("zh"))
 
 
 def _commands(result: DemoResult) -> dict[str, list[str]]:

@@ -5,7 +5,6 @@ password, LEDGER_API_PROJECTOR=false), probed by the same health checks."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.builders import ROOT, process_env
-
-CLI = str(Path(sys.executable).parent / "incentive-ledger")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.builders import CLI, ROOT, free_port, process_env, run_cli, run_process
 
 
 def _service(name: str) -> dict[str, Any]:
@@ -55,12 +46,8 @@ def secrets(tmp_path: Path) -> Path:
 
 
 def _probe(url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.healthcheck", url],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    return run_process(
+        [sys.executable, "-m", "api.healthcheck", url], env=dict(os.environ), timeout=60
     )
 
 
@@ -70,7 +57,7 @@ class TestComposeServicesWithoutDocker:
     ) -> None:
         """serve with its secrets from files answers the health probe; the worker's
         check passes; a SIGTERM (what init: true delivers) stops the worker."""
-        port = _port()
+        port = free_port()
         api_env = _environment("api", pg_schema_url, secrets)
         worker_env = _environment("worker", pg_schema_url, secrets)
         command = _service("api")["command"]
@@ -93,14 +80,7 @@ class TestComposeServicesWithoutDocker:
             assert probed.stdout.startswith("healthy: 200 {")
             assert '"position"' in probed.stdout
 
-            check = subprocess.run(
-                [CLI, *_service("worker")["healthcheck"]["test"][2:]],
-                env=worker_env,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
+            check = run_cli(*_service("worker")["healthcheck"]["test"][2:], env=worker_env)
             assert check.returncode == 0, check.stderr
             assert "projections at position" in check.stdout
 

@@ -274,17 +274,25 @@ def _inside(fact: _Fact, strategy: Any, ok: Any) -> Any:
     return strategy.filter(ok) if fact.inside else strategy
 
 
+def _checked(draw: st.DrawFn, fact: _Fact, strategy: Any, ok: Any, field: str) -> Any:
+    """A value of ``strategy`` (`_inside`); ``field`` is bad when ``ok`` refuses it."""
+    value = draw(_inside(fact, strategy, ok))
+    if not ok(value):
+        fact.bad.add(field)
+    return value
+
+
 def _places_of(fact: _Fact) -> int:
     return MINOR[fact.currency] if fact.inside else 5
 
 
 def _sale(draw: st.DrawFn, fact: _Fact) -> list[Line]:
-    amount = draw(
-        _inside(
-            fact,
-            money(signed=False, places=_places_of(fact)),
-            lambda a: money_ok(a, sign="positive") and fits_currency(a, fact.currency),
-        )
+    amount = _checked(  # the sale's own currency: checked as it is read
+        draw,
+        fact,
+        money(signed=False, places=_places_of(fact)),
+        lambda a: money_ok(a, sign="positive") and fits_currency(a, fact.currency),
+        "amount",
     )
     event = fact.base | {
         "type": "SaleRecorded",
@@ -292,8 +300,6 @@ def _sale(draw: st.DrawFn, fact: _Fact) -> list[Line]:
         "amount": amount,
         "currency": fact.currency,
     }
-    if not money_ok(amount, sign="positive") or not fits_currency(amount, fact.currency):
-        fact.bad.add("amount")  # the sale's own currency: checked as it is read
     if fact.rep_id == "rq" and draw(st.booleans()):
         first = draw(
             _inside(
@@ -324,13 +330,11 @@ def _sale(draw: st.DrawFn, fact: _Fact) -> list[Line]:
 
 
 def _coaching(draw: st.DrawFn, fact: _Fact) -> list[Line]:
-    length = draw(_inside(fact, st.sampled_from(TEXT_LENGTHS), lambda n: n <= 10_000))
+    length = _checked(draw, fact, st.sampled_from(TEXT_LENGTHS), lambda n: n <= 10_000, "topic")
     event = fact.base | {
         "type": "CoachingRecorded",
         "topic": f"{fact.index}" + "t" * (length - 1),
     }
-    if length > 10_000:
-        fact.bad.add("topic")
     return [Line(event, fact.bad, touches=fact.touches)]
 
 
@@ -380,12 +384,12 @@ def _with_period(draw: st.DrawFn, fact: _Fact) -> str:
 
 def _score(draw: st.DrawFn, fact: _Fact) -> list[Line]:
     period = _with_period(draw, fact)
-    score = draw(
-        _inside(
-            fact,
-            scores(),
-            lambda v: ratio_ok(v, _ZERO, _HUNDRED, low_open=False, high_open=False),
-        )
+    score = _checked(
+        draw,
+        fact,
+        scores(),
+        lambda v: ratio_ok(v, _ZERO, _HUNDRED, low_open=False, high_open=False),
+        "score",
     )
     event = fact.base | {
         "type": "KpiScored",
@@ -393,19 +397,17 @@ def _score(draw: st.DrawFn, fact: _Fact) -> list[Line]:
         "kpi": f"kpi-{fact.index}",
         "score": score,
     }
-    if not ratio_ok(score, _ZERO, _HUNDRED, low_open=False, high_open=False):
-        fact.bad.add("score")
     return [Line(event, fact.bad, touches=fact.touches)]
 
 
 def _target(draw: st.DrawFn, fact: _Fact) -> list[Line]:
     period = _with_period(draw, fact)
-    value = draw(
-        _inside(
-            fact,
-            st.sampled_from(TARGET_EDGES),
-            lambda v: ratio_ok(v, _ZERO, _TRILLION, low_open=True, high_open=True),
-        )
+    value = _checked(
+        draw,
+        fact,
+        st.sampled_from(TARGET_EDGES),
+        lambda v: ratio_ok(v, _ZERO, _TRILLION, low_open=True, high_open=True),
+        "value",
     )
     event = fact.base | {
         "type": "TargetSet",
@@ -415,8 +417,6 @@ def _target(draw: st.DrawFn, fact: _Fact) -> list[Line]:
         "value": value,
         "reason": "quota",
     }
-    if not ratio_ok(value, _ZERO, _TRILLION, low_open=True, high_open=True):
-        fact.bad.add("value")
     return [Line(event, fact.bad, touches=fact.touches)]
 
 
@@ -429,7 +429,7 @@ def _adjustment(draw: st.DrawFn, fact: _Fact) -> list[Line]:
             lambda a: money_ok(a, sign="not_zero") and fits_currency(a, fact.currency),
         )
     )
-    length = draw(_inside(fact, st.sampled_from(TEXT_LENGTHS), lambda n: n <= 10_000))
+    length = _checked(draw, fact, st.sampled_from(TEXT_LENGTHS), lambda n: n <= 10_000, "reason")
     event = fact.base | {
         "type": "AdjustmentRequested",
         "adjustment_id": f"A-{fact.index}",
@@ -437,8 +437,6 @@ def _adjustment(draw: st.DrawFn, fact: _Fact) -> list[Line]:
         "amount": amount,
         "reason": "r" * length,
     }
-    if length > 10_000:
-        fact.bad.add("reason")
     _plan_money(fact, amount, sign="not_zero")
     return [Line(event, fact.bad, touches=fact.touches), _approval(f"A-{fact.index}")]
 

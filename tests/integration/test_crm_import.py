@@ -148,20 +148,27 @@ def _sf_rules() -> Any:
     return load_mapping((CRM / "salesforce.toml").read_text(encoding="utf-8"))
 
 
+def _refused(ledger: Ledger, path: Path, rules: Any = None) -> list[Any]:
+    """Import ``path`` into the demo organisation: refused whole (nothing is
+    stored, not even its good rows); its errors."""
+    _demo_org(ledger)
+    before = stored_count(ledger)
+    with pytest.raises(CrmRejectedError) as caught:
+        import_export(ledger, path, rules or _sf_rules(), actor="importer")
+    assert stored_count(ledger) == before
+    return list(caught.value.errors)
+
+
 class TestBadRows:
     def test_ledger_rule_named_by_row_and_column(self, ledger: Ledger, tmp_path: Path) -> None:
         """The import pipeline refuses 3 decimals of CNY on the sale of row 6: the
         error names row 6 and the Amount column (G), and nothing is stored (not
         even the rows before it)."""
-        _demo_org(ledger)
         path = _salesforce(
             tmp_path, lambda ls: [*ls[:5], ls[5].replace("40,000.00", "40.005"), *ls[6:]]
         )
-        before = stored_count(ledger)
-        with pytest.raises(CrmRejectedError) as caught:
-            import_export(ledger, path, _sf_rules(), actor="importer")
         # the row's cancellation then names a sale the ledger does not have
-        unknown, amount = caught.value.errors
+        unknown, amount = _refused(ledger, path)
         assert amount.rows == (6,)
         assert amount.column is not None
         assert (amount.column.name, amount.field) == ("Amount", "amount")
@@ -172,44 +179,33 @@ class TestBadRows:
         assert str(unknown) == (
             "row 6, column \"Opportunity ID\" (A): unknown sale '0065g00000AbCd4AAA'"
         )
-        assert stored_count(ledger) == before
 
     def test_split_sum_named_on_its_rows(self, ledger: Ledger, tmp_path: Path) -> None:
         """Split percents of rows 3 and 4 summing to 0.9: one sale, so one error,
         named on both rows and the Split Percent column."""
-        _demo_org(ledger)
         path = _salesforce(
             tmp_path, lambda ls: [*ls[:3], ls[3].replace("40.00%", "30.00%"), *ls[4:]]
         )
-        before = stored_count(ledger)
-        with pytest.raises(CrmRejectedError) as caught:
-            import_export(ledger, path, _sf_rules(), actor="importer")
-        [error] = caught.value.errors
+        [error] = _refused(ledger, path)
         assert error.rows == (3, 4)
         assert error.column is not None
         assert error.column.name == "Split Percent"
         assert "sum to 1" in error.reason
-        assert stored_count(ledger) == before
 
     def test_unknown_rep_of_a_split_named(self, ledger: Ledger, tmp_path: Path) -> None:
         """An owner the table maps to a rep the ledger lacks: the pipeline's
         ``splits[1].rep_id`` is row 4's Split Owner column."""
-        _demo_org(ledger)
         rules = _sf_rules().model_copy(
             update={"owners": {**_sf_rules().owners, "Wang Fang": "rep-ghost"}}
         )
-        before = stored_count(ledger)
-        with pytest.raises(CrmRejectedError) as caught:
-            import_export(ledger, CRM / "salesforce-opportunities.csv", rules, actor="importer")
-        named = {(e.rows, e.column.name if e.column else None) for e in caught.value.errors}
+        errors = _refused(ledger, CRM / "salesforce-opportunities.csv", rules)
+        named = {(e.rows, e.column.name if e.column else None) for e in errors}
         assert ((4,), "Split Owner") in named
         assert ((6,), "Opportunity Owner") in named
-        assert stored_count(ledger) == before
 
     def test_mapping_errors_named_before_the_pipeline(self, ledger: Ledger, tmp_path: Path) -> None:
         """An owner missing from the table and a date that does not parse: each
         named by row and column, none stored, the good rows neither."""
-        _demo_org(ledger)
 
         def edit(ls: list[str]) -> list[str]:
             return [
@@ -220,11 +216,7 @@ class TestBadRows:
                 *ls[6:],
             ]
 
-        before = stored_count(ledger)
-        with pytest.raises(CrmRejectedError) as caught:
-            import_export(ledger, _salesforce(tmp_path, edit), _sf_rules(), actor="importer")
-        shown = [str(e) for e in caught.value.errors]
+        shown = [str(e) for e in _refused(ledger, _salesforce(tmp_path, edit))]
         assert shown[0].startswith('row 2, column "Opportunity Owner" (I): sale.owner: owner')
         assert "Zhou Min" in shown[0]
         assert shown[1].startswith('row 6, column "Cancellation Date" (M): cancellation.date')
-        assert stored_count(ledger) == before

@@ -19,7 +19,7 @@ from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.plan import load_plan
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, sale, stored_count
+from tests.builders import enrol, jsonl, line, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
 from tests.unit.shapes import plan_toml
 
@@ -60,13 +60,6 @@ def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, A
 
 def _rate(base: str, rate: str, at: str, quote: str = "CNY") -> dict[str, Any]:
     return line("FxRateSet", at=at, actor="fin-amy", base=base, quote=quote, rate=rate)
-
-
-def _event_id(ledger: Ledger, type_: str, **fields: str) -> str:
-    for record in ledger.iter_log():
-        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
-            return record.event_id
-    raise AssertionError(f"no {type_} {fields}")
 
 
 # -- payments ----------------------------------------------------------------------
@@ -148,7 +141,9 @@ class TestPayOnCollection:
             "sale_amount": "10000.00",
             "sale_id": "S1",
         }
-        assert released["event_ids"] == [_event_id(collection, "PaymentReceived", payment_id="P1")]
+        assert released["event_ids"] == [
+            stored_record(collection, "PaymentReceived", payment_id="P1").event_id
+        ]
         assert q3["unreleased"] == "0.00", "every payment so far is counted against Q3's earnings"
         assert _line(q4, "commission")["amount"] == "300.00"
         assert q4["unreleased"] == "0.00", "Q4 booked nothing"
@@ -207,7 +202,7 @@ class TestCurrencies:
         commission = _line(Reports(priced).statement("r1", "2026-Q3"), "commission")
         assert commission["amount"] == "355.18"
         (fx,) = _steps(commission, "fx_converted")
-        rate_id = _event_id(priced, "FxRateSet", base="USD")
+        rate_id = stored_record(priced, "FxRateSet", base="USD").event_id
         assert fx["event_ids"] == [rate_id]
         assert fx["values"] == {
             "amount": "1000.5",
@@ -259,7 +254,7 @@ class TestCurrencies:
         q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
         assert (q3["status"], q3["total"]) == ("paid", "355.00"), "a paid period stays locked"
         assert _line(q4, "correction")["amount"] == "5.00"
-        late_rate = _event_id(priced, "FxRateSet", rate="7.2")
+        late_rate = stored_record(priced, "FxRateSet", rate="7.2").event_id
         assert [e["event_id"] for e in q3["later_events"]] == [late_rate]
 
     def test_fx_rate_refusals_name_the_field(self, priced: Ledger) -> None:
@@ -325,7 +320,7 @@ class TestOverrides:
         m2 = reports.statement("m2", "2026-Q4")
         assert [x["amount"] for x in m1["lines"] if x["kind"] == "override"] == ["400.00"]
         assert [x["amount"] for x in m2["lines"] if x["kind"] == "override"] == ["800.00"]
-        transfer = _event_id(team, "RepTransferred", rep_id="r2")
+        transfer = stored_record(team, "RepTransferred", rep_id="r2").event_id
         (rep_step,) = _steps(_line(m2, "override"), "override_rep")
         assert transfer in rep_step["event_ids"]
         m2_q3 = [x["amount"] for x in reports.statement("m2", "2026-Q3")["lines"]]

@@ -17,14 +17,7 @@ import pytest
 from demo import run_demo
 from ledger.application import Ledger
 from projections.service import Reports
-from tests.builders import jsonl, line
-
-
-def _id_of(ledger: Ledger, type_: str, **fields: str) -> str:
-    for record in ledger.iter_log():
-        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
-            return record.event_id
-    raise AssertionError(f"no {type_} {fields}")
+from tests.builders import jsonl, line, stored_record
 
 
 @pytest.fixture
@@ -70,7 +63,7 @@ class TestLaterEvents:
         replays as 5000.00: the overturning is the one later event that changed
         it; S-1004's cancellation, 126 days after the sale, changed nothing."""
         ledger, reports = paid
-        overturn = _id_of(ledger, "ViolationOverturned", case_id="CASE-201")
+        overturn = stored_record(ledger, "ViolationOverturned", case_id="CASE-201").event_id
         q3 = reports.statement("rep-chen", "2026-Q3")
         assert q3["status"] == "paid"
         assert q3["total"] == "1800.00", "a paid period never changes"
@@ -83,7 +76,7 @@ class TestLaterEvents:
         self, paid: tuple[Ledger, Reports]
     ) -> None:
         ledger, reports = paid
-        inside = _id_of(ledger, "SaleCancelled", sale_id="S-1007")
+        inside = stored_record(ledger, "SaleCancelled", sale_id="S-1007").event_id
         q3 = reports.statement("rep-li", "2026-Q3")
         assert [e["event_id"] for e in q3["later_events"]] == [inside]
         assert q3["correction_to"] == "2026-Q4"
@@ -95,7 +88,7 @@ class TestCorrectionExplanation:
         0.00); the bonus, 0.00 either way (score 0.73 sits in the tier from 0), and
         the commission, whose cancellation came too late, are not listed."""
         ledger, reports = paid
-        overturn = _id_of(ledger, "ViolationOverturned", case_id="CASE-201")
+        overturn = stored_record(ledger, "ViolationOverturned", case_id="CASE-201").event_id
         correction = _correction(reports.statement("rep-chen", "2026-Q4"))
         assert correction["amount"] == "3200.00"
         assert correction["paid_period"] == "2026-Q3"
@@ -128,7 +121,7 @@ class TestCorrectionExplanation:
         15000 → 12000 (attainment 1.15 → 0.9, tier 1.0 → 0.8), −7000 in all; the
         cancellation of S-1001 after the window is on neither line."""
         ledger, reports = paid
-        inside = _id_of(ledger, "SaleCancelled", sale_id="S-1007")
+        inside = stored_record(ledger, "SaleCancelled", sale_id="S-1007").event_id
         correction = _correction(reports.statement("rep-li", "2026-Q4"))
         assert correction["amount"] == "-7000.00"
         assert correction["event_ids"] == [inside]

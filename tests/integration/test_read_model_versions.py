@@ -42,6 +42,19 @@ def _reps_v2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
 
 
+def _held_replay(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold every replay the projector starts until the event returned is set."""
+    release = threading.Event()
+    real = runner._replay_all
+
+    def held(*args: Any) -> Any:
+        assert release.wait(60), "the test never released the replay"
+        return real(*args)
+
+    monkeypatch.setattr(runner, "_replay_all", held)
+    return release
+
+
 @pytest.fixture
 def projected(make_ledger: Callable[..., Ledger]) -> Ledger:
     """The demo quarter, projected by the code as it was."""
@@ -129,14 +142,7 @@ def test_the_api_replays_in_the_background_and_health_says_so(
     """The API starts serving at once (the old rows) while its projector replays;
     `/health` says ``rebuilding`` and what changed, then ``ok`` at the head."""
     _reps_v2(monkeypatch)
-    release = threading.Event()
-    real = runner._replay_all
-
-    def held(*args: Any) -> Any:
-        assert release.wait(60), "the test never released the replay"
-        return real(*args)
-
-    monkeypatch.setattr(runner, "_replay_all", held)
+    release = _held_replay(monkeypatch)
     ledger = make_ledger()
     settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
     with TestClient(create_app(settings, ledger=ledger)) as client:
@@ -201,14 +207,7 @@ def test_a_worker_says_it_is_replaying_to_an_api_in_another_process(
     API whose projections a worker keeps says ``rebuilding`` too, and its reads
     do not wait for a projector that is busy replaying."""
     _reps_v2(monkeypatch)
-    release = threading.Event()
-    real = runner._replay_all
-
-    def held(*args: Any) -> Any:
-        assert release.wait(60), "the test never released the replay"
-        return real(*args)
-
-    monkeypatch.setattr(runner, "_replay_all", held)
+    release = _held_replay(monkeypatch)
     worker = Projector(make_ledger())
     worker.reports_health = True  # as `project --follow` sets it
     replaying = threading.Thread(target=worker.catch_up)

@@ -15,7 +15,7 @@ from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, NotFoundError
 from projections.runner import verify_views
 from projections.service import Reports
-from tests.builders import jsonl, payouts, sale, seeded
+from tests.builders import jsonl, payouts, sale, seeded, stored_record
 from tests.builders import line as event_line
 
 
@@ -27,13 +27,6 @@ def demo(ledger: Ledger) -> tuple[Ledger, Reports, str]:
 
 def _amounts(statement: dict[str, Any]) -> dict[str, str]:
     return {line["kind"]: line["amount"] for line in statement["lines"]}
-
-
-def _position_of(ledger: Ledger, type_: str, **fields: str) -> int:
-    for record in ledger.iter_log():
-        if record.type == type_ and all(record.data.get(k) == v for k, v in fields.items()):
-            return record.position
-    raise AssertionError(f"no {type_} {fields}")
 
 
 class TestGoldenStatements:
@@ -67,7 +60,7 @@ class TestGoldenStatements:
         carried into 2027-Q1."""
         ledger, reports, _ = demo
         q3 = reports.statement("rep-li", "2026-Q3")
-        cancel = _position_of(ledger, "SaleCancelled", sale_id="S-1007")
+        cancel = stored_record(ledger, "SaleCancelled", sale_id="S-1007").position
         assert q3["correction_to"] == "2026-Q4"
         assert [e["position"] for e in q3["later_events"]] == [cancel]
         assert q3["total"] == "33100.00", "a paid period never changes"
@@ -125,7 +118,9 @@ class TestGoldenStatements:
     def test_pending_shows_on_an_open_statement(self, ledger: Ledger) -> None:
         run_demo(ledger)
         reports = Reports(ledger)
-        before_run = _position_of(ledger, "KpiScored", rep_id="rep-wang", kpi="market_feedback")
+        before_run = stored_record(
+            ledger, "KpiScored", rep_id="rep-wang", kpi="market_feedback"
+        ).position
         s = reports.statement("rep-wang", "2026-Q3", as_of=before_run)
         assert s["status"] == "open"
         assert [p["subject_id"] for p in s["pending"]] == ["T-WANG-Q3-B"]
@@ -173,7 +168,7 @@ class TestReplayAndDiff:
     def test_as_of_a_position_replays_history(self, demo: tuple[Ledger, Reports, str]) -> None:
         """Before the adjustment's approval, Li's Q3 has no adjustment line and lists it pending."""
         ledger, reports, _ = demo
-        approval = _position_of(ledger, "ApprovalGranted", subject_id="ADJ-301")
+        approval = stored_record(ledger, "ApprovalGranted", subject_id="ADJ-301").position
         before = reports.statement("rep-li", "2026-Q3", as_of=approval - 1)
         after = reports.statement("rep-li", "2026-Q3", as_of=approval)
         assert "adjustment" not in _amounts(before)
@@ -184,7 +179,7 @@ class TestReplayAndDiff:
 
     def test_diff_around_an_approval_names_it(self, demo: tuple[Ledger, Reports, str]) -> None:
         ledger, reports, _ = demo
-        approval = _position_of(ledger, "ApprovalGranted", subject_id="ADJ-301")
+        approval = stored_record(ledger, "ApprovalGranted", subject_id="ADJ-301").position
         approval_id = ledger.read_log(approval - 1, 1)[0].event_id
         d = reports.diff("rep-li", "2026-Q3", approval - 1, approval)
         assert d["total_change"] == "1500.00"
@@ -204,7 +199,7 @@ class TestReplayAndDiff:
         the events between the two points. (Before issue 16 the unchanged bonus
         line was listed, 0.00 → 0.00, for its changed event ids.)"""
         ledger, reports, _ = demo
-        approval = _position_of(ledger, "ApprovalGranted", subject_id="T-CHEN-Q3-B")
+        approval = stored_record(ledger, "ApprovalGranted", subject_id="T-CHEN-Q3-B").position
         approval_id = ledger.read_log(approval - 1, 1)[0].event_id
         d = reports.diff("rep-chen", "2026-Q3", approval - 1, approval)
         assert d["changes"] == []
@@ -352,7 +347,7 @@ class TestStatementBytes:
         from ledger.errors import NotFoundError
 
         ledger, reports, _ = demo
-        position = _position_of(ledger, "PayoutPaid")
+        position = stored_record(ledger, "PayoutPaid").position
         served = orjson.loads(reports.statement_json("rep-li", "2026-Q3", as_of=position))
         assert served == reports.statement("rep-li", "2026-Q3", as_of=position)
         with pytest.raises(NotFoundError):

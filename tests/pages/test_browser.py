@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from tests.builders import free_port
 from tests.conftest import IN_CI
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -49,12 +49,6 @@ def _need_chromium() -> str:
     if IN_CI:
         pytest.fail(message + " (CI=true: the browser tests must run)")
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -79,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         Settings(database_url=url, token_secret=SECRET),  # type: ignore[arg-type]
         ledger=ledger,
     )
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)

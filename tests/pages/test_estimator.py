@@ -3,6 +3,8 @@ the same `Reports.estimate` as the API, the rep's own only, nothing recorded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.pages.test_pages import Site, site  # noqa: F401 - the fixture
 
 PAY = "/app/reps/rep-li/pay"
@@ -11,6 +13,13 @@ PAY = "/app/reps/rep-li/pay"
 def _head(site: Site) -> int:  # noqa: F811 - the fixture's type
     head = site.ledger.head()
     return head.position if head else 0
+
+
+def _estimate(site: Site, path: str = "/app/reps/rep-li/estimate", **form: str) -> Any:  # noqa: F811
+    """Li, signed in as a rep, posts the estimator at ``path`` with ``form`` and
+    (unless ``form`` gives another) the CSRF token of her My pay page."""
+    site.sign_in("rep-li", "rep", "rep-li")
+    return site.client.post(path, data={"csrf": site.csrf(PAY), **form})
 
 
 class TestEstimator:
@@ -28,36 +37,21 @@ class TestEstimator:
         assert _head(site) == before
 
     def test_in_chinese(self, site: Site) -> None:  # noqa: F811
-        site.sign_in("rep-li", "rep", "rep-li")
-        csrf = site.csrf(PAY)
-        answer = site.client.post(
-            "/app/reps/rep-li/estimate?lang=zh-CN",
-            data={"csrf": csrf, "amount": "1000", "date": "2026-11-20"},
+        answer = _estimate(
+            site, "/app/reps/rep-li/estimate?lang=zh-CN", amount="1000", date="2026-11-20"
         )
         assert answer.status_code == 200, answer.text
         assert "这只是估算" in answer.text
 
     def test_another_reps_estimate_is_404(self, site: Site) -> None:  # noqa: F811
-        site.sign_in("rep-li", "rep", "rep-li")
-        csrf = site.csrf(PAY)
-        answer = site.client.post(
-            "/app/reps/rep-chen/estimate", data={"csrf": csrf, "amount": "1000"}
-        )
+        answer = _estimate(site, "/app/reps/rep-chen/estimate", amount="1000")
         assert answer.status_code == 404
 
     def test_without_the_form_token_is_403(self, site: Site) -> None:  # noqa: F811
-        site.sign_in("rep-li", "rep", "rep-li")
-        answer = site.client.post(
-            "/app/reps/rep-li/estimate", data={"csrf": "0" * 64, "amount": "1000"}
-        )
+        answer = _estimate(site, csrf="0" * 64, amount="1000")
         assert answer.status_code == 403
 
     def test_a_bad_amount_says_which_field(self, site: Site) -> None:  # noqa: F811
-        site.sign_in("rep-li", "rep", "rep-li")
-        csrf = site.csrf(PAY)
-        answer = site.client.post(
-            "/app/reps/rep-li/estimate",
-            data={"csrf": csrf, "amount": "12.345", "date": "2026-11-20"},
-        )
+        answer = _estimate(site, amount="12.345", date="2026-11-20")
         assert answer.status_code in {409, 422}
         assert "amount" in answer.text

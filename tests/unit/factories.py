@@ -6,6 +6,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
+from hypothesis import strategies as st
+from hypothesis.strategies import DrawFn
+
 from policies.facts import (
     AdjustmentFact,
     CancellationFact,
@@ -66,6 +69,15 @@ def target(
 def score(kpi: str, value: str) -> KpiScoreFact:
     n = next(_positions)
     return KpiScoreFact(kpi, Decimal(value), f"event-K{n}", n, at(60))
+
+
+def drawn_scores(draw: DrawFn) -> tuple[KpiScoreFact, ...]:
+    """Hypothesis: a score from 0 to 2 for each of the plan's scored KPIs, or none."""
+    return tuple(
+        score(k, str(draw(st.decimals(0, 2, places=2))))
+        for k in ("customer_satisfaction", "market_feedback")
+        if draw(st.booleans())
+    )
 
 
 def case(

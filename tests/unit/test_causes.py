@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from policies.causes import changed_without, fact_event_ids, later_causes, without_event
 from policies.facts import Decision, PeriodFacts
-from tests.unit.factories import PLAN, adjustment, case, facts, sale, score, target
+from tests.unit.factories import PLAN, adjustment, case, drawn_scores, facts, sale, score, target
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(300_000), places=2)
 
@@ -37,11 +37,7 @@ def period_facts(draw: st.DrawFn) -> PeriodFacts:
         target(str(draw(st.integers(1, 600)) * 1000), decision=d)
         for d in draw(st.lists(st.sampled_from([decided, Decision("not_required")]), max_size=2))
     )
-    scores = tuple(
-        score(k, str(draw(st.decimals(0, 2, places=2))))
-        for k in ("customer_satisfaction", "market_feedback")
-        if draw(st.booleans())
-    )
+    scores = drawn_scores(draw)
     cases = tuple(
         case(
             draw(st.sampled_from(["minor", "red_line"])),

@@ -22,9 +22,9 @@ from tests.unit.factories import (
     PLAN,
     adjustment,
     case,
+    drawn_scores,
     facts,
     sale,
-    score,
     target,
 )
 
@@ -45,11 +45,7 @@ def period_facts(draw: st.DrawFn) -> object:
         for _ in range(draw(st.integers(0, 8)))
     )
     targets = (target(str(draw(st.integers(1, 500)) * 1000)),) if draw(st.booleans()) else ()
-    scores = tuple(
-        score(k, str(draw(st.decimals(0, 2, places=2))))
-        for k in ("customer_satisfaction", "market_feedback")
-        if draw(st.booleans())
-    )
+    scores = drawn_scores(draw)
     cases = tuple(
         case(
             draw(st.sampled_from(["minor", "red_line"])),
