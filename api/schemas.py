@@ -41,7 +41,9 @@ class ErrorOut(BaseModel):
 
 
 class WarningOut(BaseModel):
-    code: str = Field(description="unknown_kpi | category_lookalike | rep_not_in_splits")
+    code: str = Field(
+        description="unknown_kpi | category_lookalike | rep_not_in_splits | override_unfollowed"
+    )
     field: str | None = Field(default=None, description="the input field it is about")
     values: dict[str, str]
     event_ids: list[str] = Field(default_factory=list)
@@ -455,6 +457,10 @@ class WhatIfOut(BaseModel):
     periods: list[str]
     reps: list[WhatIfRowOut]
     totals: list[dict[str, Any]]
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="what the candidate would be published with but looks wrong",
+    )
     text: str
 
 

@@ -32,6 +32,8 @@ class Rep(LedgerAggregate):
         self.data = data
         self.plans: list[tuple[datetime, str]] = [(occurred_at, data["plan_id"])]
         self.manager_id: str | None = data.get("manager_id")
+        # (from, manager id) of the enrolment and of each transfer naming a manager
+        self.managers: list[tuple[datetime, str | None]] = [(occurred_at, self.manager_id)]
         self.team: str | None = data.get("team")
         self.facts: set[str] = set()
         self.left: Receipt | None = None
@@ -45,6 +47,14 @@ class Rep(LedgerAggregate):
             if since <= moment:
                 current = plan_id
         return current
+
+    def manager_at_head(self) -> str | None:
+        """Whom the rep reports to from the latest moment the ledger knows of
+        (SPEC §3.1: the latest ``RepTransferred`` by ``occurred_at``, the
+        enrolment's manager before any; ``manager_id`` is the last recorded)."""
+        if len(self.managers) == 1:
+            return self.managers[0][1]
+        return max(enumerate(self.managers), key=lambda m: (m[1][0], m[0]))[1][1]
 
     def record_fact(self, type_: str, **envelope: Any) -> bool:
         """Record a keyless fact about the rep (its content is its key, SPEC §2):
@@ -91,9 +101,10 @@ class Rep(LedgerAggregate):
     def _RepTransferred(  # noqa: N802 - named after its event type (`record_fact`)
         self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        del occurred_at, actor
+        del actor
         if "manager_id" in data:
             self.manager_id = data["manager_id"]
+            self.managers.append((occurred_at, self.manager_id))
         if "team" in data:
             self.team = data["team"]
         self.facts.add(content_sha256)

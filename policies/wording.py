@@ -146,6 +146,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Sale {sale_id} is recorded for {rep_id}, who is not among its splits "
             "({splits}): {rep_id} is credited nothing for it"
         ),
+        "override_unfollowed": (
+            "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
+            "yet: whether its managers have reports could not be checked; an override "
+            "pays a manager a share of their reports' sales"
+        ),
     },
     "zh-CN": {
         "sale_commission": (
@@ -253,6 +258,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "rep_not_in_splits": (
             "销售 {sale_id} 记在 {rep_id} 名下，但 {rep_id} 不在其分成中（{splits}）："
             "{rep_id} 不因此获得任何计入"
+        ),
+        "override_unfollowed": (
+            "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
+            "无法核对其经理是否有下属；管理提成按经理下属的销售额分成"
         ),
     },
 }

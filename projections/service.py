@@ -693,9 +693,12 @@ class Reports:
                 field="plan.id",
             )
         # checked where `plan publish` checks it; placed right after the facts read
-        dry = self.ledger.dry_run([candidate_input(plan, datetime.now(UTC))], actor=actor)
+        dry, warnings = self.ledger.dry_run_warned(
+            [candidate_input(plan, datetime.now(UTC))], actor=actor
+        )
         candidate = _after(dry[0], facts) if dry else None
-        return whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
+        report = whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
+        return report | {"warnings": [w.to_dict() for w in warnings]}
 
     def estimate(
         self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate"
