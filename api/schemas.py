@@ -148,6 +148,15 @@ class StatementOut(BaseModel):
     warnings: list[dict[str, Any]] = Field(
         default_factory=list, description="probable typos that change pay (code, values, ids)"
     )
+    unreleased: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent, not null, on a booking plan
+        description=(
+            'pay on collection (a plan with basis = "collection"): the commission and SPIFFs '
+            "this period's sales earned that payments have not released yet, decimal text; "
+            "absent for a plan paid on booking"
+        ),
+    )
     chain_head: ChainHeadOut
     sha256: str | None = Field(
         default=None, description="paid: SHA-256 of the statement's canonical bytes"

@@ -284,7 +284,8 @@ class Calculator:
             if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
                 converted = self._converted(sale, plan.currency)
                 if converted is None:
-                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id))
+                    pair = (sale.currency, plan.currency)
+                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id, pair))
                     continue
                 amount, fx = converted
             sales.append(

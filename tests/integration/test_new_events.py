@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from api.schemas import StatementOut
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.plan import load_plan, plan_document
 from policies.wording import render_warning
+from presentation import print_statement
 from presentation.modelling import print_whatif, whatif_texts
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, sale, stored_count
@@ -55,6 +57,13 @@ def _line(statement: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def _steps(found: dict[str, Any], code: str) -> list[dict[str, Any]]:
     return [s for s in found["explanation"] if s["code"] == code]
+
+
+def _printed(statement: dict[str, Any], locale: str = "en") -> str:
+    """The statement as the CLI prints it (`presentation.print_statement`)."""
+    console = Console(record=True, width=300)
+    print_statement(console, statement, locale)
+    return console.export_text()
 
 
 def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, Any]:
@@ -177,12 +186,27 @@ class TestPayOnCollection:
         q3 = Reports(collection).statement("r1", "2026-Q3")
         assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("0.00", "0.00")
 
+    def test_unreleased_is_in_the_statement_text_and_its_response_model(
+        self, collection: Ledger
+    ) -> None:
+        """The CLI's statement says what is unreleased (en, zh-CN); the OpenAPI
+        model keeps the key (and leaves it out for a booking plan)."""
+        _import(collection, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        q3 = Reports(collection).statement("r1", "2026-Q3")
+        assert _printed(q3).count("Unreleased: 300.00 earned by this period's sales") == 1
+        assert "未释放：本期销售已赚取 300.00" in _printed(q3, "zh-CN")
+        assert StatementOut.model_validate(q3).model_dump(mode="json")["unreleased"] == "300.00"
+        q4 = Reports(collection).statement("r1", "2026-Q4")
+        assert "Unreleased: 0.00" in _printed(q4), "collection plan: said even when nothing is left"
+
     def test_a_booking_plan_statement_has_no_unreleased_key(self, ledger: Ledger) -> None:
         _publish(ledger, plan_toml())
         _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
         _import(ledger, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
         q3 = Reports(ledger).statement("r1", "2026-Q3")
         assert "unreleased" not in q3
+        assert "Unreleased" not in _printed(q3)
+        assert "unreleased" not in StatementOut.model_validate(q3).model_dump(mode="json")
         assert _line(q3, "commission")["amount"] == "500.00", "paid on booking, whole"
 
 
@@ -264,6 +288,37 @@ class TestCurrencies:
         assert _line(q4, "correction")["amount"] == "5.00"
         late_rate = _event_id(priced, "FxRateSet", rate="7.2")
         assert [e["event_id"] for e in q3["later_events"]] == [late_rate]
+
+    def test_a_sale_left_without_a_rate_waits_for_one_not_for_approval(
+        self, priced: Ledger
+    ) -> None:
+        """S1 (CNY) was sold under the CNY plan; r1 is then moved, from the
+        quarter's first day, to a USD plan: no CNY→USD rate is in force, so S1 is
+        pending — waiting for that exchange rate, not for an approval."""
+        usd = plan_toml().replace('currency = "CNY"', 'currency = "USD"')
+        _publish(priced, usd, plan_id="usd-sales")
+        _import(
+            priced,
+            sale("S1", "r1", "1000.00"),
+            line("RepPlanAssigned", at=Q3_START, rep_id="r1", plan_id="usd-sales"),
+        )
+        q3 = Reports(priced).statement("r1", "2026-Q3")
+        assert q3["pending"] == [
+            {
+                "kind": "sale",
+                "subject_id": "S1",
+                "event_id": _event_id(priced, "SaleRecorded", sale_id="S1"),
+                "waiting_for": "fx_rate",
+                "base": "CNY",
+                "quote": "USD",
+            }
+        ]
+        en = _printed(q3)
+        assert "pending sale S1 (waiting for an exchange rate CNY→USD; changes no payout" in en
+        assert "awaiting approval" not in en
+        zh = _printed(q3, "zh-CN")
+        assert "待定 销售 S1（等待汇率 CNY→USD；暂不影响支付）" in zh
+        assert "等待批准" not in zh
 
     def test_fx_rate_refusals_name_the_field(self, priced: Ledger) -> None:
         assert _refused(priced, _rate("CNY", "1.0", Q3_START))[0] == "quote"
