@@ -457,6 +457,22 @@ class Ledger(Application[UUID]):
                     return
                 page = ahead.result()
 
+    def positions_of(self, types: Iterable[str], stop: int) -> list[int]:
+        """The positions, up to ``stop``, of the events of ``types`` (read by
+        topic: the org a manager's windowed replay reads, `catalogue.NAMES_MANAGER`)."""
+        topics = sorted(event_topic(t) for t in types)
+        found: list[int] = []
+        after = 0
+        while stop > after:
+            page = self.recorder.select_notifications(
+                after, _PAGE, stop=stop, topics=topics, inclusive_of_start=False
+            )
+            found += [n.id for n in page]
+            if len(page) < _PAGE:
+                break
+            after = page[-1].id
+        return found
+
     def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
         """The events at ``positions`` (those that exist), in order."""
         return [decode(e) for e in self.chain.select_log_at(positions)]

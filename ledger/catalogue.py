@@ -120,6 +120,9 @@ class EventType:
     # The replay index lists it for every rep, not only those it touched when
     # it was folded (a plan, an exchange rate: reps and sales yet to come read it).
     read_by_every_rep: bool = False
+    # It says whom a rep reports to (SPEC §3.1 overrides): a manager's windowed
+    # replay reads every such event to find the team.
+    names_manager: bool = False
 
     @property
     def name(self) -> str:
@@ -149,6 +152,7 @@ _ENTRIES: Final = (
         writers=frozenset({"admin"}),
         creates=Rep,
         reaches_every_period=True,
+        names_manager=True,
     ),
     EventType(
         ev.RepPlanAssigned,
@@ -162,6 +166,7 @@ _ENTRIES: Final = (
         key="content",
         apply=rules.rep_transferred,
         writers=frozenset({"admin"}),
+        names_manager=True,
     ),
     EventType(
         ev.RepLeft,
@@ -340,6 +345,7 @@ CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_ST
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
 READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
+NAMES_MANAGER: Final = frozenset(n for n, e in CATALOGUE.items() if e.names_manager)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 
 
