@@ -467,6 +467,23 @@ class TestOverrideNeedsReports:
         _import(ledger, back)
         assert ledger.import_lines(jsonl(_plan_line(OVERRIDE_V2)), actor="admin").stored == 1
 
+    def test_the_latest_transfer_by_its_date_counts_not_the_last_recorded(
+        self, ledger: Ledger
+    ) -> None:
+        """r2 moved to m on 1 September (recorded first), and to r1 on 1 August
+        (recorded later): at the head r2 reports to m, so r1 has no report."""
+        _publish(ledger, plan_toml())
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(
+            ledger,
+            enrol("m", plan_id="other"),
+            enrol("r1"),
+            enrol("r2", plan_id="other"),
+            line("RepTransferred", at="2026-09-01T00:00:00+08:00", rep_id="r2", manager_id="m"),
+            line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r2", manager_id="r1"),
+        )
+        assert _refused(ledger, _plan_line(OVERRIDE_V2))[0] == "plan.override"
+
     def test_a_report_who_left_is_no_report(self, ledger: Ledger) -> None:
         _publish(ledger, plan_toml())
         _import(

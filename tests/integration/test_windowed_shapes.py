@@ -88,6 +88,9 @@ def _history() -> list[list[dict[str, Any]]]:
             _payment("P4", "S1", "10000.00", "2026-10-02T10:00:00+08:00"),
         ],
         [
+            # r3's S3 was recorded before m1's plan paid overrides (so m1's own
+            # events list its cancellation, not the sale)
+            line("SaleCancelled", at="2026-03-01T10:00:00+08:00", sale_id="S3", reason="lost"),
             _sale("S8", "r1", "60000.00", "2026-10-03T10:00:00+08:00"),
             line("SaleCancelled", at="2026-10-20T10:00:00+08:00", sale_id="S8", reason="lost"),
             _sale("S9", "r1", "70000.00", "2026-11-03T10:00:00+08:00"),
