@@ -479,15 +479,23 @@ def _count_lines(path: Path) -> int:
     return count
 
 
-def _publish(ledger: Ledger, path: Path, actor: str, *, as_json: bool) -> None:
+def _publish(ledger: Ledger, path: Path, actor: str, *, as_json: bool) -> list[PayWarning]:
+    """Publish the plan file; what it was accepted with but looks wrong is said
+    (on standard error under ``--json``) and handed back."""
     plan = _plan_file(path, as_json=as_json)
     try:
         result = ledger.publish_plan(plan, actor=actor)
     except LedgerError as exc:
         raise _fail(exc, as_json=as_json) from None
+    warnings = [warning for _, warning in result.warnings]
     if not as_json:
         state = "published" if result.stored else "already published"
         out.print(f"plan {plan.id} version {plan.version} {state}")
+    for warning in warnings:
+        (err if as_json else out).print(
+            f"[yellow]warning:[/] field {warning.field}: {escape(render_warning(warning))}"
+        )
+    return warnings
 
 
 @plan_app.command("publish")
@@ -503,9 +511,9 @@ def plan_publish(
     """Validate a plan (SPEC §3) and record PlanPublished."""
     who = _actor(actor)
     with open_ledger(db) as ledger:
-        _publish(ledger, file, who, as_json=as_json)
+        warnings = _publish(ledger, file, who, as_json=as_json)
         if as_json:
-            _print_json({"published": str(file)})
+            _print_json({"published": str(file), "warnings": [_warning_json(w) for w in warnings]})
 
 
 @app.command()

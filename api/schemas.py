@@ -41,7 +41,9 @@ class ErrorOut(BaseModel):
 
 
 class WarningOut(BaseModel):
-    code: str = Field(description="unknown_kpi | category_lookalike | rep_not_in_splits")
+    code: str = Field(
+        description="unknown_kpi | category_lookalike | rep_not_in_splits | override_unfollowed"
+    )
     field: str | None = Field(default=None, description="the input field it is about")
     values: dict[str, str]
     event_ids: list[str] = Field(default_factory=list)
@@ -145,6 +147,15 @@ class StatementOut(BaseModel):
     pending: list[dict[str, Any]]
     warnings: list[dict[str, Any]] = Field(
         default_factory=list, description="probable typos that change pay (code, values, ids)"
+    )
+    unreleased: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,  # absent, not null, on a booking plan
+        description=(
+            'pay on collection (a plan with basis = "collection"): the commission and SPIFFs '
+            "this period's sales earned that payments have not released yet, decimal text; "
+            "absent for a plan paid on booking"
+        ),
     )
     chain_head: ChainHeadOut
     sha256: str | None = Field(
@@ -455,6 +466,10 @@ class WhatIfOut(BaseModel):
     periods: list[str]
     reps: list[WhatIfRowOut]
     totals: list[dict[str, Any]]
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="what the candidate would be published with but looks wrong",
+    )
     text: str
 
 

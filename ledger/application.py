@@ -70,7 +70,7 @@ from ledger.writes import (
     Staging,
     StreamReader,
 )
-from policies.pay_warnings import PlanTerms
+from policies.pay_warnings import PayWarning, PlanTerms
 from policies.plan import Plan
 
 __all__ = ["Ledger", "Notice", "Outcome", "RecordResult"]
@@ -112,6 +112,10 @@ class Ledger(Application[UUID]):
         self._fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_read = 0
         self._fx_lock = threading.Lock()
+        # Enrolled rep ids, read like the rates (`_rep_ids`): the org an override reads
+        self._rep_ids_known: list[str] = []
+        self._reps_read = 0
+        self._reps_lock = threading.Lock()
         # The reps and plans the last group commit staged, and the chain head it
         # left: valid for the next group exactly when no one else appended since.
         self._warm: Warm | None = None
@@ -178,6 +182,7 @@ class Ledger(Application[UUID]):
             fresh_plans=self._fresh_plan_info,
             chain_guard=self._guard_rule,
             fx_rates=self._fx_moments,
+            rep_ids=self._rep_ids,
         )
 
     def is_committed(self, link: ChainLink) -> bool:
@@ -207,11 +212,19 @@ class Ledger(Application[UUID]):
         stored with the same content gives no event, as `record` skips it),
         each placed where it would be appended — the positions after the head,
         the event id its stream would give it — with no chain hash (``""``)."""
+        return self.dry_run_warned(items, actor=actor, recorded_at=recorded_at)[0]
+
+    def dry_run_warned(
+        self, items: Sequence[ev.EventIn], *, actor: str, recorded_at: datetime | None = None
+    ) -> tuple[list[EventRecord], list[PayWarning]]:
+        """`dry_run`, and what the inputs would be accepted with but looks wrong
+        (`policies.pay_warnings`), as `record` would answer it."""
         inputs = [Input.of(item, actor) for item in items]
         staging = self.staging(self.chain)
-        _, errors = staging.apply_all(list(enumerate(inputs, 1)))
+        staged, errors = staging.apply_all(list(enumerate(inputs, 1)))
         if errors:
             raise BatchRejectedError(errors)
+        warnings = [w for s in staged for w in s.warnings]
         head = self.head()
         position = head.position if head is not None else 0
         stamp = (recorded_at or _now()).astimezone(UTC).isoformat(timespec="microseconds")
@@ -224,7 +237,7 @@ class Ledger(Application[UUID]):
             )
             logged = LoggedEvent(position, stored.topic, stored.state, event_id, stamp, "")
             records.append(decode(logged))
-        return records
+        return records, warnings
 
     def record_payout_run(
         self,
@@ -354,6 +367,25 @@ class Ledger(Application[UUID]):
                 self._fx_read = max(self._fx_read, stop)
         return list(self._fx.get((base, quote), ()))
 
+    def _rep_ids(self) -> list[str]:
+        """Every enrolled rep's id, the enrolments since the last read read first
+        (a plan with ``[override]`` is checked against the reps following it)."""
+        with self._reps_lock:
+            head = self.chain.chain_head()
+            stop = head.position if head is not None else 0
+            after = self._reps_read
+            topic = event_topic("RepEnrolled")
+            while stop > after:
+                page = self.recorder.select_notifications(
+                    after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
+                )
+                self._rep_ids_known.extend(orjson.loads(n.state)["data"]["rep_id"] for n in page)
+                if len(page) < _PAGE:
+                    break
+                after = page[-1].id
+            self._reps_read = max(self._reps_read, stop)
+            return list(self._rep_ids_known)
+
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""
         found = self._plan_infos.get(plan_id)
@@ -424,6 +456,22 @@ class Ledger(Application[UUID]):
                 if ahead is None:
                     return
                 page = ahead.result()
+
+    def positions_of(self, types: Iterable[str], stop: int) -> list[int]:
+        """The positions, up to ``stop``, of the events of ``types`` (read by
+        topic: the org a manager's windowed replay reads, `catalogue.NAMES_MANAGER`)."""
+        topics = sorted(event_topic(t) for t in types)
+        found: list[int] = []
+        after = 0
+        while stop > after:
+            page = self.recorder.select_notifications(
+                after, _PAGE, stop=stop, topics=topics, inclusive_of_start=False
+            )
+            found += [n.id for n in page]
+            if len(page) < _PAGE:
+                break
+            after = page[-1].id
+        return found
 
     def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
         """The events at ``positions`` (those that exist), in order."""

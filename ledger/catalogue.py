@@ -127,6 +127,9 @@ class EventType:
     # The replay index lists it for every rep, not only those it touched when
     # it was folded (a plan, an exchange rate: reps and sales yet to come read it).
     read_by_every_rep: bool = False
+    # It says whom a rep reports to (SPEC §3.1 overrides): a manager's windowed
+    # replay reads every such event to find the team.
+    names_manager: bool = False
 
     @property
     def name(self) -> str:
@@ -164,10 +167,16 @@ _ENTRIES: Final = (
         read_by_every_rep=True,
     ),
     EventType(
-        ev.RepEnrolled, "rep_id", rules.rep_enrolled, _ADMIN, creates=Rep, reaches_every_period=True
+        ev.RepEnrolled,
+        "rep_id",
+        rules.rep_enrolled,
+        _ADMIN,
+        creates=Rep,
+        reaches_every_period=True,
+        names_manager=True,
     ),
     EventType(ev.RepPlanAssigned, "content", rules.rep_fact, _ADMIN, reaches_every_period=True),
-    EventType(ev.RepTransferred, "content", rules.rep_transferred, _ADMIN),
+    EventType(ev.RepTransferred, "content", rules.rep_transferred, _ADMIN, names_manager=True),
     EventType(ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True),
     EventType(
         ev.TargetSet,
@@ -276,6 +285,7 @@ CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_ST
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
 READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
+NAMES_MANAGER: Final = frozenset(n for n, e in CATALOGUE.items() if e.names_manager)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 
 

@@ -42,6 +42,8 @@ class Rep(LedgerAggregate):
         enrolled: Receipt
         plans: list[tuple[datetime, str]]  # (since, plan id), the enrolment's first
         manager_id: str | None
+        # (from, manager id) of the enrolment and of each transfer naming a manager
+        managers: list[tuple[datetime, str | None]]
         team: str | None
         facts: set[str]  # the content hashes of its keyless facts
         left: Receipt | None
@@ -50,6 +52,7 @@ class Rep(LedgerAggregate):
         self.enrolled = self.recorded
         self.plans = [(self.recorded.occurred_at, self.data["plan_id"])]
         self.manager_id = self.data.get("manager_id")
+        self.managers = [(self.recorded.occurred_at, self.manager_id)]
         self.team = self.data.get("team")
         self.facts = set()
 
@@ -64,6 +67,14 @@ class Rep(LedgerAggregate):
             if since <= moment:
                 current = plan_id
         return current
+
+    def manager_at_head(self) -> str | None:
+        """Whom the rep reports to from the latest moment the ledger knows of
+        (SPEC §3.1: the latest ``RepTransferred`` by ``occurred_at``, the
+        enrolment's manager before any; ``manager_id`` is the last recorded)."""
+        if len(self.managers) == 1:
+            return self.managers[0][1]
+        return max(enumerate(self.managers), key=lambda m: (m[1][0], m[0]))[1][1]
 
     def record_fact(self, type_: str, **envelope: Any) -> bool:
         """Record a keyless fact about the rep (its content is its key, SPEC §2):
@@ -93,9 +104,10 @@ class Rep(LedgerAggregate):
     def _RepTransferred(  # noqa: N802 - named after its event type (`record_fact`)
         self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
     ) -> None:
-        del occurred_at, actor
+        del actor
         if "manager_id" in data:
             self.manager_id = data["manager_id"]
+            self.managers.append((occurred_at, self.manager_id))
         if "team" in data:
             self.team = data["team"]
         self.facts.add(content_sha256)

@@ -10,7 +10,7 @@ once, in `ledger.catalogue`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
@@ -41,6 +41,7 @@ from policies.pay_warnings import (
     category_warning,
     folded,
     kpi_warning,
+    override_warning,
     splits_warning,
 )
 from policies.periods import PeriodKind, parse_period, period_of
@@ -73,6 +74,10 @@ __all__ = [
 
 # A rule: check one input against the unit of work and stage its event.
 Rule = Callable[["Staging", "Input"], None]
+
+# Later than any moment the ledger accepts (SPEC §2 bounds: years 2000-2199).
+_END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+_NAMED = 5  # followers of a plan named in a refusal
 
 
 def _already_stored(
@@ -132,9 +137,34 @@ def plan_published(st: Staging, item: Input) -> None:
             "period (publish a new plan id instead)",
             field="plan.period",
         )
+    if plan.override is not None:
+        _check_override(st, plan)
     known = earlier or PlanInfo(plan.id, plan.currency, plan.period)
     st._staged_plans[plan.id] = known.with_version(PlanTerms.of(plan))  # noqa: SLF001
     st.create(PlanVersion, key, item)
+
+
+def _check_override(st: Staging, plan: Plan) -> None:
+    """SPEC §3.1 overrides pay a manager a share of their reports' sales: a
+    version with ``[override]`` of a plan that reps follow at the head (their
+    latest plan, not left) is refused when none of them has a direct report
+    there (their latest manager); when nobody follows it yet it is accepted,
+    with a warning (who will follow it is not known)."""
+    reps = [rep for rep in st.reps() if rep.left is None]
+    followers = [rep.rep_id for rep in reps if rep.plan_at(_END_OF_TIME) == plan.id]
+    if not followers:
+        st.warn(override_warning(plan.id, plan.version))
+        return
+    managers = {rep.manager_at_head() for rep in reps}
+    if not managers.intersection(followers):
+        named = sorted(followers)
+        shown = ", ".join(named[:_NAMED]) + (", ..." if len(named) > _NAMED else "")
+        raise InvalidInputError(
+            f"no rep following plan {plan.id} ({shown}) has reports; an override pays a "
+            "manager a share of their reports' sales (give the managers a plan of their "
+            "own, or enrol or transfer their reports first)",
+            field="plan.override",
+        )
 
 
 def rep_enrolled(st: Staging, item: Input) -> None:

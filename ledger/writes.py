@@ -25,6 +25,7 @@ from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
 from ledger.errors import InvalidInputError, LedgerError, LineError, UnknownReferenceError
 from ledger.payout_claims import Claim
 from ledger.plan import PlanInfo
+from ledger.rep import Rep
 from ledger.transcoder import OrjsonTranscoder
 from policies.pay_warnings import PayWarning
 
@@ -161,6 +162,7 @@ class Staging:
         fresh_plans: Callable[[str], PlanInfo | None] | None = None,
         chain_guard: Callable[[Any], object] | None = None,
         fx_rates: FxMoments | None = None,
+        rep_ids: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
@@ -170,7 +172,9 @@ class Staging:
         chain); asked once, by the first payout input (`guard_chain`).
         ``fx_rates(base, quote, fresh)``: the moments from which stored
         ``FxRateSet`` rates of the pair hold (``fresh``: read the store again
-        first), what a sale in a foreign currency is checked against."""
+        first), what a sale in a foreign currency is checked against.
+        ``rep_ids()``: every stored rep's id (read afresh), what a plan with
+        ``[override]`` is checked against (`reps`)."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
@@ -185,6 +189,7 @@ class Staging:
         self._staged_plans: dict[str, PlanInfo] = {}
         self._checkpoint: dict[str, PlanInfo] = {}
         self._fx_rates = fx_rates
+        self._rep_ids = rep_ids
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
         self._staged_fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_checkpoint: dict[tuple[str, str], list[datetime]] = {}
@@ -267,6 +272,16 @@ class Staging:
 
     def plan(self, plan_id: str) -> PlanInfo | None:
         return self._staged_plans.get(plan_id) or self._plans(plan_id)
+
+    def reps(self) -> list[Rep]:
+        """Every rep, stored or staged in this unit of work, as it stands here
+        (read in a few queries; for the rare input that reads the whole org)."""
+        stored = self._rep_ids() if self._rep_ids is not None else ()
+        keys: dict[NaturalKey, None] = dict.fromkeys((Rep.KIND, rep_id) for rep_id in stored)
+        keys.update(dict.fromkeys(k for k in self._loaded if k[0] == Rep.KIND))
+        self.prefetch(keys)
+        found = (self.get_loaded(key) for key in keys)
+        return [rep for rep in found if isinstance(rep, Rep)]
 
     def stage_fx_rate(self, base: str, quote: str, occurred_at: datetime) -> None:
         """Note a rate staged in this unit of work (a later sale may need it)."""

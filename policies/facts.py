@@ -164,12 +164,20 @@ class CarriedBalanceFact:
 
 @dataclass(frozen=True)
 class PendingItem:
+    """A subject that changes no pay yet: awaiting its approval, or (a sale in a
+    foreign currency, SPEC §3.1) waiting for an exchange rate ``fx_pair``."""
+
     kind: Literal["target", "case", "adjustment", "sale"]
     subject_id: str
     event_id: str
+    fx_pair: tuple[str, str] | None = None  # (base, quote): the rate it waits for
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "subject_id": self.subject_id, "event_id": self.event_id}
+        found = {"kind": self.kind, "subject_id": self.subject_id, "event_id": self.event_id}
+        if self.fx_pair is None:
+            return found
+        base, quote = self.fx_pair
+        return found | {"waiting_for": "fx_rate", "base": base, "quote": quote}
 
 
 @dataclass(frozen=True)

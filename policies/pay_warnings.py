@@ -8,7 +8,10 @@ what was meant — and says so, in the write's answer and on the statement:
   only by case or spacing (``SaaS`` when the plan knows ``saas``, ``pre-sales``
   when it knows ``presales``): it earns the default rate, not that category's;
 - ``rep_not_in_splits``: a sale recorded for a rep who is not among its splits:
-  that rep is credited nothing.
+  that rep is credited nothing;
+- ``override_unfollowed``: a plan version with ``[override]`` that no rep
+  follows yet: whether its managers have reports cannot be checked (a plan
+  whose followers all lack reports is refused instead, naming ``plan.override``).
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -39,6 +42,7 @@ __all__ = [
     "category_warning",
     "folded",
     "kpi_warning",
+    "override_warning",
     "period_warnings",
     "splits_warning",
     "terms_in_force",
@@ -192,6 +196,16 @@ def splits_warning(
         },
         tuple(event_ids),
         "splits",
+    )
+
+
+def override_warning(plan_id: str, version: int) -> PayWarning:
+    """A plan with ``[override]`` that nobody follows yet: accepted, and said."""
+    return PayWarning(
+        "override_unfollowed",
+        {"plan_id": plan_id, "plan_version": str(version)},
+        (),
+        "plan.override",
     )
 
 

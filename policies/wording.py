@@ -146,6 +146,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Sale {sale_id} is recorded for {rep_id}, who is not among its splits "
             "({splits}): {rep_id} is credited nothing for it"
         ),
+        "override_unfollowed": (
+            "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
+            "yet: whether its managers have reports could not be checked; an override "
+            "pays a manager a share of their reports' sales"
+        ),
     },
     "zh-CN": {
         "sale_commission": (
@@ -254,6 +259,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "销售 {sale_id} 记在 {rep_id} 名下，但 {rep_id} 不在其分成中（{splits}）："
             "{rep_id} 不因此获得任何计入"
         ),
+        "override_unfollowed": (
+            "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
+            "无法核对其经理是否有下属；管理提成按经理下属的销售额分成"
+        ),
     },
 }
 LOCALES = tuple(TEMPLATES)
@@ -275,6 +284,14 @@ PHRASES: dict[str, dict[str, str]] = {
             "attainment {attainment} · score {score} · tier coefficient {tier_coefficient}"
         ),
         "pending": "pending {kind} {subject_id} (awaiting approval; changes no payout yet)",
+        "pending_fx_rate": (
+            "pending sale {subject_id} (waiting for an exchange rate {base}→{quote}; "
+            "changes no payout yet)"
+        ),
+        "unreleased": (
+            "Unreleased: {amount} earned by this period's sales, released as the customers "
+            "pay (pay on collection)"
+        ),
         "paid_by": "paid by run {run_id} (event {paid_event_id})",
         "later_events": "later events changed what this period would pay:",
         "warning_label": "warning",
@@ -316,6 +333,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "payable": "应付",
         "attainment_summary": "达成率 {attainment} · 得分 {score} · 档位系数 {tier_coefficient}",
         "pending": "待批准 {kind} {subject_id}（等待批准；暂不影响支付）",
+        "pending_fx_rate": "待定 销售 {subject_id}（等待汇率 {base}→{quote}；暂不影响支付）",
+        "unreleased": "未释放：本期销售已赚取 {amount}，随客户回款释放（按回款计提）",
         "paid_by": "已由批次 {run_id} 支付（事件 {paid_event_id}）",
         "later_events": "之后改变本期间应付金额的事件：",
         "warning_label": "提示",

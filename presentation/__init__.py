@@ -22,6 +22,7 @@ from projections.summary import SUMMARY_WORDS
 __all__ = [
     "diff_texts",
     "history_texts",
+    "pending_text",
     "phrase",
     "print_diff",
     "print_history",
@@ -169,11 +170,10 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     for warning in s.get("warnings", []):
         label = escape(phrase(locale, "warning_label"))
         console.print(f"[yellow]{label}[/] {escape(warning['text'])}")
+    if s.get("unreleased") is not None:
+        console.print(escape(phrase(locale, "unreleased", amount=s["unreleased"])))
     for pending in s.get("pending", []):
-        text = phrase(
-            locale, "pending", kind=pending.get("kind"), subject_id=pending.get("subject_id")
-        )
-        console.print(f"[yellow]{escape(text)}[/]")
+        console.print(f"[yellow]{escape(pending_text(pending, locale))}[/]")
     if status == "paid":
         paid = s["paid"]
         paid_by = phrase(
@@ -198,6 +198,21 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     if s.get("view") == "summary":
         note = SUMMARY_WORDS[locale]["summary_note"].format(steps=s.get("steps", "—"))
         console.print(f"[dim]{escape(note)}[/]")
+
+
+def pending_text(pending: dict[str, Any], locale: str = "en") -> str:
+    """A statement's pending item in words: awaiting approval, or (a sale in a
+    foreign currency) waiting for an exchange rate."""
+    kind, subject_id = pending.get("kind"), pending.get("subject_id")
+    if pending.get("waiting_for") == "fx_rate":
+        return phrase(
+            locale,
+            "pending_fx_rate",
+            subject_id=subject_id,
+            base=pending.get("base"),
+            quote=pending.get("quote"),
+        )
+    return phrase(locale, "pending", kind=kind, subject_id=subject_id)
 
 
 def _line_label(line: dict[str, Any], locale: str) -> str:

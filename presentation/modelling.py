@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from policies.wording import LOCALES, TERMS
+from policies.pay_warnings import PayWarning
+from policies.wording import LOCALES, TERMS, render_warning
 
 __all__ = [
     "MODELLING_PHRASES",
@@ -47,6 +48,7 @@ MODELLING_PHRASES: dict[str, dict[str, str]] = {
         ),
         "moved_line": "{kind}: {before} → {after} ({change})",
         "no_rows": "no rep has a statement in these periods",
+        "warning": "warning",
         "estimate_heading": (
             "Estimate: rep {rep_id} · {period} · one more sale of {amount} {currency}"
             "{category} on {date} (share {share}): nothing recorded"
@@ -78,6 +80,7 @@ MODELLING_PHRASES: dict[str, dict[str, str]] = {
         ),
         "moved_line": "{kind}：{before} → {after}（{change}）",
         "no_rows": "这些期间没有销售代表的结算单",
+        "warning": "警告",
         "estimate_heading": (
             "估算：销售代表 {rep_id} · {period} · 再成交一笔 {amount} {currency}"
             "{category}，日期 {date}（份额 {share}）：不记录任何事件"
@@ -142,12 +145,31 @@ def whatif_texts(result: dict[str, Any], locale: str) -> dict[str, Any]:
         {**row, "moved": [{**c, "text": _moved_text(c, locale)} for c in row["moved"]]}
         for row in result["reps"]
     ]
-    return {**result, "text": _heading(result, locale), "reps": rows}
+    warnings = [
+        {**w, "text": render_warning(_pay_warning(w), locale)} for w in result.get("warnings", ())
+    ]
+    return {**result, "text": _heading(result, locale), "reps": rows, "warnings": warnings}
+
+
+def _pay_warning(document: dict[str, Any]) -> PayWarning:
+    """A warning back from its JSON form (`PayWarning.to_dict`)."""
+    return PayWarning(
+        document["code"], document["values"], tuple(document["event_ids"]), document["field"]
+    )
+
+
+def _print_warnings(console: Console, result: dict[str, Any], locale: str) -> None:
+    """What the candidate would be published with but looks wrong, as `plan
+    publish` would say it."""
+    for w in result.get("warnings", ()):
+        text = render_warning(_pay_warning(w), locale)
+        console.print(f"[yellow]{_phrase(locale, 'warning')}:[/] {escape(text)}")
 
 
 def print_whatif(console: Console, result: dict[str, Any], locale: str = "en") -> None:
     """A what-if as a table: a row per rep and period, then the totals."""
     console.print(f"[bold]{escape(_heading(result, locale))}[/]")
+    _print_warnings(console, result, locale)
     if not result["reps"]:
         console.print(_phrase(locale, "no_rows"))
         return

@@ -17,7 +17,7 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 
 BALANCES = ReadModel("balances", 1, "each rep's sums per line kind, total and payable, by period")
 ATTAINMENT = ReadModel("attainment", 1, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 1, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 2, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -129,6 +129,9 @@ class LedgerFacts:
     _override_plans: set[str] = field(default_factory=set, repr=False)  # plan ids
     # SPEC §3.1 pay on collection: payments by the reps their sales credit
     payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    # payments whose sale these facts do not hold (a windowed replay that did not
+    # read the sale's booking period): a statement that needs one must not use them
+    unplaced_payments: list[EventRecord] = field(default_factory=list)
     # Sales recorded for a rep who is not among their splits (credited nothing):
     # sale id -> that rep, and each such rep's sales (their statements warn).
     unsplit: dict[str, str] = field(default_factory=dict)
@@ -256,6 +259,7 @@ class LedgerFacts:
     def _on_PaymentReceived(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         sale = self.sales.get(d["sale_id"])
         if sale is None:  # a windowed replay that did not read the booking period
+            self.unplaced_payments.append(r)
             return set()
         if sale.payments is None:
             sale.payments = []
@@ -321,7 +325,9 @@ class LedgerFacts:
         return touched
 
     def _on_SaleCancelled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        sale = self.sales[d["sale_id"]]
+        sale = self.sales.get(d["sale_id"])
+        if sale is None:  # a manager's own events: a report's sale indexed before they managed
+            return set()
         sale.cancellation = r
         return set(sale.credits)
 

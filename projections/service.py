@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import orjson
 
+from ledger import catalogue
 from ledger.application import Ledger
 from ledger.chain import GENESIS
 from ledger.chain_guard import log_rows
@@ -32,7 +33,7 @@ from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, loads_document
 from ledger.rep import Rep
-from policies.periods import Period, parse_period
+from policies.periods import Period, parse_period, period_of
 from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import diff_statements
@@ -89,6 +90,14 @@ __all__ = ["Reports"]
 log = logging.getLogger(__name__)
 
 _ESTIMATE_REPS = 16  # reps whose facts `Reports.estimate` keeps
+
+
+def _periods_between(start: date, period: Period) -> list[Period]:
+    """``period`` and the periods of its kind before it that end on or after ``start``."""
+    found = [period]
+    while found[-1].first_day > start:
+        found.append(found[-1].previous())
+    return found
 
 
 def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
@@ -282,7 +291,8 @@ class Reports:
         window = self._window_facts(rep_id, period, position, period.first_day)
         known: dict[tuple[str, Period], tuple[Decimal, tuple[str, ...]]] = {}
         if window is not None and _carries_in(window[0], rep_id, period):
-            stored = self._stored_total_before(rep_id, period, position)
+            team = self._team_now(rep_id) if window[0].reads_other_reps(rep_id) else []
+            stored = self._stored_total_before(rep_id, period, position, team)
             if stored is None:
                 return None
             last, total = stored
@@ -291,54 +301,130 @@ class Reports:
                 window = self._window_facts(rep_id, period, position, last.next().first_day)
         if window is None:
             return None
-        facts, start = window
+        facts, start, read_from = window
         at = self._as_of(position)
-        calc = Calculator(facts, at, locale, known_totals=known, window_start=start)
+        calc = Calculator(
+            facts, at, locale, known_totals=known, window_start=start, facts_from=read_from
+        )
         try:
             return calc.statement(rep_id, period)
         except OutsideWindowError:
             return None
 
+    def _team_now(self, manager_id: str) -> list[str]:
+        """`_team_of` by every reporting event stored (the team only grows)."""
+        head = self.ledger.head()
+        org = self.ledger.positions_of(catalogue.NAMES_MANAGER, head.position if head else 0)
+        return self._team_of(manager_id, org)
+
     def _stored_total_before(
-        self, rep_id: str, period: Period, position: int
+        self, rep_id: str, period: Period, position: int, team: Sequence[str] = ()
     ) -> tuple[Period, tuple[Decimal, tuple[str, ...]]] | None:
         """The last stored statement before ``period`` (periods after the rep's
         last activity have none) and its total, if it holds as of ``position``:
-        no event after that can change it."""
+        no event after that can change it (nor, for a manager, the figures of
+        anyone on ``team``, on which the override rests)."""
         store = self.projector.store
         key = store.last_key_before("statements", rep_id, str(period))
         if key is None:
             return None
         last = parse_period(key)
-        changed = store.earliest_change_after(rep_id, position)
-        if last.kind != period.kind or (changed is not None and changed <= last.last_day):
+        if last.kind != period.kind:
             return None
+        for whose in (rep_id, *team):
+            changed = store.earliest_change_after(whose, position)
+            if changed is not None and changed <= last.last_day:
+                return None
         row = store.row("statements", rep_id, key)
         return (last, total_and_events(row)) if row is not None else None
 
     def _window_facts(
         self, rep_id: str, period: Period, position: int, start: date
-    ) -> tuple[LedgerFacts, date] | None:
+    ) -> tuple[LedgerFacts, date, date] | None:
         """The facts of the events that can change ``period`` or the days from
         ``start`` to it (widened to the paid periods just before it, when it is
-        open: their corrections land in it), and the first day they cover."""
+        open: their corrections land in it), the first day of the periods they
+        are computed for, and the first day they were read from: earlier when
+        the rep is paid on collection and a payment in those periods is of a
+        sale booked before them (its booking period is read for what the sale
+        earned there, SPEC §3.1)."""
         store = self.projector.store
-        for _ in range(2):
-            positions = store.rep_positions(rep_id, position, (start, period.last_day))
-            facts = LedgerFacts.of(self.ledger.read_positions(positions))
+        read_from = start
+        read: dict[int, EventRecord] = {}  # each event read once, however wide the window
+        for _ in range(3):
+            span = (read_from, period.last_day)
+            positions = store.rep_positions(rep_id, position, span)
+            facts = self._facts_of(positions, read)
             if rep_id not in facts.reps or facts.period_kind(rep_id) != period.kind:
                 return None  # the whole replay says why
-            if facts.reads_other_reps(rep_id):
-                return None  # a manager's overrides: see `rep_facts_at`
+            if facts.reads_other_reps(rep_id):  # a manager's overrides: with the team's
+                facts = self._with_team(rep_id, position, span, positions, read)
             first = facts.first_period(rep_id, period.kind)
             needed = period
             if facts.paid_run(rep_id, period) is None:
                 while needed.previous() >= first and facts.paid_run(rep_id, needed.previous()):
                     needed = needed.previous()
-            if needed.first_day >= start:
-                return facts, start
-            start = needed.first_day  # read again, from the first paid period needed
+            start = min(start, needed.first_day)  # from the first paid period needed
+            wanted = min(start, self._booked_from(facts, rep_id, period, position, start))
+            if wanted >= read_from:
+                return facts, start, read_from
+            read_from = wanted  # read again, from there
         return None
+
+    def _facts_of(self, positions: Sequence[int], read: dict[int, EventRecord]) -> LedgerFacts:
+        """The fold of the events at ``positions`` (ascending), those not in
+        ``read`` read now (and kept there)."""
+        missing = [p for p in positions if p not in read]
+        if missing:
+            read.update((r.position, r) for r in self.ledger.read_positions(missing))
+        return LedgerFacts.of(read[p] for p in positions if p in read)
+
+    def _with_team(
+        self,
+        manager_id: str,
+        position: int,
+        span: tuple[date, date],
+        positions: list[int],
+        read: dict[int, EventRecord],
+    ) -> LedgerFacts:
+        """A manager's window facts (``positions``) with every rep's reporting
+        events and the team's own events in ``span``: an override reads the
+        sales of whoever reported to the manager (two levels) at each sale's
+        moment (SPEC §3.1), which the manager's own index may not all list (a
+        report's events recorded before the manager's plan paid overrides)."""
+        store = self.projector.store
+        org = self.ledger.positions_of(catalogue.NAMES_MANAGER, position)
+        wanted = {*positions, *org}
+        for rep_id in self._team_of(manager_id, org, read):
+            wanted.update(store.rep_positions(rep_id, position, span))
+        return self._facts_of(sorted(wanted), read)
+
+    def _team_of(
+        self, manager_id: str, org: list[int], read: dict[int, EventRecord] | None = None
+    ) -> list[str]:
+        """The reps who ever reported to ``manager_id`` or to one of their
+        reports, by the reporting events at ``org`` (as `Calculator._team_sales`)."""
+        ever = self._facts_of(org, {} if read is None else read).managers_ever
+        return sorted(
+            rep
+            for rep, managers in ever.items()
+            if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
+        )
+
+    def _booked_from(
+        self, facts: LedgerFacts, rep_id: str, period: Period, position: int, start: date
+    ) -> date:
+        """The first day of the earliest booking period of a payment received
+        from ``start`` to the end of ``period``, when a plan of those periods pays
+        the rep on collection (else ``start``)."""
+        plans = [facts.plan_for(rep_id, p) for p in _periods_between(start, period)]
+        if not any(p is not None and p.commission.basis == "collection" for p in plans):
+            return start
+        reach = self.projector.store.earliest_reach(rep_id, position, (start, period.last_day))
+        if reach is None or reach >= start:
+            return start
+        moment = datetime.combine(reach, datetime.min.time(), tzinfo=UTC)
+        return period_of(moment, period.kind).first_day
 
     def statement_json(
         self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
@@ -693,9 +779,12 @@ class Reports:
                 field="plan.id",
             )
         # checked where `plan publish` checks it; placed right after the facts read
-        dry = self.ledger.dry_run([candidate_input(plan, datetime.now(UTC))], actor=actor)
+        dry, warnings = self.ledger.dry_run_warned(
+            [candidate_input(plan, datetime.now(UTC))], actor=actor
+        )
         candidate = _after(dry[0], facts) if dry else None
-        return whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
+        report = whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
+        return report | {"warnings": [w.to_dict() for w in warnings]}
 
     def estimate(
         self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate"

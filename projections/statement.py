@@ -154,6 +154,10 @@ class Calculator:
     # Facts read for the periods from this date on only (a windowed replay):
     # computing an earlier period raises OutsideWindowError, never a wrong figure.
     window_start: date | None = None
+    # The first day the facts were read from, when earlier than window_start:
+    # the booking periods of a collection period's payments, read for their
+    # earnings only (`_earned_in`), never computed as statements.
+    facts_from: date | None = None
     cache: StepCache | None = None
     # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it
     _draw_balances: dict[tuple[str, Period], Decimal] = field(default_factory=dict)
@@ -284,7 +288,8 @@ class Calculator:
             if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
                 converted = self._converted(sale, plan.currency)
                 if converted is None:
-                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id))
+                    pair = (sale.currency, plan.currency)
+                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id, pair))
                     continue
                 amount, fx = converted
             sales.append(
@@ -465,11 +470,10 @@ class Calculator:
     ) -> PeriodFacts:
         """SPEC §3.1 pay on collection: the payments received in ``period`` (each
         with what its sale earned in its booking period) and every payment so far
-        of the sales booked in it. Reads every booking period back: a windowed
-        replay (which reads a few periods' events) cannot, and steps aside."""
-        if self.window_start is not None:
-            raise OutsideWindowError(period)
+        of the sales booked in it. Reads the booking period of each payment: a
+        windowed replay that did not read one steps aside (`_check_booked`)."""
         f = self.facts
+        self._check_placed(period, plan)
         earned_here = earned_by_sale(plan, facts)
         self._earned[rep_id, period] = earned_here
         booked = []
@@ -487,12 +491,29 @@ class Calculator:
             if paid_sale is None:
                 continue
             booking = period_of(paid_sale.occurred_at, plan.period)
+            self._check_booked(booking)
             earned_then = (
                 earned_here if booking == period else self._earned_in(rep_id, booking)
             ).get(paid_sale.sale_id)
             if earned_then is not None:
                 releases.append(_release(payment, paid_sale, earned_then))
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
+
+    def _check_placed(self, period: Period, plan: Plan) -> None:
+        """A windowed replay's facts must hold the sale of every payment
+        received in ``period`` (`LedgerFacts.unplaced_payments`)."""
+        if self.window_start is not None and any(
+            period_of(p.occurred_at, plan.period) == period for p in self.facts.unplaced_payments
+        ):
+            raise OutsideWindowError(period)
+
+    def _check_booked(self, booking: Period) -> None:
+        """A windowed replay's facts must hold the whole booking period of a
+        payment (what its sale earned there: `_earned_in`)."""
+        if self.window_start is None:
+            return
+        if booking.first_day < min(self.window_start, self.facts_from or self.window_start):
+            raise OutsideWindowError(booking)
 
     def _earned_in(self, rep_id: str, period: Period) -> dict[str, tuple[Decimal, Decimal]]:
         """What each credited sale of ``period`` earned, when a collection plan

@@ -126,6 +126,12 @@ class ViewStore(Protocol):
         (plans, enrolment, runs, disputes)."""
         ...
 
+    def earliest_reach(self, rep_id: str, upto: int, span: DateSpan) -> date | None:
+        """The earliest business date reached by ``rep_id``'s bounded events up
+        to ``upto`` whose own figures end within ``span`` (a payment in it: its
+        sale's day); None when there are none."""
+        ...
+
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:
         """The first business date ``rep_id``'s events after ``after`` can change
         (``date.min``: any); None when there are none."""

@@ -140,6 +140,16 @@ class PostgresViewStore(PostgresTrackingRecorder):
             )
             return [int(r["position"]) for r in curs.fetchall()]
 
+    def earliest_reach(self, rep_id: str, upto: int, span: DateSpan) -> date | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(replay_index.PG_EARLIEST_REACH).format(table=self._rep_events),
+                (rep_id, upto, *span),
+                prepare=True,
+            )
+            found = curs.fetchone()
+        return found["earliest"] if found else None
+
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(

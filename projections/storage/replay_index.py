@@ -21,10 +21,12 @@ from projections.storage.core import IndexRow
 __all__ = [
     "PG_CREATE",
     "PG_EARLIEST_CHANGE",
+    "PG_EARLIEST_REACH",
     "PG_POSITIONS",
     "PG_POSITION_INDEX",
     "SQLITE_CREATE",
     "SQLITE_EARLIEST_CHANGE",
+    "SQLITE_EARLIEST_REACH",
     "SQLITE_INSERT",
     "SQLITE_POSITIONS",
     "IndexBuffer",
@@ -52,6 +54,12 @@ SQLITE_EARLIEST_CHANGE = (
     "SELECT count(*), max(since IS NULL), min(since) FROM proj_rep_events "
     "WHERE rep_id IN (?, '*') AND position > ?"
 )
+# The earliest date reached by the bounded events whose reach ends in a span: a
+# payment's booking day (its row runs from the sale's day to the payment's).
+SQLITE_EARLIEST_REACH = (
+    "SELECT min(since) FROM proj_rep_events WHERE rep_id IN (?, '*') "
+    "AND position <= ? AND until >= ? AND until <= ?"
+)
 
 # {schema} and {table} are filled in with identifiers (psycopg.sql).
 PG_CREATE = (
@@ -75,6 +83,10 @@ PG_POSITIONS = (
 PG_EARLIEST_CHANGE = (
     "SELECT count(*) AS n, bool_or(since IS NULL) AS unbounded, "
     "min(since) AS earliest FROM {table} WHERE rep_id IN (%s, '*') AND position > %s"
+)
+PG_EARLIEST_REACH = (
+    "SELECT min(since) AS earliest FROM {table} WHERE rep_id IN (%s, '*') "
+    "AND position <= %s AND until >= %s AND until <= %s"
 )
 
 

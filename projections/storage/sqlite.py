@@ -90,6 +90,16 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             )
             return [int(r[0]) for r in c.fetchall()]
 
+    def earliest_reach(self, rep_id: str, upto: int, span: DateSpan) -> date | None:
+        first, last = span
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                replay_index.SQLITE_EARLIEST_REACH,
+                (rep_id, upto, day_text(first), day_text(last)),
+            )
+            (earliest,) = c.fetchone()
+        return day_of(earliest)
+
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(replay_index.SQLITE_EARLIEST_CHANGE, (rep_id, after))

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from demo import PLAN_TOML
+from policies.plan import load_plan, plan_document
 from tests.api.conftest import Api
 
 
@@ -69,3 +71,38 @@ def test_bad_fields_are_named_and_nothing_is_stored(
     assert response.status_code in {404, 422}, response.text
     assert response.json()["errors"][0]["field"] == field
     assert api.head() == before
+
+
+def _plan_event(plan_id: str, version: int) -> dict[str, Any]:
+    """The demo's field-sales plan as ``plan_id`` v``version``, with an override."""
+    text = (
+        PLAN_TOML.replace('id = "field-sales"', f'id = "{plan_id}"').replace(
+            "version = 1", f"version = {version}"
+        )
+        + "\n[override]\nrates = [0.02]\n"
+    )
+    return _event("PlanPublished", plan=plan_document(load_plan(text, "toml")))
+
+
+def test_an_override_on_a_plan_whose_reps_have_no_reports_is_refused(api: Api) -> None:
+    """The demo's field-sales reps report to mgr-zhao, who is no rep of the plan:
+    a version with an override is refused naming plan.override, nothing stored."""
+    before = api.head()
+    response = api.client.post(
+        "/events", json=[_plan_event("field-sales", 2)], headers=api.as_("admin")
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "plan.override"
+    assert "has reports" in error["reason"]
+    assert api.head() == before
+
+
+def test_an_override_on_a_plan_nobody_follows_is_stored_with_a_warning(api: Api) -> None:
+    response = api.client.post(
+        "/events", json=[_plan_event("team-leads", 1)], headers=api.as_("admin")
+    )
+    assert response.status_code == 201, response.text
+    (warning,) = response.json()["events"][0]["warnings"]
+    assert (warning["code"], warning["field"]) == ("override_unfollowed", "plan.override")
+    assert warning["text"].startswith("Plan team-leads v1 has an override")

@@ -69,7 +69,9 @@ def test_every_answer_is_typed_and_503_documented(api: Api) -> None:
         assert error == {"$ref": "#/components/schemas/ErrorOut"}, path
     assert not untyped, untyped
     statement = doc["components"]["schemas"]["StatementOut"]["properties"]
-    assert {"sha256", "paid", "plan", "correction_to", "later_events"} <= set(statement)
+    assert {"sha256", "paid", "plan", "correction_to", "later_events", "unreleased"} <= set(
+        statement
+    )
 
 
 def _assert_described(model: type[BaseModel], body: Any) -> None:

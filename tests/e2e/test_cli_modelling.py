@@ -122,3 +122,47 @@ class TestEstimate:
         assert result.exit_code == 1
         assert "date" in result.output
         assert "is paid" in result.output
+
+
+class TestOverrideWithoutReports:
+    """`plan publish` and `plan check` name ``plan.override`` for an override on
+    a plan whose reps have no reports (the demo's field-sales reps report to
+    mgr-zhao, who is on no plan), and say so when nobody follows the plan yet."""
+
+    def test_refused_by_publish_and_by_check(
+        self, demo_db: tuple[str, Path], tmp_path: Path
+    ) -> None:
+        url, _ = demo_db
+        head = _head(url)
+        plan = tmp_path / "override.toml"
+        plan.write_text(CANDIDATE + "\n[override]\nrates = [0.02]\n", encoding="utf-8")
+        published = cli("plan", "publish", str(plan), "--db", url, "--actor", "it-admin")
+        assert published.exit_code == 1
+        assert "plan.override" in published.output
+        assert "has reports" in published.output
+        checked = cli("plan", "check", str(plan), "--period", "2026-Q4", "--db", url, "--json")
+        assert checked.exit_code == 1
+        assert [e["field"] for e in json.loads(checked.output)["errors"]] == ["plan.override"]
+        assert _head(url) == head
+
+    def test_a_plan_nobody_follows_is_published_with_a_warning(
+        self, demo_db: tuple[str, Path], tmp_path: Path
+    ) -> None:
+        url, _ = demo_db
+        plan = tmp_path / "leads.toml"
+        text = PLAN_TOML.replace('id = "field-sales"', 'id = "team-leads"')
+        plan.write_text(text + "\n[override]\nrates = [0.02]\n", encoding="utf-8")
+        shown = cli("plan", "publish", str(plan), "--db", url, "--actor", "it-admin")
+        assert shown.exit_code == 0, shown.output
+        assert "warning: field plan.override: Plan team-leads v1 has an override" in " ".join(
+            shown.output.split()
+        )
+        again = plan.with_name("leads2.toml")
+        again.write_text(
+            text.replace("version = 1", "version = 2") + "\n[override]\nrates = [0.03]\n",
+            encoding="utf-8",
+        )
+        as_json = cli("plan", "publish", str(again), "--db", url, "--actor", "it-admin", "--json")
+        assert as_json.exit_code == 0, as_json.output
+        body = json.loads(as_json.stdout)
+        assert [w["code"] for w in body["warnings"]] == ["override_unfollowed"]

@@ -14,10 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from api.schemas import StatementOut
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
-from policies.plan import load_plan
+from policies.plan import load_plan, plan_document
+from policies.wording import render_warning
+from presentation import print_statement
+from presentation.modelling import print_whatif, whatif_texts
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
@@ -52,6 +57,13 @@ def _line(statement: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def _steps(found: dict[str, Any], code: str) -> list[dict[str, Any]]:
     return [s for s in found["explanation"] if s["code"] == code]
+
+
+def _printed(statement: dict[str, Any], locale: str = "en") -> str:
+    """The statement as the CLI prints it (`presentation.print_statement`)."""
+    console = Console(record=True, width=300)
+    print_statement(console, statement, locale)
+    return console.export_text()
 
 
 def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, Any]:
@@ -169,12 +181,27 @@ class TestPayOnCollection:
         q3 = Reports(collection).statement("r1", "2026-Q3")
         assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("0.00", "0.00")
 
+    def test_unreleased_is_in_the_statement_text_and_its_response_model(
+        self, collection: Ledger
+    ) -> None:
+        """The CLI's statement says what is unreleased (en, zh-CN); the OpenAPI
+        model keeps the key (and leaves it out for a booking plan)."""
+        _import(collection, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
+        q3 = Reports(collection).statement("r1", "2026-Q3")
+        assert _printed(q3).count("Unreleased: 300.00 earned by this period's sales") == 1
+        assert "未释放：本期销售已赚取 300.00" in _printed(q3, "zh-CN")
+        assert StatementOut.model_validate(q3).model_dump(mode="json")["unreleased"] == "300.00"
+        q4 = Reports(collection).statement("r1", "2026-Q4")
+        assert "Unreleased: 0.00" in _printed(q4), "collection plan: said even when nothing is left"
+
     def test_a_booking_plan_statement_has_no_unreleased_key(self, ledger: Ledger) -> None:
         _publish(ledger, plan_toml())
         _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
         _import(ledger, _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"))
         q3 = Reports(ledger).statement("r1", "2026-Q3")
         assert "unreleased" not in q3
+        assert "Unreleased" not in _printed(q3)
+        assert "unreleased" not in StatementOut.model_validate(q3).model_dump(mode="json")
         assert _line(q3, "commission")["amount"] == "500.00", "paid on booking, whole"
 
 
@@ -256,6 +283,37 @@ class TestCurrencies:
         assert _line(q4, "correction")["amount"] == "5.00"
         late_rate = stored_record(priced, "FxRateSet", rate="7.2").event_id
         assert [e["event_id"] for e in q3["later_events"]] == [late_rate]
+
+    def test_a_sale_left_without_a_rate_waits_for_one_not_for_approval(
+        self, priced: Ledger
+    ) -> None:
+        """S1 (CNY) was sold under the CNY plan; r1 is then moved, from the
+        quarter's first day, to a USD plan: no CNY→USD rate is in force, so S1 is
+        pending — waiting for that exchange rate, not for an approval."""
+        usd = plan_toml().replace('currency = "CNY"', 'currency = "USD"')
+        _publish(priced, usd, plan_id="usd-sales")
+        _import(
+            priced,
+            sale("S1", "r1", "1000.00"),
+            line("RepPlanAssigned", at=Q3_START, rep_id="r1", plan_id="usd-sales"),
+        )
+        q3 = Reports(priced).statement("r1", "2026-Q3")
+        assert q3["pending"] == [
+            {
+                "kind": "sale",
+                "subject_id": "S1",
+                "event_id": stored_record(priced, "SaleRecorded", sale_id="S1").event_id,
+                "waiting_for": "fx_rate",
+                "base": "CNY",
+                "quote": "USD",
+            }
+        ]
+        en = _printed(q3)
+        assert "pending sale S1 (waiting for an exchange rate CNY→USD; changes no payout" in en
+        assert "awaiting approval" not in en
+        zh = _printed(q3, "zh-CN")
+        assert "待定 销售 S1（等待汇率 CNY→USD；暂不影响支付）" in zh
+        assert "等待批准" not in zh
 
     def test_fx_rate_refusals_name_the_field(self, priced: Ledger) -> None:
         assert _refused(priced, _rate("CNY", "1.0", Q3_START))[0] == "quote"
@@ -349,3 +407,143 @@ class TestOverrides:
         assert _refused(team, {**move, "rep_id": "r9", "team": "east"})[0] == "rep_id"
         early = {**move, "occurred_at": "2026-06-01T00:00:00+08:00"}
         assert _refused(team, {**early, "team": "east"})[0] == "occurred_at"
+
+
+# -- an override on a plan without reports (issue 18, acceptance 3) ------------------
+
+OVERRIDE_V2 = OVERRIDE_PLAN.replace("version = 1", "version = 2")
+
+
+def _plan_line(toml: str, plan_id: str = "field-sales") -> dict[str, Any]:
+    """A PlanPublished import line of ``toml`` under ``plan_id``."""
+    text = toml.replace('id = "field-sales"', f'id = "{plan_id}"')
+    return line("PlanPublished", actor="admin", plan=plan_document(load_plan(text, "toml")))
+
+
+def _codes(result: Any) -> list[tuple[str, str | None]]:
+    return [(w.code, w.field) for _, w in result.warnings]
+
+
+class TestOverrideNeedsReports:
+    """A version with ``[override]`` of a plan that reps follow at the head is
+    refused, naming ``plan.override``, when none of them has a direct report
+    there; when nobody follows the plan yet it is accepted with a warning."""
+
+    def test_followers_without_reports_are_refused_naming_the_field(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(ledger, enrol("boss", plan_id="other"), enrol("r1"), enrol("r2", manager_id="boss"))
+        field, reason = _refused(ledger, _plan_line(OVERRIDE_V2))
+        assert field == "plan.override"
+        assert "no rep following plan field-sales (r1, r2) has reports" in reason
+        assert "an override pays a manager a share of their reports' sales" in reason
+        assert [p.version for p in ledger.plan_versions("field-sales")] == [1]
+
+    def test_one_follower_with_a_report_is_enough(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        _import(ledger, enrol("r1"), enrol("r2", manager_id="r1"))
+        result = ledger.import_lines(jsonl(_plan_line(OVERRIDE_V2)), actor="admin")
+        assert (result.stored, result.warnings) == (1, [])
+
+    def test_the_org_at_the_head_counts_not_the_enrolment(self, ledger: Ledger) -> None:
+        """r2 reported to r1 when enrolled, then moved to m (on another plan):
+        at the head r1 has no report; a transfer back (dated later) gives one."""
+        _publish(ledger, plan_toml())
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(
+            ledger,
+            enrol("m", plan_id="other"),
+            enrol("r1"),
+            enrol("r2", manager_id="r1", plan_id="other"),
+            line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r2", manager_id="m"),
+        )
+        assert _refused(ledger, _plan_line(OVERRIDE_V2))[0] == "plan.override"
+        back = line("RepTransferred", at="2026-09-01T00:00:00+08:00", rep_id="r2", manager_id="r1")
+        _import(ledger, back)
+        assert ledger.import_lines(jsonl(_plan_line(OVERRIDE_V2)), actor="admin").stored == 1
+
+    def test_the_latest_transfer_by_its_date_counts_not_the_last_recorded(
+        self, ledger: Ledger
+    ) -> None:
+        """r2 moved to m on 1 September (recorded first), and to r1 on 1 August
+        (recorded later): at the head r2 reports to m, so r1 has no report."""
+        _publish(ledger, plan_toml())
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(
+            ledger,
+            enrol("m", plan_id="other"),
+            enrol("r1"),
+            enrol("r2", plan_id="other"),
+            line("RepTransferred", at="2026-09-01T00:00:00+08:00", rep_id="r2", manager_id="m"),
+            line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r2", manager_id="r1"),
+        )
+        assert _refused(ledger, _plan_line(OVERRIDE_V2))[0] == "plan.override"
+
+    def test_a_report_who_left_is_no_report(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        _import(
+            ledger,
+            enrol("r1"),
+            enrol("r2", manager_id="r1"),
+            line("RepLeft", at="2026-08-01T00:00:00+08:00", rep_id="r2", reason="resigned"),
+        )
+        assert _refused(ledger, _plan_line(OVERRIDE_V2))[0] == "plan.override"
+
+    def test_reports_enrolled_earlier_in_the_same_write_count(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        _import(ledger, enrol("r1"))
+        both = ledger.import_lines(
+            jsonl(enrol("r2", manager_id="r1"), _plan_line(OVERRIDE_V2)), actor="admin"
+        )
+        assert both.stored == 2
+
+    def test_nobody_following_yet_is_accepted_with_a_warning(self, ledger: Ledger) -> None:
+        """A new plan id (or one every follower left for another plan): who will
+        follow it is not known, so it is accepted, and the answer says so."""
+        result = ledger.import_lines(
+            jsonl(_plan_line(OVERRIDE_PLAN, plan_id="managers")), actor="admin"
+        )
+        assert result.stored == 1
+        assert _codes(result) == [("override_unfollowed", "plan.override")]
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(
+            ledger,
+            enrol("r1", plan_id="managers"),
+            line("RepPlanAssigned", at="2026-08-01T00:00:00+08:00", rep_id="r1", plan_id="other"),
+        )
+        moved = ledger.import_lines(
+            jsonl(_plan_line(OVERRIDE_V2, plan_id="managers")), actor="admin"
+        )
+        assert _codes(moved) == [("override_unfollowed", "plan.override")]
+        (_, warning) = moved.warnings[0]
+        assert render_warning(warning).startswith(
+            "Plan managers v2 has an override, but no rep follows the plan yet"
+        )
+        assert render_warning(warning, "zh-CN").startswith("方案 managers 第 2 版设有管理提成")
+
+    def test_an_override_with_no_rates_is_refused_naming_its_rates(self, ledger: Ledger) -> None:
+        _publish(ledger, plan_toml())
+        bad = _plan_line(OVERRIDE_V2)
+        bad["plan"]["override"]["rates"] = []
+        assert _refused(ledger, bad)[0] == "plan.override.rates"
+
+    def test_plan_check_says_the_warning(self, ledger: Ledger) -> None:
+        """r1 followed ``managers`` and moved to another plan: a what-if of a
+        version with an override runs, and says nobody follows the plan."""
+        _publish(ledger, plan_toml(), plan_id="managers")
+        _publish(ledger, plan_toml(), plan_id="other")
+        _import(
+            ledger,
+            enrol("r1", plan_id="managers"),
+            line("RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="other"),
+        )
+        candidate = load_plan(OVERRIDE_V2.replace('id = "field-sales"', 'id = "managers"'), "toml")
+        result = Reports(ledger).whatif(candidate, ["2026-Q3"])
+        assert [(w["code"], w["field"]) for w in result["warnings"]] == [
+            ("override_unfollowed", "plan.override")
+        ]
+        (worded,) = whatif_texts(result, "zh-CN")["warnings"]
+        assert worded["text"].startswith("方案 managers 第 2 版设有管理提成")
+        console = Console(record=True, width=200)
+        print_whatif(console, result)
+        assert "warning: Plan managers v2 has an override" in console.export_text()
