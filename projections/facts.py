@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from functools import cache
 from typing import Any, ClassVar
 
@@ -43,26 +43,175 @@ class RepInfo:
     left: EventRecord | None = None
 
 
-@dataclass(slots=True)
 class SaleInfo:
     """A sale as the calculation needs it, and what `LedgerFacts.record` gives
     for its event. Sales are most of the log: what is kept of each is what
     statements read (its id, place, business time, actor and category; the
     rest is in the log) in one object — a copy of the event record beside it
-    cost another 130 bytes a sale, and the time to make it."""
+    cost another 130 bytes a sale, and the time to make it.
 
+    Held compactly, as a rebuild holds every sale of the log at once (issue 17:
+    a million-event rebuild in 512 MiB): the amount's digits, the position and
+    the event id's 128 bits share one integer (56 bytes, where the id's text,
+    the position and a `Decimal` took 224), made back into the same text and
+    the same `Decimal`, digit for digit, when read; actor and category are one
+    shared pair, and what few sales have (a cancellation, a currency other than
+    CNY, payments) one slot. Read-only but for the cancellation and the
+    payments, which later events add.
+    """
+
+    __slots__ = ("_ident", "_labels", "_more", "credits", "occurred_at", "sale_id")
     type: ClassVar[str] = "SaleRecorded"
-    sale_id: str
-    event_id: str
-    position: int
-    occurred_at: datetime
-    actor: str
-    category: str | None
-    amount: Decimal
-    credits: dict[str, Decimal]  # rep_id -> share
-    cancellation: EventRecord | None = None
-    currency: str = "CNY"  # SPEC §3.1: converted when the plan's differs
-    payments: list[EventRecord] | None = None  # SPEC §3.1 pay on collection
+    __hash__ = None  # type: ignore[assignment] # mutable, compared by value
+
+    def __init__(
+        self,
+        sale_id: str,
+        event_id: str,
+        position: int,
+        occurred_at: datetime,
+        *,
+        actor: str,
+        category: str | None,
+        amount: Decimal | str,
+        credits: dict[str, Decimal],  # noqa: A002 - rep_id -> share, as statements name it
+        cancellation: EventRecord | None = None,
+        currency: str = "CNY",  # SPEC §3.1: converted when the plan's differs
+        payments: list[EventRecord] | None = None,  # SPEC §3.1 pay on collection
+    ) -> None:
+        self.sale_id = sale_id
+        self._ident = _packed(position, event_id, amount)
+        self.occurred_at = occurred_at
+        self._labels = _labels(actor, category)
+        self.credits = credits
+        self._more: tuple[EventRecord | None, str, list[EventRecord] | None] | None = None
+        if cancellation is not None or currency != "CNY" or payments is not None:
+            self._more = (cancellation, currency, payments)
+
+    @property
+    def position(self) -> int:
+        ident = self._ident
+        return (ident >> _ID_BITS) & _POSITION_MASK if isinstance(ident, int) else ident[0]
+
+    @property
+    def event_id(self) -> str:
+        ident = self._ident
+        return _id_text(ident & _ID_MASK) if isinstance(ident, int) else ident[1]
+
+    @property
+    def amount(self) -> Decimal:
+        ident = self._ident
+        if isinstance(ident, int):
+            amount = ident >> _AMOUNT_SHIFT
+            return _exact_multiply(amount >> _SCALE_BITS, _SCALES[amount & _SCALE_MASK])
+        return Decimal(ident[2])
+
+    @property
+    def actor(self) -> str:
+        return self._labels[0]
+
+    @property
+    def category(self) -> str | None:
+        return self._labels[1]
+
+    @property
+    def cancellation(self) -> EventRecord | None:
+        return None if self._more is None else self._more[0]
+
+    @cancellation.setter
+    def cancellation(self, cancellation: EventRecord | None) -> None:
+        self._more = (cancellation, self.currency, self.payments)
+
+    @property
+    def currency(self) -> str:
+        return "CNY" if self._more is None else self._more[1]
+
+    @property
+    def payments(self) -> list[EventRecord] | None:
+        return None if self._more is None else self._more[2]
+
+    @payments.setter
+    def payments(self, payments: list[EventRecord] | None) -> None:
+        self._more = (self.cancellation, self.currency, payments)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.sale_id,
+            self.event_id,
+            self.position,
+            self.occurred_at,
+            self.actor,
+            self.category,
+            self.amount,
+            self.credits,
+            self.cancellation,
+            self.currency,
+            self.payments,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SaleInfo):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self) -> str:
+        return f"SaleInfo{self._fields()!r}"
+
+
+# A sale's amount, position and event id in one integer, from the top: the
+# amount's digits, how many of them follow the decimal point, the position, the
+# id's 128 bits. What does not fit is kept as it is (`_packed`).
+_ID_BITS = 128
+_ID_MASK = (1 << _ID_BITS) - 1
+_POSITION_BITS = 40
+_POSITION_MASK = (1 << _POSITION_BITS) - 1
+_AMOUNT_SHIFT = _ID_BITS + _POSITION_BITS
+_SCALE_BITS = 4
+_SCALE_MASK = (1 << _SCALE_BITS) - 1
+_MAX_WHOLE_DIGITS = 19
+_MAX_FRACTION_DIGITS = 9
+# digits x 10^-scale, exactly: 28 digits at most, far within the precision
+_exact_multiply = Context(prec=60).multiply
+_SCALES = tuple(Decimal(1).scaleb(-scale) for scale in range(_MAX_FRACTION_DIGITS + 1))
+
+
+def _id_text(value: int) -> str:
+    """A UUID's canonical text from its 128 bits."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _packed(
+    position: int, event_id: str, amount: Decimal | str
+) -> int | tuple[int, str, Decimal | str]:
+    """A sale's position, event id and amount as one integer when each fits: the
+    id a UUID in its canonical text (what the store gives back), the amount plain
+    decimal text (as SPEC §2's money is stored); else as they are."""
+    if type(amount) is not str or not 0 <= position <= _POSITION_MASK or not amount.isascii():
+        return position, event_id, amount
+    whole, point, fraction = amount.partition(".")
+    if not (
+        whole.isdigit()
+        and len(whole) <= _MAX_WHOLE_DIGITS
+        and (not point or (fraction.isdigit() and len(fraction) <= _MAX_FRACTION_DIGITS))
+    ):
+        return position, event_id, amount
+    try:
+        value = int(event_id.replace("-", ""), 16)
+    except ValueError:
+        return position, event_id, amount
+    if _id_text(value) != event_id:
+        return position, event_id, amount
+    digits = int(whole + fraction)
+    return (
+        (digits << _SCALE_BITS | len(fraction)) << _POSITION_BITS | position
+    ) << _ID_BITS | value
+
+
+@cache
+def _labels(actor: str, category: str | None) -> tuple[str, str | None]:
+    """One shared (actor, category) pair per combination (a handful in a million sales)."""
+    return actor, category
 
 
 @dataclass
@@ -308,10 +457,10 @@ class LedgerFacts:
             r.event_id,
             r.position,
             r.occurred_at,
-            r.actor,
-            _category(d.get("category")),
-            Decimal(d["amount"]),
-            shares,
+            actor=r.actor,
+            category=d.get("category"),
+            amount=d["amount"],
+            credits=shares,
             currency=_currency(d["currency"]),
         )
         self.sales[sale_id] = sale
@@ -608,12 +757,6 @@ def _sole_rep(rep_id: str) -> frozenset[str]:
 def _currency(currency: str) -> str:
     """One shared string per currency."""
     return currency
-
-
-@cache
-def _category(category: str | None) -> str | None:
-    """One shared string per category (a million sales name a handful)."""
-    return category
 
 
 def _plan_ids(info: RepInfo) -> set[str]:
