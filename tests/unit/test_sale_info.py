@@ -64,7 +64,8 @@ class TestSaleInfo:
         assert (sale.position, sale.event_id) == (123_456_789, event_id)
 
     @pytest.mark.parametrize(
-        "event_id", ["not-a-uuid", "0X" + "A" * 34, str(uuid.uuid4()).upper(), "00000000"]
+        "event_id",
+        ["not-a-uuid", "0X" + "A" * 34, "223A64DF-4E73-4EE5-83A6-F23BABC0E052", "00000000"],
     )
     def test_an_event_id_not_in_canonical_uuid_text_is_kept_as_it_is(self, event_id: str) -> None:
         sale = _sale("10.00", event_id=event_id)
