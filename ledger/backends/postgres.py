@@ -103,135 +103,130 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.check_identifier_length(self.claims_table_name)
         self.state_table_name = f"{events_table_name}_state"
         self.check_identifier_length(self.state_table_name)
-        schema = Identifier(self.datastore.schema)
-        events = Identifier(self.events_table_name)
-        chain = Identifier(self.chain_table_name)
-        claims = Identifier(self.claims_table_name)
-        state = Identifier(self.state_table_name)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
-                "position bigint PRIMARY KEY, "
-                "event_id uuid NOT NULL UNIQUE, "
-                "recorded_at text NOT NULL, "
-                "hash text NOT NULL)"
-            ).format(schema=schema, chain=chain)
+        identifiers = {
+            "schema": self.datastore.schema,
+            "events": self.events_table_name,
+            "chain": self.chain_table_name,
+            "claims": self.claims_table_name,
+            "state": self.state_table_name,
+            "chain_recorded_at_idx": f"{self.chain_table_name}_recorded_at_idx",
+            "claims_run_idx": f"{self.claims_table_name}_run_idx",
+        }
+
+        def sql(text: str) -> Composed:
+            """`text` with its ``{schema}``, ``{events}``, ... names quoted."""
+            return SQL(text).format(**{k: Identifier(v) for k, v in identifiers.items()})
+
+        # The chain; the payout claims index (`ledger.payout_claims`), written with
+        # the events; small documents kept beside the log: the chain watermark, the
+        # projector's status. Each table with its columns, then its index if any.
+        tables = (
+            (
+                "chain",
+                (
+                    "position bigint PRIMARY KEY, event_id uuid NOT NULL UNIQUE, "
+                    "recorded_at text NOT NULL, hash text NOT NULL"
+                ),
+                "{chain_recorded_at_idx} ON {schema}.{chain} (recorded_at)",
+            ),
+            (
+                "claims",
+                (
+                    "period text NOT NULL, rep_id text NOT NULL, run_id text NOT NULL, "
+                    "state text NOT NULL, position bigint NOT NULL, "
+                    "PRIMARY KEY (period, rep_id, run_id, state)"
+                ),
+                "{claims_run_idx} ON {schema}.{claims} (run_id, state)",
+            ),
+            ("state", "key text PRIMARY KEY, doc text NOT NULL", None),
         )
-        self.sql_create_statements.append(
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{chain} (recorded_at)").format(
-                index=Identifier(f"{self.chain_table_name}_recorded_at_idx"),
-                schema=schema,
-                chain=chain,
+        for table, columns, index in tables:
+            self.sql_create_statements.append(
+                sql(f"CREATE TABLE IF NOT EXISTS {{schema}}.{{{table}}} ({columns})")
             )
-        )
-        # The payout claims index (`ledger.payout_claims`), written with the events.
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{claims} ("
-                "period text NOT NULL, rep_id text NOT NULL, run_id text NOT NULL, "
-                "state text NOT NULL, position bigint NOT NULL, "
-                "PRIMARY KEY (period, rep_id, run_id, state))"
-            ).format(schema=schema, claims=claims)
-        )
-        self.sql_create_statements.append(
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{claims} (run_id, state)").format(
-                index=Identifier(f"{self.claims_table_name}_run_idx"),
-                schema=schema,
-                claims=claims,
-            )
-        )
-        # Small documents kept beside the log: the chain watermark, the projector's status.
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{state} ("
-                "key text PRIMARY KEY, doc text NOT NULL)"
-            ).format(schema=schema, state=state)
-        )
-        self._select_claims = SQL(
+            if index is not None:
+                self.sql_create_statements.append(sql(f"CREATE INDEX IF NOT EXISTS {index}"))
+        self._select_claims = sql(
             "SELECT " + _CLAIM_COLUMNS + " FROM {schema}.{claims} "
             "WHERE period = %s AND rep_id = ANY(%s)"
-        ).format(schema=schema, claims=claims)
-        self._select_all_claims = SQL(
+        )
+        self._select_all_claims = sql(
             "SELECT " + _CLAIM_COLUMNS + " FROM {schema}.{claims} ORDER BY position"
-        ).format(schema=schema, claims=claims)
-        self._insert_claims = SQL(
+        )
+        self._insert_claims = sql(
             "INSERT INTO {schema}.{claims} (" + _CLAIM_COLUMNS + ") "
             "SELECT %s, unnest(%s::text[]), %s, %s, %s"
-        ).format(schema=schema, claims=claims)
-        self._close_claims = SQL(
+        )
+        self._close_claims = sql(
             "INSERT INTO {schema}.{claims} (" + _CLAIM_COLUMNS + ") "
             "SELECT period, rep_id, run_id, %s, %s FROM {schema}.{claims} "
             "WHERE run_id = %s AND state = %s"
-        ).format(schema=schema, claims=claims)
-        self._select_claim_events = SQL(
+        )
+        self._select_claim_events = sql(
             "SELECT notification_id, topic, state FROM {schema}.{events} "
             "WHERE topic = ANY(%s) ORDER BY notification_id"
-        ).format(schema=schema, events=events)
-        self._get_state = SQL("SELECT doc FROM {schema}.{state} WHERE key = %s").format(
-            schema=schema, state=state
         )
-        self._put_state = SQL(
+        self._get_state = sql("SELECT doc FROM {schema}.{state} WHERE key = %s")
+        self._put_state = sql(
             "INSERT INTO {schema}.{state} (key, doc) VALUES (%s, %s) "
             "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc"
-        ).format(schema=schema, state=state)
-        self._select_head = SQL(
+        )
+        self._select_head = sql(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1"
-        ).format(schema=schema, chain=chain)
-        self._select_links = SQL(
+        )
+        self._select_links = sql(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "WHERE position > %s ORDER BY position LIMIT %s"
-        ).format(schema=schema, chain=chain)
-        self._select_rows = SQL(
+        )
+        self._select_rows = sql(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{events} WHERE notification_id > %s "
             "ORDER BY notification_id LIMIT %s"
-        ).format(schema=schema, events=events)
-        self._select_log = SQL(
+        )
+        self._select_log = sql(
             "SELECT e.notification_id, e.topic, e.state, c.event_id::text, c.recorded_at, c.hash "
             "FROM {schema}.{events} e JOIN {schema}.{chain} c "
             "ON c.position = e.notification_id "
             "WHERE e.notification_id > %s AND e.notification_id <= %s "
             "AND c.position > %s AND c.position <= %s"
-        ).format(schema=schema, events=events, chain=chain)
-        self._select_next_position = SQL(
+        )
+        self._select_next_position = sql(
             "SELECT MIN(position) AS next FROM {schema}.{chain} "
             "WHERE position > %s AND position <= %s"
-        ).format(schema=schema, chain=chain)
+        )
         # Both sides of the joins below are filtered by position: given the
         # filter on one side only, the planner hash-joins a rep's 10,000 events
         # against a seq scan of the whole chain (measured: 220 ms -> 39 ms).
-        self._select_log_at = SQL(
+        self._select_log_at = sql(
             "SELECT e.notification_id, e.topic, e.state, c.event_id::text, c.recorded_at, c.hash "
             "FROM {schema}.{events} e JOIN {schema}.{chain} c "
             "ON c.position = e.notification_id "
             "WHERE e.notification_id = ANY(%s) AND c.position = ANY(%s) "
             "ORDER BY e.notification_id"
-        ).format(schema=schema, events=events, chain=chain)
-        self._select_link_at = SQL(
+        )
+        self._select_link_at = sql(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "WHERE position <= %s ORDER BY position DESC LIMIT 1"
-        ).format(schema=schema, chain=chain)
-        self._select_position_of = SQL(
-            "SELECT position FROM {schema}.{chain} WHERE event_id = %s"
-        ).format(schema=schema, chain=chain)
-        self._select_position_at = SQL(
+        )
+        self._select_position_of = sql("SELECT position FROM {schema}.{chain} WHERE event_id = %s")
+        self._select_position_at = sql(
             "SELECT MAX(position) AS max FROM {schema}.{chain} WHERE recorded_at <= %s"
-        ).format(schema=schema, chain=chain)
-        self._select_streams = SQL(
+        )
+        self._select_streams = sql(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{events} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(schema=schema, events=events)
+        )
 
-        self._copy_events = SQL(
+        self._copy_events = sql(
             "COPY {schema}.{events} "
             "(originator_id, originator_version, topic, state, notification_id) "
             "FROM STDIN (FORMAT BINARY)"
-        ).format(schema=schema, events=events)
-        self._copy_links = SQL(
+        )
+        self._copy_links = sql(
             "COPY {schema}.{chain} (position, event_id, recorded_at, hash) "
             "FROM STDIN (FORMAT BINARY)"
-        ).format(schema=schema, chain=chain)
+        )
         # A run of positions in one call: the next value, and the sequence moved
         # past the run (a nextval per event cost 7 us each on the server, 36 ms a
         # chunk of 5,000 on the import's critical path). Only append sessions draw
@@ -241,6 +236,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "FROM (SELECT pg_get_serial_sequence(%s, 'notification_id')::regclass AS seq) q"
         )
         self._qualified_events = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        self._analyze = sql("ANALYZE {schema}.{events}, {schema}.{chain}")
 
     def create_table(self) -> None:
         """The library's tables and the ledger's; then, once, the payout claims
@@ -259,13 +255,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         (measured: 220 ms a page instead of a few); autovacuum catches up only later.
         """
         with self.datastore.get_connection() as conn:
-            conn.execute(
-                SQL("ANALYZE {schema}.{events}, {schema}.{chain}").format(
-                    schema=Identifier(self.datastore.schema),
-                    events=Identifier(self.events_table_name),
-                    chain=Identifier(self.chain_table_name),
-                )
-            )
+            conn.execute(self._analyze)
 
     @contextmanager
     def append_session(
