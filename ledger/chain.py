@@ -132,6 +132,26 @@ class ChainHasher:
             content_sha256=hashlib.sha256(state).hexdigest(),
         )
 
+    def row_hash(self, previous_hash: str, row: LogRow) -> str:
+        """`link_hash` of an event read back with its link: the link gives its id
+        and ``recorded_at``, the row the rest."""
+        link = row.link
+        assert link is not None, "a row without a link has no hash"
+        assert row.originator_id is not None, "a link without its event has no hash"
+        assert row.originator_version is not None
+        assert row.topic is not None
+        assert row.state is not None
+        return self.link_hash(
+            previous_hash,
+            position=row.position,
+            event_id=link.event_id,
+            recorded_at=link.recorded_at,
+            originator_id=row.originator_id,
+            originator_version=row.originator_version,
+            topic=row.topic,
+            state=row.state,
+        )
+
     def link_hash_of_content(
         self,
         previous_hash: str,
@@ -248,16 +268,7 @@ def _check_row(hasher: ChainHasher, row: LogRow, previous_hash: str) -> tuple[st
     assert row.topic is not None
     if link.event_id != event_id_text(row.originator_id, row.originator_version):
         return "the event at this position is not the one the chain recorded", link.hash
-    expected = hasher.link_hash(
-        previous_hash,
-        position=row.position,
-        event_id=link.event_id,
-        recorded_at=link.recorded_at,
-        originator_id=row.originator_id,
-        originator_version=row.originator_version,
-        topic=row.topic,
-        state=row.state,
-    )
+    expected = hasher.row_hash(previous_hash, row)
     if not hmac.compare_digest(expected, link.hash):
         reason = (
             "hash mismatch: the event's content, its order or the link itself was "

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from api.settings import get_settings
 from cli import app as cli_app
 from ledger.application import Ledger
-from ledger.chain import Anchor, ChainHasher
+from ledger.chain import GENESIS, Anchor, ChainHasher, ChainLink, LogRow, merge_rows
 from ledger.domain import event_id_for
 from tests.builders import jsonl, sale, seeded
 
@@ -102,25 +102,17 @@ class Raw:
 
     def rehash_from(self, position: int, hasher: ChainHasher) -> None:
         """Recompute every link from ``position`` on, as a forger without the key would."""
-        links = {p: (e, at, h) for p, e, at, h in self.links()}
-        previous = "0" * 64
+        links = [ChainLink(*link) for link in self.links()]
+        previous = GENESIS
         with self.cursor() as c:
-            for pos, oid, version, topic, state in self.rows():
-                event_id, recorded_at, stored = links[pos]
-                if pos >= position:
-                    stored = hasher.link_hash(
-                        previous,
-                        position=pos,
-                        event_id=event_id,
-                        recorded_at=recorded_at,
-                        originator_id=oid,
-                        originator_version=version,
-                        topic=topic,
-                        state=state,
-                    )
+            for row in merge_rows(self.rows(), links):
+                assert row.link is not None
+                stored = row.link.hash
+                if row.position >= position:
+                    stored = hasher.row_hash(previous, row)
                     c.execute(
                         self.q(f"UPDATE {self.chain} SET hash = ? WHERE position = ?"),
-                        (stored, pos),
+                        (stored, row.position),
                     )
                 previous = stored
 
@@ -141,16 +133,8 @@ class Raw:
             position = int(c.fetchone()[0])
             assert position > last_pos
             event_id = str(event_id_for(oid, 1))
-            digest = hasher.link_hash(
-                last_hash,
-                position=position,
-                event_id=event_id,
-                recorded_at=last_at,
-                originator_id=oid,
-                originator_version=1,
-                topic=topic,
-                state=state,
-            )
+            link = ChainLink(position, event_id, last_at, hash="")  # the hash is to be made
+            digest = hasher.row_hash(last_hash, LogRow(position, oid, 1, topic, state, link))
             c.execute(
                 self.q(f"INSERT INTO {self.chain} VALUES (?, ?, ?, ?)"),
                 (position, event_id, last_at, digest),
