@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, cast
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ledger.actors import same_actor
 from ledger.adjustment import Adjustment
@@ -49,6 +50,8 @@ from policies.plan import Plan
 
 if TYPE_CHECKING:
     from ledger.writes import Input, Staging
+
+A = TypeVar("A", bound=LedgerAggregate)
 
 __all__ = [
     "Rule",
@@ -191,10 +194,28 @@ def rep_fact(st: Staging, item: Input) -> None:
             _warn_kpi(st, rep, item)
 
 
+def _record_on(
+    st: Staging,
+    item: Input,
+    stream: tuple[type[A], str, str],
+    record: Callable[..., bool],
+    check: Callable[[A], None] | None = None,
+) -> None:
+    """Record ``item`` on an existing stream: ``stream`` is its kind, the field
+    holding its key and what it is called in the error when there is none;
+    ``check`` refuses what the stream's state forbids; ``record`` (a method of
+    the kind) returns False when this very fact is already stored, and only a
+    new fact is collected."""
+    kind, field, what = stream
+    aggregate = st.require(kind, item.data[field], field=field, what=what)
+    if check is not None:
+        check(aggregate)
+    if record(aggregate, **item.kwargs()):
+        st.collect(aggregate)
+
+
 def rep_left(st: Staging, item: Input) -> None:
-    rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
-    if rep.leave(**item.kwargs()):
-        st.collect(rep)
+    _record_on(st, item, (Rep, "rep_id", "rep"), Rep.leave)
 
 
 def target_set(st: Staging, item: Input) -> None:
@@ -285,9 +306,7 @@ def sale_recorded(st: Staging, item: Input) -> None:
 def payment_received(st: Staging, item: Input) -> None:
     """SPEC §2: a payment of a known sale, in its currency; the payments of a
     sale never sum above its amount (the sale's stream holds them, `Sale`)."""
-    sale = st.require(Sale, item.data["sale_id"], field="sale_id", what="sale")
-    if sale.receive_payment(**item.kwargs()):
-        st.collect(sale)
+    _record_on(st, item, (Sale, "sale_id", "sale"), Sale.receive_payment)
 
 
 def fx_rate_set(st: Staging, item: Input) -> None:
@@ -303,29 +322,27 @@ def fx_rate_set(st: Staging, item: Input) -> None:
 def rep_transferred(st: Staging, item: Input) -> None:
     """SPEC §2: a rep moves to a known manager (never to themselves) and/or a
     team, from ``occurred_at`` on (not before they were enrolled)."""
-    data = item.data
-    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
-    manager_id = data.get("manager_id")
-    if manager_id is not None:
-        if manager_id == rep.rep_id:
+
+    def check(rep: Rep) -> None:
+        manager_id = item.data.get("manager_id")
+        if manager_id is not None:
+            if manager_id == rep.rep_id:
+                raise InvalidInputError(
+                    f"rep {rep.rep_id} cannot report to themselves", field="manager_id"
+                )
+            st.require(Rep, manager_id, field="manager_id", what="manager (a rep id)")
+        if item.occurred_at < rep.enrolled.occurred_at:
             raise InvalidInputError(
-                f"rep {rep.rep_id} cannot report to themselves", field="manager_id"
+                f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
+                "a transfer cannot take effect before that",
+                field="occurred_at",
             )
-        st.require(Rep, manager_id, field="manager_id", what="manager (a rep id)")
-    if item.occurred_at < rep.enrolled.occurred_at:
-        raise InvalidInputError(
-            f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
-            "a transfer cannot take effect before that",
-            field="occurred_at",
-        )
-    if rep.record_fact(item.type, **item.kwargs()):
-        st.collect(rep)
+
+    _record_on(st, item, (Rep, "rep_id", "rep"), partial(Rep.record_fact, type_=item.type), check)
 
 
 def sale_cancelled(st: Staging, item: Input) -> None:
-    sale = st.require(Sale, item.data["sale_id"], field="sale_id", what="sale")
-    if sale.cancel(**item.kwargs()):
-        st.collect(sale)
+    _record_on(st, item, (Sale, "sale_id", "sale"), Sale.cancel)
 
 
 def violation_recorded(st: Staging, item: Input) -> None:
@@ -338,9 +355,7 @@ def violation_recorded(st: Staging, item: Input) -> None:
 
 
 def violation_overturned(st: Staging, item: Input) -> None:
-    case = st.require(Case, item.data["case_id"], field="case_id", what="case")
-    if case.overturn(**item.kwargs()):
-        st.collect(case)
+    _record_on(st, item, (Case, "case_id", "case"), Case.overturn)
 
 
 def adjustment_requested(st: Staging, item: Input) -> None:
@@ -413,9 +428,10 @@ def dispute_raised(st: Staging, item: Input) -> None:
 
 
 def dispute_resolved(st: Staging, item: Input) -> None:
-    dispute = st.require(Dispute, item.data["dispute_id"], field="dispute_id", what="dispute")
-    adjustment_id = item.data.get("adjustment_id")
-    if adjustment_id is not None:
+    def check(dispute: Dispute) -> None:
+        adjustment_id = item.data.get("adjustment_id")
+        if adjustment_id is None:
+            return
         adjustment = st.require(Adjustment, adjustment_id, field="adjustment_id", what="adjustment")
         if adjustment.rep_id != dispute.rep_id:
             raise InvalidInputError(
@@ -423,8 +439,8 @@ def dispute_resolved(st: Staging, item: Input) -> None:
                 f"dispute for rep {dispute.rep_id}",
                 field="adjustment_id",
             )
-    if dispute.resolve(**item.kwargs()):
-        st.collect(dispute)
+
+    _record_on(st, item, (Dispute, "dispute_id", "dispute"), Dispute.resolve, check)
 
 
 def payout_calculated(st: Staging, item: Input) -> None:
