@@ -408,6 +408,14 @@ class Plan(_Frozen):
         """A plan as stored in a `PlanPublished` (validated when it was accepted)."""
         return cls.model_validate(document, context={_STORED: True})
 
+    def other_period_kind(self, period: Period) -> str | None:
+        """Why the plan cannot be asked for ``period`` — it pays by the other kind
+        of period — or None when it pays by ``period``'s kind."""
+        if self.period == period.kind:
+            return None
+        example = "2026-07" if self.period == "month" else "2026-Q3"
+        return f"plan {self.id} pays by {self.period}: ask for a period like {example}"
+
 
 class PlanError(ValueError):
     """A plan that does not validate; ``errors`` names each bad field."""

@@ -755,13 +755,9 @@ class Reports:
         if not wanted:
             raise InvalidInputError("name at least one period (e.g. 2026-Q3)", field="period")
         for period in wanted:
-            if period.kind != plan.period:
-                example = "2026-07" if plan.period == "month" else "2026-Q3"
-                raise InvalidInputError(
-                    f"plan {plan.id} pays by {plan.period}: ask for a period like {example}, "
-                    f"not {period}",
-                    field="period",
-                )
+            wrong_kind = plan.other_period_kind(period)
+            if wrong_kind is not None:
+                raise InvalidInputError(f"{wrong_kind}, not {period}", field="period")
         head = self.ledger.head()
         position = head.position if head else 0
         if rep_id is not None:

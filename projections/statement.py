@@ -172,18 +172,17 @@ class Calculator:
     def forget(self, rep_id: str) -> None:
         """Drop what was worked out for ``rep_id`` (a projection done with the rep:
         the memo holds every explained sale line of its periods)."""
-        for key in [k for k in self._memo if k[0] == rep_id]:
-            del self._memo[key]
-        for own in [k for k in self._own_facts if k[0] == rep_id]:
-            del self._own_facts[own]
-        for done in [k for k in self._correction_memo if k[0] == rep_id]:
-            del self._correction_memo[done]
-        for known in [k for k in self.known_totals if k[0] == rep_id]:
-            del self.known_totals[known]
-        for drawn in [k for k in self._draw_balances if k[0] == rep_id]:
-            del self._draw_balances[drawn]
-        for earned in [k for k in self._earned if k[0] == rep_id]:
-            del self._earned[earned]
+        memos: tuple[dict[Any, Any], ...] = (
+            self._memo,
+            self._own_facts,
+            self._correction_memo,
+            self.known_totals,
+            self._draw_balances,
+            self._earned,
+        )
+        for memo in memos:  # each keyed by (rep id, ...)
+            for key in [k for k in memo if k[0] == rep_id]:
+                del memo[key]
 
     def seeded_for(
         self,
@@ -563,13 +562,9 @@ class Calculator:
             raise NotFoundError(
                 f"no plan version is in force for rep {rep_id} in {period}", field="period"
             )
-        if plan.period != period.kind:
-            example = "2026-07" if plan.period == "month" else "2026-Q3"
-            raise NotFoundError(
-                f"rep {rep_id}'s plan {plan.id} pays by {plan.period}: ask for a period "
-                f"like {example}",
-                field="period",
-            )
+        wrong_kind = plan.other_period_kind(period)
+        if wrong_kind is not None:
+            raise NotFoundError(f"rep {rep_id}'s {wrong_kind}", field="period")
         return plan
 
     def compute(
