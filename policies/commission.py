@@ -19,6 +19,7 @@ __all__ = [
     "SaleStepKey",
     "SaleSteps",
     "commission_line",
+    "commission_total_step",
     "credited_sales",
     "sale_commission_step",
     "sale_rate",
@@ -171,15 +172,20 @@ def commission_line(
         if known is not None and sale.fx is None:
             known[key] = (amount, steps[-1])
     steps.extend(credited.steps)
-    steps.append(
-        step(
-            "commission_total",
-            (plan_event_id,),
-            credited_total=credited.total,
-            commission=total,
-            sales=len(credited.by_sale),
-            plan_id=plan.id,
-            plan_version=plan.version,
-        )
-    )
+    steps.append(commission_total_step(plan, plan_event_id, credited, total, len(credited.by_sale)))
     return Line.of("commission", total, steps)
+
+
+def commission_total_step(
+    plan: Plan, plan_event_id: str | None, credited: Credited, total: Decimal, sales: int
+) -> Step:
+    """The commission line's last step: ``total`` over ``sales`` credited sales."""
+    return step(
+        "commission_total",
+        (plan_event_id,),
+        credited_total=credited.total,
+        commission=total,
+        sales=sales,
+        plan_id=plan.id,
+        plan_version=plan.version,
+    )

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from policies.bands import SaleCommission, base_rate_sales, tiered_sales
 from policies.caps import cap_sale, gate_line, period_cap_line
-from policies.commission import Credited
+from policies.commission import Credited, commission_total_step
 from policies.explanation import Line, Step, ratio, step
 from policies.facts import TargetFact
 from policies.plan import Plan
@@ -69,17 +69,7 @@ def shaped_commission_lines(
             steps.append(cut)
     steps.extend(credited.steps)
     steps.extend(tier_steps)
-    steps.append(
-        step(
-            "commission_total",
-            (plan_event_id,),
-            credited_total=credited.total,
-            commission=total,
-            sales=len(sales),
-            plan_id=plan.id,
-            plan_version=plan.version,
-        )
-    )
+    steps.append(commission_total_step(plan, plan_event_id, credited, total, len(sales)))
     commission = Line.of("commission", total, steps)
     lines = [commission]
     capped = period_cap_line(commission.amount, c.period_cap, plan_event_id)
