@@ -10,6 +10,7 @@ stores figures without knowing how they will be shown (nor importing rich).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +22,7 @@ from projections.summary import SUMMARY_WORDS
 
 __all__ = [
     "diff_texts",
+    "fields",
     "history_texts",
     "pending_text",
     "phrase",
@@ -65,6 +67,12 @@ def sanction_text(sanction: str | None, locale: str) -> str:
     return separator.join(_term(locale, part) for part in sanction.split(", "))
 
 
+def fields(record: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``record``'s values of ``names``, by name: a phrase's values named as in
+    the record they are shown from."""
+    return {name: record[name] for name in names}
+
+
 def _history_line(entry: dict[str, Any], locale: str) -> str:
     date = str(entry.get("occurred_at", ""))[:10]
     if entry["kind"] == "case":
@@ -73,22 +81,14 @@ def _history_line(entry: dict[str, Any], locale: str) -> str:
             locale,
             "history_case",
             date=date,
-            case_id=entry["case_id"],
             severity=_term(locale, entry["severity"]),
-            code=entry["code"],
-            description=entry["description"],
             approval=_term(locale, entry["approval"]),
             sanction=sanction_text(entry.get("sanction"), locale),
             overturned=mark,
+            **fields(entry, "case_id", "code", "description"),
         )
     if entry["kind"] == "overturned":
-        return phrase(
-            locale,
-            "history_overturned",
-            date=date,
-            case_id=entry["case_id"],
-            reason=entry["reason"],
-        )
+        return phrase(locale, "history_overturned", date=date, **fields(entry, "case_id", "reason"))
     return phrase(locale, "history_coaching", date=date, topic=entry.get("topic"))
 
 
@@ -104,9 +104,7 @@ def _change_line(change: dict[str, Any], locale: str) -> str:
         "diff_change",
         kind=_term(locale, change["kind"]),
         subject=subject,
-        before=change["before"],
-        after=change["after"],
-        change=change["change"],
+        **fields(change, "before", "after", "change"),
     )
 
 
@@ -114,13 +112,9 @@ def _diff_heading(d: dict[str, Any], locale: str) -> str:
     return phrase(
         locale,
         "diff_heading",
-        rep_id=d["rep_id"],
-        period=d["period"],
         from_position=d["from"]["position"],
         to_position=d["to"]["position"],
-        total_before=d["total_before"],
-        total_after=d["total_after"],
-        total_change=d["total_change"],
+        **fields(d, "rep_id", "period", "total_before", "total_after", "total_change"),
     )
 
 
@@ -137,13 +131,11 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     heading = phrase(
         locale,
         "statement_heading",
-        rep_id=s["rep_id"],
-        period=s["period"],
-        currency=s["currency"],
         status=_term(locale, status),
         plan_id=plan.get("id"),
         plan_version=plan.get("version"),
         position=s["as_of"]["position"],
+        **fields(s, "rep_id", "period", "currency"),
     )
     console.print(f"[bold]{escape(heading)}[/]")
     table = Table(show_header=True, header_style="bold", expand=False)
@@ -160,11 +152,7 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     console.print(table)
     if s.get("attainment") is not None:
         summary = phrase(
-            locale,
-            "attainment_summary",
-            attainment=s["attainment"],
-            score=s["score"],
-            tier_coefficient=s["tier_coefficient"],
+            locale, "attainment_summary", **fields(s, "attainment", "score", "tier_coefficient")
         )
         console.print(escape(summary))
     for warning in s.get("warnings", []):

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from policies.pay_warnings import PayWarning
 from policies.wording import LOCALES, TERMS, render_warning
+from presentation import fields
 
 __all__ = [
     "MODELLING_PHRASES",
@@ -116,9 +117,7 @@ def _moved_text(change: dict[str, Any], locale: str) -> str:
         locale,
         "moved_line",
         kind=kind,
-        before=change["before"],
-        after=change["after"],
-        change=change["change"],
+        **fields(change, "before", "after", "change"),
     )
 
 
