@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from policies.discipline import minor_deductions, red_line_forfeits
 from policies.explanation import Line, Step, money, ratio, step
@@ -120,30 +121,34 @@ def bonus_line(
     ``proration`` (SPEC §3.1, ``prorate``): the target bonus scaled by the
     enrolled days replaces it everywhere here, the cap included, unrounded
     until the line is rounded."""
-    if proration is not None:
-        return _prorated_bonus_line(
-            plan,
-            credited_total=credited_total,
-            targets=targets,
-            scores=scores,
-            cases=cases,
-            minor_history=minor_history,
-            plan_event_id=plan_event_id,
-            proration=proration,
-        )
     bonus = plan.bonus
     deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
     forfeits = red_line_forfeits(plan, cases)
     target = effective_target(targets, SALES_KPI)
+    prorated = [] if proration is None else [proration.step(bonus.target_bonus, (plan_event_id,))]
     if target is None:
         steps = [
             step("no_sales_target", (plan_event_id,), kpi=SALES_KPI, plan_id=plan.id),
+            *prorated,
             *discipline_steps,
             *forfeits,
         ]
         return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
     attainment, score, steps = _score(plan, credited_total, target, scores)
+    steps.extend(prorated)
     tier = tier_for(bonus.tiers, score)
+    deducted = _Deducted(deduction, discipline_steps, forfeits)
+    if proration is not None:
+        line = _prorated_bonus(
+            plan,
+            proration,
+            tier,
+            score=score,
+            steps=steps,
+            deducted=deducted,
+            plan_event_id=plan_event_id,
+        )
+        return BonusResult(line, attainment, score, tier.coefficient)
     amount = CALC.multiply(bonus.target_bonus, tier.coefficient)
     steps.append(
         step(
@@ -173,6 +178,14 @@ def bonus_line(
     return BonusResult(Line.of("bonus", amount, steps), attainment, score, tier.coefficient)
 
 
+class _Deducted(NamedTuple):
+    """What discipline takes from a bonus: points' worth, their steps, red-line forfeits."""
+
+    deduction: Decimal
+    steps: Sequence[Step]
+    forfeits: Sequence[Step]
+
+
 # Enough digits to carry a prorated bonus (a Fraction whose denominator divides
 # a period's days times the plan's decimals) to the cent without a double
 # rounding: a quotient that is not a whole number of cents lies further than
@@ -184,35 +197,20 @@ def _decimal_of(value: Fraction) -> Decimal:
     return _PRORATED.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
-def _prorated_bonus_line(
+def _prorated_bonus(
     plan: Plan,
-    *,
-    credited_total: Decimal,
-    targets: Sequence[TargetFact],
-    scores: Sequence[KpiScoreFact],
-    cases: Sequence[CaseFact],
-    minor_history: Sequence[CaseFact],
-    plan_event_id: str | None,
     proration: Proration,
-) -> BonusResult:
-    """Rule 4 with the prorated target bonus, in exact fractions."""
+    tier: Tier,
+    *,
+    score: Fraction,
+    steps: list[Step],
+    deducted: _Deducted,
+    plan_event_id: str | None,
+) -> Line:
+    """Rule 4's tier, cap and deductions on the prorated target bonus, in exact
+    fractions (``steps``: the score's so far)."""
     bonus = plan.bonus
     scaled = Fraction(bonus.target_bonus) * proration.fraction
-    deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
-    forfeits = red_line_forfeits(plan, cases)
-    target = effective_target(targets, SALES_KPI)
-    prorated = proration.step(bonus.target_bonus, (plan_event_id,))
-    if target is None:
-        steps = [
-            step("no_sales_target", (plan_event_id,), kpi=SALES_KPI, plan_id=plan.id),
-            prorated,
-            *discipline_steps,
-            *forfeits,
-        ]
-        return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
-    attainment, score, steps = _score(plan, credited_total, target, scores)
-    steps.append(prorated)
-    tier = tier_for(bonus.tiers, score)
     amount = scaled * Fraction(tier.coefficient)
     steps.append(
         step(
@@ -233,19 +231,18 @@ def _prorated_bonus_line(
             step("bonus_capped", cap=ratio(bonus.cap), ceiling=money(_decimal_of(ceiling)))
         )
         amount = ceiling
-    steps.extend(discipline_steps)
-    if deduction:
-        after = max(amount - Fraction(deduction), Fraction(0))
+    steps.extend(deducted.steps)
+    if deducted.deduction:
+        after = max(amount - Fraction(deducted.deduction), Fraction(0))
         steps.append(
             step(
                 "bonus_after_points",
-                deduction=money(deduction),
+                deduction=money(deducted.deduction),
                 amount=money(_decimal_of(after)),
             )
         )
         amount = after
-    if forfeits:
-        steps.extend(forfeits)
+    if deducted.forfeits:
+        steps.extend(deducted.forfeits)
         amount = Fraction(0)
-    line = Line.of("bonus", _decimal_of(amount), steps)
-    return BonusResult(line, attainment, score, tier.coefficient)
+    return Line.of("bonus", _decimal_of(amount), steps)
