@@ -137,32 +137,13 @@ def bonus_line(
     attainment, score, steps = _score(plan, credited_total, target, scores)
     steps.extend(prorated)
     tier = tier_for(bonus.tiers, score)
-    deducted = _Deducted(deduction, discipline_steps, forfeits)
+    selected = _Selected(plan, tier, score, plan_event_id)
     if proration is not None:
-        line = _prorated_bonus(
-            plan,
-            proration,
-            tier,
-            score=score,
-            steps=steps,
-            deducted=deducted,
-            plan_event_id=plan_event_id,
-        )
+        deducted = _Deducted(deduction, discipline_steps, forfeits)
+        line = _prorated_bonus(selected, proration, steps, deducted)
         return BonusResult(line, attainment, score, tier.coefficient)
     amount = CALC.multiply(bonus.target_bonus, tier.coefficient)
-    steps.append(
-        step(
-            "tier_selected",
-            (plan_event_id,),
-            score=score,
-            tier_from=ratio(tier.from_),
-            coefficient=ratio(tier.coefficient),
-            target_bonus=money(bonus.target_bonus),
-            amount=money(amount),
-            plan_id=plan.id,
-            plan_version=plan.version,
-        )
-    )
+    steps.append(selected.step(bonus.target_bonus, amount))
     ceiling = CALC.multiply(bonus.cap, bonus.target_bonus)
     if amount > ceiling:
         steps.append(step("bonus_capped", cap=ratio(bonus.cap), ceiling=money(ceiling)))
@@ -176,6 +157,30 @@ def bonus_line(
         steps.extend(forfeits)
         amount = Decimal(0)
     return BonusResult(Line.of("bonus", amount, steps), attainment, score, tier.coefficient)
+
+
+class _Selected(NamedTuple):
+    """The tier a score selects in a plan."""
+
+    plan: Plan
+    tier: Tier
+    score: Fraction
+    plan_event_id: str | None
+
+    def step(self, target_bonus: Decimal, amount: Decimal) -> Step:
+        """The step that says so: the (scaled) target bonus and what the tier makes of it."""
+        tier = self.tier
+        return step(
+            "tier_selected",
+            (self.plan_event_id,),
+            score=self.score,
+            tier_from=ratio(tier.from_),
+            coefficient=ratio(tier.coefficient),
+            target_bonus=money(target_bonus),
+            amount=money(amount),
+            plan_id=self.plan.id,
+            plan_version=self.plan.version,
+        )
 
 
 class _Deducted(NamedTuple):
@@ -198,33 +203,14 @@ def _decimal_of(value: Fraction) -> Decimal:
 
 
 def _prorated_bonus(
-    plan: Plan,
-    proration: Proration,
-    tier: Tier,
-    *,
-    score: Fraction,
-    steps: list[Step],
-    deducted: _Deducted,
-    plan_event_id: str | None,
+    selected: _Selected, proration: Proration, steps: list[Step], deducted: _Deducted
 ) -> Line:
     """Rule 4's tier, cap and deductions on the prorated target bonus, in exact
     fractions (``steps``: the score's so far)."""
-    bonus = plan.bonus
+    bonus = selected.plan.bonus
     scaled = Fraction(bonus.target_bonus) * proration.fraction
-    amount = scaled * Fraction(tier.coefficient)
-    steps.append(
-        step(
-            "tier_selected",
-            (plan_event_id,),
-            score=score,
-            tier_from=ratio(tier.from_),
-            coefficient=ratio(tier.coefficient),
-            target_bonus=money(_decimal_of(scaled)),
-            amount=money(_decimal_of(amount)),
-            plan_id=plan.id,
-            plan_version=plan.version,
-        )
-    )
+    amount = scaled * Fraction(selected.tier.coefficient)
+    steps.append(selected.step(_decimal_of(scaled), _decimal_of(amount)))
     ceiling = Fraction(bonus.cap) * scaled
     if amount > ceiling:
         steps.append(
