@@ -24,6 +24,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InterfaceError,
+    Notification,
     OperationalError,
     Transcoder,
 )
@@ -322,24 +323,12 @@ class Ledger(Application[UUID]):
         """Read the plan versions published since the last read, up to the head
         as it stands (each event once: the next read starts after it)."""
         with self._plans_lock:
-            head = self.chain.chain_head()
-            stop = head.position if head is not None else 0
-            if stop <= self._plans_read:
-                return
-            topic = event_topic("PlanPublished")
-            after = self._plans_read
-            while True:
-                page = self.recorder.select_notifications(
-                    after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
-                )
-                for n in page:
-                    document = orjson.loads(n.state)["data"]["plan"]
-                    self._plans.setdefault(document["id"], {})[document["version"]] = document
-                    self._plan_infos.pop(document["id"], None)
-                if len(page) < _PAGE:
-                    break
-                after = page[-1].id
-            self._plans_read = stop
+            stop = self._head_position()
+            for n in self._notifications(["PlanPublished"], self._plans_read, stop):
+                document = orjson.loads(n.state)["data"]["plan"]
+                self._plans.setdefault(document["id"], {})[document["version"]] = document
+                self._plan_infos.pop(document["id"], None)
+            self._plans_read = max(self._plans_read, stop)
 
     def _fx_moments(self, base: str, quote: str, fresh: bool) -> list[datetime]:
         """The moments from which the stored rates of ``base`` → ``quote`` hold
@@ -348,22 +337,12 @@ class Ledger(Application[UUID]):
         process or another)."""
         if fresh or not self._fx_read:
             with self._fx_lock:
-                head = self.chain.chain_head()
-                stop = head.position if head is not None else 0
-                after = self._fx_read
-                topic = event_topic("FxRateSet")
-                while stop > after:
-                    page = self.recorder.select_notifications(
-                        after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
-                    )
-                    for n in page:
-                        state = orjson.loads(n.state)
-                        data = state["data"]
-                        moment = datetime.fromisoformat(state["occurred_at"]["_data_"])
-                        self._fx.setdefault((data["base"], data["quote"]), []).append(moment)
-                    if len(page) < _PAGE:
-                        break
-                    after = page[-1].id
+                stop = self._head_position()
+                for n in self._notifications(["FxRateSet"], self._fx_read, stop):
+                    state = orjson.loads(n.state)
+                    data = state["data"]
+                    moment = datetime.fromisoformat(state["occurred_at"]["_data_"])
+                    self._fx.setdefault((data["base"], data["quote"]), []).append(moment)
                 self._fx_read = max(self._fx_read, stop)
         return list(self._fx.get((base, quote), ()))
 
@@ -371,18 +350,9 @@ class Ledger(Application[UUID]):
         """Every enrolled rep's id, the enrolments since the last read read first
         (a plan with ``[override]`` is checked against the reps following it)."""
         with self._reps_lock:
-            head = self.chain.chain_head()
-            stop = head.position if head is not None else 0
-            after = self._reps_read
-            topic = event_topic("RepEnrolled")
-            while stop > after:
-                page = self.recorder.select_notifications(
-                    after, _PAGE, stop=stop, topics=[topic], inclusive_of_start=False
-                )
-                self._rep_ids_known.extend(orjson.loads(n.state)["data"]["rep_id"] for n in page)
-                if len(page) < _PAGE:
-                    break
-                after = page[-1].id
+            stop = self._head_position()
+            enrolled = self._notifications(["RepEnrolled"], self._reps_read, stop)
+            self._rep_ids_known.extend(orjson.loads(n.state)["data"]["rep_id"] for n in enrolled)
             self._reps_read = max(self._reps_read, stop)
             return list(self._rep_ids_known)
 
@@ -460,18 +430,24 @@ class Ledger(Application[UUID]):
     def positions_of(self, types: Iterable[str], stop: int) -> list[int]:
         """The positions, up to ``stop``, of the events of ``types`` (read by
         topic: the org a manager's windowed replay reads, `catalogue.NAMES_MANAGER`)."""
+        return [n.id for n in self._notifications(types, 0, stop)]
+
+    def _notifications(self, types: Iterable[str], after: int, stop: int) -> Iterator[Notification]:
+        """The stored events of ``types`` after position ``after`` up to ``stop``,
+        in order, read a page at a time."""
         topics = sorted(event_topic(t) for t in types)
-        found: list[int] = []
-        after = 0
         while stop > after:
             page = self.recorder.select_notifications(
                 after, _PAGE, stop=stop, topics=topics, inclusive_of_start=False
             )
-            found += [n.id for n in page]
+            yield from page
             if len(page) < _PAGE:
-                break
+                return
             after = page[-1].id
-        return found
+
+    def _head_position(self) -> int:
+        head = self.chain.chain_head()
+        return head.position if head is not None else 0
 
     def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
         """The events at ``positions`` (those that exist), in order."""
