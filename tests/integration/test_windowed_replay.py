@@ -30,6 +30,7 @@ from projections.service import Reports
 from projections.statement import Calculator, canonical_bytes
 from projections.storage import open_view_store
 from tests.builders import PLAN_TOML, enrol, jsonl, payouts
+from tests.integration.windowed import compare_windowed
 
 REPS = ("r1", "r2")
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1", "2027-Q2")
@@ -199,23 +200,7 @@ def _replay(ledger: Ledger, steps: list[Step]) -> list[int]:
 
 def _compare(ledger: Ledger, positions: list[int]) -> int:
     """Windowed replays equal whole-log replays; returns how many were windowed."""
-    reports = Reports(ledger)
-    windowed = 0
-    for position in sorted(set(positions)):
-        facts, at = reports.facts_at(position)
-        whole = Calculator(facts, at)
-        for rep in REPS:
-            for quarter in QUARTERS:
-                period = parse_period(quarter)
-                expected = canonical_bytes(whole.statement(rep, period))
-                found = reports._windowed_statement(rep, period, position, "en")
-                if found is not None:
-                    windowed += 1
-                    assert canonical_bytes(found) == expected, (rep, quarter, position)
-                # and through the public entry point, whichever path it takes
-                public = reports.statement(rep, quarter, as_of=position)
-                assert canonical_bytes(public) == expected, (rep, quarter, position)
-    return windowed
+    return sum(compare_windowed(Reports(ledger), positions, REPS, QUARTERS).values())
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

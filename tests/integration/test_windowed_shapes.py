@@ -19,11 +19,10 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from ledger.events import ApprovalGranted
-from policies.periods import parse_period
 from policies.plan import load_plan, plan_document
 from projections.service import Reports
-from projections.statement import Calculator, canonical_bytes
 from tests.builders import enrol, jsonl, line, payouts
+from tests.integration.windowed import compare_windowed
 from tests.unit.shapes import plan_toml
 
 QUARTERS = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1")
@@ -133,25 +132,11 @@ def _pay(ledger: Ledger, quarter: str) -> None:
 
 
 def _compare(ledger: Ledger, positions: list[int]) -> dict[str, int]:
-    """Windowed replays (and the public as-of path) equal whole-log replays;
-    how many statements of each rep went the windowed way."""
+    """Windowed replays (and the public as-of path) equal whole-log replays, the
+    read models caught up; how many statements of each rep went the windowed way."""
     reports = Reports(ledger)
     reports.catch_up()
-    windowed = dict.fromkeys(REPS, 0)
-    for position in sorted(set(positions)):
-        facts, at = reports.facts_at(position)
-        whole = Calculator(facts, at)
-        for rep in REPS:
-            for quarter in QUARTERS:
-                period = parse_period(quarter)
-                expected = canonical_bytes(whole.statement(rep, period))
-                found = reports._windowed_statement(rep, period, position, "en")
-                if found is not None:
-                    windowed[rep] += 1
-                    assert canonical_bytes(found) == expected, (rep, quarter, position)
-                public = reports.statement(rep, quarter, as_of=position)
-                assert canonical_bytes(public) == expected, (rep, quarter, position)
-    return windowed
+    return compare_windowed(reports, positions, REPS, QUARTERS)
 
 
 def test_collection_and_overrides_windowed_equal_the_whole_log(ledger: Ledger) -> None:
