@@ -382,28 +382,38 @@ def _with_splits(group: _SaleGroup) -> Line:
 def _cancellation(reader: _Reader, row: Row) -> Line:
     spec = reader.mapping.cancellation
     assert spec is not None
-    sale_id, id_cell = reader.required(row, spec.id, "cancellation.id")
-    occurred_at, date_cell = reader.moment(row, spec.date, "cancellation.date")
-    reason, reason_cell = reader.required(row, spec.reason, "cancellation.reason")
-    line = Line(_envelope("SaleCancelled", occurred_at, reader.mapping), rows=[row.number])
-    line.data |= {"sale_id": sale_id, "reason": reason}
-    line.origins = {"sale_id": [id_cell], "occurred_at": [date_cell], "reason": [reason_cell]}
-    return line
+    return _row_line(
+        reader,
+        row,
+        "SaleCancelled",
+        {
+            "sale_id": reader.required(row, spec.id, "cancellation.id"),
+            "occurred_at": reader.moment(row, spec.date, "cancellation.date"),
+            "reason": reader.required(row, spec.reason, "cancellation.reason"),
+        },
+    )
 
 
 def _payment(reader: _Reader, row: Row) -> Line:
     spec = reader.mapping.payment
     assert spec is not None
-    payment_id, id_cell = reader.required(row, spec.id, "payment.id")
-    sale_id, sale_cell = reader.required(row, spec.sale, "payment.sale")
-    occurred_at, date_cell = reader.moment(row, spec.date, "payment.date")
-    amount, amount_cell = reader.money(row, spec.amount, "payment.amount")
-    line = Line(_envelope("PaymentReceived", occurred_at, reader.mapping), rows=[row.number])
-    line.data |= {"payment_id": payment_id, "sale_id": sale_id, "amount": amount}
-    line.origins = {
-        "payment_id": [id_cell],
-        "sale_id": [sale_cell],
-        "occurred_at": [date_cell],
-        "amount": [amount_cell],
-    }
+    return _row_line(
+        reader,
+        row,
+        "PaymentReceived",
+        {
+            "payment_id": reader.required(row, spec.id, "payment.id"),
+            "sale_id": reader.required(row, spec.sale, "payment.sale"),
+            "occurred_at": reader.moment(row, spec.date, "payment.date"),
+            "amount": reader.money(row, spec.amount, "payment.amount"),
+        },
+    )
+
+
+def _row_line(reader: _Reader, row: Row, type_: str, fields: dict[str, tuple[str, Cell]]) -> Line:
+    """The line of an event read from one row: ``fields``, each value with the
+    cell it was read from (``occurred_at`` goes in the envelope)."""
+    line = Line(_envelope(type_, fields["occurred_at"][0], reader.mapping), rows=[row.number])
+    line.data |= {name: value for name, (value, _) in fields.items() if name != "occurred_at"}
+    line.origins = {name: [cell] for name, (_, cell) in fields.items()}
     return line
