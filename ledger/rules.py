@@ -94,6 +94,20 @@ def _already_stored(
     return existing.recorded.check_same(item.content_sha256, key=what, field=field)
 
 
+def _new_for_rep(
+    st: Staging, item: Input, stream: tuple[type[LedgerAggregate], str, str]
+) -> Rep | None:
+    """The rep a new stream's first fact is for (unknown: refused), or None when
+    ``item`` is stored already (`_already_stored`); ``stream``: the kind, the
+    field of its natural key and what it is called."""
+    kind, field, what = stream
+    key = item.data[field]
+    if _already_stored(st, kind, key, item, what=f"{what} {key}", field=field):
+        return None
+    rep: Rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
+    return rep
+
+
 def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None:
     plan = st.plan(rep.plan_at(at))
     if plan is not None and parse_period(period).kind != plan.period:
@@ -219,13 +233,11 @@ def rep_left(st: Staging, item: Input) -> None:
 
 
 def target_set(st: Staging, item: Input) -> None:
-    data = item.data
-    target_id = data["target_id"]
-    if _already_stored(st, Target, target_id, item, what=f"target {target_id}", field="target_id"):
+    rep = _new_for_rep(st, item, (Target, "target_id", "target"))
+    if rep is None:
         return
-    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
-    _check_period_kind(st, rep, data["period"], item.occurred_at)
-    st.create(Target, target_id, item)
+    _check_period_kind(st, rep, item.data["period"], item.occurred_at)
+    st.create(Target, item.data["target_id"], item)
     _warn_kpi(st, rep, item)
 
 
@@ -279,10 +291,9 @@ def _warn_sale(st: Staging, rep: Rep, plan: PlanInfo | None, item: Input) -> Non
 
 def sale_recorded(st: Staging, item: Input) -> None:
     data = item.data
-    sale_id = data["sale_id"]
-    if _already_stored(st, Sale, sale_id, item, what=f"sale {sale_id}", field="sale_id"):
+    rep = _new_for_rep(st, item, (Sale, "sale_id", "sale"))
+    if rep is None:
         return
-    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
     for i, split in enumerate(data.get("splits", ())):
         st.require(Rep, split["rep_id"], field=f"splits[{i}].rep_id", what="rep")
     plan = st.plan(rep.plan_at(item.occurred_at))
@@ -299,7 +310,7 @@ def sale_recorded(st: Staging, item: Input) -> None:
             f"quote {plan.currency}) first, or record the sale in {plan.currency}",
             field="currency",
         )
-    st.create(Sale, sale_id, item)
+    st.create(Sale, data["sale_id"], item)
     _warn_sale(st, rep, plan, item)
 
 
@@ -346,12 +357,11 @@ def sale_cancelled(st: Staging, item: Input) -> None:
 
 
 def violation_recorded(st: Staging, item: Input) -> None:
-    case_id = item.data["case_id"]
-    if _already_stored(st, Case, case_id, item, what=f"case {case_id}", field="case_id"):
+    rep = _new_for_rep(st, item, (Case, "case_id", "case"))
+    if rep is None:
         return
-    rep = st.require(Rep, item.data["rep_id"], field="rep_id", what="rep")
     _check_plan_money(st, rep, item)
-    st.create(Case, case_id, item)
+    st.create(Case, item.data["case_id"], item)
 
 
 def violation_overturned(st: Staging, item: Input) -> None:
@@ -359,15 +369,12 @@ def violation_overturned(st: Staging, item: Input) -> None:
 
 
 def adjustment_requested(st: Staging, item: Input) -> None:
-    data = item.data
-    adjustment_id = data["adjustment_id"]
-    what = f"adjustment {adjustment_id}"
-    if _already_stored(st, Adjustment, adjustment_id, item, what=what, field="adjustment_id"):
+    rep = _new_for_rep(st, item, (Adjustment, "adjustment_id", "adjustment"))
+    if rep is None:
         return
-    rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
-    _check_period_kind(st, rep, data["period"], item.occurred_at)
+    _check_period_kind(st, rep, item.data["period"], item.occurred_at)
     _check_plan_money(st, rep, item)
-    st.create(Adjustment, adjustment_id, item)
+    st.create(Adjustment, item.data["adjustment_id"], item)
 
 
 def decision(st: Staging, item: Input) -> None:
