@@ -108,8 +108,27 @@ def _new_for_rep(
     return rep
 
 
-def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None:
-    plan = st.plan(rep.plan_at(at))
+def _create_for_rep(
+    st: Staging,
+    item: Input,
+    stream: tuple[type[LedgerAggregate], str, str],
+    *checks: Callable[[Staging, Input, Rep], None],
+) -> Rep | None:
+    """Stage a new stream whose first fact, ``item``, is for a rep (see
+    `_new_for_rep`), once ``checks`` pass; its rep, or None when stored already."""
+    rep = _new_for_rep(st, item, stream)
+    if rep is not None:
+        for check in checks:
+            check(st, item, rep)
+        kind, field, _ = stream
+        st.create(kind, item.data[field], item)
+    return rep
+
+
+def _check_period_kind(st: Staging, item: Input, rep: Rep) -> None:
+    """The ``period`` of ``item`` is of the kind the rep's plan pays by."""
+    period = item.data["period"]
+    plan = st.plan(rep.plan_at(item.occurred_at))
     if plan is not None and parse_period(period).kind != plan.period:
         example = "2026-07" if plan.period == "month" else "2026-Q3"
         raise InvalidInputError(
@@ -119,7 +138,7 @@ def _check_period_kind(st: Staging, rep: Rep, period: str, at: datetime) -> None
         )
 
 
-def _check_plan_money(st: Staging, rep: Rep, item: Input) -> None:
+def _check_plan_money(st: Staging, item: Input, rep: Rep) -> None:
     """SPEC §2: money other than a sale's (an adjustment, the money a case
     involved) is in the rep's plan currency, so it has that currency's decimals
     (0 for JPY, 3 for KWD): checked here, where the plan is known."""
@@ -201,7 +220,7 @@ def rep_fact(st: Staging, item: Input) -> None:
     if item.type == "RepPlanAssigned" and st.plan(data["plan_id"]) is None:
         raise UnknownReferenceError(f"unknown plan {data['plan_id']!r}", field="plan_id")
     if item.type == "KpiScored":
-        _check_period_kind(st, rep, data["period"], item.occurred_at)
+        _check_period_kind(st, item, rep)
     if rep.record_fact(item.type, **item.kwargs()):
         st.collect(rep)
         if item.type == "KpiScored":
@@ -233,12 +252,9 @@ def rep_left(st: Staging, item: Input) -> None:
 
 
 def target_set(st: Staging, item: Input) -> None:
-    rep = _new_for_rep(st, item, (Target, "target_id", "target"))
-    if rep is None:
-        return
-    _check_period_kind(st, rep, item.data["period"], item.occurred_at)
-    st.create(Target, item.data["target_id"], item)
-    _warn_kpi(st, rep, item)
+    rep = _create_for_rep(st, item, (Target, "target_id", "target"), _check_period_kind)
+    if rep is not None:
+        _warn_kpi(st, rep, item)
 
 
 def _warn_kpi(st: Staging, rep: Rep, item: Input) -> None:
@@ -357,11 +373,7 @@ def sale_cancelled(st: Staging, item: Input) -> None:
 
 
 def violation_recorded(st: Staging, item: Input) -> None:
-    rep = _new_for_rep(st, item, (Case, "case_id", "case"))
-    if rep is None:
-        return
-    _check_plan_money(st, rep, item)
-    st.create(Case, item.data["case_id"], item)
+    _create_for_rep(st, item, (Case, "case_id", "case"), _check_plan_money)
 
 
 def violation_overturned(st: Staging, item: Input) -> None:
@@ -369,12 +381,8 @@ def violation_overturned(st: Staging, item: Input) -> None:
 
 
 def adjustment_requested(st: Staging, item: Input) -> None:
-    rep = _new_for_rep(st, item, (Adjustment, "adjustment_id", "adjustment"))
-    if rep is None:
-        return
-    _check_period_kind(st, rep, item.data["period"], item.occurred_at)
-    _check_plan_money(st, rep, item)
-    st.create(Adjustment, item.data["adjustment_id"], item)
+    stream = (Adjustment, "adjustment_id", "adjustment")
+    _create_for_rep(st, item, stream, _check_period_kind, _check_plan_money)
 
 
 def decision(st: Staging, item: Input) -> None:
