@@ -424,6 +424,13 @@ def _codes(result: Any) -> list[tuple[str, str | None]]:
     return [(w.code, w.field) for _, w in result.warnings]
 
 
+def _org(ledger: Ledger, *lines: dict[str, Any]) -> None:
+    """Plans field-sales and other; m on other, r1 on field-sales; then ``lines``."""
+    _publish(ledger, plan_toml())
+    _publish(ledger, plan_toml(), plan_id="other")
+    _import(ledger, enrol("m", plan_id="other"), enrol("r1"), *lines)
+
+
 class TestOverrideNeedsReports:
     """A version with ``[override]`` of a plan that reps follow at the head is
     refused, naming ``plan.override``, when none of them has a direct report
@@ -448,12 +455,8 @@ class TestOverrideNeedsReports:
     def test_the_org_at_the_head_counts_not_the_enrolment(self, ledger: Ledger) -> None:
         """r2 reported to r1 when enrolled, then moved to m (on another plan):
         at the head r1 has no report; a transfer back (dated later) gives one."""
-        _publish(ledger, plan_toml())
-        _publish(ledger, plan_toml(), plan_id="other")
-        _import(
+        _org(
             ledger,
-            enrol("m", plan_id="other"),
-            enrol("r1"),
             enrol("r2", manager_id="r1", plan_id="other"),
             line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r2", manager_id="m"),
         )
@@ -467,12 +470,8 @@ class TestOverrideNeedsReports:
     ) -> None:
         """r2 moved to m on 1 September (recorded first), and to r1 on 1 August
         (recorded later): at the head r2 reports to m, so r1 has no report."""
-        _publish(ledger, plan_toml())
-        _publish(ledger, plan_toml(), plan_id="other")
-        _import(
+        _org(
             ledger,
-            enrol("m", plan_id="other"),
-            enrol("r1"),
             enrol("r2", plan_id="other"),
             line("RepTransferred", at="2026-09-01T00:00:00+08:00", rep_id="r2", manager_id="m"),
             line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r2", manager_id="r1"),
