@@ -19,25 +19,14 @@ from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, sale
 from tests.payout_scenes import approve, run_id_of
-from tests.unit.shapes import plan_toml, tiers
+from tests.unit.shapes import draw, plan_toml, spiff, tiers
 
 PLAN = plan_toml(
     commission="per_sale_cap = 5000\nperiod_cap = 8000\ngate = 0.5\n",
     default_rate="0.10",
     tail=tiers("attainment", "marginal", "{from = 0, multiplier = 1}, {from = 1, multiplier = 1.5}")
-    + """
-[[spiffs]]
-id = "july-push"
-from = 2026-07-01
-to = 2026-07-31
-min_amount = 20000
-amount = 1000
-
-[draw]
-amount = 3000
-recoverable = true
-until = 2026-12-31
-""",
+    + spiff("july-push", "2026-07-01", "2026-07-31", min_amount="20000", amount="1000")
+    + draw("3000", "2026-12-31"),
 ).replace('period = "quarter"', 'period = "month"')
 
 

@@ -28,3 +28,18 @@ def tiers(measure: str, method: str, bands: str) -> str:
 CREDITED_BANDS = "{from = 0, rate = 0.01}, {from = 10000, rate = 0.02}, {from = 50000, rate = 0.03}"
 # The issue's accelerator: base rate, ×1.5 above the quota.
 ACCELERATOR = "{from = 0.0, multiplier = 1.0}, {from = 1.0, multiplier = 1.5}"
+
+
+def spiff(spiff_id: str, start: str, end: str, *, category: str | None = None, **pays: str) -> str:
+    """A ``[[spiffs]]`` entry from ``start`` to ``end`` (dates); ``pays``: its
+    ``min_amount``, ``amount`` or ``rate``, as written in TOML."""
+    lines = [f'id = "{spiff_id}"', f"from = {start}", f"to = {end}"]
+    if category is not None:
+        lines.append(f'category = "{category}"')
+    lines += [f"{name} = {value}" for name, value in pays.items()]
+    return "\n[[spiffs]]\n" + "\n".join(lines) + "\n"
+
+
+def draw(amount: str, until: str) -> str:
+    """A recoverable ``[draw]`` of ``amount`` a period, until the date ``until``."""
+    return f"\n[draw]\namount = {amount}\nrecoverable = true\nuntil = {until}\n"

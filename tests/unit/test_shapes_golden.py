@@ -23,7 +23,7 @@ from policies.plan import Draw, Override
 from policies.proration import proration
 from policies.wording import render_step
 from tests.unit.factories import BASE, facts, sale, score, target
-from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, shaped, tiers
+from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, shaped, spiff, tiers
 
 
 def _lines(result: PeriodResult, kind: str) -> list[Line]:
@@ -223,15 +223,14 @@ class TestCapsAndGate:
         assert "gate_without_target" in _codes(_line(result, "commission"))
 
 
-_SPIFF = """
-[[spiffs]]
-id = "q3-software-push"
-from = 2026-07-01
-to = 2026-07-31
-category = "software"
-min_amount = 50000
-amount = 2000
-"""
+_SPIFF = spiff(
+    "q3-software-push",
+    "2026-07-01",
+    "2026-07-31",
+    category="software",
+    min_amount="50000",
+    amount="2000",
+)
 
 
 class TestSpiffs:
@@ -280,8 +279,8 @@ class TestSpiffs:
 
     def test_rate_spiff_and_caps_leave_it_alone(self) -> None:
         """A 1 % SPIFF on 30,000 is 300, whatever the period cap does to commission."""
-        spiff = '\n[[spiffs]]\nid = "all"\nfrom = 2026-07-01\nto = 2026-09-30\nrate = 0.01\n'
-        plan = shaped(commission="period_cap = 100\n", tail=spiff)
+        tail = spiff("all", "2026-07-01", "2026-09-30", rate="0.01")
+        plan = shaped(commission="period_cap = 100\n", tail=tail)
         result = calculate_period(plan, facts(sales=(sale("30000"),)))
         assert _line(result, "spiff").amount == Decimal("300.00")
         assert _line(result, "cap").amount == Decimal("-1400.00")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from policies.plan import Plan, PlanError, load_plan, plan_document
 from tests.builders import PLAN_TOML
-from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, plan_toml, shaped, tiers
+from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, draw, plan_toml, shaped, spiff, tiers
 
 FULL = plan_toml(
     commission='basis = "booking"\ngate = 0.5\nper_sale_cap = 20000\nperiod_cap = "200000.50"\n',
@@ -21,20 +21,15 @@ FULL = plan_toml(
         "{from = 0.0, multiplier = 0.5}, {from = 0.5, multiplier = 1.0}, "
         "{from = 1.0, multiplier = 1.5}, {from = 1.5, rate = 0.12}",
     )
-    + """
-[[spiffs]]
-id = "q4-software-push"
-from = 2026-10-01
-to = 2026-12-31
-category = "software"
-min_amount = 50000
-amount = 2000
-
-[draw]
-amount = 8000
-recoverable = true
-until = 2026-06-30
-""",
+    + spiff(
+        "q4-software-push",
+        "2026-10-01",
+        "2026-12-31",
+        category="software",
+        min_amount="50000",
+        amount="2000",
+    )
+    + draw("8000", "2026-06-30"),
 )
 
 
