@@ -6,28 +6,23 @@ from __future__ import annotations
 from tests.api.conftest import Api
 
 
+def _kpi_scored(kpi: str) -> dict[str, str]:
+    """rep-li's score of 0.9 on ``kpi`` for 2026-Q4."""
+    return {
+        "type": "KpiScored",
+        "occurred_at": "2026-11-28T17:00:00+08:00",
+        "rep_id": "rep-li",
+        "period": "2026-Q4",
+        "kpi": kpi,
+        "score": "0.9",
+    }
+
+
 class TestWarningsOverHttp:
     def test_an_unknown_kpi_is_stored_and_said(self, api: Api) -> None:
         response = api.client.post(
             "/events",
-            json=[
-                {
-                    "type": "KpiScored",
-                    "occurred_at": "2026-11-28T17:00:00+08:00",
-                    "rep_id": "rep-li",
-                    "period": "2026-Q4",
-                    "kpi": "customer_satisfaction",
-                    "score": "0.9",
-                },
-                {
-                    "type": "KpiScored",
-                    "occurred_at": "2026-11-28T17:00:00+08:00",
-                    "rep_id": "rep-li",
-                    "period": "2026-Q4",
-                    "kpi": "nsp",
-                    "score": "0.9",
-                },
-            ],
+            json=[_kpi_scored("customer_satisfaction"), _kpi_scored("nsp")],
             headers=api.as_("manager"),
         )
         assert response.status_code == 201
