@@ -19,7 +19,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.payroll import STANDARD_COLUMNS, load_layout
 from projections.service import Reports
-from tests.builders import ROOT, jsonl, line, payouts
+from tests.builders import ROOT, jsonl, line, payouts, sale
 
 LAYOUT = load_layout((ROOT / "samples" / "payroll-layout.toml").read_text(encoding="utf-8"))
 
@@ -152,16 +152,7 @@ class TestPayrollLayout:
         """A calculated run (not yet approved) exports for review, never for payroll."""
         reports, _ = paid
         reports.ledger.import_lines(
-            jsonl(
-                line(
-                    "SaleRecorded",
-                    at="2026-10-20T10:00:00+08:00",
-                    sale_id="S-Q4-1",
-                    rep_id="rep-chen",
-                    amount="10000.00",
-                    currency="CNY",
-                )
-            ),
+            jsonl(sale("S-Q4-1", "rep-chen", "10000.00", at="2026-10-20T10:00:00+08:00")),
             actor="crm-sync",
         )
         recorded = payouts(reports).payout_run("2026-Q4", actor="fin-amy")
@@ -195,14 +186,7 @@ class TestCellsAreNeverFormulas:
                         plan_id="field-sales",
                     )
                 },
-                line(
-                    "SaleRecorded",
-                    at="2026-07-20T10:00:00+08:00",
-                    sale_id="S-X",
-                    rep_id="rep-x",
-                    amount="1000.00",
-                    currency="CNY",
-                ),
+                sale("S-X", "rep-x", at="2026-07-20T10:00:00+08:00"),
             ),
             actor="hr-sync",
         )

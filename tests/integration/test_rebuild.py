@@ -15,7 +15,7 @@ from projections.runner import rebuild, verify_views
 from projections.service import Reports
 from projections.storage import open_view_store
 from projections.storage.core import Batch
-from tests.builders import jsonl, line
+from tests.builders import jsonl, sale
 
 
 @pytest.fixture
@@ -82,16 +82,7 @@ class TestRebuild:
         """While the rebuild computes (its deletions made, on PostgreSQL), another
         connection still reads the statement the rebuild replaces."""
         late = projected.import_lines(
-            jsonl(
-                line(
-                    "SaleRecorded",
-                    sale_id="S-late",
-                    rep_id="rep-li",
-                    amount="5000.00",
-                    currency="CNY",
-                    at="2026-08-01T10:00:00+08:00",
-                )
-            ),
+            jsonl(sale("S-late", "rep-li", "5000.00", at="2026-08-01T10:00:00+08:00")),
             actor="crm-sync",
         )
         before = _statement(db_url)
