@@ -112,14 +112,7 @@ def calculate_period(
     with localcontext(CALC):
         credited = credited_sales(plan, facts.sales)
         bonus = bonus_line(
-            plan,
-            credited_total=credited.total,
-            targets=facts.targets,
-            scores=facts.kpi_scores,
-            cases=facts.cases,
-            minor_history=facts.minor_history,
-            plan_event_id=facts.plan_event_id,
-            proration=_proration(plan, facts),
+            plan, facts, credited_total=credited.total, proration=_proration(plan, facts)
         )
         if uses_commission_shapes(plan):
             lines = shaped_commission_lines(

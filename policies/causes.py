@@ -129,14 +129,7 @@ def changed_without(plan: Plan, facts: PeriodFacts, event_id: str) -> set[LineKe
 
 
 def _bonus_amount(plan: Plan, facts: PeriodFacts, credited_total: Decimal) -> Decimal:
-    return bonus_line(
-        plan,
-        credited_total=credited_total,
-        targets=facts.targets,
-        scores=facts.kpi_scores,
-        cases=facts.cases,
-        minor_history=facts.minor_history,
-    ).line.amount
+    return bonus_line(plan, facts, credited_total=credited_total).line.amount
 
 
 class _Period:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from policies.discipline import minor_deductions, red_line_forfeits
 from policies.explanation import Line, Step, money, ratio, step
-from policies.facts import CaseFact, KpiScoreFact, TargetFact
+from policies.facts import KpiScoreFact, PeriodFacts, TargetFact
 from policies.plan import Plan, Tier
 from policies.proration import Proration
 from policies.rounding import CALC
@@ -105,26 +105,23 @@ def _score(
 
 def bonus_line(
     plan: Plan,
+    facts: PeriodFacts,
     *,
     credited_total: Decimal,
-    targets: Sequence[TargetFact],
-    scores: Sequence[KpiScoreFact],
-    cases: Sequence[CaseFact],
-    minor_history: Sequence[CaseFact],
-    plan_event_id: str | None = None,
     proration: Proration | None = None,
 ) -> BonusResult:
     """Rule 4: target_bonus × the tier coefficient of the score, capped at cap ×
     target_bonus, less deducted points × point_value (not below 0); 0 when an
-    approved red-line case with forfeit_bonus occurred in the period.
+    approved red-line case with forfeit_bonus occurred in the period. ``facts``:
+    the period's targets, KPI scores and cases (and the plan's event).
 
     ``proration`` (SPEC §3.1, ``prorate``): the target bonus scaled by the
     enrolled days replaces it everywhere here, the cap included, unrounded
     until the line is rounded."""
-    bonus = plan.bonus
-    deduction, discipline_steps = minor_deductions(plan, cases, minor_history)
-    forfeits = red_line_forfeits(plan, cases)
-    target = effective_target(targets, SALES_KPI)
+    bonus, plan_event_id = plan.bonus, facts.plan_event_id
+    deduction, discipline_steps = minor_deductions(plan, facts.cases, facts.minor_history)
+    forfeits = red_line_forfeits(plan, facts.cases)
+    target = effective_target(facts.targets, SALES_KPI)
     prorated = [] if proration is None else [proration.step(bonus.target_bonus, (plan_event_id,))]
     if target is None:
         steps = [
@@ -134,7 +131,7 @@ def bonus_line(
             *forfeits,
         ]
         return BonusResult(Line.of("bonus", Decimal(0), steps), None, None, None)
-    attainment, score, steps = _score(plan, credited_total, target, scores)
+    attainment, score, steps = _score(plan, credited_total, target, facts.kpi_scores)
     steps.extend(prorated)
     tier = tier_for(bonus.tiers, score)
     selected = _Selected(plan, tier, score, plan_event_id)
