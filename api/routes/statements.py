@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import check_rep_scope, require_role
 from api.caching import IfNoneMatch, conditional, responses
@@ -15,6 +16,7 @@ from api.routes.events import _ERRORS, as_json
 from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
 from presentation import diff_texts, history_texts
+from projections.service import Reports
 from projections.summary import MAX_STEP_LIMIT
 
 __all__ = ["router"]
@@ -42,7 +44,7 @@ def _audit_read(principal: Principal, rep_id: str, what: str) -> None:
     response_model=StatementOut,
     responses={**_READ_ERRORS, **responses(_JSON)},
 )
-def get_statement(
+async def get_statement(
     rep_id: str,
     period: str,
     principal: Caller,
@@ -78,14 +80,42 @@ def get_statement(
     (``view=summary``). ETag: 304 for If-None-Match naming it (each view's bytes are
     reproducible and tagged apart)."""
     require_role(principal, "get_statement")
-    check_rep_scope(principal, rep_id, reports)
-    _audit_read(principal, rep_id, "statement")
     # Serialised directly: a statement can carry thousands of explained sales, and
     # it was validated when computed (StatementOut documents its shape).
-    body = reports.statement_view_json(
-        rep_id, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
+    # A view kept from an earlier read is served here, on the event loop: the
+    # scope check and the check that it still holds are a few small reads. A
+    # view to make (or a read that must wait for the projections) runs in a thread.
+    at = reports.now_position() if as_of is None else None
+    if at is not None:
+        check_rep_scope(principal, rep_id, reports, at=at)
+        body = reports.kept_view_json(
+            rep_id, period, at, view=view, locale=locale, offset=offset, limit=limit
+        )
+        if body is not None:
+            _audit_read(principal, rep_id, "statement")
+            return conditional(body, media_type=_JSON, if_none_match=if_none_match)
+    body = await run_in_threadpool(
+        _statement_json, principal, reports, rep_id, period, view, as_of, locale, offset, limit
     )
     return conditional(body, media_type=_JSON, if_none_match=if_none_match)
+
+
+def _statement_json(
+    principal: Principal,
+    reports: Reports,
+    rep_id: str,
+    period: str,
+    view: Literal["full", "summary"],
+    as_of: str | None,
+    locale: str,
+    offset: int | None,
+    limit: int | None,
+) -> bytes:
+    check_rep_scope(principal, rep_id, reports)
+    _audit_read(principal, rep_id, "statement")
+    return reports.statement_view_json(
+        rep_id, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
+    )
 
 
 @router.get(
