@@ -198,6 +198,12 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     if s.get("view") == "summary":
         note = SUMMARY_WORDS[locale]["summary_note"].format(steps=s.get("steps", "—"))
         console.print(f"[dim]{escape(note)}[/]")
+    page = s.get("page")
+    if isinstance(page, dict):
+        note = SUMMARY_WORDS[locale]["page_note"].format(
+            **page, next=page["offset"] + page["returned"]
+        )
+        console.print(f"[dim]{escape(note)}[/]")
 
 
 def _line_label(line: dict[str, Any], locale: str) -> str:

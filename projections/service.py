@@ -400,11 +400,7 @@ class Reports:
         which is one page: paging it is refused. Summaries and pages are kept
         (`_kept_json`)."""
         if view == "summary":
-            if offset is not None or limit is not None:
-                raise InvalidInputError(
-                    "the summary is one page: paging applies to view=full",
-                    field="offset" if offset is not None else "limit",
-                )
+            _one_page(offset, limit)
             return self.summary_json(rep_id, period, as_of=as_of, locale=locale)
         if offset is None and limit is None:
             return self.statement_json(rep_id, period, as_of=as_of, locale=locale)
@@ -454,10 +450,20 @@ class Reports:
         view: Literal["full", "summary", "auto"] = "full",
         as_of: str | int | None = None,
         locale: str = "en",
+        offset: int | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
         """The statement in ``view`` as a document; ``auto``: the summary when
         the statement explains more than `AUTO_SUMMARY_STEPS` steps (the CLI's
-        default: a long statement stays readable)."""
+        default: a long statement stays readable). ``offset``/``limit``: a page
+        of the full view's steps, as `statement_view_json` makes it."""
+        if offset is not None or limit is not None:
+            if view == "summary":
+                _one_page(offset, limit)
+            body = self.statement_view_json(
+                rep_id, period, as_of=as_of, locale=locale, offset=offset, limit=limit
+            )
+            return loads_document(body)
         if view == "summary":
             return loads_document(self.summary_json(rep_id, period, as_of=as_of, locale=locale))
         doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
@@ -1089,6 +1095,15 @@ _NO_END = 2**63 - 1
 _KEPT_SUMMARIES = 1024  # statement views a process keeps (`KeptViews`), and their bytes
 _KEPT_BYTES = 64 * 1024 * 1024
 _KEPT_REPS = 10_000  # directory rows a process keeps (`Reports.rep`)
+
+
+def _one_page(offset: int | None, limit: int | None) -> None:
+    """The summary is one page: an offset or a limit with it is refused, named."""
+    if offset is not None or limit is not None:
+        raise InvalidInputError(
+            "the summary is one page: paging (offset, limit) applies to the full view",
+            field="offset" if offset is not None else "limit",
+        )
 
 
 def _stamped_last(summary: dict[str, Any]) -> bytes:
