@@ -385,10 +385,6 @@ async def _run(
             return 0
 
         getters: list[_KeptAliveGet] = []
-        if "summary" in phases and not aiohttp_reads:
-            getters = [
-                await _KeptAliveGet.open(base, summary_path, tokens[1]) for _ in range(concurrency)
-            ]
 
         async def get_summary_lean(i: int) -> int:
             await getters[i // 10_000_000].get()
@@ -419,6 +415,18 @@ async def _run(
             await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
         if "summary" in phases:
             await get_summary(0)  # the first read makes the summary; then it is kept
+            if not aiohttp_reads:  # opened now: a server closes idle connections
+                getters += [
+                    await _KeptAliveGet.open(base, summary_path, tokens[1])
+                    for _ in range(concurrency)
+                ]
+            # every client once, so that each API process has made it too
+            await asyncio.gather(
+                *(
+                    get_summary(0) if aiohttp_reads else get_summary_lean(n * 10_000_000)
+                    for n in range(concurrency)
+                )
+            )
             await _phase(
                 f"get_statement_summary_{BIG_SALES}_sales",
                 store,

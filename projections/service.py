@@ -436,9 +436,8 @@ class Reports:
         them there); None when `fresh` would wait for them or, inline, project."""
         if self.projections == "inline":
             return None
-        head = self.ledger.head()
-        at = self.projector.store.position()
-        if head is not None and at < head.position and not self._projector_unavailable():
+        head, at = self.projector.store.read_point()
+        if at < head and not self._projector_unavailable():
             return None
         return at
 

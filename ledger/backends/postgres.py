@@ -178,6 +178,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1"
         ).format(schema=schema, chain=chain)
+        # the head's position, for a read that wants it with others in one statement
+        self.head_position_statement = SQL("SELECT MAX(position) FROM {schema}.{chain}").format(
+            schema=schema, chain=chain
+        )
         self._select_links = SQL(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "WHERE position > %s ORDER BY position LIMIT %s"

@@ -42,8 +42,11 @@ _REBUILD_LOCK = 0x1ED6E5_0002
 class PostgresViewStore(PostgresTrackingRecorder):
     """Read models in the ledger's PostgreSQL schema."""
 
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, datastore: Any, *, head_position_statement: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(datastore, tracking_table_name="ledger_views_tracking", **kwargs)
+        self.head_position_statement = head_position_statement
         name = self.datastore.schema
         schema = Identifier(name)
         for view in VIEWS:
@@ -176,6 +179,17 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def read_point(self) -> tuple[int, int]:
+        assert self.head_position_statement is not None, "opened without the ledger's chain"
+        statement = SQL("SELECT ({head}) AS head, ({tracked}) AS position").format(
+            head=self.head_position_statement, tracked=self.max_tracking_id_statement
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (TRACKING_NAME,), prepare=True)
+            found = curs.fetchone()
+        assert found is not None
+        return int(found["head"] or 0), int(found["position"] or 0)
 
     def event_counts(self) -> dict[str, int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
