@@ -47,6 +47,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
     ) -> None:
         super().__init__(datastore, tracking_table_name="ledger_views_tracking", **kwargs)
         self.head_position_statement = head_position_statement
+        self._read_point: bytes | None = None  # its statement, composed once
         name = self.datastore.schema
         schema = Identifier(name)
         for view in VIEWS:
@@ -182,11 +183,16 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"
-        statement = SQL("SELECT ({head}) AS head, ({tracked}) AS position").format(
-            head=self.head_position_statement, tracked=self.max_tracking_id_statement
-        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (TRACKING_NAME,), prepare=True)
+            if self._read_point is None:  # composing quotes each name: once, not per read
+                self._read_point = (
+                    SQL("SELECT ({head}) AS head, ({tracked}) AS position")
+                    .format(
+                        head=self.head_position_statement, tracked=self.max_tracking_id_statement
+                    )
+                    .as_bytes(conn)
+                )
+            curs.execute(self._read_point, (TRACKING_NAME,), prepare=True)
             found = curs.fetchone()
         assert found is not None
         return int(found["head"] or 0), int(found["position"] or 0)

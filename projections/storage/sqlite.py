@@ -123,8 +123,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"
         statement = (
-            f"SELECT ({self.head_position_statement}), "
-            f"({self.select_max_tracking_id_statement})"
+            f"SELECT ({self.head_position_statement}), ({self.select_max_tracking_id_statement})"
         )
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, (TRACKING_NAME,))
