@@ -18,8 +18,10 @@ The single-event phase and the bare ceiling are driven by `wrk` when it is insta
 (``--client auto``; Debian/Ubuntu: ``apt install wrk``): a Python client spends about
 as much CPU per request as the server does, and on a 2-core machine it takes that
 CPU from the server it measures. Each acknowledged write's event id is collected by
-`bench/wrk_post.lua` for the integrity check. The other phases (a few large or slow
-requests a second) use aiohttp.
+`bench/wrk_post.lua` for the integrity check. The summary phase (small answers, many
+a second) uses a lean kept-alive client of its own (`_KeptAliveGet`; aiohttp with
+``--client aiohttp``) and reports the CPU a request cost the server and the client.
+The other phases (a few large or slow requests a second) use aiohttp.
 """
 
 from __future__ import annotations
