@@ -189,6 +189,7 @@ class Reports:
         self._last_stamp: tuple[int, bytes] = (-1, b"")
         # the summaries and pages of statements served (`KeptViews`)
         self._summaries = KeptViews(max_entries=_KEPT_SUMMARIES, max_bytes=_KEPT_BYTES)
+        self._making: dict[ViewKey, threading.Lock] = {}  # a lock per view being made
         # rep -> (the read models' position, its directory row there)
         self._directory: dict[str, tuple[int, RepRow]] = {}
         # rep -> (head position, facts, calculator, step cache) of recent estimates
@@ -510,22 +511,38 @@ class Reports:
             body = self._kept_now(key, self.fresh())
             if body is not None:
                 return body
-            doc = self.statement(rep_id, period, locale=locale)
         else:
             position = self.ledger.resolve_as_of(as_of)
             key = (*view, position)
             kept = self._summaries.get(key)
             if kept is not None:
                 return kept.body
-            doc = self.statement(rep_id, period, as_of=position, locale=locale)
-        body = render(doc)
+        # One thread makes a view; the reads of it meanwhile wait for it rather than
+        # each decode the statement too (after a change, every client misses at once).
+        with self._making_lock(key):
+            if as_of is None:
+                body = self._kept_now(key, self.fresh())
+                if body is not None:
+                    return body
+                doc = self.statement(rep_id, period, locale=locale)
+            else:
+                kept = self._summaries.get(key)
+                if kept is not None:
+                    return kept.body
+                doc = self.statement(rep_id, period, as_of=position, locale=locale)
+            return self._keep(key, doc, render(doc), now=as_of is None)
+
+    def _making_lock(self, key: ViewKey) -> threading.Lock:
+        """The lock of whoever makes the view ``key`` (few: cleared when many)."""
+        if len(self._making) > _KEPT_SUMMARIES:
+            self._making.clear()
+        return self._making.setdefault(key, threading.Lock())
+
+    def _keep(self, key: ViewKey, doc: dict[str, Any], body: bytes, *, now: bool) -> bytes:
+        """``body``, the view of ``doc``, kept unless the period is paid."""
         if doc.get("status") != "paid":
             at = int(doc["as_of"]["position"])
-            made = (
-                KeptView.of(at, body, self._stamp(at))
-                if as_of is None
-                else KeptView(at, body, (0, 0))
-            )
+            made = KeptView.of(at, body, self._stamp(at)) if now else KeptView(at, body, (0, 0))
             if made is not None:
                 self._summaries.put(key, made)
         return body

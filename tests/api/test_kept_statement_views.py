@@ -6,8 +6,11 @@ next read."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import pytest
@@ -18,6 +21,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.tokens import TokenStore
 from ledger.application import Ledger
+from projections import service
 from projections.service import Reports
 from projections.summary import expand_ranges
 from tests.builders import enrol, jsonl, sale, seeded
@@ -158,3 +162,23 @@ class TestEveryRequestIsChecked:
         assert [(e["actor"], e["rep_id"], e["what"]) for e in audited] == [
             ("fin-amy", "r1", "statement")
         ] * 2
+
+
+class TestMadeOnce:
+    def test_concurrent_reads_of_a_view_to_make_make_it_once(
+        self, served: Served, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After a change every client misses at once: one makes it, the others wait."""
+        made: list[str] = []
+        summarise = service.summarise
+
+        def counted(doc: dict[str, Any], locale: str) -> dict[str, Any]:
+            made.append(locale)
+            time.sleep(0.05)  # a slow making: the others arrive meanwhile
+            return summarise(doc, locale)
+
+        monkeypatch.setattr(service, "summarise", counted)
+        with ThreadPoolExecutor(8) as pool:
+            bodies = list(pool.map(lambda _: served.get(SUMMARY), range(8)))
+        assert made == ["en"]
+        assert len(set(bodies)) == 1
