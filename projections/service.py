@@ -427,9 +427,15 @@ class Reports:
         ``position`` (`now_position`): a lookup and at most one small read of
         the replay index, without waiting (the API serves it on its event
         loop). None: make it with `statement_view_json`."""
-        if view == "full" and offset is None and limit is None:
-            return None  # the stored document itself: `statement_json`
+        if not self.keeps(view, offset, limit):
+            return None
         return self._kept_now((rep_id, period, view, locale, offset, limit, None), position)
+
+    @staticmethod
+    def keeps(view: str, offset: int | None, limit: int | None) -> bool:
+        """Whether the view is kept (`kept_view_json`): the summary and pages; the
+        full view is the stored document itself (`statement_json`)."""
+        return view != "full" or offset is not None or limit is not None
 
     def now_position(self) -> int | None:
         """The position a read now is served at, read without waiting: that of

@@ -99,7 +99,7 @@ async def get_statement(
     # A view kept from an earlier read is served here, on the event loop: the
     # scope check and the check that it still holds are a few small reads. A
     # view to make (or a read that must wait for the projections) runs in a thread.
-    at = reports.now_position() if as_of is None else None
+    at = reports.now_position() if as_of is None and reports.keeps(view, offset, limit) else None
     if at is not None:
         check_rep_scope(principal, rep_id, reports, at=at)
         body = reports.kept_view_json(
