@@ -62,13 +62,22 @@ BIG_REP = "rep-big"
 BIG_SALES = 10_000
 _CATEGORIES = ("software", "hardware", "services")
 _JSON = {"Content-Type": "application/json"}
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def server_env(**settings: str) -> dict[str, str]:
     """The environment of a benchmarked `incentive-ledger` process: this one's,
-    without its LEDGER_ settings, plus the bench token secret and ``settings``."""
+    without its LEDGER_ settings, plus the bench token secret and ``settings``;
+    the code of this checkout first on its path (the console script imports the
+    package the environment has installed, which may be another checkout's)."""
     own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    return own | {"LEDGER_TOKEN_SECRET": SECRET, "LEDGER_LOG_LEVEL": "WARNING", **settings}
+    path = os.pathsep.join(p for p in (str(_CHECKOUT), own.get("PYTHONPATH")) if p)
+    return own | {
+        "PYTHONPATH": path,
+        "LEDGER_TOKEN_SECRET": SECRET,
+        "LEDGER_LOG_LEVEL": "WARNING",
+        **settings,
+    }
 
 
 def _free_port() -> int:
