@@ -71,6 +71,7 @@ from projections.audit_check import check_bundle
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
+from projections.summary import DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT
 from projections.whatif import EstimateSale
 from service import UseCases
 
@@ -637,17 +638,39 @@ def statement(
             "summary for a long statement, every line for a short one or with --json).",
         ),
     ] = None,
+    offset: Annotated[
+        int | None,
+        typer.Option(
+            "--offset",
+            help="Every line, with its explanation steps from this one on (0 first; "
+            "counted over all lines, in order). As the API's ?offset=.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            help=f"Every line, with at most this many explanation steps in all (1 to "
+            f"{MAX_STEP_LIMIT}; {DEFAULT_STEP_LIMIT} with only --offset). As the API's ?limit=.",
+        ),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """One rep's statement for one period, every line explained."""
+    """One rep's statement for one period, every line explained (or a page of its
+    explanation steps: --offset/--limit)."""
+    paged = offset is not None or limit is not None
     view: Literal["full", "summary", "auto"] = (
-        ("full" if as_json else "auto") if summary is None else ("summary" if summary else "full")
+        ("full" if as_json or paged else "auto")
+        if summary is None
+        else ("summary" if summary else "full")
     )
     result = _reporting(
         db,
         as_json=as_json,
-        call=lambda r: r.statement_view(rep, period, view=view, as_of=as_of, locale=locale),
+        call=lambda r: r.statement_view(
+            rep, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
+        ),
     )
     if as_json:
         _print_json(result)

@@ -104,18 +104,22 @@ def manages(principal: Principal, manager_id: object) -> bool:
     )
 
 
-def check_rep_scope(principal: Principal, rep_id: str, reports: Reports) -> None:
+def check_rep_scope(
+    principal: Principal, rep_id: str, reports: Reports, *, at: int | None = None
+) -> None:
     """404 unless the principal may see ``rep_id``'s data.
 
     Reps see only themselves; managers their team (reps whose manager is them);
-    finance and compliance everyone.
+    finance and compliance everyone. ``at``: as the read models stand at that
+    position (`Reports.now_position`), without waiting for them.
     """
     hidden = NotFoundError(f"no rep {rep_id}", field="rep_id")
     if principal.role == "rep":
         if principal.rep_id != rep_id:
             raise hidden
         return
-    directory = reports.rep(rep_id)  # NotFoundError for a rep that does not exist
+    # NotFoundError for a rep that does not exist
+    directory = reports.rep(rep_id) if at is None else reports.rep_at(rep_id, at)
     if principal.role == "manager" and not manages(principal, directory.manager_id):
         raise hidden
 

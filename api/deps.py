@@ -20,6 +20,7 @@ from service import UseCases
 
 __all__ = [
     "BEARER",
+    "AcceptLanguage",
     "Caller",
     "LedgerDep",
     "LocaleDep",
@@ -131,15 +132,18 @@ def negotiate_locale(header: str | None) -> str:
     return min(choices)[2]
 
 
-async def _locale(
-    accept_language: Annotated[
-        str | None,
-        Header(
-            description="en or zh-CN (zh, zh-Hans); q-values honoured; absent or * is en. "
-            "Only unsupported languages: 406."
-        ),
-    ] = None,
-) -> str:
+# The Accept-Language header as a route declares it (`LocaleDep`, or a route that
+# negotiates the locale itself with `negotiate_locale`).
+AcceptLanguage = Annotated[
+    str | None,
+    Header(
+        description="en or zh-CN (zh, zh-Hans); q-values honoured; absent or * is en. "
+        "Only unsupported languages: 406."
+    ),
+]
+
+
+async def _locale(accept_language: AcceptLanguage = None) -> str:
     return negotiate_locale(accept_language)
 
 

@@ -18,8 +18,10 @@ The single-event phase and the bare ceiling are driven by `wrk` when it is insta
 (``--client auto``; Debian/Ubuntu: ``apt install wrk``): a Python client spends about
 as much CPU per request as the server does, and on a 2-core machine it takes that
 CPU from the server it measures. Each acknowledged write's event id is collected by
-`bench/wrk_post.lua` for the integrity check. The other phases (a few large or slow
-requests a second) use aiohttp.
+`bench/wrk_post.lua` for the integrity check. The summary phase (small answers, many
+a second) uses a lean kept-alive client of its own (`_KeptAliveGet`; aiohttp with
+``--client aiohttp``) and reports the CPU a request cost the server and the client.
+The other phases (a few large or slow requests a second) use aiohttp.
 """
 
 from __future__ import annotations
@@ -60,13 +62,22 @@ BIG_REP = "rep-big"
 BIG_SALES = 10_000
 _CATEGORIES = ("software", "hardware", "services")
 _JSON = {"Content-Type": "application/json"}
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def server_env(**settings: str) -> dict[str, str]:
     """The environment of a benchmarked `incentive-ledger` process: this one's,
-    without its LEDGER_ settings, plus the bench token secret and ``settings``."""
+    without its LEDGER_ settings, plus the bench token secret and ``settings``;
+    the code of this checkout first on its path (the console script imports the
+    package the environment has installed, which may be another checkout's)."""
     own = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    return own | {"LEDGER_TOKEN_SECRET": SECRET, "LEDGER_LOG_LEVEL": "WARNING", **settings}
+    path = os.pathsep.join(p for p in (str(_CHECKOUT), own.get("PYTHONPATH")) if p)
+    return own | {
+        "PYTHONPATH": path,
+        "LEDGER_TOKEN_SECRET": SECRET,
+        "LEDGER_LOG_LEVEL": "WARNING",
+        **settings,
+    }
 
 
 def _free_port() -> int:
@@ -105,8 +116,18 @@ def _big_rep_lines() -> list[str]:
 
 
 async def _phase(
-    name: str, store: str, seconds: float, concurrency: int, call: Callable[[int], Awaitable[int]]
+    name: str,
+    store: str,
+    seconds: float,
+    concurrency: int,
+    call: Callable[[int], Awaitable[int]],
+    *,
+    client: str = "aiohttp",
+    server_pid: int | None = None,
 ) -> list[str]:
+    """One phase's figure; with ``server_pid``, also the CPU each request cost
+    the server (its processes) and this client: figures that hold on a busy
+    machine, where requests/s and latencies depend on who else runs."""
     latencies: list[float] = []
     events = 0
     deadline = time.perf_counter() + seconds
@@ -125,9 +146,18 @@ async def _phase(
             latencies.append((time.perf_counter() - started) * 1000)
             i += 1
 
+    server_cpu = _tree_cpu_seconds(server_pid)
+    client_cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu: dict[str, float] = {}
+    if server_pid is not None and latencies:
+        per = 1000 / len(latencies)
+        cpu = {
+            "server_cpu_ms_per_req": round((_tree_cpu_seconds(server_pid) - server_cpu) * per, 3),
+            "client_cpu_ms_per_req": round((time.process_time() - client_cpu) * per, 3),
+        }
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
     emit(
@@ -141,8 +171,111 @@ async def _phase(
         concurrency=concurrency,
         seconds=seconds,
         failures=dict(failures),
+        client=client,
+        **cpu,
     )
     return []
+
+
+def _tree_cpu_seconds(pid: int | None) -> float:
+    """The CPU seconds (user and system) of process ``pid`` and its descendants
+    so far, from /proc (0.0 where there is none)."""
+    proc = Path("/proc")
+    if pid is None or not proc.is_dir():
+        return 0.0
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree = {pid}
+    grown = True
+    while grown:
+        found = {child for child, (parent, _) in stats.items() if parent in tree} - tree
+        tree |= found
+        grown = bool(found)
+    return sum(stats[member][1] for member in tree if member in stats)
+
+
+class _KeptAliveGet(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection that GETs one path again and again,
+    reading each whole answer (by its Content-Length) and checking its status.
+
+    The summary phase's client: aiohttp spends about as much CPU per small
+    answer as the server does to make it, and on a 2-core machine it takes
+    that CPU from the server it measures (as `wrk` spares the single-event
+    phase). A request is bytes made once; an answer, a header scan.
+    """
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: asyncio.Future[None] | None = None
+        self.wanted = -1  # bytes of the answer under way (headers and body), once known
+
+    @classmethod
+    async def open(cls, base: str, path: str, token: str) -> _KeptAliveGet:
+        host, _, port = base.removeprefix("http://").partition(":")
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+        loop = asyncio.get_running_loop()
+        _, getter = await loop.create_connection(lambda: cls(request), host, int(port))
+        return getter
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiting is not None and not self.waiting.done():
+            self.waiting.set_exception(exc or ConnectionResetError("closed by the server"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.wanted < 0:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[:end]).lower()
+            status = head[9:12]
+            at = head.find(b"\r\ncontent-length:")
+            if status != b"200" or at < 0:
+                self._fail(f"status {status.decode()} (or no content-length)")
+                return
+            line_end = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
+            self.wanted = end + 4 + length
+        if len(self.buffer) >= self.wanted:
+            del self.buffer[: self.wanted]
+            self.wanted = -1
+            if self.waiting is not None:
+                self.waiting.set_result(None)
+
+    def _fail(self, reason: str) -> None:
+        self.buffer.clear()
+        if self.waiting is not None:
+            self.waiting.set_exception(RuntimeError(reason))
+        if self.transport is not None:
+            self.transport.close()
+
+    async def get(self) -> None:
+        assert self.transport is not None
+        if self.transport.is_closing():
+            raise ConnectionResetError("closed")
+        self.waiting = asyncio.get_running_loop().create_future()
+        self.transport.write(self.request)
+        await self.waiting
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
@@ -210,9 +343,12 @@ async def _run(
     wrk_acked: Path | None = None,
     *,
     projecting: bool = True,
+    aiohttp_reads: bool = False,
+    server_pid: int | None = None,
 ) -> None:
     """The phases; ``wrk_acked``: drive the single-event phase with wrk, which
-    writes the event ids it was answered with there."""
+    writes the event ids it was answered with there; ``aiohttp_reads``: the
+    summary phase through aiohttp rather than `_KeptAliveGet`."""
     writer, reader = ({"Authorization": f"Bearer {t}"} for t in tokens)
     timeout = aiohttp.ClientTimeout(total=60)
     async with (
@@ -259,6 +395,12 @@ async def _run(
                 response.raise_for_status()
             return 0
 
+        getters: list[_KeptAliveGet] = []
+
+        async def get_summary_lean(i: int) -> int:
+            await getters[i // 10_000_000].get()
+            return 0
+
         if "single" in phases and wrk_acked is not None:
             await asyncio.to_thread(
                 _wrk,
@@ -284,13 +426,29 @@ async def _run(
             await _phase("mixed_post_and_read", store, seconds, concurrency, mixed)
         if "summary" in phases:
             await get_summary(0)  # the first read makes the summary; then it is kept
+            if not aiohttp_reads:  # opened now: a server closes idle connections
+                getters += [
+                    await _KeptAliveGet.open(base, summary_path, tokens[1])
+                    for _ in range(concurrency)
+                ]
+            # every client once, so that each API process has made it too
+            await asyncio.gather(
+                *(
+                    get_summary(0) if aiohttp_reads else get_summary_lean(n * 10_000_000)
+                    for n in range(concurrency)
+                )
+            )
             await _phase(
                 f"get_statement_summary_{BIG_SALES}_sales",
                 store,
                 seconds,
                 concurrency,
-                get_summary,
+                get_summary if aiohttp_reads else get_summary_lean,
+                client="aiohttp" if aiohttp_reads else "lean",
+                server_pid=server_pid,
             )
+        for getter in getters:
+            getter.close()
 
 
 async def _caught_up(client: aiohttp.ClientSession, store: str) -> None:
@@ -372,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
         "--client",
         choices=["auto", "wrk", "aiohttp"],
         default="auto",
-        help="load generator of the single-event and bare phases (auto: wrk when installed)",
+        help="load generator of the single-event and bare phases (auto: wrk when installed) "
+        "and of the summary phase (aiohttp, or else a lean kept-alive client)",
     )
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
@@ -463,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
                         phases,
                         wrk_acked,
                         projecting=args.projector != "none",
+                        aiohttp_reads=args.client == "aiohttp",
+                        server_pid=server.pid,
                     )
                 )
             finally:

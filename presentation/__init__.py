@@ -150,6 +150,13 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     table.add_row(f"[bold]{phrase(locale, 'total')}[/]", f"[bold]{s['total']}[/]", "")
     table.add_row(f"[bold]{phrase(locale, 'payable')}[/]", f"[bold]{s['payable']}[/]", "")
     console.print(table)
+    _print_statement_notes(console, s, locale)
+
+
+def _print_statement_notes(console: Console, s: dict[str, Any], locale: str) -> None:
+    """What follows a statement's table: attainment, warnings, what is unreleased
+    or pending, who paid it and what changed since, the chain head, the view."""
+    status = s.get("status", "open")
     if s.get("attainment") is not None:
         summary = phrase(
             locale, "attainment_summary", **fields(s, "attainment", "score", "tier_coefficient")
@@ -185,6 +192,12 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     console.print(phrase(locale, "chain_head", position=head["position"], hash=head["hash"]))
     if s.get("view") == "summary":
         note = SUMMARY_WORDS[locale]["summary_note"].format(steps=s.get("steps", "—"))
+        console.print(f"[dim]{escape(note)}[/]")
+    page = s.get("page")
+    if isinstance(page, dict):
+        note = SUMMARY_WORDS[locale]["page_note"].format(
+            **page, next=page["offset"] + page["returned"]
+        )
         console.print(f"[dim]{escape(note)}[/]")
 
 

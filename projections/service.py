@@ -4,12 +4,11 @@ they compute nothing themselves."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -39,6 +38,7 @@ from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import diff_statements
 from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
+from projections.kept_views import KeptView, KeptViews, ViewKey
 from projections.payout_runs import run_status
 from projections.payroll import (
     ExportedStatement,
@@ -196,7 +196,11 @@ class Reports:
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         self._last_stamp: tuple[int, bytes] = (-1, b"")
-        self._summaries: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+        # the summaries and pages of statements served (`KeptViews`)
+        self._summaries = KeptViews(max_entries=_KEPT_SUMMARIES, max_bytes=_KEPT_BYTES)
+        self._making: dict[ViewKey, threading.Lock] = {}  # a lock per view being made
+        # rep -> (the read models' position, its directory row there)
+        self._directory: dict[str, tuple[int, RepRow]] = {}
         # rep -> (head position, facts, calculator, step cache) of recent estimates
         self._estimates: dict[str, _KeptRep] = {}
         self._estimates_lock = threading.Lock()
@@ -480,19 +484,55 @@ class Reports:
         """The statement as JSON in ``view``: the full view (`statement_json`),
         a page of its steps when ``offset`` or ``limit`` is given
         (`projections.summary.page_statement`), or the summary (`summary_json`),
-        which is one page: paging it is refused."""
+        which is one page: paging it is refused. Summaries and pages are kept
+        (`_kept_json`)."""
         if view == "summary":
-            if offset is not None or limit is not None:
-                raise InvalidInputError(
-                    "the summary is one page: paging applies to view=full",
-                    field="offset" if offset is not None else "limit",
-                )
+            _one_page(offset, limit)
             return self.summary_json(rep_id, period, as_of=as_of, locale=locale)
         if offset is None and limit is None:
             return self.statement_json(rep_id, period, as_of=as_of, locale=locale)
         page = StepPage(offset or 0, limit if limit is not None else DEFAULT_STEP_LIMIT)
-        doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
-        return orjson.dumps(page_statement(doc, page))
+        return self._kept_json(
+            (rep_id, period, view, locale, offset, limit),
+            as_of,
+            lambda doc: orjson.dumps(page_statement(doc, page)),
+        )
+
+    def kept_view_json(
+        self,
+        rep_id: str,
+        period: str,
+        position: int,
+        *,
+        view: Literal["full", "summary"] = "full",
+        locale: str = "en",
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> bytes | None:
+        """`statement_view_json` now, if it is kept and still holds at
+        ``position`` (`now_position`): a lookup and at most one small read of
+        the replay index, without waiting (the API serves it on its event
+        loop). None: make it with `statement_view_json`."""
+        if not self.keeps(view, offset, limit):
+            return None
+        return self._kept_now((rep_id, period, view, locale, offset, limit, None), position)
+
+    @staticmethod
+    def keeps(view: str, offset: int | None, limit: int | None) -> bool:
+        """Whether the view is kept (`kept_view_json`): the summary and pages; the
+        full view is the stored document itself (`statement_json`)."""
+        return view != "full" or offset is not None or limit is not None
+
+    def now_position(self) -> int | None:
+        """The position a read now is served at, read without waiting: that of
+        the read models when they have reached the head (or nobody is bringing
+        them there); None when `fresh` would wait for them or, inline, project."""
+        if self.projections == "inline":
+            return None
+        head, at = self.projector.store.read_point()
+        if at < head and not self._projector_unavailable():
+            return None
+        return at
 
     def statement_view(
         self,
@@ -502,10 +542,20 @@ class Reports:
         view: Literal["full", "summary", "auto"] = "full",
         as_of: str | int | None = None,
         locale: str = "en",
+        offset: int | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
         """The statement in ``view`` as a document; ``auto``: the summary when
         the statement explains more than `AUTO_SUMMARY_STEPS` steps (the CLI's
-        default: a long statement stays readable)."""
+        default: a long statement stays readable). ``offset``/``limit``: a page
+        of the full view's steps, as `statement_view_json` makes it."""
+        if offset is not None or limit is not None:
+            if view == "summary":
+                _one_page(offset, limit)
+            body = self.statement_view_json(
+                rep_id, period, as_of=as_of, locale=locale, offset=offset, limit=limit
+            )
+            return loads_document(body)
         if view == "summary":
             return loads_document(self.summary_json(rep_id, period, as_of=as_of, locale=locale))
         doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
@@ -517,40 +567,93 @@ class Reports:
         self, rep_id: str, period: str, *, as_of: str | int | None = None, locale: str = "en"
     ) -> bytes:
         """The summary view as JSON bytes (`projections.summary.summarise` of the
-        statement as served: a paid one is proven first).
-
-        Now (no ``as_of``), an open period's summary is kept per rep, period
-        and locale with the position it was made at, and served again — its
-        ``as_of`` and ``chain_head`` spliced in, as `_cached` does — until an
-        event that can change the rep's statements is projected
-        (`earliest_change_after`: the replay index lists a payment of the
-        period for its reps too). A paid period's is made anew on each read: it
-        must prove itself each time.
-        """
+        statement as served: a paid one is proven first), kept (`_kept_json`)."""
         if as_of is not None:
-            doc = self.statement(rep_id, period, as_of=as_of, locale=locale)
-            return orjson.dumps(summarise(doc, locale))
-        wanted = _period(period)
-        key = (rep_id, str(wanted), locale)
-        position = self.fresh()
-        kept = self._summaries.get(key)
-        # a payment of the period is such an event too (`LedgerFacts.since`)
-        if kept is not None and (
-            kept[0] == position
-            or self.projector.store.earliest_change_after(rep_id, kept[0]) is None
-        ):
-            return kept[1] + self._stamp(position)[1:]
-        doc = self.statement(rep_id, period, locale=locale)
-        at = int(doc["as_of"]["position"])
-        summary = summarise(doc, locale)
-        stamp = {"as_of": summary.pop("as_of"), "chain_head": summary.pop("chain_head")}
-        body = orjson.dumps(summary, option=orjson.OPT_SORT_KEYS)[:-1] + b","
+            return self._kept_json(
+                (rep_id, period, "summary", locale, None, None),
+                as_of,
+                lambda doc: orjson.dumps(summarise(doc, locale)),
+            )
+        return self._kept_json(
+            (rep_id, period, "summary", locale, None, None),
+            None,
+            lambda doc: _stamped_last(summarise(doc, locale)),
+        )
+
+    def _kept_json(
+        self,
+        view: tuple[str, str, str, str, int | None, int | None],
+        as_of: str | int | None,
+        render: Callable[[dict[str, Any]], bytes],
+    ) -> bytes:
+        """A view (``view``: rep, period as asked, view, locale, offset, limit)
+        of the statement now or as of ``as_of``, rendered from the statement
+        document by ``render``, and kept (`KeptViews`) unless the period is paid:
+        a paid period's statement must prove itself on each read.
+
+        As of a position, what is kept is served again as it is: the log only
+        grows. Now, it is served again until an event that can change the rep's
+        statements is projected (`earliest_change_after`: the replay index lists
+        a payment of the period for its reps too), its ``as_of`` and
+        ``chain_head`` those of the current position (`KeptView.stamped`).
+        """
+        rep_id, period, _, locale = view[:4]
+        if as_of is None:
+            key: ViewKey = (*view, None)
+            body = self._kept_now(key, self.fresh())
+            if body is not None:
+                return body
+        else:
+            position = self.ledger.resolve_as_of(as_of)
+            key = (*view, position)
+            kept = self._summaries.get(key)
+            if kept is not None:
+                return kept.body
+        # One thread makes a view; the reads of it meanwhile wait for it rather than
+        # each decode the statement too (after a change, every client misses at once).
+        with self._making_lock(key):
+            if as_of is None:
+                body = self._kept_now(key, self.fresh())
+                if body is not None:
+                    return body
+                doc = self.statement(rep_id, period, locale=locale)
+            else:
+                kept = self._summaries.get(key)
+                if kept is not None:
+                    return kept.body
+                doc = self.statement(rep_id, period, as_of=position, locale=locale)
+            return self._keep(key, doc, render(doc), now=as_of is None)
+
+    def _making_lock(self, key: ViewKey) -> threading.Lock:
+        """The lock of whoever makes the view ``key`` (few: cleared when many)."""
+        if len(self._making) > _KEPT_SUMMARIES:
+            self._making.clear()
+        return self._making.setdefault(key, threading.Lock())
+
+    def _keep(self, key: ViewKey, doc: dict[str, Any], body: bytes, *, now: bool) -> bytes:
+        """``body``, the view of ``doc``, kept unless the period is paid."""
         if doc.get("status") != "paid":
-            if len(self._summaries) >= _KEPT_SUMMARIES:
-                with contextlib.suppress(RuntimeError, StopIteration):  # another thread at it
-                    self._summaries.pop(next(iter(self._summaries)), None)
-            self._summaries[key] = (at, body)
-        return body + orjson.dumps(stamp)[1:]
+            at = int(doc["as_of"]["position"])
+            made = KeptView.of(at, body, self._stamp(at)) if now else KeptView(at, body, (0, 0))
+            if made is not None:
+                self._summaries.put(key, made)
+        return body
+
+    def _kept_now(self, key: ViewKey, position: int) -> bytes | None:
+        """The kept view ``key`` (made now) served at ``position``, if no event
+        that can change the rep's statements has been projected since it was
+        made; None otherwise."""
+        kept = self._summaries.get(key)
+        if kept is None:
+            return None
+        if kept.position != position:
+            if kept.position > position or (
+                self.projector.store.earliest_change_after(key[0], kept.position) is not None
+            ):
+                return None
+            kept = kept.stamped(position, self._stamp(position))
+            self._summaries.put(key, kept)
+        return kept.body
 
     # -- paid statements prove themselves (SPEC §4) ------------------------------
 
@@ -701,11 +804,22 @@ class Reports:
 
     def rep(self, rep_id: str) -> RepRow:
         """The rep's directory row (team, manager, plans); NotFoundError if none."""
-        self.fresh()
+        return self.rep_at(rep_id, self.fresh())
+
+    def rep_at(self, rep_id: str, position: int) -> RepRow:
+        """`rep` as the read models stand at ``position`` (where `fresh` or
+        `now_position` found them): read once per position."""
+        kept = self._directory.get(rep_id)
+        if kept is not None and kept[0] == position:
+            return kept[1]
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
-        return RepRow.model_validate(rows[0][2])
+        row = RepRow.model_validate(rows[0][2])
+        if len(self._directory) >= _KEPT_REPS:
+            self._directory.clear()
+        self._directory[rep_id] = (position, row)
+        return row
 
     def history(self, rep_id: str) -> list[dict[str, Any]]:
         """The rep's disciplinary history, from its read model."""
@@ -853,12 +967,14 @@ class Reports:
         if position is None:
             head = self.ledger.head()
             position = head.position if head else 0
-        if store.position() < position and self._projector_unavailable():
-            return store.position()
+        at = store.position()
+        if at < position and self._projector_unavailable():
+            return at
         deadline = time.monotonic() + self.read_wait_seconds
-        while store.position() < position and time.monotonic() < deadline:
+        while at < position and time.monotonic() < deadline:
             time.sleep(0.005)
-        return store.position()
+            at = store.position()
+        return at
 
     def _projector_unavailable(self) -> bool:
         """Whether the projector keeps failing or is replaying every read model
@@ -1083,7 +1199,24 @@ class Reports:
 
 _NO_END = 2**63 - 1
 # Summaries a process keeps (`Reports.summary_json`): a few kilobytes each.
-_KEPT_SUMMARIES = 1024
+_KEPT_SUMMARIES = 1024  # statement views a process keeps (`KeptViews`), and their bytes
+_KEPT_BYTES = 64 * 1024 * 1024
+_KEPT_REPS = 10_000  # directory rows a process keeps (`Reports.rep`)
+
+
+def _one_page(offset: int | None, limit: int | None) -> None:
+    """The summary is one page: an offset or a limit with it is refused, named."""
+    if offset is not None or limit is not None:
+        raise InvalidInputError(
+            "the summary is one page: paging (offset, limit) applies to the full view",
+            field="offset" if offset is not None else "limit",
+        )
+
+
+def _stamped_last(summary: dict[str, Any]) -> bytes:
+    """A summary now as served: keys sorted, its ``as_of`` and ``chain_head`` last."""
+    stamp = {"as_of": summary.pop("as_of"), "chain_head": summary.pop("chain_head")}
+    return orjson.dumps(summary, option=orjson.OPT_SORT_KEYS)[:-1] + b"," + orjson.dumps(stamp)[1:]
 
 
 def _after(record: EventRecord, facts: LedgerFacts) -> EventRecord:

@@ -97,6 +97,10 @@ SUMMARY_WORDS: Final[dict[str, dict[str, str]]] = {
             "Subtotals by kind and category of a statement that explains {steps} steps; "
             "every line: --full (API: ?view=full&offset=&limit=)"
         ),
+        "page_note": (
+            "{returned} of {total} explanation steps shown, from offset {offset}; "
+            "the next: --offset {next} --limit {limit}"
+        ),
         "column_category": "category",
     },
     "zh-CN": {
@@ -122,6 +126,10 @@ SUMMARY_WORDS: Final[dict[str, dict[str, str]]] = {
         "summary_note": (
             "按项目和类别小计，完整对账单共有 {steps} 条说明；查看全部：--full"
             "（API：?view=full&offset=&limit=）"
+        ),
+        "page_note": (
+            "共 {total} 条说明，显示自偏移 {offset} 起的 {returned} 条；"
+            "下一页：--offset {next} --limit {limit}"
         ),
         "column_category": "类别",
     },

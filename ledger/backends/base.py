@@ -71,6 +71,9 @@ class LedgerRecorder(Protocol):
     """An application recorder that keeps the audit chain."""
 
     hasher: ChainHasher
+    # SQL of one value, the head's position (NULL: none), for a store in the same
+    # database to read with its own (`projections.storage`'s `read_point`)
+    head_position_statement: Any
 
     def chain_head(self) -> ChainLink | None: ...
 

@@ -175,6 +175,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1"
         )
+        # the head's position, for a read that wants it with others in one statement
+        self.head_position_statement = sql("SELECT MAX(position) FROM {schema}.{chain}")
         self._select_links = sql(
             "SELECT position, event_id::text, recorded_at, hash FROM {schema}.{chain} "
             "WHERE position > %s ORDER BY position LIMIT %s"

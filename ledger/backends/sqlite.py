@@ -207,6 +207,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             finally:
                 raw.close()
 
+    # the head's position, for a read that wants it with others in one statement
+    head_position_statement = "SELECT MAX(position) FROM event_chain"
+
     def chain_head(self) -> ChainLink | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT {_LINK_COLUMNS} FROM event_chain ORDER BY position DESC LIMIT 1")

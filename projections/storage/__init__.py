@@ -27,11 +27,12 @@ def open_view_store(ledger: Ledger) -> ViewStore:
     """The read-model store in the same database as ``ledger``: its tables made
     and its migrations applied (`projections.storage.migrations`)."""
     datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+    head = ledger.chain.head_position_statement
     if ledger.store.is_postgres:
-        store = PostgresViewStore(datastore)
+        store = PostgresViewStore(datastore, head_position_statement=head)
         with schema_lock(datastore):
             store.create_table()
         return store
-    sqlite = SQLiteViewStore(datastore)
+    sqlite = SQLiteViewStore(datastore, head_position_statement=head)
     sqlite.create_table()
     return sqlite

@@ -87,6 +87,12 @@ class RebuildSession(Protocol):
 class ViewStore(Protocol):
     def position(self) -> int: ...
 
+    def read_point(self) -> tuple[int, int]:
+        """(the chain head's position, the read models' position), read in one
+        statement: whether a read now would wait for the projections, in one
+        round trip (`Reports.now_position`)."""
+        ...
+
     def versions(self) -> dict[str, int]:
         """name -> the version of the code that made each read model's rows."""
         ...

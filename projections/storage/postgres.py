@@ -42,8 +42,12 @@ _REBUILD_LOCK = 0x1ED6E5_0002
 class PostgresViewStore(PostgresTrackingRecorder):
     """Read models in the ledger's PostgreSQL schema."""
 
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, datastore: Any, *, head_position_statement: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(datastore, tracking_table_name="ledger_views_tracking", **kwargs)
+        self.head_position_statement = head_position_statement
+        self._read_point: bytes | None = None  # its statement, composed once
         name = self.datastore.schema
         schema = Identifier(name)
         for view in VIEWS:
@@ -186,6 +190,22 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def read_point(self) -> tuple[int, int]:
+        assert self.head_position_statement is not None, "opened without the ledger's chain"
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            if self._read_point is None:  # composing quotes each name: once, not per read
+                self._read_point = (
+                    SQL("SELECT ({head}) AS head, ({tracked}) AS position")
+                    .format(
+                        head=self.head_position_statement, tracked=self.max_tracking_id_statement
+                    )
+                    .as_bytes(conn)
+                )
+            curs.execute(self._read_point, (TRACKING_NAME,), prepare=True)
+            found = curs.fetchone()
+        assert found is not None
+        return int(found["head"] or 0), int(found["position"] or 0)
 
     def event_counts(self) -> dict[str, int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

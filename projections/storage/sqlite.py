@@ -24,6 +24,10 @@ __all__ = ["SQLiteViewStore"]
 class SQLiteViewStore(SQLiteTrackingRecorder):
     """Read models in the embedded SQLite file."""
 
+    def __init__(self, datastore: Any, *, head_position_statement: str | None = None) -> None:
+        super().__init__(datastore)
+        self.head_position_statement = head_position_statement
+
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         statements.extend(documents.sqlite_create(view) for view in VIEWS)
@@ -125,6 +129,16 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(TRACKING_NAME) or 0
+
+    def read_point(self) -> tuple[int, int]:
+        assert self.head_position_statement is not None, "opened without the ledger's chain"
+        statement = (
+            f"SELECT ({self.head_position_statement}), ({self.select_max_tracking_id_statement})"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (TRACKING_NAME,))
+            head, position = c.fetchone()
+        return int(head or 0), int(position or 0)
 
     def event_counts(self) -> dict[str, int]:
         with self.datastore.transaction(commit=False) as c:

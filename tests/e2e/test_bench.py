@@ -120,3 +120,27 @@ def test_bench_http_stores_every_acknowledged_event_once(store: str) -> None:
     integrity = named["http_integrity"]
     assert integrity["value"] >= 1_000  # a batch of 1,000 at least was acknowledged
     assert (integrity["missing"], integrity["doubled"], integrity["chain_ok"]) == (0, 0, True)
+
+
+def test_bench_http_summary_phase_through_its_lean_client() -> None:
+    """The summary phase's own client (its default): every answer read whole and
+    200, and the CPU a request cost the server and the client reported."""
+    figures = _bench(
+        "bench.http",
+        "--store",
+        "sqlite",
+        "--phases",
+        "summary",
+        "--seconds",
+        "1",
+        "--concurrency",
+        "4",
+        "--workers",
+        "2",
+    )
+    summary = _by_name(figures, "sqlite")["http_get_statement_summary_10000_sales"]
+    assert summary["client"] == "lean"
+    assert summary["failures"] == {}
+    assert summary["value"] > 0
+    assert summary["server_cpu_ms_per_req"] > 0
+    assert summary["client_cpu_ms_per_req"] > 0
