@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import process_env, sale
-from tests.e2e.test_cli_serve import CLI, SECRET, _port, _token, _wait_healthy
+from tests.builders import CLI, free_port, process_env, sale, wait_healthy
+from tests.e2e.test_cli_serve import SECRET, _token
 
 _WAIT_SECONDS = 120.0  # generous: the machine may be busy
 
@@ -97,7 +97,7 @@ class TestKilledParents:
     def test_a_killed_api_leaves_no_body_parser(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
         token = _token(url)
-        port = _port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
             [CLI, "serve", "--port", str(port), "--db", url],
@@ -106,7 +106,7 @@ class TestKilledParents:
             stderr=subprocess.DEVNULL,
         )
         with _reaped(process):
-            _wait_healthy(base, process)
+            wait_healthy(base, process)
             body = json.dumps([sale(f"S-{i}", "nobody") for i in range(400)])  # a large body
             response = httpx.post(
                 f"{base}/events",
