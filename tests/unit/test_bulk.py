@@ -47,7 +47,9 @@ def test_little_bulk_work_freezes_nothing() -> None:
     refs = _cycles(100)
     with bulk():
         pass
-    assert gc.get_freeze_count() == frozen
+    # nothing frozen: the count never rises (it may fall: a frozen object that
+    # another thread of the process lets go of is freed, and leaves the count)
+    assert gc.get_freeze_count() <= frozen
     gc.collect()
     assert sum(1 for r in refs if r() is not None) == 0
 
@@ -85,7 +87,9 @@ def test_a_document_is_decoded_with_the_collector_paused_and_nothing_frozen() ->
     finally:
         gc.enable()
         gc.callbacks.remove(seen)
-    assert gc.get_freeze_count() == frozen
+    # nothing frozen: the count never rises (it may fall: a frozen object that
+    # another thread of the process lets go of is freed, and leaves the count)
+    assert gc.get_freeze_count() <= frozen
 
 
 def test_a_parse_worker_parses_a_chunk_with_the_collector_paused() -> None:
