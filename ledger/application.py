@@ -132,10 +132,9 @@ class Ledger(Application[UUID]):
         return Environment(name, dict(env or {}))
 
     def construct_transcoder(self) -> Transcoder:
-        """The library's JSON format, written and read with orjson (`ledger.transcoder`)."""
-        transcoder = OrjsonTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
+        """The library's JSON format, written and read with orjson (`ledger.transcoder`),
+        with the transcodings the library's `register_transcodings` would register."""
+        return OrjsonTranscoder()
 
     def construct_recorder(self) -> ApplicationRecorder:
         recorder = super().construct_recorder()

@@ -7,7 +7,9 @@ is the database's primary key, not a read-then-write race.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
+
+from eventsourcing.utils import get_topic
 
 from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id
 
@@ -51,7 +53,20 @@ class Decision(LedgerAggregate):
 
     @classmethod
     def decide(cls, *, granted: bool, **envelope: Any) -> Self:
-        """Record the decision; the caller has checked maker-checker."""
+        """Record the decision; the caller has checked maker-checker.
+
+        A stream with two creation events: the library's class call cannot pick
+        one, so the chosen event is made and applied here, as the library's own
+        constructor does (`mutate` on no aggregate, then the event pending).
+        """
         event_class = cls.ApprovalGranted if granted else cls.ApprovalRejected
-        subject_id = envelope["data"]["subject_id"]
-        return cls._create(event_class, id=natural_id(cls.KIND, subject_id), **envelope)
+        created = event_class(
+            originator_topic=get_topic(cls),
+            originator_id=natural_id(cls.KIND, envelope["data"]["subject_id"]),
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=event_class.create_timestamp(),
+            **envelope,
+        )
+        decision = cast("Self", created.mutate(None))
+        decision.pending_events.append(created)
+        return decision

@@ -17,39 +17,75 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    Transcoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
 
 __all__ = ["OrjsonTranscoder"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-class OrjsonTranscoder(JSONTranscoder):
-    """`JSONTranscoder`'s format, encoded and decoded with orjson."""
+class OrjsonTranscoder(Transcoder):
+    """`JSONTranscoder`'s format, encoded and decoded with orjson.
+
+    Built on the library's public `Transcoder` and `Transcoding`s (the ones its
+    `Application.register_transcodings` registers: UUIDs, decimals, datetimes),
+    so nothing here depends on `JSONTranscoder`'s internals.
+    """
+
+    def __init__(self) -> None:
+        self.types: dict[type, Transcoding] = {}
+        self.names: dict[str, Transcoding] = {}
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+            self.register(transcoding)
+
+    def register(self, transcoding: Transcoding) -> None:
+        """Encode ``transcoding.type`` as ``{"_type_": name, "_data_": ...}``."""
+        self.types[transcoding.type] = transcoding
+        self.names[transcoding.name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
         if isinstance(obj, dict):
             # An event's own datetimes (timestamp, occurred_at) are written here
             # rather than through orjson's per-object Python callback.
             # Same form as the registered transcoding's (`DatetimeAsISO`).
-            encode_datetime = self._encode_obj
+            encode_datetime = self._encode_value
             obj = {k: encode_datetime(v) if type(v) is datetime else v for k, v in obj.items()}
-        return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+        return orjson.dumps(obj, default=self._encode_value, option=_OPTIONS)
 
     def encode_json_ready(self, state: dict[str, Any]) -> bytes:
         """`encode` of a state whose own datetimes are already in the stored form
         (the write side's creation events: no per-key pass over the state)."""
-        return orjson.dumps(state, default=self._encode_obj, option=_OPTIONS)
+        return orjson.dumps(state, default=self._encode_value, option=_OPTIONS)
 
     def decode(self, data: bytes) -> Any:
         return self._revive(orjson.loads(data))
 
+    def _encode_value(self, value: Any) -> dict[str, Any]:
+        try:
+            transcoding = self.types[type(value)]
+        except KeyError:
+            msg = f"Object of type {type(value)} is not serializable: no transcoding for it"
+            raise TranscodingNotRegisteredError(msg) from None
+        return {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
+
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
             if len(value) == 2 and "_type_" in value and "_data_" in value:  # noqa: PLR2004
-                return self._decode_obj(
-                    {"_type_": value["_type_"], "_data_": self._revive(value["_data_"])}
-                )
+                try:
+                    transcoding = self.names[value["_type_"]]
+                except KeyError:
+                    msg = (
+                        f"Data stored as {value['_type_']!r} cannot be read: no transcoding for it"
+                    )
+                    raise TranscodingNotRegisteredError(msg) from None
+                return transcoding.decode(self._revive(value["_data_"]))
             return {k: self._revive(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._revive(v) for v in value]

@@ -301,8 +301,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             ) from exc
 
     def _begin(self, curs: Cursor[DictRow]) -> PostgresAppendSession:
-        self._lock_table(curs)
-        self._notify_channel(curs)
+        # The library's own lock statements and channel (its insert does the same):
+        # commit order is position order, and listeners hear of the new events.
+        for lock_statement in self.lock_table_statements:
+            curs.execute(lock_statement, prepare=True)
+        curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
         curs.execute(self._select_head, prepare=True)
         head = curs.fetchone()
         return PostgresAppendSession(self, curs, _link(head) if head else None)

@@ -59,8 +59,10 @@ class WritersQueuedPool(SQLiteConnectionPool):
     Here a writer first waits its turn among writers, holding nothing, and only
     then takes the pool's turn, when the writer connection is free or about to be.
 
-    It also gives the writer lock back when no connection came (the library's
-    pool kept it, and the process could not write again).
+    The queue is the writer interlock: the library's own (asked for with
+    ``is_writer=True``) would keep its lock when no connection came — all in
+    use, or one could not be made — and every later writer would time out, for
+    good. Writers here ask the pool for a plain connection, one at a time.
 
     A file database only: in memory, the library makes reading and writing
     mutually exclusive and its own order is the one that holds.
@@ -69,6 +71,7 @@ class WritersQueuedPool(SQLiteConnectionPool):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._writers = threading.Lock()
+        self._writing: SQLiteConnection | None = None  # the writer's, while out
 
     def get_connection(
         self, timeout: float | None = None, is_writer: bool | None = None
@@ -82,20 +85,16 @@ class WritersQueuedPool(SQLiteConnectionPool):
             raise ConnectionUnavailableError(msg)
         try:  # the rest of the one wait: queueing here is not a second timeout
             left = max(0.0, wait - (time.monotonic() - started))
-            return super().get_connection(timeout=left, is_writer=True)
+            self._writing = super().get_connection(timeout=left)
         except BaseException:
-            # The library takes its writer lock before it has a connection and
-            # keeps it when none comes (all in use, or one could not be made):
-            # every later writer would time out, for good. Only the writer that
-            # holds our turn can hold that lock here, and it holds no connection.
-            if self._writer_lock.locked():
-                self._num_writers -= 1
-                self._writer_lock.release()
             self._writers.release()
             raise
+        return self._writing
 
     def put_connection(self, conn: SQLiteConnection) -> None:
-        writer = conn.is_writer is True and not self.is_sqlite_memory_mode
+        writer = conn is self._writing
+        if writer:
+            self._writing = None
         try:
             super().put_connection(conn)
         finally:

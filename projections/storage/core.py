@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from eventsourcing.persistence import IntegrityError, TrackingRecorder
+
 from ledger.events import canonical_json
 from projections.read_models import document_views
 
@@ -32,6 +34,8 @@ __all__ = [
     "ViewStore",
     "encode_doc",
     "groups",
+    "insert_tracking",
+    "require_single_row_tracking",
 ]
 
 # The document read models, each a table proj_<name>(scope, key, doc).
@@ -168,3 +172,31 @@ def groups(items: Iterable[Replacement], size: int) -> Iterator[list[Replacement
             group = []
     if group:
         yield group
+
+
+def require_single_row_tracking(recorder: TrackingRecorder) -> None:
+    """The read models keep one tracking row (the library's default since 9.5),
+    which `insert_tracking` moves forward; a datastore configured for the legacy
+    multi-row table is refused when the store is opened, not on its first write."""
+    if not recorder.datastore.single_row_tracking:  # type: ignore[attr-defined]
+        msg = "the read models need the library's single-row tracking table"
+        raise ValueError(msg)
+
+
+def insert_tracking(recorder: TrackingRecorder, cursor: Any, position: int) -> None:
+    """The read models' tracking row at ``position``, in ``cursor``'s transaction
+    (exactly once: the rows written beside it and the position commit together).
+
+    The library's recorders write tracking rows in a transaction of their own;
+    this runs their statement (``insert_tracking_statement``) in the caller's.
+    Its single-row form moves the one row forward and returns nothing when the
+    row is already at or past ``position``: a replayed position is refused,
+    as the library refuses it.
+    """
+    cursor.execute(
+        recorder.insert_tracking_statement,  # type: ignore[attr-defined]
+        {"application_name": TRACKING_NAME, "notification_id": position},
+    )
+    if cursor.fetchone() is None:
+        msg = f"the read models are already at or past position {position}"
+        raise IntegrityError(msg)

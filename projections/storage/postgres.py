@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -28,6 +27,8 @@ from projections.storage.core import (
     Replacement,
     encode_doc,
     groups,
+    insert_tracking,
+    require_single_row_tracking,
 )
 from projections.storage.migrations import migrate_postgres
 
@@ -46,6 +47,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self, datastore: Any, *, head_position_statement: Any = None, **kwargs: Any
     ) -> None:
         super().__init__(datastore, tracking_table_name="ledger_views_tracking", **kwargs)
+        require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
         self._read_point: bytes | None = None  # its statement, composed once
         name = self.datastore.schema
@@ -265,11 +267,8 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def track(self, curs: Any, position: int) -> None:
         """The tracking row, in the caller's transaction (exactly once: a replayed
-        position fails on it). ``_insert_tracking`` is the library's hook for
-        tracking recorders that write their own rows with it — its projection
-        tests and examples call it the same way; there is no public one that
-        takes a cursor."""
-        self._insert_tracking(curs, Tracking(TRACKING_NAME, position))
+        position fails on it; `projections.storage.core.insert_tracking`)."""
+        insert_tracking(self, curs, position)
 
     def delete_all(self, curs: Any) -> None:
         """Delete every read model's rows and tracking position, on cursor ``curs``."""

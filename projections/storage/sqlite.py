@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from ledger.records import loads_document
@@ -26,6 +25,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def __init__(self, datastore: Any, *, head_position_statement: str | None = None) -> None:
         super().__init__(datastore)
+        core.require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
 
     def construct_create_table_statements(self) -> list[str]:
@@ -189,9 +189,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
     def track(self, c: Any, position: int) -> None:
-        """The tracking row in ``c``'s transaction (why by the library's
-        ``_insert_tracking``: `projections.storage.postgres.PostgresViewStore.track`)."""
-        self._insert_tracking(c, Tracking(TRACKING_NAME, position))
+        """The tracking row in ``c``'s transaction (`core.insert_tracking`)."""
+        core.insert_tracking(self, c, position)
 
     @contextmanager
     def rebuilding(self) -> Iterator[core.RebuildSession]:
