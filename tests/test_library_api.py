@@ -50,9 +50,7 @@ def test_no_protected_name_of_the_library_is_used() -> None:
         used += [
             f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}"
             for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute)
-            and node.attr in library
-            and node.attr not in ours
+            if isinstance(node, ast.Attribute) and node.attr in library and node.attr not in ours
         ]
     assert used == []
 

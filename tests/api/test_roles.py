@@ -294,3 +294,31 @@ class TestObjectLevel:
             == 403
         )
         assert api.client.post("/events", json=score, headers=api.as_("manager")).status_code == 201
+
+
+# Requests whose parameters are wrong, one per route that takes parameters.
+_BAD_PARAMETERS = [
+    ("GET", "/reps/rep-li/statements/2026-Q3?view=bogus", None),
+    ("GET", "/reps/rep-li/statements/2026-Q3?limit=0", None),
+    ("GET", "/reps/rep-li/statements/2026-Q3?offset=-1", None),
+    ("GET", "/reps/rep-li/statements/2026-Q3/diff?from=x&to=y", None),
+    ("GET", "/payouts/runs?period=2026-Q3&limit=-5", None),
+    ("POST", "/approvals", {"decision": "maybe"}),
+    ("POST", "/reps/rep-li/estimate", {"amount": "lots"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), _BAD_PARAMETERS)
+@pytest.mark.parametrize("token", ["none", "forged"])
+def test_without_a_valid_token_the_parameters_are_not_checked(
+    api: Api, method: str, path: str, body: Any, token: str
+) -> None:
+    """A caller without a valid token is told that (401), never what is wrong with
+    the route's parameters (422 would describe them to anyone)."""
+    headers = {} if token == "none" else api.as_(token)
+    response = api.client.request(method, path, json=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    # and with a valid token the same request is refused for its parameters
+    response = api.client.request(method, path, json=body, headers=api.as_("finance"))
+    assert response.status_code == 422, response.text
