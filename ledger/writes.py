@@ -190,6 +190,11 @@ class Staging:
         self._checkpoint: dict[str, PlanInfo] = {}
         self._fx_rates = fx_rates
         self._rep_ids = rep_ids
+        # Reps enrolled by this unit of work, in order: `reps` must see those of
+        # a streamed import's earlier chunks (appended, not committed: not among
+        # ``rep_ids``) after a `reset` emptied what was loaded.
+        self._staged_reps: list[str] = []
+        self._staged_reps_checkpoint = 0
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
         self._staged_fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_checkpoint: dict[tuple[str, str], list[datetime]] = {}
@@ -278,6 +283,7 @@ class Staging:
         (read in a few queries; for the rare input that reads the whole org)."""
         stored = self._rep_ids() if self._rep_ids is not None else ()
         keys: dict[NaturalKey, None] = dict.fromkeys((Rep.KIND, rep_id) for rep_id in stored)
+        keys.update(dict.fromkeys((Rep.KIND, rep_id) for rep_id in self._staged_reps))
         keys.update(dict.fromkeys(k for k in self._loaded if k[0] == Rep.KIND))
         self.prefetch(keys)
         found = (self.get_loaded(key) for key in keys)
@@ -342,6 +348,7 @@ class Staging:
         self._loaded = {k: a for k, a in self._loaded.items() if k[0] in _KEPT_KINDS}
         self._checkpoint = dict(self._staged_plans)
         self._fx_checkpoint = {pair: list(m) for pair, m in self._staged_fx.items()}
+        self._staged_reps_checkpoint = len(self._staged_reps)
         self._staged_claims = []  # appended: the session reads them from the index now
 
     def reset(self) -> None:
@@ -350,6 +357,7 @@ class Staging:
         self.pending = []
         self._staged_plans = dict(self._checkpoint)
         self._staged_fx = {pair: list(m) for pair, m in self._fx_checkpoint.items()}
+        del self._staged_reps[self._staged_reps_checkpoint :]
         self._staged_claims = []
 
     # -- approvals ---------------------------------------------------------------
@@ -419,6 +427,8 @@ class Staging:
         ``{"_type_": "datetime_iso", "_data_": ...}``), and the aggregate object
         is only made if a later input of the unit needs it.
         """
+        if cls.KIND == Rep.KIND:
+            self._staged_reps.append(key)
         if not self._direct:
             self.add(cast("Any", cls)(key=key, **item.kwargs()), key)
             return

@@ -496,6 +496,26 @@ class TestOverrideNeedsReports:
         )
         assert both.stored == 2
 
+    def test_followers_enrolled_in_an_earlier_chunk_of_the_same_import_count(
+        self, ledger: Ledger
+    ) -> None:
+        """A streamed import checks its chunks one after another in one transaction:
+        the reps enrolled in an earlier chunk follow the plan when a later chunk
+        publishes the override (refused, not let through with a warning)."""
+        _publish(ledger, plan_toml())
+        before = stored_count(ledger)
+        lines = jsonl(enrol("r1"), enrol("r2"), _plan_line(OVERRIDE_V2))
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.import_lines(lines, actor="admin", chunk_size=1)
+        (error,) = caught.value.errors
+        assert (error.line, error.field) == (3, "plan.override")
+        assert "no rep following plan field-sales (r1, r2) has reports" in error.reason
+        assert stored_count(ledger) == before
+        # and with a report enrolled in an earlier chunk, the override is accepted
+        lines = jsonl(enrol("r1"), enrol("r2", manager_id="r1"), _plan_line(OVERRIDE_V2))
+        result = ledger.import_lines(lines, actor="admin", chunk_size=1)
+        assert (result.stored, result.warnings) == (3, [])
+
     def test_nobody_following_yet_is_accepted_with_a_warning(self, ledger: Ledger) -> None:
         """A new plan id (or one every follower left for another plan): who will
         follow it is not known, so it is accepted, and the answer says so."""
