@@ -97,13 +97,16 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     body_parser = BodyParser(workers=settings.parse_workers, max_events=settings.max_events)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         if settings.api_projector:
             reports.start_following()
         yield
         stopped = reports.stop_following()
         stopped = committer.close() and stopped
         body_parser.close()
+        # Whether the store may be closed now (by whoever gave the ledger, too):
+        # closing a connection a thread still reads on can crash the process.
+        served.state.stopped_cleanly = stopped
         if not stopped:
             log.error("shutdown: a writer or the projector was still at work; store left open")
         elif own:
