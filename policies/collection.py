@@ -100,6 +100,8 @@ _PRECISE = Context(prec=30, rounding=ROUND_HALF_UP)
 
 
 def _times(amount: Decimal, fraction: Fraction) -> Decimal:
+    if not amount:  # most sales carry no SPIFF: nothing to release, Decimal("0") as below
+        return Decimal(0)
     product = Fraction(amount) * fraction
     return _PRECISE.divide(Decimal(product.numerator), Decimal(product.denominator))
 
