@@ -239,6 +239,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         )
         self._qualified_events = f'"{self.datastore.schema}"."{self.events_table_name}"'
         self._analyze = sql("ANALYZE {schema}.{events}, {schema}.{chain}")
+        # The library's channel (its insert notifies it too): composed once, not per write.
+        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
 
     def create_table(self) -> None:
         """The library's tables and the ledger's; then, once, the payout claims
@@ -305,7 +307,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         # commit order is position order, and listeners hear of the new events.
         for lock_statement in self.lock_table_statements:
             curs.execute(lock_statement, prepare=True)
-        curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
+        curs.execute(self._notify)
         curs.execute(self._select_head, prepare=True)
         head = curs.fetchone()
         return PostgresAppendSession(self, curs, _link(head) if head else None)
