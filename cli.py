@@ -15,7 +15,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -48,7 +48,7 @@ from ledger.crm import (
     import_export,
     load_mapping,
 )
-from ledger.errors import BatchRejectedError, LedgerError, Unit
+from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, Unit
 from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
 from policies.plan import Plan, PlanError, load_plan
@@ -72,7 +72,7 @@ from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueue
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 from projections.summary import DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT
-from projections.whatif import EstimateSale
+from projections.whatif import EstimateSale, parse_day
 from service import UseCases
 
 app = typer.Typer(
@@ -1067,15 +1067,6 @@ NoteOption = Annotated[str | None, typer.Option("--note", help="Why (shown to ev
 Outcome = Literal["upheld", "rejected"]
 
 
-def _queues(db: str | None, *, as_json: bool, call: Any, create: bool = False) -> Any:
-    """One work-queue list over the ledger the options name."""
-    with open_ledger(db, create=create) as ledger:
-        try:
-            return call(WorkQueues(Reports(ledger)))
-        except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
-
-
 def _use_case(db: str | None, *, as_json: bool, call: Any) -> Any:
     """One use case (a decision) over the ledger the options name."""
     with open_ledger(db, create=False) as ledger:
@@ -1093,17 +1084,34 @@ def _columns(*keys: str, **headers: str) -> list[tuple[str, str]]:
 
 
 def _list(
-    result: dict[str, Any],
+    db: str | None,
+    call: Callable[[WorkQueues], dict[str, Any]],
     *,
-    title: str,
+    title: str | Callable[[dict[str, Any]], str],
     columns: list[tuple[str, str]],
     as_json: bool,
     empty: str,
-) -> None:
-    """A paged list: JSON as the API answers it, or a table and where it stands."""
+    row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """One work-queue list over the ledger the options name, printed: JSON as
+    the API answers it, or a table and where it stands (``row`` adds to an item
+    what only the table shows). Returns the list."""
+    with open_ledger(db, create=False) as ledger:
+        try:
+            result = call(WorkQueues(Reports(ledger)))
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
     if as_json:
         _print_json(result)
-        return
+    else:
+        for item in result["items"]:
+            if row is not None:
+                row(item)
+        _table(result, title if isinstance(title, str) else title(result), columns, empty)
+    return result
+
+
+def _table(result: dict[str, Any], title: str, columns: list[tuple[str, str]], empty: str) -> None:
     items = result["items"]
     if not items:
         out.print(empty if not result["total"] else f"nothing at offset {result['offset']}")
@@ -1150,14 +1158,9 @@ def pending(
     """Subjects awaiting a decision that the actor may take (not those they
     recorded: maker-checker), oldest first, with the money and the rule."""
     viewer = Viewer.operator(_actor(actor))
-    result = _queues(
-        db, as_json=as_json, call=lambda q: q.pending(viewer, page=Page(offset, limit))
-    )
-    if not as_json:  # the table shows the day; --json the instant
-        for item in result["items"]:
-            item["recorded_on"] = str(item["recorded_at"])[:10]
     _list(
-        result,
+        db,
+        lambda q: q.pending(viewer, page=Page(offset, limit)),
         title=f"Awaiting a decision by {viewer.actor}",
         columns=_columns(
             "subject_id",
@@ -1172,7 +1175,13 @@ def pending(
         ),
         as_json=as_json,
         empty=f"nothing awaits a decision {viewer.actor} may take",
+        row=_recorded_on,
     )
+
+
+def _recorded_on(item: dict[str, Any]) -> None:
+    """The table shows the day; --json the instant."""
+    item["recorded_on"] = str(item["recorded_at"])[:10]
 
 
 def _decide(
@@ -1243,11 +1252,9 @@ def reps(
 ) -> None:
     """The reps: team, manager, plans (names stay in the events)."""
     viewer = Viewer.operator("operator")
-    result = _queues(
-        db, as_json=as_json, call=lambda q: q.reps(viewer, team=team, page=Page(offset, limit))
-    )
     _list(
-        result,
+        db,
+        lambda q: q.reps(viewer, team=team, page=Page(offset, limit)),
         title="Reps" + (f" of team {team}" if team else ""),
         columns=_columns("rep_id", "team", "manager_id", "plan_ids", "left", plan_ids="plans"),
         as_json=as_json,
@@ -1268,13 +1275,9 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """Payout runs with their totals, status and who calculated and decided them."""
-    result = _queues(
-        db,
-        as_json=as_json,
-        call=lambda q: q.runs(period=period, status=status, page=Page(offset, limit)),
-    )
     _list(
-        result,
+        db,
+        lambda q: q.runs(period=period, status=status, page=Page(offset, limit)),
         title="Payout runs" + (f" of {period}" if period else ""),
         columns=_columns(
             "run_id", "period", "status", "reps", "payable", "calculated_by", "decided_by"
@@ -1295,12 +1298,10 @@ def summary(
     """Every rep's total, payable, attainment, tier and status for a period, with
     team subtotals."""
     viewer = Viewer.operator("operator")
-    result = _queues(
-        db, as_json=as_json, call=lambda q: q.summary(viewer, period, page=Page(offset, limit))
-    )
-    _list(
-        result,
-        title=f"Period {result['period']}",
+    result = _list(
+        db,
+        lambda q: q.summary(viewer, period, page=Page(offset, limit)),
+        title=lambda r: f"Period {r['period']}",
         columns=_columns(
             "rep_id",
             "team",
@@ -1405,16 +1406,9 @@ def disputes(
 ) -> None:
     """Disputes, oldest first, with the run and what it paid the rep."""
     viewer = Viewer.operator("operator")
-    result = _queues(
-        db,
-        as_json=as_json,
-        call=lambda q: q.disputes(viewer, status=status, page=Page(offset, limit)),
-    )
-    if not as_json:  # the table's status says the outcome of a resolved one
-        for item in result["items"]:
-            item["state"] = item["outcome"] or item["status"]
     _list(
-        result,
+        db,
+        lambda q: q.disputes(viewer, status=status, page=Page(offset, limit)),
         title="Disputes" + (f" ({status})" if status else ""),
         columns=_columns(
             "dispute_id",
@@ -1429,7 +1423,13 @@ def disputes(
         ),
         as_json=as_json,
         empty="no disputes" + (f" {status}" if status else ""),
+        row=_dispute_state,
     )
+
+
+def _dispute_state(item: dict[str, Any]) -> None:
+    """The table's status says the outcome of a resolved one."""
+    item["state"] = item["outcome"] or item["status"]
 
 
 # -- audit: a statement re-checkable offline (SPEC §5) ----------------------------
@@ -1656,14 +1656,10 @@ def estimate(
 
 
 def _date_option(text: str | None) -> date | None:
-    if text is None:
-        return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"a date like 2026-11-20, not {text!r}", param_hint="'--date'"
-        ) from None
+        return parse_day(text)
+    except InvalidInputError as exc:
+        raise typer.BadParameter(exc.reason, param_hint="'--date'") from None
 
 
 def _splits_option(texts: list[str] | None) -> tuple[tuple[str, str], ...]:

@@ -35,22 +35,19 @@ PG_DEFAULT = os.environ.get(
 )
 
 
+Ceiling = tuple[float, str] | None
+
+
 def emit(
-    bench: str,
-    store: str,
-    value: float,
-    unit: str,
-    ceiling: float | None = None,
-    ceiling_name: str | None = None,
-    **extra: Any,
+    bench: str, store: str, value: float, unit: str, *, against: Ceiling = None, **extra: Any
 ) -> None:
+    """One figure's JSON line; ``against``, the (value, name) of the ceiling it is
+    compared with, adds the ceiling and the ratio to it."""
     line = {"bench": bench, "store": store, "value": round(value, 2), "unit": unit}
-    if ceiling is not None:
-        line |= {
-            "ceiling": round(ceiling, 2),
-            "ceiling_name": ceiling_name,
-            "ratio": round(value / ceiling, 3),
-        }
+    if against is not None:
+        ceiling, name = against
+        line |= {"ceiling": round(ceiling, 2), "ceiling_name": name}
+        line["ratio"] = round(value / ceiling, 3)
     print(json.dumps(line | extra), flush=True)
 
 
@@ -98,16 +95,7 @@ def bench_import(url: str, store: str, data: Path, events: int) -> None:
     measured in its own process, one after the other."""
     ceiling = in_own_process("executemany", url, store, events=events)
     figures = in_own_process("import", url, store, data=data)
-    emit(
-        "import",
-        store,
-        figures.pop("events_per_second"),
-        "events/s",
-        ceiling["rows_per_second"],
-        "raw executemany (1,000 rows/txn)",
-        ceiling_pid=ceiling["pid"],
-        **figures,
-    )
+    _rate("import", store, figures, ceiling, "rows_per_second", "raw executemany (1,000 rows/txn)")
     library = in_own_process("library", url, store, events=min(events, 100_000))
     emit(
         "library_batched_save",
@@ -132,16 +120,16 @@ def bench_rebuild(url: str, store: str) -> None:
     it in a process of its own."""
     scan = in_own_process("library", url, store, events=50_000)
     figures = in_own_process("rebuild", url, store)
-    emit(
-        "rebuild",
-        store,
-        figures.pop("events_per_second"),
-        "events/s",
-        scan["scan_events_per_second"],
-        "library scan + decode",
-        ceiling_pid=scan["pid"],
-        **figures,
-    )
+    _rate("rebuild", store, figures, scan, "scan_events_per_second", "library scan + decode")
+
+
+def _rate(
+    bench: str, store: str, figures: dict[str, Any], ceiling: dict[str, Any], key: str, name: str
+) -> None:
+    """A phase's events/s against the ceiling measured in process ``ceiling``."""
+    rate = figures.pop("events_per_second")
+    against = (ceiling[key], name)
+    emit(bench, store, rate, "events/s", against=against, ceiling_pid=ceiling["pid"], **figures)
 
 
 def emit_latency(

@@ -21,6 +21,13 @@ __all__ = ["TOP_REP", "generate"]
 
 TOP_REP = "rep-000"
 TZ = "+08:00"
+
+
+def _steps(key: str, *steps: tuple[str, str]) -> list[dict[str, str]]:
+    """A plan's table of steps: ``{"from": lower bound, key: value}`` each."""
+    return [{"from": lower, key: value} for lower, value in steps]
+
+
 _PLAN = {
     "id": "field-sales",
     "effective_from": "2024-01-01",
@@ -35,12 +42,9 @@ _PLAN = {
             {"kpi": "customer_satisfaction", "weight": "0.2"},
             {"kpi": "market_feedback", "weight": "0.2"},
         ],
-        "tiers": [
-            {"from": "0.0", "coefficient": "0.0"},
-            {"from": "0.8", "coefficient": "1.2"},
-            {"from": "1.0", "coefficient": "1.5"},
-            {"from": "1.2", "coefficient": "1.8"},
-        ],
+        "tiers": _steps(
+            "coefficient", ("0.0", "0.0"), ("0.8", "1.2"), ("1.0", "1.5"), ("1.2", "1.8")
+        ),
     },
     "clawback": {"window_days": 90},
     "discipline": {
@@ -57,11 +61,7 @@ _PLAN = {
 MARGINAL_TIERS = {
     "measure": "attainment",
     "method": "marginal",
-    "bands": [
-        {"from": "0.0", "multiplier": "1.0"},
-        {"from": "0.8", "multiplier": "1.25"},
-        {"from": "1.0", "multiplier": "1.5"},
-    ],
+    "bands": _steps("multiplier", ("0.0", "1.0"), ("0.8", "1.25"), ("1.0", "1.5")),
 }
 
 
@@ -75,6 +75,28 @@ def _quarter(moment: datetime) -> str:
 
 def _e(type_: str, moment: datetime, actor: str, **fields: Any) -> dict[str, Any]:
     return {"type": type_, "occurred_at": _at(moment), "actor": actor, **fields}
+
+
+def _manager(rep: str) -> str:
+    """The manager of a rep (teams of 10: rep-042 is under mgr-04)."""
+    return f"mgr-{int(rep[4:]) // 10:02d}"
+
+
+def _target(
+    moment: datetime, rep: str, target_id: str, period: str, value: int, reason: str
+) -> dict[str, Any]:
+    """A quarterly sales target set by the rep's manager (``value`` in 100,000s)."""
+    return _e(
+        "TargetSet",
+        moment,
+        _manager(rep),
+        target_id=target_id,
+        rep_id=rep,
+        period=period,
+        kpi="sales_amount",
+        value=str(value * 100_000),
+        reason=reason,
+    )
 
 
 def generate(events: int, *, reps: int = 200, seed: int = 42, plan: str = "flat") -> Iterator[str]:
@@ -121,32 +143,18 @@ def generate(events: int, *, reps: int = 200, seed: int = 42, plan: str = "flat"
         q_start = datetime(2024 + q // 4, 3 * (q % 4) + 1, 1, 9)
         period = _quarter(q_start + timedelta(days=1))
         for rep in rep_ids:
+            value = rnd.randint(8, 30)
             yield emit(
-                _e(
-                    "TargetSet",
-                    q_start - timedelta(days=5),
-                    f"mgr-{int(rep[4:]) // 10:02d}",
-                    target_id=f"T-{rep}-{period}",
-                    rep_id=rep,
-                    period=period,
-                    kpi="sales_amount",
-                    value=str(rnd.randint(8, 30) * 100_000),
-                    reason="plan",
+                _target(
+                    q_start - timedelta(days=5), rep, f"T-{rep}-{period}", period, value, "plan"
                 )
             )
         for rep in rnd.sample(rep_ids, k=max(1, reps // 20)):
             target_id = f"T-{rep}-{period}-B"
+            value = rnd.randint(6, 25)
             yield emit(
-                _e(
-                    "TargetSet",
-                    q_start + timedelta(days=40),
-                    f"mgr-{int(rep[4:]) // 10:02d}",
-                    target_id=target_id,
-                    rep_id=rep,
-                    period=period,
-                    kpi="sales_amount",
-                    value=str(rnd.randint(6, 25) * 100_000),
-                    reason="territory change",
+                _target(
+                    q_start + timedelta(days=40), rep, target_id, period, value, "territory change"
                 )
             )
             yield emit(
@@ -188,15 +196,17 @@ def generate(events: int, *, reps: int = 200, seed: int = 42, plan: str = "flat"
                     )
         for rep in rep_ids:
             for kpi in ("customer_satisfaction", "market_feedback"):
+                score = f"{rnd.randint(60, 120) / 100}"
+                scored_at = q_start + timedelta(days=88)
                 yield emit(
                     _e(
                         "KpiScored",
-                        q_start + timedelta(days=88),
-                        f"mgr-{int(rep[4:]) // 10:02d}",
+                        scored_at,
+                        _manager(rep),
                         rep_id=rep,
                         period=period,
                         kpi=kpi,
-                        score=f"{rnd.randint(60, 120) / 100}",
+                        score=score,
                     )
                 )
         for i, rep in enumerate(rnd.sample(rep_ids, k=max(1, reps // 10))):
@@ -204,7 +214,7 @@ def generate(events: int, *, reps: int = 200, seed: int = 42, plan: str = "flat"
                 _e(
                     "ViolationRecorded",
                     q_start + timedelta(days=rnd.randint(1, 85)),
-                    f"mgr-{int(rep[4:]) // 10:02d}",
+                    _manager(rep),
                     case_id=f"C-{period}-{i}",
                     rep_id=rep,
                     code="crm-late-update",

@@ -115,6 +115,14 @@ def _big_rep_lines() -> list[str]:
     return [json.dumps(enrolled), *(json.dumps(sale) for sale in sales)]
 
 
+async def _post_events(client: aiohttp.ClientSession, events: object) -> None:
+    """POST /events with ``events`` (one or a batch), raising unless accepted."""
+    body = orjson.dumps(events)
+    async with client.post("/events", data=body, headers=_JSON) as response:
+        await response.read()
+        response.raise_for_status()
+
+
 async def _phase(
     name: str,
     store: str,
@@ -360,29 +368,27 @@ async def _run(
         ) as reads,
     ):
 
-        async def post_single(i: int) -> int:
-            sale_id = f"H{i}"
-            body = orjson.dumps(_sale(sale_id, REPS[i % len(REPS)]))
-            async with client.post("/events", data=body, headers=_JSON) as response:
+        async def read(path: str) -> int:
+            async with reads.get(path) as response:
                 await response.read()
                 response.raise_for_status()
+            return 0
+
+        async def post_single(i: int) -> int:
+            sale_id = f"H{i}"
+            await _post_events(client, _sale(sale_id, REPS[i % len(REPS)]))
             acked.append(sale_id)
             return 1
 
         async def post_batch(i: int) -> int:
             ids = [f"B{i}-{j}" for j in range(1000)]
-            body = orjson.dumps([_sale(s, REPS[(i + j) % len(REPS)]) for j, s in enumerate(ids)])
-            async with client.post("/events", data=body, headers=_JSON) as response:
-                await response.read()
-                response.raise_for_status()
+            batch = [_sale(s, REPS[(i + j) % len(REPS)]) for j, s in enumerate(ids)]
+            await _post_events(client, batch)
             acked.extend(ids)
             return 1000
 
         async def get_statement(i: int) -> int:
-            async with reads.get(f"/reps/{REPS[i % len(REPS)]}/statements/2026-Q3") as response:
-                await response.read()
-                response.raise_for_status()
-            return 0
+            return await read(f"/reps/{REPS[i % len(REPS)]}/statements/2026-Q3")
 
         async def mixed(i: int) -> int:
             return await (post_single(i + 5_000_000) if i % 2 else get_statement(i))
@@ -390,10 +396,7 @@ async def _run(
         summary_path = f"/reps/{BIG_REP}/statements/2026-Q3?view=summary"
 
         async def get_summary(_: int) -> int:
-            async with reads.get(summary_path) as response:
-                await response.read()
-                response.raise_for_status()
-            return 0
+            return await read(summary_path)
 
         getters: list[_KeptAliveGet] = []
 
@@ -480,10 +483,7 @@ async def _bare(base: str, seconds: float, concurrency: int) -> None:
     async with aiohttp.ClientSession(base, connector=_connector(concurrency)) as client:
 
         async def post(i: int) -> int:
-            body = orjson.dumps(_sale(f"X{i}", REPS[0]))
-            async with client.post("/events", data=body, headers=_JSON) as response:
-                await response.read()
-                response.raise_for_status()
+            await _post_events(client, _sale(f"X{i}", REPS[0]))
             return 1
 
         await _phase("bare_fastapi_insert_ceiling", "postgres", seconds, concurrency, post)
@@ -495,8 +495,13 @@ def _connector(concurrency: int) -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=concurrency, force_close=False)
 
 
+def _quiet(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """A process with its output discarded."""
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = _quiet(env, *args)
     for _ in range(100):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in {200, 404}:
@@ -515,8 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "--projector",
         choices=["worker", "thread", "none"],
         default="worker",
-        help="a separate `project --follow` process (docker-compose), an API thread, or "
-        "none (the write path alone: the read and mixed phases are skipped)",
+        help="`project --follow` apart (compose), an API thread, or none (no read/mixed phases)",
     )
     parser.add_argument("--phases", default="single,batch,read,mixed,summary,bare")
     parser.add_argument("--workers", type=int, default=1, help="API processes (`serve --workers`)")
@@ -579,26 +583,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.projector != "thread":
                 env["LEDGER_API_PROJECTOR"] = "false"
             if args.projector == "worker":
-                worker = subprocess.Popen(
-                    [cli, "project", "--follow", "--db", url],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            server = subprocess.Popen(
-                [
-                    cli,
-                    "serve",
-                    "--db",
-                    url,
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                worker = _quiet(env, cli, "project", "--follow", "--db", url)
+            server = _quiet(
+                env, cli, "serve", "--db", url, "--port", str(port), "--workers", str(args.workers)
             )
             try:
                 base = f"http://127.0.0.1:{port}"

@@ -32,6 +32,22 @@ def _event(type_: str, at: str, actor: str, **fields: Any) -> str:
     return json.dumps({"type": type_, "occurred_at": f"{at}+08:00", "actor": actor, **fields})
 
 
+def _sale(n: int) -> str:
+    """The big rep's sale number ``n``, on a day of 2026-Q3."""
+    day = 1 + n % 28
+    month = 7 + (n // 28) % 3
+    return _event(
+        "SaleRecorded",
+        f"2026-{month:02d}-{day:02d}T10:00:00",
+        "crm-sync",
+        sale_id=f"S-{n:06d}",
+        rep_id="rep-big",
+        amount=f"{1000 + n % 97}.00",
+        currency="CNY",
+        category="software" if n % 3 else "hardware",
+    )
+
+
 def fill(ledger: Ledger, sales: int) -> None:
     """One rep, a target set before the quarter, ``sales`` sales in 2026-Q3."""
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
@@ -56,22 +72,8 @@ def fill(ledger: Ledger, sales: int) -> None:
             value="5000000",
             reason="Q3 target",
         ),
+        *(_sale(n) for n in range(sales)),
     ]
-    for n in range(sales):
-        day = 1 + n % 28
-        month = 7 + (n // 28) % 3
-        lines.append(
-            _event(
-                "SaleRecorded",
-                f"2026-{month:02d}-{day:02d}T10:00:00",
-                "crm-sync",
-                sale_id=f"S-{n:06d}",
-                rep_id="rep-big",
-                amount=f"{1000 + n % 97}.00",
-                currency="CNY",
-                category="software" if n % 3 else "hardware",
-            )
-        )
     ledger.import_lines(lines, actor="bench")
     Reports(ledger).catch_up()
 

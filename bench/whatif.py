@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import drop, fresh_url
-from bench.generate import _PLAN, TOP_REP, generate
+from bench.generate import _PLAN, MARGINAL_TIERS, TOP_REP, _steps, generate
 from ledger.application import Ledger
 from policies.plan import Plan
 from projections.runner import rebuild
@@ -48,12 +48,8 @@ def candidate() -> Plan:
             "default_rate": "0.05",
             "rates": {"software": "0.09", "services": "0.06"},
             "tiers": {
-                "measure": "attainment",
-                "method": "marginal",
-                "bands": [
-                    {"from": "0", "multiplier": "1"},
-                    {"from": "0.8", "multiplier": "1.5"},
-                ],
+                **MARGINAL_TIERS,
+                "bands": _steps("multiplier", ("0", "1"), ("0.8", "1.5")),
             },
         },
     }

@@ -75,8 +75,7 @@ class LogRow:
     link: ChainLink | None
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     """A chain head published earlier: ``POSITION:HASH``."""
 
     position: int

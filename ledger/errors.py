@@ -8,7 +8,7 @@ prints them. Nothing here knows about either.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 __all__ = [
     "AlreadyDecidedError",
@@ -19,6 +19,7 @@ __all__ = [
     "LedgerError",
     "LineError",
     "NotFoundError",
+    "RejectedError",
     "SelfApprovalError",
     "StoreUnavailableError",
     "TamperedStatementError",
@@ -147,15 +148,30 @@ def _place(line: int, unit: Unit) -> str:
     return ""
 
 
-class BatchRejectedError(LedgerError):
+class _Refusal(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+_E = TypeVar("_E", bound=_Refusal)
+
+
+class RejectedError(LedgerError, Generic[_E]):
+    """Inputs refused together, none stored, each bad one in ``errors``: a
+    conflict when every one of them is, else invalid."""
+
+    def __init__(self, errors: list[_E], reason: str, *, field: str | None = None) -> None:
+        assert errors, "a rejection names at least one bad input"
+        self.errors = errors
+        self.status = "conflict" if {e.status for e in errors} == {"conflict"} else "invalid"
+        super().__init__(reason, field=field)
+
+
+class BatchRejectedError(RejectedError[LineError]):
     """A batch (an import file, a POST of a list) had bad inputs; none was stored."""
 
     def __init__(self, errors: list[LineError]) -> None:
-        assert errors, "a rejected batch names at least one bad input"
-        self.errors = errors
-        statuses = {e.status for e in errors}
-        self.status = "conflict" if statuses == {"conflict"} else "invalid"
-        super().__init__(self.summary("line"), field=errors[0].field)
+        super().__init__(errors, _summary(errors, "line"), field=errors[0].field)
 
     @property
     def bad_inputs(self) -> int:
@@ -164,7 +180,11 @@ class BatchRejectedError(LedgerError):
 
     def summary(self, unit: Unit = "line") -> str:
         """``2 bad lines; nothing was stored. First: line 3, ...`` numbered as ``unit``."""
-        noun = {"line": "line", "item": "item"}.get(unit or "", "input")
-        count = self.bad_inputs
-        plural = noun if count == 1 else f"{noun}s"
-        return f"{count} bad {plural}; nothing was stored. First: {self.errors[0].describe(unit)}"
+        return _summary(self.errors, unit)
+
+
+def _summary(errors: list[LineError], unit: Unit) -> str:
+    noun = {"line": "line", "item": "item"}.get(unit or "", "input")
+    count = len({e.line for e in errors})
+    plural = noun if count == 1 else f"{noun}s"
+    return f"{count} bad {plural}; nothing was stored. First: {errors[0].describe(unit)}"

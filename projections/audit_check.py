@@ -198,14 +198,9 @@ class BundleReport:
         self.findings.append(Finding(part, ok, detail))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "rep_id": self.rep_id,
-            "period": self.period,
-            "total": self.total,
-            "head": self.head,
-            "findings": [f.to_dict() for f in self.findings],
-        }
+        """The report as `audit check --json` prints it, the verdict first."""
+        stated = {name: getattr(self, name) for name in ("rep_id", "period", "total", "head")}
+        return {"ok": self.ok, **stated, "findings": [f.to_dict() for f in self.findings]}
 
 
 @cache

@@ -23,6 +23,7 @@ from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import parse_period
 from projections.service import Reports
+from projections.summary import check_window
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -86,10 +87,7 @@ class Page:
     limit: int = DEFAULT_LIMIT
 
     def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise InvalidInputError("must be 0 or more", field="offset")
-        if not 1 <= self.limit <= MAX_LIMIT:
-            raise InvalidInputError(f"must be between 1 and {MAX_LIMIT}", field="limit")
+        check_window(self.offset, self.limit, MAX_LIMIT)
 
     def of(
         self,

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_STEP_LIMIT",
     "SUMMARY_WORDS",
     "StepPage",
+    "check_window",
     "expand_ranges",
     "page_statement",
     "step_count",
@@ -484,10 +485,16 @@ class StepPage:
     limit: int = DEFAULT_STEP_LIMIT
 
     def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise InvalidInputError("must be 0 or more", field="offset")
-        if not 1 <= self.limit <= MAX_STEP_LIMIT:
-            raise InvalidInputError(f"must be between 1 and {MAX_STEP_LIMIT}", field="limit")
+        check_window(self.offset, self.limit, MAX_STEP_LIMIT)
+
+
+def check_window(offset: int, limit: int, most: int) -> None:
+    """A window's bounds, ``?offset=&limit=``: an offset of 0 or more, a limit
+    of 1 to ``most``; else raises naming the field."""
+    if offset < 0:
+        raise InvalidInputError("must be 0 or more", field="offset")
+    if not 1 <= limit <= most:
+        raise InvalidInputError(f"must be between 1 and {most}", field="limit")
 
 
 def page_statement(statement: Mapping[str, Any], page: StepPage) -> dict[str, Any]:

@@ -74,6 +74,17 @@ class EstimateSale:
     splits: tuple[tuple[str, str], ...] = ()
 
 
+def parse_day(text: str | None) -> date | None:
+    """An estimate's business date as its callers take it, ``YYYY-MM-DD`` (none:
+    today); a bad one raises naming the field ``date``."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"a date like 2026-11-20, not {text!r}", field="date") from None
+
+
 def sale_input(rep_id: str, sale: EstimateSale, currency: str, on: date) -> ev.EventIn:
     """The `SaleRecorded` an estimate folds in (validated like any sale: a bad
     amount, category or split raises naming the field)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -56,15 +56,10 @@ class RunSummary:
     created: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "period": self.period,
-            "position": self.position,
-            "chain_head": self.chain_head,
-            "reps": self.reps,
-            "approved": self.approved,
-            "paid": self.paid,
-        }
+        """The run as the API answers it (``created`` is said by the status, 201 or 200)."""
+        run = asdict(self)
+        del run["created"]
+        return run
 
 
 class UseCases:

@@ -8,9 +8,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from typer.testing import CliRunner, Result
@@ -74,6 +78,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class StandIn(BaseHTTPRequestHandler):
+    """The handler of a stand-in for a service a test talks to (`serving`): it
+    answers JSON and logs no request."""
+
+    def answer_json(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        del args
+
+
+_Handler = TypeVar("_Handler", bound=BaseHTTPRequestHandler)
+
+
+@contextmanager
+def serving(handler: type[_Handler], path: str) -> Iterator[tuple[str, type[_Handler]]]:
+    """A subclass of ``handler`` (its class attributes the test's own to set)
+    answering on a free loopback port: the URL of ``path`` there, and the
+    subclass; until the block ends."""
+    own = type(handler.__name__, (handler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), own)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", own
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:

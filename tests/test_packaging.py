@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
 
 from cli import app
+from tests.builders import StandIn, free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -129,12 +127,12 @@ class TestDistribution:
         assert metadata.version("incentive-ledger") == PYPROJECT["project"]["version"]
 
 
-class _Osv(BaseHTTPRequestHandler):
+class _Osv(StandIn):
     """A stand-in OSV service: one advisory for the package named ``vulnerable``."""
 
     vulnerable = ""
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (the handler method's own name)
         query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         name, version = query["package"]["name"], query["version"]
         answer: dict[str, Any] = {}
@@ -161,27 +159,13 @@ class _Osv(BaseHTTPRequestHandler):
                     }
                 ]
             }
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        del args
+        self.answer_json(200, json.dumps(answer).encode())
 
 
 @pytest.fixture
 def osv() -> Iterator[tuple[str, type[_Osv]]]:
-    handler = type("Handler", (_Osv,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/query", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Osv, "/v1/query") as served:
+        yield served
 
 
 @pytest.fixture
@@ -210,9 +194,7 @@ def _audit(*args: str) -> subprocess.CompletedProcess[str]:
 class TestAudit:
     def test_no_reachable_data_is_a_skip_that_says_so(self, small_lock: Path) -> None:
         """Nothing answers: exit 0, and the output says nothing was audited, and why."""
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            closed = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/query"
+        closed = f"http://127.0.0.1:{free_port()}/v1/query"
         result = _audit(str(small_lock), "--osv-url", closed)
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("audit: SKIPPED, pip-audit's vulnerability data is not")

@@ -14,7 +14,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,7 +48,7 @@ from ledger.errors import (
 from policies.wording import LOCALES
 from presentation.modelling import estimate_texts
 from projections.service import Reports
-from projections.whatif import EstimateSale
+from projections.whatif import EstimateSale, parse_day
 from service import UseCases
 
 __all__ = ["Page", "audit_read", "check_csrf", "page_of", "read_form", "router", "serve"]
@@ -404,15 +404,10 @@ async def estimate(rep_id: str, request: Request) -> Response:
 
     def build(page: Page, form: dict[str, str]) -> Response:
         check_rep_access(page, rep_id, "post_estimate")
-        on = form.get("date", "").strip()
-        try:
-            day = date.fromisoformat(on) if on else None
-        except ValueError:
-            raise InvalidInputError(f"a date like 2026-11-20, not {on!r}", field="date") from None
         sale = EstimateSale(
             amount=form.get("amount", "").strip(),
             category=form.get("category", "").strip() or None,
-            on=day,
+            on=parse_day(form.get("date", "").strip()),
         )
         result = page.reports.estimate(rep_id, sale, actor=page.who.actor)
         return page.render(

@@ -5,7 +5,6 @@ record nothing."""
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -17,7 +16,7 @@ from api.schemas import EstimateIn, EstimateOut, WhatIfIn, WhatIfOut
 from ledger.errors import InvalidInputError
 from policies.plan import Plan, PlanError, load_plan
 from presentation.modelling import estimate_texts, whatif_texts
-from projections.whatif import EstimateSale
+from projections.whatif import EstimateSale, parse_day
 
 __all__ = ["router"]
 
@@ -35,15 +34,6 @@ def _candidate(document: dict[str, object] | str) -> Plan:
     except PlanError as exc:
         field, _ = exc.errors[0]
         raise InvalidInputError(str(exc), field=f"plan.{field}") from None
-
-
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError(f"a date like 2026-11-20, not {text!r}", field="date") from None
 
 
 @router.post("/whatif", response_model=WhatIfOut, responses=_ERRORS)
@@ -71,7 +61,7 @@ def post_estimate(
     sale = EstimateSale(
         amount=body.amount,
         category=body.category,
-        on=_day(body.date),
+        on=parse_day(body.date),
         splits=tuple((s.rep_id, s.share) for s in body.splits or ()),
     )
     return as_json(estimate_texts(reports.estimate(rep_id, sale, actor=principal.actor), locale))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
@@ -45,36 +45,45 @@ def post_pay(run_id: str, principal: Caller, service: UseCasesDep) -> RecordOut:
     return record_out(service.pay_run(run_id, actor=principal.actor))
 
 
-@router.get(
-    "/payouts/runs/{run_id}/export.csv",
-    response_class=Response,
-    responses={**_ERRORS, **responses(CSV_MEDIA_TYPE, schema=False)},
-)
-def get_export(
-    run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
-) -> Response:
+def _export_route(fmt: Literal["csv", "xlsx"], media_type: str, name: str, doc: str) -> None:
+    """``GET /payouts/runs/{run_id}/export.<fmt>``: a run's payroll file, the same
+    bytes for the same run (ETag, and 304 for If-None-Match naming it)."""
+
+    def get_export(
+        run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        require_role(principal, "get_export")
+        # a workbook is a download; the CSV is read where it opens, as before
+        save = {"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'}
+        return conditional(
+            reports.export_file(run_id, fmt),
+            media_type=media_type,
+            if_none_match=if_none_match,
+            headers=save if fmt == "xlsx" else None,
+        )
+
+    get_export.__doc__ = doc
+    router.add_api_route(
+        f"/payouts/runs/{{run_id}}/export.{fmt}",
+        get_export,
+        methods=["GET"],
+        name=name,
+        response_class=Response,
+        responses={**_ERRORS, **responses(media_type, schema=False)},
+    )
+
+
+_export_route(
+    "csv",
+    CSV_MEDIA_TYPE,
+    "get_export",
     """The payroll file of a run, with each statement's hash and the chain head
-    (UTF-8 CSV; ETag, and 304 for If-None-Match naming it)."""
-    require_role(principal, "get_export")
-    return conditional(
-        reports.export_csv(run_id).encode(), media_type=CSV_MEDIA_TYPE, if_none_match=if_none_match
-    )
-
-
-@router.get(
-    "/payouts/runs/{run_id}/export.xlsx",
-    response_class=Response,
-    responses={**_ERRORS, **responses(XLSX_MEDIA_TYPE, schema=False)},
+    (UTF-8 CSV; ETag, and 304 for If-None-Match naming it).""",
 )
-def get_export_xlsx(
-    run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
-) -> Response:
+_export_route(
+    "xlsx",
+    XLSX_MEDIA_TYPE,
+    "get_export_xlsx",
     """The payroll file of a run as an xlsx workbook (the CSV's columns),
-    reproducible (ETag, and 304 for If-None-Match naming it)."""
-    require_role(principal, "get_export")
-    return conditional(
-        reports.export_file(run_id, "xlsx"),
-        media_type=XLSX_MEDIA_TYPE,
-        if_none_match=if_none_match,
-        headers={"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'},
-    )
+    reproducible (ETag, and 304 for If-None-Match naming it).""",
+)

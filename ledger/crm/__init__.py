@@ -20,7 +20,7 @@ from ledger.application import Ledger, RecordResult
 from ledger.crm.convert import Converted, Line, RowError, convert
 from ledger.crm.mapping import CrmMapping, MappingError, load_mapping
 from ledger.crm.readers import SUFFIXES, ReadError, Table, read_table
-from ledger.errors import BatchRejectedError, InvalidInputError, LineError
+from ledger.errors import BatchRejectedError, InvalidInputError, LineError, RejectedError
 from policies.pay_warnings import PayWarning
 
 __all__ = [
@@ -37,15 +37,13 @@ __all__ = [
 ]
 
 
-class CrmRejectedError(InvalidInputError):
+class CrmRejectedError(RejectedError[RowError], InvalidInputError):
     """A CRM export had bad rows; nothing was stored. Each is named by row and column."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        assert errors, "a rejected export names at least one bad row"
-        self.errors = errors
-        statuses = {e.status for e in errors}
-        self.status = "conflict" if statuses == {"conflict"} else "invalid"
-        super().__init__(f"{len(errors)} bad row(s); nothing was stored. First: {errors[0]}")
+        super().__init__(
+            errors, f"{len(errors)} bad row(s); nothing was stored. First: {errors[0]}"
+        )
 
 
 @dataclass(frozen=True)

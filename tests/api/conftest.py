@@ -21,17 +21,34 @@ from ledger.application import Ledger
 SECRET = "test-token-secret-0123456789abcdef"
 
 
+def demo_event(
+    type_: str, *, at: str = "2026-11-02T10:00:00+08:00", **fields: Any
+) -> dict[str, Any]:
+    """An event of ``type_`` with ``fields`` as a POST /events body, at ``at``: by
+    default a day in the demo's open quarter."""
+    return {"type": type_, "occurred_at": at, **fields}
+
+
 def demo_sale(sale_id: str, **extra: Any) -> dict[str, Any]:
     """A sale by rep-li in the demo's open quarter, as a POST /events body."""
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": sale_id,
-        "rep_id": "rep-li",
-        "amount": "1000.00",
-        "currency": "CNY",
+    sale = demo_event(
+        "SaleRecorded", sale_id=sale_id, rep_id="rep-li", amount="1000.00", currency="CNY"
+    )
+    return sale | extra
+
+
+def demo_adjustment(adjustment_id: str, amount: str, reason: str, **extra: Any) -> dict[str, Any]:
+    """An adjustment of rep-li's pay in the demo's open quarter, as a POST /events
+    body (``extra``: e.g. the line's own actor)."""
+    return demo_event(
+        "AdjustmentRequested",
         **extra,
-    }
+        adjustment_id=adjustment_id,
+        rep_id="rep-li",
+        period="2026-Q4",
+        amount=amount,
+        reason=reason,
+    )
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from api.tokens import TokenStore
-from tests.api.conftest import SECRET, Api
+from tests.api.conftest import SECRET, Api, demo_adjustment, demo_event
 from tests.unit.test_actors import SPELLINGS_OF_ALICE
 
 SUBJECT = "ADJ-ALICE"
@@ -29,15 +29,7 @@ def _adjustment_by_alice(api: Api) -> TokenStore:
     alice, _ = store.create(actor="alice", role="finance")
     response = api.client.post(
         "/events",
-        json={
-            "type": "AdjustmentRequested",
-            "occurred_at": "2026-11-02T10:00:00+08:00",
-            "adjustment_id": SUBJECT,
-            "rep_id": "rep-li",
-            "period": "2026-Q4",
-            "amount": "-150.00",
-            "reason": "duplicate travel claim",
-        },
+        json=demo_adjustment(SUBJECT, "-150.00", "duplicate travel claim"),
         headers=_bearer(alice),
     )
     assert response.status_code == 201, response.json()
@@ -46,11 +38,7 @@ def _adjustment_by_alice(api: Api) -> TokenStore:
 
 
 def _approval(**extra: Any) -> dict[str, Any]:
-    return {
-        "type": "ApprovalGranted",
-        "occurred_at": "2026-11-03T10:00:00+08:00",
-        "subject_id": SUBJECT,
-    } | extra
+    return demo_event("ApprovalGranted", at="2026-11-03T10:00:00+08:00", subject_id=SUBJECT) | extra
 
 
 VALID = [s for s, expected in SPELLINGS_OF_ALICE.items() if expected is not None]
@@ -172,24 +160,22 @@ class TestManagerScope:
 
     def test_a_manager_id_written_in_capitals_is_its_manager(self, api: Api) -> None:
         """``manager_id = "Mgr-Qian"`` is managed by the token of mgr-qian (and no one else)."""
-        enrol = {
-            "type": "RepEnrolled",
-            "occurred_at": "2026-10-01T09:00:00+08:00",
-            "rep_id": "rep-zhou",
-            "name": "Zhou",
-            "plan_id": "field-sales",
-            "manager_id": "Mgr-Qian",
-        }
+        enrol = demo_event(
+            "RepEnrolled",
+            at="2026-10-01T09:00:00+08:00",
+            rep_id="rep-zhou",
+            name="Zhou",
+            plan_id="field-sales",
+            manager_id="Mgr-Qian",
+        )
         assert api.client.post("/events", json=enrol, headers=api.as_("admin")).status_code == 201
         own = api.client.get("/reps/rep-zhou/history", headers=api.as_("other_manager"))
         assert own.status_code == 200
         other = api.client.get("/reps/rep-zhou/history", headers=api.as_("manager"))
         assert other.status_code == 404
-        coaching = {
-            "type": "CoachingRecorded",
-            "occurred_at": "2026-10-02T09:00:00+08:00",
-            "rep_id": "rep-zhou",
-            "topic": "pipeline hygiene",
-        }
+        at = "2026-10-02T09:00:00+08:00"
+        coaching = demo_event(
+            "CoachingRecorded", at=at, rep_id="rep-zhou", topic="pipeline hygiene"
+        )
         recorded = api.client.post("/events", json=coaching, headers=api.as_("other_manager"))
         assert recorded.status_code == 201, recorded.json()

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from api.routes.events import _record_doc, record_out
 from api.schemas import RecordOut
 from ledger.application import Outcome, RecordResult
-from tests.api.conftest import Api, demo_sale
+from tests.api.conftest import Api, demo_adjustment, demo_sale
 
 
 def _json(api: Api, who: str) -> dict[str, str]:
@@ -131,15 +131,7 @@ class TestPostEvents:
         assert unknown.json()["errors"][0]["field"] == "type"
 
     def test_self_approval_is_409(self, api: Api) -> None:
-        adj = {
-            "type": "AdjustmentRequested",
-            "occurred_at": "2026-11-02T10:00:00+08:00",
-            "adjustment_id": "ADJ-X",
-            "rep_id": "rep-li",
-            "period": "2026-Q4",
-            "amount": "50.00",
-            "reason": "r",
-        }
+        adj = demo_adjustment("ADJ-X", "50.00", "r")
         assert api.client.post("/events", json=adj, headers=api.as_("finance")).status_code == 201
         response = api.client.post(
             "/approvals",

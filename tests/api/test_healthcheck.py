@@ -3,52 +3,29 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from api.healthcheck import main, probe
-from tests.builders import ROOT
+from tests.builders import ROOT, StandIn, free_port, serving
 
 
-class _Health(BaseHTTPRequestHandler):
+class _Health(StandIn):
     status = 200
     body: bytes = b""
 
-    def do_GET(self) -> None:
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args: object) -> None:
-        del args
+    def do_GET(self) -> None:  # noqa: N802 (the handler method's own name)
+        self.answer_json(self.status, self.body)
 
 
 @pytest.fixture
 def health_server() -> Iterator[tuple[str, type[_Health]]]:
     """A stand-in /health on a free loopback port, its answer set by the test."""
-    handler = type("Handler", (_Health,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    with serving(_Health, "/health") as served:
+        yield served
 
 
 class TestProbe:
@@ -74,7 +51,7 @@ class TestProbe:
         )
 
     def test_nothing_listening_is_unhealthy_and_says_so(self) -> None:
-        url = f"http://127.0.0.1:{_closed_port()}/health"
+        url = f"http://127.0.0.1:{free_port()}/health"
         healthy, line = probe(url, timeout_s=2)
         assert not healthy
         assert line.startswith(f"unhealthy: {url} unreachable: ")
@@ -106,7 +83,7 @@ class TestProbe:
 
     def test_as_the_container_runs_it(self) -> None:
         """`python -m api.healthcheck URL`, as the Dockerfile and compose file do."""
-        url = f"http://127.0.0.1:{_closed_port()}/health"
+        url = f"http://127.0.0.1:{free_port()}/health"
         result = subprocess.run(
             [sys.executable, "-m", "api.healthcheck", url],
             cwd=ROOT,

@@ -8,34 +8,18 @@ from typing import Any
 import pytest
 
 from api.schemas import AuditBundleOut
-from tests.api.conftest import Api
+from tests.api.conftest import Api, demo_adjustment, demo_event, demo_sale
 from tests.builders import stored_record
 
 ROLES = ["rep", "manager", "finance", "compliance", "integration", "admin"]
 
 
 def _sale() -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "sale_id": "S-HTTP-1",
-        "rep_id": "rep-li",
-        "amount": "1000.00",
-        "currency": "CNY",
-    }
+    return demo_sale("S-HTTP-1")
 
 
 def _pending_adjustment(api: Api) -> None:
-    line = {
-        "type": "AdjustmentRequested",
-        "occurred_at": "2026-11-02T10:00:00+08:00",
-        "actor": "fin-carl",
-        "adjustment_id": "ADJ-M",
-        "rep_id": "rep-li",
-        "period": "2026-Q4",
-        "amount": "100.00",
-        "reason": "matrix",
-    }
+    line = demo_adjustment("ADJ-M", "100.00", "matrix", actor="fin-carl")
     api.ledger.import_lines([json.dumps(line)], actor="fin-carl")
 
 
@@ -201,6 +185,21 @@ def test_health_needs_no_token(api: Api) -> None:
     assert response.json()["position"] == api.head()
 
 
+# (who, whose bundle, the answer): a statement's scope, which a bundle follows
+BUNDLE_SCOPE = [
+    ("rep", "rep-li", 200),
+    ("rep", "rep-chen", 404),
+    ("other_rep", "rep-chen", 200),
+    ("other_rep", "rep-li", 404),
+    ("manager", "rep-chen", 200),
+    ("other_manager", "rep-li", 404),
+    ("finance", "rep-wang", 200),
+    ("compliance", "rep-wang", 200),
+    ("admin", "rep-wang", 200),
+    ("integration", "rep-li", 403),
+]
+
+
 class TestObjectLevel:
     @pytest.mark.parametrize(
         "path",
@@ -250,21 +249,7 @@ class TestObjectLevel:
         response = api.client.get("/reps/rep-li/history", headers=api.as_("other_manager"))
         assert response.status_code == 404
 
-    @pytest.mark.parametrize(
-        ("who", "rep", "status"),
-        [
-            ("rep", "rep-li", 200),
-            ("rep", "rep-chen", 404),
-            ("other_rep", "rep-chen", 200),
-            ("other_rep", "rep-li", 404),
-            ("manager", "rep-chen", 200),
-            ("other_manager", "rep-li", 404),
-            ("finance", "rep-wang", 200),
-            ("compliance", "rep-wang", 200),
-            ("admin", "rep-wang", 200),
-            ("integration", "rep-li", 403),
-        ],
-    )
+    @pytest.mark.parametrize(("who", "rep", "status"), BUNDLE_SCOPE)
     def test_a_bundle_follows_the_statement_scope(
         self, api: Api, who: str, rep: str, status: int
     ) -> None:
@@ -281,14 +266,9 @@ class TestObjectLevel:
             assert "Li Wei" not in response.text
 
     def test_a_manager_records_for_their_team_only(self, api: Api) -> None:
-        score = {
-            "type": "KpiScored",
-            "occurred_at": "2026-11-02T10:00:00+08:00",
-            "rep_id": "rep-li",
-            "period": "2026-Q4",
-            "kpi": "market_feedback",
-            "score": "0.8",
-        }
+        score = demo_event(
+            "KpiScored", rep_id="rep-li", period="2026-Q4", kpi="market_feedback", score="0.8"
+        )
         assert (
             api.client.post("/events", json=score, headers=api.as_("other_manager")).status_code
             == 403

@@ -77,11 +77,13 @@ def alice_recorded(tmp_path: Path) -> tuple[str, str]:
     return db, json.loads(run.stdout)["run_id"]
 
 
-def _approval_file(tmp_path: Path, subject_id: str) -> Path:
+def _approval_file(tmp_path: Path, subject_id: str, **fields: str) -> Path:
+    """A file of one line, the approval of ``subject_id`` (``fields``: e.g. its own actor)."""
     path = tmp_path / f"approve-{subject_id}.jsonl"
     approval = {
         "type": "ApprovalGranted",
         "occurred_at": "2026-08-02T09:00:00+08:00",
+        **fields,
         "subject_id": subject_id,
     }
     path.write_text(json.dumps(approval) + "\n", encoding="utf-8")
@@ -129,15 +131,8 @@ class TestNoSecondApproverBySpelling:
     ) -> None:
         """A line naming ``ＡＬＩＣＥ`` as its actor is alice: refused as her own checker."""
         db, _ = alice_recorded
-        path = tmp_path / "own.jsonl"
-        approval = line(
-            "ApprovalGranted",
-            at="2026-08-02T09:00:00+08:00",
-            actor="ＡＬＩＣＥ",
-            subject_id="T-LATE",
-        )
-        path.write_text(json.dumps(approval) + "\n", encoding="utf-8")
-        result = _cli("import", str(path), "--db", db, "--actor", "fin-bob")
+        own = _approval_file(tmp_path, "T-LATE", actor="ＡＬＩＣＥ")
+        result = _cli("import", str(own), "--db", db, "--actor", "fin-bob")
         assert result.exit_code == 1
         assert "maker-checker" in result.stderr
 

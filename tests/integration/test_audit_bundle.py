@@ -28,6 +28,9 @@ from projections.service import Reports
 REPS = {"rep-li": "Li Wei", "rep-chen": "Chen Jing", "rep-wang": "Wang Fang"}
 # (rep, period): Q3 paid (the recorded statement), Q4 open (a correction of Q3 in it)
 BUNDLED = [("rep-li", "2026-Q3"), ("rep-li", "2026-Q4"), ("rep-chen", "2026-Q3")]
+PERIODS = ["2026-Q3", "2026-Q4"]
+# The demo's bundles by (rep, period): every rep's, for each of PERIODS.
+Bundles = dict[tuple[str, str], bytes]
 
 
 def _mismatched(report: BundleReport) -> list[str]:
@@ -35,7 +38,7 @@ def _mismatched(report: BundleReport) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], bytes]:
+def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     """Every demo rep's Q3 (paid) and Q4 (open) bundle, from one SQLite demo."""
     path = tmp_path_factory.mktemp("bundle") / "ledger.db"
     ledger = Ledger(f"sqlite:///{path}")
@@ -43,9 +46,7 @@ def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, st
         run_demo(ledger)
         reports = Reports(ledger)
         return {
-            (rep, period): reports.audit_bundle(rep, period)
-            for rep in REPS
-            for period in ("2026-Q3", "2026-Q4")
+            (rep, period): reports.audit_bundle(rep, period) for rep in REPS for period in PERIODS
         }
     finally:
         ledger.close()
@@ -204,9 +205,9 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str | Callable[[dict[st
 
 class TestEditsAreCaught:
     @pytest.mark.parametrize("name", list(EDITS))
-    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    @pytest.mark.parametrize("period", PERIODS)
     def test_an_edited_part_fails_and_is_named(
-        self, demo_bundles: dict[tuple[str, str], bytes], name: str, period: str
+        self, demo_bundles: Bundles, name: str, period: str
     ) -> None:
         change, named = EDITS[name]
         raw = demo_bundles["rep-li", period]
@@ -216,7 +217,7 @@ class TestEditsAreCaught:
         assert any(p.startswith(part) for p in _mismatched(report)), report.to_dict()
 
     def test_a_hand_edit_that_breaks_the_canonical_form_is_named(
-        self, demo_bundles: dict[tuple[str, str], bytes]
+        self, demo_bundles: Bundles
     ) -> None:
         raw = demo_bundles["rep-li", "2026-Q3"]
         pretty = json.dumps(json.loads(raw), indent=1).encode()
@@ -229,7 +230,7 @@ class TestEditsAreCaught:
     )
     @given(data=st.data())
     def test_any_flipped_byte_fails_without_a_traceback(
-        self, demo_bundles: dict[tuple[str, str], bytes], data: st.DataObject
+        self, demo_bundles: Bundles, data: st.DataObject
     ) -> None:
         """Any byte of the file changed: the check fails, saying what, and never raises."""
         raw = demo_bundles["rep-li", "2026-Q4"]
@@ -241,9 +242,7 @@ class TestEditsAreCaught:
         assert report.mismatches
         assert all(f.detail for f in report.mismatches)
 
-    def test_every_position_flipped_to_one_other_character(
-        self, demo_bundles: dict[tuple[str, str], bytes]
-    ) -> None:
+    def test_every_position_flipped_to_one_other_character(self, demo_bundles: Bundles) -> None:
         """A loop over every byte of a bundle: each changed to a character of
         its own kind (a digit to a digit, a letter to a letter) fails."""
         raw = demo_bundles["rep-wang", "2026-Q3"]
@@ -284,7 +283,7 @@ def _amount_patterns(amount: str) -> list[re.Pattern[str]]:
 
 class TestGzip:
     def test_a_gzipped_bundle_checks_and_a_damaged_one_is_named(
-        self, demo_bundles: dict[tuple[str, str], bytes]
+        self, demo_bundles: Bundles
     ) -> None:
         raw = demo_bundles["rep-chen", "2026-Q3"]
         packed = gzip.compress(raw, 9, mtime=0)
@@ -312,10 +311,9 @@ def _unpacks_to(packed: bytes) -> bytes | None:
 
 
 class TestPrivacy:
-    @pytest.mark.parametrize("rep", list(REPS))
-    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    @pytest.mark.parametrize(("period", "rep"), [(p, r) for p in PERIODS for r in REPS])
     def test_a_bundle_holds_nothing_of_another_rep(
-        self, demo_bundles: dict[tuple[str, str], bytes], rep: str, period: str
+        self, demo_bundles: Bundles, rep: str, period: str
     ) -> None:
         """Grep the file for every other rep's id, name, sale ids and sale amounts.
 
@@ -358,7 +356,7 @@ class TestPrivacy:
         assert found == []
 
     def test_the_run_appears_as_its_hash_and_the_reps_own_statement(
-        self, demo_bundles: dict[tuple[str, str], bytes]
+        self, demo_bundles: Bundles
     ) -> None:
         doc = orjson.loads(demo_bundles["rep-wang", "2026-Q3"])
         run = _event(doc, "PayoutCalculated")
@@ -370,9 +368,9 @@ class TestPrivacy:
 
 
 class TestOnlyTheRepsPlans:
-    @pytest.mark.parametrize("period", ["2026-Q3", "2026-Q4"])
+    @pytest.mark.parametrize("period", PERIODS)
     def test_a_bundle_discloses_only_the_plans_the_rep_follows(
-        self, demo_bundles: dict[tuple[str, str], bytes], period: str
+        self, demo_bundles: Bundles, period: str
     ) -> None:
         """The demo publishes three plans; Li follows field-sales only: the others'
         versions are in the chain as bare links, their bands and quotas not at all."""

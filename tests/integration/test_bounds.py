@@ -143,27 +143,30 @@ def _sale(at: str, sale_id: str, rep_id: str = "rq", amount: str = "1000.00", **
     )
 
 
-def _score(period: str, score: Any = "0.9", rep_id: str = "rq", at: str = LAST_DAY) -> Any:
-    return line(
-        "KpiScored",
-        at=at,
-        actor="mgr",
-        rep_id=rep_id,
-        period=period,
-        kpi="customer_satisfaction",
-        score=score,
-    )
+def _kpi_line(type_: str, period: str, rep_id: str, at: str, kpi: str, **fields: Any) -> Any:
+    """The manager's line on ``rep_id``'s ``kpi`` for ``period``: a score or a target."""
+    return line(type_, at=at, actor="mgr", rep_id=rep_id, period=period, kpi=kpi, **fields)
+
+
+def _score(
+    period: str,
+    score: Any = "0.9",
+    rep_id: str = "rq",
+    at: str = LAST_DAY,
+    kpi: str = "customer_satisfaction",
+) -> Any:
+    return _kpi_line("KpiScored", period, rep_id, at, kpi, score=score)
 
 
 def _target(period: str, value: Any = "200000", rep_id: str = "rq", at: str = FIRST) -> Any:
-    return line(
+    target_id = f"T-{rep_id}-{period}"
+    return _kpi_line(
         "TargetSet",
-        at=at,
-        actor="mgr",
-        target_id=f"T-{rep_id}-{period}",
-        rep_id=rep_id,
-        period=period,
-        kpi="sales_amount",
+        period,
+        rep_id,
+        at,
+        "sales_amount",
+        target_id=target_id,
         value=value,
         reason="quota",
     )
@@ -201,15 +204,7 @@ ACCEPTED: dict[str, list[dict[str, Any]]] = {
     ],
     "scores at 0 and 100 in the last quarter": [
         _score("2199-Q4", "100"),
-        line(
-            "KpiScored",
-            at=LAST,
-            actor="mgr",
-            rep_id="rq",
-            period="2199-Q4",
-            kpi="market_feedback",
-            score="0",
-        ),
+        _score("2199-Q4", "0", at=LAST, kpi="market_feedback"),
     ],
     "score and target in the last month": [
         _score("2199-12", "99.999999", rep_id="rm"),

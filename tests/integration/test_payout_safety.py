@@ -43,6 +43,12 @@ def _run(reports: Reports, period: str = Q3, actor: str = "fin-amy") -> str:
     return str(reports.ledger.event(event_id).data["run_id"])
 
 
+def _store_and_run(ledger: Ledger, *reps: str) -> tuple[Reports, str]:
+    """``_store`` of ``reps``, then a Q3 run of them: the reports and the run's id."""
+    reports = _store(ledger, *reps)
+    return reports, _run(reports)
+
+
 def _decide(ledger: Ledger, run_id: str, *, granted: bool = True, actor: str = "fin-bob") -> None:
     cls = ApprovalGranted if granted else ApprovalRejected
     ledger.record([make_event(cls, occurred_at=datetime.now(UTC), subject_id=run_id)], actor=actor)
@@ -84,8 +90,7 @@ class TestOneRunPerRepPeriod:
         self, ledger: Ledger
     ) -> None:
         """The reps of run 1 are in an open run: run 2 would cover nobody."""
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         assert _reps_of(reports, first) == ["r1", "r2"]
         before = stored_count(ledger)
         with pytest.raises(InvalidInputError, match=f"no rep has an unpaid {Q3}") as refused:
@@ -96,8 +101,7 @@ class TestOneRunPerRepPeriod:
     def test_the_write_rule_refuses_a_rep_held_by_an_open_run(self, ledger: Ledger) -> None:
         """Not only the service's plan: a PayoutCalculated holding a rep of an open
         run is refused where it is recorded, naming the rep and the run."""
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         statement = next(s for s in reports.run(first)["statements"] if s["rep_id"] == "r2")
         before = stored_count(ledger)
         with pytest.raises(BatchRejectedError) as refused:
@@ -128,16 +132,14 @@ class TestOneRunPerRepPeriod:
             )
 
     def test_a_rep_enrolled_after_run_1_is_covered_by_run_2_alone(self, ledger: Ledger) -> None:
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         ledger.import_lines(jsonl(enrol("r3")), actor="hr")
         second = _run(reports)
         assert _reps_of(reports, first) == ["r1", "r2"]
         assert _reps_of(reports, second) == ["r3"]
 
     def test_a_rejected_run_frees_its_reps(self, ledger: Ledger) -> None:
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         _decide(ledger, first, granted=False)
         second = _run(reports)
         assert _reps_of(reports, second) == ["r1", "r2"]
@@ -147,8 +149,7 @@ class TestOneRunPerRepPeriod:
             payouts(reports).payout_run(Q3, actor="fin-amy")
 
     def test_an_approved_unpaid_run_still_holds_its_reps(self, ledger: Ledger) -> None:
-        reports = _store(ledger, "r1")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1")
         _decide(ledger, first)
         with pytest.raises(InvalidInputError, match="no rep has an unpaid"):
             payouts(reports).payout_run(Q3, actor="fin-amy")
@@ -209,8 +210,7 @@ class TestRaces:
     ) -> None:
         """Two open runs of one rep (recorded before the rule held): once one is
         paid, paying the other is refused, and stores nothing."""
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         second = _legacy_run(reports, first)
         legacy_rules()  # from here on, today's rules
         _decide(ledger, first)
@@ -228,8 +228,7 @@ class TestRaces:
         self, make_ledger: Callable[..., Ledger], legacy_rules: Callable[[], None]
     ) -> None:
         ledger = make_ledger()
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         runs = [first, _legacy_run(reports, first)]
         legacy_rules()
         for run_id in runs:
@@ -247,8 +246,7 @@ class TestRaces:
     def test_a_store_that_paid_twice_exports_each_rep_period_as_paid_once(
         self, ledger: Ledger, legacy_rules: Callable[[], None]
     ) -> None:
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         second = _legacy_run(reports, first)
         for run_id in (first, second):
             _decide(ledger, run_id)
@@ -282,8 +280,7 @@ class TestClaimsIndex:
         assert verify_views(reopened) == []
 
     def test_verify_finds_an_edited_index(self, db_url: str, ledger: Ledger) -> None:
-        reports = _store(ledger, "r1", "r2")
-        _run(reports)
+        reports, _ = _store_and_run(ledger, "r1", "r2")
         reports.catch_up()
         assert verify_views(ledger) == []
         [removed] = [c for c in ledger.chain.select_all_claims() if c.rep_id == "r2"]
@@ -298,8 +295,7 @@ class TestExports:
     def test_the_same_run_exports_the_same_bytes_with_names_and_the_chain_head(
         self, ledger: Ledger
     ) -> None:
-        reports = _store(ledger, "r1", "r2")
-        run_id = _run(reports)
+        reports, run_id = _store_and_run(ledger, "r1", "r2")
         _decide(ledger, run_id)
         ledger.pay_run(run_id, actor="fin-amy")
         first = reports.export_csv(run_id)
@@ -384,8 +380,7 @@ class TestOverHttp:
     def test_a_second_run_is_422_and_a_pay_of_a_rep_paid_meanwhile_409(
         self, db_url: str, ledger: Ledger, legacy_rules: Callable[[], None]
     ) -> None:
-        reports = _store(ledger, "r1", "r2")
-        first = _run(reports)
+        reports, first = _store_and_run(ledger, "r1", "r2")
         second = _legacy_run(reports, first)  # two open runs of one rep (code before)
         legacy_rules()
         _decide(ledger, first)

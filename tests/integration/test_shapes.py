@@ -63,13 +63,32 @@ def _seeded(ledger: Ledger) -> Reports:
     return Reports(ledger)
 
 
+def _july_paid(ledger: Ledger) -> Reports:
+    """The seeded ledger with July's run approved and paid."""
+    reports = _seeded(ledger)
+    run = run_id_of(reports, "2026-07")
+    approve(ledger, run)
+    ledger.pay_run(run, actor="fin-amy")
+    return reports
+
+
 def _amounts(statement: dict[str, Any]) -> list[tuple[str, str]]:
     return [(x["kind"], x["amount"]) for x in statement["lines"]]
 
 
-def _codes(statement: dict[str, Any], kind: str) -> list[str]:
+def _in_order(**amounts: str) -> list[tuple[str, str]]:
+    """The (kind, amount) lines of a statement, in the order given."""
+    return list(amounts.items())
+
+
+def _explanation(statement: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The steps explaining the statement's one line of ``kind``."""
     (found,) = [x for x in statement["lines"] if x["kind"] == kind]
-    return [s["code"] for s in found["explanation"]]
+    return list(found["explanation"])
+
+
+def _codes(statement: dict[str, Any], kind: str) -> list[str]:
+    return [s["code"] for s in _explanation(statement, kind)]
 
 
 def test_july_below_the_gate_with_a_spiff_and_a_draw(ledger: Ledger) -> None:
@@ -78,21 +97,14 @@ def test_july_below_the_gate_with_a_spiff_and_a_draw(ledger: Ledger) -> None:
     E = 1,000 < 3,000: a draw of 2,000; total 3,000."""
     reports = _seeded(ledger)
     july = reports.statement("r1", "2026-07")
-    assert _amounts(july) == [
-        ("commission", "4000.00"),
-        ("gate", "-4000.00"),
-        ("spiff", "1000.00"),
-        ("bonus", "0.00"),
-        ("draw", "2000.00"),
-    ]
+    assert _amounts(july) == _in_order(
+        commission="4000.00", gate="-4000.00", spiff="1000.00", bonus="0.00", draw="2000.00"
+    )
     assert (july["total"], july["payable"]) == ("3000.00", "3000.00")
     assert _codes(july, "gate") == ["gate_not_reached"]
     assert _codes(july, "draw") == ["draw_top_up", "draw_balance"]
-    draw = next(x for x in july["lines"] if x["kind"] == "draw")
-    assert draw["explanation"][1]["values"] == {
-        "balance_before": "0.00",
-        "balance_after": "2000.00",
-    }
+    balance = _explanation(july, "draw")[1]["values"]
+    assert balance == {"balance_before": "0.00", "balance_after": "2000.00"}
 
 
 def test_august_accelerated_capped_and_recovering(ledger: Ledger) -> None:
@@ -102,12 +114,9 @@ def test_august_accelerated_capped_and_recovering(ledger: Ledger) -> None:
     recovers July's 2,000 of draw; total 18,000."""
     reports = _seeded(ledger)
     august = reports.statement("r1", "2026-08")
-    assert _amounts(august) == [
-        ("commission", "10000.00"),
-        ("cap", "-2000.00"),
-        ("bonus", "12000.00"),
-        ("draw_recovery", "-2000.00"),
-    ]
+    assert _amounts(august) == _in_order(
+        commission="10000.00", cap="-2000.00", bonus="12000.00", draw_recovery="-2000.00"
+    )
     assert august["total"] == "18000.00"
     codes = _codes(august, "commission")
     assert codes.count("per_sale_cap") == 2
@@ -116,20 +125,14 @@ def test_august_accelerated_capped_and_recovering(ledger: Ledger) -> None:
     assert head is not None
     replayed = reports.statement("r1", "2026-08", as_of=head.position)  # a replay as of
     assert replayed["lines"] == august["lines"]
-    recovery = next(x for x in august["lines"] if x["kind"] == "draw_recovery")
-    assert recovery["explanation"][-1]["values"] == {
-        "balance_before": "2000.00",
-        "balance_after": "0.00",
-    }
+    balance = _explanation(august, "draw_recovery")[-1]["values"]
+    assert balance == {"balance_before": "2000.00", "balance_after": "0.00"}
 
 
 def test_the_draw_balance_is_carried_from_a_paid_period(ledger: Ledger) -> None:
     """July paid as computed: August still recovers the 2,000 the paid July drew,
     read from what was paid; July's statement is what was paid."""
-    reports = _seeded(ledger)
-    run = run_id_of(reports, "2026-07")
-    approve(ledger, run)
-    ledger.pay_run(run, actor="fin-amy")
+    reports = _july_paid(ledger)
     july = reports.statement("r1", "2026-07")
     assert july["status"] == "paid"
     assert july["total"] == "3000.00"
@@ -156,12 +159,9 @@ def test_a_cancellation_in_the_window_removes_the_spiff_and_resets_the_draw(
         actor="crm",
     )
     july = reports.statement("r1", "2026-07")
-    assert _amounts(july) == [
-        ("commission", "1000.00"),
-        ("gate", "-1000.00"),
-        ("bonus", "0.00"),
-        ("draw", "3000.00"),
-    ]
+    assert _amounts(july) == _in_order(
+        commission="1000.00", gate="-1000.00", bonus="0.00", draw="3000.00"
+    )
     august = reports.statement("r1", "2026-08")
     assert ("draw_recovery", "-3000.00") in _amounts(august)
     assert august["total"] == "17000.00"
@@ -173,10 +173,7 @@ def test_a_paid_spiff_cancelled_later_is_corrected_next_period(ledger: Ledger) -
     its own lines 1,000 less than paid — a correction of −1,000 in August naming
     the spiff line among the changes. The draw July paid stays as paid: August
     still recovers 2,000 (E = 8,000 + 12,000 − 1,000)."""
-    reports = _seeded(ledger)
-    run = run_id_of(reports, "2026-07")
-    approve(ledger, run)
-    ledger.pay_run(run, actor="fin-amy")
+    reports = _july_paid(ledger)
     ledger.import_lines(
         jsonl(line("SaleCancelled", at="2026-07-15T10:00:00+08:00", sale_id="S1", reason="void")),
         actor="crm",

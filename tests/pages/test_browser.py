@@ -191,6 +191,40 @@ def sign_in(context: Any, link: str) -> Any:
     return page
 
 
+@pytest.fixture
+def open_page(server: Server, open_context: Any) -> Any:
+    """Sign in with ``link`` in a new context (a phone's width or a desktop's,
+    scripts on or off), then open ``path`` — in ``lang`` when given."""
+
+    def open_(
+        link: str, path: str, *, lang: str | None = None, phone: bool = False, scripts: bool = True
+    ) -> Any:
+        context, _ = open_context(phone=phone, scripts=scripts)
+        page = sign_in(context, link)
+        if lang is not None:
+            path += f"{'&' if '?' in path else '?'}lang={lang}"
+        page.goto(server.base + path)
+        return page
+
+    return open_
+
+
+def approve_in_queue(page: Any, subject_id: str) -> None:
+    """Approve ``subject_id`` from the payouts page, through its confirmation page."""
+    w = WORDS["en"]
+    page.get_by_role("button", name=f"{w['action_approve']} {subject_id}").click()
+    page.get_by_role("button", name=w["confirm_approve"]).click()
+    page.wait_for_url(re.compile(r".*done=approve.*"))
+
+
+def shot_in(page: Any, name: str, lang: str, phone: bool = False) -> None:
+    """The page's screenshot, named for its language and width; a zh-CN page shows
+    no English words (ids, codes and the statement wording's data aside)."""
+    _shot(page, f"{name}-{lang}-{'phone' if phone else 'desktop'}")
+    if lang == "zh-CN":
+        assert english_left(page) == []
+
+
 class TestSignIn:
     def test_sign_in_and_sign_out(self, server: Server, open_context: Any) -> None:
         """The link lands on My pay with the code gone from the URL and the session
@@ -231,45 +265,35 @@ class TestPagesPerRole:
     @pytest.mark.parametrize("lang", LOCALES)
     @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
     def test_my_pay_and_statement(
-        self, server: Server, open_context: Any, lang: str, phone: bool
+        self, server: Server, open_page: Any, lang: str, phone: bool
     ) -> None:
         """A rep's pages in both languages, at both widths; the zh-CN pages show
         no English words (ids, codes and the statement wording's data aside)."""
-        context, _ = open_context(phone=phone)
-        size = "phone" if phone else "desktop"
-        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
-        page.goto(f"{server.base}/app/reps/rep-li/pay?lang={lang}")
+        link = server.link("rep-li", "rep", "rep-li")
+        page = open_page(link, "/app/reps/rep-li/pay", lang=lang, phone=phone)
         w = WORDS[lang]
         assert page.get_by_role("heading", level=1).inner_text() == w["pay_title"].format(
             rep="rep-li"
         )
-        _shot(page, f"my-pay-{lang}-{size}")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, "my-pay", lang, phone)
         page.get_by_role("link", name=w["open_statement"].format(period="2026-Q3")).click()
         page.wait_for_url(re.compile(r".*/statements/2026-Q3$"))
         assert "33,100.00" in page.inner_text("main")
         page.locator("details").first.locator("summary").click()
         assert page.locator("details").first.get_attribute("open") is not None
-        _shot(page, f"statement-{lang}-{size}")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, "statement", lang, phone)
 
     @pytest.mark.parametrize("lang", LOCALES)
     @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
-    def test_overview(self, server: Server, open_context: Any, lang: str, phone: bool) -> None:
+    def test_overview(self, server: Server, open_page: Any, lang: str, phone: bool) -> None:
         """Finance's dashboard with its charts drawn from the tables it shows."""
-        context, _ = open_context(phone=phone)
-        page = sign_in(context, server.link("fin-amy", "finance"))
-        page.goto(f"{server.base}/app/overview?lang={lang}")
+        page = open_page(server.link("fin-amy", "finance"), "/app/overview", lang=lang, phone=phone)
         w = WORDS[lang]
         assert page.get_by_role("heading", level=2, name=w["distribution"]).is_visible()
         page.wait_for_selector("div.chart canvas")
         assert page.locator("div.chart canvas").count() == 2
         assert "55,350.00" in page.inner_text("main")  # the Q3 run's payable, team east
-        _shot(page, f"overview-{lang}-{'phone' if phone else 'desktop'}")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, "overview", lang, phone)
 
     def test_language_switch_is_remembered(self, server: Server, open_context: Any) -> None:
         """The switch on every page changes the language, and the next page keeps it."""
@@ -300,7 +324,7 @@ class TestPagesPerRole:
         self,
         *,
         server: Server,
-        open_context: Any,
+        open_page: Any,
         lang: str,
         phone: bool,
         who: tuple[str, str],
@@ -309,14 +333,9 @@ class TestPagesPerRole:
         expected: str,
     ) -> None:
         """A manager's Team, compliance's Cases and a history, in both languages."""
-        context, _ = open_context(phone=phone)
-        page = sign_in(context, server.link(*who))
-        separator = "&" if "?" in path else "?"
-        page.goto(f"{server.base}{path}{separator}lang={lang}")
+        page = open_page(server.link(*who), path, lang=lang, phone=phone)
         assert expected in page.inner_text("main")
-        _shot(page, f"{name}-{lang}-{'phone' if phone else 'desktop'}")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, name, lang, phone)
 
 
 class TestBola:
@@ -355,15 +374,13 @@ class TestWithoutScripts:
     def test_pages_read_with_javascript_off(
         self,
         server: Server,
-        open_context: Any,
+        open_page: Any,
         who: tuple[str, str, str | None],
         path: str,
         expected: str,
     ) -> None:
         """Every figure is in the HTML; lines unfold with <details>, no script."""
-        context, _ = open_context(scripts=False)
-        page = sign_in(context, server.link(*who))
-        page.goto(server.base + path)
+        page = open_page(server.link(*who), path, scripts=False)
         assert expected in page.inner_text("main")
         if "statements" in path:
             page.locator("details").first.locator("summary").click()
@@ -374,13 +391,12 @@ class TestWithoutScripts:
 class TestDispute:
     @pytest.mark.parametrize("lang", LOCALES)
     def test_dispute_a_line_from_the_statement(
-        self, server: Server, open_context: Any, lang: str
+        self, server: Server, open_page: Any, lang: str
     ) -> None:
         """Unfold a line, write what is wrong, confirm: one DisputeRaised by the rep
         on the run that paid the period, listed on My pay."""
-        context, _ = open_context()
-        page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
-        page.goto(f"{server.base}/app/reps/rep-li/statements/2026-Q3?lang={lang}")
+        link = server.link("rep-li", "rep", "rep-li")
+        page = open_page(link, "/app/reps/rep-li/statements/2026-Q3", lang=lang)
         w = WORDS[lang]
         line = page.locator("details").nth(1)
         line.locator("summary").click()
@@ -390,9 +406,7 @@ class TestDispute:
         page.wait_for_url(re.compile(r".*/dispute$"))
         assert page.get_by_role("heading", level=1).inner_text() == w["confirm_title"]
         assert server.demo.run_id in page.inner_text("main")
-        _shot(page, f"dispute-confirm-{lang}-desktop")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, "dispute-confirm", lang)
         page.get_by_role("button", name=w["confirm_yes"]).click()
         page.wait_for_url(re.compile(r".*raised=DSP-.*"))
         dispute_id = page.url.rsplit("=", 1)[1]
@@ -423,19 +437,17 @@ class TestDocs:
 class TestPayouts:
     @pytest.mark.parametrize("lang", LOCALES)
     @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
-    def test_payouts_page(self, server: Server, open_context: Any, lang: str, phone: bool) -> None:
+    def test_payouts_page(self, server: Server, open_page: Any, lang: str, phone: bool) -> None:
         """Finance's queues in both languages, at both widths."""
-        context, _ = open_context(phone=phone)
-        page = sign_in(context, server.link("fin-amy", "finance"))
-        page.goto(f"{server.base}/app/payouts?lang={lang}")
+        page = open_page(server.link("fin-amy", "finance"), "/app/payouts", lang=lang, phone=phone)
         w = WORDS[lang]
         assert page.get_by_role("heading", level=1).inner_text() == w["payouts_title"]
         assert server.demo.run_id in page.inner_text("main")
-        _shot(page, f"payouts-{lang}-{'phone' if phone else 'desktop'}")
-        if lang == "zh-CN":
-            assert english_left(page) == []
+        shot_in(page, "payouts", lang, phone)
 
-    def test_a_run_approved_and_paid_by_two_people(self, server: Server, open_context: Any) -> None:
+    def test_a_run_approved_and_paid_by_two_people(
+        self, server: Server, open_context: Any, open_page: Any
+    ) -> None:
         """fin-amy calculates 2026-Q4, fin-bob approves, fin-amy pays: each step
         through its confirmation page."""
         w = WORDS["en"]
@@ -453,12 +465,8 @@ class TestPayouts:
             for r in server.ledger.iter_log()
             if r.type == "PayoutCalculated" and r.data["period"] == "2026-Q4"
         )
-        bob, _ = open_context()
-        page = sign_in(bob, server.link("fin-bob", "finance"))
-        page.goto(f"{server.base}/app/payouts")
-        page.get_by_role("button", name=f"{w['action_approve']} {run_id}").click()
-        page.get_by_role("button", name=w["confirm_approve"]).click()
-        page.wait_for_url(re.compile(r".*done=approve.*"))
+        bob = open_page(server.link("fin-bob", "finance"), "/app/payouts")
+        approve_in_queue(bob, run_id)
         page = amy.pages[0]
         page.goto(f"{server.base}/app/payouts")
         page.get_by_role("button", name=f"{w['action_pay']} {run_id}").click()
@@ -475,15 +483,11 @@ class TestPayouts:
             "PayoutPaid": "fin-amy",
         }
 
-    def test_dispute_resolved_and_adjustment_approved(
-        self, server: Server, open_context: Any
-    ) -> None:
+    def test_dispute_resolved_and_adjustment_approved(self, server: Server, open_page: Any) -> None:
         """fin-amy upholds the demo's dispute; the adjustment it books waits in the
         queue until fin-bob approves it."""
         w = WORDS["en"]
-        amy, _ = open_context()
-        page = sign_in(amy, server.link("fin-amy", "finance"))
-        page.goto(f"{server.base}/app/payouts")
+        page = open_page(server.link("fin-amy", "finance"), "/app/payouts")
         card = page.locator("article", has_text="DSP-401")
         card.get_by_label(w["outcome_upheld"], exact=True).check()
         card.get_by_label(w["amount_upheld"]).fill("700.00")
@@ -492,12 +496,8 @@ class TestPayouts:
         assert "700.00" in page.inner_text("main")
         page.get_by_role("button", name=w["confirm_resolve"]).click()
         page.wait_for_url(re.compile(r".*done=resolve.*"))
-        bob, _ = open_context()
-        page = sign_in(bob, server.link("fin-bob", "finance"))
-        page.goto(f"{server.base}/app/payouts")
-        page.get_by_role("button", name=f"{w['action_approve']} ADJ-DSP-401").click()
-        page.get_by_role("button", name=w["confirm_approve"]).click()
-        page.wait_for_url(re.compile(r".*done=approve.*"))
+        bob = open_page(server.link("fin-bob", "finance"), "/app/payouts")
+        approve_in_queue(bob, "ADJ-DSP-401")
         granted = [
             r.actor
             for r in server.ledger.iter_log()

@@ -30,51 +30,31 @@ def _parse(event: dict[str, Any], *, raw: str | None = None) -> tuple[Any, list[
     return item, [(e.field or "", e.reason) for e in errors]
 
 
+def _event(type_: str, **fields: Any) -> dict[str, Any]:
+    """A line of ``type_`` at AT with ``fields``, in their order."""
+    return {"type": type_, "occurred_at": AT, **fields}
+
+
+R1_Q3 = {"rep_id": "r1", "period": "2026-Q3"}
+
+
 def _sale(**fields: Any) -> dict[str, Any]:
-    return {
-        "type": "SaleRecorded",
-        "occurred_at": AT,
-        "sale_id": "S1",
-        "rep_id": "r1",
-        "amount": "1000.00",
-        "currency": "CNY",
-    } | fields
+    sale = _event("SaleRecorded", sale_id="S1", rep_id="r1", amount="1000.00", currency="CNY")
+    return sale | fields
 
 
 def _score(score: Any, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "KpiScored",
-        "occurred_at": AT,
-        "rep_id": "r1",
-        "period": "2026-Q3",
-        "kpi": "customer_satisfaction",
-        "score": score,
-    } | fields
+    return _event("KpiScored", **R1_Q3, kpi="customer_satisfaction", score=score) | fields
 
 
 def _target(value: Any, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "TargetSet",
-        "occurred_at": AT,
-        "target_id": "T1",
-        "rep_id": "r1",
-        "period": "2026-Q3",
-        "kpi": "sales_amount",
-        "value": value,
-        "reason": "quota",
-    } | fields
+    target = {"target_id": "T1", **R1_Q3, "kpi": "sales_amount", "value": value, "reason": "quota"}
+    return _event("TargetSet", **target) | fields
 
 
 def _case(**fields: Any) -> dict[str, Any]:
-    return {
-        "type": "ViolationRecorded",
-        "occurred_at": AT,
-        "case_id": "C1",
-        "rep_id": "r1",
-        "code": "late",
-        "severity": "minor",
-        "description": "late report",
-    } | fields
+    case = {"case_id": "C1", "rep_id": "r1", "code": "late", "severity": "minor"}
+    return _event("ViolationRecorded", **case, description="late report") | fields
 
 
 # (name, event, field refused or None, the refusal's words or the stored value)
@@ -170,13 +150,7 @@ CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
     ("evidence item 10,001", _case(evidence=["x" * 10_001]), "evidence[0]", "at most 10000"),
     (
         "rep name 10,000",
-        {
-            "type": "RepEnrolled",
-            "occurred_at": AT,
-            "rep_id": "r9",
-            "name": "n" * 10_000,
-            "plan_id": "field-sales",
-        },
+        _event("RepEnrolled", rep_id="r9", name="n" * 10_000, plan_id="field-sales"),
         None,
         "",
     ),
@@ -280,15 +254,7 @@ HASHES_BEFORE: list[tuple[dict[str, Any], str]] = [
         "ee5f774ea42091a6123af0f5ee394204133c1e0ede84d088bc1744b2ffbc397d",
     ),
     (
-        {
-            "type": "AdjustmentRequested",
-            "occurred_at": AT,
-            "adjustment_id": "A",
-            "rep_id": "r1",
-            "period": "2026-Q3",
-            "amount": "-150",
-            "reason": "r",
-        },
+        _event("AdjustmentRequested", adjustment_id="A", **R1_Q3, amount="-150", reason="r"),
         "4c2c12ec57607c1505d0ac58f0b6da5cb3082965e18446c953261c9b626d3525",
     ),
     (

@@ -79,8 +79,11 @@ class TestCommission:
         assert _codes(line)[-1] == "rounded"
 
 
-def _bonus_for(attainment: str, *, satisfaction: str = "1", feedback: str = "1") -> PeriodResult:
-    """Target 100000; credited = attainment × 100000; other KPIs as given."""
+def _bonus_for(
+    attainment: str, *, satisfaction: str = "1", feedback: str = "1", **more: object
+) -> PeriodResult:
+    """Target 100000; credited = attainment × 100000; other KPIs as given; ``more``
+    facts (cases, say)."""
     credited = str(Decimal(attainment) * 100000)
     return calculate_period(
         PLAN,
@@ -91,6 +94,7 @@ def _bonus_for(attainment: str, *, satisfaction: str = "1", feedback: str = "1")
                 score("customer_satisfaction", satisfaction),
                 score("market_feedback", feedback),
             ),
+            **more,
         ),
     )
 
@@ -185,16 +189,7 @@ class TestDiscipline:
     def test_points_come_off_the_bonus(self) -> None:
         """Bonus 15000 (attainment 1); 2nd minor case → 2 × 100 = 200 off → 14800."""
         earlier, now = case(day=-100), case(day=5)
-        result = calculate_period(
-            PLAN,
-            facts(
-                sales=(sale("100000"),),
-                targets=(target("100000"),),
-                kpi_scores=(score("customer_satisfaction", "1"), score("market_feedback", "1")),
-                cases=(now,),
-                minor_history=(earlier, now),
-            ),
-        )
+        result = _bonus_for("1", cases=(now,), minor_history=(earlier, now))
         line = _line(result, "bonus")
         assert line.amount == Decimal("14800.00")
         assert "points_deducted" in _codes(line)

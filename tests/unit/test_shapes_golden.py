@@ -19,7 +19,7 @@ from policies.draws import draw_lines
 from policies.explanation import Line
 from policies.overrides import ManagerChange, ReportingLines, TeamSale, override_lines
 from policies.periods import parse_period
-from policies.plan import Draw, Override
+from policies.plan import Draw, Override, Plan
 from policies.proration import proration
 from policies.wording import render_step
 from tests.unit.factories import BASE, facts, sale, score, target
@@ -293,6 +293,12 @@ class TestSpiffs:
         assert len(_lines(calculate_period(plan, facts(sales=kept)), "spiff")) == 1
 
 
+def _prorated() -> Plan:
+    """The shaped plan with its bonus prorated over the days the rep was enrolled."""
+    base = shaped()
+    return base.model_copy(update={"bonus": base.bonus.model_copy(update={"prorate": True})})
+
+
 class TestProration:
     def test_days_counted_at_both_ends(self) -> None:
         """Enrolled 2026-08-01, left 2026-09-15 in Q3 (92 days): 46 days."""
@@ -305,10 +311,8 @@ class TestProration:
 
     def test_no_sales_target_still_says_how_it_was_scaled(self) -> None:
         """No target: no bonus, and the steps name the enrolled days (46 of 92)."""
-        base = shaped()
-        plan = base.model_copy(update={"bonus": base.bonus.model_copy(update={"prorate": True})})
         result = calculate_period(
-            plan, facts(sales=(sale("100000"),), enrolled_on=date(2026, 8, 16))
+            _prorated(), facts(sales=(sale("100000"),), enrolled_on=date(2026, 8, 16))
         )
         bonus = _line(result, "bonus")
         assert bonus.amount == 0
@@ -318,10 +322,8 @@ class TestProration:
     def test_prorated_bonus_amount_and_cap(self) -> None:
         """Score 1.5 (tier from 1.2, coefficient 1.8) on 31 of 92 days (enrolled
         on 2026-08-31): 10,000 × 31/92 × 1.8 = 6,065.217… → 6,065.22, rounded once."""
-        base = shaped()
-        plan = base.model_copy(update={"bonus": base.bonus.model_copy(update={"prorate": True})})
         result = calculate_period(
-            plan,
+            _prorated(),
             facts(
                 sales=(sale("150000"),),
                 targets=(target("100000"),),
