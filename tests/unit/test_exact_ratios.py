@@ -18,11 +18,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from policies.calculate import calculate_period
+from policies.explanation import ratio
 from policies.plan import Plan
 from policies.rounding import CALC, ratio_text
 from policies.tiers import tier_for
 from policies.wording import render_step
 from tests.unit.factories import PLAN, facts, sale, score, target
+from tests.unit.shapes import shaped, tiers
 
 
 def _plan(
@@ -228,3 +230,39 @@ class TestExactBoundaries:
             assert result.tier_coefficient == Decimal(coefficient), (index, ladder)
             assert tier_for(plan.bonus.tiers, bound) is plan.bonus.tiers[index]
         assume(checked)
+
+
+class TestExactBandBoundaries:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        froms=st.lists(st.integers(1, 30_000), min_size=1, max_size=4, unique=True),
+        hundreds=st.integers(1, 100_000),
+        method=st.sampled_from(["retroactive", "marginal"]),
+    )
+    def test_credited_exactly_at_a_band_from_selects_that_band(
+        self, froms: list[int], hundreds: int, method: str
+    ) -> None:
+        """For every commission band's ``from`` (attainment, up to 4 decimals):
+        credited exactly ``from`` × the target reaches that band, a cent less
+        the band under it — with either method, whatever the target (marginal
+        pays the cents above the bound at the band: at the bound there are none).
+
+        The bound is ``from`` × target in money (exact), never a quotient
+        rounded to 28 digits, which can land a hair under ``from``."""
+        bounds = [Decimal(0), *(Decimal(f).scaleb(-4) for f in sorted(froms))]
+        rates = [Decimal(i + 1).scaleb(-2) for i in range(len(bounds))]
+        bands = ", ".join(f"{{from = {b}, rate = {r}}}" for b, r in zip(bounds, rates, strict=True))
+        plan = shaped(tail=tiers("attainment", method, bands))
+        quota = Decimal(hundreds * 100)  # whole hundreds: from × quota is in cents
+        for index in range(1, len(bounds)):
+            at = bounds[index] * quota
+            for credited, reached in ((at, index), (at - Decimal("0.01"), index - 1)):
+                result = calculate_period(
+                    plan, facts(sales=(sale(str(credited)),), targets=(target(str(quota)),))
+                )
+                (line,) = [x for x in result.lines if x.kind == "commission"]
+                (step,) = [dict(s.values) for s in line.steps if s.code == "tiers_reached"]
+                assert step["band_from"] == ratio(bounds[reached]), (credited, quota, bounds)
+                if method == "retroactive":  # all of it at the band reached
+                    part = next(dict(s.values) for s in line.steps if s.code == "sale_band")
+                    assert Decimal(part["rate"]) == rates[reached]
