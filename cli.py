@@ -1096,16 +1096,14 @@ def _list(
     """One work-queue list over the ledger the options name, printed: JSON as
     the API answers it, or a table and where it stands (``row`` adds to an item
     what only the table shows). Returns the list."""
-    with open_ledger(db, create=False) as ledger:
-        try:
-            result = call(WorkQueues(Reports(ledger)))
-        except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
+    result: dict[str, Any] = _reporting(
+        db, as_json=as_json, call=lambda reports: call(WorkQueues(reports))
+    )
     if as_json:
         _print_json(result)
     else:
-        for item in result["items"]:
-            if row is not None:
+        if row is not None:
+            for item in result["items"]:
                 row(item)
         _table(result, title if isinstance(title, str) else title(result), columns, empty)
     return result
