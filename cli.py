@@ -69,6 +69,7 @@ from presentation.modelling import (
 )
 from projections.audit_check import check_bundle
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
+from projections.rows import ListPage
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 from projections.summary import DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT
@@ -1085,7 +1086,7 @@ def _columns(*keys: str, **headers: str) -> list[tuple[str, str]]:
 
 def _list(
     db: str | None,
-    call: Callable[[WorkQueues], dict[str, Any]],
+    call: Callable[[WorkQueues], ListPage],
     *,
     title: str | Callable[[dict[str, Any]], str],
     columns: list[tuple[str, str]],
@@ -1097,7 +1098,7 @@ def _list(
     the API answers it, or a table and where it stands (``row`` adds to an item
     what only the table shows). Returns the list."""
     result: dict[str, Any] = _reporting(
-        db, as_json=as_json, call=lambda reports: call(WorkQueues(reports))
+        db, as_json=as_json, call=lambda reports: call(WorkQueues(reports)).doc()
     )
     if as_json:
         _print_json(result)

@@ -7,22 +7,71 @@ shows both events.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from policies.discipline import minor_rungs
 from policies.periods import period_of
 from projections.facts import LedgerFacts
+from projections.rows import Row
 from projections.statement import Calculator
 from projections.versioning import ReadModel
 
-__all__ = ["DISCIPLINE", "history"]
+__all__ = ["DISCIPLINE", "CaseEntry", "CoachingEntry", "OverturnedEntry", "history"]
 
 DISCIPLINE = ReadModel("discipline", 1, "each rep's disciplinary history, oldest first")
 
 
+class CaseEntry(Row):
+    """A violation case: its severity and code, the approval a red line needs,
+    the rung of the minor ladder it takes, and the sanction it brings."""
+
+    amount: str | None
+    approval: str
+    approval_event_id: str | None
+    approved_by: str | None
+    case_id: str
+    code: str
+    description: str
+    event_id: str
+    evidence: list[str] | None
+    kind: Literal["case"]
+    occurred_at: str
+    overturned: bool
+    period: str
+    position: int
+    recorded_by: str
+    rung: str | None
+    sanction: str | None
+    severity: Literal["minor", "red_line"]
+
+
+class OverturnedEntry(Row):
+    """A case overturned on appeal (undone everywhere), and why."""
+
+    case_id: str
+    event_id: str
+    kind: Literal["overturned"]
+    occurred_at: str
+    position: int
+    reason: str
+    recorded_by: str
+
+
+class CoachingEntry(Row):
+    """A coaching session logged for the rep."""
+
+    event_id: str
+    kind: Literal["coaching"]
+    occurred_at: str
+    position: int
+    recorded_by: str
+    topic: str
+
+
 def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str, Any]]:
-    """The rep's disciplinary history, oldest first."""
-    entries: list[dict[str, Any]] = []
+    """The rep's disciplinary history, oldest first: `CaseEntry`,
+    `OverturnedEntry` and `CoachingEntry` rows, as stored."""
+    entries: list[CaseEntry | OverturnedEntry | CoachingEntry] = []
     case_ids = facts.by_rep.get(rep_id, {}).get("cases", [])
     case_facts = [calc._case_fact(cid) for cid in case_ids]  # noqa: SLF001
     kind = facts.period_kind(rep_id)
@@ -35,53 +84,54 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
         if case.severity == "minor" and plan is not None:
             minors = [c for c in case_facts if c.severity == "minor"]
             rung = minor_rungs(plan.discipline.minor_ladder, minors).get(case.case_id)
-        entry: dict[str, Any] = {
-            "kind": "case",
-            "case_id": case.case_id,
-            "event_id": record.event_id,
-            "position": record.position,
-            "occurred_at": record.occurred_at.isoformat(),
-            "recorded_by": record.actor,
-            "period": str(period),
-            "code": case.code,
-            "severity": case.severity,
-            "description": record.data["description"],
-            "evidence": record.data.get("evidence", []),
-            "amount": record.data.get("amount"),
-            "approval": case.decision.status,
-            "approval_event_id": case.decision.event_id,
-            "approved_by": case.decision.actor,
-            "rung": rung,
-            "sanction": _sanction(case.severity, rung, case.decision.status, plan),
-            "overturned": info.overturned is not None,
-        }
-        entries.append(entry)
+        entries.append(
+            CaseEntry(
+                kind="case",
+                case_id=case.case_id,
+                event_id=record.event_id,
+                position=record.position,
+                occurred_at=record.occurred_at.isoformat(),
+                recorded_by=record.actor,
+                period=str(period),
+                code=case.code,
+                severity=case.severity,
+                description=record.data["description"],
+                evidence=record.data.get("evidence", []),
+                amount=record.data.get("amount"),
+                approval=case.decision.status,
+                approval_event_id=case.decision.event_id,
+                approved_by=case.decision.actor,
+                rung=rung,
+                sanction=_sanction(case.severity, rung, case.decision.status, plan),
+                overturned=info.overturned is not None,
+            )
+        )
         if info.overturned is not None:
             o = info.overturned
             entries.append(
-                {
-                    "kind": "overturned",
-                    "case_id": case.case_id,
-                    "event_id": o.event_id,
-                    "position": o.position,
-                    "occurred_at": o.occurred_at.isoformat(),
-                    "recorded_by": o.actor,
-                    "reason": o.data["reason"],
-                }
+                OverturnedEntry(
+                    kind="overturned",
+                    case_id=case.case_id,
+                    event_id=o.event_id,
+                    position=o.position,
+                    occurred_at=o.occurred_at.isoformat(),
+                    recorded_by=o.actor,
+                    reason=o.data["reason"],
+                )
             )
     entries.extend(
-        {
-            "kind": "coaching",
-            "event_id": coaching.event_id,
-            "position": coaching.position,
-            "occurred_at": coaching.occurred_at.isoformat(),
-            "recorded_by": coaching.actor,
-            "topic": coaching.data["topic"],
-        }
+        CoachingEntry(
+            kind="coaching",
+            event_id=coaching.event_id,
+            position=coaching.position,
+            occurred_at=coaching.occurred_at.isoformat(),
+            recorded_by=coaching.actor,
+            topic=coaching.data["topic"],
+        )
         for coaching in facts.coaching.get(rep_id, [])
     )
-    entries.sort(key=lambda e: (e["occurred_at"], e["position"]))
-    return entries
+    entries.sort(key=lambda e: (e.occurred_at, e.position))
+    return [entry.doc() for entry in entries]
 
 
 def _sanction(severity: str, rung: str | None, approval: str, plan: Any) -> str | None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from projections.facts import LedgerFacts
+from projections.rows import Row
 from projections.versioning import ReadModel
 
 __all__ = ["DISPUTES", "REPS", "DisputeRow", "RepRow", "disputes_of", "rep_row"]
@@ -15,21 +14,7 @@ REPS = ReadModel("reps", 1, "the rep directory: team, manager, plans, whether th
 DISPUTES = ReadModel("disputes", 1, "each rep's disputes, open and resolved")
 
 
-class _Row(BaseModel):
-    """A read model's row as its readers get it. Fields are declared in the
-    order of their names: the order the stored documents (keys sorted) have
-    always been served in, so the JSON at the edges stays byte for byte the
-    same. A stored row of another shape fails loudly: that is a read model
-    whose version was not raised with its code."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def doc(self) -> dict[str, Any]:
-        """The row as JSON-ready data (what is stored, and what the edges send)."""
-        return self.model_dump(mode="json")
-
-
-class RepRow(_Row):
+class RepRow(Row):
     """Who a rep reports to and what pays them; names stay in the events only."""
 
     left: bool
@@ -39,7 +24,7 @@ class RepRow(_Row):
     team: str | None
 
 
-class DisputeRow(_Row):
+class DisputeRow(Row):
     """A dispute a rep raised on a payout run, and its resolution once made."""
 
     adjustment_id: str | None

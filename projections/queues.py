@@ -13,22 +13,47 @@ the rule that holds it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar, get_args
+
+from pydantic import Field
 
 from ledger.actors import same_actor
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import parse_period
+from projections.approvals import PendingRow
+from projections.discipline_history import CaseEntry
+from projections.disputes import DisputeRow, RepRow
+from projections.payout_runs import RunRow, RunStatus
+from projections.rows import ListPage, Row
 from projections.service import Reports
 from projections.summary import check_window
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "CaseItem",
+    "CasePage",
+    "DisputeItem",
+    "DisputePage",
     "Page",
+    "PendingAdjustment",
+    "PendingCase",
+    "PendingItem",
+    "PendingPage",
+    "PendingRun",
+    "PendingTarget",
+    "RepPage",
+    "RunDetail",
+    "RunItem",
+    "RunPage",
+    "RunStatement",
+    "SummaryItem",
+    "SummaryPage",
+    "TeamTotal",
     "Viewer",
     "WorkQueues",
 ]
@@ -48,9 +73,173 @@ _EVERY_KIND: Final = frozenset(_RULES)
 
 DisputeStatus = Literal["open", "resolved"]
 CaseStatus = Literal["pending", "in_force", "rejected", "overturned"]
-RunStatus = Literal["calculated", "approved", "rejected", "paid"]
-CASE_STATUSES: Final[tuple[str, ...]] = ("pending", "in_force", "rejected", "overturned")
-RUN_STATUSES: Final[tuple[str, ...]] = ("calculated", "approved", "rejected", "paid")
+PeriodStatus = Literal["open", "calculated", "approved", "rejected", "paid"]
+CASE_STATUSES: Final[tuple[str, ...]] = get_args(CaseStatus)
+RUN_STATUSES: Final[tuple[str, ...]] = get_args(RunStatus)
+
+_T = TypeVar("_T")
+_P = TypeVar("_P", bound=ListPage)
+
+
+# -- what the lists answer: typed items, each list a page of them ----------------
+# (fields in the order the API has always sent them)
+
+
+class RepPage(ListPage):
+    """``reps``: the directory rows the viewer may see."""
+
+    items: list[RepRow]
+
+
+class SummaryItem(Row):
+    """One rep's period: what it pays, how far the targets are met, and where it
+    stands (open, or the run that calculated, approved or paid it)."""
+
+    rep_id: str
+    team: str | None
+    manager_id: str | None
+    currency: str
+    total: str
+    payable: str
+    attainment: str | None
+    score: str | None
+    tier_coefficient: str | None
+    pending: int
+    status: PeriodStatus
+    run_id: str | None
+
+
+class TeamTotal(Row):
+    """A team's subtotal in one currency (of every visible rep, not only a page's)."""
+
+    team: str | None
+    currency: str
+    reps: int
+    total: str
+    payable: str
+
+
+class SummaryPage(ListPage):
+    """``summary``: every visible rep's period, and the teams' subtotals."""
+
+    items: list[SummaryItem]
+    period: str
+    teams: list[TeamTotal]
+
+
+class RunItem(RunRow):
+    """A payout run, and what holds it while it is unpaid."""
+
+    held_by: str | None
+
+
+class RunPage(ListPage):
+    """``runs``: payout runs, oldest first."""
+
+    items: list[RunItem]
+
+
+class RunStatement(Row):
+    """A rep's statement as a run recorded it (its hash proves it unchanged)."""
+
+    rep_id: str
+    currency: str
+    total: str
+    payable: str
+    sha256: str
+
+
+class RunDetail(RunItem):
+    """One run: its row, when it was calculated and each rep's statement in it."""
+
+    calculated_at: str
+    statements: list[RunStatement]
+
+
+class _Pending(Row):
+    """A subject awaiting a decision, with what deciding it needs."""
+
+    kind: str
+    subject_id: str
+    rep_id: str | None
+    recorded_by: str
+    recorded_at: str
+    occurred_at: str
+    event_id: str
+    position: int
+    rule: str
+    may_decide: bool
+    amount: str | None
+
+
+class PendingTarget(_Pending):
+    """A target set or changed after its period started."""
+
+    kind: Literal["target"]
+    period: str
+    about: str
+    target: str
+
+
+class PendingAdjustment(_Pending):
+    """A manual adjustment, not counted until approved."""
+
+    kind: Literal["adjustment"]
+    period: str
+    about: str
+
+
+class PendingCase(_Pending):
+    """A red-line case, in force once approved."""
+
+    kind: Literal["case"]
+    about: str
+
+
+class PendingRun(_Pending):
+    """A payout run, paid once approved."""
+
+    kind: Literal["run"]
+    period: str
+    about: str
+
+
+PendingItem = Annotated[
+    PendingTarget | PendingAdjustment | PendingCase | PendingRun, Field(discriminator="kind")
+]
+
+
+class PendingPage(ListPage):
+    """``pending``: subjects awaiting a decision, oldest first."""
+
+    items: list[PendingItem]
+
+
+class DisputeItem(DisputeRow):
+    """A dispute, the period of the run it disputes and what that paid the rep."""
+
+    period: str | None
+    rep_payable: str | None
+
+
+class DisputePage(ListPage):
+    """``disputes``: disputes of the reps the viewer sees, oldest first."""
+
+    items: list[DisputeItem]
+
+
+class CaseItem(CaseEntry):
+    """A violation case, whose it is, where it stands and the rule that holds it."""
+
+    rep_id: str
+    status: CaseStatus
+    rule: str | None
+
+
+class CasePage(ListPage):
+    """``cases``: violations of the reps the viewer sees, oldest first."""
+
+    items: list[CaseItem]
 
 
 @dataclass(frozen=True)
@@ -68,13 +257,12 @@ class Viewer:
     def operator(cls, actor: str) -> Viewer:
         return cls("operator", actor, decides=_EVERY_KIND)
 
-    def sees(self, rep: dict[str, Any]) -> bool:
+    def sees(self, rep: RepRow) -> bool:
         """Whether this viewer may see the rep of directory row ``rep``."""
         if self.role == "rep":
-            return bool(rep["rep_id"] == self.rep_id)
+            return rep.rep_id == self.rep_id
         if self.role == "manager":
-            manager_id = rep.get("manager_id")
-            return isinstance(manager_id, str) and same_actor(manager_id, self.actor)
+            return rep.manager_id is not None and same_actor(rep.manager_id, self.actor)
         return True
 
 
@@ -91,21 +279,22 @@ class Page:
 
     def of(
         self,
-        items: list[dict[str, Any]],
+        page: type[_P],
+        items: Sequence[_T],
         *,
-        then: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        then: Callable[[_T], Any] | None = None,
         **extra: Any,
-    ) -> dict[str, Any]:
-        """The page of ``items`` (sorted already); ``then`` completes each item of
-        the page only (what costs a read per item is never done for the rest)."""
+    ) -> _P:
+        """The ``page`` of ``items`` (sorted already); ``then`` completes each item
+        of the page only (what costs a read per item is never done for the rest)."""
         window = items[self.offset : self.offset + self.limit]
-        return {
-            "items": [then(item) for item in window] if then is not None else window,
-            "total": len(items),
-            "offset": self.offset,
-            "limit": self.limit,
+        return page(
+            items=[then(item) for item in window] if then is not None else list(window),
+            total=len(items),
+            offset=self.offset,
+            limit=self.limit,
             **extra,
-        }
+        )
 
 
 def _money(text: object) -> Decimal:
@@ -132,32 +321,32 @@ class WorkQueues:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _directory(self) -> dict[str, dict[str, Any]]:
+    def _directory(self) -> dict[str, RepRow]:
         """Every rep's directory row (team, manager, plans), by rep id; fresh."""
         self.reports.fresh()
-        return {scope: doc for scope, _, doc in self.reports.projector.store.rows("reps")}
+        rows = self.reports.projector.store.rows("reps")
+        return {scope: RepRow.model_validate(doc) for scope, _, doc in rows}
 
-    def _visible(self, viewer: Viewer) -> dict[str, dict[str, Any]]:
+    def _visible(self, viewer: Viewer) -> dict[str, RepRow]:
         return {r: row for r, row in self._directory().items() if viewer.sees(row)}
 
-    def _runs(self) -> dict[str, dict[str, Any]]:
-        return {key: doc for _, key, doc in self.reports.projector.store.rows("payout_runs")}
+    def _runs(self) -> dict[str, RunRow]:
+        rows = self.reports.projector.store.rows("payout_runs")
+        return {key: RunRow.model_validate(doc) for _, key, doc in rows}
 
     # -- lists -------------------------------------------------------------------
 
-    def reps(
-        self, viewer: Viewer, *, team: str | None = None, page: Page | None = None
-    ) -> dict[str, Any]:
+    def reps(self, viewer: Viewer, *, team: str | None = None, page: Page | None = None) -> RepPage:
         """The reps the viewer may see (team, manager, plans; names stay in the
         events), by rep id."""
         items = [
             row
             for _, row in sorted(self._visible(viewer).items())
-            if team is None or row.get("team") == team
+            if team is None or row.team == team
         ]
-        return (page or Page()).of(items)
+        return (page or Page()).of(RepPage, items)
 
-    def summary(self, viewer: Viewer, period: str, *, page: Page | None = None) -> dict[str, Any]:
+    def summary(self, viewer: Viewer, period: str, *, page: Page | None = None) -> SummaryPage:
         """SPEC §5 ``summary``: every visible rep's total, payable, attainment, tier
         and status for ``period``, with team subtotals (of every visible rep,
         not only the page's)."""
@@ -168,31 +357,34 @@ class WorkQueues:
         visible = self._visible(viewer)
         store = self.reports.projector.store
         status = self._period_status(wanted, list(visible))
-        items: list[dict[str, Any]] = []
+        items: list[SummaryItem] = []
         teams: dict[str, dict[str, Any]] = {}
         for rep_id, rep in sorted(visible.items()):
             doc = store.row("statements", rep_id, wanted)
             if doc is None:
                 continue  # not enrolled then, or paid by another kind of period
-            item = {
-                "rep_id": rep_id,
-                "team": rep.get("team"),
-                "manager_id": rep.get("manager_id"),
-                "currency": doc["currency"],
-                "total": doc["total"],
-                "payable": doc["payable"],
-                "attainment": doc.get("attainment"),
-                "score": doc.get("score"),
-                "tier_coefficient": doc.get("tier_coefficient"),
-                "pending": len(doc.get("pending", [])),
-                **status.get(rep_id, {"status": "open", "run_id": None}),
-            }
-            items.append(item)
-            key = f"{rep.get('team') or ''}\x00{doc['currency']}"
+            state, run_id = status.get(rep_id, ("open", None))
+            items.append(
+                SummaryItem(
+                    rep_id=rep_id,
+                    team=rep.team,
+                    manager_id=rep.manager_id,
+                    currency=doc["currency"],
+                    total=doc["total"],
+                    payable=doc["payable"],
+                    attainment=doc.get("attainment"),
+                    score=doc.get("score"),
+                    tier_coefficient=doc.get("tier_coefficient"),
+                    pending=len(doc.get("pending", [])),
+                    status=state,
+                    run_id=run_id,
+                )
+            )
+            key = f"{rep.team or ''}\x00{doc['currency']}"
             team = teams.setdefault(
                 key,
                 {
-                    "team": rep.get("team"),
+                    "team": rep.team,
                     "currency": doc["currency"],
                     "reps": 0,
                     "total": Decimal(0),
@@ -203,29 +395,31 @@ class WorkQueues:
             team["total"] += _money(doc["total"])
             team["payable"] += _money(doc["payable"])
         subtotals = [
-            {**t, "total": _fmt(t["total"]), "payable": _fmt(t["payable"])}
+            TeamTotal(**{**t, "total": _fmt(t["total"]), "payable": _fmt(t["payable"])})
             for _, t in sorted(teams.items())
         ]
-        return (page or Page()).of(items, period=wanted, teams=subtotals)
+        return (page or Page()).of(SummaryPage, items, period=wanted, teams=subtotals)
 
-    def _period_status(self, period: str, reps: list[str]) -> dict[str, dict[str, Any]]:
-        """rep -> where their ``period`` stands: open, calculated, approved, paid
-        (from the payout claims index and the runs' read model)."""
+    def _period_status(
+        self, period: str, reps: list[str]
+    ) -> dict[str, tuple[PeriodStatus, str | None]]:
+        """rep -> where their ``period`` stands and the run that holds it: open,
+        calculated, approved, paid (from the payout claims index and the runs'
+        read model)."""
         claims = self.ledger.chain.select_claims(period, reps) if reps else []
         runs = self._runs()
         rejected = {(c.rep_id, c.run_id) for c in claims if c.state == REJECTED}
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, tuple[PeriodStatus, str | None]] = {}
         for claim in sorted(claims, key=lambda c: c.position):
             if claim.state == PAID:
-                found[claim.rep_id] = {"status": "paid", "run_id": claim.run_id}
+                found[claim.rep_id] = ("paid", claim.run_id)
             elif (
                 claim.state == CALCULATED
                 and (claim.rep_id, claim.run_id) not in rejected
-                and found.get(claim.rep_id, {}).get("status") != "paid"
+                and found.get(claim.rep_id, ("open", None))[0] != "paid"
             ):
-                run = runs.get(claim.run_id, {})
-                state = run.get("status", "calculated")
-                found[claim.rep_id] = {"status": state, "run_id": claim.run_id}
+                run = runs.get(claim.run_id)
+                found[claim.rep_id] = (run.status if run else "calculated", claim.run_id)
         return found
 
     def runs(
@@ -234,7 +428,7 @@ class WorkQueues:
         period: str | None = None,
         status: str | None = None,
         page: Page | None = None,
-    ) -> dict[str, Any]:
+    ) -> RunPage:
         """Payout runs (finance's view: every rep), oldest first, with their totals,
         status, who calculated and decided, and what holds an open one."""
         _choice(status, RUN_STATUSES, "status")
@@ -245,38 +439,36 @@ class WorkQueues:
                 raise InvalidInputError(str(exc), field="period") from None
         self.reports.fresh()
         items = [
-            {**row, "held_by": _run_hold(row)}
+            _run_item(row)
             for row in self._runs().values()
-            if (period is None or row["period"] == period)
-            and (status is None or row["status"] == status)
+            if (period is None or row.period == period) and (status is None or row.status == status)
         ]
-        items.sort(key=lambda r: (r["period"], r["position"], r["run_id"]))
-        return (page or Page()).of(items)
+        items.sort(key=lambda r: (r.period, r.position, r.run_id))
+        return (page or Page()).of(RunPage, items)
 
-    def run(self, run_id: str) -> dict[str, Any]:
+    def run(self, run_id: str) -> RunDetail:
         """One run: its row in `runs` and each rep's total and payable as recorded."""
         self.reports.fresh()
         row = self._runs().get(run_id)
         if row is None:
             raise NotFoundError(f"no payout run {run_id}", field="run_id")
-        recorded = self.ledger.event(row["calculated_event_id"])
-        return {
-            **row,
-            "held_by": _run_hold(row),
-            "calculated_at": recorded.recorded_at,
-            "statements": [
-                {
-                    "rep_id": s["rep_id"],
-                    "currency": s["currency"],
-                    "total": s["total"],
-                    "payable": s["payable"],
-                    "sha256": s["sha256"],
-                }
+        recorded = self.ledger.event(row.calculated_event_id)
+        return RunDetail(
+            **dict(_run_item(row)),
+            calculated_at=recorded.recorded_at,
+            statements=[
+                RunStatement(
+                    rep_id=s["rep_id"],
+                    currency=s["currency"],
+                    total=s["total"],
+                    payable=s["payable"],
+                    sha256=s["sha256"],
+                )
                 for s in recorded.data["statements"]
             ],
-        }
+        )
 
-    def pending(self, viewer: Viewer, *, page: Page | None = None) -> dict[str, Any]:
+    def pending(self, viewer: Viewer, *, page: Page | None = None) -> PendingPage:
         """Subjects awaiting a decision, oldest first. A viewer who decides (finance:
         targets, adjustments, runs; compliance: cases; the CLI: all) sees those
         they may take — not the ones they recorded themselves (maker-checker);
@@ -284,30 +476,32 @@ class WorkQueues:
         self.reports.fresh()
         visible = self._visible(viewer)
         rows = self.reports.projector.store.rows("pending_approvals")
-        items: list[dict[str, Any]] = []
+        waiting: list[PendingRow] = []
         for scope, _, doc in rows:
-            kind = "run" if doc["kind"] == "payout_run" else doc["kind"]
+            row = PendingRow.model_validate(doc)
             if scope.startswith("run:"):
                 if viewer.role in {"rep", "manager"}:
                     continue
-            elif doc["rep_id"] not in visible:
+            elif row.rep_id not in visible:
                 continue
-            own = same_actor(doc["recorded_by"], viewer.actor)
-            if viewer.decides and (kind not in viewer.decides or own):
+            own = same_actor(row.recorded_by, viewer.actor)
+            if viewer.decides and (_kind(row) not in viewer.decides or own):
                 continue
-            items.append({**doc, "kind": kind, "may_decide": bool(viewer.decides)})
-        items.sort(key=lambda i: (i["position"], i["subject_id"]))
-        return (page or Page()).of(items, then=self._pending_item)
+            waiting.append(row)
+        waiting.sort(key=lambda r: (r.position, r.subject_id))
+        may_decide = bool(viewer.decides)
+        return (page or Page()).of(
+            PendingPage, waiting, then=lambda row: self._pending_item(row, may_decide=may_decide)
+        )
 
-    def _pending_item(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def _pending_item(self, row: PendingRow, *, may_decide: bool) -> PendingItem:
         """A pending subject with what deciding it needs, from its event."""
-        kind, may_decide = doc["kind"], doc["may_decide"]
-        record = self.ledger.event(doc["event_id"])
+        kind = _kind(row)
+        record = self.ledger.event(row.event_id)
         data = record.data
-        item: dict[str, Any] = {
-            "kind": kind,
-            "subject_id": doc["subject_id"],
-            "rep_id": doc.get("rep_id"),
+        common: dict[str, Any] = {
+            "subject_id": row.subject_id,
+            "rep_id": row.rep_id,
             "recorded_by": record.actor,
             "recorded_at": record.recorded_at,
             "occurred_at": record.occurred_at.isoformat(),
@@ -315,53 +509,69 @@ class WorkQueues:
             "position": record.position,
             "rule": _RULES[kind],
             "may_decide": may_decide,
-            "amount": None,
         }
         if kind == "adjustment":
-            item |= {"period": data["period"], "amount": data["amount"], "about": data["reason"]}
-        elif kind == "case":
-            item |= {
-                "amount": data.get("amount"),
-                "about": f"{data['code']}: {data['description']}",
-            }
-        elif kind == "target":
-            item |= {
-                "period": data["period"],
-                "about": f"{data['kpi']} target {data['value']}: {data['reason']}",
-                "target": data["value"],
-            }
-        else:
-            statements = data["statements"]
-            item |= {
-                "period": data["period"],
-                "amount": _fmt(sum((_money(s["payable"]) for s in statements), Decimal(0))),
-                "about": f"payout run of {len(statements)} rep(s)",
-            }
-        return item
+            return PendingAdjustment(
+                kind=kind,
+                **common,
+                amount=data["amount"],
+                period=data["period"],
+                about=data["reason"],
+            )
+        if kind == "case":
+            return PendingCase(
+                kind=kind,
+                **common,
+                amount=data.get("amount"),
+                about=f"{data['code']}: {data['description']}",
+            )
+        if kind == "target":
+            return PendingTarget(
+                kind=kind,
+                **common,
+                amount=None,
+                period=data["period"],
+                about=f"{data['kpi']} target {data['value']}: {data['reason']}",
+                target=data["value"],
+            )
+        statements = data["statements"]
+        return PendingRun(
+            kind="run",
+            **common,
+            amount=_fmt(sum((_money(s["payable"]) for s in statements), Decimal(0))),
+            period=data["period"],
+            about=f"payout run of {len(statements)} rep(s)",
+        )
 
     def disputes(
         self, viewer: Viewer, *, status: str | None = None, page: Page | None = None
-    ) -> dict[str, Any]:
+    ) -> DisputePage:
         """Disputes of the reps the viewer sees, oldest first, each with the run,
         its period and what it paid the rep."""
         _choice(status, ("open", "resolved"), "status")
         visible = self._visible(viewer)
         runs = self._runs()
         store = self.reports.projector.store
-        items = [
-            {**doc, "period": runs.get(doc["run_id"], {}).get("period")}
+        rows = [
+            DisputeRow.model_validate(doc)
             for scope, _, doc in store.rows("disputes")
             if scope in visible and (status is None or doc["status"] == status)
         ]
-        items.sort(key=lambda d: (d["raised_at"], d["dispute_id"]))
+        rows.sort(key=lambda d: (d.raised_at, d.dispute_id))
 
-        def with_payable(item: dict[str, Any]) -> dict[str, Any]:
-            """What the disputed period pays the rep (its statement, as paid)."""
-            period = item["period"]
-            statement = store.row("statements", item["rep_id"], period) if period else None
-            return {**item, "rep_payable": statement.get("payable") if statement else None}
+        def with_payable(row: DisputeRow) -> DisputeItem:
+            """The period of the run disputed, and what it pays the rep (its
+            statement, as paid)."""
+            run = runs.get(row.run_id)
+            period = run.period if run else None
+            statement = store.row("statements", row.rep_id, period) if period else None
+            return DisputeItem(
+                **dict(row),
+                period=period,
+                rep_payable=statement.get("payable") if statement else None,
+            )
 
-        return (page or Page()).of(items, then=with_payable)
+        return (page or Page()).of(DisputePage, rows, then=with_payable)
 
     def cases(
         self,
@@ -370,45 +580,55 @@ class WorkQueues:
         severity: str | None = None,
         status: str | None = None,
         page: Page | None = None,
-    ) -> dict[str, Any]:
+    ) -> CasePage:
         """Violations of the reps the viewer sees, oldest first, by severity and
         status (pending, in_force, rejected, overturned), each with its sanction."""
         _choice(severity, ("minor", "red_line"), "severity")
         _choice(status, CASE_STATUSES, "status")
         visible = self._visible(viewer)
-        items: list[dict[str, Any]] = []
+        items: list[CaseItem] = []
         for scope, _, doc in self.reports.projector.store.rows("discipline"):
             if scope not in visible or doc["kind"] != "case":
                 continue
-            state = _case_status(doc)
-            if (severity is None or doc["severity"] == severity) and (
+            entry = CaseEntry.model_validate(doc)
+            state = _case_status(entry)
+            if (severity is None or entry.severity == severity) and (
                 status is None or state == status
             ):
                 items.append(
-                    {
-                        **doc,
-                        "rep_id": scope,
-                        "status": state,
-                        "rule": _RULES["case"] if doc["severity"] == "red_line" else None,
-                    }
+                    CaseItem(
+                        **dict(entry),
+                        rep_id=scope,
+                        status=state,
+                        rule=_RULES["case"] if entry.severity == "red_line" else None,
+                    )
                 )
-        items.sort(key=lambda c: (c["occurred_at"], c["position"]))
-        return (page or Page()).of(items)
+        items.sort(key=lambda c: (c.occurred_at, c.position))
+        return (page or Page()).of(CasePage, items)
 
 
-def _run_hold(row: dict[str, Any]) -> str | None:
+def _kind(row: PendingRow) -> Literal["target", "case", "adjustment", "run"]:
+    """The kind of subject a pending row is, as deciders name it."""
+    return "run" if row.kind == "payout_run" else row.kind
+
+
+def _run_item(row: RunRow) -> RunItem:
+    return RunItem(**dict(row), held_by=_run_hold(row))
+
+
+def _run_hold(row: RunRow) -> str | None:
     """What an unpaid run waits for (the rule that holds it)."""
-    if row["status"] == "calculated":
-        return f"{_RULES['run']}, by someone other than {row['calculated_by']}"
-    if row["status"] == "approved":
+    if row.status == "calculated":
+        return f"{_RULES['run']}, by someone other than {row.calculated_by}"
+    if row.status == "approved":
         return "approved: awaiting `payout pay`"
     return None
 
 
-def _case_status(doc: dict[str, Any]) -> str:
-    if doc.get("overturned"):
+def _case_status(entry: CaseEntry) -> CaseStatus:
+    if entry.overturned:
         return "overturned"
-    approval = doc.get("approval")
+    approval = entry.approval
     if approval == "pending":
         return "pending"
     if approval == "rejected":

@@ -12,17 +12,21 @@ from fastapi.responses import JSONResponse
 from api.auth import SUBJECT_DECIDERS, require_role
 from api.deps import Caller, ReportsDep
 from api.routes.events import _ERRORS, as_json
-from api.schemas import (
-    CasePageOut,
-    DisputePageOut,
-    PendingPageOut,
-    RepPageOut,
-    RunOut,
-    RunPageOut,
-    SummaryPageOut,
-)
 from api.tokens import Principal
-from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
+from projections.queues import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    CasePage,
+    DisputePage,
+    Page,
+    PendingPage,
+    RepPage,
+    RunDetail,
+    RunPage,
+    SummaryPage,
+    Viewer,
+    WorkQueues,
+)
 
 __all__ = ["QueuesDep", "queues_of", "router", "viewer_of"]
 
@@ -56,7 +60,7 @@ async def _page(
 PageDep = Annotated[Page, Depends(_page)]
 
 
-@router.get("/reps", response_model=RepPageOut, responses=_ERRORS)
+@router.get("/reps", response_model=RepPage, responses=_ERRORS)
 def get_reps(
     principal: Caller, queues: QueuesDep, page: PageDep, team: str | None = None
 ) -> JSONResponse:
@@ -65,14 +69,14 @@ def get_reps(
     return as_json(queues.reps(viewer_of(principal), team=team, page=page))
 
 
-@router.get("/periods/{period}/summary", response_model=SummaryPageOut, responses=_ERRORS)
+@router.get("/periods/{period}/summary", response_model=SummaryPage, responses=_ERRORS)
 def get_summary(period: str, principal: Caller, queues: QueuesDep, page: PageDep) -> JSONResponse:
     """Each visible rep's total, payable, attainment, tier and status, with team subtotals."""
     require_role(principal, "get_summary")
     return as_json(queues.summary(viewer_of(principal), period, page=page))
 
 
-@router.get("/payouts/runs", response_model=RunPageOut, responses=_ERRORS)
+@router.get("/payouts/runs", response_model=RunPage, responses=_ERRORS)
 def get_runs(
     principal: Caller,
     queues: QueuesDep,
@@ -87,14 +91,14 @@ def get_runs(
     return as_json(queues.runs(period=period, status=status, page=page))
 
 
-@router.get("/payouts/runs/{run_id}", response_model=RunOut, responses=_ERRORS)
+@router.get("/payouts/runs/{run_id}", response_model=RunDetail, responses=_ERRORS)
 def get_run(run_id: str, principal: Caller, queues: QueuesDep) -> JSONResponse:
     """One payout run: status, totals and each rep's amount as recorded."""
     require_role(principal, "get_run")
     return as_json(queues.run(run_id))
 
 
-@router.get("/approvals/pending", response_model=PendingPageOut, responses=_ERRORS)
+@router.get("/approvals/pending", response_model=PendingPage, responses=_ERRORS)
 def get_pending(principal: Caller, queues: QueuesDep, page: PageDep) -> JSONResponse:
     """Subjects awaiting a decision: those the caller may take (finance,
     compliance), or their team's (manager) or their own (rep) to follow."""
@@ -102,7 +106,7 @@ def get_pending(principal: Caller, queues: QueuesDep, page: PageDep) -> JSONResp
     return as_json(queues.pending(viewer_of(principal), page=page))
 
 
-@router.get("/disputes", response_model=DisputePageOut, responses=_ERRORS)
+@router.get("/disputes", response_model=DisputePage, responses=_ERRORS)
 def get_dispute_list(
     principal: Caller,
     queues: QueuesDep,
@@ -114,7 +118,7 @@ def get_dispute_list(
     return as_json(queues.disputes(viewer_of(principal), status=status, page=page))
 
 
-@router.get("/cases", response_model=CasePageOut, responses=_ERRORS)
+@router.get("/cases", response_model=CasePage, responses=_ERRORS)
 def get_cases(
     principal: Caller,
     queues: QueuesDep,

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from api import schemas
 from api.caching import CACHE_CONTROL
 from api.routes.payouts import CSV_MEDIA_TYPE
+from projections import queues
 from projections.payroll import XLSX_MEDIA_TYPE
 from tests.api.conftest import Api
 from tests.builders import run_process
@@ -94,13 +95,13 @@ def test_the_models_describe_the_real_bodies(api: Api) -> None:
         ("/reps/rep-li/statements/2026-Q3/diff?from=10&to=40", schemas.DiffOut),
         ("/reps/rep-li/history", schemas.HistoryEntryOut),
         ("/reps/rep-li/disputes", schemas.DisputeRowOut),
-        ("/reps", schemas.RepPageOut),
-        ("/periods/2026-Q3/summary", schemas.SummaryPageOut),
-        ("/payouts/runs", schemas.RunPageOut),
-        (f"/payouts/runs/{api.demo.run_id}", schemas.RunOut),
-        ("/approvals/pending", schemas.PendingPageOut),
-        ("/disputes", schemas.DisputePageOut),
-        ("/cases", schemas.CasePageOut),
+        ("/reps", queues.RepPage),
+        ("/periods/2026-Q3/summary", queues.SummaryPage),
+        ("/payouts/runs", queues.RunPage),
+        (f"/payouts/runs/{api.demo.run_id}", queues.RunDetail),
+        ("/approvals/pending", queues.PendingPage),
+        ("/disputes", queues.DisputePage),
+        ("/cases", queues.CasePage),
         ("/health", schemas.HealthOut),
     ]
     for url, model in reads:

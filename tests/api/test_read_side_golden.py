@@ -3,7 +3,9 @@ before: golden bodies taken from the API as it served untyped rows."""
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from typing import Any
+
+from tests.api.conftest import Api, demo_adjustment, demo_event
 
 _RAISED = (
     '"dispute_id":"DSP-401","message":"S-1002 was my deal; the split should be 70/30, not 50/50",'
@@ -51,3 +53,103 @@ def test_a_manager_is_scoped_by_the_typed_directory_row(api: Api) -> None:
     mine = api.client.get("/reps/rep-li/disputes", headers=api.as_("manager"))
     other = api.client.get("/reps/rep-li/disputes", headers=api.as_("other_manager"))
     assert (mine.status_code, other.status_code) == (200, 404)
+
+
+# The keys of each work-queue item, in the order the untyped rows were served
+# (taken from the API before the queues answered typed pages; a pending item's
+# last keys depend on its kind).
+_PENDING = [
+    "kind", "subject_id", "rep_id", "recorded_by", "recorded_at", "occurred_at",
+    "event_id", "position", "rule", "may_decide", "amount",
+]  # fmt: skip
+QUEUE_KEYS: dict[str, list[str]] = {
+    "page": ["items", "total", "offset", "limit"],
+    "summary page": ["items", "total", "offset", "limit", "period", "teams"],
+    "rep": ["left", "manager_id", "plan_ids", "rep_id", "team"],
+    "summary": [
+        "rep_id", "team", "manager_id", "currency", "total", "payable", "attainment",
+        "score", "tier_coefficient", "pending", "status", "run_id",
+    ],
+    "team": ["team", "currency", "reps", "total", "payable"],
+    "run": [
+        "calculated_by", "calculated_event_id", "chain_head", "decided_by", "paid_event_id",
+        "payable", "period", "position", "reps", "run_id", "status", "total", "held_by",
+    ],
+    "run statement": ["rep_id", "currency", "total", "payable", "sha256"],
+    "target": [*_PENDING, "period", "about", "target"],
+    "adjustment": [*_PENDING, "period", "about"],
+    "case": [*_PENDING, "about"],
+    "run pending": [*_PENDING, "period", "about"],
+    "dispute": [
+        "adjustment_id", "dispute_id", "message", "note", "outcome", "raised_at",
+        "raised_by", "raised_event_id", "rep_id", "resolved_by", "resolved_event_id",
+        "run_id", "status", "period", "rep_payable",
+    ],
+    "case item": [
+        "amount", "approval", "approval_event_id", "approved_by", "case_id", "code",
+        "description", "event_id", "evidence", "kind", "occurred_at", "overturned",
+        "period", "position", "recorded_by", "rung", "sanction", "severity", "rep_id",
+        "status", "rule",
+    ],
+}  # fmt: skip
+
+
+def test_the_typed_queues_send_the_keys_of_the_untyped_rows_in_their_order(api: Api) -> None:
+    """Every work queue answers a typed page (`projections.queues`), encoded once
+    by its model: the same keys, in the same order, as the untyped dicts had —
+    a pending item's by its kind (a target, an adjustment, a red-line case, a run)."""
+    finance, compliance = api.as_("finance2"), api.as_("compliance")
+    adjustment = api.client.post(
+        "/events",
+        json=demo_adjustment("ADJ-GOLD", "120.00", "a missed deal"),
+        headers=api.as_("finance"),
+    )
+    case = api.client.post(
+        "/events",
+        json=demo_event(
+            "ViolationRecorded",
+            case_id="CASE-GOLD",
+            rep_id="rep-li",
+            code="expense-fraud",
+            severity="red_line",
+            description="a false expense claim",
+            amount="300.00",
+        ),
+        headers=compliance,
+    )
+    assert (adjustment.status_code, case.status_code) == (201, 201), (adjustment.text, case.text)
+    run = api.client.post("/payouts/2026-Q4/runs", headers=api.as_("finance"))
+    assert run.status_code == 201, run.text
+
+    def body(url: str, headers: dict[str, str]) -> dict[str, Any]:
+        answer = api.client.get(url, headers=headers)
+        assert answer.status_code == 200, (url, answer.text)
+        doc: dict[str, Any] = answer.json()
+        return doc
+
+    # the manager follows their team's targets, adjustments and cases; finance decides runs
+    pending = body("/approvals/pending", api.as_("manager"))["items"]
+    pending += body("/approvals/pending", finance)["items"]
+    kinds = {"run": "run pending"}
+    seen = {kinds.get(i["kind"], i["kind"]): list(i) for i in pending}
+    assert set(seen) == {"target", "adjustment", "case", "run pending"}
+    for kind, keys in seen.items():
+        assert keys == QUEUE_KEYS[kind], kind
+    summary = body("/periods/2026-Q3/summary", finance)
+    assert list(summary) == QUEUE_KEYS["summary page"]
+    assert [list(i) for i in summary["items"]] == [QUEUE_KEYS["summary"]] * len(summary["items"])
+    assert [list(t) for t in summary["teams"]] == [QUEUE_KEYS["team"]] * len(summary["teams"])
+    lists = {
+        "/reps": "rep",
+        "/payouts/runs": "run",
+        "/disputes": "dispute",
+        "/cases": "case item",
+    }
+    for url, kind in lists.items():
+        page = body(url, compliance if url == "/cases" else finance)
+        assert list(page) == QUEUE_KEYS["page"], url
+        assert page["items"], url
+        assert [list(i) for i in page["items"]] == [QUEUE_KEYS[kind]] * len(page["items"]), url
+    detail = body(f"/payouts/runs/{api.demo.run_id}", finance)
+    assert list(detail) == [*QUEUE_KEYS["run"], "calculated_at", "statements"]
+    assert [list(s) for s in detail["statements"]] == [QUEUE_KEYS["run statement"]] * 3

@@ -8,7 +8,8 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError, NotFoundError
-from projections.queues import MAX_LIMIT, Page, Viewer, WorkQueues
+from projections.queues import MAX_LIMIT, Page, PendingAdjustment, Viewer, WorkQueues
+from projections.rows import ListPage
 from projections.service import Reports
 from service import UseCases
 from tests.builders import enrol, jsonl, line, payouts, sale, seeded, stored_count
@@ -57,10 +58,8 @@ def queues(ledger: Ledger) -> WorkQueues:
 FINANCE = Viewer("finance", "fin-amy", decides=frozenset({"target", "adjustment", "run"}))
 
 
-def _ids(listing: dict[str, object], key: str = "subject_id") -> list[str]:
-    items = listing["items"]
-    assert isinstance(items, list)
-    return [item[key] for item in items]
+def _ids(listing: ListPage, key: str = "subject_id") -> list[str]:
+    return [getattr(item, key) for item in listing.items]
 
 
 class TestLists:
@@ -72,13 +71,14 @@ class TestLists:
         assert _ids(queues.reps(FINANCE), "rep_id") == ["r1", "r2", "r3"]
         manager = queues.pending(Viewer("manager", "mgr-b"))
         assert _ids(manager) == ["ADJ-r3", "CASE-1"]
-        assert {item["may_decide"] for item in manager["items"]} == {False}
+        assert {item.may_decide for item in manager.items} == {False}
 
     def test_pending_for_a_decider(self, queues: WorkQueues) -> None:
         listing = queues.pending(FINANCE)
         assert _ids(listing) == ["ADJ-r1", "ADJ-r2", "ADJ-r3"]  # by position
-        first = listing["items"][0]
-        assert (first["amount"], first["recorded_by"], first["period"]) == (
+        first = listing.items[0]
+        assert isinstance(first, PendingAdjustment)  # typed by its kind
+        assert (first.amount, first.recorded_by, first.period) == (
             "100.00",
             "fin-carl",
             "2026-Q3",
@@ -91,16 +91,16 @@ class TestLists:
     def test_summary_with_team_subtotals(self, queues: WorkQueues) -> None:
         summary = queues.summary(FINANCE, "2026-Q3")
         assert _ids(summary, "rep_id") == ["r1", "r2", "r3"]
-        assert {i["status"] for i in summary["items"]} == {"open"}
-        teams = {t["team"]: (t["reps"], t["payable"]) for t in summary["teams"]}
+        assert {i.status for i in summary.items} == {"open"}
+        teams = {t.team: (t.reps, t.payable) for t in summary.teams}
         # commission 5 % of the sales; adjustments pending count nothing yet
         assert teams == {"east": (2, "500.00"), "west": (1, "1000.00")}
-        assert summary["items"][0]["pending"] == 1
+        assert summary.items[0].pending == 1
 
     def test_paging_is_stable_and_bounded(self, queues: WorkQueues) -> None:
         pages = [queues.pending(FINANCE, page=Page(offset, 1)) for offset in range(3)]
         assert [_ids(p) for p in pages] == [["ADJ-r1"], ["ADJ-r2"], ["ADJ-r3"]]
-        assert {p["total"] for p in pages} == {3}
+        assert {p.total for p in pages} == {3}
         with pytest.raises(InvalidInputError) as limit:
             Page(0, MAX_LIMIT + 1)
         assert limit.value.field == "limit"
@@ -122,9 +122,9 @@ class TestDecisions:
         _cases(queues).decide("ADJ-r1", actor="fin-amy", granted=True)
         _cases(queues).decide("ADJ-r2", actor="fin-amy", granted=False, note="not agreed")
         assert _ids(queues.pending(Viewer.operator("fin-bob"))) == ["ADJ-r3", "CASE-1"]
-        summary = {i["rep_id"]: i for i in queues.summary(FINANCE, "2026-Q3")["items"]}
-        assert summary["r1"]["payable"] == "600.00"  # 500 commission + the approved 100
-        assert summary["r2"]["payable"] == "0.00"  # the rejected 200 counts nothing
+        summary = {i.rep_id: i for i in queues.summary(FINANCE, "2026-Q3").items}
+        assert summary["r1"].payable == "600.00"  # 500 commission + the approved 100
+        assert summary["r2"].payable == "0.00"  # the rejected 200 counts nothing
 
     def test_a_bad_decision_stores_nothing(self, queues: WorkQueues) -> None:
         before = stored_count(queues.ledger)
@@ -140,11 +140,11 @@ class TestDecisions:
     def test_a_dispute_upheld_books_an_adjustment_to_approve(self, queues: WorkQueues) -> None:
         reports = queues.reports
         run = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
-        run_id = queues.runs(period="2026-Q3")["items"][0]["run_id"]
+        run_id = queues.runs(period="2026-Q3").items[0].run_id
         assert run.stored == 1
         _cases(queues).decide(run_id, actor="fin-bob", granted=True)
         payouts(reports).pay_run(run_id, actor="fin-bob")
-        assert [r["status"] for r in queues.runs()["items"]] == ["paid"]
+        assert [r.status for r in queues.runs().items] == ["paid"]
         dispute_id, _ = _cases(queues).raise_dispute(
             rep_id="r1", run_id=run_id, message="missing a deal", actor="r1"
         )
@@ -161,8 +161,10 @@ class TestDecisions:
         assert adjustment_id is not None
         assert adjustment_id not in _ids(queues.pending(FINANCE))  # fin-amy booked it
         checker = Viewer("finance", "fin-bob", decides=FINANCE.decides)
-        waiting = {i["subject_id"]: i for i in queues.pending(checker)["items"]}
-        assert (waiting[adjustment_id]["amount"], waiting[adjustment_id]["period"]) == (
+        waiting = {i.subject_id: i for i in queues.pending(checker).items}
+        booked = waiting[adjustment_id]
+        assert isinstance(booked, PendingAdjustment)
+        assert (booked.amount, booked.period) == (
             "250.00",
             "2026-Q4",
         )
