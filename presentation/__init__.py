@@ -10,7 +10,7 @@ stores figures without knowing how they will be shown (nor importing rich).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from policies.wording import LOCALES, PHRASES, TERMS
+from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.summary import SUMMARY_WORDS
 
 __all__ = [
@@ -73,28 +74,33 @@ def fields(record: Mapping[str, Any], *names: str) -> dict[str, Any]:
     return {name: record[name] for name in names}
 
 
-def _history_line(entry: dict[str, Any], locale: str) -> str:
-    date = str(entry.get("occurred_at", ""))[:10]
-    if entry["kind"] == "case":
-        mark = phrase(locale, "history_overturned_mark") if entry.get("overturned") else ""
+def _history_line(entry: HistoryEntry, locale: str) -> str:
+    date = entry.occurred_at[:10]
+    if isinstance(entry, CaseEntry):
+        mark = phrase(locale, "history_overturned_mark") if entry.overturned else ""
         return phrase(
             locale,
             "history_case",
             date=date,
-            severity=_term(locale, entry["severity"]),
-            approval=_term(locale, entry["approval"]),
-            sanction=sanction_text(entry.get("sanction"), locale),
+            severity=_term(locale, entry.severity),
+            approval=_term(locale, entry.approval),
+            sanction=sanction_text(entry.sanction, locale),
             overturned=mark,
-            **fields(entry, "case_id", "code", "description"),
+            case_id=entry.case_id,
+            code=entry.code,
+            description=entry.description,
         )
-    if entry["kind"] == "overturned":
-        return phrase(locale, "history_overturned", date=date, **fields(entry, "case_id", "reason"))
-    return phrase(locale, "history_coaching", date=date, topic=entry.get("topic"))
+    if isinstance(entry, OverturnedEntry):
+        return phrase(
+            locale, "history_overturned", date=date, case_id=entry.case_id, reason=entry.reason
+        )
+    return phrase(locale, "history_coaching", date=date, topic=entry.topic)
 
 
-def history_texts(entries: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
-    """A disciplinary history with each entry's ``text`` in ``locale``."""
-    return [{**entry, "text": _history_line(entry, locale)} for entry in entries]
+def history_texts(entries: Sequence[HistoryEntry], locale: str) -> list[dict[str, Any]]:
+    """A disciplinary history as JSON-ready data, each entry with its ``text`` in
+    ``locale``."""
+    return [{**entry.doc(), "text": _history_line(entry, locale)} for entry in entries]
 
 
 def _change_line(change: dict[str, Any], locale: str) -> str:
@@ -249,7 +255,7 @@ def print_diff(console: Console, d: dict[str, Any], locale: str = "en") -> None:
 
 
 def print_history(
-    console: Console, rep_id: str, entries: list[dict[str, Any]], locale: str = "en"
+    console: Console, rep_id: str, entries: Sequence[HistoryEntry], locale: str = "en"
 ) -> None:
     """A rep's disciplinary history, oldest first, one entry a line."""
     console.print(f"[bold]{escape(phrase(locale, 'history_heading', rep_id=rep_id))}[/]")

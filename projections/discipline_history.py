@@ -7,7 +7,10 @@ shows both events.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
 
 from policies.discipline import minor_rungs
 from policies.periods import period_of
@@ -16,7 +19,15 @@ from projections.rows import Row
 from projections.statement import Calculator
 from projections.versioning import ReadModel
 
-__all__ = ["DISCIPLINE", "CaseEntry", "CoachingEntry", "OverturnedEntry", "history"]
+__all__ = [
+    "DISCIPLINE",
+    "CaseEntry",
+    "CoachingEntry",
+    "HistoryEntry",
+    "OverturnedEntry",
+    "history",
+    "history_entries",
+]
 
 DISCIPLINE = ReadModel("discipline", 1, "each rep's disciplinary history, oldest first")
 
@@ -66,6 +77,15 @@ class CoachingEntry(Row):
     position: int
     recorded_by: str
     topic: str
+
+
+HistoryEntry = Annotated[CaseEntry | OverturnedEntry | CoachingEntry, Field(discriminator="kind")]
+_ENTRIES: TypeAdapter[list[HistoryEntry]] = TypeAdapter(list[HistoryEntry])
+
+
+def history_entries(docs: Iterable[Mapping[str, Any]]) -> list[HistoryEntry]:
+    """Stored history rows, each as its kind's type."""
+    return _ENTRIES.validate_python(list(docs))
 
 
 def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from policies.periods import Period, parse_period, period_of
 from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import diff_statements
+from projections.discipline_history import HistoryEntry, history_entries
 from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
 from projections.kept_views import KeptView, KeptViews, ViewKey
@@ -821,10 +822,11 @@ class Reports:
         self._directory[rep_id] = (position, row)
         return row
 
-    def history(self, rep_id: str) -> list[dict[str, Any]]:
-        """The rep's disciplinary history, from its read model."""
+    def history(self, rep_id: str) -> list[HistoryEntry]:
+        """The rep's disciplinary history, from its read model: each entry typed
+        by its kind (a case, an overturned case, a coaching session)."""
         self.rep(rep_id)
-        return [doc for _, _, doc in self.projector.store.rows("discipline", rep_id)]
+        return history_entries(doc for _, _, doc in self.projector.store.rows("discipline", rep_id))
 
     def disputes(self, rep_id: str) -> list[DisputeRow]:
         """The rep's disputes, open and resolved, by dispute id."""

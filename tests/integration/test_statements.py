@@ -109,7 +109,7 @@ class TestGoldenStatements:
         # paid: the statement as recorded, pending list included
         assert [p["subject_id"] for p in s["pending"]] == ["T-WANG-Q3-B"]
         history = reports.history("rep-wang")
-        assert [(e["kind"], e.get("sanction")) for e in history] == [
+        assert [(e.kind, getattr(e, "sanction", None)) for e in history] == [
             ("case", "warning"),
             ("coaching", None),
             ("case", "points:2"),
