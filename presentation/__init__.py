@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from policies.wording import LOCALES, PHRASES, TERMS
+from projections.diff import EventSummary, LineChange, StatementDiff
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.summary import SUMMARY_WORDS
 
@@ -103,31 +104,38 @@ def history_texts(entries: Sequence[HistoryEntry], locale: str) -> list[dict[str
     return [{**entry.doc(), "text": _history_line(entry, locale)} for entry in entries]
 
 
-def _change_line(change: dict[str, Any], locale: str) -> str:
-    subject = phrase(locale, "diff_subject", subject=change["subject"]) if change["subject"] else ""
+def _change_line(change: LineChange, locale: str) -> str:
+    subject = phrase(locale, "diff_subject", subject=change.subject) if change.subject else ""
     return phrase(
         locale,
         "diff_change",
-        kind=_term(locale, change["kind"]),
+        kind=_term(locale, change.kind),
         subject=subject,
-        **fields(change, "before", "after", "change"),
+        before=change.before,
+        after=change.after,
+        change=change.change,
     )
 
 
-def _diff_heading(d: dict[str, Any], locale: str) -> str:
+def _diff_heading(d: StatementDiff, locale: str) -> str:
     return phrase(
         locale,
         "diff_heading",
-        from_position=d["from"]["position"],
-        to_position=d["to"]["position"],
-        **fields(d, "rep_id", "period", "total_before", "total_after", "total_change"),
+        from_position=d.from_.position,
+        to_position=d.to.position,
+        rep_id=d.rep_id,
+        period=d.period,
+        total_before=d.total_before,
+        total_after=d.total_after,
+        total_change=d.total_change,
     )
 
 
-def diff_texts(d: dict[str, Any], locale: str) -> dict[str, Any]:
-    """A diff with its ``text`` (the heading) and each change's ``text`` in ``locale``."""
-    changes = [{**c, "text": _change_line(c, locale)} for c in d["changes"]]
-    return {**d, "text": _diff_heading(d, locale), "changes": changes}
+def diff_texts(d: StatementDiff, locale: str) -> dict[str, Any]:
+    """A diff as JSON-ready data, with its ``text`` (the heading) and each
+    change's ``text`` in ``locale``."""
+    changes = [{**c.doc(), "text": _change_line(c, locale)} for c in d.changes]
+    return {**d.doc(), "text": _diff_heading(d, locale), "changes": changes}
 
 
 def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> None:
@@ -230,27 +238,23 @@ def _line_label(line: dict[str, Any], locale: str) -> str:
     return kind if category is None else f"{kind} · {_term(locale, category)}"
 
 
-def print_diff(console: Console, d: dict[str, Any], locale: str = "en") -> None:
+def print_diff(console: Console, d: StatementDiff, locale: str = "en") -> None:
     """A diff: the heading, then each changed line with the events behind it."""
     console.print(f"[bold]{escape(_diff_heading(d, locale))}[/]")
-    if not d["changes"]:
+    if not d.changes:
         console.print(phrase(locale, "diff_none"))
-    for change in d["changes"]:
+    for change in d.changes:
         console.print(f"  {escape(_change_line(change, locale))}")
-        for event in change["events_added"]:
-            by = phrase(locale, "diff_by", actor=event["actor"]) if "actor" in event else ""
-            added = phrase(
-                locale,
-                "diff_added",
-                type=event.get("type", "event"),
-                event_id=event["event_id"],
-                by=by,
-            )
+        for event in change.events_added:
+            if isinstance(event, EventSummary):
+                kind, by = event.type, phrase(locale, "diff_by", actor=event.actor)
+            else:
+                kind, by = "event", ""
+            added = phrase(locale, "diff_added", type=kind, event_id=event.event_id, by=by)
             console.print(f"    {escape(added)}")
-        for event in change["events_removed"]:
-            removed = phrase(
-                locale, "diff_removed", type=event.get("type", "event"), event_id=event["event_id"]
-            )
+        for event in change.events_removed:
+            kind = event.type if isinstance(event, EventSummary) else "event"
+            removed = phrase(locale, "diff_removed", type=kind, event_id=event.event_id)
             console.print(f"    {escape(removed)}")
 
 

@@ -26,8 +26,9 @@ class Row(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def doc(self) -> dict[str, Any]:
-        """The row as JSON-ready data (what is stored, and what the edges send)."""
-        return self.model_dump(mode="json")
+        """The row as JSON-ready data (what is stored, and what the edges send),
+        its fields under their aliases (a diff's ``from``)."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class ListPage(Row):

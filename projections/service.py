@@ -35,7 +35,7 @@ from ledger.rep import Rep
 from policies.periods import Period, parse_period, period_of
 from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
-from projections.diff import diff_statements
+from projections.diff import EventSummary, StatementDiff, diff_statements
 from projections.discipline_history import HistoryEntry, history_entries
 from projections.disputes import DisputeRow, RepRow
 from projections.facts import LedgerFacts
@@ -756,7 +756,7 @@ class Reports:
             last = self._last_stamp = (position, stamp)
         return last[1]
 
-    def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> dict[str, Any]:
+    def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> StatementDiff:
         """What changed in a rep's period between two points of the event order."""
         pa = self.ledger.resolve_as_of(a, field="from")
         pb = self.ledger.resolve_as_of(b, field="to")
@@ -764,13 +764,13 @@ class Reports:
         after = self.statement(rep_id, period, as_of=pb)
         low, high = min(pa, pb), max(pa, pb)
         between = {
-            r.event_id: {
-                "event_id": r.event_id,
-                "type": r.type,
-                "position": r.position,
-                "actor": r.actor,
-                "occurred_at": r.occurred_at.isoformat(),
-            }
+            r.event_id: EventSummary(
+                event_id=r.event_id,
+                type=r.type,
+                position=r.position,
+                actor=r.actor,
+                occurred_at=r.occurred_at.isoformat(),
+            )
             for r in self.ledger.iter_log(after=low, stop=high)
         }
         return diff_statements(before, after, between)

@@ -25,7 +25,7 @@ from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
 from policies.periods import Period, period_of
 from policies.plan import Plan
-from projections.diff import diff_statements
+from projections.diff import EventSummary, UnrecordedEvent, diff_statements
 from projections.facts import LedgerFacts
 from projections.statement import OWN_KINDS, AsOf, Calculator, StepCache
 
@@ -100,16 +100,16 @@ def sale_input(rep_id: str, sale: EstimateSale, currency: str, on: date) -> ev.E
     return ev.make_event(ev.SaleRecorded, occurred_at=_noon(on), **fields)
 
 
-def _summary(record: EventRecord) -> dict[str, Any]:
+def _summary(record: EventRecord) -> UnrecordedEvent:
     """The event's summary as a diff names it, marked as never recorded."""
-    return {
-        "event_id": record.event_id,
-        "type": record.type,
-        "position": record.position,
-        "actor": record.actor,
-        "occurred_at": record.occurred_at.isoformat(),
-        "recorded": False,
-    }
+    return UnrecordedEvent(
+        event_id=record.event_id,
+        type=record.type,
+        position=record.position,
+        actor=record.actor,
+        occurred_at=record.occurred_at.isoformat(),
+        recorded=False,
+    )
 
 
 def _figures(statement: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -173,7 +173,7 @@ def whatif_report(
     named). Totals per period and currency. ``facts`` is left as it was.
     """
     fork = facts.fork()
-    events: dict[str, Any] = {}
+    events: dict[str, EventSummary] = {}
     candidate_at = at
     if candidate is not None:
         fork.apply(candidate)
@@ -205,7 +205,7 @@ def whatif_report(
             "version": plan.version,
             "effective_from": plan.effective_from.isoformat(),
         },
-        "candidate_event": events[candidate.event_id] if candidate is not None else None,
+        "candidate_event": events[candidate.event_id].doc() if candidate is not None else None,
         "as_of": at.to_dict(),
         "chain_head": at.head(),
         "periods": [str(p) for p in periods],
@@ -235,14 +235,14 @@ def _row(
     period: Period,
     today: dict[str, Any] | None,
     then: dict[str, Any] | None,
-    events: dict[str, Any],
+    events: dict[str, EventSummary],
 ) -> dict[str, Any]:
     shown = today if today is not None else then
     assert shown is not None
     before, after = _figures(today), _figures(then)
     moved: list[dict[str, Any]] = []
     if today is not None and then is not None:
-        moved = diff_statements(today, then, events)["changes"]
+        moved = [change.doc() for change in diff_statements(today, then, events).changes]
     return {
         "rep_id": rep_id,
         "period": str(period),
@@ -298,10 +298,10 @@ def estimate_report(
     after_calc = base.seeded_for(fork, at, rep_id, period, cache)
     before = before if before is not None else base.statement(rep_id, period)
     after = after_calc.statement(rep_id, period)
-    changes = diff_statements(before, after, {sale.event_id: _summary(sale)})["changes"]
+    changes = diff_statements(before, after, {sale.event_id: _summary(sale)}).changes
     by_kind: dict[str, Decimal] = {}
     for change in changes:
-        by_kind[change["kind"]] = by_kind.get(change["kind"], _ZERO) + Decimal(change["change"])
+        by_kind[change.kind] = by_kind.get(change.kind, _ZERO) + Decimal(change.change)
     share = fork.sales[sale.data["sale_id"]].credits.get(rep_id, _ZERO)
     before_figures, after_figures = _figures(before), _figures(after)
     return {
@@ -327,7 +327,7 @@ def estimate_report(
         "by_kind": {kind: _money(amount) for kind, amount in sorted(by_kind.items())},
         "tier_changed": (before_figures or {}).get("tier_coefficient")
         != (after_figures or {}).get("tier_coefficient"),
-        "moved": changes,
+        "moved": [change.doc() for change in changes],
         "as_of": base.as_of.to_dict(),
         "chain_head": base.as_of.head(),
     }

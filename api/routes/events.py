@@ -67,7 +67,7 @@ class _RowResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         row: Row = content
-        return row.model_dump_json().encode()
+        return row.model_dump_json(by_alias=True).encode()
 
 
 def record_out(result: RecordResult) -> RecordOut:

@@ -13,6 +13,7 @@ import pytest
 from demo import run_demo
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, NotFoundError
+from projections.diff import EventSummary
 from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import jsonl, payouts, sale, seeded, stored_record
@@ -182,13 +183,13 @@ class TestReplayAndDiff:
         approval = stored_record(ledger, "ApprovalGranted", subject_id="ADJ-301").position
         approval_id = ledger.read_log(approval - 1, 1)[0].event_id
         d = reports.diff("rep-li", "2026-Q3", approval - 1, approval)
-        assert d["total_change"] == "1500.00"
-        (change,) = d["changes"]
-        assert (change["kind"], change["change"]) == ("adjustment", "1500.00")
-        named = [e for e in change["events_added"] if e["event_id"] == approval_id]
+        assert d.total_change == "1500.00"
+        (change,) = d.changes
+        assert (change.kind, change.change) == ("adjustment", "1500.00")
+        named = [e for e in change.events_added if e.event_id == approval_id]
         assert named
-        assert named[0]["type"] == "ApprovalGranted"
-        assert named[0]["actor"] == "fin-amy"
+        assert isinstance(named[0], EventSummary)  # recorded between the two points
+        assert (named[0].type, named[0].actor) == ("ApprovalGranted", "fin-amy")
 
     def test_diff_lists_only_lines_whose_amount_changed(
         self, demo: tuple[Ledger, Reports, str]
@@ -202,9 +203,9 @@ class TestReplayAndDiff:
         approval = stored_record(ledger, "ApprovalGranted", subject_id="T-CHEN-Q3-B").position
         approval_id = ledger.read_log(approval - 1, 1)[0].event_id
         d = reports.diff("rep-chen", "2026-Q3", approval - 1, approval)
-        assert d["changes"] == []
-        assert d["total_change"] == "0.00"
-        assert [e["event_id"] for e in d["events_between"]] == [approval_id]
+        assert d.changes == []
+        assert d.total_change == "0.00"
+        assert [e.event_id for e in d.events_between] == [approval_id]
 
     def test_as_of_a_timestamp(self, demo: tuple[Ledger, Reports, str]) -> None:
         ledger, reports, _ = demo

@@ -165,7 +165,9 @@ class TestWhatIf:
             assert row["candidate"]["payable"] == after["payable"]
             difference = Decimal(after["total"]) - Decimal(today["total"])
             assert Decimal(row["difference"]["total"]) == difference
-            assert _moved(row["moved"]) == _moved(diff_statements(today, after, {})["changes"])
+            assert _moved(row["moved"]) == _moved(
+                [c.doc() for c in diff_statements(today, after, {}).changes]
+            )
         open_rows = [r for r in result["reps"] if r["period"] == "2026-Q4"]
         assert all(Decimal(r["difference"]["total"]) > 0 for r in open_rows)
         q4 = next(t for t in result["totals"] if t["period"] == "2026-Q4")
@@ -279,7 +281,7 @@ class TestEstimate:
         assert result["after"]["total"] == after["total"]
         assert result["after"]["payable"] == after["payable"]
         assert [(c["kind"], c["change"]) for c in result["moved"]] == [
-            (c["kind"], c["change"]) for c in diff_statements(today, after, {})["changes"]
+            (c.kind, c.change) for c in diff_statements(today, after, {}).changes
         ]
         again = reports.estimate("rep-li", sale, actor="rep-li")  # from the kept facts
         assert again["after"] == result["after"]
