@@ -73,7 +73,7 @@ from projections.rows import ListPage
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
 from projections.service import Reports
 from projections.summary import DEFAULT_STEP_LIMIT, MAX_STEP_LIMIT
-from projections.whatif import EstimateSale, parse_day
+from projections.whatif import EstimateSale, WhatIf, parse_day
 from service import UseCases
 
 app = typer.Typer(
@@ -1554,7 +1554,7 @@ def _plan_file(path: Path, *, as_json: bool) -> Plan:
 
 
 def _show_whatif(
-    result: dict[str, Any], *, fmt: str, csv_to: Path | None, locale: str, as_json: bool
+    result: WhatIf, *, fmt: str, csv_to: Path | None, locale: str, as_json: bool
 ) -> None:
     if csv_to is not None:
         csv_to.write_text(whatif_csv(result), encoding="utf-8")

@@ -91,7 +91,7 @@ def run(url: str, store: str, events: int, reps: int, rounds: int) -> None:
     started = time.perf_counter()
     whatif = reports.whatif(candidate(), PERIODS, actor="bench")
     seconds = time.perf_counter() - started
-    moved = sum(1 for row in whatif["reps"] if row["moved"])
+    moved = sum(1 for row in whatif.reps if row.moved)
     emit(
         "whatif_seconds",
         store,
@@ -100,7 +100,7 @@ def run(url: str, store: str, events: int, reps: int, rounds: int) -> None:
         events=result.applied,
         reps=reps,
         periods=len(PERIODS),
-        rows=len(whatif["reps"]),
+        rows=len(whatif.reps),
         rows_that_moved=moved,
         ratio_to_rebuild=round(seconds / result.seconds, 3),
     )
@@ -127,7 +127,7 @@ def run(url: str, store: str, events: int, reps: int, rounds: int) -> None:
             first_ms=round(cold_ms, 2),
             rounds=rounds,
             rep_sales=top_sales,
-            period=first["period"],
+            period=first.period,
             where=where,
         )
     ledger.close()

@@ -15,7 +15,8 @@ from rich.table import Table
 
 from policies.pay_warnings import PayWarning
 from policies.wording import LOCALES, TERMS, render_warning
-from presentation import fields
+from projections.diff import LineChange
+from projections.whatif import Estimate, Figures, PaidWhatIfRow, WarningDoc, WhatIf
 
 __all__ = [
     "MODELLING_PHRASES",
@@ -109,67 +110,70 @@ def _term(locale: str, value: object) -> str:
     return TERMS[locale].get(text, text)
 
 
-def _moved_text(change: dict[str, Any], locale: str) -> str:
-    kind = _term(locale, change["kind"])
-    if change.get("subject"):
-        kind = f"{kind} ({change['subject']})"
+def _moved_text(change: LineChange, locale: str) -> str:
+    kind = _term(locale, change.kind)
+    if change.subject:
+        kind = f"{kind} ({change.subject})"
     return _phrase(
         locale,
         "moved_line",
         kind=kind,
-        **fields(change, "before", "after", "change"),
+        before=change.before,
+        after=change.after,
+        change=change.change,
     )
 
 
-def _heading(result: dict[str, Any], locale: str) -> str:
-    plan = result["plan"]
-    key = "whatif_heading" if result["candidate_event"] is not None else "whatif_same"
+def _moved_docs(changes: list[LineChange], locale: str) -> list[dict[str, Any]]:
+    """The lines that moved as JSON-ready data, each with its ``text``."""
+    return [{**c.doc(), "text": _moved_text(c, locale)} for c in changes]
+
+
+def _heading(result: WhatIf, locale: str) -> str:
+    plan = result.plan
+    key = "whatif_heading" if result.candidate_event is not None else "whatif_same"
     return _phrase(
         locale,
         key,
-        plan_id=plan["id"],
-        version=plan["version"],
-        effective_from=plan["effective_from"],
-        position=result["as_of"]["position"],
+        plan_id=plan.id,
+        version=plan.version,
+        effective_from=plan.effective_from,
+        position=result.as_of.position,
     )
 
 
-def _side(figures: dict[str, Any] | None, key: str = "total") -> str | None:
-    return figures[key] if figures is not None else None
+def _side(figures: Figures | None, key: str = "total") -> str | None:
+    return getattr(figures, key) if figures is not None else None
 
 
-def whatif_texts(result: dict[str, Any], locale: str) -> dict[str, Any]:
-    """A what-if with its ``text`` (the heading) and each moved line's ``text``."""
-    rows = [
-        {**row, "moved": [{**c, "text": _moved_text(c, locale)} for c in row["moved"]]}
-        for row in result["reps"]
-    ]
+def whatif_texts(result: WhatIf, locale: str) -> dict[str, Any]:
+    """A what-if as JSON-ready data, with its ``text`` (the heading), each moved
+    line's and each warning's ``text``."""
+    rows = [{**row.doc(), "moved": _moved_docs(row.moved, locale)} for row in result.reps]
     warnings = [
-        {**w, "text": render_warning(_pay_warning(w), locale)} for w in result.get("warnings", ())
+        {**w.doc(), "text": render_warning(_pay_warning(w), locale)} for w in result.warnings
     ]
-    return {**result, "text": _heading(result, locale), "reps": rows, "warnings": warnings}
+    return {**result.doc(), "text": _heading(result, locale), "reps": rows, "warnings": warnings}
 
 
-def _pay_warning(document: dict[str, Any]) -> PayWarning:
+def _pay_warning(warning: WarningDoc) -> PayWarning:
     """A warning back from its JSON form (`PayWarning.to_dict`)."""
-    return PayWarning(
-        document["code"], document["values"], tuple(document["event_ids"]), document["field"]
-    )
+    return PayWarning(warning.code, warning.values, tuple(warning.event_ids), warning.field)
 
 
-def _print_warnings(console: Console, result: dict[str, Any], locale: str) -> None:
+def _print_warnings(console: Console, result: WhatIf, locale: str) -> None:
     """What the candidate would be published with but looks wrong, as `plan
     publish` would say it."""
-    for w in result.get("warnings", ()):
+    for w in result.warnings:
         text = render_warning(_pay_warning(w), locale)
         console.print(f"[yellow]{_phrase(locale, 'warning')}:[/] {escape(text)}")
 
 
-def print_whatif(console: Console, result: dict[str, Any], locale: str = "en") -> None:
+def print_whatif(console: Console, result: WhatIf, locale: str = "en") -> None:
     """A what-if as a table: a row per rep and period, then the totals."""
     console.print(f"[bold]{escape(_heading(result, locale))}[/]")
     _print_warnings(console, result, locale)
-    if not result["reps"]:
+    if not result.reps:
         console.print(_phrase(locale, "no_rows"))
         return
     table = Table(show_header=True, header_style="bold", expand=False)
@@ -184,28 +188,27 @@ def print_whatif(console: Console, result: dict[str, Any], locale: str = "en") -
     ):
         # folded, never cut: every figure and line name stays whole on a narrow terminal
         table.add_column(_phrase(locale, key), justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for row in result["reps"]:
-        notes = [_moved_text(c, locale) for c in row["moved"]]
-        replay = row.get("paid_replay")
-        if replay is not None:
-            notes.append(_phrase(locale, "paid_replay", **replay))
+    for row in result.reps:
+        notes = [_moved_text(c, locale) for c in row.moved]
+        if isinstance(row, PaidWhatIfRow):
+            notes.append(_phrase(locale, "paid_replay", **row.paid_replay.doc()))
         table.add_row(
-            escape(row["rep_id"]),
-            row["period"],
-            _term(locale, row["status"]),
-            _side(row["today"]) or _MISSING,
-            _side(row["candidate"]) or _MISSING,
-            row["difference"]["total"],
+            escape(row.rep_id),
+            row.period,
+            _term(locale, row.status),
+            _side(row.today) or _MISSING,
+            _side(row.candidate) or _MISSING,
+            row.difference.total,
             escape("\n".join(notes)),
         )
-    for total in result["totals"]:
+    for total in result.totals:
         table.add_row(
-            f"[bold]{escape(_phrase(locale, 'total_row', currency=total['currency']))}[/]",
-            total["period"],
-            str(total["reps"]),
-            total["today"]["total"],
-            total["candidate"]["total"],
-            f"[bold]{total['difference']['total']}[/]",
+            f"[bold]{escape(_phrase(locale, 'total_row', currency=total.currency))}[/]",
+            total.period,
+            str(total.reps),
+            total.today.total,
+            total.candidate.total,
+            f"[bold]{total.difference.total}[/]",
             "",
         )
     console.print(table)
@@ -228,44 +231,44 @@ _CSV_HEADER = (
 )
 
 
-def whatif_csv(result: dict[str, Any]) -> str:
+def whatif_csv(result: WhatIf) -> str:
     """A what-if as CSV (UTF-8 text, one row per rep and period, then one per
     period and currency total: ``rep_id`` is ``*``): the same figures as the JSON."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_CSV_HEADER)
-    for row in result["reps"]:
-        replay = row.get("paid_replay") or {}
+    for row in result.reps:
+        replay = row.paid_replay if isinstance(row, PaidWhatIfRow) else None
         writer.writerow(
             (
-                row["rep_id"],
-                row["period"],
-                row["currency"],
-                row["status"],
-                _side(row["today"]) or "",
-                _side(row["today"], "payable") or "",
-                _side(row["candidate"]) or "",
-                _side(row["candidate"], "payable") or "",
-                row["difference"]["total"],
-                row["difference"]["payable"],
-                replay.get("difference", ""),
-                replay.get("booked_in", ""),
-                "; ".join(f"{c['kind']} {c['change']}" for c in row["moved"]),
+                row.rep_id,
+                row.period,
+                row.currency,
+                row.status,
+                _side(row.today) or "",
+                _side(row.today, "payable") or "",
+                _side(row.candidate) or "",
+                _side(row.candidate, "payable") or "",
+                row.difference.total,
+                row.difference.payable,
+                replay.difference if replay is not None else "",
+                replay.booked_in if replay is not None else "",
+                "; ".join(f"{c.kind} {c.change}" for c in row.moved),
             )
         )
-    for total in result["totals"]:
+    for total in result.totals:
         writer.writerow(
             (
                 "*",
-                total["period"],
-                total["currency"],
+                total.period,
+                total.currency,
                 "total",
-                total["today"]["total"],
-                total["today"]["payable"],
-                total["candidate"]["total"],
-                total["candidate"]["payable"],
-                total["difference"]["total"],
-                total["difference"]["payable"],
+                total.today.total,
+                total.today.payable,
+                total.candidate.total,
+                total.candidate.payable,
+                total.difference.total,
+                total.difference.payable,
                 "",
                 "",
                 "",
@@ -274,60 +277,60 @@ def whatif_csv(result: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def _estimate_lines(result: dict[str, Any], locale: str) -> list[str]:
-    sale = result["sale"]
-    before, after = result["before"] or {}, result["after"] or {}
-    category = (
-        _phrase(locale, "estimate_category", category=sale["category"])
-        if sale.get("category")
-        else ""
-    )
+def _estimate_lines(result: Estimate, locale: str) -> list[str]:
+    sale = result.sale
+    before, after = result.before, result.after
+    category = _phrase(locale, "estimate_category", category=sale.category) if sale.category else ""
     return [
         _phrase(
             locale,
             "estimate_heading",
-            rep_id=result["rep_id"],
-            period=result["period"],
-            amount=sale["amount"],
-            currency=result["currency"],
+            rep_id=result.rep_id,
+            period=result.period,
+            amount=sale.amount,
+            currency=result.currency,
             category=category,
-            date=sale["date"],
-            share=sale["share"],
+            date=sale.date,
+            share=sale.share,
         ),
         _phrase(
             locale,
             "estimate_total",
-            before=before.get("total"),
-            after=after.get("total"),
-            change=result["difference"]["total"],
-            payable_before=before.get("payable"),
-            payable_after=after.get("payable"),
-            payable_change=result["difference"]["payable"],
+            before=_side(before),
+            after=_side(after),
+            change=result.difference.total,
+            payable_before=_side(before, "payable"),
+            payable_after=_side(after, "payable"),
+            payable_change=result.difference.payable,
         ),
         _phrase(
             locale,
             "estimate_tier",
-            attainment_before=before.get("attainment"),
-            attainment_after=after.get("attainment"),
-            tier_before=before.get("tier_coefficient"),
-            tier_after=after.get("tier_coefficient"),
+            attainment_before=_side(before, "attainment"),
+            attainment_after=_side(after, "attainment"),
+            tier_before=_side(before, "tier_coefficient"),
+            tier_after=_side(after, "tier_coefficient"),
         ),
     ]
 
 
-def estimate_texts(result: dict[str, Any], locale: str) -> dict[str, Any]:
-    """An estimate with its ``text`` (heading, totals, tier) and each moved line's."""
-    moved = [{**c, "text": _moved_text(c, locale)} for c in result["moved"]]
-    return {**result, "text": "\n".join(_estimate_lines(result, locale)), "moved": moved}
+def estimate_texts(result: Estimate, locale: str) -> dict[str, Any]:
+    """An estimate as JSON-ready data, with its ``text`` (heading, totals, tier)
+    and each moved line's."""
+    return {
+        **result.doc(),
+        "text": "\n".join(_estimate_lines(result, locale)),
+        "moved": _moved_docs(result.moved, locale),
+    }
 
 
-def print_estimate(console: Console, result: dict[str, Any], locale: str = "en") -> None:
+def print_estimate(console: Console, result: Estimate, locale: str = "en") -> None:
     """An estimate: what the sale adds, line by line, with the events behind each."""
     heading, *rest = _estimate_lines(result, locale)
     console.print(f"[bold]{escape(heading)}[/]")
     for line in rest:
         console.print(escape(line))
-    if not result["moved"]:
+    if not result.moved:
         console.print(_phrase(locale, "estimate_none"))
-    for change in result["moved"]:
+    for change in result.moved:
         console.print(f"  {escape(_moved_text(change, locale))}")

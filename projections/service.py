@@ -77,7 +77,10 @@ from projections.summary import (
     summarise,
 )
 from projections.whatif import (
+    Estimate,
     EstimateSale,
+    WarningDoc,
+    WhatIf,
     candidate_input,
     check_estimate_period,
     eligible,
@@ -858,7 +861,7 @@ class Reports:
         *,
         rep_id: str | None = None,
         actor: str = "whatif",
-    ) -> dict[str, Any]:
+    ) -> WhatIf:
         """What ``plan`` would pay, published now, against what the ledger pays
         today: every rep (or ``rep_id``) for each of ``periods``, per rep and in
         total, with the lines that moved (`projections.whatif.whatif_report`).
@@ -896,11 +899,10 @@ class Reports:
         )
         candidate = _after(dry[0], facts) if dry else None
         report = whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
-        return report | {"warnings": [w.to_dict() for w in warnings]}
+        found = [WarningDoc.model_validate(w.to_dict()) for w in warnings]
+        return report.model_copy(update={"warnings": found})
 
-    def estimate(
-        self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate"
-    ) -> dict[str, Any]:
+    def estimate(self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate") -> Estimate:
         """What one more sale would add to ``rep_id``'s open period (the period
         of ``sale.on``, default today): commission, band, SPIFF, bonus tier,
         explained line by line (`projections.whatif.estimate_report`). The sale

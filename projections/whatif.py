@@ -18,19 +18,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from ledger import events as ev
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
 from policies.periods import Period, period_of
 from policies.plan import Plan
-from projections.diff import EventSummary, UnrecordedEvent, diff_statements
+from projections.diff import EventSummary, LineChange, Point, UnrecordedEvent, diff_statements
 from projections.facts import LedgerFacts
+from projections.rows import Row
 from projections.statement import OWN_KINDS, AsOf, Calculator, StepCache
 
 __all__ = [
+    "Amounts",
+    "CandidatePlan",
+    "Estimate",
     "EstimateSale",
+    "EstimatedSale",
+    "Figures",
+    "Head",
+    "PaidReplay",
+    "PaidWhatIfRow",
+    "PeriodTotal",
+    "PlanRef",
+    "WarningDoc",
+    "WhatIf",
+    "WhatIfRow",
     "candidate_input",
     "check_estimate_period",
     "eligible",
@@ -40,6 +56,142 @@ __all__ = [
 ]
 
 _ZERO = Decimal("0.00")
+
+
+# -- what a what-if and an estimate answer (fields in the order they always had)
+
+
+class PlanRef(Row):
+    """The plan version a statement was computed under."""
+
+    id: str
+    version: int
+
+
+class Figures(Row):
+    """A statement's figures: what it pays, how far the targets are met, and
+    under which plan version."""
+
+    total: str
+    payable: str
+    attainment: str | None
+    score: str | None
+    tier_coefficient: str | None
+    plan: PlanRef | None
+
+
+class Amounts(Row):
+    """A total and what of it is payable (or their difference)."""
+
+    total: str
+    payable: str
+
+
+class PaidReplay(Row):
+    """A paid period's own lines replayed today and under the candidate, and the
+    period the difference would be booked in (as a correction)."""
+
+    today: str
+    candidate: str
+    difference: str
+    booked_in: str
+
+
+class WhatIfRow(Row):
+    """One rep and period: today's figures, the candidate's, the difference and
+    the lines that moved."""
+
+    rep_id: str
+    period: str
+    currency: str
+    status: str
+    today: Figures | None
+    candidate: Figures | None
+    difference: Amounts
+    moved: list[LineChange]
+
+
+class PaidWhatIfRow(WhatIfRow):
+    """A paid period's row: also what its own lines would pay, replayed."""
+
+    paid_replay: PaidReplay
+
+
+class PeriodTotal(Row):
+    """A period's totals in one currency, today and under the candidate."""
+
+    period: str
+    currency: str
+    reps: int
+    today: Amounts
+    candidate: Amounts
+    difference: Amounts
+
+
+class CandidatePlan(Row):
+    """The candidate plan version and the day it would take effect."""
+
+    id: str
+    version: int
+    effective_from: str
+
+
+class Head(Row):
+    """The chain's head the figures were computed at."""
+
+    position: int
+    hash: str | None
+
+
+class WarningDoc(Row):
+    """What the candidate would be published with but looks wrong (`PayWarning`)."""
+
+    code: str
+    field: str | None
+    values: dict[str, str]
+    event_ids: list[str]
+
+
+class WhatIf(Row):
+    """A what-if: every rep's pay today and under the candidate, recording nothing."""
+
+    recorded: Literal[False]
+    plan: CandidatePlan
+    candidate_event: UnrecordedEvent | None
+    as_of: Point
+    chain_head: Head
+    periods: list[str]
+    reps: list[WhatIfRow | PaidWhatIfRow]
+    totals: list[PeriodTotal]
+    warnings: list[WarningDoc] = Field(default_factory=list)
+
+
+class EstimatedSale(Row):
+    """The sale an estimate adds, as folded in: its share is the rep's credit."""
+
+    amount: str
+    category: str | None
+    date: str
+    share: str
+    splits: list[dict[str, str]] | None
+
+
+class Estimate(Row):
+    """What one more sale would add to a rep's open period, recording nothing."""
+
+    recorded: Literal[False]
+    rep_id: str
+    period: str
+    currency: str
+    sale: EstimatedSale
+    before: Figures | None
+    after: Figures | None
+    difference: Amounts
+    by_kind: dict[str, str]
+    tier_changed: bool
+    moved: list[LineChange]
+    as_of: Point
+    chain_head: Head
 
 
 def _money(value: Decimal) -> str:
@@ -112,22 +264,29 @@ def _summary(record: EventRecord) -> UnrecordedEvent:
     )
 
 
-def _figures(statement: dict[str, Any] | None) -> dict[str, Any] | None:
+def _figures(statement: dict[str, Any] | None) -> Figures | None:
     if statement is None:
         return None
-    plan = statement.get("plan") or {}
-    return {
-        "total": statement["total"],
-        "payable": statement["payable"],
-        "attainment": statement.get("attainment"),
-        "score": statement.get("score"),
-        "tier_coefficient": statement.get("tier_coefficient"),
-        "plan": {"id": plan.get("id"), "version": plan.get("version")} if plan else None,
-    }
+    plan = statement.get("plan")
+    return Figures(
+        total=statement["total"],
+        payable=statement["payable"],
+        attainment=statement.get("attainment"),
+        score=statement.get("score"),
+        tier_coefficient=statement.get("tier_coefficient"),
+        plan=PlanRef(id=plan["id"], version=plan["version"]) if plan else None,
+    )
 
 
-def _amount(figures: dict[str, Any] | None, key: str) -> Decimal:
-    return Decimal(figures[key]) if figures is not None else _ZERO
+def _amount(figures: Figures | None, key: Literal["total", "payable"]) -> Decimal:
+    return Decimal(getattr(figures, key)) if figures is not None else _ZERO
+
+
+def _difference(before: Figures | None, after: Figures | None) -> Amounts:
+    return Amounts(
+        total=_money(_amount(after, "total") - _amount(before, "total")),
+        payable=_money(_amount(after, "payable") - _amount(before, "payable")),
+    )
 
 
 def _own_total(calc: Calculator, rep_id: str, period: Period) -> Decimal:
@@ -144,7 +303,7 @@ class _Totals:
     candidate_payable: Decimal = _ZERO
     reps: int = 0
 
-    def add(self, today: dict[str, Any] | None, candidate: dict[str, Any] | None) -> None:
+    def add(self, today: Figures | None, candidate: Figures | None) -> None:
         self.today_total += _amount(today, "total")
         self.today_payable += _amount(today, "payable")
         self.candidate_total += _amount(candidate, "total")
@@ -160,7 +319,7 @@ def whatif_report(
     *,
     periods: Sequence[Period],
     rep_ids: Iterable[str],
-) -> dict[str, Any]:
+) -> WhatIf:
     """Every rep's (of ``rep_ids``) pay for each of ``periods`` today and with
     ``candidate`` folded into a fork of ``facts`` (None: the candidate is a
     version already published as it stands, so nothing changes).
@@ -181,7 +340,7 @@ def whatif_report(
         candidate_at = AsOf(candidate.position, candidate.recorded_at, None)
     today_calc = Calculator(facts, at)
     candidate_calc = Calculator(fork, candidate_at)
-    rows: list[dict[str, Any]] = []
+    rows: list[WhatIfRow] = []
     totals: dict[tuple[str, str], _Totals] = {}
     for period in periods:
         for rep_id in rep_ids:
@@ -193,41 +352,37 @@ def whatif_report(
             then = candidate_calc.statement(rep_id, period) if then_in else None
             row = _row(rep_id, period, today, then, events)
             if today is not None and today.get("status") == "paid":
-                row["paid_replay"] = _paid_replay(today_calc, candidate_calc, rep_id, period)
+                replay = _paid_replay(today_calc, candidate_calc, rep_id, period)
+                row = PaidWhatIfRow(**dict(row), paid_replay=replay)
             rows.append(row)
-            totals.setdefault((str(period), row["currency"]), _Totals()).add(
-                row["today"], row["candidate"]
+            totals.setdefault((str(period), row.currency), _Totals()).add(row.today, row.candidate)
+    return WhatIf(
+        recorded=False,
+        plan=CandidatePlan(
+            id=plan.id, version=plan.version, effective_from=plan.effective_from.isoformat()
+        ),
+        candidate_event=_summary(candidate) if candidate is not None else None,
+        as_of=Point.model_validate(at.to_dict()),
+        chain_head=Head.model_validate(at.head()),
+        periods=[str(p) for p in periods],
+        reps=rows,
+        totals=[
+            PeriodTotal(
+                period=period,
+                currency=currency,
+                reps=t.reps,
+                today=Amounts(total=_money(t.today_total), payable=_money(t.today_payable)),
+                candidate=Amounts(
+                    total=_money(t.candidate_total), payable=_money(t.candidate_payable)
+                ),
+                difference=Amounts(
+                    total=_money(t.candidate_total - t.today_total),
+                    payable=_money(t.candidate_payable - t.today_payable),
+                ),
             )
-    return {
-        "recorded": False,
-        "plan": {
-            "id": plan.id,
-            "version": plan.version,
-            "effective_from": plan.effective_from.isoformat(),
-        },
-        "candidate_event": events[candidate.event_id].doc() if candidate is not None else None,
-        "as_of": at.to_dict(),
-        "chain_head": at.head(),
-        "periods": [str(p) for p in periods],
-        "reps": rows,
-        "totals": [
-            {
-                "period": period,
-                "currency": currency,
-                "reps": t.reps,
-                "today": {"total": _money(t.today_total), "payable": _money(t.today_payable)},
-                "candidate": {
-                    "total": _money(t.candidate_total),
-                    "payable": _money(t.candidate_payable),
-                },
-                "difference": {
-                    "total": _money(t.candidate_total - t.today_total),
-                    "payable": _money(t.candidate_payable - t.today_payable),
-                },
-            }
             for (period, currency), t in totals.items()
         ],
-    }
+    )
 
 
 def _row(
@@ -236,41 +391,38 @@ def _row(
     today: dict[str, Any] | None,
     then: dict[str, Any] | None,
     events: dict[str, EventSummary],
-) -> dict[str, Any]:
+) -> WhatIfRow:
     shown = today if today is not None else then
     assert shown is not None
     before, after = _figures(today), _figures(then)
-    moved: list[dict[str, Any]] = []
+    moved: list[LineChange] = []
     if today is not None and then is not None:
-        moved = [change.doc() for change in diff_statements(today, then, events).changes]
-    return {
-        "rep_id": rep_id,
-        "period": str(period),
-        "currency": shown["currency"],
-        "status": shown.get("status", "open"),
-        "today": before,
-        "candidate": after,
-        "difference": {
-            "total": _money(_amount(after, "total") - _amount(before, "total")),
-            "payable": _money(_amount(after, "payable") - _amount(before, "payable")),
-        },
-        "moved": moved,
-    }
+        moved = diff_statements(today, then, events).changes
+    return WhatIfRow(
+        rep_id=rep_id,
+        period=str(period),
+        currency=shown["currency"],
+        status=shown.get("status", "open"),
+        today=before,
+        candidate=after,
+        difference=_difference(before, after),
+        moved=moved,
+    )
 
 
 def _paid_replay(
     today_calc: Calculator, candidate_calc: Calculator, rep_id: str, period: Period
-) -> dict[str, Any]:
+) -> PaidReplay:
     """A paid period replayed under today's plans and under the candidate:
     its own lines' total each way, and where the difference is booked."""
     now = _own_total(today_calc, rep_id, period)
     then = _own_total(candidate_calc, rep_id, period)
-    return {
-        "today": _money(now),
-        "candidate": _money(then),
-        "difference": _money(then - now),
-        "booked_in": str(candidate_calc.first_unpaid_after(rep_id, period)),
-    }
+    return PaidReplay(
+        today=_money(now),
+        candidate=_money(then),
+        difference=_money(then - now),
+        booked_in=str(candidate_calc.first_unpaid_after(rep_id, period)),
+    )
 
 
 def estimate_report(
@@ -282,7 +434,7 @@ def estimate_report(
     period: Period,
     cache: StepCache | None = None,
     before: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Estimate:
     """What ``sale`` (never recorded) adds to ``rep_id``'s open ``period``:
     the statement's figures before and after, the difference, and the lines
     that moved (commission, band, SPIFF, bonus tier), each with its events.
@@ -304,33 +456,31 @@ def estimate_report(
         by_kind[change.kind] = by_kind.get(change.kind, _ZERO) + Decimal(change.change)
     share = fork.sales[sale.data["sale_id"]].credits.get(rep_id, _ZERO)
     before_figures, after_figures = _figures(before), _figures(after)
-    return {
-        "recorded": False,
-        "rep_id": rep_id,
-        "period": str(period),
-        "currency": after["currency"],
-        "sale": {
-            "amount": sale.data["amount"],
-            "category": sale.data.get("category"),
-            "date": sale.occurred_at.date().isoformat(),
-            "share": format(share, "f"),
-            "splits": sale.data.get("splits"),
-        },
-        "before": before_figures,
-        "after": after_figures,
-        "difference": {
-            "total": _money(_amount(after_figures, "total") - _amount(before_figures, "total")),
-            "payable": _money(
-                _amount(after_figures, "payable") - _amount(before_figures, "payable")
-            ),
-        },
-        "by_kind": {kind: _money(amount) for kind, amount in sorted(by_kind.items())},
-        "tier_changed": (before_figures or {}).get("tier_coefficient")
-        != (after_figures or {}).get("tier_coefficient"),
-        "moved": [change.doc() for change in changes],
-        "as_of": base.as_of.to_dict(),
-        "chain_head": base.as_of.head(),
-    }
+    return Estimate(
+        recorded=False,
+        rep_id=rep_id,
+        period=str(period),
+        currency=after["currency"],
+        sale=EstimatedSale(
+            amount=sale.data["amount"],
+            category=sale.data.get("category"),
+            date=sale.occurred_at.date().isoformat(),
+            share=format(share, "f"),
+            splits=sale.data.get("splits"),
+        ),
+        before=before_figures,
+        after=after_figures,
+        difference=_difference(before_figures, after_figures),
+        by_kind={kind: _money(amount) for kind, amount in sorted(by_kind.items())},
+        tier_changed=_tier(before_figures) != _tier(after_figures),
+        moved=changes,
+        as_of=Point.model_validate(base.as_of.to_dict()),
+        chain_head=Head.model_validate(base.as_of.head()),
+    )
+
+
+def _tier(figures: Figures | None) -> str | None:
+    return figures.tier_coefficient if figures is not None else None
 
 
 def check_estimate_period(facts: LedgerFacts, rep_id: str, on: date) -> Period:

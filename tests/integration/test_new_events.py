@@ -558,7 +558,7 @@ class TestOverrideNeedsReports:
         )
         candidate = load_plan(OVERRIDE_V2.replace('id = "field-sales"', 'id = "managers"'), "toml")
         result = Reports(ledger).whatif(candidate, ["2026-Q3"])
-        assert [(w["code"], w["field"]) for w in result["warnings"]] == [
+        assert [(w.code, w.field) for w in result.warnings] == [
             ("override_unfollowed", "plan.override")
         ]
         (worded,) = whatif_texts(result, "zh-CN")["warnings"]

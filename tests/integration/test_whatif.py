@@ -24,7 +24,7 @@ from ledger.events import SaleRecorded, make_event
 from policies.plan import Plan, load_plan
 from projections.diff import diff_statements
 from projections.service import Reports
-from projections.whatif import EstimateSale
+from projections.whatif import Amounts, EstimateSale, PaidWhatIfRow
 from tests.conftest import PG_URL
 
 # The demo's plan, version 2: commission ×1.5 on the part of the quarter's sales
@@ -145,7 +145,7 @@ class TestWhatIf:
         copy = Ledger(copy_of())
         before = _state(ledger, reports)
 
-        result = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
+        result = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy").doc()
 
         assert _state(ledger, reports) == before
         assert result["recorded"] is False
@@ -183,19 +183,20 @@ class TestWhatIf:
         differs by what the next period's correction takes up."""
         _, reports = demo
         result = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
-        rows = {(r["rep_id"], r["period"]): r for r in result["reps"]}
+        rows = {(r.rep_id, r.period): r for r in result.reps}
         for rep in REPS:
             paid = rows[rep, "2026-Q3"]
-            assert paid["status"] == "paid"
-            assert paid["difference"] == {"total": "0.00", "payable": "0.00"}
-            replay = paid["paid_replay"]
-            assert replay["booked_in"] == "2026-Q4"
-            assert replay["difference"] == rows[rep, "2026-Q4"]["difference"]["total"]
+            assert isinstance(paid, PaidWhatIfRow)  # typed: only a paid row has a replay
+            assert paid.status == "paid"
+            assert paid.difference == Amounts(total="0.00", payable="0.00")
+            assert paid.paid_replay.booked_in == "2026-Q4"
+            assert paid.paid_replay.difference == rows[rep, "2026-Q4"].difference.total
+            assert not isinstance(rows[rep, "2026-Q4"], PaidWhatIfRow)
 
     def test_one_rep_is_that_rep_of_all(self, demo: tuple[Ledger, Reports]) -> None:
         _, reports = demo
-        everyone = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
-        one = reports.whatif(CANDIDATE, PERIODS, rep_id="rep-li", actor="fin-amy")
+        everyone = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy").doc()
+        one = reports.whatif(CANDIDATE, PERIODS, rep_id="rep-li", actor="fin-amy").doc()
         mine = [r for r in everyone["reps"] if r["rep_id"] == "rep-li"]
         assert [{**r, "moved": _moved(r["moved"])} for r in one["reps"]] == [
             {**r, "moved": _moved(r["moved"])} for r in mine
@@ -260,7 +261,7 @@ class TestEstimate:
         before = _state(ledger, reports)
         sale = EstimateSale(amount="50000.00", category="software", on=date(2026, 11, 20))
 
-        result = reports.estimate("rep-li", sale, actor="rep-li")
+        result = reports.estimate("rep-li", sale, actor="rep-li").doc()
 
         assert _state(ledger, reports) == before
         assert result["period"] == "2026-Q4"
@@ -284,7 +285,7 @@ class TestEstimate:
             (c.kind, c.change) for c in diff_statements(today, after, {}).changes
         ]
         again = reports.estimate("rep-li", sale, actor="rep-li")  # from the kept facts
-        assert again["after"] == result["after"]
+        assert again.doc()["after"] == result["after"]
         copy.close()
 
     def test_a_split_credits_the_share(self, demo: tuple[Ledger, Reports]) -> None:
@@ -295,8 +296,8 @@ class TestEstimate:
             splits=(("rep-li", "0.5"), ("rep-wang", "0.5")),
         )
         result = reports.estimate("rep-li", sale, actor="fin-amy")
-        assert result["sale"]["share"] == "0.5"
-        assert result["by_kind"] == {"commission": "250.00"}  # 5,000 x 5 %
+        assert result.sale.share == "0.5"
+        assert result.by_kind == {"commission": "250.00"}  # 5,000 x 5 %
 
     @pytest.mark.parametrize(
         ("sale", "error", "field"),
