@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 from policies.explanation import LineKind
 from projections.audit_check import AuditBundle
+from projections.diff import LineChange, StatementDiff
 from projections.disputes import DisputeRow
 
 __all__ = [
@@ -229,30 +231,17 @@ class EventOut(BaseModel):
     hash: str
 
 
-class DiffChangeOut(BaseModel):
-    kind: str
-    subject: str | None
-    before: str
-    after: str
-    change: str
-    events_added: list[dict[str, Any]]
-    events_removed: list[dict[str, Any]]
+class DiffChangeOut(LineChange):
+    """A line that moved (`projections.diff.LineChange`), worded."""
+
     text: str
 
 
-class DiffOut(BaseModel):
-    """Which events changed which lines between two points (``from`` and ``to``)."""
+class DiffOut(StatementDiff):
+    """Which events changed which lines between two points (``from`` and ``to``):
+    the read side's `StatementDiff`, worded."""
 
-    model_config = ConfigDict(populate_by_name=True)
-    rep_id: str
-    period: str
-    from_: AsOfOut = Field(alias="from")
-    to: AsOfOut
-    total_before: str
-    total_after: str
-    total_change: str
-    changes: list[DiffChangeOut]
-    events_between: list[dict[str, Any]]
+    changes: Sequence[DiffChangeOut]
     text: str
 
 

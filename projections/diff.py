@@ -3,7 +3,7 @@ which lines, and by how much."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -77,7 +77,7 @@ class StatementDiff(Row):
     total_before: str
     total_after: str
     total_change: str
-    changes: list[LineChange]
+    changes: Sequence[LineChange]
     events_between: list[EventSummary]
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
+from ledger.records import EventRecord
 from policies.discipline import minor_rungs
 from policies.periods import period_of
 from projections.facts import LedgerFacts
@@ -108,10 +109,7 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
             CaseEntry(
                 kind="case",
                 case_id=case.case_id,
-                event_id=record.event_id,
-                position=record.position,
-                occurred_at=record.occurred_at.isoformat(),
-                recorded_by=record.actor,
+                **_recorded(record),
                 period=str(period),
                 code=case.code,
                 severity=case.severity,
@@ -127,31 +125,30 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
             )
         )
         if info.overturned is not None:
-            o = info.overturned
             entries.append(
                 OverturnedEntry(
                     kind="overturned",
                     case_id=case.case_id,
-                    event_id=o.event_id,
-                    position=o.position,
-                    occurred_at=o.occurred_at.isoformat(),
-                    recorded_by=o.actor,
-                    reason=o.data["reason"],
+                    **_recorded(info.overturned),
+                    reason=info.overturned.data["reason"],
                 )
             )
     entries.extend(
-        CoachingEntry(
-            kind="coaching",
-            event_id=coaching.event_id,
-            position=coaching.position,
-            occurred_at=coaching.occurred_at.isoformat(),
-            recorded_by=coaching.actor,
-            topic=coaching.data["topic"],
-        )
+        CoachingEntry(kind="coaching", **_recorded(coaching), topic=coaching.data["topic"])
         for coaching in facts.coaching.get(rep_id, [])
     )
     entries.sort(key=lambda e: (e.occurred_at, e.position))
     return [entry.doc() for entry in entries]
+
+
+def _recorded(record: EventRecord) -> dict[str, Any]:
+    """What every entry says of its event: which, where, when and who recorded it."""
+    return {
+        "event_id": record.event_id,
+        "position": record.position,
+        "occurred_at": record.occurred_at.isoformat(),
+        "recorded_by": record.actor,
+    }
 
 
 def _sanction(severity: str, rung: str | None, approval: str, plan: Any) -> str | None:

@@ -397,7 +397,7 @@ def _row(
     before, after = _figures(today), _figures(then)
     moved: list[LineChange] = []
     if today is not None and then is not None:
-        moved = diff_statements(today, then, events).changes
+        moved = list(diff_statements(today, then, events).changes)
     return WhatIfRow(
         rep_id=rep_id,
         period=str(period),
@@ -450,7 +450,7 @@ def estimate_report(
     after_calc = base.seeded_for(fork, at, rep_id, period, cache)
     before = before if before is not None else base.statement(rep_id, period)
     after = after_calc.statement(rep_id, period)
-    changes = diff_statements(before, after, {sale.event_id: _summary(sale)}).changes
+    changes = list(diff_statements(before, after, {sale.event_id: _summary(sale)}).changes)
     by_kind: dict[str, Decimal] = {}
     for change in changes:
         by_kind[change.kind] = by_kind.get(change.kind, _ZERO) + Decimal(change.change)
