@@ -12,16 +12,20 @@ from policies.explanation import LineKind
 from projections.audit_check import AuditBundle
 from projections.diff import LineChange, StatementDiff
 from projections.disputes import DisputeRow
+from projections.whatif import Estimate, PaidWhatIfRow, WarningDoc, WhatIf, WhatIfRow
 
 __all__ = [
     "ApprovalIn",
     "AuditBundleOut",
+    "CandidateWarningOut",
     "DisputeIn",
     "DisputeOut",
     "ErrorOut",
     "EstimateIn",
     "EstimateOut",
+    "MovedLineOut",
     "OutcomeOut",
+    "PaidWhatIfRowOut",
     "RecordOut",
     "ResolutionIn",
     "ResolutionOut",
@@ -309,31 +313,36 @@ class WhatIfIn(BaseModel):
     rep_id: str | None = Field(default=None, max_length=128, description="Only this rep")
 
 
-class WhatIfRowOut(BaseModel):
-    """One rep and period: today's figures, the candidate's, the difference."""
+class MovedLineOut(LineChange):
+    """A line that moved (`projections.diff.LineChange`), worded."""
 
-    model_config = ConfigDict(extra="allow")
-    rep_id: str
-    period: str
-    currency: str
-    status: str
-    today: dict[str, Any] | None
-    candidate: dict[str, Any] | None
-    difference: dict[str, str]
-    moved: list[dict[str, Any]]
+    text: str
 
 
-class WhatIfOut(BaseModel):
-    """A what-if: every rep's pay today and under the candidate, recording nothing."""
+class WhatIfRowOut(WhatIfRow):
+    """One rep and period (`projections.whatif.WhatIfRow`), its moved lines worded."""
 
-    model_config = ConfigDict(extra="allow")
-    recorded: Literal[False]
-    plan: dict[str, Any]
-    candidate_event: dict[str, Any] | None
-    periods: list[str]
-    reps: list[WhatIfRowOut]
-    totals: list[dict[str, Any]]
-    warnings: list[WarningOut] = Field(
+    moved: Sequence[MovedLineOut]
+
+
+class PaidWhatIfRowOut(PaidWhatIfRow):
+    """A paid period's row, with its replay (`projections.whatif.PaidWhatIfRow`)."""
+
+    moved: Sequence[MovedLineOut]
+
+
+class CandidateWarningOut(WarningDoc):
+    """What the candidate would be published with but looks wrong, worded."""
+
+    text: str
+
+
+class WhatIfOut(WhatIf):
+    """A what-if: every rep's pay today and under the candidate, recording nothing
+    (the read side's `WhatIf`, worded)."""
+
+    reps: Sequence[WhatIfRowOut | PaidWhatIfRowOut]
+    warnings: Sequence[CandidateWarningOut] = Field(
         default_factory=list,
         description="what the candidate would be published with but looks wrong",
     )
@@ -358,19 +367,9 @@ class EstimateIn(BaseModel):
     splits: list[SplitIn] | None = Field(default=None, max_length=100)
 
 
-class EstimateOut(BaseModel):
-    """What the sale would add: figures before and after, the lines that moved."""
+class EstimateOut(Estimate):
+    """What the sale would add: figures before and after, the lines that moved
+    (the read side's `Estimate`, worded)."""
 
-    model_config = ConfigDict(extra="allow")
-    recorded: Literal[False]
-    rep_id: str
-    period: str
-    currency: str
-    sale: dict[str, Any]
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    difference: dict[str, str]
-    by_kind: dict[str, str]
-    tier_changed: bool
-    moved: list[dict[str, Any]]
+    moved: Sequence[MovedLineOut]
     text: str

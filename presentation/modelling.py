@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -124,7 +125,7 @@ def _moved_text(change: LineChange, locale: str) -> str:
     )
 
 
-def _moved_docs(changes: list[LineChange], locale: str) -> list[dict[str, Any]]:
+def _moved_docs(changes: Sequence[LineChange], locale: str) -> list[dict[str, Any]]:
     """The lines that moved as JSON-ready data, each with its ``text``."""
     return [{**c.doc(), "text": _moved_text(c, locale)} for c in changes]
 

@@ -108,7 +108,7 @@ class WhatIfRow(Row):
     today: Figures | None
     candidate: Figures | None
     difference: Amounts
-    moved: list[LineChange]
+    moved: Sequence[LineChange]
 
 
 class PaidWhatIfRow(WhatIfRow):
@@ -161,9 +161,9 @@ class WhatIf(Row):
     as_of: Point
     chain_head: Head
     periods: list[str]
-    reps: list[WhatIfRow | PaidWhatIfRow]
+    reps: Sequence[WhatIfRow | PaidWhatIfRow]
     totals: list[PeriodTotal]
-    warnings: list[WarningDoc] = Field(default_factory=list)
+    warnings: Sequence[WarningDoc] = Field(default_factory=list)
 
 
 class EstimatedSale(Row):
@@ -189,7 +189,7 @@ class Estimate(Row):
     difference: Amounts
     by_kind: dict[str, str]
     tier_changed: bool
-    moved: list[LineChange]
+    moved: Sequence[LineChange]
     as_of: Point
     chain_head: Head
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api import schemas
 from demo import PLAN_TOML
 from tests.api.conftest import Api
 
@@ -134,3 +135,19 @@ class TestEstimate:
 
     def test_an_unknown_rep_is_404(self, api: Api) -> None:
         assert _estimate(api, "finance", rep_id="rep-nobody").status_code == 404
+
+
+def test_the_answers_are_the_read_sides_models_worded(api: Api) -> None:
+    """`WhatIfOut` and `EstimateOut` are `projections.whatif`'s `WhatIf` and
+    `Estimate` with their words: each real body validates into them (a paid
+    period's row as a `PaidWhatIfRowOut`) and gives back every key it has."""
+    whatif = _whatif(api, "finance")
+    estimate = _estimate(api, "rep")
+    assert (whatif.status_code, estimate.status_code) == (200, 200), (whatif.text, estimate.text)
+    for model, body in ((schemas.WhatIfOut, whatif.json()), (schemas.EstimateOut, estimate.json())):
+        parsed = model.model_validate(body)
+        assert parsed.model_dump(mode="json", by_alias=True) == body
+    rows = schemas.WhatIfOut.model_validate(whatif.json()).reps
+    paid = {r.period for r in rows if isinstance(r, schemas.PaidWhatIfRowOut)}
+    assert paid == {"2026-Q3"}  # the demo's paid quarter, and only it
+    assert all(isinstance(r, schemas.WhatIfRowOut) for r in rows if r.period == "2026-Q4")
