@@ -51,6 +51,42 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+# The ledger's figures: (name, help, kind), in the order a scrape gives them.
+_LEDGER_FIGURES: tuple[tuple[str, str, type[CounterMetricFamily | GaugeMetricFamily]], ...] = (
+    (
+        "ledger_events",
+        "Events appended to the ledger (the position of the last one).",
+        CounterMetricFamily,
+    ),
+    (
+        "ledger_projected_events",
+        "Events applied to the read models, by event type.",
+        CounterMetricFamily,
+    ),
+    ("ledger_projection_position", "The position the read models have reached.", GaugeMetricFamily),
+    (
+        "ledger_projection_lag_events",
+        "Events appended that the read models have not applied yet.",
+        GaugeMetricFamily,
+    ),
+    (
+        "ledger_projector_failing",
+        "1 while the projector fails and backs off (GET /health says why).",
+        GaugeMetricFamily,
+    ),
+    (
+        "ledger_chain_ok",
+        "1 when the audit chain checks from the last verified position to the head.",
+        GaugeMetricFamily,
+    ),
+    (
+        "ledger_chain_verified_position",
+        "The last position the chain check verified (0: none, or broken).",
+        GaugeMetricFamily,
+    ),
+)
+
+
 class LedgerCollector(Collector):
     """The ledger's own figures, read when scraped."""
 
@@ -58,52 +94,45 @@ class LedgerCollector(Collector):
         self.ledger = ledger
         self.reports = reports
 
+    def describe(self) -> Iterator[Metric]:
+        """The figures' names, without reading them: what the registry asks for
+        when the collector is registered. Without it the registry would collect
+        once to learn the names, and the chain check (`Ledger.check_chain`) of
+        a store whose chain no one has verified yet reads every link: it held an
+        API's start 18 s on a million imported events."""
+        for name, documentation, family in _LEDGER_FIGURES:
+            yield family(name, documentation, labels=_labels(name))
+
     def collect(self) -> Iterator[Metric]:
         head = self.ledger.head()
         position = head.position if head else 0
-        yield CounterMetricFamily(
-            "ledger_events",
-            "Events appended to the ledger (the position of the last one).",
-            value=position,
-        )
         store = self.reports.projector.store
         projected = store.position()
-        by_type = CounterMetricFamily(
-            "ledger_projected_events",
-            "Events applied to the read models, by event type.",
-            labels=["type"],
-        )
-        for event_type, count in sorted(store.event_counts().items()):
-            by_type.add_metric([event_type], count)
-        yield by_type
-        yield GaugeMetricFamily(
-            "ledger_projection_position",
-            "The position the read models have reached.",
-            value=projected,
-        )
-        yield GaugeMetricFamily(
-            "ledger_projection_lag_events",
-            "Events appended that the read models have not applied yet.",
-            value=max(0, position - projected),
-        )
+        counts = store.event_counts()
         failing = self.reports.projection_health().get("state") == "failing"
-        yield GaugeMetricFamily(
-            "ledger_projector_failing",
-            "1 while the projector fails and backs off (GET /health says why).",
-            value=int(failing),
-        )
         report = self.ledger.check_chain()
-        yield GaugeMetricFamily(
-            "ledger_chain_ok",
-            "1 when the audit chain checks from the last verified position to the head.",
-            value=int(report.ok),
-        )
-        verified = report.head.position if report.ok and report.head else 0
-        yield GaugeMetricFamily(
-            "ledger_chain_verified_position",
-            "The last position the chain check verified (0: none, or broken).",
-            value=verified,
-        )
+        values = {
+            "ledger_events": position,
+            "ledger_projection_position": projected,
+            "ledger_projection_lag_events": max(0, position - projected),
+            "ledger_projector_failing": int(failing),
+            "ledger_chain_ok": int(report.ok),
+            "ledger_chain_verified_position": report.head.position
+            if report.ok and report.head
+            else 0,
+        }
+        for name, documentation, family in _LEDGER_FIGURES:
+            if name not in values:  # by event type
+                by_type = family(name, documentation, labels=_labels(name))
+                for event_type, count in sorted(counts.items()):
+                    by_type.add_metric([event_type], count)
+                yield by_type
+            else:
+                yield family(name, documentation, value=values[name])
+
+
+def _labels(name: str) -> list[str]:
+    return ["type"] if name == "ledger_projected_events" else []
 
 
 class Metrics:

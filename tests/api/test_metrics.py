@@ -121,3 +121,34 @@ def test_private_metrics_need_finance_or_admin(
         headers = {"Authorization": f"Bearer {token}"}
     with private_api as client:
         assert client.get("/metrics", headers=headers).status_code == expected
+
+
+def test_starting_the_api_reads_no_figure(
+    demo_db: tuple[Path, DemoResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's figures are read at a scrape, never at the start: registering
+    the collector once checked the whole chain of a store no one had verified yet
+    (18 s before the API answered, on a million imported events)."""
+    source, _ = demo_db
+    shutil.copy(source, tmp_path / "ledger.db")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = Ledger(url)
+    checks: list[int] = []
+    real = Ledger.check_chain
+
+    def counted(self: Ledger) -> object:
+        checks.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Ledger, "check_chain", counted)
+    settings = Settings(database_url=url, token_secret=SECRET)  # type: ignore[arg-type]
+    app = create_app(settings, ledger=ledger)
+    assert checks == []
+    with TestClient(app) as client:
+        assert checks == []
+        text = client.get("/metrics").text
+    assert len(checks) == 1
+    samples = _samples(text)
+    assert samples["ledger_chain_ok", ()] == 1
+    assert samples["ledger_events_total", ()] == ledger.head().position  # type: ignore[union-attr]
+    ledger.close()
