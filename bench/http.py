@@ -500,15 +500,29 @@ def _quiet(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+_START_SECONDS = 60.0  # a busy machine, a large store: never the figure measured
+
+
 def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start a server and wait until it answers ``/health``; a server that exits
+    or does not answer in `_START_SECONDS` is an error saying so (not a refused
+    connection later, in the middle of a measurement)."""
     server = _quiet(env, *args)
-    for _ in range(100):
+    deadline = time.monotonic() + _START_SECONDS
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in {200, 404}:
-                break
+                return server
         except httpx.HTTPError:
             time.sleep(0.1)
-    return server
+    exited = server.poll()
+    server.kill()
+    server.wait()
+    state = (
+        f"exited with {exited}" if exited is not None else f"no answer in {_START_SECONDS:.0f} s"
+    )
+    msg = f"the benchmarked server did not start ({state}): {' '.join(args[1:2])} on port {port}"
+    raise RuntimeError(msg)
 
 
 def main(argv: list[str] | None = None) -> int:
