@@ -562,9 +562,15 @@ def verify(
 
 
 def _reporting(db: str | None, *, as_json: bool, call: Any) -> Any:
+    """One read over the ledger the options name (a refusal printed as the CLI
+    prints every error)."""
+    return _over_ledger(db, as_json=as_json, call=lambda ledger: call(Reports(ledger)))
+
+
+def _over_ledger(db: str | None, *, as_json: bool, call: Callable[[Ledger], Any]) -> Any:
     with open_ledger(db, create=False) as ledger:
         try:
-            return call(Reports(ledger))
+            return call(ledger)
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
 
@@ -1070,11 +1076,9 @@ Outcome = Literal["upheld", "rejected"]
 
 def _use_case(db: str | None, *, as_json: bool, call: Any) -> Any:
     """One use case (a decision) over the ledger the options name."""
-    with open_ledger(db, create=False) as ledger:
-        try:
-            return call(UseCases(ledger, Reports(ledger)))
-        except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
+    return _over_ledger(
+        db, as_json=as_json, call=lambda ledger: call(UseCases(ledger, Reports(ledger)))
+    )
 
 
 def _columns(*keys: str, **headers: str) -> list[tuple[str, str]]:
