@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 from policies.explanation import LineKind
 from projections.audit_check import AuditBundle
 from projections.diff import LineChange, StatementDiff
+from projections.discipline_history import CaseEntry, CoachingEntry, OverturnedEntry
 from projections.disputes import DisputeRow
 from projections.whatif import Estimate, PaidWhatIfRow, WarningDoc, WhatIf, WhatIfRow
 
@@ -249,11 +250,31 @@ class DiffOut(StatementDiff):
     text: str
 
 
-class HistoryEntryOut(BaseModel):
-    """One entry of a disciplinary history (its fields depend on its kind)."""
+class CaseEntryOut(CaseEntry):
+    """A violation case in a history (`projections.discipline_history.CaseEntry`), worded."""
 
-    model_config = ConfigDict(extra="allow")
     text: str
+
+
+class OverturnedEntryOut(OverturnedEntry):
+    """A case overturned on appeal, worded."""
+
+    text: str
+
+
+class CoachingEntryOut(CoachingEntry):
+    """A coaching session, worded."""
+
+    text: str
+
+
+class HistoryEntryOut(
+    RootModel[
+        Annotated[CaseEntryOut | OverturnedEntryOut | CoachingEntryOut, Field(discriminator="kind")]
+    ]
+):
+    """One entry of a disciplinary history: its fields are its kind's (a case, an
+    overturned case, a coaching session), each with its ``text``."""
 
 
 class DisputeRowOut(DisputeRow):
