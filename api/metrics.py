@@ -51,38 +51,51 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-# The ledger's figures: (name, help, kind), in the order a scrape gives them.
-_LEDGER_FIGURES: tuple[tuple[str, str, type[CounterMetricFamily | GaugeMetricFamily]], ...] = (
+# The ledger's figures: (name, help, kind, labels), in the order a scrape gives them.
+_LEDGER_FIGURES: tuple[
+    tuple[str, str, type[CounterMetricFamily | GaugeMetricFamily], tuple[str, ...]], ...
+] = (
     (
         "ledger_events",
         "Events appended to the ledger (the position of the last one).",
         CounterMetricFamily,
+        (),
     ),
     (
         "ledger_projected_events",
         "Events applied to the read models, by event type.",
         CounterMetricFamily,
+        ("type",),
     ),
-    ("ledger_projection_position", "The position the read models have reached.", GaugeMetricFamily),
+    (
+        "ledger_projection_position",
+        "The position the read models have reached.",
+        GaugeMetricFamily,
+        (),
+    ),
     (
         "ledger_projection_lag_events",
         "Events appended that the read models have not applied yet.",
         GaugeMetricFamily,
+        (),
     ),
     (
         "ledger_projector_failing",
         "1 while the projector fails and backs off (GET /health says why).",
         GaugeMetricFamily,
+        (),
     ),
     (
         "ledger_chain_ok",
         "1 when the audit chain checks from the last verified position to the head.",
         GaugeMetricFamily,
+        (),
     ),
     (
         "ledger_chain_verified_position",
         "The last position the chain check verified (0: none, or broken).",
         GaugeMetricFamily,
+        (),
     ),
 )
 
@@ -100,8 +113,8 @@ class LedgerCollector(Collector):
         once to learn the names, and the chain check (`Ledger.check_chain`) of
         a store whose chain no one has verified yet reads every link: it held an
         API's start 18 s on a million imported events."""
-        for name, documentation, family in _LEDGER_FIGURES:
-            yield family(name, documentation, labels=_labels(name))
+        for name, documentation, family, labels in _LEDGER_FIGURES:
+            yield family(name, documentation, labels=list(labels))
 
     def collect(self) -> Iterator[Metric]:
         head = self.ledger.head()
@@ -121,18 +134,14 @@ class LedgerCollector(Collector):
             if report.ok and report.head
             else 0,
         }
-        for name, documentation, family in _LEDGER_FIGURES:
-            if name not in values:  # by event type
-                by_type = family(name, documentation, labels=_labels(name))
+        for name, documentation, family, labels in _LEDGER_FIGURES:
+            if labels:  # the projected events, by event type
+                by_type = family(name, documentation, labels=list(labels))
                 for event_type, count in sorted(counts.items()):
                     by_type.add_metric([event_type], count)
                 yield by_type
             else:
                 yield family(name, documentation, value=values[name])
-
-
-def _labels(name: str) -> list[str]:
-    return ["type"] if name == "ledger_projected_events" else []
 
 
 class Metrics:

@@ -10,10 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 from policies.explanation import LineKind
 from projections.audit_check import AuditBundle
-from projections.diff import LineChange, StatementDiff
+from projections.diff import LineChange, Point, StatementDiff
 from projections.discipline_history import CaseEntry, CoachingEntry, OverturnedEntry
 from projections.disputes import DisputeRow
-from projections.whatif import Estimate, PaidWhatIfRow, WarningDoc, WhatIf, WhatIfRow
+from projections.whatif import (
+    Estimate,
+    Head,
+    PaidWhatIfRow,
+    PlanRef,
+    WarningDoc,
+    WhatIf,
+    WhatIfRow,
+)
 
 __all__ = [
     "ApprovalIn",
@@ -102,19 +110,16 @@ class LineOut(BaseModel):
     event_ids: list[str]
 
 
-class AsOfOut(BaseModel):
-    position: int
-    recorded_at: str | None
+class AsOfOut(Point):
+    """The point of the event order a statement was computed at (`projections.diff.Point`)."""
 
 
-class ChainHeadOut(BaseModel):
-    position: int
-    hash: str
+class ChainHeadOut(Head):
+    """The chain's head it was computed at (`projections.whatif.Head`)."""
 
 
-class PlanRefOut(BaseModel):
-    id: str
-    version: int
+class PlanRefOut(PlanRef):
+    """The plan version it was computed under (`projections.whatif.PlanRef`)."""
 
 
 class PaidOut(BaseModel):

@@ -454,7 +454,8 @@ class WorkQueues:
             raise NotFoundError(f"no payout run {run_id}", field="run_id")
         recorded = self.ledger.event(row.calculated_event_id)
         return RunDetail(
-            **dict(_run_item(row)),
+            **dict(row),
+            held_by=_run_hold(row),
             calculated_at=recorded.recorded_at,
             statements=[
                 RunStatement(

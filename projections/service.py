@@ -79,7 +79,6 @@ from projections.summary import (
 from projections.whatif import (
     Estimate,
     EstimateSale,
-    WarningDoc,
     WhatIf,
     candidate_input,
     check_estimate_period,
@@ -898,9 +897,9 @@ class Reports:
             [candidate_input(plan, datetime.now(UTC))], actor=actor
         )
         candidate = _after(dry[0], facts) if dry else None
-        report = whatif_report(facts, at, plan, candidate, periods=wanted, rep_ids=reps)
-        found = [WarningDoc.model_validate(w.to_dict()) for w in warnings]
-        return report.model_copy(update={"warnings": found})
+        return whatif_report(
+            facts, at, plan, candidate, periods=wanted, rep_ids=reps, warnings=warnings
+        )
 
     def estimate(self, rep_id: str, sale: EstimateSale, *, actor: str = "estimate") -> Estimate:
         """What one more sale would add to ``rep_id``'s open period (the period

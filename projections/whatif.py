@@ -25,6 +25,7 @@ from pydantic import Field
 from ledger import events as ev
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
+from policies.pay_warnings import PayWarning
 from policies.periods import Period, period_of
 from policies.plan import Plan
 from projections.diff import EventSummary, LineChange, Point, UnrecordedEvent, diff_statements
@@ -319,6 +320,7 @@ def whatif_report(
     *,
     periods: Sequence[Period],
     rep_ids: Iterable[str],
+    warnings: Sequence[PayWarning] = (),
 ) -> WhatIf:
     """Every rep's (of ``rep_ids``) pay for each of ``periods`` today and with
     ``candidate`` folded into a fork of ``facts`` (None: the candidate is a
@@ -329,14 +331,16 @@ def whatif_report(
     the lines that moved and the events behind them (`diff_statements`); for a
     paid period also its own lines replayed under each (what the candidate
     would have paid: the difference is booked as a correction in the period
-    named). Totals per period and currency. ``facts`` is left as it was.
+    named). Totals per period and currency, and ``warnings`` (what the candidate
+    would be published with but looks wrong). ``facts`` is left as it was.
     """
     fork = facts.fork()
     events: dict[str, EventSummary] = {}
     candidate_at = at
+    summary: UnrecordedEvent | None = None
     if candidate is not None:
         fork.apply(candidate)
-        events[candidate.event_id] = _summary(candidate)
+        summary = events[candidate.event_id] = _summary(candidate)
         candidate_at = AsOf(candidate.position, candidate.recorded_at, None)
     today_calc = Calculator(facts, at)
     candidate_calc = Calculator(fork, candidate_at)
@@ -350,10 +354,9 @@ def whatif_report(
                 continue
             today = today_calc.statement(rep_id, period) if now_in else None
             then = candidate_calc.statement(rep_id, period) if then_in else None
-            row = _row(rep_id, period, today, then, events)
-            if today is not None and today.get("status") == "paid":
-                replay = _paid_replay(today_calc, candidate_calc, rep_id, period)
-                row = PaidWhatIfRow(**dict(row), paid_replay=replay)
+            paid = today is not None and today.get("status") == "paid"
+            replay = _paid_replay(today_calc, candidate_calc, rep_id, period) if paid else None
+            row = _row(rep_id, period, today, then, events, replay=replay)
             rows.append(row)
             totals.setdefault((str(period), row.currency), _Totals()).add(row.today, row.candidate)
     return WhatIf(
@@ -361,7 +364,7 @@ def whatif_report(
         plan=CandidatePlan(
             id=plan.id, version=plan.version, effective_from=plan.effective_from.isoformat()
         ),
-        candidate_event=_summary(candidate) if candidate is not None else None,
+        candidate_event=summary,
         as_of=Point.model_validate(at.to_dict()),
         chain_head=Head.model_validate(at.head()),
         periods=[str(p) for p in periods],
@@ -382,6 +385,7 @@ def whatif_report(
             )
             for (period, currency), t in totals.items()
         ],
+        warnings=[WarningDoc.model_validate(w.to_dict()) for w in warnings],
     )
 
 
@@ -391,23 +395,29 @@ def _row(
     today: dict[str, Any] | None,
     then: dict[str, Any] | None,
     events: dict[str, EventSummary],
+    *,
+    replay: PaidReplay | None,
 ) -> WhatIfRow:
+    """The row of a rep and period (a `PaidWhatIfRow` with ``replay``, a paid one's)."""
     shown = today if today is not None else then
     assert shown is not None
     before, after = _figures(today), _figures(then)
-    moved: list[LineChange] = []
+    moved: Sequence[LineChange] = ()
     if today is not None and then is not None:
-        moved = list(diff_statements(today, then, events).changes)
-    return WhatIfRow(
-        rep_id=rep_id,
-        period=str(period),
-        currency=shown["currency"],
-        status=shown.get("status", "open"),
-        today=before,
-        candidate=after,
-        difference=_difference(before, after),
-        moved=moved,
-    )
+        moved = diff_statements(today, then, events).changes
+    fields: dict[str, Any] = {
+        "rep_id": rep_id,
+        "period": str(period),
+        "currency": shown["currency"],
+        "status": shown.get("status", "open"),
+        "today": before,
+        "candidate": after,
+        "difference": _difference(before, after),
+        "moved": moved,
+    }
+    if replay is not None:
+        return PaidWhatIfRow(**fields, paid_replay=replay)
+    return WhatIfRow(**fields)
 
 
 def _paid_replay(
@@ -450,7 +460,7 @@ def estimate_report(
     after_calc = base.seeded_for(fork, at, rep_id, period, cache)
     before = before if before is not None else base.statement(rep_id, period)
     after = after_calc.statement(rep_id, period)
-    changes = list(diff_statements(before, after, {sale.event_id: _summary(sale)}).changes)
+    changes = diff_statements(before, after, {sale.event_id: _summary(sale)}).changes
     by_kind: dict[str, Decimal] = {}
     for change in changes:
         by_kind[change.kind] = by_kind.get(change.kind, _ZERO) + Decimal(change.change)
