@@ -812,10 +812,25 @@ def payout_export(
 
 
 @app.command()
-def rebuild(db: DbOption = None, as_json: JsonOption = False) -> None:
+def rebuild(
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help=(
+                "Processes computing the reps' rows after the log is folded (default: one "
+                "per core); each forked one holds a copy of much of the folded log. "
+                "1: in this process alone, the least memory."
+            ),
+        ),
+    ] = None,
+) -> None:
     """Drop and replay every projection; reports events/s. Checks the whole chain
     first: over a broken chain it reports the break, rebuilds nothing, exits 1."""
-    result = _reporting(db, as_json=as_json, call=lambda r: r.rebuild())
+    result = _reporting(db, as_json=as_json, call=lambda r: r.rebuild(workers=workers))
     if as_json:
         _print_json(
             {"events": result.applied, "position": result.position, "seconds": result.seconds}

@@ -33,7 +33,8 @@ def peak_rss_mib() -> float:
 
 
 def children_peak_rss_mib() -> float:
-    """The largest finished child process's peak (an import's parse worker)."""
+    """The largest finished child process's peak (an import's parse worker, a
+    rebuild's rows worker)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -65,6 +66,8 @@ def _rebuild(args: argparse.Namespace) -> dict[str, Any]:
         "events": result.applied,
         "seconds": round(result.seconds, 2),
         "events_per_second": result.events_per_second,
+        # the processes forked to compute reps' rows (`projections.fanout`)
+        "rows_worker_peak_rss_mib": round(children_peak_rss_mib()),
     }
 
 

@@ -39,6 +39,7 @@ from projections.balances import rep_rows
 from projections.discipline_history import history
 from projections.disputes import disputes_of, rep_row
 from projections.facts import LedgerFacts
+from projections.fanout import encoded_rows
 from projections.payout_runs import run_row
 from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
@@ -641,7 +642,12 @@ _REST_STEP_SECONDS = 0.05
 _REBUILD_INDEX_CHUNK = 50_000
 
 
-def rebuild(ledger: Ledger, on_progress: Callable[[int], None] | None = None) -> CatchUp:
+def rebuild(
+    ledger: Ledger,
+    on_progress: Callable[[int], None] | None = None,
+    *,
+    workers: int | None = None,
+) -> CatchUp:
     """Replace every read model with a replay of the whole log, in one transaction.
 
     The log is read and folded once, its replay index written as it goes; then
@@ -650,13 +656,19 @@ def rebuild(ledger: Ledger, on_progress: Callable[[int], None] | None = None) ->
     (none of them if it fails: run it again). The catch-up's batches would
     recompute a quarter once per batch that reaches it, and write it as often
     (1.3 sale steps computed per sale, 1M events). ``on_progress`` gets the
-    events folded, a chunk at a time.
+    events folded, a chunk at a time. The reps' rows are computed by
+    ``workers`` processes forked after the fold (`projections.fanout`; None:
+    one per core).
     """
-    return _replay_all(ledger, open_view_store(ledger), on_progress)[0]
+    return _replay_all(ledger, open_view_store(ledger), on_progress, workers=workers)[0]
 
 
 def _replay_all(
-    ledger: Ledger, store: ViewStore, on_progress: Callable[[int], None] | None
+    ledger: Ledger,
+    store: ViewStore,
+    on_progress: Callable[[int], None] | None,
+    *,
+    workers: int | None = 0,
 ) -> tuple[CatchUp, LedgerFacts, EventRecord | None]:
     """`rebuild` into ``store``; also the facts it folded and the last event."""
     started = time.perf_counter()
@@ -680,7 +692,8 @@ def _replay_all(
         if on_progress is not None and chunk:
             on_progress(len(chunk))
         position = last.position if last is not None else 0
-        rows = compute_rows(facts, _as_of(last, position), facts.reps, facts.runs)
+        as_of = _as_of(last, position)
+        rows = encoded_rows(facts, as_of, facts.reps, facts.runs, workers=workers)
         session.finish(rows, position, counts)
     done = CatchUp(sum(counts.values()), position, time.perf_counter() - started)
     return done, facts, last

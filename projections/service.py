@@ -1041,10 +1041,12 @@ class Reports:
             return {"projector": "worker", "state": "unknown", "error": None}
         return {"projector": "worker", **kept}
 
-    def rebuild(self) -> CatchUp:
+    def rebuild(self, *, workers: int | None = None) -> CatchUp:
         """Drop and replay every read model — refused, naming the first broken
         position, on a broken chain (SPEC §6): the full check, as a rebuild
-        replays every event; the read models are left as they were."""
+        replays every event; the read models are left as they were. The reps'
+        rows are computed by ``workers`` processes (`projections.fanout`; None:
+        one per core)."""
         report = self.ledger.verify()
         if not report.ok:
             assert report.broken_position is not None
@@ -1055,7 +1057,7 @@ class Reports:
             )
         self.ledger.mark_verified(report)
         self._projector = None
-        return rebuild(self.ledger)
+        return rebuild(self.ledger, workers=workers)
 
     def verify_projections(self) -> list[str]:
         self.catch_up()

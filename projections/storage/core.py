@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
@@ -28,11 +28,13 @@ __all__ = [
     "VIEWS",
     "Batch",
     "DateSpan",
+    "EncodedRows",
     "IndexRow",
     "RebuildSession",
     "Replacement",
     "ViewStore",
     "encode_doc",
+    "encode_replacements",
     "groups",
     "insert_tracking",
     "require_single_row_tracking",
@@ -62,6 +64,21 @@ class Replacement:
     from_key: str | None = None  # replace only the rows whose key is >= this
 
 
+class EncodedRows(NamedTuple):
+    """Every row of ``view`` in one scope, in stored form: (scope, key, document),
+    what a rebuild writes (`encode_replacements`)."""
+
+    view: str
+    rows: list[tuple[str, str, str]]
+
+
+def encode_replacements(replacements: Iterable[Replacement]) -> Iterator[EncodedRows]:
+    """Each replacement's rows in stored form (a rebuild replaces every row)."""
+    for r in replacements:
+        assert r.from_key is None, "a rebuild replaces every row"
+        yield EncodedRows(r.view, [(r.scope, key, encode_doc(doc)) for key, doc in r.rows.items()])
+
+
 @dataclass(frozen=True)
 class Batch:
     """What one catch-up writes, in one transaction: the replacements, the
@@ -80,9 +97,7 @@ class RebuildSession(Protocol):
         """Add replay index rows, in position order, as the log is folded."""
         ...
 
-    def finish(
-        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
-    ) -> None:
+    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> None:
         """Write every read model's rows, the tracking position and the code's
         read-model versions; committed when the session ends without an error."""
         ...

@@ -22,6 +22,7 @@ from projections.storage.core import (
     VIEWS,
     Batch,
     DateSpan,
+    EncodedRows,
     IndexRow,
     RebuildSession,
     Replacement,
@@ -358,34 +359,30 @@ class _PostgresRebuild:
 
             self._submit(copy_index)
 
-    def finish(
-        self, replacements: Iterable[Replacement], position: int, counts: Mapping[str, int]
-    ) -> None:
+    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> None:
         """Statements (nearly all the bytes) are copied in as they are computed;
         the other views, small, are held and copied after."""
         statements: queue.Queue[list[tuple[str, str, str]] | None] = queue.Queue(maxsize=16)
 
         def copy_statements() -> None:
-            rows: list[tuple[str, str, str]] | None = []
+            docs: list[tuple[str, str, str]] | None = []
             try:
                 with self._copy("statements") as copy:
-                    while (rows := statements.get()) is not None:
-                        for row in rows:
-                            copy.write_row(row)
+                    while (docs := statements.get()) is not None:
+                        for doc in docs:
+                            copy.write_row(doc)
             finally:  # whatever happened, the computing thread must not block on put
-                while rows is not None:
-                    rows = statements.get()
+                while docs is not None:
+                    docs = statements.get()
 
         self._submit(copy_statements)
         others: dict[str, list[tuple[str, str, str]]] = {}
         try:
-            for r in replacements:
-                assert r.from_key is None, "a rebuild replaces every row"
-                docs = [(r.scope, key, encode_doc(doc)) for key, doc in r.rows.items()]
-                if r.view == "statements":
+            for view, docs in rows:
+                if view == "statements":
                     statements.put(docs)
                 else:
-                    others.setdefault(r.view, []).extend(docs)
+                    others.setdefault(view, []).extend(docs)
         finally:
             statements.put(None)
         self._submit(lambda: self._finish(others, position, counts))

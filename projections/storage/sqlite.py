@@ -214,7 +214,7 @@ class _SQLiteRebuild:
         self._index.extend(rows)
 
     def finish(
-        self, replacements: Iterable[core.Replacement], position: int, counts: Mapping[str, int]
+        self, rows: Iterable[core.EncodedRows], position: int, counts: Mapping[str, int]
     ) -> None:
         with self.store.datastore.transaction(commit=True) as c:
             self.store.delete_all(c)
@@ -226,12 +226,8 @@ class _SQLiteRebuild:
                     for rep in reps
                 ),
             )
-            for r in replacements:
-                assert r.from_key is None, "a rebuild replaces every row"
-                c.executemany(
-                    f"INSERT INTO proj_{r.view} VALUES (?, ?, ?)",  # noqa: S608
-                    [(r.scope, key, core.encode_doc(doc)) for key, doc in r.rows.items()],
-                )
+            for view, docs in rows:
+                c.executemany(f"INSERT INTO proj_{view} VALUES (?, ?, ?)", docs)  # noqa: S608
             c.executemany("INSERT INTO proj_event_counts VALUES (?, ?)", sorted(counts.items()))
             _put_versions(c, current_versions())
             if position:

@@ -54,6 +54,16 @@ class TestDemo:
         assert rebuild.returncode == 0, rebuild.stderr
         assert "events/s" in rebuild.stdout
 
+        # the reps' rows computed by this process and a forked one: the same read models
+        rebuild = run_cli("rebuild", "--workers", "2", cwd=tmp_path)
+        assert rebuild.returncode == 0, rebuild.stderr
+        verify = run_cli("verify", cwd=tmp_path)
+        assert verify.returncode == 0, verify.stderr
+        assert "projections equal a fresh replay" in verify.stdout
+        refused = run_cli("rebuild", "--workers", "0", cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "--workers" in refused.stderr
+
     def test_payout_flow(self, tmp_path: Path) -> None:
         """run (prints the run id) → approve by another person → pay → export."""
         assert run_cli("demo", cwd=tmp_path).returncode == 0
