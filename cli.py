@@ -535,7 +535,8 @@ def verify(
         raise typer.Exit(2) from None
     with open_ledger(db, create=False) as ledger:
         report = ledger.verify(anchors)
-        problems = Reports(ledger).verify_projections() if report.ok else []
+        # a command's own process: the replay's rows on every core (`projections.fanout`)
+        problems = Reports(ledger).verify_projections(workers=None) if report.ok else []
         if as_json:
             _print_json(
                 {

@@ -30,7 +30,6 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP
-from ledger.events import canonical_json
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
@@ -44,7 +43,7 @@ from projections.payout_runs import run_row
 from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
 from projections.storage import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
-from projections.storage.core import Batch
+from projections.storage.core import Batch, encode_doc
 from projections.versioning import version_changes
 
 __all__ = [
@@ -699,8 +698,14 @@ def _replay_all(
     return done, facts, last
 
 
-def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
-    """Differences between the stored read models and a fresh replay (empty: equal)."""
+def verify_views(
+    ledger: Ledger, store: ViewStore | None = None, *, workers: int | None = 1
+) -> list[str]:
+    """Differences between the stored read models and a fresh replay (empty: equal).
+
+    The replay's rows are computed by ``workers`` processes, as a rebuild's
+    (`projections.fanout`; None: one per core) — 1 in a server, which must not fork.
+    """
     store = store or open_view_store(ledger)
     position = store.position()
     facts = LedgerFacts()
@@ -713,12 +718,12 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
         if record.type in CLAIM_STATES:
             payouts.append((record.position, record.type, record.data))
         last = record
-    fresh = list(compute_rows(facts, _as_of(last, position), facts.reps, facts.runs))
+    as_of = _as_of(last, position)
     fresh_counts = facts.event_counts()
-    expected: dict[str, dict[tuple[str, str], object]] = {view: {} for view in VIEWS}
-    for replacement in fresh:
-        for key, doc in replacement.rows.items():
-            expected[replacement.view][(replacement.scope, key)] = doc
+    # each row as stored (`encode_doc`: canonical JSON), compared in that form
+    expected: dict[str, dict[tuple[str, str], str]] = {view: {} for view in VIEWS}
+    for view, rows in encoded_rows(facts, as_of, facts.reps, facts.runs, workers=workers):
+        expected[view].update(((scope, key), text) for scope, key, text in rows)
     problems: list[str] = []
     for view in VIEWS:
         stored = {(scope, key): doc for scope, key, doc in store.rows(view)}
@@ -733,7 +738,7 @@ def verify_views(ledger: Ledger, store: ViewStore | None = None) -> list[str]:
         problems.extend(
             f"{view} {key}: differs from a fresh replay"
             for key in sorted(set(stored) & set(want))
-            if _normal(stored[key]) != _normal(want[key])
+            if encode_doc(stored[key]) != want[key]
         )
     if store.rep_index() != fresh_index:
         problems.append("rep_events: the replay index differs from a fresh replay")
@@ -766,7 +771,3 @@ def _claims_problems(
             for c in sorted(have - want)
         ),
     ]
-
-
-def _normal(doc: object) -> bytes:
-    return canonical_json(doc)

@@ -1059,9 +1059,11 @@ class Reports:
         self._projector = None
         return rebuild(self.ledger, workers=workers)
 
-    def verify_projections(self) -> list[str]:
+    def verify_projections(self, *, workers: int | None = 1) -> list[str]:
+        """The read models against a fresh replay (`verify_views`: its rows
+        computed by ``workers`` processes — 1, unless the caller may fork)."""
         self.catch_up()
-        return verify_views(self.ledger, self.projector.store)
+        return verify_views(self.ledger, self.projector.store, workers=workers)
 
     # -- the payout flow -------------------------------------------------------
 

@@ -15,7 +15,8 @@ from ledger.application import Ledger
 from projections import fanout, runner
 from projections.runner import rebuild, verify_views
 from projections.service import Reports
-from projections.storage import VIEWS, open_view_store
+from projections.storage import VIEWS, Replacement, open_view_store
+from projections.storage.core import Batch
 from tests.builders import enrol, jsonl, sale
 
 # more reps than the demo's, so that each of three processes gets several
@@ -63,6 +64,22 @@ class TestTheSameRows:
         alone = _every_row(projected)
         rebuild(projected)  # one process per core (this machine's), if several
         assert _every_row(projected) == alone
+
+
+class TestVerify:
+    def test_a_replay_computed_by_workers_finds_a_changed_row(self, projected: Ledger) -> None:
+        assert verify_views(projected, workers=2) == []
+        store = open_view_store(projected)
+        rep_id = _reps(projected)[-1]  # dealt to the forked worker of two
+        rows = {key: doc for _, key, doc in store.rows("statements", rep_id)}
+        key = min(rows)
+        rows[key] = {**rows[key], "total": "1.00"}
+        store.write(Batch([Replacement("statements", rep_id, rows)], store.position() + 1))
+        scope = rep_id
+        assert verify_views(projected, workers=2) == [
+            f"statements {(scope, key)}: differs from a fresh replay"
+        ]
+        assert verify_views(projected, workers=1) == verify_views(projected, workers=2)
 
 
 class TestAFailingWorker:
