@@ -667,7 +667,7 @@ def _replay_all(
     store: ViewStore,
     on_progress: Callable[[int], None] | None,
     *,
-    workers: int | None = 0,
+    workers: int | None = 1,
 ) -> tuple[CatchUp, LedgerFacts, EventRecord | None]:
     """`rebuild` into ``store``; also the facts it folded and the last event."""
     started = time.perf_counter()
