@@ -9,7 +9,7 @@ encodes them into their stored form and sends them back through a pipe. The
 rebuilding process takes the rows in rep order — the order of a rebuild
 computed in one process — and writes them in its one transaction. Measured on
 1M events (README, "a rebuild's rows on both cores"): computing the rows took
-12.6–16.0 s on one core, 9.0–10.2 s on two.
+12.6–16.0 s on one core, 8.9–10.4 s on two.
 
 A worker computes and encodes, nothing else: it opens no connection, writes
 no log line and leaves by ``os._exit`` (multiprocessing's fork), so nothing of
