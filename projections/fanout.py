@@ -21,32 +21,52 @@ computes in its own process, `rebuild_if_changed`).
 
 from __future__ import annotations
 
+import contextlib
+import math
 import multiprocessing
 import os
 import pickle
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from projections.facts import LedgerFacts
 from projections.statement import AsOf
 from projections.storage.core import EncodedRows, Replacement, encode_replacements
 
-__all__ = ["encoded_rows", "rebuild_workers"]
+__all__ = ["encoded_rows", "rebuild_workers", "usable_cores"]
 
 # Reps per worker below which forking costs more than it saves.
 _MIN_REPS_PER_WORKER = 4
-_MAX_WORKERS = 8
+# Each forked worker copies much of the folded log (~340 MiB at 1M events, as its
+# reps' sales are interleaved with everyone's): the default stops at four.
+_MAX_WORKERS = 4
+# cgroup v2's CPU limit of this process ("max 100000": none), as a container has it.
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(cpu_max: Path = _CPU_MAX) -> int:
+    """The cores this process may run on: those it is pinned to, fewer when its
+    cgroup's quota allows less (a container's ``cpus:``), where ``os.cpu_count``
+    gives the host's."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    return max(cores, 1)
 
 
 def rebuild_workers(reps: int, workers: int | None = None) -> int:
     """How many processes compute ``reps`` reps' rows: this one and ``n - 1``
     forked ones (1: this one alone).
 
-    ``workers`` None: one per core when there is more than one and the fork
-    start method exists (Linux), as long as each gets a few reps."""
+    ``workers`` None: one per usable core (`usable_cores`, at most `_MAX_WORKERS`)
+    when the fork start method exists (Linux), as long as each gets a few reps."""
     if workers is None:
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         forkable = "fork" in multiprocessing.get_all_start_methods()
         workers = min(cores, _MAX_WORKERS) if forkable else 1
         workers = min(workers, reps // _MIN_REPS_PER_WORKER)

@@ -657,7 +657,7 @@ def rebuild(
     (1.3 sale steps computed per sale, 1M events). ``on_progress`` gets the
     events folded, a chunk at a time. The reps' rows are computed by
     ``workers`` processes forked after the fold (`projections.fanout`; None:
-    one per core).
+    one per usable core).
     """
     return _replay_all(ledger, open_view_store(ledger), on_progress, workers=workers)[0]
 
@@ -704,7 +704,7 @@ def verify_views(
     """Differences between the stored read models and a fresh replay (empty: equal).
 
     The replay's rows are computed by ``workers`` processes, as a rebuild's
-    (`projections.fanout`; None: one per core) — 1 in a server, which must not fork.
+    (`projections.fanout`; None: one per usable core) — 1 in a server, which must not fork.
     """
     store = store or open_view_store(ledger)
     position = store.position()

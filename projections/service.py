@@ -1046,7 +1046,7 @@ class Reports:
         position, on a broken chain (SPEC §6): the full check, as a rebuild
         replays every event; the read models are left as they were. The reps'
         rows are computed by ``workers`` processes (`projections.fanout`; None:
-        one per core)."""
+        one per usable core)."""
         report = self.ledger.verify()
         if not report.ok:
             assert report.broken_position is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,13 +119,53 @@ class TestAFailingWorker:
 
 class TestHowManyProcesses:
     def test_one_per_core_while_each_gets_a_few_reps(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(os, "cpu_count", lambda: 4)
+        monkeypatch.setattr(fanout, "usable_cores", lambda: 4)
         assert fanout.rebuild_workers(1_000) == 4
         assert fanout.rebuild_workers(12) == 3  # four reps each at least
         assert fanout.rebuild_workers(7) == 1
         assert fanout.rebuild_workers(1_000, workers=2) == 2
 
+    def test_at_most_four_by_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each worker copies much of the folded log: a large host is not all used."""
+        monkeypatch.setattr(fanout, "usable_cores", lambda: 64)
+        assert fanout.rebuild_workers(1_000) == 4
+        assert fanout.rebuild_workers(1_000, workers=6) == 6  # asked for
+
     def test_one_core_computes_alone(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(os, "cpu_count", lambda: 1)
+        monkeypatch.setattr(fanout, "usable_cores", lambda: 1)
         assert fanout.rebuild_workers(1_000) == 1
         assert fanout.rebuild_workers(1_000, workers=0) == 1
+
+
+class TestUsableCores:
+    """A container limited to fewer CPUs than its host has forks no more workers."""
+
+    def _pinned(self, monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+
+    @pytest.mark.parametrize(
+        ("cpu_max", "cores"),
+        [
+            ("max 100000\n", 8),  # no quota
+            ("200000 100000\n", 2),  # cpus: 2
+            ("150000 100000\n", 2),  # cpus: 1.5 -> two may run
+            ("50000 100000\n", 1),  # half a core
+            ("1600000 100000\n", 8),  # a quota above the pinned cores
+        ],
+    )
+    def test_the_cgroup_quota_bounds_the_pinned_cores(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cpu_max: str, cores: int
+    ) -> None:
+        self._pinned(monkeypatch, 8)
+        limit = tmp_path / "cpu.max"
+        limit.write_text(cpu_max, encoding="ascii")
+        assert fanout.usable_cores(limit) == cores
+
+    def test_no_cgroup_file_leaves_the_pinned_cores(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        self._pinned(monkeypatch, 3)
+        assert fanout.usable_cores(tmp_path / "absent") == 3
+        garbled = tmp_path / "cpu.max"
+        garbled.write_text("garbled", encoding="ascii")
+        assert fanout.usable_cores(garbled) == 3
