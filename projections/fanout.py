@@ -22,6 +22,7 @@ computes in its own process, `rebuild_if_changed`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ import pickle
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
+from operator import attrgetter
 from pathlib import Path
 
 from projections.facts import LedgerFacts
@@ -132,16 +134,8 @@ def encoded_rows(
 def _per_rep(replacements: Iterable[Replacement]) -> Iterator[list[EncodedRows]]:
     """Replacements of one rep after another, encoded, a rep's at a time (every
     row of a rep is scoped by its id)."""
-    rows: list[EncodedRows] = []
-    scope = ""
-    for r in replacements:
-        if rows and r.scope != scope:
-            yield rows
-            rows = []
-        scope = r.scope
-        rows.extend(encode_replacements([r]))
-    if rows:
-        yield rows
+    for _, rows in itertools.groupby(replacements, key=attrgetter("scope")):
+        yield list(encode_replacements(rows))
 
 
 def _received(answer: Connection, rep_id: str) -> list[EncodedRows]:

@@ -365,15 +365,15 @@ class _PostgresRebuild:
         statements: queue.Queue[list[tuple[str, str, str]] | None] = queue.Queue(maxsize=16)
 
         def copy_statements() -> None:
-            docs: list[tuple[str, str, str]] | None = []
+            batch: list[tuple[str, str, str]] | None = []
             try:
                 with self._copy("statements") as copy:
-                    while (docs := statements.get()) is not None:
-                        for doc in docs:
-                            copy.write_row(doc)
+                    while (batch := statements.get()) is not None:
+                        for row in batch:
+                            copy.write_row(row)
             finally:  # whatever happened, the computing thread must not block on put
-                while docs is not None:
-                    docs = statements.get()
+                while batch is not None:
+                    batch = statements.get()
 
         self._submit(copy_statements)
         others: dict[str, list[tuple[str, str, str]]] = {}
