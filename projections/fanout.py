@@ -21,44 +21,26 @@ computes in its own process, `rebuild_if_changed`).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import math
 import multiprocessing
-import os
 import pickle
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from operator import attrgetter
-from pathlib import Path
 
+from ledger.ingestion.workers import usable_cores
 from projections.facts import LedgerFacts
 from projections.statement import AsOf
 from projections.storage.core import EncodedRows, Replacement, encode_replacements
 
-__all__ = ["encoded_rows", "rebuild_workers", "usable_cores"]
+__all__ = ["encoded_rows", "rebuild_workers"]
 
 # Reps per worker below which forking costs more than it saves.
 _MIN_REPS_PER_WORKER = 4
 # Each forked worker copies much of the folded log (~340 MiB at 1M events, as its
 # reps' sales are interleaved with everyone's): the default stops at four.
 _MAX_WORKERS = 4
-# cgroup v2's CPU limit of this process ("max 100000": none), as a container has it.
-_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-
-
-def usable_cores(cpu_max: Path = _CPU_MAX) -> int:
-    """The cores this process may run on: those it is pinned to, fewer when its
-    cgroup's quota allows less (a container's ``cpus:``), where ``os.cpu_count``
-    gives the host's."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    with contextlib.suppress(OSError, ValueError):
-        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    return max(cores, 1)
 
 
 def rebuild_workers(reps: int, workers: int | None = None) -> int:

@@ -6,17 +6,39 @@ on a queue whose pipe they hold both ends of: when their parent is killed
 (SIGKILL: no chance to shut its pool down) nothing ever tells them, and they
 would wait for good. `watch_parent`, their pool's initializer, starts a thread
 that notices the parent is gone and ends the worker.
+
+`usable_cores` says how many such processes are worth starting: the cores this
+process may really run on (an import's parse worker; a rebuild's rows workers,
+`projections.fanout`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import threading
 import time
+from pathlib import Path
 
-__all__ = ["WATCH_SECONDS", "watch_parent"]
+__all__ = ["WATCH_SECONDS", "usable_cores", "watch_parent"]
 
 WATCH_SECONDS = 0.5  # how often a worker looks for its parent
+# cgroup v2's CPU limit of this process ("max 100000": none), as a container has it.
+_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(cpu_max: Path = _CPU_MAX) -> int:
+    """The cores this process may run on: those it is pinned to, fewer when its
+    cgroup's quota allows less (a container's ``cpus:``), where ``os.cpu_count``
+    gives the host's."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    return max(cores, 1)
 
 
 def watch_parent(parent_pid: int, every_seconds: float = WATCH_SECONDS) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from demo import run_demo
 from ledger.application import Ledger
+from ledger.ingestion.workers import usable_cores
 from projections import fanout, runner
 from projections.runner import rebuild, verify_views
 from projections.service import Reports
@@ -159,13 +160,13 @@ class TestUsableCores:
         self._pinned(monkeypatch, 8)
         limit = tmp_path / "cpu.max"
         limit.write_text(cpu_max, encoding="ascii")
-        assert fanout.usable_cores(limit) == cores
+        assert usable_cores(limit) == cores
 
     def test_no_cgroup_file_leaves_the_pinned_cores(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
         self._pinned(monkeypatch, 3)
-        assert fanout.usable_cores(tmp_path / "absent") == 3
+        assert usable_cores(tmp_path / "absent") == 3
         garbled = tmp_path / "cpu.max"
         garbled.write_text("garbled", encoding="ascii")
-        assert fanout.usable_cores(garbled) == 3
+        assert usable_cores(garbled) == 3

@@ -286,6 +286,27 @@ class TestParseWorker:
         assert _facts(ledger) == _facts(reference)
         assert ledger.verify().ok
 
+    @pytest.mark.parametrize(("cores", "pools"), [(1, 0), (2, 1)])
+    def test_by_default_a_worker_only_when_a_second_core_is_usable(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, cores: int, pools: int
+    ) -> None:
+        """The default counts the cores this process may use (a container's CPU
+        quota, its affinity), not the host's: on one, the import parses here."""
+        started: list[int] = []
+
+        class Counting(ProcessPoolExecutor):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                started.append(1)
+                super().__init__(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Counting)
+        monkeypatch.setattr(pipeline, "usable_cores", lambda: cores)
+        seeded(ledger, "r1", "r2")
+        lines = _file(12)
+        result = ledger.import_lines(lines, actor="crm", chunk_size=4)
+        assert len(started) == pools
+        assert (result.stored, result.skipped) == (len(lines), 0)
+
     def test_a_worker_names_the_same_bad_lines(self, ledger: Ledger, reference: Ledger) -> None:
         good = _file(12)
         lines = [
