@@ -823,8 +823,8 @@ def rebuild(
             min=1,
             help=(
                 "Processes computing the reps' rows after the log is folded (default: one "
-                "per usable core, at most 4); each forked one holds a copy of much of the "
-                "folded log. "
+                "per usable core, at most 4, as many as the memory left has room for); each "
+                "forked one holds a copy of much of the folded log. "
                 "1: in this process alone, the least memory."
             ),
         ),

@@ -8,8 +8,8 @@ from it each other share. A fork inherits the facts as they are in memory
 encodes them into their stored form and sends them back through a pipe. The
 rebuilding process takes the rows in rep order — the order of a rebuild
 computed in one process — and writes them in its one transaction. Measured on
-1M events (README, "a rebuild's rows on both cores"): computing the rows took
-12.6–16.0 s on one core, 8.9–10.4 s on two.
+1M events (docs/performance.md, "a rebuild's rows on both cores"): computing
+the rows took 12.6–16.0 s on one core, 8.9–10.4 s on two.
 
 A worker computes and encodes, nothing else: it opens no connection, writes
 no log line and leaves by ``os._exit`` (multiprocessing's fork), so nothing of
@@ -17,24 +17,33 @@ the parent — its store connections, its logger — is touched by the copy. For
 is only safe in a process that knows its threads: the ``rebuild`` command's own
 (`projections.runner.rebuild`), never a server's (the API's background rebuild
 computes in its own process, `rebuild_if_changed`).
+
+By default a worker is forked only where the memory for it is there: each may
+come to hold its own copy of most of what the rebuilding process holds (the
+pages of the sales it reads get copied: ~340 MiB of a 450 MiB process at 1M
+events), so the default counts the memory available to this process — the
+host's, or less under a container's cgroup limit — as well as its cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
+import os
 import pickle
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from operator import attrgetter
+from pathlib import Path
 
 from ledger.ingestion.workers import usable_cores
 from projections.facts import LedgerFacts
 from projections.statement import AsOf
 from projections.storage.core import EncodedRows, Replacement, encode_replacements
 
-__all__ = ["encoded_rows", "rebuild_workers"]
+__all__ = ["available_memory", "encoded_rows", "rebuild_workers", "resident_memory"]
 
 # Reps per worker below which forking costs more than it saves.
 _MIN_REPS_PER_WORKER = 4
@@ -43,17 +52,80 @@ _MIN_REPS_PER_WORKER = 4
 _MAX_WORKERS = 4
 
 
+_MEMINFO = Path("/proc/meminfo")
+_CGROUP = Path("/sys/fs/cgroup")
+# a cgroup's memory limit, use, and the stat of the page cache it can drop
+# first: v2's files, else v1's
+_CGROUP_MEMORY = (
+    ("memory.max", "memory.current", "memory.stat", "inactive_file"),
+    (
+        "memory/memory.limit_in_bytes",
+        "memory/memory.usage_in_bytes",
+        "memory/memory.stat",
+        "total_inactive_file",
+    ),
+)
+_STATM = Path("/proc/self/statm")
+
+
+def available_memory(meminfo: Path = _MEMINFO, cgroup: Path = _CGROUP) -> int | None:
+    """Bytes this process could still take: the host's ``MemAvailable``, less where
+    its cgroup's limit leaves less (a container's ``mem_limit``: cgroup v2's
+    ``memory.max``, or v1's ``limit_in_bytes``); None where neither can be read
+    (not Linux)."""
+    available: int | None = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in meminfo.read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024  # "MemAvailable:  123 kB"
+                break
+    for limit_file, usage_file, stat_file, inactive in _CGROUP_MEMORY:
+        with contextlib.suppress(OSError, ValueError):
+            limit = (cgroup / limit_file).read_text(encoding="ascii").strip()
+            used = int((cgroup / usage_file).read_text(encoding="ascii"))
+            used -= _stat(cgroup / stat_file, inactive)  # page cache it can drop
+            if limit != "max":  # v1 says "no limit" with a huge number instead
+                left = max(int(limit) - used, 0)
+                available = left if available is None else min(available, left)
+            break
+    return available
+
+
+def _stat(path: Path, name: str) -> int:
+    """The figure ``name`` of a cgroup's ``memory.stat`` (0 when it is not there)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in path.read_text(encoding="ascii").splitlines():
+            key, _, value = line.partition(" ")
+            if key == name:
+                return int(value)
+    return 0
+
+
+def resident_memory(statm: Path = _STATM) -> int | None:
+    """Bytes this process holds in memory now (its resident set); None where
+    that cannot be read."""
+    try:
+        return int(statm.read_text(encoding="ascii").split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def rebuild_workers(reps: int, workers: int | None = None) -> int:
     """How many processes compute ``reps`` reps' rows: this one and ``n - 1``
     forked ones (1: this one alone).
 
     ``workers`` None: one per usable core (`usable_cores`, at most `_MAX_WORKERS`)
-    when the fork start method exists (Linux), as long as each gets a few reps."""
+    when the fork start method exists (Linux), as long as each gets a few reps
+    and the memory is there for each forked one to copy all this process holds
+    (`available_memory`, `resident_memory`). A number asked for is used as is."""
     if workers is None:
         cores = usable_cores()
         forkable = "fork" in multiprocessing.get_all_start_methods()
         workers = min(cores, _MAX_WORKERS) if forkable else 1
         workers = min(workers, reps // _MIN_REPS_PER_WORKER)
+        available, resident = available_memory(), resident_memory()
+        if available is not None and resident:
+            workers = min(workers, 1 + available // resident)
     return max(workers, 1)
 
 
