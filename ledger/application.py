@@ -553,10 +553,11 @@ class Ledger(Application[UUID]):
 
     # -- the chain guard of payouts (SPEC §6, `ledger.chain_guard`) -------------
 
-    def check_chain(self) -> ChainReport:
+    def check_chain(self, *, limit: int | None = None) -> ChainReport:
         """The chain from the last verified position (the kept watermark) to the
-        head; a check that passes moves the watermark to the head it verified."""
-        report = check_from_watermark(self.chain, self.chain.hasher)
+        head — or ``limit`` positions past it at most; a check that passes moves
+        the watermark to the last link it verified."""
+        report = check_from_watermark(self.chain, self.chain.hasher, limit=limit)
         self.mark_verified(report)
         return report
 

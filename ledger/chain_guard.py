@@ -104,9 +104,13 @@ def watermark(reader: ChainReader) -> tuple[int, str] | None:
     return int(kept["position"]), str(kept["hash"])
 
 
-def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainReport:
+def check_from_watermark(
+    reader: ChainReader, hasher: ChainHasher, *, limit: int | None = None
+) -> ChainReport:
     """The chain from the watermark to the head (SPEC §6), as `verify` would
-    find it; ``checked`` counts the events read after the watermark."""
+    find it; ``checked`` counts the events read after the watermark. ``limit``:
+    no further than that many positions past the watermark (the report's head
+    says how far it got; a check with no limit is a payout step's)."""
     end = end_of(reader)
     kept = watermark(reader)
     start: ChainLink | None = None
@@ -124,8 +128,10 @@ def check_from_watermark(reader: ChainReader, hasher: ChainHasher) -> ChainRepor
                 hasher, position, "the last verified link was changed: history was rewritten"
             )
         start = link
-    rows = log_rows(reader, start.position if start else 0, stop=end)
-    return verify_links(hasher, rows, start=start)
+    after = start.position if start else 0
+    if limit is not None:
+        end = min(end, after + limit)
+    return verify_links(hasher, log_rows(reader, after, stop=end), start=start)
 
 
 def check_event(

@@ -6,17 +6,21 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from api import metrics
 from api.app import create_app
 from api.settings import Settings
 from api.tokens import TokenStore
 from demo import DemoResult
 from ledger.application import Ledger
+from ledger.chain_guard import watermark
 from tests.api.conftest import SECRET, Api
+from tests.builders import jsonl, sale
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -136,9 +140,9 @@ def test_starting_the_api_reads_no_figure(
     checks: list[int] = []
     real = Ledger.check_chain
 
-    def counted(self: Ledger) -> object:
+    def counted(self: Ledger, **options: Any) -> object:
         checks.append(1)
-        return real(self)
+        return real(self, **options)
 
     monkeypatch.setattr(Ledger, "check_chain", counted)
     settings = Settings(database_url=url, token_secret=SECRET)  # type: ignore[arg-type]
@@ -152,3 +156,61 @@ def test_starting_the_api_reads_no_figure(
     assert samples["ledger_chain_ok", ()] == 1
     assert samples["ledger_events_total", ()] == ledger.head().position  # type: ignore[union-attr]
     ledger.close()
+
+
+class TestBoundedChainCheck:
+    """A scrape checks at most `SCRAPE_CHAIN_POSITIONS` positions of the chain
+    past the last verified one, so that it answers within a scraper's timeout
+    after a large import; the scrapes after it go on from there."""
+
+    @pytest.fixture
+    def grown(
+        self, demo_db: tuple[Path, DemoResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> tuple[TestClient, Ledger, int]:
+        """The demo and 20 more sales, nothing of them verified; 6 positions a scrape."""
+        source, _ = demo_db
+        shutil.copy(source, tmp_path / "ledger.db")
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        ledger = Ledger(url)
+        ledger.import_lines(
+            jsonl(*(sale(f"S-more-{i}", "rep-li", "100.00") for i in range(20))), actor="crm"
+        )
+        kept = watermark(ledger.chain)
+        start = kept[0] if kept else 0
+        assert ledger.head().position - start >= 20  # type: ignore[union-attr]
+        monkeypatch.setattr(metrics, "SCRAPE_CHAIN_POSITIONS", 6)
+        settings = Settings(database_url=url, token_secret=SECRET)  # type: ignore[arg-type]
+        return TestClient(create_app(settings, ledger=ledger)), ledger, start
+
+    def test_each_scrape_goes_on_from_the_last(self, grown: tuple[TestClient, Ledger, int]) -> None:
+        client, ledger, start = grown
+        head = ledger.head().position  # type: ignore[union-attr]
+        seen = []
+        with client:
+            for _ in range((head - start) // 6 + 2):
+                samples = _samples(client.get("/metrics").text)
+                assert samples["ledger_chain_ok", ()] == 1
+                verified = samples["ledger_chain_verified_position", ()]
+                assert samples["ledger_chain_unverified_events", ()] == head - verified
+                seen.append(verified)
+        assert seen[0] == start + 6
+        assert seen == [min(start + 6 * n, head) for n in range(1, len(seen) + 1)]
+        assert seen[-1] == head
+        assert ledger.check_chain().checked == 0  # the watermark moved with the scrapes
+
+    def test_a_break_shows_once_a_scrape_reaches_it(
+        self, grown: tuple[TestClient, Ledger, int], tmp_path: Path
+    ) -> None:
+        client, ledger, start = grown
+        head = ledger.head().position  # type: ignore[union-attr]
+        with sqlite3.connect(tmp_path / "ledger.db") as db:
+            db.execute("UPDATE event_chain SET hash = ? WHERE position = ?", ("0" * 64, head))
+        oks = []
+        with client:
+            for _ in range((head - start) // 6 + 2):
+                samples = _samples(client.get("/metrics").text)
+                oks.append(samples["ledger_chain_ok", ()])
+        reached = -(-(head - start) // 6)  # the scrape whose stretch holds the head
+        assert oks[: reached - 1] == [1] * (reached - 1)
+        assert oks[reached - 1 :] == [0] * (len(oks) - reached + 1)
+        assert not ledger.check_chain().ok  # and a payout step sees it, whole
