@@ -479,12 +479,13 @@ class WorkQueues:
         rows = self.reports.projector.store.rows("pending_approvals")
         waiting: list[PendingRow] = []
         for scope, _, doc in rows:
-            row = PendingRow.model_validate(doc)
+            # out of the viewer's scope: skipped before it is read into a model
             if scope.startswith("run:"):
                 if viewer.role in {"rep", "manager"}:
                     continue
-            elif row.rep_id not in visible:
+            elif doc.get("rep_id") not in visible:
                 continue
+            row = PendingRow.model_validate(doc)
             own = same_actor(row.recorded_by, viewer.actor)
             if viewer.decides and (_kind(row) not in viewer.decides or own):
                 continue
