@@ -117,10 +117,21 @@ def bench_import(url: str, store: str, data: Path, events: int) -> None:
 
 def bench_rebuild(url: str, store: str) -> None:
     """The rebuild beside the library's scan of 50,000 events, measured just before
-    it in a process of its own."""
+    it in a process of its own; then the library's scan of the log it rebuilt."""
     scan = in_own_process("library", url, store, events=50_000)
     figures = in_own_process("rebuild", url, store)
+    rate = figures["events_per_second"]
     _rate("rebuild", store, figures, scan, "scan_events_per_second", "library scan + decode")
+    own = in_own_process("log_scan", url, store)
+    emit(
+        "library_scan_of_this_log",
+        store,
+        own["scan_events_per_second"],
+        "events/s",
+        note="eventsourcing notification scan + decode of the ledger's own log, pages of 1,000",
+        rebuild_ratio=round(rate / own["scan_events_per_second"], 3),
+        pid=own["pid"],
+    )
 
 
 def _rate(

@@ -45,6 +45,7 @@ def test_bench_all_prints_every_figure_beside_its_ceiling_on_both_stores() -> No
             "library_batched_save",
             "library_scan",
             "rebuild",
+            "library_scan_of_this_log",
             "statement_from_projections",
             "statement_json_from_projections",
             "statement_over_http",
@@ -59,6 +60,18 @@ def test_bench_all_prints_every_figure_beside_its_ceiling_on_both_stores() -> No
         assert named["import"]["ceiling_name"] == "raw executemany (1,000 rows/txn)"
         assert named["rebuild"]["ceiling_name"] == "library scan + decode"
         assert named["import"]["parse_worker_peak_rss_mib"] > 0
+        # where the time and the CPU go (issue 17's budget)
+        assert named["import"]["cpu_seconds"] > 0
+        assert named["import"]["parse_worker_cpu_seconds"] > 0
+        rebuilt = named["rebuild"]
+        assert rebuilt["fold_seconds"] > 0
+        assert rebuilt["rows_seconds"] > 0
+        assert rebuilt["fold_seconds"] + rebuilt["rows_seconds"] == pytest.approx(
+            rebuilt["seconds"], abs=0.02
+        )
+        own = named["library_scan_of_this_log"]
+        assert own["value"] > 0
+        assert own["rebuild_ratio"] == pytest.approx(rebuilt["value"] / own["value"], abs=1e-2)
 
 
 @pytest.mark.postgres
@@ -74,8 +87,9 @@ def test_bench_measures_each_phase_and_ceiling_in_a_process_of_its_own() -> None
         pids += [named["import"]["pid"], named["import"]["ceiling_pid"]]
         pids += [named["library_batched_save"]["pid"]]
         pids += [named["rebuild"]["pid"], named["rebuild"]["ceiling_pid"]]
+        pids += [named["library_scan_of_this_log"]["pid"]]
         assert named["library_scan"]["pid"] == named["library_batched_save"]["pid"]
-    assert len(set(pids)) == len(pids) == 10
+    assert len(set(pids)) == len(pids) == 12
 
 
 @pytest.mark.postgres
