@@ -14,7 +14,7 @@ rep's first unpaid period, as after a real publication (SPEC §3.7).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -321,10 +321,15 @@ def whatif_report(
     periods: Sequence[Period],
     rep_ids: Iterable[str],
     warnings: Sequence[PayWarning] = (),
+    stored: Callable[[str, Period], dict[str, Any] | None] | None = None,
 ) -> WhatIf:
     """Every rep's (of ``rep_ids``) pay for each of ``periods`` today and with
     ``candidate`` folded into a fork of ``facts`` (None: the candidate is a
     version already published as it stands, so nothing changes).
+
+    ``stored(rep_id, period)``: today's statement as the read models hold it,
+    when they stand exactly at ``at`` (the same document a fresh computation
+    gives, which `verify` holds them to): read rather than computed again.
 
     Per rep and period: today's figures and the candidate's (a statement's
     total and payable: a paid period's as paid, both sides), the difference,
@@ -352,7 +357,7 @@ def whatif_report(
             then_in = eligible(fork, rep_id, period)
             if not now_in and not then_in:
                 continue
-            today = today_calc.statement(rep_id, period) if now_in else None
+            today = _today(today_calc, stored, at, rep_id, period) if now_in else None
             then = candidate_calc.statement(rep_id, period) if then_in else None
             paid = today is not None and today.get("status") == "paid"
             replay = _paid_replay(today_calc, candidate_calc, rep_id, period) if paid else None
@@ -387,6 +392,21 @@ def whatif_report(
         ],
         warnings=[WarningDoc.model_validate(w.to_dict()) for w in warnings],
     )
+
+
+def _today(
+    calc: Calculator,
+    stored: Callable[[str, Period], dict[str, Any] | None] | None,
+    at: AsOf,
+    rep_id: str,
+    period: Period,
+) -> dict[str, Any]:
+    """Today's statement of ``rep_id`` for ``period``: the stored one with the
+    point it stands at, or else computed."""
+    doc = stored(rep_id, period) if stored is not None else None
+    if doc is None:
+        return calc.statement(rep_id, period)
+    return {**doc, "as_of": at.to_dict(), "chain_head": at.head()}
 
 
 def _row(
