@@ -4,6 +4,7 @@ they compute nothing themselves."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -897,8 +898,8 @@ class Reports:
             [candidate_input(plan, datetime.now(UTC))], actor=actor
         )
         candidate = _after(dry[0], facts) if dry else None
-        stored = self._statements_at(position)
-        report = whatif_report(
+        report = functools.partial(
+            whatif_report,
             facts,
             at,
             plan,
@@ -906,29 +907,44 @@ class Reports:
             periods=wanted,
             rep_ids=reps,
             warnings=warnings,
-            stored=stored,
         )
-        if stored is not None and self.projector.store.position() != position:
+        stored = self._statements_at(position, wanted, reps)
+        if stored is None:
+            return report()
+        answer = report(stored=stored)
+        if self.projector.store.position() != position:
             # a projector's commit while they were read: today's computed after all
-            report = whatif_report(
-                facts, at, plan, candidate, periods=wanted, rep_ids=reps, warnings=warnings
-            )
-        return report
+            answer = report()
+        return answer
 
     def _statements_at(
-        self, position: int
+        self, position: int, periods: Sequence[Period], rep_ids: Sequence[str]
     ) -> Callable[[str, Period], dict[str, Any] | None] | None:
-        """Today's statements as the read models hold them, when they stand at
-        ``position`` (after bringing them there, or waiting a moment for
+        """Today's open statements as the read models hold them, when they stand
+        at ``position`` (after bringing them there, or waiting a moment for
         whoever projects); None when they do not. A what-if of everyone reads
         them rather than computing them again (a third of its time); the
-        caller checks the position again once it has read them."""
+        caller checks the position again once it has read them.
+
+        A paid period is never taken from them: its statement is served only
+        once it proves itself against its run (`_prove_paid`), and the what-if
+        computes it from the log instead — paid as the payout claims index says
+        (one query a period), not as the stored copy says."""
         if self.fresh(position) != position:
             return None
         store = self.projector.store
+        claims = self.ledger.chain.select_claims
+        paid = {
+            (c.rep_id, c.period)
+            for period in periods
+            for c in _paid_up_to(claims(str(period), list(rep_ids)), position)
+        }
 
         def stored(rep_id: str, period: Period) -> dict[str, Any] | None:
-            return store.row("statements", rep_id, str(period))
+            if (rep_id, str(period)) in paid:
+                return None
+            doc = store.row("statements", rep_id, str(period))
+            return doc if doc is not None and doc.get("status") != "paid" else None
 
         return stored
 

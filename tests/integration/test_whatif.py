@@ -28,6 +28,7 @@ from projections.statement import Calculator
 from projections.whatif import Amounts, EstimateSale, PaidWhatIfRow, WhatIf
 from tests.builders import jsonl, sale
 from tests.conftest import PG_URL
+from tests.integration.test_paid_statements import _Rows
 
 # The demo's plan, version 2: commission ×1.5 on the part of the quarter's sales
 # beyond half the target (a marginal accelerator), in force from 2026.
@@ -288,9 +289,11 @@ class TestTodayFromTheReadModels:
         computed = self._counting(monkeypatch)
         read = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
         rows = len(read.reps)
-        assert len(computed) == rows  # the candidate's side only
+        paid = sum(1 for row in read.reps if row.status == "paid")
+        assert paid == len(REPS)  # Q3
+        assert len(computed) == rows + paid  # the candidate's side, and today's paid ones
         computed.clear()
-        monkeypatch.setattr(Reports, "_statements_at", lambda _self, _position: None)
+        monkeypatch.setattr(Reports, "_statements_at", lambda *_: None)
         again = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
         assert len(computed) == 2 * rows
         assert self._figures(read) == self._figures(again)
@@ -305,8 +308,8 @@ class TestTodayFromTheReadModels:
         expected = self._figures(reports.whatif(CANDIDATE, PERIODS, actor="fin-amy"))
         real = Reports._statements_at
 
-        def moving(self: Reports, position: int) -> Any:
-            read = real(self, position)
+        def moving(self: Reports, position: int, *scope: Any) -> Any:
+            read = real(self, position, *scope)
             assert read is not None
 
             def stored(rep_id: str, period: Any) -> dict[str, Any] | None:
@@ -325,6 +328,19 @@ class TestTodayFromTheReadModels:
         result = reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")
         assert len(computed) > len(result.reps)  # today's computed after all
         assert self._figures(result) == expected
+
+    def test_a_paid_period_is_never_taken_from_the_read_models(
+        self, demo: tuple[Ledger, Reports], db_url: str
+    ) -> None:
+        """A paid statement is served only once it proves itself against its run;
+        a what-if computes it from the log instead, paid as the ledger records
+        it — an edited copy (to another total, or to look open) changes nothing."""
+        _, reports = demo
+        expected = self._figures(reports.whatif(CANDIDATE, PERIODS, actor="fin-amy"))
+        rows = _Rows(db_url)
+        for rep, edit in (("rep-li", {"total": "99999.00"}), ("rep-chen", {"status": "open"})):
+            rows.set_read_model(rep, "2026-Q3", {**rows.read_model(rep, "2026-Q3"), **edit})
+        assert self._figures(reports.whatif(CANDIDATE, PERIODS, actor="fin-amy")) == expected
 
 
 class TestEstimate:
