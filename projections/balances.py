@@ -15,7 +15,11 @@ from projections.versioning import ReadModel
 
 __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 
-BALANCES = ReadModel("balances", 1, "each rep's sums per line kind, total and payable, by period")
+# 2: how many items the statement holds pending (a period's summary reads it here,
+# not from the statement)
+BALANCES = ReadModel(
+    "balances", 2, "each rep's sums per line kind, total, payable and items pending, by period"
+)
 ATTAINMENT = ReadModel("attainment", 1, "each rep's attainment, score and tier, by period")
 STATEMENTS = ReadModel("statements", 2, "each rep's explained statement, by period")
 
@@ -51,6 +55,7 @@ def rep_rows(
             **{kind: format(amount, "f") for kind, amount in sums.items()},
             "total": statement["total"],
             "payable": statement["payable"],
+            "pending": len(statement.get("pending", ())),
         }
         attainment[key] = {
             "rep_id": rep_id,

@@ -277,7 +277,7 @@ def overview(reports: Reports, period: str | None) -> Overview:
     periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
     chosen = period if period in periods else default_period(reports, periods)
     view = Overview(chosen, periods)
-    attainment = [doc for _, key, doc in store.rows("attainment") if key == chosen]
+    attainment = [doc for _, _, doc in store.rows("attainment", key=chosen)] if chosen else []
     buckets = Counter(bucket(doc.get("attainment")) for doc in attainment)
     view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
     tiers = Counter(doc.get("tier_coefficient") or NO_TARGET for doc in attainment)

@@ -169,8 +169,12 @@ class ViewStore(Protocol):
         ...
 
     def rows(
-        self, view: str, scope: str | None = None
-    ) -> list[tuple[str, str, dict[str, Any]]]: ...
+        self, view: str, scope: str | None = None, *, key: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(scope, key, document) of ``view``'s rows, of one scope and/or one
+        key when given (a period's rows of every rep: the balances and attainment
+        are indexed by key, migration 4), ordered by scope and key."""
+        ...
 
 
 def encode_doc(value: Mapping[str, Any]) -> str:

@@ -89,6 +89,24 @@ def _pg_versions(curs: Any, schema: str) -> None:
     )
 
 
+# The read models a period's summary reads for every rep at once (`rows(view, key=...)`).
+_BY_PERIOD = ("balances", "attainment")
+
+
+def _sqlite_by_period(c: Any) -> None:
+    for view in _BY_PERIOD:
+        c.execute(f"CREATE INDEX IF NOT EXISTS proj_{view}_key ON proj_{view} (key)")
+
+
+def _pg_by_period(curs: Any, schema: str) -> None:
+    for view in _BY_PERIOD:
+        curs.execute(
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} (key)").format(
+                Identifier(f"proj_{view}_key"), Identifier(schema), Identifier(f"proj_{view}")
+            )
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -107,6 +125,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "read-model versions recorded (proj_versions): a changed one is replayed on start",
         _sqlite_versions,
         _pg_versions,
+    ),
+    Migration(
+        4,
+        "balances and attainment indexed by period: a period's summary reads every rep's "
+        "row of it in one query",
+        _sqlite_by_period,
+        _pg_by_period,
     ),
 )
 

@@ -125,13 +125,21 @@ class PostgresViewStore(PostgresTrackingRecorder):
             found = curs.fetchone()
         return str(found["key"]) if found and found["key"] is not None else None
 
-    def rows(self, view: str, scope: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def rows(
+        self, view: str, scope: str | None = None, *, key: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        where = [
+            (column, value)
+            for column, value in (("scope", scope), ("key", key))
+            if value is not None
+        ]
         statement = SQL("SELECT scope, key, doc::text AS doc FROM {}").format(self.table(view))
-        params: tuple[str, ...] = ()
-        if scope is not None:
-            statement += SQL(" WHERE scope = %s")
-            params = (scope,)
+        if where:
+            statement += SQL(" WHERE ") + SQL(" AND ").join(
+                SQL("{} = %s").format(Identifier(column)) for column, _ in where
+            )
         statement += SQL(" ORDER BY scope, key")
+        params = tuple(value for _, value in where)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
             return [(r["scope"], r["key"], orjson.loads(r["doc"])) for r in curs.fetchall()]

@@ -72,14 +72,20 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             found = c.fetchone()
         return str(found[0]) if found and found[0] is not None else None
 
-    def rows(self, view: str, scope: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    def rows(
+        self, view: str, scope: str | None = None, *, key: str | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         assert view in VIEWS, view
+        where = [
+            (column, value)
+            for column, value in (("scope", scope), ("key", key))
+            if value is not None
+        ]
         statement = f"SELECT scope, key, doc FROM proj_{view}"  # noqa: S608
-        params: tuple[str, ...] = ()
-        if scope is not None:
-            statement += " WHERE scope = ?"
-            params = (scope,)
+        if where:
+            statement += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in where)
         statement += " ORDER BY scope, key"
+        params = tuple(value for _, value in where)
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             return [(row[0], row[1], orjson.loads(row[2])) for row in c.fetchall()]
