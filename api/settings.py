@@ -129,11 +129,12 @@ class Settings(BaseSettings):
         description="GET /metrics answers without a token (its figures name no rep, "
         "amount or token); false: a finance or admin token is required.",
     )
-    parse_workers: int = Field(
-        default=1,
+    parse_workers: int | None = Field(
+        default=None,
         ge=0,
         description="Processes that parse large POST /events bodies off the API's "
-        "request thread (0: parse every body in the API process).",
+        "request thread (0: parse every body in the API process; unset: one when "
+        "a second core is usable, as an import's parse worker).",
     )
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES,

@@ -107,7 +107,7 @@ def api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Api]:
     shutil.copy(source, target)
     url = f"sqlite:///{target}"
     ledger = Ledger(url)
-    settings = Settings(database_url=url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
+    settings = Settings(database_url=url, token_secret=SECRET, log_json=True, parse_workers=1)  # type: ignore[arg-type]
     app = create_app(settings, ledger=ledger)
     store = TokenStore(ledger, SECRET)
     tokens = issue_tokens(store, *HOLDERS)

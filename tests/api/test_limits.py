@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from api import body_parser
 from api.app import create_app
 from api.limits import BodyLimit
 from api.settings import Settings
@@ -271,3 +272,27 @@ class TestMalformedBodies:
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "body"
         assert "malformed JSON" in response.json()["detail"]
+
+
+class TestBodyParserWorker:
+    """`LEDGER_PARSE_WORKERS` unset: a worker only when a second core is usable (a
+    container held to one CPU must not start a process that competes with the
+    API for it); the inputs are the same wherever the body is parsed."""
+
+    @pytest.mark.parametrize(("cores", "worker"), [(1, False), (2, True)])
+    def test_by_default_a_worker_only_when_a_second_core_is_usable(
+        self, monkeypatch: pytest.MonkeyPatch, cores: int, *, worker: bool
+    ) -> None:
+        monkeypatch.setattr(body_parser, "usable_cores", lambda: cores)
+        parser = body_parser.BodyParser()
+        body = json.dumps([demo_sale(f"S-C-{i}") for i in range(400)]).encode()
+        assert len(body) >= body_parser.LARGE_BODY_BYTES
+        try:
+            inputs, errors = asyncio.run(parser.parse(body, "integration"))
+            assert (parser._pool is not None) is worker
+        finally:
+            parser.close()
+        here, here_errors = body_parser.parse_body(body, "integration")
+        assert errors == here_errors == []
+        assert inputs == here
+        assert len(inputs) == 400
