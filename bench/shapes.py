@@ -94,7 +94,7 @@ def _events(sales: int) -> list[str]:
     return lines
 
 
-def _timed(call: Any, rounds: int) -> dict[str, float]:
+def timed(call: Any, rounds: int) -> dict[str, float]:
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         head = ledger.head()
         assert head is not None
         for bench, rep_id in (("statement_collection_fx", "r1"), ("statement_override", "m1")):
-            figures = _timed(
+            figures = timed(
                 lambda rep_id=rep_id: reports.statement(rep_id, "2026-02", as_of=head.position),
                 args.rounds,
             )

@@ -158,3 +158,19 @@ def test_bench_http_summary_phase_through_its_lean_client() -> None:
     assert summary["value"] > 0
     assert summary["server_cpu_ms_per_req"] > 0
     assert summary["client_cpu_ms_per_req"] > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_bench_queues_times_every_role(store: str) -> None:
+    if store == "postgres":
+        require_postgres()
+    figures = _bench(
+        "bench.queues", "--store", store, "--reps", "40", "--events", "600", "--rounds", "2"
+    )
+    assert {(f["bench"], f["role"]) for f in figures} == {
+        (bench, role)
+        for bench in ("queue_reps", "queue_summary")
+        for role in ("rep", "manager", "finance")
+    }
+    assert all(f["store"] == store and f["p99"] >= f["p50"] >= 0 for f in figures)
