@@ -40,6 +40,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.chain_guard import BOUNDED_CHECK_POSITIONS
+
 if TYPE_CHECKING:
     from ledger.application import Ledger
     from projections.service import Reports
@@ -117,7 +119,7 @@ _LEDGER_FIGURES: tuple[
 # a scrape answers in a few seconds however much was imported since (the whole
 # check of 1M new events took 18 s, past Prometheus's default 10 s timeout);
 # the next scrapes go on from where it stopped. A payout step checks all of it.
-SCRAPE_CHAIN_POSITIONS = 100_000
+SCRAPE_CHAIN_POSITIONS = BOUNDED_CHECK_POSITIONS
 
 
 class LedgerCollector(Collector):
