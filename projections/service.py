@@ -766,6 +766,12 @@ class Reports:
         before = self.statement(rep_id, period, as_of=pa)
         after = self.statement(rep_id, period, as_of=pb)
         low, high = min(pa, pb), max(pa, pb)
+        # The events between that belong to the rep's trail (the replay index's:
+        # their own, their reports' for an override, plans and rates) — what can
+        # have changed their lines. Every event between was listed: other reps'
+        # sales and cases, to a rep (SPEC §2: nothing of anyone else's), and a
+        # million summaries for a diff across a large import.
+        trail = {p for p in self._trail(rep_id, high) if p > low}
         between = {
             r.event_id: EventSummary(
                 event_id=r.event_id,
@@ -774,9 +780,18 @@ class Reports:
                 actor=r.actor,
                 occurred_at=r.occurred_at.isoformat(),
             )
-            for r in self.ledger.iter_log(after=low, stop=high)
+            for r in (self.ledger.iter_log(after=low, stop=high) if trail else ())
+            if r.position in trail
         }
         return diff_statements(before, after, between)
+
+    def _trail(self, rep_id: str, position: int) -> list[int]:
+        """The positions up to ``position`` of the events that can change
+        ``rep_id``'s figures: from the replay index, or from a replay while the
+        read models trail."""
+        if self._indexed_to(position):
+            return self.projector.store.rep_positions(rep_id, position)
+        return rep_positions_by_replay(self.ledger.iter_log(stop=position), rep_id)
 
     def audit_bundle(self, rep_id: str, period: str) -> bytes:
         """SPEC §5 `audit bundle`: the rep's statement as served now, with every
@@ -787,10 +802,7 @@ class Reports:
         wanted = str(_period(period))
         statement = self.statement(rep_id, wanted)
         position = int(statement["chain_head"]["position"])
-        if self._indexed_to(position):
-            positions = self.projector.store.rep_positions(rep_id, position)
-        else:  # the read models trail: the same positions, from a replay
-            positions = rep_positions_by_replay(self.ledger.iter_log(stop=position), rep_id)
+        positions = self._trail(rep_id, position)
         if not positions:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
         first = min(positions)

@@ -207,6 +207,38 @@ class TestReplayAndDiff:
         assert d.total_change == "0.00"
         assert [e.event_id for e in d.events_between] == [approval_id]
 
+    def test_a_diff_lists_only_the_events_of_the_reps_trail(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """The events between two points are those that can change the rep's
+        figures: another rep's sale and red-line case recorded meanwhile are not
+        listed (a rep sees nothing of anyone else's)."""
+        ledger, reports, _ = demo
+        start = ledger.head().position  # type: ignore[union-attr]
+        ledger.import_lines(
+            jsonl(
+                sale("S-DIFF-CHEN", "rep-chen", "5000.00"),
+                event_line(
+                    "ViolationRecorded",
+                    actor="cmp-sun",
+                    case_id="CASE-DIFF",
+                    rep_id="rep-chen",
+                    code="false-expense-claim",
+                    severity="red_line",
+                    description="taxi receipts",
+                    amount="50.00",
+                ),
+                sale("S-DIFF-LI", "rep-li", "1000.00"),
+            ),
+            actor="crm",
+        )
+        end = ledger.head().position  # type: ignore[union-attr]
+        mine = ledger.read_log(end - 1, 1)[0]
+        d = reports.diff("rep-li", "2026-Q3", start, end)
+        assert [(e.event_id, e.type) for e in d.events_between] == [(mine.event_id, "SaleRecorded")]
+        theirs = reports.diff("rep-chen", "2026-Q3", start, end)
+        assert [e.position for e in theirs.events_between] == [start + 1, start + 2]
+
     def test_as_of_a_timestamp(self, demo: tuple[Ledger, Reports, str]) -> None:
         ledger, reports, _ = demo
         record = ledger.read_log(9, 1)[0]
