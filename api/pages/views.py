@@ -257,13 +257,17 @@ def bucket(attainment: str | None) -> str:
     return next(label for low, label in _BUCKETS if value >= low)
 
 
-def default_period(reports: Reports, periods: list[str]) -> str | None:
+def default_period(
+    reports: Reports, periods: list[str], measured: Counter[str] | None = None
+) -> str | None:
     """The period that ends latest among ``periods`` in which anyone has a
     target (a new period with no targets yet would show an empty page); of a
     month and a quarter that end the same day, the one with more reps measured
-    (a small monthly team does not hide the quarter of the larger one)."""
-    store = reports.projector.store
-    measured = Counter(key for _, key, doc in store.rows("attainment") if doc.get("attainment"))
+    (a small monthly team does not hide the quarter of the larger one).
+    ``measured``: period -> reps with an attainment in it (default: every rep's)."""
+    if measured is None:
+        store = reports.projector.store
+        measured = Counter(key for _, key, doc in store.rows("attainment") if doc.get("attainment"))
     candidates = [p for p in periods if p in measured]
     if not candidates:
         return periods[0] if periods else None

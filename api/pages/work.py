@@ -53,15 +53,25 @@ def team(request: Request) -> Response:
             for scope, _, doc in store.rows("reps")
             if manages(page.who, doc.get("manager_id"))
         )
+        # the team's own rows, a rep at a time (not the whole organisation's)
+        balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
+        scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
         periods = sorted(
-            {key for _, key, _ in store.rows("balances")}, key=views.period_key, reverse=True
+            {key for rows in balances.values() for key in rows},
+            key=views.period_key,
+            reverse=True,
+        )
+        measured = Counter(
+            key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
         )
         wanted = request.query_params.get("period")
-        period = wanted if wanted in periods else views.default_period(page.reports, periods)
+        period = (
+            wanted if wanted in periods else views.default_period(page.reports, periods, measured)
+        )
         rows = []
         for rep_id in reps:
-            balance = store.row("balances", rep_id, period) if period else None
-            attainment = store.row("attainment", rep_id, period) if period else None
+            balance = balances[rep_id].get(period) if period else None
+            attainment = scores[rep_id].get(period) if period else None
             if balance is None:
                 continue
             rows.append(
@@ -75,7 +85,7 @@ def team(request: Request) -> Response:
                 }
             )
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)
-        waiting = [doc for scope, _, doc in store.rows("pending_approvals") if scope in set(reps)]
+        waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
         return page.render(
             "team.html",
             period=period,

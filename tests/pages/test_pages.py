@@ -559,6 +559,21 @@ class TestTeamAndCases:
         assert "rep-li" not in other
         assert "T-WANG-Q3-B" not in other
 
+    def test_a_team_page_offers_the_teams_own_periods(self, site: Site) -> None:
+        """The periods offered, and the one opened by default, are the team's (read
+        a rep at a time): the quarterly east team is not offered the inside team's
+        months, and lead He opens on September, not on the larger team's quarter."""
+        site.sign_in("mgr-zhao", "manager")
+        east = site.client.get("/app/team").text
+        assert '<option value="2026-Q3" selected>' in east
+        assert 'value="2026-09"' not in east
+        site.sign_in("lead-he", "manager")
+        inside = site.client.get("/app/team").text
+        assert '<option value="2026-09" selected>' in inside
+        assert 'value="2026-Q3"' not in inside
+        assert "rep-sun" in inside
+        assert "rep-li" not in inside
+
     @pytest.mark.parametrize(
         ("actor", "role", "rep", "path"),
         [
