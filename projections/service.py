@@ -771,7 +771,8 @@ class Reports:
         # have changed their lines. Every event between was listed: other reps'
         # sales and cases, to a rep (SPEC §2: nothing of anyone else's), and a
         # million summaries for a diff across a large import.
-        trail = {p for p in self._trail(rep_id, high) if p > low}
+        # Read by position: only the trail's events are read, not all between.
+        trail = sorted(p for p in self._trail(rep_id, high) if p > low)
         between = {
             r.event_id: EventSummary(
                 event_id=r.event_id,
@@ -780,8 +781,7 @@ class Reports:
                 actor=r.actor,
                 occurred_at=r.occurred_at.isoformat(),
             )
-            for r in (self.ledger.iter_log(after=low, stop=high) if trail else ())
-            if r.position in trail
+            for r in self.ledger.read_positions(trail)
         }
         return diff_statements(before, after, between)
 
