@@ -31,7 +31,7 @@ import structlog
 
 from ledger.errors import InvalidInputError, LedgerError, LineError, TooLargeError
 from ledger.ingestion.parse import inputs_from_wire, parse_body, parse_body_wire
-from ledger.ingestion.workers import usable_cores, watch_parent
+from ledger.ingestion.workers import parse_workers_for, usable_cores, watch_parent
 from ledger.limits import MAX_EVENTS, MAX_JSON_DEPTH, depth_error, exceeds_depth
 from ledger.writes import Input
 
@@ -58,8 +58,8 @@ class BodyParser:
         self.large_body_bytes = large_body_bytes
         self.max_events = max_events
         self.max_depth = max_depth
-        if workers is None:  # a worker on a core of its own, never one competing for ours
-            workers = 1 if usable_cores() > 1 else 0
+        if workers is None:
+            workers = parse_workers_for(usable_cores())
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._failed = workers < 1

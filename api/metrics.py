@@ -146,7 +146,7 @@ class LedgerCollector(Collector):
         counts = store.event_counts()
         failing = self.reports.projection_health().get("state") == "failing"
         report = self.ledger.check_chain(limit=SCRAPE_CHAIN_POSITIONS)
-        verified = report.head.position if report.ok and report.head else 0
+        verified = report.verified_position
         values = {
             "ledger_events": position,
             "ledger_projection_position": projected,

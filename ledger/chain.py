@@ -244,6 +244,12 @@ class ChainReport:
             ok=False, mode=mode, checked=checked, head=head, broken_position=position, reason=reason
         )
 
+    @property
+    def verified_position(self) -> int:
+        """How far the chain is known intact: the head checked when it held, else 0
+        (a bounded check's head is as far as it got)."""
+        return self.head.position if self.ok and self.head else 0
+
     def summary(self) -> str:
         head = f"{self.head.position}:{self.head.hash}" if self.head else "(empty)"
         if self.ok:

@@ -766,12 +766,10 @@ class Reports:
         before = self.statement(rep_id, period, as_of=pa)
         after = self.statement(rep_id, period, as_of=pb)
         low, high = min(pa, pb), max(pa, pb)
-        # The events between that belong to the rep's trail (the replay index's:
-        # their own, their reports' for an override, plans and rates) — what can
-        # have changed their lines. Every event between was listed: other reps'
-        # sales and cases, to a rep (SPEC §2: nothing of anyone else's), and a
-        # million summaries for a diff across a large import.
-        # Read by position: only the trail's events are read, not all between.
+        # The events between of the rep's trail (the replay index's: their own,
+        # their reports' for an override, plans and rates), read by position —
+        # what can have changed their lines; never other reps' events (SPEC §2),
+        # nor every event of a large import between the two points.
         trail = sorted(p for p in self._trail(rep_id, high) if p > low)
         between = {
             r.event_id: EventSummary(

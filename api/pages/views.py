@@ -283,9 +283,15 @@ def overview(reports: Reports, period: str | None) -> Overview:
     teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
     balances = store.rows("balances")
     periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
-    chosen = period if period in periods else default_period(reports, periods)
+    if period in periods:
+        chosen: str | None = period
+        attainment = [doc for _, _, doc in store.rows("attainment", key=period)]
+    else:  # the default, from every rep's attainment rows: read once for both
+        every = store.rows("attainment")
+        measured = Counter(key for _, key, doc in every if doc.get("attainment"))
+        chosen = default_period(reports, periods, measured)
+        attainment = [doc for _, key, doc in every if key == chosen]
     view = Overview(chosen, periods)
-    attainment = [doc for _, _, doc in store.rows("attainment", key=chosen)] if chosen else []
     buckets = Counter(bucket(doc.get("attainment")) for doc in attainment)
     view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
     tiers = Counter(doc.get("tier_coefficient") or NO_TARGET for doc in attainment)
@@ -321,7 +327,7 @@ def overview(reports: Reports, period: str | None) -> Overview:
     # the whole chain, checked on every view, was most of the page's time (8.5 of
     # 9.7 s at 280,000 events); `verify` and `GET /audit/verify` check it all
     report = reports.ledger.check_chain(limit=DASHBOARD_CHAIN_POSITIONS)
-    verified = report.head.position if report.ok and report.head else 0
+    verified = report.verified_position
     view.health = {
         "position": position,
         "projected": projected,

@@ -34,7 +34,7 @@ from ledger.backends.base import AppendSession
 from ledger.chain import ChainLink
 from ledger.errors import BatchRejectedError, LineError, StoreUnavailableError
 from ledger.ingestion.parse import parse_chunk, parse_lines
-from ledger.ingestion.workers import usable_cores, watch_parent
+from ledger.ingestion.workers import parse_workers_for, usable_cores, watch_parent
 from ledger.limits import MAX_BODY_BYTES, depth_error, exceeds_depth, line_too_long
 from ledger.records import bulk
 from ledger.results import Outcome, RecordResult, outcomes_of, warnings_of
@@ -336,8 +336,8 @@ class _Parser:
         self._notice = notice
         self._actor = actor
         self._errors = errors
-        if workers is None:  # one, when there is a second core for it
-            workers = 1 if usable_cores() > 1 else 0
+        if workers is None:
+            workers = parse_workers_for(usable_cores())
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
 

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["WATCH_SECONDS", "usable_cores", "watch_parent"]
+__all__ = ["WATCH_SECONDS", "parse_workers_for", "usable_cores", "watch_parent"]
 
 WATCH_SECONDS = 0.5  # how often a worker looks for its parent
 # cgroup v2's CPU limit of this process ("max 100000": none), as a container has it.
@@ -39,6 +39,13 @@ def usable_cores(cpu_max: Path = _CPU_MAX) -> int:
         if quota != "max":
             cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
     return max(cores, 1)
+
+
+def parse_workers_for(cores: int) -> int:
+    """How many parse worker processes to start by default (an import's, the API's
+    for large bodies) with ``cores`` usable: one on a core of its own, none where
+    it would compete with the process it parses for."""
+    return 1 if cores > 1 else 0
 
 
 def watch_parent(parent_pid: int, every_seconds: float = WATCH_SECONDS) -> None:
