@@ -373,10 +373,16 @@ class WorkQueues:
             wanted = str(parse_period(period))
         except ValueError as exc:
             raise InvalidInputError(str(exc), field="period") from None
-        visible = self._visible(viewer)
+        # the reps, their balances and attainment and the runs read as of one
+        # moment: a total and its attainment never come from two positions. The
+        # claims (the log's own index) after it: a snapshot holds a connection,
+        # and a second one per request could drain the pool under load.
+        with self.reports.snapshot():
+            visible = self._visible(viewer)
+            balances, attainment = self._period_rows(wanted, visible)
+            runs = self._runs()
+        status = self._period_status(wanted, list(visible), runs)
         store = self.reports.projector.store
-        balances, attainment = self._period_rows(wanted, visible)
-        status = self._period_status(wanted, list(visible))
         listed: list[tuple[str, RepRow, dict[str, Any]]] = []
         teams: dict[str, dict[str, Any]] = {}
         for rep_id, rep in sorted(visible.items()):
@@ -449,13 +455,12 @@ class WorkQueues:
         return found[0], found[1]
 
     def _period_status(
-        self, period: str, reps: list[str]
+        self, period: str, reps: list[str], runs: Mapping[str, RunRow]
     ) -> dict[str, tuple[PeriodStatus, str | None]]:
         """rep -> where their ``period`` stands and the run that holds it: open,
         calculated, approved, paid (from the payout claims index and the runs'
         read model)."""
         claims = self.ledger.chain.select_claims(period, reps) if reps else []
-        runs = self._runs()
         rejected = {(c.rep_id, c.run_id) for c in claims if c.state == REJECTED}
         found: dict[str, tuple[PeriodStatus, str | None]] = {}
         for claim in sorted(claims, key=lambda c: c.position):

@@ -9,7 +9,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -1013,6 +1014,21 @@ class Reports:
         with self._lock:
             return self.projector.catch_up()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[int]:
+        """The projections brought to the head (`fresh`), then every read of the
+        read models inside it from that one moment (`ViewStore.snapshot`): a page
+        or list that reads several of them — balances, attainment, runs — shows
+        numbers that agree with each other, however the projector moves on
+        meanwhile. Yields the position the reads are as of. Only reads inside."""
+        store = self.projector.store
+        if store.in_snapshot():
+            yield store.position()
+            return
+        self.fresh()
+        with store.snapshot():
+            yield store.position()
+
     def fresh(self, position: int | None = None) -> int:
         """Bring the projections to ``position`` (default: the head), or wait for
         whoever projects; returns the position they are at.
@@ -1020,8 +1036,11 @@ class Reports:
         No wait while the projector keeps failing (SPEC §7): reads are served at
         once as of where the read models are (their ``as_of`` says so) rather
         than each waiting ``read_wait_seconds`` for a catch-up that is not coming.
+        Inside a `snapshot` nothing moves: the snapshot's position, at once.
         """
         store = self.projector.store
+        if store.in_snapshot():
+            return store.position()
         if self.projections == "inline":
             return self.catch_up().position
         if position is None:

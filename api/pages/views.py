@@ -69,10 +69,11 @@ def period_key(period: str) -> tuple[int, int, str]:
     return (parsed.first_day.toordinal(), -parsed.last_day.toordinal(), period)
 
 
-def _runs_by_rep(reports: Reports) -> dict[tuple[str, str], str]:
-    """The status of the newest open (calculated or approved) run per rep and period."""
+def _runs_by_rep(reports: Reports, runs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """The status of the newest open (calculated or approved) run of ``runs`` (the
+    runs' read model) per rep and period."""
     statuses: dict[tuple[str, str], str] = {}
-    for _, _, run in reports.projector.store.rows("payout_runs"):
+    for run in runs:
         if run.get("status") not in {"calculated", "approved"}:
             continue
         recorded = reports.ledger.event(run["calculated_event_id"]).data
@@ -84,10 +85,14 @@ def _runs_by_rep(reports: Reports) -> dict[tuple[str, str], str]:
 def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
     """The rep's periods, newest first: total, payable, currency and status
     (open, calculated, approved, paid, corrected — paid, and changed since)."""
-    reports.fresh()
-    open_runs = _runs_by_rep(reports)
+    with reports.snapshot():  # the runs and the statements as of one moment
+        runs = [run for _, _, run in reports.projector.store.rows("payout_runs")]
+        statements = reports.projector.store.rows("statements", rep_id)
+    # the runs' recorded events after it: a second connection held inside a
+    # snapshot per request could drain the pool under load
+    open_runs = _runs_by_rep(reports, runs)
     rows = []
-    for _, period, doc in reports.projector.store.rows("statements", rep_id):
+    for _, period, doc in statements:
         status = doc.get("status", "open")
         if status == "paid" and doc.get("correction_to"):
             status = "corrected"
@@ -278,7 +283,33 @@ def overview(reports: Reports, period: str | None) -> Overview:
     """Attainment distribution and tier counts of ``period`` (default: the latest
     with statements), payable by team for every period, red-line case counts by
     status, and the projections' lag and the audit chain."""
-    reports.fresh()
+    # the read models as of one moment (the chain check after: it may record
+    # how far it verified, a write, which no snapshot holds)
+    with reports.snapshot() as projected:
+        view = _overview_of_views(reports, period)
+    head = reports.ledger.head()
+    position = head.position if head else 0
+    # from the last verified position, a bounded stretch a view (as a scrape):
+    # the whole chain, checked on every view, was most of the page's time (8.5 of
+    # 9.7 s at 280,000 events); `verify` and `GET /audit/verify` check it all
+    report = reports.ledger.check_chain(limit=DASHBOARD_CHAIN_POSITIONS)
+    verified = report.verified_position
+    view.health = {
+        "position": position,
+        "projected": projected,
+        "lag": max(0, position - projected),
+        "chain_ok": report.ok,
+        "checked": report.checked,
+        "verified": verified,
+        "unverified": max(0, position - verified),
+        "broken_position": report.broken_position,
+        "reason": report.reason,
+    }
+    return view
+
+
+def _overview_of_views(reports: Reports, period: str | None) -> Overview:
+    """The overview's figures from the read models (`overview`, in a snapshot)."""
     store = reports.projector.store
     teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
     balances = store.rows("balances")
@@ -320,23 +351,4 @@ def overview(reports: Reports, period: str | None) -> Overview:
         if doc.get("kind") == "case" and doc.get("severity") == "red_line":
             statuses["overturned" if doc.get("overturned") else str(doc.get("approval"))] += 1
     view.red_lines = sorted(statuses.items())
-    head = reports.ledger.head()
-    position = head.position if head else 0
-    projected = store.position()
-    # from the last verified position, a bounded stretch a view (as a scrape):
-    # the whole chain, checked on every view, was most of the page's time (8.5 of
-    # 9.7 s at 280,000 events); `verify` and `GET /audit/verify` check it all
-    report = reports.ledger.check_chain(limit=DASHBOARD_CHAIN_POSITIONS)
-    verified = report.verified_position
-    view.health = {
-        "position": position,
-        "projected": projected,
-        "lag": max(0, position - projected),
-        "chain_ok": report.ok,
-        "checked": report.checked,
-        "verified": verified,
-        "unverified": max(0, position - verified),
-        "broken_position": report.broken_position,
-        "reason": report.reason,
-    }
     return view

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import urllib.parse
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -31,14 +33,16 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 _CASE_DECISIONS: Final = {"approve": "grant", "reject": "reject"}
 
 
-def _work_views(page: Page, role: str, route: str, *, refused: str) -> ViewStore:
+@contextmanager
+def _work_views(page: Page, role: str, route: str, *, refused: str) -> Iterator[ViewStore]:
     """The read models of a work page that is ``role``'s alone (and that the
-    API's ``route`` lets it read), caught up with the log first."""
+    API's ``route`` lets it read), caught up with the log and read as of that
+    one moment (every count and sum on the page agrees with the others)."""
     if page.who.role != role:
         raise ForbiddenError(refused)
     require_role(page.who, route)
-    page.reports.fresh()
-    return page.reports.projector.store
+    with page.reports.snapshot():
+        yield page.reports.projector.store
 
 
 @router.get("/team")
@@ -47,53 +51,58 @@ def team(request: Request) -> Response:
     attainment distribution; their targets and cases waiting for a decision."""
 
     def build(page: Page) -> Response:
-        store = _work_views(page, "manager", "get_statement", refused="team: managers")
-        reps = sorted(
-            scope
-            for scope, _, doc in store.rows("reps")
-            if manages(page.who, doc.get("manager_id"))
-        )
-        # the team's own rows, a rep at a time (not the whole organisation's)
-        balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
-        scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
-        periods = sorted(
-            {key for rows in balances.values() for key in rows},
-            key=views.period_key,
-            reverse=True,
-        )
-        measured = Counter(
-            key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
-        )
-        wanted = request.query_params.get("period")
-        period = (
-            wanted if wanted in periods else views.default_period(page.reports, periods, measured)
-        )
-        rows = []
-        for rep_id in reps:
-            balance = balances[rep_id].get(period) if period else None
-            attainment = scores[rep_id].get(period) if period else None
-            if balance is None:
-                continue
-            rows.append(
-                {
-                    "rep_id": rep_id,
-                    "attainment": (attainment or {}).get("attainment"),
-                    "tier": (attainment or {}).get("tier_coefficient"),
-                    "payable": balance["payable"],
-                    "total": balance["total"],
-                    "status": balance.get("status", "open"),
-                }
+        with _work_views(page, "manager", "get_statement", refused="team: managers") as store:
+            reps = sorted(
+                scope
+                for scope, _, doc in store.rows("reps")
+                if manages(page.who, doc.get("manager_id"))
             )
-        buckets = Counter(views.bucket(r["attainment"]) for r in rows)
-        waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
-        return page.render(
-            "team.html",
-            period=period,
-            periods=periods,
-            rows=rows,
-            distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
-            waiting=waiting,
-        )
+            # the team's own rows, a rep at a time (not the whole organisation's)
+            balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
+            scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
+            periods = sorted(
+                {key for rows in balances.values() for key in rows},
+                key=views.period_key,
+                reverse=True,
+            )
+            measured = Counter(
+                key
+                for rows in scores.values()
+                for key, doc in rows.items()
+                if doc.get("attainment")
+            )
+            wanted = request.query_params.get("period")
+            period = (
+                wanted
+                if wanted in periods
+                else views.default_period(page.reports, periods, measured)
+            )
+            rows = []
+            for rep_id in reps:
+                balance = balances[rep_id].get(period) if period else None
+                attainment = scores[rep_id].get(period) if period else None
+                if balance is None:
+                    continue
+                rows.append(
+                    {
+                        "rep_id": rep_id,
+                        "attainment": (attainment or {}).get("attainment"),
+                        "tier": (attainment or {}).get("tier_coefficient"),
+                        "payable": balance["payable"],
+                        "total": balance["total"],
+                        "status": balance.get("status", "open"),
+                    }
+                )
+            buckets = Counter(views.bucket(r["attainment"]) for r in rows)
+            waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
+            return page.render(
+                "team.html",
+                period=period,
+                periods=periods,
+                rows=rows,
+                distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
+                waiting=waiting,
+            )
 
     return serve(page_of(request), build)
 
@@ -103,30 +112,30 @@ def cases(request: Request) -> Response:
     """Every case by severity and status, the red-line cases awaiting approval."""
 
     def build(page: Page) -> Response:
-        store = _work_views(page, "compliance", "get_history", refused="cases: compliance")
-        entries = [
-            {**doc, "rep_id": scope}
-            for scope, _, doc in store.rows("discipline")
-            if doc.get("kind") == "case"
-        ]
-        entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
-        counts = Counter(
-            (
-                str(d.get("severity")),
-                "overturned" if d.get("overturned") else str(d.get("approval")),
+        with _work_views(page, "compliance", "get_history", refused="cases: compliance") as store:
+            entries = [
+                {**doc, "rep_id": scope}
+                for scope, _, doc in store.rows("discipline")
+                if doc.get("kind") == "case"
+            ]
+            entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
+            counts = Counter(
+                (
+                    str(d.get("severity")),
+                    "overturned" if d.get("overturned") else str(d.get("approval")),
+                )
+                for d in entries
             )
-            for d in entries
-        )
-        waiting = [
-            doc for _, _, doc in store.rows("pending_approvals") if doc.get("kind") == "case"
-        ]
-        return page.render(
-            "cases.html",
-            cases=entries,
-            counts=sorted(counts.items()),
-            waiting=waiting,
-            done=request.query_params.get("done"),
-        )
+            waiting = [
+                doc for _, _, doc in store.rows("pending_approvals") if doc.get("kind") == "case"
+            ]
+            return page.render(
+                "cases.html",
+                cases=entries,
+                counts=sorted(counts.items()),
+                waiting=waiting,
+                done=request.query_params.get("done"),
+            )
 
     return serve(page_of(request), build)
 

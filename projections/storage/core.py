@@ -104,6 +104,16 @@ class RebuildSession(Protocol):
 
 
 class ViewStore(Protocol):
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Every read inside it, in this context, from one moment of the read
+        models (a page reading several of them shows numbers that agree). Only
+        reads: a write inside it on the same thread could wait for it."""
+        ...
+
+    def in_snapshot(self) -> bool:
+        """Whether this context's reads are pinned by `snapshot`."""
+        ...
+
     def position(self) -> int: ...
 
     def read_point(self) -> tuple[int, int]:

@@ -6,6 +6,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -51,6 +52,8 @@ class PostgresViewStore(PostgresTrackingRecorder):
         require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
         self._read_point: bytes | None = None  # its statement, composed once
+        # the connection of this context's `snapshot`, which every read uses
+        self._pinned: ContextVar[Any] = ContextVar(f"view-snapshot-{id(self)}", default=None)
         name = self.datastore.schema
         schema = Identifier(name)
         for view in VIEWS:
@@ -84,6 +87,40 @@ class PostgresViewStore(PostgresTrackingRecorder):
         assert view in VIEWS, view
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(f"proj_{view}"))
 
+    # -- reading -----------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this context (thread, task) from one moment of the read
+        models: one REPEATABLE READ, READ ONLY transaction on one connection. A
+        snapshot inside a snapshot is the outer one."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # a page of a large organisation decodes its rows between statements:
+            # more than the pool's 5 s a stuck writer gets (it holds no lock)
+            conn.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
+    def in_snapshot(self) -> bool:
+        return self._pinned.get() is not None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection to read with: the snapshot's, or one from the pool."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        with self.datastore.get_connection() as conn:
+            yield conn
+
     # -- documents ---------------------------------------------------------------
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
@@ -92,7 +129,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as JSON text, not decoded."""
-        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+        with self._connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(
                 SQL(documents.PG_ROW).format(table=self.table(view)), (scope, key), prepare=True
             )
@@ -100,7 +137,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return bytes(found["doc"]) if found else None
 
     def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
-        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
+        with self._connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(
                 SQL(documents.PG_ROW_AT).format(
                     table=self.table(view), max_tracking_id=self.max_tracking_id_statement
@@ -114,7 +151,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return (bytes(doc) if doc is not None else None), int(found["position"] or 0)
 
     def last_key_before(self, view: str, scope: str, key: str) -> str | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL("SELECT max(key) AS key FROM {} WHERE scope = %s AND key < %s").format(
                     self.table(view)
@@ -140,14 +177,14 @@ class PostgresViewStore(PostgresTrackingRecorder):
             )
         statement += SQL(" ORDER BY scope, key")
         params = tuple(value for _, value in where)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
             return [(r["scope"], r["key"], orjson.loads(r["doc"])) for r in curs.fetchall()]
 
     # -- the replay index --------------------------------------------------------
 
     def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(replay_index.PG_POSITIONS).format(table=self._rep_events),
                 (rep_id, upto, *span),
@@ -156,7 +193,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
             return [int(r["position"]) for r in curs.fetchall()]
 
     def earliest_reach(self, rep_id: str, upto: int, span: DateSpan) -> date | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(replay_index.PG_EARLIEST_REACH).format(table=self._rep_events),
                 (rep_id, upto, *span),
@@ -166,7 +203,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return found["earliest"] if found else None
 
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(replay_index.PG_EARLIEST_CHANGE).format(table=self._rep_events),
                 (rep_id, after),
@@ -178,7 +215,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return date.min if found["unbounded"] else found["earliest"]
 
     def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL("SELECT rep_id, position, since, until FROM {}").format(self._rep_events)
             )
@@ -187,7 +224,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
             }
 
     def reps_at(self, position: int) -> list[str]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL("SELECT rep_id FROM {} WHERE position = %s ORDER BY rep_id").format(
                     self._rep_events
@@ -200,11 +237,12 @@ class PostgresViewStore(PostgresTrackingRecorder):
     # -- counts, position, versions ----------------------------------------------
 
     def position(self) -> int:
-        return self.max_tracking_id(TRACKING_NAME) or 0
+        with self._connection() as conn, conn.cursor() as curs:
+            return self._max_tracking_id(TRACKING_NAME, curs) or 0
 
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             if self._read_point is None:  # composing quotes each name: once, not per read
                 self._read_point = (
                     SQL("SELECT ({head}) AS head, ({tracked}) AS position")
@@ -219,12 +257,12 @@ class PostgresViewStore(PostgresTrackingRecorder):
         return int(found["head"] or 0), int(found["position"] or 0)
 
     def event_counts(self) -> dict[str, int]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(SQL("SELECT type, count FROM {}").format(self._counts))
             return {r["type"]: int(r["count"]) for r in curs.fetchall()}
 
     def versions(self) -> dict[str, int]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self._connection() as conn, conn.cursor() as curs:
             curs.execute(SQL("SELECT name, version FROM {}").format(self._versions))
             return {r["name"]: int(r["version"]) for r in curs.fetchall()}
 

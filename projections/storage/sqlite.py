@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         super().__init__(datastore)
         core.require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
+        # the cursor of this context's `snapshot`, which every read uses
+        self._pinned: ContextVar[Any] = ContextVar(f"view-snapshot-{id(self)}", default=None)
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -40,6 +43,38 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             migrate_sqlite(c)
 
+    # -- reading -----------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of this context (thread, task) from one moment of the read
+        models: one read transaction (in WAL mode its snapshot is taken at its
+        first read). A snapshot inside a snapshot is the outer one. An in-memory
+        store's reads are not pinned: its pool lets no write in while a read is
+        open, so a held read would stall the projector."""
+        if self._pinned.get() is not None or self.datastore.pool.is_sqlite_memory_mode:
+            yield
+            return
+        with self.datastore.transaction(commit=False) as c:
+            token = self._pinned.set(c)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
+    def in_snapshot(self) -> bool:
+        return self._pinned.get() is not None
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor to read with: the snapshot's, or one in a read transaction."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            yield pinned
+            return
+        with self.datastore.transaction(commit=False) as c:
+            yield c
+
     # -- documents ---------------------------------------------------------------
 
     def row(self, view: str, scope: str, key: str) -> dict[str, Any] | None:
@@ -49,7 +84,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     def row_json(self, view: str, scope: str, key: str) -> bytes | None:
         """A row's document as stored (JSON text), not decoded."""
         assert view in VIEWS, view
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(documents.sqlite_row(view), (scope, key))
             found = c.fetchone()
         return str(found[0]).encode() if found else None
@@ -57,14 +92,14 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     def row_json_at(self, view: str, scope: str, key: str) -> tuple[bytes | None, int]:
         assert view in VIEWS, view
         statement = documents.sqlite_row_at(view, self.select_max_tracking_id_statement)
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(statement, (scope, key, TRACKING_NAME))
             doc, position = c.fetchone()
         return (str(doc).encode() if doc is not None else None), int(position or 0)
 
     def last_key_before(self, view: str, scope: str, key: str) -> str | None:
         assert view in VIEWS, view
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(
                 f"SELECT max(key) FROM proj_{view} WHERE scope = ? AND key < ?",  # noqa: S608
                 (scope, key),
@@ -86,7 +121,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             statement += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in where)
         statement += " ORDER BY scope, key"
         params = tuple(value for _, value in where)
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(statement, params)
             return [(row[0], row[1], orjson.loads(row[2])) for row in c.fetchall()]
 
@@ -94,7 +129,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
         first, last = span
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(
                 replay_index.SQLITE_POSITIONS, (rep_id, upto, day_text(first), day_text(last))
             )
@@ -102,7 +137,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def earliest_reach(self, rep_id: str, upto: int, span: DateSpan) -> date | None:
         first, last = span
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(
                 replay_index.SQLITE_EARLIEST_REACH,
                 (rep_id, upto, day_text(first), day_text(last)),
@@ -111,7 +146,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         return day_of(earliest)
 
     def earliest_change_after(self, rep_id: str, after: int) -> date | None:
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(replay_index.SQLITE_EARLIEST_CHANGE, (rep_id, after))
             count, unbounded, earliest = c.fetchone()
         if not count:
@@ -119,12 +154,12 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         return date.min if unbounded else date.fromisoformat(earliest)
 
     def rep_index(self) -> dict[tuple[str, int], tuple[date | None, date | None]]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute("SELECT rep_id, position, since, until FROM proj_rep_events")
             return {(row[0], int(row[1])): (day_of(row[2]), day_of(row[3])) for row in c.fetchall()}
 
     def reps_at(self, position: int) -> list[str]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(
                 "SELECT rep_id FROM proj_rep_events WHERE position = ? ORDER BY rep_id",
                 (position,),
@@ -134,25 +169,26 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     # -- counts, position, versions ----------------------------------------------
 
     def position(self) -> int:
-        return self.max_tracking_id(TRACKING_NAME) or 0
+        with self._reading() as c:
+            return self._max_tracking_id(TRACKING_NAME, c) or 0
 
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"
         statement = (
             f"SELECT ({self.head_position_statement}), ({self.select_max_tracking_id_statement})"
         )
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(statement, (TRACKING_NAME,))
             head, position = c.fetchone()
         return int(head or 0), int(position or 0)
 
     def event_counts(self) -> dict[str, int]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute("SELECT type, count FROM proj_event_counts")
             return {row[0]: int(row[1]) for row in c.fetchall()}
 
     def versions(self) -> dict[str, int]:
-        with self.datastore.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute("SELECT name, version FROM proj_versions")
             return {row[0]: int(row[1]) for row in c.fetchall()}
 

@@ -1,0 +1,159 @@
+"""`ViewStore.snapshot` and `Reports.snapshot`, on SQLite and PostgreSQL: a page
+or list that reads several read models reads them as of one moment, however the
+projector moves on meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from projections.queues import Viewer, WorkQueues
+from projections.service import Reports
+from projections.storage.core import Batch, Replacement, ViewStore
+from tests.builders import enrol, jsonl, payouts, sale, seeded
+
+PERIOD = "2026-Q3"
+FINANCE = Viewer("finance", "fin-amy", decides=frozenset({"run"}))
+
+
+@pytest.fixture
+def reports(ledger: Ledger) -> Reports:
+    seeded(ledger)
+    ledger.import_lines(
+        jsonl(enrol("r1", team="east"), sale("S1", "r1", "10000.00")), actor="crm-sync"
+    )
+    reports = Reports(ledger)
+    reports.catch_up()
+    return reports
+
+
+def _move(store: ViewStore, view: str, change: dict[str, Any]) -> dict[str, Any]:
+    """What a projector's next batch would do: r1's ``view`` row of the period
+    changed, the position one further (written on a connection of its own)."""
+    before = store.row(view, "r1", PERIOD)
+    assert before is not None
+    after = {**before, **change}
+    store.write(
+        Batch([Replacement(view, "r1", {PERIOD: after}, from_key=PERIOD)], store.position() + 1)
+    )
+    return after
+
+
+def _read_in_another_thread(store: ViewStore) -> dict[str, Any] | None:
+    found: list[dict[str, Any] | None] = []
+    reader = threading.Thread(target=lambda: found.append(store.row("balances", "r1", PERIOD)))
+    reader.start()
+    reader.join()
+    return found[0]
+
+
+class TestViewStoreSnapshot:
+    def test_reads_inside_see_one_moment_and_others_see_the_writes(self, reports: Reports) -> None:
+        store = reports.projector.store
+        at = store.position()
+        with store.snapshot():
+            before = store.row("balances", "r1", PERIOD)
+            assert before is not None
+            after = _move(store, "balances", {"total": "1.00"})
+            assert store.row("balances", "r1", PERIOD) == before
+            assert store.row_json("balances", "r1", PERIOD) is not None
+            assert [doc for _, key, doc in store.rows("balances", "r1") if key == PERIOD] == [
+                before
+            ]
+            assert store.position() == at
+            assert store.in_snapshot()
+            # another thread is not pinned by this one's snapshot
+            assert _read_in_another_thread(store) == after
+        assert not store.in_snapshot()
+        assert store.row("balances", "r1", PERIOD) == after
+        assert store.position() == at + 1
+
+    def test_a_snapshot_inside_a_snapshot_is_the_outer_one(self, reports: Reports) -> None:
+        store = reports.projector.store
+        with store.snapshot():
+            before = store.row("balances", "r1", PERIOD)
+            with store.snapshot():
+                after = _move(store, "balances", {"total": "2.00"})
+                assert store.row("balances", "r1", PERIOD) == before
+            assert store.row("balances", "r1", PERIOD) == before  # still the outer's
+        assert store.row("balances", "r1", PERIOD) == after
+
+
+class TestReportsSnapshot:
+    def test_projects_first_then_holds_still(self, reports: Reports, ledger: Ledger) -> None:
+        """The read models are brought to the head on entry; an event recorded
+        meanwhile is not projected inside (nothing waits or writes there), and
+        is once it ends."""
+        ledger.import_lines(jsonl(sale("S2", "r1", "500.00")), actor="crm-sync")
+        head = ledger.head()
+        assert head is not None
+        with reports.snapshot() as position:
+            assert position == head.position  # caught up on entry
+            ledger.import_lines(jsonl(sale("S3", "r1", "700.00")), actor="crm-sync")
+            assert reports.fresh() == position
+            assert reports.projector.store.position() == position
+        assert reports.fresh() == position + 1
+
+    def test_the_summary_reads_balances_and_attainment_as_of_one_moment(
+        self, reports: Reports, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The projector moves r1's attainment on just after the summary read its
+        balances: the summary's attainment is still the one of its balances."""
+        store = reports.projector.store
+        before = store.row("attainment", "r1", PERIOD)
+        assert before is not None
+        read = store.row
+        moved: list[dict[str, Any]] = []
+
+        def row_then_move(view: str, scope: str, key: str) -> dict[str, Any] | None:
+            found = read(view, scope, key)
+            if view == "balances" and not moved:
+                moved.append(_move(store, "attainment", {"attainment": "9.9999"}))
+            return found
+
+        monkeypatch.setattr(store, "row", row_then_move)
+        summary = WorkQueues(reports).summary(FINANCE, PERIOD)
+        assert moved, "the summary read r1's balances"
+        (item,) = summary.items
+        assert item.attainment == before.get("attainment") != "9.9999"
+        monkeypatch.undo()
+        (item,) = WorkQueues(reports).summary(FINANCE, PERIOD).items
+        assert item.attainment == "9.9999"
+
+
+class TestOneConnectionAtATime:
+    def test_reads_in_a_snapshot_take_no_second_connection(
+        self, reports: Reports, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A snapshot holds a pooled connection for a request: a second one taken
+        inside it (a read of the log, say) would let as many concurrent requests
+        as the pool holds wait on each other until its timeout. The summary, My
+        pay and the overview take at most one at a time."""
+        from api.pages import views
+
+        payouts(reports).payout_run(PERIOD, actor="fin-amy")  # an open run: My pay reads it
+        datastore: Any = ledger.factory.datastore  # type: ignore[attr-defined]
+        take = datastore.get_connection
+        held = threading.local()
+        deepest: list[int] = [0]
+
+        @contextmanager
+        def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            held.n = getattr(held, "n", 0) + 1
+            deepest[0] = max(deepest[0], held.n)
+            try:
+                with take(*args, **kwargs) as conn:
+                    yield conn
+            finally:
+                held.n -= 1
+
+        monkeypatch.setattr(datastore, "get_connection", counted)
+        WorkQueues(reports).summary(FINANCE, PERIOD)
+        assert views.rep_periods(reports, "r1")
+        views.overview(reports, PERIOD)
+        assert deepest[0] == 1
