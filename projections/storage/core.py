@@ -11,6 +11,7 @@ it, each from the modules of its read models (`documents`, `replay_index`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -185,6 +186,29 @@ class ViewStore(Protocol):
         key when given (a period's rows of every rep: the balances and attainment
         are indexed by key, migration 4), ordered by scope and key."""
         ...
+
+    def fields(
+        self, view: str, names: Sequence[str], *, key: str | None = None
+    ) -> list[tuple[str, str, tuple[str | None, ...]]]:
+        """(scope, key, values) of ``view``'s rows (of one key when given), the
+        values of the top-level fields ``names`` picked out by the database as
+        text (None: null or absent), ordered by scope and key: what a page that
+        sums or counts one field of every row reads, instead of decoding every
+        document whole. For fields the documents hold as strings (money, codes,
+        ids): a JSON number or boolean reads differently on each store."""
+        ...
+
+
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def field_names(names: Sequence[str]) -> list[str]:
+    """``names`` checked as plain top-level field names (`ViewStore.fields`)."""
+    for name in names:
+        if not _FIELD_NAME.fullmatch(name):
+            msg = f"not a read model field name: {name!r}"
+            raise ValueError(msg)
+    return list(names)
 
 
 def encode_doc(value: Mapping[str, Any]) -> str:

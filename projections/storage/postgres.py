@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.records import loads_document
@@ -28,6 +29,7 @@ from projections.storage.core import (
     RebuildSession,
     Replacement,
     encode_doc,
+    field_names,
     groups,
     insert_tracking,
     require_single_row_tracking,
@@ -181,6 +183,22 @@ class PostgresViewStore(PostgresTrackingRecorder):
             curs.execute(statement, params)
             return [(r["scope"], r["key"], orjson.loads(r["doc"])) for r in curs.fetchall()]
 
+    def fields(
+        self, view: str, names: Sequence[str], *, key: str | None = None
+    ) -> list[tuple[str, str, tuple[str | None, ...]]]:
+        picked = field_names(names)
+        statement = SQL("SELECT scope, key{} FROM {}").format(
+            SQL("").join(SQL(", doc->>(%s::text)") for _ in picked), self.table(view)
+        )
+        params: list[str] = [*picked]
+        if key is not None:
+            statement += SQL(" WHERE key = %s")
+            params.append(key)
+        statement += SQL(" ORDER BY scope, key")
+        with self._connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params)
+            return [(r[0], r[1], r[2:]) for r in curs.fetchall()]
+
     # -- the replay index --------------------------------------------------------
 
     def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
@@ -238,7 +256,9 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def position(self) -> int:
         with self._connection() as conn, conn.cursor() as curs:
-            return self._max_tracking_id(TRACKING_NAME, curs) or 0
+            curs.execute(self.max_tracking_id_statement, (TRACKING_NAME,), prepare=True)
+            found = curs.fetchone()
+        return int(found["max"] or 0) if found else 0
 
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"

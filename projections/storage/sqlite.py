@@ -14,7 +14,14 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from ledger.records import loads_document
 from projections.read_models import current_versions
 from projections.storage import core, documents, event_counts, replay_index
-from projections.storage.core import ANY_DAY, TRACKING_NAME, VIEWS, Batch, DateSpan
+from projections.storage.core import (
+    ANY_DAY,
+    TRACKING_NAME,
+    VIEWS,
+    Batch,
+    DateSpan,
+    field_names,
+)
 from projections.storage.migrations import migrate_sqlite
 from projections.storage.replay_index import day_of, day_text
 
@@ -125,6 +132,25 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             c.execute(statement, params)
             return [(row[0], row[1], orjson.loads(row[2])) for row in c.fetchall()]
 
+    def fields(
+        self, view: str, names: Sequence[str], *, key: str | None = None
+    ) -> list[tuple[str, str, tuple[str | None, ...]]]:
+        assert view in VIEWS, view
+        picked = field_names(names)
+        columns = "".join(", json_extract(doc, ?)" for _ in picked)
+        statement = f"SELECT scope, key{columns} FROM proj_{view}"  # noqa: S608
+        params = [f"$.{name}" for name in picked]
+        if key is not None:
+            statement += " WHERE key = ?"
+            params.append(key)
+        statement += " ORDER BY scope, key"
+        with self._reading() as c:
+            c.execute(statement, params)
+            return [
+                (row[0], row[1], tuple(None if v is None else str(v) for v in tuple(row)[2:]))
+                for row in c.fetchall()
+            ]
+
     # -- the replay index --------------------------------------------------------
 
     def rep_positions(self, rep_id: str, upto: int, span: DateSpan = ANY_DAY) -> list[int]:
@@ -170,7 +196,9 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def position(self) -> int:
         with self._reading() as c:
-            return self._max_tracking_id(TRACKING_NAME, c) or 0
+            c.execute(self.select_max_tracking_id_statement, (TRACKING_NAME,))
+            found = c.fetchone()
+        return int(found[0] or 0) if found else 0
 
     def read_point(self) -> tuple[int, int]:
         assert self.head_position_statement is not None, "opened without the ledger's chain"

@@ -1,0 +1,107 @@
+"""`ViewStore.fields` on SQLite and PostgreSQL: top-level fields of every row
+picked out by the database, equal to what decoding the documents whole gives;
+and the overview, which reads its sums and counts that way, equal to its
+figures computed from the whole documents."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+import pytest
+
+from api.pages import views
+from demo import run_demo
+from ledger.application import Ledger
+from projections.service import Reports
+from projections.storage.core import Batch, Replacement
+from tests.builders import seeded
+
+
+@pytest.fixture
+def reports(ledger: Ledger) -> Reports:
+    run_demo(ledger)
+    reports = Reports(ledger)
+    reports.catch_up()
+    return reports
+
+
+def _picked(rows: list[tuple[str, str, dict[str, object]]], names: tuple[str, ...]) -> list[object]:
+    return [
+        (scope, key, tuple(None if doc.get(n) is None else str(doc[n]) for n in names))
+        for scope, key, doc in rows
+    ]
+
+
+class TestFields:
+    @pytest.mark.parametrize(
+        ("view", "names"),
+        [
+            ("balances", ("payable", "currency", "total")),
+            ("attainment", ("attainment", "tier_coefficient", "score")),
+            ("reps", ("team", "manager_id")),
+        ],
+    )
+    def test_equal_to_the_documents_decoded_whole(
+        self, reports: Reports, view: str, names: tuple[str, ...]
+    ) -> None:
+        store = reports.projector.store
+        rows = store.rows(view)
+        assert rows, f"the demo has {view} rows"
+        assert store.fields(view, names) == _picked(rows, names)
+        key = rows[-1][1]
+        assert store.fields(view, names, key=key) == _picked(store.rows(view, key=key), names)
+
+    def test_absent_and_null_are_none_and_text_comes_unescaped(self, ledger: Ledger) -> None:
+        """Rows written by hand: text a JSON document escapes (quotes, a
+        backslash, CJK) comes back as the text itself."""
+        seeded(ledger)
+        reports = Reports(ledger)
+        reports.catch_up()
+        store = reports.projector.store
+        odd = '东区 "A" \\ 1'
+        store.write(
+            Batch(
+                [
+                    Replacement("reps", "r1", {"": {"team": odd, "rep_id": "r1"}}),
+                    Replacement("reps", "r2", {"": {"team": None, "rep_id": "r2"}}),
+                ],
+                store.position() + 1,
+            )
+        )
+        found = {scope: values for scope, _, values in store.fields("reps", ("team", "nope"))}
+        assert found["r1"] == (odd, None)
+        assert found["r2"] == (None, None)
+
+    @pytest.mark.parametrize("name", ["Team", "team'); DROP TABLE proj_reps; --", "a.b", ""])
+    def test_only_plain_field_names(self, reports: Reports, name: str) -> None:
+        with pytest.raises(ValueError, match="not a read model field name"):
+            reports.projector.store.fields("reps", ("team", name))
+
+
+class TestOverview:
+    @pytest.mark.parametrize("period", [None, "2026-Q3", "2026-08"])
+    def test_its_figures_are_those_of_the_whole_documents(
+        self, reports: Reports, period: str | None
+    ) -> None:
+        store = reports.projector.store
+        view = views.overview(reports, period)
+        chosen = view.period
+        assert chosen is not None
+        if period is not None:
+            assert chosen == period
+        teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
+        attainment = [doc for _, _, doc in store.rows("attainment", key=chosen)]
+        buckets = Counter(views.bucket(doc.get("attainment")) for doc in attainment)
+        assert view.distribution == [(label, buckets[label]) for label in views.BUCKET_LABELS]
+        tiers = Counter(doc.get("tier_coefficient") or views.NO_TARGET for doc in attainment)
+        assert dict(view.tiers) == dict(tiers)
+        sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        counts: Counter[tuple[str, str]] = Counter()
+        for scope, key, doc in store.rows("balances"):
+            sums[teams.get(scope, ""), key] += Decimal(doc["payable"])
+            counts[teams.get(scope, ""), key] += 1
+        assert {(p["team"], p["period"]): p["payable"] for p in view.payouts} == sums
+        assert {(p["team"], p["period"]): p["reps"] for p in view.payouts} == counts
+        ordered = [views.period_key(p["period"]) for p in view.payouts]
+        assert ordered == sorted(ordered, reverse=True)
