@@ -4,8 +4,11 @@
 ``E`` generated events (`bench.generate`) over ``N`` reps in teams of 10 under
 their managers; then, for a rep, a manager and finance, the directory's first
 page (`WorkQueues.reps`) and the first quarter's summary (`WorkQueues.summary`:
-every visible rep's figures, with team subtotals), p50 and p99 over R rounds.
-Prints one JSON line per figure.
+every visible rep's figures, with team subtotals), p50 and p99 over R rounds;
+and finance's overview page's figures (`api.pages.views.overview`: attainment and
+tiers of the default period, payable by team for every period), once the chain
+is verified (a view checks a bounded stretch of it). Prints one JSON line per
+figure.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from api.pages import views
 from bench.__main__ import drop, fresh_url
 from bench.generate import generate
 from bench.shapes import timed
@@ -64,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
                         "unit": "ms",
                     }
                     print(json.dumps(line | figures), flush=True)
+            for _ in range(100):  # each view verifies the next stretch of the chain
+                if not views.overview(queues.reports, None).health["unverified"]:
+                    break
+            figures = timed(lambda: views.overview(queues.reports, None), args.rounds)
+            line = {"bench": "overview", "store": args.store, "role": "finance", "reps": args.reps}
+            print(json.dumps(line | {"unit": "ms"} | figures), flush=True)
         finally:
             ledger.close()
             drop(url)

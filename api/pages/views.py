@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ from policies.periods import parse_period
 from policies.plan import Plan
 from policies.wording import render_step, render_warning
 from projections.service import Reports
+from projections.storage import ViewStore
 
 __all__ = [
     "BUCKET_LABELS",
@@ -262,21 +264,42 @@ def bucket(attainment: str | None) -> str:
     return next(label for low, label in _BUCKETS if value >= low)
 
 
-def default_period(
-    reports: Reports, periods: list[str], measured: Counter[str] | None = None
-) -> str | None:
+def default_period(periods: list[str], measured: Counter[str]) -> str | None:
     """The period that ends latest among ``periods`` in which anyone has a
     target (a new period with no targets yet would show an empty page); of a
     month and a quarter that end the same day, the one with more reps measured
     (a small monthly team does not hide the quarter of the larger one).
-    ``measured``: period -> reps with an attainment in it (default: every rep's)."""
-    if measured is None:
-        store = reports.projector.store
-        measured = Counter(key for _, key, doc in store.rows("attainment") if doc.get("attainment"))
-    candidates = [p for p in periods if p in measured]
+    ``measured``: period -> reps with an attainment in it."""
+    candidates = [p for p in periods if measured[p]]
     if not candidates:
         return periods[0] if periods else None
     return max(candidates, key=lambda p: (parse_period(p).last_day, measured[p], p))
+
+
+Scored = tuple[str | None, ...]  # (attainment, tier coefficient) of a rep's period
+
+
+def _default_period_scores(store: ViewStore, periods: list[str]) -> tuple[str | None, list[Scored]]:
+    """`default_period` and its attainment rows, reading the periods that end
+    latest first and stopping at the first day on which anyone is measured: a
+    page of 10,000 reps over eight quarters reads one quarter's rows, not all."""
+    by_day: dict[date, list[str]] = defaultdict(list)
+    for period in periods:
+        by_day[parse_period(period).last_day].append(period)
+    for day in sorted(by_day, reverse=True):
+        scores = {p: _scores(store, p) for p in by_day[day]}
+        measured = Counter({p: sum(1 for value, _ in rows if value) for p, rows in scores.items()})
+        chosen = default_period(by_day[day], measured)
+        if chosen is not None and measured[chosen]:
+            return chosen, scores[chosen]
+    chosen = periods[0] if periods else None
+    return chosen, _scores(store, chosen) if chosen is not None else []
+
+
+def _scores(store: ViewStore, period: str) -> list[Scored]:
+    return [
+        v for _, _, v in store.fields("attainment", ("attainment", "tier_coefficient"), key=period)
+    ]
 
 
 def overview(reports: Reports, period: str | None) -> Overview:
@@ -318,15 +341,11 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     balances = store.fields("balances", ("payable", "currency"))
     periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
-    scored = ("attainment", "tier_coefficient")
     if period in periods:
         chosen: str | None = period
-        attainment = [values for _, _, values in store.fields("attainment", scored, key=period)]
-    else:  # the default, from every rep's attainment rows: read once for both
-        every = store.fields("attainment", scored)
-        measured = Counter(key for _, key, (value, _) in every if value)
-        chosen = default_period(reports, periods, measured)
-        attainment = [values for _, key, values in every if key == chosen]
+        attainment = _scores(store, period)
+    else:
+        chosen, attainment = _default_period_scores(store, periods)
     view = Overview(chosen, periods)
     buckets = Counter(bucket(value) for value, _ in attainment)
     view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]

@@ -72,11 +72,7 @@ def team(request: Request) -> Response:
                 if doc.get("attainment")
             )
             wanted = request.query_params.get("period")
-            period = (
-                wanted
-                if wanted in periods
-                else views.default_period(page.reports, periods, measured)
-            )
+            period = wanted if wanted in periods else views.default_period(periods, measured)
             rows = []
             for rep_id in reps:
                 balance = balances[rep_id].get(period) if period else None

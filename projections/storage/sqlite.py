@@ -137,7 +137,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     ) -> list[tuple[str, str, tuple[str | None, ...]]]:
         assert view in VIEWS, view
         picked = field_names(names)
-        columns = "".join(", json_extract(doc, ?)" for _ in picked)
+        columns = "".join(", CAST(json_extract(doc, ?) AS TEXT)" for _ in picked)
         statement = f"SELECT scope, key{columns} FROM proj_{view}"  # noqa: S608
         params = [f"$.{name}" for name in picked]
         if key is not None:
@@ -146,10 +146,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         statement += " ORDER BY scope, key"
         with self._reading() as c:
             c.execute(statement, params)
-            return [
-                (row[0], row[1], tuple(None if v is None else str(v) for v in tuple(row)[2:]))
-                for row in c.fetchall()
-            ]
+            return [(row[0], row[1], row[2:]) for row in c.fetchall()]
 
     # -- the replay index --------------------------------------------------------
 

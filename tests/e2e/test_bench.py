@@ -162,7 +162,7 @@ def test_bench_http_summary_phase_through_its_lean_client() -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
-def test_bench_queues_times_every_role(store: str) -> None:
+def test_bench_queues_times_every_role_and_the_overview(store: str) -> None:
     if store == "postgres":
         require_postgres()
     figures = _bench(
@@ -172,5 +172,5 @@ def test_bench_queues_times_every_role(store: str) -> None:
         (bench, role)
         for bench in ("queue_reps", "queue_summary")
         for role in ("rep", "manager", "finance")
-    }
+    } | {("overview", "finance")}
     assert all(f["store"] == store and f["p99"] >= f["p50"] >= 0 for f in figures)

@@ -13,6 +13,7 @@ import pytest
 from api.pages import views
 from demo import run_demo
 from ledger.application import Ledger
+from policies.periods import parse_period
 from projections.service import Reports
 from projections.storage.core import Batch, Replacement
 from tests.builders import seeded
@@ -90,6 +91,10 @@ class TestOverview:
         assert chosen is not None
         if period is not None:
             assert chosen == period
+        else:  # ends latest among the measured; of those, the most measured
+            measured = Counter(k for _, k, doc in store.rows("attainment") if doc.get("attainment"))
+            assert measured, "the demo sets targets"
+            assert chosen == max(measured, key=lambda p: (parse_period(p).last_day, measured[p], p))
         teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
         attainment = [doc for _, _, doc in store.rows("attainment", key=chosen)]
         buckets = Counter(views.bucket(doc.get("attainment")) for doc in attainment)
