@@ -268,13 +268,19 @@ class Viewer:
     def operator(cls, actor: str) -> Viewer:
         return cls("operator", actor, decides=_EVERY_KIND)
 
+    @property
+    def sees_everyone(self) -> bool:
+        """Whether this viewer sees every rep (finance, compliance, the CLI's
+        operator): `sees` is true of any row."""
+        return self.role not in {"rep", "manager"}
+
     def sees(self, rep: RepRow) -> bool:
         """Whether this viewer may see the rep of directory row ``rep``."""
+        if self.sees_everyone:
+            return True
         if self.role == "rep":
             return rep.rep_id == self.rep_id
-        if self.role == "manager":
-            return rep.manager_id is not None and same_actor(rep.manager_id, self.actor)
-        return True
+        return rep.manager_id is not None and same_actor(rep.manager_id, self.actor)
 
 
 @dataclass(frozen=True)
@@ -334,10 +340,16 @@ class WorkQueues:
 
     def _visible(self, viewer: Viewer) -> dict[str, RepRow]:
         """The directory rows (team, manager, plans) of the reps ``viewer`` may
-        see, by rep id; fresh. A rep's own row is read alone and a manager's
-        reports are picked from the stored documents before any is validated
-        (validating the whole directory for every request cost a rep 100 ms in
-        an organisation of 10,000); `Viewer.sees` decides, as for every role."""
+        see, by rep id; fresh. `Viewer.sees` decides, as for every role."""
+        found = ((scope, RepRow.model_validate(doc)) for scope, doc in self._directory(viewer))
+        return {scope: row for scope, row in found if viewer.sees(row)}
+
+    def _directory(self, viewer: Viewer) -> list[tuple[str, dict[str, Any]]]:
+        """(rep id, stored directory document) of the reps ``viewer`` may see, by
+        rep id, not validated yet; fresh. A rep's own row is read alone and a
+        manager's reports are picked from the stored documents (validating the
+        whole directory for every request cost a rep 100 ms in an organisation
+        of 10,000); for any other role, every row (`Viewer.sees_everyone`)."""
         self.reports.fresh()
         store = self.reports.projector.store
         if viewer.role == "rep":
@@ -346,8 +358,7 @@ class WorkQueues:
             rows = store.rows("reps")
             if viewer.role == "manager":
                 rows = [row for row in rows if _reports_to(row[2], viewer.actor)]
-        found = ((scope, RepRow.model_validate(doc)) for scope, _, doc in rows)
-        return {scope: row for scope, row in found if viewer.sees(row)}
+        return sorted({scope: doc for scope, _, doc in rows}.items())
 
     def _runs(self) -> dict[str, RunRow]:
         rows = self.reports.projector.store.rows("payout_runs")
@@ -358,12 +369,18 @@ class WorkQueues:
     def reps(self, viewer: Viewer, *, team: str | None = None, page: Page | None = None) -> RepPage:
         """The reps the viewer may see (team, manager, plans; names stay in the
         events), by rep id."""
+        window = page or Page()
+        if viewer.sees_everyone:  # nothing to decide per row: only the page's validated
+            docs = self._directory(viewer)
+            if team is not None:
+                docs = [(scope, doc) for scope, doc in docs if doc.get("team") == team]
+            return window.of(RepPage, docs, then=lambda entry: RepRow.model_validate(entry[1]))
         items = [
             row
             for _, row in sorted(self._visible(viewer).items())
             if team is None or row.team == team
         ]
-        return (page or Page()).of(RepPage, items)
+        return window.of(RepPage, items)
 
     def summary(self, viewer: Viewer, period: str, *, page: Page | None = None) -> SummaryPage:
         """SPEC §5 ``summary``: every visible rep's total, payable, attainment, tier

@@ -103,6 +103,15 @@ class TestLists:
         validated.clear()
         assert _ids(queues.reps(Viewer("rep", "r9", "r9")), "rep_id") == []  # not enrolled
         assert validated == []
+        # finance sees everyone: only the page's rows are validated, filtered or not
+        first = queues.reps(FINANCE, page=Page(offset=1, limit=1))
+        assert (_ids(first, "rep_id"), first.total, validated) == (["r2"], 3, ["r2"])
+        validated.clear()
+        east = queues.reps(FINANCE, team="east", page=Page(limit=1))
+        assert (_ids(east, "rep_id"), east.total, validated) == (["r1"], 2, ["r1"])
+        validated.clear()
+        assert _ids(queues.reps(FINANCE, team="west"), "rep_id") == ["r3"]
+        assert _ids(queues.reps(FINANCE, team="north"), "rep_id") == []
 
     def test_pending_for_a_decider(self, queues: WorkQueues) -> None:
         listing = queues.pending(FINANCE)
