@@ -12,8 +12,9 @@ it, each from the modules of its read models (`documents`, `replay_index`,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, Protocol
@@ -197,6 +198,41 @@ class ViewStore(Protocol):
         document whole. For fields the documents hold as strings (money, codes,
         ids): a JSON number or boolean reads differently on each store."""
         ...
+
+
+class Pinned:
+    """What a store's `ViewStore.snapshot` holds for this context (thread, task):
+    the connection or cursor every read inside it uses."""
+
+    def __init__(self) -> None:
+        self._held: ContextVar[Any] = ContextVar(f"view-snapshot-{id(self)}", default=None)
+
+    def held(self) -> bool:
+        return self._held.get() is not None
+
+    @contextmanager
+    def holding(self, opener: Callable[[], AbstractContextManager[Any]]) -> Iterator[None]:
+        """Open what ``opener`` opens and hold it for this context's reads until
+        the block ends; inside another such block, the outer one's is kept."""
+        if self._held.get() is not None:
+            yield
+            return
+        with opener() as opened:
+            token = self._held.set(opened)
+            try:
+                yield
+            finally:
+                self._held.reset(token)
+
+    @contextmanager
+    def or_open(self, opener: Callable[[], AbstractContextManager[Any]]) -> Iterator[Any]:
+        """What this context holds, or what ``opener`` opens for one read."""
+        held = self._held.get()
+        if held is not None:
+            yield held
+            return
+        with opener() as opened:
+            yield opened
 
 
 _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")

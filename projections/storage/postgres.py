@@ -5,8 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from typing import Any
 
@@ -26,6 +25,7 @@ from projections.storage.core import (
     DateSpan,
     EncodedRows,
     IndexRow,
+    Pinned,
     RebuildSession,
     Replacement,
     encode_doc,
@@ -54,8 +54,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
         self._read_point: bytes | None = None  # its statement, composed once
-        # the connection of this context's `snapshot`, which every read uses
-        self._pinned: ContextVar[Any] = ContextVar(f"view-snapshot-{id(self)}", default=None)
+        self._pinned = Pinned()  # the connection of this context's `snapshot`
         name = self.datastore.schema
         schema = Identifier(name)
         for view in VIEWS:
@@ -91,37 +90,27 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     # -- reading -----------------------------------------------------------------
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self) -> AbstractContextManager[None]:
         """Every read of this context (thread, task) from one moment of the read
         models: one REPEATABLE READ, READ ONLY transaction on one connection. A
         snapshot inside a snapshot is the outer one."""
-        if self._pinned.get() is not None:
-            yield
-            return
+        return self._pinned.holding(self._read_only_transaction)
+
+    @contextmanager
+    def _read_only_transaction(self) -> Iterator[Any]:
         with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             # a page of a large organisation decodes its rows between statements:
             # more than the pool's 5 s a stuck writer gets (it holds no lock)
             conn.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
-            token = self._pinned.set(conn)
-            try:
-                yield
-            finally:
-                self._pinned.reset(token)
+            yield conn
 
     def in_snapshot(self) -> bool:
-        return self._pinned.get() is not None
+        return self._pinned.held()
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self) -> AbstractContextManager[Any]:
         """A connection to read with: the snapshot's, or one from the pool."""
-        pinned = self._pinned.get()
-        if pinned is not None:
-            yield pinned
-            return
-        with self.datastore.get_connection() as conn:
-            yield conn
+        return self._pinned.or_open(self.datastore.get_connection)
 
     # -- documents ---------------------------------------------------------------
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date
 from typing import Any
 
@@ -35,8 +34,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         super().__init__(datastore)
         core.require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
-        # the cursor of this context's `snapshot`, which every read uses
-        self._pinned: ContextVar[Any] = ContextVar(f"view-snapshot-{id(self)}", default=None)
+        self._pinned = core.Pinned()  # the cursor of this context's `snapshot`
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -52,35 +50,25 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     # -- reading -----------------------------------------------------------------
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self) -> AbstractContextManager[None]:
         """Every read of this context (thread, task) from one moment of the read
         models: one read transaction (in WAL mode its snapshot is taken at its
         first read). A snapshot inside a snapshot is the outer one. An in-memory
         store's reads are not pinned: its pool lets no write in while a read is
         open, so a held read would stall the projector."""
-        if self._pinned.get() is not None or self.datastore.pool.is_sqlite_memory_mode:
-            yield
-            return
-        with self.datastore.transaction(commit=False) as c:
-            token = self._pinned.set(c)
-            try:
-                yield
-            finally:
-                self._pinned.reset(token)
+        if self.datastore.pool.is_sqlite_memory_mode:
+            return nullcontext()
+        return self._pinned.holding(self._read_transaction)
+
+    def _read_transaction(self) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=False)
 
     def in_snapshot(self) -> bool:
-        return self._pinned.get() is not None
+        return self._pinned.held()
 
-    @contextmanager
-    def _reading(self) -> Iterator[Any]:
+    def _reading(self) -> AbstractContextManager[Any]:
         """A cursor to read with: the snapshot's, or one in a read transaction."""
-        pinned = self._pinned.get()
-        if pinned is not None:
-            yield pinned
-            return
-        with self.datastore.transaction(commit=False) as c:
-            yield c
+        return self._pinned.or_open(self._read_transaction)
 
     # -- documents ---------------------------------------------------------------
 
