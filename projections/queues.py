@@ -544,9 +544,10 @@ class WorkQueues:
         targets, adjustments, runs; compliance: cases; the CLI: all) sees those
         they may take — not the ones they recorded themselves (maker-checker);
         a manager sees their team's, a rep their own, to follow them."""
-        self.reports.fresh()
-        visible = self._visible(viewer)
-        rows = self.reports.projector.store.rows("pending_approvals")
+        with self.reports.snapshot():  # the directory and the queue of one moment
+            visible = self._visible(viewer)
+            rows = self.reports.projector.store.rows("pending_approvals")
+        # the page's items read their events after it (one connection at a time)
         waiting: list[PendingRow] = []
         for scope, _, doc in rows:
             # out of the viewer's scope: skipped before it is read into a model
@@ -621,6 +622,11 @@ class WorkQueues:
         """Disputes of the reps the viewer sees, oldest first, each with the run,
         its period and what it paid the rep."""
         _choice(status, ("open", "resolved"), "status")
+        # the directory, runs, disputes and statements of one moment
+        with self.reports.snapshot():
+            return self._disputes(viewer, status, page)
+
+    def _disputes(self, viewer: Viewer, status: str | None, page: Page | None) -> DisputePage:
         visible = self._visible(viewer)
         runs = self._runs()
         store = self.reports.projector.store
@@ -657,9 +663,11 @@ class WorkQueues:
         status (pending, in_force, rejected, overturned), each with its sanction."""
         _choice(severity, ("minor", "red_line"), "severity")
         _choice(status, CASE_STATUSES, "status")
-        visible = self._visible(viewer)
+        with self.reports.snapshot():  # the directory and the cases of one moment
+            visible = self._visible(viewer)
+            cases = self.reports.projector.store.rows("discipline")
         items: list[CaseItem] = []
-        for scope, _, doc in self.reports.projector.store.rows("discipline"):
+        for scope, _, doc in cases:
             if scope not in visible or doc["kind"] != "case":
                 continue
             entry = CaseEntry.model_validate(doc)

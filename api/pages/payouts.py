@@ -55,11 +55,15 @@ def payouts(request: Request) -> Response:
 
     def build(page: Page) -> Response:
         require_role(page.who, "post_run")
+        # the runs and both queues of one moment (a dispute resolved is not still
+        # open beside the adjustment it booked)
+        with page.reports.snapshot():
+            runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
         return page.render(
             "payouts.html",
-            runs=_runs(page),
-            queue=_queue(page),
-            disputes=_open_disputes(page),
+            runs=runs,
+            queue=queue,
+            disputes=disputes,
             done=request.query_params.get("done"),
         )
 

@@ -132,8 +132,9 @@ class TestOneConnectionAtATime:
     ) -> None:
         """A snapshot holds a pooled connection for a request: a second one taken
         inside it (a read of the log, say) would let as many concurrent requests
-        as the pool holds wait on each other until its timeout. The summary, My
-        pay and the overview take at most one at a time."""
+        as the pool holds wait on each other until its timeout. The summary, the
+        pending queue (its items read their events), disputes, cases, My pay and
+        the overview take at most one at a time."""
         from api.pages import views
 
         payouts(reports).payout_run(PERIOD, actor="fin-amy")  # an open run: My pay reads it
@@ -153,7 +154,12 @@ class TestOneConnectionAtATime:
                 held.n -= 1
 
         monkeypatch.setattr(datastore, "get_connection", counted)
-        WorkQueues(reports).summary(FINANCE, PERIOD)
+        queues = WorkQueues(reports)
+        queues.summary(FINANCE, PERIOD)
+        checker = Viewer("finance", "fin-bob", decides=frozenset({"run"}))
+        assert [item.kind for item in queues.pending(checker).items] == ["run"]  # reads its event
+        queues.disputes(FINANCE)
+        queues.cases(FINANCE)
         assert views.rep_periods(reports, "r1")
         views.overview(reports, PERIOD)
         assert deepest[0] == 1
