@@ -354,8 +354,11 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     currencies: dict[tuple[str, str], str] = {}
     for scope, key, (payable, currency) in balances:
+        if payable is None:  # every balances row has one: never counted as nothing
+            msg = f"the balances row of {scope} in {key} has no payable"
+            raise ValueError(msg)
         cell = sums[teams.get(scope, ""), key]
-        cell[0] += Decimal(payable or 0)
+        cell[0] += Decimal(payable)
         cell[1] += 1
         currencies[teams.get(scope, ""), key] = currency or ""
     view.payouts = [
