@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -163,3 +164,52 @@ class TestOneConnectionAtATime:
         assert views.rep_periods(reports, "r1")
         views.overview(reports, PERIOD)
         assert deepest[0] == 1
+
+
+class TestUnderLoad:
+    def test_more_readers_than_the_pool_holds_while_events_arrive(
+        self, reports: Reports, ledger: Ledger
+    ) -> None:
+        """Sixteen threads (the pool holds at most fifteen connections) read the
+        summary, the pending queue, disputes, My pay and the overview, each in
+        its snapshot, while sales are imported and projected: none fails and
+        none is left waiting on another's connection."""
+        from api.pages import views
+
+        queues = WorkQueues(reports)
+        (before,) = queues.summary(FINANCE, PERIOD).items
+        checker = Viewer("finance", "fin-bob", decides=frozenset({"run"}))
+        stop = threading.Event()
+        failures: list[BaseException] = []
+        rounds: list[int] = []
+
+        def read() -> None:
+            done = 0
+            try:
+                while not stop.is_set() or done == 0:
+                    queues.summary(FINANCE, PERIOD)
+                    queues.pending(checker)
+                    queues.disputes(FINANCE)
+                    views.rep_periods(reports, "r1")
+                    views.overview(reports, None)
+                    done += 1
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                failures.append(exc)
+            rounds.append(done)
+
+        readers = [threading.Thread(target=read) for _ in range(16)]
+        for reader in readers:
+            reader.start()
+        for n in range(10):
+            ledger.import_lines(
+                jsonl(*(sale(f"L-{n}-{i}", "r1", "100.00") for i in range(10))), actor="crm-sync"
+            )
+            reports.catch_up()
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=300)
+        assert not [r for r in readers if r.is_alive()], "a reader is stuck"
+        assert failures == []
+        assert len(rounds) == 16
+        (after,) = queues.summary(FINANCE, PERIOD).items
+        assert Decimal(after.total) > Decimal(before.total)  # the hundred sales counted
