@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -198,6 +199,10 @@ class Reports:
         self.read_wait_seconds = read_wait_seconds
         self._projector: Projector | None = None
         self._lock = threading.Lock()  # one catch-up at a time per process
+        # the position this context's `snapshot` reads as of (None: not in one)
+        self._snapshot_at: ContextVar[int | None] = ContextVar(
+            f"reports-snapshot-{id(self)}", default=None
+        )
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         self._last_stamp: tuple[int, bytes] = (-1, b"")
@@ -1021,13 +1026,19 @@ class Reports:
         or list that reads several of them — balances, attainment, runs — shows
         numbers that agree with each other, however the projector moves on
         meanwhile. Yields the position the reads are as of. Only reads inside."""
-        store = self.projector.store
-        if store.in_snapshot():
-            yield store.position()
+        at = self._snapshot_at.get()
+        if at is not None:
+            yield at
             return
         self.fresh()
+        store = self.projector.store
         with store.snapshot():
-            yield store.position()
+            at = store.position()
+            token = self._snapshot_at.set(at)
+            try:
+                yield at
+            finally:
+                self._snapshot_at.reset(token)
 
     def fresh(self, position: int | None = None) -> int:
         """Bring the projections to ``position`` (default: the head), or wait for
@@ -1036,11 +1047,13 @@ class Reports:
         No wait while the projector keeps failing (SPEC §7): reads are served at
         once as of where the read models are (their ``as_of`` says so) rather
         than each waiting ``read_wait_seconds`` for a catch-up that is not coming.
-        Inside a `snapshot` nothing moves: the snapshot's position, at once.
+        Inside a `snapshot` nothing moves: the snapshot's position, at once
+        (read when it began: no query).
         """
+        pinned = self._snapshot_at.get()
+        if pinned is not None:
+            return pinned
         store = self.projector.store
-        if store.in_snapshot():
-            return store.position()
         if self.projections == "inline":
             return self.catch_up().position
         if position is None:

@@ -60,45 +60,42 @@ def team(request: Request) -> Response:
             # the team's own rows, a rep at a time (not the whole organisation's)
             balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
             scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
-            periods = sorted(
-                {key for rows in balances.values() for key in rows},
-                key=views.period_key,
-                reverse=True,
-            )
-            measured = Counter(
-                key
-                for rows in scores.values()
-                for key, doc in rows.items()
-                if doc.get("attainment")
-            )
-            wanted = request.query_params.get("period")
-            period = wanted if wanted in periods else views.default_period(periods, measured)
-            rows = []
-            for rep_id in reps:
-                balance = balances[rep_id].get(period) if period else None
-                attainment = scores[rep_id].get(period) if period else None
-                if balance is None:
-                    continue
-                rows.append(
-                    {
-                        "rep_id": rep_id,
-                        "attainment": (attainment or {}).get("attainment"),
-                        "tier": (attainment or {}).get("tier_coefficient"),
-                        "payable": balance["payable"],
-                        "total": balance["total"],
-                        "status": balance.get("status", "open"),
-                    }
-                )
-            buckets = Counter(views.bucket(r["attainment"]) for r in rows)
             waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
-            return page.render(
-                "team.html",
-                period=period,
-                periods=periods,
-                rows=rows,
-                distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
-                waiting=waiting,
+        periods = sorted(
+            {key for rows in balances.values() for key in rows},
+            key=views.period_key,
+            reverse=True,
+        )
+        measured = Counter(
+            key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
+        )
+        wanted = request.query_params.get("period")
+        period = wanted if wanted in periods else views.default_period(periods, measured)
+        rows = []
+        for rep_id in reps:
+            balance = balances[rep_id].get(period) if period else None
+            attainment = scores[rep_id].get(period) if period else None
+            if balance is None:
+                continue
+            rows.append(
+                {
+                    "rep_id": rep_id,
+                    "attainment": (attainment or {}).get("attainment"),
+                    "tier": (attainment or {}).get("tier_coefficient"),
+                    "payable": balance["payable"],
+                    "total": balance["total"],
+                    "status": balance.get("status", "open"),
+                }
             )
+        buckets = Counter(views.bucket(r["attainment"]) for r in rows)
+        return page.render(
+            "team.html",
+            period=period,
+            periods=periods,
+            rows=rows,
+            distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
+            waiting=waiting,
+        )
 
     return serve(page_of(request), build)
 
@@ -109,29 +106,28 @@ def cases(request: Request) -> Response:
 
     def build(page: Page) -> Response:
         with _work_views(page, "compliance", "get_history", refused="cases: compliance") as store:
-            entries = [
-                {**doc, "rep_id": scope}
-                for scope, _, doc in store.rows("discipline")
-                if doc.get("kind") == "case"
-            ]
-            entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
-            counts = Counter(
-                (
-                    str(d.get("severity")),
-                    "overturned" if d.get("overturned") else str(d.get("approval")),
-                )
-                for d in entries
-            )
+            discipline = store.rows("discipline")
             waiting = [
                 doc for _, _, doc in store.rows("pending_approvals") if doc.get("kind") == "case"
             ]
-            return page.render(
-                "cases.html",
-                cases=entries,
-                counts=sorted(counts.items()),
-                waiting=waiting,
-                done=request.query_params.get("done"),
+        entries = [
+            {**doc, "rep_id": scope} for scope, _, doc in discipline if doc.get("kind") == "case"
+        ]
+        entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
+        counts = Counter(
+            (
+                str(d.get("severity")),
+                "overturned" if d.get("overturned") else str(d.get("approval")),
             )
+            for d in entries
+        )
+        return page.render(
+            "cases.html",
+            cases=entries,
+            counts=sorted(counts.items()),
+            waiting=waiting,
+            done=request.query_params.get("done"),
+        )
 
     return serve(page_of(request), build)
 
