@@ -4,8 +4,11 @@ A request with the header gets, on a repeat or a concurrent duplicate with the
 same key and the same request (method, path, query and body), the first answer:
 the same status and body (marked ``Idempotent-Replayed: true``). The same key
 with another request is refused (422, the field named) — a client bug, never
-silently the wrong answer. Keys belong to the token's actor: two actors may use
-the same key.
+silently the wrong answer. Keys belong to the token's grant — its actor in
+its role (and, for a rep, its rep): two actors may use the same key, and an
+answer is replayed only to a request the same grant could make (a token of the
+same actor in a lower role, say after a move from finance to rep, runs its
+request afresh and meets the route's own role check, never the kept answer).
 
 Answers live in the ledger's database (table ``api_idempotency``), so they hold
 across processes (``serve --workers``) and restarts. A request claims its key
@@ -38,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.limits import read_body, replaying
 from api.own_table import OwnTable
-from api.tokens import TokenError, TokenStore
+from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "Idempotency",
     "IdempotencyStore",
     "Stored",
+    "holder_of",
 ]
 
 KEY_HEADER = "Idempotency-Key"
@@ -213,7 +217,7 @@ class Idempotency:
                 },
             )
             return
-        actor = self._actor(scope)
+        actor = self._holder(scope)
         if actor is None:  # no valid token: the route answers 401, nothing to keep
             await self.app(scope, receive, send)
             return
@@ -227,15 +231,18 @@ class Idempotency:
         finally:
             self._locks.release(name)
 
-    def _actor(self, scope: Scope) -> str | None:
+    def _holder(self, scope: Scope) -> str | None:
+        """Whose keys a request's are: its token's actor, role and rep (see the
+        module doc); None without a valid token."""
         header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
         scheme, _, token = header.decode("latin-1").partition(" ")
         if not token or scheme.lower() != "bearer":
             return None
         try:
-            return self.tokens.check(token).actor
+            principal = self.tokens.check(token)
         except TokenError:
             return None
+        return holder_of(principal)
 
     async def _once(
         self,
@@ -300,6 +307,13 @@ class Idempotency:
         finally:
             if not kept:
                 await run_in_threadpool(self.store.release, *name)
+
+
+def holder_of(principal: Principal) -> str:
+    """Whose keys ``principal``'s requests use: its actor, role and rep, joined
+    by a unit separator (no actor holds one: SPEC §2's pattern), so no two
+    grants share a key."""
+    return "\x1f".join((principal.actor, principal.role, principal.rep_id or ""))
 
 
 def _fingerprint(scope: Scope, body: bytes) -> str:

@@ -1,6 +1,6 @@
 """Idempotency-Key on every request that records events (SPEC §5): a repeat or a
 concurrent duplicate with the same key and request gets the first answer; the
-same key with another request is refused; keys belong to the token's actor;
+same key with another request is refused; keys belong to the token's grant;
 answers hold across app instances on one database — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -165,6 +165,34 @@ class TestMisuse:
         assert other.status_code == 201
         assert "idempotent-replayed" not in other.headers
         assert (other.json()["stored"], other.json()["skipped"]) == (0, 1)  # ran: the sale is there
+
+    def test_a_kept_answer_is_never_replayed_to_another_grant_of_the_actor(
+        self, stack: Stack
+    ) -> None:
+        """The same actor with a token of a lower role (moved from finance to rep,
+        say) and the same key runs its request afresh: the route's role check
+        refuses it, it never gets the finance answer kept under the key."""
+        run = stack.a.client.post("/payouts/2026-09/runs", headers=stack.as_("finance", "k1"))
+        assert run.status_code == 201
+        finance = TokenStore(stack.a.ledger, SECRET)
+        actor = finance.check(stack.tokens["finance"]).actor
+        as_rep = finance.create(actor=actor, role="rep", rep_id="rep-li")[0]
+        head = stack.head()
+        for client in (stack.a.client, stack.b.client):  # (the second: its own 403, kept)
+            again = client.post(
+                "/payouts/2026-09/runs",
+                headers={"Authorization": f"Bearer {as_rep}", KEY: "k1"},
+            )
+            assert again.status_code == 403, again.text
+            assert run.json()["run_id"] not in again.text
+        assert stack.head() == head
+        same_grant = finance.create(actor=actor, role="finance")[0]  # a new token, same grant
+        replay = stack.b.client.post(
+            "/payouts/2026-09/runs",
+            headers={"Authorization": f"Bearer {same_grant}", KEY: "k1"},
+        )
+        assert replay.headers.get("idempotent-replayed") == "true"
+        _same(run, replay)
 
     @pytest.mark.parametrize("key", ["", "x" * 201, "naïve"])
     def test_a_bad_key_is_refused_naming_the_header(self, stack: Stack, key: str) -> None:
