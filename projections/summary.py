@@ -38,6 +38,7 @@ from policies.wording import TERMS
 __all__ = [
     "AUTO_SUMMARY_STEPS",
     "DEFAULT_STEP_LIMIT",
+    "MAX_OFFSET",
     "MAX_RANGES",
     "MAX_STEP_LIMIT",
     "SUMMARY_WORDS",
@@ -56,6 +57,10 @@ MAX_RANGES: Final = 20
 MAX_LISTED_EVENTS: Final = 20
 DEFAULT_STEP_LIMIT: Final = 100
 MAX_STEP_LIMIT: Final = 1000
+# The largest ``?offset=`` of any list or statement page: the largest integer a
+# JSON number holds exactly (a page echoes its offset; a larger one is refused,
+# naming the field, rather than failing to encode).
+MAX_OFFSET: Final = 2**53 - 1
 # The CLI shows the summary by itself when a statement explains more steps.
 AUTO_SUMMARY_STEPS: Final = 60
 
@@ -489,10 +494,10 @@ class StepPage:
 
 
 def check_window(offset: int, limit: int, most: int) -> None:
-    """A window's bounds, ``?offset=&limit=``: an offset of 0 or more, a limit
-    of 1 to ``most``; else raises naming the field."""
-    if offset < 0:
-        raise InvalidInputError("must be 0 or more", field="offset")
+    """A window's bounds, ``?offset=&limit=``: an offset of 0 to `MAX_OFFSET`,
+    a limit of 1 to ``most``; else raises naming the field."""
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInputError(f"must be between 0 and {MAX_OFFSET}", field="offset")
     if not 1 <= limit <= most:
         raise InvalidInputError(f"must be between 1 and {most}", field="limit")
 

@@ -27,6 +27,7 @@ from projections.queues import (
     Viewer,
     WorkQueues,
 )
+from projections.summary import MAX_OFFSET
 
 __all__ = ["QueuesDep", "queues_of", "router", "viewer_of"]
 
@@ -49,7 +50,7 @@ def viewer_of(principal: Principal) -> Viewer:
 
 
 async def _page(
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items to return, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,

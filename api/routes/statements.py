@@ -25,7 +25,7 @@ from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
 from presentation import diff_texts, history_texts
 from projections.service import Reports
-from projections.summary import MAX_STEP_LIMIT
+from projections.summary import MAX_OFFSET, MAX_STEP_LIMIT
 
 __all__ = ["router"]
 
@@ -69,7 +69,11 @@ async def get_statement(
     ] = "full",
     offset: Annotated[
         int | None,
-        Query(ge=0, description="Full view: the explanation steps to skip (all lines, in order)."),
+        Query(
+            ge=0,
+            le=MAX_OFFSET,
+            description="Full view: the explanation steps to skip (all lines, in order).",
+        ),
     ] = None,
     limit: Annotated[
         int | None,

@@ -291,11 +291,18 @@ class TestPaging:
         assert paged == whole["items"]
         assert [r["rep_id"] for r in paged] == sorted(EVERYONE)
 
-    @pytest.mark.parametrize("query", ["limit=0", "limit=501", "offset=-1", "limit=x"])
+    @pytest.mark.parametrize(
+        "query", ["limit=0", "limit=501", "offset=-1", "limit=x", "offset=9007199254740992"]
+    )
     def test_a_limit_out_of_bounds_is_refused(self, api: Api, query: str) -> None:
         response = api.client.get(f"/reps?{query}", headers=api.as_("finance"))
         assert response.status_code == 422
         assert set(response.json()) >= {"error", "detail"}
+
+    def test_the_largest_offset_is_an_empty_page(self, api: Api) -> None:
+        response = api.client.get("/reps?offset=9007199254740991", headers=api.as_("finance"))
+        assert response.status_code == 200
+        assert response.json()["items"] == []
 
 
 class TestDisputes:

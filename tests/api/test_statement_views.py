@@ -142,6 +142,7 @@ class TestRefused:
             ("view=", "view"),
             ("offset=-1", "offset"),
             ("offset=x", "offset"),
+            ("offset=99999999999999999999999", "offset"),  # past a JSON number's exact range
             ("limit=0", "limit"),
             ("limit=1001", "limit"),
             ("limit=many", "limit"),
