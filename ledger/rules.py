@@ -9,7 +9,7 @@ once, in `ledger.catalogue`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -29,7 +29,14 @@ from ledger.errors import (
     UnknownReferenceError,
 )
 from ledger.fx_rate import FxRate
-from ledger.payout_claims import CALCULATED, PAID, REJECTED, describe_holder, holder_of
+from ledger.payout_claims import (
+    CALCULATED,
+    PAID,
+    REJECTED,
+    Claim,
+    describe_holder,
+    holder_of,
+)
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo, PlanVersion
 from ledger.rep import Rep
@@ -217,14 +224,41 @@ def rep_enrolled(st: Staging, item: Input) -> None:
 def rep_fact(st: Staging, item: Input) -> None:
     data = item.data
     rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
-    if item.type == "RepPlanAssigned" and st.plan(data["plan_id"]) is None:
-        raise UnknownReferenceError(f"unknown plan {data['plan_id']!r}", field="plan_id")
+    if item.type == "RepPlanAssigned":
+        _check_same_period_kind(st, rep, data["plan_id"])
     if item.type == "KpiScored":
         _check_period_kind(st, item, rep)
     if rep.record_fact(item.type, **item.kwargs()):
         st.collect(rep)
         if item.type == "KpiScored":
             _warn_kpi(st, rep, item)
+
+
+def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
+    """A rep's plans all pay by one kind of period (SPEC §2 ``RepPlanAssigned``):
+    a move from a quarterly plan to a monthly one would leave a quarter and its
+    months both payable for the same days (paid twice), and the periods paid
+    before the move without a statement of their kind. Refused, naming the
+    plan; such a move is a new enrolment (`RepLeft`, then `RepEnrolled` under a
+    new rep id)."""
+    plan = st.plan(plan_id)
+    if plan is None:
+        raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
+    kinds = {
+        (known.period, known.plan_id)
+        for _, assigned in rep.plans
+        if (known := st.plan(assigned)) is not None
+    }
+    other = next(((kind, pid) for kind, pid in sorted(kinds) if kind != plan.period), None)
+    if other is not None:
+        kind, pid = other
+        raise InvalidInputError(
+            f"plan {plan.plan_id} pays by {plan.period}, rep {rep.rep_id}'s plan {pid} by "
+            f"{kind}: a rep's plans all pay by one kind of period (the same days would be "
+            f"in a {plan.period} and a {kind} of theirs); assign a plan that pays by "
+            f"{kind}, or enrol the rep anew under another rep id",
+            field="plan_id",
+        )
 
 
 def _record_on(
@@ -476,7 +510,7 @@ def payout_calculated(st: Staging, item: Input) -> None:
             field="statements",
         )
     seen: set[str] = set()
-    claims = st.claims(period, rep_ids)
+    claims = _claims_over(st, period, rep_ids)
     for i, rep_id in enumerate(rep_ids):
         if rep_id in seen:
             raise InvalidInputError(
@@ -489,6 +523,15 @@ def payout_calculated(st: Staging, item: Input) -> None:
             raise ConflictError(describe_holder(holder), field=f"statements[{i}].rep_id")
     st.create(PayoutRun, run_id, item)
     st.stage_claims(period, run_id, rep_ids, CALCULATED)
+
+
+def _claims_over(st: Staging, period: str, rep_ids: Sequence[str]) -> list[Claim]:
+    """The claims of ``rep_ids`` on ``period`` and on every period of the other
+    kind that shares a day with it (a quarter's months, a month's quarter): a
+    store written before a rep's plans had to keep one kind of period
+    (`rep_fact`) may hold both, and a day is paid at most once either way."""
+    parsed = parse_period(period)
+    return [c for p in (parsed, *parsed.overlapping()) for c in st.claims(str(p), rep_ids)]
 
 
 def payout_paid(st: Staging, item: Input) -> None:
@@ -509,7 +552,11 @@ def payout_paid(st: Staging, item: Input) -> None:
         return  # paid already: the same fact, skipped
     st.guard_chain()
     paid_elsewhere = sorted(
-        (c for c in st.claims(run.period, run.rep_ids) if c.state == PAID and c.run_id != run_id),
+        (
+            c
+            for c in _claims_over(st, run.period, run.rep_ids)
+            if c.state == PAID and c.run_id != run_id
+        ),
         key=lambda c: (c.rep_id, c.position),
     )
     if paid_elsewhere:

@@ -94,6 +94,20 @@ class Period(_PeriodFields):
     def contains(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
 
+    def overlaps(self, other: Period) -> bool:
+        """Whether the two share a day: the same period, a quarter and one of
+        its months, or a month and its quarter."""
+        return self.first_day <= other.last_day and other.first_day <= self.last_day
+
+    def overlapping(self) -> tuple[Period, ...]:
+        """The periods of the other kind that share a day with this one: a
+        quarter's three months, or a month's quarter (SPEC §5: a rep's days are
+        paid at most once, whichever kind of period paid them)."""
+        if self.kind == "quarter":
+            first = (self.number - 1) * _MONTHS_IN_QUARTER + 1
+            return tuple(_period("month", self.year, m) for m in range(first, first + 3))
+        return (_period("quarter", self.year, (self.number - 1) // _MONTHS_IN_QUARTER + 1),)
+
 
 def in_bounds(year: int) -> bool:
     """SPEC §2: whether a year lies in 2000-2199, the ledger's bounds."""

@@ -1348,10 +1348,13 @@ class _RecordedRun:
 
 def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
     """SPEC §5: the reps whose ``period`` is paid, or in an open run (calculated
-    or approved, not paid, not rejected): no new run may cover them."""
+    or approved, not paid, not rejected): no new run may cover them. A run of a
+    period of the other kind that shares a day with it holds them too (a store
+    may hold a rep moved between a monthly and a quarterly plan before such a
+    move was refused: their days are paid once)."""
     held: set[str] = set()
     for run in facts.runs.values():
-        if parse_period(run.period) != period:
+        if not parse_period(run.period).overlaps(period):
             continue
         decision = facts.decisions.get(run.run_id)
         if run.paid is not None or decision is None or decision.granted:
