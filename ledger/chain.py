@@ -108,6 +108,15 @@ class ChainHasher:
     def mode(self) -> str:
         return "hmac-sha256" if self._key else "sha256"
 
+    def identity(self) -> dict[str, str]:
+        """The mode and, keyed, an id of the key (an HMAC of a fixed text: it
+        tells two keys apart and reveals nothing of either) — what a store
+        records of the chain its first writer began (`ledger.chain_guard`)."""
+        if not self._key:
+            return {"mode": self.mode}
+        key_id = hmac.new(self._key, b"incentive-ledger chain key id", hashlib.sha256)
+        return {"mode": self.mode, "key_id": key_id.hexdigest()[:16]}
+
     def link_hash(
         self,
         previous_hash: str,

@@ -26,19 +26,23 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from ledger.chain import ChainHasher, ChainLink, ChainReport, LogRow, merge_rows, verify_links
+from ledger.errors import ChainModeError
 
 __all__ = [
     "BOUNDED_CHECK_POSITIONS",
+    "CHAIN_MODE",
     "WATERMARK",
     "ChainReader",
     "check_event",
     "check_from_watermark",
     "end_of",
+    "ensure_chain_mode",
     "log_rows",
     "watermark",
 ]
 
 WATERMARK = "chain_watermark"
+CHAIN_MODE = "chain_mode"  # the mode (and key id) of the chain's links: `ensure_chain_mode`
 
 # Positions past the watermark that a check made for a reader, not a payout
 # step, goes at most (a `/metrics` scrape, the finance dashboard): ~1 s of
@@ -163,3 +167,54 @@ def _broken(hasher: ChainHasher, position: int, reason: str) -> ChainReport:
     return ChainReport(
         ok=False, mode=hasher.mode, checked=0, head=None, broken_position=position, reason=reason
     )
+
+
+class ModeSession(ChainReader, Protocol):
+    """An append session, as `ensure_chain_mode` reads and writes through it."""
+
+    head: ChainLink | None
+
+    def put_state(self, key: str, doc: dict[str, Any]) -> None: ...
+
+
+def ensure_chain_mode(session: ModeSession, hasher: ChainHasher) -> None:
+    """Refuse to extend the chain in another mode than it was written in.
+
+    A writer whose ``LEDGER_CHAIN_KEY`` differs from the one the chain was
+    written with (set, unset, or another key) would write links that no check
+    in either mode accepts: the chain broken for good, payouts refused from then
+    on. The store records the mode (and a key id, never the key) of its first
+    writer (`CHAIN_MODE`); a writer in another mode is refused with
+    `ChainModeError`. A store written before the record existed is checked once:
+    its head event against its link in this writer's mode, then recorded. Run
+    in the append session, before anything is appended, under the writer lock.
+    """
+    mine = hasher.identity()
+    stored = session.get_state(CHAIN_MODE)
+    if stored == mine:
+        return
+    if stored is not None:
+        raise ChainModeError(_mismatch(stored, mine))
+    head = session.head
+    if head is not None:
+        report, _ = check_event(session, hasher, head.position)
+        if not report.ok:
+            raise ChainModeError(
+                f"the chain's head (position {head.position}) does not verify as "
+                f"{hasher.mode}: it was written {_other_mode(hasher)}"
+            )
+    session.put_state(CHAIN_MODE, mine)
+
+
+def _mismatch(stored: dict[str, Any], mine: dict[str, str]) -> str:
+    if stored.get("mode") != mine["mode"]:
+        if mine["mode"] == "sha256":
+            return "the chain is keyed (HMAC-SHA-256) and LEDGER_CHAIN_KEY is not set"
+        return "the chain is plain SHA-256 and LEDGER_CHAIN_KEY is set"
+    return "the chain is keyed with another LEDGER_CHAIN_KEY than this one"
+
+
+def _other_mode(hasher: ChainHasher) -> str:
+    if hasher.mode == "sha256":
+        return "with a key (set the LEDGER_CHAIN_KEY it was written with)"
+    return "without this key (plain SHA-256, or another key)"

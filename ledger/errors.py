@@ -14,6 +14,7 @@ __all__ = [
     "AlreadyDecidedError",
     "BatchRejectedError",
     "BrokenChainError",
+    "ChainModeError",
     "ConflictError",
     "InvalidInputError",
     "LedgerError",
@@ -77,6 +78,22 @@ class BrokenChainError(LedgerError):
             f"the audit chain is broken at position {position} ({reason}); {action} "
             "until it is repaired (`incentive-ledger verify` tells what it found)",
             field="chain",
+        )
+
+
+class ChainModeError(LedgerError):
+    """SPEC §6/§7: this process would extend the audit chain in another mode
+    than the store's chain was written in (``LEDGER_CHAIN_KEY`` set, unset or
+    another key): a configuration error. Nothing is stored: every link written
+    would break the chain for good (events are never deleted)."""
+
+    status = "unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"{reason}; nothing was stored. Run it with the LEDGER_CHAIN_KEY the chain "
+            "was written with (`incentive-ledger verify` checks a key against it)",
+            field="LEDGER_CHAIN_KEY",
         )
 
 

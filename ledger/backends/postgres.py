@@ -39,6 +39,7 @@ from psycopg.sql import SQL, Composed, Identifier, Literal
 from ledger.backends.base import LoggedEvent
 from ledger.catalogue import CLAIM_TOPICS
 from ledger.chain import ChainHasher, ChainLink
+from ledger.chain_guard import ensure_chain_mode
 from ledger.errors import StoreUnavailableError
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
 
@@ -94,6 +95,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     """PostgreSQL application recorder that writes the audit chain."""
 
     hasher: ChainHasher = ChainHasher()
+    # the hasher whose mode was found to be the chain's (`ensure_chain_mode`)
+    mode_checked: ChainHasher | None = None
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
@@ -496,6 +499,11 @@ class PostgresAppendSession:
         rows = self._fetch(self._recorder._get_state, (key,))  # noqa: SLF001
         return dict(orjson.loads(rows[0]["doc"])) if rows else None
 
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` under ``key``, in the session's transaction."""
+        put = self._recorder._put_state  # noqa: SLF001
+        self._curs.execute(put, (key, orjson.dumps(doc).decode()))
+
     def last_position(self) -> int:
         """The last position this session linked: events it has appended whose
         links the writer thread is still copying (an import) come after it."""
@@ -564,6 +572,9 @@ class PostgresAppendSession:
     def _append_events(self, stored_events: Sequence[StoredEvent]) -> list[_Row]:
         """Copy the events in, at positions drawn now; their rows, for the links."""
         recorder, curs = self._recorder, self._curs
+        if recorder.mode_checked is not recorder.hasher:  # once a process (and key)
+            ensure_chain_mode(self, recorder.hasher)
+            recorder.mode_checked = recorder.hasher
         count = len(stored_events)
         curs.execute(
             recorder._next_positions,  # noqa: SLF001

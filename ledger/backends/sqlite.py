@@ -32,6 +32,7 @@ from eventsourcing.sqlite import (
 from ledger.backends.base import LoggedEvent
 from ledger.catalogue import CLAIM_TOPICS
 from ledger.chain import ChainHasher, ChainLink
+from ledger.chain_guard import ensure_chain_mode
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
 
 __all__ = [
@@ -124,6 +125,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that writes the audit chain."""
 
     hasher: ChainHasher = ChainHasher()
+    # the hasher whose mode was found to be the chain's (`ensure_chain_mode`)
+    mode_checked: ChainHasher | None = None
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -357,6 +360,14 @@ class SQLiteAppendSession:
         row = self._cursor.fetchone()
         return dict(orjson.loads(row[0])) if row else None
 
+    def put_state(self, key: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` under ``key``, in the session's transaction."""
+        self._cursor.execute(
+            "INSERT INTO ledger_state (key, doc) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
+            (key, orjson.dumps(doc).decode()),
+        )
+
     def last_position(self) -> int:
         """The last position written: committed before, or appended (and linked:
         SQLite writes both in one breath) by this session."""
@@ -427,6 +438,10 @@ class SQLiteAppendSession:
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:
         if not stored_events:
             return []
+        recorder = self._recorder
+        if recorder.mode_checked is not recorder.hasher:  # once a process (and key)
+            ensure_chain_mode(self, recorder.hasher)
+            recorder.mode_checked = recorder.hasher
         first = self._last + 1
         rows = [
             (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)
