@@ -16,12 +16,13 @@ from projections.versioning import ReadModel
 __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 
 # 2: how many items the statement holds pending (a period's summary reads it here,
-# not from the statement)
+# not from the statement). 3 (and attainment 2, statements 3): a manager paid only
+# overrides in a period has its rows (`activity_periods`: their reports' sales)
 BALANCES = ReadModel(
-    "balances", 2, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 3, "each rep's sums per line kind, total, payable and items pending, by period"
 )
-ATTAINMENT = ReadModel("attainment", 1, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 2, "each rep's explained statement, by period")
+ATTAINMENT = ReadModel("attainment", 2, "each rep's attainment, score and tier, by period")
+STATEMENTS = ReadModel("statements", 3, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

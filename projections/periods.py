@@ -24,7 +24,25 @@ def _fact_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Per
             for run in facts.runs.values()
             if run.statement_of(rep_id) is not None
         ),
+        # SPEC §3.1 overrides: a manager is paid in the periods of their reports'
+        # sales (two levels), with no fact of their own there
+        *(
+            p
+            for report in _override_reports(facts, rep_id)
+            for p in facts.sales_by_period(report, kind)
+        ),
     ]
+
+
+def _override_reports(facts: LedgerFacts, rep_id: str) -> list[str]:
+    """The reps (and their reports) who ever reported to ``rep_id``, when a plan
+    of ``rep_id``'s pays overrides; none otherwise."""
+    if not facts.reads_other_reps(rep_id):
+        return []
+    ever = facts.managers_ever
+    direct = [report for report, managers in ever.items() if rep_id in managers]
+    second = [report for report, managers in ever.items() if not managers.isdisjoint(direct)]
+    return sorted({*direct, *second} - {rep_id})
 
 
 def activity_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Period]:

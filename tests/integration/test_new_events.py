@@ -23,8 +23,9 @@ from policies.plan import load_plan, plan_document
 from policies.wording import render_warning
 from presentation import print_statement
 from presentation.modelling import print_whatif, whatif_texts
+from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, sale, stored_count, stored_record
+from tests.builders import enrol, jsonl, line, payouts, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
 from tests.unit.shapes import plan_toml
 
@@ -383,6 +384,21 @@ class TestOverrides:
         assert transfer in rep_step["event_ids"]
         m2_q3 = [x["amount"] for x in reports.statement("m2", "2026-Q3")["lines"]]
         assert "200.00" in m2_q3, "m2's Q3: r1's 10,000 at 0.02"
+
+    def test_the_summary_lists_a_manager_paid_only_overrides(self, team: Ledger) -> None:
+        """m1 and m2 have no fact of their own after their enrolment: their Q3 and
+        Q4 are their reports' sales. The period's summary (what finance checks
+        before a run) lists them with their overrides, as the run pays them."""
+        queues = WorkQueues(Reports(team))
+        finance = Viewer("finance", "fin-amy")
+        for period, expected in (
+            ("2026-Q3", {"m1": "1100.00", "m2": "200.00"}),
+            ("2026-Q4", {"m1": "400.00", "m2": "800.00"}),
+        ):
+            items = {i.rep_id: i.payable for i in queues.summary(finance, period).items}
+            assert {rep: items.get(rep) for rep in expected} == expected, period
+        statements = payouts(Reports(team)).reports.plan_run("2026-Q3")[0]
+        assert {s["rep_id"] for s in statements} >= {"m1", "m2"}
 
     def test_a_rep_without_reports_earns_no_override_line(self, team: Ledger) -> None:
         q3 = Reports(team).statement("r1", "2026-Q3")
