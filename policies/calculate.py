@@ -12,7 +12,7 @@ from policies.commission import SaleSteps, commission_line, credited_sales, sale
 from policies.corrections import carried_balance_line, correction_line
 from policies.discipline import fine_lines
 from policies.draws import DrawResult, draw_lines
-from policies.explanation import Line, Step, money, step
+from policies.explanation import Line, Step, recorded, step
 from policies.facts import PendingItem, PeriodFacts, ReleaseFact
 from policies.overrides import override_lines
 from policies.pay_warnings import PayWarning, period_warnings
@@ -67,7 +67,7 @@ def adjustment_lines(facts: PeriodFacts) -> list[Line]:
                         (a.event_id, a.decision.event_id),
                         adjustment_id=a.adjustment_id,
                         reason=a.reason,
-                        amount=money(a.amount),
+                        amount=recorded(a.amount),
                         approved_by=a.decision.actor,
                         dispute_id=a.dispute_id,
                     )

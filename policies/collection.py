@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 
-from policies.explanation import Step, money, step
+from policies.explanation import Step, money, recorded, step
 from policies.rounding import CALC
 
 __all__ = ["OverPayment", "PaymentFact", "Release", "check_payment", "release", "unreleased"]
@@ -87,8 +87,8 @@ def release(
             (payment.event_id,),
             payment_id=payment.payment_id,
             sale_id=payment.sale_id,
-            paid=money(payment.amount),
-            sale_amount=money(sale_amount),
+            paid=recorded(payment.amount),
+            sale_amount=recorded(sale_amount),
             fraction=fraction,
             commission=released_commission,
             spiff=released_spiff if spiff else None,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 
-from policies.explanation import Line, Step, money, step
+from policies.explanation import Line, Step, recorded, step
 from policies.facts import SaleFact
 from policies.plan import Plan
 from policies.rounding import CALC, number_text, ratio_text
@@ -78,7 +78,7 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
                     "sale_clawed_back",
                     (sale.event_id, cancel.event_id),
                     sale_id=sale.sale_id,
-                    amount=money(sale.amount),
+                    amount=recorded(sale.amount),
                     days=days,
                     window_days=window,
                     reason=cancel.reason,
@@ -115,7 +115,7 @@ def sale_commission_step(
         "sale_commission",
         {
             "sale_id": sale.sale_id,
-            "amount": money(sale.amount),
+            "amount": recorded(sale.amount),
             "share": _ratio_text(sale.share),
             "credited": number_text(credit),
             "category": sale.category or "(none)",

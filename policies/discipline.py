@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
-from policies.explanation import Line, Step, money, step
+from policies.explanation import Line, Step, money, recorded, step
 from policies.facts import CaseFact
 from policies.plan import Plan
 
@@ -119,7 +119,7 @@ def fine_lines(plan: Plan, cases: Sequence[CaseFact]) -> list[Line]:
                         (case.event_id, case.decision.event_id),
                         case_id=case.case_id,
                         code=case.code,
-                        amount=money(case.amount),
+                        amount=recorded(case.amount),
                         approved_by=case.decision.actor,
                     )
                 ],

@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple
 
 from policies.rounding import Ratio, money_text, number_text, ratio_text, round_money
 
-__all__ = ["Line", "LineKind", "Step", "money", "ratio", "step"]
+__all__ = ["Line", "LineKind", "Step", "money", "ratio", "recorded", "step"]
 
 LineKind = Literal[
     "commission",
@@ -50,6 +50,14 @@ class Step(NamedTuple):
 def money(value: Decimal) -> str:
     """Money in a step: always two decimals."""
     return money_text(value)
+
+
+def recorded(value: Decimal) -> str:
+    """Money as an event recorded it (a sale's, a payment's, an adjustment's, a
+    case's), quoted in a step: two decimals like `money`, unless the event holds
+    more (a KWD or BHD amount's third) — a fact is quoted, never rounded."""
+    text = money_text(value)
+    return text if Decimal(text) == value else number_text(value)
 
 
 def ratio(value: Ratio) -> str:

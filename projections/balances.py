@@ -17,7 +17,8 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 
 # 2: how many items the statement holds pending (a period's summary reads it here,
 # not from the statement). 3 (and attainment 2, statements 3): a manager paid only
-# overrides in a period has its rows (`activity_periods`: their reports' sales)
+# overrides in a period has its rows (`activity_periods`: their reports' sales);
+# statements 3 also quote a three-decimal amount whole (`policies.explanation.recorded`)
 BALANCES = ReadModel(
     "balances", 3, "each rep's sums per line kind, total, payable and items pending, by period"
 )

@@ -364,6 +364,41 @@ class TestTheLastQuarterPaid:
         assert paid["status"] == "paid"
 
 
+class TestThreeDecimalMoney:
+    def test_the_explanation_quotes_every_decimal_the_events_recorded(self, ledger: Ledger) -> None:
+        """A KWD sale, adjustment and red-line case hold a third decimal: each
+        line is rounded to 0.01 once (SPEC §3), but the steps quote the amounts
+        as recorded (``1000.105``, not ``1000.11``), so every number in an
+        explanation is the event's own; a two-decimal amount reads as before."""
+        seed_edges(ledger)
+        events = [
+            _sale(LAST_DAY, "S-kwd", rep_id="rk", amount="1000.105"),
+            _sale(LAST_DAY, "S-kwd-2", rep_id="rk", amount="10.50"),
+            _adjustment("2199-Q4", "1.505", rep_id="rk"),
+            _approve("A-rk-2199-Q4"),
+            _case(LAST_DAY, "C-kwd", rep_id="rk", severity="red_line", amount="2.345"),
+            _approve("C-kwd"),
+        ]
+        ledger.import_lines(jsonl(*events), actor="tester", parse_workers=0)
+        statement = Reports(ledger).statement("rk", "2199-Q4")
+        steps = {
+            (line_["kind"], step["code"]): step["values"]
+            for line_ in statement["lines"]
+            for step in line_["explanation"]
+        }
+        sales = [
+            step["values"]["amount"]
+            for line_ in statement["lines"]
+            for step in line_["explanation"]
+            if step["code"] == "sale_commission"
+        ]
+        assert sorted(sales) == ["10.50", "1000.105"]
+        assert steps["adjustment", "adjustment_approved"]["amount"] == "1.505"
+        assert steps["fine", "fine_red_line"]["amount"] == "2.345"
+        amounts = {line_["kind"]: line_["amount"] for line_ in statement["lines"]}
+        assert (amounts["adjustment"], amounts["fine"]) == ("1.51", "-2.35")
+
+
 class TestStoredActors:
     def test_self_approval_compares_what_is_stored_normalised(self, ledger: Ledger) -> None:
         """A subject stored before actors were normalised (by ``Alice``) cannot be
