@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -386,20 +387,56 @@ def library_env(url: str, *, chain_key: str | None = None) -> StoreConfig:
 
 
 def check_sqlite(config: StoreConfig, *, must_exist: bool) -> None:
-    """SPEC §7 for an embedded store: a file in a directory that does not exist
-    is a configuration error; with ``must_exist`` (a command that only reads)
-    a file that does not exist is said so — never created empty."""
-    if config.is_postgres or config.env["SQLITE_DBNAME"].startswith("file:"):
+    """SPEC §7 for an embedded store: a file in a directory that does not exist,
+    or one that is not a SQLite database, is a configuration error; with
+    ``must_exist`` (a command that only reads) a file that does not exist, or
+    holds no ledger, or an in-memory database (``sqlite:///``, ``:memory:``:
+    empty by definition) is said so — never created empty."""
+    if config.is_postgres:
         return
     path = config.env["SQLITE_DBNAME"]
+    if path.startswith("file:"):
+        if must_exist and "mode=memory" in path:
+            raise NotFoundError(
+                "no ledger in an in-memory database (sqlite:/// with no file, or "
+                ":memory:): name the ledger's file, like sqlite:///./ledger.db",
+                field="db",
+            )
+        return
     file = Path(path)
     if not file.parent.is_dir():
         raise InvalidInputError(
             f"the directory of the SQLite database {path} does not exist", field="db"
         )
-    if must_exist and not file.is_file():
+    if not file.is_file():
+        if must_exist:
+            raise NotFoundError(
+                f"no ledger at {path}: the database does not exist (check --db or "
+                "LEDGER_DATABASE_URL; `import` or `demo` creates one)",
+                field="db",
+            )
+        return
+    tables = _sqlite_tables(path)
+    if must_exist and tables is not None and "stored_events" not in tables:
         raise NotFoundError(
-            f"no ledger at {path}: the database does not exist (check --db or "
+            f"no ledger at {path}: it holds no events table (check --db or "
             "LEDGER_DATABASE_URL; `import` or `demo` creates one)",
             field="db",
         )
+
+
+def _sqlite_tables(path: str) -> set[str] | None:
+    """The tables of the SQLite file at ``path`` (read only); InvalidInputError
+    when it is not a SQLite database; None when that cannot be told now (the
+    file locked, say: opening it will tell)."""
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:
+        return None
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInputError(f"{path} is not a SQLite database ({exc})", field="db") from None
+    return {str(name) for (name,) in rows}

@@ -4,6 +4,7 @@ creates an empty database. Each in a subprocess, as an operator meets it."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,37 @@ class TestReadOnlyCommands:
         assert result.returncode == 2
         _one_line(result, says="no ledger at ./ledger.db: the database does not exist")
         assert list(tmp_path.iterdir()) == []
+
+    def test_a_file_that_is_not_a_database_is_one_line(self, tmp_path: Path) -> None:
+        """It printed sqlite3's traceback ("file is not a database")."""
+        (tmp_path / "notes.txt").write_text("hello\n", encoding="utf-8")
+        url = "sqlite:///./notes.txt"
+        for command in (READ_ONLY[0], ["import", str(SAMPLE_EVENTS)]):
+            result = _cli(*command, "--db", url, cwd=tmp_path)
+            assert result.returncode == 2
+            _one_line(result, says="notes.txt is not a SQLite database")
+        assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "hello\n"
+
+    def test_a_database_without_a_ledger_is_said_and_left_alone(self, tmp_path: Path) -> None:
+        other = tmp_path / "other.db"
+        with sqlite3.connect(other) as conn:
+            conn.execute("CREATE TABLE t (x)")
+        conn.close()
+        result = _cli("verify", "--db", "sqlite:///./other.db", cwd=tmp_path)
+        assert result.returncode == 2
+        _one_line(result, says="no ledger at ./other.db: it holds no events table")
+        with sqlite3.connect(other) as conn:
+            tables = conn.execute("SELECT name FROM sqlite_master").fetchall()
+        conn.close()
+        assert tables == [("t",)]
+
+    @pytest.mark.parametrize("url", ["sqlite:///", "sqlite:///:memory:"])
+    def test_an_in_memory_database_holds_no_ledger_to_read(self, tmp_path: Path, url: str) -> None:
+        """`verify` said "chain intact: 0 events" of a throwaway database."""
+        for command in (["verify"], ["runs"]):
+            result = _cli(*command, "--db", url, cwd=tmp_path)
+            assert result.returncode == 2
+            _one_line(result, says="no ledger in an in-memory database")
 
     def test_no_ledger_in_a_postgresql_schema_is_said_and_none_is_created(
         self, tmp_path: Path, pg_schema_url: str
