@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
 from api.deps import Caller, ReportsDep, UseCasesDep
-from api.routes.events import _ERRORS, as_json, record_out
+from api.paging import ArrayPageDep
+from api.routes.events import _ERRORS, record_out
 from api.schemas import DisputeIn, DisputeOut, DisputeRowOut, ResolutionIn, ResolutionOut
 from ledger.errors import InvalidInputError
 
@@ -65,8 +66,11 @@ def post_resolution(
 
 
 @router.get("/reps/{rep_id}/disputes", response_model=list[DisputeRowOut], responses=_ERRORS)
-def get_disputes(rep_id: str, principal: Caller, reports: ReportsDep) -> JSONResponse:
-    """A rep's disputes, open and resolved."""
+def get_disputes(
+    rep_id: str, principal: Caller, reports: ReportsDep, page: ArrayPageDep
+) -> JSONResponse:
+    """A rep's disputes, open and resolved, by dispute id (paged: ``offset``,
+    ``limit``; the count in ``X-Total-Count``)."""
     require_role(principal, "get_disputes")
     check_rep_scope(principal, rep_id, reports)
-    return as_json([row.doc() for row in reports.disputes(rep_id)])
+    return page.answer([row.doc() for row in reports.disputes(rep_id)])

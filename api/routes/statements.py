@@ -20,6 +20,7 @@ from api.deps import (
     authenticate,
     negotiate_locale,
 )
+from api.paging import ArrayPageDep
 from api.routes.events import _ERRORS, as_json
 from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
@@ -163,11 +164,12 @@ def get_diff(
 
 @router.get("/reps/{rep_id}/history", response_model=list[HistoryEntryOut], responses=_READ_ERRORS)
 def get_history(
-    rep_id: str, principal: Caller, reports: ReportsDep, locale: LocaleDep
+    rep_id: str, principal: Caller, reports: ReportsDep, locale: LocaleDep, page: ArrayPageDep
 ) -> JSONResponse:
     """A rep's disciplinary history: cases, rungs, sanctions, coaching, appeals; each
-    entry's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others)."""
+    entry's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only others).
+    Paged (``offset``, ``limit``; the count in ``X-Total-Count``), in its own order."""
     require_role(principal, "get_history")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "history")
-    return as_json(history_texts(reports.history(rep_id), locale))
+    return page.answer(history_texts(reports.history(rep_id), locale))

@@ -305,6 +305,38 @@ class TestPaging:
         assert response.json()["items"] == []
 
 
+class TestRepArrays:
+    """A rep's disputes and disciplinary history stay arrays, paged by ``offset``
+    and ``limit`` (whole by default), with the count in ``X-Total-Count``."""
+
+    @pytest.mark.parametrize(
+        ("path", "who"),
+        [("/reps/rep-li/disputes", "rep"), ("/reps/rep-chen/history", "compliance")],
+    )
+    def test_pages_cover_the_array_in_order(self, api: Api, path: str, who: str) -> None:
+        headers = api.as_(who)
+        whole = api.client.get(path, headers=headers)
+        assert whole.status_code == 200
+        items = whole.json()
+        assert isinstance(items, list)
+        assert items, "the demo gives this list entries"
+        assert whole.headers["X-Total-Count"] == str(len(items))
+        pages = [
+            api.client.get(f"{path}?offset={i}&limit=1", headers=headers) for i in range(len(items))
+        ]
+        assert [p.json() for p in pages] == [[item] for item in items]
+        assert {p.headers["X-Total-Count"] for p in pages} == {str(len(items))}
+        past = api.client.get(f"{path}?offset={len(items)}", headers=headers)
+        assert (past.status_code, past.json()) == (200, [])
+
+    @pytest.mark.parametrize("query", ["limit=0", "limit=501", "offset=-1", "offset=2e64"])
+    @pytest.mark.parametrize("path", ["/reps/rep-li/disputes", "/reps/rep-li/history"])
+    def test_a_window_out_of_bounds_is_refused(self, api: Api, path: str, query: str) -> None:
+        response = api.client.get(f"{path}?{query}", headers=api.as_("finance"))
+        assert response.status_code == 422
+        assert set(response.json()) >= {"error", "detail"}
+
+
 class TestDisputes:
     def test_post_disputes_answers_with_the_dispute_id(self, api: Api) -> None:
         response = api.client.post(
