@@ -8,13 +8,22 @@ from decimal import Decimal
 from policies.explanation import Line, money, step
 from policies.facts import CarriedBalanceFact, CorrectionFact, LineChange
 
-__all__ = ["carried_balance_line", "correction_line", "diff_lines", "line_key", "line_subject"]
+__all__ = [
+    "ONE_PER_PERIOD",
+    "SUBJECT_KEYS",
+    "carried_balance_line",
+    "correction_line",
+    "diff_lines",
+    "line_key",
+    "line_subject",
+]
 
-_SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period", "spiff_id", "level")
+# The step values that name what a line is about (`line_subject`).
+SUBJECT_KEYS = ("case_id", "adjustment_id", "paid_period", "from_period", "spiff_id", "level")
 
 
 # Kinds a period has one line of: the same line whatever its steps mention.
-_ONE_PER_PERIOD = frozenset({"commission", "bonus"})
+ONE_PER_PERIOD = frozenset({"commission", "bonus"})
 
 
 def line_subject(line: Line) -> str | None:
@@ -24,10 +33,10 @@ def line_subject(line: Line) -> str | None:
     when a step names a case (a bonus less a minor case's points is still the
     bonus; keyed by the case, a case overturned would look like one bonus line
     gone and another come)."""
-    if line.kind in _ONE_PER_PERIOD:
+    if line.kind in ONE_PER_PERIOD:
         return None
     for s in line.steps:
-        for key in _SUBJECT_KEYS:
+        for key in SUBJECT_KEYS:
             if key in s.values:
                 return f"{key}={s.values[key]}"
     return None

@@ -308,6 +308,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "diff_added": "+ {type} {event_id}{by}",
         "diff_by": " by {actor}",
         "diff_removed": "- {type} {event_id}",
+        "diff_cause": "because of {type} {event_id} at position {position} by {actor} ({at})",
+        "diff_cause_id": "because of event {event_id}",
         "history_heading": "Disciplinary history of rep {rep_id}",
         "history_none": "nothing recorded",
         "history_case": (
@@ -351,6 +353,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "diff_added": "+ {type} {event_id}{by}",
         "diff_by": "，记录人 {actor}",
         "diff_removed": "- {type} {event_id}",
+        "diff_cause": "因 {type} {event_id}（位置 {position}，记录人 {actor}，{at}）",
+        "diff_cause_id": "因事件 {event_id}",
         "history_heading": "销售代表 {rep_id} 的纪律记录",
         "history_none": "无记录",
         "history_case": (

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from policies.wording import LOCALES, PHRASES, TERMS
-from projections.diff import EventSummary, LineChange, StatementDiff
+from projections.diff import EventRef, EventSummary, LineChange, StatementDiff
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.summary import SUMMARY_WORDS
 
@@ -245,6 +245,8 @@ def print_diff(console: Console, d: StatementDiff, locale: str = "en") -> None:
         console.print(phrase(locale, "diff_none"))
     for change in d.changes:
         console.print(f"  {escape(_change_line(change, locale))}")
+        for event in change.caused_by:
+            console.print(f"    {escape(_cause_line(event, locale))}")
         for event in change.events_added:
             if isinstance(event, EventSummary):
                 kind, by = event.type, phrase(locale, "diff_by", actor=event.actor)
@@ -256,6 +258,21 @@ def print_diff(console: Console, d: StatementDiff, locale: str = "en") -> None:
             kind = event.type if isinstance(event, EventSummary) else "event"
             removed = phrase(locale, "diff_removed", type=kind, event_id=event.event_id)
             console.print(f"    {escape(removed)}")
+
+
+def _cause_line(event: EventSummary | EventRef, locale: str) -> str:
+    """An event that changed a line, with its type, position, actor and time."""
+    if not isinstance(event, EventSummary):
+        return phrase(locale, "diff_cause_id", event_id=event.event_id)
+    return phrase(
+        locale,
+        "diff_cause",
+        type=event.type,
+        event_id=event.event_id,
+        position=event.position,
+        actor=event.actor,
+        at=event.occurred_at,
+    )
 
 
 def print_history(

@@ -4,11 +4,13 @@ which lines, and by how much."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from policies.corrections import ONE_PER_PERIOD, SUBJECT_KEYS
 from projections.rows import Row
 
 __all__ = [
@@ -55,6 +57,9 @@ class LineChange(Row):
     change: str
     events_added: list[EventSummary | UnrecordedEvent | EventRef]
     events_removed: list[EventSummary | UnrecordedEvent | EventRef]
+    # the events between the two points whose removal from the later replay
+    # changes this line's amount (SPEC §4: which events changed which lines)
+    caused_by: list[EventSummary | UnrecordedEvent | EventRef]
 
 
 class Point(Row):
@@ -81,44 +86,64 @@ class StatementDiff(Row):
     events_between: list[EventSummary]
 
 
+_NO_LINE = Decimal("0.00")  # a line one side does not have: money, with its cents
+
+
 def _line_key(line: Mapping[str, Any]) -> tuple[str, str]:
-    """A line's kind and subject, as `policies.corrections.line_subject` has them."""
-    subject = ""
-    if line["kind"] in {"commission", "bonus"}:  # one a period
-        return line["kind"], subject
+    """A line's kind and subject, as `policies.corrections.line_subject` has them
+    (the subject "" for none): two override lines of two levels, or two SPIFFs,
+    are two lines."""
+    if line["kind"] in ONE_PER_PERIOD:
+        return line["kind"], ""
     for step in line["explanation"]:
-        for name in ("case_id", "adjustment_id", "paid_period", "from_period"):
+        for name in SUBJECT_KEYS:
             if name in step["values"]:
-                subject = f"{name}={step['values'][name]}"
-                break
-        if subject:
-            break
-    return line["kind"], subject
+                return line["kind"], f"{name}={step['values'][name]}"
+    return line["kind"], ""
+
+
+def _cited(statement: Mapping[str, Any]) -> set[str]:
+    return {e for line in statement["lines"] for e in line["event_ids"]}
 
 
 def diff_statements(
-    before: Mapping[str, Any], after: Mapping[str, Any], events: Mapping[str, EventSummary]
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    events: Mapping[str, EventSummary],
+    causes: Mapping[str, AbstractSet[tuple[str, str | None]]] | None = None,
 ) -> StatementDiff:
     """Line-by-line changes between ``before`` and ``after``: the lines whose
-    amount changed (SPEC §4), each with the events it gained or lost.
+    amount changed (SPEC §4), each with the events it gained or lost and the
+    events that changed it.
 
-    ``events`` maps event ids to their summaries (type, actor, position) for the
-    events recorded between the two positions, so each change names the events
-    behind it and the people who recorded them.
+    ``events`` maps event ids to their summaries (type, actor, position, time):
+    those recorded between the two positions, and any other a change cites, so
+    each change names the events behind it and the people who recorded them.
+    ``causes`` maps each event recorded between the two points whose removal
+    from the later replay would change a line to those lines (kind, subject;
+    `projections.statement.Calculator.changed_since`): a bonus that moved with
+    a sale's attainment names the sale though its steps cite the targets.
+    A line that appeared or vanished gains or loses only the events the other
+    side cites nowhere (the plan it still rests on is not "removed").
     """
     old = {_line_key(line): line for line in before["lines"]}
     new = {_line_key(line): line for line in after["lines"]}
+    by_line: dict[tuple[str, str], list[str]] = {}
+    for event_id, lines in (causes or {}).items():
+        for kind, subject in lines:
+            by_line.setdefault((kind, subject or ""), []).append(event_id)
+    cited_before, cited_after = _cited(before), _cited(after)
     changes = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
-        amount_a = Decimal(a["amount"]) if a else Decimal(0)
-        amount_b = Decimal(b["amount"]) if b else Decimal(0)
-        ids_a = set(a["event_ids"]) if a else set()
-        ids_b = set(b["event_ids"]) if b else set()
-        added = [e for e in (b["event_ids"] if b else []) if e not in ids_a]
-        removed = [e for e in (a["event_ids"] if a else []) if e not in ids_b]
+        amount_a = Decimal(a["amount"]) if a else _NO_LINE
+        amount_b = Decimal(b["amount"]) if b else _NO_LINE
         if amount_a == amount_b:
             continue  # SPEC §4: a line whose amount did not change is not listed
+        ids_a = set(a["event_ids"]) if a else cited_before
+        ids_b = set(b["event_ids"]) if b else cited_after
+        added = [e for e in (b["event_ids"] if b else []) if e not in ids_a]
+        removed = [e for e in (a["event_ids"] if a else []) if e not in ids_b]
         changes.append(
             LineChange(
                 kind=key[0],
@@ -128,6 +153,7 @@ def diff_statements(
                 change=format(amount_b - amount_a, "f"),
                 events_added=[events.get(e) or EventRef(event_id=e) for e in added],
                 events_removed=[events.get(e) or EventRef(event_id=e) for e in removed],
+                caused_by=[events.get(e) or EventRef(event_id=e) for e in by_line.get(key, [])],
             )
         )
     total_a, total_b = Decimal(before["total"]), Decimal(after["total"])

@@ -777,17 +777,33 @@ class Reports:
         # what can have changed their lines; never other reps' events (SPEC §2),
         # nor every event of a large import between the two points.
         trail = sorted(p for p in self._trail(rep_id, high) if p > low)
-        between = {
-            r.event_id: EventSummary(
-                event_id=r.event_id,
-                type=r.type,
-                position=r.position,
-                actor=r.actor,
-                occurred_at=r.occurred_at.isoformat(),
-            )
-            for r in self.ledger.read_positions(trail)
-        }
-        return diff_statements(before, after, between)
+        summaries = {r.event_id: _summary_of(r) for r in self.ledger.read_positions(trail)}
+        between = list(summaries.values())
+        causes = self._diff_causes(rep_id, _period(period), low, high)
+        # the events a changed line cites that were recorded before (an
+        # exchange rate a new sale converts at, say): named by type, actor and
+        # time too, not by a bare id — a few, read by id
+        moved = diff_statements(before, after, summaries, causes).changes
+        cited = {e.event_id for c in moved for e in (*c.events_added, *c.events_removed)}
+        outside = sorted(cited - summaries.keys())[:_MAX_NAMED_OUTSIDE]
+        positions = [p for e in outside if (p := self.ledger.chain.position_of(e)) is not None]
+        summaries |= {r.event_id: _summary_of(r) for r in self.ledger.read_positions(positions)}
+        found = diff_statements(before, after, summaries, causes)
+        return found.model_copy(update={"events_between": between})
+
+    def _diff_causes(
+        self, rep_id: str, period: Period, low: int, high: int
+    ) -> dict[str, frozenset[tuple[str, str | None]]]:
+        """The events recorded in (``low``, ``high``] whose removal from the
+        replay at ``high`` would change a line of the rep's period (its own
+        lines), each with those lines (`Calculator.changed_since`)."""
+        if high <= low:
+            return {}
+        facts, at = self.rep_facts_at(rep_id, high)
+        try:
+            return Calculator(facts, at).changed_since(rep_id, period, low)
+        except NotFoundError:  # no plan in force for the period: no line to change
+            return {}
 
     def _trail(self, rep_id: str, position: int) -> list[int]:
         """The positions up to ``position`` of the events that can change
@@ -1344,6 +1360,21 @@ class _RecordedRun:
     def granted(self) -> bool | None:
         """Whether the run was approved (None: not decided yet)."""
         return None if self.decision is None else self.decision.type == "ApprovalGranted"
+
+
+# Events recorded before a diff's first point that its changed lines cite, read
+# to name their type, actor and time (more are named by id).
+_MAX_NAMED_OUTSIDE = 200
+
+
+def _summary_of(r: EventRecord) -> EventSummary:
+    return EventSummary(
+        event_id=r.event_id,
+        type=r.type,
+        position=r.position,
+        actor=r.actor,
+        occurred_at=r.occurred_at.isoformat(),
+    )
 
 
 def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:

@@ -19,7 +19,7 @@ from ledger.errors import NotFoundError
 from ledger.events import canonical_json
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period, earned_by_sale
-from policies.causes import LineKey, fact_event_ids, later_causes
+from policies.causes import LineKey, fact_event_ids, later_causes, without_event
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import diff_lines, line_key
@@ -778,6 +778,46 @@ class Calculator:
             causes[plan_change[0]] = plan_change[1]
         return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
 
+    def changed_since(
+        self, rep_id: str, period: Period, position: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """SPEC §4's diff: the events recorded after ``position`` (up to this
+        replay's) whose removal from the replay would change a line of the rep's
+        period, each with the lines (kind, subject) it changes, in log order.
+
+        The definition itself: the period's own lines worked out again without
+        each candidate — every kind (a draw's top-up, a SPIFF), not only those a
+        paid period's later events are found by — but the carried balance and
+        corrections, which other periods' events move. More than
+        `_MAX_EXACT_CAUSES` candidates (a diff across a large import) are found
+        the paid periods' faster way (`policies.causes.later_causes`).
+        """
+        self.compute(rep_id, period, own_only=True)
+        plan = self.plan(rep_id, period)
+        facts = self._own_facts[rep_id, period]
+        later = sorted(
+            (found, event_id)
+            for event_id in fact_event_ids(facts)
+            if (found := self._position_of(event_id)) is not None and found > position
+        )
+        if len(later) > _MAX_EXACT_CAUSES:
+            return self._later_causes(rep_id, period, plan, position)
+        own = _period_amounts(calculate_period(plan, facts).lines)
+        causes: dict[str, frozenset[LineKey]] = {}
+        for _, event_id in later:
+            was = _period_amounts(calculate_period(plan, without_event(facts, event_id)).lines)
+            zero = Decimal(0)
+            moved = frozenset(
+                k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+            )
+            if moved:
+                causes[event_id] = moved
+        causes.update(self._shape_causes(plan, facts, position))
+        plan_change = self._plan_cause(plan, facts, position)
+        if plan_change is not None:
+            causes[plan_change[0]] = plan_change[1]
+        return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+
     def _shape_causes(
         self, plan: Plan, facts: PeriodFacts, computed_at: int
     ) -> dict[str, frozenset[LineKey]]:
@@ -1027,6 +1067,16 @@ def _shape_event_ids(facts: PeriodFacts) -> list[str]:
             for e in found[1]
         ]
     return list(dict.fromkeys(e for e in ids if e))
+
+
+# A diff's candidate causes worked out exactly, one replay of the period each.
+_MAX_EXACT_CAUSES = 200
+_OTHER_PERIODS = frozenset({"carried_balance", "correction"})
+
+
+def _period_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:
+    """Every line's amount but those other periods move (carry, corrections)."""
+    return {line_key(x): x.amount for x in lines if x.kind not in _OTHER_PERIODS}
 
 
 def _own_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:

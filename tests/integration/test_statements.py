@@ -207,6 +207,39 @@ class TestReplayAndDiff:
         assert d.total_change == "0.00"
         assert [e.event_id for e in d.events_between] == [approval_id]
 
+    def test_each_changed_line_names_the_event_that_changed_it(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """SPEC §4: S-2003 (15,000 software, in USD) lifts Sun's August — the
+        commission it is credited in, and the bonus (its attainment), the draw's
+        top-up (no longer needed) and the SPIFF (a software sale in the window),
+        none of whose steps cite it. Each change names it, with its type, actor
+        and time; the rate it converts at, recorded earlier, is named by type and
+        actor too; the draw line that went away does not "lose" the plan that
+        every other line still rests on."""
+        ledger, reports, _ = demo
+        sale_record = stored_record(ledger, "SaleRecorded", sale_id="S-2003")
+        rate = stored_record(ledger, "FxRateSet", base="USD")
+        plan = stored_record(ledger, "PlanPublished")
+        d = reports.diff("rep-sun", "2026-08", sale_record.position - 1, sale_record.position)
+        changed = {c.kind: c for c in d.changes}
+        assert set(changed) == {"commission", "bonus", "draw", "spiff"}
+        for change in d.changes:
+            (cause,) = change.caused_by
+            assert isinstance(cause, EventSummary)
+            assert (cause.event_id, cause.type, cause.actor, cause.position) == (
+                sale_record.event_id,
+                "SaleRecorded",
+                "crm-sync",
+                sale_record.position,
+            )
+            assert cause.occurred_at == sale_record.occurred_at.isoformat()
+        (fx,) = [e for e in changed["commission"].events_added if e.event_id == rate.event_id]
+        assert isinstance(fx, EventSummary)
+        assert (fx.type, fx.actor) == ("FxRateSet", "fin-amy")
+        assert plan.event_id not in {e.event_id for e in changed["draw"].events_removed}
+        assert (changed["draw"].before, changed["draw"].after) == ("5000.00", "0.00")
+
     def test_a_diff_lists_only_the_events_of_the_reps_trail(
         self, demo: tuple[Ledger, Reports, str]
     ) -> None:
