@@ -19,7 +19,13 @@ from ledger.errors import NotFoundError
 from ledger.events import canonical_json
 from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period, earned_by_sale
-from policies.causes import LineKey, fact_event_ids, later_causes, without_event
+from policies.causes import (
+    LineKey,
+    changed_without,
+    fact_event_ids,
+    later_causes,
+    without_event,
+)
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import diff_lines, line_key
@@ -771,7 +777,11 @@ class Calculator:
             for event_id in fact_event_ids(facts)
             if (position := self._position_of(event_id)) is not None and position > computed_at
         )
-        causes = later_causes(plan, facts, [e for _, e in later])
+        ids = [e for _, e in later]
+        if len(ids) <= _MAX_EXACT_CAUSES:  # the definition itself: every own kind (a SPIFF)
+            causes = {e: frozenset(m) for e in ids if (m := changed_without(plan, facts, e))}
+        else:  # many (a paid period replayed across a large import): commission and bonus
+            causes = later_causes(plan, facts, ids)
         causes.update(self._shape_causes(plan, facts, computed_at))
         plan_change = self._plan_cause(plan, facts, computed_at)
         if plan_change is not None:

@@ -17,7 +17,7 @@ from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, sale
+from tests.builders import enrol, jsonl, line, sale, stored_record
 from tests.payout_scenes import approve, run_id_of
 from tests.unit.shapes import draw, plan_toml, spiff, tiers
 
@@ -193,5 +193,14 @@ def test_a_paid_spiff_cancelled_later_is_corrected_next_period(ledger: Ledger) -
         "gate": ("-4000.00", "-1000.00"),
         "spiff": ("1000.00", "0.00"),
     }
+    # each change names the event that moved it — the SPIFF's too, though none
+    # of its steps cites the cancellation (it named nothing)
+    cancel = stored_record(ledger, "SaleCancelled", sale_id="S1").event_id
+    named = {
+        s["values"]["kind"]: s["event_ids"]
+        for s in correction["explanation"]
+        if s["code"] == "correction_change"
+    }
+    assert named == {"commission": [cancel], "gate": [cancel], "spiff": [cancel]}
     assert ("draw_recovery", "-2000.00") in _amounts(august)
     assert august["total"] == "17000.00"
