@@ -20,6 +20,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.events import DuplicateKeyError, decode_exact
+from ledger.ingestion.parse import TWICE
 from ledger.limits import MAX_JSON_DEPTH, depth_error, exceeds_depth
 
 __all__ = [
@@ -206,7 +208,23 @@ class JsonBody:
                 reason = f"malformed JSON: not UTF-8 (byte {exc.start})"
                 await _refuse(send, 422, "invalid", reason, field="body")
                 return
+            twice = _key_given_twice(body)
+            if twice is not None:  # FastAPI's decoder would take the last silently
+                await _refuse(send, 422, "invalid", f"{twice}: {TWICE}", field=twice)
+                return
         await self.app(scope, replaying(body, receive), send)
+
+
+def _key_given_twice(body: bytes) -> str | None:
+    """The key an object of ``body`` names twice, if any (malformed JSON is
+    left to FastAPI's decoder, which names where)."""
+    try:
+        decode_exact(body)
+    except DuplicateKeyError as exc:
+        return exc.key
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def _text(value: bytes | None) -> str | None:

@@ -60,6 +60,7 @@ __all__ = [
     "CoachingRecorded",
     "DisputeRaised",
     "DisputeResolved",
+    "DuplicateKeyError",
     "EventIn",
     "FxRateSet",
     "KpiScored",
@@ -604,16 +605,70 @@ def make_event(cls: type[E], **fields: Any) -> E:
 def decode_exact(body: bytes | str) -> Any:
     """JSON with every number exact: orjson, or the standard library with
     ``Decimal`` floats when the text holds a float (or orjson refuses it, so
-    the error reads the same). Raises ``json.JSONDecodeError``."""
+    the error reads the same). Raises ``json.JSONDecodeError`` — also for an
+    object that names a key twice (`DuplicateKeyError`): JSON leaves its
+    meaning open, and a ledger must not pick one of two amounts silently."""
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
         pass
     else:
-        if not _has_float(obj):
+        has_float, keys = _scan(obj)
+        if keys != _key_marks(body):  # a key given twice, or a value holding '":'
+            return _decoded_by_the_library(body, pairs=True)
+        if not has_float:
             return obj
+    return _decoded_by_the_library(body, pairs=False)
+
+
+class DuplicateKeyError(json.JSONDecodeError):
+    """An object of the input names one key twice; ``key`` is the key."""
+
+    def __init__(self, key: str, doc: str, pos: int) -> None:
+        self.key = key
+        super().__init__(f"the key {key!r} appears twice in one object", doc, pos)
+
+
+_KEY_MARK_TEXT = re.compile(r'"[ \t\r\n]*:')
+_KEY_MARK_BYTES = re.compile(rb'"[ \t\r\n]*:')
+_QUOTE_SPACE_TEXT = ('" ', '"\t', '"\r', '"\n')
+_QUOTE_SPACE_BYTES = (b'" ', b'"\t', b'"\r', b'"\n')
+
+
+def _key_marks(body: bytes | str) -> int:
+    """How many places in the text look like the end of a key (a quote, JSON
+    whitespace, a colon): each key is one, and a string value holding ``":``
+    adds one. Compact JSON (no whitespace after a quote: an export's lines)
+    is counted in C; other text by a regular expression."""
+    if isinstance(body, str):
+        if any(mark in body for mark in _QUOTE_SPACE_TEXT):
+            return len(_KEY_MARK_TEXT.findall(body))
+        return body.count('":')
+    if any(mark in body for mark in _QUOTE_SPACE_BYTES):
+        return len(_KEY_MARK_BYTES.findall(body))
+    return body.count(b'":')
+
+
+def _decoded_by_the_library(body: bytes | str, *, pairs: bool) -> Any:
+    """The standard library's decoding, floats as ``Decimal``; with ``pairs``
+    each object is checked for a key named twice (`DuplicateKeyError`)."""
+    text = (
+        body.decode(json.detect_encoding(body), "surrogatepass")
+        if isinstance(body, bytes)
+        else body
+    )
+
+    def unique(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in items:
+            if key in found:
+                at = max(0, text.rfind(json.dumps(key)))
+                raise DuplicateKeyError(key, text, at)
+            found[key] = value
+        return found
+
     try:
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal, object_pairs_hook=unique if pairs else None)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise
     except ValueError:
@@ -622,16 +677,23 @@ def decode_exact(body: bytes | str) -> Any:
         raise json.JSONDecodeError("a number with thousands of digits", "", 0) from None
 
 
-def _has_float(value: object) -> bool:
-    """Whether a decoded JSON value holds a float anywhere."""
+def _scan(value: object) -> tuple[bool, int]:
+    """(whether a decoded JSON value holds a float anywhere, how many keys its
+    objects hold in all)."""
+    items: Any
     if type(value) is dict:
-        values: Any = value.values()
+        keys, items = len(value), value.values()
     elif type(value) is list:
-        values = value
+        keys, items = 0, value
     else:
-        return type(value) is float
-    for v in values:
-        kind = type(v)
-        if kind is float or ((kind is dict or kind is list) and _has_float(v)):
-            return True
-    return False
+        return type(value) is float, 0
+    has_float = False
+    for v in items:
+        inner = type(v)
+        if inner is float:
+            has_float = True
+        elif inner is dict or inner is list:
+            found, more = _scan(v)
+            has_float = has_float or found
+            keys += more
+    return has_float, keys

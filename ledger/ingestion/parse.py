@@ -19,11 +19,12 @@ from pydantic import ValidationError
 
 from ledger.catalogue import EVENT_ADAPTER, IMPORTABLE_TYPES, LEDGER_ONLY
 from ledger.errors import LineError
-from ledger.events import EventIn, decode_exact, field_of, reason_of
+from ledger.events import DuplicateKeyError, EventIn, decode_exact, field_of, reason_of
 from ledger.records import bulk
 from ledger.writes import Input
 
 __all__ = [
+    "TWICE",
     "inputs_from_wire",
     "parse_body",
     "parse_body_wire",
@@ -32,6 +33,9 @@ __all__ = [
     "parse_line",
     "parse_lines",
 ]
+
+# A key an object names twice (`ledger.events.DuplicateKeyError`), said of the key.
+TWICE = "appears twice in one object; which value was meant cannot be told, so neither is taken"
 
 
 def parse_event(obj: object, *, line: int = 1) -> tuple[EventIn | None, list[LineError]]:
@@ -64,6 +68,8 @@ def parse_line(text: str, *, line: int) -> tuple[EventIn | None, list[LineError]
     """
     try:
         obj = decode_exact(text)
+    except DuplicateKeyError as exc:
+        return None, [LineError(line, exc.key, TWICE)]
     except json.JSONDecodeError as exc:
         reason = f"malformed JSON: {exc.msg} at column {exc.colno}"
         return None, [LineError(line, None, reason)]
@@ -90,6 +96,8 @@ def parse_body(body: bytes, actor: str) -> tuple[list[Input], list[LineError]]:
     error it has."""
     try:
         decoded = decode_exact(body)
+    except DuplicateKeyError as exc:
+        return [], [LineError(1, exc.key, TWICE)]
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return [], [LineError(1, None, f"malformed JSON: {exc}")]
     items = decoded if isinstance(decoded, list) else [decoded]

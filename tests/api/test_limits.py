@@ -265,6 +265,29 @@ class TestMalformedBodies:
         assert response.json()["field"] == "body"
         assert "not UTF-8" in response.json()["detail"]
 
+    def test_a_key_given_twice_is_422_naming_it_and_records_nothing(self, api: Api) -> None:
+        """JSON leaves a repeated key's meaning open; FastAPI and orjson both took
+        the last silently (an approval of another subject, a sale at 5.00)."""
+        head = api.ledger.head()
+        approval = b'{"subject_id": "ADJ-301", "decision": "grant", "subject_id": "T-X"}'
+        response = api.client.post(
+            "/approvals", content=approval, headers={**api.as_("finance2"), **JSON}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "subject_id"
+        assert "appears twice" in response.json()["detail"]
+        sale = (
+            b'{"type": "SaleRecorded", "occurred_at": "2026-09-01T10:00:00+08:00", '
+            b'"sale_id": "S-TWICE", "rep_id": "rep-li", "amount": "100.00", '
+            b'"currency": "CNY", "amount": "5.00"}'
+        )
+        recorded = api.client.post(
+            "/events", content=sale, headers={**api.as_("integration"), **JSON}
+        )
+        assert recorded.status_code == 422, recorded.text
+        assert recorded.json()["errors"][0]["field"] == "amount"
+        assert api.ledger.head() == head
+
     def test_malformed_json_names_the_body(self, api: Api) -> None:
         response = api.client.post(
             "/approvals", content=b'{"subject_id": ', headers={**api.as_("finance"), **JSON}

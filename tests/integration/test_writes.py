@@ -111,6 +111,20 @@ BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [
     ("malformed JSON", '{"type": "SaleRecorded", ', None, "malformed JSON"),
     ("not an object", "[1, 2]", None, "JSON object"),
     (
+        "a key given twice",  # last-one-wins would have stored 5.00
+        json.dumps(sale("S9", "r1", amount="100.00"))[:-1] + ', "amount": "5.00"}',
+        "amount",
+        "appears twice in one object",
+    ),
+    (
+        "a key given twice in a split",
+        json.dumps(sale("S9", "r1", splits=[{"rep_id": "r1", "share": "1"}])).replace(
+            '"share": "1"', '"share": "1", "share": "0.5"'
+        ),
+        "share",
+        "appears twice in one object",
+    ),
+    (
         "unknown event type",
         line("SaleBooked", sale_id="S9"),
         "type",
