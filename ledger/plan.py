@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 
 from ledger.domain import LedgerAggregate, created_by
@@ -44,6 +45,11 @@ class PlanInfo:
     def folded_categories(self) -> frozenset[str]:
         """`categories` without case or spacing: what a look-alike folds to."""
         return frozenset(folded(c) for c in self.categories)
+
+    @cached_property
+    def first_in_force(self) -> date | None:
+        """The earliest ``effective_from`` of its versions (None: none yet)."""
+        return min((t.effective_from for t in self.terms), default=None)
 
     def terms_for(self, period: Period) -> PlanTerms | None:
         """The version in force for ``period`` (SPEC §3), as the warnings read it."""

@@ -49,6 +49,7 @@ from policies.pay_warnings import (
     category_warning,
     folded,
     kpi_warning,
+    no_plan_warning,
     override_warning,
     splits_warning,
 )
@@ -88,6 +89,7 @@ Rule = Callable[["Staging", "Input"], None]
 # Later than any moment the ledger accepts (SPEC §2 bounds: years 2000-2199).
 _END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 _NAMED = 5  # followers of a plan named in a refusal
+_LONGEST_PERIOD_DAYS = 92  # a quarter's at most: a sale this long after a date is in a later period
 
 
 def _already_stored(
@@ -362,6 +364,28 @@ def sale_recorded(st: Staging, item: Input) -> None:
         )
     st.create(Sale, data["sale_id"], item)
     _warn_sale(st, rep, plan, item)
+    if plan is not None:
+        _warn_no_plan(st, plan, item)
+
+
+def _warn_no_plan(st: Staging, plan: PlanInfo, item: Input) -> None:
+    """Warn, don't guess: a sale in a period before any version of the rep's
+    plan is in force pays nothing (no statement of it can be made) until one
+    covering it is published. Checked against the store's versions before
+    saying so (`Staging.warn_against`); a version in force: nothing to check."""
+    first = plan.first_in_force
+    if first is not None and (item.occurred_at.date() - first).days >= _LONGEST_PERIOD_DAYS:
+        return  # its period began after the first version took effect (most sales)
+    period = period_of(item.occurred_at, cast("PeriodKind", plan.period))
+    if plan.terms_for(period) is not None:
+        return
+
+    def check(fresh: PlanInfo) -> PayWarning | None:
+        if fresh.terms_for(period) is not None:
+            return None
+        return no_plan_warning(item.data["sale_id"], fresh.plan_id, period)
+
+    st.warn_against(plan.plan_id, check)
 
 
 def payment_received(st: Staging, item: Input) -> None:

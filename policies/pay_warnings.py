@@ -11,7 +11,10 @@ what was meant — and says so, in the write's answer and on the statement:
   that rep is credited nothing;
 - ``override_unfollowed``: a plan version with ``[override]`` that no rep
   follows yet: whether its managers have reports cannot be checked (a plan
-  whose followers all lack reports is refused instead, naming ``plan.override``).
+  whose followers all lack reports is refused instead, naming ``plan.override``);
+- ``no_plan_in_force``: a sale dated in a period before any version of its rep's
+  plan is in force: no statement of that period can be made, so it pays
+  nothing until a version covering the period is published.
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -42,6 +45,7 @@ __all__ = [
     "category_warning",
     "folded",
     "kpi_warning",
+    "no_plan_warning",
     "override_warning",
     "period_warnings",
     "splits_warning",
@@ -206,6 +210,16 @@ def override_warning(plan_id: str, version: int) -> PayWarning:
         {"plan_id": plan_id, "plan_version": str(version)},
         (),
         "plan.override",
+    )
+
+
+def no_plan_warning(sale_id: str, plan_id: str, period: Period) -> PayWarning:
+    """A sale in a period no version of the rep's plan is in force for."""
+    return PayWarning(
+        "no_plan_in_force",
+        {"sale_id": sale_id, "plan_id": plan_id, "period": str(period)},
+        (),
+        "occurred_at",
     )
 
 

@@ -151,6 +151,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "yet: whether its managers have reports could not be checked; an override "
             "pays a manager a share of their reports' sales"
         ),
+        "no_plan_in_force": (
+            "Sale {sale_id} falls in {period}, before any version of plan {plan_id} is in "
+            "force: no statement of {period} can be made, so it pays nothing until a "
+            "version covering {period} is published"
+        ),
     },
     "zh-CN": {
         "sale_commission": (
@@ -262,6 +267,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
             "无法核对其经理是否有下属；管理提成按经理下属的销售额分成"
+        ),
+        "no_plan_in_force": (
+            "销售 {sale_id} 属于 {period}，早于方案 {plan_id} 任何版本的生效期：{period} "
+            "无法生成结算单，在发布覆盖 {period} 的版本之前，这笔销售不产生任何报酬"
         ),
     },
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from ledger.application import Ledger
 from policies.plan import load_plan
+from policies.wording import render_warning
 from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import PLAN_TOML, jsonl, line, sale, seeded
@@ -143,6 +144,36 @@ class TestRepNotInSplits:
         rebuilt = reports.rebuild()
         assert rebuilt.applied > 0
         assert reports.statement("r1", "2026-Q3")["warnings"] == r1["warnings"]
+
+
+class TestNoPlanInForce:
+    def test_a_sale_before_the_plans_first_version_is_said_at_the_boundary(
+        self, ledger: Ledger
+    ) -> None:
+        """The seed plan is in force from 1 January 2026: a sale on 31 December
+        2025 (in its own offset) falls in 2025-Q4, which no statement can be made
+        of — accepted as written, and said; one at the first instant of 2026 is
+        not."""
+        seeded(ledger, "r1")
+        result = ledger.import_lines(
+            jsonl(
+                sale("S-LATE-2025", "r1") | {"occurred_at": "2025-12-31T23:59:59+08:00"},
+                sale("S-2026", "r1") | {"occurred_at": "2026-01-01T00:00:00+08:00"},
+            ),
+            actor="crm",
+        )
+        assert result.stored == 2
+        ((line_, warning),) = result.warnings
+        assert (line_, warning.code, warning.field) == (1, "no_plan_in_force", "occurred_at")
+        assert warning.values == {
+            "sale_id": "S-LATE-2025",
+            "plan_id": "field-sales",
+            "period": "2025-Q4",
+        }
+        assert render_warning(warning).startswith(
+            "Sale S-LATE-2025 falls in 2025-Q4, before any version of plan field-sales is in force"
+        )
+        assert render_warning(warning, "zh-CN").startswith("销售 S-LATE-2025 属于 2025-Q4")
 
 
 def test_a_clean_statement_has_no_warnings(ledger: Ledger) -> None:
