@@ -12,6 +12,7 @@ pipeline, which checks a CRM file exactly as it checks JSON Lines.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -177,9 +178,21 @@ class _Reader:
         return _moment(value, cell, name, self.mapping.date_formats, self.zone), cell
 
     def money(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        """The amount as decimal text; the mapping's thousands separator taken
+        out only where it groups thousands (``12,345.50``): ``1234,50`` — a
+        decimal comma — or ``1,23,4.50`` is a bad row, never 123450.00."""
         value, cell = self.required(row, spec, name)
+        text = value.strip()
         separator = self.mapping.thousands_separator
-        return (value.replace(separator, "") if separator else value).strip(), cell
+        if not separator or separator not in text:
+            return text, cell
+        if not _grouped_in_thousands(text, separator):
+            raise _Bad(
+                cell,
+                f'{name}: "{value}" does not group thousands by {separator!r} '
+                f'(like 12{separator}345.50); a decimal point is "."',
+            )
+        return text.replace(separator, ""), cell
 
     def percent(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
         value, cell = self.required(row, spec, name)
@@ -200,6 +213,15 @@ def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:
         return f.values[raw]
     known = ", ".join(repr(k) for k in f.values)
     raise _Bad(cell, f"{name}: {raw!r} is not in the mapping's values for it ({known})")
+
+
+def _grouped_in_thousands(text: str, separator: str) -> bool:
+    """Whether ``text`` is a number whose integer digits are grouped in threes
+    by ``separator`` (the first group of one to three), with an optional
+    decimal part after "." (unless "." is the separator)."""
+    decimals = "" if separator == "." else r"(?:\.\d+)?"
+    sep = re.escape(separator)
+    return re.fullmatch(rf"[+-]?\d{{1,3}}(?:{sep}\d{{3}})+{decimals}", text) is not None
 
 
 def _plain(number: Decimal) -> str:

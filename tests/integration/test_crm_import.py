@@ -180,6 +180,21 @@ class TestBadRows:
             "row 6, column \"Opportunity ID\" (A): unknown sale '0065g00000AbCd4AAA'"
         )
 
+    @pytest.mark.parametrize("amount", ["150000,00", "1,50,000.00", "15,0000.00", "150,000,"])
+    def test_an_amount_not_grouped_in_thousands_is_a_bad_row(
+        self, ledger: Ledger, tmp_path: Path, amount: str
+    ) -> None:
+        """The mapping's thousands separator is taken out only where it groups
+        thousands: a decimal comma ("150000,00") was read as 15,000,000.00."""
+        path = _salesforce(
+            tmp_path, lambda ls: [ls[0], ls[1].replace('"150,000.00"', f'"{amount}"'), *ls[2:]]
+        )
+        [error] = _refused(ledger, path)
+        assert error.rows == (2,)
+        assert error.column is not None
+        assert error.column.name == "Amount"
+        assert "does not group thousands by ','" in error.reason
+
     def test_split_sum_named_on_its_rows(self, ledger: Ledger, tmp_path: Path) -> None:
         """Split percents of rows 3 and 4 summing to 0.9: one sale, so one error,
         named on both rows and the Split Percent column."""
