@@ -262,6 +262,7 @@ class _SaleGroup:
     values: dict[str, tuple[str | None, Cell]]
     splits: list[tuple[str, str, Cell, Cell]] = field(default_factory=list)
     cancellation: Line | None = None
+    kind: Kind = "sale"  # its first row's: "sale" or "cancelled_sale"
 
 
 def convert(table: Table, mapping: CrmMapping) -> Converted:
@@ -307,9 +308,26 @@ def _row(
     """The lines of one row of ``kind``, added where they go."""
     if kind in {"sale", "cancelled_sale"}:
         group = _sale_row(reader, row, sales)
-        if kind == "cancelled_sale" and group.cancellation is None:
-            group.cancellation = _cancellation(reader, row)
-            cancellations.append(group.cancellation)
+        if group.first is row:
+            group.kind = kind
+        elif kind != group.kind:  # one split row cancelled, another not: which is it?
+            assert reader.mapping.kind is not None, "two kinds of row need a kind column"
+            _, cell = reader.text(row, reader.mapping.kind, "kind")
+            said, other = "cancelled", "not cancelled"
+            if group.kind != "cancelled_sale":
+                said, other = other, said
+            raise _Bad(
+                cell,
+                f"this row repeats sale {group.values['sale_id'][0]} of row "
+                f"{group.first.number}, which is {said}, but this row says it is {other}",
+            )
+        if kind == "cancelled_sale":
+            cancellation = _cancellation(reader, row)
+            if group.cancellation is None:
+                group.cancellation = cancellation
+                cancellations.append(cancellation)
+            else:
+                _same_cancellation(group, cancellation)
     elif kind == "cancellation":
         cancellations.append(_cancellation(reader, row))
     else:
@@ -380,6 +398,22 @@ def _same_sale(group: _SaleGroup, values: dict[str, tuple[str | None, Cell]]) ->
                 cell,
                 f"this row repeats sale {group.values['sale_id'][0]} of row "
                 f"{group.first.number} but its {name} differs ({value!r}, not {first!r})",
+            )
+
+
+def _same_cancellation(group: _SaleGroup, cancellation: Line) -> None:
+    """The split rows of one cancelled sale repeat its cancellation (its date
+    decides the clawback): they must say the same."""
+    first = group.cancellation
+    assert first is not None
+    for name, value in cancellation.data.items():
+        if value != first.data.get(name):
+            cells = cancellation.origins.get(name) or [Cell(cancellation.rows[0], None)]
+            raise _Bad(
+                cells[0],
+                f"this row repeats the cancellation of sale {group.values['sale_id'][0]} of "
+                f"row {group.first.number} but its {name} differs "
+                f"({value!r}, not {first.data.get(name)!r})",
             )
 
 

@@ -21,7 +21,7 @@ from demo import run_demo
 from ledger.application import Ledger
 from ledger.crm import CrmRejectedError, import_export, load_mapping
 from projections.service import Reports
-from tests.builders import ROOT, jsonl, line, stored_count
+from tests.builders import ROOT, jsonl, line, stored_count, stored_record
 
 CRM = ROOT / "samples" / "crm"
 SAMPLES = {
@@ -159,6 +159,36 @@ def _refused(ledger: Ledger, path: Path, rules: Any = None) -> list[Any]:
     return list(caught.value.errors)
 
 
+# SO-20261110-003's status, cancellation date and reason, as a row may give them
+_ORDER_ROWS = {
+    "cancelled": ("已作废", "2026/12/20 14:00", "客户预算取消"),
+    "confirmed": ("已确认", "", ""),
+    "cancelled a day later": ("已作废", "2026/12/21 14:00", "客户预算取消"),
+    "cancelled for another reason": ("已作废", "2026/12/20 14:00", "另一个原因"),
+}
+
+
+def _fx_rules() -> Any:
+    return load_mapping((CRM / "fxiaoke.toml").read_text(encoding="utf-8"))
+
+
+def _fxiaoke_split(tmp_path: Path, *halves: tuple[str, str, str]) -> Path:
+    """The Fxiaoke sample with SO-003 split in two rows (王芳 50 %, 陈静 50 %),
+    each with the status, cancellation date and reason given."""
+    text = (CRM / "fxiaoke-orders.csv").read_text(encoding="gb18030")
+    original = next(x for x in text.splitlines() if x.startswith("SO-20261110-003"))
+    head, _, _ = original.partition("已作废")
+    _, _, amount_and_rest = original.partition("2026/11/10 09:00,")
+    amount = amount_and_rest.split(",人民币")[0]
+    rows = [
+        f"{head}{status},2026/11/10 09:00,{amount},人民币,王芳,软件,{who},50%,{date},{reason}"
+        for (status, date, reason), who in zip(halves, ("王芳", "陈静"), strict=True)
+    ]
+    path = tmp_path / "orders.csv"
+    path.write_text(text.replace(original, "\n".join(rows)), encoding="gb18030")
+    return path
+
+
 class TestBadRows:
     def test_ledger_rule_named_by_row_and_column(self, ledger: Ledger, tmp_path: Path) -> None:
         """The import pipeline refuses 3 decimals of CNY on the sale of row 6: the
@@ -194,6 +224,39 @@ class TestBadRows:
         assert error.column is not None
         assert error.column.name == "Amount"
         assert "does not group thousands by ','" in error.reason
+
+    @pytest.mark.parametrize(
+        ("rows", "refusal"),
+        [
+            (("cancelled", "confirmed"), ("订单状态", "is cancelled, but this row says it is not")),
+            (("confirmed", "cancelled"), ("订单状态", "is not cancelled, but this row says it is")),
+            (("cancelled", "cancelled a day later"), ("作废日期", "occurred_at differs")),
+            (("cancelled", "cancelled for another reason"), ("作废原因", "reason differs")),
+        ],
+    )
+    def test_split_rows_of_a_sale_must_agree_on_its_cancellation(
+        self, ledger: Ledger, tmp_path: Path, rows: tuple[str, str], refusal: tuple[str, str]
+    ) -> None:
+        """SO-003 in two split rows (rows 5 and 6) that disagree on whether or
+        when it was cancelled (the date decides the clawback): the first row
+        was kept and the other dropped, silently."""
+        path = _fxiaoke_split(tmp_path, *(_ORDER_ROWS[r] for r in rows))
+        errors = _refused(ledger, path, _fx_rules())
+        assert len(errors) == 1, [str(e) for e in errors]
+        (error,) = errors
+        column, says = refusal
+        assert error.column is not None
+        assert (error.column.name, error.rows) == (column, (6,)), str(error)
+        assert says in error.reason
+
+    def test_split_rows_that_agree_are_one_cancelled_sale(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        path = _fxiaoke_split(tmp_path, _ORDER_ROWS["cancelled"], _ORDER_ROWS["cancelled"])
+        _demo_org(ledger)
+        import_export(ledger, path, _fx_rules(), actor="importer")
+        cancel = stored_record(ledger, "SaleCancelled", sale_id="SO-20261110-003")
+        assert cancel.occurred_at.isoformat() == "2026-12-20T14:00:00+08:00"
 
     def test_split_sum_named_on_its_rows(self, ledger: Ledger, tmp_path: Path) -> None:
         """Split percents of rows 3 and 4 summing to 0.9: one sale, so one error,
