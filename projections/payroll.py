@@ -274,11 +274,24 @@ def to_csv(header: tuple[str, ...], rows: list[tuple[Cell, ...]]) -> str:
 
 def _text(value: Cell) -> str:
     """A cell of a CSV payroll file, never read as a formula by a spreadsheet
-    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab or CR);
-    numbers are written as they are (a negative amount stays a number)."""
+    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab, CR or LF)
+    and never split across rows: a CR is written as a line feed, which the
+    writer quotes like any line end in a cell (it quoted only its own ``\n``,
+    so a name holding a CR broke the row in two, the second free to be a
+    formula). Numbers are written as they are (a negative amount stays a number)."""
     if not isinstance(value, str):
         return format(value, "f") if isinstance(value, Decimal) else str(value)
-    return f"'{value}" if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\n"} else text
+
+
+def _xlsx_text(value: str) -> str:
+    """Text an xlsx cell can hold: the control characters XML forbids (a name
+    holding U+0001, say, made the export fail) as U+FFFD, the replacement
+    character."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415 - xlsx only
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
 
 
 def to_xlsx(
@@ -302,7 +315,8 @@ def to_xlsx(
     assert worksheet is not None
     worksheet.title = sheet
     worksheet.append(list(header))
-    for number, row in enumerate(rows, start=2):
+    for number, given in enumerate(rows, start=2):
+        row = tuple(_xlsx_text(v) if isinstance(v, str) else v for v in given)
         worksheet.append(list(row))
         for index, value in enumerate(row, start=1):
             cell = worksheet.cell(number, index)

@@ -1269,7 +1269,14 @@ class Reports:
                     total=Decimal(s["total"]),
                     payable=Decimal(s["payable"]),
                     sha256=s["sha256"],
-                    status=status if first == run_id else f"duplicate of {first}",
+                    # a paid run's rep-period another run paid first (a store
+                    # written before a period was paid at most once); a run
+                    # that paid nobody is never a duplicate, whatever paid since
+                    status=(
+                        f"duplicate of {first}"
+                        if recorded.paid is not None and first != run_id
+                        else status
+                    ),
                     lines=tuple((x["kind"], Decimal(x["amount"])) for x in s["lines"]),
                 )
             )

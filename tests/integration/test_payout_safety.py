@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from ledger import rules
 from ledger.application import Ledger
@@ -319,6 +320,47 @@ class TestExports:
         run_id = _run(Reports(ledger))
         rows = list(csv.DictReader(io.StringIO(Reports(ledger).export_csv(run_id))))
         assert rows[0]["rep_name"] == '\'=HYPERLINK("x")'
+
+    @pytest.mark.parametrize("name", ["\r=1+1", "Wang\r=1+1", "Wang\r\n@SUM(A1)"])
+    def test_a_line_break_in_a_name_never_splits_the_row(self, ledger: Ledger, name: str) -> None:
+        """A CR was written bare (the writer quotes its own ``\\n`` only): the row
+        broke in two and the second began with a formula."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("r1") | {"name": name}, enrol("r2")), actor="hr")
+        run_id = _run(Reports(ledger))
+        text = Reports(ledger).export_csv(run_id)
+        rows = list(csv.reader(io.StringIO(text)))
+        assert len(rows) == 3  # the header and one row a rep
+        assert {len(r) for r in rows} == {len(rows[0])}
+        named = rows[1][rows[0].index("rep_name")]
+        assert "\r" not in named
+        assert named.lstrip("'") == name.replace("\r\n", "\n").replace("\r", "\n")
+
+    def test_a_control_character_in_a_name_exports_to_xlsx(self, ledger: Ledger) -> None:
+        """openpyxl refuses the control characters XML forbids: the export of a
+        run with such a name failed (a 500 over HTTP)."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("r1") | {"name": "Bad\u0001Name\u001b[31m"}), actor="hr")
+        run_id = _run(Reports(ledger))
+        data = Reports(ledger).export_file(run_id, "xlsx")
+        sheet = load_workbook(io.BytesIO(data)).active
+        assert sheet is not None
+        header, *rows = sheet.iter_rows(values_only=True)
+        column = header.index("rep_name")
+        assert [row[column] for row in rows] == ["Bad\ufffdName\ufffd[31m"]
+
+    def test_a_rejected_run_is_never_a_duplicate_of_the_run_that_paid(self, ledger: Ledger) -> None:
+        """A rejected run paid nobody: once another run of the period was paid,
+        its export labelled every rep "duplicate of" that run (as if paid twice)."""
+        reports, first = _store_and_run(ledger, "r1", "r2")
+        _decide(ledger, first, granted=False)
+        before = reports.export_csv(first)
+        second = _run(reports)
+        _decide(ledger, second)
+        ledger.pay_run(second, actor="fin-amy")
+        assert reports.export_csv(first) == before
+        rows = list(csv.DictReader(io.StringIO(before)))
+        assert {r["status"] for r in rows} == {"rejected"}
 
 
 def _statements(reports: Reports, *reps: str) -> tuple[list[dict[str, Any]], AsOf]:
