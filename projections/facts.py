@@ -427,11 +427,18 @@ class LedgerFacts:
         }
 
     def _on_RepPlanAssigned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        self.reps[d["rep_id"]].assignments.append((r.occurred_at, r.position, d["plan_id"]))
+        info = self.reps.get(d["rep_id"])  # None: a manager's replay (see `_on_RepLeft`)
+        if info is not None:
+            info.assignments.append((r.occurred_at, r.position, d["plan_id"]))
         return {d["rep_id"]}
 
     def _on_RepLeft(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
-        self.reps[d["rep_id"]].left = r
+        # None: a manager's replay (the replay index) that holds a report's
+        # later events — they reported to the manager by then — but not their
+        # enrolment, which named an earlier manager: nothing of theirs to record
+        info = self.reps.get(d["rep_id"])
+        if info is not None:
+            info.left = r
         return {d["rep_id"]}
 
     def _on_TargetSet(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802

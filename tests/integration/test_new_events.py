@@ -415,6 +415,29 @@ class TestOverrides:
             replay = reports.statement(rep_id, "2026-Q4", as_of=head.position)
             assert now["lines"] == replay["lines"]
 
+    def test_a_report_who_moved_in_and_left_replays_for_the_manager(self, team: Ledger) -> None:
+        """r2 came to m2 by a transfer (its enrolment named m1) and then left and
+        changed plans: m2's replay (the replay index: r2's later events, not
+        r2's enrolment) failed with a KeyError on them — the statement as of a
+        position, an estimate, a what-if of m2."""
+        _import(
+            team,
+            line(
+                "RepPlanAssigned",
+                at="2026-11-01T00:00:00+08:00",
+                rep_id="r2",
+                plan_id="field-sales",
+            ),
+            line("RepLeft", at="2026-11-15T18:00:00+08:00", rep_id="r2", reason="resigned"),
+        )
+        reports = Reports(team)
+        head = team.head()
+        assert head is not None
+        now = reports.statement("m2", "2026-Q4")
+        replay = reports.statement("m2", "2026-Q4", as_of=head.position)
+        assert now["lines"] == replay["lines"]
+        assert [x["amount"] for x in replay["lines"] if x["kind"] == "override"] == ["800.00"]
+
     def test_transfer_refusals_name_the_field(self, team: Ledger) -> None:
         move = line("RepTransferred", at="2026-11-01T00:00:00+08:00", rep_id="r1")
         assert _refused(team, {**move, "manager_id": "nobody"})[0] == "manager_id"
