@@ -250,4 +250,5 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
         earned,
         facts.draw_balance_in,
         plan_event_id=facts.plan_event_id,
+        left_on=facts.left_on,
     )

@@ -1,7 +1,8 @@
 """Draws (SPEC §3.1): a guaranteed minimum payable per period.
 
 A draw applies to the rep's periods from the one holding their enrolment to the
-last one that starts on or before ``until``. Let E be the period's total before
+last one that starts on or before ``until`` — and on or before the day they left:
+a rep who left is guaranteed nothing for the periods after. Let E be the period's total before
 the draw (it may be negative). When E < ``amount``, a ``draw`` line of ``amount``
 − max(E, 0) is added. When the draw is ``recoverable``, the draw lines form the
 rep's draw balance, repaid by a ``draw_recovery`` line of −min(balance, E −
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from policies.explanation import Line, money, step
@@ -33,10 +35,15 @@ class DrawResult:
     balance_after: Decimal
 
 
-def draw_applies(draw: Draw, period: Period, first_period: Period) -> bool:
+def draw_applies(
+    draw: Draw, period: Period, first_period: Period, left_on: date | None = None
+) -> bool:
     """Whether ``period`` is a draw period: from the enrolment period on, while
-    it starts on or before ``until`` (every period when there is no ``until``)."""
+    it starts on or before ``until`` (every period when there is no ``until``)
+    and on or before ``left_on``, the day the rep left (if they did)."""
     if period < first_period:
+        return False
+    if left_on is not None and period.first_day > left_on:
         return False
     return draw.until is None or period.first_day <= draw.until
 
@@ -49,12 +56,13 @@ def draw_lines(
     balance_before: Decimal,
     *,
     plan_event_id: str | None = None,
+    left_on: date | None = None,
 ) -> DrawResult:
     """The period's ``draw`` and ``draw_recovery`` lines, given E (``earned``:
     the total before the draw) and the recoverable balance carried in."""
     assert balance_before >= 0, "a draw balance is never negative"
     ids = (plan_event_id,)
-    in_draw = draw_applies(draw, period, first_period)
+    in_draw = draw_applies(draw, period, first_period, left_on)
     balance = balance_before if draw.recoverable else _ZERO
     lines: list[Line] = []
     common = {

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
@@ -204,3 +206,26 @@ def test_a_paid_spiff_cancelled_later_is_corrected_next_period(ledger: Ledger) -
     assert named == {"commission": [cancel], "gate": [cancel], "spiff": [cancel]}
     assert ("draw_recovery", "-2000.00") in _amounts(august)
     assert august["total"] == "17000.00"
+
+
+@pytest.mark.parametrize(
+    ("left", "drawn"),
+    [
+        ("2026-07-31T18:00:00+08:00", None),  # gone before September began: no draw
+        ("2026-09-01T09:00:00+08:00", "3000.00"),  # there on its first day: its draw
+    ],
+)
+def test_a_rep_who_left_is_drawn_nothing_for_the_periods_after(
+    ledger: Ledger, left: str, drawn: str | None
+) -> None:
+    """SPEC §3.1: the draw guarantees a rep's periods, not those after they
+    left: a rep gone before September began showed September's 3,000 draw on
+    the statement, which no run would pay (it covers nobody gone by then)."""
+    reports = _seeded(ledger)
+    ledger.import_lines(
+        jsonl(line("RepLeft", at=left, actor="hr-sync", rep_id="r1", reason="resigned")),
+        actor="hr-sync",
+    )
+    september = reports.statement("r1", "2026-09")
+    draws = [x["amount"] for x in september["lines"] if x["kind"] == "draw"]
+    assert draws == ([drawn] if drawn else [])
