@@ -123,10 +123,14 @@ def calculate_period(
         lines += spiff_lines(plan, credited, facts.plan_event_id)
         unreleased = None
         if plan.commission.basis == "collection":
-            earned = sum((line.amount for line in lines), Decimal(0))
+            # exact less exact, rounded once: the rounded lines less the exact
+            # releases left a fully paid sale "-0.01" unreleased
+            earned = sum((line.unrounded for line in lines), Decimal(0))
             unreleased = round_money(
                 CALC.subtract(earned, sum(_released(facts.booked_releases), Decimal(0)))
             )
+            if unreleased.is_zero():
+                unreleased = unreleased.copy_abs()  # never "-0.00"
             lines = release_lines(facts.releases, facts.plan_event_id)
         lines.append(bonus.line)
         lines += _override_lines(plan, facts)

@@ -5,7 +5,7 @@ words are rendered separately (`policies.wording`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal, NamedTuple
@@ -92,6 +92,9 @@ class Line:
     amount: Decimal
     steps: tuple[Step, ...]
     event_ids: tuple[str, ...]
+    # the amount before it was rounded (a line read back from a stored
+    # statement: its amount); what exact sums across lines add up
+    exact: Decimal | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, kind: LineKind, unrounded: Decimal, steps: Iterable[Step]) -> Line:
@@ -101,7 +104,12 @@ class Line:
         if amount != unrounded:
             all_steps.append(step("rounded", unrounded=unrounded, amount=money(amount)))
         ids = tuple(dict.fromkeys(e for s in all_steps for e in s.event_ids))
-        return cls(kind, amount, tuple(all_steps), ids)
+        return cls(kind, amount, tuple(all_steps), ids, unrounded)
+
+    @property
+    def unrounded(self) -> Decimal:
+        """The amount before rounding (the amount itself when not known)."""
+        return self.exact if self.exact is not None else self.amount
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -169,6 +169,28 @@ class TestPayOnCollection:
         assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("200.00", "300.00")
         assert q3["total"] == "200.00"
 
+    @pytest.mark.parametrize(
+        ("amount", "payments"),
+        [("10000.09", ["10000.09"]), ("10000.01", ["3333.33", "3333.33", "3333.35"])],
+    )
+    def test_a_sale_paid_in_full_leaves_nothing_unreleased(
+        self, ledger: Ledger, amount: str, payments: list[str]
+    ) -> None:
+        """5 % of 10,000.09 is 500.0045, a 500.00 line; its payment releases the
+        exact 500.0045. The rounded line less the exact release said "-0.01"
+        unreleased (and "-0.00" for 10,000.01 paid in three parts)."""
+        _publish(ledger, plan_toml(commission='basis = "collection"\n'))
+        _import(ledger, enrol("r1"), sale("S1", "r1", amount))
+        _import(
+            ledger,
+            *(
+                _payment(f"P{i}", "S1", paid, "2026-08-25T10:00:00+08:00")
+                for i, paid in enumerate(payments)
+            ),
+        )
+        q3 = Reports(ledger).statement("r1", "2026-Q3")
+        assert q3["unreleased"] == "0.00"
+
     def test_a_cancellation_inside_the_window_takes_the_releases_back(
         self, collection: Ledger
     ) -> None:
