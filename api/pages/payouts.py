@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.auth import SUBJECT_DECIDERS, require_role
+from api.pages.i18n import words
 from api.pages.routes import Page, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
@@ -97,6 +98,13 @@ async def act(request: Request) -> Response:
         require_role(page.who, "post_run")
         if form.get("confirm") != "yes":
             return page.render("payouts_confirm.html", f=form, what=_describe(page, form))
+        if action == "reject" and not form.get("note", "").strip():  # say why, on the same page
+            return page.render(
+                "payouts_confirm.html",
+                f=form,
+                what=_describe(page, form),
+                problem=words(page.locale)["reject_note_missing"],
+            )
         done = _do(page, action, form)
         return RedirectResponse(
             "/app/payouts?" + urllib.parse.urlencode({"done": done}), status_code=303

@@ -10,6 +10,7 @@ their checks.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -107,12 +108,20 @@ class Page:
         """The decisions, as the API's routes make them."""
         return UseCases(self.ledger, self.reports)
 
+    def _switch_base(self) -> tuple[str, dict[str, str]]:
+        """Where the language switch leads: this page — or, for the answer to a
+        form (a confirmation, an estimate), the page the form was on, since the
+        form's own address takes only a POST (its link answered 405)."""
+        if self.request.method == "GET":
+            query = {k: v for k, v in self.request.query_params.items() if k != "lang"}
+            return self.request.url.path, query
+        return form_page(self.request.url.path), {}
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """The page ``template`` in this request's locale."""
         w = words(self.locale)
         secret: bytes = self.request.app.state.page_secret
-        path = self.request.url.path
-        query = {k: v for k, v in self.request.query_params.items() if k != "lang"}
+        path, query = self._switch_base()
         switch = {
             code: path + "?" + urllib.parse.urlencode({**query, "lang": code}) for code in LOCALES
         }
@@ -133,6 +142,22 @@ class Page:
                 LANG_COOKIE, str(chosen), max_age=365 * 86400, httponly=True, samesite="strict"
             )
         return response
+
+
+# A form's address (it takes a POST only) -> the page the form is on.
+_FORM_PAGES = (
+    (re.compile(r"^(/app/reps/[^/]+)/estimate$"), r"\1/pay"),
+    (re.compile(r"^(/app/reps/[^/]+/statements/[^/]+)/dispute$"), r"\1"),
+    (re.compile(r"^(/app/(?:payouts|cases))/act$"), r"\1"),
+)
+
+
+def form_page(path: str) -> str:
+    """The page a form posted to ``path`` is on (``/app`` for any other)."""
+    for pattern, page in _FORM_PAGES:
+        if pattern.match(path):
+            return pattern.sub(page, path)
+    return "/app"
 
 
 def page_of(request: Request) -> Page:

@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
+from api.pages.i18n import words
 from api.pages.routes import Page, check_rep_access, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
@@ -150,13 +151,15 @@ async def case_act(request: Request) -> Response:
         )
         if item is None:
             raise NotFoundError(f"no case {subject} waits for a decision", field="subject")
-        if form.get("confirm") != "yes":
+        missing_note = action == "reject" and not form.get("note", "").strip()
+        if form.get("confirm") != "yes" or missing_note:  # a rejection says why, on this page
             return page.render(
                 "payouts_confirm.html",
                 f=form,
                 what={"item": item},
                 post_to="/app/cases/act",
                 back_to="/app/cases",
+                problem=words(page.locale)["reject_note_missing"] if form.get("confirm") else None,
             )
         body = ApprovalIn(
             subject_id=subject,

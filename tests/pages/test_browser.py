@@ -483,6 +483,36 @@ class TestPayouts:
             "PayoutPaid": "fin-amy",
         }
 
+    def test_a_case_rejected_saying_why(self, server: Server, open_page: Any) -> None:
+        """Compliance rejects a red-line case: the confirmation asks why (a note
+        is required: confirming without one keeps the page and says so), and
+        the rejection is recorded with it. Before, no page had a note field,
+        and every rejection ended on an error page."""
+        w = WORDS["en"]
+        line = (
+            '{"type": "ViolationRecorded", "occurred_at": "2026-11-03T10:00:00+08:00", '
+            '"actor": "cmp-sun", "case_id": "CASE-B-REJ", "rep_id": "rep-wang", '
+            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
+        )
+        server.ledger.import_lines([line], actor="cmp-sun")
+        page = open_page(server.link("cmp-head", "compliance"), "/app/cases")
+        page.get_by_role("button", name=f"{w['action_reject']} CASE-B-REJ", exact=True).click()
+        note = page.get_by_label(w["reject_note"])
+        assert note.is_visible()
+        note.fill("   ")
+        page.get_by_role("button", name=w["confirm_reject"]).click()
+        assert w["reject_note_missing"] in page.inner_text("main")
+        page.get_by_label(w["reject_note"]).fill("the evidence names another rep")
+        _shot(page, "reject-confirm-en-desktop")
+        page.get_by_role("button", name=w["confirm_reject"]).click()
+        page.wait_for_url(re.compile(r".*done=reject.*"))
+        rejected = [
+            (r.actor, r.data.get("note"))
+            for r in server.ledger.iter_log()
+            if r.type == "ApprovalRejected" and r.data["subject_id"] == "CASE-B-REJ"
+        ]
+        assert rejected == [("cmp-head", "the evidence names another rep")]
+
     def test_dispute_resolved_and_adjustment_approved(self, server: Server, open_page: Any) -> None:
         """fin-amy upholds the demo's dispute; the adjustment it books waits in the
         queue until fin-bob approves it."""

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.pages import views
 from api.pages.i18n import WORDS, money
+from api.pages.routes import form_page
 from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
@@ -459,6 +460,80 @@ class TestPayouts:
         row = page[page.index(run_id) :]
         assert WORDS["en"]["status_paid"] in row[: row.index("</tr>")]
 
+    def test_a_rejection_asks_why_on_its_confirmation_and_records_it(self, site: Site) -> None:
+        """The confirmation of a rejection has a note field (the queue's button
+        has none); confirming without one keeps the page, says why, records
+        nothing; with one, the rejection is recorded with its note."""
+        site.sign_in("fin-amy", "finance")
+        confirm = self.act(site, action="reject", subject="T-WANG-Q3-B")
+        assert confirm.status_code == 200
+        assert 'name="note"' in confirm.text
+        assert WORDS["en"]["reject_note"] in confirm.text
+        empty = self.act(site, action="reject", subject="T-WANG-Q3-B", confirm="yes", note=" ")
+        assert empty.status_code == 200  # the confirmation again, saying what is missing
+        assert WORDS["en"]["reject_note_missing"] in empty.text
+        assert 'name="note"' in empty.text  # the same page, to say why
+        assert not [
+            e for e in self.events(site, "ApprovalRejected") if e["subject_id"] == "T-WANG-Q3-B"
+        ]
+        done = self.act(
+            site, action="reject", subject="T-WANG-Q3-B", confirm="yes", note="quota too low"
+        )
+        assert done.status_code == 303
+        rejected = [
+            e for e in self.events(site, "ApprovalRejected") if e["subject_id"] == "T-WANG-Q3-B"
+        ]
+        assert [(e["_actor"], e.get("note")) for e in rejected] == [("fin-amy", "quota too low")]
+
+    def test_the_language_switch_of_a_form_answer_leads_to_a_page(self, site: Site) -> None:
+        """A confirmation answers a POST: its switch linked the form's address
+        (GET: 405, the decision lost); it leads to the page the form is on."""
+        site.sign_in("fin-amy", "finance")
+        csrf = site.csrf("/app/payouts")
+        confirm = site.client.post(
+            "/app/payouts/act", data={"csrf": csrf, "action": "calculate", "period": "2026-Q4"}
+        )
+        assert confirm.status_code == 200
+        assert 'href="/app/payouts?lang=zh-CN"' in confirm.text
+        assert "/app/payouts/act?lang" not in confirm.text
+        assert site.client.get("/app/payouts?lang=zh-CN").status_code == 200
+
+    @pytest.mark.parametrize(
+        ("posted", "page"),
+        [
+            ("/app/payouts/act", "/app/payouts"),
+            ("/app/cases/act", "/app/cases"),
+            ("/app/reps/rep-li/estimate", "/app/reps/rep-li/pay"),
+            ("/app/reps/rep-li/statements/2026-Q3/dispute", "/app/reps/rep-li/statements/2026-Q3"),
+            ("/app/signout", "/app"),
+        ],
+    )
+    def test_every_form_has_a_page_to_switch_to(self, site: Site, posted: str, page: str) -> None:
+        assert form_page(posted) == page
+        site.sign_in(*(("cmp-head", "compliance") if "cases" in page else ("fin-amy", "finance")))
+        assert site.client.get(page).status_code == 200  # a page, not a form's address
+
+    def test_what_you_recorded_offers_no_decision(self, site: Site) -> None:
+        """Maker-checker on the page too: fin-amy's own run and the adjustment her
+        upheld dispute booked carry no approve button for her (it was offered,
+        and failed); fin-bob gets the buttons."""
+        site.sign_in("fin-amy", "finance")
+        assert (
+            self.act(site, action="calculate", period="2026-Q4", confirm="yes").status_code == 303
+        )
+        run_id = str(self.events(site, "PayoutCalculated")[-1]["run_id"])
+        resolved = {"action": "resolve", "subject": "DSP-401", "outcome": "upheld"}
+        self.act(site, **resolved, amount="500.00", note="70/30", confirm="yes")
+        page = site.client.get("/app/payouts").text
+        w = WORDS["en"]
+        for subject in (run_id, "ADJ-DSP-401"):
+            assert f'aria-label="{w["action_approve"]} {subject}"' not in page
+        assert page.count(w["not_yours_to_decide"]) >= 2
+        site.sign_in("fin-bob", "finance")
+        page = site.client.get("/app/payouts").text
+        for subject in (run_id, "ADJ-DSP-401"):
+            assert f'aria-label="{w["action_approve"]} {subject}"' in page
+
     def test_the_export_is_the_apis(self, site: Site) -> None:
         site.sign_in("fin-amy", "finance")
         page = site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv")
@@ -621,6 +696,33 @@ class TestTeamAndCases:
             if r.type == "ApprovalGranted" and r.data["subject_id"] == "CASE-301"
         ]
         assert granted == ["cmp-head"]
+
+    def test_compliance_rejects_a_red_line_case_saying_why(self, site: Site) -> None:
+        line = (
+            '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
+            '"actor": "cmp-sun", "case_id": "CASE-302", "rep_id": "rep-wang", '
+            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
+        )
+        site.ledger.import_lines([line], actor="cmp-sun")
+        site.sign_in("cmp-head", "compliance")
+        csrf = site.csrf("/app/cases")
+        form = {"csrf": csrf, "action": "reject", "subject": "CASE-302"}
+        assert 'name="note"' in site.client.post("/app/cases/act", data=form).text
+        bare = site.client.post("/app/cases/act", data={**form, "confirm": "yes"})
+        assert bare.status_code == 200
+        assert WORDS["en"]["reject_note_missing"] in bare.text
+        done = site.client.post(
+            "/app/cases/act",
+            data={**form, "confirm": "yes", "note": "no evidence"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        rejected = [
+            (r.actor, r.data.get("note"))
+            for r in site.ledger.iter_log()
+            if r.type == "ApprovalRejected" and r.data["subject_id"] == "CASE-302"
+        ]
+        assert rejected == [("cmp-head", "no evidence")]
 
     def test_history_follows_the_api_scope(self, site: Site) -> None:
         """compliance reads anyone's history; a rep only their own (404 otherwise)."""
