@@ -18,7 +18,8 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # 2: how many items the statement holds pending (a period's summary reads it here,
 # not from the statement). 3 (and attainment 2, statements 3): a manager paid only
 # overrides in a period has its rows (`activity_periods`: their reports' sales);
-# statements 3 also quote a three-decimal amount whole (`policies.explanation.recorded`)
+# statements 3 also quote a three-decimal amount whole (`policies.explanation.recorded`);
+# balances 3 also say whether a paid period was corrected since (``corrected``)
 BALANCES = ReadModel(
     "balances", 3, "each rep's sums per line kind, total, payable and items pending, by period"
 )
@@ -58,6 +59,8 @@ def rep_rows(
             "total": statement["total"],
             "payable": statement["payable"],
             "pending": len(statement.get("pending", ())),
+            # paid, and changed since: its correction booked in a later period
+            "corrected": bool(statement.get("correction_to")),
         }
         attainment[key] = {
             "rep_id": rep_id,

@@ -85,7 +85,10 @@ def team(request: Request) -> Response:
                     "tier": (attainment or {}).get("tier_coefficient"),
                     "payable": balance["payable"],
                     "total": balance["total"],
-                    "status": balance.get("status", "open"),
+                    # as My pay says it: paid, and changed since, is "corrected"
+                    "status": "corrected"
+                    if balance.get("status") == "paid" and balance.get("corrected")
+                    else balance.get("status", "open"),
                 }
             )
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)

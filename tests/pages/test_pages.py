@@ -634,6 +634,17 @@ class TestTeamAndCases:
         assert "rep-li" not in other
         assert "T-WANG-Q3-B" not in other
 
+    def test_a_corrected_period_reads_corrected_as_on_my_pay(self, site: Site) -> None:
+        """rep-li's 2026-Q3 was paid, and a later cancellation corrected it: My pay
+        says "corrected", and so does the manager's team page (it said "paid")."""
+        w = WORDS["en"]
+        site.sign_in("mgr-zhao", "manager")
+        page = site.client.get("/app/team?period=2026-Q3").text
+        row = page[page.index("rep-li") :]
+        row = row[: row.index("</tr>")]
+        assert w["status_corrected"] in row
+        assert w["status_paid"] not in row
+
     def test_a_team_page_offers_the_teams_own_periods(self, site: Site) -> None:
         """The periods offered, and the one opened by default, are the team's (read
         a rep at a time): the quarterly east team is not offered the inside team's
