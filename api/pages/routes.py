@@ -429,17 +429,42 @@ async def estimate(rep_id: str, request: Request) -> Response:
 
     def build(page: Page, form: dict[str, str]) -> Response:
         check_rep_access(page, rep_id, "post_estimate")
-        sale = EstimateSale(
-            amount=form.get("amount", "").strip(),
-            category=form.get("category", "").strip() or None,
-            on=parse_day(form.get("date", "").strip()),
-        )
-        result = page.reports.estimate(rep_id, sale, actor=page.who.actor)
+        try:
+            sale = EstimateSale(
+                amount=_typed_amount(form.get("amount", "")),
+                category=form.get("category", "").strip() or None,
+                on=parse_day(form.get("date", "").strip()),
+            )
+            result = page.reports.estimate(rep_id, sale, actor=page.who.actor)
+        except (InvalidInputError, BatchRejectedError, NotFoundError) as exc:
+            # the estimator again, with what was typed and what is wrong with it
+            return page.render(
+                "estimate_refused.html", rep_id=rep_id, form=form, problem=_in_words(exc)
+            )
         return page.render(
             "estimate.html", rep_id=rep_id, e=estimate_texts(result, page.locale), form=form
         )
 
     return await serve_form(request, build)
+
+
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+def _typed_amount(text: str) -> str:
+    """An amount as typed: the pages show money grouped in thousands
+    (``1,000.00``), so a grouped amount is read without its commas; any other
+    text goes to the rules as it is (and is refused there, naming why)."""
+    typed = text.strip()
+    return typed.replace(",", "") if _GROUPED.fullmatch(typed) else typed
+
+
+def _in_words(exc: LedgerError) -> str:
+    """What is wrong with a form's input, field by field — not an import's
+    "1 bad line; nothing was stored" wording."""
+    if isinstance(exc, BatchRejectedError):
+        return "; ".join(f"{e.field}: {e.reason}" if e.field else e.reason for e in exc.errors)
+    return f"{exc.field}: {exc.reason}" if exc.field else exc.reason
 
 
 def _missing_message(locale: str) -> LedgerError:

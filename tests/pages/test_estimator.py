@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.pages.test_pages import Site, site  # noqa: F401 - the fixture
 
 PAY = "/app/reps/rep-li/pay"
@@ -51,7 +53,27 @@ class TestEstimator:
         answer = _estimate(site, csrf="0" * 64, amount="1000")
         assert answer.status_code == 403
 
-    def test_a_bad_amount_says_which_field(self, site: Site) -> None:  # noqa: F811
-        answer = _estimate(site, amount="12.345", date="2026-11-20")
-        assert answer.status_code in {409, 422}
-        assert "amount" in answer.text
+    @pytest.mark.parametrize("amount", ["12.345", "abc", "-500", "1,0,00"])
+    def test_a_bad_amount_says_which_field_and_keeps_the_form(
+        self,
+        site: Site,  # noqa: F811
+        amount: str,
+    ) -> None:
+        """The estimator again with what was typed and what is wrong, field by
+        field (it was an error page, the input gone, in an import's words)."""
+        answer = _estimate(site, amount=amount, date="2026-11-20", category="software")
+        assert answer.status_code == 200
+        assert 'role="alert"' in answer.text
+        assert "amount: " in answer.text
+        assert "bad line" not in answer.text
+        assert f'value="{amount}"' in answer.text
+        assert 'value="software"' in answer.text
+        assert 'value="2026-11-20"' in answer.text
+
+    def test_an_amount_grouped_in_thousands_is_read_as_the_pages_show_it(
+        self,
+        site: Site,  # noqa: F811
+    ) -> None:
+        grouped = _estimate(site, amount="50,000", category="software", date="2026-11-20")
+        assert grouped.status_code == 200
+        assert "4,000.00" in grouped.text  # as 50000: 8 % of it
