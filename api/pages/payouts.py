@@ -11,6 +11,7 @@ every other rule apply exactly as over the API.
 from __future__ import annotations
 
 import urllib.parse
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -56,19 +57,38 @@ def payouts(request: Request) -> Response:
 
     def build(page: Page) -> Response:
         require_role(page.who, "post_run")
-        # the runs and both queues of one moment (a dispute resolved is not still
-        # open beside the adjustment it booked)
-        with page.reports.snapshot():
-            runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
-        return page.render(
-            "payouts.html",
-            runs=runs,
-            queue=queue,
-            disputes=disputes,
-            done=request.query_params.get("done"),
-        )
+        return _payouts_page(page, done=request.query_params.get("done"))
 
     return serve(page_of(request), build)
+
+
+def _payouts_page(
+    page: Page, *, done: str | None = None, kept: dict[str, str] | None = None
+) -> Response:
+    """The payouts page; ``kept``: a dispute's resolution form as it was sent,
+    shown again in its card with what is wrong (``problem``)."""
+    # the runs and both queues of one moment (a dispute resolved is not still
+    # open beside the adjustment it booked)
+    with page.reports.snapshot():
+        runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
+    return page.render(
+        "payouts.html", runs=runs, queue=queue, disputes=disputes, done=done, kept=kept or {}
+    )
+
+
+def _resolution_problem(page: Page, form: dict[str, str]) -> str | None:
+    """What keeps a dispute's resolution from its confirmation, in words: an
+    upheld dispute books a non-zero amount (its confirmation promised an
+    adjustment of 0.00, then the confirmed resolution failed, the note lost)."""
+    if form.get("outcome") != "upheld":
+        return None
+    try:
+        amount = Decimal(form.get("amount", "").strip() or "0")
+    except InvalidOperation:
+        return None  # the resolution names what is wrong with it
+    if amount.is_finite() and amount != 0:
+        return None
+    return words(page.locale)["upheld_needs_amount"]
 
 
 @router.get("/runs/{run_id}/export.csv")
@@ -96,6 +116,9 @@ async def act(request: Request) -> Response:
         if action not in _ACTIONS:
             raise InvalidInputError(f"unknown action {action!r}", field="action")
         require_role(page.who, "post_run")
+        problem = _resolution_problem(page, form) if action == "resolve" else None
+        if problem is not None:  # the card again, as it was filled in, saying what is missing
+            return _payouts_page(page, kept={**form, "problem": problem})
         if form.get("confirm") != "yes":
             return page.render("payouts_confirm.html", f=form, what=_describe(page, form))
         if action == "reject" and not form.get("note", "").strip():  # say why, on the same page

@@ -513,6 +513,22 @@ class TestPayouts:
         site.sign_in(*(("cmp-head", "compliance") if "cases" in page else ("fin-amy", "finance")))
         assert site.client.get(page).status_code == 200  # a page, not a form's address
 
+    def test_an_upheld_dispute_without_an_amount_keeps_its_card(self, site: Site) -> None:
+        """Upheld with no amount: its confirmation promised "an adjustment of 0.00"
+        and the confirmed resolution then failed, the note lost. The card comes
+        back as filled in, saying what is missing; nothing is recorded."""
+        site.sign_in("fin-amy", "finance")
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": "upheld", "note": "70/30"}
+        for amount in ("", "0", "0.00"):
+            answer = self.act(site, **form, amount=amount)
+            assert answer.status_code == 200
+            card = answer.text[answer.text.index("DSP-401 ·") :]
+            card = card[: card.index("</article>")]
+            assert WORDS["en"]["upheld_needs_amount"] in card
+            assert 'value="upheld" required checked' in card
+            assert ">70/30</textarea>" in card
+        assert not [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+
     def test_what_you_recorded_offers_no_decision(self, site: Site) -> None:
         """Maker-checker on the page too: fin-amy's own run and the adjustment her
         upheld dispute booked carry no approve button for her (it was offered,
