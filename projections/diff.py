@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from ledger.records import EventRecord
 from policies.corrections import ONE_PER_PERIOD, SUBJECT_KEYS
 from projections.rows import Row
 
@@ -39,6 +40,18 @@ class EventSummary(Row):
     position: int
     actor: str
     occurred_at: str
+
+    @classmethod
+    def of(cls, record: EventRecord, **more: Any) -> Self:
+        """The summary of a stored (or, with ``more``, a what-if's) event."""
+        return cls(
+            event_id=record.event_id,
+            type=record.type,
+            position=record.position,
+            actor=record.actor,
+            occurred_at=record.occurred_at.isoformat(),
+            **more,
+        )
 
 
 class UnrecordedEvent(EventSummary):

@@ -777,7 +777,7 @@ class Reports:
         # what can have changed their lines; never other reps' events (SPEC §2),
         # nor every event of a large import between the two points.
         trail = sorted(p for p in self._trail(rep_id, high) if p > low)
-        summaries = {r.event_id: _summary_of(r) for r in self.ledger.read_positions(trail)}
+        summaries = {r.event_id: EventSummary.of(r) for r in self.ledger.read_positions(trail)}
         between = list(summaries.values())
         causes = self._diff_causes(rep_id, _period(period), low, high)
         # the events a changed line cites that were recorded before (an
@@ -787,7 +787,7 @@ class Reports:
         cited = {e.event_id for c in moved for e in (*c.events_added, *c.events_removed)}
         outside = sorted(cited - summaries.keys())[:_MAX_NAMED_OUTSIDE]
         positions = [p for e in outside if (p := self.ledger.chain.position_of(e)) is not None]
-        summaries |= {r.event_id: _summary_of(r) for r in self.ledger.read_positions(positions)}
+        summaries |= {r.event_id: EventSummary.of(r) for r in self.ledger.read_positions(positions)}
         found = diff_statements(before, after, summaries, causes)
         return found.model_copy(update={"events_between": between})
 
@@ -1372,16 +1372,6 @@ class _RecordedRun:
 # Events recorded before a diff's first point that its changed lines cite, read
 # to name their type, actor and time (more are named by id).
 _MAX_NAMED_OUTSIDE = 200
-
-
-def _summary_of(r: EventRecord) -> EventSummary:
-    return EventSummary(
-        event_id=r.event_id,
-        type=r.type,
-        position=r.position,
-        actor=r.actor,
-        occurred_at=r.occurred_at.isoformat(),
-    )
 
 
 def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:

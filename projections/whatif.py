@@ -255,14 +255,7 @@ def sale_input(rep_id: str, sale: EstimateSale, currency: str, on: date) -> ev.E
 
 def _summary(record: EventRecord) -> UnrecordedEvent:
     """The event's summary as a diff names it, marked as never recorded."""
-    return UnrecordedEvent(
-        event_id=record.event_id,
-        type=record.type,
-        position=record.position,
-        actor=record.actor,
-        occurred_at=record.occurred_at.isoformat(),
-        recorded=False,
-    )
+    return UnrecordedEvent.of(record, recorded=False)
 
 
 def _figures(statement: dict[str, Any] | None) -> Figures | None:
