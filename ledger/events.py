@@ -613,12 +613,22 @@ def decode_exact(body: bytes | str) -> Any:
     except orjson.JSONDecodeError:
         pass
     else:
-        has_float, keys = _scan(obj)
-        if keys != _key_marks(body):  # a key given twice, or a value holding '":'
+        if _may_repeat_a_key(body, obj):
             return _decoded_by_the_library(body, pairs=True)
-        if not has_float:
+        if not _has_float(obj):
             return obj
     return _decoded_by_the_library(body, pairs=False)
+
+
+def _may_repeat_a_key(body: bytes | str, obj: object) -> bool:
+    """Whether the text has more key ends than the decoded value has keys (a
+    key given twice, or a string value holding ``":``: the standard library
+    then tells which). A flat object — an import line of a sale — is told by
+    its length alone; a nested one is walked."""
+    marks = _key_marks(body)
+    if type(obj) is dict and marks == len(obj):
+        return False  # every key end is one of its keys: none nested, none twice
+    return _keys(obj) != marks
 
 
 class DuplicateKeyError(json.JSONDecodeError):
@@ -631,8 +641,8 @@ class DuplicateKeyError(json.JSONDecodeError):
 
 _KEY_MARK_TEXT = re.compile(r'"[ \t\r\n]*:')
 _KEY_MARK_BYTES = re.compile(rb'"[ \t\r\n]*:')
-_QUOTE_SPACE_TEXT = ('" ', '"\t', '"\r', '"\n')
-_QUOTE_SPACE_BYTES = (b'" ', b'"\t', b'"\r', b'"\n')
+_QUOTE_SPACE_TEXT = re.compile(r'"[ \t\r\n]')
+_QUOTE_SPACE_BYTES = re.compile(rb'"[ \t\r\n]')
 
 
 def _key_marks(body: bytes | str) -> int:
@@ -641,10 +651,10 @@ def _key_marks(body: bytes | str) -> int:
     adds one. Compact JSON (no whitespace after a quote: an export's lines)
     is counted in C; other text by a regular expression."""
     if isinstance(body, str):
-        if any(mark in body for mark in _QUOTE_SPACE_TEXT):
+        if _QUOTE_SPACE_TEXT.search(body):
             return len(_KEY_MARK_TEXT.findall(body))
         return body.count('":')
-    if any(mark in body for mark in _QUOTE_SPACE_BYTES):
+    if _QUOTE_SPACE_BYTES.search(body):
         return len(_KEY_MARK_BYTES.findall(body))
     return body.count(b'":')
 
@@ -677,23 +687,28 @@ def _decoded_by_the_library(body: bytes | str, *, pairs: bool) -> Any:
         raise json.JSONDecodeError("a number with thousands of digits", "", 0) from None
 
 
-def _scan(value: object) -> tuple[bool, int]:
-    """(whether a decoded JSON value holds a float anywhere, how many keys its
-    objects hold in all)."""
-    items: Any
+def _has_float(value: object) -> bool:
+    """Whether a decoded JSON value holds a float anywhere."""
     if type(value) is dict:
-        keys, items = len(value), value.values()
+        values: Any = value.values()
     elif type(value) is list:
-        keys, items = 0, value
+        values = value
     else:
-        return type(value) is float, 0
-    has_float = False
-    for v in items:
-        inner = type(v)
-        if inner is float:
-            has_float = True
-        elif inner is dict or inner is list:
-            found, more = _scan(v)
-            has_float = has_float or found
-            keys += more
-    return has_float, keys
+        return type(value) is float
+    for v in values:
+        kind = type(v)
+        if kind is float or ((kind is dict or kind is list) and _has_float(v)):
+            return True
+    return False
+
+
+def _keys(value: object) -> int:
+    """How many keys the objects of a decoded JSON value hold in all."""
+    if type(value) is dict:
+        return len(value) + sum(_keys(v) for v in value.values() if type(v) in _NESTED)
+    if type(value) is list:
+        return sum(_keys(v) for v in value if type(v) in _NESTED)
+    return 0
+
+
+_NESTED = (dict, list)
