@@ -10,36 +10,26 @@ of every list, `MAX_LIMIT`) — and ``X-Total-Count`` says how long the list is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.routes.events import as_json
-from projections.queues import MAX_LIMIT
-from projections.summary import MAX_OFFSET, check_window
+from projections.queues import MAX_LIMIT, Page
+from projections.summary import MAX_OFFSET
 
-__all__ = ["TOTAL_HEADER", "ArrayPage", "ArrayPageDep"]
+__all__ = ["TOTAL_HEADER", "ArrayPageDep", "answer"]
 
 TOTAL_HEADER = "X-Total-Count"
 
 
-@dataclass(frozen=True)
-class ArrayPage:
-    """A window of a stably sorted list answered as an array."""
-
-    offset: int = 0
-    limit: int = MAX_LIMIT
-
-    def __post_init__(self) -> None:
-        check_window(self.offset, self.limit, MAX_LIMIT)
-
-    def answer(self, items: Sequence[Any]) -> JSONResponse:
-        """The window of ``items`` as a JSON array, the list's length in `TOTAL_HEADER`."""
-        response = as_json(list(items[self.offset : self.offset + self.limit]))
-        response.headers[TOTAL_HEADER] = str(len(items))
-        return response
+def answer(page: Page, items: Sequence[Any]) -> JSONResponse:
+    """The window ``page`` of ``items`` as a JSON array, the list's length in
+    `TOTAL_HEADER`."""
+    response = as_json(list(items[page.offset : page.offset + page.limit]))
+    response.headers[TOTAL_HEADER] = str(len(items))
+    return response
 
 
 async def _array_page(
@@ -53,8 +43,8 @@ async def _array_page(
             f"the list's length is in {TOTAL_HEADER}.",
         ),
     ] = MAX_LIMIT,
-) -> ArrayPage:
-    return ArrayPage(offset, limit)
+) -> Page:
+    return Page(offset, limit)
 
 
-ArrayPageDep = Annotated[ArrayPage, Depends(_array_page)]
+ArrayPageDep = Annotated[Page, Depends(_array_page)]

@@ -250,9 +250,8 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
     return draw_lines(
         plan.draw,
         facts.period,
-        first,
+        (first, facts.left_on),
         earned,
         facts.draw_balance_in,
         plan_event_id=facts.plan_event_id,
-        left_on=facts.left_on,
     )

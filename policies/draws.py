@@ -51,15 +51,17 @@ def draw_applies(
 def draw_lines(
     draw: Draw,
     period: Period,
-    first_period: Period,
+    span: tuple[Period, date | None],
     earned: Decimal,
     balance_before: Decimal,
     *,
     plan_event_id: str | None = None,
-    left_on: date | None = None,
 ) -> DrawResult:
-    """The period's ``draw`` and ``draw_recovery`` lines, given E (``earned``:
-    the total before the draw) and the recoverable balance carried in."""
+    """The period's ``draw`` and ``draw_recovery`` lines, given the rep's
+    ``span`` (the period holding their enrolment, the day they left if they
+    did), E (``earned``: the total before the draw) and the recoverable balance
+    carried in."""
+    first_period, left_on = span
     assert balance_before >= 0, "a draw balance is never negative"
     ids = (plan_event_id,)
     in_draw = draw_applies(draw, period, first_period, left_on)

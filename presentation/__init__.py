@@ -264,15 +264,7 @@ def _cause_line(event: EventSummary | EventRef, locale: str) -> str:
     """An event that changed a line, with its type, position, actor and time."""
     if not isinstance(event, EventSummary):
         return phrase(locale, "diff_cause_id", event_id=event.event_id)
-    return phrase(
-        locale,
-        "diff_cause",
-        type=event.type,
-        event_id=event.event_id,
-        position=event.position,
-        actor=event.actor,
-        at=event.occurred_at,
-    )
+    return phrase(locale, "diff_cause", at=event.occurred_at, **event.doc())
 
 
 def print_history(

@@ -21,7 +21,6 @@ from ledger.records import EventRecord
 from policies.calculate import PeriodResult, calculate_period, earned_by_sale
 from policies.causes import (
     LineKey,
-    changed_without,
     fact_event_ids,
     later_causes,
     without_event,
@@ -766,11 +765,24 @@ class Calculator:
         return fact
 
     def _later_causes(
-        self, rep_id: str, paid_period: Period, plan: Plan, computed_at: int
+        self,
+        rep_id: str,
+        paid_period: Period,
+        plan: Plan,
+        computed_at: int,
+        *,
+        every_kind: bool = False,
     ) -> dict[str, frozenset[LineKey]]:
         """The events recorded after the paid statement was computed (position
         ``computed_at``) whose removal would change a line of the period's
-        replay, in log order, each with the lines it changes."""
+        replay, in log order, each with the lines it changes: its own lines
+        (``every_kind``: every line but the carried balance and corrections —
+        a draw's too, as a diff names them).
+
+        The definition itself — the period worked out again without each —
+        for up to `_MAX_EXACT_CAUSES` of them; more (a period replayed across
+        a large import) the faster way of `policies.causes.later_causes`
+        (commission and bonus)."""
         facts = self._own_facts[rep_id, paid_period]
         later = sorted(
             (position, event_id)
@@ -778,10 +790,20 @@ class Calculator:
             if (position := self._position_of(event_id)) is not None and position > computed_at
         )
         ids = [e for _, e in later]
-        if len(ids) <= _MAX_EXACT_CAUSES:  # the definition itself: every own kind (a SPIFF)
-            causes = {e: frozenset(m) for e in ids if (m := changed_without(plan, facts, e))}
-        else:  # many (a paid period replayed across a large import): commission and bonus
+        if len(ids) > _MAX_EXACT_CAUSES:
             causes = later_causes(plan, facts, ids)
+        else:
+            amounts = _period_amounts if every_kind else _own_amounts
+            own = amounts(calculate_period(plan, facts).lines)
+            zero = Decimal(0)
+            causes = {}
+            for event_id in ids:
+                was = amounts(calculate_period(plan, without_event(facts, event_id)).lines)
+                moved = frozenset(
+                    k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+                )
+                if moved:
+                    causes[event_id] = moved
         causes.update(self._shape_causes(plan, facts, computed_at))
         plan_change = self._plan_cause(plan, facts, computed_at)
         if plan_change is not None:
@@ -793,40 +815,12 @@ class Calculator:
     ) -> dict[str, frozenset[LineKey]]:
         """SPEC §4's diff: the events recorded after ``position`` (up to this
         replay's) whose removal from the replay would change a line of the rep's
-        period, each with the lines (kind, subject) it changes, in log order.
-
-        The definition itself: the period's own lines worked out again without
-        each candidate — every kind (a draw's top-up, a SPIFF), not only those a
-        paid period's later events are found by — but the carried balance and
-        corrections, which other periods' events move. More than
-        `_MAX_EXACT_CAUSES` candidates (a diff across a large import) are found
-        the paid periods' faster way (`policies.causes.later_causes`).
-        """
+        period — every line but the carried balance and corrections, which
+        other periods' events move — each with the lines (kind, subject) it
+        changes, in log order (`_later_causes`)."""
         self.compute(rep_id, period, own_only=True)
         plan = self.plan(rep_id, period)
-        facts = self._own_facts[rep_id, period]
-        later = sorted(
-            (found, event_id)
-            for event_id in fact_event_ids(facts)
-            if (found := self._position_of(event_id)) is not None and found > position
-        )
-        if len(later) > _MAX_EXACT_CAUSES:
-            return self._later_causes(rep_id, period, plan, position)
-        own = _period_amounts(calculate_period(plan, facts).lines)
-        causes: dict[str, frozenset[LineKey]] = {}
-        for _, event_id in later:
-            was = _period_amounts(calculate_period(plan, without_event(facts, event_id)).lines)
-            zero = Decimal(0)
-            moved = frozenset(
-                k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
-            )
-            if moved:
-                causes[event_id] = moved
-        causes.update(self._shape_causes(plan, facts, position))
-        plan_change = self._plan_cause(plan, facts, position)
-        if plan_change is not None:
-            causes[plan_change[0]] = plan_change[1]
-        return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
+        return self._later_causes(rep_id, period, plan, position, every_kind=True)
 
     def _shape_causes(
         self, plan: Plan, facts: PeriodFacts, computed_at: int

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
 from api.deps import Caller, ReportsDep, UseCasesDep
-from api.paging import ArrayPageDep
+from api.paging import ArrayPageDep, answer
 from api.routes.events import _ERRORS, record_out
 from api.schemas import DisputeIn, DisputeOut, DisputeRowOut, ResolutionIn, ResolutionOut
 from ledger.errors import InvalidInputError
@@ -73,4 +73,4 @@ def get_disputes(
     ``limit``; the count in ``X-Total-Count``)."""
     require_role(principal, "get_disputes")
     check_rep_scope(principal, rep_id, reports)
-    return page.answer([row.doc() for row in reports.disputes(rep_id)])
+    return answer(page, [row.doc() for row in reports.disputes(rep_id)])

@@ -20,7 +20,7 @@ from api.deps import (
     authenticate,
     negotiate_locale,
 )
-from api.paging import ArrayPageDep
+from api.paging import ArrayPageDep, answer
 from api.routes.events import _ERRORS, as_json
 from api.schemas import DiffOut, ErrorOut, HistoryEntryOut, StatementOut
 from api.tokens import Principal
@@ -172,4 +172,4 @@ def get_history(
     require_role(principal, "get_history")
     check_rep_scope(principal, rep_id, reports)
     _audit_read(principal, rep_id, "history")
-    return page.answer(history_texts(reports.history(rep_id), locale))
+    return answer(page, history_texts(reports.history(rep_id), locale))

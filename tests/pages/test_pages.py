@@ -695,12 +695,7 @@ class TestTeamAndCases:
     def test_compliance_decides_a_red_line_case(self, site: Site) -> None:
         """A new red-line case waits on Cases; compliance approves it after the
         confirmation; the recorder could not have (maker-checker, 409)."""
-        line = (
-            '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
-            '"actor": "cmp-sun", "case_id": "CASE-301", "rep_id": "rep-wang", '
-            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
-        )
-        site.ledger.import_lines([line], actor="cmp-sun")
+        _red_line_case(site, "CASE-301")
         site.sign_in("cmp-sun", "compliance")
         csrf = site.csrf("/app/cases")
         own = site.client.post(
@@ -725,12 +720,7 @@ class TestTeamAndCases:
         assert granted == ["cmp-head"]
 
     def test_compliance_rejects_a_red_line_case_saying_why(self, site: Site) -> None:
-        line = (
-            '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
-            '"actor": "cmp-sun", "case_id": "CASE-302", "rep_id": "rep-wang", '
-            '"code": "leak", "severity": "red_line", "description": "price list shared"}'
-        )
-        site.ledger.import_lines([line], actor="cmp-sun")
+        _red_line_case(site, "CASE-302")
         site.sign_in("cmp-head", "compliance")
         csrf = site.csrf("/app/cases")
         form = {"csrf": csrf, "action": "reject", "subject": "CASE-302"}
@@ -758,3 +748,13 @@ class TestTeamAndCases:
         site.sign_in("rep-li", "rep", "rep-li")
         assert site.client.get("/app/reps/rep-chen/history").status_code == 404
         assert site.client.get("/app/reps/rep-li/history").status_code == 200
+
+
+def _red_line_case(site: Site, case_id: str) -> None:
+    """A red-line case of rep-wang recorded by cmp-sun, waiting for a decision."""
+    line = (
+        '{"type": "ViolationRecorded", "occurred_at": "2026-11-02T10:00:00+08:00", '
+        f'"actor": "cmp-sun", "case_id": "{case_id}", "rep_id": "rep-wang", '
+        '"code": "leak", "severity": "red_line", "description": "price list shared"}'
+    )
+    site.ledger.import_lines([line], actor="cmp-sun")

@@ -345,14 +345,14 @@ class TestDraws:
     def test_issue_recoverable_draw(self) -> None:
         """Month 1 earns 500: draw 1,000, pays 1,500, balance 1,000. Month 2 earns
         3,000: recovers 1,000 (≤ 3,000 − 1,500), pays 2,000, balance 0."""
-        one = draw_lines(self.DRAW, self.FIRST, self.FIRST, Decimal(500), Decimal(0))
+        one = draw_lines(self.DRAW, self.FIRST, (self.FIRST, None), Decimal(500), Decimal(0))
         assert [(x.kind, x.amount) for x in one.lines] == [("draw", Decimal("1000.00"))]
         assert one.balance_after == Decimal(1000)
         assert _values(one.lines[0], "draw_balance") == [
             {"balance_before": "0.00", "balance_after": "1000.00"}
         ]
         two = draw_lines(
-            self.DRAW, parse_period("2026-08"), self.FIRST, Decimal(3000), one.balance_after
+            self.DRAW, parse_period("2026-08"), (self.FIRST, None), Decimal(3000), one.balance_after
         )
         assert [(x.kind, x.amount) for x in two.lines] == [("draw_recovery", Decimal("-1000.00"))]
         assert Decimal(3000) + two.lines[0].amount == Decimal(2000)
@@ -361,25 +361,29 @@ class TestDraws:
     def test_issue_non_recoverable_draw(self) -> None:
         """Non-recoverable: month 2 pays the 3,000 earned, nothing recovered."""
         draw = self.DRAW.model_copy(update={"recoverable": False})
-        one = draw_lines(draw, self.FIRST, self.FIRST, Decimal(500), Decimal(0))
+        one = draw_lines(draw, self.FIRST, (self.FIRST, None), Decimal(500), Decimal(0))
         assert one.lines[0].amount == Decimal("1000.00")
         assert one.balance_after == 0
-        two = draw_lines(draw, parse_period("2026-08"), self.FIRST, Decimal(3000), Decimal(0))
+        two = draw_lines(
+            draw, parse_period("2026-08"), (self.FIRST, None), Decimal(3000), Decimal(0)
+        )
         assert two.lines == ()
 
     def test_recovery_leaves_the_draw_paid(self) -> None:
         """Balance 1,000, earns 2,000 in a draw period: recovers only 500 (E − amount)."""
-        r = draw_lines(self.DRAW, parse_period("2026-08"), self.FIRST, Decimal(2000), Decimal(1000))
+        r = draw_lines(
+            self.DRAW, parse_period("2026-08"), (self.FIRST, None), Decimal(2000), Decimal(1000)
+        )
         assert r.lines[0].amount == Decimal("-500.00")
         assert r.balance_after == Decimal(500)
 
     def test_negative_earnings_draw_the_full_amount(self) -> None:
-        r = draw_lines(self.DRAW, self.FIRST, self.FIRST, Decimal(-300), Decimal(0))
+        r = draw_lines(self.DRAW, self.FIRST, (self.FIRST, None), Decimal(-300), Decimal(0))
         assert r.lines[0].amount == Decimal("1500.00")
         assert r.balance_after == Decimal(1500)
 
     def test_exactly_the_draw_earned_changes_nothing(self) -> None:
-        r = draw_lines(self.DRAW, self.FIRST, self.FIRST, Decimal(1500), Decimal(700))
+        r = draw_lines(self.DRAW, self.FIRST, (self.FIRST, None), Decimal(1500), Decimal(700))
         assert r.lines == ()
         assert r.balance_after == Decimal(700)
 
@@ -387,17 +391,21 @@ class TestDraws:
         """``until`` 2026-09-01: September (starts that day) has the draw, October
         does not — there the balance is recovered from all earnings (−min(balance, E))."""
         draw = self.DRAW.model_copy(update={"until": date(2026, 9, 1)})
-        sep = draw_lines(draw, parse_period("2026-09"), self.FIRST, Decimal(100), Decimal(0))
+        sep = draw_lines(
+            draw, parse_period("2026-09"), (self.FIRST, None), Decimal(100), Decimal(0)
+        )
         assert sep.lines[0].kind == "draw"
         october = parse_period("2026-10")
-        empty = draw_lines(draw, october, self.FIRST, Decimal(100), Decimal(0))
+        empty = draw_lines(draw, october, (self.FIRST, None), Decimal(100), Decimal(0))
         assert empty.lines == ()
-        oct_ = draw_lines(draw, october, self.FIRST, Decimal(800), Decimal(1400))
+        oct_ = draw_lines(draw, october, (self.FIRST, None), Decimal(800), Decimal(1400))
         assert oct_.lines[0].amount == Decimal("-800.00")
         assert oct_.balance_after == Decimal(600)
 
     def test_before_enrolment_no_draw(self) -> None:
-        r = draw_lines(self.DRAW, parse_period("2026-06"), self.FIRST, Decimal(0), Decimal(0))
+        r = draw_lines(
+            self.DRAW, parse_period("2026-06"), (self.FIRST, None), Decimal(0), Decimal(0)
+        )
         assert r.lines == ()
 
 
@@ -563,7 +571,9 @@ class TestWording:
         steps = [s for line in result.lines for s in line.steps]
         steps += [s for line in TestOverrides().lines_for_wording() for s in line.steps]
         steps += list(
-            draw_lines(TestDraws.DRAW, TestDraws.FIRST, TestDraws.FIRST, Decimal(0), Decimal(0))
+            draw_lines(
+                TestDraws.DRAW, TestDraws.FIRST, (TestDraws.FIRST, None), Decimal(0), Decimal(0)
+            )
             .lines[0]
             .steps
         )

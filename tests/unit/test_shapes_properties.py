@@ -101,7 +101,7 @@ def test_a_draw_balance_is_never_negative(
     balance = Decimal(0)
     period = first
     for earned in earnings:
-        result = draw_lines(draw, period, first, earned, balance)
+        result = draw_lines(draw, period, (first, None), earned, balance)
         assert result.balance_after >= 0
         total = earned + sum((x.amount for x in result.lines), Decimal(0))
         if period.first_day <= draw.until and earned >= 0:
