@@ -177,7 +177,14 @@ class ModeSession(ChainReader, Protocol):
     def put_state(self, key: str, doc: dict[str, Any]) -> None: ...
 
 
-def ensure_chain_mode(session: ModeSession, hasher: ChainHasher) -> None:
+class ModeRecorder(Protocol):
+    """A recorder: its hasher, and the hasher whose mode was found the chain's."""
+
+    hasher: ChainHasher
+    mode_checked: ChainHasher | None
+
+
+def ensure_chain_mode(session: ModeSession, recorder: ModeRecorder) -> None:
     """Refuse to extend the chain in another mode than it was written in.
 
     A writer whose ``LEDGER_CHAIN_KEY`` differs from the one the chain was
@@ -187,8 +194,17 @@ def ensure_chain_mode(session: ModeSession, hasher: ChainHasher) -> None:
     writer (`CHAIN_MODE`); a writer in another mode is refused with
     `ChainModeError`. A store written before the record existed is checked once:
     its head event against its link in this writer's mode, then recorded. Run
-    in the append session, before anything is appended, under the writer lock.
+    in the append session, before anything is appended, under the writer lock;
+    once a process (and key): ``recorder.mode_checked`` remembers the hasher.
     """
+    hasher = recorder.hasher
+    if recorder.mode_checked is hasher:
+        return
+    _check_mode(session, hasher)
+    recorder.mode_checked = hasher
+
+
+def _check_mode(session: ModeSession, hasher: ChainHasher) -> None:
     mine = hasher.identity()
     stored = session.get_state(CHAIN_MODE)
     if stored == mine:

@@ -246,19 +246,16 @@ def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
     plan = st.plan(plan_id)
     if plan is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
-    kinds = {
-        (known.period, known.plan_id)
-        for _, assigned in rep.plans
-        if (known := st.plan(assigned)) is not None
-    }
-    other = next(((kind, pid) for kind, pid in sorted(kinds) if kind != plan.period), None)
-    if other is not None:
-        kind, pid = other
+    for _, assigned in rep.plans:
+        known = st.plan(assigned)
+        if known is None or known.period == plan.period:
+            continue
+        kind = known.period
         raise InvalidInputError(
-            f"plan {plan.plan_id} pays by {plan.period}, rep {rep.rep_id}'s plan {pid} by "
-            f"{kind}: a rep's plans all pay by one kind of period (the same days would be "
-            f"in a {plan.period} and a {kind} of theirs); assign a plan that pays by "
-            f"{kind}, or enrol the rep anew under another rep id",
+            f"plan {plan.plan_id} pays by {plan.period}, rep {rep.rep_id}'s plan "
+            f"{known.plan_id} by {kind}: a rep's plans all pay by one kind of period (the "
+            f"same days would be in a {plan.period} and a {kind} of theirs); assign a plan "
+            f"that pays by {kind}, or enrol the rep anew under another rep id",
             field="plan_id",
         )
 

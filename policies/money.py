@@ -19,6 +19,7 @@ the same.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final
 
@@ -31,6 +32,7 @@ __all__ = [
     "decimal_places",
     "has_places",
     "minor_units",
+    "ungrouped",
 ]
 
 MINOR_UNITS: Final[dict[str, int]] = {
@@ -128,3 +130,16 @@ def canonical_money(amount: Decimal) -> Decimal:
     if cents == amount:  # cents, the form every amount had before
         return cents
     return amount.quantize(_UNITS[decimal_places(amount)], None, _EXACT)
+
+
+def ungrouped(text: str, separator: str) -> str | None:
+    """``text`` without its thousands ``separator`` where the separator groups
+    the integer digits in threes (``12,345.50`` -> ``12345.50``; a decimal part
+    after "." unless "." is the separator); ``text`` itself when it holds no
+    separator; None when it holds one elsewhere — ``1234,50``, a decimal comma,
+    or ``1,23,4.50`` — which must never be read as a larger number."""
+    if separator not in text:
+        return text
+    decimals = "" if separator == "." else r"(?:\.\d+)?"
+    grouped = rf"[+-]?\d{{1,3}}(?:{re.escape(separator)}\d{{3}})+{decimals}"
+    return text.replace(separator, "") if re.fullmatch(grouped, text) else None

@@ -7,6 +7,6 @@ Idempotency-Key names — and records it. The edges authenticate, parse, call
 one use case and render its answer; they never build an event.
 """
 
-from service.usecases import Decision, RunSummary, UseCases
+from service.usecases import Decision, RunSummary, UseCases, check_resolution
 
-__all__ = ["Decision", "RunSummary", "UseCases"]
+__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution"]

@@ -25,7 +25,7 @@ from ledger.events import (
 )
 from projections.service import Reports
 
-__all__ = ["Decision", "RunSummary", "UseCases"]
+__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution"]
 
 _REASON_CHARACTERS = 2000  # an upheld dispute's adjustment reason quotes the note
 
@@ -154,18 +154,17 @@ class UseCases:
         adjustment (``ADJ-<dispute id>``) in the rep's first unpaid period after
         the run's, pending a second person's approval; both events go in
         together. Returns the adjustment id (None when rejected)."""
-        if outcome not in _OUTCOMES:
+        if outcome not in _OUTCOMES:  # before the dispute is looked up
             raise InvalidInputError(f"must be one of {', '.join(_OUTCOMES)}", field="outcome")
         found = self.ledger.dispute_of(dispute_id)
         if found is None:
             raise NotFoundError(f"no dispute {dispute_id}", field="dispute_id")
+        check_resolution(outcome, amount)
         rep_id, run_id = found
         now = _now()
         items: list[EventIn] = []
         adjustment_id = None
         if outcome == "upheld":
-            if not _nonzero(amount):
-                raise InvalidInputError("an upheld dispute books a non-zero amount", field="amount")
             adjustment_id = f"ADJ-{dispute_id}"
             period = self.reports.first_unpaid_period(
                 rep_id, after=self.reports.run(run_id)["period"]
@@ -181,8 +180,6 @@ class UseCases:
                     reason=f"dispute {dispute_id} upheld: {note}"[:_REASON_CHARACTERS],
                 )
             )
-        elif amount is not None:
-            raise InvalidInputError("only an upheld dispute books an amount", field="amount")
         items.append(
             make_event(
                 DisputeResolved,
@@ -287,6 +284,18 @@ def _summary(run: dict[str, Any], *, created: bool) -> RunSummary:
         paid=run.get("paid", False),
         created=created,
     )
+
+
+def check_resolution(outcome: str, amount: str | None) -> None:
+    """SPEC §5 ``dispute resolve``: the outcome is upheld or rejected; an upheld
+    dispute books a non-zero amount, a rejected one none. InvalidInputError
+    naming the field otherwise (the amount's format is the adjustment's to check)."""
+    if outcome not in _OUTCOMES:
+        raise InvalidInputError(f"must be one of {', '.join(_OUTCOMES)}", field="outcome")
+    if outcome == "upheld" and not _nonzero(amount):
+        raise InvalidInputError("an upheld dispute books a non-zero amount", field="amount")
+    if outcome != "upheld" and amount is not None:
+        raise InvalidInputError("only an upheld dispute books an amount", field="amount")
 
 
 def _nonzero(amount: str | None) -> bool:

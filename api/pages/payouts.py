@@ -11,7 +11,6 @@ every other rule apply exactly as over the API.
 from __future__ import annotations
 
 import urllib.parse
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -26,6 +25,7 @@ from api.routes.disputes import post_resolution
 from api.routes.payouts import post_pay
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
+from service import check_resolution
 
 __all__ = ["router"]
 
@@ -77,18 +77,27 @@ def _payouts_page(
 
 
 def _resolution_problem(page: Page, form: dict[str, str]) -> str | None:
-    """What keeps a dispute's resolution from its confirmation, in words: an
-    upheld dispute books a non-zero amount (its confirmation promised an
-    adjustment of 0.00, then the confirmed resolution failed, the note lost)."""
+    """What keeps an upheld dispute's resolution from its confirmation, in
+    words: the amount the use case's rule asks for (`check_resolution`; its
+    confirmation promised an adjustment of 0.00, then the confirmed resolution
+    failed, the note lost)."""
     if form.get("outcome") != "upheld":
         return None
     try:
-        amount = Decimal(form.get("amount", "").strip() or "0")
-    except InvalidOperation:
-        return None  # the resolution names what is wrong with it
-    if amount.is_finite() and amount != 0:
+        check_resolution("upheld", form.get("amount", "").strip() or None)
+    except InvalidInputError:
+        return words(page.locale)["upheld_needs_amount"]
+    return None
+
+
+def rejection_problem(page: Page, form: dict[str, str]) -> str | None:
+    """A confirmed rejection without its reason: said on its confirmation page
+    (the rule asks for a note), instead of failing after it."""
+    if form.get("confirm") != "yes" or form.get("action") != "reject":
         return None
-    return words(page.locale)["upheld_needs_amount"]
+    if form.get("note", "").strip():
+        return None
+    return words(page.locale)["reject_note_missing"]
 
 
 @router.get("/runs/{run_id}/export.csv")
@@ -119,14 +128,10 @@ async def act(request: Request) -> Response:
         problem = _resolution_problem(page, form) if action == "resolve" else None
         if problem is not None:  # the card again, as it was filled in, saying what is missing
             return _payouts_page(page, kept={**form, "problem": problem})
-        if form.get("confirm") != "yes":
-            return page.render("payouts_confirm.html", f=form, what=_describe(page, form))
-        if action == "reject" and not form.get("note", "").strip():  # say why, on the same page
+        missing = rejection_problem(page, form)
+        if form.get("confirm") != "yes" or missing:
             return page.render(
-                "payouts_confirm.html",
-                f=form,
-                what=_describe(page, form),
-                problem=words(page.locale)["reject_note_missing"],
+                "payouts_confirm.html", f=form, what=_describe(page, form), problem=missing
             )
         done = _do(page, action, form)
         return RedirectResponse(

@@ -46,6 +46,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
 )
+from policies.money import ungrouped
 from policies.wording import LOCALES
 from presentation.modelling import estimate_texts
 from projections.service import Reports
@@ -448,15 +449,13 @@ async def estimate(rep_id: str, request: Request) -> Response:
     return await serve_form(request, build)
 
 
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-
-
 def _typed_amount(text: str) -> str:
     """An amount as typed: the pages show money grouped in thousands
     (``1,000.00``), so a grouped amount is read without its commas; any other
     text goes to the rules as it is (and is refused there, naming why)."""
     typed = text.strip()
-    return typed.replace(",", "") if _GROUPED.fullmatch(typed) else typed
+    plain = ungrouped(typed, ",")
+    return typed if plain is None else plain
 
 
 def _in_words(exc: LedgerError) -> str:

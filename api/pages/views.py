@@ -37,6 +37,7 @@ __all__ = [
     "paid_vs_now",
     "period_key",
     "rep_periods",
+    "shown_status",
     "tier_ladder",
     "worded",
     "worded_warning",
@@ -84,6 +85,12 @@ def _runs_by_rep(reports: Reports, runs: list[dict[str, Any]]) -> dict[tuple[str
     return statuses
 
 
+def shown_status(status: str, *, corrected: bool) -> str:
+    """A period's status as the pages say it: paid, and changed since (its
+    correction booked in a later period), is "corrected"."""
+    return "corrected" if status == "paid" and corrected else status
+
+
 def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
     """The rep's periods, newest first: total, payable, currency and status
     (open, calculated, approved, paid, corrected — paid, and changed since)."""
@@ -95,10 +102,8 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
     open_runs = _runs_by_rep(reports, runs)
     rows = []
     for _, period, doc in statements:
-        status = doc.get("status", "open")
-        if status == "paid" and doc.get("correction_to"):
-            status = "corrected"
-        elif status == "open":
+        status = shown_status(doc.get("status", "open"), corrected=bool(doc.get("correction_to")))
+        if status == "open":
             status = open_runs.get((rep_id, period), "open")
         rows.append(
             {

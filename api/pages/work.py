@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
-from api.pages.i18n import words
+from api.pages.payouts import rejection_problem
 from api.pages.routes import Page, check_rep_access, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
@@ -85,10 +85,9 @@ def team(request: Request) -> Response:
                     "tier": (attainment or {}).get("tier_coefficient"),
                     "payable": balance["payable"],
                     "total": balance["total"],
-                    # as My pay says it: paid, and changed since, is "corrected"
-                    "status": "corrected"
-                    if balance.get("status") == "paid" and balance.get("corrected")
-                    else balance.get("status", "open"),
+                    "status": views.shown_status(
+                        balance.get("status", "open"), corrected=bool(balance.get("corrected"))
+                    ),
                 }
             )
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)
@@ -154,15 +153,15 @@ async def case_act(request: Request) -> Response:
         )
         if item is None:
             raise NotFoundError(f"no case {subject} waits for a decision", field="subject")
-        missing_note = action == "reject" and not form.get("note", "").strip()
-        if form.get("confirm") != "yes" or missing_note:  # a rejection says why, on this page
+        missing = rejection_problem(page, form)
+        if form.get("confirm") != "yes" or missing:
             return page.render(
                 "payouts_confirm.html",
                 f=form,
                 what={"item": item},
                 post_to="/app/cases/act",
                 back_to="/app/cases",
-                problem=words(page.locale)["reject_note_missing"] if form.get("confirm") else None,
+                problem=missing,
             )
         body = ApprovalIn(
             subject_id=subject,

@@ -572,9 +572,7 @@ class PostgresAppendSession:
     def _append_events(self, stored_events: Sequence[StoredEvent]) -> list[_Row]:
         """Copy the events in, at positions drawn now; their rows, for the links."""
         recorder, curs = self._recorder, self._curs
-        if recorder.mode_checked is not recorder.hasher:  # once a process (and key)
-            ensure_chain_mode(self, recorder.hasher)
-            recorder.mode_checked = recorder.hasher
+        ensure_chain_mode(self, recorder)
         count = len(stored_events)
         curs.execute(
             recorder._next_positions,  # noqa: SLF001

@@ -121,6 +121,12 @@ class LedgerSQLiteFactory(SQLiteFactory):
         library.close()  # never connected: connections are made when first asked for
 
 
+_PUT_STATE = (
+    "INSERT INTO ledger_state (key, doc) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc"
+)
+
+
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that writes the audit chain."""
 
@@ -321,11 +327,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
 
     def put_state(self, key: str, doc: dict[str, Any]) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                "INSERT INTO ledger_state (key, doc) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
-                (key, orjson.dumps(doc).decode()),
-            )
+            c.execute(_PUT_STATE, (key, orjson.dumps(doc).decode()))
 
 
 class SQLiteAppendSession:
@@ -362,11 +364,7 @@ class SQLiteAppendSession:
 
     def put_state(self, key: str, doc: dict[str, Any]) -> None:
         """Keep ``doc`` under ``key``, in the session's transaction."""
-        self._cursor.execute(
-            "INSERT INTO ledger_state (key, doc) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
-            (key, orjson.dumps(doc).decode()),
-        )
+        self._cursor.execute(_PUT_STATE, (key, orjson.dumps(doc).decode()))
 
     def last_position(self) -> int:
         """The last position written: committed before, or appended (and linked:
@@ -438,10 +436,7 @@ class SQLiteAppendSession:
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]:
         if not stored_events:
             return []
-        recorder = self._recorder
-        if recorder.mode_checked is not recorder.hasher:  # once a process (and key)
-            ensure_chain_mode(self, recorder.hasher)
-            recorder.mode_checked = recorder.hasher
+        ensure_chain_mode(self, self._recorder)
         first = self._last + 1
         rows = [
             (p, _as_uuid(s.originator_id), s.originator_version, s.topic, s.state)

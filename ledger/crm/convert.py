@@ -12,7 +12,6 @@ pipeline, which checks a CRM file exactly as it checks JSON Lines.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
 from ledger.crm.readers import Column, Row, Table
+from policies.money import ungrouped
 
 __all__ = ["Cell", "Converted", "Line", "RowError", "convert"]
 
@@ -184,15 +184,16 @@ class _Reader:
         value, cell = self.required(row, spec, name)
         text = value.strip()
         separator = self.mapping.thousands_separator
-        if not separator or separator not in text:
+        if not separator:
             return text, cell
-        if not _grouped_in_thousands(text, separator):
+        plain = ungrouped(text, separator)
+        if plain is None:
             raise _Bad(
                 cell,
                 f'{name}: "{value}" does not group thousands by {separator!r} '
                 f'(like 12{separator}345.50); a decimal point is "."',
             )
-        return text.replace(separator, ""), cell
+        return plain, cell
 
     def percent(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
         value, cell = self.required(row, spec, name)
@@ -213,15 +214,6 @@ def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:
         return f.values[raw]
     known = ", ".join(repr(k) for k in f.values)
     raise _Bad(cell, f"{name}: {raw!r} is not in the mapping's values for it ({known})")
-
-
-def _grouped_in_thousands(text: str, separator: str) -> bool:
-    """Whether ``text`` is a number whose integer digits are grouped in threes
-    by ``separator`` (the first group of one to three), with an optional
-    decimal part after "." (unless "." is the separator)."""
-    decimals = "" if separator == "." else r"(?:\.\d+)?"
-    sep = re.escape(separator)
-    return re.fullmatch(rf"[+-]?\d{{1,3}}(?:{sep}\d{{3}})+{decimals}", text) is not None
 
 
 def _plain(number: Decimal) -> str:
