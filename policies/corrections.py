@@ -71,16 +71,18 @@ def correction_line(fact: CorrectionFact) -> Line:
     """Rule 7: a paid period is locked; the difference between its replay now and
     what was paid is booked here, explained by the diff of the two: a step per
     line whose amount changed, with the later events that changed it."""
-    difference = fact.replay_total - fact.paid_total
+    difference = fact.replay_total - fact.paid_total - fact.corrected_before
+    again = {"corrected_before": money(fact.corrected_before)} if fact.corrected_before else {}
     steps = [
         step(
-            "correction",
+            "correction_again" if again else "correction",
             fact.event_ids,
             paid_period=fact.paid_period,
             run_id=fact.run_id,
             paid_total=money(fact.paid_total),
             replay_total=money(fact.replay_total),
             difference=money(difference),
+            **again,
         )
     ]
     steps.extend(

@@ -153,6 +153,9 @@ class CorrectionFact:
     replay_total: Decimal
     changed_lines: tuple[LineChange, ...]
     event_ids: tuple[str, ...]
+    # what corrections booked in later paid periods took of it already
+    # (`paid_total` is what was paid; the difference is left after both)
+    corrected_before: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Correction of paid period {paid_period} (run {run_id}): replay now "
             "{replay_total} − paid {paid_total} = {difference}"
         ),
+        "correction_again": (
+            "Correction of paid period {paid_period} (run {run_id}): replay now "
+            "{replay_total} − paid {paid_total} − corrected before {corrected_before} = "
+            "{difference}"
+        ),
         "correction_change": "{kind}: {before} → {after} ({change})",
         "carried_balance": "Negative total carried from {from_period}: {amount}",
         # SPEC §3.1 shapes of pay
@@ -202,6 +207,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "correction": (
             "已支付期间 {paid_period}（批次 {run_id}）的更正：现在重算 {replay_total} − 已付 "
             "{paid_total} = {difference}"
+        ),
+        "correction_again": (
+            "已支付期间 {paid_period}（批次 {run_id}）的更正：现在重算 {replay_total} − 已付 "
+            "{paid_total} − 此前已更正 {corrected_before} = {difference}"
         ),
         "correction_change": "{kind}：{before} → {after}（{change}）",
         "carried_balance": "从 {from_period} 结转的负余额：{amount}",
@@ -410,12 +419,21 @@ TERMS: dict[str, dict[str, str]] = {
         # where a sale's rate came from (`rate_source` of a commission step)
         "category": "类别",
         "default": "默认",
+        # what commission tiers are measured by, and how (`measure`, `method`)
+        "attainment": "达成率",
+        "credited": "计入金额",
+        "marginal": "边际累进",
+        "retroactive": "追溯全额",
+        # what a pending item is (`kind` of a pending step)
+        "target": "目标",
+        "case": "案件",
+        "sale": "销售",
     },
 }
 
 # Step values that are words of the ledger's own (not names from the events or
 # the plan), shown in the locale's words (`TERMS`).
-_TERM_FIELDS = frozenset({"rate_source"})
+_TERM_FIELDS = frozenset({"rate_source", "kind", "measure", "method"})
 
 
 _MISSING = "—"  # what a template shows for a value its step lacks

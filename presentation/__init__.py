@@ -227,7 +227,7 @@ def pending_text(pending: dict[str, Any], locale: str = "en") -> str:
             base=pending.get("base"),
             quote=pending.get("quote"),
         )
-    return phrase(locale, "pending", kind=kind, subject_id=subject_id)
+    return phrase(locale, "pending", kind=_term(locale, kind), subject_id=subject_id)
 
 
 def _line_label(line: dict[str, Any], locale: str) -> str:

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -1184,9 +1184,11 @@ class Reports:
         held = _held_reps(facts, period)
         statements = []
         for rep_id in sorted(facts.reps):
-            if rep_id in held or not self._eligible(facts, rep_id, period):
+            if rep_id in held or not eligible(facts, rep_id, period, after_leaving=True):
                 continue
             statement = calc.statement(rep_id, period)
+            if not eligible(facts, rep_id, period) and not _settles(statement):
+                continue  # gone before the period, and nothing booked to them in it
             statement["sha256"] = statement_sha256(statement)
             statements.append(statement)
         if not statements:
@@ -1197,10 +1199,6 @@ class Reports:
                 field="period",
             )
         return statements, at
-
-    @staticmethod
-    def _eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
-        return eligible(facts, rep_id, period)
 
     def run(self, run_id: str) -> dict[str, Any]:
         """A payout run as recorded — its statements, who calculated and decided
@@ -1388,3 +1386,14 @@ def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
         if run.paid is not None or decision is None or decision.granted:
             held.update(s["rep_id"] for s in run.record.data["statements"])
     return held
+
+
+def _settles(statement: Mapping[str, Any]) -> bool:
+    """Whether a statement of a period after its rep left books anything to
+    settle — a correction of a paid period, an adjustment (an upheld dispute),
+    a payment's release — so that a run pays it: any line but a carried
+    balance, which only carries on what the rep owes, with an amount."""
+    return any(
+        line["kind"] != "carried_balance" and Decimal(line["amount"]) != 0
+        for line in statement["lines"]
+    )

@@ -27,7 +27,7 @@ from policies.causes import (
 )
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
-from policies.corrections import diff_lines, line_key
+from policies.corrections import carried_balance_line, diff_lines, line_key
 from policies.currency import Converted, FxRate, MissingRate, convert
 from policies.draws import balance_after_of
 from policies.explanation import Line, Step
@@ -738,20 +738,35 @@ class Calculator:
         assert run is not None
         paid = run.statement_of(rep_id)
         assert paid is not None
-        paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in OWN_KINDS]
+        paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in _SETTLED_KINDS]
         plan, replay = self.compute(rep_id, paid_period, own_only=True)
         replay_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
-        already = self._already_corrected(rep_id, paid_period)
-        paid_total = sum((x.amount for x in paid_lines), Decimal(0)) + already
+        # The balance it carried in, as it stands now: a period paid before the
+        # one it carries from was (paid out of order) carried that period's
+        # total as it stood then, which may have changed since — or been paid
+        # as another figure. Settled here like its own lines, so neither a
+        # clawback nor a deduction undone is lost between the two.
+        carried = self._carried_in(rep_id, paid_period)
+        if carried is not None:
+            replay_lines.append(carried_balance_line(carried))
+        already, by_line, settled_at = self._already_corrected(rep_id, paid_period)
+        paid_total = sum((x.amount for x in paid_lines), Decimal(0))
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
         fact = None
-        if replay_total != paid_total:
-            causes = self._later_causes(rep_id, paid_period, plan, int(paid["as_of"]["position"]))
+        if replay_total != paid_total + already:
+            # the events since it was paid, or since a correction paid last
+            # settled what they had changed
+            since = max(int(paid["as_of"]["position"]), settled_at)
+            causes = self._later_causes(rep_id, paid_period, plan, since)
             changes = tuple(
                 replace(
                     c, event_ids=tuple(e for e, keys in causes.items() if line_key_of(c) in keys)
                 )
-                for c in diff_lines(paid_lines, replay_lines)
+                for c in _less_corrected(
+                    diff_lines(paid_lines, replay_lines),
+                    by_line,
+                    {line_key(x): x.amount for x in replay_lines},
+                )
             )
             fact = CorrectionFact(
                 paid_period=str(paid_period),
@@ -760,6 +775,7 @@ class Calculator:
                 replay_total=replay_total,
                 changed_lines=changes,
                 event_ids=tuple(causes),
+                corrected_before=already,
             )
         self._correction_memo[memo_key] = fact
         return fact
@@ -914,9 +930,15 @@ class Calculator:
         record = self.facts.record(event_id) if event_id else None
         return record.position if record is not None else None
 
-    def _already_corrected(self, rep_id: str, paid_period: Period) -> Decimal:
-        """Corrections for ``paid_period`` already paid out in later paid periods."""
+    def _already_corrected(
+        self, rep_id: str, paid_period: Period
+    ) -> tuple[Decimal, dict[tuple[str, str | None], Decimal], int]:
+        """Corrections for ``paid_period`` already paid out in later paid
+        periods: in all, by the line (kind, subject) each step changed, and the
+        position the last of them was computed at (0: none)."""
         booked = Decimal(0)
+        by_line: dict[tuple[str, str | None], Decimal] = {}
+        settled_at = 0
         for period in self._paid_periods(rep_id, paid_period.kind):
             if period <= paid_period:
                 continue
@@ -926,7 +948,13 @@ class Calculator:
             for line in statement["lines"]:
                 if line["kind"] == "correction" and line.get("paid_period") == str(paid_period):
                     booked += Decimal(line["amount"])
-        return booked
+                    settled_at = max(settled_at, int(statement["as_of"]["position"]))
+                    for s in line["explanation"]:
+                        if s.get("code") == "correction_change":
+                            v = s["values"]
+                            key = (v["kind"], v.get("subject"))
+                            by_line[key] = by_line.get(key, Decimal(0)) + Decimal(v["change"])
+        return booked, by_line, settled_at
 
     # -- rendering -------------------------------------------------------------
 
@@ -1076,6 +1104,9 @@ def _shape_event_ids(facts: PeriodFacts) -> list[str]:
 # A diff's candidate causes worked out exactly, one replay of the period each.
 _MAX_EXACT_CAUSES = 200
 _OTHER_PERIODS = frozenset({"carried_balance", "correction"})
+# What a paid period's correction settles: its own lines and the balance it
+# carried in (`Calculator.correction_for`).
+_SETTLED_KINDS = OWN_KINDS | {"carried_balance"}
 
 
 def _period_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:
@@ -1133,3 +1164,28 @@ def line_from_dict(data: dict[str, Any]) -> Line:
         ),
         event_ids=tuple(data["event_ids"]),
     )
+
+
+def _less_corrected(
+    changes: Sequence[LineChange],
+    corrected: dict[tuple[str, str | None], Decimal],
+    replayed: dict[tuple[str, str | None], Decimal],
+) -> list[LineChange]:
+    """A paid period's changed lines (paid → replay) less what corrections
+    booked before took of each: a line is listed from what was paid and
+    corrected already to what the replay says (``replayed``, by line), and not
+    at all when those agree — so the steps of a second correction add up to
+    its amount."""
+    if not corrected:
+        return list(changes)
+    left = dict(corrected)
+    out = []
+    for c in changes:
+        before = c.before + left.pop((c.kind, c.subject), Decimal(0))
+        if before != c.after:
+            out.append(replace(c, before=before))
+    for (kind, subject), amount in left.items():  # corrected before, back to what was paid
+        now = replayed.get((kind, subject), Decimal(0))
+        if amount:
+            out.append(LineChange(kind, now + amount, now, (), subject))
+    return sorted(out, key=lambda c: (c.kind, c.subject or ""))

@@ -199,13 +199,21 @@ def _money(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
-def eligible(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
+def eligible(
+    facts: LedgerFacts, rep_id: str, period: Period, *, after_leaving: bool = False
+) -> bool:
     """Whether ``rep_id`` has a statement for ``period``: enrolled by its end,
-    not gone before its start, a plan version of that period kind in force."""
+    not gone before its start (``after_leaving``: or gone — what is still owed
+    to or by a rep who left is settled in a period after), a plan version of
+    that period kind in force."""
     rep = facts.reps[rep_id]
     if rep.enrolled.occurred_at.date() > period.last_day:
         return False
-    if rep.left is not None and rep.left.occurred_at.date() < period.first_day:
+    if (
+        not after_leaving
+        and rep.left is not None
+        and rep.left.occurred_at.date() < period.first_day
+    ):
         return False
     plan = facts.plan_for(rep_id, period)
     return plan is not None and plan.period == period.kind

@@ -223,23 +223,18 @@ def paid_vs_now(reports: Reports, rep_id: str, statement: dict[str, Any]) -> dic
     if correction is None:
         return None
     paid = {line["kind"]: Decimal(line["amount"]) for line in statement["lines"]}
-    changes = {
-        step["values"]["kind"]: Decimal(step["values"]["change"])
+    now = {
+        step["values"]["kind"]: Decimal(step["values"]["after"])
         for step in correction["explanation"]
         if step.get("code") == "correction_change"
     }
-    rows = [
-        {"kind": kind, "paid": paid.get(kind, Decimal(0)), "change": change}
-        for kind, change in changes.items()
-    ]
-    rows += [
-        {"kind": kind, "paid": amount, "change": Decimal(0)}
-        for kind, amount in paid.items()
-        if kind not in changes
-    ]
+    rows = [{"kind": kind, "paid": paid.get(kind, Decimal(0)), "now": x} for kind, x in now.items()]
+    rows += [{"kind": kind, "paid": x, "now": x} for kind, x in paid.items() if kind not in now]
     for row in rows:
-        row["now"] = row["paid"] + row["change"]
-    summary = next(s for s in correction["explanation"] if s.get("code") == "correction")
+        row["change"] = row["now"] - row["paid"]
+    summary = next(
+        s for s in correction["explanation"] if s.get("code") in {"correction", "correction_again"}
+    )
     return {
         "rows": rows,
         "paid_total": summary["values"]["paid_total"],

@@ -67,3 +67,20 @@ class TestTheLedgersOwnWordsAreTranslated:
         assert "(category rate" in render_step(
             Step("sale_commission", {**values, "rate_source": "category"}), "en"
         )
+
+    def test_a_corrected_lines_kind_and_the_tier_measure_and_method(self) -> None:
+        change = Step(
+            "correction_change",
+            {"kind": "bonus", "before": "15000.00", "after": "12000.00", "change": "-3000.00"},
+        )
+        assert render_step(change, "zh-CN") == "奖金：15000.00 → 12000.00（-3000.00）"
+        assert render_step(change, "en") == "bonus: 15000.00 → 12000.00 (-3000.00)"
+        band = render_step(
+            Step(
+                "tiers_reached", {"measure": "attainment", "method": "marginal", "band_from": "1"}
+            ),
+            "zh-CN",
+        )
+        assert "按 达成率 分档（边际累进）" in band
+        assert "attainment" not in band
+        assert "marginal" not in band

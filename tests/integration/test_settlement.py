@@ -1,0 +1,273 @@
+"""Money is settled once, however finance orders its runs (SPEC §3 steps 7 and 8,
+§5), on SQLite and PostgreSQL:
+
+- a period paid before the one it carries a balance from (paid out of order)
+  carried that period's total as it stood then; when the total changes later —
+  a clawback booked into it, a fine overturned — or is paid as another figure,
+  the difference is the paid period's correction, booked in the rep's next
+  unpaid period, so neither a clawback nor a deduction undone is lost;
+- a rep who left is still owed, or still owes, what later events book to a
+  period after they left (a correction, an upheld dispute's adjustment): a run
+  of that period covers them when it books anything, and not otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.events import ApprovalGranted, make_event
+from projections.service import Reports
+from tests.builders import enrol, jsonl, line, payouts, sale, seeded
+
+RED_LINE_AT = "2026-08-01T10:00:00+08:00"
+
+
+def _reports(ledger: Ledger, *events: dict[str, Any]) -> Reports:
+    seeded(ledger)
+    ledger.import_lines(jsonl(enrol("r1"), enrol("r2")), actor="hr-sync")
+    ledger.import_lines(jsonl(*events), actor="crm")
+    return Reports(ledger)
+
+
+def _approve(ledger: Ledger, subject_id: str, actor: str = "fin-bob") -> None:
+    ledger.record(
+        [make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=subject_id)],
+        actor=actor,
+    )
+
+
+def _run(reports: Reports, period: str) -> str:
+    result = payouts(reports).payout_run(period, actor="fin-amy")
+    event_id = result.outcomes[0].event_id
+    assert event_id is not None
+    return str(reports.ledger.event(event_id).data["run_id"])
+
+
+def _pay(reports: Reports, period: str) -> str:
+    run_id = _run(reports, period)
+    _approve(reports.ledger, run_id)
+    payouts(reports).pay_run(run_id, actor="fin-amy")
+    return run_id
+
+
+def _paid_to(reports: Reports, rep_id: str) -> Decimal:
+    """Every payable a paid run paid ``rep_id``."""
+    paid = Decimal(0)
+    for record in reports.ledger.iter_log():
+        if record.type != "PayoutPaid":
+            continue
+        for statement in reports.run(record.data["run_id"])["statements"]:
+            if statement["rep_id"] == rep_id:
+                paid += Decimal(statement["payable"])
+    return paid
+
+
+def _lines(reports: Reports, rep_id: str, period: str) -> dict[str, str]:
+    return {x["kind"]: x["amount"] for x in reports.statement(rep_id, period)["lines"]}
+
+
+def _red_line(ledger: Ledger, case_id: str, rep_id: str, amount: str) -> None:
+    ledger.import_lines(
+        jsonl(
+            line(
+                "ViolationRecorded",
+                at=RED_LINE_AT,
+                case_id=case_id,
+                rep_id=rep_id,
+                code="false-expense",
+                severity="red_line",
+                description="a false expense claim",
+                amount=amount,
+            )
+        ),
+        actor="cmp-a",
+    )
+    _approve(ledger, case_id, actor="cmp-b")
+
+
+class TestPaidOutOfOrder:
+    def test_a_clawback_booked_into_an_unpaid_period_reaches_the_next_unpaid_one(
+        self, ledger: Ledger
+    ) -> None:
+        """Q3 paid (5,000 commission), then 2027-Q1 paid while 2026-Q4 is not;
+        Q3's sale cancelled in its window books -5,000 into Q4, whose negative
+        total carries into Q1 — paid, so Q1's correction takes it to Q2."""
+        reports = _reports(
+            ledger,
+            sale("S1", "r1", "100000.00"),
+            sale("S5", "r1", "10000.00", at="2027-01-20T10:00:00+08:00"),
+        )
+        _pay(reports, "2026-Q3")
+        _pay(reports, "2027-Q1")
+        ledger.import_lines(
+            jsonl(line("SaleCancelled", at="2026-08-01T10:00:00+08:00", sale_id="S1", reason="x")),
+            actor="crm",
+        )
+        assert _lines(reports, "r1", "2026-Q4")["correction"] == "-5000.00"
+        q2 = reports.statement("r1", "2027-Q2")
+        [correction] = [x for x in q2["lines"] if x["kind"] == "correction"]
+        assert correction["amount"] == "-5000.00"
+        assert correction["paid_period"] == "2027-Q1"
+        change = correction["explanation"][1]["values"]
+        assert change["kind"] == "carried_balance"
+        assert (change["before"], change["after"]) == ("0.00", "-5000.00")
+        # Q4 paid now (nothing payable): the clawback stays booked once, in Q2.
+        _pay(reports, "2026-Q4")
+        assert reports.statement("r1", "2027-Q2")["total"] == "-5000.00"
+        assert _paid_to(reports, "r1") == Decimal("5500.00")  # 5,000 + 500 paid so far
+
+    def test_a_deduction_carried_into_a_paid_period_and_then_undone_is_paid_back(
+        self, ledger: Ledger
+    ) -> None:
+        """Q3: 2,000 commission less a 5,000 fine carries -3,000 into Q4, which
+        is paid first (5,000 less 3,000). The case is overturned: Q3 pays its
+        2,000, and Q4's correction pays back the 3,000 it deducted — 7,000 in
+        all, what the rep earned."""
+        reports = _reports(
+            ledger,
+            sale("S1", "r1", "40000.00"),
+            sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"),
+        )
+        _red_line(ledger, "C1", "r1", "5000.00")
+        assert reports.statement("r1", "2026-Q3")["total"] == "-3000.00"
+        _pay(reports, "2026-Q4")
+        assert _lines(reports, "r1", "2026-Q4")["carried_balance"] == "-3000.00"
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "ViolationOverturned",
+                    at="2026-09-30T10:00:00+08:00",
+                    case_id="C1",
+                    reason="appeal won",
+                )
+            ),
+            actor="cmp-a",
+        )
+        _pay(reports, "2026-Q3")
+        assert _lines(reports, "r1", "2027-Q1")["correction"] == "3000.00"
+        _pay(reports, "2027-Q1")
+        assert _paid_to(reports, "r1") == Decimal("7000.00")
+
+    def test_paid_in_order_a_carried_balance_is_never_corrected(self, ledger: Ledger) -> None:
+        """The usual order (Q3 paid, then Q4): Q4 carried Q3's total as paid,
+        which never changes, so a later change of Q3 is Q3's own correction
+        only — booked once, in Q1."""
+        reports = _reports(
+            ledger,
+            sale("S1", "r1", "40000.00"),
+            sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"),
+        )
+        _red_line(ledger, "C1", "r1", "5000.00")
+        _pay(reports, "2026-Q3")
+        _pay(reports, "2026-Q4")
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
+                )
+            ),
+            actor="cmp-a",
+        )
+        q1 = reports.statement("r1", "2027-Q1")
+        corrections = [x for x in q1["lines"] if x["kind"] == "correction"]
+        assert [(x["paid_period"], x["amount"]) for x in corrections] == [("2026-Q3", "5000.00")]
+        _pay(reports, "2027-Q1")
+        assert _paid_to(reports, "r1") == Decimal("7000.00")
+
+
+class TestLeavers:
+    def test_what_is_booked_after_a_rep_left_is_paid_by_a_run(self, ledger: Ledger) -> None:
+        """r1 left in August with Q3 paid less a fine; the case overturned books
+        +3,000 into Q4 and an upheld dispute +700: Q4's run covers r1 for the
+        3,000, and Q1's for the 700 booked into Q4 after its run."""
+        reports = _reports(
+            ledger,
+            sale("S1", "r1", "100000.00"),
+            sale("S2", "r2", "1000.00"),
+            sale("S3", "r2", "1000.00", at="2026-10-20T10:00:00+08:00"),
+            sale("S6", "r2", "1000.00", at="2027-01-20T10:00:00+08:00"),
+        )
+        _red_line(ledger, "C1", "r1", "3000.00")
+        ledger.import_lines(
+            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="dismissed")),
+            actor="hr-sync",
+        )
+        q3 = _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
+                )
+            ),
+            actor="cmp-a",
+        )
+        q4 = _run(reports, "2026-Q4")
+        covered = {s["rep_id"]: s["payable"] for s in reports.run(q4)["statements"]}
+        assert covered == {"r1": "3000.00", "r2": "50.00"}
+        use = payouts(reports)
+        dispute_id, _ = use.raise_dispute(rep_id="r1", run_id=q3, message="short", actor="r1")
+        adjustment_id, _ = use.resolve_dispute(
+            dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="700.00"
+        )
+        _approve(ledger, adjustment_id)
+        _approve(ledger, q4)
+        use.pay_run(q4, actor="fin-amy")
+        q1 = _run(reports, "2027-Q1")
+        covered = {s["rep_id"]: s["payable"] for s in reports.run(q1)["statements"]}
+        assert covered == {"r1": "700.00", "r2": "50.00"}
+
+    def test_a_rep_who_left_with_nothing_booked_is_not_in_later_runs(self, ledger: Ledger) -> None:
+        """Gone in August with a negative total carried on (what they owe): no
+        later run covers them for it — a carried balance alone settles nothing."""
+        reports = _reports(ledger, sale("S1", "r1", "20000.00"), sale("S2", "r2", "1000.00"))
+        _red_line(ledger, "C1", "r1", "3000.00")
+        ledger.import_lines(
+            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
+            actor="hr-sync",
+        )
+        _pay(reports, "2026-Q3")
+        assert reports.statement("r1", "2026-Q4")["total"] == "-2000.00"
+        q4 = _run(reports, "2026-Q4")
+        assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
+
+
+class TestCorrectedTwice:
+    def test_a_second_correction_explains_only_what_it_books(self, ledger: Ledger) -> None:
+        """Q3 paid 6,500 of commission; S1's cancellation books -5,000 into Q4,
+        which is paid; S2's then books -1,500 into Q1: that line starts from
+        what was paid and corrected already (1,500 → 0), its steps add up to
+        it, and it names S2's cancellation alone."""
+        reports = _reports(ledger, sale("S1", "r1", "100000.00"), sale("S2", "r1", "30000.00"))
+        q3 = _pay(reports, "2026-Q3")
+        cancel = {"at": "2026-08-01T10:00:00+08:00", "reason": "returned"}
+        ledger.import_lines(jsonl(line("SaleCancelled", sale_id="S1", **cancel)), actor="crm")
+        _pay(reports, "2026-Q4")
+        ledger.import_lines(jsonl(line("SaleCancelled", sale_id="S2", **cancel)), actor="crm")
+        second = next(
+            x for x in reports.statement("r1", "2027-Q1")["lines"] if x["kind"] == "correction"
+        )
+        assert second["amount"] == "-1500.00"
+        head, *changes = second["explanation"]
+        assert head["code"] == "correction_again"
+        assert head["values"] == {
+            "paid_period": "2026-Q3",
+            "run_id": q3,
+            "paid_total": "6500.00",
+            "corrected_before": "-5000.00",
+            "replay_total": "0.00",
+            "difference": "-1500.00",
+        }
+        assert "corrected before -5000.00" in head["text"]
+        assert [
+            (c["values"]["kind"], c["values"]["before"], c["values"]["after"]) for c in changes
+        ] == [("commission", "1500.00", "0.00")]
+        assert sum(Decimal(c["values"]["change"]) for c in changes) == Decimal("-1500.00")
+        s2_cancelled = next(
+            r.event_id
+            for r in ledger.iter_log()
+            if r.type == "SaleCancelled" and r.data["sale_id"] == "S2"
+        )
+        assert second["event_ids"] == [s2_cancelled]
