@@ -12,7 +12,7 @@ from typing import Final
 
 from api.tokens import Principal
 from ledger.actors import same_actor
-from ledger.catalogue import decider_roles, writers_by_role
+from ledger.catalogue import READ_BY_EVERY_REP, decider_roles, writers_by_role
 from ledger.errors import NotFoundError
 from projections.service import Reports
 
@@ -34,7 +34,8 @@ class ForbiddenError(Exception):
 
 _READERS = frozenset({"rep", "manager", "finance", "compliance"})
 # A run holds every rep's statement: read by those who read its event (`may_read_event`).
-_RUN_READERS = frozenset({"finance", "compliance", "admin"})
+# Admin (SPEC §5: plans, enrolment, tokens) reads no one's pay.
+_RUN_READERS = frozenset({"finance", "compliance"})
 
 ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_events": frozenset({"integration", "manager", "finance", "compliance", "admin"}),
@@ -50,9 +51,9 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_resolution": frozenset({"finance"}),
     "get_disputes": frozenset({"rep", "manager", "finance"}),
     "get_verify": frozenset({"finance", "compliance", "admin"}),
-    # a statement's audit bundle: whoever reads the rep's statements, and admin
-    # (it discloses only the rep's own events, `projections.bundle`)
-    "get_bundle": frozenset({*_READERS, "admin"}),
+    # a statement's audit bundle: whoever reads the rep's statements (it holds
+    # the statement and the rep's own events, `projections.bundle`)
+    "get_bundle": _READERS,
     # The work queues (SPEC §5): each list as its single read, scoped the same way.
     "get_reps": frozenset({*_READERS, "admin"}),
     "get_summary": _READERS,
@@ -61,10 +62,10 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "get_pending": _READERS,
     "get_dispute_list": frozenset({"rep", "manager", "finance"}),
     "get_cases": _READERS,
-    # modelling (SPEC §5): a what-if shows every rep's pay, so finance and admin
-    # (who publishes plans); an estimate is a rep's own, a manager's team's
-    "post_whatif": frozenset({"finance", "admin"}),
-    "post_estimate": frozenset({"rep", "manager", "finance", "admin"}),
+    # modelling (SPEC §5): a what-if shows every rep's pay, so finance; an
+    # estimate is a rep's own, a manager's team's
+    "post_whatif": frozenset({"finance"}),
+    "post_estimate": frozenset({"rep", "manager", "finance"}),
     # only when LEDGER_METRICS_PUBLIC=false (the default answers without a token)
     "get_metrics": frozenset({"finance", "admin"}),
 }
@@ -73,6 +74,7 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
 # subject (maker-checker needs the right checker): both from the event catalogue.
 EVENT_WRITERS: Final[dict[str, frozenset[str]]] = writers_by_role()
 SUBJECT_DECIDERS: Final[dict[str, frozenset[str]]] = decider_roles()
+_READ_BY_ALL: Final = READ_BY_EVERY_REP | {"PlanPublished"}
 
 
 def check_decider(principal: Principal, kind: str) -> None:
@@ -129,12 +131,16 @@ def may_read_event(
 ) -> bool:
     """Whether the principal may read one event (GET /events/{id}).
 
-    Plans are readable by everyone; a payout run's calculation holds every rep's
-    statement, so only finance, compliance and admin read it; otherwise reps read
-    the events that concern them, managers those of their team.
+    Plans, and the events every rep's pay may rest on (an exchange rate), are
+    readable by everyone; a payout run's calculation holds every rep's
+    statement, so only finance and compliance read it; admin reads the events
+    of its own work (plans, enrolment: SPEC §5), no one's pay; otherwise reps
+    read the events that concern them, managers those of their team.
     """
-    if principal.role in {"finance", "compliance", "admin"} or event_type == "PlanPublished":
+    if principal.role in {"finance", "compliance"} or event_type in _READ_BY_ALL:
         return True
+    if principal.role == "admin":
+        return event_type in EVENT_WRITERS["admin"]
     if event_type == "PayoutCalculated":
         return False
     if principal.role == "rep":

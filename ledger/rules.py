@@ -220,7 +220,19 @@ def rep_enrolled(st: Staging, item: Input) -> None:
         return
     if st.plan(plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
+    _check_manager(rep_id, item.data.get("manager_id"))
     st.create(Rep, rep_id, item)
+
+
+def _check_manager(rep_id: str, manager_id: str | None) -> None:
+    """A rep never reports to themselves — in any spelling of the id, which
+    names the manager's identity (`api.auth.manages` compares it as an actor):
+    their own manager would score their KPIs and set their targets alone.
+
+    A manager need not be a rep (a team lead paid by no plan here), at
+    enrolment as at a transfer."""
+    if manager_id is not None and same_actor(manager_id, rep_id):
+        raise InvalidInputError(f"rep {rep_id} cannot report to themselves", field="manager_id")
 
 
 def rep_fact(st: Staging, item: Input) -> None:
@@ -402,17 +414,11 @@ def fx_rate_set(st: Staging, item: Input) -> None:
 
 
 def rep_transferred(st: Staging, item: Input) -> None:
-    """SPEC §2: a rep moves to a known manager (never to themselves) and/or a
-    team, from ``occurred_at`` on (not before they were enrolled)."""
+    """SPEC §2: a rep moves to a manager (never to themselves) and/or a team,
+    from ``occurred_at`` on (not before they were enrolled)."""
 
     def check(rep: Rep) -> None:
-        manager_id = item.data.get("manager_id")
-        if manager_id is not None:
-            if manager_id == rep.rep_id:
-                raise InvalidInputError(
-                    f"rep {rep.rep_id} cannot report to themselves", field="manager_id"
-                )
-            st.require(Rep, manager_id, field="manager_id", what="manager (a rep id)")
+        _check_manager(rep.rep_id, item.data.get("manager_id"))
         if item.occurred_at < rep.enrolled.occurred_at:
             raise InvalidInputError(
                 f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "

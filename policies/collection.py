@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 from policies.explanation import Step, money, recorded, step
-from policies.rounding import CALC
+from policies.rounding import CALC, scaled
 
 __all__ = ["OverPayment", "PaymentFact", "Release", "check_payment", "release", "unreleased"]
 
@@ -76,8 +76,8 @@ def release(
     amount divides evenly, else carried to 30 significant digits before the
     line rounds it once (a difference far below the cent)."""
     fraction = Fraction(payment.amount) / Fraction(sale_amount)
-    released_commission = _times(commission, fraction)
-    released_spiff = _times(spiff, fraction)
+    released_commission = scaled(commission, fraction)
+    released_spiff = scaled(spiff, fraction)
     return Release(
         fraction,
         released_commission,
@@ -94,16 +94,6 @@ def release(
             spiff=released_spiff if spiff else None,
         ),
     )
-
-
-_PRECISE = Context(prec=30, rounding=ROUND_HALF_UP)
-
-
-def _times(amount: Decimal, fraction: Fraction) -> Decimal:
-    if not amount:  # most sales carry no SPIFF: nothing to release, Decimal("0") as below
-        return Decimal(0)
-    product = Fraction(amount) * fraction
-    return _PRECISE.divide(Decimal(product.numerator), Decimal(product.denominator))
 
 
 def unreleased(earned: Decimal, releases: Sequence[Release]) -> Decimal:

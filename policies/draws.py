@@ -22,6 +22,7 @@ from decimal import Decimal
 from policies.explanation import Line, money, step
 from policies.periods import Period
 from policies.plan import Draw
+from policies.rounding import round_money
 
 __all__ = ["DrawResult", "balance_after_of", "draw_applies", "draw_lines"]
 
@@ -74,7 +75,9 @@ def draw_lines(
         "until": draw.until.isoformat() if draw.until else None,
     }
     if in_draw and earned < draw.amount:
-        top_up = draw.amount - max(earned, _ZERO)
+        # rounded as its line is: the balance holds what was paid out (a
+        # 3-decimal currency's 0.004 top-up is a 0.00 line, never a 0.004 debt)
+        top_up = round_money(draw.amount - max(earned, _ZERO))
         after = balance + top_up if draw.recoverable else _ZERO
         lines.append(
             Line.of(
@@ -90,7 +93,7 @@ def draw_lines(
     elif draw.recoverable and balance > 0:
         room = earned - draw.amount if in_draw else earned
         if room > 0:
-            recovered = min(balance, room)
+            recovered = min(balance, round_money(room))
             after = balance - recovered
             lines.append(
                 Line.of(

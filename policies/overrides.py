@@ -61,6 +61,8 @@ class ReportingLines:
     ) -> tuple[int, tuple[str, ...]] | None:
         """1 when ``rep_id`` reported to ``manager_id`` at ``at``, 2 when their
         manager did; with the events that say so. None otherwise."""
+        if rep_id == manager_id:  # their own sales: earnings, never an override
+            return None
         first = self.manager_at(rep_id, at)
         if first is None or first.manager_id is None:
             return None

@@ -32,6 +32,7 @@ __all__ = [
     "number_text",
     "ratio_text",
     "round_money",
+    "scaled",
 ]
 
 # Digits the exact context keeps. The ledger's numbers are bounded (money below
@@ -108,3 +109,18 @@ def ratio_text(value: Ratio) -> str:
     whole, places = divmod(scaled, _RATIO_SCALE)
     sign = "-" if exact < 0 and scaled else ""
     return f"{sign}{whole}.{places:0{RATIO_PLACES}d}"
+
+
+# A product with a quotient that no Decimal holds (x 1/3) is carried to 30
+# significant digits, far below the cent, and rounded once with its line.
+_PRECISE = Context(prec=30, rounding=ROUND_HALF_UP)
+
+
+def scaled(amount: Decimal, fraction: Fraction) -> Decimal:
+    """``amount`` × ``fraction``: exact when the quotient has a finite decimal
+    form within 30 digits, else to 30 significant digits (unrounded money:
+    what a payment releases of a sale, a sale's share of a capped period)."""
+    if not amount:
+        return Decimal(0)
+    product = Fraction(amount) * fraction
+    return _PRECISE.divide(Decimal(product.numerator), Decimal(product.denominator))

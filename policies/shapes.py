@@ -13,7 +13,7 @@ from policies.commission import Credited, commission_total_step
 from policies.explanation import Line, Step, ratio, step
 from policies.facts import TargetFact
 from policies.plan import Plan
-from policies.rounding import CALC
+from policies.rounding import CALC, scaled
 
 __all__ = ["commission_by_sale", "shaped_commission_lines", "uses_commission_shapes"]
 
@@ -112,9 +112,5 @@ def commission_by_sale(
     if gross == 0 or net == lines[0].amount:
         return by_sale
     left = Fraction(net) / Fraction(lines[0].amount) if lines[0].amount else Fraction(0)
-    return {
-        sale_id: CALC.divide(
-            CALC.multiply(amount, Decimal(left.numerator)), Decimal(left.denominator)
-        )
-        for sale_id, amount in by_sale.items()
-    }
+    # what the caps and the gate left may be a third: no Decimal holds its share
+    return {sale_id: scaled(amount, left) for sale_id, amount in by_sale.items()}

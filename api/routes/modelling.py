@@ -13,7 +13,7 @@ from api.auth import check_rep_scope, require_role
 from api.deps import Caller, LocaleDep, ReportsDep
 from api.routes.events import _ERRORS, as_json
 from api.schemas import EstimateIn, EstimateOut, WhatIfIn, WhatIfOut
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, NotFoundError
 from policies.plan import Plan, PlanError, load_plan
 from presentation.modelling import estimate_texts, whatif_texts
 from projections.whatif import EstimateSale, parse_day
@@ -58,6 +58,13 @@ def post_estimate(
     rep's: 404), a manager their team's. Records nothing."""
     require_role(principal, "post_estimate")
     check_rep_scope(principal, rep_id, reports)
+    for index, split in enumerate(body.splits or ()):
+        # a split naming a rep the caller may not see is that rep's 404 —
+        # never a hint of whether they exist (SPEC §5)
+        try:
+            check_rep_scope(principal, split.rep_id, reports)
+        except NotFoundError as exc:
+            raise NotFoundError(exc.reason, field=f"splits[{index}].rep_id") from None
     sale = EstimateSale(
         amount=body.amount,
         category=body.category,

@@ -96,7 +96,7 @@ class TestWhatIf:
 
 
 class TestEstimate:
-    @pytest.mark.parametrize("who", ["rep", "manager", "finance", "admin"])
+    @pytest.mark.parametrize("who", ["rep", "manager", "finance"])
     def test_who_may_estimate_rep_li(self, api: Api, who: str) -> None:
         head = api.head()
         response = _estimate(api, who)
@@ -106,6 +106,31 @@ class TestEstimate:
         assert body["by_kind"] == {"commission": "4000.00"}
         assert "rep-li" in body["text"]
         assert api.head() == head
+
+    def test_a_split_with_a_rep_one_may_not_see_never_tells_whether_they_exist(
+        self, api: Api
+    ) -> None:
+        """Li's estimate split with Chen (who exists) and with a rep who does not
+        get the same 404 naming the split: neither's existence leaks (SPEC §5)."""
+        answers = [
+            _estimate(
+                api,
+                "rep",
+                splits=[{"rep_id": "rep-li", "share": "0.5"}, {"rep_id": other, "share": "0.5"}],
+            )
+            for other in ("rep-chen", "ghost-rep")
+        ]
+        assert [a.status_code for a in answers] == [404, 404]
+        assert [a.json()["field"] for a in answers] == ["splits[1].rep_id"] * 2
+        assert answers[0].json()["detail"].replace("rep-chen", "X") == answers[1].json()[
+            "detail"
+        ].replace("ghost-rep", "X")
+        own = _estimate(
+            api,
+            "finance",
+            splits=[{"rep_id": "rep-li", "share": "0.5"}, {"rep_id": "rep-chen", "share": "0.5"}],
+        )
+        assert own.status_code == 200, own.text
 
     @pytest.mark.parametrize("who", ["other_rep", "other_manager"])
     def test_another_rep_or_team_is_404(self, api: Api, who: str) -> None:

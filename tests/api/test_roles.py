@@ -39,14 +39,15 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
     run = api.demo.run_id
     sale_event = stored_record(api.ledger, "SaleRecorded", sale_id="S-1001").event_id
     readers = _allowed(200, "rep", "manager", "finance", "compliance")
-    run_readers = _allowed(200, "finance", "compliance", "admin")
+    run_readers = _allowed(200, "finance", "compliance")  # admin reads no one's pay
     return {
         "post_events": ("POST", "/events", _sale(), _allowed(201, "integration")),
         "get_event": (
             "GET",
             f"/events/{sale_event}",
             None,
-            _allowed(200, "rep", "manager", "finance", "compliance", "admin"),
+            # admin reads the events of its own work (plans, enrolment), not a sale
+            {**_allowed(200, "rep", "manager", "finance", "compliance"), "admin": 404},
         ),
         "get_statement": ("GET", "/reps/rep-li/statements/2026-Q3", None, readers),
         "get_diff": ("GET", "/reps/rep-li/statements/2026-Q3/diff?from=20&to=30", None, readers),
@@ -95,20 +96,20 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             "GET",
             "/reps/rep-li/statements/2026-Q3/bundle",
             None,
-            {**readers, "admin": 200},
+            readers,
         ),
         # modelling (SPEC §5): records nothing; whatif shows every rep's pay
         "post_whatif": (
             "POST",
             "/whatif",
             {"plan": _candidate_toml(), "periods": ["2026-Q4"]},
-            _allowed(200, "finance", "admin"),
+            _allowed(200, "finance"),
         ),
         "post_estimate": (
             "POST",
             "/reps/rep-li/estimate",
             {"amount": "1000.00", "date": "2026-11-20"},
-            _allowed(200, "rep", "manager", "finance", "admin"),
+            _allowed(200, "rep", "manager", "finance"),
         ),
         "get_verify": (
             "GET",
@@ -195,7 +196,7 @@ BUNDLE_SCOPE = [
     ("other_manager", "rep-li", 404),
     ("finance", "rep-wang", 200),
     ("compliance", "rep-wang", 200),
-    ("admin", "rep-wang", 200),
+    ("admin", "rep-wang", 403),
     ("integration", "rep-li", 403),
 ]
 
@@ -234,6 +235,21 @@ class TestObjectLevel:
         assert api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 404
         assert api.client.get(f"/events/{event_id}", headers=api.as_("finance")).status_code == 200
 
+    def test_an_exchange_rate_is_every_reps_to_read(self, api: Api) -> None:
+        """A converted sale's line cites the rate it was converted at: any rep
+        may open it (it is no one's pay), as their bundle holds it."""
+        event_id = stored_record(api.ledger, "FxRateSet").event_id
+        assert api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 200
+
+    def test_admin_reads_its_own_work_and_no_ones_pay(self, api: Api) -> None:
+        """SPEC §5: admin keeps plans, enrolment and tokens."""
+        enrolled = stored_record(api.ledger, "RepEnrolled", rep_id="rep-li").event_id
+        run = stored_record(api.ledger, "PayoutCalculated").event_id
+        assert api.client.get(f"/events/{enrolled}", headers=api.as_("admin")).status_code == 200
+        answer = api.client.get(f"/events/{run}", headers=api.as_("admin"))
+        assert answer.status_code == 404
+        assert "statements" not in answer.text
+
     def test_a_rep_reads_every_event_behind_their_statement(self, api: Api) -> None:
         """The transparent trail: each event id on Li's statement opens for Li."""
         statement = api.client.get("/reps/rep-li/statements/2026-Q4", headers=api.as_("rep")).json()
@@ -254,7 +270,7 @@ class TestObjectLevel:
         self, api: Api, who: str, rep: str, status: int
     ) -> None:
         """A rep bundles only their own (another's is 404, nothing of it), a
-        manager their team, finance, compliance and admin anyone's."""
+        manager their team, finance and compliance anyone's; admin no one's."""
         response = api.client.get(f"/reps/{rep}/statements/2026-Q3/bundle", headers=api.as_(who))
         assert response.status_code == status, response.text
         if status == 200:

@@ -24,6 +24,7 @@ from policies.wording import render_warning
 from presentation import print_statement
 from presentation.modelling import print_whatif, whatif_texts
 from projections.queues import Viewer, WorkQueues
+from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
@@ -190,6 +191,24 @@ class TestPayOnCollection:
         )
         q3 = Reports(ledger).statement("r1", "2026-Q3")
         assert q3["unreleased"] == "0.00"
+
+    def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
+        self, ledger: Ledger
+    ) -> None:
+        """Three sales of 1,000 earn 150, capped at 100: each earned two thirds
+        of its 50 — no decimal holds 33.33…, and the statement, `verify` and a
+        rebuild failed on it (an accepted event must never make them fail)."""
+        _publish(ledger, plan_toml(commission='basis = "collection"\nperiod_cap = 100\n'))
+        _import(
+            ledger,
+            enrol("r1"),
+            *(sale(f"S{i}", "r1", "1000.00") for i in range(3)),
+            _payment("P1", "S0", "1000.00", "2026-08-01T10:00:00+08:00"),
+        )
+        reports = Reports(ledger)
+        q3 = reports.statement("r1", "2026-Q3")
+        assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("33.33", "66.67")
+        assert verify_views(ledger, reports.projector.store) == []
 
     def test_a_cancellation_inside_the_window_takes_the_releases_back(
         self, collection: Ledger
@@ -462,12 +481,48 @@ class TestOverrides:
 
     def test_transfer_refusals_name_the_field(self, team: Ledger) -> None:
         move = line("RepTransferred", at="2026-11-01T00:00:00+08:00", rep_id="r1")
-        assert _refused(team, {**move, "manager_id": "nobody"})[0] == "manager_id"
         assert _refused(team, {**move, "manager_id": "r1"})[0] == "manager_id"
+        assert _refused(team, {**move, "manager_id": " R1"})[0] == "manager_id", "any spelling"
         assert _refused(team, move)[0] == "manager_id", "neither team nor manager"
         assert _refused(team, {**move, "rep_id": "r9", "team": "east"})[0] == "rep_id"
         early = {**move, "occurred_at": "2026-06-01T00:00:00+08:00"}
         assert _refused(team, {**early, "team": "east"})[0] == "occurred_at"
+
+    def test_a_manager_need_not_be_a_rep_at_enrolment_or_at_a_transfer(self, team: Ledger) -> None:
+        """A team lead paid by no plan here manages by their id: a rep enrolled
+        under them can be moved away and back again."""
+        _import(
+            team,
+            enrol("r3", manager_id="lead-zhao"),
+            line("RepTransferred", at="2026-08-01T00:00:00+08:00", rep_id="r3", manager_id="m1"),
+            line(
+                "RepTransferred",
+                at="2026-09-01T00:00:00+08:00",
+                rep_id="r3",
+                manager_id="lead-zhao",
+            ),
+        )
+        assert Reports(team).rep("r3").manager_id == "lead-zhao"
+
+    def test_nobody_is_enrolled_as_their_own_manager(self, team: Ledger) -> None:
+        """Their own manager would score their KPIs and set their targets alone."""
+        assert _refused(team, enrol("r4", manager_id="r4"))[0] == "manager_id"
+        assert _refused(team, enrol("r4", manager_id="R4 "))[0] == "manager_id"
+
+    def test_two_reps_managing_each_other_earn_no_override_on_their_own_sales(
+        self, team: Ledger
+    ) -> None:
+        """m1 now reports to m2, who reports to m1: m1's second level (m2's
+        reports) holds m1 itself, whose own sales are earnings, never an override."""
+        _import(
+            team,
+            line("RepTransferred", at="2026-07-01T00:00:00+08:00", rep_id="m1", manager_id="m2"),
+            sale("S9", "m1", "50000.00"),
+        )
+        q3 = Reports(team).statement("m1", "2026-Q3")
+        overrides = [x for x in q3["lines"] if x["kind"] == "override"]
+        credited = [s["values"] for x in overrides for s in x["explanation"]]
+        assert all(v.get("rep_id") != "m1" for v in credited), credited
 
 
 # -- an override on a plan without reports (issue 18, acceptance 3) ------------------

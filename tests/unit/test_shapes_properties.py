@@ -113,6 +113,29 @@ def test_a_draw_balance_is_never_negative(
         period = period.next()
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.decimals(min_value=Decimal("0.001"), max_value=20, places=3),
+    st.lists(money, min_size=1, max_size=12),
+    st.integers(0, 12),
+)
+def test_a_draw_balance_is_what_the_lines_paid_out_less_what_they_recovered(
+    amount: Decimal, earnings: list[Decimal], draw_months: int
+) -> None:
+    """A 3-decimal currency's draw (KWD 0.004): the balance holds the rounded
+    lines, never the unrounded top-ups — a 0.00 line leaves no 0.004 debt."""
+    first = parse_period("2026-01")
+    until = (first.first_day.replace(day=1) + timedelta(days=31 * draw_months)).replace(day=1)
+    draw = Draw(amount=amount, recoverable=True, until=until - timedelta(days=1))
+    balance, lines_sum, period = Decimal(0), Decimal(0), first
+    for earned in earnings:
+        result = draw_lines(draw, period, (first, None), earned, balance)
+        lines_sum += sum((x.amount for x in result.lines), Decimal(0))
+        balance = result.balance_after
+        assert balance == lines_sum
+        period = period.next()
+
+
 _T = datetime.fromisoformat("2026-07-01T00:00:00+08:00")
 
 
