@@ -394,6 +394,21 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
             ),
         )
         return {}
+    if key and bundle.chain.mode != "hmac-sha256":
+        # Whoever could rewrite the bundle could also call its chain plain and
+        # relink it with SHA-256, which needs no key: a check given the key
+        # must not take the bundle's word for its mode (SPEC §6).
+        report.add(
+            "chain",
+            ok=False,
+            detail=(
+                f"a chain key was given, but the bundle says its chain is "
+                f"{bundle.chain.mode} (no key): a ledger run with LEDGER_CHAIN_KEY writes "
+                "HMAC-SHA-256 links, and plain links anyone can recompute prove nothing. "
+                "Check it without --key (and LEDGER_CHAIN_KEY) only if its ledger never had one"
+            ),
+        )
+        return {}
     hasher = ChainHasher(key if bundle.chain.mode == "hmac-sha256" else None)
     return _recompute(hasher, bundle, segment, report)
 
@@ -593,6 +608,11 @@ def _recorded_at(bundle: AuditBundle, position: int) -> str | None:
 def _fold(records: Sequence[EventRecord]) -> LedgerFacts:
     facts = LedgerFacts()
     for record in records:
+        if record.position <= facts.position:  # not an assertion: -O must not skip it
+            raise ValueError(
+                f"its events are not in the order of the log (position {record.position} "
+                f"after {facts.position})"
+            )
         facts.apply(record)
     return facts
 

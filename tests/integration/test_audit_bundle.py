@@ -115,6 +115,18 @@ class TestChecksOffline:
         assert wrong.exit_code == 1
         assert "chain" in _mismatched(wrong)
 
+    def test_a_bundle_calling_its_chain_plain_fails_a_check_with_the_key(
+        self, demo_bundles: Bundles
+    ) -> None:
+        """Whoever rewrites a keyed ledger's bundle can relink it with plain
+        SHA-256 and say so: checked with the key, it never passes on its word."""
+        raw = demo_bundles["rep-li", PERIODS[0]]
+        assert orjson.loads(raw)["chain"]["mode"] == "sha256"
+        assert check_bundle(raw).exit_code == 0
+        keyed = check_bundle(raw, key=b"k-0123456789abcdef")
+        assert keyed.exit_code == 1
+        assert "chain" in _mismatched(keyed)
+
 
 def _edit(raw: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
     doc = orjson.loads(raw)
@@ -195,6 +207,10 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str | Callable[[dict[st
     "the engine": (
         lambda d: d["engine"].update(code_sha256=_flip_hex(d["engine"]["code_sha256"])),
         "engine",
+    ),
+    "two events in another order": (
+        lambda d: d["events"].insert(1, d["events"].pop(2)),
+        "statement",
     ),
     "the hash before the segment": (
         lambda d: d["chain"].update(previous_hash=_flip_hex(d["chain"]["previous_hash"])),
