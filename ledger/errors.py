@@ -7,6 +7,7 @@ prints them. Nothing here knows about either.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -138,6 +139,9 @@ class LineError:
     field: str | None
     reason: str
     status: str = "invalid"
+    # The kind of refusal, when a rule refused the input (a page words it in
+    # its reader's language); not part of what the error says.
+    kind: type[LedgerError] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.describe("line")

@@ -492,7 +492,7 @@ class Staging:
                     staged.append(self.apply(line, item))
                 except LedgerError as exc:
                     self._warnings = []  # of a refused input: nothing to warn about
-                    errors.append(LineError(line, exc.field, exc.reason, exc.status))
+                    errors.append(LineError(line, exc.field, exc.reason, exc.status, type(exc)))
         finally:
             self._stamp = None
         return staged, errors

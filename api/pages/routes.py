@@ -40,11 +40,15 @@ from api.schemas import DisputeIn
 from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
 from ledger.errors import (
+    AlreadyDecidedError,
     BatchRejectedError,
+    BrokenChainError,
     ConflictError,
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    SelfApprovalError,
+    TamperedStatementError,
 )
 from policies.money import ungrouped
 from policies.wording import LOCALES
@@ -67,9 +71,6 @@ _TEMPLATES: Final = Environment(
 _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
 _FORM_LIMIT: Final = 64 * 1024
-_CONFLICTS: Final = frozenset(
-    {"ConflictError", "SelfApprovalError", "BatchRejectedError"}
-)  # a dispute message is at most 10,000 characters
 
 
 class _SignInNeededError(Exception):
@@ -189,7 +190,30 @@ def serve(page: Page, build: Callable[[Page], Response]) -> Response:
         return page.render("error.html", 404, message=words(page.locale)["error_404"])
     except LedgerError as exc:
         status = 409 if isinstance(exc, ConflictError | BatchRejectedError) else 422
-        return page.render("error.html", status, message=str(exc))
+        w = words(page.locale)
+        return page.render("error.html", status, message=w[refusal_word(exc)], detail=str(exc))
+
+
+def refusal_word(exc: LedgerError) -> str:
+    """The key of the page's own words for what kind of refusal ``exc`` is: the
+    ledger's reason (with its field and figures) is English, so the page says in
+    its own language what happened and shows the reason beside it."""
+    kind: type[LedgerError] = type(exc)
+    if isinstance(exc, BatchRejectedError) and len(exc.errors) == 1:
+        kind = exc.errors[0].kind or kind  # one input, refused by a rule
+    for refusal, key in _REFUSALS:
+        if issubclass(kind, refusal):
+            return key
+    return _BY_STATUS.get(exc.status, "refused_invalid")
+
+
+_REFUSALS: Final[tuple[tuple[type[LedgerError], str], ...]] = (
+    (SelfApprovalError, "refused_self_approval"),
+    (AlreadyDecidedError, "refused_decided"),
+    (BrokenChainError, "refused_chain"),
+    (TamperedStatementError, "refused_tampered"),
+)
+_BY_STATUS: Final = {"conflict": "refused_conflict", "unavailable": "refused_unavailable"}
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -703,6 +703,19 @@ class TestTeamAndCases:
             data={"csrf": csrf, "action": "approve", "subject": "CASE-301", "confirm": "yes"},
         )
         assert own.status_code == 409
+        # The page says in its reader's language what was refused; the ledger's
+        # reason, which names the field, stays beside it, marked as English.
+        assert WORDS["en"]["refused_self_approval"] in own.text
+        zh = site.client.post(
+            "/app/cases/act?lang=zh-CN",
+            data={"csrf": csrf, "action": "approve", "subject": "CASE-301", "confirm": "yes"},
+        )
+        assert zh.status_code == 409
+        assert WORDS["zh-CN"]["refused_self_approval"] in zh.text
+        assert WORDS["zh-CN"]["refused_detail"] in zh.text
+        assert '<span lang="en">' in zh.text
+        assert "CASE-301" in zh.text
+        site.client.cookies.delete("il_lang")
         site.sign_in("cmp-head", "compliance")
         assert "CASE-301" in site.client.get("/app/cases").text
         csrf = site.csrf("/app/cases")
