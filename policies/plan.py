@@ -450,6 +450,8 @@ def load_plan(text: str, fmt: Literal["toml", "json"]) -> Plan:
         )
     except ValueError as exc:  # TOMLDecodeError, JSONDecodeError, a 5,000-digit integer
         raise PlanError([("(document)", f"not valid {fmt.upper()}: {exc}")]) from None
+    except RecursionError:  # SPEC §7: nested deeper than any plan, never a traceback
+        raise PlanError([("(document)", f"not a plan: {fmt.upper()} nested too deeply")]) from None
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:

@@ -164,6 +164,8 @@ def load_layout(text: str, *, source: str = "layout") -> PayrollLayout:
         return PayrollLayout.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise LayoutError(f"{source}: not TOML: {exc}") from None
+    except RecursionError:  # SPEC §7: never a traceback
+        raise LayoutError(f"{source}: not a layout: TOML nested too deeply") from None
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: "

@@ -12,11 +12,12 @@ pipeline, which checks a CRM file exactly as it checks JSON Lines.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
@@ -26,6 +27,9 @@ from policies.money import ungrouped
 __all__ = ["Cell", "Converted", "Line", "RowError", "convert"]
 
 _HUNDRED = Decimal(100)
+# A split percent as CRMs write it: up to 100 and some decimals (the share's own
+# rules — in (0, 1], six places — are the event's to check).
+_PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,12})?")
 _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
 
 
@@ -198,13 +202,9 @@ class _Reader:
     def percent(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
         value, cell = self.required(row, spec, name)
         text = value.removesuffix("%").strip()
-        try:
-            share = Decimal(text) / _HUNDRED
-        except InvalidOperation:
-            raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"') from None
-        if not share.is_finite():
+        if not _PERCENT.fullmatch(text):  # digits, a point: no exponent (1E+999999999)
             raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"')
-        return _plain(share), cell
+        return _plain(Decimal(text) / _HUNDRED), cell  # exact: a shift of the point
 
 
 def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:

@@ -217,6 +217,8 @@ def load_mapping(text: str, *, source: str = "mapping") -> CrmMapping:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{source}: not TOML: {exc}") from None
+    except RecursionError:  # SPEC §7: never a traceback
+        raise MappingError(f"{source}: not a mapping: TOML nested too deeply") from None
     try:
         return CrmMapping.model_validate(document)
     except ValidationError as exc:

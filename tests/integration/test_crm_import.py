@@ -270,6 +270,22 @@ class TestBadRows:
         assert error.column.name == "Split Percent"
         assert "sum to 1" in error.reason
 
+    @pytest.mark.parametrize("percent", ["1E+999999999%", "5e1%", "1E-999999999%", "-40%"])
+    def test_a_percent_that_is_no_plain_number_is_named(
+        self, ledger: Ledger, tmp_path: Path, percent: str
+    ) -> None:
+        """Written with an exponent (a traceback of decimal.Overflow, or an
+        exponent accepted where money refuses one) or negative: row 4's Split
+        Percent, nothing stored (`_refused`)."""
+        path = _salesforce(
+            tmp_path, lambda ls: [*ls[:3], ls[3].replace("40.00%", percent), *ls[4:]]
+        )
+        errors = _refused(ledger, path)
+        assert any(
+            e.rows == (4,) and e.column is not None and e.column.name == "Split Percent"
+            for e in errors
+        ), [str(e) for e in errors]
+
     def test_unknown_rep_of_a_split_named(self, ledger: Ledger, tmp_path: Path) -> None:
         """An owner the table maps to a rep the ledger lacks: the pipeline's
         ``splits[1].rep_id`` is row 4's Split Owner column."""
