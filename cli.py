@@ -12,12 +12,14 @@ import getpass
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -51,7 +53,7 @@ from ledger.crm import (
 from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, Unit
 from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
-from policies.plan import Plan, PlanError, load_plan
+from policies.plan import Plan, PlanError, load_plan, plan_document
 from policies.wording import render_warning
 from presentation import (
     diff_texts,
@@ -328,9 +330,14 @@ def import_(
     # A pipe or standard input is read once, as it comes: it is not counted first
     # (that would consume it), and cannot be re-read if the connection drops.
     regular = not stream and file.is_file()
+    candidate = _plan_file(plan, as_json=as_json) if plan is not None else None
     with open_ledger(db) as ledger:
-        if plan is not None:
-            _publish(ledger, plan, who, as_json=as_json)
+        # --plan is the import's first input, in its transaction: a file refused
+        # stores nothing, not even the plan (SPEC §2); one published already is
+        # said so and left out
+        first: list[str] = []
+        if candidate is not None and not _published_already(ledger, candidate, as_json=as_json):
+            first = [_plan_line(candidate, who)]
         total = _count_lines(file) if regular else None
         show = err.is_terminal and (total is None or total >= _PROGRESS_MIN_LINES) and not as_json
         progress = Progress(
@@ -349,7 +356,10 @@ def import_(
             else file.open(encoding="utf-8-sig")
         )
         name = "standard input" if stream else str(file)
-        hint = format_hint(_first_event_line(file, stream=stream))
+        first_line = _first_event_line(file, stream=stream)
+        hint = format_hint(first_line)
+        if hint is None and first and not first_line.strip():
+            hint = "it holds no events (it is empty, or only blank lines)"
         if hint is not None:
             source.close()
             _refuse_file(f"{name}: {hint}; nothing was stored", as_json=as_json)
@@ -359,20 +369,71 @@ def import_(
                 # Streamed: the file is never held in memory (it is re-read only
                 # if the store's connection drops mid-import).
                 result = ledger.import_lines(
-                    lines,
+                    itertools.chain(first, lines),
                     actor=who,
                     on_progress=lambda n: progress.advance(task, n),
-                    keep_outcomes=as_json,
+                    keep_outcomes=as_json or bool(first),  # the plan's own outcome
                     max_line_bytes=_settings().max_body_bytes,
                 )
             except LedgerError as exc:
-                raise _fail(exc, as_json=as_json, unit="line") from None
+                raise _fail(_after_plan(exc, plan, first), as_json=as_json, unit="line") from None
+        if first and candidate is not None:
+            result = _without_plan(result, candidate, as_json=as_json)
         if result.stored + result.skipped == 0:
             _refuse_file(
                 f"{name} holds no events (it is empty, or only blank lines); nothing was stored",
                 as_json=as_json,
             )
         _summary(result, as_json=as_json)
+
+
+def _published_already(ledger: Ledger, plan: Plan, *, as_json: bool) -> bool:
+    """Whether this very plan version is stored (published at another moment:
+    the same document), said as `plan publish` says it."""
+    stored = next((p for p in ledger.plan_versions(plan.id) if p.version == plan.version), None)
+    same = stored is not None and plan_document(stored) == plan_document(plan)
+    if same and not as_json:
+        out.print(f"plan {plan.id} version {plan.version} already published")
+    return same
+
+
+def _plan_line(plan: Plan, actor: str) -> str:
+    """``import --plan``'s plan as the import line of its publication."""
+    now = datetime.now(UTC).isoformat()
+    line = {"type": "PlanPublished", "occurred_at": now, "actor": actor}
+    return json.dumps({**line, "plan": plan_document(plan)})
+
+
+def _after_plan(exc: LedgerError, plan: Path | None, first: list[str]) -> LedgerError:
+    """A refusal of ``import --plan``, its lines numbered as the file's: the
+    plan was input 1, so a refusal of it names the plan file."""
+    if not first or not isinstance(exc, BatchRejectedError):
+        return exc
+    for e in exc.errors:
+        if e.line == 1:
+            return InvalidInputError(f"{plan}: {e.reason}", field=e.field)
+    return BatchRejectedError([replace(e, line=e.line - 1) for e in exc.errors])
+
+
+def _without_plan(result: RecordResult, candidate: Plan, *, as_json: bool) -> RecordResult:
+    """``import --plan``'s result as the file's (the plan was input 1), having
+    said what became of the plan as `plan publish` says it."""
+    plan, *outcomes = result.outcomes
+    published = plan.status == "stored"
+    if not as_json:
+        state = "published" if published else "already published"
+        out.print(f"plan {candidate.id} version {candidate.version} {state}")
+    for line, warning in result.warnings:
+        if line == 1:
+            (err if as_json else out).print(
+                f"[yellow]warning:[/] field {warning.field}: {escape(render_warning(warning))}"
+            )
+    return RecordResult(
+        [o._replace(line=o.line - 1) for o in outcomes],
+        result.stored - published,
+        result.skipped - (not published),
+        [(line - 1, w) for line, w in result.warnings if line > 1],
+    )
 
 
 def _first_event_line(file: Path, *, stream: bool) -> str:

@@ -53,3 +53,26 @@ class TestImportCommand:
         assert "line 1, field amount" in result.stderr
         assert "line 2" in result.stderr
         assert "nothing was stored" in result.stderr
+
+    def test_a_refused_file_stores_not_even_its_plan(self, tmp_path: Path) -> None:
+        """`import FILE --plan PLAN` is one transaction: the plan published and
+        the file refused was half a file stored (SPEC §2). The lines keep the
+        file's numbers; a second import with the same plan says it is there."""
+        plan = ROOT / "samples" / "field-sales.toml"
+        bad = tmp_path / "bad.jsonl"
+        lines = SAMPLE_EVENTS.read_text(encoding="utf-8").splitlines()
+        bad.write_text("\n".join([*lines[:2], lines[2].replace("{", '{"extra": 1, ', 1)]) + "\n")
+        refused = run_cli("import", str(bad), "--plan", str(plan), cwd=tmp_path)
+        assert refused.returncode == 1
+        assert "line 3, field extra" in refused.stderr
+        assert "published" not in refused.stdout
+        counted = run_cli("verify", cwd=tmp_path)
+        assert "0 events" in counted.stdout or "empty" in counted.stdout, counted.stdout
+        first = run_cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        assert "plan field-sales version 1 published" in first.stdout
+        assert "already published" not in first.stdout
+        again = run_cli("import", str(SAMPLE_EVENTS), "--plan", str(plan), cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "plan field-sales version 1 already published" in again.stdout
+        assert "stored 0 events, skipped 13" in again.stdout
