@@ -361,7 +361,10 @@ class LedgerFacts:
         for rep in reps:
             for manager in ever.get(rep, ()):
                 for found in (manager, *ever.get(manager, ())):
-                    if self.reads_other_reps(found):
+                    # a manager not enrolled yet may be enrolled on an override
+                    # plan later: what their reports do now is theirs to replay
+                    # (an audit bundle of theirs missed a report's enrolment)
+                    if found not in self.reps or self.reads_other_reps(found):
                         more.add(found)
         return more
 

@@ -22,8 +22,12 @@ from hypothesis import strategies as st
 from demo import QUARTER, run_demo
 from ledger.application import Ledger
 from ledger.events import canonical_json
+from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
 from projections.service import Reports
+from tests.builders import enrol, jsonl
+from tests.builders import sale as sale_line
+from tests.unit.shapes import plan_toml
 
 REPS = {"rep-li": "Li Wei", "rep-chen": "Chen Jing", "rep-wang": "Wang Fang"}
 # (rep, period): Q3 paid (the recorded statement), Q4 open (a correction of Q3 in it)
@@ -114,6 +118,21 @@ class TestChecksOffline:
         wrong = check_bundle(raw, key=b"not-the-key-at-all")
         assert wrong.exit_code == 1
         assert "chain" in _mismatched(wrong)
+
+    def test_a_managers_bundle_holds_a_report_enrolled_before_them(self, ledger: Ledger) -> None:
+        """x names m as manager before m is enrolled (on an override plan): m's
+        statement rests on x's enrolment, which the bundle left out — so its
+        check failed on events the ledger accepted."""
+        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        ledger.publish_plan(plan, actor="admin")
+        ledger.import_lines(
+            jsonl(enrol("x", manager_id="m"), enrol("m"), sale_line("S1", "x", "10000.00")),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        assert reports.statement("m", "2026-Q3")["total"] == "200.00"
+        report = check_bundle(reports.audit_bundle("m", "2026-Q3"))
+        assert report.exit_code == 0, _mismatched(report)
 
     def test_a_bundle_calling_its_chain_plain_fails_a_check_with_the_key(
         self, demo_bundles: Bundles
