@@ -249,8 +249,7 @@ def rep_fact(st: Staging, item: Input) -> None:
 
 
 def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
-    """A rep's plans all pay in one currency and by one kind of period (SPEC §2
-    ``RepPlanAssigned``):
+    """A rep's plans all pay by one kind of period (SPEC §2 ``RepPlanAssigned``):
     a move from a quarterly plan to a monthly one would leave a quarter and its
     months both payable for the same days (paid twice), and the periods paid
     before the move without a statement of their kind. Refused, naming the
@@ -261,18 +260,6 @@ def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
     for _, assigned in rep.plans:
         known = st.plan(assigned)
-        if known is not None and known.currency != plan.currency:
-            # what a period owes from before the move (a correction, a carried
-            # balance, a payment's release) would land in another currency's
-            # statement unconverted
-            raise InvalidInputError(
-                f"plan {plan.plan_id} pays in {plan.currency}, rep {rep.rep_id}'s plan "
-                f"{known.plan_id} in {known.currency}: a rep's plans all pay in one "
-                "currency (what earlier periods still owe is booked into later ones); "
-                f"assign a plan that pays in {known.currency}, or enrol the rep anew under "
-                "another rep id",
-                field="plan_id",
-            )
         if known is None or known.period == plan.period:
             continue
         kind = known.period
