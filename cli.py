@@ -51,6 +51,7 @@ from ledger.crm import (
     load_mapping,
 )
 from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, Unit
+from ledger.events import publication_line
 from ledger.import_format import format_hint
 from policies.pay_warnings import PayWarning
 from policies.plan import Plan, PlanError, load_plan, plan_document
@@ -337,7 +338,7 @@ def import_(
         # said so and left out
         first: list[str] = []
         if candidate is not None and not _published_already(ledger, candidate, as_json=as_json):
-            first = [_plan_line(candidate, who)]
+            first = [publication_line(candidate, actor=who, occurred_at=datetime.now(UTC))]
         total = _count_lines(file) if regular else None
         show = err.is_terminal and (total is None or total >= _PROGRESS_MIN_LINES) and not as_json
         progress = Progress(
@@ -395,13 +396,6 @@ def _published_already(ledger: Ledger, plan: Plan, *, as_json: bool) -> bool:
     if same and not as_json:
         out.print(f"plan {plan.id} version {plan.version} already published")
     return same
-
-
-def _plan_line(plan: Plan, actor: str) -> str:
-    """``import --plan``'s plan as the import line of its publication."""
-    now = datetime.now(UTC).isoformat()
-    line = {"type": "PlanPublished", "occurred_at": now, "actor": actor}
-    return json.dumps({**line, "plan": plan_document(plan)})
 
 
 def _after_plan(exc: LedgerError, plan: Path | None, first: list[str]) -> LedgerError:

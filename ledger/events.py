@@ -83,6 +83,7 @@ __all__ = [
     "decode_exact",
     "field_of",
     "make_event",
+    "publication_line",
     "reason_of",
 ]
 
@@ -600,6 +601,13 @@ def make_event(cls: type[E], **fields: Any) -> E:
         raise BatchRejectedError(
             [LineError(1, field_of(tuple(e["loc"])), reason_of(e)) for e in exc.errors()]
         ) from None
+
+
+def publication_line(plan: Plan, *, actor: str, occurred_at: datetime) -> str:
+    """``plan``'s publication as an import line (``import --plan`` puts it
+    first, so that it is stored with the file or not at all)."""
+    line = {"type": PlanPublished.__name__, "occurred_at": occurred_at.isoformat()}
+    return json.dumps({**line, "actor": actor, "plan": plan_document(plan)})
 
 
 def decode_exact(body: bytes | str) -> Any:

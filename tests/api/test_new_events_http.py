@@ -51,7 +51,7 @@ def test_each_new_type_is_written_by_its_role_only(
         ({**PAYMENT, "sale_id": "S-9999"}, "integration", "sale_id"),
         ({**RATE, "quote": "EUR"}, "finance", "quote"),
         ({**RATE, "rate": "0"}, "finance", "rate"),
-        ({**TRANSFER, "manager_id": "nobody"}, "admin", "manager_id"),
+        ({**TRANSFER, "manager_id": "Rep-Wang"}, "admin", "manager_id"),  # themselves
         (
             {
                 "type": "RepTransferred",
