@@ -132,6 +132,8 @@ def calculate_period(
             if unreleased.is_zero():
                 unreleased = unreleased.copy_abs()  # never "-0.00"
             lines = release_lines(facts.releases, facts.plan_event_id)
+        elif facts.releases:  # a collection plan's sales paid after a move to booking
+            lines = _with_late_releases(lines, release_lines(facts.releases, facts.plan_event_id))
         lines.append(bonus.line)
         lines += _override_lines(plan, facts)
         lines += fine_lines(plan, facts.cases)
@@ -224,6 +226,23 @@ def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) ->
     if spiff_steps:
         lines.append(Line.of("spiff", spiff, spiff_steps))
     return lines
+
+
+def _with_late_releases(lines: list[Line], released: list[Line]) -> list[Line]:
+    """A booking period's commission and SPIFF lines, each with what payments
+    received in the period release of sales booked earlier under a collection
+    plan added: one line of a kind, rounded once (a release's steps after the
+    booked sales' steps)."""
+    out = list(lines)
+    for extra in released:
+        at = next((i for i, line in enumerate(out) if line.kind == extra.kind), None)
+        if at is None:
+            out.append(extra)
+            continue
+        booked = out[at]
+        steps = [s for s in (*booked.steps, *extra.steps) if s.code != "rounded"]
+        out[at] = Line.of(booked.kind, booked.unrounded + extra.unrounded, steps)
+    return out
 
 
 def _proration(plan: Plan, facts: PeriodFacts) -> Proration | None:

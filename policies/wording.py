@@ -313,7 +313,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "paid_by": "paid by run {run_id} (event {paid_event_id})",
         "later_events": "later events changed what this period would pay:",
         "warning_label": "warning",
-        "later_event": "{type} {event_id} at position {position} by {actor}",
+        "later_event": (
+            "{type} {event_id} at position {position} by {actor}: its correction in {correction_in}"
+        ),
         "correction_to": "their correction is booked in {period}",
         "chain_head": "chain head {position}:{hash}",
         "diff_heading": (
@@ -358,7 +360,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "paid_by": "已由批次 {run_id} 支付（事件 {paid_event_id}）",
         "later_events": "之后改变本期间应付金额的事件：",
         "warning_label": "提示",
-        "later_event": "{type} {event_id}，位置 {position}，记录人 {actor}",
+        "later_event": (
+            "{type} {event_id}，位置 {position}，记录人 {actor}：更正记入 {correction_in}"
+        ),
         "correction_to": "其更正记入 {period}",
         "chain_head": "链头 {position}:{hash}",
         "diff_heading": (

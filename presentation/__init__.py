@@ -199,6 +199,7 @@ def _print_statement_notes(console: Console, s: dict[str, Any], locale: str) -> 
                     event_id=e["event_id"],
                     position=e.get("position"),
                     actor=e.get("actor"),
+                    correction_in=e.get("correction_in"),
                 )
                 console.print(f"  {escape(line)}")
             console.print(escape(phrase(locale, "correction_to", period=s["correction_to"])))

@@ -564,10 +564,10 @@ class WorkQueues:
         waiting.sort(key=lambda r: (r.position, r.subject_id))
         may_decide = bool(viewer.decides)
         return (page or Page()).of(
-            PendingPage, waiting, then=lambda row: self._pending_item(row, may_decide=may_decide)
+            PendingPage, waiting, then=lambda row: self.pending_item(row, may_decide=may_decide)
         )
 
-    def _pending_item(self, row: PendingRow, *, may_decide: bool) -> PendingItem:
+    def pending_item(self, row: PendingRow, *, may_decide: bool) -> PendingItem:
         """A pending subject with what deciding it needs, from its event."""
         kind = _kind(row)
         record = self.ledger.event(row.event_id)

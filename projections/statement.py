@@ -386,8 +386,10 @@ class Calculator:
                 team_sales=self._team_sales(rep_id, period, plan),
                 reporting=self._reporting(),
             )
-        if plan.commission.basis == "collection" and with_releases:
+        if with_releases and plan.commission.basis == "collection":
             facts = self._with_releases(rep_id, period, plan, facts)
+        elif with_releases and rep_id in self.facts.payments_by_rep:
+            facts = self._late_releases(rep_id, period, plan, facts)
         return facts
 
     # -- SPEC §3.1: currencies, overrides, pay on collection --------------------
@@ -502,6 +504,35 @@ class Calculator:
             if earned_then is not None:
                 releases.append(_release(payment, paid_sale, earned_then))
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
+
+    def _late_releases(
+        self, rep_id: str, period: Period, plan: Plan, facts: PeriodFacts
+    ) -> PeriodFacts:
+        """SPEC §3.1 pay on collection, in a period paid on booking: a payment
+        received in it of a sale booked earlier under a collection plan (the
+        plan changed between) still releases its share of what the sale earned
+        then — it was earned, and its booking period counts it as released."""
+        f = self.facts
+        if not any(
+            p.commission.basis == "collection" for v in f.plans.values() for p in v.values()
+        ):
+            return facts  # no plan ever held commission back
+        self._check_placed(period, plan)
+        releases = []
+        for payment in f.payments_by_rep[rep_id]:
+            if period_of(payment.occurred_at, plan.period) != period:
+                continue
+            paid_sale = f.sales.get(payment.data["sale_id"])
+            if paid_sale is None:
+                continue
+            booking = period_of(paid_sale.occurred_at, plan.period)
+            if booking >= period:
+                continue  # booked here (paid on booking) or later: nothing held back
+            self._check_booked(booking)
+            earned_then = self._earned_in(rep_id, booking).get(paid_sale.sale_id)
+            if earned_then is not None:
+                releases.append(_release(payment, paid_sale, earned_then))
+        return replace(facts, releases=tuple(releases)) if releases else facts
 
     def _check_placed(self, period: Period, plan: Plan) -> None:
         """A windowed replay's facts must hold the sale of every payment
@@ -1039,10 +1070,19 @@ class Calculator:
         paid = run.statement_of(rep_id)
         assert paid is not None
         assert run.paid is not None
+        # what changed it since it was paid, and where each correction went:
+        # those paid out already in later periods, then the one outstanding
+        booked = self._settled_corrections(rep_id, period)
         correction = self.correction_for(rep_id, period)
-        later = []
         if correction is not None:
-            later = [_event_ref(self.facts, e) for e in correction.event_ids]
+            booked.append((str(self.first_unpaid_after(rep_id, period)), correction.event_ids))
+        later: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for booked_in, event_ids in booked:
+            for e in event_ids:
+                if e not in seen:
+                    seen.add(e)
+                    later.append({**_event_ref(self.facts, e), "correction_in": booked_in})
         if self.locale != "en":
             paid["lines"] = [self._translated(line) for line in paid["lines"]]
             if paid.get("warnings"):
@@ -1057,12 +1097,28 @@ class Calculator:
                 "computed_at_position": paid["as_of"]["position"],
             },
             "later_events": later,
-            "correction_to": str(self.first_unpaid_after(rep_id, period))
-            if correction is not None
-            else None,
+            "correction_to": booked[-1][0] if booked else None,
             "as_of": self.as_of.to_dict(),
             "chain_head": self.as_of.head(),
         }
+
+    def _settled_corrections(
+        self, rep_id: str, paid_period: Period
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The corrections of ``paid_period`` paid out already: the later paid
+        period each was booked in, and the events it names as its causes."""
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for period in self._paid_periods(rep_id, paid_period.kind):
+            if period <= paid_period:
+                continue
+            run = self.facts.paid_run(rep_id, period)
+            assert run is not None
+            found.extend(
+                (str(period), tuple(line["explanation"][0]["event_ids"]))
+                for line in (run.statement_of(rep_id) or {"lines": []})["lines"]
+                if line["kind"] == "correction" and line.get("paid_period") == str(paid_period)
+            )
+        return found
 
     def _translated_warning(self, warning: dict[str, Any]) -> dict[str, Any]:
         """A recorded warning with its words rendered again in this locale."""

@@ -25,6 +25,8 @@ from api.routes.disputes import post_resolution
 from api.routes.payouts import post_pay
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
+from projections.approvals import PendingRow
+from projections.queues import WorkQueues
 from service import check_resolution
 
 __all__ = ["router"]
@@ -158,7 +160,15 @@ def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
     item = next((q for q in _queue(page) if q["subject_id"] == subject), None)
     if item is None or action == "pay":
         raise NotFoundError(f"nothing waits for a decision under {subject}", field="subject")
-    return {"item": item}
+    return {"item": waiting_item(page, item)}
+
+
+def waiting_item(page: Page, row: dict[str, Any]) -> dict[str, Any]:
+    """A subject awaiting a decision as its confirmation shows it: with what
+    deciding it moves — an adjustment's amount, period and reason, a target's
+    value, a case's money and description (`WorkQueues.pending_item`)."""
+    item = WorkQueues(page.reports).pending_item(PendingRow.model_validate(row), may_decide=True)
+    return item.model_dump()
 
 
 def _required(form: dict[str, str], name: str) -> str:

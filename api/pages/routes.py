@@ -71,6 +71,7 @@ _TEMPLATES: Final = Environment(
 _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
 _FORM_LIMIT: Final = 64 * 1024
+_DISPUTE_ID: Final = re.compile(r"DSP-[0-9a-f]{12}")
 
 
 class _SignInNeededError(Exception):
@@ -420,6 +421,10 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         message = form.get("message", "").strip()
         if not message:
             raise _missing_message(page.locale)
+        # the confirmation names the dispute it will record: confirmed twice
+        # (Back, then Confirm again; a double click), it is recorded once
+        named = form.get("dispute", "")
+        dispute_id = named if _DISPUTE_ID.fullmatch(named) else f"DSP-{uuid.uuid4().hex[:12]}"
         if form.get("confirm") != "yes":
             return page.render(
                 "dispute_confirm.html",
@@ -429,16 +434,21 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
                 line=line,
                 run_id=paid["run_id"],
                 message=message,
+                dispute_id=dispute_id,
             )
         text = f"line {index + 1} {line['kind']} {line['amount']}: {message}"
-        dispute_id = f"DSP-{uuid.uuid4().hex[:12]}"
         body = DisputeIn(
             run_id=paid["run_id"],
             message=text[:10_000],
             dispute_id=dispute_id,
             rep_id=None if page.who.role == "rep" else rep_id,
         )
-        post_dispute(body, page.who, page.use_cases)
+        try:
+            post_dispute(body, page.who, page.use_cases)
+        except (ConflictError, BatchRejectedError) as exc:
+            if dispute_id != named or exc.status != "conflict":
+                raise
+            # recorded by the first confirmation: its answer again
         where = f"/app/reps/{urllib.parse.quote(rep_id)}/statements/{urllib.parse.quote(period)}"
         return RedirectResponse(
             f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303

@@ -211,35 +211,36 @@ def paid_vs_now(reports: Reports, rep_id: str, statement: dict[str, Any]) -> dic
     target = statement.get("correction_to")
     if statement.get("status") != "paid" or not target:
         return None
-    later = reports.statement(rep_id, str(target))
-    correction = next(
-        (
-            line
-            for line in later["lines"]
-            if line["kind"] == "correction" and line.get("paid_period") == statement["period"]
-        ),
-        None,
-    )
-    if correction is None:
+    periods = sorted({e["correction_in"] for e in statement.get("later_events", [])} | {target})
+    corrections = [
+        line
+        for p in periods
+        for line in reports.statement(rep_id, p)["lines"]
+        if line["kind"] == "correction" and line.get("paid_period") == statement["period"]
+    ]
+    if not corrections:
         return None
     paid = {line["kind"]: Decimal(line["amount"]) for line in statement["lines"]}
-    now = {
-        step["values"]["kind"]: Decimal(step["values"]["after"])
-        for step in correction["explanation"]
-        if step.get("code") == "correction_change"
-    }
-    rows = [{"kind": kind, "paid": paid.get(kind, Decimal(0)), "now": x} for kind, x in now.items()]
-    rows += [{"kind": kind, "paid": x, "now": x} for kind, x in paid.items() if kind not in now]
+    # every correction's changes, each from what was paid and corrected before it
+    change: dict[str, Decimal] = {}
+    for line in corrections:
+        for step in line["explanation"]:
+            if step.get("code") == "correction_change":
+                kind = step["values"]["kind"]
+                change[kind] = change.get(kind, Decimal(0)) + Decimal(step["values"]["change"])
+    rows = [
+        {"kind": kind, "paid": paid.get(kind, Decimal(0)), "change": change.get(kind, Decimal(0))}
+        for kind in [*paid, *(k for k in change if k not in paid)]
+    ]
     for row in rows:
-        row["change"] = row["now"] - row["paid"]
-    summary = next(
-        s for s in correction["explanation"] if s.get("code") in {"correction", "correction_again"}
-    )
+        row["now"] = row["paid"] + row["change"]
+    paid_total = sum((r["paid"] for r in rows), Decimal(0))
+    now_total = sum((r["now"] for r in rows), Decimal(0))
     return {
         "rows": rows,
-        "paid_total": summary["values"]["paid_total"],
-        "now_total": summary["values"]["replay_total"],
-        "difference": summary["values"]["difference"],
+        "paid_total": format(paid_total, "f"),
+        "now_total": format(now_total, "f"),
+        "difference": format(now_total - paid_total, "f"),
         "to": target,
     }
 

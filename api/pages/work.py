@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
-from api.pages.payouts import rejection_problem
+from api.pages.payouts import rejection_problem, waiting_item
 from api.pages.routes import Page, check_rep_access, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
@@ -158,7 +158,7 @@ async def case_act(request: Request) -> Response:
             return page.render(
                 "payouts_confirm.html",
                 f=form,
-                what={"item": item},
+                what={"item": waiting_item(page, item)},
                 post_to="/app/cases/act",
                 back_to="/app/cases",
                 problem=missing,

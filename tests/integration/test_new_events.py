@@ -210,6 +210,34 @@ class TestPayOnCollection:
         assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("33.33", "66.67")
         assert verify_views(ledger, reports.projector.store) == []
 
+    def test_a_payment_after_the_plan_moved_to_booking_still_releases(self, ledger: Ledger) -> None:
+        """Version 2 pays on booking from Q4: S1, booked in Q3 on collection,
+        paid 40 % in Q3 and 60 % in Q4 — Q4 releases the 300 (it released
+        nothing, while Q3 counted it released: 300 earned and never paid)."""
+        collection = plan_toml(commission='basis = "collection"\n')
+        _publish(ledger, collection)
+        booking = collection.replace("version = 1", "version = 2").replace(
+            "effective_from = 2026-01-01", "effective_from = 2026-10-01"
+        )
+        _publish(ledger, booking.replace('basis = "collection"\n', ""))
+        _import(
+            ledger,
+            enrol("r1"),
+            sale("S1", "r1", "10000.00"),
+            sale("S2", "r1", "2000.00", at="2026-10-20T10:00:00+08:00"),
+            _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "6000.00", "2026-10-01T10:00:00+08:00"),
+        )
+        reports = Reports(ledger)
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("200.00", "0.00")
+        commission = _line(q4, "commission")
+        assert commission["amount"] == "400.00", "S2 on booking (100) and P2's release (300)"
+        (released,) = _steps(commission, "payment_released")
+        assert released["values"]["payment_id"] == "P2"
+        assert "unreleased" not in q4
+        assert verify_views(ledger, reports.projector.store) == []
+
     def test_a_cancellation_inside_the_window_takes_the_releases_back(
         self, collection: Ledger
     ) -> None:

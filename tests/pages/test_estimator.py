@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.pages.i18n import WORDS
 from tests.pages.test_pages import Site, site  # noqa: F401 - the fixture
 
 PAY = "/app/reps/rep-li/pay"
@@ -69,6 +70,10 @@ class TestEstimator:
         assert f'value="{amount}"' in answer.text
         assert 'value="software"' in answer.text
         assert 'value="2026-11-20"' in answer.text
+        # in Chinese, the page says so in Chinese, the rule's reason beside it
+        zh = _estimate(site, "/app/reps/rep-li/estimate?lang=zh-CN", amount=amount)
+        assert WORDS["zh-CN"]["estimate_refused"] in zh.text
+        assert '<span lang="en">amount: ' in zh.text
 
     def test_an_amount_grouped_in_thousands_is_read_as_the_pages_show_it(
         self,

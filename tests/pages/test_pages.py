@@ -25,6 +25,7 @@ from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
 from tests.builders import jsonl, sale
+from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
 
 SECRET = "test-token-secret-0123456789abcdef"
@@ -360,6 +361,24 @@ class TestDispute:
         assert dispute_id in done.headers["location"]
         assert dispute_id in site.client.get("/app/reps/rep-li/pay").text
 
+    def test_a_confirmation_confirmed_twice_records_one_dispute(self, site: Site) -> None:
+        """Back to the confirmation and Confirm again (or a double click): the
+        confirmation names its dispute, so the second answers as the first."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        form = {"csrf": site.csrf(STATEMENT), "line": "1", "message": "twice?"}
+        confirm = site.client.post(STATEMENT + "/dispute", data=form)
+        named = re.search(r'name="dispute" value="(DSP-[0-9a-f]{12})"', confirm.text)
+        assert named is not None
+        before = len(site.disputes())
+        yes = {**form, "dispute": named.group(1), "confirm": "yes"}
+        answers = [
+            site.client.post(STATEMENT + "/dispute", data=yes, follow_redirects=False)
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [303, 303]
+        assert answers[0].headers["location"] == answers[1].headers["location"]
+        assert len(site.disputes()) == before + 1
+
     def test_a_dispute_without_the_form_token_records_nothing(self, site: Site) -> None:
         site.sign_in("rep-li", "rep", "rep-li")
         before = len(site.disputes())
@@ -428,6 +447,85 @@ class TestPayouts:
 
     def events(self, site: Site, type_: str) -> list[dict[str, object]]:
         return [r.data | {"_actor": r.actor} for r in site.ledger.iter_log() if r.type == type_]
+
+    def pay_q4(self, site: Site) -> None:
+        """fin-amy calculates 2026-Q4, fin-bob approves it, fin-amy pays it."""
+        site.sign_in("fin-amy", "finance")
+        done = self.act(site, action="calculate", period="2026-Q4", confirm="yes")
+        run_id = done.headers["location"].split("calculate%3A")[-1].split("&")[0]
+        site.sign_in("fin-bob", "finance")
+        assert self.act(site, action="approve", subject=run_id, confirm="yes").status_code == 303
+        site.sign_in("fin-amy", "finance")
+        assert self.act(site, action="pay", subject=run_id, confirm="yes").status_code == 303
+
+    def test_a_correction_paid_out_leaves_its_period_corrected(self, site: Site) -> None:
+        """Q3's correction is booked in Q4; once Q4 is paid, Q3 still reads
+        corrected, names the cancellation and where it went, and its paid and
+        now columns add up to their totals (paid 33,100.00, now 26,100.00)."""
+        self.pay_q4(site)
+        site.sign_in("rep-li", "rep", "rep-li")
+        pay = site.client.get("/app/reps/rep-li/pay").text
+        q3 = pay[pay.index(">2026-Q3<") :]
+        assert WORDS["en"]["status_corrected"] in q3[: q3.index("</tr>")]
+        page = site.client.get(STATEMENT).text
+        compare = page[page.index(WORDS["en"]["paid_vs_now"]) :]
+        for figure in ("33,100.00", "26,100.00", "−7,000.00"):
+            assert figure in compare
+        assert "SaleCancelled" in compare
+        assert "2026-Q4" in compare
+
+    def test_a_paid_correction_periods_paid_and_now_add_up(self, site: Site) -> None:
+        """Q4 (which holds Q3's -7,000 correction) paid, then changed by an
+        approved adjustment: its columns' totals are the sums of its rows."""
+        self.pay_q4(site)
+        site.ledger.import_lines(
+            jsonl(
+                event_line(
+                    "AdjustmentRequested",
+                    actor="fin-amy",
+                    at="2026-12-01T10:00:00+08:00",
+                    adjustment_id="ADJ-Q4-LATE",
+                    rep_id="rep-li",
+                    period="2026-Q4",
+                    amount="1500.00",
+                    reason="late",
+                )
+            ),
+            actor="fin-amy",
+        )
+        site.sign_in("fin-bob", "finance")
+        assert (
+            self.act(site, action="approve", subject="ADJ-Q4-LATE", confirm="yes").status_code
+            == 303
+        )
+        site.sign_in("rep-li", "rep", "rep-li")
+        page = site.client.get("/app/reps/rep-li/statements/2026-Q4").text
+        compare = page[page.index(WORDS["en"]["paid_vs_now"]) :]
+        assert "−7,000.00" in compare
+        assert "−5,500.00" in compare
+
+    def test_an_approval_confirmation_shows_what_it_moves(self, site: Site) -> None:
+        """An adjustment's amount, period and reason on its confirmation."""
+        site.ledger.import_lines(
+            jsonl(
+                event_line(
+                    "AdjustmentRequested",
+                    actor="fin-amy",
+                    at="2026-12-01T10:00:00+08:00",
+                    adjustment_id="ADJ-BIG-1",
+                    rep_id="rep-wang",
+                    period="2026-Q4",
+                    amount="987654.32",
+                    reason="huge retro bonus",
+                )
+            ),
+            actor="fin-amy",
+        )
+        site.sign_in("fin-bob", "finance")
+        confirm = self.act(site, action="approve", subject="ADJ-BIG-1")
+        assert confirm.status_code == 200
+        for shown in ("987,654.32", "2026-Q4", "huge retro bonus", "fin-amy"):
+            assert shown in confirm.text
 
     def test_a_run_is_calculated_approved_and_paid_by_two_people(self, site: Site) -> None:
         """Each step confirms first (recording nothing), the maker cannot approve
