@@ -11,8 +11,9 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 import orjson
@@ -81,8 +82,12 @@ def app_from_environment() -> FastAPI:
     raise SystemExit(2)
 
 
-def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
-    """The API over the ledger the settings name (or the one given, for tests)."""
+def create_app(
+    settings: Settings, *, ledger: Ledger | None = None, today: Callable[[], date] | None = None
+) -> FastAPI:
+    """The API over the ledger the settings name (or the one given, for tests);
+    ``today``: the clock of the day a request is asked on (`Reports.today`: the
+    UTC date unless one is given, as tests do)."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     secret = _require_secret(settings)
     own = ledger is None
@@ -90,7 +95,9 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> FastAPI:
     the_ledger.notice = ledger_notices()
 
     reports = Reports(
-        the_ledger, projections="background" if settings.api_projector else "external"
+        the_ledger,
+        projections="background" if settings.api_projector else "external",
+        today=today,
     )
 
     committer = GroupCommitter(the_ledger)

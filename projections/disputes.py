@@ -1,27 +1,100 @@
-"""The rep directory (team, manager, plan; no names) and each rep's disputes."""
+"""The rep directory (team, manager, plan; no names) and each rep's disputes.
+
+A rep's team and manager change from a transfer's ``occurred_at`` on (SPEC §2),
+which may lie after the day it is recorded, or before a transfer recorded
+earlier. The directory row keeps every dated team and manager (`DirectoryRow`),
+a function of the events alone (`verify` compares it with a fresh replay);
+which of them is in force is asked for one day, where a request is served
+(`DirectoryRow.on`, and `team_on` and `manager_on` of a stored document).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from projections.facts import LedgerFacts
 from projections.rows import Row
 from projections.versioning import ReadModel
 
-__all__ = ["DISPUTES", "REPS", "DisputeRow", "RepRow", "disputes_of", "rep_row"]
+__all__ = [
+    "DISPUTES",
+    "REPS",
+    "Dated",
+    "DirectoryRow",
+    "DisputeRow",
+    "RepRow",
+    "disputes_of",
+    "in_force",
+    "manager_on",
+    "rep_row",
+    "team_on",
+]
 
-REPS = ReadModel("reps", 1, "the rep directory: team, manager, plans, whether they left")
+REPS = ReadModel("reps", 2, "the rep directory: dated teams and managers, plans, whether they left")
 DISPUTES = ReadModel("disputes", 1, "each rep's disputes, open and resolved")
+
+# A team or manager from a moment on: (its event's occurred_at as recorded, in
+# its own offset; the event's position; the team or manager id, None for none)
+Dated = tuple[str, int, str | None]
+
+
+def in_force(dated: Sequence[Sequence[Any]], day: date) -> str | None:
+    """The value of ``dated`` (in the order of their moments, then positions) in
+    force on ``day``: the latest whose occurred_at falls on or before it (its date
+    in its own offset, as an event's period is); before the first, the first's
+    (a rep keeps the team they were enrolled in until it changes)."""
+    if not dated:
+        return None
+    found: str | None = dated[0][2]
+    asked = day.isoformat()
+    for since, _, value in dated:
+        if since[:10] <= asked:
+            found = value
+    return found
+
+
+def team_on(doc: Mapping[str, Any], day: date) -> str | None:
+    """The team a stored directory document gives the rep on ``day``."""
+    return in_force(doc.get("teams") or (), day)
+
+
+def manager_on(doc: Mapping[str, Any], day: date) -> str | None:
+    """The manager a stored directory document gives the rep on ``day``."""
+    return in_force(doc.get("managers") or (), day)
 
 
 class RepRow(Row):
-    """Who a rep reports to and what pays them; names stay in the events only."""
+    """Who a rep reports to on one day and what pays them (`DirectoryRow.on`);
+    names stay in the events only."""
 
     left: bool
     manager_id: str | None
     plan_ids: list[str]
     rep_id: str
     team: str | None
+
+
+class DirectoryRow(Row):
+    """A rep's directory row as stored: every team and manager they had, each
+    from its moment on, in that order (ties by log position), and what pays them."""
+
+    left: bool
+    managers: list[Dated]
+    plan_ids: list[str]
+    rep_id: str
+    teams: list[Dated]
+
+    def on(self, day: date) -> RepRow:
+        """The rep as of ``day``: the team and manager in force then."""
+        return RepRow(
+            left=self.left,
+            manager_id=in_force(self.managers, day),
+            plan_ids=self.plan_ids,
+            rep_id=self.rep_id,
+            team=in_force(self.teams, day),
+        )
 
 
 class DisputeRow(Row):
@@ -43,15 +116,20 @@ class DisputeRow(Row):
 
 
 def rep_row(facts: LedgerFacts, rep_id: str) -> dict[str, Any]:
-    """The rep's directory row (`RepRow`), as stored."""
+    """The rep's directory row (`DirectoryRow`), as stored: their teams and
+    managers in the order of their moments, then of the log."""
     rep = facts.reps[rep_id]
-    return RepRow(
+    return DirectoryRow(
         rep_id=rep_id,
-        team=rep.team,
-        manager_id=rep.manager_id,
+        teams=[(at.isoformat(), p, team) for at, p, team in sorted(rep.teams, key=_moment)],
+        managers=[(at.isoformat(), p, who) for at, p, who in sorted(rep.managers, key=_moment)],
         plan_ids=sorted({plan_id for _, _, plan_id in rep.assignments}),
         left=rep.left is not None,
     ).doc()
+
+
+def _moment(dated: tuple[Any, int, Any]) -> tuple[Any, int]:
+    return dated[0], dated[1]
 
 
 def disputes_of(facts: LedgerFacts, rep_id: str) -> dict[str, Any]:

@@ -38,8 +38,11 @@ class RepInfo:
     rep_id: str
     enrolled: EventRecord
     assignments: list[tuple[datetime, int, str]]  # (occurred_at, position, plan_id)
-    team: str | None
-    manager_id: str | None
+    # SPEC §2: the rep's teams and managers, each from its event's occurred_at on
+    # (the enrolment's, then each transfer's that names one), in log order: the
+    # one in force on a day is read where it is asked (`projections.disputes`)
+    teams: list[tuple[datetime, int, str | None]]  # (occurred_at, position, team)
+    managers: list[tuple[datetime, int, str | None]]  # (occurred_at, position, manager_id)
     left: EventRecord | None = None
 
 
@@ -389,8 +392,8 @@ class LedgerFacts:
             rep_id,
             r,
             [(r.occurred_at, r.position, d["plan_id"])],
-            d.get("team"),
-            d.get("manager_id"),
+            [(r.occurred_at, r.position, d.get("team"))],
+            [(r.occurred_at, r.position, d.get("manager_id"))],
         )
         if d.get("manager_id") is not None:
             self._reports_to(r, rep_id, d["manager_id"])
@@ -400,11 +403,13 @@ class LedgerFacts:
         rep_id = d["rep_id"]
         info = self.reps.get(rep_id)  # None: a manager's replay, before the rep was theirs
         before = self._with_managers({rep_id})
+        # dated, not overwritten: a transfer recorded ahead of its date, or after
+        # one dated later, does not move the rep before (or after) it should
         if "team" in d and info is not None:
-            info.team = d["team"]
+            info.teams.append((r.occurred_at, r.position, d["team"]))
         if "manager_id" in d:
             if info is not None:
-                info.manager_id = d["manager_id"]
+                info.managers.append((r.occurred_at, r.position, d["manager_id"]))
             self._reports_to(r, rep_id, d["manager_id"])
         return {*before, *self._with_managers({rep_id})}
 

@@ -6,15 +6,17 @@ Every list is read from the read models (`projections.storage`), scoped by a
 `Viewer` exactly as the single reads are (a rep sees only themselves, a manager
 only the reps whose ``manager_id`` names them, finance and compliance everyone;
 the CLI, which opens the database itself, is an ``operator`` and sees
-everything), filtered, sorted by a stable key and then paged. Each item carries
-what its user needs to decide: who recorded it, when, the money it moves and
-the rule that holds it.
+everything; a rep's team and manager are those in force on the day asked,
+`Reports.today`), filtered, sorted by a stable key and then paged. Each item
+carries what its user needs to decide: who recorded it, when, the money it
+moves and the rule that holds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
@@ -26,7 +28,7 @@ from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import parse_period
 from projections.approvals import PendingRow
 from projections.discipline_history import CaseEntry
-from projections.disputes import DisputeRow, RepRow
+from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
 from projections.payout_runs import RunRow, RunStatus
 from projections.rows import ListPage, Row
 from projections.service import Reports
@@ -246,10 +248,10 @@ class CasePage(ListPage):
 _READ_ONE_BY_ONE = 32
 
 
-def _reports_to(doc: Mapping[str, Any], manager: str) -> bool:
-    """Whether a stored directory row names ``manager`` as the rep's manager
-    (however the actor is spelled: `same_actor`)."""
-    manager_id = doc.get("manager_id")
+def _reports_to(doc: Mapping[str, Any], manager: str, day: date) -> bool:
+    """Whether a stored directory row names ``manager`` as the rep's manager on
+    ``day`` (however the actor is spelled: `same_actor`)."""
+    manager_id = manager_on(doc, day)
     return isinstance(manager_id, str) and same_actor(manager_id, manager)
 
 
@@ -338,18 +340,23 @@ class WorkQueues:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _visible(self, viewer: Viewer) -> dict[str, RepRow]:
-        """The directory rows (team, manager, plans) of the reps ``viewer`` may
-        see, by rep id; fresh. `Viewer.sees` decides, as for every role."""
-        found = ((scope, RepRow.model_validate(doc)) for scope, doc in self._directory(viewer))
+    def _visible(self, viewer: Viewer, day: date) -> dict[str, RepRow]:
+        """The directory rows (team, manager, plans) on ``day`` of the reps
+        ``viewer`` may see, by rep id; fresh. `Viewer.sees` decides, as for
+        every role."""
+        found = (
+            (scope, DirectoryRow.model_validate(doc).on(day))
+            for scope, doc in self._directory(viewer, day)
+        )
         return {scope: row for scope, row in found if viewer.sees(row)}
 
-    def _directory(self, viewer: Viewer) -> list[tuple[str, dict[str, Any]]]:
-        """(rep id, stored directory document) of the reps ``viewer`` may see, by
-        rep id, not validated yet; fresh. A rep's own row is read alone and a
-        manager's reports are picked from the stored documents (validating the
-        whole directory for every request cost a rep 100 ms in an organisation
-        of 10,000); for any other role, every row (`Viewer.sees_everyone`)."""
+    def _directory(self, viewer: Viewer, day: date) -> list[tuple[str, dict[str, Any]]]:
+        """(rep id, stored directory document) of the reps ``viewer`` may see on
+        ``day``, by rep id, not validated yet; fresh. A rep's own row is read
+        alone and a manager's reports on the day are picked from the stored
+        documents (validating the whole directory for every request cost a rep
+        100 ms in an organisation of 10,000); for any other role, every row
+        (`Viewer.sees_everyone`)."""
         self.reports.fresh()
         store = self.reports.projector.store
         if viewer.role == "rep":
@@ -357,7 +364,7 @@ class WorkQueues:
         else:
             rows = store.rows("reps")
             if viewer.role == "manager":
-                rows = [row for row in rows if _reports_to(row[2], viewer.actor)]
+                rows = [row for row in rows if _reports_to(row[2], viewer.actor, day)]
         return sorted({scope: doc for scope, _, doc in rows}.items())
 
     def _runs(self) -> dict[str, RunRow]:
@@ -368,16 +375,19 @@ class WorkQueues:
 
     def reps(self, viewer: Viewer, *, team: str | None = None, page: Page | None = None) -> RepPage:
         """The reps the viewer may see (team, manager, plans; names stay in the
-        events), by rep id."""
+        events), by rep id: their team and manager today (`Reports.today`)."""
         window = page or Page()
+        day = self.reports.today()
         if viewer.sees_everyone:  # nothing to decide per row: only the page's validated
-            docs = self._directory(viewer)
+            docs = self._directory(viewer, day)
             if team is not None:
-                docs = [(scope, doc) for scope, doc in docs if doc.get("team") == team]
-            return window.of(RepPage, docs, then=lambda entry: RepRow.model_validate(entry[1]))
+                docs = [(scope, doc) for scope, doc in docs if team_on(doc, day) == team]
+            return window.of(
+                RepPage, docs, then=lambda entry: DirectoryRow.model_validate(entry[1]).on(day)
+            )
         items = [
             row
-            for _, row in sorted(self._visible(viewer).items())
+            for _, row in sorted(self._visible(viewer, day).items())
             if team is None or row.team == team
         ]
         return window.of(RepPage, items)
@@ -385,7 +395,7 @@ class WorkQueues:
     def summary(self, viewer: Viewer, period: str, *, page: Page | None = None) -> SummaryPage:
         """SPEC §5 ``summary``: every visible rep's total, payable, attainment, tier
         and status for ``period``, with team subtotals (of every visible rep,
-        not only the page's)."""
+        not only the page's): each rep in their team of today (`Reports.today`)."""
         try:
             wanted = str(parse_period(period))
         except ValueError as exc:
@@ -395,7 +405,7 @@ class WorkQueues:
         # claims (the log's own index) after it: a snapshot holds a connection,
         # and a second one per request could drain the pool under load.
         with self.reports.snapshot():
-            visible = self._visible(viewer)
+            visible = self._visible(viewer, self.reports.today())
             balances, attainment = self._period_rows(wanted, visible)
             runs = self._runs()
         status = self._period_status(wanted, list(visible), runs)
@@ -545,7 +555,7 @@ class WorkQueues:
         they may take — not the ones they recorded themselves (maker-checker);
         a manager sees their team's, a rep their own, to follow them."""
         with self.reports.snapshot():  # the directory and the queue of one moment
-            visible = self._visible(viewer)
+            visible = self._visible(viewer, self.reports.today())
             rows = self.reports.projector.store.rows("pending_approvals")
         # the page's items read their events after it (one connection at a time)
         waiting: list[PendingRow] = []
@@ -627,7 +637,7 @@ class WorkQueues:
             return self._disputes(viewer, status, page)
 
     def _disputes(self, viewer: Viewer, status: str | None, page: Page | None) -> DisputePage:
-        visible = self._visible(viewer)
+        visible = self._visible(viewer, self.reports.today())
         runs = self._runs()
         store = self.reports.projector.store
         rows = [
@@ -664,7 +674,7 @@ class WorkQueues:
         _choice(severity, ("minor", "red_line"), "severity")
         _choice(status, CASE_STATUSES, "status")
         with self.reports.snapshot():  # the directory and the cases of one moment
-            visible = self._visible(viewer)
+            visible = self._visible(viewer, self.reports.today())
             cases = self.reports.projector.store.rows("discipline")
         items: list[CaseItem] = []
         for scope, _, doc in cases:

@@ -40,7 +40,7 @@ from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import EventSummary, StatementDiff, diff_statements
 from projections.discipline_history import HistoryEntry, history_entries
-from projections.disputes import DisputeRow, RepRow
+from projections.disputes import DirectoryRow, DisputeRow, RepRow
 from projections.facts import LedgerFacts
 from projections.kept_views import KeptView, KeptViews, ViewKey
 from projections.payout_runs import run_status
@@ -188,15 +188,19 @@ class Reports:
         *,
         projections: Literal["inline", "background", "external"] = "inline",
         read_wait_seconds: float = 2.0,
+        today: Callable[[], date] | None = None,
     ) -> None:
         """``projections`` says who keeps the read models current: this caller
         before each read (the CLI), a thread of this process (`start_following`,
         the API), or another process (the worker). In the last two, a read waits
         up to ``read_wait_seconds`` for the projections to reach the head, then
-        serves them as of where they are (and says so in ``as_of``)."""
+        serves them as of where they are (and says so in ``as_of``). ``today``:
+        the day a question is asked (default: the UTC date), which decides a
+        rep's team and manager (`rep`, and the lists' scope)."""
         self.ledger = ledger
         self.projections = projections
         self.read_wait_seconds = read_wait_seconds
+        self.today: Callable[[], date] = today or _utc_today
         self._projector: Projector | None = None
         self._lock = threading.Lock()  # one catch-up at a time per process
         # the position this context's `snapshot` reads as of (None: not in one)
@@ -210,7 +214,7 @@ class Reports:
         self._summaries = KeptViews(max_entries=_KEPT_SUMMARIES, max_bytes=_KEPT_BYTES)
         self._making: dict[ViewKey, threading.Lock] = {}  # a lock per view being made
         # rep -> (the read models' position, its directory row there)
-        self._directory: dict[str, tuple[int, RepRow]] = {}
+        self._directory: dict[str, tuple[int, DirectoryRow]] = {}
         # rep -> (head position, facts, calculator, step cache) of recent estimates
         self._estimates: dict[str, _KeptRep] = {}
         self._estimates_lock = threading.Lock()
@@ -839,23 +843,25 @@ class Reports:
         )
 
     def rep(self, rep_id: str) -> RepRow:
-        """The rep's directory row (team, manager, plans); NotFoundError if none."""
+        """The rep's directory row (team, manager, plans) today; NotFoundError if
+        none."""
         return self.rep_at(rep_id, self.fresh())
 
     def rep_at(self, rep_id: str, position: int) -> RepRow:
         """`rep` as the read models stand at ``position`` (where `fresh` or
-        `now_position` found them): read once per position."""
+        `now_position` found them): read once per position, its team and manager
+        those in force `today` (a transfer dated later moves the rep on its day)."""
         kept = self._directory.get(rep_id)
         if kept is not None and kept[0] == position:
-            return kept[1]
+            return kept[1].on(self.today())
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
-        row = RepRow.model_validate(rows[0][2])
+        row = DirectoryRow.model_validate(rows[0][2])
         if len(self._directory) >= _KEPT_REPS:
             self._directory.clear()
         self._directory[rep_id] = (position, row)
-        return row
+        return row.on(self.today())
 
     def history(self, rep_id: str) -> list[HistoryEntry]:
         """The rep's disciplinary history, from its read model: each entry typed
@@ -1319,6 +1325,11 @@ _NO_END = 2**63 - 1
 _KEPT_SUMMARIES = 1024  # statement views a process keeps (`KeptViews`), and their bytes
 _KEPT_BYTES = 64 * 1024 * 1024
 _KEPT_REPS = 10_000  # directory rows a process keeps (`Reports.rep`)
+
+
+def _utc_today() -> date:
+    """`Reports.today` unless another clock is given: the date in UTC."""
+    return datetime.now(UTC).date()
 
 
 def _one_page(offset: int | None, limit: int | None) -> None:

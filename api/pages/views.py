@@ -22,6 +22,7 @@ from policies.pay_warnings import PayWarning
 from policies.periods import parse_period
 from policies.plan import Plan
 from policies.wording import render_step, render_warning
+from projections.disputes import team_on
 from projections.service import Reports
 from projections.storage import ViewStore
 
@@ -335,10 +336,13 @@ def overview(reports: Reports, period: str | None) -> Overview:
 def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     """The overview's figures from the read models (`overview`, in a snapshot)."""
     store = reports.projector.store
+    # each rep in their team of today (a transfer counts from its date): one
+    # small directory row a rep, read whole for its dated teams
+    day = reports.today()
+    teams = {scope: team_on(doc, day) or "" for scope, _, doc in store.rows("reps")}
     # the fields summed and counted, picked out by the database: every rep's row
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
-    teams = {scope: team or "" for scope, _, (team,) in store.fields("reps", ("team",))}
     balances = store.fields("balances", ("payable", "currency"))
     periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher

@@ -1,6 +1,7 @@
 """Team (a manager's reps), Cases (compliance) and a rep's disciplinary history
 (SPEC §5.1), with the same role table and scope as the API: a manager sees the
-reps whose ``manager_id`` is them (`api.auth.manages`), compliance every case.
+reps whose manager is them today (`api.auth.manages`, `Reports.today`),
+compliance every case.
 
 A decision on a red-line case is confirmed first and then recorded through the
 API's own `api.routes.approvals.post_approval` (maker-checker included).
@@ -25,6 +26,7 @@ from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
 from presentation import history_texts
+from projections.disputes import manager_on
 from projections.storage import ViewStore
 
 __all__ = ["router"]
@@ -52,11 +54,12 @@ def team(request: Request) -> Response:
     attainment distribution; their targets and cases waiting for a decision."""
 
     def build(page: Page) -> Response:
+        day = page.reports.today()
         with _work_views(page, "manager", "get_statement", refused="team: managers") as store:
             reps = sorted(
                 scope
                 for scope, _, doc in store.rows("reps")
-                if manages(page.who, doc.get("manager_id"))
+                if manages(page.who, manager_on(doc, day))
             )
             # the team's own rows, a rep at a time (not the whole organisation's)
             balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}

@@ -11,7 +11,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError, NotFoundError
 from projections import queues as queues_module
-from projections.disputes import RepRow
+from projections.disputes import DirectoryRow
 from projections.queues import MAX_LIMIT, Page, PendingAdjustment, Viewer, WorkQueues
 from projections.rows import ListPage
 from projections.service import Reports
@@ -84,14 +84,14 @@ class TestLists:
         before validation: the whole directory was validated for every request
         (100 ms for a rep among 10,000)."""
         validated: list[str] = []
-        validate = RepRow.model_validate
+        validate = DirectoryRow.model_validate
 
-        def counting(doc: Any, **kwargs: Any) -> RepRow:
+        def counting(doc: Any, **kwargs: Any) -> DirectoryRow:
             row = validate(doc, **kwargs)
             validated.append(row.rep_id)
             return row
 
-        monkeypatch.setattr(RepRow, "model_validate", counting)
+        monkeypatch.setattr(DirectoryRow, "model_validate", counting)
         assert _ids(queues.reps(Viewer("rep", "r2", "r2")), "rep_id") == ["r2"]
         assert validated == ["r2"]
         validated.clear()

@@ -14,6 +14,7 @@ from api.pages import views
 from demo import run_demo
 from ledger.application import Ledger
 from policies.periods import parse_period
+from projections.disputes import team_on
 from projections.service import Reports
 from projections.storage.core import Batch, Replacement
 from tests.builders import seeded
@@ -40,7 +41,7 @@ class TestFields:
         [
             ("balances", ("payable", "currency", "total")),
             ("attainment", ("attainment", "tier_coefficient", "score")),
-            ("reps", ("team", "manager_id")),
+            ("reps", ("rep_id",)),
         ],
     )
     def test_equal_to_the_documents_decoded_whole(
@@ -95,7 +96,8 @@ class TestOverview:
             measured = Counter(k for _, k, doc in store.rows("attainment") if doc.get("attainment"))
             assert measured, "the demo sets targets"
             assert chosen == max(measured, key=lambda p: (parse_period(p).last_day, measured[p], p))
-        teams = {scope: doc.get("team") or "" for scope, _, doc in store.rows("reps")}
+        day = reports.today()
+        teams = {scope: team_on(doc, day) or "" for scope, _, doc in store.rows("reps")}
         attainment = [doc for _, _, doc in store.rows("attainment", key=chosen)]
         buckets = Counter(views.bucket(doc.get("attainment")) for doc in attainment)
         assert view.distribution == [(label, buckets[label]) for label in views.BUCKET_LABELS]

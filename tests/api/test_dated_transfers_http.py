@@ -1,0 +1,120 @@
+"""SPEC §2 and §5 over HTTP, on both stores: a transfer recorded ahead of its
+date leaves the rep in their manager's team until that day — the new manager
+gets 404 on the rep's statements and disputes, 403 recording for them, and
+neither `GET /reps`, the summary nor the team page lists them — and moves them
+on it (the day injected into the app: `create_app(today=...)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.tokens import TokenStore
+from ledger.application import Ledger
+from projections.service import Reports
+from tests.api.conftest import SECRET
+from tests.builders import enrol, jsonl, line, sale, seeded
+from tests.integration.test_dated_transfers import MOVE_DAY, TODAY, Clock
+
+WHO = {"zhao": ("mgr-zhao", "manager"), "he": ("lead-he", "manager"), "fin": ("fin-amy", "finance")}
+
+
+class Served:
+    def __init__(self, client: TestClient, clock: Clock, tokens: dict[str, str]) -> None:
+        self.client, self.clock, self.tokens = client, clock, tokens
+
+    def team_page(self, who: str) -> str:
+        """The team page (SPEC §5.1) of ``who``, signed in by a one-time link."""
+        actor, role = WHO[who]
+        self.client.cookies.clear()
+        app: Any = self.client.app
+        code = app.state.signin_codes.issue(actor=actor, role=role)
+        assert self.client.get(f"/app/signin/{code}", follow_redirects=False).status_code == 303
+        return str(self.client.get("/app/team?period=2026-Q4").text)
+
+    def get(self, url: str, who: str) -> Any:
+        return self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[who]}"})
+
+    def kpi(self, who: str, score: str) -> int:
+        body = {
+            "type": "KpiScored",
+            "occurred_at": "2026-11-20T10:00:00+08:00",
+            "rep_id": "r1",
+            "period": "2026-Q4",
+            "kpi": "visits",
+            "score": score,
+        }
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return int(self.client.post("/events", json=body, headers=headers).status_code)
+
+    def listed(self, who: str) -> list[str]:
+        return [item["rep_id"] for item in self.get("/reps", who).json()["items"]]
+
+    def teams(self, who: str) -> dict[str, int]:
+        page = self.get("/periods/2026-Q4/summary", who).json()
+        return {team["team"]: team["reps"] for team in page["teams"]}
+
+
+@pytest.fixture
+def served(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
+    """r1 and r2 in east under mgr-zhao; r1's move to north under lead-he is
+    recorded today (4 December 2026), dated 1 March 2027."""
+    ledger = make_ledger()
+    seeded(ledger, "mgr-zhao", "lead-he")
+    ledger.import_lines(
+        jsonl(
+            enrol("r1", team="east", manager_id="mgr-zhao"),
+            enrol("r2", team="east", manager_id="mgr-zhao"),
+            sale("S1", "r1", "10000.00"),
+            sale("S2", "r1", "20000.00", at="2026-11-02T10:00:00+08:00"),
+            sale("S3", "r2", "30000.00", at="2026-11-03T10:00:00+08:00"),
+            line(
+                "RepTransferred",
+                at="2027-03-01T00:00:00+08:00",
+                rep_id="r1",
+                team="north",
+                manager_id="lead-he",
+            ),
+        ),
+        actor="hr-sync",
+    )
+    Reports(ledger).catch_up()
+    store = TokenStore(ledger, SECRET)
+    tokens = {name: store.create(actor=a, role=r)[0] for name, (a, r) in WHO.items()}
+    clock = Clock(TODAY)
+    settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True, parse_workers=1)
+    app = create_app(settings, ledger=ledger, today=clock)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield Served(client, clock, tokens)
+
+
+def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Served) -> None:
+    """4 December 2026: mgr-zhao's rep (statements, disputes, KPIs, lists,
+    summary, team page), not lead-he's; 1 March 2027: lead-he's, not mgr-zhao's."""
+    for url in ("/reps/r1/statements/2026-Q3", "/reps/r1/statements/2026-Q4", "/reps/r1/disputes"):
+        assert served.get(url, "zhao").status_code == 200, url
+        assert served.get(url, "he").status_code == 404, url
+    assert served.kpi("he", "0.9") == 403
+    assert served.kpi("zhao", "0.9") == 201
+    assert (served.listed("zhao"), served.listed("he")) == (["r1", "r2"], [])
+    assert served.teams("fin") == {"east": 2}
+    assert served.teams("he") == {}
+    assert "r1" in served.team_page("zhao")
+    assert "r1" not in served.team_page("he")
+
+    served.clock.day = MOVE_DAY
+    for url in ("/reps/r1/statements/2026-Q3", "/reps/r1/statements/2026-Q4", "/reps/r1/disputes"):
+        assert served.get(url, "he").status_code == 200, url
+        assert served.get(url, "zhao").status_code == 404, url
+    assert served.kpi("zhao", "0.9") == 403
+    assert served.kpi("he", "0.8") == 201
+    assert (served.listed("zhao"), served.listed("he")) == (["r2"], ["r1"])
+    assert served.teams("fin") == {"east": 1, "north": 1}
+    assert served.teams("he") == {"north": 1}
+    assert "r1" not in served.team_page("zhao")
+    assert "r1" in served.team_page("he")
