@@ -489,20 +489,7 @@ class Calculator:
             if earned is None:
                 continue
             booked += [_release(p, sale, earned) for p in sale.payments or ()]
-        releases = []
-        for payment in f.payments_by_rep.get(rep_id, ()):
-            if period_of(payment.occurred_at, plan.period) != period:
-                continue
-            paid_sale = f.sales.get(payment.data["sale_id"])
-            if paid_sale is None:
-                continue
-            booking = period_of(paid_sale.occurred_at, plan.period)
-            self._check_booked(booking)
-            earned_then = (
-                earned_here if booking == period else self._earned_in(rep_id, booking)
-            ).get(paid_sale.sale_id)
-            if earned_then is not None:
-                releases.append(_release(payment, paid_sale, earned_then))
+        releases = self._releases_in(rep_id, period, plan, earned_here)
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
 
     def _late_releases(
@@ -512,27 +499,46 @@ class Calculator:
         received in it of a sale booked earlier under a collection plan (the
         plan changed between) still releases its share of what the sale earned
         then — it was earned, and its booking period counts it as released."""
-        f = self.facts
         if not any(
-            p.commission.basis == "collection" for v in f.plans.values() for p in v.values()
+            p.commission.basis == "collection"
+            for v in self.facts.plans.values()
+            for p in v.values()
         ):
             return facts  # no plan ever held commission back
         self._check_placed(period, plan)
+        releases = self._releases_in(rep_id, period, plan, None)
+        return replace(facts, releases=tuple(releases)) if releases else facts
+
+    def _releases_in(
+        self,
+        rep_id: str,
+        period: Period,
+        plan: Plan,
+        earned_here: dict[str, tuple[Decimal, Decimal]] | None,
+    ) -> list[ReleaseFact]:
+        """The payments received in ``period``, each with what its sale earned
+        in its booking period (``earned_here``: this period's; None: a period
+        paid on booking, whose own sales were paid whole)."""
+        f = self.facts
         releases = []
-        for payment in f.payments_by_rep[rep_id]:
+        for payment in f.payments_by_rep.get(rep_id, ()):
             if period_of(payment.occurred_at, plan.period) != period:
                 continue
             paid_sale = f.sales.get(payment.data["sale_id"])
             if paid_sale is None:
                 continue
             booking = period_of(paid_sale.occurred_at, plan.period)
-            if booking >= period:
+            if earned_here is None and booking >= period:
                 continue  # booked here (paid on booking) or later: nothing held back
             self._check_booked(booking)
-            earned_then = self._earned_in(rep_id, booking).get(paid_sale.sale_id)
+            earned_then = (
+                earned_here
+                if earned_here is not None and booking == period
+                else self._earned_in(rep_id, booking)
+            ).get(paid_sale.sale_id)
             if earned_then is not None:
                 releases.append(_release(payment, paid_sale, earned_then))
-        return replace(facts, releases=tuple(releases)) if releases else facts
+        return releases
 
     def _check_placed(self, period: Period, plan: Plan) -> None:
         """A windowed replay's facts must hold the sale of every payment
@@ -643,16 +649,33 @@ class Calculator:
         previous = period.previous()
         while (
             previous >= first
-            and (rep_id, previous, False) not in self._memo
-            and (rep_id, previous) not in self.known_totals
-            and self.facts.paid_run(rep_id, previous) is None
-            and self.facts.plan_for(rep_id, previous) is not None
             and (self.window_start is None or previous.first_day >= self.window_start)
+            and not self._done_before(rep_id, previous)
         ):
             chain.append(previous)
             previous = previous.previous()
-        for earlier in reversed(chain[1:]):  # the nearest is computed by the caller
-            self.compute(rep_id, earlier)
+        # A paid period's correction settles the balance it carried in, so it
+        # reads the unpaid period before it, whose own corrections read the
+        # paid ones before that: periods paid every other quarter for decades
+        # recursed a few frames per period. Done oldest first, each finds the
+        # one before it done.
+        for earlier in reversed(chain[1:]):  # the nearest is the caller's
+            if self.facts.paid_run(rep_id, earlier) is not None:
+                self.correction_for(rep_id, earlier)
+            else:
+                self.compute(rep_id, earlier)
+
+    def _done_before(self, rep_id: str, period: Period) -> bool:
+        """Whether nothing before ``period`` need be walked: it is computed (or
+        its total known), its correction found (paid), or it has no plan (the
+        rep's balance starts again after it)."""
+        if self.facts.paid_run(rep_id, period) is not None:
+            return (rep_id, period) in self._correction_memo
+        return (
+            (rep_id, period, False) in self._memo
+            or (rep_id, period) in self.known_totals
+            or self.facts.plan_for(rep_id, period) is None
+        )
 
     def _total_of(self, rep_id: str, period: Period) -> Decimal:
         """A period's total (paid: as paid)."""

@@ -13,14 +13,19 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
+from policies.periods import parse_period
+from policies.plan import load_plan
 from projections.service import Reports
+from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, payouts, sale, seeded
+from tests.unit.shapes import plan_toml
 
 RED_LINE_AT = "2026-08-01T10:00:00+08:00"
 
@@ -271,3 +276,88 @@ class TestCorrectedTwice:
             if r.type == "SaleCancelled" and r.data["sale_id"] == "S2"
         )
         assert second["event_ids"] == [s2_cancelled]
+
+
+class TestManyPeriods:
+    def test_periods_paid_every_other_quarter_are_replayed_without_going_deeper(
+        self, ledger: Ledger
+    ) -> None:
+        """A paid period's correction reads the unpaid one before it, whose
+        corrections read the paid ones before that: replayed as calls within
+        calls, a rep paid every other quarter for fifty years ran out of stack
+        (a RecursionError on every run). Walked oldest first, a statement goes
+        no deeper with eleven such pairs behind it than with one."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("r1")), actor="hr-sync")
+        quarters = [f"{2026 + (i + 2) // 4}-Q{(i + 2) % 4 + 1}" for i in range(24)]
+        ledger.import_lines(
+            jsonl(
+                *(
+                    sale(
+                        f"S{i}",
+                        "r1",
+                        "1000.00",
+                        at=f"{q[:4]}-{int(q[-1]) * 3 - 1:02d}-10T10:00:00+08:00",
+                    )
+                    for i, q in enumerate(quarters)
+                )
+            ),
+            actor="crm",
+        )
+        reports = Reports(ledger)
+        for quarter in quarters[1::2]:
+            _pay(reports, quarter)
+        head = ledger.head()
+        assert head is not None
+
+        def depth_of(quarter: str) -> int:
+            facts, at = reports.facts_at(head.position)
+            deepest = 0
+
+            def watch(frame: Any, event: str, _arg: Any) -> None:
+                nonlocal deepest
+                if event == "call":
+                    n, f = 0, frame
+                    while f is not None:
+                        n, f = n + 1, f.f_back
+                    deepest = max(deepest, n)
+
+            sys.setprofile(watch)
+            try:
+                Calculator(facts, at).statement("r1", parse_period(quarter))
+            finally:
+                sys.setprofile(None)
+            return deepest
+
+        assert depth_of(quarters[-2]) - depth_of(quarters[2]) <= 5
+
+
+class TestLeaversEarnNothingAfter:
+    def test_a_manager_who_left_is_paid_no_override_after_and_no_later_run(
+        self, ledger: Ledger
+    ) -> None:
+        """m1 (override 2 % of r2's sales) was dismissed on 15 August; r2 stays
+        recorded under m1 and sells 100,000 in July, in September and every
+        quarter after. m1's Q3 override counts July's sale alone, and no later
+        run covers m1 for overrides of a team they no longer lead."""
+        ledger.publish_plan(
+            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
+            actor="admin",
+        )
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"),
+                enrol("r2", manager_id="m1"),
+                sale("S1", "r2", "100000.00"),
+                line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="m1", reason="dismissed"),
+                sale("S2", "r2", "100000.00", at="2026-09-20T10:00:00+08:00"),
+                sale("S3", "r2", "100000.00", at="2026-10-20T10:00:00+08:00"),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        q3 = reports.statement("m1", "2026-Q3")
+        assert [x["amount"] for x in q3["lines"] if x["kind"] == "override"] == ["2000.00"]
+        _pay(reports, "2026-Q3")
+        q4 = _run(reports, "2026-Q4")
+        assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
