@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -1401,10 +1401,13 @@ def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
 
 def _settles(statement: Mapping[str, Any]) -> bool:
     """Whether a statement of a period after its rep left books anything to
-    settle — a correction of a paid period, an adjustment (an upheld dispute),
-    a payment's release — so that a run pays it: any line but a carried
-    balance, which only carries on what the rep owes, with an amount."""
+    settle — a correction of a paid period, an adjustment (an upheld dispute)
+    — so that a run pays it. Earnings of the period itself (an override on a
+    team they no longer lead, a share of a sale made after they left) are not
+    settlements: a leaver is not paid them."""
     return any(
-        line["kind"] != "carried_balance" and Decimal(line["amount"]) != 0
-        for line in statement["lines"]
+        line["kind"] in _SETTLEMENTS and Decimal(line["amount"]) != 0 for line in statement["lines"]
     )
+
+
+_SETTLEMENTS: Final = frozenset({"correction", "adjustment"})
