@@ -18,8 +18,7 @@ from api.tokens import TokenStore
 from ledger.application import Ledger
 from projections.service import Reports
 from tests.api.conftest import SECRET
-from tests.builders import enrol, jsonl, line, sale, seeded
-from tests.integration.test_dated_transfers import MOVE_DAY, TODAY, Clock
+from tests.integration.test_dated_transfers import MOVE_DAY, TODAY, Clock, moved_ahead
 
 WHO = {"zhao": ("mgr-zhao", "manager"), "he": ("lead-he", "manager"), "fin": ("fin-amy", "finance")}
 
@@ -64,25 +63,7 @@ class Served:
 def served(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
     """r1 and r2 in east under mgr-zhao; r1's move to north under lead-he is
     recorded today (4 December 2026), dated 1 March 2027."""
-    ledger = make_ledger()
-    seeded(ledger, "mgr-zhao", "lead-he")
-    ledger.import_lines(
-        jsonl(
-            enrol("r1", team="east", manager_id="mgr-zhao"),
-            enrol("r2", team="east", manager_id="mgr-zhao"),
-            sale("S1", "r1", "10000.00"),
-            sale("S2", "r1", "20000.00", at="2026-11-02T10:00:00+08:00"),
-            sale("S3", "r2", "30000.00", at="2026-11-03T10:00:00+08:00"),
-            line(
-                "RepTransferred",
-                at="2027-03-01T00:00:00+08:00",
-                rep_id="r1",
-                team="north",
-                manager_id="lead-he",
-            ),
-        ),
-        actor="hr-sync",
-    )
+    ledger = moved_ahead(make_ledger())
     Reports(ledger).catch_up()
     store = TokenStore(ledger, SECRET)
     tokens = {name: store.create(actor=a, role=r)[0] for name, (a, r) in WHO.items()}

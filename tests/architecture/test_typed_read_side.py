@@ -9,7 +9,8 @@ import typing
 from projections.queues import WorkQueues
 from projections.rows import ListPage, Row
 
-# The queue's lists, and the one run it shows whole.
+# The queue's lists, and the single things it shows whole: a run, and a subject
+# awaiting a decision (its confirmation page).
 _LISTS = ("reps", "summary", "runs", "pending", "disputes", "cases")
 
 
@@ -19,11 +20,15 @@ def test_every_work_queue_answers_a_typed_page() -> None:
         for name, member in inspect.getmembers(WorkQueues, inspect.isfunction)
         if not name.startswith("_")
     }
-    assert public == {*_LISTS, "run"}, "a new list answers a typed page too"
+    assert public == {*_LISTS, "run", "pending_item"}, "a new list answers a typed page too"
     for name in _LISTS:
         answer = typing.get_type_hints(getattr(WorkQueues, name))["return"]
         assert issubclass(answer, ListPage), name
     assert issubclass(typing.get_type_hints(WorkQueues.run)["return"], Row)
+    item = typing.get_type_hints(WorkQueues.pending_item)["return"]  # the union, unannotated
+    kinds = typing.get_args(item)
+    assert kinds
+    assert all(issubclass(kind, Row) for kind in kinds)
 
 
 def test_a_page_declares_what_its_items_are() -> None:

@@ -45,6 +45,10 @@ def _transfer(rep_id: str, at: str, **moves: str) -> dict[str, str]:
 
 @pytest.fixture
 def org(ledger: Ledger) -> Ledger:
+    return moved_ahead(ledger)
+
+
+def moved_ahead(ledger: Ledger) -> Ledger:
     """r1 and r2 in team east under mgr-zhao, each with a sale in Q3 and Q4; r1's
     move to team north under lead-he is recorded now, dated 1 March 2027."""
     seeded(ledger, "mgr-zhao", "lead-he")

@@ -438,6 +438,21 @@ class TestHeaders:
         assert not [p for p in paths if p.startswith("/app/")]
 
 
+def _adjustment(site: Site, adjustment_id: str, rep_id: str, amount: str, reason: str) -> None:
+    """fin-amy requests an adjustment of ``rep_id``'s 2026-Q4."""
+    line = event_line(
+        "AdjustmentRequested",
+        actor="fin-amy",
+        at="2026-12-01T10:00:00+08:00",
+        adjustment_id=adjustment_id,
+        rep_id=rep_id,
+        period="2026-Q4",
+        amount=amount,
+        reason=reason,
+    )
+    site.ledger.import_lines(jsonl(line), actor="fin-amy")
+
+
 class TestPayouts:
     def act(self, site: Site, **form: str) -> Any:
         csrf = site.csrf("/app/payouts")
@@ -478,21 +493,7 @@ class TestPayouts:
         """Q4 (which holds Q3's -7,000 correction) paid, then changed by an
         approved adjustment: its columns' totals are the sums of its rows."""
         self.pay_q4(site)
-        site.ledger.import_lines(
-            jsonl(
-                event_line(
-                    "AdjustmentRequested",
-                    actor="fin-amy",
-                    at="2026-12-01T10:00:00+08:00",
-                    adjustment_id="ADJ-Q4-LATE",
-                    rep_id="rep-li",
-                    period="2026-Q4",
-                    amount="1500.00",
-                    reason="late",
-                )
-            ),
-            actor="fin-amy",
-        )
+        _adjustment(site, "ADJ-Q4-LATE", "rep-li", "1500.00", "late")
         site.sign_in("fin-bob", "finance")
         assert (
             self.act(site, action="approve", subject="ADJ-Q4-LATE", confirm="yes").status_code
@@ -506,21 +507,7 @@ class TestPayouts:
 
     def test_an_approval_confirmation_shows_what_it_moves(self, site: Site) -> None:
         """An adjustment's amount, period and reason on its confirmation."""
-        site.ledger.import_lines(
-            jsonl(
-                event_line(
-                    "AdjustmentRequested",
-                    actor="fin-amy",
-                    at="2026-12-01T10:00:00+08:00",
-                    adjustment_id="ADJ-BIG-1",
-                    rep_id="rep-wang",
-                    period="2026-Q4",
-                    amount="987654.32",
-                    reason="huge retro bonus",
-                )
-            ),
-            actor="fin-amy",
-        )
+        _adjustment(site, "ADJ-BIG-1", "rep-wang", "987654.32", "huge retro bonus")
         site.sign_in("fin-bob", "finance")
         confirm = self.act(site, action="approve", subject="ADJ-BIG-1")
         assert confirm.status_code == 200
