@@ -190,7 +190,15 @@ class UseCases:
                 adjustment_id=adjustment_id,
             )
         )
-        return adjustment_id, self.ledger.record(items, actor=actor)
+        try:
+            return adjustment_id, self.ledger.record(items, actor=actor)
+        except BatchRejectedError as exc:
+            first = [e for e in exc.errors if e.line == 1]
+            if adjustment_id is None or not first or len(first) == len(exc.errors):
+                raise
+            # the adjustment refused (its amount, say), the resolution naming it
+            # is refused for that alone: say why once
+            raise BatchRejectedError(first) from None
 
     # -- payouts -----------------------------------------------------------------
 

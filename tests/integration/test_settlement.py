@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from ledger.application import Ledger
+from ledger.errors import BatchRejectedError
 from ledger.events import ApprovalGranted, make_event
 from policies.periods import parse_period
 from policies.plan import load_plan
@@ -361,3 +364,19 @@ class TestLeaversEarnNothingAfter:
         _pay(reports, "2026-Q3")
         q4 = _run(reports, "2026-Q4")
         assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
+
+
+def test_an_upheld_disputes_bad_amount_is_said_once(ledger: Ledger) -> None:
+    """1.001 CNY is refused naming the amount — not also the resolution for
+    naming the adjustment that was refused with it — and nothing is stored."""
+    reports = _reports(ledger, sale("S1", "r1", "10000.00"))
+    q3 = _pay(reports, "2026-Q3")
+    use = payouts(reports)
+    dispute_id, _ = use.raise_dispute(rep_id="r1", run_id=q3, message="short", actor="r1")
+    head = ledger.head()
+    with pytest.raises(BatchRejectedError) as refused:
+        use.resolve_dispute(
+            dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="1.001"
+        )
+    assert [e.field for e in refused.value.errors] == ["amount"]
+    assert ledger.head() == head
