@@ -19,12 +19,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # not from the statement). 3 (and attainment 2, statements 3): a manager paid only
 # overrides in a period has its rows (`activity_periods`: their reports' sales);
 # statements 3 also quote a three-decimal amount whole (`policies.explanation.recorded`);
-# balances 3 also say whether a paid period was corrected since (``corrected``)
+# balances 3 also say whether a paid period was corrected since (``corrected``);
+# 4 (and statements 4): a paid period stays corrected once its correction is paid,
+# its later events say where each correction went (``correction_in``), and a
+# period paid before the one it carries from settles that balance
 BALANCES = ReadModel(
-    "balances", 3, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 4, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 2, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 3, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 4, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 
