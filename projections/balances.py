@@ -65,6 +65,9 @@ def rep_rows(
             # paid, and changed since: its correction booked in a later period
             "corrected": bool(statement.get("correction_to")),
         }
+        held = facts.open_run_statement(rep_id, key) if statement["status"] == "open" else None
+        if held is not None:  # what the open run will pay, beside what it would pay now
+            balances[key]["run"] = {"total": held["total"], "payable": held["payable"]}
         attainment[key] = {
             "rep_id": rep_id,
             "period": key,

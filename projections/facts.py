@@ -675,6 +675,22 @@ class LedgerFacts:
         done[0] = len(sales_of_rep)
         return by_period
 
+    def open_run_statement(self, rep_id: str, period: str) -> dict[str, Any] | None:
+        """The statement of ``rep_id`` in the open run (calculated or approved,
+        not paid, not rejected) that holds their ``period``, if one does: what
+        it will pay, whatever the period would pay now."""
+        held = None
+        for run in self.runs.values():
+            decision = self.decisions.get(run.run_id)
+            if run.paid is not None or run.period != period:
+                continue
+            if decision is not None and not decision.granted:
+                continue
+            statement = run.statement_of(rep_id)
+            if statement is not None:
+                held = statement  # the latest run holds it (one at a time)
+        return held
+
     def reps_of_subject(self, subject_id: str) -> set[str]:
         for table in (self.targets, self.adjustments):
             if subject_id in table:

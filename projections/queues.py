@@ -109,6 +109,10 @@ class SummaryItem(Row):
     pending: int
     status: PeriodStatus
     run_id: str | None
+    # calculated or approved, not paid: ``total`` and ``payable`` are the run's
+    # (what it will pay); these, what the period would pay now, when that differs
+    now_total: str | None = None
+    now_payable: str | None = None
 
 
 class TeamTotal(Row):
@@ -316,6 +320,20 @@ class Page:
         )
 
 
+def _as_held(doc: dict[str, Any], state: str) -> dict[str, Any]:
+    """A rep's balances row as the summary shows it: held by an open run
+    (calculated or approved), its figures are the run's — what it will pay, as
+    its status says — and what the period would pay now stands beside them when
+    later events changed it (booked, once the run is paid, as a correction)."""
+    held = doc.get("run")
+    if state not in {"calculated", "approved"} or held is None:
+        return doc
+    shown = {**doc, "total": held["total"], "payable": held["payable"]}
+    if (held["total"], held["payable"]) != (doc["total"], doc["payable"]):
+        shown |= {"now_total": doc["total"], "now_payable": doc["payable"]}
+    return shown
+
+
 def _money(text: object) -> Decimal:
     return Decimal(str(text)) if text is not None else Decimal(0)
 
@@ -416,6 +434,7 @@ class WorkQueues:
             doc = balances.get(rep_id)
             if doc is None:
                 continue  # not enrolled then, or paid by another kind of period
+            doc = _as_held(doc, status.get(rep_id, ("open", None))[0])
             listed.append((rep_id, rep, doc))
             key = f"{rep.team or ''}\x00{doc['currency']}"
             team = teams.setdefault(
@@ -457,6 +476,8 @@ class WorkQueues:
                 pending=pending,
                 status=state,
                 run_id=run_id,
+                now_total=doc.get("now_total"),
+                now_payable=doc.get("now_payable"),
             )
 
         return (page or Page()).of(SummaryPage, listed, then=item, period=wanted, teams=subtotals)

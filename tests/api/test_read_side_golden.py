@@ -68,7 +68,7 @@ QUEUE_KEYS: dict[str, list[str]] = {
     "rep": ["left", "manager_id", "plan_ids", "rep_id", "team"],
     "summary": [
         "rep_id", "team", "manager_id", "currency", "total", "payable", "attainment",
-        "score", "tier_coefficient", "pending", "status", "run_id",
+        "score", "tier_coefficient", "pending", "status", "run_id", "now_total", "now_payable",
     ],
     "team": ["team", "currency", "reps", "total", "payable"],
     "run": [

@@ -25,6 +25,7 @@ from ledger.errors import BatchRejectedError
 from ledger.events import ApprovalGranted, make_event
 from policies.periods import parse_period
 from policies.plan import load_plan
+from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, payouts, sale, seeded
@@ -380,3 +381,28 @@ def test_an_upheld_disputes_bad_amount_is_said_once(ledger: Ledger) -> None:
         )
     assert [e.field for e in refused.value.errors] == ["amount"]
     assert ledger.head() == head
+
+
+def test_the_summary_shows_what_an_open_run_will_pay(ledger: Ledger) -> None:
+    """Q4 calculated and approved at 50.00; then a Q3 sale is cancelled (Q3
+    paid): the summary says approved, 50.00 payable — the run's figures, as
+    its status — and beside them what Q4 would pay now (0.00, -4,950.00)."""
+    reports = _reports(
+        ledger,
+        sale("S1", "r1", "100000.00"),
+        sale("S4", "r1", "1000.00", at="2026-10-20T10:00:00+08:00"),
+    )
+    _pay(reports, "2026-Q3")
+    q4 = _run(reports, "2026-Q4")
+    _approve(ledger, q4)
+    ledger.import_lines(
+        jsonl(line("SaleCancelled", at="2026-08-01T10:00:00+08:00", sale_id="S1", reason="x")),
+        actor="crm",
+    )
+    reports.catch_up()
+    summary = WorkQueues(reports).summary(Viewer.operator("fin-amy"), "2026-Q4")
+    (item,) = [i for i in summary.items if i.rep_id == "r1"]
+    assert (item.status, item.run_id) == ("approved", q4)
+    assert (item.total, item.payable) == ("50.00", "50.00")
+    assert (item.now_total, item.now_payable) == ("-4950.00", "0.00")
+    assert [(t.reps, t.payable) for t in summary.teams] == [(2, "50.00")], "r2: 0.00"
