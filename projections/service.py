@@ -775,15 +775,22 @@ class Reports:
         pb = self.ledger.resolve_as_of(b, field="to")
         before = self.statement(rep_id, period, as_of=pa)
         after = self.statement(rep_id, period, as_of=pb)
+        # a paid period's statement is the one recorded when its run was
+        # computed: what changed it is what was recorded up to that point, not
+        # to the point asked for (a cancellation after the payment is its
+        # correction's cause, not this diff's)
+        seen = sorted((_computed_at(before, pa), _computed_at(after, pb)))
         low, high = min(pa, pb), max(pa, pb)
         # The events between of the rep's trail (the replay index's: their own,
         # their reports' for an override, plans and rates), read by position —
         # what can have changed their lines; never other reps' events (SPEC §2),
-        # nor every event of a large import between the two points.
-        trail = sorted(p for p in self._trail(rep_id, high) if p > low)
-        summaries = {r.event_id: EventSummary.of(r) for r in self.ledger.read_positions(trail)}
-        between = list(summaries.values())
-        causes = self._diff_causes(rep_id, _period(period), low, high)
+        # nor every event of a large import between the two points. From the
+        # earlier of the points the two statements reflect: a cause is named.
+        trail = sorted(p for p in self._trail(rep_id, high) if p > min(low, seen[0]))
+        records = self.ledger.read_positions(trail)
+        summaries = {r.event_id: EventSummary.of(r) for r in records}
+        between = [summaries[r.event_id] for r in records if r.position > low]
+        causes = self._diff_causes(rep_id, _period(period), seen[0], seen[1])
         # the events a changed line cites that were recorded before (an
         # exchange rate a new sale converts at, say): named by type, actor and
         # time too, not by a bare id — a few, read by id
@@ -1411,3 +1418,10 @@ def _settles(statement: Mapping[str, Any]) -> bool:
 
 
 _SETTLEMENTS: Final = frozenset({"correction", "adjustment"})
+
+
+def _computed_at(statement: Mapping[str, Any], asked: int) -> int:
+    """The point of the event order a statement served ``asked`` reflects: a
+    paid period's, the position its run computed it at."""
+    paid = statement.get("paid") if statement.get("status") == "paid" else None
+    return int(paid["computed_at_position"]) if isinstance(paid, dict) else asked

@@ -134,3 +134,21 @@ class TestCorrectionExplanation:
             ("bonus", "15000.00", "12000.00", [inside]),
             ("commission", "16600.00", "12600.00", [inside]),
         ]
+
+    def test_a_diff_up_to_a_paid_statement_names_what_it_was_computed_from(
+        self, paid: tuple[Ledger, Reports]
+    ) -> None:
+        """From before Li's sales to the head, Q3's later side is what was paid
+        (S-1007 still counted): its commission rests on S-1007's sale, and the
+        cancellation recorded after the run was computed is the correction's
+        cause, not this diff's."""
+        ledger, reports = paid
+        sold = stored_record(ledger, "SaleRecorded", sale_id="S-1007")
+        cancelled = stored_record(ledger, "SaleCancelled", sale_id="S-1007")
+        head = ledger.head()
+        assert head is not None
+        diff = reports.diff("rep-li", "2026-Q3", sold.position - 1, head.position)
+        (commission,) = [c for c in diff.changes if c.kind == "commission"]
+        named = {e.event_id for e in commission.caused_by}
+        assert sold.event_id in named
+        assert cancelled.event_id not in named
