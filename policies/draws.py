@@ -120,11 +120,20 @@ def draw_lines(
     return DrawResult(tuple(lines), balance_before, balance)
 
 
-def balance_after_of(lines: Iterable[Mapping[str, object]], balance_before: Decimal) -> Decimal:
-    """The draw balance after a recorded (paid or stored) statement, from the
-    ``draw_balance`` step of its draw lines; ``balance_before`` when it has none
-    (no draw line: the balance did not move)."""
-    after = balance_before
+def balance_after_of(
+    lines: Iterable[Mapping[str, object]], balance_before: Decimal
+) -> tuple[Decimal, Decimal]:
+    """The draw balance after a recorded (paid) statement whose balance carried
+    in is ``balance_before`` now, and what it recovered beyond it.
+
+    What a paid period drew or recovered is paid: its ``draw_balance`` step's
+    movement (after less before, as recorded) applies to the balance as it
+    stands now — which differs from the recorded one when an earlier period
+    was paid later, or changed — so a draw replayed in an earlier period is
+    still recovered, and one replayed away is not. A recovery beyond the
+    balance now (the rep repaid a draw never paid) is over-recovered: the
+    balance stops at 0 and the excess is the period's to correct."""
+    moved = Decimal(0)
     for line in lines:
         if line.get("kind") not in {"draw", "draw_recovery"}:
             continue
@@ -132,5 +141,7 @@ def balance_after_of(lines: Iterable[Mapping[str, object]], balance_before: Deci
         assert isinstance(explanation, list)
         for s in explanation:
             if s["code"] == "draw_balance":
-                after = Decimal(s["values"]["balance_after"])
-    return after
+                values = s["values"]
+                moved = Decimal(values["balance_after"]) - Decimal(values["balance_before"])
+    after = balance_before + moved
+    return (after, Decimal(0)) if after >= 0 else (Decimal(0), -after)

@@ -742,7 +742,7 @@ class Calculator:
             if run is not None:
                 paid = run.statement_of(rep_id)
                 assert paid is not None
-                balance = balance_after_of(paid["lines"], balance)
+                balance, _ = balance_after_of(paid["lines"], balance)
             elif self.facts.plan_for(rep_id, earlier) is not None:
                 self._draw_balances[rep_id, earlier.previous()] = balance
                 result = self.compute(rep_id, earlier)[1]
@@ -803,6 +803,8 @@ class Calculator:
         carried = self._carried_in(rep_id, paid_period)
         if carried is not None:
             replay_lines.append(carried_balance_line(carried))
+        if plan.draw is not None and plan.draw.recoverable:
+            self._over_recovered(rep_id, paid_period, paid, paid_lines, replay_lines)
         already, by_line, settled_at = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0))
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
@@ -833,6 +835,27 @@ class Calculator:
             )
         self._correction_memo[memo_key] = fact
         return fact
+
+    def _over_recovered(
+        self,
+        rep_id: str,
+        paid_period: Period,
+        paid: dict[str, Any],
+        paid_lines: list[Line],
+        replay_lines: list[Line],
+    ) -> None:
+        """SPEC §3.1: a paid period that recovered more draw than the balance
+        carried into it now holds (a draw an earlier period paid later never
+        made) gives the excess back: its recovery line, as paid and as it stands
+        now, joins what the correction compares."""
+        balance_in = self._draw_balance_after(rep_id, paid_period.previous())
+        _, over = balance_after_of(paid["lines"], balance_in)
+        recovered = next((x for x in paid["lines"] if x["kind"] == "draw_recovery"), None)
+        if not over or recovered is None:
+            return
+        as_paid = line_from_dict(recovered)
+        paid_lines.append(as_paid)
+        replay_lines.append(replace(as_paid, amount=as_paid.amount + over))
 
     def _later_causes(
         self,

@@ -406,3 +406,39 @@ def test_the_summary_shows_what_an_open_run_will_pay(ledger: Ledger) -> None:
     assert (item.total, item.payable) == ("50.00", "50.00")
     assert (item.now_total, item.now_payable) == ("-4950.00", "0.00")
     assert [(t.reps, t.payable) for t in summary.teams] == [(2, "50.00")], "r2: 0.00"
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("late sale", "2026-Q3", "2026-Q4", "2027-Q1"),
+        ("2026-Q4", "late sale", "2026-Q3", "2027-Q1"),
+    ],
+)
+def test_a_recoverable_draw_pays_the_same_in_any_order(
+    ledger: Ledger, order: tuple[str, ...]
+) -> None:
+    """A draw of 3,000 a quarter. Paid first, Q4 recovered 2,000 of the draw
+    Q3's replay then made (no sale yet); Q3's sale arrives, so Q3 never draws —
+    the rep repaid a draw never paid: Q4's correction gives the 2,000 back and
+    2027-Q1 recovers nothing. 20,000 in all, as paid in order."""
+    seeded(ledger)
+    draw = load_plan(plan_toml(tail="[draw]\namount = 3000\nrecoverable = true\n"), "toml")
+    ledger.publish_plan(draw.model_copy(update={"id": "drawn"}), actor="admin")
+    ledger.import_lines(
+        jsonl(enrol("r1", plan_id="drawn", at="2026-07-01T09:00:00+08:00")), actor="hr-sync"
+    )
+    ledger.import_lines(
+        jsonl(
+            sale("S4", "r1", "100000.00", at="2026-11-10T10:00:00+08:00"),
+            sale("S1", "r1", "200000.00", at="2027-02-10T10:00:00+08:00"),
+        ),
+        actor="crm",
+    )
+    reports = Reports(ledger)
+    for step in order:
+        if step == "late sale":
+            ledger.import_lines(jsonl(sale("S3", "r1", "100000.00")), actor="crm")
+        else:
+            _pay(reports, step)
+    assert _paid_to(reports, "r1") == Decimal("20000.00")
