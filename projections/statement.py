@@ -29,7 +29,7 @@ from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import carried_balance_line, diff_lines, line_key
 from policies.currency import Converted, FxRate, MissingRate, convert
-from policies.draws import balance_after_of
+from policies.draws import balance_after_of, draw_lines
 from policies.explanation import Line, Step
 from policies.facts import (
     AdjustmentFact,
@@ -805,6 +805,15 @@ class Calculator:
             replay_lines.append(carried_balance_line(carried))
         if plan.draw is not None and plan.draw.recoverable:
             self._over_recovered(rep_id, paid_period, paid, paid_lines, replay_lines)
+        elif plan.draw is not None:
+            self._forgiven_draw(
+                rep_id,
+                paid_period,
+                plan=plan,
+                paid=paid,
+                paid_lines=paid_lines,
+                replay_lines=replay_lines,
+            )
         already, by_line, settled_at = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0))
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
@@ -856,6 +865,40 @@ class Calculator:
         as_paid = line_from_dict(recovered)
         paid_lines.append(as_paid)
         replay_lines.append(replace(as_paid, amount=as_paid.amount + over))
+
+    def _forgiven_draw(
+        self,
+        rep_id: str,
+        paid_period: Period,
+        *,
+        plan: Plan,
+        paid: dict[str, Any],
+        paid_lines: list[Line],
+        replay_lines: list[Line],
+    ) -> None:
+        """SPEC §3.1: a draw that is not recoverable is what the period's total
+        lacked of the draw amount, forgiven. When later events change that
+        total — a late sale lifts it, a cancellation lowers it — the draw the
+        period would pay now differs from the one paid, and joins what the
+        correction compares (else a late sale was paid on top of a draw that
+        no longer applies, and a clawback took back what the draw guaranteed).
+        The total it tops up is the replay's lines with the carried balance as
+        it stands, and the corrections booked into it as paid."""
+        assert plan.draw is not None
+        own = self._own_facts[rep_id, paid_period]
+        booked = sum(
+            (Decimal(x["amount"]) for x in paid["lines"] if x["kind"] == "correction"),
+            Decimal(0),
+        )
+        earned = sum((x.amount for x in replay_lines), booked)
+        span = (own.first_period or paid_period, own.left_on)
+        now = draw_lines(
+            plan.draw, paid_period, span, earned, Decimal(0), plan_event_id=own.plan_event_id
+        ).lines
+        was = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw"]
+        if sum((x.amount for x in now), Decimal(0)) != sum((x.amount for x in was), Decimal(0)):
+            paid_lines.extend(was)
+            replay_lines.extend(now)
 
     def _later_causes(
         self,

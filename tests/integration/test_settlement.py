@@ -442,3 +442,44 @@ def test_a_recoverable_draw_pays_the_same_in_any_order(
         else:
             _pay(reports, step)
     assert _paid_to(reports, "r1") == Decimal("20000.00")
+
+
+@pytest.mark.parametrize(
+    ("late", "order"),
+    [
+        ("sale", ("late", "2026-Q3", "2026-Q4")),
+        ("sale", ("2026-Q3", "late", "2026-Q4")),
+        ("cancellation", ("late", "2026-Q3", "2026-Q4")),
+        ("cancellation", ("2026-Q3", "late", "2026-Q4")),
+    ],
+)
+def test_a_forgiven_draw_is_settled_when_the_total_it_topped_up_changes(
+    ledger: Ledger, late: str, order: tuple[str, ...]
+) -> None:
+    """A draw of 3,000 that is not recoverable. Q3 paid with nothing sold drew
+    3,000; a late sale (commission 4,000) no longer needs it — Q4's correction
+    is +1,000, not +4,000 on top of the draw. Q3 paid 4,000 of commission and
+    then its sale cancelled needs the draw: -1,000, not -4,000. Either way the
+    rep is paid what paying in order pays."""
+    seeded(ledger)
+    terms = "[draw]\namount = 3000\nrecoverable = false\nuntil = 2026-12-31\n"
+    ledger.publish_plan(
+        load_plan(plan_toml(tail=terms), "toml").model_copy(update={"id": "drawn"}),
+        actor="admin",
+    )
+    ledger.import_lines(
+        jsonl(enrol("r1", plan_id="drawn", at="2026-07-01T09:00:00+08:00")), actor="hr-sync"
+    )
+    q3_sale = sale("S3", "r1", "80000.00", at="2026-08-14T10:00:00+08:00")
+    events = [sale("S4", "r1", "100000.00", at="2026-11-10T10:00:00+08:00")]
+    if late == "cancellation":
+        events.append(q3_sale)
+        q3_sale = line("SaleCancelled", at="2026-09-01T10:00:00+08:00", sale_id="S3", reason="x")
+    ledger.import_lines(jsonl(*events), actor="crm")
+    reports = Reports(ledger)
+    for step in order:
+        if step == "late":
+            ledger.import_lines(jsonl(q3_sale), actor="crm")
+        else:
+            _pay(reports, step)
+    assert _paid_to(reports, "r1") == Decimal("9000.00" if late == "sale" else "8000.00")
