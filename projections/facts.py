@@ -681,15 +681,17 @@ class LedgerFacts:
         it will pay, whatever the period would pay now."""
         held = None
         for run in self.runs.values():
-            decision = self.decisions.get(run.run_id)
-            if run.paid is not None or run.period != period:
-                continue
-            if decision is not None and not decision.granted:
+            if run.period != period or not self.is_open(run):
                 continue
             statement = run.statement_of(rep_id)
             if statement is not None:
                 held = statement  # the latest run holds it (one at a time)
         return held
+
+    def is_open(self, run: RunInfo) -> bool:
+        """Whether ``run`` is open: calculated or approved, not paid, not rejected."""
+        decision = self.decisions.get(run.run_id)
+        return run.paid is None and (decision is None or decision.granted)
 
     def reps_of_subject(self, subject_id: str) -> set[str]:
         for table in (self.targets, self.adjustments):

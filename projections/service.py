@@ -1400,8 +1400,7 @@ def _held_reps(facts: LedgerFacts, period: Period) -> set[str]:
     for run in facts.runs.values():
         if not parse_period(run.period).overlaps(period):
             continue
-        decision = facts.decisions.get(run.run_id)
-        if run.paid is not None or decision is None or decision.granted:
+        if run.paid is not None or facts.is_open(run):
             held.update(s["rep_id"] for s in run.record.data["statements"])
     return held
 

@@ -9,7 +9,7 @@ and names the later events that touch it and the period their correction went to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -50,7 +50,7 @@ from policies.facts import (
 from policies.overrides import ManagerChange, ReportingLines, TeamSale
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
-from policies.plan import Plan, plan_in_force
+from policies.plan import Draw, Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text
 from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, SaleInfo
@@ -803,17 +803,10 @@ class Calculator:
         carried = self._carried_in(rep_id, paid_period)
         if carried is not None:
             replay_lines.append(carried_balance_line(carried))
-        if plan.draw is not None and plan.draw.recoverable:
-            self._over_recovered(rep_id, paid_period, paid, paid_lines, replay_lines)
-        elif plan.draw is not None:
-            self._forgiven_draw(
-                rep_id,
-                paid_period,
-                plan=plan,
-                paid=paid,
-                paid_lines=paid_lines,
-                replay_lines=replay_lines,
-            )
+        if plan.draw is not None:
+            was, now = self._draw_settled(rep_id, paid_period, plan.draw, paid, replay_lines)
+            paid_lines += was
+            replay_lines += now
         already, by_line, settled_at = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0))
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
@@ -845,46 +838,33 @@ class Calculator:
         self._correction_memo[memo_key] = fact
         return fact
 
-    def _over_recovered(
+    def _draw_settled(
         self,
         rep_id: str,
         paid_period: Period,
+        draw: Draw,
         paid: dict[str, Any],
-        paid_lines: list[Line],
-        replay_lines: list[Line],
-    ) -> None:
-        """SPEC §3.1: a paid period that recovered more draw than the balance
-        carried into it now holds (a draw an earlier period paid later never
-        made) gives the excess back: its recovery line, as paid and as it stands
-        now, joins what the correction compares."""
-        balance_in = self._draw_balance_after(rep_id, paid_period.previous())
-        _, over = balance_after_of(paid["lines"], balance_in)
-        recovered = next((x for x in paid["lines"] if x["kind"] == "draw_recovery"), None)
-        if not over or recovered is None:
-            return
-        as_paid = line_from_dict(recovered)
-        paid_lines.append(as_paid)
-        replay_lines.append(replace(as_paid, amount=as_paid.amount + over))
+        replay_lines: Sequence[Line],
+    ) -> tuple[list[Line], list[Line]]:
+        """SPEC §3.1: a paid period's draw lines, as paid and as they stand now,
+        when they differ — what its correction then settles too (none: equal).
 
-    def _forgiven_draw(
-        self,
-        rep_id: str,
-        paid_period: Period,
-        *,
-        plan: Plan,
-        paid: dict[str, Any],
-        paid_lines: list[Line],
-        replay_lines: list[Line],
-    ) -> None:
-        """SPEC §3.1: a draw that is not recoverable is what the period's total
-        lacked of the draw amount, forgiven. When later events change that
-        total — a late sale lifts it, a cancellation lowers it — the draw the
-        period would pay now differs from the one paid, and joins what the
-        correction compares (else a late sale was paid on top of a draw that
-        no longer applies, and a clawback took back what the draw guaranteed).
-        The total it tops up is the replay's lines with the carried balance as
-        it stands, and the corrections booked into it as paid."""
-        assert plan.draw is not None
+        Recoverable, what the period drew or recovered moves the balance as it
+        stands now (`_draw_balance_after`); a recovery beyond that balance (of a
+        draw an earlier period, paid later, never made) is given back. Not
+        recoverable, the draw is what the period's total lacked of the amount,
+        forgiven: when later events change that total — a late sale lifts it, a
+        cancellation lowers it — the draw it would pay now replaces the one
+        paid. The total it tops up is the replay's lines with the carried
+        balance as it stands (``replay_lines``) and the corrections booked into
+        it as paid."""
+        if draw.recoverable:
+            balance_in = self._draw_balance_after(rep_id, paid_period.previous())
+            _, over = balance_after_of(paid["lines"], balance_in)
+            recovered = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw_recovery"]
+            if not over or not recovered:
+                return [], []
+            return recovered, [replace(recovered[0], amount=recovered[0].amount + over)]
         own = self._own_facts[rep_id, paid_period]
         booked = sum(
             (Decimal(x["amount"]) for x in paid["lines"] if x["kind"] == "correction"),
@@ -892,13 +872,15 @@ class Calculator:
         )
         earned = sum((x.amount for x in replay_lines), booked)
         span = (own.first_period or paid_period, own.left_on)
-        now = draw_lines(
-            plan.draw, paid_period, span, earned, Decimal(0), plan_event_id=own.plan_event_id
-        ).lines
+        now = list(
+            draw_lines(
+                draw, paid_period, span, earned, Decimal(0), plan_event_id=own.plan_event_id
+            ).lines
+        )
         was = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw"]
-        if sum((x.amount for x in now), Decimal(0)) != sum((x.amount for x in was), Decimal(0)):
-            paid_lines.extend(was)
-            replay_lines.extend(now)
+        if sum((x.amount for x in now), Decimal(0)) == sum((x.amount for x in was), Decimal(0)):
+            return [], []
+        return was, now
 
     def _later_causes(
         self,
@@ -1059,6 +1041,21 @@ class Calculator:
         booked = Decimal(0)
         by_line: dict[tuple[str, str | None], Decimal] = {}
         settled_at = 0
+        for _, statement, line in self._paid_corrections(rep_id, paid_period):
+            booked += Decimal(line["amount"])
+            settled_at = max(settled_at, int(statement["as_of"]["position"]))
+            for s in line["explanation"]:
+                if s.get("code") == "correction_change":
+                    v = s["values"]
+                    key = (v["kind"], v.get("subject"))
+                    by_line[key] = by_line.get(key, Decimal(0)) + Decimal(v["change"])
+        return booked, by_line, settled_at
+
+    def _paid_corrections(
+        self, rep_id: str, paid_period: Period
+    ) -> Iterator[tuple[Period, dict[str, Any], dict[str, Any]]]:
+        """Each correction of ``paid_period`` paid out in a later paid period:
+        that period, its paid statement and the correction line."""
         for period in self._paid_periods(rep_id, paid_period.kind):
             if period <= paid_period:
                 continue
@@ -1067,14 +1064,7 @@ class Calculator:
             statement = run.statement_of(rep_id) or {"lines": []}
             for line in statement["lines"]:
                 if line["kind"] == "correction" and line.get("paid_period") == str(paid_period):
-                    booked += Decimal(line["amount"])
-                    settled_at = max(settled_at, int(statement["as_of"]["position"]))
-                    for s in line["explanation"]:
-                        if s.get("code") == "correction_change":
-                            v = s["values"]
-                            key = (v["kind"], v.get("subject"))
-                            by_line[key] = by_line.get(key, Decimal(0)) + Decimal(v["change"])
-        return booked, by_line, settled_at
+                    yield period, statement, line
 
     # -- rendering -------------------------------------------------------------
 
@@ -1196,18 +1186,10 @@ class Calculator:
     ) -> list[tuple[str, tuple[str, ...]]]:
         """The corrections of ``paid_period`` paid out already: the later paid
         period each was booked in, and the events it names as its causes."""
-        found: list[tuple[str, tuple[str, ...]]] = []
-        for period in self._paid_periods(rep_id, paid_period.kind):
-            if period <= paid_period:
-                continue
-            run = self.facts.paid_run(rep_id, period)
-            assert run is not None
-            found.extend(
-                (str(period), tuple(line["explanation"][0]["event_ids"]))
-                for line in (run.statement_of(rep_id) or {"lines": []})["lines"]
-                if line["kind"] == "correction" and line.get("paid_period") == str(paid_period)
-            )
-        return found
+        return [
+            (str(period), tuple(line["explanation"][0]["event_ids"]))
+            for period, _, line in self._paid_corrections(rep_id, paid_period)
+        ]
 
     def _translated_warning(self, warning: dict[str, Any]) -> dict[str, Any]:
         """A recorded warning with its words rendered again in this locale."""
