@@ -46,6 +46,7 @@ from policies.money import check_money
 from policies.pay_warnings import (
     PayWarning,
     PlanTerms,
+    after_leaving_warning,
     category_warning,
     folded,
     kpi_warning,
@@ -350,13 +351,25 @@ def _warn_sale(st: Staging, rep: Rep, plan: PlanInfo | None, item: Input) -> Non
     st.warn_against(plan.plan_id, check)
 
 
+def _warn_after_leaving(st: Staging, credited: list[Rep], item: Input) -> None:
+    """Warn, don't guess: a sale dated after a rep it credits left credits that
+    rep nothing (`projections.statement`); a departure recorded later is said
+    on the statement instead."""
+    day = item.occurred_at.date()
+    for rep in credited:
+        if rep.left is not None and day > rep.left.occurred_at.date():
+            sale_id = item.data["sale_id"]
+            st.warn(after_leaving_warning(sale_id, rep.rep_id, rep.left.occurred_at.date()))
+
+
 def sale_recorded(st: Staging, item: Input) -> None:
     data = item.data
     rep = _new_for_rep(st, item, (Sale, "sale_id", "sale"))
     if rep is None:
         return
+    credited = [rep] if not data.get("splits") else []
     for i, split in enumerate(data.get("splits", ())):
-        st.require(Rep, split["rep_id"], field=f"splits[{i}].rep_id", what="rep")
+        credited.append(st.require(Rep, split["rep_id"], field=f"splits[{i}].rep_id", what="rep"))
     plan = st.plan(rep.plan_at(item.occurred_at))
     currency = data["currency"]
     if (
@@ -373,6 +386,7 @@ def sale_recorded(st: Staging, item: Input) -> None:
         )
     st.create(Sale, data["sale_id"], item)
     _warn_sale(st, rep, plan, item)
+    _warn_after_leaving(st, credited, item)
     if plan is not None:
         _warn_no_plan(st, plan, item)
 

@@ -196,6 +196,17 @@ class UnsplitSaleFact:
 
 
 @dataclass(frozen=True)
+class SaleAfterLeavingFact:
+    """A sale (or a split's share of one) credited to a rep on a day after they
+    left: they are credited nothing for it (a rep who left sells no more)."""
+
+    sale_id: str
+    event_id: str
+    position: int
+    occurred_on: date
+
+
+@dataclass(frozen=True)
 class PeriodFacts:
     rep_id: str
     period: Period
@@ -209,6 +220,7 @@ class PeriodFacts:
     carried_in: CarriedBalanceFact | None = None
     plan_event_id: str | None = None  # the PlanPublished of the version in force
     unsplit_sales: Sequence[UnsplitSaleFact] = ()
+    after_leaving: Sequence[SaleAfterLeavingFact] = ()  # credited nothing: see the class
     # SPEC §3.1 (read only by plans with the matching section):
     enrolled_on: date | None = None  # proration, draws: the rep's enrolment day
     left_on: date | None = None  # proration: the day of RepLeft

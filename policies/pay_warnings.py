@@ -9,6 +9,10 @@ what was meant — and says so, in the write's answer and on the statement:
   when it knows ``presales``): it earns the default rate, not that category's;
 - ``rep_not_in_splits``: a sale recorded for a rep who is not among its splits:
   that rep is credited nothing;
+- ``sale_after_leaving``: a sale dated after the day its rep (or a rep among its
+  splits) left: that rep is credited nothing for it — nor is their manager's
+  override — so the sale pays nobody until it is recorded again for a rep who
+  has not left;
 - ``override_unfollowed``: a plan version with ``[override]`` that no rep
   follows yet: whether its managers have reports cannot be checked (a plan
   whose followers all lack reports is refused instead, naming ``plan.override``);
@@ -203,6 +207,18 @@ def splits_warning(
     )
 
 
+def after_leaving_warning(
+    sale_id: str, rep_id: str, left_on: date, event_ids: Sequence[str] = ()
+) -> PayWarning:
+    """A sale credited to ``rep_id`` on a day after they left: credited nothing."""
+    return PayWarning(
+        "sale_after_leaving",
+        {"sale_id": sale_id, "rep_id": rep_id, "left_on": left_on.isoformat()},
+        tuple(event_ids),
+        "occurred_at",
+    )
+
+
 def override_warning(plan_id: str, version: int) -> PayWarning:
     """A plan with ``[override]`` that nobody follows yet: accepted, and said."""
     return PayWarning(
@@ -264,15 +280,27 @@ def _splits_warnings(unsplit: Sequence[UnsplitSaleFact]) -> list[tuple[int, PayW
     return found
 
 
+def _after_leaving_warnings(facts: PeriodFacts) -> list[tuple[int, PayWarning]]:
+    left_on = facts.left_on
+    if left_on is None:
+        return []
+    return [
+        (s.position, after_leaving_warning(s.sale_id, facts.rep_id, left_on, (s.event_id,)))
+        for s in facts.after_leaving
+    ]
+
+
 def period_warnings(plan: Plan, facts: PeriodFacts) -> tuple[PayWarning, ...]:
     """The statement's warnings: one per unknown KPI (with every target and
     score that names it), per look-alike category (with every sale), per sale
-    whose own rep is not among its splits; in the order of their first event."""
+    whose own rep is not among its splits, per sale credited after the rep left;
+    in the order of their first event."""
     terms = PlanTerms.of(plan)
     found = [
         *_kpi_warnings(terms, facts),
         *_category_warnings(terms, facts),
         *_splits_warnings(facts.unsplit_sales),
+        *_after_leaving_warnings(facts),
     ]
     found.sort(key=lambda item: (item[0], item[1].code))
     return tuple(w._replace(field=None) for _, w in found)

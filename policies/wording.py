@@ -151,6 +151,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Sale {sale_id} is recorded for {rep_id}, who is not among its splits "
             "({splits}): {rep_id} is credited nothing for it"
         ),
+        "sale_after_leaving": (
+            "Sale {sale_id} is dated after {rep_id} left on {left_on}: {rep_id} is "
+            "credited nothing for it; record it again for a rep who has not left"
+        ),
         "override_unfollowed": (
             "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
             "yet: whether its managers have reports could not be checked; an override "
@@ -272,6 +276,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "rep_not_in_splits": (
             "销售 {sale_id} 记在 {rep_id} 名下，但 {rep_id} 不在其分成中（{splits}）："
             "{rep_id} 不因此获得任何计入"
+        ),
+        "sale_after_leaving": (
+            "销售 {sale_id} 的日期晚于 {rep_id} 的离职日 {left_on}：{rep_id} 不因此获得任何计入；"
+            "请为一位在职的销售代表重新记录"
         ),
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："

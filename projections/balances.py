@@ -22,12 +22,13 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # balances 3 also say whether a paid period was corrected since (``corrected``);
 # 4 (and statements 4): a paid period stays corrected once its correction is paid,
 # its later events say where each correction went (``correction_in``), and a
-# period paid before the one it carries from settles that balance
+# period paid before the one it carries from settles that balance; 5 (and
+# attainment 3, statements 5): a sale dated after its rep left credits them nothing
 BALANCES = ReadModel(
-    "balances", 4, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
-ATTAINMENT = ReadModel("attainment", 2, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 4, "each rep's explained statement, by period")
+ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
+STATEMENTS = ReadModel("statements", 5, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -43,6 +43,7 @@ from policies.facts import (
     PendingItem,
     PeriodFacts,
     ReleaseFact,
+    SaleAfterLeavingFact,
     SaleFact,
     TargetFact,
     UnsplitSaleFact,
@@ -284,9 +285,19 @@ class Calculator:
         with_releases: bool = True,
     ) -> PeriodFacts:
         f = self.facts
+        rep = f.reps[rep_id]
+        left_on = rep.left.occurred_at.date() if rep.left is not None else None
         sales = []
         unconverted: list[PendingItem] = []
+        after_leaving: list[SaleAfterLeavingFact] = []
         for sale in self.sales_in(rep_id, period, plan.period):
+            if left_on is not None and sale.occurred_at.date() > left_on:
+                after_leaving.append(
+                    SaleAfterLeavingFact(
+                        sale.sale_id, sale.event_id, sale.position, sale.occurred_at.date()
+                    )
+                )
+                continue
             cancel = sale.cancellation
             amount, fx = sale.amount, None
             if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
@@ -360,11 +371,11 @@ class Calculator:
             for aid in owned.get("adjustments", [])
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
-        rep = f.reps[rep_id]
         facts = PeriodFacts(
             unconverted=tuple(unconverted),
+            after_leaving=tuple(after_leaving),
             enrolled_on=rep.enrolled.occurred_at.date(),
-            left_on=rep.left.occurred_at.date() if rep.left is not None else None,
+            left_on=left_on,
             first_period=f.first_period(rep_id, plan.period),
             draw_balance_in=self._draw_balance_in(rep_id, period, plan),
             unsplit_sales=self._unsplit_sales(rep_id, period, plan),
@@ -442,9 +453,12 @@ class Calculator:
         )
         found: list[TeamSale] = []
         for rep_id in team:
+            left = f.reps[rep_id].left if rep_id in f.reps else None
             for sale in f.sales_by_rep.get(rep_id, ()):
                 if period_of(sale.occurred_at, plan.period) != period:
                     continue
+                if left is not None and sale.occurred_at.date() > left.occurred_at.date():
+                    continue  # credited nothing: the rep had left (`period_facts`)
                 window = self._window_days(rep_id, sale, plan)
                 cancel = sale.cancellation
                 if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(

@@ -228,6 +228,46 @@ class TestLeavers:
         covered = {s["rep_id"]: s["payable"] for s in reports.run(q1)["statements"]}
         assert covered == {"r1": "700.00", "r2": "50.00"}
 
+    def test_a_rep_who_left_is_credited_nothing_for_sales_dated_after(self, ledger: Ledger) -> None:
+        """r1 left on 15 August; a sale of theirs dated 10 September and half of
+        one dated in October are credited to nobody: Q3 pays r1 for July's sale
+        alone, and the Q4 run that covers r1 for an overturned fine pays them
+        that fine and nothing of the October sale (it paid 3,250)."""
+        reports = _reports(ledger, sale("S1", "r1", "100000.00"), sale("S2", "r2", "1000.00"))
+        _red_line(ledger, "C1", "r1", "3000.00")
+        ledger.import_lines(
+            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
+            actor="hr-sync",
+        )
+        split = [{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.5"}]
+        answer = ledger.import_lines(
+            jsonl(
+                sale("S4", "r1", "50000.00", at="2026-08-16T09:00:00+08:00"),
+                sale("S3", "r2", "10000.00", at="2026-10-20T10:00:00+08:00", splits=split),
+                sale("S5", "r1", "1000.00", at="2026-08-15T23:00:00+08:00"),  # the day they left
+            ),
+            actor="crm",
+        )
+        said = [(n, w.code, w.values["sale_id"]) for n, w in answer.warnings]
+        assert said == [(1, "sale_after_leaving", "S4"), (2, "sale_after_leaving", "S3")]
+        q3 = reports.statement("r1", "2026-Q3")
+        assert _lines(reports, "r1", "2026-Q3")["commission"] == "5050.00"
+        assert [(w["code"], w["values"]["sale_id"]) for w in q3["warnings"]] == [
+            ("sale_after_leaving", "S4")
+        ]
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(
+                line(
+                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
+                )
+            ),
+            actor="cmp-a",
+        )
+        q4 = _run(reports, "2026-Q4")
+        covered = {s["rep_id"]: s["payable"] for s in reports.run(q4)["statements"]}
+        assert covered == {"r1": "3000.00", "r2": "250.00"}
+
     def test_a_rep_who_left_with_nothing_booked_is_not_in_later_runs(self, ledger: Ledger) -> None:
         """Gone in August with a negative total carried on (what they owe): no
         later run covers them for it — a carried balance alone settles nothing."""
@@ -365,6 +405,28 @@ class TestLeaversEarnNothingAfter:
         _pay(reports, "2026-Q3")
         q4 = _run(reports, "2026-Q4")
         assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
+
+    def test_no_override_on_a_report_s_sales_dated_after_the_report_left(
+        self, ledger: Ledger
+    ) -> None:
+        """r2 (under m1, override 2 %) left on 15 August; a sale of r2's dated in
+        September credits r2 nothing, so m1's override counts July's sale alone."""
+        ledger.publish_plan(
+            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
+            actor="admin",
+        )
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"),
+                enrol("r2", manager_id="m1"),
+                sale("S1", "r2", "100000.00"),
+                line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r2", reason="resigned"),
+                sale("S2", "r2", "100000.00", at="2026-09-20T10:00:00+08:00"),
+            ),
+            actor="hr-sync",
+        )
+        q3 = Reports(ledger).statement("m1", "2026-Q3")
+        assert [x["amount"] for x in q3["lines"] if x["kind"] == "override"] == ["2000.00"]
 
 
 def test_an_upheld_disputes_bad_amount_is_said_once(ledger: Ledger) -> None:
