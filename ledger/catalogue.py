@@ -270,8 +270,15 @@ _SUBJECT_TYPE: Final[Mapping[str, str]] = {
 # The kinds of stream each key field names (what a batch loads before its rules
 # run): every created stream's key field, and ``subject_id`` naming a decision
 # or any subject.
+# A subject's key field names every kind of subject: one id names one subject
+# across kinds (`Staging.create` checks it), so an approval decides on one thing.
 KEY_FIELDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    *((field, (cls.KIND,)) for field, cls in CREATES.values()),
+    *(
+        (field, (cls.KIND, *(k.KIND for k in SUBJECT_KINDS if k is not cls)))
+        if cls in SUBJECT_KINDS
+        else (field, (cls.KIND,))
+        for field, cls in CREATES.values()
+    ),
     ("subject_id", (Decision.KIND, *(cls.KIND for cls in SUBJECT_KINDS))),
 )
 

@@ -22,7 +22,13 @@ from ledger import catalogue
 from ledger import events as ev
 from ledger.actors import checked_actor
 from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
-from ledger.errors import InvalidInputError, LedgerError, LineError, UnknownReferenceError
+from ledger.errors import (
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    LineError,
+    UnknownReferenceError,
+)
 from ledger.payout_claims import Claim
 from ledger.plan import PlanInfo
 from ledger.rep import Rep
@@ -429,6 +435,8 @@ class Staging:
         """
         if cls.KIND == Rep.KIND:
             self._staged_reps.append(key)
+        elif cls in catalogue.SUBJECT_KINDS:
+            self._check_subject_id(cls, key, item)
         if not self._direct:
             self.add(cast("Any", cls)(key=key, **item.kwargs()), key)
             return
@@ -449,6 +457,20 @@ class Staging:
         )
         self._loaded[cls.KIND, key] = _Fresh(stored)
         self.pending.append(stored)
+
+    def _check_subject_id(self, cls: type[LedgerAggregate], key: str, item: Input) -> None:
+        """SPEC §2: a decision names its subject by id alone, so an id names one
+        subject across kinds — a target, a case, an adjustment or a run. An
+        adjustment under an approved target's id was approved by that decision,
+        and a case under an open run's id left the run undecidable."""
+        for other in catalogue.SUBJECT_KINDS:
+            if other is not cls and self.get(other, key) is not None:
+                field = catalogue.CREATES[item.type][0]
+                raise ConflictError(
+                    f"{key!r} already names {_a(other.KIND)}: {_a(cls.KIND)} needs an id "
+                    "of its own, since an approval names what it decides by id alone",
+                    field=field,
+                )
 
     def _encode(self, state: dict[str, Any]) -> bytes:
         transcoder = self._mapper.transcoder
@@ -504,6 +526,10 @@ _UNLOADED: Any = object()
 def _datetime_field(iso_text: str) -> dict[str, str]:
     """A datetime in the transcoder's form (the library's `DatetimeAsISO`)."""
     return {"_type_": "datetime_iso", "_data_": iso_text}
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def ids_touched(items: Iterable[Input]) -> list[NaturalKey]:

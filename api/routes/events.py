@@ -108,9 +108,15 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
             raise ForbiddenError(f"role {principal.role} may not record {item.type}")
         subject_id = item.data.get("subject_id")
         if subject_id is not None:
+            # A decision's subject must be stored before it is decided on: one
+            # being saved by another request cannot be checked against the
+            # decider's role (compliance approving finance's adjustment sent at
+            # the same moment), so it is refused as unknown, as `POST /approvals`
+            # refuses it; a subject's kind never changes once stored.
             kind = ledger.subject_kind(subject_id)
-            if kind is not None:
-                check_decider(principal, kind)
+            if kind is None:
+                raise NotFoundError(f"no subject {subject_id}", field="subject_id")
+            check_decider(principal, kind)
         if principal.role == "manager":
             if (item.data.get("severity") or "minor") != "minor":
                 raise ForbiddenError("red-line cases are recorded by compliance")

@@ -318,3 +318,47 @@ def test_without_a_valid_token_the_parameters_are_not_checked(
     # and with a valid token the same request is refused for its parameters
     response = api.client.request(method, path, json=body, headers=api.as_("finance"))
     assert response.status_code == 422, response.text
+
+
+def test_a_decision_on_a_subject_being_saved_is_refused(api: Api) -> None:
+    """Compliance's approval of finance's adjustment, sent while the adjustment
+    was being saved by another request, passed the role check (its subject was
+    not stored yet, so its kind was not known) and was committed right after it:
+    a 9,000 adjustment approved by compliance. A decision's subject must be
+    stored when the decision is checked; the other request is made to commit
+    between the check and this one's commit, as it did in the race."""
+    committer = api.client.app.state.committer  # type: ignore[attr-defined]
+    submit = committer.submit_inputs
+
+    def save_adjustment() -> None:  # the other request (skipped when stored already)
+        line = demo_adjustment("ADJ-RACE", "9000.00", "race", actor="fin-amy")
+        api.ledger.import_lines([json.dumps(line)], actor="fin-amy")
+
+    def adjustment_saved_meanwhile(inputs: list[Any]) -> Any:
+        if any(i.type == "ApprovalGranted" for i in inputs):
+            save_adjustment()
+        return submit(inputs)
+
+    committer.submit_inputs = adjustment_saved_meanwhile
+    try:
+        answer = api.client.post(
+            "/events",
+            json=demo_event("ApprovalGranted", subject_id="ADJ-RACE"),
+            headers=api.as_("compliance"),
+        )
+    finally:
+        committer.submit_inputs = submit
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["field"] == "subject_id"
+    save_adjustment()
+    assert not [
+        r
+        for r in api.ledger.iter_log()
+        if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-RACE"
+    ]
+    later = api.client.post(  # once stored, the role is checked
+        "/events",
+        json=demo_event("ApprovalGranted", subject_id="ADJ-RACE"),
+        headers=api.as_("compliance"),
+    )
+    assert later.status_code == 403

@@ -318,6 +318,48 @@ class TestApprovals:
         error = _rejected(ledger, jsonl(line("ApprovalGranted", actor="fin", subject_id="T1")))
         assert "needs no approval" in error.errors[0].reason
 
+    def test_one_id_names_one_subject_across_kinds(self, ledger: Ledger) -> None:
+        """An approval names its subject by id alone: an adjustment under an
+        approved target's id was approved by that decision (fin-bob's own
+        999,999 paid at once), a case under an open run's id left the run
+        undecidable. Each is refused, naming its id field; in one file too."""
+        self._adjustment(ledger)
+        ledger.import_lines(
+            jsonl(line("ApprovalGranted", actor="fin-bob", subject_id="A1")), actor="x"
+        )
+        reused = {
+            "TargetSet": dict(
+                target_id="A1", period="2026-Q3", kpi="sales_amount", value="1", reason="r"
+            ),
+            "ViolationRecorded": dict(case_id="A1", code="x", severity="minor", description="d"),
+        }
+        for type_, fields in reused.items():
+            error = _rejected(ledger, jsonl(line(type_, actor="mgr", rep_id="r1", **fields)))
+            assert error.status == "conflict"
+            assert error.errors[0].field == ("target_id" if type_ == "TargetSet" else "case_id")
+            assert "'A1' already names an adjustment" in error.errors[0].reason
+        same_file = jsonl(
+            line(
+                "ViolationRecorded",
+                rep_id="r1",
+                case_id="K1",
+                code="x",
+                severity="minor",
+                description="d",
+            ),
+            line(
+                "AdjustmentRequested",
+                actor="fin-bob",
+                adjustment_id="K1",
+                rep_id="r1",
+                period="2026-Q3",
+                amount="999999.00",
+                reason="mine",
+            ),
+        )
+        error = _rejected(ledger, same_file)
+        assert [(e.line, e.field) for e in error.errors] == [(2, "adjustment_id")]
+
     def test_a_payout_run_cannot_be_paid_unapproved(self, ledger: Ledger) -> None:
         seeded(ledger)
         with pytest.raises(BatchRejectedError) as caught:
