@@ -328,10 +328,19 @@ class TestApprovals:
             jsonl(line("ApprovalGranted", actor="fin-bob", subject_id="A1")), actor="x"
         )
         reused = {
-            "TargetSet": dict(
-                target_id="A1", period="2026-Q3", kpi="sales_amount", value="1", reason="r"
-            ),
-            "ViolationRecorded": dict(case_id="A1", code="x", severity="minor", description="d"),
+            "TargetSet": {
+                "target_id": "A1",
+                "period": "2026-Q3",
+                "kpi": "sales_amount",
+                "value": "1",
+                "reason": "r",
+            },
+            "ViolationRecorded": {
+                "case_id": "A1",
+                "code": "x",
+                "severity": "minor",
+                "description": "d",
+            },
         }
         for type_, fields in reused.items():
             error = _rejected(ledger, jsonl(line(type_, actor="mgr", rep_id="r1", **fields)))
