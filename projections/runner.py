@@ -357,13 +357,20 @@ class Projector:
         self.reports_health = False  # a follower reports its health beside the log (`follow`)
 
     def _fold_until(self, position: int) -> None:
-        """Bring the in-memory facts up to ``position`` without writing anything."""
+        """Bring the in-memory facts up to ``position`` without writing anything.
+
+        Events folded here were projected by another projector (the worker, a
+        CLI command catching up before it reads): the totals this one kept from
+        its own last batch may be stale — a period another projector recomputed
+        since — so they are dropped and the stored rows read instead (a kept
+        50.00 was carried where the stored total was −4,950)."""
         if self.facts.position > position:
             self.facts, self._last = LedgerFacts(), None
             self._totals.clear()
         for record in self.ledger.iter_log(after=self.facts.position, stop=position):
             self.facts.apply(record)
             self._last = record
+            self._totals.clear()
 
     def catch_up(
         self,

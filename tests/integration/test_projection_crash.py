@@ -160,3 +160,40 @@ def test_the_step_cache_stays_bounded_inside_one_batch(db_url: str) -> None:
     assert rows
     assert len(cache.steps) <= 10  # at most one rep's sales past the limit, never all 30
     ledger.close()
+
+
+def test_a_projector_follows_what_another_one_projected(ledger: Ledger) -> None:
+    """Two projectors on one store (the worker, and a CLI command that catches
+    up before it reads). B kept r1's 2026-Q4 total (50.00) from its own last
+    batch; A projected the approved −5,000 adjustment that made it −4,950; B,
+    projecting a 2027-Q1 sale next, carried its stale 50.00 total: Q1 paid 50.00
+    with no carried balance, where a replay carries −4,950 and pays nothing."""
+    seeded(ledger, "r1")
+    b = Projector(ledger)
+    b.catch_up()
+    ledger.import_lines(jsonl(sale("S0", "r1", at="2026-11-01T10:00:00+08:00")), actor="crm")
+    b.catch_up()
+    adjustment = {
+        "type": "AdjustmentRequested",
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "actor": "fin-amy",
+        "adjustment_id": "A1",
+        "rep_id": "r1",
+        "period": "2026-Q4",
+        "amount": "-5000.00",
+        "reason": "recovery",
+    }
+    approval = {
+        "type": "ApprovalGranted",
+        "occurred_at": "2026-11-02T11:00:00+08:00",
+        "actor": "fin-bob",
+        "subject_id": "A1",
+    }
+    ledger.import_lines(jsonl(adjustment, approval), actor="fin")
+    assert Projector(ledger).catch_up().applied == 2  # the other projector
+    ledger.import_lines(jsonl(sale("S1", "r1", at="2027-01-15T10:00:00+08:00")), actor="crm")
+    b.catch_up()
+    row = b.store.row("statements", "r1", "2027-Q1")
+    assert row is not None
+    assert (row["total"], row["payable"]) == ("-4900.00", "0.00")
+    assert verify_views(ledger, b.store) == []
