@@ -13,7 +13,9 @@ the rows took 12.6–16.0 s on one core, 8.9–10.4 s on two.
 
 A worker computes and encodes, nothing else: it opens no connection, writes
 no log line and leaves by ``os._exit`` (multiprocessing's fork), so nothing of
-the parent — its store connections, its logger — is touched by the copy. Forking
+the parent — its store connections, its logger — is touched by the copy; and
+it exits once the parent is gone (the connection it inherited would otherwise
+keep a killed rebuild's transaction, and its locks, open on the server). Forking
 is only safe in a process that knows its threads: the ``rebuild`` command's own
 (`projections.runner.rebuild`), never a server's (the API's background rebuild
 computes in its own process, `rebuild_if_changed`).
@@ -38,7 +40,7 @@ from multiprocessing.connection import Connection
 from operator import attrgetter
 from pathlib import Path
 
-from ledger.ingestion.workers import usable_cores
+from ledger.ingestion.workers import usable_cores, watch_parent
 from projections.facts import LedgerFacts
 from projections.statement import AsOf
 from projections.storage.core import EncodedRows, Replacement, encode_replacements
@@ -161,6 +163,7 @@ def encoded_rows(
             process = context.Process(
                 target=_compute_share,
                 args=(facts, as_of, wanted[share::count], send),
+                kwargs={"inherited": (*answers, receive), "parent_pid": os.getpid()},
                 name=f"rebuild-rows-{share}",
                 daemon=True,
             )
@@ -207,10 +210,29 @@ def _received(answer: Connection, rep_id: str) -> list[EncodedRows]:
     return rows
 
 
-def _compute_share(facts: LedgerFacts, as_of: AsOf, reps: Sequence[str], send: Connection) -> None:
-    """In a forked worker: each rep's encoded rows, one message per rep, in order."""
+def _compute_share(
+    facts: LedgerFacts,
+    as_of: AsOf,
+    reps: Sequence[str],
+    send: Connection,
+    *,
+    inherited: Sequence[Connection],
+    parent_pid: int,
+) -> None:
+    """In a forked worker: each rep's encoded rows, one message per rep, in order.
+
+    The worker never outlives the rebuild: it closes the read ends it inherited
+    (its own pipe's among them, so a write to a parent that is gone fails
+    instead of waiting for a reader), and exits once the parent is gone. It
+    inherited the parent's database connection too, inside the rebuild's open
+    transaction: a worker left waiting after the parent was killed held that
+    connection, so the server never rolled the transaction back and every
+    projection write waited on its locks."""
     from projections.runner import compute_rows  # noqa: PLC0415 - see `encoded_rows`
 
+    watch_parent(parent_pid)
+    for end in inherited:
+        end.close()
     sent = 0
     try:
         for rows in _per_rep(compute_rows(facts, as_of, reps, ())):

@@ -38,10 +38,11 @@ from projections.storage.migrations import migrate_postgres
 
 __all__ = ["PostgresViewStore"]
 
-# Held by a rebuild's transaction (pg_advisory_xact_lock): two rebuilds — two
-# processes that both found a read model's version changed — take turns, the
-# second replacing what the first wrote instead of colliding with it.
-_REBUILD_LOCK = 0x1ED6E5_0002
+# Held by a rebuild's transaction (pg_advisory_xact_lock, with the schema's
+# name hashed: the ledgers of other schemas of the database rebuild at will):
+# two rebuilds — two processes that both found a read model's version changed —
+# take turns, the second replacing what the first wrote instead of colliding.
+_REBUILD_LOCK = 0x1ED6E5
 
 
 class PostgresViewStore(PostgresTrackingRecorder):
@@ -376,7 +377,10 @@ class _PostgresRebuild:
         self._submit(self._begin)
 
     def _begin(self) -> None:
-        self.curs.execute("SELECT pg_advisory_xact_lock(%s)", (_REBUILD_LOCK,))
+        self.curs.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (_REBUILD_LOCK, self.store.datastore.schema),
+        )
         # the fold of a long log may leave the transaction idle between statements
         # for longer than the library's 5 s limit on idle transactions
         self.curs.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")

@@ -239,3 +239,39 @@ def test_an_import_from_a_one_pass_stream_is_not_retried_blindly(pg_schema_url: 
         ledger.import_lines(iter(lines), actor="crm")
     assert not [r for r in ledger.iter_log() if r.type == "SaleRecorded"]
     ledger.close()
+
+
+def test_a_rebuild_waits_only_for_a_rebuild_of_its_own_schema(pg_schema_url: str) -> None:
+    """Two rebuilds of one ledger take turns (an advisory lock); a ledger in
+    another schema of the database rebuilds meanwhile — the lock was one for the
+    whole database, so a stuck rebuild held up every other ledger's."""
+    from projections.runner import rebuild
+
+    schema = pg_schema_url.rsplit("schema=", 1)[1]
+    ledger = seeded(Ledger(pg_schema_url), "r1")
+    other = f"{schema}_other"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{other}"')
+    try:
+        with psycopg.connect(PG_URL) as holder:  # a rebuild of this schema, under way
+            holder.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (0x1ED6E5, schema))
+            elsewhere = seeded(Ledger(pg_schema_url.replace(schema, other)), "r1")
+            assert rebuild(elsewhere).applied > 0
+            elsewhere.close()
+            waiting = threading.Thread(target=rebuild, args=(ledger,), daemon=True)
+            waiting.start()
+            for _ in range(600):  # this schema's rebuild waits its turn
+                found = holder.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ).fetchone()
+                if waiting.is_alive() is False or (found is not None and found[0] > 0):
+                    break
+                time.sleep(0.1)
+            assert waiting.is_alive()
+            holder.rollback()
+            waiting.join(timeout=120)
+            assert not waiting.is_alive()
+    finally:
+        ledger.close()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{other}" CASCADE')

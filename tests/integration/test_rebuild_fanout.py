@@ -114,3 +114,66 @@ class TestAFailingWorker:
         assert open_view_store(projected).position() == position
         assert _every_row(projected) == before
         assert verify_views(projected) == []
+
+
+_KILLED_REBUILD = """
+import os, sys, time
+from ledger.application import Ledger
+from projections import runner
+
+parent, compute = os.getpid(), runner.compute_rows
+
+def stalled(facts, as_of, reps, runs, **options):
+    if os.getpid() != parent:  # the forked worker: still computing when its parent dies
+        print(os.getpid(), flush=True)
+        time.sleep(600)
+    return compute(facts, as_of, reps, runs, **options)
+
+runner.compute_rows = stalled
+runner.rebuild(Ledger(sys.argv[1]), workers=2)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet has exited)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:  # noqa: PTH123
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_worker_never_outlives_a_killed_rebuild(projected: Ledger, db_url: str) -> None:
+    """The rebuild killed (SIGKILL, the OOM killer) while its forked worker
+    computes: the worker exits. It held the rebuild's database connection (a
+    fork inherits it): left waiting, on PostgreSQL the rebuild's transaction was
+    never rolled back and every projection write waited on its locks."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.builders import process_env
+
+    rebuild_process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_REBUILD, db_url],
+        env=process_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert rebuild_process.stdout is not None
+    worker = int(rebuild_process.stdout.readline())
+    rebuild_process.send_signal(signal.SIGKILL)
+    rebuild_process.wait()
+    for _ in range(600):  # the worker looks for its parent every half second
+        if not _running(worker):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the forked worker outlived the rebuild by a minute")
+    ledger = Ledger(db_url)  # the store takes writes again: nothing holds its locks
+    ledger.import_lines(jsonl(sale("after-kill", _EXTRA_REPS[0])), actor="crm-sync")
+    Reports(ledger).catch_up()
+    assert verify_views(ledger) == []
+    ledger.close()
