@@ -293,8 +293,25 @@ def _record_on(
         st.collect(aggregate)
 
 
+def _not_before_enrolment(rep: Rep, item: Input, what: str) -> None:
+    if item.occurred_at < rep.enrolled.occurred_at:
+        raise InvalidInputError(
+            f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
+            f"{what} cannot take effect before that",
+            field="occurred_at",
+        )
+
+
 def rep_left(st: Staging, item: Input) -> None:
-    _record_on(st, item, (Rep, "rep_id", "rep"), Rep.leave)
+    """SPEC §2: a rep leaves, not before they were enrolled (a departure dated
+    before the enrolment prorated their bonus to 0 of 92 days)."""
+    _record_on(
+        st,
+        item,
+        (Rep, "rep_id", "rep"),
+        Rep.leave,
+        partial(_not_before_enrolment, item=item, what="a departure"),
+    )
 
 
 def target_set(st: Staging, item: Input) -> None:
@@ -433,12 +450,7 @@ def rep_transferred(st: Staging, item: Input) -> None:
 
     def check(rep: Rep) -> None:
         _check_manager(rep.rep_id, item.data.get("manager_id"))
-        if item.occurred_at < rep.enrolled.occurred_at:
-            raise InvalidInputError(
-                f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
-                "a transfer cannot take effect before that",
-                field="occurred_at",
-            )
+        _not_before_enrolment(rep, item, "a transfer")
 
     _record_on(st, item, (Rep, "rep_id", "rep"), partial(Rep.record_fact, type_=item.type), check)
 
@@ -455,9 +467,32 @@ def violation_overturned(st: Staging, item: Input) -> None:
     _record_on(st, item, (Case, "case_id", "case"), Case.overturn)
 
 
+def _check_period_payable(st: Staging, item: Input, rep: Rep) -> None:
+    """An adjustment's ``period`` is one the rep can be paid for: not ending
+    before their enrolment (no run covers it), with a version of their plan in
+    force (no statement of it can be made) — each such adjustment was accepted,
+    approved and never paid."""
+    period = parse_period(item.data["period"])
+    enrolled = rep.enrolled.occurred_at
+    if period.last_day < enrolled.date():
+        raise InvalidInputError(
+            f"rep {rep.rep_id} was enrolled at {enrolled.isoformat()}, after {period} "
+            "ended: no payout covers it; book the adjustment into a period since",
+            field="period",
+        )
+    plan = st.plan(rep.plan_at(item.occurred_at))
+    if plan is not None and period.kind == plan.period and plan.terms_for(period) is None:
+        raise InvalidInputError(
+            f"no version of rep {rep.rep_id}'s plan {plan.plan_id} is in force for "
+            f"{period}: no statement of it can be made, so the adjustment could never "
+            "be paid",
+            field="period",
+        )
+
+
 def adjustment_requested(st: Staging, item: Input) -> None:
     stream = (Adjustment, "adjustment_id", "adjustment")
-    _create_for_rep(st, item, stream, _check_period_kind, _check_plan_money)
+    _create_for_rep(st, item, stream, _check_period_kind, _check_period_payable, _check_plan_money)
 
 
 def decision(st: Staging, item: Input) -> None:

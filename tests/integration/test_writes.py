@@ -219,6 +219,25 @@ BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [
         "no target, case",
     ),
     (
+        "a departure before the enrolment",  # prorated the bonus to 0 of 92 days
+        line("RepLeft", at="2026-06-01T10:00:00+08:00", rep_id="r1", reason="resigned"),
+        "occurred_at",
+        "a departure cannot take effect before that",
+    ),
+    (
+        "an adjustment of a period before the enrolment",  # approved, never paid
+        line(
+            "AdjustmentRequested",
+            adjustment_id="A9",
+            rep_id="r1",
+            period="2026-Q1",
+            amount="700.00",
+            reason="r",
+        ),
+        "period",
+        "no payout covers it",
+    ),
+    (
         "bad severity",
         line(
             "ViolationRecorded",
@@ -250,6 +269,25 @@ class TestBadInput:
         assert bad_line.line == 2
         assert bad_line.field == field
         assert reason in bad_line.reason
+
+    def test_an_adjustment_of_a_period_no_plan_version_covers(self, ledger: Ledger) -> None:
+        """r1 enrolled in November 2025 on a plan in force from 2026: an
+        adjustment of 2025-Q4 could never be on a statement, so never paid."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("r1", at="2025-11-01T09:00:00+08:00")), actor="hr")
+        adjustment = line(
+            "AdjustmentRequested",
+            adjustment_id="A9",
+            rep_id="r1",
+            period="2025-Q4",
+            amount="5000.00",
+            reason="r",
+        )
+        error = _rejected(ledger, jsonl(adjustment))
+        assert error.errors[0].field == "period"
+        assert "no version of rep r1's plan field-sales is in force for 2025-Q4" in (
+            error.errors[0].reason
+        )
 
 
 class TestApprovals:
