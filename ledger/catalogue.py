@@ -22,7 +22,7 @@ import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, TypeAdapter
@@ -75,6 +75,15 @@ def _red_line(data: Mapping[str, Any], occurred_at: datetime, staged_at: datetim
     return bool(data["severity"] == "red_line")
 
 
+# The earliest offset a period starts in (UTC+14:00, Kiribati): a period has
+# started once it has started anywhere.
+_EARLIEST = timezone(timedelta(hours=14))
+# Targets staged from this moment on are judged by the earliest start; those
+# staged before keep the rule they were recorded under (their approval status,
+# and the pay that rests on it, never changes on a replay).
+EARLIEST_START_FROM: Final = datetime(2026, 12, 4, tzinfo=UTC)
+
+
 def _target_after_start(
     data: Mapping[str, Any], occurred_at: datetime, staged_at: datetime
 ) -> bool:
@@ -83,10 +92,15 @@ def _target_after_start(
     event timestamp — the same stored value on every replay) after its period
     started, so backdating ``occurred_at`` escapes nothing.
 
-    The period starts at midnight of its first day in the event's own offset
-    (that of ``occurred_at``); both instants compare as instants.
+    The period starts at midnight of its first day at UTC+14:00, the earliest
+    it starts anywhere; both instants compare as instants. It started at
+    midnight in the event's own offset for targets staged before
+    `EARLIEST_START_FROM` — an offset the writer chose: ``-23:00`` put a
+    quarter's start a day late, and a target set on its first day for a team in
+    ``+08:00`` counted without approval.
     """
-    start = datetime.combine(parse_period(data["period"]).first_day, time(0), occurred_at.tzinfo)
+    zone = _EARLIEST if staged_at >= EARLIEST_START_FROM else occurred_at.tzinfo
+    start = datetime.combine(parse_period(data["period"]).first_day, time(0), zone)
     return occurred_at > start or staged_at > start
 
 

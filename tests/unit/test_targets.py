@@ -43,13 +43,20 @@ class TestTargetNeedsApproval:
             # the period starts at midnight in the event's own offset: 16:00 UTC
             ("2026-06-30T10:00:00+08:00", "2026-06-30T15:59:59+00:00", False),
             ("2026-06-30T10:00:00+08:00", "2026-06-30T16:00:01+00:00", True),
+            # staged since EARLIEST_START_FROM: it starts at midnight at +14:00,
+            # the earliest anywhere (10:00 UTC the day before), whatever the offset
+            ("2026-12-31T12:00:00+08:00", "2026-12-31T09:59:59+00:00", False),
+            ("2026-12-31T12:00:00+08:00", "2026-12-31T10:00:01+00:00", True),
+            ("2026-12-31T23:00:00-23:00", "2027-01-01T15:00:00+00:00", True),  # was False
+            ("2026-12-31T23:00:00-23:00", "2026-12-31T09:00:00+00:00", True),  # takes effect
         ],
     )
     def test_either_clock_after_the_start(self, occurred: str, recorded: str, needed: bool) -> None:
+        period = "2027-Q1" if occurred.startswith("2026-12") else "2026-Q3"
         assert (
             needs_approval(
                 "TargetSet",
-                _DATA,
+                _DATA | {"period": period},
                 datetime.fromisoformat(occurred),
                 datetime.fromisoformat(recorded),
             )
