@@ -28,6 +28,7 @@ from projections.service import Reports
 __all__ = ["Decision", "RunSummary", "UseCases", "check_resolution"]
 
 _REASON_CHARACTERS = 2000  # an upheld dispute's adjustment reason quotes the note
+_MAX_ID_CHARACTERS = 128  # SPEC §2: ids (`ledger.events.Id`)
 
 
 _OUTCOMES = ("upheld", "rejected")
@@ -165,7 +166,7 @@ class UseCases:
         items: list[EventIn] = []
         adjustment_id = None
         if outcome == "upheld":
-            adjustment_id = f"ADJ-{dispute_id}"
+            adjustment_id = self._adjustment_id_for(dispute_id)
             period = self.reports.first_unpaid_period(
                 rep_id, after=self.reports.run(run_id)["period"]
             )
@@ -199,6 +200,17 @@ class UseCases:
             # the adjustment refused (its amount, say), the resolution naming it
             # is refused for that alone: say why once
             raise BatchRejectedError(first) from None
+
+    def _adjustment_id_for(self, dispute_id: str) -> str:
+        """The id of an upheld dispute's adjustment: ``ADJ-<dispute id>``, unless
+        that is over the 128 characters an id may have (a dispute id of 125 could
+        never be upheld) or names a subject already (a dispute ``301`` beside
+        the adjustment ``ADJ-301``); then ``ADJ-D-`` and a digest of the id."""
+        plain = f"ADJ-{dispute_id}"
+        if len(plain) <= _MAX_ID_CHARACTERS and self.ledger.subject_kind(plain) is None:
+            return plain
+        digest = hashlib.sha256(dispute_id.encode("utf-8")).hexdigest()[:32]
+        return f"ADJ-D-{digest}"
 
     # -- payouts -----------------------------------------------------------------
 

@@ -402,6 +402,10 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
     return serve(page_of(request), build)
 
 
+def _new_dispute_id() -> str:
+    return f"DSP-{uuid.uuid4().hex[:12]}"
+
+
 @router.post("/reps/{rep_id}/statements/{period}/dispute")
 async def dispute(rep_id: str, period: str, request: Request) -> Response:
     """Dispute a line: first a confirmation that shows what will be recorded,
@@ -424,7 +428,12 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         # the confirmation names the dispute it will record: confirmed twice
         # (Back, then Confirm again; a double click), it is recorded once
         named = form.get("dispute", "")
-        dispute_id = named if _DISPUTE_ID.fullmatch(named) else f"DSP-{uuid.uuid4().hex[:12]}"
+        dispute_id = named if _DISPUTE_ID.fullmatch(named) else _new_dispute_id()
+        owner = page.ledger.dispute_of(dispute_id)
+        if owner is not None and owner != (rep_id, paid["run_id"]):
+            # the form named someone else's dispute (edited): this one gets its
+            # own id — not "raised" with nothing stored, nor a hint of the other
+            dispute_id = named = _new_dispute_id()
         if form.get("confirm") != "yes":
             return page.render(
                 "dispute_confirm.html",

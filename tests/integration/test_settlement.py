@@ -445,6 +445,49 @@ def test_an_upheld_disputes_bad_amount_is_said_once(ledger: Ledger) -> None:
     assert ledger.head() == head
 
 
+def test_a_dispute_with_any_valid_id_can_be_upheld(ledger: Ledger) -> None:
+    """``ADJ-`` and a dispute id of 125 characters is over the 128 an id may
+    have; ``ADJ-301`` was already another adjustment (pending): both disputes
+    could only be rejected. Their adjustments take a digest of the id instead."""
+    reports = _reports(ledger, sale("S1", "r1", "10000.00"))
+    ledger.import_lines(
+        jsonl(
+            line(
+                "AdjustmentRequested",
+                actor="fin-amy",
+                adjustment_id="ADJ-301",
+                rep_id="r1",
+                period="2026-Q4",
+                amount="10.00",
+                reason="r",
+            )
+        ),
+        actor="fin-amy",
+    )
+    q3 = _pay(reports, "2026-Q3")
+    use = payouts(reports)
+    booked = []
+    for dispute_id in ("d" * 125, "301", "302"):
+        use.raise_dispute(
+            rep_id="r1", run_id=q3, message="short", actor="r1", dispute_id=dispute_id
+        )
+        adjustment_id, _ = use.resolve_dispute(
+            dispute_id, outcome="upheld", note="ok", actor="fin-amy", amount="100.00"
+        )
+        assert adjustment_id is not None
+        booked.append(adjustment_id)
+    assert booked[0].startswith("ADJ-D-")
+    assert booked[1].startswith("ADJ-D-")
+    assert booked[0] != booked[1]
+    assert booked[2] == "ADJ-302"
+    for adjustment_id in booked:
+        _approve(ledger, adjustment_id)
+    q4 = reports.statement("r1", "2026-Q4")
+    paid = [x["amount"] for x in q4["lines"] if x["kind"] == "adjustment"]
+    assert paid == ["100.00", "100.00", "100.00"]
+    assert [p["subject_id"] for p in q4["pending"]] == ["ADJ-301"]
+
+
 def test_the_summary_shows_what_an_open_run_will_pay(ledger: Ledger) -> None:
     """Q4 calculated and approved at 50.00; then a Q3 sale is cancelled (Q3
     paid): the summary says approved, 50.00 payable — the run's figures, as

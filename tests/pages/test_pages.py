@@ -379,6 +379,34 @@ class TestDispute:
         assert answers[0].headers["location"] == answers[1].headers["location"]
         assert len(site.disputes()) == before + 1
 
+    def test_a_form_naming_another_reps_dispute_records_the_reps_own(self, site: Site) -> None:
+        """rep-li's form edited to name rep-chen's dispute: it answered "raised"
+        and stored nothing (the conflict taken for a second confirmation). Now
+        rep-li's dispute is recorded under an id of its own."""
+        chen = STATEMENT.replace("rep-li", "rep-chen")
+        site.sign_in("rep-chen", "rep", "rep-chen")
+        form = {"csrf": site.csrf(chen), "line": "0", "message": "mine", "confirm": "yes"}
+        assert site.client.post(chen + "/dispute", data=form).status_code == 200
+        theirs = site.disputes()[-1]
+        assert theirs["rep_id"] == "rep-chen"
+        before = site.disputes()
+        site.sign_in("rep-li", "rep", "rep-li")
+        form = {
+            "csrf": site.csrf(STATEMENT),
+            "line": "1",
+            "message": "the split is wrong",
+            "dispute": str(theirs["dispute_id"]),
+            "confirm": "yes",
+        }
+        done = site.client.post(STATEMENT + "/dispute", data=form, follow_redirects=False)
+        assert done.status_code == 303
+        after = site.disputes()
+        assert after[: len(before)] == before
+        (own,) = after[len(before) :]
+        assert own["rep_id"] == "rep-li"
+        assert own["dispute_id"] != theirs["dispute_id"]
+        assert str(own["dispute_id"]) in done.headers["location"]
+
     def test_a_dispute_without_the_form_token_records_nothing(self, site: Site) -> None:
         site.sign_in("rep-li", "rep", "rep-li")
         before = len(site.disputes())
