@@ -773,8 +773,8 @@ class Reports:
         """What changed in a rep's period between two points of the event order."""
         pa = self.ledger.resolve_as_of(a, field="from")
         pb = self.ledger.resolve_as_of(b, field="to")
-        before = self.statement(rep_id, period, as_of=pa)
-        after = self.statement(rep_id, period, as_of=pb)
+        before = self._diff_side(rep_id, period, pa, "from")
+        after = self._diff_side(rep_id, period, pb, "to")
         # a paid period's statement is the one recorded when its run was
         # computed: what changed it is what was recorded up to that point, not
         # to the point asked for (a cancellation after the payment is its
@@ -801,6 +801,22 @@ class Reports:
         summaries |= {r.event_id: EventSummary.of(r) for r in self.ledger.read_positions(positions)}
         found = diff_statements(before, after, summaries, causes)
         return found.model_copy(update={"events_between": between})
+
+    def _diff_side(self, rep_id: str, period: str, position: int, field: str) -> dict[str, Any]:
+        """One side of a diff: the statement as of ``position``; a point before the
+        rep's enrolment is named as the point (``from``/``to``), not as the rep."""
+        try:
+            return self.statement(rep_id, period, as_of=position)
+        except NotFoundError as exc:
+            head = self.ledger.head()
+            if exc.field != "rep_id" or head is None or position >= head.position:
+                raise
+            self.rep(rep_id)  # a rep that exists now: the point is too early
+            raise NotFoundError(
+                f"rep {rep_id} was not enrolled yet at position {position}; "
+                f"choose a point after their enrolment",
+                field=field,
+            ) from exc
 
     def _diff_causes(
         self, rep_id: str, period: Period, low: int, high: int

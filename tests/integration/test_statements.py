@@ -191,6 +191,19 @@ class TestReplayAndDiff:
         assert isinstance(named[0], EventSummary)  # recorded between the two points
         assert (named[0].type, named[0].actor) == ("ApprovalGranted", "fin-amy")
 
+    def test_a_diff_from_before_the_enrolment_names_the_point(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """``--from 1`` (the plan, before rep-li was enrolled) said "no rep rep-li"."""
+        _, reports, _ = demo
+        with pytest.raises(NotFoundError) as early:
+            reports.diff("rep-li", "2026-Q3", 1, 60)
+        assert early.value.field == "from"
+        assert "rep rep-li was not enrolled yet at position 1" in str(early.value)
+        with pytest.raises(NotFoundError) as unknown:
+            reports.diff("rep-nobody", "2026-Q3", 1, 60)
+        assert unknown.value.field == "rep_id"
+
     def test_diff_lists_only_lines_whose_amount_changed(
         self, demo: tuple[Ledger, Reports, str]
     ) -> None:
