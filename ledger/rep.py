@@ -7,7 +7,7 @@ content hashes so a re-sent score is skipped.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
@@ -65,6 +65,16 @@ class Rep(LedgerAggregate):
         current = self.plans[0][1]
         for since, plan_id in sorted(self.plans, key=lambda p: p[0]):
             if since <= moment:
+                current = plan_id
+        return current
+
+    def plan_for_period(self, first_day: date) -> str:
+        """The plan id that pays the rep for the period starting ``first_day``:
+        the last assigned on or before that day, the enrolment plan before any
+        (as the read side's `LedgerFacts.plan_id_for`)."""
+        current = self.plans[0][1]
+        for since, plan_id in sorted(self.plans, key=lambda p: p[0].date()):
+            if since.date() <= first_day:
                 current = plan_id
         return current
 

@@ -54,7 +54,7 @@ from policies.pay_warnings import (
     override_warning,
     splits_warning,
 )
-from policies.periods import PeriodKind, parse_period, period_of
+from policies.periods import PeriodKind, after_the_day_of, parse_period, period_of
 from policies.plan import Plan
 
 if TYPE_CHECKING:
@@ -294,6 +294,14 @@ def _record_on(
 
 
 def _not_before_enrolment(rep: Rep, item: Input, what: str) -> None:
+    """``item`` (a departure, a transfer) takes effect once the rep is enrolled;
+    one stored identically is skipped unchecked (SPEC §2), so a file stored
+    before this check existed is not refused when sent again."""
+    left = rep.left
+    if item.content_sha256 in rep.facts or (
+        left is not None and left.content_sha256 == item.content_sha256
+    ):
+        return
     if item.occurred_at < rep.enrolled.occurred_at:
         raise InvalidInputError(
             f"rep {rep.rep_id} was enrolled at {rep.enrolled.occurred_at.isoformat()}; "
@@ -372,9 +380,8 @@ def _warn_after_leaving(st: Staging, credited: list[Rep], item: Input) -> None:
     """Warn, don't guess: a sale dated after a rep it credits left credits that
     rep nothing (`projections.statement`); a departure recorded later is said
     on the statement instead."""
-    day = item.occurred_at.date()
     for rep in credited:
-        if rep.left is not None and day > rep.left.occurred_at.date():
+        if rep.left is not None and after_the_day_of(item.occurred_at, rep.left.occurred_at):
             sale_id = item.data["sale_id"]
             st.warn(after_leaving_warning(sale_id, rep.rep_id, rep.left.occurred_at.date()))
 
@@ -480,7 +487,7 @@ def _check_period_payable(st: Staging, item: Input, rep: Rep) -> None:
             "ended: no payout covers it; book the adjustment into a period since",
             field="period",
         )
-    plan = st.plan(rep.plan_at(item.occurred_at))
+    plan = st.plan(rep.plan_for_period(period.first_day))
     if plan is not None and period.kind == plan.period and plan.terms_for(period) is None:
         raise InvalidInputError(
             f"no version of rep {rep.rep_id}'s plan {plan.plan_id} is in force for "

@@ -256,10 +256,11 @@ def _override_lines(plan: Plan, facts: PeriodFacts) -> list[Line]:
     """SPEC §3.1 overrides: a manager's share of their reports' credited sales."""
     if plan.override is None or facts.reporting is None:
         return []
-    sales = facts.team_sales
-    if facts.left_on is not None:  # a manager who left earns on no sale made after
-        sales = tuple(s for s in sales if s.occurred_at.date() <= facts.left_on)
-    return override_lines(facts.rep_id, plan.override, sales, facts.reporting, facts.plan_event_id)
+    # a manager who left earns on no sale made after: not among their team's
+    # sales (`projections.statement`)
+    return override_lines(
+        facts.rep_id, plan.override, facts.team_sales, facts.reporting, facts.plan_event_id
+    )
 
 
 def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:

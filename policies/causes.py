@@ -69,6 +69,7 @@ def fact_event_ids(facts: PeriodFacts) -> tuple[str, ...]:
         ids += [case.event_id, case.decision.event_id, case.overturned_by]
     for adjustment in facts.adjustments:
         ids += [adjustment.event_id, adjustment.decision.event_id]
+    ids.append(facts.left_event_id)  # the rep's departure: later sales, proration, draws
     return tuple(dict.fromkeys(e for e in ids if e))
 
 
@@ -93,7 +94,16 @@ def _sale_without(sale: SaleFact, event_id: str) -> SaleFact:
 def without_event(facts: PeriodFacts, event_id: str) -> PeriodFacts:
     """The period's facts as if ``event_id`` had never been recorded: a sale,
     target, score, case or adjustment gone; a cancellation or an overturning
-    undone; a decision not taken yet (its subject pending)."""
+    undone; a decision not taken yet (its subject pending); the rep's departure
+    not recorded (the sales after it credited, a whole period enrolled)."""
+    if event_id == facts.left_event_id:
+        return replace(
+            facts,
+            sales=(*facts.sales, *facts.after_leaving),
+            after_leaving=(),
+            left_event_id=None,
+            left_on=None,
+        )
     return replace(
         facts,
         sales=tuple(_sale_without(s, event_id) for s in facts.sales if s.event_id != event_id),
@@ -158,6 +168,9 @@ class _Period:
         return _moved(self.lines, after)
 
     def changed_without(self, event_id: str) -> set[LineKey]:
+        if event_id == self.facts.left_event_id:  # rare: the period worked out again
+            left_out = without_event(self.facts, event_id)
+            return _moved(self.lines, _amounts(calculate_period(self.plan, left_out).lines))
         sale = self.sales.get(event_id)
         if sale is not None:  # taking out a sale: it is no longer credited, if it was
             return self._credit_change(sale, -1) if self._credited(sale) else set()

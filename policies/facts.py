@@ -196,17 +196,6 @@ class UnsplitSaleFact:
 
 
 @dataclass(frozen=True)
-class SaleAfterLeavingFact:
-    """A sale (or a split's share of one) credited to a rep on a day after they
-    left: they are credited nothing for it (a rep who left sells no more)."""
-
-    sale_id: str
-    event_id: str
-    position: int
-    occurred_on: date
-
-
-@dataclass(frozen=True)
 class PeriodFacts:
     rep_id: str
     period: Period
@@ -220,7 +209,10 @@ class PeriodFacts:
     carried_in: CarriedBalanceFact | None = None
     plan_event_id: str | None = None  # the PlanPublished of the version in force
     unsplit_sales: Sequence[UnsplitSaleFact] = ()
-    after_leaving: Sequence[SaleAfterLeavingFact] = ()  # credited nothing: see the class
+    # sales (or split shares) dated after the day the rep left: credited nothing
+    # (`projections.statement`); ``left_event_id``: the RepLeft they rest on
+    after_leaving: Sequence[SaleFact] = ()
+    left_event_id: str | None = None
     # SPEC §3.1 (read only by plans with the matching section):
     enrolled_on: date | None = None  # proration, draws: the rep's enrolment day
     left_on: date | None = None  # proration: the day of RepLeft

@@ -14,7 +14,7 @@ the corrections of a paid ``2199-Q4``) still works.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal, NamedTuple, Self
 
@@ -23,6 +23,7 @@ __all__ = [
     "LAST_YEAR",
     "Period",
     "PeriodKind",
+    "after_the_day_of",
     "in_bounds",
     "parse_period",
     "period_of",
@@ -107,6 +108,16 @@ class Period(_PeriodFields):
             first = (self.number - 1) * _MONTHS_IN_QUARTER + 1
             return tuple(_period("month", self.year, m) for m in range(first, first + 3))
         return (_period("quarter", self.year, (self.number - 1) // _MONTHS_IN_QUARTER + 1),)
+
+
+def after_the_day_of(moment: datetime, event_at: datetime) -> bool:
+    """Whether ``moment`` falls after the day of ``event_at`` — at or after the
+    midnight that ends that day in ``event_at``'s own offset, compared as
+    instants (a sale after the day its rep left: dates each in its own offset
+    credited a sale made 7 hours before the departure nothing, and paid one
+    made 35 hours after)."""
+    next_day = event_at.date() + timedelta(days=1)
+    return moment >= datetime.combine(next_day, time(0), event_at.tzinfo)
 
 
 def in_bounds(year: int) -> bool:

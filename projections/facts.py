@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ledger import catalogue
 from ledger.records import EventRecord
 from policies.discipline import LADDER_LOOKBACK
-from policies.periods import Period, PeriodKind, parse_period, period_of
+from policies.periods import Period, PeriodKind, after_the_day_of, parse_period, period_of
 from policies.plan import Plan, plan_in_force
 
 __all__ = [
@@ -164,6 +164,11 @@ class SaleInfo:
 # A sale's amount, position and event id in one integer, from the top: the
 # amount's digits, how many of them follow the decimal point, the position, the
 # id's 128 bits. What does not fit is kept as it is (`_packed`).
+# Rules versioned by when their events were recorded (`LedgerFacts.after_leaving`):
+# the recorded time (UTC, ISO) from which a sale after the day its rep left
+# credits them nothing and a manager who left earns no override on it.
+LEAVER_RULE_FROM = "2026-12-04"
+
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1
 _POSITION_BITS = 40
@@ -288,6 +293,10 @@ class LedgerFacts:
     # sale id -> that rep, and each such rep's sales (their statements warn).
     unsplit: dict[str, str] = field(default_factory=dict)
     unsplit_by_rep: dict[str, list[SaleInfo]] = field(default_factory=lambda: defaultdict(list))
+    # The first position recorded since `LEAVER_RULE_FROM` (None: none yet): a sale
+    # after the day its rep left credits them nothing when it or the departure
+    # was recorded since (`after_leaving`)
+    leaver_rule_from: int | None = None
     # rep_id -> ids of its targets, cases, adjustments, disputes (in order)
     # event id -> record, of every event but sales (see `record`)
     records: dict[str, EventRecord] = field(default_factory=dict)
@@ -339,10 +348,30 @@ class LedgerFacts:
 
     # -- the fold --------------------------------------------------------------
 
+    def after_leaving(self, left: EventRecord | None, sale: SaleInfo) -> bool:
+        """Whether ``sale`` falls after the day of the departure ``left`` (a
+        rep's, credited nothing for it; a manager's, no override on it).
+
+        A rule of the events recorded since `LEAVER_RULE_FROM`: where the sale
+        and the departure were both recorded before, the sale counts as it did
+        when they were (a replay of a period paid then books no correction
+        that no event caused). Recorded times follow positions, so "the later
+        of the two was recorded since" is "its position is at or after the
+        first one recorded since" — among the events folded (a windowed replay
+        folds the rep's trail, both events among them)."""
+        if left is None:
+            return False
+        since = self.leaver_rule_from
+        if since is None or max(left.position, sale.position) < since:
+            return False
+        return after_the_day_of(sale.occurred_at, left.occurred_at)
+
     def apply(self, r: EventRecord) -> AbstractSet[str]:
         """Fold one event in; returns the rep ids whose figures it may change."""
         assert r.position > self.position, "events are applied in global order"
         self.position = r.position
+        if self.leaver_rule_from is None and r.recorded_at >= LEAVER_RULE_FROM:
+            self.leaver_rule_from = r.position
         if r.type == "SaleRecorded":  # most of the log: no handler lookup
             found = self._on_SaleRecorded(r, r.data)
         else:

@@ -43,7 +43,6 @@ from policies.facts import (
     PendingItem,
     PeriodFacts,
     ReleaseFact,
-    SaleAfterLeavingFact,
     SaleFact,
     TargetFact,
     UnsplitSaleFact,
@@ -287,17 +286,10 @@ class Calculator:
         f = self.facts
         rep = f.reps[rep_id]
         left_on = rep.left.occurred_at.date() if rep.left is not None else None
-        sales = []
+        sales: list[SaleFact] = []
         unconverted: list[PendingItem] = []
-        after_leaving: list[SaleAfterLeavingFact] = []
+        after_leaving: list[SaleFact] = []
         for sale in self.sales_in(rep_id, period, plan.period):
-            if left_on is not None and sale.occurred_at.date() > left_on:
-                after_leaving.append(
-                    SaleAfterLeavingFact(
-                        sale.sale_id, sale.event_id, sale.position, sale.occurred_at.date()
-                    )
-                )
-                continue
             cancel = sale.cancellation
             amount, fx = sale.amount, None
             if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
@@ -307,7 +299,8 @@ class Calculator:
                     unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id, pair))
                     continue
                 amount, fx = converted
-            sales.append(
+            credited = after_leaving if f.after_leaving(rep.left, sale) else sales
+            credited.append(
                 _new_sale_fact(
                     SaleFact,
                     (
@@ -374,6 +367,7 @@ class Calculator:
         facts = PeriodFacts(
             unconverted=tuple(unconverted),
             after_leaving=tuple(after_leaving),
+            left_event_id=rep.left.event_id if rep.left is not None else None,
             enrolled_on=rep.enrolled.occurred_at.date(),
             left_on=left_on,
             first_period=f.first_period(rep_id, plan.period),
@@ -452,13 +446,15 @@ class Calculator:
             if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
         )
         found: list[TeamSale] = []
+        manager = f.reps.get(manager_id)
+        manager_left = manager.left if manager is not None else None
         for rep_id in team:
             left = f.reps[rep_id].left if rep_id in f.reps else None
             for sale in f.sales_by_rep.get(rep_id, ()):
                 if period_of(sale.occurred_at, plan.period) != period:
                     continue
-                if left is not None and sale.occurred_at.date() > left.occurred_at.date():
-                    continue  # credited nothing: the rep had left (`period_facts`)
+                if f.after_leaving(left, sale) or f.after_leaving(manager_left, sale):
+                    continue  # credited to no one (`period_facts`), or the manager had left
                 window = self._window_days(rep_id, sale, plan)
                 cancel = sale.cancellation
                 if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(

@@ -26,7 +26,7 @@ from ledger import events as ev
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.records import EventRecord
 from policies.pay_warnings import PayWarning
-from policies.periods import Period, period_of
+from policies.periods import Period, after_the_day_of, period_of
 from policies.plan import Plan
 from projections.diff import EventSummary, LineChange, Point, UnrecordedEvent, diff_statements
 from projections.facts import LedgerFacts
@@ -531,6 +531,13 @@ def check_estimate_period(facts: LedgerFacts, rep_id: str, on: date) -> Period:
         raise InvalidInputError(
             f"rep {rep_id} has no statement for {period} (not enrolled then, gone, or no "
             f"plan version in force): give a date in one of their open periods",
+            field="date",
+        )
+    left = facts.reps[rep_id].left
+    if left is not None and after_the_day_of(_noon(on), left.occurred_at):
+        raise InvalidInputError(
+            f"rep {rep_id} left on {left.occurred_at.date().isoformat()}: a sale after that "
+            f"day credits them nothing (not {on.isoformat()})",
             field="date",
         )
     return period

@@ -20,7 +20,7 @@ from api.schemas import ErrorOut, EventOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
 from ledger.catalogue import AnyEventIn
-from ledger.errors import BatchRejectedError, NotFoundError
+from ledger.errors import BatchRejectedError, LineError, NotFoundError
 from ledger.ingestion.group_commit import GroupCommitter
 from ledger.writes import Input
 from policies.pay_warnings import PayWarning
@@ -103,7 +103,8 @@ def warning_doc(warning: PayWarning) -> dict[str, Any]:
 def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports: Reports) -> None:
     """Each event type to its writer role; managers for their own team only."""
     allowed = EVENT_WRITERS.get(principal.role, frozenset())
-    for item in items:
+    unknown: list[LineError] = []
+    for index, item in enumerate(items, start=1):
         if item.type not in allowed:
             raise ForbiddenError(f"role {principal.role} may not record {item.type}")
         subject_id = item.data.get("subject_id")
@@ -115,7 +116,9 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
             # refuses it; a subject's kind never changes once stored.
             kind = ledger.subject_kind(subject_id)
             if kind is None:
-                raise NotFoundError(f"no subject {subject_id}", field="subject_id")
+                reason = f"no target, case, adjustment or payout run has id {subject_id!r}"
+                unknown.append(LineError(index, "subject_id", reason))
+                continue
             check_decider(principal, kind)
         if principal.role == "manager":
             if (item.data.get("severity") or "minor") != "minor":
@@ -127,6 +130,8 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
                 team = False
             if not team:
                 raise ForbiddenError(f"rep {rep_id} is not in your team")
+    if unknown:  # as the write rule names an unknown subject (422, by item)
+        raise BatchRejectedError(unknown)
 
 
 @router.post(

@@ -348,8 +348,8 @@ def test_a_decision_on_a_subject_being_saved_is_refused(api: Api) -> None:
         )
     finally:
         committer.submit_inputs = submit
-    assert answer.status_code == 404, answer.text
-    assert answer.json()["field"] == "subject_id"
+    assert answer.status_code == 422, answer.text
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [(0, "subject_id")]
     save_adjustment()
     assert not [
         r

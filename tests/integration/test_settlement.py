@@ -25,6 +25,7 @@ from ledger.errors import BatchRejectedError
 from ledger.events import ApprovalGranted, make_event
 from policies.periods import parse_period
 from policies.plan import load_plan
+from projections.facts import LEAVER_RULE_FROM, LedgerFacts
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from projections.statement import Calculator
@@ -267,6 +268,97 @@ class TestLeavers:
         q4 = _run(reports, "2026-Q4")
         covered = {s["rep_id"]: s["payable"] for s in reports.run(q4)["statements"]}
         assert covered == {"r1": "3000.00", "r2": "250.00"}
+
+    def test_a_departure_recorded_after_the_payment_is_the_corrections_cause(
+        self, ledger: Ledger
+    ) -> None:
+        """Q3 paid r1 7,500 with a September sale; HR then records r1's departure
+        dated in August: Q4 books −2,500 resting on the RepLeft, and the paid Q3
+        names it among its later events; a diff of an unpaid period across a
+        departure blames it (it named no event, and the diff the sale)."""
+        reports = _reports(
+            ledger,
+            sale("S1", "r1", "100000.00"),
+            sale("S4", "r1", "50000.00", at="2026-09-10T10:00:00+08:00"),
+            sale("S9", "r2", "1000.00", at="2026-10-10T10:00:00+08:00"),
+        )
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
+            actor="hr-sync",
+        )
+        head = ledger.head()
+        assert head is not None
+        left = ledger.read_log(head.position - 1, 1)[0]
+        assert left.type == "RepLeft"
+        (correction,) = [
+            x for x in reports.statement("r1", "2026-Q4")["lines"] if x["kind"] == "correction"
+        ]
+        assert correction["amount"] == "-2500.00"
+        assert left.event_id in correction["event_ids"]
+        paid = reports.statement("r1", "2026-Q3")
+        assert [e["event_id"] for e in paid["later_events"]] == [left.event_id]
+        ledger.import_lines(  # r2's Q4, not paid: a diff across the departure
+            jsonl(line("RepLeft", at="2026-10-01T10:00:00+08:00", rep_id="r2", reason="resigned")),
+            actor="hr-sync",
+        )
+        diff = reports.diff("r2", "2026-Q4", head.position, head.position + 1)
+        (change,) = diff.changes
+        assert (change.kind, change.change) == ("commission", "-50.00")
+        assert [e.event_id for e in change.caused_by] == [
+            ledger.read_log(head.position, 1)[0].event_id
+        ]
+
+    def test_after_the_day_of_leaving_is_an_instant_in_the_departure_s_offset(
+        self, ledger: Ledger
+    ) -> None:
+        """r1 left at 23:00 on 15 August in −10:00; a sale at 10:00 on the 16th in
+        +08:00 came 7 hours before and counts. r2 left at 10:00 on the 15th in
+        +14:00; a sale at 20:00 on the 15th in −11:00 came 35 hours after and
+        does not. Dates each in its own offset had it the other way round."""
+        reports = _reports(ledger)
+        answer = ledger.import_lines(
+            jsonl(
+                line("RepLeft", at="2026-08-15T23:00:00-10:00", rep_id="r1", reason="resigned"),
+                line("RepLeft", at="2026-08-15T10:00:00+14:00", rep_id="r2", reason="resigned"),
+                sale("SA", "r1", "100000.00", at="2026-08-16T10:00:00+08:00"),
+                sale("SB", "r2", "100000.00", at="2026-08-15T20:00:00-11:00"),
+            ),
+            actor="crm",
+        )
+        assert [(w.code, w.values["sale_id"]) for _, w in answer.warnings] == [
+            ("sale_after_leaving", "SB")
+        ]
+        assert _lines(reports, "r1", "2026-Q3")["commission"] == "5000.00"
+        assert _lines(reports, "r2", "2026-Q3")["commission"] == "0.00"
+
+    def test_a_sale_and_departure_recorded_before_the_rule_keep_their_pay(
+        self, ledger: Ledger
+    ) -> None:
+        """The rule holds for what is recorded since `LEAVER_RULE_FROM`: a store
+        written before it (its events' recorded times moved back here) credits
+        the sale after the departure as it did, so a replay of a period paid
+        then books no correction that no event caused."""
+        reports = _reports(ledger, sale("S1", "r1", "100000.00"))
+        ledger.import_lines(
+            jsonl(
+                line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned"),
+                sale("S4", "r1", "50000.00", at="2026-09-10T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        head = ledger.head()
+        assert head is not None
+        facts, at = reports.facts_at(head.position)
+        now = Calculator(facts, at).statement("r1", parse_period("2026-Q3"))
+        records = [r._replace(recorded_at="2026-11-30T09:00:00+00:00") for r in ledger.iter_log()]
+        assert all(r.recorded_at < LEAVER_RULE_FROM for r in records)
+        before = LedgerFacts.of(records)
+        assert before.leaver_rule_from is None
+        then = Calculator(before, at).statement("r1", parse_period("2026-Q3"))
+        commission = {s["kind"]: s["amount"] for s in then["lines"]}["commission"]
+        assert commission == "7500.00"
+        assert {s["kind"]: s["amount"] for s in now["lines"]}["commission"] == "5000.00"
 
     def test_a_rep_who_left_with_nothing_booked_is_not_in_later_runs(self, ledger: Ledger) -> None:
         """Gone in August with a negative total carried on (what they owe): no

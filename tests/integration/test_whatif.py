@@ -5,6 +5,7 @@ neither records anything or touches a read model."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import uuid
@@ -423,3 +424,30 @@ class TestEstimate:
         _, reports = demo
         with pytest.raises(NotFoundError):
             reports.estimate("rep-nobody", EstimateSale(amount="100"), actor="fin-amy")
+
+    def test_a_date_after_the_day_the_rep_left_is_refused(
+        self, demo: tuple[Ledger, Reports]
+    ) -> None:
+        """Li Wei left on 10 November: a sale estimated on 1 December credits
+        them nothing (it answered +0.00 and said nothing); the 10th still counts."""
+        ledger, reports = demo
+        ledger.import_lines(
+            [
+                json.dumps(
+                    {
+                        "type": "RepLeft",
+                        "occurred_at": "2026-11-10T18:00:00+08:00",
+                        "actor": "hr-sync",
+                        "rep_id": "rep-li",
+                        "reason": "resigned",
+                    }
+                )
+            ],
+            actor="hr-sync",
+        )
+        with pytest.raises(InvalidInputError) as refused:
+            reports.estimate("rep-li", EstimateSale("100", on=date(2026, 12, 1)), actor="fin")
+        assert refused.value.field == "date"
+        assert "left on 2026-11-10" in str(refused.value)
+        same_day = reports.estimate("rep-li", EstimateSale("100", on=date(2026, 11, 10)))
+        assert same_day.difference.total != "0.00"

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.periods import period_of
-from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
+from policies.plan import load_plan
+from tests.builders import PLAN_TOML, enrol, jsonl, line, sale, seeded, stored_count
 
 
 def _rejected(ledger: Ledger, lines: list[str], *, actor: str = "tester") -> BatchRejectedError:
@@ -288,6 +290,48 @@ class TestBadInput:
         assert "no version of rep r1's plan field-sales is in force for 2025-Q4" in (
             error.errors[0].reason
         )
+
+    def test_an_adjustment_of_a_period_paid_under_an_earlier_plan(self, ledger: Ledger) -> None:
+        """r1 moved on 1 October to a plan in force from then; an adjustment of
+        2026-Q3, recorded in November, is for the plan that paid Q3 (it was
+        refused: the new plan covers no Q3)."""
+        seeded(ledger, "r1")
+        later = PLAN_TOML.replace('id = "field-sales"', 'id = "field-sales-2027"')
+        later = later.replace("effective_from = 2026-01-01", "effective_from = 2026-10-01")
+        ledger.publish_plan(load_plan(later, "toml"), actor="admin")
+        assigned = line(
+            "RepPlanAssigned",
+            at="2026-10-01T00:00:00+08:00",
+            rep_id="r1",
+            plan_id="field-sales-2027",
+        )
+        adjustment = line(
+            "AdjustmentRequested",
+            at="2026-11-05T10:00:00+08:00",
+            adjustment_id="A1",
+            rep_id="r1",
+            period="2026-Q3",
+            amount="800.00",
+            reason="a missed SPIFF",
+        )
+        assert ledger.import_lines(jsonl(assigned, adjustment), actor="fin-amy").stored == 2
+
+    def test_a_file_stored_before_a_rule_was_added_is_skipped_again(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A departure and a transfer stored identically are skipped on re-import
+        before their checks run: a file accepted before a check was added (a
+        departure, a transfer dated before the enrolment) is not refused when
+        sent again."""
+        seeded(ledger, "r1")
+        lines = jsonl(
+            line("RepTransferred", at="2026-06-01T10:00:00+08:00", rep_id="r1", team="east"),
+            line("RepLeft", at="2026-06-02T10:00:00+08:00", rep_id="r1", reason="resigned"),
+        )
+        with monkeypatch.context() as before_the_rule:
+            before_the_rule.setattr(rules, "_not_before_enrolment", lambda *_, **__: None)
+            assert ledger.import_lines(lines, actor="hr").stored == 2
+        assert ledger.import_lines(lines, actor="hr").skipped == 2
 
 
 class TestApprovals:
