@@ -113,6 +113,23 @@ class TamperedStatementError(LedgerError):
         )
 
 
+class ReadModelsDamagedError(LedgerError):
+    """The read models cannot take the next events: they hold rows of positions
+    their tracking position says are still to come (edited, or written around
+    the projector). Nothing is written; `rebuild` makes them again."""
+
+    status = "unavailable"
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        super().__init__(
+            f"the read models hold rows of positions after {position}, where their "
+            "tracking stands: they were changed outside the ledger, and catching up "
+            "cannot go on; `incentive-ledger rebuild` makes them again from the log",
+            field="read_models",
+        )
+
+
 class StoreUnavailableError(LedgerError):
     """The store could not be reached reliably; nothing was stored."""
 

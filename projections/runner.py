@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP
+from ledger.errors import ReadModelsDamagedError
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
 from policies.periods import Period, period_of
@@ -498,9 +499,15 @@ class Projector:
             try:
                 self.store.write(Batch(rows, position, counts, event_reps))
             except IntegrityError:
-                # Another worker applied these positions first; follow it.
+                # Another worker applied these positions first; follow it —
+                # unless the tracking position did not move: then the rows were
+                # there before it (damaged read models), and trying again would
+                # loop hot for good.
                 self._totals.clear()
-                tracked = self.store.position()
+                moved = self.store.position()
+                if moved <= tracked:
+                    raise ReadModelsDamagedError(tracked) from None
+                tracked = moved
                 self._fold_until(tracked)
                 continue
             except BaseException:

@@ -29,6 +29,7 @@ from ledger.errors import (
     BrokenChainError,
     InvalidInputError,
     NotFoundError,
+    ReadModelsDamagedError,
     TamperedStatementError,
 )
 from ledger.payout_claims import CALCULATED, PAID, Claim
@@ -1195,8 +1196,12 @@ class Reports:
 
     def verify_projections(self, *, workers: int | None = 1) -> list[str]:
         """The read models against a fresh replay (`verify_views`: its rows
-        computed by ``workers`` processes — 1, unless the caller may fork)."""
-        self.catch_up()
+        computed by ``workers`` processes — 1, unless the caller may fork); read
+        models that cannot catch up are reported as such, beside what differs."""
+        try:
+            self.catch_up()
+        except ReadModelsDamagedError as exc:
+            return [str(exc), *verify_views(self.ledger, self.projector.store, workers=workers)]
         return verify_views(self.ledger, self.projector.store, workers=workers)
 
     # -- the payout flow -------------------------------------------------------

@@ -249,7 +249,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (after, limit),
             )
-            return [(row[0], UUID(row[1]), row[2], row[3], bytes(row[4])) for row in c.fetchall()]
+            return [(row[0], UUID(row[1]), row[2], row[3], _blob(row[4])) for row in c.fetchall()]
 
     def select_log(self, after: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
         statement = (
@@ -491,8 +491,15 @@ def _streams(
         )
         for row in c.fetchall():
             oid = UUID(row[0])
-            streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], bytes(row[3])))
+            streams.setdefault(oid, []).append(StoredEvent(oid, row[1], row[2], _blob(row[3])))
     return streams
+
+
+def _blob(value: bytes | str) -> bytes:
+    """A stored event's state as bytes: SQLite keeps what an UPDATE wrote, and
+    ``replace()`` on the BLOB (the obvious way to edit one by hand) writes TEXT —
+    read as its bytes, so the chain names the edit instead of a traceback."""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 def _claims(c: sqlite3.Cursor, period: str, rep_ids: Sequence[str]) -> list[Claim]:

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
@@ -336,3 +337,22 @@ class TestKeyedChain:
         _store(make_ledger, chain_key=KEY)
         assert _cli_verify(db_url, chain_key=KEY).exit_code == 0
         assert _cli_verify(db_url).exit_code == 1
+
+
+def test_an_edit_stored_as_text_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """SQLite's ``replace()`` on the state writes TEXT where the ledger wrote a
+    BLOB (the obvious hand edit; PostgreSQL's bytea keeps its type): verify
+    crashed with a TypeError instead of naming the position."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = _store(lambda **_: Ledger(url))
+    raw = Raw(url)
+    with raw.cursor() as c:
+        c.execute("UPDATE stored_events SET state = replace(state, '0', '1') WHERE rowid = 5")
+        c.execute("SELECT typeof(state) FROM stored_events WHERE rowid = 5")
+        assert c.fetchone()[0] == "text"
+    report = ledger.verify()
+    assert (report.ok, report.broken_position) == (False, 5)
+    result = _cli_verify(url)
+    assert result.exit_code == 1
+    assert "position 5" in result.output
+    ledger.close()

@@ -197,3 +197,40 @@ def test_a_projector_follows_what_another_one_projected(ledger: Ledger) -> None:
     assert row is not None
     assert (row["total"], row["payable"]) == ("-4900.00", "0.00")
     assert verify_views(ledger, b.store) == []
+
+
+def test_read_models_ahead_of_their_tracking_are_reported_not_looped_on(db_url: str) -> None:
+    """The tracking row moved back one position (a restored or edited table):
+    every catch-up retried the same batch for good at full CPU — `verify` and
+    every reading command hung. Now the catch-up says what it found and
+    `verify` reports it beside what differs; `rebuild` mends it."""
+    import sqlite3
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg
+
+    from ledger.errors import ReadModelsDamagedError
+    from projections.runner import rebuild
+    from projections.service import Reports
+
+    ledger = seeded(Ledger(db_url), "r1")
+    ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")
+    Reports(ledger).catch_up()
+    moved = (
+        "UPDATE {table} SET notification_id = notification_id - 1 "
+        "WHERE application_name = 'incentive_ledger_views'"
+    )
+    if db_url.startswith("sqlite"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(moved.format(table="tracking"))
+    else:
+        schema = parse_qs(urlsplit(db_url).query)["schema"][0]
+        with psycopg.connect(db_url.split("?", maxsplit=1)[0], autocommit=True) as conn:
+            conn.execute(moved.format(table=f'"{schema}".ledger_views_tracking'))  # type: ignore[arg-type]
+    with pytest.raises(ReadModelsDamagedError, match="`incentive-ledger rebuild`"):
+        Reports(ledger).catch_up()
+    problems = Reports(ledger).verify_projections()
+    assert "the read models hold rows of positions after" in problems[0]
+    rebuild(ledger)
+    assert Reports(ledger).verify_projections() == []
+    ledger.close()
