@@ -1355,11 +1355,24 @@ def runs(
         lambda q: q.runs(period=period, status=status, page=Page(offset, limit)),
         title="Payout runs" + (f" of {period}" if period else ""),
         columns=_columns(
-            "run_id", "period", "status", "reps", "payable", "calculated_by", "decided_by"
+            "run_id",
+            "period",
+            "status",
+            "reps",
+            "paying",
+            "calculated_by",
+            "decided_by",
+            paying="payable",
         ),
         as_json=as_json,
         empty="no payout runs" + (f" for {period}" if period else ""),
+        row=_paying,
     )
+
+
+def _paying(item: dict[str, Any]) -> None:
+    """A run's payable in each currency it pays in (two never add up)."""
+    item["paying"] = ", ".join(f"{c['payable']} {c['currency']}" for c in item["currencies"])
 
 
 @app.command()

@@ -9,9 +9,20 @@ from projections.facts import LedgerFacts
 from projections.rows import Row
 from projections.versioning import ReadModel
 
-__all__ = ["PAYOUT_RUNS", "ChainHead", "RunRow", "RunStatus", "run_row", "run_status"]
+__all__ = [
+    "PAYOUT_RUNS",
+    "ChainHead",
+    "CurrencyTotal",
+    "RunRow",
+    "RunStatus",
+    "currency_totals",
+    "run_row",
+    "run_status",
+]
 
-PAYOUT_RUNS = ReadModel("payout_runs", 1, "each payout run: period, status, totals, chain head")
+# 2: totals by currency (``currencies``); ``total`` and ``payable`` only for a run
+# in one currency (they added a USD rep's pay to CNY pay)
+PAYOUT_RUNS = ReadModel("payout_runs", 2, "each payout run: period, status, totals, chain head")
 
 RunStatus = Literal["calculated", "approved", "rejected", "paid"]
 
@@ -23,22 +34,34 @@ class ChainHead(Row):
     position: int
 
 
+class CurrencyTotal(Row):
+    """What a run pays in one currency: its reps paid in it, their totals and payables."""
+
+    currency: str
+    reps: int
+    total: str
+    payable: str
+
+
 class RunRow(Row):
     """A payout run: its period and status, who calculated and decided it, the
-    chain head it was calculated at, and what it pays in all."""
+    chain head it was calculated at, and what it pays in all: in each currency
+    (``currencies``), and ``total``/``payable`` when it pays in one (None when
+    its reps are paid in several: money of two currencies does not add up)."""
 
     calculated_by: str
     calculated_event_id: str
     chain_head: ChainHead
+    currencies: list[CurrencyTotal]
     decided_by: str | None
     paid_event_id: str | None
-    payable: str
+    payable: str | None
     period: str
     position: int
     reps: int
     run_id: str
     status: RunStatus
-    total: str
+    total: str | None
 
 
 def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:
@@ -57,11 +80,28 @@ def run_row(facts: LedgerFacts, run_id: str) -> dict[str, Any]:
         position=data["position"],
         chain_head=ChainHead.model_validate(data["chain_head"]),
         reps=len(statements),
-        total=format(sum((Decimal(s["total"]) for s in statements), Decimal(0)), "f"),
-        payable=format(sum((Decimal(s["payable"]) for s in statements), Decimal(0)), "f"),
+        currencies=(currencies := currency_totals(statements)),
+        total=currencies[0].total if len(currencies) == 1 else None,
+        payable=currencies[0].payable if len(currencies) == 1 else None,
         decided_by=decision.record.actor if decision else None,
         paid_event_id=run.paid.event_id if run.paid else None,
     ).doc()
+
+
+def currency_totals(statements: list[dict[str, Any]]) -> list[CurrencyTotal]:
+    """A run's statements summed in each currency they are in, by currency code."""
+    sums: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for s in statements:
+        reps, total, payable = sums.get(s["currency"], (0, Decimal(0), Decimal(0)))
+        sums[s["currency"]] = (
+            reps + 1,
+            total + Decimal(s["total"]),
+            payable + Decimal(s["payable"]),
+        )
+    return [
+        CurrencyTotal(currency=c, reps=n, total=format(t, "f"), payable=format(p, "f"))
+        for c, (n, t, p) in sorted(sums.items())
+    ]
 
 
 def run_status(granted: bool | None, *, paid: bool) -> RunStatus:

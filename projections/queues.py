@@ -29,7 +29,7 @@ from policies.periods import parse_period
 from projections.approvals import PendingRow
 from projections.discipline_history import CaseEntry
 from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
-from projections.payout_runs import RunRow, RunStatus
+from projections.payout_runs import RunRow, RunStatus, currency_totals
 from projections.rows import ListPage, Row
 from projections.service import Reports
 from projections.summary import check_window
@@ -639,12 +639,15 @@ class WorkQueues:
                 target=data["value"],
             )
         statements = data["statements"]
+        currencies = currency_totals(statements)
+        paying = ", ".join(f"{c.payable} {c.currency}" for c in currencies)
         return PendingRun(
             kind="run",
             **common,
-            amount=_fmt(sum((_money(s["payable"]) for s in statements), Decimal(0))),
+            # what it pays: one sum when in one currency (none adds two currencies)
+            amount=currencies[0].payable if len(currencies) == 1 else None,
             period=data["period"],
-            about=f"payout run of {len(statements)} rep(s)",
+            about=f"payout run of {len(statements)} rep(s), paying {paying}",
         )
 
     def disputes(

@@ -72,8 +72,9 @@ QUEUE_KEYS: dict[str, list[str]] = {
     ],
     "team": ["team", "currency", "reps", "total", "payable"],
     "run": [
-        "calculated_by", "calculated_event_id", "chain_head", "decided_by", "paid_event_id",
-        "payable", "period", "position", "reps", "run_id", "status", "total", "held_by",
+        "calculated_by", "calculated_event_id", "chain_head", "currencies", "decided_by",
+        "paid_event_id", "payable", "period", "position", "reps", "run_id", "status", "total",
+        "held_by",
     ],
     "run statement": ["rep_id", "currency", "total", "payable", "sha256"],
     "target": [*_PENDING, "period", "about", "target"],

@@ -267,3 +267,36 @@ class TestDecisions:
 
 def _cases(queues: WorkQueues) -> UseCases:
     return UseCases(queues.ledger, queues.reports)
+
+
+def test_a_run_in_two_currencies_is_summed_in_each(queues: WorkQueues) -> None:
+    """r4 is paid in USD beside three reps in CNY: the run's ``total`` and
+    ``payable`` (and its pending item's amount) added USD to CNY — 2,000.00 of
+    no currency. Now each currency has its sum; the one figure only where one."""
+    from policies.plan import load_plan
+    from tests.builders import PLAN_TOML
+
+    ledger = queues.reports.ledger
+    usd = PLAN_TOML.replace('id = "field-sales"', 'id = "us-sales"')
+    ledger.publish_plan(
+        load_plan(usd.replace('currency = "CNY"', 'currency = "USD"'), "toml"), actor="admin"
+    )
+    ledger.import_lines(
+        jsonl(enrol("r4", plan_id="us-sales"), sale("S4", "r4", "10000.00") | {"currency": "USD"}),
+        actor="crm-sync",
+    )
+    result = payouts(queues.reports).payout_run("2026-Q3", actor="fin-amy")
+    run_id = str(ledger.event(str(result.outcomes[0].event_id)).data["run_id"])
+    (row,) = [r for r in queues.runs().items if r.run_id == run_id]
+    assert [(c.currency, c.reps, c.payable) for c in row.currencies] == [
+        ("CNY", 3, "1500.00"),
+        ("USD", 1, "500.00"),
+    ]
+    assert (row.total, row.payable) == (None, None)
+    (item,) = [
+        i
+        for i in queues.pending(Viewer("finance", "fin-bob", decides=frozenset({"run"}))).items
+        if i.subject_id == run_id
+    ]
+    assert item.amount is None
+    assert "paying 1500.00 CNY, 500.00 USD" in item.about
