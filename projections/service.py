@@ -1317,8 +1317,12 @@ class Reports:
             period=data["period"],
             status=status,
             recorded_at=recorded.calculated.recorded_at,
-            chain_position=data["chain_head"]["position"],
-            chain_hash=data["chain_head"]["hash"],
+            # the link of the run's own event, which holds every statement it
+            # pays: published as an anchor (`verify --anchor`), it catches a
+            # rewrite of what the run recorded — the head the statements were
+            # computed at (the run's ``chain_head``) comes before that event
+            chain_position=recorded.calculated.position,
+            chain_hash=recorded.calculated.hash,
             statements=tuple(statements),
         )
 

@@ -21,7 +21,8 @@ from cli import app as cli_app
 from ledger.application import Ledger
 from ledger.chain import GENESIS, Anchor, ChainHasher, ChainLink, LogRow, merge_rows
 from ledger.domain import event_id_for
-from tests.builders import jsonl, sale, seeded
+from projections.service import Reports
+from tests.builders import jsonl, payouts, sale, seeded
 
 KEY = "chain-key-kept-outside-the-db"
 
@@ -297,6 +298,30 @@ class TestPlainChain:
         assert (report.ok, report.broken_position) == (False, anchor.position)
         assert "rewritten" in str(report.reason)
         assert _cli_verify(db_url, "--anchor", str(anchor)).exit_code == 1
+
+    def test_a_payroll_exports_head_anchors_what_the_run_recorded(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """The export's chain head was the head the run was computed at, which
+        comes before the run's own event: a run's recorded payable rewritten,
+        and every later link recomputed, still verified against it. It is the
+        link of the run's event now."""
+        ledger, raw = _store(make_ledger), Raw(db_url)
+        reports = Reports(ledger)
+        result = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
+        run_id = str(ledger.event(str(result.outcomes[0].event_id)).data["run_id"])
+        csv = reports.export_file(run_id, "csv").decode().splitlines()
+        columns = csv[0].split(",")
+        row = dict(zip(columns, csv[1].split(","), strict=True))
+        anchor = Anchor(int(row["chain_position"]), row["chain_hash"])
+        position = anchor.position
+        assert ledger.read_log(position - 1, 1)[0].type == "PayoutCalculated"
+        original = raw.state(position)
+        raw.set_state(position, original.replace(b'"payable":"', b'"payable":"9', 1))
+        raw.rehash_from(position, ChainHasher(None))
+        assert ledger.verify().ok, "a plain chain cannot see a full rewrite"
+        report = ledger.verify([anchor])
+        assert (report.ok, report.broken_position) == (False, anchor.position)
 
     def test_a_forged_append_is_not_seen_without_a_key(
         self, db_url: str, make_ledger: Callable[..., Ledger]

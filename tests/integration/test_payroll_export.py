@@ -110,8 +110,7 @@ class TestPayrollLayout:
             LAYOUT.employees[rep]: payable for rep, payable in recorded.items()
         }
         assert ("100232", "D210", -3200) in {(r[0], r[1], r[2]) for r in body}
-        head = reports.run(run_id)["chain_head"]
-        assert {r[6] for r in body} == {f"{head['position']}:{head['hash']}"}
+        assert {r[6] for r in body} == {_head(reports, run_id)}
         assert {(r[3], r[4], r[5], r[7]) for r in body} == {("CNY", "2026-Q3", run_id, "EAST-CN")}
 
     def test_csv_layout_matches_the_workbook(self, paid: tuple[Reports, str]) -> None:
@@ -165,8 +164,13 @@ class TestPayrollLayout:
 
 
 def _head(reports: Reports, run_id: str) -> str:
-    head = reports.run(run_id)["chain_head"]
-    return f"{head['position']}:{head['hash']}"
+    """The link of the run's own event: what an export anchors."""
+    (event,) = [
+        r
+        for r in reports.ledger.iter_log()
+        if r.type == "PayoutCalculated" and r.data["run_id"] == run_id
+    ]
+    return f"{event.position}:{event.hash}"
 
 
 class TestCellsAreNeverFormulas:
