@@ -299,7 +299,9 @@ class Calculator:
                     unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id, pair))
                     continue
                 amount, fx = converted
-            credited = after_leaving if f.after_leaving(rep.left, sale) else sales
+            # most reps never left: no call per sale for them
+            left = rep.left
+            credited = after_leaving if left and f.after_leaving(left, sale) else sales
             credited.append(
                 _new_sale_fact(
                     SaleFact,
@@ -453,7 +455,9 @@ class Calculator:
             for sale in f.sales_by_rep.get(rep_id, ()):
                 if period_of(sale.occurred_at, plan.period) != period:
                     continue
-                if f.after_leaving(left, sale) or f.after_leaving(manager_left, sale):
+                if (left and f.after_leaving(left, sale)) or (
+                    manager_left and f.after_leaving(manager_left, sale)
+                ):
                     continue  # credited to no one (`period_facts`), or the manager had left
                 window = self._window_days(rep_id, sale, plan)
                 cancel = sale.cancellation
