@@ -303,7 +303,13 @@ class TestExports:
         ledger.import_lines(jsonl(sale("S-later", "r1")), actor="crm")  # the log moves on
         assert reports.export_csv(run_id) == first
         rows = list(csv.DictReader(io.StringIO(first)))
-        head = reports.run(run_id)["chain_head"]
+        # the link of the run's own event: an anchor of what the run recorded
+        (head,) = [
+            {"position": r.position, "hash": r.hash}
+            for r in ledger.iter_log()
+            if r.type == "PayoutCalculated" and r.data["run_id"] == run_id
+        ]
+        assert head["position"] == reports.run(run_id)["chain_head"]["position"] + 1
         assert [(r["rep_id"], r["rep_name"], r["currency"], r["payable"]) for r in rows] == [
             ("r1", "Name of r1", "CNY", rows[0]["payable"]),
             ("r2", "Name of r2", "CNY", rows[1]["payable"]),
