@@ -1312,17 +1312,18 @@ class Reports:
                     lines=tuple((x["kind"], Decimal(x["amount"])) for x in s["lines"]),
                 )
             )
+        # The chain head is the link of the run's own event, which holds every
+        # statement it pays: published as an anchor (`verify --anchor`), it
+        # catches a rewrite of what the run recorded — the head the statements
+        # were computed at (the run's ``chain_head``) comes before that event.
+        calculated = recorded.calculated
         return RunExport(
             run_id=run_id,
             period=data["period"],
             status=status,
-            recorded_at=recorded.calculated.recorded_at,
-            # the link of the run's own event, which holds every statement it
-            # pays: published as an anchor (`verify --anchor`), it catches a
-            # rewrite of what the run recorded — the head the statements were
-            # computed at (the run's ``chain_head``) comes before that event
-            chain_position=recorded.calculated.position,
-            chain_hash=recorded.calculated.hash,
+            recorded_at=calculated.recorded_at,
+            chain_position=calculated.position,
+            chain_hash=calculated.hash,
             statements=tuple(statements),
         )
 

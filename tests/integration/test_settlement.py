@@ -79,6 +79,47 @@ def _lines(reports: Reports, rep_id: str, period: str) -> dict[str, str]:
     return {x["kind"]: x["amount"] for x in reports.statement(rep_id, period)["lines"]}
 
 
+def _overturn(ledger: Ledger, case_id: str) -> None:
+    ledger.import_lines(
+        jsonl(
+            line("ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id=case_id, reason="x")
+        ),
+        actor="cmp-a",
+    )
+
+
+def _leave(ledger: Ledger, rep_id: str, at: str, reason: str = "resigned") -> None:
+    ledger.import_lines(
+        jsonl(line("RepLeft", at=at, rep_id=rep_id, reason=reason)), actor="hr-sync"
+    )
+
+
+def _covered(reports: Reports, run_id: str) -> dict[str, str]:
+    """Each rep a run covers, with what it pays them."""
+    return {s["rep_id"]: s["payable"] for s in reports.run(run_id)["statements"]}
+
+
+def _override_team(ledger: Ledger, leaver: str, *later: dict[str, Any]) -> Reports:
+    """m1 (override 2 %) over r2, who sells 100,000 in July and in September;
+    ``leaver`` (m1 or r2) left on 15 August; ``later``: more events."""
+    ledger.publish_plan(
+        load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
+        actor="admin",
+    )
+    ledger.import_lines(
+        jsonl(
+            enrol("m1"),
+            enrol("r2", manager_id="m1"),
+            sale("S1", "r2", "100000.00"),
+            line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id=leaver, reason="dismissed"),
+            sale("S2", "r2", "100000.00", at="2026-09-20T10:00:00+08:00"),
+            *later,
+        ),
+        actor="hr-sync",
+    )
+    return Reports(ledger)
+
+
 def _red_line(ledger: Ledger, case_id: str, rep_id: str, amount: str) -> None:
     ledger.import_lines(
         jsonl(
@@ -173,14 +214,7 @@ class TestPaidOutOfOrder:
         _red_line(ledger, "C1", "r1", "5000.00")
         _pay(reports, "2026-Q3")
         _pay(reports, "2026-Q4")
-        ledger.import_lines(
-            jsonl(
-                line(
-                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
-                )
-            ),
-            actor="cmp-a",
-        )
+        _overturn(ledger, "C1")
         q1 = reports.statement("r1", "2027-Q1")
         corrections = [x for x in q1["lines"] if x["kind"] == "correction"]
         assert [(x["paid_period"], x["amount"]) for x in corrections] == [("2026-Q3", "5000.00")]
@@ -201,22 +235,11 @@ class TestLeavers:
             sale("S6", "r2", "1000.00", at="2027-01-20T10:00:00+08:00"),
         )
         _red_line(ledger, "C1", "r1", "3000.00")
-        ledger.import_lines(
-            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="dismissed")),
-            actor="hr-sync",
-        )
+        _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "dismissed")
         q3 = _pay(reports, "2026-Q3")
-        ledger.import_lines(
-            jsonl(
-                line(
-                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
-                )
-            ),
-            actor="cmp-a",
-        )
+        _overturn(ledger, "C1")
         q4 = _run(reports, "2026-Q4")
-        covered = {s["rep_id"]: s["payable"] for s in reports.run(q4)["statements"]}
-        assert covered == {"r1": "3000.00", "r2": "50.00"}
+        assert _covered(reports, q4) == {"r1": "3000.00", "r2": "50.00"}
         use = payouts(reports)
         dispute_id, _ = use.raise_dispute(rep_id="r1", run_id=q3, message="short", actor="r1")
         adjustment_id, _ = use.resolve_dispute(
@@ -226,8 +249,7 @@ class TestLeavers:
         _approve(ledger, q4)
         use.pay_run(q4, actor="fin-amy")
         q1 = _run(reports, "2027-Q1")
-        covered = {s["rep_id"]: s["payable"] for s in reports.run(q1)["statements"]}
-        assert covered == {"r1": "700.00", "r2": "50.00"}
+        assert _covered(reports, q1) == {"r1": "700.00", "r2": "50.00"}
 
     def test_a_rep_who_left_is_credited_nothing_for_sales_dated_after(self, ledger: Ledger) -> None:
         """r1 left on 15 August; a sale of theirs dated 10 September and half of
@@ -236,10 +258,7 @@ class TestLeavers:
         that fine and nothing of the October sale (it paid 3,250)."""
         reports = _reports(ledger, sale("S1", "r1", "100000.00"), sale("S2", "r2", "1000.00"))
         _red_line(ledger, "C1", "r1", "3000.00")
-        ledger.import_lines(
-            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
-            actor="hr-sync",
-        )
+        _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "resigned")
         split = [{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.5"}]
         answer = ledger.import_lines(
             jsonl(
@@ -257,17 +276,9 @@ class TestLeavers:
             ("sale_after_leaving", "S4")
         ]
         _pay(reports, "2026-Q3")
-        ledger.import_lines(
-            jsonl(
-                line(
-                    "ViolationOverturned", at="2026-09-30T10:00:00+08:00", case_id="C1", reason="x"
-                )
-            ),
-            actor="cmp-a",
-        )
+        _overturn(ledger, "C1")
         q4 = _run(reports, "2026-Q4")
-        covered = {s["rep_id"]: s["payable"] for s in reports.run(q4)["statements"]}
-        assert covered == {"r1": "3000.00", "r2": "250.00"}
+        assert _covered(reports, q4) == {"r1": "3000.00", "r2": "250.00"}
 
     def test_a_departure_recorded_after_the_payment_is_the_corrections_cause(
         self, ledger: Ledger
@@ -283,10 +294,7 @@ class TestLeavers:
             sale("S9", "r2", "1000.00", at="2026-10-10T10:00:00+08:00"),
         )
         _pay(reports, "2026-Q3")
-        ledger.import_lines(
-            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
-            actor="hr-sync",
-        )
+        _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "resigned")
         head = ledger.head()
         assert head is not None
         left = ledger.read_log(head.position - 1, 1)[0]
@@ -365,10 +373,7 @@ class TestLeavers:
         later run covers them for it — a carried balance alone settles nothing."""
         reports = _reports(ledger, sale("S1", "r1", "20000.00"), sale("S2", "r2", "1000.00"))
         _red_line(ledger, "C1", "r1", "3000.00")
-        ledger.import_lines(
-            jsonl(line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r1", reason="resigned")),
-            actor="hr-sync",
-        )
+        _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "resigned")
         _pay(reports, "2026-Q3")
         assert reports.statement("r1", "2026-Q4")["total"] == "-2000.00"
         q4 = _run(reports, "2026-Q4")
@@ -476,22 +481,9 @@ class TestLeaversEarnNothingAfter:
         recorded under m1 and sells 100,000 in July, in September and every
         quarter after. m1's Q3 override counts July's sale alone, and no later
         run covers m1 for overrides of a team they no longer lead."""
-        ledger.publish_plan(
-            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
-            actor="admin",
+        reports = _override_team(
+            ledger, "m1", sale("S3", "r2", "100000.00", at="2026-10-20T10:00:00+08:00")
         )
-        ledger.import_lines(
-            jsonl(
-                enrol("m1"),
-                enrol("r2", manager_id="m1"),
-                sale("S1", "r2", "100000.00"),
-                line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="m1", reason="dismissed"),
-                sale("S2", "r2", "100000.00", at="2026-09-20T10:00:00+08:00"),
-                sale("S3", "r2", "100000.00", at="2026-10-20T10:00:00+08:00"),
-            ),
-            actor="hr-sync",
-        )
-        reports = Reports(ledger)
         q3 = reports.statement("m1", "2026-Q3")
         assert [x["amount"] for x in q3["lines"] if x["kind"] == "override"] == ["2000.00"]
         _pay(reports, "2026-Q3")
@@ -503,21 +495,7 @@ class TestLeaversEarnNothingAfter:
     ) -> None:
         """r2 (under m1, override 2 %) left on 15 August; a sale of r2's dated in
         September credits r2 nothing, so m1's override counts July's sale alone."""
-        ledger.publish_plan(
-            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
-            actor="admin",
-        )
-        ledger.import_lines(
-            jsonl(
-                enrol("m1"),
-                enrol("r2", manager_id="m1"),
-                sale("S1", "r2", "100000.00"),
-                line("RepLeft", at="2026-08-15T10:00:00+08:00", rep_id="r2", reason="resigned"),
-                sale("S2", "r2", "100000.00", at="2026-09-20T10:00:00+08:00"),
-            ),
-            actor="hr-sync",
-        )
-        q3 = Reports(ledger).statement("m1", "2026-Q3")
+        q3 = _override_team(ledger, "r2").statement("m1", "2026-Q3")
         assert [x["amount"] for x in q3["lines"] if x["kind"] == "override"] == ["2000.00"]
 
 
