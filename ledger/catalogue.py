@@ -78,10 +78,13 @@ def _red_line(data: Mapping[str, Any], occurred_at: datetime, staged_at: datetim
 # The earliest offset a period starts in (UTC+14:00, Kiribati): a period has
 # started once it has started anywhere.
 _EARLIEST = timezone(timedelta(hours=14))
-# Targets staged from this moment on are judged by the earliest start; those
-# staged before keep the rule they were recorded under (their approval status,
-# and the pay that rests on it, never changes on a replay).
-EARLIEST_START_FROM: Final = datetime(2026, 12, 4, tzinfo=UTC)
+# When rules changed, by the time their events were recorded: what was recorded
+# before keeps the rule it was recorded under (its approval status, and the pay
+# that rests on it, never changes on a replay). From this moment a target's
+# period starts at the earliest start (`_target_after_start`), and a sale after
+# the day its rep left credits them nothing (`projections.facts.LEAVER_RULE_FROM`).
+RULES_REVISED: Final = datetime(2026, 12, 4, tzinfo=UTC)
+EARLIEST_START_FROM: Final = RULES_REVISED
 
 
 def _target_after_start(

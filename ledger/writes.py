@@ -47,6 +47,7 @@ __all__ = [
     "StreamReader",
     "WireInput",
     "ids_touched",
+    "unknown_subject",
 ]
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -375,10 +376,7 @@ class Staging:
             s for cls in catalogue.SUBJECT_KINDS if (s := self.get(cls, subject_id)) is not None
         ]
         if not found:
-            raise UnknownReferenceError(
-                f"no target, case, adjustment or payout run has id {subject_id!r}",
-                field="subject_id",
-            )
+            raise unknown_subject(subject_id)
         if len(found) > 1:
             kinds = ", ".join(type(s).__name__.lower() for s in found)
             raise InvalidInputError(
@@ -526,6 +524,14 @@ _UNLOADED: Any = object()
 def _datetime_field(iso_text: str) -> dict[str, str]:
     """A datetime in the transcoder's form (the library's `DatetimeAsISO`)."""
     return {"_type_": "datetime_iso", "_data_": iso_text}
+
+
+def unknown_subject(subject_id: str) -> UnknownReferenceError:
+    """A decision's subject that is not stored (the write rule's refusal, and
+    the API's for a subject still being saved)."""
+    return UnknownReferenceError(
+        f"no target, case, adjustment or payout run has id {subject_id!r}", field="subject_id"
+    )
 
 
 def _a(noun: str) -> str:

@@ -161,14 +161,14 @@ class SaleInfo:
         return f"SaleInfo{self._fields()!r}"
 
 
+# Rules versioned by when their events were recorded (`LedgerFacts.after_leaving`):
+# the recorded time (UTC, ISO, compared as text) from which a sale after the day
+# its rep left credits them nothing and a manager who left earns no override on it.
+LEAVER_RULE_FROM = catalogue.RULES_REVISED.date().isoformat()
+
 # A sale's amount, position and event id in one integer, from the top: the
 # amount's digits, how many of them follow the decimal point, the position, the
 # id's 128 bits. What does not fit is kept as it is (`_packed`).
-# Rules versioned by when their events were recorded (`LedgerFacts.after_leaving`):
-# the recorded time (UTC, ISO) from which a sale after the day its rep left
-# credits them nothing and a manager who left earns no override on it.
-LEAVER_RULE_FROM = "2026-12-04"
-
 _ID_BITS = 128
 _ID_MASK = (1 << _ID_BITS) - 1
 _POSITION_BITS = 40

@@ -368,9 +368,11 @@ class Projector:
         if self.facts.position > position:
             self.facts, self._last = LedgerFacts(), None
             self._totals.clear()
-        for record in self.ledger.iter_log(after=self.facts.position, stop=position):
+        before = self.facts.position
+        for record in self.ledger.iter_log(after=before, stop=position):
             self.facts.apply(record)
             self._last = record
+        if self.facts.position != before:
             self._totals.clear()
 
     def catch_up(

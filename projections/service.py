@@ -1198,11 +1198,12 @@ class Reports:
         """The read models against a fresh replay (`verify_views`: its rows
         computed by ``workers`` processes — 1, unless the caller may fork); read
         models that cannot catch up are reported as such, beside what differs."""
+        damaged: list[str] = []
         try:
             self.catch_up()
         except ReadModelsDamagedError as exc:
-            return [str(exc), *verify_views(self.ledger, self.projector.store, workers=workers)]
-        return verify_views(self.ledger, self.projector.store, workers=workers)
+            damaged.append(str(exc))
+        return [*damaged, *verify_views(self.ledger, self.projector.store, workers=workers)]
 
     # -- the payout flow -------------------------------------------------------
 

@@ -285,7 +285,8 @@ class Calculator:
     ) -> PeriodFacts:
         f = self.facts
         rep = f.reps[rep_id]
-        left_on = rep.left.occurred_at.date() if rep.left is not None else None
+        left = rep.left
+        left_on = left.occurred_at.date() if left is not None else None
         sales: list[SaleFact] = []
         unconverted: list[PendingItem] = []
         after_leaving: list[SaleFact] = []
@@ -300,7 +301,6 @@ class Calculator:
                     continue
                 amount, fx = converted
             # most reps never left: no call per sale for them
-            left = rep.left
             credited = after_leaving if left and f.after_leaving(left, sale) else sales
             credited.append(
                 _new_sale_fact(
@@ -369,7 +369,7 @@ class Calculator:
         facts = PeriodFacts(
             unconverted=tuple(unconverted),
             after_leaving=tuple(after_leaving),
-            left_event_id=rep.left.event_id if rep.left is not None else None,
+            left_event_id=left.event_id if left is not None else None,
             enrolled_on=rep.enrolled.occurred_at.date(),
             left_on=left_on,
             first_period=f.first_period(rep_id, plan.period),

@@ -429,7 +429,7 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         # (Back, then Confirm again; a double click), it is recorded once
         named = form.get("dispute", "")
         dispute_id = named if _DISPUTE_ID.fullmatch(named) else _new_dispute_id()
-        owner = page.ledger.dispute_of(dispute_id)
+        owner = page.ledger.dispute_of(dispute_id) if dispute_id == named else None
         if owner is not None and owner != (rep_id, paid["run_id"]):
             # the form named someone else's dispute (edited): this one gets its
             # own id — not "raised" with nothing stored, nor a hint of the other

@@ -22,7 +22,7 @@ from ledger.application import Ledger, RecordResult
 from ledger.catalogue import AnyEventIn
 from ledger.errors import BatchRejectedError, LineError, NotFoundError
 from ledger.ingestion.group_commit import GroupCommitter
-from ledger.writes import Input
+from ledger.writes import Input, unknown_subject
 from policies.pay_warnings import PayWarning
 from policies.wording import render_warning
 from projections.rows import Row
@@ -116,8 +116,8 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
             # refuses it; a subject's kind never changes once stored.
             kind = ledger.subject_kind(subject_id)
             if kind is None:
-                reason = f"no target, case, adjustment or payout run has id {subject_id!r}"
-                unknown.append(LineError(index, "subject_id", reason))
+                refused = unknown_subject(subject_id)
+                unknown.append(LineError(index, refused.field, refused.reason))
                 continue
             check_decider(principal, kind)
         if principal.role == "manager":
