@@ -20,6 +20,7 @@ from policies.wording import LOCALES, TERMS
 __all__ = ["LANG_COOKIE", "WORDS", "choose_locale", "money", "ratio", "term", "words"]
 
 LANG_COOKIE: Final = "il_lang"
+_SHOWN_DIGITS: Final = 20  # an amount's digits either side of the point the pages spell out
 
 WORDS: Final[dict[str, dict[str, str]]] = {
     "en": {
@@ -122,7 +123,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         ),
         "confirm_yes": "Raise the dispute",
         "confirm_no": "Cancel",
-        "dispute_raised": "Dispute {dispute_id} raised. Finance will review it.",
+        "dispute_raised": "Dispute {subject} raised. Finance will review it.",
         "overview_title": "Overview",
         "overview_period": "Period",
         "choose_period": "Show",
@@ -218,6 +219,12 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "reject_note": "Why (required: the rejection records it)",
         "reject_note_missing": "Say why: a rejection records its reason.",
         "upheld_needs_amount": "An upheld dispute books an adjustment: give its amount (not 0).",
+        "amount_invalid": (
+            "Amount: give a number like 1,250.00 or -300 (at most 2 decimals, "
+            "below 1,000,000,000,000)."
+        ),
+        "outcome_missing": "Outcome: choose upheld or rejected.",
+        "resolve_note_missing": "Note: say why; the resolution records it.",
         "not_yours_to_decide": "recorded by you: another must decide",
         "resolve": "Resolve",
         "no_open_disputes": "No open disputes.",
@@ -353,7 +360,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         ),
         "confirm_yes": "提交申诉",
         "confirm_no": "取消",
-        "dispute_raised": "申诉 {dispute_id} 已提交，财务将进行审核。",
+        "dispute_raised": "申诉 {subject} 已提交，财务将进行审核。",
         "overview_title": "总览",
         "overview_period": "期间",
         "choose_period": "显示",
@@ -449,6 +456,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "reject_note": "原因（必填：驳回时一并记录）",
         "reject_note_missing": "请说明原因：驳回须记录理由。",
         "upheld_needs_amount": "支持申诉会记入一笔调整：请填写金额（不能为 0）。",
+        "amount_invalid": (
+            "金额：请填写如 1,250.00 或 -300 的数字（最多两位小数，绝对值小于一万亿）。"
+        ),
+        "outcome_missing": "结果：请选择支持或驳回。",
+        "resolve_note_missing": "备注：请说明理由，处理结果会一并记录。",
         "not_yours_to_decide": "由您记录：须由他人审批",
         "resolve": "处理",
         "no_open_disputes": "没有未结申诉。",
@@ -526,7 +538,13 @@ def money(value: Any) -> str:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value)
-    places = max(2, -int(amount.as_tuple().exponent)) if amount.is_finite() else 2
+    # not a number, or one no ledger amount is (NaN, 1e999999999, 1e-999999):
+    # as it was given, never expanded digit by digit (nor a 500)
+    if not amount.is_finite() or not -_SHOWN_DIGITS <= amount.adjusted() <= _SHOWN_DIGITS:
+        return str(value)
+    places = max(2, -int(amount.as_tuple().exponent))
+    if places > _SHOWN_DIGITS:
+        return str(value)
     text = f"{abs(amount):,.{places}f}"
     return f"−{text}" if amount < 0 else text
 

@@ -10,21 +10,22 @@ every other rule apply exactly as over the API.
 
 from __future__ import annotations
 
-import urllib.parse
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 
 from api.auth import SUBJECT_DECIDERS, require_role
 from api.pages.i18n import words
-from api.pages.routes import Page, page_of, serve, serve_form
+from api.pages.routes import Page, noted_redirect, page_of, serve, serve_form, typed_amount
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
 from api.routes.payouts import post_pay
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
+from policies.money import check_money
 from projections.approvals import PendingRow
 from projections.queues import WorkQueues
 from service import check_resolution
@@ -59,37 +60,58 @@ def payouts(request: Request) -> Response:
 
     def build(page: Page) -> Response:
         require_role(page.who, "post_run")
-        return _payouts_page(page, done=request.query_params.get("done"))
+        return _payouts_page(page)
 
     return serve(page_of(request), build)
 
 
-def _payouts_page(
-    page: Page, *, done: str | None = None, kept: dict[str, str] | None = None
-) -> Response:
+def _payouts_page(page: Page, *, kept: dict[str, str] | None = None) -> Response:
     """The payouts page; ``kept``: a dispute's resolution form as it was sent,
     shown again in its card with what is wrong (``problem``)."""
     # the runs and both queues of one moment (a dispute resolved is not still
     # open beside the adjustment it booked)
     with page.reports.snapshot():
         runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
-    return page.render(
-        "payouts.html", runs=runs, queue=queue, disputes=disputes, done=done, kept=kept or {}
-    )
+    return page.render("payouts.html", runs=runs, queue=queue, disputes=disputes, kept=kept or {})
 
 
-def _resolution_problem(page: Page, form: dict[str, str]) -> str | None:
-    """What keeps an upheld dispute's resolution from its confirmation, in
-    words: the amount the use case's rule asks for (`check_resolution`; its
-    confirmation promised an adjustment of 0.00, then the confirmed resolution
-    failed, the note lost)."""
-    if form.get("outcome") != "upheld":
-        return None
+def _resolution_form(form: dict[str, str]) -> dict[str, str]:
+    """A resolution as its confirmation carries it: the amount as typed without
+    its thousands commas (the pages print money grouped: ``1,000.00`` is read as
+    the estimator reads it), and none for a dispute not upheld (its
+    confirmation says nothing is booked; the use case refuses an amount)."""
+    amount = typed_amount(form.get("amount", "")) if form.get("outcome") == "upheld" else ""
+    return {**form, "amount": amount}
+
+
+def _resolution_problem(page: Page, form: dict[str, str]) -> tuple[str, str] | None:
+    """What keeps a resolution from its confirmation: (the field, what is wrong
+    in words). Its confirmation promised what the ledger then refused — an
+    adjustment of 0.00, of "1,000.00", of 10^13 — and the note was lost."""
+    w = words(page.locale)
+    outcome, amount = form.get("outcome", ""), form.get("amount", "")
     try:
-        check_resolution("upheld", form.get("amount", "").strip() or None)
-    except InvalidInputError:
-        return words(page.locale)["upheld_needs_amount"]
+        check_resolution(outcome, amount or None)
+    except InvalidInputError as exc:
+        if exc.field == "outcome":
+            return "outcome", w["outcome_missing"]
+        return "amount", w["upheld_needs_amount"]
+    if outcome == "upheld" and not _bookable(amount):
+        return "amount", w["amount_invalid"]
+    if not form.get("note", "").strip():
+        return "note", w["resolve_note_missing"]
     return None
+
+
+def _bookable(amount: str) -> bool:
+    """Whether ``amount`` is what a resolution takes (`ResolutionIn`: decimal
+    text, at most 2 decimals) and money may be (|x| < 10^12, SPEC §2)."""
+    try:
+        ResolutionIn(outcome="upheld", note="-", amount=amount)
+        check_money(Decimal(amount))
+    except (ValidationError, ValueError, InvalidOperation):
+        return False
+    return True
 
 
 def rejection_problem(page: Page, form: dict[str, str]) -> str | None:
@@ -127,18 +149,20 @@ async def act(request: Request) -> Response:
         if action not in _ACTIONS:
             raise InvalidInputError(f"unknown action {action!r}", field="action")
         require_role(page.who, "post_run")
-        problem = _resolution_problem(page, form) if action == "resolve" else None
-        if problem is not None:  # the card again, as it was filled in, saying what is missing
-            return _payouts_page(page, kept={**form, "problem": problem})
+        if action == "resolve":
+            form = _resolution_form(form)
+            problem = _resolution_problem(page, form)
+            if problem is not None:  # the card again, as filled in, saying what is wrong
+                _describe(page, form)  # an open dispute's card (404 else)
+                field, text = problem
+                return _payouts_page(page, kept={**form, "problem": text, "field": field})
         missing = rejection_problem(page, form)
         if form.get("confirm") != "yes" or missing:
             return page.render(
                 "payouts_confirm.html", f=form, what=_describe(page, form), problem=missing
             )
-        done = _do(page, action, form)
-        return RedirectResponse(
-            "/app/payouts?" + urllib.parse.urlencode({"done": done}), status_code=303
-        )
+        subject = _do(page, action, form)
+        return noted_redirect(page, "/app/payouts", f"done_{action}", subject)
 
     return await serve_form(request, build)
 
@@ -179,7 +203,7 @@ def _required(form: dict[str, str], name: str) -> str:
 
 
 def _do(page: Page, action: str, form: dict[str, str]) -> str:
-    """Record the decision; returns what the page then reports done."""
+    """Record the decision; returns its subject (a calculated run's id)."""
     subject = form.get("subject", "")
     try:
         if action == "calculate":
@@ -188,7 +212,7 @@ def _do(page: Page, action: str, form: dict[str, str]) -> str:
             result = page.use_cases.payout_run(period, actor=page.who.actor)
             event_id = result.outcomes[0].event_id
             assert event_id is not None
-            return f"calculate:{page.ledger.event(event_id).data['run_id']}"
+            return str(page.ledger.event(event_id).data["run_id"])
         if action in {"approve", "reject"}:
             body = ApprovalIn(
                 subject_id=subject,
@@ -209,4 +233,4 @@ def _do(page: Page, action: str, form: dict[str, str]) -> str:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "form"
         raise InvalidInputError(f"{field}: {first['msg']}", field=field) from None
-    return f"{action}:{subject}"
+    return subject

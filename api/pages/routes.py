@@ -29,11 +29,14 @@ from api.auth import ROUTE_ROLES, ForbiddenError, check_rep_scope, require_role
 from api.pages import views
 from api.pages.i18n import LANG_COOKIE, choose_locale, money, ratio, term, words
 from api.pages.session import (
+    FLASH_COOKIE,
     SESSION_COOKIE,
     SESSION_HOURS,
     SigninCodes,
     csrf_token,
     csrf_valid,
+    flash_read,
+    flash_value,
 )
 from api.routes.disputes import post_dispute
 from api.schemas import DisputeIn
@@ -57,7 +60,17 @@ from projections.service import Reports
 from projections.whatif import EstimateSale, parse_day
 from service import UseCases
 
-__all__ = ["Page", "audit_read", "check_csrf", "page_of", "read_form", "router", "serve"]
+__all__ = [
+    "Page",
+    "audit_read",
+    "check_csrf",
+    "noted_redirect",
+    "page_of",
+    "read_form",
+    "router",
+    "serve",
+    "typed_amount",
+]
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 audit = structlog.get_logger("audit")
@@ -72,6 +85,18 @@ _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
 _FORM_LIMIT: Final = 64 * 1024
 _DISPUTE_ID: Final = re.compile(r"DSP-[0-9a-f]{12}")
+# The one-shot notes a form's redirect may leave (`noted_redirect`): words keys.
+NOTES: Final = frozenset(
+    {
+        "done_calculate",
+        "done_approve",
+        "done_reject",
+        "done_pay",
+        "done_resolve",
+        "dispute_raised",
+    }
+)
+_FLASH_SECONDS: Final = 300
 
 
 class _SignInNeededError(Exception):
@@ -120,8 +145,19 @@ class Page:
             return self.request.url.path, query
         return form_page(self.request.url.path), {}
 
+    def _note(self) -> tuple[str, str] | None:
+        """The one-shot note a form's redirect left for this page (`noted_redirect`),
+        when this session's flash cookie carries one for it."""
+        value = self.request.cookies.get(FLASH_COOKIE)
+        if value is None or self.principal is None or self.request.method != "GET":
+            return None
+        secret: bytes = self.request.app.state.page_secret
+        note = flash_read(secret, self.principal, self.request.url.path, value)
+        return note if note is not None and note[0] in NOTES else None
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        """The page ``template`` in this request's locale."""
+        """The page ``template`` in this request's locale, with the note a form's
+        redirect left for it (``note``: shown once, its cookie then cleared)."""
         w = words(self.locale)
         secret: bytes = self.request.app.state.page_secret
         path, query = self._switch_base()
@@ -136,15 +172,38 @@ class Page:
             principal=self.principal,
             csrf=csrf_token(secret, self.principal) if self.principal else "",
             switch=switch,
+            note=self._note(),
             **values,
         )
         response = HTMLResponse(html, status_code=status)
+        if FLASH_COOKIE in self.request.cookies and self.request.method == "GET":
+            response.delete_cookie(FLASH_COOKIE, path="/app", httponly=True, samesite="strict")
         chosen = self.request.query_params.get("lang")
         if chosen in LOCALES:
             response.set_cookie(
                 LANG_COOKIE, str(chosen), max_age=365 * 86400, httponly=True, samesite="strict"
             )
         return response
+
+
+def noted_redirect(page: Page, to: str, key: str, subject: str) -> RedirectResponse:
+    """A form's answer: 303 to the page ``to``, which then says once what was
+    done (the note ``key`` about ``subject``). The note travels in a cookie
+    signed for this session and page, never in the URL: a link anyone can write
+    (``?done=pay:RUN-X``) made a page claim what never happened."""
+    assert key in NOTES, key
+    secret: bytes = page.request.app.state.page_secret
+    response = RedirectResponse(to, status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE,
+        flash_value(secret, page.who, urllib.parse.urlsplit(to).path, key, subject),
+        max_age=_FLASH_SECONDS,
+        path="/app",
+        httponly=True,
+        samesite="strict",
+        secure=page.request.url.scheme == "https",
+    )
+    return response
 
 
 # A form's address (it takes a POST only) -> the page the form is on.
@@ -396,7 +455,6 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
             ladder=views.tier_ladder(page.ledger, doc),
             compare=views.paid_vs_now(page.reports, rep_id, doc),
             may_dispute=may_dispute,
-            raised=request.query_params.get("raised"),
         )
 
     return serve(page_of(request), build)
@@ -417,11 +475,8 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         paid = doc.get("paid") if doc.get("status") == "paid" else None
         if not isinstance(paid, dict):
             raise NotFoundError(f"{period} of {rep_id} is not paid", field="period")
-        try:
-            index = int(form.get("line", ""))
-            line = doc["lines"][index]
-        except (ValueError, IndexError):
-            raise NotFoundError("no such line", field="line") from None
+        index = _line_number(form.get("line", ""), len(doc["lines"]))
+        line = doc["lines"][index]
         message = form.get("message", "").strip()
         if not message:
             raise _missing_message(page.locale)
@@ -459,11 +514,21 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
                 raise
             # recorded by the first confirmation: its answer again
         where = f"/app/reps/{urllib.parse.quote(rep_id)}/statements/{urllib.parse.quote(period)}"
-        return RedirectResponse(
-            f"{where}?{urllib.parse.urlencode({'raised': dispute_id})}", status_code=303
-        )
+        return noted_redirect(page, where, "dispute_raised", dispute_id)
 
     return await serve_form(request, build)
+
+
+def _line_number(text: str, count: int) -> int:
+    """The statement line a dispute form names: 0 to ``count`` - 1, never
+    counted from the end (``-1`` named the last line); NotFoundError else."""
+    try:
+        index = int(text.strip())
+    except ValueError:
+        index = -1
+    if not 0 <= index < count:
+        raise NotFoundError("no such line", field="line")
+    return index
 
 
 @router.post("/reps/{rep_id}/estimate")
@@ -475,7 +540,7 @@ async def estimate(rep_id: str, request: Request) -> Response:
         check_rep_access(page, rep_id, "post_estimate")
         try:
             sale = EstimateSale(
-                amount=_typed_amount(form.get("amount", "")),
+                amount=typed_amount(form.get("amount", "")),
                 category=form.get("category", "").strip() or None,
                 on=parse_day(form.get("date", "").strip()),
             )
@@ -492,7 +557,7 @@ async def estimate(rep_id: str, request: Request) -> Response:
     return await serve_form(request, build)
 
 
-def _typed_amount(text: str) -> str:
+def typed_amount(text: str) -> str:
     """An amount as typed: the pages show money grouped in thousands
     (``1,000.00``), so a grouped amount is read without its commas; any other
     text goes to the rules as it is (and is refused there, naming why)."""

@@ -11,12 +11,21 @@ revokes that token, so a copied cookie stops working too.
 
 Forms carry a synchronizer token: an HMAC of the session's token id under the
 token secret, so it needs no storage and a page of another site cannot know it.
+
+What a form did is said once on the page it leads to by a one-shot note (a
+"flash"): a short-lived cookie holding the note's words key, its subject and
+the page it is for, signed with the session's token id (`flash_value`,
+`flash_read`). It is not a query parameter, which anyone could write into a
+link ("Run X paid." for a run nobody paid).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,18 +37,22 @@ from ledger.application import Ledger
 
 __all__ = [
     "CODE_MINUTES",
+    "FLASH_COOKIE",
     "SESSION_COOKIE",
     "SESSION_HOURS",
     "SignIn",
     "SigninCodes",
     "csrf_token",
     "csrf_valid",
+    "flash_read",
+    "flash_value",
     "signin_link",
 ]
 
 SESSION_COOKIE: Final = "il_session"
 CODE_MINUTES: Final = 15
 SESSION_HOURS: Final = 12
+FLASH_COOKIE: Final = "il_flash"
 
 
 @dataclass(frozen=True)
@@ -127,5 +140,41 @@ def csrf_token(secret: bytes, principal: Principal) -> str:
 
 
 def csrf_valid(secret: bytes, principal: Principal, given: str | None) -> bool:
-    """Whether a submitted form token is the session's."""
-    return given is not None and hmac.compare_digest(csrf_token(secret, principal), given)
+    """Whether a submitted form token is the session's (compared as bytes: a
+    token of any text, ``é`` say, is simply not it)."""
+    if given is None:
+        return False
+    expected = csrf_token(secret, principal).encode()
+    return hmac.compare_digest(expected, given.encode("utf-8", "replace"))
+
+
+def _flash_mac(secret: bytes, principal: Principal, payload: str) -> str:
+    message = b"flash:" + principal.token_id.encode() + b"\x00" + payload.encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def flash_value(secret: bytes, principal: Principal, path: str, key: str, subject: str) -> str:
+    """The flash cookie's value: the note ``key`` about ``subject``, for the page
+    at ``path``, signed for ``principal``'s session."""
+    raw = json.dumps([path, key, subject], separators=(",", ":")).encode()
+    payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{payload}.{_flash_mac(secret, principal, payload)}"
+
+
+def flash_read(
+    secret: bytes, principal: Principal, path: str, value: str
+) -> tuple[str, str] | None:
+    """The note (words key, subject) a flash cookie carries for the page at
+    ``path``; None unless this server signed it for this session and page."""
+    payload, _, mac = value.rpartition(".")
+    expected = _flash_mac(secret, principal, payload).encode()
+    if not hmac.compare_digest(expected, mac.encode("utf-8", "replace")):
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    match decoded:
+        case [str(page), str(key), str(subject)] if page == path:
+            return key, subject
+    return None

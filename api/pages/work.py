@@ -9,19 +9,18 @@ API's own `api.routes.approvals.post_approval` (maker-checker included).
 
 from __future__ import annotations
 
-import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
 from api.pages.payouts import rejection_problem, waiting_item
-from api.pages.routes import Page, check_rep_access, page_of, serve, serve_form
+from api.pages.routes import Page, check_rep_access, noted_redirect, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
@@ -132,7 +131,6 @@ def cases(request: Request) -> Response:
             cases=entries,
             counts=sorted(counts.items()),
             waiting=waiting,
-            done=request.query_params.get("done"),
         )
 
     return serve(page_of(request), build)
@@ -172,10 +170,7 @@ async def case_act(request: Request) -> Response:
             note=form.get("note") or None,
         )
         post_approval(body, page.who, page.use_cases)
-        return RedirectResponse(
-            "/app/cases?" + urllib.parse.urlencode({"done": f"{action}:{subject}"}),
-            status_code=303,
-        )
+        return noted_redirect(page, "/app/cases", f"done_{action}", subject)
 
     return await serve_form(request, build)
 

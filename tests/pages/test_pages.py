@@ -358,7 +358,10 @@ class TestDispute:
         assert "bonus" in str(raised[-1]["message"])
         assert "the split of S-1002 is wrong" in str(raised[-1]["message"])
         dispute_id = str(raised[-1]["dispute_id"])
-        assert dispute_id in done.headers["location"]
+        assert done.headers["location"] == STATEMENT
+        note = WORDS["en"]["dispute_raised"].format(subject=dispute_id)
+        assert note in site.client.get(STATEMENT).text  # said once, on the page it leads to
+        assert note not in site.client.get(STATEMENT).text
         assert dispute_id in site.client.get("/app/reps/rep-li/pay").text
 
     def test_a_confirmation_confirmed_twice_records_one_dispute(self, site: Site) -> None:
@@ -405,7 +408,8 @@ class TestDispute:
         (own,) = after[len(before) :]
         assert own["rep_id"] == "rep-li"
         assert own["dispute_id"] != theirs["dispute_id"]
-        assert str(own["dispute_id"]) in done.headers["location"]
+        shown = site.client.get(done.headers["location"]).text
+        assert WORDS["en"]["dispute_raised"].format(subject=own["dispute_id"]) in shown
 
     def test_a_dispute_without_the_form_token_records_nothing(self, site: Site) -> None:
         site.sign_in("rep-li", "rep", "rep-li")
@@ -437,6 +441,127 @@ class TestDispute:
             q4 + "/dispute", data={"csrf": csrf, "line": "0", "message": "x", "confirm": "yes"}
         )
         assert answer.status_code == 404
+
+
+class TestOddInput:
+    """SPEC §7: no input gets a 500 — odd query parameters and form fields each
+    get a clear page."""
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "rep", "form_page", "posted"),
+        [
+            ("rep-li", "rep", "rep-li", STATEMENT, STATEMENT + "/dispute"),
+            ("rep-li", "rep", "rep-li", STATEMENT, "/app/reps/rep-li/estimate"),
+            ("rep-li", "rep", "rep-li", STATEMENT, "/app/signout"),
+            ("fin-amy", "finance", None, "/app/payouts", "/app/payouts/act"),
+            ("cmp-head", "compliance", None, "/app/cases", "/app/cases/act"),
+        ],
+    )
+    @pytest.mark.parametrize("token", ["é", "\u00ff" * 64, "%FF"])
+    def test_a_form_token_of_any_text_is_refused(
+        self,
+        *,
+        site: Site,
+        actor: str,
+        role: str,
+        rep: str | None,
+        form_page: str,
+        posted: str,
+        token: str,
+    ) -> None:
+        """A non-ASCII form token was a 500 (hmac.compare_digest takes ASCII
+        text only): it is a token that is not the session's, so a 403."""
+        site.sign_in(actor, role, rep)
+        assert site.client.get(form_page).status_code == 200
+        answer = site.client.post(
+            posted, data={"csrf": token, "action": "approve", "line": "0", "message": "m"}
+        )
+        assert answer.status_code == 403
+        assert WORDS["en"]["error_csrf"] in answer.text
+
+    @pytest.mark.parametrize("line", ["-1", "-3", "3", "99999999999999999999999", "x", ""])
+    def test_a_dispute_names_a_line_of_the_statement(self, site: Site, line: str) -> None:
+        """``line=-1`` was read from the end (Python's negative index): the last
+        line was confirmed and disputed. Any line outside the statement is a 404."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        csrf = site.csrf(STATEMENT)
+        before = len(site.disputes())
+        for confirm in ("", "yes"):
+            answer = site.client.post(
+                STATEMENT + "/dispute",
+                data={"csrf": csrf, "line": line, "message": "m", "confirm": confirm},
+            )
+            assert answer.status_code == 404
+        assert len(site.disputes()) == before
+
+    @pytest.mark.parametrize(
+        "value", ["NaN", "sNaN", "-Infinity", "1e999999999", "1e-999999999", "x", None]
+    )
+    def test_money_shows_what_is_no_amount_as_given(self, value: str | None) -> None:
+        """The money filter: sNaN raised InvalidOperation, 1e999999999 spelled out
+        a billion digits. What no ledger amount is shows as it was given."""
+        assert money(value) == str(value)
+
+    def test_money_still_groups_amounts(self) -> None:
+        assert money("9887543.12") == "9,887,543.12"
+        assert money("-0.5") == "−0.50"
+        assert money("1.2345") == "1.2345"
+
+
+class TestNotes:
+    """What a form did is said once, on the page it leads to — from a signed
+    one-shot cookie of the session, never from the URL, which anyone can write."""
+
+    @pytest.mark.parametrize(
+        ("actor", "role", "path"),
+        [
+            ("fin-amy", "finance", "/app/payouts?done=x"),
+            ("fin-amy", "finance", "/app/payouts?done=pay:run-2099-Q1-FAKE"),
+            ("fin-amy", "finance", "/app/payouts?done=nope:x:y"),
+            ("cmp-head", "compliance", "/app/cases?done=x"),
+            ("cmp-head", "compliance", "/app/cases?done=approve:CASE-FAKE"),
+            ("fin-amy", "finance", STATEMENT + "?raised=Call+FAKE+to+claim+your+bonus"),
+        ],
+    )
+    def test_a_note_in_the_url_is_not_shown(
+        self, site: Site, actor: str, role: str, path: str
+    ) -> None:
+        """``?done=x`` was a 500; ``?done=pay:RUN`` said "Run RUN paid." of a run
+        nobody paid; ``?raised=`` put any text in the statement's banner."""
+        site.sign_in(actor, role)
+        answer = site.client.get(path)
+        assert answer.status_code == 200
+        main = answer.text[answer.text.index('<main id="main">') :]  # (the switch keeps ?done=)
+        assert 'role="status"' not in main
+        for fake in ("FAKE", "run-2099"):
+            assert fake not in main
+
+    def test_a_note_is_the_sessions_and_is_said_once(self, site: Site) -> None:
+        """The note of fin-amy's approval is shown to her once; her note cookie
+        shown by another session, or edited, says nothing."""
+        site.sign_in("fin-amy", "finance")
+        csrf = site.csrf("/app/payouts")
+        done = site.client.post(
+            "/app/payouts/act",
+            data={"csrf": csrf, "action": "approve", "subject": "T-WANG-Q3-B", "confirm": "yes"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/app/payouts"
+        flash = site.client.cookies["il_flash"]
+        said = WORDS["en"]["done_approve"].format(subject="T-WANG-Q3-B")
+        first = site.client.get("/app/payouts")
+        assert said in first.text
+        assert "il_flash" not in site.client.cookies
+        assert said not in site.client.get("/app/payouts").text
+        site.client.cookies.set("il_flash", flash)
+        assert said not in site.client.get("/app/cases").text  # another page's: not said
+        site.sign_in("fin-bob", "finance")
+        site.client.cookies.set("il_flash", flash)
+        assert said not in site.client.get("/app/payouts").text
+        payload, _, mac = flash.rpartition(".")
+        site.client.cookies.set("il_flash", payload[:-2] + "xx." + mac)
+        assert said not in site.client.get("/app/payouts").text
 
 
 class TestHeaders:
@@ -494,8 +619,8 @@ class TestPayouts:
     def pay_q4(self, site: Site) -> None:
         """fin-amy calculates 2026-Q4, fin-bob approves it, fin-amy pays it."""
         site.sign_in("fin-amy", "finance")
-        done = self.act(site, action="calculate", period="2026-Q4", confirm="yes")
-        run_id = done.headers["location"].split("calculate%3A")[-1].split("&")[0]
+        assert self.act(site, action="calculate", period="2026-Q4", confirm="yes").is_redirect
+        run_id = str(self.events(site, "PayoutCalculated")[-1]["run_id"])
         site.sign_in("fin-bob", "finance")
         assert self.act(site, action="approve", subject=run_id, confirm="yes").status_code == 303
         site.sign_in("fin-amy", "finance")
@@ -556,7 +681,10 @@ class TestPayouts:
         runs = self.events(site, "PayoutCalculated")
         assert len(runs) == before + 1
         run_id = str(runs[-1]["run_id"])
-        assert run_id in done.headers["location"]
+        assert done.headers["location"] == "/app/payouts"
+        assert WORDS["en"]["done_calculate"].format(subject=run_id) in (
+            site.client.get("/app/payouts").text
+        )
         own = self.act(site, action="approve", subject=run_id, confirm="yes")
         assert own.status_code == 409
         assert not [e for e in self.events(site, "ApprovalGranted") if e["subject_id"] == run_id]
@@ -715,20 +843,92 @@ class TestPayouts:
         site.sign_in("fin-bob", "finance")
         assert "ADJ-DSP-401" in site.client.get("/app/payouts").text
 
-    def test_a_bad_amount_names_the_field(self, site: Site) -> None:
+    def card(self, answer: Any) -> str:
+        """The DSP-401 card of a payouts page answered to a resolution."""
+        assert answer.status_code == 200, answer.text[:500]
+        card = str(answer.text[answer.text.index("DSP-401 ·") :])
+        return card[: card.index("</article>")]
+
+    @pytest.mark.parametrize(
+        "amount",
+        [
+            "lots",
+            "NaN",
+            "sNaN",
+            "Infinity",
+            "1e999999999",
+            "1e3",
+            "1,0,0,0",
+            "10000000000000",
+            "1000000000000",
+            "12.345",
+        ],
+    )
+    @pytest.mark.parametrize("confirm", ["", "yes"])
+    def test_a_bad_amount_keeps_the_card_naming_the_field(
+        self, site: Site, amount: str, confirm: str
+    ) -> None:
+        """An amount the ledger would refuse (or that crashed the confirmation:
+        NaN, sNaN, 1e999999999 were a 500) is said on the dispute's card, the
+        amount field marked and the note kept — at the confirmation step, never
+        after a confirmation that promised the adjustment."""
         site.sign_in("fin-amy", "finance")
-        answer = self.act(
-            site,
-            action="resolve",
-            subject="DSP-401",
-            outcome="upheld",
-            amount="lots",
-            note="n",
-            confirm="yes",
-        )
-        assert answer.status_code == 422
-        assert "amount" in answer.text
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": "upheld", "note": "70/30"}
+        card = self.card(self.act(site, **form, amount=amount, confirm=confirm))
+        assert WORDS["en"]["amount_invalid"].replace(",", "&#44;") in card.replace(",", "&#44;")
+        assert 'name="amount"' in card
+        amount_input = card[card.index('name="amount"') :]
+        assert 'aria-invalid="true"' in amount_input[: amount_input.index(">")]
+        assert ">70/30</textarea>" in card
         assert not [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+
+    def test_a_grouped_amount_is_read_as_the_pages_print_it(self, site: Site) -> None:
+        """ "1,000.00" (money as the pages show it): the confirmation promised an
+        adjustment of 1,000.00 that the ledger then refused; now it is read as
+        1000.00, as the estimator reads it, and booked."""
+        site.sign_in("fin-amy", "finance")
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": "upheld", "note": "70/30"}
+        confirm = self.act(site, **form, amount="1,000.00")
+        assert confirm.status_code == 200
+        assert "1,000.00" in confirm.text
+        assert 'name="amount" value="1000.00"' in confirm.text
+        assert self.act(site, **form, amount="1,000.00", confirm="yes").status_code == 303
+        (adjustment,) = [
+            e
+            for e in self.events(site, "AdjustmentRequested")
+            if e["adjustment_id"] == "ADJ-DSP-401"
+        ]
+        assert adjustment["amount"] == "1000.00"
+
+    @pytest.mark.parametrize("outcome", ["bogus", ""])
+    def test_an_unknown_outcome_keeps_the_card(self, site: Site, outcome: str) -> None:
+        """outcome=bogus was a 500 (no words for its confirmation)."""
+        site.sign_in("fin-amy", "finance")
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": outcome, "note": "n"}
+        card = self.card(self.act(site, **form, amount="5"))
+        assert WORDS["en"]["outcome_missing"] in card
+        assert '<fieldset aria-invalid="true"' in card
+
+    def test_a_resolution_without_a_note_keeps_the_card(self, site: Site) -> None:
+        site.sign_in("fin-amy", "finance")
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": "upheld", "note": " "}
+        card = self.card(self.act(site, **form, amount="5"))
+        assert WORDS["en"]["resolve_note_missing"].replace(";", "") in card.replace(";", "")
+        assert 'value="5"' in card
+
+    @pytest.mark.parametrize("amount", ["sNaN", "1e999999999", "12"])
+    def test_a_rejected_dispute_books_no_amount(self, site: Site, amount: str) -> None:
+        """Rejected, whatever the amount field holds: the confirmation says
+        nothing is booked (sNaN and 1e999999999 there were a 500), and the
+        rejection is recorded without it (the use case refuses an amount)."""
+        site.sign_in("fin-amy", "finance")
+        form = {"action": "resolve", "subject": "DSP-401", "outcome": "rejected", "note": "no"}
+        confirm = self.act(site, **form, amount=amount)
+        assert confirm.status_code == 200
+        assert 'name="amount" value=""' in confirm.text
+        assert self.act(site, **form, amount=amount, confirm="yes").status_code == 303
+        resolved = [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+        assert [e["outcome"] for e in resolved] == ["rejected"]
 
     @pytest.mark.parametrize(
         ("actor", "role", "rep"),
