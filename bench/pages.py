@@ -91,7 +91,7 @@ def main() -> None:
         app = create_app(settings, ledger=ledger)
         with TestClient(app, base_url="http://127.0.0.1") as client:
             code = app.state.signin_codes.issue(actor="fin-amy", role="finance")
-            client.get(f"/app/signin/{code}", follow_redirects=False)
+            client.post("/app/signin", data={"code": code}, follow_redirects=False)
             path = "/app/reps/rep-big/statements/2026-Q3"
             for locale in ("en", "zh-CN"):
                 timings = []

@@ -44,6 +44,12 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "A sign-in link works once, for 15 minutes. This one was used already, has "
             "expired or was never issued. Ask for a new one."
         ),
+        "signin_title": "Sign in",
+        "signin_as": "Sign in as {actor} ({role})",
+        "signin_once": "The link works once: pressing the button uses it.",
+        "error_cross_site": (
+            "This sign-in did not come from this site's own page. Open your sign-in link again."
+        ),
         "pay_title": "Pay of {rep}",
         "pay_intro": "Your periods, newest first. Open a period for its statement.",
         "period": "Period",
@@ -283,6 +289,10 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "signin_failed": (
             "登录链接只能使用一次，有效期 15 分钟。此链接已使用、已过期或不存在。请重新索取。"
         ),
+        "signin_title": "登录",
+        "signin_as": "以 {actor}（{role}）身份登录",
+        "signin_once": "此链接只能使用一次：点击按钮即会使用。",
+        "error_cross_site": "此登录请求并非来自本站页面。请重新打开您的登录链接。",
         "pay_title": "{rep} 的薪酬",
         "pay_intro": "您的各期间，最新在前。打开期间查看对账单。",
         "period": "期间",

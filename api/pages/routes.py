@@ -68,6 +68,7 @@ __all__ = [
     "page_of",
     "read_form",
     "router",
+    "same_origin",
     "serve",
     "typed_amount",
 ]
@@ -340,18 +341,39 @@ _OVERVIEW_ROLES: Final = frozenset({"finance", "compliance"})
 
 @router.get("/signin/{code}")
 def signin(code: str, request: Request) -> Response:
-    """Redeem a one-time link: set the session cookie, then leave the URL."""
+    """A one-time link opened: who it signs in as, and a button that posts the
+    code from this page. The GET spends nothing: opened from another site (a
+    webmail, a chat) the SameSite=Strict cookie set here would not come with the
+    redirect, the user landing signed out with the link spent; a link scanner
+    would spend it; and another site could sign a user in as someone else."""
     page = page_of(request)
     codes: SigninCodes = request.app.state.signin_codes
-    found = codes.redeem(code)
+    found = codes.peek(code)
+    if found is None:
+        return page.render("signin_failed.html", 410)
+    return page.render("signin.html", found=found, code=code)
+
+
+@router.post("/signin")
+async def signin_post(request: Request) -> Response:
+    """Redeem a one-time code posted from this site's sign-in page: set the
+    session cookie, then go to the user's page (the code out of the URL)."""
+    page = page_of(request)
+    if not same_origin(request):
+        return page.render("error.html", 403, message=words(page.locale)["error_cross_site"])
+    form = await read_form(request)
+    codes: SigninCodes = request.app.state.signin_codes
+    found = await run_in_threadpool(codes.redeem, form.get("code", ""))
     if found is None:
         return page.render("signin_failed.html", 410)
     tokens: TokenStore = request.app.state.tokens
-    token, _ = tokens.create(
-        actor=found.actor,
-        role=found.role,
-        rep_id=found.rep_id,
-        ttl=timedelta(hours=SESSION_HOURS),
+    token, _ = await run_in_threadpool(
+        lambda: tokens.create(
+            actor=found.actor,
+            role=found.role,
+            rep_id=found.rep_id,
+            ttl=timedelta(hours=SESSION_HOURS),
+        )
     )
     response = RedirectResponse("/app/", status_code=303)
     response.set_cookie(
@@ -364,6 +386,20 @@ def signin(code: str, request: Request) -> Response:
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a post came from this site's own page: ``Sec-Fetch-Site`` says
+    ``same-origin``, or (a browser without it) ``Origin`` names this host. A
+    client that sends neither is no browser another site could drive: allowed."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host")
+    return host is not None and urllib.parse.urlsplit(origin).netloc == host
 
 
 @router.post("/signout")

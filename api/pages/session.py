@@ -2,9 +2,11 @@
 
 ``token create --link`` stores a sign-in code (only its SHA-256, with the actor,
 role and rep it signs in as) and prints ``BASE/app/signin/<code>``. Opening the
-link redeems the code — once: the row is marked used in the same statement
-that reads it, so two concurrent openings cannot both sign in — and issues a
-session: an ordinary bearer token of the API's token store (`api.tokens`,
+link shows who it signs in as (`SigninCodes.peek`: a GET — a link scanner, a
+chat's preview — spends nothing); its button posts the code from this site's
+own page, which redeems it — once: the row is marked used in the same
+statement that reads it, so two concurrent sign-ins cannot both succeed — and
+issues a session: an ordinary bearer token of the API's token store (`api.tokens`,
 revocable, expiring after `SESSION_HOURS`), set as an HttpOnly,
 SameSite=Strict cookie, never shown to scripts or put in a URL. Sign-out
 revokes that token, so a copied cookie stops working too.
@@ -27,6 +29,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -117,6 +120,18 @@ class SigninCodes:
         )
         return code
 
+    def peek(self, code: str) -> SignIn | None:
+        """Who ``code`` would sign in as, leaving it unused; None when it is
+        unknown, used or expired."""
+        if not code or len(code) > 200:  # noqa: PLR2004
+            return None
+        rows, _ = self._table.execute(
+            "SELECT actor, role, rep_id FROM {table} WHERE code_sha256 = ? "
+            "AND used_at IS NULL AND expires_at > ?",
+            (_digest(code), _stamp(datetime.now(UTC))),
+        )
+        return _signin_of(rows)
+
     def redeem(self, code: str) -> SignIn | None:
         """Who ``code`` signs in as, marking it used; None when it is unknown,
         used or expired (the caller cannot tell which: a guesser learns nothing)."""
@@ -128,10 +143,14 @@ class SigninCodes:
             "AND expires_at > ? RETURNING actor, role, rep_id",
             (now, _digest(code), now),
         )
-        if not rows:
-            return None
-        actor, role, rep_id = rows[0]
-        return SignIn(str(actor), str(role), None if rep_id is None else str(rep_id))
+        return _signin_of(rows)
+
+
+def _signin_of(rows: Sequence[Sequence[object]]) -> SignIn | None:
+    if not rows:
+        return None
+    actor, role, rep_id = rows[0]
+    return SignIn(str(actor), str(role), None if rep_id is None else str(rep_id))
 
 
 def csrf_token(secret: bytes, principal: Principal) -> str:

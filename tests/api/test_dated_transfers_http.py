@@ -33,7 +33,8 @@ class Served:
         self.client.cookies.clear()
         app: Any = self.client.app
         code = app.state.signin_codes.issue(actor=actor, role=role)
-        assert self.client.get(f"/app/signin/{code}", follow_redirects=False).status_code == 303
+        signed_in = self.client.post("/app/signin", data={"code": code}, follow_redirects=False)
+        assert signed_in.status_code == 303
         return str(self.client.get("/app/team?period=2026-Q4").text)
 
     def get(self, url: str, who: str) -> Any:

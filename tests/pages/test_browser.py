@@ -185,9 +185,23 @@ def english_left(page: Any) -> list[str]:
     return re.findall(r"[A-Za-z]{2,}", text)
 
 
+ELSEWHERE = "https://mail.elsewhere.example/"
+
+
+def elsewhere(page: Any, html: str) -> None:
+    """Open a page of another site (``ELSEWHERE``, served by the test) showing ``html``."""
+    page.route(
+        ELSEWHERE + "**", lambda r: r.fulfill(status=200, content_type="text/html", body=html)
+    )
+    page.goto(ELSEWHERE)
+
+
 def sign_in(context: Any, link: str) -> Any:
+    """Open the link and press its page's button (the link alone spends nothing)."""
     page = context.new_page()
     page.goto(link)
+    page.locator('form[action="/app/signin"] button').click()
+    page.wait_for_url(re.compile(r".*/app/(?!signin).*"))
     return page
 
 
@@ -271,6 +285,47 @@ class TestSignIn:
         answer = page.goto(link)
         assert answer is not None
         assert answer.status == 410
+
+    def test_a_link_opened_from_another_site_signs_in(
+        self, server: Server, open_context: Any
+    ) -> None:
+        """A link clicked in a webmail or a chat (another site): the sign-in used
+        to be spent by that GET, its SameSite=Strict cookie then withheld from
+        the redirect — the user landed signed out, the link used up. Now the
+        link's page asks, and its button (this site's own post) signs in."""
+        context, _ = open_context()
+        link = server.link("rep-li", "rep", "rep-li")
+        page = context.new_page()
+        elsewhere(page, f'<a id="mail" href="{link}">your sign-in link</a>')
+        page.click("#mail")
+        page.wait_for_url(link)
+        assert page.get_by_role("button").filter(has_text="rep-li").is_visible()
+        _shot(page, "signin-en-desktop")
+        page.locator('form[action="/app/signin"] button').click()
+        page.wait_for_url(f"{server.base}/app/reps/rep-li/pay")
+        assert page.get_by_role("heading", level=1).inner_text() == WORDS["en"]["pay_title"].format(
+            rep="rep-li"
+        )
+
+    def test_another_site_cannot_sign_a_user_in(self, server: Server, open_context: Any) -> None:
+        """Login CSRF: a page elsewhere posting an attacker's code to /app/signin
+        would swap a finance user's session for the attacker's. The browser says
+        the post is cross-site: refused, the session kept, the code unspent."""
+        context, watch = open_context()
+        watch.allowed = {403}
+        page = sign_in(context, server.link("fin-amy", "finance"))
+        code = server.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
+        elsewhere(
+            page,
+            f'<form method="post" action="{server.base}/app/signin">'
+            f'<input type="hidden" name="code" value="{code}"><button>go</button></form>',
+        )
+        page.click("button")
+        page.wait_for_load_state()
+        assert WORDS["en"]["error_cross_site"] in page.inner_text("main")
+        page.goto(f"{server.base}/app/")
+        assert page.url == f"{server.base}/app/overview"  # still fin-amy
+        assert server.codes.peek(code) is not None
 
 
 class TestPagesPerRole:

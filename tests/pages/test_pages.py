@@ -41,7 +41,8 @@ class Site:
     def sign_in(self, actor: str, role: str, rep_id: str | None = None) -> None:
         self.client.cookies.clear()
         code = self.codes.issue(actor=actor, role=role, rep_id=rep_id)
-        answer = self.client.get(f"/app/signin/{code}", follow_redirects=False)
+        assert self.client.get(f"/app/signin/{code}").status_code == 200
+        answer = self.client.post("/app/signin", data={"code": code}, follow_redirects=False)
         assert answer.status_code == 303, answer.text
 
     def csrf(self, path: str) -> str:
@@ -72,10 +73,18 @@ STATEMENT = "/app/reps/rep-li/statements/2026-Q3"
 
 class TestSignIn:
     def test_a_link_signs_in_once_and_leaves_the_url(self, site: Site) -> None:
-        """The link sets an HttpOnly, SameSite=Strict cookie and redirects to a URL
-        without the code; the same link a second time signs nobody in."""
+        """Opening the link shows who it signs in as and spends nothing; its
+        button's post sets an HttpOnly, SameSite=Strict cookie and redirects to a
+        URL without the code; the code a second time signs nobody in."""
         code = site.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
-        first = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+        for _ in range(2):  # a link scanner, then the owner: the GET spends nothing
+            shown = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+            assert shown.status_code == 200
+            assert "set-cookie" not in shown.headers
+            assert "Sign in as rep-li (rep)" in shown.text
+            assert 'action="/app/signin"' in shown.text
+            assert f'name="code" value="{code}"' in shown.text
+        first = site.client.post("/app/signin", data={"code": code}, follow_redirects=False)
         assert first.status_code == 303
         assert first.headers["location"] == "/app/"
         cookie = first.headers["set-cookie"].lower()
@@ -87,17 +96,60 @@ class TestSignIn:
             "/app/reps/rep-li/pay"
         )
         site.client.cookies.clear()
-        again = site.client.get(f"/app/signin/{code}", follow_redirects=False)
+        again = site.client.post("/app/signin", data={"code": code}, follow_redirects=False)
         assert again.status_code == 410
         assert "set-cookie" not in again.headers
+        assert site.client.get(f"/app/signin/{code}").status_code == 410
 
     def test_an_expired_or_unknown_code_fails(self, site: Site) -> None:
         """An expired code and a made-up one answer alike: 410, no cookie."""
         expired = site.codes.issue(actor="fin-amy", role="finance", minutes=-1)
-        for code in (expired, "made-up-code"):
-            answer = site.client.get(f"/app/signin/{code}", follow_redirects=False)
-            assert answer.status_code == 410
-            assert "set-cookie" not in answer.headers
+        for code in (expired, "made-up-code", "x" * 500):
+            for answer in (
+                site.client.get(f"/app/signin/{code}", follow_redirects=False),
+                site.client.post("/app/signin", data={"code": code}, follow_redirects=False),
+            ):
+                assert answer.status_code == 410
+                assert "set-cookie" not in answer.headers
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"},
+            {"Sec-Fetch-Site": "none"},
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+        ],
+    )
+    def test_another_site_cannot_sign_anyone_in(self, site: Site, headers: dict[str, str]) -> None:
+        """Login CSRF: a page of another site posting a code of its own (an
+        attacker's rep link) would swap a finance user's session for the
+        attacker's. A post that a browser says came from elsewhere is refused,
+        the code unspent, the session kept."""
+        site.sign_in("fin-amy", "finance")
+        theirs = site.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
+        answer = site.client.post(
+            "/app/signin", data={"code": theirs}, headers=headers, follow_redirects=False
+        )
+        assert answer.status_code == 403
+        assert WORDS["en"]["error_cross_site"].replace("'", "&#39;") in answer.text
+        assert "set-cookie" not in answer.headers
+        assert site.client.get("/app/payouts").status_code == 200  # still fin-amy
+        assert site.codes.peek(theirs) is not None
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://127.0.0.1"}, {}],
+    )
+    def test_this_sites_page_signs_in(self, site: Site, headers: dict[str, str]) -> None:
+        """From this site's page (or a client that says nothing of where it is:
+        no browser another site drives), the post signs in."""
+        code = site.codes.issue(actor="fin-amy", role="finance")
+        answer = site.client.post(
+            "/app/signin", data={"code": code}, headers=headers, follow_redirects=False
+        )
+        assert answer.status_code == 303
 
     def test_sign_out_revokes_the_session(self, site: Site) -> None:
         """After sign-out the old cookie opens nothing, even when replayed."""
@@ -154,7 +206,11 @@ class TestSignIn:
         link = result.stdout.strip()
         assert link.startswith("http://ledger.example:8000/app/signin/")
         path = link.removeprefix("http://ledger.example:8000")
-        assert site.client.get(path, follow_redirects=False).status_code == 303
+        assert site.client.get(path, follow_redirects=False).status_code == 200
+        code = {"code": path.rsplit("/", 1)[1]}
+        assert site.client.post("/app/signin", data=code, follow_redirects=False).status_code == (
+            303
+        )
         assert site.client.get(path, follow_redirects=False).status_code == 410
 
 
