@@ -18,11 +18,13 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 
 from api.auth import SUBJECT_DECIDERS, require_role
+from api.pages import views
 from api.pages.i18n import words
 from api.pages.routes import Page, noted_redirect, page_of, serve, serve_form, typed_amount
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
 from api.routes.payouts import post_pay
+from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
 from policies.money import check_money
@@ -60,19 +62,44 @@ def payouts(request: Request) -> Response:
 
     def build(page: Page) -> Response:
         require_role(page.who, "post_run")
-        return _payouts_page(page)
+        require_role(page.who, "get_summary")
+        return _payouts_page(
+            page, period=request.query_params.get("period"), offset=_offset(request)
+        )
 
     return serve(page_of(request), build)
 
 
-def _payouts_page(page: Page, *, kept: dict[str, str] | None = None) -> Response:
-    """The payouts page; ``kept``: a dispute's resolution form as it was sent,
-    shown again in its card with what is wrong (``problem``)."""
+def _offset(request: Request) -> int:
+    """``?offset=`` of the period summary: its first rep shown (0 when not a count)."""
+    text = request.query_params.get("offset", "")
+    return int(text) if text.isdigit() and len(text) < 10 else 0  # noqa: PLR2004
+
+
+def _payouts_page(
+    page: Page,
+    *,
+    kept: dict[str, str] | None = None,
+    period: str | None = None,
+    offset: int = 0,
+) -> Response:
+    """The payouts page: the period summary of ``period`` (from the ``offset``-th
+    rep), the runs and both queues; ``kept``: a dispute's resolution form as it
+    was sent, shown again in its card with what is wrong (``problem``)."""
+    periods, summary = views.period_summary(page.reports, viewer_of(page.who), period, offset)
     # the runs and both queues of one moment (a dispute resolved is not still
     # open beside the adjustment it booked)
     with page.reports.snapshot():
         runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
-    return page.render("payouts.html", runs=runs, queue=queue, disputes=disputes, kept=kept or {})
+    return page.render(
+        "payouts.html",
+        runs=runs,
+        queue=queue,
+        disputes=disputes,
+        kept=kept or {},
+        periods=periods,
+        summary=summary,
+    )
 
 
 def _resolution_form(form: dict[str, str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from policies.periods import parse_period
 from policies.plan import Plan
 from policies.wording import render_step, render_warning
 from projections.disputes import team_on
+from projections.queues import MAX_LIMIT, Page, SummaryPage, Viewer, WorkQueues
 from projections.service import Reports
 from projections.storage import ViewStore
 
@@ -37,6 +38,7 @@ __all__ = [
     "overview",
     "paid_vs_now",
     "period_key",
+    "period_summary",
     "rep_periods",
     "shown_status",
     "tier_ladder",
@@ -384,3 +386,23 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
             statuses["overturned" if doc.get("overturned") else str(doc.get("approval"))] += 1
     view.red_lines = sorted(statuses.items())
     return view
+
+
+def period_summary(
+    reports: Reports, viewer: Viewer, wanted: str | None, offset: int = 0
+) -> tuple[list[str], SummaryPage | None]:
+    """The Payouts page's period summary (SPEC §5.1): the periods with
+    statements, newest first, and the summary of ``wanted`` — or, when it is
+    none of them, of the period the other pages open on (`default_period`) —
+    as ``GET /periods/{period}/summary`` reads it (`WorkQueues.summary`: every
+    rep's total, payable, attainment, tier and status, team subtotals), a page
+    of `MAX_LIMIT` reps from ``offset``."""
+    store = reports.projector.store
+    with reports.snapshot():
+        keys = {key for _, key, _ in store.fields("balances", ("currency",))}
+        periods = sorted(keys, key=period_key, reverse=True)
+        chosen = wanted if wanted in periods else _default_period_scores(store, periods)[0]
+    if chosen is None:
+        return periods, None
+    window = Page(offset, MAX_LIMIT)
+    return periods, WorkQueues(reports).summary(viewer, chosen, page=window)

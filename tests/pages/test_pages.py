@@ -847,6 +847,48 @@ class TestPayouts:
         for subject in (run_id, "ADJ-DSP-401"):
             assert f'aria-label="{w["action_approve"]} {subject}"' in page
 
+    @pytest.mark.parametrize("period", ["2026-Q3", "2026-09", None])
+    def test_the_period_summary_is_the_apis(self, site: Site, period: str | None) -> None:
+        """SPEC §5.1's period summary on Payouts: each rep's total, payable,
+        attainment, tier and status, with team subtotals, as `GET
+        /periods/{period}/summary` reads it; by default the period the other
+        pages open on (the overview's)."""
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/payouts" + (f"?period={period}" if period else ""))
+        assert page.status_code == 200
+        html = page.text
+        overview = site.client.get("/app/overview").text
+        shown = period or re.search(r'<option value="([^"]+)" selected>', overview).group(1)  # type: ignore[union-attr]
+        assert f'<option value="{shown}" selected>' in html
+        section = html[html.index('id="psum-h"') : html.index('id="runs-h"')]
+        api = site.client.get(
+            f"/periods/{shown}/summary?limit=500",
+            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+        ).json()
+        assert api["items"]
+        for item in api["items"]:
+            row = section[section.index(f">{item['rep_id']}</th>") :]
+            row = row[: row.index("</tr>")]
+            for figure in (money(item["total"]), money(item["payable"])):
+                assert figure in row
+            for ratio_ in (item["attainment"], item["tier_coefficient"]):
+                assert (ratio_ or "—") in row
+            assert WORDS["en"]["status_" + item["status"]] in row
+        subtotals = section[section.index(WORDS["en"]["team_subtotals"]) :]
+        for team in api["teams"]:
+            assert money(team["payable"]) in subtotals
+            assert f'<td class="num">{team["reps"]}</td>' in subtotals
+
+    @pytest.mark.parametrize(
+        "query",
+        ["period=2026-Q9", "period=x", "offset=x", "offset=-1", "offset=99999999999999999999"],
+    )
+    def test_an_odd_summary_query_shows_a_page(self, site: Site, query: str) -> None:
+        site.sign_in("fin-amy", "finance")
+        answer = site.client.get(f"/app/payouts?{query}")
+        assert answer.status_code == 200
+        assert WORDS["en"]["period_summary"] in answer.text
+
     def test_the_export_is_the_apis(self, site: Site) -> None:
         site.sign_in("fin-amy", "finance")
         page = site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv")
