@@ -29,7 +29,8 @@ from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
-from tests.builders import free_port
+from tests.builders import enrol, free_port, jsonl, sale
+from tests.builders import line as event_line
 from tests.conftest import IN_CI
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -523,7 +524,7 @@ class TestPayouts:
         amy, _ = open_context()
         page = sign_in(amy, server.link("fin-amy", "finance"))
         page.goto(f"{server.base}/app/payouts")
-        page.get_by_label(w["period"]).fill("2026-Q4")
+        page.get_by_role("textbox", name=w["period"]).fill("2026-Q4")
         page.get_by_role("button", name=w["calculate"]).click()
         assert "2026-Q4" in page.inner_text("main")
         _shot(page, "payouts-confirm-en-desktop")
@@ -605,3 +606,104 @@ class TestPayouts:
             if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-DSP-401"
         ]
         assert granted == ["fin-bob"]
+
+
+LONG_REP = "rep-" + "verylongname" * 10 + "xxxx"  # 128 characters, the most an id has
+_WIDE_JS = """() => [...document.querySelectorAll('main *')]
+  .filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right > innerWidth + 1)
+  .slice(0, 5).map(e => e.tagName + ' ' + e.textContent.slice(0, 60))"""
+
+
+@pytest.fixture(scope="module")
+def long_rep(server: Server) -> str:
+    """A rep with a 128-character id and team, a sale of 123,456,789.00 and a
+    case with long unbroken text (asked for by `TestNarrowScreen` only, the
+    file's last tests: no earlier page or screenshot shows them)."""
+    lines = [
+        enrol(
+            LONG_REP,
+            at="2026-10-01T09:00:00+08:00",
+            team="team-" + "eastchinaregion" * 8 + "abc",
+            manager_id="mgr-zhao",
+        ),
+        sale("S-NARROW-1", LONG_REP, "123456789.00", at="2026-11-02T10:00:00+08:00"),
+        event_line(
+            "ViolationRecorded",
+            at="2026-11-03T10:00:00+08:00",
+            actor="mgr-zhao",
+            case_id="CASE-NARROW",
+            rep_id=LONG_REP,
+            code="c" * 128,
+            severity="minor",
+            description="虚假报销" * 100 + "A" * 300,
+        ),
+    ]
+    server.ledger.import_lines(jsonl(*lines), actor="hr-sync")
+    return LONG_REP
+
+
+class TestNarrowScreen:
+    """At 375 px nothing is wider than the screen: a 128-character id in a
+    heading or a history entry, a nine-digit payable with its currency, the
+    estimator's form. (Last in this file: its rep and case join the shared
+    database after the other pages' screenshots.)"""
+
+    @staticmethod
+    def fits(page: Any) -> None:
+        """No element outside a sideways-scrolling table reaches past the screen."""
+        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        wide = page.evaluate(_WIDE_JS)
+        assert width[0] <= width[1], f"{width[0]} px wide on a {width[1]} px screen: {wide}"
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    def test_long_ids_wrap(self, server: Server, open_page: Any, long_rep: str, lang: str) -> None:
+        page = open_page(
+            server.link("cmp-head", "compliance"),
+            f"/app/reps/{long_rep}/history",
+            lang=lang,
+            phone=True,
+        )
+        assert long_rep in page.inner_text("h1")
+        assert page.locator("ol.history li").count() >= 1
+        self.fits(page)
+        _shot(page, f"history-long-id-{lang}-phone")
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    def test_a_large_payable_fits_its_card(
+        self, server: Server, open_page: Any, long_rep: str, lang: str
+    ) -> None:
+        page = open_page(
+            server.link(long_rep, "rep", long_rep),
+            f"/app/reps/{long_rep}/statements/2026-Q4",
+            lang=lang,
+            phone=True,
+        )
+        card = page.locator("dl.summary > div.payable")
+        assert "CNY" in card.inner_text()
+        overflow = card.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert overflow[0] <= overflow[1], overflow
+        self.fits(page)
+        _shot(page, f"statement-large-payable-{lang}-phone")
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    def test_the_estimator_stacks_its_labels(
+        self, server: Server, open_page: Any, long_rep: str, lang: str
+    ) -> None:
+        """Each label of the estimator above its field (they were jumbled in
+        one line at 375 px), its answer no wider than the screen."""
+        page = open_page(
+            server.link(long_rep, "rep", long_rep),
+            f"/app/reps/{long_rep}/pay",
+            lang=lang,
+            phone=True,
+        )
+        for name in ("est-amount", "est-category", "est-date"):
+            label = page.locator(f'label[for="{name}"]').bounding_box()
+            box = page.locator(f"#{name}").bounding_box()
+            assert label["y"] + label["height"] <= box["y"], name
+            assert box["width"] >= 300, name  # the form is the screen wide
+        page.fill("#est-amount", "12,345,678.90")
+        page.locator("form.estimate button").click()
+        page.wait_for_url(re.compile(r".*/estimate$"))
+        self.fits(page)
+        _shot(page, f"estimate-{lang}-phone")
