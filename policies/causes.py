@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, localcontext
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from policies.calculate import adjustment_lines, calculate_period
 from policies.commission import credited_sales, sale_rate
@@ -58,7 +58,9 @@ _Decided = TypeVar("_Decided", TargetFact, CaseFact, AdjustmentFact)
 def fact_event_ids(facts: PeriodFacts) -> tuple[str, ...]:
     """Every event a period's facts rest on, once each: its sales and their
     cancellations, targets, scores, cases (and the year of minor cases the
-    ladder counts), overturnings, adjustments and the decisions on them."""
+    ladder counts), overturnings, adjustments and the decisions on them, the
+    rep's departure, and a manager's team sales and the cancellations that
+    took some of them back."""
     ids: list[str | None] = []
     for sale in facts.sales:
         ids += [sale.event_id, sale.cancellation.event_id if sale.cancellation else None]
@@ -70,6 +72,10 @@ def fact_event_ids(facts: PeriodFacts) -> tuple[str, ...]:
     for adjustment in facts.adjustments:
         ids += [adjustment.event_id, adjustment.decision.event_id]
     ids.append(facts.left_event_id)  # the rep's departure: later sales, proration, draws
+    # SPEC §3.1 overrides: the team's sales, and the cancellations that took
+    # some of them back within the window
+    ids += [sale.event_id for sale in facts.team_sales]
+    ids += [cancellation for _, cancellation in facts.team_clawed_back]
     return tuple(dict.fromkeys(e for e in ids if e))
 
 
@@ -95,7 +101,8 @@ def without_event(facts: PeriodFacts, event_id: str) -> PeriodFacts:
     """The period's facts as if ``event_id`` had never been recorded: a sale,
     target, score, case or adjustment gone; a cancellation or an overturning
     undone; a decision not taken yet (its subject pending); the rep's departure
-    not recorded (the sales after it credited, a whole period enrolled)."""
+    not recorded (the sales after it credited, a whole period enrolled); a
+    team sale gone, or credited again when ``event_id`` cancelled it."""
     if event_id == facts.left_event_id:
         return replace(
             facts,
@@ -116,7 +123,24 @@ def without_event(facts: PeriodFacts, event_id: str) -> PeriodFacts:
         adjustments=tuple(
             _undecided(a, event_id) for a in facts.adjustments if a.event_id != event_id
         ),
+        **_team_without(facts, event_id),
     )
+
+
+def _team_without(facts: PeriodFacts, event_id: str) -> dict[str, Any]:
+    """The team sales (SPEC §3.1 overrides) without the sale ``event_id``, or
+    with the sale it cancelled credited again; nothing when neither."""
+    restored = [sale for sale, cancel in facts.team_clawed_back if cancel == event_id]
+    if not restored and all(sale.event_id != event_id for sale in facts.team_sales):
+        return {}
+    return {
+        "team_sales": (*(s for s in facts.team_sales if s.event_id != event_id), *restored),
+        "team_clawed_back": tuple(
+            (sale, cancel)
+            for sale, cancel in facts.team_clawed_back
+            if event_id not in (cancel, sale.event_id)
+        ),
+    }
 
 
 def _amounts(lines: Iterable[Line]) -> dict[LineKey, Decimal]:

@@ -219,6 +219,10 @@ class PeriodFacts:
     first_period: Period | None = None  # draws: the period holding the enrolment
     draw_balance_in: Decimal = Decimal("0.00")  # draws: the balance after the period before
     team_sales: Sequence[TeamSale] = ()  # overrides: credited sales of possible reports
+    # overrides: their sales cancelled within the clawback window (credited
+    # nothing), each with the cancellation's event id — what a paid period's
+    # causes take back out (`policies.causes.without_event`)
+    team_clawed_back: Sequence[tuple[TeamSale, str]] = ()
     reporting: ReportingLines | None = None  # overrides: who reported to whom, over time
     # currencies: sales of the period with no rate in force (credited nothing)
     unconverted: Sequence[PendingItem] = ()

@@ -388,9 +388,11 @@ class Calculator:
             plan_event_id=f.plan_events.get((plan.id, plan.version)),
         )
         if plan.override is not None:
+            team_sales, clawed_back = self._team_sales(rep_id, period, plan)
             facts = replace(
                 facts,
-                team_sales=self._team_sales(rep_id, period, plan),
+                team_sales=team_sales,
+                team_clawed_back=clawed_back,
                 reporting=self._reporting(),
             )
         if with_releases and plan.commission.basis == "collection":
@@ -435,11 +437,15 @@ class Calculator:
             )
         return self._lines
 
-    def _team_sales(self, manager_id: str, period: Period, plan: Plan) -> tuple[TeamSale, ...]:
+    def _team_sales(
+        self, manager_id: str, period: Period, plan: Plan
+    ) -> tuple[tuple[TeamSale, ...], tuple[tuple[TeamSale, str], ...]]:
         """The credited sales, in the manager's ``period``, of every rep who ever
         reported to the manager or to one of their reports (the rule keeps those
         who did at each sale's moment): amount (in the manager's currency) ×
-        share, less those cancelled within the rep's clawback window."""
+        share, less those cancelled within the rep's clawback window — those
+        apart, each with its cancellation's event id (what a paid period's
+        causes weigh: without the cancellation, the sale is credited)."""
         f = self.facts
         ever = f.managers_ever
         team = sorted(
@@ -448,6 +454,7 @@ class Calculator:
             if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
         )
         found: list[TeamSale] = []
+        clawed_back: list[tuple[TeamSale, str]] = []
         manager = f.reps.get(manager_id)
         manager_left = manager.left if manager is not None else None
         for rep_id in team:
@@ -459,12 +466,6 @@ class Calculator:
                     manager_left and f.after_leaving(manager_left, sale)
                 ):
                     continue  # credited to no one (`period_facts`), or the manager had left
-                window = self._window_days(rep_id, sale, plan)
-                cancel = sale.cancellation
-                if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(
-                    days=window
-                ):
-                    continue
                 amount = sale.amount
                 if sale.currency != plan.currency:
                     converted = self._converted(sale, plan.currency)
@@ -472,10 +473,18 @@ class Calculator:
                         continue
                     amount = converted[0]
                 credited = amount * sale.credits[rep_id]
-                found.append(
-                    TeamSale(rep_id, sale.sale_id, sale.event_id, sale.occurred_at, credited)
+                team_sale = TeamSale(
+                    rep_id, sale.sale_id, sale.event_id, sale.occurred_at, credited
                 )
-        return tuple(found)
+                window = self._window_days(rep_id, sale, plan)
+                cancel = sale.cancellation
+                if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(
+                    days=window
+                ):
+                    clawed_back.append((team_sale, cancel.event_id))
+                else:
+                    found.append(team_sale)
+        return tuple(found), tuple(clawed_back)
 
     def _window_days(self, rep_id: str, sale: SaleInfo, fallback: Plan) -> int:
         """The clawback window of the plan paying ``rep_id`` for the sale's period."""

@@ -1,0 +1,91 @@
+"""A paid period's statement names the later events that changed what it would
+pay (SPEC §4: those whose removal from the replay would change a line) under
+SPEC §3.1's shapes too, and each correction line carries them — on SQLite and
+PostgreSQL:
+
+- overrides: a manager's figures rest on the team's sales, so a team member's
+  cancellation inside the window, and a team sale recorded late but dated in
+  the paid period, are named on the override lines they move;
+- pay on collection: a period's lines are releases of what sales earned in
+  their booking period, so a cancellation in a booking period — the paid one
+  or an earlier one — is named on every paid period whose releases it moved.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.events import ApprovalGranted, make_event
+from policies.plan import load_plan
+from projections.service import Reports
+from tests.builders import enrol, jsonl, line, payouts, sale, stored_record
+from tests.unit.shapes import plan_toml
+
+
+def _pay(reports: Reports, period: str) -> None:
+    result = payouts(reports).payout_run(period, actor="fin-amy")
+    event_id = result.outcomes[0].event_id
+    assert event_id is not None
+    run_id = str(reports.ledger.event(event_id).data["run_id"])
+    reports.ledger.record(
+        [make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)],
+        actor="fin-bob",
+    )
+    payouts(reports).pay_run(run_id, actor="fin-amy")
+
+
+def _changes(statement: dict[str, Any], paid_period: str) -> dict[tuple[str, Any], Any]:
+    """The correction of ``paid_period`` in ``statement``: each changed line's
+    (kind, subject) → (change, the events named on it)."""
+    (correction,) = [
+        x
+        for x in statement["lines"]
+        if x["kind"] == "correction" and x["paid_period"] == paid_period
+    ]
+    return {
+        (s["values"]["kind"], s["values"].get("subject")): (s["values"]["change"], s["event_ids"])
+        for s in correction["explanation"]
+        if s["code"] == "correction_change"
+    }
+
+
+class TestOverrides:
+    def test_a_team_cancellation_and_a_late_team_sale_are_named(self, ledger: Ledger) -> None:
+        """m1 (override 2 %, 1 %) over r2 (100,000 in July), over r3 (50,000):
+        Q3 paid 2,000 + 500. Then r3's sale is cancelled inside the window and
+        a 20,000 sale of r2's dated September is recorded: level 1 +400 (the
+        late sale), level 2 −500 (the cancellation)."""
+        ledger.publish_plan(
+            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
+            actor="admin",
+        )
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"),
+                enrol("r2", manager_id="m1"),
+                enrol("r3", manager_id="r2"),
+                sale("S1", "r2", "100000.00"),
+                sale("S2", "r3", "50000.00"),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(
+                line("SaleCancelled", at="2026-08-01T10:00:00+08:00", sale_id="S2", reason="x"),
+                sale("S3", "r2", "20000.00", at="2026-09-01T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        cancelled = stored_record(ledger, "SaleCancelled", sale_id="S2").event_id
+        late = stored_record(ledger, "SaleRecorded", sale_id="S3").event_id
+        q3 = reports.statement("m1", "2026-Q3")
+        assert [e["event_id"] for e in q3["later_events"]] == [cancelled, late]
+        assert q3["correction_to"] == "2026-Q4"
+        assert _changes(reports.statement("m1", "2026-Q4"), "2026-Q3") == {
+            ("override", "level=1"): ("400.00", [late]),
+            ("override", "level=2"): ("-500.00", [cancelled]),
+        }
