@@ -495,28 +495,44 @@ class Calculator:
         return (own or fallback).clawback.window_days
 
     def _with_releases(
-        self, rep_id: str, period: Period, plan: Plan, facts: PeriodFacts
+        self,
+        rep_id: str,
+        period: Period,
+        plan: Plan,
+        facts: PeriodFacts,
+        without: _Without | None = None,
     ) -> PeriodFacts:
         """SPEC §3.1 pay on collection: the payments received in ``period`` (each
         with what its sale earned in its booking period) and every payment so far
         of the sales booked in it. Reads the booking period of each payment: a
-        windowed replay that did not read one steps aside (`_check_booked`)."""
+        windowed replay that did not read one steps aside (`_check_booked`).
+        ``without``: as if an event had never been recorded (``facts`` are the
+        period's without it already; nothing is kept of what is worked out)."""
         f = self.facts
         self._check_placed(period, plan)
         earned_here = earned_by_sale(plan, facts)
-        self._earned[rep_id, period] = earned_here
+        if without is None:
+            self._earned[rep_id, period] = earned_here
+        skipped = without.event_id if without is not None else None
         booked = []
         for sale_fact in facts.sales:
             sale = f.sales[sale_fact.sale_id]
             earned = earned_here.get(sale.sale_id)
             if earned is None:
                 continue
-            booked += [_release(p, sale, earned) for p in sale.payments or ()]
-        releases = self._releases_in(rep_id, period, plan, earned_here)
+            booked += [
+                _release(p, sale, earned) for p in sale.payments or () if p.event_id != skipped
+            ]
+        releases = self._releases_in(rep_id, period, plan, earned_here, without)
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
 
     def _late_releases(
-        self, rep_id: str, period: Period, plan: Plan, facts: PeriodFacts
+        self,
+        rep_id: str,
+        period: Period,
+        plan: Plan,
+        facts: PeriodFacts,
+        without: _Without | None = None,
     ) -> PeriodFacts:
         """SPEC §3.1 pay on collection, in a period paid on booking: a payment
         received in it of a sale booked earlier under a collection plan (the
@@ -529,8 +545,8 @@ class Calculator:
         ):
             return facts  # no plan ever held commission back
         self._check_placed(period, plan)
-        releases = self._releases_in(rep_id, period, plan, None)
-        return replace(facts, releases=tuple(releases)) if releases else facts
+        releases = self._releases_in(rep_id, period, plan, None, without)
+        return replace(facts, releases=tuple(releases)) if releases or facts.releases else facts
 
     def _releases_in(
         self,
@@ -538,14 +554,19 @@ class Calculator:
         period: Period,
         plan: Plan,
         earned_here: dict[str, tuple[Decimal, Decimal]] | None,
+        without: _Without | None = None,
     ) -> list[ReleaseFact]:
         """The payments received in ``period``, each with what its sale earned
         in its booking period (``earned_here``: this period's; None: a period
-        paid on booking, whose own sales were paid whole)."""
+        paid on booking, whose own sales were paid whole). ``without``: as if
+        an event had never been recorded — not the payment itself, and what
+        the booking periods earned without it."""
         f = self.facts
         releases = []
         for payment in f.payments_by_rep.get(rep_id, ()):
             if period_of(payment.occurred_at, plan.period) != period:
+                continue
+            if without is not None and payment.event_id == without.event_id:
                 continue
             paid_sale = f.sales.get(payment.data["sale_id"])
             if paid_sale is None:
@@ -554,11 +575,13 @@ class Calculator:
             if earned_here is None and booking >= period:
                 continue  # booked here (paid on booking) or later: nothing held back
             self._check_booked(booking)
-            earned_then = (
-                earned_here
-                if earned_here is not None and booking == period
-                else self._earned_in(rep_id, booking)
-            ).get(paid_sale.sale_id)
+            if earned_here is not None and booking == period:
+                earned_in = earned_here
+            elif without is not None:
+                earned_in = without.earned_in(booking)
+            else:
+                earned_in = self._earned_in(rep_id, booking)
+            earned_then = earned_in.get(paid_sale.sale_id)
             if earned_then is not None:
                 releases.append(_release(payment, paid_sale, earned_then))
         return releases
@@ -920,32 +943,49 @@ class Calculator:
         (``every_kind``: every line but the carried balance and corrections —
         a draw's too, as a diff names them).
 
-        The definition itself — the period worked out again without each —
-        for up to `_MAX_EXACT_CAUSES` of them; more (a period replayed across
-        a large import) the faster way of `policies.causes.later_causes`
-        (commission and bonus)."""
+        The candidates are the events the period's facts rest on (its own, its
+        team's: `policies.causes.fact_event_ids`; the rates, payments and
+        transfers of `_shape_event_ids`) and, under pay on collection, those
+        of each earlier booking period whose sales the period's payments
+        release (`_booking_periods`). The definition itself — the period
+        worked out again without each (`_period_without`) — for up to
+        `_MAX_EXACT_CAUSES` of them; more (a period replayed across a large
+        import) the faster way of `policies.causes.later_causes` for the
+        period's own facts (commission and bonus)."""
         facts = self._own_facts[rep_id, paid_period]
+        own_ids = fact_event_ids(facts)
+        booking = self._booking_periods(rep_id, paid_period, plan)
+        candidates = dict.fromkeys(
+            (*own_ids, *_shape_event_ids(facts), *(e for b in booking.values() for e in b.ids))
+        )
         later = sorted(
             (position, event_id)
-            for event_id in fact_event_ids(facts)
+            for event_id in candidates
             if (position := self._position_of(event_id)) is not None and position > computed_at
         )
         ids = [e for _, e in later]
-        if len(ids) > _MAX_EXACT_CAUSES:
-            causes = later_causes(plan, facts, ids)
-        else:
+        causes: dict[str, frozenset[LineKey]] = {}
+        exact = ids
+        if (
+            len(ids) > _MAX_EXACT_CAUSES
+            and plan.commission.basis != "collection"
+            and not facts.releases
+        ):
+            own = set(own_ids)
+            causes = later_causes(plan, facts, [e for e in ids if e in own])
+            exact = [e for e in ids if e not in own]
+        if exact:
             amounts = _period_amounts if every_kind else _own_amounts
-            own = amounts(calculate_period(plan, facts).lines)
+            now = amounts(calculate_period(plan, facts).lines)
             zero = Decimal(0)
-            causes = {}
-            for event_id in ids:
-                was = amounts(calculate_period(plan, without_event(facts, event_id)).lines)
+            for event_id in exact:
+                without = self._period_without(rep_id, plan, facts, booking, event_id)
+                was = amounts(calculate_period(plan, without).lines)
                 moved = frozenset(
-                    k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+                    k for k in set(now) | set(was) if now.get(k, zero) != was.get(k, zero)
                 )
                 if moved:
                     causes[event_id] = moved
-        causes.update(self._shape_causes(plan, facts, computed_at))
         plan_change = self._plan_cause(plan, facts, computed_at)
         if plan_change is not None:
             causes[plan_change[0]] = plan_change[1]
@@ -963,31 +1003,52 @@ class Calculator:
         plan = self.plan(rep_id, period)
         return self._later_causes(rep_id, period, plan, position, every_kind=True)
 
-    def _shape_causes(
-        self, plan: Plan, facts: PeriodFacts, computed_at: int
-    ) -> dict[str, frozenset[LineKey]]:
-        """SPEC §3.1's events recorded after the paid statement was computed
-        whose removal would change a line: an exchange rate (its sales convert
-        at the rate before it, or not at all), a payment (it releases nothing),
-        a transfer (the reporting lines without it)."""
-        candidates: dict[str, PeriodFacts] = {}
-        for event_id in _shape_event_ids(facts):
-            position = self._position_of(event_id)
-            if position is not None and position > computed_at:
-                candidates[event_id] = self._without_shape_event(plan, facts, event_id)
-        if not candidates:
-            return {}
-        own = _own_amounts(calculate_period(plan, facts).lines)
-        zero = Decimal(0)
-        causes = {}
-        for event_id, without in candidates.items():
-            was = _own_amounts(calculate_period(plan, without).lines)
-            moved = frozenset(
-                k for k in set(own) | set(was) if own.get(k, zero) != was.get(k, zero)
+    def _booking_periods(self, rep_id: str, period: Period, plan: Plan) -> dict[Period, _Booking]:
+        """SPEC §3.1 pay on collection: the booking periods before ``period``
+        of the sales whose payments it receives, under a collection plan, each
+        with its plan, its facts and the events they rest on — what the
+        period's releases were worked out from (`_releases_in`)."""
+        f = self.facts
+        found: dict[Period, _Booking] = {}
+        for payment in f.payments_by_rep.get(rep_id, ()):
+            if period_of(payment.occurred_at, plan.period) != period:
+                continue
+            paid_sale = f.sales.get(payment.data["sale_id"])
+            if paid_sale is None:
+                continue
+            booking = period_of(paid_sale.occurred_at, plan.period)
+            if booking >= period or booking in found:
+                continue
+            then = f.plan_for(rep_id, booking)
+            if then is None or then.period != booking.kind or then.commission.basis != "collection":
+                continue  # paid on booking: its payments release nothing
+            base = self.period_facts(
+                rep_id, booking, then, carried_in=None, corrections=(), with_releases=False
             )
-            if moved:
-                causes[event_id] = moved
-        return causes
+            ids = frozenset((*fact_event_ids(base), *_shape_event_ids(base)))
+            found[booking] = _Booking(then, base, ids)
+        return found
+
+    def _period_without(
+        self,
+        rep_id: str,
+        plan: Plan,
+        facts: PeriodFacts,
+        booking: dict[Period, _Booking],
+        event_id: str,
+    ) -> PeriodFacts:
+        """The period's own ``facts`` as if ``event_id`` had never been recorded:
+        its own and its team's facts (`policies.causes.without_event`), the
+        rates, payments and transfers (`_without_shape_event`), and the
+        releases worked out again — from the booking periods without it too,
+        so a sale whose cancellation is taken out releases its payments again."""
+        without = self._without_shape_event(plan, without_event(facts, event_id), event_id)
+        taken_out = _Without(event_id, self, rep_id, booking)
+        if plan.commission.basis == "collection":
+            return self._with_releases(rep_id, facts.period, plan, without, taken_out)
+        if facts.releases or rep_id in self.facts.payments_by_rep:
+            return self._late_releases(rep_id, facts.period, plan, without, taken_out)
+        return without
 
     def _without_shape_event(self, plan: Plan, facts: PeriodFacts, event_id: str) -> PeriodFacts:
         """``facts`` as if the rate, payment or transfer ``event_id`` was never recorded."""
@@ -1249,6 +1310,35 @@ def _shape_event_ids(facts: PeriodFacts) -> list[str]:
             for e in found[1]
         ]
     return list(dict.fromkeys(e for e in ids if e))
+
+
+@dataclass(frozen=True)
+class _Booking:
+    """A booking period a paid period's releases come from: its plan, its
+    facts (without releases) and the events they rest on."""
+
+    plan: Plan
+    facts: PeriodFacts
+    ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Without:
+    """An event taken out of a period's replay (`Calculator._period_without`):
+    what the booking periods of its releases earned without it."""
+
+    event_id: str
+    calculator: Calculator
+    rep_id: str
+    booking: dict[Period, _Booking]
+
+    def earned_in(self, period: Period) -> dict[str, tuple[Decimal, Decimal]]:
+        found = self.booking.get(period)
+        if found is None or self.event_id not in found.ids:
+            return self.calculator._earned_in(self.rep_id, period)  # noqa: SLF001
+        plan, facts = found.plan, without_event(found.facts, self.event_id)
+        facts = self.calculator._without_shape_event(plan, facts, self.event_id)  # noqa: SLF001
+        return earned_by_sale(plan, facts)
 
 
 # A diff's candidate causes worked out exactly, one replay of the period each.

@@ -21,7 +21,7 @@ from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_record
-from tests.unit.shapes import plan_toml
+from tests.unit.shapes import plan_toml, tiers
 
 
 def _pay(reports: Reports, period: str) -> None:
@@ -89,3 +89,71 @@ class TestOverrides:
             ("override", "level=1"): ("400.00", [late]),
             ("override", "level=2"): ("-500.00", [cancelled]),
         }
+
+
+class TestPayOnCollection:
+    def test_a_cancellation_is_named_on_each_paid_period_whose_releases_it_moved(
+        self, ledger: Ledger
+    ) -> None:
+        """Marginal bands on credited money (1 % to 10,000, then 2 %): S1 (10,000)
+        earns 100 and S2 (40,000, after it) 800. Q3 releases half of S1 (50),
+        Q4 half of S2 (400); both paid. S1's cancellation inside the window,
+        recorded after, takes Q3's release away (−50) and, S2 now starting at
+        0, earning 700, halves Q4's to 350 (−50): both paid periods name it,
+        and so does each correction line of 2027-Q1, which releases S2's other
+        half at 350."""
+        bands = "{from = 0, rate = 0.01}, {from = 10000, rate = 0.02}"
+        ledger.publish_plan(
+            load_plan(
+                plan_toml(
+                    commission='basis = "collection"\n',
+                    tail=tiers("credited", "marginal", bands),
+                ),
+                "toml",
+            ),
+            actor="admin",
+        )
+        ledger.import_lines(jsonl(enrol("r1")), actor="hr-sync")
+        ledger.import_lines(
+            jsonl(
+                sale("S1", "r1", "10000.00"),
+                sale("S2", "r1", "40000.00", at="2026-07-20T10:00:00+08:00"),
+                _payment("P1", "S1", "5000.00", "2026-08-01T10:00:00+08:00"),
+                _payment("P2", "S2", "20000.00", "2026-10-01T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        reports = Reports(ledger)
+        assert _amount(reports.statement("r1", "2026-Q3"), "commission") == "50.00"
+        assert _amount(reports.statement("r1", "2026-Q4"), "commission") == "400.00"
+        _pay(reports, "2026-Q3")
+        _pay(reports, "2026-Q4")
+        ledger.import_lines(
+            jsonl(
+                line("SaleCancelled", at="2026-10-05T10:00:00+08:00", sale_id="S1", reason="x"),
+                _payment("P3", "S2", "20000.00", "2027-01-10T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        cancelled = stored_record(ledger, "SaleCancelled", sale_id="S1").event_id
+        for paid in ("2026-Q3", "2026-Q4"):
+            statement = reports.statement("r1", paid)
+            assert [e["event_id"] for e in statement["later_events"]] == [cancelled], paid
+            assert statement["correction_to"] == "2027-Q1"
+        q1 = reports.statement("r1", "2027-Q1")
+        for paid in ("2026-Q3", "2026-Q4"):
+            assert _changes(q1, paid) == {("commission", None): ("-50.00", [cancelled])}
+        corrections = [x for x in q1["lines"] if x["kind"] == "correction"]
+        assert [x["event_ids"] for x in corrections] == [[cancelled], [cancelled]]
+        # what S2 earned without the cancellation (800) was worked out for the
+        # causes, and kept nowhere: Q1's own release of S2 is half of 700
+        assert _amount(q1, "commission") == "350.00"
+
+
+def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, Any]:
+    return line("PaymentReceived", at=at, payment_id=payment_id, sale_id=sale_id, amount=amount)
+
+
+def _amount(statement: dict[str, Any], kind: str) -> str:
+    (found,) = [x["amount"] for x in statement["lines"] if x["kind"] == kind]
+    return str(found)
