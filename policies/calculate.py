@@ -28,7 +28,13 @@ from policies.shapes import (
 from policies.spiffs import qualifies, spiff_lines, spiff_of_sale
 from policies.tiers import bonus_line, effective_target
 
-__all__ = ["PeriodResult", "adjustment_lines", "calculate_period", "earned_by_sale"]
+__all__ = [
+    "PeriodResult",
+    "adjustment_lines",
+    "bonus_proration",
+    "calculate_period",
+    "earned_by_sale",
+]
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def calculate_period(
     with localcontext(CALC):
         credited = credited_sales(plan, facts.sales)
         bonus = bonus_line(
-            plan, facts, credited_total=credited.total, proration=_proration(plan, facts)
+            plan, facts, credited_total=credited.total, proration=bonus_proration(plan, facts)
         )
         if uses_commission_shapes(plan):
             lines = shaped_commission_lines(
@@ -245,7 +251,7 @@ def _with_late_releases(lines: list[Line], released: list[Line]) -> list[Line]:
     return out
 
 
-def _proration(plan: Plan, facts: PeriodFacts) -> Proration | None:
+def bonus_proration(plan: Plan, facts: PeriodFacts) -> Proration | None:
     """SPEC §3.1 ``prorate``: the rep's enrolled days of the period."""
     if not plan.bonus.prorate or facts.enrolled_on is None:
         return None

@@ -23,6 +23,7 @@ from policies.causes import (
     LineKey,
     fact_event_ids,
     later_causes,
+    models,
     without_event,
 )
 from policies.collection import PaymentFact
@@ -951,7 +952,8 @@ class Calculator:
         worked out again without each (`_period_without`) — for up to
         `_MAX_EXACT_CAUSES` of them; more (a period replayed across a large
         import) the faster way of `policies.causes.later_causes` for the
-        period's own facts (commission and bonus)."""
+        period's own facts, when its plan allows (`policies.causes.models`:
+        paid on booking — every line of its own, the same lines named)."""
         facts = self._own_facts[rep_id, paid_period]
         own_ids = fact_event_ids(facts)
         booking = self._booking_periods(rep_id, paid_period, plan)
@@ -968,8 +970,8 @@ class Calculator:
         exact = ids
         if (
             len(ids) > _MAX_EXACT_CAUSES
-            and plan.commission.basis != "collection"
-            and not facts.releases
+            and models(plan, facts)
+            and not (every_kind and plan.draw is not None)  # draw lines: worked out whole
         ):
             own = set(own_ids)
             causes = later_causes(plan, facts, [e for e in ids if e in own])

@@ -21,7 +21,7 @@ from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_record
-from tests.unit.shapes import plan_toml, tiers
+from tests.unit.shapes import CREDITED_BANDS, plan_toml, spiff, tiers
 
 
 def _pay(reports: Reports, period: str) -> None:
@@ -157,3 +157,49 @@ def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, A
 def _amount(statement: dict[str, Any], kind: str) -> str:
     (found,) = [x["amount"] for x in statement["lines"] if x["kind"] == kind]
     return str(found)
+
+
+class TestManyLaterEvents:
+    def test_past_the_exact_limit_each_line_kind_names_its_causes(self, ledger: Ledger) -> None:
+        """210 sales of 1,000 in July under marginal bands (1 % to 10,000, 2 %
+        to 50,000, then 3 %) and a SPIFF of 100 a sale, paid; then 205 are
+        cancelled inside the window — more candidates than are worked out one
+        whole replay each, so the period's totals are used: each cancellation
+        still moves the commission and the SPIFF line, and is named on both."""
+        ledger.publish_plan(
+            load_plan(
+                plan_toml(
+                    tail=tiers("credited", "marginal", CREDITED_BANDS)
+                    + spiff("push", "2026-07-01", "2026-09-30", amount="100")
+                ),
+                "toml",
+            ),
+            actor="admin",
+        )
+        ledger.import_lines(jsonl(enrol("r1")), actor="hr-sync")
+        at = "2026-07-{:02d}T10:{:02d}:00+08:00"
+        ledger.import_lines(
+            jsonl(*(sale(f"S{i}", "r1", at=at.format(1 + i % 28, i % 60)) for i in range(210))),
+            actor="crm",
+        )
+        reports = Reports(ledger)
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(
+                *(
+                    line(
+                        "SaleCancelled", at="2026-08-10T10:00:00+08:00", sale_id=f"S{i}", reason="x"
+                    )
+                    for i in range(205)
+                )
+            ),
+            actor="crm",
+        )
+        cancelled = {r.event_id for r in ledger.iter_log() if r.type == "SaleCancelled"}
+        changes = _changes(reports.statement("r1", "2026-Q4"), "2026-Q3")
+        assert set(changes) == {("commission", None), ("spiff", "spiff_id=push")}
+        # 210,000 → 5,000: 100 + 800 + 4,800 → 50; 21,000 → 500
+        assert changes["commission", None][0] == "-5650.00"
+        assert changes["spiff", "spiff_id=push"][0] == "-20500.00"
+        for _, named in changes.values():
+            assert set(named) == cancelled
