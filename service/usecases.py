@@ -25,7 +25,7 @@ from ledger.events import (
 )
 from projections.service import Reports
 
-__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution"]
+__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution", "new_dispute_id"]
 
 _REASON_CHARACTERS = 2000  # an upheld dispute's adjustment reason quotes the note
 _MAX_ID_CHARACTERS = 128  # SPEC §2: ids (`ledger.events.Id`)
@@ -130,8 +130,16 @@ class UseCases:
         dispute_id: str | None = None,
     ) -> tuple[str, RecordResult]:
         """A rep's dispute of a payout run; returns its ``dispute_id`` (made here
-        when not given) and what was stored."""
-        new_id = dispute_id or f"DSP-{uuid.uuid4().hex[:12]}"
+        when not given) and what was stored.
+
+        A ``dispute_id`` already naming another rep's or run's dispute is not
+        refused as a conflict — that answer would tell a rep that someone
+        else's dispute exists (SPEC §5: never a hint) — the dispute gets an id
+        of its own instead, the one answered (as the dispute page does)."""
+        new_id = dispute_id or new_dispute_id()
+        owner = self.ledger.dispute_of(new_id) if dispute_id else None
+        if owner is not None and owner != (rep_id, run_id):
+            new_id = new_dispute_id()
         item = make_event(
             DisputeRaised,
             occurred_at=_now(),
@@ -338,3 +346,9 @@ def _taken_meanwhile(exc: BatchRejectedError) -> bool:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_dispute_id() -> str:
+    """A fresh dispute id (`UseCases.raise_dispute`, and the dispute page's
+    confirmation, which names the dispute it will record)."""
+    return f"DSP-{uuid.uuid4().hex[:12]}"

@@ -191,6 +191,29 @@ class TestDisputeFlow:
             ("resolved", "upheld")
         ]
 
+    def test_another_reps_dispute_id_gets_no_hint_it_exists(self, api: Api) -> None:
+        """SPEC §5, never a hint: naming rep-li's dispute (DSP-401, the demo's) a
+        rep of the same run is answered as for an unused id — the dispute gets
+        an id of its own — never a conflict saying the id is taken."""
+        run = api.demo.run_id
+        taken = api.client.post(
+            "/disputes",
+            json={"run_id": run, "message": "my split", "dispute_id": "DSP-401"},
+            headers=api.as_("other_rep"),
+        )
+        fresh = api.client.post(
+            "/disputes",
+            json={"run_id": run, "message": "my split", "dispute_id": "DSP-NEW-1"},
+            headers=api.as_("other_rep"),
+        )
+        assert (taken.status_code, fresh.status_code) == (201, 201), taken.text
+        own_id = taken.json()["dispute_id"]
+        assert own_id not in {"DSP-401", "DSP-NEW-1"}
+        mine = api.client.get("/reps/rep-chen/disputes", headers=api.as_("other_rep")).json()
+        assert {own_id, "DSP-NEW-1"} <= {d["dispute_id"] for d in mine}
+        theirs = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
+        assert [d["message"] for d in theirs if d["dispute_id"] == "DSP-401"] != ["my split"]
+
 
 class TestPayoutsOverHttp:
     def test_idempotency_key_returns_the_same_run(self, api: Api) -> None:
