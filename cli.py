@@ -59,6 +59,7 @@ from policies.wording import render_warning
 from presentation import (
     diff_texts,
     history_texts,
+    phrase,
     print_diff,
     print_history,
     print_statement,
@@ -636,53 +637,44 @@ RepOption = Annotated[str, typer.Option("--rep", help="The rep's id.")]
 
 
 @app.command()
-def demo(db: DbOption = None, as_json: JsonOption = False) -> None:
+def demo(db: DbOption = None, locale: LocaleOption = "en", as_json: JsonOption = False) -> None:
     """Fill a fresh embedded database with a realistic quarter and explain one statement."""
     from demo import run_demo
 
     with open_ledger(db) as ledger:
         try:
-            result = run_demo(ledger)
+            result = run_demo(ledger, locale=locale)
         except LedgerError as exc:
             raise _fail(exc, as_json=as_json) from None
     if as_json:
         _print_json(result.statement)
         return
-    out.print(
-        f"Recorded {result.events} events: a quarter of the east field-sales team "
-        f"(3 reps), payout run {result.run_id} approved and paid, then a late "
-        "cancellation and a dispute; and the inside-sales team on a second plan.\n"
-    )
-    print_statement(out, result.statement)
+    out.print(phrase(locale, "demo_recorded", events=result.events, run_id=result.run_id))
+    print_statement(out, result.statement, locale)
     if result.shapes:
-        out.print(
-            "\nA second plan, inside-sales (monthly; SPEC 3.1 shapes): an accelerator above "
-            "quota, a per-sale cap, a software SPIFF, a prorated bonus, a new hire on a "
-            "recoverable draw, a USD deal, and the team lead's override.\n"
-        )
-        print_statement(out, result.shapes[0])
+        out.print(phrase(locale, "demo_second_plan"))
+        print_statement(out, result.shapes[0], locale)
         for shaped in result.shapes[1:]:
             kinds = ", ".join(f"{x['kind']} {x['amount']}" for x in shaped["lines"])
             out.print(f"{shaped['rep_id']} {shaped['period']}: {kinds}; total {shaped['total']}")
-    where = f" --db {db}" if db else ""
-    out.print(
-        "\nExplore further:\n"
-        f"  incentive-ledger statement --rep rep-li --period 2026-Q4{where}   "
-        "# the correction of Q3, carried forward\n"
-        f"  incentive-ledger statement --rep rep-chen --period 2026-Q3{where} "
-        "# red-line fine, bonus forfeited, approved target change\n"
-        f"  incentive-ledger history --rep rep-wang{where}                    "
-        "# first and second minor case, coaching\n"
-        f"  incentive-ledger statement --rep rep-xu --period 2026-09{where}    "
-        "# a new hire's draw recovered\n"
-        f"  incentive-ledger statement --rep lead-he --period 2026-07{where}   "
-        "# a manager's override\n"
-        f"  incentive-ledger diff --rep rep-li --period 2026-Q3 --from "
-        f"{result.adjustment_approval - 1} --to {result.adjustment_approval}{where}"
-        "   # what an approval changed\n"
-        f"  incentive-ledger payout export {result.run_id} --format csv{where}\n"
-        f"  incentive-ledger verify{where}"
-    )
+    on_db = f" --db {db}" if db else ""
+    where = on_db + (f" --locale {locale}" if locale != "en" else "")
+    approval = result.adjustment_approval
+    explore = [
+        (f"statement --rep rep-li --period 2026-Q4{where}   ", "demo_q4_correction"),
+        (f"statement --rep rep-chen --period 2026-Q3{where} ", "demo_red_line"),
+        (f"history --rep rep-wang{where}                    ", "demo_minor_cases"),
+        (f"statement --rep rep-xu --period 2026-09{where}    ", "demo_draw"),
+        (f"statement --rep lead-he --period 2026-07{where}   ", "demo_override"),
+        (
+            f"diff --rep rep-li --period 2026-Q3 --from {approval - 1} --to {approval}{where}   ",
+            "demo_approval_diff",
+        ),
+    ]
+    lines = [f"  incentive-ledger {command}# {phrase(locale, key)}" for command, key in explore]
+    lines.append(f"  incentive-ledger payout export {result.run_id} --format csv{on_db}")
+    lines.append(f"  incentive-ledger verify{on_db}")
+    out.print("\n".join([phrase(locale, "demo_explore"), *lines]))
 
 
 @app.command()

@@ -12,7 +12,13 @@ from typing import Final
 
 from api.tokens import Principal
 from ledger.actors import same_actor
-from ledger.catalogue import READ_BY_EVERY_REP, decider_roles, writers_by_role
+from ledger.catalogue import (
+    DECISION_TYPES,
+    HISTORY_TYPES,
+    READ_BY_EVERY_REP,
+    decider_roles,
+    writers_by_role,
+)
 from ledger.errors import NotFoundError
 from projections.service import Reports
 
@@ -32,17 +38,21 @@ class ForbiddenError(Exception):
     """The caller's role may not do this (403)."""
 
 
-_READERS = frozenset({"rep", "manager", "finance", "compliance"})
-# A run holds every rep's statement: read by those who read its event (`may_read_event`).
-# Admin (SPEC §5: plans, enrolment, tokens) reads no one's pay.
-_RUN_READERS = frozenset({"finance", "compliance"})
+# SPEC §5's roles: finance "all payouts, approvals, adjustments, exports";
+# compliance "violations and histories of everyone" — no one's pay; a rep their
+# own statements, history and disputes; a manager their team's.
+_PAY_READERS = frozenset({"rep", "manager", "finance"})
+_HISTORY_READERS = frozenset({"rep", "manager", "compliance"})
+# A run holds every rep's statement: finance's. Admin (SPEC §5: plans,
+# enrolment, tokens) reads no one's pay.
+_RUN_READERS = frozenset({"finance"})
 
 ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_events": frozenset({"integration", "manager", "finance", "compliance", "admin"}),
     "get_event": frozenset({"rep", "manager", "finance", "compliance", "admin"}),
-    "get_statement": _READERS,
-    "get_diff": _READERS,
-    "get_history": _READERS,
+    "get_statement": _PAY_READERS,
+    "get_diff": _PAY_READERS,
+    "get_history": _HISTORY_READERS,
     "post_run": frozenset({"finance"}),
     "post_pay": frozenset({"finance"}),
     "get_export": frozenset({"finance"}),
@@ -53,20 +63,20 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "get_verify": frozenset({"finance", "compliance", "admin"}),
     # a statement's audit bundle: whoever reads the rep's statements (it holds
     # the statement and the rep's own events, `projections.bundle`)
-    "get_bundle": _READERS,
+    "get_bundle": _PAY_READERS,
     # The work queues (SPEC §5): each list as its single read, scoped the same way.
-    "get_reps": frozenset({*_READERS, "admin"}),
-    "get_summary": _READERS,
+    "get_reps": frozenset({*_PAY_READERS, *_HISTORY_READERS, "admin"}),
+    "get_summary": _PAY_READERS,
     "get_runs": _RUN_READERS,
     "get_run": _RUN_READERS,
-    "get_pending": _READERS,
+    "get_pending": frozenset({*_PAY_READERS, *_HISTORY_READERS}),
     "get_dispute_list": frozenset({"rep", "manager", "finance"}),
-    "get_cases": _READERS,
+    "get_cases": _HISTORY_READERS,
     # modelling (SPEC §5): a what-if shows every rep's pay, so finance; an
     # estimate is a rep's own, a manager's team's
     "post_whatif": frozenset({"finance"}),
     "post_estimate": frozenset({"rep", "manager", "finance"}),
-    # only when LEDGER_METRICS_PUBLIC=false (the default answers without a token)
+    # unless LEDGER_METRICS_PUBLIC=true (then without a token)
     "get_metrics": frozenset({"finance", "admin"}),
 }
 
@@ -127,29 +137,41 @@ def check_rep_scope(
 
 
 def may_read_event(
-    principal: Principal, event_type: str, reps: list[str], reports: Reports
+    principal: Principal,
+    event_type: str,
+    reps: list[str],
+    reports: Reports,
+    *,
+    subject_kind: str | None = None,
 ) -> bool:
     """Whether the principal may read one event (GET /events/{id}).
 
     Plans, and the events every rep's pay may rest on (an exchange rate), are
-    readable by everyone; a payout run's calculation holds every rep's
-    statement, so only finance and compliance read it; admin reads the events
-    of its own work (plans, enrolment: SPEC §5), no one's pay; otherwise reps
-    read the events that concern them, managers those of their team.
+    readable by everyone; finance reads every event (a statement rests on
+    sales, targets, cases); compliance the disciplinary histories' — cases,
+    overturnings, coaching, and the decisions on cases (``subject_kind`` of a
+    decision) — and no one's pay; a payout run's calculation holds every rep's
+    statement, so only finance reads it; admin reads the events of its own
+    work (plans, enrolment: SPEC §5), no one's pay; otherwise reps read the
+    events that concern them, managers those of their team.
     """
-    if principal.role in {"finance", "compliance"} or event_type in _READ_BY_ALL:
+    role = principal.role
+    if role == "finance" or event_type in _READ_BY_ALL:
         return True
-    if principal.role == "admin":
+    if role == "compliance":
+        decided_a_case = event_type in DECISION_TYPES and subject_kind == "case"
+        return decided_a_case or event_type in HISTORY_TYPES
+    if role == "admin":
         return event_type in EVENT_WRITERS["admin"]
     if event_type == "PayoutCalculated":
         return False
-    if principal.role == "rep":
+    if role == "rep":
         return principal.rep_id in reps
-    if principal.role == "manager":
-        for rep_id in reps:
-            try:
-                if manages(principal, reports.rep(rep_id).manager_id):
-                    return True
-            except NotFoundError:
-                continue
-    return False
+    return role == "manager" and any(_manages_rep(principal, r, reports) for r in reps)
+
+
+def _manages_rep(principal: Principal, rep_id: str, reports: Reports) -> bool:
+    try:
+        return manages(principal, reports.rep(rep_id).manager_id)
+    except NotFoundError:
+        return False

@@ -23,10 +23,11 @@ The ledger's figures are read at each scrape (a custom collector), not kept
 in step with every write. Each app has its own registry, so two apps in one
 process (the tests) never share counters.
 
-Who may read it: anyone by default (`Settings.metrics_public`): the figures
-name no rep, amount or token, and a scraper rarely holds a bearer token. With
-``LEDGER_METRICS_PUBLIC=false`` it takes a finance or admin token like any
-other route.
+Who may read it: a finance or admin token, like any other route (SPEC §5:
+bearer tokens) — the figures name no rep, amount or token, but count the
+cases and disputes recorded. ``LEDGER_METRICS_PUBLIC=true`` opens it to a
+scraper without a token (`Settings.metrics_public`); a token sent anyway is
+still checked.
 """
 
 from __future__ import annotations

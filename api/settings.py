@@ -125,9 +125,10 @@ class Settings(BaseSettings):
         "false when a separate worker (`project --follow`) does.",
     )
     metrics_public: bool = Field(
-        default=True,
+        default=False,
         description="GET /metrics answers without a token (its figures name no rep, "
-        "amount or token); false: a finance or admin token is required.",
+        "amount or token, but count cases and disputes); false, the default: a "
+        "finance or admin token is required.",
     )
     parse_workers: int | None = Field(
         default=None,

@@ -361,8 +361,9 @@ def _lines(events: list[dict[str, Any]]) -> list[str]:
     return [json.dumps(e) for e in events]
 
 
-def run_demo(ledger: Ledger) -> DemoResult:
-    """Fill a fresh ledger with the demo quarter; returns Li Wei's Q3 statement."""
+def run_demo(ledger: Ledger, *, locale: str = "en") -> DemoResult:
+    """Fill a fresh ledger with the demo quarter; returns Li Wei's Q3 statement
+    (and the second plan's), worded in ``locale``."""
     if ledger.head() is not None:
         raise InvalidInputError(
             "the demo needs a fresh database; this one has events already "
@@ -395,7 +396,7 @@ def run_demo(ledger: Ledger) -> DemoResult:
     )
     ledger.import_lines(_lines([*AFTER_PAYMENT, dispute]), actor="demo")
     reports.catch_up()
-    statement = reports.statement("rep-li", "2026-Q3")
+    statement = reports.statement("rep-li", "2026-Q3", locale=locale)
     head = ledger.head()
     approval = next(
         r.position
@@ -403,7 +404,7 @@ def run_demo(ledger: Ledger) -> DemoResult:
         if r.type == "ApprovalGranted" and r.data["subject_id"] == "ADJ-301"
     )
     shapes = tuple(
-        reports.statement(rep_id, month)
+        reports.statement(rep_id, month, locale=locale)
         for rep_id, month in (
             ("rep-sun", "2026-08"),
             ("rep-xu", "2026-07"),

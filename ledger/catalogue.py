@@ -147,6 +147,9 @@ class EventType:
     # It says whom a rep reports to (SPEC §3.1 overrides): a manager's windowed
     # replay reads every such event to find the team.
     names_manager: bool = False
+    # A fact of the disciplinary history (SPEC §5: compliance reads everyone's,
+    # and no one's pay); decisions on cases belong to it too.
+    in_history: bool = False
 
     @property
     def name(self) -> str:
@@ -215,7 +218,7 @@ _ENTRIES: Final = (
         read_by_every_rep=True,
     ),
     EventType(ev.KpiScored, "content", rules.rep_fact, _MANAGER, bounded_by_period=True),
-    EventType(ev.CoachingRecorded, "content", rules.rep_fact, _MANAGER),
+    EventType(ev.CoachingRecorded, "content", rules.rep_fact, _MANAGER, in_history=True),
     EventType(
         ev.ViolationRecorded,
         "case_id",
@@ -223,8 +226,15 @@ _ENTRIES: Final = (
         _MANAGER | _COMPLIANCE,
         creates=Case,
         approval=MakerChecker(_red_line, _COMPLIANCE),
+        in_history=True,
     ),
-    EventType(ev.ViolationOverturned, "case_id", rules.violation_overturned, _COMPLIANCE),
+    EventType(
+        ev.ViolationOverturned,
+        "case_id",
+        rules.violation_overturned,
+        _COMPLIANCE,
+        in_history=True,
+    ),
     EventType(
         ev.AdjustmentRequested,
         "adjustment_id",
@@ -310,6 +320,7 @@ REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.rea
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
 READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
 NAMES_MANAGER: Final = frozenset(n for n, e in CATALOGUE.items() if e.names_manager)
+HISTORY_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.in_history)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 
 

@@ -350,6 +350,23 @@ PHRASES: dict[str, dict[str, str]] = {
         "sanction_points": "points:{points}",
         "sanction_none_while": "none while {approval}",
         "sanction_none": "none",
+        "demo_recorded": (
+            "Recorded {events} events: a quarter of the east field-sales team (3 reps), "
+            "payout run {run_id} approved and paid, then a late cancellation and a dispute; "
+            "and the inside-sales team on a second plan.\n"
+        ),
+        "demo_second_plan": (
+            "\nA second plan, inside-sales (monthly; SPEC 3.1 shapes): an accelerator above "
+            "quota, a per-sale cap, a software SPIFF, a prorated bonus, a new hire on a "
+            "recoverable draw, a USD deal, and the team lead's override.\n"
+        ),
+        "demo_explore": "\nExplore further:",
+        "demo_q4_correction": "the correction of Q3, carried forward",
+        "demo_red_line": "red-line fine, bonus forfeited, approved target change",
+        "demo_minor_cases": "first and second minor case, coaching",
+        "demo_draw": "a new hire's draw recovered",
+        "demo_override": "a manager's override",
+        "demo_approval_diff": "what an approval changed",
     },
     "zh-CN": {
         "statement_heading": (
@@ -397,6 +414,22 @@ PHRASES: dict[str, dict[str, str]] = {
         "sanction_points": "扣 {points} 分",
         "sanction_none_while": "{approval}，暂无处分",
         "sanction_none": "无",
+        "demo_recorded": (
+            "已记录 {events} 个事件：东区外勤销售团队（3 名销售代表）的一个季度，"
+            "付款批次 {run_id} 已批准并支付，随后一笔迟到的取消和一项争议；"
+            "以及采用第二个方案的内部销售团队。\n"
+        ),
+        "demo_second_plan": (
+            "\n第二个方案 inside-sales（按月；SPEC 3.1 的形态）：超额加速、单笔封顶、"
+            "软件专项奖励、按比例奖金、新员工的可追回保底、一笔美元交易，以及团队主管的管理提成。\n"
+        ),
+        "demo_explore": "\n继续查看：",
+        "demo_q4_correction": "第三季度的更正，结转到下一期",
+        "demo_red_line": "红线罚款、奖金没收、已批准的目标调整",
+        "demo_minor_cases": "第一次和第二次轻微违规、辅导",
+        "demo_draw": "新员工保底的追回",
+        "demo_override": "经理的管理提成",
+        "demo_approval_diff": "一次审批改变了什么",
     },
 }
 

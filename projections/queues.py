@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 
@@ -717,7 +717,8 @@ class WorkQueues:
                         rule=_RULES["case"] if entry.severity == "red_line" else None,
                     )
                 )
-        items.sort(key=lambda c: (c.occurred_at, c.position))
+        # oldest first by the instant, not the text: 01:00+08:00 is before 20:00+00:00
+        items.sort(key=lambda c: (datetime.fromisoformat(c.occurred_at), c.position))
         return (page or Page()).of(CasePage, items)
 
 

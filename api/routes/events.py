@@ -182,6 +182,10 @@ def get_event(
     record = ledger.event(event_id)
     from api.auth import may_read_event  # noqa: PLC0415 - keeps the policy import local
 
-    if not may_read_event(principal, record.type, reports.reps_of_event(record.position), reports):
+    # a decision is compliance's to read when it decided a case
+    subject = record.data.get("subject_id") if principal.role == "compliance" else None
+    kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
+    reps = reports.reps_of_event(record.position)
+    if not may_read_event(principal, record.type, reps, reports, subject_kind=kind):
         raise NotFoundError(f"no event has id {event_id}", field="event_id")
     return as_json(record.to_dict())

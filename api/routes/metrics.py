@@ -24,8 +24,10 @@ router = APIRouter(tags=["audit"])
 def get_metrics(request: Request) -> Response:
     """Requests by route and status, latency, events, projection lag, chain status.
 
-    No token needed unless LEDGER_METRICS_PUBLIC=false (then finance or admin)."""
-    if not request.app.state.metrics_public:
+    A finance or admin token (SPEC §5: bearer tokens), unless
+    LEDGER_METRICS_PUBLIC=true; a token sent anyway is checked (401 when
+    unknown or malformed)."""
+    if not request.app.state.metrics_public or "authorization" in request.headers:
         require_role(authenticate(request), "get_metrics")
     metrics: Metrics = request.app.state.metrics
     return Response(metrics.render(), media_type=CONTENT_TYPE)

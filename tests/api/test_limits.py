@@ -238,7 +238,7 @@ class TestUnexpectedErrors:
         monkeypatch.setattr(api.client.app.state.reports, "history", broken)  # type: ignore[attr-defined]
         with capture_logs() as logs:
             response = api.client.get(
-                "/reps/rep-li/history", headers={**api.as_("finance"), "X-Request-ID": "req-500"}
+                "/reps/rep-li/history", headers={**api.as_("compliance"), "X-Request-ID": "req-500"}
             )
         assert response.status_code == 500
         assert response.json() == {

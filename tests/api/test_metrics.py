@@ -40,7 +40,7 @@ class TestMetrics:
             assert ok.status_code == 200
         assert api.client.get("/reps/rep-chen/history", headers=api.as_("rep")).status_code == 404
         api.client.get("/no/such/path")
-        response = api.client.get("/metrics")
+        response = api.client.get("/metrics", headers=api.as_("finance"))
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
         samples = _samples(response.text)
@@ -60,7 +60,7 @@ class TestMetrics:
         assert "rep-chen" not in response.text
 
     def test_events_lag_and_chain(self, api: Api) -> None:
-        samples = _samples(api.client.get("/metrics").text)
+        samples = _samples(api.client.get("/metrics", headers=api.as_("finance")).text)
         head = api.head()
         assert samples["ledger_events_total", ()] == head
         assert samples["ledger_chain_ok", ()] == 1
@@ -77,12 +77,32 @@ class TestMetrics:
         head = api.head()
         with sqlite3.connect(tmp_path / "ledger.db") as db:  # the api fixture's copy
             db.execute("UPDATE event_chain SET hash = ? WHERE position = ?", ("0" * 64, head))
-        samples = _samples(api.client.get("/metrics").text)
+        samples = _samples(api.client.get("/metrics", headers=api.as_("finance")).text)
         assert samples["ledger_chain_ok", ()] == 0
         assert samples["ledger_chain_verified_position", ()] == 0
 
-    def test_public_by_default(self, api: Api) -> None:
-        assert api.client.get("/metrics").status_code == 200
+    def test_a_token_by_default(self, api: Api) -> None:
+        """SPEC §5: the API takes bearer tokens; an unknown or malformed one is 401."""
+        assert api.client.get("/metrics").status_code == 401
+        malformed = {"Authorization": "Bearer not-a-token"}
+        assert api.client.get("/metrics", headers=malformed).status_code == 401
+        assert api.client.get("/metrics", headers=api.as_("admin")).status_code == 200
+
+
+def test_public_metrics_answer_without_a_token_and_check_one_sent(
+    demo_db: tuple[Path, DemoResult], tmp_path: Path
+) -> None:
+    """LEDGER_METRICS_PUBLIC=true: a scraper without a token is answered; a
+    malformed token sent anyway is still 401."""
+    source, _ = demo_db
+    target = tmp_path / "ledger.db"
+    shutil.copy(source, target)
+    url = f"sqlite:///{target}"
+    settings = Settings(database_url=url, token_secret=SECRET, metrics_public=True)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, ledger=Ledger(url))) as client:
+        assert client.get("/metrics").status_code == 200
+        malformed = {"Authorization": "Bearer not-a-token"}
+        assert client.get("/metrics", headers=malformed).status_code == 401
 
 
 @pytest.fixture
@@ -95,8 +115,7 @@ def private_api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> TestClient:
     settings = Settings(
         database_url=url,
         token_secret=SECRET,  # type: ignore[arg-type]
-        metrics_public=False,
-    )
+    )  # private: the default
     return TestClient(create_app(settings, ledger=ledger))
 
 
@@ -115,7 +134,7 @@ def private_api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> TestClient:
 def test_private_metrics_need_finance_or_admin(
     private_api: TestClient, role: str | None, expected: int
 ) -> None:
-    """LEDGER_METRICS_PUBLIC=false: like any other route, by role."""
+    """By default, like any other route, by role."""
     headers = {}
     if role is not None:
         ledger = private_api.app.state.ledger  # type: ignore[attr-defined]
@@ -145,7 +164,7 @@ def test_starting_the_api_reads_no_figure(
         return real(self, **options)
 
     monkeypatch.setattr(Ledger, "check_chain", counted)
-    settings = Settings(database_url=url, token_secret=SECRET)  # type: ignore[arg-type]
+    settings = Settings(database_url=url, token_secret=SECRET, metrics_public=True)  # type: ignore[arg-type]
     app = create_app(settings, ledger=ledger)
     assert checks == []
     with TestClient(app) as client:
@@ -179,7 +198,7 @@ class TestBoundedChainCheck:
         start = kept[0] if kept else 0
         assert ledger.head().position - start >= 20  # type: ignore[union-attr]
         monkeypatch.setattr(metrics, "SCRAPE_CHAIN_POSITIONS", 6)
-        settings = Settings(database_url=url, token_secret=SECRET)  # type: ignore[arg-type]
+        settings = Settings(database_url=url, token_secret=SECRET, metrics_public=True)  # type: ignore[arg-type]
         return TestClient(create_app(settings, ledger=ledger)), ledger, start
 
     def test_each_scrape_goes_on_from_the_last(self, grown: tuple[TestClient, Ledger, int]) -> None:

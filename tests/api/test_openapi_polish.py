@@ -90,22 +90,22 @@ def test_the_models_describe_the_real_bodies(api: Api) -> None:
     """Golden-free: each typed read's real body, as the demo quarter gives it, is
     what its response model says (the paid statement's five keys included)."""
     finance = api.as_("finance")
-    reads: list[tuple[str, type[BaseModel]]] = [
-        ("/reps/rep-li/statements/2026-Q3", schemas.StatementOut),
-        ("/reps/rep-li/statements/2026-Q3/diff?from=10&to=40", schemas.DiffOut),
-        ("/reps/rep-li/history", schemas.HistoryEntryOut),
-        ("/reps/rep-li/disputes", schemas.DisputeRowOut),
-        ("/reps", queues.RepPage),
-        ("/periods/2026-Q3/summary", queues.SummaryPage),
-        ("/payouts/runs", queues.RunPage),
-        (f"/payouts/runs/{api.demo.run_id}", queues.RunDetail),
-        ("/approvals/pending", queues.PendingPage),
-        ("/disputes", queues.DisputePage),
-        ("/cases", queues.CasePage),
-        ("/health", schemas.HealthOut),
+    reads: list[tuple[str, type[BaseModel], str]] = [
+        ("/reps/rep-li/statements/2026-Q3", schemas.StatementOut, "finance"),
+        ("/reps/rep-li/statements/2026-Q3/diff?from=10&to=40", schemas.DiffOut, "finance"),
+        ("/reps/rep-li/history", schemas.HistoryEntryOut, "compliance"),
+        ("/reps/rep-li/disputes", schemas.DisputeRowOut, "finance"),
+        ("/reps", queues.RepPage, "finance"),
+        ("/periods/2026-Q3/summary", queues.SummaryPage, "finance"),
+        ("/payouts/runs", queues.RunPage, "finance"),
+        (f"/payouts/runs/{api.demo.run_id}", queues.RunDetail, "finance"),
+        ("/approvals/pending", queues.PendingPage, "finance"),
+        ("/disputes", queues.DisputePage, "finance"),
+        ("/cases", queues.CasePage, "compliance"),
+        ("/health", schemas.HealthOut, "finance"),
     ]
-    for url, model in reads:
-        answer = api.client.get(url, headers=finance)
+    for url, model, who in reads:
+        answer = api.client.get(url, headers=api.as_(who))
         assert answer.status_code == 200, (url, answer.text)
         _assert_described(model, answer.json())
     statement = api.client.get(reads[0][0], headers=finance).json()

@@ -43,8 +43,13 @@ LISTS = [
     "/cases",
 ]
 # The lists each token may call (the others answer 403, see test_roles).
+_SCOPED = {"rep", "other_rep", "manager", "other_manager"}
 ALLOWED = {
-    "/disputes": {"rep", "other_rep", "manager", "other_manager", "finance"},
+    "/disputes": {*_SCOPED, "finance"},
+    # SPEC §5: a summary is pay (finance's), cases are histories (compliance's)
+    "/periods/2026-Q3/summary": {*_SCOPED, "finance"},
+    "/periods/2026-Q4/summary": {*_SCOPED, "finance"},
+    "/cases": {*_SCOPED, "compliance"},
 }
 
 
@@ -226,16 +231,45 @@ class TestScope:
         assert minor
         assert all(c["severity"] == "minor" and c["rep_id"] == "rep-wang" for c in minor)
 
+    def test_cases_are_oldest_first_by_the_instant(self, api: Api) -> None:
+        """01:00+08:00 on the 11th (17:00 UTC on the 10th) is before 20:00 UTC on
+        the 10th read as text, and after it in time: time decides."""
+        cases = [
+            ("CASE-TEXT-LATE", "2026-11-11T01:00:00+08:00"),
+            ("CASE-TEXT-EARLY", "2026-11-10T20:00:00+00:00"),
+        ]
+        api.ledger.import_lines(
+            [
+                json.dumps(
+                    {
+                        "type": "ViolationRecorded",
+                        "occurred_at": at,
+                        "actor": "mgr-zhao",
+                        "case_id": case_id,
+                        "rep_id": "rep-li",
+                        "code": "late-report",
+                        "severity": "minor",
+                        "description": "report filed late",
+                    }
+                )
+                for case_id, at in cases
+            ],
+            actor="it-admin",
+        )
+        listed = [c["case_id"] for c in _all_items(api, "/cases", "compliance")]
+        ours = [c for c in listed if c.startswith("CASE-TEXT")]
+        assert ours == ["CASE-TEXT-LATE", "CASE-TEXT-EARLY"]
+
     def test_a_bad_filter_names_the_field(self, api: Api) -> None:
-        for path, field in [
-            ("/cases?severity=huge", "severity"),
-            ("/cases?status=maybe", "status"),
-            ("/disputes?status=closed", "status"),
-            ("/payouts/runs?status=lost", "status"),
-            ("/payouts/runs?period=2026-13", "period"),
-            ("/periods/2026-Q5/summary", "period"),
+        for path, field, who in [
+            ("/cases?severity=huge", "severity", "compliance"),
+            ("/cases?status=maybe", "status", "compliance"),
+            ("/disputes?status=closed", "status", "finance"),
+            ("/payouts/runs?status=lost", "status", "finance"),
+            ("/payouts/runs?period=2026-13", "period", "finance"),
+            ("/periods/2026-Q5/summary", "period", "finance"),
         ]:
-            response = api.client.get(path, headers=api.as_("finance"))
+            response = api.client.get(path, headers=api.as_(who))
             assert response.status_code == 422, path
             assert response.json()["field"] == field, path
 

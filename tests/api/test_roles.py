@@ -38,20 +38,29 @@ def _allowed(status: int, *roles: str) -> dict[str, int]:
 def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
     run = api.demo.run_id
     sale_event = stored_record(api.ledger, "SaleRecorded", sale_id="S-1001").event_id
-    readers = _allowed(200, "rep", "manager", "finance", "compliance")
-    run_readers = _allowed(200, "finance", "compliance")  # admin reads no one's pay
+    # SPEC §5: finance all payouts, compliance violations and histories — no
+    # one's pay; admin reads no one's pay
+    pay_readers = _allowed(200, "rep", "manager", "finance")
+    history_readers = _allowed(200, "rep", "manager", "compliance")
+    run_readers = _allowed(200, "finance")
     return {
         "post_events": ("POST", "/events", _sale(), _allowed(201, "integration")),
         "get_event": (
             "GET",
             f"/events/{sale_event}",
             None,
-            # admin reads the events of its own work (plans, enrolment), not a sale
-            {**_allowed(200, "rep", "manager", "finance", "compliance"), "admin": 404},
+            # admin reads the events of its own work (plans, enrolment), not a
+            # sale; nor compliance (a case, coaching, a decision on a case: yes)
+            {**pay_readers, "compliance": 404, "admin": 404},
         ),
-        "get_statement": ("GET", "/reps/rep-li/statements/2026-Q3", None, readers),
-        "get_diff": ("GET", "/reps/rep-li/statements/2026-Q3/diff?from=20&to=30", None, readers),
-        "get_history": ("GET", "/reps/rep-li/history", None, readers),
+        "get_statement": ("GET", "/reps/rep-li/statements/2026-Q3", None, pay_readers),
+        "get_diff": (
+            "GET",
+            "/reps/rep-li/statements/2026-Q3/diff?from=20&to=30",
+            None,
+            pay_readers,
+        ),
+        "get_history": ("GET", "/reps/rep-li/history", None, history_readers),
         "post_run": ("POST", "/payouts/2026-Q4/runs", None, _allowed(201, "finance")),
         "post_pay": ("POST", f"/payouts/runs/{run}/pay", None, _allowed(200, "finance")),
         "get_export": ("GET", f"/payouts/runs/{run}/export.csv", None, _allowed(200, "finance")),
@@ -80,23 +89,23 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
             _allowed(200, "rep", "manager", "finance"),
         ),
         # the work queues (SPEC §5): scoped lists; what each role sees is test_queues
-        "get_reps": ("GET", "/reps", None, {**readers, "admin": 200}),
-        "get_summary": ("GET", "/periods/2026-Q3/summary", None, readers),
+        "get_reps": ("GET", "/reps", None, {**pay_readers, "compliance": 200, "admin": 200}),
+        "get_summary": ("GET", "/periods/2026-Q3/summary", None, pay_readers),
         "get_runs": ("GET", "/payouts/runs?period=2026-Q3", None, run_readers),
         "get_run": ("GET", f"/payouts/runs/{run}", None, run_readers),
-        "get_pending": ("GET", "/approvals/pending", None, readers),
+        "get_pending": ("GET", "/approvals/pending", None, {**pay_readers, "compliance": 200}),
         "get_dispute_list": (
             "GET",
             "/disputes?status=open",
             None,
             _allowed(200, "rep", "manager", "finance"),
         ),
-        "get_cases": ("GET", "/cases?severity=red_line", None, readers),
+        "get_cases": ("GET", "/cases?severity=red_line", None, history_readers),
         "get_bundle": (
             "GET",
             "/reps/rep-li/statements/2026-Q3/bundle",
             None,
-            readers,
+            pay_readers,
         ),
         # modelling (SPEC §5): records nothing; whatif shows every rep's pay
         "post_whatif": (
@@ -195,7 +204,7 @@ BUNDLE_SCOPE = [
     ("manager", "rep-chen", 200),
     ("other_manager", "rep-li", 404),
     ("finance", "rep-wang", 200),
-    ("compliance", "rep-wang", 200),
+    ("compliance", "rep-wang", 403),
     ("admin", "rep-wang", 403),
     ("integration", "rep-li", 403),
 ]
@@ -260,6 +269,26 @@ class TestObjectLevel:
                 api.client.get(f"/events/{event_id}", headers=api.as_("rep")).status_code == 200
             ), event_id
 
+    def test_compliance_reads_the_histories_events_and_no_ones_pay(self, api: Api) -> None:
+        """SPEC §5, compliance: violations and histories of everyone. A case, an
+        overturning, coaching and the decision on a case are theirs to read; a
+        sale, an adjustment and the decision on an adjustment are pay."""
+        case = stored_record(api.ledger, "ViolationRecorded", case_id="CASE-201")
+        decision = stored_record(api.ledger, "ApprovalGranted", subject_id="CASE-201")
+        coaching = stored_record(api.ledger, "CoachingRecorded")
+        adjustment = stored_record(api.ledger, "AdjustmentRequested")
+        on_adjustment = stored_record(
+            api.ledger, "ApprovalGranted", subject_id=adjustment.data["adjustment_id"]
+        )
+        sale = stored_record(api.ledger, "SaleRecorded")
+
+        def status(record: Any) -> int:
+            url = f"/events/{record.event_id}"
+            return int(api.client.get(url, headers=api.as_("compliance")).status_code)
+
+        assert [status(r) for r in (case, decision, coaching)] == [200, 200, 200]
+        assert [status(r) for r in (adjustment, on_adjustment, sale)] == [404, 404, 404]
+
     def test_a_manager_sees_only_their_team(self, api: Api) -> None:
         assert api.client.get("/reps/rep-li/history", headers=api.as_("manager")).status_code == 200
         response = api.client.get("/reps/rep-li/history", headers=api.as_("other_manager"))
@@ -270,7 +299,8 @@ class TestObjectLevel:
         self, api: Api, who: str, rep: str, status: int
     ) -> None:
         """A rep bundles only their own (another's is 404, nothing of it), a
-        manager their team, finance and compliance anyone's; admin no one's."""
+        manager their team, finance anyone's; compliance and admin no one's (a
+        statement is pay, SPEC §5)."""
         response = api.client.get(f"/reps/{rep}/statements/2026-Q3/bundle", headers=api.as_(who))
         assert response.status_code == status, response.text
         if status == 200:

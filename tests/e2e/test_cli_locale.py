@@ -41,6 +41,7 @@ def test_the_fixed_values_are_the_ones_the_code_knows() -> None:
     ("command", "values"),
     [
         (["statement"], "en|zh-CN"),
+        (["demo"], "en|zh-CN"),
         (["diff"], "en|zh-CN"),
         (["history"], "en|zh-CN"),
         (["token", "create"], "rep|manager|finance|compliance|integration|admin"),
@@ -90,6 +91,15 @@ def test_another_value_is_refused(command: list[str], tmp_path: Path) -> None:
 
 
 class TestChinese:
+    def test_demo_in_chinese(self, tmp_path: Path) -> None:
+        """SPEC §4: --locale on every command that prints a statement; demo had none."""
+        zh = _run("demo", "--locale", "zh-CN", "--db", f"sqlite:///{tmp_path / 'zh.db'}")
+        assert zh.exit_code == 0, zh.output
+        assert zh.output.startswith("已记录 67 个事件")
+        assert "对账单 销售代表 rep-li · 期间 2026-Q3" in zh.output
+        assert "继续查看" in zh.output
+        assert "Statement rep" not in zh.output
+
     def test_history_in_chinese(self, demo: tuple[str, DemoResult]) -> None:
         """history had no --locale."""
         url, _ = demo
