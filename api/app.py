@@ -149,7 +149,8 @@ def create_app(
         app.include_router(module.router)
     install_pages(app, secret)  # the web pages under /app (SPEC §5.1) and /docs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(JsonBody, routes=_json_body_routes(app))
+    with_body, without_body = _json_body_routes(app)
+    app.add_middleware(JsonBody, routes=with_body, bodiless=without_body)
     app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -249,20 +250,25 @@ _KEY_PARAMETER = {
 }
 
 
-def _json_body_routes(app: FastAPI) -> list[re.Pattern[str]]:
-    """The paths of the routes that take a JSON body FastAPI decodes, from the
-    OpenAPI document (what the routes declare, however routers nest them);
-    ``POST /events`` checks its own body (`api.body_parser`)."""
-    patterns = []
+def _json_body_routes(app: FastAPI) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+    """The paths of the routes that take a JSON body FastAPI decodes, and of those
+    that record without one (``POST /payouts/runs/{id}/pay``: a body sent anyway
+    must still be JSON), from the OpenAPI document (what the routes declare,
+    however routers nest them); ``POST /events`` checks its own body
+    (`api.body_parser`)."""
+    with_body, without = [], []
     for path, operations in app.openapi()["paths"].items():
-        if path == "/events" or not any("requestBody" in op for op in operations.values()):
+        if path == "/events":
             continue
         pattern = "".join(
             "[^/]+" if part.startswith("{") else re.escape(part)
             for part in re.split(r"(\{[^}]+\})", path)
         )
-        patterns.append(re.compile(f"^{pattern}$"))
-    return patterns
+        if any("requestBody" in op for op in operations.values()):
+            with_body.append(re.compile(f"^{pattern}$"))
+        elif any(method in {"post", "put", "patch"} for method in operations):
+            without.append(re.compile(f"^{pattern}$"))
+    return with_body, without
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -165,18 +165,22 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 class JsonBody:
     """For the routes whose body FastAPI decodes (a pydantic model, ``routes``):
     415 unless the body is declared JSON, 422 when it nests deeper than
-    ``max_depth`` or is not UTF-8 — before FastAPI's decoder sees it. A middleware, so its
-    answers are sent here (exception handlers sit further in)."""
+    ``max_depth`` or is not UTF-8 — before FastAPI's decoder sees it. The routes
+    that take no body (``bodiless``) ignore none sent: one sent anyway is held
+    to the same rules, and is 422 unless it is JSON (SPEC §7). A middleware, so
+    its answers are sent here (exception handlers sit further in)."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         routes: Sequence[re.Pattern[str]],
+        bodiless: Sequence[re.Pattern[str]] = (),
         max_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.app = app
         self.routes = tuple(routes)
+        self.bodiless = tuple(bodiless)
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -184,7 +188,7 @@ class JsonBody:
             scope["type"] != "http"
             or scope["method"] not in _WITH_BODY
             or scope["path"] == "/events"  # the hot path checks its own body
-            or not any(r.match(scope["path"]) for r in self.routes)
+            or not any(r.match(scope["path"]) for r in (*self.routes, *self.bodiless))
         ):
             await self.app(scope, receive, send)
             return
@@ -193,26 +197,30 @@ class JsonBody:
         except BodyTooLargeError as exc:
             await _refuse(send, 413, "too_large", str(exc.detail))
             return
-        if body:
-            content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
-            if not is_json(content_type):
-                detail = UnsupportedMediaTypeError(_text(content_type)).detail
-                await _refuse(send, 415, "unsupported_media_type", detail)
-                return
-            if exceeds_depth(body, self.max_depth):
-                await _refuse(send, 422, "invalid", depth_error(self.max_depth), field="body")
-                return
-            try:
-                body.decode()
-            except UnicodeDecodeError as exc:  # FastAPI answers a bare 400
-                reason = f"malformed JSON: not UTF-8 (byte {exc.start})"
-                await _refuse(send, 422, "invalid", reason, field="body")
-                return
-            twice = _key_given_twice(body)
-            if twice is not None:  # FastAPI's decoder would take the last silently
-                await _refuse(send, 422, "invalid", f"{twice}: {TWICE}", field=twice)
-                return
+        refusal = self._refusal(scope, body) if body else None
+        if refusal is not None:
+            await _refuse(send, *refusal)
+            return
         await self.app(scope, replaying(body, receive), send)
+
+    def _refusal(self, scope: Scope, body: bytes) -> tuple[int, str, str, str | None] | None:
+        """Why a body is refused (status, error, detail, field), or None."""
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+        if not is_json(content_type):
+            detail = UnsupportedMediaTypeError(_text(content_type)).detail
+            return 415, "unsupported_media_type", detail, None
+        if exceeds_depth(body, self.max_depth):
+            return 422, "invalid", depth_error(self.max_depth), "body"
+        try:
+            body.decode()
+        except UnicodeDecodeError as exc:  # FastAPI answers a bare 400
+            return 422, "invalid", f"malformed JSON: not UTF-8 (byte {exc.start})", "body"
+        twice = _key_given_twice(body)
+        if twice is not None:  # FastAPI's decoder would take the last silently
+            return 422, "invalid", f"{twice}: {TWICE}", twice
+        if any(r.match(scope["path"]) for r in self.bodiless) and not _is_json(body):
+            return 422, "invalid", "malformed JSON", "body"
+        return None
 
 
 def _key_given_twice(body: bytes) -> str | None:
@@ -225,6 +233,14 @@ def _key_given_twice(body: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return None
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _text(value: bytes | None) -> str | None:

@@ -217,6 +217,29 @@ class TestContentType:
         assert api.head() == before
 
     @pytest.mark.parametrize(
+        ("body", "content_type", "status"),
+        [
+            (b"pay it", "text/plain", 415),
+            (b"{not json", "application/json", 422),
+            (b"[" * 40 + b"]" * 40, "application/json", 422),
+        ],
+    )
+    @pytest.mark.parametrize("route", ["run", "pay"])
+    def test_a_body_sent_to_a_route_that_takes_none_is_still_held_to_json(
+        self, api: Api, route: str, body: bytes, content_type: str, status: int
+    ) -> None:
+        """SPEC §7: POST /payouts/{period}/runs and .../pay take no body; one sent
+        anyway was ignored whatever it was (a text/plain body created a run)."""
+        before = api.head()
+        path = "/payouts/2026-Q4/runs" if route == "run" else f"/payouts/runs/{api.demo.run_id}/pay"
+        headers = {**api.as_("finance"), "Content-Type": content_type}
+        response = api.client.post(path, content=body, headers=headers)
+        assert response.status_code == status, response.text
+        assert api.head() == before
+        empty = api.client.post("/payouts/2026-Q4/runs", json={}, headers=api.as_("finance"))
+        assert empty.status_code == 201, empty.text  # JSON (or nothing) is still taken
+
+    @pytest.mark.parametrize(
         "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
     )
     def test_json_with_a_charset_is_taken(self, api: Api, content_type: str) -> None:
