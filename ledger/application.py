@@ -47,6 +47,7 @@ from ledger.chain_guard import (
     check_from_watermark,
     end_of,
     log_rows,
+    resolve_links,
 )
 from ledger.dispute import Dispute
 from ledger.domain import event_id_text, event_topic
@@ -548,8 +549,14 @@ class Ledger(Application[UUID]):
         """Recompute the audit chain from the stored rows (SPEC §6), up to the head
         as it stands when the check begins (`ledger.chain_guard.end_of`: what
         is committed meanwhile is not half read)."""
+        hasher = resolve_links(self.chain, self.chain.hasher)
         rows = log_rows(self.chain, stop=end_of(self.chain))
-        return verify_links(self.chain.hasher, rows, anchors)
+        return verify_links(hasher, rows, anchors)
+
+    def chain_hasher(self) -> ChainHasher:
+        """The hasher of this store's chain: its mode, and the version of its
+        links as the store records it (`ledger.chain_guard.resolve_links`)."""
+        return resolve_links(self.chain, self.chain.hasher)
 
     # -- the chain guard of payouts (SPEC §6, `ledger.chain_guard`) -------------
 

@@ -1,9 +1,19 @@
 """The audit hash chain (SPEC §6).
 
-Each committed event gets a *link*: ``hash = H(previous hash, canonical content)``
-where the canonical content is the event's position, id, ``recorded_at``, stream id,
-stream version, topic and the SHA-256 of its stored bytes. ``H`` is SHA-256, or
-HMAC-SHA-256 with ``LEDGER_CHAIN_KEY`` when one is configured.
+Each committed event gets a *link*: ``hash = H(previous hash, canonical content)``.
+``H`` is SHA-256, or HMAC-SHA-256 with ``LEDGER_CHAIN_KEY`` when one is configured.
+The canonical content comes in two versions, recorded with the chain's mode
+(`ledger.chain_guard`):
+
+- links 1 (stores begun before 2026-12-05): the event's position, id,
+  ``recorded_at``, stream id, stream version, topic and the SHA-256 of its
+  stored bytes;
+- links 2 (every store begun since): the position, ``recorded_at`` and the
+  event's *digest* — the SHA-256 of its id, stream id, version, topic and the
+  SHA-256 of its stored bytes (`event_digest`). The chain proves the same; an
+  audit bundle can then show another rep's event as its position, time and
+  digest alone, where links 1 had to show its stream (a UUIDv5 of a natural
+  key anyone can compute: ``case:CASE-102``) and its type.
 
 What each mode detects:
 
@@ -34,12 +44,14 @@ from uuid import UUID
 from ledger.domain import event_id_bytes_of, event_id_text
 
 __all__ = [
+    "CURRENT_LINKS",
     "GENESIS",
     "Anchor",
     "ChainHasher",
     "ChainLink",
     "ChainReport",
     "LogRow",
+    "event_digest",
     "merge_rows",
     "parse_anchor",
     "verify_links",
@@ -47,6 +59,16 @@ __all__ = [
 
 _HASH_HEX_LENGTH = 64
 GENESIS = "0" * _HASH_HEX_LENGTH
+# The version of the links a new store's chain is written with (see above).
+CURRENT_LINKS = 2
+
+
+def event_digest(
+    event_id: str, stream_hex: str, originator_version: int, topic: str, content_sha256: str
+) -> str:
+    """Links 2: what a link hashes of one event besides its position and time."""
+    material = f"{event_id}\n{stream_hex}\n{originator_version}\n{topic}\n{content_sha256}"
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 class ChainLink(NamedTuple):
@@ -99,10 +121,21 @@ def parse_anchor(text: str) -> Anchor:
 
 
 class ChainHasher:
-    """Computes links; keyed (HMAC) when a chain key is configured."""
+    """Computes links; keyed (HMAC) when a chain key is configured; ``links``: the
+    version of their content (1 or 2, see above), ``links_known`` once it was
+    read from (or recorded in) the store (`ledger.chain_guard`)."""
 
-    def __init__(self, key: bytes | None = None) -> None:
+    def __init__(self, key: bytes | None = None, *, links: int = 1) -> None:
         self._key = key or None
+        self.links = links
+        self.links_known = False
+
+    def use_links(self, links: int) -> None:
+        """The store's chain is written with links ``links`` (1 or 2)."""
+        if links not in {1, CURRENT_LINKS}:
+            msg = f"links {links} are not a version this code knows (1, {CURRENT_LINKS})"
+            raise ValueError(msg)
+        self.links, self.links_known = links, True
 
     @property
     def mode(self) -> str:
@@ -173,7 +206,13 @@ class ChainHasher:
         content_sha256: str,
     ) -> str:
         """`link_hash` from the SHA-256 of the event's stored bytes rather than
-        the bytes: what an audit bundle keeps of an event it does not disclose."""
+        the bytes: what an audit bundle (links 1) keeps of an event it does not
+        disclose."""
+        if self.links >= CURRENT_LINKS:
+            digest = event_digest(event_id, stream_hex, originator_version, topic, content_sha256)
+            return self.link_hash_of_digest(
+                previous_hash, position=position, recorded_at=recorded_at, digest=digest
+            )
         material = "\n".join(
             (
                 previous_hash,
@@ -186,6 +225,16 @@ class ChainHasher:
                 content_sha256,
             )
         ).encode()
+        return self._mac(material)
+
+    def link_hash_of_digest(
+        self, previous_hash: str, *, position: int, recorded_at: str, digest: str
+    ) -> str:
+        """Links 2: a link from the event's digest (`event_digest`) — what an audit
+        bundle keeps of an event it does not disclose."""
+        return self._mac(f"{previous_hash}\n{position}\n{recorded_at}\n{digest}".encode())
+
+    def _mac(self, material: bytes) -> str:
         if self._key:
             return hmac.new(self._key, material, hashlib.sha256).hexdigest()
         return hashlib.sha256(material).hexdigest()
@@ -210,7 +259,7 @@ class ChainHasher:
         previous_hash = previous.hash if previous else GENESIS
         previous_position = previous.position if previous else 0
         links = []
-        sha256, key = hashlib.sha256, self._key
+        sha256, key, digested = hashlib.sha256, self._key, self.links >= CURRENT_LINKS
         for position, originator_id, version, topic, state in events:
             assert position > previous_position, "positions strictly increase"
             # `link_hash` and `event_id_text`, inlined: once per event appended
@@ -218,10 +267,17 @@ class ChainHasher:
             id_bytes = event_id_bytes_of(stream, version)
             h = id_bytes.hex()
             event_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-            material = (
-                f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{stream}\n"
-                f"{version}\n{topic}\n{sha256(state).hexdigest()}"
-            ).encode()
+            content = sha256(state).hexdigest()
+            if digested:  # links 2: `event_digest`, then `link_hash_of_digest`
+                of_event = sha256(
+                    f"{event_id}\n{stream}\n{version}\n{topic}\n{content}".encode()
+                ).hexdigest()
+                material = f"{previous_hash}\n{position}\n{moment}\n{of_event}".encode()
+            else:
+                material = (
+                    f"{previous_hash}\n{position}\n{event_id}\n{moment}\n{stream}\n"
+                    f"{version}\n{topic}\n{content}"
+                ).encode()
             digest = (
                 hmac.new(key, material, sha256).hexdigest() if key else sha256(material).hexdigest()
             )

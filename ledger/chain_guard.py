@@ -25,7 +25,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from ledger.chain import ChainHasher, ChainLink, ChainReport, LogRow, merge_rows, verify_links
+from ledger.chain import (
+    CURRENT_LINKS,
+    ChainHasher,
+    ChainLink,
+    ChainReport,
+    LogRow,
+    merge_rows,
+    verify_links,
+)
 from ledger.errors import ChainModeError
 
 __all__ = [
@@ -38,11 +46,14 @@ __all__ = [
     "end_of",
     "ensure_chain_mode",
     "log_rows",
+    "resolve_links",
     "watermark",
 ]
 
 WATERMARK = "chain_watermark"
 CHAIN_MODE = "chain_mode"  # the mode (and key id) of the chain's links: `ensure_chain_mode`
+# ... and the version of their content (`ledger.chain`; absent: links 1)
+LINKS = "links"
 
 # Positions past the watermark that a check made for a reader, not a payout
 # step, goes at most (a `/metrics` scrape, the finance dashboard): ~1 s of
@@ -122,6 +133,7 @@ def check_from_watermark(
     find it; ``checked`` counts the events read after the watermark. ``limit``:
     no further than that many positions past the watermark (the report's head
     says how far it got; a check with no limit is a payout step's)."""
+    resolve_links(reader, hasher)
     end = end_of(reader)
     kept = watermark(reader)
     start: ChainLink | None = None
@@ -152,6 +164,7 @@ def check_event(
     against that one (so that editing the event *and* rehashing its link is
     caught too, short of rewriting every later link: an anchor's or the key's
     job). Returns the report and the event's row (None when it is gone)."""
+    resolve_links(reader, hasher)
     end = end_of(reader)
     before = reader.link_at_or_before(position - 1) if position > 1 else None
     rows: list[LogRow] = []
@@ -161,6 +174,19 @@ def check_event(
             break
     found = next((r for r in rows if r.position == position), None)
     return verify_links(hasher, rows, start=before), found
+
+
+def resolve_links(reader: ChainReader, hasher: ChainHasher) -> ChainHasher:
+    """``hasher`` set to the version of links the store's chain is written with
+    (recorded with its mode; a store with events and no record: links 1),
+    read once; a store with nothing in it leaves it to its first writer."""
+    if not hasher.links_known:
+        stored = reader.get_state(CHAIN_MODE)
+        if stored is not None:
+            hasher.use_links(int(stored.get(LINKS, 1)))
+        elif reader.last_position() > 0:
+            hasher.use_links(1)
+    return hasher
 
 
 def _broken(hasher: ChainHasher, position: int, reason: str) -> ChainReport:
@@ -207,18 +233,23 @@ def ensure_chain_mode(session: ModeSession, recorder: ModeRecorder) -> None:
 def _check_mode(session: ModeSession, hasher: ChainHasher) -> None:
     mine = hasher.identity()
     stored = session.get_state(CHAIN_MODE)
-    if stored == mine:
-        return
     if stored is not None:
-        raise ChainModeError(_mismatch(stored, mine))
+        if {k: v for k, v in stored.items() if k != LINKS} != mine:
+            raise ChainModeError(_mismatch(stored, mine))
+        hasher.use_links(int(stored.get(LINKS, 1)))
+        return
     head = session.head
-    if head is not None:
-        report, _ = check_event(session, hasher, head.position)
-        if not report.ok:
-            raise ChainModeError(
-                f"the chain's head (position {head.position}) does not verify as "
-                f"{hasher.mode}: it was written {_other_mode(hasher)}"
-            )
+    if head is None:  # a new chain: the current links, recorded with its mode
+        hasher.use_links(CURRENT_LINKS)
+        session.put_state(CHAIN_MODE, {**mine, LINKS: CURRENT_LINKS})
+        return
+    hasher.use_links(1)  # written before the record existed: links 1
+    report, _ = check_event(session, hasher, head.position)
+    if not report.ok:
+        raise ChainModeError(
+            f"the chain's head (position {head.position}) does not verify as "
+            f"{hasher.mode}: it was written {_other_mode(hasher)}"
+        )
     session.put_state(CHAIN_MODE, mine)
 
 

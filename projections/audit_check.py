@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 import orjson
@@ -90,6 +90,7 @@ class Chain(_Strict):
     mode: Literal["sha256", "hmac-sha256"]
     previous_hash: Hex64
     head: Head
+    links: Literal[1, 2] = 1  # the version of the links' content (`ledger.chain`)
 
 
 class DisclosedEvent(_Strict):
@@ -123,9 +124,13 @@ class RunClaim(_Strict):
     statement: dict[str, Any]
 
 
-# An event that is not the rep's: position, recorded_at, stream, version, type,
-# SHA-256 of its stored bytes — what its link hashes, nothing of its payload.
-Link = tuple[StrictInt, StrictStr, Hex32, StrictInt, StrictStr, Hex64]
+# An event that is not the rep's — what its link hashes, nothing of its payload:
+# links 1, its position, recorded_at, stream, version, type and the SHA-256 of
+# its stored bytes; links 2, its position, recorded_at and digest (which hides
+# the rest, `ledger.chain.event_digest`).
+_BareLink = tuple[StrictInt, StrictStr, Hex32, StrictInt, StrictStr, Hex64]
+Link = _BareLink | tuple[StrictInt, StrictStr, Hex64]
+_DIGESTED_LINK = 3
 
 
 class PlanVersion(_Strict):
@@ -315,6 +320,7 @@ class _Material:
     content_sha256: str
     stated_hash: str | None  # None: a bare link (its hash is only recomputed)
     label: str
+    digest: str | None = None  # links 2: a bare link's digest (the fields above empty)
 
 
 def _segment(bundle: AuditBundle) -> list[_Material]:
@@ -339,7 +345,16 @@ def _segment(bundle: AuditBundle) -> list[_Material]:
                 label,
             )
         )
-    for position, recorded_at, stream, version, type_, content in bundle.links:
+    for link in bundle.links:
+        if len(link) == _DIGESTED_LINK:  # links 2: position, recorded_at, digest
+            position, recorded_at, digest = link[0], link[1], str(link[-1])
+            items.append(
+                _Material(
+                    position, "", recorded_at, "", 0, "", "", None, f"link {position}", digest
+                )
+            )
+            continue
+        position, recorded_at, stream, version, type_, content = cast("_BareLink", link)
         items.append(
             _Material(
                 position,
@@ -409,7 +424,12 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
             ),
         )
         return {}
-    hasher = ChainHasher(key if bundle.chain.mode == "hmac-sha256" else None)
+    if bundle.chain.links == 1 and any(m.digest is not None for m in segment):
+        report.add("chain", ok=False, detail="a links 1 bundle holds a links 2 entry")
+        return {}
+    hasher = ChainHasher(
+        key if bundle.chain.mode == "hmac-sha256" else None, links=bundle.chain.links
+    )
     return _recompute(hasher, bundle, segment, report)
 
 
@@ -421,15 +441,21 @@ def _recompute(
     since = segment[0].position
     broken = False
     for m in segment:
-        digest = hasher.link_hash_of_content(
-            previous,
-            position=m.position,
-            event_id=m.event_id,
-            recorded_at=m.recorded_at,
-            stream_hex=m.stream,
-            originator_version=m.version,
-            topic=event_topic(m.type),
-            content_sha256=m.content_sha256,
+        digest = (
+            hasher.link_hash_of_digest(
+                previous, position=m.position, recorded_at=m.recorded_at, digest=m.digest
+            )
+            if m.digest is not None
+            else hasher.link_hash_of_content(
+                previous,
+                position=m.position,
+                event_id=m.event_id,
+                recorded_at=m.recorded_at,
+                stream_hex=m.stream,
+                originator_version=m.version,
+                topic=event_topic(m.type),
+                content_sha256=m.content_sha256,
+            )
         )
         hashes[m.position] = previous = digest
         if m.stated_hash is None:

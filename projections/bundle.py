@@ -11,9 +11,11 @@ What goes in (`projections.audit_check` reads it back, with no database):
   link material only (its bytes as a SHA-256) plus what it says of this rep:
   run id, period, where it was computed and the rep's own recorded statement;
 - every other event between the first bundled one and the statement's chain
-  head as its link material only: position, recorded_at, stream, version, type
-  and the SHA-256 of its bytes — enough to recompute the chain, nothing of its
-  payload (no ids, names or amounts);
+  head as its link material only — enough to recompute the chain, nothing of
+  its payload (no ids, names or amounts): with links 2 (`ledger.chain`: every
+  store begun since 2026-12-05) its position, recorded_at and digest, which
+  hide whose stream and what type it was; with links 1 its position,
+  recorded_at, stream, version, type and the SHA-256 of its bytes;
 - the versions of the plans the rep follows, and the engine version.
 
 The file is canonical JSON (sorted keys, no spaces, UTF-8): the same bundle is
@@ -28,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from ledger.chain import GENESIS, LogRow
+from ledger.chain import CURRENT_LINKS, GENESIS, LogRow, event_digest
 from ledger.domain import type_of_topic
 from ledger.errors import BrokenChainError
 from ledger.events import canonical_json
@@ -61,6 +63,7 @@ def bundle_document(
     plan_ids: frozenset[str],
     previous_hash: str,
     mode: str,
+    links: int = 1,
 ) -> bytes:
     """The bundle of ``statement`` from the log ``rows`` from the first of
     ``positions`` to the statement's head: ``positions`` disclosed (of the plan
@@ -68,7 +71,7 @@ def bundle_document(
     plan's bands and quotas are none of the rep's business), a run's calculation
     as the rep's share of it, the rest as bare links."""
     events: list[dict[str, Any]] = []
-    links: list[list[Any]] = []
+    bare: list[list[Any]] = []
     plans: list[dict[str, Any]] = []
     head = statement["chain_head"]
     last = 0
@@ -96,14 +99,22 @@ def bundle_document(
             type_ != PLAN_EVENT or _data(row.state)["plan"]["id"] in plan_ids
         )
         if not disclosed:
-            links.append(
+            content = hashlib.sha256(row.state).hexdigest()
+            stream = row.originator_id.hex
+            bare.append(
                 [
                     row.position,
                     link.recorded_at,
-                    row.originator_id.hex,
+                    event_digest(link.event_id, stream, row.originator_version, row.topic, content),
+                ]
+                if links >= CURRENT_LINKS
+                else [
+                    row.position,
+                    link.recorded_at,
+                    stream,
                     row.originator_version,
                     type_,
-                    hashlib.sha256(row.state).hexdigest(),
+                    content,
                 ]
             )
         elif type_ == RUN_EVENT:
@@ -120,9 +131,14 @@ def bundle_document(
             "rep_id": rep_id,
             "period": period,
             "engine": engine_identity(),
-            "chain": {"mode": mode, "previous_hash": previous_hash or GENESIS, "head": head},
+            "chain": {
+                "mode": mode,
+                "previous_hash": previous_hash or GENESIS,
+                "head": head,
+                **({"links": links} if links >= CURRENT_LINKS else {}),
+            },
             "events": events,
-            "links": links,
+            "links": bare,
             "plans": plans,
             "statement": statement,
         }

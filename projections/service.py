@@ -855,6 +855,7 @@ class Reports:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
         first = min(positions)
         before = self.ledger.link_at(first - 1) if first > 1 else None
+        hasher = self.ledger.chain_hasher()
         return bundle_document(
             log_rows(self.ledger.chain, first - 1, stop=position),
             rep_id=rep_id,
@@ -863,7 +864,8 @@ class Reports:
             positions=set(positions),
             plan_ids=frozenset(self.rep(rep_id).plan_ids),
             previous_hash=before.hash if before is not None else GENESIS,
-            mode=self.ledger.chain.hasher.mode,
+            mode=hasher.mode,
+            links=hasher.links,
         )
 
     def rep(self, rep_id: str) -> RepRow:

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from demo import QUARTER, run_demo
 from ledger.application import Ledger
+from ledger.chain_guard import log_rows
+from ledger.domain import type_of_topic
 from ledger.events import canonical_json
 from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
@@ -213,7 +215,7 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str | Callable[[dict[st
         "head",
     ),
     "another rep's link": (
-        lambda d: d["links"][0].__setitem__(5, _flip_hex(d["links"][0][5])),
+        lambda d: d["links"][0].__setitem__(-1, _flip_hex(d["links"][0][-1])),  # its digest
         # the first disclosed event after the link is where the chain stops adding up
         lambda d: _named(
             min((e for e in d["events"] if e["position"] > d["links"][0][0]), key=_at)
@@ -398,8 +400,33 @@ class TestPrivacy:
         assert "state" not in run
         assert run["statement"]["rep_id"] == "rep-wang"
         assert set(run) >= {"content_sha256", "hash", "run_id", "computed_at"}
-        # the others: link material only, six fields, no payload
-        assert all(len(link) == 6 for link in doc["links"])
+        # the others: position, time and digest (links 2), no payload
+        assert doc["chain"]["links"] == 2
+        assert all(len(link) == 3 for link in doc["links"])
+
+    def test_a_bare_link_says_neither_whose_stream_nor_what_type(self, tmp_path: Path) -> None:
+        """Links 1 showed another rep's event as its stream — a UUIDv5 anyone can
+        compute from a natural key (``case:CASE-102``, ``rep:rep-wang``) — and
+        its type: Li learnt that Wang was coached, and when. Links 2 show a
+        position, a time and a digest; the bundle still checks."""
+        ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+        try:
+            run_demo(ledger)
+            bundle = Reports(ledger).audit_bundle("rep-li", "2026-Q3")
+            rows = list(log_rows(ledger.chain))
+        finally:
+            ledger.close()
+        doc = orjson.loads(bundle)
+        text = orjson.dumps(doc["links"]).decode()
+        disclosed = {e["position"] for e in doc["events"]}
+        others = [r for r in rows if r.position not in disclosed]
+        assert len(others) == len(doc["links"]) > 0
+        streams = {r.originator_id.hex for r in others if r.originator_id is not None}
+        assert [s for s in streams if s in text] == []
+        types = {type_of_topic(r.topic) for r in others if r.topic is not None}
+        assert {"CoachingRecorded", "KpiScored"} <= types
+        assert [t for t in types if t in text] == []
+        assert check_bundle(bundle).ok
 
 
 class TestOnlyTheRepsPlans:
@@ -414,8 +441,8 @@ class TestOnlyTheRepsPlans:
         disclosed = [e for e in doc["events"] if e["type"] == "PlanPublished"]
         assert disclosed
         assert all('"id":"field-sales"' in e["state"] for e in disclosed)
-        hidden = [link for link in doc["links"] if link[4] == "PlanPublished"]
-        assert len(hidden) >= 2  # inside-sales and inside-leads, as links only
+        # inside-sales and inside-leads: bare links, their type not even said
+        assert "PlanPublished" not in orjson.dumps(doc["links"]).decode()
         text = demo_bundles["rep-li", period].decode()
         assert "inside-sales" not in text
         assert "inside-leads" not in text

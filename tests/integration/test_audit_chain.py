@@ -13,14 +13,25 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
+import orjson
 import psycopg
 from typer.testing import CliRunner
 
 from api.settings import get_settings
 from cli import app as cli_app
 from ledger.application import Ledger
-from ledger.chain import GENESIS, Anchor, ChainHasher, ChainLink, LogRow, merge_rows
+from ledger.chain import (
+    CURRENT_LINKS,
+    GENESIS,
+    Anchor,
+    ChainHasher,
+    ChainLink,
+    LogRow,
+    merge_rows,
+)
+from ledger.chain_guard import CHAIN_MODE, log_rows
 from ledger.domain import event_id_for
+from projections.audit_check import check_bundle
 from projections.service import Reports
 from tests.builders import jsonl, payouts, sale, seeded
 
@@ -291,7 +302,7 @@ class TestPlainChain:
         anchor = _anchor(ledger)
         original = raw.state(5)
         raw.set_state(5, original.replace(b"crm", b"xyz"))
-        raw.rehash_from(5, ChainHasher(None))
+        raw.rehash_from(5, ChainHasher(None, links=CURRENT_LINKS))
         assert raw.state(5) != original
         assert ledger.verify().ok, "a plain chain cannot see a full rewrite"
         report = ledger.verify([anchor])
@@ -318,7 +329,7 @@ class TestPlainChain:
         assert ledger.read_log(position - 1, 1)[0].type == "PayoutCalculated"
         original = raw.state(position)
         raw.set_state(position, original.replace(b'"payable":"', b'"payable":"9', 1))
-        raw.rehash_from(position, ChainHasher(None))
+        raw.rehash_from(position, ChainHasher(None, links=CURRENT_LINKS))
         assert ledger.verify().ok, "a plain chain cannot see a full rewrite"
         report = ledger.verify([anchor])
         assert (report.ok, report.broken_position) == (False, anchor.position)
@@ -327,7 +338,7 @@ class TestPlainChain:
         self, db_url: str, make_ledger: Callable[..., Ledger]
     ) -> None:
         ledger, raw = _store(make_ledger), Raw(db_url)
-        raw.append_forged(ChainHasher(None))
+        raw.append_forged(ChainHasher(None, links=CURRENT_LINKS))
         assert ledger.verify().ok, "documented: plain SHA-256 cannot tell a forged append"
 
 
@@ -339,7 +350,7 @@ class TestKeyedChain:
         assert ledger.verify().ok
         original = raw.state(5)
         raw.set_state(5, original.replace(b"crm", b"xyz"))
-        raw.rehash_from(5, ChainHasher(None))
+        raw.rehash_from(5, ChainHasher(None, links=CURRENT_LINKS))
         assert raw.state(5) != original
         report = ledger.verify()
         assert (report.ok, report.broken_position) == (False, 5)
@@ -351,7 +362,7 @@ class TestKeyedChain:
         self, db_url: str, make_ledger: Callable[..., Ledger]
     ) -> None:
         ledger, raw = _store(make_ledger, chain_key=KEY), Raw(db_url)
-        position = raw.append_forged(ChainHasher(None))
+        position = raw.append_forged(ChainHasher(None, links=CURRENT_LINKS))
         report = ledger.verify()
         assert (report.ok, report.broken_position) == (False, position)
         assert _cli_verify(db_url, chain_key=KEY).exit_code == 1
@@ -381,3 +392,43 @@ def test_an_edit_stored_as_text_is_named_not_a_traceback(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "position 5" in result.output
     ledger.close()
+
+
+class TestLinkVersions:
+    """Links 2 (`ledger.chain`) for a store begun now; a store begun with links 1
+    keeps them: its recorded links stay valid, and new ones follow them."""
+
+    @staticmethod
+    def _rows_verify_as(ledger: Ledger, links: int) -> bool:
+        hasher, previous = ChainHasher(links=links), GENESIS
+        for row in log_rows(ledger.chain):
+            assert row.link is not None
+            if hasher.row_hash(previous, row) != row.link.hash:
+                return False
+            previous = row.link.hash
+        return True
+
+    def test_a_new_store_records_links_2(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        ledger = _store(make_ledger)
+        assert ledger.chain.get_state(CHAIN_MODE) == {"mode": "sha256", "links": CURRENT_LINKS}
+        assert self._rows_verify_as(ledger, CURRENT_LINKS)
+        assert not self._rows_verify_as(ledger, 1)
+        assert ledger.verify().ok
+
+    def test_a_store_begun_with_links_1_keeps_them(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """As a store recorded before links 2 existed: its mode with no links."""
+        ledger = make_ledger()
+        ledger.chain.put_state(CHAIN_MODE, {"mode": "sha256"})
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")
+        assert self._rows_verify_as(ledger, 1)
+        assert ledger.verify().ok
+        reader = make_ledger()  # another process: reads the version from the store
+        assert reader.verify().ok
+        bundle = orjson.loads(Reports(ledger).audit_bundle("r1", "2026-Q3"))
+        assert "links" not in bundle["chain"]
+        assert check_bundle(orjson.dumps(bundle)).ok

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger.chain import ChainHasher
+from ledger.chain import CURRENT_LINKS, ChainHasher
 from ledger.errors import TamperedStatementError
 from projections.statement import statement_sha256
 from tests.integration.test_audit_chain import Raw
@@ -174,7 +174,7 @@ class TestRunEventEdited:
         link = next(x for x in raw.links() if x[0] == position)
         before = next(x for x in raw.links() if x[0] == position - 1)
         row = next(r for r in raw.rows() if r[0] == position)
-        digest = ChainHasher().link_hash(
+        digest = ChainHasher(links=CURRENT_LINKS).link_hash(
             before[3],
             position=position,
             event_id=link[1],
