@@ -224,9 +224,9 @@ _ENTRIES: Final = (
         "case_id",
         rules.violation_recorded,
         _MANAGER | _COMPLIANCE,
+        in_history=True,
         creates=Case,
         approval=MakerChecker(_red_line, _COMPLIANCE),
-        in_history=True,
     ),
     EventType(
         ev.ViolationOverturned,

@@ -433,6 +433,29 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
     return _recompute(hasher, bundle, segment, report)
 
 
+def _link(hasher: ChainHasher, previous: str, m: _Material) -> str:
+    """The link of ``m`` after ``previous``: from its digest (a links 2 bare
+    link), else from its material."""
+    if m.digest is not None:
+        return hasher.link_hash_of_digest(
+            previous, position=m.position, recorded_at=m.recorded_at, digest=m.digest
+        )
+    values = (m.position, m.event_id, m.recorded_at, m.stream, m.version, event_topic(m.type))
+    material: dict[str, Any] = dict(zip(_CONTENT_FIELDS, values, strict=True))
+    return hasher.link_hash_of_content(previous, **material, content_sha256=m.content_sha256)
+
+
+# `ChainHasher.link_hash_of_content`'s fields, as `_Material` holds them
+_CONTENT_FIELDS = (
+    "position",
+    "event_id",
+    "recorded_at",
+    "stream_hex",
+    "originator_version",
+    "topic",
+)
+
+
 def _recompute(
     hasher: ChainHasher, bundle: AuditBundle, segment: Sequence[_Material], report: BundleReport
 ) -> dict[int, str]:
@@ -441,23 +464,7 @@ def _recompute(
     since = segment[0].position
     broken = False
     for m in segment:
-        digest = (
-            hasher.link_hash_of_digest(
-                previous, position=m.position, recorded_at=m.recorded_at, digest=m.digest
-            )
-            if m.digest is not None
-            else hasher.link_hash_of_content(
-                previous,
-                position=m.position,
-                event_id=m.event_id,
-                recorded_at=m.recorded_at,
-                stream_hex=m.stream,
-                originator_version=m.version,
-                topic=event_topic(m.type),
-                content_sha256=m.content_sha256,
-            )
-        )
-        hashes[m.position] = previous = digest
+        hashes[m.position] = previous = digest = _link(hasher, previous, m)
         if m.stated_hash is None:
             continue
         if hmac.compare_digest(digest, m.stated_hash):

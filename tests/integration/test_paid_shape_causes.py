@@ -21,7 +21,7 @@ from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_record
-from tests.unit.shapes import CREDITED_BANDS, plan_toml, spiff, tiers
+from tests.unit.shapes import CREDITED_BANDS, plan_toml, shaped, spiff, tiers
 
 
 def _pay(reports: Reports, period: str) -> None:
@@ -57,10 +57,7 @@ class TestOverrides:
         Q3 paid 2,000 + 500. Then r3's sale is cancelled inside the window and
         a 20,000 sale of r2's dated September is recorded: level 1 +400 (the
         late sale), level 2 −500 (the cancellation)."""
-        ledger.publish_plan(
-            load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml"),
-            actor="admin",
-        )
+        ledger.publish_plan(shaped(tail="[override]\nrates = [0.02, 0.01]\n"), actor="admin")
         ledger.import_lines(
             jsonl(
                 enrol("m1"),

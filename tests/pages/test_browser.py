@@ -649,11 +649,13 @@ class TestNarrowScreen:
     database after the other pages' screenshots.)"""
 
     @staticmethod
-    def fits(page: Any) -> None:
-        """No element outside a sideways-scrolling table reaches past the screen."""
+    def fits(page: Any, shot: str) -> None:
+        """No element outside a sideways-scrolling table reaches past the screen;
+        then its screenshot, ``shot``."""
         width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         wide = page.evaluate(_WIDE_JS)
         assert width[0] <= width[1], f"{width[0]} px wide on a {width[1]} px screen: {wide}"
+        _shot(page, shot)
 
     @pytest.mark.parametrize("lang", LOCALES)
     def test_long_ids_wrap(self, server: Server, open_page: Any, long_rep: str, lang: str) -> None:
@@ -665,8 +667,7 @@ class TestNarrowScreen:
         )
         assert long_rep in page.inner_text("h1")
         assert page.locator("ol.history li").count() >= 1
-        self.fits(page)
-        _shot(page, f"history-long-id-{lang}-phone")
+        self.fits(page, f"history-long-id-{lang}-phone")
 
     @pytest.mark.parametrize("lang", LOCALES)
     def test_a_large_payable_fits_its_card(
@@ -682,8 +683,7 @@ class TestNarrowScreen:
         assert "CNY" in card.inner_text()
         overflow = card.evaluate("e => [e.scrollWidth, e.clientWidth]")
         assert overflow[0] <= overflow[1], overflow
-        self.fits(page)
-        _shot(page, f"statement-large-payable-{lang}-phone")
+        self.fits(page, f"statement-large-payable-{lang}-phone")
 
     @pytest.mark.parametrize("lang", LOCALES)
     def test_the_estimator_stacks_its_labels(
@@ -705,5 +705,4 @@ class TestNarrowScreen:
         page.fill("#est-amount", "12,345,678.90")
         page.locator("form.estimate button").click()
         page.wait_for_url(re.compile(r".*/estimate$"))
-        self.fits(page)
-        _shot(page, f"estimate-{lang}-phone")
+        self.fits(page, f"estimate-{lang}-phone")
