@@ -184,9 +184,22 @@ def resolve_links(reader: ChainReader, hasher: ChainHasher) -> ChainHasher:
         stored = reader.get_state(CHAIN_MODE)
         if stored is not None:
             hasher.use_links(int(stored.get(LINKS, 1)))
-        elif reader.last_position() > 0:
-            hasher.use_links(1)
+        elif (head := reader.last_position()) > 0:
+            _links_of_head(reader, hasher, head)
     return hasher
+
+
+def _links_of_head(reader: ChainReader, hasher: ChainHasher, head: int) -> bool:
+    """A store with events and no record of its chain's mode (written before the
+    record existed, or the record lost): ``hasher`` set to the links its head
+    verifies as — links 1, the only ones there were then, else the current —
+    and whether it verified as either (links 1 when neither)."""
+    for links in (1, CURRENT_LINKS):
+        hasher.use_links(links)
+        if check_event(reader, hasher, head)[0].ok:
+            return True
+    hasher.use_links(1)
+    return False
 
 
 def _broken(hasher: ChainHasher, position: int, reason: str) -> ChainReport:
@@ -243,14 +256,13 @@ def _check_mode(session: ModeSession, hasher: ChainHasher) -> None:
         hasher.use_links(CURRENT_LINKS)
         session.put_state(CHAIN_MODE, {**mine, LINKS: CURRENT_LINKS})
         return
-    hasher.use_links(1)  # written before the record existed: links 1
-    report, _ = check_event(session, hasher, head.position)
-    if not report.ok:
+    # written before the record existed (links 1), or the record lost
+    if not _links_of_head(session, hasher, head.position):
         raise ChainModeError(
             f"the chain's head (position {head.position}) does not verify as "
             f"{hasher.mode}: it was written {_other_mode(hasher)}"
         )
-    session.put_state(CHAIN_MODE, mine)
+    session.put_state(CHAIN_MODE, {**mine, LINKS: hasher.links} if hasher.links > 1 else mine)
 
 
 def _mismatch(stored: dict[str, Any], mine: dict[str, str]) -> str:

@@ -48,10 +48,12 @@ class Raw:
             self.schema = parse_qs(urlsplit(url).query)["schema"][0]
             self.events = f'"{self.schema}".ledger_events'
             self.chain = f'"{self.schema}".ledger_events_chain'
+            self.state_table = f'"{self.schema}".ledger_events_state'
             self.pos = "notification_id"
         else:
             self.path = url.removeprefix("sqlite:///")
             self.events, self.chain, self.pos = "stored_events", "event_chain", "rowid"
+            self.state_table = "ledger_state"
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
@@ -432,3 +434,21 @@ class TestLinkVersions:
         bundle = orjson.loads(Reports(ledger).audit_bundle("r1", "2026-Q3"))
         assert "links" not in bundle["chain"]
         assert check_bundle(orjson.dumps(bundle)).ok
+
+    def test_a_links_1_store_with_no_record_is_read_and_extended_as_links_1(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A store written before any record of its mode (links 1, the only links
+        then): a reader and a writer tell its links from its head."""
+        ledger = make_ledger()
+        ledger.chain.put_state(CHAIN_MODE, {"mode": "sha256"})
+        seeded(ledger, "r1")
+        raw = Raw(db_url)
+        with raw.cursor() as c:  # as before the record existed
+            c.execute(raw.q(f"DELETE FROM {raw.state_table} WHERE key = ?"), (CHAIN_MODE,))
+        assert make_ledger().verify().ok  # a reader
+        writer = make_ledger()
+        writer.import_lines(jsonl(sale("S1", "r1")), actor="crm")
+        assert writer.chain.get_state(CHAIN_MODE) == {"mode": "sha256"}
+        assert self._rows_verify_as(writer, 1)
+        assert make_ledger().verify().ok

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api.settings import get_settings
 from cli import app as cli_app
 from ledger.application import Ledger
+from ledger.chain import CURRENT_LINKS
 from ledger.chain_guard import CHAIN_MODE
 from ledger.errors import ChainModeError
 from tests.builders import jsonl, sale, seeded, stored_count
@@ -82,7 +83,9 @@ class TestAnotherMode:
         assert stored_count(first) == before
         same = make_ledger(chain_key=written)  # the chain's own mode: checked, then recorded
         same.import_lines(jsonl(sale("S2", "r1")), actor="crm")
-        assert same.chain.get_state(CHAIN_MODE) == same.chain.hasher.identity()
+        # recorded, with the links its head verified as (this store's: the current)
+        recorded = same.chain.get_state(CHAIN_MODE)
+        assert recorded == {**same.chain.hasher.identity(), "links": CURRENT_LINKS}
         assert first.verify().ok
         del why
 
