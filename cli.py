@@ -590,7 +590,10 @@ def verify(
         err.print(f"[bold red]error:[/] --anchor: {exc}")
         raise typer.Exit(2) from None
     with open_ledger(db, create=False) as ledger:
-        report = ledger.verify(anchors)
+        try:
+            report = ledger.verify(anchors)
+        except LedgerError as exc:
+            raise _fail(exc, as_json=as_json) from None
         # a command's own process: the replay's rows on every core (`projections.fanout`)
         problems = Reports(ledger).verify_projections(workers=None) if report.ok else []
         if as_json:

@@ -85,6 +85,9 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
 EVENT_WRITERS: Final[dict[str, frozenset[str]]] = writers_by_role()
 SUBJECT_DECIDERS: Final[dict[str, frozenset[str]]] = decider_roles()
 _READ_BY_ALL: Final = READ_BY_EVERY_REP | {"PlanPublished"}
+# Facts of a disciplinary history that no pay rests on (a case may: its fine,
+# its points): compliance's, not finance's.
+_NEVER_PAY: Final = frozenset({"CoachingRecorded"})
 
 
 def check_decider(principal: Principal, kind: str) -> None:
@@ -147,8 +150,8 @@ def may_read_event(
     """Whether the principal may read one event (GET /events/{id}).
 
     Plans, and the events every rep's pay may rest on (an exchange rate), are
-    readable by everyone; finance reads every event (a statement rests on
-    sales, targets, cases); compliance the disciplinary histories' — cases,
+    readable by everyone; finance reads every event a statement can rest on
+    (sales, targets, cases: not coaching); compliance the disciplinary histories' — cases,
     overturnings, coaching, and the decisions on cases (``subject_kind`` of a
     decision) — and no one's pay; a payout run's calculation holds every rep's
     statement, so only finance reads it; admin reads the events of its own
@@ -156,8 +159,9 @@ def may_read_event(
     events that concern them, managers those of their team.
     """
     role = principal.role
-    if role == "finance" or event_type in _READ_BY_ALL:
-        return True
+    if event_type in _READ_BY_ALL or role == "finance":
+        # finance: every event pay can rest on; coaching never does
+        return event_type in _READ_BY_ALL or event_type not in _NEVER_PAY
     if role == "compliance":
         decided_a_case = event_type in DECISION_TYPES and subject_kind == "case"
         return decided_a_case or event_type in HISTORY_TYPES

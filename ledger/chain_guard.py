@@ -34,7 +34,7 @@ from ledger.chain import (
     merge_rows,
     verify_links,
 )
-from ledger.errors import ChainModeError
+from ledger.errors import ChainLinksError, ChainModeError
 
 __all__ = [
     "BOUNDED_CHECK_POSITIONS",
@@ -183,7 +183,7 @@ def resolve_links(reader: ChainReader, hasher: ChainHasher) -> ChainHasher:
     if not hasher.links_known:
         stored = reader.get_state(CHAIN_MODE)
         if stored is not None:
-            hasher.use_links(int(stored.get(LINKS, 1)))
+            _use_links(hasher, stored.get(LINKS, 1))
         elif (head := reader.last_position()) > 0:
             _links_of_head(reader, hasher, head)
     return hasher
@@ -239,23 +239,27 @@ def ensure_chain_mode(session: ModeSession, recorder: ModeRecorder) -> None:
     hasher = recorder.hasher
     if recorder.mode_checked is hasher:
         return
-    _check_mode(session, hasher)
-    recorder.mode_checked = hasher
+    if _check_mode(session, hasher):
+        # only a record read back is settled: one this session wrote is rolled
+        # back with it if the append fails, and the next session writes it again
+        recorder.mode_checked = hasher
 
 
-def _check_mode(session: ModeSession, hasher: ChainHasher) -> None:
+def _check_mode(session: ModeSession, hasher: ChainHasher) -> bool:
+    """Check the writer's mode against the store's record (or its head); True
+    when the record was there, False when this session writes it."""
     mine = hasher.identity()
     stored = session.get_state(CHAIN_MODE)
     if stored is not None:
         if {k: v for k, v in stored.items() if k != LINKS} != mine:
             raise ChainModeError(_mismatch(stored, mine))
-        hasher.use_links(int(stored.get(LINKS, 1)))
-        return
+        _use_links(hasher, stored.get(LINKS, 1))
+        return True
     head = session.head
     if head is None:  # a new chain: the current links, recorded with its mode
         hasher.use_links(CURRENT_LINKS)
         session.put_state(CHAIN_MODE, {**mine, LINKS: CURRENT_LINKS})
-        return
+        return False
     # written before the record existed (links 1), or the record lost
     if not _links_of_head(session, hasher, head.position):
         raise ChainModeError(
@@ -263,6 +267,15 @@ def _check_mode(session: ModeSession, hasher: ChainHasher) -> None:
             f"{hasher.mode}: it was written {_other_mode(hasher)}"
         )
     session.put_state(CHAIN_MODE, {**mine, LINKS: hasher.links} if hasher.links > 1 else mine)
+    return False
+
+
+def _use_links(hasher: ChainHasher, links: object) -> None:
+    """The recorded version of links, or a clear refusal of one this code does
+    not know (a store written by a newer version)."""
+    if isinstance(links, bool) or not isinstance(links, int) or links not in {1, CURRENT_LINKS}:
+        raise ChainLinksError(links, f"1 and {CURRENT_LINKS}")
+    hasher.use_links(links)
 
 
 def _mismatch(stored: dict[str, Any], mine: dict[str, str]) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyDecidedError",
     "BatchRejectedError",
     "BrokenChainError",
+    "ChainLinksError",
     "ChainModeError",
     "ConflictError",
     "InvalidInputError",
@@ -95,6 +96,21 @@ class ChainModeError(LedgerError):
             f"{reason}; nothing was stored. Run it with the LEDGER_CHAIN_KEY the chain "
             "was written with (`incentive-ledger verify` checks a key against it)",
             field="LEDGER_CHAIN_KEY",
+        )
+
+
+class ChainLinksError(LedgerError):
+    """The store's chain is written with a version of links (`ledger.chain`)
+    this code does not know: a store of a newer version. Nothing is read or
+    stored as if it were known."""
+
+    status = "unavailable"
+
+    def __init__(self, links: object, known: str) -> None:
+        super().__init__(
+            f"the chain's links are version {links}, which this version of the ledger does "
+            f"not know (it knows {known}): run the version that wrote them",
+            field="chain",
         )
 
 

@@ -1333,14 +1333,19 @@ class _Without:
     calculator: Calculator
     rep_id: str
     booking: dict[Period, _Booking]
+    # each booking period's earnings without the event, worked out once: a
+    # period's payments all ask (once per payment was a cube of its sales)
+    earned: dict[Period, dict[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
 
     def earned_in(self, period: Period) -> dict[str, tuple[Decimal, Decimal]]:
         found = self.booking.get(period)
         if found is None or self.event_id not in found.ids:
             return self.calculator._earned_in(self.rep_id, period)  # noqa: SLF001
-        plan, facts = found.plan, without_event(found.facts, self.event_id)
-        facts = self.calculator._without_shape_event(plan, facts, self.event_id)  # noqa: SLF001
-        return earned_by_sale(plan, facts)
+        if period not in self.earned:
+            plan, facts = found.plan, without_event(found.facts, self.event_id)
+            facts = self.calculator._without_shape_event(plan, facts, self.event_id)  # noqa: SLF001
+            self.earned[period] = earned_by_sale(plan, facts)
+        return self.earned[period]
 
 
 # A diff's candidate causes worked out exactly, one replay of the period each.

@@ -625,8 +625,11 @@ def overview(request: Request) -> Response:
         if page.who.role not in _OVERVIEW_ROLES:
             raise ForbiddenError("overview: finance and compliance")
         require_role(page.who, "get_verify")
+        # payouts by team are pay: finance's (SPEC §5); compliance sees the rest
         return page.render(
-            "overview.html", o=views.overview(page.reports, request.query_params.get("period"))
+            "overview.html",
+            o=views.overview(page.reports, request.query_params.get("period")),
+            pay=page.who.role == "finance",
         )
 
     return serve(page_of(request), build)

@@ -288,6 +288,11 @@ class TestObjectLevel:
 
         assert [status(r) for r in (case, decision, coaching)] == [200, 200, 200]
         assert [status(r) for r in (adjustment, on_adjustment, sale)] == [404, 404, 404]
+        # finance: every event pay can rest on (a case: its fine), not coaching
+        as_finance = api.as_("finance")
+        assert api.client.get(f"/events/{case.event_id}", headers=as_finance).status_code == 200
+        url = f"/events/{coaching.event_id}"
+        assert api.client.get(url, headers=as_finance).status_code == 404
 
     def test_a_manager_sees_only_their_team(self, api: Api) -> None:
         assert api.client.get("/reps/rep-li/history", headers=api.as_("manager")).status_code == 200

@@ -7,17 +7,21 @@ SQLite and PostgreSQL, through the library, an import and the CLI."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from api.settings import get_settings
 from cli import app as cli_app
 from ledger.application import Ledger
+from ledger.backends import postgres, sqlite
 from ledger.chain import CURRENT_LINKS
 from ledger.chain_guard import CHAIN_MODE
-from ledger.errors import ChainModeError
+from ledger.errors import ChainLinksError, ChainModeError
 from tests.builders import jsonl, sale, seeded, stored_count
 from tests.integration.test_audit_chain import Raw
 
@@ -121,3 +125,45 @@ def test_the_cli_says_so_in_one_line_and_exits_nonzero(
     assert "Traceback" not in result.output
     assert KEY not in result.output
     assert stored_count(first) == before
+
+
+class TestTheRecord:
+    def test_a_first_append_that_fails_leaves_the_record_to_the_next(
+        self, db_url: str, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The first append to an empty store fails after its mode was checked (a
+        dropped connection: the append is retried): the record it wrote is rolled
+        back with it, and the retry writes it again — it was taken as settled,
+        and every other process then read a links 2 chain as links 1, broken."""
+        backend = postgres if db_url.startswith("postgresql") else sqlite
+        real = backend.ensure_chain_mode
+        failed: list[int] = []
+
+        def fails_once(session: Any, recorder: Any) -> None:
+            real(session, recorder)
+            if not failed:
+                failed.append(1)
+                pg = backend is postgres
+                raise (psycopg.OperationalError if pg else sqlite3.OperationalError)("dropped")
+
+        monkeypatch.setattr(backend, "ensure_chain_mode", fails_once)
+        ledger = seeded(make_ledger(), "r1")
+        assert failed
+        assert ledger.chain.get_state(CHAIN_MODE) == {"mode": "sha256", "links": CURRENT_LINKS}
+        assert make_ledger().verify().ok  # another process
+
+    def test_links_of_a_version_this_code_does_not_know_are_one_clear_refusal(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A store written by a newer version (links 3): verify and a writer say
+        so as a ChainLinksError (one line from the CLI), not a ValueError."""
+        _written(make_ledger, None)
+        make_ledger().chain.put_state(CHAIN_MODE, {"mode": "sha256", "links": 3})
+        with pytest.raises(ChainLinksError, match="version 3"):
+            make_ledger().verify()
+        with pytest.raises(ChainLinksError, match="version 3"):
+            make_ledger().import_lines(jsonl(sale("S2", "r1")), actor="crm")
+        result = CliRunner().invoke(cli_app, ["verify", "--db", db_url])
+        assert result.exit_code != 0
+        assert "version 3" in result.output
+        assert "Traceback" not in result.output

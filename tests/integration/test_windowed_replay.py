@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from ledger.events import ApprovalGranted
-from policies.periods import parse_period
+from policies.periods import parse_period, period_of
 from policies.plan import load_plan
 from projections.runner import Projector, verify_views
 from projections.service import Reports
@@ -214,10 +214,27 @@ def test_windowed_replay_equals_the_whole_log(steps: list[Step]) -> None:
             Projector(ledger).catch_up(batch_events=5)
             assert verify_views(ledger) == []
             windowed = _compare(ledger, positions)
-            # at the head nothing later can have changed a stored total
-            assert windowed >= len(REPS) * len(QUARTERS)
+            # at the head nothing later can have changed a stored total — unless
+            # a quarter was paid before events of an earlier one came: they may
+            # change what it carried in, and the replay then reads the whole log
+            if not _paid_before_earlier_events(steps):
+                assert windowed >= len(REPS) * len(QUARTERS)
         finally:
             ledger.close()
+
+
+def _paid_before_earlier_events(steps: list[Step]) -> bool:
+    """Whether a quarter was paid before an event of an earlier quarter was recorded."""
+    paid: list[str] = []
+    for what, payload in steps:
+        if what == "pay":
+            paid.append(payload)
+            continue
+        for event in payload:
+            quarter = str(period_of(datetime.fromisoformat(event["occurred_at"]), "quarter"))
+            if any(quarter < p for p in paid):
+                return True
+    return False
 
 
 def _year_of_history(ledger: Ledger) -> None:

@@ -264,9 +264,14 @@ class TestScope:
     def test_overview_is_for_finance_and_compliance(
         self, site: Site, actor: str, role: str, status: int
     ) -> None:
-        """Overview sums every rep's pay: only roles the API lets read every statement."""
+        """Overview sums every rep's attainment and tiers: finance and compliance;
+        its payouts by team are pay, finance's only (SPEC §5)."""
         site.sign_in(actor, role)
-        assert site.client.get("/app/overview").status_code == status
+        answer = site.client.get("/app/overview")
+        assert answer.status_code == status
+        if status == 200:
+            assert ('id="payouts-h"' in answer.text) is (role == "finance")
+            assert ("55,350.00" in answer.text) is (role == "finance")  # the Q3 run's payable
 
     def test_the_overview_opens_on_the_quarter_of_the_larger_team(self, site: Site) -> None:
         """The demo's 2026-Q3 (three reps) and 2026-09 (the inside team's two) end
