@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ _MAX_ID_CHARACTERS = 128  # SPEC §2: ids (`ledger.events.Id`)
 
 
 _OUTCOMES = ("upheld", "rejected")
+# The ids `new_dispute_id` makes.
+_DISPUTE_ID = re.compile(r"DSP-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class UseCases:
         message: str,
         actor: str,
         dispute_id: str | None = None,
+        by_the_rep: bool = False,
     ) -> tuple[str, RecordResult]:
         """A rep's dispute of a payout run; returns its ``dispute_id`` (made here
         when not given) and what was stored.
@@ -135,11 +139,18 @@ class UseCases:
         A ``dispute_id`` already naming another rep's or run's dispute is not
         refused as a conflict — that answer would tell a rep that someone
         else's dispute exists (SPEC §5: never a hint) — the dispute gets an id
-        of its own instead, the one answered (as the dispute page does)."""
-        new_id = dispute_id or new_dispute_id()
-        owner = self.ledger.dispute_of(new_id) if dispute_id else None
-        if owner is not None and owner != (rep_id, run_id):
-            new_id = new_dispute_id()
+        of its own instead, the one answered (as the dispute page does). Raised
+        ``by_the_rep``, an id of the rep's own choosing is kept only when it is
+        the rep's own dispute of this run, or a free id of the form this makes
+        (``DSP-`` and 12 random hex digits, which no one can guess): whether a
+        chosen id like ``DSP-401`` is taken changes nothing in the answer."""
+        owner = self.ledger.dispute_of(dispute_id) if dispute_id else None
+        kept = owner == (rep_id, run_id) or (  # the rep's own (a retry), or one free
+            owner is None
+            and dispute_id is not None
+            and (not by_the_rep or _DISPUTE_ID.fullmatch(dispute_id) is not None)
+        )
+        new_id = dispute_id if kept and dispute_id is not None else new_dispute_id()
         item = make_event(
             DisputeRaised,
             occurred_at=_now(),

@@ -40,6 +40,7 @@ def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> Di
         message=body.message,
         actor=principal.actor,
         dispute_id=body.dispute_id,
+        by_the_rep=principal.role == "rep",
     )
     return DisputeOut(dispute_id=dispute_id, **record_out(result).model_dump())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -149,31 +150,32 @@ class TestDisputeFlow:
         run = api.demo.run_id
         raised = api.client.post(
             "/disputes",
-            json={"run_id": run, "message": "S-1002 split should be 70/30", "dispute_id": "DSP-9"},
+            json={"run_id": run, "message": "S-1002 split should be 70/30"},
             headers=api.as_("rep"),
         )
         assert raised.status_code == 201, raised.text
+        dsp = raised.json()["dispute_id"]
         listed = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
-        assert [d["status"] for d in listed if d["dispute_id"] == "DSP-9"] == ["open"]
+        assert [d["status"] for d in listed if d["dispute_id"] == dsp] == ["open"]
 
         upheld = api.client.post(
-            "/disputes/DSP-9/resolution",
+            f"/disputes/{dsp}/resolution",
             json={"outcome": "upheld", "note": "CRM shows 70/30", "amount": "600.00"},
             headers=api.as_("finance"),
         )
         assert upheld.status_code == 201, upheld.text
         pending = api.client.get("/reps/rep-li/statements/2026-Q4", headers=api.as_("rep")).json()
-        assert "ADJ-DSP-9" in [p["subject_id"] for p in pending["pending"]]
+        assert f"ADJ-{dsp}" in [p["subject_id"] for p in pending["pending"]]
 
         self_approval = api.client.post(
             "/approvals",
-            json={"subject_id": "ADJ-DSP-9", "decision": "grant"},
+            json={"subject_id": f"ADJ-{dsp}", "decision": "grant"},
             headers=api.as_("finance"),
         )
         assert self_approval.status_code == 409
         approved = api.client.post(
             "/approvals",
-            json={"subject_id": "ADJ-DSP-9", "decision": "grant"},
+            json={"subject_id": f"ADJ-{dsp}", "decision": "grant"},
             headers=api.as_("finance2"),
         )
         assert approved.status_code == 201, approved.text
@@ -182,35 +184,34 @@ class TestDisputeFlow:
         adjustment = next(x for x in statement["lines"] if x["kind"] == "adjustment")
         assert adjustment["amount"] == "600.00"
         step = adjustment["explanation"][0]
-        assert step["values"]["dispute_id"] == "DSP-9"
+        assert step["values"]["dispute_id"] == dsp
         assert step["values"]["approved_by"] == "fin-bob"
         # −7000 correction of Q3 + 600 = −6400
         assert statement["total"] == "-6400.00"
         resolved = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
-        assert [(d["status"], d["outcome"]) for d in resolved if d["dispute_id"] == "DSP-9"] == [
+        assert [(d["status"], d["outcome"]) for d in resolved if d["dispute_id"] == dsp] == [
             ("resolved", "upheld")
         ]
 
     def test_another_reps_dispute_id_gets_no_hint_it_exists(self, api: Api) -> None:
         """SPEC §5, never a hint: naming rep-li's dispute (DSP-401, the demo's) a
         rep of the same run is answered as for an unused id — the dispute gets
-        an id of its own — never a conflict saying the id is taken."""
+        an id of its own, as an unused chosen id does too — never a conflict
+        saying the id is taken, nor the chosen id back when it is free."""
         run = api.demo.run_id
-        taken = api.client.post(
-            "/disputes",
-            json={"run_id": run, "message": "my split", "dispute_id": "DSP-401"},
-            headers=api.as_("other_rep"),
-        )
-        fresh = api.client.post(
-            "/disputes",
-            json={"run_id": run, "message": "my split", "dispute_id": "DSP-NEW-1"},
-            headers=api.as_("other_rep"),
-        )
-        assert (taken.status_code, fresh.status_code) == (201, 201), taken.text
-        own_id = taken.json()["dispute_id"]
-        assert own_id not in {"DSP-401", "DSP-NEW-1"}
+        answers = [
+            api.client.post(
+                "/disputes",
+                json={"run_id": run, "message": "my split", "dispute_id": chosen},
+                headers=api.as_("other_rep"),
+            )
+            for chosen in ("DSP-401", "DSP-NEW-1")
+        ]
+        assert [a.status_code for a in answers] == [201, 201], answers[0].text
+        ids = [a.json()["dispute_id"] for a in answers]
+        assert all(re.fullmatch(r"DSP-[0-9a-f]{12}", i) for i in ids), ids
         mine = api.client.get("/reps/rep-chen/disputes", headers=api.as_("other_rep")).json()
-        assert {own_id, "DSP-NEW-1"} <= {d["dispute_id"] for d in mine}
+        assert set(ids) <= {d["dispute_id"] for d in mine}
         theirs = api.client.get("/reps/rep-li/disputes", headers=api.as_("rep")).json()
         assert [d["message"] for d in theirs if d["dispute_id"] == "DSP-401"] != ["my split"]
 
