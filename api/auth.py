@@ -159,19 +159,27 @@ def may_read_event(
     events that concern them, managers those of their team.
     """
     role = principal.role
-    if event_type in _READ_BY_ALL or role == "finance":
-        # finance: every event pay can rest on; coaching never does
-        return event_type in _READ_BY_ALL or event_type not in _NEVER_PAY
-    if role == "compliance":
-        decided_a_case = event_type in DECISION_TYPES and subject_kind == "case"
-        return decided_a_case or event_type in HISTORY_TYPES
-    if role == "admin":
-        return event_type in EVENT_WRITERS["admin"]
+    if event_type in _READ_BY_ALL:
+        return True
+    if role in {"finance", "compliance", "admin"}:
+        return _reads_by_kind(role, event_type, subject_kind)
     if event_type == "PayoutCalculated":
         return False
     if role == "rep":
         return principal.rep_id in reps
     return role == "manager" and any(_manages_rep(principal, r, reports) for r in reps)
+
+
+def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:
+    """Roles that read by the kind of event, whoever's it is: finance every event
+    pay can rest on (coaching never does); compliance the histories' and the
+    decisions on cases; admin the events of its own work."""
+    if role == "finance":
+        return event_type not in _NEVER_PAY
+    if role == "compliance":
+        decided_a_case = event_type in DECISION_TYPES and subject_kind == "case"
+        return decided_a_case or event_type in HISTORY_TYPES
+    return event_type in EVENT_WRITERS["admin"]
 
 
 def _manages_rep(principal: Principal, rep_id: str, reports: Reports) -> bool:

@@ -188,8 +188,11 @@ class JsonBody:
             scope["type"] != "http"
             or scope["method"] not in _WITH_BODY
             or scope["path"] == "/events"  # the hot path checks its own body
-            or not any(r.match(scope["path"]) for r in (*self.routes, *self.bodiless))
         ):
+            await self.app(scope, receive, send)
+            return
+        bodiless = any(r.match(scope["path"]) for r in self.bodiless)
+        if not bodiless and not any(r.match(scope["path"]) for r in self.routes):
             await self.app(scope, receive, send)
             return
         try:
@@ -197,14 +200,17 @@ class JsonBody:
         except BodyTooLargeError as exc:
             await _refuse(send, 413, "too_large", str(exc.detail))
             return
-        refusal = self._refusal(scope, body) if body else None
+        refusal = self._refusal(scope, body, bodiless=bodiless) if body else None
         if refusal is not None:
             await _refuse(send, *refusal)
             return
         await self.app(scope, replaying(body, receive), send)
 
-    def _refusal(self, scope: Scope, body: bytes) -> tuple[int, str, str, str | None] | None:
-        """Why a body is refused (status, error, detail, field), or None."""
+    def _refusal(
+        self, scope: Scope, body: bytes, *, bodiless: bool
+    ) -> tuple[int, str, str, str | None] | None:
+        """Why a body is refused (status, error, detail, field), or None;
+        ``bodiless``: sent to a route that takes none (then it must be JSON)."""
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), None)
         if not is_json(content_type):
             detail = UnsupportedMediaTypeError(_text(content_type)).detail
@@ -218,7 +224,7 @@ class JsonBody:
         twice = _key_given_twice(body)
         if twice is not None:  # FastAPI's decoder would take the last silently
             return 422, "invalid", f"{twice}: {TWICE}", twice
-        if any(r.match(scope["path"]) for r in self.bodiless) and not _is_json(body):
+        if bodiless and not _is_json(body):
             return 422, "invalid", "malformed JSON", "body"
         return None
 

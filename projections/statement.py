@@ -396,11 +396,7 @@ class Calculator:
                 team_clawed_back=clawed_back,
                 reporting=self._reporting(),
             )
-        if with_releases and plan.commission.basis == "collection":
-            facts = self._with_releases(rep_id, period, plan, facts)
-        elif with_releases and rep_id in self.facts.payments_by_rep:
-            facts = self._late_releases(rep_id, period, plan, facts)
-        return facts
+        return self._with_releases(rep_id, period, plan, facts) if with_releases else facts
 
     # -- SPEC §3.1: currencies, overrides, pay on collection --------------------
 
@@ -503,12 +499,26 @@ class Calculator:
         facts: PeriodFacts,
         without: _Without | None = None,
     ) -> PeriodFacts:
-        """SPEC §3.1 pay on collection: the payments received in ``period`` (each
-        with what its sale earned in its booking period) and every payment so far
-        of the sales booked in it. Reads the booking period of each payment: a
-        windowed replay that did not read one steps aside (`_check_booked`).
-        ``without``: as if an event had never been recorded (``facts`` are the
-        period's without it already; nothing is kept of what is worked out)."""
+        """SPEC §3.1 pay on collection: the payments received in ``period``, each
+        with what its sale earned in its booking period. Under a collection plan,
+        also every payment so far of the sales booked in it; under a plan paid
+        on booking, a payment of a sale booked earlier under a collection plan
+        (the plan changed between) still releases its share of what the sale
+        earned then — it was earned, and its booking period counts it as
+        released. Reads the booking period of each payment: a windowed replay
+        that did not read one steps aside (`_check_booked`). ``without``: as if
+        an event had never been recorded (``facts`` are the period's without it
+        already; nothing is kept of what is worked out)."""
+        if plan.commission.basis != "collection":
+            if rep_id not in self.facts.payments_by_rep or not any(
+                p.commission.basis == "collection"
+                for v in self.facts.plans.values()
+                for p in v.values()
+            ):
+                return facts  # no payment, or no plan ever held commission back
+            self._check_placed(period, plan)
+            releases = self._releases_in(rep_id, period, plan, None, without)
+            return replace(facts, releases=tuple(releases)) if releases or facts.releases else facts
         f = self.facts
         self._check_placed(period, plan)
         earned_here = earned_by_sale(plan, facts)
@@ -526,28 +536,6 @@ class Calculator:
             ]
         releases = self._releases_in(rep_id, period, plan, earned_here, without)
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
-
-    def _late_releases(
-        self,
-        rep_id: str,
-        period: Period,
-        plan: Plan,
-        facts: PeriodFacts,
-        without: _Without | None = None,
-    ) -> PeriodFacts:
-        """SPEC §3.1 pay on collection, in a period paid on booking: a payment
-        received in it of a sale booked earlier under a collection plan (the
-        plan changed between) still releases its share of what the sale earned
-        then — it was earned, and its booking period counts it as released."""
-        if not any(
-            p.commission.basis == "collection"
-            for v in self.facts.plans.values()
-            for p in v.values()
-        ):
-            return facts  # no plan ever held commission back
-        self._check_placed(period, plan)
-        releases = self._releases_in(rep_id, period, plan, None, without)
-        return replace(facts, releases=tuple(releases)) if releases or facts.releases else facts
 
     def _releases_in(
         self,
@@ -1046,11 +1034,7 @@ class Calculator:
         so a sale whose cancellation is taken out releases its payments again."""
         without = self._without_shape_event(plan, without_event(facts, event_id), event_id)
         taken_out = _Without(event_id, self, rep_id, booking)
-        if plan.commission.basis == "collection":
-            return self._with_releases(rep_id, facts.period, plan, without, taken_out)
-        if facts.releases or rep_id in self.facts.payments_by_rep:
-            return self._late_releases(rep_id, facts.period, plan, without, taken_out)
-        return without
+        return self._with_releases(rep_id, facts.period, plan, without, taken_out)
 
     def _without_shape_event(self, plan: Plan, facts: PeriodFacts, event_id: str) -> PeriodFacts:
         """``facts`` as if the rate, payment or transfer ``event_id`` was never recorded."""
