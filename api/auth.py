@@ -8,6 +8,7 @@ rep's data gets 404 — never the data, and never a hint that it exists.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Final
 
 from api.tokens import Principal
@@ -20,6 +21,7 @@ from ledger.catalogue import (
     writers_by_role,
 )
 from ledger.errors import NotFoundError
+from policies.periods import parse_period
 from projections.service import Reports
 
 __all__ = [
@@ -120,13 +122,21 @@ def manages(principal: Principal, manager_id: object) -> bool:
 
 
 def check_rep_scope(
-    principal: Principal, rep_id: str, reports: Reports, *, at: int | None = None
+    principal: Principal,
+    rep_id: str,
+    reports: Reports,
+    *,
+    at: int | None = None,
+    period: str | None = None,
 ) -> None:
     """404 unless the principal may see ``rep_id``'s data.
 
-    Reps see only themselves; managers their team (reps whose manager is them);
-    finance and compliance everyone. ``at``: as the read models stand at that
-    position (`Reports.now_position`), without waiting for them.
+    Reps see only themselves; managers their team (reps whose manager is them
+    today) and, for one ``period``, the reps they managed on some day of it — a
+    rep who moved on stays readable for the periods their manager's overrides
+    and decisions were made in; finance and compliance everyone. ``at``: as the
+    read models stand at that position (`Reports.now_position`), without
+    waiting for them.
     """
     hidden = NotFoundError(f"no rep {rep_id}", field="rep_id")
     if principal.role == "rep":
@@ -135,8 +145,25 @@ def check_rep_scope(
         return
     # NotFoundError for a rep that does not exist
     directory = reports.rep(rep_id) if at is None else reports.rep_at(rep_id, at)
-    if principal.role == "manager" and not manages(principal, directory.manager_id):
+    if principal.role != "manager" or manages(principal, directory.manager_id):
+        return
+    days = _days_of(period)
+    if days is None or not any(
+        manages(principal, m) for m in reports.managers_between(rep_id, *days, at=at)
+    ):
         raise hidden
+
+
+def _days_of(period: str | None) -> tuple[date, date] | None:
+    """The first and last day of ``period``; None for none, or one that does not
+    parse (the read that follows names that error)."""
+    if period is None:
+        return None
+    try:
+        parsed = parse_period(period)
+    except ValueError:
+        return None
+    return parsed.first_day, parsed.last_day
 
 
 def may_read_event(
@@ -146,6 +173,7 @@ def may_read_event(
     reports: Reports,
     *,
     subject_kind: str | None = None,
+    on: date | None = None,
 ) -> bool:
     """Whether the principal may read one event (GET /events/{id}).
 
@@ -156,7 +184,8 @@ def may_read_event(
     decision) — and no one's pay; a payout run's calculation holds every rep's
     statement, so only finance reads it; admin reads the events of its own
     work (plans, enrolment: SPEC §5), no one's pay; otherwise reps read the
-    events that concern them, managers those of their team.
+    events that concern them, managers those of their team — today's, or the
+    reps they managed ``on`` the event's day.
     """
     role = principal.role
     if event_type in _READ_BY_ALL:
@@ -167,7 +196,7 @@ def may_read_event(
         return False
     if role == "rep":
         return principal.rep_id in reps
-    return role == "manager" and any(_manages_rep(principal, r, reports) for r in reps)
+    return role == "manager" and any(_manages_rep(principal, r, reports, on) for r in reps)
 
 
 def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:
@@ -182,8 +211,11 @@ def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool
     return event_type in EVENT_WRITERS["admin"]
 
 
-def _manages_rep(principal: Principal, rep_id: str, reports: Reports) -> bool:
+def _manages_rep(principal: Principal, rep_id: str, reports: Reports, on: date | None) -> bool:
     try:
-        return manages(principal, reports.rep(rep_id).manager_id)
+        if manages(principal, reports.rep(rep_id).manager_id):
+            return True
+        then = reports.managers_between(rep_id, on, on) if on is not None else []
     except NotFoundError:
         return False
+    return any(manages(principal, m) for m in then)

@@ -96,6 +96,14 @@ class DirectoryRow(Row):
             team=in_force(self.teams, day),
         )
 
+    def managers_between(self, first: date, last: date) -> list[str]:
+        """Every manager the rep had on some day from ``first`` to ``last``: the one
+        in force on ``first``, then each that took over by ``last``."""
+        found = [in_force(self.managers, first)]
+        after, until = first.isoformat(), last.isoformat()
+        found += [value for since, _, value in self.managers if after < since[:10] <= until]
+        return [m for m in dict.fromkeys(found) if m is not None]
+
 
 class DisputeRow(Row):
     """A dispute a rep raised on a payout run, and its resolution once made."""

@@ -877,9 +877,21 @@ class Reports:
         """`rep` as the read models stand at ``position`` (where `fresh` or
         `now_position` found them): read once per position, its team and manager
         those in force `today` (a transfer dated later moves the rep on its day)."""
+        return self._directory_row(rep_id, position).on(self.today())
+
+    def managers_between(
+        self, rep_id: str, first: date, last: date, *, at: int | None = None
+    ) -> list[str]:
+        """Every manager ``rep_id`` had on some day from ``first`` to ``last``, as
+        the read models stand now (or at position ``at``); NotFoundError if no rep."""
+        position = self.fresh() if at is None else at
+        return self._directory_row(rep_id, position).managers_between(first, last)
+
+    def _directory_row(self, rep_id: str, position: int) -> DirectoryRow:
+        """The rep's directory row as stored, read once per position."""
         kept = self._directory.get(rep_id)
         if kept is not None and kept[0] == position:
-            return kept[1].on(self.today())
+            return kept[1]
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
@@ -887,7 +899,7 @@ class Reports:
         if len(self._directory) >= _KEPT_REPS:
             self._directory.clear()
         self._directory[rep_id] = (position, row)
-        return row.on(self.today())
+        return row
 
     def history(self, rep_id: str) -> list[HistoryEntry]:
         """The rep's disciplinary history, from its read model: each entry typed

@@ -314,11 +314,14 @@ def audit_read(principal: Principal, rep_id: str, what: str) -> None:
         )
 
 
-def check_rep_access(page: Page, rep_id: str, route: str, *, reads: str | None = None) -> None:
+def check_rep_access(
+    page: Page, rep_id: str, route: str, *, reads: str | None = None, period: str | None = None
+) -> None:
     """As the API's ``route`` does: the caller's role may call it and ``rep_id``
-    is in their scope; a read (``reads``: of what) is audited (`audit_read`)."""
+    is in their scope (for ``period``, when the page shows one); a read
+    (``reads``: of what) is audited (`audit_read`)."""
     require_role(page.who, route)
-    check_rep_scope(page.who, rep_id, page.reports)
+    check_rep_scope(page.who, rep_id, page.reports, period=period)
     if reads is not None:
         audit_read(page.who, rep_id, reads)
 
@@ -457,7 +460,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
     full_line = request.query_params.get("line")
 
     def build(page: Page) -> Response:
-        check_rep_access(page, rep_id, "get_statement", reads="statement")
+        check_rep_access(page, rep_id, "get_statement", reads="statement", period=period)
         # The statement in the ledger's own words (served from the read model);
         # only the steps shown are worded again in the page's language: a line
         # of 10,000 sales shows 25 of them.

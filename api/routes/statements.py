@@ -106,7 +106,7 @@ async def get_statement(
     # view to make (or a read that must wait for the projections) runs in a thread.
     at = reports.now_position() if as_of is None and reports.keeps(view, offset, limit) else None
     if at is not None:
-        check_rep_scope(principal, rep_id, reports, at=at)
+        check_rep_scope(principal, rep_id, reports, at=at, period=period)
         body = reports.kept_view_json(
             rep_id, period, at, view=view, locale=locale, offset=offset, limit=limit
         )
@@ -130,7 +130,7 @@ def _statement_json(
     offset: int | None,
     limit: int | None,
 ) -> bytes:
-    check_rep_scope(principal, rep_id, reports)
+    check_rep_scope(principal, rep_id, reports, period=period)
     _audit_read(principal, rep_id, "statement")
     return reports.statement_view_json(
         rep_id, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
@@ -156,7 +156,7 @@ def get_diff(
     change's ``text`` in the language of Accept-Language (en, zh-CN; 406 for only
     others). ETag: 304 for If-None-Match naming it."""
     require_role(principal, "get_diff")
-    check_rep_scope(principal, rep_id, reports)
+    check_rep_scope(principal, rep_id, reports, period=period)
     _audit_read(principal, rep_id, "diff")
     body = as_json(diff_texts(reports.diff(rep_id, period, from_, to), locale)).body
     return conditional(bytes(body), media_type=_JSON, if_none_match=if_none_match)

@@ -2,7 +2,9 @@
 date leaves the rep in their manager's team until that day — the new manager
 gets 404 on the rep's statements and disputes, 403 recording for them, and
 neither `GET /reps`, the summary nor the team page lists them — and moves them
-on it (the day injected into the app: `create_app(today=...)`)."""
+on it (the day injected into the app: `create_app(today=...)`). The manager
+they left still reads the rep's periods they managed (their overrides and
+decisions were made on them), and nothing later."""
 
 from __future__ import annotations
 
@@ -29,13 +31,17 @@ class Served:
 
     def team_page(self, who: str) -> str:
         """The team page (SPEC §5.1) of ``who``, signed in by a one-time link."""
+        return str(self.page("/app/team?period=2026-Q4", who).text)
+
+    def page(self, path: str, who: str) -> Any:
+        """A page (SPEC §5.1) as ``who`` sees it, signed in by a one-time link."""
         actor, role = WHO[who]
         self.client.cookies.clear()
         app: Any = self.client.app
         code = app.state.signin_codes.issue(actor=actor, role=role)
         signed_in = self.client.post("/app/signin", data={"code": code}, follow_redirects=False)
         assert signed_in.status_code == 303
-        return str(self.client.get("/app/team?period=2026-Q4").text)
+        return self.client.get(path)
 
     def get(self, url: str, who: str) -> Any:
         return self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[who]}"})
@@ -92,7 +98,27 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     served.clock.day = MOVE_DAY
     for url in ("/reps/r1/statements/2026-Q3", "/reps/r1/statements/2026-Q4", "/reps/r1/disputes"):
         assert served.get(url, "he").status_code == 200, url
+    # the periods mgr-zhao managed r1 in (2027-Q1 up to the move), nothing later
+    for url in ("/reps/r1/statements/2026-Q4", "/reps/r1/statements/2027-Q1"):
+        assert served.get(url, "zhao").status_code == 200, url
+        head = served.get(url, "zhao").json()["chain_head"]["position"]
+        answer = served.get(f"{url}/diff?from={head}&to={head}", "zhao")
+        assert answer.status_code == 200, answer.text
+        assert served.get(f"{url}/bundle", "zhao").status_code == 200, url
+    # the sale r1 made on mgr-zhao's watch (2 November 2026)
+    lines = served.get("/reps/r1/statements/2026-Q4", "zhao").json()["lines"]
+    cited = {e for line in lines for e in line.get("event_ids", [])}
+    kinds = {served.get(f"/events/{e}", "fin").json()["type"]: e for e in cited}
+    assert served.get(f"/events/{kinds['SaleRecorded']}", "zhao").status_code == 200
+    later = "/reps/r1/statements/2027-Q2"
+    head = served.get(later, "he").json()["chain_head"]["position"]
+    for url in (later, f"{later}/diff?from={head}&to={head}", f"{later}/bundle"):
         assert served.get(url, "zhao").status_code == 404, url
+        assert served.get(url, "he").status_code == 200, url
+    assert served.get("/reps/r1/disputes", "zhao").status_code == 404
+    assert served.page("/app/reps/r1/statements/2026-Q4", "zhao").status_code == 200
+    assert served.page("/app/reps/r1/statements/2027-Q2", "zhao").status_code == 404
+    assert served.get("/reps/r1/statements/2026-Q4", "he").status_code == 200
     assert served.kpi("zhao", "0.9") == 403
     assert served.kpi("he", "0.8") == 201
     assert (served.listed("zhao"), served.listed("he")) == (["r2"], ["r1"])
