@@ -82,13 +82,16 @@ class ReportingLines:
 
 @dataclass(frozen=True)
 class TeamSale:
-    """A credited sale of a rep in the manager's period (credited to that rep)."""
+    """A credited sale of a rep in the manager's period (credited to that rep),
+    with the exchange rate events its conversion used (SPEC §3.1 currencies:
+    none in the manager's currency)."""
 
     rep_id: str
     sale_id: str
     event_id: str
     occurred_at: datetime
     credited: Decimal
+    rate_event_ids: tuple[str, ...] = ()
 
 
 def override_lines(
@@ -100,7 +103,7 @@ def override_lines(
 ) -> list[Line]:
     """An ``override`` line per level with a rate: the rate × the credited sales
     of the reps at that level at each sale's moment; its explanation lists each
-    rep's credited total and the sales and reporting events it rests on."""
+    rep's credited total and the sales, rates and reporting events it rests on."""
     by_level: dict[int, dict[str, tuple[Decimal, list[str]]]] = {}
     for sale in sorted(sales, key=lambda s: (s.occurred_at, s.sale_id, s.rep_id)):
         found = lines.level_of(manager_id, sale.rep_id, sale.occurred_at)
@@ -109,7 +112,7 @@ def override_lines(
         level, reporting_ids = found
         reps = by_level.setdefault(level, {})
         credited, ids = reps.get(sale.rep_id, (Decimal(0), []))
-        ids.extend((sale.event_id, *reporting_ids))
+        ids.extend((sale.event_id, *sale.rate_event_ids, *reporting_ids))
         reps[sale.rep_id] = (CALC.add(credited, sale.credited), ids)
     result = []
     for level, rate in enumerate(override.rates, start=1):

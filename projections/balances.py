@@ -23,12 +23,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # 4 (and statements 4): a paid period stays corrected once its correction is paid,
 # its later events say where each correction went (``correction_in``), and a
 # period paid before the one it carries from settles that balance; 5 (and
-# attainment 3, statements 5): a sale dated after its rep left credits them nothing
+# attainment 3, statements 5): a sale dated after its rep left credits them nothing;
+# statements 7: a paid period names (and its correction cites) the backdated
+# transfers, plan assignments and team sales' rates that changed it, and an
+# override line cites the rates its team's sales converted at
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 6, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 7, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -297,9 +297,10 @@ class LedgerFacts:
     # after the day its rep left credits them nothing when it or the departure
     # was recorded since (`after_leaving`)
     leaver_rule_from: int | None = None
-    # rep_id -> ids of its targets, cases, adjustments, disputes (in order)
     # event id -> record, of every event but sales (see `record`)
     records: dict[str, EventRecord] = field(default_factory=dict)
+    # rep_id -> ids of its targets, cases, adjustments, disputes, and the event
+    # ids of its plan assignments (`RepPlanAssigned`), in order
     by_rep: dict[str, dict[str, list[str]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
@@ -345,6 +346,35 @@ class LedgerFacts:
             dict(self._sale_of_event) if self._sale_of_event is not None else None
         )
         return forked
+
+    def without(self, event_id: str) -> LedgerFacts | None:
+        """These facts as if the exchange rate, reporting or plan assignment
+        ``event_id`` had never been recorded (SPEC §4: a paid period names the
+        later events whose removal would change a line); None for any other
+        event, which a statement takes out of a period's facts itself
+        (`policies.causes.without_event`).
+
+        A copy of the one container the event is in — the pair's rates, the
+        rep's reporting changes (an enrolment's place in them: its manager),
+        the rep's assignments — the rest shared, never changed: the period is
+        worked out again over it by a calculator of its own."""
+        record = self.records.get(event_id)
+        if record is None:
+            return None
+        d = record.data
+        if record.type == "FxRateSet":
+            pair = (d["base"], d["quote"])
+            kept = [r for r in self.fx_rates.get(pair, ()) if r.event_id != event_id]
+            return replace(self, fx_rates={**self.fx_rates, pair: kept})
+        rep_id: str = d.get("rep_id", "")
+        if record.type in {"RepEnrolled", "RepTransferred"} and rep_id in self.reporting:
+            changes = [c for c in self.reporting[rep_id] if c[2] != event_id]
+            return replace(self, reporting={**self.reporting, rep_id: changes})
+        info = self.reps.get(rep_id)
+        if record.type == "RepPlanAssigned" and info is not None:
+            assigned = [a for a in info.assignments if a[1] != record.position]
+            return replace(self, reps={**self.reps, rep_id: replace(info, assignments=assigned)})
+        return None
 
     # -- the fold --------------------------------------------------------------
 
@@ -467,6 +497,8 @@ class LedgerFacts:
         info = self.reps.get(d["rep_id"])  # None: a manager's replay (see `_on_RepLeft`)
         if info is not None:
             info.assignments.append((r.occurred_at, r.position, d["plan_id"]))
+            # by event id too: what a paid period's causes weigh (`Calculator`)
+            self.by_rep[d["rep_id"]]["assignments"].append(r.event_id)
         return {d["rep_id"]}
 
     def _on_RepLeft(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802

@@ -29,7 +29,7 @@ from policies.causes import (
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey
 from policies.corrections import carried_balance_line, diff_lines, line_key
-from policies.currency import Converted, FxRate, MissingRate, convert
+from policies.currency import FxRate, MissingRate, convert
 from policies.draws import balance_after_of, draw_lines
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -444,12 +444,7 @@ class Calculator:
         apart, each with its cancellation's event id (what a paid period's
         causes weigh: without the cancellation, the sale is credited)."""
         f = self.facts
-        ever = f.managers_ever
-        team = sorted(
-            rep
-            for rep, managers in ever.items()
-            if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
-        )
+        team = self._team_of(manager_id)
         found: list[TeamSale] = []
         clawed_back: list[tuple[TeamSale, str]] = []
         manager = f.reps.get(manager_id)
@@ -464,14 +459,16 @@ class Calculator:
                 ):
                     continue  # credited to no one (`period_facts`), or the manager had left
                 amount = sale.amount
+                rate_ids: tuple[str, ...] = ()
                 if sale.currency != plan.currency:
                     converted = self._converted(sale, plan.currency)
                     if converted is None:
                         continue
                     amount = converted[0]
+                    rate_ids = converted[1].event_ids if converted[1] is not None else ()
                 credited = amount * sale.credits[rep_id]
                 team_sale = TeamSale(
-                    rep_id, sale.sale_id, sale.event_id, sale.occurred_at, credited
+                    rep_id, sale.sale_id, sale.event_id, sale.occurred_at, credited, rate_ids
                 )
                 window = self._window_days(rep_id, sale, plan)
                 cancel = sale.cancellation
@@ -482,6 +479,19 @@ class Calculator:
                 else:
                     found.append(team_sale)
         return tuple(found), tuple(clawed_back)
+
+    def _team_of(self, manager_id: str) -> list[str]:
+        """Every rep who ever reported to ``manager_id`` or to one of their
+        reports (`LedgerFacts.managers_ever`), sorted: whose sales an override
+        of the manager's may count — the reporting lines at each sale's moment
+        decide which do. Without any one reporting event the team is among
+        these too (taking an event out only narrows who reported to whom)."""
+        ever = self.facts.managers_ever
+        return sorted(
+            rep
+            for rep, managers in ever.items()
+            if manager_id in managers or any(manager_id in ever.get(m, ()) for m in managers)
+        )
 
     def _window_days(self, rep_id: str, sale: SaleInfo, fallback: Plan) -> int:
         """The clawback window of the plan paying ``rep_id`` for the sale's period."""
@@ -932,21 +942,29 @@ class Calculator:
         (``every_kind``: every line but the carried balance and corrections —
         a draw's too, as a diff names them).
 
-        The candidates are the events the period's facts rest on (its own, its
-        team's: `policies.causes.fact_event_ids`; the rates, payments and
-        transfers of `_shape_event_ids`) and, under pay on collection, those
-        of each earlier booking period whose sales the period's payments
-        release (`_booking_periods`). The definition itself — the period
-        worked out again without each (`_period_without`) — for up to
-        `_MAX_EXACT_CAUSES` of them; more (a period replayed across a large
-        import) the faster way of `policies.causes.later_causes` for the
-        period's own facts, when its plan allows (`policies.causes.models`:
-        paid on booking — every line of its own, the same lines named)."""
+        The candidates are every event that can move the period's lines:
+        those its facts rest on (its own, its team's:
+        `policies.causes.fact_event_ids`), the rates, payments, plan
+        assignments and the team's reporting changes of `_shape_event_ids`,
+        and, under pay on collection, those of each earlier booking period
+        whose sales the period's payments release (`_booking_periods`). The
+        definition itself — the period worked out again without each
+        (`_lines_without`) — for up to `_MAX_EXACT_CAUSES` of them; more (a
+        period replayed across a large import) the faster way of
+        `policies.causes.later_causes` for the period's own facts, when its
+        plan allows (`policies.causes.models`: paid on booking — every line of
+        its own, the same lines named). The events beyond its own facts are
+        always worked out whole: the faster way models the period's own facts
+        only."""
         facts = self._own_facts[rep_id, paid_period]
         own_ids = fact_event_ids(facts)
         booking = self._booking_periods(rep_id, paid_period, plan)
         candidates = dict.fromkeys(
-            (*own_ids, *_shape_event_ids(facts), *(e for b in booking.values() for e in b.ids))
+            (
+                *own_ids,
+                *self._shape_event_ids(facts),
+                *(e for b in booking.values() for e in b.ids),
+            )
         )
         later = sorted(
             (position, event_id)
@@ -969,8 +987,7 @@ class Calculator:
             now = amounts(calculate_period(plan, facts).lines)
             zero = Decimal(0)
             for event_id in exact:
-                without = self._period_without(rep_id, plan, facts, booking, event_id)
-                was = amounts(calculate_period(plan, without).lines)
+                was = amounts(self._lines_without(rep_id, plan, facts, booking, event_id))
                 moved = frozenset(
                     k for k in set(now) | set(was) if now.get(k, zero) != was.get(k, zero)
                 )
@@ -1015,9 +1032,48 @@ class Calculator:
             base = self.period_facts(
                 rep_id, booking, then, carried_in=None, corrections=(), with_releases=False
             )
-            ids = frozenset((*fact_event_ids(base), *_shape_event_ids(base)))
+            ids = frozenset((*fact_event_ids(base), *self._shape_event_ids(base)))
             found[booking] = _Booking(then, base, ids)
         return found
+
+    def _lines_without(
+        self,
+        rep_id: str,
+        plan: Plan,
+        facts: PeriodFacts,
+        booking: dict[Period, _Booking],
+        event_id: str,
+    ) -> Sequence[Line]:
+        """The period's own lines as if ``event_id`` had never been recorded.
+
+        An exchange rate, a reporting change or a plan assignment reaches past
+        the period's own facts — which team sales count at which level, what a
+        team sale converts to, which plan (or none) pays the period, a team
+        member's clawback window, what a booking period earned —, so the
+        period is worked out again over the facts without it
+        (`LedgerFacts.without`), by a calculator of its own; any other event
+        is taken out of the period's facts (`_period_without`). The draw
+        balance carried in stands either way, as it does for the period's own
+        events: what the period drew is settled by its draw lines."""
+        masked = self.facts.without(event_id)
+        if masked is None:
+            without = self._period_without(rep_id, plan, facts, booking, event_id)
+            return calculate_period(plan, without).lines
+        then = masked.plan_for(rep_id, facts.period)
+        if then is None or then.period != facts.period.kind:
+            return ()  # no plan would pay the period: none of its lines
+        calculator = Calculator(
+            masked,
+            self.as_of,
+            self.locale,
+            window_start=self.window_start,
+            facts_from=self.facts_from,
+        )
+        balances = dict(self._draw_balances)
+        balances[rep_id, facts.period.previous()] = facts.draw_balance_in
+        calculator._draw_balances = balances
+        again = calculator.period_facts(rep_id, facts.period, then, carried_in=None, corrections=())
+        return calculate_period(then, again).lines
 
     def _period_without(
         self,
@@ -1027,52 +1083,15 @@ class Calculator:
         booking: dict[Period, _Booking],
         event_id: str,
     ) -> PeriodFacts:
-        """The period's own ``facts`` as if ``event_id`` had never been recorded:
-        its own and its team's facts (`policies.causes.without_event`), the
-        rates, payments and transfers (`_without_shape_event`), and the
-        releases worked out again — from the booking periods without it too,
-        so a sale whose cancellation is taken out releases its payments again."""
-        without = self._without_shape_event(plan, without_event(facts, event_id), event_id)
+        """The period's own ``facts`` as if ``event_id`` — one of the period's
+        own or its team's facts, or a payment — had never been recorded
+        (`policies.causes.without_event`), with the releases worked out again
+        without it (a payment not received) — from the booking periods without
+        it too, so a sale whose cancellation is taken out releases its
+        payments again."""
+        without = without_event(facts, event_id)
         taken_out = _Without(event_id, self, rep_id, booking)
         return self._with_releases(rep_id, facts.period, plan, without, taken_out)
-
-    def _without_shape_event(self, plan: Plan, facts: PeriodFacts, event_id: str) -> PeriodFacts:
-        """``facts`` as if the rate, payment or transfer ``event_id`` was never recorded."""
-        sales = []
-        for sale in facts.sales:
-            if sale.fx is None or event_id not in sale.fx.event_ids:
-                sales.append(sale)
-                continue
-            info = self.facts.sales[sale.sale_id]
-            key = (info.currency, plan.currency)
-            rates = [r for r in self._fx.get(key, ()) if r.event_id != event_id]
-            found = convert(
-                info.sale_id,
-                info.amount,
-                info.currency,
-                plan.currency,
-                at=info.occurred_at,
-                rates=rates,
-            )
-            if isinstance(found, Converted):
-                sales.append(sale._replace(amount=found.amount, fx=found.step))
-        reporting = facts.reporting
-        if reporting is not None:
-            reporting = ReportingLines.of(
-                ManagerChange(rep_id, manager_id, at, position, eid)
-                for rep_id, changes in self.facts.reporting.items()
-                for at, position, eid, manager_id in changes
-                if eid != event_id
-            )
-        return replace(
-            facts,
-            sales=tuple(sales),
-            reporting=reporting,
-            releases=tuple(r for r in facts.releases if r.payment.event_id != event_id),
-            booked_releases=tuple(
-                r for r in facts.booked_releases if r.payment.event_id != event_id
-            ),
-        )
 
     def _plan_cause(
         self, plan: Plan, facts: PeriodFacts, computed_at: int
@@ -1097,6 +1116,34 @@ class Calculator:
             if k[0] in OWN_KINDS and own.get(k, zero) != was.get(k, zero)
         )
         return (event_id, moved) if moved else None
+
+    def _shape_event_ids(self, facts: PeriodFacts) -> list[str]:
+        """The SPEC §3.1 events beyond its own facts a period's lines may rest
+        on — what a paid period's causes weigh: the rates its sales and its
+        team's were converted at, the payments it releases or counts, the
+        rep's plan assignments (which plan pays the period), and, for a
+        manager paid overrides, every reporting change of the team dated up to
+        its last sale there — into the team or out of it, at either level —
+        and the assignments of a team member with a cancelled sale (their
+        plan's clawback window decides whether it counts)."""
+        f = self.facts
+        ids = [e for sale in facts.sales if sale.fx is not None for e in sale.fx.event_ids]
+        ids += [r.payment.event_id for r in (*facts.releases, *facts.booked_releases)]
+        ids += f.by_rep.get(facts.rep_id, {}).get("assignments", [])
+        if facts.reporting is not None and (facts.team_sales or facts.team_clawed_back):
+            ids += [e for sale in facts.team_sales for e in sale.rate_event_ids]
+            if facts.team_sales:
+                last = max(sale.occurred_at for sale in facts.team_sales)
+                for member in self._team_of(facts.rep_id):
+                    ids += [e for at, _, e, _ in f.reporting.get(member, ()) if at <= last]
+            cancelled = {sale.rep_id for sale, _ in facts.team_clawed_back} | {
+                sale.rep_id
+                for sale in facts.team_sales
+                if (info := f.sales.get(sale.sale_id)) is not None and info.cancellation
+            }
+            for member in sorted(cancelled):
+                ids += f.by_rep.get(member, {}).get("assignments", [])
+        return list(dict.fromkeys(e for e in ids if e))
 
     def _position_of(self, event_id: str | None) -> int | None:
         record = self.facts.record(event_id) if event_id else None
@@ -1282,22 +1329,6 @@ class Calculator:
         }
 
 
-def _shape_event_ids(facts: PeriodFacts) -> list[str]:
-    """The SPEC §3.1 events a period's facts rest on: the rates its sales were
-    converted at, the payments it releases or counts, the transfers that placed
-    its team's sales."""
-    ids = [e for sale in facts.sales if sale.fx is not None for e in sale.fx.event_ids]
-    ids += [r.payment.event_id for r in (*facts.releases, *facts.booked_releases)]
-    if facts.reporting is not None:
-        ids += [
-            e
-            for sale in facts.team_sales
-            if (found := facts.reporting.level_of(facts.rep_id, sale.rep_id, sale.occurred_at))
-            for e in found[1]
-        ]
-    return list(dict.fromkeys(e for e in ids if e))
-
-
 @dataclass(frozen=True)
 class _Booking:
     """A booking period a paid period's releases come from: its plan, its
@@ -1326,9 +1357,8 @@ class _Without:
         if found is None or self.event_id not in found.ids:
             return self.calculator._earned_in(self.rep_id, period)  # noqa: SLF001
         if period not in self.earned:
-            plan, facts = found.plan, without_event(found.facts, self.event_id)
-            facts = self.calculator._without_shape_event(plan, facts, self.event_id)  # noqa: SLF001
-            self.earned[period] = earned_by_sale(plan, facts)
+            facts = without_event(found.facts, self.event_id)
+            self.earned[period] = earned_by_sale(found.plan, facts)
         return self.earned[period]
 
 

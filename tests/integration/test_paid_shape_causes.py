@@ -8,7 +8,11 @@ PostgreSQL:
   the paid period, are named on the override lines they move;
 - pay on collection: a period's lines are releases of what sales earned in
   their booking period, so a cancellation in a booking period — the paid one
-  or an earlier one — is named on every paid period whose releases it moved.
+  or an earlier one — is named on every paid period whose releases it moved;
+- events beyond a period's own facts that still move its lines, recorded late
+  and backdated: a transfer taking a rep out of a manager's team, a plan
+  assignment, an exchange rate a team sale converts at — each named on the
+  paid period, on its correction and in a diff (`caused_by`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, payouts, sale, stored_record
+from tests.builders import PLAN_TOML, enrol, jsonl, line, payouts, sale, stored_record
 from tests.unit.shapes import CREDITED_BANDS, plan_toml, shaped, spiff, tiers
 
 
@@ -200,3 +204,133 @@ class TestManyLaterEvents:
         assert changes["spiff", "spiff_id=push"][0] == "-20500.00"
         for _, named in changes.values():
             assert set(named) == cancelled
+
+
+_OVERRIDE = "[override]\nrates = [0.02, 0.01]\n"
+Q3_START = "2026-07-01T00:00:00+08:00"
+
+
+def _org_event(type_: str, rep_id: str, at: str = Q3_START, **fields: str) -> dict[str, Any]:
+    return line(type_, at=at, actor="hr-late", rep_id=rep_id, **fields)
+
+
+def _rate(rate: str, at: str) -> dict[str, Any]:
+    return line("FxRateSet", at=at, actor="fin-late", base="USD", quote="CNY", rate=rate)
+
+
+def _causes(diff: Any) -> dict[tuple[str, str | None], list[str]]:
+    return {(c.kind, c.subject): [e.event_id for e in c.caused_by] for c in diff.changes}
+
+
+class TestBackdatedEventsBeyondThePeriodsFacts:
+    """Each event here changes no sale, target or case of the period: it moves
+    its lines through who reported to whom, which plan pays it, or what a
+    team sale converts to — and removing it would change a line, so it is
+    named (SPEC §4; SPEC §3 rule 7: a correction is explained by the diff)."""
+
+    def test_a_transfer_out_of_the_team_is_named_by_the_manager_it_left(
+        self, ledger: Ledger
+    ) -> None:
+        """r1 (under m1) sold 100,000 in July; Q3 paid m1 an override of 2,000.
+        Then r1's move to m2 from 1 July is recorded: m1's Q3 would pay no
+        override (−2,000), m2's would pay 2,000. Both name the transfer."""
+        ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"),
+                enrol("m2"),
+                enrol("r1", manager_id="m1"),
+                sale("S1", "r1", "100000.00"),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(_org_event("RepTransferred", "r1", manager_id="m2")), actor="hr-late"
+        )
+        moved = stored_record(ledger, "RepTransferred", rep_id="r1").event_id
+        for manager, change in (("m1", "-2000.00"), ("m2", "2000.00")):
+            q3 = reports.statement(manager, "2026-Q3")
+            assert [e["event_id"] for e in q3["later_events"]] == [moved], manager
+            q4 = reports.statement(manager, "2026-Q4")
+            assert _changes(q4, "2026-Q3") == {("override", "level=1"): (change, [moved])}
+            (correction,) = [x for x in q4["lines"] if x["kind"] == "correction"]
+            assert correction["event_ids"] == [moved]
+
+    def test_a_transfer_out_of_the_team_is_the_cause_in_a_diff(self, ledger: Ledger) -> None:
+        """An open period: the transfer takes r1's sale off m1's override line,
+        and the diff across it says so (it named no cause)."""
+        ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"),
+                enrol("m2"),
+                enrol("r1", manager_id="m1"),
+                sale("S1", "r1", "100000.00"),
+            ),
+            actor="hr-sync",
+        )
+        before = ledger.head()
+        assert before is not None
+        ledger.import_lines(
+            jsonl(_org_event("RepTransferred", "r1", manager_id="m2")), actor="hr-late"
+        )
+        moved = stored_record(ledger, "RepTransferred", rep_id="r1").event_id
+        reports = Reports(ledger)
+        head = ledger.head()
+        assert head is not None
+        diff = reports.diff("m1", "2026-Q3", before.position, head.position)
+        assert _causes(diff) == {("override", "level=1"): [moved]}
+
+    def test_a_backdated_plan_assignment_is_named(self, ledger: Ledger) -> None:
+        """r1 sold 100,000 in July at 5 %; Q3 paid 5,000. Then r1's move to a
+        10 % plan from 1 July is recorded: Q3 would pay 10,000 (+5,000), and
+        the assignment is what changed it."""
+        ledger.publish_plan(shaped(), actor="admin")
+        richer = PLAN_TOML.replace('id = "field-sales"', 'id = "richer"')
+        ledger.publish_plan(
+            load_plan(richer.replace("default_rate = 0.05", "default_rate = 0.10"), "toml"),
+            actor="admin",
+        )
+        ledger.import_lines(jsonl(enrol("r1"), sale("S1", "r1", "100000.00")), actor="hr-sync")
+        reports = Reports(ledger)
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(
+            jsonl(_org_event("RepPlanAssigned", "r1", plan_id="richer")), actor="hr-late"
+        )
+        assigned = stored_record(ledger, "RepPlanAssigned", rep_id="r1").event_id
+        q3 = reports.statement("r1", "2026-Q3")
+        assert [e["event_id"] for e in q3["later_events"]] == [assigned]
+        q4 = reports.statement("r1", "2026-Q4")
+        assert _changes(q4, "2026-Q3") == {("commission", None): ("5000.00", [assigned])}
+
+    def test_a_late_rate_a_team_sale_converts_at_is_named_on_the_override(
+        self, ledger: Ledger
+    ) -> None:
+        """r1 (under m1) sold 10,000 USD on 20 July at 7.0 (1 July's rate):
+        m1's override 2 % of 70,000 = 1,400, paid. A rate of 7.5 dated 10 July,
+        recorded after, makes it 75,000: +100 on m1's override, named there as
+        on r1's own commission — and on the line itself, which rests on it."""
+        ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
+        ledger.import_lines(
+            jsonl(enrol("m1"), enrol("r1", manager_id="m1"), _rate("7.0", Q3_START)),
+            actor="hr-sync",
+        )
+        usd = sale("SU", "r1", "10000.00", at="2026-07-20T10:00:00+08:00") | {"currency": "USD"}
+        ledger.import_lines(jsonl(usd), actor="crm")
+        reports = Reports(ledger)
+        _pay(reports, "2026-Q3")
+        ledger.import_lines(jsonl(_rate("7.5", "2026-07-10T00:00:00+08:00")), actor="fin-late")
+        late = stored_record(ledger, "FxRateSet", rate="7.5").event_id
+        q3 = reports.statement("m1", "2026-Q3")
+        assert [e["event_id"] for e in q3["later_events"]] == [late]
+        q4 = reports.statement("m1", "2026-Q4")
+        assert _changes(q4, "2026-Q3") == {("override", "level=1"): ("100.00", [late])}
+        assert _changes(reports.statement("r1", "2026-Q4"), "2026-Q3") == {
+            ("commission", None): ("250.00", [late])
+        }
+        # the override line as paid rests on the rate its team sale converted at
+        first = next(r.event_id for r in ledger.iter_log() if r.type == "FxRateSet")
+        (override,) = [x for x in q3["lines"] if x["kind"] == "override"]
+        assert first in override["event_ids"]
