@@ -256,9 +256,21 @@ def print_diff(console: Console, d: StatementDiff, locale: str = "en") -> None:
             added = phrase(locale, "diff_added", type=kind, event_id=event.event_id, by=by)
             console.print(f"    {escape(added)}")
         for event in change.events_removed:
-            kind = event.type if isinstance(event, EventSummary) else "event"
-            removed = phrase(locale, "diff_removed", type=kind, event_id=event.event_id)
-            console.print(f"    {escape(removed)}")
+            console.print(f"    {escape(_removed_line(event, d.to.position, locale))}")
+
+
+def _removed_line(event: EventSummary | EventRef, to: int, locale: str) -> str:
+    """An event a changed line no longer cites. Events are never deleted: one
+    recorded by the later point (a sale whose rep left the team, a target a
+    later one replaced) still stands and only stopped counting on this line;
+    only a diff back in time compares against a point it was not recorded at."""
+    if not isinstance(event, EventSummary):
+        return phrase(locale, "diff_removed", type="event", event_id=event.event_id)
+    if event.position > to:
+        return phrase(
+            locale, "diff_removed_later", type=event.type, event_id=event.event_id, position=to
+        )
+    return phrase(locale, "diff_removed", type=event.type, event_id=event.event_id)
 
 
 def _cause_line(event: EventSummary | EventRef, locale: str) -> str:

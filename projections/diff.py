@@ -68,6 +68,11 @@ class LineChange(Row):
     before: str
     after: str
     change: str
+    # the events the line cites now and did not, and those it cited and no
+    # longer does: events are never deleted, so one the later point holds
+    # (a sale whose rep left the manager's team, a target a later one
+    # replaced) still stands and only stopped counting on this line; only a
+    # diff back in time lists events that point had not recorded yet
     events_added: list[EventSummary | UnrecordedEvent | EventRef]
     events_removed: list[EventSummary | UnrecordedEvent | EventRef]
     # the events between the two points whose removal from the later replay
