@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from policies.explanation import Line, Step, money, ratio, step
+from policies.rounding import ratio_texts_below
 
 __all__ = ["cap_sale", "gate_line", "period_cap_line"]
 
@@ -60,6 +61,7 @@ def gate_line(
     the gate (compared exactly)."""
     if attainment >= Fraction(gate):
         return None
+    shown = ratio_texts_below(attainment, gate)
     return Line.of(
         "gate",
         -commission_left,
@@ -69,6 +71,10 @@ def gate_line(
                 event_ids,
                 attainment=attainment,
                 gate=ratio(gate),
+                # both to as many places as show the one below the other (4
+                # round 49,999.99 / 100,000 up to 0.5000, the gate of 0.5)
+                attainment_shown=shown[0],
+                gate_shown=shown[1],
                 commission=money(commission_left),
             )
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
@@ -23,6 +23,7 @@ __all__ = [
     "credited_sales",
     "sale_commission_step",
     "sale_rate",
+    "window_end",
 ]
 
 # A credited sale's commission step is a function of the sale event, the rep's
@@ -39,11 +40,28 @@ class Credited:
     steps: tuple[Step, ...]
 
 
-def _clawed_back(sale: SaleFact, window_days: int) -> tuple[bool, int | None]:
+def window_end(sold_at: datetime, window_days: int) -> datetime:
+    """SPEC §3 rule 1: the last moment a cancellation takes a sale back — "at
+    most ``window_days`` after the sale's" ``occurred_at``, compared to the
+    second (a cancellation at 18:00 on day 90 of a sale at 10:00 is 90 days
+    and 8 hours after it: outside a 90-day window). In the sale's offset."""
+    return sold_at + timedelta(days=window_days)
+
+
+def _clawed_back(sale: SaleFact, window_days: int) -> tuple[bool, dict[str, object]]:
+    """Whether ``sale`` was cancelled within the window, and the step values
+    that say so: the two moments compared (the cancellation, the window's
+    end) and the whole days between sale and cancellation."""
     if sale.cancellation is None:
-        return False, None
-    delta = sale.cancellation.occurred_at - sale.occurred_at
-    return delta <= timedelta(days=window_days), delta.days
+        return False, {}
+    cancelled_at = sale.cancellation.occurred_at
+    ends = window_end(sale.occurred_at, window_days)
+    moments = {
+        "cancelled_at": cancelled_at.isoformat(),
+        "window_ends_at": ends.isoformat(),
+        "days": (cancelled_at - sale.occurred_at).days,
+    }
+    return cancelled_at <= ends, moments
 
 
 # Sales in business order: by occurred_at, then position (fields 3 and 2 of a
@@ -70,7 +88,7 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
             total = add(total, credit)
             kept.append((sale, credit))
             continue
-        reversed_, days = _clawed_back(sale, window)
+        reversed_, moments = _clawed_back(sale, window)
         if reversed_:
             assert cancel is not None
             steps.append(
@@ -79,9 +97,9 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
                     (sale.event_id, cancel.event_id),
                     sale_id=sale.sale_id,
                     amount=recorded(sale.amount),
-                    days=days,
                     window_days=window,
                     reason=cancel.reason,
+                    **moments,
                 )
             )
             continue
@@ -93,8 +111,8 @@ def credited_sales(plan: Plan, sales: Sequence[SaleFact]) -> Credited:
                 "cancellation_outside_window",
                 (sale.event_id, cancel.event_id),
                 sale_id=sale.sale_id,
-                days=days,
                 window_days=window,
+                **moments,
             )
         )
     return Credited(total, tuple(kept), tuple(steps))

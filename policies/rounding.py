@@ -31,6 +31,7 @@ __all__ = [
     "money_text",
     "number_text",
     "ratio_text",
+    "ratio_texts_below",
     "round_money",
     "scaled",
 ]
@@ -96,19 +97,43 @@ def as_fraction(value: Ratio) -> Fraction:
     return value if isinstance(value, Fraction) else Fraction(value)
 
 
-def ratio_text(value: Ratio) -> str:
+def ratio_text(value: Ratio, places: int = RATIO_PLACES) -> str:
     """SPEC §3: a ratio as statements show it, rounded half-up (away from zero)
-    to 4 decimal places: 1.05 -> ``1.0500``, 17/14 -> ``1.2143``.
+    to 4 decimal places: 1.05 -> ``1.0500``, 17/14 -> ``1.2143`` (``places``:
+    to more, where a step must show what 4 places hide: `ratio_texts_below`).
 
     Worked in integers from the exact value, so the text never depends on a
     context's precision: only this display is rounded, never the calculation.
     """
     exact = as_fraction(value)
+    scale = _RATIO_SCALE if places == RATIO_PLACES else 10**places
     numerator, denominator = abs(exact.numerator), exact.denominator
-    scaled = (2 * numerator * _RATIO_SCALE + denominator) // (2 * denominator)
-    whole, places = divmod(scaled, _RATIO_SCALE)
+    scaled = (2 * numerator * scale + denominator) // (2 * denominator)
+    whole, digits = divmod(scaled, scale)
     sign = "-" if exact < 0 and scaled else ""
-    return f"{sign}{whole}.{places:0{RATIO_PLACES}d}"
+    return f"{sign}{whole}.{digits:0{places}d}"
+
+
+# Past this many places a ratio below a bound is shown as its quotient: the
+# ledger's bounded numbers never need as many (money below 10^12 with 3
+# decimals over a target alike, against a bound with 6: about 22 places).
+_MAX_PLACES = 40
+
+
+def ratio_texts_below(value: Ratio, bound: Ratio) -> tuple[str, str]:
+    """A ratio the rules found below ``bound`` (compared exactly, SPEC §3) and
+    that bound, as a step shows them: to 4 places like every ratio, or — when
+    those make them read alike (49,999.99 / 100,000 rounds to 0.5000, a gate
+    of 0.5 is 0.5000) — to as many more as it takes for the one to read below
+    the other (``0.4999999``, ``0.5000000``), so the words say why. The
+    two quotients when no text of up to 40 places does."""
+    exact, limit = as_fraction(value), as_fraction(bound)
+    assert exact < limit, "only a ratio below the bound"
+    for places in range(RATIO_PLACES, _MAX_PLACES + 1):
+        shown, bound_shown = ratio_text(exact, places), ratio_text(limit, places)
+        if Fraction(shown) < Fraction(bound_shown):
+            return shown, bound_shown
+    return f"{exact.numerator}/{exact.denominator}", f"{limit.numerator}/{limit.denominator}"
 
 
 # A product with a quotient that no Decimal holds (x 1/3) is carried to 30

@@ -19,6 +19,7 @@ __all__ = [
     "TERMS",
     "render_step",
     "render_warning",
+    "words_of",
 ]
 
 TEMPLATES: dict[str, dict[str, str]] = {
@@ -28,10 +29,19 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "({rate_source} rate, category {category}) = {commission}"
         ),
         "sale_clawed_back": (
+            "Sale {sale_id} ({amount}) cancelled at {cancelled_at}, within its "
+            "{window_days}-day clawback window (to {window_ends_at}): not credited ({reason})"
+        ),
+        "cancellation_outside_window": (
+            "Sale {sale_id} was cancelled at {cancelled_at}, after its {window_days}-day "
+            "window ended at {window_ends_at}: it stays credited"
+        ),
+        # as paid statements recorded them before the moments were kept
+        "sale_clawed_back_days": (
             "Sale {sale_id} ({amount}) cancelled {days} days after it occurred, within the "
             "{window_days}-day clawback window: not credited ({reason})"
         ),
-        "cancellation_outside_window": (
+        "cancellation_outside_window_days": (
             "Sale {sale_id} was cancelled {days} days after it occurred, after the "
             "{window_days}-day window: it stays credited"
         ),
@@ -100,6 +110,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "period_cap": "Commission {commission} above the period cap {cap}: {cut} taken back",
         "gate_not_reached": (
+            "Attainment {attainment_shown} is below the gate {gate_shown}: the commission "
+            "left, {commission}, is not paid"
+        ),
+        "gate_not_reached_rounded": (
             "Attainment {attainment} is below the gate {gate}: the commission left, "
             "{commission}, is not paid"
         ),
@@ -172,10 +186,18 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{rate_source}费率）= {commission}"
         ),
         "sale_clawed_back": (
+            "销售 {sale_id}（{amount}）于 {cancelled_at} 取消，处于 {window_days} 天回扣期内"
+            "（至 {window_ends_at}）：不计入（{reason}）"
+        ),
+        "cancellation_outside_window": (
+            "销售 {sale_id} 于 {cancelled_at} 取消，其 {window_days} 天回扣期已于 "
+            "{window_ends_at} 结束：仍计入"
+        ),
+        "sale_clawed_back_days": (
             "销售 {sale_id}（{amount}）在发生后 {days} 天取消，处于 {window_days} 天回扣期内："
             "不计入（{reason}）"
         ),
-        "cancellation_outside_window": (
+        "cancellation_outside_window_days": (
             "销售 {sale_id} 在发生后 {days} 天取消，已超过 {window_days} 天回扣期：仍计入"
         ),
         "commission_total": (
@@ -233,7 +255,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "gate_without_target": "没有已批准的 {kpi} 目标：门槛 {gate} 不适用",
         "per_sale_cap": "销售 {sale_id}：佣金 {commission} 按单笔上限 {cap} 封顶（扣减 {cut}）",
         "period_cap": "佣金 {commission} 超过本期上限 {cap}：扣回 {cut}",
-        "gate_not_reached": "达成率 {attainment} 低于门槛 {gate}：剩余佣金 {commission} 不予支付",
+        "gate_not_reached": (
+            "达成率 {attainment_shown} 低于门槛 {gate_shown}：剩余佣金 {commission} 不予支付"
+        ),
+        "gate_not_reached_rounded": (
+            "达成率 {attainment} 低于门槛 {gate}：剩余佣金 {commission} 不予支付"
+        ),
         "spiff_sale": (
             "专项奖励 {spiff_id}，销售 {sale_id}（{category}，计入 {credited}）：固定 {fixed} × "
             "分成 {share} / 比例 {rate} = {earned}"
@@ -485,10 +512,31 @@ _TERM_FIELDS = frozenset({"rate_source", "kind", "measure", "method"})
 
 _MISSING = "—"  # what a template shows for a value its step lacks
 
+# A step a paid statement recorded keeps words that fit it when a later
+# version adds values its code's words need: code -> (a value added, the key
+# of the words for the steps recorded without it). A paid statement is served
+# as recorded, and read in another locale its steps are worded again.
+_RECORDED_WITHOUT: dict[str, tuple[str, str]] = {
+    # the two moments compared (SPEC §3 rule 1 weighs time, not whole days)
+    "sale_clawed_back": ("window_ends_at", "sale_clawed_back_days"),
+    "cancellation_outside_window": ("window_ends_at", "cancellation_outside_window_days"),
+    # an attainment that 4 places round up to the gate, shown below it
+    "gate_not_reached": ("attainment_shown", "gate_not_reached_rounded"),
+}
+
+
+def words_of(step: Step) -> str:
+    """The key of ``step``'s words in `TEMPLATES`: its code, or the words of a
+    step recorded before its code's words needed a value it lacks."""
+    before = _RECORDED_WITHOUT.get(step.code)
+    if before is not None and before[0] not in step.values:
+        return before[1]
+    return step.code
+
 
 def render_step(step: Step, locale: str = "en") -> str:
     """The words of one step in ``locale`` (English when it is unknown)."""
-    render = _renderer(locale if locale in TEMPLATES else "en", step.code)
+    render = _renderer(locale if locale in TEMPLATES else "en", words_of(step))
     if render is None:
         return f"{step.code}: {dict(step.values)}"
     return render(step.values)

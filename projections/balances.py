@@ -26,12 +26,13 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # attainment 3, statements 5): a sale dated after its rep left credits them nothing;
 # statements 7: a paid period names (and its correction cites) the backdated
 # transfers, plan assignments and team sales' rates that changed it, and an
-# override line cites the rates its team's sales converted at
+# override line cites the rates its team's sales converted at; 8: a clawback step
+# keeps the two moments it compared, a gate step the places that show why
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 7, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 8, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

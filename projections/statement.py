@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from policies.causes import (
     without_event,
 )
 from policies.collection import PaymentFact
-from policies.commission import SaleStepKey
+from policies.commission import SaleStepKey, window_end
 from policies.corrections import carried_balance_line, diff_lines, line_key
 from policies.currency import FxRate, MissingRate, convert
 from policies.draws import balance_after_of, draw_lines
@@ -472,9 +472,9 @@ class Calculator:
                 )
                 window = self._window_days(rep_id, sale, plan)
                 cancel = sale.cancellation
-                if cancel is not None and cancel.occurred_at - sale.occurred_at <= timedelta(
-                    days=window
-                ):
+                if cancel is not None and cancel.occurred_at <= window_end(
+                    sale.occurred_at, window
+                ):  # SPEC §3 rule 1, as the rep's own statement weighs it
                     clawed_back.append((team_sale, cancel.event_id))
                 else:
                     found.append(team_sale)

@@ -18,6 +18,7 @@ from policies.discipline import minor_rungs
 from policies.explanation import Line
 from policies.facts import CarriedBalanceFact, CorrectionFact
 from policies.rounding import round_money
+from policies.wording import render_step
 from tests.unit.factories import (
     APPROVED,
     PENDING,
@@ -70,6 +71,47 @@ class TestCommission:
         code = "sale_clawed_back" if clawed_back else "cancellation_outside_window"
         assert code in _codes(line)
         assert any(e.startswith("cancel-") for e in line.event_ids)
+
+    @pytest.mark.parametrize(
+        ("days", "locale", "words"),
+        [
+            (
+                90 + 8 / 24,
+                "en",
+                (
+                    "was cancelled at 2026-10-08T18:00:00+08:00, after its 90-day window ended "
+                    "at 2026-10-08T10:00:00+08:00: it stays credited"
+                ),
+            ),
+            (
+                90 + 8 / 24,
+                "zh-CN",
+                (
+                    "于 2026-10-08T18:00:00+08:00 取消，其 90 天回扣期已于 "
+                    "2026-10-08T10:00:00+08:00 结束：仍计入"
+                ),
+            ),
+            (
+                90,
+                "en",
+                (
+                    "cancelled at 2026-10-08T10:00:00+08:00, within its 90-day clawback window "
+                    "(to 2026-10-08T10:00:00+08:00): not credited"
+                ),
+            ),
+        ],
+        ids=["day 90 at 18:00 en", "day 90 at 18:00 zh-CN", "day 90 exactly en"],
+    )
+    def test_the_clawback_words_show_the_moments_compared(
+        self, days: float, locale: str, words: str
+    ) -> None:
+        """SPEC §3 rule 1 compares the moments ("at most window_days after"): a
+        cancellation 90 days and 8 hours after the sale is outside a 90-day
+        window, and its words say when each moment was — not "cancelled 90 days
+        after it occurred, after the 90-day window", which whole days made it."""
+        result = calculate_period(PLAN, facts(sales=(sale("10000", cancelled_after_days=days),)))
+        texts = [render_step(s, locale) for s in _line(result, "commission").steps]
+        assert any(words in text for text in texts), texts
 
     def test_rounding_half_up_once_per_line(self) -> None:
         """0.10 × 0.05 = 0.005 → 0.01 (half up), with a rounding step."""

@@ -208,7 +208,35 @@ class TestCapsAndGate:
             ("gate", Decimal("-1000.00")),
         ]
         (gate,) = _values(_line(result, "gate"), "gate_not_reached")
-        assert gate == {"attainment": "0.4000", "gate": "0.5000", "commission": "1000.00"}
+        assert gate == {
+            "attainment": "0.4000",
+            "gate": "0.5000",
+            "attainment_shown": "0.4000",
+            "gate_shown": "0.5000",
+            "commission": "1000.00",
+        }
+
+    @pytest.mark.parametrize(
+        ("locale", "words"),
+        [
+            ("en", "Attainment 0.4999999 is below the gate 0.5000000: the commission left"),
+            ("zh-CN", "达成率 0.4999999 低于门槛 0.5000000：剩余佣金"),
+        ],
+    )
+    def test_an_attainment_four_places_round_to_the_gate_is_shown_below_it(
+        self, locale: str, words: str
+    ) -> None:
+        """49,999.99 / 100,000 is below the gate of 0.5 (compared exactly) but
+        reads 0.5000 to 4 places: the step shows as many places as say why (it
+        read "Attainment 0.5000 is below the gate 0.5000"). The statement's
+        attainment stays 4 places (SPEC §3)."""
+        plan = shaped(commission="gate = 0.5\n")
+        result = calculate_period(
+            plan, facts(sales=(sale("49999.99"),), targets=(target("100000"),))
+        )
+        (step,) = _line(result, "gate").steps
+        assert step.values["attainment"] == "0.5000"
+        assert words in render_step(step, locale)
 
     def test_attainment_exactly_at_the_gate_opens_it(self) -> None:
         plan = shaped(commission="gate = 0.5\n")

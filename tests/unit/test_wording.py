@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.explanation import Step
-from policies.wording import TEMPLATES, render_step
+from policies.wording import TEMPLATES, render_step, words_of
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
     ["{x}", "{{", "}", "\\", "'", '"', "{_l0}", "1234.50", "—"]
@@ -25,9 +26,11 @@ def test_every_template_renders_as_format_map_would(locale: str, data: st.DataOb
     """Any values, any of them missing ("—"), extra ones ignored, braces and quotes
     in values written as they are."""
     code = data.draw(st.sampled_from(sorted(TEMPLATES[locale])))
-    template = TEMPLATES[locale][code]
-    values = {name: data.draw(texts) for name in _fields(template) if data.draw(st.booleans())}
+    fields = _fields(TEMPLATES[locale][code])
+    values = {name: data.draw(texts) for name in fields if data.draw(st.booleans())}
     values["unrelated"] = "{unrelated}"
+    # a step recorded without a value its code's words now need: its own words
+    template = TEMPLATES[locale][words_of(Step(code, values))]
     expected = template.format_map({name: values.get(name, "—") for name in _fields(template)})
     assert render_step(Step(code, values), locale) == expected
 
@@ -84,3 +87,35 @@ class TestTheLedgersOwnWordsAreTranslated:
         assert "按 达成率 分档（边际累进）" in band
         assert "attainment" not in band
         assert "marginal" not in band
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        (
+            Step(
+                "cancellation_outside_window",
+                {"sale_id": "S1", "days": "91", "window_days": "90"},
+            ),
+            (
+                "Sale S1 was cancelled 91 days after it occurred, after the 90-day window: "
+                "it stays credited"
+            ),
+        ),
+        (
+            Step(
+                "gate_not_reached",
+                {"attainment": "0.4000", "gate": "0.5000", "commission": "1000.00"},
+            ),
+            "Attainment 0.4000 is below the gate 0.5000: the commission left, 1000.00, is not paid",
+        ),
+    ],
+)
+def test_a_step_recorded_before_its_new_values_keeps_words_that_fit_it(
+    step: Step, words: str
+) -> None:
+    """A paid statement recorded these steps with whole days and 4-place
+    ratios only: worded again (another locale), they read as they did, not
+    with "—" where the moments or the places shown are now."""
+    assert render_step(step, "en") == words
+    assert "—" not in render_step(step, "zh-CN")
