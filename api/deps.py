@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import require_role
 from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
 from policies.wording import LOCALES
@@ -26,6 +27,7 @@ __all__ = [
     "LocaleDep",
     "ReportsDep",
     "UseCasesDep",
+    "allowed_to",
     "authenticate",
     "negotiate_locale",
 ]
@@ -77,6 +79,21 @@ def authenticate(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+def allowed_to(route: str) -> Any:
+    """``route``'s role check (`api.auth.ROUTE_ROLES`) as a dependency of its
+    decorator: solved before the route's parameters and body fields are
+    validated — like `Caller`, which it reads (401 first) — so a role that may
+    not call the route gets 403 whatever it sends, never a 422 describing
+    what the route takes."""
+
+    async def check(principal: Caller) -> None:
+        require_role(principal, route)
+
+    return Depends(check)
+
+
 # The OpenAPI security requirement `Caller` adds, for a route that calls `authenticate`.
 BEARER: dict[str, Any] = {"security": [{_bearer.scheme_name: []}]}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.auth import check_decider, require_role
-from api.deps import Caller, UseCasesDep
+from api.auth import check_decider
+from api.deps import Caller, UseCasesDep, allowed_to
 from api.routes.events import _ERRORS, record_out
 from api.schemas import ApprovalIn, RecordOut
 
@@ -15,11 +15,14 @@ router = APIRouter(tags=["approvals"])
 
 
 @router.post(
-    "/approvals", status_code=status.HTTP_201_CREATED, response_model=RecordOut, responses=_ERRORS
+    "/approvals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordOut,
+    responses=_ERRORS,
+    dependencies=[allowed_to("post_approval")],
 )
 def post_approval(body: ApprovalIn, principal: Caller, service: UseCasesDep) -> RecordOut:
     """Grant or reject a target change, adjustment, red-line case or payout run."""
-    require_role(principal, "post_approval")
     decision = service.decide(
         body.subject_id,
         granted=body.decision == "grant",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
-from api.deps import Caller, ReportsDep, UseCasesDep
+from api.deps import Caller, ReportsDep, UseCasesDep, allowed_to
 from api.paging import ArrayPageDep, answer
 from api.routes.events import _ERRORS, record_out
 from api.schemas import DisputeIn, DisputeOut, DisputeRowOut, ResolutionIn, ResolutionOut
@@ -20,12 +20,15 @@ router = APIRouter(tags=["disputes"])
 
 
 @router.post(
-    "/disputes", status_code=status.HTTP_201_CREATED, response_model=DisputeOut, responses=_ERRORS
+    "/disputes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisputeOut,
+    responses=_ERRORS,
+    dependencies=[allowed_to("post_dispute")],
 )
 def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> DisputeOut:
     """A rep disputes a payout run that paid them (finance may raise one for a rep);
     answers with the new dispute's id."""
-    require_role(principal, "post_dispute")
     if principal.role == "rep":
         if body.rep_id not in {None, principal.rep_id}:
             raise ForbiddenError("a rep raises disputes for themselves only")
@@ -50,12 +53,12 @@ def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> Di
     status_code=status.HTTP_201_CREATED,
     response_model=ResolutionOut,
     responses=_ERRORS,
+    dependencies=[allowed_to("post_resolution")],
 )
 def post_resolution(
     dispute_id: str, body: ResolutionIn, principal: Caller, service: UseCasesDep
 ) -> ResolutionOut:
     """Resolve a dispute; upheld books the adjustment, pending a second approval."""
-    require_role(principal, "post_resolution")
     adjustment_id, result = service.resolve_dispute(
         dispute_id,
         outcome=body.outcome,

@@ -9,8 +9,8 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.auth import check_rep_scope, require_role
-from api.deps import Caller, LocaleDep, ReportsDep
+from api.auth import check_rep_scope
+from api.deps import Caller, LocaleDep, ReportsDep, allowed_to
 from api.routes.events import _ERRORS, as_json
 from api.schemas import EstimateIn, EstimateOut, WhatIfIn, WhatIfOut
 from ledger.errors import InvalidInputError, NotFoundError
@@ -36,27 +36,35 @@ def _candidate(document: dict[str, object] | str) -> Plan:
         raise InvalidInputError(str(exc), field=f"plan.{field}") from None
 
 
-@router.post("/whatif", response_model=WhatIfOut, responses=_ERRORS)
+@router.post(
+    "/whatif",
+    response_model=WhatIfOut,
+    responses=_ERRORS,
+    dependencies=[allowed_to("post_whatif")],
+)
 def post_whatif(
     body: WhatIfIn, principal: Caller, reports: ReportsDep, locale: LocaleDep
 ) -> JSONResponse:
     """What a candidate plan would pay, published now, against today's pay: per
     rep and period and in total, with the lines that moved (``text`` in the
     language of Accept-Language). Records nothing."""
-    require_role(principal, "post_whatif")
     candidate = _candidate(body.plan)
     result = reports.whatif(candidate, body.periods, rep_id=body.rep_id, actor=principal.actor)
     return as_json(whatif_texts(result, locale))
 
 
-@router.post("/reps/{rep_id}/estimate", response_model=EstimateOut, responses=_ERRORS)
+@router.post(
+    "/reps/{rep_id}/estimate",
+    response_model=EstimateOut,
+    responses=_ERRORS,
+    dependencies=[allowed_to("post_estimate")],
+)
 def post_estimate(
     rep_id: str, body: EstimateIn, principal: Caller, reports: ReportsDep, locale: LocaleDep
 ) -> JSONResponse:
     """What one more sale would add to the rep's open period — commission, band,
     SPIFF, bonus tier — line by line. A rep estimates their own sales only (another
     rep's: 404), a manager their team's. Records nothing."""
-    require_role(principal, "post_estimate")
     check_rep_scope(principal, rep_id, reports)
     for index, split in enumerate(body.splits or ()):
         # a split naming a rep the caller may not see is that rep's 404 —

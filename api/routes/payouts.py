@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import require_role
 from api.caching import IfNoneMatch, conditional, responses
-from api.deps import Caller, ReportsDep, UseCasesDep
+from api.deps import Caller, ReportsDep, UseCasesDep, allowed_to
 from api.routes.events import _ERRORS, as_json, record_out
 from api.schemas import RecordOut, RunCreatedOut
 from projections.payroll import XLSX_MEDIA_TYPE
@@ -25,6 +25,7 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
     status_code=status.HTTP_201_CREATED,
     response_model=RunCreatedOut,
     responses={**_ERRORS, 200: {"model": RunCreatedOut, "description": "The run this key made"}},
+    dependencies=[allowed_to("post_run")],
 )
 def post_run(
     period: str,
@@ -33,7 +34,6 @@ def post_run(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Compute and record a payout run; the same Idempotency-Key returns the same run."""
-    require_role(principal, "post_run")
     run = service.run_payout(period, actor=principal.actor, idempotency_key=idempotency_key)
     return as_json(run.to_dict(), status.HTTP_201_CREATED if run.created else status.HTTP_200_OK)
 

@@ -355,6 +355,34 @@ def test_without_a_valid_token_the_parameters_are_not_checked(
     assert response.status_code == 422, response.text
 
 
+# A role-restricted route, a body it would refuse, and a role it refuses.
+_REFUSED_ROLE_BAD_BODY = [
+    ("/whatif", {}, "rep"),
+    ("/whatif", {"plan": 5, "periods": "x"}, "manager"),
+    ("/reps/rep-li/estimate", {"amount": "lots"}, "compliance"),
+    ("/approvals", {"decision": "maybe"}, "rep"),
+    ("/disputes", {"message": 5}, "manager"),
+    ("/disputes/DSP-1/resolution", {"outcome": "maybe"}, "rep"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "role"), _REFUSED_ROLE_BAD_BODY)
+def test_a_role_the_route_refuses_gets_403_whatever_it_sends(
+    api: Api, path: str, body: Any, role: str
+) -> None:
+    """SPEC §5: a role not allowed is 403 — checked before the route's body
+    and parameters are (a rep's ``POST /whatif`` with ``{}`` was 422, naming
+    the fields a what-if takes); an allowed role gets the 422."""
+    before = api.head()
+    response = api.client.post(path, json=body, headers=api.as_(role))
+    assert response.status_code == 403, response.text
+    assert response.json()["error"] == "forbidden"
+    allowed = "rep" if path == "/disputes" else "finance"
+    response = api.client.post(path, json=body, headers=api.as_(allowed))
+    assert response.status_code == 422, response.text
+    assert api.head() == before
+
+
 def test_a_decision_on_a_subject_being_saved_is_refused(api: Api) -> None:
     """Compliance's approval of finance's adjustment, sent while the adjustment
     was being saved by another request, passed the role check (its subject was
