@@ -388,6 +388,10 @@ def _warn_after_leaving(st: Staging, credited: list[Rep], item: Input) -> None:
 
 def sale_recorded(st: Staging, item: Input) -> None:
     data = item.data
+    stored = st.get(Sale, data["sale_id"])
+    occurred_text = item.occurred_text or item.occurred_at.isoformat()
+    if stored is not None and stored.is_stored_as(occurred_text, item.content_sha256, data):
+        return  # the same sale re-sent, its splits maybe in another order
     rep = _new_for_rep(st, item, (Sale, "sale_id", "sale"))
     if rep is None:
         return

@@ -17,6 +17,7 @@ from eventsourcing.domain import event
 
 from ledger.domain import LedgerAggregate, Receipt, created_by, event_topic, receipt_event
 from ledger.errors import InvalidInputError
+from ledger.events import content_sha256 as content_hash
 from policies.collection import check_payment
 from policies.money import check_money
 
@@ -35,6 +36,31 @@ class Sale(LedgerAggregate):
         payments: dict[str, tuple[Receipt, str]] | None
 
     __init__ = created_by("SaleRecorded", keeps=("rep_id",), later=("cancellation", "payments"))
+
+    def is_stored_as(self, occurred_text: str, content_sha256: str, data: dict[str, Any]) -> bool:
+        """Whether this sale as stored is the fact a re-sent ``SaleRecorded``
+        states — business time ``occurred_text``, content hash
+        ``content_sha256``, fields ``data`` — its splits compared as a set.
+
+        SPEC §2: the same fact re-sent is skipped; and splits are a set (a
+        re-sorted CRM export lists a split sale's rows in another order, a
+        JSON line its list). A sale's content hash covers its splits in the
+        order they came, and stays so: stored events are immutable and
+        chained, so what a stored sale hashes to never changes; and new sales
+        are stored as given too, since sorting them would make the write
+        rules' ``splits[i]`` field names (and a CRM import's cells) point at
+        another entry than the input's. So when the hashes differ — the rare
+        path, a conflict otherwise — both sides are hashed again with their
+        splits sorted by rep id: equal then, the re-sent sale is this one.
+        """
+        if self.recorded.content_sha256 == content_sha256:
+            return True
+        if "splits" not in data or "splits" not in self.data:
+            return False
+        stored = content_hash(
+            "SaleRecorded", self.recorded.occurred_at.isoformat(), _splits_sorted(self.data)
+        )
+        return stored == content_hash("SaleRecorded", occurred_text, _splits_sorted(data))
 
     def cancel(self, **envelope: Any) -> bool:
         """Cancel the sale; False when this very cancellation is already stored."""
@@ -97,3 +123,9 @@ class Sale(LedgerAggregate):
         payments = dict(self.payments or {})
         payments[data["payment_id"]] = (Receipt(content_sha256, actor, occurred_at), data["amount"])
         self.payments = payments
+
+
+def _splits_sorted(data: dict[str, Any]) -> dict[str, Any]:
+    """A sale's fields with its splits in one order, by rep id (a rep appears
+    at most once among them, `ledger.events.SaleRecorded`)."""
+    return {**data, "splits": sorted(data["splits"], key=lambda split: str(split["rep_id"]))}

@@ -135,6 +135,19 @@ class TestSamplesEqualTheirJsonLines:
         assert (again.result.stored, again.result.skipped) == (0, 5)
         assert stored_count(ledger) == before
 
+    def test_a_resorted_export_stores_nothing(self, ledger: Ledger, tmp_path: Path) -> None:
+        """The next export sorted otherwise lists a split sale's rows (its
+        splits) in another order: still the same sale, skipped (SPEC §2)."""
+        rules = _sf_rules()
+        _demo_org(ledger)
+        import_export(ledger, CRM / "salesforce-opportunities.csv", rules, actor="importer")
+        before = stored_count(ledger)
+        # rows 3 and 4 (file lines 2 and 3): sale AbCd2's two split rows, swapped
+        resorted = _salesforce(tmp_path, lambda lines: [*lines[:2], lines[3], lines[2], *lines[4:]])
+        again = import_export(ledger, resorted, rules, actor="importer")
+        assert (again.result.stored, again.result.skipped) == (0, 5)
+        assert stored_count(ledger) == before
+
 
 def _salesforce(tmp_path: Path, edit: Any) -> Path:
     """The Salesforce sample with ``edit`` applied to its lines."""

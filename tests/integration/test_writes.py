@@ -17,7 +17,16 @@ from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.periods import period_of
 from policies.plan import load_plan
-from tests.builders import PLAN_TOML, enrol, jsonl, line, sale, seeded, stored_count
+from tests.builders import (
+    PLAN_TOML,
+    enrol,
+    jsonl,
+    line,
+    sale,
+    seeded,
+    stored_count,
+    stored_record,
+)
 
 
 def _rejected(ledger: Ledger, lines: list[str], *, actor: str = "tester") -> BatchRejectedError:
@@ -107,6 +116,75 @@ class TestImport:
             (3, "rep_id"),
             (4, "amount"),
         ]
+
+
+def _split_sale(sale_id: str, *order: tuple[str, str]) -> dict[str, Any]:
+    """A sale of r1's split between the reps of ``order`` (rep id, share), in that order."""
+    splits = [{"rep_id": rep, "share": share} for rep, share in order]
+    return sale(sale_id, "r1", splits=splits)
+
+
+class TestSplitsAreASet:
+    """SPEC §2: a sale's splits are a set; the same sale re-sent with its splits
+    in another order (a re-sorted CRM export) is the same fact, skipped."""
+
+    @pytest.mark.parametrize(
+        "stored_order",
+        [
+            pytest.param((("r2", "0.6"), ("r1", "0.4")), id="stored-unsorted"),
+            pytest.param((("r1", "0.4"), ("r2", "0.6")), id="stored-sorted"),
+        ],
+    )
+    def test_a_sale_resent_with_its_splits_reordered_is_skipped(
+        self, ledger: Ledger, stored_order: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Stored in either order — an unsorted one being what a ledger held
+        before splits were compared as a set —, the sale is skipped when re-sent
+        in the other order or its own, and stays stored as it came (its content,
+        so its hash and the chain's links, unchanged)."""
+        seeded(ledger, "r1", "r2")
+        ledger.import_lines(jsonl(_split_sale("S1", *stored_order)), actor="crm")
+        count = stored_count(ledger)
+        for order in (stored_order[::-1], stored_order):
+            again = ledger.import_lines(jsonl(_split_sale("S1", *order)), actor="crm")
+            assert (again.stored, again.skipped) == (0, 1)
+        assert stored_count(ledger) == count
+        kept = stored_record(ledger, "SaleRecorded", sale_id="S1").data["splits"]
+        assert [s["rep_id"] for s in kept] == [rep for rep, _ in stored_order]
+        assert ledger.verify().ok
+
+    @pytest.mark.parametrize("chunk_size", [1, 1000])
+    def test_one_file_holding_both_orders_stores_the_sale_once(
+        self, ledger: Ledger, chunk_size: int
+    ) -> None:
+        """Within one file too, in one chunk or across chunks (the streamed
+        import's optimistic path, staged again when a key collides)."""
+        seeded(ledger, "r1", "r2")
+        lines = jsonl(
+            _split_sale("S1", ("r2", "0.5"), ("r1", "0.5")),
+            sale("S2", "r1"),
+            _split_sale("S1", ("r1", "0.5"), ("r2", "0.5")),
+        )
+        result = ledger.import_lines(lines, actor="crm", chunk_size=chunk_size)
+        assert (result.stored, result.skipped) == (2, 1)
+
+    def test_other_shares_are_still_a_conflict(self, ledger: Ledger) -> None:
+        """Only the order is forgiven: the same reps with other shares, or a
+        reordered sale with another amount, is other content."""
+        seeded(ledger, "r1", "r2")
+        ledger.import_lines(jsonl(_split_sale("S1", ("r2", "0.6"), ("r1", "0.4"))), actor="crm")
+        other_shares = _split_sale("S1", ("r1", "0.6"), ("r2", "0.4"))
+        other_amount = {**_split_sale("S1", ("r1", "0.4"), ("r2", "0.6")), "amount": "999.00"}
+        for resent in (other_shares, other_amount):
+            error = _rejected(ledger, jsonl(resent))
+            assert error.status == "conflict"
+            assert "other content" in error.errors[0].reason
+
+    def test_a_split_sale_resent_unsplit_is_a_conflict(self, ledger: Ledger) -> None:
+        """A split sale and the same sale without splits are two facts."""
+        seeded(ledger, "r1", "r2")
+        ledger.import_lines(jsonl(_split_sale("S1", ("r2", "0.5"), ("r1", "0.5"))), actor="crm")
+        assert _rejected(ledger, jsonl(sale("S1", "r1"))).status == "conflict"
 
 
 BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [
