@@ -65,12 +65,12 @@ def run_process(
     )
 
 
-def invoke_cli(*args: str) -> Result:
+def invoke_cli(*args: str, stdin: bytes | str | None = None) -> Result:
     """The command in this process (typer's runner; the settings cache is
-    cleared around every test, `tests.conftest`)."""
+    cleared around every test, `tests.conftest`), ``stdin`` its standard input."""
     from cli import app  # the command's whole import, only for the tests that run it
 
-    return CliRunner().invoke(app, list(args))
+    return CliRunner().invoke(app, list(args), input=stdin)
 
 
 def free_port() -> int:

@@ -98,7 +98,10 @@ def parse_body(body: bytes, actor: str) -> tuple[list[Input], list[LineError]]:
         decoded = decode_exact(body)
     except DuplicateKeyError as exc:
         return [], [LineError(1, exc.key, TWICE)]
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # said as the API's other routes say it (`api.limits`)
+        reason = f"malformed JSON: not UTF-8 (byte {exc.start}); a JSON body must be UTF-8"
+        return [], [LineError(1, None, reason)]
+    except json.JSONDecodeError as exc:
         return [], [LineError(1, None, f"malformed JSON: {exc}")]
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items:

@@ -288,6 +288,18 @@ class TestMalformedBodies:
         assert response.json()["field"] == "body"
         assert "not UTF-8" in response.json()["detail"]
 
+    def test_an_event_that_is_not_utf8_is_422_saying_so(self, api: Api) -> None:
+        """``POST /events`` too (its body is parsed by the ledger, not FastAPI): a
+        Latin-1 body is refused saying it must be UTF-8, and records nothing."""
+        head = api.ledger.head()
+        sale = json.dumps(demo_sale("S-LATIN1", category="café"), ensure_ascii=False)
+        response = api.client.post(
+            "/events", content=sale.encode("latin-1"), headers={**api.as_("integration"), **JSON}
+        )
+        assert response.status_code == 422, response.text
+        assert "must be UTF-8" in response.json()["errors"][0]["reason"]
+        assert api.ledger.head() == head
+
     def test_a_key_given_twice_is_422_naming_it_and_records_nothing(self, api: Api) -> None:
         """JSON leaves a repeated key's meaning open; FastAPI and orjson both took
         the last silently (an approval of another subject, a sale at 5.00)."""

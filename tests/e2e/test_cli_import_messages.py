@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger.application import Ledger
-from tests.builders import invoke_cli, jsonl, line, sale, seeded, stored_count
+from tests.builders import PLAN_TOML, invoke_cli, jsonl, line, sale, seeded, stored_count
 
 
 @pytest.fixture
@@ -54,6 +54,46 @@ class TestImportMessages:
         result = invoke_cli("import", str(events), "--db", url, "--actor", "crm")
         assert result.exit_code == 0, result.output
         assert "stored 1 events" in result.output
+
+    @pytest.mark.parametrize("with_plan", [False, True], ids=["file", "file-and-plan"])
+    def test_a_file_not_utf8_is_refused_naming_its_line(
+        self, url: str, tmp_path: Path, *, with_plan: bool
+    ) -> None:
+        """A Latin-1 line deep in the file (past the decoder's first block): one
+        error naming that line as the file numbers it — ``--plan`` put first
+        or not — saying the file must be UTF-8; nothing stored, not even the
+        plan (it was a UnicodeDecodeError traceback)."""
+        good = [
+            json.dumps(line("CoachingRecorded", rep_id="r1", topic=f"t{i}")) for i in range(3000)
+        ]
+        bad = json.dumps(line("CoachingRecorded", rep_id="r1", topic="café"), ensure_ascii=False)
+        events = tmp_path / "latin1.jsonl"
+        events.write_bytes("\n".join([*good, bad, *good[:5]]).encode("latin-1") + b"\n")
+        plan = tmp_path / "plan.toml"
+        plan.write_text(PLAN_TOML.replace("version = 1", "version = 2", 1), encoding="utf-8")
+        before = stored_count(url)
+        options = ["--plan", str(plan)] if with_plan else []
+        result = invoke_cli("import", str(events), *options, "--db", url, "--actor", "crm")
+        assert result.exit_code == 1, result.output
+        assert "rejected: 1 bad line; nothing was stored." in result.output
+        assert "line 3001: not UTF-8: byte 0xE9" in result.output
+        assert "must be UTF-8" in result.output
+        assert "Traceback" not in result.output
+        assert stored_count(url) == before
+
+    def test_a_utf16_file_is_refused_saying_so(self, url: str, tmp_path: Path) -> None:
+        """A UTF-16 file (a Windows tool's "Unicode"), byte order mark first:
+        line 1, named as UTF-16; from standard input too."""
+        text = "\n".join(jsonl(sale("S1", "r1"))) + "\n"
+        events = tmp_path / "utf16.jsonl"
+        events.write_bytes(text.encode("utf-16"))
+        before = stored_count(url)
+        for source, piped in ((str(events), None), ("-", text.encode("utf-16"))):
+            result = invoke_cli("import", source, "--db", url, "--actor", "crm", stdin=piped)
+            assert result.exit_code == 1, result.output
+            assert "line 1: the file is UTF-16" in result.output
+            assert "Traceback" not in result.output
+        assert stored_count(url) == before
 
     @pytest.mark.parametrize(
         ("content", "words"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import BatchRejectedError, LineError
-from ledger.import_format import BOM, format_hint
+from ledger.import_format import BOM, UNDECODABLE, format_hint, utf8_lines
 
 
 class TestCounting:
@@ -76,3 +76,41 @@ class TestFormatHint:
         assert hint is not None
         assert words in hint
         assert "JSON Lines" in hint
+
+
+def _read(data: bytes) -> list[str]:
+    """``data`` read as the import reads a file: line by line, bytes that are
+    no UTF-8 kept for `utf8_lines`."""
+    return data.decode("utf-8-sig", errors=UNDECODABLE).splitlines(keepends=True)
+
+
+class TestUtf8Lines:
+    def test_utf8_text_passes_as_it_is(self) -> None:
+        """Chinese, accents, a byte order mark read past: nothing to refuse."""
+        text = '{"topic": "培训 café"}\n{"topic": "x"}\n'
+        assert list(utf8_lines(_read(b"\xef\xbb\xbf" + text.encode()))) == text.splitlines(
+            keepends=True
+        )
+
+    @pytest.mark.parametrize(
+        ("data", "line", "words"),
+        [
+            ('{"a": 1}\n{"topic": "café"}\n'.encode("latin-1"), 2, "byte 0xE9 at column 15"),
+            ('{"topic": "培训"}\n'.encode("gbk"), 1, "byte 0xC5 at column 12"),
+            ('{"a": 1}\n'.encode("utf-16"), 1, "the file is UTF-16"),
+        ],
+        ids=["latin-1", "gbk", "utf-16"],
+    )
+    def test_the_first_line_not_utf8_is_named(self, data: bytes, line: int, words: str) -> None:
+        with pytest.raises(BatchRejectedError) as caught:
+            list(utf8_lines(_read(data)))
+        [error] = caught.value.errors
+        assert (error.line, error.field) == (line, None)
+        assert words in error.reason
+        assert "UTF-8" in error.reason
+
+    def test_lines_are_numbered_from_start(self) -> None:
+        """``import --plan`` numbers the file's lines after the plan's."""
+        with pytest.raises(BatchRejectedError) as caught:
+            list(utf8_lines(_read(b"ok\n\xff\n"), start=2))
+        assert caught.value.errors[0].line == 3
