@@ -177,6 +177,17 @@ def _error(text: object) -> None:
     err.print(f"[bold red]error:[/] {escape(str(text))}")
 
 
+def _write_file(path: Path, data: bytes, *, option: str) -> None:
+    """Write a command's output file; one that cannot be written (a directory
+    that does not exist, no permission, a full disk) is one line naming the
+    option and exit 2, as a bad option is (SPEC §7: never a traceback)."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        _error(f"{option}: cannot write {path}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+
+
 def _settings() -> Settings:
     """This process's settings; a bad one is one line and exit 2 (SPEC §7: never
     a traceback, never a secret's value)."""
@@ -857,7 +868,7 @@ def payout_export(
     else:
         data = _reporting(db, as_json=False, call=lambda r: r.export_file(run_id, fmt, rules))
     if to is not None:
-        to.write_bytes(data)
+        _write_file(to, data, option="--out")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -1540,11 +1551,7 @@ def audit_bundle(
     raw: bytes = _reporting(db, as_json=as_json, call=lambda r: r.audit_bundle(rep, period))
     # --out x.json.gz: gzip (mtime 0, so the same bundle is the same file)
     written = gzip.compress(raw, 9, mtime=0) if out_file.suffix == ".gz" else raw
-    try:
-        out_file.write_bytes(written)
-    except OSError as exc:
-        _error(f"--out: cannot write {out_file}: {exc.strerror or exc}")
-        raise typer.Exit(2) from None
+    _write_file(out_file, written, option="--out")
     head = json.loads(raw)["chain"]["head"]
     summary = {
         "file": str(out_file),
@@ -1642,7 +1649,7 @@ def _show_whatif(
     result: WhatIf, *, fmt: str, csv_to: Path | None, locale: str, as_json: bool
 ) -> None:
     if csv_to is not None:
-        csv_to.write_text(whatif_csv(result), encoding="utf-8")
+        _write_file(csv_to, whatif_csv(result).encode("utf-8"), option="--csv")
     if as_json:
         _print_json(whatif_texts(result, locale))
     elif fmt == "csv":
