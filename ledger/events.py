@@ -85,6 +85,7 @@ __all__ = [
     "make_event",
     "publication_line",
     "reason_of",
+    "signed_zero_sha256",
 ]
 
 _ENVELOPE = frozenset({"type", "occurred_at", "actor"})
@@ -160,7 +161,9 @@ def _bounded_ratio(
     before it is normalised or written out: ``"1e1000000"`` or JSON
     ``1e999999`` is refused at once, never expanded to a million digits.
     The canonical form of an accepted value is unchanged (``"0.90"`` is
-    ``0.9``, ``"100"`` is ``100``), so stored content hashes stay the same.
+    ``0.9``, ``"100"`` is ``100``), so stored content hashes stay the same —
+    but for zero, which is unsigned: ``"-0"`` is ``0`` (it was stored as
+    ``"-0"``, one fact under two contents; see `signed_zero_sha256`).
     """
     left, right = "(" if low_open else "[", ")" if high_open else "]"
     shown_high = "10^12" if high == MAX_MONEY else str(high)
@@ -177,7 +180,8 @@ def _bounded_ratio(
             places = decimal_places(number)
             msg = f"{what} has at most {_RATIO_PLACES} decimal places, got {places}"
             raise ValueError(msg)
-        return Decimal(format(number.normalize(), "f"))
+        normal = number.normalize() if number else _ZERO
+        return Decimal(format(normal, "f"))
 
     return validate
 
@@ -305,6 +309,34 @@ def content_sha256(type_: str, occurred_at: str, payload: dict[str, Any]) -> str
     """SHA-256 of an event's content, as the natural key of keyless events."""
     data = canonical_json({"type": type_, "occurred_at": occurred_at, "data": payload})
     return hashlib.sha256(data).hexdigest()
+
+
+# The fields in which a ledger before zero was unsigned stored a zero given as
+# ``"-0.00"`` / ``"-0"`` with its sign, and the text it stored: the only fields
+# that accepted one (others are positive, or nonzero, or open at 0).
+_SIGNED_ZERO_FIELDS: dict[str, tuple[str, str]] = {
+    "ViolationRecorded": ("amount", "-0.00"),
+    "KpiScored": ("score", "-0"),
+}
+
+
+def signed_zero_sha256(type_: str, occurred_at: str, payload: dict[str, Any]) -> str | None:
+    """The content hash a fact holding a zero had when it was stored with the
+    zero signed (``"-0.00"``), or None when it holds no such zero.
+
+    Zero is unsigned now (`policies.money.canonical_money`, `_bounded_ratio`),
+    so a file stored before — a case's ``"amount": "-0.00"``, a score of
+    ``"-0"`` — hashes otherwise when it is sent again. Stored events are never
+    rewritten; the write rules take a fact stored under this hash as the same
+    fact (skipped), not as other content (a conflict) or a new keyless fact
+    (stored twice)."""
+    found = _SIGNED_ZERO_FIELDS.get(type_)
+    if found is None:
+        return None
+    field, signed = found
+    if payload.get(field) != signed.removeprefix("-"):
+        return None
+    return content_sha256(type_, occurred_at, {**payload, field: signed})
 
 
 class PlanPublished(EventIn):

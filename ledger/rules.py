@@ -101,6 +101,8 @@ def _already_stored(
     existing = st.get(cls, key)
     if existing is None:
         return False
+    if existing.recorded.content_sha256 == item.signed_zero_sha256():
+        return True  # stored before zero was unsigned ("-0.00"): the same fact
     return existing.recorded.check_same(item.content_sha256, key=what, field=field)
 
 
@@ -243,6 +245,8 @@ def rep_fact(st: Staging, item: Input) -> None:
         _check_same_period_kind(st, rep, data["plan_id"])
     if item.type == "KpiScored":
         _check_period_kind(st, item, rep)
+    if item.signed_zero_sha256() in rep.facts:
+        return  # stored before zero was unsigned (a score of "-0"): the same fact
     if rep.record_fact(item.type, **item.kwargs()):
         st.collect(rep)
         if item.type == "KpiScored":

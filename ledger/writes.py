@@ -94,6 +94,12 @@ class Input(NamedTuple):
         _line, type_, occurred_at, actor, content, data = wire
         return cls(type_, datetime.fromisoformat(occurred_at), actor, content, data, occurred_at)
 
+    def signed_zero_sha256(self) -> str | None:
+        """The content hash this fact had if it was stored with its zero signed
+        (`ledger.events.signed_zero_sha256`), or None."""
+        occurred_text = self.occurred_text or self.occurred_at.isoformat()
+        return ev.signed_zero_sha256(self.type, occurred_text, self.data)
+
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of an event-triggering aggregate method."""
         return {

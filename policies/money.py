@@ -13,8 +13,9 @@ Canonical text (what is stored, and so what content hashes cover): an amount
 is written with two decimals when it is whole cents (``"1234.50"``, and
 ``"1234.00"`` for a whole yen amount, as every amount stored before this rule
 was), otherwise with the decimals its currency allows and it needs (``"1.505"``
-KWD). One value, one text: the content hashes of amounts accepted before stay
-the same.
+KWD), and zero without a sign. One value, one text: the content hashes of
+amounts accepted before stay the same (but for a zero given as ``"-0.00"``,
+see `ledger.events.signed_zero_sha256`).
 """
 
 from __future__ import annotations
@@ -125,7 +126,13 @@ def check_money(amount: Decimal, currency: str | None = None) -> None:
 
 def canonical_money(amount: Decimal) -> Decimal:
     """The stored form of an amount within the bounds: two decimals when it is
-    whole cents, else exactly the decimals it needs (see the module docstring)."""
+    whole cents, else exactly the decimals it needs (see the module docstring).
+
+    Zero is unsigned: ``"-0.00"`` is ``0.00``, one value with one text (a
+    Decimal keeps the sign of a negative zero, which would store the same fact
+    under two contents and show "-0.00")."""
+    if not amount:
+        amount = amount.copy_abs()
     cents = amount.quantize(_CENT, None, _EXACT)
     if cents == amount:  # cents, the form every amount had before
         return cents

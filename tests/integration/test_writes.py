@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from ledger import events as ev
 from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
@@ -185,6 +187,60 @@ class TestSplitsAreASet:
         seeded(ledger, "r1", "r2")
         ledger.import_lines(jsonl(_split_sale("S1", ("r2", "0.5"), ("r1", "0.5"))), actor="crm")
         assert _rejected(ledger, jsonl(sale("S1", "r1"))).status == "conflict"
+
+
+_AT = "2026-07-14T10:00:00+08:00"
+_SCORE = {"rep_id": "r1", "period": "2026-Q3", "kpi": "customer_satisfaction"}
+_CASE = {"case_id": "C1", "rep_id": "r1", "code": "late", "severity": "minor", "description": "x"}
+
+
+def _zero_lines(amount: str, score: str) -> list[str]:
+    """A case whose money involved is ``amount`` and a score of ``score``."""
+    return jsonl(
+        line("ViolationRecorded", at=_AT, **_CASE, amount=amount),
+        line("KpiScored", at=_AT, **_SCORE, score=score),
+    )
+
+
+class TestZeroIsUnsigned:
+    """``"-0.00"`` and ``"0.00"`` are one value: one fact, not two contents."""
+
+    def test_a_signed_zero_and_zero_are_one_fact(self, ledger: Ledger) -> None:
+        """A case's ``"-0.00"`` re-sent as ``"0.00"`` is skipped (it was a
+        conflict), a score of ``"-0"`` and one of ``"0"`` are stored once (they
+        were stored twice), and what is stored reads ``0.00`` and ``0``."""
+        seeded(ledger, "r1")
+        first = ledger.import_lines(_zero_lines("-0.00", "-0"), actor="mgr")
+        again = ledger.import_lines(_zero_lines("0.00", "0"), actor="mgr")
+        assert (first.stored, again.stored, again.skipped) == (2, 0, 2)
+        assert stored_record(ledger, "ViolationRecorded", case_id="C1").data["amount"] == "0.00"
+        assert stored_record(ledger, "KpiScored", rep_id="r1").data["score"] == "0"
+
+    def test_a_zero_stored_signed_before_is_the_same_fact(self, ledger: Ledger) -> None:
+        """A store written before zero was unsigned holds ``"-0.00"`` and
+        ``"-0"`` (under their own content hashes, never rewritten): the file
+        sent again — or sent unsigned — is skipped, neither a conflict nor a
+        second score."""
+        seeded(ledger, "r1")
+        at = datetime.fromisoformat(_AT)
+        as_before = [  # what the earlier canonical form made of "-0.00" and "-0"
+            ev.ViolationRecorded.model_construct(
+                type="ViolationRecorded", occurred_at=at, **_CASE, amount=Decimal("-0.00")
+            ),
+            ev.KpiScored.model_construct(
+                type="KpiScored", occurred_at=at, **_SCORE, score=Decimal("-0")
+            ),
+        ]
+        assert ledger.record(as_before, actor="mgr").stored == 2
+        assert stored_record(ledger, "ViolationRecorded", case_id="C1").data["amount"] == "-0.00"
+        count = stored_count(ledger)
+        for amount, score in (("-0.00", "-0"), ("0.00", "0"), ("0", "0.0")):
+            again = ledger.import_lines(_zero_lines(amount, score), actor="mgr")
+            assert (again.stored, again.skipped) == (0, 2)
+        assert stored_count(ledger) == count
+        error = _rejected(ledger, _zero_lines("0.01", "0")[:1])
+        assert error.status == "conflict"  # another amount is still other content
+        assert ledger.verify().ok
 
 
 BAD_INPUTS: list[tuple[str, Any, str | None, str]] = [

@@ -310,11 +310,36 @@ class TestCanonicalForm:
             ("1.505", "1.505"),
             ("1.5050", "1.505"),
             ("1.0001", "1.0001"),
+            ("-0.00", "0.00"),
+            ("-0", "0.00"),
+            ("-0.0000", "0.00"),
         ],
     )
     def test_one_value_one_text(self, text: str, stored: str) -> None:
-        """Cents as two decimals; a third (or fourth) only when the amount needs it."""
+        """Cents as two decimals; a third (or fourth) only when the amount needs it;
+        zero unsigned."""
         assert str(canonical_money(Decimal(text))) == stored
+
+    @pytest.mark.parametrize(
+        ("event", "field", "signed", "stored"),
+        [
+            (_case, "amount", '"-0.00"', "0.00"),
+            (_case, "amount", '"-0"', "0.00"),
+            (_score, "score", '"-0"', "0"),
+            (_score, "score", '"-0.000000"', "0"),
+            (_score, "score", "-0.0", "0"),  # a JSON number
+            (_score, "score", "-0", "0"),
+        ],
+    )
+    def test_a_signed_zero_is_zero(self, event: Any, field: str, signed: str, stored: str) -> None:
+        """``"-0.00"`` and ``"0.00"`` are one value: stored as one text, with
+        one content hash (a score of "-0" and one of "0" were two facts)."""
+        zero, errors = _parse({}, raw=json.dumps(event(**{field: "0"})))
+        assert errors == []
+        item, errors = _parse({}, raw=json.dumps(event(**{field: "Z"})).replace('"Z"', signed))
+        assert errors == []
+        assert item.payload()[field] == stored
+        assert Input.of(item, "x").content_sha256 == Input.of(zero, "x").content_sha256
 
     @pytest.mark.parametrize(
         ("currency", "units"), [("CNY", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("KWD", 3)]
