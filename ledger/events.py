@@ -210,6 +210,44 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
+# Control characters (C0, DEL, C1) but the tab and the line ends of text that
+# may run over several lines (a note, a message); and, in a name, those too
+# and the Unicode line and paragraph separators.
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _free_text(value: str) -> str:
+    """SPEC §7: free text (a reason, a note, a message) holds no control
+    character but tabs and line breaks: a NUL or an escape sequence is no
+    part of what anyone wrote, and would reach payroll files and terminals."""
+    found = _TEXT_CONTROL.search(value)
+    if found is not None:
+        msg = (
+            f"text holds no control characters but tabs and line breaks, got "
+            f"{_code_point(found.group())} at character {found.start() + 1}"
+        )
+        raise ValueError(msg)
+    return value
+
+
+def _one_line(value: str) -> str:
+    """SPEC §7: a name is one line of text: no control character at all (a tab
+    or a line break included) and no Unicode line or paragraph separator."""
+    found = _NAME_CONTROL.search(value)
+    if found is not None:
+        msg = (
+            f"a name is one line with no control characters, got "
+            f"{_code_point(found.group())} at character {found.start() + 1}"
+        )
+        raise ValueError(msg)
+    return value
+
+
+def _code_point(character: str) -> str:
+    return f"U+{ord(character):04X}"
+
+
 def _in_years(value: datetime) -> datetime:
     """SPEC §2: a timestamp lies in the years 2000-2199, in its own offset."""
     if not in_bounds(value.year):
@@ -244,8 +282,12 @@ FxRateValue = Annotated[
     BeforeValidator(_bounded_ratio("a rate", _ZERO, MAX_MONEY, low_open=True, high_open=True)),
 ]
 Id = Annotated[str, StringConstraints(pattern=_ID_TEXT)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_free_text)
+]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_one_line)
+]
 Actor = Annotated[str, BeforeValidator(normalise_actor)]
 PeriodText = Annotated[str, BeforeValidator(_period)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tomllib
 import zipfile
 from collections.abc import Mapping
@@ -274,16 +275,28 @@ def to_csv(header: tuple[str, ...], rows: list[tuple[Cell, ...]]) -> str:
     return buffer.getvalue()
 
 
+# What a CSV cell never holds raw: control characters (C0 but the tab and the
+# line feed, which the writer quotes; DEL; C1) and the Unicode line and
+# paragraph separators, which some readers take for line ends.
+_CSV_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _text(value: Cell) -> str:
     """A cell of a CSV payroll file, never read as a formula by a spreadsheet
     (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab, CR or LF)
     and never split across rows: a CR is written as a line feed, which the
     writer quotes like any line end in a cell (it quoted only its own ``\n``,
     so a name holding a CR broke the row in two, the second free to be a
-    formula). Numbers are written as they are (a negative amount stays a number)."""
+    formula). Any other control character — a NUL in a name the ledger took
+    before names were checked for them — is written as U+FFFD, the
+    replacement character, as the xlsx export does (`_xlsx_text`): payroll
+    systems stop reading at a NUL or take a separator for a row's end.
+    Numbers are written as they are (a negative amount stays a number)."""
     if not isinstance(value, str):
         return format(value, "f") if isinstance(value, Decimal) else str(value)
     text = value.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii() or not text.isprintable():
+        text = _CSV_CONTROL.sub("\ufffd", text)
     return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\n"} else text
 
 

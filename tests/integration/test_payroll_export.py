@@ -6,8 +6,10 @@ pays, each rep's rows summing to its payable."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from demo import run_demo
+from ledger import events as ev
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.payroll import STANDARD_COLUMNS, load_layout
@@ -205,6 +208,44 @@ class TestCellsAreNeverFormulas:
         name = sheet.cell(2, STANDARD_COLUMNS.index("rep_name") + 1)
         assert (name.value, name.data_type) == ('=HYPERLINK("http://evil","pay")', "s")
         assert "'=HYPERLINK" in reports.export_file(run_id, "csv").decode()
+
+
+class TestCellsHoldNoControlCharacters:
+    def test_a_name_stored_with_control_characters_is_exported_without_them(
+        self, ledger: Ledger
+    ) -> None:
+        """A rep name a ledger took before names were checked — a NUL, an escape
+        sequence, a line separator — is written into the CSV with U+FFFD for
+        each, as the workbook holds it: a payroll system reads one row per rep,
+        all of its name."""
+        from tests.builders import seeded
+
+        seeded(ledger)
+        name = "Li\x00Wei\x1b[31m\u2028\x85x"
+        enrolled = ev.RepEnrolled.model_construct(  # as an earlier version stored it
+            type="RepEnrolled",
+            occurred_at=datetime.fromisoformat("2026-06-20T09:00:00+08:00"),
+            rep_id="rep-x",
+            name=name,
+            plan_id="field-sales",
+        )
+        ledger.record([enrolled], actor="hr-sync")
+        ledger.import_lines(
+            jsonl(sale("S-X", "rep-x", at="2026-07-20T10:00:00+08:00")), actor="crm"
+        )
+        reports = Reports(ledger)
+        recorded = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
+        event_id = recorded.outcomes[0].event_id
+        assert event_id is not None
+        run_id = str(ledger.event(event_id).data["run_id"])
+        text = reports.export_file(run_id, "csv").decode()
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", text), repr(text)
+        header, row = text.splitlines()
+        cells = dict(zip(header.split(","), row.split(","), strict=True))
+        assert cells["rep_name"] == "Li\ufffdWei\ufffd[31m\ufffd\ufffdx"
+        workbook = _sheet(reports.export_file(run_id, "xlsx"))
+        in_workbook = workbook[1][STANDARD_COLUMNS.index("rep_name")]
+        assert in_workbook.startswith("Li\ufffdWei\ufffd[31m"), repr(in_workbook)
 
 
 @pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])

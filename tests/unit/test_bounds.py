@@ -52,6 +52,10 @@ def _target(value: Any, **fields: Any) -> dict[str, Any]:
     return _event("TargetSet", **target) | fields
 
 
+def _rep(**fields: Any) -> dict[str, Any]:
+    return _event("RepEnrolled", rep_id="r9", name="Li Wei", plan_id="field-sales") | fields
+
+
 def _case(**fields: Any) -> dict[str, Any]:
     case = {"case_id": "C1", "rep_id": "r1", "code": "late", "severity": "minor"}
     return _event("ViolationRecorded", **case, description="late report") | fields
@@ -154,6 +158,22 @@ CASES: list[tuple[str, dict[str, Any], str | None, str]] = [
         None,
         "",
     ),
+    # control characters: none in a name; tabs and line breaks only in free text
+    ("name NUL", _rep(name="a\x00b"), "name", "U+0000 at character 2"),
+    ("name escape", _rep(name="a\x1b[31mb"), "name", "U+001B"),
+    ("name C1", _rep(name="a\x85b"), "name", "U+0085"),
+    ("name DEL", _rep(name="a\x7fb"), "name", "U+007F"),
+    ("name tab", _rep(name="Li\tWei"), "name", "U+0009"),
+    ("name line feed", _rep(name="Li\nWei"), "name", "U+000A"),
+    ("name line separator", _rep(name="Li\u2028Wei"), "name", "U+2028"),
+    ("name paragraph separator", _rep(name="Li\u2029Wei"), "name", "U+2029"),
+    ("name in other scripts", _rep(name="王芳 Zoë O'Brien-Ławska"), None, ""),
+    ("text NUL", _case(description="late\x00"), "description", "U+0000"),
+    ("text escape", _case(description="\x1b]0;pwned\x07"), "description", "U+001B"),
+    ("text C1", _case(description="late\x9b"), "description", "U+009B"),
+    ("text lines and tabs", _case(description="line 1\r\nline 2\n\tindented"), None, ""),
+    ("evidence item NUL", _case(evidence=["ref\x00"]), "evidence[0]", "U+0000"),
+    ("reason NUL", _event("SaleCancelled", sale_id="S1", reason="x\x00"), "reason", "U+0000"),
 ]
 
 
