@@ -375,7 +375,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "history_overturned_mark": " [overturned]",
         "history_overturned": "{date} case {case_id} overturned: {reason}",
         "history_coaching": "{date} coaching: {topic}",
-        "sanction_points": "points:{points}",
+        "sanction_points": "{points} points",
         "sanction_none_while": "none while {approval}",
         "sanction_none": "none",
         "demo_recorded": (
@@ -465,7 +465,7 @@ PHRASES: dict[str, dict[str, str]] = {
 # Words for the values those phrases show (line kinds, severities, statuses,
 # sanctions); a value with no entry is shown as it is.
 TERMS: dict[str, dict[str, str]] = {
-    "en": {},
+    "en": {"not_required": "not required", "red_line": "red line"},
     "zh-CN": {
         "commission": "佣金",
         "bonus": "奖金",

@@ -44,7 +44,7 @@ class TestDemo:
         head = statement["chain_head"]
 
         history = run_cli("history", "--rep", "rep-wang", cwd=tmp_path)
-        assert "points:2" in history.stdout
+        assert "approval not required, sanction 2 points" in history.stdout
 
         verify = run_cli("verify", "--anchor", f"{head['position']}:{head['hash']}", cwd=tmp_path)
         assert verify.returncode == 0, verify.stderr
