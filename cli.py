@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from eventsourcing.persistence import InterfaceError, OperationalError
@@ -324,7 +324,8 @@ def import_(
         str | None,
         typer.Option(
             "--encoding",
-            help="The CSV's encoding (default: detected: UTF-8, UTF-8 with BOM, else GB18030).",
+            help="The CSV's encoding, e.g. gb18030 or cp1252 (default: the mapping's, else "
+            "UTF-8; a byte-order mark is read as UTF-8 or UTF-16).",
         ),
     ] = None,
     db: DbOption = None,
@@ -456,7 +457,7 @@ def _first_event_line(file: Path, *, stream: bool) -> str:
         return next((line for line in lines if line.strip()), "")
 
 
-def _refuse_file(reason: str, *, as_json: bool) -> None:
+def _refuse_file(reason: str, *, as_json: bool) -> NoReturn:
     """Exit 1: the file as a whole cannot be imported (nothing was stored)."""
     if as_json:
         _print_json({"error": "invalid", "detail": reason, "errors": []})
@@ -491,8 +492,7 @@ def _import_crm(
                 max_line_bytes=_settings().max_body_bytes,
             )
         except ReadError as exc:
-            _error(exc)
-            raise typer.Exit(1) from None
+            _refuse_file(str(exc), as_json=as_json)
         except CrmRejectedError as exc:
             if as_json:
                 errors = [e.to_dict() for e in exc.errors]
@@ -509,13 +509,22 @@ def _import_crm(
     result = done.result
     if as_json:
         counts = {"rows": done.rows, "ignored": done.ignored, "encoding": done.encoding}
-        _print_json({"stored": result.stored, "skipped": result.skipped, **counts})
+        warnings = [
+            {"rows": list(rows), "column": column, **_warning_json(warning)}
+            for rows, column, warning in done.warnings
+        ]
+        warnings += [ignored.to_dict() for ignored in done.ignored_sales]
+        _print_json(
+            {"stored": result.stored, "skipped": result.skipped, **counts, "warnings": warnings}
+        )
         return
     read = f"read {done.rows} rows ({done.ignored} ignored by the mapping)"
     out.print(f"{read}: stored {result.stored} events, skipped {result.skipped} already stored")
     for rows, column, warning in done.warnings:
         where = f"row {', '.join(map(str, rows))}" + (f", {column}" if column else "")
         out.print(f"[yellow]warning:[/] {escape(where)}: {render_warning(warning)}")
+    for ignored in done.ignored_sales:  # a won deal now lost keeps paying: say so
+        out.print(f"[yellow]warning:[/] {escape(str(ignored))}")
 
 
 def _crm_mapping(file: Path, mapping: Path | None, encoding: str | None) -> CrmMapping:
@@ -535,7 +544,8 @@ def _crm_mapping(file: Path, mapping: Path | None, encoding: str | None) -> CrmM
             "an xlsx workbook names its own encoding", param_hint="'--encoding'"
         )
     try:
-        return load_mapping(mapping.read_text(encoding="utf-8"), source=mapping.name)
+        # utf-8-sig: a byte-order mark (Windows Notepad writes one) is no TOML statement
+        return load_mapping(mapping.read_text(encoding="utf-8-sig"), source=mapping.name)
     except (MappingError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="'--mapping'") from None
 
@@ -856,7 +866,7 @@ def payout_export(
     rules = None
     if layout is not None:
         try:
-            rules = load_layout(layout.read_text(encoding="utf-8"), source=layout.name)
+            rules = load_layout(layout.read_text(encoding="utf-8-sig"), source=layout.name)
         except (LayoutError, UnicodeDecodeError) as exc:
             raise typer.BadParameter(str(exc), param_hint="'--layout'") from None
     if fmt == "xlsx" and to is None and sys.stdout.isatty():
@@ -1636,7 +1646,7 @@ def _plan_file(path: Path, *, as_json: bool) -> Plan:
     what-if's or `plan check`'s candidate alike; invalid, exit 1 naming the field."""
     fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
     try:
-        return load_plan(path.read_text(encoding="utf-8"), fmt)
+        return load_plan(path.read_text(encoding="utf-8-sig"), fmt)
     except PlanError as exc:
         if as_json:
             _print_json({"error": "invalid", "detail": str(exc)})

@@ -44,9 +44,9 @@ __all__ = ["DemoResult", "run_demo"]
 # the first): the SPEC §3 field-sales plan, the SPEC §3.1 inside-sales plan and
 # the inside team lead's.
 _PLANS = resources.files(__name__) / "plans"
-PLAN_TOML = (_PLANS / "field-sales.toml").read_text(encoding="utf-8")
-INSIDE_PLAN_TOML = (_PLANS / "inside-sales.toml").read_text(encoding="utf-8")
-LEADS_PLAN_TOML = (_PLANS / "inside-leads.toml").read_text(encoding="utf-8")
+PLAN_TOML = (_PLANS / "field-sales.toml").read_text(encoding="utf-8-sig")
+INSIDE_PLAN_TOML = (_PLANS / "inside-sales.toml").read_text(encoding="utf-8-sig")
+LEADS_PLAN_TOML = (_PLANS / "inside-leads.toml").read_text(encoding="utf-8-sig")
 
 TZ = "+08:00"
 

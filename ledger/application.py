@@ -64,6 +64,7 @@ from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo
 from ledger.records import EventRecord, decode
 from ledger.results import Outcome, RecordResult
+from ledger.sale import Sale
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
 from ledger.writes import (
@@ -313,6 +314,20 @@ class Ledger(Application[UUID]):
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
         dispute = self._staging().get(Dispute, dispute_id)
         return (dispute.rep_id, dispute.run_id) if dispute is not None else None
+
+    def uncancelled_sales(self, sale_ids: Iterable[str]) -> set[str]:
+        """Which of ``sale_ids`` are stored sales not cancelled: what a CRM
+        export that now ignores one (a won deal since shown as lost) warns of,
+        since the sale keeps paying until its cancellation is recorded."""
+        staging = self._staging()
+        wanted = list(dict.fromkeys(sale_ids))
+        staging.prefetch((Sale.KIND, sale_id) for sale_id in wanted)  # a query per 1,000
+        found = set()
+        for sale_id in wanted:
+            sale = staging.get(Sale, sale_id)
+            if sale is not None and sale.cancellation is None:
+                found.add(sale_id)
+        return found
 
     def _staging(self) -> Staging:
         return Staging(self.chain, self.mapper, self._plan_info, fx_rates=self._fx_moments)

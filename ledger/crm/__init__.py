@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.application import Ledger, RecordResult
-from ledger.crm.convert import Converted, Line, RowError, convert
+from ledger.crm.convert import Converted, IgnoredRow, Line, RowError, convert
 from ledger.crm.mapping import CrmMapping, MappingError, load_mapping
-from ledger.crm.readers import SUFFIXES, ReadError, Table, read_table
+from ledger.crm.readers import SUFFIXES, Column, ReadError, Table, read_table
 from ledger.errors import BatchRejectedError, InvalidInputError, LineError, RejectedError
+from ledger.ingestion.parse import parse_line
 from policies.pay_warnings import PayWarning
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CrmImport",
     "CrmMapping",
     "CrmRejectedError",
+    "IgnoredSale",
     "MappingError",
     "ReadError",
     "RowError",
@@ -47,9 +49,47 @@ class CrmRejectedError(RejectedError[RowError], InvalidInputError):
 
 
 @dataclass(frozen=True)
+class IgnoredSale:
+    """Warning ``ignored_row_of_stored_sale``: rows the mapping ignores (a
+    deal now shown as lost) whose sale is stored and not cancelled. Ignoring
+    a row takes nothing back — the sale and its commission stay — and the
+    import does not guess a cancellation (its date and reason are facts the
+    CRM must give): it says so, for someone to record one."""
+
+    CODE = "ignored_row_of_stored_sale"
+
+    rows: tuple[int, ...]
+    sale_id: str
+    said: tuple[str, ...]  # what the rows' kind cells say: "Closed Lost"
+    column: Column | None  # the kind column
+
+    def __str__(self) -> str:
+        rows = ", ".join(str(r) for r in self.rows)
+        where = f"row{'s' if len(self.rows) > 1 else ''} {rows}"
+        if self.column is not None:
+            where += f", {self.column}"
+        said = " / ".join(repr(s) for s in self.said)
+        return (
+            f"{where}: sale {self.sale_id} is stored and not cancelled, but this export says "
+            f"{said}, which the mapping ignores: the sale and its commission stay; to take "
+            "it back, record its cancellation"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.CODE,
+            "rows": list(self.rows),
+            "column": None if self.column is None else self.column.name,
+            "values": {"sale_id": self.sale_id, "said": list(self.said)},
+            "text": str(self),
+        }
+
+
+@dataclass(frozen=True)
 class CrmImport:
     """What an import of an export did: the pipeline's result, the rows read
-    and ignored, the encoding it was read in, and each warning at its row."""
+    and ignored, the encoding it was read in, each warning at its row, and
+    the ignored rows whose sale is stored and not cancelled."""
 
     result: RecordResult
     rows: int
@@ -57,13 +97,15 @@ class CrmImport:
     lines: int
     encoding: str | None
     warnings: list[tuple[tuple[int, ...], str | None, PayWarning]]
+    ignored_sales: list[IgnoredSale] = field(default_factory=list)
 
 
 def prepare(
     path: Path, mapping: CrmMapping, *, encoding: str | None = None
 ) -> tuple[Table, Converted]:
     """Read ``path`` and convert its rows: the table and its import lines, or
-    `CrmRejectedError` naming every row the mapping cannot read."""
+    `CrmRejectedError` naming every bad row the mapping or the lines' own
+    validation finds (`ReadError`: the file, or an export with no rows)."""
     table = read_table(
         path,
         encoding=encoding or mapping.encoding,
@@ -71,10 +113,35 @@ def prepare(
         sheet=mapping.sheet,
         header_row=mapping.header_row,
     )
+    if not table.rows:
+        # as an empty JSON Lines file is refused: a header alone is most often
+        # a download cut short or a report filtered to nothing, not "no sales"
+        raise ReadError(
+            f"{path.name} holds no rows under its header (row {table.header_row}: a download "
+            "cut short, or a report filtered to nothing?); nothing was stored"
+        )
     converted = convert(table, mapping)
     if converted.errors:
-        raise CrmRejectedError(sorted(converted.errors, key=_order))
+        errors = [*converted.errors, *_invalid_lines(converted)]
+        raise CrmRejectedError(sorted(errors, key=_order))
     return table, converted
+
+
+def _invalid_lines(converted: Converted) -> list[RowError]:
+    """The validation errors of the lines that did convert (SPEC §2: every bad
+    row named at once, not the next one on the next run): each line checked
+    against its event's model, as the import pipeline's parse checks it —
+    nothing stored, no store read. The rules that read the store (a known rep
+    or sale, a conflict) wait for a file whose rows all convert: a cancelled
+    sale whose sale row did not convert would be named as unknown. A line
+    short of a row named already is left out (a split sale missing its bad
+    split row would be named for shares that do not sum to 1)."""
+    errors: list[LineError] = []
+    for number, line in enumerate(converted.lines, start=1):
+        if not line.partial:
+            text = json.dumps(line.data, ensure_ascii=False)
+            errors.extend(parse_line(text, line=number)[1])
+    return _named(errors, converted.lines)
 
 
 def import_export(
@@ -93,6 +160,7 @@ def import_export(
     ledger's own errors (a store that cannot be reached).
     """
     table, converted = prepare(path, mapping, encoding=encoding)
+    ignored_sales = _ignored_sales(ledger, converted.ignored_sales)
     lines = converted.lines
     text = [json.dumps(line.data, ensure_ascii=False) for line in lines]
     extra: dict[str, Any] = {} if max_line_bytes is None else {"max_line_bytes": max_line_bytes}
@@ -113,7 +181,28 @@ def import_export(
         lines=len(lines),
         encoding=table.encoding,
         warnings=warnings,
+        ignored_sales=ignored_sales,
     )
+
+
+def _ignored_sales(ledger: Ledger, ignored: list[IgnoredRow]) -> list[IgnoredSale]:
+    """The ignored rows whose sale is stored already and not cancelled, one
+    warning per sale (read before the import, so a store that fails the read
+    stores nothing, rather than failing a command whose import was stored)."""
+    live = ledger.uncancelled_sales(i.sale_id for i in ignored) if ignored else set()
+    by_sale: dict[str, list[IgnoredRow]] = {}
+    for row in ignored:
+        if row.sale_id in live:
+            by_sale.setdefault(row.sale_id, []).append(row)
+    return [
+        IgnoredSale(
+            tuple(r.row for r in rows),
+            sale_id,
+            tuple(dict.fromkeys(r.said for r in rows)),
+            rows[0].column,
+        )
+        for sale_id, rows in by_sale.items()
+    ]
 
 
 def _named(errors: list[LineError], lines: list[Line]) -> list[RowError]:

@@ -21,10 +21,10 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
-from ledger.crm.readers import Column, Row, Table
+from ledger.crm.readers import Column, Row, Table, column_letter
 from policies.money import ungrouped
 
-__all__ = ["Cell", "Converted", "Line", "RowError", "convert"]
+__all__ = ["Cell", "Converted", "IgnoredRow", "Line", "RowError", "convert"]
 
 _HUNDRED = Decimal(100)
 # A split percent as CRMs write it: up to 100 and some decimals (the share's own
@@ -78,6 +78,9 @@ class Line:
     data: dict[str, Any]
     origins: dict[str, list[Cell]] = field(default_factory=dict)
     rows: list[int] = field(default_factory=list)
+    # a row of its sale could not be read: the line lacks it (a split), so what
+    # it says is not what the file means, and checking it would name the wrong fault
+    partial: bool = False
 
     def where(self, ledger_field: str | None) -> tuple[tuple[int, ...], Column | None]:
         """The rows and column behind a field the pipeline names (its longest
@@ -94,15 +97,30 @@ class Line:
 
 
 @dataclass(frozen=True)
+class IgnoredRow:
+    """A row the mapping ignores (open pipeline, a lost deal) that names a sale:
+    its row, the sale id, and what its kind cell says (``Closed Lost``), so
+    the import can warn when that sale is stored — ignoring the row takes
+    nothing back, and a deal once won and now lost would keep paying."""
+
+    row: int
+    sale_id: str
+    said: str
+    column: Column | None  # the kind column
+
+
+@dataclass(frozen=True)
 class Converted:
     """The lines of an export (sales, then cancellations, then payments: a
-    cancellation may name a sale of the same file), what went wrong, and how
-    many rows the mapping ignores."""
+    cancellation may name a sale of the same file), what went wrong, how many
+    rows the mapping ignores, and the ignored rows that name a sale the file
+    does not cancel."""
 
     lines: list[Line]
     errors: list[RowError]
     rows: int
     ignored: int
+    ignored_sales: list[IgnoredRow] = field(default_factory=list)
 
 
 class _Bad(Exception):  # noqa: N818 - an internal signal, always turned into a RowError
@@ -123,25 +141,33 @@ class _Reader:
     _columns: dict[str, Column] = field(default_factory=dict)
 
     def resolve(self, name: str, spec: FieldMap | None) -> None:
-        """Check that a field's column is in the header (else one error, row of the header)."""
+        """Check that a field's column is in the header, once (else one error,
+        row of the header): a column it lacks, or one it has twice — taking
+        the first of two "Amount" columns would pay on whichever came first."""
         if spec is None:
             return
         column = as_field(spec).column
         if column is None or column in self._columns:
             return
-        found = self.table.column(column)
-        if found is None:
-            shown = ", ".join(f'"{h}"' for h in self.table.header if h.strip())
-            self.errors.append(
-                RowError(
-                    (self.table.header_row,),
-                    None,
-                    f'the mapping\'s {name} reads column "{column}", which the header '
-                    f"lacks (it has {shown})",
-                )
+        found = self.table.columns(column)
+        if len(found) == 1:
+            self._columns[column] = found[0]
+            return
+        if found:
+            *others, last = (column_letter(c.index) for c in found)
+            times = "twice" if len(others) == 1 else f"{len(found)} times"
+            reason = (
+                f'the mapping\'s {name} reads column "{column}", which the header has '
+                f"{times} (columns {', '.join(others)} and {last}): which one is meant "
+                "cannot be told; rename or remove the others"
             )
         else:
-            self._columns[column] = found
+            shown = ", ".join(f'"{h}"' for h in self.table.header if h.strip())
+            reason = (
+                f'the mapping\'s {name} reads column "{column}", which the header '
+                f"lacks (it has {shown})"
+            )
+        self.errors.append(RowError((self.table.header_row,), None, reason))
 
     def text(self, row: Row, spec: FieldMap | None, name: str) -> tuple[str | None, Cell]:
         """A field's text for a row (None: empty and no default), and its cell."""
@@ -274,18 +300,52 @@ def convert(table: Table, mapping: CrmMapping) -> Converted:
     sales: dict[str, _SaleGroup] = {}
     cancellations: list[Line] = []
     payments: list[Line] = []
-    ignored = 0
+    ignored: list[IgnoredRow | None] = []
+    spoiled: set[str] = set()  # sales with a row that could not be read
     for row in table.rows:
+        kind: Kind | None = None
         try:
             kind = _kind(reader, row)
             if kind == "ignore":
-                ignored += 1
+                ignored.append(_ignored(reader, row))
             else:
                 _row(reader, row, kind, sales=sales, cancellations=cancellations, payments=payments)
         except _Bad as bad:
             errors.append(RowError((bad.cell.row,), bad.cell.column, bad.reason))
+            if kind in {None, "sale", "cancelled_sale"}:
+                spoiled.add(_sale_id(reader, row) or "")
+    for sale_id, group in sales.items():
+        group.line.partial = sale_id in spoiled
     lines = [_with_splits(g) for g in sales.values()]
-    return Converted([*lines, *cancellations, *payments], errors, len(table.rows), ignored)
+    cancelled = {line.data["sale_id"] for line in cancellations}  # by this very file
+    return Converted(
+        [*lines, *cancellations, *payments],
+        errors,
+        len(table.rows),
+        len(ignored),
+        [i for i in ignored if i is not None and i.sale_id not in cancelled],
+    )
+
+
+def _sale_id(reader: _Reader, row: Row) -> str | None:
+    """The sale id a row names, if its cell can be read (None: it cannot)."""
+    spec = reader.mapping.sale
+    if spec is None:
+        return None
+    try:
+        return reader.text(row, spec.id, "sale.id")[0]
+    except _Bad:
+        return None
+
+
+def _ignored(reader: _Reader, row: Row) -> IgnoredRow | None:
+    """The sale an ignored row names, if its id cell can be read (an ignored
+    row is not checked: an open deal need not have all its cells yet)."""
+    sale_id = _sale_id(reader, row)
+    if sale_id is None or reader.mapping.kind is None:
+        return None
+    said, cell = reader.text(row, reader.mapping.kind, "kind")  # read already by _kind
+    return IgnoredRow(row.number, sale_id, said or "", cell.column)
 
 
 def _row(

@@ -144,7 +144,7 @@ class CrmMapping(_Strict):
     """One CRM export's mapping (see the module docstring)."""
 
     name: str = Field(min_length=1)
-    encoding: str | None = None  # CSV: else detected (UTF-8, UTF-8 with BOM, GB18030)
+    encoding: str | None = None  # CSV: else UTF-8 (a byte-order mark wins: see readers)
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     sheet: str | None = None  # xlsx: else the first sheet
     header_row: int = Field(default=1, ge=1)

@@ -4,10 +4,12 @@ a header and numbered rows of text cells.
 Row numbers are the ones a spreadsheet shows: the header is row 1 (or the
 mapping's ``header_row``), so an error's row is where the user finds it.
 
-CSV encodings: the one given (``--encoding``, else the mapping's), or detected —
-a UTF-8 byte-order mark means UTF-8 with BOM (Excel's "CSV UTF-8"), text that
-decodes as UTF-8 is UTF-8, and anything else is read as GB18030 (Excel and the
-Chinese CRMs' default on Chinese Windows; a superset of GBK and GB2312).
+CSV encodings: a byte-order mark says it (UTF-8 with BOM — Excel's "CSV UTF-8" —
+or UTF-16); else the one given (``--encoding``, else the mapping's); else the
+text must be UTF-8. Anything else is refused, never guessed: the bytes of a
+Windows-1252 file (Western Excel's "CSV") also decode as GB18030 (Chinese
+Excel's), to other letters, and what an import stores is stored for good — so
+the user names the encoding, which we suggest.
 
 xlsx cells are turned into the text a CSV export of the same sheet would hold:
 numbers exactly as Excel shows their shortest form (never a binary float's
@@ -73,13 +75,16 @@ class Table:
     rows: tuple[Row, ...]
     encoding: str | None  # CSV: the encoding it was read in
 
-    def column(self, name: str) -> Column | None:
-        """The column with this header (surrounding spaces ignored), or None."""
+    def columns(self, name: str) -> tuple[Column, ...]:
+        """Every column with this header (surrounding spaces ignored): more than
+        one is a header that cannot say which column it means (a report with
+        two "Amount" columns), for the caller to refuse — never the first."""
         wanted = name.strip()
-        for index, text in enumerate(self.header):
-            if text.strip() == wanted:
-                return Column(text.strip(), index)
-        return None
+        return tuple(
+            Column(text.strip(), index)
+            for index, text in enumerate(self.header)
+            if text.strip() == wanted
+        )
 
 
 def column_letter(index: int) -> str:
@@ -117,30 +122,33 @@ def read_table(
 
 
 def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
-    """The text of a CSV file and the encoding it was read in (see the module
-    docstring for the detection); an undecodable byte is named with its line."""
+    """The text of a CSV file and the encoding it was read in (the module
+    docstring says which); an undecodable byte is named with its line.
+
+    A byte-order mark wins over the encoding given: it is the file saying what
+    it is (a GB18030 mapping's CRM file saved again as Excel's "CSV UTF-8"
+    still reads). Without one, a file that is not UTF-8 needs its encoding
+    named (`ReadError`): GB18030 and Windows-1252 decode each other's bytes
+    without an error, so a guess would store the wrong letters silently."""
+    given = None
     if encoding is not None:
         try:
-            name = codecs.lookup(encoding).name
+            given = codecs.lookup(encoding).name
         except LookupError:
             raise ReadError(f"encoding: unknown encoding {encoding!r}") from None
-        if name == "utf-8" and data.startswith(codecs.BOM_UTF8):
-            name = "utf-8-sig"
-        return _decoded(data, name), name
     for bom, name in _BOMS:
         if data.startswith(bom):
             return _decoded(data, name), name
+    if given is not None:
+        return _decoded(data, given), given
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
-        line = _line_of(data, exc)
         raise ReadError(
-            f"line {line}: the file is neither UTF-8 nor GB18030 (byte {exc.start}); "
-            "give its encoding with --encoding"
+            f"line {_line_of(data, exc)}: the file is not UTF-8 (byte {exc.start}), and which "
+            "encoding it is in cannot be told from its bytes; name it with --encoding (or "
+            "the mapping's encoding): gb18030 for Excel's CSV on Chinese Windows, cp1252 "
+            "for Excel's CSV on Western Windows (Latin-1)"
         ) from None
 
 

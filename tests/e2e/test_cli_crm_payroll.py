@@ -79,6 +79,90 @@ class TestCrmImport:
         assert xlsx.returncode == 2
         assert "names its own encoding" in xlsx.stderr
 
+    def test_files_it_cannot_read_whole_are_refused(self, tmp_path: Path) -> None:
+        """A Windows-1252 export is refused until its encoding is named (it was
+        read as GB18030 and the wrong letters stored for good); a header with
+        no rows exits 1 as an empty JSON Lines file does (it was "stored 0",
+        exit 0)."""
+        _demo(tmp_path)
+        mapping = ("--mapping", str(CRM / "salesforce.toml"))
+        text = (CRM / "salesforce-opportunities.csv").read_text(encoding="utf-8")
+        western = tmp_path / "western.csv"
+        western.write_bytes(
+            text.replace("customer went into administration", "Kunde Rücktritt").encode("cp1252")
+        )
+        refused = run_cli("import", str(western), *mapping, cwd=tmp_path)
+        assert refused.returncode == 1
+        assert "line 6: the file is not UTF-8" in refused.stderr
+        for named in ("--encoding", "gb18030", "cp1252"):
+            assert named in refused.stderr
+        named = run_cli(
+            "import", str(western), *mapping, "--encoding", "cp1252", "--json", cwd=tmp_path
+        )
+        assert named.returncode == 0, named.stderr
+        assert json.loads(named.stdout)["encoding"] == "cp1252"
+        header = tmp_path / "header.csv"
+        header.write_text(text.splitlines()[0] + "\n", encoding="utf-8")
+        empty = run_cli("import", str(header), *mapping, cwd=tmp_path)
+        assert empty.returncode == 1
+        assert "header.csv holds no rows under its header (row 1" in empty.stderr
+        as_json = run_cli("import", str(header), *mapping, "--json", cwd=tmp_path)
+        assert as_json.returncode == 1
+        assert json.loads(as_json.stdout)["error"] == "invalid"
+
+    def test_a_won_deal_later_shown_lost_is_warned_of(self, tmp_path: Path) -> None:
+        """The ignored row of a stored sale: a warning in words and in --json."""
+        _demo(tmp_path)
+        mapping = ("--mapping", str(CRM / "salesforce.toml"))
+        sample = CRM / "salesforce-opportunities.csv"
+        assert run_cli("import", str(sample), *mapping, cwd=tmp_path).returncode == 0
+        later = tmp_path / "later.csv"
+        text = sample.read_text(encoding="utf-8")
+        later.write_text(
+            text.replace("Acme Manufacturing,Closed Won", "Acme Manufacturing,Closed Lost"),
+            encoding="utf-8",
+        )
+        said = run_cli("import", str(later), *mapping, cwd=tmp_path)
+        assert said.returncode == 0, said.stderr
+        assert 'warning: row 2, column "Stage" (E): sale 0065g00000AbCd1AAA is stored' in (
+            " ".join(said.stdout.split())
+        )
+        as_json = run_cli("import", str(later), *mapping, "--json", cwd=tmp_path)
+        [warning] = json.loads(as_json.stdout)["warnings"]
+        assert (warning["code"], warning["rows"], warning["values"]["sale_id"]) == (
+            "ignored_row_of_stored_sale",
+            [2],
+            "0065g00000AbCd1AAA",
+        )
+
+    def test_toml_files_with_a_byte_order_mark(self, tmp_path: Path) -> None:
+        """A mapping, a payroll layout and a plan saved by Windows Notepad (a
+        UTF-8 BOM) were refused as "Invalid statement (at line 1, column 1)"."""
+        run_id = _demo(tmp_path)
+
+        def bom(path: Path, *edit: str) -> str:
+            text = path.read_text(encoding="utf-8")
+            if edit:
+                text = text.replace(*edit)
+            copy = tmp_path / f"bom-{path.name}"
+            copy.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+            return str(copy)
+
+        mapping = bom(CRM / "salesforce.toml")
+        imported = run_cli(
+            "import", str(CRM / "salesforce-opportunities.csv"), "--mapping", mapping, cwd=tmp_path
+        )
+        assert imported.returncode == 0, imported.stderr
+        layout = bom(ROOT / "samples" / "payroll-layout.toml")
+        exported = run_cli(
+            "payout", "export", run_id, "--format", "csv", "--layout", layout, cwd=tmp_path
+        )
+        assert exported.returncode == 0, exported.stderr
+        assert exported.stdout.startswith("Employee Number,")
+        plan = bom(ROOT / "samples" / "field-sales.toml", "version = 1\n", "version = 9\n")
+        checked = run_cli("plan", "check", plan, "--period", "2026-Q3", cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+
 
 class TestPayrollExport:
     def test_xlsx_with_layout_is_reproducible(self, tmp_path: Path) -> None:

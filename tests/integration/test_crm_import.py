@@ -19,7 +19,7 @@ import pytest
 
 from demo import run_demo
 from ledger.application import Ledger
-from ledger.crm import CrmRejectedError, import_export, load_mapping
+from ledger.crm import CrmRejectedError, IgnoredSale, import_export, load_mapping
 from projections.service import Reports
 from tests.builders import ROOT, jsonl, line, stored_count, stored_record
 
@@ -310,6 +310,25 @@ class TestBadRows:
         assert ((4,), "Split Owner") in named
         assert ((6,), "Opportunity Owner") in named
 
+    def test_mapping_and_line_errors_named_at_once(self, ledger: Ledger, tmp_path: Path) -> None:
+        """An owner missing from the table (row 2) and 3 decimals of CNY (row 7):
+        both named in one refusal — row 7 used to show up only on the next run,
+        once row 2 was fixed — and nothing stored."""
+
+        def edit(ls: list[str]) -> list[str]:
+            return [
+                ls[0],
+                ls[1].replace("Li Wei,Software,Li Wei", "Nobody,Software,Nobody"),
+                *ls[2:6],
+                ls[6].replace('"95,000.00"', '"95,000.005"'),
+                *ls[7:],
+            ]
+
+        errors = _refused(ledger, _salesforce(tmp_path, edit))
+        named = [(e.rows, e.column.name if e.column else None) for e in errors]
+        assert named == [((2,), "Opportunity Owner"), ((7,), "Amount")]
+        assert "at most 2 decimal places" in errors[1].reason
+
     def test_mapping_errors_named_before_the_pipeline(self, ledger: Ledger, tmp_path: Path) -> None:
         """An owner missing from the table and a date that does not parse: each
         named by row and column, none stored, the good rows neither."""
@@ -327,3 +346,49 @@ class TestBadRows:
         assert shown[0].startswith('row 2, column "Opportunity Owner" (I): sale.owner: owner')
         assert "Zhou Min" in shown[0]
         assert shown[1].startswith('row 6, column "Cancellation Date" (M): cancellation.date')
+
+
+class TestIgnoredRowsOfStoredSales:
+    def test_a_won_deal_later_shown_lost_is_warned_of(self, ledger: Ledger, tmp_path: Path) -> None:
+        """Imported Closed Won, then a later export shows it Closed Lost, a row
+        the mapping ignores: the sale and its commission stay (the import
+        guesses no cancellation), and the import now says so — the row, the
+        sale id and what the row says — where it was silent."""
+        _demo_org(ledger)
+        first = import_export(ledger, CRM / "salesforce-opportunities.csv", _sf_rules(), actor="a")
+        # the sample's own ignored rows (prospecting, lost) name no stored sale
+        assert first.ignored_sales == []
+        later = _salesforce(
+            tmp_path,
+            lambda ls: [
+                row.replace("Acme Manufacturing,Closed Won", "Acme Manufacturing,Closed Lost")
+                for row in ls
+            ],
+        )
+        before = stored_count(ledger)
+        done = import_export(ledger, later, _sf_rules(), actor="a")
+        assert stored_count(ledger) == before
+        [warning] = done.ignored_sales
+        assert warning.column is not None
+        assert (warning.rows, warning.sale_id, warning.said, warning.column.name) == (
+            (2,),
+            "0065g00000AbCd1AAA",
+            ("Closed Lost",),
+            "Stage",
+        )
+        assert warning.to_dict()["code"] == IgnoredSale.CODE == "ignored_row_of_stored_sale"
+        assert str(warning) == (
+            'row 2, column "Stage" (E): sale 0065g00000AbCd1AAA is stored and not '
+            "cancelled, but this export says 'Closed Lost', which the mapping ignores: the "
+            "sale and its commission stay; to take it back, record its cancellation"
+        )
+
+    def test_a_cancelled_sale_later_shown_lost_is_not(self, ledger: Ledger, tmp_path: Path) -> None:
+        """A sale whose cancellation is stored pays nothing more: no warning."""
+        _demo_org(ledger)
+        import_export(ledger, CRM / "salesforce-opportunities.csv", _sf_rules(), actor="a")
+        later = _salesforce(
+            tmp_path,
+            lambda ls: [r.replace("Delta Foods,Cancelled", "Delta Foods,Closed Lost") for r in ls],
+        )
+        assert import_export(ledger, later, _sf_rules(), actor="a").ignored_sales == []

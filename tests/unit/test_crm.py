@@ -43,21 +43,43 @@ def _lines(path: Path, mapping: str) -> list[dict[str, object]]:
 
 class TestEncodings:
     CHINESE = "ID,Date,Amount,Owner\nS-1,2026-10-12,100.00,李伟\n"
+    # a Western Windows export: its bytes decode as GB18030 too, to other letters
+    GERMAN = "ID,Date,Amount,Owner\nS-1,2026-10-12,100.00,Jürgen Müller\n"
 
     @pytest.mark.parametrize(
         ("data", "expected"),
         [
             (CHINESE.encode("utf-8"), "utf-8"),
             (b"\xef\xbb\xbf" + CHINESE.encode("utf-8"), "utf-8-sig"),
-            (CHINESE.encode("gb18030"), "gb18030"),
             (CHINESE.encode("utf-16"), "utf-16"),
         ],
     )
     def test_detected(self, data: bytes, expected: str) -> None:
-        """UTF-8, UTF-8 with BOM (Excel's CSV UTF-8), GB18030 and UTF-16 with
-        BOM are each read to the same text, without the BOM."""
+        """UTF-8, UTF-8 with BOM (Excel's CSV UTF-8) and UTF-16 with BOM are
+        each read to the same text, without the BOM."""
         text, used = decode(data, None)
         assert (text, used) == (self.CHINESE, expected)
+
+    @pytest.mark.parametrize(("text", "encoding"), [(CHINESE, "gb18030"), (GERMAN, "cp1252")])
+    def test_not_utf8_needs_its_encoding_named(self, text: str, encoding: str) -> None:
+        """A file that is not UTF-8 is refused, never guessed: a Windows-1252
+        file was read as GB18030 (``Jürgen`` as ``J黵gen``) and stored for good.
+        The refusal names the option and the likely encodings; named, it reads."""
+        data = text.encode(encoding)
+        with pytest.raises(ReadError) as caught:
+            decode(data, None)
+        message = str(caught.value)
+        assert message.startswith("line 2: the file is not UTF-8")
+        assert "--encoding" in message
+        assert "gb18030" in message
+        assert "cp1252" in message
+        assert decode(data, encoding) == (text, encoding)
+
+    def test_a_byte_order_mark_wins_over_the_encoding_given(self) -> None:
+        """A GB18030 mapping's export saved again as Excel's CSV UTF-8 (with a
+        BOM) is read as UTF-8: the mark is the file saying what it is."""
+        data = b"\xef\xbb\xbf" + self.CHINESE.encode("utf-8")
+        assert decode(data, "gb18030") == (self.CHINESE, "utf-8-sig")
 
     def test_given_encoding_wins_and_bad_bytes_name_the_line(self) -> None:
         """--encoding is used as given; a byte it cannot decode names its line."""
@@ -73,8 +95,9 @@ class TestEncodings:
         assert decode(data, "utf-8") == (self.CHINESE, "utf-8-sig")
 
     def test_gb18030_sale_becomes_a_line(self, tmp_path: Path) -> None:
+        """The mapping's encoding names it (as the Fxiaoke sample's does)."""
         path = _csv(tmp_path, self.CHINESE, "gb18030")
-        assert _lines(path, BASE) == [
+        assert _lines(path, 'encoding = "gb18030"\n' + BASE) == [
             {
                 "type": "SaleRecorded",
                 "occurred_at": "2026-10-12T00:00:00+08:00",
@@ -190,6 +213,64 @@ class TestConversion:
             'row 5, column "Pct" (F): sale.split_percent: a percent like 50 or 50%, got "half"',
         ]
 
+    def test_converter_and_line_errors_named_together(self, tmp_path: Path) -> None:
+        """SPEC §2, every bad line at once: an owner the mapping lacks (row 2)
+        and 3 decimals of CNY (row 3, the event's own rule) were named one run
+        apart. A line whose row is named already is not checked again: the
+        split sale missing its bad row 5 is not also said to sum below 1."""
+        path = _csv(
+            tmp_path,
+            "ID,Date,Amount,Owner,Split,Pct\n"
+            "S-1,2026-10-12,10,Nobody,,\n"
+            "S-2,2026-10-12,10.005,李伟,,\n"
+            "S-3,2026-10-12,10,李伟,李伟,60%\n"
+            "S-3,2026-10-12,10,李伟,Nobody,40%\n",
+        )
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(path, load_mapping(SPLITS))
+        assert [str(e) for e in caught.value.errors] == [
+            (
+                "row 2, column \"Owner\" (D): sale.owner: owner 'Nobody' is not in the "
+                "mapping's [owners] table (add the rep id it is)"
+            ),
+            (
+                'row 3, column "Amount" (C): CNY money has at most 2 decimal places '
+                "(ISO 4217 minor unit), got 3"
+            ),
+            (
+                "row 5, column \"Split\" (E): sale.split_owner: owner 'Nobody' is not in the "
+                "mapping's [owners] table (add the rep id it is)"
+            ),
+        ]
+        assert caught.value.errors[1].field == "amount"
+
+    def test_a_column_the_header_has_twice_is_refused(self, tmp_path: Path) -> None:
+        """Two "Amount" columns: the first was taken silently. The header row is
+        named with the column and both its letters; a twin the mapping does not
+        read is no matter."""
+        path = _csv(
+            tmp_path,
+            "ID,Date,Amount,Owner,Note,Note,Amount\nS-1,2026-10-12,10,李伟,a,b,1.00\n",
+        )
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(path, load_mapping(BASE))
+        [error] = caught.value.errors
+        assert str(error) == (
+            'row 1: the mapping\'s sale.amount reads column "Amount", which the header has '
+            "twice (columns C and G): which one is meant cannot be told; rename or remove "
+            "the others"
+        )
+        fine = _csv(tmp_path, "ID,Date,Amount,Owner,Note,Note\nS-1,2026-10-12,10,李伟,a,b\n")
+        assert [line["amount"] for line in _lines(fine, BASE)] == ["10"]
+
+    @pytest.mark.parametrize("blank", ["", "\n,,,\n\n"])
+    def test_a_header_without_rows_is_refused(self, tmp_path: Path, blank: str) -> None:
+        """A header-only export (a download cut short) was read as 0 rows and
+        "stored 0", exit 0, where an empty JSON Lines file is refused."""
+        path = _csv(tmp_path, "ID,Date,Amount,Owner\n" + blank)
+        with pytest.raises(ReadError, match=r"^x\.csv holds no rows under its header \(row 1"):
+            prepare(path, load_mapping(BASE))
+
     def test_missing_column_named_once(self, tmp_path: Path) -> None:
         path = _csv(tmp_path, "ID,Date,Amount\nS-1,2026-10-12,10\n")
         with pytest.raises(CrmRejectedError) as caught:
@@ -216,7 +297,8 @@ class TestConversion:
         head = "ID,Date,Amount,Owner,Stage,Voided,Why\n"
         good = _csv(
             tmp_path,
-            head + "S-1,2026-10-12,10,李伟,Void,2026-11-01,\nS-2,2026-10-12,10,李伟,Open,,\n",
+            head + "S-1,2026-10-12,10,李伟,Void,2026-11-01,\nS-2,2026-10-12,10,李伟,Open,,\n"
+            "S-1,2026-10-12,10,李伟,Open,,\n",
         )
         _, converted = prepare(good, load_mapping(mapping))
         assert [(x.data["type"], x.data["sale_id"]) for x in converted.lines] == [
@@ -224,7 +306,13 @@ class TestConversion:
             ("SaleCancelled", "S-1"),
         ]
         assert converted.lines[1].data["reason"] == "voided in the CRM"
-        assert converted.ignored == 1
+        assert converted.ignored == 2
+        # the ignored row's sale, for the import to warn of when it is stored
+        # (not row 4's: this very file cancels S-1)
+        [ignored] = converted.ignored_sales
+        assert (ignored.row, ignored.sale_id, ignored.said) == (3, "S-2", "Open")
+        assert ignored.column is not None
+        assert ignored.column.name == "Stage"
         bad = _csv(tmp_path, head + "S-3,2026-10-12,10,李伟,Lost,,\n", name="bad.csv")
         with pytest.raises(CrmRejectedError, match=r"row 2, column \"Stage\" \(E\): kind: 'Lost'"):
             prepare(bad, load_mapping(mapping))
