@@ -1646,7 +1646,12 @@ def _plan_file(path: Path, *, as_json: bool) -> Plan:
     what-if's or `plan check`'s candidate alike; invalid, exit 1 naming the field."""
     fmt: Literal["toml", "json"] = "json" if path.suffix.lower() == ".json" else "toml"
     try:
-        return load_plan(path.read_text(encoding="utf-8-sig"), fmt)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            reason = f"{path.name} is not UTF-8 (byte {exc.start + 1}); save it as UTF-8"
+            raise PlanError([("file", reason)]) from None
+        return load_plan(text, fmt)
     except PlanError as exc:
         if as_json:
             _print_json({"error": "invalid", "detail": str(exc)})

@@ -163,6 +163,18 @@ class TestCrmImport:
         checked = run_cli("plan", "check", plan, "--period", "2026-Q3", cwd=tmp_path)
         assert checked.returncode == 0, checked.stderr
 
+    def test_a_plan_that_is_not_utf8_is_one_line(self, tmp_path: Path) -> None:
+        """A plan saved as GBK (its comments in Chinese) was a UnicodeDecodeError
+        traceback; it is refused in one line naming the file."""
+        _demo(tmp_path)
+        text = (ROOT / "samples" / "field-sales.toml").read_text(encoding="utf-8")
+        plan = tmp_path / "gbk.toml"
+        plan.write_bytes(("# 销售方案\n" + text).encode("gbk"))
+        checked = run_cli("plan", "check", str(plan), "--period", "2026-Q3", cwd=tmp_path)
+        assert checked.returncode == 1
+        assert "gbk.toml is not UTF-8" in checked.stderr
+        assert "Traceback" not in checked.stderr
+
 
 class TestPayrollExport:
     def test_xlsx_with_layout_is_reproducible(self, tmp_path: Path) -> None:
