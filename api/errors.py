@@ -127,13 +127,17 @@ async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
     500. Safe to retry: writes are idempotent by natural
     key (a repeat of a stored event is skipped)."""
     log.warning("store unavailable", error_type=type(exc).__name__)
-    return JSONResponse(
-        _body(
-            "unavailable",
-            "the store is busy or unreachable; retry (a repeated event is skipped)",
-        ),
-        status_code=503,
-        headers={"Retry-After": "1"},
+    return JSONResponse(unavailable_body(), status_code=503, headers={"Retry-After": "1"})
+
+
+# The library's errors of a store that is busy or unreachable (answered 503).
+STORE_UNAVAILABLE = (InterfaceError, OperationalError)
+
+
+def unavailable_body() -> dict[str, Any]:
+    """What a request the store could not take answers (503, ``Retry-After: 1``)."""
+    return _body(
+        "unavailable", "the store is busy or unreachable; retry (a repeated event is skipped)"
     )
 
 
@@ -160,6 +164,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    for unavailable in (InterfaceError, OperationalError):
+    for unavailable in STORE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

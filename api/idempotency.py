@@ -31,14 +31,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import STORE_UNAVAILABLE, unavailable_body
 from api.limits import read_body, replaying
 from api.own_table import OwnTable
 from api.tokens import Principal, TokenError, TokenStore
@@ -54,6 +56,9 @@ __all__ = [
     "Stored",
     "holder_of",
 ]
+
+log = structlog.get_logger("api")
+_T = TypeVar("_T")
 
 KEY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -228,6 +233,9 @@ class Idempotency:
         try:
             async with lock:
                 await self._once(scope, replaying(body, receive), send, name, fingerprint)
+        except _Unavailable:  # its key could not be claimed: nothing ran, retry
+            log.warning("store unavailable", error_type="idempotency claim")
+            await _send_json(send, 503, unavailable_body(), retry_after=True)
         finally:
             self._locks.release(name)
 
@@ -257,7 +265,7 @@ class Idempotency:
         waited = 0.0
         pause = _POLL_SECONDS[0]
         while True:
-            found = await run_in_threadpool(self.store.claim, actor, key, fingerprint)
+            found = await _unless_unavailable(self.store.claim, actor, key, fingerprint)
             if found is None:
                 await self._run(scope, receive, send, name)
                 return
@@ -267,7 +275,7 @@ class Idempotency:
             if found.status is not None:
                 await _replay(send, found)
                 return
-            if time.time() - found.claimed_at > LEASE_SECONDS and await run_in_threadpool(
+            if time.time() - found.claimed_at > LEASE_SECONDS and await _unless_unavailable(
                 self.store.take_over, actor, key, found.claimed_at
             ):
                 await self._run(scope, receive, send, name)
@@ -300,13 +308,35 @@ class Idempotency:
         try:
             await self.app(scope, receive, keeping)
             if 0 < status < 500:  # noqa: PLR2004 - a server error is not the answer to keep
-                await run_in_threadpool(
-                    self.store.answer, *name, status, content_type, b"".join(chunks)
-                )
-                kept = True
+                kept = await _kept(self.store.answer, *name, status, content_type, b"".join(chunks))
         finally:
             if not kept:
-                await run_in_threadpool(self.store.release, *name)
+                await _kept(self.store.release, *name)
+
+
+class _Unavailable(Exception):  # noqa: N818 - internal signal, never escapes
+    """The store could not take a key's claim (busy or unreachable)."""
+
+
+async def _unless_unavailable(call: Callable[..., _T], *args: Any) -> _T:
+    """``call`` in a thread; the store busy or unreachable: `_Unavailable`."""
+    try:
+        return await run_in_threadpool(call, *args)
+    except STORE_UNAVAILABLE as exc:
+        raise _Unavailable from exc
+
+
+async def _kept(call: Callable[..., None], *args: Any) -> bool:
+    """Keep (or drop) a key's answer after the request was answered: the store
+    busy or unreachable then leaves the claim to expire (its retry is run again
+    and the ledger's natural keys skip what was stored), said in the log — the
+    client already has its answer. True when kept."""
+    try:
+        await run_in_threadpool(call, *args)
+    except STORE_UNAVAILABLE as exc:
+        log.warning("idempotency answer not kept", error_type=type(exc).__name__)
+        return False
+    return True
 
 
 def holder_of(principal: Principal) -> str:

@@ -49,7 +49,7 @@ from ledger.chain_guard import (
     log_rows,
     resolve_links,
 )
-from ledger.dispute import Dispute
+from ledger.dispute import Dispute, StoredDispute
 from ledger.domain import event_id_text, event_topic
 from ledger.errors import (
     BatchRejectedError,
@@ -312,8 +312,22 @@ class Ledger(Application[UUID]):
 
     def dispute_of(self, dispute_id: str) -> tuple[str, str] | None:
         """(rep id, run id) of a dispute, or None when there is no such dispute."""
+        found = self.dispute(dispute_id)
+        return (found.rep_id, found.run_id) if found is not None else None
+
+    def dispute(self, dispute_id: str) -> StoredDispute | None:
+        """A dispute as the write side holds it, or None when there is none."""
         dispute = self._staging().get(Dispute, dispute_id)
-        return (dispute.rep_id, dispute.run_id) if dispute is not None else None
+        if dispute is None:
+            return None
+        resolved = dispute.resolved.occurred_at if dispute.resolved is not None else None
+        return StoredDispute(
+            dispute.rep_id,
+            dispute.run_id,
+            str(dispute.data["message"]),
+            dispute.recorded.occurred_at,
+            resolved,
+        )
 
     def uncancelled_sales(self, sale_ids: Iterable[str]) -> set[str]:
         """Which of ``sale_ids`` are stored sales not cancelled: what a CRM

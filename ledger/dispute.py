@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.domain import LedgerAggregate, Receipt, created_by, receipt_event
 
-__all__ = ["Dispute"]
+__all__ = ["Dispute", "StoredDispute"]
+
+
+class StoredDispute(NamedTuple):
+    """A stored dispute as the write side holds it: whose, of which run, what it
+    says, and when it was raised and resolved — what a retry of the same request
+    is recognised by (`service.usecases.UseCases.raise_dispute`)."""
+
+    rep_id: str
+    run_id: str
+    message: str
+    raised_at: datetime
+    resolved_at: datetime | None
 
 
 class Dispute(LedgerAggregate):

@@ -132,6 +132,7 @@ class UseCases:
         actor: str,
         dispute_id: str | None = None,
         by_the_rep: bool = False,
+        idempotency_key: str | None = None,
     ) -> tuple[str, RecordResult]:
         """A rep's dispute of a payout run; returns its ``dispute_id`` (made here
         when not given) and what was stored.
@@ -143,17 +144,28 @@ class UseCases:
         ``by_the_rep``, an id of the rep's own choosing is kept only when it is
         the rep's own dispute of this run, or a free id of the form this makes
         (``DSP-`` and 12 random hex digits, which no one can guess): whether a
-        chosen id like ``DSP-401`` is taken changes nothing in the answer."""
-        owner = self.ledger.dispute_of(dispute_id) if dispute_id else None
+        chosen id like ``DSP-401`` is taken changes nothing in the answer.
+
+        A retry is recorded once: with an ``idempotency_key`` (and no id
+        given) the id is derived from the caller and the key, as a payout
+        run's is — so a request re-run after a crash lost its first answer
+        names the dispute it stored then — and the rep's own dispute of this
+        run sent again with the same message is the same fact, skipped (it
+        keeps the moment it was first raised)."""
+        if dispute_id is None and idempotency_key:
+            dispute_id = _keyed_dispute_id(actor, idempotency_key)
+        stored = self.ledger.dispute(dispute_id) if dispute_id else None
+        owner = (stored.rep_id, stored.run_id) if stored is not None else None
         kept = owner == (rep_id, run_id) or (  # the rep's own (a retry), or one free
             owner is None
             and dispute_id is not None
             and (not by_the_rep or _DISPUTE_ID.fullmatch(dispute_id) is not None)
         )
         new_id = dispute_id if kept and dispute_id is not None else new_dispute_id()
+        again = kept and stored is not None and stored.message == message
         item = make_event(
             DisputeRaised,
-            occurred_at=_now(),
+            occurred_at=stored.raised_at if again and stored is not None else _now(),
             dispute_id=new_id,
             rep_id=rep_id,
             run_id=run_id,
@@ -176,16 +188,20 @@ class UseCases:
         together. Returns the adjustment id (None when rejected)."""
         if outcome not in _OUTCOMES:  # before the dispute is looked up
             raise InvalidInputError(f"must be one of {', '.join(_OUTCOMES)}", field="outcome")
-        found = self.ledger.dispute_of(dispute_id)
+        found = self.ledger.dispute(dispute_id)
         if found is None:
             raise NotFoundError(f"no dispute {dispute_id}", field="dispute_id")
         check_resolution(outcome, amount)
-        rep_id, run_id = found
-        now = _now()
+        rep_id, run_id = found.rep_id, found.run_id
+        # resolved already: this resolution sent again is the same fact, skipped
+        # (another is refused: one resolution); it keeps its first moment
+        now = found.resolved_at or _now()
         items: list[EventIn] = []
         adjustment_id = None
         if outcome == "upheld":
-            adjustment_id = self._adjustment_id_for(dispute_id)
+            adjustment_id = self._adjustment_id_for(
+                dispute_id, resolved=found.resolved_at is not None
+            )
             period = self.reports.first_unpaid_period(
                 rep_id, after=self.reports.run(run_id)["period"]
             )
@@ -220,16 +236,20 @@ class UseCases:
             # is refused for that alone: say why once
             raise BatchRejectedError(first) from None
 
-    def _adjustment_id_for(self, dispute_id: str) -> str:
+    def _adjustment_id_for(self, dispute_id: str, *, resolved: bool) -> str:
         """The id of an upheld dispute's adjustment: ``ADJ-<dispute id>``, unless
         that is over the 128 characters an id may have (a dispute id of 125 could
         never be upheld) or names a subject already (a dispute ``301`` beside
-        the adjustment ``ADJ-301``); then ``ADJ-D-`` and a digest of the id."""
+        the adjustment ``ADJ-301``); then ``ADJ-D-`` and a digest of the id.
+        Once the dispute is ``resolved``, the one its resolution booked (the
+        plain id names a subject by then: its own adjustment)."""
         plain = f"ADJ-{dispute_id}"
-        if len(plain) <= _MAX_ID_CHARACTERS and self.ledger.subject_kind(plain) is None:
-            return plain
-        digest = hashlib.sha256(dispute_id.encode("utf-8")).hexdigest()[:32]
-        return f"ADJ-D-{digest}"
+        digest = "ADJ-D-" + hashlib.sha256(dispute_id.encode("utf-8")).hexdigest()[:32]
+        if len(plain) > _MAX_ID_CHARACTERS:
+            return digest
+        if resolved:
+            return digest if self.ledger.subject_kind(digest) is not None else plain
+        return plain if self.ledger.subject_kind(plain) is None else digest
 
     # -- payouts -----------------------------------------------------------------
 
@@ -357,6 +377,13 @@ def _taken_meanwhile(exc: BatchRejectedError) -> bool:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _keyed_dispute_id(actor: str, idempotency_key: str) -> str:
+    """The dispute id of a request sent with an Idempotency-Key: of the id's
+    random form (`new_dispute_id`), from the caller and the key."""
+    digest = hashlib.sha256(f"dispute\n{actor}\n{idempotency_key}".encode()).hexdigest()
+    return f"DSP-{digest[:12]}"
 
 
 def new_dispute_id() -> str:

@@ -4,7 +4,9 @@ finance person must approve."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
@@ -26,9 +28,15 @@ router = APIRouter(tags=["disputes"])
     responses=_ERRORS,
     dependencies=[allowed_to("post_dispute")],
 )
-def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> DisputeOut:
+def post_dispute(
+    body: DisputeIn,
+    principal: Caller,
+    service: UseCasesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> DisputeOut:
     """A rep disputes a payout run that paid them (finance may raise one for a rep);
-    answers with the new dispute's id."""
+    answers with the new dispute's id (with an Idempotency-Key, one the key
+    decides: a request re-run after a crash names the dispute it stored)."""
     if principal.role == "rep":
         if body.rep_id not in {None, principal.rep_id}:
             raise ForbiddenError("a rep raises disputes for themselves only")
@@ -44,6 +52,7 @@ def post_dispute(body: DisputeIn, principal: Caller, service: UseCasesDep) -> Di
         actor=principal.actor,
         dispute_id=body.dispute_id,
         by_the_rep=principal.role == "rep",
+        idempotency_key=idempotency_key,
     )
     return DisputeOut(dispute_id=dispute_id, **record_out(result).model_dump())
 

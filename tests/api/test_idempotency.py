@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.idempotency import IdempotencyStore
 from api.settings import Settings
 from api.tokens import TokenStore
 from demo import DemoResult, run_demo
@@ -86,6 +88,64 @@ class TestRepeat:
         _same(first, second)
         assert second.headers["idempotent-replayed"] == "true"
         assert stack.head() == head  # one dispute, not two (its id is drawn per request)
+
+    def test_a_dispute_whose_answer_a_crash_lost_is_named_again(self, stack: Stack) -> None:
+        """Killed after the dispute was stored and before its answer was kept, the
+        request is run again once its claim expires: it names the dispute stored
+        then (its id derives from the key) and stores nothing, where it raised a
+        second dispute under a fresh id."""
+        headers = stack.as_("rep", "dispute-crash")
+        body = {"run_id": stack.demo.run_id, "message": "my Q3 bonus is short"}
+        first = stack.a.client.post("/disputes", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        head = stack.head()
+        IdempotencyStore(stack.a.ledger)._table.execute(  # the answer lost, the claim expired
+            "UPDATE {table} SET status = NULL, content_type = NULL, body = NULL, "
+            "claimed_at = 0 WHERE idem_key = ?",
+            ("dispute-crash",),
+        )
+        again = stack.b.client.post("/disputes", json=body, headers=headers)
+        assert again.status_code == 201, again.text
+        assert "idempotent-replayed" not in again.headers  # run afresh
+        assert again.json()["dispute_id"] == first.json()["dispute_id"]
+        assert (again.json()["stored"], stack.head()) == (0, head)
+
+    def test_a_store_too_busy_to_claim_the_key_is_503(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SQLite's one writer held by an import past the wait: the claim failed
+        outside the routes' error handlers and answered 500; it is the 503 (and
+        Retry-After) any write gets then, with nothing run."""
+
+        def busy(*_: object) -> None:
+            raise OperationalError("the writer is busy")
+
+        monkeypatch.setattr(IdempotencyStore, "claim", busy)
+        head = stack.head()
+        answer = stack.a.client.post(
+            "/events", json=demo_sale("S-IDEM-BUSY"), headers=stack.as_("integration", "busy-1")
+        )
+        assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
+        assert answer.headers["retry-after"] == "1"
+        assert stack.head() == head
+
+    def test_an_answer_the_store_could_not_keep_is_still_given(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The events committed, then keeping the answer failed: the client gets
+        the answer (not a 500 for a write that happened), and a retry is run
+        afresh and skips what was stored."""
+
+        def busy(*_: object) -> None:
+            raise OperationalError("the writer is busy")
+
+        monkeypatch.setattr(IdempotencyStore, "answer", busy)
+        headers = stack.as_("integration", "busy-2")
+        first = stack.a.client.post("/events", json=demo_sale("S-IDEM-2"), headers=headers)
+        assert first.status_code == 201, first.text
+        head = stack.head()
+        again = stack.a.client.post("/events", json=demo_sale("S-IDEM-2"), headers=headers)
+        assert (again.status_code, again.json()["skipped"], stack.head()) == (201, 1, head)
 
     @pytest.mark.parametrize(
         ("who", "path", "body"),

@@ -515,6 +515,38 @@ def test_an_upheld_disputes_bad_amount_is_said_once(ledger: Ledger) -> None:
     assert ledger.head() == head
 
 
+def test_a_dispute_and_its_resolution_sent_again_are_recorded_once(ledger: Ledger) -> None:
+    """A request re-run after a crash lost its first answer (the Idempotency-Key's
+    lease ran out) raised a second dispute under a fresh random id; the same
+    dispute sent again with its id was refused as "other content" (its moment
+    was the retry's). Both are the same fact now: one dispute, one resolution."""
+    reports = _reports(ledger, sale("S1", "r1", "10000.00"))
+    q3 = _pay(reports, "2026-Q3")
+    use = payouts(reports)
+    raise_it = {"rep_id": "r1", "run_id": q3, "message": "short", "actor": "r1"}
+    first, stored = use.raise_dispute(**raise_it, by_the_rep=True, idempotency_key="k-1")
+    again, skipped = use.raise_dispute(**raise_it, by_the_rep=True, idempotency_key="k-1")
+    assert (again, stored.stored, skipped.stored, skipped.skipped) == (first, 1, 0, 1)
+    other, _ = use.raise_dispute(**raise_it, by_the_rep=True, idempotency_key="k-2")
+    assert other != first  # another key is another request
+    named, _ = use.raise_dispute(**raise_it, dispute_id=first, by_the_rep=True)
+    assert named == first
+    with pytest.raises(BatchRejectedError):  # the same id saying something else
+        use.raise_dispute(**{**raise_it, "message": "longer"}, dispute_id=first)
+    head = ledger.head()
+    resolve = {"outcome": "upheld", "note": "ok", "actor": "fin-amy", "amount": "100.00"}
+    adjustment, resolved = use.resolve_dispute(first, **resolve)
+    assert resolved.stored == 2
+    assert use.resolve_dispute(first, **resolve)[1].skipped == 2
+    with pytest.raises(BatchRejectedError):  # one resolution
+        use.resolve_dispute(first, **{**resolve, "amount": "200.00"})
+    assert [e.type for e in ledger.read_log(head.position if head else 0)] == [
+        "AdjustmentRequested",
+        "DisputeResolved",
+    ]
+    assert adjustment == f"ADJ-{first}"
+
+
 def test_a_dispute_with_any_valid_id_can_be_upheld(ledger: Ledger) -> None:
     """``ADJ-`` and a dispute id of 125 characters is over the 128 an id may
     have; ``ADJ-301`` was already another adjustment (pending): both disputes
