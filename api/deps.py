@@ -94,6 +94,10 @@ def allowed_to(route: str) -> Any:
     return Depends(check)
 
 
+# An ``Idempotency-Key`` a route reads itself (`api.idempotency` answers repeats):
+# a payout run's and a dispute's ids derive from it.
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
 # The OpenAPI security requirement `Caller` adds, for a route that calls `authenticate`.
 BEARER: dict[str, Any] = {"security": [{_bearer.scheme_name: []}]}
 

@@ -221,26 +221,23 @@ def _free_text(value: str) -> str:
     """SPEC §7: free text (a reason, a note, a message) holds no control
     character but tabs and line breaks: a NUL or an escape sequence is no
     part of what anyone wrote, and would reach payroll files and terminals."""
-    found = _TEXT_CONTROL.search(value)
-    if found is not None:
-        msg = (
-            f"text holds no control characters but tabs and line breaks, got "
-            f"{_code_point(found.group())} at character {found.start() + 1}"
-        )
-        raise ValueError(msg)
-    return value
+    rule = "text holds no control characters but tabs and line breaks"
+    return _without(_TEXT_CONTROL, value, rule)
 
 
 def _one_line(value: str) -> str:
     """SPEC §7: a name is one line of text: no control character at all (a tab
     or a line break included) and no Unicode line or paragraph separator."""
-    found = _NAME_CONTROL.search(value)
+    return _without(_NAME_CONTROL, value, "a name is one line with no control characters")
+
+
+def _without(characters: re.Pattern[str], value: str, rule: str) -> str:
+    """``value`` when it holds none of ``characters``; else ValueError saying
+    ``rule`` and naming the first one and where it is."""
+    found = characters.search(value)
     if found is not None:
-        msg = (
-            f"a name is one line with no control characters, got "
-            f"{_code_point(found.group())} at character {found.start() + 1}"
-        )
-        raise ValueError(msg)
+        at = found.start() + 1
+        raise ValueError(f"{rule}, got {_code_point(found.group())} at character {at}")
     return value
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 
 from api.auth import check_decider
-from api.deps import Caller, UseCasesDep, allowed_to
-from api.routes.events import _ERRORS, record_out
+from api.deps import Caller, UseCasesDep
+from api.routes.events import posted, record_out
 from api.schemas import ApprovalIn, RecordOut
 
 __all__ = ["router"]
@@ -14,13 +14,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["approvals"])
 
 
-@router.post(
-    "/approvals",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RecordOut,
-    responses=_ERRORS,
-    dependencies=[allowed_to("post_approval")],
-)
+@router.post("/approvals", **posted("post_approval", RecordOut))
 def post_approval(body: ApprovalIn, principal: Caller, service: UseCasesDep) -> RecordOut:
     """Grant or reject a target change, adjustment, red-line case or payout run."""
     decision = service.decide(

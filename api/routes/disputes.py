@@ -4,15 +4,13 @@ finance person must approve."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import ForbiddenError, check_rep_scope, require_role
-from api.deps import Caller, ReportsDep, UseCasesDep, allowed_to
+from api.deps import Caller, IdempotencyKey, ReportsDep, UseCasesDep
 from api.paging import ArrayPageDep, answer
-from api.routes.events import _ERRORS, record_out
+from api.routes.events import _ERRORS, posted, record_out
 from api.schemas import DisputeIn, DisputeOut, DisputeRowOut, ResolutionIn, ResolutionOut
 from ledger.errors import InvalidInputError
 
@@ -21,18 +19,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["disputes"])
 
 
-@router.post(
-    "/disputes",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DisputeOut,
-    responses=_ERRORS,
-    dependencies=[allowed_to("post_dispute")],
-)
+@router.post("/disputes", **posted("post_dispute", DisputeOut))
 def post_dispute(
-    body: DisputeIn,
-    principal: Caller,
-    service: UseCasesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    body: DisputeIn, principal: Caller, service: UseCasesDep, idempotency_key: IdempotencyKey = None
 ) -> DisputeOut:
     """A rep disputes a payout run that paid them (finance may raise one for a rep);
     answers with the new dispute's id (with an Idempotency-Key, one the key
@@ -57,13 +46,7 @@ def post_dispute(
     return DisputeOut(dispute_id=dispute_id, **record_out(result).model_dump())
 
 
-@router.post(
-    "/disputes/{dispute_id}/resolution",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ResolutionOut,
-    responses=_ERRORS,
-    dependencies=[allowed_to("post_resolution")],
-)
+@router.post("/disputes/{dispute_id}/resolution", **posted("post_resolution", ResolutionOut))
 def post_resolution(
     dispute_id: str, body: ResolutionIn, principal: Caller, service: UseCasesDep
 ) -> ResolutionOut:

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from api.auth import EVENT_WRITERS, ForbiddenError, check_decider, manages, require_role
 from api.body_parser import BodyParser
-from api.deps import BEARER, Caller, LedgerDep, ReportsDep, authenticate
+from api.deps import BEARER, Caller, LedgerDep, ReportsDep, allowed_to, authenticate
 from api.limits import UnsupportedMediaTypeError, is_json
 from api.schemas import ErrorOut, EventOut, RecordOut
 from api.tokens import Principal
@@ -46,6 +46,27 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The store is busy or unreachable; nothing was stored (Retry-After)",
     },
 }
+
+
+def posted(
+    route: str,
+    model: type[Any],
+    *,
+    created: bool = True,
+    responses: dict[int | str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The decorator arguments of a POST ``route`` (`api.auth.ROUTE_ROLES`) that
+    answers ``model``: 201 when it records (``created``), the errors every such
+    route may answer (and ``responses``), and its role check solved before its
+    body (`api.deps.allowed_to`: 403 whatever it sends)."""
+    return {
+        "status_code": status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        "response_model": model,
+        "responses": {**_ERRORS, **(responses or {})},
+        "dependencies": [allowed_to(route)],
+    }
+
+
 EVENT_BODY_SCHEMA = TypeAdapter(AnyEventIn | list[AnyEventIn]).json_schema(
     ref_template="#/components/schemas/{model}"
 )

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import check_rep_scope
-from api.deps import Caller, LocaleDep, ReportsDep, allowed_to
-from api.routes.events import _ERRORS, as_json
+from api.deps import Caller, LocaleDep, ReportsDep
+from api.routes.events import as_json, posted
 from api.schemas import EstimateIn, EstimateOut, WhatIfIn, WhatIfOut
 from ledger.errors import InvalidInputError, NotFoundError
 from policies.plan import Plan, PlanError, load_plan
@@ -36,12 +36,7 @@ def _candidate(document: dict[str, object] | str) -> Plan:
         raise InvalidInputError(str(exc), field=f"plan.{field}") from None
 
 
-@router.post(
-    "/whatif",
-    response_model=WhatIfOut,
-    responses=_ERRORS,
-    dependencies=[allowed_to("post_whatif")],
-)
+@router.post("/whatif", **posted("post_whatif", WhatIfOut, created=False))
 def post_whatif(
     body: WhatIfIn, principal: Caller, reports: ReportsDep, locale: LocaleDep
 ) -> JSONResponse:
@@ -53,12 +48,7 @@ def post_whatif(
     return as_json(whatif_texts(result, locale))
 
 
-@router.post(
-    "/reps/{rep_id}/estimate",
-    response_model=EstimateOut,
-    responses=_ERRORS,
-    dependencies=[allowed_to("post_estimate")],
-)
+@router.post("/reps/{rep_id}/estimate", **posted("post_estimate", EstimateOut, created=False))
 def post_estimate(
     rep_id: str, body: EstimateIn, principal: Caller, reports: ReportsDep, locale: LocaleDep
 ) -> JSONResponse:

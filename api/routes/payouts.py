@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
 from api.auth import require_role
 from api.caching import IfNoneMatch, conditional, responses
-from api.deps import Caller, ReportsDep, UseCasesDep, allowed_to
-from api.routes.events import _ERRORS, as_json, record_out
+from api.deps import Caller, IdempotencyKey, ReportsDep, UseCasesDep
+from api.routes.events import _ERRORS, as_json, posted, record_out
 from api.schemas import RecordOut, RunCreatedOut
 from projections.payroll import XLSX_MEDIA_TYPE
 
@@ -22,16 +22,14 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 @router.post(
     "/payouts/{period}/runs",
-    status_code=status.HTTP_201_CREATED,
-    response_model=RunCreatedOut,
-    responses={**_ERRORS, 200: {"model": RunCreatedOut, "description": "The run this key made"}},
-    dependencies=[allowed_to("post_run")],
+    **posted(
+        "post_run",
+        RunCreatedOut,
+        responses={200: {"model": RunCreatedOut, "description": "The run this key made"}},
+    ),
 )
 def post_run(
-    period: str,
-    principal: Caller,
-    service: UseCasesDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    period: str, principal: Caller, service: UseCasesDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Compute and record a payout run; the same Idempotency-Key returns the same run."""
     run = service.run_payout(period, actor=principal.actor, idempotency_key=idempotency_key)

@@ -222,6 +222,17 @@ def _causes(diff: Any) -> dict[tuple[str, str | None], list[str]]:
     return {(c.kind, c.subject): [e.event_id for e in c.caused_by] for c in diff.changes}
 
 
+def _r1_under_m1(ledger: Ledger) -> None:
+    """m1 and m2 on the override plan; r1 under m1 sold 100,000 in July."""
+    ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
+    ledger.import_lines(
+        jsonl(
+            enrol("m1"), enrol("m2"), enrol("r1", manager_id="m1"), sale("S1", "r1", "100000.00")
+        ),
+        actor="hr-sync",
+    )
+
+
 class TestBackdatedEventsBeyondThePeriodsFacts:
     """Each event here changes no sale, target or case of the period: it moves
     its lines through who reported to whom, which plan pays it, or what a
@@ -234,16 +245,7 @@ class TestBackdatedEventsBeyondThePeriodsFacts:
         """r1 (under m1) sold 100,000 in July; Q3 paid m1 an override of 2,000.
         Then r1's move to m2 from 1 July is recorded: m1's Q3 would pay no
         override (−2,000), m2's would pay 2,000. Both name the transfer."""
-        ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
-        ledger.import_lines(
-            jsonl(
-                enrol("m1"),
-                enrol("m2"),
-                enrol("r1", manager_id="m1"),
-                sale("S1", "r1", "100000.00"),
-            ),
-            actor="hr-sync",
-        )
+        _r1_under_m1(ledger)
         reports = Reports(ledger)
         _pay(reports, "2026-Q3")
         ledger.import_lines(
@@ -261,16 +263,7 @@ class TestBackdatedEventsBeyondThePeriodsFacts:
     def test_a_transfer_out_of_the_team_is_the_cause_in_a_diff(self, ledger: Ledger) -> None:
         """An open period: the transfer takes r1's sale off m1's override line,
         and the diff across it says so (it named no cause)."""
-        ledger.publish_plan(shaped(tail=_OVERRIDE), actor="admin")
-        ledger.import_lines(
-            jsonl(
-                enrol("m1"),
-                enrol("m2"),
-                enrol("r1", manager_id="m1"),
-                sale("S1", "r1", "100000.00"),
-            ),
-            actor="hr-sync",
-        )
+        _r1_under_m1(ledger)
         before = ledger.head()
         assert before is not None
         ledger.import_lines(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from ledger.crm import CrmRejectedError, MappingError, ReadError, load_mapping, prepare
+from ledger.crm import CrmRejectedError, MappingError, ReadError, RowError, load_mapping, prepare
 from ledger.crm.readers import column_letter, decode, read_table
 
 TOP = """
@@ -34,6 +34,13 @@ def _csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "x.csv"
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def _refused(tmp_path: Path, text: str, mapping: str) -> list[RowError]:
+    """The errors a CSV of ``text`` is refused with under ``mapping``."""
+    with pytest.raises(CrmRejectedError) as caught:
+        prepare(_csv(tmp_path, text), load_mapping(mapping))
+    return list(caught.value.errors)
 
 
 def _lines(path: Path, mapping: str) -> list[dict[str, object]]:
@@ -177,15 +184,14 @@ class TestConversion:
         assert "splits" not in data
 
     def test_split_rows_that_disagree_are_named(self, tmp_path: Path) -> None:
-        path = _csv(
+        errors = _refused(
             tmp_path,
             "ID,Date,Amount,Owner,Split,Pct\n"
             "S-1,2026-10-12,10,李伟,李伟,50%\n"
             "S-1,2026-10-12,12,李伟,Chen Jing,50%\n",
+            SPLITS,
         )
-        with pytest.raises(CrmRejectedError) as caught:
-            prepare(path, load_mapping(SPLITS))
-        [error] = caught.value.errors
+        [error] = errors
         assert str(error) == (
             'row 3, column "Amount" (C): this row repeats sale S-1 of row 2 but its '
             "amount differs ('12', not '10')"
@@ -193,17 +199,16 @@ class TestConversion:
 
     def test_every_bad_row_named(self, tmp_path: Path) -> None:
         """Unknown owner, unreadable date, empty amount, bad percent: all named."""
-        path = _csv(
+        errors = _refused(
             tmp_path,
             "ID,Date,Amount,Owner,Split,Pct\n"
             "S-1,2026-10-12,10,Nobody,,\n"
             "S-2,12 Oct,10,李伟,,\n"
             "S-3,2026-10-12,,李伟,,\n"
             "S-4,2026-10-12,10,李伟,李伟,half\n",
+            SPLITS,
         )
-        with pytest.raises(CrmRejectedError) as caught:
-            prepare(path, load_mapping(SPLITS))
-        assert [str(e) for e in caught.value.errors] == [
+        assert [str(e) for e in errors] == [
             (
                 "row 2, column \"Owner\" (D): sale.owner: owner 'Nobody' is not in the "
                 "mapping's [owners] table (add the rep id it is)"
@@ -218,17 +223,16 @@ class TestConversion:
         and 3 decimals of CNY (row 3, the event's own rule) were named one run
         apart. A line whose row is named already is not checked again: the
         split sale missing its bad row 5 is not also said to sum below 1."""
-        path = _csv(
+        errors = _refused(
             tmp_path,
             "ID,Date,Amount,Owner,Split,Pct\n"
             "S-1,2026-10-12,10,Nobody,,\n"
             "S-2,2026-10-12,10.005,李伟,,\n"
             "S-3,2026-10-12,10,李伟,李伟,60%\n"
             "S-3,2026-10-12,10,李伟,Nobody,40%\n",
+            SPLITS,
         )
-        with pytest.raises(CrmRejectedError) as caught:
-            prepare(path, load_mapping(SPLITS))
-        assert [str(e) for e in caught.value.errors] == [
+        assert [str(e) for e in errors] == [
             (
                 "row 2, column \"Owner\" (D): sale.owner: owner 'Nobody' is not in the "
                 "mapping's [owners] table (add the rep id it is)"
@@ -242,19 +246,18 @@ class TestConversion:
                 "mapping's [owners] table (add the rep id it is)"
             ),
         ]
-        assert caught.value.errors[1].field == "amount"
+        assert errors[1].field == "amount"
 
     def test_a_column_the_header_has_twice_is_refused(self, tmp_path: Path) -> None:
         """Two "Amount" columns: the first was taken silently. The header row is
         named with the column and both its letters; a twin the mapping does not
         read is no matter."""
-        path = _csv(
+        errors = _refused(
             tmp_path,
             "ID,Date,Amount,Owner,Note,Note,Amount\nS-1,2026-10-12,10,李伟,a,b,1.00\n",
+            BASE,
         )
-        with pytest.raises(CrmRejectedError) as caught:
-            prepare(path, load_mapping(BASE))
-        [error] = caught.value.errors
+        [error] = errors
         assert str(error) == (
             'row 1: the mapping\'s sale.amount reads column "Amount", which the header has '
             "twice (columns C and G): which one is meant cannot be told; rename or remove "
@@ -272,10 +275,7 @@ class TestConversion:
             prepare(path, load_mapping(BASE))
 
     def test_missing_column_named_once(self, tmp_path: Path) -> None:
-        path = _csv(tmp_path, "ID,Date,Amount\nS-1,2026-10-12,10\n")
-        with pytest.raises(CrmRejectedError) as caught:
-            prepare(path, load_mapping(BASE))
-        [error] = caught.value.errors
+        [error] = _refused(tmp_path, "ID,Date,Amount\nS-1,2026-10-12,10\n", BASE)
         assert str(error).startswith(
             'row 1: the mapping\'s sale.owner reads column "Owner", which the header lacks'
         )

@@ -76,23 +76,17 @@ def _printed_removal(sale_position: int, to: int, locale: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("locale", "words"),
+    ("sale_position", "to", "locale", "words"),
     [
-        ("en", "- SaleRecorded e-1: still recorded, no longer counted on this line"),
-        ("zh-CN", "- SaleRecorded e-1：事件仍在账，此行不再计入"),
+        (1, 9, "en", "- SaleRecorded e-1: still recorded, no longer counted on this line"),
+        (1, 9, "zh-CN", "- SaleRecorded e-1：事件仍在账，此行不再计入"),
+        (9, 5, "en", "- SaleRecorded e-1: not recorded yet at position 5"),
+        (9, 5, "zh-CN", "- SaleRecorded e-1：位置 5 时尚未记录"),
     ],
 )
-def test_a_sale_that_left_the_line_is_not_said_to_be_removed(locale: str, words: str) -> None:
-    """The sale stands (its rep left the team, say): only this line no longer counts it."""
-    assert words in _printed_removal(sale_position=1, to=9, locale=locale)
-
-
-@pytest.mark.parametrize(
-    ("locale", "words"),
-    [
-        ("en", "- SaleRecorded e-1: not recorded yet at position 5"),
-        ("zh-CN", "- SaleRecorded e-1：位置 5 时尚未记录"),
-    ],
-)
-def test_back_in_time_an_event_is_not_recorded_yet(locale: str, words: str) -> None:
-    assert words in _printed_removal(sale_position=9, to=5, locale=locale)
+def test_an_event_a_line_no_longer_cites_is_not_said_to_be_removed(
+    sale_position: int, to: int, locale: str, words: str
+) -> None:
+    """The sale stands (its rep left the team, say): only this line no longer
+    counts it. Back in time (a backward diff), it is not recorded yet."""
+    assert words in _printed_removal(sale_position=sale_position, to=to, locale=locale)
