@@ -50,6 +50,8 @@ from projections.versioning import version_changes
 __all__ = [
     "BATCH_EVENTS",
     "DEFAULT_MAX_BUSY",
+    "HEARTBEAT_SECONDS",
+    "PROJECTOR_SILENT_SECONDS",
     "PROJECTOR_STATE",
     "RETRY_FIRST_SECONDS",
     "RETRY_MAX_SECONDS",
@@ -58,6 +60,7 @@ __all__ = [
     "ProjectionHealth",
     "Projector",
     "compute_rows",
+    "health_status",
     "pause_after",
     "public_message",
     "total_and_events",
@@ -83,6 +86,11 @@ RETRY_MAX_SECONDS = 30.0
 # `ledger_state` key under which a following projector reports how it fares, for
 # `GET /health` of an API whose projections another process keeps.
 PROJECTOR_STATE = "projector"
+# A following projector says it is alive this often (its health, kept beside the
+# log); one not heard from in `PROJECTOR_SILENT_SECONDS` is reported silent — its
+# process gone, say (`GET /health` of another process).
+HEARTBEAT_SECONDS = 10.0
+PROJECTOR_SILENT_SECONDS = 60.0
 _MESSAGE_CHARS = 300
 
 
@@ -167,6 +175,12 @@ class ProjectionHealth:
         if self.rebuilding is not None:
             doc["rebuild"] = {"changed": self.rebuilding, "since": self.rebuilding_since}
         return doc
+
+
+def health_status(projection: Mapping[str, Any]) -> str:
+    """`GET /health`'s status for a projector's health: ``degraded`` while it
+    keeps failing or has not been heard from (``silent``), else ``ok``."""
+    return "degraded" if projection.get("state") in {"failing", "silent"} else "ok"
 
 
 def pause_after(busy_seconds: float, max_busy: float) -> float:
@@ -549,8 +563,12 @@ class Projector:
         pace = Pacing(batch_events, max_batch_events, max_busy)
         self.reports_health = True
         self._report()  # a new follower: what an earlier one reported is past
+        reported = time.monotonic()
         while not stop():
             started = time.perf_counter()
+            if time.monotonic() - reported >= HEARTBEAT_SECONDS:
+                self._report()  # alive (`PROJECTOR_SILENT_SECONDS`)
+                reported = time.monotonic()
             try:
                 with lock if lock is not None else nullcontext():
                     done = self.catch_up(

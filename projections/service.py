@@ -56,6 +56,7 @@ from projections.payroll import (
 )
 from projections.runner import (
     DEFAULT_MAX_BUSY,
+    PROJECTOR_SILENT_SECONDS,
     PROJECTOR_STATE,
     RETRY_FIRST_SECONDS,
     RETRY_MAX_SECONDS,
@@ -1133,8 +1134,8 @@ class Reports:
         (a version changed): no point waiting for it, serve what is stored."""
         if self.projections == "background":
             return self.projector.health.state != "ok"
-        kept = self.ledger.chain.get_state(PROJECTOR_STATE)
-        return kept is not None and kept.get("state") in {"failing", "rebuilding"}
+        kept = self._worker_health()
+        return kept is not None and kept.get("state") in {"failing", "rebuilding", "silent"}
 
     def start_following(
         self,
@@ -1185,10 +1186,27 @@ class Reports:
             return {"projector": "this process", **self.projector.health.to_dict()}
         if self.projections == "inline":
             return {"projector": "inline", "state": "ok", "error": None}
-        kept = self.ledger.chain.get_state(PROJECTOR_STATE)
+        kept = self._worker_health()
         if kept is None:
             return {"projector": "worker", "state": "unknown", "error": None}
         return {"projector": "worker", **kept}
+
+    def _worker_health(self) -> dict[str, Any] | None:
+        """What the projector of another process last reported, ``silent`` when
+        that was over `PROJECTOR_SILENT_SECONDS` ago while it said it was fine
+        (it reports every `HEARTBEAT_SECONDS`: its process is gone or stuck);
+        None when none ever did."""
+        kept = self.ledger.chain.get_state(PROJECTOR_STATE)
+        if kept is None or kept.get("state") != "ok":
+            return kept
+        try:
+            since = datetime.fromisoformat(str(kept["updated_at"]))
+        except (KeyError, ValueError):
+            return kept
+        silent = (datetime.now(UTC) - since).total_seconds()
+        if silent <= PROJECTOR_SILENT_SECONDS:
+            return kept
+        return {**kept, "state": "silent", "silent_seconds": int(silent)}
 
     def rebuild(self, *, workers: int | None = None) -> CatchUp:
         """Drop and replay every read model — refused, naming the first broken

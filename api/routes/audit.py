@@ -16,6 +16,7 @@ from api.routes.events import _ERRORS, as_json
 from api.schemas import AuditBundleOut, HealthOut, VerifyOut
 from ledger.chain import parse_anchor
 from ledger.errors import InvalidInputError
+from projections.runner import health_status
 
 __all__ = ["router"]
 
@@ -86,7 +87,9 @@ def get_health(ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
     catches up after a burst of writes; statements served meanwhile say which
     position they reflect. A projector that keeps failing (SPEC §7) makes the
     status ``degraded`` and ``projection.error`` says what fails (type and
-    message); the API keeps answering meanwhile. No token needed.
+    message); so does a projector of another process not heard from for a
+    minute (``projection.state`` ``silent``: its process gone, say). The API
+    keeps answering meanwhile. No token needed.
     """
     head = ledger.head()
     position = head.position if head else 0
@@ -94,7 +97,7 @@ def get_health(ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
     projection = reports.projection_health()
     return as_json(
         {
-            "status": "degraded" if projection.get("state") == "failing" else "ok",
+            "status": health_status(projection),
             "position": position,
             "projected": projected,
             "lag": max(0, position - projected),

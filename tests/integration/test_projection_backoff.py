@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from ledger.application import Ledger
 from projections import runner
 from projections.facts import LedgerFacts
-from projections.runner import ProjectionHealth, public_message, verify_views
+from projections.runner import ProjectionHealth, health_status, public_message, verify_views
 from projections.service import Reports
 from tests.builders import backoff_allows, enrol, jsonl, line, sale, seeded
 from tests.payout_scenes import head_of
@@ -164,6 +165,35 @@ class TestInTheWorker:
         with _worker(make_ledger()) as worker:
             _until(lambda: worker.store.position() == head_of(ledger), "the catch-up")
             assert api_side.projection_health()["state"] == "ok"
+
+    def test_a_worker_not_heard_from_is_reported_silent(
+        self, ledger: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A worker killed while fine left "ok" behind, and `GET /health` said ok
+        while the lag grew. A following worker says it is alive every
+        `HEARTBEAT_SECONDS`; a report older than `PROJECTOR_SILENT_SECONDS` is
+        ``silent`` (the status degraded)."""
+        seeded(ledger, "r1")
+        monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)  # this thread's worker only
+        api_side = Reports(make_ledger(), projections="external")
+
+        def said() -> Any:
+            return ledger.chain.get_state(runner.PROJECTOR_STATE)
+
+        with _worker(make_ledger()) as worker:
+            _until(lambda: worker.store.position() == head_of(ledger), "the catch-up")
+            first = said()["updated_at"]
+            _until(lambda: said()["updated_at"] != first, "a heartbeat while idle")
+        assert api_side.projection_health()["state"] == "ok"
+        # its last word, a minute and more ago (its process killed then)
+        ago = timedelta(seconds=runner.PROJECTOR_SILENT_SECONDS + 5)
+        ledger.chain.put_state(
+            runner.PROJECTOR_STATE, {**said(), "updated_at": (datetime.now(UTC) - ago).isoformat()}
+        )
+        health = api_side.projection_health()
+        assert (health["projector"], health["state"]) == ("worker", "silent")
+        assert health["silent_seconds"] >= runner.PROJECTOR_SILENT_SECONDS
+        assert health_status(health) == "degraded"
 
 
 @contextmanager
