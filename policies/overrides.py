@@ -40,20 +40,34 @@ class ReportingLines:
     """Who reported to whom, over time."""
 
     _changes: dict[str, list[ManagerChange]] = field(default_factory=dict)
+    # each history's moments, in its order: what `manager_at` bisects
+    _moments: dict[str, list[datetime]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, changes: Iterable[ManagerChange]) -> ReportingLines:
         lines = cls()
         for change in changes:
             lines._changes.setdefault(change.rep_id, []).append(change)
-        for history in lines._changes.values():
+        for rep_id, history in lines._changes.items():
             history.sort(key=lambda c: (c.occurred_at, c.position))
+            lines._moments[rep_id] = [c.occurred_at for c in history]
         return lines
+
+    def without(self, rep_id: str, event_id: str) -> ReportingLines:
+        """These lines as if ``rep_id``'s change ``event_id`` had never been
+        recorded (the other histories shared, never changed)."""
+        history = [c for c in self._changes.get(rep_id, ()) if c.event_id != event_id]
+        return ReportingLines(
+            {**self._changes, rep_id: history},
+            {**self._moments, rep_id: [c.occurred_at for c in history]},
+        )
 
     def manager_at(self, rep_id: str, at: datetime) -> ManagerChange | None:
         """The change in force for ``rep_id`` at ``at``: the latest at or before it."""
-        history = self._changes.get(rep_id, [])
-        index = bisect_right([(c.occurred_at) for c in history], at)
+        history = self._changes.get(rep_id)
+        if not history:
+            return None
+        index = bisect_right(self._moments[rep_id], at)
         return history[index - 1] if index else None
 
     def level_of(
@@ -61,17 +75,32 @@ class ReportingLines:
     ) -> tuple[int, tuple[str, ...]] | None:
         """1 when ``rep_id`` reported to ``manager_id`` at ``at``, 2 when their
         manager did; with the events that say so. None otherwise."""
+        found, _ = self._level_and_reads(manager_id, rep_id, at)
+        return found
+
+    def consulted(self, manager_id: str, rep_id: str, at: datetime) -> tuple[str, ...]:
+        """The reporting events `level_of`'s answer rests on, a level or none:
+        the change in force for ``rep_id`` at ``at`` and, when it names another
+        manager, that manager's. Each is the latest of its history at ``at``,
+        so taking out any other event leaves the answer as it is."""
+        _, read = self._level_and_reads(manager_id, rep_id, at)
+        return read
+
+    def _level_and_reads(
+        self, manager_id: str, rep_id: str, at: datetime
+    ) -> tuple[tuple[int, tuple[str, ...]] | None, tuple[str, ...]]:
         if rep_id == manager_id:  # their own sales: earnings, never an override
-            return None
+            return None, ()
         first = self.manager_at(rep_id, at)
         if first is None or first.manager_id is None:
-            return None
+            return None, (first.event_id,) if first is not None else ()
         if first.manager_id == manager_id:
-            return 1, (first.event_id,)
+            return (1, (first.event_id,)), (first.event_id,)
         second = self.manager_at(first.manager_id, at)
-        if second is not None and second.manager_id == manager_id:
-            return 2, (first.event_id, second.event_id)
-        return None
+        if second is None:
+            return None, (first.event_id,)
+        read = (first.event_id, second.event_id)
+        return ((2, read) if second.manager_id == manager_id else None), read
 
     def has_reports(self, manager_id: str) -> bool:
         """Whether anyone ever reported to ``manager_id``."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Context, Decimal
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ledger import catalogue
 from ledger.records import EventRecord
@@ -30,6 +30,7 @@ __all__ = [
     "RunInfo",
     "SaleInfo",
     "SubjectDecision",
+    "Without",
 ]
 
 
@@ -257,6 +258,17 @@ class RunInfo:
         return None
 
 
+@dataclass(frozen=True)
+class Without:
+    """`LedgerFacts.without`: the facts as if one event had never been
+    recorded, what it was — an exchange ``rate``, a ``reporting`` change, a
+    plan ``assignment`` — and whose: the rate's (base, quote), else (rep id,)."""
+
+    facts: LedgerFacts
+    kind: Literal["rate", "reporting", "assignment"]
+    key: tuple[str, ...]
+
+
 @dataclass
 class LedgerFacts:
     """Everything the ledger knows as of the last applied position."""
@@ -347,17 +359,18 @@ class LedgerFacts:
         )
         return forked
 
-    def without(self, event_id: str) -> LedgerFacts | None:
+    def without(self, event_id: str) -> Without | None:
         """These facts as if the exchange rate, reporting or plan assignment
         ``event_id`` had never been recorded (SPEC §4: a paid period names the
-        later events whose removal would change a line); None for any other
-        event, which a statement takes out of a period's facts itself
-        (`policies.causes.without_event`).
+        later events whose removal would change a line), with what the event
+        was; None for any other event, which a statement takes out of a
+        period's facts itself (`policies.causes.without_event`).
 
         A copy of the one container the event is in — the pair's rates, the
         rep's reporting changes (an enrolment's place in them: its manager),
         the rep's assignments — the rest shared, never changed: the period is
-        worked out again over it by a calculator of its own."""
+        worked out again over it by a calculator of its own, or its lines
+        shown unmoved or moved more directly (`projections.statement`)."""
         record = self.records.get(event_id)
         if record is None:
             return None
@@ -365,15 +378,17 @@ class LedgerFacts:
         if record.type == "FxRateSet":
             pair = (d["base"], d["quote"])
             kept = [r for r in self.fx_rates.get(pair, ()) if r.event_id != event_id]
-            return replace(self, fx_rates={**self.fx_rates, pair: kept})
+            return Without(replace(self, fx_rates={**self.fx_rates, pair: kept}), "rate", pair)
         rep_id: str = d.get("rep_id", "")
         if record.type in {"RepEnrolled", "RepTransferred"} and rep_id in self.reporting:
             changes = [c for c in self.reporting[rep_id] if c[2] != event_id]
-            return replace(self, reporting={**self.reporting, rep_id: changes})
+            masked = replace(self, reporting={**self.reporting, rep_id: changes})
+            return Without(masked, "reporting", (rep_id,))
         info = self.reps.get(rep_id)
         if record.type == "RepPlanAssigned" and info is not None:
             assigned = [a for a in info.assignments if a[1] != record.position]
-            return replace(self, reps={**self.reps, rep_id: replace(info, assignments=assigned)})
+            masked = replace(self, reps={**self.reps, rep_id: replace(info, assignments=assigned)})
+            return Without(masked, "assignment", (rep_id,))
         return None
 
     # -- the fold --------------------------------------------------------------

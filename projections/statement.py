@@ -13,7 +13,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from functools import cached_property
+from typing import Any, ClassVar, Literal
 
 from ledger.errors import NotFoundError
 from ledger.events import canonical_json
@@ -54,7 +56,7 @@ from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Draw, Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text
 from policies.wording import render_step, render_warning
-from projections.facts import LedgerFacts, SaleInfo
+from projections.facts import LedgerFacts, SaleInfo, Without
 
 __all__ = [
     "OWN_KINDS",
@@ -165,6 +167,9 @@ class Calculator:
     # earnings only (`_earned_in`), never computed as statements.
     facts_from: date | None = None
     cache: StepCache | None = None
+    # A paid period's causes beyond its own facts always worked out whole,
+    # never by `_Quick` (what the tests hold the quick answers to)
+    weigh_whole: ClassVar[bool] = False
     # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it
     _draw_balances: dict[tuple[str, Period], Decimal] = field(default_factory=dict)
     # SPEC §3.1: rates by pair, the reporting lines, each collection booking
@@ -403,26 +408,24 @@ class Calculator:
     def _converted(self, sale: SaleInfo, currency: str) -> tuple[Decimal, Step | None] | None:
         """``sale``'s amount in ``currency`` at its moment, and the step that says
         how (`policies.currency`); None when no rate is in force."""
-        key = (sale.currency, currency)
-        rates = self._fx.get(key)
-        if rates is None:
-            rates = self._fx[key] = [
-                FxRate(
-                    sale.currency,
-                    currency,
-                    Decimal(r.data["rate"]),
-                    r.occurred_at,
-                    r.position,
-                    r.event_id,
-                )
-                for r in self.facts.fx_rates.get(key, ())
-            ]
+        rates = self._rates(sale.currency, currency)
         found = convert(
             sale.sale_id, sale.amount, sale.currency, currency, at=sale.occurred_at, rates=rates
         )
         if isinstance(found, MissingRate):
             return None
         return found.amount, found.step
+
+    def _rates(self, base: str, quote: str) -> list[FxRate]:
+        """The rates for exactly ``base`` → ``quote``, in log order."""
+        key = (base, quote)
+        rates = self._fx.get(key)
+        if rates is None:
+            rates = self._fx[key] = [
+                FxRate(base, quote, Decimal(r.data["rate"]), r.occurred_at, r.position, r.event_id)
+                for r in self.facts.fx_rates.get(key, ())
+            ]
+        return rates
 
     def _reporting(self) -> ReportingLines:
         """Who reported to whom, over time (enrolment, then transfers)."""
@@ -494,12 +497,7 @@ class Calculator:
         )
 
     def _window_days(self, rep_id: str, sale: SaleInfo, fallback: Plan) -> int:
-        """The clawback window of the plan paying ``rep_id`` for the sale's period."""
-        if rep_id not in self.facts.reps:
-            return fallback.clawback.window_days
-        kind = self.facts.period_kind(rep_id)
-        own = self.facts.plan_for(rep_id, period_of(sale.occurred_at, kind))
-        return (own or fallback).clawback.window_days
+        return _window_days(self.facts, rep_id, sale, fallback)
 
     def _with_releases(
         self,
@@ -986,8 +984,12 @@ class Calculator:
             amounts = _period_amounts if every_kind else _own_amounts
             now = amounts(calculate_period(plan, facts).lines)
             zero = Decimal(0)
+            quick = _Quick(self, plan, facts, bool(booking))
             for event_id in exact:
-                was = amounts(self._lines_without(rep_id, plan, facts, booking, event_id))
+                lines = self._lines_without(rep_id, plan, facts, booking, event_id, quick=quick)
+                if lines is None:
+                    continue  # proven to move nothing
+                was = amounts(lines)
                 moved = frozenset(
                     k for k in set(now) | set(was) if now.get(k, zero) != was.get(k, zero)
                 )
@@ -1043,8 +1045,11 @@ class Calculator:
         facts: PeriodFacts,
         booking: dict[Period, _Booking],
         event_id: str,
-    ) -> Sequence[Line]:
-        """The period's own lines as if ``event_id`` had never been recorded.
+        *,
+        quick: _Quick,
+    ) -> Sequence[Line] | None:
+        """The period's own lines as if ``event_id`` had never been recorded
+        (None: as they are).
 
         An exchange rate, a reporting change or a plan assignment reaches past
         the period's own facts — which team sales count at which level, what a
@@ -1054,11 +1059,27 @@ class Calculator:
         (`LedgerFacts.without`), by a calculator of its own; any other event
         is taken out of the period's facts (`_period_without`). The draw
         balance carried in stands either way, as it does for the period's own
-        events: what the period drew is settled by its draw lines."""
-        masked = self.facts.without(event_id)
-        if masked is None:
-            without = self._period_without(rep_id, plan, facts, booking, event_id)
-            return calculate_period(plan, without).lines
+        events: what the period drew is settled by its draw lines.
+
+        Working the period out whole is what the definition says; `_Quick`
+        first tries to prove, from what the period's facts read of the event,
+        that its lines do not move, or to move them over the same facts — the
+        same answer, without a cold calculator per event (`weigh_whole`: never)."""
+        without = self.facts.without(event_id)
+        if without is None:
+            taken_out = self._period_without(rep_id, plan, facts, booking, event_id)
+            return calculate_period(plan, taken_out).lines
+        if not self.weigh_whole:
+            found = quick.lines_without(without, event_id)
+            if found is not _Whole.WHOLE:
+                return found
+        return self._whole_without(rep_id, facts, without.facts)
+
+    def _whole_without(
+        self, rep_id: str, facts: PeriodFacts, masked: LedgerFacts
+    ) -> Sequence[Line]:
+        """The period worked out again over ``masked`` — the facts without an
+        event (`LedgerFacts.without`) — by a calculator of its own."""
         then = masked.plan_for(rep_id, facts.period)
         if then is None or then.period != facts.period.kind:
             return ()  # no plan would pay the period: none of its lines
@@ -1360,6 +1381,176 @@ class _Without:
             facts = without_event(found.facts, self.event_id)
             self.earned[period] = earned_by_sale(found.plan, facts)
         return self.earned[period]
+
+
+class _Whole(Enum):
+    """`_Quick`'s answer when it cannot tell: the period is worked out whole."""
+
+    WHOLE = "whole"
+
+
+@dataclass
+class _Quick:
+    """Exact shortcuts for a paid period's causes beyond its own facts
+    (`Calculator._lines_without`), from what the period's ``facts`` read of
+    them — indexed once per period, on first need.
+
+    An event moves nothing when the facts never read it: no sale of the period
+    or of its team converted at the rate (another was the latest in force, and
+    stays so without it); no team sale's override level rested on the
+    reporting change, or each keeps its level without it; the assignment
+    changes neither the plan paying the period nor whether a team member's
+    cancelled sale fell inside their clawback window. A rate or a reporting
+    change that does move something moves the same facts with the one thing
+    it changes — the sales converted again, the reporting lines without it —
+    which the period's lines are worked out from again. Anything else — a
+    sale left without a rate, releases that read booking periods, a plan that
+    changes — `_Whole.WHOLE`: worked out whole."""
+
+    calculator: Calculator
+    plan: Plan
+    facts: PeriodFacts
+    releases_read: bool  # the period releases what booking periods earned
+
+    def lines_without(
+        self, without: Without, event_id: str
+    ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """The period's lines without ``event_id`` (None: as they are)."""
+        if without.kind == "rate":
+            base, quote = without.key
+            return self._without_rate(event_id, base, quote)
+        if without.kind == "reporting":
+            return self._without_reporting(without.key[0], event_id)
+        return self._without_assignment(without.facts, without.key[0])
+
+    @cached_property
+    def _rate_reads(self) -> dict[str, set[str]]:
+        """Rate event id -> the sales of the period and of its team converted at it."""
+        reads: dict[str, set[str]] = {}
+        facts = self.facts
+        for sale in (*facts.sales, *facts.after_leaving):
+            for e in sale.fx.event_ids if sale.fx is not None else ():
+                reads.setdefault(e, set()).add(sale.sale_id)
+        for team_sale in (*facts.team_sales, *(s for s, _ in facts.team_clawed_back)):
+            for e in team_sale.rate_event_ids:
+                reads.setdefault(e, set()).add(team_sale.sale_id)
+        return reads
+
+    def _without_rate(
+        self, event_id: str, base: str, quote: str
+    ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        touched = self._rate_reads.get(event_id)
+        if not touched:
+            return None
+        plan, facts = self.plan, self.facts
+        if self.releases_read or plan.commission.basis == "collection" or quote != plan.currency:
+            return _Whole.WHOLE
+        sales = self.calculator.facts.sales
+        rates = [r for r in self.calculator._rates(base, quote) if r.event_id != event_id]  # noqa: SLF001
+        again: dict[str, tuple[Decimal, Step | None]] = {}
+        for sale_id in touched:
+            info = sales[sale_id]
+            found = convert(
+                sale_id, info.amount, info.currency, quote, at=info.occurred_at, rates=rates
+            )
+            if isinstance(found, MissingRate):
+                return _Whole.WHOLE  # left without a rate: pending, or off the team's sales
+            again[sale_id] = (found.amount, found.step)
+
+        def own(found: Sequence[SaleFact]) -> tuple[SaleFact, ...]:
+            return tuple(
+                s._replace(amount=again[s.sale_id][0], fx=again[s.sale_id][1])
+                if s.sale_id in again
+                else s
+                for s in found
+            )
+
+        def team(sale: TeamSale) -> TeamSale:
+            if sale.sale_id not in again:
+                return sale
+            amount, fx = again[sale.sale_id]
+            credited = amount * sales[sale.sale_id].credits[sale.rep_id]
+            return replace(sale, credited=credited, rate_event_ids=fx.event_ids if fx else ())
+
+        moved = replace(
+            facts,
+            sales=own(facts.sales),
+            after_leaving=own(facts.after_leaving),
+            team_sales=tuple(team(s) for s in facts.team_sales),
+            team_clawed_back=tuple((team(s), c) for s, c in facts.team_clawed_back),
+        )
+        return calculate_period(plan, moved).lines
+
+    @cached_property
+    def _level_reads(self) -> dict[str, list[TeamSale]]:
+        """Reporting event id -> the team sales whose override level rests on it
+        (`policies.overrides.ReportingLines.consulted`)."""
+        reads: dict[str, list[TeamSale]] = {}
+        lines, manager_id = self.facts.reporting, self.facts.rep_id
+        if lines is None:
+            return reads
+        for sale in self.facts.team_sales:
+            for e in lines.consulted(manager_id, sale.rep_id, sale.occurred_at):
+                reads.setdefault(e, []).append(sale)
+        return reads
+
+    def _without_reporting(self, rep_id: str, event_id: str) -> Sequence[Line] | None:
+        lines, override = self.facts.reporting, self.plan.override
+        touched = self._level_reads.get(event_id)
+        if lines is None or override is None or not touched:
+            return None  # no line reads who reported to whom, or not through it
+        masked = lines.without(rep_id, event_id)
+        manager_id, depth = self.facts.rep_id, len(override.rates)
+        if all(
+            _level(lines, manager_id, s, depth) == _level(masked, manager_id, s, depth)
+            for s in touched
+        ):
+            return None
+        return calculate_period(self.plan, replace(self.facts, reporting=masked)).lines
+
+    @cached_property
+    def _cancelled_team_sales(self) -> dict[str, list[tuple[TeamSale, bool]]]:
+        """Team member -> their team sales with a cancellation, each with
+        whether it fell inside the clawback window (clawed back)."""
+        sales = self.calculator.facts.sales
+        found: dict[str, list[tuple[TeamSale, bool]]] = {}
+        for sale in self.facts.team_sales:
+            if sales[sale.sale_id].cancellation is not None:
+                found.setdefault(sale.rep_id, []).append((sale, False))
+        for sale, _ in self.facts.team_clawed_back:
+            found.setdefault(sale.rep_id, []).append((sale, True))
+        return found
+
+    def _without_assignment(self, masked: LedgerFacts, rep_id: str) -> Literal[_Whole.WHOLE] | None:
+        f, facts = self.calculator.facts, self.facts
+        if rep_id == facts.rep_id and (
+            rep_id in f.payments_by_rep or masked.plan_for(rep_id, facts.period) != self.plan
+        ):
+            return _Whole.WHOLE  # another plan, or releases under another plan
+        for team_sale, clawed_back in self._cancelled_team_sales.get(rep_id, ()):
+            sale = f.sales[team_sale.sale_id]
+            assert sale.cancellation is not None
+            window = _window_days(masked, rep_id, sale, self.plan)
+            if (sale.cancellation.occurred_at <= window_end(sale.occurred_at, window)) != (
+                clawed_back
+            ):
+                return _Whole.WHOLE
+        return None
+
+
+def _level(lines: ReportingLines, manager_id: str, sale: TeamSale, depth: int) -> int | None:
+    """The override level ``sale`` counts at for the manager (None: none)."""
+    found = lines.level_of(manager_id, sale.rep_id, sale.occurred_at)
+    return found[0] if found is not None and found[0] <= depth else None
+
+
+def _window_days(facts: LedgerFacts, rep_id: str, sale: SaleInfo, fallback: Plan) -> int:
+    """The clawback window of the plan paying ``rep_id`` for the sale's period."""
+    if rep_id not in facts.reps:
+        return fallback.clawback.window_days
+    kind = facts.period_kind(rep_id)
+    own = facts.plan_for(rep_id, period_of(sale.occurred_at, kind))
+    return (own or fallback).clawback.window_days
 
 
 # A diff's candidate causes worked out exactly, one replay of the period each.

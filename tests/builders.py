@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from typer.testing import CliRunner, Result
 
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.events import ApprovalGranted, make_event
 from ledger.records import EventRecord
 from policies.plan import load_plan
 from projections.service import Reports
@@ -230,3 +232,18 @@ def backoff_allows(elapsed_seconds: float, first_seconds: float = 0.5) -> int:
 def payouts(reports: Reports) -> UseCases:
     """The payout use cases (run, approve, pay) over ``reports``' ledger."""
     return UseCases(reports.ledger, reports)
+
+
+def pay_period(reports: Reports, period: str) -> str:
+    """A payout run of ``period`` made by fin-amy, approved by fin-bob and
+    paid: its run id."""
+    result = payouts(reports).payout_run(period, actor="fin-amy")
+    event_id = result.outcomes[0].event_id
+    assert event_id is not None
+    run_id = str(reports.ledger.event(event_id).data["run_id"])
+    reports.ledger.record(
+        [make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)],
+        actor="fin-bob",
+    )
+    payouts(reports).pay_run(run_id, actor="fin-amy")
+    return run_id

@@ -17,27 +17,13 @@ PostgreSQL:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
-from tests.builders import PLAN_TOML, enrol, jsonl, line, payouts, sale, stored_record
+from tests.builders import PLAN_TOML, enrol, jsonl, line, pay_period, sale, stored_record
 from tests.unit.shapes import CREDITED_BANDS, plan_toml, shaped, spiff, tiers
-
-
-def _pay(reports: Reports, period: str) -> None:
-    result = payouts(reports).payout_run(period, actor="fin-amy")
-    event_id = result.outcomes[0].event_id
-    assert event_id is not None
-    run_id = str(reports.ledger.event(event_id).data["run_id"])
-    reports.ledger.record(
-        [make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)],
-        actor="fin-bob",
-    )
-    payouts(reports).pay_run(run_id, actor="fin-amy")
 
 
 def _changes(statement: dict[str, Any], paid_period: str) -> dict[tuple[str, Any], Any]:
@@ -73,7 +59,7 @@ class TestOverrides:
             actor="hr-sync",
         )
         reports = Reports(ledger)
-        _pay(reports, "2026-Q3")
+        pay_period(reports, "2026-Q3")
         ledger.import_lines(
             jsonl(
                 line("SaleCancelled", at="2026-08-01T10:00:00+08:00", sale_id="S2", reason="x"),
@@ -127,8 +113,8 @@ class TestPayOnCollection:
         reports = Reports(ledger)
         assert _amount(reports.statement("r1", "2026-Q3"), "commission") == "50.00"
         assert _amount(reports.statement("r1", "2026-Q4"), "commission") == "400.00"
-        _pay(reports, "2026-Q3")
-        _pay(reports, "2026-Q4")
+        pay_period(reports, "2026-Q3")
+        pay_period(reports, "2026-Q4")
         ledger.import_lines(
             jsonl(
                 line("SaleCancelled", at="2026-10-05T10:00:00+08:00", sale_id="S1", reason="x"),
@@ -184,7 +170,7 @@ class TestManyLaterEvents:
             actor="crm",
         )
         reports = Reports(ledger)
-        _pay(reports, "2026-Q3")
+        pay_period(reports, "2026-Q3")
         ledger.import_lines(
             jsonl(
                 *(
@@ -247,7 +233,7 @@ class TestBackdatedEventsBeyondThePeriodsFacts:
         override (−2,000), m2's would pay 2,000. Both name the transfer."""
         _r1_under_m1(ledger)
         reports = Reports(ledger)
-        _pay(reports, "2026-Q3")
+        pay_period(reports, "2026-Q3")
         ledger.import_lines(
             jsonl(_org_event("RepTransferred", "r1", manager_id="m2")), actor="hr-late"
         )
@@ -288,7 +274,7 @@ class TestBackdatedEventsBeyondThePeriodsFacts:
         )
         ledger.import_lines(jsonl(enrol("r1"), sale("S1", "r1", "100000.00")), actor="hr-sync")
         reports = Reports(ledger)
-        _pay(reports, "2026-Q3")
+        pay_period(reports, "2026-Q3")
         ledger.import_lines(
             jsonl(_org_event("RepPlanAssigned", "r1", plan_id="richer")), actor="hr-late"
         )
@@ -313,7 +299,7 @@ class TestBackdatedEventsBeyondThePeriodsFacts:
         usd = sale("SU", "r1", "10000.00", at="2026-07-20T10:00:00+08:00") | {"currency": "USD"}
         ledger.import_lines(jsonl(usd), actor="crm")
         reports = Reports(ledger)
-        _pay(reports, "2026-Q3")
+        pay_period(reports, "2026-Q3")
         ledger.import_lines(jsonl(_rate("7.5", "2026-07-10T00:00:00+08:00")), actor="fin-late")
         late = stored_record(ledger, "FxRateSet", rate="7.5").event_id
         q3 = reports.statement("m1", "2026-Q3")
