@@ -210,34 +210,24 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-# Control characters (C0, DEL, C1) but the tab and the line ends of text that
-# may run over several lines (a note, a message); and, in a name, those too
-# and the Unicode line and paragraph separators.
-_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters (C0, DEL, C1) but the tab and the line ends: text may run
+# over several lines (a note, a message), and a name may hold them too — an
+# earlier version stored names with them, and a file sent again must be the
+# same fact, not refused; the exports write them safely (`projections.payroll`).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _free_text(value: str) -> str:
-    """SPEC §7: free text (a reason, a note, a message) holds no control
+    """SPEC §7: text (a name, a reason, a note, a message) holds no control
     character but tabs and line breaks: a NUL or an escape sequence is no
     part of what anyone wrote, and would reach payroll files and terminals."""
-    rule = "text holds no control characters but tabs and line breaks"
-    return _without(_TEXT_CONTROL, value, rule)
-
-
-def _one_line(value: str) -> str:
-    """SPEC §7: a name is one line of text: no control character at all (a tab
-    or a line break included) and no Unicode line or paragraph separator."""
-    return _without(_NAME_CONTROL, value, "a name is one line with no control characters")
-
-
-def _without(characters: re.Pattern[str], value: str, rule: str) -> str:
-    """``value`` when it holds none of ``characters``; else ValueError saying
-    ``rule`` and naming the first one and where it is."""
-    found = characters.search(value)
+    found = _CONTROL.search(value)
     if found is not None:
-        at = found.start() + 1
-        raise ValueError(f"{rule}, got {_code_point(found.group())} at character {at}")
+        msg = (
+            "text holds no control characters but tabs and line breaks, got "
+            f"{_code_point(found.group())} at character {found.start() + 1}"
+        )
+        raise ValueError(msg)
     return value
 
 
@@ -282,9 +272,7 @@ Id = Annotated[str, StringConstraints(pattern=_ID_TEXT)]
 Text = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_free_text)
 ]
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_one_line)
-]
+Name = Text  # a person's name: text, as any other (`_free_text`)
 Actor = Annotated[str, BeforeValidator(normalise_actor)]
 PeriodText = Annotated[str, BeforeValidator(_period)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError
-from ledger.events import ApprovalGranted, ApprovalRejected, make_event
+from ledger.events import ApprovalGranted, ApprovalRejected, RepEnrolled, make_event
 from policies.periods import parse_period
 from projections.runner import verify_views
 from projections.service import Reports
@@ -346,7 +346,14 @@ class TestExports:
         """openpyxl refuses the control characters XML forbids: the export of a
         run with such a name failed (a 500 over HTTP)."""
         seeded(ledger)
-        ledger.import_lines(jsonl(enrol("r1") | {"name": "Bad\u0001Name\u001b[31m"}), actor="hr")
+        enrolled = RepEnrolled.model_construct(  # as an earlier version stored it
+            type="RepEnrolled",
+            occurred_at=datetime.fromisoformat("2026-06-20T09:00:00+08:00"),
+            rep_id="r1",
+            name="Bad\u0001Name\u001b[31m",
+            plan_id="field-sales",
+        )
+        ledger.record([enrolled], actor="hr")
         run_id = _run(Reports(ledger))
         data = Reports(ledger).export_file(run_id, "xlsx")
         sheet = load_workbook(io.BytesIO(data)).active
