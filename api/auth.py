@@ -14,6 +14,7 @@ from typing import Final
 from api.tokens import Principal
 from ledger.actors import same_actor
 from ledger.catalogue import (
+    CATALOGUE,
     DECISION_TYPES,
     HISTORY_TYPES,
     READ_BY_EVERY_REP,
@@ -90,6 +91,14 @@ _READ_BY_ALL: Final = READ_BY_EVERY_REP | {"PlanPublished"}
 # Facts of a disciplinary history that no pay rests on (a case may: its fine,
 # its points): compliance's, not finance's.
 _NEVER_PAY: Final = frozenset({"CoachingRecorded"})
+# What a manager a rep left reads of the rep's events dated on their watch: what
+# the statements of those periods rest on — not the disciplinary history (cases,
+# coaching) nor disputes, which follow today's manager as the history does.
+_ON_THEIR_WATCH: Final = frozenset(
+    name
+    for name, entry in CATALOGUE.items()
+    if not entry.in_history and entry.key != "dispute_id" and name not in _NEVER_PAY
+)
 
 
 def check_decider(principal: Principal, kind: str) -> None:
@@ -184,8 +193,8 @@ def may_read_event(
     decision) — and no one's pay; a payout run's calculation holds every rep's
     statement, so only finance reads it; admin reads the events of its own
     work (plans, enrolment: SPEC §5), no one's pay; otherwise reps read the
-    events that concern them, managers those of their team — today's, or the
-    reps they managed ``on`` the event's day.
+    events that concern them, managers those of their team — today's, or (an
+    event pay rests on, `_ON_THEIR_WATCH`) the reps they managed ``on`` its day.
     """
     role = principal.role
     if event_type in _READ_BY_ALL:
@@ -196,6 +205,8 @@ def may_read_event(
         return False
     if role == "rep":
         return principal.rep_id in reps
+    if event_type not in _ON_THEIR_WATCH:
+        on = None  # today's manager's to read
     return role == "manager" and any(_manages_rep(principal, r, reports, on) for r in reps)
 
 

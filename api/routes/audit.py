@@ -69,7 +69,8 @@ def get_bundle(
     chain segment to its head (other reps' events as links only), the plans and
     the engine version, for `incentive-ledger audit check` offline (ETag, 304)."""
     require_role(principal, "get_bundle")
-    check_rep_scope(principal, rep_id, reports, period=period)
+    # today's manager's: a bundle holds the rep's whole trail up to its head
+    check_rep_scope(principal, rep_id, reports)
     name = _UNSAFE_IN_NAME.sub("_", f"bundle-{rep_id}-{period}.json")
     return conditional(
         reports.audit_bundle(rep_id, period),

@@ -108,7 +108,8 @@ def prepare(
     validation finds (`ReadError`: the file, or an export with no rows)."""
     table = read_table(
         path,
-        encoding=encoding or mapping.encoding,
+        encoding=encoding,
+        otherwise=mapping.encoding,
         delimiter=mapping.delimiter,
         sheet=mapping.sheet,
         header_row=mapping.header_row,

@@ -101,17 +101,19 @@ def read_table(
     path: Path,
     *,
     encoding: str | None = None,
+    otherwise: str | None = None,
     delimiter: str = ",",
     sheet: str | None = None,
     header_row: int = 1,
 ) -> Table:
-    """The export at ``path`` (CSV, or xlsx/xlsm by its suffix) as a `Table`."""
+    """The export at ``path`` (CSV, or xlsx/xlsm by its suffix) as a `Table`;
+    ``encoding`` and ``otherwise`` as `decode` takes them."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ReadError(f"{path.name}: a CRM export is .csv or .xlsx, not {suffix or 'no suffix'}")
     try:
         if suffix == ".csv":
-            text, used = decode(path.read_bytes(), encoding)
+            text, used = decode(path.read_bytes(), encoding, otherwise=otherwise)
             records = _csv_records(text, delimiter)
         else:
             used = None
@@ -121,29 +123,29 @@ def read_table(
     return _table(records, header_row, used)
 
 
-def decode(data: bytes, encoding: str | None) -> tuple[str, str]:
+def decode(data: bytes, encoding: str | None, *, otherwise: str | None = None) -> tuple[str, str]:
     """The text of a CSV file and the encoding it was read in (the module
     docstring says which); an undecodable byte is named with its line.
 
     A byte-order mark wins over the encoding given: it is the file saying what
     it is (a GB18030 mapping's CRM file saved again as Excel's "CSV UTF-8"
-    still reads). Without one, a file that is not UTF-8 needs its encoding
-    named (`ReadError`): GB18030 and Windows-1252 decode each other's bytes
-    without an error, so a guess would store the wrong letters silently."""
-    given = None
-    if encoding is not None:
-        try:
-            given = codecs.lookup(encoding).name
-        except LookupError:
-            raise ReadError(f"encoding: unknown encoding {encoding!r}") from None
+    still reads). Without one, ``encoding`` (``--encoding``) is what the file
+    is read in; else a file that is UTF-8 is read so, and one that is not in
+    ``otherwise`` (a mapping's ``encoding``: a UTF-8 export of that CRM still
+    reads), or refused (`ReadError`) when none is named: GB18030 and
+    Windows-1252 decode each other's bytes without an error, so a guess would
+    store the wrong letters silently."""
+    given, fallback = _encoding(encoding), _encoding(otherwise)
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return _decoded(data, name), name
+            return _decoded(data, name, "--encoding"), name
     if given is not None:
-        return _decoded(data, given), given
+        return _decoded(data, given, "--encoding"), given
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
+        if fallback is not None:
+            return _decoded(data, fallback, "the mapping's encoding"), fallback
         raise ReadError(
             f"line {_line_of(data, exc)}: the file is not UTF-8 (byte {exc.start}), and which "
             "encoding it is in cannot be told from its bytes; name it with --encoding (or "
@@ -157,14 +159,23 @@ def _line_of(data: bytes, exc: UnicodeDecodeError) -> int:
     return data[: exc.start].count(b"\n") + 1
 
 
-def _decoded(data: bytes, encoding: str) -> str:
+def _encoding(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ReadError(f"encoding: unknown encoding {name!r}") from None
+
+
+def _decoded(data: bytes, encoding: str, named_by: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = _line_of(data, exc)
         raise ReadError(
             f"line {line}: byte {exc.start} is not valid {encoding} ({exc.reason}); "
-            "is the --encoding right?"
+            f"is {named_by} right?"
         ) from None
 
 

@@ -95,6 +95,17 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     assert "r1" in served.team_page("zhao")
     assert "r1" not in served.team_page("he")
 
+    coaching = {
+        "type": "CoachingRecorded",
+        "occurred_at": "2026-11-21T10:00:00+08:00",
+        "rep_id": "r1",
+        "topic": "pipeline hygiene",
+    }
+    headers = {"Authorization": f"Bearer {served.tokens['zhao']}"}
+    recorded = served.client.post("/events", json=coaching, headers=headers)
+    assert recorded.status_code == 201, recorded.text
+    coached = recorded.json()["events"][0]["event_id"]
+
     served.clock.day = MOVE_DAY
     for url in ("/reps/r1/statements/2026-Q3", "/reps/r1/statements/2026-Q4", "/reps/r1/disputes"):
         assert served.get(url, "he").status_code == 200, url
@@ -104,12 +115,16 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
         head = served.get(url, "zhao").json()["chain_head"]["position"]
         answer = served.get(f"{url}/diff?from={head}&to={head}", "zhao")
         assert answer.status_code == 200, answer.text
-        assert served.get(f"{url}/bundle", "zhao").status_code == 200, url
+        # a bundle holds the rep's whole trail (their later history too): today's manager's
+        assert served.get(f"{url}/bundle", "zhao").status_code == 404, url
     # the sale r1 made on mgr-zhao's watch (2 November 2026)
     lines = served.get("/reps/r1/statements/2026-Q4", "zhao").json()["lines"]
     cited = {e for line in lines for e in line.get("event_ids", [])}
     kinds = {served.get(f"/events/{e}", "fin").json()["type"]: e for e in cited}
     assert served.get(f"/events/{kinds['SaleRecorded']}", "zhao").status_code == 200
+    # the history is today's manager's, whoever recorded it
+    assert served.get(f"/events/{coached}", "zhao").status_code == 404
+    assert served.get(f"/events/{coached}", "he").status_code == 200
     later = "/reps/r1/statements/2027-Q2"
     head = served.get(later, "he").json()["chain_head"]["position"]
     for url in (later, f"{later}/diff?from={head}&to={head}", f"{later}/bundle"):

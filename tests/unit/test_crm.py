@@ -97,6 +97,18 @@ class TestEncodings:
         with pytest.raises(ReadError, match="unknown encoding 'klingon'"):
             decode(data, "klingon")
 
+    def test_the_mappings_encoding_reads_what_is_not_utf8(self) -> None:
+        """A mapping's encoding (the Fxiaoke sample's gb18030) was forced on a
+        UTF-8 export of that CRM, which was then refused as bad gb18030 bytes
+        "of the --encoding" no one gave. It reads what is not UTF-8; a byte it
+        cannot decode either names the mapping's setting."""
+        utf8 = self.CHINESE.encode("utf-8")
+        assert decode(utf8, None, otherwise="gb18030") == (self.CHINESE, "utf-8")
+        gbk = self.CHINESE.encode("gb18030")
+        assert decode(gbk, None, otherwise="gb18030") == (self.CHINESE, "gb18030")
+        with pytest.raises(ReadError, match="is the mapping's encoding right"):
+            decode(gbk, None, otherwise="ascii")
+
     def test_a_bom_file_read_with_utf8_drops_the_bom(self) -> None:
         data = b"\xef\xbb\xbf" + self.CHINESE.encode("utf-8")
         assert decode(data, "utf-8") == (self.CHINESE, "utf-8-sig")
