@@ -52,7 +52,7 @@ from ledger.crm import (
 )
 from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, Unit
 from ledger.events import publication_line
-from ledger.import_format import UNDECODABLE, format_hint, utf8_lines
+from ledger.import_format import UNDECODABLE, format_hint
 from policies.pay_warnings import PayWarning
 from policies.plan import Plan, PlanError, load_plan, plan_document
 from policies.wording import render_warning
@@ -364,7 +364,7 @@ def import_(
         )
         # utf-8-sig: a byte order mark (what some editors and Excel write) is read
         # past, not judged as part of the first line's JSON; a byte that is no
-        # UTF-8 is kept (UNDECODABLE) for `utf8_lines` to name its line
+        # UTF-8 is kept (UNDECODABLE) for the import to name its line
         source = (
             io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors=UNDECODABLE)
             if stream
@@ -384,7 +384,7 @@ def import_(
                 # Streamed: the file is never held in memory (it is re-read only
                 # if the store's connection drops mid-import).
                 result = ledger.import_lines(
-                    itertools.chain(first, utf8_lines(lines, start=len(first) + 1)),
+                    itertools.chain(first, lines),
                     actor=who,
                     on_progress=lambda n: progress.advance(task, n),
                     keep_outcomes=as_json or bool(first),  # the plan's own outcome

@@ -10,7 +10,7 @@ JSON Lines (then each line is judged as usual).
 
 A file in another encoding than UTF-8 (Latin-1, GBK, UTF-16 from a Windows
 tool) is refused at its first line that is no UTF-8, naming it
-(`utf8_lines`), never a decoding traceback.
+(`not_utf8`), never a decoding traceback.
 
 Pure: the caller reads the lines.
 """
@@ -18,17 +18,14 @@ Pure: the caller reads the lines.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 
-from ledger.errors import BatchRejectedError, LineError
-
-__all__ = ["BOM", "UNDECODABLE", "format_hint", "utf8_lines"]
+__all__ = ["BOM", "UNDECODABLE", "format_hint", "not_utf8"]
 
 BOM = "\ufeff"
 
 # What a file is read with (``errors=UNDECODABLE``): a byte that is no UTF-8
 # becomes a lone surrogate, U+DC80..U+DCFF, which no UTF-8 text holds, and
-# `utf8_lines` names its line.
+# `not_utf8` names its line.
 UNDECODABLE = "surrogateescape"
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _UTF16_BOMS = ("\udcff\udcfe", "\udcfe\udcff")  # FF FE, FE FF: UTF-16 LE, BE
@@ -61,34 +58,25 @@ def format_hint(first_line: str) -> str | None:
     return None
 
 
-def utf8_lines(lines: Iterable[str], *, start: int = 1) -> Iterator[str]:
-    """The lines of a file read with ``errors=UNDECODABLE``, as they are, up
-    to the first holding a byte that is no UTF-8: a `BatchRejectedError`
-    naming that line (numbered from ``start``, as the import numbers it) and
-    saying the file must be UTF-8 (SPEC §7: a clear error, nothing stored).
+def not_utf8(text: str) -> str | None:
+    """Why a line of a file read with ``errors=UNDECODABLE`` is refused — a byte
+    of it is no UTF-8 (SPEC §7: a clear error naming the line, as every other
+    bad line is named; nothing stored) — or None for a line of UTF-8.
 
     Decoding the file strictly instead would raise a `UnicodeDecodeError` from
     inside the import, and where the decoder met the byte (it decodes a block
-    of several lines at a time) is not the line it is on. Each line is
-    checked once it is read: a stream is never read twice, and a plain ASCII
-    line (most are) costs one ``isascii``.
+    of several lines at a time) is not the line it is on. A plain ASCII line
+    (most are) costs one ``isascii``.
     """
-    for number, text in enumerate(lines, start=start):
-        if not text.isascii() and (found := _ESCAPED_BYTE.search(text)) is not None:
-            reason = _not_utf8(text, found.start(), first=number == start)
-            raise BatchRejectedError([LineError(number, None, reason)])
-        yield text
-
-
-def _not_utf8(text: str, at: int, *, first: bool) -> str:
-    """Why the line ``text`` of a file is refused: its byte at ``at`` is no UTF-8."""
-    if first and text.startswith(_UTF16_BOMS):
+    if text.isascii() or (found := _ESCAPED_BYTE.search(text)) is None:
+        return None
+    if text.startswith(_UTF16_BOMS):
         return (
             "the file is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: "
             "the import reads UTF-8 only; convert it, e.g. iconv -f UTF-16 -t UTF-8 FILE"
         )
-    byte = ord(text[at]) - 0xDC00
+    byte = ord(found.group()) - 0xDC00
     return (
-        f"not UTF-8: byte 0x{byte:02X} at column {at + 1} is no UTF-8 character; the file "
-        "must be UTF-8: convert it from its encoding, e.g. iconv -f LATIN1 -t UTF-8 FILE"
+        f"not UTF-8: byte 0x{byte:02X} at column {found.start() + 1} is no UTF-8 character; "
+        "the file must be UTF-8: convert it from its encoding, e.g. iconv -f LATIN1 -t UTF-8 FILE"
     )

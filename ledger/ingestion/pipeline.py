@@ -33,6 +33,7 @@ from ledger.actors import checked_actor
 from ledger.backends.base import AppendSession
 from ledger.chain import ChainLink
 from ledger.errors import BatchRejectedError, LineError, StoreUnavailableError
+from ledger.import_format import not_utf8
 from ledger.ingestion.parse import parse_chunk, parse_lines
 from ledger.ingestion.workers import parse_workers_for, usable_cores, watch_parent
 from ledger.limits import MAX_BODY_BYTES, depth_error, exceeds_depth, line_too_long
@@ -189,11 +190,14 @@ def _chunks(
     lines: Iterable[str], size: int, max_line_bytes: int, errors: list[LineError]
 ) -> Iterator[list[tuple[int, str]]]:
     """Non-blank lines, numbered from 1 as in the file, ``size`` at a time; a
-    line over ``max_line_bytes`` goes to ``errors`` instead (SPEC §7)."""
+    line over ``max_line_bytes``, or holding a byte that is no UTF-8 (a file
+    read with ``errors=UNDECODABLE``), goes to ``errors`` instead (SPEC §7)."""
     chunk: list[tuple[int, str]] = []
     for number, text in enumerate(bounded(lines, max_line_bytes), start=1):
         if text is None or line_too_long(text, max_line_bytes):
             errors.append(LineError(number, None, f"the line is over {max_line_bytes} bytes"))
+        elif (undecodable := not_utf8(text)) is not None:
+            errors.append(LineError(number, None, undecodable))
         elif text.strip():
             chunk.append((number, text))
             if len(chunk) >= size:

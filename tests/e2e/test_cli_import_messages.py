@@ -81,6 +81,26 @@ class TestImportMessages:
         assert "Traceback" not in result.output
         assert stored_count(url) == before
 
+    def test_a_line_not_utf8_is_named_with_every_other_bad_line(
+        self, url: str, tmp_path: Path
+    ) -> None:
+        """SPEC §2, every bad line at once: the byte that is no UTF-8 (line 2) hid
+        the missing field before it and the unknown type after it."""
+        lines = [
+            json.dumps(line("CoachingRecorded", rep_id="r1")).encode(),
+            json.dumps(
+                line("CoachingRecorded", rep_id="r1", topic="café"), ensure_ascii=False
+            ).encode("latin-1"),
+            json.dumps(line("NoSuchEvent", rep_id="r1")).encode(),
+        ]
+        events = tmp_path / "mixed.jsonl"
+        events.write_bytes(b"\n".join(lines) + b"\n")
+        result = invoke_cli("import", str(events), "--db", url, "--actor", "crm")
+        assert result.exit_code == 1, result.output
+        assert "rejected: 3 bad lines; nothing was stored." in result.output
+        for words in ("line 1, field topic", "line 2: not UTF-8", "line 3, field type"):
+            assert words in result.output, words
+
     def test_a_utf16_file_is_refused_saying_so(self, url: str, tmp_path: Path) -> None:
         """A UTF-16 file (a Windows tool's "Unicode"), byte order mark first:
         line 1, named as UTF-16; from standard input too."""

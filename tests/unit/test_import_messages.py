@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import BatchRejectedError, LineError
-from ledger.import_format import BOM, UNDECODABLE, format_hint, utf8_lines
+from ledger.import_format import BOM, UNDECODABLE, format_hint, not_utf8
 
 
 class TestCounting:
@@ -80,17 +80,15 @@ class TestFormatHint:
 
 def _read(data: bytes) -> list[str]:
     """``data`` read as the import reads a file: line by line, bytes that are
-    no UTF-8 kept for `utf8_lines`."""
+    no UTF-8 kept for `not_utf8`."""
     return data.decode("utf-8-sig", errors=UNDECODABLE).splitlines(keepends=True)
 
 
-class TestUtf8Lines:
+class TestNotUtf8:
     def test_utf8_text_passes_as_it_is(self) -> None:
         """Chinese, accents, a byte order mark read past: nothing to refuse."""
         text = '{"topic": "培训 café"}\n{"topic": "x"}\n'
-        assert list(utf8_lines(_read(b"\xef\xbb\xbf" + text.encode()))) == text.splitlines(
-            keepends=True
-        )
+        assert [not_utf8(line) for line in _read(b"\xef\xbb\xbf" + text.encode())] == [None, None]
 
     @pytest.mark.parametrize(
         ("data", "line", "words"),
@@ -101,16 +99,9 @@ class TestUtf8Lines:
         ],
         ids=["latin-1", "gbk", "utf-16"],
     )
-    def test_the_first_line_not_utf8_is_named(self, data: bytes, line: int, words: str) -> None:
-        with pytest.raises(BatchRejectedError) as caught:
-            list(utf8_lines(_read(data)))
-        [error] = caught.value.errors
-        assert (error.line, error.field) == (line, None)
-        assert words in error.reason
-        assert "UTF-8" in error.reason
-
-    def test_lines_are_numbered_from_start(self) -> None:
-        """``import --plan`` numbers the file's lines after the plan's."""
-        with pytest.raises(BatchRejectedError) as caught:
-            list(utf8_lines(_read(b"ok\n\xff\n"), start=2))
-        assert caught.value.errors[0].line == 3
+    def test_the_line_not_utf8_is_named(self, data: bytes, line: int, words: str) -> None:
+        reasons = [not_utf8(text) for text in _read(data)]
+        named = [(n, r) for n, r in enumerate(reasons, start=1) if r is not None]
+        assert [n for n, _ in named][:1] == [line]
+        assert words in named[0][1]
+        assert "UTF-8" in named[0][1]
