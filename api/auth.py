@@ -205,8 +205,8 @@ def may_read_event(
         return False
     if role == "rep":
         return principal.rep_id in reps
-    if event_type not in _ON_THEIR_WATCH:
-        on = None  # today's manager's to read
+    if event_type not in _ON_THEIR_WATCH or subject_kind == "case":
+        on = None  # the history (a case, a decision on one): today's manager's to read
     return role == "manager" and any(_manages_rep(principal, r, reports, on) for r in reps)
 
 

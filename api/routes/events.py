@@ -203,8 +203,9 @@ def get_event(
     record = ledger.event(event_id)
     from api.auth import may_read_event  # noqa: PLC0415 - keeps the policy import local
 
-    # a decision is compliance's to read when it decided a case
-    subject = record.data.get("subject_id") if principal.role == "compliance" else None
+    # a decision is compliance's to read when it decided a case (and, as the
+    # history is, today's manager's, not a manager's the rep left)
+    subject = record.data.get("subject_id") if principal.role in {"compliance", "manager"} else None
     kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
     reps = reports.reps_of_event(record.position)
     on = record.occurred_at.date()

@@ -20,6 +20,7 @@ from api.tokens import TokenStore
 from ledger.application import Ledger
 from projections.service import Reports
 from tests.api.conftest import SECRET
+from tests.builders import jsonl, line, stored_record
 from tests.integration.test_dated_transfers import MOVE_DAY, TODAY, Clock, moved_ahead
 
 WHO = {"zhao": ("mgr-zhao", "manager"), "he": ("lead-he", "manager"), "fin": ("fin-amy", "finance")}
@@ -105,6 +106,19 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     recorded = served.client.post("/events", json=coaching, headers=headers)
     assert recorded.status_code == 201, recorded.text
     coached = recorded.json()["events"][0]["event_id"]
+    app: Any = served.client.app
+    ledger: Ledger = app.state.ledger
+    case = {"case_id": "RL-1", "rep_id": "r1", "code": "fraud", "severity": "red_line"}
+    at = "2026-11-22T10:00:00+08:00"
+    ledger.import_lines(
+        jsonl(
+            line("ViolationRecorded", at=at, actor="cmp-li", **case, description="x"),
+            line("ApprovalGranted", at=at, actor="cmp-wu", subject_id="RL-1"),
+        ),
+        actor="cmp",
+    )
+    decided = stored_record(ledger, "ApprovalGranted", subject_id="RL-1").event_id
+    assert served.get(f"/events/{decided}", "zhao").status_code == 200  # their rep today
 
     served.clock.day = MOVE_DAY
     for url in ("/reps/r1/statements/2026-Q3", "/reps/r1/statements/2026-Q4", "/reps/r1/disputes"):
@@ -125,6 +139,8 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     # the history is today's manager's, whoever recorded it
     assert served.get(f"/events/{coached}", "zhao").status_code == 404
     assert served.get(f"/events/{coached}", "he").status_code == 200
+    assert served.get(f"/events/{decided}", "zhao").status_code == 404  # a decision on a case
+    assert served.get(f"/events/{decided}", "he").status_code == 200
     later = "/reps/r1/statements/2027-Q2"
     head = served.get(later, "he").json()["chain_head"]["position"]
     for url in (later, f"{later}/diff?from={head}&to={head}", f"{later}/bundle"):
