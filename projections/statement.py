@@ -1439,11 +1439,14 @@ class _Quick:
     def _without_rate(
         self, event_id: str, base: str, quote: str
     ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        plan, facts = self.plan, self.facts
+        if self.releases_read or plan.commission.basis == "collection":
+            # what booking periods earned (their own sales' rates) is released here
+            return _Whole.WHOLE
         touched = self._rate_reads.get(event_id)
         if not touched:
             return None
-        plan, facts = self.plan, self.facts
-        if self.releases_read or plan.commission.basis == "collection" or quote != plan.currency:
+        if quote != plan.currency:
             return _Whole.WHOLE
         sales = self.calculator.facts.sales
         rates = [r for r in self.calculator._rates(base, quote) if r.event_id != event_id]  # noqa: SLF001

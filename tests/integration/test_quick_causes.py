@@ -25,7 +25,7 @@ from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
-from tests.builders import enrol, jsonl, line, pay_period, sale
+from tests.builders import enrol, jsonl, line, pay_period, sale, stored_record
 from tests.unit.shapes import plan_toml
 
 _OVERRIDE = "[override]\nrates = [0.02, 0.01]\n"
@@ -135,3 +135,46 @@ def test_the_quick_causes_are_those_worked_out_whole(
     late = {e["event_id"] for rep_id in _REPS for e in quick[rep_id, "Q3"].get("later_events", ())}
     kinds = {ledger.event(e).type for e in late}
     assert {"RepTransferred", "FxRateSet"} <= kinds, kinds
+
+
+def test_a_late_rate_only_a_booking_period_read_is_named_where_it_is_released(
+    ledger: Ledger,
+) -> None:
+    """Pay on collection: the late USD rate is read by Q2's sale alone (its
+    booking period), and moves what Q3's payment releases of it. The quick
+    answer said "moves nothing" (Q3's own sales never read it) before asking
+    whether the period releases earlier bookings: Q4 corrected Q3 by 125.00
+    naming no event."""
+    ledger.publish_plan(
+        load_plan(plan_toml(commission='basis = "collection"\n'), "toml"), actor="admin"
+    )
+    rate = {"base": "USD", "quote": "CNY"}
+    ledger.import_lines(
+        jsonl(
+            enrol("r1", at="2026-03-20T09:00:00+08:00"),
+            line("FxRateSet", at="2026-03-01T00:00:00+08:00", **rate, rate="7.0"),
+            sale("S1", "r1", "10000.00", at="2026-04-10T10:00:00+08:00") | {"currency": "USD"},
+            line(
+                "PaymentReceived",
+                at="2026-07-10T10:00:00+08:00",
+                payment_id="P1",
+                sale_id="S1",
+                amount="5000.00",
+            ),
+        ),
+        actor="crm",
+    )
+    reports = Reports(ledger)
+    pay_period(reports, "2026-Q2")
+    pay_period(reports, "2026-Q3")
+    ledger.import_lines(
+        jsonl(line("FxRateSet", at="2026-04-01T00:00:00+08:00", **rate, rate="7.5")),
+        actor="fx-late",
+    )
+    late = stored_record(ledger, "FxRateSet", rate="7.5").event_id
+    q3 = Reports(ledger).statement("r1", "2026-Q3")
+    assert [e["event_id"] for e in q3["later_events"]] == [late]
+    (correction,) = [
+        x for x in Reports(ledger).statement("r1", "2026-Q4")["lines"] if x["kind"] == "correction"
+    ]
+    assert (correction["amount"], correction["event_ids"]) == ("125.00", [late])
