@@ -152,13 +152,13 @@ def check_rep_scope(
         if principal.rep_id != rep_id:
             raise hidden
         return
-    # NotFoundError for a rep that does not exist
-    directory = reports.rep(rep_id) if at is None else reports.rep_at(rep_id, at)
+    position = reports.fresh() if at is None else at  # one read of the directory
+    directory = reports.rep_at(rep_id, position)  # NotFoundError for no such rep
     if principal.role != "manager" or manages(principal, directory.manager_id):
         return
     days = _days_of(period)
     if days is None or not any(
-        manages(principal, m) for m in reports.managers_between(rep_id, *days, at=at)
+        manages(principal, m) for m in reports.managers_between(rep_id, *days, at=position)
     ):
         raise hidden
 
@@ -223,10 +223,11 @@ def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool
 
 
 def _manages_rep(principal: Principal, rep_id: str, reports: Reports, on: date | None) -> bool:
+    position = reports.fresh()  # one read of the directory
     try:
-        if manages(principal, reports.rep(rep_id).manager_id):
+        if manages(principal, reports.rep_at(rep_id, position).manager_id):
             return True
-        then = reports.managers_between(rep_id, on, on) if on is not None else []
+        then = reports.managers_between(rep_id, on, on, at=position) if on is not None else []
     except NotFoundError:
         return False
     return any(manages(principal, m) for m in then)

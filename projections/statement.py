@@ -1057,7 +1057,10 @@ class Calculator:
         member's clawback window, what a booking period earned —, so the
         period is worked out again over the facts without it
         (`LedgerFacts.without`), by a calculator of its own; any other event
-        is taken out of the period's facts (`_period_without`). The draw
+        is taken out of the period's facts (`policies.causes.without_event`),
+        with the releases worked out again without it — from the booking
+        periods without it too, so a sale whose cancellation is taken out
+        releases its payments again. The draw
         balance carried in stands either way, as it does for the period's own
         events: what the period drew is settled by its draw lines.
 
@@ -1066,8 +1069,14 @@ class Calculator:
         that its lines do not move, or to move them over the same facts — the
         same answer, without a cold calculator per event (`weigh_whole`: never)."""
         without = self.facts.without(event_id)
-        if without is None:
-            taken_out = self._period_without(rep_id, plan, facts, booking, event_id)
+        if without is None:  # one of the period's own or its team's facts, or a payment
+            taken_out = self._with_releases(
+                rep_id,
+                facts.period,
+                plan,
+                without_event(facts, event_id),
+                _Without(event_id, self, rep_id, booking),
+            )
             return calculate_period(plan, taken_out).lines
         if not self.weigh_whole:
             found = quick.lines_without(without, event_id)
@@ -1095,24 +1104,6 @@ class Calculator:
         calculator._draw_balances = balances
         again = calculator.period_facts(rep_id, facts.period, then, carried_in=None, corrections=())
         return calculate_period(then, again).lines
-
-    def _period_without(
-        self,
-        rep_id: str,
-        plan: Plan,
-        facts: PeriodFacts,
-        booking: dict[Period, _Booking],
-        event_id: str,
-    ) -> PeriodFacts:
-        """The period's own ``facts`` as if ``event_id`` — one of the period's
-        own or its team's facts, or a payment — had never been recorded
-        (`policies.causes.without_event`), with the releases worked out again
-        without it (a payment not received) — from the booking periods without
-        it too, so a sale whose cancellation is taken out releases its
-        payments again."""
-        without = without_event(facts, event_id)
-        taken_out = _Without(event_id, self, rep_id, booking)
-        return self._with_releases(rep_id, facts.period, plan, without, taken_out)
 
     def _plan_cause(
         self, plan: Plan, facts: PeriodFacts, computed_at: int
@@ -1362,7 +1353,7 @@ class _Booking:
 
 @dataclass(frozen=True)
 class _Without:
-    """An event taken out of a period's replay (`Calculator._period_without`):
+    """An event taken out of a period's replay (`Calculator._lines_without`):
     what the booking periods of its releases earned without it."""
 
     event_id: str
