@@ -608,6 +608,68 @@ class TestPayouts:
         assert granted == ["fin-bob"]
 
 
+# Cells whose text aligns otherwise than their column's head (a date right-aligned
+# under a head on the left): "head: its alignment vs the cell's".
+_MISALIGNED_JS = """() => {
+  const side = a => (a === 'start' || a === 'left') ? 'left' : (a === 'end' ? 'right' : a);
+  const out = new Set();
+  for (const table of document.querySelectorAll('main table')) {
+    const heads = [...table.querySelectorAll('thead tr:first-child th')];
+    for (const row of table.querySelectorAll('tbody tr')) {
+      if (row.children.length !== heads.length) continue;
+      [...row.children].forEach((cell, i) => {
+        const [a, b] = [heads[i], cell].map(e => side(getComputedStyle(e).textAlign));
+        if (a !== b && cell.textContent.trim()) out.add(`${heads[i].textContent.trim()}: ${a} vs ${b}`);
+      });
+    }
+  }
+  return [...out];
+}"""
+# Elements inside a card (Overview's, or a figure's tile in it) that reach past
+# its right edge (a sideways-scrolling table's contents aside: it scrolls
+# within the card).
+_OUT_OF_CARD_JS = """() => [...document.querySelectorAll('main .card, main dl.summary > div')]
+  .flatMap(card => {
+  const edge = card.getBoundingClientRect().right;
+  return [...card.querySelectorAll('*')]
+    .filter(e => !e.parentElement.closest('.scroll'))
+    .filter(e => e.getBoundingClientRect().right > edge + 1)
+    .map(e => e.tagName + ' ' + e.textContent.trim().slice(0, 40));
+})"""
+
+
+class TestLayout:
+    @pytest.mark.parametrize(
+        ("who", "path"),
+        [
+            (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/statements/2026-Q3"),
+            (("cmp-head", "compliance", None), "/app/cases"),
+        ],
+    )
+    def test_column_heads_align_with_their_cells(
+        self, server: Server, open_page: Any, who: tuple[str, str, str | None], path: str
+    ) -> None:
+        """The dates of a line's events and of Cases sat right-aligned under
+        heads on the left; every cell now lines up with its column's head."""
+        page = open_page(server.link(*who), path)
+        for line in page.locator("details").all():
+            line.locator("summary").click()
+        assert page.evaluate(_MISALIGNED_JS) == []
+
+    @pytest.mark.parametrize("width", [375, 390, 430])
+    def test_overview_cards_hold_their_contents_on_a_phone(
+        self, server: Server, open_page: Any, width: int
+    ) -> None:
+        """On a 390 px phone (two tiles a row) the audit chain's badge
+        ("intact to position 67") ran past its tile's border; nothing in a
+        card or a tile reaches past it now, at any phone's width."""
+        page = open_page(server.link("fin-amy", "finance"), "/app/overview", phone=True)
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        page.reload()
+        page.wait_for_selector("div.chart canvas")
+        assert page.evaluate(_OUT_OF_CARD_JS) == []
+
+
 LONG_REP = "rep-" + "verylongname" * 10 + "xxxx"  # 128 characters, the most an id has
 _WIDE_JS = """() => [...document.querySelectorAll('main *')]
   .filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right > innerWidth + 1)
@@ -706,3 +768,26 @@ class TestNarrowScreen:
         page.locator("form.estimate button").click()
         page.wait_for_url(re.compile(r".*/estimate$"))
         self.fits(page, f"estimate-{lang}-phone")
+
+
+class TestWideScreen:
+    """After `TestNarrowScreen`: its run joins the shared database last."""
+
+    def test_the_decisions_fit_a_desktop_table(self, server: Server, open_page: Any) -> None:
+        """fin-amy's own run carries a note, not buttons ("recorded by you:
+        another must decide"); unwrapped, it pushed the runs table past a
+        1280 px screen's page, its other rows' buttons out of sight. Every
+        table of Payouts fits its width on a desktop."""
+        w = WORDS["en"]
+        page = open_page(server.link("fin-amy", "finance"), "/app/payouts")
+        page.get_by_role("textbox", name=w["period"]).fill("2026-06")
+        page.get_by_role("button", name=w["calculate"]).click()
+        page.get_by_role("button", name=w["confirm_calculate"]).click()
+        wait_for_note(page, "done_calculate")
+        assert w["not_yours_to_decide"] in page.inner_text("main")
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('main .scroll')]
+              .filter(d => d.scrollWidth > d.clientWidth)
+              .map(d => d.querySelector('thead').innerText.replace(/\\s+/g, ' '))"""
+        )
+        assert wide == []
