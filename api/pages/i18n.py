@@ -245,6 +245,18 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "neither paid nor in another open run. Nothing is paid until the run is approved "
             "by someone else and then paid."
         ),
+        "period_invalid": "Write the period as a month (2026-07) or a quarter (2026-Q3).",
+        "run_covers_nobody": (
+            "No rep has an unpaid {period} outside another open run: there is no run to calculate."
+        ),
+        "run_not_begun": (
+            "{period} has not begun yet (it starts on {start}): nothing is earned in it so far. "
+            "Check the period before calculating."
+        ),
+        "run_not_ended": (
+            "{period} has not ended yet (it ends on {end}): what its reps earn after this run "
+            "is paid comes as a correction in a later period."
+        ),
         "will_approve_run": (
             "This approves run {run_id}. It can then be paid; you cannot approve a run you "
             "calculated."
@@ -488,6 +500,13 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "will_calculate": (
             "将计算并记录 {period} 的支付批次：包括 {period} 既未支付、也不在其他未结批次中的"
             "全部销售代表。批次须由他人批准后方可支付。"
+        ),
+        "period_invalid": "期间请写作月份（2026-07）或季度（2026-Q3）。",
+        "run_covers_nobody": "没有销售代表的 {period} 既未支付又不在其他未结批次中：无批次可计算。",
+        "run_not_begun": "{period} 尚未开始（{start} 开始），目前没有任何收入。计算前请核对期间。",
+        "run_not_ended": (
+            "{period} 尚未结束（{end} 结束）：本批次支付后销售代表再赚取的金额，"
+            "将作为更正计入之后的期间。"
         ),
         "will_approve_run": "将批准批次 {run_id}，之后即可支付；您不能批准自己计算的批次。",
         "will_reject_run": "将驳回批次 {run_id}：不支付任何人，其销售代表可进入其他批次。",

@@ -28,6 +28,7 @@ from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
 from policies.money import check_money
+from policies.periods import parse_period
 from projections.approvals import PendingRow
 from projections.queues import WorkQueues
 from service import check_resolution
@@ -176,6 +177,8 @@ async def act(request: Request) -> Response:
         if action not in _ACTIONS:
             raise InvalidInputError(f"unknown action {action!r}", field="action")
         require_role(page.who, "post_run")
+        if action == "calculate":
+            return _calculate(page, form)
         if action == "resolve":
             form = _resolution_form(form)
             problem = _resolution_problem(page, form)
@@ -194,12 +197,45 @@ async def act(request: Request) -> Response:
     return await serve_form(request, build)
 
 
+def _calculate(page: Page, form: dict[str, str]) -> Response:
+    """A run's calculation: its period read first — one the ledger would refuse
+    (``2026-13``), and a run that would cover nobody, keep the payouts page
+    with the period typed and what is wrong beside it (they were an error
+    page after the confirmation, the period lost) —, then its confirmation,
+    which says when the period has not ended or not even begun (a year typed
+    wrong made a run, and a period, for every rep), then the run."""
+    w = words(page.locale)
+    typed = form.get("period", "").strip()
+    try:
+        period = parse_period(typed)
+    except ValueError:
+        period = None
+    if period is None:
+        return _payouts_page(page, kept={**form, "problem": w["period_invalid"], "field": "period"})
+    form = {**form, "period": str(period)}
+    if form.get("confirm") != "yes":
+        today = page.reports.today()
+        warning = None
+        if period.first_day > today:
+            warning = w["run_not_begun"].format(period=period, start=period.first_day)
+        elif period.last_day >= today:
+            warning = w["run_not_ended"].format(period=period, end=period.last_day)
+        what = {"period": str(period), "warning": warning}
+        return page.render("payouts_confirm.html", f=form, what=what, problem=None)
+    try:
+        subject = _do(page, "calculate", form)
+    except InvalidInputError as exc:
+        if exc.field != "period":
+            raise
+        problem = w["run_covers_nobody"].format(period=period)
+        return _payouts_page(page, kept={**form, "problem": problem, "field": "period"})
+    return noted_redirect(page, "/app/payouts", "done_calculate", subject)
+
+
 def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
     """What a decision will move, for its confirmation page."""
     action = form["action"]
     subject = form.get("subject", "")
-    if action == "calculate":
-        return {"period": _required(form, "period")}
     if action == "resolve":
         dispute = next((d for d in _open_disputes(page) if d["dispute_id"] == subject), None)
         if dispute is None:

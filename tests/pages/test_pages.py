@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -1031,6 +1032,63 @@ class TestPayouts:
         assert self.act(site, **form, amount=amount, confirm="yes").status_code == 303
         resolved = [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
         assert [e["outcome"] for e in resolved] == ["rejected"]
+
+    def run_form(self, answer: Any) -> str:
+        """The run form of a payouts page answered to a calculation, from the
+        problem said above it to the form's end."""
+        assert answer.status_code == 200, answer.text[:500]
+        html = str(answer.text)
+        return html[html.index('id="runs-h"') : html.index("</form>", html.index('id="runs-h"'))]
+
+    @pytest.mark.parametrize("period", ["2026-13", "2026-00", "Q3", "2026-Q5", "1999-Q4", ""])
+    @pytest.mark.parametrize("confirm", ["", "yes"])
+    def test_a_period_the_ledger_refuses_keeps_the_form(
+        self, site: Site, period: str, confirm: str
+    ) -> None:
+        """A run of 2026-13 (the field's pattern let any two digits through) was
+        confirmed — "a payout run for 2026-13" — and then refused on an error
+        page, the period lost. The payouts page comes back with the period as
+        typed, the field marked and what to write; nothing is recorded."""
+        site.sign_in("fin-amy", "finance")
+        before = len(self.events(site, "PayoutCalculated"))
+        form = self.run_form(self.act(site, action="calculate", period=period, confirm=confirm))
+        assert WORDS["en"]["period_invalid"] in form
+        field = form[form.index('id="run-period"') :]
+        field = field[: field.index(">")]
+        assert f'value="{period}"' in field
+        assert 'aria-invalid="true" aria-describedby="run-problem"' in field
+        assert len(self.events(site, "PayoutCalculated")) == before
+
+    def test_a_run_that_would_cover_nobody_keeps_the_form(self, site: Site) -> None:
+        """Q3 is paid for every rep of the quarter: the confirmed run is refused
+        on the payouts page, saying so beside the period (it was an error page
+        in the ledger's English)."""
+        site.sign_in("fin-amy", "finance")
+        answer = self.act(site, action="calculate", period="2026-Q3", confirm="yes")
+        form = self.run_form(answer)
+        assert WORDS["en"]["run_covers_nobody"].format(period="2026-Q3") in form
+        assert 'value="2026-Q3" aria-invalid="true"' in form
+        assert [e["period"] for e in self.events(site, "PayoutCalculated")] == ["2026-Q3"]
+
+    def test_a_confirmation_says_a_period_has_not_ended_or_begun(self, site: Site) -> None:
+        """A year typed wrong (2199-Q4) recorded a run, and every rep a period
+        of it: the confirmation says the period has not begun; the quarter of
+        today, that it has not ended; a past quarter, neither."""
+        site.sign_in("fin-amy", "finance")
+        today = datetime.now(UTC).date()
+        this_quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+        w = WORDS["en"]
+        said = {
+            period: self.act(site, action="calculate", period=period).text
+            for period in ("2199-Q4", this_quarter, "2026-Q3")
+        }
+        future = w["run_not_begun"].format(period="2199-Q4", start="2199-10-01")
+        assert future in said["2199-Q4"]
+        assert (
+            w["run_not_ended"].split("{end}")[0].format(period=this_quarter) in (said[this_quarter])
+        )
+        assert 'class="warn"' not in said["2026-Q3"]
+        assert self.events(site, "PayoutCalculated")[-1]["period"] == "2026-Q3"  # the demo's
 
     @pytest.mark.parametrize(
         ("actor", "role", "rep"),
