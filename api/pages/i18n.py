@@ -246,6 +246,20 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "by someone else and then paid."
         ),
         "period_invalid": "Write the period as a month (2026-07) or a quarter (2026-Q3).",
+        "now_figure": "now {amount}",
+        "dispute_paid": "The run paid {period}: {amount} {currency}.",
+        "run_column": "In the run",
+        "reps_more": "and {count} more reps",
+        "run_changed_since": (
+            "Since this run was calculated, later events changed what {count} of its reps' "
+            "periods would pay now. The run pays what it calculated; once it is paid, each "
+            "difference comes as a correction in a later period."
+        ),
+        "summary_now_hint": (
+            "“now”: what a period held by an open run would pay today (attainment and tier are "
+            "today's too). The run pays what it calculated; once it is paid, the difference comes "
+            "as a correction in a later period."
+        ),
         "run_covers_nobody": (
             "No rep has an unpaid {period} outside another open run: there is no run to calculate."
         ),
@@ -502,6 +516,18 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "全部销售代表。批次须由他人批准后方可支付。"
         ),
         "period_invalid": "期间请写作月份（2026-07）或季度（2026-Q3）。",
+        "now_figure": "现为 {amount}",
+        "dispute_paid": "该批次支付了 {period}：{amount} {currency}。",
+        "run_column": "批次金额",
+        "reps_more": "另有 {count} 名销售代表",
+        "run_changed_since": (
+            "本批次计算之后，后续事件改变了其中 {count} 名销售代表的期间按现在计算的应付金额。"
+            "批次按计算时的金额支付；支付后，各项差额将作为更正计入之后的期间。"
+        ),
+        "summary_now_hint": (
+            "“现为”：由未结批次占用的期间按今天计算应付的金额（达成率和档位也是今天的）。"
+            "批次按其计算时的金额支付；支付后，差额将作为更正计入之后的期间。"
+        ),
         "run_covers_nobody": "没有销售代表的 {period} 既未支付又不在其他未结批次中：无批次可计算。",
         "run_not_begun": "{period} 尚未开始（{start} 开始），目前没有任何收入。计算前请核对期间。",
         "run_not_ended": (

@@ -33,7 +33,7 @@ from projections.approvals import PendingRow
 from projections.queues import WorkQueues
 from service import check_resolution
 
-__all__ = ["router"]
+__all__ = ["rejection_problem", "router", "waiting_item", "waiting_items"]
 
 router = APIRouter(prefix="/app/payouts", include_in_schema=False)
 
@@ -87,20 +87,41 @@ def _payouts_page(
     """The payouts page: the period summary of ``period`` (from the ``offset``-th
     rep), the runs and both queues; ``kept``: a dispute's resolution form as it
     was sent, shown again in its card with what is wrong (``problem``)."""
-    periods, summary = views.period_summary(page.reports, viewer_of(page.who), period, offset)
+    summary = views.period_summary(page.reports, viewer_of(page.who), period, offset)
     # the runs and both queues of one moment (a dispute resolved is not still
     # open beside the adjustment it booked)
     with page.reports.snapshot():
-        runs, queue, disputes = _runs(page), _queue(page), _open_disputes(page)
+        runs, queue = _runs(page), _queue(page)
+        disputes = _paid_by(page, _open_disputes(page), runs)
     return page.render(
         "payouts.html",
         runs=runs,
-        queue=queue,
+        queue=waiting_items(page, queue),
         disputes=disputes,
         kept=kept or {},
-        periods=periods,
-        summary=summary,
+        periods=summary.periods,
+        summary=summary.summary,
+        corrected=summary.corrected,
     )
+
+
+def _paid_by(
+    page: Page, disputes: list[dict[str, Any]], runs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each dispute with the period its run paid and what it paid the rep, so
+    its card says what is disputed and links the statement (it showed ids only:
+    the period and the figure were a search away)."""
+    by_id = {run["run_id"]: run for run in runs}
+    store = page.reports.projector.store
+    shown = []
+    for dispute in disputes:
+        run = by_id.get(dispute["run_id"])
+        period = run["period"] if run else None
+        paid = None
+        if run is not None and run["status"] == "paid":
+            paid = store.row("balances", dispute["rep_id"], run["period"])
+        shown.append({**dispute, "period": period, "paid": paid})
+    return shown
 
 
 def _resolution_form(form: dict[str, str]) -> dict[str, str]:
@@ -243,11 +264,44 @@ def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
         return {"dispute": dispute}
     run = next((r for r in _runs(page) if r["run_id"] == subject), None)
     if run is not None:
-        return {"run": run}
+        return {"run": run, "changed": _changed_since(page, run)}
     item = next((q for q in _queue(page) if q["subject_id"] == subject), None)
     if item is None or action == "pay":
         raise NotFoundError(f"nothing waits for a decision under {subject}", field="subject")
     return {"item": waiting_item(page, item)}
+
+
+def _changed_since(page: Page, run: dict[str, Any]) -> list[dict[str, str]]:
+    """The reps of an open run whose period would pay otherwise now than the
+    run calculated (later events: a late sale, an approval): its rep, what the
+    run pays and what the period would pay now. The approval said nothing of
+    them; paid, the run pays what it calculated, the difference a correction."""
+    if run["status"] not in {"calculated", "approved"}:
+        return []
+    statements = page.ledger.event(run["calculated_event_id"]).data.get("statements", ())
+    reps = {s["rep_id"] for s in statements}
+    with page.reports.snapshot():
+        rows = page.reports.projector.store.rows("balances", key=run["period"])
+    return [
+        {
+            "rep_id": rep_id,
+            "run": doc["run"]["payable"],
+            "now": doc["payable"],
+            "cur": doc["currency"],
+        }
+        for rep_id, _, doc in rows
+        if rep_id in reps
+        and "run" in doc
+        and (doc["run"]["total"], doc["run"]["payable"]) != (doc["total"], doc["payable"])
+    ]
+
+
+def waiting_items(page: Page, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A queue's subjects as its table lists them: each with its period, amount
+    and what it is (`waiting_item`) — the queue showed an id, a kind and a rep,
+    and what approving moved was one confirmation away, one subject at a time.
+    Read after the queue's snapshot (its events are the log's)."""
+    return [waiting_item(page, row) for row in rows]
 
 
 def waiting_item(page: Page, row: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ __all__ = [
     "EVENTS_PER_LINE",
     "STEPS_PER_LINE",
     "Overview",
+    "PeriodSummary",
     "bucket",
     "default_period",
     "line_events",
@@ -388,21 +389,42 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     return view
 
 
+@dataclass(frozen=True)
+class PeriodSummary:
+    """The Payouts page's period summary: the periods to choose from, the
+    summary of the one shown, and which of its paid reps' periods later
+    events changed (read "corrected", as My pay and Team read them)."""
+
+    periods: list[str]
+    summary: SummaryPage | None
+    corrected: frozenset[str] = frozenset()
+
+
 def period_summary(
     reports: Reports, viewer: Viewer, wanted: str | None, offset: int = 0
-) -> tuple[list[str], SummaryPage | None]:
+) -> PeriodSummary:
     """The Payouts page's period summary (SPEC §5.1): the periods with
     statements, newest first, and the summary of ``wanted`` — or, when it is
     none of them, of the period the other pages open on (`default_period`) —
     as ``GET /periods/{period}/summary`` reads it (`WorkQueues.summary`: every
     rep's total, payable, attainment, tier and status, team subtotals), a page
-    of `MAX_LIMIT` reps from ``offset``."""
+    of `MAX_LIMIT` reps from ``offset``; and the paid periods shown that were
+    corrected since (the summary says "paid": finance read "paid" where the
+    rep's own page and the manager's said "corrected")."""
     store = reports.projector.store
     with reports.snapshot():
         keys = {key for _, key, _ in store.fields("balances", ("currency",))}
         periods = sorted(keys, key=period_key, reverse=True)
         chosen = wanted if wanted in periods else _default_period_scores(store, periods)[0]
     if chosen is None:
-        return periods, None
+        return PeriodSummary(periods, None)
     window = Page(offset, MAX_LIMIT)
-    return periods, WorkQueues(reports).summary(viewer, chosen, page=window)
+    summary = WorkQueues(reports).summary(viewer, chosen, page=window)
+    paid = [item.rep_id for item in summary.items if item.status == "paid"]
+    with reports.snapshot():
+        corrected = frozenset(
+            rep_id
+            for rep_id in paid
+            if (store.row("balances", rep_id, chosen) or {}).get("corrected")
+        )
+    return PeriodSummary(periods, summary, corrected)

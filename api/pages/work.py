@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
-from api.pages.payouts import rejection_problem, waiting_item
+from api.pages.payouts import rejection_problem, waiting_item, waiting_items
 from api.pages.routes import Page, check_rep_access, noted_redirect, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.schemas import ApprovalIn
@@ -99,7 +99,7 @@ def team(request: Request) -> Response:
             periods=periods,
             rows=rows,
             distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
-            waiting=waiting,
+            waiting=waiting_items(page, waiting),
         )
 
     return serve(page_of(request), build)
@@ -130,7 +130,7 @@ def cases(request: Request) -> Response:
             "cases.html",
             cases=entries,
             counts=sorted(counts.items()),
-            waiting=waiting,
+            waiting=waiting_items(page, waiting),
         )
 
     return serve(page_of(request), build)

@@ -46,6 +46,10 @@ class Site:
         answer = self.client.post("/app/signin", data={"code": code}, follow_redirects=False)
         assert answer.status_code == 303, answer.text
 
+    def bearer(self) -> dict[str, str]:
+        """The API's header for the signed-in page user's own session token."""
+        return {"Authorization": "Bearer " + self.client.cookies["il_session"]}
+
     def csrf(self, path: str) -> str:
         found = re.search(r'name="csrf" value="([0-9a-f]+)"', self.client.get(path).text)
         assert found is not None
@@ -343,7 +347,7 @@ class TestMyPay:
         page = site.client.get(STATEMENT).text
         statement = site.client.get(
             "/reps/rep-li/statements/2026-Q3",
-            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+            headers=site.bearer(),
         ).json()
         assert page.count("<details>") == len(statement["lines"])
         for line in statement["lines"]:
@@ -857,7 +861,9 @@ class TestPayouts:
         """SPEC §5.1's period summary on Payouts: each rep's total, payable,
         attainment, tier and status, with team subtotals, as `GET
         /periods/{period}/summary` reads it; by default the period the other
-        pages open on (the overview's)."""
+        pages open on (the overview's). A paid period changed since reads
+        "corrected", as on the rep's My pay and the manager's Team (rep-li's
+        Q3: finance read "paid" where they read "corrected")."""
         site.sign_in("fin-amy", "finance")
         page = site.client.get("/app/payouts" + (f"?period={period}" if period else ""))
         assert page.status_code == 200
@@ -866,19 +872,25 @@ class TestPayouts:
         shown = period or re.search(r'<option value="([^"]+)" selected>', overview).group(1)  # type: ignore[union-attr]
         assert f'<option value="{shown}" selected>' in html
         section = html[html.index('id="psum-h"') : html.index('id="runs-h"')]
-        api = site.client.get(
-            f"/periods/{shown}/summary?limit=500",
-            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
-        ).json()
-        assert api["items"]
-        for item in api["items"]:
+        api = site.client.get(f"/periods/{shown}/summary?limit=500", headers=site.bearer())
+        assert api.json()["items"]
+        for item in api.json()["items"]:
             row = section[section.index(f">{item['rep_id']}</th>") :]
             row = row[: row.index("</tr>")]
             for figure in (money(item["total"]), money(item["payable"])):
                 assert figure in row
             for ratio_ in (item["attainment"], item["tier_coefficient"]):
                 assert (ratio_ or "—") in row
-            assert WORDS["en"]["status_" + item["status"]] in row
+            status = item["status"]
+            statement = site.client.get(
+                f"/reps/{item['rep_id']}/statements/{shown}", headers=site.bearer()
+            ).json()
+            if status == "paid" and statement["correction_to"]:
+                status = "corrected"
+            assert f">{WORDS['en']['status_' + status]}</span>" in row
+        if shown == "2026-Q3":
+            assert WORDS["en"]["status_corrected"] in section  # rep-li's, as on My pay
+        api = api.json()
         subtotals = section[section.index(WORDS["en"]["team_subtotals"]) :]
         for team in api["teams"]:
             assert money(team["payable"]) in subtotals
@@ -899,7 +911,7 @@ class TestPayouts:
         page = site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv")
         api = site.client.get(
             f"/payouts/runs/{site.demo.run_id}/export.csv",
-            headers={"Authorization": "Bearer " + site.client.cookies["il_session"]},
+            headers=site.bearer(),
         )
         assert page.status_code == 200
         assert page.text == api.text
@@ -1090,6 +1102,58 @@ class TestPayouts:
         assert 'class="warn"' not in said["2026-Q3"]
         assert self.events(site, "PayoutCalculated")[-1]["period"] == "2026-Q3"  # the demo's
 
+    def test_the_queue_says_what_each_decision_moves(self, site: Site) -> None:
+        """Each subject waiting for finance with its period, its amount (signed,
+        grouped, red when negative) and what it is: the queue listed ids, and
+        the amount was a confirmation away, one subject at a time."""
+        _adjustment(site, "ADJ-NEG-1", "rep-wang", "-2500.50", "recover overpaid spiff")
+        site.sign_in("fin-bob", "finance")
+        page = site.client.get("/app/payouts").text
+        queue = page[page.index('id="queue-h"') : page.index('id="disputes-h"')]
+        row = queue[queue.index(">ADJ-NEG-1<") :]
+        row = row[: row.index("</tr>")]
+        for shown in ("2026-Q4", '<td class="num neg">−2,500.50</td>', "recover overpaid spiff"):
+            assert shown in row
+        target = queue[queue.index(">T-WANG-Q3-B<") :]
+        assert "2026-Q3" in target[: target.index("</tr>")]
+        assert "long sick leave in August" in target[: target.index("</tr>")]
+
+    def test_a_run_changed_since_its_calculation_says_so(self, site: Site) -> None:
+        """fin-amy calculates Q4; an adjustment of rep-wang's Q4 is approved
+        after it. The summary showed the run's 0.00 beside today's attainment,
+        and the run's approval said nothing: now the summary shows what the
+        period would pay now, and the approval's confirmation names the rep,
+        with what the run pays and what the period would pay now."""
+        site.sign_in("fin-amy", "finance")
+        assert self.act(site, action="calculate", period="2026-Q4", confirm="yes").is_redirect
+        run_id = str(self.events(site, "PayoutCalculated")[-1]["run_id"])
+        _adjustment(site, "ADJ-AFTER-RUN", "rep-wang", "1500.00", "late spiff")
+        site.sign_in("fin-bob", "finance")
+        assert self.act(site, action="approve", subject="ADJ-AFTER-RUN", confirm="yes").is_redirect
+        page = site.client.get("/app/payouts?period=2026-Q4").text
+        row = page[page.index(">rep-wang</th>") :]
+        row = row[: row.index("</tr>")]
+        assert WORDS["en"]["now_figure"].format(amount="1,500.00") in row
+        assert WORDS["en"]["summary_now_hint"].replace("'", "&#39;") in page
+        confirm = self.act(site, action="approve", subject=run_id).text
+        assert WORDS["en"]["run_changed_since"].format(count=1).replace("'", "&#39;") in confirm
+        changed = confirm[confirm.index('class="data changed"') :]
+        assert ">rep-wang</th>" in changed
+        assert "1,500.00 CNY" in changed
+        assert ">rep-li</th>" not in changed  # unchanged since the run
+
+    def test_a_dispute_card_says_what_the_run_paid(self, site: Site) -> None:
+        """The card showed ids: the period its run paid, what it paid the rep
+        and the statement, one link away (which opens for finance)."""
+        site.sign_in("fin-amy", "finance")
+        card = self.card(site.client.get("/app/payouts"))
+        said = WORDS["en"]["dispute_paid"].format(
+            period="2026-Q3", amount="33,100.00", currency="CNY"
+        )
+        assert said in card
+        assert f'href="{STATEMENT}"' in card
+        assert site.client.get(STATEMENT).status_code == 200
+
     @pytest.mark.parametrize(
         ("actor", "role", "rep"),
         [
@@ -1164,6 +1228,17 @@ class TestTeamAndCases:
     ) -> None:
         site.sign_in(actor, role, rep)
         assert site.client.get(path).status_code == 403
+
+    def test_the_case_queue_says_what_each_case_is(self, site: Site) -> None:
+        """A red-line case waiting on Cases with its code and description (the
+        queue showed its id and rep); no period column, which no case has."""
+        _red_line_case(site, "CASE-303")
+        site.sign_in("cmp-head", "compliance")
+        page = site.client.get("/app/cases").text
+        queue = page[page.index('id="cwait-h"') : page.index('id="ccount-h"')]
+        row = queue[queue.index(">CASE-303<") :]
+        assert "leak: price list shared" in row[: row.index("</tr>")]
+        assert f">{WORDS['en']['period']}</th>" not in queue
 
     def test_compliance_decides_a_red_line_case(self, site: Site) -> None:
         """A new red-line case waits on Cases; compliance approves it after the
