@@ -122,6 +122,10 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "dispute_message": "What is wrong with this line?",
         "dispute_continue": "Continue",
         "dispute_only_paid": "Lines of a paid period can be disputed.",
+        "negative_carried": (
+            "A negative total pays nothing: it is carried into the rep's next period, as a "
+            "carried balance line."
+        ),
         "confirm_title": "Confirm the dispute",
         "confirm_what": (
             "This records a dispute for rep {rep} on payout run {run_id} ({period}, line "
@@ -394,6 +398,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "dispute_message": "此项有什么问题？",
         "dispute_continue": "下一步",
         "dispute_only_paid": "已支付期间的项目可以申诉。",
+        "negative_carried": "负的合计不予支付：它作为结转余额计入该销售代表的下一期间。",
         "confirm_title": "确认申诉",
         "confirm_what": (
             "将为销售代表 {rep} 就支付批次 {run_id}（{period}，项目 {line}）"

@@ -368,6 +368,14 @@ class TestMyPay:
         assert "2026-Q4" in compare
         assert "SaleCancelled" in compare
 
+    def test_a_negative_total_says_where_it_goes(self, site: Site) -> None:
+        """Q4's total is −7,000.00 (Q3's correction) and its payable 0.00: the
+        statement said nothing of the difference; it says it is carried."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        said = WORDS["en"]["negative_carried"].replace("'", "&#39;")
+        assert said in site.client.get("/app/reps/rep-li/statements/2026-Q4").text
+        assert said not in site.client.get(STATEMENT).text
+
     def test_tier_ladder_marks_the_tier_reached(self, site: Site) -> None:
         """Score 1.0600 reaches the band from 1.0 (coefficient 1.5)."""
         site.sign_in("rep-li", "rep", "rep-li")
