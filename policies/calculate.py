@@ -30,6 +30,7 @@ from policies.tiers import bonus_line, effective_target
 
 __all__ = [
     "PeriodResult",
+    "ReleaseSums",
     "adjustment_lines",
     "bonus_proration",
     "calculate_period",
@@ -232,6 +233,43 @@ def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) ->
     if spiff_steps:
         lines.append(Line.of("spiff", spiff, spiff_steps))
     return lines
+
+
+@dataclass(frozen=True)
+class ReleaseSums:
+    """`release_lines`' sums, unrounded, and each payment's part of them."""
+
+    commission: Decimal
+    spiff: Decimal
+    # payment event id -> its parts (commission; SPIFF, None when its sale
+    # earned none: no step on that line)
+    parts: dict[str, tuple[Decimal, Decimal | None]]
+    spiffs: int  # payments with a SPIFF part
+
+    @classmethod
+    def of(cls, releases: Sequence[ReleaseFact]) -> ReleaseSums:
+        commission = spiff = Decimal(0)
+        parts: dict[str, tuple[Decimal, Decimal | None]] = {}
+        for r in releases:
+            found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+            commission = CALC.add(commission, found.commission)
+            if r.spiff:
+                spiff = CALC.add(spiff, found.spiff)
+            parts[r.payment.event_id] = (found.commission, found.spiff if r.spiff else None)
+        spiffs = sum(1 for _, s in parts.values() if s is not None)
+        return cls(commission, spiff, parts, spiffs)
+
+    def without(self, event_id: str) -> dict[str, Decimal]:
+        """The unrounded amounts of `release_lines`' lines had the payment
+        ``event_id`` (one of ``parts``) not been received: ``commission``
+        always, ``spiff`` while a payment of a sale that earned one remains.
+        The sums less its parts: `CALC` adds exactly (it traps an inexact
+        result), so that is what adding up the others gives."""
+        commission, spiff = self.parts[event_id]
+        amounts = {"commission": CALC.subtract(self.commission, commission)}
+        if self.spiffs - (spiff is not None):
+            amounts["spiff"] = CALC.subtract(self.spiff, spiff or Decimal(0))
+        return amounts
 
 
 def _with_late_releases(lines: list[Line], released: list[Line]) -> list[Line]:

@@ -20,7 +20,12 @@ from typing import Any, ClassVar, Literal
 from ledger.errors import NotFoundError
 from ledger.events import canonical_json
 from ledger.records import EventRecord
-from policies.calculate import PeriodResult, calculate_period, earned_by_sale
+from policies.calculate import (
+    PeriodResult,
+    ReleaseSums,
+    calculate_period,
+    earned_by_sale,
+)
 from policies.causes import (
     LineKey,
     fact_event_ids,
@@ -54,7 +59,7 @@ from policies.overrides import ManagerChange, ReportingLines, TeamSale
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Draw, Plan, plan_in_force
-from policies.rounding import Ratio, ratio_text
+from policies.rounding import Ratio, ratio_text, round_money
 from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, SaleInfo, Without
 
@@ -982,9 +987,9 @@ class Calculator:
             exact = [e for e in ids if e not in own]
         if exact:
             amounts = _period_amounts if every_kind else _own_amounts
-            now = amounts(calculate_period(plan, facts).lines)
-            zero = Decimal(0)
             quick = _Quick(self, plan, facts, bool(booking))
+            now = amounts(quick.lines)
+            zero = Decimal(0)
             for event_id in exact:
                 lines = self._lines_without(rep_id, plan, facts, booking, event_id, quick=quick)
                 if lines is None:
@@ -1070,6 +1075,10 @@ class Calculator:
         same answer, without a cold calculator per event (`weigh_whole`: never)."""
         without = self.facts.without(event_id)
         if without is None:  # one of the period's own or its team's facts, or a payment
+            if not self.weigh_whole:
+                paid = quick.payment_without(event_id)
+                if paid is not _Whole.WHOLE:
+                    return paid
             taken_out = self._with_releases(
                 rep_id,
                 facts.period,
@@ -1402,6 +1411,48 @@ class _Quick:
     plan: Plan
     facts: PeriodFacts
     releases_read: bool  # the period releases what booking periods earned
+
+    @cached_property
+    def lines(self) -> tuple[Line, ...]:
+        """The period's lines as they are."""
+        return calculate_period(self.plan, self.facts).lines
+
+    @cached_property
+    def _released(self) -> ReleaseSums:
+        return ReleaseSums.of(self.facts.releases)
+
+    @cached_property
+    def _booked_elsewhere(self) -> frozenset[str]:
+        """The payments of the period's own sales received in other periods
+        (what it counts as released: no line of its own)."""
+        booked = {r.payment.event_id for r in self.facts.booked_releases}
+        return frozenset(booked - self._released.parts.keys())
+
+    def payment_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """SPEC §3.1 pay on collection: a payment the period releases moves
+        its ``commission`` and ``spiff`` lines alone — what the payments add
+        up to less its part (`policies.calculate.ReleaseSums`); a
+        payment of one of its sales received in another period moves none of
+        its lines (what is left unreleased, no line). Anything else, or a plan
+        with a draw (its lines follow the period's total): worked out whole.
+        A backfill of late payments into a paid period is weighed in constant
+        time for each, not a whole replay each (was quadratic in them)."""
+        if event_id in self._booked_elsewhere:
+            return None
+        if (
+            event_id not in self._released.parts
+            or self.plan.commission.basis != "collection"
+            or self.plan.draw is not None
+        ):
+            return _Whole.WHOLE
+        amounts = self._released.without(event_id)
+        return [
+            replace(x, amount=round_money(amounts[x.kind]), exact=amounts[x.kind])
+            if x.kind in amounts
+            else x
+            for x in self.lines
+            if x.kind != "spiff" or "spiff" in amounts
+        ]
 
     def lines_without(
         self, without: Without, event_id: str
