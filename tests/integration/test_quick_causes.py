@@ -26,6 +26,7 @@ from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale, stored_record
+from tests.integration.causes import answers, recorded_late
 from tests.unit.shapes import plan_toml
 
 _OVERRIDE = "[override]\nrates = [0.02, 0.01]\n"
@@ -98,27 +99,13 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
     rng.shuffle(late)
     joined = enrol("r5", manager_id="r1", at="2026-07-02T09:00:00+08:00")
     late = [joined, *(_sale(rng, f"Sr5-{k}", "r5") for k in range(2)), *late]
-    ledger.import_lines(jsonl(*late), actor="hr-late")
-    head = ledger.head()
-    assert head is not None
-    return before.position, head.position
+    return before.position, recorded_late(ledger, late, "hr-late")
 
 
-def _answers(ledger: Ledger, before: int, head: int) -> dict[str, Any]:
-    """Every rep's paid Q3 and open Q4 as of the head, and the diff of Q3 across the late events."""
-    reports = Reports(ledger)
-    found: dict[str, Any] = {}
-    for rep_id in _REPS:
-        found[rep_id, "Q3"] = reports.statement(rep_id, "2026-Q3", as_of=head)
-        found[rep_id, "Q4"] = reports.statement(rep_id, "2026-Q4", as_of=head)
-        if rep_id == "r5":
-            continue  # enrolled by the late events: no diff from before them
-        diff = reports.diff(rep_id, "2026-Q3", before, head)
-        found[rep_id, "diff"] = [
-            (c.kind, c.subject, str(c.before), str(c.after), [e.event_id for e in c.caused_by])
-            for c in diff.changes
-        ]
-    return found
+def _answers(ledger: Ledger, before: int, head: int) -> dict[Any, Any]:
+    """Every rep's paid Q3 and open Q4 as of the head, and the diff of Q3
+    across the late events (r5 has none: the late events enrolled it)."""
+    return answers(ledger, _REPS, before, head, diff_of=set(_REPS) - {"r5"})
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])

@@ -25,6 +25,7 @@ from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
+from tests.integration.causes import answers, recorded_late
 from tests.unit.shapes import draw, plan_toml, spiff
 
 
@@ -73,24 +74,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
             late.append(
                 line("SaleCancelled", at="2026-09-29T10:00:00+08:00", sale_id=s, reason="x")
             )
-    ledger.import_lines(jsonl(*late), actor="crm-late")
-    head = ledger.head()
-    assert head is not None
-    return before.position, head.position
-
-
-def _answers(ledger: Ledger, before: int, head: int) -> dict[str, Any]:
-    """r1's paid Q3 and open Q4 as of the head, and the diff of Q3 across the late events."""
-    reports = Reports(ledger)
-    diff = reports.diff("r1", "2026-Q3", before, head)
-    return {
-        "Q3": reports.statement("r1", "2026-Q3", as_of=head),
-        "Q4": reports.statement("r1", "2026-Q4", as_of=head),
-        "diff": [
-            (c.kind, c.subject, str(c.before), str(c.after), [e.event_id for e in c.caused_by])
-            for c in diff.changes
-        ],
-    }
+    return before.position, recorded_late(ledger, late, "crm-late")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
@@ -100,11 +84,10 @@ def test_the_quick_payment_causes_are_those_worked_out_whole(
     """Quick and whole give the same statements, corrections and diffs, and
     late payments are named (a scenario that named none would test nothing)."""
     before, head = _scenario(ledger, seed)
-    quick = _answers(ledger, before, head)
+    quick = answers(ledger, ["r1"], before, head, diff_of={"r1"})
     monkeypatch.setattr(Calculator, "weigh_whole", True)
-    whole = _answers(ledger, before, head)
-    assert quick == whole
-    named = {ledger.event(e["event_id"]).type for e in quick["Q3"]["later_events"]}
+    assert quick == answers(ledger, ["r1"], before, head, diff_of={"r1"})
+    named = {ledger.event(e["event_id"]).type for e in quick["r1", "Q3"]["later_events"]}
     assert "PaymentReceived" in named, named
 
 

@@ -1,0 +1,39 @@
+"""What the tests of a paid period's quick causes compare with the causes
+worked out whole (`projections.statement.Calculator.weigh_whole`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ledger.application import Ledger
+from projections.service import Reports
+from tests.builders import jsonl
+
+
+def recorded_late(ledger: Ledger, events: Iterable[dict[str, Any]], actor: str) -> int:
+    """``events`` imported; the head's position after them."""
+    ledger.import_lines(jsonl(*events), actor=actor)
+    head = ledger.head()
+    assert head is not None
+    return head.position
+
+
+def answers(
+    ledger: Ledger, reps: Iterable[str], before: int, head: int, *, diff_of: set[str]
+) -> dict[Any, Any]:
+    """Each rep's paid 2026-Q3 and open Q4 as of ``head``, and, for the reps of
+    ``diff_of``, the diff of Q3 from ``before`` to ``head``, line by line."""
+    reports = Reports(ledger)
+    found: dict[Any, Any] = {}
+    for rep_id in reps:
+        found[rep_id, "Q3"] = reports.statement(rep_id, "2026-Q3", as_of=head)
+        found[rep_id, "Q4"] = reports.statement(rep_id, "2026-Q4", as_of=head)
+        if rep_id not in diff_of:
+            continue
+        diff = reports.diff(rep_id, "2026-Q3", before, head)
+        found[rep_id, "diff"] = [
+            (c.kind, c.subject, str(c.before), str(c.after), [e.event_id for e in c.caused_by])
+            for c in diff.changes
+        ]
+    return found
