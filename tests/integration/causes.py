@@ -8,7 +8,15 @@ from typing import Any
 
 from ledger.application import Ledger
 from projections.service import Reports
-from tests.builders import jsonl
+from tests.builders import jsonl, pay_period
+
+
+def paid_q3(ledger: Ledger) -> int:
+    """2026-Q3 paid out; the head's position then (what the late events follow)."""
+    pay_period(Reports(ledger), "2026-Q3")
+    head = ledger.head()
+    assert head is not None
+    return head.position
 
 
 def recorded_late(ledger: Ledger, events: Iterable[dict[str, Any]], actor: str) -> int:

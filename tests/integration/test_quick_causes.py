@@ -26,7 +26,7 @@ from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale, stored_record
-from tests.integration.causes import answers, recorded_late
+from tests.integration.causes import answers, paid_q3, recorded_late
 from tests.unit.shapes import plan_toml
 
 _OVERRIDE = "[override]\nrates = [0.02, 0.01]\n"
@@ -75,10 +75,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
         jsonl(sale("Sr2-x", "r2", "9000.00", at="2026-08-01T10:00:00+08:00"), cancel),
         actor="crm",
     )
-    reports = Reports(ledger)
-    pay_period(reports, "2026-Q3")
-    before = ledger.head()
-    assert before is not None
+    before = paid_q3(ledger)
     late: list[dict[str, Any]] = []
     for _ in range(6):
         rep_id = rng.choice(("r1", "r2", "r3", "r4"))
@@ -99,7 +96,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
     rng.shuffle(late)
     joined = enrol("r5", manager_id="r1", at="2026-07-02T09:00:00+08:00")
     late = [joined, *(_sale(rng, f"Sr5-{k}", "r5") for k in range(2)), *late]
-    return before.position, recorded_late(ledger, late, "hr-late")
+    return before, recorded_late(ledger, late, "hr-late")
 
 
 def _answers(ledger: Ledger, before: int, head: int) -> dict[Any, Any]:

@@ -25,7 +25,7 @@ from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
-from tests.integration.causes import answers, recorded_late
+from tests.integration.causes import answers, paid_q3, recorded_late
 from tests.unit.shapes import draw, plan_toml, spiff
 
 
@@ -58,10 +58,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
         ),
         actor="crm",
     )
-    reports = Reports(ledger)
-    pay_period(reports, "2026-Q3")
-    before = ledger.head()
-    assert before is not None
+    before = paid_q3(ledger)
     late: list[dict[str, Any]] = []
     for k, (s, amount) in enumerate(amounts.items()):
         day = rng.randint(2, 28)
@@ -74,7 +71,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
             late.append(
                 line("SaleCancelled", at="2026-09-29T10:00:00+08:00", sale_id=s, reason="x")
             )
-    return before.position, recorded_late(ledger, late, "crm-late")
+    return before, recorded_late(ledger, late, "crm-late")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
