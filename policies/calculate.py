@@ -105,7 +105,25 @@ def _pending(facts: PeriodFacts) -> tuple[PendingItem, ...]:
     return (
         *(item for _, item in sorted(items, key=lambda p: p[0])),
         *facts.unconverted,
+        *_balances_waiting(facts),
     )
+
+
+def _balances_waiting(facts: PeriodFacts) -> list[PendingItem]:
+    """A correction or a carried balance from a period paid in another
+    currency, with no rate for the pair yet: pending, counted once one is."""
+    waiting = []
+    for c in facts.corrections:
+        if c.waiting and c.fx is not None:
+            event_id = c.event_ids[-1] if c.event_ids else ""
+            waiting.append(PendingItem("correction", c.paid_period, event_id, c.fx.pair))
+    carried = facts.carried_in
+    if carried is not None and carried.waiting and carried.fx is not None:
+        event_id = carried.event_ids[-1] if carried.event_ids else ""
+        waiting.append(
+            PendingItem("carried_balance", carried.from_period, event_id, carried.fx.pair)
+        )
+    return waiting
 
 
 def calculate_period(
@@ -145,8 +163,8 @@ def calculate_period(
         lines += _override_lines(plan, facts)
         lines += fine_lines(plan, facts.cases)
         lines += adjustment_lines(facts)
-        lines += [correction_line(c) for c in facts.corrections]
-        if facts.carried_in is not None:
+        lines += [correction_line(c) for c in facts.corrections if not c.waiting]
+        if facts.carried_in is not None and not facts.carried_in.waiting:
             lines.append(carried_balance_line(facts.carried_in))
         total = sum((line.amount for line in lines), Decimal(0))
         drawn = _draw(plan, facts, total)

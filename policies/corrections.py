@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from policies.currency import convert_balance
 from policies.explanation import Line, money, step
 from policies.facts import CarriedBalanceFact, CorrectionFact, LineChange
 
@@ -97,20 +98,29 @@ def correction_line(fact: CorrectionFact) -> Line:
         )
         for c in fact.changed_lines
     )
+    if fact.fx is not None:  # paid in another currency (SPEC §3.1: converted, as a sale is)
+        converted = convert_balance(difference, fact.fx, what="correction")
+        assert converted.step is not None
+        steps.append(converted.step)
+        difference = converted.amount
     return Line.of("correction", difference, steps)
 
 
 def carried_balance_line(fact: CarriedBalanceFact) -> Line:
-    """Rule 8: a negative total is carried into the rep's next period."""
-    return Line.of(
-        "carried_balance",
-        fact.amount,
-        [
-            step(
-                "carried_balance",
-                fact.event_ids,
-                from_period=fact.from_period,
-                amount=money(fact.amount),
-            )
-        ],
-    )
+    """Rule 8: a negative total is carried into the rep's next period
+    (converted when that period is paid in another currency)."""
+    steps = [
+        step(
+            "carried_balance",
+            fact.event_ids,
+            from_period=fact.from_period,
+            amount=money(fact.amount),
+        )
+    ]
+    amount = fact.amount
+    if fact.fx is not None:
+        converted = convert_balance(amount, fact.fx, what="carried_balance")
+        assert converted.step is not None
+        steps.append(converted.step)
+        amount = converted.amount
+    return Line.of("carried_balance", amount, steps)

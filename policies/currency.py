@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from policies.explanation import Step, money, step
 from policies.rounding import CALC, number_text, round_money
 
-__all__ = ["Converted", "FxRate", "MissingRate", "convert", "rate_in_force"]
+__all__ = [
+    "BalanceConversion",
+    "Converted",
+    "FxRate",
+    "MissingRate",
+    "convert",
+    "convert_balance",
+    "rate_in_force",
+    "rate_on",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,56 @@ def convert(
             rate=number_text(rate.rate),
             rate_from=rate.occurred_at.isoformat(),
             plan_currency=plan_currency,
+            converted=money(converted),
+        ),
+    )
+
+
+def rate_on(rates: Sequence[FxRate], base: str, quote: str, day: date) -> FxRate | None:
+    """The latest rate for exactly ``base`` → ``quote`` dated (on its own
+    calendar day) on or before ``day`` (ties: the later recorded one)."""
+    eligible = [
+        r for r in rates if r.base == base and r.quote == quote and r.occurred_at.date() <= day
+    ]
+    return max(eligible, key=lambda r: (r.occurred_at, r.position), default=None)
+
+
+@dataclass(frozen=True)
+class BalanceConversion:
+    """A balance owed from a period paid in ``currency`` — a correction, a
+    negative total carried on — booked in a period whose plan pays in
+    ``plan_currency`` (the rep changed plans between): converted at the latest
+    rate for the pair dated on or before the first day of the period it is
+    booked in, ``on``. ``rate`` None: none is; the balance waits (pending)."""
+
+    currency: str
+    plan_currency: str
+    on: date
+    rate: FxRate | None
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return self.currency, self.plan_currency
+
+
+def convert_balance(amount: Decimal, conversion: BalanceConversion, *, what: str) -> Converted:
+    """``amount`` (in ``conversion.currency``) in the plan's currency, rounded
+    to 0.01, and the step that shows the rate and its event. ``what``: the
+    balance in words' terms (``correction``, ``carried_balance``)."""
+    rate = conversion.rate
+    assert rate is not None, "a balance waiting for its rate is not converted"
+    converted = round_money(CALC.multiply(amount, rate.rate))
+    return Converted(
+        converted,
+        step(
+            "balance_converted",
+            (rate.event_id,),
+            balance=what,
+            amount=money(amount),
+            currency=conversion.currency,
+            rate=number_text(rate.rate),
+            rate_from=rate.occurred_at.isoformat(),
+            plan_currency=conversion.plan_currency,
             converted=money(converted),
         ),
     )

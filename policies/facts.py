@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from policies.collection import PaymentFact
+from policies.currency import BalanceConversion
 from policies.explanation import Step
 from policies.overrides import ReportingLines, TeamSale
 from policies.periods import Period
@@ -156,21 +157,36 @@ class CorrectionFact:
     # what corrections booked in later paid periods took of it already
     # (`paid_total` is what was paid; the difference is left after both)
     corrected_before: Decimal = Decimal(0)
+    # booked in a period paid in another currency: the difference converted
+    # (every amount above is in the paid period's currency)
+    fx: BalanceConversion | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Booked in another currency with no rate yet: not counted (pending)."""
+        return self.fx is not None and self.fx.rate is None
 
 
 @dataclass(frozen=True)
 class CarriedBalanceFact:
     from_period: str
-    amount: Decimal
+    amount: Decimal  # in the currency of ``from_period``
     event_ids: tuple[str, ...] = ()
+    fx: BalanceConversion | None = None  # carried into a period paid in another currency
+
+    @property
+    def waiting(self) -> bool:
+        """Carried into another currency with no rate yet: not counted (pending)."""
+        return self.fx is not None and self.fx.rate is None
 
 
 @dataclass(frozen=True)
 class PendingItem:
     """A subject that changes no pay yet: awaiting its approval, or (a sale in a
-    foreign currency, SPEC §3.1) waiting for an exchange rate ``fx_pair``."""
+    foreign currency, SPEC §3.1; a correction or carried balance from a period
+    paid in another currency) waiting for an exchange rate ``fx_pair``."""
 
-    kind: Literal["target", "case", "adjustment", "sale"]
+    kind: Literal["target", "case", "adjustment", "sale", "correction", "carried_balance"]
     subject_id: str
     event_id: str
     fx_pair: tuple[str, str] | None = None  # (base, quote): the rate it waits for

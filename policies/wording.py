@@ -91,6 +91,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}: {before} → {after} ({change})",
         "carried_balance": "Negative total carried from {from_period}: {amount}",
+        "balance_converted": (
+            "Owed in {currency}, this period pays in {plan_currency}: {amount} {currency} × "
+            "{rate} (rate from {rate_from}) = {converted} {plan_currency}"
+        ),
         # SPEC §3.1 shapes of pay
         "sale_band": (
             "Sale {sale_id}: {credited} credited in the band from {band_from}, category "
@@ -240,6 +244,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "correction_change": "{kind}：{before} → {after}（{change}）",
         "carried_balance": "从 {from_period} 结转的负余额：{amount}",
+        "balance_converted": (
+            "以 {currency} 计，本期以 {plan_currency} 支付：{amount} {currency} × {rate}"
+            "（{rate_from} 起的汇率）= {converted} {plan_currency}"
+        ),
         "sale_band": (
             "销售 {sale_id}：在起点为 {band_from} 的区间计入 {credited}，类别 {category}："
             "{base_rate}（{rate_source}费率）× 系数 {multiplier} / 区间费率 {band_rate} → "
@@ -338,7 +346,7 @@ PHRASES: dict[str, dict[str, str]] = {
         ),
         "pending": "pending {kind} {subject_id} (awaiting approval; changes no payout yet)",
         "pending_fx_rate": (
-            "pending sale {subject_id} (waiting for an exchange rate {base}→{quote}; "
+            "pending {kind} {subject_id} (waiting for an exchange rate {base}→{quote}; "
             "changes no payout yet)"
         ),
         "unreleased": (
@@ -408,7 +416,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "payable": "应付",
         "attainment_summary": "达成率 {attainment} · 得分 {score} · 档位系数 {tier_coefficient}",
         "pending": "待批准 {kind} {subject_id}（等待批准；暂不影响支付）",
-        "pending_fx_rate": "待定 销售 {subject_id}（等待汇率 {base}→{quote}；暂不影响支付）",
+        "pending_fx_rate": "待定 {kind} {subject_id}（等待汇率 {base}→{quote}；暂不影响支付）",
         "unreleased": "未释放：本期销售已赚取 {amount}，随客户回款释放（按回款计提）",
         "paid_by": "已由批次 {run_id} 支付（事件 {paid_event_id}）",
         "later_events": "之后改变本期间应付金额的事件：",

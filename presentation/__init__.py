@@ -224,6 +224,7 @@ def pending_text(pending: dict[str, Any], locale: str = "en") -> str:
         return phrase(
             locale,
             "pending_fx_rate",
+            kind=_term(locale, kind),
             subject_id=subject_id,
             base=pending.get("base"),
             quote=pending.get("quote"),

@@ -36,7 +36,7 @@ from policies.causes import (
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey, window_end
 from policies.corrections import carried_balance_line, diff_lines, line_key
-from policies.currency import FxRate, MissingRate, convert
+from policies.currency import BalanceConversion, FxRate, MissingRate, convert, rate_on
 from policies.draws import balance_after_of, draw_lines
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -763,8 +763,34 @@ class Calculator:
         if total >= 0:
             return None
         return CarriedBalanceFact(
-            from_period=str(previous), amount=total, event_ids=self._events_of(rep_id, previous)
+            from_period=str(previous),
+            amount=total,
+            event_ids=self._events_of(rep_id, previous),
+            fx=self._conversion(rep_id, previous, period),
         )
+
+    def _currency_of(self, rep_id: str, period: Period) -> str | None:
+        """The currency a period is paid in (paid: as paid; None: no plan)."""
+        run = self.facts.paid_run(rep_id, period)
+        if run is not None:
+            paid = run.statement_of(rep_id)
+            assert paid is not None
+            return str(paid["currency"])
+        plan = self.facts.plan_for(rep_id, period)
+        return plan.currency if plan is not None else None
+
+    def _conversion(self, rep_id: str, source: Period, booked: Period) -> BalanceConversion | None:
+        """How a balance of ``source`` — its correction, its negative total —
+        is converted into ``booked``'s currency (None: the same currency)."""
+        currency, plan_currency = (
+            self._currency_of(rep_id, source),
+            self._currency_of(rep_id, booked),
+        )
+        if currency is None or plan_currency is None or currency == plan_currency:
+            return None
+        on = booked.first_day
+        rate = rate_on(self._rates(currency, plan_currency), currency, plan_currency, on)
+        return BalanceConversion(currency, plan_currency, on, rate)
 
     def _draw_balance_in(self, rep_id: str, period: Period, plan: Plan) -> Decimal:
         """SPEC §3.1: the recoverable draw balance carried into ``period`` — the
@@ -825,7 +851,8 @@ class Calculator:
                 continue
             fact = self.correction_for(rep_id, paid_period)
             if fact is not None:
-                corrections.append(fact)
+                fx = self._conversion(rep_id, paid_period, period)
+                corrections.append(fact if fx is None else replace(fact, fx=fx))
         return corrections
 
     def correction_for(self, rep_id: str, paid_period: Period) -> CorrectionFact | None:
@@ -849,7 +876,7 @@ class Calculator:
         # as another figure. Settled here like its own lines, so neither a
         # clawback nor a deduction undone is lost between the two.
         carried = self._carried_in(rep_id, paid_period)
-        if carried is not None:
+        if carried is not None and not carried.waiting:
             replay_lines.append(carried_balance_line(carried))
         if plan.draw is not None:
             was, now = self._draw_settled(rep_id, paid_period, plan.draw, paid, replay_lines)
@@ -1180,7 +1207,7 @@ class Calculator:
         by_line: dict[tuple[str, str | None], Decimal] = {}
         settled_at = 0
         for _, statement, line in self._paid_corrections(rep_id, paid_period):
-            booked += Decimal(line["amount"])
+            booked += _in_paid_currency(line)
             settled_at = max(settled_at, int(statement["as_of"]["position"]))
             for s in line["explanation"]:
                 if s.get("code") == "correction_change":
@@ -1643,6 +1670,16 @@ def _event_ref(facts: LedgerFacts, event_id: str) -> dict[str, Any]:
         "actor": record.actor,
         "occurred_at": record.occurred_at.isoformat(),
     }
+
+
+def _in_paid_currency(line: dict[str, Any]) -> Decimal:
+    """A paid correction line's amount in the currency of the period it
+    corrected: converted into another (`policies.currency.convert_balance`),
+    the amount before it was."""
+    for s in line["explanation"]:
+        if s.get("code") == "balance_converted":
+            return Decimal(s["values"]["amount"])
+    return Decimal(line["amount"])
 
 
 def line_key_of(change: LineChange) -> LineKey:

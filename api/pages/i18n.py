@@ -107,7 +107,8 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "pending_title": "Pending",
         "pending_item": "{kind} {subject_id}: waiting for approval; it changes no pay yet.",
         "pending_fx_item": (
-            "sale {subject_id}: waiting for an exchange rate {base}→{quote}; it changes no pay yet."
+            "{kind} {subject_id}: waiting for an exchange rate {base}→{quote}; "
+            "it changes no pay yet."
         ),
         "unreleased": "Earned, not yet released (paid on collection)",
         "no_pending": "Nothing pending.",
@@ -384,7 +385,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "no_ladder": "此方案没有奖金档位。",
         "pending_title": "待批准",
         "pending_item": "{kind} {subject_id}：等待批准，暂不影响薪酬。",
-        "pending_fx_item": "销售 {subject_id}：等待汇率 {base}→{quote}，暂不影响薪酬。",
+        "pending_fx_item": "{kind} {subject_id}：等待汇率 {base}→{quote}，暂不影响薪酬。",
         "unreleased": "已赚取、尚未释放（按回款计提）",
         "no_pending": "没有待批准事项。",
         "paid_vs_now": "已付与现值",

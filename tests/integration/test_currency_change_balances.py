@@ -1,0 +1,166 @@
+"""A rep moved to a plan paid in another currency (SPEC §3.1 currencies; §3
+rules 7 and 8): a correction of a period paid in the old currency, and a
+negative total carried from one, are converted into the new currency at the
+latest rate for the pair dated on or before the first day of the period they are
+booked in — the step shows the rate and its event — and, with no such rate, wait
+under ``pending`` without changing pay. Before, the old currency's figure was
+booked as it stood: a 3,500.00 CNY clawback became 3,500.00 USD (7× the debt).
+On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.application import Ledger
+from policies.plan import load_plan
+from projections.service import Reports
+from tests.builders import PLAN_TOML, enrol, jsonl, line, pay_period, sale, stored_record
+
+_USD_PLAN = PLAN_TOML.replace('id = "field-sales"', 'id = "usd-sales"').replace(
+    'currency = "CNY"', 'currency = "USD"'
+)
+_CNY_USD = {"base": "CNY", "quote": "USD"}
+
+
+def _moved_to_usd(ledger: Ledger, *late: dict[str, Any], rate_at: str | None) -> None:
+    """r1 paid in CNY (S1, S2: 70,000 each in Q3; Q3 paid 7,000.00), then moved
+    to the USD plan from Q4, with ``late`` events; a CNY→USD rate of 0.14 dated
+    ``rate_at`` (none: no rate)."""
+    ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+    ledger.publish_plan(load_plan(_USD_PLAN, "toml"), actor="admin")
+    ledger.import_lines(
+        jsonl(
+            enrol("r1"),
+            sale("S1", "r1", "70000.00", at="2026-07-10T10:00:00+08:00"),
+            sale("S2", "r1", "70000.00", at="2026-08-10T10:00:00+08:00"),
+        ),
+        actor="crm",
+    )
+    pay_period(Reports(ledger), "2026-Q3")
+    rate = [] if rate_at is None else [line("FxRateSet", at=rate_at, **_CNY_USD, rate="0.14")]
+    moved = line(
+        "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+    )
+    ledger.import_lines(jsonl(*rate, moved, *late), actor="hr-sync")
+
+
+def _cancel(sale_id: str, at: str = "2026-10-05T10:00:00+08:00") -> dict[str, Any]:
+    return line("SaleCancelled", at=at, sale_id=sale_id, reason="returned")
+
+
+def _line(statement: dict[str, Any], kind: str) -> dict[str, Any]:
+    (found,) = [x for x in statement["lines"] if x["kind"] == kind]
+    return found
+
+
+def _converted(found: dict[str, Any]) -> dict[str, Any]:
+    (step,) = [s for s in found["explanation"] if s["code"] == "balance_converted"]
+    return dict(step["values"]) | {"event_ids": step["event_ids"]}
+
+
+def test_a_correction_of_a_period_paid_in_cny_is_booked_in_usd(ledger: Ledger) -> None:
+    """S2's cancellation inside the window takes 3,500.00 CNY back from paid
+    Q3; Q4 pays in USD: −3,500.00 × 0.14 = −490.00, at the rate dated before
+    Q4's first day."""
+    _moved_to_usd(ledger, _cancel("S2"), rate_at="2026-09-01T00:00:00+08:00")
+    q4 = Reports(ledger).statement("r1", "2026-Q4")
+    correction = _line(q4, "correction")
+    rate = stored_record(ledger, "FxRateSet", rate="0.14").event_id
+    assert q4["currency"] == "USD"
+    assert correction["amount"] == "-490.00"
+    assert _converted(correction) == {
+        "balance": "correction",
+        "amount": "-3500.00",
+        "currency": "CNY",
+        "rate": "0.14",
+        "rate_from": "2026-09-01T00:00:00+08:00",
+        "plan_currency": "USD",
+        "converted": "-490.00",
+        "event_ids": [rate],
+    }
+    assert rate in correction["event_ids"]
+    assert q4["total"] == "-490.00"
+
+
+def test_a_rate_dated_after_the_first_day_is_not_used(ledger: Ledger) -> None:
+    """A rate of 0.20 dated 2 October (after Q4's first day) does not convert
+    Q4's correction: the 0.14 of September does."""
+    later = line("FxRateSet", at="2026-10-02T00:00:00+08:00", **_CNY_USD, rate="0.20")
+    _moved_to_usd(ledger, _cancel("S2"), later, rate_at="2026-09-01T00:00:00+08:00")
+    assert _line(Reports(ledger).statement("r1", "2026-Q4"), "correction")["amount"] == "-490.00"
+
+
+def test_a_second_correction_counts_the_first_in_cny(ledger: Ledger) -> None:
+    """Q4 paid with the −490.00 USD correction (−3,500.00 CNY); S1's later
+    cancellation takes the other 3,500.00 CNY: 2027-Q1 corrects Q3 by
+    0 − 7,000.00 − (−3,500.00 corrected before) = −3,500.00 CNY, −490.00 USD —
+    not by the CNY total less a USD figure."""
+    _moved_to_usd(ledger, _cancel("S2"), rate_at="2026-09-01T00:00:00+08:00")
+    reports = Reports(ledger)
+    pay_period(reports, "2026-Q4")
+    ledger.import_lines(jsonl(_cancel("S1", at="2026-10-06T10:00:00+08:00")), actor="crm")
+    q1 = Reports(ledger).statement("r1", "2027-Q1")
+    correction = _line(q1, "correction")
+    assert correction["amount"] == "-490.00"
+    values = correction["explanation"][0]["values"]
+    assert (values["corrected_before"], values["difference"]) == ("-3500.00", "-3500.00")
+
+
+def test_with_no_rate_the_correction_waits(ledger: Ledger) -> None:
+    """No CNY→USD rate: Q4 books no correction and lists it as pending (the
+    pair it waits for); a rate recorded later, dated before Q4, books it."""
+    _moved_to_usd(ledger, _cancel("S2"), rate_at=None)
+    q4 = Reports(ledger).statement("r1", "2026-Q4")
+    assert [x["kind"] for x in q4["lines"] if x["kind"] == "correction"] == []
+    cancelled = stored_record(ledger, "SaleCancelled", sale_id="S2").event_id
+    assert q4["pending"] == [
+        {
+            "kind": "correction",
+            "subject_id": "2026-Q3",
+            "event_id": cancelled,
+            "waiting_for": "fx_rate",
+            "base": "CNY",
+            "quote": "USD",
+        }
+    ]
+    rate = line("FxRateSet", at="2026-09-30T00:00:00+08:00", **_CNY_USD, rate="0.14")
+    ledger.import_lines(jsonl(rate), actor="fx")
+    q4 = Reports(ledger).statement("r1", "2026-Q4")
+    assert (_line(q4, "correction")["amount"], q4["pending"]) == ("-490.00", [])
+
+
+def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
+    """Q3 (CNY, unpaid) ends at −2,000.00 after an approved deduction; Q4 pays
+    in USD and carries −280.00."""
+    ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
+    ledger.publish_plan(load_plan(_USD_PLAN, "toml"), actor="admin")
+    deduction = line(
+        "AdjustmentRequested",
+        actor="fin-amy",
+        adjustment_id="A1",
+        rep_id="r1",
+        period="2026-Q3",
+        amount="-2000.00",
+        reason="duplicate travel claim",
+    )
+    ledger.import_lines(
+        jsonl(
+            enrol("r1"),
+            line("FxRateSet", at="2026-09-01T00:00:00+08:00", **_CNY_USD, rate="0.14"),
+            deduction,
+            line("ApprovalGranted", actor="fin-bob", subject_id="A1"),
+            line(
+                "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+            ),
+        ),
+        actor="hr-sync",
+    )
+    reports = Reports(ledger)
+    assert reports.statement("r1", "2026-Q3")["total"] == "-2000.00"
+    carried = _line(reports.statement("r1", "2026-Q4"), "carried_balance")
+    assert carried["amount"] == "-280.00"
+    assert (_converted(carried)["amount"], _converted(carried)["balance"]) == (
+        "-2000.00",
+        "carried_balance",
+    )
