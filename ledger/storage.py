@@ -355,7 +355,7 @@ def _postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(parsed.pool_size),
         "POSTGRES_MAX_OVERFLOW": str(parsed.max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": str(parsed.connect_timeout_s),
-        # 0 would wait forever for the table lock; a stuck writer must surface.
+        # 0 would wait forever for the writer lock; a stuck writer must surface.
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LIBPQ_PARAMS": json.dumps(dict(parsed.libpq), sort_keys=True),

@@ -1,12 +1,12 @@
 """The production store: the library's PostgreSQL recorder plus the audit chain.
 
-Inserts run in one transaction that takes the library's ``LOCK TABLE ... IN
-EXCLUSIVE MODE`` first, so commit order equals position order, readers never
-skip a committed event, and the "read the last link, append the next" step of
-the chain is serialised across every writer process.
+Inserts run in one transaction that takes the writer lock first (`_begin`),
+so commit order equals position order, readers never skip a committed event,
+and the "read the last link, append the next" step of the chain is serialised
+across every writer process.
 
 The application role needs only SELECT and INSERT on the events and chain
-tables (plus USAGE on the position sequence): see the README.
+tables (plus USAGE and UPDATE on the position sequence): see the README.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ __all__ = [
 _RETRIED = (InterfaceError, OperationalError)
 # pg_advisory_lock key for DDL: any 64-bit number no other application uses.
 _DDL_LOCK = 0x1E5D6E7
+# pg_advisory_xact_lock's first key for the writers of one events table (the
+# second: the hash of its qualified name, so the ledgers of other schemas of the
+# database write at will).
+_APPEND_LOCK = 0x1E5A99D
 _lock_guard = threading.Lock()
 _CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
 # `ledger_state` key: the payout claims index covers the whole log (see `create_table`).
@@ -235,12 +239,32 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         # A run of positions in one call: the next value, and the sequence moved
         # past the run (a nextval per event cost 7 us each on the server, 36 ms a
         # chunk of 5,000 on the import's critical path). Only append sessions draw
-        # positions, each holding the table lock, so the run is theirs alone.
+        # positions, each holding the writer lock, so the run is theirs alone.
         self._next_positions = SQL(
             "SELECT setval(q.seq, nextval(q.seq) + %s - 1) AS last "
             "FROM (SELECT pg_get_serial_sequence(%s, 'notification_id')::regclass AS seq) q"
         )
         self._qualified_events = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        # The writer lock (`_begin`). Not the library's ``LOCK TABLE ... IN
+        # EXCLUSIVE MODE``: PostgreSQL grants that mode only to a role that may
+        # UPDATE, DELETE or TRUNCATE the table, and the application's role may
+        # only add to it (README, "Running without UPDATE or DELETE"). An
+        # advisory lock needs no privilege; ROW EXCLUSIVE (what an INSERT takes,
+        # granted with INSERT) is taken first, so that a writer still taking
+        # the library's lock (a process of an earlier version) and this one take
+        # turns too. The library's lock wait (``lock_timeout``) bounds both. One
+        # round trip, as the library's two statements were two.
+        self._append_lock = SQL("; ").join(
+            (
+                SQL("SET LOCAL lock_timeout = {}").format(
+                    Literal(f"{self.datastore.lock_timeout}s")
+                ),
+                sql("LOCK TABLE {schema}.{events} IN ROW EXCLUSIVE MODE"),
+                SQL("SELECT pg_advisory_xact_lock({}, hashtext({}))").format(
+                    Literal(_APPEND_LOCK), Literal(self._qualified_events)
+                ),
+            )
+        )
         self._analyze = sql("ANALYZE {schema}.{events}, {schema}.{chain}")
         # The library's channel (its insert notifies it too): composed once, not per write.
         self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
@@ -251,7 +275,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         with schema_lock(self.datastore):
             super().create_table()
         if self.get_state(_CLAIMS_BUILT) is None:
-            with self.append_session() as session:  # the table lock: one builder
+            with self.append_session() as session:  # the writer lock: one builder
                 session.build_claims_index()
 
     def analyze(self) -> None:
@@ -268,10 +292,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
     def append_session(
         self, *, idle_seconds: float | None = None
     ) -> Iterator[PostgresAppendSession]:
-        """A write transaction holding the table lock from its start (see `AppendSession`).
+        """A write transaction holding the writer lock from its start (see `AppendSession`).
 
-        The lock is the library's own ``LOCK TABLE ... IN EXCLUSIVE MODE``: readers
-        carry on, other writers wait, and commit order stays position order.
+        The lock (`_begin`) is held until the commit: readers carry on, other
+        writers wait, and commit order stays position order.
 
         PostgreSQL ends a transaction left idle longer than the library's
         ``idle_in_transaction_session_timeout`` (5 s), so that a stuck client
@@ -306,10 +330,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             ) from exc
 
     def _begin(self, curs: Cursor[DictRow]) -> PostgresAppendSession:
-        # The library's own lock statements and channel (its insert does the same):
-        # commit order is position order, and listeners hear of the new events.
-        for lock_statement in self.lock_table_statements:
-            curs.execute(lock_statement, prepare=True)
+        # The writer lock (see `_append_lock`) and the library's channel (its
+        # insert notifies it too): commit order is position order, and listeners
+        # hear of the new events.
+        curs.execute(self._append_lock)
         curs.execute(self._notify)
         curs.execute(self._select_head, prepare=True)
         head = curs.fetchone()
@@ -384,7 +408,7 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
         Positions are gapless but for appends rolled back (their positions are
         drawn and not reused). A short window is followed by a look-up of the
-        next stored position: commits land in position order (the table lock),
+        next stored position: commits land in position order (the writer lock),
         so any position below a visible one that is not visible itself was
         rolled back and will never appear — nothing is skipped.
         """
