@@ -32,6 +32,7 @@ __all__ = [
     "ForbiddenError",
     "check_decider",
     "check_rep_scope",
+    "is_self",
     "manages",
     "may_read_event",
 ]
@@ -130,6 +131,12 @@ def manages(principal: Principal, manager_id: object) -> bool:
     )
 
 
+def is_self(principal: Principal, rep_id: str) -> bool:
+    """Whether ``rep_id`` is the manager's own (compared as actors, as a
+    ``manager_id`` is: `manages`)."""
+    return principal.role == "manager" and same_actor(rep_id, principal.actor)
+
+
 def check_rep_scope(
     principal: Principal,
     rep_id: str,
@@ -140,17 +147,22 @@ def check_rep_scope(
 ) -> None:
     """404 unless the principal may see ``rep_id``'s data.
 
-    Reps see only themselves; managers their team (reps whose manager is them
-    today) and, for one ``period``, the reps they managed on some day of it — a
-    rep who moved on stays readable for the periods their manager's overrides
-    and decisions were made in; finance and compliance everyone. ``at``: as the
-    read models stand at that position (`Reports.now_position`), without
-    waiting for them.
+    Reps see only themselves; managers themselves (a manager paid overrides
+    reads their own pay and trail as a rep does: the rep whose id names their
+    actor), their team (reps whose manager is them today) and, for one
+    ``period``, the reps they managed on some day of it — a rep who moved on
+    stays readable for the periods their manager's overrides and decisions were
+    made in; finance and compliance everyone. ``at``: as the read models stand
+    at that position (`Reports.now_position`), without waiting for them. Only
+    reads: what a manager may record follows `manages` alone, never for
+    themselves.
     """
     hidden = NotFoundError(f"no rep {rep_id}", field="rep_id")
     if principal.role == "rep":
         if principal.rep_id != rep_id:
             raise hidden
+        return
+    if is_self(principal, rep_id):
         return
     position = reports.fresh() if at is None else at  # one read of the directory
     directory = reports.rep_at(rep_id, position)  # NotFoundError for no such rep
@@ -207,7 +219,9 @@ def may_read_event(
         return principal.rep_id in reps
     if event_type not in _ON_THEIR_WATCH or subject_kind == "case":
         on = None  # the history (a case, a decision on one): today's manager's to read
-    return role == "manager" and any(_manages_rep(principal, r, reports, on) for r in reps)
+    return role == "manager" and any(
+        is_self(principal, r) or _manages_rep(principal, r, reports, on) for r in reps
+    )
 
 
 def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:

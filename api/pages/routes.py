@@ -156,6 +156,19 @@ class Page:
         note = flash_read(secret, self.principal, self.request.url.path, value)
         return note if note is not None and note[0] in NOTES else None
 
+    def _own_pay(self) -> str | None:
+        """The rep whose My pay the caller has: a rep's own; a manager's, when
+        they are paid too (a rep under their actor's id, `auth.is_self`)."""
+        who = self.principal
+        if who is None or who.role not in {"rep", "manager"}:
+            return None
+        if who.role == "rep":
+            return who.rep_id
+        try:
+            return self.reports.rep(who.actor).rep_id
+        except NotFoundError:
+            return None
+
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         """The page ``template`` in this request's locale, with the note a form's
         redirect left for it (``note``: shown once, its cookie then cleared)."""
@@ -171,6 +184,7 @@ class Page:
             t=lambda key, **kw: w[key].format(**kw),
             term=lambda value: term(self.locale, value),
             principal=self.principal,
+            own_pay=self._own_pay(),
             csrf=csrf_token(secret, self.principal) if self.principal else "",
             switch=switch,
             note=self._note(),

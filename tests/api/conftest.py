@@ -73,6 +73,7 @@ HOLDERS: dict[str, tuple[str, str, str | None]] = {
     "other_rep": ("rep-chen", "rep", "rep-chen"),
     "manager": ("mgr-zhao", "manager", None),
     "other_manager": ("mgr-qian", "manager", None),
+    "lead": ("lead-he", "manager", None),  # manages rep-sun and rep-xu; paid overrides
     "finance": ("fin-amy", "finance", None),
     "finance2": ("fin-bob", "finance", None),
     "compliance": ("cmp-head", "compliance", None),

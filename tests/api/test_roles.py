@@ -316,6 +316,38 @@ class TestObjectLevel:
             assert "Chen Jing" not in response.text
             assert "Li Wei" not in response.text
 
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/reps/lead-he/statements/2026-07",
+            "/reps/lead-he/statements/2026-07/diff?from=60&to=67",
+            "/reps/lead-he/statements/2026-07/bundle",
+            "/reps/lead-he/history",
+            "/reps/lead-he/disputes",
+        ],
+    )
+    def test_a_manager_paid_overrides_reads_their_own_pay(self, api: Api, path: str) -> None:
+        """lead-he manages rep-sun and rep-xu and is paid overrides on their
+        sales: their own statement, diff, bundle, history and disputes are
+        theirs to read, as a rep's are (before: 404, their own pay hidden from
+        them). Another manager still gets 404."""
+        assert api.client.get(path, headers=api.as_("lead")).status_code == 200
+        assert api.client.get(path, headers=api.as_("manager")).status_code == 404
+
+    def test_a_manager_reads_the_events_of_their_own_pay(self, api: Api) -> None:
+        enrolled = stored_record(api.ledger, "RepEnrolled", rep_id="lead-he")
+        url = f"/events/{enrolled.event_id}"
+        assert api.client.get(url, headers=api.as_("lead")).status_code == 200
+        assert api.client.get(url, headers=api.as_("manager")).status_code == 404
+
+    def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
+        """Reading their own pay is not managing it: a score or a target for
+        themselves is still refused."""
+        score = demo_event(
+            "KpiScored", rep_id="lead-he", period="2026-08", kpi="market_feedback", score="1.0"
+        )
+        assert api.client.post("/events", json=score, headers=api.as_("lead")).status_code == 403
+
     def test_a_manager_records_for_their_team_only(self, api: Api) -> None:
         score = demo_event(
             "KpiScored", rep_id="rep-li", period="2026-Q4", kpi="market_feedback", score="0.8"

@@ -330,6 +330,19 @@ class TestScope:
 
 
 class TestMyPay:
+    def test_a_manager_paid_overrides_has_their_own_pay(self, site: Site) -> None:
+        """lead-he is paid overrides on the inside team's sales: My pay is in
+        their navigation and opens, with their own statement; mgr-zhao, paid
+        nothing here, has no My pay (before: a manager had none, and their own
+        statement was 404)."""
+        site.sign_in("lead-he", "manager")
+        assert 'href="/app/reps/lead-he/pay"' in site.client.get("/app/team").text
+        assert ">2026-07<" in site.client.get("/app/reps/lead-he/pay").text
+        assert site.client.get("/app/reps/lead-he/statements/2026-07").status_code == 200
+        site.sign_in("mgr-zhao", "manager")
+        assert '/pay"' not in site.client.get("/app/team").text
+        assert site.client.get("/app/reps/lead-he/pay").status_code == 404
+
     def test_periods_with_payable_and_status(self, site: Site) -> None:
         """Q3 was paid and later corrected; Q4 is open and carries the correction."""
         site.sign_in("rep-li", "rep", "rep-li")
