@@ -806,6 +806,18 @@ class LedgerFacts:
         info = self.reps.get(rep_id)
         return info is not None and not self._override_plans.isdisjoint(_plan_ids(info))
 
+    def paid_on_collection(self, rep_id: str) -> bool:
+        """Whether a version of a plan ever assigned to ``rep_id`` pays commission
+        on collection (SPEC §3.1): a payment received later, whatever plan pays
+        the period it falls in, may then release what its sale earned in a
+        booking period paid on collection."""
+        info = self.reps.get(rep_id)
+        return info is not None and any(
+            version.commission.basis == "collection"
+            for plan_id in _plan_ids(info)
+            for version in self.plans.get(plan_id, {}).values()
+        )
+
     def period_kind(self, rep_id: str) -> PeriodKind:
         rep = self.reps[rep_id]
         plan_id = max(rep.assignments, key=lambda a: (a[0], a[1]))[2]

@@ -100,14 +100,6 @@ log = logging.getLogger(__name__)
 _ESTIMATE_REPS = 16  # reps whose facts `Reports.estimate` keeps
 
 
-def _periods_between(start: date, period: Period) -> list[Period]:
-    """``period`` and the periods of its kind before it that end on or after ``start``."""
-    found = [period]
-    while found[-1].first_day > start:
-        found.append(found[-1].previous())
-    return found
-
-
 def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
     """Whether ``period`` (open) may carry a balance in from an open period before."""
     previous = period.previous()
@@ -435,10 +427,12 @@ class Reports:
         self, facts: LedgerFacts, rep_id: str, period: Period, position: int, start: date
     ) -> date:
         """The first day of the earliest booking period of a payment received
-        from ``start`` to the end of ``period``, when a plan of those periods pays
-        the rep on collection (else ``start``)."""
-        plans = [facts.plan_for(rep_id, p) for p in _periods_between(start, period)]
-        if not any(p is not None and p.commission.basis == "collection" for p in plans):
+        from ``start`` to the end of ``period``, when a plan ever assigned to the
+        rep pays on collection (else ``start``): the plan of the booking period,
+        not of the period the payment falls in, decides what it releases — a rep
+        moved from a collection plan to one paid on booking is still released
+        what their earlier sales earned (`Calculator._with_releases`)."""
+        if not facts.paid_on_collection(rep_id):
             return start
         reach = self.projector.store.earliest_reach(rep_id, position, (start, period.last_day))
         if reach is None or reach >= start:

@@ -519,20 +519,19 @@ class Calculator:
         (the plan changed between) still releases its share of what the sale
         earned then — it was earned, and its booking period counts it as
         released. Reads the booking period of each payment: a windowed replay
-        that did not read one steps aside (`_check_booked`). ``without``: as if
-        an event had never been recorded (``facts`` are the period's without it
-        already; nothing is kept of what is worked out)."""
+        that did not read one steps aside (`_check_booked`; a payment whose
+        sale it did not read is no payment of the rep's yet: `_check_placed`).
+        ``without``: as if an event had never been recorded (``facts`` are the
+        period's without it already; nothing is kept of what is worked out)."""
+        f = self.facts
         if plan.commission.basis != "collection":
-            if rep_id not in self.facts.payments_by_rep or not any(
-                p.commission.basis == "collection"
-                for v in self.facts.plans.values()
-                for p in v.values()
-            ):
-                return facts  # no payment, or no plan ever held commission back
+            if (
+                rep_id not in f.payments_by_rep and not f.unplaced_payments
+            ) or not f.paid_on_collection(rep_id):
+                return facts  # no payment, or no plan of the rep's ever held commission back
             self._check_placed(period, plan)
             releases = self._releases_in(rep_id, period, plan, None, without)
             return replace(facts, releases=tuple(releases)) if releases or facts.releases else facts
-        f = self.facts
         self._check_placed(period, plan)
         earned_here = earned_by_sale(plan, facts)
         if without is None:
