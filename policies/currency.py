@@ -78,22 +78,7 @@ def convert(
     rate = rate_in_force(rates, currency, plan_currency, at)
     if rate is None:
         return MissingRate(currency, plan_currency, at)
-    exact = CALC.multiply(amount, rate.rate)
-    converted = round_money(exact)
-    return Converted(
-        converted,
-        step(
-            "fx_converted",
-            (rate.event_id,),
-            sale_id=sale_id,
-            amount=number_text(amount),
-            currency=currency,
-            rate=number_text(rate.rate),
-            rate_from=rate.occurred_at.isoformat(),
-            plan_currency=plan_currency,
-            converted=money(converted),
-        ),
-    )
+    return _converted(amount, rate, "fx_converted", sale_id=sale_id, amount=number_text(amount))
 
 
 def rate_on(rates: Sequence[FxRate], base: str, quote: str, day: date) -> FxRate | None:
@@ -129,18 +114,19 @@ def convert_balance(amount: Decimal, conversion: BalanceConversion, *, what: str
     balance in words' terms (``correction``, ``carried_balance``)."""
     rate = conversion.rate
     assert rate is not None, "a balance waiting for its rate is not converted"
-    converted = round_money(CALC.multiply(amount, rate.rate))
-    return Converted(
-        converted,
-        step(
-            "balance_converted",
-            (rate.event_id,),
-            balance=what,
-            amount=money(amount),
-            currency=conversion.currency,
-            rate=number_text(rate.rate),
-            rate_from=rate.occurred_at.isoformat(),
-            plan_currency=conversion.plan_currency,
-            converted=money(converted),
-        ),
-    )
+    return _converted(amount, rate, "balance_converted", balance=what, amount=money(amount))
+
+
+def _converted(value: Decimal, rate: FxRate, code: str, /, **values: str) -> Converted:
+    """``value`` × the rate, rounded to 0.01; the step ``code`` shows ``values``
+    (what was converted), the rate, its date and event, and the result."""
+    converted = round_money(CALC.multiply(value, rate.rate))
+    shown = {
+        **values,
+        "currency": rate.base,
+        "rate": number_text(rate.rate),
+        "rate_from": rate.occurred_at.isoformat(),
+        "plan_currency": rate.quote,
+        "converted": money(converted),
+    }
+    return Converted(converted, step(code, (rate.event_id,), **shown))

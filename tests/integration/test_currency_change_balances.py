@@ -135,15 +135,8 @@ def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
     in USD and carries −280.00."""
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
     ledger.publish_plan(load_plan(_USD_PLAN, "toml"), actor="admin")
-    deduction = line(
-        "AdjustmentRequested",
-        actor="fin-amy",
-        adjustment_id="A1",
-        rep_id="r1",
-        period="2026-Q3",
-        amount="-2000.00",
-        reason="duplicate travel claim",
-    )
+    asked = {"adjustment_id": "A1", "rep_id": "r1", "period": "2026-Q3", "reason": "claim"}
+    deduction = line("AdjustmentRequested", actor="fin-amy", amount="-2000.00", **asked)
     ledger.import_lines(
         jsonl(
             enrol("r1"),
