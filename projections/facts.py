@@ -623,7 +623,7 @@ class LedgerFacts:
 
     # -- what an event can change ----------------------------------------------
 
-    def affects_since(self, r: EventRecord) -> date | None:  # noqa: PLR0911 - a rule per type
+    def affects_since(self, r: EventRecord) -> date | None:  # noqa: C901, PLR0911 - a rule per type
         """The earliest business date whose figures ``r`` (just applied) can change;
         None when it can change any period (enrolment, plan changes)."""
         if r.type == "SaleRecorded":  # most of the log
@@ -636,6 +636,10 @@ class LedgerFacts:
             return self.sales[d["sale_id"]].occurred_at.date()
         if r.type == "ViolationOverturned":
             return self.cases[d["case_id"]].record.occurred_at.date()
+        if r.type == "ApprovalRejected" and d["subject_id"] in self.runs:
+            # the periods the open run gave its reps close again (`activity_periods`):
+            # from wherever each rep's own facts end, so no bound (rare, unlike approvals)
+            return None
         if r.type in {"ApprovalGranted", "ApprovalRejected"}:
             return self._subject_since(d["subject_id"], own)
         if r.type == "PayoutPaid":

@@ -18,11 +18,13 @@ def _fact_periods(facts: LedgerFacts, rep_id: str, kind: PeriodKind) -> list[Per
         *(parse_period(s.data["period"]) for s in facts.kpi_scores.get(rep_id, [])),
         # sales recorded for the rep but split to others only: their warning
         *(period_of(s.occurred_at, kind) for s in facts.unsplit_by_rep.get(rep_id, [])),
-        # the period after a paid one holds its corrections
+        # an open run's period is the rep's; the period after a paid one holds
+        # its corrections; a rejected run (a mistyped future period, say) leaves
+        # no period behind
         *(
-            parse_period(run.period).next()
+            parse_period(run.period).next() if run.paid is not None else parse_period(run.period)
             for run in facts.runs.values()
-            if run.statement_of(rep_id) is not None
+            if run.statement_of(rep_id) is not None and (run.paid is not None or facts.is_open(run))
         ),
         # SPEC §3.1 overrides: a manager is paid in the periods of their reports'
         # sales (two levels), with no fact of their own there

@@ -149,6 +149,24 @@ class TestOneRunPerRepPeriod:
         with pytest.raises(InvalidInputError, match=f"no rep has an unpaid {Q3}"):
             payouts(reports).payout_run(Q3, actor="fin-amy")
 
+    def test_a_rejected_run_of_a_future_period_leaves_no_periods_behind(
+        self, ledger: Ledger
+    ) -> None:
+        """A run of 2030-Q1 (a mistyped year) computed each rep's statements up
+        to 2029-Q4 and a 2030-Q2 to hold its corrections; rejected, the reps'
+        periods still ran to 2030 — 14 empty quarters on every rep's pages.
+        Open, the run's period is the rep's; rejected, nothing is left."""
+        reports = _store(ledger, "r1")
+        run_id = _run(reports, "2030-Q1")
+
+        def last_period() -> str:
+            reports.catch_up()
+            return max(key for _, key, _ in reports.projector.store.rows("statements", "r1"))
+
+        assert last_period() == "2030-Q1"
+        _decide(ledger, run_id, granted=False)
+        assert last_period() == Q3
+
     def test_an_approved_unpaid_run_still_holds_its_reps(self, ledger: Ledger) -> None:
         reports, first = _store_and_run(ledger, "r1")
         _decide(ledger, first)
