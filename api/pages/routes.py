@@ -84,6 +84,7 @@ _TEMPLATES: Final = Environment(
 )
 _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
+_TEMPLATES.filters["moment"] = views.local_moment
 _FORM_LIMIT: Final = 64 * 1024
 _DISPUTE_ID: Final = re.compile(r"DSP-[0-9a-f]{12}")
 # The one-shot notes a form's redirect may leave (`noted_redirect`): words keys.

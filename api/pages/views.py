@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -135,6 +135,16 @@ class EventRow:
     approved_at: str | None = None
 
 
+def local_moment(moment: datetime | str) -> str:
+    """A business moment as its event gave it (a datetime, or ISO text), to
+    the minute, with its offset (``2026-07-14 10:00 +08:00``): the local time
+    alone, beside times in UTC, could be read as either."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    offset = moment.replace(microsecond=0).isoformat()[19:] or "+00:00"
+    return f"{moment:%Y-%m-%d %H:%M} {offset}"
+
+
 def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], int]:
     """The first `EVENTS_PER_LINE` events of a line (who recorded each, when, and
     who approved it when its approval is among them), and how many there are."""
@@ -155,7 +165,7 @@ def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], i
                 type=r.type,
                 actor=r.actor,
                 recorded_at=str(r.recorded_at)[:19].replace("T", " "),
-                occurred_at=r.occurred_at.isoformat()[:16].replace("T", " "),
+                occurred_at=local_moment(r.occurred_at),
                 approved_by=decision.actor if decision else None,
                 approved_at=str(decision.recorded_at)[:19].replace("T", " ") if decision else None,
             )

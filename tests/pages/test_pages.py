@@ -369,7 +369,10 @@ class TestMyPay:
                 assert step["text"].replace("'", "&#39;") in page
         assert "crm-sync" in page  # who recorded the sales
         adjustment = page[page.index("AdjustmentRequested") :]
-        assert "fin-amy" in adjustment[: adjustment.index("</tr>")]
+        row = adjustment[: adjustment.index("</tr>")]
+        assert "fin-amy" in row
+        # its business moment with the offset it was given, beside times in UTC
+        assert re.search(r'<td class="date">2026-\d\d-\d\d \d\d:\d\d \+08:00</td>', row)
 
     def test_corrected_period_shows_paid_and_now(self, site: Site) -> None:
         """Paid 33,100.00, now 26,100.00: the correction booked in 2026-Q4."""
