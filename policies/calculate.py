@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from policies.collection import release
 from policies.commission import SaleSteps, commission_line, credited_sales, sale_rate
 from policies.corrections import carried_balance_line, correction_line
+from policies.currency import convert_balance
 from policies.discipline import fine_lines
 from policies.draws import DrawResult, draw_lines
 from policies.explanation import Line, Step, recorded, step
@@ -117,6 +118,9 @@ def _balances_waiting(facts: PeriodFacts) -> list[PendingItem]:
         if c.waiting and c.fx is not None:
             event_id = c.event_ids[-1] if c.event_ids else ""
             waiting.append(PendingItem("correction", c.paid_period, event_id, c.fx.pair))
+    drawn = facts.draw_carried
+    if drawn is not None and drawn.fx.rate is None:
+        waiting.append(PendingItem("draw_balance", str(facts.period.previous()), "", drawn.fx.pair))
     carried = facts.carried_in
     if carried is not None and carried.waiting and carried.fx is not None:
         event_id = carried.event_ids[-1] if carried.event_ids else ""
@@ -330,7 +334,7 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
     if plan.draw is None:
         return None
     first = facts.first_period or facts.period
-    return draw_lines(
+    drawn = draw_lines(
         plan.draw,
         facts.period,
         (first, facts.left_on),
@@ -338,3 +342,14 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
         facts.draw_balance_in,
         plan_event_id=facts.plan_event_id,
     )
+    carried = facts.draw_carried
+    if carried is None or carried.fx.rate is None or not drawn.lines:
+        return drawn
+    # the balance came in from a period paid in another currency: the first
+    # draw line shows its conversion
+    shown = convert_balance(carried.balance, carried.fx, what="draw_balance").step
+    assert shown is not None
+    first_line, *rest = drawn.lines
+    steps = (shown, *first_line.steps)
+    ids = tuple(dict.fromkeys((*shown.event_ids, *first_line.event_ids)))
+    return replace(drawn, lines=(replace(first_line, steps=steps, event_ids=ids), *rest))

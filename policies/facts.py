@@ -21,6 +21,7 @@ __all__ = [
     "CaseFact",
     "CorrectionFact",
     "Decision",
+    "DrawCarried",
     "KpiScoreFact",
     "LineChange",
     "PendingItem",
@@ -168,6 +169,14 @@ class CorrectionFact:
 
 
 @dataclass(frozen=True)
+class DrawCarried:
+    """A recoverable draw balance carried into a period paid in another currency."""
+
+    balance: Decimal  # in ``fx.currency``
+    fx: BalanceConversion  # ``fx.rate`` None: no rate yet, carried in as 0 (pending)
+
+
+@dataclass(frozen=True)
 class CarriedBalanceFact:
     from_period: str
     amount: Decimal  # in the currency of ``from_period``
@@ -186,7 +195,9 @@ class PendingItem:
     foreign currency, SPEC §3.1; a correction or carried balance from a period
     paid in another currency) waiting for an exchange rate ``fx_pair``."""
 
-    kind: Literal["target", "case", "adjustment", "sale", "correction", "carried_balance"]
+    kind: Literal[
+        "target", "case", "adjustment", "sale", "correction", "carried_balance", "draw_balance"
+    ]
     subject_id: str
     event_id: str
     fx_pair: tuple[str, str] | None = None  # (base, quote): the rate it waits for
@@ -234,6 +245,9 @@ class PeriodFacts:
     left_on: date | None = None  # proration: the day of RepLeft
     first_period: Period | None = None  # draws: the period holding the enrolment
     draw_balance_in: Decimal = Decimal("0.00")  # draws: the balance after the period before
+    # draws: that balance as it stood in the currency of the period before, and
+    # its conversion (the rep's plan changed currency between; None: it did not)
+    draw_carried: DrawCarried | None = None
     team_sales: Sequence[TeamSale] = ()  # overrides: credited sales of possible reports
     # overrides: their sales cancelled within the clawback window (credited
     # nothing), each with the cancellation's event id — what a paid period's

@@ -486,6 +486,7 @@ TERMS: dict[str, dict[str, str]] = {
         "cap": "封顶",
         "draw": "保底",
         "draw_recovery": "保底回收",
+        "draw_balance": "保底余额",
         "override": "管理提成",
         "minor": "轻微",
         "red_line": "红线",

@@ -28,8 +28,9 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # transfers, plan assignments and team sales' rates that changed it, and an
 # override line cites the rates its team's sales converted at; 8: a clawback step
 # keeps the two moments it compared, a gate step the places that show why;
-# 9: a correction or a carried balance booked in a period paid in another
-# currency is converted (`balance_converted`), or waits under pending
+# 9: a correction, a carried balance or a draw balance booked in a period
+# paid in another currency is converted (`balance_converted`), or waits under
+# pending
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )

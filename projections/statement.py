@@ -36,7 +36,14 @@ from policies.causes import (
 from policies.collection import PaymentFact
 from policies.commission import SaleStepKey, window_end
 from policies.corrections import carried_balance_line, diff_lines, line_key
-from policies.currency import BalanceConversion, FxRate, MissingRate, convert, rate_on
+from policies.currency import (
+    BalanceConversion,
+    FxRate,
+    MissingRate,
+    convert,
+    convert_balance,
+    rate_on,
+)
 from policies.draws import balance_after_of, draw_lines
 from policies.explanation import Line, Step
 from policies.facts import (
@@ -46,6 +53,7 @@ from policies.facts import (
     CaseFact,
     CorrectionFact,
     Decision,
+    DrawCarried,
     KpiScoreFact,
     LineChange,
     PendingItem,
@@ -377,6 +385,7 @@ class Calculator:
             for aid in owned.get("adjustments", [])
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
+        draw_in, draw_carried = self._draw_balance_in(rep_id, period, plan)
         facts = PeriodFacts(
             unconverted=tuple(unconverted),
             after_leaving=tuple(after_leaving),
@@ -384,7 +393,8 @@ class Calculator:
             enrolled_on=rep.enrolled.occurred_at.date(),
             left_on=left_on,
             first_period=f.first_period(rep_id, plan.period),
-            draw_balance_in=self._draw_balance_in(rep_id, period, plan),
+            draw_balance_in=draw_in,
+            draw_carried=draw_carried,
             unsplit_sales=self._unsplit_sales(rep_id, period, plan),
             rep_id=rep_id,
             period=period,
@@ -791,18 +801,37 @@ class Calculator:
         rate = rate_on(self._rates(currency, plan_currency), currency, plan_currency, on)
         return BalanceConversion(currency, plan_currency, on, rate)
 
-    def _draw_balance_in(self, rep_id: str, period: Period, plan: Plan) -> Decimal:
+    def _draw_balance_in(
+        self, rep_id: str, period: Period, plan: Plan
+    ) -> tuple[Decimal, DrawCarried | None]:
         """SPEC §3.1: the recoverable draw balance carried into ``period`` — the
         balance after the period before (0 before the rep's first period, and
-        for a plan without a recoverable draw)."""
+        for a plan without a recoverable draw) — in ``period``'s currency, and
+        how it was converted when the rep's plan changed currency between."""
         if plan.draw is None or not plan.draw.recoverable:
-            return Decimal("0.00")
-        return self._draw_balance_after(rep_id, period.previous())
+            return Decimal("0.00"), None
+        return self._draw_carried(
+            rep_id, period, self._draw_balance_after(rep_id, period.previous())
+        )
+
+    def _draw_carried(
+        self, rep_id: str, period: Period, balance: Decimal
+    ) -> tuple[Decimal, DrawCarried | None]:
+        """``balance`` (the balance after the period before ``period``, in that
+        period's currency) as ``period`` carries it in: converted when it is
+        paid in another currency (`_conversion`), 0 while no rate is (pending)."""
+        fx = self._conversion(rep_id, period.previous(), period) if balance else None
+        if fx is None:
+            return balance, None
+        if fx.rate is None:
+            return Decimal("0.00"), DrawCarried(balance, fx)
+        return convert_balance(balance, fx, what="draw_balance").amount, DrawCarried(balance, fx)
 
     def _draw_balance_after(self, rep_id: str, period: Period) -> Decimal:
-        """The draw balance after ``period``: every period from the rep's first
-        counts, paid (as paid: its ``draw_balance`` steps) or not (as computed
-        now). Walked oldest first in a loop, like the carried balance."""
+        """The draw balance after ``period``, in its currency: every period from
+        the rep's first counts, paid (as paid: its ``draw_balance`` steps) or not
+        (as computed now), the balance converted where the currency changes.
+        Walked oldest first in a loop, like the carried balance."""
         first = self.facts.first_period(rep_id, period.kind)
         chain: list[Period] = []
         cursor = period
@@ -811,16 +840,18 @@ class Calculator:
             cursor = cursor.previous()
         balance = self._draw_balances.get((rep_id, cursor), Decimal("0.00"))
         for earlier in reversed(chain):
+            carried, _ = self._draw_carried(rep_id, earlier, balance)
             run = self.facts.paid_run(rep_id, earlier)
             if run is not None:
                 paid = run.statement_of(rep_id)
                 assert paid is not None
-                balance, _ = balance_after_of(paid["lines"], balance)
+                balance, _ = balance_after_of(paid["lines"], carried)
             elif self.facts.plan_for(rep_id, earlier) is not None:
                 self._draw_balances[rep_id, earlier.previous()] = balance
-                result = self.compute(rep_id, earlier)[1]
-                if result.draw_balance_after is not None:
-                    balance = result.draw_balance_after
+                after = self.compute(rep_id, earlier)[1].draw_balance_after
+                balance = after if after is not None else carried
+            else:
+                balance = carried
             self._draw_balances[rep_id, earlier] = balance
         return balance
 
@@ -933,7 +964,9 @@ class Calculator:
         balance as it stands (``replay_lines``) and the corrections booked into
         it as paid."""
         if draw.recoverable:
-            balance_in = self._draw_balance_after(rep_id, paid_period.previous())
+            balance_in, _ = self._draw_carried(
+                rep_id, paid_period, self._draw_balance_after(rep_id, paid_period.previous())
+            )
             _, over = balance_after_of(paid["lines"], balance_in)
             recovered = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw_recovery"]
             if not over or not recovered:
@@ -1135,7 +1168,10 @@ class Calculator:
             facts_from=self.facts_from,
         )
         balances = dict(self._draw_balances)
-        balances[rep_id, facts.period.previous()] = facts.draw_balance_in
+        carried = facts.draw_carried
+        balances[rep_id, facts.period.previous()] = (
+            carried.balance if carried is not None else facts.draw_balance_in
+        )
         calculator._draw_balances = balances
         again = calculator.period_facts(rep_id, facts.period, then, carried_in=None, corrections=())
         return calculate_period(then, again).lines

@@ -16,6 +16,7 @@ from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import PLAN_TOML, enrol, jsonl, line, pay_period, sale, stored_record
+from tests.unit.shapes import draw, plan_toml
 
 _USD_PLAN = PLAN_TOML.replace('id = "field-sales"', 'id = "usd-sales"').replace(
     'currency = "CNY"', 'currency = "USD"'
@@ -157,3 +158,51 @@ def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
         "-2000.00",
         "carried_balance",
     )
+
+
+def _drawn_in_cny_then_usd(ledger: Ledger, *, rate: str | None) -> dict[str, Any]:
+    """r1 draws 5,000.00 CNY in Q2 and Q3 each (recoverable, no sales), then
+    from Q4 is paid in USD with a draw of 700.00 and sells 100,000.00 USD
+    (5,000.00 of commission); a CNY→USD rate of ``rate`` dated before Q4
+    (None: none). Q4's statement."""
+    cny = plan_toml(tail=draw("5000", "2027-12-31"))
+    usd = plan_toml(tail=draw("700", "2027-12-31")).replace('id = "field-sales"', 'id = "usd"')
+    ledger.publish_plan(load_plan(cny, "toml"), actor="admin")
+    ledger.publish_plan(
+        load_plan(usd.replace('currency = "CNY"', 'currency = "USD"'), "toml"), actor="admin"
+    )
+    rates = (
+        []
+        if rate is None
+        else [line("FxRateSet", at="2026-09-01T00:00:00+08:00", **_CNY_USD, rate=rate)]
+    )
+    ledger.import_lines(
+        jsonl(
+            enrol("r1"),
+            *rates,
+            line("RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd"),
+            sale("S1", "r1", "100000.00", at="2026-10-10T10:00:00+08:00") | {"currency": "USD"},
+        ),
+        actor="hr-sync",
+    )
+    return Reports(ledger).statement("r1", "2026-Q4")
+
+
+def test_a_draw_balance_owed_in_cny_is_recovered_in_usd(ledger: Ledger) -> None:
+    """Q2 and Q3 drew 10,000.00 CNY; Q4 (USD) carries the balance in as
+    1,400.00 at 0.14 and recovers it whole from its 4,300.00 of room (5,000.00
+    earned less the 700.00 draw). Before: 10,000 was read as USD and 4,300.00
+    recovered — three times what the rep owed."""
+    q4 = _drawn_in_cny_then_usd(ledger, rate="0.14")
+    recovery = _line(q4, "draw_recovery")
+    assert recovery["amount"] == "-1400.00"
+    converted = _converted(recovery)
+    assert (converted["amount"], converted["converted"]) == ("10000.00", "1400.00")
+    (balance,) = [x for x in recovery["explanation"] if x["code"] == "draw_balance"]
+    assert balance["values"] == {"balance_before": "1400.00", "balance_after": "0.00"}
+
+
+def test_with_no_rate_the_draw_balance_waits(ledger: Ledger) -> None:
+    q4 = _drawn_in_cny_then_usd(ledger, rate=None)
+    assert [x for x in q4["lines"] if x["kind"] == "draw_recovery"] == []
+    assert [(p["kind"], p["subject_id"]) for p in q4["pending"]] == [("draw_balance", "2026-Q3")]
