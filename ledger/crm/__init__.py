@@ -4,22 +4,39 @@ import — so every validation and the whole-file-or-nothing rule hold as for
 JSON Lines — with each bad row named by its row number and column.
 
 `mapping` is the mapping's schema, `readers` reads the file, `convert` turns
-rows into lines that remember their cells; this module runs the import and
-names the pipeline's (line, field) errors back as (row, column).
+rows into lines that remember their cells, `spill` keeps them on disk while it
+does; this module runs the import and names the pipeline's (line, field)
+errors back as (row, column).
+
+An export is streamed as a JSON Lines file is (`import_export`): read once for
+its encoding, then once more converting its rows, the lines kept on disk, then
+fed to the import in order — the memory it takes does not grow with its rows.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.application import Ledger, RecordResult
-from ledger.crm.convert import Converted, IgnoredRow, Line, RowError, convert
+from ledger.crm.convert import Conversion, Converted, IgnoredRow, Line, RowError, convert_rows
 from ledger.crm.mapping import CrmMapping, MappingError, load_mapping
-from ledger.crm.readers import SUFFIXES, Column, ReadError, Table, read_table
+from ledger.crm.readers import (
+    SUFFIXES,
+    Column,
+    ReadError,
+    ReadOptions,
+    Sheet,
+    Table,
+    open_export,
+    read_table,
+)
+from ledger.crm.spill import Spill
 from ledger.errors import BatchRejectedError, InvalidInputError, LineError, RejectedError
 from ledger.ingestion.parse import parse_line
 from policies.pay_warnings import PayWarning
@@ -103,32 +120,45 @@ class CrmImport:
 def prepare(
     path: Path, mapping: CrmMapping, *, encoding: str | None = None
 ) -> tuple[Table, Converted]:
-    """Read ``path`` and convert its rows: the table and its import lines, or
+    """Read ``path`` and convert its rows, held whole (a small export's, or a
+    test's: `import_export` streams): the table and its import lines, or
     `CrmRejectedError` naming every bad row the mapping or the lines' own
     validation finds (`ReadError`: the file, or an export with no rows)."""
-    table = read_table(
-        path,
+    table = read_table(path, **_read_options(mapping, encoding))
+    with closing(Spill()) as spill:
+        conversion = convert_rows(table, table.rows, mapping, spill)
+        _refuse_bad_rows(path, table, conversion)
+        return table, conversion.held()
+
+
+def _read_options(mapping: CrmMapping, encoding: str | None) -> ReadOptions:
+    """How to read an export: ``--encoding`` and the mapping's settings."""
+    return ReadOptions(
         encoding=encoding,
         otherwise=mapping.encoding,
         delimiter=mapping.delimiter,
         sheet=mapping.sheet,
         header_row=mapping.header_row,
     )
-    if not table.rows:
+
+
+def _refuse_bad_rows(path: Path, sheet: Sheet, conversion: Conversion) -> None:
+    """Refuse an export with no rows (`ReadError`), or with rows the mapping
+    cannot read (`CrmRejectedError`, naming them and what else the lines'
+    own validation finds)."""
+    if not conversion.rows:
         # as an empty JSON Lines file is refused: a header alone is most often
         # a download cut short or a report filtered to nothing, not "no sales"
         raise ReadError(
-            f"{path.name} holds no rows under its header (row {table.header_row}: a download "
+            f"{path.name} holds no rows under its header (row {sheet.header_row}: a download "
             "cut short, or a report filtered to nothing?); nothing was stored"
         )
-    converted = convert(table, mapping)
-    if converted.errors:
-        errors = [*converted.errors, *_invalid_lines(converted)]
+    if conversion.errors:
+        errors = [*conversion.errors, *_invalid_lines(conversion.lines())]
         raise CrmRejectedError(sorted(errors, key=_order))
-    return table, converted
 
 
-def _invalid_lines(converted: Converted) -> list[RowError]:
+def _invalid_lines(lines: Iterable[Line]) -> list[RowError]:
     """The validation errors of the lines that did convert (SPEC §2: every bad
     row named at once, not the next one on the next run): each line checked
     against its event's model, as the import pipeline's parse checks it —
@@ -137,12 +167,12 @@ def _invalid_lines(converted: Converted) -> list[RowError]:
     sale whose sale row did not convert would be named as unknown. A line
     short of a row named already is left out (a split sale missing its bad
     split row would be named for shares that do not sum to 1)."""
-    errors: list[LineError] = []
-    for number, line in enumerate(converted.lines, start=1):
+    named: list[RowError] = []
+    for number, line in enumerate(lines, start=1):
         if not line.partial:
             text = json.dumps(line.data, ensure_ascii=False)
-            errors.extend(parse_line(text, line=number)[1])
-    return _named(errors, converted.lines)
+            named.extend(_named(parse_line(text, line=number)[1], {number: line}))
+    return named
 
 
 def import_export(
@@ -154,47 +184,68 @@ def import_export(
     encoding: str | None = None,
     max_line_bytes: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    keep_outcomes: bool = True,
 ) -> CrmImport:
     """Import a CRM export: all of it, or — naming every bad row — nothing.
 
-    Raises `ReadError` (the file), `CrmRejectedError` (its rows) or the
-    ledger's own errors (a store that cannot be reached).
+    Streamed (module docstring): its lines wait on disk, not in memory, and
+    go through one import (one transaction, as a JSON Lines file does).
+    ``keep_outcomes=False`` keeps only the counts in the result, as
+    `Ledger.import_lines` does. Raises `ReadError` (the file),
+    `CrmRejectedError` (its rows) or the ledger's own errors (a store that
+    cannot be reached).
     """
-    table, converted = prepare(path, mapping, encoding=encoding)
-    ignored_sales = _ignored_sales(ledger, converted.ignored_sales)
-    lines = converted.lines
-    text = [json.dumps(line.data, ensure_ascii=False) for line in lines]
-    extra: dict[str, Any] = {} if max_line_bytes is None else {"max_line_bytes": max_line_bytes}
-    try:
-        result = ledger.import_lines(
-            text, actor=actor, on_progress=on_progress, parse_workers=0, **extra
+    with closing(Spill()) as spill:
+        with closing(open_export(path, **_read_options(mapping, encoding))) as export:
+            conversion = convert_rows(export, export.rows, mapping, spill)
+        _refuse_bad_rows(path, export, conversion)
+        ignored_sales = _ignored_sales(ledger, conversion)
+        extra: dict[str, Any] = {} if max_line_bytes is None else {"max_line_bytes": max_line_bytes}
+        try:
+            result = ledger.import_lines(
+                conversion.texts(),
+                actor=actor,
+                on_progress=on_progress,
+                keep_outcomes=keep_outcomes,
+                parse_workers=0,
+                **extra,
+            )
+        except BatchRejectedError as exc:
+            at = conversion.lines_at({e.line for e in exc.errors})
+            raise CrmRejectedError(sorted(_named(exc.errors, at), key=_order)) from None
+        at = conversion.lines_at({number for number, _ in result.warnings})
+        warnings = []
+        for number, warning in result.warnings:
+            rows, column = at[number].where(warning.field)
+            warnings.append((rows, None if column is None else str(column), warning))
+        return CrmImport(
+            result,
+            rows=conversion.rows,
+            ignored=conversion.ignored,
+            lines=spill.count,
+            encoding=export.encoding,
+            warnings=warnings,
+            ignored_sales=ignored_sales,
         )
-    except BatchRejectedError as exc:
-        raise CrmRejectedError(sorted(_named(exc.errors, lines), key=_order)) from None
-    warnings = []
-    for number, warning in result.warnings:
-        rows, column = lines[number - 1].where(warning.field)
-        warnings.append((rows, None if column is None else str(column), warning))
-    return CrmImport(
-        result,
-        rows=converted.rows,
-        ignored=converted.ignored,
-        lines=len(lines),
-        encoding=table.encoding,
-        warnings=warnings,
-        ignored_sales=ignored_sales,
-    )
 
 
-def _ignored_sales(ledger: Ledger, ignored: list[IgnoredRow]) -> list[IgnoredSale]:
+_IGNORED_AT_ONCE = 5_000  # sales looked up in one read of the store
+
+
+def _ignored_sales(ledger: Ledger, conversion: Conversion) -> list[IgnoredSale]:
     """The ignored rows whose sale is stored already and not cancelled, one
     warning per sale (read before the import, so a store that fails the read
-    stores nothing, rather than failing a command whose import was stored)."""
-    live = ledger.uncancelled_sales(i.sale_id for i in ignored) if ignored else set()
+    stores nothing, rather than failing a command whose import was stored;
+    a few thousand sales at a time)."""
+    live: set[str] = set()
+    ids = conversion.ignored_sale_ids()
+    while batch := list(itertools.islice(ids, _IGNORED_AT_ONCE)):
+        live |= ledger.uncancelled_sales(batch)
     by_sale: dict[str, list[IgnoredRow]] = {}
-    for row in ignored:
-        if row.sale_id in live:
-            by_sale.setdefault(row.sale_id, []).append(row)
+    if live:
+        for row in conversion.ignored_sales():
+            if row.sale_id in live:
+                by_sale.setdefault(row.sale_id, []).append(row)
     return [
         IgnoredSale(
             tuple(r.row for r in rows),
@@ -206,14 +257,16 @@ def _ignored_sales(ledger: Ledger, ignored: list[IgnoredRow]) -> list[IgnoredSal
     ]
 
 
-def _named(errors: list[LineError], lines: list[Line]) -> list[RowError]:
-    """The pipeline's (line, field) errors as (rows, column)."""
+def _named(errors: list[LineError], lines: dict[int, Line]) -> list[RowError]:
+    """The pipeline's (line, field) errors as (rows, column), ``lines`` the
+    lines they name, by number."""
     named = []
     for e in errors:
-        if not 1 <= e.line <= len(lines):  # pragma: no cover - the pipeline names our lines
+        line = lines.get(e.line)
+        if line is None:  # pragma: no cover - the pipeline names our lines
             named.append(RowError((), None, e.reason, e.field, e.status))
             continue
-        rows, column = lines[e.line - 1].where(e.field)
+        rows, column = line.where(e.field)
         named.append(RowError(rows, column, e.reason, e.field, e.status))
     return named
 

@@ -8,23 +8,41 @@ is in its ``values`` table, the rows of one split sale agree. Everything the
 ledger itself checks (money and its decimals, ids, known reps and sales, shares
 summing to 1, bounds, conflicts with what is stored) is left to the one import
 pipeline, which checks a CRM file exactly as it checks JSON Lines.
+
+Rows are converted as they are read, in bounded memory (`convert_rows`): a row
+of a sale waits on disk (`ledger.crm.spill`) until every row is read, since
+the other rows of a split sale may lie anywhere in the file; then each sale is
+converted from its rows, one sale at a time, and each line kept on disk in its
+place, for the import to read in order.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
-from ledger.crm.readers import Column, Row, Table, column_letter
+from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
+from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
 from policies.money import ungrouped
 
-__all__ = ["Cell", "Converted", "IgnoredRow", "Line", "RowError", "convert"]
+__all__ = [
+    "Cell",
+    "Conversion",
+    "Converted",
+    "IgnoredRow",
+    "Line",
+    "RowError",
+    "convert",
+    "convert_rows",
+]
 
 _HUNDRED = Decimal(100)
 # A split percent as CRMs write it: up to 100 and some decimals (the share's own
@@ -114,13 +132,70 @@ class Converted:
     """The lines of an export (sales, then cancellations, then payments: a
     cancellation may name a sale of the same file), what went wrong, how many
     rows the mapping ignores, and the ignored rows that name a sale the file
-    does not cancel."""
+    does not cancel — held whole (`Conversion` keeps them on disk)."""
 
     lines: list[Line]
     errors: list[RowError]
     rows: int
     ignored: int
     ignored_sales: list[IgnoredRow] = field(default_factory=list)
+
+
+@dataclass
+class Conversion:
+    """An export's rows converted, their lines kept on disk in the order the
+    import takes them (`Converted` says which), read back as they are
+    needed: what went wrong (each bad row), how many rows were read and how
+    many the mapping ignores."""
+
+    spill: Spill
+    errors: list[RowError]
+    rows: int
+    ignored: int
+    columns: dict[int, Column]  # the columns the mapping reads, by index
+    kind_column: Column | None  # where an ignored row says so
+
+    def lines(self) -> Iterator[Line]:
+        for text, meta in self.spill.lines():
+            yield self._line(text, meta)
+
+    def lines_at(self, numbers: set[int]) -> dict[int, Line]:
+        """The lines numbered ``numbers`` (from 1: the import's line numbers)."""
+        found = self.spill.lines_at(numbers)
+        return {number: self._line(*found[number]) for number in found}
+
+    def texts(self) -> Iterable[str]:
+        """The lines as the import reads them, JSON, in order (read again from
+        the first line by each iteration)."""
+        return self.spill.texts()
+
+    def ignored_sales(self) -> Iterator[IgnoredRow]:
+        """The ignored rows that name a sale the export does not cancel, in order."""
+        for row, sale_id, said in self.spill.ignored():
+            yield IgnoredRow(row, sale_id, said, self.kind_column)
+
+    def ignored_sale_ids(self) -> Iterator[str]:
+        """The sales of `ignored_sales`, each once."""
+        return self.spill.ignored_sale_ids()
+
+    def held(self) -> Converted:
+        """All of it in memory (a small export's, or a test's)."""
+        lines = list(self.lines())
+        return Converted(lines, self.errors, self.rows, self.ignored, list(self.ignored_sales()))
+
+    def _line(
+        self, text: str, meta: tuple[dict[str, list[tuple[int, int]]], list[int], bool]
+    ) -> Line:
+        origins, rows, partial = meta
+        return Line(
+            json.loads(text),
+            {
+                name: [Cell(row, self.columns.get(index)) for row, index in cells]
+                for name, cells in origins.items()
+            },
+            rows,
+            partial,
+        )
 
 
 class _Bad(Exception):  # noqa: N818 - an internal signal, always turned into a RowError
@@ -135,10 +210,20 @@ class _Reader:
     """Reads a mapping's fields from rows (columns resolved once, up front)."""
 
     mapping: CrmMapping
-    table: Table
+    table: Sheet
     zone: tzinfo | None
     errors: list[RowError]
-    _columns: dict[str, Column] = field(default_factory=dict)
+    columns: dict[str, Column] = field(default_factory=dict)
+
+    def resolve_all(self) -> None:
+        """`resolve` every field the mapping reads from a column."""
+        for section in ("sale", "cancellation", "payment"):
+            spec = getattr(self.mapping, section)
+            if spec is None:
+                continue
+            for name, value in spec:
+                self.resolve(f"{section}.{name}", value)
+        self.resolve("kind", self.mapping.kind)
 
     def resolve(self, name: str, spec: FieldMap | None) -> None:
         """Check that a field's column is in the header, once (else one error,
@@ -147,11 +232,11 @@ class _Reader:
         if spec is None:
             return
         column = as_field(spec).column
-        if column is None or column in self._columns:
+        if column is None or column in self.columns:
             return
         found = self.table.columns(column)
         if len(found) == 1:
-            self._columns[column] = found[0]
+            self.columns[column] = found[0]
             return
         if found:
             *others, last = (column_letter(c.index) for c in found)
@@ -177,7 +262,7 @@ class _Reader:
         if f.value is not None:
             return f.value, Cell(row.number, None)
         assert f.column is not None
-        column = self._columns[f.column]
+        column = self.columns[f.column]
         cell = Cell(row.number, column)
         raw = unicodedata.normalize("NFC", row.cell(column))
         if len(raw) > _MAX_CELL:
@@ -284,47 +369,138 @@ class _SaleGroup:
 
 
 def convert(table: Table, mapping: CrmMapping) -> Converted:
-    """The import lines of ``table`` under ``mapping`` (module docstring)."""
-    errors: list[RowError] = []
-    reader = _Reader(mapping, table, mapping.zone(), errors)
-    for section in ("sale", "cancellation", "payment"):
-        spec = getattr(mapping, section)
-        if spec is None:
-            continue
-        for name, value in spec:
-            reader.resolve(f"{section}.{name}", value)
-    reader.resolve("kind", mapping.kind)
-    if errors:  # a column missing from the header: every row would say so
-        return Converted([], errors, len(table.rows), 0)
+    """The import lines of ``table`` under ``mapping``, held whole."""
+    with closing(Spill()) as spill:
+        return convert_rows(table, table.rows, mapping, spill).held()
 
-    sales: dict[str, _SaleGroup] = {}
-    cancellations: list[Line] = []
-    payments: list[Line] = []
-    ignored: list[IgnoredRow | None] = []
+
+def convert_rows(
+    sheet: Sheet, rows: Iterable[Row], mapping: CrmMapping, spill: Spill
+) -> Conversion:
+    """The import lines of ``rows`` (read once, as they come), kept in ``spill``.
+
+    Two passes, neither holding more than a row or a sale: each row as it is
+    read — its kind, and then an ignored row's sale, a cancellation's or a
+    payment's line, or a sale's row kept for later —, then each sale from all
+    its rows. A sale with a row that cannot be read is `Line.partial`: its
+    line lacks that row."""
+    errors: list[RowError] = []
+    reader = _Reader(mapping, sheet, mapping.zone(), errors)
+    reader.resolve_all()
+    columns = {c.index: c for c in reader.columns.values()}
+    kind_column = None
+    if mapping.kind is not None and (name := as_field(mapping.kind).column) is not None:
+        kind_column = reader.columns.get(name)
+    conversion = Conversion(spill, errors, 0, 0, columns, kind_column)
+    if errors:  # a column missing from the header: every row would say so
+        conversion.rows = sum(1 for _ in rows)  # read through: a bad record is still named
+        return conversion
+
+    keep = _Kept(columns)
     spoiled: set[str] = set()  # sales with a row that could not be read
-    for row in table.rows:
+    for row in rows:
+        conversion.rows += 1
         kind: Kind | None = None
         try:
             kind = _kind(reader, row)
             if kind == "ignore":
-                ignored.append(_ignored(reader, row))
-            else:
-                _row(reader, row, kind, sales=sales, cancellations=cancellations, payments=payments)
+                conversion.ignored += 1
+            _first_pass(reader, row, kind, spill, keep)
         except _Bad as bad:
             errors.append(RowError((bad.cell.row,), bad.cell.column, bad.reason))
             if kind in {None, "sale", "cancelled_sale"}:
                 spoiled.add(_sale_id(reader, row) or "")
-    for sale_id, group in sales.items():
+    for sale_id, members in spill.sale_groups():
+        _sale(reader, sale_id, members, spill, spoiled)
+    errors.sort(key=lambda e: e.rows[0])  # one a row: in the order of the rows
+    return conversion
+
+
+def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept) -> None:
+    """A row as it is read: an ignored row's sale, a cancellation's or a
+    payment's line, or a sale's row kept until all its rows are read."""
+    if kind == "ignore":
+        ignored = _ignored(reader, row)
+        if ignored is not None:
+            spill.add_ignored(ignored.row, ignored.sale_id, ignored.said)
+    elif kind in {"sale", "cancelled_sale"}:
+        spill.add_sale_row(_group(reader, row), row.number, kind, keep(row))
+    elif kind == "cancellation":
+        _keep(spill, CANCELLATION, row.number, _cancellation(reader, row))
+    else:
+        _keep(spill, PAYMENT, row.number, _payment(reader, row))
+
+
+def _sale(
+    reader: _Reader,
+    sale_id: str,
+    members: list[tuple[int, str, tuple[str, ...]]],
+    spill: Spill,
+    spoiled: set[str],
+) -> None:
+    """Convert one sale from all its rows (number, kind, cells), in order; its
+    line and its cancellation's kept in their places (the row that made each)."""
+    sales: dict[str, _SaleGroup] = {}
+    cancellations: list[Line] = []
+    for number, kind, cells in members:
+        row = Row(number, cells)
+        try:
+            _row(
+                reader,
+                row,
+                cast("Kind", kind),
+                sales=sales,
+                cancellations=cancellations,
+                payments=[],
+            )
+        except _Bad as bad:
+            reader.errors.append(RowError((bad.cell.row,), bad.cell.column, bad.reason))
+            spoiled.add(sale_id)
+    for group in sales.values():  # one at most: its rows all name it
         group.line.partial = sale_id in spoiled
-    lines = [_with_splits(g) for g in sales.values()]
-    cancelled = {line.data["sale_id"] for line in cancellations}  # by this very file
-    return Converted(
-        [*lines, *cancellations, *payments],
-        errors,
-        len(table.rows),
-        len(ignored),
-        [i for i in ignored if i is not None and i.sale_id not in cancelled],
+        _keep(spill, SALE, group.first.number, _with_splits(group))
+    for line in cancellations:
+        _keep(spill, CANCELLATION, line.rows[0], line)
+
+
+def _keep(spill: Spill, section: int, row: int, line: Line) -> None:
+    """Keep a line in ``spill`` at its place, ``row`` in ``section``; with it,
+    the cells each field came from (by column index: -1 for none)."""
+    origins = {
+        name: [(c.row, -1 if c.column is None else c.column.index) for c in cells]
+        for name, cells in line.origins.items()
+    }
+    spill.add_line(
+        section, row, json.dumps(line.data, ensure_ascii=False), (origins, line.rows, line.partial)
     )
+    if section == CANCELLATION:
+        spill.add_cancelled(line.data["sale_id"])
+
+
+class _Kept:
+    """A row's cells as a sale's row waits with them: those the mapping reads
+    (the rest blank, and none after the last it reads)."""
+
+    def __init__(self, columns: dict[int, Column]) -> None:
+        self._read = set(columns)
+        self._width = max(columns, default=-1) + 1
+
+    def __call__(self, row: Row) -> tuple[str, ...]:
+        return tuple(
+            cell if index in self._read else ""
+            for index, cell in enumerate(row.cells[: self._width])
+        )
+
+
+def _group(reader: _Reader, row: Row) -> str:
+    """The sale a sale's row belongs to; one whose id cannot be read is
+    refused as converting it would refuse it."""
+    sale_id = _sale_id(reader, row)
+    if sale_id is None:
+        spec = reader.mapping.sale
+        assert spec is not None
+        sale_id, _ = reader.required(row, spec.id, "sale.id")  # raises
+    return sale_id
 
 
 def _sale_id(reader: _Reader, row: Row) -> str | None:

@@ -16,6 +16,11 @@ numbers exactly as Excel shows their shortest form (never a binary float's
 tail), percent-formatted numbers as percent (``0.6`` shown as ``60%`` is
 ``"60%"``), dates and times in ISO 8601 (without an offset: the mapping's
 timezone applies).
+
+An export is streamed, never held whole (`open_export`): a CSV's bytes are
+read through once, a block at a time, to tell (or check) their encoding, then
+its records are parsed as they are decoded; an xlsx sheet is read a row at a
+time (openpyxl's read-only mode). `read_table` holds one whole, for small files.
 """
 
 from __future__ import annotations
@@ -23,14 +28,32 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import sys
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO, Protocol, TypedDict, Unpack
 
-__all__ = ["SUFFIXES", "Column", "ReadError", "Row", "Table", "column_letter", "read_table"]
+__all__ = [
+    "SUFFIXES",
+    "Column",
+    "Export",
+    "ReadError",
+    "ReadOptions",
+    "Row",
+    "Sheet",
+    "Table",
+    "column_letter",
+    "decode",
+    "open_export",
+    "read_table",
+]
+
+_Records = Generator[tuple[int, tuple[str, ...]], None, None]
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 _BOMS = (
@@ -38,6 +61,18 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# Codecs whose incremental decoder takes a byte-order mark otherwise than the
+# whole-text decode (utf-16's refuses a stream without one, which the whole
+# decode reads in the machine's order): the mark is skipped, and the bytes
+# decoded in the order it says.
+_MARKED = {
+    "utf-8-sig": ((codecs.BOM_UTF8, "utf-8"),),
+    "utf-16": ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")),
+    "utf-32": ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")),
+}
+_NATIVE = {"utf-8-sig": "utf-8", "utf-16": f"utf-16-{sys.byteorder[0]}e"}
+_NATIVE["utf-32"] = f"utf-32-{sys.byteorder[0]}e"
+_BLOCK = 1 << 20  # bytes decoded at a time
 
 
 class ReadError(ValueError):
@@ -66,9 +101,21 @@ class Row:
         return self.cells[column.index].strip() if column.index < len(self.cells) else ""
 
 
+class Sheet(Protocol):
+    """What converting rows needs of an export besides the rows: its header."""
+
+    @property
+    def header(self) -> tuple[str, ...]: ...
+
+    @property
+    def header_row(self) -> int: ...
+
+    def columns(self, name: str) -> tuple[Column, ...]: ...
+
+
 @dataclass(frozen=True)
 class Table:
-    """A header and the rows under it (blank rows left out)."""
+    """A header and the rows under it (blank rows left out), held whole."""
 
     header: tuple[str, ...]
     header_row: int
@@ -76,15 +123,35 @@ class Table:
     encoding: str | None  # CSV: the encoding it was read in
 
     def columns(self, name: str) -> tuple[Column, ...]:
-        """Every column with this header (surrounding spaces ignored): more than
-        one is a header that cannot say which column it means (a report with
-        two "Amount" columns), for the caller to refuse — never the first."""
-        wanted = name.strip()
-        return tuple(
-            Column(text.strip(), index)
-            for index, text in enumerate(self.header)
-            if text.strip() == wanted
-        )
+        return _columns(self.header, name)
+
+
+@dataclass
+class Export:
+    """An export open for reading: its header read, its rows (blank ones left
+    out) streamed, once, from ``rows``. Closing it closes the file (`closing`)."""
+
+    header: tuple[str, ...]
+    header_row: int
+    encoding: str | None  # CSV: the encoding it is read in
+    rows: Iterator[Row]
+    _close: Callable[[], None] = field(repr=False)
+
+    def columns(self, name: str) -> tuple[Column, ...]:
+        return _columns(self.header, name)
+
+    def close(self) -> None:
+        self._close()
+
+
+def _columns(header: tuple[str, ...], name: str) -> tuple[Column, ...]:
+    """Every column with this header (surrounding spaces ignored): more than
+    one is a header that cannot say which column it means (a report with two
+    "Amount" columns), for the caller to refuse — never the first."""
+    wanted = name.strip()
+    return tuple(
+        Column(text.strip(), index) for index, text in enumerate(header) if text.strip() == wanted
+    )
 
 
 def column_letter(index: int) -> str:
@@ -97,7 +164,24 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def read_table(
+class ReadOptions(TypedDict, total=False):
+    """How `open_export` reads an export: its arguments after the path."""
+
+    encoding: str | None
+    otherwise: str | None
+    delimiter: str
+    sheet: str | None
+    header_row: int
+
+
+def read_table(path: Path, **options: Unpack[ReadOptions]) -> Table:
+    """The export at ``path`` as a `Table`, held whole (read as `open_export`
+    reads it)."""
+    with closing(open_export(path, **options)) as export:
+        return Table(export.header, export.header_row, tuple(export.rows), export.encoding)
+
+
+def open_export(
     path: Path,
     *,
     encoding: str | None = None,
@@ -105,95 +189,180 @@ def read_table(
     delimiter: str = ",",
     sheet: str | None = None,
     header_row: int = 1,
-) -> Table:
-    """The export at ``path`` (CSV, or xlsx/xlsm by its suffix) as a `Table`;
-    ``encoding`` and ``otherwise`` as `decode` takes them."""
+) -> Export:
+    """The export at ``path`` (CSV, or xlsx/xlsm by its suffix), its header
+    read and its rows left to stream; ``encoding`` and ``otherwise`` as
+    `decode` takes them. A CSV is read through first, a block at a time, for
+    its encoding: one it cannot be read in is refused before any row is read.
+    A `ReadError` met further on (a record that is not CSV) is raised by the
+    rows, where it is met."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ReadError(f"{path.name}: a CRM export is .csv or .xlsx, not {suffix or 'no suffix'}")
     try:
         if suffix == ".csv":
-            text, used = decode(path.read_bytes(), encoding, otherwise=otherwise)
-            records = _csv_records(text, delimiter)
+            with path.open("rb") as raw:
+                used: str | None = _encoding_of(raw, encoding, otherwise)
+            records = _csv_records(path, str(used), delimiter)
         else:
             used = None
             records = _xlsx_records(path, sheet)
+        return _export(_readable(path, records), header_row, used)
     except OSError as exc:
-        raise ReadError(f"{path.name}: cannot read it ({exc.strerror or exc})") from None
-    return _table(records, header_row, used)
+        raise ReadError(_unreadable(path, exc)) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    return f"{path.name}: cannot read it ({exc.strerror or exc})"
+
+
+def _readable(path: Path, records: _Records) -> _Records:
+    """``records``, a file that fails to read said so (`ReadError`)."""
+    try:
+        yield from records
+    except OSError as exc:
+        raise ReadError(_unreadable(path, exc)) from None
+    finally:
+        records.close()
 
 
 def decode(data: bytes, encoding: str | None, *, otherwise: str | None = None) -> tuple[str, str]:
-    """The text of a CSV file and the encoding it was read in (the module
-    docstring says which); an undecodable byte is named with its line.
+    """The text of a CSV file and the encoding it was read in; an
+    undecodable byte is named with its line (`ReadError`).
 
     A byte-order mark wins over the encoding given: it is the file saying what
     it is (a GB18030 mapping's CRM file saved again as Excel's "CSV UTF-8"
     still reads). Without one, ``encoding`` (``--encoding``) is what the file
     is read in; else a file that is UTF-8 is read so, and one that is not in
     ``otherwise`` (a mapping's ``encoding``: a UTF-8 export of that CRM still
-    reads), or refused (`ReadError`) when none is named: GB18030 and
-    Windows-1252 decode each other's bytes without an error, so a guess would
-    store the wrong letters silently."""
+    reads), or refused when none is named: GB18030 and Windows-1252 decode
+    each other's bytes without an error, so a guess would store the wrong
+    letters silently. `open_export` reads a file by the same rules, streamed."""
+    used = _encoding_of(io.BytesIO(data), encoding, otherwise)
+    return data.decode(used), used
+
+
+def _encoding_of(source: BinaryIO, encoding: str | None, otherwise: str | None) -> str:
+    """The encoding to read ``source`` (seekable bytes) in, by `decode`'s rules,
+    each candidate decoded through a block at a time."""
     given, fallback = _encoding(encoding), _encoding(otherwise)
+    source.seek(0)
+    head = source.read(4)
     for bom, name in _BOMS:
-        if data.startswith(bom):
-            return _decoded(data, name, "--encoding"), name
+        if head.startswith(bom):
+            _decodes(source, name, "--encoding")
+            return name
     if given is not None:
-        return _decoded(data, given, "--encoding"), given
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        if fallback is not None:
-            return _decoded(data, fallback, "the mapping's encoding"), fallback
-        raise ReadError(
-            f"line {_line_of(data, exc)}: the file is not UTF-8 (byte {exc.start}), and which "
-            "encoding it is in cannot be told from its bytes; name it with --encoding (or "
-            "the mapping's encoding): gb18030 for Excel's CSV on Chinese Windows, cp1252 "
-            "for Excel's CSV on Western Windows (Latin-1)"
-        ) from None
-
-
-def _line_of(data: bytes, exc: UnicodeDecodeError) -> int:
-    """The line of ``data`` where ``exc`` found a byte it could not decode."""
-    return data[: exc.start].count(b"\n") + 1
+        _decodes(source, given, "--encoding")
+        return given
+    bad = _undecodable(source, "utf-8")
+    if bad is None:
+        return "utf-8"
+    if fallback is not None:
+        _decodes(source, fallback, "the mapping's encoding")
+        return fallback
+    line, start, _ = bad
+    raise ReadError(
+        f"line {line}: the file is not UTF-8 (byte {start}), and which "
+        "encoding it is in cannot be told from its bytes; name it with --encoding (or "
+        "the mapping's encoding): gb18030 for Excel's CSV on Chinese Windows, cp1252 "
+        "for Excel's CSV on Western Windows (Latin-1)"
+    )
 
 
 def _encoding(name: str | None) -> str | None:
     if name is None:
         return None
     try:
-        return codecs.lookup(name).name
+        found = codecs.lookup(name).name
     except LookupError:
         raise ReadError(f"encoding: unknown encoding {name!r}") from None
-
-
-def _decoded(data: bytes, encoding: str, named_by: str) -> str:
     try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = _line_of(data, exc)
+        b"0".decode(found, "ignore")  # (an empty one is not looked up)
+    except LookupError:  # a codec of bytes to bytes (base64, zlib): it was a traceback
+        raise ReadError(f"encoding: {name!r} is not a text encoding") from None
+    return found
+
+
+def _decodes(source: BinaryIO, encoding: str, named_by: str) -> None:
+    """Refuse ``source`` unless all of it decodes in ``encoding``."""
+    bad = _undecodable(source, encoding)
+    if bad is not None:
+        line, start, reason = bad
         raise ReadError(
-            f"line {line}: byte {exc.start} is not valid {encoding} ({exc.reason}); "
-            f"is {named_by} right?"
-        ) from None
+            f"line {line}: byte {start} is not valid {encoding} ({reason}); is {named_by} right?"
+        )
 
 
-def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, tuple[str, ...]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, record in enumerate(reader, start=1):
-            yield number, tuple(record)
-    except csv.Error as exc:
-        raise ReadError(f"row {number + 1}: not CSV ({exc})") from None
+def _stream_codec(head: bytes, encoding: str) -> tuple[str, int]:
+    """The codec that decodes a file in ``encoding`` a block at a time, and
+    the bytes of byte-order mark to skip first (`_MARKED`)."""
+    for bom, codec in _MARKED.get(encoding, ()):
+        if head.startswith(bom):
+            return codec, len(bom)
+    return _NATIVE.get(encoding, encoding), 0
 
 
-def _xlsx_records(path: Path, sheet: str | None) -> Iterator[tuple[int, tuple[str, ...]]]:
+def _undecodable(source: BinaryIO, encoding: str) -> tuple[int, int, str] | None:
+    """The first byte of ``source`` that ``encoding`` cannot decode — its line,
+    offset and why — or None, found a block at a time, said as decoding the
+    whole would say it: the offset counted as that decode counts it (utf-8-sig
+    from after its mark), the line one more than the newline bytes before it."""
+    source.seek(0)
+    codec, skip = _stream_codec(source.read(4), encoding)
+    counted_from = skip if encoding == "utf-8-sig" else 0
+    source.seek(0)
+    tail = source.read(skip)  # the last bytes before ``fed`` (the mark, at first)
+    decoder = codecs.getincrementaldecoder(codec)()
+    fed = skip  # bytes given to the decoder, the mark counted
+    newlines = 0  # before ``fed``
+    while True:
+        block = source.read(_BLOCK)
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            # ``exc.object``: the bytes the decoder held back from before, then this block
+            pending = len(exc.object) - len(block)
+            at = fed - pending + exc.start  # the byte's offset in the file
+            start = at - counted_from
+            before = newlines - exc.object[:pending].count(b"\n")
+            before += exc.object[: exc.start].count(b"\n")
+            seen, base = tail + block, fed - len(tail)  # the file from ``base`` on
+            before -= seen[start - base : at - base].count(b"\n")
+            return before + 1, start, exc.reason
+        if not block:
+            return None
+        newlines += block.count(b"\n")
+        fed += len(block)
+        tail = (tail + block[-8:])[-8:]
+
+
+def _csv_records(path: Path, encoding: str, delimiter: str) -> _Records:
+    """The records of a CSV file in ``encoding`` (every byte of which was
+    found to decode), decoded as they are parsed."""
+    with path.open("rb") as raw:
+        codec, skip = _stream_codec(raw.read(4), encoding)
+        raw.seek(skip)
+        text = io.TextIOWrapper(raw, encoding=codec, newline="")
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        number = 0
+        try:
+            for number, record in enumerate(reader, start=1):
+                yield number, tuple(record)
+        except csv.Error as exc:
+            raise ReadError(f"row {number + 1}: not CSV ({exc})") from None
+        except UnicodeDecodeError:  # it decoded a moment before: changed since
+            raise ReadError(f"{path.name}: the file changed while it was read") from None
+        finally:
+            text.detach()
+
+
+def _xlsx_records(path: Path, sheet: str | None) -> _Records:
     from openpyxl import load_workbook  # noqa: PLC0415 - only xlsx imports pay for it
 
     try:
-        book = load_workbook(path, read_only=False, data_only=True)
+        # read-only: the sheet is parsed as its rows are read, never held whole
+        book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
     try:
@@ -203,10 +372,10 @@ def _xlsx_records(path: Path, sheet: str | None) -> Iterator[tuple[int, tuple[st
             worksheet = book[sheet]
         else:
             raise ReadError(f"sheet: the workbook has no sheet {sheet!r}; it has {book.sheetnames}")
-        rows = worksheet.iter_rows(
-            min_row=1, max_row=worksheet.max_row, max_col=worksheet.max_column
-        )
-        for number, cells in enumerate(rows, start=1):
+        # the size a sheet declares is its writer's word, and read-only mode
+        # would stop there: every row and cell written is read instead
+        worksheet.reset_dimensions()
+        for number, cells in enumerate(worksheet.iter_rows(), start=1):
             yield number, tuple(_cell_text(c.value, c.number_format) for c in cells)
     finally:
         book.close()
@@ -236,19 +405,18 @@ def _plain(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _table(
-    records: Iterator[tuple[int, tuple[str, ...]]], header_row: int, encoding: str | None
-) -> Table:
+def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
+    """The header of ``records`` read, the rows under it left to stream. A
+    missing header is refused once the rest is read: a record that is not CSV
+    further on is named first, as when the file was read whole."""
     header: tuple[str, ...] | None = None
-    rows: list[Row] = []
     for number, cells in records:
-        if number < header_row:
-            continue
         if number == header_row:
             header = cells
-            continue
-        if any(c.strip() for c in cells):
-            rows.append(Row(number, cells))
+            break
     if header is None or not any(h.strip() for h in header):
+        for _ in records:
+            pass
         raise ReadError(f"row {header_row}: the header row is missing or empty")
-    return Table(header, header_row, tuple(rows), encoding)
+    rows = (Row(number, cells) for number, cells in records if any(c.strip() for c in cells))
+    return Export(header, header_row, encoding, rows, records.close)

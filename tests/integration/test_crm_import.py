@@ -149,6 +149,57 @@ class TestSamplesEqualTheirJsonLines:
         assert stored_count(ledger) == before
 
 
+class TestStreamed:
+    def test_the_import_reads_its_lines_from_disk_as_it_goes(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The converted lines reach the import as a stream from disk, not a list
+        the size of the export (which held a 100,000-row export in ~450 MB):
+        read as the import asks, and read again from the first line when it
+        asks again (it does, after a dropped connection)."""
+        _demo_org(ledger)
+        given: list[Any] = []
+        real = ledger.import_lines
+
+        def import_lines(lines: Any, **options: Any) -> Any:
+            given.append(lines)
+            first, again = list(lines), (lines.seek(0), list(lines))[1]
+            assert first == again
+            return real(lines, **options)
+
+        monkeypatch.setattr(ledger, "import_lines", import_lines)
+        done = import_export(ledger, CRM / "salesforce-opportunities.csv", _sf_rules(), actor="a")
+        assert (done.result.stored, done.lines) == (5, 5)
+        [lines] = given
+        assert not isinstance(lines, list | tuple)
+
+    def test_a_split_sale_scattered_through_a_large_export(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """Each sale's second split row thousands of rows after its first: one
+        sale each, stored with both splits, in the order of their first rows."""
+        header, *rows = (
+            (CRM / "salesforce-opportunities.csv").read_text(encoding="utf-8").splitlines()
+        )
+        beta_li, beta_wang = rows[1], rows[2]  # sale AbCd2: 60 % / 40 %
+        firsts, seconds = [], []
+        for i in range(1_500):
+            sale_id = f"0065g{i:013d}"
+            firsts.append(beta_li.replace("0065g00000AbCd2AAA", sale_id))
+            seconds.append(beta_wang.replace("0065g00000AbCd2AAA", sale_id))
+        path = tmp_path / "scattered.csv"
+        path.write_text("\n".join([header, *firsts, *seconds]) + "\n", encoding="utf-8")
+        _demo_org(ledger)
+        before = stored_count(ledger)
+        done = import_export(ledger, path, _sf_rules(), actor="a", keep_outcomes=False)
+        assert (done.rows, done.lines, done.result.stored) == (3_000, 1_500, 1_500)
+        assert done.result.outcomes == []
+        assert stored_count(ledger) == before + 1_500
+        sales = [r.data for r in ledger.iter_log() if r.type == "SaleRecorded"]
+        assert [s["sale_id"] for s in sales[-1_500:]] == [f"0065g{i:013d}" for i in range(1_500)]
+        assert {tuple(x["share"] for x in s["splits"]) for s in sales[-1_500:]} == {("0.6", "0.4")}
+
+
 def _salesforce(tmp_path: Path, edit: Any) -> Path:
     """The Salesforce sample with ``edit`` applied to its lines."""
     lines = (CRM / "salesforce-opportunities.csv").read_text(encoding="utf-8").splitlines()
