@@ -174,3 +174,21 @@ def test_bench_queues_times_every_role_and_the_overview(store: str) -> None:
         for role in ("rep", "manager", "finance")
     } | {("overview", "finance")}
     assert all(f["store"] == store and f["p99"] >= f["p50"] >= 0 for f in figures)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("store", "via"), [("sqlite", "cli"), ("postgres", "cli"), ("sqlite", "library")]
+)
+def test_bench_crm_imports_a_whole_export_in_a_process_of_its_own(store: str, via: str) -> None:
+    """`python -m bench.crm`, small: the generated export (its split rows
+    scattered) imports whole — every row read, none refused — and the peak
+    printed is the importing process's."""
+    if store == "postgres":
+        require_postgres()
+    [figure] = _bench("bench.crm", "--rows", "400", "--store", store, "--via", via)
+    assert (figure["bench"], figure["store"], figure["via"]) == ("crm_import", store, via)
+    assert 400 <= figure["rows"] <= 402  # the last sale's split rows whole
+    assert 0 < figure["stored"] < figure["rows"]
+    assert figure["peak_rss_mib"] > 0
+    assert figure["rows_per_s"] > 0
