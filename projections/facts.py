@@ -637,9 +637,7 @@ class LedgerFacts:
         if r.type == "ViolationOverturned":
             return self.cases[d["case_id"]].record.occurred_at.date()
         if r.type == "ApprovalRejected" and d["subject_id"] in self.runs:
-            # the periods the open run gave its reps close again (`activity_periods`):
-            # from wherever each rep's own facts end, so no bound (rare, unlike approvals)
-            return None
+            return self._rejected_run_since(self.runs[d["subject_id"]])
         if r.type in {"ApprovalGranted", "ApprovalRejected"}:
             return self._subject_since(d["subject_id"], own)
         if r.type == "PayoutPaid":
@@ -652,6 +650,20 @@ class LedgerFacts:
         if "period" in d:
             return min(own, parse_period(d["period"]).first_day)
         return own
+
+    def _rejected_run_since(self, run: RunInfo) -> date:
+        """The run's period, or the period after the last one a rep of it keeps
+        without it, whichever is earlier: an open run gave each of its reps the
+        periods up to its own (`projections.periods.activity_periods`), and
+        rejected, those close again."""
+        from projections.periods import activity_periods  # noqa: PLC0415 - it reads these facts
+
+        start = parse_period(run.period)
+        for statement in run.record.data["statements"]:
+            rep_id = statement["rep_id"]
+            if rep_id in self.reps and self.period_kind(rep_id) == start.kind:
+                start = min(start, activity_periods(self, rep_id, start.kind)[-1].next())
+        return start.first_day
 
     def _paid_chain_start(self, run: RunInfo) -> date:
         """Paying a period locks it, and moves where the corrections of the paid

@@ -166,6 +166,7 @@ class TestOneRunPerRepPeriod:
         assert last_period() == "2030-Q1"
         _decide(ledger, run_id, granted=False)
         assert last_period() == Q3
+        assert verify_views(ledger) == []  # the catch-up's rows are a fresh replay's
 
     def test_an_approved_unpaid_run_still_holds_its_reps(self, ledger: Ledger) -> None:
         reports, first = _store_and_run(ledger, "r1")
