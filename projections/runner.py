@@ -33,7 +33,7 @@ from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP
 from ledger.errors import ReadModelsDamagedError
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
-from policies.periods import Period, period_of
+from policies.periods import Period, parse_period, period_of
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
 from projections.discipline_history import history
@@ -256,11 +256,12 @@ def compute_rows(
             facts, calc, rep_id, (since or {}).get(rep_id), stored=stored, totals=totals
         )
         balances, attainment, statements = rep_rows(facts, calc, rep_id, start)
+        kept = _kept_totals(totals, rep_id, start)
         for key, statement in statements.items():
             statement.pop("as_of", None)
             statement.pop("chain_head", None)
-            if totals is not None:
-                totals[rep_id, key] = total_and_events(statement)
+            if kept is not None:
+                kept[key] = total_and_events(statement)
         entries = history(facts, calc, rep_id)
         calc.forget(rep_id)
         if cache is not None:
@@ -299,7 +300,7 @@ def _start_period(
     )
     previous = start.previous()
     if previous >= facts.first_period(rep_id, kind) and not calc.is_paid(rep_id, previous):
-        known = totals.get((rep_id, str(previous))) if totals is not None else None
+        known = totals.get(rep_id, {}).get(str(previous)) if totals is not None else None
         if known is None:
             row = stored.row("statements", rep_id, str(previous))
             if row is None:
@@ -309,8 +310,26 @@ def _start_period(
     return start
 
 
-# (rep, period) -> a stored statement's total and the events its lines rest on
-Totals = dict[tuple[str, str], tuple[Decimal, tuple[str, ...]]]
+# rep -> period -> a stored statement's total and the events its lines rest on
+Totals = dict[str, dict[str, tuple[Decimal, tuple[str, ...]]]]
+
+
+def _kept_totals(
+    totals: Totals | None, rep_id: str, start: Period | None
+) -> dict[str, tuple[Decimal, tuple[str, ...]]] | None:
+    """``rep_id``'s kept totals, less those of ``start`` on (all: None): the
+    rows from there are replaced, and a period that has no row any more (a
+    rejected run's, closed again) must not be taken for a stored one — the
+    period after it would carry in from a row that is not there, and the
+    period itself would never be written again when it comes back."""
+    if totals is None:
+        return None
+    kept = totals.setdefault(rep_id, {})
+    for key in list(kept):
+        period = parse_period(key)
+        if start is None or period.kind != start.kind or period >= start:
+            del kept[key]
+    return kept
 
 
 def total_and_events(statement: Mapping[str, Any]) -> tuple[Decimal, tuple[str, ...]]:

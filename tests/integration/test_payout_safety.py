@@ -168,6 +168,21 @@ class TestOneRunPerRepPeriod:
         assert last_period() == Q3
         assert verify_views(ledger) == []  # the catch-up's rows are a fresh replay's
 
+    def test_a_run_after_a_rejected_one_writes_the_periods_between(self, ledger: Ledger) -> None:
+        """The projector kept the totals of the rows the rejected 2030-Q1 run
+        had (to carry a balance in without reading them): rejected, those rows
+        went, the totals stayed, and a run of 2027-Q2 then took the stale
+        2027-Q1 total for a stored row — 2027-Q1 was never written (verify
+        found it missing from the projection)."""
+        reports = _store(ledger, "r1")
+        mistyped = _run(reports, "2030-Q1")
+        reports.catch_up()  # r1's rows to 2030-Q1
+        _decide(ledger, mistyped, granted=False)
+        reports.catch_up()  # to Q3 again
+        _run(reports, "2027-Q2")
+        reports.catch_up()
+        assert verify_views(ledger) == []
+
     def test_an_approved_unpaid_run_still_holds_its_reps(self, ledger: Ledger) -> None:
         reports, first = _store_and_run(ledger, "r1")
         _decide(ledger, first)
