@@ -1,4 +1,4 @@
-"""The rep directory (team, manager, plan; no names) and each rep's disputes.
+"""The rep directory (name, team, manager, plan) and each rep's disputes.
 
 A rep's team and manager change from a transfer's ``occurred_at`` on (SPEC §2),
 which may lie after the day it is recorded, or before a transfer recorded
@@ -32,7 +32,9 @@ __all__ = [
     "team_on",
 ]
 
-REPS = ReadModel("reps", 2, "the rep directory: dated teams and managers, plans, whether they left")
+REPS = ReadModel(
+    "reps", 3, "the rep directory: names, dated teams and managers, plans, whether they left"
+)
 DISPUTES = ReadModel("disputes", 1, "each rep's disputes, open and resolved")
 
 # A team or manager from a moment on: (its event's occurred_at as recorded, in
@@ -66,8 +68,8 @@ def manager_on(doc: Mapping[str, Any], day: date) -> str | None:
 
 
 class RepRow(Row):
-    """Who a rep reports to on one day and what pays them (`DirectoryRow.on`);
-    names stay in the events only."""
+    """Who a rep reports to on one day and what pays them (`DirectoryRow.on`),
+    as the API's lists send it: no name (the pages read `DirectoryRow.name`)."""
 
     left: bool
     manager_id: str | None
@@ -77,11 +79,15 @@ class RepRow(Row):
 
 
 class DirectoryRow(Row):
-    """A rep's directory row as stored: every team and manager they had, each
-    from its moment on, in that order (ties by log position), and what pays them."""
+    """A rep's directory row as stored: their name (the enrolment's, which no
+    event changes), every team and manager they had, each from its moment on,
+    in that order (ties by log position), and what pays them. ``name`` is None
+    in a row stored before the directory held names (version 2), until the
+    replay of the new version replaces it."""
 
     left: bool
     managers: list[Dated]
+    name: str | None = None
     plan_ids: list[str]
     rep_id: str
     teams: list[Dated]
@@ -131,6 +137,7 @@ def rep_row(facts: LedgerFacts, rep_id: str) -> dict[str, Any]:
         rep_id=rep_id,
         teams=[(at.isoformat(), p, team) for at, p, team in sorted(rep.teams, key=_moment)],
         managers=[(at.isoformat(), p, who) for at, p, who in sorted(rep.managers, key=_moment)],
+        name=rep.enrolled.data["name"],
         plan_ids=sorted({plan_id for _, _, plan_id in rep.assignments}),
         left=rep.left is not None,
     ).doc()

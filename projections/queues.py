@@ -392,8 +392,9 @@ class WorkQueues:
     # -- lists -------------------------------------------------------------------
 
     def reps(self, viewer: Viewer, *, team: str | None = None, page: Page | None = None) -> RepPage:
-        """The reps the viewer may see (team, manager, plans; names stay in the
-        events), by rep id: their team and manager today (`Reports.today`)."""
+        """The reps the viewer may see (team, manager, plans; no names: the
+        pages read those, `Reports.rep_names`), by rep id: their team and
+        manager today (`Reports.today`)."""
         window = page or Page()
         day = self.reports.today()
         if viewer.sees_everyone:  # nothing to decide per row: only the page's validated

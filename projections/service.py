@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -882,6 +882,29 @@ class Reports:
         position = self.fresh() if at is None else at
         return self._directory_row(rep_id, position).managers_between(first, last)
 
+    def rep_names(self, rep_ids: Iterable[str]) -> dict[str, str]:
+        """rep id -> name (their enrolment's) of those of ``rep_ids`` the
+        directory names, as the read models stand now (in a `snapshot`, as of
+        it): a few reps' rows as `rep` reads them (kept per position: a page's
+        scope check has read its rep's already), more picked out of every row
+        in one query (`ViewStore.fields`), never a query per rep of a long
+        list. For the pages, which call a rep "name (id)"; a rep's name is
+        personal data and never logged (SPEC §7: logs name reps by id)."""
+        wanted = set(rep_ids)
+        position = self.fresh()
+        if len(wanted) > _NAMES_ONE_BY_ONE:
+            rows = self.projector.store.fields("reps", ("name",))
+            return {scope: name for scope, _, (name,) in rows if scope in wanted and name}
+        found: dict[str, str] = {}
+        for rep_id in sorted(wanted):
+            try:
+                name = self._directory_row(rep_id, position).name
+            except NotFoundError:
+                continue  # no directory row: the pages show the id alone
+            if name:
+                found[rep_id] = name
+        return found
+
     def _directory_row(self, rep_id: str, position: int) -> DirectoryRow:
         """The rep's directory row as stored, read once per position."""
         kept = self._directory.get(rep_id)
@@ -1385,6 +1408,7 @@ _NO_END = 2**63 - 1
 _KEPT_SUMMARIES = 1024  # statement views a process keeps (`KeptViews`), and their bytes
 _KEPT_BYTES = 64 * 1024 * 1024
 _KEPT_REPS = 10_000  # directory rows a process keeps (`Reports.rep`)
+_NAMES_ONE_BY_ONE = 4  # `Reports.rep_names`: more reps, one query of every name
 
 
 def _utc_today() -> date:
