@@ -161,7 +161,7 @@ def enrol(
         at=at,
         actor="hr-sync",
         rep_id=rep_id,
-        name=f"Name of {rep_id}",
+        name=extra.pop("name", f"Name of {rep_id}"),
         plan_id=plan_id,
         **extra,
     )

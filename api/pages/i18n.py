@@ -9,15 +9,28 @@ beyond ids and numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import HTTPException, Request
+from markupsafe import Markup
 
 from api.deps import negotiate_locale
 from policies.wording import LOCALES, TERMS
 
-__all__ = ["LANG_COOKIE", "WORDS", "choose_locale", "money", "ratio", "term", "words"]
+__all__ = [
+    "LANG_COOKIE",
+    "NAME_SHOWN",
+    "WORDS",
+    "RepNames",
+    "choose_locale",
+    "money",
+    "ratio",
+    "term",
+    "words",
+]
 
 LANG_COOKIE: Final = "il_lang"
 _SHOWN_DIGITS: Final = 20  # an amount's digits either side of the point the pages spell out
@@ -623,3 +636,53 @@ def money(value: Any) -> str:
 def ratio(value: Any) -> str:
     """A ratio as the statement gives it (4 decimals), or a dash when absent."""
     return "—" if value is None else str(value)
+
+
+# A rep named on a page: the name, then the id in brackets — a space and ASCII
+# brackets in English, full-width brackets in Chinese ("Li Wei (rep-li)",
+# "李伟（rep-li）"): (before the brackets, opening, closing).
+_REP_BRACKETS: Final = {"en": (" ", "(", ")"), "zh-CN": ("", "（", "）")}
+NAME_SHOWN: Final = 80  # characters of a name a page shows (a name may have 10,000)
+_ID_KEPT_WHOLE: Final = 24  # an id up to this long is never broken across lines
+
+
+@dataclass(frozen=True)
+class RepNames:
+    """How a page names a rep: their name first, their id kept beside it (ids
+    are what finance searches and what the API takes) — "Li Wei (rep-li)" —, or
+    the id alone for a rep the directory has no name for. ``names``: rep id ->
+    name, read once for the page (`projections.service.Reports.rep_names`),
+    of the reps it shows only: the caller's scope decided which those are."""
+
+    names: Mapping[str, str]
+    locale: str
+
+    def _name(self, rep_id: str) -> str | None:
+        name = " ".join(self.names.get(rep_id, "").split())  # a line break is a space
+        if not name:
+            return None
+        return name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…"
+
+    def text(self, rep_id: str) -> str:
+        """The rep as plain text (a page title, a label)."""
+        name = self._name(rep_id)
+        if name is None:
+            return rep_id
+        before, opening, closing = _REP_BRACKETS[self.locale]
+        return f"{name}{before}{opening}{rep_id}{closing}"
+
+    def __call__(self, rep_id: str) -> Markup:
+        """The rep as HTML, escaped: the name wraps where it must; the id in its
+        brackets stays whole (``rep-li`` is not broken at its hyphen), unless
+        it is too long for a line; data (``data-raw``), not the page's words."""
+        name = self._name(rep_id)
+        whole = "rep-id" if len(rep_id) <= _ID_KEPT_WHOLE else "rep-id long"
+        if name is None:
+            return Markup('<span class="rep" data-raw><span class="{}">{}</span></span>').format(
+                whole, rep_id
+            )
+        before, opening, closing = _REP_BRACKETS[self.locale]
+        return Markup(
+            '<span class="rep" data-raw><span class="rep-name">{}</span>{}'
+            '<span class="{}">{}{}{}</span></span>'
+        ).format(name, before, whole, opening, rep_id, closing)

@@ -93,8 +93,10 @@ def _payouts_page(
     with page.reports.snapshot():
         runs, queue = _runs(page), _queue(page)
         disputes = _paid_by(page, _open_disputes(page), runs)
+    listed = summary.summary.items if summary.summary else []
     return page.render(
         "payouts.html",
+        reps=[r.rep_id for r in listed] + [row["rep_id"] for row in [*queue, *disputes]],
         runs=runs,
         queue=waiting_items(page, queue),
         disputes=disputes,
@@ -209,8 +211,9 @@ async def act(request: Request) -> Response:
                 return _payouts_page(page, kept={**form, "problem": text, "field": field})
         missing = rejection_problem(page, form)
         if form.get("confirm") != "yes" or missing:
+            what = _describe(page, form)
             return page.render(
-                "payouts_confirm.html", f=form, what=_describe(page, form), problem=missing
+                "payouts_confirm.html", reps=_reps_of(what), f=form, what=what, problem=missing
             )
         subject = _do(page, action, form)
         return noted_redirect(page, "/app/payouts", f"done_{action}", subject)
@@ -269,6 +272,12 @@ def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
     if item is None or action == "pay":
         raise NotFoundError(f"nothing waits for a decision under {subject}", field="subject")
     return {"item": waiting_item(page, item)}
+
+
+def _reps_of(what: dict[str, Any]) -> list[str]:
+    """The reps a decision's confirmation (`_describe`) names."""
+    one = what.get("item") or what.get("dispute")
+    return [one["rep_id"]] if one else [c["rep_id"] for c in what.get("changed", ())]
 
 
 def _changed_since(page: Page, run: dict[str, Any]) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,11 +23,12 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ROUTE_ROLES, ForbiddenError, check_rep_scope, require_role
 from api.pages import views
-from api.pages.i18n import LANG_COOKIE, choose_locale, money, ratio, term, words
+from api.pages.i18n import LANG_COOKIE, RepNames, choose_locale, money, ratio, term, words
 from api.pages.session import (
     FLASH_COOKIE,
     SESSION_COOKIE,
@@ -170,10 +171,15 @@ class Page:
         except NotFoundError:
             return None
 
-    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def render(
+        self, template: str, status: int = 200, *, reps: Iterable[str] = (), **values: Any
+    ) -> HTMLResponse:
         """The page ``template`` in this request's locale, with the note a form's
-        redirect left for it (``note``: shown once, its cookie then cleared)."""
+        redirect left for it (``note``: shown once, its cookie then cleared) and
+        the names of the reps it shows (``reps``: their ids, in the caller's
+        scope; read once, `named` in the template: "Li Wei (rep-li)")."""
         w = words(self.locale)
+        names = self.reports.rep_names(reps) if reps else {}
         secret: bytes = self.request.app.state.page_secret
         path, query = self._switch_base()
         switch = {
@@ -182,13 +188,16 @@ class Page:
         html = _TEMPLATES.get_template(template).render(
             w=w,
             locale=self.locale,
-            t=lambda key, **kw: w[key].format(**kw),
+            # the words escaped, then what is put in them (a rep's name as
+            # `named` marks it up is kept whole; any other text escaped)
+            t=lambda key, **kw: escape(w[key]).format(**kw),
             term=lambda value: term(self.locale, value),
             principal=self.principal,
             own_pay=self._own_pay(),
             csrf=csrf_token(secret, self.principal) if self.principal else "",
             switch=switch,
             note=self._note(),
+            named=RepNames(names, self.locale),
             **values,
         )
         response = HTMLResponse(html, status_code=status)
@@ -460,6 +469,7 @@ def pay(rep_id: str, request: Request) -> Response:
             disputes = page.reports.disputes(rep_id)
         return page.render(
             "pay.html",
+            reps=[rep_id],
             rep_id=rep_id,
             periods=views.rep_periods(page.reports, rep_id),
             disputes=disputes,
@@ -502,6 +512,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
         return page.render(
             "statement.html",
+            reps=[rep_id],
             rep_id=rep_id,
             s=doc,
             warnings=warnings,
@@ -546,6 +557,7 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         if form.get("confirm") != "yes":
             return page.render(
                 "dispute_confirm.html",
+                reps=[rep_id],
                 rep_id=rep_id,
                 s=doc,
                 index=index,
@@ -602,10 +614,18 @@ async def estimate(rep_id: str, request: Request) -> Response:
         except (InvalidInputError, BatchRejectedError, NotFoundError) as exc:
             # the estimator again, with what was typed and what is wrong with it
             return page.render(
-                "estimate_refused.html", rep_id=rep_id, form=form, problem=_in_words(exc)
+                "estimate_refused.html",
+                reps=[rep_id],
+                rep_id=rep_id,
+                form=form,
+                problem=_in_words(exc),
             )
         return page.render(
-            "estimate.html", rep_id=rep_id, e=estimate_texts(result, page.locale), form=form
+            "estimate.html",
+            reps=[rep_id],
+            rep_id=rep_id,
+            e=estimate_texts(result, page.locale),
+            form=form,
         )
 
     return await serve_form(request, build)

@@ -95,6 +95,7 @@ def team(request: Request) -> Response:
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)
         return page.render(
             "team.html",
+            reps=reps,  # the team's (their waiting subjects' too)
             period=period,
             periods=periods,
             rows=rows,
@@ -128,6 +129,7 @@ def cases(request: Request) -> Response:
         )
         return page.render(
             "cases.html",
+            reps=[str(d["rep_id"]) for d in [*entries, *waiting]],
             cases=entries,
             counts=sorted(counts.items()),
             waiting=waiting_items(page, waiting),
@@ -158,6 +160,7 @@ async def case_act(request: Request) -> Response:
         if form.get("confirm") != "yes" or missing:
             return page.render(
                 "payouts_confirm.html",
+                reps=[item["rep_id"]],
                 f=form,
                 what={"item": waiting_item(page, item)},
                 post_to="/app/cases/act",
@@ -182,6 +185,6 @@ def history(rep_id: str, request: Request) -> Response:
     def build(page: Page) -> Response:
         check_rep_access(page, rep_id, "get_history", reads="history")
         entries: list[dict[str, Any]] = history_texts(page.reports.history(rep_id), page.locale)
-        return page.render("history.html", rep_id=rep_id, entries=entries)
+        return page.render("history.html", reps=[rep_id], rep_id=rep_id, entries=entries)
 
     return serve(page_of(request), build)

@@ -41,6 +41,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 LOCALES = ("en", "zh-CN")
+LI = {"en": "Li Wei (rep-li)", "zh-CN": "Li Wei（rep-li）"}  # rep-li, as the pages name them
 
 
 def _need_chromium() -> str:
@@ -305,7 +306,7 @@ class TestSignIn:
         page.locator('form[action="/app/signin"] button').click()
         page.wait_for_url(f"{server.base}/app/reps/rep-li/pay")
         assert page.get_by_role("heading", level=1).inner_text() == WORDS["en"]["pay_title"].format(
-            rep="rep-li"
+            rep=LI["en"]
         )
 
     def test_another_site_cannot_sign_a_user_in(self, server: Server, open_context: Any) -> None:
@@ -341,7 +342,7 @@ class TestPagesPerRole:
         page = open_page(link, "/app/reps/rep-li/pay", lang=lang, phone=phone)
         w = WORDS[lang]
         assert page.get_by_role("heading", level=1).inner_text() == w["pay_title"].format(
-            rep="rep-li"
+            rep=LI[lang]
         )
         shot_in(page, "my-pay", lang, phone)
         page.get_by_role("link", name=w["open_statement"].format(period="2026-Q3")).click()
@@ -369,7 +370,7 @@ class TestPagesPerRole:
         page = sign_in(context, server.link("rep-li", "rep", "rep-li"))
         page.get_by_role("link", name="简体中文").click()
         page.wait_for_url(re.compile(r".*lang=zh-CN$"))
-        assert page.get_by_role("heading", level=1).inner_text() == "rep-li 的薪酬"
+        assert page.get_by_role("heading", level=1).inner_text() == "Li Wei（rep-li） 的薪酬"
         page.goto(f"{server.base}/app/reps/rep-li/statements/2026-Q4")
         assert WORDS["zh-CN"]["summary"] in page.inner_text("main")
 
@@ -791,3 +792,99 @@ class TestWideScreen:
               .map(d => d.querySelector('thead').innerText.replace(/\\s+/g, ' '))"""
         )
         assert wide == []
+
+
+# What a 390 px phone cannot reach without scrolling sideways: every button of
+# main, and every cell of a queue's table, whose box lies past the screen's
+# right edge (or the page itself being wider than the screen).
+_OUT_OF_REACH_JS = """() => {
+  const out = [...document.querySelectorAll('main button, main table.stack td')]
+    .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+    .map(e => e.tagName + ' ' + e.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40));
+  const wide = document.documentElement.scrollWidth;
+  return wide > innerWidth ? [`page ${wide} px wide`, ...out] : out;
+}"""
+PHONE_390 = {"width": 390, "height": 844}
+_BOXES = "elements => elements.map(e => e.getBoundingClientRect().toJSON())"
+
+
+@pytest.fixture(scope="module")
+def waiting_on_phones(server: Server) -> None:
+    """An adjustment fin-amy requested (fin-bob decides it) and a red-line
+    case cmp-sun recorded (cmp-head decides it), both with long text."""
+    lines = [
+        event_line(
+            "AdjustmentRequested",
+            actor="fin-amy",
+            at="2026-12-01T10:00:00+08:00",
+            adjustment_id="ADJ-PHONE-1",
+            rep_id="rep-chen",
+            period="2026-Q4",
+            amount="-12345678.90",
+            reason="recover the overpaid spiff of the October push " * 3,
+        ),
+        event_line(
+            "ViolationRecorded",
+            actor="cmp-sun",
+            at="2026-11-04T10:00:00+08:00",
+            case_id="CASE-PHONE-1",
+            rep_id="rep-wang",
+            code="leak",
+            severity="red_line",
+            description="shared the price list with a competitor's account manager",
+        ),
+    ]
+    server.ledger.import_lines(jsonl(*lines[:1]), actor="fin-amy")
+    server.ledger.import_lines(jsonl(*lines[1:]), actor="cmp-sun")
+
+
+class TestPhoneQueues:
+    """At 390 px a queue's approve and reject buttons, and its amounts,
+    payables and messages, sat past the screen's edge in a table scrolled
+    sideways, with nothing to say it scrolls. Each queue row is a card on a
+    phone now (a desktop keeps the table): everything in reach, each value
+    after its column's label, still a table to a screen reader."""
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize(
+        ("who", "path", "decides"),
+        [
+            (("fin-bob", "finance", None), "/app/payouts", "ADJ-PHONE-1"),
+            (("cmp-head", "compliance", None), "/app/cases", "CASE-PHONE-1"),
+            (("mgr-zhao", "manager", None), "/app/team", None),
+            (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/pay", None),
+        ],
+    )
+    def test_a_queue_is_in_reach_on_a_phone(
+        self,
+        *,
+        server: Server,
+        open_context: Any,
+        waiting_on_phones: None,
+        lang: str,
+        who: tuple[str, str, str | None],
+        path: str,
+        decides: str | None,
+    ) -> None:
+        context, _ = open_context(phone=True)
+        page = sign_in(context, server.link(*who))
+        page.set_viewport_size(PHONE_390)
+        page.goto(f"{server.base}{path}?lang={lang}")
+        assert page.locator("main table.stack tbody tr").count() > 0
+        assert page.evaluate(_OUT_OF_REACH_JS) == []
+        w = WORDS[lang]
+        if decides is not None:
+            for action in ("approve", "reject"):
+                button = page.get_by_role("button", name=f"{w['action_' + action]} {decides}")
+                assert button.is_visible()
+            # a table still: the queue's amount is a cell under its column's head
+            queue = page.get_by_role("table").filter(has_text=decides).first
+            assert queue.get_by_role("columnheader", name=w["amount"], exact=True).count() == 1
+            row = queue.get_by_role("row").filter(has_text=decides)
+            assert row.get_by_role("cell").filter(has=page.locator(".rep-name")).count() == 1
+        heads = page.locator("main table.stack thead")
+        assert {round(box["height"]) for box in heads.evaluate_all(_BOXES)} == {
+            1
+        }  # heard, not seen
+        page.set_viewport_size(DESKTOP)  # the desktop keeps the table, its heads in sight
+        assert min(box["height"] for box in heads.evaluate_all(_BOXES)) > 20

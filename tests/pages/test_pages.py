@@ -7,6 +7,7 @@ The same pages in a real browser: `tests/pages/test_browser.py`."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -25,7 +27,7 @@ from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
-from tests.builders import jsonl, sale
+from tests.builders import enrol, jsonl, sale
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
 
@@ -74,6 +76,26 @@ def site(db_url: str) -> Iterator[Site]:
 
 
 STATEMENT = "/app/reps/rep-li/statements/2026-Q3"
+# The demo's reps by name, as the pages call them ("Li Wei (rep-li)").
+DEMO_NAMES = {
+    "rep-li": "Li Wei",
+    "rep-chen": "Chen Jing",
+    "rep-wang": "Wang Fang",
+    "lead-he": "He Min",
+    "rep-sun": "Sun Lei",
+    "rep-xu": "Xu Yan",
+}
+EAST = ["rep-li", "rep-chen", "rep-wang"]  # mgr-zhao's team, paid by the quarter
+
+
+def named(rep_id: str, name: str | None = None) -> str:
+    """A rep as a page's HTML names them: ``name`` (the demo's by default) then
+    the id in brackets."""
+    shown = name or DEMO_NAMES[rep_id]
+    return (
+        f'<span class="rep" data-raw><span class="rep-name">{shown}</span> '
+        f'<span class="rep-id">({rep_id})</span></span>'
+    )
 
 
 class TestSignIn:
@@ -423,6 +445,131 @@ class TestMyPay:
         assert set(WORDS["en"]) == set(WORDS["zh-CN"])
         for key, text in WORDS["zh-CN"].items():
             assert re.search(r"[\u4e00-\u9fff]", text) or text == "—", key
+
+
+class TestRepNames:
+    """A page calls a rep by name, then id — "Li Wei (rep-li)" — as the
+    directory has it (their enrolment's name): the pages showed ids alone,
+    where the tools finance knows show people's names."""
+
+    @pytest.mark.parametrize(
+        ("who", "path", "reps"),
+        [
+            (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/pay", ["rep-li"]),
+            (("mgr-zhao", "manager", None), STATEMENT, ["rep-li"]),
+            (("cmp-head", "compliance", None), "/app/reps/rep-wang/history", ["rep-wang"]),
+            (("mgr-zhao", "manager", None), "/app/team?period=2026-Q3", EAST),
+            (("fin-amy", "finance", None), "/app/payouts?period=2026-Q3", EAST),
+            (("cmp-head", "compliance", None), "/app/cases", ["rep-chen", "rep-wang"]),
+        ],
+    )
+    def test_a_page_names_each_rep_it_shows(
+        self, site: Site, who: tuple[str, str, str | None], path: str, reps: list[str]
+    ) -> None:
+        site.sign_in(*who)
+        page = site.client.get(path).text
+        for rep_id in reps:
+            assert named(rep_id) in page, rep_id
+
+    def test_titles_queues_cards_and_confirmations_name_the_rep(self, site: Site) -> None:
+        """My pay's title and heading, finance's queue row of rep-wang's target,
+        the dispute card of rep-li's, and what a decision's confirmation says."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        pay = site.client.get("/app/reps/rep-li/pay").text
+        assert "<title>Pay of Li Wei (rep-li) · " in pay
+        assert f"<h1>Pay of {named('rep-li')}</h1>" in pay
+        assert (
+            "<title>Li Wei（rep-li） 的薪酬 · "
+            in site.client.get("/app/reps/rep-li/pay?lang=zh-CN").text
+        )  # full-width brackets in Chinese
+        site.client.cookies.delete("il_lang")
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/payouts").text
+        queue = page[page.index('id="queue-h"') : page.index('id="disputes-h"')]
+        row = queue[queue.index(">T-WANG-Q3-B<") :]
+        assert named("rep-wang") in row[: row.index("</tr>")]
+        assert f"DSP-401 · {named('rep-li')} · " in page
+        form = {"csrf": site.csrf("/app/payouts"), "action": "approve", "subject": "T-WANG-Q3-B"}
+        confirm = site.client.post("/app/payouts/act", data=form).text
+        assert f"of rep {named('rep-wang')}" in confirm
+
+    def test_names_are_escaped_wrap_and_read_in_chinese(self, site: Site) -> None:
+        """A name is user data: markup in it is shown, never run; a Chinese name
+        takes full-width brackets on a Chinese page; a name of 330 letters shows
+        its first 79 and an ellipsis (the id beside it says who it is)."""
+        odd, cjk, long_name = '<script>alert("x")</script> & Zoë', "欧阳娜娜", "Maximiliana" * 30
+        reps = {"rep-odd": odd, "rep-cjk": cjk, "rep-long": long_name}
+        lines = [
+            enrol(
+                rep, name=name, at="2026-10-01T09:00:00+08:00", team="east", manager_id="mgr-zhao"
+            )
+            for rep, name in reps.items()
+        ]
+        site.ledger.import_lines(jsonl(*lines), actor="hr-sync")
+        site.sign_in("mgr-zhao", "manager")
+        team = site.client.get("/app/team?period=2026-Q4").text  # six reps: one read of names
+        assert "<script>alert" not in team
+        assert named("rep-odd", "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Zoë") in team
+        assert named("rep-long", long_name[:79] + "…") in team
+        assert long_name not in team
+        assert named("rep-li") in team
+        zh = site.client.get("/app/team?period=2026-Q4&lang=zh-CN").text
+        assert f'<span class="rep-name">{cjk}</span><span class="rep-id">（rep-cjk）</span>' in zh
+        pay = site.client.get("/app/reps/rep-odd/pay?lang=en").text
+        assert (
+            "<title>Pay of &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Zoë (rep-odd)"
+            in pay
+        )
+
+    @pytest.mark.parametrize(
+        ("who", "paths"),
+        [
+            (("rep-li", "rep", "rep-li"), ["/app/reps/rep-li/pay", STATEMENT]),
+            (("rep-li", "rep", "rep-li"), ["/app/reps/rep-chen/pay", "/app/reps/rep-wang/history"]),
+            (("mgr-qian", "manager", None), ["/app/team", STATEMENT]),
+        ],
+    )
+    def test_a_page_shows_no_name_of_a_rep_out_of_scope(
+        self, site: Site, who: tuple[str, str, str | None], paths: list[str]
+    ) -> None:
+        """rep-li's own pages name rep-li only; another rep's page is a 404
+        without their name; another manager's team page names none of east's."""
+        site.sign_in(*who)
+        for path in paths:
+            page = site.client.get(path).text
+            others = [n for rep, n in DEMO_NAMES.items() if rep != who[2]]
+            assert not [name for name in others if name in page], path
+
+    def test_the_directory_names_reps_read_once_for_a_list(self, site: Site) -> None:
+        """`Reports.rep_names`: a few reps' rows one by one, more in one query of
+        every name — the same answer; a rep with no directory row has no name
+        (a page shows the id alone)."""
+        from api.pages.i18n import RepNames
+
+        reports = site.client.app.state.reports  # type: ignore[attr-defined]
+        assert reports.rep_names(["rep-li", "nobody"]) == {"rep-li": "Li Wei"}
+        assert reports.rep_names([*DEMO_NAMES, "nobody", "nobody-else"]) == DEMO_NAMES
+        assert RepNames({}, "en")("nobody") == (
+            '<span class="rep" data-raw><span class="rep-id">nobody</span></span>'
+        )
+        assert RepNames({}, "zh-CN").text("nobody") == "nobody"
+
+    def test_names_are_never_logged(self, site: Site) -> None:
+        """SPEC §7: logs name reps by id. The pages that name reps log their
+        requests and audited reads with ids only."""
+        with capture_logs() as logs:
+            for who, path in (
+                (("fin-amy", "finance"), "/app/payouts"),
+                (("fin-amy", "finance"), STATEMENT),
+                (("cmp-head", "compliance"), "/app/cases"),
+                (("cmp-head", "compliance"), "/app/reps/rep-chen/history"),
+                (("mgr-zhao", "manager"), "/app/team"),
+            ):
+                site.sign_in(*who)
+                assert 'class="rep-name"' in site.client.get(path).text  # names shown
+        assert [e["rep_id"] for e in logs if e["event"] == "audit.read"]
+        text = json.dumps(logs, default=str)
+        assert not [name for name in DEMO_NAMES.values() if name in text]
 
 
 class TestDispute:
@@ -899,7 +1046,7 @@ class TestPayouts:
         api = site.client.get(f"/periods/{shown}/summary?limit=500", headers=site.bearer())
         assert api.json()["items"]
         for item in api.json()["items"]:
-            row = section[section.index(f">{item['rep_id']}</th>") :]
+            row = section[section.index(named(item["rep_id"])) :]
             row = row[: row.index("</tr>")]
             for figure in (money(item["total"]), money(item["payable"])):
                 assert figure in row
@@ -918,7 +1065,7 @@ class TestPayouts:
         subtotals = section[section.index(WORDS["en"]["team_subtotals"]) :]
         for team in api["teams"]:
             assert money(team["payable"]) in subtotals
-            assert f'<td class="num">{team["reps"]}</td>' in subtotals
+            assert f'class="num">{team["reps"]}</td>' in subtotals
 
     @pytest.mark.parametrize(
         "query",
@@ -1136,7 +1283,7 @@ class TestPayouts:
         queue = page[page.index('id="queue-h"') : page.index('id="disputes-h"')]
         row = queue[queue.index(">ADJ-NEG-1<") :]
         row = row[: row.index("</tr>")]
-        for shown in ("2026-Q4", '<td class="num neg">−2,500.50</td>', "recover overpaid spiff"):
+        for shown in ("2026-Q4", 'class="num neg">−2,500.50</td>', "recover overpaid spiff"):
             assert shown in row
         target = queue[queue.index(">T-WANG-Q3-B<") :]
         assert "2026-Q3" in target[: target.index("</tr>")]
@@ -1155,16 +1302,16 @@ class TestPayouts:
         site.sign_in("fin-bob", "finance")
         assert self.act(site, action="approve", subject="ADJ-AFTER-RUN", confirm="yes").is_redirect
         page = site.client.get("/app/payouts?period=2026-Q4").text
-        row = page[page.index(">rep-wang</th>") :]
+        row = page[page.index(named("rep-wang")) :]
         row = row[: row.index("</tr>")]
         assert WORDS["en"]["now_figure"].format(amount="1,500.00") in row
         assert WORDS["en"]["summary_now_hint"].replace("'", "&#39;") in page
         confirm = self.act(site, action="approve", subject=run_id).text
         assert WORDS["en"]["run_changed_since"].format(count=1).replace("'", "&#39;") in confirm
         changed = confirm[confirm.index('class="data changed"') :]
-        assert ">rep-wang</th>" in changed
+        assert named("rep-wang") in changed
         assert "1,500.00 CNY" in changed
-        assert ">rep-li</th>" not in changed  # unchanged since the run
+        assert "(rep-li)" not in changed  # unchanged since the run
 
     def test_a_dispute_card_says_what_the_run_paid(self, site: Site) -> None:
         """The card showed ids: the period its run paid, what it paid the rep
