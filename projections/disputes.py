@@ -32,9 +32,7 @@ __all__ = [
     "team_on",
 ]
 
-REPS = ReadModel(
-    "reps", 3, "the rep directory: names, dated teams and managers, plans, whether they left"
-)
+REPS = ReadModel("reps", 3, "the rep directory: names, dated teams and managers, plans, leaving")
 DISPUTES = ReadModel("disputes", 1, "each rep's disputes, open and resolved")
 
 # A team or manager from a moment on: (its event's occurred_at as recorded, in

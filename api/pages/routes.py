@@ -512,9 +512,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
         return page.render(
             "statement.html",
-            reps=[rep_id],
-            rep_id=rep_id,
-            s=doc,
+            **_of_statement(rep_id, doc),
             warnings=warnings,
             lines=lines,
             ladder=views.tier_ladder(page.ledger, doc),
@@ -523,6 +521,12 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         )
 
     return serve(page_of(request), build)
+
+
+def _of_statement(rep_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """What a page about one of ``rep_id``'s statements (``doc``) is given:
+    the rep it names, and the statement."""
+    return {"reps": [rep_id], "rep_id": rep_id, "s": doc}
 
 
 def _new_dispute_id() -> str:
@@ -557,9 +561,7 @@ async def dispute(rep_id: str, period: str, request: Request) -> Response:
         if form.get("confirm") != "yes":
             return page.render(
                 "dispute_confirm.html",
-                reps=[rep_id],
-                rep_id=rep_id,
-                s=doc,
+                **_of_statement(rep_id, doc),
                 index=index,
                 line=line,
                 run_id=paid["run_id"],
