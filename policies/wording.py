@@ -7,18 +7,24 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, Final, Literal
 
 from policies.explanation import Step
 from policies.pay_warnings import PayWarning
+from policies.rounding import RATIO_PLACES
 
 __all__ = [
     "LOCALES",
     "PHRASES",
+    "STEP_VALUES",
     "TEMPLATES",
     "TERMS",
+    "ValueKind",
+    "money_shown",
     "render_step",
     "render_warning",
+    "shown_values",
+    "value_kinds",
     "words_of",
 ]
 
@@ -518,6 +524,89 @@ TERMS: dict[str, dict[str, str]] = {
 # the plan), shown in the locale's words (`TERMS`).
 _TERM_FIELDS = frozenset({"rate_source", "kind", "measure", "method"})
 
+# What each value a step's words show is, by step code (the words' key in
+# `TEMPLATES`), so that money reads alike in every step (`money_shown`) while
+# every other value is shown as the step holds it. Each name is marked by its
+# kind: ``$`` money, ``~`` a tier band's lower bound (money when the bands are
+# measured in credited money, a ratio when by attainment), ``%`` a ratio (a
+# rate, share, score, fraction, FX rate), ``#`` a count (sales, days, points,
+# levels, versions); unmarked, text (ids, names, codes, dates, the ledger's
+# words). A recorded amount (`policies.explanation.recorded`) is money too:
+# it has 2 decimals at least already. A new step's values are classified here
+# (tests/unit/test_wording.py fails for a field of its words that is not).
+ValueKind = Literal["money", "bound", "ratio", "count", "text"]
+_MARKS: Final[Mapping[str, ValueKind]] = {"$": "money", "~": "bound", "%": "ratio", "#": "count"}
+
+
+def value_kinds(names: str) -> dict[str, ValueKind]:
+    """The kinds of a step's values from their marked names (``"$amount %rate sale_id"``)."""
+    return {name.lstrip("$~%#"): _MARKS.get(name[0], "text") for name in names.split()}
+
+
+_STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
+    "sale_commission": "$amount %share $credited %rate rate_source category $commission sale_id",
+    "sale_clawed_back": "sale_id $amount cancelled_at #window_days window_ends_at reason",
+    "cancellation_outside_window": "sale_id cancelled_at #window_days window_ends_at",
+    "sale_clawed_back_days": "sale_id $amount #days #window_days reason",
+    "cancellation_outside_window_days": "sale_id #days #window_days",
+    "commission_total": "#sales $credited_total $commission plan_id #plan_version",
+    "rounded": "$unrounded $amount",
+    "no_sales_target": "kpi",
+    # the sales_amount target is money, as the credited sales it divides
+    "attainment": "kpi $credited $target target_id %attainment %weight",
+    "kpi_score": "kpi %score %weight",
+    "kpi_missing": "kpi %weight",
+    "weighted_score": "%score",
+    "tier_selected": "%score %tier_from %coefficient $target_bonus $amount plan_id #plan_version",
+    "bonus_capped": "%cap $ceiling",
+    "case_overturned": "case_id",
+    "minor_warning": "case_id code rung",
+    "points_deducted": "case_id code rung #points $point_value $deduction",
+    "bonus_after_points": "$deduction $amount",
+    "bonus_forfeited": "case_id code approved_by",
+    "fine_red_line": "case_id code $amount approved_by",
+    "adjustment_approved": "adjustment_id $amount reason approved_by",
+    "correction": "paid_period run_id $replay_total $paid_total $difference",
+    "correction_again": (
+        "paid_period run_id $replay_total $paid_total $corrected_before $difference"
+    ),
+    "correction_change": "kind $before $after $change",
+    "carried_balance": "from_period $amount",
+    "balance_converted": "currency plan_currency $amount %rate rate_from $converted",
+    "sale_band": (
+        "sale_id $credited ~band_from category %base_rate rate_source %multiplier %band_rate "
+        "%rate $commission"
+    ),
+    "tiers_reached": "measure method ~band_from %attainment $credited",
+    "tiers_without_target": "kpi measure",
+    "gate_without_target": "kpi %gate",
+    "per_sale_cap": "sale_id $commission $cap $cut",
+    "period_cap": "$commission $cap $cut",
+    "gate_not_reached": "%attainment_shown %gate_shown $commission",
+    "gate_not_reached_rounded": "%attainment %gate $commission",
+    "spiff_sale": "spiff_id sale_id category $credited $fixed %share %rate $earned",
+    "spiff_total": "spiff_id window_from window_to category $min_amount #sales $amount",
+    "bonus_prorated": "enrolled_from enrolled_to #days #period_days %fraction $target_bonus",
+    "draw_top_up": "$earned $draw_amount $top_up recoverable",
+    "draw_recovered": "$earned $room in_draw_period $recovered",
+    "draw_balance": "$balance_before $balance_after",
+    "override_rep": "#level rep_id $credited",
+    "override_total": "#level $credited %rate $amount",
+    "fx_converted": "sale_id $amount currency %rate rate_from $converted plan_currency",
+    "payment_released": "payment_id $paid sale_id $sale_amount %fraction $commission $spiff",
+    "collection_total": "#payments $amount",
+    # warnings (`policies.pay_warnings`)
+    "unknown_kpi": "kpi plan_id #plan_version plan_kpis",
+    "category_lookalike": "category plan_category #sales %default_rate %plan_rate",
+    "rep_not_in_splits": "sale_id rep_id splits",
+    "sale_after_leaving": "sale_id rep_id left_on",
+    "override_unfollowed": "plan_id #plan_version",
+    "no_plan_in_force": "sale_id period plan_id",
+}
+STEP_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {
+    code: value_kinds(names) for code, names in _STEP_VALUE_NAMES.items()
+}
+
 
 _MISSING = "—"  # what a template shows for a value its step lacks
 
@@ -543,29 +632,98 @@ def words_of(step: Step) -> str:
     return step.code
 
 
-def render_step(step: Step, locale: str = "en") -> str:
-    """The words of one step in ``locale`` (English when it is unknown)."""
+_CENT_PLACES: Final = 2  # the fewest decimals money is shown with (SPEC §3: lines round to 0.01)
+
+
+def money_shown(text: str) -> str:
+    """A money value as a step's words show it: exactly as the step holds it
+    (an unrounded amount keeps every decimal it was computed with: ``49.005``),
+    but never with fewer than 2 decimals (``49`` -> ``49.00``, ``-0.5`` ->
+    ``-0.50``), so money never reads like a count. No thousands separators:
+    the words of the statement JSON and the terminal show money as the
+    amounts beside them do (``16600.00``). Text that is not a plain decimal
+    (``—``, a value the step lacks) is shown as it is.
+
+    Rounding is to the cent in every currency (SPEC §3), so 2 is the fewest
+    decimals any line amount has; an amount an event recorded with its
+    currency's third decimal (`policies.explanation.recorded`) keeps it."""
+    # a step per sale shows two or three amounts: the common forms first
+    if "." in text:
+        if text[-2:].isdigit():  # 2 decimals or more
+            return text
+    elif text.isascii() and text.isdigit():
+        return f"{text}.00"
+    return _padded(text)
+
+
+def _padded(text: str) -> str:
+    """`money_shown` of a negative amount or one with fewer than 2 decimals."""
+    sign, digits = ("-", text[1:]) if text[:1] == "-" else ("", text)
+    whole, _, decimals = digits.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(decimals) >= _CENT_PLACES:
+        return text
+    if decimals and not (decimals.isascii() and decimals.isdigit()):
+        return text
+    return f"{sign}{whole}.{decimals:0<{_CENT_PLACES}}"
+
+
+def _bound_shown(text: str, money: Callable[[str], str]) -> str:
+    """A tier band's lower bound: a ratio as every ratio is shown (4 decimals,
+    `policies.explanation.ratio`) when the bands are measured by attainment,
+    else money (a bound of money with 4 decimals, of a currency that has them,
+    is left as written)."""
+    point = text.find(".")
+    if point >= 0 and len(text) - point - 1 == RATIO_PLACES:
+        return text
+    return money(text)
+
+
+def shown_values(
+    kinds: Mapping[str, ValueKind],
+    values: Mapping[str, Any],
+    money: Callable[[str], str] = money_shown,
+) -> dict[str, Any]:
+    """``values`` with their money (and bounds, by their ``kinds``) as words show them."""
+    shown = dict(values)
+    for name, value in values.items():
+        kind = kinds.get(name)
+        if kind == "money":
+            shown[name] = money(str(value))
+        elif kind == "bound":
+            shown[name] = _bound_shown(str(value), money)
+    return shown
+
+
+def render_step(step: Step, locale: str = "en", money: Callable[[str], str] | None = None) -> str:
+    """The words of one step in ``locale`` (English when it is unknown), its
+    money values (`STEP_VALUES`) shown by ``money`` (`money_shown` unless
+    given: the web pages group thousands, as their tables do)."""
     render = _renderer(locale if locale in TEMPLATES else "en", words_of(step))
     if render is None:
         return f"{step.code}: {dict(step.values)}"
-    return render(step.values)
+    return render(step.values, money_shown if money is None else money)
 
 
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+_Render = Callable[[Mapping[str, Any], Callable[[str], str]], str]
+
+
 @cache
-def _renderer(locale: str, code: str) -> Callable[[Mapping[str, Any]], str] | None:
-    """A template made once into a function of the step's values: what
-    ``template.format_map`` does, without parsing the template on every call (a
-    statement renders a step per sale: 1.1 us -> 0.35 us each). The function is
-    an f-string whose literal parts are its default arguments (nothing of the
-    template is ever read as code) and whose fields are dictionary lookups
-    (``—`` for a value the step lacks, as before).
+def _renderer(locale: str, code: str) -> _Render | None:
+    """A template made once into a function of the step's values and the way
+    money is shown: what ``template.format_map`` does, without parsing the
+    template on every call (a statement renders a step per sale: 1.1 us ->
+    0.35 us each). The function is an f-string whose literal parts are its
+    default arguments (nothing of the template is ever read as code) and whose
+    fields are dictionary lookups (``—`` for a value the step lacks, as
+    before), a money value's passed through the money function.
     """
     template = TEMPLATES[locale].get(code)
     if template is None:
         return None
+    kinds = STEP_VALUES.get(code, {})
     literals: dict[str, str] = {}
     pieces: list[str] = []
     for literal, name, spec, conversion in string.Formatter().parse(template):
@@ -575,14 +733,20 @@ def _renderer(locale: str, code: str) -> Callable[[Mapping[str, Any]], str] | No
         if name is None:
             continue
         if spec or conversion or not _FIELD.fullmatch(name):
-            return lambda values: template.format_map(_Values(values))  # the general way
+            return lambda values, money: template.format_map(  # the general way
+                _Values(shown_values(kinds, values, money))
+            )
         if name in _TERM_FIELDS:
             pieces.append(f'{{_term(_get("{name}", _MISSING))}}')
+        elif kinds.get(name) == "money":
+            pieces.append(f'{{_money(_get("{name}", _MISSING))}}')
+        elif kinds.get(name) == "bound":
+            pieces.append(f'{{_bound(_get("{name}", _MISSING), _money)}}')
         else:
             pieces.append(f'{{_get("{name}", _MISSING)}}')
     defaults = ", ".join(f"{key}={key}" for key in literals)
     source = (
-        f"def render(values, {defaults}{', ' if defaults else ''}_MISSING=_MISSING):\n"
+        f"def render(values, _money, {defaults}{', ' if defaults else ''}_MISSING=_MISSING):\n"
         f"    _get = values.get\n"
         f"    return f'{''.join(pieces)}'\n"
     )
@@ -591,9 +755,10 @@ def _renderer(locale: str, code: str) -> Callable[[Mapping[str, Any]], str] | No
         **literals,
         "_MISSING": _MISSING,
         "_term": lambda value: terms.get(value, value),
+        "_bound": _bound_shown,
     }
     exec(source, namespace)  # noqa: S102 - built above from field names and slots only
-    render: Callable[[Mapping[str, Any]], str] = namespace["render"]
+    render: _Render = namespace["render"]
     return render
 
 

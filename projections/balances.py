@@ -35,7 +35,7 @@ BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 9, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 10, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

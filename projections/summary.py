@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from ledger.errors import InvalidInputError
 from policies.rounding import CALC, money_text, number_text, round_money
-from policies.wording import TERMS
+from policies.wording import TERMS, ValueKind, shown_values, value_kinds
 
 __all__ = [
     "AUTO_SUMMARY_STEPS",
@@ -41,6 +41,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_RANGES",
     "MAX_STEP_LIMIT",
+    "SUMMARY_VALUES",
     "SUMMARY_WORDS",
     "StepPage",
     "check_window",
@@ -142,6 +143,22 @@ SUMMARY_WORDS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+# What the values of the words above are (`policies.wording.STEP_VALUES`): a
+# subtotal's money reads as the statement steps' does (`money_shown`).
+SUMMARY_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {
+    key: value_kinds(names)
+    for key, names in {
+        "subtotal": "kind category #sales sale_ids $credited $sum",
+        "subtotal_share": "$line_unrounded $line_amount $sum $amount",
+        "line_subtotals": "#parts kind $amount",
+        "steps_grouped": "#count what sale_ids",
+        "more_ranges": "#more",
+        "summary_note": "#steps",
+        "page_note": "#returned #total #offset #next #limit",
+    }.items()
+}
+
+
 class _Values(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "—"
@@ -149,7 +166,8 @@ class _Values(dict[str, str]):
 
 def _words(locale: str, key: str, **values: object) -> str:
     words = SUMMARY_WORDS[locale if locale in SUMMARY_WORDS else "en"]
-    return words[key].format_map(_Values({k: str(v) for k, v in values.items()}))
+    texts = {k: str(v) for k, v in values.items()}
+    return words[key].format_map(_Values(shown_values(SUMMARY_VALUES.get(key, {}), texts)))
 
 
 def _term(locale: str, value: str) -> str:

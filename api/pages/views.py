@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from api.pages.i18n import money
 from ledger.application import Ledger
 from ledger.catalogue import CATALOGUE
 from ledger.chain_guard import BOUNDED_CHECK_POSITIONS
@@ -21,7 +22,7 @@ from policies.explanation import Step
 from policies.pay_warnings import PayWarning
 from policies.periods import parse_period
 from policies.plan import Plan
-from policies.wording import render_step, render_warning
+from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from projections.disputes import team_on
 from projections.queues import MAX_LIMIT, Page, SummaryPage, Viewer, WorkQueues
 from projections.service import Reports
@@ -204,11 +205,13 @@ def _plan(ledger: Ledger, plan_id: Any, version: Any) -> Plan | None:
 
 
 def worded(step: dict[str, Any], locale: str) -> dict[str, Any]:
-    """A statement step with its words in ``locale`` (`policies.wording`)."""
-    if locale == "en":
-        return step
+    """A statement step with its words in ``locale`` (`policies.wording`), its
+    money grouped in thousands as the page's tables show money (`i18n.money`);
+    a step whose code has no words here keeps the words it was served with."""
     again = Step(step["code"], step["values"], tuple(step.get("event_ids", ())))
-    return {**step, "text": render_step(again, locale)}
+    if words_of(again) not in TEMPLATES["en"]:
+        return step
+    return {**step, "text": render_step(again, locale, money)}
 
 
 def worded_warning(warning: dict[str, Any], locale: str) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from policies.explanation import Step
+from policies.wording import render_step
 from tests.builders import enrol, jsonl, sale
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
@@ -377,7 +379,8 @@ class TestMyPay:
 
     def test_statement_lines_unfold_into_steps_and_events(self, site: Site) -> None:
         """Every line has a <details> with its steps and the events behind it,
-        with who recorded them; the approved adjustment names its approver."""
+        with who recorded them; the approved adjustment names its approver. A
+        step's money reads as the page's tables show money (thousands grouped)."""
         site.sign_in("rep-li", "rep", "rep-li")
         page = site.client.get(STATEMENT).text
         statement = site.client.get(
@@ -388,7 +391,12 @@ class TestMyPay:
         for line in statement["lines"]:
             assert money(line["amount"]) in page
             for step in line["explanation"]:
-                assert step["text"].replace("'", "&#39;") in page
+                again = Step(step["code"], step["values"], tuple(step["event_ids"]))
+                assert render_step(again, "en", money).replace("'", "&#39;") in page
+        assert (
+            "Sale S-1001: 120,000.00 × share 1.0000 = 120,000.00 credited, × 0.0800 "
+            "(category rate, category software) = 9,600.00"
+        ) in page
         assert "crm-sync" in page  # who recorded the sales
         adjustment = page[page.index("AdjustmentRequested") :]
         row = adjustment[: adjustment.index("</tr>")]

@@ -102,7 +102,10 @@ class TestTheIssuesCase:
             ("rounded", {"unrounded": "4999.995", "amount": "5000.00"}),
         ]
         assert [render_step(s) for s in bonus.steps[:4]] == [
-            "sales_amount: credited 8500 ÷ target 7000 (T-7000) = attainment 1.2143, weight 0.7000",
+            (
+                "sales_amount: credited 8500.00 ÷ target 7000.00 (T-7000) = attainment 1.2143, "
+                "weight 0.7000"
+            ),
             "customer_satisfaction: score 0.5000, weight 0.3000",
             "Weighted score: 1.0000",
             (

@@ -9,10 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.explanation import Step
-from policies.wording import TEMPLATES, render_step, words_of
+from policies.wording import (
+    STEP_VALUES,
+    TEMPLATES,
+    money_shown,
+    render_step,
+    shown_values,
+    words_of,
+)
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
-    ["{x}", "{{", "}", "\\", "'", '"', "{_l0}", "1234.50", "—"]
+    ["{x}", "{{", "}", "\\", "'", '"', "{_l0}", "1234.50", "—", "49", "49.5", "-3", "1.0000"]
 )
 
 
@@ -24,14 +31,16 @@ def _fields(template: str) -> list[str]:
 @given(st.sampled_from(sorted(TEMPLATES)), st.data())
 def test_every_template_renders_as_format_map_would(locale: str, data: st.DataObject) -> None:
     """Any values, any of them missing ("—"), extra ones ignored, braces and quotes
-    in values written as they are."""
+    in values written as they are — but money, shown with 2 decimals at least."""
     code = data.draw(st.sampled_from(sorted(TEMPLATES[locale])))
     fields = _fields(TEMPLATES[locale][code])
     values = {name: data.draw(texts) for name in fields if data.draw(st.booleans())}
     values["unrelated"] = "{unrelated}"
     # a step recorded without a value its code's words now need: its own words
-    template = TEMPLATES[locale][words_of(Step(code, values))]
-    expected = template.format_map({name: values.get(name, "—") for name in _fields(template)})
+    words = words_of(Step(code, values))
+    template = TEMPLATES[locale][words]
+    shown = shown_values(STEP_VALUES[words], values)
+    expected = template.format_map({name: shown.get(name, "—") for name in _fields(template)})
     assert render_step(Step(code, values), locale) == expected
 
 
@@ -119,3 +128,121 @@ def test_a_step_recorded_before_its_new_values_keeps_words_that_fit_it(
     with "—" where the moments or the places shown are now."""
     assert render_step(step, "en") == words
     assert "—" not in render_step(step, "zh-CN")
+
+
+def test_every_value_of_every_steps_words_is_classified() -> None:
+    """Money is shown alike in every step because each value its words show
+    is known to be money or not: a new step (or a new value in its words)
+    fails here until `STEP_VALUES` says what it is."""
+    assert set(TEMPLATES["en"]) == set(TEMPLATES["zh-CN"])
+    assert set(STEP_VALUES) == set(TEMPLATES["en"])
+    for code, kinds in STEP_VALUES.items():
+        shown = {name for locale in TEMPLATES for name in _fields(TEMPLATES[locale][code])}
+        assert set(kinds) == shown, code
+
+
+def test_a_summarys_values_are_classified_too() -> None:
+    """The summary's own words (`projections.summary`) show money the same way."""
+    from projections.summary import SUMMARY_VALUES, SUMMARY_WORDS
+
+    for locale, words in SUMMARY_WORDS.items():
+        for key, text in words.items():
+            assert set(_fields(text)) == set(SUMMARY_VALUES.get(key, {})), (locale, key)
+
+
+SAMPLE = {
+    "sale_id": "S3",
+    "amount": "980.00",
+    "share": "1.0000",
+    "credited": "980",
+    "category": "(none)",
+    "rate": "0.0500",
+    "rate_source": "default",
+    "commission": "49",
+}
+
+
+class TestMoneyReadsAlike:
+    """Every money figure of a step's words has its cents (SPEC §3: lines round
+    to 0.01); an unrounded one is shown exactly; ratios, counts and recorded
+    amounts keep their own forms; the step's values are not changed."""
+
+    def test_the_sample_commission_step(self) -> None:
+        step = Step("sale_commission", dict(SAMPLE))
+        assert render_step(step) == (
+            "Sale S3: 980.00 × share 1.0000 = 980.00 credited, × 0.0500 (default rate, "
+            "category (none)) = 49.00"
+        )
+        assert render_step(step, "zh-CN") == (
+            "销售 S3：980.00 × 分成 1.0000 = 计入 980.00，× 0.0500（类别 (none)，默认费率）= 49.00"
+        )
+        assert step.values == SAMPLE  # the data stays as computed
+
+    def test_unrounded_money_is_shown_exactly(self) -> None:
+        step = Step("sale_commission", {**SAMPLE, "credited": "980.1", "commission": "49.005"})
+        assert "= 980.10 credited" in render_step(step)
+        assert render_step(step).endswith("= 49.005")
+        rounded = Step("rounded", {"unrounded": "49.005", "amount": "49.01"})
+        assert render_step(rounded) == "Rounded half-up to the cent: 49.005 → 49.01"
+
+    def test_a_three_decimal_amount_an_event_recorded_is_quoted_whole(self) -> None:
+        step = Step("adjustment_approved", {"adjustment_id": "A1", "amount": "1.505"})
+        assert "A1: 1.505 (" in render_step(step)
+
+    def test_counts_ratios_and_ids_keep_their_forms(self) -> None:
+        step = Step(
+            "points_deducted",
+            {"case_id": "C1", "code": "late", "rung": "points:2", "points": "2"},
+        )
+        assert "rung points:2, 2 points × " in render_step(step)
+        total = Step(
+            "commission_total",
+            {"sales": "4", "credited_total": "230000", "commission": "16600", "plan_version": "1"},
+        )
+        assert render_step(total).startswith(
+            "Commission on 4 credited sale(s) totalling 230000.00: 16600.00 (plan — v1)"
+        )
+
+    def test_a_band_bound_is_money_or_a_ratio_as_the_bands_measure(self) -> None:
+        values = {"sale_id": "S1", "credited": "6500", "commission": "585"}
+        by_money = render_step(Step("sale_band", {**values, "band_from": "100000"}))
+        by_ratio = render_step(Step("sale_band", {**values, "band_from": "1.0000"}))
+        assert "6500.00 credited in the band from 100000.00," in by_money
+        assert "6500.00 credited in the band from 1.0000," in by_ratio
+
+    def test_the_money_function_is_the_callers(self) -> None:
+        """The web pages group thousands in the words as in their tables."""
+        from api.pages.i18n import money
+
+        step = Step("sale_commission", {**SAMPLE, "amount": "120000.00", "credited": "-60000"})
+        assert "120,000.00 × share 1.0000 = −60,000.00 credited" in render_step(step, "en", money)
+
+    def test_a_paid_step_recorded_before_is_worded_again_alike(self) -> None:
+        """A paid statement recorded before the moments were kept (worded by
+        `sale_clawed_back_days`, `_RECORDED_WITHOUT`), read in another locale."""
+        step = Step(
+            "sale_clawed_back",
+            {"sale_id": "S1", "amount": "5000", "days": "3", "window_days": "90", "reason": "x"},
+        )
+        assert render_step(step, "zh-CN").startswith("销售 S1（5000.00）在发生后 3 天取消")
+
+    @pytest.mark.parametrize(
+        ("text", "shown"),
+        [
+            ("49", "49.00"),
+            ("49.5", "49.50"),
+            ("49.005", "49.005"),
+            ("980.00", "980.00"),
+            ("-3", "-3.00"),
+            ("-0.5", "-0.50"),
+            ("-12.345", "-12.345"),
+            ("0", "0.00"),
+            ("—", "—"),
+            ("", ""),
+            ("1E+2", "1E+2"),
+            ("12.3a", "12.3a"),
+            ("\u0663", "\u0663"),  # a digit, but not an ASCII one
+        ],
+    )
+    def test_money_shown(self, text: str, shown: str) -> None:
+        assert money_shown(text) == shown
