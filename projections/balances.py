@@ -30,7 +30,7 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # keeps the two moments it compared, a gate step the places that show why;
 # 9: a correction, a carried balance or a draw balance booked in a period
 # paid in another currency is converted (`balance_converted`), or waits under
-# pending
+# pending; 10: every money figure in a step's words shows its cents
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
