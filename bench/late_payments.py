@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.__main__ import drop, fresh_url
+from bench.pages import event_line
 from demo import PLAN_TOML
 from ledger.application import Ledger
 from policies.plan import load_plan
@@ -28,10 +29,8 @@ from service.usecases import UseCases
 _COLLECTION = PLAN_TOML.replace("[commission]\n", '[commission]\nbasis = "collection"\n', 1)
 
 
-def _event(type_: str, at: str, actor: str, **fields: Any) -> str:
-    return json.dumps(
-        {"type": type_, "occurred_at": f"{at}T10:00:00+08:00", "actor": actor, **fields}
-    )
+def _event(type_: str, day: str, actor: str, **fields: Any) -> str:
+    return event_line(type_, f"{day}T10:00:00", actor, **fields)
 
 
 def _payment(payment_id: str, sale_id: str, at: str) -> str:

@@ -28,7 +28,8 @@ from projections.service import Reports
 SECRET = "bench-token-secret-0123456789abcdef"
 
 
-def _event(type_: str, at: str, actor: str, **fields: Any) -> str:
+def event_line(type_: str, at: str, actor: str, **fields: Any) -> str:
+    """One import line: ``at`` a local time in UTC+8 (``2026-07-01T10:00:00``)."""
     return json.dumps({"type": type_, "occurred_at": f"{at}+08:00", "actor": actor, **fields})
 
 
@@ -36,7 +37,7 @@ def _sale(n: int) -> str:
     """The big rep's sale number ``n``, on a day of 2026-Q3."""
     day = 1 + n % 28
     month = 7 + (n // 28) % 3
-    return _event(
+    return event_line(
         "SaleRecorded",
         f"2026-{month:02d}-{day:02d}T10:00:00",
         "crm-sync",
@@ -52,7 +53,7 @@ def fill(ledger: Ledger, sales: int) -> None:
     """One rep, a target set before the quarter, ``sales`` sales in 2026-Q3."""
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
     lines = [
-        _event(
+        event_line(
             "RepEnrolled",
             "2026-03-20T09:00:00",
             "hr-sync",
@@ -61,7 +62,7 @@ def fill(ledger: Ledger, sales: int) -> None:
             plan_id="field-sales",
             team="east",
         ),
-        _event(
+        event_line(
             "TargetSet",
             "2026-06-20T09:00:00",
             "mgr-zhao",

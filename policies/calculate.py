@@ -111,23 +111,25 @@ def _pending(facts: PeriodFacts) -> tuple[PendingItem, ...]:
 
 
 def _balances_waiting(facts: PeriodFacts) -> list[PendingItem]:
-    """A correction or a carried balance from a period paid in another
-    currency, with no rate for the pair yet: pending, counted once one is."""
-    waiting = []
-    for c in facts.corrections:
-        if c.waiting and c.fx is not None:
-            event_id = c.event_ids[-1] if c.event_ids else ""
-            waiting.append(PendingItem("correction", c.paid_period, event_id, c.fx.pair))
-    drawn = facts.draw_carried
+    """A correction, a carried balance or a draw balance from a period paid in
+    another currency, with no rate for the pair yet: pending, counted once one
+    is (each named by the last event it rests on)."""
+    waiting = [
+        PendingItem("correction", c.paid_period, _last(c.event_ids), c.fx.pair)
+        for c in facts.corrections
+        if c.fx is not None and c.fx.rate is None
+    ]
+    drawn, carried = facts.draw_carried, facts.carried_in
     if drawn is not None and drawn.fx.rate is None:
         waiting.append(PendingItem("draw_balance", str(facts.period.previous()), "", drawn.fx.pair))
-    carried = facts.carried_in
-    if carried is not None and carried.waiting and carried.fx is not None:
-        event_id = carried.event_ids[-1] if carried.event_ids else ""
-        waiting.append(
-            PendingItem("carried_balance", carried.from_period, event_id, carried.fx.pair)
-        )
+    if carried is not None and carried.fx is not None and carried.fx.rate is None:
+        last = _last(carried.event_ids)
+        waiting.append(PendingItem("carried_balance", carried.from_period, last, carried.fx.pair))
     return waiting
+
+
+def _last(event_ids: Sequence[str]) -> str:
+    return event_ids[-1] if event_ids else ""
 
 
 def calculate_period(
@@ -347,8 +349,7 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
         return drawn
     # the balance came in from a period paid in another currency: the first
     # draw line shows its conversion
-    shown = convert_balance(carried.balance, carried.fx, what="draw_balance").step
-    assert shown is not None
+    _, shown = convert_balance(carried.balance, carried.fx, what="draw_balance")
     first_line, *rest = drawn.lines
     steps = (shown, *first_line.steps)
     ids = tuple(dict.fromkeys((*shown.event_ids, *first_line.event_ids)))

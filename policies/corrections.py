@@ -99,10 +99,8 @@ def correction_line(fact: CorrectionFact) -> Line:
         for c in fact.changed_lines
     )
     if fact.fx is not None:  # paid in another currency (SPEC §3.1: converted, as a sale is)
-        converted = convert_balance(difference, fact.fx, what="correction")
-        assert converted.step is not None
-        steps.append(converted.step)
-        difference = converted.amount
+        difference, shown = convert_balance(difference, fact.fx, what="correction")
+        steps.append(shown)
     return Line.of("correction", difference, steps)
 
 
@@ -119,8 +117,6 @@ def carried_balance_line(fact: CarriedBalanceFact) -> Line:
     ]
     amount = fact.amount
     if fact.fx is not None:
-        converted = convert_balance(amount, fact.fx, what="carried_balance")
-        assert converted.step is not None
-        steps.append(converted.step)
-        amount = converted.amount
+        amount, shown = convert_balance(amount, fact.fx, what="carried_balance")
+        steps.append(shown)
     return Line.of("carried_balance", amount, steps)

@@ -8,7 +8,7 @@ the ledger turns into a refusal (when the sale is recorded) or a pending item
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -58,8 +58,7 @@ class MissingRate:
 def rate_in_force(rates: Sequence[FxRate], base: str, quote: str, at: datetime) -> FxRate | None:
     """The latest rate for exactly ``base`` → ``quote`` whose ``occurred_at`` is
     at or before ``at`` (ties: the later recorded one)."""
-    eligible = [r for r in rates if r.base == base and r.quote == quote and r.occurred_at <= at]
-    return max(eligible, key=lambda r: (r.occurred_at, r.position), default=None)
+    return _latest(r for r in rates if r.base == base and r.quote == quote and r.occurred_at <= at)
 
 
 def convert(
@@ -84,9 +83,13 @@ def convert(
 def rate_on(rates: Sequence[FxRate], base: str, quote: str, day: date) -> FxRate | None:
     """The latest rate for exactly ``base`` → ``quote`` dated (on its own
     calendar day) on or before ``day`` (ties: the later recorded one)."""
-    eligible = [
+    return _latest(
         r for r in rates if r.base == base and r.quote == quote and r.occurred_at.date() <= day
-    ]
+    )
+
+
+def _latest(eligible: Iterable[FxRate]) -> FxRate | None:
+    """The latest of ``eligible`` rates (ties: the later recorded one)."""
     return max(eligible, key=lambda r: (r.occurred_at, r.position), default=None)
 
 
@@ -108,13 +111,18 @@ class BalanceConversion:
         return self.currency, self.plan_currency
 
 
-def convert_balance(amount: Decimal, conversion: BalanceConversion, *, what: str) -> Converted:
+def convert_balance(
+    amount: Decimal, conversion: BalanceConversion, *, what: str
+) -> tuple[Decimal, Step]:
     """``amount`` (in ``conversion.currency``) in the plan's currency, rounded
     to 0.01, and the step that shows the rate and its event. ``what``: the
-    balance in words' terms (``correction``, ``carried_balance``)."""
+    balance in words' terms (``correction``, ``carried_balance``,
+    ``draw_balance``)."""
     rate = conversion.rate
     assert rate is not None, "a balance waiting for its rate is not converted"
-    return _converted(amount, rate, "balance_converted", balance=what, amount=money(amount))
+    found = _converted(amount, rate, "balance_converted", balance=what, amount=money(amount))
+    assert found.step is not None
+    return found.amount, found.step
 
 
 def _converted(value: Decimal, rate: FxRate, code: str, /, **values: str) -> Converted:

@@ -734,12 +734,19 @@ class Calculator:
             or self.facts.plan_for(rep_id, period) is None
         )
 
+    def _as_paid(self, rep_id: str, period: Period) -> dict[str, Any] | None:
+        """The statement ``period`` was paid with (None: it is not paid)."""
+        run = self.facts.paid_run(rep_id, period)
+        if run is None:
+            return None
+        paid = run.statement_of(rep_id)
+        assert paid is not None
+        return paid
+
     def _total_of(self, rep_id: str, period: Period) -> Decimal:
         """A period's total (paid: as paid)."""
-        run = self.facts.paid_run(rep_id, period)
-        if run is not None:
-            paid = run.statement_of(rep_id)
-            assert paid is not None
+        paid = self._as_paid(rep_id, period)
+        if paid is not None:
             return Decimal(paid["total"])
         if (rep_id, period) in self.known_totals:
             return self.known_totals[rep_id, period][0]
@@ -748,10 +755,8 @@ class Calculator:
     def _events_of(self, rep_id: str, period: Period) -> tuple[str, ...]:
         """The events a period's lines rest on (paid: as paid); asked only of a
         period that carries a balance on, not of every period before another."""
-        run = self.facts.paid_run(rep_id, period)
-        if run is not None:
-            paid = run.statement_of(rep_id)
-            assert paid is not None
+        paid = self._as_paid(rep_id, period)
+        if paid is not None:
             return tuple(dict.fromkeys(e for line in paid["lines"] for e in line["event_ids"]))
         if (rep_id, period) in self.known_totals:
             return self.known_totals[rep_id, period][1]
@@ -780,10 +785,8 @@ class Calculator:
 
     def _currency_of(self, rep_id: str, period: Period) -> str | None:
         """The currency a period is paid in (paid: as paid; None: no plan)."""
-        run = self.facts.paid_run(rep_id, period)
-        if run is not None:
-            paid = run.statement_of(rep_id)
-            assert paid is not None
+        paid = self._as_paid(rep_id, period)
+        if paid is not None:
             return str(paid["currency"])
         plan = self.facts.plan_for(rep_id, period)
         return plan.currency if plan is not None else None
@@ -825,7 +828,8 @@ class Calculator:
             return balance, None
         if fx.rate is None:
             return Decimal("0.00"), DrawCarried(balance, fx)
-        return convert_balance(balance, fx, what="draw_balance").amount, DrawCarried(balance, fx)
+        converted, _ = convert_balance(balance, fx, what="draw_balance")
+        return converted, DrawCarried(balance, fx)
 
     def _draw_balance_after(self, rep_id: str, period: Period) -> Decimal:
         """The draw balance after ``period``, in its currency: every period from
@@ -841,10 +845,8 @@ class Calculator:
         balance = self._draw_balances.get((rep_id, cursor), Decimal("0.00"))
         for earlier in reversed(chain):
             carried, _ = self._draw_carried(rep_id, earlier, balance)
-            run = self.facts.paid_run(rep_id, earlier)
-            if run is not None:
-                paid = run.statement_of(rep_id)
-                assert paid is not None
+            paid = self._as_paid(rep_id, earlier)
+            if paid is not None:
                 balance, _ = balance_after_of(paid["lines"], carried)
             elif self.facts.plan_for(rep_id, earlier) is not None:
                 self._draw_balances[rep_id, earlier.previous()] = balance
