@@ -14,7 +14,7 @@ from policies.currency import convert_balance
 from policies.discipline import fine_lines
 from policies.draws import DrawResult, draw_lines
 from policies.explanation import Line, Step, recorded, step
-from policies.facts import PendingItem, PeriodFacts, ReleaseFact
+from policies.facts import PendingItem, PeriodFacts, ReleaseFact, SaleFact
 from policies.overrides import override_lines
 from policies.pay_warnings import PayWarning, period_warnings
 from policies.plan import Plan
@@ -35,6 +35,8 @@ __all__ = [
     "adjustment_lines",
     "bonus_proration",
     "calculate_period",
+    "credited_again",
+    "earned_alone",
     "earned_by_sale",
 ]
 
@@ -222,6 +224,60 @@ def earned_by_sale(plan: Plan, facts: PeriodFacts) -> dict[str, tuple[Decimal, D
     }
 
 
+def earned_alone(plan: Plan, sale: SaleFact) -> tuple[Decimal, Decimal] | None:
+    """What `earned_by_sale` gives ``sale`` once credited (not taken back),
+    worked out from the sale alone: its credit at its category's rate and its
+    SPIFFs, the same exact Decimals. None under SPEC §3.1's commission shapes
+    (tiers, caps, a gate), where a sale's commission rests on the others."""
+    if uses_commission_shapes(plan):
+        return None
+    with localcontext(CALC):
+        credit = CALC.multiply(sale.amount, sale.share)
+        rate, _ = sale_rate(plan, sale.category)
+        commission = CALC.add(Decimal(0), CALC.multiply(credit, rate))
+        spiff = Decimal(0)
+        for found in plan.spiffs:
+            if qualifies(found, sale, credit):
+                earned, _ = spiff_of_sale(found, sale, credit)
+                spiff = CALC.add(spiff, earned)
+    return commission, spiff
+
+
+def credited_again(
+    plan: Plan,
+    facts: PeriodFacts,
+    *,
+    lines: Sequence[Line],
+    released: ReleaseSums,
+    credited_total: Decimal,
+    again: tuple[SaleFact, Sequence[ReleaseFact]],
+) -> list[Line] | None:
+    """SPEC §3.1 pay on collection: a period's ``lines`` had one of its own
+    sales, taken back within the clawback window, been credited — ``again``:
+    the sale, and its payments received in the period releasing what it earns
+    alone (`earned_alone`). The release sums (``released``) with their parts
+    added, and the bonus on the credited total (``credited_total``, the
+    period's) with its credit; the other lines rest on no sale of the period.
+    None when it brings a line the period has not got (a SPIFF's)."""
+    sale, releases = again
+    amounts = released.adding(releases)
+    if amounts is None:
+        return None
+    with localcontext(CALC):
+        total = CALC.add(credited_total, CALC.multiply(sale.amount, sale.share))
+        bonus = bonus_line(
+            plan, facts, credited_total=total, proration=bonus_proration(plan, facts)
+        )
+    return [
+        bonus.line
+        if x.kind == "bonus"
+        else replace(x, amount=round_money(amounts[x.kind]), exact=amounts[x.kind])
+        if x.kind in amounts
+        else x
+        for x in lines
+    ]
+
+
 def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
     out = []
     for r in releases:
@@ -294,6 +350,21 @@ class ReleaseSums:
         if self.spiffs - (spiff is not None):
             amounts["spiff"] = CALC.subtract(self.spiff, spiff or Decimal(0))
         return amounts
+
+    def adding(self, releases: Sequence[ReleaseFact]) -> dict[str, Decimal] | None:
+        """The unrounded amounts of `release_lines`' lines had ``releases`` been
+        received too (the payments of a sale credited again): the sums plus
+        their parts, exactly. None when they bring a ``spiff`` line the period
+        has not got (its steps are worked out whole)."""
+        commission, spiff, spiffs = self.commission, self.spiff, self.spiffs
+        for r in releases:
+            found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+            commission = CALC.add(commission, found.commission)
+            if r.spiff:
+                spiff, spiffs = CALC.add(spiff, found.spiff), spiffs + 1
+        if spiffs and not self.spiffs:
+            return None
+        return {"commission": commission} | ({"spiff": spiff} if spiffs else {})
 
 
 def _with_late_releases(lines: list[Line], released: list[Line]) -> list[Line]:

@@ -18,6 +18,7 @@ __all__ = [
     "Credited",
     "SaleStepKey",
     "SaleSteps",
+    "cancelled_within_window",
     "commission_line",
     "commission_total_step",
     "credited_sales",
@@ -62,6 +63,12 @@ def _clawed_back(sale: SaleFact, window_days: int) -> tuple[bool, dict[str, obje
         "days": (cancelled_at - sale.occurred_at).days,
     }
     return cancelled_at <= ends, moments
+
+
+def cancelled_within_window(sale: SaleFact, window_days: int) -> bool:
+    """Rule 1: whether ``sale`` was cancelled within the clawback window (taken
+    back: never credited)."""
+    return _clawed_back(sale, window_days)[0]
 
 
 # Sales in business order: by occurred_at, then position (fields 3 and 2 of a

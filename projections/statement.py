@@ -24,6 +24,8 @@ from policies.calculate import (
     PeriodResult,
     ReleaseSums,
     calculate_period,
+    credited_again,
+    earned_alone,
     earned_by_sale,
 )
 from policies.causes import (
@@ -34,7 +36,12 @@ from policies.causes import (
     without_event,
 )
 from policies.collection import PaymentFact
-from policies.commission import SaleStepKey, window_end
+from policies.commission import (
+    SaleStepKey,
+    cancelled_within_window,
+    credited_sales,
+    window_end,
+)
 from policies.corrections import carried_balance_line, diff_lines, line_key
 from policies.currency import (
     BalanceConversion,
@@ -1138,6 +1145,8 @@ class Calculator:
         if without is None:  # one of the period's own or its team's facts, or a payment
             if not self.weigh_whole:
                 paid = quick.payment_without(event_id)
+                if paid is _Whole.WHOLE:
+                    paid = quick.cancellation_without(event_id)
                 if paid is not _Whole.WHOLE:
                     return paid
             taken_out = self._with_releases(
@@ -1517,6 +1526,55 @@ class _Quick:
             for x in self.lines
             if x.kind != "spiff" or "spiff" in amounts
         ]
+
+    @cached_property
+    def _cancelled(self) -> dict[str, SaleFact]:
+        """Cancellation event id -> the period's own sale it cancelled."""
+        return {s.cancellation.event_id: s for s in self.facts.sales if s.cancellation}
+
+    @cached_property
+    def _credited_total(self) -> Decimal:
+        return credited_sales(self.plan, self.facts.sales).total
+
+    @cached_property
+    def _payments_here(self) -> dict[str, list[EventRecord]]:
+        """Sale id -> its payments received in the period (`Calculator._releases_in`)."""
+        period, kind = self.facts.period, self.plan.period
+        found: dict[str, list[EventRecord]] = {}
+        for payment in self.calculator.facts.payments_by_rep.get(self.facts.rep_id, ()):
+            if period_of(payment.occurred_at, kind) == period:
+                found.setdefault(payment.data["sale_id"], []).append(payment)
+        return found
+
+    def cancellation_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """SPEC §3.1 pay on collection: a cancellation of one of the period's
+        own sales. Outside the clawback window it moves nothing (the sale is
+        credited either way); inside it, without it the sale is credited again:
+        what it earns alone is released by its payments received in the period,
+        and the bonus follows the credited total (`policies.calculate.
+        credited_again`). Anything else — a sale booked in another period,
+        commission shapes, a draw, a SPIFF line the period has not got —
+        `_Whole.WHOLE`. A backfill of late cancellations into a paid period is
+        weighed in constant time for each (was a whole replay each: quadratic)."""
+        sale, plan = self._cancelled.get(event_id), self.plan
+        if sale is None or plan.commission.basis != "collection" or plan.draw is not None:
+            return _Whole.WHOLE
+        if not cancelled_within_window(sale, plan.clawback.window_days):
+            return None
+        earned = earned_alone(plan, sale)
+        if earned is None:
+            return _Whole.WHOLE
+        info = self.calculator.facts.sales[sale.sale_id]
+        releases = [_release(p, info, earned) for p in self._payments_here.get(sale.sale_id, ())]
+        again = credited_again(
+            plan,
+            self.facts,
+            lines=self.lines,
+            released=self._released,
+            credited_total=self._credited_total,
+            again=(sale, releases),
+        )
+        return _Whole.WHOLE if again is None else again
 
     def lines_without(
         self, without: Without, event_id: str
