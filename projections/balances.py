@@ -30,12 +30,14 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # keeps the two moments it compared, a gate step the places that show why;
 # 9: a correction, a carried balance or a draw balance booked in a period
 # paid in another currency is converted (`balance_converted`), or waits under
-# pending; 10: every money figure in a step's words shows its cents
+# pending; 10: every money figure in a step's words shows its cents; 11: a
+# paid period's correction names the exchange rate, recorded late, that moved
+# only the conversion of a balance it settled (it named no event)
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 10, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 11, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

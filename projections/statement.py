@@ -770,8 +770,11 @@ class Calculator:
         lines = self.compute(rep_id, period)[1].lines
         return tuple(dict.fromkeys(e for line in lines for e in line.event_ids))
 
-    def _carried_in(self, rep_id: str, period: Period) -> CarriedBalanceFact | None:
-        """SPEC §3.8: a negative total is carried into the rep's next period."""
+    def _carried_in(
+        self, rep_id: str, period: Period, *, without_rate: str | None = None
+    ) -> CarriedBalanceFact | None:
+        """SPEC §3.8: a negative total is carried into the rep's next period
+        (``without_rate``: converted as if that rate had never been recorded)."""
         previous = period.previous()
         if previous < self.facts.first_period(rep_id, period.kind):
             return None
@@ -787,7 +790,7 @@ class Calculator:
             from_period=str(previous),
             amount=total,
             event_ids=self._events_of(rep_id, previous),
-            fx=self._conversion(rep_id, previous, period),
+            fx=self._conversion(rep_id, previous, period, without_rate=without_rate),
         )
 
     def _currency_of(self, rep_id: str, period: Period) -> str | None:
@@ -798,9 +801,13 @@ class Calculator:
         plan = self.facts.plan_for(rep_id, period)
         return plan.currency if plan is not None else None
 
-    def _conversion(self, rep_id: str, source: Period, booked: Period) -> BalanceConversion | None:
+    def _conversion(
+        self, rep_id: str, source: Period, booked: Period, *, without_rate: str | None = None
+    ) -> BalanceConversion | None:
         """How a balance of ``source`` — its correction, its negative total —
-        is converted into ``booked``'s currency (None: the same currency)."""
+        is converted into ``booked``'s currency (None: the same currency);
+        ``without_rate``: as if the rate of that event had never been recorded
+        (what a paid period's causes weigh: `_rate_cause`)."""
         currency, plan_currency = (
             self._currency_of(rep_id, source),
             self._currency_of(rep_id, booked),
@@ -808,7 +815,8 @@ class Calculator:
         if currency is None or plan_currency is None or currency == plan_currency:
             return None
         on = booked.first_day
-        rate = rate_on(self._rates(currency, plan_currency), currency, plan_currency, on)
+        rates = [r for r in self._rates(currency, plan_currency) if r.event_id != without_rate]
+        rate = rate_on(rates, currency, plan_currency, on)
         return BalanceConversion(currency, plan_currency, on, rate)
 
     def _draw_balance_in(
@@ -825,12 +833,16 @@ class Calculator:
         )
 
     def _draw_carried(
-        self, rep_id: str, period: Period, balance: Decimal
+        self, rep_id: str, period: Period, balance: Decimal, *, without_rate: str | None = None
     ) -> tuple[Decimal, DrawCarried | None]:
         """``balance`` (the balance after the period before ``period``, in that
         period's currency) as ``period`` carries it in: converted when it is
         paid in another currency (`_conversion`), 0 while no rate is (pending)."""
-        fx = self._conversion(rep_id, period.previous(), period) if balance else None
+        fx = (
+            self._conversion(rep_id, period.previous(), period, without_rate=without_rate)
+            if balance
+            else None
+        )
         if fx is None:
             return balance, None
         if fx.rate is None:
@@ -908,19 +920,10 @@ class Calculator:
         assert paid is not None
         paid_lines = [line_from_dict(x) for x in paid["lines"] if x["kind"] in _SETTLED_KINDS]
         plan, replay = self.compute(rep_id, paid_period, own_only=True)
-        replay_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
-        # The balance it carried in, as it stands now: a period paid before the
-        # one it carries from was (paid out of order) carried that period's
-        # total as it stood then, which may have changed since — or been paid
-        # as another figure. Settled here like its own lines, so neither a
-        # clawback nor a deduction undone is lost between the two.
-        carried = self._carried_in(rep_id, paid_period)
-        if carried is not None and not carried.waiting:
-            replay_lines.append(carried_balance_line(carried))
-        if plan.draw is not None:
-            was, now = self._draw_settled(rep_id, paid_period, plan.draw, paid, replay_lines)
-            paid_lines += was
-            replay_lines += now
+        own_lines = [x for x in replay.lines if x.kind in OWN_KINDS]
+        was, now = self._balances_settled(rep_id, paid_period, plan, paid, own_lines)
+        paid_lines += was
+        replay_lines = [*own_lines, *now]
         already, by_line, settled_at = self._already_corrected(rep_id, paid_period)
         paid_total = sum((x.amount for x in paid_lines), Decimal(0))
         replay_total = sum((x.amount for x in replay_lines), Decimal(0))
@@ -930,12 +933,18 @@ class Calculator:
             # settled what they had changed
             since = max(int(paid["as_of"]["position"]), settled_at)
             causes = self._later_causes(rep_id, paid_period, plan, since)
+            changed = diff_lines(paid_lines, replay_lines)
+            rate = self._rate_cause(rep_id, paid_period, (plan, paid, own_lines), changed, since)
+            if rate is not None:
+                event_id, keys = rate
+                causes[event_id] = causes.get(event_id, frozenset()) | keys
+                causes = dict(sorted(causes.items(), key=lambda c: self._position_of(c[0]) or 0))
             changes = tuple(
                 replace(
                     c, event_ids=tuple(e for e, keys in causes.items() if line_key_of(c) in keys)
                 )
                 for c in _less_corrected(
-                    diff_lines(paid_lines, replay_lines),
+                    changed,
                     by_line,
                     {line_key(x): x.amount for x in replay_lines},
                 )
@@ -952,6 +961,88 @@ class Calculator:
         self._correction_memo[memo_key] = fact
         return fact
 
+    def _balances_settled(
+        self,
+        rep_id: str,
+        paid_period: Period,
+        plan: Plan,
+        paid: dict[str, Any],
+        own_lines: Sequence[Line],
+        *,
+        without_rate: str | None = None,
+    ) -> tuple[list[Line], list[Line]]:
+        """What a paid period's correction settles beside its own lines, as
+        paid and as it stands now: the balance it carried in and its draw
+        (`_draw_settled`). ``without_rate``: as if that exchange rate had
+        never been recorded (`_rate_cause`).
+
+        The balance it carried in, as it stands now: a period paid before the
+        one it carries from was (paid out of order) carried that period's
+        total as it stood then, which may have changed since — or been paid
+        as another figure — and one paid in another currency was converted at
+        the rate dated on or before its first day, which a rate recorded since
+        may have replaced. Settled here like its own lines, so neither a
+        clawback nor a deduction undone is lost between the two."""
+        was: list[Line] = []
+        now: list[Line] = []
+        carried = self._carried_in(rep_id, paid_period, without_rate=without_rate)
+        if carried is not None and not carried.waiting:
+            now.append(carried_balance_line(carried))
+        if plan.draw is not None:
+            drawn = self._draw_settled(
+                rep_id,
+                paid_period,
+                plan.draw,
+                paid,
+                [*own_lines, *now],
+                without_rate=without_rate,
+            )
+            was += drawn[0]
+            now += drawn[1]
+        return was, now
+
+    def _rate_cause(
+        self,
+        rep_id: str,
+        paid_period: Period,
+        replayed: tuple[Plan, dict[str, Any], Sequence[Line]],
+        changed: Sequence[LineChange],
+        since: int,
+    ) -> tuple[str, frozenset[LineKey]] | None:
+        """The exchange rate a balance settled in the paid period — the one it
+        carried in, its draw balance — is converted at, when it was recorded
+        after ``since`` and its removal would change what the correction
+        settles (SPEC §4: a later event whose removal changes a line), with
+        the lines it moves. None: no such rate. ``replayed``: the period's
+        plan, its statement as paid and its own lines now; ``changed``: what
+        the correction settles, line by line (paid → now).
+
+        Only the rate chosen can move a conversion (the latest dated on or
+        before the period's first day: without any other, it still is), and
+        only a balance's conversion reads it beyond the period's own facts
+        (`_later_causes` weighs the rates its sales convert at)."""
+        fx = self._conversion(rep_id, paid_period.previous(), paid_period)
+        rate = fx.rate if fx is not None else None
+        if rate is None or rate.position <= since:
+            return None
+        plan, paid, own_lines = replayed
+        was, now = self._balances_settled(
+            rep_id, paid_period, plan, paid, own_lines, without_rate=rate.event_id
+        )
+        settled = [line_from_dict(x) for x in paid["lines"] if x["kind"] in _SETTLED_KINDS]
+        with_it = {line_key_of(c): c.after - c.before for c in changed}
+        without = {
+            line_key_of(c): c.after - c.before
+            for c in diff_lines([*settled, *was], [*own_lines, *now])
+        }
+        zero = Decimal(0)
+        moved = frozenset(
+            k
+            for k in with_it.keys() | without.keys()
+            if with_it.get(k, zero) != without.get(k, zero)
+        )
+        return (rate.event_id, moved) if moved else None
+
     def _draw_settled(
         self,
         rep_id: str,
@@ -959,6 +1050,8 @@ class Calculator:
         draw: Draw,
         paid: dict[str, Any],
         replay_lines: Sequence[Line],
+        *,
+        without_rate: str | None = None,
     ) -> tuple[list[Line], list[Line]]:
         """SPEC §3.1: a paid period's draw lines, as paid and as they stand now,
         when they differ — what its correction then settles too (none: equal).
@@ -974,7 +1067,10 @@ class Calculator:
         it as paid."""
         if draw.recoverable:
             balance_in, _ = self._draw_carried(
-                rep_id, paid_period, self._draw_balance_after(rep_id, paid_period.previous())
+                rep_id,
+                paid_period,
+                self._draw_balance_after(rep_id, paid_period.previous()),
+                without_rate=without_rate,
             )
             _, over = balance_after_of(paid["lines"], balance_in)
             recovered = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw_recovery"]

@@ -131,9 +131,9 @@ def test_with_no_rate_the_correction_waits(ledger: Ledger) -> None:
     assert (_line(q4, "correction")["amount"], q4["pending"]) == ("-490.00", [])
 
 
-def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
-    """Q3 (CNY, unpaid) ends at −2,000.00 after an approved deduction; Q4 pays
-    in USD and carries −280.00."""
+def _deducted_in_cny_then_usd(ledger: Ledger) -> Reports:
+    """r1's Q3 (CNY, unpaid) ends at −2,000.00 after an approved deduction; from
+    Q4 r1 is paid in USD; a CNY→USD rate of 0.14 dated 1 September."""
     ledger.publish_plan(load_plan(PLAN_TOML, "toml"), actor="admin")
     ledger.publish_plan(load_plan(_USD_PLAN, "toml"), actor="admin")
     asked = {"adjustment_id": "A1", "rep_id": "r1", "period": "2026-Q3", "reason": "claim"}
@@ -150,7 +150,13 @@ def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
         ),
         actor="hr-sync",
     )
-    reports = Reports(ledger)
+    return Reports(ledger)
+
+
+def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
+    """Q3 (CNY, unpaid) ends at −2,000.00 after an approved deduction; Q4 pays
+    in USD and carries −280.00."""
+    reports = _deducted_in_cny_then_usd(ledger)
     assert reports.statement("r1", "2026-Q3")["total"] == "-2000.00"
     carried = _line(reports.statement("r1", "2026-Q4"), "carried_balance")
     assert carried["amount"] == "-280.00"
@@ -206,3 +212,99 @@ def test_with_no_rate_the_draw_balance_waits(ledger: Ledger) -> None:
     q4 = _drawn_in_cny_then_usd(ledger, rate=None)
     assert [x for x in q4["lines"] if x["kind"] == "draw_recovery"] == []
     assert [(p["kind"], p["subject_id"]) for p in q4["pending"]] == [("draw_balance", "2026-Q3")]
+
+
+def _late_rate(ledger: Ledger, rate: str) -> tuple[int, int]:
+    """A CNY→USD rate of ``rate`` dated 30 September (before Q4's first day),
+    recorded by fx-desk after Q4 was paid: the positions before and after it."""
+    before = ledger.head()
+    assert before is not None
+    late = line("FxRateSet", at="2026-09-30T00:00:00+08:00", actor="fx-desk", **_CNY_USD, rate=rate)
+    ledger.import_lines(jsonl(late), actor="fx-desk")
+    return before.position, before.position + 1
+
+
+def _named_alike(reports: Reports, head: int, late: str) -> dict[str, Any]:
+    """Paid Q4's later events and 2027-Q1's correction of it, now and replayed
+    as of ``head`` (the same either way), each naming ``late`` alone."""
+    found: dict[str, Any] = {}
+    for period in ("2026-Q4", "2027-Q1"):
+        now = reports.statement("r1", period)
+        assert reports.statement("r1", period, as_of=head) == now, period
+        found[period] = now
+    q4, q1 = found["2026-Q4"], found["2027-Q1"]
+    assert q4["correction_to"] == "2027-Q1"
+    (named,) = q4["later_events"]
+    assert named == {
+        "event_id": late,
+        "type": "FxRateSet",
+        "position": head,
+        "actor": "fx-desk",
+        "occurred_at": "2026-09-30T00:00:00+08:00",
+        "correction_in": "2027-Q1",
+    }
+    correction = _line(q1, "correction")
+    assert correction["paid_period"] == "2026-Q4"
+    assert correction["event_ids"] == [late]
+    assert [s["event_ids"] for s in correction["explanation"]] == [[late], [late]]
+    return correction
+
+
+class TestALateRateThatMovesOnlyABalancesConversion:
+    """Q4 (USD) was paid with a balance from CNY Q3 converted at 0.14, the rate
+    dated 1 September; a rate dated 30 September, recorded after, is the one
+    for Q4's first day now. It changes nothing of Q4's own — only that
+    conversion — and is the cause of Q4's correction, named like any other
+    (it named no event: ``event_ids`` []). Its diff across the rate cites it,
+    by type and actor, on the correction line that appeared."""
+
+    def test_a_carried_balance_converted_again_names_the_rate(self, ledger: Ledger) -> None:
+        """Q4 carried −2,000.00 CNY as −280.00 USD; at 0.15 it is −300.00:
+        2027-Q1 corrects Q4 by −20.00."""
+        reports = _deducted_in_cny_then_usd(ledger)
+        pay_period(reports, "2026-Q4")
+        before, head = _late_rate(ledger, "0.15")
+        late = stored_record(ledger, "FxRateSet", rate="0.15").event_id
+        correction = _named_alike(reports, head, late)
+        assert correction["amount"] == "-20.00"
+        change = correction["explanation"][1]["values"]
+        assert (change["kind"], change["before"], change["after"]) == (
+            "carried_balance",
+            "-280.00",
+            "-300.00",
+        )
+        diff = reports.diff("r1", "2027-Q1", before, head)
+        (moved,) = diff.changes
+        assert (moved.kind, moved.change) == ("correction", "-20.00")
+        assert [(e.event_id, e.type, e.actor) for e in moved.events_added] == [
+            (late, "FxRateSet", "fx-desk")
+        ]
+
+    def test_a_draw_balance_converted_again_names_the_rate(self, ledger: Ledger) -> None:
+        """Q4 recovered the 10,000.00 CNY drawn as 1,400.00 USD; at 0.12 the
+        balance was 1,200.00: 2027-Q1 gives back the 200.00 recovered beyond it."""
+        _drawn_in_cny_then_usd(ledger, rate="0.14")
+        reports = Reports(ledger)
+        pay_period(reports, "2026-Q4")
+        _, head = _late_rate(ledger, "0.12")
+        late = stored_record(ledger, "FxRateSet", rate="0.12").event_id
+        correction = _named_alike(reports, head, late)
+        assert correction["amount"] == "200.00"
+        change = correction["explanation"][1]["values"]
+        assert (change["kind"], change["before"], change["after"]) == (
+            "draw_recovery",
+            "-1400.00",
+            "-1200.00",
+        )
+
+    def test_a_rate_that_converts_to_the_same_amount_is_not_named(self, ledger: Ledger) -> None:
+        """Another 0.14, dated 30 September: the rate for Q4's first day now,
+        converting −2,000.00 CNY to the same −280.00 — no correction, and
+        nothing named (a later event of the rep's that changes nothing)."""
+        reports = _deducted_in_cny_then_usd(ledger)
+        pay_period(reports, "2026-Q4")
+        _late_rate(ledger, "0.14")
+        q4 = reports.statement("r1", "2026-Q4")
+        assert (q4["later_events"], q4["correction_to"]) == ([], None)
+        q1 = reports.statement("r1", "2027-Q1")
+        assert [x["kind"] for x in q1["lines"] if x["kind"] == "correction"] == []
