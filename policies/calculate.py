@@ -415,13 +415,18 @@ def _draw(plan: Plan, facts: PeriodFacts, earned: Decimal) -> DrawResult | None:
         facts.draw_balance_in,
         plan_event_id=facts.plan_event_id,
     )
-    carried = facts.draw_carried
-    if carried is None or carried.fx.rate is None or not drawn.lines:
+    conversions = [
+        c
+        for c in (*facts.draw_converted_before, facts.draw_carried)
+        if c is not None and c.fx.rate is not None
+    ]
+    if not conversions or not drawn.lines:
         return drawn
-    # the balance came in from a period paid in another currency: the first
-    # draw line shows its conversion
-    _, shown = convert_balance(carried.balance, carried.fx, what="draw_balance")
+    # the balance came in from a period paid in another currency — this one's
+    # predecessor, or one before it that showed the balance on no line: the
+    # first draw line, which shows the balance, shows each conversion
+    shown = [convert_balance(c.balance, c.fx, what="draw_balance")[1] for c in conversions]
     first_line, *rest = drawn.lines
-    steps = (shown, *first_line.steps)
-    ids = tuple(dict.fromkeys((*shown.event_ids, *first_line.event_ids)))
+    steps = (*shown, *first_line.steps)
+    ids = tuple(dict.fromkeys((*(e for s in shown for e in s.event_ids), *first_line.event_ids)))
     return replace(drawn, lines=(replace(first_line, steps=steps, event_ids=ids), *rest))

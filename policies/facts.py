@@ -248,6 +248,10 @@ class PeriodFacts:
     # draws: that balance as it stood in the currency of the period before, and
     # its conversion (the rep's plan changed currency between; None: it did not)
     draw_carried: DrawCarried | None = None
+    # draws: the conversions that balance went through in earlier periods that
+    # showed it on no line (they drew and recovered nothing), oldest first —
+    # shown where it is shown next, with this period's own (`draw_carried`)
+    draw_converted_before: Sequence[DrawCarried] = ()
     team_sales: Sequence[TeamSale] = ()  # overrides: credited sales of possible reports
     # overrides: their sales cancelled within the clawback window (credited
     # nothing), each with the cancellation's event id — what a paid period's

@@ -32,12 +32,14 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # paid in another currency is converted (`balance_converted`), or waits under
 # pending; 10: every money figure in a step's words shows its cents; 11: a
 # paid period's correction names the exchange rate, recorded late, that moved
-# only the conversion of a balance it settled (it named no event)
+# only the conversion of a balance it settled (it named no event); 12: a draw
+# balance converted in a period that drew and recovered nothing shows its
+# conversion on the next draw line that shows it (it showed no step)
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 11, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 12, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -190,8 +190,9 @@ class Calculator:
     # A paid period's causes beyond its own facts always worked out whole,
     # never by `_Quick` (what the tests hold the quick answers to)
     weigh_whole: ClassVar[bool] = False
-    # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it
-    _draw_balances: dict[tuple[str, Period], Decimal] = field(default_factory=dict)
+    # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it,
+    # and the conversions it went through that no line has shown yet
+    _draw_balances: dict[tuple[str, Period], _DrawAfter] = field(default_factory=dict)
     # SPEC §3.1: rates by pair, the reporting lines, each collection booking
     # period's earnings by sale
     _fx: dict[tuple[str, str], list[FxRate]] = field(default_factory=dict)
@@ -392,7 +393,7 @@ class Calculator:
             for aid in owned.get("adjustments", [])
             if (a := f.adjustments[aid]).data["period"] == str(period)
         ]
-        draw_in, draw_carried = self._draw_balance_in(rep_id, period, plan)
+        draw_in, draw_carried, converted_before = self._draw_balance_in(rep_id, period, plan)
         facts = PeriodFacts(
             unconverted=tuple(unconverted),
             after_leaving=tuple(after_leaving),
@@ -402,6 +403,7 @@ class Calculator:
             first_period=f.first_period(rep_id, plan.period),
             draw_balance_in=draw_in,
             draw_carried=draw_carried,
+            draw_converted_before=converted_before,
             unsplit_sales=self._unsplit_sales(rep_id, period, plan),
             rep_id=rep_id,
             period=period,
@@ -821,16 +823,17 @@ class Calculator:
 
     def _draw_balance_in(
         self, rep_id: str, period: Period, plan: Plan
-    ) -> tuple[Decimal, DrawCarried | None]:
+    ) -> tuple[Decimal, DrawCarried | None, tuple[DrawCarried, ...]]:
         """SPEC §3.1: the recoverable draw balance carried into ``period`` — the
         balance after the period before (0 before the rep's first period, and
-        for a plan without a recoverable draw) — in ``period``'s currency, and
-        how it was converted when the rep's plan changed currency between."""
+        for a plan without a recoverable draw) — in ``period``'s currency, how
+        it was converted when the rep's plan changed currency between, and the
+        conversions it went through before that no line has shown yet."""
         if plan.draw is None or not plan.draw.recoverable:
-            return Decimal("0.00"), None
-        return self._draw_carried(
-            rep_id, period, self._draw_balance_after(rep_id, period.previous())
-        )
+            return Decimal("0.00"), None, ()
+        before = self._draw_state_after(rep_id, period.previous())
+        converted, carried = self._draw_carried(rep_id, period, before.balance)
+        return converted, carried, before.unshown
 
     def _draw_carried(
         self, rep_id: str, period: Period, balance: Decimal, *, without_rate: str | None = None
@@ -851,30 +854,45 @@ class Calculator:
         return converted, DrawCarried(balance, fx)
 
     def _draw_balance_after(self, rep_id: str, period: Period) -> Decimal:
+        """The draw balance after ``period``, in its currency (`_draw_state_after`)."""
+        return self._draw_state_after(rep_id, period).balance
+
+    def _draw_state_after(self, rep_id: str, period: Period) -> _DrawAfter:
         """The draw balance after ``period``, in its currency: every period from
         the rep's first counts, paid (as paid: its ``draw_balance`` steps) or not
-        (as computed now), the balance converted where the currency changes.
-        Walked oldest first in a loop, like the carried balance."""
+        (as computed now), the balance converted where the currency changes —
+        with the conversions no draw line has shown since (a period that drew
+        and recovered nothing shows no balance: the next line that does shows
+        how it was converted). Walked oldest first in a loop, like the carried
+        balance."""
         first = self.facts.first_period(rep_id, period.kind)
         chain: list[Period] = []
         cursor = period
         while cursor >= first and (rep_id, cursor) not in self._draw_balances:
             chain.append(cursor)
             cursor = cursor.previous()
-        balance = self._draw_balances.get((rep_id, cursor), Decimal("0.00"))
+        state = self._draw_balances.get((rep_id, cursor), _NO_DRAW)
         for earlier in reversed(chain):
-            carried, _ = self._draw_carried(rep_id, earlier, balance)
+            carried, conversion = self._draw_carried(rep_id, earlier, state.balance)
+            unshown = state.unshown
+            if conversion is not None and conversion.fx.rate is not None:
+                unshown = (*unshown, conversion)
             paid = self._as_paid(rep_id, earlier)
             if paid is not None:
                 balance, _ = balance_after_of(paid["lines"], carried)
+                lines = [str(x["kind"]) for x in paid["lines"]]
             elif self.facts.plan_for(rep_id, earlier) is not None:
-                self._draw_balances[rep_id, earlier.previous()] = balance
-                after = self.compute(rep_id, earlier)[1].draw_balance_after
+                self._draw_balances[rep_id, earlier.previous()] = state
+                result = self.compute(rep_id, earlier)[1]
+                after = result.draw_balance_after
                 balance = after if after is not None else carried
+                lines = [x.kind for x in result.lines]
             else:
-                balance = carried
-            self._draw_balances[rep_id, earlier] = balance
-        return balance
+                balance, lines = carried, []
+            shown = not balance or not _DRAW_KINDS.isdisjoint(lines)
+            state = _DrawAfter(balance, () if shown else unshown)
+            self._draw_balances[rep_id, earlier] = state
+        return state
 
     def is_paid(self, rep_id: str, period: Period) -> bool:
         return self.facts.paid_run(rep_id, period) is not None
@@ -1276,8 +1294,9 @@ class Calculator:
         )
         balances = dict(self._draw_balances)
         carried = facts.draw_carried
-        balances[rep_id, facts.period.previous()] = (
-            carried.balance if carried is not None else facts.draw_balance_in
+        balances[rep_id, facts.period.previous()] = _DrawAfter(
+            carried.balance if carried is not None else facts.draw_balance_in,
+            tuple(facts.draw_converted_before),
         )
         calculator._draw_balances = balances
         again = calculator.period_facts(rep_id, facts.period, then, carried_in=None, corrections=())
@@ -1517,6 +1536,21 @@ class Calculator:
                 for s in line["explanation"]
             ],
         }
+
+
+@dataclass(frozen=True)
+class _DrawAfter:
+    """SPEC §3.1 draws: a rep's recoverable draw balance after a period, in
+    its currency, and the conversions it went through (oldest first) since a
+    draw line last showed it."""
+
+    balance: Decimal
+    unshown: tuple[DrawCarried, ...] = ()
+
+
+_NO_DRAW = _DrawAfter(Decimal("0.00"))
+# The lines that show a draw balance (their ``draw_balance`` step).
+_DRAW_KINDS = frozenset({"draw", "draw_recovery"})
 
 
 @dataclass(frozen=True)

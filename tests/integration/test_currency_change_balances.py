@@ -166,11 +166,13 @@ def test_a_negative_total_is_carried_into_usd(ledger: Ledger) -> None:
     )
 
 
-def _drawn_in_cny_then_usd(ledger: Ledger, *, rate: str | None) -> dict[str, Any]:
+def _drawn_in_cny_then_usd(
+    ledger: Ledger, *, rate: str | None, sold: str = "100000.00"
+) -> dict[str, Any]:
     """r1 draws 5,000.00 CNY in Q2 and Q3 each (recoverable, no sales), then
-    from Q4 is paid in USD with a draw of 700.00 and sells 100,000.00 USD
-    (5,000.00 of commission); a CNY→USD rate of ``rate`` dated before Q4
-    (None: none). Q4's statement."""
+    from Q4 is paid in USD with a draw of 700.00 and sells ``sold`` USD
+    (100,000.00: 5,000.00 of commission); a CNY→USD rate of ``rate`` dated
+    before Q4 (None: none). Q4's statement."""
     cny = plan_toml(tail=draw("5000", "2027-12-31"))
     usd = plan_toml(tail=draw("700", "2027-12-31")).replace('id = "field-sales"', 'id = "usd"')
     ledger.publish_plan(load_plan(cny, "toml"), actor="admin")
@@ -187,7 +189,7 @@ def _drawn_in_cny_then_usd(ledger: Ledger, *, rate: str | None) -> dict[str, Any
             enrol("r1"),
             *rates,
             line("RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd"),
-            sale("S1", "r1", "100000.00", at="2026-10-10T10:00:00+08:00") | {"currency": "USD"},
+            sale("S1", "r1", sold, at="2026-10-10T10:00:00+08:00") | {"currency": "USD"},
         ),
         actor="hr-sync",
     )
@@ -206,6 +208,49 @@ def test_a_draw_balance_owed_in_cny_is_recovered_in_usd(ledger: Ledger) -> None:
     assert (converted["amount"], converted["converted"]) == ("10000.00", "1400.00")
     (balance,) = [x for x in recovery["explanation"] if x["code"] == "draw_balance"]
     assert balance["values"] == {"balance_before": "1400.00", "balance_after": "0.00"}
+
+
+def test_a_draw_balance_converted_in_a_period_that_showed_it_nowhere(ledger: Ledger) -> None:
+    """Q4 (USD) earns exactly its 700.00 draw: it draws and recovers nothing,
+    and no line of it shows the 10,000.00 CNY carried in as 1,400.00 USD. The
+    next line that shows that balance — 2027-Q1's draw, before it 1,400.00 —
+    shows how it was converted (it showed 1,400.00 from nowhere), in either
+    language, whether Q4 is paid or not, now and replayed as of the head."""
+    q4 = _drawn_in_cny_then_usd(ledger, rate="0.14", sold="14000.00")
+    assert q4["total"] == "700.00"
+    assert [x["kind"] for x in q4["lines"]] == ["commission", "bonus"]
+    rate = stored_record(ledger, "FxRateSet", rate="0.14").event_id
+    reports = Reports(ledger)
+    for paid in (False, True):
+        if paid:
+            pay_period(reports, "2026-Q4")
+        q1 = reports.statement("r1", "2027-Q1")
+        head = ledger.head()
+        assert head is not None
+        assert reports.statement("r1", "2027-Q1", as_of=head.position) == q1
+        drawn = _line(q1, "draw")
+        assert [s["code"] for s in drawn["explanation"]] == [
+            "balance_converted",
+            "draw_top_up",
+            "draw_balance",
+        ]
+        assert _converted(drawn) == {
+            "balance": "draw_balance",
+            "amount": "10000.00",
+            "currency": "CNY",
+            "rate": "0.14",
+            "rate_from": "2026-09-01T00:00:00+08:00",
+            "plan_currency": "USD",
+            "converted": "1400.00",
+            "event_ids": [rate],
+        }
+        assert rate in drawn["event_ids"]
+        (balance,) = [x for x in drawn["explanation"] if x["code"] == "draw_balance"]
+        assert balance["values"] == {"balance_before": "1400.00", "balance_after": "2100.00"}
+    zh = reports.statement("r1", "2027-Q1", locale="zh-CN")
+    (step,) = [s for s in _line(zh, "draw")["explanation"] if s["code"] == "balance_converted"]
+    assert step["text"].startswith("以 CNY 计，本期以 USD 支付：10000.00 CNY × 0.14")
+    assert step["text"].endswith("= 1400.00 USD")
 
 
 def test_with_no_rate_the_draw_balance_waits(ledger: Ledger) -> None:

@@ -14,16 +14,25 @@ import pytest
 
 from policies.calculate import PeriodResult, calculate_period
 from policies.collection import PaymentFact, check_payment, release, unreleased
-from policies.currency import Converted, FxRate, MissingRate, convert
+from policies.currency import BalanceConversion, Converted, FxRate, MissingRate, convert
 from policies.draws import draw_lines
 from policies.explanation import Line
+from policies.facts import DrawCarried
 from policies.overrides import ManagerChange, ReportingLines, TeamSale, override_lines
 from policies.periods import parse_period
-from policies.plan import Draw, Override, Plan
+from policies.plan import Draw, Override, Plan, load_plan
 from policies.proration import proration
 from policies.wording import render_step
 from tests.unit.factories import BASE, facts, sale, score, target
-from tests.unit.shapes import ACCELERATOR, CREDITED_BANDS, shaped, spiff, tiers
+from tests.unit.shapes import (
+    ACCELERATOR,
+    CREDITED_BANDS,
+    draw,
+    plan_toml,
+    shaped,
+    spiff,
+    tiers,
+)
 
 
 def _lines(result: PeriodResult, kind: str) -> list[Line]:
@@ -435,6 +444,40 @@ class TestDraws:
             self.DRAW, parse_period("2026-06"), (self.FIRST, None), Decimal(0), Decimal(0)
         )
         assert r.lines == ()
+
+    def test_a_conversion_no_line_showed_is_shown_where_the_balance_is(self) -> None:
+        """10,000.00 CNY owed came in as 1,400.00 at 0.14 in a period that drew
+        and recovered nothing; this one earns nothing and draws 5,000.00: its
+        draw line, which shows the 1,400.00, shows how it was converted — the
+        steps hold each number it shows."""
+        rate = FxRate("CNY", "USD", Decimal("0.14"), _T0, 7, "event-rate")
+        fx = BalanceConversion("CNY", "USD", date(2026, 7, 1), rate)
+        usd = plan_toml(tail=draw("5000", "2027-12-31")).replace("CNY", "USD")
+        result = calculate_period(
+            load_plan(usd, "toml"),
+            facts(
+                draw_balance_in=Decimal("1400.00"),
+                draw_converted_before=(DrawCarried(Decimal("10000.00"), fx),),
+            ),
+        )
+        line = _line(result, "draw")
+        assert _codes(line) == ["balance_converted", "draw_top_up", "draw_balance"]
+        assert _values(line, "balance_converted") == [
+            {
+                "balance": "draw_balance",
+                "amount": "10000.00",
+                "currency": "CNY",
+                "rate": "0.14",
+                "rate_from": _T0.isoformat(),
+                "plan_currency": "USD",
+                "converted": "1400.00",
+            }
+        ]
+        assert _values(line, "draw_balance") == [
+            {"balance_before": "1400.00", "balance_after": "6400.00"}
+        ]
+        assert "event-rate" in line.event_ids
+        assert result.pending == ()
 
 
 _T0 = datetime.fromisoformat("2026-07-01T00:00:00+08:00")
