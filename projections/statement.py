@@ -1008,12 +1008,7 @@ class Calculator:
             now.append(carried_balance_line(carried))
         if plan.draw is not None:
             drawn = self._draw_settled(
-                rep_id,
-                paid_period,
-                plan.draw,
-                paid,
-                [*own_lines, *now],
-                without_rate=without_rate,
+                (rep_id, paid_period), plan.draw, paid, [*own_lines, *now], without_rate
             )
             was += drawn[0]
             now += drawn[1]
@@ -1063,16 +1058,15 @@ class Calculator:
 
     def _draw_settled(
         self,
-        rep_id: str,
-        paid_period: Period,
+        paid_one: tuple[str, Period],
         draw: Draw,
         paid: dict[str, Any],
         replay_lines: Sequence[Line],
-        *,
-        without_rate: str | None = None,
+        without_rate: str | None,
     ) -> tuple[list[Line], list[Line]]:
-        """SPEC §3.1: a paid period's draw lines, as paid and as they stand now,
-        when they differ — what its correction then settles too (none: equal).
+        """SPEC §3.1: a paid period's draw lines — ``paid_one``: the rep and the
+        period —, as paid and as they stand now, when they differ — what its
+        correction then settles too (none: equal).
 
         Recoverable, what the period drew or recovered moves the balance as it
         stands now (`_draw_balance_after`); a recovery beyond that balance (of a
@@ -1083,6 +1077,7 @@ class Calculator:
         paid. The total it tops up is the replay's lines with the carried
         balance as it stands (``replay_lines``) and the corrections booked into
         it as paid."""
+        rep_id, paid_period = paid_one
         if draw.recoverable:
             balance_in, _ = self._draw_carried(
                 rep_id,

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 from ledger.application import Ledger
 from projections.service import Reports
+from projections.statement import Calculator
 from tests.builders import jsonl, pay_period
 
 
@@ -45,3 +48,39 @@ def answers(
             for c in diff.changes
         ]
     return found
+
+
+def replays_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, each event a paid period is worked out again without (the
+    whole replay a quick cause check spares), appended to the list returned."""
+    replays: list[str] = []
+    whole = Calculator._with_releases
+
+    def counted(self: Calculator, *args: Any, **kwargs: Any) -> Any:
+        without = kwargs.get("without", args[4] if len(args) > 4 else None)
+        if without is not None:  # the period worked out again without an event
+            replays.append(without.event_id)
+        return whole(self, *args, **kwargs)
+
+    monkeypatch.setattr(Calculator, "_with_releases", counted)
+    return replays
+
+
+def quick_as_whole(
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    reps: list[str],
+    late: tuple[int, int],
+    naming: str,
+) -> None:
+    """`answers` for ``reps`` (each diffed) across ``late`` (the positions
+    before and after the late events), from the quick cause checks, are those
+    of the definition worked out whole (`Calculator.weigh_whole`), and the
+    first rep's paid Q3 names an event of type ``naming`` (a scenario that
+    named none would test nothing)."""
+    quick = answers(ledger, reps, *late, diff_of=set(reps))
+    monkeypatch.setattr(Calculator, "weigh_whole", True)
+    assert quick == answers(ledger, reps, *late, diff_of=set(reps))
+    monkeypatch.undo()
+    named = {ledger.event(e["event_id"]).type for e in quick[reps[0], "Q3"]["later_events"]}
+    assert naming in named, named

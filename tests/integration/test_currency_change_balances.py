@@ -269,9 +269,12 @@ def _late_rate(ledger: Ledger, rate: str) -> tuple[int, int]:
     return before.position, before.position + 1
 
 
-def _named_alike(reports: Reports, head: int, late: str) -> dict[str, Any]:
+def _named_alike(
+    reports: Reports, head: int, late: str, corrected: tuple[str, str, str, str]
+) -> dict[str, Any]:
     """Paid Q4's later events and 2027-Q1's correction of it, now and replayed
-    as of ``head`` (the same either way), each naming ``late`` alone."""
+    as of ``head`` (the same either way), each naming ``late`` alone; the
+    correction's amount and what it changed (kind, before, after): ``corrected``."""
     found: dict[str, Any] = {}
     for period in ("2026-Q4", "2027-Q1"):
         now = reports.statement("r1", period)
@@ -292,6 +295,8 @@ def _named_alike(reports: Reports, head: int, late: str) -> dict[str, Any]:
     assert correction["paid_period"] == "2026-Q4"
     assert correction["event_ids"] == [late]
     assert [s["event_ids"] for s in correction["explanation"]] == [[late], [late]]
+    change = correction["explanation"][1]["values"]
+    assert (correction["amount"], change["kind"], change["before"], change["after"]) == corrected
     return correction
 
 
@@ -310,14 +315,7 @@ class TestALateRateThatMovesOnlyABalancesConversion:
         pay_period(reports, "2026-Q4")
         before, head = _late_rate(ledger, "0.15")
         late = stored_record(ledger, "FxRateSet", rate="0.15").event_id
-        correction = _named_alike(reports, head, late)
-        assert correction["amount"] == "-20.00"
-        change = correction["explanation"][1]["values"]
-        assert (change["kind"], change["before"], change["after"]) == (
-            "carried_balance",
-            "-280.00",
-            "-300.00",
-        )
+        _named_alike(reports, head, late, ("-20.00", "carried_balance", "-280.00", "-300.00"))
         diff = reports.diff("r1", "2027-Q1", before, head)
         (moved,) = diff.changes
         assert (moved.kind, moved.change) == ("correction", "-20.00")
@@ -333,14 +331,7 @@ class TestALateRateThatMovesOnlyABalancesConversion:
         pay_period(reports, "2026-Q4")
         _, head = _late_rate(ledger, "0.12")
         late = stored_record(ledger, "FxRateSet", rate="0.12").event_id
-        correction = _named_alike(reports, head, late)
-        assert correction["amount"] == "200.00"
-        change = correction["explanation"][1]["values"]
-        assert (change["kind"], change["before"], change["after"]) == (
-            "draw_recovery",
-            "-1400.00",
-            "-1200.00",
-        )
+        _named_alike(reports, head, late, ("200.00", "draw_recovery", "-1400.00", "-1200.00"))
 
     def test_a_rate_that_converts_to_the_same_amount_is_not_named(self, ledger: Ledger) -> None:
         """Another 0.14, dated 30 September: the rate for Q4's first day now,

@@ -27,9 +27,8 @@ import pytest
 from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
-from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
-from tests.integration.causes import answers, paid_q3, recorded_late
+from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, replays_counted
 from tests.unit.shapes import plan_toml, spiff
 
 _COLLECTION = 'basis = "collection"\n'
@@ -43,29 +42,13 @@ def _cancel(sale_id: str, at: str) -> dict[str, Any]:
     return line("SaleCancelled", at=at, sale_id=sale_id, reason="customer left")
 
 
-def _target(value: str) -> dict[str, Any]:
-    return line(
-        "TargetSet",
-        at="2026-06-20T10:00:00+08:00",
-        actor="mgr-zhao",
-        target_id="T-r1-Q3",
-        rep_id="r1",
-        period="2026-Q3",
-        kpi="sales_amount",
-        value=value,
-        reason="quarter plan",
-    )
+def _of_q3(type_: str, at: str, actor: str, **fields: str) -> dict[str, Any]:
+    """r1's ``type_`` event of 2026-Q3 (its target, a score)."""
+    at = f"{at}T10:00:00+08:00"
+    return line(type_, at=at, actor=actor, rep_id="r1", period="2026-Q3", **fields)
 
 
-def _score(kpi: str) -> dict[str, Any]:
-    return line(
-        "KpiScored",
-        at="2026-09-25T10:00:00+08:00",
-        rep_id="r1",
-        period="2026-Q3",
-        kpi=kpi,
-        score="1.0",
-    )
+_T = {"target_id": "T-r1-Q3", "kpi": "sales_amount", "reason": "quarter plan"}
 
 
 def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
@@ -78,6 +61,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
     # Q3's sales on 1-5 July at 10:00: their window ends on 29-30 September
     booked = {s: "2026-05-10" if k < 3 else f"2026-07-0{1 + k % 5}" for k, s in enumerate(amounts)}
     sales = []
+    edge = rng.choice((Decimal("0.69"), Decimal("1.02"), Decimal("1.35")))
     credited = Decimal(0)  # r1's in Q3
     for s, amount in amounts.items():
         extra: dict[str, Any] = {"category": rng.choice((None, "software", "services"))}
@@ -95,15 +79,12 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
             enrol("r2", at="2026-03-20T09:00:00+08:00"),
             # just above a bonus tier's edge (score 0.8, 1.0, 1.2 with the
             # other KPIs at 1.0): taking a sale back may cross it
-            _target(
-                str(
-                    round(
-                        credited / rng.choice((Decimal("0.69"), Decimal("1.02"), Decimal("1.35")))
-                    )
-                )
-            ),
+            _of_q3("TargetSet", "2026-06-20", "mgr-zhao", value=str(round(credited / edge)), **_T),
             line("ApprovalGranted", actor="fin-amy", subject_id="T-r1-Q3"),
-            *(_score(kpi) for kpi in ("customer_satisfaction", "market_feedback")),
+            *(
+                _of_q3("KpiScored", "2026-09-25", "crm", kpi=kpi, score="1.0")
+                for kpi in ("customer_satisfaction", "market_feedback")
+            ),
             *sales,
             *(
                 _payment(f"P{s}", s, rng.choice(paid), "2026-08-01T10:00:00+08:00")
@@ -136,14 +117,8 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
 def test_the_quick_cancellation_causes_are_those_worked_out_whole(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    """Quick and whole give the same statements, corrections and diffs, and
-    late cancellations are named (a scenario that named none would test nothing)."""
-    before, head = _scenario(ledger, seed)
-    quick = answers(ledger, ["r1", "r2"], before, head, diff_of={"r1", "r2"})
-    monkeypatch.setattr(Calculator, "weigh_whole", True)
-    assert quick == answers(ledger, ["r1", "r2"], before, head, diff_of={"r1", "r2"})
-    named = {ledger.event(e["event_id"]).type for e in quick["r1", "Q3"]["later_events"]}
-    assert "SaleCancelled" in named, named
+    """Quick and whole give the same statements, corrections and diffs."""
+    quick_as_whole(ledger, monkeypatch, ["r1", "r2"], _scenario(ledger, seed), "SaleCancelled")
 
 
 def _paid_backfill(ledger: Ledger, *, plan: str) -> list[str]:
@@ -170,16 +145,7 @@ def test_a_backfill_of_late_cancellations_is_weighed_without_a_replay_each(
     is named, and none is weighed by working the period out again without it
     (which made a backfill of 800 take 10 s, 5,000 several minutes)."""
     cancellations = _paid_backfill(ledger, plan=plan_toml(commission=_COLLECTION))
-    replays: list[str] = []
-    whole = Calculator._with_releases
-
-    def counted(self: Calculator, *args: Any, **kwargs: Any) -> Any:
-        without = kwargs.get("without", args[4] if len(args) > 4 else None)
-        if without is not None:  # the period worked out again without an event
-            replays.append(without.event_id)
-        return whole(self, *args, **kwargs)
-
-    monkeypatch.setattr(Calculator, "_with_releases", counted)
+    replays = replays_counted(monkeypatch)
     head = ledger.head()
     assert head is not None
     q3 = Reports(ledger).statement("r1", "2026-Q3", as_of=head.position)

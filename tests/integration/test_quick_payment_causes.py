@@ -23,9 +23,8 @@ import pytest
 from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
-from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
-from tests.integration.causes import answers, paid_q3, recorded_late
+from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, replays_counted
 from tests.unit.shapes import draw, plan_toml, spiff
 
 
@@ -78,14 +77,8 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
 def test_the_quick_payment_causes_are_those_worked_out_whole(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    """Quick and whole give the same statements, corrections and diffs, and
-    late payments are named (a scenario that named none would test nothing)."""
-    before, head = _scenario(ledger, seed)
-    quick = answers(ledger, ["r1"], before, head, diff_of={"r1"})
-    monkeypatch.setattr(Calculator, "weigh_whole", True)
-    assert quick == answers(ledger, ["r1"], before, head, diff_of={"r1"})
-    named = {ledger.event(e["event_id"]).type for e in quick["r1", "Q3"]["later_events"]}
-    assert "PaymentReceived" in named, named
+    """Quick and whole give the same statements, corrections and diffs."""
+    quick_as_whole(ledger, monkeypatch, ["r1"], _scenario(ledger, seed), "PaymentReceived")
 
 
 def test_a_payment_of_a_cent_that_moves_no_rounded_line_is_not_named(ledger: Ledger) -> None:
@@ -130,16 +123,7 @@ def test_a_backfill_of_late_payments_is_weighed_without_a_replay_each(
     pay_period(reports, "2026-Q3")
     late = [_payment(f"P{k}", f"S{k}", "500.00", "2026-09-01T10:00:00+08:00") for k in range(40)]
     ledger.import_lines(jsonl(*late), actor="crm-late")
-    replays: list[str] = []
-    whole = Calculator._with_releases
-
-    def counted(self: Calculator, *args: Any, **kwargs: Any) -> Any:
-        without = kwargs.get("without", args[4] if len(args) > 4 else None)
-        if without is not None:  # the period worked out again without an event
-            replays.append(without.event_id)
-        return whole(self, *args, **kwargs)
-
-    monkeypatch.setattr(Calculator, "_with_releases", counted)
+    replays = replays_counted(monkeypatch)
     head = ledger.head()
     assert head is not None
     q3 = Reports(ledger).statement("r1", "2026-Q3", as_of=head.position)
