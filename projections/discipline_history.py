@@ -8,6 +8,7 @@ shows both events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
@@ -30,7 +31,10 @@ __all__ = [
     "history_entries",
 ]
 
-DISCIPLINE = ReadModel("discipline", 1, "each rep's disciplinary history, oldest first")
+# 2: entries in the order of their instants (09:00+08:00 before 03:00+00:00,
+# which the text of the two put the other way round), and an overturned red-line
+# case carries no sanction, as an overturned minor case takes no rung
+DISCIPLINE = ReadModel("discipline", 2, "each rep's disciplinary history, oldest first")
 
 
 class CaseEntry(Row):
@@ -120,7 +124,11 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
                 approval_event_id=case.decision.event_id,
                 approved_by=case.decision.actor,
                 rung=rung,
-                sanction=_sanction(case.severity, rung, case.decision.status, plan),
+                sanction=(
+                    None
+                    if info.overturned is not None  # undone everywhere (SPEC §3)
+                    else _sanction(case.severity, rung, case.decision.status, plan)
+                ),
                 overturned=info.overturned is not None,
             )
         )
@@ -137,7 +145,8 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
         CoachingEntry(kind="coaching", **_recorded(coaching), topic=coaching.data["topic"])
         for coaching in facts.coaching.get(rep_id, [])
     )
-    entries.sort(key=lambda e: (e.occurred_at, e.position))
+    # oldest first by the instant, not the text: 09:00+08:00 is before 03:00+00:00
+    entries.sort(key=lambda e: (datetime.fromisoformat(e.occurred_at), e.position))
     return [entry.doc() for entry in entries]
 
 
