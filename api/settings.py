@@ -226,8 +226,9 @@ def get_settings() -> Settings:
 
 def check_database(url: str, *, must_exist: bool) -> StoreConfig:
     """The store a URL names, checked before the ledger opens it (SPEC §7): a
-    malformed URL, a SQLite file in a directory that does not exist, or a
-    PostgreSQL server that cannot be reached (within a few seconds) is a
+    malformed URL, a SQLite file in a directory that does not exist, a
+    PostgreSQL server that cannot be reached (within a few seconds) or a
+    PostgreSQL schema that does not exist is a
     `ConfigurationError` of one line naming where, never a password. With
     ``must_exist`` (a command that only reads) a store holding no ledger is
     one too: it is never created empty."""
@@ -259,9 +260,11 @@ def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
             connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", CONNECT_TIMEOUT_SECONDS)),
             **_other_libpq_params(env),
         ) as conn:
-            row = conn.execute(
-                "SELECT to_regclass(%s)", (f'"{env["POSTGRES_SCHEMA"]}".{EVENTS_TABLE}',)
+            schema = env["POSTGRES_SCHEMA"]
+            found = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,)
             ).fetchone()
+            row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".{EVENTS_TABLE}',)).fetchone()
     except psycopg.Error as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         reason = (
@@ -269,6 +272,14 @@ def _check_postgres(config: StoreConfig, *, must_exist: bool) -> None:
         )
         msg = f"cannot reach the database at {config.where()}: {reason}"
         raise ConfigurationError(msg) from None
+    if found is None or not found[0]:
+        # the library creates its tables, not their schema: left to it, the
+        # first CREATE TABLE fails with a traceback
+        msg = (
+            f"cannot use the database at {config.where()}: schema {schema} does not exist "
+            f'(create it first: CREATE SCHEMA "{schema}"; or correct schema= in the URL)'
+        )
+        raise ConfigurationError(msg)
     if must_exist and (row is None or row[0] is None):
         msg = (
             f"no ledger at {config.where()}: it holds no events table (check --db or "

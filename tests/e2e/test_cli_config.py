@@ -7,13 +7,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.builders import ROOT, SAMPLE_EVENTS, process_env
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, require_postgres
 
 SECRET = "s3cr3t-value-never-printed"
 GOOD_SECRET = "0123456789abcdef-good-secret"
@@ -190,6 +191,25 @@ class TestReadOnlyCommands:
                 (schema,),
             ).fetchone()
         assert tables == (0,)
+
+    @pytest.mark.parametrize(
+        "command",
+        [["import", str(SAMPLE_EVENTS)], ["statement", "--rep", "r", "--period", "2026-Q3"]],
+    )
+    def test_a_postgresql_schema_that_does_not_exist_is_one_line(
+        self, tmp_path: Path, command: list[str]
+    ) -> None:
+        """`?schema=` naming no schema of the database (a typo, or one not
+        created yet) printed the library's traceback on `import`: a
+        configuration error like a SQLite file's missing directory."""
+        require_postgres()
+        schema = f"missing_{uuid.uuid4().hex[:12]}"
+        separator = "&" if "?" in PG_URL else "?"
+        url = f"{PG_URL}{separator}schema={schema}"
+        result = _cli(*command, "--db", url, cwd=tmp_path)
+        assert result.returncode == 2
+        line = _one_line(result, says=f"schema {schema} does not exist")
+        assert "CREATE SCHEMA" in line
 
     def test_an_existing_ledger_is_read(self, tmp_path: Path) -> None:
         plan = ROOT / "samples" / "field-sales.toml"
