@@ -1,12 +1,14 @@
-"""`python -m bench.late_payments [--payments N ...] [--store sqlite|postgres]`:
-a backfill of late payments into a paid quarter under pay on collection.
+"""`python -m bench.late_payments [--payments N ...] [--store sqlite|postgres]
+[--late payments|cancellations]`: a backfill of late payments (or cancellations)
+into a paid quarter under pay on collection.
 
 One rep on a collection plan with N sales booked in 2026-Q3, half of each paid
-in Q3; Q3 paid out (run, approval, payment); then N more payments, recorded
-late and dated in Q3. Times the late import with the projector's catch-up —
-which weighs each payment as a cause of the paid period (SPEC §4) — and the
-paid statement's read as of the head. Prints one JSON line per N: {"bench":
-"late_payments", "store", "payments", "seconds", "later_events"}."""
+in Q3; Q3 paid out (run, approval, payment); then N more payments — or a
+cancellation of each sale, inside its clawback window —, recorded late and
+dated in Q3. Times the late import with the projector's catch-up — which
+weighs each late event as a cause of the paid period (SPEC §4) — and the paid
+statement's read as of the head. Prints one JSON line per N: {"bench":
+"late_payments", "store", "late", "payments", "seconds", "later_events"}."""
 
 from __future__ import annotations
 
@@ -38,7 +40,17 @@ def _payment(payment_id: str, sale_id: str, at: str) -> str:
     return _event("PaymentReceived", at, "crm-sync", **fields)
 
 
-def backfill(url: str, payments: int) -> dict[str, Any]:
+def _late(kind: str, payments: int) -> list[str]:
+    """The late events: a payment of each sale, or its cancellation."""
+    if kind == "cancellations":
+        return [
+            _event("SaleCancelled", "2026-09-01", "crm-sync", sale_id=f"S{k}", reason="churned")
+            for k in range(payments)
+        ]
+    return [_payment(f"L{k}", f"S{k}", "2026-09-01") for k in range(payments)]
+
+
+def backfill(url: str, payments: int, late_kind: str = "payments") -> dict[str, Any]:
     ledger = Ledger(url)
     try:
         ledger.publish_plan(load_plan(_COLLECTION, "toml"), actor="admin")
@@ -65,7 +77,7 @@ def backfill(url: str, payments: int) -> dict[str, Any]:
         cases.decide_run(run, actor="fin-bob")
         cases.pay_run(run, actor="fin-amy")
         reports.catch_up()
-        late = [_payment(f"L{k}", f"S{k}", "2026-09-01") for k in range(payments)]
+        late = _late(late_kind, payments)
         started = time.perf_counter()
         ledger.import_lines(late, actor="bench-late")
         reports.catch_up()
@@ -80,17 +92,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.late_payments")
     parser.add_argument("--payments", type=int, nargs="+", default=[600, 5000])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--late", choices=["payments", "cancellations"], default="payments")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.payments:
             url = fresh_url(args.store, Path(tmp))
             try:
-                figures = backfill(url, n)
+                figures = backfill(url, n, args.late)
             finally:
                 drop(url)
             print(
                 json.dumps(
-                    {"bench": "late_payments", "store": args.store, "payments": n, **figures}
+                    {
+                        "bench": "late_payments",
+                        "store": args.store,
+                        "late": args.late,
+                        "payments": n,
+                        **figures,
+                    }
                 )
             )
     return 0

@@ -192,3 +192,12 @@ def test_bench_crm_imports_a_whole_export_in_a_process_of_its_own(store: str, vi
     assert 0 < figure["stored"] < figure["rows"]
     assert figure["peak_rss_mib"] > 0
     assert figure["rows_per_s"] > 0
+
+
+@pytest.mark.parametrize("late", ["payments", "cancellations"])
+def test_bench_late_payments_names_every_late_event(late: str) -> None:
+    """`python -m bench.late_payments`, small: every late payment (or
+    cancellation inside the window) of the paid quarter is named on it."""
+    [figure] = _bench("bench.late_payments", "--payments", "30", "--late", late)
+    assert (figure["bench"], figure["late"], figure["payments"]) == ("late_payments", late, 30)
+    assert figure["later_events"] == 30
