@@ -633,6 +633,10 @@ def words_of(step: Step) -> str:
 
 
 _CENT_PLACES: Final = 2  # the fewest decimals money is shown with (SPEC §3: lines round to 0.01)
+# the most decimals an unrounded amount is shown with: past them it is cut, and
+# "…" says so (a prorated bonus is a repeating fraction, carried to 60 digits)
+_SHOWN_PLACES: Final = 10
+_CUT_FROM: Final = 12  # no shorter text has more than `_SHOWN_PLACES` decimals
 
 
 def money_shown(text: str) -> str:
@@ -646,14 +650,25 @@ def money_shown(text: str) -> str:
 
     Rounding is to the cent in every currency (SPEC §3), so 2 is the fewest
     decimals any line amount has; an amount an event recorded with its
-    currency's third decimal (`policies.explanation.recorded`) keeps it."""
+    currency's third decimal (`policies.explanation.recorded`) keeps it. An
+    unrounded amount of more than 10 decimals (a prorated bonus: 10000 × 45/92)
+    is shown to 10 and "…" (``4891.3043478260…``); its step's value keeps
+    every digit."""
     # a step per sale shows two or three amounts: the common forms first
     if "." in text:
         if text[-2:].isdigit():  # 2 decimals or more
-            return text
+            return text if len(text) <= _CUT_FROM else _cut(text)
     elif text.isascii() and text.isdigit():
         return f"{text}.00"
     return _padded(text)
+
+
+def _cut(text: str) -> str:
+    """`money_shown` of a long decimal: at most `_SHOWN_PLACES` decimals."""
+    point = text.find(".")
+    if len(text) - point - 1 <= _SHOWN_PLACES:
+        return text
+    return f"{text[: point + 1 + _SHOWN_PLACES]}…"
 
 
 def _padded(text: str) -> str:

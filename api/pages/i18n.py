@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import HTTPException, Request
@@ -34,6 +34,9 @@ __all__ = [
 
 LANG_COOKIE: Final = "il_lang"
 _SHOWN_DIGITS: Final = 20  # an amount's digits either side of the point the pages spell out
+# the most decimals an unrounded amount is shown with: cut there, with "…"
+_SHOWN_PLACES: Final = 10
+_SHOWN_STEP: Final = Decimal(1).scaleb(-_SHOWN_PLACES)
 
 WORDS: Final[dict[str, dict[str, str]]] = {
     "en": {
@@ -626,10 +629,11 @@ def money(value: Any) -> str:
     # as it was given, never expanded digit by digit (nor a 500)
     if not amount.is_finite() or not -_SHOWN_DIGITS <= amount.adjusted() <= _SHOWN_DIGITS:
         return str(value)
-    places = max(2, -int(amount.as_tuple().exponent))
-    if places > _SHOWN_DIGITS:
-        return str(value)
-    text = f"{abs(amount):,.{places}f}"
+    places, cut = max(2, -int(amount.as_tuple().exponent)), ""
+    if places > _SHOWN_PLACES:  # as the words cut it (`policies.wording.money_shown`)
+        amount = amount.quantize(_SHOWN_STEP, rounding=ROUND_DOWN)
+        places, cut = _SHOWN_PLACES, "…"
+    text = f"{abs(amount):,.{places}f}{cut}"
     return f"−{text}" if amount < 0 else text
 
 

@@ -21,7 +21,7 @@ from projections.service import Reports
 from projections.summary import SUMMARY_VALUES, summarise
 from tests.builders import demo_database
 
-_MONEY = re.compile(r"-?\d+\.\d{2,}")
+_MONEY = re.compile(r"-?\d+\.\d{2,}…?")
 
 
 @pytest.fixture(scope="module")

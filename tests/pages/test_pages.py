@@ -752,6 +752,14 @@ class TestOddInput:
         assert money("-0.5") == "−0.50"
         assert money("1.2345") == "1.2345"
 
+    def test_money_cuts_a_repeating_fraction_as_the_words_do(self) -> None:
+        """A prorated bonus (10000 × 45/92) is carried to 60 digits: shown to 10
+        decimals and "…", as the statement's words show it."""
+        exact = "4891.30434782608695652173913043478260869565217391304347826087"
+        assert money(exact) == "4,891.3043478260…"
+        assert money("-" + exact) == "−4,891.3043478260…"
+        assert money("0.0000000001") == "0.0000000001"
+
 
 class TestNotes:
     """What a form did is said once, on the page it leads to — from a signed

@@ -242,6 +242,10 @@ class TestMoneyReadsAlike:
             ("1E+2", "1E+2"),
             ("12.3a", "12.3a"),
             ("\u0663", "\u0663"),  # a digit, but not an ASCII one
+            ("1234567890.12", "1234567890.12"),
+            ("0.0000000001", "0.0000000001"),  # ten decimals: whole
+            ("4891.30434782608695652173913043", "4891.3043478260…"),
+            ("-0.00000000005", "-0.0000000000…"),
         ],
     )
     def test_money_shown(self, text: str, shown: str) -> None:
