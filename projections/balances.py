@@ -34,12 +34,13 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # paid period's correction names the exchange rate, recorded late, that moved
 # only the conversion of a balance it settled (it named no event); 12: a draw
 # balance converted in a period that drew and recovered nothing shows its
-# conversion on the next draw line that shows it (it showed no step)
+# conversion on the next draw line that shows it (it showed no step); 13: an
+# unrounded amount of more than 10 decimals reads cut, with "…", in the words
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 12, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 13, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 
