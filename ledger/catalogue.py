@@ -147,6 +147,11 @@ class EventType:
     # It says whom a rep reports to (SPEC §3.1 overrides): a manager's windowed
     # replay reads every such event to find the team.
     names_manager: bool = False
+    # An override rests on it (SPEC §3.1: the team's credited sales, their
+    # plans, rates and reporting lines): the replay index lists it for the
+    # managers its reps reported to as well. Nothing else of a rep (coaching,
+    # cases, scores, targets, adjustments, decisions, runs, disputes) is theirs.
+    override_reads: bool = False
     # A fact of the disciplinary history (SPEC §5: compliance reads everyone's,
     # and no one's pay); decisions on cases belong to it too.
     in_history: bool = False
@@ -185,6 +190,7 @@ _ENTRIES: Final = (
         _ADMIN,
         reaches_every_period=True,
         read_by_every_rep=True,
+        override_reads=True,
     ),
     EventType(
         ev.RepEnrolled,
@@ -194,10 +200,27 @@ _ENTRIES: Final = (
         creates=Rep,
         reaches_every_period=True,
         names_manager=True,
+        override_reads=True,
     ),
-    EventType(ev.RepPlanAssigned, "content", rules.rep_fact, _ADMIN, reaches_every_period=True),
-    EventType(ev.RepTransferred, "content", rules.rep_transferred, _ADMIN, names_manager=True),
-    EventType(ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True),
+    EventType(
+        ev.RepPlanAssigned,
+        "content",
+        rules.rep_fact,
+        _ADMIN,
+        reaches_every_period=True,
+        override_reads=True,
+    ),
+    EventType(
+        ev.RepTransferred,
+        "content",
+        rules.rep_transferred,
+        _ADMIN,
+        names_manager=True,
+        override_reads=True,
+    ),
+    EventType(
+        ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True, override_reads=True
+    ),
     EventType(
         ev.TargetSet,
         "target_id",
@@ -207,15 +230,29 @@ _ENTRIES: Final = (
         approval=MakerChecker(_target_after_start, _FINANCE),
         bounded_by_period=True,
     ),
-    EventType(ev.SaleRecorded, "sale_id", rules.sale_recorded, _INTEGRATION, creates=Sale),
-    EventType(ev.SaleCancelled, "sale_id", rules.sale_cancelled, _INTEGRATION),
-    EventType(ev.PaymentReceived, "payment_id", rules.payment_received, _INTEGRATION),
+    EventType(
+        ev.SaleRecorded,
+        "sale_id",
+        rules.sale_recorded,
+        _INTEGRATION,
+        creates=Sale,
+        override_reads=True,
+    ),
+    EventType(ev.SaleCancelled, "sale_id", rules.sale_cancelled, _INTEGRATION, override_reads=True),
+    EventType(
+        ev.PaymentReceived,
+        "payment_id",
+        rules.payment_received,
+        _INTEGRATION,
+        override_reads=True,
+    ),
     EventType(
         ev.FxRateSet,
         "base + quote + occurred_at",
         rules.fx_rate_set,
         _FINANCE,
         read_by_every_rep=True,
+        override_reads=True,
     ),
     EventType(ev.KpiScored, "content", rules.rep_fact, _MANAGER, bounded_by_period=True),
     EventType(ev.CoachingRecorded, "content", rules.rep_fact, _MANAGER, in_history=True),
@@ -320,6 +357,7 @@ REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.rea
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
 READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
 NAMES_MANAGER: Final = frozenset(n for n, e in CATALOGUE.items() if e.names_manager)
+OVERRIDE_READS: Final = frozenset(n for n, e in CATALOGUE.items() if e.override_reads)
 HISTORY_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.in_history)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 

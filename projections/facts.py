@@ -423,14 +423,17 @@ class LedgerFacts:
             self.records[r.event_id] = r
             handler = getattr(self, f"_on_{r.type}")  # one fold per catalogue entry
             found = handler(r, r.data)
-        if self.managers_ever and self._override_plans:
+        if self.managers_ever and self._override_plans and r.type in catalogue.OVERRIDE_READS:
             return self._with_managers(found)
         return found
 
     def _with_managers(self, reps: AbstractSet[str]) -> AbstractSet[str]:
         """``reps`` and those they (or their managers) ever reported to whose plan
         pays overrides: a manager's override reads their reports' sales (SPEC
-        §3.1, two levels), so what changes a rep's figures changes theirs."""
+        §3.1, two levels), so what changes a rep's credited sales changes theirs
+        — the catalogue's ``override_reads`` types, to which `apply` keeps it:
+        a report's coaching, cases or disputes are none of the manager's pay,
+        and the replay index is whose events they are (`GET /events`, bundles)."""
         ever = self.managers_ever
         if not self._override_plans or not any(rep in ever for rep in reps):
             return reps

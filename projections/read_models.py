@@ -26,8 +26,10 @@ __all__ = [
 
 # 2: a rep's events include those of their reports (SPEC §3.1 overrides), and
 # exchange rates are listed for every rep, as plans are
+# 3: of their reports' events, only those an override rests on (sales, their
+# plans, rates, reporting lines): a report's coaching or case is not the manager's
 REPLAY_INDEX = ReadModel(
-    "rep_events", 2, "the replay index: each rep's events and the business dates they can change"
+    "rep_events", 3, "the replay index: each rep's events and the business dates they can change"
 )
 EVENT_COUNTS = ReadModel("event_counts", 1, "events applied, per type (shows one applied twice)")
 

@@ -340,6 +340,50 @@ class TestObjectLevel:
         assert api.client.get(url, headers=api.as_("lead")).status_code == 200
         assert api.client.get(url, headers=api.as_("manager")).status_code == 404
 
+    def test_overrides_open_no_reports_history_to_their_manager(self, api: Api) -> None:
+        """lead-he is paid overrides on rep-sun's sales, and rep-sun has moved on
+        to mgr-zhao: rep-sun's coaching and cases recorded since are mgr-zhao's
+        to read, not lead-he's — neither with lead-he's manager token nor with
+        a rep token of theirs (their pay rests on rep-sun's sales only). Both
+        were readable: the replay index listed every event of rep-sun for
+        lead-he."""
+        moved = demo_event(
+            "RepTransferred",
+            at="2026-11-01T09:00:00+08:00",
+            rep_id="rep-sun",
+            manager_id="mgr-zhao",
+        )
+        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+        recorded = []
+        for event in (
+            demo_event("CoachingRecorded", rep_id="rep-sun", topic="one to one"),
+            demo_event(
+                "ViolationRecorded",
+                case_id="C-SUN",
+                rep_id="rep-sun",
+                code="late-report",
+                severity="minor",
+                description="late",
+            ),
+        ):
+            answer = api.client.post("/events", json=event, headers=api.as_("manager"))
+            assert answer.status_code == 201, answer.text
+            recorded.append(answer.json()["events"][0]["event_id"])
+        tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
+        as_rep = tokens.create(actor="lead-he", role="rep", rep_id="lead-he")[0]
+        for event_id in recorded:
+            url = f"/events/{event_id}"
+            assert api.client.get(url, headers=api.as_("manager")).status_code == 200
+            assert api.client.get(url, headers=api.as_("lead")).status_code == 404
+            assert (
+                api.client.get(url, headers={"Authorization": f"Bearer {as_rep}"}).status_code
+                == 404
+            )
+        sale = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on lead-he's watch
+        assert (
+            api.client.get(f"/events/{sale.event_id}", headers=api.as_("lead")).status_code == 200
+        )
+
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
         themselves is still refused."""

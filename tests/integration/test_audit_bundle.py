@@ -27,7 +27,7 @@ from ledger.events import canonical_json
 from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
 from projections.service import Reports
-from tests.builders import enrol, jsonl
+from tests.builders import enrol, jsonl, line
 from tests.builders import sale as sale_line
 from tests.unit.shapes import plan_toml
 
@@ -391,6 +391,60 @@ class TestPrivacy:
                     continue
                 found += [p.pattern for p in _amount_patterns(sale["amount"]) if p.search(text)]
         assert found == []
+
+    def test_a_managers_bundle_holds_only_what_their_overrides_rest_on(
+        self, ledger: Ledger
+    ) -> None:
+        """m is paid overrides on x's sales, so x's sales are m's events too —
+        but x's coaching, cases, scores, targets, adjustments and disputes are
+        x's alone: none of m's pay rests on them. The replay index listed them
+        for m as well, so m's bundle (and `GET /events` with m's token) held
+        them whole, even those recorded after x had moved to another manager."""
+        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        ledger.publish_plan(plan, actor="admin")
+        at = "2026-08-03T10:00:00+08:00"
+        ledger.import_lines(
+            jsonl(
+                enrol("m"),
+                enrol("x", manager_id="m"),
+                sale_line("S1", "x", "10000.00"),
+                line("CoachingRecorded", at=at, actor="m", rep_id="x", topic="private-topic"),
+                line(
+                    "ViolationRecorded",
+                    at=at,
+                    actor="m",
+                    case_id="C-x",
+                    rep_id="x",
+                    code="late",
+                    severity="minor",
+                    description="private-case",
+                ),
+                line(
+                    "KpiScored",
+                    at=at,
+                    actor="m",
+                    rep_id="x",
+                    period="2026-Q3",
+                    kpi="market_feedback",
+                    score="0.123457",
+                ),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        raw = reports.audit_bundle("m", "2026-Q3")
+        assert check_bundle(raw).exit_code == 0
+        whole = {e["type"]: e for e in orjson.loads(raw)["events"]}
+        assert "SaleRecorded" in whole  # what the override rests on
+        assert [
+            t for t in ("CoachingRecorded", "ViolationRecorded", "KpiScored") if t in whole
+        ] == []
+        text = raw.decode()
+        assert [w for w in ("private-topic", "private-case", "0.123457") if w in text] == []
+        assert reports.statement("m", "2026-Q3")["total"] == "200.00"
+        for record in ledger.iter_log():
+            if record.type in {"CoachingRecorded", "ViolationRecorded", "KpiScored"}:
+                assert reports.reps_of_event(record.position) == ["x"], record.type
 
     def test_the_run_appears_as_its_hash_and_the_reps_own_statement(
         self, demo_bundles: Bundles
