@@ -64,7 +64,7 @@ from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo
 from ledger.records import EventRecord, decode
 from ledger.results import Outcome, RecordResult
-from ledger.sale import Sale
+from ledger.sale import Sale, sale_reps_of
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
 from ledger.writes import (
@@ -328,6 +328,14 @@ class Ledger(Application[UUID]):
             dispute.recorded.occurred_at,
             resolved,
         )
+
+    def sale_reps(self, sale_id: str) -> tuple[frozenset[str], datetime] | None:
+        """The reps a stored sale names (its rep and its splits' reps) and when it
+        occurred; None when there is no such sale."""
+        sale = self._staging().get(Sale, sale_id)
+        if sale is None:
+            return None
+        return sale_reps_of(sale.data), sale.recorded.occurred_at
 
     def uncancelled_sales(self, sale_ids: Iterable[str]) -> set[str]:
         """Which of ``sale_ids`` are stored sales not cancelled: what a CRM

@@ -21,7 +21,7 @@ from ledger.events import content_sha256 as content_hash
 from policies.collection import check_payment
 from policies.money import check_money
 
-__all__ = ["Sale"]
+__all__ = ["Sale", "sale_reps_of"]
 
 
 class Sale(LedgerAggregate):
@@ -129,3 +129,8 @@ def _splits_sorted(data: dict[str, Any]) -> dict[str, Any]:
     """A sale's fields with its splits in one order, by rep id (a rep appears
     at most once among them, `ledger.events.SaleRecorded`)."""
     return {**data, "splits": sorted(data["splits"], key=lambda split: str(split["rep_id"]))}
+
+
+def sale_reps_of(data: dict[str, Any]) -> frozenset[str]:
+    """The reps a sale's fields name: its rep and its splits' reps."""
+    return frozenset([str(data["rep_id"]), *(str(s["rep_id"]) for s in data.get("splits") or ())])

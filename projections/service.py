@@ -36,6 +36,7 @@ from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, loads_document
 from ledger.rep import Rep
+from ledger.sale import sale_reps_of
 from policies.periods import Period, parse_period, period_of
 from policies.plan import Plan
 from projections.bundle import bundle_document, rep_positions_by_replay
@@ -836,6 +837,18 @@ class Reports:
             return self.projector.store.rep_positions(rep_id, position)
         return rep_positions_by_replay(self.ledger.iter_log(stop=position), rep_id)
 
+    def _disclosed(self, rep_id: str, positions: list[int]) -> list[int]:
+        """Of ``rep_id``'s trail, the events theirs to see whole (`_theirs`): a
+        report's sale their override never counted is a bare link, as any other
+        rep's event is."""
+        at = self.fresh()
+        sales: dict[str, tuple[frozenset[str], datetime]] = {}
+        return [
+            record.position
+            for record in self.ledger.read_positions(positions)
+            if self._theirs(rep_id, record, sales, at)
+        ]
+
     def audit_bundle(self, rep_id: str, period: str) -> bytes:
         """SPEC §5 `audit bundle`: the rep's statement as served now, with every
         event it rests on, the chain segment from the first of them to the
@@ -848,6 +861,7 @@ class Reports:
         positions = self._trail(rep_id, position)
         if not positions:
             raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        positions = self._disclosed(rep_id, positions)
         first = min(positions)
         before = self.ledger.link_at(first - 1) if first > 1 else None
         hasher = self.ledger.chain_hasher()
@@ -931,11 +945,72 @@ class Reports:
         rows = self.projector.store.rows("disputes", rep_id)
         return [DisputeRow.model_validate(doc) for _, _, doc in rows]
 
-    def reps_of_event(self, position: int) -> list[str]:
-        """The reps the event at ``position`` concerns (the index the API's access
-        checks use; "*": every rep)."""
-        self.fresh()
-        return self.projector.store.reps_at(position)
+    def reps_of_event(self, record: EventRecord) -> list[str]:
+        """The reps ``record`` concerns (what the API's access checks use; "*":
+        every rep): the replay index's, less a manager paid overrides whom a
+        report's sale reached but whose override does not count it (`_theirs`)."""
+        position = self.fresh()
+        reps = self.projector.store.reps_at(record.position)
+        return [r for r in reps if r == "*" or self._theirs(r, record, {}, position)]
+
+    def _theirs(
+        self,
+        rep_id: str,
+        record: EventRecord,
+        sales: dict[str, tuple[frozenset[str], datetime]],
+        position: int,
+    ) -> bool:
+        """Whether ``record``, an event of ``rep_id``'s replay index, is theirs.
+
+        The index lists a report's sales (their cancellations and payments, plan
+        assignments and departure) for everyone the report ever reported to —
+        a manager's override may rest on them, and a transfer recorded later can
+        move the sale onto the manager's watch — but only those of a day when
+        the rep the event names reported to ``rep_id``, or to one of their
+        reports, are the manager's (SPEC §3.1: the override counts a sale by
+        the reporting lines at its moment): a sale made after the rep moved to
+        another team is that team's. ``sales``: the sales read so far (sale id
+        -> the reps it names and its moment); ``position``: the read models'."""
+        about = self._named_by(record, sales)
+        if about is None:
+            return True
+        named, moment = about
+        if rep_id in named:
+            return True
+        day = moment.date()
+        for report in named:
+            for manager in self._managers_on(report, day, position):
+                if manager == rep_id or rep_id in self._managers_on(manager, day, position):
+                    return True
+        return False
+
+    def _named_by(
+        self, record: EventRecord, sales: dict[str, tuple[frozenset[str], datetime]]
+    ) -> tuple[frozenset[str], datetime] | None:
+        """The reps a fact of a report's that an override rests on names, and its
+        moment (a sale's for the sale, its cancellation and payments); None for
+        any other event (a reporting line, a plan, a rate: everyone's they reach)."""
+        if record.type not in _REPORTS_FACTS:
+            return None
+        data = record.data
+        sale_id = data.get("sale_id")
+        if not isinstance(sale_id, str):  # a plan assignment, a departure
+            return frozenset([data["rep_id"]]), record.occurred_at
+        if record.type == "SaleRecorded":
+            sales[sale_id] = (sale_reps_of(data), record.occurred_at)
+            return sales[sale_id]
+        if sale_id not in sales:
+            found = self.ledger.sale_reps(sale_id)
+            if found is None:
+                return None
+            sales[sale_id] = found
+        return sales[sale_id]
+
+    def _managers_on(self, rep_id: str, day: date, position: int) -> list[str]:
+        try:
+            return self.managers_between(rep_id, day, day, at=position)
+        except NotFoundError:  # a manager who is no rep
+            return []
 
     def first_unpaid_period(self, rep_id: str, after: str) -> str:
         """The rep's first unpaid period after ``after`` (where a dispute's
@@ -1409,6 +1484,10 @@ _KEPT_SUMMARIES = 1024  # statement views a process keeps (`KeptViews`), and the
 _KEPT_BYTES = 64 * 1024 * 1024
 _KEPT_REPS = 10_000  # directory rows a process keeps (`Reports.rep`)
 _NAMES_ONE_BY_ONE = 4  # `Reports.rep_names`: more reps, one query of every name
+# A report's facts an override rests on that name the report (`Reports._theirs`).
+_REPORTS_FACTS: Final = (
+    catalogue.OVERRIDE_READS - catalogue.NAMES_MANAGER - catalogue.READ_BY_EVERY_REP
+)
 
 
 def _utc_today() -> date:

@@ -207,7 +207,7 @@ def get_event(
     # history is, today's manager's, not a manager's the rep left)
     subject = record.data.get("subject_id") if principal.role in {"compliance", "manager"} else None
     kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
-    reps = reports.reps_of_event(record.position)
+    reps = reports.reps_of_event(record)
     on = record.occurred_at.date()
     if not may_read_event(principal, record.type, reps, reports, subject_kind=kind, on=on):
         raise NotFoundError(f"no event has id {event_id}", field="event_id")

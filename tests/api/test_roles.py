@@ -384,6 +384,34 @@ class TestObjectLevel:
             api.client.get(f"/events/{sale.event_id}", headers=api.as_("lead")).status_code == 200
         )
 
+    def test_overrides_open_no_sale_made_after_a_report_moved_on(self, api: Api) -> None:
+        """lead-he's override counts rep-sun's sales made while rep-sun reported
+        to them; one made after rep-sun moved to mgr-zhao is mgr-zhao's team's
+        pay, and was readable by lead-he (manager token, or a rep token of
+        theirs) through GET /events."""
+        moved = demo_event(
+            "RepTransferred",
+            at="2026-11-01T09:00:00+08:00",
+            rep_id="rep-sun",
+            manager_id="mgr-zhao",
+        )
+        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+        sale = demo_event(
+            "SaleRecorded", sale_id="S-SUN-NOV", rep_id="rep-sun", amount="7777.00", currency="CNY"
+        )
+        answer = api.client.post("/events", json=sale, headers=api.as_("integration"))
+        assert answer.status_code == 201, answer.text
+        url = f"/events/{answer.json()['events'][0]['event_id']}"
+        tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
+        as_rep = {
+            "Authorization": f"Bearer {tokens.create(actor='lead-he', role='rep', rep_id='lead-he')[0]}"
+        }
+        assert api.client.get(url, headers=api.as_("manager")).status_code == 200
+        assert api.client.get(url, headers=api.as_("lead")).status_code == 404
+        assert api.client.get(url, headers=as_rep).status_code == 404
+        earlier = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on their watch
+        assert api.client.get(f"/events/{earlier.event_id}", headers=as_rep).status_code == 200
+
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
         themselves is still refused."""

@@ -27,7 +27,7 @@ from ledger.events import canonical_json
 from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line
+from tests.builders import enrol, jsonl, line, stored_record
 from tests.builders import sale as sale_line
 from tests.unit.shapes import plan_toml
 
@@ -444,7 +444,53 @@ class TestPrivacy:
         assert reports.statement("m", "2026-Q3")["total"] == "200.00"
         for record in ledger.iter_log():
             if record.type in {"CoachingRecorded", "ViolationRecorded", "KpiScored"}:
-                assert reports.reps_of_event(record.position) == ["x"], record.type
+                assert reports.reps_of_event(record) == ["x"], record.type
+
+    def test_a_former_reports_later_sales_are_not_in_the_managers_bundle(
+        self, ledger: Ledger
+    ) -> None:
+        """x reported to m (paid overrides) and moved to n on 1 September: x's
+        August sale is m's override, x's September sale is not — yet the
+        replay index lists every sale of x's for m (a transfer recorded later
+        could move a sale onto m's watch), and m's bundle held it whole, amount
+        and customer. It is a bare link now; the bundle still checks."""
+        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        ledger.publish_plan(plan, actor="admin")
+        ledger.import_lines(
+            jsonl(
+                enrol("m"),
+                enrol("n"),
+                enrol("x", manager_id="m"),
+                sale_line("S-AUG", "x", "10000.00", at="2026-08-03T10:00:00+08:00"),
+                line(
+                    "RepTransferred",
+                    at="2026-09-01T09:00:00+08:00",
+                    actor="hr-sync",
+                    rep_id="x",
+                    manager_id="n",
+                ),
+                sale_line(
+                    "S-SEP",
+                    "x",
+                    "7777.00",
+                    at="2026-09-03T10:00:00+08:00",
+                    customer_id="CUST-of-n",
+                ),
+            ),
+            actor="hr-sync",
+        )
+        reports = Reports(ledger)
+        assert reports.statement("m", "2026-Q3")["total"] == "200.00"  # 2 % of August's
+        raw = reports.audit_bundle("m", "2026-Q3")
+        assert check_bundle(raw).exit_code == 0
+        sold = [e["state"] for e in orjson.loads(raw)["events"] if e["type"] == "SaleRecorded"]
+        assert [s for s in sold if "S-AUG" in s] != []
+        assert [w for w in ("S-SEP", "7777", "CUST-of-n") if w in raw.decode()] == []
+        assert check_bundle(reports.audit_bundle("n", "2026-Q3")).exit_code == 0
+        september = stored_record(ledger, "SaleRecorded", sale_id="S-SEP")
+        august = stored_record(ledger, "SaleRecorded", sale_id="S-AUG")
+        assert "m" not in reports.reps_of_event(september)
+        assert "m" in reports.reps_of_event(august)
 
     def test_the_run_appears_as_its_hash_and_the_reps_own_statement(
         self, demo_bundles: Bundles
