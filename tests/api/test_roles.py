@@ -347,38 +347,19 @@ class TestObjectLevel:
         a rep token of theirs (their pay rests on rep-sun's sales only). Both
         were readable: the replay index listed every event of rep-sun for
         lead-he."""
-        moved = demo_event(
-            "RepTransferred",
-            at="2026-11-01T09:00:00+08:00",
-            rep_id="rep-sun",
-            manager_id="mgr-zhao",
-        )
-        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
-        recorded = []
-        for event in (
+        as_rep = _sun_moved_to_zhao(api)
+        case = {"code": "late-report", "severity": "minor", "description": "late"}
+        recorded = [
             demo_event("CoachingRecorded", rep_id="rep-sun", topic="one to one"),
-            demo_event(
-                "ViolationRecorded",
-                case_id="C-SUN",
-                rep_id="rep-sun",
-                code="late-report",
-                severity="minor",
-                description="late",
-            ),
-        ):
-            answer = api.client.post("/events", json=event, headers=api.as_("manager"))
-            assert answer.status_code == 201, answer.text
-            recorded.append(answer.json()["events"][0]["event_id"])
-        tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
-        as_rep = tokens.create(actor="lead-he", role="rep", rep_id="lead-he")[0]
-        for event_id in recorded:
-            url = f"/events/{event_id}"
+            demo_event("ViolationRecorded", case_id="C-SUN", rep_id="rep-sun", **case),
+        ]
+        answer = api.client.post("/events", json=recorded, headers=api.as_("manager"))
+        assert answer.status_code == 201, answer.text
+        for event in answer.json()["events"]:
+            url = f"/events/{event['event_id']}"
             assert api.client.get(url, headers=api.as_("manager")).status_code == 200
             assert api.client.get(url, headers=api.as_("lead")).status_code == 404
-            assert (
-                api.client.get(url, headers={"Authorization": f"Bearer {as_rep}"}).status_code
-                == 404
-            )
+            assert api.client.get(url, headers=as_rep).status_code == 404
         sale = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on lead-he's watch
         assert (
             api.client.get(f"/events/{sale.event_id}", headers=api.as_("lead")).status_code == 200
@@ -389,23 +370,13 @@ class TestObjectLevel:
         to them; one made after rep-sun moved to mgr-zhao is mgr-zhao's team's
         pay, and was readable by lead-he (manager token, or a rep token of
         theirs) through GET /events."""
-        moved = demo_event(
-            "RepTransferred",
-            at="2026-11-01T09:00:00+08:00",
-            rep_id="rep-sun",
-            manager_id="mgr-zhao",
-        )
-        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+        as_rep = _sun_moved_to_zhao(api)
         sale = demo_event(
             "SaleRecorded", sale_id="S-SUN-NOV", rep_id="rep-sun", amount="7777.00", currency="CNY"
         )
         answer = api.client.post("/events", json=sale, headers=api.as_("integration"))
         assert answer.status_code == 201, answer.text
         url = f"/events/{answer.json()['events'][0]['event_id']}"
-        tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
-        as_rep = {
-            "Authorization": f"Bearer {tokens.create(actor='lead-he', role='rep', rep_id='lead-he')[0]}"
-        }
         assert api.client.get(url, headers=api.as_("manager")).status_code == 200
         assert api.client.get(url, headers=api.as_("lead")).status_code == 404
         assert api.client.get(url, headers=as_rep).status_code == 404
@@ -529,3 +500,15 @@ def test_a_decision_on_a_subject_being_saved_is_refused(api: Api) -> None:
         headers=api.as_("compliance"),
     )
     assert later.status_code == 403
+
+
+def _sun_moved_to_zhao(api: Api) -> dict[str, str]:
+    """rep-sun, whose sales pay lead-he overrides, moved to mgr-zhao on 1
+    November; the headers of a rep token of lead-he's."""
+    moved = demo_event(
+        "RepTransferred", at="2026-11-01T09:00:00+08:00", rep_id="rep-sun", manager_id="mgr-zhao"
+    )
+    assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+    tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
+    token = tokens.create(actor="lead-he", role="rep", rep_id="lead-he")[0]
+    return {"Authorization": f"Bearer {token}"}

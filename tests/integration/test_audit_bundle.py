@@ -149,6 +149,9 @@ class TestChecksOffline:
         assert "chain" in _mismatched(keyed)
 
 
+_PRIVATE_CASE = {"severity": "minor", "description": "private-case"}
+
+
 def _edit(raw: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
     doc = orjson.loads(raw)
     change(doc)
@@ -402,32 +405,18 @@ class TestPrivacy:
         them whole, even those recorded after x had moved to another manager."""
         plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
         ledger.publish_plan(plan, actor="admin")
-        at = "2026-08-03T10:00:00+08:00"
+
+        def by_m(type_: str, **fields: str) -> dict[str, Any]:
+            return line(type_, at="2026-08-03T10:00:00+08:00", actor="m", rep_id="x", **fields)
+
         ledger.import_lines(
             jsonl(
                 enrol("m"),
                 enrol("x", manager_id="m"),
                 sale_line("S1", "x", "10000.00"),
-                line("CoachingRecorded", at=at, actor="m", rep_id="x", topic="private-topic"),
-                line(
-                    "ViolationRecorded",
-                    at=at,
-                    actor="m",
-                    case_id="C-x",
-                    rep_id="x",
-                    code="late",
-                    severity="minor",
-                    description="private-case",
-                ),
-                line(
-                    "KpiScored",
-                    at=at,
-                    actor="m",
-                    rep_id="x",
-                    period="2026-Q3",
-                    kpi="market_feedback",
-                    score="0.123457",
-                ),
+                by_m("CoachingRecorded", topic="private-topic"),
+                by_m("ViolationRecorded", case_id="C-x", code="late", **_PRIVATE_CASE),
+                by_m("KpiScored", period="2026-Q3", kpi="market_feedback", score="0.123457"),
             ),
             actor="hr-sync",
         )
