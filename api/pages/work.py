@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -119,7 +120,11 @@ def cases(request: Request) -> Response:
         entries = [
             {**doc, "rep_id": scope} for scope, _, doc in discipline if doc.get("kind") == "case"
         ]
-        entries.sort(key=lambda d: str(d.get("occurred_at")), reverse=True)
+        # newest first by the instant, as the cases queue (an offset is no order)
+        entries.sort(
+            key=lambda d: (datetime.fromisoformat(d["occurred_at"]), d.get("position", 0)),
+            reverse=True,
+        )
         counts = Counter(
             (
                 str(d.get("severity")),

@@ -1427,6 +1427,22 @@ class TestTeamAndCases:
         assert "leak: price list shared" in row[: row.index("</tr>")]
         assert f">{WORDS['en']['period']}</th>" not in queue
 
+    def test_every_case_newest_first_by_its_instant(self, site: Site) -> None:
+        """A case at 09:00 in Beijing (01:00 UTC) happened before one at 03:00
+        UTC the same day: newest first, the later one leads — sorted by the
+        text of their times, the Beijing one did."""
+        for case_id, at in (("CASE-BJ", "09:00:00+08:00"), ("CASE-UTC", "03:00:00+00:00")):
+            line = (
+                f'{{"type": "ViolationRecorded", "occurred_at": "2026-11-02T{at}", '
+                f'"actor": "cmp-sun", "case_id": "{case_id}", "rep_id": "rep-wang", '
+                '"code": "late", "severity": "minor", "description": "late report"}'
+            )
+            site.ledger.import_lines([line], actor="cmp-sun")
+        site.sign_in("cmp-head", "compliance")
+        page = site.client.get("/app/cases").text
+        every = page[page.index('id="clist-h"') :]
+        assert every.index(">CASE-UTC<") < every.index(">CASE-BJ<")
+
     def test_compliance_decides_a_red_line_case(self, site: Site) -> None:
         """A new red-line case waits on Cases; compliance approves it after the
         confirmation; the recorder could not have (maker-checker, 409)."""
