@@ -1,11 +1,12 @@
 """`python -m bench.late_payments [--payments N ...] [--store sqlite|postgres]
-[--late payments|cancellations]`: a backfill of late payments (or cancellations)
-into a paid quarter under pay on collection.
+[--late payments|cancellations|sales]`: a backfill of late payments (or
+cancellations, or sales with their payments) into a paid quarter under pay on
+collection.
 
 One rep on a collection plan with N sales booked in 2026-Q3, half of each paid
 in Q3; Q3 paid out (run, approval, payment); then N more payments — or a
-cancellation of each sale, inside its clawback window —, recorded late and
-dated in Q3. Times the late import with the projector's catch-up — which
+cancellation of each sale, inside its clawback window, or N more sales each
+with a payment —, recorded late and dated in Q3. Times the late import with the projector's catch-up — which
 weighs each late event as a cause of the paid period (SPEC §4) — and the paid
 statement's read as of the head. Prints one JSON line per N: {"bench":
 "late_payments", "store", "late", "payments", "seconds", "later_events"}."""
@@ -41,7 +42,25 @@ def _payment(payment_id: str, sale_id: str, at: str) -> str:
 
 
 def _late(kind: str, payments: int) -> list[str]:
-    """The late events: a payment of each sale, or its cancellation."""
+    """The late events: a payment of each sale, its cancellation, or another
+    sale with its payment."""
+    if kind == "sales":
+        return [
+            line
+            for k in range(payments)
+            for line in (
+                _event(
+                    "SaleRecorded",
+                    "2026-08-10",
+                    "crm-sync",
+                    sale_id=f"LS{k}",
+                    rep_id="rep-1",
+                    amount="1000.00",
+                    currency="CNY",
+                ),
+                _payment(f"LP{k}", f"LS{k}", "2026-09-01"),
+            )
+        ]
     if kind == "cancellations":
         return [
             _event("SaleCancelled", "2026-09-01", "crm-sync", sale_id=f"S{k}", reason="churned")
@@ -92,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.late_payments")
     parser.add_argument("--payments", type=int, nargs="+", default=[600, 5000])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--late", choices=["payments", "cancellations"], default="payments")
+    parser.add_argument(
+        "--late", choices=["payments", "cancellations", "sales"], default="payments"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.payments:

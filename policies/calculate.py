@@ -30,12 +30,12 @@ from policies.spiffs import qualifies, spiff_lines, spiff_of_sale
 from policies.tiers import bonus_line, effective_target
 
 __all__ = [
+    "CollectionPeriod",
     "PeriodResult",
     "ReleaseSums",
     "adjustment_lines",
     "bonus_proration",
     "calculate_period",
-    "credited_again",
     "earned_alone",
     "earned_by_sale",
 ]
@@ -243,39 +243,62 @@ def earned_alone(plan: Plan, sale: SaleFact) -> tuple[Decimal, Decimal] | None:
     return commission, spiff
 
 
-def credited_again(
-    plan: Plan,
-    facts: PeriodFacts,
-    *,
-    lines: Sequence[Line],
-    released: ReleaseSums,
-    credited_total: Decimal,
-    again: tuple[SaleFact, Sequence[ReleaseFact]],
-) -> list[Line] | None:
-    """SPEC §3.1 pay on collection: a period's ``lines`` had one of its own
-    sales, taken back within the clawback window, been credited — ``again``:
-    the sale, and its payments received in the period releasing what it earns
-    alone (`earned_alone`). The release sums (``released``) with their parts
-    added, and the bonus on the credited total (``credited_total``, the
-    period's) with its credit; the other lines rest on no sale of the period.
-    None when it brings a line the period has not got (a SPIFF's)."""
-    sale, releases = again
-    amounts = released.adding(releases)
-    if amounts is None:
-        return None
-    with localcontext(CALC):
-        total = CALC.add(credited_total, CALC.multiply(sale.amount, sale.share))
-        bonus = bonus_line(
-            plan, facts, credited_total=total, proration=bonus_proration(plan, facts)
-        )
-    return [
-        bonus.line
-        if x.kind == "bonus"
-        else replace(x, amount=round_money(amounts[x.kind]), exact=amounts[x.kind])
-        if x.kind in amounts
-        else x
-        for x in lines
-    ]
+@dataclass(frozen=True)
+class CollectionPeriod:
+    """SPEC §3.1 pay on collection: a period as it stands — its ``lines``, its
+    release sums (``released``), its credited total — to work out its lines
+    with one of its own sales credited again or never recorded, from that sale
+    alone: the release sums plus or less its payments' parts, the bonus on the
+    credited total plus or less its credit. The other lines rest on no sale of
+    the period. For a plan whose sale's commission rests on no other sale (no
+    tiers, caps or gate: `earned_alone`) and no draw (its lines follow the
+    total)."""
+
+    plan: Plan
+    facts: PeriodFacts
+    lines: Sequence[Line]
+    released: ReleaseSums
+    credited_total: Decimal
+
+    def with_sale(self, sale: SaleFact, releases: Sequence[ReleaseFact]) -> list[Line] | None:
+        """The lines had ``sale``, taken back within the clawback window, been
+        credited: ``releases``, its payments received in the period releasing
+        what it earns alone. None when that brings a line the period has not
+        got (a SPIFF's)."""
+        amounts = self.released.adding(releases)
+        if amounts is None:
+            return None
+        credit = CALC.multiply(sale.amount, sale.share)
+        return self._lines(amounts, CALC.add(self.credited_total, credit))
+
+    def without_sale(self, sale: SaleFact, payments: Sequence[str]) -> list[Line] | None:
+        """The lines had ``sale``, credited, never been recorded: ``payments``,
+        the event ids of its payments received in the period. None when one is
+        not among the release sums' parts."""
+        if any(p not in self.released.parts for p in payments):
+            return None
+        credit = CALC.multiply(sale.amount, sale.share)
+        amounts = self.released.without(*payments)
+        return self._lines(amounts, CALC.subtract(self.credited_total, credit))
+
+    def _lines(self, amounts: dict[str, Decimal], credited_total: Decimal) -> list[Line]:
+        """The lines with the release sums at ``amounts`` (`release_lines`'
+        unrounded commission, and SPIFF while a payment of a sale that earned
+        one remains) and the bonus on ``credited_total``."""
+        plan, facts = self.plan, self.facts
+        with localcontext(CALC):
+            bonus = bonus_line(
+                plan, facts, credited_total=credited_total, proration=bonus_proration(plan, facts)
+            )
+        return [
+            bonus.line
+            if x.kind == "bonus"
+            else replace(x, amount=round_money(amounts[x.kind]), exact=amounts[x.kind])
+            if x.kind in amounts
+            else x
+            for x in self.lines
+            if x.kind != "spiff" or "spiff" in amounts
+        ]
 
 
 def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
@@ -339,17 +362,19 @@ class ReleaseSums:
         spiffs = sum(1 for _, s in parts.values() if s is not None)
         return cls(commission, spiff, parts, spiffs)
 
-    def without(self, event_id: str) -> dict[str, Decimal]:
-        """The unrounded amounts of `release_lines`' lines had the payment
-        ``event_id`` (one of ``parts``) not been received: ``commission``
+    def without(self, *event_ids: str) -> dict[str, Decimal]:
+        """The unrounded amounts of `release_lines`' lines had the payments
+        ``event_ids`` (of ``parts``) not been received: ``commission``
         always, ``spiff`` while a payment of a sale that earned one remains.
-        The sums less its parts: `CALC` adds exactly (it traps an inexact
+        The sums less their parts: `CALC` adds exactly (it traps an inexact
         result), so that is what adding up the others gives."""
-        commission, spiff = self.parts[event_id]
-        amounts = {"commission": CALC.subtract(self.commission, commission)}
-        if self.spiffs - (spiff is not None):
-            amounts["spiff"] = CALC.subtract(self.spiff, spiff or Decimal(0))
-        return amounts
+        commission, spiff, spiffs = self.commission, self.spiff, self.spiffs
+        for event_id in event_ids:
+            commission_part, spiff_part = self.parts[event_id]
+            commission = CALC.subtract(commission, commission_part)
+            if spiff_part is not None:
+                spiff, spiffs = CALC.subtract(spiff, spiff_part), spiffs - 1
+        return {"commission": commission} | ({"spiff": spiff} if spiffs else {})
 
     def adding(self, releases: Sequence[ReleaseFact]) -> dict[str, Decimal] | None:
         """The unrounded amounts of `release_lines`' lines had ``releases`` been

@@ -21,10 +21,10 @@ from ledger.errors import NotFoundError
 from ledger.events import canonical_json
 from ledger.records import EventRecord
 from policies.calculate import (
+    CollectionPeriod,
     PeriodResult,
     ReleaseSums,
     calculate_period,
-    credited_again,
     earned_alone,
     earned_by_sale,
 )
@@ -75,6 +75,7 @@ from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Draw, Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text, round_money
+from policies.shapes import uses_commission_shapes
 from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, SaleInfo, Without
 
@@ -1255,7 +1256,7 @@ class Calculator:
             if not self.weigh_whole:
                 paid = quick.payment_without(event_id)
                 if paid is _Whole.WHOLE:
-                    paid = quick.cancellation_without(event_id)
+                    paid = quick.sale_fact_without(event_id)
                 if paid is not _Whole.WHOLE:
                     return paid
             taken_out = self._with_releases(
@@ -1658,8 +1659,10 @@ class _Quick:
         return {s.cancellation.event_id: s for s in self.facts.sales if s.cancellation}
 
     @cached_property
-    def _credited_total(self) -> Decimal:
-        return credited_sales(self.plan, self.facts.sales).total
+    def _collection(self) -> CollectionPeriod:
+        """The period as it stands, to weigh its own sales one at a time."""
+        total = credited_sales(self.plan, self.facts.sales).total
+        return CollectionPeriod(self.plan, self.facts, self.lines, self._released, total)
 
     @cached_property
     def _payments_here(self) -> dict[str, list[EventRecord]]:
@@ -1670,6 +1673,49 @@ class _Quick:
             if period_of(payment.occurred_at, kind) == period:
                 found.setdefault(payment.data["sale_id"], []).append(payment)
         return found
+
+    @cached_property
+    def _own_sales(self) -> dict[str, SaleFact]:
+        """Sale event id -> the period's own sale."""
+        return {s.event_id: s for s in self.facts.sales}
+
+    def sale_fact_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """A sale of the period's own, or a cancellation of one, under pay on
+        collection (`sale_without`, `cancellation_without`); anything else
+        `_Whole.WHOLE`."""
+        if event_id in self._own_sales:
+            return self.sale_without(event_id)
+        return self.cancellation_without(event_id)
+
+    def _weighable(self) -> bool:
+        """Whether the period's own sales can be weighed one at a time: paid on
+        collection (its lines are releases), no draw (its lines follow the
+        total), and a sale's commission resting on no other (no shapes)."""
+        plan = self.plan
+        return (
+            plan.commission.basis == "collection"
+            and plan.draw is None
+            and not uses_commission_shapes(plan)
+        )
+
+    def sale_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """SPEC §3.1 pay on collection: one of the period's own sales, had it
+        never been recorded. Taken back within the clawback window, it moves
+        nothing (never credited); else its payments received in the period
+        release nothing, and the bonus follows the credited total without its
+        credit (`policies.calculate.credited_no_more`). A backfill of late
+        sales and their payments into a paid period is weighed in constant
+        time for each (was a whole replay each: quadratic)."""
+        sale, plan = self._own_sales[event_id], self.plan
+        if not self._weighable():
+            return _Whole.WHOLE
+        if sale.cancellation is not None and cancelled_within_window(
+            sale, plan.clawback.window_days
+        ):
+            return None
+        payments = [p.event_id for p in self._payments_here.get(sale.sale_id, ())]
+        gone = self._collection.without_sale(sale, payments)
+        return _Whole.WHOLE if gone is None else gone
 
     def cancellation_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
         """SPEC §3.1 pay on collection: a cancellation of one of the period's
@@ -1682,23 +1728,15 @@ class _Quick:
         `_Whole.WHOLE`. A backfill of late cancellations into a paid period is
         weighed in constant time for each (was a whole replay each: quadratic)."""
         sale, plan = self._cancelled.get(event_id), self.plan
-        if sale is None or plan.commission.basis != "collection" or plan.draw is not None:
+        if sale is None or not self._weighable():
             return _Whole.WHOLE
         if not cancelled_within_window(sale, plan.clawback.window_days):
             return None
         earned = earned_alone(plan, sale)
-        if earned is None:
-            return _Whole.WHOLE
+        assert earned is not None, "no commission shapes (`_weighable`)"
         info = self.calculator.facts.sales[sale.sale_id]
         releases = [_release(p, info, earned) for p in self._payments_here.get(sale.sale_id, ())]
-        again = credited_again(
-            plan,
-            self.facts,
-            lines=self.lines,
-            released=self._released,
-            credited_total=self._credited_total,
-            again=(sale, releases),
-        )
+        again = self._collection.with_sale(sale, releases)
         return _Whole.WHOLE if again is None else again
 
     def lines_without(

@@ -194,10 +194,13 @@ def test_bench_crm_imports_a_whole_export_in_a_process_of_its_own(store: str, vi
     assert figure["rows_per_s"] > 0
 
 
-@pytest.mark.parametrize("late", ["payments", "cancellations"])
-def test_bench_late_payments_names_every_late_event(late: str) -> None:
+@pytest.mark.parametrize(
+    ("late", "named"), [("payments", 30), ("cancellations", 30), ("sales", 60)]
+)
+def test_bench_late_payments_names_every_late_event(late: str, named: int) -> None:
     """`python -m bench.late_payments`, small: every late payment (or
-    cancellation inside the window) of the paid quarter is named on it."""
+    cancellation inside the window, or sale and its payment) of the paid
+    quarter is named on it."""
     [figure] = _bench("bench.late_payments", "--payments", "30", "--late", late)
     assert (figure["bench"], figure["late"], figure["payments"]) == ("late_payments", late, 30)
-    assert figure["later_events"] == 30
+    assert figure["later_events"] == named

@@ -1,8 +1,9 @@
-"""Late cancellations weighed as causes of a paid period under pay on collection
-(SPEC §3.1, §4) by the quick check (`projections.statement._Quick.
-cancellation_without`: the sale credited again from itself alone, its payments'
-releases added to the release sums, the bonus on the credited total) are those
-of the definition worked out whole (the period replayed without each event,
+"""Late sales and cancellations weighed as causes of a paid period under pay on
+collection (SPEC §3.1, §4) by the quick checks (`projections.statement._Quick.
+sale_without`: the sale's payments' releases taken out of the release sums, the
+bonus on the credited total without it; `cancellation_without`: the sale
+credited again from itself alone, its payments' releases added) are those of
+the definition worked out whole (the period replayed without each event,
 `Calculator.weigh_whole`), on SQLite and PostgreSQL: the paid statement's later
 events, the correction's changed lines and the events named on each, and the
 diff's causes, line by line.
@@ -11,13 +12,14 @@ Each scenario is drawn from a seed: r1 on a collection plan (with a SPIFF in
 some), a sales target for Q3, sales booked in Q2 and Q3 at category rates,
 some split with r2, some paid in Q3; Q3 paid out; then, recorded late,
 cancellations dated in Q3 inside and just outside the 90-day clawback window
-(of Q3's sales: the quick check; of Q2's: worked out whole), and a few late
-payments.
+(of Q3's sales: the quick check; of Q2's: worked out whole), a few late
+payments, and late Q3 sales — some paid in Q3, some cancelled after.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +34,7 @@ from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, rep
 from tests.unit.shapes import plan_toml, spiff
 
 _COLLECTION = 'basis = "collection"\n'
+_HALVES = [{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.5"}]
 
 
 def _payment(payment_id: str, sale_id: str, amount: str, at: str) -> dict[str, Any]:
@@ -67,7 +70,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
         extra: dict[str, Any] = {"category": rng.choice((None, "software", "services"))}
         share = Decimal(1)
         if rng.random() < 0.3:
-            extra["splits"] = [{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.5"}]
+            extra["splits"] = _HALVES
             share = Decimal("0.5")
         credited += amount * share if booked[s] > "2026-07" else 0
         sales.append(
@@ -110,50 +113,74 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
             late.append(_cancel(s, (sold + timedelta(days=90, hours=-1)).isoformat()))
         else:  # outside it by eight hours: credited either way
             late.append(_cancel(s, (sold + timedelta(days=90, hours=8)).isoformat()))
+    for k in range(6):  # late sales of Q3, some paid there, some cancelled after
+        amount, day = rng.choice((3000, 7000, 25000, 33333)), f"2026-08-{10 + k}T10:00:00+08:00"
+        split = {"splits": _HALVES} if rng.random() < 0.3 else {}
+        late.append(sale(f"LS{k}", "r1", f"{amount}.00", at=day, category="software", **split))
+        if rng.random() < 0.7:
+            paid = rng.choice((f"{amount // 3}.00", "0.01", f"{amount}.00"))
+            late.append(_payment(f"LP{k}", f"LS{k}", paid, "2026-09-01T10:00:00+08:00"))
+        if rng.random() < 0.3:
+            late.append(_cancel(f"LS{k}", f"2026-09-0{2 + rng.randint(0, 1) * 7}T10:00:00+08:00"))
     return before, recorded_late(ledger, late, "crm-late")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
-def test_the_quick_cancellation_causes_are_those_worked_out_whole(
+def test_the_quick_sale_and_cancellation_causes_are_those_worked_out_whole(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     """Quick and whole give the same statements, corrections and diffs."""
     quick_as_whole(ledger, monkeypatch, ["r1", "r2"], _scenario(ledger, seed), "SaleCancelled")
 
 
-def _paid_backfill(ledger: Ledger, *, plan: str) -> list[str]:
-    """40 Q3 sales of 1,000.00, each half paid in Q3 and Q3 paid out; then each
-    cancelled late inside the window. The event ids of the cancellations."""
-    ledger.publish_plan(load_plan(plan, "toml"), actor="admin")
+def _late_cancellations() -> list[dict[str, Any]]:
+    """Each of the 40 sales cancelled late, inside its window."""
+    return [_cancel(f"S{k}", "2026-09-01T10:00:00+08:00") for k in range(40)]
+
+
+def _late_sales() -> list[dict[str, Any]]:
+    """40 more Q3 sales of 1,000.00, recorded late, each half paid in Q3."""
+    late: list[dict[str, Any]] = []
+    for k in range(40):
+        late.append(sale(f"LS{k}", "r1", "1000.00", at="2026-08-10T10:00:00+08:00"))
+        late.append(_payment(f"LP{k}", f"LS{k}", "500.00", "2026-09-01T10:00:00+08:00"))
+    return late
+
+
+@pytest.mark.parametrize(
+    ("late", "corrected"),
+    [(_late_cancellations, "-1000.00"), (_late_sales, "1000.00")],
+    ids=["cancellations", "sales"],
+)
+def test_a_backfill_is_weighed_without_a_replay_each(
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    late: Callable[[], list[dict[str, Any]]],
+    corrected: str,
+) -> None:
+    """40 Q3 sales of 1,000.00, each half paid in Q3, and Q3 paid out; then,
+    recorded late and dated in Q3, a cancellation of each inside its window
+    (each takes back 25.00), or 40 more such sales with their payments (each
+    adds 25.00). Every late event is named, and none is weighed by working the
+    period out again without it (a backfill of 800 took 10–30 s, of 5,000
+    several minutes: quadratic)."""
+    ledger.publish_plan(load_plan(plan_toml(commission=_COLLECTION), "toml"), actor="admin")
     at = "2026-07-10T10:00:00+08:00"
     sales = [sale(f"S{k}", "r1", "1000.00", at=at) for k in range(40)]
     paid = [_payment(f"P{k}", f"S{k}", "500.00", "2026-08-01T10:00:00+08:00") for k in range(40)]
     ledger.import_lines(
         jsonl(enrol("r1", at="2026-03-20T09:00:00+08:00"), *sales, *paid), actor="crm"
     )
-    pay_period(Reports(ledger), "2026-Q3")
-    late = [_cancel(f"S{k}", "2026-09-01T10:00:00+08:00") for k in range(40)]
-    ledger.import_lines(jsonl(*late), actor="crm-late")
-    return [e.event_id for e in ledger.read_log(0, 10_000) if e.type == "SaleCancelled"]
-
-
-def test_a_backfill_of_late_cancellations_is_weighed_without_a_replay_each(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """40 cancellations recorded after Q3 was paid, dated in it and inside the
-    window of sales half paid in Q3: each takes back 25.00 of Q3's 1,000.00 and
-    is named, and none is weighed by working the period out again without it
-    (which made a backfill of 800 take 10 s, 5,000 several minutes)."""
-    cancellations = _paid_backfill(ledger, plan=plan_toml(commission=_COLLECTION))
+    before = paid_q3(ledger)
+    head = recorded_late(ledger, late(), "crm-late")
     replays = replays_counted(monkeypatch)
-    head = ledger.head()
-    assert head is not None
-    q3 = Reports(ledger).statement("r1", "2026-Q3", as_of=head.position)
-    assert sorted(e["event_id"] for e in q3["later_events"]) == sorted(cancellations)
+    q3 = Reports(ledger).statement("r1", "2026-Q3", as_of=head)
+    recorded = [e.event_id for e in ledger.iter_log(after=before)]
+    assert sorted(e["event_id"] for e in q3["later_events"]) == sorted(recorded)
     assert replays == []
-    q4 = Reports(ledger).statement("r1", "2026-Q4", as_of=head.position)
+    q4 = Reports(ledger).statement("r1", "2026-Q4", as_of=head)
     (correction,) = [x for x in q4["lines"] if x["kind"] == "correction"]
-    assert correction["amount"] == "-1000.00"  # 40 x 500.00 paid x 5 %, taken back
+    assert correction["amount"] == corrected  # 40 x 500.00 paid x 5 %
 
 
 def test_a_cancellation_outside_the_window_is_no_cause(ledger: Ledger) -> None:
