@@ -1,15 +1,16 @@
 """A rebuild's read-model rows computed on every core.
 
 After the fold, each rep's rows (its statements, balances, history, ...) depend
-only on the folded facts, which no longer change: the reps are dealt out in
-turn, the rebuilding process computing one share itself and a process *forked*
-from it each other share. A fork inherits the facts as they are in memory
-(copy-on-write: nothing folded is sent anywhere), computes its reps' rows,
-encodes them into their stored form and sends them back through a pipe. The
-rebuilding process takes the rows in rep order — the order of a rebuild
-computed in one process — and writes them in its one transaction. Measured on
-1M events (docs/performance.md, "a rebuild's rows on both cores"): computing
-the rows took 12.6–16.0 s on one core, 8.9–10.4 s on two.
+only on the folded facts, which no longer change: processes *forked* from the
+rebuilding one each take the next rep no other has taken, one at a time, until
+none is left — one that drew a costly rep (10,000 sales) takes fewer. A fork
+inherits the facts as they are in memory (copy-on-write: nothing folded is sent
+anywhere), computes its reps' rows, encodes them into their stored form and
+sends them back through a pipe. The rebuilding process writes each rep's rows
+as they arrive, in its one transaction, and computes nothing but the runs'.
+Before, it computed a share of the reps itself and took the rows in rep order:
+each side waited for the other about a fifth of the time (measured on 200,000
+events, docs/performance.md).
 
 A worker computes and encodes, nothing else: it opens no connection, writes
 no log line and leaves by ``os._exit`` (multiprocessing's fork), so nothing of
@@ -36,9 +37,10 @@ import os
 import pickle
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, cast
 
 from ledger.ingestion.workers import usable_cores, watch_parent
 from projections.facts import LedgerFacts
@@ -113,13 +115,15 @@ def resident_memory(statm: Path = _STATM) -> int | None:
 
 
 def rebuild_workers(reps: int, workers: int | None = None) -> int:
-    """How many processes compute ``reps`` reps' rows: this one and ``n - 1``
-    forked ones (1: this one alone).
+    """How many processes compute ``reps`` reps' rows: 1, this one alone, or that
+    many processes forked from this one (which then only writes what they send).
 
     ``workers`` None: one per usable core (`usable_cores`, at most `_MAX_WORKERS`)
     when the fork start method exists (Linux), as long as each gets a few reps
     and the memory is there for each forked one to copy all this process holds
-    (`available_memory`, `resident_memory`). A number asked for is used as is."""
+    (`available_memory`, `resident_memory`); a single forked process would only
+    add a copy, so fewer than two is this one alone. A number asked for is used
+    as is."""
     if workers is None:
         cores = usable_cores()
         forkable = "fork" in multiprocessing.get_all_start_methods()
@@ -127,7 +131,9 @@ def rebuild_workers(reps: int, workers: int | None = None) -> int:
         workers = min(workers, reps // _MIN_REPS_PER_WORKER)
         available, resident = available_memory(), resident_memory()
         if available is not None and resident:
-            workers = min(workers, 1 + available // resident)
+            workers = min(workers, available // resident)
+        if workers < 2:  # noqa: PLR2004 - one fork is no faster than this process
+            workers = 1
     return max(workers, 1)
 
 
@@ -140,12 +146,14 @@ def encoded_rows(
     workers: int | None = None,
 ) -> Iterator[EncodedRows]:
     """The rows of ``reps`` and ``runs`` (`projections.runner.compute_rows`),
-    encoded, in rep order, computed by `rebuild_workers` processes: the reps
-    are dealt out in turn, the first share computed here, the others by
-    processes forked from this one.
+    encoded, computed by `rebuild_workers` processes.
 
-    A generator: rows come a rep at a time, as the store writes them. A worker
-    that fails or dies fails the rebuild (its transaction rolls back).
+    With more than one, they are forked from this one and each takes the next
+    rep not yet taken (`_Claims`) until none is left, so a process that drew
+    the costly reps takes fewer; this process writes the rows in the order
+    they arrive — a rep's rows together — and computes the runs' rows, few and
+    cheap. A generator: rows come a rep at a time, as the store writes them. A
+    worker that fails or dies fails the rebuild (its transaction rolls back).
     """
     from projections.runner import compute_rows  # noqa: PLC0415 - the runner imports this module
 
@@ -155,27 +163,32 @@ def encoded_rows(
         yield from encode_replacements(compute_rows(facts, as_of, wanted, runs))
         return
     context = multiprocessing.get_context("fork")
-    answers: list[Connection] = []
+    claims = _Claims(context, wanted, count)
+    ends: list[Connection] = []
     processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        for share in range(1, count):
+        for share in range(count):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
                 target=_compute_share,
-                args=(facts, as_of, wanted[share::count], send),
-                kwargs={"inherited": (*answers, receive), "parent_pid": os.getpid()},
+                args=(facts, as_of, claims, share, send),
+                kwargs={"inherited": (*ends, receive), "parent_pid": os.getpid()},
                 name=f"rebuild-rows-{share}",
                 daemon=True,
             )
             process.start()
             send.close()  # the worker's end: EOF here when it is gone
-            answers.append(receive)
+            ends.append(receive)
             processes.append(process)
-        mine = _per_rep(compute_rows(facts, as_of, wanted[::count], ()))
-        for index, rep_id in enumerate(wanted):
-            share = index % count
-            yield from next(mine) if share == 0 else _received(answers[share - 1], rep_id)
-        # the runs' rows are few and cheap
+        answers = {end: share for share, end in enumerate(ends)}  # the workers not done
+        while answers:
+            for ready in wait(list(answers)):
+                answer = cast("Connection", ready)
+                rows = _received(answer, claims.taken_by(answers[answer]))
+                if rows is None:  # that worker is done
+                    del answers[answer]
+                else:
+                    yield from rows
         yield from encode_replacements(compute_rows(facts, as_of, (), runs))
         for worker in processes:
             worker.join()
@@ -184,8 +197,35 @@ def encoded_rows(
             if worker.is_alive():
                 worker.kill()
                 worker.join()
-        for receive in answers:
+        for receive in ends:
             receive.close()
+
+
+class _Claims:
+    """Which rep each forked worker takes next: an index into the reps shared by
+    the workers (under its lock), and the rep each one took last (to name the
+    rep a worker was computing when it died)."""
+
+    def __init__(self, context: Any, reps: Sequence[str], workers: int) -> None:
+        self.reps = reps
+        self._next = context.Value("q", 0)
+        self._taken = context.RawArray("q", [-1] * workers)
+
+    def take(self, share: int) -> Iterator[str]:
+        """In worker ``share``: the reps it takes, one at a time, in rep order."""
+        while True:
+            with self._next.get_lock():
+                index = self._next.value
+                self._next.value = index + 1
+            if index >= len(self.reps):
+                return
+            self._taken[share] = index
+            yield self.reps[index]
+
+    def taken_by(self, share: int) -> str | None:
+        """The rep worker ``share`` took last (None: none yet)."""
+        index = self._taken[share]
+        return self.reps[index] if index >= 0 else None
 
 
 def _per_rep(replacements: Iterable[Replacement]) -> Iterator[list[EncodedRows]]:
@@ -195,31 +235,34 @@ def _per_rep(replacements: Iterable[Replacement]) -> Iterator[list[EncodedRows]]
         yield list(encode_replacements(rows))
 
 
-def _received(answer: Connection, rep_id: str) -> list[EncodedRows]:
+def _received(answer: Connection, rep_id: str | None) -> list[EncodedRows] | None:
+    """A worker's next rep's rows, or None once it has computed all it took."""
     try:
         message = answer.recv_bytes()
     except EOFError:
         msg = f"the worker computing the rows of rep {rep_id!r} exited without answering"
         raise RuntimeError(msg) from None
-    # (None, the rep's rows) or (what failed, the rep it failed on)
+    # (None, the rep's rows), (None, None) when done, or (what failed, the rep it failed on)
     failure, answered = pickle.loads(message)  # noqa: S301 - from a process forked from this one
     if failure is not None:
         msg = f"computing the rows of rep {answered!r} failed in a worker:\n{failure}"
         raise RuntimeError(msg)
-    rows: list[EncodedRows] = answered
+    rows: list[EncodedRows] | None = answered
     return rows
 
 
 def _compute_share(
     facts: LedgerFacts,
     as_of: AsOf,
-    reps: Sequence[str],
+    claims: _Claims,
+    share: int,
     send: Connection,
     *,
     inherited: Sequence[Connection],
     parent_pid: int,
 ) -> None:
-    """In a forked worker: each rep's encoded rows, one message per rep, in order.
+    """In a forked worker: the rows of each rep it takes, one message per rep,
+    then a last message saying it is done.
 
     The worker never outlives the rebuild: it closes the read ends it inherited
     (its own pipe's among them, so a write to a parent that is gone fails
@@ -233,13 +276,12 @@ def _compute_share(
     watch_parent(parent_pid)
     for end in inherited:
         end.close()
-    sent = 0
     try:
-        for rows in _per_rep(compute_rows(facts, as_of, reps, ())):
+        for rows in _per_rep(compute_rows(facts, as_of, claims.take(share), ())):
             _send(send, None, rows)
-            sent += 1
+        _send(send, None, None)
     except BaseException:  # noqa: BLE001 - any failure is the parent's to raise
-        _send(send, traceback.format_exc(), reps[min(sent, len(reps) - 1)])
+        _send(send, traceback.format_exc(), claims.taken_by(share))
     finally:
         send.close()
 

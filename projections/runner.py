@@ -249,7 +249,8 @@ def compute_rows(
     ``cache`` (kept by the projector too) holds the sale steps of earlier batches.
     """
     calc = Calculator(facts, as_of, cache=cache)
-    for rep_id in sorted(reps):
+    # an iterator is taken as it comes (a rebuild's worker takes one rep at a time)
+    for rep_id in reps if isinstance(reps, Iterator) else sorted(reps):
         if rep_id not in facts.reps:
             continue
         start = _start_period(

@@ -54,7 +54,7 @@ class TestDemo:
         assert rebuild.returncode == 0, rebuild.stderr
         assert "events/s" in rebuild.stdout
 
-        # the reps' rows computed by this process and a forked one: the same read models
+        # the reps' rows computed by two forked processes: the same read models
         rebuild = run_cli("rebuild", "--workers", "2", cwd=tmp_path)
         assert rebuild.returncode == 0, rebuild.stderr
         verify = run_cli("verify", cwd=tmp_path)

@@ -60,7 +60,7 @@ class TestTheSameRows:
         assert _every_row(projected) == alone
         assert verify_views(projected) == []
 
-    def test_the_default_deals_out_reps_when_there_are_cores(self, projected: Ledger) -> None:
+    def test_the_default_forks_workers_when_there_are_cores(self, projected: Ledger) -> None:
         alone = _every_row(projected)
         rebuild(projected)  # one process per core (this machine's), if several
         assert _every_row(projected) == alone
@@ -104,7 +104,7 @@ class TestAFailingWorker:
     ) -> None:
         before = _every_row(projected)
         position = open_view_store(projected).position()
-        victim = _reps(projected)[1]  # the second rep: the first forked worker's
+        victim = _reps(projected)[1]  # computed by whichever forked worker takes it
         self._failing_for(victim, monkeypatch, die=die)
         expected = "exited without answering" if die else "fell over"
         with pytest.raises(RuntimeError, match=expected) as failed:

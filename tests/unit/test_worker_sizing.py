@@ -5,6 +5,7 @@ cgroup limit)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -43,11 +44,12 @@ class TestHowManyProcesses:
 
 class TestMemoryBound:
     """A forked worker may come to copy all the rebuilding process holds: by
-    default, no more are forked than the memory left has room for."""
+    default, no more are forked than the memory left has room for, and room for
+    only one is none (it would compute what this process can, with a copy more)."""
 
     @pytest.mark.parametrize(
         ("available_mib", "processes"),
-        [(None, 4), (4_096, 4), (1_024, 3), (900, 3), (899, 2), (450, 2), (300, 1), (0, 1)],
+        [(None, 4), (4_096, 4), (1_350, 3), (1_349, 2), (900, 2), (899, 1), (450, 1), (0, 1)],
     )
     def test_the_default_forks_only_what_fits(
         self, monkeypatch: pytest.MonkeyPatch, available_mib: int | None, processes: int
@@ -161,3 +163,22 @@ class TestUsableCores:
         garbled = tmp_path / "cpu.max"
         garbled.write_text("garbled", encoding="ascii")
         assert usable_cores(garbled) == 3
+
+
+class TestClaims:
+    """The forked workers of a rebuild take reps from one shared counter: each
+    rep once, each worker's in rep order, and the last one each took is known
+    (to name it when that worker dies)."""
+
+    def test_every_rep_taken_once_by_whoever_asks_next(self) -> None:
+        reps = [f"rep-{i:02d}" for i in range(7)]
+        claims = fanout._Claims(multiprocessing.get_context("fork"), reps, 2)
+        first, second = claims.take(0), claims.take(1)
+        assert claims.taken_by(0) is None
+        taken = [next(first), next(first), next(second), next(first), next(second)]
+        assert taken == reps[:5]
+        assert claims.taken_by(0) == "rep-03"
+        assert claims.taken_by(1) == "rep-04"
+        assert list(second) == ["rep-05", "rep-06"]
+        assert list(first) == []
+        assert claims.taken_by(1) == "rep-06"
