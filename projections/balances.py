@@ -35,12 +35,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
 # only the conversion of a balance it settled (it named no event); 12: a draw
 # balance converted in a period that drew and recovered nothing shows its
 # conversion on the next draw line that shows it (it showed no step); 13: an
-# unrounded amount of more than 10 decimals reads cut, with "…", in the words
+# unrounded amount of more than 10 decimals reads cut, with "…", in the words;
+# 14: a paid period's correction names the later events that moved the
+# balances it carried in (the causes of the total it carried from, and of a
+# draw balance), as its later events do (it named none)
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 13, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 14, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -9,7 +9,7 @@ and names the later events that touch it and the period their correction went to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -191,6 +191,13 @@ class Calculator:
     # A paid period's causes beyond its own facts always worked out whole,
     # never by `_Quick` (what the tests hold the quick answers to)
     weigh_whole: ClassVar[bool] = False
+    # A calculator that works the rep's periods out as if one event had never
+    # been recorded (`_settled_without`): the event taken out of every
+    # period's facts (None: the facts themselves are without it — a rate, a
+    # reporting change or a plan assignment: `LedgerFacts.without`); it
+    # weighs totals, never names causes
+    taken_out: str | None = None
+    weighing: bool = False
     # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it,
     # and the conversions it went through that no line has shown yet
     _draw_balances: dict[tuple[str, Period], _DrawAfter] = field(default_factory=dict)
@@ -426,7 +433,14 @@ class Calculator:
                 team_clawed_back=clawed_back,
                 reporting=self._reporting(),
             )
-        return self._with_releases(rep_id, period, plan, facts) if with_releases else facts
+        if not with_releases:
+            return facts if self.taken_out is None else without_event(facts, self.taken_out)
+        if self.taken_out is None:
+            return self._with_releases(rep_id, period, plan, facts)
+        taken_out = _Without(self.taken_out, self, rep_id, {})  # booking periods: taken out too
+        return self._with_releases(
+            rep_id, period, plan, without_event(facts, self.taken_out), taken_out
+        )
 
     # -- SPEC §3.1: currencies, overrides, pay on collection --------------------
 
@@ -773,11 +787,8 @@ class Calculator:
         lines = self.compute(rep_id, period)[1].lines
         return tuple(dict.fromkeys(e for line in lines for e in line.event_ids))
 
-    def _carried_in(
-        self, rep_id: str, period: Period, *, without_rate: str | None = None
-    ) -> CarriedBalanceFact | None:
-        """SPEC §3.8: a negative total is carried into the rep's next period
-        (``without_rate``: converted as if that rate had never been recorded)."""
+    def _carried_in(self, rep_id: str, period: Period) -> CarriedBalanceFact | None:
+        """SPEC §3.8: a negative total is carried into the rep's next period."""
         previous = period.previous()
         if previous < self.facts.first_period(rep_id, period.kind):
             return None
@@ -793,7 +804,7 @@ class Calculator:
             from_period=str(previous),
             amount=total,
             event_ids=self._events_of(rep_id, previous),
-            fx=self._conversion(rep_id, previous, period, without_rate=without_rate),
+            fx=self._conversion(rep_id, previous, period),
         )
 
     def _currency_of(self, rep_id: str, period: Period) -> str | None:
@@ -804,13 +815,9 @@ class Calculator:
         plan = self.facts.plan_for(rep_id, period)
         return plan.currency if plan is not None else None
 
-    def _conversion(
-        self, rep_id: str, source: Period, booked: Period, *, without_rate: str | None = None
-    ) -> BalanceConversion | None:
+    def _conversion(self, rep_id: str, source: Period, booked: Period) -> BalanceConversion | None:
         """How a balance of ``source`` — its correction, its negative total —
-        is converted into ``booked``'s currency (None: the same currency);
-        ``without_rate``: as if the rate of that event had never been recorded
-        (what a paid period's causes weigh: `_rate_cause`)."""
+        is converted into ``booked``'s currency (None: the same currency)."""
         currency, plan_currency = (
             self._currency_of(rep_id, source),
             self._currency_of(rep_id, booked),
@@ -818,8 +825,7 @@ class Calculator:
         if currency is None or plan_currency is None or currency == plan_currency:
             return None
         on = booked.first_day
-        rates = [r for r in self._rates(currency, plan_currency) if r.event_id != without_rate]
-        rate = rate_on(rates, currency, plan_currency, on)
+        rate = rate_on(self._rates(currency, plan_currency), currency, plan_currency, on)
         return BalanceConversion(currency, plan_currency, on, rate)
 
     def _draw_balance_in(
@@ -837,16 +843,12 @@ class Calculator:
         return converted, carried, before.unshown
 
     def _draw_carried(
-        self, rep_id: str, period: Period, balance: Decimal, *, without_rate: str | None = None
+        self, rep_id: str, period: Period, balance: Decimal
     ) -> tuple[Decimal, DrawCarried | None]:
         """``balance`` (the balance after the period before ``period``, in that
         period's currency) as ``period`` carries it in: converted when it is
         paid in another currency (`_conversion`), 0 while no rate is (pending)."""
-        fx = (
-            self._conversion(rep_id, period.previous(), period, without_rate=without_rate)
-            if balance
-            else None
-        )
+        fx = self._conversion(rep_id, period.previous(), period) if balance else None
         if fx is None:
             return balance, None
         if fx.rate is None:
@@ -951,12 +953,15 @@ class Calculator:
             # the events since it was paid, or since a correction paid last
             # settled what they had changed
             since = max(int(paid["as_of"]["position"]), settled_at)
-            causes = self._later_causes(rep_id, paid_period, plan, since)
             changed = diff_lines(paid_lines, replay_lines)
-            rate = self._rate_cause(rep_id, paid_period, (plan, paid, own_lines), changed, since)
-            if rate is not None:
-                event_id, keys = rate
-                causes[event_id] = causes.get(event_id, frozenset()) | keys
+            causes: dict[str, frozenset[LineKey]] = {}
+            if not self.weighing:  # one without an event weighs what it settles, no more
+                causes = self._later_causes(rep_id, paid_period, plan, since)
+                balances = (plan, paid, own_lines)
+                for event_id, keys in self._balance_causes(
+                    rep_id, paid_period, balances, changed, since
+                ).items():
+                    causes[event_id] = causes.get(event_id, frozenset()) | keys
                 causes = dict(sorted(causes.items(), key=lambda c: self._position_of(c[0]) or 0))
             changes = tuple(
                 replace(
@@ -987,13 +992,10 @@ class Calculator:
         plan: Plan,
         paid: dict[str, Any],
         own_lines: Sequence[Line],
-        *,
-        without_rate: str | None = None,
     ) -> tuple[list[Line], list[Line]]:
         """What a paid period's correction settles beside its own lines, as
         paid and as it stands now: the balance it carried in and its draw
-        (`_draw_settled`). ``without_rate``: as if that exchange rate had
-        never been recorded (`_rate_cause`).
+        (`_draw_settled`).
 
         The balance it carried in, as it stands now: a period paid before the
         one it carries from was (paid out of order) carried that period's
@@ -1004,58 +1006,132 @@ class Calculator:
         clawback nor a deduction undone is lost between the two."""
         was: list[Line] = []
         now: list[Line] = []
-        carried = self._carried_in(rep_id, paid_period, without_rate=without_rate)
+        carried = self._carried_in(rep_id, paid_period)
         if carried is not None and not carried.waiting:
             now.append(carried_balance_line(carried))
         if plan.draw is not None:
-            drawn = self._draw_settled(
-                (rep_id, paid_period), plan.draw, paid, [*own_lines, *now], without_rate
-            )
+            drawn = self._draw_settled((rep_id, paid_period), plan.draw, paid, [*own_lines, *now])
             was += drawn[0]
             now += drawn[1]
         return was, now
 
-    def _rate_cause(
+    def _balance_causes(
         self,
         rep_id: str,
         paid_period: Period,
         replayed: tuple[Plan, dict[str, Any], Sequence[Line]],
         changed: Sequence[LineChange],
         since: int,
-    ) -> tuple[str, frozenset[LineKey]] | None:
-        """The exchange rate a balance settled in the paid period — the one it
-        carried in, its draw balance — is converted at, when it was recorded
-        after ``since`` and its removal would change what the correction
-        settles (SPEC §4: a later event whose removal changes a line), with
-        the lines it moves. None: no such rate. ``replayed``: the period's
-        plan, its statement as paid and its own lines now; ``changed``: what
-        the correction settles, line by line (paid → now).
+    ) -> dict[str, frozenset[LineKey]]:
+        """The events recorded after ``since`` whose removal would change what
+        the paid period's correction settles beside its own lines — the
+        balance it carried in, its draw (SPEC §4: a later event whose removal
+        changes a line) —, in log order, each with the lines it moves.
+        ``replayed``: the period's plan, its statement as paid and its own
+        lines now; ``changed``: what the correction settles, line by line
+        (paid → now).
 
-        Only the rate chosen can move a conversion (the latest dated on or
-        before the period's first day: without any other, it still is), and
-        only a balance's conversion reads it beyond the period's own facts
-        (`_later_causes` weighs the rates its sales convert at)."""
-        fx = self._conversion(rep_id, paid_period.previous(), paid_period)
-        rate = fx.rate if fx is not None else None
-        if rate is None or rate.position <= since:
-            return None
+        The candidates, beyond the period's own facts (`_later_causes`): the
+        rate the balances are converted at (the latest dated on or before the
+        period's first day: without any other, it still is); when the carried
+        balance moved, the later causes of the total it is carried from, and
+        of the open periods that total carried from in turn
+        (`_carried_from`); when what a recoverable draw recovered moved, those
+        of every open period before (each counts towards the draw balance).
+        Each is weighed by the definition: the settlement worked out again by
+        a calculator without it (`_without`), the period's own lines as they
+        are — an event that moves a total but not what it carries (a sale of
+        a period that carries nothing either way) is no cause."""
         plan, paid, own_lines = replayed
-        was, now = self._balances_settled(
-            rep_id, paid_period, plan, paid, own_lines, without_rate=rate.event_id
-        )
+        kinds = {c.kind for c in changed}
+        fx = self._conversion(rep_id, paid_period.previous(), paid_period)
+        candidates = [fx.rate.event_id] if fx is not None and fx.rate is not None else []
+        if "carried_balance" in kinds:
+            candidates += self._total_causes(rep_id, self._carried_from(rep_id, paid_period), since)
+        if plan.draw is not None and plan.draw.recoverable and not _DRAW_KINDS.isdisjoint(kinds):
+            first = self.facts.first_period(rep_id, paid_period.kind)
+            open_before = [
+                p
+                for p in _periods_between(first, paid_period)
+                if not self.is_paid(rep_id, p) and self.facts.plan_for(rep_id, p) is not None
+            ]
+            candidates += self._total_causes(rep_id, open_before, since)
+        later = sorted({(at, e) for e in candidates if (at := self._position_of(e) or 0) > since})
         settled = [line_from_dict(x) for x in paid["lines"] if x["kind"] in _SETTLED_KINDS]
         with_it = {line_key_of(c): c.after - c.before for c in changed}
-        without = {
-            line_key_of(c): c.after - c.before
-            for c in diff_lines([*settled, *was], [*own_lines, *now])
-        }
-        zero = Decimal(0)
-        moved = frozenset(
-            k
-            for k in with_it.keys() | without.keys()
-            if with_it.get(k, zero) != without.get(k, zero)
+        causes: dict[str, frozenset[LineKey]] = {}
+        for _, event_id in later:
+            was, now = self._settled_without(event_id, (rep_id, paid_period), replayed)
+            moved = _moved_keys(
+                with_it,
+                {
+                    line_key_of(c): c.after - c.before
+                    for c in diff_lines([*settled, *was], [*own_lines, *now])
+                },
+            )
+            if moved:
+                causes[event_id] = moved
+        return causes
+
+    def _carried_from(self, rep_id: str, paid_period: Period) -> list[Period]:
+        """The open periods whose totals the balance carried into
+        ``paid_period`` rests on, nearest first: the one before it, and the
+        one before that while each is open (a paid one carries its total as
+        paid, which no later event moves) and a plan pays it."""
+        found: list[Period] = []
+        first = self.facts.first_period(rep_id, paid_period.kind)
+        source = paid_period.previous()
+        while (
+            source >= first
+            and not self.is_paid(rep_id, source)
+            and self.facts.plan_for(rep_id, source) is not None
+        ):
+            found.append(source)
+            source = source.previous()
+        return found
+
+    def _total_causes(self, rep_id: str, periods: Sequence[Period], since: int) -> list[str]:
+        """The events recorded after ``since`` that may move the totals of
+        ``periods`` (open ones): the later causes of each one's lines (its
+        draw's too: `_later_causes`), those named by the corrections booked
+        into it, and the rates its carried balance and corrections are
+        converted at — candidates, each weighed by `_balance_causes`."""
+        found: list[str] = []
+        for period in periods:
+            plan, _ = self.compute(rep_id, period, own_only=True)
+            found += self._later_causes(rep_id, period, plan, since, every_kind=True)
+            conversions = [self._conversion(rep_id, period.previous(), period)]
+            for correction in self._corrections(rep_id, period):
+                found += correction.event_ids
+                conversions.append(correction.fx)
+            found += [fx.rate.event_id for fx in conversions if fx is not None and fx.rate]
+        return found
+
+    def _settled_without(
+        self,
+        event_id: str,
+        paid_one: tuple[str, Period],
+        replayed: tuple[Plan, dict[str, Any], Sequence[Line]],
+    ) -> tuple[list[Line], list[Line]]:
+        """`_balances_settled` as if ``event_id`` had never been recorded — by a
+        calculator of the same point whose facts are without it (taken out of
+        every period's facts, or of the ledger's: `LedgerFacts.without`), and
+        which weighs totals, not causes — the paid period's own lines as they
+        are. ``paid_one``: the rep and the paid period."""
+        rep_id, paid_period = paid_one
+        plan, paid, own_lines = replayed
+        masked = self.facts.without(event_id)
+        without = Calculator(
+            self.facts if masked is None else masked.facts,
+            self.as_of,
+            self.locale,
+            window_start=self.window_start,
+            facts_from=self.facts_from,
+            taken_out=event_id if masked is None else None,
+            weighing=True,
         )
-        return (rate.event_id, moved) if moved else None
+        without._own_facts[paid_one] = self._own_facts[paid_one]  # its lines as they are
+        return without._balances_settled(rep_id, paid_period, plan, paid, own_lines)
 
     def _draw_settled(
         self,
@@ -1063,7 +1139,6 @@ class Calculator:
         draw: Draw,
         paid: dict[str, Any],
         replay_lines: Sequence[Line],
-        without_rate: str | None,
     ) -> tuple[list[Line], list[Line]]:
         """SPEC §3.1: a paid period's draw lines — ``paid_one``: the rep and the
         period —, as paid and as they stand now, when they differ — what its
@@ -1084,7 +1159,6 @@ class Calculator:
                 rep_id,
                 paid_period,
                 self._draw_balance_after(rep_id, paid_period.previous()),
-                without_rate=without_rate,
             )
             _, over = balance_after_of(paid["lines"], balance_in)
             recovered = [line_from_dict(x) for x in paid["lines"] if x["kind"] == "draw_recovery"]
@@ -1167,15 +1241,11 @@ class Calculator:
             amounts = _period_amounts if every_kind else _own_amounts
             quick = _Quick(self, plan, facts, bool(booking))
             now = amounts(quick.lines)
-            zero = Decimal(0)
             for event_id in exact:
                 lines = self._lines_without(rep_id, plan, facts, booking, event_id, quick=quick)
                 if lines is None:
                     continue  # proven to move nothing
-                was = amounts(lines)
-                moved = frozenset(
-                    k for k in set(now) | set(was) if now.get(k, zero) != was.get(k, zero)
-                )
+                moved = _moved_keys(now, amounts(lines))
                 if moved:
                     causes[event_id] = moved
         plan_change = self._plan_cause(plan, facts, computed_at)
@@ -1889,6 +1959,25 @@ _OTHER_PERIODS = frozenset({"carried_balance", "correction"})
 # What a paid period's correction settles: its own lines and the balance it
 # carried in (`Calculator.correction_for`).
 _SETTLED_KINDS = OWN_KINDS | {"carried_balance"}
+
+
+def _moved_keys(
+    now: Mapping[LineKey, Decimal], without: Mapping[LineKey, Decimal]
+) -> frozenset[LineKey]:
+    """The lines (kind, subject) whose amounts differ between ``now`` and
+    ``without`` an event (a line one side lacks: 0)."""
+    zero = Decimal(0)
+    return frozenset(
+        k for k in now.keys() | without.keys() if now.get(k, zero) != without.get(k, zero)
+    )
+
+
+def _periods_between(first: Period, end: Period) -> Iterator[Period]:
+    """The periods from ``first`` up to ``end`` (not included), oldest first."""
+    period = first
+    while period < end:
+        yield period
+        period = period.next()
 
 
 def _period_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]:
