@@ -26,7 +26,14 @@ from api.deps import authenticate
 from api.tokens import TokenError
 from ledger.errors import BatchRejectedError, LedgerError
 
-__all__ = ["install_error_handlers", "unexpected_body"]
+__all__ = [
+    "STORE_UNAVAILABLE",
+    "forbidden_response",
+    "install_error_handlers",
+    "unauthorized_response",
+    "unavailable_body",
+    "unexpected_body",
+]
 
 _STATUS = {
     "invalid": 422,
@@ -68,7 +75,9 @@ async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(exc.status, detail, **extra), status_code=_STATUS[exc.status])
 
 
-async def _token_error(_: Request, exc: Exception) -> JSONResponse:
+def unauthorized_response(exc: Exception) -> JSONResponse:
+    """The answer to a request without a valid token (401), from its route or
+    before its body is read (`api.gate.RoleGate`)."""
     return JSONResponse(
         _body("unauthorized", str(exc)),
         status_code=401,
@@ -76,8 +85,18 @@ async def _token_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+def forbidden_response(exc: Exception) -> JSONResponse:
+    """The answer to a role that may not do this (403), from its route or
+    before its body is read (`api.gate.RoleGate`)."""
     return JSONResponse(_body("forbidden", str(exc)), status_code=403)
+
+
+async def _token_error(_: Request, exc: Exception) -> JSONResponse:
+    return unauthorized_response(exc)
+
+
+async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+    return forbidden_response(exc)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
