@@ -32,9 +32,11 @@ __all__ = [
     "ForbiddenError",
     "check_decider",
     "check_rep_scope",
+    "is_caller",
     "is_self",
     "manages",
     "may_read_event",
+    "own_rep",
 ]
 
 
@@ -135,6 +137,26 @@ def is_self(principal: Principal, rep_id: str) -> bool:
     """Whether ``rep_id`` is the manager's own (compared as actors, as a
     ``manager_id`` is: `manages`)."""
     return principal.role == "manager" and same_actor(rep_id, principal.actor)
+
+
+def own_rep(principal: Principal, reports: Reports) -> str | None:
+    """The rep whose pay is the caller's own (the pages' My pay): a rep's
+    token's rep; a manager's, when they are paid too — the rep `is_self`
+    names, however its id is spelled, the rule the API's reads follow
+    (`check_rep_scope`); None for anyone else, or a manager paid nothing."""
+    if principal.role == "rep":
+        return principal.rep_id
+    if principal.role != "manager":
+        return None
+    candidates = reports.rep_ids_folded(principal.actor)
+    return next((rep_id for rep_id in candidates if is_self(principal, rep_id)), None)
+
+
+def is_caller(principal: Principal, actor: str) -> bool:
+    """Whether ``actor`` (who recorded or calculated something) is the caller,
+    compared as the ledger's maker-checker compares them (`same_actor`): the
+    pages offer no decision on one's own work however it was spelled."""
+    return same_actor(actor, principal.actor)
 
 
 def check_rep_scope(

@@ -896,6 +896,15 @@ class Reports:
         position = self.fresh() if at is None else at
         return self._directory_row(rep_id, position).managers_between(first, last)
 
+    def rep_ids_folded(self, text: str) -> list[str]:
+        """The rep ids of the directory that are ``text`` whatever the case of
+        their letters, as the read models stand now: the reps an actor (case
+        folded) may be paid as — rep ids are ASCII, so a rep id that names an
+        actor (`ledger.actors.same_actor`) is among them — for
+        `api.auth.own_rep` to decide between."""
+        self.fresh()
+        return self.projector.store.scopes_folded("reps", text)
+
     def rep_names(self, rep_ids: Iterable[str]) -> dict[str, str]:
         """rep id -> name (their enrolment's) of those of ``rep_ids`` the
         directory names, as the read models stand now (in a `snapshot`, as of

@@ -26,7 +26,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import ROUTE_ROLES, ForbiddenError, check_rep_scope, require_role
+from api.auth import (
+    ROUTE_ROLES,
+    ForbiddenError,
+    check_rep_scope,
+    is_caller,
+    own_rep,
+    require_role,
+)
 from api.pages import views
 from api.pages.i18n import LANG_COOKIE, RepNames, choose_locale, money, ratio, term, words
 from api.pages.session import (
@@ -158,19 +165,6 @@ class Page:
         note = flash_read(secret, self.principal, self.request.url.path, value)
         return note if note is not None and note[0] in NOTES else None
 
-    def _own_pay(self) -> str | None:
-        """The rep whose My pay the caller has: a rep's own; a manager's, when
-        they are paid too (a rep under their actor's id, `auth.is_self`)."""
-        who = self.principal
-        if who is None or who.role not in {"rep", "manager"}:
-            return None
-        if who.role == "rep":
-            return who.rep_id
-        try:
-            return self.reports.rep(who.actor).rep_id
-        except NotFoundError:
-            return None
-
     def render(
         self, template: str, status: int = 200, *, reps: Iterable[str] = (), **values: Any
     ) -> HTMLResponse:
@@ -179,7 +173,9 @@ class Page:
         the names of the reps it shows (``reps``: their ids, in the caller's
         scope; read once, `named` in the template: "Li Wei (rep-li)")."""
         w = words(self.locale)
+        own = own_rep(self.principal, self.reports) if self.principal else None
         names = self.reports.rep_names(reps) if reps else {}
+        named = RepNames(names, self.locale)
         secret: bytes = self.request.app.state.page_secret
         path, query = self._switch_base()
         switch = {
@@ -193,11 +189,13 @@ class Page:
             t=lambda key, **kw: escape(w[key]).format(**kw),
             term=lambda value: term(self.locale, value),
             principal=self.principal,
-            own_pay=self._own_pay(),
+            own_pay=own,
+            # maker-checker as the ledger decides it (another spelling is the same person)
+            is_me=lambda actor: self.principal is not None and is_caller(self.principal, actor),
             csrf=csrf_token(secret, self.principal) if self.principal else "",
             switch=switch,
             note=self._note(),
-            named=RepNames(names, self.locale),
+            named=named,
             **values,
         )
         response = HTMLResponse(html, status_code=status)

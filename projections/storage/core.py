@@ -188,6 +188,12 @@ class ViewStore(Protocol):
         are indexed by key, migration 4), ordered by scope and key."""
         ...
 
+    def scopes_folded(self, view: str, text: str) -> list[str]:
+        """The scopes of ``view``'s rows that are ``text`` but for the case of
+        their ASCII letters, in order: the rep ids an actor (case-folded) may be
+        paid as, for `api.auth.own_rep` to choose from."""
+        ...
+
     def fields(
         self, view: str, names: Sequence[str], *, key: str | None = None
     ) -> list[tuple[str, str, tuple[str | None, ...]]]:

@@ -173,6 +173,14 @@ class PostgresViewStore(PostgresTrackingRecorder):
             curs.execute(statement, params)
             return [(r["scope"], r["key"], orjson.loads(r["doc"])) for r in curs.fetchall()]
 
+    def scopes_folded(self, view: str, text: str) -> list[str]:
+        statement = SQL(
+            "SELECT DISTINCT scope FROM {} WHERE lower(scope) = lower(%s) ORDER BY scope"
+        ).format(self.table(view))
+        with self._connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (text,))
+            return [r["scope"] for r in curs.fetchall()]
+
     def fields(
         self, view: str, names: Sequence[str], *, key: str | None = None
     ) -> list[tuple[str, str, tuple[str | None, ...]]]:

@@ -120,6 +120,13 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
             c.execute(statement, params)
             return [(row[0], row[1], orjson.loads(row[2])) for row in c.fetchall()]
 
+    def scopes_folded(self, view: str, text: str) -> list[str]:
+        assert view in VIEWS, view
+        statement = f"SELECT DISTINCT scope FROM proj_{view} WHERE lower(scope) = lower(?)"  # noqa: S608
+        with self._reading() as c:
+            c.execute(statement + " ORDER BY scope", (text,))
+            return [row[0] for row in c.fetchall()]
+
     def fields(
         self, view: str, names: Sequence[str], *, key: str | None = None
     ) -> list[tuple[str, str, tuple[str | None, ...]]]:

@@ -27,6 +27,8 @@ from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.ingestion.parse import parse_event
+from ledger.writes import Input
 from policies.explanation import Step
 from policies.wording import render_step
 from tests.builders import enrol, jsonl, sale
@@ -366,6 +368,34 @@ class TestMyPay:
         site.sign_in("mgr-zhao", "manager")
         assert '/pay"' not in site.client.get("/app/team").text
         assert site.client.get("/app/reps/lead-he/pay").status_code == 404
+
+    def test_a_manager_paid_under_another_spelling_of_their_actor_has_their_own_pay(
+        self, site: Site
+    ) -> None:
+        """The rep ``Lead-Wu`` is the manager ``lead-wu`` paid (the same actor,
+        `api.auth.is_self`): the API reads them their own statement, and the
+        pages now agree — My pay in the navigation, leading to the rep as
+        spelled, and opening (before: the pages looked the rep up by the
+        actor's exact text, found none, and showed no My pay)."""
+        wu = enrol(
+            "Lead-Wu",
+            name="Wu Tao",
+            plan_id="inside-leads",
+            team="inside",
+            at="2026-10-01T09:00:00+08:00",
+        )
+        site.ledger.import_lines(jsonl(wu), actor="hr-sync")
+        site.sign_in("LEAD-WU ", "manager")  # the token's actor: lead-wu
+        api = site.client.get("/reps/Lead-Wu/statements/2026-10", headers=site.bearer())
+        assert api.status_code == 200, api.text
+        assert 'href="/app/reps/Lead-Wu/pay"' in site.client.get("/app/team").text
+        assert ">2026-10<" in site.client.get("/app/reps/Lead-Wu/pay").text
+        site.sign_in("mgr-zhao", "manager")
+        assert '/pay"' not in site.client.get("/app/team").text
+        assert (
+            site.client.get("/reps/Lead-Wu/statements/2026-10", headers=site.bearer()).status_code
+            == 404
+        )
 
     def test_periods_with_payable_and_status(self, site: Site) -> None:
         """Q3 was paid and later corrected; Q4 is open and carries the correction."""
@@ -1021,6 +1051,32 @@ class TestPayouts:
             assert 'value="upheld" required checked' in card
             assert ">70/30</textarea>" in card
         assert not [e for e in self.events(site, "DisputeResolved") if e["dispute_id"] == "DSP-401"]
+
+    def test_what_you_recorded_under_another_spelling_offers_no_decision(self, site: Site) -> None:
+        """An adjustment stored by ``Fin-Amy`` (as a version before actors were
+        normalised stored it) is fin-amy's: the page offers her no decision on
+        it, as the ledger would refuse it (`same_actor`; before: the page
+        compared the texts and offered the buttons); fin-bob gets them."""
+        item, errors = parse_event(
+            event_line(
+                "AdjustmentRequested",
+                at="2026-11-02T10:00:00+08:00",
+                actor="x",
+                adjustment_id="ADJ-LEGACY",
+                rep_id="rep-li",
+                period="2026-Q4",
+                amount="-80.00",
+                reason="stored by an older version",
+            )
+        )
+        assert item is not None, errors
+        [result] = site.ledger.record_inputs([[Input.of(item, "x")._replace(actor="Fin-Amy")]])
+        assert not isinstance(result, Exception)
+        approve = f'aria-label="{WORDS["en"]["action_approve"]} ADJ-LEGACY"'
+        site.sign_in("fin-amy", "finance")
+        assert approve not in site.client.get("/app/payouts").text
+        site.sign_in("fin-bob", "finance")
+        assert approve in site.client.get("/app/payouts").text
 
     def test_what_you_recorded_offers_no_decision(self, site: Site) -> None:
         """Maker-checker on the page too: fin-amy's own run and the adjustment her
