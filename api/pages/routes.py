@@ -23,7 +23,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import (
@@ -174,8 +174,14 @@ class Page:
         scope; read once, `named` in the template: "Li Wei (rep-li)")."""
         w = words(self.locale)
         own = own_rep(self.principal, self.reports) if self.principal else None
-        names = self.reports.rep_names(reps) if reps else {}
+        wanted = {*reps, own} if own is not None else set(reps)
+        names = self.reports.rep_names(wanted) if wanted else {}
         named = RepNames(names, self.locale)
+        # who is signed in: a rep (or a manager paid too) by name, "Li Wei
+        # (rep-li)", as the pages name reps; anyone else by their actor
+        signed_in: str | Markup = self.principal.actor if self.principal else ""
+        if own is not None and own in names:
+            signed_in = named(own)
         secret: bytes = self.request.app.state.page_secret
         path, query = self._switch_base()
         switch = {
@@ -190,6 +196,7 @@ class Page:
             term=lambda value: term(self.locale, value),
             principal=self.principal,
             own_pay=own,
+            signed_in=signed_in,
             # maker-checker as the ledger decides it (another spelling is the same person)
             is_me=lambda actor: self.principal is not None and is_caller(self.principal, actor),
             csrf=csrf_token(secret, self.principal) if self.principal else "",

@@ -491,6 +491,25 @@ class TestRepNames:
     where the tools finance knows show people's names."""
 
     @pytest.mark.parametrize(
+        ("who", "shown"),
+        [
+            (("rep-li", "rep", "rep-li"), "Signed in as " + named("rep-li") + " · rep"),
+            (("lead-he", "manager", None), "Signed in as " + named("lead-he") + " · manager"),
+            (("mgr-zhao", "manager", None), "Signed in as mgr-zhao · manager"),
+            (("fin-amy", "finance", None), "Signed in as fin-amy · finance"),
+        ],
+    )
+    def test_the_header_names_who_is_signed_in(
+        self, site: Site, who: tuple[str, str, str | None], shown: str
+    ) -> None:
+        """A rep, and a manager paid too (lead-he), by name and id as every page
+        names reps; a caller who is no rep by their actor (before: everyone by
+        their actor id alone, "rep-li")."""
+        site.sign_in(*who)
+        page = site.client.get("/app/reps/rep-wang/history" if who[1] != "rep" else STATEMENT).text
+        assert f'<span class="who">{shown}</span>' in page
+
+    @pytest.mark.parametrize(
         ("who", "path", "reps"),
         [
             (("rep-li", "rep", "rep-li"), "/app/reps/rep-li/pay", ["rep-li"]),
