@@ -670,6 +670,36 @@ class TestLayout:
         page.wait_for_selector("div.chart canvas")
         assert page.evaluate(_OUT_OF_CARD_JS) == []
 
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("width", [375, 390, 430])
+    def test_overview_payouts_by_team_read_on_a_phone(
+        self, server: Server, open_page: Any, width: int, lang: str
+    ) -> None:
+        """Payouts by team and period scrolled sideways on a phone, its payable
+        and currency out of sight; each row is a card now, as the queues' rows
+        are (`data_table`'s ``stack``): nothing of it scrolls, every figure is
+        in the card with its column's label, and a desktop keeps the table."""
+        page = open_page(server.link("fin-amy", "finance"), "/app/overview", lang=lang, phone=True)
+        page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        page.reload()
+        section = page.locator('section[aria-labelledby="payouts-h"]')
+        wide = section.locator(".scroll").evaluate("e => e.scrollWidth - e.clientWidth")
+        assert wide <= 1, f"the table scrolls {wide} px sideways"
+        edge = section.evaluate("e => e.getBoundingClientRect().right")
+        cells = section.locator("tbody th, tbody td")
+        assert cells.count() > 0
+        for cell in cells.all():
+            assert cell.evaluate("e => e.getBoundingClientRect().right") <= edge + 1
+        east = section.locator("tbody tr", has_text="55,350.00")
+        label = section.locator("thead th").nth(3).inner_text()
+        payable = east.locator("td.num").nth(1)
+        after = "：" if lang == "zh-CN" else ": "
+        assert payable.evaluate("e => getComputedStyle(e, '::before').content").startswith(
+            f'"{label}{after}"'
+        )
+        page.set_viewport_size(DESKTOP)
+        assert section.locator("thead").evaluate("e => getComputedStyle(e).position") != "absolute"
+
 
 LONG_REP = "rep-" + "verylongname" * 10 + "xxxx"  # 128 characters, the most an id has
 _WIDE_JS = """() => [...document.querySelectorAll('main *')]
