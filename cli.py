@@ -43,6 +43,7 @@ from ledger.application import Ledger, RecordResult
 from ledger.chain import Anchor, parse_anchor
 from ledger.crm import SUFFIXES as CRM_SUFFIXES
 from ledger.crm import (
+    CrmImport,
     CrmMapping,
     CrmRejectedError,
     MappingError,
@@ -479,9 +480,13 @@ def _import_crm(
     """`import FILE.csv|FILE.xlsx --mapping MAPPING.toml`: a CRM export through the
     same import (`ledger.crm`), bad rows named by row and column."""
     rules = _crm_mapping(file, mapping, encoding)
+    candidate = _plan_file(plan, as_json=as_json) if plan is not None else None
     with open_ledger(db) as ledger:
-        if plan is not None:
-            _publish(ledger, plan, who, as_json=as_json)
+        # --plan goes first in the export's one import, as in a JSON Lines
+        # file's: an export refused stores nothing, not even the plan (SPEC §2)
+        first: list[str] = []
+        if candidate is not None and not _published_already(ledger, candidate, as_json=as_json):
+            first = [publication_line(candidate, actor=who, occurred_at=datetime.now(UTC))]
         try:
             done = import_export(
                 ledger,
@@ -491,6 +496,7 @@ def _import_crm(
                 encoding=encoding,
                 max_line_bytes=_settings().max_body_bytes,
                 keep_outcomes=False,  # the counts are what it prints: a million rows hold none
+                first=first,
             )
         except ReadError as exc:
             _refuse_file(str(exc), as_json=as_json)
@@ -506,8 +512,29 @@ def _import_crm(
                     err.print(f"  {escape(str(e))}")
             raise typer.Exit(1) from None
         except LedgerError as exc:
-            raise _fail(exc, as_json=as_json) from None
-    result = done.result
+            raise _fail(_after_plan(exc, plan, first), as_json=as_json) from None
+    if candidate is not None and first:
+        _crm_plan_published(candidate, done, as_json=as_json)
+    _crm_summary(
+        done, replace(done.result, stored=done.result.stored - len(first)), as_json=as_json
+    )
+
+
+def _crm_plan_published(candidate: Plan, done: CrmImport, *, as_json: bool) -> None:
+    """Say that ``import --plan`` published the plan with the export, and what it
+    was accepted with but looks wrong. Stored, not skipped: it was not stored a
+    moment ago, and another publication of it since (at another moment) would
+    have been a conflict, refusing the import."""
+    if not as_json:
+        out.print(f"plan {candidate.id} version {candidate.version} published")
+    for _, warning in done.first_warnings:
+        (err if as_json else out).print(
+            f"[yellow]warning:[/] field {warning.field}: {escape(render_warning(warning))}"
+        )
+
+
+def _crm_summary(done: CrmImport, result: RecordResult, *, as_json: bool) -> None:
+    """What an export's import stored (``result``: the export's own counts)."""
     if as_json:
         counts = {"rows": done.rows, "ignored": done.ignored, "encoding": done.encoding}
         warnings = [

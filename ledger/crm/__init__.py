@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,9 @@ class CrmImport:
     encoding: str | None
     warnings: list[tuple[tuple[int, ...], str | None, PayWarning]]
     ignored_sales: list[IgnoredSale] = field(default_factory=list)
+    # the warnings of the lines the import led with (`import_export`'s
+    # ``first``), by their line number (from 1)
+    first_warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
 
 
 def prepare(
@@ -185,11 +188,17 @@ def import_export(
     max_line_bytes: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     keep_outcomes: bool = True,
+    first: Sequence[str] = (),
 ) -> CrmImport:
     """Import a CRM export: all of it, or — naming every bad row — nothing.
 
     Streamed (module docstring): its lines wait on disk, not in memory, and
     go through one import (one transaction, as a JSON Lines file does).
+    ``first``: import lines that go before the export's, in that same
+    transaction (``import --plan``: the plan's publication, stored with the
+    export or not at all); the result's counts include them, its outcomes
+    and `CrmImport.first_warnings` number them from 1, and a refusal of any
+    of them is a `BatchRejectedError` naming only those.
     ``keep_outcomes=False`` keeps only the counts in the result, as
     `Ledger.import_lines` does. Raises `ReadError` (the file),
     `CrmRejectedError` (its rows) or the ledger's own errors (a store that
@@ -201,9 +210,10 @@ def import_export(
         _refuse_bad_rows(path, export, conversion)
         ignored_sales = _ignored_sales(ledger, conversion)
         extra: dict[str, Any] = {} if max_line_bytes is None else {"max_line_bytes": max_line_bytes}
+        led = len(first)
         try:
             result = ledger.import_lines(
-                conversion.texts(),
+                _Led(first, conversion.texts()),
                 actor=actor,
                 on_progress=on_progress,
                 keep_outcomes=keep_outcomes,
@@ -211,13 +221,17 @@ def import_export(
                 **extra,
             )
         except BatchRejectedError as exc:
-            at = conversion.lines_at({e.line for e in exc.errors})
-            raise CrmRejectedError(sorted(_named(exc.errors, at), key=_order)) from None
-        at = conversion.lines_at({number for number, _ in result.warnings})
+            if ahead := [e for e in exc.errors if e.line <= led]:
+                raise BatchRejectedError(ahead) from None
+            errors = [replace(e, line=e.line - led) for e in exc.errors]
+            at = conversion.lines_at({e.line for e in errors})
+            raise CrmRejectedError(sorted(_named(errors, at), key=_order)) from None
+        at = conversion.lines_at({number - led for number, _ in result.warnings if number > led})
         warnings = []
         for number, warning in result.warnings:
-            rows, column = at[number].where(warning.field)
-            warnings.append((rows, None if column is None else str(column), warning))
+            if number > led:
+                rows, column = at[number - led].where(warning.field)
+                warnings.append((rows, None if column is None else str(column), warning))
         return CrmImport(
             result,
             rows=conversion.rows,
@@ -226,7 +240,26 @@ def import_export(
             encoding=export.encoding,
             warnings=warnings,
             ignored_sales=ignored_sales,
+            first_warnings=[(n, w) for n, w in result.warnings if n <= led],
         )
+
+
+@dataclass(frozen=True)
+class _Led:
+    """``first``, then the export's lines: read again from the first by each
+    iteration, as `Ledger.import_lines` reads again an input it can `seek`
+    (after a dropped connection), as it reads the export's own."""
+
+    first: Sequence[str]
+    rest: Iterable[str]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.first
+        yield from self.rest
+
+    def seek(self, offset: int) -> int:
+        assert offset == 0, "read again from the first line only"
+        return 0
 
 
 _IGNORED_AT_ONCE = 5_000  # sales looked up in one read of the store

@@ -21,7 +21,7 @@ from demo import run_demo
 from ledger.application import Ledger
 from ledger.crm import CrmRejectedError, IgnoredSale, import_export, load_mapping
 from projections.service import Reports
-from tests.builders import ROOT, jsonl, line, stored_count, stored_record
+from tests.builders import ROOT, invoke_cli, jsonl, line, stored_count, stored_record
 
 CRM = ROOT / "samples" / "crm"
 SAMPLES = {
@@ -443,3 +443,55 @@ class TestIgnoredRowsOfStoredSales:
             lambda ls: [r.replace("Delta Foods,Cancelled", "Delta Foods,Closed Lost") for r in ls],
         )
         assert import_export(ledger, later, _sf_rules(), actor="a").ignored_sales == []
+
+
+class TestWithItsPlan:
+    """`import EXPORT --mapping MAPPING --plan PLAN` is one transaction, as for
+    JSON Lines: the plan is stored with the export or not at all."""
+
+    @pytest.fixture
+    def plan(self, tmp_path: Path) -> Path:
+        """Version 2 of the demo's plan, not published yet."""
+        path = tmp_path / "plan-v2.toml"
+        text = (ROOT / "samples" / "field-sales.toml").read_text(encoding="utf-8")
+        path.write_text(text.replace("version = 1\n", "version = 2\n", 1), encoding="utf-8")
+        return path
+
+    def _import(self, db_url: str, export: Path, plan: Path) -> Any:
+        mapping = str(CRM / "salesforce.toml")
+        args = ("import", str(export), "--mapping", mapping, "--plan", str(plan))
+        return invoke_cli(*args, "--db", db_url, "--actor", "ops-lin")
+
+    def test_a_refused_export_stores_not_even_its_plan(
+        self, ledger: Ledger, db_url: str, tmp_path: Path, plan: Path
+    ) -> None:
+        """Row 2's amount has 3 decimals: the export is refused, and the plan was
+        published all the same, by a write of its own before the export's."""
+        _demo_org(ledger)
+        before = stored_count(ledger)
+        bad = _salesforce(
+            tmp_path, lambda ls: [ls[0], ls[1].replace('"150,000.00"', '"150,000.005"'), *ls[2:]]
+        )
+        refused = self._import(db_url, bad, plan)
+        assert refused.exit_code == 1, refused.output
+        assert "nothing was stored" in refused.output
+        assert "published" not in refused.stdout
+        assert stored_count(db_url) == before
+        assert [p.version for p in ledger.plan_versions("field-sales")] == [1]
+
+    def test_a_good_export_stores_its_plan_with_it(
+        self, ledger: Ledger, db_url: str, plan: Path
+    ) -> None:
+        """Published with the export, said once; the counts are the export's."""
+        _demo_org(ledger)
+        before = stored_count(ledger)
+        export = CRM / "salesforce-opportunities.csv"
+        first = self._import(db_url, export, plan)
+        assert first.exit_code == 0, first.output
+        assert "plan field-sales version 2 published" in first.stdout
+        assert "stored 5 events, skipped 0" in first.stdout
+        assert stored_count(db_url) == before + 6
+        again = self._import(db_url, export, plan)
+        assert again.exit_code == 0, again.output
+        assert "plan field-sales version 2 already published" in again.stdout
+        assert "stored 0 events, skipped 5" in again.stdout
