@@ -300,13 +300,19 @@ def _text(value: Cell) -> str:
     return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\n"} else text
 
 
-def _xlsx_text(value: str) -> str:
-    """Text an xlsx cell can hold: the control characters XML forbids (a name
-    holding U+0001, say, made the export fail) as U+FFFD, the replacement
-    character."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415 - xlsx only
+# What XML 1.0 holds in no document, written or escaped: C0 controls but the
+# tab and the line ends, lone surrogates, and U+FFFE and U+FFFF. openpyxl's
+# own pattern (ILLEGAL_CHARACTERS_RE) knows only the controls, and a name
+# holding U+FFFF — which is no control character, so the ledger takes it —
+# made the whole workbook one no spreadsheet opens.
+_XML_FORBIDS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+
+def _xlsx_text(value: str) -> str:
+    """Text an xlsx cell can hold: the characters XML forbids (a name holding
+    U+0001 or U+FFFF, say, made the export fail or the file unreadable) as
+    U+FFFD, the replacement character."""
+    return _XML_FORBIDS.sub("\ufffd", value)
 
 
 def to_xlsx(
@@ -319,8 +325,9 @@ def to_xlsx(
 ) -> bytes:
     """An xlsx workbook of one sheet, the same bytes for the same input: money
     as numbers with two decimals (exact: written from the Decimal's text),
-    text always text (never a formula), the document's times ``recorded_at``,
-    and every zip entry dated 1980-01-01, in openpyxl's fixed order."""
+    text always text (never a formula: a layout's header neither), the
+    document's times ``recorded_at``, and every zip entry dated 1980-01-01,
+    in openpyxl's fixed order."""
     from openpyxl import Workbook  # noqa: PLC0415 - only xlsx exports pay for it
     from openpyxl.cell.cell import TYPE_STRING  # noqa: PLC0415
     from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
@@ -329,8 +336,7 @@ def to_xlsx(
     worksheet = book.active
     assert worksheet is not None
     worksheet.title = sheet
-    worksheet.append(list(header))
-    for number, given in enumerate(rows, start=2):
+    for number, given in enumerate([header, *rows], start=1):
         row = tuple(_xlsx_text(v) if isinstance(v, str) else v for v in given)
         worksheet.append(list(row))
         for index, value in enumerate(row, start=1):

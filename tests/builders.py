@@ -234,13 +234,18 @@ def payouts(reports: Reports) -> UseCases:
     return UseCases(reports.ledger, reports)
 
 
-def pay_period(reports: Reports, period: str) -> str:
-    """A payout run of ``period`` made by fin-amy, approved by fin-bob and
-    paid: its run id."""
+def calculate_period(reports: Reports, period: str) -> str:
+    """A payout run of ``period`` made by fin-amy, calculated: its run id."""
     result = payouts(reports).payout_run(period, actor="fin-amy")
     event_id = result.outcomes[0].event_id
     assert event_id is not None
-    run_id = str(reports.ledger.event(event_id).data["run_id"])
+    return str(reports.ledger.event(event_id).data["run_id"])
+
+
+def pay_period(reports: Reports, period: str) -> str:
+    """A payout run of ``period`` made by fin-amy, approved by fin-bob and
+    paid: its run id."""
+    run_id = calculate_period(reports, period)
     reports.ledger.record(
         [make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)],
         actor="fin-bob",

@@ -22,7 +22,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError
 from projections.payroll import STANDARD_COLUMNS, load_layout
 from projections.service import Reports
-from tests.builders import ROOT, jsonl, line, payouts, sale
+from tests.builders import ROOT, calculate_period, jsonl, line, sale, seeded
 
 LAYOUT = load_layout((ROOT / "samples" / "payroll-layout.toml").read_text(encoding="utf-8"))
 
@@ -157,13 +157,30 @@ class TestPayrollLayout:
             jsonl(sale("S-Q4-1", "rep-chen", "10000.00", at="2026-10-20T10:00:00+08:00")),
             actor="crm-sync",
         )
-        recorded = payouts(reports).payout_run("2026-Q4", actor="fin-amy")
-        event_id = recorded.outcomes[0].event_id
-        assert event_id is not None
-        run_id = str(reports.ledger.event(event_id).data["run_id"])
+        run_id = calculate_period(reports, "2026-Q4")
         assert reports.export_file(run_id, "xlsx")  # the review copy
         with pytest.raises(InvalidInputError, match="is calculated: a payroll file"):
             reports.export_file(run_id, "xlsx", LAYOUT)
+
+
+def _run_paying(ledger: Ledger, name: str) -> tuple[Reports, str]:
+    """A Q3 run, calculated, paying a rep named ``name`` (rep-x) for a sale."""
+    seeded(ledger)
+    ledger.import_lines(
+        jsonl(
+            line(
+                "RepEnrolled",
+                at="2026-06-20T09:00:00+08:00",
+                rep_id="rep-x",
+                name=name,
+                plan_id="field-sales",
+            ),
+            sale("S-X", "rep-x", at="2026-07-20T10:00:00+08:00"),
+        ),
+        actor="hr-sync",
+    )
+    reports = Reports(ledger)
+    return reports, calculate_period(reports, "2026-Q3")
 
 
 def _head(reports: Reports, run_id: str) -> str:
@@ -179,29 +196,7 @@ def _head(reports: Reports, run_id: str) -> str:
 class TestCellsAreNeverFormulas:
     def test_text_starting_with_equals_stays_text(self, ledger: Ledger) -> None:
         """A rep named "=HYPERLINK(...)" is text in the workbook and quoted in the CSV."""
-        from tests.builders import seeded
-
-        seeded(ledger)
-        ledger.import_lines(
-            jsonl(
-                {
-                    **line(
-                        "RepEnrolled",
-                        at="2026-06-20T09:00:00+08:00",
-                        rep_id="rep-x",
-                        name='=HYPERLINK("http://evil","pay")',
-                        plan_id="field-sales",
-                    )
-                },
-                sale("S-X", "rep-x", at="2026-07-20T10:00:00+08:00"),
-            ),
-            actor="hr-sync",
-        )
-        reports = Reports(ledger)
-        recorded = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
-        event_id = recorded.outcomes[0].event_id
-        assert event_id is not None
-        run_id = str(ledger.event(event_id).data["run_id"])
+        reports, run_id = _run_paying(ledger, '=HYPERLINK("http://evil","pay")')
         data = reports.export_file(run_id, "xlsx")
         book = load_workbook(io.BytesIO(data))
         sheet = book.worksheets[0]
@@ -218,8 +213,6 @@ class TestCellsHoldNoControlCharacters:
         sequence, a line separator — is written into the CSV with U+FFFD for
         each, as the workbook holds it: a payroll system reads one row per rep,
         all of its name."""
-        from tests.builders import seeded
-
         seeded(ledger)
         name = "Li\x00Wei\x1b[31m\u2028\x85x"
         enrolled = ev.RepEnrolled.model_construct(  # as an earlier version stored it
@@ -234,10 +227,7 @@ class TestCellsHoldNoControlCharacters:
             jsonl(sale("S-X", "rep-x", at="2026-07-20T10:00:00+08:00")), actor="crm"
         )
         reports = Reports(ledger)
-        recorded = payouts(reports).payout_run("2026-Q3", actor="fin-amy")
-        event_id = recorded.outcomes[0].event_id
-        assert event_id is not None
-        run_id = str(ledger.event(event_id).data["run_id"])
+        run_id = calculate_period(reports, "2026-Q3")
         text = reports.export_file(run_id, "csv").decode()
         assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", text), repr(text)
         header, row = text.splitlines()
@@ -246,6 +236,31 @@ class TestCellsHoldNoControlCharacters:
         workbook = _sheet(reports.export_file(run_id, "xlsx"))
         in_workbook = workbook[1][STANDARD_COLUMNS.index("rep_name")]
         assert in_workbook.startswith("Li\ufffdWei\ufffd[31m"), repr(in_workbook)
+
+
+class TestWorkbooksAreXml:
+    def test_a_name_with_a_character_xml_forbids_still_opens(self, ledger: Ledger) -> None:
+        """U+FFFE and U+FFFF are no control characters, and a rep's name may
+        hold them, but no XML document may: the workbook holding such a name
+        was no workbook (Excel and openpyxl refuse to open it), the payroll
+        file of the whole run unreadable. Each is U+FFFD, as a control
+        character is."""
+        reports, run_id = _run_paying(ledger, "Li\uffffWei\ufffe")
+        workbook = _sheet(reports.export_file(run_id, "xlsx"))
+        names = {row[STANDARD_COLUMNS.index("rep_name")] for row in workbook[1:]}
+        assert "Li\ufffdWei\ufffd" in names
+
+    def test_a_layout_header_is_text(self, paid: tuple[Reports, str]) -> None:
+        """A payroll system's column named "=Net" (or "+/-") is its header's
+        text, as every other text cell is, never a formula."""
+        reports, run_id = paid
+        columns = [{"header": "=Net", "value": "amount"}, {"header": "+/-", "text": "x"}]
+        layout = LAYOUT.model_copy(
+            update={"columns": LAYOUT.model_validate({"columns": columns}).columns}
+        )
+        book = load_workbook(io.BytesIO(reports.export_file(run_id, "xlsx", layout)))
+        header = [(c.value, c.data_type) for c in book.worksheets[0][1]]
+        assert header == [("=Net", "s"), ("+/-", "s")]
 
 
 @pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])

@@ -29,7 +29,7 @@ from projections.facts import LEAVER_RULE_FROM, LedgerFacts
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from projections.statement import Calculator
-from tests.builders import enrol, jsonl, line, payouts, sale, seeded
+from tests.builders import calculate_period, enrol, jsonl, line, payouts, sale, seeded
 from tests.unit.shapes import plan_toml
 
 RED_LINE_AT = "2026-08-01T10:00:00+08:00"
@@ -49,15 +49,8 @@ def _approve(ledger: Ledger, subject_id: str, actor: str = "fin-bob") -> None:
     )
 
 
-def _run(reports: Reports, period: str) -> str:
-    result = payouts(reports).payout_run(period, actor="fin-amy")
-    event_id = result.outcomes[0].event_id
-    assert event_id is not None
-    return str(reports.ledger.event(event_id).data["run_id"])
-
-
 def _pay(reports: Reports, period: str) -> str:
-    run_id = _run(reports, period)
+    run_id = calculate_period(reports, period)
     _approve(reports.ledger, run_id)
     payouts(reports).pay_run(run_id, actor="fin-amy")
     return run_id
@@ -238,7 +231,7 @@ class TestLeavers:
         _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "dismissed")
         q3 = _pay(reports, "2026-Q3")
         _overturn(ledger, "C1")
-        q4 = _run(reports, "2026-Q4")
+        q4 = calculate_period(reports, "2026-Q4")
         assert _covered(reports, q4) == {"r1": "3000.00", "r2": "50.00"}
         use = payouts(reports)
         dispute_id, _ = use.raise_dispute(rep_id="r1", run_id=q3, message="short", actor="r1")
@@ -248,7 +241,7 @@ class TestLeavers:
         _approve(ledger, adjustment_id)
         _approve(ledger, q4)
         use.pay_run(q4, actor="fin-amy")
-        q1 = _run(reports, "2027-Q1")
+        q1 = calculate_period(reports, "2027-Q1")
         assert _covered(reports, q1) == {"r1": "700.00", "r2": "50.00"}
 
     def test_a_rep_who_left_is_credited_nothing_for_sales_dated_after(self, ledger: Ledger) -> None:
@@ -277,7 +270,7 @@ class TestLeavers:
         ]
         _pay(reports, "2026-Q3")
         _overturn(ledger, "C1")
-        q4 = _run(reports, "2026-Q4")
+        q4 = calculate_period(reports, "2026-Q4")
         assert _covered(reports, q4) == {"r1": "3000.00", "r2": "250.00"}
 
     def test_a_departure_recorded_after_the_payment_is_the_corrections_cause(
@@ -376,7 +369,7 @@ class TestLeavers:
         _leave(ledger, "r1", "2026-08-15T10:00:00+08:00", "resigned")
         _pay(reports, "2026-Q3")
         assert reports.statement("r1", "2026-Q4")["total"] == "-2000.00"
-        q4 = _run(reports, "2026-Q4")
+        q4 = calculate_period(reports, "2026-Q4")
         assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
 
 
@@ -487,7 +480,7 @@ class TestLeaversEarnNothingAfter:
         q3 = reports.statement("m1", "2026-Q3")
         assert [x["amount"] for x in q3["lines"] if x["kind"] == "override"] == ["2000.00"]
         _pay(reports, "2026-Q3")
-        q4 = _run(reports, "2026-Q4")
+        q4 = calculate_period(reports, "2026-Q4")
         assert [s["rep_id"] for s in reports.run(q4)["statements"]] == ["r2"]
 
     def test_no_override_on_a_report_s_sales_dated_after_the_report_left(
@@ -600,7 +593,7 @@ def test_the_summary_shows_what_an_open_run_will_pay(ledger: Ledger) -> None:
         sale("S4", "r1", "1000.00", at="2026-10-20T10:00:00+08:00"),
     )
     _pay(reports, "2026-Q3")
-    q4 = _run(reports, "2026-Q4")
+    q4 = calculate_period(reports, "2026-Q4")
     _approve(ledger, q4)
     ledger.import_lines(
         jsonl(line("SaleCancelled", at="2026-08-01T10:00:00+08:00", sale_id="S1", reason="x")),
