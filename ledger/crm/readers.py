@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Generator, Iterator
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypedDict, Unpack
+from typing import IO, BinaryIO, Protocol, TypedDict, Unpack
 
 __all__ = [
     "SUFFIXES",
@@ -73,6 +74,18 @@ _MARKED = {
 _NATIVE = {"utf-8-sig": "utf-8", "utf-16": f"utf-16-{sys.byteorder[0]}e"}
 _NATIVE["utf-32"] = f"utf-32-{sys.byteorder[0]}e"
 _BLOCK = 1 << 20  # bytes decoded at a time
+# An xlsx is a zip, its parts XML: what they may inflate to is bounded before
+# openpyxl parses them, as a CSV's field is by the csv module (128 KiB), so no
+# small file takes the importer's memory (a 300 KiB workbook holding a 300 MiB
+# cell took 3 GiB). A part inflates to at most 100 times its compressed size
+# (Apache POI's bound; spreadsheet XML inflates 5 to 30 times) once past 1 MiB,
+# and the XML of cells — sheets, shared strings — runs at most 1 MiB from one
+# "<" to the next (a cell holds 32,767 characters at most, 160 KiB as XML at
+# worst: each "&amp;").
+_MAX_INFLATION = 100
+_INFLATION_FREE = 1 << 20
+_MAX_XML_RUN = 1 << 20
+_CELL_PARTS = re.compile(r"xl/(worksheets/[^/]+|sharedStrings)\.xml", re.IGNORECASE)
 
 
 class ReadError(ValueError):
@@ -361,8 +374,11 @@ def _xlsx_records(path: Path, sheet: str | None) -> _Records:
     from openpyxl import load_workbook  # noqa: PLC0415 - only xlsx imports pay for it
 
     try:
+        _bounded_parts(path)
         # read-only: the sheet is parsed as its rows are read, never held whole
         book = load_workbook(path, read_only=True, data_only=True)
+    except ReadError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
     try:
@@ -379,6 +395,44 @@ def _xlsx_records(path: Path, sheet: str | None) -> _Records:
             yield number, tuple(_cell_text(c.value, c.number_format) for c in cells)
     finally:
         book.close()
+
+
+def _bounded_parts(path: Path) -> None:
+    """Refuse a workbook whose parts inflate past `_MAX_INFLATION` or whose
+    cells' XML runs past `_MAX_XML_RUN` without markup (a zip bomb: a small
+    file that would take the memory of the process parsing it). The sizes
+    are the zip's own word, and a part is never read past the size it
+    declares; the cells' parts are inflated through once, a block at a time."""
+    with zipfile.ZipFile(path) as archive:
+        for part in archive.infolist():
+            size, packed = part.file_size, max(part.compress_size, 1)
+            if size > _INFLATION_FREE and size > _MAX_INFLATION * packed:
+                raise ReadError(
+                    f"{path.name}: its part {part.filename} inflates to {size:,} bytes from "
+                    f"{packed:,} ({size // packed:,} times): no spreadsheet writes that (a zip "
+                    "bomb?); nothing was stored"
+                )
+            if _CELL_PARTS.fullmatch(part.filename):
+                with archive.open(part) as xml:
+                    _bounded_runs(path, part.filename, xml)
+
+
+def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> None:
+    """Refuse XML running more than `_MAX_XML_RUN` bytes from one "<" to the
+    next. Blocks are no longer than that bound, so a longer run spans a
+    block's end: only the runs at the blocks' ends need counting."""
+    run = 0  # bytes since the last "<"
+    while block := xml.read(_MAX_XML_RUN):
+        first = block.find(b"<")
+        run += len(block) if first < 0 else first
+        if run > _MAX_XML_RUN:
+            raise ReadError(
+                f"{path.name}: its part {name} holds more than {_MAX_XML_RUN:,} bytes of one "
+                "cell's text (a spreadsheet's cell holds 32,767 characters at most): a zip "
+                "bomb?; nothing was stored"
+            )
+        if first >= 0:
+            run = len(block) - block.rfind(b"<") - 1
 
 
 def _cell_text(value: object, number_format: str) -> str:

@@ -4,6 +4,7 @@ conversion of rows into import lines — no store needed."""
 from __future__ import annotations
 
 import codecs
+import random
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -393,6 +394,71 @@ class TestXlsxCells:
         path.write_text("ID,Date\n", encoding="utf-8")
         with pytest.raises(ReadError, match="not an xlsx workbook"):
             read_table(path)
+
+
+def _inflated(tmp_path: Path, owner: Iterator[bytes]) -> Path:
+    """A workbook of one sale whose owner cell's text is the bytes ``owner``
+    yields, written into its sheet's XML as they come (never held whole)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["ID", "Date", "Amount", "Owner"])
+    sheet.append(["S-1", "2026-10-12", "10", "OWNER"])
+    written, path = tmp_path / "written.xlsx", tmp_path / "x.xlsx"
+    book.save(written)
+    with (
+        zipfile.ZipFile(written) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if not item.filename.startswith("xl/worksheets/"):
+                target.writestr(item, data)
+                continue
+            head, tail = data.split(b"OWNER")
+            with target.open(item.filename, "w", force_zip64=True) as part:
+                part.write(head)
+                for chunk in owner:
+                    part.write(chunk)
+                part.write(tail)
+    return path
+
+
+class TestXlsxBombs:
+    """An xlsx is a zip: what its parts inflate to is bounded (SPEC §7: no input
+    takes the importer down), as a CSV's field is (the csv module refuses one
+    over 128 KiB), before a cell is held in memory."""
+
+    def test_a_part_that_inflates_a_thousandfold_is_refused(self, tmp_path: Path) -> None:
+        """A 200 KiB file whose sheet inflates to 200 MiB (one cell of "A"s):
+        it took 3 GiB and 14 s for a 300 MiB cell, and a few MiB more of file
+        took the machine's memory; now refused, naming the part, in little memory."""
+        path = _inflated(tmp_path, (b"A" * 2**20 for _ in range(200)))
+        assert path.stat().st_size < 2**20
+        tracemalloc.start()
+        try:
+            with pytest.raises(ReadError, match=r"xl/worksheets/sheet1\.xml inflates to"):
+                read_table(path)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 16 * 2**20, peak
+
+    def test_a_cell_longer_than_any_spreadsheet_writes_is_refused(self, tmp_path: Path) -> None:
+        """2 MiB of text in one cell that compresses like text (no bomb by its
+        ratio): a spreadsheet's cell holds 32,767 characters at most."""
+        letters = bytes(range(ord("a"), ord("z") + 1))
+        rng = random.Random(7)
+        path = _inflated(tmp_path, (bytes(rng.choices(letters, k=2**16)) for _ in range(32)))
+        with pytest.raises(ReadError, match=r"xl/worksheets/sheet1\.xml holds"):
+            read_table(path)
+
+    def test_the_longest_cell_a_spreadsheet_writes_is_read(self, tmp_path: Path) -> None:
+        """32,767 characters of "&" (each written "&amp;"), in a column the
+        mapping does not read: the workbook reads."""
+        path = _inflated(tmp_path, iter([b"&amp;" * 32_767]))
+        table = read_table(path)
+        assert table.rows[0].cells[3] == "&" * 32_767
 
 
 class TestConversion:
