@@ -31,6 +31,7 @@ import io
 import re
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -379,7 +380,9 @@ def _xlsx_records(path: Path, sheet: str | None) -> _Records:
         book = load_workbook(path, read_only=True, data_only=True)
     except ReadError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
+        # zlib.error: damaged compressed data; the cells' parts were inflated
+        # whole by `_bounded_parts`, so the rows read next meet none
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
     try:
         if sheet is None:

@@ -453,6 +453,21 @@ class TestXlsxBombs:
         with pytest.raises(ReadError, match=r"xl/worksheets/sheet1\.xml holds"):
             read_table(path)
 
+    @pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/styles.xml"])
+    def test_a_damaged_workbook_is_refused_not_a_traceback(self, tmp_path: Path, part: str) -> None:
+        """Bytes of a part's compressed data damaged (a download cut and patched,
+        a disk error): zlib's error was a traceback (SPEC §7: never one)."""
+        path = _inflated(tmp_path, iter([b"Li Wei " * 5_000]))
+        data = bytearray(path.read_bytes())
+        with zipfile.ZipFile(path) as archive:
+            item = archive.getinfo(part)
+        start = item.header_offset + 30 + len(item.filename.encode()) + len(item.extra)
+        for at in range(start + item.compress_size // 3, start + item.compress_size // 3 + 40):
+            data[at] ^= 0x5A
+        path.write_bytes(bytes(data))
+        with pytest.raises(ReadError, match="not an xlsx workbook"):
+            read_table(path)
+
     def test_the_longest_cell_a_spreadsheet_writes_is_read(self, tmp_path: Path) -> None:
         """32,767 characters of "&" (each written "&amp;"), in a column the
         mapping does not read: the workbook reads."""
