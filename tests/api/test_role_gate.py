@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 
 from api.app import _gated_routes, create_app, operation_id
 from api.auth import ROUTE_ROLES
+from api.idempotency import RECORDING_ROUTES
 from api.settings import Settings
 from api.tokens import ROLES, TokenStore
 from ledger.application import Ledger
@@ -127,16 +128,9 @@ class TestRoleBeforeBody:
     def test_the_write_routes_are_the_ones_the_spec_names(self, gated: Gated) -> None:
         """The routes below are every route that takes a body (a new one is
         gated too: it must have its roles in ROUTE_ROLES, `_gated_routes`)."""
-        assert {(m, p) for m, p, _ in gated.write_routes} == {
-            ("POST", "/events"),
-            ("POST", "/approvals"),
-            ("POST", "/disputes"),
-            ("POST", "/disputes/{dispute_id}/resolution"),
-            ("POST", "/payouts/{period}/runs"),
-            ("POST", "/payouts/runs/{run_id}/pay"),
-            ("POST", "/whatif"),
-            ("POST", "/reps/{rep_id}/estimate"),
-        }
+        # those that record events, and the two that compute without recording
+        computing = {("POST", "/whatif"), ("POST", "/reps/{rep_id}/estimate")}
+        assert {(m, p) for m, p, _ in gated.write_routes} == {*RECORDING_ROUTES, *computing}
         assert all(name in ROUTE_ROLES for _, _, name in gated.write_routes)
 
     def test_a_refused_role_gets_403_whatever_it_sends(self, gated: Gated) -> None:
