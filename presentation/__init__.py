@@ -251,7 +251,8 @@ def print_diff(console: Console, d: StatementDiff, locale: str = "en") -> None:
             console.print(f"    {escape(_cause_line(event, locale))}")
         for event in change.events_added:
             if isinstance(event, EventSummary):
-                kind, by = event.type, phrase(locale, "diff_by", actor=event.actor)
+                kind = event.type
+                by = phrase(locale, "diff_by", actor=event.actor, at=event.occurred_at)
             else:
                 kind, by = "event", ""
             added = phrase(locale, "diff_added", type=kind, event_id=event.event_id, by=by)
