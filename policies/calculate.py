@@ -271,6 +271,14 @@ class CollectionPeriod:
         credit = CALC.multiply(sale.amount, sale.share)
         return self._lines(amounts, CALC.add(self.credited_total, credit))
 
+    def with_releases(self, releases: Sequence[ReleaseFact]) -> list[Line] | None:
+        """The lines had ``releases`` — of a sale booked in another period,
+        credited there again — been received too; no sale of the period's own
+        moves (its credited total stands). None when that brings a line the
+        period has not got (a SPIFF's)."""
+        amounts = self.released.adding(releases)
+        return None if amounts is None else self._lines(amounts, self.credited_total)
+
     def without_sale(self, sale: SaleFact, payments: Sequence[str]) -> list[Line] | None:
         """The lines had ``sale``, credited, never been recorded: ``payments``,
         the event ids of its payments received in the period. None when one is

@@ -1239,7 +1239,7 @@ class Calculator:
             exact = [e for e in ids if e not in own]
         if exact:
             amounts = _period_amounts if every_kind else _own_amounts
-            quick = _Quick(self, plan, facts, bool(booking))
+            quick = _Quick(self, plan, facts, booking)
             now = amounts(quick.lines)
             for event_id in exact:
                 lines = self._lines_without(rep_id, plan, facts, booking, event_id, quick=quick)
@@ -1679,7 +1679,8 @@ class _Quick:
     calculator: Calculator
     plan: Plan
     facts: PeriodFacts
-    releases_read: bool  # the period releases what booking periods earned
+    # the booking periods whose earnings the period releases (`_booking_periods`)
+    booking: dict[Period, _Booking]
 
     @cached_property
     def lines(self) -> tuple[Line, ...]:
@@ -1750,12 +1751,49 @@ class _Quick:
         return {s.event_id: s for s in self.facts.sales}
 
     def sale_fact_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
-        """A sale of the period's own, or a cancellation of one, under pay on
-        collection (`sale_without`, `cancellation_without`); anything else
+        """A sale of the period's own, or a cancellation of one or of a sale a
+        booking period holds, under pay on collection (`sale_without`,
+        `cancellation_without`, `booked_cancellation_without`); anything else
         `_Whole.WHOLE`."""
         if event_id in self._own_sales:
             return self.sale_without(event_id)
+        if event_id in self._booked_cancelled:
+            return self.booked_cancellation_without(event_id)
         return self.cancellation_without(event_id)
+
+    @cached_property
+    def _booked_cancelled(self) -> dict[str, tuple[_Booking, SaleFact]]:
+        """Cancellation event id -> the booking period and its sale it cancelled."""
+        return {
+            s.cancellation.event_id: (booked, s)
+            for booked in self.booking.values()
+            for s in booked.facts.sales
+            if s.cancellation
+        }
+
+    def booked_cancellation_without(
+        self, event_id: str
+    ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
+        """SPEC §3.1 pay on collection: a cancellation of a sale booked in an
+        earlier period whose payments this one releases. Outside the clawback
+        window it moves nothing; inside it, without it the sale earns in its
+        booking period what it earns alone, and its payments received here
+        release that (`ReleaseSums.adding`); no other line of the period rests
+        on it. Commission shapes, a draw (here or there), a SPIFF line the
+        period has not got: `_Whole.WHOLE`."""
+        booked, sale = self._booked_cancelled[event_id]
+        then = booked.plan
+        if not self._weighable() or then.commission.basis != "collection" or then.draw:
+            return _Whole.WHOLE
+        if not cancelled_within_window(sale, then.clawback.window_days):
+            return None
+        earned = earned_alone(then, sale)
+        if earned is None:
+            return _Whole.WHOLE
+        info = self.calculator.facts.sales[sale.sale_id]
+        releases = [_release(p, info, earned) for p in self._payments_here.get(sale.sale_id, ())]
+        again = self._collection.with_releases(releases)
+        return _Whole.WHOLE if again is None else again
 
     def _weighable(self) -> bool:
         """Whether the period's own sales can be weighed one at a time: paid on
@@ -1837,7 +1875,7 @@ class _Quick:
         self, event_id: str, base: str, quote: str
     ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
         plan, facts = self.plan, self.facts
-        if self.releases_read or plan.commission.basis == "collection":
+        if self.booking or plan.commission.basis == "collection":
             # what booking periods earned (their own sales' rates) is released here
             return _Whole.WHOLE
         touched = self._rate_reads.get(event_id)

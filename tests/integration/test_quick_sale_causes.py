@@ -29,6 +29,7 @@ import pytest
 from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
+from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
 from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, replays_counted
 from tests.unit.shapes import plan_toml, spiff
@@ -60,9 +61,9 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
     tail = spiff("big", "2026-01-01", "2026-12-31", min_amount="20000", amount="150")
     collection = plan_toml(commission=_COLLECTION, tail=tail if seed % 2 else "")
     ledger.publish_plan(load_plan(collection, "toml"), actor="admin")
-    amounts = {f"S{k}": rng.choice((3000, 7000, 25000, 33333)) for k in range(14)}
+    amounts = {f"S{k}": rng.choice((3000, 7000, 25000, 33333)) for k in range(16)}
     # Q3's sales on 1-5 July at 10:00: their window ends on 29-30 September
-    booked = {s: "2026-05-10" if k < 3 else f"2026-07-0{1 + k % 5}" for k, s in enumerate(amounts)}
+    booked = {s: "2026-05-10" if k < 5 else f"2026-07-0{1 + k % 5}" for k, s in enumerate(amounts)}
     sales = []
     edge = rng.choice((Decimal("0.69"), Decimal("1.02"), Decimal("1.35")))
     credited = Decimal(0)  # r1's in Q3
@@ -107,8 +108,8 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
         if rng.random() < 0.2:  # a late payment first: a cancelled sale takes none
             late.append(_payment(f"L{s}", s, f"{amount // 5}.00", "2026-07-25T10:00:00+08:00"))
         sold = datetime.fromisoformat(f"{booked[s]}T10:00:00+08:00")
-        if booked[s] < "2026-07":  # a Q2 sale, cancelled in Q3 (inside its window)
-            late.append(_cancel(s, "2026-07-20T10:00:00+08:00"))
+        if booked[s] < "2026-07":  # a Q2 sale, cancelled in Q3 (in or out of its window)
+            late.append(_cancel(s, rng.choice(("2026-07-20", "2026-08-08")) + "T18:00:00+08:00"))
         elif rng.random() < 0.7:  # inside the window: an hour before it ends
             late.append(_cancel(s, (sold + timedelta(days=90, hours=-1)).isoformat()))
         else:  # outside it by eight hours: credited either way
@@ -133,6 +134,39 @@ def test_the_quick_sale_and_cancellation_causes_are_those_worked_out_whole(
     quick_as_whole(ledger, monkeypatch, ["r1", "r2"], _scenario(ledger, seed), "SaleCancelled")
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_each_quick_answer_is_the_whole_ones_to_the_digit(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Every late event weighed quickly gives the lines — kind, amount and
+    unrounded amount — of the period worked out again without it (moving
+    nothing: its amounts as they are). The causes compare only which lines
+    moved: a release or a bonus worked out wrong that still moved a line
+    would pass there."""
+    _, head = _scenario(ledger, seed)
+    real = Calculator._lines_without
+    checked: list[str] = []
+
+    def both(self: Calculator, *args: Any, quick: Any) -> Any:
+        found = real(self, *args, quick=quick)
+        self.weigh_whole = True  # type: ignore[misc]
+        try:
+            whole = real(self, *args, quick=quick)
+        finally:
+            del self.weigh_whole  # type: ignore[misc]
+        if found is None:
+            assert [(x.kind, x.amount) for x in quick.lines] == [(x.kind, x.amount) for x in whole]
+        else:
+            exact = [(x.kind, x.amount, x.unrounded) for x in whole]
+            assert [(x.kind, x.amount, x.unrounded) for x in found] == exact, args[-1]
+        checked.append(args[-1])
+        return found
+
+    monkeypatch.setattr(Calculator, "_lines_without", both)
+    Reports(ledger).statement("r1", "2026-Q3", as_of=head)
+    assert len(checked) >= 4  # the scenario's late events, weighed
+
+
 def _late_cancellations() -> list[dict[str, Any]]:
     """Each of the 40 sales cancelled late, inside its window."""
     return [_cancel(f"S{k}", "2026-09-01T10:00:00+08:00") for k in range(40)]
@@ -148,24 +182,29 @@ def _late_sales() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("late", "corrected"),
-    [(_late_cancellations, "-1000.00"), (_late_sales, "1000.00")],
-    ids=["cancellations", "sales"],
+    ("sold", "late", "corrected"),
+    [
+        ("2026-07-10", _late_cancellations, "-1000.00"),
+        ("2026-06-20", _late_cancellations, "-1000.00"),
+        ("2026-07-10", _late_sales, "1000.00"),
+    ],
+    ids=["cancellations", "cancellations-of-q2-sales", "sales"],
 )
 def test_a_backfill_is_weighed_without_a_replay_each(
     ledger: Ledger,
     monkeypatch: pytest.MonkeyPatch,
+    sold: str,
     late: Callable[[], list[dict[str, Any]]],
     corrected: str,
 ) -> None:
-    """40 Q3 sales of 1,000.00, each half paid in Q3, and Q3 paid out; then,
-    recorded late and dated in Q3, a cancellation of each inside its window
-    (each takes back 25.00), or 40 more such sales with their payments (each
-    adds 25.00). Every late event is named, and none is weighed by working the
-    period out again without it (a backfill of 800 took 10–30 s, of 5,000
-    several minutes: quadratic)."""
+    """40 sales of 1,000.00 (booked in Q3, or in Q2), each half paid in Q3, and
+    Q3 paid out; then, recorded late and dated in Q3, a cancellation of each
+    inside its window (each takes back the 25.00 its payment released), or 40
+    more Q3 sales with their payments (each adds 25.00). Every late event is
+    named, and none is weighed by working the period out again without it (a
+    backfill of 800 took 10–30 s, of 5,000 several minutes: quadratic)."""
     ledger.publish_plan(load_plan(plan_toml(commission=_COLLECTION), "toml"), actor="admin")
-    at = "2026-07-10T10:00:00+08:00"
+    at = f"{sold}T10:00:00+08:00"
     sales = [sale(f"S{k}", "r1", "1000.00", at=at) for k in range(40)]
     paid = [_payment(f"P{k}", f"S{k}", "500.00", "2026-08-01T10:00:00+08:00") for k in range(40)]
     ledger.import_lines(
