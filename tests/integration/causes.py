@@ -84,3 +84,32 @@ def quick_as_whole(
     monkeypatch.undo()
     named = {ledger.event(e["event_id"]).type for e in quick[reps[0], "Q3"]["later_events"]}
     assert naming in named, named
+
+
+def quick_answers_checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, every event a paid period weighs as a cause is weighed
+    both ways, and the quick answer asserted to be the whole one's lines —
+    kind, amount and unrounded amount (moving nothing: the period's own
+    amounts); each event so checked appended to the list returned. The causes
+    compare only which lines moved: a release or a bonus worked out wrong
+    that still moved a line would pass there."""
+    real = Calculator._lines_without
+    checked: list[str] = []
+
+    def both(self: Calculator, *args: Any, quick: Any) -> Any:
+        found = real(self, *args, quick=quick)
+        self.weigh_whole = True  # type: ignore[misc]
+        try:
+            whole = real(self, *args, quick=quick)
+        finally:
+            del self.weigh_whole  # type: ignore[misc]
+        if found is None:
+            assert [(x.kind, x.amount) for x in quick.lines] == [(x.kind, x.amount) for x in whole]
+        else:
+            exact = [(x.kind, x.amount, x.unrounded) for x in whole]
+            assert [(x.kind, x.amount, x.unrounded) for x in found] == exact, args[-1]
+        checked.append(args[-1])
+        return found
+
+    monkeypatch.setattr(Calculator, "_lines_without", both)
+    return checked

@@ -24,7 +24,13 @@ from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, pay_period, sale
-from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, replays_counted
+from tests.integration.causes import (
+    paid_q3,
+    quick_answers_checked,
+    quick_as_whole,
+    recorded_late,
+    replays_counted,
+)
 from tests.unit.shapes import draw, plan_toml, spiff
 
 
@@ -79,6 +85,18 @@ def test_the_quick_payment_causes_are_those_worked_out_whole(
 ) -> None:
     """Quick and whole give the same statements, corrections and diffs."""
     quick_as_whole(ledger, monkeypatch, ["r1"], _scenario(ledger, seed), "PaymentReceived")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_each_quick_answer_is_the_whole_ones_to_the_digit(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Every late payment weighed quickly gives the lines, to the unrounded
+    digit, of the period worked out again without it."""
+    _, head = _scenario(ledger, seed)
+    checked = quick_answers_checked(monkeypatch)
+    Reports(ledger).statement("r1", "2026-Q3", as_of=head)
+    assert checked
 
 
 def test_a_payment_of_a_cent_that_moves_no_rounded_line_is_not_named(ledger: Ledger) -> None:

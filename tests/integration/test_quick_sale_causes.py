@@ -29,9 +29,14 @@ import pytest
 from ledger.application import Ledger
 from policies.plan import load_plan
 from projections.service import Reports
-from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale
-from tests.integration.causes import paid_q3, quick_as_whole, recorded_late, replays_counted
+from tests.integration.causes import (
+    paid_q3,
+    quick_answers_checked,
+    quick_as_whole,
+    recorded_late,
+    replays_counted,
+)
 from tests.unit.shapes import plan_toml, spiff
 
 _COLLECTION = 'basis = "collection"\n'
@@ -144,25 +149,7 @@ def test_each_quick_answer_is_the_whole_ones_to_the_digit(
     moved: a release or a bonus worked out wrong that still moved a line
     would pass there."""
     _, head = _scenario(ledger, seed)
-    real = Calculator._lines_without
-    checked: list[str] = []
-
-    def both(self: Calculator, *args: Any, quick: Any) -> Any:
-        found = real(self, *args, quick=quick)
-        self.weigh_whole = True  # type: ignore[misc]
-        try:
-            whole = real(self, *args, quick=quick)
-        finally:
-            del self.weigh_whole  # type: ignore[misc]
-        if found is None:
-            assert [(x.kind, x.amount) for x in quick.lines] == [(x.kind, x.amount) for x in whole]
-        else:
-            exact = [(x.kind, x.amount, x.unrounded) for x in whole]
-            assert [(x.kind, x.amount, x.unrounded) for x in found] == exact, args[-1]
-        checked.append(args[-1])
-        return found
-
-    monkeypatch.setattr(Calculator, "_lines_without", both)
+    checked = quick_answers_checked(monkeypatch)
     Reports(ledger).statement("r1", "2026-Q3", as_of=head)
     assert len(checked) >= 4  # the scenario's late events, weighed
 
