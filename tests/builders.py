@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -184,6 +186,32 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
     if reps:
         ledger.import_lines(jsonl(*(enrol(r) for r in reps)), actor="hr-sync")
     return ledger
+
+
+def with_sheets_edited(source: Path, target: Path, edit: Callable[[bytes], bytes]) -> Path:
+    """``target``: the xlsx workbook ``source`` with each sheet's XML passed
+    through ``edit`` (what a writer other than openpyxl writes; a slip)."""
+    with zipfile.ZipFile(source) as given, zipfile.ZipFile(target, "w") as written:
+        for item in given.infolist():
+            data = given.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = edit(data)
+            written.writestr(item, data)
+    return target
+
+
+def with_cells(source: Path, target: Path, cells: dict[str, str]) -> Path:
+    """``target``: the xlsx workbook ``source`` with each cell ``cells`` names
+    (``"E2"``) written as the XML given, as another writer would write it."""
+
+    def edit(data: bytes) -> bytes:
+        for ref, xml in cells.items():
+            cell = rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)'.encode()
+            data, found = re.subn(cell, xml.encode(), data)
+            assert found == 1, ref
+        return data
+
+    return with_sheets_edited(source, target, edit)
 
 
 def demo_database(folder: Path) -> tuple[str, DemoResult]:

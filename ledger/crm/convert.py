@@ -49,6 +49,11 @@ _HUNDRED = Decimal(100)
 # rules — in (0, 1], six places — are the event's to check).
 _PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,12})?")
 _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
+_UNCOMPUTED = (
+    "the cell holds a formula whose value was never computed (the workbook was written by "
+    "a program, not saved by a spreadsheet application); open it in Excel or LibreOffice "
+    "and save it, so its formulas are computed, or export the values, and import it again"
+)
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,8 @@ class _Reader:
         assert f.column is not None
         column = self.columns[f.column]
         cell = Cell(row.number, column)
+        if column.index in row.uncomputed:  # never empty, nor its default: its value is unknown
+            raise _Bad(cell, f"{name}: {_UNCOMPUTED}")
         raw = unicodedata.normalize("NFC", row.cell(column))
         if len(raw) > _MAX_CELL:
             raise _Bad(cell, f"{name}: over {_MAX_CELL} characters")
@@ -424,7 +431,7 @@ def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept
         if ignored is not None:
             spill.add_ignored(ignored.row, ignored.sale_id, ignored.said)
     elif kind in {"sale", "cancelled_sale"}:
-        spill.add_sale_row(_group(reader, row), row.number, kind, keep(row))
+        spill.add_sale_row(_group(reader, row), kind, keep(row))
     elif kind == "cancellation":
         _keep(spill, CANCELLATION, row.number, _cancellation(reader, row))
     else:
@@ -434,16 +441,15 @@ def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept
 def _sale(
     reader: _Reader,
     sale_id: str,
-    members: list[tuple[int, str, tuple[str, ...]]],
+    members: list[tuple[str, Row]],
     spill: Spill,
     spoiled: set[str],
 ) -> None:
-    """Convert one sale from all its rows (number, kind, cells), in order; its
-    line and its cancellation's kept in their places (the row that made each)."""
+    """Convert one sale from all its rows (kind, row), in order; its line and
+    its cancellation's kept in their places (the row that made each)."""
     sales: dict[str, _SaleGroup] = {}
     cancellations: list[Line] = []
-    for number, kind, cells in members:
-        row = Row(number, cells)
+    for kind, row in members:
         try:
             _row(
                 reader,
@@ -478,18 +484,19 @@ def _keep(spill: Spill, section: int, row: int, line: Line) -> None:
 
 
 class _Kept:
-    """A row's cells as a sale's row waits with them: those the mapping reads
-    (the rest blank, and none after the last it reads)."""
+    """A row as a sale's row waits: the cells the mapping reads (the rest
+    blank, and none after the last it reads)."""
 
     def __init__(self, columns: dict[int, Column]) -> None:
-        self._read = set(columns)
+        self._read = frozenset(columns)
         self._width = max(columns, default=-1) + 1
 
-    def __call__(self, row: Row) -> tuple[str, ...]:
-        return tuple(
+    def __call__(self, row: Row) -> Row:
+        cells = tuple(
             cell if index in self._read else ""
             for index, cell in enumerate(row.cells[: self._width])
         )
+        return Row(row.number, cells, row.uncomputed & self._read)
 
 
 def _group(reader: _Reader, row: Row) -> str:

@@ -15,7 +15,11 @@ xlsx cells are turned into the text a CSV export of the same sheet would hold:
 numbers exactly as Excel shows their shortest form (never a binary float's
 tail), percent-formatted numbers as percent (``0.6`` shown as ``60%`` is
 ``"60%"``), dates and times in ISO 8601 (without an offset: the mapping's
-timezone applies).
+timezone applies). A formula cell is read as the value its workbook holds for
+it; a formula whose value was never computed — a workbook written by a program
+(openpyxl, a script) rather than saved by a spreadsheet application holds its
+formulas so — is no empty cell: the row says which columns hold one
+(`Row.uncomputed`), for the conversion to refuse where it reads them.
 
 An export is streamed, never held whole (`open_export`): a CSV's bytes are
 read through once, a block at a time, to tell (or check) their encoding, then
@@ -32,13 +36,17 @@ import re
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import repeat
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol, TypedDict, Unpack
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, Unpack
+
+if TYPE_CHECKING:
+    from openpyxl.workbook import Workbook
 
 __all__ = [
     "SUFFIXES",
@@ -55,7 +63,8 @@ __all__ = [
     "read_table",
 ]
 
-_Records = Generator[tuple[int, tuple[str, ...]], None, None]
+# (row number, its cells as text, the columns of its formulas never computed)
+_Records = Generator[tuple[int, tuple[str, ...], frozenset[int]], None, None]
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 _BOMS = (
@@ -87,6 +96,10 @@ _MAX_INFLATION = 100
 _INFLATION_FREE = 1 << 20
 _MAX_XML_RUN = 1 << 20
 _CELL_PARTS = re.compile(r"xl/(worksheets/[^/]+|sharedStrings)\.xml", re.IGNORECASE)
+# A formula element's start, its namespace prefix (``<x:f>``) aside, in a
+# sheet's XML: a workbook without one is read once, for its values (text
+# holding one only makes a workbook read twice, never a formula missed).
+_FORMULA_TAG = re.compile(rb"[<:]f[\s/>]")
 
 
 class ReadError(ValueError):
@@ -106,13 +119,29 @@ class Column:
 
 @dataclass(frozen=True)
 class Row:
-    """One data row: its spreadsheet row number and its cells as text."""
+    """One data row: its spreadsheet row number, its cells as text, and the
+    0-based columns whose cell is a formula its workbook holds no computed
+    value of (xlsx; read as "" in ``cells``)."""
 
     number: int
     cells: tuple[str, ...]
+    uncomputed: frozenset[int] = frozenset()
 
     def cell(self, column: Column) -> str:
         return self.cells[column.index].strip() if column.index < len(self.cells) else ""
+
+
+class _XlsxCell(Protocol):
+    """What is read of an xlsx cell."""
+
+    @property
+    def value(self) -> object: ...
+
+    @property
+    def data_type(self) -> str | None: ...
+
+    @property
+    def number_format(self) -> str: ...
 
 
 class Sheet(Protocol):
@@ -362,7 +391,7 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> _Records:
         number = 0
         try:
             for number, record in enumerate(reader, start=1):
-                yield number, tuple(record)
+                yield number, tuple(record), frozenset()
         except csv.Error as exc:
             raise ReadError(f"row {number + 1}: not CSV ({exc})") from None
         except UnicodeDecodeError:  # it decoded a moment before: changed since
@@ -375,7 +404,7 @@ def _xlsx_records(path: Path, sheet: str | None) -> _Records:
     from openpyxl import load_workbook  # noqa: PLC0415 - only xlsx imports pay for it
 
     try:
-        _bounded_parts(path)
+        formulas = _bounded_parts(path)
         # read-only: the sheet is parsed as its rows are read, never held whole
         book = load_workbook(path, read_only=True, data_only=True)
     except ReadError:
@@ -384,28 +413,56 @@ def _xlsx_records(path: Path, sheet: str | None) -> _Records:
         # zlib.error: damaged compressed data; the cells' parts were inflated
         # whole by `_bounded_parts`, so the rows read next meet none
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
-    try:
-        if sheet is None:
-            worksheet = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            worksheet = book[sheet]
-        else:
-            raise ReadError(f"sheet: the workbook has no sheet {sheet!r}; it has {book.sheetnames}")
-        # the size a sheet declares is its writer's word, and read-only mode
-        # would stop there: every row and cell written is read instead
-        worksheet.reset_dimensions()
-        for number, cells in enumerate(worksheet.iter_rows(), start=1):
-            yield number, tuple(_cell_text(c.value, c.number_format) for c in cells)
-    finally:
-        book.close()
+    with ExitStack() as books:
+        books.callback(book.close)
+        rows = _sheet_rows(book, sheet)
+        # The same sheet read again, in step, for its formulas: a formula never
+        # computed is None among the values, as an empty cell is.
+        written: Iterator[tuple[_XlsxCell, ...]] = repeat(())
+        if formulas:
+            formula_book = load_workbook(path, read_only=True)
+            books.callback(formula_book.close)
+            written = _sheet_rows(formula_book, sheet)
+        # (strict=False: ``written`` is as long as ``rows``, or endless and empty)
+        for number, (cells, as_written) in enumerate(zip(rows, written, strict=False), start=1):
+            texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
+            yield number, texts, _uncomputed(cells, as_written)
 
 
-def _bounded_parts(path: Path) -> None:
+def _sheet_rows(book: Workbook, sheet: str | None) -> Iterator[tuple[_XlsxCell, ...]]:
+    """The rows of ``sheet`` (else the first) of a read-only ``book``."""
+    if sheet is None:
+        worksheet = book.worksheets[0]
+    elif sheet in book.sheetnames:
+        worksheet = book[sheet]
+    else:
+        raise ReadError(f"sheet: the workbook has no sheet {sheet!r}; it has {book.sheetnames}")
+    # the size a sheet declares is its writer's word, and read-only mode
+    # would stop there: every row and cell written is read instead
+    worksheet.reset_dimensions()
+    return worksheet.iter_rows()
+
+
+def _uncomputed(values: Iterable[_XlsxCell], written: Iterable[_XlsxCell]) -> frozenset[int]:
+    """The columns of a row whose cell holds a formula (``written``: the row
+    read for formulas) and no value computed from it (``values``: read for
+    values). A formula a spreadsheet computed to "" is no such cell: Excel
+    and LibreOffice write that value as text (``t="str"``), empty."""
+    return frozenset(
+        index
+        for index, (value, formula) in enumerate(zip(values, written, strict=False))
+        if formula.data_type == "f" and value.value is None and value.data_type != "str"
+    )
+
+
+def _bounded_parts(path: Path) -> bool:
     """Refuse a workbook whose parts inflate past `_MAX_INFLATION` or whose
     cells' XML runs past `_MAX_XML_RUN` without markup (a zip bomb: a small
     file that would take the memory of the process parsing it). The sizes
     are the zip's own word, and a part is never read past the size it
-    declares; the cells' parts are inflated through once, a block at a time."""
+    declares; the cells' parts are inflated through once, a block at a time.
+    Whether a sheet may hold a formula (`_FORMULA_TAG`)."""
+    formulas = False
     with zipfile.ZipFile(path) as archive:
         for part in archive.infolist():
             size, packed = part.file_size, max(part.compress_size, 1)
@@ -417,15 +474,21 @@ def _bounded_parts(path: Path) -> None:
                 )
             if _CELL_PARTS.fullmatch(part.filename):
                 with archive.open(part) as xml:
-                    _bounded_runs(path, part.filename, xml)
+                    formulas |= _bounded_runs(path, part.filename, xml)
+    return formulas
 
 
-def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> None:
+def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> bool:
     """Refuse XML running more than `_MAX_XML_RUN` bytes from one "<" to the
     next. Blocks are no longer than that bound, so a longer run spans a
-    block's end: only the runs at the blocks' ends need counting."""
+    block's end: only the runs at the blocks' ends need counting. Whether
+    the XML holds `_FORMULA_TAG` (looked for across the blocks' ends too)."""
     run = 0  # bytes since the last "<"
+    formulas, tail = False, b""  # the last bytes of the block before
     while block := xml.read(_MAX_XML_RUN):
+        if not formulas:
+            found = _FORMULA_TAG.search(tail + block[:2]) or _FORMULA_TAG.search(block)
+            formulas, tail = found is not None, block[-2:]
         first = block.find(b"<")
         run += len(block) if first < 0 else first
         if run > _MAX_XML_RUN:
@@ -436,6 +499,7 @@ def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> None:
             )
         if first >= 0:
             run = len(block) - block.rfind(b"<") - 1
+    return formulas
 
 
 def _cell_text(value: object, number_format: str) -> str:
@@ -467,7 +531,7 @@ def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
     missing header is refused once the rest is read: a record that is not CSV
     further on is named first, as when the file was read whole."""
     header: tuple[str, ...] | None = None
-    for number, cells in records:
+    for number, cells, _ in records:
         if number == header_row:
             header = cells
             break
@@ -475,5 +539,10 @@ def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
         for _ in records:
             pass
         raise ReadError(f"row {header_row}: the header row is missing or empty")
-    rows = (Row(number, cells) for number, cells in records if any(c.strip() for c in cells))
+    # a formula never computed is no blank: the row is read, and refused where it is read
+    rows = (
+        Row(number, cells, uncomputed)
+        for number, cells, uncomputed in records
+        if uncomputed or any(c.strip() for c in cells)
+    )
     return Export(header, header_row, encoding, rows, records.close)

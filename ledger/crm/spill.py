@@ -23,6 +23,8 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
+from ledger.crm.readers import Row
+
 __all__ = ["CANCELLATION", "PAYMENT", "SALE", "Spill"]
 
 SALE, CANCELLATION, PAYMENT = 0, 1, 2
@@ -67,19 +69,26 @@ class Spill:
 
     # -- the rows of sales, until every row is read
 
-    def add_sale_row(self, sale_id: str, row: int, kind: str, cells: tuple[str, ...]) -> None:
-        self._sale_rows.append((_bytes(sale_id), row, kind, pickle.dumps(cells)))
+    def add_sale_row(self, sale_id: str, kind: str, row: Row) -> None:
+        cells = pickle.dumps((row.cells, row.uncomputed))
+        self._sale_rows.append((_bytes(sale_id), row.number, kind, cells))
         if len(self._sale_rows) >= _BATCH:
             self._flush()
 
-    def sale_groups(self) -> Iterator[tuple[str, list[tuple[int, str, tuple[str, ...]]]]]:
-        """Each sale's id and its rows (number, kind, cells), in the order of the
-        rows; one sale held at a time."""
+    def sale_groups(self) -> Iterator[tuple[str, list[tuple[str, Row]]]]:
+        """Each sale's id and its rows (kind, row), in the order of the rows;
+        one sale held at a time."""
         self._flush()
         found = self._db.execute("SELECT sale, row, kind, cells FROM sale_rows ORDER BY sale, row")
         for sale, rows in groupby(found, key=itemgetter(0)):
             # written by this process a moment ago, to a file no other can name
-            yield _text(sale), [(row, kind, pickle.loads(cells)) for _, row, kind, cells in rows]  # noqa: S301
+            yield (
+                _text(sale),
+                [
+                    (kind, Row(number, *pickle.loads(cells)))  # noqa: S301
+                    for _, number, kind, cells in rows
+                ],
+            )
 
     # -- the lines, in their places
 

@@ -21,7 +21,15 @@ from demo import run_demo
 from ledger.application import Ledger
 from ledger.crm import CrmRejectedError, IgnoredSale, import_export, load_mapping
 from projections.service import Reports
-from tests.builders import ROOT, invoke_cli, jsonl, line, stored_count, stored_record
+from tests.builders import (
+    ROOT,
+    invoke_cli,
+    jsonl,
+    line,
+    stored_count,
+    stored_record,
+    with_cells,
+)
 
 CRM = ROOT / "samples" / "crm"
 SAMPLES = {
@@ -397,6 +405,50 @@ class TestBadRows:
         assert shown[0].startswith('row 2, column "Opportunity Owner" (I): sale.owner: owner')
         assert "Zhou Min" in shown[0]
         assert shown[1].startswith('row 6, column "Cancellation Date" (M): cancellation.date')
+
+
+def _hubspot_rules() -> Any:
+    return load_mapping((CRM / "hubspot.toml").read_text(encoding="utf-8"))
+
+
+# The HubSpot sample's row 2 amount and row 4 cancellation reason (a field with
+# a default) as formulas: without their values, as a script writes them, and
+# with them, as a spreadsheet application saves them.
+_UNCOMPUTED = {
+    "E2": '<c r="E2" s="2"><f>100000+20000</f><v /></c>',
+    "K4": '<c r="K4"><f>"deal reversed"&amp;" after legal review"</f><v /></c>',
+}
+_COMPUTED = {
+    "E2": '<c r="E2" s="2"><f>100000+20000</f><v>120000</v></c>',
+    "K4": '<c r="K4" t="str"><f>"deal reversed"&amp;" after legal review"</f>'
+    "<v>deal reversed after legal review</v></c>",
+}
+
+
+class TestXlsxFormulas:
+    def test_a_formula_never_computed_is_a_bad_row(self, ledger: Ledger, tmp_path: Path) -> None:
+        """Read as empty, the amount was refused as "the cell is empty" and the
+        reason silently stored as the mapping's default: each is now named by
+        row and column, with what to do, and nothing is stored (`_refused`)."""
+        path = with_cells(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", _UNCOMPUTED)
+        errors = _refused(ledger, path, _hubspot_rules())
+        named = [(e.rows, e.column.name if e.column else None) for e in errors]
+        assert named == [((2,), "Amount"), ((4,), "Cancellation reason")]
+        for error in errors:
+            assert "formula whose value was never computed" in error.reason
+            assert "save it" in error.reason
+
+    def test_a_formula_with_its_value_stores_the_value(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """Saved by a spreadsheet application, the same workbook is the sample:
+        importing the sample afterwards finds every line stored already."""
+        path = with_cells(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", _COMPUTED)
+        _demo_org(ledger)
+        done = import_export(ledger, path, _hubspot_rules(), actor="importer")
+        assert (done.result.stored, done.result.skipped) == (5, 0)
+        again = import_export(ledger, CRM / "hubspot-deals.xlsx", _hubspot_rules(), actor="a")
+        assert (again.result.stored, again.result.skipped) == (0, 5)
 
 
 class TestIgnoredRowsOfStoredSales:

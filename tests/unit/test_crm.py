@@ -4,6 +4,7 @@ conversion of rows into import lines — no store needed."""
 from __future__ import annotations
 
 import codecs
+import io
 import random
 import tracemalloc
 import zipfile
@@ -30,6 +31,7 @@ from ledger.crm import (
 from ledger.crm.convert import convert_rows
 from ledger.crm.readers import column_letter, decode, open_export, read_table
 from ledger.crm.spill import Spill
+from tests.builders import with_cells, with_sheets_edited
 
 TOP = """
 name = "test"
@@ -282,14 +284,13 @@ class TestStreamedReading:
         sheet.append(["S-2", "2026-10-12", "20", "Chen Jing"])
         written = tmp_path / "written.xlsx"
         book.save(written)
-        path = tmp_path / "x.xlsx"
-        with zipfile.ZipFile(written) as source, zipfile.ZipFile(path, "w") as target:
-            for item in source.infolist():
-                data = source.read(item.filename)
-                if item.filename.startswith("xl/worksheets/"):
-                    data = data.replace(b'<dimension ref="A1:D4" />', b'<dimension ref="A1" />')
-                    assert b'<dimension ref="A1" />' in data
-                target.writestr(item, data)
+
+        def misstated(data: bytes) -> bytes:
+            data = data.replace(b'<dimension ref="A1:D4" />', b'<dimension ref="A1" />')
+            assert b'<dimension ref="A1" />' in data
+            return data
+
+        path = with_sheets_edited(written, tmp_path / "x.xlsx", misstated)
         assert [x["sale_id"] for x in _lines(path, BASE)] == ["S-1", "S-2"]
 
 
@@ -381,6 +382,77 @@ class TestXlsxCells:
                 "currency": "CNY",
             },
         ]
+
+    # a product line with a default: an empty cell is "software"
+    DEFAULTED = BASE + 'category = { column = "Product", default = "software" }\n'
+
+    def _formulas(self, tmp_path: Path) -> Path:
+        """Three sales written by openpyxl, as a script writes them, so holding
+        formulas without their values: S-1's amount, S-2's product line (a
+        field with a default), and a row of nothing but formulas."""
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["ID", "Date", "Amount", "Owner", "Product"])
+        sheet.append(["S-1", "2026-10-12", "=100+20", "李伟", "Hardware"])
+        sheet.append(["S-2", "2026-10-12", "30", "李伟", '=IF(C3>100,"Hardware","")'])
+        sheet.append(['="S-"&3', "=B3", "=C3*2", "=D3", '="Software"'])
+        path = tmp_path / "formulas.xlsx"
+        book.save(path)
+        return path
+
+    def test_a_formula_never_computed_is_refused_naming_its_cell(self, tmp_path: Path) -> None:
+        """Such a cell was read as empty: the amount refused as "the cell is
+        empty" (it is not), the product line silently its default, the row of
+        formulas skipped as blank. Each is refused, by row and column, saying
+        how to have the values computed."""
+        with pytest.raises(CrmRejectedError) as caught:
+            prepare(self._formulas(tmp_path), load_mapping(self.DEFAULTED))
+        errors = caught.value.errors
+        assert [(e.rows, e.column.name if e.column else None) for e in errors] == [
+            ((2,), "Amount"),
+            ((3,), "Product"),
+            ((4,), "ID"),
+        ]
+        assert str(errors[0]).startswith(
+            'row 2, column "Amount" (C): sale.amount: the cell holds a formula whose value '
+            "was never computed"
+        )
+        assert all("save it" in e.reason and "export the values" in e.reason for e in errors)
+
+    def test_a_formula_with_its_value_reads_the_value(self, tmp_path: Path) -> None:
+        """A workbook a spreadsheet application saved holds each formula's
+        value beside it: the value is read, as before — one computed to ""
+        (which Excel writes as empty text) as an empty cell, its default."""
+        text = '<c r="{}" t="str"><f>{}</f><v>{}</v></c>'
+        computed = {
+            "C2": '<c r="C2"><f>100+20</f><v>120</v></c>',
+            "E3": text.format("E3", "IF(C3&gt;100,&quot;Hardware&quot;,&quot;&quot;)", ""),
+            "A4": text.format("A4", "&quot;S-&quot;&amp;3", "S-3"),
+            "B4": text.format("B4", "B3", "2026-10-12"),
+            "C4": '<c r="C4"><f>C3*2</f><v>60</v></c>',
+            "D4": text.format("D4", "D3", "李伟"),
+            "E4": text.format("E4", "&quot;Software&quot;", "Software"),
+        }
+        path = with_cells(self._formulas(tmp_path), tmp_path / "saved.xlsx", computed)
+        lines = _lines(path, self.DEFAULTED)
+        assert [(x["sale_id"], x["amount"], x["category"]) for x in lines] == [
+            ("S-1", "120", "Hardware"),
+            ("S-2", "30", "software"),
+            ("S-3", "60", "Software"),
+        ]
+
+    @pytest.mark.parametrize("spaces", range(56, 62))
+    @pytest.mark.parametrize("tag", [b"<f>1+1</f>", b'<x:f t="shared" si="0"/>'])
+    def test_a_formula_cut_by_a_blocks_end_is_found(self, spaces: int, tag: bytes) -> None:
+        """A sheet is read twice only when its XML holds a formula, looked for
+        as it is inflated a block at a time: a tag a block's end cuts is found
+        (here blocks of 64 bytes, the tag from byte 59 to 64)."""
+        xml = b"<p>" + b" " * spaces + tag
+        with mock.patch.object(readers, "_MAX_XML_RUN", 64):
+            assert readers._bounded_runs(Path("x.xlsx"), "sheet", io.BytesIO(xml))
+            plain = b"<p>" + b" " * spaces + b"<v>f</v><fill/>"
+            assert not readers._bounded_runs(Path("x.xlsx"), "sheet", io.BytesIO(plain))
 
     def test_missing_sheet_named(self, tmp_path: Path) -> None:
         book = Workbook()
