@@ -27,6 +27,11 @@ Reproducible: the same run gives the same bytes. The file is a function of
 the run's recorded statements and status; the xlsx workbook's document
 properties carry the run's recorded time (never the time of export) and its
 zip entries a fixed date, in a fixed order.
+
+Money is exact in both: the CSV writes an amount's decimal text, the workbook
+its number, shown with its currency's decimals (ISO 4217: none for JPY, three
+for KWD), or with all of its own when it has more — a payroll clerk reads
+what is shown, and a workbook saved again as CSV saves it.
 """
 
 from __future__ import annotations
@@ -45,12 +50,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ledger.errors import InvalidInputError
+from policies.money import decimal_places, minor_units
 
 __all__ = [
     "STANDARD_COLUMNS",
     "XLSX_MEDIA_TYPE",
     "ExportedStatement",
     "LayoutError",
+    "Money",
     "PayrollLayout",
     "RunExport",
     "load_layout",
@@ -78,7 +85,16 @@ STANDARD_COLUMNS = (
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
 _PAYS = frozenset({"approved", "paid"})
 
-Cell = str | int | Decimal
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in its currency: a cell of a payroll file."""
+
+    amount: Decimal
+    currency: str
+
+
+Cell = str | int | Money
 Value = Literal[
     "employee_number",
     "rep_id",
@@ -185,8 +201,8 @@ def standard_table(run: RunExport) -> tuple[tuple[str, ...], list[tuple[Cell, ..
             s.rep_id,
             s.rep_name,
             s.currency,
-            s.total,
-            s.payable,
+            Money(s.total, s.currency),
+            Money(s.payable, s.currency),
             s.sha256,
             run.chain_position,
             run.chain_hash,
@@ -226,7 +242,7 @@ def payroll_table(
                 "rep_name": s.rep_name,
                 "earning_code": _earning_code(layout, kind),
                 "line_kind": kind,
-                "amount": amount,
+                "amount": Money(amount, s.currency),
                 "currency": s.currency,
                 "period": run.period,
                 "run_id": run.run_id,
@@ -293,7 +309,7 @@ def _text(value: Cell) -> str:
     systems stop reading at a NUL or take a separator for a row's end.
     Numbers are written as they are (a negative amount stays a number)."""
     if not isinstance(value, str):
-        return format(value, "f") if isinstance(value, Decimal) else str(value)
+        return format(value.amount, "f") if isinstance(value, Money) else str(value)
     text = value.replace("\r\n", "\n").replace("\r", "\n")
     if not text.isascii() or not text.isprintable():
         text = _CSV_CONTROL.sub("\ufffd", text)
@@ -324,10 +340,10 @@ def to_xlsx(
     title: str = "",
 ) -> bytes:
     """An xlsx workbook of one sheet, the same bytes for the same input: money
-    as numbers with two decimals (exact: written from the Decimal's text),
-    text always text (never a formula: a layout's header neither), the
-    document's times ``recorded_at``, and every zip entry dated 1980-01-01,
-    in openpyxl's fixed order."""
+    as numbers (exact: written from the Decimal's text) shown with the
+    decimals of `_money_format`, text always text (never a formula: a
+    layout's header neither), the document's times ``recorded_at``, and
+    every zip entry dated 1980-01-01, in openpyxl's fixed order."""
     from openpyxl import Workbook  # noqa: PLC0415 - only xlsx exports pay for it
     from openpyxl.cell.cell import TYPE_STRING  # noqa: PLC0415
     from openpyxl.writer.excel import ExcelWriter  # noqa: PLC0415
@@ -338,14 +354,14 @@ def to_xlsx(
     worksheet.title = sheet
     for number, given in enumerate([header, *rows], start=1):
         row = tuple(_xlsx_text(v) if isinstance(v, str) else v for v in given)
-        worksheet.append(list(row))
+        worksheet.append([v.amount if isinstance(v, Money) else v for v in row])
         for index, value in enumerate(row, start=1):
             cell = worksheet.cell(number, index)
             if isinstance(value, str):
                 cell.value = value
                 cell.data_type = TYPE_STRING  # "=1+1" stays text, not a formula
-            elif isinstance(value, Decimal):
-                cell.number_format = "#,##0.00"
+            elif isinstance(value, Money):
+                cell.number_format = _money_format(value)
     moment = datetime.fromisoformat(recorded_at)
     if moment.tzinfo is not None:  # the document's times are UTC, written without an offset
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -358,6 +374,15 @@ def to_xlsx(
     # The writer itself, not `Workbook.save`: that stamps "modified" with the clock.
     ExcelWriter(book, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()
     return _fixed_zip(raw.getvalue())
+
+
+def _money_format(money: Money) -> str:
+    """An amount's number format: thousands grouped, and as many decimals as
+    its currency has (ISO 4217 minor units: ``1,000`` JPY, ``1.505`` KWD),
+    or as the amount has when it has more (a JPY line of ``50.05``): a
+    display that rounded would pay, once saved as CSV, what it shows."""
+    places = max(minor_units(money.currency), decimal_places(money.amount))
+    return "#,##0." + "0" * places if places else "#,##0"
 
 
 def _fixed_zip(data: bytes) -> bytes:

@@ -20,9 +20,20 @@ from demo import run_demo
 from ledger import events as ev
 from ledger.application import Ledger
 from ledger.errors import InvalidInputError
+from policies.plan import load_plan
 from projections.payroll import STANDARD_COLUMNS, load_layout
 from projections.service import Reports
-from tests.builders import ROOT, calculate_period, jsonl, line, sale, seeded
+from tests.builders import (
+    PLAN_TOML,
+    ROOT,
+    calculate_period,
+    enrol,
+    jsonl,
+    line,
+    pay_period,
+    sale,
+    seeded,
+)
 
 LAYOUT = load_layout((ROOT / "samples" / "payroll-layout.toml").read_text(encoding="utf-8"))
 
@@ -261,6 +272,57 @@ class TestWorkbooksAreXml:
         book = load_workbook(io.BytesIO(reports.export_file(run_id, "xlsx", layout)))
         header = [(c.value, c.data_type) for c in book.worksheets[0][1]]
         assert header == [("=Net", "s"), ("+/-", "s")]
+
+
+def _formats(data: bytes, column: str) -> dict[str, str]:
+    """Each rep's number format of ``column`` in a workbook (its first row per rep)."""
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    at, rep = header.index(column) + 1, header.index("rep_id") + 1
+    found: dict[str, str] = {}
+    for row in range(2, sheet.max_row + 1):
+        found.setdefault(str(sheet.cell(row, rep).value), sheet.cell(row, at).number_format)
+    return found
+
+
+class TestMoneyShowsItsCurrencysDecimals:
+    def test_each_amount_is_shown_with_its_currencys_minor_units(self, ledger: Ledger) -> None:
+        """Every amount showed two decimals: a KWD amount of 1.505 as 1.51 (and
+        a clerk saving the sheet as CSV saved that), a whole JPY amount with
+        ".00". Each shows its currency's decimals (ISO 4217: KWD three, JPY
+        none), or more where the amount has more (a JPY line of 50.05, 5 % of
+        1001, is never shown as 50); the CSV, decimal text, is unchanged."""
+        for currency in ("KWD", "JPY"):
+            plan = PLAN_TOML.replace('id = "field-sales"', f'id = "sales-{currency.lower()}"')
+            plan = plan.replace('currency = "CNY"', f'currency = "{currency}"')
+            ledger.publish_plan(load_plan(plan, "toml"), actor="admin")
+        reps = {"rep-k": ("KWD", "1000.105"), "rep-j": ("JPY", "1000"), "rep-y": ("JPY", "1001")}
+        ledger.import_lines(
+            jsonl(
+                *(enrol(r, plan_id=f"sales-{c.lower()}") for r, (c, _) in reps.items()),
+                *(
+                    line("SaleRecorded", sale_id=f"S-{r}", rep_id=r, amount=a, currency=c)
+                    for r, (c, a) in reps.items()
+                ),
+            ),
+            actor="crm-sync",
+        )
+        reports = Reports(ledger)
+        run_id = pay_period(reports, "2026-Q3")
+        data = reports.export_file(run_id, "xlsx")
+        shown = {"rep-k": "#,##0.000", "rep-j": "#,##0", "rep-y": "#,##0.00"}
+        assert _formats(data, "total") == _formats(data, "payable") == shown
+        assert reports.export_file(run_id, "xlsx") == data
+        only_amounts = load_layout(
+            'columns = [{ header = "rep_id", value = "rep_id" },'
+            ' { header = "Amount", value = "amount" }]'
+        )
+        assert _formats(reports.export_file(run_id, "xlsx", only_amounts), "Amount") == shown
+        payable = {
+            row.split(",")[2]: row.split(",")[6]
+            for row in reports.export_csv(run_id).splitlines()[1:]
+        }
+        assert payable == {"rep-k": "50.01", "rep-j": "50.00", "rep-y": "50.05"}
 
 
 @pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])
