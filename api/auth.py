@@ -62,6 +62,7 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     "post_run": frozenset({"finance"}),
     "post_pay": frozenset({"finance"}),
     "get_export": frozenset({"finance"}),
+    "get_export_xlsx": frozenset({"finance"}),  # the same file as a workbook
     "post_approval": frozenset({"finance", "compliance"}),
     "post_dispute": frozenset({"rep", "finance"}),
     "post_resolution": frozenset({"finance"}),

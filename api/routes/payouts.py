@@ -50,7 +50,7 @@ def _export_route(fmt: Literal["csv", "xlsx"], media_type: str, name: str, doc: 
     def get_export(
         run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
     ) -> Response:
-        require_role(principal, "get_export")
+        require_role(principal, name)
         # a workbook is a download; the CSV is read where it opens, as before
         save = {"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'}
         return conditional(

@@ -64,6 +64,12 @@ def _routes(api: Api) -> dict[str, tuple[str, str, Any, dict[str, int]]]:
         "post_run": ("POST", "/payouts/2026-Q4/runs", None, _allowed(201, "finance")),
         "post_pay": ("POST", f"/payouts/runs/{run}/pay", None, _allowed(200, "finance")),
         "get_export": ("GET", f"/payouts/runs/{run}/export.csv", None, _allowed(200, "finance")),
+        "get_export_xlsx": (
+            "GET",
+            f"/payouts/runs/{run}/export.xlsx",
+            None,
+            _allowed(200, "finance"),
+        ),
         "post_approval": (
             "POST",
             "/approvals",
@@ -138,6 +144,7 @@ ROUTE_NAMES = [
     "post_run",
     "post_pay",
     "get_export",
+    "get_export_xlsx",
     "post_approval",
     "post_dispute",
     "post_resolution",
