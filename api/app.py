@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import ROUTE_ROLES
 from api.body_parser import BodyParser
 from api.errors import install_error_handlers, unexpected_body
-from api.gate import GATED_METHODS, GatedRoute, RoleGate
+from api.gate import BODY_METHODS, GatedRoute, RoleGate
 from api.idempotency import KEY_HEADER, RECORDING_ROUTES, Idempotency, IdempotencyStore
 from api.limits import BodyLimit, JsonBody
 from api.logging import configure_logging, ledger_notices
@@ -155,7 +155,9 @@ def create_app(
     app.add_middleware(JsonBody, routes=with_body, bodiless=without_body)
     app.add_middleware(Idempotency, store=IdempotencyStore(the_ledger), tokens=app.state.tokens)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RoleGate, routes=_gated_routes(app))  # 401, 403 before any body check
+    # 401, 403 before any parameter or body is looked at
+    public = frozenset({"get_metrics"}) if settings.metrics_public else frozenset()
+    app.add_middleware(RoleGate, routes=_gated_routes(app, public=public))
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestLog)  # outermost: every answer has its request id and line
     return app
@@ -265,23 +267,27 @@ def _json_body_routes(app: FastAPI) -> tuple[list[re.Pattern[str]], list[re.Patt
             continue
         if any("requestBody" in op for op in operations.values()):
             with_body.append(_path_pattern(path))
-        elif any(method.upper() in GATED_METHODS for method in operations):
+        elif any(method.upper() in BODY_METHODS for method in operations):
             without.append(_path_pattern(path))
     return with_body, without
 
 
-def _gated_routes(app: FastAPI) -> list[GatedRoute]:
-    """Every route that takes a body (POST, PUT, PATCH), from the OpenAPI document
-    as `_json_body_routes`, with the role check its operation id names in
-    `api.auth.ROUTE_ROLES` (`api.gate.RoleGate` answers 401 and 403 before the
-    body). A route that takes a body and has no entry there is a bug: refused
+def _gated_routes(app: FastAPI, *, public: frozenset[str] = frozenset()) -> list[GatedRoute]:
+    """Every route that takes a bearer token (its operation's ``security``) or a
+    body (POST, PUT, PATCH), from the OpenAPI document as `_json_body_routes`,
+    with the role check its operation id names in `api.auth.ROUTE_ROLES`
+    (`api.gate.RoleGate` answers 401 and 403 before the parameters and the
+    body); but those ``public`` names, served without a token (``GET /metrics``
+    when LEDGER_METRICS_PUBLIC=true: it checks a token sent anyway itself). A
+    route that takes a token or a body and has no entry there is a bug: refused
     here, at start, rather than served to any role."""
     gated = []
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():
-            if method.upper() not in GATED_METHODS:
-                continue
             name = operation["operationId"]
+            needs_role = "security" in operation or method.upper() in BODY_METHODS
+            if not needs_role or name in public:
+                continue
             if name not in ROUTE_ROLES:
                 msg = f"{method.upper()} {path} ({name}) has no roles in api.auth.ROUTE_ROLES"
                 raise RuntimeError(msg)

@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import ForbiddenError
-from api.deps import authenticate
 from api.tokens import TokenError
 from ledger.errors import BatchRejectedError, LedgerError
 
@@ -99,25 +98,13 @@ async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
     return forbidden_response(exc)
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    # On a route that takes a token, only a caller whose role may call it gets
+    # here: `api.gate.RoleGate` answered 401 and 403 before the parameters.
     assert isinstance(exc, RequestValidationError)
-    if _authenticates_in_body(request) and getattr(request.state, "principal", None) is None:
-        # A route that authenticates in its body (`api.deps.authenticate`, not a
-        # dependency) has its parameters checked first: a caller without a valid
-        # token learns that, not what the route's parameters are.
-        try:
-            authenticate(request)
-        except TokenError as refused:
-            return await _token_error(request, refused)
     errors = [_validation_error(e) for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return JSONResponse(_body("invalid", detail, errors=errors), status_code=422)
-
-
-def _authenticates_in_body(request: Request) -> bool:
-    """The matched route declares its bearer security by hand (``BEARER``)."""
-    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
-    return "security" in extra
 
 
 def _validation_error(error: Any) -> dict[str, Any]:

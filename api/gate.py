@@ -1,18 +1,24 @@
-"""Who may send a body, decided before anything reads it (SPEC §5, §7).
+"""Who may call a route, decided before anything reads its body or its
+parameters (SPEC §5, §7).
 
 `RoleGate` is a plain ASGI middleware in front of the edge's limits
-(`api.limits.BodyLimit`, `api.idempotency.Idempotency`, `api.limits.JsonBody`):
-a request to a route that takes a body (POST, PUT, PATCH) is answered 401
-without a valid bearer token and 403 when the token's role may not call the
-route (`api.auth.ROUTE_ROLES`) — before its size, content type, JSON or
-``Idempotency-Key`` are looked at. A caller who may not write learns nothing
-of what the route takes, and costs no more than a token check: an unknown
-caller's 10 MiB body is refused unread, as a 401.
+(`api.limits.BodyLimit`, `api.idempotency.Idempotency`, `api.limits.JsonBody`)
+and of the routes: a request to a route that takes a token — every route of the
+OpenAPI document but ``GET /health`` (and ``GET /metrics`` when it is public); the
+web pages sign in their own way — or a body is answered 401 without a valid
+bearer token and 403 when the token's role may not call the route
+(`api.auth.ROUTE_ROLES`). A write is refused before its size, content type, JSON
+or ``Idempotency-Key`` are looked at; a read before its query and path
+parameters (``period``, ``as_of``, ``offset``/``limit``, ``status``...) and its
+``Accept-Language`` are. A caller who may not use a route learns nothing of what
+the route takes, and costs no more than a token check: an unknown caller's
+10 MiB body is refused unread, as a 401.
 
 The answers are the routes' own (`api.errors`): the same ``{"error",
 "detail"}`` bodies and ``WWW-Authenticate`` header. A route that lets the
 caller's role through still checks it itself (`api.deps.allowed_to`,
-`api.auth.require_role`): the gate only answers first.
+`api.auth.require_role`), and what depends on the resource (a rep asking for
+another rep's statement: 404) stays the route's: the gate only answers first.
 """
 
 from __future__ import annotations
@@ -35,17 +41,18 @@ from api.errors import (
 )
 from api.tokens import TokenError
 
-__all__ = ["GATED_METHODS", "GatedRoute", "RoleGate"]
+__all__ = ["BODY_METHODS", "GatedRoute", "RoleGate"]
 
 # The methods whose requests carry a body: the ones `BodyLimit` and `JsonBody` read.
-GATED_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True)
 class GatedRoute:
-    """A route that takes a body: its method, its path as a pattern, the route's
-    name in `api.auth.ROUTE_ROLES` and its path template (what the request log
-    and the metrics name a refused request by, as they name a served one)."""
+    """A route the gate answers for: its method, its path as a pattern, the
+    route's name in `api.auth.ROUTE_ROLES` and its path template (what the
+    request log and the metrics name a refused request by, as they name a
+    served one)."""
 
     method: str
     pattern: re.Pattern[str]
@@ -54,11 +61,14 @@ class GatedRoute:
 
 
 class RoleGate:
-    """401 and 403 for the routes that take a body, before the body (module doc)."""
+    """401 and 403 for the routes that take a token or a body, before their
+    parameters and body (module doc)."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[GatedRoute]) -> None:
         self.app = app
-        self.routes = tuple(routes)
+        self.routes: dict[str, tuple[GatedRoute, ...]] = {}
+        for route in routes:
+            self.routes[route.method] = (*self.routes.get(route.method, ()), route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)
@@ -81,8 +91,8 @@ class RoleGate:
         await answer(scope, receive, send)
 
     def _route(self, scope: Scope) -> GatedRoute | None:
-        if scope["type"] != "http" or scope["method"] not in GATED_METHODS:
+        if scope["type"] != "http":
             return None
         path = scope["path"]
-        method = scope["method"]
-        return next((r for r in self.routes if r.method == method and r.pattern.match(path)), None)
+        candidates = self.routes.get(scope["method"], ())
+        return next((r for r in candidates if r.pattern.match(path)), None)

@@ -1,11 +1,14 @@
-"""SPEC §5 and §7 in their order: on every route that takes a body, a caller
-without a valid token gets 401 and a role that may not call the route 403 —
-before the body's size (413), content type (415), JSON (422) or
-``Idempotency-Key`` (422) are looked at, so a caller who may not write learns
-nothing of what the route takes. Before: every write route but ``POST
-/events`` answered those to a rep or to no token at all, and ``POST /events``
-its 413 and its key's 422. On both stores: the token is checked in the
-ledger's database."""
+"""SPEC §5 and §7 in their order: on every route that takes a token or a body,
+a caller without a valid token gets 401 and a role that may not call the route
+403 — before the body's size (413), content type (415), JSON (422) or
+``Idempotency-Key`` (422) are looked at, and before a read's query and path
+parameters (422) or ``Accept-Language`` (406) are, so a caller who may not use a
+route learns nothing of what the route takes. Before: every write route but
+``POST /events`` answered those to a rep or to no token at all, and ``POST
+/events`` its 413 and its key's 422; every read with ``offset``/``limit``, a
+statement's ``view``, a diff's ``from``/``to`` and ``Accept-Language`` answered
+them to a role the route refuses (a rep on ``GET /payouts/runs?limit=0``: 422).
+On both stores: the token is checked in the ledger's database."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from structlog.testing import capture_logs
 
 from api.app import _gated_routes, create_app, operation_id
 from api.auth import ROUTE_ROLES
+from api.deps import Caller
 from api.idempotency import RECORDING_ROUTES
 from api.settings import Settings
 from api.tokens import ROLES, TokenStore
@@ -73,6 +77,8 @@ class Gated:
     ledger: Ledger
     tokens: dict[str, str]
     write_routes: list[tuple[str, str, str]]  # method, path, route name
+    # the GET routes that take a token: path, route name, their parameters
+    read_routes: list[tuple[str, str, list[dict[str, Any]]]]
 
     def head(self) -> int:
         head = self.ledger.head()
@@ -102,8 +108,14 @@ def gated(ledger: Ledger, db_url: str) -> Iterator[Gated]:
         for method, operation in operations.items()
         if method in {"post", "put", "patch"}
     ]
+    reads = [
+        (path, operation["operationId"], operation.get("parameters", []))
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if method == "get" and "security" in operation
+    ]
     with TestClient(app) as client:
-        yield Gated(client, ledger, tokens, routes)
+        yield Gated(client, ledger, tokens, routes, reads)
 
 
 def _url(path: str) -> str:
@@ -122,6 +134,49 @@ def _send(gated: Gated, method: str, path: str, sent: Send, auth: dict[str, str]
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# Requests without a valid bearer token.
+NO_VALID_TOKEN = pytest.mark.parametrize(
+    "auth",
+    [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Basic Zm9vOmJhcg=="},
+    ],
+    ids=["none", "malformed", "not bearer"],
+)
+
+
+def _check_forbidden(response: Any, role: str, where: str) -> None:
+    """The route's own 403 for ``role``."""
+    assert response.status_code == 403, (where, response.text)
+    assert response.json() == {
+        "error": "forbidden",
+        "detail": f"role {role} may not call this endpoint",
+    }, where
+
+
+def _check_unauthorized(response: Any, where: str) -> None:
+    """The route's own 401: its body and ``WWW-Authenticate``."""
+    assert response.status_code == 401, (where, response.text)
+    assert response.json()["error"] == "unauthorized", where
+    assert set(response.json()) == {"error", "detail"}, where
+    assert response.headers["www-authenticate"] == "Bearer", where
+
+
+def _check_logged_as_refused(gated: Gated, logs: list[Any], template: str) -> None:
+    """One request line naming the rep and ``template`` with the 403, and the
+    metrics counting it by that template, as they name a served request."""
+    (line,) = [e for e in logs if e["event"] == "request"]
+    assert (line["route"], line["status"], line["actor"], line["role"]) == (
+        template,
+        403,
+        "rep-li",
+        "rep",
+    )
+    metrics = gated.client.get("/metrics", headers=_bearer(gated.tokens["finance"])).text
+    assert f'route="{template}",status="403"' in metrics
 
 
 class TestRoleBeforeBody:
@@ -145,12 +200,7 @@ class TestRoleBeforeBody:
             for role in refused:
                 for sent in BAD_BODIES:
                     response = _send(gated, method, path, sent, _bearer(gated.tokens[role]))
-                    where = f"{method} {path} as {role}, {sent.label}"
-                    assert response.status_code == 403, (where, response.text)
-                    assert response.json() == {
-                        "error": "forbidden",
-                        "detail": f"role {role} may not call this endpoint",
-                    }, where
+                    _check_forbidden(response, role, f"{method} {path} as {role}, {sent.label}")
             taker = min(allowed)
             for sent in BAD_BODIES:
                 response = _send(gated, method, path, sent, _bearer(gated.tokens[taker]))
@@ -158,15 +208,7 @@ class TestRoleBeforeBody:
                 assert response.status_code == sent.status, (where, response.text)
         assert gated.head() == before
 
-    @pytest.mark.parametrize(
-        "auth",
-        [
-            {},
-            {"Authorization": "Bearer not-a-token"},
-            {"Authorization": "Basic Zm9vOmJhcg=="},
-        ],
-        ids=["none", "malformed", "not bearer"],
-    )
+    @NO_VALID_TOKEN
     def test_no_valid_token_gets_401_whatever_it_sends(
         self, gated: Gated, auth: dict[str, str]
     ) -> None:
@@ -174,11 +216,7 @@ class TestRoleBeforeBody:
         for method, path, _ in gated.write_routes:
             for sent in BAD_BODIES:
                 response = _send(gated, method, path, sent, auth)
-                where = f"{method} {path}, {sent.label}"
-                assert response.status_code == 401, (where, response.text)
-                assert response.json()["error"] == "unauthorized", where
-                assert set(response.json()) == {"error", "detail"}, where
-                assert response.headers["www-authenticate"] == "Bearer", where
+                _check_unauthorized(response, f"{method} {path}, {sent.label}")
         assert gated.head() == before
 
     def test_a_refusal_is_logged_and_counted_by_its_route(self, gated: Gated) -> None:
@@ -191,15 +229,168 @@ class TestRoleBeforeBody:
                 headers={"Content-Type": "text/plain", **_bearer(gated.tokens["rep"])},
             )
         assert response.status_code == 403
-        (line,) = [e for e in logs if e["event"] == "request"]
-        assert (line["route"], line["status"], line["actor"], line["role"]) == (
-            "/disputes/{dispute_id}/resolution",
-            403,
-            "rep-li",
-            "rep",
-        )
-        metrics = gated.client.get("/metrics", headers=_bearer(gated.tokens["finance"])).text
-        assert 'route="/disputes/{dispute_id}/resolution"' in metrics
+        _check_logged_as_refused(gated, logs, "/disputes/{dispute_id}/resolution")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A bad value of one parameter of a read, and what a role the route takes
+    gets for it on the empty ledger: None where that depends on the resource
+    (an unknown rep, run or event: 404, or the period a rep's own statement
+    checks first) rather than on the value alone."""
+
+    value: str
+    taker_status: int | None
+
+
+# Every query and path parameter of every read, by name (a new one fails
+# `test_every_parameter_of_a_read_has_a_bad_value`), and ``Accept-Language``.
+BAD_VALUES = {
+    "period": Ask("2026-Q9", None),
+    "as_of": Ask("yesterday", None),
+    "view": Ask("bogus", 422),
+    "offset": Ask("-1", 422),
+    "limit": Ask("0", 422),
+    "status": Ask("weird", 422),
+    "severity": Ask("huge", 422),
+    "from": Ask("x", 422),
+    "to": Ask("y", 422),
+    "anchor": Ask("zz", 422),
+    "team": Ask("", None),  # any team: none of that name is an empty list
+    "rep_id": Ask("no rep", None),
+    "run_id": Ask("no run", None),
+    "event_id": Ask("no event", None),
+    "accept-language": Ask("fr", 406),
+}
+# Headers a read takes any value of (the others: `BAD_VALUES`).
+_ANY_HEADER = frozenset({"if-none-match"})
+
+
+@dataclass(frozen=True)
+class Asking:
+    """One parameter of a read (``where``: query, path or header) and its bad value."""
+
+    name: str
+    where: str
+    bad: Ask
+
+
+def _asks(parameters: list[dict[str, Any]]) -> Iterator[Asking]:
+    """A read's parameters, each with its bad value."""
+    for parameter in parameters:
+        name, where = parameter["name"].lower(), parameter["in"]
+        if where == "header" and name in _ANY_HEADER:
+            continue
+        yield Asking(name, where, BAD_VALUES[name])
+
+
+def _ask(gated: Gated, path: str, asking: Asking, auth: dict[str, str]) -> Any:
+    """GET ``path`` with the parameter ``asking`` names bad."""
+    name, where, bad = asking.name, asking.where, asking.bad
+    if where == "path":
+        return gated.client.get(_url(path.replace(f"{{{name}}}", bad.value)), headers=auth)
+    if where == "header":
+        return gated.client.get(_url(path), headers={**auth, name: bad.value})
+    return gated.client.get(_url(path), params={name: bad.value}, headers=auth)
+
+
+class TestRoleBeforeParameters:
+    def test_the_reads_are_the_routes_that_take_a_token_and_no_body(self, gated: Gated) -> None:
+        """Every GET route but ``/health`` takes a token; each has its roles in
+        ROUTE_ROLES, and the gate answers for all of them (``/metrics`` too,
+        unless it is public) and for the write routes."""
+        assert {path for path, _, _ in gated.read_routes} == {
+            "/events/{event_id}",
+            "/reps/{rep_id}/statements/{period}",
+            "/reps/{rep_id}/statements/{period}/diff",
+            "/reps/{rep_id}/statements/{period}/bundle",
+            "/reps/{rep_id}/history",
+            "/reps/{rep_id}/disputes",
+            "/payouts/runs/{run_id}/export.csv",
+            "/payouts/runs/{run_id}/export.xlsx",
+            "/payouts/runs",
+            "/payouts/runs/{run_id}",
+            "/disputes",
+            "/audit/verify",
+            "/reps",
+            "/periods/{period}/summary",
+            "/approvals/pending",
+            "/cases",
+            "/metrics",
+        }
+        assert all(name in ROUTE_ROLES for _, name, _ in gated.read_routes)
+        app = gated.client.app
+        assert isinstance(app, FastAPI)
+        answered = {(r.method, r.path) for r in _gated_routes(app)}
+        reads = {("GET", path) for path, _, _ in gated.read_routes}
+        assert answered == reads | {(m, p) for m, p, _ in gated.write_routes}
+        public = _gated_routes(app, public=frozenset({"get_metrics"}))
+        assert ("GET", "/metrics") not in {(r.method, r.path) for r in public}
+
+    def test_every_parameter_of_a_read_has_a_bad_value(self, gated: Gated) -> None:
+        """The tests below send each parameter a bad value: a parameter added
+        to a read must be given one here."""
+        for path, _, parameters in gated.read_routes:
+            named = {p["name"].lower() for p in parameters} - _ANY_HEADER
+            assert named <= set(BAD_VALUES), (path, named - set(BAD_VALUES))
+
+    def test_a_refused_role_gets_403_whatever_it_asks(self, gated: Gated) -> None:
+        """Every read, every role it refuses, a bad value of each of its
+        parameters: 403 with the route's own body, never the 422 (or 406)
+        that describes the parameter; a role it takes still gets that."""
+        for path, name, parameters in gated.read_routes:
+            allowed = ROUTE_ROLES[name]
+            refused = [role for role in ROLES if role not in allowed]
+            assert refused, name
+            # and with no parameter at all
+            for asking in [*_asks(parameters), Asking("none", "query", Ask("", None))]:
+                bad = asking.bad
+                for role in refused:
+                    response = _ask(gated, path, asking, _bearer(gated.tokens[role]))
+                    _check_forbidden(response, role, f"GET {path} as {role}, {asking.name}")
+                if bad.taker_status is None:
+                    continue
+                for role in allowed:
+                    response = _ask(gated, path, asking, _bearer(gated.tokens[role]))
+                    at = f"GET {path} as {role}, {asking.name}={bad.value!r}"
+                    assert response.status_code == bad.taker_status, (at, response.text)
+
+    @NO_VALID_TOKEN
+    def test_no_valid_token_gets_401_whatever_it_asks(
+        self, gated: Gated, auth: dict[str, str]
+    ) -> None:
+        for path, _, parameters in gated.read_routes:
+            for asking in _asks(parameters):
+                response = _ask(gated, path, asking, auth)
+                _check_unauthorized(response, f"GET {path}, {asking.name}")
+
+    def test_a_refusal_is_logged_and_counted_by_its_route(self, gated: Gated) -> None:
+        """A rep asking for the payout runs with a bad page: the 403's log line
+        names the caller and the route template, as a served read's does."""
+        with capture_logs() as logs:
+            response = gated.client.get(
+                "/payouts/runs", params={"limit": "0"}, headers=_bearer(gated.tokens["rep"])
+            )
+        assert response.status_code == 403
+        _check_logged_as_refused(gated, logs, "/payouts/runs")
+
+
+def test_a_read_without_roles_is_refused_at_start() -> None:
+    """A GET route that takes a token but names no roles would be answered
+    (its parameters checked) before its own role check: the app refuses to
+    start with it. One that takes no token (``/health``) is not gated."""
+    app = FastAPI(generate_unique_id_function=operation_id)
+
+    @app.get("/open")
+    def get_open(limit: int = 0) -> None: ...
+
+    assert _gated_routes(app) == []
+
+    @app.get("/unlisted")
+    def get_unlisted(_: Caller) -> None: ...
+
+    with pytest.raises(RuntimeError, match=r"GET /unlisted \(get_unlisted\) has no roles"):
+        _gated_routes(app)
 
 
 def test_a_write_route_without_roles_is_refused_at_start() -> None:
