@@ -233,3 +233,42 @@ def test_a_cancellation_outside_the_window_is_no_cause(ledger: Ledger) -> None:
     q3 = Reports(ledger).statement("r1", "2026-Q3")
     (named,) = q3["later_events"]
     assert ledger.event(named["event_id"]).data["sale_id"] == "S2"
+
+
+_WITH_REPORT = [{"rep_id": "r1", "share": "0.5"}, {"rep_id": "r2", "share": "0.5"}]
+
+
+def test_a_sale_shared_with_a_report_moves_the_managers_override(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """r1 manages r2 on a collection plan with an override; sales split half
+    and half between them. A late cancellation (inside the window) of one, and
+    a late Q3 sale split the same way, move r1's override on r2's half as well
+    as r1's own release and bonus: the quick answers are the whole ones, line
+    by line (they kept the override line as it stood: 600.00, not 700.00)."""
+    override = "[override]\nrates = [0.02, 0.01]\n"
+    ledger.publish_plan(
+        load_plan(plan_toml(commission=_COLLECTION, tail=override), "toml"), actor="admin"
+    )
+    ledger.import_lines(
+        jsonl(
+            enrol("r1", at="2026-03-20T09:00:00+08:00"),
+            enrol("r2", manager_id="r1", at="2026-03-20T09:00:00+08:00"),
+            sale("S1", "r1", "10000.00", at="2026-07-02T10:00:00+08:00", splits=_WITH_REPORT),
+            sale("S2", "r1", "20000.00", at="2026-07-03T10:00:00+08:00", splits=_WITH_REPORT),
+            _payment("P1", "S1", "10000.00", "2026-08-01T10:00:00+08:00"),
+        ),
+        actor="crm",
+    )
+    before = paid_q3(ledger)
+    late = [
+        _cancel("S1", "2026-09-01T10:00:00+08:00"),
+        sale("S3", "r1", "40000.00", at="2026-08-03T10:00:00+08:00", splits=_WITH_REPORT),
+        _payment("P3", "S3", "4000.00", "2026-09-01T10:00:00+08:00"),
+    ]
+    head = recorded_late(ledger, late, "crm-late")
+    checked = quick_answers_checked(monkeypatch)
+    Reports(ledger).statement("r1", "2026-Q3", as_of=head)
+    assert len(set(checked)) == len(late)
+    monkeypatch.undo()
+    quick_as_whole(ledger, monkeypatch, ["r1", "r2"], (before, head), "SaleCancelled")
