@@ -1783,7 +1783,7 @@ class _Quick:
         period has not got: `_Whole.WHOLE`."""
         booked, sale = self._booked_cancelled[event_id]
         then = booked.plan
-        if not self._weighable() or then.commission.basis != "collection" or then.draw:
+        if not self._weighable(sale) or then.commission.basis != "collection" or then.draw:
             return _Whole.WHOLE
         if not cancelled_within_window(sale, then.clawback.window_days):
             return None
@@ -1795,16 +1795,26 @@ class _Quick:
         again = self._collection.with_releases(releases)
         return _Whole.WHOLE if again is None else again
 
-    def _weighable(self) -> bool:
-        """Whether the period's own sales can be weighed one at a time: paid on
-        collection (its lines are releases), no draw (its lines follow the
-        total), and a sale's commission resting on no other (no shapes)."""
+    def _weighable(self, sale: SaleFact) -> bool:
+        """Whether ``sale`` can be weighed alone: the period paid on collection
+        (its lines are releases), no draw (its lines follow the total), a
+        sale's commission resting on no other (no shapes), and ``sale`` none of
+        the team's its override counts (a sale the rep, a manager, split with
+        a report moves the override line too)."""
         plan = self.plan
         return (
             plan.commission.basis == "collection"
             and plan.draw is None
             and not uses_commission_shapes(plan)
+            and sale.event_id not in self._team_sale_events
         )
+
+    @cached_property
+    def _team_sale_events(self) -> frozenset[str]:
+        """The event ids of the team's sales the period's override weighs,
+        credited or clawed back (SPEC §3.1 overrides)."""
+        clawed_back = (s for s, _ in self.facts.team_clawed_back)
+        return frozenset(s.event_id for s in (*self.facts.team_sales, *clawed_back))
 
     def sale_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
         """SPEC §3.1 pay on collection: one of the period's own sales, had it
@@ -1815,7 +1825,7 @@ class _Quick:
         sales and their payments into a paid period is weighed in constant
         time for each (was a whole replay each: quadratic)."""
         sale, plan = self._own_sales[event_id], self.plan
-        if not self._weighable():
+        if not self._weighable(sale):
             return _Whole.WHOLE
         if sale.cancellation is not None and cancelled_within_window(
             sale, plan.clawback.window_days
@@ -1832,11 +1842,12 @@ class _Quick:
         what it earns alone is released by its payments received in the period,
         and the bonus follows the credited total (`policies.calculate.
         credited_again`). Anything else — a sale booked in another period,
-        commission shapes, a draw, a SPIFF line the period has not got —
-        `_Whole.WHOLE`. A backfill of late cancellations into a paid period is
-        weighed in constant time for each (was a whole replay each: quadratic)."""
+        commission shapes, a draw, a sale the period's override counts, a
+        SPIFF line the period has not got — `_Whole.WHOLE`. A backfill of late
+        cancellations into a paid period is weighed in constant time for each
+        (was a whole replay each: quadratic)."""
         sale, plan = self._cancelled.get(event_id), self.plan
-        if sale is None or not self._weighable():
+        if sale is None or not self._weighable(sale):
             return _Whole.WHOLE
         if not cancelled_within_window(sale, plan.clawback.window_days):
             return None
