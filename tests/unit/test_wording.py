@@ -250,3 +250,21 @@ class TestMoneyReadsAlike:
     )
     def test_money_shown(self, text: str, shown: str) -> None:
         assert money_shown(text) == shown
+
+    @pytest.mark.parametrize(
+        ("text", "shown"),
+        [
+            ("4891.30434782608695652173913043", "4,891.3043478260…"),
+            ("-0.00000000005", "−0.0000000000…"),  # cut to nothing, still negative
+            ("-12.345678901234", "−12.3456789012…"),
+            # 20 digits before the point and 12 after: past the default
+            # context's 28 digits, cut all the same (was InvalidOperation: a 500)
+            ("12345678901234567890.123456789012", "12,345,678,901,234,567,890.1234567890…"),
+        ],
+    )
+    def test_the_pages_cut_an_unrounded_amount_as_the_words_do(self, text: str, shown: str) -> None:
+        """The pages' `money` cuts past 10 decimals as `money_shown` does: the
+        same digits, grouped, with a real minus sign."""
+        from api.pages.i18n import money
+
+        assert money(text) == shown
