@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import HTTPException, Request
@@ -37,6 +37,8 @@ _SHOWN_DIGITS: Final = 20  # an amount's digits either side of the point the pag
 # the most decimals an unrounded amount is shown with: cut there, with "…"
 _SHOWN_PLACES: Final = 10
 _SHOWN_STEP: Final = Decimal(1).scaleb(-_SHOWN_PLACES)
+# room for every digit of an amount shown cut (the default context's 28 are not)
+_CUT_CONTEXT: Final = Context(prec=_SHOWN_DIGITS + 1 + _SHOWN_PLACES)
 
 WORDS: Final[dict[str, dict[str, str]]] = {
     "en": {
@@ -629,12 +631,12 @@ def money(value: Any) -> str:
     # as it was given, never expanded digit by digit (nor a 500)
     if not amount.is_finite() or not -_SHOWN_DIGITS <= amount.adjusted() <= _SHOWN_DIGITS:
         return str(value)
-    places, cut = max(2, -int(amount.as_tuple().exponent)), ""
+    places, cut, negative = max(2, -int(amount.as_tuple().exponent)), "", amount < 0
     if places > _SHOWN_PLACES:  # as the words cut it (`policies.wording.money_shown`)
-        amount = amount.quantize(_SHOWN_STEP, rounding=ROUND_DOWN)
+        amount = amount.quantize(_SHOWN_STEP, rounding=ROUND_DOWN, context=_CUT_CONTEXT)
         places, cut = _SHOWN_PLACES, "…"
-    text = f"{abs(amount):,.{places}f}{cut}"
-    return f"−{text}" if amount < 0 else text
+    text = f"{amount.copy_abs():,.{places}f}{cut}"
+    return f"−{text}" if negative else text
 
 
 def ratio(value: Any) -> str:

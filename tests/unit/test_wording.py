@@ -260,6 +260,8 @@ class TestMoneyReadsAlike:
             # 20 digits before the point and 12 after: past the default
             # context's 28 digits, cut all the same (was InvalidOperation: a 500)
             ("12345678901234567890.123456789012", "12,345,678,901,234,567,890.1234567890…"),
+            # 31 digits, none cut: each shown (abs() rounded them to 28)
+            ("123456789012345678901.1234567891", "123,456,789,012,345,678,901.1234567891"),
         ],
     )
     def test_the_pages_cut_an_unrounded_amount_as_the_words_do(self, text: str, shown: str) -> None:
