@@ -1821,7 +1821,7 @@ class _Quick:
         never been recorded. Taken back within the clawback window, it moves
         nothing (never credited); else its payments received in the period
         release nothing, and the bonus follows the credited total without its
-        credit (`policies.calculate.credited_no_more`). A backfill of late
+        credit (`CollectionPeriod.without_sale`). A backfill of late
         sales and their payments into a paid period is weighed in constant
         time for each (was a whole replay each: quadratic)."""
         sale, plan = self._own_sales[event_id], self.plan
@@ -1840,8 +1840,8 @@ class _Quick:
         own sales. Outside the clawback window it moves nothing (the sale is
         credited either way); inside it, without it the sale is credited again:
         what it earns alone is released by its payments received in the period,
-        and the bonus follows the credited total (`policies.calculate.
-        credited_again`). Anything else — a sale booked in another period,
+        and the bonus follows the credited total (`CollectionPeriod.
+        with_sale`). Anything else — a sale booked in another period,
         commission shapes, a draw, a sale the period's override counts, a
         SPIFF line the period has not got — `_Whole.WHOLE`. A backfill of late
         cancellations into a paid period is weighed in constant time for each
