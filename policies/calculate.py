@@ -250,9 +250,10 @@ class CollectionPeriod:
     with one of its own sales credited again or never recorded, from that sale
     alone: the release sums plus or less its payments' parts, the bonus on the
     credited total plus or less its credit. The other lines rest on no sale of
-    the period. For a plan whose sale's commission rests on no other sale (no
-    tiers, caps or gate: `earned_alone`) and no draw (its lines follow the
-    total)."""
+    the rep's — but an override on a sale the rep, a manager, split with a
+    report: such a sale is not weighed here. For a plan whose sale's
+    commission rests on no other sale (no tiers, caps or gate: `earned_alone`)
+    and no draw (its lines follow the total)."""
 
     plan: Plan
     facts: PeriodFacts
