@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from ledger.actors import same_actor
+from ledger.actors import actor_key, same_actor
 from ledger.adjustment import Adjustment
 from ledger.case import Case
 from ledger.decision import Decision
@@ -50,6 +50,7 @@ from policies.pay_warnings import (
     category_warning,
     folded,
     kpi_warning,
+    manager_warning,
     no_plan_warning,
     override_warning,
     splits_warning,
@@ -224,6 +225,7 @@ def rep_enrolled(st: Staging, item: Input) -> None:
     if st.plan(plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
     _check_manager(rep_id, item.data.get("manager_id"))
+    _warn_manager_spelling(st, rep_id, item.data.get("manager_id"))
     st.create(Rep, rep_id, item)
 
 
@@ -236,6 +238,18 @@ def _check_manager(rep_id: str, manager_id: str | None) -> None:
     enrolment as at a transfer."""
     if manager_id is not None and same_actor(manager_id, rep_id):
         raise InvalidInputError(f"rep {rep_id} cannot report to themselves", field="manager_id")
+
+
+def _warn_manager_spelling(st: Staging, rep_id: str, manager_id: str | None) -> None:
+    """Warn, don't guess: a ``manager_id`` that is a rep's id in another spelling
+    (``Lead-He`` for rep ``lead-he``) makes that rep the manager — scope compares
+    actors — but earns them no override (an override is paid to the rep whose
+    id the ``manager_id`` is, as written). Only an id not in an actor's one form
+    can be such a spelling: most are looked up not at all."""
+    if manager_id is None or (key := actor_key(manager_id)) == manager_id:
+        return
+    if st.get(Rep, manager_id) is None and st.get(Rep, key) is not None:
+        st.warn(manager_warning(rep_id, manager_id, key))
 
 
 def rep_fact(st: Staging, item: Input) -> None:
@@ -465,6 +479,7 @@ def rep_transferred(st: Staging, item: Input) -> None:
 
     def check(rep: Rep) -> None:
         _check_manager(rep.rep_id, item.data.get("manager_id"))
+        _warn_manager_spelling(st, rep.rep_id, item.data.get("manager_id"))
         _not_before_enrolment(rep, item, "a transfer")
 
     _record_on(st, item, (Rep, "rep_id", "rep"), partial(Rep.record_fact, type_=item.type), check)

@@ -18,7 +18,11 @@ what was meant — and says so, in the write's answer and on the statement:
   whose followers all lack reports is refused instead, naming ``plan.override``);
 - ``no_plan_in_force``: a sale dated in a period before any version of its rep's
   plan is in force: no statement of that period can be made, so it pays
-  nothing until a version covering the period is published.
+  nothing until a version covering the period is published;
+- ``manager_lookalike``: a rep's ``manager_id`` that is another rep's id in
+  another spelling (``Lead-He`` for ``lead-he``): that rep manages them — the
+  pages and the API compare the two as actors — but an override is paid only
+  to a ``manager_id`` written as the manager's rep id.
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -49,6 +53,7 @@ __all__ = [
     "category_warning",
     "folded",
     "kpi_warning",
+    "manager_warning",
     "no_plan_warning",
     "override_warning",
     "period_warnings",
@@ -226,6 +231,16 @@ def override_warning(plan_id: str, version: int) -> PayWarning:
         {"plan_id": plan_id, "plan_version": str(version)},
         (),
         "plan.override",
+    )
+
+
+def manager_warning(rep_id: str, manager_id: str, manager_rep: str) -> PayWarning:
+    """``rep_id``'s ``manager_id``, rep ``manager_rep``'s id in another spelling."""
+    return PayWarning(
+        "manager_lookalike",
+        {"rep_id": rep_id, "manager_id": manager_id, "manager_rep": manager_rep},
+        (),
+        "manager_id",
     )
 
 

@@ -179,6 +179,12 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Sale {sale_id} is dated after {rep_id} left on {left_on}: {rep_id} is "
             "credited nothing for it; record it again for a rep who has not left"
         ),
+        "manager_lookalike": (
+            "manager_id {manager_id} is rep {manager_rep}'s id in another spelling: "
+            "{manager_rep} manages {rep_id}, but an override is paid only to a manager_id "
+            "written as the manager's rep id, so {manager_rep} earns none on {rep_id}'s "
+            "sales; write it as {manager_rep}"
+        ),
         "override_unfollowed": (
             "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
             "yet: whether its managers have reports could not be checked; an override "
@@ -321,6 +327,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "sale_after_leaving": (
             "销售 {sale_id} 的日期晚于 {rep_id} 的离职日 {left_on}：{rep_id} 不因此获得任何计入；"
             "请为一位在职的销售代表重新记录"
+        ),
+        "manager_lookalike": (
+            "manager_id {manager_id} 与销售代表 {manager_rep} 的编号只差大小写："
+            "{manager_rep} 管理 {rep_id}，但管理提成只付给与经理编号写法完全一致的 manager_id，"
+            "因此 {manager_rep} 不会从 {rep_id} 的销售中获得管理提成；请写作 {manager_rep}"
         ),
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
@@ -601,6 +612,7 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "rep_not_in_splits": "sale_id rep_id splits",
     "sale_after_leaving": "sale_id rep_id left_on",
     "override_unfollowed": "plan_id #plan_version",
+    "manager_lookalike": "rep_id manager_id manager_rep",
     "no_plan_in_force": "sale_id period plan_id",
 }
 STEP_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {

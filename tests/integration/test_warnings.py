@@ -12,7 +12,7 @@ from policies.plan import load_plan
 from policies.wording import render_warning
 from projections.runner import verify_views
 from projections.service import Reports
-from tests.builders import PLAN_TOML, jsonl, line, sale, seeded
+from tests.builders import PLAN_TOML, enrol, jsonl, line, sale, seeded
 
 
 def _kpi(kind: str, kpi: str, **extra: Any) -> dict[str, Any]:
@@ -171,6 +171,48 @@ class TestNoPlanInForce:
             "Sale S-LATE-2025 falls in 2025-Q4, before any version of plan field-sales is in force"
         )
         assert render_warning(warning, "zh-CN").startswith("销售 S-LATE-2025 属于 2025-Q4")
+
+
+class TestManagerLookalike:
+    def test_a_reps_id_in_another_spelling_warns_its_own_and_other_ids_do_not(
+        self, ledger: Ledger
+    ) -> None:
+        """``Lead-He`` for rep ``lead-he``: lead-he manages r2 (scope compares
+        actors) but would earn no override on r2's sales (overrides compare the
+        ids as written) — said, at enrolment and at a transfer. ``lead-he``
+        itself, and ``Mgr-Zhao`` (a manager who is no rep), are not."""
+        seeded(ledger)
+        result = ledger.import_lines(
+            jsonl(
+                enrol("lead-he"),
+                enrol("r2", manager_id="Lead-He"),
+                enrol("r3", manager_id="lead-he"),
+                enrol("r4", manager_id="Mgr-Zhao"),
+                line("RepTransferred", actor="hr-sync", rep_id="r3", manager_id="LEAD-HE"),
+            ),
+            actor="hr-sync",
+        )
+        assert [(n, w.code, w.values, w.field) for n, w in result.warnings] == [
+            (
+                2,
+                "manager_lookalike",
+                {"rep_id": "r2", "manager_id": "Lead-He", "manager_rep": "lead-he"},
+                "manager_id",
+            ),
+            (
+                5,
+                "manager_lookalike",
+                {"rep_id": "r3", "manager_id": "LEAD-HE", "manager_rep": "lead-he"},
+                "manager_id",
+            ),
+        ]
+        assert render_warning(result.warnings[0][1], "en") == (
+            "manager_id Lead-He is rep lead-he's id in another spelling: lead-he manages r2, "
+            "but an override is paid only to a manager_id written as the manager's rep id, so "
+            "lead-he earns none on r2's sales; write it as lead-he"
+        )
+        assert "lead-he" in render_warning(result.warnings[0][1], "zh-CN")
+        assert result.stored == 5  # accepted as written
 
 
 def test_a_clean_statement_has_no_warnings(ledger: Ledger) -> None:
