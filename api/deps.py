@@ -72,9 +72,13 @@ def authenticate(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if not token or scheme.lower() != "bearer":
         raise TokenError("a bearer token is required")
+    checked: tuple[str, Principal] | None = getattr(request.state, "bearer", None)
+    if checked is not None and checked[0] == token:
+        return checked[1]  # checked already for this request (`api.gate.RoleGate`)
     tokens: TokenStore = request.app.state.tokens  # not a dependency: one less to solve
     principal = tokens.check(token)
     request.state.principal = principal
+    request.state.bearer = (token, principal)
     return principal
 
 

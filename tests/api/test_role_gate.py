@@ -403,3 +403,23 @@ def test_a_write_route_without_roles_is_refused_at_start() -> None:
 
     with pytest.raises(RuntimeError, match=r"POST /unlisted \(post_unlisted\) has no roles"):
         _gated_routes(app)
+
+
+def test_a_token_is_checked_once_a_request(gated: Gated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate checks the token, and the route reads what the gate found for
+    this request's token instead of checking it again (a read and a write)."""
+    checked: list[str] = []
+    real = TokenStore.check
+
+    def counted(self: TokenStore, token: str) -> Any:
+        checked.append(token)
+        return real(self, token)
+
+    monkeypatch.setattr(TokenStore, "check", counted)
+    finance = _bearer(gated.tokens["finance"])
+    assert gated.client.get("/payouts/runs", headers=finance).status_code == 200
+    assert checked == [gated.tokens["finance"]]
+    checked.clear()
+    ran = gated.client.post("/payouts/2026-Q3/runs", headers=finance)
+    assert ran.status_code == 422, ran.text  # it ran: nobody to pay in an empty ledger
+    assert checked == [gated.tokens["finance"]]
