@@ -13,7 +13,7 @@ from projections.periods import activity_periods
 from projections.statement import Calculator
 from projections.versioning import ReadModel
 
-__all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "rep_rows"]
+__all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 
 # 2: how many items the statement holds pending (a period's summary reads it here,
 # not from the statement). 3 (and attainment 2, statements 3): a manager paid only
@@ -65,31 +65,40 @@ def rep_rows(
             continue  # no plan in force for that period: nothing to pay
         key = str(period)
         statements[key] = statement
-        sums = dict.fromkeys(LINE_KINDS, Decimal(0))
-        for line in statement["lines"]:
-            # SPEC §3.1 kinds (spiff, cap, ...) appear only in rows that have them
-            sums[line["kind"]] = sums.get(line["kind"], Decimal(0)) + Decimal(line["amount"])
-        balances[key] = {
-            "rep_id": rep_id,
-            "period": key,
-            "status": statement["status"],
-            "currency": statement["currency"],
-            **{kind: format(amount, "f") for kind, amount in sums.items()},
-            "total": statement["total"],
-            "payable": statement["payable"],
-            "pending": len(statement.get("pending", ())),
-            # paid, and changed since: its correction booked in a later period
-            "corrected": bool(statement.get("correction_to")),
-        }
-        held = facts.open_run_statement(rep_id, key) if statement["status"] == "open" else None
-        if held is not None:  # what the open run will pay, beside what it would pay now
-            balances[key]["run"] = {"total": held["total"], "payable": held["payable"]}
-        attainment[key] = {
-            "rep_id": rep_id,
-            "period": key,
-            "plan": statement.get("plan"),
-            "attainment": statement["attainment"],
-            "score": statement["score"],
-            "tier_coefficient": statement["tier_coefficient"],
-        }
+        balances[key], attainment[key] = period_rows(facts, rep_id, statement)
     return balances, attainment, statements
+
+
+def period_rows(
+    facts: LedgerFacts, rep_id: str, statement: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The balances and attainment rows of one rep's statement of one period."""
+    key = str(statement["period"])
+    sums = dict.fromkeys(LINE_KINDS, Decimal(0))
+    for line in statement["lines"]:
+        # SPEC §3.1 kinds (spiff, cap, ...) appear only in rows that have them
+        sums[line["kind"]] = sums.get(line["kind"], Decimal(0)) + Decimal(line["amount"])
+    balance: dict[str, Any] = {
+        "rep_id": rep_id,
+        "period": key,
+        "status": statement["status"],
+        "currency": statement["currency"],
+        **{kind: format(amount, "f") for kind, amount in sums.items()},
+        "total": statement["total"],
+        "payable": statement["payable"],
+        "pending": len(statement.get("pending", ())),
+        # paid, and changed since: its correction booked in a later period
+        "corrected": bool(statement.get("correction_to")),
+    }
+    held = facts.open_run_statement(rep_id, key) if statement["status"] == "open" else None
+    if held is not None:  # what the open run will pay, beside what it would pay now
+        balance["run"] = {"total": held["total"], "payable": held["payable"]}
+    scored: dict[str, Any] = {
+        "rep_id": rep_id,
+        "period": key,
+        "plan": statement.get("plan"),
+        "attainment": statement["attainment"],
+        "score": statement["score"],
+        "tier_coefficient": statement["tier_coefficient"],
+    }
+    return balance, scored

@@ -25,14 +25,17 @@ from pydantic import Field
 from ledger.actors import same_actor
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
-from policies.periods import parse_period
+from policies.periods import Period, parse_period
 from projections.approvals import PendingRow
+from projections.balances import period_rows
 from projections.discipline_history import CaseEntry
 from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
 from projections.payout_runs import RunRow, RunStatus, currency_totals
 from projections.rows import ListPage, Row
 from projections.service import Reports
+from projections.statement import Calculator
 from projections.summary import check_window
+from projections.whatif import eligible
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -423,10 +426,14 @@ class WorkQueues:
         # moment: a total and its attainment never come from two positions. The
         # claims (the log's own index) after it: a snapshot holds a connection,
         # and a second one per request could drain the pool under load.
-        with self.reports.snapshot():
+        with self.reports.snapshot() as position:
             visible = self._visible(viewer, self.reports.today())
             balances, attainment = self._period_rows(wanted, visible)
             runs = self._runs()
+        for rep_id in sorted(visible.keys() - balances.keys()):
+            quiet = self._quiet_period(rep_id, parse_period(wanted), position)
+            if quiet is not None:
+                balances[rep_id], attainment[rep_id] = quiet
         status = self._period_status(wanted, list(visible), runs)
         store = self.reports.projector.store
         listed: list[tuple[str, RepRow, dict[str, Any]]] = []
@@ -482,6 +489,20 @@ class WorkQueues:
             )
 
         return (page or Page()).of(SummaryPage, listed, then=item, period=wanted, teams=subtotals)
+
+    def _quiet_period(
+        self, rep_id: str, period: Period, position: int
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The balances and attainment rows of a period the read models hold no
+        row of, as of ``position``: one with nothing recorded for the rep (after
+        the last period with a fact of theirs, say), which still has a statement
+        — a draw, a carried balance — and which a payout run covers; None when
+        the rep has no statement there (not enrolled by its end, gone before it
+        started, paid by another kind of period, no plan version in force)."""
+        facts, at = self.reports.rep_facts_at(rep_id, position)
+        if rep_id not in facts.reps or not eligible(facts, rep_id, period):
+            return None
+        return period_rows(facts, rep_id, Calculator(facts, at).statement(rep_id, period))
 
     def _period_rows(
         self, period: str, visible: Mapping[str, RepRow]

@@ -62,7 +62,7 @@ class Served:
     def listed(self, who: str) -> list[str]:
         return [item["rep_id"] for item in self.get("/reps", who).json()["items"]]
 
-    def teams(self, who: str) -> dict[str, int]:
+    def teams(self, who: str) -> dict[str | None, int]:
         page = self.get("/periods/2026-Q4/summary", who).json()
         return {team["team"]: team["reps"] for team in page["teams"]}
 
@@ -91,7 +91,9 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     assert served.kpi("he", "0.9") == 403
     assert served.kpi("zhao", "0.9") == 201
     assert (served.listed("zhao"), served.listed("he")) == (["r1", "r2"], [])
-    assert served.teams("fin") == {"east": 2}
+    # mgr-zhao and lead-he, enrolled with no team and nothing in Q4, are listed
+    # too (at 0.00, as a payout run of Q4 would cover them)
+    assert served.teams("fin") == {None: 2, "east": 2}
     assert served.teams("he") == {}
     assert "r1" in served.team_page("zhao")
     assert "r1" not in served.team_page("he")
@@ -153,7 +155,7 @@ def test_the_rep_stays_with_their_manager_until_its_date_then_moves(served: Serv
     assert served.kpi("zhao", "0.9") == 403
     assert served.kpi("he", "0.8") == 201
     assert (served.listed("zhao"), served.listed("he")) == (["r2"], ["r1"])
-    assert served.teams("fin") == {"east": 1, "north": 1}
+    assert served.teams("fin") == {None: 2, "east": 1, "north": 1}
     assert served.teams("he") == {"north": 1}
     assert "r1" not in served.team_page("zhao")
     assert "r1" in served.team_page("he")

@@ -98,7 +98,9 @@ class TestAFutureDatedTransfer:
         row = reports.rep("r1")
         assert (row.team, row.manager_id) == ("east", "mgr-zhao")
         assert (_team_of(queues, ZHAO), _team_of(queues, HE)) == (["r1", "r2"], [])
-        assert _teams(queues, "2026-Q4") == {"east": 2}
+        # mgr-zhao and lead-he, enrolled with no team and nothing in Q4, are
+        # listed too (at 0.00, as a payout run of Q4 would cover them)
+        assert _teams(queues, "2026-Q4") == {None: 2, "east": 2}
         assert _overview_teams(reports, "2026-Q4") == {"east": 2}
         summary = {item.rep_id: item for item in queues.summary(FINANCE, "2026-Q4").items}
         assert (summary["r1"].team, summary["r1"].manager_id) == ("east", "mgr-zhao")
@@ -111,7 +113,7 @@ class TestAFutureDatedTransfer:
         row = reports.rep("r1")
         assert (row.team, row.manager_id) == ("north", "lead-he")
         assert (_team_of(queues, ZHAO), _team_of(queues, HE)) == (["r2"], ["r1"])
-        assert _teams(queues, "2026-Q4") == {"east": 1, "north": 1}
+        assert _teams(queues, "2026-Q4") == {None: 2, "east": 1, "north": 1}
         assert _overview_teams(reports, "2026-Q4") == {"east": 1, "north": 1}
         assert [item.rep_id for item in queues.summary(HE, "2026-Q3").items] == ["r1"]
         assert queues.reps(FINANCE, team="north").items == [row]
@@ -147,7 +149,7 @@ class TestTransfersRecordedOutOfBusinessOrder:
         row = reports.rep("r2")
         assert (row.team, row.manager_id) == ("north", "lead-he")
         assert (_team_of(queues, ZHAO), _team_of(queues, HE)) == (["r1"], ["r2"])
-        assert _teams(queues, "2026-Q4") == {"east": 1, "north": 1}
+        assert _teams(queues, "2026-Q4") == {None: 2, "east": 1, "north": 1}
         clock.day = date(2026, 10, 15)
         row = reports.rep("r2")
         assert (row.team, row.manager_id) == ("west", "mgr-zhao")

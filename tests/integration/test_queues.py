@@ -137,6 +137,22 @@ class TestLists:
         assert teams == {"east": (2, "500.00"), "west": (1, "1000.00")}
         assert summary.items[0].pending == 1
 
+    def test_summary_lists_reps_with_nothing_recorded_in_the_period(
+        self, queues: WorkQueues
+    ) -> None:
+        """A rep enrolled before a period in which nothing is recorded for them
+        still has a statement there, and a payout run of it covers them: the
+        summary lists them at that statement's figures, not "no rep"; one
+        enrolled after the period ends is not listed."""
+        summary = queues.summary(FINANCE, "2026-Q4")
+        statements, _ = queues.reports.plan_run("2026-Q4")
+        assert [(i.rep_id, i.total, i.payable, i.status) for i in summary.items] == [
+            (s["rep_id"], s["total"], s["payable"], "open") for s in statements
+        ]
+        assert _ids(summary, "rep_id") == ["r1", "r2", "r3"]
+        assert {t.team: t.reps for t in summary.teams} == {"east": 2, "west": 1}
+        assert queues.summary(FINANCE, "2026-Q1").items == []
+
     def test_summary_reads_the_small_rows_not_the_statements(
         self, queues: WorkQueues, monkeypatch: pytest.MonkeyPatch
     ) -> None:
