@@ -426,14 +426,19 @@ class WorkQueues:
         # moment: a total and its attainment never come from two positions. The
         # claims (the log's own index) after it: a snapshot holds a connection,
         # and a second one per request could drain the pool under load.
+        today = self.reports.today()
         with self.reports.snapshot() as position:
-            visible = self._visible(viewer, self.reports.today())
+            visible = self._visible(viewer, today)
             balances, attainment = self._period_rows(wanted, visible)
             runs = self._runs()
-        for rep_id in sorted(visible.keys() - balances.keys()):
-            quiet = self._quiet_period(rep_id, parse_period(wanted), position)
-            if quiet is not None:
-                balances[rep_id], attainment[rep_id] = quiet
+        asked = parse_period(wanted)
+        # a period not begun yet lists the reps it has rows of only: worked out
+        # for every other rep, a mistyped year would replay the whole org
+        quiet = sorted(visible.keys() - balances.keys()) if asked.first_day <= today else []
+        for rep_id in quiet:
+            rows = self._quiet_period(rep_id, asked, position)
+            if rows is not None:
+                balances[rep_id], attainment[rep_id] = rows
         status = self._period_status(wanted, list(visible), runs)
         store = self.reports.projector.store
         listed: list[tuple[str, RepRow, dict[str, Any]]] = []

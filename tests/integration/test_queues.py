@@ -153,6 +153,17 @@ class TestLists:
         assert {t.team: t.reps for t in summary.teams} == {"east": 2, "west": 1}
         assert queues.summary(FINANCE, "2026-Q1").items == []
 
+    def test_a_period_not_begun_works_out_no_reps_statement(
+        self, queues: WorkQueues, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """2031-Q1 has not begun: its summary lists the reps it has rows of
+        (none here) and works out no other rep's statement — for a mistyped
+        year, that was every rep of the organisation, replayed."""
+        asked: list[object] = []
+        monkeypatch.setattr(WorkQueues, "_quiet_period", lambda _self, *a: asked.append(a))
+        assert queues.summary(FINANCE, "2031-Q1").items == []
+        assert asked == []
+
     def test_summary_reads_the_small_rows_not_the_statements(
         self, queues: WorkQueues, monkeypatch: pytest.MonkeyPatch
     ) -> None:
