@@ -58,7 +58,8 @@ class ErrorOut(BaseModel):
 class WarningOut(BaseModel):
     code: str = Field(
         description="unknown_kpi | category_lookalike | rep_not_in_splits | "
-        "override_unfollowed | no_plan_in_force | sale_after_leaving | manager_lookalike"
+        "override_unfollowed | no_plan_in_force | sale_after_leaving | manager_lookalike | "
+        "manager_left"
     )
     field: str | None = Field(default=None, description="the input field it is about")
     values: dict[str, str]

@@ -50,6 +50,7 @@ from policies.pay_warnings import (
     category_warning,
     folded,
     kpi_warning,
+    manager_left_warning,
     manager_warning,
     no_plan_warning,
     override_warning,
@@ -225,7 +226,7 @@ def rep_enrolled(st: Staging, item: Input) -> None:
     if st.plan(plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
     _check_manager(rep_id, item.data.get("manager_id"))
-    _warn_manager_spelling(st, rep_id, item.data.get("manager_id"))
+    _warn_manager(st, rep_id, item)
     st.create(Rep, rep_id, item)
 
 
@@ -240,16 +241,31 @@ def _check_manager(rep_id: str, manager_id: str | None) -> None:
         raise InvalidInputError(f"rep {rep_id} cannot report to themselves", field="manager_id")
 
 
-def _warn_manager_spelling(st: Staging, rep_id: str, manager_id: str | None) -> None:
-    """Warn, don't guess: a ``manager_id`` that is a rep's id in another spelling
-    (``Lead-He`` for rep ``lead-he``) makes that rep the manager — scope compares
-    actors — but earns them no override (an override is paid to the rep whose
-    id the ``manager_id`` is, as written). Only an id not in an actor's one form
-    can be such a spelling: most are looked up not at all."""
-    if manager_id is None or (key := actor_key(manager_id)) == manager_id:
+def _warn_manager(st: Staging, rep_id: str, item: Input) -> None:
+    """Warn, don't guess, about the manager a rep is enrolled or moved under:
+
+    - a ``manager_id`` that is a rep's id in another spelling (``Lead-He`` for
+      rep ``lead-he``) makes that rep the manager — scope compares actors — but
+      earns them no override (an override is paid to the rep whose id the
+      ``manager_id`` is, as written). Only an id not in an actor's one form can
+      be such a spelling;
+    - a manager who is a rep and left before the day of this event: the rep
+      reports to someone gone, who earns no override on sales after that day.
+    """
+    manager_id = item.data.get("manager_id")
+    if manager_id is None:
         return
-    if st.get(Rep, manager_id) is None and st.get(Rep, key) is not None:
-        st.warn(manager_warning(rep_id, manager_id, key))
+    manager = st.get(Rep, manager_id)
+    if manager is None and (key := actor_key(manager_id)) != manager_id:
+        if st.get(Rep, key) is not None:
+            st.warn(manager_warning(rep_id, manager_id, key))
+        return
+    if (
+        manager is not None
+        and manager.left is not None
+        and after_the_day_of(item.occurred_at, manager.left.occurred_at)
+    ):
+        st.warn(manager_left_warning(rep_id, manager_id, manager.left.occurred_at.date()))
 
 
 def rep_fact(st: Staging, item: Input) -> None:
@@ -479,7 +495,7 @@ def rep_transferred(st: Staging, item: Input) -> None:
 
     def check(rep: Rep) -> None:
         _check_manager(rep.rep_id, item.data.get("manager_id"))
-        _warn_manager_spelling(st, rep.rep_id, item.data.get("manager_id"))
+        _warn_manager(st, rep.rep_id, item)
         _not_before_enrolment(rep, item, "a transfer")
 
     _record_on(st, item, (Rep, "rep_id", "rep"), partial(Rep.record_fact, type_=item.type), check)

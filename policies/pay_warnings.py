@@ -22,7 +22,10 @@ what was meant — and says so, in the write's answer and on the statement:
 - ``manager_lookalike``: a rep's ``manager_id`` that is another rep's id in
   another spelling (``Lead-He`` for ``lead-he``): that rep manages them — the
   pages and the API compare the two as actors — but an override is paid only
-  to a ``manager_id`` written as the manager's rep id.
+  to a ``manager_id`` written as the manager's rep id;
+- ``manager_left``: a rep enrolled or moved under a manager (a rep too) after
+  the day that manager left: they report to someone gone, who earns no override
+  on their sales from then on.
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -53,6 +56,7 @@ __all__ = [
     "category_warning",
     "folded",
     "kpi_warning",
+    "manager_left_warning",
     "manager_warning",
     "no_plan_warning",
     "override_warning",
@@ -239,6 +243,16 @@ def manager_warning(rep_id: str, manager_id: str, manager_rep: str) -> PayWarnin
     return PayWarning(
         "manager_lookalike",
         {"rep_id": rep_id, "manager_id": manager_id, "manager_rep": manager_rep},
+        (),
+        "manager_id",
+    )
+
+
+def manager_left_warning(rep_id: str, manager_id: str, left_on: date) -> PayWarning:
+    """``rep_id`` put under ``manager_id`` after the day that manager left."""
+    return PayWarning(
+        "manager_left",
+        {"rep_id": rep_id, "manager_id": manager_id, "left_on": left_on.isoformat()},
         (),
         "manager_id",
     )

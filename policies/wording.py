@@ -185,6 +185,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "written as the manager's rep id, so {manager_rep} earns none on {rep_id}'s "
             "sales; write it as {manager_rep}"
         ),
+        "manager_left": (
+            "{rep_id} is put under {manager_id}, who left on {left_on}: they report to "
+            "a manager who has gone, who earns no override on their sales from then on"
+        ),
         "override_unfollowed": (
             "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
             "yet: whether its managers have reports could not be checked; an override "
@@ -332,6 +336,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "manager_id {manager_id} 与销售代表 {manager_rep} 的编号只差大小写："
             "{manager_rep} 管理 {rep_id}，但管理提成只付给与经理编号写法完全一致的 manager_id，"
             "因此 {manager_rep} 不会从 {rep_id} 的销售中获得管理提成；请写作 {manager_rep}"
+        ),
+        "manager_left": (
+            "{rep_id} 被划归 {manager_id} 管理，但 {manager_id} 已于 {left_on} 离职："
+            "其经理已不在职，此后不会从其销售中获得管理提成"
         ),
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
@@ -613,6 +621,7 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "sale_after_leaving": "sale_id rep_id left_on",
     "override_unfollowed": "plan_id #plan_version",
     "manager_lookalike": "rep_id manager_id manager_rep",
+    "manager_left": "rep_id manager_id left_on",
     "no_plan_in_force": "sale_id period plan_id",
 }
 STEP_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {

@@ -215,6 +215,41 @@ class TestManagerLookalike:
         assert result.stored == 5  # accepted as written
 
 
+class TestManagerLeft:
+    def test_a_rep_put_under_a_manager_after_the_day_they_left_is_said(
+        self, ledger: Ledger
+    ) -> None:
+        """m (a rep) left on 31 August: r2 enrolled under m on 10 September and
+        r3 moved under m on 1 September are said; r4 moved under m on 31
+        August itself is not (the day they left is still theirs)."""
+        seeded(ledger)
+        leaving = line("RepLeft", at="2026-08-31T18:00:00+08:00", rep_id="m", reason="resigned")
+        moved = {"actor": "hr-sync", "manager_id": "m"}
+        result = ledger.import_lines(
+            jsonl(
+                enrol("m"),
+                enrol("r3"),
+                enrol("r4"),
+                leaving,
+                enrol("r2", at="2026-09-10T09:00:00+08:00", manager_id="m"),
+                line("RepTransferred", at="2026-09-01T09:00:00+08:00", rep_id="r3", **moved),
+                line("RepTransferred", at="2026-08-31T20:00:00+08:00", rep_id="r4", **moved),
+            ),
+            actor="hr-sync",
+        )
+        assert [
+            (n, w.code, w.values["rep_id"], w.values["left_on"]) for n, w in result.warnings
+        ] == [
+            (5, "manager_left", "r2", "2026-08-31"),
+            (6, "manager_left", "r3", "2026-08-31"),
+        ]
+        assert render_warning(result.warnings[0][1], "en") == (
+            "r2 is put under m, who left on 2026-08-31: they report to a manager who has "
+            "gone, who earns no override on their sales from then on"
+        )
+        assert result.stored == 7  # accepted as written
+
+
 def test_a_clean_statement_has_no_warnings(ledger: Ledger) -> None:
     seeded(ledger, "r1")
     ledger.import_lines(jsonl(sale("S1", "r1", category="software")), actor="crm")
