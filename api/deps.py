@@ -13,7 +13,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import require_role
-from api.tokens import Principal, TokenError, TokenStore
+from api.tokens import Principal, TokenStore, bearer_of
 from ledger.application import Ledger
 from policies.wording import LOCALES
 from projections.service import Reports
@@ -69,17 +69,8 @@ def authenticate(request: Request) -> Principal:
     `Caller` (and `BEARER` for its OpenAPI document): solving dependencies was
     a tenth of that route's CPU.
     """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not token or scheme.lower() != "bearer":
-        raise TokenError("a bearer token is required")
-    checked: tuple[str, Principal] | None = getattr(request.state, "bearer", None)
-    if checked is not None and checked[0] == token:
-        return checked[1]  # checked already for this request (`api.gate.RoleGate`)
     tokens: TokenStore = request.app.state.tokens  # not a dependency: one less to solve
-    principal = tokens.check(token)
-    request.state.principal = principal
-    request.state.bearer = (token, principal)
-    return principal
+    return bearer_of(request.scope, tokens)  # checked once a request
 
 
 Caller = Annotated[Principal, Depends(_caller)]

@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import STORE_UNAVAILABLE, unavailable_body
 from api.limits import read_body, replaying
 from api.own_table import OwnTable
-from api.tokens import Principal, TokenError, TokenStore
+from api.tokens import Principal, TokenError, TokenStore, bearer_of
 from ledger.application import Ledger
 
 __all__ = [
@@ -242,12 +242,8 @@ class Idempotency:
     def _holder(self, scope: Scope) -> str | None:
         """Whose keys a request's are: its token's actor, role and rep (see the
         module doc); None without a valid token."""
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if not token or scheme.lower() != "bearer":
-            return None
         try:
-            principal = self.tokens.check(token)
+            principal = bearer_of(scope, self.tokens)
         except TokenError:
             return None
         return holder_of(principal)

@@ -26,16 +26,38 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from starlette.types import Scope
+
 from api.own_table import OwnTable
 from ledger.actors import normalise_actor
 from ledger.application import Ledger
 
-__all__ = ["ROLES", "Principal", "TokenError", "TokenStore", "checked_grant"]
+__all__ = ["ROLES", "Principal", "TokenError", "TokenStore", "bearer_of", "checked_grant"]
 
 ROLES = ("rep", "manager", "finance", "compliance", "integration", "admin")
 _PREFIX = "il1"
 _RECHECK_SECONDS = 1.0
 _CACHE_SIZE = 10_000
+
+
+def bearer_of(scope: Scope, tokens: TokenStore) -> Principal:
+    """The caller of a request (an ASGI ``scope``), from its bearer token —
+    checked once a request: the role gate (`api.gate`), the idempotency keys'
+    holder (`api.idempotency`) and the route (`api.deps.authenticate`) each
+    ask, and the first answer is kept in the request's state beside the token
+    it is for. TokenError when there is no valid bearer token."""
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        raise TokenError("a bearer token is required")
+    state = scope.setdefault("state", {})
+    checked: tuple[str, Principal] | None = state.get("bearer")
+    if checked is not None and checked[0] == token:
+        return checked[1]
+    principal = tokens.check(token)
+    state["bearer"] = (token, principal)
+    state["principal"] = principal  # what the request log names the caller by
+    return principal
 
 
 def checked_grant(actor: str, role: str, rep_id: str | None, *, what: str) -> str:

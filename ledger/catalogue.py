@@ -149,8 +149,11 @@ class EventType:
     names_manager: bool = False
     # An override rests on it (SPEC §3.1: the team's credited sales, their
     # plans, rates and reporting lines): the replay index lists it for the
-    # managers its reps reported to as well. Nothing else of a rep (coaching,
-    # cases, scores, targets, adjustments, decisions, runs, disputes) is theirs.
+    # managers its reps reported to as well. A type that reaches every period
+    # or every rep, or names a manager, does (`reaches_overrides`); this flags
+    # the others — the sales, their cancellations and payments. Nothing else of
+    # a rep (coaching, cases, scores, targets, adjustments, decisions, runs,
+    # disputes) is theirs.
     override_reads: bool = False
     # A fact of the disciplinary history (SPEC §5: compliance reads everyone's,
     # and no one's pay); decisions on cases belong to it too.
@@ -159,6 +162,16 @@ class EventType:
     @property
     def name(self) -> str:
         return self.model.__name__
+
+    @property
+    def reaches_overrides(self) -> bool:
+        """Whether an override rests on it (`override_reads`)."""
+        return (
+            self.override_reads
+            or self.reaches_every_period
+            or self.read_by_every_rep
+            or self.names_manager
+        )
 
     @property
     def importable(self) -> bool:
@@ -190,7 +203,6 @@ _ENTRIES: Final = (
         _ADMIN,
         reaches_every_period=True,
         read_by_every_rep=True,
-        override_reads=True,
     ),
     EventType(
         ev.RepEnrolled,
@@ -200,27 +212,10 @@ _ENTRIES: Final = (
         creates=Rep,
         reaches_every_period=True,
         names_manager=True,
-        override_reads=True,
     ),
-    EventType(
-        ev.RepPlanAssigned,
-        "content",
-        rules.rep_fact,
-        _ADMIN,
-        reaches_every_period=True,
-        override_reads=True,
-    ),
-    EventType(
-        ev.RepTransferred,
-        "content",
-        rules.rep_transferred,
-        _ADMIN,
-        names_manager=True,
-        override_reads=True,
-    ),
-    EventType(
-        ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True, override_reads=True
-    ),
+    EventType(ev.RepPlanAssigned, "content", rules.rep_fact, _ADMIN, reaches_every_period=True),
+    EventType(ev.RepTransferred, "content", rules.rep_transferred, _ADMIN, names_manager=True),
+    EventType(ev.RepLeft, "rep_id", rules.rep_left, _ADMIN, reaches_every_period=True),
     EventType(
         ev.TargetSet,
         "target_id",
@@ -240,11 +235,7 @@ _ENTRIES: Final = (
     ),
     EventType(ev.SaleCancelled, "sale_id", rules.sale_cancelled, _INTEGRATION, override_reads=True),
     EventType(
-        ev.PaymentReceived,
-        "payment_id",
-        rules.payment_received,
-        _INTEGRATION,
-        override_reads=True,
+        ev.PaymentReceived, "payment_id", rules.payment_received, _INTEGRATION, override_reads=True
     ),
     EventType(
         ev.FxRateSet,
@@ -252,7 +243,6 @@ _ENTRIES: Final = (
         rules.fx_rate_set,
         _FINANCE,
         read_by_every_rep=True,
-        override_reads=True,
     ),
     EventType(ev.KpiScored, "content", rules.rep_fact, _MANAGER, bounded_by_period=True),
     EventType(ev.CoachingRecorded, "content", rules.rep_fact, _MANAGER, in_history=True),
@@ -266,11 +256,7 @@ _ENTRIES: Final = (
         approval=MakerChecker(_red_line, _COMPLIANCE),
     ),
     EventType(
-        ev.ViolationOverturned,
-        "case_id",
-        rules.violation_overturned,
-        _COMPLIANCE,
-        in_history=True,
+        ev.ViolationOverturned, "case_id", rules.violation_overturned, _COMPLIANCE, in_history=True
     ),
     EventType(
         ev.AdjustmentRequested,
@@ -357,7 +343,7 @@ REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.rea
 BOUNDED_BY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.bounded_by_period)
 READ_BY_EVERY_REP: Final = frozenset(n for n, e in CATALOGUE.items() if e.read_by_every_rep)
 NAMES_MANAGER: Final = frozenset(n for n, e in CATALOGUE.items() if e.names_manager)
-OVERRIDE_READS: Final = frozenset(n for n, e in CATALOGUE.items() if e.override_reads)
+OVERRIDE_READS: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_overrides)
 HISTORY_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.in_history)
 DECISION_TYPES: Final = frozenset(n for n, e in CATALOGUE.items() if e.apply is rules.decision)
 

@@ -56,19 +56,19 @@ def _clawed_back(sale: SaleFact, window_days: int) -> tuple[bool, dict[str, obje
     if sale.cancellation is None:
         return False, {}
     cancelled_at = sale.cancellation.occurred_at
-    ends = window_end(sale.occurred_at, window_days)
     moments = {
         "cancelled_at": cancelled_at.isoformat(),
-        "window_ends_at": ends.isoformat(),
+        "window_ends_at": window_end(sale.occurred_at, window_days).isoformat(),
         "days": (cancelled_at - sale.occurred_at).days,
     }
-    return cancelled_at <= ends, moments
+    return cancelled_within_window(sale, window_days), moments
 
 
 def cancelled_within_window(sale: SaleFact, window_days: int) -> bool:
     """Rule 1: whether ``sale`` was cancelled within the clawback window (taken
-    back: never credited)."""
-    return _clawed_back(sale, window_days)[0]
+    back: never credited) — the moments compared, and no step's words made."""
+    cancel = sale.cancellation
+    return cancel is not None and cancel.occurred_at <= window_end(sale.occurred_at, window_days)
 
 
 # Sales in business order: by occurred_at, then position (fields 3 and 2 of a

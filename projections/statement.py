@@ -1725,9 +1725,17 @@ class _Quick:
         ]
 
     @cached_property
-    def _cancelled(self) -> dict[str, SaleFact]:
-        """Cancellation event id -> the period's own sale it cancelled."""
-        return {s.cancellation.event_id: s for s in self.facts.sales if s.cancellation}
+    def _cancelled(self) -> dict[str, tuple[Plan, SaleFact, bool]]:
+        """Cancellation event id -> the plan of the period its sale was booked
+        in, the sale, and whether that is this period (else a booking period
+        whose earnings this one releases)."""
+        booked = [(b.plan, b.facts, False) for b in self.booking.values()]
+        return {
+            s.cancellation.event_id: (plan, s, own)
+            for plan, facts, own in ((self.plan, self.facts, True), *booked)
+            for s in facts.sales
+            if s.cancellation
+        }
 
     @cached_property
     def _collection(self) -> CollectionPeriod:
@@ -1753,47 +1761,10 @@ class _Quick:
     def sale_fact_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
         """A sale of the period's own, or a cancellation of one or of a sale a
         booking period holds, under pay on collection (`sale_without`,
-        `cancellation_without`, `booked_cancellation_without`); anything else
-        `_Whole.WHOLE`."""
+        `cancellation_without`); anything else `_Whole.WHOLE`."""
         if event_id in self._own_sales:
             return self.sale_without(event_id)
-        if event_id in self._booked_cancelled:
-            return self.booked_cancellation_without(event_id)
         return self.cancellation_without(event_id)
-
-    @cached_property
-    def _booked_cancelled(self) -> dict[str, tuple[_Booking, SaleFact]]:
-        """Cancellation event id -> the booking period and its sale it cancelled."""
-        return {
-            s.cancellation.event_id: (booked, s)
-            for booked in self.booking.values()
-            for s in booked.facts.sales
-            if s.cancellation
-        }
-
-    def booked_cancellation_without(
-        self, event_id: str
-    ) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
-        """SPEC §3.1 pay on collection: a cancellation of a sale booked in an
-        earlier period whose payments this one releases. Outside the clawback
-        window it moves nothing; inside it, without it the sale earns in its
-        booking period what it earns alone, and its payments received here
-        release that (`ReleaseSums.adding`); no other line of the period rests
-        on it. Commission shapes, a draw (here or there), a SPIFF line the
-        period has not got: `_Whole.WHOLE`."""
-        booked, sale = self._booked_cancelled[event_id]
-        then = booked.plan
-        if not self._weighable(sale) or then.commission.basis != "collection" or then.draw:
-            return _Whole.WHOLE
-        if not cancelled_within_window(sale, then.clawback.window_days):
-            return None
-        earned = earned_alone(then, sale)
-        if earned is None:
-            return _Whole.WHOLE
-        info = self.calculator.facts.sales[sale.sale_id]
-        releases = [_release(p, info, earned) for p in self._payments_here.get(sale.sale_id, ())]
-        again = self._collection.with_releases(releases)
-        return _Whole.WHOLE if again is None else again
 
     def _weighable(self, sale: SaleFact) -> bool:
         """Whether ``sale`` can be weighed alone: the period paid on collection
@@ -1837,25 +1808,32 @@ class _Quick:
 
     def cancellation_without(self, event_id: str) -> Sequence[Line] | Literal[_Whole.WHOLE] | None:
         """SPEC §3.1 pay on collection: a cancellation of one of the period's
-        own sales. Outside the clawback window it moves nothing (the sale is
-        credited either way); inside it, without it the sale is credited again:
-        what it earns alone is released by its payments received in the period,
-        and the bonus follows the credited total (`CollectionPeriod.
-        with_sale`). Anything else — a sale booked in another period,
-        commission shapes, a draw, a sale the period's override counts, a
-        SPIFF line the period has not got — `_Whole.WHOLE`. A backfill of late
-        cancellations into a paid period is weighed in constant time for each
-        (was a whole replay each: quadratic)."""
-        sale, plan = self._cancelled.get(event_id), self.plan
-        if sale is None or not self._weighable(sale):
+        own sales, or of a sale booked in an earlier period whose payments this
+        one releases. Outside the clawback window it moves nothing (the sale is
+        credited either way); inside it, without it the sale is credited again
+        in its booking period, earning what it earns alone, and its payments
+        received here release that — for one of the period's own sales, the
+        bonus follows the credited total too (`CollectionPeriod.with_sale`,
+        `with_releases`). Anything else — commission shapes or a draw here or
+        there, a sale the period's override counts, a SPIFF line the period
+        has not got — `_Whole.WHOLE`. A backfill of late cancellations into a
+        paid period is weighed in constant time for each (was a whole replay
+        each: quadratic)."""
+        found = self._cancelled.get(event_id)
+        if found is None:
             return _Whole.WHOLE
-        if not cancelled_within_window(sale, plan.clawback.window_days):
+        then, sale, own = found
+        if not self._weighable(sale) or then.commission.basis != "collection" or then.draw:
+            return _Whole.WHOLE
+        if not cancelled_within_window(sale, then.clawback.window_days):
             return None
-        earned = earned_alone(plan, sale)
-        assert earned is not None, "no commission shapes (`_weighable`)"
+        earned = earned_alone(then, sale)
+        if earned is None:
+            return _Whole.WHOLE
         info = self.calculator.facts.sales[sale.sale_id]
         releases = [_release(p, info, earned) for p in self._payments_here.get(sale.sale_id, ())]
-        again = self._collection.with_sale(sale, releases)
+        collection = self._collection
+        again = collection.with_sale(sale, releases) if own else collection.with_releases(releases)
         return _Whole.WHOLE if again is None else again
 
     def lines_without(
