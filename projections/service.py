@@ -786,7 +786,16 @@ class Reports:
         trail = sorted(p for p in self._trail(rep_id, high) if p > min(low, seen[0]))
         records = self.ledger.read_positions(trail)
         summaries = {r.event_id: EventSummary.of(r) for r in records}
-        between = [summaries[r.event_id] for r in records if r.position > low]
+        # of a report's sales, those the rep's override counts (`_theirs`, as
+        # an audit bundle and GET /events disclose them): a sale the report made
+        # after moving to another team is that team's, not named here
+        at = self.fresh()
+        sales: dict[str, tuple[frozenset[str], datetime]] = {}
+        between = [
+            summaries[r.event_id]
+            for r in records
+            if r.position > low and self._theirs(rep_id, r, sales, at)
+        ]
         causes = self._diff_causes(rep_id, _period(period), seen[0], seen[1])
         # the events a changed line cites that were recorded before (an
         # exchange rate a new sale converts at, say): named by type, actor and

@@ -285,6 +285,35 @@ class TestReplayAndDiff:
         theirs = reports.diff("rep-chen", "2026-Q3", start, end)
         assert [e.position for e in theirs.events_between] == [start + 1, start + 2]
 
+    def test_a_managers_diff_lists_no_sale_of_a_report_who_moved_on(
+        self, demo: tuple[Ledger, Reports, str]
+    ) -> None:
+        """lead-he (paid overrides) lost rep-sun to mgr-zhao on 1 November: a sale
+        rep-sun made after the move is not lead-he's (GET /events and the audit
+        bundle hide it), so lead-he's diff does not name it either — only the
+        transfer, which ended the override."""
+        ledger, reports, _ = demo
+        start = ledger.head().position  # type: ignore[union-attr]
+        ledger.import_lines(
+            jsonl(
+                event_line(
+                    "RepTransferred",
+                    actor="it-admin",
+                    at="2026-11-01T00:00:00+08:00",
+                    rep_id="rep-sun",
+                    team="east",
+                    manager_id="mgr-zhao",
+                ),
+                sale("S-MOVED-ON", "rep-sun", at="2026-11-10T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        end = ledger.head().position  # type: ignore[union-attr]
+        d = reports.diff("lead-he", "2026-11", start, end)
+        assert [e.type for e in d.events_between] == ["RepTransferred"]
+        theirs = reports.diff("rep-sun", "2026-11", start, end)
+        assert [e.position for e in theirs.events_between] == [start + 1, start + 2]
+
     def test_as_of_a_timestamp(self, demo: tuple[Ledger, Reports, str]) -> None:
         ledger, reports, _ = demo
         record = ledger.read_log(9, 1)[0]
