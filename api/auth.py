@@ -8,6 +8,7 @@ rep's data gets 404 — never the data, and never a hint that it exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Final
 
@@ -22,6 +23,7 @@ from ledger.catalogue import (
     writers_by_role,
 )
 from ledger.errors import NotFoundError
+from ledger.records import EventRecord
 from policies.periods import parse_period
 from projections.service import Reports
 
@@ -32,6 +34,7 @@ __all__ = [
     "ForbiddenError",
     "check_decider",
     "check_rep_scope",
+    "diff_events_shown",
     "is_caller",
     "is_self",
     "manages",
@@ -245,6 +248,31 @@ def may_read_event(
     return role == "manager" and any(
         is_self(principal, r) or _manages_rep(principal, r, reports, on) for r in reps
     )
+
+
+def diff_events_shown(
+    principal: Principal, rep_id: str, reports: Reports
+) -> Callable[[EventRecord], bool] | None:
+    """Which events of ``rep_id``'s trail a diff names to the principal (its
+    ``events_between``): those GET /events would show them (`may_read_event`).
+    None — every one — for the rep themselves and a manager of the rep today,
+    whose reads are the whole trail; finance does not see coaching listed, a
+    manager the rep left not what was recorded since on another's watch."""
+    if principal.role == "rep" or is_self(principal, rep_id):
+        return None
+    if principal.role == "manager" and manages(
+        principal, reports.rep_at(rep_id, reports.fresh()).manager_id
+    ):
+        return None
+    ledger = reports.ledger
+
+    def shown(record: EventRecord) -> bool:
+        subject = record.data.get("subject_id") if principal.role == "manager" else None
+        kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
+        on = record.occurred_at.date()
+        return may_read_event(principal, record.type, [rep_id], reports, subject_kind=kind, on=on)
+
+    return shown
 
 
 def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:

@@ -766,8 +766,17 @@ class Reports:
             last = self._last_stamp = (position, stamp)
         return last[1]
 
-    def diff(self, rep_id: str, period: str, a: str | int, b: str | int) -> StatementDiff:
-        """What changed in a rep's period between two points of the event order."""
+    def diff(
+        self,
+        rep_id: str,
+        period: str,
+        a: str | int,
+        b: str | int,
+        *,
+        shown: Callable[[EventRecord], bool] | None = None,
+    ) -> StatementDiff:
+        """What changed in a rep's period between two points of the event order;
+        ``shown``: which of the events between the reader may see (all by default)."""
         pa = self.ledger.resolve_as_of(a, field="from")
         pb = self.ledger.resolve_as_of(b, field="to")
         before = self._diff_side(rep_id, period, pa, "from")
@@ -794,7 +803,9 @@ class Reports:
         between = [
             summaries[r.event_id]
             for r in records
-            if r.position > low and self._theirs(rep_id, r, sales, at)
+            if r.position > low
+            and self._theirs(rep_id, r, sales, at)
+            and (shown is None or shown(r))
         ]
         causes = self._diff_causes(rep_id, _period(period), seen[0], seen[1])
         # the events a changed line cites that were recorded before (an

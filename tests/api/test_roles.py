@@ -390,6 +390,40 @@ class TestObjectLevel:
         earlier = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on their watch
         assert api.client.get(f"/events/{earlier.event_id}", headers=as_rep).status_code == 200
 
+    def test_a_diff_names_only_the_events_its_reader_may_read(self, api: Api) -> None:
+        """rep-sun moved from lead-he to mgr-zhao on 15 November: lead-he still
+        reads rep-sun's November diff (they managed rep-sun half of it), but the
+        coaching and the case mgr-zhao recorded since are mgr-zhao's to read
+        (GET /events: 404 for lead-he), so lead-he's diff does not name them;
+        nor does finance's name the coaching (no pay rests on it). The diff
+        listed both to both, with who recorded them and when."""
+        moved = demo_event(
+            "RepTransferred",
+            at="2026-11-15T09:00:00+08:00",
+            rep_id="rep-sun",
+            manager_id="mgr-zhao",
+        )
+        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+        start = api.head()
+        at = "2026-11-20T10:00:00+08:00"
+        case = {"code": "late-report", "severity": "minor", "description": "late"}
+        recorded = [
+            demo_event("CoachingRecorded", at=at, rep_id="rep-sun", topic="one to one"),
+            demo_event("ViolationRecorded", at=at, case_id="C-SUN", rep_id="rep-sun", **case),
+        ]
+        answer = api.client.post("/events", json=recorded, headers=api.as_("manager"))
+        assert answer.status_code == 201, answer.text
+        url = f"/reps/rep-sun/statements/2026-11/diff?from={start}&to={api.head()}"
+
+        def named(who: str) -> list[str]:
+            response = api.client.get(url, headers=api.as_(who))
+            assert response.status_code == 200, response.text
+            return [e["type"] for e in response.json()["events_between"]]
+
+        assert named("manager") == ["CoachingRecorded", "ViolationRecorded"]
+        assert named("lead") == []
+        assert named("finance") == ["ViolationRecorded"]
+
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
         themselves is still refused."""
