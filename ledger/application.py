@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
+from ledger.actors import actor_key
 from ledger.backends.base import LedgerRecorder, LoggedEvent
 from ledger.chain import (
     Anchor,
@@ -117,6 +118,8 @@ class Ledger(Application[UUID]):
         self._fx_lock = threading.Lock()
         # Enrolled rep ids, read like the rates (`_rep_ids`): the org an override reads
         self._rep_ids_known: list[str] = []
+        # of those, the ids not in an actor's one form, by that form (`_rep_spelled`)
+        self._rep_spellings: dict[str, str] = {}
         self._reps_read = 0
         self._reps_lock = threading.Lock()
         # The reps and plans the last group commit staged, and the chain head it
@@ -185,6 +188,7 @@ class Ledger(Application[UUID]):
             chain_guard=self._guard_rule,
             fx_rates=self._fx_moments,
             rep_ids=self._rep_ids,
+            rep_spelled=self._rep_spelled,
         )
 
     def is_committed(self, link: ChainLink) -> bool:
@@ -387,11 +391,27 @@ class Ledger(Application[UUID]):
         """Every enrolled rep's id, the enrolments since the last read read first
         (a plan with ``[override]`` is checked against the reps following it)."""
         with self._reps_lock:
-            stop = self._head_position()
-            enrolled = self._notifications(["RepEnrolled"], self._reps_read, stop)
-            self._rep_ids_known.extend(orjson.loads(n.state)["data"]["rep_id"] for n in enrolled)
-            self._reps_read = max(self._reps_read, stop)
+            self._read_reps()
             return list(self._rep_ids_known)
+
+    def _rep_spelled(self, key: str, *, fresh: bool) -> str | None:
+        """The enrolled rep whose id, not in an actor's one form, has ``key`` as
+        that form (``REP-LI`` for ``rep-li``); ``fresh``: read the enrolments
+        since the last read first."""
+        with self._reps_lock:
+            if fresh:
+                self._read_reps()
+            return self._rep_spellings.get(key)
+
+    def _read_reps(self) -> None:
+        stop = self._head_position()
+        enrolled = self._notifications(["RepEnrolled"], self._reps_read, stop)
+        for notification in enrolled:
+            rep_id = orjson.loads(notification.state)["data"]["rep_id"]
+            self._rep_ids_known.append(rep_id)
+            if (key := actor_key(rep_id)) != rep_id:
+                self._rep_spellings.setdefault(key, rep_id)
+        self._reps_read = max(self._reps_read, stop)
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""

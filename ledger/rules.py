@@ -223,6 +223,11 @@ def rep_enrolled(st: Staging, item: Input) -> None:
     if existing is not None:
         existing.enrolled.check_same(item.content_sha256, key=f"rep {rep_id}", field="rep_id")
         return
+    if (spelled := st.rep_in_another_spelling(rep_id)) is not None:
+        raise ConflictError(
+            f"rep {rep_id} is rep {spelled} in another spelling: one person has one id",
+            field="rep_id",
+        )
     if st.plan(plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
     _check_manager(rep_id, item.data.get("manager_id"))

@@ -20,7 +20,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import catalogue
 from ledger import events as ev
-from ledger.actors import checked_actor
+from ledger.actors import actor_key, checked_actor
 from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
 from ledger.errors import (
     ConflictError,
@@ -176,6 +176,7 @@ class Staging:
         chain_guard: Callable[[Any], object] | None = None,
         fx_rates: FxMoments | None = None,
         rep_ids: Callable[[], Sequence[str]] | None = None,
+        rep_spelled: Callable[..., str | None] | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
@@ -187,7 +188,9 @@ class Staging:
         ``FxRateSet`` rates of the pair hold (``fresh``: read the store again
         first), what a sale in a foreign currency is checked against.
         ``rep_ids()``: every stored rep's id (read afresh), what a plan with
-        ``[override]`` is checked against (`reps`)."""
+        ``[override]`` is checked against (`reps`). ``rep_spelled(key, fresh=)``:
+        the stored rep whose id is not in its actor form but has ``key`` as it
+        (`rep_in_another_spelling`)."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
@@ -208,6 +211,10 @@ class Staging:
         # ``rep_ids``) after a `reset` emptied what was loaded.
         self._staged_reps: list[str] = []
         self._staged_reps_checkpoint = 0
+        self._rep_spelled = rep_spelled
+        self._spellings_read = False  # the stored ones read afresh once per unit
+        # of the reps staged here, those whose id is not in its actor form, by that form
+        self._staged_spellings: dict[str, str] = {}
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
         self._staged_fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_checkpoint: dict[tuple[str, str], list[datetime]] = {}
@@ -302,6 +309,23 @@ class Staging:
         found = (self.get_loaded(key) for key in keys)
         return [rep for rep in found if isinstance(rep, Rep)]
 
+    def rep_in_another_spelling(self, rep_id: str) -> str | None:
+        """The rep, stored or staged, whose id is ``rep_id`` in another spelling
+        (the same actor form, SPEC §2: ``Lead-He`` and ``lead-he`` name one
+        identity — scope compares them as actors), or None."""
+        key = actor_key(rep_id)
+        if key != rep_id and self.get(Rep, key) is not None:
+            return key
+        found = self._staged_spellings.get(key)
+        if found is None and self._rep_spelled is not None:
+            found = self._rep_spelled(key, fresh=not self._spellings_read)
+            self._spellings_read = True
+        return found if found != rep_id else None
+
+    def _note_spelling(self, rep_id: str) -> None:
+        if (key := actor_key(rep_id)) != rep_id:
+            self._staged_spellings.setdefault(key, rep_id)
+
     def stage_fx_rate(self, base: str, quote: str, occurred_at: datetime) -> None:
         """Note a rate staged in this unit of work (a later sale may need it)."""
         self._staged_fx.setdefault((base, quote), []).append(occurred_at)
@@ -371,6 +395,10 @@ class Staging:
         self._staged_plans = dict(self._checkpoint)
         self._staged_fx = {pair: list(m) for pair, m in self._fx_checkpoint.items()}
         del self._staged_reps[self._staged_reps_checkpoint :]
+        if self._staged_spellings:  # rare: rebuilt from the reps still staged
+            self._staged_spellings = {}
+            for rep_id in self._staged_reps:
+                self._note_spelling(rep_id)
         self._staged_claims = []
 
     # -- approvals ---------------------------------------------------------------
@@ -439,6 +467,7 @@ class Staging:
         """
         if cls.KIND == Rep.KIND:
             self._staged_reps.append(key)
+            self._note_spelling(key)
         elif cls in catalogue.SUBJECT_KINDS:
             self._check_subject_id(cls, key, item)
         if not self._direct:

@@ -104,6 +104,23 @@ class TestImport:
         assert [(e.line, e.field) for e in error.errors] == [(2, "sale_id")]
         assert "other content" in error.errors[0].reason
 
+    def test_a_reps_id_in_another_spelling_is_no_second_rep(self, ledger: Ledger) -> None:
+        """``Lead-He`` beside rep ``lead-he`` (stored, or earlier in the same
+        file) names the same identity (SPEC §2: scope compares actors, so the
+        manager lead-he read Lead-He's pay as their own): refused, naming the
+        rep it spells; a rep of another id is enrolled."""
+        seeded(ledger, "lead-he")
+        error = _rejected(ledger, jsonl(enrol("r2"), enrol("Lead-He")))
+        assert error.status == "conflict"
+        assert [(e.line, e.field) for e in error.errors] == [(2, "rep_id")]
+        assert "lead-he" in error.errors[0].reason
+        error = _rejected(ledger, jsonl(enrol("R3"), enrol("r3")))
+        assert [(e.line, e.field) for e in error.errors] == [(2, "rep_id")]
+        ledger.import_lines(jsonl(enrol("R4")), actor="hr-sync")
+        error = _rejected(ledger, jsonl(enrol("r4")))
+        assert "R4" in error.errors[0].reason
+        assert ledger.import_lines(jsonl(enrol("r2")), actor="hr-sync").stored == 1
+
     def test_every_bad_line_is_named(self, ledger: Ledger) -> None:
         seeded(ledger, "r1")
         lines = [
