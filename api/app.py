@@ -173,6 +173,9 @@ def operation_id(route: APIRoute) -> str:
 # measured at ~7% of a single-event POST: a getrandom call each time).
 _ID_PREFIX = uuid.uuid4().hex[:12]
 _REQUEST_NUMBERS = itertools.count(1)
+# A caller's X-Request-ID kept as the request's id: an id's characters, no
+# longer than an id (a bearer token is longer: pasted there, it is not logged).
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestLog:
@@ -195,7 +198,10 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given.decode("latin-1") or f"{_ID_PREFIX}-{next(_REQUEST_NUMBERS):x}"
+        if _REQUEST_ID.fullmatch(given):  # else not written into logs and answers
+            request_id = given.decode("ascii")
+        else:
+            request_id = f"{_ID_PREFIX}-{next(_REQUEST_NUMBERS):x}"
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         state = scope.setdefault("state", {})

@@ -276,6 +276,28 @@ class TestUnexpectedErrors:
         assert errors[0]["exc_info"] is not None
         assert "a bug" not in response.text
 
+    @pytest.mark.parametrize(
+        "given",
+        [
+            "x" * 200,  # a log line and an error body per request, at the caller's length
+            "finance",  # that holder's token, pasted into the wrong header
+            'req"1',
+        ],
+    )
+    def test_a_request_id_that_is_no_id_is_replaced(self, api: Api, given: str) -> None:
+        """A caller's ``X-Request-ID`` is kept when it looks like one (letters,
+        digits, ``._:-``, at most 128); any other text is not written into the
+        logs and answers (SPEC §7: logs never contain tokens) — the request gets
+        an id of the server's own, as one without the header does."""
+        given = api.tokens.get(given, given)
+        with capture_logs() as logs:
+            response = api.client.get(
+                "/reps/rep-li/history", headers={**api.as_("compliance"), "X-Request-ID": given}
+            )
+        assert response.status_code == 200
+        assert response.headers["x-request-id"] != given
+        assert given not in json.dumps(logs)
+
 
 class TestMalformedBodies:
     @pytest.mark.parametrize("path", ["/approvals", "/disputes", "/disputes/DSP-1/resolution"])
