@@ -58,6 +58,7 @@ from policies.tiers import bonus_line, effective_target
 
 __all__ = [
     "LineKey",
+    "amounts_without",
     "changed_without",
     "fact_event_ids",
     "later_causes",
@@ -340,9 +341,13 @@ class _Period:
             after["override", f"level={level}"] = round_money(CALC.multiply(levels[level], rate))
 
     def changed_without(self, event_id: str) -> set[LineKey]:
+        return _moved(self.lines, self.amounts_without(event_id))
+
+    def amounts_without(self, event_id: str) -> dict[LineKey, Decimal]:
+        """The amounts of the period's own lines without ``event_id``."""
         if event_id == self.facts.left_event_id:  # rare: the period worked out again
             left_out = without_event(self.facts, event_id)
-            return _moved(self.lines, _amounts(calculate_period(self.plan, left_out).lines))
+            return _amounts(calculate_period(self.plan, left_out).lines)
         after = dict(self.lines)
         sale = self.sales.get(event_id)
         cancelled = self.cancellations.get(event_id)
@@ -356,7 +361,7 @@ class _Period:
         self._team_change(restored, +1, after)
         if self.shaped and event_id in self.target_ids:  # bands and gate: worked out again
             left_out = without_event(self.facts, event_id)
-            return _moved(self.lines, _amounts(calculate_period(self.plan, left_out).lines))
+            return _amounts(calculate_period(self.plan, left_out).lines)
         if sale is None and cancelled is None and not team and not restored:
             # no sale moves: the bonus, fines and adjustments are worked out again
             facts = without_event(self.facts, event_id)
@@ -366,11 +371,23 @@ class _Period:
             ).line.amount
             after.update(_amounts(fine_lines(self.plan, facts.cases)))
             after.update(_amounts(adjustment_lines(facts)))
-        return _moved(self.lines, after)
+        return after
 
     def _credited(self, sale: SaleFact) -> bool:
         """Whether ``sale`` counts in the credited total (not clawed back)."""
         return bool(credited_sales(self.plan, (sale,)).by_sale)
+
+
+def amounts_without(
+    plan: Plan, facts: PeriodFacts, candidates: Sequence[str]
+) -> dict[str, dict[LineKey, Decimal]]:
+    """The amounts of the period's own lines (kind, subject) without each of
+    ``candidates``, from the period's totals (`models` must hold: what
+    `later_causes` works out faster), in the order given."""
+    assert models(plan, facts)
+    with localcontext(CALC):
+        period = _Period(plan, facts)
+        return {event_id: period.amounts_without(event_id) for event_id in candidates}
 
 
 def _business_order(credited: tuple[SaleFact, Decimal]) -> tuple[datetime, int]:

@@ -38,12 +38,14 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # unrounded amount of more than 10 decimals reads cut, with "…", in the words;
 # 14: a paid period's correction names the later events that moved the
 # balances it carried in (the causes of the total it carried from, and of a
-# draw balance), as its later events do (it named none)
+# draw balance), as its later events do (it named none); 15: that carried
+# balance names a late plan version that moved the total carried from, and the
+# events that moved it before its own run when it was paid since (none)
 BALANCES = ReadModel(
     "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 14, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 15, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -262,10 +262,11 @@ class RunInfo:
 class Without:
     """`LedgerFacts.without`: the facts as if one event had never been
     recorded, what it was — an exchange ``rate``, a ``reporting`` change, a
-    plan ``assignment`` — and whose: the rate's (base, quote), else (rep id,)."""
+    plan ``assignment``, a plan ``version`` — and whose: the rate's (base,
+    quote), the version's (plan id,), else (rep id,)."""
 
     facts: LedgerFacts
-    kind: Literal["rate", "reporting", "assignment"]
+    kind: Literal["rate", "reporting", "assignment", "version"]
     key: tuple[str, ...]
 
 
@@ -360,17 +361,19 @@ class LedgerFacts:
         return forked
 
     def without(self, event_id: str) -> Without | None:
-        """These facts as if the exchange rate, reporting or plan assignment
-        ``event_id`` had never been recorded (SPEC §4: a paid period names the
-        later events whose removal would change a line), with what the event
-        was; None for any other event, which a statement takes out of a
-        period's facts itself (`policies.causes.without_event`).
+        """These facts as if the exchange rate, reporting change, plan
+        assignment or plan version ``event_id`` had never been recorded (SPEC
+        §4: a paid period names the later events whose removal would change a
+        line), with what the event was; None for any other event, which a
+        statement takes out of a period's facts itself
+        (`policies.causes.without_event`).
 
         A copy of the one container the event is in — the pair's rates, the
         rep's reporting changes (an enrolment's place in them: its manager),
-        the rep's assignments — the rest shared, never changed: the period is
-        worked out again over it by a calculator of its own, or its lines
-        shown unmoved or moved more directly (`projections.statement`)."""
+        the rep's assignments, the plan's versions — the rest shared, never
+        changed: the period is worked out again over it by a calculator of
+        its own, or its lines shown unmoved or moved more directly
+        (`projections.statement`)."""
         record = self.records.get(event_id)
         if record is None:
             return None
@@ -379,6 +382,14 @@ class LedgerFacts:
             pair = (d["base"], d["quote"])
             kept = [r for r in self.fx_rates.get(pair, ()) if r.event_id != event_id]
             return Without(replace(self, fx_rates={**self.fx_rates, pair: kept}), "rate", pair)
+        if record.type == "PlanPublished":
+            # a version published late for periods already paid or computed
+            # (SPEC §3: the highest in force governs): the one before governs again
+            plan_id, version = d["plan"]["id"], d["plan"]["version"]
+            versions = {v: p for v, p in self.plans.get(plan_id, {}).items() if v != version}
+            events = {k: e for k, e in self.plan_events.items() if e != event_id}
+            masked = replace(self, plans={**self.plans, plan_id: versions}, plan_events=events)
+            return Without(masked, "version", (plan_id,))
         rep_id: str = d.get("rep_id", "")
         if record.type in {"RepEnrolled", "RepTransferred"} and rep_id in self.reporting:
             changes = [c for c in self.reporting[rep_id] if c[2] != event_id]

@@ -840,7 +840,8 @@ class Reports:
     ) -> dict[str, frozenset[tuple[str, str | None]]]:
         """The events recorded in (``low``, ``high``] whose removal from the
         replay at ``high`` would change a line of the rep's period (its own
-        lines), each with those lines (`Calculator.changed_since`)."""
+        lines, and an open period's carried balance), each with those lines
+        (`Calculator.changed_since`)."""
         if high <= low:
             return {}
         facts, at = self.rep_facts_at(rep_id, high)

@@ -30,6 +30,7 @@ from policies.calculate import (
 )
 from policies.causes import (
     LineKey,
+    amounts_without,
     fact_event_ids,
     later_causes,
     models,
@@ -77,7 +78,7 @@ from policies.plan import Draw, Plan, plan_in_force
 from policies.rounding import Ratio, ratio_text, round_money
 from policies.shapes import uses_commission_shapes
 from policies.wording import render_step, render_warning
-from projections.facts import LedgerFacts, SaleInfo, Without
+from projections.facts import LedgerFacts, RunInfo, SaleInfo, Without
 
 __all__ = [
     "OWN_KINDS",
@@ -198,6 +199,12 @@ class Calculator:
     # weighs totals, never names causes
     taken_out: str | None = None
     weighing: bool = False
+    # A calculator that weighs what a paid period's carried balance settles
+    # (`_settled_without`) works these periods of the rep out as if they were
+    # open: paid after the balance was carried from them, each as worked out
+    # when its run was computed — its facts without the events recorded after
+    # the position given (`_opened_facts`)
+    opened: Mapping[tuple[str, Period], int] = field(default_factory=dict)
     # SPEC §3.1 draws: each (rep, period)'s recoverable draw balance after it,
     # and the conversions it went through that no line has shown yet
     _draw_balances: dict[tuple[str, Period], _DrawAfter] = field(default_factory=dict)
@@ -433,6 +440,7 @@ class Calculator:
                 team_clawed_back=clawed_back,
                 reporting=self._reporting(),
             )
+        facts = self._opened_facts(facts)
         if not with_releases:
             return facts if self.taken_out is None else without_event(facts, self.taken_out)
         if self.taken_out is None:
@@ -441,6 +449,22 @@ class Calculator:
         return self._with_releases(
             rep_id, period, plan, without_event(facts, self.taken_out), taken_out
         )
+
+    def _opened_facts(self, facts: PeriodFacts) -> PeriodFacts:
+        """An `opened` period's facts as its run read them: without its own
+        facts' events recorded after the run was computed (latest first: a
+        cancellation before its sale)."""
+        until = self.opened.get((facts.rep_id, facts.period))
+        if until is None:
+            return facts
+        late = [
+            (position, e)
+            for e in fact_event_ids(facts)
+            if (position := self._position_of(e) or 0) > until
+        ]
+        for _, event_id in sorted(late, reverse=True):
+            facts = without_event(facts, event_id)
+        return facts
 
     # -- SPEC §3.1: currencies, overrides, pay on collection --------------------
 
@@ -741,7 +765,7 @@ class Calculator:
         # recursed a few frames per period. Done oldest first, each finds the
         # one before it done.
         for earlier in reversed(chain[1:]):  # the nearest is the caller's
-            if self.facts.paid_run(rep_id, earlier) is not None:
+            if self._paid_run(rep_id, earlier) is not None:
                 self.correction_for(rep_id, earlier)
             else:
                 self.compute(rep_id, earlier)
@@ -750,7 +774,7 @@ class Calculator:
         """Whether nothing before ``period`` need be walked: it is computed (or
         its total known), its correction found (paid), or it has no plan (the
         rep's balance starts again after it)."""
-        if self.facts.paid_run(rep_id, period) is not None:
+        if self._paid_run(rep_id, period) is not None:
             return (rep_id, period) in self._correction_memo
         return (
             (rep_id, period, False) in self._memo
@@ -760,7 +784,7 @@ class Calculator:
 
     def _as_paid(self, rep_id: str, period: Period) -> dict[str, Any] | None:
         """The statement ``period`` was paid with (None: it is not paid)."""
-        run = self.facts.paid_run(rep_id, period)
+        run = self._paid_run(rep_id, period)
         if run is None:
             return None
         paid = run.statement_of(rep_id)
@@ -793,7 +817,7 @@ class Calculator:
         if previous < self.facts.first_period(rep_id, period.kind):
             return None
         if (
-            self.facts.paid_run(rep_id, previous) is None
+            self._paid_run(rep_id, previous) is None
             and self.facts.plan_for(rep_id, previous) is None
         ):
             return None  # enrolled before any plan version was in force: nothing to carry
@@ -898,7 +922,13 @@ class Calculator:
         return state
 
     def is_paid(self, rep_id: str, period: Period) -> bool:
-        return self.facts.paid_run(rep_id, period) is not None
+        return self._paid_run(rep_id, period) is not None
+
+    def _paid_run(self, rep_id: str, period: Period) -> RunInfo | None:
+        """The paid run that locked the period (None: open, or `opened`)."""
+        if (rep_id, period) in self.opened:
+            return None
+        return self.facts.paid_run(rep_id, period)
 
     def first_unpaid_after(self, rep_id: str, period: Period) -> Period:
         candidate = period.next()
@@ -912,7 +942,7 @@ class Calculator:
             for run in self.facts.runs.values()
             if run.paid is not None and run.statement_of(rep_id) is not None
         }
-        return sorted(p for p in periods if p.kind == kind)
+        return sorted(p for p in periods if p.kind == kind and (rep_id, p) not in self.opened)
 
     def _corrections(self, rep_id: str, period: Period) -> list[CorrectionFact]:
         """SPEC §3.7: what later events changed in paid periods, booked in the
@@ -935,7 +965,7 @@ class Calculator:
         memo_key = (rep_id, paid_period)
         if memo_key in self._correction_memo:
             return self._correction_memo[memo_key]
-        run = self.facts.paid_run(rep_id, paid_period)
+        run = self._paid_run(rep_id, paid_period)
         assert run is not None
         paid = run.statement_of(rep_id)
         assert paid is not None
@@ -1046,8 +1076,10 @@ class Calculator:
         kinds = {c.kind for c in changed}
         fx = self._conversion(rep_id, paid_period.previous(), paid_period)
         candidates = [fx.rate.event_id] if fx is not None and fx.rate is not None else []
+        opened: dict[tuple[str, Period], int] = {}
         if "carried_balance" in kinds:
-            candidates += self._total_causes(rep_id, self._carried_from(rep_id, paid_period), since)
+            found, opened = self._carried_candidates(rep_id, paid_period, since)
+            candidates += found
         if plan.draw is not None and plan.draw.recoverable and not _DRAW_KINDS.isdisjoint(kinds):
             first = self.facts.first_period(rep_id, paid_period.kind)
             open_before = [
@@ -1058,35 +1090,162 @@ class Calculator:
             candidates += self._total_causes(rep_id, open_before, since)
         later = sorted({(at, e) for e in candidates if (at := self._position_of(e) or 0) > since})
         settled = [line_from_dict(x) for x in paid["lines"] if x["kind"] in _SETTLED_KINDS]
-        with_it = {line_key_of(c): c.after - c.before for c in changed}
+
+        def settles(event_id: str | None) -> dict[LineKey, Decimal]:
+            was, now = self._settled_without(event_id, (rep_id, paid_period), replayed, opened)
+            diffed = diff_lines([*settled, *was], [*own_lines, *now])
+            return {line_key_of(c): c.after - c.before for c in diffed}
+
+        # a source period paid since is weighed as worked out then, both ways
+        with_it = settles(None) if opened else {line_key_of(c): c.after - c.before for c in changed}
+        quick = {}
+        if not opened and plan.draw is None:  # what it settles: its carried balance alone
+            quick = self._quick_carried(rep_id, paid_period, later)
         causes: dict[str, frozenset[LineKey]] = {}
         for _, event_id in later:
-            was, now = self._settled_without(event_id, (rep_id, paid_period), replayed)
-            moved = _moved_keys(
-                with_it,
-                {
-                    line_key_of(c): c.after - c.before
-                    for c in diff_lines([*settled, *was], [*own_lines, *now])
-                },
-            )
+            if event_id in quick:
+                diffed = diff_lines(settled, [*own_lines, *quick[event_id]])
+                moved = _moved_keys(with_it, {line_key_of(c): c.after - c.before for c in diffed})
+            else:
+                moved = _moved_keys(with_it, settles(event_id))
             if moved:
                 causes[event_id] = moved
         return causes
 
-    def _carried_from(self, rep_id: str, paid_period: Period) -> list[Period]:
-        """The open periods whose totals the balance carried into
-        ``paid_period`` rests on, nearest first: the one before it, and the
-        one before that while each is open (a paid one carries its total as
-        paid, which no later event moves) and a plan pays it."""
-        found: list[Period] = []
+    def _carried_candidates(
+        self, rep_id: str, period: Period, since: int
+    ) -> tuple[list[str], dict[tuple[str, Period], int]]:
+        """The events that may move the balance carried into ``period``: the
+        later causes of each period it rests on (`_carried_from`, `_total_causes`)
+        up to the point that period counts them to; and those periods paid
+        since, with that point (what a calculator weighing them opens)."""
+        sources = self._carried_from(rep_id, period, since)
+        found: list[str] = []
+        for source, until in sources:
+            found += [
+                e
+                for e in self._total_causes(rep_id, [source], since)
+                if until is None or (self._position_of(e) or 0) <= until
+            ]
+        return found, {(rep_id, p): until for p, until in sources if until is not None}
+
+    def _carried_causes(
+        self, rep_id: str, period: Period, since: int
+    ) -> dict[str, frozenset[LineKey]]:
+        """SPEC §4's diff of an open period: the events recorded after
+        ``since`` whose removal would change the balance it carries in, each
+        with that line — weighed as a paid period's correction weighs it
+        (`_balance_causes`: the rate it is converted at, the causes of the
+        totals it rests on), by a calculator without each (`_quick_carried`
+        where that is the same answer)."""
+        candidates, opened = self._carried_candidates(rep_id, period, since)
+        fx = self._conversion(rep_id, period.previous(), period)
+        if fx is not None and fx.rate is not None:
+            candidates.append(fx.rate.event_id)
+        later = sorted({(at, e) for e in candidates if (at := self._position_of(e) or 0) > since})
+        if not later:
+            return {}
+        calculator = self._calculator_without(None, opened) if opened else self
+        now = {line_key(x): x.amount for x in calculator._carried_lines(rep_id, period)}  # noqa: SLF001 - its own kind
+        quick = {} if opened else self._quick_carried(rep_id, period, later)
+        causes: dict[str, frozenset[LineKey]] = {}
+        for _, event_id in later:
+            lines = quick.get(event_id)
+            if lines is None:
+                without = self._calculator_without(event_id, opened)
+                lines = without._carried_lines(rep_id, period)  # noqa: SLF001 - its own kind
+            moved = _moved_keys(now, {line_key(x): x.amount for x in lines})
+            if moved:
+                causes[event_id] = moved
+        return causes
+
+    def _carried_lines(self, rep_id: str, period: Period) -> list[Line]:
+        """The period's carried balance line (none: nothing carried, or
+        waiting for a rate)."""
+        carried = self._carried_in(rep_id, period)
+        return [] if carried is None or carried.waiting else [carried_balance_line(carried)]
+
+    def _quick_carried(
+        self, rep_id: str, paid_period: Period, later: Sequence[tuple[int, str]]
+    ) -> dict[str, list[Line]]:
+        """The carried balance line of ``paid_period`` (none: nothing carried)
+        without each of the ``later`` events that only the open period before
+        it reads, from that period's own lines without it
+        (`policies.causes.amounts_without`, or `_lines_without`) and the rest
+        of its total as it is, rather than a calculator per event (a backfill
+        of 400 sales was weighed in 400 replays of the period). Only where
+        that is the definition's answer: the period carried from not under a
+        draw (its total is its lines alone), the event one of its own facts
+        (a sale, its cancellation, a target, score, case of the period, an
+        adjustment, a decision on them) and not the rep's departure or a
+        case of the ladder's year before, which other periods read too; its
+        own lines those of its statement, the rest its carried balance and
+        corrections. `weigh_whole`: none."""
+        source = paid_period.previous()
+        if (
+            self.weigh_whole
+            or source < self.facts.first_period(rep_id, paid_period.kind)
+            or self.is_paid(rep_id, source)
+            or self.facts.plan_for(rep_id, source) is None
+        ):
+            return {}
+        then, result = self.compute(rep_id, source)
+        _, own = self.compute(rep_id, source, own_only=True)
+        facts = self._own_facts[rep_id, source]
+        rest = [x for x in result.lines if x.kind not in OWN_KINDS]
+        if (
+            then.draw is not None
+            or any(x.kind not in OWN_KINDS for x in own.lines)
+            or _period_amounts([x for x in result.lines if x.kind in OWN_KINDS])
+            != _period_amounts(own.lines)
+            or any(x.kind not in _OTHER_PERIODS for x in rest)
+        ):
+            return {}
+        own_ids = set(fact_event_ids(replace(facts, minor_history=()))) - {facts.left_event_id}
+        ids = [e for _, e in later if e in own_ids]
+        if not ids:
+            return {}
+        if models(then, facts):
+            found = amounts_without(then, facts, ids)
+        else:
+            booking = self._booking_periods(rep_id, source, then)
+            quick = _Quick(self, then, facts, booking)
+            found = {}
+            for event_id in ids:
+                lines = self._lines_without(rep_id, then, facts, booking, event_id, quick=quick)
+                found[event_id] = _period_amounts(quick.lines if lines is None else lines)
+        carried_in = sum((x.amount for x in rest), Decimal(0))
+        fx = self._conversion(rep_id, source, paid_period)
+        out: dict[str, list[Line]] = {}
+        for event_id, amounts in found.items():
+            total = carried_in + sum(amounts.values(), Decimal(0))
+            fact = CarriedBalanceFact(str(source), total, (), fx)
+            out[event_id] = [] if total >= 0 or fact.waiting else [carried_balance_line(fact)]
+        return out
+
+    def _carried_from(
+        self, rep_id: str, paid_period: Period, since: int
+    ) -> list[tuple[Period, int | None]]:
+        """The periods whose totals the balance carried into ``paid_period``
+        rests on, nearest first, each with the last position whose events
+        count (None: every one): the one before it, and the one before that
+        while a plan pays each and it is open — or was paid after ``since``
+        (the paid period carried its total as it stood then, and its run
+        fixed it as worked out at the run's computation: the events up to
+        that point count, for it and the periods it carried from). A period
+        paid before carries its total as paid, which no later event moves."""
+        found: list[tuple[Period, int | None]] = []
         first = self.facts.first_period(rep_id, paid_period.kind)
         source = paid_period.previous()
-        while (
-            source >= first
-            and not self.is_paid(rep_id, source)
-            and self.facts.plan_for(rep_id, source) is not None
-        ):
-            found.append(source)
+        until: int | None = None
+        while source >= first and self.facts.plan_for(rep_id, source) is not None:
+            paid = self._as_paid(rep_id, source)
+            if paid is not None:
+                computed_at = int(paid["as_of"]["position"])
+                if computed_at <= since:
+                    break
+                until = computed_at if until is None else min(until, computed_at)
+            found.append((source, until))
             source = source.previous()
         return found
 
@@ -1109,19 +1268,32 @@ class Calculator:
 
     def _settled_without(
         self,
-        event_id: str,
+        event_id: str | None,
         paid_one: tuple[str, Period],
         replayed: tuple[Plan, dict[str, Any], Sequence[Line]],
+        opened: Mapping[tuple[str, Period], int],
     ) -> tuple[list[Line], list[Line]]:
-        """`_balances_settled` as if ``event_id`` had never been recorded — by a
-        calculator of the same point whose facts are without it (taken out of
-        every period's facts, or of the ledger's: `LedgerFacts.without`), and
-        which weighs totals, not causes — the paid period's own lines as they
-        are. ``paid_one``: the rep and the paid period."""
+        """`_balances_settled` as if ``event_id`` had never been recorded (None:
+        as recorded), by `_calculator_without`, the paid period's own lines
+        as they are. ``paid_one``: the rep and the paid period."""
         rep_id, paid_period = paid_one
         plan, paid, own_lines = replayed
-        masked = self.facts.without(event_id)
-        without = Calculator(
+        without = self._calculator_without(event_id, opened)
+        without._own_facts[paid_one] = self._own_facts[paid_one]  # noqa: SLF001 - as they are
+        return without._balances_settled(  # noqa: SLF001 - its own kind
+            rep_id, paid_period, plan, paid, own_lines
+        )
+
+    def _calculator_without(
+        self, event_id: str | None, opened: Mapping[tuple[str, Period], int]
+    ) -> Calculator:
+        """A calculator of the same point as if ``event_id`` had never been
+        recorded (None: as recorded) — its facts without it (taken out of
+        every period's facts, or of the ledger's: `LedgerFacts.without`) —,
+        which weighs totals, not causes, and works the ``opened`` periods out
+        as if open."""
+        masked = self.facts.without(event_id) if event_id is not None else None
+        return Calculator(
             self.facts if masked is None else masked.facts,
             self.as_of,
             self.locale,
@@ -1129,9 +1301,8 @@ class Calculator:
             facts_from=self.facts_from,
             taken_out=event_id if masked is None else None,
             weighing=True,
+            opened=opened,
         )
-        without._own_facts[paid_one] = self._own_facts[paid_one]  # its lines as they are
-        return without._balances_settled(rep_id, paid_period, plan, paid, own_lines)
 
     def _draw_settled(
         self,
@@ -1258,12 +1429,18 @@ class Calculator:
     ) -> dict[str, frozenset[LineKey]]:
         """SPEC §4's diff: the events recorded after ``position`` (up to this
         replay's) whose removal from the replay would change a line of the rep's
-        period — every line but the carried balance and corrections, which
-        other periods' events move — each with the lines (kind, subject) it
-        changes, in log order (`_later_causes`)."""
+        period — every line but corrections (which name their own causes) —
+        each with the lines (kind, subject) it changes, in log order: those of
+        its own lines (`_later_causes`) and, open, of the balance it carries
+        in (`_carried_causes`; a paid period's stays as paid)."""
         self.compute(rep_id, period, own_only=True)
         plan = self.plan(rep_id, period)
-        return self._later_causes(rep_id, period, plan, position, every_kind=True)
+        causes = self._later_causes(rep_id, period, plan, position, every_kind=True)
+        if self.is_paid(rep_id, period):
+            return causes
+        for event_id, keys in self._carried_causes(rep_id, period, position).items():
+            causes[event_id] = causes.get(event_id, frozenset()) | keys
+        return dict(sorted(causes.items(), key=lambda item: self._position_of(item[0]) or 0))
 
     def _booking_periods(self, rep_id: str, period: Period, plan: Plan) -> dict[Period, _Booking]:
         """SPEC §3.1 pay on collection: the booking periods before ``period``
@@ -1451,7 +1628,7 @@ class Calculator:
         for period in self._paid_periods(rep_id, paid_period.kind):
             if period <= paid_period:
                 continue
-            run = self.facts.paid_run(rep_id, period)
+            run = self._paid_run(rep_id, period)
             assert run is not None
             statement = run.statement_of(rep_id) or {"lines": []}
             for line in statement["lines"]:
@@ -1845,6 +2022,8 @@ class _Quick:
             return self._without_rate(event_id, base, quote)
         if without.kind == "reporting":
             return self._without_reporting(without.key[0], event_id)
+        if without.kind == "version":
+            return _Whole.WHOLE  # another version pays the period: every line again
         return self._without_assignment(without.facts, without.key[0])
 
     @cached_property

@@ -19,10 +19,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
 from policies.plan import load_plan
 from projections.service import Reports
+from projections.statement import Calculator
 from tests.builders import enrol, jsonl, line, pay_period, sale, seeded, stored_record
 from tests.unit.shapes import draw, plan_toml
 
@@ -88,13 +91,20 @@ def _correction(
     assert [(e["event_id"], e["correction_in"]) for e in found[paid]["later_events"]] == [
         (e, booked) for e in named
     ]
-    (correction,) = [x for x in found[booked]["lines"] if x["kind"] == "correction"]
-    assert correction["paid_period"] == paid
+    (correction,) = [
+        x for x in found[booked]["lines"] if x["kind"] == "correction" and x["paid_period"] == paid
+    ]
     assert correction["event_ids"] == named
     assert [s["event_ids"] for s in correction["explanation"]] == [named] * len(
         correction["explanation"]
     )
     return correction
+
+
+def _version_2() -> str:
+    """The SPEC's plan as version 2: a 10 % default rate from 1 July 2026."""
+    later = plan_toml(default_rate="0.10").replace("version = 1", "version = 2")
+    return later.replace("effective_from = 2026-01-01", "effective_from = 2026-07-01")
 
 
 def _change(correction: dict[str, Any]) -> tuple[str, str, str]:
@@ -150,6 +160,57 @@ class TestACarriedBalanceMovedByTheSourcePeriod:
         approval = stored_record(ledger, "ApprovalGranted", subject_id="A1").event_id
         correction = _correction(reports, "2026-Q4", "2027-Q1", head.position, [approval])
         assert _change(correction) == ("carried_balance", "-3000.00", "-2000.00")
+
+    def test_a_late_plan_version_is_named(self, ledger: Ledger) -> None:
+        """Version 2 (a 10 % default rate from 1 July) published after Q4 was
+        paid: Q3 now ends at −1,000.00 (4,000.00 less the fine) and Q4 earns
+        10,000.00; the correction names the version on the carried balance as
+        on the commission — without it, version 1 governs Q3 again."""
+        reports = _fined_in_q3(
+            ledger, sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00")
+        )
+        pay_period(reports, "2026-Q4")
+        paid = ledger.head()
+        assert paid is not None
+        ledger.publish_plan(load_plan(_version_2(), "toml"), actor="admin")
+        (version,) = ledger.iter_log(after=paid.position)
+        correction = _correction(
+            reports, "2026-Q4", "2027-Q1", version.position, [version.event_id]
+        )
+        assert correction["amount"] == "7000.00"
+        changes = [s["values"] for s in correction["explanation"][1:]]
+        assert [(v["kind"], v["before"], v["after"]) for v in changes] == [
+            ("carried_balance", "-3000.00", "-1000.00"),
+            ("commission", "5000.00", "10000.00"),
+        ]
+
+    def test_a_source_period_paid_since_names_what_moved_it_before_its_run(
+        self, ledger: Ledger
+    ) -> None:
+        """C1 overturned and S9 (500.00) recorded late in Q3, then Q3 paid at
+        +2,500.00: Q4 carries nothing now, and 2027-Q1 pays back the 3,000.00
+        naming the overturning — not S9 (without it Q3 still carries nothing),
+        nor the fine C2 (10,000.00) approved after Q3 was paid, which is Q3's
+        own correction (without it as Q3's run worked it out, Q3 carried
+        nothing either)."""
+        reports = _fined_in_q3(
+            ledger, sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00")
+        )
+        pay_period(reports, "2026-Q4")
+        _late(
+            ledger,
+            "cmp-a",
+            _overturned(),
+            sale("S9", "r1", "10000.00", at="2026-09-10T10:00:00+08:00"),
+        )
+        pay_period(reports, "2026-Q3")
+        claim = {"code": "bribe", "severity": "red_line", "description": "a bribe"}
+        fined = line("ViolationRecorded", at=_Q3, case_id="C2", rep_id="r1", **claim)
+        _, head = _late(ledger, "cmp-a", fined | {"amount": "10000.00"})
+        _approve(ledger, "C2", actor="cmp-b")
+        overturn = stored_record(ledger, "ViolationOverturned", case_id="C1").event_id
+        correction = _correction(reports, "2026-Q4", "2027-Q1", head + 1, [overturn])
+        assert _change(correction) == ("carried_balance", "-3000.00", "0.00")
 
     def test_a_balance_carried_on_through_an_open_period_names_the_first_cause(
         self, ledger: Ledger
@@ -220,3 +281,74 @@ def test_a_draw_balance_moved_by_an_earlier_period_names_the_cause(ledger: Ledge
     correction = _correction(reports, "2026-Q4", "2027-Q1", head, [s7])
     assert correction["amount"] == "6000.00"
     assert _change(correction) == ("draw_recovery", "-6000.00", "0.00")
+
+
+def test_a_backfill_of_the_period_carried_from_is_weighed_without_a_replay_each(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Q4 paid carrying Q3's −3,000.00; then 40 Q3 sales of 10.00, S1's
+    cancellation inside its window and a coaching note recorded late. Each
+    sale and the cancellation moves what Q4 carried, and is named; the note
+    is not. Each is weighed from Q3's own lines without it, never by working
+    the periods out again without it (a backfill of 400 took 7 s: a replay
+    each), and the answers are those worked out whole."""
+    reports = _fined_in_q3(ledger, sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"))
+    pay_period(reports, "2026-Q4")
+    backfill = [sale(f"L{k}", "r1", "10.00", at="2026-09-10T10:00:00+08:00") for k in range(40)]
+    cancelled = line("SaleCancelled", at="2026-09-20T10:00:00+08:00", sale_id="S1", reason="x")
+    coached = line("CoachingRecorded", at="2026-09-12T10:00:00+08:00", rep_id="r1", topic="t")
+    before, head = _late(ledger, "crm", *backfill, cancelled, coached)
+    weighed: list[str | None] = []
+    whole = Calculator._settled_without
+
+    def counted(self: Calculator, event_id: str | None, *args: Any) -> Any:
+        weighed.append(event_id)
+        return whole(self, event_id, *args)
+
+    monkeypatch.setattr(Calculator, "_settled_without", counted)
+    quick = [Reports(ledger).statement("r1", p, as_of=head) for p in ("2026-Q4", "2027-Q1")]
+    assert weighed == []
+    named = [e.event_id for e in ledger.iter_log(after=before) if e.type != "CoachingRecorded"]
+    correction = _correction(reports, "2026-Q4", "2027-Q1", head, named)
+    assert _change(correction) == ("carried_balance", "-3000.00", "-4980.00")
+    monkeypatch.setattr(Calculator, "weigh_whole", True)
+    assert [Reports(ledger).statement("r1", p, as_of=head) for p in ("2026-Q4", "2027-Q1")] == quick
+    assert set(weighed) == set(named)  # worked out whole this time
+
+
+def test_the_diff_of_an_open_period_names_what_moved_the_balance_it_carries(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Q3 (open) ends at −3,000.00 and Q4 (open) carries it. S9 (1,000.00)
+    recorded late in Q3 moves Q4's carried balance to −2,950.00, and a
+    coaching note moves nothing: Q4's diff names S9 on that line. Version 2
+    (10 % from 1 July) then moves it to −900.00 and Q4's commission to
+    10,000.00: the diff names the version on both lines (it named it on the
+    commission only). The answers are those worked out whole."""
+    reports = _fined_in_q3(ledger, sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"))
+    coached = line("CoachingRecorded", at="2026-09-12T10:00:00+08:00", rep_id="r1", topic="t")
+    late = sale("S9", "r1", "1000.00", at="2026-09-10T10:00:00+08:00")
+    before, head = _late(ledger, "crm", late, coached)
+    ledger.publish_plan(load_plan(_version_2(), "toml"), actor="admin")
+    s9 = stored_record(ledger, "SaleRecorded", sale_id="S9").event_id
+    (version,) = ledger.iter_log(after=head)
+
+    def diffs() -> list[list[tuple[str, str, str, list[str]]]]:
+        return [
+            [(c.kind, c.before, c.after, [e.event_id for e in c.caused_by]) for c in d.changes]
+            for d in (
+                reports.diff("r1", "2026-Q4", before, head),
+                reports.diff("r1", "2026-Q4", head, version.position),
+            )
+        ]
+
+    quick = diffs()
+    assert quick == [
+        [("carried_balance", "-3000.00", "-2950.00", [s9])],
+        [
+            ("carried_balance", "-2950.00", "-900.00", [version.event_id]),
+            ("commission", "5000.00", "10000.00", [version.event_id]),
+        ],
+    ]
+    monkeypatch.setattr(Calculator, "weigh_whole", True)
+    assert diffs() == quick
