@@ -1166,29 +1166,64 @@ class Calculator:
         return [] if carried is None or carried.waiting else [carried_balance_line(carried)]
 
     def _quick_carried(
-        self, rep_id: str, paid_period: Period, later: Sequence[tuple[int, str]]
+        self, rep_id: str, period: Period, later: Sequence[tuple[int, str]]
     ) -> dict[str, list[Line]]:
-        """The carried balance line of ``paid_period`` (none: nothing carried)
-        without each of the ``later`` events that only the open period before
-        it reads, from that period's own lines without it
-        (`policies.causes.amounts_without`, or `_lines_without`) and the rest
-        of its total as it is, rather than a calculator per event (a backfill
-        of 400 sales was weighed in 400 replays of the period). Only where
-        that is the definition's answer: the period carried from not under a
-        draw (its total is its lines alone), the event one of its own facts
+        """The carried balance line of ``period`` (none: nothing carried)
+        without each of the ``later`` events that only one of the open
+        periods it carries from reads (`_quick_chain`), from that period's
+        own lines without it (`policies.causes.amounts_without`, or
+        `_lines_without`) and the rest of its total as it is, carried on
+        through the nearer ones as their totals are — rather than a
+        calculator per event (a backfill of 400 sales was weighed in 400
+        replays of the periods). The event one of that period's own facts
         (a sale, its cancellation, a target, score, case of the period, an
-        adjustment, a decision on them) and not the rep's departure or a
-        case of the ladder's year before, which other periods read too; its
-        own lines those of its statement, the rest its carried balance and
-        corrections. `weigh_whole`: none."""
-        source = paid_period.previous()
-        if (
-            self.weigh_whole
-            or source < self.facts.first_period(rep_id, paid_period.kind)
-            or self.is_paid(rep_id, source)
-            or self.facts.plan_for(rep_id, source) is None
+        adjustment, a decision on them) that no other period of the chain
+        reads — not the rep's departure, nor a case another period's ladder
+        counts. `weigh_whole`: none."""
+        chain = [] if self.weigh_whole else self._quick_chain(rep_id, period)
+        out: dict[str, list[Line]] = {}
+        for k, link in enumerate(chain):
+            others = {e for j, other in enumerate(chain) if j != k for e in other.read_ids}
+            ids = [e for _, e in later if e in link.own_ids and e not in others]
+            for event_id, amounts in self._own_amounts_without(rep_id, link, ids).items():
+                total = link.rest + sum(amounts.values(), Decimal(0))
+                for nearer in reversed(chain[:k]):  # carried on, no conversion between
+                    carried = _carried_amount(CarriedBalanceFact(str(nearer.period), total))
+                    total = nearer.rest - nearer.carried + carried + nearer.own
+                fact = CarriedBalanceFact(str(period.previous()), total, (), chain[0].fx_out)
+                out[event_id] = [] if total >= 0 or fact.waiting else [carried_balance_line(fact)]
+        return out
+
+    def _quick_chain(self, rep_id: str, period: Period) -> list[_Link]:
+        """The open periods ``period`` carries from, nearest first, whose
+        totals are their lines alone (`_link`), each carrying the next one's
+        total in as it stands in the same currency — as far as that holds."""
+        chain: list[_Link] = []
+        fx_out = self._conversion(rep_id, period.previous(), period)
+        source = period.previous()
+        while (
+            source >= self.facts.first_period(rep_id, period.kind)
+            and not self.is_paid(rep_id, source)
+            and self.facts.plan_for(rep_id, source) is not None
         ):
-            return {}
+            link = self._link(rep_id, source, fx_out)
+            if link is None:
+                break
+            if chain:
+                nearer = chain[-1]
+                fx = self._conversion(rep_id, source, nearer.period)
+                carried = _carried_amount(CarriedBalanceFact(str(source), link.total))
+                if fx is not None or carried != nearer.carried:
+                    break
+            chain.append(link)
+            fx_out = None
+            source = source.previous()
+        return chain
+
+    def _link(self, rep_id: str, source: Period, fx_out: BalanceConversion | None) -> _Link | None:
+        """``source`` as `_quick_chain` reads it (None: its total is not its
+        own lines, its carried balance and corrections alone — a draw — or
+        its own lines are not those of its statement)."""
         then, result = self.compute(rep_id, source)
         _, own = self.compute(rep_id, source, own_only=True)
         facts = self._own_facts[rep_id, source]
@@ -1200,28 +1235,36 @@ class Calculator:
             != _period_amounts(own.lines)
             or any(x.kind not in _OTHER_PERIODS for x in rest)
         ):
-            return {}
-        own_ids = set(fact_event_ids(replace(facts, minor_history=()))) - {facts.left_event_id}
-        ids = [e for _, e in later if e in own_ids]
+            return None
+        return _Link(
+            period=source,
+            plan=then,
+            facts=facts,
+            own=sum((x.amount for x in own.lines), Decimal(0)),
+            rest=sum((x.amount for x in rest), Decimal(0)),
+            carried=sum((x.amount for x in rest if x.kind == "carried_balance"), Decimal(0)),
+            own_ids=frozenset(fact_event_ids(replace(facts, minor_history=())))
+            - {facts.left_event_id},
+            read_ids=frozenset(fact_event_ids(facts)),
+            fx_out=fx_out,
+        )
+
+    def _own_amounts_without(
+        self, rep_id: str, link: _Link, ids: Sequence[str]
+    ) -> dict[str, dict[LineKey, Decimal]]:
+        """The amounts of ``link``'s period's own lines without each of ``ids``."""
         if not ids:
             return {}
+        then, facts = link.plan, link.facts
         if models(then, facts):
-            found = amounts_without(then, facts, ids)
-        else:
-            booking = self._booking_periods(rep_id, source, then)
-            quick = _Quick(self, then, facts, booking)
-            found = {}
-            for event_id in ids:
-                lines = self._lines_without(rep_id, then, facts, booking, event_id, quick=quick)
-                found[event_id] = _period_amounts(quick.lines if lines is None else lines)
-        carried_in = sum((x.amount for x in rest), Decimal(0))
-        fx = self._conversion(rep_id, source, paid_period)
-        out: dict[str, list[Line]] = {}
-        for event_id, amounts in found.items():
-            total = carried_in + sum(amounts.values(), Decimal(0))
-            fact = CarriedBalanceFact(str(source), total, (), fx)
-            out[event_id] = [] if total >= 0 or fact.waiting else [carried_balance_line(fact)]
-        return out
+            return amounts_without(then, facts, ids)
+        booking = self._booking_periods(rep_id, link.period, then)
+        quick = _Quick(self, then, facts, booking)
+        found = {}
+        for event_id in ids:
+            lines = self._lines_without(rep_id, then, facts, booking, event_id, quick=quick)
+            found[event_id] = _period_amounts(quick.lines if lines is None else lines)
+        return found
 
     def _carried_from(
         self, rep_id: str, paid_period: Period, since: int
@@ -1797,6 +1840,30 @@ _DRAW_KINDS = frozenset({"draw", "draw_recovery"})
 
 
 @dataclass(frozen=True)
+class _Link:
+    """An open period a balance is carried from, as `Calculator._quick_chain`
+    reads it: its plan and own facts, the sum of its own lines, of the rest of
+    its total (its carried balance and corrections) and of its carried balance
+    alone, the events of its own facts that no other period reads, every
+    event its facts read, and how its total is converted into the period it is
+    carried into (the nearest only)."""
+
+    period: Period
+    plan: Plan
+    facts: PeriodFacts
+    own: Decimal
+    rest: Decimal
+    carried: Decimal
+    own_ids: frozenset[str]
+    read_ids: frozenset[str]
+    fx_out: BalanceConversion | None
+
+    @property
+    def total(self) -> Decimal:
+        return self.own + self.rest
+
+
+@dataclass(frozen=True)
 class _Booking:
     """A booking period a paid period's releases come from: its plan, its
     facts (without releases) and the events they rest on."""
@@ -2176,6 +2243,12 @@ def _moved_keys(
     return frozenset(
         k for k in now.keys() | without.keys() if now.get(k, zero) != without.get(k, zero)
     )
+
+
+def _carried_amount(fact: CarriedBalanceFact) -> Decimal:
+    """What a total carries into the next period in the same currency: the
+    carried balance line's amount (0: the total is not negative)."""
+    return carried_balance_line(fact).amount if fact.amount < 0 else Decimal(0)
 
 
 def _periods_between(first: Period, end: Period) -> Iterator[Period]:

@@ -23,6 +23,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.events import ApprovalGranted, make_event
+from policies.periods import parse_period
 from policies.plan import load_plan
 from projections.service import Reports
 from projections.statement import Calculator
@@ -283,17 +284,26 @@ def test_a_draw_balance_moved_by_an_earlier_period_names_the_cause(ledger: Ledge
     assert _change(correction) == ("draw_recovery", "-6000.00", "0.00")
 
 
+@pytest.mark.parametrize(
+    ("paid", "booked"),
+    [("2026-Q4", "2027-Q1"), ("2027-Q1", "2027-Q2")],
+    ids=["from-the-period-before", "through-an-open-period"],
+)
 def test_a_backfill_of_the_period_carried_from_is_weighed_without_a_replay_each(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, paid: str, booked: str
 ) -> None:
-    """Q4 paid carrying Q3's −3,000.00; then 40 Q3 sales of 10.00, S1's
-    cancellation inside its window and a coaching note recorded late. Each
-    sale and the cancellation moves what Q4 carried, and is named; the note
-    is not. Each is weighed from Q3's own lines without it, never by working
-    the periods out again without it (a backfill of 400 took 7 s: a replay
-    each), and the answers are those worked out whole."""
-    reports = _fined_in_q3(ledger, sale("S4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"))
-    pay_period(reports, "2026-Q4")
+    """``paid`` (earning 5,000.00 on S4) paid carrying Q3's −3,000.00 — from
+    Q4 itself, or carried on through Q4, open and earning nothing —; then 40
+    Q3 sales of 10.00, S1's cancellation inside its window and a coaching
+    note recorded late. Each sale and the cancellation moves what ``paid``
+    carried, and is named in its correction in ``booked``; the note is not.
+    Each is weighed from Q3's own lines without it, carried on as Q4's total
+    is, never by working the periods out again without it (a backfill of 400
+    took 7 s, through Q4 3.5 s: a replay each), and the answers are those
+    worked out whole."""
+    s4 = sale("S4", "r1", "100000.00", at=f"{parse_period(paid).first_day}T10:00:00+08:00")
+    reports = _fined_in_q3(ledger, s4)
+    pay_period(reports, paid)
     backfill = [sale(f"L{k}", "r1", "10.00", at="2026-09-10T10:00:00+08:00") for k in range(40)]
     cancelled = line("SaleCancelled", at="2026-09-20T10:00:00+08:00", sale_id="S1", reason="x")
     coached = line("CoachingRecorded", at="2026-09-12T10:00:00+08:00", rep_id="r1", topic="t")
@@ -306,13 +316,13 @@ def test_a_backfill_of_the_period_carried_from_is_weighed_without_a_replay_each(
         return whole(self, event_id, *args)
 
     monkeypatch.setattr(Calculator, "_settled_without", counted)
-    quick = [Reports(ledger).statement("r1", p, as_of=head) for p in ("2026-Q4", "2027-Q1")]
+    quick = [Reports(ledger).statement("r1", p, as_of=head) for p in (paid, booked)]
     assert weighed == []
     named = [e.event_id for e in ledger.iter_log(after=before) if e.type != "CoachingRecorded"]
-    correction = _correction(reports, "2026-Q4", "2027-Q1", head, named)
+    correction = _correction(reports, paid, booked, head, named)
     assert _change(correction) == ("carried_balance", "-3000.00", "-4980.00")
     monkeypatch.setattr(Calculator, "weigh_whole", True)
-    assert [Reports(ledger).statement("r1", p, as_of=head) for p in ("2026-Q4", "2027-Q1")] == quick
+    assert [Reports(ledger).statement("r1", p, as_of=head) for p in (paid, booked)] == quick
     assert set(weighed) == set(named)  # worked out whole this time
 
 

@@ -8,10 +8,11 @@ events named on each, and the diff's causes, line by line.
 
 Each scenario is drawn from a seed: r1 on the SPEC's plan (under commission
 tiers, a period cap and a gate in some), a Q3 sales target and scores, Q3
-sales, a red-line fine that leaves Q3 below zero, a sale in Q4; Q4 paid out
-(or, in some, left open); then, recorded late and dated in Q3, sales,
-cancellations inside and outside the window, an adjustment and its approval,
-a minor case, a score, the target replaced and the fine overturned in some.
+sales, a red-line fine that leaves Q3 below zero, a sale in Q4 or in 2027-Q1
+(Q4 carrying Q3's balance on); Q4 or 2027-Q1 paid out (or, in some, neither);
+then, recorded late and dated in Q3, sales, cancellations inside and outside
+the window, an adjustment and its approval, a minor case, a score, the target
+replaced and the fine overturned in some.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tests.unit.shapes import plan_toml, tiers
 _SHAPES = "gate = 0.5\nperiod_cap = 9000\n" + tiers(
     "attainment", "marginal", "{from = 0.0, multiplier = 1.0}, {from = 1.0, rate = 0.1}"
 )
-_PERIODS = ("2026-Q3", "2026-Q4", "2027-Q1")
+_PERIODS = ("2026-Q3", "2026-Q4", "2027-Q1", "2027-Q2")
 
 
 def _in_q3(rng: random.Random) -> str:
@@ -68,7 +69,13 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
             _of_q3("KpiScored", "crm", period="2026-Q3", kpi="customer_satisfaction", score="1"),
             *sales,
             _case("C1", "red_line", f"{rng.randint(20, 40) * 1000}.00"),
-            sale("S-Q4", "r1", "100000.00", at="2026-10-20T10:00:00+08:00"),
+            # earned in Q4, or in 2027-Q1 (Q4 carries Q3's balance on)
+            sale(
+                "S-Q4",
+                "r1",
+                "100000.00",
+                at=f"{rng.choice(('2026-10', '2027-01'))}-20T10:00:00+08:00",
+            ),
         ),
         actor="crm",
     )
@@ -76,7 +83,7 @@ def _scenario(ledger: Ledger, seed: int) -> tuple[int, int]:
     ledger.import_lines(jsonl(*approvals), actor="fin")
     reports = Reports(ledger)
     if seed % 2:
-        pay_period(reports, "2026-Q4")
+        pay_period(reports, rng.choice(("2026-Q4", "2027-Q1")))
     head = ledger.head()
     assert head is not None
     late = [
@@ -124,9 +131,7 @@ def test_the_quick_carried_causes_are_those_worked_out_whole(
     quick = _answers(ledger, before, head)
     monkeypatch.setattr(Calculator, "weigh_whole", True)
     assert _answers(ledger, before, head) == quick
-    q4 = quick[1]
-    if q4["status"] == "paid":
-        named = q4["later_events"]
-    else:
-        named = [c for c in quick[3] if c[0] == "carried_balance" and c[3]]
+    statements, diffs = quick[: len(_PERIODS)], quick[len(_PERIODS) :]
+    named = [e for s in statements if s["status"] == "paid" for e in s["later_events"]]
+    named += [c for d in diffs for c in d if c[0] == "carried_balance" and c[3]]
     assert named, seed
