@@ -188,21 +188,31 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
     return ledger
 
 
-def with_sheets_edited(source: Path, target: Path, edit: Callable[[bytes], bytes]) -> Path:
+def with_sheets_edited(
+    source: Path, target: Path, edit: Callable[[bytes], bytes], *, computed: bool = False
+) -> Path:
     """``target``: the xlsx workbook ``source`` with each sheet's XML passed
-    through ``edit`` (what a writer other than openpyxl writes; a slip)."""
+    through ``edit`` (what a writer other than openpyxl writes; a slip);
+    ``computed``: as a spreadsheet application saves it, its formulas'
+    values computed (it no longer asks for them on opening: openpyxl and
+    XlsxWriter write ``fullCalcOnLoad``)."""
     with zipfile.ZipFile(source) as given, zipfile.ZipFile(target, "w") as written:
         for item in given.infolist():
             data = given.read(item.filename)
             if item.filename.startswith("xl/worksheets/"):
                 data = edit(data)
+            elif computed and item.filename == "xl/workbook.xml":
+                data = data.replace(b' fullCalcOnLoad="1"', b"")
             written.writestr(item, data)
     return target
 
 
-def with_cells(source: Path, target: Path, cells: dict[str, str]) -> Path:
+def with_cells(
+    source: Path, target: Path, cells: dict[str, str], *, computed: bool = False
+) -> Path:
     """``target``: the xlsx workbook ``source`` with each cell ``cells`` names
-    (``"E2"``) written as the XML given, as another writer would write it."""
+    (``"E2"``) written as the XML given, as another writer would write it
+    (``computed``: as `with_sheets_edited`)."""
 
     def edit(data: bytes) -> bytes:
         for ref, xml in cells.items():
@@ -211,7 +221,7 @@ def with_cells(source: Path, target: Path, cells: dict[str, str]) -> Path:
             assert found == 1, ref
         return data
 
-    return with_sheets_edited(source, target, edit)
+    return with_sheets_edited(source, target, edit, computed=computed)
 
 
 def demo_database(folder: Path) -> tuple[str, DemoResult]:

@@ -49,10 +49,10 @@ _HUNDRED = Decimal(100)
 # rules — in (0, 1], six places — are the event's to check).
 _PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,12})?")
 _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
-_UNCOMPUTED = (
-    "the cell holds a formula whose value was never computed (the workbook was written by "
-    "a program, not saved by a spreadsheet application); open it in Excel or LibreOffice "
-    "and save it, so its formulas are computed, or export the values, and import it again"
+_HIDDEN = (
+    "the row is hidden in the workbook (filtered out, or in a collapsed group), so whether "
+    "it is meant cannot be told; show it (clear the filter) or delete it, save, and import "
+    "it again"
 )
 
 
@@ -269,8 +269,9 @@ class _Reader:
         assert f.column is not None
         column = self.columns[f.column]
         cell = Cell(row.number, column)
-        if column.index in row.uncomputed:  # never empty, nor its default: its value is unknown
-            raise _Bad(cell, f"{name}: {_UNCOMPUTED}")
+        why = row.why_unreadable(column.index)
+        if why is not None:  # never empty, nor its default: its value is unknown
+            raise _Bad(cell, f"{name}: {why}")
         raw = unicodedata.normalize("NFC", row.cell(column))
         if len(raw) > _MAX_CELL:
             raise _Bad(cell, f"{name}: over {_MAX_CELL} characters")
@@ -425,7 +426,10 @@ def convert_rows(
 
 def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept) -> None:
     """A row as it is read: an ignored row's sale, a cancellation's or a
-    payment's line, or a sale's row kept until all its rows are read."""
+    payment's line, or a sale's row kept until all its rows are read. A row
+    hidden in the workbook is refused, unless ignored: it stores nothing."""
+    if row.hidden and kind != "ignore":
+        raise _Bad(Cell(row.number, None), _HIDDEN)
     if kind == "ignore":
         ignored = _ignored(reader, row)
         if ignored is not None:
@@ -496,7 +500,8 @@ class _Kept:
             cell if index in self._read else ""
             for index, cell in enumerate(row.cells[: self._width])
         )
-        return Row(row.number, cells, row.uncomputed & self._read)
+        unreadable = tuple((i, why) for i, why in row.unreadable if i in self._read)
+        return Row(row.number, cells, unreadable, row.hidden)
 
 
 def _group(reader: _Reader, row: Row) -> str:

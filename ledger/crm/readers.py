@@ -18,8 +18,15 @@ tail), percent-formatted numbers as percent (``0.6`` shown as ``60%`` is
 timezone applies). A formula cell is read as the value its workbook holds for
 it; a formula whose value was never computed — a workbook written by a program
 (openpyxl, a script) rather than saved by a spreadsheet application holds its
-formulas so — is no empty cell: the row says which columns hold one
-(`Row.uncomputed`), for the conversion to refuse where it reads them.
+formulas so, or holds a 0 in their place (XlsxWriter) and asks the application
+to compute them all on opening (``fullCalcOnLoad``) — is no empty cell (nor a
+0): the row says which columns hold one (`Row.unreadable`), for the conversion
+to refuse where it reads them; so too a cell showing an error (``#N/A``) and a
+cell that merged cells cover (its value shows in the range's first cell only).
+A row hidden in the workbook (a filter, a collapsed group) says so
+(`Row.hidden`): whether it is meant cannot be told. Which parts hold the
+sheets is the workbook's own word (its relationships), wherever they lie in
+the zip; without ``sheet``, the first sheet a user sees (hidden ones aside).
 
 An export is streamed, never held whole (`open_export`): a CSV's bytes are
 read through once, a block at a time, to tell (or check) their encoding, then
@@ -32,6 +39,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
 import re
 import sys
 import zipfile
@@ -44,6 +52,7 @@ from decimal import Decimal
 from itertools import repeat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, Unpack
+from xml.etree import ElementTree as ET
 
 if TYPE_CHECKING:
     from openpyxl.workbook import Workbook
@@ -63,8 +72,9 @@ __all__ = [
     "read_table",
 ]
 
-# (row number, its cells as text, the columns of its formulas never computed)
-_Records = Generator[tuple[int, tuple[str, ...], frozenset[int]], None, None]
+# (row number, its cells as text, why some of its columns cannot be read, hidden)
+_Unreadable = tuple[tuple[int, str], ...]
+_Records = Generator[tuple[int, tuple[str, ...], _Unreadable, bool], None, None]
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 _BOMS = (
@@ -95,7 +105,6 @@ _BLOCK = 1 << 20  # bytes decoded at a time
 _MAX_INFLATION = 100
 _INFLATION_FREE = 1 << 20
 _MAX_XML_RUN = 1 << 20
-_CELL_PARTS = re.compile(r"xl/(worksheets/[^/]+|sharedStrings)\.xml", re.IGNORECASE)
 # A formula element's start, its namespace prefix (``<x:f>``) aside, in a
 # sheet's XML: a workbook without one is read once, for its values (text
 # holding one only makes a workbook read twice, never a formula missed).
@@ -119,16 +128,22 @@ class Column:
 
 @dataclass(frozen=True)
 class Row:
-    """One data row: its spreadsheet row number, its cells as text, and the
-    0-based columns whose cell is a formula its workbook holds no computed
-    value of (xlsx; read as "" in ``cells``)."""
+    """One data row: its spreadsheet row number, its cells as text, the
+    0-based columns whose cell cannot be read and why (xlsx: a formula its
+    workbook holds no computed value of, an error, a cell merged cells cover;
+    read as "" in ``cells``), and whether the workbook hides it."""
 
     number: int
     cells: tuple[str, ...]
-    uncomputed: frozenset[int] = frozenset()
+    unreadable: _Unreadable = ()
+    hidden: bool = False
 
     def cell(self, column: Column) -> str:
         return self.cells[column.index].strip() if column.index < len(self.cells) else ""
+
+    def why_unreadable(self, index: int) -> str | None:
+        """Why the cell of column ``index`` cannot be read, or None."""
+        return next((why for at, why in self.unreadable if at == index), None)
 
 
 class _XlsxCell(Protocol):
@@ -249,7 +264,7 @@ def open_export(
             records = _csv_records(path, str(used), delimiter)
         else:
             used = None
-            records = _xlsx_records(path, sheet)
+            records = _xlsx_records(path, sheet, header_row)
         return _export(_readable(path, records), header_row, used)
     except OSError as exc:
         raise ReadError(_unreadable(path, exc)) from None
@@ -391,7 +406,7 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> _Records:
         number = 0
         try:
             for number, record in enumerate(reader, start=1):
-                yield number, tuple(record), frozenset()
+                yield number, tuple(record), (), False
         except csv.Error as exc:
             raise ReadError(f"row {number + 1}: not CSV ({exc})") from None
         except UnicodeDecodeError:  # it decoded a moment before: changed since
@@ -400,89 +415,236 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> _Records:
             text.detach()
 
 
-def _xlsx_records(path: Path, sheet: str | None) -> _Records:
+_UNCOMPUTED = (
+    "the cell holds a formula whose value was never computed (the workbook was written by "
+    "a program, not saved by a spreadsheet application); open it in Excel or LibreOffice "
+    "and save it, so its formulas are computed, or export the values, and import it again"
+)
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+@dataclass(frozen=True)
+class _Workbook:
+    """What a workbook's own parts say of it: each sheet's name, part and
+    whether it is shown, the parts holding cells (its sheets, its shared
+    strings), and whether it asks to have every formula computed on opening
+    (``fullCalcOnLoad``: the values it holds for them are none)."""
+
+    sheets: tuple[tuple[str, str, bool], ...]
+    cell_parts: frozenset[str]
+    stale: bool
+
+    def chosen(self, path: Path, sheet: str | None) -> tuple[str, str]:
+        """The name and part of ``sheet``, else of the first sheet shown."""
+        names = [name for name, _, _ in self.sheets]
+        for name, part, shown in self.sheets:
+            if name == sheet or (sheet is None and shown):
+                return name, part
+        if sheet is not None:
+            raise ReadError(f"sheet: the workbook has no sheet {sheet!r}; it has {names}")
+        raise ReadError(f"{path.name}: every sheet of the workbook is hidden ({names}); name one")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _relationships(archive: zipfile.ZipFile, source: str) -> dict[str, tuple[str, str]]:
+    """The relationships of part ``source`` ("" for the package): id to
+    (type, target part)."""
+    folder, name = posixpath.split(source)
+    rels = posixpath.join(folder, "_rels", f"{name}.rels")
+    found = {}
+    for item in ET.fromstring(archive.read(rels)):  # noqa: S314 - bounded, and expat refuses entity bombs
+        target = item.get("Target", "")
+        if item.get("TargetMode") == "External":
+            continue
+        part = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+        found[item.get("Id", "")] = (item.get("Type", ""), posixpath.normpath(part))
+    return found
+
+
+def _workbook(archive: zipfile.ZipFile) -> _Workbook:
+    """The workbook as its parts declare it (`_Workbook`), read as openpyxl
+    reads it: the package's office document, its relationships."""
+    office = [p for t, p in _relationships(archive, "").values() if t.endswith("/officeDocument")]
+    if not office:
+        raise KeyError("the package names no workbook")
+    related = _relationships(archive, office[0])
+    root = ET.fromstring(archive.read(office[0]))  # noqa: S314 - as above
+    sheets = []
+    stale = False
+    for element in root.iter():
+        tag = _local(element.tag)
+        if tag == "sheet":
+            kind, part = related.get(element.get(_RELATIONSHIPS, ""), ("", ""))
+            if kind.endswith("/worksheet"):
+                shown = element.get("state", "visible") == "visible"
+                sheets.append((element.get("name", ""), part, shown))
+        elif tag == "calcPr":
+            stale = element.get("fullCalcOnLoad") in {"1", "true"}
+    strings = {p for t, p in related.values() if t.endswith("/sharedStrings")}
+    return _Workbook(tuple(sheets), frozenset({p for _, p, _ in sheets} | strings), stale)
+
+
+def _xlsx_records(path: Path, sheet: str | None, header_row: int) -> _Records:
     from openpyxl import load_workbook  # noqa: PLC0415 - only xlsx imports pay for it
 
     try:
-        formulas = _bounded_parts(path)
+        with zipfile.ZipFile(path) as archive:
+            workbook = _workbook(archive)
+            name, part = workbook.chosen(path, sheet)
+            marks = _Marks()
+            formulas = _bounded_parts(path, archive, workbook.cell_parts, {part: marks})
         # read-only: the sheet is parsed as its rows are read, never held whole
         book = load_workbook(path, read_only=True, data_only=True)
     except ReadError:
         raise
-    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, ET.ParseError) as exc:
         # zlib.error: damaged compressed data; the cells' parts were inflated
         # whole by `_bounded_parts`, so the rows read next meet none
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
     with ExitStack() as books:
         books.callback(book.close)
-        rows = _sheet_rows(book, sheet)
+        rows = _sheet_rows(book, name)
         # The same sheet read again, in step, for its formulas: a formula never
         # computed is None among the values, as an empty cell is.
         written: Iterator[tuple[_XlsxCell, ...]] = repeat(())
         if formulas:
             formula_book = load_workbook(path, read_only=True)
             books.callback(formula_book.close)
-            written = _sheet_rows(formula_book, sheet)
+            written = _sheet_rows(formula_book, name)
+        width = 0  # the header's: the mapping reads no column past it
         # (strict=False: ``written`` is as long as ``rows``, or endless and empty)
         for number, (cells, as_written) in enumerate(zip(rows, written, strict=False), start=1):
             texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
-            yield number, texts, _uncomputed(cells, as_written)
+            if number == header_row:
+                width = len(texts)
+            unreadable = _unreadable_cells(cells, as_written, stale=workbook.stale)
+            if number != header_row and (unreadable or any(t.strip() for t in texts)):
+                # (a blank row is no row, whatever merged cells cover of it)
+                unreadable += marks.covered(number, max(width, len(texts)))
+            yield number, texts, unreadable, number in marks.hidden
 
 
-def _sheet_rows(book: Workbook, sheet: str | None) -> Iterator[tuple[_XlsxCell, ...]]:
-    """The rows of ``sheet`` (else the first) of a read-only ``book``."""
-    if sheet is None:
-        worksheet = book.worksheets[0]
-    elif sheet in book.sheetnames:
-        worksheet = book[sheet]
-    else:
-        raise ReadError(f"sheet: the workbook has no sheet {sheet!r}; it has {book.sheetnames}")
+def _sheet_rows(book: Workbook, sheet: str) -> Iterator[tuple[_XlsxCell, ...]]:
+    """The rows of ``sheet`` of a read-only ``book``."""
+    worksheet = book[sheet]
     # the size a sheet declares is its writer's word, and read-only mode
     # would stop there: every row and cell written is read instead
     worksheet.reset_dimensions()
     return worksheet.iter_rows()
 
 
-def _uncomputed(values: Iterable[_XlsxCell], written: Iterable[_XlsxCell]) -> frozenset[int]:
-    """The columns of a row whose cell holds a formula (``written``: the row
-    read for formulas) and no value computed from it (``values``: read for
-    values). A formula a spreadsheet computed to "" is no such cell: Excel
-    and LibreOffice write that value as text (``t="str"``), empty."""
-    return frozenset(
-        index
+def _unreadable_cells(
+    values: Iterable[_XlsxCell], written: Iterable[_XlsxCell], *, stale: bool
+) -> _Unreadable:
+    """The columns of a row whose cell shows an error (``#N/A``), or holds a
+    formula (``written``: the row read for formulas) and no value computed
+    from it (``values``: read for values) — any value, in a workbook that
+    asks for its formulas to be computed on opening (``stale``). A formula a
+    spreadsheet computed to "" is no such cell: Excel and LibreOffice write
+    that value as text (``t="str"``), empty."""
+    found = [
+        (index, f"the cell shows the error {value.value}; correct it in the workbook")
+        for index, value in enumerate(values)
+        if value.data_type == "e"
+    ]
+    found += [
+        (index, _UNCOMPUTED)
         for index, (value, formula) in enumerate(zip(values, written, strict=False))
-        if formula.data_type == "f" and value.value is None and value.data_type != "str"
-    )
+        if formula.data_type == "f"
+        and (stale or (value.value is None and value.data_type != "str"))
+    ]
+    return tuple(sorted(found))
 
 
-def _bounded_parts(path: Path) -> bool:
+_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell)(?=[\s/>])([^>]*)>")
+_ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+
+
+class _Marks:
+    """A sheet's hidden rows and merged ranges, found in its XML as it is
+    inflated a block at a time (`_bounded_runs`)."""
+
+    def __init__(self) -> None:
+        self.hidden: set[int] = set()
+        self.merged: list[tuple[int, int, int, int]] = []  # columns and rows, from 1
+        self._row = 0  # the last row seen: a row may leave its number out
+        self._carry = b""  # from the last "<" of the blocks before: a tag cut short
+
+    def feed(self, block: bytes) -> None:
+        """Read ``block``'s tags (b"" at the end: the rest)."""
+        data = self._carry + block
+        cut = data.rfind(b"<") if block else len(data)
+        cut = max(cut, 0)
+        for tag in _TAG.finditer(data, 0, cut):
+            attributes = dict(_ATTRIBUTE.findall(tag[2]))
+            if tag[1] == b"row":
+                number = attributes.get(b"r", b"")
+                self._row = int(number) if number.isdigit() else self._row + 1
+                if attributes.get(b"hidden") in {b"1", b"true"}:
+                    self.hidden.add(self._row)
+            elif ref := attributes.get(b"ref"):
+                from openpyxl.utils.cell import range_boundaries  # noqa: PLC0415 - as above
+
+                low_col, low_row, high_col, high_row = range_boundaries(ref.decode("ascii"))
+                if low_col and low_row and high_col and high_row:
+                    self.merged.append((low_col, low_row, high_col, high_row))
+        self._carry = data[cut:]
+
+    def covered(self, number: int, width: int) -> _Unreadable:
+        """The cells of row ``number`` (its first ``width`` columns) that merged
+        cells cover, the range's first cell aside (the one holding its value)."""
+        found: list[tuple[int, str]] = []
+        for low_col, low_row, high_col, high_row in self.merged:
+            if low_row <= number <= high_row:
+                first = f"{column_letter(low_col - 1)}{low_row}"
+                ref = f"{first}:{column_letter(high_col - 1)}{high_row}"
+                why = (
+                    f"the cell is one of the merged cells {ref}, whose value shows in "
+                    f"{first} only; unmerge them and fill each cell, then import it again"
+                )
+                found.extend(
+                    (column - 1, why)
+                    for column in range(low_col, min(high_col, width) + 1)
+                    if (column, number) != (low_col, low_row)
+                )
+        return tuple(found)
+
+
+def _bounded_parts(
+    path: Path, archive: zipfile.ZipFile, cell_parts: frozenset[str], marks: dict[str, _Marks]
+) -> bool:
     """Refuse a workbook whose parts inflate past `_MAX_INFLATION` or whose
     cells' XML runs past `_MAX_XML_RUN` without markup (a zip bomb: a small
     file that would take the memory of the process parsing it). The sizes
     are the zip's own word, and a part is never read past the size it
-    declares; the cells' parts are inflated through once, a block at a time.
-    Whether a sheet may hold a formula (`_FORMULA_TAG`)."""
+    declares; the cells' parts (``cell_parts``, wherever the workbook keeps
+    them) are inflated through once, a block at a time, each of ``marks``'s
+    read for its marks. Whether a sheet may hold a formula (`_FORMULA_TAG`)."""
     formulas = False
-    with zipfile.ZipFile(path) as archive:
-        for part in archive.infolist():
-            size, packed = part.file_size, max(part.compress_size, 1)
-            if size > _INFLATION_FREE and size > _MAX_INFLATION * packed:
-                raise ReadError(
-                    f"{path.name}: its part {part.filename} inflates to {size:,} bytes from "
-                    f"{packed:,} ({size // packed:,} times): no spreadsheet writes that (a zip "
-                    "bomb?); nothing was stored"
-                )
-            if _CELL_PARTS.fullmatch(part.filename):
-                with archive.open(part) as xml:
-                    formulas |= _bounded_runs(path, part.filename, xml)
+    for part in archive.infolist():
+        size, packed = part.file_size, max(part.compress_size, 1)
+        if size > _INFLATION_FREE and size > _MAX_INFLATION * packed:
+            raise ReadError(
+                f"{path.name}: its part {part.filename} inflates to {size:,} bytes from "
+                f"{packed:,} ({size // packed:,} times): no spreadsheet writes that (a zip "
+                "bomb?); nothing was stored"
+            )
+    for part in archive.infolist():
+        if part.filename in cell_parts:
+            with archive.open(part) as xml:
+                formulas |= _bounded_runs(path, part.filename, xml, marks.get(part.filename))
     return formulas
 
 
-def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> bool:
+def _bounded_runs(path: Path, name: str, xml: IO[bytes], marks: _Marks | None = None) -> bool:
     """Refuse XML running more than `_MAX_XML_RUN` bytes from one "<" to the
     next. Blocks are no longer than that bound, so a longer run spans a
     block's end: only the runs at the blocks' ends need counting. Whether
-    the XML holds `_FORMULA_TAG` (looked for across the blocks' ends too)."""
+    the XML holds `_FORMULA_TAG` (looked for across the blocks' ends too);
+    ``marks`` fed each block."""
     run = 0  # bytes since the last "<"
     formulas, tail = False, b""  # the last bytes of the block before
     while block := xml.read(_MAX_XML_RUN):
@@ -499,6 +661,10 @@ def _bounded_runs(path: Path, name: str, xml: IO[bytes]) -> bool:
             )
         if first >= 0:
             run = len(block) - block.rfind(b"<") - 1
+        if marks is not None:
+            marks.feed(block)
+    if marks is not None:
+        marks.feed(b"")
     return formulas
 
 
@@ -531,18 +697,23 @@ def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
     missing header is refused once the rest is read: a record that is not CSV
     further on is named first, as when the file was read whole."""
     header: tuple[str, ...] | None = None
-    for number, cells, _ in records:
+    named: _Unreadable = ()  # the header's cells that cannot be read
+    for number, cells, unreadable, _ in records:
         if number == header_row:
-            header = cells
+            header, named = cells, unreadable
             break
     if header is None or not any(h.strip() for h in header):
         for _ in records:
             pass
         raise ReadError(f"row {header_row}: the header row is missing or empty")
+    if named:  # a column's name unknown: which column is which cannot be told
+        records.close()
+        index, why = named[0]
+        raise ReadError(f"row {header_row}, column {column_letter(index)} (the header): {why}")
     # a formula never computed is no blank: the row is read, and refused where it is read
     rows = (
-        Row(number, cells, uncomputed)
-        for number, cells, uncomputed in records
-        if uncomputed or any(c.strip() for c in cells)
+        Row(number, cells, unreadable, hidden)
+        for number, cells, unreadable, hidden in records
+        if unreadable or any(c.strip() for c in cells)
     )
     return Export(header, header_row, encoding, rows, records.close)

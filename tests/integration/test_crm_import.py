@@ -29,6 +29,7 @@ from tests.builders import (
     stored_count,
     stored_record,
     with_cells,
+    with_sheets_edited,
 )
 
 CRM = ROOT / "samples" / "crm"
@@ -443,12 +444,28 @@ class TestXlsxFormulas:
     ) -> None:
         """Saved by a spreadsheet application, the same workbook is the sample:
         importing the sample afterwards finds every line stored already."""
-        path = with_cells(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", _COMPUTED)
+        path = with_cells(
+            CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", _COMPUTED, computed=True
+        )
         _demo_org(ledger)
         done = import_export(ledger, path, _hubspot_rules(), actor="importer")
         assert (done.result.stored, done.result.skipped) == (5, 0)
         again = import_export(ledger, CRM / "hubspot-deals.xlsx", _hubspot_rules(), actor="a")
         assert (again.result.stored, again.result.skipped) == (0, 5)
+
+    def test_a_hidden_row_of_a_sale_is_refused_and_nothing_stored(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """The sample with its row 2 hidden (a filter): that sale was stored
+        unseen; now the row is named and not even the shown rows are stored."""
+
+        def hide(xml: bytes) -> bytes:
+            return xml.replace(b'<row r="2">', b'<row r="2" hidden="1">', 1)
+
+        path = with_sheets_edited(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", hide)
+        [error] = _refused(ledger, path, _hubspot_rules())
+        assert (error.rows, error.column) == ((2,), None)
+        assert error.reason.startswith("the row is hidden in the workbook")
 
 
 class TestIgnoredRowsOfStoredSales:

@@ -8,7 +8,7 @@ import io
 import random
 import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from unittest import mock
@@ -434,7 +434,8 @@ class TestXlsxCells:
             "D4": text.format("D4", "D3", "李伟"),
             "E4": text.format("E4", "&quot;Software&quot;", "Software"),
         }
-        path = with_cells(self._formulas(tmp_path), tmp_path / "saved.xlsx", computed)
+        saved = tmp_path / "saved.xlsx"
+        path = with_cells(self._formulas(tmp_path), saved, computed, computed=True)
         lines = _lines(path, self.DEFAULTED)
         assert [(x["sale_id"], x["amount"], x["category"]) for x in lines] == [
             ("S-1", "120", "Hardware"),
@@ -466,6 +467,157 @@ class TestXlsxCells:
         path.write_text("ID,Date\n", encoding="utf-8")
         with pytest.raises(ReadError, match="not an xlsx workbook"):
             read_table(path)
+
+
+def _book(tmp_path: Path, *rows: Sequence[object], name: str = "x.xlsx") -> tuple[Path, Workbook]:
+    """A workbook of ``rows`` (ID, Date, Amount, Owner, Product), saved by
+    `_save` once the test has shaped it."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["ID", "Date", "Amount", "Owner", "Product"])
+    for row in rows:
+        sheet.append(row)
+    return tmp_path / name, book
+
+
+def _save(path: Path, book: Workbook) -> Path:
+    book.save(path)
+    return path
+
+
+def _named(path: Path, mapping: str) -> list[tuple[tuple[int, ...], str | None, str]]:
+    """The rows, columns and reasons ``path`` is refused with under ``mapping``."""
+    with pytest.raises(CrmRejectedError) as caught:
+        prepare(path, load_mapping(mapping))
+    return [(e.rows, e.column.name if e.column else None, e.reason) for e in caught.value.errors]
+
+
+class TestXlsxLayout:
+    """What a spreadsheet shows otherwise than its cells hold is refused by
+    row and column, or read as the user sees it — never read silently."""
+
+    DEFAULTED = BASE + 'category = { column = "Product", default = "software" }\n'
+    S1 = ("S-1", "2026-10-12", 100, "李伟", "hardware")
+    S2 = ("S-2", "2026-10-12", 200, "Chen Jing", None)
+
+    def test_a_cell_merged_cells_cover_is_refused_naming_the_range(self, tmp_path: Path) -> None:
+        """S-2's product line lay under S-1's, merged: read empty, it was
+        silently the mapping's default (software, not hardware)."""
+        path, book = _book(tmp_path, self.S1, self.S2)
+        book.active.merge_cells("E2:E3")  # type: ignore[union-attr]
+        [(rows, column, reason)] = _named(_save(path, book), self.DEFAULTED)
+        assert (rows, column) == ((3,), "Product")
+        assert reason.startswith("sale.category: the cell is one of the merged cells E2:E3")
+        assert "unmerge them and fill each cell" in reason
+
+    def test_a_merged_title_above_the_header_is_no_bad_row(self, tmp_path: Path) -> None:
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["Q4 closed-won deals"])
+        sheet.merge_cells("A1:E1")
+        sheet.append(["ID", "Date", "Amount", "Owner", "Product"])
+        sheet.append(self.S1)
+        path = _save(tmp_path / "x.xlsx", book)
+        [line] = _lines(
+            path, self.DEFAULTED.replace('name = "test"', 'name = "test"\nheader_row = 2')
+        )
+        assert (line["sale_id"], line["category"]) == ("S-1", "hardware")
+
+    def test_a_hidden_sheet_is_not_the_export(self, tmp_path: Path) -> None:
+        """The first sheet, hidden (a lookup table), was imported as the
+        export; without ``sheet`` the first sheet shown is, and a hidden one
+        is read only when the mapping names it."""
+        path, book = _book(tmp_path, ["X-9", "2026-10-12", 999, "李伟", "x"])
+        lookup = book.active
+        assert lookup is not None
+        lookup.title, lookup.sheet_state = "lookup", "hidden"
+        deals = book.create_sheet("Deals")
+        deals.append(["ID", "Date", "Amount", "Owner", "Product"])
+        deals.append(self.S1)
+        _save(path, book)
+        assert [x["sale_id"] for x in _lines(path, self.DEFAULTED)] == ["S-1"]
+        named = self.DEFAULTED.replace('name = "test"', 'name = "test"\nsheet = "lookup"')
+        assert [x["sale_id"] for x in _lines(path, named)] == ["X-9"]
+
+    def test_a_hidden_row_is_refused_unless_the_mapping_ignores_it(self, tmp_path: Path) -> None:
+        """A filter hides rows the file still holds: they were imported
+        unseen. A hidden row that would be stored is refused; one the mapping
+        ignores (the open deals a filter hides) stores nothing, and passes."""
+        mapping = TOP + 'kind = "Stage"\n' + TABLES + '[kinds]\nWon = "sale"\nOpen = "ignore"\n'
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["ID", "Date", "Amount", "Owner", "Stage"])
+        sheet.append(["S-1", "2026-10-12", 100, "李伟", "Won"])
+        sheet.append(["S-2", "2026-10-12", 200, "李伟", "Open"])
+        sheet.append(["S-3", "2026-10-12", 300, "李伟", "Won"])
+        sheet.auto_filter.ref = "A1:E4"
+        sheet.row_dimensions[3].hidden = True
+        path = _save(tmp_path / "x.xlsx", book)
+        assert [x["sale_id"] for x in _lines(path, mapping)] == ["S-1", "S-3"]
+        sheet.row_dimensions[4].hidden = True
+        [(rows, column, reason)] = _named(_save(path, book), mapping)
+        assert (rows, column) == ((4,), None)
+        assert reason.startswith("the row is hidden in the workbook (filtered out")
+
+    def test_a_header_formula_never_computed_names_its_cell(self, tmp_path: Path) -> None:
+        """It was "the header lacks Amount", though column C shows it."""
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["ID", "Date", '="Amount"', "Owner"])
+        sheet.append(self.S1[:4])
+        path = _save(tmp_path / "x.xlsx", book)
+        with pytest.raises(ReadError, match=r"^row 1, column C \(the header\): the cell holds a"):
+            prepare(path, load_mapping(BASE))
+
+    def test_a_sheet_kept_outside_xl_worksheets_is_read_for_its_formulas(
+        self, tmp_path: Path
+    ) -> None:
+        """Where a sheet lies is the workbook's word: one kept elsewhere in
+        the zip was never looked at for formulas (nor for bombs), so a
+        formula never computed read as empty — the product line its default."""
+        path, book = _book(
+            tmp_path, ["S-1", "2026-10-12", "=100+20", "李伟", "x"], [*self.S2[:4], '="hard"']
+        )
+        _save(path, book)
+        moved = tmp_path / "moved.xlsx"
+        with zipfile.ZipFile(path) as given, zipfile.ZipFile(moved, "w") as written:
+            for item in given.infolist():
+                data = given.read(item.filename).replace(b"worksheets/sheet1", b"data/deals")
+                written.writestr(item.filename.replace("worksheets/sheet1", "data/deals"), data)
+        named = [(rows, column) for rows, column, _ in _named(moved, self.DEFAULTED)]
+        assert named == [((2,), "Amount"), ((3,), "Product")]
+
+    def test_a_formula_value_a_program_left_is_no_value(self, tmp_path: Path) -> None:
+        """XlsxWriter writes a 0 as each formula's value and asks the
+        application to compute them on opening: the 0 was read, S-1's amount
+        stored as 0 and S-2's product line as "0"."""
+        path, book = _book(
+            tmp_path, ["S-1", "2026-10-12", "=100+20", "李伟", "x"], [*self.S2[:4], '="hard"']
+        )
+        zeros = {
+            "C2": '<c r="C2"><f>100+20</f><v>0</v></c>',
+            "E3": '<c r="E3"><f>"hard"</f><v>0</v></c>',
+        }
+        written = with_cells(_save(path, book), tmp_path / "xlsxwriter.xlsx", zeros)
+        errors = _named(written, self.DEFAULTED)
+        assert [(rows, column) for rows, column, _ in errors] == [
+            ((2,), "Amount"),
+            ((3,), "Product"),
+        ]
+        assert all("formula whose value was never computed" in reason for *_, reason in errors)
+
+    def test_a_cell_showing_an_error_is_refused(self, tmp_path: Path) -> None:
+        """A product line looked up to #N/A was stored as the category "#N/A"."""
+        path, book = _book(tmp_path, self.S1)
+        _save(path, book)
+        shown = with_cells(path, tmp_path / "na.xlsx", {"E2": '<c r="E2" t="e"><v>#N/A</v></c>'})
+        [(rows, column, reason)] = _named(shown, self.DEFAULTED)
+        assert (rows, column) == ((2,), "Product")
+        assert reason == "sale.category: the cell shows the error #N/A; correct it in the workbook"
 
 
 def _inflated(tmp_path: Path, owner: Iterator[bytes]) -> Path:
