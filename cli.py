@@ -325,8 +325,9 @@ def import_(
         str | None,
         typer.Option(
             "--encoding",
-            help="The CSV's encoding, e.g. gb18030 or cp1252 (default: the mapping's, else "
-            "UTF-8; a byte-order mark is read as UTF-8 or UTF-16).",
+            help="The CSV's encoding, e.g. gb18030 or cp1252 (default: UTF-8 if the file is "
+            "UTF-8, else the mapping's encoding, else refused: never guessed; a byte-order mark "
+            "wins: UTF-8 or UTF-16).",
         ),
     ] = None,
     db: DbOption = None,

@@ -49,6 +49,11 @@ def test_the_fixed_values_are_the_ones_the_code_knows() -> None:
         (["dispute", "resolve"], "<upheld|rejected>"),
         (["runs"], "calculated|approved|rejected|paid"),
         (["disputes"], "open|resolved"),
+        # (it said "default: the mapping's, else UTF-8": a UTF-8 file is read as UTF-8 first)
+        (
+            ["import"],
+            "default: UTF-8 if the file is UTF-8, else the mapping's encoding, else refused",
+        ),
     ],
 )
 def test_help_lists_the_values(command: list[str], values: str) -> None:
