@@ -369,7 +369,11 @@ def verify_links(
         if reason is None and row.position in pending:
             anchor = pending.pop(row.position)
             if row.link is not None and row.link.hash != anchor.hash:
-                reason = f"anchor {anchor} no longer holds: history was rewritten"
+                reason = (
+                    f"anchor {anchor} no longer holds: the chain's hash at position "
+                    f"{row.position} is {row.link.hash}, so history was rewritten — unless "
+                    "the anchor was miscopied: compare it with where it was published"
+                )
         if reason is not None:
             return ChainReport.broken(hasher.mode, checked, head, row.position, reason)
         checked += 1

@@ -310,6 +310,11 @@ class TestPlainChain:
         report = ledger.verify([anchor])
         assert (report.ok, report.broken_position) == (False, anchor.position)
         assert "rewritten" in str(report.reason)
+        # the hash it holds now, to compare with the published one (a miscopied
+        # anchor, which said only "history was rewritten", is told apart so)
+        now = ledger.read_log(anchor.position - 1, 1)[0]
+        assert f"hash at position {anchor.position} is {now.hash}" in str(report.reason)
+        assert "unless the anchor was miscopied" in str(report.reason)
         assert _cli_verify(db_url, "--anchor", str(anchor)).exit_code == 1
 
     def test_a_payroll_exports_head_anchors_what_the_run_recorded(
