@@ -75,6 +75,7 @@ from ledger.writes import (
     StreamReader,
 )
 from policies.pay_warnings import PayWarning, PlanTerms
+from policies.periods import iso_moment
 from policies.plan import Plan
 
 __all__ = ["Ledger", "Notice", "Outcome", "RecordResult"]
@@ -572,14 +573,13 @@ class Ledger(Application[UUID]):
         return position
 
     def _as_of_moment(self, text: str, field: str) -> int:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
+        moment = iso_moment(text)
+        if moment is None:
             raise InvalidInputError(
                 f"a position (e.g. 1200) or a timestamp with offset "
                 f"(e.g. 2026-10-01T00:00:00+08:00), got {text!r}",
                 field=field,
-            ) from None
+            )
         if moment.tzinfo is None:
             raise InvalidInputError(
                 f"a timestamp needs an offset (e.g. {text}+08:00), got {text!r}", field=field

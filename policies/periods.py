@@ -25,6 +25,7 @@ __all__ = [
     "PeriodKind",
     "after_the_day_of",
     "in_bounds",
+    "iso_moment",
     "parse_period",
     "period_of",
 ]
@@ -34,6 +35,9 @@ FIRST_YEAR = 2000
 LAST_YEAR = 2199
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII)
+# ISO 8601 as written: a date, then "T" or a space and a time (its offset optional)
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d.*)?|\d{8}(?:[Tt]\d.*)?", re.ASCII)
+_DATE_AT_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})", re.ASCII)
 _MONTHS_IN_QUARTER = 3
 _MONTHS_IN_YEAR = 12
 _QUARTERS_IN_YEAR = 4
@@ -169,3 +173,23 @@ def _period_of_month(kind: PeriodKind, year: int, month: int) -> Period:
 def _period(kind: PeriodKind, year: int, number: int) -> Period:
     """The shared `Period` of these fields (checked once)."""
     return Period(kind, year, number)
+
+
+def iso_moment(text: str) -> datetime | None:
+    """``text`` as an ISO 8601 date, or date and time, with its offset if it
+    has one; None when it is neither. A date with an offset
+    (``2026-09-30-05:00``, as XML writes one) is the start of that day at
+    that offset. Python's own reading takes any character between a date
+    and a time, so it read that date as 05:00 with no offset — the offset
+    lost, the time made up —; here a date and a time are apart by "T" or a
+    space only."""
+    text = text.strip()
+    if day := _DATE_AT_OFFSET.fullmatch(text):
+        offset = "+00:00" if day[2] == "Z" else day[2]
+        return datetime.fromisoformat(f"{day[1]}T00:00:00{offset}")
+    if not _ISO_MOMENT.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None

@@ -32,6 +32,7 @@ from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
 from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
 from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
 from policies.money import ungrouped
+from policies.periods import iso_moment
 
 __all__ = [
     "Cell",
@@ -343,10 +344,8 @@ def _plain(number: Decimal) -> str:
 def _moment(value: str, cell: Cell, name: str, formats: Sequence[str], zone: tzinfo | None) -> str:
     """A timestamp with an offset: ISO 8601 or one of the mapping's formats;
     one without an offset takes the mapping's timezone."""
-    parsed: datetime | None = None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+    parsed = iso_moment(value)
+    if parsed is None:
         for fmt in formats:
             try:
                 parsed = datetime.strptime(value, fmt)  # noqa: DTZ007 - zone applied below

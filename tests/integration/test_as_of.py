@@ -87,6 +87,18 @@ class TestTimestamps:
         error = _refused(lambda: filled.resolve_as_of("2026-10-01T00:00:00"))
         assert "offset" in error.reason
 
+    def test_a_date_with_an_offset_as_the_hint_says(self, filled: Ledger) -> None:
+        """A date alone is told to add an offset, "2026-10-01+08:00", which
+        was then refused in turn (read as 08:00 with no offset, the hint
+        "2026-10-01+08:00+08:00"): it is the day's start at that offset, here
+        before the ledger's first event."""
+        error = _refused(lambda: filled.resolve_as_of("2026-10-01"))
+        assert "e.g. 2026-10-01+08:00)" in error.reason
+        error = _refused(lambda: filled.resolve_as_of("2026-10-01+08:00"))
+        assert "2026-10-01+08:00 is before the first event" in error.reason
+        error = _refused(lambda: filled.resolve_as_of("2026-10-01x10:00+08:00"))
+        assert error.reason.startswith("a position (e.g. 1200) or a timestamp with offset")
+
 
 class TestAnEmptyLedger:
     def test_now_is_position_zero_and_nothing_else_exists(self, ledger: Ledger) -> None:

@@ -805,6 +805,22 @@ class TestConversion:
             'row 1: the mapping\'s sale.owner reads column "Owner", which the header lacks'
         )
 
+    def test_a_date_with_an_offset_is_that_day_at_that_offset(self, tmp_path: Path) -> None:
+        """``2026-09-30-05:00`` (a date and its offset, as XML writes one) was
+        read as 05:00 on that day with the mapping's offset (+08:00): the
+        offset lost, the time made up. Anything between a date and a time
+        but "T" or a space is no ISO 8601 (it was read as a separator)."""
+        text = "ID,Date,Amount,Owner\nS-1,2026-09-30-05:00,10,李伟\nS-2,2026-09-30Z,10,李伟\n"
+        lines = _lines(_csv(tmp_path, text), BASE)
+        assert [x["occurred_at"] for x in lines] == [
+            "2026-09-30T00:00:00-05:00",
+            "2026-09-30T00:00:00+00:00",
+        ]
+        [error] = _refused(tmp_path, "ID,Date,Amount,Owner\nS-1,2026-09-30x10:00,10,李伟\n", BASE)
+        assert str(error).startswith(
+            'row 2, column "Date" (B): sale.date: "2026-09-30x10:00" is not'
+        )
+
     def test_naive_time_without_timezone_refused(self, tmp_path: Path) -> None:
         path = _csv(tmp_path, "ID,Date,Amount,Owner\nS-1,2026-10-12 10:00,10,李伟\n")
         with pytest.raises(CrmRejectedError, match="has no UTC offset; set timezone"):
