@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.builders import ROOT, run_cli
+from tests.builders import ROOT, run_cli, with_sheets_edited
 
 CRM = ROOT / "samples" / "crm"
 
@@ -50,6 +50,24 @@ class TestCrmImport:
         )
         [error] = json.loads(as_json.stdout)["errors"]
         assert (error["rows"], error["column"], error["field"]) == ([7], "Amount", "amount")
+
+    def test_merged_cells_exit_1_naming_the_range(self, tmp_path: Path) -> None:
+        """The HubSpot sample with its rows 2 and 3's amounts merged (E3's
+        value no longer shown): row 3 is named with the range, nothing stored."""
+
+        def merged(xml: bytes) -> bytes:
+            merge = b'</sheetData><mergeCells count="1"><mergeCell ref="E2:E3"/></mergeCells>'
+            return xml.replace(b"</sheetData>", merge, 1)
+
+        _demo(tmp_path)
+        path = with_sheets_edited(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", merged)
+        result = run_cli("import", str(path), "--mapping", str(CRM / "hubspot.toml"), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "1 bad row(s); nothing was stored" in result.stderr
+        assert (
+            'row 3, column "Amount" (E): sale.amount: the cell is one of the merged cells E2:E3,'
+            in result.stderr
+        )
 
     def test_usage_errors(self, tmp_path: Path) -> None:
         """A CSV needs its mapping; a mapping that does not validate names its key."""
