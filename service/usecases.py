@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 from ledger.application import Ledger, RecordResult
-from ledger.errors import BatchRejectedError, InvalidInputError, LedgerError, NotFoundError
+from ledger.errors import (
+    BatchRejectedError,
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    LineError,
+    NotFoundError,
+)
 from ledger.events import (
     AdjustmentRequested,
     ApprovalGranted,
@@ -229,6 +236,8 @@ class UseCases:
         try:
             return adjustment_id, self.ledger.record(items, actor=actor)
         except BatchRejectedError as exc:
+            if found.resolved_at is not None:  # not this very resolution: another
+                raise _resolved_otherwise(dispute_id, found.resolved_at, len(items)) from None
             first = [e for e in exc.errors if e.line == 1]
             if adjustment_id is None or not first or len(first) == len(exc.errors):
                 raise
@@ -355,6 +364,18 @@ def check_resolution(outcome: str, amount: str | None) -> None:
         raise InvalidInputError("an upheld dispute books a non-zero amount", field="amount")
     if outcome != "upheld" and amount is not None:
         raise InvalidInputError("only an upheld dispute books an amount", field="amount")
+
+
+def _resolved_otherwise(dispute_id: str, resolved_at: datetime, line: int) -> BatchRejectedError:
+    """A second resolution of a dispute, unlike its first: refused as a
+    conflict saying so (it was named as its adjustment's or resolution's
+    "other content", to be corrected "with a later event", which no event is)."""
+    reason = (
+        f"dispute {dispute_id} was resolved on {resolved_at.date().isoformat()}, otherwise: "
+        "a dispute is resolved once, and its resolution stands; money still owed or "
+        "overpaid is an adjustment of its own"
+    )
+    return BatchRejectedError([LineError(line, "dispute_id", reason, "conflict", ConflictError)])
 
 
 def _nonzero(amount: str | None) -> bool:

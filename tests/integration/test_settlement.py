@@ -531,8 +531,14 @@ def test_a_dispute_and_its_resolution_sent_again_are_recorded_once(ledger: Ledge
     adjustment, resolved = use.resolve_dispute(first, **resolve)
     assert resolved.stored == 2
     assert use.resolve_dispute(first, **resolve)[1].skipped == 2
-    with pytest.raises(BatchRejectedError):  # one resolution
-        use.resolve_dispute(first, **{**resolve, "amount": "200.00"})
+    for other in ({"amount": "200.00"}, {"outcome": "rejected", "amount": None}):
+        with pytest.raises(BatchRejectedError) as refused:  # one resolution
+            use.resolve_dispute(first, **{**resolve, **other})
+        # (it was the adjustment's "other content", to correct "with a later event")
+        [error] = refused.value.errors
+        assert (error.field, error.status) == ("dispute_id", "conflict")
+        assert error.reason.startswith(f"dispute {first} was resolved on ")
+        assert "resolved once, and its resolution stands" in error.reason
     assert [e.type for e in ledger.read_log(head.position if head else 0)] == [
         "AdjustmentRequested",
         "DisputeResolved",
