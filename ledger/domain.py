@@ -134,14 +134,24 @@ class Receipt:
     actor: str
     occurred_at: datetime
 
-    def check_same(self, content_sha256: str, *, key: str, field: str) -> bool:
+    def check_same(self, content_sha256: str, *, key: str, field: str, once: bool = False) -> bool:
         """True when the fact is already stored identically; conflict otherwise.
 
         SPEC §2: an event whose key is stored with identical content is skipped;
-        one with other content is rejected as a conflict.
+        one with other content is rejected as a conflict. ``once``: a fact that
+        happens at most once to its stream (`LedgerAggregate.record_once`: a
+        cancellation, an overturning, a departure), which no later event
+        corrects — the refusal says when it was recorded and that it stands.
         """
         if self.content_sha256 == content_sha256:
             return True
+        if once:
+            raise ConflictError(
+                f"{key} is already recorded, otherwise (occurred "
+                f"{self.occurred_at.date().isoformat()}): it happens once and stands, "
+                "as recorded; money it should have changed is an adjustment of its own",
+                field=field,
+            )
         raise ConflictError(
             f"{key} is already stored with other content; correct it with a "
             "later event instead of re-sending it",
@@ -208,6 +218,7 @@ class LedgerAggregate(Aggregate):
                 envelope["content_sha256"],
                 key=f"{what} of {self.KIND} {self.key}",
                 field=f"{self.KIND}_id",
+                once=True,
             )
         getattr(self, f"_{attribute}")(**envelope)
         return True

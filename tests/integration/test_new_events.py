@@ -251,6 +251,28 @@ class TestPayOnCollection:
         q3 = Reports(collection).statement("r1", "2026-Q3")
         assert (_line(q3, "commission")["amount"], q3["unreleased"]) == ("0.00", "0.00")
 
+    def test_a_second_cancellation_unlike_the_first_is_refused_as_standing(
+        self, collection: Ledger
+    ) -> None:
+        """A sale is cancelled once: the same cancellation again is skipped; another
+        (a later day) is refused naming the day of the one recorded and that it
+        stands — not "correct it with a later event", which no event of a
+        cancellation is."""
+        cancelled = line(
+            "SaleCancelled", at="2026-08-13T10:00:00+08:00", sale_id="S1", reason="lost"
+        )
+        _import(collection, cancelled)
+        before = stored_count(collection)
+        _import(collection, cancelled)
+        assert stored_count(collection) == before, "the same cancellation again is skipped"
+        field, reason = _refused(
+            collection, {**cancelled, "occurred_at": "2026-09-01T10:00:00+08:00"}
+        )
+        assert field == "sale_id"
+        assert "the cancellation of sale S1 is already recorded" in reason
+        assert "occurred 2026-08-13" in reason and "happens once and stands" in reason
+        assert "later event" not in reason
+
     def test_unreleased_is_in_the_statement_text_and_its_response_model(
         self, collection: Ledger
     ) -> None:
