@@ -270,7 +270,8 @@ class TestPayOnCollection:
         )
         assert field == "sale_id"
         assert "the cancellation of sale S1 is already recorded" in reason
-        assert "occurred 2026-08-13" in reason and "happens once and stands" in reason
+        assert "occurred 2026-08-13" in reason
+        assert "happens once and stands" in reason
         assert "later event" not in reason
 
     def test_unreleased_is_in_the_statement_text_and_its_response_model(
