@@ -27,15 +27,12 @@ from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import Period, parse_period
 from projections.approvals import PendingRow
-from projections.balances import period_rows
 from projections.discipline_history import CaseEntry
 from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
 from projections.payout_runs import RunRow, RunStatus, currency_totals
 from projections.rows import ListPage, Row
 from projections.service import Reports
-from projections.statement import Calculator
 from projections.summary import check_window
-from projections.whatif import eligible
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -501,13 +498,10 @@ class WorkQueues:
         """The balances and attainment rows of a period the read models hold no
         row of, as of ``position``: one with nothing recorded for the rep (after
         the last period with a fact of theirs, say), which still has a statement
-        — a draw, a carried balance — and which a payout run covers; None when
-        the rep has no statement there (not enrolled by its end, gone before it
-        started, paid by another kind of period, no plan version in force)."""
-        facts, at = self.reports.rep_facts_at(rep_id, position)
-        if rep_id not in facts.reps or not eligible(facts, rep_id, period):
-            return None
-        return period_rows(facts, rep_id, Calculator(facts, at).statement(rep_id, period))
+        — a draw, a carried balance — and which a payout run covers
+        (`Reports.period_rows_at`: from the period's window, not the rep's
+        history, when that is exact); None when the rep has no statement there."""
+        return self.reports.period_rows_at(rep_id, period, position)
 
     def _period_rows(
         self, period: str, visible: Mapping[str, RepRow]

@@ -4,6 +4,7 @@ they compute nothing themselves."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -39,6 +40,7 @@ from ledger.rep import Rep
 from ledger.sale import sale_reps_of
 from policies.periods import Period, parse_period, period_of
 from policies.plan import Plan
+from projections.balances import period_rows
 from projections.bundle import bundle_document, rep_positions_by_replay
 from projections.diff import EventSummary, StatementDiff, diff_statements
 from projections.discipline_history import HistoryEntry, history_entries
@@ -287,9 +289,23 @@ class Reports:
     def _windowed_statement(
         self, rep_id: str, period: Period, position: int, locale: str
     ) -> dict[str, Any] | None:
-        """The statement as of ``position`` from only the events that reach into
-        the periods it needs, or None when that cannot be shown to be exact
-        (then the caller replays the rep's whole history).
+        """The statement as of ``position`` from `_window_calculator`'s facts, or
+        None when that cannot be shown to be exact."""
+        found = self._window_calculator(rep_id, period, position, locale)
+        if found is None:
+            return None
+        try:
+            return found[1].statement(rep_id, period)
+        except OutsideWindowError:
+            return None
+
+    def _window_calculator(
+        self, rep_id: str, period: Period, position: int, locale: str
+    ) -> tuple[LedgerFacts, Calculator] | None:
+        """The facts and calculator of the statement as of ``position`` from only
+        the events that reach into the periods it needs, or None when that
+        cannot be shown to be exact (then the caller replays the rep's whole
+        history).
 
         A period's own figures need its events (and a year of minor cases, the
         ladder's look-back), plus, when it is open, those of the paid periods
@@ -319,10 +335,30 @@ class Reports:
         calc = Calculator(
             facts, at, locale, known_totals=known, window_start=start, facts_from=read_from
         )
-        try:
-            return calc.statement(rep_id, period)
-        except OutsideWindowError:
+        return facts, calc
+
+    def period_rows_at(
+        self, rep_id: str, period: Period, position: int
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The balances and attainment rows of ``rep_id``'s ``period`` as of
+        ``position`` — for a period the read models hold no row of (nothing
+        recorded for the rep in it) — or None when the rep has no statement
+        there (not enrolled by its end, gone before it started, paid by another
+        kind of period, no plan version in force). Worked out from the period's
+        window and the stored total before it when that is exact (a few events,
+        not the rep's history: a summary asks this for every quiet rep), else
+        from the rep's whole replay."""
+        found = self._window_calculator(rep_id, period, position, "en")
+        if found is not None:
+            facts, calc = found
+            if not eligible(facts, rep_id, period):
+                return None
+            with contextlib.suppress(OutsideWindowError):
+                return period_rows(facts, rep_id, calc.statement(rep_id, period))
+        facts, at = self.rep_facts_at(rep_id, position)
+        if rep_id not in facts.reps or not eligible(facts, rep_id, period):
             return None
+        return period_rows(facts, rep_id, Calculator(facts, at).statement(rep_id, period))
 
     def _team_now(self, manager_id: str) -> list[str]:
         """`_team_of` by every reporting event stored (the team only grows)."""

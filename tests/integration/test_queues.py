@@ -327,3 +327,50 @@ def test_a_run_in_two_currencies_is_summed_in_each(queues: WorkQueues) -> None:
     ]
     assert item.amount is None
     assert "paying 1500.00 CNY, 500.00 USD" in item.about
+
+
+def test_a_quiet_period_is_worked_out_from_its_window_not_the_reps_history(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rep with many sales in 2026-Q3 and a negative total there carries it
+    into a 2026-Q4 with nothing recorded: the summary lists Q4 at its statement's
+    figures, worked out from the stored Q3 total and Q4's few events (the
+    enrolment, the plan) — not by replaying every sale of the rep per request."""
+    seeded(ledger, "r1")
+    ledger.import_lines(
+        jsonl(
+            *(sale(f"S{n:03d}", "r1", "1000.00") for n in range(40)),
+            line(
+                "AdjustmentRequested",
+                actor="fin-carl",
+                adjustment_id="ADJ-1",
+                rep_id="r1",
+                period="2026-Q3",
+                amount="-5000.00",
+                reason="advance repaid",
+            ),
+            line("ApprovalGranted", actor="fin-amy", subject_id="ADJ-1"),
+        ),
+        actor="crm-sync",
+    )
+    queues = WorkQueues(Reports(ledger))
+    queues.summary(FINANCE, "2026-Q3")  # caught up
+    read: list[int] = []
+    positions_read = ledger.read_positions
+
+    def counting(positions: Any) -> Any:
+        listed = list(positions)
+        read.extend(listed)
+        return positions_read(listed)
+
+    monkeypatch.setattr(ledger, "read_positions", counting)
+    summary = queues.summary(FINANCE, "2026-Q4")
+    assert [(i.rep_id, i.total, i.payable) for i in summary.items] == [
+        ("r1", "-3000.00", "0.00")  # 40 × 1000 × 5 % − 5000, carried
+    ]
+    assert len(read) < 10, f"{len(read)} events read for one quiet period"
+    monkeypatch.setattr(ledger, "read_positions", positions_read)
+    statements, _ = queues.reports.plan_run("2026-Q4")
+    assert [(s["rep_id"], s["total"], s["payable"]) for s in statements] == [
+        ("r1", "-3000.00", "0.00")
+    ]
