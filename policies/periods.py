@@ -28,6 +28,7 @@ __all__ = [
     "iso_moment",
     "parse_period",
     "period_of",
+    "period_of_day",
 ]
 
 PeriodKind = Literal["month", "quarter"]
@@ -160,6 +161,11 @@ def period_of(occurred_at: datetime, kind: PeriodKind) -> Period:
         msg = "occurred_at needs an offset to have a period"
         raise ValueError(msg)
     return _period_of_month(kind, occurred_at.year, occurred_at.month)
+
+
+def period_of_day(day: date, kind: PeriodKind) -> Period:
+    """The period of ``kind`` that holds ``day``."""
+    return _period_of_month(kind, day.year, day.month)
 
 
 @lru_cache(maxsize=4096)

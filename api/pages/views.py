@@ -8,6 +8,7 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from ledger.chain_guard import BOUNDED_CHECK_POSITIONS
 from ledger.errors import NotFoundError
 from policies.explanation import Step
 from policies.pay_warnings import PayWarning
-from policies.periods import parse_period
+from policies.periods import parse_period, period_of_day
 from policies.plan import Plan
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from projections.disputes import team_on
@@ -34,6 +35,7 @@ __all__ = [
     "STEPS_PER_LINE",
     "Overview",
     "PeriodSummary",
+    "begun_periods",
     "bucket",
     "default_period",
     "line_events",
@@ -75,6 +77,24 @@ DASHBOARD_CHAIN_POSITIONS = BOUNDED_CHECK_POSITIONS
 def period_key(period: str) -> tuple[int, int, str]:
     parsed = parse_period(period)
     return (parsed.first_day.toordinal(), -parsed.last_day.toordinal(), period)
+
+
+def begun_periods(keys: Iterable[str], today: date) -> list[str]:
+    """The periods a page offers, newest first: those with rows (``keys``),
+    and of each kind among them every period from its first up to the one
+    ``today`` is in — a period already begun in which a rep has recorded
+    nothing still has their statement (a carried balance, a draw), which the
+    period summary lists and a payout run covers."""
+    found = set(keys)
+    for kind in ("month", "quarter"):
+        kept = [parse_period(key) for key in found if parse_period(key).kind == kind]
+        if not kept:
+            continue
+        period, now = min(kept), period_of_day(today, kind)
+        while period < now:
+            period = period.next()
+            found.add(str(period))
+    return sorted(found, key=period_key, reverse=True)
 
 
 def _runs_by_rep(reports: Reports, runs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -427,7 +447,7 @@ def period_summary(
     store = reports.projector.store
     with reports.snapshot():
         keys = {key for _, key, _ in store.fields("balances", ("currency",))}
-        periods = sorted(keys, key=period_key, reverse=True)
+        periods = begun_periods(keys, reports.today())
         chosen = wanted if wanted in periods else _default_period_scores(store, periods)[0]
     if chosen is None:
         return PeriodSummary(periods, None)

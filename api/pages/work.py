@@ -23,10 +23,13 @@ from api.pages import views
 from api.pages.payouts import rejection_problem, waiting_item, waiting_items
 from api.pages.routes import Page, check_rep_access, noted_redirect, page_of, serve, serve_form
 from api.routes.approvals import post_approval
+from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
 from presentation import history_texts
 from projections.disputes import manager_on
+from projections.queues import MAX_LIMIT, WorkQueues
+from projections.queues import Page as Window
 from projections.storage import ViewStore
 
 __all__ = ["router"]
@@ -65,34 +68,34 @@ def team(request: Request) -> Response:
             balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
             scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
             waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
-        periods = sorted(
-            {key for rows in balances.values() for key in rows},
-            key=views.period_key,
-            reverse=True,
-        )
+        periods = views.begun_periods({key for rows in balances.values() for key in rows}, day)
         measured = Counter(
             key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
         )
         wanted = request.query_params.get("period")
         period = wanted if wanted in periods else views.default_period(periods, measured)
-        rows = []
-        for rep_id in reps:
-            balance = balances[rep_id].get(period) if period else None
-            attainment = scores[rep_id].get(period) if period else None
-            if balance is None:
-                continue
-            rows.append(
-                {
-                    "rep_id": rep_id,
-                    "attainment": (attainment or {}).get("attainment"),
-                    "tier": (attainment or {}).get("tier_coefficient"),
-                    "payable": balance["payable"],
-                    "total": balance["total"],
-                    "status": views.shown_status(
-                        balance.get("status", "open"), corrected=bool(balance.get("corrected"))
-                    ),
-                }
-            )
+        # the period summary's rows (every rep of the team it lists, one with
+        # nothing recorded in the period too, at the figures and status a payout
+        # run holds): the Team page and Payouts agree rep for rep
+        listed = (
+            WorkQueues(page.reports).summary(viewer_of(page.who), period, page=Window(0, MAX_LIMIT))
+            if period
+            else None
+        )
+        corrected = {
+            rep for rep, rows in balances.items() if rows.get(period or "", {}).get("corrected")
+        }
+        rows = [
+            {
+                "rep_id": item.rep_id,
+                "attainment": item.attainment,
+                "tier": item.tier_coefficient,
+                "payable": item.payable,
+                "total": item.total,
+                "status": views.shown_status(item.status, corrected=item.rep_id in corrected),
+            }
+            for item in (listed.items if listed else [])
+        ]
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)
         return page.render(
             "team.html",

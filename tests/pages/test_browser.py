@@ -406,6 +406,19 @@ class TestPagesPerRole:
         assert expected in page.inner_text("main")
         shot_in(page, name, lang, phone)
 
+    def test_a_quiet_month_on_team(self, server: Server, open_page: Any) -> None:
+        """October 2026, in which the demo's inside team recorded nothing, is
+        offered on lead He's Team and lists both reps, as the period summary
+        and a payout run of October do."""
+        page = open_page(server.link("lead-he", "manager"), "/app/team", lang="en")
+        page.select_option("#period", "2026-10")
+        page.click("form.inline button[type=submit]")
+        page.wait_for_url(lambda url: url.endswith("period=2026-10"))
+        table = page.inner_text("#team-h + *")
+        assert "rep-sun" in table
+        assert "rep-xu" in table
+        shot_in(page, "team-quiet-month", "en")
+
 
 class TestBola:
     @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -67,16 +68,31 @@ class Site:
         ]
 
 
-@pytest.fixture
-def site(db_url: str) -> Iterator[Site]:
+@contextmanager
+def _demo_site(db_url: str, today: date | None = None) -> Iterator[Site]:
+    """The demo served, on ``today`` when given (else the UTC date)."""
     ledger = Ledger(db_url)
     demo = run_demo(ledger)
     settings = Settings(database_url=db_url, token_secret=SECRET)  # type: ignore[arg-type]
-    app = create_app(settings, ledger=ledger)
+    app = create_app(settings, ledger=ledger, today=None if today is None else lambda: today)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Site(client, ledger, app.state.signin_codes, demo)
     if app.state.stopped_cleanly:  # else a thread still reads: leave it to the exit
         ledger.close()
+
+
+@pytest.fixture
+def site(db_url: str) -> Iterator[Site]:
+    with _demo_site(db_url) as served:
+        yield served
+
+
+@pytest.fixture
+def november_site(db_url: str) -> Iterator[Site]:
+    """The demo on 20 November 2026: its inside team (paid by the month) has
+    nothing recorded in October or November."""
+    with _demo_site(db_url, date(2026, 11, 20)) as served:
+        yield served
 
 
 STATEMENT = "/app/reps/rep-li/statements/2026-Q3"
@@ -1432,6 +1448,67 @@ class TestPayouts:
         assert (
             site.client.get(f"/app/payouts/runs/{site.demo.run_id}/export.csv").status_code == 403
         )
+
+
+def _team_rows(html: str) -> list[str]:
+    """The reps of the Team page's table, in order."""
+    section = html[html.index('id="team-h"') : html.index('id="tdist-h"')]
+    return re.findall(r'rep-id">\(([^)]+)\)', section)
+
+
+def _offered(html: str) -> tuple[list[str], str | None]:
+    """The periods a page's period switch offers, and the one selected."""
+    selected = re.search(r'<option value="([^"]+)" selected>', html)
+    return re.findall(r'<option value="([^"]+)"', html), selected and selected.group(1)
+
+
+class TestQuietPeriods:
+    """A period begun in which a rep has recorded nothing (October and November
+    for the demo's inside team, on 20 November) has a statement all the same,
+    which a payout run covers and the period summary lists: the Team and
+    Payouts pages offer it and list those reps at those figures."""
+
+    def test_the_team_page_offers_and_lists_a_quiet_month(self, november_site: Site) -> None:
+        site = november_site
+        site.sign_in("lead-he", "manager")
+        offered, selected = _offered(site.client.get("/app/team").text)
+        assert offered == ["2026-11", "2026-10", "2026-09", "2026-08", "2026-07"]
+        assert selected == "2026-09"  # still the latest month anyone is measured in
+        page = site.client.get("/app/team?period=2026-11").text
+        assert _offered(page)[1] == "2026-11"
+        api = site.client.get("/periods/2026-11/summary", headers=site.bearer()).json()
+        assert [i["rep_id"] for i in api["items"]] == ["rep-sun", "rep-xu"]
+        assert _team_rows(page) == ["rep-sun", "rep-xu"]
+        for item in api["items"]:
+            row = page[page.index(named(item["rep_id"])) :]
+            assert money(item["payable"]) in row[: row.index("</tr>")]
+
+    def test_the_team_page_lists_every_rep_the_summary_does(self, november_site: Site) -> None:
+        """The same reps, figures and status on Team as in the period summary, for
+        every period offered (a rep quiet in a period was left out of Team)."""
+        site = november_site
+        for manager in ("lead-he", "mgr-zhao"):
+            site.sign_in(manager, "manager")
+            for period in _offered(site.client.get("/app/team").text)[0]:
+                page = site.client.get(f"/app/team?period={period}").text
+                api = site.client.get(f"/periods/{period}/summary", headers=site.bearer())
+                items = api.json()["items"]
+                assert _team_rows(page) == [i["rep_id"] for i in items], period
+                for item in items:
+                    row = page[page.index(named(item["rep_id"])) :]
+                    row = row[: row.index("</tr>")]
+                    assert money(item["total"]) in row, (period, item["rep_id"])
+
+    def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
+        site = november_site
+        site.sign_in("fin-amy", "finance")
+        offered, _ = _offered(site.client.get("/app/payouts").text)
+        assert {"2026-11", "2026-10", "2026-Q4"} <= set(offered)
+        page = site.client.get("/app/payouts?period=2026-10").text
+        assert _offered(page)[1] == "2026-10"
+        section = page[page.index('id="psum-h"') : page.index('id="runs-h"')]
+        assert named("rep-sun") in section
+        assert named("rep-xu") in section
 
 
 class TestTeamAndCases:
