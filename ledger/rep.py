@@ -45,6 +45,10 @@ class Rep(LedgerAggregate):
         # (from, manager id) of the enrolment and of each transfer naming a manager
         managers: list[tuple[datetime, str | None]]
         team: str | None
+        # (from, the manager_id and team it names) of each transfer
+        transfers: list[tuple[datetime, dict[str, str]]]
+        # (period, kpi) -> the latest occurred_at among the rep's scores of it
+        scored: dict[tuple[str, str], datetime]
         facts: set[str]  # the content hashes of its keyless facts
         left: Receipt | None
 
@@ -54,6 +58,8 @@ class Rep(LedgerAggregate):
         self.manager_id = self.data.get("manager_id")
         self.managers = [(self.recorded.occurred_at, self.manager_id)]
         self.team = self.data.get("team")
+        self.transfers = []
+        self.scored = {}
         self.facts = set()
 
     __init__ = created_by("RepEnrolled", keeps=("rep_id",), later=("left",), then=_enrolled)
@@ -107,7 +113,35 @@ class Rep(LedgerAggregate):
         self.plans.append((occurred_at, data["plan_id"]))
         self.facts.add(content_sha256)
 
-    _KpiScored = _fact_event("KpiScored")
+    def same_instant_transfer(self, occurred_at: datetime, data: dict[str, Any]) -> list[str]:
+        """The fields (``manager_id``, ``team``) that an earlier transfer taking
+        effect at the same instant as ``occurred_at`` sets to another value
+        than ``data`` does: which of the two is in force is then the order they
+        were recorded in, not their dates."""
+        return sorted(
+            {
+                name
+                for at, named in self.transfers
+                if at == occurred_at
+                for name, value in named.items()
+                if name in data and data[name] != value
+            }
+        )
+
+    def latest_score(self, period: str, kpi: str) -> datetime | None:
+        """The latest ``occurred_at`` of the rep's scores of ``kpi`` for ``period``."""
+        return self.scored.get((period, kpi))
+
+    @event("KpiScored", topic=event_topic("KpiScored"))
+    def _KpiScored(  # noqa: N802 - named after its event type (`record_fact`)
+        self, occurred_at: datetime, actor: str, content_sha256: str, data: dict[str, Any]
+    ) -> None:
+        del actor
+        key = (data["period"], data["kpi"])
+        latest = self.scored.get(key)
+        self.scored[key] = occurred_at if latest is None else max(latest, occurred_at)
+        self.facts.add(content_sha256)
+
     _CoachingRecorded = _fact_event("CoachingRecorded")
 
     @event("RepTransferred", topic=event_topic("RepTransferred"))
@@ -120,6 +154,8 @@ class Rep(LedgerAggregate):
             self.managers.append((occurred_at, self.manager_id))
         if "team" in data:
             self.team = data["team"]
+        named = {k: data[k] for k in ("manager_id", "team") if data.get(k) is not None}
+        self.transfers.append((occurred_at, named))
         self.facts.add(content_sha256)
 
     _left = receipt_event("RepLeft", "left")

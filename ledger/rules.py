@@ -54,6 +54,8 @@ from policies.pay_warnings import (
     manager_warning,
     no_plan_warning,
     override_warning,
+    rescored_warning,
+    same_instant_warning,
     splits_warning,
 )
 from policies.periods import PeriodKind, after_the_day_of, parse_period, period_of
@@ -282,10 +284,14 @@ def rep_fact(st: Staging, item: Input) -> None:
         _check_period_kind(st, item, rep)
     if item.signed_zero_sha256() in rep.facts:
         return  # stored before zero was unsigned (a score of "-0"): the same fact
+    scored = rep.latest_score(data["period"], data["kpi"]) if item.type == "KpiScored" else None
     if rep.record_fact(item.type, **item.kwargs()):
         st.collect(rep)
         if item.type == "KpiScored":
             _warn_kpi(st, rep, item)
+            if scored is not None:
+                kpi, period = data["kpi"], data["period"]
+                st.warn(rescored_warning(rep.rep_id, kpi, period, item.occurred_at, scored))
 
 
 def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
@@ -502,6 +508,9 @@ def rep_transferred(st: Staging, item: Input) -> None:
         _check_manager(rep.rep_id, item.data.get("manager_id"))
         _warn_manager(st, rep.rep_id, item)
         _not_before_enrolment(rep, item, "a transfer")
+        fields = rep.same_instant_transfer(item.occurred_at, item.data)
+        if fields:
+            st.warn(same_instant_warning(rep.rep_id, item.occurred_at, fields))
 
     _record_on(st, item, (Rep, "rep_id", "rep"), partial(Rep.record_fact, type_=item.type), check)
 

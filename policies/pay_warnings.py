@@ -25,7 +25,14 @@ what was meant — and says so, in the write's answer and on the statement:
   to a ``manager_id`` written as the manager's rep id;
 - ``manager_left``: a rep enrolled or moved under a manager (a rep too) after
   the day that manager left: they report to someone gone, who earns no override
-  on their sales from then on.
+  on their sales from then on;
+- ``transfer_same_instant``: a transfer of a rep that takes effect at the same
+  instant as another of theirs and sets its manager or team otherwise: the one
+  recorded last is in force, whatever the two were meant to say in order;
+- ``kpi_score_replaces`` and ``kpi_score_outdated``: a second score of a rep's
+  KPI for one period — the latest by ``occurred_at`` counts (then the one
+  recorded last), so it replaces the one stored or, dated before it, is stored
+  but does not count.
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -40,7 +47,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
@@ -61,6 +68,8 @@ __all__ = [
     "no_plan_warning",
     "override_warning",
     "period_warnings",
+    "rescored_warning",
+    "same_instant_warning",
     "splits_warning",
     "terms_in_force",
 ]
@@ -256,6 +265,29 @@ def manager_left_warning(rep_id: str, manager_id: str, left_on: date) -> PayWarn
         (),
         "manager_id",
     )
+
+
+def same_instant_warning(rep_id: str, occurred_at: datetime, fields: Sequence[str]) -> PayWarning:
+    """A transfer of ``rep_id`` taking effect at the instant another one does,
+    setting ``fields`` otherwise: the one recorded last is in force."""
+    return PayWarning(
+        "transfer_same_instant",
+        {"rep_id": rep_id, "occurred_at": occurred_at.isoformat(), "fields": ", ".join(fields)},
+        (),
+        "occurred_at",
+    )
+
+
+def rescored_warning(
+    rep_id: str, kpi: str, period: str, occurred_at: datetime, other_at: datetime
+) -> PayWarning:
+    """A second score of ``rep_id``'s ``kpi`` for ``period``, dated
+    ``occurred_at``: the latest by ``occurred_at`` counts (ties: the one
+    recorded last), so it replaces the score dated ``other_at`` or, dated
+    before it, does not count."""
+    code = "kpi_score_outdated" if occurred_at < other_at else "kpi_score_replaces"
+    values = {"rep_id": rep_id, "kpi": kpi, "period": period, "other_at": other_at.isoformat()}
+    return PayWarning(code, values, (), "occurred_at")
 
 
 def no_plan_warning(sale_id: str, plan_id: str, period: Period) -> PayWarning:

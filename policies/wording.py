@@ -189,6 +189,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{rep_id} is put under {manager_id}, who left on {left_on}: they report to "
             "a manager who has gone, who earns no override on their sales from then on"
         ),
+        "transfer_same_instant": (
+            "Another transfer of {rep_id} takes effect at the same instant "
+            "({occurred_at}) with another {fields}: the one recorded last is in force "
+            "from then on; date them apart if both should count, in order"
+        ),
+        "kpi_score_replaces": (
+            "{rep_id} already has a {kpi} score for {period} (dated {other_at}): this "
+            "one, dated at or after it, replaces it"
+        ),
+        "kpi_score_outdated": (
+            "{rep_id} already has a {kpi} score for {period} dated later ({other_at}): "
+            "this one is stored but does not count — the latest by occurred_at counts; "
+            "date a correction at or after the score it corrects"
+        ),
         "override_unfollowed": (
             "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
             "yet: whether its managers have reports could not be checked; an override "
@@ -340,6 +354,18 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "manager_left": (
             "{rep_id} 被划归 {manager_id} 管理，但 {manager_id} 已于 {left_on} 离职："
             "其经理已不在职，此后不会从其销售中获得管理提成"
+        ),
+        "transfer_same_instant": (
+            "{rep_id} 的另一次调动在同一时刻（{occurred_at}）生效，且 {fields} 不同："
+            "此后以最后记录的一次为准；如两次都应按先后生效，请把日期错开"
+        ),
+        "kpi_score_replaces": (
+            "{rep_id} 在 {period} 已有 {kpi} 评分（日期 {other_at}）："
+            "本次评分日期不早于它，取而代之"
+        ),
+        "kpi_score_outdated": (
+            "{rep_id} 在 {period} 已有日期更晚的 {kpi} 评分（{other_at}）：本次评分已记录但不计入——"
+            "以 occurred_at 最晚的为准；更正评分请使用不早于原评分的日期"
         ),
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
@@ -622,6 +648,9 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "override_unfollowed": "plan_id #plan_version",
     "manager_lookalike": "rep_id manager_id manager_rep",
     "manager_left": "rep_id manager_id left_on",
+    "transfer_same_instant": "rep_id occurred_at fields",
+    "kpi_score_replaces": "rep_id kpi period other_at",
+    "kpi_score_outdated": "rep_id kpi period other_at",
     "no_plan_in_force": "sale_id period plan_id",
 }
 STEP_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {

@@ -24,6 +24,15 @@ def _kpi(kind: str, kpi: str, **extra: Any) -> dict[str, Any]:
     return line(kind, actor="mgr-zhao", **fields, **extra)
 
 
+def _said_and_stored(result: Any, english: str, *, stored: int, index: int = 0) -> None:
+    """The answer's ``index``-th warning reads ``english`` (and in Chinese names
+    its rep id, the first of its values), and every input was stored as written."""
+    warning = result.warnings[index][1]
+    assert render_warning(warning, "en") == english
+    assert next(iter(warning.values.values())) in render_warning(warning, "zh-CN")
+    assert result.stored == stored
+
+
 def _event_ids(ledger: Ledger, result: Any) -> list[str]:
     return [str(o.event_id) for o in result.outcomes]
 
@@ -206,13 +215,13 @@ class TestManagerLookalike:
                 "manager_id",
             ),
         ]
-        assert render_warning(result.warnings[0][1], "en") == (
+        _said_and_stored(
+            result,
             "manager_id Lead-He is rep lead-he's id in another spelling: lead-he manages r2, "
             "but an override is paid only to a manager_id written as the manager's rep id, so "
-            "lead-he earns none on r2's sales; write it as lead-he"
+            "lead-he earns none on r2's sales; write it as lead-he",
+            stored=5,
         )
-        assert "lead-he" in render_warning(result.warnings[0][1], "zh-CN")
-        assert result.stored == 5  # accepted as written
 
 
 class TestManagerLeft:
@@ -254,3 +263,83 @@ def test_a_clean_statement_has_no_warnings(ledger: Ledger) -> None:
     seeded(ledger, "r1")
     ledger.import_lines(jsonl(sale("S1", "r1", category="software")), actor="crm")
     assert Reports(ledger).statement("r1", "2026-Q3")["warnings"] == []
+
+
+class TestTransfersAtOneInstant:
+    def test_two_transfers_of_a_rep_at_the_same_instant_are_said(self, ledger: Ledger) -> None:
+        """r1 moved to m1 and to m2 at one instant (09:00 in Shanghai is 01:00
+        UTC): which one is in force is the one recorded last — said, naming the
+        field they disagree on. A team-only move at that instant agrees with
+        both (it names no manager), and a move at another instant is not said."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("m1"), enrol("m2"), enrol("r1")), actor="hr-sync")
+        moved = {"actor": "hr-sync", "rep_id": "r1"}
+        result = ledger.import_lines(
+            jsonl(
+                line("RepTransferred", at="2026-09-01T09:00:00+08:00", manager_id="m1", **moved),
+                line("RepTransferred", at="2026-09-01T09:00:00+08:00", team="north", **moved),
+                line("RepTransferred", at="2026-09-01T01:00:00+00:00", manager_id="m2", **moved),
+                line("RepTransferred", at="2026-09-02T09:00:00+08:00", manager_id="m1", **moved),
+            ),
+            actor="hr-sync",
+        )
+        at = "2026-09-01T01:00:00+00:00"  # the instant as the third transfer wrote it
+        said = {"rep_id": "r1", "occurred_at": at, "fields": "manager_id"}
+        assert [(n, w.code, w.values) for n, w in result.warnings] == [
+            (3, "transfer_same_instant", said)
+        ]
+        _said_and_stored(
+            result,
+            "Another transfer of r1 takes effect at the same instant "
+            "(2026-09-01T01:00:00+00:00) with another manager_id: the one recorded last "
+            "is in force from then on; date them apart if both should count, in order",
+            stored=4,
+        )
+
+
+class TestKpiRescored:
+    def test_a_second_score_for_one_kpi_and_period_says_which_counts(self, ledger: Ledger) -> None:
+        """A second customer_satisfaction score of r1 for 2026-Q3 is said: dated
+        at or after the one stored it replaces it; dated before, it is stored
+        but does not count (README: the latest by occurred_at counts). Another
+        KPI, another period or the same score re-sent are not said."""
+        seeded(ledger, "r1")
+        first = _kpi("KpiScored", "customer_satisfaction", at="2026-09-20T10:00:00+08:00")
+        result = ledger.import_lines(
+            jsonl(
+                first,
+                _kpi("KpiScored", "market_feedback"),
+                first,  # the same fact again: skipped
+                _kpi("KpiScored", "customer_satisfaction", at="2026-09-20T10:00:00+08:00")
+                | {"score": "0.95"},
+                _kpi("KpiScored", "customer_satisfaction", at="2026-09-01T10:00:00+08:00")
+                | {"score": "0.5"},
+                _kpi("KpiScored", "customer_satisfaction", at="2026-10-02T10:00:00+08:00")
+                | {"period": "2026-Q4"},
+            ),
+            actor="mgr-zhao",
+        )
+        said = {
+            "rep_id": "r1",
+            "kpi": "customer_satisfaction",
+            "period": "2026-Q3",
+            "other_at": "2026-09-20T10:00:00+08:00",
+        }
+        assert [(n, w.code, w.values, w.field) for n, w in result.warnings] == [
+            (4, "kpi_score_replaces", said, "occurred_at"),
+            (5, "kpi_score_outdated", said, "occurred_at"),
+        ]
+        _said_and_stored(
+            result,
+            "r1 already has a customer_satisfaction score for 2026-Q3 (dated "
+            "2026-09-20T10:00:00+08:00): this one, dated at or after it, replaces it",
+            stored=5,  # the re-sent score skipped
+        )
+        _said_and_stored(
+            result,
+            "r1 already has a customer_satisfaction score for 2026-Q3 dated later "
+            "(2026-09-20T10:00:00+08:00): this one is stored but does not count — the "
+            "latest by occurred_at counts; date a correction at or after the score it corrects",
+            stored=5,
+            index=1,
+        )
