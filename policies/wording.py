@@ -437,6 +437,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "sanction_points": "{points} points",
         "sanction_none_while": "none while {approval}",
         "sanction_none": "none",
+        "sanction_fined": "fined {amount} (the amount involved)",
         "demo_recorded": (
             "Recorded {events} events: a quarter of the east field-sales team (3 reps), "
             "payout run {run_id} approved and paid, then a late cancellation and a dispute; "
@@ -502,6 +503,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "sanction_points": "扣 {points} 分",
         "sanction_none_while": "{approval}，暂无处分",
         "sanction_none": "无",
+        "sanction_fined": "按涉及金额罚款 {amount}",
         "demo_recorded": (
             "已记录 {events} 个事件：东区外勤销售团队（3 名销售代表）的一个季度，"
             "付款批次 {run_id} 已批准并支付，随后一笔迟到的取消和一项争议；"

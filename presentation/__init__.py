@@ -11,7 +11,7 @@ stores figures without knowing how they will be shown (nor importing rich).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.markup import escape
@@ -55,9 +55,14 @@ def _term(locale: str, value: Any) -> str:
     return TERMS[locale].get(text, text)
 
 
-def sanction_text(sanction: str | None, locale: str) -> str:
+# A red-line sanction's fine, as the history's read model states it.
+_FINED: Final = "fined the amount involved"
+
+
+def sanction_text(sanction: str | None, locale: str, amount: str | None = None) -> str:
     """A history entry's sanction in words: a rung (``points:2``), ``none while
-    <approval>``, or what a red-line case costs (parts joined by commas)."""
+    <approval>``, or what a red-line case costs (parts joined by commas; its
+    fine as the case's ``amount``, when it has one)."""
     if not sanction:
         return phrase(locale, "sanction_none")
     if sanction.startswith("points:"):
@@ -66,7 +71,12 @@ def sanction_text(sanction: str | None, locale: str) -> str:
         approval = _term(locale, sanction.removeprefix("none while "))
         return phrase(locale, "sanction_none_while", approval=approval)
     separator = "，" if locale == "zh-CN" else ", "
-    return separator.join(_term(locale, part) for part in sanction.split(", "))
+    return separator.join(
+        phrase(locale, "sanction_fined", amount=amount)
+        if part == _FINED and amount is not None
+        else _term(locale, part)
+        for part in sanction.split(", ")
+    )
 
 
 def fields(record: Mapping[str, Any], *names: str) -> dict[str, Any]:
@@ -85,7 +95,7 @@ def _history_line(entry: HistoryEntry, locale: str) -> str:
             date=date,
             severity=_term(locale, entry.severity),
             approval=_term(locale, entry.approval),
-            sanction=sanction_text(entry.sanction, locale),
+            sanction=sanction_text(entry.sanction, locale, entry.amount),
             overturned=mark,
             case_id=entry.case_id,
             code=entry.code,

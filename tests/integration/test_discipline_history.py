@@ -15,9 +15,33 @@ import json
 import pytest
 
 from ledger.application import Ledger
+from presentation import history_texts
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from tests.builders import invoke_cli, jsonl, line, seeded
+
+
+def _red_line_approved() -> tuple[dict[str, object], ...]:
+    """rep-li's red-line false expense claim of 2500.50, approved by compliance."""
+    return (
+        line(
+            "ViolationRecorded",
+            at="2026-08-03T10:00:00+08:00",
+            actor="cmp-officer",
+            case_id="CASE-RL",
+            rep_id="rep-li",
+            code="false_expense",
+            severity="red_line",
+            description="taxi receipts for visits that did not happen",
+            amount="2500.50",
+        ),
+        line(
+            "ApprovalGranted",
+            at="2026-08-04T10:00:00+08:00",
+            actor="cmp-head",
+            subject_id="CASE-RL",
+        ),
+    )
 
 
 @pytest.fixture
@@ -25,23 +49,7 @@ def reports(ledger: Ledger) -> Reports:
     seeded(ledger, "rep-li")
     ledger.import_lines(
         jsonl(
-            line(
-                "ViolationRecorded",
-                at="2026-08-03T10:00:00+08:00",
-                actor="cmp-officer",
-                case_id="CASE-RL",
-                rep_id="rep-li",
-                code="false_expense",
-                severity="red_line",
-                description="taxi receipts for visits that did not happen",
-                amount="2500.50",
-            ),
-            line(
-                "ApprovalGranted",
-                at="2026-08-04T10:00:00+08:00",
-                actor="cmp-head",
-                subject_id="CASE-RL",
-            ),
+            *_red_line_approved(),
             line(
                 "ViolationRecorded",
                 at="2026-08-15T09:00:00+08:00",
@@ -118,3 +126,15 @@ class TestHistory:
             "coaching",
             "overturned",
         ]
+
+
+def test_a_red_line_fine_names_its_amount(ledger: Ledger) -> None:
+    """Compliance and the rep read what an approved red-line case fined: the
+    amount involved, in numbers, in both languages (it said only "fined the
+    amount involved")."""
+    seeded(ledger, "rep-li")
+    ledger.import_lines(jsonl(*_red_line_approved()), actor="import")
+    (entry,) = history_texts(Reports(ledger).history("rep-li"), "en")
+    assert entry["text"].endswith("sanction bonus forfeited, fined 2500.50 (the amount involved)")
+    (zh,) = history_texts(Reports(ledger).history("rep-li"), "zh-CN")
+    assert zh["text"].endswith("按涉及金额罚款 2500.50")

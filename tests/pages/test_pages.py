@@ -1660,7 +1660,9 @@ class TestTeamAndCases:
     def test_history_follows_the_api_scope(self, site: Site) -> None:
         """compliance reads anyone's history; a rep only their own (404 otherwise)."""
         site.sign_in("cmp-head", "compliance")
-        assert "CASE-201" in site.client.get("/app/reps/rep-chen/history").text
+        history = site.client.get("/app/reps/rep-chen/history").text
+        assert "CASE-201" in history
+        assert "fined 3200.00 (the amount involved)" in history  # what the fine was
         site.sign_in("rep-li", "rep", "rep-li")
         assert site.client.get("/app/reps/rep-chen/history").status_code == 404
         assert site.client.get("/app/reps/rep-li/history").status_code == 200
