@@ -8,7 +8,7 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -139,8 +139,33 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
                 "currency": doc["currency"],
             }
         )
+    rows.extend(_quiet_periods(reports, rep_id, [row["period"] for row in rows]))
     rows.sort(key=lambda r: period_key(r["period"]), reverse=True)
     return rows
+
+
+def _quiet_periods(reports: Reports, rep_id: str, listed: list[str]) -> Iterator[dict[str, Any]]:
+    """The rep's periods begun after the last one ``listed`` (the read models
+    hold rows up to their last fact): nothing recorded for them there, yet each
+    has their statement (a carried balance, a draw), which the period summary
+    lists and a payout run covers (`Reports.period_rows_at`: from its window)."""
+    if not listed:
+        return
+    position = reports.fresh()
+    for period in reversed(begun_periods(listed, reports.today())):  # oldest first
+        if period in listed:
+            continue
+        found = reports.period_rows_at(rep_id, parse_period(period), position)
+        if found is None:
+            return  # gone before it started: so before every later one too
+        balance = found[0]
+        yield {
+            "period": period,
+            "status": "open",
+            "total": balance["total"],
+            "payable": balance["payable"],
+            "currency": balance["currency"],
+        }
 
 
 @dataclass(frozen=True)

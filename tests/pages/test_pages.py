@@ -1499,6 +1499,21 @@ class TestQuietPeriods:
                     row = row[: row.index("</tr>")]
                     assert money(item["total"]) in row, (period, item["rep_id"])
 
+    def test_my_pay_lists_a_quiet_month(self, november_site: Site) -> None:
+        """rep-xu's My pay lists October and November as the summary does (it
+        stopped at September), each opening its statement."""
+        site = november_site
+        site.sign_in("rep-xu", "rep", "rep-xu")
+        page = site.client.get("/app/reps/rep-xu/pay").text
+        for month in ("2026-11", "2026-10"):
+            assert f'href="/app/reps/rep-xu/statements/{month}"' in page
+            item = site.client.get(f"/periods/{month}/summary", headers=site.bearer()).json()
+            ((shown,),) = [[i for i in item["items"] if i["rep_id"] == "rep-xu"]]
+            row = page[page.index(f"/statements/{month}") :]
+            assert money(shown["payable"]) in row[: row.index("</tr>")]
+            answer = site.client.get(f"/app/reps/rep-xu/statements/{month}")
+            assert answer.status_code == 200
+
     def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
         site = november_site
         site.sign_in("fin-amy", "finance")
