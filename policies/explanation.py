@@ -56,8 +56,8 @@ def recorded(value: Decimal) -> str:
     """Money as an event recorded it (a sale's, a payment's, an adjustment's, a
     case's), quoted in a step: two decimals like `money`, unless the event holds
     more (a KWD or BHD amount's third) — a fact is quoted, never rounded."""
-    text = money_text(value)
-    return text if Decimal(text) == value else number_text(value)
+    cents = round_money(value)
+    return str(cents) if cents == value else number_text(value)
 
 
 def ratio(value: Ratio) -> str:

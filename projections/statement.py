@@ -334,12 +334,13 @@ class Calculator:
         after_leaving: list[SaleFact] = []
         for sale in self.sales_in(rep_id, period, plan.period):
             cancel = sale.cancellation
-            amount, fx = sale.amount, None
+            position, event_id, amount = sale.unpacked()
+            fx = None
             if sale.currency != plan.currency:  # SPEC §3.1: at the sale's moment
                 converted = self._converted(sale, plan.currency)
                 if converted is None:
                     pair = (sale.currency, plan.currency)
-                    unconverted.append(PendingItem("sale", sale.sale_id, sale.event_id, pair))
+                    unconverted.append(PendingItem("sale", sale.sale_id, event_id, pair))
                     continue
                 amount, fx = converted
             # most reps never left: no call per sale for them
@@ -349,8 +350,8 @@ class Calculator:
                     SaleFact,
                     (
                         sale.sale_id,
-                        sale.event_id,
-                        sale.position,
+                        event_id,
+                        position,
                         sale.occurred_at,
                         amount,
                         sale.credits[rep_id],

@@ -76,6 +76,23 @@ class TestSaleInfo:
         assert sale.position == 2**45
         assert sale.amount == Decimal("10.00")
 
+    @pytest.mark.parametrize(
+        ("amount", "event_id", "position"),
+        [
+            ("22656.02", str(uuid.uuid4()), 423),  # packed
+            ("1E+3", str(uuid.uuid4()), 423),  # an amount not packed
+            ("10.00", "not-a-uuid", 423),  # an id not packed
+            ("10.00", str(uuid.uuid4()), 2**45),  # a position not packed
+        ],
+    )
+    def test_unpacked_reads_what_the_fields_read(
+        self, amount: str, event_id: str, position: int
+    ) -> None:
+        sale = _sale(amount, event_id=event_id, position=position)
+        position_read, id_read, amount_read = sale.unpacked()
+        assert (position_read, id_read) == (sale.position, sale.event_id) == (position, event_id)
+        assert amount_read.as_tuple() == sale.amount.as_tuple() == Decimal(amount).as_tuple()
+
     def test_later_events_set_the_cancellation_and_the_payments(self) -> None:
         sale = _sale("10.00")
         assert (sale.cancellation, sale.payments, sale.currency) == (None, None, "CNY")
