@@ -59,7 +59,8 @@ class WarningOut(BaseModel):
     code: str = Field(
         description="unknown_kpi | category_lookalike | rep_not_in_splits | "
         "override_unfollowed | no_plan_in_force | sale_after_leaving | manager_lookalike | "
-        "manager_left | transfer_same_instant | kpi_score_replaces | kpi_score_outdated"
+        "manager_left | transfer_same_instant | kpi_score_replaces | kpi_score_outdated | "
+        "target_replaces | target_outdated"
     )
     field: str | None = Field(default=None, description="the input field it is about")
     values: dict[str, str]

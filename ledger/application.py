@@ -117,6 +117,11 @@ class Ledger(Application[UUID]):
         self._fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_read = 0
         self._fx_lock = threading.Lock()
+        # TargetSet (occurred_at, target_id) by (rep, period, kpi), in log order,
+        # read like the rates (`_target_dates`)
+        self._targets: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
+        self._targets_read = 0
+        self._targets_lock = threading.Lock()
         # Enrolled rep ids, read like the rates (`_rep_ids`): the org an override reads
         self._rep_ids_known: list[str] = []
         # of those, the ids not in an actor's one form, by that form (`_rep_spelled`)
@@ -184,10 +189,11 @@ class Ledger(Application[UUID]):
             self.mapper,
             self._plan_info,
             optimistic=optimistic,
-            loaded=loaded,
             fresh_plans=self._fresh_plan_info,
             chain_guard=self._guard_rule,
+            loaded=loaded,
             fx_rates=self._fx_moments,
+            targets=self._target_dates,
             rep_ids=self._rep_ids,
             rep_spelled=self._rep_spelled,
         )
@@ -377,16 +383,42 @@ class Ledger(Application[UUID]):
         (SPEC §3.1; a sale in a foreign currency needs one at or before it).
         ``fresh``: read the rates set since the last read first (by this
         process or another)."""
+
+        def take(data: dict[str, Any], moment: datetime) -> None:
+            self._fx.setdefault((data["base"], data["quote"]), []).append(moment)
+
         if fresh or not self._fx_read:
             with self._fx_lock:
-                stop = self._head_position()
-                for n in self._notifications(["FxRateSet"], self._fx_read, stop):
-                    state = orjson.loads(n.state)
-                    data = state["data"]
-                    moment = datetime.fromisoformat(state["occurred_at"]["_data_"])
-                    self._fx.setdefault((data["base"], data["quote"]), []).append(moment)
-                self._fx_read = max(self._fx_read, stop)
+                self._fx_read = self._read_since("FxRateSet", self._fx_read, take)
         return list(self._fx.get((base, quote), ()))
+
+    def _target_dates(
+        self, rep_id: str, period: str, kpi: str, *, fresh: bool
+    ) -> list[tuple[datetime, str]]:
+        """(occurred_at, target_id) of the stored targets of ``rep_id``'s ``kpi``
+        for ``period``, in log order (a second one is said, `target_set`).
+        ``fresh``: read the targets set since the last read first."""
+
+        def take(data: dict[str, Any], moment: datetime) -> None:
+            key = (data["rep_id"], data["period"], data["kpi"])
+            self._targets.setdefault(key, []).append((moment, data["target_id"]))
+
+        if fresh or not self._targets_read:
+            with self._targets_lock:
+                self._targets_read = self._read_since("TargetSet", self._targets_read, take)
+        return list(self._targets.get((rep_id, period, kpi), ()))
+
+    def _read_since(
+        self, type_: str, after: int, take: Callable[[dict[str, Any], datetime], None]
+    ) -> int:
+        """Hand each stored ``type_`` event after position ``after``, up to the
+        head as it stands, to ``take`` (its data and occurred_at), in order;
+        the position read up to (the next read starts after it)."""
+        stop = self._head_position()
+        for n in self._notifications([type_], after, stop):
+            state = orjson.loads(n.state)
+            take(state["data"], datetime.fromisoformat(state["occurred_at"]["_data_"]))
+        return max(after, stop)
 
     def _rep_ids(self) -> list[str]:
         """Every enrolled rep's id, the enrolments since the last read read first

@@ -55,6 +55,7 @@ from policies.pay_warnings import (
     no_plan_warning,
     override_warning,
     rescored_warning,
+    retarget_warning,
     same_instant_warning,
     splits_warning,
 )
@@ -371,6 +372,34 @@ def target_set(st: Staging, item: Input) -> None:
     rep = _create_for_rep(st, item, (Target, "target_id", "target"), _check_period_kind)
     if rep is not None:
         _warn_kpi(st, rep, item)
+        _warn_retarget(st, rep, item)
+
+
+def _warn_retarget(st: Staging, rep: Rep, item: Input) -> None:
+    """Warn, don't guess: a second target of the rep's KPI for one period.
+    Of those that count (approved, or needing no approval) the latest by
+    ``occurred_at`` counts, ties to the one recorded last (README "Which
+    target or score counts"): it is said against the latest stored one not
+    rejected (a rejected target never counts), as replacing it or, dated
+    before it, as not counting while it does."""
+    data = item.data
+    key = (rep.rep_id, data["period"], data["kpi"])
+    target_id = data["target_id"]
+    others = [
+        (at, other_id)
+        for at, other_id in st.targets_of(key)
+        if other_id != target_id and not _rejected(st, other_id)
+    ]
+    st.stage_target(key, item.occurred_at, target_id)
+    if others:
+        _, (other_at, other_id) = max(enumerate(others), key=lambda o: (o[1][0], o[0]))
+        kpi, period = data["kpi"], data["period"]
+        st.warn(retarget_warning(rep.rep_id, kpi, period, item.occurred_at, (other_id, other_at)))
+
+
+def _rejected(st: Staging, subject_id: str) -> bool:
+    decision = st.get(Decision, subject_id)
+    return decision is not None and not decision.granted
 
 
 def _warn_kpi(st: Staging, rep: Rep, item: Input) -> None:

@@ -126,6 +126,14 @@ class FxMoments(Protocol):
     def __call__(self, base: str, quote: str, *, fresh: bool) -> Sequence[datetime]: ...
 
 
+class TargetDates(Protocol):
+    """(occurred_at, target_id) of the stored targets of a rep's KPI for a period."""
+
+    def __call__(
+        self, rep_id: str, period: str, kpi: str, *, fresh: bool
+    ) -> Sequence[tuple[datetime, str]]: ...
+
+
 class StreamReader(Protocol):
     """Where staging loads aggregates from: the recorder, or an open append session
     (which also sees what the session itself appended)."""
@@ -175,6 +183,7 @@ class Staging:
         fresh_plans: Callable[[str], PlanInfo | None] | None = None,
         chain_guard: Callable[[Any], object] | None = None,
         fx_rates: FxMoments | None = None,
+        targets: TargetDates | None = None,
         rep_ids: Callable[[], Sequence[str]] | None = None,
         rep_spelled: Callable[..., str | None] | None = None,
     ) -> None:
@@ -187,6 +196,9 @@ class Staging:
         ``fx_rates(base, quote, fresh)``: the moments from which stored
         ``FxRateSet`` rates of the pair hold (``fresh``: read the store again
         first), what a sale in a foreign currency is checked against.
+        ``targets(rep_id, period, kpi, fresh)``: the stored targets of a rep's
+        KPI for a period (``fresh``: read the store again first; once per unit
+        of work), what a second target is said against (`targets_of`).
         ``rep_ids()``: every stored rep's id (read afresh), what a plan with
         ``[override]`` is checked against (`reps`). ``rep_spelled(key, fresh=)``:
         the stored rep whose id is not in its actor form but has ``key`` as it
@@ -218,6 +230,11 @@ class Staging:
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
         self._staged_fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_checkpoint: dict[tuple[str, str], list[datetime]] = {}
+        self._targets = targets
+        self._targets_read = False  # the stored ones read afresh once per unit
+        # TargetSet staged in this unit of work: (rep, period, kpi) -> (occurred_at, target_id)
+        self._staged_targets: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
+        self._targets_checkpoint: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
         self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = dict(loaded or {})
         self.pending: list[StoredEvent] = []
         # Creation events are encoded straight into the mapper's stored form
@@ -342,6 +359,21 @@ class Staging:
             moment <= at for moment in self._fx_rates(base, quote, fresh=True)
         )
 
+    def stage_target(
+        self, key: tuple[str, str, str], occurred_at: datetime, target_id: str
+    ) -> None:
+        """Note a target of (rep, period, kpi) ``key`` staged in this unit of work."""
+        self._staged_targets.setdefault(key, []).append((occurred_at, target_id))
+
+    def targets_of(self, key: tuple[str, str, str]) -> list[tuple[datetime, str]]:
+        """(occurred_at, target_id) of the targets of (rep, period, kpi) ``key``,
+        stored then staged here: in the order they were recorded."""
+        stored: Sequence[tuple[datetime, str]] = ()
+        if self._targets is not None:
+            stored = self._targets(*key, fresh=not self._targets_read)
+            self._targets_read = True
+        return [*stored, *self._staged_targets.get(key, ())]
+
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
         """Give the warning ``check`` finds against plan ``plan_id``, if any.
 
@@ -385,6 +417,7 @@ class Staging:
         self._loaded = {k: a for k, a in self._loaded.items() if k[0] in _KEPT_KINDS}
         self._checkpoint = dict(self._staged_plans)
         self._fx_checkpoint = {pair: list(m) for pair, m in self._staged_fx.items()}
+        self._targets_checkpoint = {k: list(t) for k, t in self._staged_targets.items()}
         self._staged_reps_checkpoint = len(self._staged_reps)
         self._staged_claims = []  # appended: the session reads them from the index now
 
@@ -394,6 +427,7 @@ class Staging:
         self.pending = []
         self._staged_plans = dict(self._checkpoint)
         self._staged_fx = {pair: list(m) for pair, m in self._fx_checkpoint.items()}
+        self._staged_targets = {k: list(t) for k, t in self._targets_checkpoint.items()}
         del self._staged_reps[self._staged_reps_checkpoint :]
         if self._staged_spellings:  # rare: rebuilt from the reps still staged
             self._staged_spellings = {}

@@ -32,7 +32,12 @@ what was meant — and says so, in the write's answer and on the statement:
 - ``kpi_score_replaces`` and ``kpi_score_outdated``: a second score of a rep's
   KPI for one period — the latest by ``occurred_at`` counts (then the one
   recorded last), so it replaces the one stored or, dated before it, is stored
-  but does not count.
+  but does not count;
+- ``target_replaces`` and ``target_outdated``: a second target of a rep's KPI
+  for one period (another ``target_id``) — of those that count (approved, or
+  needing no approval) the latest by ``occurred_at`` counts (then the one
+  recorded last), so it replaces the one stored once it counts itself or,
+  dated before it, does not count while that one does.
 
 A warning is data like an explanation step: a stable code, its values and the
 event ids it rests on (and, in a write's answer, the input field it is about);
@@ -69,6 +74,7 @@ __all__ = [
     "override_warning",
     "period_warnings",
     "rescored_warning",
+    "retarget_warning",
     "same_instant_warning",
     "splits_warning",
     "terms_in_force",
@@ -287,6 +293,28 @@ def rescored_warning(
     before it, does not count."""
     code = "kpi_score_outdated" if occurred_at < other_at else "kpi_score_replaces"
     values = {"rep_id": rep_id, "kpi": kpi, "period": period, "other_at": other_at.isoformat()}
+    return PayWarning(code, values, (), "occurred_at")
+
+
+def retarget_warning(
+    rep_id: str, kpi: str, period: str, occurred_at: datetime, other: tuple[str, datetime]
+) -> PayWarning:
+    """A second target of ``rep_id``'s ``kpi`` for ``period``, dated
+    ``occurred_at``, where ``other`` (its target id and ``occurred_at``) is the
+    latest stored: of the targets that count (approved, or needing no
+    approval) the latest by ``occurred_at`` counts (ties: the one recorded
+    last), so it replaces ``other`` from when it counts itself or, dated
+    before it, does not count while ``other`` does. Either holds whichever
+    of the two awaits approval."""
+    other_id, other_at = other
+    code = "target_outdated" if occurred_at < other_at else "target_replaces"
+    values = {
+        "rep_id": rep_id,
+        "kpi": kpi,
+        "period": period,
+        "other_id": other_id,
+        "other_at": other_at.isoformat(),
+    }
     return PayWarning(code, values, (), "occurred_at")
 
 

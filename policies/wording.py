@@ -203,6 +203,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "this one is stored but does not count — the latest by occurred_at counts; "
             "date a correction at or after the score it corrects"
         ),
+        "target_replaces": (
+            "{rep_id} already has a {kpi} target for {period} ({other_id}, dated "
+            "{other_at}): this one, dated at or after it, replaces it from when this one "
+            "counts — at once if it needs no approval, else once approved"
+        ),
+        "target_outdated": (
+            "{rep_id} already has a {kpi} target for {period} dated later ({other_id}, "
+            "{other_at}): this one is stored but does not count while that one does "
+            "(approved, or needing no approval) — the latest by occurred_at counts; date a "
+            "change at or after the target it changes"
+        ),
         "override_unfollowed": (
             "Plan {plan_id} v{plan_version} has an override, but no rep follows the plan "
             "yet: whether its managers have reports could not be checked; an override "
@@ -366,6 +377,15 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "kpi_score_outdated": (
             "{rep_id} 在 {period} 已有日期更晚的 {kpi} 评分（{other_at}）：本次评分已记录但不计入——"
             "以 occurred_at 最晚的为准；更正评分请使用不早于原评分的日期"
+        ),
+        "target_replaces": (
+            "{rep_id} 在 {period} 已有 {kpi} 目标（{other_id}，日期 {other_at}）："
+            "本次目标日期不早于它，自本次目标生效起取而代之——无需审批的即时生效，否则经批准后生效"
+        ),
+        "target_outdated": (
+            "{rep_id} 在 {period} 已有日期更晚的 {kpi} 目标（{other_id}，{other_at}）："
+            "本次目标已记录，但在该目标有效（已批准或无需审批）期间不计入——以 occurred_at "
+            "最晚的为准；更改目标请使用不早于原目标的日期"
         ),
         "override_unfollowed": (
             "方案 {plan_id} 第 {plan_version} 版设有管理提成，但目前还没有销售代表采用该方案："
@@ -653,6 +673,8 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "transfer_same_instant": "rep_id occurred_at fields",
     "kpi_score_replaces": "rep_id kpi period other_at",
     "kpi_score_outdated": "rep_id kpi period other_at",
+    "target_replaces": "rep_id kpi period other_id other_at",
+    "target_outdated": "rep_id kpi period other_id other_at",
     "no_plan_in_force": "sale_id period plan_id",
 }
 STEP_VALUES: Final[Mapping[str, Mapping[str, ValueKind]]] = {

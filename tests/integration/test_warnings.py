@@ -343,3 +343,62 @@ class TestKpiRescored:
             stored=5,
             index=1,
         )
+
+
+def _target(target_id: str, at: str, **extra: Any) -> dict[str, Any]:
+    return _kpi("TargetSet", "sales_amount", at=at, **extra) | {"target_id": target_id}
+
+
+class TestSecondTarget:
+    def test_a_second_target_for_one_kpi_and_period_says_which_counts(self, ledger: Ledger) -> None:
+        """A second sales_amount target of r1 for 2026-Q3 is said against the
+        latest stored, whether that was stored earlier or in the same write:
+        dated at or after it, it replaces it once it counts (T4, set after the
+        quarter started, awaits approval); dated before, it does not count
+        while that one does. A rejected target is no longer said against (it
+        never counts); another KPI's target, or one re-sent, is not said."""
+        seeded(ledger, "r1")
+        first = _target("T1", "2026-06-25T10:00:00+08:00")
+        other_kpi = _kpi("TargetSet", "market_feedback", at="2026-06-25T10:00:00+08:00")
+        assert ledger.import_lines(jsonl(first, other_kpi), actor="mgr-zhao").warnings == []
+        result = ledger.import_lines(
+            jsonl(
+                _target("T2", "2026-06-28T10:00:00+08:00"),
+                _target("T3", "2026-06-20T10:00:00+08:00"),
+                first,  # the same target again: skipped
+                _target("T4", "2026-08-01T10:00:00+08:00"),
+            ),
+            actor="mgr-zhao",
+        )
+        said = {"rep_id": "r1", "kpi": "sales_amount", "period": "2026-Q3"}
+        t1 = said | {"other_id": "T1", "other_at": "2026-06-25T10:00:00+08:00"}
+        t2 = said | {"other_id": "T2", "other_at": "2026-06-28T10:00:00+08:00"}
+        assert [(n, w.code, w.values, w.field) for n, w in result.warnings] == [
+            (1, "target_replaces", t1, "occurred_at"),
+            (2, "target_outdated", t2, "occurred_at"),
+            (4, "target_replaces", t2, "occurred_at"),
+        ]
+        _said_and_stored(
+            result,
+            "r1 already has a sales_amount target for 2026-Q3 dated later (T2, "
+            "2026-06-28T10:00:00+08:00): this one is stored but does not count while that "
+            "one does (approved, or needing no approval) — the latest by occurred_at counts; "
+            "date a change at or after the target it changes",
+            stored=3,
+            index=1,
+        )
+        _said_and_stored(
+            result,
+            "r1 already has a sales_amount target for 2026-Q3 (T2, dated "
+            "2026-06-28T10:00:00+08:00): this one, dated at or after it, replaces it from "
+            "when this one counts — at once if it needs no approval, else once approved",
+            stored=3,
+            index=2,
+        )
+        rejected = line("ApprovalRejected", actor="fin-amy", subject_id="T4", note="no")
+        later = ledger.import_lines(
+            jsonl(rejected, _target("T5", "2026-07-15T10:00:00+08:00")), actor="fin-amy"
+        )
+        assert [(n, w.code, w.values["other_id"]) for n, w in later.warnings] == [
+            (2, "target_replaces", "T2")
+        ]
