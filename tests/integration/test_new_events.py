@@ -11,6 +11,7 @@ clawback window; no targets here, so no bonus) with the section under test.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -476,6 +477,39 @@ class TestOverrides:
         assert transfer in rep_step["event_ids"]
         m2_q3 = [x["amount"] for x in reports.statement("m2", "2026-Q3")["lines"]]
         assert "200.00" in m2_q3, "m2's Q3: r1's 10,000 at 0.02"
+
+    def test_the_directory_and_the_override_agree_on_two_moves_of_one_day(
+        self, team: Ledger
+    ) -> None:
+        """r2 moves to m1 at 17:00 on 2 November, recorded first, and back to m2
+        at 09:00 that day, recorded after it: by the exact instant the 17:00 move
+        is in force from 17:00 on, for the override (S6, sold at 18:00, is m1's
+        level 1; S5, at 10:00, m2's) and for the directory (on that day and
+        after, r2 reports to m1: m1's team list), not the one recorded last."""
+        moved = {"rep_id": "r2", "actor": "hr-sync"}
+        _import(
+            team,
+            line("RepTransferred", at="2026-11-02T17:00:00+08:00", manager_id="m1", **moved),
+            line("RepTransferred", at="2026-11-02T09:00:00+08:00", manager_id="m2", **moved),
+            sale("S5", "r2", "1000.00", at="2026-11-02T10:00:00+08:00"),
+            sale("S6", "r2", "2000.00", at="2026-11-02T18:00:00+08:00"),
+        )
+        reports = Reports(team, today=lambda: date(2026, 11, 2))
+        reports.catch_up()
+        level1 = {
+            manager: [
+                step["values"]["credited"]
+                for found in reports.statement(manager, "2026-Q4")["lines"]
+                if found["kind"] == "override"
+                for step in _steps(found, "override_rep")
+                if (step["values"]["level"], step["values"]["rep_id"]) == ("1", "r2")
+            ]
+            for manager in ("m1", "m2")
+        }
+        assert level1 == {"m1": ["2000"], "m2": ["41000"]}  # m2: S4 and S5
+        assert reports.rep("r2").manager_id == "m1"
+        queues = WorkQueues(reports)
+        assert "r2" in [row.rep_id for row in queues.reps(Viewer("manager", "m1")).items]
 
     def test_the_summary_lists_a_manager_paid_only_overrides(self, team: Ledger) -> None:
         """m1 and m2 have no fact of their own after their enrolment: their Q3 and
