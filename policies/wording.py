@@ -412,6 +412,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "column_explanation": "explanation",
         "total": "total",
         "payable": "payable",
+        "negative_carried": (
+            "A negative total pays nothing: it is carried into the rep's next period, as a "
+            "carried balance line."
+        ),
         "attainment_summary": (
             "attainment {attainment} · score {score} · tier coefficient {tier_coefficient}"
         ),
@@ -486,6 +490,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "column_explanation": "说明",
         "total": "合计",
         "payable": "应付",
+        "negative_carried": "负的合计不予支付：它作为结转余额计入该销售代表的下一期间。",
         "attainment_summary": "达成率 {attainment} · 得分 {score} · 档位系数 {tier_coefficient}",
         "pending": "待批准 {kind} {subject_id}（等待批准；暂不影响支付）",
         "pending_fx_rate": "待定 {kind} {subject_id}（等待汇率 {base}→{quote}；暂不影响支付）",

@@ -11,6 +11,7 @@ stores figures without knowing how they will be shown (nor importing rich).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 from rich.console import Console
@@ -174,6 +175,8 @@ def print_statement(console: Console, s: dict[str, Any], locale: str = "en") -> 
     table.add_row(f"[bold]{phrase(locale, 'total')}[/]", f"[bold]{s['total']}[/]", "")
     table.add_row(f"[bold]{phrase(locale, 'payable')}[/]", f"[bold]{s['payable']}[/]", "")
     console.print(table)
+    if Decimal(s["total"]) < 0:  # SPEC §3: payable 0, the total carried forward
+        console.print(escape(phrase(locale, "negative_carried")))
     _print_statement_notes(console, s, locale)
 
 
