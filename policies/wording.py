@@ -428,6 +428,11 @@ PHRASES: dict[str, dict[str, str]] = {
             "Unreleased: {amount} earned by this period's sales, released as the customers "
             "pay (pay on collection)"
         ),
+        "pending_paid": (
+            "This period is paid and stays as paid: a pending item approved now (or its rate "
+            "set) changes nothing here; the difference is booked as a correction line in the "
+            "rep's first unpaid period."
+        ),
         "paid_by": "paid by run {run_id} (event {paid_event_id})",
         "later_events": "later events changed what this period would pay:",
         "warning_label": "warning",
@@ -495,6 +500,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "pending": "待批准 {kind} {subject_id}（等待批准；暂不影响支付）",
         "pending_fx_rate": "待定 {kind} {subject_id}（等待汇率 {base}→{quote}；暂不影响支付）",
         "unreleased": "未释放：本期销售已赚取 {amount}，随客户回款释放（按回款计提）",
+        "pending_paid": (
+            "本期间已支付，保持不变：待批准事项现在获批（或其汇率设定）不会改变本期间；"
+            "差额作为更正行计入该销售代表的第一个未支付期间。"
+        ),
         "paid_by": "已由批次 {run_id} 支付（事件 {paid_event_id}）",
         "later_events": "之后改变本期间应付金额的事件：",
         "warning_label": "提示",

@@ -194,8 +194,7 @@ def _print_statement_notes(console: Console, s: dict[str, Any], locale: str) -> 
         console.print(f"[yellow]{label}[/] {escape(warning['text'])}")
     if s.get("unreleased") is not None:
         console.print(escape(phrase(locale, "unreleased", amount=s["unreleased"])))
-    for pending in s.get("pending", []):
-        console.print(f"[yellow]{escape(pending_text(pending, locale))}[/]")
+    _print_pending(console, s, locale)
     if status == "paid":
         paid = s["paid"]
         paid_by = phrase(
@@ -227,6 +226,16 @@ def _print_statement_notes(console: Console, s: dict[str, Any], locale: str) -> 
             **page, next=page["offset"] + page["returned"]
         )
         console.print(f"[dim]{escape(note)}[/]")
+
+
+def _print_pending(console: Console, s: dict[str, Any], locale: str) -> None:
+    """A statement's pending items; on a paid period, that one approved now is
+    booked as a correction in a later period (SPEC §3 item 7: a paid period is
+    locked), not in this one."""
+    for pending in s.get("pending", []):
+        console.print(f"[yellow]{escape(pending_text(pending, locale))}[/]")
+    if s.get("pending") and s.get("status") == "paid":
+        console.print(escape(phrase(locale, "pending_paid")))
 
 
 def pending_text(pending: dict[str, Any], locale: str = "en") -> str:

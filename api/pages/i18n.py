@@ -18,7 +18,7 @@ from fastapi import HTTPException, Request
 from markupsafe import Markup
 
 from api.deps import negotiate_locale
-from policies.wording import LOCALES, TERMS
+from policies.wording import LOCALES, PHRASES, TERMS
 
 __all__ = [
     "LANG_COOKIE",
@@ -128,6 +128,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "{kind} {subject_id}: waiting for an exchange rate {base}→{quote}; "
             "it changes no pay yet."
         ),
+        "pending_paid": PHRASES["en"]["pending_paid"],
         "unreleased": "Earned, not yet released (paid on collection)",
         "no_pending": "Nothing pending.",
         "paid_vs_now": "Paid and now",
@@ -404,6 +405,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "pending_title": "待批准",
         "pending_item": "{kind} {subject_id}：等待批准，暂不影响薪酬。",
         "pending_fx_item": "{kind} {subject_id}：等待汇率 {base}→{quote}，暂不影响薪酬。",
+        "pending_paid": PHRASES["zh-CN"]["pending_paid"],
         "unreleased": "已赚取、尚未释放（按回款计提）",
         "no_pending": "没有待批准事项。",
         "paid_vs_now": "已付与现值",

@@ -429,6 +429,16 @@ class TestPagesPerRole:
         assert page.get_by_role("heading", level=1).inner_text().endswith("2026-10")
         shot_in(page, "overview-quiet-month", "en")
 
+    def test_a_pending_item_of_a_paid_period(self, server: Server, open_page: Any) -> None:
+        """rep-wang's paid 2026-Q3 lists the target change still waiting, and
+        says that approving it now books a correction in a later period."""
+        link = server.link("fin-amy", "finance")
+        page = open_page(link, "/app/reps/rep-wang/statements/2026-Q3", lang="en")
+        pending = page.inner_text("section:has(#pending-h)")
+        assert "T-WANG-Q3-B" in pending
+        assert "correction line in the rep's first unpaid period" in pending
+        shot_in(page, "statement-paid-pending", "en")
+
 
 class TestBola:
     @pytest.mark.parametrize(

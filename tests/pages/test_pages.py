@@ -482,6 +482,19 @@ class TestMyPay:
         page = site.client.get("/app/reps/rep-wang/statements/2026-Q3").text
         assert "T-WANG-Q3-B" in page
 
+    def test_a_pending_item_of_a_paid_period_says_where_its_approval_goes(self, site: Site) -> None:
+        """rep-wang's 2026-Q3 is paid: approving the target change now books a
+        correction in a later period, which the pending section says (and his
+        open 2026-Q4 does not)."""
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/reps/rep-wang/statements/2026-Q3").text
+        pending = page[page.index('id="pending-h"') :]
+        pending = pending[: pending.index("</section>")]
+        assert "T-WANG-Q3-B" in pending
+        assert WORDS["en"]["pending_paid"].replace("'", "&#39;") in pending
+        q4 = site.client.get("/app/reps/rep-wang/statements/2026-Q4").text
+        assert WORDS["en"]["pending_paid"][:20] not in q4
+
     def test_chinese_pages_use_chinese_words(self, site: Site) -> None:
         """?lang=zh-CN switches (and remembers) the language; the line kinds are
         the statement wording's."""

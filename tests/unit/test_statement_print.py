@@ -53,3 +53,30 @@ class TestANegativeTotal:
     def test_a_total_of_zero_or_more_says_nothing_of_it(self, total: str) -> None:
         """Nothing is carried from a total of zero or more."""
         assert CARRIED["en"] not in printed(statement(total))
+
+
+PENDING = {"kind": "target", "subject_id": "T-WANG-Q3-B", "event_id": "e-1"}
+LOCKED = {
+    "en": "This period is paid and stays as paid: a pending item approved now",
+    "zh-CN": "本期间已支付，保持不变",
+}
+
+
+class TestAPendingItemOfAPaidPeriod:
+    """SPEC §3 item 7: a paid period never changes; a late approval is booked as
+    a correction in the rep's first unpaid period."""
+
+    @pytest.mark.parametrize("locale", sorted(LOCKED))
+    def test_a_paid_statement_says_a_late_approval_books_a_correction(self, locale: str) -> None:
+        """Said beside the pending item, in each locale."""
+        paid = statement("100.00", status="paid", pending=[PENDING], paid={"run_id": "R-1"})
+        text = printed(paid, locale)
+        assert LOCKED[locale] in text
+        assert text.index("T-WANG-Q3-B") < text.index(LOCKED[locale])
+
+    def test_an_open_statement_or_one_with_nothing_pending_says_nothing_of_it(self) -> None:
+        """An open period changes when the item is approved; a paid one with
+        nothing pending has nothing to say."""
+        assert LOCKED["en"] not in printed(statement("100.00", pending=[PENDING]))
+        paid = statement("100.00", status="paid", pending=[], paid={"run_id": "R-1"})
+        assert LOCKED["en"] not in printed(paid)
