@@ -405,8 +405,7 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
     balances = store.fields("balances", ("payable", "currency"))
-    # every period begun since the first with rows, as Team and Payouts offer
-    periods = begun_periods({key for _, key, _ in balances}, day)
+    periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
     if period in periods:
         chosen: str | None = period

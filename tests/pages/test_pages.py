@@ -1538,17 +1538,6 @@ class TestQuietPeriods:
         assert named("rep-sun") in section
         assert named("rep-xu") in section
 
-    def test_the_overview_offers_what_team_and_payouts_offer(self, november_site: Site) -> None:
-        """Overview offers the quiet months too (it offered the periods with rows
-        only) and still opens on the latest period anyone is measured in."""
-        site = november_site
-        site.sign_in("fin-amy", "finance")
-        offered, selected = _offered(site.client.get("/app/overview").text)
-        assert offered == _offered(site.client.get("/app/payouts").text)[0]
-        assert {"2026-11", "2026-10"} <= set(offered)
-        assert selected == "2026-Q3"
-        assert _offered(site.client.get("/app/overview?period=2026-11").text)[1] == "2026-11"
-
 
 class TestTeamAndCases:
     def test_a_manager_sees_their_team(self, site: Site) -> None:
