@@ -79,10 +79,11 @@ class TestSaleInfo:
     @pytest.mark.parametrize(
         ("amount", "event_id", "position"),
         [
-            ("22656.02", str(uuid.uuid4()), 423),  # packed
-            ("1E+3", str(uuid.uuid4()), 423),  # an amount not packed
+            # fixed ids: a random one names the test otherwise on each xdist worker
+            ("22656.02", "7268f693-7107-4fd4-804a-1ae2a840dec6", 423),  # packed
+            ("1E+3", "c74775a9-4557-4aac-992b-edac435a4c34", 423),  # an amount not packed
             ("10.00", "not-a-uuid", 423),  # an id not packed
-            ("10.00", str(uuid.uuid4()), 2**45),  # a position not packed
+            ("10.00", "d5a09532-2265-432d-af15-958061e4a622", 2**45),  # a position not packed
         ],
     )
     def test_unpacked_reads_what_the_fields_read(
