@@ -34,7 +34,9 @@ __all__ = [
 # 2: entries in the order of their instants (09:00+08:00 before 03:00+00:00,
 # which the text of the two put the other way round), and an overturned red-line
 # case carries no sanction, as an overturned minor case takes no rung
-DISCIPLINE = ReadModel("discipline", 2, "each rep's disciplinary history, oldest first")
+# 3: every entry says when the ledger recorded it (``recorded_at``), a case when
+# its approval or rejection was recorded (``approved_at``)
+DISCIPLINE = ReadModel("discipline", 3, "each rep's disciplinary history, oldest first")
 
 
 class CaseEntry(Row):
@@ -44,6 +46,7 @@ class CaseEntry(Row):
     amount: str | None
     approval: str
     approval_event_id: str | None
+    approved_at: str | None
     approved_by: str | None
     case_id: str
     code: str
@@ -55,6 +58,7 @@ class CaseEntry(Row):
     overturned: bool
     period: str
     position: int
+    recorded_at: str
     recorded_by: str
     rung: str | None
     sanction: str | None
@@ -70,6 +74,7 @@ class OverturnedEntry(Row):
     occurred_at: str
     position: int
     reason: str
+    recorded_at: str
     recorded_by: str
 
 
@@ -80,6 +85,7 @@ class CoachingEntry(Row):
     kind: Literal["coaching"]
     occurred_at: str
     position: int
+    recorded_at: str
     recorded_by: str
     topic: str
 
@@ -105,6 +111,7 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
         record = info.record
         period = period_of(record.occurred_at, kind)
         plan = facts.plan_for(rep_id, period)
+        decided = facts.decisions.get(case.case_id) if case.decision.event_id else None
         rung = None
         if case.severity == "minor" and plan is not None:
             minors = [c for c in case_facts if c.severity == "minor"]
@@ -122,6 +129,7 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
                 amount=record.data.get("amount"),
                 approval=case.decision.status,
                 approval_event_id=case.decision.event_id,
+                approved_at=decided.record.recorded_at if decided is not None else None,
                 approved_by=case.decision.actor,
                 rung=rung,
                 sanction=(
@@ -151,11 +159,13 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
 
 
 def _recorded(record: EventRecord) -> dict[str, Any]:
-    """What every entry says of its event: which, where, when and who recorded it."""
+    """What every entry says of its event: which, where, when it occurred and
+    was recorded, and who recorded it."""
     return {
         "event_id": record.event_id,
         "position": record.position,
         "occurred_at": record.occurred_at.isoformat(),
+        "recorded_at": record.recorded_at,
         "recorded_by": record.actor,
     }
 

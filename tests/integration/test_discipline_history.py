@@ -16,6 +16,7 @@ import pytest
 
 from ledger.application import Ledger
 from presentation import history_texts
+from projections.discipline_history import CaseEntry
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from tests.builders import invoke_cli, jsonl, line, seeded
@@ -138,3 +139,17 @@ def test_a_red_line_fine_names_its_amount(ledger: Ledger) -> None:
     assert entry["text"].endswith("sanction bonus forfeited, fined 2500.50 (the amount involved)")
     (zh,) = history_texts(Reports(ledger).history("rep-li"), "zh-CN")
     assert zh["text"].endswith("按涉及金额罚款 2500.50")
+
+
+def test_each_entry_says_when_it_was_recorded_and_decided(reports: Reports) -> None:
+    """Compliance reads when the ledger learned of each entry and when a case's
+    approval was recorded (the history gave who, not when): the log's own
+    ``recorded_at`` of the entry's event and of its decision."""
+    ledger = reports.ledger
+    entries = reports.history("rep-li")
+    for entry in entries:
+        assert entry.recorded_at == ledger.event(entry.event_id).recorded_at
+    red_line, minor = (e for e in entries if isinstance(e, CaseEntry))
+    assert red_line.approval_event_id is not None
+    assert red_line.approved_at == ledger.event(red_line.approval_event_id).recorded_at
+    assert (minor.approval, minor.approved_at) == ("not_required", None)
