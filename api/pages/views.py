@@ -8,7 +8,7 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +24,8 @@ from policies.pay_warnings import PayWarning
 from policies.periods import parse_period, period_of_day
 from policies.plan import Plan
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
+from presentation import sanction_text
+from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.disputes import team_on
 from projections.queues import MAX_LIMIT, Page, SummaryPage, Viewer, WorkQueues
 from projections.service import Reports
@@ -33,11 +35,13 @@ __all__ = [
     "BUCKET_LABELS",
     "EVENTS_PER_LINE",
     "STEPS_PER_LINE",
+    "HistoryRow",
     "Overview",
     "PeriodSummary",
     "begun_periods",
     "bucket",
     "default_period",
+    "history_rows",
     "line_events",
     "overview",
     "paid_vs_now",
@@ -191,6 +195,55 @@ def local_moment(moment: datetime | str) -> str:
     return f"{moment:%Y-%m-%d %H:%M} {offset}"
 
 
+def recorded_moment(recorded_at: str) -> str:
+    """When the ledger recorded an event, in UTC to the second (``2026-09-12 02:00:05``)."""
+    return recorded_at[:19].replace("T", " ")
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One entry of a disciplinary history as the page lists it: the entry as
+    stored (what happened, who recorded it; a case's evidence, amount and
+    approver), its moments as the page shows them, a case's overturning, and
+    its sanction in words."""
+
+    entry: HistoryEntry
+    occurred_at: str  # `local_moment`: as its event gave it
+    recorded_at: str  # `recorded_moment`: UTC
+    # a case's: when its approval or rejection was recorded; the entry that overturned it
+    approved_at: str | None = None
+    overturn: OverturnedEntry | None = None
+    overturned_at: str | None = None
+    sanction: str | None = None
+
+
+def history_rows(entries: Sequence[HistoryEntry], locale: str) -> list[HistoryRow]:
+    """The history's entries as they are stored, oldest first, a case joined
+    with its overturning (an entry of its own too: SPEC §3 shows both events)
+    and its sanction worded in ``locale`` (a fine as the page shows money)."""
+    overturns = {e.case_id: e for e in entries if isinstance(e, OverturnedEntry)}
+    rows = []
+    for e in entries:
+        occurred_at, recorded_at = local_moment(e.occurred_at), recorded_moment(e.recorded_at)
+        if not isinstance(e, CaseEntry):
+            rows.append(HistoryRow(e, occurred_at, recorded_at))
+            continue
+        overturn = overturns.get(e.case_id)
+        fine = money(e.amount) if e.amount else None
+        rows.append(
+            HistoryRow(
+                e,
+                occurred_at,
+                recorded_at,
+                approved_at=recorded_moment(e.approved_at) if e.approved_at else None,
+                overturn=overturn,
+                overturned_at=recorded_moment(overturn.recorded_at) if overturn else None,
+                sanction=sanction_text(e.sanction, locale, fine),
+            )
+        )
+    return rows
+
+
 def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], int]:
     """The first `EVENTS_PER_LINE` events of a line (who recorded each, when, and
     who approved it when its approval is among them), and how many there are."""
@@ -210,10 +263,10 @@ def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], i
                 event_id=r.event_id,
                 type=r.type,
                 actor=r.actor,
-                recorded_at=str(r.recorded_at)[:19].replace("T", " "),
+                recorded_at=recorded_moment(r.recorded_at),
                 occurred_at=local_moment(r.occurred_at),
                 approved_by=decision.actor if decision else None,
-                approved_at=str(decision.recorded_at)[:19].replace("T", " ") if decision else None,
+                approved_at=recorded_moment(decision.recorded_at) if decision else None,
             )
         )
     return rows, len(event_ids)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -26,7 +26,6 @@ from api.routes.approvals import post_approval
 from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
-from presentation import history_texts
 from projections.disputes import manager_on
 from projections.queues import MAX_LIMIT, WorkQueues
 from projections.queues import Page as Window
@@ -192,7 +191,7 @@ def history(rep_id: str, request: Request) -> Response:
 
     def build(page: Page) -> Response:
         check_rep_access(page, rep_id, "get_history", reads="history")
-        entries: list[dict[str, Any]] = history_texts(page.reports.history(rep_id), page.locale)
+        entries = views.history_rows(page.reports.history(rep_id), page.locale)
         return page.render("history.html", reps=[rep_id], rep_id=rep_id, entries=entries)
 
     return serve(page_of(request), build)

@@ -387,6 +387,13 @@ class TestPagesPerRole:
             (("mgr-zhao", "manager"), "/app/team?period=2026-Q3", "team", "rep-wang"),
             (("cmp-head", "compliance"), "/app/cases", "cases", "CASE-201"),
             (("cmp-head", "compliance"), "/app/reps/rep-wang/history", "history", "CASE-102"),
+            # a red-line case: its evidence, amount, recorder and approver
+            (
+                ("cmp-head", "compliance"),
+                "/app/reps/rep-chen/history",
+                "history-red-line",
+                "ER-5531",
+            ),
         ],
     )
     def test_team_cases_history(
@@ -782,7 +789,7 @@ class TestNarrowScreen:
             phone=True,
         )
         assert long_rep in page.inner_text("h1")
-        assert page.locator("ol.history li").count() >= 1
+        assert page.locator("table.stack tbody tr").count() >= 1
         self.fits(page, f"history-long-id-{lang}-phone")
 
     @pytest.mark.parametrize("lang", LOCALES)

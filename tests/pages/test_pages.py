@@ -1690,10 +1690,83 @@ class TestTeamAndCases:
         site.sign_in("cmp-head", "compliance")
         history = site.client.get("/app/reps/rep-chen/history").text
         assert "CASE-201" in history
-        assert "fined 3200.00 (the amount involved)" in history  # what the fine was
+        assert "fined 3,200.00 (the amount involved)" in history  # what the fine was
         site.sign_in("rep-li", "rep", "rep-li")
         assert site.client.get("/app/reps/rep-chen/history").status_code == 404
         assert site.client.get("/app/reps/rep-li/history").status_code == 200
+
+    @pytest.mark.parametrize(
+        ("who", "lang"),
+        [
+            (("cmp-head", "compliance", None), "en"),
+            (("cmp-head", "compliance", None), "zh-CN"),
+            (("rep-chen", "rep", "rep-chen"), "en"),  # the rep reads what the API gives them
+        ],
+    )
+    def test_history_shows_who_recorded_and_approved_a_case(
+        self, site: Site, who: tuple[str, str, str | None], lang: str
+    ) -> None:
+        """Each entry a row (a card on a phone): the red-line case's type and
+        severity, when it occurred and was recorded, by whom, its evidence, the
+        amount fined, who approved it and when (it showed one line of text)."""
+        site.sign_in(*who)
+        row = _history_row(site, "rep-chen", "CASE-201", lang)
+        approval = _case_decision(site, "CASE-201")
+        w = WORDS[lang]
+        assert w["entry_case"].format(severity="红线" if lang == "zh-CN" else "red line") in row
+        assert "false-expense-claim" in row
+        assert "2026-09-12 10:00 +08:00" in _text(row)  # occurred, as its event gave it
+        case = next(r for r in site.ledger.iter_log() if r.data.get("case_id") == "CASE-201")
+        assert f"cmp-sun {views.recorded_moment(case.recorded_at)}" in _text(row)
+        assert "expense-report ER-5531" in row
+        assert "calendar export 2026-08" in row
+        assert money("3200.00") in row
+        at = views.recorded_moment(approval.recorded_at)
+        status = w["case_approved"]
+        assert w["decided_by_at"].format(status=status, actor="cmp-head", at=at) in _text(row)
+
+    def test_history_shows_who_overturned_a_case(self, site: Site) -> None:
+        """An overturned case says who overturned it and when, and the
+        overturning is an entry of its own with its reason."""
+        overturned = {"actor": "cmp-head", "case_id": "CASE-201", "reason": "visits took place"}
+        appeal = event_line("ViolationOverturned", at="2026-10-08T10:00:00+08:00", **overturned)
+        site.ledger.import_lines(jsonl(appeal), actor="cmp-head")
+        site.sign_in("cmp-head", "compliance")
+        row = _history_row(site, "rep-chen", "CASE-201", "en")
+        overturn = next(r for r in site.ledger.iter_log() if r.type == "ViolationOverturned")
+        at = views.recorded_moment(overturn.recorded_at)
+        assert f"overturned by cmp-head, {at}" in _text(row)
+        rows = _history_rows(site.client.get("/app/reps/rep-chen/history").text)
+        assert "visits took place" in rows[-1]
+        assert WORDS["en"]["entry_overturned"] in rows[-1]
+
+
+def _history_rows(html: str) -> list[str]:
+    """The rows of a history page's table, as HTML."""
+    return re.findall(r'<tr role="row" class="history-.*?</tr>', html, re.DOTALL)
+
+
+def _history_row(site: Site, rep_id: str, case_id: str, lang: str) -> str:
+    """The row of case ``case_id`` on ``rep_id``'s history page in ``lang``."""
+    answer = site.client.get(f"/app/reps/{rep_id}/history?lang={lang}")
+    assert answer.status_code == 200, answer.text
+    rows = _history_rows(answer.text)
+    (row,) = [r for r in rows if 'class="history-case"' in r and f">{case_id}</th>" in r]
+    return row
+
+
+def _text(html: str) -> str:
+    """HTML's text: its tags dropped, runs of white space one space."""
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+def _case_decision(site: Site, case_id: str) -> Any:
+    """The recorded decision on ``case_id``."""
+    return next(
+        r
+        for r in site.ledger.iter_log()
+        if r.type == "ApprovalGranted" and r.data["subject_id"] == case_id
+    )
 
 
 def _red_line_case(site: Site, case_id: str) -> None:
