@@ -178,6 +178,9 @@ _REQUEST_NUMBERS = itertools.count(1)
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
+_PRIVATE = b"private, no-store"  # a token holder's answer no route made cacheable
+
+
 class RequestLog:
     """One log line per request: request id, actor, role, route, status, duration.
 
@@ -208,6 +211,10 @@ class RequestLog:
         started = time.perf_counter()
         status = 500
         responded = False
+        # an answer to a token's request is that caller's own (a rep's pay, a
+        # list of cases): kept by no cache unless its route says how (a
+        # statement's ETag: `api.caching`), not on a shared computer's disk
+        private = any(k == b"authorization" for k, _ in scope["headers"])
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, responded
@@ -216,6 +223,8 @@ class RequestLog:
                 responded = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                if private and not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", _PRIVATE))
                 message = {**message, "headers": headers}
             await send(message)
 

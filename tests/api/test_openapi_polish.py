@@ -155,6 +155,27 @@ def test_a_matching_if_none_match_gets_304_without_a_body(api: Api, url: str) ->
     assert other.status_code in {403, 404}
 
 
+@pytest.mark.parametrize(
+    "url", ["/reps", "/reps/rep-li/history", "/cases", "/events/{event_id}", "/nowhere"]
+)
+def test_an_answer_to_a_token_is_kept_by_no_cache(api: Api, url: str) -> None:
+    """A list, a history, an event or a refusal answered to a token's request
+    is the caller's own: ``private, no-store`` (it had no Cache-Control, so a
+    browser could keep a rep's history on a shared computer's disk); the
+    statement keeps its own conditional-GET policy; a request without a token
+    (``/health``) gets none."""
+    url = url.replace("{event_id}", _an_event_id(api)) if "{" in url else url
+    answer = api.client.get(url, headers=api.as_("finance"))
+    assert answer.headers["cache-control"] == "private, no-store"
+    statement = api.client.get("/reps/rep-li/statements/2026-Q3", headers=api.as_("finance"))
+    assert statement.headers["cache-control"] == CACHE_CONTROL
+    assert "cache-control" not in api.client.get("/health").headers
+
+
+def _an_event_id(api: Api) -> str:
+    return next(api.ledger.iter_log(limit=1)).event_id
+
+
 def test_the_etag_follows_the_statement(api: Api) -> None:
     """An open statement that changes gets a new tag: the old one no longer
     matches, and the new body is answered."""
