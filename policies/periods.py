@@ -192,10 +192,10 @@ def iso_moment(text: str) -> datetime | None:
     text = text.strip()
     if day := _DATE_AT_OFFSET.fullmatch(text):
         offset = "+00:00" if day[2] == "Z" else day[2]
-        return datetime.fromisoformat(f"{day[1]}T00:00:00{offset}")
-    if not _ISO_MOMENT.fullmatch(text):
+        text = f"{day[1]}T00:00:00{offset}"
+    elif not _ISO_MOMENT.fullmatch(text):
         return None
-    try:
+    try:  # a day or an offset out of range (2026-02-30+08:00, +25:00): none
         return datetime.fromisoformat(text)
     except ValueError:
         return None

@@ -99,6 +99,13 @@ class TestTimestamps:
         error = _refused(lambda: filled.resolve_as_of("2026-10-01x10:00+08:00"))
         assert error.reason.startswith("a position (e.g. 1200) or a timestamp with offset")
 
+    @pytest.mark.parametrize("text", ["2026-02-30+08:00", "2026-10-01+25:00"])
+    def test_a_date_with_an_offset_out_of_range_is_refused(self, filled: Ledger, text: str) -> None:
+        """A day or an offset out of range beside a date alone is refused
+        naming the field, not raised as a bare ValueError (an answer 500)."""
+        error = _refused(lambda: filled.resolve_as_of(text))
+        assert error.reason.startswith("a position (e.g. 1200) or a timestamp with offset")
+
 
 class TestAnEmptyLedger:
     def test_now_is_position_zero_and_nothing_else_exists(self, ledger: Ledger) -> None:

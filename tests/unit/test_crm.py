@@ -820,6 +820,10 @@ class TestConversion:
         assert str(error).startswith(
             'row 2, column "Date" (B): sale.date: "2026-09-30x10:00" is not'
         )
+        [error] = _refused(tmp_path, "ID,Date,Amount,Owner\nS-1,2026-02-30+08:00,10,李伟\n", BASE)
+        assert str(error).startswith(
+            'row 2, column "Date" (B): sale.date: "2026-02-30+08:00" is not'
+        )
 
     def test_naive_time_without_timezone_refused(self, tmp_path: Path) -> None:
         path = _csv(tmp_path, "ID,Date,Amount,Owner\nS-1,2026-10-12 10:00,10,李伟\n")
