@@ -23,6 +23,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar, get_args
 from pydantic import Field
 
 from ledger.actors import same_actor
+from ledger.application import Ledger
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import Period, parse_period
@@ -349,6 +350,21 @@ def _choice(value: str | None, allowed: Iterable[str], name: str) -> str | None:
     return value
 
 
+class _PlanKinds:
+    """The kind of period each plan pays by (``month``, ``quarter``; None: no
+    version published), read once a plan for one request."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._kinds: dict[str, str | None] = {}
+
+    def of(self, plan_id: str) -> str | None:
+        if plan_id not in self._kinds:
+            versions = self._ledger.plan_versions(plan_id)
+            self._kinds[plan_id] = versions[-1].period if versions else None
+        return self._kinds[plan_id]
+
+
 class WorkQueues:
     """The work-queue use cases of one ledger (lists and decisions)."""
 
@@ -432,6 +448,11 @@ class WorkQueues:
         # a period not begun yet lists the reps it has rows of only: worked out
         # for every other rep, a mistyped year would replay the whole org
         quiet = sorted(visible.keys() - balances.keys()) if asked.first_day <= today else []
+        # a rep none of whose plans pays by this kind of period has no statement
+        # in it (a plan's versions keep its kind): not worked out, rep by rep,
+        # from their whole history to find so (a quarter asked of a monthly org)
+        kinds = _PlanKinds(self.reports.ledger)
+        quiet = [r for r in quiet if any(kinds.of(p) == asked.kind for p in visible[r].plan_ids)]
         for rep_id in quiet:
             rows = self._quiet_period(rep_id, asked, position)
             if rows is not None:

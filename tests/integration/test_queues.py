@@ -374,3 +374,28 @@ def test_a_quiet_period_is_worked_out_from_its_window_not_the_reps_history(
     assert [(s["rep_id"], s["total"], s["payable"]) for s in statements] == [
         ("r1", "-3000.00", "0.00")
     ]
+
+
+def test_a_period_of_the_other_kind_works_out_no_reps_history(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month asked of reps paid by the quarter lists nobody, and reads no
+    event to find so: it replayed each rep's whole history, one by one, to learn
+    that their plan pays by another kind of period."""
+    seeded(ledger, "r1")
+    ledger.import_lines(
+        jsonl(*(sale(f"S{n:03d}", "r1", "1000.00") for n in range(40))), actor="crm-sync"
+    )
+    queues = WorkQueues(Reports(ledger))
+    assert [i.rep_id for i in queues.summary(FINANCE, "2026-Q3").items] == ["r1"]
+    read: list[int] = []
+    positions_read = ledger.read_positions
+
+    def counting(positions: Any) -> Any:
+        listed = list(positions)
+        read.extend(listed)
+        return positions_read(listed)
+
+    monkeypatch.setattr(ledger, "read_positions", counting)
+    assert queues.summary(FINANCE, "2026-08").items == []
+    assert read == []
