@@ -265,12 +265,22 @@ def diff_events_shown(
     ):
         return None
     ledger = reports.ledger
+    # the answer rests on the type, the subject and the day alone: asked once
+    # each (a window of thousands of sales read the directory for every one)
+    answers: dict[tuple[str, str | None, date], bool] = {}
 
     def shown(record: EventRecord) -> bool:
         subject = record.data.get("subject_id") if principal.role == "manager" else None
-        kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
-        on = record.occurred_at.date()
-        return may_read_event(principal, record.type, [rep_id], reports, subject_kind=kind, on=on)
+        if not isinstance(subject, str):
+            subject = None
+        key = (record.type, subject, record.occurred_at.date())
+        found = answers.get(key)
+        if found is None:
+            kind = ledger.subject_kind(subject) if subject is not None else None
+            found = answers[key] = may_read_event(
+                principal, record.type, [rep_id], reports, subject_kind=kind, on=key[2]
+            )
+        return found
 
     return shown
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api import auth
 from api.schemas import AuditBundleOut
 from tests.api.conftest import Api, demo_adjustment, demo_event, demo_sale
 from tests.builders import stored_record
@@ -390,7 +391,9 @@ class TestObjectLevel:
         earlier = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on their watch
         assert api.client.get(f"/events/{earlier.event_id}", headers=as_rep).status_code == 200
 
-    def test_a_diff_names_only_the_events_its_reader_may_read(self, api: Api) -> None:
+    def test_a_diff_names_only_the_events_its_reader_may_read(
+        self, api: Api, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """rep-sun moved from lead-he to mgr-zhao on 15 November: lead-he still
         reads rep-sun's November diff (they managed rep-sun half of it), but the
         coaching and the case mgr-zhao recorded since are mgr-zhao's to read
@@ -408,7 +411,10 @@ class TestObjectLevel:
         at = "2026-11-20T10:00:00+08:00"
         case = {"code": "late-report", "severity": "minor", "description": "late"}
         recorded = [
-            demo_event("CoachingRecorded", at=at, rep_id="rep-sun", topic="one to one"),
+            *(
+                demo_event("CoachingRecorded", at=at, rep_id="rep-sun", topic=f"one to one {n}")
+                for n in range(3)
+            ),
             demo_event("ViolationRecorded", at=at, case_id="C-SUN", rep_id="rep-sun", **case),
         ]
         answer = api.client.post("/events", json=recorded, headers=api.as_("manager"))
@@ -420,8 +426,17 @@ class TestObjectLevel:
             assert response.status_code == 200, response.text
             return [e["type"] for e in response.json()["events_between"]]
 
-        assert named("manager") == ["CoachingRecorded", "ViolationRecorded"]
+        assert named("manager") == [*["CoachingRecorded"] * 3, "ViolationRecorded"]
+        asked: list[str] = []
+        may_read = auth.may_read_event
+
+        def counted(principal: Any, event_type: str, *args: Any, **kwargs: Any) -> bool:
+            asked.append(event_type)
+            return may_read(principal, event_type, *args, **kwargs)
+
+        monkeypatch.setattr(auth, "may_read_event", counted)
         assert named("lead") == []
+        assert sorted(asked) == ["CoachingRecorded", "ViolationRecorded"], "once a type a day"
         assert named("finance") == ["ViolationRecorded"]
 
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
