@@ -355,21 +355,13 @@ def test_a_quiet_period_is_worked_out_from_its_window_not_the_reps_history(
     )
     queues = WorkQueues(Reports(ledger))
     queues.summary(FINANCE, "2026-Q3")  # caught up
-    read: list[int] = []
-    positions_read = ledger.read_positions
-
-    def counting(positions: Any) -> Any:
-        listed = list(positions)
-        read.extend(listed)
-        return positions_read(listed)
-
-    monkeypatch.setattr(ledger, "read_positions", counting)
+    read = _counting_reads(ledger, monkeypatch)
     summary = queues.summary(FINANCE, "2026-Q4")
     assert [(i.rep_id, i.total, i.payable) for i in summary.items] == [
         ("r1", "-3000.00", "0.00")  # 40 × 1000 × 5 % − 5000, carried
     ]
     assert len(read) < 10, f"{len(read)} events read for one quiet period"
-    monkeypatch.setattr(ledger, "read_positions", positions_read)
+    monkeypatch.undo()
     statements, _ = queues.reports.plan_run("2026-Q4")
     assert [(s["rep_id"], s["total"], s["payable"]) for s in statements] == [
         ("r1", "-3000.00", "0.00")
@@ -388,6 +380,13 @@ def test_a_period_of_the_other_kind_works_out_no_reps_history(
     )
     queues = WorkQueues(Reports(ledger))
     assert [i.rep_id for i in queues.summary(FINANCE, "2026-Q3").items] == ["r1"]
+    read = _counting_reads(ledger, monkeypatch)
+    assert queues.summary(FINANCE, "2026-08").items == []
+    assert read == []
+
+
+def _counting_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The positions ``ledger`` reads events at from now on (`read_positions`)."""
     read: list[int] = []
     positions_read = ledger.read_positions
 
@@ -397,5 +396,4 @@ def test_a_period_of_the_other_kind_works_out_no_reps_history(
         return positions_read(listed)
 
     monkeypatch.setattr(ledger, "read_positions", counting)
-    assert queues.summary(FINANCE, "2026-08").items == []
-    assert read == []
+    return read
