@@ -441,14 +441,13 @@ class Ledger(Application[UUID]):
             return self._rep_spellings.get(key)
 
     def _read_reps(self) -> None:
-        stop = self._head_position()
-        enrolled = self._notifications(["RepEnrolled"], self._reps_read, stop)
-        for notification in enrolled:
-            rep_id = orjson.loads(notification.state)["data"]["rep_id"]
+        def take(data: dict[str, Any], _moment: datetime) -> None:
+            rep_id = data["rep_id"]
             self._rep_ids_known.append(rep_id)
             if (key := actor_key(rep_id)) != rep_id:
                 self._rep_spellings.setdefault(key, rep_id)
-        self._reps_read = max(self._reps_read, stop)
+
+        self._reps_read = self._read_since("RepEnrolled", self._reps_read, take)
 
     def _plan_info(self, plan_id: str) -> PlanInfo | None:
         """What the write side checks of a plan (a sale checks its rep's: kept)."""

@@ -392,7 +392,8 @@ def _warn_retarget(st: Staging, rep: Rep, item: Input) -> None:
     ]
     st.stage_target(key, item.occurred_at, target_id)
     if others:
-        _, (other_at, other_id) = max(enumerate(others), key=lambda o: (o[1][0], o[0]))
+        # the latest by occurred_at; of a tie, the one recorded last
+        other_at, other_id = max(reversed(others), key=lambda o: o[0])
         kpi, period = data["kpi"], data["period"]
         st.warn(retarget_warning(rep.rep_id, kpi, period, item.occurred_at, (other_id, other_at)))
 
