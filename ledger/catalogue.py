@@ -48,6 +48,7 @@ __all__ = [
     "EVENT_TYPES",
     "IMPORTABLE_TYPES",
     "KEY_FIELDS",
+    "REP_KEY_TOPIC",
     "SUBJECT_KINDS",
     "AnyEventIn",
     "EventType",
@@ -337,6 +338,9 @@ CLAIM_STATES: Final[Mapping[str, str]] = {
     n: e.claim_state for n, e in CATALOGUE.items() if e.claim_state is not None
 }
 CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_STATES.items()}
+
+# The stored topic of the enrolment, whose rep id claims its actor form (`ledger.rep_keys`).
+REP_KEY_TOPIC: Final[str] = next(e.topic for e in _ENTRIES if e.creates is Rep)
 
 # Read side: types that can change any period, and types bounded by their period.
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)

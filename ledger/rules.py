@@ -40,6 +40,7 @@ from ledger.payout_claims import (
 from ledger.payout_run import PayoutRun
 from ledger.plan import PlanInfo, PlanVersion
 from ledger.rep import Rep
+from ledger.rep_keys import spelling_conflict
 from ledger.sale import Sale
 from ledger.targets import Target
 from policies.money import check_money
@@ -227,10 +228,7 @@ def rep_enrolled(st: Staging, item: Input) -> None:
         existing.enrolled.check_same(item.content_sha256, key=f"rep {rep_id}", field="rep_id")
         return
     if (spelled := st.rep_in_another_spelling(rep_id)) is not None:
-        raise ConflictError(
-            f"rep {rep_id} is rep {spelled} in another spelling: one person has one id",
-            field="rep_id",
-        )
+        raise spelling_conflict(rep_id, spelled)
     if st.plan(plan_id) is None:
         raise UnknownReferenceError(f"unknown plan {plan_id!r}", field="plan_id")
     _check_manager(rep_id, item.data.get("manager_id"))

@@ -13,7 +13,19 @@ from eventsourcing.persistence import StoredEvent
 from ledger.chain import ChainHasher, ChainLink
 from ledger.payout_claims import Claim
 
-__all__ = ["AppendSession", "LedgerRecorder", "LoggedEvent"]
+__all__ = [
+    "CLAIMS_BUILT",
+    "REP_KEYS_BUILT",
+    "AppendSession",
+    "LedgerRecorder",
+    "LoggedEvent",
+    "build_indexes",
+]
+
+# `ledger_state` keys: the payout claims index (`ledger.payout_claims`) and the
+# rep ids' forms (`ledger.rep_keys`) cover the whole log.
+CLAIMS_BUILT = "payout_claims_built"
+REP_KEYS_BUILT = "rep_keys_built"
 
 
 class LoggedEvent(NamedTuple):
@@ -128,3 +140,13 @@ class LedgerRecorder(Protocol):
         idle write transactions (PostgreSQL; default: the store's setting).
         """
         ...
+
+
+def build_indexes(recorder: Any) -> None:
+    """Once, the tables kept beside the log of a store written before them —
+    the payout claims index, the rep ids' forms — from its log, under the
+    writer lock (each builder checks its mark again there: one builds)."""
+    if recorder.get_state(CLAIMS_BUILT) is None or recorder.get_state(REP_KEYS_BUILT) is None:
+        with recorder.append_session() as session:
+            session.build_claims_index()
+            session.build_rep_keys()

@@ -36,12 +36,13 @@ from psycopg.errors import IdleInTransactionSessionTimeout, UniqueViolation
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from ledger.backends.base import LoggedEvent
-from ledger.catalogue import CLAIM_TOPICS
+from ledger.backends.base import CLAIMS_BUILT, REP_KEYS_BUILT, LoggedEvent, build_indexes
+from ledger.catalogue import CLAIM_TOPICS, REP_KEY_TOPIC
 from ledger.chain import ChainHasher, ChainLink
 from ledger.chain_guard import ensure_chain_mode
-from ledger.errors import StoreUnavailableError
+from ledger.errors import ConflictError, StoreUnavailableError
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
+from ledger.rep_keys import RepKey, rep_keys_of, spelling_refusal
 
 __all__ = [
     "LedgerPostgresFactory",
@@ -59,8 +60,6 @@ _DDL_LOCK = 0x1E5D6E7
 _APPEND_LOCK = 0x1E5A99D
 _lock_guard = threading.Lock()
 _CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
-# `ledger_state` key: the payout claims index covers the whole log (see `create_table`).
-_CLAIMS_BUILT = "payout_claims_built"
 
 
 @contextmanager
@@ -110,12 +109,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.check_identifier_length(self.claims_table_name)
         self.state_table_name = f"{events_table_name}_state"
         self.check_identifier_length(self.state_table_name)
+        self.rep_keys_table_name = f"{events_table_name}_rep_keys"
+        self.check_identifier_length(self.rep_keys_table_name)
         identifiers = {
             "schema": self.datastore.schema,
             "events": self.events_table_name,
             "chain": self.chain_table_name,
             "claims": self.claims_table_name,
             "state": self.state_table_name,
+            "rep_keys": self.rep_keys_table_name,
             "chain_recorded_at_idx": f"{self.chain_table_name}_recorded_at_idx",
             "claims_run_idx": f"{self.claims_table_name}_run_idx",
         }
@@ -124,8 +126,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             """`text` with its ``{schema}``, ``{events}``, ... names quoted."""
             return SQL(text).format(**{k: Identifier(v) for k, v in identifiers.items()})
 
-        # The chain; the payout claims index (`ledger.payout_claims`), written with
-        # the events; small documents kept beside the log: the chain watermark, the
+        # The chain; the payout claims index (`ledger.payout_claims`) and the actor
+        # form each enrolled rep id claims (`ledger.rep_keys`), written with the
+        # events; small documents kept beside the log: the chain watermark, the
         # projector's status. Each table with its columns, then its index if any.
         tables = (
             (
@@ -144,6 +147,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     "PRIMARY KEY (period, rep_id, run_id, state)"
                 ),
                 "{claims_run_idx} ON {schema}.{claims} (run_id, state)",
+            ),
+            (
+                "rep_keys",
+                "key text PRIMARY KEY, rep_id text NOT NULL, position bigint NOT NULL",
+                None,
             ),
             ("state", "key text PRIMARY KEY, doc text NOT NULL", None),
         )
@@ -172,6 +180,19 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self._select_claim_events = sql(
             "SELECT notification_id, topic, state FROM {schema}.{events} "
             "WHERE topic = ANY(%s) ORDER BY notification_id"
+        )
+        self._select_rep_keys = sql(
+            "SELECT key, rep_id FROM {schema}.{rep_keys} WHERE key = ANY(%s)"
+        )
+        self._insert_rep_keys = sql(
+            "INSERT INTO {schema}.{rep_keys} (key, rep_id, position) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
+        )
+        # a build keeps what is claimed (a row left of an earlier build, say)
+        self._build_rep_keys = self._insert_rep_keys + SQL(" ON CONFLICT (key) DO NOTHING")
+        self._select_enrolments = sql(
+            "SELECT notification_id, topic, state FROM {schema}.{events} "
+            "WHERE topic = %s ORDER BY notification_id"
         )
         self._get_state = sql("SELECT doc FROM {schema}.{state} WHERE key = %s")
         self._put_state = sql(
@@ -271,12 +292,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
 
     def create_table(self) -> None:
         """The library's tables and the ledger's; then, once, the payout claims
-        index of a store written before it existed, from its log."""
+        index and the rep ids' forms of a store written before them, from its log."""
         with schema_lock(self.datastore):
             super().create_table()
-        if self.get_state(_CLAIMS_BUILT) is None:
-            with self.append_session() as session:  # the writer lock: one builder
-                session.build_claims_index()
+        build_indexes(self)
 
     def analyze(self) -> None:
         """Refresh the planner's statistics after a bulk append.
@@ -556,7 +575,7 @@ class PostgresAppendSession:
         """Index every payout event of the log (a store written before the index
         existed; an empty one has none), and mark the index built."""
         recorder, curs = self._recorder, self._curs
-        curs.execute(recorder._get_state, (_CLAIMS_BUILT,))  # noqa: SLF001
+        curs.execute(recorder._get_state, (CLAIMS_BUILT,))  # noqa: SLF001
         if curs.fetchone() is not None:
             return  # built by another process meanwhile
         curs.execute(recorder._select_claim_events, (list(CLAIM_TOPICS),))  # noqa: SLF001
@@ -564,13 +583,32 @@ class PostgresAppendSession:
         self._write_claims(rows)
         last = rows[-1][0] if rows else 0
         put = recorder._put_state  # noqa: SLF001
-        curs.execute(put, (_CLAIMS_BUILT, orjson.dumps({"position": last}).decode()))
+        curs.execute(put, (CLAIMS_BUILT, orjson.dumps({"position": last}).decode()))
+
+    def build_rep_keys(self) -> None:
+        """Claim the form of every rep id enrolled in the log (a store written
+        before the table existed), the earliest enrolment first: a later
+        spelling of a form already claimed, stored before the rule, claims
+        nothing (`ledger.rep_keys`); and mark the table built."""
+        recorder, curs = self._recorder, self._curs
+        curs.execute(recorder._get_state, (REP_KEYS_BUILT,))  # noqa: SLF001
+        if curs.fetchone() is not None:
+            return  # built by another process meanwhile
+        curs.execute(recorder._select_enrolments, (REP_KEY_TOPIC,))  # noqa: SLF001
+        rows = [(int(r["notification_id"]), r["topic"], bytes(r["state"])) for r in curs.fetchall()]
+        claimed: dict[str, RepKey] = {}
+        for claim in rep_keys_of(rows):
+            claimed.setdefault(claim.key, claim)
+        self._insert_rep_keys(list(claimed.values()), recorder._build_rep_keys)  # noqa: SLF001
+        last = rows[-1][0] if rows else 0
+        put = recorder._put_state  # noqa: SLF001
+        curs.execute(put, (REP_KEYS_BUILT, orjson.dumps({"position": last}).decode()))
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         try:
             with self._curs.connection.transaction():  # a savepoint
                 return self.append(stored_events)
-        except UniqueViolation:
+        except (UniqueViolation, ConflictError):
             return None
 
     def try_append_early(
@@ -582,7 +620,7 @@ class PostgresAppendSession:
         try:
             with self._curs.connection.transaction():  # a savepoint
                 rows = self._append_events(stored_events)
-        except UniqueViolation:
+        except (UniqueViolation, ConflictError):
             on_visible(False)  # noqa: FBT003 - a Future.set_result
             return None
         on_visible(True)  # noqa: FBT003 - a Future.set_result
@@ -616,7 +654,30 @@ class PostgresAppendSession:
             for p, oid, version, topic, state in rows:
                 write_row((oid, version, topic, state, p))
         self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
+        self._claim_rep_keys(rep_keys_of((r[0], r[3], r[4]) for r in rows))
         return rows
+
+    def _claim_rep_keys(self, claims: Sequence[RepKey]) -> None:
+        """The forms the enrolments appended claim (`ledger.rep_keys`), in the
+        same transaction: a form claimed already, by another spelling, is the
+        rule's `ConflictError` naming that rep (the caller's transaction then
+        stores nothing); the table's primary key refuses it in any case."""
+        if not claims:
+            return
+        curs = self._curs
+        curs.execute(self._recorder._select_rep_keys, ([c.key for c in claims],))  # noqa: SLF001
+        stored = {r["key"]: r["rep_id"] for r in curs.fetchall()}
+        refusal = spelling_refusal(claims, stored)
+        if refusal is not None:
+            raise refusal
+        self._insert_rep_keys(claims)
+
+    def _insert_rep_keys(self, claims: Sequence[RepKey], statement: Composed | None = None) -> None:
+        if claims:
+            self._curs.execute(
+                statement or self._recorder._insert_rep_keys,  # noqa: SLF001
+                ([c.key for c in claims], [c.rep_id for c in claims], [c.position for c in claims]),
+            )
 
     def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
         """The payout claims index rows of events appended (`ledger.payout_claims`),

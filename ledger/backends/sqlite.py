@@ -29,11 +29,13 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from ledger.backends.base import LoggedEvent
-from ledger.catalogue import CLAIM_TOPICS
+from ledger.backends.base import CLAIMS_BUILT, REP_KEYS_BUILT, LoggedEvent, build_indexes
+from ledger.catalogue import CLAIM_TOPICS, REP_KEY_TOPIC
 from ledger.chain import ChainHasher, ChainLink
 from ledger.chain_guard import ensure_chain_mode
+from ledger.errors import ConflictError
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
+from ledger.rep_keys import RepKey, rep_keys_of, spelling_refusal
 
 __all__ = [
     "LedgerSQLiteFactory",
@@ -43,9 +45,8 @@ __all__ = [
 ]
 
 _LINK_COLUMNS = "position, event_id, recorded_at, hash"
+_REP_KEY_ROW = "(?, ?, ?)"  # key, rep_id, position
 _CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
-# `ledger_state` key: the payout claims index covers the whole log (see `create_table`).
-_CLAIMS_BUILT = "payout_claims_built"
 
 
 class WritersQueuedPool(SQLiteConnectionPool):
@@ -156,6 +157,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         statements.append(
             "CREATE INDEX IF NOT EXISTS payout_claims_run ON payout_claims (run_id, state)"
         )
+        # The actor form each enrolled rep id claims (`ledger.rep_keys`), written with the events.
+        statements.append(
+            "CREATE TABLE IF NOT EXISTS rep_keys ("
+            "key TEXT PRIMARY KEY, rep_id TEXT NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID"
+        )
         # Small documents kept beside the log: the chain watermark, the projector's status.
         statements.append(
             "CREATE TABLE IF NOT EXISTS ledger_state (key TEXT PRIMARY KEY, doc TEXT NOT NULL)"
@@ -164,11 +170,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
 
     def create_table(self) -> None:
         """The library's tables and the ledger's; then, once, the payout claims
-        index of a store written before it existed, from its log."""
+        index and the rep ids' forms of a store written before them, from its log."""
         super().create_table()
-        if self.get_state(_CLAIMS_BUILT) is None:
-            with self.append_session() as session:  # the writer lock: one builder
-                session.build_claims_index()
+        build_indexes(self)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -398,7 +402,7 @@ class SQLiteAppendSession:
     def build_claims_index(self) -> None:
         """Index every payout event of the log (a store written before the index
         existed; an empty one has none), and mark the index built."""
-        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (_CLAIMS_BUILT,))
+        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (CLAIMS_BUILT,))
         if self._cursor.fetchone() is not None:
             return  # built by another process meanwhile
         topics = list(CLAIM_TOPICS)
@@ -410,14 +414,34 @@ class SQLiteAppendSession:
         self._write_claims([(r[0], r[1], bytes(r[2])) for r in self._cursor.fetchall()])
         self._cursor.execute(
             "INSERT INTO ledger_state (key, doc) VALUES (?, ?)",
-            (_CLAIMS_BUILT, orjson.dumps({"position": self._last}).decode()),
+            (CLAIMS_BUILT, orjson.dumps({"position": self._last}).decode()),
+        )
+
+    def build_rep_keys(self) -> None:
+        """Claim the form of every rep id enrolled in the log (a store written
+        before the table existed), the earliest enrolment first: a later
+        spelling of a form already claimed, stored before the rule, claims
+        nothing (`ledger.rep_keys`); and mark the table built."""
+        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (REP_KEYS_BUILT,))
+        if self._cursor.fetchone() is not None:
+            return  # built by another process meanwhile
+        self._cursor.execute(
+            f"SELECT rowid, topic, state FROM {self._recorder.events_table_name} "
+            "WHERE topic = ? ORDER BY rowid",
+            (REP_KEY_TOPIC,),
+        )
+        claims = rep_keys_of((r[0], r[1], bytes(r[2])) for r in self._cursor.fetchall())
+        self._cursor.executemany(f"INSERT OR IGNORE INTO rep_keys VALUES {_REP_KEY_ROW}", claims)
+        self._cursor.execute(
+            "INSERT INTO ledger_state (key, doc) VALUES (?, ?)",
+            (REP_KEYS_BUILT, orjson.dumps({"position": self._last}).decode()),
         )
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         self._cursor.execute("SAVEPOINT optimistic")
         try:
             links = self.append(stored_events)
-        except sqlite3.IntegrityError:
+        except (sqlite3.IntegrityError, ConflictError):
             self._cursor.execute("ROLLBACK TO optimistic")
             self._cursor.execute("RELEASE optimistic")
             return None
@@ -452,9 +476,31 @@ class SQLiteAppendSession:
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
         self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
+        self._claim_rep_keys(rep_keys_of((r[0], r[3], r[4]) for r in rows))
         self._last = rows[-1][0]
         self.head = links[-1]
         return links
+
+    def _claim_rep_keys(self, claims: Sequence[RepKey]) -> None:
+        """The forms the enrolments appended claim (`ledger.rep_keys`): a form
+        claimed already, by another spelling, is the rule's `ConflictError`
+        naming that rep (the caller's transaction then stores nothing); the
+        table's primary key refuses it in any case."""
+        if not claims:
+            return
+        keys = [c.key for c in claims]
+        stored: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            self._cursor.execute(
+                f"SELECT key, rep_id FROM rep_keys WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            stored.update(self._cursor.fetchall())
+        refusal = spelling_refusal(claims, stored)
+        if refusal is not None:
+            raise refusal
+        self._cursor.executemany(f"INSERT INTO rep_keys VALUES {_REP_KEY_ROW}", claims)
 
     def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
         """The payout claims index rows of events appended (`ledger.payout_claims`)."""

@@ -7,16 +7,21 @@ as it was (the count of stored events before equals the count after).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger import events as ev
 from ledger import rules
 from ledger.application import Ledger
-from ledger.errors import BatchRejectedError
+from ledger.catalogue import EVENT_ADAPTER
+from ledger.errors import BatchRejectedError, ConflictError
+from ledger.results import RecordResult
+from ledger.writes import Input
 from policies.periods import period_of
 from policies.plan import load_plan
 from tests.builders import (
@@ -29,6 +34,7 @@ from tests.builders import (
     stored_count,
     stored_record,
 )
+from tests.integration.test_audit_chain import Raw
 
 
 def _rejected(ledger: Ledger, lines: list[str], *, actor: str = "tester") -> BatchRejectedError:
@@ -134,6 +140,100 @@ class TestImport:
             (2, None),
             (3, "rep_id"),
             (4, "amount"),
+        ]
+
+
+def _staged(ledger: Ledger, *events: dict[str, Any]) -> list[StoredEvent]:
+    """The events ``ledger`` stages for ``events`` (each passing its rules now),
+    not appended: what a writer holds between its check and its commit."""
+    staging = ledger.staging(ledger.chain)
+    inputs = [Input.of(EVENT_ADAPTER.validate_python(e), "hr-sync") for e in events]
+    _, errors = staging.apply_all(list(enumerate(inputs, 1)))
+    assert errors == []
+    return staging.take_pending()
+
+
+class TestOneSpellingInTheStore:
+    """The store itself refuses a rep id whose actor form another id holds
+    (SPEC §2, `ledger.rep_keys`): a check made before the other spelling was
+    committed does not let the second one in."""
+
+    @pytest.mark.parametrize(("first", "second"), [("lead-he", "Lead-He"), ("Lead-He", "lead-he")])
+    def test_a_spelling_checked_before_the_other_committed_is_refused(
+        self, make_ledger: Callable[..., Ledger], first: str, second: str
+    ) -> None:
+        """Ledger B checks ``second`` (and r9) while the store holds neither
+        spelling; ledger A enrols ``first``; B then appends what it checked,
+        not checking again: the store refuses it with the rule's conflict,
+        naming ``first``, and nothing of B's batch is stored."""
+        a, b = seeded(make_ledger()), make_ledger()
+        checked = _staged(b, enrol("r9"), enrol(second))
+        assert a.import_lines(jsonl(enrol(first)), actor="hr-sync").stored == 1
+        before = stored_count(a)
+        with b.chain.append_session() as session:
+            assert session.try_append(checked) is None  # an optimistic append: staged again
+        with pytest.raises(ConflictError) as caught, b.chain.append_session() as session:
+            session.append(checked)
+        assert caught.value.field == "rep_id"
+        assert caught.value.reason == (
+            f"rep {second} is rep {first} in another spelling: one person has one id"
+        )
+        assert stored_count(a) == before
+        assert [e.data["rep_id"] for e in a.read_log() if e.type == "RepEnrolled"] == [first]
+
+    def test_a_group_staged_before_the_other_spelling_is_refused_naming_it(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """Through the group commit: B's group is staged outside the writer
+        lock, A enrols the other spelling, B's commit refuses it naming
+        lead-he, and B's other request goes in."""
+        a, b = seeded(make_ledger()), make_ledger()
+        inputs = [
+            [Input.of(EVENT_ADAPTER.validate_python(enrol(r)), "hr-sync")]
+            for r in ("Lead-He", "r9")
+        ]
+        prepared = b.prepare_group(inputs)
+        a.import_lines(jsonl(enrol("lead-he")), actor="hr-sync")
+        refused, enrolled = b.commit_group(prepared).results
+        assert isinstance(refused, BatchRejectedError)
+        assert [(e.field, e.reason) for e in refused.errors] == [
+            ("rep_id", "rep Lead-He is rep lead-he in another spelling: one person has one id")
+        ]
+        assert isinstance(enrolled, RecordResult)
+        assert enrolled.stored == 1
+
+    def test_a_store_holding_both_spellings_still_opens(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A store of the code before the table that holds lead-he and, later,
+        Lead-He (enrolled before the rule) opens: both reps stay as stored,
+        lead-he (the earlier) claims the form, a re-sent Lead-He is skipped,
+        and a third spelling is refused naming lead-he."""
+        ledger = seeded(make_ledger())
+        later = _staged(ledger, enrol("Lead-He"))
+        ledger.import_lines(jsonl(enrol("lead-he")), actor="hr-sync")
+        raw = Raw(db_url)
+        keys = f'"{raw.schema}".ledger_events_rep_keys' if raw.pg else "rep_keys"
+        with raw.cursor() as c:
+            c.execute(f"DELETE FROM {keys}")  # as if the rule came later
+        with ledger.chain.append_session() as session:
+            session.append(later)
+        ledger.close()
+        with raw.cursor() as c:
+            c.execute(f"DROP TABLE {keys}")
+            c.execute(f"DELETE FROM {raw.state_table}")
+        reopened = make_ledger()
+        assert [e.data["rep_id"] for e in reopened.read_log() if e.type == "RepEnrolled"] == [
+            "lead-he",
+            "Lead-He",
+        ]
+        with raw.cursor() as c:
+            c.execute(f"SELECT key, rep_id FROM {keys}")
+            assert [tuple(row) for row in c.fetchall()] == [("lead-he", "lead-he")]
+        assert reopened.import_lines(jsonl(enrol("Lead-He")), actor="hr-sync").skipped == 1
+        error = _rejected(reopened, jsonl(enrol("LEAD-HE")))
+        assert [(e.field, e.reason) for e in error.errors] == [
+            ("rep_id", "rep LEAD-HE is rep lead-he in another spelling: one person has one id")
         ]
 
 
