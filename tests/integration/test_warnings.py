@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
+from ledger.errors import BatchRejectedError
 from policies.plan import load_plan, plan_document
 from policies.wording import render_warning
 from projections.runner import verify_views
@@ -406,14 +407,9 @@ class TestSecondTarget:
         ]
 
 
-def test_an_import_into_an_empty_ledger_reads_the_stored_targets_once(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The targets a second one is said against are read from the store once
-    per unit of work, also when the ledger is empty: its head reads 0 to other
-    readers until the import's one transaction commits, and "read up to 0" was
-    taken for "never read" — every target of a first import read the log again
-    (1,680 reads, 14 of its 34 s, on the benchmark's 200,000 events)."""
+def _reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The event types ``ledger`` reads from the log as the write side's lists
+    (rates, targets, enrolments: `Ledger._read_since`), one entry a read."""
     reads: list[str] = []
     read_since = ledger._read_since  # the reads counted
 
@@ -422,6 +418,18 @@ def test_an_import_into_an_empty_ledger_reads_the_stored_targets_once(
         return read_since(type_, *args)
 
     monkeypatch.setattr(ledger, "_read_since", counted)
+    return reads
+
+
+def test_an_import_into_an_empty_ledger_reads_the_stored_targets_once(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The targets a second one is said against are read from the store once
+    per unit of work, also when the ledger is empty: its head reads 0 to other
+    readers until the import's one transaction commits, and "read up to 0" was
+    taken for "never read" — every target of a first import read the log again
+    (1,680 reads, 14 of its 34 s, on the benchmark's 200,000 events)."""
+    reads = _reads(ledger, monkeypatch)
     targets = [
         _target(f"T{year}{q}", "2026-06-25T10:00:00+08:00") | {"period": f"{year}-Q{q}"}
         for year in (2027, 2028, 2029)
@@ -430,3 +438,34 @@ def test_an_import_into_an_empty_ledger_reads_the_stored_targets_once(
     plan = line("PlanPublished", actor="admin", plan=plan_document(load_plan(PLAN_TOML, "toml")))
     ledger.import_lines(jsonl(plan, enrol("r1"), *targets), actor="mgr-zhao")
     assert reads.count("TargetSet") == 1
+
+
+def test_an_import_into_an_empty_ledger_reads_the_stored_rates_once_unless_asked_afresh(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for the FX rates: in an import into an empty ledger, a lookup
+    of the stored rates that does not ask for them afresh reads the store the
+    first time only (never read) — "read up to 0" was taken for "never read",
+    and every such lookup read the log again. (A lookup asks afresh before a
+    sale in a foreign currency is refused for want of a rate, SPEC §3.1.)"""
+    reads = _reads(ledger, monkeypatch)
+    moments = ledger._fx_moments  # the lookups, each followed by the reads it made
+
+    def looked_up(base: str, quote: str, fresh: bool) -> list[Any]:
+        reads.append(f"lookup fresh={fresh}")
+        return moments(base, quote, fresh)
+
+    monkeypatch.setattr(ledger, "_fx_moments", looked_up)
+    plan = line("PlanPublished", actor="admin", plan=plan_document(load_plan(PLAN_TOML, "toml")))
+    sales = [sale(f"S{n}", "r1") | {"currency": "USD"} for n in range(1, 4)]
+    with pytest.raises(BatchRejectedError) as refused:
+        ledger.import_lines(jsonl(plan, enrol("r1"), *sales), actor="crm-sync")
+    assert [(e.line, e.field) for e in refused.value.errors] == [
+        (3, "currency"),
+        (4, "currency"),
+        (5, "currency"),
+    ]
+    not_afresh = [i for i, what in enumerate(reads) if what == "lookup fresh=False"]
+    assert len(not_afresh) >= len(sales)
+    read_then = [i for i in not_afresh if reads[i + 1 : i + 2] == ["FxRateSet"]]
+    assert read_then == not_afresh[:1]
