@@ -69,6 +69,7 @@ from ledger.sale import Sale, sale_reps_of
 from ledger.storage import DEFAULT_DATABASE_URL, StoreConfig, library_env
 from ledger.transcoder import OrjsonTranscoder
 from ledger.writes import (
+    HandOff,
     Input,
     NaturalKey,
     Staging,
@@ -181,9 +182,11 @@ class Ledger(Application[UUID]):
         *,
         optimistic: bool = False,
         loaded: Mapping[NaturalKey, Any] | None = None,
+        after: HandOff | None = None,
     ) -> Staging:
         """A unit of work over ``reader`` (the recorder, or an append session),
-        with this ledger's plans and its chain guard."""
+        with this ledger's plans and its chain guard; ``after``: what the unit
+        before it staged, not committed yet (`ledger.writes.HandOff`)."""
         return Staging(
             reader,
             self.mapper,
@@ -196,6 +199,7 @@ class Ledger(Application[UUID]):
             targets=self._target_dates,
             rep_ids=self._rep_ids,
             rep_spelled=self._rep_spelled,
+            after=after,
         )
 
     def is_committed(self, link: ChainLink) -> bool:
@@ -305,10 +309,13 @@ class Ledger(Application[UUID]):
         return committed.results
 
     def prepare_group(
-        self, inputs: Sequence[Sequence[Input]], warm: Warm | None = None
+        self,
+        inputs: Sequence[Sequence[Input]],
+        warm: Warm | None = None,
+        after: HandOff | None = None,
     ) -> PreparedGroup:
         """Stage a group outside the writer lock (`ledger.ingestion.batch.prepare_group`)."""
-        return batch.prepare_group(self, inputs, warm)
+        return batch.prepare_group(self, inputs, warm, after)
 
     def commit_group(self, prepared: PreparedGroup) -> CommittedGroup:
         """Append a prepared group under the lock (`ledger.ingestion.batch.commit_group`)."""

@@ -21,6 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger import catalogue
 from ledger import events as ev
 from ledger.actors import actor_key, checked_actor
+from ledger.decision import Decision
 from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
 from ledger.errors import (
     ConflictError,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
 
 __all__ = [
+    "HandOff",
     "Input",
     "NaturalKey",
     "PlanInfo",
@@ -143,6 +145,22 @@ class StreamReader(Protocol):
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]: ...
 
 
+# (rep, period, kpi) -> (occurred_at, target_id) of its targets, in the order recorded
+TargetsByKpi = Mapping[tuple[str, str, str], Sequence[tuple[datetime, str]]]
+
+
+class HandOff(NamedTuple):
+    """What a unit of work staged that the next one must see when it is staged
+    before this one is committed (the API's pipelined group commit) and goes in
+    as staged — beyond the reps and plans it starts from (`Staging.kept`), and
+    which no stream version of the next one would make collide: the targets it
+    set (a second target of a KPI is said against them) and the decisions it
+    made (a rejected target counts no more, so none is said against it)."""
+
+    targets: TargetsByKpi
+    decisions: Mapping[NaturalKey, LedgerAggregate]
+
+
 # Aggregates an import keeps between chunks: few, and referenced by most inputs.
 _KEPT_KINDS = frozenset({"rep", "plan"})
 
@@ -186,8 +204,10 @@ class Staging:
         targets: TargetDates | None = None,
         rep_ids: Callable[[], Sequence[str]] | None = None,
         rep_spelled: Callable[..., str | None] | None = None,
+        after: HandOff | None = None,
     ) -> None:
-        """``loaded``: aggregates known to be as stored (see `kept`).
+        """``loaded``: aggregates known to be as stored (see `kept`); ``after``:
+        what the unit of work before this one staged, not committed yet (`HandOff`).
         ``fresh_plans``: a plan as the store holds it now (``plans`` may answer
         from a cache), read before a warning is given against it.
         ``chain_guard``: raises `BrokenChainError` when the audit chain, read
@@ -236,6 +256,11 @@ class Staging:
         self._staged_targets: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
         self._targets_checkpoint: dict[tuple[str, str, str], list[tuple[datetime, str]]] = {}
         self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = dict(loaded or {})
+        # what the unit before staged (`HandOff`), and what this one hands on
+        self._targets_before: TargetsByKpi = after.targets if after is not None else {}
+        if after is not None:
+            self._loaded.update(after.decisions)
+        self._decided: dict[NaturalKey, LedgerAggregate] = {}
         self.pending: list[StoredEvent] = []
         # Creation events are encoded straight into the mapper's stored form
         # (same bytes, see tests/unit/test_stored_form.py) unless the mapper
@@ -367,12 +392,24 @@ class Staging:
 
     def targets_of(self, key: tuple[str, str, str]) -> list[tuple[datetime, str]]:
         """(occurred_at, target_id) of the targets of (rep, period, kpi) ``key``,
-        stored then staged here: in the order they were recorded."""
+        stored, staged by the unit before (those it has not committed by the
+        time the store is read), then staged here: in the order they were recorded."""
         stored: Sequence[tuple[datetime, str]] = ()
         if self._targets is not None:
             stored = self._targets(*key, fresh=not self._targets_read)
             self._targets_read = True
-        return [*stored, *self._staged_targets.get(key, ())]
+        before = self._targets_before.get(key, ())
+        if before:
+            known = {target_id for _, target_id in stored}
+            before = [t for t in before if t[1] not in known]
+        return [*stored, *before, *self._staged_targets.get(key, ())]
+
+    def handed_on(self) -> HandOff:
+        """What this unit staged that a next one staged before it is committed
+        must see (`HandOff`): its own targets and decisions, not those handed
+        to it (the unit before it is committed by the time the next is staged)."""
+        targets = {key: list(staged) for key, staged in self._staged_targets.items()}
+        return HandOff(targets, dict(self._decided))
 
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
         """Give the warning ``check`` finds against plan ``plan_id``, if any.
@@ -488,6 +525,8 @@ class Staging:
     def add(self, aggregate: LedgerAggregate, key: str) -> None:
         """Stage ``aggregate`` (of natural key ``key``) and its new events."""
         self._loaded[aggregate.KIND, key] = aggregate
+        if aggregate.KIND == Decision.KIND:
+            self._decided[aggregate.KIND, key] = aggregate
         self.collect(aggregate)
 
     def create(self, cls: type[LedgerAggregate], key: str, item: Input) -> None:

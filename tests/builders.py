@@ -24,8 +24,13 @@ from typer.testing import CliRunner, Result
 
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from ledger.catalogue import EVENT_ADAPTER
+from ledger.errors import LedgerError
 from ledger.events import ApprovalGranted, make_event
+from ledger.ingestion.group_commit import GroupCommitter
 from ledger.records import EventRecord
+from ledger.results import RecordResult
+from ledger.writes import Input
 from policies.plan import load_plan
 from projections.service import Reports
 from service import UseCases
@@ -186,6 +191,50 @@ def seeded(ledger: Ledger, *reps: str) -> Ledger:
     if reps:
         ledger.import_lines(jsonl(*(enrol(r) for r in reps)), actor="hr-sync")
     return ledger
+
+
+def pipelined(
+    ledger: Ledger, first: list[dict[str, Any]], then: list[dict[str, Any]]
+) -> tuple[RecordResult | LedgerError, RecordResult | LedgerError]:
+    """Two `POST /events` requests through the API's group commit, in two
+    groups, the second staged while the first is being committed (on the reps
+    and plans it staged and what it hands on), as under load: the first group
+    is staged once the second request has queued behind it, and committed
+    once the second group is staged."""
+    prepare, commit = ledger.prepare_group, ledger.commit_group
+    entered, release, staged = threading.Event(), threading.Event(), threading.Event()
+
+    def held_prepare(*args: Any) -> Any:
+        if not entered.is_set():  # the first group, taken alone
+            entered.set()
+            release.wait(timeout=10)
+            return prepare(*args)
+        try:
+            return prepare(*args)
+        finally:
+            staged.set()
+
+    def held_commit(*args: Any) -> Any:
+        staged.wait(timeout=10)
+        return commit(*args)
+
+    ledger.prepare_group = held_prepare  # type: ignore[method-assign]
+    ledger.commit_group = held_commit  # type: ignore[method-assign]
+    committer = GroupCommitter(ledger)
+    inputs = [
+        [Input.of(EVENT_ADAPTER.validate_python(e), "tester") for e in r] for r in (first, then)
+    ]
+    try:
+        one = committer.submit_inputs(inputs[0])
+        assert entered.wait(timeout=10), "the first group was never staged"
+        two = committer.submit_inputs(inputs[1])
+        release.set()
+        outcomes = [f.exception(timeout=60) or f.result() for f in (one, two)]
+    finally:
+        release.set()
+        committer.close()
+        del ledger.prepare_group, ledger.commit_group
+    return outcomes[0], outcomes[1]  # type: ignore[return-value]
 
 
 def with_sheets_edited(

@@ -20,7 +20,7 @@ from ledger.backends.base import AppendSession
 from ledger.chain import ChainLink
 from ledger.errors import BatchRejectedError, LedgerError, LineError, StoreUnavailableError
 from ledger.results import RecordResult, outcomes_of, warnings_of
-from ledger.writes import Input, NaturalKey, StagedInput, Staging, ids_touched
+from ledger.writes import HandOff, Input, NaturalKey, StagedInput, Staging, ids_touched
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -55,6 +55,8 @@ class PreparedGroup:
     staged: _Staged | None  # None: to be staged under the lock
     kept: dict[NaturalKey, Any]  # its reps and plans, as they will be once committed
     basis: ChainLink | object | None  # the chain head its staging stood on
+    # what a group staged before it is committed must see too (`Staging.handed_on`)
+    handed_on: HandOff | None = None
 
     def follows(self, before: CommittedGroup) -> None:
         """The group this one was staged on, still being committed then, has
@@ -74,7 +76,10 @@ class CommittedGroup:
 
 
 def prepare_group(
-    ledger: Ledger, inputs: Sequence[Sequence[Input]], warm: Warm | None = None
+    ledger: Ledger,
+    inputs: Sequence[Sequence[Input]],
+    warm: Warm | None = None,
+    after: HandOff | None = None,
 ) -> PreparedGroup:
     """Stage a group outside the writer lock, assuming the keys it creates are
     new (as an import does); `commit_group` appends it as staged when the
@@ -87,20 +92,23 @@ def prepare_group(
     (its chain head read first). ``warm`` is the group's to change from then
     on: a caller never hands the same one to two groups. Staging outside the
     lock lets the API's group commit stage the next group while the last
-    one is being written.
+    one is being written; ``after`` is then what that one staged beyond its
+    reps and plans (`PreparedGroup.handed_on`): its targets and decisions,
+    which no stream version of this group collides with when they change
+    what it says (a warning).
     """
     basis: ChainLink | object | None
     if warm is not None:
         basis, loaded = warm
     else:
         basis, loaded = ledger.chain.chain_head(), None  # before anything is read
-    staging = ledger.staging(ledger.chain, optimistic=True, loaded=loaded)
+    staging = ledger.staging(ledger.chain, optimistic=True, loaded=loaded, after=after)
     # what every request reads, in one query (not one per request)
     staging.load_for(item for items in inputs for item in items)
     staged, failure = _stage_requests(staging, inputs, {})
     if failure is not None:  # staged again under the lock, each key looked up
         return PreparedGroup(inputs, None, {}, STALE)
-    return PreparedGroup(inputs, staged, staging.kept(), basis)
+    return PreparedGroup(inputs, staged, staging.kept(), basis, staging.handed_on())
 
 
 def commit_group(ledger: Ledger, prepared: PreparedGroup) -> CommittedGroup:

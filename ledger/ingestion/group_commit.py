@@ -11,10 +11,11 @@ added latency).
 The groups are pipelined: a group is staged (the rules checked, its events made)
 outside the writer lock (`Ledger.prepare_group`) while the group before it is
 being appended and committed by a second thread (`Ledger.commit_group`), on the
-reps and plans that group staged. When that group went in as staged and no one
-else appended meanwhile, the next one goes in as staged too; otherwise it is
-staged again under the lock — the outcomes are those of committing the groups
-one after the other.
+reps and plans that group staged, and the targets and decisions it staged
+(`ledger.writes.HandOff`: what a warning is said against). When that group
+went in as staged and no one else appended meanwhile, the next one goes in as
+staged too; otherwise it is staged again under the lock — the outcomes are
+those of committing the groups one after the other.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ledger.errors import LedgerError
 from ledger.events import EventIn
 from ledger.ingestion.batch import STALE, UNSETTLED, CommittedGroup, PreparedGroup, Warm
 from ledger.results import RecordResult
-from ledger.writes import Input
+from ledger.writes import HandOff, Input
 
 __all__ = ["GroupCommitter"]
 
@@ -112,7 +113,8 @@ class GroupCommitter:
             inputs = [r.inputs for r in group]
             if flight is not None and flight.prepared.staged is not None:
                 # staged on the group in flight, as it will be once committed
-                prepared = self._prepare(inputs, (UNSETTLED, flight.prepared.kept))
+                before = flight.prepared
+                prepared = self._prepare(inputs, (UNSETTLED, before.kept), before.handed_on)
                 committed = self._wait(flight)
                 prepared.follows(committed)
             else:
@@ -137,9 +139,11 @@ class GroupCommitter:
             size += len(more.inputs)
         return group
 
-    def _prepare(self, inputs: list[list[Input]], warm: Warm | None) -> PreparedGroup:
+    def _prepare(
+        self, inputs: list[list[Input]], warm: Warm | None, after: HandOff | None = None
+    ) -> PreparedGroup:
         try:
-            return self._ledger.prepare_group(inputs, warm)
+            return self._ledger.prepare_group(inputs, warm, after)
         except Exception:  # noqa: BLE001 - the store unreachable, say: staged under the lock
             return PreparedGroup(inputs, None, {}, STALE)
 

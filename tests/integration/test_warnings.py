@@ -11,11 +11,12 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
+from ledger.results import RecordResult
 from policies.plan import load_plan, plan_document
 from policies.wording import render_warning
 from projections.runner import verify_views
 from projections.service import Reports
-from tests.builders import PLAN_TOML, enrol, jsonl, line, sale, seeded
+from tests.builders import PLAN_TOML, enrol, jsonl, line, pipelined, sale, seeded
 
 
 def _kpi(kind: str, kpi: str, **extra: Any) -> dict[str, Any]:
@@ -404,6 +405,49 @@ class TestSecondTarget:
         )
         assert [(n, w.code, w.values["other_id"]) for n, w in later.warnings] == [
             (2, "target_replaces", "T2")
+        ]
+
+
+class TestSecondTargetUnderLoad:
+    """The API's group commit stages a group while the one before it is being
+    committed: what that one staged is said against as if it were stored."""
+
+    def test_a_target_rejected_by_the_group_before_is_said_against_no_more(
+        self, ledger: Ledger
+    ) -> None:
+        """T4 (dated after T2, awaiting approval) is rejected in one request;
+        T5, dated between them, comes in the next group: it replaces T2 — T4
+        never counts — and was said to not count while T4 does."""
+        seeded(ledger, "r1")
+        ledger.import_lines(
+            jsonl(
+                _target("T2", "2026-06-28T10:00:00+08:00"),
+                _target("T4", "2026-08-01T10:00:00+08:00"),
+            ),
+            actor="mgr-zhao",
+        )
+        rejected = line("ApprovalRejected", actor="fin-amy", subject_id="T4", note="no")
+        decided, later = pipelined(ledger, [rejected], [_target("T5", "2026-07-15T10:00:00+08:00")])
+        assert isinstance(decided, RecordResult)
+        assert isinstance(later, RecordResult)
+        assert [(n, w.code, w.values["other_id"]) for n, w in later.warnings] == [
+            (1, "target_replaces", "T2")
+        ]
+
+    def test_a_target_set_by_the_group_before_is_said_against(self, ledger: Ledger) -> None:
+        """T1 in one request, T2 for the same KPI and period in the next group:
+        T2 replaces T1 — it was stored with nothing said."""
+        seeded(ledger, "r1")
+        first, second = pipelined(
+            ledger,
+            [_target("T1", "2026-06-25T10:00:00+08:00")],
+            [_target("T2", "2026-06-28T10:00:00+08:00")],
+        )
+        assert isinstance(first, RecordResult)
+        assert isinstance(second, RecordResult)
+        assert (first.warnings, second.stored) == ([], 1)
+        assert [(n, w.code, w.values["other_id"]) for n, w in second.warnings] == [
+            (1, "target_replaces", "T1")
         ]
 
 
