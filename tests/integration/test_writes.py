@@ -29,6 +29,7 @@ from tests.builders import (
     enrol,
     jsonl,
     line,
+    pipelined,
     sale,
     seeded,
     stored_count,
@@ -180,6 +181,25 @@ class TestOneSpellingInTheStore:
         )
         assert stored_count(a) == before
         assert [e.data["rep_id"] for e in a.read_log() if e.type == "RepEnrolled"] == [first]
+
+    @pytest.mark.parametrize(("first", "second"), [("Lead-He", "lead-he"), ("lead-he", "Lead-He")])
+    def test_two_group_commit_batches_pipelined_enrol_one_spelling(
+        self, ledger: Ledger, first: str, second: str
+    ) -> None:
+        """The API's group commit stages a group while the one before it is
+        being committed, on the reps that one staged: lead-he, staged after
+        Lead-He there, passed the rule (its spellings are read from the store,
+        Lead-He not committed yet) and both were stored. The store refuses it:
+        the group is staged again under the lock, and the rule names Lead-He."""
+        seeded(ledger)
+        enrolled, refused = pipelined(ledger, [enrol(first)], [enrol(second)])
+        assert isinstance(enrolled, RecordResult)
+        assert enrolled.stored == 1
+        assert isinstance(refused, BatchRejectedError)
+        assert [(e.field, e.reason) for e in refused.errors] == [
+            ("rep_id", f"rep {second} is rep {first} in another spelling: one person has one id")
+        ]
+        assert [e.data["rep_id"] for e in ledger.read_log() if e.type == "RepEnrolled"] == [first]
 
     def test_a_group_staged_before_the_other_spelling_is_refused_naming_it(
         self, make_ledger: Callable[..., Ledger]
