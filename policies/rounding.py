@@ -51,6 +51,9 @@ CALC = Context(
 )
 # Money rounding alone is allowed to be inexact (that is its point).
 _MONEY = Context(prec=_EXACT_DIGITS, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
+# An amount shown to the cent as the read side always showed it (halves to even,
+# the default rounding), in all the digits it has (`cents_text`).
+_SHOWN = Context(prec=_EXACT_DIGITS, traps=[InvalidOperation])
 _CENT = Decimal("0.01")
 
 # A ratio as the calculation holds it: exact, a quotient (Fraction) or a number
@@ -78,6 +81,16 @@ def money_text(amount: Decimal) -> str:
     ``str`` of a number with exponent -2 never uses scientific notation.
     """
     return str(_quantize(amount, _CENT))
+
+
+def cents_text(value: Decimal) -> str:
+    """A statement's, a what-if's or a list's amount, to the cent, as text.
+
+    Not in the default context: its 28 digits hold no line of sales at SPEC
+    §2's bounds converted at a large rate and multiplied by a large band
+    (each number within the bounds, their product near 10^36), and the
+    quantize raised — the projector's catch-up with it, on every retry."""
+    return format(_SHOWN.quantize(value, _CENT), "f")
 
 
 def number_text(value: Decimal) -> str:

@@ -27,6 +27,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import Period, parse_period
+from policies.rounding import cents_text
 from projections.approvals import PendingRow
 from projections.discipline_history import CaseEntry
 from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
@@ -339,10 +340,6 @@ def _money(text: object) -> Decimal:
     return Decimal(str(text)) if text is not None else Decimal(0)
 
 
-def _fmt(amount: Decimal) -> str:
-    return format(amount.quantize(Decimal("0.01")), "f")
-
-
 def _choice(value: str | None, allowed: Iterable[str], name: str) -> str | None:
     allowed = tuple(allowed)
     if value is not None and value not in allowed:
@@ -482,7 +479,7 @@ class WorkQueues:
             team["total"] += _money(doc["total"])
             team["payable"] += _money(doc["payable"])
         subtotals = [
-            TeamTotal(**{**t, "total": _fmt(t["total"]), "payable": _fmt(t["payable"])})
+            TeamTotal(**{**t, "total": cents_text(t["total"]), "payable": cents_text(t["payable"])})
             for _, t in sorted(teams.items())
         ]
 

@@ -75,7 +75,7 @@ from policies.overrides import ManagerChange, ReportingLines, TeamSale
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, PeriodKind, parse_period, period_of
 from policies.plan import Draw, Plan, plan_in_force
-from policies.rounding import Ratio, ratio_text, round_money
+from policies.rounding import Ratio, cents_text, ratio_text, round_money
 from policies.shapes import uses_commission_shapes
 from policies.wording import render_step, render_warning
 from projections.facts import LedgerFacts, RunInfo, SaleInfo, Without
@@ -131,10 +131,6 @@ def _ratio_text(value: Ratio | None) -> str | None:
     if value is None:
         return None
     return ratio_text(value)
-
-
-def _money_text(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
 
 
 @dataclass
@@ -1684,7 +1680,7 @@ class Calculator:
     def render_line(self, line: Line) -> dict[str, Any]:
         rendered: dict[str, Any] = {
             "kind": line.kind,
-            "amount": _money_text(line.amount),
+            "amount": cents_text(line.amount),
             "explanation": [self.render_step(s) for s in line.steps],
             "event_ids": list(line.event_ids),
         }
@@ -1748,14 +1744,12 @@ class Calculator:
             "attainment": _ratio_text(result.attainment),
             "score": _ratio_text(result.score),
             "tier_coefficient": _ratio_text(result.tier_coefficient),
-            "total": _money_text(result.total),
-            "payable": _money_text(result.payable),
+            "total": cents_text(result.total),
+            "payable": cents_text(result.payable),
             "pending": [p.to_dict() for p in result.pending],
             "warnings": [self.render_warning(w) for w in result.warnings],
             "chain_head": self.as_of.head(),
-        } | (
-            {"unreleased": _money_text(result.unreleased)} if result.unreleased is not None else {}
-        )
+        } | ({"unreleased": cents_text(result.unreleased)} if result.unreleased is not None else {})
 
     def _paid_statement(self, rep_id: str, period: Period, run_id: str) -> dict[str, Any]:
         run = self.facts.runs[run_id]

@@ -28,6 +28,7 @@ from ledger.records import EventRecord
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, after_the_day_of, period_of
 from policies.plan import Plan
+from policies.rounding import cents_text
 from projections.diff import EventSummary, LineChange, Point, UnrecordedEvent, diff_statements
 from projections.facts import LedgerFacts
 from projections.rows import Row
@@ -195,10 +196,6 @@ class Estimate(Row):
     chain_head: Head
 
 
-def _money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
-
-
 def eligible(
     facts: LedgerFacts, rep_id: str, period: Period, *, after_leaving: bool = False
 ) -> bool:
@@ -286,8 +283,8 @@ def _amount(figures: Figures | None, key: Literal["total", "payable"]) -> Decima
 
 def _difference(before: Figures | None, after: Figures | None) -> Amounts:
     return Amounts(
-        total=_money(_amount(after, "total") - _amount(before, "total")),
-        payable=_money(_amount(after, "payable") - _amount(before, "payable")),
+        total=cents_text(_amount(after, "total") - _amount(before, "total")),
+        payable=cents_text(_amount(after, "payable") - _amount(before, "payable")),
     )
 
 
@@ -380,13 +377,13 @@ def whatif_report(
                 period=period,
                 currency=currency,
                 reps=t.reps,
-                today=Amounts(total=_money(t.today_total), payable=_money(t.today_payable)),
+                today=Amounts(total=cents_text(t.today_total), payable=cents_text(t.today_payable)),
                 candidate=Amounts(
-                    total=_money(t.candidate_total), payable=_money(t.candidate_payable)
+                    total=cents_text(t.candidate_total), payable=cents_text(t.candidate_payable)
                 ),
                 difference=Amounts(
-                    total=_money(t.candidate_total - t.today_total),
-                    payable=_money(t.candidate_payable - t.today_payable),
+                    total=cents_text(t.candidate_total - t.today_total),
+                    payable=cents_text(t.candidate_payable - t.today_payable),
                 ),
             )
             for (period, currency), t in totals.items()
@@ -449,9 +446,9 @@ def _paid_replay(
     now = _own_total(today_calc, rep_id, period)
     then = _own_total(candidate_calc, rep_id, period)
     return PaidReplay(
-        today=_money(now),
-        candidate=_money(then),
-        difference=_money(then - now),
+        today=cents_text(now),
+        candidate=cents_text(then),
+        difference=cents_text(then - now),
         booked_in=str(candidate_calc.first_unpaid_after(rep_id, period)),
     )
 
@@ -502,7 +499,7 @@ def estimate_report(
         before=before_figures,
         after=after_figures,
         difference=_difference(before_figures, after_figures),
-        by_kind={kind: _money(amount) for kind, amount in sorted(by_kind.items())},
+        by_kind={kind: cents_text(amount) for kind, amount in sorted(by_kind.items())},
         tier_changed=_tier(before_figures) != _tier(after_figures),
         moved=changes,
         as_of=Point.model_validate(base.as_of.to_dict()),

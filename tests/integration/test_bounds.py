@@ -284,6 +284,38 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], set[tuple[int, str]]]] = {
 }
 
 
+_LARGEST = "999999999999.999999"  # a rate, a band's multiplier: the largest within the bounds
+
+
+def test_a_sale_at_the_largest_rate_through_the_largest_band_projects(ledger: Ledger) -> None:
+    """Each number within the bounds — a sale of 999,999,999,999.99 USD, a rate
+    of 999,999,999,999.999999 to CNY, a band multiplying commission by as
+    much — makes a commission line near 10^36 CNY: the statement wrote its
+    amounts in the default context's 28 digits, the quantize raised, and so
+    did the projector's catch-up, on every retry."""
+    banded = _plan_toml("edge-cny").replace('id = "edge-cny"', 'id = "edge-band"') + (
+        '\n[commission.tiers]\nmeasure = "credited"\nmethod = "marginal"\n'
+        f"bands = [ {{ from = 0, multiplier = {_LARGEST} }} ]\n"
+    )
+    ledger.publish_plan(load_plan(banded, "toml"), actor="admin")
+    lines = [
+        line("RepEnrolled", at=FIRST, actor="hr-sync", rep_id="rb", name="B", plan_id="edge-band"),
+        line("FxRateSet", at=FIRST, actor="fin-amy", base="USD", quote="CNY", rate=_LARGEST),
+        line(
+            "SaleRecorded",
+            at=LAST_DAY,
+            sale_id="S-band",
+            rep_id="rb",
+            amount="999999999999.99",
+            currency="USD",
+        ),
+    ]
+    ledger.import_lines(jsonl(*lines), actor="tester", parse_workers=0)
+    assert_projects(ledger, {("rb", "2199-Q4")})
+    statement = Reports(ledger).statement("rb", "2199-Q4")
+    assert statement["total"] == "49999999999999499900000000000000500.05"
+
+
 class TestAccepted:
     @pytest.mark.parametrize("name", list(ACCEPTED))
     def test_projects_verifies_rebuilds_and_computes(self, ledger: Ledger, name: str) -> None:
