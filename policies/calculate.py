@@ -313,8 +313,8 @@ class CollectionPeriod:
 def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
     out = []
     for r in releases:
-        found = release(r.payment, r.sale_amount, r.commission, r.spiff)
-        out.append(CALC.add(found.commission, found.spiff))
+        found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
+        out.append(CALC.add(found.share_commission, found.share_spiff))
     return out
 
 
@@ -327,7 +327,7 @@ def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) ->
     spiff_steps: list[Step] = []
     commission = spiff = Decimal(0)
     for r in sorted(releases, key=lambda r: (r.payment.occurred_at, r.payment.position)):
-        found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+        found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
         commission = CALC.add(commission, found.commission)
         commission_steps.append(found.step)
         if r.spiff:
@@ -363,7 +363,7 @@ class ReleaseSums:
         commission = spiff = Decimal(0)
         parts: dict[str, tuple[Decimal, Decimal | None]] = {}
         for r in releases:
-            found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+            found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
             commission = CALC.add(commission, found.commission)
             if r.spiff:
                 spiff = CALC.add(spiff, found.spiff)
@@ -392,7 +392,7 @@ class ReleaseSums:
         has not got (its steps are worked out whole)."""
         commission, spiff, spiffs = self.commission, self.spiff, self.spiffs
         for r in releases:
-            found = release(r.payment, r.sale_amount, r.commission, r.spiff)
+            found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
             commission = CALC.add(commission, found.commission)
             if r.spiff:
                 spiff, spiffs = CALC.add(spiff, found.spiff), spiffs + 1

@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from policies.explanation import Step, money, recorded, step
-from policies.rounding import CALC, scaled
+from policies.rounding import CALC, round_money, scaled
 
 __all__ = ["OverPayment", "PaymentFact", "Release", "check_payment", "release", "unreleased"]
 
@@ -63,21 +63,36 @@ class Release:
     """What one payment releases of a sale's earned amounts."""
 
     fraction: Fraction  # the payment ÷ the sale's amount, exact
-    commission: Decimal  # unrounded: rounded once with its line
+    commission: Decimal  # to the cent: the sale's released so far less released before
     spiff: Decimal
     step: Step
+    # the payment's exact share (fraction × earned): what `unreleased` weighs
+    share_commission: Decimal = Decimal(0)
+    share_spiff: Decimal = Decimal(0)
 
 
 def release(
-    payment: PaymentFact, sale_amount: Decimal, commission: Decimal, spiff: Decimal = Decimal(0)
+    payment: PaymentFact,
+    sale_amount: Decimal,
+    commission: Decimal,
+    spiff: Decimal = Decimal(0),
+    paid_before: Decimal = Decimal(0),
 ) -> Release:
-    """A payment's release: the sale's commission and SPIFF × payment ÷ sale
-    amount. The product is kept exact: a Decimal is exact when the sale's
-    amount divides evenly, else carried to 30 significant digits before the
-    line rounds it once (a difference far below the cent)."""
+    """A payment's release: what the sale's payments so far release of its
+    commission and SPIFF (paid ÷ sale amount × earned, to the cent) less what
+    its earlier payments (``paid_before``, in the sale's currency) released.
+
+    To the cent per payment, and cumulative, because the periods of a sale's
+    payments each round their line alone: a third of a 5.00 commission
+    released in each of three quarters, each third 1.6665 rounded by its own
+    line, paid 1.67 three times — 5.01. Released cumulatively, a sale's
+    payments add up to its commission rounded once (1.67, 1.66, 1.67),
+    however many periods they fall in."""
     fraction = Fraction(payment.amount) / Fraction(sale_amount)
-    released_commission = scaled(commission, fraction)
-    released_spiff = scaled(spiff, fraction)
+    before = Fraction(paid_before) / Fraction(sale_amount)
+    released_commission = _released_between(commission, before, before + fraction)
+    released_spiff = _released_between(spiff, before, before + fraction)
+    released_before = _released_between(commission, Fraction(0), before)
     return Release(
         fraction,
         released_commission,
@@ -90,13 +105,24 @@ def release(
             paid=recorded(payment.amount),
             sale_amount=recorded(sale_amount),
             fraction=fraction,
+            released_before=released_before,
             commission=released_commission,
             spiff=released_spiff if spiff else None,
         ),
+        scaled(commission, fraction),
+        scaled(spiff, fraction),
     )
+
+
+def _released_between(earned: Decimal, before: Fraction, after: Fraction) -> Decimal:
+    """What a sale's payments release of ``earned`` between the paid fractions
+    ``before`` and ``after``, to the cent: each end rounded once."""
+    if not earned:
+        return Decimal(0)
+    return CALC.subtract(round_money(scaled(earned, after)), round_money(scaled(earned, before)))
 
 
 def unreleased(earned: Decimal, releases: Sequence[Release]) -> Decimal:
     """SPEC §3.1 ``unreleased``: what a booking period earned less what payments
     have released of it so far."""
-    return CALC.subtract(earned, sum((r.commission for r in releases), Decimal(0)))
+    return CALC.subtract(earned, sum((r.share_commission for r in releases), Decimal(0)))

@@ -81,6 +81,10 @@ class ReleaseFact:
     sale_amount: Decimal  # in the sale's currency, as the payment is
     commission: Decimal
     spiff: Decimal
+    # the sale's payments before this one (by occurred_at, then position),
+    # in its currency: a payment releases what the sale's payments so far do
+    # less what those released (`policies.collection.release`)
+    paid_before: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

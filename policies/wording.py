@@ -156,6 +156,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "payment_released": (
             "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
+            "its commission released = {commission} (the sale's payments so far, to the "
+            "cent, less {released_before} released before), SPIFF {spiff}"
+        ),
+        "payment_released_share": (
+            "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
             "its commission released = {commission}, SPIFF {spiff}"
         ),
         "collection_total": (
@@ -337,6 +342,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{converted} {plan_currency}"
         ),
         "payment_released": (
+            "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金的 {fraction} = "
+            "{commission}（该销售累计回款对应金额，精确到分，减去此前已释放的 "
+            "{released_before}），专项奖励 {spiff}"
+        ),
+        "payment_released_share": (
             "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金的 {fraction} = "
             "{commission}，专项奖励 {spiff}"
         ),
@@ -674,7 +684,10 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "override_rep": "#level rep_id $credited",
     "override_total": "#level $credited %rate $amount",
     "fx_converted": "sale_id $amount currency %rate rate_from $converted plan_currency",
-    "payment_released": "payment_id $paid sale_id $sale_amount %fraction $commission $spiff",
+    "payment_released": (
+        "payment_id $paid sale_id $sale_amount %fraction $released_before $commission $spiff"
+    ),
+    "payment_released_share": "payment_id $paid sale_id $sale_amount %fraction $commission $spiff",
     "collection_total": "#payments $amount",
     # warnings (`policies.pay_warnings`)
     "unknown_kpi": "kpi plan_id #plan_version plan_kpis",
@@ -708,6 +721,8 @@ _RECORDED_WITHOUT: dict[str, tuple[str, str]] = {
     "cancellation_outside_window": ("window_ends_at", "cancellation_outside_window_days"),
     # an attainment that 4 places round up to the gate, shown below it
     "gate_not_reached": ("attainment_shown", "gate_not_reached_rounded"),
+    # a release to the cent, cumulative over the sale's payments (was its exact share)
+    "payment_released": ("released_before", "payment_released_share"),
 }
 
 

@@ -40,12 +40,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # balances it carried in (the causes of the total it carried from, and of a
 # draw balance), as its later events do (it named none); 15: that carried
 # balance names a late plan version that moved the total carried from, and the
-# events that moved it before its own run when it was paid since (none)
+# events that moved it before its own run when it was paid since (none); 16:
+# a payment releases its sale's commission to the cent, cumulatively
+# (`policies.collection.release`: its step says what was released before)
+# balances 6: the commission that release pays
 BALANCES = ReadModel(
-    "balances", 5, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 6, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 15, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 16, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -599,7 +599,9 @@ class Calculator:
             if earned is None:
                 continue
             booked += [
-                _release(p, sale, earned) for p in sale.payments or () if p.event_id != skipped
+                _release(p, sale, earned, skipped)
+                for p in sale.payments or ()
+                if p.event_id != skipped
             ]
         releases = self._releases_in(rep_id, period, plan, earned_here, without)
         return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
@@ -639,7 +641,14 @@ class Calculator:
                 earned_in = self._earned_in(rep_id, booking)
             earned_then = earned_in.get(paid_sale.sale_id)
             if earned_then is not None:
-                releases.append(_release(payment, paid_sale, earned_then))
+                releases.append(
+                    _release(
+                        payment,
+                        paid_sale,
+                        earned_then,
+                        without.event_id if without is not None else None,
+                    )
+                )
         return releases
 
     def _check_placed(self, period: Period, plan: Plan) -> None:
@@ -2263,8 +2272,24 @@ def _own_amounts(lines: Sequence[Line]) -> dict[tuple[str, str | None], Decimal]
     return {line_key(x): x.amount for x in lines if x.kind in OWN_KINDS}
 
 
-def _release(payment: EventRecord, sale: SaleInfo, earned: tuple[Decimal, Decimal]) -> ReleaseFact:
-    """A payment of ``sale`` and what the sale earned (commission, SPIFF)."""
+def _release(
+    payment: EventRecord,
+    sale: SaleInfo,
+    earned: tuple[Decimal, Decimal],
+    skipped: str | None = None,
+) -> ReleaseFact:
+    """A payment of ``sale``, what the sale earned (commission, SPIFF) and what
+    the sale's payments before it (by business time, then position) paid —
+    but ``skipped``, a payment replayed as if never recorded."""
+    moment = (payment.occurred_at, payment.position)
+    paid_before = sum(
+        (
+            Decimal(p.data["amount"])
+            for p in sale.payments or ()
+            if (p.occurred_at, p.position) < moment and p.event_id != skipped
+        ),
+        Decimal(0),
+    )
     return ReleaseFact(
         PaymentFact(
             payment_id=payment.data["payment_id"],
@@ -2277,6 +2302,7 @@ def _release(payment: EventRecord, sale: SaleInfo, earned: tuple[Decimal, Decima
         sale.amount,
         earned[0],
         earned[1],
+        paid_before,
     )
 
 

@@ -12,6 +12,7 @@ clawback window; no targets here, so no bonus) with the section under test.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -153,6 +154,7 @@ class TestPayOnCollection:
             "fraction": "0.4000",
             "paid": "4000.00",
             "payment_id": "P1",
+            "released_before": "0",
             "sale_amount": "10000.00",
             "sale_id": "S1",
         }
@@ -192,6 +194,41 @@ class TestPayOnCollection:
         )
         q3 = Reports(ledger).statement("r1", "2026-Q3")
         assert q3["unreleased"] == "0.00"
+
+    def test_a_sale_paid_over_three_periods_releases_its_commission_to_the_cent(
+        self, ledger: Ledger
+    ) -> None:
+        """5 % of 100.00 is 5.00, paid a third in each of three quarters: each
+        third is 1.6665, and each quarter's line rounded alone paid 1.67 three
+        times — 5.01 for a 5.00 commission, a cent made by rounding. Each
+        payment releases the sale's commission paid so far, to the cent, less
+        what its earlier payments released: 1.67, 1.66, 1.67."""
+        _publish(ledger, plan_toml(commission='basis = "collection"\n'))
+        _import(
+            ledger,
+            enrol("r1"),
+            sale("S1", "r1", "100.00"),
+            _payment("P1", "S1", "33.33", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "33.33", "2026-10-01T10:00:00+08:00"),
+            _payment("P3", "S1", "33.34", "2027-01-05T10:00:00+08:00"),
+        )
+        reports = Reports(ledger)
+        periods = ("2026-Q3", "2026-Q4", "2027-Q1")
+        released = [_line(reports.statement("r1", p), "commission")["amount"] for p in periods]
+        assert released == ["1.67", "1.66", "1.67"]
+        q4 = _line(reports.statement("r1", "2026-Q4"), "commission")
+        (step,) = _steps(q4, "payment_released")
+        assert (step["values"]["commission"], step["values"]["released_before"]) == (
+            "1.66",
+            "1.67",
+        )
+        for period in periods:
+            run_id = run_id_of(reports, period)
+            approve(ledger, run_id)
+            payouts(reports).pay_run(run_id, actor="fin-amy")
+        paid = sum(Decimal(reports.statement("r1", p)["payable"]) for p in periods)
+        assert paid == Decimal("5.00")
+        assert verify_views(ledger, reports.projector.store) == []
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from policies.calculate import calculate_period, earned_by_sale
 from policies.collection import PaymentFact
 from policies.facts import ReleaseFact
+from policies.rounding import round_money
 from tests.unit.factories import at, facts, sale, target
 from tests.unit.shapes import shaped, tiers
 
@@ -85,28 +86,63 @@ class TestReleases:
         assert commission.amount == Decimal("0.00"), "released only when paid"
 
 
-@settings(max_examples=60, deadline=None)
-@given(
+# A sale's amount, how its payments split it (weights) and what it earned.
+_PAID_IN_PARTS = (
     st.decimals(min_value=Decimal("0.03"), max_value=Decimal(1_000_000), places=2),
     st.lists(st.integers(min_value=1, max_value=100), min_size=1, max_size=6),
     st.decimals(min_value=Decimal(0), max_value=Decimal(100_000), places=4),
 )
+
+
+def _paid_in_parts(amount: Decimal, weights: list[int], earned: Decimal) -> tuple[ReleaseFact, ...]:
+    """A sale of ``amount`` that earned ``earned``, paid in parts of its amount
+    in proportion to ``weights`` (to the cent, the last what is left), in
+    order; none when a part would not be positive."""
+    total = sum(weights)
+    parts = [(amount * w / total).quantize(Decimal("0.01")) for w in weights[:-1]]
+    parts.append(amount - sum(parts, Decimal(0)))
+    if any(p <= 0 for p in parts):
+        return ()
+    return tuple(
+        ReleaseFact(
+            _payment(f"P{i}", "S1", str(p), day=i),
+            amount,
+            earned,
+            Decimal(0),
+            paid_before=sum(parts[:i], Decimal(0)),
+        )
+        for i, p in enumerate(parts)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(*_PAID_IN_PARTS)
 def test_a_fully_paid_sale_releases_what_it_earned(
     amount: Decimal, weights: list[int], earned: Decimal
 ) -> None:
     """Payments splitting a sale's amount in any proportions release, together,
-    its whole commission (to far below a cent: each line rounds once)."""
-    total = sum(weights)
-    parts = [amount * w / total for w in weights]
-    parts = [p.quantize(Decimal("0.01")) for p in parts[:-1]]
-    parts.append(amount - sum(parts, Decimal(0)))
-    if any(p <= 0 for p in parts):
+    its whole commission, rounded once."""
+    releases = _paid_in_parts(amount, weights, earned)
+    if not releases:
         return
-    releases = tuple(
-        ReleaseFact(_payment(f"P{i}", "S1", str(p), day=i), amount, earned, Decimal(0))
-        for i, p in enumerate(parts)
-    )
-    plan = shaped(commission=COLLECTION)
-    result = calculate_period(plan, facts(releases=releases))
+    result = calculate_period(shaped(commission=COLLECTION), facts(releases=releases))
     (commission,) = [x for x in result.lines if x.kind == "commission"]
-    assert abs(commission.amount - earned) <= Decimal("0.005")
+    assert commission.amount == round_money(earned)
+
+
+@settings(max_examples=60, deadline=None)
+@given(*_PAID_IN_PARTS)
+def test_a_sale_paid_over_periods_releases_what_it_earned_to_the_cent(
+    amount: Decimal, weights: list[int], earned: Decimal
+) -> None:
+    """Each payment in a period of its own, each period's line rounded alone:
+    together they pay the sale's commission rounded once — no cent made or
+    lost however its payments fall (released at their exact shares, three
+    thirds of 5.00 paid 1.67 three times)."""
+    plan = shaped(commission=COLLECTION)
+    paid = Decimal(0)
+    for release in _paid_in_parts(amount, weights, earned):
+        result = calculate_period(plan, facts(releases=(release,)))
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        paid += commission.amount
+    assert paid == round_money(earned) or not _paid_in_parts(amount, weights, earned)

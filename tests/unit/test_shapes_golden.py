@@ -607,13 +607,22 @@ class TestCollection:
         assert unreleased(Decimal(500), [r]) == Decimal(300)
 
     def test_thirds_add_up_to_the_whole(self) -> None:
+        """Each third released to the cent, cumulatively: 33.33, 33.34, 33.33."""
         third = [
             release(
-                PaymentFact(f"P{i}", "S1", Decimal(1), BASE, i, f"p{i}"), Decimal(3), Decimal(100)
+                PaymentFact(f"P{i}", "S1", Decimal(1), BASE, i, f"p{i}"),
+                Decimal(3),
+                Decimal(100),
+                paid_before=Decimal(i),
             )
             for i in range(3)
         ]
-        assert round(sum(r.commission for r in third), 2) == Decimal("100.00")
+        assert [r.commission for r in third] == [
+            Decimal("33.33"),
+            Decimal("33.34"),
+            Decimal("33.33"),
+        ]
+        assert [r.step.values["released_before"] for r in third] == ["0", "33.33", "66.67"]
 
     def test_over_payment_refused(self) -> None:
         """Payments never sum above the sale's amount: 6,000 + 4,000 is exactly it."""
