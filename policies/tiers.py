@@ -20,7 +20,7 @@ from policies.explanation import Line, Step, money, ratio, step
 from policies.facts import KpiScoreFact, PeriodFacts, TargetFact
 from policies.plan import Plan, Tier
 from policies.proration import Proration
-from policies.rounding import CALC
+from policies.rounding import CALC, ratio_text, ratio_texts_below
 
 __all__ = ["BonusResult", "bonus_line", "effective_target", "tier_for"]
 
@@ -141,6 +141,7 @@ def bonus_line(
         return BonusResult(line, attainment, score, tier.coefficient)
     amount = CALC.multiply(bonus.target_bonus, tier.coefficient)
     steps.append(selected.step(bonus.target_bonus, amount))
+    steps.extend(selected.below_next())
     ceiling = CALC.multiply(bonus.cap, bonus.target_bonus)
     if amount > ceiling:
         steps.append(step("bonus_capped", cap=ratio(bonus.cap), ceiling=money(ceiling)))
@@ -179,6 +180,29 @@ class _Selected(NamedTuple):
             plan_version=self.plan.version,
         )
 
+    def below_next(self) -> list[Step]:
+        """A step when the score reads, to the 4 places ratios are shown with,
+        as the next tier's bound or above it while it is below it (0.99995 is
+        "1.0000"): the tier step alone — "Score 1.0000 reaches the tier from
+        0.8000" — reads as a tier skipped. It shows the two to as many places
+        as it takes for the one to read below the other. None otherwise."""
+        above = [t for t in self.plan.bonus.tiers if Fraction(t.from_) > self.score]
+        if not above:
+            return []
+        following = above[0]
+        if Fraction(ratio_text(self.score)) < Fraction(ratio_text(following.from_)):
+            return []
+        shown, bound_shown = ratio_texts_below(self.score, following.from_)
+        return [
+            step(
+                "tier_next_not_reached",
+                (self.plan_event_id,),
+                score_shown=shown,
+                tier_from_shown=bound_shown,
+                coefficient=ratio(following.coefficient),
+            )
+        ]
+
 
 class _Deducted(NamedTuple):
     """What discipline takes from a bonus: points' worth, their steps, red-line forfeits."""
@@ -208,6 +232,7 @@ def _prorated_bonus(
     scaled = Fraction(bonus.target_bonus) * proration.fraction
     amount = scaled * Fraction(selected.tier.coefficient)
     steps.append(selected.step(_decimal_of(scaled), _decimal_of(amount)))
+    steps.extend(selected.below_next())
     ceiling = Fraction(bonus.cap) * scaled
     if amount > ceiling:
         steps.append(

@@ -123,6 +123,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Attainment {attainment_shown} is below the gate {gate_shown}: the commission "
             "left, {commission}, is not paid"
         ),
+        "tier_next_not_reached": (
+            "Score {score_shown} is below the next tier, from {tier_from_shown} (coefficient "
+            "{coefficient}): tiers compare the exact score, not the 4 places it is shown with"
+        ),
         "gate_not_reached_rounded": (
             "Attainment {attainment} is below the gate {gate}: the commission left, "
             "{commission}, is not paid"
@@ -311,6 +315,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "period_cap": "佣金 {commission} 超过本期上限 {cap}：扣回 {cut}",
         "gate_not_reached": (
             "达成率 {attainment_shown} 低于门槛 {gate_shown}：剩余佣金 {commission} 不予支付"
+        ),
+        "tier_next_not_reached": (
+            "得分 {score_shown} 低于下一档（自 {tier_from_shown} 起，系数 {coefficient}）："
+            "档位按精确得分比较，而非显示的四位小数"
         ),
         "gate_not_reached_rounded": (
             "达成率 {attainment} 低于门槛 {gate}：剩余佣金 {commission} 不予支付"
@@ -675,6 +683,7 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "period_cap": "$commission $cap $cut",
     "gate_not_reached": "%attainment_shown %gate_shown $commission",
     "gate_not_reached_rounded": "%attainment %gate $commission",
+    "tier_next_not_reached": "%score_shown %tier_from_shown %coefficient",
     "spiff_sale": "spiff_id sale_id category $credited $fixed %share %rate $earned",
     "spiff_total": "spiff_id window_from window_to category $min_amount #sales $amount",
     "bonus_prorated": "enrolled_from enrolled_to #days #period_days %fraction $target_bonus",

@@ -42,13 +42,14 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # balance names a late plan version that moved the total carried from, and the
 # events that moved it before its own run when it was paid since (none); 16:
 # a payment releases its sale's commission to the cent, cumulatively
-# (`policies.collection.release`: its step says what was released before)
-# balances 6: the commission that release pays
+# (`policies.collection.release`: its step says what was released before;
+# balances 6: the commission that release pays); 17: a score that reads as
+# the next tier's bound (0.99995 as 1.0000) and is below it says so in a step
 BALANCES = ReadModel(
     "balances", 6, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 16, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 17, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

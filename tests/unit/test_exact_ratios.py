@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from policies.calculate import calculate_period
-from policies.explanation import ratio
+from policies.explanation import Step, ratio
 from policies.plan import Plan
 from policies.rounding import CALC, ratio_text
 from policies.tiers import tier_for
@@ -184,6 +184,55 @@ def _weights(draw: st.DrawFn) -> list[tuple[str, Decimal]]:
     edges = [0, *cuts, 10_000]
     parts = [Decimal(b - a).scaleb(-4) for a, b in pairwise(edges)]
     return [("sales_amount", parts[0]), *zip(_OTHER_KPIS, parts[1:], strict=False)]
+
+
+def _just_below(credited: str, others: str) -> tuple[Fraction | None, list[Step]]:
+    """The seed plan's score and bonus steps for ``credited`` of a 20,000
+    target, with both other KPIs scored ``others``."""
+    result = calculate_period(
+        PLAN,
+        facts(
+            sales=(sale(credited),),
+            targets=(target("20000"),),
+            kpi_scores=(
+                score("customer_satisfaction", others),
+                score("market_feedback", others),
+            ),
+        ),
+    )
+    (bonus,) = [x for x in result.lines if x.kind == "bonus"]
+    return result.score, list(bonus.steps)
+
+
+class TestJustBelowATier:
+    def test_a_score_shown_as_the_next_tier_s_bound_says_it_is_below_it(self) -> None:
+        """19,999 of a 20,000 target and both other KPIs at 0.99995: the score is
+        0.99995, shown to 4 places as 1.0000, and pays the tier from 0.8 —
+        "Score 1.0000 reaches the tier from 0.8000" read as a tier skipped.
+        A step says the score is below the next tier, to as many places as
+        it takes to read so."""
+        found, steps = _just_below("19999", "0.99995")
+        assert found == Fraction(99995, 100000)
+        (below,) = [s for s in steps if s.code == "tier_next_not_reached"]
+        assert dict(below.values) == {
+            "score_shown": "0.99995",
+            "tier_from_shown": "1.00000",
+            "coefficient": "1.5000",
+        }
+        assert render_step(below) == (
+            "Score 0.99995 is below the next tier, from 1.00000 (coefficient 1.5000): "
+            "tiers compare the exact score, not the 4 places it is shown with"
+        )
+        assert render_step(below, "zh-CN") == (
+            "得分 0.99995 低于下一档（自 1.00000 起，系数 1.5000）：档位按精确得分比较，"
+            "而非显示的四位小数"
+        )
+
+    def test_a_score_that_reads_below_the_next_tier_needs_no_such_step(self) -> None:
+        """0.9999 reads below 1.0000: the tier step says enough."""
+        found, steps = _just_below("19998", "0.9999")
+        assert found == Fraction(9999, 10000)
+        assert "tier_next_not_reached" not in [s.code for s in steps]
 
 
 class TestExactBoundaries:
