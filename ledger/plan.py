@@ -51,6 +51,11 @@ class PlanInfo:
         """The earliest ``effective_from`` of its versions (None: none yet)."""
         return min((t.effective_from for t in self.terms), default=None)
 
+    @cached_property
+    def pays_on_collection(self) -> bool:
+        """Whether some version pays on collection (SPEC §3.1)."""
+        return any(t.collection for t in self.terms)
+
     def terms_for(self, period: Period) -> PlanTerms | None:
         """The version in force for ``period`` (SPEC §3), as the warnings read it."""
         return terms_in_force(self.terms, period)

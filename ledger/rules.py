@@ -279,6 +279,8 @@ def rep_fact(st: Staging, item: Input) -> None:
     rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
     if item.type == "RepPlanAssigned":
         _check_same_period_kind(st, rep, data["plan_id"])
+        if item.content_sha256 not in rep.facts:  # one stored before this rule: the same fact
+            _check_collection_currency(st, rep, data["plan_id"])
     if item.type == "KpiScored":
         _check_period_kind(st, item, rep)
     if item.signed_zero_sha256() in rep.facts:
@@ -313,6 +315,30 @@ def _check_same_period_kind(st: Staging, rep: Rep, plan_id: str) -> None:
             f"{known.plan_id} by {kind}: a rep's plans all pay by one kind of period (the "
             f"same days would be in a {plan.period} and a {kind} of theirs); assign a plan "
             f"that pays by {kind}, or enrol the rep anew under another rep id",
+            field="plan_id",
+        )
+
+
+def _check_collection_currency(st: Staging, rep: Rep, plan_id: str) -> None:
+    """A rep any of whose plans pays on collection (SPEC §3.1) keeps that
+    plan's currency: a sale booked under it releases what it earned as its
+    payments come in, whatever plan the rep follows by then, and that amount
+    is in the currency it was earned in — released into a period paid in
+    another, 500 CNY was paid as 500 USD. Refused, naming the plan; such a
+    move is a new enrolment (the rep id kept receives the releases)."""
+    plan = st.plan(plan_id)
+    if plan is None:  # `_check_same_period_kind` names it
+        return
+    for _, assigned in rep.plans:
+        known = st.plan(assigned)
+        if known is None or known.currency == plan.currency or not known.pays_on_collection:
+            continue
+        raise InvalidInputError(
+            f"plan {plan.plan_id} pays in {plan.currency}, rep {rep.rep_id}'s plan "
+            f"{known.plan_id} pays on collection in {known.currency}: what a sale earned "
+            f"under it is released in {known.currency} as the customer pays, whatever plan "
+            f"the rep follows then; assign a plan that pays in {known.currency}, or enrol "
+            "the rep anew under another rep id",
             field="plan_id",
         )
 

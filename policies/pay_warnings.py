@@ -101,7 +101,8 @@ class PayWarning(NamedTuple):
 
 @dataclass(frozen=True)
 class PlanTerms:
-    """What the warnings read of one plan version: its KPIs and rates."""
+    """What the warnings (and the write rules) read of one plan version: its
+    KPIs and rates, and whether it pays on collection."""
 
     plan_id: str
     version: int
@@ -109,6 +110,7 @@ class PlanTerms:
     kpis: tuple[str, ...]
     rates: tuple[tuple[str, Decimal], ...]
     default_rate: Decimal
+    collection: bool = False  # SPEC §3.1 ``basis = "collection"``
 
     @cached_property
     def categories(self) -> frozenset[str]:
@@ -124,6 +126,7 @@ class PlanTerms:
             tuple(k.kpi for k in plan.bonus.kpis),
             tuple(plan.commission.rates.items()),
             plan.commission.default_rate,
+            plan.commission.basis == "collection",
         )
 
     @classmethod
@@ -138,6 +141,7 @@ class PlanTerms:
             tuple(str(k["kpi"]) for k in document["bonus"]["kpis"]),
             tuple((str(c), Decimal(str(r))) for c, r in commission.get("rates", {}).items()),
             Decimal(str(commission["default_rate"])),
+            commission.get("basis") == "collection",
         )
 
 

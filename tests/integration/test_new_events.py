@@ -230,6 +230,26 @@ class TestPayOnCollection:
         assert paid == Decimal("5.00")
         assert verify_views(ledger, reports.projector.store) == []
 
+    def test_a_move_to_a_plan_in_another_currency_is_refused(self, collection: Ledger) -> None:
+        """S1 earned 500 CNY in Q3 under the collection plan; r1 moved to a USD
+        plan from Q4, and S1's payment in Q4 released that 500 into the USD
+        period as 500.00 USD — seven times the money. A rep whose plan pays on
+        collection keeps its currency: what they earned is released in the
+        currency it was earned in (a move elsewhere is a new enrolment)."""
+        usd = plan_toml().replace('currency = "CNY"', 'currency = "USD"')
+        _publish(collection, usd, plan_id="usd-sales")
+        moved = line(
+            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+        )
+        field, reason = _refused(collection, moved)
+        assert field == "plan_id"
+        assert reason.startswith(
+            "plan usd-sales pays in USD, rep r1's plan field-sales pays on collection in CNY"
+        )
+        other = plan_toml().replace('id = "field-sales"', 'id = "cny-booking"')
+        _publish(collection, other, plan_id="cny-booking")
+        _import(collection, {**moved, "plan_id": "cny-booking"})  # the same currency: moved
+
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
     ) -> None:
