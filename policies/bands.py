@@ -19,7 +19,7 @@ from policies.commission import Credited, sale_commission_step, sale_rate
 from policies.explanation import Step, ratio, step
 from policies.facts import SaleFact
 from policies.plan import Band, CommissionTiers, Plan
-from policies.rounding import CALC, number_text
+from policies.rounding import CALC, number_text, shown_as_reached
 
 __all__ = [
     "SaleCommission",
@@ -181,7 +181,23 @@ def tiered_sales(
         band_from=texts[reached]["band_from"],
         **_measure_values(tiers, final, target),
     )
-    return result, [summary]
+    return result, [summary, *_below_next_band(tiers, reached, final, target)]
+
+
+def _below_next_band(
+    tiers: CommissionTiers, reached: int, final: Decimal, target: Decimal | None
+) -> list[Step]:
+    """A step when the period's attainment reads, to 4 places, as the next
+    band's bound while it is below it (`policies.rounding.shown_as_reached`):
+    "reached the band from 0.0000 (attainment 1.0000)" reads as the band from
+    1.0 skipped. Money (``credited``) is shown exactly: never."""
+    if tiers.measure != "attainment" or target is None or reached + 1 >= len(tiers.bands):
+        return []
+    attainment = Fraction(final) / Fraction(target)
+    shown = shown_as_reached(attainment, tiers.bands[reached + 1].from_)
+    if shown is None:
+        return []
+    return [step("band_next_not_reached", attainment_shown=shown[0], band_from_shown=shown[1])]
 
 
 def base_rate_sales(plan: Plan, credited: Credited) -> list[SaleCommission]:

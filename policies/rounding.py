@@ -34,6 +34,7 @@ __all__ = [
     "ratio_texts_below",
     "round_money",
     "scaled",
+    "shown_as_reached",
 ]
 
 # Digits the exact context keeps. The ledger's numbers are bounded (money below
@@ -147,6 +148,18 @@ def ratio_texts_below(value: Ratio, bound: Ratio) -> tuple[str, str]:
         if Fraction(shown) < Fraction(bound_shown):
             return shown, bound_shown
     return f"{exact.numerator}/{exact.denominator}", f"{limit.numerator}/{limit.denominator}"
+
+
+def shown_as_reached(value: Ratio, bound: Ratio) -> tuple[str, str] | None:
+    """A ratio below ``bound`` that 4 places show as ``bound`` or above it
+    (0.99995 reads "1.0000" beside a bound of "1.0000"), as `ratio_texts_below`
+    shows the two so that the one reads below the other; None when it is not
+    below the bound, or already reads below it. A step that names the tier or
+    band it reached otherwise reads as one skipped."""
+    exact, limit = as_fraction(value), as_fraction(bound)
+    if exact >= limit or Fraction(ratio_text(exact)) < Fraction(ratio_text(limit)):
+        return None
+    return ratio_texts_below(exact, limit)
 
 
 # A product with a quotient that no Decimal holds (x 1/3) is carried to 30

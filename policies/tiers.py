@@ -20,7 +20,7 @@ from policies.explanation import Line, Step, money, ratio, step
 from policies.facts import KpiScoreFact, PeriodFacts, TargetFact
 from policies.plan import Plan, Tier
 from policies.proration import Proration
-from policies.rounding import CALC, ratio_text, ratio_texts_below
+from policies.rounding import CALC, shown_as_reached
 
 __all__ = ["BonusResult", "bonus_line", "effective_target", "tier_for"]
 
@@ -182,24 +182,20 @@ class _Selected(NamedTuple):
 
     def below_next(self) -> list[Step]:
         """A step when the score reads, to the 4 places ratios are shown with,
-        as the next tier's bound or above it while it is below it (0.99995 is
-        "1.0000"): the tier step alone — "Score 1.0000 reaches the tier from
-        0.8000" — reads as a tier skipped. It shows the two to as many places
-        as it takes for the one to read below the other. None otherwise."""
+        as the next tier's bound while it is below it (0.99995 is "1.0000"):
+        the tier step alone — "Score 1.0000 reaches the tier from 0.8000" —
+        reads as a tier skipped (`shown_as_reached`). None otherwise."""
         above = [t for t in self.plan.bonus.tiers if Fraction(t.from_) > self.score]
-        if not above:
+        shown = shown_as_reached(self.score, above[0].from_) if above else None
+        if shown is None:
             return []
-        following = above[0]
-        if Fraction(ratio_text(self.score)) < Fraction(ratio_text(following.from_)):
-            return []
-        shown, bound_shown = ratio_texts_below(self.score, following.from_)
         return [
             step(
                 "tier_next_not_reached",
                 (self.plan_event_id,),
-                score_shown=shown,
-                tier_from_shown=bound_shown,
-                coefficient=ratio(following.coefficient),
+                score_shown=shown[0],
+                tier_from_shown=shown[1],
+                coefficient=ratio(above[0].coefficient),
             )
         ]
 

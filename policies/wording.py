@@ -123,6 +123,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Attainment {attainment_shown} is below the gate {gate_shown}: the commission "
             "left, {commission}, is not paid"
         ),
+        "band_next_not_reached": (
+            "Attainment {attainment_shown} is below the next band, from {band_from_shown}: "
+            "bands compare the exact attainment, not the 4 places it is shown with"
+        ),
         "tier_next_not_reached": (
             "Score {score_shown} is below the next tier, from {tier_from_shown} (coefficient "
             "{coefficient}): tiers compare the exact score, not the 4 places it is shown with"
@@ -315,6 +319,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "period_cap": "佣金 {commission} 超过本期上限 {cap}：扣回 {cut}",
         "gate_not_reached": (
             "达成率 {attainment_shown} 低于门槛 {gate_shown}：剩余佣金 {commission} 不予支付"
+        ),
+        "band_next_not_reached": (
+            "达成率 {attainment_shown} 低于下一区间（自 {band_from_shown} 起）："
+            "区间按精确达成率比较，而非显示的四位小数"
         ),
         "tier_next_not_reached": (
             "得分 {score_shown} 低于下一档（自 {tier_from_shown} 起，系数 {coefficient}）："
@@ -684,6 +692,7 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "gate_not_reached": "%attainment_shown %gate_shown $commission",
     "gate_not_reached_rounded": "%attainment %gate $commission",
     "tier_next_not_reached": "%score_shown %tier_from_shown %coefficient",
+    "band_next_not_reached": "%attainment_shown %band_from_shown",
     "spiff_sale": "spiff_id sale_id category $credited $fixed %share %rate $earned",
     "spiff_total": "spiff_id window_from window_to category $min_amount #sales $amount",
     "bonus_prorated": "enrolled_from enrolled_to #days #period_days %fraction $target_bonus",

@@ -24,7 +24,7 @@ from policies.rounding import CALC, ratio_text
 from policies.tiers import tier_for
 from policies.wording import render_step
 from tests.unit.factories import PLAN, facts, sale, score, target
-from tests.unit.shapes import shaped, tiers
+from tests.unit.shapes import ACCELERATOR, shaped, tiers
 
 
 def _plan(
@@ -233,6 +233,37 @@ class TestJustBelowATier:
         found, steps = _just_below("19998", "0.9999")
         assert found == Fraction(9999, 10000)
         assert "tier_next_not_reached" not in [s.code for s in steps]
+
+
+class TestJustBelowABand:
+    @pytest.mark.parametrize("method", ["retroactive", "marginal"])
+    def test_an_attainment_shown_as_the_next_band_s_bound_says_it_is_below_it(
+        self, method: str
+    ) -> None:
+        """19,999 of 20,000 is 0.99995, shown as 1.0000: "the period reached
+        the band from 0.0000 (attainment 1.0000)" read as the accelerator
+        from 1.0 skipped. A step says the attainment is below the next band."""
+        plan = shaped(tail=tiers("attainment", method, ACCELERATOR))
+        result = calculate_period(plan, facts(sales=(sale("19999"),), targets=(target("20000"),)))
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        (below,) = [s for s in commission.steps if s.code == "band_next_not_reached"]
+        assert dict(below.values) == {
+            "attainment_shown": "0.99995",
+            "band_from_shown": "1.00000",
+        }
+        assert render_step(below) == (
+            "Attainment 0.99995 is below the next band, from 1.00000: bands compare the "
+            "exact attainment, not the 4 places it is shown with"
+        )
+        assert render_step(below, "zh-CN") == (
+            "达成率 0.99995 低于下一区间（自 1.00000 起）：区间按精确达成率比较，而非显示的四位小数"
+        )
+
+    def test_an_attainment_that_reads_below_the_next_band_needs_no_such_step(self) -> None:
+        plan = shaped(tail=tiers("attainment", "retroactive", ACCELERATOR))
+        result = calculate_period(plan, facts(sales=(sale("19998"),), targets=(target("20000"),)))
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        assert "band_next_not_reached" not in [s.code for s in commission.steps]
 
 
 class TestExactBoundaries:
