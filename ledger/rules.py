@@ -193,6 +193,8 @@ def plan_published(st: Staging, item: Input) -> None:
         )
     if plan.override is not None:
         _check_override(st, plan)
+    if plan.commission.basis == "collection" and not (earlier and earlier.pays_on_collection):
+        _check_collection_followers(st, plan)
     known = earlier or PlanInfo(plan.id, plan.currency, plan.period)
     st._staged_plans[plan.id] = known.with_version(PlanTerms.of(plan))  # noqa: SLF001
     st.create(PlanVersion, key, item)
@@ -219,6 +221,30 @@ def _check_override(st: Staging, plan: Plan) -> None:
             "own, or enrol or transfer their reports first)",
             field="plan.override",
         )
+
+
+def _check_collection_followers(st: Staging, plan: Plan) -> None:
+    """The first version of a plan to pay on collection (SPEC §3.1) is refused
+    while a rep who followed the plan has followed one paying in another
+    currency: the sales it would hold back are released, as their payments
+    come in, into that rep's periods under either plan — in the currency they
+    were earned in (`_check_collection_currency`, the same rule for a move)."""
+    for rep in st.reps():
+        plan_ids = {assigned for _, assigned in rep.plans}
+        if plan.id not in plan_ids:
+            continue
+        for other_id in sorted(plan_ids - {plan.id}):
+            other = st.plan(other_id)
+            if other is None or other.currency == plan.currency:
+                continue
+            raise InvalidInputError(
+                f"rep {rep.rep_id} followed plan {plan.id} and then a plan paying in "
+                f"{other.currency} ({other.plan_id}): what a sale earned under a plan that "
+                f"pays on collection is released in {plan.currency} as the customer pays, "
+                "whatever plan the rep follows then; publish the collection basis as a "
+                "plan id of its own",
+                field="plan.commission.basis",
+            )
 
 
 def rep_enrolled(st: Staging, item: Input) -> None:

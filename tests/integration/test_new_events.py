@@ -250,6 +250,33 @@ class TestPayOnCollection:
         _publish(collection, other, plan_id="cny-booking")
         _import(collection, {**moved, "plan_id": "cny-booking"})  # the same currency: moved
 
+    def test_a_version_that_turns_a_plan_left_for_another_currency_to_collection_is_refused(
+        self, ledger: Ledger
+    ) -> None:
+        """r1 sold S1 in Q3 under the CNY plan (on booking) and moved to a USD
+        plan from Q4. A version of the CNY plan paying on collection from the
+        start of the year would hold S1's 500 CNY back and release it into
+        the USD quarters as USD; refused, naming the rep."""
+        _publish(ledger, plan_toml())
+        usd = plan_toml().replace('currency = "CNY"', 'currency = "USD"')
+        _publish(ledger, usd, plan_id="usd-sales")
+        _import(
+            ledger,
+            enrol("r1"),
+            sale("S1", "r1", "10000.00"),
+            line(
+                "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+            ),
+        )
+        turned = plan_toml(commission='basis = "collection"\n').replace(
+            "version = 1", "version = 2"
+        )
+        with pytest.raises(BatchRejectedError) as caught:
+            _publish(ledger, turned)
+        (error,) = caught.value.errors
+        assert error.field == "plan.commission.basis"
+        assert "rep r1 followed plan field-sales and then a plan paying in USD" in error.reason
+
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
     ) -> None:
