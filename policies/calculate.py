@@ -357,6 +357,8 @@ class ReleaseSums:
     # earned none: no step on that line)
     parts: dict[str, tuple[Decimal, Decimal | None]]
     spiffs: int  # payments with a SPIFF part
+    # the releases summed: a payment's part rests on those of its sale before it
+    releases: tuple[ReleaseFact, ...] = ()
 
     @classmethod
     def of(cls, releases: Sequence[ReleaseFact]) -> ReleaseSums:
@@ -369,20 +371,31 @@ class ReleaseSums:
                 spiff = CALC.add(spiff, found.spiff)
             parts[r.payment.event_id] = (found.commission, found.spiff if r.spiff else None)
         spiffs = sum(1 for _, s in parts.values() if s is not None)
-        return cls(commission, spiff, parts, spiffs)
+        return cls(commission, spiff, parts, spiffs, tuple(releases))
 
     def without(self, *event_ids: str) -> dict[str, Decimal]:
         """The unrounded amounts of `release_lines`' lines had the payments
         ``event_ids`` (of ``parts``) not been received: ``commission``
         always, ``spiff`` while a payment of a sale that earned one remains.
         The sums less their parts: `CALC` adds exactly (it traps an inexact
-        result), so that is what adding up the others gives."""
+        result), so that is what adding up the others gives — with the parts
+        of a later payment of the same sale released again without what the
+        payments taken out paid before it (a part is the sale's release so
+        far, to the cent, less what was released before)."""
         commission, spiff, spiffs = self.commission, self.spiff, self.spiffs
         for event_id in event_ids:
             commission_part, spiff_part = self.parts[event_id]
             commission = CALC.subtract(commission, commission_part)
             if spiff_part is not None:
                 spiff, spiffs = CALC.subtract(spiff, spiff_part), spiffs - 1
+        for r, earlier in _paid_before_by(self.releases, event_ids):
+            commission_part, spiff_part = self.parts[r.payment.event_id]
+            again = release(
+                r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before - earlier
+            )
+            commission = CALC.add(commission, again.commission - commission_part)
+            if spiff_part is not None:
+                spiff = CALC.add(spiff, again.spiff - spiff_part)
         return {"commission": commission} | ({"spiff": spiff} if spiffs else {})
 
     def adding(self, releases: Sequence[ReleaseFact]) -> dict[str, Decimal] | None:
@@ -399,6 +412,33 @@ class ReleaseSums:
         if spiffs and not self.spiffs:
             return None
         return {"commission": commission} | ({"spiff": spiff} if spiffs else {})
+
+
+def _paid_before_by(
+    releases: Sequence[ReleaseFact], event_ids: Sequence[str]
+) -> list[tuple[ReleaseFact, Decimal]]:
+    """Each release left when the payments ``event_ids`` are taken out whose
+    sale they paid before it, with what they paid before it."""
+    gone = [r.payment for r in releases if r.payment.event_id in event_ids]
+    if not gone:
+        return []
+    found = []
+    for r in releases:
+        p = r.payment
+        if p.event_id in event_ids:
+            continue
+        moment = (p.occurred_at, p.position)
+        earlier = sum(
+            (
+                g.amount
+                for g in gone
+                if g.sale_id == p.sale_id and (g.occurred_at, g.position) < moment
+            ),
+            Decimal(0),
+        )
+        if earlier:
+            found.append((r, earlier))
+    return found
 
 
 def _with_late_releases(lines: list[Line], released: list[Line]) -> list[Line]:

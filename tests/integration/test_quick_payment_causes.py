@@ -99,23 +99,28 @@ def test_each_quick_answer_is_the_whole_ones_to_the_digit(
     assert checked
 
 
-def test_a_payment_of_a_cent_that_moves_no_rounded_line_is_not_named(ledger: Ledger) -> None:
-    """A 10,000 sale at 5 % earns 500.00; a late payment of 0.01 releases
-    0.0005 of it, which the commission line rounds away: Q3's 250.00 stands and
-    the payment is no cause. A second late payment of 0.10 releases 0.005 —
-    250.005 rounds to 250.01 — and is."""
+def _s1_paid_in_q3(ledger: Ledger, paid: str, at: str) -> None:
+    """r1 on a collection plan sold S1 (10,000, 5 %) in July, paid ``paid``
+    (P1) at ``at``; Q3 paid out."""
     collection = plan_toml(commission='basis = "collection"\n')
     ledger.publish_plan(load_plan(collection, "toml"), actor="admin")
     ledger.import_lines(
         jsonl(
             enrol("r1", at="2026-03-20T09:00:00+08:00"),
             sale("S1", "r1", "10000.00", at="2026-07-10T10:00:00+08:00"),
-            _payment("P1", "S1", "5000.00", "2026-08-01T10:00:00+08:00"),
+            _payment("P1", "S1", paid, at),
         ),
         actor="crm",
     )
-    reports = Reports(ledger)
-    pay_period(reports, "2026-Q3")
+    pay_period(Reports(ledger), "2026-Q3")
+
+
+def test_a_payment_of_a_cent_that_moves_no_rounded_line_is_not_named(ledger: Ledger) -> None:
+    """A 10,000 sale at 5 % earns 500.00; a late payment of 0.01 releases
+    0.0005 of it, which the commission line rounds away: Q3's 250.00 stands and
+    the payment is no cause. A second late payment of 0.10 releases 0.005 —
+    250.005 rounds to 250.01 — and is."""
+    _s1_paid_in_q3(ledger, "5000.00", "2026-08-01T10:00:00+08:00")
     ledger.import_lines(
         jsonl(_payment("P2", "S1", "0.01", "2026-09-01T10:00:00+08:00")), actor="crm-late"
     )
@@ -125,6 +130,30 @@ def test_a_payment_of_a_cent_that_moves_no_rounded_line_is_not_named(ledger: Led
     )
     q3 = Reports(ledger).statement("r1", "2026-Q3")
     assert [ledger.event(e["event_id"]).data["payment_id"] for e in q3["later_events"]] == ["P3"]
+
+
+def test_a_late_payment_dated_before_another_of_its_sale_is_weighed_as_the_whole(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A payment releases its sale's commission paid so far less what the
+    payments before it released. P0 (0.10, 1 August) and P2 (1,000, 15
+    September), recorded after Q3 was paid, come before and after P1
+    (3,333.33, 1 September): the line is now 0.01 + 166.66 + 50.00 = 216.67,
+    and without P0 166.67 + 50.00, the same — P0 is no cause. The release
+    sums less P0's part said 216.66, and named it."""
+    _s1_paid_in_q3(ledger, "3333.33", "2026-09-01T10:00:00+08:00")
+    ledger.import_lines(
+        jsonl(
+            _payment("P0", "S1", "0.10", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "1000.00", "2026-09-15T10:00:00+08:00"),
+        ),
+        actor="crm-late",
+    )
+    checked = quick_answers_checked(monkeypatch)
+    q3 = Reports(ledger).statement("r1", "2026-Q3")
+    assert len(checked) == 2
+    named = [ledger.event(e["event_id"]).data["payment_id"] for e in q3["later_events"]]
+    assert named == ["P2"]
 
 
 def test_a_backfill_of_late_payments_is_weighed_without_a_replay_each(
