@@ -480,6 +480,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "diff_removed_later": "- {type} {event_id}: not recorded yet at position {position}",
         "diff_cause": "because of {type} {event_id} at position {position} by {actor} ({at})",
         "diff_cause_id": "because of event {event_id}",
+        "diff_cause_withheld": "because of events you may not read",
         "history_heading": "Disciplinary history of rep {rep_id}",
         "history_none": "nothing recorded",
         "history_case": (
@@ -551,6 +552,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "diff_removed_later": "- {type} {event_id}：位置 {position} 时尚未记录",
         "diff_cause": "因 {type} {event_id}（位置 {position}，记录人 {actor}，{at}）",
         "diff_cause_id": "因事件 {event_id}",
+        "diff_cause_withheld": "因您无权查看的事件",
         "history_heading": "销售代表 {rep_id} 的纪律记录",
         "history_none": "无记录",
         "history_case": (

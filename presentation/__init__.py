@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from policies.wording import LOCALES, PHRASES, TERMS
-from projections.diff import EventRef, EventSummary, LineChange, StatementDiff
+from projections.diff import EventRef, EventSummary, LineChange, StatementDiff, WithheldEvent
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.summary import SUMMARY_WORDS
 
@@ -297,8 +297,11 @@ def _removed_line(event: EventSummary | EventRef, to: int, locale: str) -> str:
     return phrase(locale, "diff_removed", type=event.type, event_id=event.event_id)
 
 
-def _cause_line(event: EventSummary | EventRef, locale: str) -> str:
-    """An event that changed a line, with its type, position, actor and time."""
+def _cause_line(event: EventSummary | EventRef | WithheldEvent, locale: str) -> str:
+    """An event that changed a line, with its type, position, actor and time;
+    those the reader may not read, as such, unnamed."""
+    if isinstance(event, WithheldEvent):
+        return phrase(locale, "diff_cause_withheld")
     if not isinstance(event, EventSummary):
         return phrase(locale, "diff_cause_id", event_id=event.event_id)
     return phrase(locale, "diff_cause", at=event.occurred_at, **event.doc())

@@ -21,6 +21,7 @@ __all__ = [
     "Point",
     "StatementDiff",
     "UnrecordedEvent",
+    "WithheldEvent",
     "diff_statements",
 ]
 
@@ -60,6 +61,15 @@ class UnrecordedEvent(EventSummary):
     recorded: Literal[False]
 
 
+class WithheldEvent(Row):
+    """The events behind a change that its reader may not read (GET /events
+    would answer 404: a sale a former report made on another team's watch, a
+    case or coaching outside the reader's role): the line says it changed
+    because of them, naming none — neither id nor type, actor or time."""
+
+    withheld: Literal[True] = True
+
+
 class LineChange(Row):
     """A line whose amount changed, by how much, and the events behind it."""
 
@@ -76,8 +86,9 @@ class LineChange(Row):
     events_added: list[EventSummary | UnrecordedEvent | EventRef]
     events_removed: list[EventSummary | UnrecordedEvent | EventRef]
     # the events between the two points whose removal from the later replay
-    # changes this line's amount (SPEC §4: which events changed which lines)
-    caused_by: list[EventSummary | UnrecordedEvent | EventRef]
+    # changes this line's amount (SPEC §4: which events changed which lines);
+    # those its reader may not read, as one `WithheldEvent`
+    caused_by: list[EventSummary | UnrecordedEvent | EventRef | WithheldEvent]
 
 
 class Point(Row):
@@ -124,11 +135,34 @@ def _cited(statement: Mapping[str, Any]) -> set[str]:
     return {e for line in statement["lines"] for e in line["event_ids"]}
 
 
+def _named(
+    event_id: str, events: Mapping[str, EventSummary], hidden: AbstractSet[str]
+) -> EventSummary | EventRef:
+    """An event a line cites: its summary, or its id alone when it is not known
+    or its reader may not read it."""
+    found = events.get(event_id)
+    return EventRef(event_id=event_id) if found is None or event_id in hidden else found
+
+
+def _causes(
+    event_ids: Sequence[str], events: Mapping[str, EventSummary], hidden: AbstractSet[str]
+) -> list[EventSummary | UnrecordedEvent | EventRef | WithheldEvent]:
+    """The events that changed a line, those its reader may not read withheld
+    (one mark for all of them, at the end: how many is theirs too)."""
+    named: list[EventSummary | UnrecordedEvent | EventRef | WithheldEvent] = [
+        _named(e, events, hidden) for e in event_ids if e not in hidden
+    ]
+    if any(e in hidden for e in event_ids):
+        named.append(WithheldEvent())
+    return named
+
+
 def diff_statements(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     events: Mapping[str, EventSummary],
     causes: Mapping[str, AbstractSet[tuple[str, str | None]]] | None = None,
+    hidden: AbstractSet[str] = frozenset(),
 ) -> StatementDiff:
     """Line-by-line changes between ``before`` and ``after``: the lines whose
     amount changed (SPEC §4), each with the events it gained or lost and the
@@ -143,6 +177,10 @@ def diff_statements(
     a sale's attainment names the sale though its steps cite the targets.
     A line that appeared or vanished gains or loses only the events the other
     side cites nowhere (the plan it still rests on is not "removed").
+    ``hidden``: the events the diff's reader may not read — a cause among
+    them is withheld (one `WithheldEvent` for the line, however many), an
+    event a line gained or lost is named by its id alone, as the statement's
+    line, which its reader does read, cites it.
     """
     old = {_line_key(line): line for line in before["lines"]}
     new = {_line_key(line): line for line in after["lines"]}
@@ -169,9 +207,9 @@ def diff_statements(
                 before=format(amount_a, "f"),
                 after=format(amount_b, "f"),
                 change=format(amount_b - amount_a, "f"),
-                events_added=[events.get(e) or EventRef(event_id=e) for e in added],
-                events_removed=[events.get(e) or EventRef(event_id=e) for e in removed],
-                caused_by=[events.get(e) or EventRef(event_id=e) for e in by_line.get(key, [])],
+                events_added=[_named(e, events, hidden) for e in added],
+                events_removed=[_named(e, events, hidden) for e in removed],
+                caused_by=_causes(by_line.get(key, []), events, hidden),
             )
         )
     total_a, total_b = Decimal(before["total"]), Decimal(after["total"])

@@ -836,13 +836,13 @@ class Reports:
         # after moving to another team is that team's, not named here
         at = self.fresh()
         sales: dict[str, tuple[frozenset[str], datetime]] = {}
-        between = [
-            summaries[r.event_id]
+        readable = {
+            r.event_id
             for r in records
-            if r.position > low
-            and self._theirs(rep_id, r, sales, at)
-            and (shown is None or shown(r))
-        ]
+            if self._theirs(rep_id, r, sales, at) and (shown is None or shown(r))
+        }
+        between = [summaries[r.event_id] for r in records if r.position > low]
+        between = [e for e in between if e.event_id in readable]
         causes = self._diff_causes(rep_id, _period(period), seen[0], seen[1])
         # the events a changed line cites that were recorded before (an
         # exchange rate a new sale converts at, say): named by type, actor and
@@ -851,8 +851,17 @@ class Reports:
         cited = {e.event_id for c in moved for e in (*c.events_added, *c.events_removed)}
         outside = sorted(cited - summaries.keys())[:_MAX_NAMED_OUTSIDE]
         positions = [p for e in outside if (p := self.ledger.chain.position_of(e)) is not None]
-        summaries |= {r.event_id: EventSummary.of(r) for r in self.ledger.read_positions(positions)}
-        found = diff_statements(before, after, summaries, causes)
+        earlier = self.ledger.read_positions(positions)
+        summaries |= {r.event_id: EventSummary.of(r) for r in earlier}
+        readable |= {r.event_id for r in earlier if shown is None or shown(r)}
+        # what a line names is what the events list would: an event its reader
+        # may not open (GET /events: 404) is a cause withheld, or a bare id
+        # where the statement's line cites it — and, for a reader whose reads
+        # are filtered, so is a cause not read here (never named unjudged)
+        hidden = summaries.keys() - readable
+        if shown is not None:
+            hidden |= causes.keys() - summaries.keys()
+        found = diff_statements(before, after, summaries, causes, hidden)
         return found.model_copy(update={"events_between": between})
 
     def _diff_side(self, rep_id: str, period: str, position: int, field: str) -> dict[str, Any]:

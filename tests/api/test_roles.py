@@ -400,13 +400,7 @@ class TestObjectLevel:
         (GET /events: 404 for lead-he), so lead-he's diff does not name them;
         nor does finance's name the coaching (no pay rests on it). The diff
         listed both to both, with who recorded them and when."""
-        moved = demo_event(
-            "RepTransferred",
-            at="2026-11-15T09:00:00+08:00",
-            rep_id="rep-sun",
-            manager_id="mgr-zhao",
-        )
-        assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+        _move_sun_to_zhao(api, "2026-11-15T09:00:00+08:00")
         start = api.head()
         at = "2026-11-20T10:00:00+08:00"
         case = {"code": "late-report", "severity": "minor", "description": "late"}
@@ -438,6 +432,44 @@ class TestObjectLevel:
         assert named("lead") == []
         assert sorted(asked) == ["CoachingRecorded", "ViolationRecorded"], "once a type a day"
         assert named("finance") == ["ViolationRecorded"]
+
+    def test_a_diff_line_names_no_cause_its_reader_may_not_read(self, api: Api) -> None:
+        """rep-sun moved from lead-he to mgr-zhao on 15 November and sold on the
+        20th: lead-he still reads rep-sun's November diff, whose commission line
+        changed because of that sale — mgr-zhao's team's, which GET /events
+        refuses lead-he. The line says it changed because of an event lead-he
+        may not read, and names it no more than the events list does (its id
+        alone, as the statement's line cites it, where the line gained it). It
+        named the sale as its cause, with who recorded it and when."""
+        _move_sun_to_zhao(api, "2026-11-15T09:00:00+08:00")
+        start = api.head()
+        sale = demo_event(
+            "SaleRecorded",
+            at="2026-11-20T10:00:00+08:00",
+            sale_id="S-SUN-LATE",
+            rep_id="rep-sun",
+            amount="7777.00",
+            currency="CNY",
+        )
+        answer = api.client.post("/events", json=sale, headers=api.as_("integration"))
+        assert answer.status_code == 201, answer.text
+        sale_id = answer.json()["events"][0]["event_id"]
+        assert api.client.get(f"/events/{sale_id}", headers=api.as_("lead")).status_code == 404
+        url = f"/reps/rep-sun/statements/2026-11/diff?from={start}&to={api.head()}"
+
+        def commission(who: str) -> dict[str, Any]:
+            response = api.client.get(url, headers=api.as_(who))
+            assert response.status_code == 200, response.text
+            return next(c for c in response.json()["changes"] if c["kind"] == "commission")
+
+        theirs = commission("manager")  # today's manager: every event, named
+        assert [e["event_id"] for e in theirs["caused_by"]] == [sale_id]
+        assert theirs["events_added"][0]["actor"] == "crm-sync"
+        line = commission("lead")
+        assert line["caused_by"] == [{"withheld": True}]
+        assert line["events_added"] == [{"event_id": sale_id}]
+        as_text = api.client.get(url, headers=api.as_("lead") | {"Accept-Language": "zh-CN"})
+        assert "crm-sync" not in as_text.text
 
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
@@ -561,10 +593,13 @@ def test_a_decision_on_a_subject_being_saved_is_refused(api: Api) -> None:
 def _sun_moved_to_zhao(api: Api) -> dict[str, str]:
     """rep-sun, whose sales pay lead-he overrides, moved to mgr-zhao on 1
     November; the headers of a rep token of lead-he's."""
-    moved = demo_event(
-        "RepTransferred", at="2026-11-01T09:00:00+08:00", rep_id="rep-sun", manager_id="mgr-zhao"
-    )
-    assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
+    _move_sun_to_zhao(api, "2026-11-01T09:00:00+08:00")
     tokens = api.client.app.state.tokens  # type: ignore[attr-defined]
     token = tokens.create(actor="lead-he", role="rep", rep_id="lead-he")[0]
     return {"Authorization": f"Bearer {token}"}
+
+
+def _move_sun_to_zhao(api: Api, at: str) -> None:
+    """rep-sun, whose sales pay lead-he overrides, moves to mgr-zhao at ``at``."""
+    moved = demo_event("RepTransferred", at=at, rep_id="rep-sun", manager_id="mgr-zhao")
+    assert api.client.post("/events", json=moved, headers=api.as_("admin")).status_code == 201
