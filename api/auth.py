@@ -29,6 +29,7 @@ from projections.service import Reports
 
 __all__ = [
     "EVENT_WRITERS",
+    "OPERATIONS_READERS",
     "ROUTE_ROLES",
     "SUBJECT_DECIDERS",
     "ForbiddenError",
@@ -89,6 +90,11 @@ ROUTE_ROLES: Final[dict[str, frozenset[str]]] = {
     # unless LEDGER_METRICS_PUBLIC=true (then without a token)
     "get_metrics": frozenset({"finance", "admin"}),
 }
+
+# Who reads how the service itself fares beyond up or down — GET /metrics, and
+# the projector's error on GET /health, which can quote the event it failed on
+# (an id, a rep, the SQL): SPEC §5's finance (payouts run on it) and admin.
+OPERATIONS_READERS: Final = ROUTE_ROLES["get_metrics"]
 
 # The event types each role may record, and which role decides on which kind of
 # subject (maker-checker needs the right checker): both from the event catalogue.

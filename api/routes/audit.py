@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import check_rep_scope, require_role
+from api.auth import OPERATIONS_READERS, check_rep_scope, require_role
 from api.caching import IfNoneMatch, conditional, responses
-from api.deps import Caller, LedgerDep, ReportsDep
+from api.deps import Caller, LedgerDep, ReportsDep, authenticate
 from api.routes.events import _ERRORS, as_json
 from api.schemas import AuditBundleOut, HealthOut, VerifyOut
 from ledger.chain import parse_anchor
@@ -80,8 +80,17 @@ def get_bundle(
     )
 
 
-@router.get("/health", response_model=HealthOut, responses={503: _ERRORS[503]})
-def get_health(ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
+# What GET /health says of a failing projector to a caller who may not read
+# operations detail: that it fails, not on what (the message can quote an event
+# id, a rep's name, the SQL that failed).
+_WITHHELD_ERROR = {
+    "type": "withheld",
+    "message": "the projector fails and retries; a finance or admin token sees why",
+}
+
+
+@router.get("/health", response_model=HealthOut, responses={401: _ERRORS[401], 503: _ERRORS[503]})
+def get_health(request: Request, ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
     """Liveness, the chain head, how far the read models are and how the projector fares.
 
     ``projected`` trails ``position`` (by ``lag`` events) while the projector
@@ -90,12 +99,19 @@ def get_health(ledger: LedgerDep, reports: ReportsDep) -> JSONResponse:
     status ``degraded`` and ``projection.error`` says what fails (type and
     message); so does a projector of another process not heard from for a
     minute (``projection.state`` ``silent``: its process gone, say). The API
-    keeps answering meanwhile. No token needed.
+    keeps answering meanwhile. No token needed; the error's type and message
+    only for a finance or admin bearer token (others are told it fails, not
+    why), and a token sent is checked (401 when unknown or malformed).
     """
+    detail = "authorization" in request.headers and (
+        authenticate(request).role in OPERATIONS_READERS
+    )
     head = ledger.head()
     position = head.position if head else 0
     projected = reports.projector.store.position()
     projection = reports.projection_health()
+    if not detail and projection.get("error") is not None:
+        projection = {**projection, "error": _WITHHELD_ERROR}
     return as_json(
         {
             "status": health_status(projection),

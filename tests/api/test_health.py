@@ -1,6 +1,7 @@
 """GET /health (SPEC §7): the chain head, the projected position and the lag, and
 — when the API's projector keeps failing on an event — the error (type and
-message, no secrets), while the API keeps answering; `/health` as the benchmark
+message, no secrets; to finance and admin only, anyone else told it fails),
+while the API keeps answering; `/health` as the benchmark
 reads it (``position``, ``projected``) is unchanged."""
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def _until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> N
         time.sleep(0.02)
 
 
-def _health(api: Api) -> dict[str, Any]:
-    answer = api.client.get("/health")
+def _health(api: Api, who: str | None = None) -> dict[str, Any]:
+    """The /health answer, without a token or with ``who``'s."""
+    answer = api.client.get("/health", headers=api.as_(who) if who else {})
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -61,7 +63,7 @@ def test_a_failing_projector_is_reported_and_the_api_keeps_answering(
     time.sleep(2.0)
     assert len(attempts) <= 4, len(attempts)  # backing off, not a hot loop
 
-    body = _health(api)
+    body = _health(api, "finance")
     assert body["status"] == "degraded"
     assert body["lag"] >= 1
     assert body["projected"] < body["position"] == api.head()
@@ -69,6 +71,13 @@ def test_a_failing_projector_is_reported_and_the_api_keeps_answering(
     assert error["type"] == "ValueError"
     assert "cannot take this event" in error["message"]
     assert "hunter2" not in str(body)
+    assert _health(api, "admin")["projection"]["error"] == error
+    # the status stays public (load balancers), what failed does not
+    for who in (None, "rep", "manager", "integration"):
+        told = _health(api, who)
+        assert (told["status"], told["projection"]["state"]) == ("degraded", "failing")
+        assert told["projection"]["error"]["type"] == "withheld", who
+        assert "cannot take this event" not in str(told), who
 
     # other reads answer meanwhile, as of where the read models are
     other = api.client.get("/reps/rep-chen/statements/2026-Q3", headers=api.as_("finance"))
@@ -81,3 +90,10 @@ def test_a_failing_projector_is_reported_and_the_api_keeps_answering(
     _until(lambda: _health(api)["lag"] == 0, "the catch-up")
     assert _health(api)["projection"]["state"] == "ok"
     assert verify_views(api.ledger) == []  # applied exactly once
+
+
+def test_a_token_sent_to_health_is_checked(api: Api) -> None:
+    """/health needs no token, but one sent is a claim to read the projector's
+    error: unknown or malformed, it is refused as everywhere (SPEC §5: 401)."""
+    assert api.client.get("/health", headers=api.as_("forged")).status_code == 401
+    assert api.client.get("/health", headers=api.as_("malformed")).status_code == 401
