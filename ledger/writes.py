@@ -568,12 +568,17 @@ class Staging:
         """SPEC §2: a decision names its subject by id alone, so an id names one
         subject across kinds — a target, a case, an adjustment or a run. An
         adjustment under an approved target's id was approved by that decision,
-        and a case under an open run's id left the run undecidable."""
+        and a case under an open run's id left the run undecidable.
+
+        The refusal does not say which kind the id names: its writer may not
+        read it (a manager's target under the id of another team's red-line
+        case learnt that a case of that id exists) — the id is taken, which a
+        natural key cannot keep from anyone who tries it, and nothing more."""
         for other in catalogue.SUBJECT_KINDS:
             if other is not cls and self.get(other, key) is not None:
                 field = catalogue.CREATES[item.type][0]
                 raise ConflictError(
-                    f"{key!r} already names {_a(other.KIND)}: {_a(cls.KIND)} needs an id "
+                    f"{key!r} already names another subject: {_a(cls.KIND)} needs an id "
                     "of its own, since an approval names what it decides by id alone",
                     field=field,
                 )

@@ -471,6 +471,19 @@ class TestObjectLevel:
         as_text = api.client.get(url, headers=api.as_("lead") | {"Accept-Language": "zh-CN"})
         assert "crm-sync" not in as_text.text
 
+    def test_a_taken_id_is_refused_without_what_takes_it(self, api: Api) -> None:
+        """lead-he sets a target for their rep-sun under an id that names rep-chen's
+        red-line case (mgr-zhao's team): SPEC §2 refuses it as a conflict — the
+        id is taken, which a natural key cannot hide from whoever tries it — but
+        says nothing more of it. The refusal said the id names a case."""
+        target = demo_event("TargetSet", target_id="CASE-201", rep_id="rep-sun", period="2027-01")
+        target |= {"kpi": "sales_amount", "value": "1000.00", "reason": "next year"}
+        answer = api.client.post("/events", json=target, headers=api.as_("lead"))
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["errors"][0]["field"] == "target_id"
+        for theirs in ("case", "rep-chen", "red_line", "false-expense", "3200"):
+            assert theirs not in answer.text.replace("CASE-201", ""), theirs
+
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
         themselves is still refused."""
