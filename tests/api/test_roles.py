@@ -238,6 +238,19 @@ class TestObjectLevel:
         for secret in ("1800.00", "CASE-201", "false-expense", "5000.00", "T-CHEN"):
             assert secret not in response.text
 
+    @pytest.mark.parametrize(("who", "other"), [("rep", "rep-chen"), ("other_manager", "rep-li")])
+    def test_another_reps_data_is_answered_as_no_rep_at_all(
+        self, api: Api, who: str, other: str
+    ) -> None:
+        """SPEC §5: another rep's data is 404 — the very answer a rep id that
+        does not exist gets, status and body, so no one outside finance,
+        compliance and admin can tell which rep ids exist by asking."""
+        for path in ("statements/2026-Q3", "statements/2026-Q3/diff?from=20&to=30", "history"):
+            theirs = api.client.get(f"/reps/{other}/{path}", headers=api.as_(who))
+            nobodys = api.client.get(f"/reps/nobody/{path}", headers=api.as_(who))
+            assert theirs.status_code == nobodys.status_code == 404, path
+            assert theirs.json() == json.loads(nobodys.text.replace("nobody", other)), path
+
     def test_a_rep_cannot_read_another_reps_event(self, api: Api) -> None:
         event_id = stored_record(
             api.ledger, "SaleRecorded", sale_id="S-1003"
