@@ -35,12 +35,12 @@ __all__ = [
     "ForbiddenError",
     "check_decider",
     "check_rep_scope",
-    "diff_events_shown",
     "is_caller",
     "is_self",
     "manages",
     "may_read_event",
     "own_rep",
+    "trail_events_shown",
 ]
 
 
@@ -256,11 +256,12 @@ def may_read_event(
     )
 
 
-def diff_events_shown(
+def trail_events_shown(
     principal: Principal, rep_id: str, reports: Reports
 ) -> Callable[[EventRecord], bool] | None:
-    """Which events of ``rep_id``'s trail a diff names to the principal (its
-    ``events_between``): those GET /events would show them (`may_read_event`).
+    """Which events of ``rep_id``'s trail a diff (its ``events_between``, the
+    causes of its lines) or a statement page (the events under a line) names
+    to the principal: those GET /events would show them (`may_read_event`).
     None — every one — for the rep themselves and a manager of the rep today,
     whose reads are the whole trail; finance does not see coaching listed, a
     manager the rep left not what was recorded since on another's watch."""

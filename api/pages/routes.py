@@ -33,6 +33,7 @@ from api.auth import (
     is_caller,
     own_rep,
     require_role,
+    trail_events_shown,
 )
 from api.pages import views
 from api.pages.i18n import LANG_COOKIE, RepNames, choose_locale, money, ratio, term, words
@@ -495,6 +496,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         # only the steps shown are worded again in the page's language: a line
         # of 10,000 sales shows 25 of them.
         doc = page.reports.statement(rep_id, period)
+        readable = trail_events_shown(page.who, rep_id, page.reports)  # as GET /events
         lines = []
         for index, line in enumerate(doc["lines"]):
             steps = line["explanation"]
@@ -502,7 +504,7 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
             if str(index) != full_line and len(steps) > views.STEPS_PER_LINE:
                 shown = [*steps[: views.STEPS_PER_LINE - 1], steps[-1]]
             shown = [views.worded(step, page.locale) for step in shown]
-            events, count = views.line_events(page.ledger, line.get("event_ids", []))
+            events, count = views.line_events(page.ledger, line.get("event_ids", []), readable)
             lines.append(
                 {
                     "index": index,

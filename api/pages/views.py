@@ -8,7 +8,7 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from ledger.application import Ledger
 from ledger.catalogue import CATALOGUE
 from ledger.chain_guard import BOUNDED_CHECK_POSITIONS
 from ledger.errors import NotFoundError
+from ledger.records import EventRecord
 from policies.explanation import Step
 from policies.pay_warnings import PayWarning
 from policies.periods import parse_period, period_of_day
@@ -244,9 +245,16 @@ def history_rows(entries: Sequence[HistoryEntry], locale: str) -> list[HistoryRo
     return rows
 
 
-def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], int]:
+_UNREAD: Final = "—"  # what the page shows of an event its reader may not read
+
+
+def line_events(
+    ledger: Ledger, event_ids: list[str], shown: Callable[[EventRecord], bool] | None = None
+) -> tuple[list[EventRow], int]:
     """The first `EVENTS_PER_LINE` events of a line (who recorded each, when, and
-    who approved it when its approval is among them), and how many there are."""
+    who approved it when its approval is among them), and how many there are.
+    ``shown``: which of them the reader may read (`api.auth.trail_events_shown`;
+    None, all) — another is listed as its id alone, as the statement cites it."""
     records = []
     for event_id in event_ids[:EVENTS_PER_LINE]:
         try:
@@ -256,6 +264,9 @@ def line_events(ledger: Ledger, event_ids: list[str]) -> tuple[list[EventRow], i
     decisions = {str(r.data.get("subject_id")): r for r in records if r.type == "ApprovalGranted"}
     rows = []
     for r in records:
+        if shown is not None and not shown(r):
+            rows.append(EventRow(r.event_id, *[_UNREAD] * 4))
+            continue
         subject = r.data.get(_SUBJECT_FIELD.get(r.type, ""), None)
         decision = decisions.get(str(subject)) if subject is not None else None
         rows.append(

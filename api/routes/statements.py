@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import check_rep_scope, diff_events_shown, require_role
+from api.auth import check_rep_scope, require_role, trail_events_shown
 from api.caching import IfNoneMatch, conditional, responses
 from api.deps import (
     BEARER,
@@ -158,7 +158,7 @@ def get_diff(
     require_role(principal, "get_diff")
     check_rep_scope(principal, rep_id, reports, period=period)
     _audit_read(principal, rep_id, "diff")
-    shown = diff_events_shown(principal, rep_id, reports)
+    shown = trail_events_shown(principal, rep_id, reports)
     found = reports.diff(rep_id, period, from_, to, shown=shown)
     body = as_json(diff_texts(found, locale)).body
     return conditional(bytes(body), media_type=_JSON, if_none_match=if_none_match)

@@ -1777,3 +1777,27 @@ def _red_line_case(site: Site, case_id: str) -> None:
         '"code": "leak", "severity": "red_line", "description": "price list shared"}'
     )
     site.ledger.import_lines([line], actor="cmp-sun")
+
+
+def test_a_statement_page_lists_no_event_its_reader_may_not_read(site: Site) -> None:
+    """rep-sun moved from lead-he to mgr-zhao on 15 November and sold on the
+    20th: lead-he still reads rep-sun's November statement (they managed
+    rep-sun half of it), but that sale is mgr-zhao's team's — GET /events
+    refuses it to lead-he — so the events under its line do not show who
+    recorded it and when, as the diff does not (its id alone). mgr-zhao's
+    page shows it. The page listed it to both."""
+    moved = event_line(
+        "RepTransferred", at="2026-11-15T09:00:00+08:00", rep_id="rep-sun", manager_id="mgr-zhao"
+    )
+    late = sale(
+        "S-SUN-LATE", "rep-sun", "7777.00", at="2026-11-20T10:00:00+08:00", actor="crm-late"
+    )
+    site.ledger.import_lines(jsonl(moved), actor="it-admin")
+    site.ledger.import_lines(jsonl(late), actor="crm-late")
+    page = "/app/reps/rep-sun/statements/2026-11"
+    site.sign_in("mgr-zhao", "manager")
+    assert "crm-late" in site.client.get(page).text
+    site.sign_in("lead-he", "manager")
+    shown = site.client.get(page)
+    assert shown.status_code == 200, shown.text
+    assert "crm-late" not in shown.text
