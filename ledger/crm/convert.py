@@ -51,9 +51,9 @@ _HUNDRED = Decimal(100)
 _PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,12})?")
 _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
 _HIDDEN = (
-    "the row is hidden in the workbook (filtered out, or in a collapsed group), so whether "
-    "it is meant cannot be told; show it (clear the filter) or delete it, save, and import "
-    "it again"
+    "the row is hidden in the workbook (filtered out, in a collapsed group, or its height "
+    "set to 0), so whether it is meant cannot be told; show it (clear the filter, or unhide "
+    "the rows) or delete it, save, and import it again"
 )
 
 

@@ -23,8 +23,11 @@ to compute them all on opening (``fullCalcOnLoad``) — is no empty cell (nor a
 0): the row says which columns hold one (`Row.unreadable`), for the conversion
 to refuse where it reads them; so too a cell showing an error (``#N/A``) and a
 cell that merged cells cover (its value shows in the range's first cell only).
-A row hidden in the workbook (a filter, a collapsed group) says so
-(`Row.hidden`): whether it is meant cannot be told. Which parts hold the
+A row hidden in the workbook (a filter, a collapsed group, a height of 0)
+says so (`Row.hidden`): whether it is meant cannot be told. A header of two
+rows is read by its last (``header_row``), a column merged down through it
+named as the sheet shows it; a merge reaching down from the header row
+into a row that holds text (the header read by its first row) is refused. Which parts hold the
 sheets is the workbook's own word (its relationships), wherever they lie in
 the zip; without ``sheet``, the first sheet a user sees (hidden ones aside).
 
@@ -48,7 +51,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from itertools import repeat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, Unpack
@@ -518,11 +521,16 @@ def _xlsx_records(path: Path, sheet: str | None, header_row: int) -> _Records:
         # (strict=False: ``written`` is as long as ``rows``, or endless and empty)
         for number, (cells, as_written) in enumerate(zip(rows, written, strict=False), start=1):
             texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
-            if number == header_row:
+            if number < header_row:
+                marks.above_header(number, texts, header_row)
+            elif number == header_row:
+                texts = marks.header(texts)
                 width = len(texts)
             unreadable = _unreadable_cells(cells, as_written, stale=workbook.stale)
             if number != header_row and (unreadable or any(t.strip() for t in texts)):
                 # (a blank row is no row, whatever merged cells cover of it)
+                if number > header_row and (why := marks.into_header(number, header_row)):
+                    raise ReadError(why)
                 unreadable += marks.covered(number, max(width, len(texts)))
             yield number, texts, unreadable, number in marks.hidden
 
@@ -559,19 +567,63 @@ def _unreadable_cells(
     return tuple(sorted(found))
 
 
-_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell)(?=[\s/>])([^>]*)>")
+_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell|sheetFormatPr)(?=[\s/>])([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 
 
 class _Marks:
     """A sheet's hidden rows and merged ranges, found in its XML as it is
-    inflated a block at a time (`_bounded_runs`)."""
+    inflated a block at a time (`_bounded_runs`).
+
+    A row is hidden by its ``hidden`` attribute (a filter, a collapsed group)
+    or by a height of 0 (``ht="0"``, dragged shut or set so by a program:
+    Excel shows it no more than a hidden one), and in a sheet whose rows are
+    hidden unless said otherwise (``sheetFormatPr zeroHeight``: Excel's "hide
+    every other row") by having no height of its own above 0."""
 
     def __init__(self) -> None:
         self.hidden: set[int] = set()
         self.merged: list[tuple[int, int, int, int]] = []  # columns and rows, from 1
         self._row = 0  # the last row seen: a row may leave its number out
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
+        self._zero_height = False  # rows are hidden unless given a height
+        self._named_above: dict[int, str] = {}  # header cells merged down from above
+
+    def above_header(self, number: int, texts: tuple[str, ...], header_row: int) -> None:
+        """Keep the value of each merged range that starts in row ``number``,
+        above the header row, and reaches down into it: the name its column
+        shows in the header (a header of two rows whose single-row columns
+        are merged down through both, read by its last row)."""
+        for low_col, low_row, _, high_row in self.merged:
+            if low_row == number < header_row <= high_row and low_col <= len(texts):
+                self._named_above[low_col - 1] = texts[low_col - 1]
+
+    def header(self, texts: tuple[str, ...]) -> tuple[str, ...]:
+        """The header row's names as the sheet shows them: a cell merged down
+        into it from above (`above_header`) named by its range's value."""
+        names = list(texts)
+        for index, value in sorted(self._named_above.items()):
+            names.extend([""] * (index + 1 - len(names)))
+            if not names[index].strip():
+                names[index] = value
+        return tuple(names)
+
+    def into_header(self, number: int, header_row: int) -> str | None:
+        """Why row ``number``, under the header row, is no data row: a merged
+        range reaches down into it from the header row (a header of two rows
+        read by its first), or None."""
+        for low_col, low_row, high_col, high_row in sorted(self.merged):
+            if low_row <= header_row < number <= high_row:
+                first = f"{column_letter(low_col - 1)}{low_row}"
+                ref = f"{first}:{column_letter(high_col - 1)}{high_row}"
+                return (
+                    f"row {number}, column {column_letter(low_col - 1)}: the header's cell "
+                    f"{first} is merged down through row {high_row} ({ref}), so the header "
+                    f"is rows {header_row}-{high_row}, not row {header_row} alone; set "
+                    f"header_row = {high_row} in the mapping (the header's last row, whose "
+                    "names are read), or unmerge the header's cells"
+                )
+        return None
 
     def feed(self, block: bytes) -> None:
         """Read ``block``'s tags (b"" at the end: the rest)."""
@@ -583,8 +635,10 @@ class _Marks:
             if tag[1] == b"row":
                 number = attributes.get(b"r", b"")
                 self._row = int(number) if number.isdigit() else self._row + 1
-                if attributes.get(b"hidden") in {b"1", b"true"}:
+                if self._row_hidden(attributes):
                     self.hidden.add(self._row)
+            elif tag[1] == b"sheetFormatPr":
+                self._zero_height = attributes.get(b"zeroHeight") in {b"1", b"true"}
             elif ref := attributes.get(b"ref"):
                 from openpyxl.utils.cell import range_boundaries  # noqa: PLC0415 - as above
 
@@ -592,6 +646,14 @@ class _Marks:
                 if low_col and low_row and high_col and high_row:
                     self.merged.append((low_col, low_row, high_col, high_row))
         self._carry = data[cut:]
+
+    def _row_hidden(self, attributes: dict[bytes, bytes]) -> bool:
+        if attributes.get(b"hidden") in {b"1", b"true"}:
+            return True
+        height = _height(attributes.get(b"ht"))
+        if height is None:
+            return self._zero_height
+        return height == 0
 
     def covered(self, number: int, width: int) -> _Unreadable:
         """The cells of row ``number`` (its first ``width`` columns) that merged
@@ -611,6 +673,15 @@ class _Marks:
                     if (column, number) != (low_col, low_row)
                 )
         return tuple(found)
+
+
+def _height(text: bytes | None) -> Decimal | None:
+    """A row's ``ht`` in points (None: none, or none that reads as one)."""
+    try:
+        height = Decimal(text.decode("ascii")) if text else None
+    except (InvalidOperation, UnicodeDecodeError):
+        return None
+    return height if height is not None and height.is_finite() else None
 
 
 def _bounded_parts(

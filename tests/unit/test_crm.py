@@ -562,6 +562,67 @@ class TestXlsxLayout:
         assert (rows, column) == ((4,), None)
         assert reason.startswith("the row is hidden in the workbook (filtered out")
 
+    @pytest.mark.parametrize(
+        ("edit", "row"),
+        [
+            (((b'<row r="3"', b'<row r="3" ht="0" customHeight="1"'),), 3),
+            (((b'<row r="3"', b'<row r="3" customHeight="true" ht="0.0"'),), 3),
+            (
+                (
+                    (b"<sheetFormatPr ", b'<sheetFormatPr zeroHeight="1" '),
+                    (b'<row r="1"', b'<row r="1" ht="15" customHeight="1"'),
+                    (b'<row r="3"', b'<row r="3" ht="15" customHeight="1"'),
+                ),
+                2,
+            ),
+        ],
+        ids=["ht-0", "ht-0.0", "zero-height-sheet"],
+    )
+    def test_a_row_of_no_height_is_hidden(
+        self, tmp_path: Path, edit: tuple[tuple[bytes, bytes], ...], row: int
+    ) -> None:
+        """A row dragged shut (height 0), or one given no height in a sheet
+        whose rows are hidden unless given one, shows no more than a hidden
+        row: it was imported unseen, as a sale."""
+        path, book = _book(tmp_path, self.S1, self.S2)
+
+        def shut(data: bytes) -> bytes:
+            for old, new in edit:
+                assert old in data, old
+                data = data.replace(old, new, 1)
+            return data
+
+        shown = with_sheets_edited(_save(path, book), tmp_path / "shut.xlsx", shut)
+        [(rows, column, reason)] = _named(shown, self.DEFAULTED)
+        assert (rows, column) == ((row,), None)
+        assert reason.startswith("the row is hidden in the workbook")
+        assert "its height set to 0" in reason
+
+    def test_a_header_of_two_rows_is_read_by_its_last(self, tmp_path: Path) -> None:
+        """A header of two rows (a group title over Amount and Currency, the
+        other columns merged down through both): read by its last row, a
+        column merged down is named as it shows; read by its first, it is
+        refused naming the merge — never the sub-titles read as a sale nor
+        the columns shifted."""
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["ID", "Date", "Deal", None, "Owner"])
+        sheet.append([None, None, "Amount", "Currency", None])
+        for merged in ("A1:A2", "B1:B2", "C1:D1", "E1:E2"):
+            sheet.merge_cells(merged)
+        sheet.append(["S-1", "2026-10-12", 100, "CNY", "李伟"])
+        path = _save(tmp_path / "x.xlsx", book)
+        two_rows = BASE.replace('name = "test"', 'name = "test"\nheader_row = 2')
+        [line] = _lines(path, two_rows.replace('{ value = "CNY" }', '"Currency"'))
+        assert (line["sale_id"], line["amount"], line["rep_id"]) == ("S-1", "100", "rep-li")
+        with pytest.raises(ReadError) as caught:
+            prepare(path, load_mapping(BASE.replace('"Amount"', '"Deal"')))
+        assert str(caught.value).startswith(
+            "row 2, column A: the header's cell A1 is merged down through row 2 (A1:A2)"
+        )
+        assert "set header_row = 2 in the mapping" in str(caught.value)
+
     def test_a_header_formula_never_computed_names_its_cell(self, tmp_path: Path) -> None:
         """It was "the header lacks Amount", though column C shows it."""
         book = Workbook()
