@@ -537,7 +537,9 @@ def _crm_plan_published(candidate: Plan, done: CrmImport, *, as_json: bool) -> N
 def _crm_summary(done: CrmImport, result: RecordResult, *, as_json: bool) -> None:
     """What an export's import stored (``result``: the export's own counts)."""
     if as_json:
-        counts = {"rows": done.rows, "ignored": done.ignored, "encoding": done.encoding}
+        footer = None if done.footer is None else done.footer.to_dict()
+        counts: dict[str, Any] = {"rows": done.rows, "ignored": done.ignored}
+        counts |= {"encoding": done.encoding, "footer": footer}
         warnings = [
             {"rows": list(rows), "column": column, **_warning_json(warning)}
             for rows, column, warning in done.warnings
@@ -549,6 +551,8 @@ def _crm_summary(done: CrmImport, result: RecordResult, *, as_json: bool) -> Non
         return
     read = f"read {done.rows} rows ({done.ignored} ignored by the mapping)"
     out.print(f"{read}: stored {result.stored} events, skipped {result.skipped} already stored")
+    if done.footer is not None:  # rows not read are said, with what started them
+        out.print(escape(str(done.footer)))
     for rows, column, warning in done.warnings:
         where = f"row {', '.join(map(str, rows))}" + (f", {column}" if column else "")
         out.print(f"[yellow]warning:[/] {escape(where)}: {render_warning(warning)}")

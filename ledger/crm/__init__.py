@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ledger.application import Ledger, RecordResult
-from ledger.crm.convert import Conversion, Converted, IgnoredRow, Line, RowError, convert_rows
+from ledger.crm.convert import (
+    Conversion,
+    Converted,
+    Footer,
+    IgnoredRow,
+    Line,
+    RowError,
+    convert_rows,
+)
 from ledger.crm.mapping import CrmMapping, MappingError, load_mapping
 from ledger.crm.readers import (
     SUFFIXES,
@@ -46,6 +54,7 @@ __all__ = [
     "CrmImport",
     "CrmMapping",
     "CrmRejectedError",
+    "Footer",
     "IgnoredSale",
     "MappingError",
     "ReadError",
@@ -105,8 +114,9 @@ class IgnoredSale:
 @dataclass(frozen=True)
 class CrmImport:
     """What an import of an export did: the pipeline's result, the rows read
-    and ignored, the encoding it was read in, each warning at its row, and
-    the ignored rows whose sale is stored and not cancelled."""
+    and ignored, the encoding it was read in, each warning at its row, the
+    ignored rows whose sale is stored and not cancelled, and the rows left
+    unread as the report's footer."""
 
     result: RecordResult
     rows: int
@@ -118,6 +128,7 @@ class CrmImport:
     # the warnings of the lines the import led with (`import_export`'s
     # ``first``), by their line number (from 1)
     first_warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
+    footer: Footer | None = None  # the rows the mapping's footer left unread
 
 
 def prepare(
@@ -241,6 +252,7 @@ def import_export(
             warnings=warnings,
             ignored_sales=ignored_sales,
             first_warnings=[(n, w) for n, w in result.warnings if n <= led],
+            footer=conversion.footer,
         )
 
 

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, cast
@@ -38,6 +38,7 @@ __all__ = [
     "Cell",
     "Conversion",
     "Converted",
+    "Footer",
     "IgnoredRow",
     "Line",
     "RowError",
@@ -134,6 +135,24 @@ class IgnoredRow:
 
 
 @dataclass(frozen=True)
+class Footer:
+    """The rows the mapping's ``footer`` left unread: from row ``row``, whose
+    first cell that is not blank says ``text``, to row ``last``."""
+
+    row: int
+    text: str
+    last: int
+
+    def __str__(self) -> str:
+        rows = f"rows {self.row}-{self.last}" if self.last > self.row else f"row {self.row}"
+        said = f'from row {self.row} ("{self.text}")'
+        return f"{rows} not read: the report's footer, {said}, as the mapping says"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "last": self.last, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Converted:
     """The lines of an export (sales, then cancellations, then payments: a
     cancellation may name a sale of the same file), what went wrong, how many
@@ -145,6 +164,7 @@ class Converted:
     rows: int
     ignored: int
     ignored_sales: list[IgnoredRow] = field(default_factory=list)
+    footer: Footer | None = None
 
 
 @dataclass
@@ -160,6 +180,7 @@ class Conversion:
     ignored: int
     columns: dict[int, Column]  # the columns the mapping reads, by index
     kind_column: Column | None  # where an ignored row says so
+    footer: Footer | None = None  # the rows the mapping's footer left unread
 
     def lines(self) -> Iterator[Line]:
         for text, meta in self.spill.lines():
@@ -187,7 +208,8 @@ class Conversion:
     def held(self) -> Converted:
         """All of it in memory (a small export's, or a test's)."""
         lines = list(self.lines())
-        return Converted(lines, self.errors, self.rows, self.ignored, list(self.ignored_sales()))
+        ignored_sales = list(self.ignored_sales())
+        return Converted(lines, self.errors, self.rows, self.ignored, ignored_sales, self.footer)
 
     def _line(
         self, text: str, meta: tuple[dict[str, list[tuple[int, int]]], list[int], bool]
@@ -405,7 +427,10 @@ def convert_rows(
 
     keep = _Kept(columns)
     spoiled: set[str] = set()  # sales with a row that could not be read
+    ends = _Ends(tuple(text.strip().casefold() for text in mapping.footer))
     for row in rows:
+        if ends.in_footer(row):
+            continue
         conversion.rows += 1
         kind: Kind | None = None
         try:
@@ -419,8 +444,92 @@ def convert_rows(
                 spoiled.add(_sale_id(reader, row) or "")
     for sale_id, members in spill.sale_groups():
         _sale(reader, sale_id, members, spill, spoiled)
+    conversion.footer = ends.footer
+    if ends.footer_like:
+        errors[:] = _footers_named(errors, ends.footer_like, ends.last_plain, sheet)
     errors.sort(key=lambda e: e.rows[0])  # one a row: in the order of the rows
     return conversion
+
+
+# What the first cell of a report's totals row, subtotal row or footer line
+# says, as CRMs and spreadsheets write them (English and Chinese).
+_FOOTER = re.compile(
+    r"(?:(?:grand\s+|sub-?\s*)?totals?|sum|count|generated|created|exported|confidential"
+    r"|copyright|report\s+(?:generated|run|date))\b|(?:©|\(c\)|合计|总计|小计|汇总|共计|导出|生成|制表)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class _Ends:
+    """Where the rows end: the mapping's footer (``starts``: the texts its
+    first row's first cell starts with, case aside), and the rows that read as a
+    report's totals or footer line (`_FOOTER`), for the errors to name so."""
+
+    starts: tuple[str, ...]
+    footer: Footer | None = None
+    footer_like: dict[int, tuple[int, str]] = field(default_factory=dict)
+    last_plain: int = 0  # the last row that reads as no footer's
+
+    def in_footer(self, row: Row) -> bool:
+        """Whether ``row`` is in the mapping's footer (and so not read)."""
+        first = _first_text(row)
+        if self.footer is not None:
+            self.footer = replace(self.footer, last=row.number)
+            return True
+        if first is not None and self.starts and first[1].casefold().startswith(self.starts):
+            self.footer = Footer(row.number, first[1], row.number)
+            return True
+        if first is not None and _FOOTER.match(first[1]):
+            self.footer_like[row.number] = first
+        else:
+            self.last_plain = row.number
+        return False
+
+
+def _first_text(row: Row) -> tuple[int, str] | None:
+    """The first cell of ``row`` that is not blank: its column and text."""
+    return next(((i, c.strip()) for i, c in enumerate(row.cells) if c.strip()), None)
+
+
+def _footers_named(
+    errors: list[RowError], footer_like: dict[int, tuple[int, str]], last_plain: int, sheet: Sheet
+) -> list[RowError]:
+    """``errors``, a bad row that reads as a report's totals or footer line
+    (``footer_like``: its first cell, `_FOOTER`) named as one — what it is and
+    what to do — in place of what its cells lack (a date, an owner), once.
+    Rows below every other row (``last_plain``) are the report's footer,
+    which the mapping's ``footer`` can leave unread; one above is a subtotal
+    line of a grouped report, which only the export can leave out."""
+    named: list[RowError] = []
+    seen: set[int] = set()
+    for error in errors:
+        number = error.rows[0] if len(error.rows) == 1 else None
+        if number not in footer_like:
+            named.append(error)
+            continue
+        if number in seen:
+            continue
+        seen.add(number)
+        index, text = footer_like[number]
+        said = _FOOTER.match(text)
+        assert said is not None
+        if number > last_plain:
+            what = "the report's footer (its totals, or a line about the report)"
+            how = (
+                "export the report without totals and footer lines (details only), or "
+                f"delete the row, or say in the mapping where the footer starts "
+                f'(footer = ["{said[0]}"]), so that no row from it on is read'
+            )
+        else:
+            what = "a total or subtotal line of the report (a grouped report's)"
+            how = "export the report's details only, without subtotals, or delete the row"
+        name = sheet.header[index] if index < len(sheet.header) else ""
+        reason = f'the row reads as {what}, not as data ("{text[:80]}"): {how}'
+        named.append(
+            RowError((number,), Column(name.strip(), index), f"{reason}; as a row: {error.reason}")
+        )
+    return named
 
 
 def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept) -> None:
