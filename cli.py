@@ -73,6 +73,7 @@ from presentation.modelling import (
     whatif_texts,
 )
 from projections.audit_check import check_bundle
+from projections.payroll import CsvEncoding
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.rows import ListPage
 from projections.runner import BATCH_EVENTS, DEFAULT_MAX_BUSY, MAX_BATCH_EVENTS, public_message
@@ -889,12 +890,26 @@ def payout_export(
             "--out", help="Write the file here (default: standard output).", dir_okay=False
         ),
     ] = None,
+    encoding: Annotated[
+        CsvEncoding,
+        typer.Option(
+            "--encoding",
+            help="The CSV's encoding: utf-8 (the default, what payroll systems read), "
+            'utf-8-sig (Excel\'s "CSV UTF-8": a byte-order mark, so Excel shows Chinese '
+            "names) or gb18030 (Excel's CSV on Chinese Windows).",
+        ),
+    ] = "utf-8",
     db: DbOption = None,
 ) -> None:
     """The payroll export of a run: each rep's id, name, amount and currency, the
     statement hashes and the chain head (or a payroll layout's columns); the same
     run exports the same bytes. Refused on a broken chain."""
     from projections.payroll import LayoutError, load_layout
+
+    if fmt == "xlsx" and encoding != "utf-8":
+        raise typer.BadParameter(
+            "an xlsx workbook names its own encoding", param_hint="'--encoding'"
+        )
 
     rules = None
     if layout is not None:
@@ -906,10 +921,9 @@ def payout_export(
         raise typer.BadParameter(
             "xlsx is binary: pass --out FILE (or redirect)", param_hint="'--out'"
         )
-    if fmt == "csv" and rules is None:
-        data = _reporting(db, as_json=False, call=lambda r: r.export_csv(run_id)).encode()
-    else:
-        data = _reporting(db, as_json=False, call=lambda r: r.export_file(run_id, fmt, rules))
+    data = _reporting(
+        db, as_json=False, call=lambda r: r.export_file(run_id, fmt, rules, encoding=encoding)
+    )
     if to is not None:
         _write_file(to, data, option="--out")
     else:

@@ -28,6 +28,14 @@ the run's recorded statements and status; the xlsx workbook's document
 properties carry the run's recorded time (never the time of export) and its
 zip entries a fixed date, in a fixed order.
 
+The CSV is UTF-8 without a byte-order mark, the bytes payroll systems read,
+unless another of `CSV_ENCODINGS` is asked for: ``utf-8-sig`` (Excel's "CSV
+UTF-8": the mark makes Excel read UTF-8, where it shows a file without one
+in the system's code page, the reps' Chinese names garbled) or ``gb18030``
+(the code page of Excel's "CSV" on Chinese Windows, and of Chinese payroll
+systems' imports). Each encodes every character a name may hold, so no name
+is lost; only the encoding of the same text differs.
+
 Money is exact in both: the CSV writes an amount's decimal text, the workbook
 its number, shown with its currency's decimals (ISO 4217: none for JPY, three
 for KWD), or with all of its own when it has more — a payroll clerk reads
@@ -53,8 +61,10 @@ from ledger.errors import InvalidInputError
 from policies.money import decimal_places, minor_units
 
 __all__ = [
+    "CSV_ENCODINGS",
     "STANDARD_COLUMNS",
     "XLSX_MEDIA_TYPE",
+    "CsvEncoding",
     "ExportedStatement",
     "LayoutError",
     "Money",
@@ -67,6 +77,9 @@ __all__ = [
     "to_xlsx",
 ]
 
+# The encodings a CSV payroll file is written in (module docstring), the first the default.
+CsvEncoding = Literal["utf-8", "utf-8-sig", "gb18030"]
+CSV_ENCODINGS: tuple[CsvEncoding, ...] = ("utf-8", "utf-8-sig", "gb18030")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The SPEC §5 export's columns (`Reports.export_csv` is this table as CSV).
 STANDARD_COLUMNS = (

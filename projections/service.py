@@ -49,6 +49,7 @@ from projections.facts import LedgerFacts
 from projections.kept_views import KeptView, KeptViews, ViewKey
 from projections.payout_runs import run_status
 from projections.payroll import (
+    CsvEncoding,
     ExportedStatement,
     PayrollLayout,
     RunExport,
@@ -1528,15 +1529,20 @@ class Reports:
         )
 
     def export_file(
-        self, run_id: str, fmt: Literal["csv", "xlsx"], layout: PayrollLayout | None = None
+        self,
+        run_id: str,
+        fmt: Literal["csv", "xlsx"],
+        layout: PayrollLayout | None = None,
+        *,
+        encoding: CsvEncoding = "utf-8",
     ) -> bytes:
         """A run's payroll file (`projections.payroll`): the SPEC §5 columns, or
-        a payroll system's ``layout``, as CSV (UTF-8) or xlsx; the same bytes
-        for the same run."""
+        a payroll system's ``layout``, as CSV (in ``encoding``: UTF-8 unless
+        asked otherwise) or xlsx; the same bytes for the same run."""
         run = self.export_rows(run_id)
         header, rows = standard_table(run) if layout is None else payroll_table(run, layout)
         if fmt == "csv":
-            return to_csv(header, rows).encode()
+            return to_csv(header, rows).encode(encoding)
         sheet = "Payout run" if layout is None else layout.sheet
         return to_xlsx(header, rows, recorded_at=run.recorded_at, sheet=sheet, title=run.run_id)
 

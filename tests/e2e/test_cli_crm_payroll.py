@@ -244,6 +244,23 @@ class TestPayrollExport:
         )
         assert csv.stdout.splitlines()[0].startswith("Employee Number,Earning Code,Amount")
 
+    def test_csv_for_excel_has_a_byte_order_mark(self, tmp_path: Path) -> None:
+        """``--encoding utf-8-sig``: the same rows after Excel's mark; the
+        default unchanged; a workbook takes no encoding; others refused."""
+        run_id = _demo(tmp_path)
+        export = ("payout", "export", run_id, "--format", "csv")
+        plain = run_cli(*export, cwd=tmp_path, text=False)
+        for_excel = run_cli(*export, "--encoding", "utf-8-sig", cwd=tmp_path, text=False)
+        assert for_excel.returncode == 0, for_excel.stderr
+        assert for_excel.stdout == b"\xef\xbb\xbf" + plain.stdout
+        assert plain.stdout.startswith(b"run_id,")
+        xlsx = run_cli(*export[:4], "xlsx", "--encoding", "gb18030", cwd=tmp_path)
+        assert xlsx.returncode == 2
+        assert "names its own encoding" in xlsx.stderr
+        latin = run_cli(*export, "--encoding", "latin-1", cwd=tmp_path)
+        assert latin.returncode == 2
+        assert all(name in latin.stderr for name in ("utf-8-sig", "gb18030"))
+
     def test_unknown_format_refused(self, tmp_path: Path) -> None:
         result = run_cli("payout", "export", "run-x", "--format", "pdf", cwd=tmp_path)
         assert result.returncode == 2

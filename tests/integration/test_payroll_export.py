@@ -5,6 +5,7 @@ pays, each rep's rows summing to its payable."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zipfile
@@ -202,6 +203,25 @@ def _head(reports: Reports, run_id: str) -> str:
         if r.type == "PayoutCalculated" and r.data["run_id"] == run_id
     ]
     return f"{event.position}:{event.hash}"
+
+
+class TestCsvEncodings:
+    def test_the_same_text_in_the_encoding_asked_for(self, ledger: Ledger) -> None:
+        """Excel shows a CSV without a byte-order mark in the system's code
+        page, a rep named 李伟 garbled: ``utf-8-sig`` writes Excel's "CSV
+        UTF-8" (the mark, then the same bytes) and ``gb18030`` the code page
+        of Chinese Windows; the default bytes are UTF-8 without a mark, as
+        payroll systems read them, and as they were."""
+        reports, run_id = _run_paying(ledger, "李伟")
+        plain = reports.export_file(run_id, "csv")
+        assert plain == reports.export_csv(run_id).encode("utf-8")
+        assert not plain.startswith(codecs.BOM_UTF8)
+        assert ",李伟," in plain.decode("utf-8")
+        marked = reports.export_file(run_id, "csv", encoding="utf-8-sig")
+        assert marked == codecs.BOM_UTF8 + plain
+        chinese = reports.export_file(run_id, "csv", encoding="gb18030")
+        assert "李伟".encode("gb18030") in chinese
+        assert chinese.decode("gb18030") == plain.decode("utf-8")
 
 
 class TestCellsAreNeverFormulas:
