@@ -8,7 +8,8 @@ SPEC §2 bounds: periods lie in the years 2000-2199 (``2000-01``..``2199-12``,
 ``2000-Q1``..``2199-Q4``), like the dates they are made of. `parse_period` — the
 edge, for inputs and queries — refuses any other; a `Period` itself spans any
 year, so arithmetic just past either edge (``2199-Q4``'s next period holds
-the corrections of a paid ``2199-Q4``) still works.
+the corrections of a paid ``2199-Q4``) still works, and `stored_period` reads
+back the keys the read side wrote for such a period.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "parse_period",
     "period_of",
     "period_of_day",
+    "stored_period",
 ]
 
 PeriodKind = Literal["month", "quarter"]
@@ -141,6 +143,21 @@ def parse_period(text: str) -> Period:
     if match := _QUARTER.match(value):
         return _bounded("quarter", int(match.group(1)), int(match.group(2)), text)
     msg = f"period must look like 2026-07 or 2026-Q3, got {text[:40]!r}"
+    raise ValueError(msg)
+
+
+def stored_period(text: str) -> Period:
+    """A period the ledger wrote itself — a read model's key — in any year a
+    `Period` spans: the period after ``2199-Q4`` holds a paid ``2199-Q4``'s
+    correction and carried balance, and reading its key back must not fail
+    as an input outside SPEC §2's bounds would (`parse_period`, the edge's:
+    a kept ``2200-Q1`` stopped the projector at the rep's next event, and
+    the pages listing periods). ValueError for text that is no period."""
+    if (match := _MONTH.match(text)) and 1 <= int(match.group(2)) <= _MONTHS_IN_YEAR:
+        return _period("month", int(match.group(1)), int(match.group(2)))
+    if match := _QUARTER.match(text):
+        return _period("quarter", int(match.group(1)), int(match.group(2)))
+    msg = f"not a stored period: {text[:40]!r}"
     raise ValueError(msg)
 
 

@@ -33,7 +33,7 @@ from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP
 from ledger.errors import ReadModelsDamagedError
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
-from policies.periods import Period, parse_period, period_of
+from policies.periods import Period, period_of, stored_period
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
 from projections.discipline_history import history
@@ -327,7 +327,7 @@ def _kept_totals(
         return None
     kept = totals.setdefault(rep_id, {})
     for key in list(kept):
-        period = parse_period(key)
+        period = stored_period(key)  # 2200-Q1: a paid 2199-Q4's correction
         if start is None or period.kind != start.kind or period >= start:
             del kept[key]
     return kept

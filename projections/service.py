@@ -38,7 +38,7 @@ from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, bulk, loads_document
 from ledger.rep import Rep
 from ledger.sale import sale_reps_of
-from policies.periods import Period, parse_period, period_of
+from policies.periods import Period, parse_period, period_of, stored_period
 from policies.plan import Plan
 from projections.balances import period_rows
 from projections.bundle import bundle_document, rep_positions_by_replay
@@ -378,7 +378,7 @@ class Reports:
         key = store.last_key_before("statements", rep_id, str(period))
         if key is None:
             return None
-        last = parse_period(key)
+        last = stored_period(key)
         if last.kind != period.kind:
             return None
         for whose in (rep_id, *team):

@@ -22,7 +22,7 @@ from ledger.errors import NotFoundError
 from ledger.records import EventRecord
 from policies.explanation import Step
 from policies.pay_warnings import PayWarning
-from policies.periods import parse_period, period_of_day
+from policies.periods import in_bounds, parse_period, period_of_day, stored_period
 from policies.plan import Plan
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from presentation import sanction_text
@@ -39,6 +39,7 @@ __all__ = [
     "HistoryRow",
     "Overview",
     "PeriodSummary",
+    "askable",
     "begun_periods",
     "bucket",
     "default_period",
@@ -80,8 +81,16 @@ DASHBOARD_CHAIN_POSITIONS = BOUNDED_CHECK_POSITIONS
 
 
 def period_key(period: str) -> tuple[int, int, str]:
-    parsed = parse_period(period)
+    parsed = stored_period(period)
     return (parsed.first_day.toordinal(), -parsed.last_day.toordinal(), period)
+
+
+def askable(key: str) -> bool:
+    """Whether a stored period can be asked for (SPEC §2 bounds): the read
+    models also hold the period after 2199-Q4 (a paid 2199-Q4's correction
+    and carried balance), which no statement, summary or run can name, so
+    no page offers it."""
+    return in_bounds(stored_period(key).year)
 
 
 def begun_periods(keys: Iterable[str], today: date) -> list[str]:
@@ -90,7 +99,7 @@ def begun_periods(keys: Iterable[str], today: date) -> list[str]:
     ``today`` is in — a period already begun in which a rep has recorded
     nothing still has their statement (a carried balance, a draw), which the
     period summary lists and a payout run covers."""
-    found = set(keys)
+    found = {key for key in keys if askable(key)}
     for kind in ("month", "quarter"):
         kept = [parse_period(key) for key in found if parse_period(key).kind == kind]
         if not kept:
@@ -132,6 +141,8 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
     open_runs = _runs_by_rep(reports, runs)
     rows = []
     for _, period, doc in statements:
+        if not askable(period):
+            continue
         status = shown_status(doc.get("status", "open"), corrected=bool(doc.get("correction_to")))
         if status == "open":
             status = open_runs.get((rep_id, period), "open")
@@ -333,11 +344,15 @@ def worded_warning(warning: dict[str, Any], locale: str) -> dict[str, Any]:
 
 def paid_vs_now(reports: Reports, rep_id: str, statement: dict[str, Any]) -> dict[str, Any] | None:
     """For a paid period that later events changed: each line as paid and as a
-    replay now gives it (from the correction booked in a later period)."""
+    replay now gives it (from the correction booked in a later period; none
+    for a correction booked past SPEC §2's bounds, whose statement cannot be
+    asked for)."""
     target = statement.get("correction_to")
     if statement.get("status") != "paid" or not target:
         return None
     periods = sorted({e["correction_in"] for e in statement.get("later_events", [])} | {target})
+    # (a paid 2199-Q4's correction lies past the bounds, where no statement is asked)
+    periods = [p for p in periods if askable(p)]
     corrections = [
         line
         for p in periods
@@ -468,7 +483,7 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     # the fields summed and counted, picked out by the database: every rep's row
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
-    balances = store.fields("balances", ("payable", "currency"))
+    balances = [row for row in store.fields("balances", ("payable", "currency")) if askable(row[1])]
     periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
     if period in periods:

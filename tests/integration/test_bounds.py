@@ -357,43 +357,64 @@ class TestQueries:
             payouts(reports).payout_run(period, actor="fin-amy")
 
 
+def pay_the_last_quarter(ledger: Ledger, reports: Reports) -> list[dict[str, Any]]:
+    """2199-Q4 calculated, approved and paid (``reports`` caught up after the
+    payment, as a server's projector is), then a cancellation and an
+    overturned case that book their correction into the period after it — a
+    Period beyond the bounds, which only the projection holds: the events
+    before the payment."""
+    seed_edges(ledger)
+    events = [
+        _target("2199-Q4", "999999999999.999999"),
+        _score("2199-Q4", "100"),
+        _sale(LAST, "S-1", amount="999999999999.99"),
+        _sale(LAST_DAY, "S-2", amount="999999999999.99"),
+        _case("2199-01-01T00:00:00+14:00", "C-1"),
+        _case(LAST, "C-2"),
+        _adjustment("2199-Q4", "-999999999999.99"),
+        _approve("A-rq-2199-Q4"),
+    ]
+    ledger.import_lines(jsonl(*events), actor="tester", parse_workers=0)
+    reports.catch_up()
+    run = payouts(reports).payout_run("2199-Q4", actor="fin-amy")
+    event_id = run.outcomes[0].event_id
+    assert event_id is not None
+    run_id = ledger.event(event_id).data["run_id"]
+    approval = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
+    ledger.record([approval], actor="fin-bob")
+    ledger.pay_run(run_id, actor="fin-bob")
+    reports.catch_up()  # the period after it holds rows now (its carried balance)
+    later = [
+        line("SaleCancelled", at=LAST, sale_id="S-2", reason="returned"),
+        line("ViolationOverturned", at=LAST, actor="compliance", case_id="C-2", reason="appeal"),
+    ]
+    ledger.import_lines(jsonl(*later), actor="tester", parse_workers=0)
+    return events
+
+
 class TestTheLastQuarterPaid:
     def test_paid_then_corrected_past_the_edge(self, ledger: Ledger) -> None:
-        """2199-Q4 calculated, approved and paid; a later cancellation and an
-        overturned case book their correction into the period after it (a
-        Period beyond the bounds, which only the projection holds): every read
-        still works, the paid statement stands as paid."""
-        seed_edges(ledger)
-        events = [
-            _target("2199-Q4", "999999999999.999999"),
-            _score("2199-Q4", "100"),
-            _sale(LAST, "S-1", amount="999999999999.99"),
-            _sale(LAST_DAY, "S-2", amount="999999999999.99"),
-            _case("2199-01-01T00:00:00+14:00", "C-1"),
-            _case(LAST, "C-2"),
-            _adjustment("2199-Q4", "-999999999999.99"),
-            _approve("A-rq-2199-Q4"),
-        ]
-        ledger.import_lines(jsonl(*events), actor="tester", parse_workers=0)
+        """2199-Q4 paid; a later cancellation and an overturned case book
+        their correction into the period after it: every read still works,
+        the paid statement stands as paid."""
         reports = Reports(ledger)
-        reports.catch_up()
-        run = payouts(reports).payout_run("2199-Q4", actor="fin-amy")
-        event_id = run.outcomes[0].event_id
-        assert event_id is not None
-        run_id = ledger.event(event_id).data["run_id"]
-        approval = make_event(ApprovalGranted, occurred_at=datetime.now(UTC), subject_id=run_id)
-        ledger.record([approval], actor="fin-bob")
-        ledger.pay_run(run_id, actor="fin-bob")
-        later = [
-            line("SaleCancelled", at=LAST, sale_id="S-2", reason="returned"),
-            line(
-                "ViolationOverturned", at=LAST, actor="compliance", case_id="C-2", reason="appeal"
-            ),
-        ]
-        ledger.import_lines(jsonl(*later), actor="tester", parse_workers=0)
+        events = pay_the_last_quarter(ledger, reports)
         assert_projects(ledger, touched(events) | {("rx", "2199-Q4"), ("rk", "2199-Q4")})
         paid = reports.statement("rq", "2199-Q4")
         assert paid["status"] == "paid"
+        assert paid["correction_to"] == "2200-Q1"
+
+    def test_the_projector_that_kept_the_period_after_it_goes_on(self, ledger: Ledger) -> None:
+        """A projector that wrote the rows of the period after 2199-Q4 (a
+        server's, or the worker's, which keeps each rep's totals between
+        batches) read its key back as an input outside the bounds at the
+        rep's next event: a ValueError on every retry, the projection stuck."""
+        reports = Reports(ledger)
+        pay_the_last_quarter(ledger, reports)
+        caught = reports.catch_up()
+        assert caught.applied == 2
+        assert reports.projection_health()["state"] == "ok"
+        assert reports.verify_projections() == []
 
 
 class TestThreeDecimalMoney:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -32,9 +32,11 @@ from ledger.ingestion.parse import parse_event
 from ledger.writes import Input
 from policies.explanation import Step
 from policies.wording import render_step
+from projections.service import Reports
 from tests.builders import enrol, jsonl, sale
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
+from tests.integration.test_bounds import pay_the_last_quarter
 
 SECRET = "test-token-secret-0123456789abcdef"
 
@@ -69,10 +71,13 @@ class Site:
 
 
 @contextmanager
-def _demo_site(db_url: str, today: date | None = None) -> Iterator[Site]:
-    """The demo served, on ``today`` when given (else the UTC date)."""
+def _demo_site(
+    db_url: str, today: date | None = None, fill: Callable[[Ledger], Any] = run_demo
+) -> Iterator[Site]:
+    """The demo served (or what ``fill`` records), on ``today`` when given
+    (else the UTC date)."""
     ledger = Ledger(db_url)
-    demo = run_demo(ledger)
+    demo = fill(ledger)
     settings = Settings(database_url=db_url, token_secret=SECRET)  # type: ignore[arg-type]
     app = create_app(settings, ledger=ledger, today=None if today is None else lambda: today)
     with TestClient(app, base_url="http://127.0.0.1") as client:
@@ -1537,6 +1542,34 @@ class TestQuietPeriods:
         section = page[page.index('id="psum-h"') : page.index('id="runs-h"')]
         assert named("rep-sun") in section
         assert named("rep-xu") in section
+
+
+class TestTheLastPeriod:
+    def test_pages_over_a_paid_2199_q4_corrected_past_the_edge(self, db_url: str) -> None:
+        """The read models hold the period after a paid 2199-Q4 (its
+        correction and carried balance), a key outside SPEC §2's bounds:
+        Payouts, Overview and Team read it back as an input and answered
+        500, and the paid statement's side by side asked for its statement
+        (a 422 page). None of them offers it; each answers."""
+
+        def fill(ledger: Ledger) -> None:
+            pay_the_last_quarter(ledger, Reports(ledger))
+
+        with _demo_site(db_url, fill=fill) as site:
+            pages = {
+                ("fin-amy", "finance", None): ["/app/payouts", "/app/overview"],
+                ("mgr", "manager", None): ["/app/team", "/app/team?period=2199-Q4"],
+                ("rq", "rep", "rq"): ["/app/reps/rq/pay", "/app/reps/rq/statements/2199-Q4"],
+            }
+            for who, paths in pages.items():
+                site.sign_in(*who)
+                for path in paths:
+                    answer = site.client.get(path)
+                    assert answer.status_code == 200, (path, answer.text[-300:])
+                    assert "2200-Q1" not in _offered(answer.text)[0], path
+                    assert "/statements/2200-Q1" not in answer.text, path
+                    if path == "/app/team":
+                        assert _offered(answer.text)[0][0] == "2199-Q4"
 
 
 class TestTeamAndCases:

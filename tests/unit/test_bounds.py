@@ -17,7 +17,7 @@ from ledger.events import KpiScored, make_event
 from ledger.ingestion.parse import parse_line
 from ledger.writes import Input
 from policies.money import canonical_money, check_money, decimal_places, minor_units
-from policies.periods import Period, parse_period
+from policies.periods import Period, parse_period, stored_period
 from policies.plan import Plan, PlanError, load_plan, plan_document
 from tests.builders import PLAN_TOML
 
@@ -390,6 +390,17 @@ class TestPeriods:
     def test_out_of_bounds_is_refused(self, text: str) -> None:
         with pytest.raises(ValueError, match="2000-2199"):
             parse_period(text)
+
+    def test_a_stored_period_past_the_edge_reads_back(self) -> None:
+        """The read models key the period after a paid 2199-Q4 (its
+        correction) by its text: read back, it is a period, not an input
+        outside the bounds."""
+        assert stored_period("2200-Q1") == parse_period("2199-Q4").next()
+        assert stored_period("2200-01") == Period("month", 2200, 1)
+        assert stored_period("2026-Q3") == parse_period("2026-Q3")
+        for text in ("2026-13", "2026-Q5", " 2026-Q3", "Q3"):
+            with pytest.raises(ValueError, match="not a stored period"):
+                stored_period(text)
 
     def test_arithmetic_past_either_edge(self) -> None:
         """A Period steps past the bounds (a paid 2199-Q4's corrections land in
