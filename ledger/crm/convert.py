@@ -51,6 +51,14 @@ _HUNDRED = Decimal(100)
 # rules — in (0, 1], six places — are the event's to check).
 _PERCENT = re.compile(r"\d{1,3}(?:\.\d{1,12})?")
 _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not parsed
+# An amount as CRMs also write it: with a currency sign or code (¥1,234.50,
+# 1234.50 CNY; digits other than ASCII's too), grouped by commas with no
+# thousands separator in the mapping, or with a decimal comma (1234,50) —
+# each a bad row saying what to do, as the ledger's "money must be decimal
+# text" does not.
+_NOT_A_NUMBER = re.compile(r"[^0-9.,\s'+-]")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]{1,2}")
 _HIDDEN = (
     "the row is hidden in the workbook (filtered out, in a collapsed group, or its height "
     "set to 0), so whether it is meant cannot be told; show it (clear the filter, or unhide "
@@ -330,7 +338,26 @@ class _Reader:
         value, cell = self.required(row, spec, name)
         text = value.strip()
         separator = self.mapping.thousands_separator
+        if _NOT_A_NUMBER.search(text):
+            raise _Bad(
+                cell,
+                f'{name}: "{value}" is no plain number: a currency sign or code (¥, $, CNY) '
+                "or other text is in the amount; export amounts as numbers (the currency "
+                "is a column of its own, or the mapping's currency)",
+            )
         if not separator:
+            if _GROUPED.fullmatch(text):
+                raise _Bad(
+                    cell,
+                    f'{name}: "{value}" groups thousands by ","; set thousands_separator = '
+                    '"," in the mapping',
+                )
+            if _DECIMAL_COMMA.fullmatch(text):
+                raise _Bad(
+                    cell,
+                    f'{name}: "{value}" has a decimal comma; amounts are read with a decimal '
+                    'point ("1234.50"): export them so',
+                )
             return text, cell
         plain = ungrouped(text, separator)
         if plain is None:
@@ -535,9 +562,13 @@ def _footers_named(
 def _first_pass(reader: _Reader, row: Row, kind: Kind, spill: Spill, keep: _Kept) -> None:
     """A row as it is read: an ignored row's sale, a cancellation's or a
     payment's line, or a sale's row kept until all its rows are read. A row
-    hidden in the workbook is refused, unless ignored: it stores nothing."""
+    hidden in the workbook, or a CSV row whose cells run past the header's
+    (shifted by a delimiter in a value), is refused, unless ignored: it
+    stores nothing."""
     if row.hidden and kind != "ignore":
         raise _Bad(Cell(row.number, None), _HIDDEN)
+    if row.overflow is not None and kind != "ignore":  # its cells are shifted
+        raise _Bad(Cell(row.number, None), row.overflow)
     if kind == "ignore":
         ignored = _ignored(reader, row)
         if ignored is not None:

@@ -134,12 +134,15 @@ class Row:
     """One data row: its spreadsheet row number, its cells as text, the
     0-based columns whose cell cannot be read and why (xlsx: a formula its
     workbook holds no computed value of, an error, a cell merged cells cover;
-    read as "" in ``cells``), and whether the workbook hides it."""
+    read as "" in ``cells``), whether the workbook hides it, and (CSV) why
+    its cells run past the header's (`_overflow`)."""
 
     number: int
     cells: tuple[str, ...]
     unreadable: _Unreadable = ()
     hidden: bool = False
+    # CSV: why the row has cells past the header's last column, or None
+    overflow: str | None = None
 
     def cell(self, column: Column) -> str:
         return self.cells[column.index].strip() if column.index < len(self.cells) else ""
@@ -268,7 +271,9 @@ def open_export(
         else:
             used = None
             records = _xlsx_records(path, sheet, header_row)
-        return _export(_readable(path, records), header_row, used)
+        # a CSV's cells are placed by its delimiters: one too many shifts them
+        delimited = delimiter if suffix == ".csv" else None
+        return _export(_readable(path, records), header_row, used, delimited)
     except OSError as exc:
         raise ReadError(_unreadable(path, exc)) from None
 
@@ -763,10 +768,35 @@ def _plain(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
+def _overflow(header: tuple[str, ...], cells: tuple[str, ...], delimiter: str | None) -> str | None:
+    """Why a CSV record has a cell that is not blank past the header's last
+    column, or None: a value holding the delimiter unquoted — a decimal comma
+    (``1234,50``), a grouped amount (``1,234.50``) — split in two, and every
+    cell after it shifted one column on (an amount in the last column read
+    ``1234`` of ``1234,50``, the ``50`` past the header)."""
+    if delimiter is None:  # xlsx: a cell is where the sheet holds it
+        return None
+    past = [(i, c.strip()) for i, c in enumerate(cells[len(header) :], len(header)) if c.strip()]
+    if not past:
+        return None
+    index, text = past[0]
+    return (
+        f"the row has {len(cells)} cells where the header has {len(header)} (column "
+        f'{column_letter(index)}, under no header, holds "{text[:40]}"): a value holding the '
+        f"delimiter {delimiter!r} unquoted — a decimal comma (1234,50) or a thousands "
+        "separator (1,234.50) — splits in two and shifts every cell after it; export the "
+        'file with such values quoted ("1234,50"), or with another delimiter, and import '
+        "it again"
+    )
+
+
+def _export(
+    records: _Records, header_row: int, encoding: str | None, delimiter: str | None = None
+) -> Export:
     """The header of ``records`` read, the rows under it left to stream. A
     missing header is refused once the rest is read: a record that is not CSV
-    further on is named first, as when the file was read whole."""
+    further on is named first, as when the file was read whole. ``delimiter``
+    (a CSV's): a row with cells past the header's says why (`_overflow`)."""
     header: tuple[str, ...] | None = None
     named: _Unreadable = ()  # the header's cells that cannot be read
     for number, cells, unreadable, _ in records:
@@ -783,7 +813,7 @@ def _export(records: _Records, header_row: int, encoding: str | None) -> Export:
         raise ReadError(f"row {header_row}, column {column_letter(index)} (the header): {why}")
     # a formula never computed is no blank: the row is read, and refused where it is read
     rows = (
-        Row(number, cells, unreadable, hidden)
+        Row(number, cells, unreadable, hidden, _overflow(header, cells, delimiter))
         for number, cells, unreadable, hidden in records
         if unreadable or any(c.strip() for c in cells)
     )

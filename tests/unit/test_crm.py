@@ -831,6 +831,79 @@ class TestFooter:
         assert 'footer = ["Grand Total"]' in reason
 
 
+_HEAD = "ID,Date,Amount,Owner\r\n"
+
+
+def _deal(amount: str, sale_id: str = "S-1") -> str:
+    return f"{sale_id},2026-10-12,{amount},李伟\r\n"
+
+
+class TestMessyCsv:
+    """CSV exports as CRMs and spreadsheets write them: each read exactly, or
+    refused naming its row and column — never a wrong amount stored."""
+
+    @pytest.mark.parametrize(
+        ("data", "extra", "amounts"),
+        [
+            (codecs.BOM_UTF8 + (_HEAD + _deal("100.50")).encode(), "", ["100.50"]),
+            ((_HEAD + _deal("7") + "\r\n\r\n,,,\r\n\r\n").encode(), "", ["7"]),
+            (
+                ("ID,Date,Amount,Owner,Note\r\n" + 'S-1,2026-10-12,1,李伟,"two\nlines"\r\n').encode(
+                    "utf-8"
+                ),
+                "",
+                ["1"],
+            ),
+            ((_HEAD + _deal('"1,234.50"')).encode(), 'thousands_separator = ","', ["1234.50"]),
+            (
+                "ID;Date;Amount;Owner\r\nS-1;2026-10-12;1.234;李伟\r\n".encode(),
+                'delimiter = ";"\nthousands_separator = "."',
+                ["1234"],
+            ),
+            (
+                (_HEAD + _deal("1\u00a0234.50")).encode(),
+                'thousands_separator = "\\u00a0"',
+                ["1234.50"],
+            ),
+        ],
+        ids=["bom-crlf", "trailing-blank-lines", "quoted-newline", "grouped", "semicolon", "nbsp"],
+    )
+    def test_read_exactly(
+        self, tmp_path: Path, data: bytes, extra: str, amounts: list[str]
+    ) -> None:
+        path = tmp_path / "x.csv"
+        path.write_bytes(data)
+        assert [x["amount"] for x in _lines(path, TOP + extra + "\n" + TABLES)] == amounts
+
+    @pytest.mark.parametrize(
+        ("text", "extra", "column", "reason"),
+        [
+            (
+                "ID,Date,Owner,Amount\r\nS-1,2026-10-12,李伟,1234,50\r\n",
+                "",
+                None,
+                'the row has 5 cells where the header has 4 (column E, under no header, holds "50")',
+            ),
+            (_HEAD + _deal('"1,234.50"'), "", "Amount", 'groups thousands by ","; set thousands_'),
+            (_HEAD + _deal('"1234,50"'), "", "Amount", '"1234,50" has a decimal comma;'),
+            (_HEAD + _deal('"¥1,234.50"'), 'thousands_separator = ","', "Amount", "is no plain"),
+            (_HEAD + _deal("1234.50 CNY"), "", "Amount", '"1234.50 CNY" is no plain number'),
+            (_HEAD + _deal("１２３"), "", "Amount", '"１２３" is no plain number'),
+        ],
+        ids=["unquoted-decimal-comma", "grouped", "decimal-comma", "yen", "code", "fullwidth"],
+    )
+    def test_refused_naming_row_and_column(
+        self, tmp_path: Path, text: str, extra: str, column: str | None, reason: str
+    ) -> None:
+        """The amount of an unquoted ``1234,50`` in the last column was
+        stored as 1234, its 50 past the header unread; the others were
+        refused by the ledger as "money must be decimal text", which does
+        not say what to change."""
+        [error] = _refused(tmp_path, text, TOP + extra + "\n" + TABLES)
+        assert (error.rows, error.column and error.column.name) == ((2,), column)
+        assert reason in error.reason
+
+
 class TestConversion:
     def test_lone_own_split_is_no_split(self, tmp_path: Path) -> None:
         """A split report row of 100 % for the owner is the owner's sale: the same
