@@ -56,6 +56,7 @@ _MAX_CELL = 10_000  # SPEC §2's longest text: longer cells are refused, not par
 # thousands separator in the mapping, or with a decimal comma (1234,50) —
 # each a bad row saying what to do, as the ledger's "money must be decimal
 # text" does not.
+_DELIMITERS = (",", ";", "\t", "|")  # as CSV exports are delimited
 _NOT_A_NUMBER = re.compile(r"[^0-9.,\s'+-]")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]{1,2}")
@@ -252,7 +253,22 @@ class _Reader:
     columns: dict[str, Column] = field(default_factory=dict)
 
     def resolve_all(self) -> None:
-        """`resolve` every field the mapping reads from a column."""
+        """`resolve` every field the mapping reads from a column — unless the
+        header is one cell holding another delimiter (a file delimited by
+        ";" or a tab read by ","): one error saying so, not one a column."""
+        named = [h.strip() for h in self.table.header if h.strip()]
+        others = [d for d in _DELIMITERS if d != self.mapping.delimiter]
+        if len(named) == 1 and (found := next((d for d in others if d in named[0]), None)):
+            self.errors.append(
+                RowError(
+                    (self.table.header_row,),
+                    None,
+                    f'the header is one column, "{named[0][:80]}", holding {found!r}: is the '
+                    f"file delimited by {found!r}, not {self.mapping.delimiter!r}? If so, set "
+                    f"delimiter = {json.dumps(found)} in the mapping",
+                )
+            )
+            return
         for section in ("sale", "cancellation", "payment"):
             spec = getattr(self.mapping, section)
             if spec is None:

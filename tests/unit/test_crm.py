@@ -875,6 +875,18 @@ class TestMessyCsv:
         path.write_bytes(data)
         assert [x["amount"] for x in _lines(path, TOP + extra + "\n" + TABLES)] == amounts
 
+    @pytest.mark.parametrize(("delimiter", "written"), [(";", '";"'), ("\t", '"\\t"')])
+    def test_a_file_of_another_delimiter_is_named_once(
+        self, tmp_path: Path, delimiter: str, written: str
+    ) -> None:
+        """A European export delimited by ";" (or Excel's "Unicode text", by
+        tabs) read by ",": one error a column the mapping reads, none saying why."""
+        text = delimiter.join(["ID", "Date", "Amount", "Owner"]) + "\r\n"
+        text += delimiter.join(["S-1", "2026-10-12", "7", "李伟"]) + "\r\n"
+        [error] = _refused(tmp_path, text, BASE)
+        assert error.rows == (1,)
+        assert error.reason.endswith(f"set delimiter = {written} in the mapping")
+
     @pytest.mark.parametrize(
         ("text", "extra", "column", "reason"),
         [
