@@ -653,12 +653,14 @@ class _Marks:
         self._carry = data[cut:]
 
     def _row_hidden(self, attributes: dict[bytes, bytes]) -> bool:
-        if attributes.get(b"hidden") in {b"1", b"true"}:
+        hidden = attributes.get(b"hidden")
+        if hidden in {b"1", b"true"}:
             return True
         height = _height(attributes.get(b"ht"))
-        if height is None:
-            return self._zero_height
-        return height == 0
+        if height is not None:
+            return height == 0
+        # in a sheet of rows hidden unless said otherwise, one said shown is
+        return self._zero_height and hidden not in {b"0", b"false"}
 
     def covered(self, number: int, width: int) -> _Unreadable:
         """The cells of row ``number`` (its first ``width`` columns) that merged

@@ -575,8 +575,16 @@ class TestXlsxLayout:
                 ),
                 2,
             ),
+            (
+                (
+                    (b"<sheetFormatPr ", b'<sheetFormatPr zeroHeight="true" '),
+                    (b'<row r="1"', b'<row r="1" hidden="0"'),
+                    (b'<row r="2"', b'<row r="2" hidden="false"'),
+                ),
+                3,
+            ),
         ],
-        ids=["ht-0", "ht-0.0", "zero-height-sheet"],
+        ids=["ht-0", "ht-0.0", "zero-height-sheet", "zero-height-sheet-shown"],
     )
     def test_a_row_of_no_height_is_hidden(
         self, tmp_path: Path, edit: tuple[tuple[bytes, bytes], ...], row: int
