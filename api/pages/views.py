@@ -161,10 +161,13 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
 
 
 def _quiet_periods(reports: Reports, rep_id: str, listed: list[str]) -> Iterator[dict[str, Any]]:
-    """The rep's periods begun after the last one ``listed`` (the read models
-    hold rows up to their last fact): nothing recorded for them there, yet each
-    has their statement (a carried balance, a draw), which the period summary
-    lists and a payout run covers (`Reports.period_rows_at`: from its window)."""
+    """The rep's periods begun since the first one ``listed`` (the read models
+    hold rows of the periods with facts) that have no row: nothing recorded for
+    them there, yet each has their statement (a carried balance, a draw), which
+    the period summary lists and a payout run covers (`Reports.period_rows_at`:
+    from its window). A period without a statement (no version of the rep's
+    plan in force yet, say) is skipped, not taken for the end: a later one may
+    have one again."""
     if not listed:
         return
     position = reports.fresh()
@@ -173,7 +176,7 @@ def _quiet_periods(reports: Reports, rep_id: str, listed: list[str]) -> Iterator
             continue
         found = reports.period_rows_at(rep_id, parse_period(period), position)
         if found is None:
-            return  # gone before it started: so before every later one too
+            continue
         balance = found[0]
         yield {
             "period": period,

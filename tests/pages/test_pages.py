@@ -31,9 +31,11 @@ from ledger.application import Ledger
 from ledger.ingestion.parse import parse_event
 from ledger.writes import Input
 from policies.explanation import Step
+from policies.plan import load_plan
 from policies.wording import render_step
+from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
-from tests.builders import enrol, jsonl, sale
+from tests.builders import ROOT, enrol, jsonl, sale
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
 from tests.integration.test_bounds import pay_the_last_quarter
@@ -1531,6 +1533,35 @@ class TestQuietPeriods:
             assert money(shown["payable"]) in row[: row.index("</tr>")]
             answer = site.client.get(f"/app/reps/rep-xu/statements/{month}")
             assert answer.status_code == 200
+
+    def test_my_pay_lists_the_quiet_months_after_one_without_a_statement(
+        self, ledger: Ledger
+    ) -> None:
+        """A rep moved in August to a plan in force only from October has no
+        statement in August and September, and one in October and November (a
+        draw) with nothing recorded: My pay lists those two as the summary does
+        (it stopped at August, the first period without a statement)."""
+        text = (ROOT / "demo" / "plans" / "inside-sales.toml").read_text(encoding="utf-8")
+        later = text.replace('id = "inside-sales"', 'id = "inside-later"')
+        later = later.replace("effective_from = 2026-01-01", "effective_from = 2026-10-01")
+        for plan in (text, later):
+            ledger.publish_plan(load_plan(plan, "toml"), actor="admin")
+        ledger.import_lines(jsonl(enrol("r1", plan_id="inside-sales")), actor="hr-sync")
+        moved = event_line(
+            "RepPlanAssigned", at="2026-08-01T00:00:00+08:00", rep_id="r1", plan_id="inside-later"
+        )
+        ledger.import_lines(jsonl(sale("S1", "r1"), moved), actor="hr-sync")
+        reports = Reports(ledger, today=lambda: date(2026, 11, 20))
+        finance = Viewer("finance", "fin-amy")
+        summary = [
+            (period, item.total, item.payable)
+            for period in ("2026-11", "2026-10", "2026-09", "2026-08")
+            for item in WorkQueues(reports).summary(finance, period).items
+        ]
+        assert [p for p, _, _ in summary] == ["2026-11", "2026-10"]
+        shown = [(r["period"], r["total"], r["payable"]) for r in views.rep_periods(reports, "r1")]
+        assert [p for p, _, _ in shown] == ["2026-11", "2026-10", "2026-07", "2026-06"]
+        assert shown[:2] == summary
 
     def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
         site = november_site
