@@ -291,6 +291,10 @@ class Viewer:
         return rep.manager_id is not None and same_actor(rep.manager_id, self.actor)
 
 
+# A rep the summary lists: id, directory row of the day, balances row as held.
+_Listed = tuple[str, RepRow, dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Page:
     """``?offset=&limit=``: a window of a stably sorted list (limit at most
@@ -428,6 +432,22 @@ class WorkQueues:
         """SPEC §5 ``summary``: every visible rep's total, payable, attainment, tier
         and status for ``period``, with team subtotals (of every visible rep,
         not only the page's): each rep in their team of today (`Reports.today`)."""
+        wanted, listed, subtotals, item = self._summarised(viewer, period)
+        return (page or Page()).of(SummaryPage, listed, then=item, period=wanted, teams=subtotals)
+
+    def summary_items(self, viewer: Viewer, period: str) -> list[SummaryItem]:
+        """Every item of `summary`, not a page of them: for a page that counts
+        them all beside the window it lists (the Team page's attainment
+        distribution is of the whole team, however many pages its table has)."""
+        _, listed, _, item = self._summarised(viewer, period)
+        return [item(entry) for entry in listed]
+
+    def _summarised(
+        self, viewer: Viewer, period: str
+    ) -> tuple[str, list[_Listed], list[TeamTotal], Callable[[_Listed], SummaryItem]]:
+        """`summary` before it is paged: the period as parsed, each listed rep
+        (id, directory row, balances row as held), the team subtotals, and what
+        completes a listed rep into its item (done for a page's reps only)."""
         try:
             wanted = str(parse_period(period))
         except ValueError as exc:
@@ -456,7 +476,7 @@ class WorkQueues:
                 balances[rep_id], attainment[rep_id] = rows
         status = self._period_status(wanted, list(visible), runs)
         store = self.reports.projector.store
-        listed: list[tuple[str, RepRow, dict[str, Any]]] = []
+        listed: list[_Listed] = []
         teams: dict[str, dict[str, Any]] = {}
         for rep_id, rep in sorted(visible.items()):
             doc = balances.get(rep_id)
@@ -483,7 +503,7 @@ class WorkQueues:
             for _, t in sorted(teams.items())
         ]
 
-        def item(entry: tuple[str, RepRow, dict[str, Any]]) -> SummaryItem:
+        def item(entry: _Listed) -> SummaryItem:
             rep_id, rep, doc = entry
             scored = attainment.get(rep_id, {})
             state, run_id = status.get(rep_id, ("open", None))
@@ -508,7 +528,7 @@ class WorkQueues:
                 now_payable=doc.get("now_payable"),
             )
 
-        return (page or Page()).of(SummaryPage, listed, then=item, period=wanted, teams=subtotals)
+        return wanted, listed, subtotals, item
 
     def _quiet_period(
         self, rep_id: str, period: Period, position: int

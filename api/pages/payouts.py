@@ -33,7 +33,7 @@ from projections.approvals import PendingRow
 from projections.queues import WorkQueues
 from service import check_resolution
 
-__all__ = ["rejection_problem", "router", "waiting_item", "waiting_items"]
+__all__ = ["list_offset", "rejection_problem", "router", "waiting_item", "waiting_items"]
 
 router = APIRouter(prefix="/app/payouts", include_in_schema=False)
 
@@ -65,14 +65,15 @@ def payouts(request: Request) -> Response:
         require_role(page.who, "post_run")
         require_role(page.who, "get_summary")
         return _payouts_page(
-            page, period=request.query_params.get("period"), offset=_offset(request)
+            page, period=request.query_params.get("period"), offset=list_offset(request)
         )
 
     return serve(page_of(request), build)
 
 
-def _offset(request: Request) -> int:
-    """``?offset=`` of the period summary: its first rep shown (0 when not a count)."""
+def list_offset(request: Request) -> int:
+    """``?offset=`` of a page's list of reps (the period summary, Team): its
+    first rep shown (0 when not a count)."""
     text = request.query_params.get("offset", "")
     return int(text) if text.isdigit() and len(text) < 10 else 0  # noqa: PLR2004
 

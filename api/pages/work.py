@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from api.auth import ForbiddenError, manages, require_role
 from api.pages import views
-from api.pages.payouts import rejection_problem, waiting_item, waiting_items
+from api.pages.payouts import list_offset, rejection_problem, waiting_item, waiting_items
 from api.pages.routes import Page, check_rep_access, noted_redirect, page_of, serve, serve_form
 from api.routes.approvals import post_approval
 from api.routes.queues import viewer_of
@@ -28,7 +28,6 @@ from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError
 from projections.disputes import manager_on
 from projections.queues import MAX_LIMIT, WorkQueues
-from projections.queues import Page as Window
 from projections.storage import ViewStore
 
 __all__ = ["router"]
@@ -77,9 +76,7 @@ def team(request: Request) -> Response:
         # nothing recorded in the period too, at the figures and status a payout
         # run holds): the Team page and Payouts agree rep for rep
         listed = (
-            WorkQueues(page.reports).summary(viewer_of(page.who), period, page=Window(0, MAX_LIMIT))
-            if period
-            else None
+            WorkQueues(page.reports).summary_items(viewer_of(page.who), period) if period else []
         )
         corrected = {
             rep for rep, rows in balances.items() if rows.get(period or "", {}).get("corrected")
@@ -93,15 +90,24 @@ def team(request: Request) -> Response:
                 "total": item.total,
                 "status": views.shown_status(item.status, corrected=item.rep_id in corrected),
             }
-            for item in (listed.items if listed else [])
+            for item in listed
         ]
+        # the table a page of reps at a time, as the period summary (a team of
+        # thousands was cut at the first 500, saying nothing); the distribution
+        # counts every one of them
+        offset = list_offset(request)
+        if offset >= len(rows):  # past the end (the team shrank): its last page
+            offset = max(len(rows) - 1, 0) // MAX_LIMIT * MAX_LIMIT
         buckets = Counter(views.bucket(r["attainment"]) for r in rows)
         return page.render(
             "team.html",
             reps=reps,  # the team's (their waiting subjects' too)
             period=period,
             periods=periods,
-            rows=rows,
+            rows=rows[offset : offset + MAX_LIMIT],
+            offset=offset,
+            limit=MAX_LIMIT,
+            total=len(rows),
             distribution=[(label, buckets[label]) for label in views.BUCKET_LABELS],
             waiting=waiting_items(page, waiting),
         )

@@ -1629,6 +1629,34 @@ class TestTeamAndCases:
         assert w["status_corrected"] in row
         assert w["status_paid"] not in row
 
+    def test_a_team_of_more_than_a_page_is_listed_a_page_at_a_time(self, site: Site) -> None:
+        """A manager of 503 reps sees "Reps 1–500 of 503." and a link to the next
+        page, which lists the other 3 and links back: every rep of the period
+        summary once, in its order (the table was cut at 500, saying nothing);
+        the distribution counts all 503."""
+        reps = [f"big-{n:03d}" for n in range(503)]
+        site.ledger.import_lines(
+            jsonl(*(enrol(r, manager_id="mgr-big", team="big") for r in reps)), actor="hr-sync"
+        )
+        site.sign_in("mgr-big", "manager")
+        first = site.client.get("/app/team?period=2026-Q3").text
+        assert "Reps 1–500 of 503." in first
+        assert 'href="/app/team?period=2026-Q3&amp;offset=500">Next reps</a>' in first
+        assert "Previous reps" not in first
+        second = site.client.get("/app/team?period=2026-Q3&offset=500").text
+        assert "Reps 501–503 of 503." in second
+        assert 'href="/app/team?period=2026-Q3&amp;offset=0">Previous reps</a>' in second
+        assert "Next reps" not in second
+        assert _team_rows(first) + _team_rows(second) == reps
+        distribution = second[second.index('id="tdist-h"') : second.index('id="twait-h"')]
+        counts = re.findall(r'<td class="num">(\d+)</td>', distribution)
+        assert sum(int(n) for n in counts) == len(reps)
+        past = site.client.get("/app/team?period=2026-Q3&offset=9000").text  # the last page
+        assert _team_rows(past) == reps[500:]
+        site.sign_in("fin-amy", "finance")  # the period summary pages alike
+        payouts = site.client.get("/app/payouts?period=2026-Q3").text
+        assert payouts.count("Reps 1–500 of ") == 2  # above the table and below it
+
     def test_a_team_page_offers_the_teams_own_periods(self, site: Site) -> None:
         """The periods offered, and the one opened by default, are the team's (read
         a rep at a time): the quarterly east team is not offered the inside team's
