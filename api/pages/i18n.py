@@ -161,6 +161,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "bucket": "Attainment",
         "reps": "Reps",
         "payouts_by_team": "Payouts by team and period",
+        "payouts_unstored": (
+            "{period}: {count} reps with nothing recorded in it are counted above but not"
+            " in these sums, which add up the stored statements; the period summary lists them."
+        ),
+        "payouts_unstored_link": "Period summary of {period}",
         "team": "Team",
         "no_team": "(no team)",
         "tier_counts": "Tier counts",
@@ -446,6 +451,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "bucket": "达成率",
         "reps": "人数",
         "payouts_by_team": "按团队和期间的支付",
+        "payouts_unstored": (
+            "{period}：{count} 位在本期没有任何记录的销售代表已计入上方的分布，但未计入本表"
+            "（本表汇总已存储的结算单）；期间汇总列出了他们。"
+        ),
+        "payouts_unstored_link": "{period} 的期间汇总",
         "team": "团队",
         "no_team": "（无团队）",
         "tier_counts": "档位人数",

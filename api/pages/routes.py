@@ -48,6 +48,7 @@ from api.pages.session import (
     flash_value,
 )
 from api.routes.disputes import post_dispute
+from api.routes.queues import viewer_of
 from api.schemas import DisputeIn
 from api.tokens import Principal, TokenError, TokenStore
 from ledger.application import Ledger
@@ -675,7 +676,7 @@ def overview(request: Request) -> Response:
         # payouts by team are pay: finance's (SPEC §5); compliance sees the rest
         return page.render(
             "overview.html",
-            o=views.overview(page.reports, request.query_params.get("period")),
+            o=views.overview(page.reports, request.query_params.get("period"), viewer_of(page.who)),
             pay=page.who.role == "finance",
         )
 

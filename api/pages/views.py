@@ -400,6 +400,9 @@ class Overview:
     payouts: list[dict[str, Any]] = field(default_factory=list)
     red_lines: list[tuple[str, int]] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
+    # reps counted in the period's distribution with no stored row in it (nothing
+    # recorded for them there): not in the payouts by team, which sum stored rows
+    unstored: int = 0
 
 
 def bucket(attainment: str | None) -> str:
@@ -421,40 +424,52 @@ def default_period(periods: list[str], measured: Counter[str]) -> str | None:
     return max(candidates, key=lambda p: (parse_period(p).last_day, measured[p], p))
 
 
-Scored = tuple[str | None, ...]  # (attainment, tier coefficient) of a rep's period
-
-
-def _default_period_scores(store: ViewStore, periods: list[str]) -> tuple[str | None, list[Scored]]:
-    """`default_period` and its attainment rows, reading the periods that end
-    latest first and stopping at the first day on which anyone is measured: a
-    page of 10,000 reps over eight quarters reads one quarter's rows, not all."""
+def _stored_default_period(store: ViewStore, periods: list[str]) -> str | None:
+    """`default_period` by the stored attainment rows, reading the periods that
+    end latest first and stopping at the first day on which anyone is measured:
+    a page of 10,000 reps over eight quarters reads one quarter's rows, not all
+    (a period in which nothing is recorded has no target: never the default)."""
     by_day: dict[date, list[str]] = defaultdict(list)
     for period in periods:
         by_day[parse_period(period).last_day].append(period)
     for day in sorted(by_day, reverse=True):
-        scores = {p: _scores(store, p) for p in by_day[day]}
-        measured = Counter({p: sum(1 for value, _ in rows if value) for p, rows in scores.items()})
+        measured = Counter({p: _measured(store, p) for p in by_day[day]})
         chosen = default_period(by_day[day], measured)
         if chosen is not None and measured[chosen]:
-            return chosen, scores[chosen]
-    chosen = periods[0] if periods else None
-    return chosen, _scores(store, chosen) if chosen is not None else []
+            return chosen
+    return periods[0] if periods else None
 
 
-def _scores(store: ViewStore, period: str) -> list[Scored]:
-    return [
-        v for _, _, v in store.fields("attainment", ("attainment", "tier_coefficient"), key=period)
-    ]
+def _measured(store: ViewStore, period: str) -> int:
+    """How many reps have an attainment stored in ``period``."""
+    return sum(
+        1 for _, _, (value,) in store.fields("attainment", ("attainment",), key=period) if value
+    )
 
 
-def overview(reports: Reports, period: str | None) -> Overview:
+def overview(reports: Reports, period: str | None, viewer: Viewer | None = None) -> Overview:
     """Attainment distribution and tier counts of ``period`` (default: the latest
-    with statements), payable by team for every period, red-line case counts by
-    status, and the projections' lag and the audit chain."""
+    with targets; offered: every period begun, as on Team and Payouts), payable
+    by team for every period, red-line case counts by status, and the
+    projections' lag and the audit chain. ``viewer``: whose summary the counts
+    are of (finance and compliance see everyone; default, as the CLI)."""
     # the read models as of one moment (the chain check after: it may record
     # how far it verified, a write, which no snapshot holds)
     with reports.snapshot() as projected:
-        view = _overview_of_views(reports, period)
+        view, stored = _overview_of_views(reports, period)
+    if view.period is not None:
+        # the period summary's reps (`WorkQueues.summary`): a rep with nothing
+        # recorded in the period has no stored rows, yet their statement and
+        # attainment, worked out as the summary does — the counts are Team's and
+        # Payouts' exactly, a quiet month's too. After the snapshot: a quiet
+        # rep's figures read the log, which no snapshot does.
+        who = viewer or Viewer.operator("overview")
+        items = WorkQueues(reports).summary_items(who, view.period)
+        buckets = Counter(bucket(item.attainment) for item in items)
+        view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
+        tiers = Counter(item.tier_coefficient or NO_TARGET for item in items)
+        view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
+        view.unstored = sum(1 for item in items if item.rep_id not in stored)
     head = reports.ledger.head()
     position = head.position if head else 0
     # from the last verified position, a bounded stretch a view (as a scrape):
@@ -476,8 +491,9 @@ def overview(reports: Reports, period: str | None) -> Overview:
     return view
 
 
-def _overview_of_views(reports: Reports, period: str | None) -> Overview:
-    """The overview's figures from the read models (`overview`, in a snapshot)."""
+def _overview_of_views(reports: Reports, period: str | None) -> tuple[Overview, set[str]]:
+    """The overview's figures from the read models (`overview`, in a snapshot)
+    but the chosen period's counts, and the reps with stored rows in it."""
     store = reports.projector.store
     # each rep in their team of today (a transfer counts from its date): one
     # small directory row a rep, read whole for its dated teams
@@ -487,18 +503,10 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
     balances = [row for row in store.fields("balances", ("payable", "currency")) if askable(row[1])]
-    periods = sorted({key for _, key, _ in balances}, key=period_key, reverse=True)
+    periods = begun_periods({key for _, key, _ in balances}, day)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
-    if period in periods:
-        chosen: str | None = period
-        attainment = _scores(store, period)
-    else:
-        chosen, attainment = _default_period_scores(store, periods)
+    chosen = period if period in periods else _stored_default_period(store, periods)
     view = Overview(chosen, periods)
-    buckets = Counter(bucket(value) for value, _ in attainment)
-    view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
-    tiers = Counter(tier or NO_TARGET for _, tier in attainment)
-    view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
     sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     currencies: dict[tuple[str, str], str] = {}
     for scope, key, (payable, currency) in balances:
@@ -526,7 +534,7 @@ def _overview_of_views(reports: Reports, period: str | None) -> Overview:
         if doc.get("kind") == "case" and doc.get("severity") == "red_line":
             statuses["overturned" if doc.get("overturned") else str(doc.get("approval"))] += 1
     view.red_lines = sorted(statuses.items())
-    return view
+    return view, {scope for scope, key, _ in balances if key == chosen}
 
 
 @dataclass(frozen=True)
@@ -555,7 +563,7 @@ def period_summary(
     with reports.snapshot():
         keys = {key for _, key, _ in store.fields("balances", ("currency",))}
         periods = begun_periods(keys, reports.today())
-        chosen = wanted if wanted in periods else _default_period_scores(store, periods)[0]
+        chosen = wanted if wanted in periods else _stored_default_period(store, periods)
     if chosen is None:
         return PeriodSummary(periods, None)
     window = Page(offset, MAX_LIMIT)

@@ -426,6 +426,22 @@ class TestPagesPerRole:
         assert "rep-xu" in table
         shot_in(page, "team-quiet-month", "en")
 
+    def test_a_quiet_month_on_the_overview(self, server: Server, open_page: Any) -> None:
+        """October 2026, in which the demo's inside team recorded nothing, is
+        offered on finance's Overview as on Team and Payouts, its three reps
+        counted (none with a target) as the period summary lists them; the
+        payouts by team say they are not in their sums and link the summary."""
+        page = open_page(server.link("fin-amy", "finance"), "/app/overview", lang="en")
+        page.select_option("#period", "2026-10")
+        page.click("form.inline button[type=submit]")
+        page.wait_for_url(lambda url: url.endswith("period=2026-10"))
+        assert page.get_by_role("heading", level=1).inner_text().endswith("2026-10")
+        counts = page.inner_text('section[aria-labelledby="dist-h"] table')
+        assert counts.splitlines()[-1].split() == ["no", "target", "3"]
+        payouts = page.locator('section[aria-labelledby="payouts-h"]')
+        assert "2026-10: 3 reps with nothing recorded in it" in payouts.inner_text()
+        shot_in(page, "overview-quiet-month", "en")
+
     def test_a_pending_item_of_a_paid_period(self, server: Server, open_page: Any) -> None:
         """rep-wang's paid 2026-Q3 lists the target change still waiting, and
         says that approving it now books a correction in a later period."""

@@ -7,8 +7,10 @@ The same pages in a real browser: `tests/pages/test_browser.py`."""
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1482,6 +1484,14 @@ def _offered(html: str) -> tuple[list[str], str | None]:
     return re.findall(r'<option value="([^"]+)"', html), selected and selected.group(1)
 
 
+def _counts(html: str, start: str, end: str) -> list[tuple[str, int]]:
+    """(label, count) of each row of the Overview's counts table between the
+    sections headed ``start`` and ``end``."""
+    section = html[html.index(f'id="{start}"') : html.index(f'id="{end}"')]
+    found = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', section)
+    return [(html_text.unescape(label), int(n)) for label, n in found]
+
+
 class TestQuietPeriods:
     """A period begun in which a rep has recorded nothing (October and November
     for the demo's inside team, on 20 November) has a statement all the same,
@@ -1562,6 +1572,33 @@ class TestQuietPeriods:
         shown = [(r["period"], r["total"], r["payable"]) for r in views.rep_periods(reports, "r1")]
         assert [p for p, _, _ in shown] == ["2026-11", "2026-10", "2026-07", "2026-06"]
         assert shown[:2] == summary
+
+    def test_the_overview_counts_a_quiet_month_as_the_summary_does(
+        self, november_site: Site
+    ) -> None:
+        """The Overview offers the months Team and Payouts offer, and counts a
+        period's reps in its distribution and tiers exactly as the summary lists
+        them — November's three inside reps too, with nothing recorded (it was not
+        offered: its counts were of the stored rows, none); its payouts by team
+        say those reps are not in their sums, and where they are."""
+        site = november_site
+        site.sign_in("fin-amy", "finance")
+        assert {"2026-11", "2026-10"} <= set(_offered(site.client.get("/app/overview").text)[0])
+        for period in ("2026-11", "2026-10", "2026-09", "2026-Q3"):
+            page = site.client.get(f"/app/overview?period={period}").text
+            assert _offered(page)[1] == period
+            api = site.client.get(f"/periods/{period}/summary?limit=500", headers=site.bearer())
+            items = api.json()["items"]
+            buckets = Counter(views.bucket(i["attainment"]) for i in items)
+            tiers = Counter(i["tier_coefficient"] or "no target" for i in items)
+            assert _counts(page, "dist-h", "tiers-h") == [
+                ("no target" if label == views.NO_TARGET else label, buckets[label])
+                for label in views.BUCKET_LABELS
+            ], period
+            assert dict(_counts(page, "tiers-h", "payouts-h")) == dict(tiers), period
+        november = site.client.get("/app/overview?period=2026-11").text
+        assert "2026-11: 3 reps with nothing recorded in it are counted above" in november
+        assert 'href="/app/payouts?period=2026-11"' in november
 
     def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
         site = november_site
