@@ -11,6 +11,7 @@ their checks.
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
@@ -95,6 +96,30 @@ _TEMPLATES: Final = Environment(
 _TEMPLATES.filters["money"] = money
 _TEMPLATES.filters["ratio"] = ratio
 _TEMPLATES.filters["moment"] = views.local_moment
+# A word of at most this many columns (a wide character two) is kept whole in a
+# table cell: on a phone's card it still fits a line.
+_KEPT_COLUMNS: Final = 24
+
+
+def kept_words(text: str) -> Markup:
+    """``text`` (an id, a code, a reference) as a table cell shows it: each word
+    between its spaces of at most `_KEPT_COLUMNS` columns kept whole — a browser
+    breaks a line after any hyphen, and a narrow column read "expense-" /
+    "report ER-" / "5531" — and a longer one broken anywhere, rather than kept
+    whole and the table pushed sideways (a 128-character case code)."""
+    return Markup(" ").join(
+        Markup('<span class="{}">{}</span>').format(
+            "kept" if _columns(word) <= _KEPT_COLUMNS else "breakable", word
+        )
+        for word in text.split(" ")
+    )
+
+
+def _columns(word: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in {"W", "F"} else 1 for c in word)
+
+
+_TEMPLATES.filters["kept"] = kept_words
 _FORM_LIMIT: Final = 64 * 1024
 _DISPUTE_ID: Final = re.compile(r"DSP-[0-9a-f]{12}")
 # The one-shot notes a form's redirect may leave (`noted_redirect`): words keys.

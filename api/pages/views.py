@@ -8,7 +8,7 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,6 +49,7 @@ __all__ = [
     "paid_vs_now",
     "period_key",
     "period_summary",
+    "rep_history",
     "rep_periods",
     "shown_status",
     "tier_ladder",
@@ -230,12 +231,29 @@ class HistoryRow:
     overturn: OverturnedEntry | None = None
     overturned_at: str | None = None
     sanction: str | None = None
+    # a case's money involved as the page shows money, with its currency
+    amount: str | None = None
 
 
-def history_rows(entries: Sequence[HistoryEntry], locale: str) -> list[HistoryRow]:
+def rep_history(reports: Reports, rep_id: str, locale: str) -> list[HistoryRow]:
+    """`history_rows` of the rep's disciplinary history, each case's amount in
+    the currency of its period's statement (where its fine is booked): the
+    history and the statements read as of one moment."""
+    with reports.snapshot():
+        entries = reports.history(rep_id)
+        rows = reports.projector.store.rows("balances", rep_id)
+    return history_rows(entries, locale, {key: doc["currency"] for _, key, doc in rows})
+
+
+def history_rows(
+    entries: Sequence[HistoryEntry], locale: str, currencies: Mapping[str, str] | None = None
+) -> list[HistoryRow]:
     """The history's entries as they are stored, oldest first, a case joined
     with its overturning (an entry of its own too: SPEC §3 shows both events)
-    and its sanction worded in ``locale`` (a fine as the page shows money)."""
+    and its sanction worded in ``locale`` (a fine as the page shows money).
+    ``currencies``: of the rep's statements by period — a case's amount is
+    money of its period's statement, shown with its currency (a bare figure
+    read as no money in particular)."""
     overturns = {e.case_id: e for e in entries if isinstance(e, OverturnedEntry)}
     rows = []
     for e in entries:
@@ -244,12 +262,14 @@ def history_rows(entries: Sequence[HistoryEntry], locale: str) -> list[HistoryRo
             rows.append(HistoryRow(e, occurred_at, recorded_at))
             continue
         overturn = overturns.get(e.case_id)
-        fine = money(e.amount) if e.amount else None
+        currency = (currencies or {}).get(e.period)
+        fine = f"{money(e.amount)} {currency}".rstrip() if e.amount else None
         rows.append(
             HistoryRow(
                 e,
                 occurred_at,
                 recorded_at,
+                amount=fine,
                 approved_at=recorded_moment(e.approved_at) if e.approved_at else None,
                 overturn=overturn,
                 overturned_at=recorded_moment(overturn.recorded_at) if overturn else None,

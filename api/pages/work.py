@@ -197,7 +197,7 @@ def history(rep_id: str, request: Request) -> Response:
 
     def build(page: Page) -> Response:
         check_rep_access(page, rep_id, "get_history", reads="history")
-        entries = views.history_rows(page.reports.history(rep_id), page.locale)
+        entries = views.rep_history(page.reports, rep_id, page.locale)
         return page.render("history.html", reps=[rep_id], rep_id=rep_id, entries=entries)
 
     return serve(page_of(request), build)

@@ -330,6 +330,11 @@ class TestSignIn:
         assert server.codes.peek(code) is not None
 
 
+# How many lines an element's text takes.
+_LINES_JS = """e => { const r = document.createRange(); r.selectNodeContents(e);
+  return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }"""
+
+
 class TestPagesPerRole:
     @pytest.mark.parametrize("lang", LOCALES)
     @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
@@ -412,6 +417,35 @@ class TestPagesPerRole:
         page = open_page(server.link(*who), path, lang=lang, phone=phone)
         assert expected in page.inner_text("main")
         shot_in(page, name, lang, phone)
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_a_red_line_case_reads_whole(
+        self, server: Server, open_page: Any, lang: str, phone: bool
+    ) -> None:
+        """CASE-201's amount with its currency, and each word of its evidence
+        and each date on one line: the browser broke "expense-report ER-5531"
+        after each hyphen ("expense-" / "report ER-" / "5531") in the desktop's
+        narrow column, and a phone's card "2026-12-" / "05"; and a column head
+        in Chinese is broken between words only (证据, not 证 / 据)."""
+        page = open_page(
+            server.link("cmp-head", "compliance"),
+            "/app/reps/rep-chen/history",
+            lang=lang,
+            phone=phone,
+        )
+        row = page.locator("tbody tr", has_text="CASE-201")
+        assert "3,200.00 CNY" in row.locator("td.num").inner_text()
+        words = row.locator(".kept, .date")
+        assert words.count() >= 10  # the case id, the code, the evidence's words, the dates
+        for word in words.all():
+            assert word.evaluate("e => e.getClientRects().length") == 1, word.inner_text()
+        if phone:
+            return
+        page.goto(f"{server.base}/app/reps/rep-wang/history")  # no evidence, no amount
+        for head in page.locator("thead th").all():  # narrow, yet no word broken
+            lines = head.evaluate(_LINES_JS)
+            assert lines <= len(head.inner_text().replace("（", " （").split()), head.inner_text()
 
     def test_a_quiet_month_on_team(self, server: Server, open_page: Any) -> None:
         """October 2026, in which the demo's inside team recorded nothing, is
@@ -849,6 +883,18 @@ class TestNarrowScreen:
 
 class TestWideScreen:
     """After `TestNarrowScreen`: its run joins the shared database last."""
+
+    def test_a_long_case_code_breaks_in_its_cell(
+        self, server: Server, open_page: Any, long_rep: str
+    ) -> None:
+        """The 128-character code of CASE-NARROW was kept on one line and pushed
+        the history's table sideways on a 1280 px screen; it breaks in its cell
+        now, and the table fits."""
+        page = open_page(server.link("cmp-head", "compliance"), f"/app/reps/{long_rep}/history")
+        table = page.locator("main .scroll")
+        wide = table.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert wide <= 1, f"the history scrolls {wide} px sideways"
+        shot_in(page, "history-long-id", "en")
 
     def test_the_decisions_fit_a_desktop_table(self, server: Server, open_page: Any) -> None:
         """fin-amy's own run carries a note, not buttons ("recorded by you:

@@ -1814,12 +1814,44 @@ class TestTeamAndCases:
         ]
         assert rejected == [("cmp-head", "no evidence")]
 
+    @pytest.mark.parametrize("lang", ["en", "zh-CN"])
+    def test_a_case_shows_its_amount_in_its_currency_and_its_words_whole(
+        self, site: Site, lang: str
+    ) -> None:
+        """CASE-201's amount reads "3,200.00 CNY", the currency of the statement
+        its fine is booked in (it read "3,200.00": money in no currency); each
+        word of its evidence is kept whole ("expense-" / "report ER-" / "5531"
+        on a narrow column), and a code too long for a line is breakable
+        anywhere instead of pushing the table sideways."""
+        site.sign_in("cmp-head", "compliance")
+        row = _history_row(site, "rep-chen", "CASE-201", lang)
+        amount = re.search(r'<td role="cell" data-label="[^"]+" class="num">([^<]*)</td>', row)
+        assert amount is not None
+        assert amount.group(1) == "3,200.00 CNY"
+        assert "3,200.00 CNY" in _text(row[row.index(amount.group(0)) + len(amount.group(0)) :])
+        evidence = '<span class="kept">expense-report</span> <span class="kept">ER-5531</span>'
+        assert evidence in row
+        long_code = "false-expense-claim-" * 4
+        case = event_line(
+            "ViolationRecorded",
+            at="2026-11-03T10:00:00+08:00",
+            actor="cmp-sun",
+            case_id="CASE-LONG",
+            rep_id="rep-chen",
+            code=long_code,
+            severity="minor",
+            description="a long code",
+        )
+        site.ledger.import_lines(jsonl(case), actor="cmp-sun")
+        row = _history_row(site, "rep-chen", "CASE-LONG", lang)
+        assert f'<span class="breakable">{long_code}</span>' in row
+
     def test_history_follows_the_api_scope(self, site: Site) -> None:
         """compliance reads anyone's history; a rep only their own (404 otherwise)."""
         site.sign_in("cmp-head", "compliance")
         history = site.client.get("/app/reps/rep-chen/history").text
         assert "CASE-201" in history
-        assert "fined 3,200.00 (the amount involved)" in history  # what the fine was
+        assert "fined 3,200.00 CNY (the amount involved)" in history  # what the fine was
         site.sign_in("rep-li", "rep", "rep-li")
         assert site.client.get("/app/reps/rep-chen/history").status_code == 404
         assert site.client.get("/app/reps/rep-li/history").status_code == 200
@@ -1847,8 +1879,8 @@ class TestTeamAndCases:
         assert "2026-09-12 10:00 +08:00" in _text(row)  # occurred, as its event gave it
         case = next(r for r in site.ledger.iter_log() if r.data.get("case_id") == "CASE-201")
         assert f"cmp-sun {views.recorded_moment(case.recorded_at)}" in _text(row)
-        assert "expense-report ER-5531" in row
-        assert "calendar export 2026-08" in row
+        assert "expense-report ER-5531" in _text(row)
+        assert "calendar export 2026-08" in _text(row)
         assert money("3200.00") in row
         at = views.recorded_moment(approval.recorded_at)
         status = w["case_approved"]
@@ -1880,7 +1912,7 @@ def _history_row(site: Site, rep_id: str, case_id: str, lang: str) -> str:
     answer = site.client.get(f"/app/reps/{rep_id}/history?lang={lang}")
     assert answer.status_code == 200, answer.text
     rows = _history_rows(answer.text)
-    (row,) = [r for r in rows if 'class="history-case"' in r and f">{case_id}</th>" in r]
+    (row,) = [r for r in rows if 'class="history-case"' in r and f">{case_id}</span></th>" in r]
     return row
 
 
