@@ -49,6 +49,7 @@ __all__ = [
     "IMPORTABLE_TYPES",
     "KEY_FIELDS",
     "REP_KEY_TOPIC",
+    "REP_KEY_TYPE",
     "SUBJECT_KINDS",
     "AnyEventIn",
     "EventType",
@@ -339,8 +340,9 @@ CLAIM_STATES: Final[Mapping[str, str]] = {
 }
 CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_STATES.items()}
 
-# The stored topic of the enrolment, whose rep id claims its actor form (`ledger.rep_keys`).
-REP_KEY_TOPIC: Final[str] = next(e.topic for e in _ENTRIES if e.creates is Rep)
+# The enrolment, whose rep id claims its actor form (`ledger.rep_keys`): its type and stored topic.
+REP_KEY_TYPE: Final[str] = next(e.name for e in _ENTRIES if e.creates is Rep)
+REP_KEY_TOPIC: Final[str] = CATALOGUE[REP_KEY_TYPE].topic
 
 # Read side: types that can change any period, and types bounded by their period.
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)

@@ -34,7 +34,7 @@ import orjson
 from ledger.actors import actor_key
 from ledger.errors import ConflictError
 
-__all__ = ["RepKey", "rep_keys_of", "spelling_conflict", "spelling_refusal"]
+__all__ = ["RepKey", "earliest_claims", "rep_keys_of", "spelling_conflict", "spelling_refusal"]
 
 
 class RepKey(NamedTuple):
@@ -43,6 +43,11 @@ class RepKey(NamedTuple):
     key: str
     rep_id: str
     position: int
+
+    @classmethod
+    def of(cls, rep_id: str, position: int) -> RepKey:
+        """The claim of rep ``rep_id`` enrolled at ``position``: its id's actor form."""
+        return cls(actor_key(rep_id), rep_id, position)
 
 
 def rep_keys_of(rows: Iterable[tuple[int, str, bytes]]) -> list[RepKey]:
@@ -53,9 +58,19 @@ def rep_keys_of(rows: Iterable[tuple[int, str, bytes]]) -> list[RepKey]:
     claims: list[RepKey] = []
     for position, topic, state in rows:
         if topic == REP_KEY_TOPIC:
-            rep_id = orjson.loads(state)["data"]["rep_id"]
-            claims.append(RepKey(actor_key(rep_id), rep_id, position))
+            claims.append(RepKey.of(orjson.loads(state)["data"]["rep_id"], position))
     return claims
+
+
+def earliest_claims(claims: Iterable[RepKey]) -> list[RepKey]:
+    """The rows the table holds for ``claims`` in log order: each form claimed by
+    its earliest enrolment. A later spelling of a claimed form (stored before
+    the rule, in a store indexed from its log) claims nothing — what a build
+    writes, and what `verify` expects the table to hold."""
+    claimed: dict[str, RepKey] = {}
+    for claim in claims:
+        claimed.setdefault(claim.key, claim)
+    return list(claimed.values())
 
 
 def spelling_conflict(rep_id: str, other: str) -> ConflictError:

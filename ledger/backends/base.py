@@ -12,6 +12,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import ChainHasher, ChainLink
 from ledger.payout_claims import Claim
+from ledger.rep_keys import RepKey
 
 __all__ = [
     "CLAIMS_BUILT",
@@ -120,6 +121,10 @@ class LedgerRecorder(Protocol):
 
     def select_all_claims(self) -> list[Claim]:
         """Every row of the payout claims index, in position order (for `verify`)."""
+        ...
+
+    def select_all_rep_keys(self) -> list[RepKey]:
+        """Every row of the rep ids' forms (`ledger.rep_keys`), in position order (for `verify`)."""
         ...
 
     def get_state(self, key: str) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ from ledger.chain import ChainHasher, ChainLink
 from ledger.chain_guard import ensure_chain_mode
 from ledger.errors import ConflictError, StoreUnavailableError
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
-from ledger.rep_keys import RepKey, rep_keys_of, spelling_refusal
+from ledger.rep_keys import RepKey, earliest_claims, rep_keys_of, spelling_refusal
 
 __all__ = [
     "LedgerPostgresFactory",
@@ -183,6 +183,9 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         )
         self._select_rep_keys = sql(
             "SELECT key, rep_id FROM {schema}.{rep_keys} WHERE key = ANY(%s)"
+        )
+        self._select_all_rep_keys = sql(
+            "SELECT key, rep_id, position FROM {schema}.{rep_keys} ORDER BY position, key"
         )
         self._insert_rep_keys = sql(
             "INSERT INTO {schema}.{rep_keys} (key, rep_id, position) "
@@ -494,6 +497,11 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         return [_claim(r) for r in self._fetch(self._select_all_claims, ())]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_all_rep_keys(self) -> list[RepKey]:
+        rows = self._fetch(self._select_all_rep_keys, ())
+        return [RepKey(r["key"], r["rep_id"], int(r["position"])) for r in rows]
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
     def get_state(self, key: str) -> dict[str, Any] | None:
         rows = self._fetch(self._get_state, (key,))
         return dict(orjson.loads(rows[0]["doc"])) if rows else None
@@ -596,10 +604,8 @@ class PostgresAppendSession:
             return  # built by another process meanwhile
         curs.execute(recorder._select_enrolments, (REP_KEY_TOPIC,))  # noqa: SLF001
         rows = [(int(r["notification_id"]), r["topic"], bytes(r["state"])) for r in curs.fetchall()]
-        claimed: dict[str, RepKey] = {}
-        for claim in rep_keys_of(rows):
-            claimed.setdefault(claim.key, claim)
-        self._insert_rep_keys(list(claimed.values()), recorder._build_rep_keys)  # noqa: SLF001
+        claims = earliest_claims(rep_keys_of(rows))
+        self._insert_rep_keys(claims, recorder._build_rep_keys)  # noqa: SLF001
         last = rows[-1][0] if rows else 0
         put = recorder._put_state  # noqa: SLF001
         curs.execute(put, (REP_KEYS_BUILT, orjson.dumps({"position": last}).decode()))

@@ -323,6 +323,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT {_CLAIM_COLUMNS} FROM payout_claims ORDER BY position")
             return [Claim(*row) for row in c.fetchall()]
 
+    def select_all_rep_keys(self) -> list[RepKey]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT key, rep_id, position FROM rep_keys ORDER BY position, key")
+            return [RepKey(*row) for row in c.fetchall()]
+
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT doc FROM ledger_state WHERE key = ?", (key,))

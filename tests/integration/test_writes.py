@@ -20,10 +20,13 @@ from ledger import rules
 from ledger.application import Ledger
 from ledger.catalogue import EVENT_ADAPTER
 from ledger.errors import BatchRejectedError, ConflictError
+from ledger.rep_keys import RepKey
 from ledger.results import RecordResult
 from ledger.writes import Input
 from policies.periods import period_of
 from policies.plan import load_plan
+from projections.runner import verify_views
+from projections.service import Reports
 from tests.builders import (
     PLAN_TOML,
     enrol,
@@ -233,7 +236,7 @@ class TestOneSpellingInTheStore:
         later = _staged(ledger, enrol("Lead-He"))
         ledger.import_lines(jsonl(enrol("lead-he")), actor="hr-sync")
         raw = Raw(db_url)
-        keys = f'"{raw.schema}".ledger_events_rep_keys' if raw.pg else "rep_keys"
+        keys = raw.rep_keys
         with raw.cursor() as c:
             c.execute(f"DELETE FROM {keys}")  # as if the rule came later
         with ledger.chain.append_session() as session:
@@ -254,6 +257,77 @@ class TestOneSpellingInTheStore:
         error = _rejected(reopened, jsonl(enrol("LEAD-HE")))
         assert [(e.field, e.reason) for e in error.errors] == [
             ("rep_id", "rep LEAD-HE is rep lead-he in another spelling: one person has one id")
+        ]
+        Reports(reopened).catch_up()
+        assert verify_views(reopened) == []  # the earlier spelling's claim is the log's
+        [later_claim] = [RepKey.of("Lead-He", p) for p in _enrolled_at(reopened, "Lead-He")]
+        with raw.cursor() as c:  # the later spelling's claim instead: not what the log says
+            c.execute(raw.q(f"UPDATE {keys} SET rep_id = ?, position = ?"), later_claim[1:])
+        [earlier] = [RepKey.of("lead-he", p) for p in _enrolled_at(reopened, "lead-he")]
+        assert verify_views(reopened) == [
+            f"rep_keys {tuple(later_claim)}: differs from the log's {tuple(earlier)}"
+        ]
+
+
+def _enrolled_at(ledger: Ledger, rep_id: str) -> list[int]:
+    """The positions of rep ``rep_id``'s enrolments in the log."""
+    return [
+        e.position
+        for e in ledger.read_log()
+        if e.type == "RepEnrolled" and e.data["rep_id"] == rep_id
+    ]
+
+
+class TestVerifyReadsTheRepKeys:
+    """`verify` holds the rep ids' forms (`ledger.rep_keys`, what the store
+    refuses a second spelling against) to the log: a row edited, deleted or
+    added there is named, as an edited payout claims index is."""
+
+    @staticmethod
+    def _enrolled(ledger: Ledger, db_url: str) -> tuple[Raw, dict[str, RepKey]]:
+        """Lead-He and r9 enrolled, the read models caught up, verify clean:
+        the raw store and each rep's claim."""
+        seeded(ledger)
+        ledger.import_lines(jsonl(enrol("Lead-He"), enrol("r9")), actor="hr-sync")
+        Reports(ledger).catch_up()
+        assert verify_views(ledger) == []
+        claims = {r: RepKey.of(r, p) for r in ("Lead-He", "r9") for p in _enrolled_at(ledger, r)}
+        return Raw(db_url), claims
+
+    def test_a_deleted_row_is_missing(self, db_url: str, ledger: Ledger) -> None:
+        """Without Lead-He's row the store would take lead-he: verify says so."""
+        raw, claims = self._enrolled(ledger, db_url)
+        with raw.cursor() as c:
+            c.execute(raw.q(f"DELETE FROM {raw.rep_keys} WHERE key = ?"), ("lead-he",))
+        assert verify_views(ledger) == [
+            f"rep_keys {tuple(claims['Lead-He'])}: missing from the table"
+        ]
+
+    def test_a_row_no_enrolment_claims_is_named(self, db_url: str, ledger: Ledger) -> None:
+        """A form claimed for a rep nobody enrolled would refuse that rep."""
+        raw, claims = self._enrolled(ledger, db_url)
+        forged = RepKey.of("ghost", claims["r9"].position)
+        with raw.cursor() as c:
+            c.execute(raw.q(f"INSERT INTO {raw.rep_keys} VALUES (?, ?, ?)"), forged)
+        assert verify_views(ledger) == [
+            f"rep_keys {tuple(forged)}: in the table but no enrolment claims it"
+        ]
+
+    @pytest.mark.parametrize(
+        ("column", "value"), [("position", 1), ("rep_id", "lead-he")], ids=["position", "rep_id"]
+    )
+    def test_an_edited_row_differs_from_the_log(
+        self, db_url: str, ledger: Ledger, column: str, value: object
+    ) -> None:
+        """A row moved to another position, or naming another spelling."""
+        raw, claims = self._enrolled(ledger, db_url)
+        with raw.cursor() as c:
+            c.execute(
+                raw.q(f"UPDATE {raw.rep_keys} SET {column} = ? WHERE key = ?"), (value, "lead-he")
+            )
+        edited = claims["Lead-He"]._replace(**{column: value})
+        assert verify_views(ledger) == [
+            f"rep_keys {tuple(edited)}: differs from the log's {tuple(claims['Lead-He'])}"
         ]
 
 
