@@ -152,13 +152,19 @@ TargetsByKpi = Mapping[tuple[str, str, str], Sequence[tuple[datetime, str]]]
 class HandOff(NamedTuple):
     """What a unit of work staged that the next one must see when it is staged
     before this one is committed (the API's pipelined group commit) and goes in
-    as staged — beyond the reps and plans it starts from (`Staging.kept`), and
-    which no stream version of the next one would make collide: the targets it
-    set (a second target of a KPI is said against them) and the decisions it
-    made (a rejected target counts no more, so none is said against it)."""
+    as staged — beyond the reps and plan streams it starts from (`Staging.kept`),
+    and which no stream version of the next one would make collide: the targets
+    it set (a second target of a KPI is said against them), the decisions it
+    made (a rejected target counts no more, so none is said against it) and the
+    plan versions it published (a KPI, a category, a period without a version
+    in force is said against the version in force; the plans' cache and the
+    store hold none of them yet). The FX rates it set are not handed on: a sale
+    that needs one is refused without it, and a refusal is staged again under
+    the lock, where the rate is stored — no answer depends on seeing it here."""
 
     targets: TargetsByKpi
     decisions: Mapping[NaturalKey, LedgerAggregate]
+    plans: Mapping[str, PlanInfo]
 
 
 # Aggregates an import keeps between chunks: few, and referenced by most inputs.
@@ -258,6 +264,7 @@ class Staging:
         self._loaded: dict[NaturalKey, LedgerAggregate | _Fresh | None] = dict(loaded or {})
         # what the unit before staged (`HandOff`), and what this one hands on
         self._targets_before: TargetsByKpi = after.targets if after is not None else {}
+        self._plans_before: Mapping[str, PlanInfo] = after.plans if after is not None else {}
         if after is not None:
             self._loaded.update(after.decisions)
         self._decided: dict[NaturalKey, LedgerAggregate] = {}
@@ -338,7 +345,13 @@ class Staging:
         return found
 
     def plan(self, plan_id: str) -> PlanInfo | None:
-        return self._staged_plans.get(plan_id) or self._plans(plan_id)
+        """Plan ``plan_id`` with its versions staged here, else by the unit
+        before (`HandOff`), else as stored (from the cache)."""
+        return (
+            self._staged_plans.get(plan_id)
+            or self._plans_before.get(plan_id)
+            or self._plans(plan_id)
+        )
 
     def reps(self) -> list[Rep]:
         """Every rep, stored or staged in this unit of work, as it stands here
@@ -409,14 +422,15 @@ class Staging:
         must see (`HandOff`): its own targets and decisions, not those handed
         to it (the unit before it is committed by the time the next is staged)."""
         targets = {key: list(staged) for key, staged in self._staged_targets.items()}
-        return HandOff(targets, dict(self._decided))
+        return HandOff(targets, dict(self._decided), dict(self._staged_plans))
 
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
         """Give the warning ``check`` finds against plan ``plan_id``, if any.
 
         Plans are known from a cache that another process's publishing leaves
         behind: a warning found against a plan not published in this unit of
-        work is checked again against the store's versions first (once per
+        work (nor by the unit before it, whose versions the store does not hold
+        yet) is checked again against the store's versions first (once per
         plan and unit of work: the rare path, never the common one).
         """
         plan = self.plan(plan_id)
@@ -427,6 +441,7 @@ class Staging:
             warning is not None
             and self._fresh_plans is not None
             and plan_id not in self._staged_plans
+            and plan_id not in self._plans_before
             and plan_id not in self._refreshed
         ):
             self._refreshed.add(plan_id)

@@ -93,9 +93,9 @@ def prepare_group(
     on: a caller never hands the same one to two groups. Staging outside the
     lock lets the API's group commit stage the next group while the last
     one is being written; ``after`` is then what that one staged beyond its
-    reps and plans (`PreparedGroup.handed_on`): its targets and decisions,
-    which no stream version of this group collides with when they change
-    what it says (a warning).
+    reps and plan streams (`PreparedGroup.handed_on`): its targets,
+    decisions and plan versions, which no stream version of this group
+    collides with when they change what it says (a warning).
     """
     basis: ChainLink | object | None
     if warm is not None:

@@ -11,8 +11,8 @@ added latency).
 The groups are pipelined: a group is staged (the rules checked, its events made)
 outside the writer lock (`Ledger.prepare_group`) while the group before it is
 being appended and committed by a second thread (`Ledger.commit_group`), on the
-reps and plans that group staged, and the targets and decisions it staged
-(`ledger.writes.HandOff`: what a warning is said against). When that group
+reps and plans that group staged, and the targets, decisions and plan
+versions it staged (`ledger.writes.HandOff`: what a warning is said against). When that group
 went in as staged and no one else appended meanwhile, the next one goes in as
 staged too; otherwise it is staged again under the lock — the outcomes are
 those of committing the groups one after the other.

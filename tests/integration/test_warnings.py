@@ -451,6 +451,48 @@ class TestSecondTargetUnderLoad:
         ]
 
 
+def _version_2(kpis: str) -> dict[str, Any]:
+    """A PlanPublished line: the seed plan's version 2, in force from its first
+    version's date, weighing ``kpis`` (TOML) instead of the seed's three."""
+    text = PLAN_TOML.replace("version = 1", "version = 2")
+    start, end = text.index("kpis = ["), text.index("tiers = [")
+    document = plan_document(load_plan(f"{text[:start]}kpis = {kpis}\n{text[end:]}", "toml"))
+    return line("PlanPublished", actor="admin", plan=document)
+
+
+class TestPlanUnderLoad:
+    """A group staged while the one before it is being committed says what it
+    says against the plan versions that one published (`HandOff`): neither the
+    plans' cache nor the store holds them yet."""
+
+    def test_a_kpi_the_version_before_dropped_is_said(self, ledger: Ledger) -> None:
+        """Version 2, published in one request, weighs no customer_satisfaction;
+        a score of it in the next group weighs nothing — it was stored with
+        nothing said (checked against version 1, which weighs it)."""
+        seeded(ledger, "r1")
+        v2 = _version_2(
+            '[{ kpi = "sales_amount", weight = 0.8 }, { kpi = "market_feedback", weight = 0.2 }]'
+        )
+        published, scored = pipelined(ledger, [v2], [_kpi("KpiScored", "customer_satisfaction")])
+        assert isinstance(published, RecordResult)
+        assert isinstance(scored, RecordResult)
+        assert [(n, w.code, w.values["kpi"]) for n, w in scored.warnings] == [
+            (1, "unknown_kpi", "customer_satisfaction")
+        ]
+        assert "field-sales v2" in render_warning(scored.warnings[0][1], "en")
+
+    def test_a_kpi_the_version_before_added_is_not_said(self, ledger: Ledger) -> None:
+        """Version 2 weighs nsp; a score of nsp in the next group was said to
+        weigh nothing (version 1 has no nsp, and the store, read again before
+        saying so, did not hold version 2 yet)."""
+        seeded(ledger, "r1")
+        v2 = _version_2('[{ kpi = "sales_amount", weight = 0.8 }, { kpi = "nsp", weight = 0.2 }]')
+        published, scored = pipelined(ledger, [v2], [_kpi("KpiScored", "nsp")])
+        assert isinstance(published, RecordResult)
+        assert isinstance(scored, RecordResult)
+        assert (scored.warnings, scored.stored) == ([], 1)
+
+
 def _reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The event types ``ledger`` reads from the log as the write side's lists
     (rates, targets, enrolments: `Ledger._read_since`), one entry a read."""
