@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import reduce
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,7 +29,7 @@ from ledger.records import EventRecord
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, after_the_day_of, period_of
 from policies.plan import Plan
-from policies.rounding import cents_text
+from policies.rounding import CALC, cents_text
 from projections.diff import EventSummary, LineChange, Point, UnrecordedEvent, diff_statements
 from projections.facts import LedgerFacts
 from projections.rows import Row
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 _ZERO = Decimal("0.00")
+# Sums and differences of amounts in the exact context (`policies.rounding.CALC`):
+# totals near 10^36 are within SPEC §2's bounds (a large sale × rate × band
+# multiplier), and the default context's 28 digits rounded them silently.
+_add, _subtract = CALC.add, CALC.subtract
 
 
 # -- what a what-if and an estimate answer (fields in the order they always had)
@@ -283,15 +288,15 @@ def _amount(figures: Figures | None, key: Literal["total", "payable"]) -> Decima
 
 def _difference(before: Figures | None, after: Figures | None) -> Amounts:
     return Amounts(
-        total=cents_text(_amount(after, "total") - _amount(before, "total")),
-        payable=cents_text(_amount(after, "payable") - _amount(before, "payable")),
+        total=cents_text(_subtract(_amount(after, "total"), _amount(before, "total"))),
+        payable=cents_text(_subtract(_amount(after, "payable"), _amount(before, "payable"))),
     )
 
 
 def _own_total(calc: Calculator, rep_id: str, period: Period) -> Decimal:
     """A paid period's own lines replayed now (what its correction compares)."""
     _, result = calc.compute(rep_id, period, own_only=True)
-    return sum((line.amount for line in result.lines if line.kind in OWN_KINDS), _ZERO)
+    return reduce(_add, (line.amount for line in result.lines if line.kind in OWN_KINDS), _ZERO)
 
 
 @dataclass
@@ -303,10 +308,10 @@ class _Totals:
     reps: int = 0
 
     def add(self, today: Figures | None, candidate: Figures | None) -> None:
-        self.today_total += _amount(today, "total")
-        self.today_payable += _amount(today, "payable")
-        self.candidate_total += _amount(candidate, "total")
-        self.candidate_payable += _amount(candidate, "payable")
+        self.today_total = _add(self.today_total, _amount(today, "total"))
+        self.today_payable = _add(self.today_payable, _amount(today, "payable"))
+        self.candidate_total = _add(self.candidate_total, _amount(candidate, "total"))
+        self.candidate_payable = _add(self.candidate_payable, _amount(candidate, "payable"))
         self.reps += 1
 
 
@@ -382,8 +387,8 @@ def whatif_report(
                     total=cents_text(t.candidate_total), payable=cents_text(t.candidate_payable)
                 ),
                 difference=Amounts(
-                    total=cents_text(t.candidate_total - t.today_total),
-                    payable=cents_text(t.candidate_payable - t.today_payable),
+                    total=cents_text(_subtract(t.candidate_total, t.today_total)),
+                    payable=cents_text(_subtract(t.candidate_payable, t.today_payable)),
                 ),
             )
             for (period, currency), t in totals.items()
@@ -448,7 +453,7 @@ def _paid_replay(
     return PaidReplay(
         today=cents_text(now),
         candidate=cents_text(then),
-        difference=cents_text(then - now),
+        difference=cents_text(_subtract(then, now)),
         booked_in=str(candidate_calc.first_unpaid_after(rep_id, period)),
     )
 
@@ -481,7 +486,7 @@ def estimate_report(
     changes = diff_statements(before, after, {sale.event_id: _summary(sale)}).changes
     by_kind: dict[str, Decimal] = {}
     for change in changes:
-        by_kind[change.kind] = by_kind.get(change.kind, _ZERO) + Decimal(change.change)
+        by_kind[change.kind] = _add(by_kind.get(change.kind, _ZERO), Decimal(change.change))
     share = fork.sales[sale.data["sale_id"]].credits.get(rep_id, _ZERO)
     before_figures, after_figures = _figures(before), _figures(after)
     return Estimate(

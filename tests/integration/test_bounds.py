@@ -287,12 +287,9 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], set[tuple[int, str]]]] = {
 _LARGEST = "999999999999.999999"  # a rate, a band's multiplier: the largest within the bounds
 
 
-def test_a_sale_at_the_largest_rate_through_the_largest_band_projects(ledger: Ledger) -> None:
-    """Each number within the bounds — a sale of 999,999,999,999.99 USD, a rate
-    of 999,999,999,999.999999 to CNY, a band multiplying commission by as
-    much — makes a commission line near 10^36 CNY: the statement wrote its
-    amounts in the default context's 28 digits, the quantize raised, and so
-    did the projector's catch-up, on every retry."""
+def _largest_sale(ledger: Ledger) -> str:
+    """Rep rb's sale at the largest rate through the largest band (below), in
+    2199-Q4; the TOML of rb's plan."""
     banded = _plan_toml("edge-cny").replace('id = "edge-cny"', 'id = "edge-band"') + (
         '\n[commission.tiers]\nmeasure = "credited"\nmethod = "marginal"\n'
         f"bands = [ {{ from = 0, multiplier = {_LARGEST} }} ]\n"
@@ -311,9 +308,39 @@ def test_a_sale_at_the_largest_rate_through_the_largest_band_projects(ledger: Le
         ),
     ]
     ledger.import_lines(jsonl(*lines), actor="tester", parse_workers=0)
+    return banded
+
+
+def test_a_sale_at_the_largest_rate_through_the_largest_band_projects(ledger: Ledger) -> None:
+    """Each number within the bounds — a sale of 999,999,999,999.99 USD, a rate
+    of 999,999,999,999.999999 to CNY, a band multiplying commission by as
+    much — makes a commission line near 10^36 CNY: the statement wrote its
+    amounts in the default context's 28 digits, the quantize raised, and so
+    did the projector's catch-up, on every retry."""
+    _largest_sale(ledger)
     assert_projects(ledger, {("rb", "2199-Q4")})
     statement = Reports(ledger).statement("rb", "2199-Q4")
     assert statement["total"] == "49999999999999499900000000000000500.05"
+
+
+def test_a_whatif_of_the_largest_sale_differs_to_the_cent(ledger: Ledger) -> None:
+    """A candidate paying 6 % instead of 5 % on that sale: today's total, the
+    candidate's and their difference, per rep and for the period, are exact
+    to the cent — the what-if subtracted and summed them in the default
+    context's 28 digits, and its difference and totals, near 10^36, were
+    silently rounded (off by up to 10^8 CNY)."""
+    candidate = _largest_sale(ledger).replace("version = 1", "version = 2")
+    candidate = candidate.replace("default_rate = 0.05", "default_rate = 0.06")
+    whatif = Reports(ledger).whatif(load_plan(candidate, "toml"), ["2199-Q4"], rep_id="rb")
+    today = "49999999999999499900000000000000500.05"
+    then = "59999999999999399880000000000000600.06"
+    difference = "9999999999999899980000000000000100.01"
+    [row] = whatif.reps
+    assert (row.today and row.today.total, row.candidate and row.candidate.total) == (today, then)
+    assert row.difference.total == difference
+    [total] = whatif.totals
+    assert (total.today.total, total.candidate.total) == (today, then)
+    assert total.difference.total == difference
 
 
 class TestAccepted:
