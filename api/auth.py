@@ -9,7 +9,7 @@ rep's data gets 404 — never the data, and never a hint that it exists.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Final
 
 from api.tokens import Principal
@@ -226,7 +226,7 @@ def may_read_event(
     reports: Reports,
     *,
     subject_kind: str | None = None,
-    on: date | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Whether the principal may read one event (GET /events/{id}).
 
@@ -238,7 +238,10 @@ def may_read_event(
     statement, so only finance reads it; admin reads the events of its own
     work (plans, enrolment: SPEC §5), no one's pay; otherwise reps read the
     events that concern them, managers those of their team — today's, or (an
-    event pay rests on, `_ON_THEIR_WATCH`) the reps they managed ``on`` its day.
+    event pay rests on, `_ON_THEIR_WATCH`) the reps they managed ``at`` its
+    moment: the instant, as the override that pays them for it counts it (SPEC
+    §3.1), not its day — a sale the morning of a transfer day, before the
+    transfer, is the old manager's, whose override it pays.
     """
     role = principal.role
     if event_type in _READ_BY_ALL:
@@ -250,9 +253,9 @@ def may_read_event(
     if role == "rep":
         return principal.rep_id in reps
     if event_type not in _ON_THEIR_WATCH or subject_kind == "case":
-        on = None  # the history (a case, a decision on one): today's manager's to read
+        at = None  # the history (a case, a decision on one): today's manager's to read
     return role == "manager" and any(
-        is_self(principal, r) or _manages_rep(principal, r, reports, on) for r in reps
+        is_self(principal, r) or _manages_rep(principal, r, reports, at) for r in reps
     )
 
 
@@ -271,21 +274,23 @@ def trail_events_shown(
         principal, reports.rep_at(rep_id, reports.fresh()).manager_id
     ):
         return None
-    ledger = reports.ledger
-    # the answer rests on the type, the subject and the day alone: asked once
-    # each (a window of thousands of sales read the directory for every one)
-    answers: dict[tuple[str, str | None, date], bool] = {}
+    ledger, position = reports.ledger, reports.fresh()
+    # the answer rests on the type, the subject and the rep's manager at the
+    # event's moment alone (not today's: that one reads every event): asked
+    # once each (a window of thousands of sales read the directory for every one)
+    answers: dict[tuple[str, str | None, str | None], bool] = {}
 
     def shown(record: EventRecord) -> bool:
         subject = record.data.get("subject_id") if principal.role == "manager" else None
         if not isinstance(subject, str):
             subject = None
-        key = (record.type, subject, record.occurred_at.date())
+        then = reports.manager_at(rep_id, record.occurred_at, position=position)
+        key = (record.type, subject, then)
         found = answers.get(key)
         if found is None:
             kind = ledger.subject_kind(subject) if subject is not None else None
             found = answers[key] = may_read_event(
-                principal, record.type, [rep_id], reports, subject_kind=kind, on=key[2]
+                principal, record.type, [rep_id], reports, subject_kind=kind, at=record.occurred_at
             )
         return found
 
@@ -304,12 +309,13 @@ def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool
     return event_type in EVENT_WRITERS["admin"]
 
 
-def _manages_rep(principal: Principal, rep_id: str, reports: Reports, on: date | None) -> bool:
+def _manages_rep(principal: Principal, rep_id: str, reports: Reports, at: datetime | None) -> bool:
+    """Whether the principal manages ``rep_id`` today, or managed them at the
+    instant ``at`` (an event's moment: the override's own rule, SPEC §3.1)."""
     position = reports.fresh()  # one read of the directory
     try:
         if manages(principal, reports.rep_at(rep_id, position).manager_id):
             return True
-        then = reports.managers_between(rep_id, on, on, at=position) if on is not None else []
     except NotFoundError:
         return False
-    return any(manages(principal, m) for m in then)
+    return at is not None and manages(principal, reports.manager_at(rep_id, at, position=position))

@@ -11,7 +11,7 @@ which of them is in force is asked for one day, where a request is served
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from projections.facts import LedgerFacts
@@ -52,6 +52,21 @@ def in_force(dated: Sequence[Sequence[Any]], day: date) -> str | None:
     for since, _, value in dated:
         if since[:10] <= asked:
             found = value
+    return found
+
+
+def in_force_at(dated: Sequence[Sequence[Any]], at: datetime) -> str | None:
+    """The value of ``dated`` in force at the instant ``at``: the latest whose
+    occurred_at is at or before it (ties by log position, as they are ordered);
+    before the first, the first's. The rule of SPEC §3.1's overrides (the
+    reporting lines at a sale's moment), where `in_force` asks of a whole day."""
+    if not dated:
+        return None
+    found: str | None = dated[0][2]
+    for since, _, value in dated:
+        if datetime.fromisoformat(since) > at:
+            break
+        found = value
     return found
 
 
@@ -99,6 +114,11 @@ class DirectoryRow(Row):
             rep_id=self.rep_id,
             team=in_force(self.teams, day),
         )
+
+    def manager_at(self, at: datetime) -> str | None:
+        """The rep's manager at the instant ``at`` (`in_force_at`): whose watch an
+        event of that moment is on, as the overrides count it."""
+        return in_force_at(self.managers, at)
 
     def managers_between(self, first: date, last: date) -> list[str]:
         """Every manager the rep had on some day from ``first`` to ``last``: the one

@@ -963,6 +963,15 @@ class Reports:
         position = self.fresh() if at is None else at
         return self._directory_row(rep_id, position).managers_between(first, last)
 
+    def manager_at(self, rep_id: str, at: datetime, *, position: int) -> str | None:
+        """``rep_id``'s manager at the instant ``at`` (SPEC §3.1: the reporting
+        lines at an event's moment, as the overrides read them), as the read
+        models stand at ``position``; None for no rep, or none named."""
+        try:
+            return self._directory_row(rep_id, position).manager_at(at)
+        except NotFoundError:  # a manager who is no rep
+            return None
+
     def rep_ids_folded(self, text: str) -> list[str]:
         """The rep ids of the directory that are ``text`` whatever the case of
         their letters, as the read models stand now: the reps an actor (case
@@ -1041,23 +1050,26 @@ class Reports:
         The index lists a report's sales (their cancellations and payments, plan
         assignments and departure) for everyone the report ever reported to —
         a manager's override may rest on them, and a transfer recorded later can
-        move the sale onto the manager's watch — but only those of a day when
-        the rep the event names reported to ``rep_id``, or to one of their
-        reports, are the manager's (SPEC §3.1: the override counts a sale by
-        the reporting lines at its moment): a sale made after the rep moved to
-        another team is that team's. ``sales``: the sales read so far (sale id
-        -> the reps it names and its moment); ``position``: the read models'."""
+        move the sale onto the manager's watch — but only those made when the
+        rep the event names reported to ``rep_id``, or to one of their reports,
+        are the manager's (SPEC §3.1: the override counts a sale by the
+        reporting lines at its moment — the instant, not its day: a sale the
+        morning of a transfer day, before the transfer, is the old manager's):
+        a sale made after the rep moved to another team is that team's.
+        ``sales``: the sales read so far (sale id -> the reps it names and its
+        moment); ``position``: the read models'."""
         about = self._named_by(record, sales)
         if about is None:
             return True
         named, moment = about
         if rep_id in named:
             return True
-        day = moment.date()
         for report in named:
-            for manager in self._managers_on(report, day, position):
-                if manager == rep_id or rep_id in self._managers_on(manager, day, position):
-                    return True
+            manager = self.manager_at(report, moment, position=position)
+            if manager is None:
+                continue
+            if rep_id in (manager, self.manager_at(manager, moment, position=position)):
+                return True
         return False
 
     def _named_by(
@@ -1081,12 +1093,6 @@ class Reports:
                 return None
             sales[sale_id] = found
         return sales[sale_id]
-
-    def _managers_on(self, rep_id: str, day: date, position: int) -> list[str]:
-        try:
-            return self.managers_between(rep_id, day, day, at=position)
-        except NotFoundError:  # a manager who is no rep
-            return []
 
     def first_unpaid_period(self, rep_id: str, after: str) -> str:
         """The rep's first unpaid period after ``after`` (where a dispute's

@@ -208,7 +208,7 @@ def get_event(
     subject = record.data.get("subject_id") if principal.role in {"compliance", "manager"} else None
     kind = ledger.subject_kind(subject) if isinstance(subject, str) else None
     reps = reports.reps_of_event(record)
-    on = record.occurred_at.date()
-    if not may_read_event(principal, record.type, reps, reports, subject_kind=kind, on=on):
+    at = record.occurred_at
+    if not may_read_event(principal, record.type, reps, reports, subject_kind=kind, at=at):
         raise NotFoundError(f"no event has id {event_id}", field="event_id")
     return as_json(record.to_dict())

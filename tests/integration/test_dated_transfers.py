@@ -11,17 +11,21 @@ a fresh replay whatever the day. Both stores, the day injected (`Reports.today`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from api.auth import may_read_event
 from api.pages import views
+from api.tokens import Principal
 from ledger.application import Ledger
+from policies.plan import load_plan
 from projections.disputes import team_on
 from projections.queues import Viewer, WorkQueues
 from projections.runner import verify_views
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, sale, seeded
+from tests.builders import enrol, jsonl, line, sale, seeded, stored_record
+from tests.unit.shapes import plan_toml
 
 TODAY = date(2026, 12, 4)  # in Q4; the move to lead-he is dated 1 March 2027
 MOVE_DAY = date(2027, 3, 1)
@@ -169,3 +173,98 @@ class TestTransfersRecordedOutOfBusinessOrder:
             actor="hr-sync",
         )
         assert _reports(org, Clock(TODAY)).rep("r2").team == "south"
+
+
+MORNING, TRANSFER, EVENING = (f"2026-08-14T{h}:00:00+08:00" for h in ("09", "15", "18"))
+
+
+@pytest.fixture
+def moved_at_noon(ledger: Ledger) -> Ledger:
+    """r1 reports to mgr-a, both managers paid overrides; on 14 August r1 sells
+    at 9:00 (S-am), moves to mgr-b at 15:00 and sells at 18:00 (S-pm); from
+    1 September r1 reports to mgr-c."""
+    seeded(ledger)
+    managers = plan_toml(tail="[override]\nrates = [0.02, 0.01]\n")
+    ledger.publish_plan(
+        load_plan(managers.replace('id = "field-sales"', 'id = "managers"'), "toml"),
+        actor="admin",
+    )
+    ledger.import_lines(
+        jsonl(
+            *(enrol(m, plan_id="managers") for m in ("mgr-a", "mgr-b", "mgr-c")),
+            enrol("r1", manager_id="mgr-a"),
+            sale("S-am", "r1", "10000.00", at=MORNING),
+            _transfer("r1", TRANSFER, manager_id="mgr-b"),
+            sale("S-pm", "r1", "20000.00", at=EVENING),
+            _transfer("r1", "2026-09-01T09:00:00+08:00", manager_id="mgr-c"),
+        ),
+        actor="hr-sync",
+    )
+    return ledger
+
+
+class TestATransferDaysSales:
+    """SPEC §3.1: a sale pays the override of the manager the rep reported to at
+    its moment; whose watch a sale is on — who of the managers the rep left
+    reads it, whose events it is among — is decided by the same instant, not
+    by its day (the day gave the whole transfer day to the new manager: the old
+    one was refused the morning's sale their override rests on, and the new one
+    read a sale that pays them nothing)."""
+
+    def test_each_sale_is_read_by_the_manager_its_override_pays(
+        self, moved_at_noon: Ledger
+    ) -> None:
+        reports = _reports(moved_at_noon, Clock(TODAY))
+        credited = {
+            manager: [
+                step["values"]["credited"]
+                for line_ in reports.statement(manager, "2026-Q3")["lines"]
+                if line_["kind"] == "override"
+                for step in line_["explanation"]
+                if step["code"] == "override_rep"
+            ]
+            for manager in ("mgr-a", "mgr-b")
+        }
+        assert credited == {"mgr-a": ["10000"], "mgr-b": ["20000"]}
+        morning = stored_record(moved_at_noon, "SaleRecorded", sale_id="S-am")
+        evening = stored_record(moved_at_noon, "SaleRecorded", sale_id="S-pm")
+        read = {
+            (manager, record.data["sale_id"]): may_read_event(
+                _manager(manager),
+                record.type,
+                reports.reps_of_event(record),
+                reports,
+                at=record.occurred_at,
+            )
+            for manager in ("mgr-a", "mgr-b")
+            for record in (morning, evening)
+        }
+        assert read == {
+            ("mgr-a", "S-am"): True,
+            ("mgr-a", "S-pm"): False,
+            ("mgr-b", "S-am"): False,
+            ("mgr-b", "S-pm"): True,
+        }
+
+    def test_a_sale_is_among_the_events_of_the_manager_its_override_pays(
+        self, moved_at_noon: Ledger
+    ) -> None:
+        """The managers are reps too (paid overrides): the morning's sale is
+        mgr-a's event, the evening's mgr-b's — as their statements' lines say."""
+        reports = _reports(moved_at_noon, Clock(TODAY))
+        theirs = {
+            sale_id: sorted(
+                set(
+                    reports.reps_of_event(
+                        stored_record(moved_at_noon, "SaleRecorded", sale_id=sale_id)
+                    )
+                )
+                & {"mgr-a", "mgr-b"}
+            )
+            for sale_id in ("S-am", "S-pm")
+        }
+        assert theirs == {"S-am": ["mgr-a"], "S-pm": ["mgr-b"]}
+
+
+def _manager(actor: str) -> Principal:
+    return Principal("t", actor, "manager", None, datetime(2199, 1, 1, tzinfo=UTC))
