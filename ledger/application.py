@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import (
     Future,
     ThreadPoolExecutor,
@@ -320,6 +320,15 @@ class Ledger(Application[UUID]):
     def commit_group(self, prepared: PreparedGroup) -> CommittedGroup:
         """Append a prepared group under the lock (`ledger.ingestion.batch.commit_group`)."""
         return batch.commit_group(self, prepared)
+
+    def note_stored(self, types: Collection[str]) -> None:
+        """After a commit that stored events of ``types``: plan versions it
+        published are read into the plans' cache at once. The cache is read
+        again otherwise only for a plan id it lacks or a warning found against
+        it, so a version published here went unseen by this process's later
+        checks — a score of a KPI the new version drops was said nothing."""
+        if "PlanPublished" in types:
+            self._load_plans()
 
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""

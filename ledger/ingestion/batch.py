@@ -149,6 +149,7 @@ def commit_group(ledger: Ledger, prepared: PreparedGroup) -> CommittedGroup:
                 skipped=len(done) - len(mine),
                 warnings=warnings_of(done),
             )
+        ledger.note_stored({s.type for _, done, _ in staged for s in done if s.stored})
         results = [outcomes[i] for i in range(len(inputs))]
         return CommittedGroup(results, head, (head, prepared.kept) if as_staged else None)
     error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")

@@ -170,6 +170,7 @@ def _import(
         if totals.last is None or not ledger.is_committed(totals.last):
             raise _Interrupted from exc
         # The commit went through; only its reply was lost.
+    ledger.note_stored(totals.types)
     if totals.stored >= _ANALYZE_AFTER:
         analyze = getattr(ledger.chain, "analyze", None)
         if analyze is not None:
@@ -263,6 +264,7 @@ class _Totals:
     last: ChainLink | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     warnings: list[tuple[int, PayWarning]] = field(default_factory=list)
+    types: set[str] = field(default_factory=set)  # of the events stored
     _unsettled: (
         tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]] | None
     ) = None
@@ -272,6 +274,7 @@ class _Totals:
         self.skipped += len(staged) - len(appended)
         if appended:
             self.last = appended[-1]
+            self.types.update(s.type for s in staged if s.stored)
         self.warnings += warnings_of(staged)
         if self.keep_outcomes:
             self.outcomes.extend(outcomes_of(staged, appended))

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
+from ledger.catalogue import EVENT_ADAPTER
 from ledger.errors import BatchRejectedError
 from ledger.results import RecordResult
-from policies.plan import load_plan, plan_document
+from policies.plan import Plan, load_plan, plan_document
 from policies.wording import render_warning
 from projections.runner import verify_views
 from projections.service import Reports
@@ -491,6 +492,35 @@ class TestPlanUnderLoad:
         assert isinstance(published, RecordResult)
         assert isinstance(scored, RecordResult)
         assert (scored.warnings, scored.stored) == ([], 1)
+
+
+class TestAPlanPublishedHere:
+    """A plan version this ledger published is what its next checks say things
+    against: its plans' cache was read again only for a plan id it lacked or a
+    warning found against it, so a KPI the new version drops was said nothing
+    until the process started again (another process's ledger said it)."""
+
+    _DROPS_SATISFACTION = (
+        '[{ kpi = "sales_amount", weight = 0.8 }, { kpi = "market_feedback", weight = 0.2 }]'
+    )
+
+    def test_by_an_import(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(_version_2(self._DROPS_SATISFACTION)), actor="admin")
+        scored = ledger.import_lines(
+            jsonl(_kpi("KpiScored", "customer_satisfaction")), actor="mgr-zhao"
+        )
+        assert [(n, w.code) for n, w in scored.warnings] == [(1, "unknown_kpi")]
+
+    def test_by_a_group_commit(self, ledger: Ledger) -> None:
+        seeded(ledger, "r1")
+        version = _version_2(self._DROPS_SATISFACTION)
+        ledger.publish_plan(Plan.model_validate(version["plan"]), actor="admin")
+        scored = ledger.record(
+            [EVENT_ADAPTER.validate_python(_kpi("KpiScored", "customer_satisfaction"))],
+            actor="mgr-zhao",
+        )
+        assert [(n, w.code) for n, w in scored.warnings] == [(1, "unknown_kpi")]
 
 
 def _reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[str]:
