@@ -37,6 +37,7 @@ __all__ = [
     "check_rep_scope",
     "is_caller",
     "is_self",
+    "later_events_shown",
     "manages",
     "may_read_event",
     "own_rep",
@@ -295,6 +296,20 @@ def trail_events_shown(
         return found
 
     return shown
+
+
+def later_events_shown(
+    principal: Principal, rep_id: str, reports: Reports
+) -> Callable[[EventRecord], bool] | None:
+    """Which of a paid statement's ``later_events`` (the events recorded since
+    that changed what it would pay) are named to the principal: those GET
+    /events would show them, as a diff's causes are (`trail_events_shown`).
+    None — every one — also for finance, whose reads hold every event pay can
+    rest on, and a later event is one (never coaching): a manager the rep left
+    is not named what was recorded since on another's watch."""
+    if principal.role == "finance":
+        return None
+    return trail_events_shown(principal, rep_id, reports)
 
 
 def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:

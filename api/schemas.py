@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from ledger.events import MAX_TEXT_LENGTH  # SPEC §2: text fields, as on import
 from policies.explanation import LineKind
 from projections.audit_check import AuditBundle
-from projections.diff import LineChange, Point, StatementDiff
+from projections.diff import LineChange, Point, StatementDiff, WithheldEvent
 from projections.discipline_history import CaseEntry, CoachingEntry, OverturnedEntry
 from projections.disputes import DisputeRow
 from projections.whatif import (
@@ -180,8 +180,12 @@ class StatementOut(BaseModel):
     correction_to: str | None = Field(
         default=None, description="paid: the period later changes are booked into"
     )
-    later_events: list[LaterEventOut] | None = Field(
-        default=None, description="paid: events recorded since that would have changed it"
+    later_events: list[LaterEventOut | WithheldEvent] | None = Field(
+        default=None,
+        description=(
+            "paid: events recorded since that would have changed it — those its reader "
+            "may read (GET /events), then one {withheld: true} for any others"
+        ),
     )
 
 

@@ -42,7 +42,7 @@ from policies.periods import Period, parse_period, period_of, stored_period
 from policies.plan import Plan
 from projections.balances import period_rows
 from projections.bundle import bundle_document, rep_positions_by_replay
-from projections.diff import EventSummary, StatementDiff, diff_statements
+from projections.diff import EventSummary, StatementDiff, WithheldEvent, diff_statements
 from projections.discipline_history import HistoryEntry, history_entries
 from projections.disputes import DirectoryRow, DisputeRow, RepRow
 from projections.facts import LedgerFacts
@@ -120,6 +120,8 @@ def _carries_in(facts: LedgerFacts, rep_id: str, period: Period) -> bool:
 _PAID_MARK = b'"status":"paid"'
 # What a paid statement states anew rather than repeats from the recorded one.
 _RESTATED = frozenset({"as_of", "chain_head", "status", "sha256"})
+# In every view of a paid statement, and in none of an open one's.
+_LATER_EVENTS = b'"later_events"'
 
 
 def _paid_up_to(claims: Sequence[Claim], position: int) -> list[Claim]:
@@ -498,6 +500,46 @@ class Reports:
                     self._prove_paid(loads_document(cached), rep_id, wanted, translated=False)
                 return cached
         return orjson.dumps(self.statement(rep_id, period, as_of=as_of, locale=locale))
+
+    def later_events_read(
+        self, later: Sequence[Mapping[str, Any]], shown: Callable[[EventRecord], bool]
+    ) -> list[dict[str, Any]] | None:
+        """A paid statement's ``later_events`` as named to a reader whose reads
+        ``shown`` judges (``api.auth.later_events_shown``, GET /events' rule):
+        those it passes, then one `WithheldEvent` for all the others — neither
+        id, type, actor nor time, as a diff withholds a cause; how many is
+        theirs too. An event not found is not named unjudged. None when every
+        one is shown: the statement is served as it is."""
+        positions = [int(e["position"]) for e in later]
+        records = {r.event_id: r for r in self.ledger.read_positions(positions)}
+        named = [
+            dict(e) for e in later if (r := records.get(e["event_id"])) is not None and shown(r)
+        ]
+        if len(named) == len(later):
+            return None
+        return [*named, WithheldEvent().doc()]
+
+    def later_events_withheld(
+        self, body: bytes, shown: Callable[[], Callable[[EventRecord], bool] | None]
+    ) -> bytes:
+        """A statement view as served (``body``: the full view, a page or the
+        summary) with its ``later_events`` as `later_events_read` names them to
+        its reader; the bytes as they are when it names every one.
+
+        ``shown`` (the reader's judge, or None for one whose reads hold every
+        later event) is asked only of a body that has any: an open statement,
+        and any statement read by the rep, finance or their manager today,
+        keeps the stored bytes, undecoded, and so its ETag. The body that
+        withholds some is another, and so is its tag (``api.caching``: the
+        tag is of the bytes answered)."""
+        if _LATER_EVENTS not in body:
+            return body
+        judge = shown()
+        if judge is None:
+            return body
+        doc = loads_document(body)
+        later = self.later_events_read(doc.get("later_events") or [], judge)
+        return body if later is None else orjson.dumps(doc | {"later_events": later})
 
     def _cached_json(self, rep_id: str, period: str) -> bytes | None:
         found = self._cached(rep_id, period)

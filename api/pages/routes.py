@@ -32,6 +32,7 @@ from api.auth import (
     ForbiddenError,
     check_rep_scope,
     is_caller,
+    later_events_shown,
     own_rep,
     require_role,
     trail_events_shown,
@@ -543,13 +544,21 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
             )
         may_dispute = doc.get("status") == "paid" and page.who.role in ROUTE_ROLES["post_dispute"]
         warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
+        # paid and now from every correction (the periods each later event's
+        # went to); the events listed, those the reader may read (as the API)
+        compare = views.paid_vs_now(page.reports, rep_id, doc)
+        later = doc.get("later_events") or []
+        judge = later_events_shown(page.who, rep_id, page.reports) if later else None
+        read = page.reports.later_events_read(later, judge) if judge is not None else None
+        if read is not None:
+            doc["later_events"] = read
         return page.render(
             "statement.html",
             **_of_statement(rep_id, doc),
             warnings=warnings,
             lines=lines,
             ladder=views.tier_ladder(page.ledger, doc),
-            compare=views.paid_vs_now(page.reports, rep_id, doc),
+            compare=compare,
             may_dispute=may_dispute,
         )
 

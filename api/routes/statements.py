@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import check_rep_scope, require_role, trail_events_shown
+from api.auth import check_rep_scope, later_events_shown, require_role, trail_events_shown
 from api.caching import IfNoneMatch, conditional, responses
 from api.deps import (
     BEARER,
@@ -112,6 +112,7 @@ async def get_statement(
         )
         if body is not None:
             _audit_read(principal, rep_id, "statement")
+            body = _as_read_by(principal, reports, rep_id, body)
             return conditional(body, media_type=_JSON, if_none_match=if_none_match)
     body = await run_in_threadpool(
         _statement_json, principal, reports, rep_id, period, view, as_of, locale, offset, limit
@@ -132,8 +133,19 @@ def _statement_json(
 ) -> bytes:
     check_rep_scope(principal, rep_id, reports, period=period)
     _audit_read(principal, rep_id, "statement")
-    return reports.statement_view_json(
+    body = reports.statement_view_json(
         rep_id, period, view=view, as_of=as_of, locale=locale, offset=offset, limit=limit
+    )
+    return _as_read_by(principal, reports, rep_id, body)
+
+
+def _as_read_by(principal: Principal, reports: Reports, rep_id: str, body: bytes) -> bytes:
+    """A statement view as ``principal`` may read it: a paid statement's later
+    events they may not read withheld (`later_events_shown`). Served bytes are
+    shared by every reader (kept, or the read model's), so this is done as
+    they are served; the ETag, the tag of the bytes answered, follows."""
+    return reports.later_events_withheld(
+        body, lambda: later_events_shown(principal, rep_id, reports)
     )
 
 

@@ -9,6 +9,7 @@ decisions were made on them), and nothing later."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -71,7 +72,14 @@ class Served:
 def served(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
     """r1 and r2 in east under mgr-zhao; r1's move to north under lead-he is
     recorded today (4 December 2026), dated 1 March 2027."""
-    ledger = moved_ahead(make_ledger())
+    with serving(moved_ahead(make_ledger()), db_url) as found:
+        yield found
+
+
+@contextmanager
+def serving(ledger: Ledger, db_url: str) -> Iterator[Served]:
+    """The API over ``ledger`` (on ``db_url``) on 4 December 2026, with a token
+    for each of `WHO`."""
     Reports(ledger).catch_up()
     store = TokenStore(ledger, SECRET)
     tokens = {name: store.create(actor=a, role=r)[0] for name, (a, r) in WHO.items()}

@@ -1,0 +1,104 @@
+"""SPEC §4 and §5 over HTTP, on both stores: a paid statement's ``later_events``
+name to each reader only the events GET /events would show them — a manager
+a rep left still reads the periods they managed, but not what was recorded
+since on another manager's watch: it is withheld, as a diff's cause is. The
+body differs by reader, and so does its ETag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from projections.service import Reports
+from tests.api.test_dated_transfers_http import Served, serving
+from tests.builders import enrol, jsonl, line, pay_period, sale, seeded, stored_record
+
+Q3 = "/reps/r1/statements/2026-Q3"
+
+
+@pytest.fixture
+def moved(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
+    """r1, lead-he's, sold S1 in July; Q3 is paid. Then r1 moved to mgr-zhao
+    on 1 October, S1 was cancelled on the 10th (inside the window: mgr-zhao's
+    watch, recorded by crm-late), and a sale of 20 September (lead-he's
+    watch) was recorded late, by crm-sync: both change what Q3 would pay."""
+    ledger = seeded(make_ledger(), "lead-he", "mgr-zhao")
+    ledger.import_lines(
+        jsonl(enrol("r1", team="north", manager_id="lead-he"), sale("S1", "r1", "10000.00")),
+        actor="hr-sync",
+    )
+    reports = Reports(ledger)
+    reports.catch_up()
+    pay_period(reports, "2026-Q3")
+    october = "2026-10-01T09:00:00+08:00"
+    transfer = line("RepTransferred", at=october, rep_id="r1", manager_id="mgr-zhao")
+    late = sale("S2", "r1", "4000.00", at="2026-09-20T10:00:00+08:00")
+    cancel = line(
+        "SaleCancelled",
+        at="2026-10-10T10:00:00+08:00",
+        actor="crm-late",
+        sale_id="S1",
+        reason="returned",
+    )
+    for event in (transfer, late, cancel):
+        ledger.import_lines(jsonl(event), actor=event["actor"])
+    with serving(ledger, db_url) as served:
+        yield served
+
+
+def _later(served: Served, who: str, url: str = Q3) -> list[dict[str, Any]]:
+    answer = served.get(url, who)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "paid"
+    return list(answer.json()["later_events"])
+
+
+def test_a_former_manager_is_not_named_a_later_event_of_another_managers_watch(
+    moved: Served,
+) -> None:
+    """lead-he still reads r1's Q3 (they managed it), and is named the late
+    sale of their watch, but not the cancellation recorded on mgr-zhao's
+    (GET /events: 404): not its id, type, actor or time — one withheld mark
+    says there is more. mgr-zhao and finance are named both. Every reader
+    was named both."""
+    app: Any = moved.client.app
+    ledger: Ledger = app.state.ledger
+    cancelled = stored_record(ledger, "SaleCancelled", sale_id="S1").event_id
+    late = stored_record(ledger, "SaleRecorded", sale_id="S2").event_id
+    assert moved.get(f"/events/{cancelled}", "he").status_code == 404
+    assert moved.get(f"/events/{late}", "he").status_code == 200
+    for who in ("zhao", "fin"):
+        named = {(e["event_id"], e["actor"]) for e in _later(moved, who)}
+        assert named == {(late, "crm-sync"), (cancelled, "crm-late")}, who
+    theirs = _later(moved, "he")
+    assert [e.get("event_id") for e in theirs] == [late, None]
+    assert theirs[-1] == {"withheld": True}
+    for url in (Q3, f"{Q3}?view=summary", f"{Q3}?offset=0&limit=5"):
+        body = moved.get(url, "he").text
+        assert "crm-late" not in body, url
+        assert cancelled not in body, url
+    assert "crm-late" in moved.page("/app/reps/r1/statements/2026-Q3", "zhao").text
+    page = moved.page("/app/reps/r1/statements/2026-Q3", "he")
+    assert page.status_code == 200, page.text
+    assert "crm-late" not in page.text
+    assert "crm-sync" in page.text
+
+
+def test_the_etag_is_the_readers_body(moved: Served) -> None:
+    """Each reader's bytes have their own tag (a strong tag of the body
+    served): lead-he holding finance's copy is sent their own, not a 304;
+    holding their own, a 304."""
+    finance = moved.get(Q3, "fin")
+    theirs = moved.get(Q3, "he")
+    assert finance.headers["ETag"] != theirs.headers["ETag"]
+    for held, status in ((finance, 200), (theirs, 304)):
+        headers = {
+            "Authorization": f"Bearer {moved.tokens['he']}",
+            "If-None-Match": held.headers["ETag"],
+        }
+        again = moved.client.get(Q3, headers=headers)
+        assert again.status_code == status
+    assert moved.get(Q3, "he").content == theirs.content, "reproducible"
