@@ -142,6 +142,12 @@ class Receipt:
         happens at most once to its stream (`LedgerAggregate.record_once`: a
         cancellation, an overturning, a departure), which no later event
         corrects — the refusal says when it was recorded and that it stands.
+
+        Otherwise the refusal serves whoever sends the key, and says nothing of
+        the stored fact: its writer may correct it with a later event, while
+        another (a manager under the id of another team's target, which they
+        may not read) cannot, and needs an id of their own — the id is taken,
+        which a natural key cannot keep from anyone who tries it.
         """
         if self.content_sha256 == content_sha256:
             return True
@@ -153,8 +159,9 @@ class Receipt:
                 field=field,
             )
         raise ConflictError(
-            f"{key} is already stored with other content; correct it with a "
-            "later event instead of re-sending it",
+            f"{key} is already stored with other content, and an id names one fact: "
+            "that fact is corrected by a later event, not re-sent; another fact needs "
+            "an id of its own",
             field=field,
         )
 

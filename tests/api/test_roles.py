@@ -497,6 +497,32 @@ class TestObjectLevel:
         for theirs in ("case", "rep-chen", "red_line", "false-expense", "3200"):
             assert theirs not in answer.text.replace("CASE-201", ""), theirs
 
+    def test_an_id_another_team_took_is_refused_with_a_way_forward(self, api: Api) -> None:
+        """lead-he sets a target for their rep-sun under T-LI-Q3, the id of
+        mgr-zhao's target for rep-li, which lead-he may not read (GET /events:
+        404): SPEC §2's conflict says the id is taken and nothing of the fact
+        it names, and — since lead-he cannot correct mgr-zhao's target — that
+        another fact needs an id of its own. mgr-zhao, re-sending their target
+        changed, is told a fact is corrected by a later event. Both were told
+        to "correct it with a later event"."""
+        target = demo_event("TargetSet", target_id="T-LI-Q3", rep_id="rep-sun", period="2027-01")
+        target |= {"kpi": "sales_amount", "value": "1000.00", "reason": "next year"}
+        answer = api.client.post("/events", json=target, headers=api.as_("lead"))
+        assert answer.status_code == 409, answer.text
+        (error,) = answer.json()["errors"]
+        assert error["field"] == "target_id"
+        assert "an id of its own" in error["reason"]
+        assert "correct it" not in error["reason"]
+        stored = stored_record(api.ledger, "TargetSet", target_id="T-LI-Q3")
+        seen = api.client.get(f"/events/{stored.event_id}", headers=api.as_("lead"))
+        assert seen.status_code == 404
+        for theirs in ("rep-li", stored.actor, stored.data["value"], "2026-Q3"):
+            assert theirs not in answer.text, theirs
+        changed = target | {"rep_id": "rep-li", "period": "2026-Q3"}
+        again = api.client.post("/events", json=changed, headers=api.as_("manager"))
+        assert again.status_code == 409, again.text
+        assert "corrected by a later event" in again.json()["errors"][0]["reason"]
+
     def test_a_manager_records_nothing_for_themselves(self, api: Api) -> None:
         """Reading their own pay is not managing it: a score or a target for
         themselves is still refused."""

@@ -113,6 +113,7 @@ class TestImport:
         assert error.status == "conflict"
         assert [(e.line, e.field) for e in error.errors] == [(2, "sale_id")]
         assert "other content" in error.errors[0].reason
+        assert "another fact needs an id of its own" in error.errors[0].reason
 
     def test_a_reps_id_in_another_spelling_is_no_second_rep(self, ledger: Ledger) -> None:
         """``Lead-He`` beside rep ``lead-he`` (stored, or earlier in the same
