@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.auth import SUBJECT_DECIDERS, require_role
@@ -23,13 +23,14 @@ from api.pages.i18n import words
 from api.pages.routes import Page, noted_redirect, page_of, serve, serve_form, typed_amount
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
-from api.routes.payouts import post_pay
+from api.routes.payouts import csv_media_type, post_pay
 from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn, ResolutionIn
 from ledger.errors import InvalidInputError, NotFoundError
 from policies.money import check_money
 from policies.periods import parse_period
 from projections.approvals import PendingRow
+from projections.payroll import CSV_ENCODINGS
 from projections.queues import WorkQueues
 from service import check_resolution
 
@@ -178,14 +179,20 @@ def rejection_problem(page: Page, form: dict[str, str]) -> str | None:
 
 @router.get("/runs/{run_id}/export.csv")
 def export(run_id: str, request: Request) -> Response:
-    """The run's payroll file, as `GET /payouts/runs/{run_id}/export.csv` gives it."""
+    """The run's payroll file, as `GET /payouts/runs/{run_id}/export.csv` gives
+    it (``?encoding=utf-8-sig``: the file for Excel, as the API's)."""
 
     def build(page: Page) -> Response:
         require_role(page.who, "get_export")
-        body = page.reports.export_csv(run_id)
-        return PlainTextResponse(
-            body,
-            media_type="text/csv",
+        encoding = request.query_params.get("encoding", "utf-8")
+        if encoding not in CSV_ENCODINGS:
+            raise InvalidInputError(
+                f"encoding: {encoding[:40]!r} is none of {', '.join(CSV_ENCODINGS)}",
+                field="encoding",
+            )
+        return Response(
+            page.reports.export_file(run_id, "csv", encoding=encoding),
+            media_type=csv_media_type(encoding),
             headers={"content-disposition": f'attachment; filename="{run_id}.csv"'},
         )
 

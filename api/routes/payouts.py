@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from api.auth import require_role
@@ -12,12 +12,27 @@ from api.caching import IfNoneMatch, conditional, responses
 from api.deps import Caller, IdempotencyKey, ReportsDep, UseCasesDep
 from api.routes.events import _ERRORS, as_json, posted, record_out
 from api.schemas import RecordOut, RunCreatedOut
-from projections.payroll import XLSX_MEDIA_TYPE
+from projections.payroll import XLSX_MEDIA_TYPE, CsvEncoding
 
-__all__ = ["router"]
+__all__ = ["CsvEncodingQuery", "csv_media_type", "router"]
 
 router = APIRouter(tags=["payouts"])
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# The CSV's ``encoding``, as the CLI's ``--encoding`` names it (`projections.payroll`).
+CsvEncodingQuery = Annotated[
+    CsvEncoding,
+    Query(
+        description="The CSV's encoding: utf-8 (the default, what payroll systems read), "
+        'utf-8-sig (Excel\'s "CSV UTF-8": a byte-order mark, so Excel shows Chinese names) '
+        "or gb18030 (Excel's CSV on Chinese Windows).",
+    ),
+]
+
+
+def csv_media_type(encoding: CsvEncoding) -> str:
+    """The Content-Type of a CSV in ``encoding``: utf-8-sig is UTF-8 (its mark
+    is the body's first character, not another charset)."""
+    return f"text/csv; charset={'utf-8' if encoding == 'utf-8-sig' else encoding}"
 
 
 @router.post(
@@ -43,45 +58,40 @@ def post_pay(run_id: str, principal: Caller, service: UseCasesDep) -> RecordOut:
     return record_out(service.pay_run(run_id, actor=principal.actor))
 
 
-def _export_route(fmt: Literal["csv", "xlsx"], media_type: str, name: str, doc: str) -> None:
-    """``GET /payouts/runs/{run_id}/export.<fmt>``: a run's payroll file, the same
-    bytes for the same run (ETag, and 304 for If-None-Match naming it)."""
+_CSV_ANSWERS = {**_ERRORS, **responses(CSV_MEDIA_TYPE, schema=False)}
+_XLSX_ANSWERS = {**_ERRORS, **responses(XLSX_MEDIA_TYPE, schema=False)}
 
-    def get_export(
-        run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
-    ) -> Response:
-        require_role(principal, name)
-        # a workbook is a download; the CSV is read where it opens, as before
-        save = {"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'}
-        return conditional(
-            reports.export_file(run_id, fmt),
-            media_type=media_type,
-            if_none_match=if_none_match,
-            headers=save if fmt == "xlsx" else None,
-        )
 
-    get_export.__doc__ = doc
-    router.add_api_route(
-        f"/payouts/runs/{{run_id}}/export.{fmt}",
-        get_export,
-        methods=["GET"],
-        name=name,
-        response_class=Response,
-        responses={**_ERRORS, **responses(media_type, schema=False)},
+@router.get("/payouts/runs/{run_id}/export.csv", response_class=Response, responses=_CSV_ANSWERS)
+def get_export(
+    run_id: str,
+    principal: Caller,
+    reports: ReportsDep,
+    encoding: CsvEncodingQuery = "utf-8",
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The payroll file of a run, with each statement's hash and the chain head
+    (CSV in ``encoding``: UTF-8 without a byte-order mark unless asked
+    otherwise; ETag, and 304 for If-None-Match naming it)."""
+    require_role(principal, "get_export")
+    # read where it opens, as before; its tag is of its encoding's bytes
+    return conditional(
+        reports.export_file(run_id, "csv", encoding=encoding),
+        media_type=csv_media_type(encoding),
+        if_none_match=if_none_match,
     )
 
 
-_export_route(
-    "csv",
-    CSV_MEDIA_TYPE,
-    "get_export",
-    """The payroll file of a run, with each statement's hash and the chain head
-    (UTF-8 CSV; ETag, and 304 for If-None-Match naming it).""",
-)
-_export_route(
-    "xlsx",
-    XLSX_MEDIA_TYPE,
-    "get_export_xlsx",
+@router.get("/payouts/runs/{run_id}/export.xlsx", response_class=Response, responses=_XLSX_ANSWERS)
+def get_export_xlsx(
+    run_id: str, principal: Caller, reports: ReportsDep, if_none_match: IfNoneMatch = None
+) -> Response:
     """The payroll file of a run as an xlsx workbook (the CSV's columns),
-    reproducible (ETag, and 304 for If-None-Match naming it).""",
-)
+    reproducible (ETag, and 304 for If-None-Match naming it)."""
+    require_role(principal, "get_export_xlsx")
+    return conditional(  # a download, in no encoding but its own
+        reports.export_file(run_id, "xlsx"),
+        media_type=XLSX_MEDIA_TYPE,
+        if_none_match=if_none_match,
+        headers={"Content-Disposition": f'attachment; filename="{run_id}.xlsx"'},
+    )

@@ -256,6 +256,7 @@ BAD_VALUES = {
     "from": Ask("x", 422),
     "to": Ask("y", 422),
     "anchor": Ask("zz", 422),
+    "encoding": Ask("latin-1", 422),
     "team": Ask("", None),  # any team: none of that name is an empty list
     "rep_id": Ask("no rep", None),
     "run_id": Ask("no run", None),

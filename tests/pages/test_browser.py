@@ -176,9 +176,10 @@ _LEFTOVER_JS = """() => {
   }
   return out.join(' ');
 }"""
-# Ids, codes and units that are not words: rep and run ids, periods, currency codes.
+# Ids, codes and units that are not words: rep and run ids, periods, currency
+# codes; and names of formats and programs, which Chinese writes as they are.
 _NOT_WORDS = re.compile(
-    r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|v\d+)"
+    r"(?:[A-Za-z]+(?:-[A-Za-z0-9]+)+|20\d\d-Q\d|20\d\d-\d\d|CNY|UTC|API|CSV|Excel|v\d+)"
 )
 
 

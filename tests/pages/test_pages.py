@@ -7,6 +7,7 @@ The same pages in a real browser: `tests/pages/test_browser.py`."""
 
 from __future__ import annotations
 
+import codecs
 import html as html_text
 import json
 import re
@@ -1216,6 +1217,30 @@ class TestPayouts:
         assert page.status_code == 200
         assert page.text == api.text
         assert page.headers["content-type"].startswith("text/csv")
+
+    def test_a_link_exports_the_csv_for_excel(self, site: Site) -> None:
+        """Beside the plain file, the file for Excel (its "CSV UTF-8": a
+        byte-order mark, so Excel shows Chinese names), as the API's
+        ``?encoding=utf-8-sig``; another encoding is refused, naming it."""
+        site.sign_in("fin-amy", "finance")
+        run_id = site.demo.run_id
+        html = site.client.get("/app/payouts").text
+        link = f"/app/payouts/runs/{run_id}/export.csv?encoding=utf-8-sig"
+        assert f'<a href="{link}" aria-label="{WORDS["en"]["export_excel"]} {run_id}">' in html
+        page = site.client.get(link)
+        api = site.client.get(
+            f"/payouts/runs/{run_id}/export.csv",
+            params={"encoding": "utf-8-sig"},
+            headers=site.bearer(),
+        )
+        assert page.status_code == 200
+        assert page.content == api.content
+        assert page.content.startswith(codecs.BOM_UTF8)
+        assert page.headers["content-type"] == "text/csv; charset=utf-8"
+        assert page.headers["content-disposition"] == f'attachment; filename="{run_id}.csv"'
+        refused = site.client.get(f"/app/payouts/runs/{run_id}/export.csv?encoding=latin-1")
+        assert refused.status_code == 422
+        assert "encoding: &#39;latin-1&#39; is none of utf-8, utf-8-sig, gb18030" in refused.text
 
     def test_an_approval_through_the_queue(self, site: Site) -> None:
         """rep-wang's pending target change is in finance's queue; approving it
