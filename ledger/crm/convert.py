@@ -287,6 +287,8 @@ class _Reader:
         if column is None or column in self.columns:
             return
         found = self.table.columns(column)
+        if len(found) == 1 and self._hidden(name, found[0]):
+            return
         if len(found) == 1:
             self.columns[column] = found[0]
             return
@@ -305,6 +307,27 @@ class _Reader:
                 f"lacks (it has {shown})"
             )
         self.errors.append(RowError((self.table.header_row,), None, reason))
+
+    def _hidden(self, name: str, column: Column) -> bool:
+        """Whether ``column`` (the mapping's ``name`` reads it) is hidden in the
+        workbook and not said to be read so (``hidden_columns``): then one
+        error, row of the header, for none of its cells is what a user sees."""
+        if column.index not in self.table.hidden_columns:
+            return False
+        if column.name in {h.strip() for h in self.mapping.hidden_columns}:
+            return False
+        self.errors.append(
+            RowError(
+                (self.table.header_row,),
+                column,
+                f"the mapping's {name} reads this column, which is hidden in the workbook "
+                "(hidden, in a collapsed group, or its width set to 0), so whether it is "
+                "meant cannot be told; show the column (unhide it) or delete it, save, and "
+                "import it again, or say in the mapping that it is read though hidden: "
+                f"hidden_columns = [{json.dumps(column.name, ensure_ascii=False)}]",
+            )
+        )
+        return True
 
     def text(self, row: Row, spec: FieldMap | None, name: str) -> tuple[str | None, Cell]:
         """A field's text for a row (None: empty and no default), and its cell."""

@@ -24,7 +24,9 @@ to compute them all on opening (``fullCalcOnLoad``) — is no empty cell (nor a
 to refuse where it reads them; so too a cell showing an error (``#N/A``) and a
 cell that merged cells cover (its value shows in the range's first cell only).
 A row hidden in the workbook (a filter, a collapsed group, a height of 0)
-says so (`Row.hidden`): whether it is meant cannot be told. A header of two
+says so (`Row.hidden`): whether it is meant cannot be told; so does a hidden
+column (``hidden``, a collapsed group, a width of 0: `Sheet.hidden_columns`),
+for the conversion to refuse where the mapping reads one. A header of two
 rows is read by its last (``header_row``), a column merged down through it
 named as the sheet shows it; a merge reaching down from the header row
 into a row that holds text (the header read by its first row) is refused. Which parts hold the
@@ -174,6 +176,9 @@ class Sheet(Protocol):
     @property
     def header_row(self) -> int: ...
 
+    @property
+    def hidden_columns(self) -> frozenset[int]: ...
+
     def columns(self, name: str) -> tuple[Column, ...]: ...
 
 
@@ -185,6 +190,8 @@ class Table:
     header_row: int
     rows: tuple[Row, ...]
     encoding: str | None  # CSV: the encoding it was read in
+    # xlsx: the 0-based columns the workbook hides (`_Marks.column_hidden`)
+    hidden_columns: frozenset[int] = frozenset()
 
     def columns(self, name: str) -> tuple[Column, ...]:
         return _columns(self.header, name)
@@ -200,6 +207,8 @@ class Export:
     encoding: str | None  # CSV: the encoding it is read in
     rows: Iterator[Row]
     _close: Callable[[], None] = field(repr=False)
+    # xlsx: the 0-based columns of the header the workbook hides
+    hidden_columns: frozenset[int] = frozenset()
 
     def columns(self, name: str) -> tuple[Column, ...]:
         return _columns(self.header, name)
@@ -242,7 +251,8 @@ def read_table(path: Path, **options: Unpack[ReadOptions]) -> Table:
     """The export at ``path`` as a `Table`, held whole (read as `open_export`
     reads it)."""
     with closing(open_export(path, **options)) as export:
-        return Table(export.header, export.header_row, tuple(export.rows), export.encoding)
+        rows = tuple(export.rows)
+        return Table(export.header, export.header_row, rows, export.encoding, export.hidden_columns)
 
 
 def open_export(
@@ -263,6 +273,7 @@ def open_export(
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ReadError(f"{path.name}: a CRM export is .csv or .xlsx, not {suffix or 'no suffix'}")
+    hidden: set[int] = set()  # xlsx: filled as its sheet is opened, before its rows
     try:
         if suffix == ".csv":
             with path.open("rb") as raw:
@@ -270,10 +281,10 @@ def open_export(
             records = _csv_records(path, str(used), delimiter)
         else:
             used = None
-            records = _xlsx_records(path, sheet, header_row)
+            records = _xlsx_records(path, sheet, header_row, hidden)
         # a CSV's cells are placed by its delimiters: one too many shifts them
         delimited = delimiter if suffix == ".csv" else None
-        return _export(_readable(path, records), header_row, used, delimited)
+        return _export(_readable(path, records), header_row, used, delimited, hidden)
     except OSError as exc:
         raise ReadError(_unreadable(path, exc)) from None
 
@@ -495,7 +506,11 @@ def _workbook(archive: zipfile.ZipFile) -> _Workbook:
     return _Workbook(tuple(sheets), frozenset({p for _, p, _ in sheets} | strings), stale)
 
 
-def _xlsx_records(path: Path, sheet: str | None, header_row: int) -> _Records:
+def _xlsx_records(
+    path: Path, sheet: str | None, header_row: int, hidden_columns: set[int]
+) -> _Records:
+    """The rows of an xlsx sheet as records; ``hidden_columns`` filled, before
+    the first, with the header's columns the sheet hides."""
     from openpyxl import load_workbook  # noqa: PLC0415 - only xlsx imports pay for it
 
     try:
@@ -531,6 +546,7 @@ def _xlsx_records(path: Path, sheet: str | None, header_row: int) -> _Records:
             elif number == header_row:
                 texts = marks.header(texts)
                 width = len(texts)
+                hidden_columns.update(i for i in range(width) if marks.column_hidden(i))
             unreadable = _unreadable_cells(cells, as_written, stale=workbook.stale)
             if number != header_row and (unreadable or any(t.strip() for t in texts)):
                 # (a blank row is no row, whatever merged cells cover of it)
@@ -572,13 +588,17 @@ def _unreadable_cells(
     return tuple(sorted(found))
 
 
-_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell|sheetFormatPr)(?=[\s/>])([^>]*)>")
+_TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell|sheetFormatPr|col)(?=[\s/>])([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 
 
 class _Marks:
-    """A sheet's hidden rows and merged ranges, found in its XML as it is
-    inflated a block at a time (`_bounded_runs`).
+    """A sheet's hidden rows and columns and merged ranges, found in its XML as
+    it is inflated a block at a time (`_bounded_runs`).
+
+    A column is hidden as Excel hides it: a ``<col>`` range's ``hidden``
+    attribute (hidden, or in a collapsed group) or a width of 0 (dragged
+    shut) — a column the user cannot see, read as the amount or the date.
 
     A row is hidden by its ``hidden`` attribute (a filter, a collapsed group)
     or by a height of 0 (``ht="0"``, dragged shut or set so by a program:
@@ -589,6 +609,7 @@ class _Marks:
     def __init__(self) -> None:
         self.hidden: set[int] = set()
         self.merged: list[tuple[int, int, int, int]] = []  # columns and rows, from 1
+        self.hidden_columns: list[tuple[int, int]] = []  # ranges of columns, from 1
         self._row = 0  # the last row seen: a row may leave its number out
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
         self._zero_height = False  # rows are hidden unless given a height
@@ -644,6 +665,8 @@ class _Marks:
                     self.hidden.add(self._row)
             elif tag[1] == b"sheetFormatPr":
                 self._zero_height = attributes.get(b"zeroHeight") in {b"1", b"true"}
+            elif tag[1] == b"col":
+                self._col(attributes)
             elif ref := attributes.get(b"ref"):
                 from openpyxl.utils.cell import range_boundaries  # noqa: PLC0415 - as above
 
@@ -651,6 +674,18 @@ class _Marks:
                 if low_col and low_row and high_col and high_row:
                     self.merged.append((low_col, low_row, high_col, high_row))
         self._carry = data[cut:]
+
+    def _col(self, attributes: dict[bytes, bytes]) -> None:
+        """A ``<col min max>`` range, kept when it hides its columns."""
+        low, high = attributes.get(b"min", b""), attributes.get(b"max", b"")
+        if not (low.isdigit() and high.isdigit()):
+            return
+        if attributes.get(b"hidden") in {b"1", b"true"} or _height(attributes.get(b"width")) == 0:
+            self.hidden_columns.append((int(low), int(high)))
+
+    def column_hidden(self, index: int) -> bool:
+        """Whether the 0-based column ``index`` is hidden."""
+        return any(low <= index + 1 <= high for low, high in self.hidden_columns)
 
     def _row_hidden(self, attributes: dict[bytes, bytes]) -> bool:
         hidden = attributes.get(b"hidden")
@@ -683,7 +718,8 @@ class _Marks:
 
 
 def _height(text: bytes | None) -> Decimal | None:
-    """A row's ``ht`` in points (None: none, or none that reads as one)."""
+    """A row's ``ht`` in points, or a column's ``width`` in characters (None:
+    none, or none that reads as one)."""
     try:
         height = Decimal(text.decode("ascii")) if text else None
     except (InvalidOperation, UnicodeDecodeError):
@@ -793,12 +829,17 @@ def _overflow(header: tuple[str, ...], cells: tuple[str, ...], delimiter: str | 
 
 
 def _export(
-    records: _Records, header_row: int, encoding: str | None, delimiter: str | None = None
+    records: _Records,
+    header_row: int,
+    encoding: str | None,
+    delimiter: str | None = None,
+    hidden: set[int] | None = None,
 ) -> Export:
     """The header of ``records`` read, the rows under it left to stream. A
     missing header is refused once the rest is read: a record that is not CSV
     further on is named first, as when the file was read whole. ``delimiter``
-    (a CSV's): a row with cells past the header's says why (`_overflow`)."""
+    (a CSV's): a row with cells past the header's says why (`_overflow`).
+    ``hidden``: the header's hidden columns, known once it is read."""
     header: tuple[str, ...] | None = None
     named: _Unreadable = ()  # the header's cells that cannot be read
     for number, cells, unreadable, _ in records:
@@ -819,4 +860,4 @@ def _export(
         for number, cells, unreadable, hidden in records
         if unreadable or any(c.strip() for c in cells)
     )
-    return Export(header, header_row, encoding, rows, records.close)
+    return Export(header, header_row, encoding, rows, records.close, frozenset(hidden or ()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 from tests.builders import ROOT, run_cli, with_sheets_edited
 
@@ -15,6 +17,21 @@ def _demo(tmp_path: Path) -> str:
     demo = run_cli("demo", "--json", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     return str(json.loads(demo.stdout)["paid"]["run_id"])
+
+
+def _hubspot_edited(tmp_path: Path, old: bytes, new: bytes) -> CompletedProcess[Any]:
+    """The HubSpot sample, ``old`` in its sheet's XML made ``new``, imported
+    into the demo: refused (exit 1), its answer for the test to read."""
+
+    def edit(xml: bytes) -> bytes:
+        assert old in xml
+        return xml.replace(old, new, 1)
+
+    _demo(tmp_path)
+    path = with_sheets_edited(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", edit)
+    result = run_cli("import", str(path), "--mapping", str(CRM / "hubspot.toml"), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    return result
 
 
 class TestCrmImport:
@@ -87,20 +104,23 @@ class TestCrmImport:
     def test_merged_cells_exit_1_naming_the_range(self, tmp_path: Path) -> None:
         """The HubSpot sample with its rows 2 and 3's amounts merged (E3's
         value no longer shown): row 3 is named with the range, nothing stored."""
-
-        def merged(xml: bytes) -> bytes:
-            merge = b'</sheetData><mergeCells count="1"><mergeCell ref="E2:E3"/></mergeCells>'
-            return xml.replace(b"</sheetData>", merge, 1)
-
-        _demo(tmp_path)
-        path = with_sheets_edited(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", merged)
-        result = run_cli("import", str(path), "--mapping", str(CRM / "hubspot.toml"), cwd=tmp_path)
-        assert result.returncode == 1, result.stderr
+        merge = b'</sheetData><mergeCells count="1"><mergeCell ref="E2:E3"/></mergeCells>'
+        result = _hubspot_edited(tmp_path, b"</sheetData>", merge)
         assert "1 bad row(s); nothing was stored" in result.stderr
         assert (
             'row 3, column "Amount" (E): sale.amount: the cell is one of the merged cells E2:E3,'
             in result.stderr
         )
+
+    def test_a_hidden_column_exits_1_naming_it(self, tmp_path: Path) -> None:
+        """The HubSpot sample with its Amount column (E) dragged shut: refused
+        at the header, naming the column and the mapping's key, nothing stored."""
+        cols = b'<cols><col min="5" max="5" width="0" customWidth="1"/></cols><sheetData>'
+        result = _hubspot_edited(tmp_path, b"<sheetData>", cols)
+        assert "nothing was stored" in result.stderr
+        said = 'row 1, column "Amount" (E): the mapping\'s sale.amount reads this column, which'
+        assert said in result.stderr
+        assert 'hidden_columns = ["Amount"]' in result.stderr
 
     def test_usage_errors(self, tmp_path: Path) -> None:
         """A CSV needs its mapping; a mapping that does not validate names its key."""

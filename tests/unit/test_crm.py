@@ -606,6 +606,50 @@ class TestXlsxLayout:
         assert reason.startswith("the row is hidden in the workbook")
         assert "its height set to 0" in reason
 
+    @pytest.mark.parametrize(
+        ("cols", "hidden"),
+        [
+            (b'<col min="3" max="3" hidden="1" width="9" customWidth="1"/>', ["Amount"]),
+            (b'<col min="3" max="3" width="0" customWidth="1"/>', ["Amount"]),
+            (b'<col min="3" max="3" width="0.0"/>', ["Amount"]),
+            (
+                b'<col min="2" max="4" hidden="true" outlineLevel="1" collapsed="1"/>',
+                ["Date", "Amount", "Owner"],
+            ),
+        ],
+        ids=["hidden", "width-0", "width-0.0", "collapsed-group"],
+    )
+    def test_a_hidden_column_the_mapping_reads_is_refused_naming_it(
+        self, tmp_path: Path, cols: bytes, hidden: list[str]
+    ) -> None:
+        """Column C (Amount), hidden or dragged shut, was read unseen as the
+        amount: it is refused once, at the header, naming the column and the
+        key that reads it anyway (``hidden_columns``)."""
+        path, book = _book(tmp_path, self.S1, self.S2)
+
+        def hide(data: bytes) -> bytes:
+            assert b"<sheetData" in data
+            return data.replace(b"<sheetData", b"<cols>" + cols + b"</cols><sheetData", 1)
+
+        shut = with_sheets_edited(_save(path, book), tmp_path / "hidden.xlsx", hide)
+        named = _named(shut, BASE)
+        assert [(rows, column) for rows, column, _ in named] == [((1,), c) for c in hidden]
+        _, _, reason = named[hidden.index("Amount")]
+        assert reason.startswith(
+            "the mapping's sale.amount reads this column, which is hidden in the workbook"
+        )
+        assert reason.endswith('hidden_columns = ["Amount"]')
+        said = ", ".join(f'"{c}"' for c in hidden)
+        read = BASE.replace('name = "test"', f'name = "test"\nhidden_columns = [{said}]')
+        assert [x["amount"] for x in _lines(shut, read)] == ["100", "200"]
+
+    def test_a_hidden_column_the_mapping_does_not_read_is_read_past(self, tmp_path: Path) -> None:
+        path, book = _book(tmp_path, self.S1, self.S2)
+        book.active.column_dimensions["E"].hidden = True  # type: ignore[union-attr]
+        assert [x["sale_id"] for x in _lines(_save(path, book), BASE)] == ["S-1", "S-2"]
+        [(rows, column, _)] = _named(path, self.DEFAULTED)
+        assert (rows, column) == ((1,), "Product")
+
     def test_a_header_of_two_rows_is_read_by_its_last(self, tmp_path: Path) -> None:
         """A header of two rows (a group title over Amount and Currency, the
         other columns merged down through both): read by its last row, a
