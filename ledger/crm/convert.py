@@ -60,6 +60,7 @@ _DELIMITERS = (",", ";", "\t", "|")  # as CSV exports are delimited
 _NOT_A_NUMBER = re.compile(r"[^0-9.,\s'+-]")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]{1,2}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _HIDDEN = (
     "the row is hidden in the workbook (filtered out, in a collapsed group, or its height "
     "set to 0), so whether it is meant cannot be told; show it (clear the filter, or unhide "
@@ -373,7 +374,8 @@ class _Reader:
     def money(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
         """The amount as decimal text; the mapping's thousands separator taken
         out only where it groups thousands (``12,345.50``): ``1234,50`` — a
-        decimal comma — or ``1,23,4.50`` is a bad row, never 123450.00."""
+        decimal comma — or ``1,23,4.50`` is a bad row, never 123450.00. With
+        the mapping's ``decimal_separator = ","``, `_decimal_comma`."""
         value, cell = self.required(row, spec, name)
         text = value.strip()
         separator = self.mapping.thousands_separator
@@ -384,6 +386,8 @@ class _Reader:
                 "or other text is in the amount; export amounts as numbers (the currency "
                 "is a column of its own, or the mapping's currency)",
             )
+        if self.mapping.decimal_separator == ",":
+            return _decimal_comma(value, text, separator, cell, name), cell
         if not separator:
             if _GROUPED.fullmatch(text):
                 raise _Bad(
@@ -395,15 +399,17 @@ class _Reader:
                 raise _Bad(
                     cell,
                     f'{name}: "{value}" has a decimal comma; amounts are read with a decimal '
-                    'point ("1234.50"): export them so',
+                    'point ("1234.50"): export them so, or set decimal_separator = "," in the '
+                    "mapping",
                 )
             return text, cell
         plain = ungrouped(text, separator)
         if plain is None:
+            comma = ', or set decimal_separator = "," in the mapping' if "," in text else ""
             raise _Bad(
                 cell,
                 f'{name}: "{value}" does not group thousands by {separator!r} '
-                f'(like 12{separator}345.50); a decimal point is "."',
+                f'(like 12{separator}345.50); a decimal point is "."{comma}',
             )
         return plain, cell
 
@@ -413,6 +419,36 @@ class _Reader:
         if not _PERCENT.fullmatch(text):  # digits, a point: no exponent (1E+999999999)
             raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"')
         return _plain(Decimal(text) / _HUNDRED), cell  # exact: a shift of the point
+
+
+def _decimal_comma(value: str, text: str, thousands: str | None, cell: Cell, name: str) -> str:
+    """``text`` (of the cell ``value``) as decimal text, read as a European
+    export writes it: a decimal comma (``1234,50``), the mapping's thousands
+    separator (``1.234.567,89``) taken out only where it groups thousands.
+    Two decimal commas, a separator elsewhere (``1.23,50``) or a decimal point
+    (``1234.50``: the column, or the file, is not written so) are a bad row,
+    never an amount guessed."""
+    whole, comma, fraction = text.partition(",")
+    if "," in fraction:
+        raise _Bad(
+            cell,
+            f'{name}: "{value}" has {text.count(",")} decimal commas (the mapping\'s '
+            'decimal_separator is ","): which one is meant cannot be told',
+        )
+    plain = ungrouped(whole, thousands) if thousands else whole
+    digits = not comma or (fraction.isascii() and fraction.isdigit())
+    if plain is not None and _INTEGER.fullmatch(plain) and digits:
+        return f"{plain}.{fraction}" if comma else plain
+    if thousands is None and ungrouped(whole, ".") not in {None, whole}:
+        why = 'it groups thousands by "."; set thousands_separator = "." in the mapping'
+    elif "." in text and thousands != ".":
+        why = 'it has a decimal point, where the mapping\'s decimal_separator is ","'
+    elif plain is None:
+        why = f"it does not group thousands by {thousands!r}"
+    else:
+        why = "it is no number"
+    like = f"1{thousands}234,50" if thousands else "1234,50"
+    raise _Bad(cell, f'{name}: "{value}" is not an amount written like {like}: {why}')
 
 
 def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:

@@ -28,7 +28,7 @@ from ledger.crm import (
     readers,
     spill,
 )
-from ledger.crm.convert import Footer, convert_rows
+from ledger.crm.convert import Converted, Footer, convert, convert_rows
 from ledger.crm.readers import column_letter, decode, open_export, read_table
 from ledger.crm.spill import Spill
 from tests.builders import with_cells, with_sheets_edited
@@ -884,6 +884,7 @@ class TestFooter:
 
 
 _HEAD = "ID,Date,Amount,Owner\r\n"
+_EUROPEAN = 'delimiter = ";"\nthousands_separator = "."\ndecimal_separator = ","'
 
 
 def _deal(amount: str, sale_id: str = "S-1") -> str:
@@ -917,8 +918,21 @@ class TestMessyCsv:
                 'thousands_separator = "\\u00a0"',
                 ["1234.50"],
             ),
+            (
+                "ID;Date;Amount;Owner\r\nS-1;2026-10-12;1.234,50;李伟\r\n".encode(),
+                _EUROPEAN,
+                ["1234.50"],
+            ),
         ],
-        ids=["bom-crlf", "trailing-blank-lines", "quoted-newline", "grouped", "semicolon", "nbsp"],
+        ids=[
+            "bom-crlf",
+            "trailing-blank-lines",
+            "quoted-newline",
+            "grouped",
+            "semicolon",
+            "nbsp",
+            "european",
+        ],
     )
     def test_read_exactly(
         self, tmp_path: Path, data: bytes, extra: str, amounts: list[str]
@@ -966,6 +980,62 @@ class TestMessyCsv:
         [error] = _refused(tmp_path, text, TOP + extra + "\n" + TABLES)
         assert (error.rows, error.column and error.column.name) == ((2,), column)
         assert reason in error.reason
+
+
+class TestDecimalComma:
+    """European exports write amounts ``1.234,50``: with the mapping's
+    ``decimal_separator = ","`` each is read exactly, or refused naming its
+    row and column — never an amount a thousand times another."""
+
+    @staticmethod
+    def _amounts(tmp_path: Path, amount: str, extra: str = _EUROPEAN) -> Converted:
+        path = _csv(tmp_path, f"ID;Date;Amount;Owner\r\nS-1;2026-10-12;{amount};李伟\r\n")
+        return convert(read_table(path, delimiter=";"), load_mapping(TOP + extra + "\n" + TABLES))
+
+    @pytest.mark.parametrize(
+        ("amount", "read"),
+        [
+            ("0,5", "0.5"),
+            ("1.234.567,89", "1234567.89"),
+            ("-1.234,50", "-1234.50"),
+            ("1234,50", "1234.50"),
+            ("1.234", "1234"),
+            ("7", "7"),
+        ],
+    )
+    def test_read_exactly(self, tmp_path: Path, amount: str, read: str) -> None:
+        converted = self._amounts(tmp_path, amount)
+        assert converted.errors == []
+        assert [line.data["amount"] for line in converted.lines] == [read]
+
+    def test_without_a_thousands_separator(self, tmp_path: Path) -> None:
+        """``decimal_separator`` alone: a decimal comma, no grouping."""
+        alone = 'delimiter = ";"\ndecimal_separator = ","'
+        [line] = self._amounts(tmp_path, "1234,5", alone).lines
+        assert line.data["amount"] == "1234.5"
+        [error] = self._amounts(tmp_path, "1.234,50", alone).errors
+        assert error.reason.endswith('set thousands_separator = "." in the mapping')
+        [error] = self._amounts(tmp_path, "1234.50", alone).errors
+        assert error.reason == (
+            'sale.amount: "1234.50" is not an amount written like 1234,50: it has a decimal '
+            'point, where the mapping\'s decimal_separator is ","'
+        )
+
+    @pytest.mark.parametrize(
+        ("amount", "reason"),
+        [
+            ("1,234,50", '"1,234,50" has 2 decimal commas (the mapping\'s decimal_separator'),
+            ("1.234,5,0", '"1.234,5,0" has 2 decimal commas'),
+            ("1.23,50", '"1.23,50" is not an amount written like 1.234,50: it does not group'),
+            ("1234.50", '"1234.50" is not an amount written like 1.234,50: it does not group'),
+            (",5", '",5" is not an amount written like 1.234,50: it is no number'),
+            ("5,", '"5," is not an amount written like 1.234,50: it is no number'),
+        ],
+    )
+    def test_refused_naming_row_and_column(self, tmp_path: Path, amount: str, reason: str) -> None:
+        text = f"ID;Date;Amount;Owner\r\nS-1;2026-10-12;{amount};李伟\r\n"
+        [error] = _refused(tmp_path, text, TOP + _EUROPEAN + "\n" + TABLES)
+        assert str(error).startswith(f'row 2, column "Amount" (C): sale.amount: {reason}')
 
 
 class TestConversion:
@@ -1164,6 +1234,17 @@ class TestMappingSchema:
             ('kind = "Stage"\n', "", r"kind \(the column\) and kinds \(its values\) go together"),
             ('actor = "Crm Sync"\n', "", "mapping: actor: .*space"),
             ('delimiter = ";;"\n', "", "mapping: delimiter: "),
+            (
+                'thousands_separator = ","\ndecimal_separator = ","\n',
+                "",
+                "mapping: decimal_separator: ',' is the thousands_separator too",
+            ),
+            (
+                'thousands_separator = "."\ndecimal_separator = "."\n',
+                "",
+                "mapping: decimal_separator: '.' is the thousands_separator too",
+            ),
+            ('decimal_separator = ";"\n', "", "mapping: decimal_separator: Input should be"),
         ],
     )
     def test_refused_naming_the_key(self, top: str, tables: str, message: str) -> None:
