@@ -375,8 +375,12 @@ class _Reader:
         """The amount as decimal text; the mapping's thousands separator taken
         out only where it groups thousands (``12,345.50``): ``1234,50`` — a
         decimal comma — or ``1,23,4.50`` is a bad row, never 123450.00. With
-        the mapping's ``decimal_separator = ","``, `_decimal_comma`."""
+        the mapping's ``decimal_separator = ","``, `_decimal_comma`. A number
+        an xlsx cell holds is its own text (`Row.numbers`): the separators say
+        how text is written, not how a number is."""
         value, cell = self.required(row, spec, name)
+        if as_field(spec).values is None and cell.column and cell.column.index in row.numbers:
+            return value, cell
         text = value.strip()
         separator = self.mapping.thousands_separator
         if _NOT_A_NUMBER.search(text):
@@ -715,7 +719,8 @@ class _Kept:
             for index, cell in enumerate(row.cells[: self._width])
         )
         unreadable = tuple((i, why) for i, why in row.unreadable if i in self._read)
-        return Row(row.number, cells, unreadable, row.hidden)
+        numbers = row.numbers & self._read if row.numbers else row.numbers
+        return Row(row.number, cells, unreadable, row.hidden, numbers=numbers)
 
 
 def _group(reader: _Reader, row: Row) -> str:

@@ -77,9 +77,11 @@ __all__ = [
     "read_table",
 ]
 
-# (row number, its cells as text, why some of its columns cannot be read, hidden)
+# (row number, its cells as text, why some of its columns cannot be read, hidden,
+# the columns whose cell holds a number)
 _Unreadable = tuple[tuple[int, str], ...]
-_Records = Generator[tuple[int, tuple[str, ...], _Unreadable, bool], None, None]
+_Records = Generator[tuple[int, tuple[str, ...], _Unreadable, bool, frozenset[int]], None, None]
+_NO_NUMBERS: frozenset[int] = frozenset()
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 _BOMS = (
@@ -136,8 +138,11 @@ class Row:
     """One data row: its spreadsheet row number, its cells as text, the
     0-based columns whose cell cannot be read and why (xlsx: a formula its
     workbook holds no computed value of, an error, a cell merged cells cover;
-    read as "" in ``cells``), whether the workbook hides it, and (CSV) why
-    its cells run past the header's (`_overflow`)."""
+    read as "" in ``cells``), whether the workbook hides it, (CSV) why
+    its cells run past the header's (`_overflow`), and (xlsx) the columns
+    whose cell holds a number: its text is the number's own, with a decimal
+    point, never how a mapping says amounts are written (``1.234`` is one
+    point two three four, not 1234 by a thousands separator ".")."""
 
     number: int
     cells: tuple[str, ...]
@@ -145,6 +150,7 @@ class Row:
     hidden: bool = False
     # CSV: why the row has cells past the header's last column, or None
     overflow: str | None = None
+    numbers: frozenset[int] = _NO_NUMBERS
 
     def cell(self, column: Column) -> str:
         return self.cells[column.index].strip() if column.index < len(self.cells) else ""
@@ -425,7 +431,7 @@ def _csv_records(path: Path, encoding: str, delimiter: str) -> _Records:
         number = 0
         try:
             for number, record in enumerate(reader, start=1):
-                yield number, tuple(record), (), False
+                yield number, tuple(record), (), False, _NO_NUMBERS
         except csv.Error as exc:
             raise ReadError(f"row {number + 1}: not CSV ({exc})") from None
         except UnicodeDecodeError:  # it decoded a moment before: changed since
@@ -553,7 +559,19 @@ def _xlsx_records(
                 if number > header_row and (why := marks.into_header(number, header_row)):
                     raise ReadError(why)
                 unreadable += marks.covered(number, max(width, len(texts)))
-            yield number, texts, unreadable, number in marks.hidden
+            numbers = frozenset(i for i, c in enumerate(cells) if _number(c))
+            yield number, texts, unreadable, number in marks.hidden, numbers
+
+
+def _number(cell: _XlsxCell) -> bool:
+    """Whether ``cell`` holds a number its text writes plainly (`_cell_text`:
+    a percent-formatted one is written ``60%``)."""
+    value = cell.value
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and ("%" not in cell.number_format)
+    )
 
 
 def _sheet_rows(book: Workbook, sheet: str) -> Iterator[tuple[_XlsxCell, ...]]:
@@ -842,7 +860,7 @@ def _export(
     ``hidden``: the header's hidden columns, known once it is read."""
     header: tuple[str, ...] | None = None
     named: _Unreadable = ()  # the header's cells that cannot be read
-    for number, cells, unreadable, _ in records:
+    for number, cells, unreadable, _, _ in records:
         if number == header_row:
             header, named = cells, unreadable
             break
@@ -856,8 +874,8 @@ def _export(
         raise ReadError(f"row {header_row}, column {column_letter(index)} (the header): {why}")
     # a formula never computed is no blank: the row is read, and refused where it is read
     rows = (
-        Row(number, cells, unreadable, hidden, _overflow(header, cells, delimiter))
-        for number, cells, unreadable, hidden in records
+        Row(number, cells, unreadable, hidden, _overflow(header, cells, delimiter), numbers)
+        for number, cells, unreadable, hidden, numbers in records
         if unreadable or any(c.strip() for c in cells)
     )
     return Export(header, header_row, encoding, rows, records.close, frozenset(hidden or ()))

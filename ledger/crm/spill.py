@@ -70,7 +70,7 @@ class Spill:
     # -- the rows of sales, until every row is read
 
     def add_sale_row(self, sale_id: str, kind: str, row: Row) -> None:
-        cells = pickle.dumps((row.cells, row.unreadable, row.hidden))
+        cells = pickle.dumps((row.cells, row.unreadable, row.hidden, row.overflow, row.numbers))
         self._sale_rows.append((_bytes(sale_id), row.number, kind, cells))
         if len(self._sale_rows) >= _BATCH:
             self._flush()

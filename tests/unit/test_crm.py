@@ -1021,6 +1021,25 @@ class TestDecimalComma:
             'point, where the mapping\'s decimal_separator is ","'
         )
 
+    @pytest.mark.parametrize("extra", [_EUROPEAN, 'thousands_separator = "."'])
+    def test_an_xlsx_number_is_the_number_it_holds(self, tmp_path: Path, extra: str) -> None:
+        """A workbook's number is no text written with the mapping's
+        separators: 1.234 (one point two three four) was read as 1234 by the
+        thousands separator "."; a text cell is read as the mapping says."""
+        path, book = _book(
+            tmp_path,
+            ("S-1", "2026-10-12", 1.234, "李伟"),
+            ("S-2", "2026-10-12", 1234.5, "李伟"),
+            ("S-3", "2026-10-12", 7, "李伟"),
+            ("S-4", "2026-10-12", "1.234", "李伟"),
+        )
+        converted = convert(
+            read_table(_save(path, book)), load_mapping(TOP + extra + "\n" + TABLES)
+        )
+        assert converted.errors == []
+        amounts = [line.data["amount"] for line in converted.lines]
+        assert amounts == ["1.234", "1234.5", "7", "1234"]
+
     @pytest.mark.parametrize(
         ("amount", "reason"),
         [
