@@ -27,7 +27,7 @@ from ledger.application import Ledger
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import Period, parse_period
-from policies.rounding import cents_text
+from policies.rounding import CALC, cents_text
 from projections.approvals import PendingRow
 from projections.discipline_history import CaseEntry
 from projections.disputes import DirectoryRow, DisputeRow, RepRow, manager_on, team_on
@@ -496,8 +496,11 @@ class WorkQueues:
                 },
             )
             team["reps"] += 1
-            team["total"] += _money(doc["total"])
-            team["payable"] += _money(doc["payable"])
+            # in the exact context: a total near 10^36 is within SPEC §2's bounds
+            # (a large sale x rate x band multiplier), and the default context's
+            # 28 digits rounded the subtotal silently
+            team["total"] = CALC.add(team["total"], _money(doc["total"]))
+            team["payable"] = CALC.add(team["payable"], _money(doc["payable"]))
         subtotals = [
             TeamTotal(**{**t, "total": cents_text(t["total"]), "payable": cents_text(t["payable"])})
             for _, t in sorted(teams.items())

@@ -19,6 +19,7 @@ from ledger.ingestion.parse import parse_event
 from ledger.writes import Input
 from policies.periods import parse_period, period_of
 from policies.plan import load_plan
+from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from tests.builders import PLAN_TOML, jsonl, line, payouts, stored_count
 
@@ -341,6 +342,19 @@ def test_a_whatif_of_the_largest_sale_differs_to_the_cent(ledger: Ledger) -> Non
     [total] = whatif.totals
     assert (total.today.total, total.candidate.total) == (today, then)
     assert total.difference.total == difference
+
+
+def test_the_summary_sums_the_largest_sale_s_team_to_the_cent(ledger: Ledger) -> None:
+    """The period summary's team subtotal of rb's total near 10^36 is that
+    total to the cent: it was summed in the default context's 28 digits and
+    read 49999999999999499900000000000000000.00, 500.05 CNY short of the
+    rep's row beside it, with nothing said."""
+    _largest_sale(ledger)
+    summary = WorkQueues(Reports(ledger)).summary(Viewer("finance", "fin-amy"), "2199-Q4")
+    [item] = summary.items
+    [team] = summary.teams
+    assert item.total == team.total == "49999999999999499900000000000000500.05"
+    assert team.payable == item.payable
 
 
 class TestAccepted:
