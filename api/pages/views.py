@@ -24,6 +24,7 @@ from policies.explanation import Step
 from policies.pay_warnings import PayWarning
 from policies.periods import in_bounds, parse_period, period_of_day, stored_period
 from policies.plan import Plan
+from policies.rounding import CALC
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from presentation import sanction_text
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
@@ -534,7 +535,9 @@ def _overview_of_views(reports: Reports, period: str | None) -> tuple[Overview, 
             msg = f"the balances row of {scope} in {key} has no payable"
             raise ValueError(msg)
         cell = sums[teams.get(scope, ""), key]
-        cell[0] += Decimal(payable)
+        # in the exact context: a payable near 10^36 is within SPEC §2's bounds,
+        # and the default context's 28 digits rounded the sum silently
+        cell[0] = CALC.add(cell[0], Decimal(payable))
         cell[1] += 1
         currencies[teams.get(scope, ""), key] = currency or ""
     view.payouts = [

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from api.pages import views
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError, InvalidInputError
 from ledger.events import ApprovalGranted, make_event
@@ -355,6 +357,19 @@ def test_the_summary_sums_the_largest_sale_s_team_to_the_cent(ledger: Ledger) ->
     [team] = summary.teams
     assert item.total == team.total == "49999999999999499900000000000000500.05"
     assert team.payable == item.payable
+
+
+def test_the_overview_sums_the_largest_sale_s_payable_to_the_cent(ledger: Ledger) -> None:
+    """The Overview's payable by team of rb's period is rb's payable to the
+    cent: summed in the default context's 28 digits, it read
+    4.999999999999949990000000000E+34."""
+    _largest_sale(ledger)
+    reports = Reports(ledger)
+    payable = reports.statement("rb", "2199-Q4")["payable"]
+    view = views.overview(reports, "2199-Q4")
+    [row] = [p for p in view.payouts if p["period"] == "2199-Q4"]
+    assert row["payable"] == Decimal(payable)
+    assert str(row["payable"]) == payable
 
 
 class TestAccepted:
