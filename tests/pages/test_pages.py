@@ -38,7 +38,7 @@ from policies.plan import load_plan
 from policies.wording import render_step
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
-from tests.builders import ROOT, enrol, jsonl, sale
+from tests.builders import ROOT, enrol, jsonl, sale, stored_record
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
 from tests.integration.test_bounds import pay_the_last_quarter
@@ -1987,3 +1987,6 @@ def test_a_statement_page_lists_no_event_its_reader_may_not_read(site: Site) -> 
     shown = site.client.get(page)
     assert shown.status_code == 200, shown.text
     assert "crm-late" not in shown.text
+    # still listed under its line, as the line cites it: by its id alone
+    late_id = stored_record(site.ledger, "SaleRecorded", sale_id="S-SUN-LATE").event_id
+    assert late_id in shown.text
