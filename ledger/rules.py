@@ -238,7 +238,7 @@ def _check_collection_followers(st: Staging, plan: Plan) -> None:
             if other is None or other.currency == plan.currency:
                 continue
             raise InvalidInputError(
-                f"rep {rep.rep_id} followed plan {plan.id} and then a plan paying in "
+                f"rep {rep.rep_id} has followed both plan {plan.id} and a plan paying in "
                 f"{other.currency} ({other.plan_id}): what a sale earned under a plan that "
                 f"pays on collection is released in {plan.currency} as the customer pays, "
                 "whatever plan the rep follows then; publish the collection basis as a "

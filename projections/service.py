@@ -510,7 +510,9 @@ class Reports:
         id, type, actor nor time, as a diff withholds a cause; how many is
         theirs too. An event not found is not named unjudged. None when every
         one is shown: the statement is served as it is."""
-        positions = [int(e["position"]) for e in later]
+        # an entry named without its record (`_event_ref`'s fallback) has no
+        # position: not found, so withheld like any other not judged
+        positions = [int(e["position"]) for e in later if e.get("position") is not None]
         records = {r.event_id: r for r in self.ledger.read_positions(positions)}
         named = [
             dict(e) for e in later if (r := records.get(e["event_id"])) is not None and shown(r)

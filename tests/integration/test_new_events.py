@@ -275,7 +275,7 @@ class TestPayOnCollection:
             _publish(ledger, turned)
         (error,) = caught.value.errors
         assert error.field == "plan.commission.basis"
-        assert "rep r1 followed plan field-sales and then a plan paying in USD" in error.reason
+        assert "rep r1 has followed both plan field-sales and a plan paying in USD" in error.reason
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
