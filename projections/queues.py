@@ -461,19 +461,9 @@ class WorkQueues:
             visible = self._visible(viewer, today)
             balances, attainment = self._period_rows(wanted, visible)
             runs = self._runs()
-        asked = parse_period(wanted)
-        # a period not begun yet lists the reps it has rows of only: worked out
-        # for every other rep, a mistyped year would replay the whole org
-        quiet = sorted(visible.keys() - balances.keys()) if asked.first_day <= today else []
-        # a rep none of whose plans pays by this kind of period has no statement
-        # in it (a plan's versions keep its kind): not worked out, rep by rep,
-        # from their whole history to find so (a quarter asked of a monthly org)
-        kinds = _PlanKinds(self.reports.ledger)
-        quiet = [r for r in quiet if any(kinds.of(p) == asked.kind for p in visible[r].plan_ids)]
-        for rep_id in quiet:
-            rows = self._quiet_period(rep_id, asked, position)
-            if rows is not None:
-                balances[rep_id], attainment[rep_id] = rows
+        unstored = {r: row for r, row in visible.items() if r not in balances}
+        for rep_id, rows in self._quiet_rows(parse_period(wanted), unstored, position).items():
+            balances[rep_id], attainment[rep_id] = rows
         status = self._period_status(wanted, list(visible), runs)
         store = self.reports.projector.store
         listed: list[_Listed] = []
@@ -532,6 +522,47 @@ class WorkQueues:
             )
 
         return wanted, listed, subtotals, item
+
+    def quiet_scores(
+        self, period: str, unstored: Mapping[str, dict[str, Any]], position: int
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """rep -> (attainment, tier coefficient) in ``period`` of those of
+        ``unstored`` (rep id -> stored directory document: reps the read models
+        hold no row of in it) that have a statement there all the same, worked
+        out as `summary` works them out, as of ``position``. For a page that
+        counts a period's reps from the stored rows (the Overview): the summary
+        of every rep, validated whole, would be most of its time."""
+        today = self.reports.today()
+        reps = {r: DirectoryRow.model_validate(doc).on(today) for r, doc in unstored.items()}
+        return {
+            rep_id: (attainment.get("attainment"), attainment.get("tier_coefficient"))
+            for rep_id, (_, attainment) in self._quiet_rows(
+                parse_period(period), reps, position
+            ).items()
+        }
+
+    def _quiet_rows(
+        self, asked: Period, unstored: Mapping[str, RepRow], position: int
+    ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """The balances and attainment rows in ``asked`` of the reps of
+        ``unstored`` (none stored there) that have a statement in it all the
+        same (`_quiet_period`), as of ``position``."""
+        # a period not begun yet lists the reps it has rows of only: worked out
+        # for every other rep, a mistyped year would replay the whole org
+        if asked.first_day > self.reports.today():
+            return {}
+        # a rep none of whose plans pays by this kind of period has no statement
+        # in it (a plan's versions keep its kind): not worked out, rep by rep,
+        # from their whole history to find so (a quarter asked of a monthly org)
+        kinds = _PlanKinds(self.reports.ledger)
+        found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for rep_id in sorted(unstored):
+            if not any(kinds.of(p) == asked.kind for p in unstored[rep_id].plan_ids):
+                continue
+            rows = self._quiet_period(rep_id, asked, position)
+            if rows is not None:
+                found[rep_id] = rows
+        return found
 
     def _quiet_period(
         self, rep_id: str, period: Period, position: int

@@ -476,20 +476,28 @@ def overview(reports: Reports, period: str | None, viewer: Viewer | None = None)
     are of (finance and compliance see everyone; default, as the CLI)."""
     # the read models as of one moment (the chain check after: it may record
     # how far it verified, a write, which no snapshot holds)
+    who = viewer or Viewer.operator("overview")
+    store = reports.projector.store
+    scores: list[tuple[str | None, str | None]] = []
     with reports.snapshot() as projected:
-        view, stored = _overview_of_views(reports, period)
-    if view.period is not None:
-        # the period summary's reps (`WorkQueues.summary`): a rep with nothing
-        # recorded in the period has no stored rows, yet their statement and
-        # attainment, worked out as the summary does — the counts are Team's and
-        # Payouts' exactly, a quiet month's too. After the snapshot: a quiet
-        # rep's figures read the log, which no snapshot does.
-        who = viewer or Viewer.operator("overview")
+        view, stored, directory = _overview_of_views(reports, period)
+        if view.period is not None and who.sees_everyone:
+            scores = _stored_scores(store, view.period, stored)
+    if view.period is not None and who.sees_everyone:
+        # the period summary's reps (`WorkQueues.summary`): those with rows
+        # stored in the period at them, and a rep with nothing recorded in it
+        # (no stored rows) at their statement's figures, worked out as the
+        # summary does — the counts are Team's and Payouts' exactly, a quiet
+        # month's too, without the summary of every rep validated whole (half
+        # the page's time at 10,000 reps). After the snapshot: a quiet rep's
+        # figures read the log, which no snapshot does.
+        unstored = {rep: doc for rep, doc in directory.items() if rep not in stored}
+        quiet = WorkQueues(reports).quiet_scores(view.period, unstored, projected)
+        _count(view, [*scores, *quiet.values()])
+        view.unstored = len(quiet)
+    elif view.period is not None:
         items = WorkQueues(reports).summary_items(who, view.period)
-        buckets = Counter(bucket(item.attainment) for item in items)
-        view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
-        tiers = Counter(item.tier_coefficient or NO_TARGET for item in items)
-        view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
+        _count(view, [(item.attainment, item.tier_coefficient) for item in items])
         view.unstored = sum(1 for item in items if item.rep_id not in stored)
     head = reports.ledger.head()
     position = head.position if head else 0
@@ -512,18 +520,44 @@ def overview(reports: Reports, period: str | None, viewer: Viewer | None = None)
     return view
 
 
-def _overview_of_views(reports: Reports, period: str | None) -> tuple[Overview, set[str]]:
+def _count(view: Overview, scores: Iterable[tuple[str | None, str | None]]) -> None:
+    """The overview's distribution and tier counts of (attainment, tier) a rep."""
+    scored = list(scores)
+    buckets = Counter(bucket(attainment) for attainment, _ in scored)
+    view.distribution = [(label, buckets[label]) for label in BUCKET_LABELS]
+    tiers = Counter(tier or NO_TARGET for _, tier in scored)
+    view.tiers = sorted(tiers.items(), key=lambda kv: (kv[0] == NO_TARGET, kv[0]))
+
+
+def _stored_scores(
+    store: ViewStore, period: str, reps: set[str]
+) -> list[tuple[str | None, str | None]]:
+    """(attainment, tier coefficient) of each of ``reps`` (those with rows
+    stored in ``period``) as the summary reads them: its attainment row's."""
+    rows = store.fields("attainment", ("attainment", "tier_coefficient"), key=period)
+    found = {scope: (attainment, tier) for scope, _, (attainment, tier) in rows}
+    return [found.get(rep, (None, None)) for rep in reps]
+
+
+def _overview_of_views(
+    reports: Reports, period: str | None
+) -> tuple[Overview, set[str], dict[str, dict[str, Any]]]:
     """The overview's figures from the read models (`overview`, in a snapshot)
-    but the chosen period's counts, and the reps with stored rows in it."""
+    but the chosen period's counts, the reps with stored rows in it, and the
+    directory (rep id -> its stored document)."""
     store = reports.projector.store
     # each rep in their team of today (a transfer counts from its date): one
     # small directory row a rep, read whole for its dated teams
     day = reports.today()
-    teams = {scope: team_on(doc, day) or "" for scope, _, doc in store.rows("reps")}
+    directory = {scope: doc for scope, _, doc in store.rows("reps")}
+    teams = {scope: team_on(doc, day) or "" for scope, doc in directory.items()}
     # the fields summed and counted, picked out by the database: every rep's row
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
-    balances = [row for row in store.fields("balances", ("payable", "currency")) if askable(row[1])]
+    rows = store.fields("balances", ("payable", "currency"))
+    # a few periods among 80,000 rows: each period's key parsed once, not a row's
+    asked = {key: askable(key) for key in {key for _, key, _ in rows}}
+    balances = [row for row in rows if asked[row[1]]]
     periods = begun_periods({key for _, key, _ in balances}, day)
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
     chosen = period if period in periods else _stored_default_period(store, periods)
@@ -557,7 +591,7 @@ def _overview_of_views(reports: Reports, period: str | None) -> tuple[Overview, 
         if doc.get("kind") == "case" and doc.get("severity") == "red_line":
             statuses["overturned" if doc.get("overturned") else str(doc.get("approval"))] += 1
     view.red_lines = sorted(statuses.items())
-    return view, {scope for scope, key, _ in balances if key == chosen}
+    return view, {scope for scope, key, _ in balances if key == chosen}, directory
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def test_every_work_queue_answers_a_typed_page() -> None:
         for name, member in inspect.getmembers(WorkQueues, inspect.isfunction)
         if not name.startswith("_")
     }
-    assert public == {*_LISTS, "run", "pending_item", "summary_items"}, (
+    assert public == {*_LISTS, "run", "pending_item", "summary_items", "quiet_scores"}, (
         "a new list answers a typed page too"
     )
     for name in _LISTS:

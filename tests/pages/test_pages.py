@@ -1625,6 +1625,36 @@ class TestQuietPeriods:
         assert "2026-11: 3 reps with nothing recorded in it are counted above" in november
         assert 'href="/app/payouts?period=2026-11"' in november
 
+    def test_the_overview_counts_the_summarys_reps_without_asking_it(
+        self, november_site: Site, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Finance's Overview counts each period's reps from their stored rows
+        and works out only the quiet ones (no stored rows), as the summary does
+        — not the summary of every rep validated whole (half the page's time at
+        10,000 reps) — and its counts are the summary's exactly, in every
+        period offered: quarters, months, quiet months."""
+        site = november_site
+        site.sign_in("fin-amy", "finance")
+
+        def unasked(*_: object) -> None:
+            raise AssertionError("the Overview asked for the whole summary")
+
+        offered = _offered(site.client.get("/app/overview").text)[0]
+        assert {"2026-11", "2026-10", "2026-Q3"} <= set(offered)
+        for period in offered:
+            with monkeypatch.context() as patched:
+                patched.setattr(WorkQueues, "summary_items", unasked)
+                page = site.client.get(f"/app/overview?period={period}").text
+            api = site.client.get(f"/periods/{period}/summary?limit=500", headers=site.bearer())
+            items = api.json()["items"]
+            buckets = Counter(views.bucket(i["attainment"]) for i in items)
+            tiers = Counter(i["tier_coefficient"] or "no target" for i in items)
+            assert _counts(page, "dist-h", "tiers-h") == [
+                ("no target" if label == views.NO_TARGET else label, buckets[label])
+                for label in views.BUCKET_LABELS
+            ], period
+            assert dict(_counts(page, "tiers-h", "payouts-h")) == dict(tiers), period
+
     def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
         site = november_site
         site.sign_in("fin-amy", "finance")
