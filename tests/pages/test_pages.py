@@ -1612,15 +1612,7 @@ class TestQuietPeriods:
         for period in ("2026-11", "2026-10", "2026-09", "2026-Q3"):
             page = site.client.get(f"/app/overview?period={period}").text
             assert _offered(page)[1] == period
-            api = site.client.get(f"/periods/{period}/summary?limit=500", headers=site.bearer())
-            items = api.json()["items"]
-            buckets = Counter(views.bucket(i["attainment"]) for i in items)
-            tiers = Counter(i["tier_coefficient"] or "no target" for i in items)
-            assert _counts(page, "dist-h", "tiers-h") == [
-                ("no target" if label == views.NO_TARGET else label, buckets[label])
-                for label in views.BUCKET_LABELS
-            ], period
-            assert dict(_counts(page, "tiers-h", "payouts-h")) == dict(tiers), period
+            _assert_counted_as_the_summary(site, page, period)
         november = site.client.get("/app/overview?period=2026-11").text
         assert "2026-11: 3 reps with nothing recorded in it are counted above" in november
         assert 'href="/app/payouts?period=2026-11"' in november
@@ -1645,15 +1637,7 @@ class TestQuietPeriods:
             with monkeypatch.context() as patched:
                 patched.setattr(WorkQueues, "summary_items", unasked)
                 page = site.client.get(f"/app/overview?period={period}").text
-            api = site.client.get(f"/periods/{period}/summary?limit=500", headers=site.bearer())
-            items = api.json()["items"]
-            buckets = Counter(views.bucket(i["attainment"]) for i in items)
-            tiers = Counter(i["tier_coefficient"] or "no target" for i in items)
-            assert _counts(page, "dist-h", "tiers-h") == [
-                ("no target" if label == views.NO_TARGET else label, buckets[label])
-                for label in views.BUCKET_LABELS
-            ], period
-            assert dict(_counts(page, "tiers-h", "payouts-h")) == dict(tiers), period
+            _assert_counted_as_the_summary(site, page, period)
 
     def test_the_payouts_page_offers_a_quiet_month(self, november_site: Site) -> None:
         site = november_site
@@ -1665,6 +1649,20 @@ class TestQuietPeriods:
         section = page[page.index('id="psum-h"') : page.index('id="runs-h"')]
         assert named("rep-sun") in section
         assert named("rep-xu") in section
+
+
+def _assert_counted_as_the_summary(site: Site, page: str, period: str) -> None:
+    """The Overview ``page``'s distribution and tier counts of ``period`` are
+    those of the period summary's reps (`GET /periods/{period}/summary`)."""
+    api = site.client.get(f"/periods/{period}/summary?limit=500", headers=site.bearer())
+    items = api.json()["items"]
+    buckets = Counter(views.bucket(i["attainment"]) for i in items)
+    tiers = Counter(i["tier_coefficient"] or "no target" for i in items)
+    assert _counts(page, "dist-h", "tiers-h") == [
+        ("no target" if label == views.NO_TARGET else label, buckets[label])
+        for label in views.BUCKET_LABELS
+    ], period
+    assert dict(_counts(page, "tiers-h", "payouts-h")) == dict(tiers), period
 
 
 class TestTheLastPeriod:
