@@ -390,12 +390,11 @@ class ReleaseSums:
                 spiff, spiffs = CALC.subtract(spiff, spiff_part), spiffs - 1
         for r, earlier in _paid_before_by(self.releases, event_ids):
             commission_part, spiff_part = self.parts[r.payment.event_id]
-            again = release(
-                r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before - earlier
-            )
-            commission = CALC.add(commission, again.commission - commission_part)
+            paid_before = CALC.subtract(r.paid_before, earlier)
+            again = release(r.payment, r.sale_amount, r.commission, r.spiff, paid_before)
+            commission = CALC.add(commission, CALC.subtract(again.commission, commission_part))
             if spiff_part is not None:
-                spiff = CALC.add(spiff, again.spiff - spiff_part)
+                spiff = CALC.add(spiff, CALC.subtract(again.spiff, spiff_part))
         return {"commission": commission} | ({"spiff": spiff} if spiffs else {})
 
     def adding(self, releases: Sequence[ReleaseFact]) -> dict[str, Decimal] | None:
