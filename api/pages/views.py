@@ -562,28 +562,22 @@ def _overview_of_views(
     rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
     chosen = period if period in periods else _stored_default_period(store, periods)
     view = Overview(chosen, periods)
-    sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    currencies: dict[tuple[str, str], str] = {}
+    # a team's reps may be paid in more than one currency: a row a currency,
+    # never one sum of CNY and USD
+    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for scope, key, (payable, currency) in balances:
         if payable is None:  # every balances row has one: never counted as nothing
             msg = f"the balances row of {scope} in {key} has no payable"
             raise ValueError(msg)
-        cell = sums[teams.get(scope, ""), key]
+        cell = sums[teams.get(scope, ""), key, currency or ""]
         # in the exact context: a payable near 10^36 is within SPEC §2's bounds,
         # and the default context's 28 digits rounded the sum silently
         cell[0] = CALC.add(cell[0], Decimal(payable))
         cell[1] += 1
-        currencies[teams.get(scope, ""), key] = currency or ""
     view.payouts = [
-        {
-            "team": team,
-            "period": key,
-            "payable": total,
-            "reps": count,
-            "currency": currencies[team, key],
-        }
-        for (team, key), (total, count) in sorted(
-            sums.items(), key=lambda kv: (rank[kv[0][1]], kv[0][0]), reverse=True
+        {"team": team, "period": key, "payable": total, "reps": count, "currency": currency}
+        for (team, key, currency), (total, count) in sorted(
+            sums.items(), key=lambda kv: (rank[kv[0][1]], kv[0][0], kv[0][2]), reverse=True
         )
     ]
     statuses: Counter[str] = Counter()

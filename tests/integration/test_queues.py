@@ -4,6 +4,7 @@ that empty them."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -327,6 +328,37 @@ def test_a_run_in_two_currencies_is_summed_in_each(queues: WorkQueues) -> None:
     ]
     assert item.amount is None
     assert "paying 1500.00 CNY, 500.00 USD" in item.about
+
+
+def test_the_overview_sums_a_teams_payable_in_each_currency(queues: WorkQueues) -> None:
+    """r4, paid in USD, joins east beside r1 and r2 in CNY: the Overview's
+    payable by team and period kept one row for east's 2026-Q3 — the sum of
+    CNY and USD under the currency seen last. Now a row a currency."""
+    from api.pages import views
+    from policies.plan import load_plan
+    from tests.builders import PLAN_TOML
+
+    ledger = queues.reports.ledger
+    usd = PLAN_TOML.replace('id = "field-sales"', 'id = "us-sales"')
+    ledger.publish_plan(
+        load_plan(usd.replace('currency = "CNY"', 'currency = "USD"'), "toml"), actor="admin"
+    )
+    ledger.import_lines(
+        jsonl(
+            enrol("r4", plan_id="us-sales", team="east", manager_id="mgr-a"),
+            sale("S4", "r4", "10000.00") | {"currency": "USD"},
+        ),
+        actor="crm-sync",
+    )
+    queues.reports.catch_up()
+    east = [
+        (row["currency"], row["reps"], row["payable"])
+        for row in views.overview(queues.reports, "2026-Q3").payouts
+        if (row["team"], row["period"]) == ("east", "2026-Q3")
+    ]
+    statements = [queues.reports.statement(r, "2026-Q3") for r in ("r1", "r2", "r4")]
+    cny = sum((Decimal(s["payable"]) for s in statements[:2]), Decimal(0))
+    assert sorted(east) == [("CNY", 2, cny), ("USD", 1, Decimal(statements[2]["payable"]))]
 
 
 def test_a_quiet_period_is_worked_out_from_its_window_not_the_reps_history(
