@@ -617,8 +617,11 @@ def period_summary(
         chosen = wanted if wanted in periods else _stored_default_period(store, periods)
     if chosen is None:
         return PeriodSummary(periods, None)
-    window = Page(offset, MAX_LIMIT)
-    summary = WorkQueues(reports).summary(viewer, chosen, page=window)
+    queues = WorkQueues(reports)
+    summary = queues.summary(viewer, chosen, page=Page(offset, MAX_LIMIT))
+    if not summary.items and summary.total:  # past the end (reps left): its last page
+        last = (summary.total - 1) // MAX_LIMIT * MAX_LIMIT
+        summary = queues.summary(viewer, chosen, page=Page(last, MAX_LIMIT))
     paid = [item.rep_id for item in summary.items if item.status == "paid"]
     with reports.snapshot():
         corrected = frozenset(

@@ -1746,6 +1746,8 @@ class TestTeamAndCases:
         site.sign_in("fin-amy", "finance")  # the period summary pages alike
         payouts = site.client.get("/app/payouts?period=2026-Q3").text
         assert payouts.count("Reps 1–500 of ") == 2  # above the table and below it
+        past = site.client.get("/app/payouts?period=2026-Q3&offset=9000").text
+        assert re.search(r"Reps 501–\d+ of ", past), "past the end: the last page"
 
     def test_a_team_page_offers_the_teams_own_periods(self, site: Site) -> None:
         """The periods offered, and the one opened by default, are the team's (read
