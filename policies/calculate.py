@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-from policies.collection import release
+from policies.collection import Release, release
 from policies.commission import SaleSteps, commission_line, credited_sales, sale_rate
 from policies.corrections import carried_balance_line, correction_line
 from policies.currency import convert_balance
@@ -310,10 +310,18 @@ class CollectionPeriod:
         ]
 
 
+def _release_of(r: ReleaseFact, paid_before: Decimal | None = None) -> Release:
+    """What the payment of ``r`` releases (`policies.collection.release`), in
+    the currency of the period it is released into; ``paid_before``: as if
+    the sale's payments before it had paid that."""
+    before = r.paid_before if paid_before is None else paid_before
+    return release(r.payment, r.sale_amount, r.commission, r.spiff, before, fx=r.fx)
+
+
 def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
     out = []
     for r in releases:
-        found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
+        found = _release_of(r)
         out.append(CALC.add(found.share_commission, found.share_spiff))
     return out
 
@@ -327,17 +335,21 @@ def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) ->
     spiff_steps: list[Step] = []
     commission = spiff = Decimal(0)
     for r in sorted(releases, key=lambda r: (r.payment.occurred_at, r.payment.position)):
-        found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
+        found = _release_of(r)
         commission = CALC.add(commission, found.commission)
         commission_steps.append(found.step)
+        if found.commission_fx is not None:
+            commission_steps.append(found.commission_fx)
         if r.spiff:
             spiff = CALC.add(spiff, found.spiff)
             spiff_steps.append(found.step)
+            if found.spiff_fx is not None:
+                spiff_steps.append(found.spiff_fx)
     commission_steps.append(
         step(
             "collection_total",
             (plan_event_id,),
-            payments=len(commission_steps),
+            payments=len(releases),
             amount=commission,
         )
     )
@@ -365,7 +377,7 @@ class ReleaseSums:
         commission = spiff = Decimal(0)
         parts: dict[str, tuple[Decimal, Decimal | None]] = {}
         for r in releases:
-            found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
+            found = _release_of(r)
             commission = CALC.add(commission, found.commission)
             if r.spiff:
                 spiff = CALC.add(spiff, found.spiff)
@@ -391,7 +403,7 @@ class ReleaseSums:
         for r, earlier in _paid_before_by(self.releases, event_ids):
             commission_part, spiff_part = self.parts[r.payment.event_id]
             paid_before = CALC.subtract(r.paid_before, earlier)
-            again = release(r.payment, r.sale_amount, r.commission, r.spiff, paid_before)
+            again = _release_of(r, paid_before)
             commission = CALC.add(commission, CALC.subtract(again.commission, commission_part))
             if spiff_part is not None:
                 spiff = CALC.add(spiff, CALC.subtract(again.spiff, spiff_part))
@@ -404,7 +416,7 @@ class ReleaseSums:
         has not got (its steps are worked out whole)."""
         commission, spiff, spiffs = self.commission, self.spiff, self.spiffs
         for r in releases:
-            found = release(r.payment, r.sale_amount, r.commission, r.spiff, r.paid_before)
+            found = _release_of(r)
             commission = CALC.add(commission, found.commission)
             if r.spiff:
                 spiff, spiffs = CALC.add(spiff, found.spiff), spiffs + 1

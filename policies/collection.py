@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
+from policies.currency import FxRate, convert_release
 from policies.explanation import Step, money, recorded, step
 from policies.rounding import CALC, round_money, scaled
 
@@ -67,8 +68,13 @@ class Release:
     spiff: Decimal
     step: Step
     # the payment's exact share (fraction × earned): what `unreleased` weighs
+    # (in the currency earned in, as the booking period's lines are)
     share_commission: Decimal = Decimal(0)
     share_spiff: Decimal = Decimal(0)
+    # released into a period paid in another currency: how ``commission`` and
+    # ``spiff`` were converted into it (None: the same currency, or no SPIFF)
+    commission_fx: Step | None = None
+    spiff_fx: Step | None = None
 
 
 def release(
@@ -77,6 +83,8 @@ def release(
     commission: Decimal,
     spiff: Decimal = Decimal(0),
     paid_before: Decimal = Decimal(0),
+    *,
+    fx: FxRate | None = None,
 ) -> Release:
     """A payment's release: what the sale's payments so far release of its
     commission and SPIFF (paid ÷ sale amount × earned, to the cent) less what
@@ -87,30 +95,45 @@ def release(
     released in each of three quarters, each third 1.6665 rounded by its own
     line, paid 1.67 three times — 5.01. Released cumulatively, a sale's
     payments add up to its commission rounded once (1.67, 1.66, 1.67),
-    however many periods they fall in."""
+    however many periods they fall in.
+
+    ``fx``: the period it is released into pays in another currency than the
+    one the sale earned in (the rep moved plans between): each amount, to the
+    cent in the earning currency, converted at that rate (`convert_release`),
+    never paid as the same number in the other currency."""
     fraction = Fraction(payment.amount) / Fraction(sale_amount)
     before = Fraction(paid_before) / Fraction(sale_amount)
     released_commission = _released_between(commission, before, before + fraction)
     released_spiff = _released_between(spiff, before, before + fraction)
     released_before = _released_between(commission, Fraction(0), before)
+    shown = step(
+        "payment_released",
+        (payment.event_id,),
+        payment_id=payment.payment_id,
+        sale_id=payment.sale_id,
+        paid=recorded(payment.amount),
+        sale_amount=recorded(sale_amount),
+        fraction=fraction,
+        released_before=released_before,
+        commission=released_commission,
+        spiff=released_spiff if spiff else None,
+    )
+    commission_fx = spiff_fx = None
+    if fx is not None:
+        released_commission, commission_fx = convert_release(
+            released_commission, fx, what="commission_release"
+        )
+        if spiff:
+            released_spiff, spiff_fx = convert_release(released_spiff, fx, what="spiff_release")
     return Release(
         fraction,
         released_commission,
         released_spiff,
-        step(
-            "payment_released",
-            (payment.event_id,),
-            payment_id=payment.payment_id,
-            sale_id=payment.sale_id,
-            paid=recorded(payment.amount),
-            sale_amount=recorded(sale_amount),
-            fraction=fraction,
-            released_before=released_before,
-            commission=released_commission,
-            spiff=released_spiff if spiff else None,
-        ),
+        shown,
         scaled(commission, fraction),
         scaled(spiff, fraction),
+        commission_fx,
+        spiff_fx,
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "MissingRate",
     "convert",
     "convert_balance",
+    "convert_release",
     "rate_in_force",
     "rate_on",
 ]
@@ -120,6 +121,18 @@ def convert_balance(
     ``draw_balance``)."""
     rate = conversion.rate
     assert rate is not None, "a balance waiting for its rate is not converted"
+    found = _converted(amount, rate, "balance_converted", balance=what, amount=money(amount))
+    assert found.step is not None
+    return found.amount, found.step
+
+
+def convert_release(amount: Decimal, rate: FxRate, *, what: str) -> tuple[Decimal, Step]:
+    """What a payment releases (SPEC §3.1 pay on collection) of a sale earned
+    in ``rate.base``, released into a period paid in ``rate.quote`` — the rep
+    moved to a plan in another currency between (a store written before the
+    write rule that refuses that move may hold one): converted as a balance
+    owed across currencies is, rounded to 0.01, and the step that shows the
+    rate and its event. ``what``: ``commission_release``, ``spiff_release``."""
     found = _converted(amount, rate, "balance_converted", balance=what, amount=money(amount))
     assert found.step is not None
     return found.amount, found.step

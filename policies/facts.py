@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from policies.collection import PaymentFact
-from policies.currency import BalanceConversion
+from policies.currency import BalanceConversion, FxRate
 from policies.explanation import Step
 from policies.overrides import ReportingLines, TeamSale
 from policies.periods import Period
@@ -85,6 +85,7 @@ class ReleaseFact:
     # in its currency: a payment releases what the sale's payments so far do
     # less what those released (`policies.collection.release`)
     paid_before: Decimal = Decimal(0)
+    fx: FxRate | None = None  # paid in another currency than earned in: converted at it
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,18 @@ class CarriedBalanceFact:
 class PendingItem:
     """A subject that changes no pay yet: awaiting its approval, or (a sale in a
     foreign currency, SPEC §3.1; a correction or carried balance from a period
-    paid in another currency) waiting for an exchange rate ``fx_pair``."""
+    paid in another currency; a payment releasing, into a period paid in
+    another currency, what its sale earned) waiting for an exchange rate ``fx_pair``."""
 
     kind: Literal[
-        "target", "case", "adjustment", "sale", "correction", "carried_balance", "draw_balance"
+        "target",
+        "case",
+        "adjustment",
+        "sale",
+        "payment",
+        "correction",
+        "carried_balance",
+        "draw_balance",
     ]
     subject_id: str
     event_id: str

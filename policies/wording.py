@@ -626,6 +626,7 @@ TERMS: dict[str, dict[str, str]] = {
         "target": "目标",
         "case": "案件",
         "sale": "销售",
+        "payment": "回款",
     },
 }
 

@@ -45,12 +45,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # (`policies.collection.release`: its step says what was released before;
 # balances 6: the commission that release pays); 17: a score that reads as
 # the next tier's bound (0.99995 as 1.0000) and is below it says so in a step;
-# 18: an attainment read so beside the next commission band's bound, likewise
+# 18: an attainment read so beside the next commission band's bound, likewise;
+# 19 (and balances 7): a release into a period paid in another currency than
+# its sale earned in (a move stored before the rule refusing it) is converted
+# (`balance_converted`), or its payment waits under pending
 BALANCES = ReadModel(
-    "balances", 6, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 7, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 18, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 19, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

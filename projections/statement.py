@@ -50,6 +50,7 @@ from policies.currency import (
     MissingRate,
     convert,
     convert_balance,
+    rate_in_force,
     rate_on,
 )
 from policies.draws import balance_after_of, draw_lines
@@ -585,8 +586,12 @@ class Calculator:
             ) or not f.paid_on_collection(rep_id):
                 return facts  # no payment, or no plan of the rep's ever held commission back
             self._check_placed(period, plan)
-            releases = self._releases_in(rep_id, period, plan, None, without)
-            return replace(facts, releases=tuple(releases)) if releases or facts.releases else facts
+            releases, waiting = self._releases_in(rep_id, period, plan, None, without)
+            if not (releases or waiting or facts.releases):
+                return facts
+            return replace(
+                facts, releases=tuple(releases), unconverted=(*facts.unconverted, *waiting)
+            )
         self._check_placed(period, plan)
         earned_here = earned_by_sale(plan, facts)
         if without is None:
@@ -603,8 +608,13 @@ class Calculator:
                 for p in sale.payments or ()
                 if p.event_id != skipped
             ]
-        releases = self._releases_in(rep_id, period, plan, earned_here, without)
-        return replace(facts, releases=tuple(releases), booked_releases=tuple(booked))
+        releases, waiting = self._releases_in(rep_id, period, plan, earned_here, without)
+        return replace(
+            facts,
+            releases=tuple(releases),
+            booked_releases=tuple(booked),
+            unconverted=(*facts.unconverted, *waiting),
+        )
 
     def _releases_in(
         self,
@@ -613,14 +623,21 @@ class Calculator:
         plan: Plan,
         earned_here: dict[str, tuple[Decimal, Decimal]] | None,
         without: _Without | None = None,
-    ) -> list[ReleaseFact]:
+    ) -> tuple[list[ReleaseFact], list[PendingItem]]:
         """The payments received in ``period``, each with what its sale earned
         in its booking period (``earned_here``: this period's; None: a period
         paid on booking, whose own sales were paid whole). ``without``: as if
         an event had never been recorded — not the payment itself, and what
-        the booking periods earned without it."""
+        the booking periods earned without it.
+
+        A booking period paid in another currency than ``plan``'s (a move
+        stored before the write rule that refuses it): what the sale earned is
+        in that currency, converted at the rate in force at the payment's
+        moment (`_converted_release`); with none, the payment waits (pending),
+        never paid as the same number in the other currency."""
         f = self.facts
         releases = []
+        waiting = []
         for payment in f.payments_by_rep.get(rep_id, ()):
             if period_of(payment.occurred_at, plan.period) != period:
                 continue
@@ -640,16 +657,35 @@ class Calculator:
             else:
                 earned_in = self._earned_in(rep_id, booking)
             earned_then = earned_in.get(paid_sale.sale_id)
-            if earned_then is not None:
-                releases.append(
-                    _release(
-                        payment,
-                        paid_sale,
-                        earned_then,
-                        without.event_id if without is not None else None,
-                    )
-                )
-        return releases
+            if earned_then is None:
+                continue
+            skipped = without.event_id if without is not None else None
+            found = self._converted_release(
+                rep_id, booking, period, plan, _release(payment, paid_sale, earned_then, skipped)
+            )
+            if isinstance(found, PendingItem):
+                waiting.append(found)
+            else:
+                releases.append(found)
+        return releases, waiting
+
+    def _converted_release(
+        self, rep_id: str, booking: Period, period: Period, plan: Plan, found: ReleaseFact
+    ) -> ReleaseFact | PendingItem:
+        """``found``, a release into ``period`` of what a sale earned in
+        ``booking``, in the currency ``plan`` pays in: converted at the latest
+        rate for the pair at or before the payment's moment (SPEC §3.1
+        currencies) when ``booking`` paid in another; with no such rate, its
+        payment waiting for one."""
+        then = self.facts.plan_for(rep_id, booking) if booking != period else plan
+        if then is None or then.currency == plan.currency:
+            return found
+        base, quote, at = then.currency, plan.currency, found.payment.occurred_at
+        rate = rate_in_force(self._rates(base, quote), base, quote, at)
+        if rate is None:
+            payment = found.payment
+            return PendingItem("payment", payment.payment_id, payment.event_id, (base, quote))
+        return replace(found, fx=rate)
 
     def _check_placed(self, period: Period, plan: Plan) -> None:
         """A windowed replay's facts must hold the sale of every payment
@@ -2071,7 +2107,12 @@ class _Quick:
         if found is None:
             return _Whole.WHOLE
         then, sale, own = found
-        if not self._weighable(sale) or then.commission.basis != "collection" or then.draw:
+        if (
+            not self._weighable(sale)
+            or then.commission.basis != "collection"
+            or then.draw
+            or then.currency != self.plan.currency  # its releases converted: `_converted_release`
+        ):
             return _Whole.WHOLE
         if not cancelled_within_window(sale, then.clawback.window_days):
             return None

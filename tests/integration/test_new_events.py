@@ -19,6 +19,7 @@ import pytest
 from rich.console import Console
 
 from api.schemas import StatementOut
+from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.plan import load_plan, plan_document
@@ -276,6 +277,51 @@ class TestPayOnCollection:
         (error,) = caught.value.errors
         assert error.field == "plan.commission.basis"
         assert "rep r1 has followed both plan field-sales and a plan paying in USD" in error.reason
+
+    @pytest.mark.parametrize("rate", ["0.14", None], ids=["rate", "no-rate"])
+    def test_a_move_stored_before_the_rule_converts_what_is_released(
+        self, collection: Ledger, monkeypatch: pytest.MonkeyPatch, rate: str | None
+    ) -> None:
+        """A store written before the rule holds r1's move to a USD plan from
+        Q4; S1's payment on 10 October releases its 500 CNY into Q4, paid in
+        USD. It was paid as 500.00 USD; now converted at the CNY → USD rate in
+        force at the payment (0.14 from 30 September, not 0.15 from 20
+        October): 70.00 USD, a step naming the rate. With no rate the payment
+        waits under pending, and nothing of it is paid."""
+        usd = plan_toml(commission='basis = "collection"\n')
+        _publish(collection, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
+        moved = line(
+            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+        )
+        with monkeypatch.context() as before_the_rule:
+            before_the_rule.setattr(rules, "_check_collection_currency", lambda *_: None)
+            _import(collection, moved)
+        later = _rate("CNY", "0.15", "2026-10-20T00:00:00+08:00", quote="USD")
+        rates = [later]
+        if rate is not None:
+            rates.insert(0, _rate("CNY", rate, "2026-09-30T00:00:00+08:00", quote="USD"))
+        _import(collection, *rates, _payment("P1", "S1", "10000.00", "2026-10-10T10:00:00+08:00"))
+        q4 = Reports(collection).statement("r1", "2026-Q4")
+        assert q4["currency"] == "USD"
+        paid = stored_record(collection, "PaymentReceived", payment_id="P1").event_id
+        commission = _line(q4, "commission")
+        if rate is None:
+            assert commission["amount"] == "0.00", "never 500.00 USD"
+            waiting = {"waiting_for": "fx_rate", "base": "CNY", "quote": "USD"}
+            assert q4["pending"] == [
+                {"kind": "payment", "subject_id": "P1", "event_id": paid} | waiting
+            ]
+            return
+        assert commission["amount"] == "70.00"
+        (converted,) = _steps(commission, "balance_converted")
+        rate_id = stored_record(collection, "FxRateSet", base="CNY", rate="0.14").event_id
+        assert converted["event_ids"] == [rate_id]
+        shown = converted["values"]
+        assert (shown["amount"], shown["rate"], shown["converted"]) == ("500.00", "0.14", "70.00")
+        assert (shown["currency"], shown["plan_currency"]) == ("CNY", "USD")
+        assert shown["rate_from"] == "2026-09-30T00:00:00+08:00"
+        assert q4["pending"] == []
+        assert verify_views(collection, Reports(collection).projector.store) == []
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
