@@ -889,8 +889,9 @@ class Reports:
             for r in records
             if self._theirs(rep_id, r, sales, at) and (shown is None or shown(r))
         }
-        between = [summaries[r.event_id] for r in records if r.position > low]
-        between = [e for e in between if e.event_id in readable]
+        between = [
+            summaries[r.event_id] for r in records if r.position > low and r.event_id in readable
+        ]
         causes = self._diff_causes(rep_id, _period(period), seen[0], seen[1])
         # the events a changed line cites that were recorded before (an
         # exchange rate a new sale converts at, say): named by type, actor and

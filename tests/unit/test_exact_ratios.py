@@ -204,6 +204,12 @@ def _just_below(credited: str, others: str) -> tuple[Fraction | None, list[Step]
     return result.score, list(bonus.steps)
 
 
+def _reads(step: Step, english: str, chinese: str) -> None:
+    """``step`` in its words, English and Chinese."""
+    assert render_step(step) == english
+    assert render_step(step, "zh-CN") == chinese
+
+
 class TestJustBelowATier:
     def test_a_score_shown_as_the_next_tier_s_bound_says_it_is_below_it(self) -> None:
         """19,999 of a 20,000 target and both other KPIs at 0.99995: the score is
@@ -219,13 +225,12 @@ class TestJustBelowATier:
             "tier_from_shown": "1.00000",
             "coefficient": "1.5000",
         }
-        assert render_step(below) == (
+        _reads(
+            below,
             "Score 0.99995 is below the next tier, from 1.00000 (coefficient 1.5000): "
-            "tiers compare the exact score, not the 4 places it is shown with"
-        )
-        assert render_step(below, "zh-CN") == (
+            "tiers compare the exact score, not the 4 places it is shown with",
             "得分 0.99995 低于下一档（自 1.00000 起，系数 1.5000）：档位按精确得分比较，"
-            "而非显示的四位小数"
+            "而非显示的四位小数",
         )
 
     def test_a_score_that_reads_below_the_next_tier_needs_no_such_step(self) -> None:
@@ -251,12 +256,11 @@ class TestJustBelowABand:
             "attainment_shown": "0.99995",
             "band_from_shown": "1.00000",
         }
-        assert render_step(below) == (
+        _reads(
+            below,
             "Attainment 0.99995 is below the next band, from 1.00000: bands compare the "
-            "exact attainment, not the 4 places it is shown with"
-        )
-        assert render_step(below, "zh-CN") == (
-            "达成率 0.99995 低于下一区间（自 1.00000 起）：区间按精确达成率比较，而非显示的四位小数"
+            "exact attainment, not the 4 places it is shown with",
+            "达成率 0.99995 低于下一区间（自 1.00000 起）：区间按精确达成率比较，而非显示的四位小数",
         )
 
     def test_an_attainment_that_reads_below_the_next_band_needs_no_such_step(self) -> None:
