@@ -48,12 +48,15 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # 18: an attainment read so beside the next commission band's bound, likewise;
 # 19 (and balances 7): a release into a period paid in another currency than
 # its sale earned in (a move stored before the rule refusing it) is converted
-# (`balance_converted`), or its payment waits under pending
+# (`balance_converted`), or its payment waits under pending; 20: a payment
+# waiting so is unreleased in its sale's booking period (it was counted as
+# released), and a paid period's correction names the rate, recorded late,
+# that such a release was converted at
 BALANCES = ReadModel(
     "balances", 7, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 19, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 20, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -537,7 +537,41 @@ class LedgerFacts:
             for sale in self.sales.values()
             if sale.currency == d["base"]
             for rep_id in sale.credits
-        }
+        } | self._released_across(r).keys()
+
+    def _released_across(self, rate: EventRecord) -> dict[str, date]:
+        """SPEC §3.1 pay on collection, for a rep whose plans pay in both
+        currencies of ``rate`` — a collection plan in its base, another in its
+        quote (a move stored before the write rule that refuses it): a payment
+        at or after the rate's moment may release what a sale earned under the
+        one into a period paid under the other, converted at the rate; until
+        the rate came it waited, and its sale's booking period counted it
+        unreleased. Each such rep, with the earliest booking day of a sale
+        paid so. Empty on any store written since the rule (no rep's plans
+        pay on collection in two currencies)."""
+        base, quote = rate.data["base"], rate.data["quote"]
+        found: dict[str, date] = {}
+        for rep_id, payments in self.payments_by_rep.items():
+            info = self.reps.get(rep_id)
+            if info is None or not self._pays_in(info, base, quote):
+                continue
+            days = [
+                sale.occurred_at.date()
+                for p in payments
+                if p.occurred_at >= rate.occurred_at
+                and (sale := self.sales.get(p.data["sale_id"])) is not None
+            ]
+            if days:
+                found[rep_id] = min(days)
+        return found
+
+    def _pays_in(self, info: RepInfo, base: str, quote: str) -> bool:
+        """Whether the rep's plans hold a version paying on collection in
+        ``base`` and one paying in ``quote``."""
+        versions = [v for plan_id in _plan_ids(info) for v in self.plans.get(plan_id, {}).values()]
+        return any(
+            v.currency == base and v.commission.basis == "collection" for v in versions
+        ) and any(v.currency == quote for v in versions)
 
     def _on_RepPlanAssigned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         info = self.reps.get(d["rep_id"])  # None: a manager's replay (see `_on_RepLeft`)
@@ -665,6 +699,8 @@ class LedgerFacts:
             return None
         if r.type in {"SaleCancelled", "PaymentReceived"}:
             return self.sales[d["sale_id"]].occurred_at.date()
+        if r.type == "FxRateSet":
+            return min((own, *self._released_across(r).values()))
         if r.type == "ViolationOverturned":
             return self.cases[d["case_id"]].record.occurred_at.date()
         if r.type == "ApprovalRejected" and d["subject_id"] in self.runs:

@@ -28,8 +28,10 @@ __all__ = [
 # exchange rates are listed for every rep, as plans are
 # 3: of their reports' events, only those an override rests on (sales, their
 # plans, rates, reporting lines): a report's coaching or case is not the manager's
+# 4: a rate reaches back to the booking period of a sale whose payment at or
+# after it releases into a period paid in another currency (SPEC §3.1)
 REPLAY_INDEX = ReadModel(
-    "rep_events", 3, "the replay index: each rep's events and the business dates they can change"
+    "rep_events", 4, "the replay index: each rep's events and the business dates they can change"
 )
 EVENT_COUNTS = ReadModel("event_counts", 1, "events applied, per type (shows one applied twice)")
 

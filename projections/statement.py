@@ -606,7 +606,7 @@ class Calculator:
             booked += [
                 _release(p, sale, earned, skipped)
                 for p in sale.payments or ()
-                if p.event_id != skipped
+                if p.event_id != skipped and not self._waits_for_rate(rep_id, plan, p)
             ]
         releases, waiting = self._releases_in(rep_id, period, plan, earned_here, without)
         return replace(
@@ -686,6 +686,19 @@ class Calculator:
             payment = found.payment
             return PendingItem("payment", payment.payment_id, payment.event_id, (base, quote))
         return replace(found, fx=rate)
+
+    def _waits_for_rate(self, rep_id: str, booked_under: Plan, payment: EventRecord) -> bool:
+        """Whether ``payment``, of a sale booked under ``booked_under``, is
+        released into a period paid in another currency with no rate for the
+        pair in force at its moment (`_converted_release`): it waits under
+        that period's ``pending`` and releases nothing — its booking period
+        counts it as unreleased until the rate comes."""
+        paid_in = period_of(payment.occurred_at, booked_under.period)
+        paid_under = self.facts.plan_for(rep_id, paid_in)
+        if paid_under is None or paid_under.currency == booked_under.currency:
+            return False
+        base, quote = booked_under.currency, paid_under.currency
+        return rate_in_force(self._rates(base, quote), base, quote, payment.occurred_at) is None
 
     def _check_placed(self, period: Period, plan: Plan) -> None:
         """A windowed replay's facts must hold the sale of every payment
@@ -1666,6 +1679,8 @@ class Calculator:
         f = self.facts
         ids = [e for sale in facts.sales if sale.fx is not None for e in sale.fx.event_ids]
         ids += [r.payment.event_id for r in (*facts.releases, *facts.booked_releases)]
+        # a release into a period paid in another currency: the rate it was converted at
+        ids += [r.fx.event_id for r in facts.releases if r.fx is not None]
         ids += f.by_rep.get(facts.rep_id, {}).get("assignments", [])
         if facts.reporting is not None and (facts.team_sales or facts.team_clawed_back):
             ids += [e for sale in facts.team_sales for e in sale.rate_event_ids]

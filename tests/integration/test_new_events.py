@@ -288,14 +288,7 @@ class TestPayOnCollection:
         force at the payment (0.14 from 30 September, not 0.15 from 20
         October): 70.00 USD, a step naming the rate. With no rate the payment
         waits under pending, and nothing of it is paid."""
-        usd = plan_toml(commission='basis = "collection"\n')
-        _publish(collection, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
-        moved = line(
-            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
-        )
-        with monkeypatch.context() as before_the_rule:
-            before_the_rule.setattr(rules, "_check_collection_currency", lambda *_: None)
-            _import(collection, moved)
+        self._moved_to_usd(collection, monkeypatch)
         later = _rate("CNY", "0.15", "2026-10-20T00:00:00+08:00", quote="USD")
         rates = [later]
         if rate is not None:
@@ -322,6 +315,83 @@ class TestPayOnCollection:
         assert shown["rate_from"] == "2026-09-30T00:00:00+08:00"
         assert q4["pending"] == []
         assert verify_views(collection, Reports(collection).projector.store) == []
+
+    def _moved_to_usd(self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A store written before the rule: r1 moved to a USD collection plan
+        from Q4 (S1 earned 500 CNY in Q3 under the CNY one)."""
+        usd = plan_toml(commission='basis = "collection"\n')
+        _publish(ledger, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
+        moved = line(
+            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+        )
+        with monkeypatch.context() as before_the_rule:
+            before_the_rule.setattr(rules, "_check_collection_currency", lambda *_: None)
+            _import(ledger, moved)
+
+    @pytest.mark.parametrize("q4_paid", [False, True], ids=["q4-open", "q4-paid"])
+    def test_a_payment_waiting_for_its_rate_is_unreleased_until_the_rate_comes(
+        self, collection: Ledger, monkeypatch: pytest.MonkeyPatch, q4_paid: bool
+    ) -> None:
+        """S1 earned 500 CNY in Q3; r1 moved to a USD plan from Q4 (a store
+        written before the rule). P1 pays 4,000 in August (200 released into
+        Q3) and P2 the other 6,000 on 10 October, into USD Q4 with no CNY →
+        USD rate: P2 waits under pending, and Q3's ``unreleased`` counted it
+        as released ("0.00") though nothing of it was paid; it is 300.00.
+        A rate dated 1 October arrives late: P2's 300 CNY is paid once, at
+        that rate (42.00 USD) — in Q4 while it is open, else as a correction
+        in 2027-Q1 — and Q3 shows nothing unreleased."""
+        self._moved_to_usd(collection, monkeypatch)
+        _import(
+            collection,
+            _payment("P1", "S1", "4000.00", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "6000.00", "2026-10-10T10:00:00+08:00"),
+        )
+        reports = Reports(collection)
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        assert _line(q3, "commission")["amount"] == "200.00"
+        assert q3["unreleased"] == "300.00", "P2 waits: nothing of it is released"
+        assert _line(q4, "commission")["amount"] == "0.00"
+        assert [p["subject_id"] for p in q4["pending"]] == ["P2"]
+        assert verify_views(collection, reports.projector.store) == []
+        if q4_paid:
+            for period in ("2026-Q3", "2026-Q4"):
+                run_id = run_id_of(reports, period)
+                approve(collection, run_id)
+                payouts(reports).pay_run(run_id, actor="fin-amy")
+
+        _import(collection, _rate("CNY", "0.14", "2026-10-01T00:00:00+08:00", quote="USD"))
+        rate_id = stored_record(collection, "FxRateSet", base="CNY", rate="0.14").event_id
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        assert _line(q3, "commission")["amount"] == "200.00"
+        if not q4_paid:
+            assert q3["unreleased"] == "0.00"
+            head = reports.statement("r1", "2026-Q3", as_of=stored_count(collection))
+            assert head["unreleased"] == "0.00", "a replay as of the head agrees"
+        q1 = reports.statement("r1", "2027-Q1")
+        paid_in = q1 if q4_paid else q4
+        if q4_paid:
+            assert _line(q4, "commission")["amount"] == "0.00", "paid: it stands"
+            correction = _line(q1, "correction")
+            assert (correction["paid_period"], correction["amount"]) == ("2026-Q4", "42.00")
+            assert correction["event_ids"] == [rate_id], "the rate names the correction"
+            assert [e["event_id"] for e in q4["later_events"]] == [rate_id]
+        else:
+            commission = _line(q4, "commission")
+            assert commission["amount"] == "42.00"
+            (released,) = _steps(commission, "payment_released")
+            assert released["values"]["payment_id"] == "P2"
+            (converted,) = _steps(commission, "balance_converted")
+            assert converted["event_ids"] == [rate_id]
+            shown = converted["values"]
+            assert (shown["amount"], shown["rate"], shown["converted"]) == (
+                "300.00",
+                "0.14",
+                "42.00",
+            )
+            assert _line(q1, "commission")["amount"] == "0.00"
+        assert paid_in["pending"] == [], "(a paid Q4 shows what it was paid with)"
+        assert Decimal(q4["total"]) + Decimal(q1["total"]) == Decimal("42.00"), "paid once"
+        assert verify_views(collection, reports.projector.store) == []
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
