@@ -31,7 +31,7 @@ from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
-from tests.unit.shapes import plan_toml
+from tests.unit.shapes import plan_toml, spiff
 
 Q3_START = "2026-07-01T00:00:00+08:00"
 
@@ -392,6 +392,77 @@ class TestPayOnCollection:
         assert paid_in["pending"] == [], "(a paid Q4 shows what it was paid with)"
         assert Decimal(q4["total"]) + Decimal(q1["total"]) == Decimal("42.00"), "paid once"
         assert verify_views(collection, reports.projector.store) == []
+
+    @pytest.mark.parametrize("basis", ["collection", "booking"])
+    @pytest.mark.parametrize("rate", ["in-force", "late"])
+    def test_a_spiff_released_into_a_period_paid_in_another_currency_is_converted(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, basis: str, rate: str
+    ) -> None:
+        """S1 (10,000 CNY, 14 July) earns 500 commission and a 1,000 SPIFF under
+        the CNY collection plan; r1 moved to a USD plan (paying on ``basis``)
+        from Q4 in a store written before the rule. P1 (3,333.33 in August)
+        releases 166.67 + 333.33 into Q3; P2 (6,666.67, 10 October) the rest,
+        333.33 + 666.67 CNY, into USD Q4: at 0.1389 that is 46.30 + 92.60 USD,
+        each line with its own rate step. With the rate recorded late, P2
+        waits (its SPIFF with it: no SPIFF line is paid as CNY in USD), Q3
+        counts both unreleased (1,000.00), and once the rate comes the same
+        46.30 + 92.60 are paid, once."""
+        spiffed = plan_toml(
+            commission='basis = "collection"\n',
+            tail=spiff("q3-push", "2026-07-01", "2026-09-30", amount="1000"),
+        )
+        _publish(ledger, spiffed)
+        _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
+        usd = plan_toml(commission=f'basis = "{basis}"\n')
+        _publish(ledger, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
+        moved = line(
+            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+        )
+        with monkeypatch.context() as before_the_rule:
+            before_the_rule.setattr(rules, "_check_collection_currency", lambda *_: None)
+            _import(ledger, moved)
+        fx = _rate("CNY", "0.1389", "2026-10-01T00:00:00+08:00", quote="USD")
+        if rate == "in-force":
+            _import(ledger, fx)
+        _import(
+            ledger,
+            _payment("P1", "S1", "3333.33", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "6666.67", "2026-10-10T10:00:00+08:00"),
+        )
+        reports = Reports(ledger)
+        q3 = reports.statement("r1", "2026-Q3")
+        released = (_line(q3, "commission")["amount"], _line(q3, "spiff")["amount"])
+        assert released == ("166.67", "333.33")
+        if rate == "late":
+            q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+            assert q3["unreleased"] == "1000.00"
+            assert _line(q4, "commission")["amount"] == "0.00"
+            assert [x["kind"] for x in q4["lines"]].count("spiff") == 0
+            assert [p["subject_id"] for p in q4["pending"]] == ["P2"]
+            _import(ledger, fx)
+        rate_id = stored_record(ledger, "FxRateSet", base="CNY").event_id
+        q3, q4 = reports.statement("r1", "2026-Q3"), reports.statement("r1", "2026-Q4")
+        assert q3["unreleased"] == "0.00"
+        assert (q4["currency"], q4["pending"]) == ("USD", [])
+        for kind, cny, usd_amount in (
+            ("commission", "333.33", "46.30"),
+            ("spiff", "666.67", "92.60"),
+        ):
+            found = _line(q4, kind)
+            assert found["amount"] == usd_amount
+            (converted,) = _steps(found, "balance_converted")
+            assert converted["event_ids"] == [rate_id]
+            shown = converted["values"]
+            assert (shown["amount"], shown["rate"], shown["converted"]) == (
+                cny,
+                "0.1389",
+                usd_amount,
+            )
+            assert shown["balance"] == f"{kind}_release"
+        assert q4["total"] == "138.90"
+        q1 = reports.statement("r1", "2027-Q1")
+        assert q1["total"] == "0.00", "paid once"
+        assert verify_views(ledger, reports.projector.store) == []
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger
