@@ -251,6 +251,43 @@ class TestPayOnCollection:
         _publish(collection, other, plan_id="cny-booking")
         _import(collection, {**moved, "plan_id": "cny-booking"})  # the same currency: moved
 
+    @pytest.mark.parametrize("order", ["plan-then-move", "move-then-plan"])
+    def test_one_import_that_moves_a_rep_and_turns_their_plan_to_collection_is_refused(
+        self, ledger: Ledger, order: str
+    ) -> None:
+        """One file publishes field-sales v2 paying on collection and moves r1
+        (who sold S1 under v1) to a USD plan, in either order: refused whole,
+        by the rule the second line breaks given the first — the move naming
+        ``plan_id`` after the version, the version naming
+        ``plan.commission.basis`` after the move — and nothing stored."""
+        _publish(ledger, plan_toml())
+        usd = plan_toml().replace('currency = "CNY"', 'currency = "USD"')
+        _publish(ledger, usd, plan_id="usd-sales")
+        _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
+        turned = plan_toml(commission='basis = "collection"\n').replace(
+            "version = 1", "version = 2"
+        )
+        moved = line(
+            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
+        )
+        lines = [_plan_line(turned), moved]
+        if order == "move-then-plan":
+            lines.reverse()
+        before = stored_count(ledger)
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.import_lines(jsonl(*lines), actor="admin")
+        assert stored_count(ledger) == before
+        (error,) = caught.value.errors
+        assert error.line == 2
+        if order == "plan-then-move":
+            assert error.field == "plan_id"
+            assert "rep r1's plan field-sales pays on collection in CNY" in error.reason
+        else:
+            assert error.field == "plan.commission.basis"
+            assert "rep r1 has followed both plan field-sales and a plan paying in USD" in (
+                error.reason
+            )
+
     def test_a_version_that_turns_a_plan_left_for_another_currency_to_collection_is_refused(
         self, ledger: Ledger
     ) -> None:
