@@ -162,16 +162,44 @@ def shown_as_reached(value: Ratio, bound: Ratio) -> tuple[str, str] | None:
     return ratio_texts_below(exact, limit)
 
 
-# A product with a quotient that no Decimal holds (x 1/3) is carried to 30
-# significant digits, far below the cent, and rounded once with its line.
-_PRECISE = Context(prec=30, rounding=ROUND_HALF_UP)
+# `scaled`'s places beyond those an exact rounding to the cent needs.
+_GUARD_PLACES = 30
 
 
 def scaled(amount: Decimal, fraction: Fraction) -> Decimal:
-    """``amount`` × ``fraction``: exact when the quotient has a finite decimal
-    form within 30 digits, else to 30 significant digits (unrounded money:
-    what a payment releases of a sale, a sale's share of a capped period)."""
+    """``amount`` × ``fraction`` (unrounded money: what a payment releases of a
+    sale, a sale's share of a capped period): exact when the quotient has a
+    finite decimal form; else carried to as many places as rounding it to the
+    cent needs to round exactly as the quotient does — never to a number of
+    significant digits. Thirty of them stopped short of the cent above 10^28,
+    which SPEC §2's bounds reach (a sale converted at a large rate, under a
+    large band: near 10^36): a payment in full of a commission of
+    123,456,789,012,345,678,901,234,567,890,123,456.785 released 123,456.79
+    less than it.
+
+    A quotient with no finite decimal form lies at least 1 / (200 × its
+    denominator) from any half cent: carried to more places than that
+    denominator has digits, plus 3, its rounding to the cent is exact; 30
+    places more keep sums of many such amounts, and products of one with
+    another, as far from the cent as 30 digits kept them at small amounts."""
     if not amount:
         return Decimal(0)
     product = Fraction(amount) * fraction
-    return _PRECISE.divide(Decimal(product.numerator), Decimal(product.denominator))
+    numerator, denominator = product.numerator, product.denominator
+    if _terminates(denominator):
+        return CALC.divide(Decimal(numerator), Decimal(denominator))
+    # 2^bits > the denominator, and 10^(bits // 3 + 4) > 1000 × 2^bits
+    places = denominator.bit_length() // 3 + 4 + _GUARD_PLACES
+    whole, rest = divmod(abs(numerator) * 10**places, denominator)
+    if 2 * rest >= denominator:
+        whole += 1
+    return CALC.scaleb(Decimal(whole if numerator > 0 else -whole), -places)
+
+
+def _terminates(denominator: int) -> bool:
+    """Whether a quotient by ``denominator`` (in lowest terms) has a finite
+    decimal form: no prime factor but 2 and 5."""
+    odd = denominator >> ((denominator & -denominator).bit_length() - 1)
+    while odd % 5 == 0:
+        odd //= 5
+    return odd == 1

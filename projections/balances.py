@@ -51,12 +51,14 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # (`balance_converted`), or its payment waits under pending; 20: a payment
 # waiting so is unreleased in its sale's booking period (it was counted as
 # released), and a paid period's correction names the rate, recorded late,
-# that such a release was converted at
+# that such a release was converted at; 21 (and balances 8): a payment's share
+# of a commission near SPEC §2's bounds (above 10^28) is released to the cent
+# (`policies.rounding.scaled` kept 30 significant digits)
 BALANCES = ReadModel(
-    "balances", 7, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 8, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 20, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 21, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 

@@ -23,6 +23,7 @@ from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import BatchRejectedError
 from policies.plan import load_plan, plan_document
+from policies.rounding import CALC, cents_text, round_money
 from policies.wording import render_warning
 from presentation import print_statement
 from presentation.modelling import print_whatif, whatif_texts
@@ -31,7 +32,7 @@ from projections.runner import verify_views
 from projections.service import Reports
 from tests.builders import enrol, jsonl, line, payouts, sale, stored_count, stored_record
 from tests.payout_scenes import approve, run_id_of
-from tests.unit.shapes import plan_toml, spiff
+from tests.unit.shapes import plan_toml, spiff, tiers
 
 Q3_START = "2026-07-01T00:00:00+08:00"
 
@@ -500,6 +501,32 @@ class TestPayOnCollection:
         q1 = reports.statement("r1", "2027-Q1")
         assert q1["total"] == "0.00", "paid once"
         assert verify_views(ledger, reports.projector.store) == []
+
+    def test_a_commission_near_the_bounds_paid_in_full_is_released_to_the_cent(
+        self, ledger: Ledger
+    ) -> None:
+        """Within SPEC §2's bounds: a sale of 987,654,321,987.65 EUR converted
+        at 912,345,678,901.23 CNY, at 5 % under a band multiplying by
+        987,654.321, earns about 4.5 × 10^28 CNY. Paid in full in its quarter
+        and in two thirds, it released the commission rounded at 30 significant
+        digits — short of the cent, by up to half a unit; now the commission to
+        the cent, and nothing is left unreleased."""
+        bands = tiers("credited", "marginal", "{from = 0, multiplier = 987654.321}")
+        _publish(ledger, plan_toml(commission='basis = "collection"\n', tail=bands))
+        amount, rate = Decimal("987654321987.65"), Decimal("912345678901.23")
+        _import(
+            ledger,
+            enrol("r1"),
+            _rate("EUR", str(rate), "2026-07-01T00:00:00+08:00"),
+            {**sale("S1", "r1", str(amount)), "currency": "EUR"},
+            _payment("P1", "S1", "329218107329.22", "2026-08-01T10:00:00+08:00"),
+            _payment("P2", "S1", "658436214658.43", "2026-09-01T10:00:00+08:00"),
+        )
+        converted = round_money(CALC.multiply(amount, rate))
+        earned = CALC.multiply(CALC.multiply(converted, Decimal("0.05")), Decimal("987654.321"))
+        q3 = Reports(ledger).statement("r1", "2026-Q3")
+        assert _line(q3, "commission")["amount"] == cents_text(earned)
+        assert q3["unreleased"] == "0.00"
 
     def test_a_period_cap_that_leaves_a_third_shares_it_out_without_failing(
         self, ledger: Ledger

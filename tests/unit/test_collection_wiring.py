@@ -7,14 +7,16 @@ earned)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.calculate import calculate_period, earned_by_sale
 from policies.collection import PaymentFact
 from policies.facts import ReleaseFact
-from policies.rounding import round_money
+from policies.rounding import CALC, round_money, scaled
 from tests.unit.factories import at, facts, sale, target
 from tests.unit.shapes import shaped, tiers
 
@@ -146,3 +148,90 @@ def test_a_sale_paid_over_periods_releases_what_it_earned_to_the_cent(
         (commission,) = [x for x in result.lines if x.kind == "commission"]
         paid += commission.amount
     assert paid == round_money(earned) or not _paid_in_parts(amount, weights, earned)
+
+
+# Near SPEC §2's bounds: a sale below 10^12 converted at a rate below 10^12,
+# under a band's multiplier below 10^12, earns near 10^36, with decimals.
+_EARNED_NEAR_THE_BOUNDS = st.decimals(
+    min_value=Decimal(10) ** 27, max_value=Decimal(10) ** 36, places=8
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_PAID_IN_PARTS[0], _PAID_IN_PARTS[1], _EARNED_NEAR_THE_BOUNDS)
+def test_a_commission_near_the_bounds_is_released_to_the_cent(
+    amount: Decimal, weights: list[int], earned: Decimal
+) -> None:
+    """A sale that earned near 10^36 and is paid in parts, each in a period of
+    its own: the periods pay together its commission rounded once, and the
+    payments in one period release it whole. A payment's share was carried to
+    30 significant digits, which stop short of the cent above 10^28."""
+    releases = _paid_in_parts(amount, weights, earned)
+    if not releases:
+        return
+    plan = shaped(commission=COLLECTION)
+    paid = Decimal(0)
+    for release in releases:
+        result = calculate_period(plan, facts(releases=(release,)))
+        (commission,) = [x for x in result.lines if x.kind == "commission"]
+        paid = CALC.add(paid, commission.amount)  # the default context keeps 28 digits
+    assert paid == round_money(earned)
+    whole = calculate_period(plan, facts(releases=releases))
+    (commission,) = [x for x in whole.lines if x.kind == "commission"]
+    assert commission.amount == round_money(earned)
+
+
+class TestScaled:
+    """`policies.rounding.scaled`: a share of unrounded money, exact to the cent."""
+
+    @pytest.mark.parametrize(
+        ("amount", "fraction", "cents"),
+        [
+            (
+                "123456789012345678901234567890123456.785",
+                Fraction(1),
+                "123456789012345678901234567890123456.79",
+            ),
+            (
+                "123456789012345678901234567890123456.785",
+                Fraction(1, 3),
+                "41152263004115226300411522630041152.26",
+            ),
+            (
+                "999999999999999999999999999999999999.99",
+                Fraction(999_999_999_999, 1_000_000_000_000),
+                "999999999998999999999999999999999999.99",
+            ),
+            ("5", Fraction(1, 3), "1.67"),
+            ("-5", Fraction(1, 3), "-1.67"),
+            ("0.015", Fraction(1, 3), "0.01"),
+            ("0.01", Fraction(1, 2), "0.01"),
+        ],
+        ids=["whole", "a-third", "nearly-whole", "small-third", "negative", "below-half", "half"],
+    )
+    def test_rounds_to_the_cent_as_the_exact_share_does(
+        self, amount: str, fraction: Fraction, cents: str
+    ) -> None:
+        assert round_money(scaled(Decimal(amount), fraction)) == Decimal(cents)
+
+    def test_a_share_with_a_finite_decimal_form_is_exact(self) -> None:
+        exact = Decimal("123456789012345678901234567890123456.785") / 2
+        assert scaled(Decimal("123456789012345678901234567890123456.785"), Fraction(1, 2)) == (
+            Decimal("61728394506172839450617283945061728.3925")
+        )
+        assert exact.is_finite()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.decimals(min_value=Decimal(-(10**36)), max_value=Decimal(10**36), places=8),
+    st.fractions(min_value=Fraction(0), max_value=Fraction(1), max_denominator=10**15),
+)
+def test_scaled_rounds_to_the_cent_as_the_exact_quotient_does(
+    amount: Decimal, fraction: Fraction
+) -> None:
+    exact = Fraction(amount) * fraction
+    cents, rest = divmod(abs(exact.numerator) * 100, exact.denominator)
+    cents += 2 * rest >= exact.denominator
+    expected = Decimal(cents if exact >= 0 else -cents).scaleb(-2, CALC)
+    assert round_money(scaled(amount, fraction)) == expected
