@@ -6,6 +6,7 @@ earned)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -18,7 +19,7 @@ from policies.collection import PaymentFact
 from policies.facts import ReleaseFact
 from policies.rounding import CALC, round_money, scaled
 from tests.unit.factories import at, facts, sale, target
-from tests.unit.shapes import shaped, tiers
+from tests.unit.shapes import shaped, spiff, tiers
 
 COLLECTION = 'basis = "collection"\n'
 
@@ -235,3 +236,45 @@ def test_scaled_rounds_to_the_cent_as_the_exact_quotient_does(
     cents += 2 * rest >= exact.denominator
     expected = Decimal(cents if exact >= 0 else -cents).scaleb(-2, CALC)
     assert round_money(scaled(amount, fraction)) == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    _PAID_IN_PARTS[0],
+    _PAID_IN_PARTS[1],
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1_000_000), places=2),
+    st.integers(min_value=0, max_value=6),
+)
+def test_the_releases_of_a_sale_never_pay_above_it_and_leave_nothing_once_it_is_paid(
+    amount: Decimal, weights: list[int], spiff_amount: Decimal, paid: int
+) -> None:
+    """A sale's commission and SPIFF (5 % of its amount, and a SPIFF) released
+    by the first ``paid`` of its payments, each in a period of its own: what
+    those periods pay never sums above what the booking period earned,
+    rounded; the booking period's ``unreleased`` is what is left of it, within
+    the cent each rounding may take; and paid in full, it is 0.00."""
+    plan = shaped(
+        commission=COLLECTION,
+        tail=spiff("push", "2026-07-01", "2026-09-30", amount=str(spiff_amount)),
+    )
+    sold = (sale(str(amount), sale_id="S1"),)
+    commission, earned_spiff = earned_by_sale(plan, facts(sales=sold))["S1"]
+    releases = tuple(
+        replace(r, commission=commission, spiff=earned_spiff)
+        for r in _paid_in_parts(amount, weights, commission)
+    )
+    if not releases:
+        return
+    received = releases[: min(paid, len(releases))]
+    released = Decimal(0)
+    for release in received:
+        lines = calculate_period(plan, facts(releases=(release,))).lines
+        released += sum((x.amount for x in lines if x.kind in {"commission", "spiff"}), Decimal(0))
+    booked = calculate_period(plan, facts(sales=sold, booked_releases=received))
+    assert earned_spiff == spiff_amount, "the sale earns the SPIFF"
+    earned = round_money(commission) + earned_spiff  # two lines, each rounded
+    assert released <= earned
+    assert booked.unreleased is not None
+    assert abs(released + booked.unreleased - earned) <= Decimal("0.02")
+    if len(received) == len(releases):
+        assert (released, str(booked.unreleased)) == (earned, "0.00")
