@@ -550,10 +550,17 @@ class LedgerFacts:
         paid so. Empty on any store written since the rule (no rep's plans
         pay on collection in two currencies)."""
         base, quote = rate.data["base"], rate.data["quote"]
+        held_back = self._plans_paying(base, collection=True)
+        paid_in = self._plans_paying(quote)
         found: dict[str, date] = {}
+        if not held_back or not paid_in:
+            return found  # the common case: a glance at the plans
         for rep_id, payments in self.payments_by_rep.items():
             info = self.reps.get(rep_id)
-            if info is None or not self._pays_in(info, base, quote):
+            if info is None:
+                continue
+            plan_ids = _plan_ids(info)
+            if plan_ids.isdisjoint(held_back) or plan_ids.isdisjoint(paid_in):
                 continue
             days = [
                 sale.occurred_at.date()
@@ -565,13 +572,17 @@ class LedgerFacts:
                 found[rep_id] = min(days)
         return found
 
-    def _pays_in(self, info: RepInfo, base: str, quote: str) -> bool:
-        """Whether the rep's plans hold a version paying on collection in
-        ``base`` and one paying in ``quote``."""
-        versions = [v for plan_id in _plan_ids(info) for v in self.plans.get(plan_id, {}).values()]
-        return any(
-            v.currency == base and v.commission.basis == "collection" for v in versions
-        ) and any(v.currency == quote for v in versions)
+    def _plans_paying(self, currency: str, *, collection: bool = False) -> set[str]:
+        """The plans paying in ``currency`` (``collection``: with a version
+        paying on collection)."""
+        return {
+            plan_id
+            for plan_id, versions in self.plans.items()
+            if any(
+                v.currency == currency and (not collection or v.commission.basis == "collection")
+                for v in versions.values()
+            )
+        }
 
     def _on_RepPlanAssigned(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         info = self.reps.get(d["rep_id"])  # None: a manager's replay (see `_on_RepLeft`)
