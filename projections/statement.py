@@ -597,6 +597,7 @@ class Calculator:
         if without is None:
             self._earned[rep_id, period] = earned_here
         skipped = without.event_id if without is not None else None
+        across = self._paid_in_currencies(rep_id) > 1  # may a payment wait for a rate?
         booked = []
         for sale_fact in facts.sales:
             sale = f.sales[sale_fact.sale_id]
@@ -606,7 +607,7 @@ class Calculator:
             booked += [
                 _release(p, sale, earned, skipped)
                 for p in sale.payments or ()
-                if p.event_id != skipped and not self._waits_for_rate(rep_id, plan, p)
+                if p.event_id != skipped and not (across and self._waits_for_rate(rep_id, plan, p))
             ]
         releases, waiting = self._releases_in(rep_id, period, plan, earned_here, without)
         return replace(
@@ -686,6 +687,17 @@ class Calculator:
             payment = found.payment
             return PendingItem("payment", payment.payment_id, payment.event_id, (base, quote))
         return replace(found, fx=rate)
+
+    def _paid_in_currencies(self, rep_id: str) -> int:
+        """How many currencies the plans ``rep_id`` ever followed pay in."""
+        plans = self.facts.plans
+        return len(
+            {
+                version.currency
+                for _, _, plan_id in self.facts.reps[rep_id].assignments
+                for version in plans.get(plan_id, {}).values()
+            }
+        )
 
     def _waits_for_rate(self, rep_id: str, booked_under: Plan, payment: EventRecord) -> bool:
         """Whether ``payment``, of a sale booked under ``booked_under``, is
