@@ -303,10 +303,12 @@ def _warn_manager(st: Staging, rep_id: str, item: Input) -> None:
 def rep_fact(st: Staging, item: Input) -> None:
     data = item.data
     rep = st.require(Rep, data["rep_id"], field="rep_id", what="rep")
-    if item.type == "RepPlanAssigned":
+    if item.type == "RepPlanAssigned" and item.content_sha256 not in rep.facts:
+        # one stored before these rules is the same fact, skipped (SPEC §2) —
+        # by either rule: the period's kind was checked first, unguarded, and
+        # refused such a move sent again
         _check_same_period_kind(st, rep, data["plan_id"])
-        if item.content_sha256 not in rep.facts:  # one stored before this rule: the same fact
-            _check_collection_currency(st, rep, data["plan_id"])
+        _check_collection_currency(st, rep, data["plan_id"])
     if item.type == "KpiScored":
         _check_period_kind(st, item, rep)
     if item.signed_zero_sha256() in rep.facts:

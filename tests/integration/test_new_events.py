@@ -252,6 +252,30 @@ class TestPayOnCollection:
         _publish(collection, other, plan_id="cny-booking")
         _import(collection, {**moved, "plan_id": "cny-booking"})  # the same currency: moved
 
+    @pytest.mark.parametrize("currency", ["CNY", "USD"], ids=["period-kind", "both-rules"])
+    def test_a_move_stored_before_the_rules_sent_again_is_skipped(
+        self, collection: Ledger, monkeypatch: pytest.MonkeyPatch, currency: str
+    ) -> None:
+        """A store written before the rules holds r1's move from the quarterly
+        CNY collection plan to a monthly plan (in CNY: before the period rule;
+        in USD: before both). The same line sent again is the same fact,
+        skipped (SPEC §2); it was refused by the period rule, checked first
+        without the guard the currency rule had. Another such move is still
+        refused."""
+        monthly = plan_toml().replace('period = "quarter"', 'period = "month"')
+        _publish(collection, monthly.replace('currency = "CNY"', f'currency = "{currency}"'), "m")
+        moved = line("RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="m")
+        with monkeypatch.context() as before_the_rules:
+            before_the_rules.setattr(rules, "_check_same_period_kind", lambda *_: None)
+            before_the_rules.setattr(rules, "_check_collection_currency", lambda *_: None)
+            _import(collection, moved)
+        before = stored_count(collection)
+        _import(collection, moved)
+        assert stored_count(collection) == before
+        field, reason = _refused(collection, {**moved, "occurred_at": "2026-11-01T00:00:00+08:00"})
+        assert field == "plan_id"
+        assert "pays by month" in reason
+
     @pytest.mark.parametrize("order", ["plan-then-move", "move-then-plan"])
     def test_one_import_that_moves_a_rep_and_turns_their_plan_to_collection_is_refused(
         self, ledger: Ledger, order: str
