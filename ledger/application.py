@@ -32,7 +32,7 @@ from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
 from ledger.actors import actor_key
-from ledger.backends.base import LedgerRecorder, LoggedEvent
+from ledger.backends.base import AppendSession, LedgerRecorder, LoggedEvent
 from ledger.chain import (
     Anchor,
     ChainHasher,
@@ -113,7 +113,7 @@ class Ledger(Application[UUID]):
         self._plans: dict[str, dict[int, dict[str, Any]]] = {}
         self._plan_infos: dict[str, PlanInfo] = {}
         self._plans_read = 0  # the position up to which plan versions were read
-        self._plans_lock = threading.Lock()
+        self._plans_lock = threading.RLock()  # `_plan_info` reads while holding it
         # FxRateSet moments by (base, quote), read like the plans (`_fx_moments`)
         self._fx: dict[tuple[str, str], list[datetime]] = {}
         self._fx_read: int | None = None  # None: never read (see `_target_dates`)
@@ -183,10 +183,23 @@ class Ledger(Application[UUID]):
         optimistic: bool = False,
         loaded: Mapping[NaturalKey, Any] | None = None,
         after: HandOff | None = None,
+        basis: int | None = None,
     ) -> Staging:
         """A unit of work over ``reader`` (the recorder, or an append session),
         with this ledger's plans and its chain guard; ``after``: what the unit
-        before it staged, not committed yet (`ledger.writes.HandOff`)."""
+        before it staged, not committed yet (`ledger.writes.HandOff`).
+
+        Its rules check the plan versions as stored at the position it stands
+        on: an append session's head, else ``basis`` (the chain head a staging
+        outside the lock stands on, which it is appended as staged only while
+        the head is still there), else the head as it stands. The versions
+        published since the plans were last read — by this process or another
+        (an API worker, the CLI) — are read first (`_plans_up_to`)."""
+        if reader is not cast("object", self.chain):  # an append session
+            head = cast("AppendSession", reader).head
+            self._plans_up_to(head.position if head is not None else 0)
+        else:
+            self._plans_up_to(basis if basis is not None else self._head_position())
         return Staging(
             reader,
             self.mapper,
@@ -321,14 +334,19 @@ class Ledger(Application[UUID]):
         """Append a prepared group under the lock (`ledger.ingestion.batch.commit_group`)."""
         return batch.commit_group(self, prepared)
 
-    def note_stored(self, types: Collection[str]) -> None:
+    def note_stored(self, types: Collection[str], span: tuple[int, int] | None = None) -> None:
         """After a commit that stored events of ``types``: plan versions it
-        published are read into the plans' cache at once. The cache is read
-        again otherwise only for a plan id it lacks or a warning found against
-        it, so a version published here went unseen by this process's later
-        checks — a score of a KPI the new version drops was said nothing."""
+        published are read into the plans' cache at once. ``span``: the head
+        its append session began on and the head it left — every event
+        between is its own (it held the writer lock), so when none is a plan
+        version and the plans were read up to where it began, they are read up
+        to where it ended with no read (the next group stages on that head)."""
         if "PlanPublished" in types:
             self._load_plans()
+        elif span is not None:
+            with self._plans_lock:
+                if self._plans_read >= span[0]:
+                    self._plans_read = max(self._plans_read, span[1])
 
     def subject_kind(self, subject_id: str) -> str | None:
         """ "target", "case", "adjustment" or "run" for an approval's subject, else None."""
@@ -385,14 +403,22 @@ class Ledger(Application[UUID]):
 
     def _load_plans(self) -> None:
         """Read the plan versions published since the last read, up to the head
-        as it stands (each event once: the next read starts after it)."""
+        as it stands (`_plans_up_to`)."""
+        self._plans_up_to(self._head_position())
+
+    def _plans_up_to(self, position: int) -> None:
+        """Read the plan versions published after the last read up to
+        ``position`` (each event once: the next read starts after it). No read
+        when the plans were read that far: a write standing on the head this
+        process's last commit left, the common case, costs nothing."""
+        if position <= self._plans_read:
+            return
         with self._plans_lock:
-            stop = self._head_position()
-            for n in self._notifications(["PlanPublished"], self._plans_read, stop):
+            for n in self._notifications(["PlanPublished"], self._plans_read, position):
                 document = orjson.loads(n.state)["data"]["plan"]
                 self._plans.setdefault(document["id"], {})[document["version"]] = document
                 self._plan_infos.pop(document["id"], None)
-            self._plans_read = max(self._plans_read, stop)
+            self._plans_read = max(self._plans_read, position)
 
     def _fx_moments(self, base: str, quote: str, fresh: bool) -> list[datetime]:
         """The moments from which the stored rates of ``base`` → ``quote`` hold
@@ -472,25 +498,29 @@ class Ledger(Application[UUID]):
             return found
         if plan_id not in self._plans:
             self._load_plans()
-        versions = self._plans.get(plan_id)
-        if not versions:
-            return None
-        latest = versions[max(versions)]
-        info = PlanInfo(
-            plan_id,
-            latest["currency"],
-            latest["period"],
-            tuple(PlanTerms.of_document(versions[v]) for v in sorted(versions)),
-        )
-        self._plan_infos[plan_id] = info
-        return info
+        with self._plans_lock:  # not read while another thread reads more versions
+            versions = self._plans.get(plan_id)
+            if not versions:
+                return None
+            latest = versions[max(versions)]
+            info = PlanInfo(
+                plan_id,
+                latest["currency"],
+                latest["period"],
+                tuple(PlanTerms.of_document(versions[v]) for v in sorted(versions)),
+            )
+            self._plan_infos[plan_id] = info
+            return info
 
     def plan_versions(self, plan_id: str) -> list[Plan]:
         """Every published version of a plan, lowest first (the pages show a
-        statement's tier ladder from the version it was computed with)."""
-        if plan_id not in self._plans:
-            self._load_plans()
-        versions = self._plans.get(plan_id, {})
+        statement's tier ladder from the version it was computed with), as
+        stored: those published since the last read, by this process or
+        another, are read first (a version another API worker published was
+        missing from this one's pages until it was started again)."""
+        self._load_plans()
+        with self._plans_lock:
+            versions = dict(self._plans.get(plan_id, {}))
         return [Plan.from_stored(versions[v]) for v in sorted(versions)]
 
     def _fresh_plan_info(self, plan_id: str) -> PlanInfo | None:

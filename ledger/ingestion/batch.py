@@ -102,7 +102,10 @@ def prepare_group(
         basis, loaded = warm
     else:
         basis, loaded = ledger.chain.chain_head(), None  # before anything is read
-    staging = ledger.staging(ledger.chain, optimistic=True, loaded=loaded, after=after)
+    # the plans as stored at the basis (a group still being committed: at its
+    # basis, read when it was staged; its versions are handed on)
+    at = basis.position if isinstance(basis, ChainLink) else 0
+    staging = ledger.staging(ledger.chain, optimistic=True, loaded=loaded, after=after, basis=at)
     # what every request reads, in one query (not one per request)
     staging.load_for(item for items in inputs for item in items)
     staged, failure = _stage_requests(staging, inputs, {})
@@ -125,6 +128,7 @@ def commit_group(ledger: Ledger, prepared: PreparedGroup) -> CommittedGroup:
         staged: _Staged | None = None
         try:
             with ledger.chain.append_session() as session:
+                began = session.head.position if session.head is not None else 0
                 if attempt == 0 and prepared.staged is not None and prepared.basis == session.head:
                     tried = session.try_append(_events_of(prepared.staged))
                     if tried is not None:
@@ -149,7 +153,9 @@ def commit_group(ledger: Ledger, prepared: PreparedGroup) -> CommittedGroup:
                 skipped=len(done) - len(mine),
                 warnings=warnings_of(done),
             )
-        ledger.note_stored({s.type for _, done, _ in staged for s in done if s.stored})
+        ended = head.position if head is not None else 0
+        types = {s.type for _, done, _ in staged for s in done if s.stored}
+        ledger.note_stored(types, (began, ended))
         results = [outcomes[i] for i in range(len(inputs))]
         return CommittedGroup(results, head, (head, prepared.kept) if as_staged else None)
     error = StoreUnavailableError("the store kept dropping the connection; nothing was stored")

@@ -155,6 +155,7 @@ def _import(
             ThreadPoolExecutor(1, thread_name_prefix="import-append") as writer,
             _Parser(actor, errors, workers=parse_workers, notice=ledger.notice) as parser,
         ):
+            began = session.head.position if session.head is not None else 0
             staging = ledger.staging(session, optimistic=True)
             parsed = parser.parse(_chunks(lines, chunk_size, max_line_bytes, errors))
             for chunk, in_flight in _pipeline(session, staging, writer, parsed):
@@ -170,7 +171,8 @@ def _import(
         if totals.last is None or not ledger.is_committed(totals.last):
             raise _Interrupted from exc
         # The commit went through; only its reply was lost.
-    ledger.note_stored(totals.types)
+    ended = totals.last.position if totals.last is not None else began
+    ledger.note_stored(totals.types, (began, ended))
     if totals.stored >= _ANALYZE_AFTER:
         analyze = getattr(ledger.chain, "analyze", None)
         if analyze is not None:
