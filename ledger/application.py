@@ -31,7 +31,6 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ledger import events as ev
-from ledger.actors import actor_key
 from ledger.backends.base import AppendSession, LedgerRecorder, LoggedEvent
 from ledger.chain import (
     Anchor,
@@ -125,8 +124,6 @@ class Ledger(Application[UUID]):
         self._targets_lock = threading.Lock()
         # Enrolled rep ids, read like the rates (`_rep_ids`): the org an override reads
         self._rep_ids_known: list[str] = []
-        # of those, the ids not in an actor's one form, by that form (`_rep_spelled`)
-        self._rep_spellings: dict[str, str] = {}
         self._reps_read = 0
         self._reps_lock = threading.Lock()
         # The reps and plans the last group commit staged, and the chain head it
@@ -211,7 +208,6 @@ class Ledger(Application[UUID]):
             fx_rates=self._fx_moments,
             targets=self._target_dates,
             rep_ids=self._rep_ids,
-            rep_spelled=self._rep_spelled,
             after=after,
         )
 
@@ -473,21 +469,9 @@ class Ledger(Application[UUID]):
             self._read_reps()
             return list(self._rep_ids_known)
 
-    def _rep_spelled(self, key: str, *, fresh: bool) -> str | None:
-        """The enrolled rep whose id, not in an actor's one form, has ``key`` as
-        that form (``REP-LI`` for ``rep-li``); ``fresh``: read the enrolments
-        since the last read first."""
-        with self._reps_lock:
-            if fresh:
-                self._read_reps()
-            return self._rep_spellings.get(key)
-
     def _read_reps(self) -> None:
         def take(data: dict[str, Any], _moment: datetime) -> None:
-            rep_id = data["rep_id"]
-            self._rep_ids_known.append(rep_id)
-            if (key := actor_key(rep_id)) != rep_id:
-                self._rep_spellings.setdefault(key, rep_id)
+            self._rep_ids_known.append(data["rep_id"])
 
         self._reps_read = self._read_since("RepEnrolled", self._reps_read, take)
 

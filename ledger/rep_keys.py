@@ -4,7 +4,10 @@ SPEC §2 gives an actor one form (`ledger.actors`), and scope compares a rep's
 id with an actor in that form: rep ``Lead-He`` beside rep ``lead-he`` would
 let the manager lead-he read Lead-He's pay and history as their own. The write
 rule (`ledger.rules.rep_enrolled`) refuses such a second spelling, naming the
-rep, against what is stored and staged. The store refuses it as well: the
+rep, against what is staged and what this table holds (`Staging.claimed`: the
+table is the one list of the stored forms, read through the unit of work's
+reader, no copy of the log's enrolments kept per process). The store refuses
+it as well: the
 recorders (`ledger.backends`) write one row per enrolment appended — its id's
 actor form (`actor_key`), the id, its position — in the transaction that
 appends it, into a table whose primary key is that form, as they write the

@@ -144,6 +144,8 @@ class StreamReader(Protocol):
 
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]: ...
 
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]: ...
+
 
 # (rep, period, kpi) -> (occurred_at, target_id) of its targets, in the order recorded
 TargetsByKpi = Mapping[tuple[str, str, str], Sequence[tuple[datetime, str]]]
@@ -209,7 +211,6 @@ class Staging:
         fx_rates: FxMoments | None = None,
         targets: TargetDates | None = None,
         rep_ids: Callable[[], Sequence[str]] | None = None,
-        rep_spelled: Callable[..., str | None] | None = None,
         after: HandOff | None = None,
     ) -> None:
         """``loaded``: aggregates known to be as stored (see `kept`); ``after``:
@@ -226,9 +227,7 @@ class Staging:
         KPI for a period (``fresh``: read the store again first; once per unit
         of work), what a second target is said against (`targets_of`).
         ``rep_ids()``: every stored rep's id (read afresh), what a plan with
-        ``[override]`` is checked against (`reps`). ``rep_spelled(key, fresh=)``:
-        the stored rep whose id is not in its actor form but has ``key`` as it
-        (`rep_in_another_spelling`)."""
+        ``[override]`` is checked against (`reps`)."""
         self._recorder = recorder
         self._mapper = mapper
         self._plans = plans
@@ -249,8 +248,9 @@ class Staging:
         # ``rep_ids``) after a `reset` emptied what was loaded.
         self._staged_reps: list[str] = []
         self._staged_reps_checkpoint = 0
-        self._rep_spelled = rep_spelled
-        self._spellings_read = False  # the stored ones read afresh once per unit
+        # The stored claims of ids' actor forms looked up (`ledger.rep_keys`: the
+        # table the store refuses a second spelling against), by form; None: unclaimed
+        self._claimed: dict[str, str | None] = {}
         # of the reps staged here, those whose id is not in its actor form, by that form
         self._staged_spellings: dict[str, str] = {}
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
@@ -308,13 +308,15 @@ class Staging:
     def load_for(self, items: Iterable[Input]) -> None:
         """Load what ``items`` will read, in a few queries; optimistic: the keys
         they create are assumed new, not looked up."""
+        touched = list(items)
+        self.claimed(
+            actor_key(i.data["rep_id"]) for i in touched if i.type == catalogue.REP_KEY_TYPE
+        )
         if not self.optimistic:
-            self.prefetch(ids_touched(items))
+            self.prefetch(ids_touched(touched))
             return
-        touched: list[Input] = []
         created: list[NaturalKey] = []
-        for item in items:
-            touched.append(item)
+        for item in touched:
             creates = catalogue.CREATES.get(item.type)
             if creates is not None:
                 created.append((creates[1].KIND, item.data[creates[0]]))
@@ -367,15 +369,30 @@ class Staging:
     def rep_in_another_spelling(self, rep_id: str) -> str | None:
         """The rep, stored or staged, whose id is ``rep_id`` in another spelling
         (the same actor form, SPEC §2: ``Lead-He`` and ``lead-he`` name one
-        identity — scope compares them as actors), or None."""
+        identity — scope compares them as actors), or None.
+
+        The stored ones are the store's own claims (`ledger.rep_keys`: each
+        enrolment claims its id's form in the transaction that appends it), read
+        through this unit's reader — its append session, which holds the claims
+        of what it appended, under the lock — not a list kept of the log."""
         key = actor_key(rep_id)
         if key != rep_id and self.get(Rep, key) is not None:
             return key
         found = self._staged_spellings.get(key)
-        if found is None and self._rep_spelled is not None:
-            found = self._rep_spelled(key, fresh=not self._spellings_read)
-            self._spellings_read = True
+        if found is None:
+            found = self.claimed([key]).get(key)
         return found if found != rep_id else None
+
+    def claimed(self, keys: Iterable[str]) -> dict[str, str]:
+        """The stored rep id claiming each of the actor forms ``keys`` that is
+        claimed (the store's table, `ledger.rep_keys`), looked up once per unit
+        of work: in one query for the enrolments of a batch (`load_for`)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._claimed]
+        if wanted:
+            found = self._recorder.select_rep_keys(wanted)
+            for key in wanted:
+                self._claimed[key] = found.get(key)
+        return {k: rep for k in keys if (rep := self._claimed.get(k)) is not None}
 
     def _note_spelling(self, rep_id: str) -> None:
         if (key := actor_key(rep_id)) != rep_id:
@@ -472,6 +489,7 @@ class Staging:
         self._targets_checkpoint = {k: list(t) for k, t in self._staged_targets.items()}
         self._staged_reps_checkpoint = len(self._staged_reps)
         self._staged_claims = []  # appended: the session reads them from the index now
+        self._claimed = {}  # the chunk's enrolments claimed their forms: read again
 
     def reset(self) -> None:
         """Undo everything staged since the last `forget` (its chunk was not appended)."""
@@ -486,6 +504,7 @@ class Staging:
             for rep_id in self._staged_reps:
                 self._note_spelling(rep_id)
         self._staged_claims = []
+        self._claimed = {}
 
     # -- approvals ---------------------------------------------------------------
 

@@ -62,6 +62,11 @@ class AppendSession(Protocol):
         those this session appended included."""
         ...
 
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`),
+        those this session appended included."""
+        ...
+
     def append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink]: ...
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
@@ -121,6 +126,10 @@ class LedgerRecorder(Protocol):
 
     def select_all_claims(self) -> list[Claim]:
         """Every row of the payout claims index, in position order (for `verify`)."""
+        ...
+
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`)."""
         ...
 
     def select_all_rep_keys(self) -> list[RepKey]:

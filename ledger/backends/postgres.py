@@ -502,6 +502,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         return [RepKey(r["key"], r["rep_id"], int(r["position"])) for r in rows]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        return {r["key"]: r["rep_id"] for r in self._fetch(self._select_rep_keys, (list(keys),))}
+
+    @retry(_RETRIED, max_attempts=10, wait=0.2)
     def get_state(self, key: str) -> dict[str, Any] | None:
         rows = self._fetch(self._get_state, (key,))
         return dict(orjson.loads(rows[0]["doc"])) if rows else None
@@ -539,6 +543,12 @@ class PostgresAppendSession:
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
         statement = self._recorder._select_claims  # noqa: SLF001
         return [_claim(r) for r in self._fetch(statement, (period, list(rep_ids)))]
+
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The rep ids' forms claimed of ``keys`` (`ledger.rep_keys`), those this
+        session appended included."""
+        statement = self._recorder._select_rep_keys  # noqa: SLF001
+        return {r["key"]: r["rep_id"] for r in self._fetch(statement, (list(keys),))}
 
     # -- the chain as the session holds it (a payout rule's chain check) --------
 

@@ -328,6 +328,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute("SELECT key, rep_id, position FROM rep_keys ORDER BY position, key")
             return [RepKey(*row) for row in c.fetchall()]
 
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        with self.datastore.transaction(commit=False) as c:
+            return _rep_keys(c.sqlite_cursor, keys)
+
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT doc FROM ledger_state WHERE key = ?", (key,))
@@ -363,6 +367,11 @@ class SQLiteAppendSession:
 
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
         return _claims(self._cursor, period, rep_ids)
+
+    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The rep ids' forms claimed of ``keys`` (`ledger.rep_keys`), those this
+        session appended included."""
+        return _rep_keys(self._cursor, keys)
 
     # -- the chain as the session holds it (a payout rule's chain check) --------
 
@@ -493,15 +502,7 @@ class SQLiteAppendSession:
         table's primary key refuses it in any case."""
         if not claims:
             return
-        keys = [c.key for c in claims]
-        stored: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            self._cursor.execute(
-                f"SELECT key, rep_id FROM rep_keys WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            stored.update(self._cursor.fetchall())
+        stored = _rep_keys(self._cursor, [c.key for c in claims])
         refusal = spelling_refusal(claims, stored)
         if refusal is not None:
             raise refusal
@@ -551,6 +552,19 @@ def _blob(value: bytes | str) -> bytes:
     ``replace()`` on the BLOB (the obvious way to edit one by hand) writes TEXT —
     read as its bytes, so the chain names the edit instead of a traceback."""
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _rep_keys(cursor: sqlite3.Cursor, keys: Sequence[str]) -> dict[str, str]:
+    """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`)."""
+    stored: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        cursor.execute(
+            f"SELECT key, rep_id FROM rep_keys WHERE key IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        stored.update(cursor.fetchall())
+    return stored
 
 
 def _claims(c: sqlite3.Cursor, period: str, rep_ids: Sequence[str]) -> list[Claim]:

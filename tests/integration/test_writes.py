@@ -279,6 +279,79 @@ def _enrolled_at(ledger: Ledger, rep_id: str) -> list[int]:
     ]
 
 
+class TestTheStoreIsTheSpellingRuleSource:
+    """The spelling rule reads the store's own claims (`ledger.rep_keys`), the
+    table each enrolment's transaction writes: no second list of the log's
+    enrolments, kept per process, beside it."""
+
+    def test_an_enrolment_reads_no_enrolments_from_the_log(
+        self, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Another process enrols Lead-He; this one's lead-he is refused naming
+        it — by the store's claim, not by the enrolments this process read from
+        the log since its last read (it read none)."""
+        here, there = seeded(make_ledger()), make_ledger()
+        there.import_lines(jsonl(enrol("Lead-He")), actor="hr-sync")
+        reads: list[str] = []
+        read_since = here._read_since  # the log's reads counted
+
+        def counted(type_: str, *args: Any) -> int:
+            reads.append(type_)
+            return read_since(type_, *args)
+
+        monkeypatch.setattr(here, "_read_since", counted)
+        refused = {
+            "record": _refusal(lambda: here.record([_enrolment("lead-he")], actor="hr-sync")),
+            "import": _refusal(lambda: here.import_lines(jsonl(enrol("lead-he")), actor="x")),
+        }
+        reason = "rep lead-he is rep Lead-He in another spelling: one person has one id"
+        assert refused == {"record": ("rep_id", reason), "import": ("rep_id", reason)}
+        assert here.import_lines(jsonl(enrol("r9"), enrol("R10")), actor="hr-sync").stored == 2
+        assert "RepEnrolled" not in reads
+
+    def test_a_store_of_an_earlier_version_is_indexed_when_opened(
+        self, db_url: str, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A store written before the table — its enrolments claim nothing, and
+        neither the table nor its mark exist — is indexed from its log when it
+        is opened: every enrolment claims its form, `verify` finds the table
+        as the log says, and the rule, which reads the table, refuses a new
+        spelling of a rep enrolled there."""
+        old = seeded(make_ledger(), "r1")
+        old.import_lines(jsonl(enrol("Lead-He"), enrol("MGR.Zhao"), enrol("r2")), actor="hr")
+        old.close()
+        raw = Raw(db_url)
+        with raw.cursor() as c:
+            c.execute(f"DROP TABLE {raw.rep_keys}")
+            c.execute(f"DELETE FROM {raw.state_table}")
+        reopened = make_ledger()
+        expected = [
+            RepKey.of(r, p)
+            for r in ("r1", "Lead-He", "MGR.Zhao", "r2")
+            for p in _enrolled_at(reopened, r)
+        ]
+        assert reopened.chain.select_all_rep_keys() == expected
+        Reports(reopened).catch_up()
+        assert verify_views(reopened) == []
+        error = _rejected(reopened, jsonl(enrol("lead-he"), enrol("mgr.zhao")))
+        assert [(e.field, e.reason) for e in error.errors] == [
+            ("rep_id", "rep lead-he is rep Lead-He in another spelling: one person has one id"),
+            ("rep_id", "rep mgr.zhao is rep MGR.Zhao in another spelling: one person has one id"),
+        ]
+
+
+def _enrolment(rep_id: str) -> ev.EventIn:
+    return EVENT_ADAPTER.validate_python(enrol(rep_id))
+
+
+def _refusal(write: Callable[[], object]) -> tuple[str | None, str]:
+    """The field and reason of the one input ``write`` is refused for."""
+    with pytest.raises(BatchRejectedError) as caught:
+        write()
+    ((field, reason),) = [(e.field, e.reason) for e in caught.value.errors]
+    return field, reason
+
+
 class TestVerifyReadsTheRepKeys:
     """`verify` holds the rep ids' forms (`ledger.rep_keys`, what the store
     refuses a second spelling against) to the log: a row edited, deleted or
