@@ -246,13 +246,13 @@ class Ledger(Application[UUID]):
         """`dry_run`, and what the inputs would be accepted with but looks wrong
         (`policies.pay_warnings`), as `record` would answer it."""
         inputs = [Input.of(item, actor) for item in items]
-        staging = self.staging(self.chain)
+        head = self.head()  # where the inputs are checked (its plans) and placed
+        position = head.position if head is not None else 0
+        staging = self.staging(self.chain, basis=position)
         staged, errors = staging.apply_all(list(enumerate(inputs, 1)))
         if errors:
             raise BatchRejectedError(errors)
         warnings = [w for s in staged for w in s.warnings]
-        head = self.head()
-        position = head.position if head is not None else 0
         stamp = (recorded_at or _now()).astimezone(UTC).isoformat(timespec="microseconds")
         records = []
         for stored in staging.take_pending():
