@@ -387,12 +387,13 @@ class Staging:
         """The stored rep id claiming each of the actor forms ``keys`` that is
         claimed (the store's table, `ledger.rep_keys`), looked up once per unit
         of work: in one query for the enrolments of a batch (`load_for`)."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._claimed]
+        asked = list(dict.fromkeys(keys))
+        wanted = [k for k in asked if k not in self._claimed]
         if wanted:
             found = self._recorder.select_rep_keys(wanted)
             for key in wanted:
                 self._claimed[key] = found.get(key)
-        return {k: rep for k in keys if (rep := self._claimed.get(k)) is not None}
+        return {k: rep for k in asked if (rep := self._claimed.get(k)) is not None}
 
     def _note_spelling(self, rep_id: str) -> None:
         if (key := actor_key(rep_id)) != rep_id:

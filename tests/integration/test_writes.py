@@ -309,6 +309,26 @@ class TestTheStoreIsTheSpellingRuleSource:
         assert here.import_lines(jsonl(enrol("r9"), enrol("R10")), actor="hr-sync").stored == 2
         assert "RepEnrolled" not in reads
 
+    def test_a_batch_s_enrolments_read_the_claims_in_one_query(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An import's enrolments look their forms up together, once (the rule
+        then reads what was looked up), not once an enrolment."""
+        seeded(ledger)
+        with ledger.chain.append_session() as session:
+            kind = type(session)
+        asked: list[list[str]] = []
+        select = kind.select_rep_keys
+
+        def counted(self: Any, keys: Any) -> dict[str, str]:
+            asked.append(list(keys))
+            return select(self, keys)
+
+        monkeypatch.setattr(kind, "select_rep_keys", counted)
+        reps = ("Lead-He", "r1", "R2", "r3")
+        assert ledger.import_lines(jsonl(*(enrol(r) for r in reps)), actor="hr").stored == 4
+        assert asked == [["lead-he", "r1", "r2", "r3"]]
+
     def test_a_store_of_an_earlier_version_is_indexed_when_opened(
         self, db_url: str, make_ledger: Callable[..., Ledger]
     ) -> None:
