@@ -18,7 +18,7 @@ from ledger.errors import BatchRejectedError
 from ledger.results import RecordResult
 from ledger.writes import Input
 from policies.plan import Plan, load_plan
-from tests.builders import PLAN_TOML, jsonl, line, pipelined, seeded, stored_count
+from tests.builders import PLAN_TOML, jsonl, line, pipelined, sale, seeded, stored_count
 from tests.unit.shapes import plan_toml
 
 MakeLedger = Callable[..., Ledger]
@@ -181,3 +181,44 @@ def test_writes_standing_on_this_process_s_last_commit_read_no_plans(
         actor="mgr-zhao",
     )
     assert reads.count(["PlanPublished"]) == 1
+
+
+class TestTheOtherListsAreReadAgain:
+    """The write side's other lists of the log, kept per process — the FX
+    rates, the targets — are read again where an answer depends on them (a
+    rate before a sale is refused for want of one; the targets once per unit
+    of work): what another process stored since is seen."""
+
+    def test_a_rate_set_by_another_process_lets_a_sale_in(self, make_ledger: MakeLedger) -> None:
+        here = seeded(make_ledger(), "r1")
+        usd = sale("S1", "r1") | {"currency": "USD"}
+        with pytest.raises(BatchRejectedError):  # no rate yet: the rates were read
+            here.import_lines(jsonl(usd), actor="crm-sync")
+        rate = line("FxRateSet", at="2026-07-01T00:00:00+08:00", actor="fin-amy")
+        make_ledger().import_lines(
+            jsonl(rate | {"base": "USD", "quote": "CNY", "rate": "7.1"}), actor="fin-amy"
+        )
+        assert here.import_lines(jsonl(usd), actor="crm-sync").stored == 1
+
+    def test_a_target_set_by_another_process_is_said_against(self, make_ledger: MakeLedger) -> None:
+        here = seeded(make_ledger(), "r1")
+
+        def target(target_id: str, day: str) -> dict[str, Any]:
+            return line(
+                "TargetSet",
+                at=f"2026-06-{day}T10:00:00+08:00",
+                actor="mgr-zhao",
+                target_id=target_id,
+                rep_id="r1",
+                period="2026-Q3",
+                kpi="sales_amount",
+                value="5000",
+                reason="plan",
+            )
+
+        assert here.import_lines(jsonl(target("T1", "21")), actor="mgr-zhao").warnings == []
+        make_ledger().import_lines(jsonl(target("T2", "22")), actor="mgr-zhao")
+        result = here.record([EVENT_ADAPTER.validate_python(target("T3", "23"))], actor="mgr-zhao")
+        assert [(w.code, w.values["other_id"]) for _, w in result.warnings] == [
+            ("target_replaces", "T2")
+        ]
