@@ -57,6 +57,7 @@ class TestAVersionPublishedByAnotherProcess:
     nothing said, until it was started again."""
 
     def test_a_record_checks_against_it(self, make_ledger: MakeLedger) -> None:
+        """A `POST /events` (the group commit) says the score weighs nothing."""
         here, there = _two_processes(make_ledger)
         there.publish_plan(_version_2(PLAN_TOML, _DROPS_SATISFACTION), actor="admin")
         scored = here.record(
@@ -65,12 +66,14 @@ class TestAVersionPublishedByAnotherProcess:
         assert [(n, w.code) for n, w in scored.warnings] == [(1, "unknown_kpi")]
 
     def test_an_import_checks_against_it(self, make_ledger: MakeLedger) -> None:
+        """An import says it too."""
         here, there = _two_processes(make_ledger)
         there.publish_plan(_version_2(PLAN_TOML, _DROPS_SATISFACTION), actor="admin")
         scored = here.import_lines(jsonl(_score("customer_satisfaction")), actor="mgr-zhao")
         assert [(n, w.code) for n, w in scored.warnings] == [(1, "unknown_kpi")]
 
     def test_a_dry_run_checks_against_it(self, make_ledger: MakeLedger) -> None:
+        """A what-if (nothing recorded) says it too."""
         here, there = _two_processes(make_ledger)
         there.publish_plan(_version_2(PLAN_TOML, _DROPS_SATISFACTION), actor="admin")
         item = EVENT_ADAPTER.validate_python(_score("customer_satisfaction"))
@@ -119,6 +122,7 @@ class TestAPlanPaidOnCollectionByAnotherProcess:
 
     @pytest.mark.parametrize("how", ["record", "import"], ids=["record", "import"])
     def test_a_move_to_another_currency_is_refused(self, make_ledger: MakeLedger, how: str) -> None:
+        """Refused naming plan_id, by a record and an import; nothing stored."""
         here = seeded(make_ledger(), "r1")
         usd = PLAN_TOML.replace('id = "field-sales"', 'id = "usd-sales"')
         here.publish_plan(load_plan(usd.replace('"CNY"', '"USD"'), "toml"), actor="admin")
@@ -190,6 +194,7 @@ class TestTheOtherListsAreReadAgain:
     of work): what another process stored since is seen."""
 
     def test_a_rate_set_by_another_process_lets_a_sale_in(self, make_ledger: MakeLedger) -> None:
+        """A USD sale refused for want of a rate goes in once another process sets one."""
         here = seeded(make_ledger(), "r1")
         usd = sale("S1", "r1") | {"currency": "USD"}
         with pytest.raises(BatchRejectedError):  # no rate yet: the rates were read
@@ -201,6 +206,7 @@ class TestTheOtherListsAreReadAgain:
         assert here.import_lines(jsonl(usd), actor="crm-sync").stored == 1
 
     def test_a_target_set_by_another_process_is_said_against(self, make_ledger: MakeLedger) -> None:
+        """T3 is said to replace T2, which another process set after this one read T1."""
         here = seeded(make_ledger(), "r1")
 
         def target(target_id: str, day: str) -> dict[str, Any]:
