@@ -210,17 +210,11 @@ class TestTheOtherListsAreReadAgain:
         here = seeded(make_ledger(), "r1")
 
         def target(target_id: str, day: str) -> dict[str, Any]:
-            return line(
-                "TargetSet",
-                at=f"2026-06-{day}T10:00:00+08:00",
-                actor="mgr-zhao",
-                target_id=target_id,
-                rep_id="r1",
-                period="2026-Q3",
-                kpi="sales_amount",
-                value="5000",
-                reason="plan",
-            )
+            """r1's sales_amount target for 2026-Q3, set on a day of June."""
+            kpi = {k: v for k, v in _score("sales_amount").items() if k != "score"}
+            at = f"2026-06-{day}T10:00:00+08:00"
+            fields = {"target_id": target_id, "value": "5000", "reason": "plan"}
+            return kpi | fields | {"type": "TargetSet", "occurred_at": at}
 
         assert here.import_lines(jsonl(target("T1", "21")), actor="mgr-zhao").warnings == []
         make_ledger().import_lines(jsonl(target("T2", "22")), actor="mgr-zhao")
