@@ -445,11 +445,12 @@ class Staging:
     def warn_against(self, plan_id: str, check: Callable[[PlanInfo], PayWarning | None]) -> None:
         """Give the warning ``check`` finds against plan ``plan_id``, if any.
 
-        Plans are known from a cache that another process's publishing leaves
-        behind: a warning found against a plan not published in this unit of
-        work (nor by the unit before it, whose versions the store does not hold
-        yet) is checked again against the store's versions first (once per
-        plan and unit of work: the rare path, never the common one).
+        Plans are known from a cache read up to the position this unit stands
+        on (`Ledger.staging`); a warning found against a plan not published in
+        this unit of work (nor by the unit before it, whose versions the store
+        does not hold yet) is checked again against the versions stored by now
+        first (once per plan and unit of work: the rare path, never the common
+        one) — a version published since then by another process.
         """
         plan = self.plan(plan_id)
         if plan is None:
