@@ -24,6 +24,7 @@ from uuid import UUID, SafeUUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.actors import same_actor
 from ledger.errors import ConflictError
 
 __all__ = [
@@ -134,14 +135,19 @@ class Receipt:
     actor: str
     occurred_at: datetime
 
-    def check_same(self, content_sha256: str, *, key: str, field: str, once: bool = False) -> bool:
+    def check_same(
+        self, content_sha256: str, *, key: str, field: str, once: bool = False, by: str = ""
+    ) -> bool:
         """True when the fact is already stored identically; conflict otherwise.
 
         SPEC §2: an event whose key is stored with identical content is skipped;
         one with other content is rejected as a conflict. ``once``: a fact that
         happens at most once to its stream (`LedgerAggregate.record_once`: a
         cancellation, an overturning, a departure), which no later event
-        corrects — the refusal says when it was recorded and that it stands.
+        corrects — the refusal says that it stands, and, to ``by`` (the
+        sender) when they are the actor who recorded it, when it occurred: the
+        date is the stored fact's, which another sender may not read (an
+        integration cancelling a sale reads no event; SPEC §5: never a hint).
 
         Otherwise the refusal serves whoever sends the key, and says nothing of
         the stored fact: its writer may correct it with a later event, while
@@ -152,9 +158,13 @@ class Receipt:
         if self.content_sha256 == content_sha256:
             return True
         if once:
+            when = (
+                f" (occurred {self.occurred_at.date().isoformat()})"
+                if by and same_actor(by, self.actor)
+                else ""
+            )
             raise ConflictError(
-                f"{key} is already recorded, otherwise (occurred "
-                f"{self.occurred_at.date().isoformat()}): it happens once and stands, "
+                f"{key} is already recorded, otherwise{when}: it happens once and stands, "
                 "as recorded; money it should have changed is an adjustment of its own",
                 field=field,
             )
@@ -226,6 +236,7 @@ class LedgerAggregate(Aggregate):
                 key=f"{what} of {self.KIND} {self.key}",
                 field=f"{self.KIND}_id",
                 once=True,
+                by=str(envelope.get("actor") or ""),
             )
         getattr(self, f"_{attribute}")(**envelope)
         return True

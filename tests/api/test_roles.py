@@ -361,6 +361,25 @@ class TestObjectLevel:
         assert api.client.get(url, headers=api.as_("lead")).status_code == 200
         assert api.client.get(url, headers=api.as_("manager")).status_code == 404
 
+    def test_a_cancellation_refused_as_standing_names_its_date_only_to_its_recorder(
+        self, api: Api
+    ) -> None:
+        """S-1003 was cancelled on 5 September by crm-sync. Another cancellation
+        of it is a 409 naming ``sale_id`` for any sender; crm-sync is told the
+        day of the one it recorded, crm-other (an integration reads no event)
+        is not. Both were told the day."""
+        other = demo_event("SaleCancelled", sale_id="S-1003", reason="duplicate")
+        answers = {
+            who: api.client.post("/events", json=other, headers=api.as_(who))
+            for who in ("integration", "integration2")
+        }
+        for who, answer in answers.items():
+            assert answer.status_code == 409, (who, answer.text)
+            assert answer.json()["field"] == "sale_id", who
+            assert "happens once and stands" in answer.text, who
+        assert "2026-09-05" in answers["integration"].text
+        assert "2026-09-05" not in answers["integration2"].text
+
     def test_overrides_open_no_reports_history_to_their_manager(self, api: Api) -> None:
         """lead-he is paid overrides on rep-sun's sales, and rep-sun has moved on
         to mgr-zhao: rep-sun's coaching and cases recorded since are mgr-zhao's

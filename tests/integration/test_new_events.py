@@ -634,6 +634,25 @@ class TestPayOnCollection:
         assert "happens once and stands" in reason
         assert "later event" not in reason
 
+    def test_a_second_cancellation_by_another_actor_is_not_told_the_first_ones_date(
+        self, collection: Ledger
+    ) -> None:
+        """The refusal's date is the stored cancellation's: told to the actor who
+        recorded it, not to another sender (an integration reads no event), who
+        gets the same refusal — its field, and that the cancellation stands —
+        without it. It named the day to anyone who sent the sale's id."""
+        cancelled = line(
+            "SaleCancelled", at="2026-08-13T10:00:00+08:00", sale_id="S1", reason="lost"
+        )
+        _import(collection, cancelled)
+        other = {**cancelled, "occurred_at": "2026-09-01T10:00:00+08:00", "actor": "crm-late"}
+        field, reason = _refused(collection, other)
+        assert field == "sale_id"
+        assert "the cancellation of sale S1 is already recorded" in reason
+        assert "happens once and stands" in reason
+        assert "2026-08-13" not in reason
+        assert "occurred" not in reason
+
     def test_unreleased_is_in_the_statement_text_and_its_response_model(
         self, collection: Ledger
     ) -> None:
