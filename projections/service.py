@@ -1106,6 +1106,8 @@ class Reports:
         a sale made after the rep moved to another team is that team's.
         ``sales``: the sales read so far (sale id -> the reps it names and its
         moment); ``position``: the read models'."""
+        if record.type in catalogue.NAMES_MANAGER:
+            return self._line_theirs(rep_id, record, position)
         about = self._named_by(record, sales)
         if about is None:
             return True
@@ -1119,6 +1121,47 @@ class Reports:
             if rep_id in (manager, self.manager_at(manager, moment, position=position)):
                 return True
         return False
+
+    def _line_theirs(self, rep_id: str, record: EventRecord, position: int) -> bool:
+        """Whether a reporting line (an enrolment, a transfer: SPEC §2) of a rep
+        in ``rep_id``'s replay index is theirs: their own, a report's
+        enrolment (the start of the line a replay of their overrides follows),
+        or one that moves a rep into or out of their team or their reports'
+        teams at its instant — the manager in force just before it or from it
+        on is ``rep_id`` or one of their reports (SPEC §3.1's two levels). What
+        a report's line became after they left (a move between two other
+        managers, years on) is the team's they are in then, not a former
+        manager's to read: the index lists it for everyone the rep ever
+        reported to, as it lists their sales."""
+        moved = record.data["rep_id"]
+        if moved == rep_id or catalogue.CATALOGUE[record.type].creates is not None:
+            return True
+        moment = record.occurred_at
+        managers = {self.manager_at(moved, moment, position=position)}
+        managers.add(self._manager_before(moved, record, position))
+        named = record.data.get("manager_id")
+        if isinstance(named, str):
+            managers.add(named)
+        return any(
+            rep_id in (manager, self.manager_at(manager, moment, position=position))
+            for manager in managers
+            if manager is not None
+        )
+
+    def _manager_before(self, rep_id: str, record: EventRecord, position: int) -> str | None:
+        """``rep_id``'s manager just before ``record`` (a reporting line of
+        theirs) took effect: the one it replaced, as the directory orders them
+        (moments, then the log); None when it named none or is the first."""
+        try:
+            managers = self._directory_row(rep_id, position).managers
+        except NotFoundError:
+            return None
+        before: str | None = None
+        for _, at_position, manager in managers:
+            if at_position == record.position:
+                return before
+            before = manager
+        return None
 
     def _named_by(
         self, record: EventRecord, sales: dict[str, tuple[frozenset[str], datetime]]

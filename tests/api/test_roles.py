@@ -423,6 +423,39 @@ class TestObjectLevel:
         earlier = stored_record(api.ledger, "SaleRecorded", rep_id="rep-sun")  # on their watch
         assert api.client.get(f"/events/{earlier.event_id}", headers=as_rep).status_code == 200
 
+    def test_overrides_open_no_reporting_line_of_a_report_after_they_left(self, api: Api) -> None:
+        """rep-sun moved from lead-he to mgr-zhao on 1 November, then from
+        mgr-zhao to mgr-qian on 20 November: the first move is lead-he's to
+        read (it ends their override on rep-sun), the second is mgr-zhao's and
+        mgr-qian's, not lead-he's — neither through GET /events (manager token
+        or a rep token of theirs), nor their November diff's events between,
+        nor their bundle. The replay index lists every reporting line of
+        rep-sun for lead-he, and each was readable, with its team and manager."""
+        as_rep = _sun_moved_to_zhao(api)
+        left = stored_record(api.ledger, "RepTransferred", rep_id="rep-sun").event_id
+        start = api.head()
+        line = {"rep_id": "rep-sun", "team": "team-qian-secret", "manager_id": "mgr-qian"}
+        onward = demo_event("RepTransferred", at="2026-11-20T09:00:00+08:00", **line)
+        answer = api.client.post("/events", json=onward, headers=api.as_("admin")).json()
+        moved_on = answer["events"][0]["event_id"]
+        for who, status in (("manager", 200), ("other_manager", 200), ("lead", 404)):
+            got = api.client.get(f"/events/{moved_on}", headers=api.as_(who))
+            assert got.status_code == status, who
+        assert api.client.get(f"/events/{moved_on}", headers=as_rep).status_code == 404
+        for headers in (api.as_("lead"), as_rep):
+            assert api.client.get(f"/events/{left}", headers=headers).status_code == 200
+            diff = api.client.get(
+                f"/reps/lead-he/statements/2026-11/diff?from={start - 1}&to={api.head()}",
+                headers=headers,
+            )
+            assert diff.status_code == 200, diff.text
+            assert moved_on not in diff.text
+            assert "team-qian-secret" not in diff.text
+            bundle = api.client.get("/reps/lead-he/statements/2026-11/bundle", headers=headers)
+            assert bundle.status_code == 200, bundle.text
+            assert moved_on not in bundle.text
+            assert "team-qian-secret" not in bundle.text
+
     def test_a_diff_names_only_the_events_its_reader_may_read(
         self, api: Api, monkeypatch: pytest.MonkeyPatch
     ) -> None:
