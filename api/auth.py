@@ -25,7 +25,7 @@ from ledger.catalogue import (
 from ledger.errors import NotFoundError
 from ledger.records import EventRecord
 from policies.periods import parse_period
-from projections.service import Reports
+from projections.service import PaidReader, Reports
 
 __all__ = [
     "EVENT_WRITERS",
@@ -41,6 +41,7 @@ __all__ = [
     "manages",
     "may_read_event",
     "own_rep",
+    "paid_reader",
     "trail_events_shown",
 ]
 
@@ -310,6 +311,28 @@ def later_events_shown(
     if principal.role == "finance":
         return None
     return trail_events_shown(principal, rep_id, reports)
+
+
+def paid_reader(principal: Principal, rep_id: str, reports: Reports) -> PaidReader | None:
+    """What ``principal`` is told of a paid statement's later history
+    (`Reports.paid_as_read`): the later events GET /events shows them
+    (`later_events_shown`), and the periods of ``rep_id`` whose statements
+    they read (`check_rep_scope`), where a correction may have gone. None —
+    all of it — for the rep, finance and a manager of the rep today: a
+    manager the rep left is told neither what was recorded since on
+    another's watch nor where its correction went, a period on that watch."""
+    events = later_events_shown(principal, rep_id, reports)
+    if events is None:
+        return None
+
+    def period(text: str) -> bool:
+        try:
+            check_rep_scope(principal, rep_id, reports, period=text)
+        except NotFoundError:
+            return False
+        return True
+
+    return PaidReader(event=events, period=period)
 
 
 def _reads_by_kind(role: str, event_type: str, subject_kind: str | None) -> bool:

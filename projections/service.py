@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
@@ -97,7 +97,7 @@ from projections.whatif import (
     whatif_report,
 )
 
-__all__ = ["Reports"]
+__all__ = ["PaidReader", "Reports"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ _PAID_MARK = b'"status":"paid"'
 _RESTATED = frozenset({"as_of", "chain_head", "status", "sha256"})
 # In every view of a paid statement, and in none of an open one's.
 _LATER_EVENTS = b'"later_events"'
+# a paid statement's correction named (compact JSON; none: `"correction_to":null`)
+_CORRECTION_TO = b'"correction_to":"'
 
 
 def _paid_up_to(claims: Sequence[Claim], position: int) -> list[Claim]:
@@ -170,6 +172,25 @@ def _wordless(lines: Any) -> Any:
         ]
     except (TypeError, KeyError, AttributeError):
         return lines
+
+
+class PaidReader(NamedTuple):
+    """What one reader is told of a paid statement's later history: the later
+    events they may read (``event``: GET /events' rule), and the rep's
+    periods whose statements they read (``period``), where a correction may
+    have gone (`Reports.paid_as_read`)."""
+
+    event: Callable[[EventRecord], bool]
+    period: Callable[[str], bool]
+
+
+def _booked_as_read(entry: Mapping[str, Any], reader: PaidReader) -> dict[str, Any]:
+    """A later event named to ``reader``: with the period its correction went
+    to (``correction_in``) only when they read that period's statement."""
+    booked = entry.get("correction_in")
+    if isinstance(booked, str) and not reader.period(booked):
+        return {k: v for k, v in entry.items() if k != "correction_in"}
+    return dict(entry)
 
 
 def _period(text: str) -> Period:
@@ -502,49 +523,68 @@ class Reports:
         return orjson.dumps(self.statement(rep_id, period, as_of=as_of, locale=locale))
 
     def later_events_read(
-        self, later: Sequence[Mapping[str, Any]], shown: Callable[[EventRecord], bool]
+        self, later: Sequence[Mapping[str, Any]], reader: PaidReader
     ) -> list[dict[str, Any]] | None:
-        """A paid statement's ``later_events`` as named to a reader whose reads
-        ``shown`` judges (``api.auth.later_events_shown``, GET /events' rule):
-        those it passes, then one `WithheldEvent` for all the others — neither
-        id, type, actor nor time, as a diff withholds a cause; how many is
-        theirs too. An event not found is not named unjudged. None when every
-        one is shown: the statement is served as it is."""
+        """A paid statement's ``later_events`` as named to ``reader``
+        (``api.auth.paid_reader``, GET /events' rule): those its ``event``
+        passes, each with the period its correction went to when its
+        ``period`` reads that period's statement, then one `WithheldEvent`
+        for all the others — neither id, type, actor nor time, as a diff
+        withholds a cause; how many is theirs too. An event not found is not
+        named unjudged. None when every one is named whole: the statement is
+        served as it is."""
         # an entry named without its record (`_event_ref`'s fallback) has no
         # position: not found, so withheld like any other not judged
         positions = [int(e["position"]) for e in later if e.get("position") is not None]
         records = {r.event_id: r for r in self.ledger.read_positions(positions)}
         named = [
-            dict(e) for e in later if (r := records.get(e["event_id"])) is not None and shown(r)
+            _booked_as_read(e, reader)
+            for e in later
+            if (r := records.get(e["event_id"])) is not None and reader.event(r)
         ]
-        if len(named) == len(later):
-            return None
-        return [*named, WithheldEvent().doc()]
+        if len(named) < len(later):
+            return [*named, WithheldEvent().doc()]
+        return None if named == [dict(e) for e in later] else named
 
-    def later_events_withheld(
-        self, body: bytes, shown: Callable[[], Callable[[EventRecord], bool] | None]
-    ) -> bytes:
+    def paid_as_read(self, doc: Mapping[str, Any], reader: PaidReader) -> dict[str, Any] | None:
+        """What of a paid statement ``doc`` (any view) differs as told to
+        ``reader``: its ``later_events`` (`later_events_read`) and its
+        ``correction_to`` — named only when the reader reads that period's
+        statement: a manager the rep left reads the periods they managed, not
+        the one a correction went to on another's watch (whether it was paid
+        since decides it). None when they are told it all."""
+        changed: dict[str, Any] = {}
+        later = self.later_events_read(doc.get("later_events") or [], reader)
+        if later is not None:
+            changed["later_events"] = later
+        target = doc.get("correction_to")
+        if isinstance(target, str) and not reader.period(target):
+            changed["correction_to"] = None
+        return changed or None
+
+    def later_events_withheld(self, body: bytes, reader: Callable[[], PaidReader | None]) -> bytes:
         """A statement view as served (``body``: the full view, a page or the
-        summary) with its ``later_events`` as `later_events_read` names them to
-        its reader; the bytes as they are when it names every one.
+        summary) as `paid_as_read` tells it to its reader; the bytes as they
+        are when it tells them all.
 
-        ``shown`` (the reader's judge, or None for one whose reads hold every
-        later event) is asked only of a body that has any: an open statement,
-        and any statement read by the rep, finance or their manager today,
-        keeps the stored bytes, undecoded, and so its ETag. The body that
-        withholds some is another, and so is its tag (``api.caching``: the
-        tag is of the bytes answered)."""
-        if _LATER_EVENTS not in body or (
+        ``reader`` (the reader's judge, or None for one who reads every later
+        event and every period of the rep) is asked only of a body that has
+        any: an open statement, and any statement read by the rep, finance or
+        their manager today, keeps the stored bytes, undecoded, and so its
+        ETag. The body that withholds some is another, and so is its tag
+        (``api.caching``: the tag is of the bytes answered)."""
+        if _CORRECTION_TO not in body and (
+            _LATER_EVENTS not in body
             # a paid statement with none: `"later_events":[]` (compact JSON)
-            body.count(_LATER_EVENTS) == 1 and _LATER_EVENTS + b":[]" in body
+            or (body.count(_LATER_EVENTS) == 1 and _LATER_EVENTS + b":[]" in body)
         ):
             return body
-        judge = shown()
+        judge = reader()
         if judge is None:
             return body
         doc = loads_document(body)
-        later = self.later_events_read(doc.get("later_events") or [], judge)
-        return body if later is None else orjson.dumps(doc | {"later_events": later})
+        changed = self.paid_as_read(doc, judge)
+        return body if changed is None else orjson.dumps(doc | changed)
 
     def _cached_json(self, rep_id: str, period: str) -> bytes | None:
         found = self._cached(rep_id, period)

@@ -32,8 +32,8 @@ from api.auth import (
     ForbiddenError,
     check_rep_scope,
     is_caller,
-    later_events_shown,
     own_rep,
+    paid_reader,
     require_role,
     trail_events_shown,
 )
@@ -545,13 +545,17 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
         may_dispute = doc.get("status") == "paid" and page.who.role in ROUTE_ROLES["post_dispute"]
         warnings = [views.worded_warning(w, page.locale) for w in doc.get("warnings", [])]
         # paid and now from every correction (the periods each later event's
-        # went to); the events listed, those the reader may read (as the API)
+        # went to); the events listed, and the period named, those the reader
+        # may read (as the API) — and the side "now" only to a reader of every
+        # event it rests on: it is the replay with those withheld in it
         compare = views.paid_vs_now(page.reports, rep_id, doc)
-        later = doc.get("later_events") or []
-        judge = later_events_shown(page.who, rep_id, page.reports) if later else None
-        read = page.reports.later_events_read(later, judge) if judge is not None else None
-        if read is not None:
-            doc["later_events"] = read
+        paid = doc.get("status") == "paid"
+        reader = paid_reader(page.who, rep_id, page.reports) if paid else None
+        told = page.reports.paid_as_read(doc, reader) if reader is not None else None
+        if told is not None:
+            doc |= told
+            if any(e.get("withheld") for e in doc.get("later_events") or []):
+                compare = None
         return page.render(
             "statement.html",
             **_of_statement(rep_id, doc),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import check_rep_scope, later_events_shown, require_role, trail_events_shown
+from api.auth import check_rep_scope, paid_reader, require_role, trail_events_shown
 from api.caching import IfNoneMatch, conditional, responses
 from api.deps import (
     BEARER,
@@ -141,12 +141,11 @@ def _statement_json(
 
 def _as_read_by(principal: Principal, reports: Reports, rep_id: str, body: bytes) -> bytes:
     """A statement view as ``principal`` may read it: a paid statement's later
-    events they may not read withheld (`later_events_shown`). Served bytes are
-    shared by every reader (kept, or the read model's), so this is done as
-    they are served; the ETag, the tag of the bytes answered, follows."""
-    return reports.later_events_withheld(
-        body, lambda: later_events_shown(principal, rep_id, reports)
-    )
+    events they may not read withheld, and the period its correction went to
+    when they do not read it (`paid_reader`). Served bytes are shared by every
+    reader (kept, or the read model's), so this is done as they are served;
+    the ETag, the tag of the bytes answered, follows."""
+    return reports.later_events_withheld(body, lambda: paid_reader(principal, rep_id, reports))
 
 
 @router.get(

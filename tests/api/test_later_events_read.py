@@ -102,3 +102,34 @@ def test_the_etag_is_the_readers_body(moved: Served) -> None:
         again = moved.client.get(Q3, headers=headers)
         assert again.status_code == status
     assert moved.get(Q3, "he").content == theirs.content, "reproducible"
+
+
+def test_a_former_manager_is_not_told_where_the_correction_went_nor_paid_and_now(
+    moved: Served,
+) -> None:
+    """The correction of r1's Q3 went to Q4, mgr-zhao's period (lead-he gets
+    404 on it): lead-he's Q3 names no period it went to — neither its
+    ``correction_to`` nor its late sale's ``correction_in`` —, and their page
+    shows no "paid and now" (its "now" rests on the withheld cancellation:
+    commission 500.00 paid, 200.00 now), no 2026-Q4 and no link to it; it
+    still lists the later events they may read and says there are others.
+    mgr-zhao and finance are told it all. Every reader was told Q4 and
+    shown paid and now."""
+    assert moved.get("/reps/r1/statements/2026-Q4", "he").status_code == 404
+    for who in ("zhao", "fin"):
+        body = moved.get(Q3, who).json()
+        assert body["correction_to"] == "2026-Q4", who
+        assert {e["correction_in"] for e in body["later_events"]} == {"2026-Q4"}, who
+    for url in (Q3, f"{Q3}?view=summary", f"{Q3}?offset=0&limit=5", f"{Q3}?as_of=11"):
+        answer = moved.get(url, "he")
+        assert answer.status_code == 200, (url, answer.text)
+        assert answer.json()["correction_to"] is None, url
+        assert "2026-Q4" not in answer.text, url
+    page = moved.page("/app/reps/r1/statements/2026-Q3", "he").text
+    assert "2026-Q4" not in page
+    assert "200.00" not in page
+    assert "crm-sync" in page
+    assert "status-corrected" in page
+    theirs = moved.page("/app/reps/r1/statements/2026-Q3", "zhao").text
+    assert "2026-Q4" in theirs
+    assert "200.00" in theirs
