@@ -25,7 +25,13 @@ def moved(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
     on 1 October, S1 was cancelled on the 10th (inside the window: mgr-zhao's
     watch, recorded by crm-late), and a sale of 20 September (lead-he's
     watch) was recorded late, by crm-sync: both change what Q3 would pay."""
-    ledger = seeded(make_ledger(), "lead-he", "mgr-zhao")
+    with serving(_moved(make_ledger(), cancelled=True), db_url) as served:
+        yield served
+
+
+def _moved(ledger: Ledger, *, cancelled: bool) -> Ledger:
+    """`moved`'s ledger; ``cancelled``: with S1's cancellation."""
+    seeded(ledger, "lead-he", "mgr-zhao")
     ledger.import_lines(
         jsonl(enrol("r1", team="north", manager_id="lead-he"), sale("S1", "r1", "10000.00")),
         actor="hr-sync",
@@ -43,10 +49,9 @@ def moved(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
         sale_id="S1",
         reason="returned",
     )
-    for event in (transfer, late, cancel):
+    for event in (transfer, late, cancel) if cancelled else (transfer, late):
         ledger.import_lines(jsonl(event), actor=event["actor"])
-    with serving(ledger, db_url) as served:
-        yield served
+    return ledger
 
 
 def _later(served: Served, who: str, url: str = Q3) -> list[dict[str, Any]]:
@@ -133,3 +138,20 @@ def test_a_former_manager_is_not_told_where_the_correction_went_nor_paid_and_now
     theirs = moved.page("/app/reps/r1/statements/2026-Q3", "zhao").text
     assert "2026-Q4" in theirs
     assert "200.00" in theirs
+
+
+def test_a_former_manager_of_every_later_event_sees_paid_and_now_but_not_where(
+    db_url: str, make_ledger: Callable[..., Ledger]
+) -> None:
+    """Without the cancellation, Q3's one later event is lead-he's late sale:
+    their page shows paid and now (500.00 paid, 700.00 now: it rests on that
+    sale alone), still without the period its correction went to (2026-Q4,
+    mgr-zhao's) or a link to it."""
+    with serving(_moved(make_ledger(), cancelled=False), db_url) as served:
+        answer = served.get(Q3, "he").json()
+        assert answer["correction_to"] is None
+        assert [e.get("correction_in") for e in answer["later_events"]] == [None]
+        page = served.page("/app/reps/r1/statements/2026-Q3", "he").text
+        assert "700.00" in page
+        assert "2026-Q4" not in page
+        assert "2026-Q4" in served.page("/app/reps/r1/statements/2026-Q3", "zhao").text
