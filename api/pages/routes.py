@@ -564,9 +564,21 @@ def statement(rep_id: str, period: str, request: Request) -> Response:
             ladder=views.tier_ladder(page.ledger, doc),
             compare=compare,
             may_dispute=may_dispute,
+            lists_periods=_lists_periods(page, rep_id),
         )
 
     return serve(page_of(request), build)
+
+
+def _lists_periods(page: Page, rep_id: str) -> bool:
+    """Whether the reader may open the rep's periods (My pay): not a manager
+    the rep left, who reads the periods they managed, one at a time — the
+    page would be a 404."""
+    try:
+        check_rep_scope(page.who, rep_id, page.reports)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _of_statement(rep_id: str, doc: dict[str, Any]) -> dict[str, Any]:

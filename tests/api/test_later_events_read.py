@@ -140,6 +140,16 @@ def test_a_former_manager_is_not_told_where_the_correction_went_nor_paid_and_now
     assert "200.00" in theirs
 
 
+def test_a_former_manager_is_offered_no_link_to_the_reps_periods(moved: Served) -> None:
+    """lead-he reads r1's Q3, not r1's periods (My pay: 404): their statement
+    page offers no link there; mgr-zhao's does. It linked every reader to it."""
+    pay = "/app/reps/r1/pay"
+    assert moved.page(pay, "he").status_code == 404
+    assert moved.page(pay, "zhao").status_code == 200
+    assert f'href="{pay}"' not in moved.page("/app/reps/r1/statements/2026-Q3", "he").text
+    assert f'href="{pay}"' in moved.page("/app/reps/r1/statements/2026-Q3", "zhao").text
+
+
 def test_a_former_manager_of_every_later_event_sees_paid_and_now_but_not_where(
     db_url: str, make_ledger: Callable[..., Ledger]
 ) -> None:
