@@ -48,6 +48,9 @@ class ConfigurationError(Exception):
     """A setting is missing or invalid: one line naming the variable, without its value."""
 
 
+# The levels LEDGER_LOG_LEVEL may name (the logging module's own).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 _KNOWN_WEAK = {"", "changeme", "secret", "password", "dev"}
 
 # The settings that may be read from a file named by LEDGER_<NAME>_FILE.
@@ -114,7 +117,7 @@ class Settings(BaseSettings):
         default=None, description="A file holding LEDGER_CHAIN_KEY."
     )
     token_secret: SecretStr | None = Field(
-        default=None, description="Signs API bearer tokens (at least 32 characters)."
+        default=None, description="Signs API bearer tokens (at least 16 random characters)."
     )
     token_secret_file: Path | None = Field(
         default=None, description="A file holding LEDGER_TOKEN_SECRET."
@@ -148,7 +151,10 @@ class Settings(BaseSettings):
         ge=1,
         description="Most events one POST /events may carry (more: 413).",
     )
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(
+        default="INFO",
+        description="The log level: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).",
+    )
     log_json: bool | None = Field(
         default=None,
         description="JSON logs; default: JSON unless a terminal is attached.",
@@ -195,6 +201,17 @@ class Settings(BaseSettings):
             msg = "refusing a weak secret: use at least 16 random characters"
             raise ValueError(msg)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        """A level the logging module knows: an unknown one was a traceback at
+        the first log line, after the settings were taken."""
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            msg = f"the log level is one of {', '.join(LOG_LEVELS)} (any case)"
+            raise ValueError(msg)
+        return level
 
     def chain_key_text(self) -> str | None:
         return self.chain_key.get_secret_value() if self.chain_key else None

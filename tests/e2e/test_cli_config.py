@@ -52,6 +52,8 @@ class TestBadSettings:
             ({"LEDGER_CHAIN_KEY": "changeme"}, "LEDGER_CHAIN_KEY: refusing a weak secret"),
             ({"LEDGER_MAX_EVENTS": "lots"}, "LEDGER_MAX_EVENTS"),
             ({"LEDGER_MAX_BODY_BYTES": "-1"}, "LEDGER_MAX_BODY_BYTES"),
+            # a level logging does not know was a traceback at the first log line
+            ({"LEDGER_LOG_LEVEL": "loud"}, "LEDGER_LOG_LEVEL: the log level is one of DEBUG"),
         ],
     )
     def test_a_bad_setting_is_one_line_without_its_value(
