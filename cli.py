@@ -597,6 +597,10 @@ def _publish(ledger: Ledger, path: Path, actor: str, *, as_json: bool) -> list[P
     """Publish the plan file; what it was accepted with but looks wrong is said
     (on standard error under ``--json``) and handed back."""
     plan = _plan_file(path, as_json=as_json)
+    if _published_already(ledger, plan, as_json=as_json):
+        # the same document again, published at another moment: no new fact
+        # (was refused as "stored with other content", its moment being new)
+        return []
     try:
         result = ledger.publish_plan(plan, actor=actor)
     except LedgerError as exc:

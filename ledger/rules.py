@@ -176,8 +176,19 @@ def _check_plan_money(st: Staging, item: Input, rep: Rep) -> None:
 def plan_published(st: Staging, item: Input) -> None:
     plan = Plan.model_validate(item.data["plan"])  # rare: the document validates back
     key = PlanVersion.key_of(plan.id, plan.version)
-    if _already_stored(st, PlanVersion, key, item, what=f"plan {key}", field="plan.version"):
-        return
+    try:
+        if _already_stored(st, PlanVersion, key, item, what=f"plan {key}", field="plan.version"):
+            return
+    except ConflictError:
+        # A version is published once: a plan publication's content holds its
+        # moment, so the same document published again was said to be "other
+        # content" — say what is true of both, and what to do.
+        raise ConflictError(
+            f"plan {plan.id} version {plan.version} is already published, and a "
+            "published version never changes: publish a change as a new version "
+            "(a higher `version`)",
+            field="plan.version",
+        ) from None
     earlier = st.plan(plan.id)
     if earlier is not None and earlier.currency != plan.currency:
         raise InvalidInputError(

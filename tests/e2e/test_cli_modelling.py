@@ -12,6 +12,7 @@ import pytest
 
 from demo import PLAN_TOML, run_demo
 from ledger.application import Ledger
+from tests.builders import SAMPLE_EVENTS
 from tests.payout_scenes import cli
 
 CANDIDATE = PLAN_TOML.replace("version = 1", "version = 2").replace(
@@ -166,3 +167,41 @@ class TestOverrideWithoutReports:
         assert as_json.exit_code == 0, as_json.output
         body = json.loads(as_json.stdout)
         assert [w["code"] for w in body["warnings"]] == ["override_unfollowed"]
+
+
+class TestPublishedVersion:
+    """A plan version is published once: the same document again is said to be
+    published already (as `import --plan` says it) and stores nothing; another
+    document under that version is refused naming ``plan.version`` and saying
+    to publish a new version — not that the same file is "other content"."""
+
+    def test_the_same_plan_again_is_already_published(self, db_url: str, tmp_path: Path) -> None:
+        plan = tmp_path / "field-sales.toml"
+        plan.write_text(PLAN_TOML, encoding="utf-8")
+        first = cli("plan", "publish", str(plan), "--db", db_url, "--actor", "it-admin")
+        assert first.exit_code == 0, first.output
+        assert "plan field-sales version 1 published" in first.output
+        reps = cli("import", str(SAMPLE_EVENTS), "--db", db_url, "--actor", "hr-sync")
+        assert reps.exit_code == 0, reps.output
+        head = _head(db_url)
+        again = cli("plan", "publish", str(plan), "--db", db_url, "--actor", "it-admin")
+        assert again.exit_code == 0, again.output
+        assert "plan field-sales version 1 already published" in again.output
+        assert _head(db_url) == head
+
+        changed = tmp_path / "changed.toml"
+        changed.write_text(
+            PLAN_TOML.replace("default_rate = 0.05", "default_rate = 0.06"), encoding="utf-8"
+        )
+        for args in (
+            ("plan", "publish", str(changed), "--actor", "it-admin"),
+            ("plan", "check", str(plan), "--period", "2026-Q3"),
+        ):
+            refused = cli(*args, "--db", db_url)
+            assert refused.exit_code == 1, refused.output
+            said = " ".join(refused.output.split())
+            assert "plan.version" in said
+            assert "plan field-sales version 1 is already published" in said, said
+            assert "publish a change as a new version" in said
+            assert "other content" not in said
+        assert _head(db_url) == head
