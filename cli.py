@@ -133,7 +133,19 @@ ActorOption = Annotated[
         "default: your login name).",
     ),
 ]
+# --actor of a command that records nothing: who asks, not who records.
+AskerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        help="Who asks, as the dry run's actor (normalised: Fin-Amy is fin-amy; "
+        "default: your login name). Nothing is recorded.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RunIdArgument = Annotated[
+    str, typer.Argument(help="The payout run's id, as `payout run` printed it.")
+]
 # Options with a fixed set of values list them in --help and refuse others (SPEC §5);
 # tests check these lists against the ones the code knows (LOCALES, ROLES).
 Locale = Literal["en", "zh-CN"]
@@ -305,7 +317,9 @@ def import_(
     file: Annotated[
         Path,
         typer.Argument(
-            help="JSON Lines, one event per line; - reads standard input.", dir_okay=False
+            help="JSON Lines, one event per line (- reads standard input), or a CRM "
+            "export, FILE.csv or FILE.xlsx, with --mapping.",
+            dir_okay=False,
         ),
     ],
     plan: Annotated[
@@ -852,29 +866,44 @@ def _run_id_of(db: str | None, result: RecordResult) -> str:
 
 @payout_app.command("approve")
 def payout_approve(
-    run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Approve a payout run (maker-checker: not by whoever ran it); refused on a
     broken chain."""
     who = _actor(actor)
     result = _use_case(db, as_json=as_json, call=lambda u: u.decide_run(run_id, actor=who))
-    _summary(result, as_json=as_json, what="approvals")
+    _run_step(result, run_id, done="approved", as_json=as_json)
 
 
 @payout_app.command("pay")
 def payout_pay(
-    run_id: str, db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False
+    run_id: RunIdArgument,
+    db: DbOption = None,
+    actor: ActorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Mark an approved run paid; its periods are locked from then on. Refused,
     paying nobody, when a rep's period was paid meanwhile, or on a broken chain."""
     who = _actor(actor)
     result = _use_case(db, as_json=as_json, call=lambda u: u.pay_run(run_id, actor=who))
-    _summary(result, as_json=as_json, what="payments")
+    _run_step(result, run_id, done="paid", as_json=as_json)
+
+
+def _run_step(result: RecordResult, run_id: str, *, done: str, as_json: bool) -> None:
+    """What `payout approve` or `payout pay` did, said of the run (``--json``:
+    the import's counts, as before)."""
+    if as_json:
+        _summary(result, as_json=as_json)
+        return
+    out.print(f"{done} run {run_id}" if result.stored else f"run {run_id} already {done}")
 
 
 @payout_app.command("export")
 def payout_export(
-    run_id: str,
+    run_id: RunIdArgument,
     fmt: Annotated[
         Literal["csv", "xlsx"], typer.Option("--format", help="The file format: csv or xlsx.")
     ] = "csv",
@@ -1118,20 +1147,39 @@ def _signin_link(
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: str, db: DbOption = None) -> None:
+def token_revoke(
+    token_id: Annotated[
+        str, typer.Argument(help="The token's id: token_id in `token create --json`.")
+    ],
+    db: DbOption = None,
+) -> None:
     """Revoke a token by its id (from `token create --json`)."""
     with open_ledger(db, create=False) as ledger:
         if not _token_store(ledger).revoke(token_id):
-            err.print(f"[bold red]error:[/] no active token {token_id}")
+            err.print(f"[bold red]error:[/] token_id: no active token {token_id}")
             raise typer.Exit(1)
     out.print(f"revoked {token_id}")
 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="The address to listen on (0.0.0.0: every interface, behind a TLS proxy).",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The TCP port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="API processes sharing the port; more than 1 needs LEDGER_API_PROJECTOR=false "
+            "and a `project --follow` worker.",
+        ),
+    ] = 1,
     db: DbOption = None,
     access_log: Annotated[
         bool,
@@ -1295,7 +1343,14 @@ def pending(
     offset: OffsetOption = 0,
     limit: LimitOption = DEFAULT_LIMIT,
     db: DbOption = None,
-    actor: ActorOption = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            help="Whose decisions: what this actor may decide, not what they recorded "
+            "(normalised: Fin-Amy is fin-amy; default: your login name).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Subjects awaiting a decision that the actor may take (not those they
@@ -1511,7 +1566,9 @@ def dispute_raise(
 
 @dispute_app.command("resolve")
 def dispute_resolve(
-    dispute_id: str,
+    dispute_id: Annotated[
+        str, typer.Argument(help="The dispute's id, as `dispute raise` printed it (DSP-...).")
+    ],
     outcome: Annotated[Outcome, typer.Option("--outcome", help="upheld or rejected.")],
     note: Annotated[str, typer.Option("--note", help="The reasoning (required).")],
     amount: Annotated[
@@ -1746,7 +1803,7 @@ def whatif(
     ] = None,
     locale: LocaleOption = "en",
     db: DbOption = None,
-    actor: ActorOption = None,
+    actor: AskerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replay the whole history under a candidate plan, as if published now: per
@@ -1768,7 +1825,7 @@ def plan_check(
     period: PeriodsOption,
     locale: LocaleOption = "en",
     db: DbOption = None,
-    actor: ActorOption = None,
+    actor: AskerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A dry run of `plan publish`: what the plan would pay every rep in the
@@ -1796,7 +1853,7 @@ def estimate(
     ] = None,
     locale: LocaleOption = "en",
     db: DbOption = None,
-    actor: ActorOption = None,
+    actor: AskerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """What one more sale would add to the rep's open period: commission, band or

@@ -76,8 +76,14 @@ class TestDemo:
         assert "maker-checker" in self_approval.stderr
         approve = run_cli("payout", "approve", run_id, "--actor", "fin-bob", cwd=tmp_path)
         assert approve.returncode == 0, approve.stderr
+        # said of the run (it printed "stored 1 approvals, skipped 0 already stored")
+        assert approve.stdout.strip() == f"approved run {run_id}"
         pay = run_cli("payout", "pay", run_id, "--actor", "fin-amy", cwd=tmp_path)
         assert pay.returncode == 0, pay.stderr
+        assert pay.stdout.strip() == f"paid run {run_id}"
+        again = run_cli("payout", "pay", run_id, "--actor", "fin-amy", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == f"run {run_id} already paid"
         export = run_cli("payout", "export", run_id, "--format", "csv", cwd=tmp_path)
         assert export.returncode == 0, export.stderr
         rows = export.stdout.strip().splitlines()
