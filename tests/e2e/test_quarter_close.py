@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.builders import jsonl, line, process_env
+from tests.builders import process_env
 
 CLI = str(Path(sys.executable).parent / "incentive-ledger")
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -71,34 +71,8 @@ def test_a_quarter_close(tmp_path: Path) -> None:
         "--actor",
         "hr-sync",
     )
-    asks = tmp_path / "adjustments.jsonl"
-    asks.write_text(
-        "\n".join(
-            jsonl(
-                line(
-                    "AdjustmentRequested",
-                    at="2026-09-20T10:00:00+08:00",
-                    actor="fin-carl",
-                    adjustment_id="ADJ-LI-SHOW",
-                    rep_id="rep-li",
-                    period="2026-Q3",
-                    amount="1500.00",
-                    reason="trade show lead",
-                ),
-                line(
-                    "AdjustmentRequested",
-                    at="2026-09-21T10:00:00+08:00",
-                    actor="fin-carl",
-                    adjustment_id="ADJ-CHEN-TAXI",
-                    rep_id="rep-chen",
-                    period="2026-Q3",
-                    amount="999.00",
-                    reason="taxi allowance",
-                ),
-            )
-        )
-        + "\n"
-    )
+    # the README's file, shipped beside the quarter's events
+    asks = SAMPLES / "q3-adjustments.jsonl"
     sh.run("import", str(asks), "--actor", "fin-carl")
 
     # 1. Finance lists what waits for it: not what they recorded themselves.
