@@ -2,7 +2,7 @@
 
 SPEC §2's import reads JSON Lines: one event object per line. Files that
 people actually hand it are often something close — a CSV export, a JSON array,
-one pretty-printed JSON document — and judging those line by line names every
+one pretty-printed JSON document, a TOML plan — and judging those line by line names every
 line as malformed JSON without saying why. `format_hint` looks at the first
 non-blank line (a UTF-8 byte order mark already removed) and says what the
 file looks like and how to turn it into JSON Lines; None when it may well be
@@ -35,10 +35,23 @@ _JSONL = "the import reads JSON Lines: one event object per line"
 _CSV_HEADER = re.compile(r"^\"?[A-Za-z_]+\"?\s*[,;\t]")
 
 
+# A TOML document's first line: a comment, a table header, or a key = value.
+_TOML_LINE = re.compile(
+    r"^(?:#.*|\[\[?[A-Za-z_][\w.-]*\]\]?\s*(?:#.*)?|[A-Za-z_][\w.-]*\s*=\s*\S.*)$"
+)
+
+
 def format_hint(first_line: str) -> str | None:
     """What the file whose first non-blank line is ``first_line`` looks like, if
     not JSON Lines, and how to convert it."""
     text = first_line.removeprefix(BOM).strip()
+    if _TOML_LINE.match(text):
+        # a plan handed to the import was a "malformed JSON" per line
+        return (
+            f"this looks like TOML (a plan?); {_JSONL}. A plan is published with "
+            "`plan publish FILE`, or in the import's transaction with "
+            "`import EVENTS.jsonl --plan FILE`"
+        )
     if text.startswith("["):
         return (
             f"this looks like a JSON array; {_JSONL}. "

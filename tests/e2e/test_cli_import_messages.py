@@ -121,6 +121,8 @@ class TestImportMessages:
             ("type,occurred_at,sale_id\nSaleRecorded,2026-07-14,S1\n", "looks like CSV"),
             (json.dumps([sale("S1", "r1")]) + "\n", "looks like a JSON array"),
             (json.dumps(sale("S1", "r1"), indent=2) + "\n", "spread over several lines"),
+            # the plan handed to the import: 25 lines of "malformed JSON", before
+            (PLAN_TOML, "plan publish FILE"),
         ],
     )
     def test_not_json_lines_says_what_to_do(

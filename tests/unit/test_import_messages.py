@@ -69,6 +69,11 @@ class TestFormatHint:
             ("type,occurred_at,sale_id,amount", "CSV"),
             ('"type";"occurred_at"', "CSV"),
             ("type\toccurred_at", "CSV"),
+            # a plan handed to the import: a "malformed JSON" per line, before
+            ("# The SPEC §3 example plan", "TOML (a plan?)"),
+            ("[commission]", "TOML (a plan?)"),
+            ("[[spiffs]]", "TOML (a plan?)"),
+            ('id = "field-sales"', "TOML (a plan?)"),
         ],
     )
     def test_near_misses_are_recognised_with_what_to_do(self, first: str, words: str) -> None:
