@@ -1335,6 +1335,8 @@ def _cell_text(value: object) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list | tuple):  # a rep's plans: field-sales, not ['field-sales']
+        return ", ".join(_cell_text(v) for v in value) or "-"
     return str(value)
 
 
