@@ -24,7 +24,7 @@ import typer.main
 import cli
 from api.settings import LOG_LEVELS, Settings
 from ledger.storage import PostgresURL
-from tests.builders import ROOT, SAMPLE_EVENTS
+from tests.builders import ROOT, SAMPLE_EVENTS, process_env, run_cli
 from tests.payout_scenes import cli as run
 
 DOCS = ("README.md", "ARCHITECTURE.md")
@@ -231,3 +231,21 @@ def test_only_the_commands_named_start_a_ledger(
             assert result.exit_code == 2, (path, result.output)
             assert "no ledger at" in result.output, (path, result.output)
     assert started == named - _NOT_RUN
+
+
+def _masked(text: str) -> str:
+    """``text`` with what changes from one demo to the next masked: the run id
+    (a random suffix), event ids and chain hashes (the moment it records)."""
+    text = re.sub(r"run-\d{4}-Q\d-[0-9a-f]{8}", "RUN", text)
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "UUID", text)
+    return re.sub(r"\b[0-9a-f]{64}\b", "HASH", text).strip()
+
+
+def test_the_demo_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    """The README's demo output, line for line, at its 100 columns."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```text\nRecorded 67 events") + len("```text\n")
+    shown = text[start : text.index("```", start)]
+    demo = run_cli("demo", cwd=tmp_path, env=process_env(COLUMNS="100"))
+    assert demo.returncode == 0, demo.stderr
+    assert _masked(demo.stdout).splitlines() == _masked(shown).splitlines()
