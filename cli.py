@@ -1763,10 +1763,18 @@ def _plan_file(path: Path, *, as_json: bool) -> Plan:
             raise PlanError([("file", reason)]) from None
         return load_plan(text, fmt)
     except PlanError as exc:
+        # the file named (import --plan reads two) and, under --json, each bad
+        # field as every other refusal lists them
         if as_json:
-            _print_json({"error": "invalid", "detail": str(exc)})
+            _print_json(
+                {
+                    "error": "invalid",
+                    "detail": f"invalid plan {path}: {exc}",
+                    "errors": [{"field": f, "reason": r} for f, r in exc.errors],
+                }
+            )
         else:
-            err.print(f"[bold red]invalid plan:[/] {escape(str(exc))}")
+            err.print(f"[bold red]invalid plan {escape(str(path))}:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 

@@ -205,3 +205,18 @@ class TestPublishedVersion:
             assert "publish a change as a new version" in said
             assert "other content" not in said
         assert _head(db_url) == head
+
+
+def test_a_bad_plan_file_is_named_with_each_field(db_url: str, tmp_path: Path) -> None:
+    """`import --plan` reads two files: the refusal names the plan's (it said
+    "invalid plan: ..." alone), and --json lists each bad field."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "x"\nversion = 1\n', encoding="utf-8")
+    plain = cli("import", str(SAMPLE_EVENTS), "--plan", str(bad), "--db", db_url)
+    assert plain.exit_code == 1
+    assert f"invalid plan {bad}: effective_from: Field required" in " ".join(plain.output.split())
+    as_json = cli("plan", "publish", str(bad), "--db", db_url, "--json")
+    assert as_json.exit_code == 1
+    body = json.loads(as_json.output)
+    assert body["detail"].startswith(f"invalid plan {bad}: ")
+    assert {"field": "currency", "reason": "Field required"} in body["errors"]
