@@ -133,6 +133,8 @@ ActorOption = Annotated[
         "default: your login name).",
     ),
 ]
+# A point in the log, as --as-of, --from and --to take it.
+_POINT = "a position, or a recorded_at timestamp with its offset (2026-10-01T00:00:00+08:00)."
 # --actor of a command that records nothing: who asks, not who records.
 AskerOption = Annotated[
     str | None,
@@ -759,7 +761,12 @@ def statement(
     rep: RepOption,
     period: PeriodOption,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="A position, or a recorded_at timestamp.")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="A position (1 to the head), or a recorded_at timestamp with its offset, "
+            "e.g. 2026-10-01T00:00:00+08:00 (default: now).",
+        ),
     ] = None,
     locale: LocaleOption = "en",
     summary: Annotated[
@@ -814,8 +821,11 @@ def statement(
 def diff(
     rep: RepOption,
     period: PeriodOption,
-    from_: Annotated[str, typer.Option("--from", help="Position or timestamp.")],
-    to: Annotated[str, typer.Option("--to", help="Position or timestamp.")],
+    from_: Annotated[str, typer.Option("--from", help=f"From this point: {_POINT}")],
+    to: Annotated[
+        str,
+        typer.Option("--to", help=f"To this point (before --from: a diff back in time): {_POINT}"),
+    ],
     locale: LocaleOption = "en",
     db: DbOption = None,
     as_json: JsonOption = False,

@@ -51,3 +51,10 @@ def test_commands_that_record_nothing_do_not_say_their_actor_records() -> None:
         said = " ".join(shown.output.split())
         assert "Who records this" not in said, path
         assert "Nothing is recorded" in said, path
+
+
+@pytest.mark.parametrize("path", [("statement",), ("diff",)], ids=["statement", "diff"])
+def test_a_point_in_the_log_says_a_timestamp_needs_its_offset(path: tuple[str, ...]) -> None:
+    """A timestamp without an offset is refused; the help said "timestamp" only."""
+    shown = CliRunner().invoke(cli.app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert "timestamp with its offset" in " ".join(shown.output.split())
