@@ -579,6 +579,13 @@ def _crm_summary(done: CrmImport, result: RecordResult, *, as_json: bool) -> Non
 
 def _crm_mapping(file: Path, mapping: Path | None, encoding: str | None) -> CrmMapping:
     """The mapping of a CRM export, or a usage error naming the option."""
+    if mapping is None and file.suffix.lower() not in CRM_SUFFIXES:
+        # `import events.jsonl --encoding gb18030` was told a CRM export needs a mapping
+        raise typer.BadParameter(
+            f"--encoding names a CRM export's (FILE.csv with --mapping); {file.name} is "
+            f"read as JSON Lines, which is UTF-8 (convert it: iconv -f {encoding} -t UTF-8)",
+            param_hint="'--encoding'",
+        )
     if mapping is None:
         raise typer.BadParameter(
             "a CRM export (.csv, .xlsx) needs its mapping", param_hint="'--mapping'"

@@ -8,7 +8,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
 
-from tests.builders import ROOT, run_cli, with_sheets_edited
+from tests.builders import ROOT, SAMPLE_EVENTS, run_cli, with_sheets_edited
 
 CRM = ROOT / "samples" / "crm"
 
@@ -127,6 +127,13 @@ class TestCrmImport:
         no_mapping = run_cli("import", str(CRM / "salesforce-opportunities.csv"), cwd=tmp_path)
         assert no_mapping.returncode == 2
         assert "needs its mapping" in no_mapping.stderr
+        # --encoding on a JSON Lines file: it was told a CRM export needs a mapping
+        jsonl_encoded = run_cli("import", str(SAMPLE_EVENTS), "--encoding", "gb18030", cwd=tmp_path)
+        assert jsonl_encoded.returncode == 2
+        said = " ".join(jsonl_encoded.stderr.replace("│", " ").split())
+        assert "'--encoding': --encoding names a CRM export's" in said, said
+        assert "q3-events.jsonl is read as JSON Lines, which is UTF-8" in said
+        assert "mapping'" not in said
         broken = tmp_path / "broken.toml"
         broken.write_text('name = "x"\ndelimiter = ";;"\n', encoding="utf-8")
         bad = run_cli(
