@@ -260,7 +260,10 @@ def _fail(exc: LedgerError, *, as_json: bool, unit: Unit = None) -> typer.Exit:
     line of anything."""
     if not isinstance(exc, BatchRejectedError):
         if as_json:
-            _print_json({"error": exc.status, "detail": exc.reason, "errors": []})
+            # the field as the API names it (its detail alone left it out)
+            named = [{"field": exc.field, "reason": exc.reason}] if exc.field else []
+            field = {"field": exc.field} if exc.field else {}
+            _print_json({"error": exc.status, "detail": exc.reason, **field, "errors": named})
         else:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return typer.Exit(1)
