@@ -1020,7 +1020,12 @@ def rebuild(
 def project(
     follow: Annotated[bool, typer.Option("--follow", help="Keep applying new events.")] = False,
     check: Annotated[
-        bool, typer.Option("--check", help="Exit 0 when the projections are reachable.")
+        bool,
+        typer.Option(
+            "--check",
+            help="Print the projections' position and how many events they are behind, and "
+            "exit 0 (a health check: applies nothing, creates no database).",
+        ),
     ] = False,
     batch_events: Annotated[
         int,

@@ -58,3 +58,11 @@ def test_a_point_in_the_log_says_a_timestamp_needs_its_offset(path: tuple[str, .
     """A timestamp without an offset is refused; the help said "timestamp" only."""
     shown = CliRunner().invoke(cli.app, [*path, "--help"], env={"COLUMNS": "200"})
     assert "timestamp with its offset" in " ".join(shown.output.split())
+
+
+def test_project_check_says_what_it_prints() -> None:
+    """The worker's health check prints the position and the lag; its help said
+    only "Exit 0 when the projections are reachable"."""
+    shown = CliRunner().invoke(cli.app, ["project", "--help"], env={"COLUMNS": "200"})
+    said = " ".join(shown.output.replace("│", " ").split())
+    assert "Print the projections' position and how many events they are behind" in said
