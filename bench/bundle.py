@@ -27,9 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bundle")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--reps", type=int, default=200)
-    parser.add_argument("--rep", default="rep-117")
+    parser.add_argument(
+        "--rep", default=None, help="an ordinary rep's id (default: rep-117, or the one as far in)"
+    )
     parser.add_argument("--period", default="2025-Q4")
     args = parser.parse_args(argv)
+    if args.reps < 2:
+        parser.error("--reps: at least 2 (the top rep is not the one bundled)")
+    # rep-117 of 200: an ordinary rep, not the top one; as far in among fewer reps
+    rep = args.rep or f"rep-{max(1, args.reps * 117 // 200):03d}"
+    if rep not in {f"rep-{i:03d}" for i in range(args.reps)}:
+        parser.error(f"--rep: {rep} is not one of the {args.reps} generated reps")
     with tempfile.TemporaryDirectory() as workdir:
         ledger = Ledger(f"sqlite:///{Path(workdir) / 'bench.db'}")
         ledger.import_lines(
@@ -39,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         reports.catch_up()
         head = ledger.head()
         started = time.perf_counter()
-        raw = reports.audit_bundle(args.rep, args.period)
+        raw = reports.audit_bundle(rep, args.period)
         made = time.perf_counter() - started
         started = time.perf_counter()
         report = check_bundle(raw)
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "audit_bundle",
         "store": "sqlite",
         "chain_events": head.position if head else 0,
-        "rep": args.rep,
+        "rep": rep,
         "period": args.period,
         "bytes": len(raw),
         "gzip_bytes": len(gzip.compress(raw, 9)),

@@ -204,3 +204,12 @@ def test_bench_late_payments_names_every_late_event(late: str, named: int) -> No
     [figure] = _bench("bench.late_payments", "--payments", "30", "--late", late)
     assert (figure["bench"], figure["late"], figure["payments"]) == ("late_payments", late, 30)
     assert figure["later_events"] == named
+
+
+def test_bench_bundle_bundles_an_ordinary_rep_of_a_small_organisation() -> None:
+    """`python -m bench.bundle`, small: its default rep (rep-117 of 200) is one as
+    far in among fewer reps — it bundled a rep that was never generated and
+    ended in a traceback — and the bundle it makes checks."""
+    [figure] = _bench("bench.bundle", "--reps", "20", "--events", "2000")
+    assert (figure["bench"], figure["rep"], figure["check_exit"]) == ("audit_bundle", "rep-011", 0)
+    assert figure["events_disclosed"] > 0
