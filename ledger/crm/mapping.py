@@ -32,11 +32,12 @@ where it groups thousands; a European export's ``1.234,50`` with
 ``decimal_separator = ","`` and ``thousands_separator = "."`` (never the same
 character: which one it is could not be told).
 
-A column the workbook hides (hidden, in a collapsed group, or its width set
-to 0) is shown to no one, so whether it is meant cannot be told: a field
-read from one is refused, naming the column, unless the mapping says it is
-read though hidden (``hidden_columns = ["Amount (CNY)"]``), as a hidden row is
-refused unless the mapping ignores its kind.
+A column the workbook hides (hidden, in a collapsed group, its width set to
+0, or none set in a sheet whose default width is 0) is shown to no one, so
+whether it is meant cannot be told: a field read from one is refused, naming
+the column, unless the mapping says it is read though hidden
+(``hidden_columns = ["Amount (CNY)"]``), as a hidden row is refused unless
+the mapping ignores its kind.
 """
 
 from __future__ import annotations

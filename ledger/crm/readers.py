@@ -25,7 +25,8 @@ to refuse where it reads them; so too a cell showing an error (``#N/A``) and a
 cell that merged cells cover (its value shows in the range's first cell only).
 A row hidden in the workbook (a filter, a collapsed group, a height of 0)
 says so (`Row.hidden`): whether it is meant cannot be told; so does a hidden
-column (``hidden``, a collapsed group, a width of 0: `Sheet.hidden_columns`),
+column (``hidden``, a collapsed group, a width of 0 — its own, or the
+sheet's default where it has none: `Sheet.hidden_columns`),
 for the conversion to refuse where the mapping reads one. A header of two
 rows is read by its last (``header_row``), a column merged down through it
 named as the sheet shows it; a merge reaching down from the header row
@@ -617,6 +618,10 @@ class _Marks:
     A column is hidden as Excel hides it: a ``<col>`` range's ``hidden``
     attribute (hidden, or in a collapsed group) or a width of 0 (dragged
     shut) — a column the user cannot see, read as the amount or the date.
+    A column no ``<col>`` range gives a width of its own takes the sheet's
+    default (``sheetFormatPr defaultColWidth``, else ``baseColWidth``: the
+    padding Excel adds to it is pixels, no character of a cell): 0 there
+    hides every such column (a sheet showing only the columns it sizes).
 
     A row is hidden by its ``hidden`` attribute (a filter, a collapsed group)
     or by a height of 0 (``ht="0"``, dragged shut or set so by a program:
@@ -627,7 +632,9 @@ class _Marks:
     def __init__(self) -> None:
         self.hidden: set[int] = set()
         self.merged: list[tuple[int, int, int, int]] = []  # columns and rows, from 1
-        self.hidden_columns: list[tuple[int, int]] = []  # ranges of columns, from 1
+        # ``<col>`` ranges (columns from 1), whether hidden, their width (None: the default)
+        self.column_ranges: list[tuple[int, int, bool, Decimal | None]] = []
+        self._column_width: Decimal | None = None  # the sheet's default (None: Excel's)
         self._row = 0  # the last row seen: a row may leave its number out
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
         self._zero_height = False  # rows are hidden unless given a height
@@ -683,6 +690,9 @@ class _Marks:
                     self.hidden.add(self._row)
             elif tag[1] == b"sheetFormatPr":
                 self._zero_height = attributes.get(b"zeroHeight") in {b"1", b"true"}
+                width = _height(attributes.get(b"defaultColWidth"))
+                base = _height(attributes.get(b"baseColWidth"))
+                self._column_width = width if width is not None else base
             elif tag[1] == b"col":
                 self._col(attributes)
             elif ref := attributes.get(b"ref"):
@@ -694,16 +704,22 @@ class _Marks:
         self._carry = data[cut:]
 
     def _col(self, attributes: dict[bytes, bytes]) -> None:
-        """A ``<col min max>`` range, kept when it hides its columns."""
+        """A ``<col min max>`` range: whether it hides its columns, its width."""
         low, high = attributes.get(b"min", b""), attributes.get(b"max", b"")
         if not (low.isdigit() and high.isdigit()):
             return
-        if attributes.get(b"hidden") in {b"1", b"true"} or _height(attributes.get(b"width")) == 0:
-            self.hidden_columns.append((int(low), int(high)))
+        hidden = attributes.get(b"hidden") in {b"1", b"true"}
+        self.column_ranges.append((int(low), int(high), hidden, _height(attributes.get(b"width"))))
 
     def column_hidden(self, index: int) -> bool:
-        """Whether the 0-based column ``index`` is hidden."""
-        return any(low <= index + 1 <= high for low, high in self.hidden_columns)
+        """Whether the 0-based column ``index`` is hidden: by the ``<col>``
+        ranges holding it, or, none giving it a width, by the sheet's default
+        width of 0."""
+        ranges = [(h, w) for low, high, h, w in self.column_ranges if low <= index + 1 <= high]
+        if any(hidden or width == 0 for hidden, width in ranges):
+            return True
+        sized = any(width is not None for _, width in ranges)
+        return not sized and self._column_width == 0
 
     def _row_hidden(self, attributes: dict[bytes, bytes]) -> bool:
         hidden = attributes.get(b"hidden")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import io
 import random
+import re
 import tracemalloc
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -639,6 +640,60 @@ class TestXlsxLayout:
             "the mapping's sale.amount reads this column, which is hidden in the workbook"
         )
         assert reason.endswith('hidden_columns = ["Amount"]')
+        said = ", ".join(f'"{c}"' for c in hidden)
+        read = BASE.replace('name = "test"', f'name = "test"\nhidden_columns = [{said}]')
+        assert [x["amount"] for x in _lines(shut, read)] == ["100", "200"]
+
+    @pytest.mark.parametrize(
+        ("format_pr", "cols", "hidden"),
+        [
+            (b'defaultColWidth="0"', b"", ["ID", "Date", "Amount", "Owner"]),
+            (b'baseColWidth="0"', b"", ["ID", "Date", "Amount", "Owner"]),
+            (b'baseColWidth="8" defaultColWidth="0.0"', b"", ["ID", "Date", "Amount", "Owner"]),
+            (
+                b'defaultColWidth="0"',
+                b'<col min="1" max="2" width="12" customWidth="1"/><col min="4" max="4"/>',
+                ["Amount", "Owner"],
+            ),
+            (
+                b'defaultColWidth="0"',
+                b'<col min="1" max="4" width="9" customWidth="1"/>',
+                [],
+            ),
+            (b'baseColWidth="0" defaultColWidth="9"', b"", []),
+        ],
+        ids=[
+            "default-0",
+            "base-0",
+            "default-0.0",
+            "sized-some",
+            "sized-all",
+            "default-overrides-base",
+        ],
+    )
+    def test_a_sheet_default_width_of_0_hides_the_columns_it_does_not_size(
+        self, tmp_path: Path, format_pr: bytes, cols: bytes, hidden: list[str]
+    ) -> None:
+        """A sheet whose default column width is 0 shows only the columns a
+        ``<col>`` range gives a width: the others were read unseen (a ``<col>``
+        range without a width takes the default, 0, too)."""
+        path, book = _book(tmp_path, self.S1, self.S2)
+
+        def narrow(data: bytes) -> bytes:
+            old = b'<sheetFormatPr baseColWidth="8" '
+            assert old in data
+            data = data.replace(old, b"<sheetFormatPr " + format_pr + b" ", 1)
+            return re.sub(
+                rb"<cols>.*?</cols>|(?=<sheetData)", b"<cols>" + cols + b"</cols>", data, count=1
+            )
+
+        shut = with_sheets_edited(_save(path, book), tmp_path / "narrow.xlsx", narrow)
+        if not hidden:
+            assert [x["amount"] for x in _lines(shut, BASE)] == ["100", "200"]
+            return
+        named = _named(shut, BASE)
+        assert sorted(column or "" for _, column, _ in named) == sorted(hidden)
+        assert all(rows == (1,) for rows, _, _ in named)
         said = ", ".join(f'"{c}"' for c in hidden)
         read = BASE.replace('name = "test"', f'name = "test"\nhidden_columns = [{said}]')
         assert [x["amount"] for x in _lines(shut, read)] == ["100", "200"]
