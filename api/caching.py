@@ -61,15 +61,23 @@ _HEADERS = {
 }
 
 
-def responses(media_type: str, *, schema: bool = True) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI of a conditional GET: the 200's headers (and its media type
-    when ``schema`` is false: a file, not the response model) and the 304."""
+def responses(
+    *media_types: str, schema: bool = True, description: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a conditional GET: the 200's headers (and, when
+    ``schema`` is false — a file, not the response model —, each media type
+    it is served as, with the parameters of its Content-Type: a CSV's
+    charset) and the 304."""
     ok: dict[str, Any] = {"headers": _HEADERS}
+    if description is not None:
+        ok["description"] = description
     if not schema:  # text as a string, anything else as bytes
-        body: dict[str, str] = {"type": "string"}
-        if not media_type.startswith("text/"):
-            body["format"] = "binary"
-        ok["content"] = {media_type: {"schema": body}}
+        ok["content"] = {}
+        for media_type in media_types:
+            body: dict[str, str] = {"type": "string"}
+            if not media_type.startswith("text/"):
+                body["format"] = "binary"
+            ok["content"][media_type] = {"schema": body}
     return {
         200: ok,
         304: {

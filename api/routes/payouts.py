@@ -12,12 +12,11 @@ from api.caching import IfNoneMatch, conditional, responses
 from api.deps import Caller, IdempotencyKey, ReportsDep, UseCasesDep
 from api.routes.events import _ERRORS, as_json, posted, record_out
 from api.schemas import RecordOut, RunCreatedOut
-from projections.payroll import XLSX_MEDIA_TYPE, CsvEncoding
+from projections.payroll import CSV_ENCODINGS, XLSX_MEDIA_TYPE, CsvEncoding
 
-__all__ = ["CsvEncodingQuery", "csv_media_type", "router"]
+__all__ = ["CSV_MEDIA_TYPES", "CsvEncodingQuery", "csv_media_type", "router"]
 
 router = APIRouter(tags=["payouts"])
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 # The CSV's ``encoding``, as the CLI's ``--encoding`` names it (`projections.payroll`).
 CsvEncodingQuery = Annotated[
     CsvEncoding,
@@ -58,7 +57,19 @@ def post_pay(run_id: str, principal: Caller, service: UseCasesDep) -> RecordOut:
     return record_out(service.pay_run(run_id, actor=principal.actor))
 
 
-_CSV_ANSWERS = {**_ERRORS, **responses(CSV_MEDIA_TYPE, schema=False)}
+# Every Content-Type the CSV is served with, as `csv_media_type` says it, in
+# the order of the encodings that first serve it.
+CSV_MEDIA_TYPES = tuple(dict.fromkeys(csv_media_type(e) for e in CSV_ENCODINGS))
+_CSV_ANSWERS = {
+    **_ERRORS,
+    **responses(
+        *CSV_MEDIA_TYPES,
+        schema=False,
+        description="The payroll CSV, its Content-Type's charset the encoding's: "
+        + "; ".join(f"{csv_media_type(e)} for encoding={e}" for e in CSV_ENCODINGS)
+        + " (its byte-order mark the body's first character)",
+    ),
+}
 _XLSX_ANSWERS = {**_ERRORS, **responses(XLSX_MEDIA_TYPE, schema=False)}
 
 

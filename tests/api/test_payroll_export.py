@@ -9,7 +9,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from projections.payroll import STANDARD_COLUMNS, XLSX_MEDIA_TYPE
+from projections.payroll import CSV_ENCODINGS, STANDARD_COLUMNS, XLSX_MEDIA_TYPE
 from tests.api.conftest import Api
 
 
@@ -95,6 +95,41 @@ class TestCsvEncoding:
         assert body["error"] == "invalid"
         assert body["detail"].startswith("encoding: ")
         assert all(name in body["detail"] for name in ("'utf-8-sig'", "'gb18030'"))
+
+    @pytest.mark.parametrize("encoding", CSV_ENCODINGS)
+    def test_the_document_states_the_content_type_served(self, api: Api, encoding: str) -> None:
+        """The OpenAPI document said every CSV was ``text/csv; charset=utf-8``,
+        while ``?encoding=gb18030`` is served as ``charset=gb18030``: a client
+        generated from it decoded GB18030 bytes as UTF-8. Now it lists each
+        Content-Type served and which encoding serves it."""
+        path = "/payouts/runs/{run_id}/export.csv"
+        ok = api.client.get("/openapi.json").json()["paths"][path]["get"]["responses"]["200"]
+        served = api.client.get(
+            path.format(run_id=api.demo.run_id),
+            params={"encoding": encoding},
+            headers=api.as_("finance"),
+        )
+        assert served.status_code == 200, served.text
+        media_type = served.headers["content-type"]
+        assert media_type in ok["content"], (media_type, list(ok["content"]))
+        assert f"{media_type} for encoding={encoding}" in ok["description"]
+        assert codecs.lookup(media_type.partition("charset=")[2]).name in {
+            codecs.lookup(encoding).name,
+            "utf-8",  # utf-8-sig: UTF-8, its mark the body's first character
+        }
+
+    def test_the_document_lists_no_content_type_never_served(self, api: Api) -> None:
+        path = "/payouts/runs/{run_id}/export.csv"
+        ok = api.client.get("/openapi.json").json()["paths"][path]["get"]["responses"]["200"]
+        served = {
+            api.client.get(
+                path.format(run_id=api.demo.run_id),
+                params={"encoding": encoding},
+                headers=api.as_("finance"),
+            ).headers["content-type"]
+            for encoding in CSV_ENCODINGS
+        }
+        assert set(ok["content"]) == served
 
     def test_a_workbook_takes_no_encoding(self, api: Api) -> None:
         """The xlsx route has no such parameter (a workbook names its own)."""
