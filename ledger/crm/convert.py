@@ -535,7 +535,7 @@ def convert_rows(
     spoiled: set[str] = set()  # sales with a row that could not be read
     ends = _Ends(tuple(text.strip().casefold() for text in mapping.footer))
     for row in rows:
-        if ends.in_footer(row):
+        if _left_in_footer(reader, ends, row):
             continue
         conversion.rows += 1
         kind: Kind | None = None
@@ -591,6 +591,56 @@ class _Ends:
         else:
             self.last_plain = row.number
         return False
+
+
+def _left_in_footer(reader: _Reader, ends: _Ends, row: Row) -> bool:
+    """Whether ``row`` is in the mapping's footer, left unread — refused
+    (`_data_in_footer`) when it reads as data."""
+    if not ends.in_footer(row):
+        return False
+    assert ends.footer is not None
+    if (data := _data_in_footer(reader, row, ends.footer)) is not None:
+        reader.errors.append(data)
+    return True
+
+
+def _data_in_footer(reader: _Reader, row: Row, footer: Footer) -> RowError | None:
+    """A row of the mapping's footer that reads as a data row, refused, or None.
+
+    The footer is trusted by its first cell's text alone: a sale whose id
+    starts with it (``Total-Care-7``), or a subtotal line amid the data
+    (``footer = ["Total"]`` meeting a grouped report's first "Total"), left
+    every row from there on unread — sales gone from the import, saying only
+    that a footer was left. A row reads as data when its kind cell is one of
+    the mapping's kinds (even ``ignore``: the rows under it are the report's
+    rows), or, with no kind column, when it names a sale id and a date."""
+    mapping = reader.mapping
+    if mapping.kind is not None:
+        try:
+            kind = _kind(reader, row)
+        except _Bad:
+            return None
+        column = reader.columns.get(as_field(mapping.kind).column or "")
+        what = f"its kind is {kind}"
+    else:
+        spec = mapping.sale
+        assert spec is not None, "a mapping without kinds reads sales"
+        try:
+            sale_id, cell = reader.required(row, spec.id, "sale.id")
+            when, _ = reader.moment(row, spec.date, "sale.date")
+        except _Bad:
+            return None
+        column = cell.column
+        what = f"it names sale {sale_id!r}, dated {when}"
+    return RowError(
+        (row.number,),
+        column,
+        f"the row reads as data ({what}), but the mapping's footer, which starts at row "
+        f'{footer.row} ("{footer.text[:80]}"), would leave it unread: a footer text amid the '
+        "data, or a row whose first cell starts with it; say in footer how the footer's "
+        "first cell starts more fully, or delete the rows that are no data, so that no row "
+        "of data is left",
+    )
 
 
 def _first_text(row: Row) -> tuple[int, str] | None:

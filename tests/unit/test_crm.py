@@ -927,6 +927,61 @@ class TestFooter:
             'rows 4-7 not read: the report\'s footer, from row 4 ("Total"), as the mapping says'
         )
 
+    @pytest.mark.parametrize(
+        ("text", "refused"),
+        [
+            (
+                (
+                    "ID,Date,Amount,Owner\nS-1,2026-10-12,100,李伟\n"
+                    "Total-Care-7,2026-10-13,900,李伟\nS-3,2026-10-14,50,Chen Jing\n,Total,1050,\n"
+                ),
+                [(3, "ID", "'Total-Care-7'"), (4, "ID", "'S-3'")],
+            ),
+            (
+                (
+                    "ID,Date,Amount,Owner\nS-1,2026-10-12,100,李伟\nTotal,,100,\n"
+                    "S-2,2026-10-12,5,李伟\nS-3,2026-10-13,7,Chen Jing\nTotal,,12,\n"
+                ),
+                [(4, "ID", "'S-2'"), (5, "ID", "'S-3'")],
+            ),
+        ],
+        ids=["a-sale-id-starting-with-it", "a-subtotal-amid-the-data"],
+    )
+    def test_a_row_of_data_in_the_mappings_footer_is_refused_naming_it(
+        self, tmp_path: Path, text: str, refused: list[tuple[int, str, str]]
+    ) -> None:
+        """The footer was trusted by its first cell alone: a sale whose id
+        starts with its text, or the footer's text on a subtotal amid the
+        data, left every row from there on unread — 900 and 50 CNY of sales
+        gone from the import, said only as "the report's footer"."""
+        mapping = BASE.replace('name = "test"', 'name = "test"\nfooter = ["Total"]')
+        errors = _refused(tmp_path, text, mapping)
+        assert [(e.rows, e.column and e.column.name) for e in errors] == [
+            ((row,), column) for row, column, _ in refused
+        ]
+        for error, (_, _, sale_id) in zip(errors, refused, strict=True):
+            assert error.reason.startswith(f"the row reads as data (it names sale {sale_id}")
+            assert "but the mapping's footer, which starts at row" in error.reason
+
+    def test_a_row_of_a_known_kind_in_the_footer_is_refused(self, tmp_path: Path) -> None:
+        """With a kind column, a row whose kind is one of the mapping's — even
+        one it ignores — is a row of the report, not of its footer."""
+        mapping = (
+            BASE.replace('name = "test"', 'name = "test"\nfooter = ["Total"]')
+            + '\n[kinds]\n"Closed Won" = "sale"\n"Open" = "ignore"\n'
+        ).replace("[owners]", 'kind = "Stage"\n[owners]')
+        text = (
+            "ID,Date,Amount,Owner,Stage\nS-1,2026-10-12,100,李伟,Closed Won\n"
+            "Total,,100,,\nS-2,,,李伟,Open\nGenerated 2026-10-13,,,,\n"
+        )
+        [error] = _refused(tmp_path, text, mapping)
+        assert (error.rows, error.column and error.column.name) == ((4,), "Stage")
+        assert error.reason.startswith("the row reads as data (its kind is ignore)")
+        kept = text.replace("S-2,,,李伟,Open\n", "")
+        _, converted = prepare(_csv(tmp_path, kept), load_mapping(mapping))
+        assert [line.data["sale_id"] for line in converted.lines] == ["S-1"]
+        assert converted.footer == Footer(3, "Total", 4)
+
     def test_an_xlsx_totals_row(self, tmp_path: Path) -> None:
         """HubSpot's and Excel's totals row: a label and a SUM under the amounts."""
         path, book = _book(
