@@ -33,6 +33,9 @@ named as the sheet shows it; a merge reaching down from the header row
 into a row that holds text (the header read by its first row) is refused. Which parts hold the
 sheets is the workbook's own word (its relationships), wherever they lie in
 the zip; without ``sheet``, the first sheet a user sees (hidden ones aside).
+A sheet whose rows are out of order or repeated (which openpyxl, as other
+readers, skips unsaid) is refused, and so is one found damaged as its rows
+are read (`_DAMAGED`), naming the row.
 
 An export is streamed, never held whole (`open_export`): a CSV's bytes are
 read through once, a block at a time, to tell (or check) their encoding, then
@@ -513,7 +516,45 @@ def _workbook(archive: zipfile.ZipFile) -> _Workbook:
     return _Workbook(tuple(sheets), frozenset({p for _, p, _ in sheets} | strings), stale)
 
 
+# What openpyxl raises on a workbook's damaged parts: a zip's or its XML's, a
+# cell whose value its type cannot hold (``<v>abc</v>`` as a number, a shared
+# string past the table's end), a style or a sheet its parts lack.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    IndexError,
+    ValueError,
+    OverflowError,
+    ET.ParseError,
+)
+
+
 def _xlsx_records(
+    path: Path, sheet: str | None, header_row: int, hidden_columns: set[int]
+) -> _Records:
+    """The rows of an xlsx sheet as records (`_xlsx_rows`); a sheet found
+    damaged as its rows are read refused (`ReadError`), naming the row after
+    the last one read, not a traceback."""
+    number = 0
+    try:
+        for record in _xlsx_rows(path, sheet, header_row, hidden_columns):
+            number = record[0]
+            yield record
+    except ReadError:
+        raise
+    except _DAMAGED as exc:
+        said = f"{type(exc).__name__}: {exc}"
+        raise ReadError(
+            f"{path.name}: the workbook is damaged, or was not written by a spreadsheet "
+            f"application: its sheet cannot be read at row {number + 1} ({said[:200]}); "
+            "open it in Excel or LibreOffice and save it, then import it again; nothing "
+            "was stored"
+        ) from None
+
+
+def _xlsx_rows(
     path: Path, sheet: str | None, header_row: int, hidden_columns: set[int]
 ) -> _Records:
     """The rows of an xlsx sheet as records; ``hidden_columns`` filled, before
@@ -526,11 +567,12 @@ def _xlsx_records(
             name, part = workbook.chosen(path, sheet)
             marks = _Marks()
             formulas = _bounded_parts(path, archive, workbook.cell_parts, {part: marks})
+        marks.in_order(path.name, name)
         # read-only: the sheet is parsed as its rows are read, never held whole
         book = load_workbook(path, read_only=True, data_only=True)
     except ReadError:
         raise
-    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, ET.ParseError) as exc:
+    except _DAMAGED as exc:
         # zlib.error: damaged compressed data; the cells' parts were inflated
         # whole by `_bounded_parts`, so the rows read next meet none
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
@@ -636,6 +678,8 @@ class _Marks:
         self.column_ranges: list[tuple[int, int, bool, Decimal | None]] = []
         self._column_width: Decimal | None = None  # the sheet's default (None: Excel's)
         self._row = 0  # the last row seen: a row may leave its number out
+        # the first row numbered at or before the row before it, and that row
+        self.disorder: tuple[int, int] | None = None
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
         self._zero_height = False  # rows are hidden unless given a height
         self._named_above: dict[int, str] = {}  # header cells merged down from above
@@ -685,7 +729,10 @@ class _Marks:
             attributes = dict(_ATTRIBUTE.findall(tag[2]))
             if tag[1] == b"row":
                 number = attributes.get(b"r", b"")
-                self._row = int(number) if number.isdigit() else self._row + 1
+                given = int(number) if number.isdigit() else self._row + 1
+                if given <= self._row and self.disorder is None:
+                    self.disorder = (given, self._row)
+                self._row = given
                 if self._row_hidden(attributes):
                     self.hidden.add(self._row)
             elif tag[1] == b"sheetFormatPr":
@@ -710,6 +757,22 @@ class _Marks:
             return
         hidden = attributes.get(b"hidden") in {b"1", b"true"}
         self.column_ranges.append((int(low), int(high), hidden, _height(attributes.get(b"width"))))
+
+    def in_order(self, file: str, sheet: str) -> None:
+        """Refuse a sheet whose rows are out of order (`disorder`): openpyxl,
+        as other readers, skips a row numbered at or before the row before
+        it, so its data was left out unsaid (a row numbered 3 written before
+        row 2: row 2 gone)."""
+        if self.disorder is None:
+            return
+        given, before = self.disorder
+        raise ReadError(
+            f"{file}: the rows of its sheet {sheet!r} are not in order: a row numbered "
+            f"{given} follows row {before} in its XML (a spreadsheet application writes each "
+            "row once, in order, and a reader skips such a row: its cells would be lost); "
+            "open it in Excel or LibreOffice and save it, then import it again; nothing "
+            "was stored"
+        )
 
     def column_hidden(self, index: int) -> bool:
         """Whether the 0-based column ``index`` is hidden: by the ``<col>``

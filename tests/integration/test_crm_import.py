@@ -19,7 +19,7 @@ import pytest
 
 from demo import run_demo
 from ledger.application import Ledger
-from ledger.crm import CrmRejectedError, IgnoredSale, import_export, load_mapping
+from ledger.crm import CrmRejectedError, IgnoredSale, ReadError, import_export, load_mapping
 from projections.service import Reports
 from tests.builders import (
     ROOT,
@@ -466,6 +466,27 @@ class TestXlsxFormulas:
         [error] = _refused(ledger, path, _hubspot_rules())
         assert (error.rows, error.column) == ((2,), None)
         assert error.reason.startswith("the row is hidden in the workbook")
+
+    def test_rows_out_of_order_are_refused_and_nothing_stored(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """The sample with its rows 2 and 3 written the other way round (as a
+        program may write them): row 2's sale was skipped by the reader and
+        the rest stored, saying nothing; now the file is refused whole."""
+
+        def swap(xml: bytes) -> bytes:
+            second = re.search(rb'<row r="2".*?</row>', xml, re.DOTALL)
+            third = re.search(rb'<row r="3".*?</row>', xml, re.DOTALL)
+            assert second is not None
+            assert third is not None
+            return xml.replace(second[0] + third[0], third[0] + second[0], 1)
+
+        path = with_sheets_edited(CRM / "hubspot-deals.xlsx", tmp_path / "deals.xlsx", swap)
+        _demo_org(ledger)
+        before = stored_count(ledger)
+        with pytest.raises(ReadError, match="a row numbered 2 follows row 3"):
+            import_export(ledger, path, _hubspot_rules(), actor="importer")
+        assert stored_count(ledger) == before
 
 
 class TestIgnoredRowsOfStoredSales:

@@ -860,6 +860,84 @@ class TestXlsxBombs:
         with pytest.raises(ReadError, match="not an xlsx workbook"):
             read_table(path)
 
+    @pytest.mark.parametrize(
+        ("cells", "drop"),
+        [
+            ({"C2": '<c r="C2"><v>abc</v></c>'}, None),
+            ({"C2": '<c r="C2"><v>NaN</v></c>'}, None),
+            ({"C2": '<c r="C2" t="s"><v>999</v></c>'}, None),
+            ({"C2": '<c r="C2" t="s"><v>99999999999999999999</v></c>'}, None),
+            ({"B2": '<c r="B2" t="d"><v>not a date</v></c>'}, None),
+            ({"C2": '<c r="C2" s="999"><v>100</v></c>'}, None),
+            ({"E2": '<c r="!!2" t="inlineStr"><is><t>x</t></is></c>'}, None),
+            ({"E2": '<c r="E2" t="inlineStr"><is><t>soft&#0;ware</t></is></c>'}, None),
+            ({"C2": '<c r="C2" s="1"><v>100</v></c>'}, "xl/styles.xml"),
+            ({}, "xl/worksheets/sheet1.xml"),
+        ],
+        ids=[
+            "text-as-number",
+            "nan",
+            "shared-string-past-the-end",
+            "shared-string-index-huge",
+            "date-not-a-date",
+            "style-past-the-end",
+            "cell-reference",
+            "xml-nul",
+            "no-styles",
+            "no-sheet",
+        ],
+    )
+    def test_a_sheet_damaged_past_opening_is_refused_not_a_traceback(
+        self, tmp_path: Path, cells: dict[str, str], drop: str | None
+    ) -> None:
+        """openpyxl reads a sheet as its rows are read: a cell its type cannot
+        hold, a shared string or style the workbook lacks, XML broken after
+        the header, a sheet the workbook names but lacks — each raised out of
+        the rows (ValueError, IndexError, ParseError, KeyError: a traceback,
+        a 500) where the opening was refused cleanly. Now a `ReadError`
+        naming the row."""
+        path, book = _book(tmp_path, TestXlsxLayout.S1)
+        edited = with_cells(_save(path, book), tmp_path / "damaged.xlsx", cells)
+        if drop is not None:
+            with zipfile.ZipFile(edited) as given, zipfile.ZipFile(tmp_path / "d.xlsx", "w") as to:
+                for item in given.infolist():
+                    if item.filename != drop:
+                        to.writestr(item, given.read(item.filename))
+            edited = tmp_path / "d.xlsx"
+        with pytest.raises(ReadError) as caught:
+            prepare(edited, load_mapping(BASE))
+        said = str(caught.value)
+        assert said.startswith("damaged.xlsx: the workbook is damaged" if drop is None else "d.")
+        assert "its sheet cannot be read at row " in said
+        assert "nothing was stored" in said
+
+    @pytest.mark.parametrize(
+        ("swap", "named"),
+        [
+            ((b'<row r="3"', b'<row r="2"'), "a row numbered 2 follows row 2"),
+            ((b'<row r="2"', b'<row r="4"'), "a row numbered 3 follows row 4"),
+            ((b'<row r="1"', b'<row r="0"'), "a row numbered 0 follows row 0"),
+        ],
+        ids=["repeated", "out-of-order", "numbered-0"],
+    )
+    def test_rows_out_of_order_are_refused_not_skipped(
+        self, tmp_path: Path, swap: tuple[bytes, bytes], named: str
+    ) -> None:
+        """openpyxl skips a row numbered at or before the row before it: a
+        workbook whose rows a program wrote out of order, or one row twice,
+        was imported without that row's sale, saying nothing."""
+        path, book = _book(tmp_path, TestXlsxLayout.S1, TestXlsxLayout.S2)
+
+        def renumber(data: bytes) -> bytes:
+            assert swap[0] in data
+            return data.replace(*swap, 1)
+
+        edited = with_sheets_edited(_save(path, book), tmp_path / "rows.xlsx", renumber)
+        with pytest.raises(ReadError) as caught:
+            prepare(edited, load_mapping(BASE))
+        assert str(caught.value).startswith("rows.xlsx: the rows of its sheet 'Sheet' are not")
+        assert named in str(caught.value)
+
     def test_the_longest_cell_a_spreadsheet_writes_is_read(self, tmp_path: Path) -> None:
         """32,767 characters of "&" (each written "&amp;"), in a column the
         mapping does not read: the workbook reads."""
