@@ -198,6 +198,21 @@ class CrmMapping(_Strict):
         # SPEC §2: an identity (the ValueError says what is wrong with it)
         return None if actor is None else normalise_actor(actor)
 
+    @field_validator("thousands_separator")
+    @classmethod
+    def _thousands(cls, separator: str | None) -> str | None:
+        # a digit or a sign would be taken out of an amount where it stands
+        # between groups of three: with "0", 10000 read as 1; with "1", 21345 as
+        # 2345; with "-", -1-000 as 1000
+        if separator is not None and (separator.isdigit() or separator in "+-"):
+            raise ValueError(
+                f"{separator!r} is a digit or a sign, which an amount holds as itself: "
+                "taken out as a thousands separator it would change the amount "
+                '(with "0", 10000 would read as 1); set the character that groups '
+                'thousands (",", ".", " " or "\'")'
+            )
+        return separator
+
     @field_validator("decimal_separator")
     @classmethod
     def _decimal(cls, separator: str | None, info: pydantic.ValidationInfo) -> str | None:

@@ -105,6 +105,11 @@ _MARKED = {
 _NATIVE = {"utf-8-sig": "utf-8", "utf-16": f"utf-16-{sys.byteorder[0]}e"}
 _NATIVE["utf-32"] = f"utf-32-{sys.byteorder[0]}e"
 _BLOCK = 1 << 20  # bytes decoded at a time
+# Text codecs that no export is written in, which decode a file's bytes into
+# other text than they spell: "10\\x30" read as "100" by unicode_escape.
+_NOT_FILE_ENCODINGS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"}
+)
 # An xlsx is a zip, its parts XML: what they may inflate to is bounded before
 # openpyxl parses them, as a CSV's field is by the csv module (128 KiB), so no
 # small file takes the importer's memory (a 300 KiB workbook holding a 300 MiB
@@ -364,9 +369,16 @@ def _encoding(name: str | None) -> str | None:
         found = codecs.lookup(name).name
     except LookupError:
         raise ReadError(f"encoding: unknown encoding {name!r}") from None
+    if found in _NOT_FILE_ENCODINGS:
+        raise ReadError(
+            f"encoding: {name!r} is no encoding a file is written in (it reads "
+            "backslash escapes or domain names: a cell's text would change)"
+        )
     try:
         b"0".decode(found, "ignore")  # (an empty one is not looked up)
-    except LookupError:  # a codec of bytes to bytes (base64, zlib): it was a traceback
+    except (LookupError, UnicodeError):
+        # a codec of bytes to bytes (base64, zlib), or one taking no error
+        # handler (idna): each was a traceback
         raise ReadError(f"encoding: {name!r} is not a text encoding") from None
     return found
 

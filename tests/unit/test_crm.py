@@ -122,6 +122,17 @@ class TestEncodings:
         with pytest.raises(ReadError, match="'base64' is not a text encoding"):
             decode(data, "base64")
 
+    @pytest.mark.parametrize(
+        "encoding", ["idna", "unicode_escape", "raw_unicode_escape", "punycode", "undefined"]
+    )
+    def test_an_encoding_no_file_is_written_in_is_refused(self, encoding: str) -> None:
+        """idna took no error handler: a UnicodeError traceback; unicode_escape
+        read the bytes "10\\x30" as the amount 100; punycode and its kin
+        decode text into other text."""
+        data = b'ID,Date,Amount,Owner\nS-1,2026-10-12,"10\\x30",Li\n'
+        with pytest.raises(ReadError, match=f"^encoding: '{encoding}' is no"):
+            decode(data, encoding)
+
     def test_the_mappings_encoding_reads_what_is_not_utf8(self) -> None:
         """A mapping's encoding (the Fxiaoke sample's gb18030) was forced on a
         UTF-8 export of that CRM, which was then refused as bad gb18030 bytes
@@ -1452,6 +1463,11 @@ class TestMappingSchema:
                 "mapping: decimal_separator: '.' is the thousands_separator too",
             ),
             ('decimal_separator = ";"\n', "", "mapping: decimal_separator: Input should be"),
+            ('thousands_separator = "0"\n', "", "mapping: thousands_separator: '0' is a digit"),
+            ('thousands_separator = "1"\n', "", "mapping: thousands_separator: '1' is a digit"),
+            ('thousands_separator = "-"\n', "", "mapping: thousands_separator: '-' is a digit"),
+            ('thousands_separator = "+"\n', "", "mapping: thousands_separator: '\\+' is a digit"),
+            ('thousands_separator = "٣"\n', "", "mapping: thousands_separator: '٣' is a digit"),
         ],
     )
     def test_refused_naming_the_key(self, top: str, tables: str, message: str) -> None:
