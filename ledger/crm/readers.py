@@ -35,7 +35,10 @@ sheets is the workbook's own word (its relationships), wherever they lie in
 the zip; without ``sheet``, the first sheet a user sees (hidden ones aside).
 A sheet whose rows are out of order or repeated (which openpyxl, as other
 readers, skips unsaid) is refused, and so is one found damaged as its rows
-are read (`_DAMAGED`), naming the row.
+are read (`_DAMAGED`), naming the row. Rows under the header are read as far
+right as its last name (a cell far right in every row cost a minute a few
+thousand rows), and a sheet larger than any sheet or export (`_MAX_ROWS`,
+`_MAX_CELLS`) is refused before its rows are read.
 
 An export is streamed, never held whole (`open_export`): a CSV's bytes are
 read through once, a block at a time, to tell (or check) their encoding, then
@@ -119,6 +122,11 @@ _NOT_FILE_ENCODINGS = frozenset(
 # "<" to the next (a cell holds 32,767 characters at most, 160 KiB as XML at
 # worst: each "&amp;").
 _MAX_INFLATION = 100
+# The most rows a sheet holds (Excel's), and the most cells under a header an
+# import reads (a million rows of a hundred columns: a wider or longer sheet
+# is no CRM export, and would take the importer an hour).
+_MAX_ROWS = 1_048_576
+_MAX_CELLS = 100 * _MAX_ROWS
 _INFLATION_FREE = 1 << 20
 _MAX_XML_RUN = 1 << 20
 # A formula element's start, its namespace prefix (``<x:f>``) aside, in a
@@ -590,32 +598,112 @@ def _xlsx_rows(
         raise ReadError(f"{path.name}: not an xlsx workbook ({exc})") from None
     with ExitStack() as books:
         books.callback(book.close)
-        rows = _sheet_rows(book, name)
         # The same sheet read again, in step, for its formulas: a formula never
         # computed is None among the values, as an empty cell is.
-        written: Iterator[tuple[_XlsxCell, ...]] = repeat(())
+        formula_book = None
         if formulas:
             formula_book = load_workbook(path, read_only=True)
             books.callback(formula_book.close)
-            written = _sheet_rows(formula_book, name)
         width = 0  # the header's: the mapping reads no column past it
-        # (strict=False: ``written`` is as long as ``rows``, or endless and empty)
-        for number, (cells, as_written) in enumerate(zip(rows, written, strict=False), start=1):
+        names: tuple[str, ...] = ()
+        for number, cells, as_written in _in_step(book, formula_book, name, last=header_row):
             texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
             if number < header_row:
                 marks.above_header(number, texts, header_row)
-            elif number == header_row:
-                texts = marks.header(texts)
+            else:
+                texts = names = marks.header(texts)
                 width = len(texts)
                 hidden_columns.update(i for i in range(width) if marks.column_hidden(i))
-            unreadable = _unreadable_cells(cells, as_written, stale=workbook.stale)
-            if number != header_row and (unreadable or any(t.strip() for t in texts)):
-                # (a blank row is no row, whatever merged cells cover of it)
-                if number > header_row and (why := marks.into_header(number, header_row)):
-                    raise ReadError(why)
-                unreadable += marks.covered(number, max(width, len(texts)))
-            numbers = frozenset(i for i, c in enumerate(cells) if _number(c))
-            yield number, texts, unreadable, number in marks.hidden, numbers
+            yield _record(
+                number,
+                cells,
+                as_written,
+                texts,
+                header_row=header_row,
+                width=width,
+                marks=marks,
+                workbook=workbook,
+            )
+        # The rows under the header, its columns only (up to its last name): a
+        # cell written far right in every row (XFD) made each row 16,384 cells
+        # wide, a 500 KiB workbook minutes of reading. Cells past the header
+        # are under no name, and no mapping reads them.
+        named = max((i + 1 for i, c in enumerate(names) if c.strip()), default=0)
+        columns = _named_width(path.name, named, marks.last_row - header_row)
+        for number, cells, as_written in _in_step(
+            book, formula_book, name, first=header_row + 1, columns=columns
+        ):
+            texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
+            yield _record(
+                number,
+                cells,
+                as_written,
+                texts,
+                header_row=header_row,
+                width=width,
+                marks=marks,
+                workbook=workbook,
+            )
+
+
+def _in_step(
+    book: Workbook,
+    formula_book: Workbook | None,
+    sheet: str,
+    *,
+    first: int = 1,
+    last: int | None = None,
+    columns: int | None = None,
+) -> Iterator[tuple[int, tuple[_XlsxCell, ...], tuple[_XlsxCell, ...]]]:
+    """Rows ``first`` to ``last`` of ``sheet`` (their first ``columns`` cells):
+    each row's number, its cells read for values and (``formula_book``) the
+    same cells read for formulas (else none)."""
+    rows = _sheet_rows(book, sheet, min_row=first, max_row=last, max_col=columns)
+    written: Iterator[tuple[_XlsxCell, ...]] = repeat(())
+    if formula_book is not None:
+        written = _sheet_rows(formula_book, sheet, min_row=first, max_row=last, max_col=columns)
+    # (strict=False: ``written`` is as long as ``rows``, or endless and empty)
+    for number, (cells, as_written) in enumerate(zip(rows, written, strict=False), start=first):
+        yield number, cells, as_written
+
+
+def _named_width(file: str, named: int, rows: int) -> int:
+    """How many columns of the rows under the header are read: the header's
+    up to its last name (one at least), refused when the cells that makes
+    run past `_MAX_CELLS` (a header named out to column XFD over as many
+    rows as the sheet may hold)."""
+    columns = max(named, 1)
+    if columns * max(rows, 0) > _MAX_CELLS:
+        raise ReadError(
+            f"{file}: its header names {columns:,} columns over {rows:,} rows, "
+            f"{columns * rows:,} cells to read, more than {_MAX_CELLS:,}: no CRM export "
+            "holds that many; export the columns the mapping reads, or fewer rows a file; "
+            "nothing was stored"
+        )
+    return columns
+
+
+def _record(
+    number: int,
+    cells: tuple[_XlsxCell, ...],
+    as_written: tuple[_XlsxCell, ...],
+    texts: tuple[str, ...],
+    *,
+    header_row: int,
+    width: int,
+    marks: _Marks,
+    workbook: _Workbook,
+) -> tuple[int, tuple[str, ...], _Unreadable, bool, frozenset[int]]:
+    """One row of an xlsx sheet as a record (`_Records`): ``texts`` its
+    cells' text (the header's as `_Marks.header` names them)."""
+    unreadable = _unreadable_cells(cells, as_written, stale=workbook.stale)
+    if number != header_row and (unreadable or any(t.strip() for t in texts)):
+        # (a blank row is no row, whatever merged cells cover of it)
+        if number > header_row and (why := marks.into_header(number, header_row)):
+            raise ReadError(why)
+        unreadable += marks.covered(number, max(width, len(texts)))
+    numbers = frozenset(i for i, c in enumerate(cells) if _number(c))
+    return number, texts, unreadable, number in marks.hidden, numbers
 
 
 def _number(cell: _XlsxCell) -> bool:
@@ -629,13 +717,15 @@ def _number(cell: _XlsxCell) -> bool:
     )
 
 
-def _sheet_rows(book: Workbook, sheet: str) -> Iterator[tuple[_XlsxCell, ...]]:
-    """The rows of ``sheet`` of a read-only ``book``."""
+def _sheet_rows(
+    book: Workbook, sheet: str, *, min_row: int, max_row: int | None, max_col: int | None
+) -> Iterator[tuple[_XlsxCell, ...]]:
+    """The rows of ``sheet`` of a read-only ``book``, within the bounds given."""
     worksheet = book[sheet]
     # the size a sheet declares is its writer's word, and read-only mode
     # would stop there: every row and cell written is read instead
     worksheet.reset_dimensions()
-    return worksheet.iter_rows()
+    return worksheet.iter_rows(min_row=min_row, max_row=max_row, max_col=max_col)
 
 
 def _unreadable_cells(
@@ -692,6 +782,7 @@ class _Marks:
         self._row = 0  # the last row seen: a row may leave its number out
         # the first row numbered at or before the row before it, and that row
         self.disorder: tuple[int, int] | None = None
+        self.beyond: int | None = None  # the first row numbered past `_MAX_ROWS`
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
         self._zero_height = False  # rows are hidden unless given a height
         self._named_above: dict[int, str] = {}  # header cells merged down from above
@@ -744,6 +835,8 @@ class _Marks:
                 given = int(number) if number.isdigit() else self._row + 1
                 if given <= self._row and self.disorder is None:
                     self.disorder = (given, self._row)
+                if given > _MAX_ROWS and self.beyond is None:
+                    self.beyond = given
                 self._row = given
                 if self._row_hidden(attributes):
                     self.hidden.add(self._row)
@@ -770,11 +863,25 @@ class _Marks:
         hidden = attributes.get(b"hidden") in {b"1", b"true"}
         self.column_ranges.append((int(low), int(high), hidden, _height(attributes.get(b"width"))))
 
+    @property
+    def last_row(self) -> int:
+        """The number of the sheet's last row."""
+        return self._row
+
     def in_order(self, file: str, sheet: str) -> None:
-        """Refuse a sheet whose rows are out of order (`disorder`): openpyxl,
+        """Refuse a sheet numbering a row past `_MAX_ROWS` (`beyond`: openpyxl
+        reads every row up to it, written or not), or whose rows are out of
+        order (`disorder`): openpyxl,
         as other readers, skips a row numbered at or before the row before
         it, so its data was left out unsaid (a row numbered 3 written before
         row 2: row 2 gone)."""
+        if self.beyond is not None:
+            raise ReadError(
+                f"{file}: its sheet {sheet!r} numbers a row {self.beyond:,}, past the "
+                f"{_MAX_ROWS:,} rows a sheet holds (the reader would read every row up to "
+                "it, hours of empty rows); open it in Excel or LibreOffice and save it, "
+                "then import it again; nothing was stored"
+            )
         if self.disorder is None:
             return
         given, before = self.disorder

@@ -949,6 +949,60 @@ class TestXlsxBombs:
         assert str(caught.value).startswith("rows.xlsx: the rows of its sheet 'Sheet' are not")
         assert named in str(caught.value)
 
+    def test_rows_are_read_as_wide_as_the_header_names(self, tmp_path: Path) -> None:
+        """A cell written at XFD in every row made each row 16,384 cells wide:
+        a 500 KiB workbook of 100,000 such rows took the importer over ten
+        minutes. Rows under the header are read to its last name."""
+        path, book = _book(tmp_path, TestXlsxLayout.S1, TestXlsxLayout.S2)
+        far = '<c r="XFD{0}" t="inlineStr"><is><t>x</t></is></c></row>'
+
+        def widen(data: bytes) -> bytes:
+            for row in (2, 3):
+                data = re.sub(
+                    rf'(<row r="{row}".*?)</row>'.encode(),
+                    lambda m, row=row: m[1] + far.format(row).encode(),
+                    data,
+                    count=1,
+                    flags=re.DOTALL,
+                )
+            return data
+
+        wide = with_sheets_edited(_save(path, book), tmp_path / "wide.xlsx", widen)
+        table = read_table(wide)
+        assert [len(row.cells) for row in table.rows] == [5, 5]
+        assert [x["amount"] for x in _lines(wide, BASE)] == ["100", "200"]
+
+    @pytest.mark.parametrize(
+        ("edit", "said"),
+        [
+            (
+                (b'<row r="3"', b'<row r="1048577"'),
+                "numbers a row 1,048,577, past the 1,048,576 rows a sheet holds",
+            ),
+            (
+                (b"</sheetData>", b'<row r="7000"><c r="A7000"><v>1</v></c></row></sheetData>'),
+                "its header names 16,384 columns over 6,999 rows",
+            ),
+        ],
+        ids=["row-past-the-last", "header-named-out-to-xfd"],
+    )
+    def test_a_sheet_larger_than_any_export_is_refused_before_reading(
+        self, tmp_path: Path, edit: tuple[bytes, bytes], said: str
+    ) -> None:
+        """openpyxl reads every row up to the highest numbered (a row numbered
+        999,999,999 in a 5 KiB file: hours of empty rows); a header named out
+        to XFD over thousands of rows is as many cells."""
+        path, book = _book(tmp_path, TestXlsxLayout.S1, TestXlsxLayout.S2)
+        book.active.cell(row=1, column=16_384, value="Far")  # type: ignore[union-attr]
+
+        def grow(data: bytes) -> bytes:
+            assert edit[0] in data
+            return data.replace(*edit, 1)
+
+        big = with_sheets_edited(_save(path, book), tmp_path / "big.xlsx", grow)
+        with pytest.raises(ReadError, match=said):
+            read_table(big)
+
     def test_the_longest_cell_a_spreadsheet_writes_is_read(self, tmp_path: Path) -> None:
         """32,767 characters of "&" (each written "&amp;"), in a column the
         mapping does not read: the workbook reads."""
