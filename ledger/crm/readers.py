@@ -605,35 +605,27 @@ def _xlsx_rows(
             formula_book = load_workbook(path, read_only=True)
             books.callback(formula_book.close)
         width = 0  # the header's: the mapping reads no column past it
-        names: tuple[str, ...] = ()
-        for number, cells, as_written in _in_step(book, formula_book, name, last=header_row):
+        header: list[str] = []  # its names, once read
+
+        def rows() -> Iterator[tuple[int, tuple[_XlsxCell, ...], tuple[_XlsxCell, ...]]]:
+            yield from _in_step(book, formula_book, name, last=header_row)
+            # The rows under the header, its columns only (up to its last
+            # name): a cell written far right in every row (XFD) made each row
+            # 16,384 cells wide, a 500 KiB workbook minutes of reading. Cells
+            # past the header are under no name, and no mapping reads them.
+            named = max((i + 1 for i, c in enumerate(header) if c.strip()), default=0)
+            columns = _named_width(path.name, named, marks.last_row - header_row)
+            yield from _in_step(book, formula_book, name, first=header_row + 1, columns=columns)
+
+        for number, cells, as_written in rows():
             texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
             if number < header_row:
                 marks.above_header(number, texts, header_row)
-            else:
-                texts = names = marks.header(texts)
+            elif number == header_row:
+                texts = marks.header(texts)
+                header.extend(texts)
                 width = len(texts)
                 hidden_columns.update(i for i in range(width) if marks.column_hidden(i))
-            yield _record(
-                number,
-                cells,
-                as_written,
-                texts,
-                header_row=header_row,
-                width=width,
-                marks=marks,
-                workbook=workbook,
-            )
-        # The rows under the header, its columns only (up to its last name): a
-        # cell written far right in every row (XFD) made each row 16,384 cells
-        # wide, a 500 KiB workbook minutes of reading. Cells past the header
-        # are under no name, and no mapping reads them.
-        named = max((i + 1 for i, c in enumerate(names) if c.strip()), default=0)
-        columns = _named_width(path.name, named, marks.last_row - header_row)
-        for number, cells, as_written in _in_step(
-            book, formula_book, name, first=header_row + 1, columns=columns
-        ):
-            texts = tuple(_cell_text(c.value, c.number_format) for c in cells)
             yield _record(
                 number,
                 cells,
