@@ -32,7 +32,7 @@ from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
 from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
 from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
 from policies.money import ungrouped
-from policies.periods import iso_moment
+from policies.periods import FIRST_YEAR, LAST_YEAR, iso_moment
 
 __all__ = [
     "Cell",
@@ -474,12 +474,7 @@ def _moment(value: str, cell: Cell, name: str, formats: Sequence[str], zone: tzi
     one without an offset takes the mapping's timezone."""
     parsed = iso_moment(value)
     if parsed is None:
-        for fmt in formats:
-            try:
-                parsed = datetime.strptime(value, fmt)  # noqa: DTZ007 - zone applied below
-                break
-            except ValueError:
-                continue
+        parsed = _by_formats(value, cell, name, formats)
     if parsed is None:
         tried = ", ".join(["ISO 8601", *formats])
         raise _Bad(cell, f'{name}: "{value}" is not a date or time ({tried})')
@@ -491,6 +486,32 @@ def _moment(value: str, cell: Cell, name: str, formats: Sequence[str], zone: tzi
             )
         parsed = parsed.replace(tzinfo=zone)
     return parsed.isoformat()
+
+
+def _by_formats(value: str, cell: Cell, name: str, formats: Sequence[str]) -> datetime | None:
+    """``value`` read by the mapping's ``date_formats``: by the one that reads
+    it as a moment of the ledger's years (2000-2199; another is the first that
+    reads it at all, for the bounds to name). Two that read it as different
+    moments — ``03/04/2026`` by ``%m/%d/%Y`` and ``%d/%m/%Y`` — are a bad row:
+    it was read by the first listed, March or April by the order of the list,
+    the next row's ``13/04/2026`` by the second, in another quarter."""
+    read: dict[datetime, str] = {}
+    for fmt in formats:
+        try:
+            moment = datetime.strptime(value, fmt)  # noqa: DTZ007 - zone applied after
+        except ValueError:
+            continue
+        read.setdefault(moment, fmt)
+    kept = {m: f for m, f in read.items() if FIRST_YEAR <= m.year <= LAST_YEAR}
+    if len(kept) > 1:
+        said = ", ".join(f"{m.isoformat()} by {f!r}" for m, f in kept.items())
+        raise _Bad(
+            cell,
+            f'{name}: "{value}" reads as different dates by the mapping\'s date_formats '
+            f"({said}): which is meant cannot be told; keep one of the formats, or export "
+            "dates in ISO 8601 (2026-04-03)",
+        )
+    return next(iter(kept or read), None)
 
 
 @dataclass

@@ -171,7 +171,8 @@ class CrmMapping(_Strict):
     sheet: str | None = None  # xlsx: else the first sheet
     header_row: int = Field(default=1, ge=1)
     timezone: str | None = None  # "+08:00" or "Asia/Shanghai", for times without an offset
-    date_formats: list[str] = Field(default_factory=list)  # strptime, tried after ISO 8601
+    # strptime, tried after ISO 8601; a date two read as different dates is a bad row
+    date_formats: list[str] = Field(default_factory=list)
     thousands_separator: str | None = Field(default=None, min_length=1, max_length=1)
     # what stands between an amount's units and its fraction: "." unless a
     # European export's "," (1.234,50: thousands_separator = ".")

@@ -1311,6 +1311,26 @@ class TestDecimalComma:
 
 
 class TestConversion:
+    def test_a_date_two_formats_read_apart_is_refused(self, tmp_path: Path) -> None:
+        """With ``%m/%d/%Y`` and ``%d/%m/%Y`` both listed, 03/04/2026 was read
+        by the first (March, Q1) and 13/04/2026 by the second (April, Q2):
+        one file read both ways, the period decided by the list's order."""
+        formats = 'date_formats = ["%m/%d/%Y", "%d/%m/%Y"]'
+        mapping = BASE.replace('name = "test"', f'name = "test"\n{formats}')
+        text = "ID,Date,Amount,Owner\nS-1,03/04/2026,100,李伟\nS-2,13/04/2026,200,李伟\n"
+        [error] = _refused(tmp_path, text, mapping)
+        assert (error.rows, error.column and error.column.name) == ((2,), "Date")
+        assert error.reason.startswith(
+            'sale.date: "03/04/2026" reads as different dates by the mapping\'s date_formats '
+            "(2026-03-04T00:00:00 by '%m/%d/%Y', 2026-04-03T00:00:00 by '%d/%m/%Y')"
+        )
+        same = "ID,Date,Amount,Owner\nS-1,04/04/2026,100,李伟\nS-2,13/04/2026,200,李伟\n"
+        lines = _lines(_csv(tmp_path, same), mapping)
+        assert [line["occurred_at"] for line in lines] == [
+            "2026-04-04T00:00:00+08:00",
+            "2026-04-13T00:00:00+08:00",
+        ]
+
     def test_lone_own_split_is_no_split(self, tmp_path: Path) -> None:
         """A split report row of 100 % for the owner is the owner's sale: the same
         content (and so the same natural key) as a sale without splits."""
