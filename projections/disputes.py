@@ -11,7 +11,7 @@ which of them is in force is asked for one day, where a request is served
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from projections.facts import LedgerFacts
@@ -122,9 +122,18 @@ class DirectoryRow(Row):
 
     def managers_between(self, first: date, last: date) -> list[str]:
         """Every manager the rep had on some day from ``first`` to ``last``: the one
-        in force on ``first``, then each that took over by ``last``."""
+        in force on ``first``, then each that took over by ``last`` — and the one
+        a move dated ``first`` took over from, when that move is not at its
+        midnight: the rep was theirs from that day's start to the move's
+        instant, whose events are on their watch (`manager_at`, the overrides'
+        rule); a manager moved from at 15:00 on 1 September was refused the
+        rep's September, the morning's sale in it paying them an override."""
         found = [in_force(self.managers, first)]
         after, until = first.isoformat(), last.isoformat()
+        moved = next((since for since, _, _ in self.managers if since[:10] == after), None)
+        if moved is not None:
+            start = datetime.combine(first, time(0), datetime.fromisoformat(moved).tzinfo)
+            found.insert(0, in_force_at(self.managers, start))
         found += [value for since, _, value in self.managers if after < since[:10] <= until]
         return [m for m in dict.fromkeys(found) if m is not None]
 

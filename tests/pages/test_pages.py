@@ -38,7 +38,7 @@ from policies.plan import load_plan
 from policies.wording import render_step
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
-from tests.builders import ROOT, enrol, jsonl, sale, stored_record
+from tests.builders import PLAN_TOML, ROOT, enrol, jsonl, sale, stored_record
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
 from tests.integration.test_bounds import pay_the_last_quarter
@@ -1515,6 +1515,44 @@ def _counts(html: str, start: str, end: str) -> list[tuple[str, int]]:
     section = html[html.index(f'id="{start}"') : html.index(f'id="{end}"')]
     found = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td>', section)
     return [(html_text.unescape(label), int(n)) for label, n in found]
+
+
+def _moved_on_the_first_at_three(ledger: Ledger) -> None:
+    """r-moved, mgr-old's on a monthly plan, sells at 10:00 on 1 September
+    and moves to mgr-new at 15:00 that day."""
+    plan = PLAN_TOML.replace('period = "quarter"', 'period = "month"')
+    ledger.publish_plan(load_plan(plan, "toml"), actor="admin")
+    moved = {"rep_id": "r-moved", "manager_id": "mgr-new", "team": "new"}
+    lines = [
+        enrol("r-moved", at="2026-06-01T09:00:00+08:00", manager_id="mgr-old", team="old"),
+        sale("S-MORNING", "r-moved", at="2026-09-01T10:00:00+08:00"),
+        event_line("RepTransferred", at="2026-09-01T15:00:00+08:00", actor="hr-sync", **moved),
+    ]
+    ledger.import_lines(jsonl(*lines), actor="crm-sync")
+
+
+class TestATransferDay:
+    """Whose watch an event is on is decided by its instant (the overrides'
+    rule, `Reports.manager_at`), not its day."""
+
+    def test_the_manager_moved_from_reads_the_month_the_move_began(self, db_url: str) -> None:
+        """The morning's sale, before the 15:00 move, is mgr-old's (it pays their
+        override): they open r-moved's September, the sale listed with who
+        recorded it — by the day (the move dated 1 September) they got 404.
+        October, after the move, is mgr-new's."""
+        with _demo_site(db_url, date(2026, 11, 20), fill=_moved_on_the_first_at_three) as site:
+            page = "/app/reps/r-moved/statements/2026-09"
+            site.sign_in("mgr-old", "manager")
+            shown = site.client.get(page)
+            assert shown.status_code == 200, shown.text[-500:]
+            morning = stored_record(site.ledger, "SaleRecorded", sale_id="S-MORNING")
+            assert morning.event_id in shown.text
+            assert "crm-sync" in shown.text  # read, not withheld
+            api = site.client.get("/reps/r-moved/statements/2026-09", headers=site.bearer())
+            assert api.status_code == 200
+            assert site.client.get("/app/reps/r-moved/statements/2026-10").status_code == 404
+            site.sign_in("mgr-new", "manager")  # today's manager: every period
+            assert site.client.get(page).status_code == 200
 
 
 class TestQuietPeriods:
