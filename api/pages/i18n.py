@@ -158,6 +158,9 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "overview_title": "Overview",
         "overview_period": "Period",
         "choose_period": "Show",
+        "period_typed": "Another period",
+        "period_typed_hint": "e.g. 2026-07 or 2026-Q3; the first: {first}",
+        "period_missed": "No statements here for {period}: showing {shown}.",
         "distribution": "Attainment distribution",
         "bucket": "Attainment",
         "reps": "Reps",
@@ -169,6 +172,14 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "payouts_unstored_link": "Period summary of {period}",
         "team": "Team",
         "no_team": "(no team)",
+        "payouts_paid": "Paid",
+        "payouts_in_run": "In open runs",
+        "payouts_open": "Not in a run",
+        "payouts_all": "Payable in all",
+        "payouts_columns": (
+            "In open runs: what a calculated or approved run, not paid yet, will pay "
+            "(as the run recorded it). Not in a run: payable now, in no run yet."
+        ),
         "tier_counts": "Tier counts",
         "red_lines": "Red-line cases",
         "severity_red_line": "red line",
@@ -450,6 +461,9 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "overview_title": "总览",
         "overview_period": "期间",
         "choose_period": "显示",
+        "period_typed": "其他期间",
+        "period_typed_hint": "如 2026-07 或 2026-Q3；最早：{first}",
+        "period_missed": "{period} 在此没有结算单：显示 {shown}。",
         "distribution": "达成率分布",
         "bucket": "达成率",
         "reps": "人数",
@@ -461,6 +475,14 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "payouts_unstored_link": "{period} 的期间汇总",
         "team": "团队",
         "no_team": "（无团队）",
+        "payouts_paid": "已支付",
+        "payouts_in_run": "待支付批次中",
+        "payouts_open": "未入批次",
+        "payouts_all": "应付合计",
+        "payouts_columns": (
+            "待支付批次中：已计算或已批准、尚未支付的批次将支付的金额（按批次记录）。"
+            "未入批次：当前应付、尚未进入任何批次的金额。"
+        ),
         "tier_counts": "档位人数",
         "red_lines": "红线案件",
         "severity_red_line": "红线",

@@ -103,7 +103,8 @@ def _payouts_page(
         queue=waiting_items(page, queue),
         disputes=disputes,
         kept=kept or {},
-        periods=summary.periods,
+        choice=summary.choice,
+        missed=summary.missed,
         summary=summary.summary,
         corrected=summary.corrected,
     )

@@ -7,6 +7,7 @@ API's role table and rep scope (`api.auth`) first.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from policies.plan import Plan
 from policies.rounding import CALC
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from presentation import sanction_text
+from projections.balances import LINE_KINDS
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.disputes import team_on
 from projections.queues import MAX_LIMIT, Page, SummaryPage, Viewer, WorkQueues
@@ -39,6 +41,7 @@ __all__ = [
     "STEPS_PER_LINE",
     "HistoryRow",
     "Overview",
+    "PeriodChoice",
     "PeriodSummary",
     "askable",
     "begun_periods",
@@ -48,6 +51,7 @@ __all__ = [
     "line_events",
     "overview",
     "paid_vs_now",
+    "period_choice",
     "period_key",
     "period_summary",
     "rep_history",
@@ -111,6 +115,88 @@ def begun_periods(keys: Iterable[str], today: date) -> list[str]:
             period = period.next()
             found.add(str(period))
     return sorted(found, key=period_key, reverse=True)
+
+
+# How many of the latest begun periods of each kind a period switch offers
+# whatever their rows (a quiet month still has statements): a year's.
+RECENT_PERIODS: Final = {"month": 12, "quarter": 4}
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """The periods a page's period switch offers, newest first (``offered``):
+    those with rows and the latest begun ones of each kind (`RECENT_PERIODS`)
+    — every month since an enrolment in 2001 was a list of 1,100 — and every
+    begun period it reaches (`begun_periods`), an older quiet one typed in
+    (``oldest``: the first of each kind, newest first, which the page names)."""
+
+    offered: list[str]
+    reachable: frozenset[str]
+    oldest: list[str]
+
+    @property
+    def more(self) -> bool:
+        """Whether a period it reaches is not offered (the page asks for it typed)."""
+        return len(self.reachable) > len(self.offered)
+
+    def reaches(self, wanted: str | None) -> str | None:
+        """``wanted`` as the page shows it (``2026-q3`` typed is ``2026-Q3``),
+        when it is a period the page reaches; else None."""
+        if wanted is None:
+            return None
+        try:
+            period = str(parse_period(wanted.strip().upper()))
+        except ValueError:
+            return None
+        return period if period in self.reachable else None
+
+    def shown(self, chosen: str | None) -> list[str]:
+        """The periods the switch lists: those offered, and ``chosen`` (an
+        older one typed in) in its place among them."""
+        if chosen is None or chosen in self.offered:
+            return self.offered
+        return sorted([*self.offered, chosen], key=period_key, reverse=True)
+
+
+# The fields of a balances row that say whether anything happened in its
+# period: the read model keeps a row for every period since the rep's first,
+# a quiet one all zeros (picked out by `ViewStore.fields`: text, or None).
+ACTIVITY_FIELDS: Final = ("status", "pending", "total", *LINE_KINDS)
+
+
+def eventful(row: Mapping[str, Any]) -> bool:
+    """Whether a balances row (its `ACTIVITY_FIELDS`) holds more than a quiet
+    period's zeros: money, a pending item, a run's status."""
+    status, pending, *amounts = (row.get(name) for name in ACTIVITY_FIELDS)
+    if status not in {None, "open"} or str(pending) not in {"None", "0"}:
+        return True
+    return any(amount is not None and Decimal(str(amount)) != 0 for amount in amounts)
+
+
+def _eventful_fields(values: Sequence[str | None]) -> bool:
+    """`eventful` of a row's `ACTIVITY_FIELDS` as `ViewStore.fields` picks them out."""
+    return eventful(dict(zip(ACTIVITY_FIELDS, values, strict=True)))
+
+
+def period_choice(keys: Iterable[str], today: date, busy: Iterable[str]) -> PeriodChoice:
+    """The `PeriodChoice` on ``today`` of the periods with rows (``keys``),
+    of which those with anything in them (``busy``: `eventful`) are offered."""
+    keys = set(keys)
+    reachable = begun_periods(keys, today)
+    found = {key for key in busy if askable(key)}
+    recent: dict[str, int] = {}
+    offered, oldest = [], {}
+    for period in reachable:  # newest first
+        kind = parse_period(period).kind
+        recent[kind] = recent.get(kind, 0) + 1
+        oldest[kind] = period
+        if period in found or recent[kind] <= RECENT_PERIODS[kind]:
+            offered.append(period)
+    return PeriodChoice(
+        offered,
+        frozenset(reachable),
+        sorted(oldest.values(), key=period_key, reverse=True),
+    )
 
 
 def _runs_by_rep(reports: Reports, runs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -415,7 +501,7 @@ class Overview:
     """The boss's dashboard of one period."""
 
     period: str | None
-    periods: list[str]
+    choice: PeriodChoice
     distribution: list[tuple[str, int]] = field(default_factory=list)
     tiers: list[tuple[str, int]] = field(default_factory=list)
     payouts: list[dict[str, Any]] = field(default_factory=list)
@@ -424,6 +510,7 @@ class Overview:
     # reps counted in the period's distribution with no stored row in it (nothing
     # recorded for them there): not in the payouts by team, which sum stored rows
     unstored: int = 0
+    missed: str | None = None  # a period asked for that the page does not reach
 
 
 def bucket(attainment: str | None) -> str:
@@ -554,32 +641,17 @@ def _overview_of_views(
     # the fields summed and counted, picked out by the database: every rep's row
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
-    rows = store.fields("balances", ("payable", "currency"))
+    rows = store.fields("balances", ("payable", "currency", "run", *ACTIVITY_FIELDS))
     # a few periods among 80,000 rows: each period's key parsed once, not a row's
     asked = {key: askable(key) for key in {key for _, key, _ in rows}}
     balances = [row for row in rows if asked[row[1]]]
-    periods = begun_periods({key for _, key, _ in balances}, day)
-    rank = {key: -i for i, key in enumerate(periods)}  # the later, the higher
-    chosen = period if period in periods else _stored_default_period(store, periods)
-    view = Overview(chosen, periods)
-    # a team's reps may be paid in more than one currency: a row a currency,
-    # never one sum of CNY and USD
-    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    for scope, key, (payable, currency) in balances:
-        if payable is None:  # every balances row has one: never counted as nothing
-            msg = f"the balances row of {scope} in {key} has no payable"
-            raise ValueError(msg)
-        cell = sums[teams.get(scope, ""), key, currency or ""]
-        # in the exact context: a payable near 10^36 is within SPEC §2's bounds,
-        # and the default context's 28 digits rounded the sum silently
-        cell[0] = CALC.add(cell[0], Decimal(payable))
-        cell[1] += 1
-    view.payouts = [
-        {"team": team, "period": key, "payable": total, "reps": count, "currency": currency}
-        for (team, key, currency), (total, count) in sorted(
-            sums.items(), key=lambda kv: (rank[kv[0][1]], kv[0][0], kv[0][2]), reverse=True
-        )
-    ]
+    busy = {key for _, key, values in balances if _eventful_fields(values[3:])}
+    choice = period_choice({key for _, key, _ in balances}, day, busy)
+    rank = {key: -i for i, key in enumerate(sorted(choice.reachable, key=period_key, reverse=True))}
+    chosen = choice.reaches(period) or _stored_default_period(store, choice.offered)
+    missed = period if period and choice.reaches(period) is None else None
+    view = Overview(chosen, choice, missed=missed)
+    view.payouts = _payouts_by_team(balances, teams, rank)
     statuses: Counter[str] = Counter()
     for _, _, doc in store.rows("discipline"):
         if doc.get("kind") == "case" and doc.get("severity") == "red_line":
@@ -588,15 +660,67 @@ def _overview_of_views(
     return view, {scope for scope, key, _ in balances if key == chosen}, directory
 
 
+def _payouts_by_team(
+    balances: list[tuple[str, str, tuple[str | None, ...]]],
+    teams: Mapping[str, str],
+    rank: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """Payable by team, period and currency, newest period first, of the
+    balances rows' fields (payable, currency, run, `ACTIVITY_FIELDS`): each
+    split by where it stands — ``paid``; ``in_run``, what an open (calculated
+    or approved, unpaid) run will pay, as the run recorded it (the figure now
+    may differ: the run pays what it holds); ``open``, not in a run yet — and
+    ``payable``, their sum. A team's period in which none of its reps has
+    anything (the read model keeps every period since a rep's first) is no
+    row: an enrolment of 2001 listed 300 rows of zeros."""
+    # a team's reps may be paid in more than one currency: a row a currency,
+    # never one sum of CNY and USD
+    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    busy: set[tuple[str, str, str]] = set()
+    for scope, key, (payable, currency, run, *activity) in balances:
+        if payable is None:  # every balances row has one: never counted as nothing
+            msg = f"the balances row of {scope} in {key} has no payable"
+            raise ValueError(msg)
+        group = (teams.get(scope, ""), key, currency or "")
+        status = activity[0]
+        held = json.loads(run)["payable"] if run else None
+        where, amount = (0, payable) if status == "paid" else (1, held) if held else (2, payable)
+        cell = sums[group]
+        # in the exact context: a payable near 10^36 is within SPEC §2's bounds,
+        # and the default context's 28 digits rounded the sum silently
+        cell[where] = CALC.add(cell[where], Decimal(amount))
+        counts[group] += 1
+        if held is not None or _eventful_fields(activity):
+            busy.add(group)
+    return [
+        {
+            "team": team,
+            "period": key,
+            "currency": currency,
+            "reps": counts[team, key, currency],
+            "paid": paid,
+            "in_run": in_run,
+            "open": still_open,
+            "payable": CALC.add(CALC.add(paid, in_run), still_open),
+        }
+        for (team, key, currency), (paid, in_run, still_open) in sorted(
+            sums.items(), key=lambda kv: (rank[kv[0][1]], kv[0][0], kv[0][2]), reverse=True
+        )
+        if (team, key, currency) in busy
+    ]
+
+
 @dataclass(frozen=True)
 class PeriodSummary:
     """The Payouts page's period summary: the periods to choose from, the
     summary of the one shown, and which of its paid reps' periods later
     events changed (read "corrected", as My pay and Team read them)."""
 
-    periods: list[str]
+    choice: PeriodChoice
     summary: SummaryPage | None
     corrected: frozenset[str] = frozenset()
+    missed: str | None = None  # a period asked for that the page does not reach
 
 
 def period_summary(
@@ -612,11 +736,13 @@ def period_summary(
     rep's own page and the manager's said "corrected")."""
     store = reports.projector.store
     with reports.snapshot():
-        keys = {key for _, key, _ in store.fields("balances", ("currency",))}
-        periods = begun_periods(keys, reports.today())
-        chosen = wanted if wanted in periods else _stored_default_period(store, periods)
+        rows = store.fields("balances", ACTIVITY_FIELDS)
+        busy = {key for _, key, values in rows if _eventful_fields(values)}
+        choice = period_choice({key for _, key, _ in rows}, reports.today(), busy)
+        chosen = choice.reaches(wanted) or _stored_default_period(store, choice.offered)
+    missed = wanted if wanted and choice.reaches(wanted) is None else None
     if chosen is None:
-        return PeriodSummary(periods, None)
+        return PeriodSummary(choice, None, missed=missed)
     queues = WorkQueues(reports)
     summary = queues.summary(viewer, chosen, page=Page(offset, MAX_LIMIT))
     if not summary.items and summary.total:  # past the end (reps left): its last page
@@ -629,4 +755,4 @@ def period_summary(
             for rep_id in paid
             if (store.row("balances", rep_id, chosen) or {}).get("corrected")
         )
-    return PeriodSummary(periods, summary, corrected)
+    return PeriodSummary(choice, summary, corrected, missed)

@@ -66,12 +66,16 @@ def team(request: Request) -> Response:
             balances = {rep: {k: d for _, k, d in store.rows("balances", rep)} for rep in reps}
             scores = {rep: {k: d for _, k, d in store.rows("attainment", rep)} for rep in reps}
             waiting = [doc for rep in reps for _, _, doc in store.rows("pending_approvals", rep)]
-        periods = views.begun_periods({key for rows in balances.values() for key in rows}, day)
+        choice = views.period_choice(
+            {key for rows in balances.values() for key in rows},
+            day,
+            {key for rows in balances.values() for key, doc in rows.items() if views.eventful(doc)},
+        )
         measured = Counter(
             key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
         )
         wanted = request.query_params.get("period")
-        period = wanted if wanted in periods else views.default_period(periods, measured)
+        period = choice.reaches(wanted) or views.default_period(choice.offered, measured)
         # the period summary's rows (every rep of the team it lists, one with
         # nothing recorded in the period too, at the figures and status a payout
         # run holds): the Team page and Payouts agree rep for rep
@@ -88,6 +92,10 @@ def team(request: Request) -> Response:
                 "tier": item.tier_coefficient,
                 "payable": item.payable,
                 "total": item.total,
+                # an open run's figures are what it will pay; now's beside them
+                "now_payable": item.now_payable,
+                "now_total": item.now_total,
+                "currency": item.currency,
                 "status": views.shown_status(item.status, corrected=item.rep_id in corrected),
             }
             for item in listed
@@ -103,7 +111,8 @@ def team(request: Request) -> Response:
             "team.html",
             reps=reps,  # the team's (their waiting subjects' too)
             period=period,
-            periods=periods,
+            choice=choice,
+            missed=wanted if wanted and choice.reaches(wanted) is None else None,
             rows=rows[offset : offset + MAX_LIMIT],
             offset=offset,
             limit=MAX_LIMIT,

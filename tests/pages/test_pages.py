@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from policies.plan import load_plan
 from policies.wording import render_step
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
+from service import UseCases
 from tests.builders import PLAN_TOML, ROOT, enrol, jsonl, sale, stored_record
 from tests.builders import line as event_line
 from tests.integration.test_audit_chain import Raw
@@ -329,6 +331,49 @@ class TestScope:
         if status == 200:
             assert ('id="payouts-h"' in answer.text) is (role == "finance")
             assert ("55,350.00" in answer.text) is (role == "finance")  # the Q3 run's payable
+
+    def test_payouts_by_team_show_an_open_run_apart_from_paid(self, site: Site) -> None:
+        """A run calculated for the inside team's September, not paid, and a
+        sale recorded after it: the team's September reads what the run will
+        pay under "in open runs" (its figures, not the sale's), apart from
+        paid (the east team's paid Q3) and from what is in no run — the table
+        summed everyone's payable of now as one, the run's and the paid alike."""
+        reports: Reports = site.client.app.state.reports  # type: ignore[attr-defined]
+        result = UseCases(site.ledger, reports).payout_run("2026-09", actor="fin-amy")
+        [run] = [
+            r.data
+            for r in site.ledger.iter_log(after=0, stop=None)
+            if r.type == "PayoutCalculated" and r.data["period"] == "2026-09"
+        ]
+        held = sum((Decimal(st["payable"]) for st in run["statements"]), Decimal(0))
+        assert held > 0, result
+        late = sale("S-LATE", "rep-sun", "100000.00", at="2026-09-29T10:00:00+08:00")
+        site.ledger.import_lines(jsonl(late), actor="crm-sync")
+        now = sum(
+            (Decimal(reports.statement(r, "2026-09")["payable"]) for r in ("rep-sun", "rep-xu")),
+            Decimal(0),
+        )
+        assert now != held
+        by = {(p["team"], p["period"]): p for p in views.overview(reports, "2026-09").payouts}
+        inside = by["inside", "2026-09"]
+        assert (inside["paid"], inside["in_run"], inside["open"]) == (0, held, 0)
+        assert inside["payable"] == held
+        east = by["east", "2026-Q3"]
+        assert east["paid"] == Decimal("55350.00")
+        assert (east["in_run"], east["open"]) == (0, 0)
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/overview?period=2026-09").text
+        section = page[page.index('id="payouts-h"') :]
+        row = section[section.index(">2026-09<") :]
+        row = row[: row.index("</tr>")]
+        cells = re.findall(r'data-label="([^"]+)" class="num[^"]*">([^<]+)</td>', row)
+        w = WORDS["en"]
+        assert cells[1:] == [
+            (w["payouts_paid"], "0.00 CNY"),
+            (w["payouts_in_run"], f"{money(held)} CNY"),
+            (w["payouts_open"], "0.00 CNY"),
+            (w["payouts_all"], f"{money(held)} CNY"),
+        ]
 
     def test_the_overview_opens_on_the_quarter_of_the_larger_team(self, site: Site) -> None:
         """The demo's 2026-Q3 (three reps) and 2026-09 (the inside team's two) end
@@ -1517,6 +1562,88 @@ def _counts(html: str, start: str, end: str) -> list[tuple[str, int]]:
     return [(html_text.unescape(label), int(n)) for label, n in found]
 
 
+MONTHLY_SINCE_2001 = PLAN_TOML.replace("effective_from = 2026-01-01", "effective_from = 2001-01-01")
+MONTHLY_SINCE_2001 = MONTHLY_SINCE_2001.replace('period = "quarter"', 'period = "month"')
+
+
+def _enrolled_in_2001(ledger: Ledger) -> None:
+    """rep-old, mgr-old's since January 2001 on a monthly plan: sales in March
+    2001 and October 2026, nothing recorded in the 306 months between."""
+    ledger.publish_plan(load_plan(MONTHLY_SINCE_2001, "toml"), actor="admin")
+    lines = [
+        enrol("rep-old", at="2001-01-15T09:00:00+08:00", manager_id="mgr-old", team="old"),
+        sale("S-2001", "rep-old", at="2001-03-05T10:00:00+08:00"),
+        sale("S-2026", "rep-old", at="2026-10-05T10:00:00+08:00"),
+    ]
+    ledger.import_lines(jsonl(*lines), actor="crm-sync")
+
+
+@pytest.fixture
+def site_since_2001(db_url: str) -> Iterator[Site]:
+    with _demo_site(db_url, date(2026, 11, 20), fill=_enrolled_in_2001) as served:
+        yield served
+
+
+class TestOldPeriods:
+    """A rep enrolled in 2001: every month since is a period of theirs (a quiet
+    one has a statement, a carried balance), and the period switches listed
+    all 311 of them. They offer those with rows and the last twelve begun,
+    newest first, and reach any other typed in."""
+
+    @pytest.mark.parametrize(
+        ("path", "actor", "role"),
+        [
+            ("/app/team", "mgr-old", "manager"),
+            ("/app/payouts", "fin-amy", "finance"),
+            ("/app/overview", "fin-amy", "finance"),
+        ],
+        ids=["team", "payouts", "overview"],
+    )
+    def test_the_switch_offers_the_periods_with_rows_and_the_recent_ones(
+        self, site_since_2001: Site, path: str, actor: str, role: str
+    ) -> None:
+        site = site_since_2001
+        site.sign_in(actor, role)
+        offered, selected = _offered(site.client.get(path).text)
+        recent = [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12"]
+        assert offered == [*recent, "2001-03"]
+        assert selected == "2026-11"  # no targets anywhere: the latest
+        page = site.client.get(f"{path}?period=2013-05").text  # quiet, typed in
+        offered, selected = _offered(page)
+        assert selected == "2013-05"
+        assert offered == [*recent, "2013-05", "2001-03"]
+        assert 'name="period" size="9"' in page  # the field to type one in
+        assert "the first: 2001-01" in page
+        if path != "/app/overview":
+            assert (
+                "rep-old"
+                in page[page.index('id="psum-h"' if "payouts" in path else 'id="team-h"') :]
+            )
+
+    def test_the_overview_lists_the_periods_with_payouts(self, site_since_2001: Site) -> None:
+        """Payouts by team list the team's two months with money in them, not
+        the 308 months of zeros between."""
+        site = site_since_2001
+        site.sign_in("fin-amy", "finance")
+        page = site.client.get("/app/overview").text
+        section = page[page.index('id="payouts-h"') : page.index('id="red-h"')]
+        periods = re.findall(r'role="rowheader" class="nowrap">([^<]+)</th>', section)
+        assert periods == ["2026-10", "2001-03"]
+
+    def test_a_period_not_reached_is_said(self, site_since_2001: Site) -> None:
+        """A period typed that is none of the team's (before the enrolment, or
+        no period at all) is said, and the default shown."""
+        site = site_since_2001
+        site.sign_in("mgr-old", "manager")
+        for asked in ("2000-12", "2013-13", "2026-Q3"):
+            page = site.client.get(f"/app/team?period={asked}").text
+            assert WORDS["en"]["period_missed"].format(period=asked, shown="2026-11") in page
+            assert _offered(page)[1] == "2026-11"
+        typed = site.client.get("/app/team?period=2013-05%20").text  # a space typed: read
+        assert _offered(typed)[1] == "2013-05"
+        assert "No statements here" not in typed
+
+
 def _moved_on_the_first_at_three(ledger: Ledger) -> None:
     """r-moved, mgr-old's on a monthly plan, sells at 10:00 on 1 September
     and moves to mgr-new at 15:00 that day."""
@@ -1740,6 +1867,8 @@ class TestTeamAndCases:
         for rep in ("rep-li", "rep-chen", "rep-wang"):
             assert rep in page
         assert "1.1500" in page  # rep-li's attainment
+        row = page[page.index(named("rep-li")) :]
+        assert ">33,100.00 CNY</td>" in row[: row.index("</tr>")]  # money with its currency
         assert "T-WANG-Q3-B" in page
         site.sign_in("mgr-qian", "manager")
         other = site.client.get("/app/team?period=2026-Q3").text
