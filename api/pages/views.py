@@ -187,10 +187,12 @@ def period_choice(keys: Iterable[str], today: date, busy: Iterable[str]) -> Peri
     recent: dict[str, int] = {}
     offered, oldest = [], {}
     for period in reachable:  # newest first
-        kind = parse_period(period).kind
-        recent[kind] = recent.get(kind, 0) + 1
+        parsed = parse_period(period)
+        kind = parsed.kind
+        if parsed.first_day <= today:  # begun (a later one has rows: a carried balance)
+            recent[kind] = recent.get(kind, 0) + 1
         oldest[kind] = period
-        if period in found or recent[kind] <= RECENT_PERIODS[kind]:
+        if period in found or recent.get(kind, 0) <= RECENT_PERIODS[kind]:
             offered.append(period)
     return PeriodChoice(
         offered,

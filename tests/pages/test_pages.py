@@ -1682,6 +1682,18 @@ class TestATransferDay:
             assert site.client.get(page).status_code == 200
 
 
+def test_a_later_periods_row_takes_no_place_of_a_begun_one() -> None:
+    """A row in a period not begun yet (a balance carried into January) is
+    offered and leaves the last twelve begun months offered too: counted among
+    them, it pushed the twelfth out of the switch."""
+    keys = [f"2025-{m:02d}" for m in range(1, 13)] + [f"2026-{m:02d}" for m in range(1, 12)]
+    choice = views.period_choice([*keys, "2027-01"], date(2026, 11, 20), {"2027-01"})
+    begun = [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12"]
+    assert choice.offered == ["2027-01", *begun]
+    assert choice.more
+    assert choice.reaches("2025-01") == "2025-01"
+
+
 class TestQuietPeriods:
     """A period begun in which a rep has recorded nothing (October and November
     for the demo's inside team, on 20 November) has a statement all the same,
