@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from api.auth import SUBJECT_DECIDERS, require_role
 from api.pages import views
-from api.pages.i18n import words
+from api.pages.i18n import money, words
 from api.pages.routes import Page, noted_redirect, page_of, serve, serve_form, typed_amount
 from api.routes.approvals import post_approval
 from api.routes.disputes import post_resolution
@@ -30,6 +30,7 @@ from ledger.errors import InvalidInputError, NotFoundError
 from policies.money import check_money
 from policies.periods import parse_period
 from projections.approvals import PendingRow
+from projections.payout_runs import currency_totals
 from projections.payroll import CSV_ENCODINGS
 from projections.queues import WorkQueues
 from service import check_resolution
@@ -327,7 +328,49 @@ def waiting_item(page: Page, row: dict[str, Any]) -> dict[str, Any]:
     deciding it moves — an adjustment's amount, period and reason, a target's
     value, a case's money and description (`WorkQueues.pending_item`)."""
     item = WorkQueues(page.reports).pending_item(PendingRow.model_validate(row), may_decide=True)
-    return item.model_dump()
+    shown = item.model_dump()
+    shown["currency"] = _item_currency(page, shown)
+    if shown["kind"] == "target":
+        shown.update(_target_words(page, shown))
+    return shown
+
+
+def _target_words(page: Page, item: dict[str, Any]) -> dict[str, str]:
+    """A waiting target's value and what it is in the page's words: the queue
+    said "sales_amount target 120000: ..." in English on a Chinese page, the
+    sales target a bare figure where every other amount names its currency."""
+    data = page.ledger.event(item["event_id"]).data
+    value = str(data["value"])
+    if data["kpi"] == "sales_amount":  # money of the rep's plan, as the statement's
+        value = f"{money(value)} {item['currency'] or ''}".rstrip()
+    about = words(page.locale)["about_target"]
+    return {
+        "target": value,
+        "about": about.format(kpi=data["kpi"], value=value, reason=data["reason"]),
+    }
+
+
+def _item_currency(page: Page, item: dict[str, Any]) -> str | None:
+    """The currency of a waiting subject's amount, which the queue showed bare:
+    a run's (when it pays in one), else that of the rep's statement of the
+    subject's period (a case's: the period it occurred in, where its fine
+    goes), else of their latest statement."""
+    if item["kind"] == "run":
+        statements = page.ledger.event(item["event_id"]).data.get("statements", ())
+        currencies = currency_totals(list(statements))
+        return currencies[0].currency if len(currencies) == 1 else None
+    store, rep_id = page.reports.projector.store, item["rep_id"]
+    period = item.get("period")
+    if period is None and item["kind"] == "case":
+        cases = store.rows("discipline", rep_id)
+        period = next(
+            (d.get("period") for _, _, d in cases if d.get("case_id") == item["subject_id"]), None
+        )
+    row = store.row("balances", rep_id, period) if period else None
+    if row is None:
+        rows = store.rows("balances", rep_id)
+        row = rows[-1][2] if rows else None
+    return str(row["currency"]) if row else None
 
 
 def _required(form: dict[str, str], name: str) -> str:

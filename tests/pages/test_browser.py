@@ -41,6 +41,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 LOCALES = ("en", "zh-CN")
+STATEMENT_PATH = "/app/reps/rep-li/statements/2026-Q3"
 LI = {"en": "Li Wei (rep-li)", "zh-CN": "Li Wei（rep-li）"}  # rep-li, as the pages name them
 
 
@@ -737,6 +738,26 @@ class TestLayout:
         for line in page.locator("details").all():
             line.locator("summary").click()
         assert page.evaluate(_MISALIGNED_JS) == []
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    def test_the_events_behind_a_line_read_on_a_phone(
+        self, server: Server, open_page: Any, lang: str
+    ) -> None:
+        """The events behind a statement line scrolled sideways on a phone, who
+        recorded and approved each and when cut off at the screen's edge with
+        nothing to say so; each event is a card now, every cell in it."""
+        page = open_page(
+            server.link("rep-li", "rep", "rep-li"), STATEMENT_PATH, lang=lang, phone=True
+        )
+        for line in page.locator("details").all():
+            line.locator("summary").click()
+        tables = page.locator("details .scroll")
+        assert tables.count() > 0
+        for table in tables.all():
+            wide = table.evaluate("e => e.scrollWidth - e.clientWidth")
+            assert wide <= 1, f"the events scroll {wide} px sideways"
+        approved = page.locator("details tbody tr", has_text="AdjustmentRequested")
+        assert "fin-" in approved.first.inner_text()
 
     @pytest.mark.parametrize("width", [375, 390, 430])
     def test_overview_cards_hold_their_contents_on_a_phone(

@@ -503,7 +503,7 @@ class TestMyPay:
         row = adjustment[: adjustment.index("</tr>")]
         assert "fin-amy" in row
         # its business moment with the offset it was given, beside times in UTC
-        assert re.search(r'<td class="date">2026-\d\d-\d\d \d\d:\d\d \+08:00</td>', row)
+        assert re.search(r'<td[^>]* class="date">2026-\d\d-\d\d \d\d:\d\d \+08:00</td>', row)
 
     def test_corrected_period_shows_paid_and_now(self, site: Site) -> None:
         """Paid 33,100.00, now 26,100.00: the correction booked in 2026-Q4."""
@@ -989,6 +989,59 @@ def _adjustment(site: Site, adjustment_id: str, rep_id: str, amount: str, reason
         reason=reason,
     )
     site.ledger.import_lines(jsonl(line), actor="fin-amy")
+
+
+class TestWaitingAmounts:
+    def test_a_waiting_amount_says_its_currency(self, site: Site) -> None:
+        """An adjustment and a red-line case's money waiting for a decision read
+        "1,250.50 CNY" in the queues and on the confirmation — the figure was
+        bare, no money in particular, beside tables that all name theirs."""
+        _adjustment(site, "ADJ-CUR", "rep-wang", "1250.50", "missed split")
+        case = event_line(
+            "ViolationRecorded",
+            actor="cmp-sun",
+            at="2026-11-02T10:00:00+08:00",
+            case_id="CASE-CUR",
+            rep_id="rep-wang",
+            code="false-expense-claim",
+            severity="red_line",
+            description="taxi",
+            amount="830.00",
+        )
+        site.ledger.import_lines(jsonl(case), actor="cmp-sun")
+        site.sign_in("fin-bob", "finance")
+        page = site.client.get("/app/payouts").text
+        row = page[page.index(">ADJ-CUR<") :]
+        assert ">1,250.50 CNY</td>" in row[: row.index("</tr>")]
+        csrf = site.csrf("/app/payouts")
+        confirm = site.client.post(
+            "/app/payouts/act", data={"csrf": csrf, "action": "approve", "subject": "ADJ-CUR"}
+        ).text
+        assert ">1,250.50 CNY</td>" in confirm
+        site.sign_in("cmp-head", "compliance")
+        cases = site.client.get("/app/cases").text
+        row = cases[cases.index(">CASE-CUR<") :]
+        assert ">830.00 CNY</td>" in row[: row.index("</tr>")]
+
+    def test_a_waiting_target_in_the_pages_words(self, site: Site) -> None:
+        """rep-wang's pending sales target read "sales_amount target 120000: ..."
+        — the API's English on the Chinese page too, the money bare; it reads
+        in the page's language, the target as money with its currency, in the
+        queue and on the confirmation."""
+        site.sign_in("fin-bob", "finance")
+        for lang in ("en", "zh-CN"):
+            page = site.client.get(f"/app/payouts?lang={lang}").text
+            row = page[page.index(">T-WANG-Q3-B<") :]
+            row = row[: row.index("</tr>")]
+            words = WORDS[lang]["about_target"].format(
+                kpi="sales_amount", value="120,000.00 CNY", reason="long sick leave in August"
+            )
+            assert html_text.escape(words, quote=False) in row, row
+        csrf = site.csrf("/app/payouts")
+        confirm = site.client.post(
+            "/app/payouts/act", data={"csrf": csrf, "action": "approve", "subject": "T-WANG-Q3-B"}
+        ).text
+        assert '<td class="num">120,000.00 CNY</td>' in confirm
 
 
 class TestPayouts:
@@ -1482,7 +1535,7 @@ class TestPayouts:
         queue = page[page.index('id="queue-h"') : page.index('id="disputes-h"')]
         row = queue[queue.index(">ADJ-NEG-1<") :]
         row = row[: row.index("</tr>")]
-        for shown in ("2026-Q4", 'class="num neg">−2,500.50</td>', "recover overpaid spiff"):
+        for shown in ("2026-Q4", 'class="num neg">−2,500.50 CNY</td>', "recover overpaid spiff"):
             assert shown in row
         target = queue[queue.index(">T-WANG-Q3-B<") :]
         assert "2026-Q3" in target[: target.index("</tr>")]
@@ -1886,6 +1939,22 @@ class TestTeamAndCases:
         other = site.client.get("/app/team?period=2026-Q3").text
         assert "rep-li" not in other
         assert "T-WANG-Q3-B" not in other
+
+    def test_ids_in_a_queue_are_not_broken_at_their_hyphens(self, site: Site) -> None:
+        """A narrow column broke "mgr-zhao" after its hyphen ("mgr-" / "zhao")
+        and a subject or run id likewise: each is kept whole (`kept`), as the
+        history keeps its ids; a longer one still breaks anywhere."""
+        site.sign_in("mgr-zhao", "manager")
+        page = site.client.get("/app/team?period=2026-Q3").text
+        row = page[page.index(">T-WANG-Q3-B<") :]
+        row = row[: row.index("</tr>")]
+        assert '<span class="kept">mgr-zhao</span>' in row
+        assert 'data-raw><span class="kept">T-WANG-Q3-B</span></th>' in page
+        site.sign_in("fin-amy", "finance")
+        payouts = site.client.get("/app/payouts").text
+        runs = payouts[payouts.index('id="runs-h"') :]
+        assert re.search(r'data-raw><span class="kept">run-2026-Q3-[0-9a-f]+</span></th>', runs)
+        assert 'data-raw><span class="kept">fin-amy</span></td>' in runs
 
     def test_a_corrected_period_reads_corrected_as_on_my_pay(self, site: Site) -> None:
         """rep-li's 2026-Q3 was paid, and a later cancellation corrected it: My pay
