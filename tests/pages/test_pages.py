@@ -505,6 +505,19 @@ class TestMyPay:
         # its business moment with the offset it was given, beside times in UTC
         assert re.search(r'<td[^>]* class="date">2026-\d\d-\d\d \d\d:\d\d \+08:00</td>', row)
 
+    def test_a_statements_figures_name_their_currency(self, site: Site) -> None:
+        """The payable tile said CNY; the total, the lines' amounts and paid and
+        now were bare figures beside it. Each names the statement's currency."""
+        site.sign_in("rep-li", "rep", "rep-li")
+        for lang in ("en", "zh-CN"):
+            page = site.client.get(f"{STATEMENT}?lang={lang}").text
+            w = WORDS[lang]
+            for head in ("amount", "paid_column", "now_column", "change_column"):
+                shown = w["in_currency"].format(head=w[head], currency="CNY")
+                assert f'<th scope="col" class="num">{shown}</th>' in page, (lang, head)
+            total = page[page.index(f"<dt>{w['total']}</dt>") :]
+            assert "33,100.00 <small>CNY</small></dd>" in total[: total.index("</div>")]
+
     def test_corrected_period_shows_paid_and_now(self, site: Site) -> None:
         """Paid 33,100.00, now 26,100.00: the correction booked in 2026-Q4."""
         site.sign_in("rep-li", "rep", "rep-li")
