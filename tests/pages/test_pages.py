@@ -1956,12 +1956,14 @@ class TestTeamAndCases:
     def test_ids_in_a_queue_are_not_broken_at_their_hyphens(self, site: Site) -> None:
         """A narrow column broke "mgr-zhao" after its hyphen ("mgr-" / "zhao")
         and a subject or run id likewise: each is kept whole (`kept`), as the
-        history keeps its ids; a longer one still breaks anywhere."""
+        history keeps its ids; a longer one still breaks anywhere. A subject's
+        kind is kept on one line on a desktop ("目标" / "变更")."""
         site.sign_in("mgr-zhao", "manager")
         page = site.client.get("/app/team?period=2026-Q3").text
         row = page[page.index(">T-WANG-Q3-B<") :]
         row = row[: row.index("</tr>")]
         assert '<span class="kept">mgr-zhao</span>' in row
+        assert '<td role="cell" data-label="Kind" class="nowrap">target change</td>' in row
         assert 'data-raw><span class="kept">T-WANG-Q3-B</span></th>' in page
         site.sign_in("fin-amy", "finance")
         payouts = site.client.get("/app/payouts").text
