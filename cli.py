@@ -1735,13 +1735,16 @@ def audit_check(
     the plans, the engine, and the statement recomputed from the events. Exit 0
     when all matched, 1 on any mismatch, 2 when the chain could not be checked
     (HMAC mode without the key)."""
+    secret = key if key is not None else _settings().chain_key_text()
     try:
-        raw = file.read_bytes()
+        report = check_bundle(file.read_bytes(), key=secret.encode() if secret else None)
     except OSError as exc:
         _error(f"FILE: cannot read {file}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
-    secret = key if key is not None else _settings().chain_key_text()
-    report = check_bundle(raw, key=secret.encode() if secret else None)
+    except MemoryError:
+        size = file.stat().st_size
+        _error(f"FILE: {file} ({size:,} bytes) is too large to check in this process's memory")
+        raise typer.Exit(1) from None
     if as_json:
         _print_json(report.to_dict())
         raise typer.Exit(report.exit_code)

@@ -15,7 +15,6 @@ see would be a field anyone could edit unseen.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import hmac
 import zlib
@@ -62,6 +61,10 @@ _ENGINE_FILES = ("projections/facts.py", "projections/statement.py", "ledger/rec
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", strict=True)]
 Hex32 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", strict=True)]
 Position = Annotated[int, Field(ge=1, strict=True)]
+# ids, periods and times (SPEC §2: an id has at most 128 characters), and event
+# type names: short, so that a finding naming one stays one readable line
+Short = Annotated[str, Field(min_length=1, max_length=128, strict=True)]
+TypeName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]{0,63}$", strict=True)]
 
 
 class _Strict(BaseModel):
@@ -80,7 +83,7 @@ class Engine(_Strict):
     the source of the calculation (`engine_identity`)."""
 
     package: Literal["incentive-ledger"]
-    version: StrictStr
+    version: Short
     code_sha256: Hex64
 
 
@@ -97,11 +100,11 @@ class DisclosedEvent(_Strict):
     """One of the rep's events (or a plan), whole: its stored bytes and its link."""
 
     position: Position
-    event_id: StrictStr
-    recorded_at: StrictStr
+    event_id: Short
+    recorded_at: Short
     stream: Hex32
     version: Annotated[int, Field(ge=1, strict=True)]
-    type: StrictStr
+    type: TypeName
     state: StrictStr
     hash: Hex64
 
@@ -111,15 +114,15 @@ class RunClaim(_Strict):
     link material only (its content as a SHA-256), and what it says of this rep."""
 
     position: Position
-    event_id: StrictStr
-    recorded_at: StrictStr
+    event_id: Short
+    recorded_at: Short
     stream: Hex32
     version: Literal[1]
     type: Literal["PayoutCalculated"]
     content_sha256: Hex64
     hash: Hex64
-    run_id: StrictStr
-    period: StrictStr
+    run_id: Short
+    period: Short
     computed_at: Head
     statement: dict[str, Any]
 
@@ -128,15 +131,15 @@ class RunClaim(_Strict):
 # links 1, its position, recorded_at, stream, version, type and the SHA-256 of
 # its stored bytes; links 2, its position, recorded_at and digest (which hides
 # the rest, `ledger.chain.event_digest`).
-_BareLink = tuple[StrictInt, StrictStr, Hex32, StrictInt, StrictStr, Hex64]
-Link = _BareLink | tuple[StrictInt, StrictStr, Hex64]
+_BareLink = tuple[StrictInt, Short, Hex32, StrictInt, TypeName, Hex64]
+Link = _BareLink | tuple[StrictInt, Short, Hex64]
 _DIGESTED_LINK = 3
 
 
 class PlanVersion(_Strict):
     """A plan version the bundle holds, as published at ``position``."""
 
-    id: StrictStr
+    id: Short
     version: StrictInt
     position: Position
     plan: dict[str, Any]
@@ -146,8 +149,8 @@ class AuditBundle(_Strict):
     """The file `audit bundle` writes (canonical JSON, UTF-8)."""
 
     format: Literal["incentive-ledger/audit-bundle/1"]
-    rep_id: StrictStr
-    period: StrictStr
+    rep_id: Short
+    period: Short
     engine: Engine
     chain: Chain
     events: list[DisclosedEvent | RunClaim]
@@ -236,9 +239,12 @@ def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
     report = BundleReport()
     if raw[:2] == GZIP_MAGIC:
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw)
         except (OSError, EOFError, zlib.error) as exc:
             report.add("file", ok=False, detail=f"not a bundle: a damaged gzip file ({exc})")
+            return report
+        except _InflatesTooFarError as exc:
+            report.add("file", ok=False, detail=f"not a bundle: {exc}")
             return report
     try:
         text = raw.decode("utf-8")
@@ -272,6 +278,53 @@ def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
         except Exception as exc:  # noqa: BLE001 - an edited bundle is a finding, never a crash
             report.add(part, ok=False, detail=f"cannot be checked: the bundle is damaged ({exc!r})")
     return report
+
+
+class _InflatesTooFarError(ValueError):
+    """A gzip file that decompresses to far more than a bundle could."""
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """``raw`` decompressed, member by member, a chunk at a time, refused once
+    it passes `_inflated_limit`: a gzip bomb (a few MB that inflate to GBs)
+    is a finding, not an exhausted memory."""
+    limit = _inflated_limit(len(raw))
+    out = bytearray()
+    data = raw
+    while data[:2] == GZIP_MAGIC:
+        inflater = zlib.decompressobj(wbits=31)  # 31: one gzip member
+        while True:
+            chunk = inflater.decompress(data, _INFLATE_CHUNK)
+            out += chunk
+            if len(out) > limit:
+                msg = (
+                    f"a gzip file of {len(raw):,} bytes that inflates past {limit:,} bytes "
+                    f"(more than {_MOST_INFLATION} times its size; a bundle is about 3 to 4)"
+                )
+                raise _InflatesTooFarError(msg)
+            data = inflater.unconsumed_tail
+            if inflater.eof or not (data or chunk):
+                break
+        if not inflater.eof:
+            msg = "Compressed file ended before the end-of-stream marker was reached"
+            raise EOFError(msg)
+        data = inflater.unused_data
+    if data.strip(b"\0"):
+        msg = f"{len(data):,} bytes after the end of the gzip data"
+        raise OSError(msg)
+    return bytes(out)
+
+
+def _inflated_limit(size: int) -> int:
+    """The most a gzip bundle of ``size`` bytes may inflate to: canonical JSON
+    of hashes and events compresses 3 to 4 times, never the thousand times of
+    a run of one repeated byte."""
+    return max(_MOST_INFLATION * size, _INFLATED_FLOOR)
+
+
+_MOST_INFLATION = 64
+_INFLATED_FLOOR = 16 * 1024 * 1024
+_INFLATE_CHUNK = 1024 * 1024
 
 
 def _first_errors(exc: ValidationError, limit: int = 3) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import orjson
+import pytest
 
 from ledger.events import canonical_json
-from tests.builders import process_env, run_cli
+from tests.builders import invoke_cli, process_env, run_cli
 
 
 class TestAuditCommands:
@@ -88,3 +90,32 @@ class TestAuditCommands:
             "audit", "check", "c.json", "--key", "e2e-chain-key-0123456789", cwd=tmp_path, env=bare
         )
         assert with_option.returncode == 0, with_option.stderr
+
+    def test_a_gzip_bomb_is_one_line_and_exit_1(self, tmp_path: Path) -> None:
+        """A few KB inflating to tens of MB: refused before it is parsed, one
+        line naming the file, no traceback."""
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        bomb = packer.compress(b"0" * (40 * 1024 * 1024)) + packer.flush()
+        (tmp_path / "bomb.json.gz").write_bytes(bomb)
+        checked = run_cli("audit", "check", "bomb.json.gz", cwd=tmp_path)
+        assert checked.returncode == 1
+        assert "mismatch: file: not a bundle: a gzip file of" in checked.stderr
+        assert "Traceback" not in checked.stderr + checked.stdout
+
+    def test_a_file_too_large_for_memory_is_one_line_and_exit_1(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Out of memory while reading or checking: the file and its size, not a
+        MemoryError's traceback."""
+
+        def exhausted(raw: bytes, *, key: bytes | None = None) -> None:
+            raise MemoryError
+
+        monkeypatch.setattr("cli.check_bundle", exhausted)
+        (tmp_path / "big.json").write_bytes(b"{}" * 500)
+        result = invoke_cli("audit", "check", str(tmp_path / "big.json"))
+        assert result.exit_code == 1
+        assert "big.json (1,000 bytes) is too large to check in this process's memory" in (
+            result.output
+        )
+        assert not isinstance(result.exception, MemoryError)

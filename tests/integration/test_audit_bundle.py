@@ -282,6 +282,25 @@ class TestEditsAreCaught:
         assert report.mismatches
         assert all(f.detail for f in report.mismatches)
 
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda d: _event(d, "KpiScored").update(type="K" * 100_000),
+            lambda d: d.update(rep_id="r" * 100_000),
+            lambda d: d["links"][0].__setitem__(1, "t" * 100_000),  # its recorded_at
+        ],
+        ids=["event-type", "rep-id", "link-time"],
+    )
+    def test_a_huge_field_is_named_in_a_short_line(
+        self, demo_bundles: Bundles, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """A field far longer than any id, time or type name is refused as the
+        file's shape, its name in the finding, not its 100,000 characters echoed."""
+        report = check_bundle(_edit(demo_bundles["rep-li", "2026-Q4"], change))
+        assert report.exit_code == 1
+        assert _mismatched(report) == ["file"]
+        assert all(len(f.detail) < 1_000 for f in report.findings), report.to_dict()
+
     def test_every_position_flipped_to_one_other_character(self, demo_bundles: Bundles) -> None:
         """A loop over every byte of a bundle: each changed to a character of
         its own kind (a digit to a digit, a letter to a letter) fails."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import uuid
+import zlib
 
 import pytest
 
@@ -61,6 +63,45 @@ class TestBadFiles:
         assert report.exit_code == 1
         assert report.mismatches[0].part == "file"
         assert report.mismatches[0].detail.startswith("not ")
+
+
+def _deflated_zeros(size: int) -> bytes:
+    """A gzip file of ``size`` zero bytes: a few kilobytes per tens of megabytes."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return packer.compress(b"0" * size) + packer.flush()
+
+
+class TestGzipBombs:
+    def test_a_file_inflating_a_thousand_times_is_refused_unread(self) -> None:
+        """17 MiB from about 17 KB: refused once past the limit, naming the file's
+        size and how far it inflated, before it is parsed (a few MB of gzip
+        would otherwise take GBs of memory)."""
+        raw = _deflated_zeros(17 * 1024 * 1024)
+        assert len(raw) < 100_000
+        report = check_bundle(raw)
+        assert report.exit_code == 1
+        assert [f.part for f in report.mismatches] == ["file"]
+        assert "inflates past 16,777,216 bytes" in report.mismatches[0].detail
+        assert f"a gzip file of {len(raw):,} bytes" in report.mismatches[0].detail
+
+    @pytest.mark.parametrize(
+        ("raw", "says"),
+        [
+            (gzip.compress(b"{}", mtime=0) + b"junk", "4 bytes after the end of the gzip data"),
+            (gzip.compress(b"{}", mtime=0)[:-4], "ended before the end-of-stream"),
+        ],
+        ids=["trailing-bytes", "truncated"],
+    )
+    def test_a_damaged_gzip_file_is_named(self, raw: bytes, says: str) -> None:
+        report = check_bundle(raw)
+        assert report.exit_code == 1
+        assert report.mismatches[0].part == "file"
+        assert says in report.mismatches[0].detail
+
+    def test_every_member_of_a_gzip_file_is_read(self) -> None:
+        """Two members (as `cat a.gz b.gz` makes) read as their bytes joined."""
+        raw = gzip.compress(b"{", mtime=0) + gzip.compress(b"}", mtime=0) + b"\0\0"
+        assert check_bundle(raw).mismatches[0].detail.startswith("not a well-formed bundle")
 
 
 def test_the_engine_names_the_package_and_its_code() -> None:
