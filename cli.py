@@ -1729,15 +1729,29 @@ def audit_check(
             show_default=False,
         ),
     ] = None,
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            help="POSITION:HASH of a chain head published earlier (a payroll export's, a "
+            "statement's): the bundle's chain must pass through it. Repeatable.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-check a bundle with no database: the chain segment, each event's hash,
     the plans, the engine, and the statement recomputed from the events. Exit 0
-    when all matched, 1 on any mismatch, 2 when the chain could not be checked
-    (HMAC mode without the key)."""
+    when all matched, 1 on any mismatch, 2 when the chain (or an anchor) could
+    not be checked (HMAC mode without the key; an anchor outside the segment)."""
+    try:
+        anchors = [parse_anchor(a) for a in anchor or []]
+    except ValueError as exc:
+        _error(f"--anchor: {exc}")
+        raise typer.Exit(2) from None
     secret = key if key is not None else _settings().chain_key_text()
     try:
-        report = check_bundle(file.read_bytes(), key=secret.encode() if secret else None)
+        raw = file.read_bytes()
+        report = check_bundle(raw, key=secret.encode() if secret else None, anchors=anchors)
     except OSError as exc:
         _error(f"FILE: cannot read {file}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
@@ -1757,12 +1771,22 @@ def audit_check(
         table.add_row(escape(finding.part), mark[finding.ok], escape(finding.detail))
     out.print(table)
     if report.exit_code == 0:
+        # the links agreeing prove the file agrees with itself; only a head
+        # published elsewhere proves the chain is the ledger's
+        proven = (
+            f"they pass through the anchor{'s' if len(anchors) > 1 else ''} "
+            f"{', '.join(escape(str(a)) for a in anchors)}: the events up to "
+            f"{'them' if len(anchors) > 1 else 'it'} are the ledger's as published"
+            if anchors
+            else "that this chain is the ledger's needs a head published elsewhere: pass "
+            "it as --anchor POSITION:HASH (a payroll export's chain head, a statement's), "
+            "or run `verify --anchor` on the ledger with this one"
+        )
         out.print(
             f"all matched: the statement of {escape(str(report.rep_id))} for "
             f"{escape(str(report.period))} (total {escape(str(report.total))}) follows from "
-            "its events, and they are in the chain up to its head "
-            f"{escape(str(report.head))} (compare it with a head published elsewhere: a "
-            "payroll export's, or `verify --anchor` on the ledger)"
+            f"its events, whose links recompute to its head {escape(str(report.head))}; "
+            f"{proven}"
         )
     for finding in report.mismatches:
         err.print(f"[bold red]mismatch:[/] {escape(finding.part)}: {escape(finding.detail)}")

@@ -30,7 +30,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ledger.backends.base import LoggedEvent
-from ledger.chain import GENESIS, ChainHasher
+from ledger.chain import GENESIS, Anchor, ChainHasher
 from ledger.domain import event_id_text, event_topic
 from ledger.events import canonical_json
 from ledger.payout_run import PayoutRun
@@ -231,11 +231,14 @@ def engine_identity() -> dict[str, str]:
     return {"package": PACKAGE, "version": version, "code_sha256": digest.hexdigest()}
 
 
-def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
+def check_bundle(
+    raw: bytes, *, key: bytes | None = None, anchors: Sequence[Anchor] = ()
+) -> BundleReport:
     """Check a bundle's bytes (plain, or gzip-compressed): its chain segment
     (with ``key`` in HMAC mode), each event's link, the plans, the engine, and
-    the statement recomputed from the bundled events. Never raises on bad
-    input: what is wrong is a finding naming the part."""
+    the statement recomputed from the bundled events; and that the segment
+    passes through each of ``anchors`` (chain heads published earlier). Never
+    raises on bad input: what is wrong is a finding naming the part."""
     report = BundleReport()
     if raw[:2] == GZIP_MAGIC:
         try:
@@ -269,6 +272,7 @@ def check_bundle(raw: bytes, *, key: bytes | None = None) -> BundleReport:
     phases: list[tuple[str, Callable[[], object]]] = [
         ("engine", lambda: _check_engine(bundle, report)),
         ("chain", lambda: hashes.update(_check_chain(bundle, key, report))),
+        ("anchor", lambda: _check_anchors(bundle, anchors, hashes, report)),
         ("plans", lambda: _check_plans(bundle, report)),
         ("statement", lambda: _check_statement(bundle, hashes, report)),
     ]
@@ -558,6 +562,54 @@ def _recompute(
         ),
     )
     return hashes
+
+
+def _check_anchors(
+    bundle: AuditBundle, anchors: Sequence[Anchor], hashes: dict[int, str], report: BundleReport
+) -> None:
+    """Each anchor is a link the segment recomputes (or the link it starts
+    from): the events up to it are the ledger's as published, where the head
+    alone proves only that the file agrees with itself."""
+    for anchor in anchors:
+        part = f"anchor {anchor.position}"
+        if not hashes:
+            report.add(part, ok=None, detail="NOT CHECKED: the chain's links were not recomputed")
+            continue
+        first, head = min(hashes), bundle.chain.head.position
+        if anchor.position == first - 1:
+            found: str | None = bundle.chain.previous_hash
+        elif first <= anchor.position <= head:
+            found = hashes.get(anchor.position)
+        else:
+            report.add(
+                part,
+                ok=None,
+                detail=(
+                    f"NOT CHECKED: outside the bundle's segment (positions {first - 1} to "
+                    f"{head}); a bundle made at or after position {anchor.position}, or "
+                    "`verify --anchor` on the ledger, can check it"
+                ),
+            )
+            continue
+        if found is None:
+            report.add(part, ok=False, detail=f"the segment has no event at {anchor.position}")
+        elif hmac.compare_digest(found, anchor.hash):
+            report.add(
+                part,
+                ok=True,
+                detail=f"the links recompute to the anchor's hash at {anchor.position}: the "
+                "events up to it are those of the chain it was published from",
+            )
+        else:
+            report.add(
+                part,
+                ok=False,
+                detail=(
+                    f"the links recompute to {found} at {anchor.position}, not the anchor's "
+                    f"{anchor.hash}: the bundle's events up to it are not those of the chain "
+                    "the anchor was published from"
+                ),
+            )
 
 
 # -- plans ------------------------------------------------------------------------

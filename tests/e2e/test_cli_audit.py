@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -13,16 +14,23 @@ from ledger.events import canonical_json
 from tests.builders import invoke_cli, process_env, run_cli
 
 
+def _demo_bundle(folder: Path, rep: str, period: str, out: str) -> subprocess.CompletedProcess[str]:
+    """`demo` into ``folder``/demo.db, then `audit bundle` of ``rep`` and
+    ``period`` to ``out`` there; the bundle command's result."""
+    assert run_cli("demo", "--db", "sqlite:///demo.db", cwd=folder).returncode == 0
+    made = run_cli(
+        "audit", "bundle", "--rep", rep, "--period", period, "--out", out,
+        "--db", "sqlite:///demo.db", cwd=folder,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    return made
+
+
 class TestAuditCommands:
     def test_bundle_then_check_then_an_edit_is_named(self, tmp_path: Path) -> None:
         """The bundle checks offline (the database removed first); an edited
         statement makes the check exit 1 naming it."""
-        assert run_cli("demo", "--db", "sqlite:///demo.db", cwd=tmp_path).returncode == 0
-        made = run_cli(
-            "audit", "bundle", "--rep", "rep-li", "--period", "2026-Q3", "--out", "li.json",
-            "--db", "sqlite:///demo.db", cwd=tmp_path,
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
+        made = _demo_bundle(tmp_path, "rep-li", "2026-Q3", "li.json")
         assert "wrote li.json" in made.stdout
         (tmp_path / "demo.db").unlink()  # offline: no database at all
 
@@ -91,6 +99,26 @@ class TestAuditCommands:
         )
         assert with_option.returncode == 0, with_option.stderr
 
+    def test_an_anchor_is_checked_and_a_bad_one_named(self, tmp_path: Path) -> None:
+        """--anchor POSITION:HASH: the bundle's own head matches, another hash at
+        that position is a mismatch naming the anchor, a malformed one is one
+        line and exit 2."""
+        _demo_bundle(tmp_path, "rep-chen", "2026-Q4", "c.json")
+        head = orjson.loads((tmp_path / "c.json").read_bytes())["chain"]["head"]
+        anchor = f"{head['position']}:{head['hash']}"
+        matched = run_cli("audit", "check", "c.json", "--anchor", anchor, cwd=tmp_path)
+        assert matched.returncode == 0, matched.stdout + matched.stderr
+        assert f"they pass through the anchor {anchor}" in " ".join(matched.stdout.split())
+        other = f"{head['position']}:{'0' * 64}"
+        mismatched = run_cli("audit", "check", "c.json", "--anchor", other, cwd=tmp_path)
+        assert mismatched.returncode == 1
+        assert f"mismatch: anchor {head['position']}: the links recompute to" in (mismatched.stderr)
+        malformed = run_cli("audit", "check", "c.json", "--anchor", "12", cwd=tmp_path)
+        assert malformed.returncode == 2
+        assert malformed.stderr.strip().splitlines() == [
+            "error: --anchor: an anchor is POSITION:HASH, e.g. 1234:9f86d0…, got '12'"
+        ]
+
     def test_a_gzip_bomb_is_one_line_and_exit_1(self, tmp_path: Path) -> None:
         """A few KB inflating to tens of MB: refused before it is parsed, one
         line naming the file, no traceback."""
@@ -108,7 +136,7 @@ class TestAuditCommands:
         """Out of memory while reading or checking: the file and its size, not a
         MemoryError's traceback."""
 
-        def exhausted(raw: bytes, *, key: bytes | None = None) -> None:
+        def exhausted(raw: bytes, **_: object) -> None:
             raise MemoryError
 
         monkeypatch.setattr("cli.check_bundle", exhausted)
@@ -118,4 +146,4 @@ class TestAuditCommands:
         assert "big.json (1,000 bytes) is too large to check in this process's memory" in (
             result.output
         )
-        assert not isinstance(result.exception, MemoryError)
+        assert isinstance(result.exception, SystemExit)

@@ -4,6 +4,7 @@ offline, every edited byte caught and named, nothing of another rep inside."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import subprocess
@@ -21,8 +22,9 @@ from hypothesis import strategies as st
 
 from demo import QUARTER, run_demo
 from ledger.application import Ledger
+from ledger.chain import GENESIS, Anchor, ChainHasher, event_digest
 from ledger.chain_guard import log_rows
-from ledger.domain import type_of_topic
+from ledger.domain import event_topic, type_of_topic
 from ledger.events import canonical_json
 from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
@@ -315,6 +317,100 @@ class TestEditsAreCaught:
                 other = byte ^ 0x20
             edited = raw[:index] + bytes([other]) + raw[index + 1 :]
             assert check_bundle(edited).exit_code == 1, (index, raw[index - 20 : index + 20])
+
+
+def _relinked(doc: dict[str, Any], key: bytes | None = None) -> bytes:
+    """``doc`` with every link recomputed (links 2) after an edit, its head and
+    its statement's moved to match — what anyone holding the bundle can do on
+    a plain chain, and only the key holder on a keyed one."""
+    hasher = ChainHasher(key, links=2)
+    digests = {int(link[0]): (str(link[1]), str(link[2])) for link in doc["links"]}
+    for e in doc["events"]:
+        content = e.get("content_sha256") or hashlib.sha256(e["state"].encode()).hexdigest()
+        digest = event_digest(
+            e["event_id"], e["stream"], e["version"], event_topic(e["type"]), content
+        )
+        digests[e["position"]] = (e["recorded_at"], digest)
+    previous, hashes = doc["chain"]["previous_hash"], {}
+    for position in sorted(digests):
+        recorded_at, digest = digests[position]
+        previous = hasher.link_hash_of_digest(
+            previous, position=position, recorded_at=recorded_at, digest=digest
+        )
+        hashes[position] = previous
+    for e in doc["events"]:
+        e["hash"] = hashes[e["position"]]
+    doc["chain"]["head"]["hash"] = doc["statement"]["chain_head"]["hash"] = previous
+    return canonical_json(doc)
+
+
+def _rewritten_after_the_run(raw: bytes, key: bytes | None = None) -> tuple[bytes, int]:
+    """The bundle with the actor of its last event after the payout run (one the
+    statement does not show) rewritten and every link recomputed; the
+    position rewritten."""
+    doc = orjson.loads(raw)
+    run = _event(doc, "PayoutCalculated")
+    later = [e for e in doc["events"] if e["position"] > run["position"] and "state" in e]
+    target = later[-1]
+    actor = re.search(r'"actor":"[^"]+"', target["state"])
+    assert actor is not None
+    target["state"] = target["state"].replace(actor.group(), '"actor":"mallory"')
+    return _relinked(doc, key), int(target["position"])
+
+
+def _anchor(raw: bytes, position: int) -> Anchor:
+    """The genuine link at ``position`` of a bundle's disclosed events (or its head)."""
+    doc = orjson.loads(raw)
+    if position == doc["chain"]["head"]["position"]:
+        return Anchor(position, doc["chain"]["head"]["hash"])
+    return Anchor(position, next(e["hash"] for e in doc["events"] if e["position"] == position))
+
+
+class TestWhatEachModeDetects:
+    """The README's table for `audit check`: a rewrite whose links are all
+    recomputed agrees with itself; an anchor (a head published earlier)
+    catches it at or before the anchor, the chain key catches it anywhere."""
+
+    def test_a_relinked_rewrite_passes_alone_and_fails_against_an_anchor(
+        self, demo_bundles: Bundles
+    ) -> None:
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        forged, position = _rewritten_after_the_run(raw)
+        genuine_head = _anchor(raw, orjson.loads(raw)["chain"]["head"]["position"])
+        run_link = _anchor(raw, _event(orjson.loads(raw), "PayoutCalculated")["position"])
+        assert check_bundle(raw, anchors=[genuine_head, run_link]).exit_code == 0
+        alone = check_bundle(forged)
+        assert alone.exit_code == 0  # plain links anyone can recompute prove nothing alone
+        assert alone.head != f"{genuine_head.position}:{genuine_head.hash}"
+        caught = check_bundle(forged, anchors=[genuine_head])
+        assert caught.exit_code == 1
+        assert _mismatched(caught) == [f"anchor {genuine_head.position}"]
+        assert "not those of the chain the anchor was published from" in (
+            caught.mismatches[0].detail
+        )
+        assert run_link.position < position  # an anchor proves the events up to it only
+        assert check_bundle(forged, anchors=[run_link]).exit_code == 0
+
+    def test_an_anchor_outside_the_segment_is_not_checked(self, demo_bundles: Bundles) -> None:
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        head = orjson.loads(raw)["chain"]["head"]["position"]
+        report = check_bundle(raw, anchors=[Anchor(head + 1, "a" * 64), Anchor(0, GENESIS)])
+        assert report.exit_code == 2
+        assert [f.part for f in report.unchecked] == [f"anchor {head + 1}"]
+        assert "outside the bundle's segment" in report.unchecked[0].detail
+        assert any(f.part == "anchor 0" and f.ok for f in report.findings)
+
+    def test_a_keyed_chain_catches_a_relink_without_the_key(self, tmp_path: Path) -> None:
+        key = b"k-0123456789abcdef"
+        ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", chain_key=key.decode())
+        run_demo(ledger)
+        raw = Reports(ledger).audit_bundle("rep-li", "2026-Q4")
+        ledger.close()
+        guessed, _ = _rewritten_after_the_run(raw, key=b"a-guess-at-the-key")
+        report = check_bundle(guessed, key=key)
+        assert report.exit_code == 1
+        assert "chain" in _mismatched(report)
+        assert check_bundle(guessed).exit_code == 2  # without the key: not checked
 
 
 def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
