@@ -238,6 +238,20 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str | Callable[[dict[st
         lambda d: d["events"].insert(1, d["events"].pop(2)),
         "statement",
     ),
+    "an event left out": (
+        lambda d: d["events"].remove(_event(d, "KpiScored")),
+        # the next disclosed event is where the chain stops adding up
+        lambda d: _named(
+            min(
+                (e for e in d["events"] if e["position"] > _event(d, "KpiScored")["position"]),
+                key=_at,
+            )
+        ),
+    ),
+    "an event added at a taken position": (
+        lambda d: d["events"].append({**_event(d, "KpiScored"), "position": d["links"][0][0]}),
+        "chain",
+    ),
     "the hash before the segment": (
         lambda d: d["chain"].update(previous_hash=_flip_hex(d["chain"]["previous_hash"])),
         "chain",
@@ -411,6 +425,14 @@ class TestWhatEachModeDetects:
         assert report.exit_code == 1
         assert "chain" in _mismatched(report)
         assert check_bundle(guessed).exit_code == 2  # without the key: not checked
+        doc = orjson.loads(raw)
+        appended = {**_event(doc, "KpiScored"), "position": doc["chain"]["head"]["position"] + 1}
+        doc["events"].append(appended)
+        doc["chain"]["head"]["position"] = doc["statement"]["chain_head"]["position"] = appended[
+            "position"
+        ]
+        forged_append = check_bundle(_relinked(doc, key=b"a-guess-at-the-key"), key=key)
+        assert "chain" in _mismatched(forged_append)
 
 
 def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
