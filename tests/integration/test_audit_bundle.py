@@ -29,7 +29,7 @@ from ledger.events import canonical_json
 from policies.plan import load_plan
 from projections.audit_check import BundleReport, check_bundle
 from projections.service import Reports
-from tests.builders import enrol, jsonl, line, stored_record
+from tests.builders import enrol, jsonl, line, pay_period, stored_record
 from tests.builders import sale as sale_line
 from tests.unit.shapes import plan_toml
 
@@ -39,6 +39,9 @@ BUNDLED = [("rep-li", "2026-Q3"), ("rep-li", "2026-Q4"), ("rep-chen", "2026-Q3")
 PERIODS = ["2026-Q3", "2026-Q4"]
 # The demo's bundles by (rep, period): every rep's, for each of PERIODS.
 Bundles = dict[tuple[str, str], bytes]
+
+
+_OVERRIDES = "[override]\nrates = [0.02, 0.01]\n"
 
 
 def _mismatched(report: BundleReport) -> list[str]:
@@ -85,6 +88,68 @@ class TestChecksOffline:
             paid["statement"]["paid"]["run_id"]
         ]
 
+    def test_collection_fx_overrides_and_a_corrected_period_check_against_an_anchor(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """Pay on collection, a USD sale converted, a manager's overrides, a
+        transfer, a paid quarter corrected by a later cancellation: every
+        bundle of the rep, their report and both managers checks offline, and
+        passes through the paid run's own link (the payroll export's head)."""
+        ledger = make_ledger()
+        plan = plan_toml(commission='basis = "collection"\n', tail=_OVERRIDES)
+        ledger.publish_plan(load_plan(plan, "toml"), actor="admin")
+        ledger.import_lines(
+            jsonl(
+                enrol("m1"), enrol("m2"), enrol("x", manager_id="m1"), enrol("y", manager_id="m1")
+            ),
+            actor="hr-sync",
+        )
+        at = "2026-07-01T00:00:00+08:00"
+        rate = line("FxRateSet", at=at, actor="fin-amy", base="USD", quote="CNY", rate="7.1")
+        ledger.import_lines(jsonl(rate), actor="fin-amy")
+        moved = {"occurred_at": "2026-09-01T00:00:00+08:00", "team": "south"}
+        usd = line("SaleRecorded", sale_id="S-2", rep_id="x", amount="10000.00", currency="USD")
+        ledger.import_lines(
+            jsonl(
+                sale_line("S-1", "x", "50000.00"),
+                {**usd, "occurred_at": "2026-07-20T10:00:00+08:00"},
+                sale_line("S-3", "y", "40000.00"),
+                *(
+                    line(
+                        "PaymentReceived",
+                        at=f"2026-08-0{n}T10:00:00+08:00",
+                        payment_id=f"P-{n}",
+                        sale_id=f"S-{n}",
+                        amount=amount,
+                    )
+                    for n, amount in ((1, "20000.00"), (2, "10000.00"), (3, "40000.00"))
+                ),
+                {**line("RepTransferred", rep_id="x", manager_id="m2"), **moved},
+                sale_line("S-4", "x", "7777.00", at="2026-09-05T10:00:00+08:00"),
+            ),
+            actor="crm-sync",
+        )
+        run_id = pay_period(Reports(ledger), "2026-Q3")
+        cancel = line("SaleCancelled", at="2026-09-20T10:00:00+08:00", sale_id="S-2", reason="x")
+        later = sale_line("S-5", "x", at="2026-10-05T10:00:00+08:00")
+        ledger.import_lines(jsonl(cancel, later), actor="crm-sync")
+        reports = Reports(ledger)
+        q4 = reports.statement("x", "2026-Q4")
+        assert "correction" in {line["kind"] for line in q4["lines"]}
+        for rep in ("x", "y", "m1", "m2"):
+            for period in PERIODS:
+                raw = reports.audit_bundle(rep, period)
+                doc = orjson.loads(raw)
+                run = _event(doc, "PayoutCalculated")
+                assert run["run_id"] == run_id
+                exported = Anchor(run["position"], run["hash"])
+                report = check_bundle(raw, anchors=[exported])
+                assert report.exit_code == 0, (rep, period, report.to_dict())
+        forged, _ = _rewritten_after_the_run(reports.audit_bundle("x", "2026-Q4"))
+        head = orjson.loads(reports.audit_bundle("x", "2026-Q4"))["chain"]["head"]
+        caught = check_bundle(forged, anchors=[Anchor(head["position"], head["hash"])])
+        assert _mismatched(caught) == [f"anchor {head['position']}"]
+
     def test_the_same_ledger_gives_the_same_bytes(self, tmp_path: Path) -> None:
         ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
         run_demo(ledger)
@@ -127,7 +192,7 @@ class TestChecksOffline:
         """x names m as manager before m is enrolled (on an override plan): m's
         statement rests on x's enrolment, which the bundle left out — so its
         check failed on events the ledger accepted."""
-        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        plan = load_plan(plan_toml(tail=_OVERRIDES), "toml")
         ledger.publish_plan(plan, actor="admin")
         ledger.import_lines(
             jsonl(enrol("x", manager_id="m"), enrol("m"), sale_line("S1", "x", "10000.00")),
@@ -540,7 +605,7 @@ class TestPrivacy:
         x's alone: none of m's pay rests on them. The replay index listed them
         for m as well, so m's bundle (and `GET /events` with m's token) held
         them whole, even those recorded after x had moved to another manager."""
-        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        plan = load_plan(plan_toml(tail=_OVERRIDES), "toml")
         ledger.publish_plan(plan, actor="admin")
 
         def by_m(type_: str, **fields: str) -> dict[str, Any]:
@@ -580,7 +645,7 @@ class TestPrivacy:
         replay index lists every sale of x's for m (a transfer recorded later
         could move a sale onto m's watch), and m's bundle held it whole, amount
         and customer. It is a bare link now; the bundle still checks."""
-        plan = load_plan(plan_toml(tail="[override]\nrates = [0.02, 0.01]\n"), "toml")
+        plan = load_plan(plan_toml(tail=_OVERRIDES), "toml")
         ledger.publish_plan(plan, actor="admin")
         ledger.import_lines(
             jsonl(
