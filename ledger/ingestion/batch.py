@@ -20,7 +20,7 @@ from ledger.backends.base import AppendSession
 from ledger.chain import ChainLink
 from ledger.errors import BatchRejectedError, LedgerError, LineError, StoreUnavailableError
 from ledger.results import RecordResult, outcomes_of, warnings_of
-from ledger.writes import HandOff, Input, NaturalKey, StagedInput, Staging, ids_touched
+from ledger.writes import HandOff, Input, NaturalKey, StagedInput, Staging
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -176,7 +176,8 @@ def _stage_group(
     while True:
         staging = ledger.staging(session)
         live = [i for i in range(len(requests)) if i not in failed]
-        staging.prefetch(ids_touched(item for i in live for item in requests[i]))
+        # every key looked up, and the enrolments' claimed forms in one query
+        staging.load_for(item for i in live for item in requests[i])
         staged, failure = _stage_requests(staging, requests, failed)
         if failure is None:
             return staged

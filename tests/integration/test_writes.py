@@ -315,18 +315,25 @@ class TestTheStoreIsTheSpellingRuleSource:
         """An import's enrolments look their forms up together, once (the rule
         then reads what was looked up), not once an enrolment."""
         seeded(ledger)
-        with ledger.chain.append_session() as session:
-            kind = type(session)
-        asked: list[list[str]] = []
-        select = kind.select_rep_keys
-
-        def counted(self: Any, keys: Any) -> dict[str, str]:
-            asked.append(list(keys))
-            return select(self, keys)
-
-        monkeypatch.setattr(kind, "select_rep_keys", counted)
+        asked = _claims_asked(ledger, monkeypatch)
         reps = ("Lead-He", "r1", "R2", "r3")
         assert ledger.import_lines(jsonl(*(enrol(r) for r in reps)), actor="hr").stored == 4
+        assert asked == [["lead-he", "r1", "r2", "r3"]]
+
+    def test_a_group_staged_again_under_the_lock_reads_the_claims_in_one_query(
+        self, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A group of enrolments staged outside the lock, then staged again
+        under it (another process appended meanwhile), looks their forms up
+        together under the lock, once, not once an enrolment."""
+        here, there = seeded(make_ledger()), make_ledger()
+        reps = ("Lead-He", "r1", "R2", "r3")
+        prepared = here.prepare_group([[Input.of(_enrolment(r), "hr")] for r in reps], None)
+        there.import_lines(jsonl(enrol("r0")), actor="hr")  # the head moved: staged again
+        asked = _claims_asked(here, monkeypatch)
+        committed = here.commit_group(prepared)
+        assert [isinstance(r, RecordResult) for r in committed.results] == [True] * 4
+        assert committed.warm is None  # not as staged: the rules ran under the lock
         assert asked == [["lead-he", "r1", "r2", "r3"]]
 
     def test_a_store_of_an_earlier_version_is_indexed_when_opened(
@@ -362,6 +369,22 @@ class TestTheStoreIsTheSpellingRuleSource:
 
 def _enrolment(rep_id: str) -> ev.EventIn:
     return EVENT_ADAPTER.validate_python(enrol(rep_id))
+
+
+def _claims_asked(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each look-up of claimed forms under the lock (an append session's
+    `select_rep_keys`) from now on, with the keys it asked, in order."""
+    with ledger.chain.append_session() as session:
+        kind = type(session)
+    asked: list[list[str]] = []
+    select = kind.select_rep_keys
+
+    def counted(self: Any, keys: Any) -> dict[str, str]:
+        asked.append(list(keys))
+        return select(self, keys)
+
+    monkeypatch.setattr(kind, "select_rep_keys", counted)
+    return asked
 
 
 def _refusal(write: Callable[[], object]) -> tuple[str | None, str]:
