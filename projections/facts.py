@@ -316,6 +316,9 @@ class LedgerFacts:
     _override_plans: set[str] = field(default_factory=set, repr=False)  # plan ids
     # SPEC §3.1 pay on collection: payments by the reps their sales credit
     payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
+    # plan id -> the reps who ever followed it (their assignments'): whom a rate
+    # converting between two plans' currencies reaches (`_released_across`)
+    _followers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set), repr=False)
     # payments whose sale these facts do not hold (a windowed replay that did not
     # read the sale's booking period): a statement that needs one must not use them
     unplaced_payments: list[EventRecord] = field(default_factory=list)
@@ -493,6 +496,7 @@ class LedgerFacts:
 
     def _on_RepEnrolled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         rep_id = d["rep_id"]
+        self._followers[d["plan_id"]].add(rep_id)
         self.reps[rep_id] = RepInfo(
             rep_id,
             r,
@@ -555,22 +559,27 @@ class LedgerFacts:
         found: dict[str, date] = {}
         if not held_back or not paid_in:
             return found  # the common case: a glance at the plans
-        for rep_id, payments in self.payments_by_rep.items():
-            info = self.reps.get(rep_id)
-            if info is None:
-                continue
-            plan_ids = _plan_ids(info)
-            if plan_ids.isdisjoint(held_back) or plan_ids.isdisjoint(paid_in):
-                continue
+        for rep_id in self._following_both(held_back, paid_in):
             days = [
                 sale.occurred_at.date()
-                for p in payments
+                for p in self.payments_by_rep.get(rep_id, ())
                 if p.occurred_at >= rate.occurred_at
                 and (sale := self.sales.get(p.data["sale_id"])) is not None
             ]
             if days:
                 found[rep_id] = min(days)
         return found
+
+    def _following_both(self, some: set[str], others: set[str]) -> set[str]:
+        """The reps who followed one of the plans ``some`` and one of
+        ``others``, read from the side fewer reps followed (a rate a day for
+        each pair: never every rep of a plan the whole sales force follows)."""
+        sides = sorted(
+            ([self._followers.get(plan_id, set()) for plan_id in side] for side in (some, others)),
+            key=lambda followers: sum(map(len, followers)),
+        )
+        fewer, more = sides
+        return {rep for reps in fewer for rep in reps if any(rep in other for other in more)}
 
     def _plans_paying(self, currency: str, *, collection: bool = False) -> set[str]:
         """The plans paying in ``currency`` (``collection``: with a version
@@ -588,6 +597,7 @@ class LedgerFacts:
         info = self.reps.get(d["rep_id"])  # None: a manager's replay (see `_on_RepLeft`)
         if info is not None:
             info.assignments.append((r.occurred_at, r.position, d["plan_id"]))
+            self._followers[d["plan_id"]].add(d["rep_id"])
             # by event id too: what a paid period's causes weigh (`Calculator`)
             self.by_rep[d["rep_id"]]["assignments"].append(r.event_id)
         return {d["rep_id"]}
