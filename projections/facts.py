@@ -551,8 +551,11 @@ class LedgerFacts:
         one into a period paid under the other, converted at the rate; until
         the rate came it waited, and its sale's booking period counted it
         unreleased. Each such rep, with the earliest booking day of a sale
-        paid so. Empty on any store written since the rule (no rep's plans
-        pay on collection in two currencies)."""
+        paid so. Written since the rule, a store holds no such move; a rep
+        who moved the other way — from a plan paying in the quote to one
+        paying on collection in the base, which the rule lets in (what they
+        booked before was paid on booking) — is found too, and reached back
+        to more than need be: none of their payments waits for a rate."""
         base, quote = rate.data["base"], rate.data["quote"]
         held_back = self._plans_paying(base, collection=True)
         paid_in = self._plans_paying(quote)
