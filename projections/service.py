@@ -568,8 +568,10 @@ class Reports:
         are when it tells them all.
 
         ``reader`` (the reader's judge, or None for one who reads every later
-        event and every period of the rep) is asked only of a body that has
-        any: an open statement, and any statement read by the rep, finance or
+        event and every period of the rep) is asked only of a body that names
+        a later event or the period a correction went to (a paid statement's
+        correction may name no event: one the code's own change made): an
+        open statement, and any statement read by the rep, finance or
         their manager today, keeps the stored bytes, undecoded, and so its
         ETag. The body that withholds some is another, and so is its tag
         (``api.caching``: the tag is of the bytes answered)."""
