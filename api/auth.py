@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import cache
 from typing import Final
 
 from api.tokens import Principal
@@ -325,6 +326,7 @@ def paid_reader(principal: Principal, rep_id: str, reports: Reports) -> PaidRead
     if events is None:
         return None
 
+    @cache  # once a period: every later event whose correction went there asks
     def period(text: str) -> bool:
         try:
             check_rep_scope(principal, rep_id, reports, period=text)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from api import auth
 from ledger.application import Ledger
 from projections.service import Reports
 from tests.api.test_dated_transfers_http import Served, serving
@@ -165,3 +166,23 @@ def test_a_former_manager_of_every_later_event_sees_paid_and_now_but_not_where(
         assert "700.00" in page
         assert "2026-Q4" not in page
         assert "2026-Q4" in served.page("/app/reps/r1/statements/2026-Q3", "zhao").text
+
+
+def test_each_period_a_correction_went_to_is_judged_once_for_a_reader(
+    moved: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether lead-he reads 2026-Q4 (where Q3's correction, and the late sale
+    named to them, went) is asked once a request — each ask reads the
+    directory — not once for ``correction_to`` and again for each later
+    event's ``correction_in``."""
+    asked: list[str | None] = []
+    judge = auth.check_rep_scope
+
+    def counted(*args: Any, **options: Any) -> None:
+        asked.append(options.get("period"))
+        judge(*args, **options)
+
+    monkeypatch.setattr(auth, "check_rep_scope", counted)
+    answer = moved.get(Q3, "he").json()
+    assert answer["correction_to"] is None
+    assert asked.count("2026-Q4") == 1
