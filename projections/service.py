@@ -575,10 +575,13 @@ class Reports:
         their manager today, keeps the stored bytes, undecoded, and so its
         ETag. The body that withholds some is another, and so is its tag
         (``api.caching``: the tag is of the bytes answered)."""
-        if _CORRECTION_TO not in body and (
-            _LATER_EVENTS not in body
+        if _LATER_EVENTS not in body:  # open: one look through it (megabytes, some)
+            return body
+        if (
             # a paid statement with none: `"later_events":[]` (compact JSON)
-            or (body.count(_LATER_EVENTS) == 1 and _LATER_EVENTS + b":[]" in body)
+            body.count(_LATER_EVENTS) == 1
+            and _LATER_EVENTS + b":[]" in body
+            and _CORRECTION_TO not in body  # only a paid statement's names one
         ):
             return body
         judge = reader()

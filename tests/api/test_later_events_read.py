@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from api import auth
@@ -186,3 +187,25 @@ def test_each_period_a_correction_went_to_is_judged_once_for_a_reader(
     answer = moved.get(Q3, "he").json()
     assert answer["correction_to"] is None
     assert asked.count("2026-Q4") == 1
+
+
+def test_an_open_statement_is_served_after_one_look_through_it(ledger: Ledger) -> None:
+    """An open statement names neither later events nor where a correction
+    went: its bytes, served as stored, are looked through once — for
+    ``later_events``, in every view of a paid statement — not once more for
+    ``correction_to``, in none but a paid one's (a statement of many sales is
+    megabytes, served on the event loop)."""
+    seeded(ledger, "r1")
+    ledger.import_lines(jsonl(sale("S1", "r1", "10000.00")), actor="crm-sync")
+    reports = Reports(ledger)
+    reports.catch_up()
+    looked: list[bytes] = []
+
+    class Looked(bytes):
+        def __contains__(self, part: Any) -> bool:
+            looked.append(bytes(part))
+            return super().__contains__(part)
+
+    body = Looked(orjson.dumps(reports.statement("r1", "2026-Q3")))
+    assert reports.later_events_withheld(body, lambda: pytest.fail("no reader asked")) is body
+    assert looked == [b'"later_events"']
