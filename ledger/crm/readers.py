@@ -34,7 +34,8 @@ into a row that holds text (the header read by its first row) is refused. Which 
 sheets is the workbook's own word (its relationships), wherever they lie in
 the zip; without ``sheet``, the first sheet a user sees (hidden ones aside).
 A sheet whose rows are out of order or repeated (which openpyxl, as other
-readers, skips unsaid) is refused, and so is one found damaged as its rows
+readers, skips unsaid), or that holds a cell twice (two ``<c r="C2">``: the
+reader keeps the last), is refused, and so is one found damaged as its rows
 are read (`_DAMAGED`), naming the row. Rows under the header are read as far
 right as its last name (a cell far right in every row cost a minute a few
 thousand rows), and a sheet larger than any sheet or export (`_MAX_ROWS`,
@@ -745,6 +746,17 @@ def _unreadable_cells(
 
 _TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell|sheetFormatPr|col)(?=[\s/>])([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+# The column of each cell (``<c r="C2">``: ``C``; b"" for a cell without a
+# reference): a reader places a cell by its column only, its row number aside.
+_CELL_COLUMN = re.compile(rb"""<(?:[\w.-]+:)?c(?=[\s/>])(?:[^>]*?\sr\s*=\s*["']([A-Za-z]*))?""")
+# The same, of XML whose every cell is written ``<c r="...`` (as spreadsheet
+# applications and libraries write them): a tenth of the time. A cell written
+# otherwise (a reference not first, none, a namespace prefix) is found by
+# `_OTHER_CELL` (or `_PREFIXED_CELL`, whatever its prefix; or a text holding
+# ":c "): its XML read by `_CELL_COLUMN`.
+_PLAIN_CELL_COLUMN = re.compile(rb'<c r="([A-Za-z]*)')
+_OTHER_CELL = re.compile(rb'<c(?! r=")[\s/>]')
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
 
 
 class _Marks:
@@ -778,6 +790,12 @@ class _Marks:
         self._carry = b""  # from the last "<" of the blocks before: a tag cut short
         self._zero_height = False  # rows are hidden unless given a height
         self._named_above: dict[int, str] = {}  # header cells merged down from above
+        # the columns (letters) of the cells of the row read (`_cells`), and the last's
+        self._columns: set[bytes] = set()
+        self._column = b""
+        self._cell_column = _CELL_COLUMN  # how they are found in the XML fed
+        # the first cell in a column its row holds already: its row, its reference
+        self.twice: tuple[int, str] | None = None
 
     def above_header(self, number: int, texts: tuple[str, ...], header_row: int) -> None:
         """Keep the value of each merged range that starts in row ``number``,
@@ -820,9 +838,14 @@ class _Marks:
         data = self._carry + block
         cut = data.rfind(b"<") if block else len(data)
         cut = max(cut, 0)
+        cells = 0  # where the cells not read yet start
+        plain = not (_OTHER_CELL.search(data, 0, cut) or _PREFIXED_CELL.search(data, 0, cut))
+        self._cell_column = _PLAIN_CELL_COLUMN if plain else _CELL_COLUMN
         for tag in _TAG.finditer(data, 0, cut):
             attributes = dict(_ATTRIBUTE.findall(tag[2]))
             if tag[1] == b"row":
+                self._cells(data, cells, tag.start())
+                self._columns, self._column, cells = set(), b"", tag.end()
                 number = attributes.get(b"r", b"")
                 given = int(number) if number.isdigit() else self._row + 1
                 if given <= self._row and self.disorder is None:
@@ -845,7 +868,44 @@ class _Marks:
                 low_col, low_row, high_col, high_row = range_boundaries(ref.decode("ascii"))
                 if low_col and low_row and high_col and high_row:
                     self.merged.append((low_col, low_row, high_col, high_row))
+        self._cells(data, cells, cut)
         self._carry = data[cut:]
+
+    def _cells(self, data: bytes, start: int, end: int) -> None:
+        """Note the first cell of the row read (``data[start:end]`` holds
+        cells of it) in a column the row holds already (`twice`). A reader
+        places a cell by its reference's column (its row number aside), one
+        without a reference in the column after the cell before it, and
+        keeps the last cell of a column: two cells ``C2`` holding 100 and 900
+        read as 900. The columns are found and compared a row at a time: a
+        loop over every cell, or a general pattern finding them, doubled the
+        time of this scan of a large sheet."""
+        found = self._cell_column.findall(data, start, end)
+        if not found or self.twice is not None:
+            return
+        unique = set(found)
+        if len(unique) == len(found) and b"" not in unique and self._columns.isdisjoint(unique):
+            self._columns |= unique
+            self._column = found[-1]
+            return
+        for letters in found:  # rare: a cell without a reference, or twice
+            column = letters or self._next_column()
+            if column in self._columns:
+                self.twice = (self._row, f"{column.decode('ascii', 'replace')}{self._row}")
+                return
+            self._columns.add(column)
+            self._column = column
+
+    def _next_column(self) -> bytes:
+        """The column of a cell without a reference: the one after the cell
+        before it in its row (the first, the first cell of a row)."""
+        from openpyxl.utils.cell import (  # noqa: PLC0415 - as above
+            column_index_from_string,
+            get_column_letter,
+        )
+
+        after = column_index_from_string(self._column.decode()) if self._column else 0
+        return get_column_letter(min(after + 1, 16_384)).encode()
 
     def _col(self, attributes: dict[bytes, bytes]) -> None:
         """A ``<col min max>`` range: whether it hides its columns, its width."""
@@ -862,7 +922,8 @@ class _Marks:
 
     def in_order(self, file: str, sheet: str) -> None:
         """Refuse a sheet numbering a row past `_MAX_ROWS` (`beyond`: openpyxl
-        reads every row up to it, written or not), or whose rows are out of
+        reads every row up to it, written or not), holding a cell twice
+        (`twice`: the reader keeps the last), or whose rows are out of
         order (`disorder`): openpyxl,
         as other readers, skips a row numbered at or before the row before
         it, so its data was left out unsaid (a row numbered 3 written before
@@ -873,6 +934,14 @@ class _Marks:
                 f"{_MAX_ROWS:,} rows a sheet holds (the reader would read every row up to "
                 "it, hours of empty rows); open it in Excel or LibreOffice and save it, "
                 "then import it again; nothing was stored"
+            )
+        if self.twice is not None:
+            row, cell = self.twice
+            raise ReadError(
+                f"{file}: its sheet {sheet!r} holds cell {cell} twice (two cells of row {row} "
+                "in one column): a spreadsheet application writes a cell once, and a reader "
+                "keeps the last of the two values, unsaid; open it in Excel or LibreOffice "
+                "and save it, then import it again; nothing was stored"
             )
         if self.disorder is None:
             return

@@ -949,6 +949,37 @@ class TestXlsxBombs:
         assert str(caught.value).startswith("rows.xlsx: the rows of its sheet 'Sheet' are not")
         assert named in str(caught.value)
 
+    @pytest.mark.parametrize(
+        ("cell", "before"),
+        [
+            ('<c r="C2" t="n"><v>900</v></c>', b"</row>"),
+            ('<c r="C5" t="n"><v>900</v></c>', b"</row>"),
+            ('<c t="n"><v>900</v></c>', b'<c r="C2"'),
+        ],
+        ids=["same-reference", "other-row-same-column", "unreferenced-after"],
+    )
+    def test_a_cell_written_twice_in_a_row_is_refused_not_overwritten(
+        self, tmp_path: Path, cell: str, before: bytes
+    ) -> None:
+        """Two cells of one row in one column (both ``<c r="C2">``; one
+        numbered for another row, which the reader takes by its column only;
+        one without a reference, taking the column after the one before it,
+        before C2):
+        the reader kept the last, so a sheet holding 100 and 900 for a sale
+        stored 900, saying nothing. Now refused, naming the cell."""
+        path, book = _book(tmp_path, TestXlsxLayout.S1, TestXlsxLayout.S2)
+
+        def twice(data: bytes) -> bytes:
+            at = data.index(before, data.index(b'<row r="2"'))
+            return data[:at] + cell.encode() + data[at:]
+
+        edited = with_sheets_edited(_save(path, book), tmp_path / "twice.xlsx", twice)
+        with pytest.raises(ReadError) as caught:
+            prepare(edited, load_mapping(BASE))
+        said = str(caught.value)
+        assert said.startswith("twice.xlsx: its sheet 'Sheet' holds cell C2 twice (two cells of")
+        assert "nothing was stored" in said
+
     def test_rows_are_read_as_wide_as_the_header_names(self, tmp_path: Path) -> None:
         """A cell written at XFD in every row made each row 16,384 cells wide:
         a 500 KiB workbook of 100,000 such rows took the importer over ten
