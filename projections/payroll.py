@@ -295,10 +295,11 @@ def _looked_up(table: Mapping[str, str], key: str, name: str, what: str) -> str:
 
 
 def to_csv(header: tuple[str, ...], rows: list[tuple[Cell, ...]]) -> str:
-    """CSV, ``\\n`` line ends; money as decimal text, text never a formula."""
+    """CSV, ``\\n`` line ends; money as decimal text, text never a formula —
+    a layout's header (an admin's words) neither, as the workbook's is not."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([_text(name) for name in header])
     for row in rows:
         writer.writerow([_text(v) for v in row])
     return buffer.getvalue()

@@ -6,6 +6,7 @@ pays, each rep's rows summing to its payable."""
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import re
 import zipfile
@@ -292,6 +293,25 @@ class TestWorkbooksAreXml:
         book = load_workbook(io.BytesIO(reports.export_file(run_id, "xlsx", layout)))
         header = [(c.value, c.data_type) for c in book.worksheets[0][1]]
         assert header == [("=Net", "s"), ("+/-", "s")]
+
+    def test_a_layout_header_is_never_a_formula_in_the_csv(self, paid: tuple[Reports, str]) -> None:
+        """The CSV's cells were guarded against spreadsheet formula injection
+        (OWASP "CSV injection"), its header not: a layout's column named
+        "=HYPERLINK(...)" (headers are written by admins, read by whoever
+        opens the file) was written raw, a formula in Excel. Each header
+        starting with ``=``, ``+``, ``-``, ``@``, a tab or a CR is written
+        as a cell is: quoted with a leading apostrophe, a CR as a line feed."""
+        reports, run_id = paid
+        given = ['=HYPERLINK("http://evil","pay")', "+Net", "-Net", "@Net", "\tNet", "\rNet"]
+        columns = [{"header": h, "text": "x"} for h in given[1:]]
+        columns.insert(0, {"header": given[0], "value": "amount"})
+        layout = LAYOUT.model_copy(
+            update={"columns": LAYOUT.model_validate({"columns": columns}).columns}
+        )
+        text = reports.export_file(run_id, "csv", layout).decode()
+        header = next(csv.reader(io.StringIO(text)))
+        assert header == ["'" + h.replace("\r", "\n") for h in given]
+        assert header[0] == '\'=HYPERLINK("http://evil","pay")'
 
 
 def _formats(data: bytes, column: str) -> dict[str, str]:
