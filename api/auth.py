@@ -23,7 +23,7 @@ from ledger.catalogue import (
     decider_roles,
     writers_by_role,
 )
-from ledger.errors import NotFoundError
+from ledger.errors import NotFoundError, shown_id
 from ledger.records import EventRecord
 from policies.periods import parse_period
 from projections.service import PaidReader, Reports
@@ -192,7 +192,7 @@ def check_rep_scope(
     reads: what a manager may record follows `manages` alone, never for
     themselves.
     """
-    hidden = NotFoundError(f"no rep {rep_id}", field="rep_id")
+    hidden = NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
     if principal.role == "rep":
         if principal.rep_id != rep_id:
             raise hidden

@@ -57,6 +57,7 @@ from ledger.errors import (
     InvalidInputError,
     LedgerError,
     NotFoundError,
+    shown_id,
 )
 from ledger.ingestion import batch, pipeline
 from ledger.ingestion.batch import CommittedGroup, PreparedGroup, Warm
@@ -584,10 +585,10 @@ class Ledger(Application[UUID]):
         """One event by its id; NotFoundError when there is none."""
         position = self.chain.position_of(event_id)
         if position is None:
-            raise NotFoundError(f"no event has id {event_id}", field="event_id")
+            raise NotFoundError(f"no event has id {shown_id(event_id)}", field="event_id")
         found = self.chain.select_log(position - 1, 1, position)
         if not found:
-            raise NotFoundError(f"no event has id {event_id}", field="event_id")
+            raise NotFoundError(f"no event has id {shown_id(event_id)}", field="event_id")
         return decode(found[0])
 
     def resolve_as_of(self, as_of: str | int | None, *, field: str = "as_of") -> int:

@@ -29,7 +29,44 @@ __all__ = [
     "TooLargeError",
     "Unit",
     "UnknownReferenceError",
+    "quoted_id",
+    "shown",
+    "shown_id",
+    "unknown_run",
 ]
+
+_ID_LONGEST = 128  # SPEC §2: an id has at most 128 characters
+_ID_KEPT = 64  # of a longer one (no id), what an error message quotes
+
+
+def shown(text: str, *, longest: int = 40, kept: int = 20) -> str:
+    """Text a user gave, as an error message may quote it: whole when it is at
+    most ``longest`` characters, else its first ``kept`` with an ellipsis and
+    its length — a message never echoes a 5,000-character path back whole."""
+    return text if len(text) <= longest else f"{text[:kept]}...({len(text)} characters)"
+
+
+def shown_id(value: str) -> str:
+    """A user-given id as an error message echoes it (`shown`): whole when it
+    can be an id (SPEC §2: at most 128 characters), else its first 64
+    characters, with an ellipsis and its length."""
+    return shown(value, longest=_ID_LONGEST, kept=_ID_KEPT)
+
+
+def quoted_id(value: str) -> str:
+    """A user-given id (a run's, a dispute's, an event's, a rep's, ...) as an
+    error message quotes it: ``'R-1'`` whole when it can be an id (SPEC §2:
+    at most 128 characters, so an id is never shown cut), else its first 64
+    characters quoted, with an ellipsis and its length (`shown`)."""
+    if len(value) <= _ID_LONGEST:
+        return repr(value)
+    return f"{value[:_ID_KEPT]!r}...({len(value)} characters)"
+
+
+def unknown_run(run_id: str) -> str:
+    """The one wording of a payout run id the ledger lacks (the CLI and the
+    API, recording against it or reading it)."""
+    return f"unknown payout run {quoted_id(run_id)}"
 
 
 class LedgerError(Exception):
@@ -182,10 +219,11 @@ class LineError:
     def describe(self, unit: Unit = "line") -> str:
         """``line 3, field amount: reason`` (a file's 1-based line), or ``item 2,
         ...`` (the 0-based index in an HTTP list), or without a place at all
-        (``None``: a command's own options, which are not lines of anything)."""
+        (``None``: a command's own options, which are not lines of anything:
+        ``amount: reason``, as any other error of a command says it)."""
         where = _place(self.line, unit)
         if self.field:
-            where = f"{where}, field {self.field}" if where else f"field {self.field}"
+            where = f"{where}, field {self.field}" if where else self.field
         return f"{where}: {self.reason}" if where else self.reason
 
 

@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from ledger.actors import normalise_actor
-from ledger.errors import BatchRejectedError, LineError
+from ledger.errors import BatchRejectedError, LineError, shown
 from policies.money import MAX_MONEY, canonical_money, check_money, decimal_places, has_places
 from policies.periods import FIRST_YEAR, LAST_YEAR, in_bounds, parse_period
 from policies.plan import Plan, plan_document
@@ -121,8 +121,7 @@ def _money(value: object) -> Decimal:
 
 def _shown(value: object) -> str:
     """An input as an error message may quote it: short, whatever it was."""
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"  # noqa: PLR2004
+    return shown(value if isinstance(value, str) else str(value))
 
 
 def _decimal_of(value: object, what: str) -> Decimal:

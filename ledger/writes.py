@@ -29,6 +29,7 @@ from ledger.errors import (
     LedgerError,
     LineError,
     UnknownReferenceError,
+    quoted_id,
 )
 from ledger.payout_claims import Claim
 from ledger.plan import PlanInfo
@@ -302,7 +303,7 @@ class Staging:
     def require(self, cls: type[A], key: str, *, field: str, what: str) -> A:
         found = self.get(cls, key)
         if found is None:
-            raise UnknownReferenceError(f"unknown {what} {key!r}", field=field)
+            raise UnknownReferenceError(f"unknown {what} {quoted_id(key)}", field=field)
         return found
 
     def load_for(self, items: Iterable[Input]) -> None:
@@ -679,7 +680,8 @@ def unknown_subject(subject_id: str) -> UnknownReferenceError:
     """A decision's subject that is not stored (the write rule's refusal, and
     the API's for a subject still being saved)."""
     return UnknownReferenceError(
-        f"no target, case, adjustment or payout run has id {subject_id!r}", field="subject_id"
+        f"no target, case, adjustment or payout run has id {quoted_id(subject_id)}",
+        field="subject_id",
     )
 
 

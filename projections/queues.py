@@ -24,7 +24,7 @@ from pydantic import Field
 
 from ledger.actors import same_actor
 from ledger.application import Ledger
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError, unknown_run
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from policies.periods import Period, parse_period
 from policies.rounding import CALC, cents_text
@@ -645,7 +645,7 @@ class WorkQueues:
         self.reports.fresh()
         row = self._runs().get(run_id)
         if row is None:
-            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+            raise NotFoundError(unknown_run(run_id), field="run_id")
         recorded = self.ledger.event(row.calculated_event_id)
         return RunDetail(
             **dict(row),

@@ -32,6 +32,8 @@ from ledger.errors import (
     NotFoundError,
     ReadModelsDamagedError,
     TamperedStatementError,
+    shown_id,
+    unknown_run,
 )
 from ledger.payout_claims import CALCULATED, PAID, Claim
 from ledger.payout_run import PayoutRun
@@ -1020,7 +1022,7 @@ class Reports:
         position = int(statement["chain_head"]["position"])
         positions = self._trail(rep_id, position)
         if not positions:
-            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
         positions = self._disclosed(rep_id, positions)
         first = min(positions)
         before = self.ledger.link_at(first - 1) if first > 1 else None
@@ -1104,7 +1106,7 @@ class Reports:
             return kept[1]
         rows = self.projector.store.rows("reps", rep_id)
         if not rows:
-            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
         row = DirectoryRow.model_validate(rows[0][2])
         if len(self._directory) >= _KEPT_REPS:
             self._directory.clear()
@@ -1236,7 +1238,7 @@ class Reports:
         head = self.ledger.head()
         facts, at = self.rep_facts_at(rep_id, head.position if head else 0)
         if rep_id not in facts.reps:
-            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
         return str(Calculator(facts, at).first_unpaid_after(rep_id, _period(after)))
 
     # -- modelling (SPEC §5): forks that record nothing ------------------------
@@ -1269,7 +1271,7 @@ class Reports:
         if rep_id is not None:
             facts, at = self.rep_facts_at(rep_id, position)
             if rep_id not in facts.reps:
-                raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+                raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
             reps = [rep_id]
         else:
             facts, at = self.facts_at(position)
@@ -1598,7 +1600,7 @@ class Reports:
         whole log (which a dispute resolution and an export each made)."""
         calculated = self._event_at(PayoutRun.create_id(run_id), 1)
         if calculated is None or calculated.type != "PayoutCalculated":
-            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+            raise NotFoundError(unknown_run(run_id), field="run_id")
         return _RecordedRun(
             calculated,
             self._event_at(Decision.create_id(run_id), 1),

@@ -17,7 +17,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from ledger.errors import NotFoundError
+from ledger.errors import NotFoundError, shown_id
 from ledger.events import canonical_json
 from ledger.records import EventRecord
 from policies.calculate import (
@@ -1800,7 +1800,7 @@ class Calculator:
     def statement(self, rep_id: str, period: Period) -> dict[str, Any]:
         """SPEC §5's statement JSON for ``rep_id`` and ``period``."""
         if rep_id not in self.facts.reps:
-            raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+            raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
         run = self.facts.paid_run(rep_id, period)
         if run is not None:
             return self._paid_statement(rep_id, period, run.run_id)

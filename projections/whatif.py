@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ledger import events as ev
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError, shown_id
 from ledger.records import EventRecord
 from policies.pay_warnings import PayWarning
 from policies.periods import Period, after_the_day_of, period_of
@@ -520,7 +520,7 @@ def check_estimate_period(facts: LedgerFacts, rep_id: str, on: date) -> Period:
     """The open period of ``rep_id`` that ``on`` falls in (an estimate adds a
     sale there): refused, naming ``date``, when it is paid or not theirs."""
     if rep_id not in facts.reps:
-        raise NotFoundError(f"no rep {rep_id}", field="rep_id")
+        raise NotFoundError(f"no rep {shown_id(rep_id)}", field="rep_id")
     period = period_of(_noon(on), facts.period_kind(rep_id))
     run = facts.paid_run(rep_id, period)
     if run is not None:

@@ -21,6 +21,8 @@ from ledger.errors import (
     LedgerError,
     LineError,
     NotFoundError,
+    shown_id,
+    unknown_run,
 )
 from ledger.events import (
     AdjustmentRequested,
@@ -87,7 +89,7 @@ class UseCases:
         ``adjustment``, ``run``); NotFoundError when there is none."""
         kind = self.ledger.subject_kind(subject_id)
         if kind is None:
-            raise NotFoundError(f"no subject {subject_id}", field="subject_id")
+            raise NotFoundError(f"no subject {shown_id(subject_id)}", field="subject_id")
         return kind
 
     def decide(
@@ -197,7 +199,7 @@ class UseCases:
             raise InvalidInputError(f"must be one of {', '.join(_OUTCOMES)}", field="outcome")
         found = self.ledger.dispute(dispute_id)
         if found is None:
-            raise NotFoundError(f"no dispute {dispute_id}", field="dispute_id")
+            raise NotFoundError(f"no dispute {shown_id(dispute_id)}", field="dispute_id")
         check_resolution(outcome, amount)
         rep_id, run_id = found.rep_id, found.run_id
         # resolved already: this resolution sent again is the same fact, skipped
@@ -297,7 +299,7 @@ class UseCases:
         """Approve (or reject) a payout run — maker-checker applies; an approval
         first passes the chain guard (SPEC §6)."""
         if self.ledger.subject_kind(run_id) != "run":
-            raise NotFoundError(f"no payout run {run_id}", field="run_id")
+            raise NotFoundError(unknown_run(run_id), field="run_id")
         return self._record_decision(run_id, "run", actor=actor, granted=granted, note=note)
 
     def pay_run(self, run_id: str, *, actor: str) -> RecordResult:

@@ -26,7 +26,7 @@ from api.routes.disputes import post_resolution
 from api.routes.payouts import csv_media_type, post_pay
 from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn, ResolutionIn
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError, shown_id
 from policies.money import check_money
 from policies.periods import parse_period
 from projections.approvals import PendingRow
@@ -273,14 +273,16 @@ def _describe(page: Page, form: dict[str, str]) -> dict[str, Any]:
     if action == "resolve":
         dispute = next((d for d in _open_disputes(page) if d["dispute_id"] == subject), None)
         if dispute is None:
-            raise NotFoundError(f"no open dispute {subject}", field="subject")
+            raise NotFoundError(f"no open dispute {shown_id(subject)}", field="subject")
         return {"dispute": dispute}
     run = next((r for r in _runs(page) if r["run_id"] == subject), None)
     if run is not None:
         return {"run": run, "changed": _changed_since(page, run)}
     item = next((q for q in _queue(page) if q["subject_id"] == subject), None)
     if item is None or action == "pay":
-        raise NotFoundError(f"nothing waits for a decision under {subject}", field="subject")
+        raise NotFoundError(
+            f"nothing waits for a decision under {shown_id(subject)}", field="subject"
+        )
     return {"item": waiting_item(page, item)}
 
 

@@ -25,7 +25,7 @@ from api.pages.routes import Page, check_rep_access, noted_redirect, page_of, se
 from api.routes.approvals import post_approval
 from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError, shown_id
 from projections.disputes import manager_on
 from projections.queues import MAX_LIMIT, WorkQueues
 from projections.storage import ViewStore
@@ -177,7 +177,9 @@ async def case_act(request: Request) -> Response:
             None,
         )
         if item is None:
-            raise NotFoundError(f"no case {subject} waits for a decision", field="subject")
+            raise NotFoundError(
+                f"no case {shown_id(subject)} waits for a decision", field="subject"
+            )
         missing = rejection_problem(page, form)
         if form.get("confirm") != "yes" or missing:
             return page.render(

@@ -20,7 +20,7 @@ from api.schemas import ErrorOut, EventOut, RecordOut
 from api.tokens import Principal
 from ledger.application import Ledger, RecordResult
 from ledger.catalogue import AnyEventIn
-from ledger.errors import BatchRejectedError, LineError, NotFoundError
+from ledger.errors import BatchRejectedError, LineError, NotFoundError, shown_id
 from ledger.ingestion.group_commit import GroupCommitter
 from ledger.writes import Input, unknown_subject
 from policies.pay_warnings import PayWarning
@@ -210,5 +210,5 @@ def get_event(
     reps = reports.reps_of_event(record)
     at = record.occurred_at
     if not may_read_event(principal, record.type, reps, reports, subject_kind=kind, at=at):
-        raise NotFoundError(f"no event has id {event_id}", field="event_id")
+        raise NotFoundError(f"no event has id {shown_id(event_id)}", field="event_id")
     return as_json(record.to_dict())

@@ -299,6 +299,31 @@ class TestRuns:
         missing = api.client.get("/payouts/runs/run-none", headers=api.as_("finance"))
         assert missing.status_code == 404
 
+    def test_an_unknown_run_is_one_short_answer(self, api: Api) -> None:
+        """A 404 for an unknown run id echoed all of it (5,000 characters),
+        and reading or exporting a run said "no payout run x" where paying it
+        or disputing it said "unknown payout run 'x'". Now one wording, and
+        an id longer than any id cut with an ellipsis."""
+        finance = api.as_("finance")
+        long = "r" * 5_000
+        for path in (f"/payouts/runs/{long}", f"/payouts/runs/{long}/export.csv"):
+            answer = api.client.get(path, headers=finance)
+            assert answer.status_code == 404
+            assert answer.json()["detail"] == (
+                f"unknown payout run {'r' * 64!r}...(5000 characters)"
+            )
+            assert len(answer.text) < 300
+        said = {api.client.get("/payouts/runs/run-nope", headers=finance).json()["detail"]}
+        paid = api.client.post("/payouts/runs/run-nope/pay", headers=finance).json()
+        said.add(paid["errors"][0]["reason"])
+        disputed = api.client.post(
+            "/disputes",
+            headers=api.as_("rep"),
+            json={"rep_id": "rep-li", "run_id": "run-nope", "message": "m"},
+        ).json()
+        said.add(disputed["errors"][0]["reason"])
+        assert said == {"unknown payout run 'run-nope'"}
+
     def test_a_new_run_waits_for_its_approval(self, api: Api) -> None:
         created = api.client.post("/payouts/2026-Q4/runs", headers=api.as_("finance"))
         assert created.status_code == 201, created.text

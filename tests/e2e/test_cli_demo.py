@@ -89,3 +89,21 @@ class TestDemo:
         rows = export.stdout.strip().splitlines()
         assert rows[0].startswith("run_id,period,rep_id")
         assert any(",rep-li,Li Wei,CNY,-7000.00,0.00," in row for row in rows)
+
+    def test_an_unknown_run_is_refused_in_one_wording(self, tmp_path: Path) -> None:
+        """`payout pay` and `dispute raise` said "field run_id: unknown payout
+        run 'x'", `payout approve` and `export` "run_id: no payout run x": one
+        fact in two wordings. Each now says the same line."""
+        assert run_cli("demo", cwd=tmp_path).returncode == 0
+        commands = [
+            ("payout", "approve", "run-nope", "--actor", "fin-bob"),
+            ("payout", "pay", "run-nope", "--actor", "fin-bob"),
+            ("payout", "export", "run-nope", "--format", "csv"),
+            ("dispute", "raise", "--rep", "rep-li", "--run", "run-nope", "--message", "m"),
+        ]
+        said = set()
+        for command in commands:
+            refused = run_cli(*command, cwd=tmp_path)
+            assert refused.returncode == 1, (command, refused.stdout)
+            said.add(" ".join(refused.stderr.split()))
+        assert said == {"error: run_id: unknown payout run 'run-nope'"}

@@ -5,6 +5,8 @@ life, on both stores."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,9 +14,10 @@ import pytest
 
 from demo import run_demo
 from ledger.application import Ledger
-from ledger.errors import NotFoundError
+from ledger.errors import BatchRejectedError, LedgerError
 from projections.facts import LedgerFacts
 from projections.payout_runs import run_row
+from projections.queues import WorkQueues
 from projections.service import Reports
 from tests.builders import payouts
 
@@ -77,9 +80,62 @@ def test_a_rejected_run_and_its_export(ledger: Ledger) -> None:
     assert reports.export_csv(run_id).splitlines()[1].endswith(",rejected")
 
 
-def test_an_unknown_run_is_not_found(ledger: Ledger) -> None:
+def _refusal(call: Callable[[], object]) -> tuple[str | None, str]:
+    """The field and reason ``call`` is refused with (a rejected batch's only one)."""
+    with pytest.raises(LedgerError) as caught:
+        call()
+    refused = caught.value
+    if isinstance(refused, BatchRejectedError):
+        (error,) = refused.errors
+        return error.field, error.reason
+    return refused.field, refused.reason
+
+
+def test_an_unknown_run_is_worded_one_way_whatever_is_done_with_it(ledger: Ledger) -> None:
+    """Paying a run or raising a dispute of it said "unknown payout run
+    'run-nope'", approving, exporting or reading it "no payout run run-nope":
+    one fact, two wordings. Now each says the first, naming run_id."""
     run_demo(ledger)
-    with pytest.raises(NotFoundError, match="no payout run run-nope"):
-        Reports(ledger).run("run-nope")
-    with pytest.raises(NotFoundError, match="no payout run"):
-        Reports(ledger).export_csv("run-nope")
+    reports = Reports(ledger)
+    cases = payouts(reports)
+    calls: list[Callable[[], object]] = [
+        lambda: reports.run("run-nope"),
+        lambda: WorkQueues(reports).run("run-nope"),
+        lambda: reports.export_csv("run-nope"),
+        lambda: reports.export_file("run-nope", "xlsx"),
+        lambda: cases.decide_run("run-nope", actor="fin-bob"),
+        lambda: cases.pay_run("run-nope", actor="fin-bob"),
+        lambda: cases.raise_dispute(
+            rep_id="rep-li", run_id="run-nope", message="wrong", actor="rep-li"
+        ),
+    ]
+    said = {_refusal(call) for call in calls}
+    assert said == {("run_id", "unknown payout run 'run-nope'")}
+
+
+def test_a_long_unknown_id_is_echoed_cut(ledger: Ledger) -> None:
+    """A 404 for an unknown run id of 5,000 characters echoed all of them
+    (the same for a dispute, an event, a rep): an id is at most 128
+    characters, so one longer is quoted by its first 64, with an ellipsis
+    and its length; an id that can be one is echoed whole."""
+    run_demo(ledger)
+    reports = Reports(ledger)
+    long = "r" * 5_000
+    calls: list[Callable[[], object]] = [
+        lambda: reports.run(long),
+        lambda: WorkQueues(reports).run(long),
+        lambda: reports.export_csv(long),
+        lambda: payouts(reports).decide_run(long, actor="fin-bob"),
+        lambda: payouts(reports).resolve_dispute(
+            long, outcome="rejected", actor="fin-bob", note="n"
+        ),
+        lambda: ledger.event(long),
+        lambda: reports.rep(long),
+        lambda: reports.statement(long, "2026-Q4"),
+    ]
+    for call in calls:
+        field, reason = _refusal(call)
+        assert re.search(r"\br{64}'?\.\.\.\(5000 characters\)", reason), (field, reason[:200])
+        assert "r" * 65 not in reason, field
+    whole = "r" * 128
+    assert _refusal(lambda: reports.run(whole)) == ("run_id", f"unknown payout run {whole!r}")

@@ -35,7 +35,7 @@ class TestCounting:
         [
             ("line", "line 2, field amount: bad"),  # a file's 1-based line
             ("item", "item 1, field amount: bad"),  # an HTTP list's 0-based index
-            (None, "field amount: bad"),  # a command's options: no place at all
+            (None, "amount: bad"),  # a command's options: no place at all, as other errors
         ],
     )
     def test_a_bad_input_is_named_where_it_came_from(self, unit: str | None, text: str) -> None:
