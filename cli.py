@@ -273,7 +273,7 @@ def _fail(exc: LedgerError, *, as_json: bool, unit: Unit = None) -> typer.Exit:
                 "error": exc.status,
                 "detail": exc.summary(unit),
                 "errors": [
-                    {"field": e.field, "reason": e.reason}
+                    {"field": e.field, "reason": e.reason_in(unit)}
                     | ({"line": e.line} if unit == "line" else {})
                     for e in exc.errors
                 ],

@@ -68,7 +68,7 @@ async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
         # a request's inputs are items of its list (0-based), never "lines"
         detail = exc.summary("item")
         extra["errors"] = [
-            {"index": e.line - 1, "field": e.field, "reason": e.reason, "kind": e.status}
+            {"index": e.line - 1, "field": e.field, "reason": e.reason_in("item"), "kind": e.status}
             for e in exc.errors
         ]
     return JSONResponse(_body(exc.status, detail, **extra), status_code=_STATUS[exc.status])

@@ -25,7 +25,7 @@ from uuid import UUID, SafeUUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.actors import same_actor
-from ledger.errors import ConflictError
+from ledger.errors import KeyConflictError
 
 __all__ = [
     "LedgerAggregate",
@@ -163,16 +163,20 @@ class Receipt:
                 if by and same_actor(by, self.actor)
                 else ""
             )
-            raise ConflictError(
+            raise KeyConflictError(
                 f"{key} is already recorded, otherwise{when}: it happens once and stands, "
                 "as recorded; money it should have changed is an adjustment of its own",
                 field=field,
+                what=key,
+                against=self.content_sha256,
             )
-        raise ConflictError(
+        raise KeyConflictError(
             f"{key} is already stored with other content, and an id names one fact: "
             "that fact is corrected by a later event, not re-sent; another fact needs "
             "an id of its own",
             field=field,
+            what=key,
+            against=self.content_sha256,
         )
 
 

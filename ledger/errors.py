@@ -19,6 +19,7 @@ __all__ = [
     "ChainModeError",
     "ConflictError",
     "InvalidInputError",
+    "KeyConflictError",
     "LedgerError",
     "LineError",
     "NotFoundError",
@@ -29,6 +30,7 @@ __all__ = [
     "TooLargeError",
     "Unit",
     "UnknownReferenceError",
+    "given_twice",
     "quoted_id",
     "shown",
     "shown_id",
@@ -92,6 +94,29 @@ class ConflictError(LedgerError):
     """The input contradicts what is stored (a natural key with other content)."""
 
     status = "conflict"
+
+
+class KeyConflictError(ConflictError):
+    """A natural key (or a fact that happens once) holds another fact:
+    ``what`` names it (``sale S1``), ``against`` is that fact's content hash
+    — what tells whether it was stored, or staged by an earlier input of the
+    same batch (`given_twice`)."""
+
+    def __init__(self, reason: str, *, field: str | None, what: str, against: str) -> None:
+        super().__init__(reason, field=field)
+        self.what = what
+        self.against = against
+
+
+def given_twice(what: str, earlier: str, this: str, within: str) -> str:
+    """The refusal of an input whose natural key an earlier input of the same
+    batch (``within``: "file", "request") holds with other content: nothing
+    is stored under it, so it is no conflict with a stored fact."""
+    return (
+        f"{what} is given twice in this {within}, at {earlier} and {this}, with other "
+        "content: nothing is stored under it yet; send the one meant (another fact "
+        "needs an id of its own)"
+    )
 
 
 class SelfApprovalError(ConflictError):
@@ -212,6 +237,9 @@ class LineError:
     # The kind of refusal, when a rule refused the input (a page words it in
     # its reader's language); not part of what the error says.
     kind: type[LedgerError] | None = dataclasses.field(default=None, compare=False, repr=False)
+    # An input whose key an earlier input of the batch holds with other
+    # content (`given_twice`): what it names, and that input's line.
+    twice: tuple[str, int] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.describe("line")
@@ -224,7 +252,19 @@ class LineError:
         where = _place(self.line, unit)
         if self.field:
             where = f"{where}, field {self.field}" if where else self.field
-        return f"{where}: {self.reason}" if where else self.reason
+        reason = self.reason_in(unit)
+        return f"{where}: {reason}" if where else reason
+
+    def reason_in(self, unit: Unit) -> str:
+        """The reason, any input it names numbered as ``unit`` numbers them
+        (``reason`` numbers them as inputs of a batch)."""
+        if self.twice is None:
+            return self.reason
+        what, earlier = self.twice
+        within = {"line": "file", "item": "request"}.get(unit or "", "batch")
+        if not unit:
+            return given_twice(what, f"input {earlier}", f"input {self.line}", within)
+        return given_twice(what, _place(earlier, unit), _place(self.line, unit), within)
 
 
 # How a batch's inputs are numbered where they came from: lines of a file

@@ -26,9 +26,11 @@ from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
 from ledger.errors import (
     ConflictError,
     InvalidInputError,
+    KeyConflictError,
     LedgerError,
     LineError,
     UnknownReferenceError,
+    given_twice,
     quoted_id,
 )
 from ledger.payout_claims import Claim
@@ -275,6 +277,10 @@ class Staging:
         # also compresses or encrypts.
         self._direct = mapper.compressor is None and mapper.cipher is None
         self._stamp: dict[str, str] | None = None  # see `apply_all`
+        # the content hash of each fact the batch being applied staged, and the
+        # line of its input (`apply_all`: a key given twice in it is no conflict
+        # with a stored fact)
+        self._staged_by: dict[str, int] = {}
 
     # -- loading ---------------------------------------------------------------
 
@@ -637,6 +643,8 @@ class Staging:
         before = len(self.pending)
         catalogue.CATALOGUE[item.type].apply(self, item)
         assert len(self.pending) <= before + 1, "one input, at most one event"
+        if len(self.pending) > before:
+            self._staged_by.setdefault(item.content_sha256, index)
         if self._warnings:
             warnings, self._warnings = tuple(self._warnings), []
             return StagedInput(index, item.type, len(self.pending) > before, warnings)
@@ -656,16 +664,30 @@ class Staging:
         staged: list[StagedInput] = []
         errors: list[LineError] = []
         self._stamp = _datetime_field(datetime_now_with_tzinfo().isoformat())
+        self._staged_by = {}
         try:
             for line, item in items:
                 try:
                     staged.append(self.apply(line, item))
                 except LedgerError as exc:
                     self._warnings = []  # of a refused input: nothing to warn about
-                    errors.append(LineError(line, exc.field, exc.reason, exc.status, type(exc)))
+                    errors.append(self._refusal(line, exc))
         finally:
             self._stamp = None
+            self._staged_by = {}
         return staged, errors
+
+    def _refusal(self, line: int, exc: LedgerError) -> LineError:
+        """The input of ``line`` refused with ``exc``: a natural key held by a
+        fact an earlier input of this batch staged — no stored one — said so
+        (`given_twice`, naming both inputs), not as a conflict with what is stored."""
+        if isinstance(exc, KeyConflictError):
+            earlier = self._staged_by.get(exc.against)
+            if earlier is not None:
+                what = (exc.what, earlier)
+                reason = given_twice(exc.what, f"input {earlier}", f"input {line}", "batch")
+                return LineError(line, exc.field, reason, exc.status, type(exc), twice=what)
+        return LineError(line, exc.field, exc.reason, exc.status, type(exc))
 
 
 _UNLOADED: Any = object()

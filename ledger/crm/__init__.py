@@ -45,7 +45,13 @@ from ledger.crm.readers import (
     read_table,
 )
 from ledger.crm.spill import Spill
-from ledger.errors import BatchRejectedError, InvalidInputError, LineError, RejectedError
+from ledger.errors import (
+    BatchRejectedError,
+    InvalidInputError,
+    LineError,
+    RejectedError,
+    given_twice,
+)
 from ledger.ingestion.parse import parse_line
 from policies.pay_warnings import PayWarning
 
@@ -234,8 +240,10 @@ def import_export(
         except BatchRejectedError as exc:
             if ahead := [e for e in exc.errors if e.line <= led]:
                 raise BatchRejectedError(ahead) from None
-            errors = [replace(e, line=e.line - led) for e in exc.errors]
-            at = conversion.lines_at({e.line for e in errors})
+            errors = [_led_off(e, led) for e in exc.errors]
+            at = conversion.lines_at(
+                {e.line for e in errors} | {e.twice[1] for e in errors if e.twice}
+            )
             raise CrmRejectedError(sorted(_named(errors, at), key=_order)) from None
         at = conversion.lines_at({number - led for number, _ in result.warnings if number > led})
         warnings = []
@@ -302,9 +310,19 @@ def _ignored_sales(ledger: Ledger, conversion: Conversion) -> list[IgnoredSale]:
     ]
 
 
+def _led_off(error: LineError, led: int) -> LineError:
+    """``error`` of the export's lines numbered from its first (``led``
+    lines went before them): the line it names, and the one it repeats."""
+    twice = error.twice
+    if twice is not None:
+        twice = (twice[0], twice[1] - led) if twice[1] > led else None
+    return replace(error, line=error.line - led, twice=twice)
+
+
 def _named(errors: list[LineError], lines: dict[int, Line]) -> list[RowError]:
     """The pipeline's (line, field) errors as (rows, column), ``lines`` the
-    lines they name, by number."""
+    lines they name, by number; a key an earlier line gives with other
+    content named by the rows of both."""
     named = []
     for e in errors:
         line = lines.get(e.line)
@@ -312,8 +330,16 @@ def _named(errors: list[LineError], lines: dict[int, Line]) -> list[RowError]:
             named.append(RowError((), None, e.reason, e.field, e.status))
             continue
         rows, column = line.where(e.field)
-        named.append(RowError(rows, column, e.reason, e.field, e.status))
+        reason = e.reason
+        if e.twice is not None and (earlier := lines.get(e.twice[1])) is not None:
+            what, places = e.twice[0], (_rows(earlier.where(e.field)[0]), _rows(rows))
+            reason = given_twice(what, *places, "file")
+        named.append(RowError(rows, column, reason, e.field, e.status))
     return named
+
+
+def _rows(numbers: tuple[int, ...]) -> str:
+    return f"row{'s' if len(numbers) > 1 else ''} {', '.join(str(n) for n in numbers)}"
 
 
 def _order(error: RowError) -> tuple[int, int]:

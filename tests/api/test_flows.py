@@ -106,6 +106,23 @@ class TestPostEvents:
         assert response.status_code == 409
         assert response.json()["error"] == "conflict"
 
+    def test_one_id_twice_in_a_list_names_both_items(self, api: Api) -> None:
+        """Two items of one list under one sale id, with other amounts, were
+        refused as "already stored with other content": nothing was. Now the
+        answer says the id is given twice in the request, naming both items
+        (0-based, as the list's indexes) and the field."""
+        body = [demo_sale("S-B"), demo_sale("S-T"), demo_sale("S-T", amount="2000.00")]
+        response = api.client.post("/events", json=body, headers=api.as_("integration"))
+        assert response.status_code == 409, response.text
+        answer = response.json()
+        [error] = answer["errors"]
+        assert (error["index"], error["field"], error["kind"]) == (2, "sale_id", "conflict")
+        assert error["reason"].startswith(
+            "sale S-T is given twice in this request, at item 1 and item 2, with other content"
+        )
+        assert answer["detail"].endswith(f"First: item 2, field sale_id: {error['reason']}")
+        assert "already stored" not in response.text
+
     def test_the_actor_is_the_tokens(self, api: Api) -> None:
         response = api.client.post(
             "/events", json=demo_sale("S-A", actor="someone-else"), headers=api.as_("integration")

@@ -115,6 +115,53 @@ class TestImport:
         assert "other content" in error.errors[0].reason
         assert "another fact needs an id of its own" in error.errors[0].reason
 
+    def test_one_id_twice_in_a_file_with_other_content_is_said_so(self, ledger: Ledger) -> None:
+        """Two lines of one file under one sale id with other amounts were
+        refused as "already stored with other content" — nothing was stored:
+        the id is given twice in the file. Said so, naming both lines and the
+        field; and in a request's items, numbered as items."""
+        seeded(ledger, "r1")
+        lines = jsonl(sale("S2", "r1"), sale("S1", "r1", "1000.00"), sale("S1", "r1", "2000.00"))
+        error = _rejected(ledger, lines)
+        assert error.status == "conflict"
+        [refused] = error.errors
+        assert (refused.line, refused.field) == (3, "sale_id")
+        said = refused.describe("line")
+        assert "already stored" not in said
+        assert said.startswith(
+            "line 3, field sale_id: sale S1 is given twice in this file, at line 2 and "
+            "line 3, with other content"
+        )
+        assert refused.reason_in("item").startswith(
+            "sale S1 is given twice in this request, at item 1 and item 2, with other content"
+        )
+        assert error.summary("item").endswith(refused.describe("item"))
+
+    def test_a_cancellation_twice_in_a_file_is_said_so(self, ledger: Ledger) -> None:
+        """A fact that happens once (a sale's cancellation) given twice with
+        other reasons was "already recorded, otherwise": it was not."""
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")
+        first, second = (
+            line("SaleCancelled", sale_id="S1", reason=r, at="2026-07-20T10:00:00+08:00")
+            for r in ("customer left", "duplicate")
+        )
+        error = _rejected(ledger, jsonl(first, second))
+        [refused] = error.errors
+        assert refused.describe("line").startswith(
+            "line 2, field sale_id: the cancellation of sale S1 is given twice in this file, "
+            "at line 1 and line 2, with other content"
+        )
+
+    def test_an_id_stored_before_is_still_said_stored(self, ledger: Ledger) -> None:
+        """The id given once in the file, stored by an earlier one: stored."""
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S1", "r1", "1000.00")), actor="crm")
+        lines = jsonl(sale("S1", "r1", "1000.00"), sale("S1", "r1", "2000.00"))
+        [refused] = _rejected(ledger, lines).errors
+        assert (refused.line, refused.field) == (2, "sale_id")
+        assert "sale S1 is already stored with other content" in refused.reason
+
     def test_a_reps_id_in_another_spelling_is_no_second_rep(self, ledger: Ledger) -> None:
         """``Lead-He`` beside rep ``lead-he`` (stored, or earlier in the same
         file) names the same identity (SPEC §2: scope compares actors, so the

@@ -29,9 +29,11 @@ from ledger.crm import (
     readers,
     spill,
 )
-from ledger.crm.convert import Converted, Footer, convert, convert_rows
+from ledger.crm import _named as rows_named
+from ledger.crm.convert import Converted, Footer, Line, convert, convert_rows
 from ledger.crm.readers import column_letter, decode, open_export, read_table
 from ledger.crm.spill import Spill
+from ledger.errors import LineError, given_twice
 from tests.builders import with_cells, with_sheets_edited
 
 TOP = """
@@ -1339,6 +1341,19 @@ class TestDecimalComma:
         text = f"ID;Date;Amount;Owner\r\nS-1;2026-10-12;{amount};李伟\r\n"
         [error] = _refused(tmp_path, text, TOP + _EUROPEAN + "\n" + TABLES)
         assert str(error).startswith(f'row 2, column "Amount" (C): sale.amount: {reason}')
+
+
+def test_a_key_given_twice_is_named_by_the_rows_of_both() -> None:
+    """The pipeline says a key given twice in a file (`LineError.twice`)
+    by the lines of both — JSON lines a CRM import makes, which its user
+    never sees: they are named as the rows of the export behind them."""
+    lines = {n: Line({}, rows=rows) for n, rows in ((2, [4]), (5, [7, 8]))}
+    reason = given_twice("sale S1", "input 2", "input 5", "batch")
+    error = LineError(5, "sale_id", reason, "conflict", twice=("sale S1", 2))
+    [named] = rows_named([error], lines)
+    assert named.rows == (7, 8)
+    assert named.reason == given_twice("sale S1", "row 4", "rows 7, 8", "file")
+    assert "input" not in named.reason
 
 
 class TestConversion:
