@@ -24,7 +24,7 @@ Q3 = "/reps/r1/statements/2026-Q3"
 @pytest.fixture
 def moved(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
     """r1, lead-he's, sold S1 in July; Q3 is paid. Then r1 moved to mgr-zhao
-    on 1 October, S1 was cancelled on the 10th (inside the window: mgr-zhao's
+    at the first moment of 1 October (Q4 none of lead-he's watch), S1 was cancelled on the 10th (inside the window: mgr-zhao's
     watch, recorded by crm-late), and a sale of 20 September (lead-he's
     watch) was recorded late, by crm-sync: both change what Q3 would pay."""
     with serving(_moved(make_ledger(), cancelled=True), db_url) as served:
@@ -41,7 +41,7 @@ def _moved(ledger: Ledger, *, cancelled: bool) -> Ledger:
     reports = Reports(ledger)
     reports.catch_up()
     pay_period(reports, "2026-Q3")
-    october = "2026-10-01T09:00:00+08:00"
+    october = "2026-10-01T00:00:00+08:00"  # at midnight: Q4 is none of lead-he's
     transfer = line("RepTransferred", at=october, rep_id="r1", manager_id="mgr-zhao")
     late = sale("S2", "r1", "4000.00", at="2026-09-20T10:00:00+08:00")
     cancel = line(
