@@ -24,9 +24,10 @@ Q3 = "/reps/r1/statements/2026-Q3"
 @pytest.fixture
 def moved(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
     """r1, lead-he's, sold S1 in July; Q3 is paid. Then r1 moved to mgr-zhao
-    at the first moment of 1 October (Q4 none of lead-he's watch), S1 was cancelled on the 10th (inside the window: mgr-zhao's
-    watch, recorded by crm-late), and a sale of 20 September (lead-he's
-    watch) was recorded late, by crm-sync: both change what Q3 would pay."""
+    at the first moment of 1 October (no hour of Q4 on lead-he's watch), S1
+    was cancelled on the 10th (inside the window: mgr-zhao's watch, recorded
+    by crm-late), and a sale of 20 September (lead-he's watch) was recorded
+    late, by crm-sync: both change what Q3 would pay."""
     with serving(_moved(make_ledger(), cancelled=True), db_url) as served:
         yield served
 
