@@ -69,7 +69,11 @@ WORDS: Final[dict[str, dict[str, str]]] = {
             "This sign-in did not come from this site's own page. Open your sign-in link again."
         ),
         "pay_title": "Pay of {rep}",
-        "pay_intro": "Your periods, newest first. Open a period for its statement.",
+        "pay_intro": (
+            "Your periods with anything in them and the last year's, newest first. "
+            "Open a period for its statement."
+        ),
+        "pay_period_missed": "{period} is none of your periods.",
         "period": "Period",
         "status": "Status",
         "total": "Total",
@@ -380,7 +384,8 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "signin_once": "此链接只能使用一次：点击按钮即会使用。",
         "error_cross_site": "此登录请求并非来自本站页面。请重新打开您的登录链接。",
         "pay_title": "{rep} 的薪酬",
-        "pay_intro": "您的各期间，最新在前。打开期间查看对账单。",
+        "pay_intro": "您有记录的期间及最近一年的期间，最新在前。打开期间查看对账单。",
+        "pay_period_missed": "{period} 不是您的期间。",
         "period": "期间",
         "status": "状态",
         "total": "合计",

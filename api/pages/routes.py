@@ -504,7 +504,7 @@ def pay(rep_id: str, request: Request) -> Response:
             "pay.html",
             reps=[rep_id],
             rep_id=rep_id,
-            periods=views.rep_periods(page.reports, rep_id),
+            periods=views.rep_periods(page.reports, rep_id, request.query_params.get("period")),
             disputes=disputes,
             may_estimate=page.who.role in ROUTE_ROLES["post_estimate"],
         )

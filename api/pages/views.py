@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,6 +43,7 @@ __all__ = [
     "Overview",
     "PeriodChoice",
     "PeriodSummary",
+    "RepPeriods",
     "askable",
     "begun_periods",
     "bucket",
@@ -220,18 +221,46 @@ def shown_status(status: str, *, corrected: bool) -> str:
     return "corrected" if status == "paid" and corrected else status
 
 
-def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
-    """The rep's periods, newest first: total, payable, currency and status
-    (open, calculated, approved, paid, corrected — paid, and changed since)."""
+@dataclass(frozen=True)
+class RepPeriods:
+    """My pay's periods (``rows``, newest first: total, payable, currency and
+    status) — those its period switch offers (``choice``: with anything in
+    them, the last year's begun), and ``chosen``, an older one typed in, in
+    its place — and ``missed``, a period asked for that is none of the rep's."""
+
+    rows: list[dict[str, Any]]
+    choice: PeriodChoice
+    chosen: str | None = None
+    missed: str | None = None
+
+
+def rep_periods(reports: Reports, rep_id: str, wanted: str | None = None) -> RepPeriods:
+    """The rep's periods My pay lists, and ``wanted`` (a period typed in) when
+    it is one of theirs: status open, calculated, approved, paid or corrected
+    (paid, and changed since). Every month since an enrolment of 2001 was
+    listed (a quiet one's statement worked out on each view when the read
+    models held no row of it); now the offered ones, any other reached typed."""
+    store = reports.projector.store
     with reports.snapshot():  # the runs and the statements as of one moment
-        runs = [run for _, _, run in reports.projector.store.rows("payout_runs")]
-        statements = reports.projector.store.rows("statements", rep_id)
+        runs = [run for _, _, run in store.rows("payout_runs")]
+        # the balances rows say which periods have anything in them (one a
+        # period since the first: small); the statements are read of those listed
+        balances = {key: doc for _, key, doc in store.rows("balances", rep_id)}
+        choice = period_choice(
+            balances, reports.today(), [key for key, doc in balances.items() if eventful(doc)]
+        )
+        chosen = choice.reaches(wanted)
+        statements = {p: store.row("statements", rep_id, p) for p in choice.shown(chosen)}
     # the runs' recorded events after it: a second connection held inside a
     # snapshot per request could drain the pool under load
     open_runs = _runs_by_rep(reports, runs)
     rows = []
-    for _, period, doc in statements:
-        if not askable(period):
+    position = reports.fresh() if None in statements.values() else 0
+    for period, doc in statements.items():  # newest first
+        if doc is None:
+            row = _quiet_period(reports, rep_id, period, position)
+            if row is not None:
+                rows.append(row)
             continue
         status = shown_status(doc.get("status", "open"), corrected=bool(doc.get("correction_to")))
         if status == "open":
@@ -245,36 +274,30 @@ def rep_periods(reports: Reports, rep_id: str) -> list[dict[str, Any]]:
                 "currency": doc["currency"],
             }
         )
-    rows.extend(_quiet_periods(reports, rep_id, [row["period"] for row in rows]))
-    rows.sort(key=lambda r: period_key(r["period"]), reverse=True)
-    return rows
+    missed = wanted if wanted and chosen is None else None
+    return RepPeriods(rows, choice, chosen, missed)
 
 
-def _quiet_periods(reports: Reports, rep_id: str, listed: list[str]) -> Iterator[dict[str, Any]]:
-    """The rep's periods begun since the first one ``listed`` (the read models
-    hold rows of the periods with facts) that have no row: nothing recorded for
-    them there, yet each has their statement (a carried balance, a draw), which
-    the period summary lists and a payout run covers (`Reports.period_rows_at`:
-    from its window). A period without a statement (no version of the rep's
-    plan in force yet, say) is skipped, not taken for the end: a later one may
-    have one again."""
-    if not listed:
-        return
-    position = reports.fresh()
-    for period in reversed(begun_periods(listed, reports.today())):  # oldest first
-        if period in listed:
-            continue
-        found = reports.period_rows_at(rep_id, parse_period(period), position)
-        if found is None:
-            continue
-        balance = found[0]
-        yield {
-            "period": period,
-            "status": "open",
-            "total": balance["total"],
-            "payable": balance["payable"],
-            "currency": balance["currency"],
-        }
+def _quiet_period(
+    reports: Reports, rep_id: str, period: str, position: int
+) -> dict[str, Any] | None:
+    """The rep's ``period`` the read models hold no row of (nothing recorded
+    for them there), yet which has their statement (a carried balance, a
+    draw), as the period summary lists it and a payout run covers it
+    (`Reports.period_rows_at`: from its window); None when the rep has no
+    statement there (no version of their plan in force yet, say), as of
+    ``position``."""
+    found = reports.period_rows_at(rep_id, parse_period(period), position)
+    if found is None:
+        return None
+    balance = found[0]
+    return {
+        "period": period,
+        "status": "open",
+        "total": balance["total"],
+        "payable": balance["payable"],
+        "currency": balance["currency"],
+    }
 
 
 @dataclass(frozen=True)

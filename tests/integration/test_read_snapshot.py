@@ -161,7 +161,7 @@ class TestOneConnectionAtATime:
         assert [item.kind for item in queues.pending(checker).items] == ["run"]  # reads its event
         queues.disputes(FINANCE)
         queues.cases(FINANCE)
-        assert views.rep_periods(reports, "r1")
+        assert views.rep_periods(reports, "r1").rows
         views.overview(reports, PERIOD)
         assert deepest[0] == 1
 

@@ -1699,6 +1699,40 @@ class TestOldPeriods:
         periods = re.findall(r'role="rowheader" class="nowrap">([^<]+)</th>', section)
         assert periods == ["2026-10", "2001-03"]
 
+    def test_my_pay_lists_the_periods_with_rows_and_the_recent_ones(
+        self, site_since_2001: Site, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """My pay listed all 311 months since 2001 (and worked out a statement
+        of each quiet one the read models held no row of, on every view): it
+        lists those with anything in them and the last twelve begun, newest
+        first, works out none of the others, and reaches any other typed in."""
+        site = site_since_2001
+        site.sign_in("rep-old", "rep", "rep-old")
+        worked: list[str] = []
+        asked = Reports.period_rows_at
+
+        def counted(reports: Reports, rep_id: str, period: Any, position: int) -> Any:
+            worked.append(str(period))
+            return asked(reports, rep_id, period, position)
+
+        monkeypatch.setattr(Reports, "period_rows_at", counted)
+        page = site.client.get("/app/reps/rep-old/pay").text
+        listed = re.findall(r'role="rowheader" class="nowrap"><a [^>]*>([^<]+)</a>', page)
+        recent = [f"2026-{m:02d}" for m in range(11, 0, -1)] + ["2025-12"]
+        assert listed == [*recent, "2001-03"]
+        assert len(worked) <= 1  # November, begun with no row yet: none of the 300 between
+        assert 'name="period" size="9"' in page
+        assert "the first: 2001-01" in page
+        page = site.client.get("/app/reps/rep-old/pay?period=2013-05").text  # quiet, typed in
+        listed = re.findall(r'role="rowheader" class="nowrap"><a [^>]*>([^<]+)</a>', page)
+        assert listed == [*recent, "2013-05", "2001-03"]
+        assert 'href="/app/reps/rep-old/statements/2013-05"' in page
+        assert site.client.get("/app/reps/rep-old/statements/2013-05").status_code == 200
+        page = site.client.get("/app/reps/rep-old/pay?period=2000-12").text  # before enrolment
+        assert WORDS["en"]["pay_period_missed"].format(period="2000-12") in page
+        listed = re.findall(r'role="rowheader" class="nowrap"><a [^>]*>([^<]+)</a>', page)
+        assert listed == [*recent, "2001-03"]
+
     def test_a_period_not_reached_is_said(self, site_since_2001: Site) -> None:
         """A period typed that is none of the team's (before the enrolment, or
         no period at all) is said, and the default shown."""
@@ -1840,7 +1874,9 @@ class TestQuietPeriods:
             for item in WorkQueues(reports).summary(finance, period).items
         ]
         assert [p for p, _, _ in summary] == ["2026-11", "2026-10"]
-        shown = [(r["period"], r["total"], r["payable"]) for r in views.rep_periods(reports, "r1")]
+        shown = [
+            (r["period"], r["total"], r["payable"]) for r in views.rep_periods(reports, "r1").rows
+        ]
         assert [p for p, _, _ in shown] == ["2026-11", "2026-10", "2026-07", "2026-06"]
         assert shown[:2] == summary
 
