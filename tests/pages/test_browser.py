@@ -422,6 +422,21 @@ class TestPagesPerRole:
 
     @pytest.mark.parametrize("lang", LOCALES)
     @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+    def test_the_distribution_stands_apart_from_the_reps(
+        self, server: Server, open_page: Any, lang: str, phone: bool
+    ) -> None:
+        """Team's attainment distribution card touched the reps' table above it
+        (8 px, the table's own margin, on a desktop; 0 on a phone, the last
+        rep's card against it): it stands a heading's space (24 px) apart."""
+        page = open_page(server.link("mgr-zhao", "manager"), "/app/team", lang=lang, phone=phone)
+        above = page.locator('section[aria-labelledby="team-h"]').bounding_box()
+        card = page.locator('section[aria-labelledby="tdist-h"]').bounding_box()
+        heading = page.locator("#tdist-h").bounding_box()
+        assert card["y"] - (above["y"] + above["height"]) >= 20
+        assert heading["y"] - card["y"] <= 20  # its heading at the top of its frame
+
+    @pytest.mark.parametrize("lang", LOCALES)
+    @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
     def test_a_red_line_case_reads_whole(
         self, server: Server, open_page: Any, lang: str, phone: bool
     ) -> None:
