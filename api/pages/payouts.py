@@ -334,7 +334,19 @@ def waiting_item(page: Page, row: dict[str, Any]) -> dict[str, Any]:
     shown["currency"] = _item_currency(page, shown)
     if shown["kind"] == "target":
         shown.update(_target_words(page, shown))
+    elif shown["kind"] == "run":
+        shown["about"] = _run_words(page, shown)
     return shown
+
+
+def _run_words(page: Page, item: dict[str, Any]) -> str:
+    """What a waiting payout run is in the page's words: the queue says "payout
+    run of 3 rep(s), paying 55350.00 CNY" in English, on a Chinese page too."""
+    statements = page.ledger.event(item["event_id"]).data.get("statements", ())
+    paying = ", ".join(
+        f"{money(c.payable)} {c.currency}" for c in currency_totals(list(statements))
+    )
+    return words(page.locale)["about_run"].format(count=len(statements), paying=paying)
 
 
 def _target_words(page: Page, item: dict[str, Any]) -> dict[str, str]:

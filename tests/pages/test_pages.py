@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
@@ -27,7 +28,8 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.pages import views
 from api.pages.i18n import WORDS, money
-from api.pages.routes import form_page
+from api.pages.payouts import waiting_item
+from api.pages.routes import Page, form_page
 from api.pages.session import SigninCodes
 from api.settings import Settings
 from demo import DemoResult, run_demo
@@ -1069,6 +1071,31 @@ class TestPayouts:
 
     def events(self, site: Site, type_: str) -> list[dict[str, object]]:
         return [r.data | {"_actor": r.actor} for r in site.ledger.iter_log() if r.type == type_]
+
+    @pytest.mark.parametrize("lang", ["en", "zh-CN"])
+    def test_a_waiting_run_is_said_in_the_pages_language(self, site: Site, lang: str) -> None:
+        """A payout run waiting for approval, as the pages list a waiting
+        subject (`waiting_item`), was "payout run of 3 rep(s), paying ..." in
+        English on a Chinese page: it is in the page's words, its money as the
+        pages show money."""
+        site.sign_in("fin-amy", "finance")
+        assert self.act(site, action="calculate", period="2026-Q4", confirm="yes").is_redirect
+        run_id = str(self.events(site, "PayoutCalculated")[-1]["run_id"])
+        reports: Reports = site.client.app.state.reports  # type: ignore[attr-defined]
+        reports.fresh()
+        rows = reports.projector.store.rows("pending_approvals")
+        (row,) = [doc for _, _, doc in rows if doc["subject_id"] == run_id]
+        request = Request({"type": "http", "app": site.client.app, "headers": []})
+        item = waiting_item(Page(request, lang, None), row)
+        statements = self.events(site, "PayoutCalculated")[-1]["statements"]
+        assert isinstance(statements, list)
+        payable = sum(Decimal(s["payable"]) for s in statements)
+        said = WORDS[lang]["about_run"].format(
+            count=len(statements), paying=f"{money(str(payable))} CNY"
+        )
+        assert item["about"] == said
+        if lang == "zh-CN":
+            assert "payout run" not in item["about"]
 
     def pay_q4(self, site: Site) -> None:
         """fin-amy calculates 2026-Q4, fin-bob approves it, fin-amy pays it."""
