@@ -316,8 +316,9 @@ class LedgerFacts:
     _override_plans: set[str] = field(default_factory=set, repr=False)  # plan ids
     # SPEC §3.1 pay on collection: payments by the reps their sales credit
     payments_by_rep: dict[str, list[EventRecord]] = field(default_factory=lambda: defaultdict(list))
-    # plan id -> the reps who ever followed it (their assignments'): whom a rate
-    # converting between two plans' currencies reaches (`_released_across`)
+    # plan id -> the reps who ever followed it (their assignments'): whom a
+    # version of it touches (`_on_PlanPublished`), whom a rate converting
+    # between two plans' currencies reaches (`_released_across`)
     _followers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set), repr=False)
     # payments whose sale these facts do not hold (a windowed replay that did not
     # read the sale's booking period): a statement that needs one must not use them
@@ -492,7 +493,11 @@ class LedgerFacts:
         if plan.override is not None:
             self._override_plans.add(plan.id)
         self.plan_events[plan.id, plan.version] = r.event_id
-        return {rep for rep, info in self.reps.items() if plan.id in _plan_ids(info)}
+        # the reps with the plan among their assignments, from the index of its
+        # followers rather than every rep's (a what-if folds its candidate
+        # version here too): a rep is enrolled once (their stream's first
+        # event), so the index gains what their assignments do and loses nothing
+        return set(self._followers.get(plan.id, ()))
 
     def _on_RepEnrolled(self, r: EventRecord, d: dict[str, Any]) -> set[str]:  # noqa: N802
         rep_id = d["rep_id"]
