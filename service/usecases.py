@@ -304,8 +304,12 @@ class UseCases:
 
     def pay_run(self, run_id: str, *, actor: str) -> RecordResult:
         """Pay an approved run after the chain guard (SPEC §6); refused, paying
-        nobody, when one of its reps' period was paid meanwhile (SPEC §5)."""
+        nobody, when one of its reps' period was paid meanwhile (SPEC §5). A run
+        id naming no run is not found, as reading or exporting it is — not an
+        item refused in a batch of one (the id is the command's whole input)."""
         self.ledger.guard_chain()
+        if self.ledger.subject_kind(run_id) != "run":
+            raise NotFoundError(unknown_run(run_id), field="run_id")
         self.ledger.guard_run(run_id)
         return self.ledger.pay_run(run_id, actor=actor)
 
