@@ -127,14 +127,16 @@ class DirectoryRow(Row):
         midnight: the rep was theirs from that day's start to the move's
         instant, whose events are on their watch (`manager_at`, the overrides'
         rule); a manager moved from at 15:00 on 1 September was refused the
-        rep's September, the morning's sale in it paying them an override."""
+        rep's September, the morning's sale in it paying them an override.
+        Each that took over on ``first`` itself is among them too: moved to at
+        10:00 and on at 14:00, the rep was theirs for those hours."""
         found = [in_force(self.managers, first)]
         after, until = first.isoformat(), last.isoformat()
         moved = next((since for since, _, _ in self.managers if since[:10] == after), None)
         if moved is not None:
             start = datetime.combine(first, time(0), datetime.fromisoformat(moved).tzinfo)
             found.insert(0, in_force_at(self.managers, start))
-        found += [value for since, _, value in self.managers if after < since[:10] <= until]
+        found += [value for since, _, value in self.managers if after <= since[:10] <= until]
         return [m for m in dict.fromkeys(found) if m is not None]
 
 
