@@ -378,10 +378,12 @@ class TestPayOnCollection:
         assert q4["pending"] == []
         assert verify_views(collection, Reports(collection).projector.store) == []
 
-    def _moved_to_usd(self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-        """A store written before the rule: r1 moved to a USD collection plan
-        from Q4 (S1 earned 500 CNY in Q3 under the CNY one)."""
-        usd = plan_toml(commission='basis = "collection"\n')
+    def _moved_to_usd(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, basis: str = "collection"
+    ) -> None:
+        """A store written before the rule: r1 moved to a USD plan paying on
+        ``basis`` from Q4 (S1 earned 500 CNY in Q3 under the CNY one)."""
+        usd = plan_toml(commission=f'basis = "{basis}"\n')
         _publish(ledger, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
         moved = line(
             "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
@@ -475,14 +477,7 @@ class TestPayOnCollection:
         )
         _publish(ledger, spiffed)
         _import(ledger, enrol("r1"), sale("S1", "r1", "10000.00"))
-        usd = plan_toml(commission=f'basis = "{basis}"\n')
-        _publish(ledger, usd.replace('currency = "CNY"', 'currency = "USD"'), "usd-sales")
-        moved = line(
-            "RepPlanAssigned", at="2026-10-01T00:00:00+08:00", rep_id="r1", plan_id="usd-sales"
-        )
-        with monkeypatch.context() as before_the_rule:
-            before_the_rule.setattr(rules, "_check_collection_currency", lambda *_: None)
-            _import(ledger, moved)
+        self._moved_to_usd(ledger, monkeypatch, basis)
         fx = _rate("CNY", "0.1389", "2026-10-01T00:00:00+08:00", quote="USD")
         if rate == "in-force":
             _import(ledger, fx)
