@@ -9,6 +9,8 @@ keys). A natural key stored with other content is a conflict.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -277,10 +279,14 @@ class Staging:
         # also compresses or encrypts.
         self._direct = mapper.compressor is None and mapper.cipher is None
         self._stamp: dict[str, str] | None = None  # see `apply_all`
-        # the content hash of each fact the batch being applied staged, and the
-        # line of its input (`apply_all`: a key given twice in it is no conflict
-        # with a stored fact)
+        # the content hash of each fact the batch being applied (or last applied,
+        # until `forget` or `reset`) staged, and the line of its input
+        # (`apply_all`: a key given twice in it is no conflict with a stored fact)
         self._staged_by: dict[str, int] = {}
+        # the same of the batches before it in this unit of work, each kept by
+        # `forget` (a streamed import's earlier chunks, appended: in the store's
+        # view they are stored, though the import has not committed them)
+        self._staged_before = _StagedBefore()
 
     # -- loading ---------------------------------------------------------------
 
@@ -499,6 +505,8 @@ class Staging:
         self._staged_reps_checkpoint = len(self._staged_reps)
         self._staged_claims = []  # appended: the session reads them from the index now
         self._claimed = {}  # the chunk's enrolments claimed their forms: read again
+        self._staged_before.add(self._staged_by)
+        self._staged_by = {}
 
     def reset(self) -> None:
         """Undo everything staged since the last `forget` (its chunk was not appended)."""
@@ -514,6 +522,7 @@ class Staging:
                 self._note_spelling(rep_id)
         self._staged_claims = []
         self._claimed = {}
+        self._staged_by = {}
 
     # -- approvals ---------------------------------------------------------------
 
@@ -657,7 +666,9 @@ class Staging:
 
         The streams a batch creates are stamped with one moment, the batch's
         (the library's event ``timestamp``; ``recorded_at`` in the chain is the
-        commit's, one per append in any case).
+        commit's, one per append in any case). A key an input gives with other
+        content than an earlier input of the batch — or of a batch before it in
+        this unit of work (`forget`) — is said given twice, naming both.
         """
         if load:  # else the caller loaded for these items already
             self.load_for(item for _, item in items)
@@ -674,15 +685,18 @@ class Staging:
                     errors.append(self._refusal(line, exc))
         finally:
             self._stamp = None
-            self._staged_by = {}
         return staged, errors
 
     def _refusal(self, line: int, exc: LedgerError) -> LineError:
         """The input of ``line`` refused with ``exc``: a natural key held by a
-        fact an earlier input of this batch staged — no stored one — said so
-        (`given_twice`, naming both inputs), not as a conflict with what is stored."""
+        fact an earlier input of this batch staged — or of an earlier batch of
+        this unit of work, a streamed import's earlier chunk, appended but not
+        committed — no stored one — said so (`given_twice`, naming both inputs),
+        not as a conflict with what is stored."""
         if isinstance(exc, KeyConflictError):
             earlier = self._staged_by.get(exc.against)
+            if earlier is None:
+                earlier = self._staged_before.line_of(exc.against)
             if earlier is not None:
                 what = (exc.what, earlier)
                 reason = given_twice(exc.what, f"input {earlier}", f"input {line}", "batch")
@@ -691,6 +705,50 @@ class Staging:
 
 
 _UNLOADED: Any = object()
+
+
+class _StagedBefore:
+    """The facts the earlier batches of a unit of work staged (a streamed
+    import's earlier chunks), each by its content hash, with the line of the
+    input that staged it: what tells a key given twice in one file, its lines
+    chunks apart, from a key stored before the file (`Staging._refusal`).
+
+    Compact, since an import's memory is bounded by its chunk, not its file:
+    per fact, its content hash's `hash` (this process's 64 bits of it; two
+    facts' collide once in 2**64) and its line, 16 bytes in two arrays per
+    chunk (a 1M-line file: 16 MB). A chunk's are sorted the first time they
+    are looked in — a refusal's path; an import that is good never looks.
+    """
+
+    def __init__(self) -> None:
+        # per batch: (hashes, lines, sorted by hash yet)
+        self._batches: list[tuple[array[int], array[int], bool]] = []
+
+    def add(self, staged_by: Mapping[str, int]) -> None:
+        """Keep a batch's facts: content hash -> line."""
+        if staged_by:
+            hashes = array("q", map(hash, staged_by))
+            self._batches.append((hashes, array("q", staged_by.values()), False))
+
+    def line_of(self, content_sha256: str) -> int | None:
+        """The line of the input that staged the fact of ``content_sha256``, or None."""
+        wanted = hash(content_sha256)
+        for index in range(len(self._batches)):
+            hashes, lines = self._sorted(index)
+            at = bisect_left(hashes, wanted)
+            if at < len(hashes) and hashes[at] == wanted:
+                return lines[at]
+        return None
+
+    def _sorted(self, index: int) -> tuple[array[int], array[int]]:
+        """Batch ``index``'s hashes and lines, sorted by hash (once)."""
+        hashes, lines, ordered = self._batches[index]
+        if not ordered:
+            order = sorted(range(len(hashes)), key=hashes.__getitem__)
+            hashes = array("q", (hashes[i] for i in order))
+            lines = array("q", (lines[i] for i in order))
+            self._batches[index] = (hashes, lines, True)
+        return hashes, lines
 
 
 def _datetime_field(iso_text: str) -> dict[str, str]:

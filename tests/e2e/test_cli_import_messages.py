@@ -156,3 +156,29 @@ class TestImportMessages:
         assert result.exit_code == 1
         assert "maker-checker" in result.output
         assert "line" not in result.output
+
+
+def test_a_key_given_twice_chunks_apart_is_said_given_twice(db_url: str, tmp_path: Path) -> None:
+    """A sale id on line 1 and again, with another amount, on line 5,002 —
+    in the import's next chunk (5,000 lines each): it was refused as "already
+    stored with other content", though nothing was stored; said given twice
+    in the file at both lines, as within one chunk, and nothing stored. The
+    file without it: the line repeated as it is, across the chunks, is skipped."""
+    seeded(Ledger(db_url), "r1").close()
+    repeated = jsonl(sale("S2", "r1"))[0]
+    head = [*jsonl(sale("S1", "r1", "1000.00")), *[repeated] * 5_000]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join([*head, *jsonl(sale("S1", "r1", "2000.00"))]) + "\n")
+    before = stored_count(db_url)
+    result = invoke_cli("import", str(events), "--db", db_url, "--actor", "crm", "--json")
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.output)["errors"]
+    assert (error["line"], error["field"]) == (5_002, "sale_id")
+    assert error["reason"].startswith(
+        "sale S1 is given twice in this file, at line 1 and line 5002, with other content"
+    )
+    assert stored_count(db_url) == before
+    events.write_text("\n".join([*head, *jsonl(sale("S1", "r1", "1000.00"))]) + "\n")
+    result = invoke_cli("import", str(events), "--db", db_url, "--actor", "crm")
+    assert result.exit_code == 0, result.output
+    assert "stored 2 events, skipped 5000" in result.output

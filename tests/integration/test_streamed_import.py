@@ -119,6 +119,57 @@ class TestChunks:
             ledger.import_lines(lines, actor="crm", chunk_size=2)
         assert [(e.line, e.field) for e in caught.value.errors] == [(2, "amount")]
 
+    @pytest.mark.parametrize("chunk_size", [1_000, 2], ids=["one-chunk", "two-chunks"])
+    def test_a_key_given_twice_across_chunks_is_said_given_twice(
+        self, ledger: Ledger, chunk_size: int
+    ) -> None:
+        """A sale id (and a sale's cancellation, a fact that happens once) given
+        twice in one file with other content, the two lines in different chunks:
+        it was refused as "already stored" — as if an earlier import stored it —
+        though nothing was; said as within one chunk, naming both lines, and the
+        whole file still refused."""
+        seeded(ledger, "r1")
+        lines = jsonl(
+            sale("S1", "r1", "1000.00"),
+            sale("S2", "r1"),
+            sale("S1", "r1", "2000.00"),
+            _cancel("S2"),
+            _cancel("S2", at="2026-07-21T10:00:00+08:00"),
+        )
+        before = stored_count(ledger)
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.import_lines(lines, actor="crm", chunk_size=chunk_size, parse_workers=0)
+        assert stored_count(ledger) == before
+        said = [e.describe("line") for e in caught.value.errors]
+        assert [s.split(", with other content")[0] for s in said] == [
+            "line 3, field sale_id: sale S1 is given twice in this file, at line 1 and line 3",
+            (
+                "line 5, field sale_id: the cancellation of sale S2 is given twice in this "
+                "file, at line 4 and line 5"
+            ),
+        ]
+        assert not any("already" in s for s in said), said
+        assert caught.value.status == "conflict"
+
+    @pytest.mark.parametrize("chunk_size", [1_000, 2], ids=["one-chunk", "two-chunks"])
+    def test_a_key_stored_before_and_given_again_is_still_said_stored(
+        self, ledger: Ledger, chunk_size: int
+    ) -> None:
+        """A key an earlier import stored, given again identically (skipped) and
+        then with other content in a later chunk: a conflict with what is stored,
+        as before; and a line repeated as it is, across chunks, is skipped."""
+        seeded(ledger, "r1")
+        ledger.import_lines(jsonl(sale("S1", "r1", "1000.00")), actor="crm")
+        repeated = jsonl(sale("S1", "r1", "1000.00"), sale("S2", "r1"), sale("S2", "r1"))
+        result = ledger.import_lines(repeated, actor="crm", chunk_size=chunk_size)
+        assert (result.stored, result.skipped) == (1, 2)
+        lines = [*repeated, *jsonl(sale("S3", "r1"), sale("S1", "r1", "2000.00"))]
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.import_lines(lines, actor="crm", chunk_size=chunk_size, parse_workers=0)
+        [refused] = caught.value.errors
+        assert (refused.line, refused.twice) == (5, None)
+        assert "sale S1 is already stored with other content" in refused.reason
+
 
 class TestOptimisticKeys:
     def test_a_partly_stored_file_stores_the_rest(self, ledger: Ledger) -> None:
