@@ -21,8 +21,12 @@ it; a formula whose value was never computed — a workbook written by a program
 formulas so, or holds a 0 in their place (XlsxWriter) and asks the application
 to compute them all on opening (``fullCalcOnLoad``) — is no empty cell (nor a
 0): the row says which columns hold one (`Row.unreadable`), for the conversion
-to refuse where it reads them; so too a cell showing an error (``#N/A``) and a
-cell that merged cells cover (its value shows in the range's first cell only).
+to refuse where it reads them; so too a cell showing an error (``#N/A``), a
+cell that merged cells cover (its value shows in the range's first cell only),
+and a number written in the XML as a float (a point, an exponent) of 2**53 or
+more: a float holds no more than 17 digits of it, so an id of 20 digits typed
+as a number (12345678901234567890, written ``1.2345678901234567E+19``) read as
+12345678901234567000 (an integer written as its digits is read exactly).
 A row hidden in the workbook (a filter, a collapsed group, a height of 0)
 says so (`Row.hidden`): whether it is meant cannot be told; so does a hidden
 column (``hidden``, a collapsed group, a width of 0 — its own, or the
@@ -155,8 +159,9 @@ class Column:
 class Row:
     """One data row: its spreadsheet row number, its cells as text, the
     0-based columns whose cell cannot be read and why (xlsx: a formula its
-    workbook holds no computed value of, an error, a cell merged cells cover;
-    read as "" in ``cells``), whether the workbook hides it, (CSV) why
+    workbook holds no computed value of, an error, a cell merged cells cover,
+    a number too large to be held exactly; read as "" in ``cells``, or as the
+    number held), whether the workbook hides it, (CSV) why
     its cells run past the header's (`_overflow`), and (xlsx) the columns
     whose cell holds a number: its text is the number's own, with a decimal
     point, never how a mapping says amounts are written (``1.234`` is one
@@ -729,12 +734,16 @@ def _unreadable_cells(
     from it (``values``: read for values) — any value, in a workbook that
     asks for its formulas to be computed on opening (``stale``). A formula a
     spreadsheet computed to "" is no such cell: Excel and LibreOffice write
-    that value as text (``t="str"``), empty."""
-    found = [
-        (index, f"the cell shows the error {value.value}; correct it in the workbook")
-        for index, value in enumerate(values)
-        if value.data_type == "e"
-    ]
+    that value as text (``t="str"``), empty. And a float of 2**53 or more
+    (`_inexact`)."""
+    found: list[tuple[int, str]] = []
+    for index, value in enumerate(values):
+        if value.data_type == "e":
+            found.append(
+                (index, f"the cell shows the error {value.value}; correct it in the workbook")
+            )
+        elif type(value.value) is float and not abs(value.value) < _EXACT_BELOW:
+            found.append((index, _inexact(value.value)))
     found += [
         (index, _UNCOMPUTED)
         for index, (value, formula) in enumerate(zip(values, written, strict=False))
@@ -742,6 +751,22 @@ def _unreadable_cells(
         and (stale or (value.value is None and value.data_type != "str"))
     ]
     return tuple(sorted(found))
+
+
+# Every integer below 2**53 is a binary float's exactly. A cell's number
+# written as a float (a point, an exponent: openpyxl reads an integer written
+# as its digits as an int, exactly) of 2**53 or more is some integer near the
+# one written: a workbook holds 15 (as typed) to 17 digits (as written) of it.
+_EXACT_BELOW = 2**53
+
+
+def _inexact(number: float) -> str:
+    """Why a cell holding the float ``number``, 2**53 or more, cannot be read."""
+    return (
+        f"the number {number!r} cannot be read exactly: a spreadsheet holds a number "
+        "this large rounded (to 15-17 digits), so which one was meant cannot be told; "
+        "store it as text (an id in a column formatted as Text), not as a number"
+    )
 
 
 _TAG = re.compile(rb"<(?:[\w.-]+:)?(row|mergeCell|sheetFormatPr|col)(?=[\s/>])([^>]*)>")
