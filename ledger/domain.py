@@ -135,6 +135,13 @@ class Receipt:
     actor: str
     occurred_at: datetime
 
+    def told_to(self, sender: str) -> bool:
+        """Whether a refusal sent to ``sender`` may quote what this fact holds
+        (when it occurred, its amount): only when they recorded it. Another
+        sender of a key may not read the fact (an integration reads no event:
+        SPEC §5, never a hint); compared as actors (`same_actor`)."""
+        return bool(sender) and same_actor(sender, self.actor)
+
     def check_same(
         self, content_sha256: str, *, key: str, field: str, once: bool = False, by: str = ""
     ) -> bool:
@@ -158,11 +165,7 @@ class Receipt:
         if self.content_sha256 == content_sha256:
             return True
         if once:
-            when = (
-                f" (occurred {self.occurred_at.date().isoformat()})"
-                if by and same_actor(by, self.actor)
-                else ""
-            )
+            when = f" (occurred {self.occurred_at.date().isoformat()})" if self.told_to(by) else ""
             raise KeyConflictError(
                 f"{key} is already recorded, otherwise{when}: it happens once and stands, "
                 "as recorded; money it should have changed is an adjustment of its own",

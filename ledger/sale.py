@@ -66,11 +66,16 @@ class Sale(LedgerAggregate):
         """Cancel the sale; False when this very cancellation is already stored."""
         if self.cancellation is None and envelope["occurred_at"] < self.recorded.occurred_at:
             raise InvalidInputError(
-                f"a sale cannot be cancelled before it occurred "
-                f"({self.recorded.occurred_at.isoformat()})",
+                f"a sale cannot be cancelled before it occurred{self._when(envelope)}",
                 field="occurred_at",
             )
         return self.record_once("cancellation", "the cancellation", **envelope)
+
+    def _when(self, envelope: dict[str, Any]) -> str:
+        """`` (<when the sale occurred>)`` for a refusal sent by the actor who
+        recorded the sale, else nothing (`Receipt.told_to`)."""
+        told = self.recorded.told_to(str(envelope.get("actor") or ""))
+        return f" ({self.recorded.occurred_at.isoformat()})" if told else ""
 
     _cancellation = receipt_event("SaleCancelled", "cancellation")
 
@@ -79,6 +84,10 @@ class Sale(LedgerAggregate):
 
         SPEC §2: in the sale's currency (its decimals), not before the sale,
         not for a cancelled sale, and the payments never sum above its amount.
+        A refusal quotes what the sale holds (its moment, currency, amount, the
+        payments before) and when it was cancelled only to the sender who
+        recorded those facts (`Receipt.told_to`): another integration reads
+        none of them, and is told the rule it broke.
         """
         data = envelope["data"]
         payment_id = data["payment_id"]
@@ -87,32 +96,41 @@ class Sale(LedgerAggregate):
             return not known[0].check_same(
                 envelope["content_sha256"], key=f"payment {payment_id}", field="payment_id"
             )
+        sender = str(envelope.get("actor") or "")
         if envelope["occurred_at"] < self.recorded.occurred_at:
             raise InvalidInputError(
-                f"a payment cannot be received before its sale {self.key} occurred "
-                f"({self.recorded.occurred_at.isoformat()})",
+                f"a payment cannot be received before its sale {self.key} "
+                f"occurred{self._when(envelope)}",
                 field="occurred_at",
             )
         if self.cancellation is not None:
-            raise InvalidInputError(
-                f"sale {self.key} was cancelled "
-                f"({self.cancellation.occurred_at.isoformat()}); it takes no payment",
-                field="sale_id",
+            when = (
+                f" ({self.cancellation.occurred_at.isoformat()})"
+                if self.cancellation.told_to(sender)
+                else ""
             )
-        amount = Decimal(data["amount"])
+            raise InvalidInputError(
+                f"sale {self.key} was cancelled{when}; it takes no payment", field="sale_id"
+            )
+        amount, currency = Decimal(data["amount"]), self.data["currency"]
+        told = self.recorded.told_to(sender)
         try:
-            check_money(amount, self.data["currency"])
+            check_money(amount, currency)
         except ValueError as exc:
-            raise InvalidInputError(
-                f"{exc} (sale {self.key} is in {self.data['currency']})", field="amount"
-            ) from None
-        earlier = [Decimal(paid) for _, paid in (self.payments or {}).values()]
-        over = check_payment(self.key, Decimal(self.data["amount"]), earlier, amount)
-        if over is not None:
-            raise InvalidInputError(
-                over.message.removeprefix("amount: ") + f" (in {self.data['currency']})",
-                field="amount",
+            reason = (
+                f"{exc} (sale {self.key} is in {currency})"
+                if told
+                else f"more decimal places than sale {self.key}'s currency has"
             )
+            raise InvalidInputError(reason, field="amount") from None
+        earlier = self.payments or {}
+        paid = [Decimal(stored) for _, stored in earlier.values()]
+        over = check_payment(self.key, Decimal(self.data["amount"]), paid, amount)
+        if over is not None:
+            # the total so far rests on every earlier payment as well
+            told = told and all(receipt.told_to(sender) for receipt, _ in earlier.values())
+            reason = f"{over.message} (in {currency})" if told else over.withheld_message
+            raise InvalidInputError(reason.removeprefix("amount: "), field="amount")
         self._payment_received(**envelope)
         return True
 

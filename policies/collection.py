@@ -47,6 +47,15 @@ class OverPayment:
             f"{money(self.sale_amount)}"
         )
 
+    @property
+    def withheld_message(self) -> str:
+        """The refusal without the sale's amount or what was paid before: to
+        a sender who may not read them."""
+        return (
+            f"amount: payment of {money(self.payment)} would take sale {self.sale_id}'s "
+            "payments above its amount"
+        )
+
 
 def check_payment(
     sale_id: str, sale_amount: Decimal, earlier: Sequence[Decimal], payment: Decimal

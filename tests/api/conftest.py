@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from api.settings import Settings
 from api.tokens import TokenStore
 from demo import DemoResult, run_demo
 from ledger.application import Ledger
+from projections.service import Reports
 
 SECRET = "test-token-secret-0123456789abcdef"
 
@@ -124,3 +125,30 @@ def api(demo_db: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Api]:
         yield Api(client, ledger, tokens, result)
     if app.state.stopped_cleanly:  # else a thread still reads: leave it to the exit
         ledger.close()
+
+
+class Served:
+    """The demo's quarter served on either store (`demo_served`)."""
+
+    def __init__(self, client: TestClient, ledger: Ledger, tokens: dict[str, str]) -> None:
+        self.client, self.ledger, self.tokens = client, ledger, tokens
+
+    def call(self, method: str, path: str, who: str = "finance2", **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def stored(self) -> int:
+        head = self.ledger.head()
+        return head.position if head is not None else 0
+
+
+@pytest.fixture
+def demo_served(db_url: str, make_ledger: Callable[..., Ledger]) -> Iterator[Served]:
+    """The demo's quarter served on ``db_url``, a token for each holder."""
+    ledger = make_ledger()
+    run_demo(ledger)
+    Reports(ledger).catch_up()
+    tokens = issue_tokens(TokenStore(ledger, SECRET), *HOLDERS)
+    settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True, parse_workers=1)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, ledger=ledger), base_url="http://127.0.0.1") as client:
+        yield Served(client, ledger, tokens)

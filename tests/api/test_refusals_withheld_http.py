@@ -1,0 +1,78 @@
+"""SPEC §5 over HTTP, on both stores: an error answer tells its reader no
+stored fact they may not read. An integration reads no event: another CRM's
+token refused a cancellation or payment of crm-sync's sale is told the rule
+it broke and the field, not when the sale occurred or was cancelled, its
+currency, its amount or what was paid of it — crm-sync, who recorded them,
+is still told all of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Served, demo_event
+
+# crm-sync recorded S-1004 (70,000.00 CNY, 22 July) and S-1003's cancellation (5 September).
+RECORDER, OTHER = "integration", "integration2"
+BEFORE_THE_SALE = "2026-07-01T10:00:00+08:00"
+
+
+def _payment(sale_id: str, amount: str, at: str = "2026-11-02T10:00:00+08:00") -> dict[str, Any]:
+    return demo_event("PaymentReceived", at=at, payment_id="P-9", sale_id=sale_id, amount=amount)
+
+
+# (event, the field refused, words both senders get, what only crm-sync is told)
+REFUSALS = {
+    "cancelled-before-the-sale": (
+        demo_event("SaleCancelled", at=BEFORE_THE_SALE, sale_id="S-1004", reason="typo"),
+        "occurred_at",
+        "a sale cannot be cancelled before it occurred",
+        ["2026-07-22"],
+    ),
+    "paid-before-the-sale": (
+        _payment("S-1004", "1.00", at=BEFORE_THE_SALE),
+        "occurred_at",
+        "a payment cannot be received before its sale S-1004 occurred",
+        ["2026-07-22"],
+    ),
+    "paid-after-its-cancellation": (
+        _payment("S-1003", "1.00"),
+        "sale_id",
+        "sale S-1003 was cancelled",
+        ["2026-09-05"],
+    ),
+    "paid-above-the-sale": (
+        _payment("S-1004", "70000.01"),
+        "amount",
+        "payment of 70000.01 would take sale S-1004's payments",
+        ["70000.00", "CNY"],
+    ),
+    "paid-in-other-decimals": (
+        _payment("S-1004", "1.001"),
+        "amount",
+        "decimal places",
+        ["CNY"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS), ids=list(REFUSALS))
+def test_a_refusal_quotes_a_sale_only_to_who_recorded_it(demo_served: Served, case: str) -> None:
+    """Both CRM tokens are refused alike (422, the field, the rule); the
+    sale's moment, cancellation, currency and amount are crm-sync's to be
+    told. crm-other was told them all."""
+    event, field, rule, recorders = REFUSALS[case]
+    before = demo_served.stored()
+    answers = {
+        who: demo_served.call("POST", "/events", who, json=event) for who in (RECORDER, OTHER)
+    }
+    assert demo_served.stored() == before
+    for who, answer in answers.items():
+        assert answer.status_code == 422, (who, answer.text)
+        [error] = answer.json()["errors"]
+        assert error["field"] == field, who
+        assert rule in error["reason"], (who, error["reason"])
+    for value in recorders:
+        assert value in answers[RECORDER].text, value
+        assert value not in answers[OTHER].text, (value, answers[OTHER].text)
