@@ -21,6 +21,7 @@ from ledger.catalogue import (
     HISTORY_TYPES,
     READ_BY_EVERY_REP,
     decider_roles,
+    subject_type,
     writers_by_role,
 )
 from ledger.errors import NotFoundError, shown_id
@@ -43,6 +44,7 @@ __all__ = [
     "may_read_event",
     "own_rep",
     "paid_reader",
+    "reads_subject",
     "trail_events_shown",
 ]
 
@@ -120,9 +122,24 @@ _ON_THEIR_WATCH: Final = frozenset(
 def check_decider(principal: Principal, kind: str) -> None:
     """403 unless the principal's role decides on subjects of ``kind`` (the
     catalogue's deciders: finance for targets, adjustments and runs,
-    compliance for cases)."""
+    compliance for cases). Asked once `reads_subject` holds: a role that reads
+    no subject of the kind is answered as for an id that names nothing."""
     if principal.role not in SUBJECT_DECIDERS[kind]:
         raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+
+
+def reads_subject(principal: Principal, kind: str) -> bool:
+    """Whether the principal may learn that an id names a subject of ``kind``
+    (a decision's subject: a target, case, adjustment or payout run), as GET
+    /events reads its event: finance every kind, compliance cases — no
+    one's pay, so not that ``ADJ-301`` is an adjustment or a run id is
+    taken (SPEC §5: never a hint): a decision on one is refused as on an id
+    that names nothing, not 403 naming its kind."""
+    created_by = subject_type(kind)
+    role = principal.role
+    if created_by is None or role not in {"finance", "compliance", "admin"}:
+        return False
+    return _reads_by_kind(role, created_by, kind)
 
 
 def require_role(principal: Principal, route: str) -> None:

@@ -35,7 +35,7 @@ from ledger.events import (
 )
 from projections.service import Reports
 
-__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution", "new_dispute_id"]
+__all__ = ["Decision", "RunSummary", "UseCases", "check_resolution", "new_dispute_id", "no_subject"]
 
 _REASON_CHARACTERS = 2000  # an upheld dispute's adjustment reason quotes the note
 _MAX_ID_CHARACTERS = 128  # SPEC §2: ids (`ledger.events.Id`)
@@ -89,7 +89,7 @@ class UseCases:
         ``adjustment``, ``run``); NotFoundError when there is none."""
         kind = self.ledger.subject_kind(subject_id)
         if kind is None:
-            raise NotFoundError(f"no subject {shown_id(subject_id)}", field="subject_id")
+            raise no_subject(subject_id)
         return kind
 
     def decide(
@@ -358,6 +358,12 @@ def _summary(run: dict[str, Any], *, created: bool) -> RunSummary:
         paid=run.get("paid", False),
         created=created,
     )
+
+
+def no_subject(subject_id: str) -> NotFoundError:
+    """The answer to a decision on an id that names no subject (or none its
+    decider may learn of: `api.auth.reads_subject`)."""
+    return NotFoundError(f"no subject {shown_id(subject_id)}", field="subject_id")
 
 
 def check_resolution(outcome: str, amount: str | None) -> None:

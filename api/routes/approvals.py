@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth import check_decider
+from api.auth import check_decider, reads_subject
 from api.deps import Caller, UseCasesDep
 from api.routes.events import posted, record_out
 from api.schemas import ApprovalIn, RecordOut
+from service.usecases import no_subject
 
 __all__ = ["router"]
 
@@ -17,11 +18,17 @@ router = APIRouter(tags=["approvals"])
 @router.post("/approvals", **posted("post_approval", RecordOut))
 def post_approval(body: ApprovalIn, principal: Caller, service: UseCasesDep) -> RecordOut:
     """Grant or reject a target change, adjustment, red-line case or payout run."""
+
+    def may_decide(kind: str) -> None:
+        if not reads_subject(principal, kind):  # as no subject: its kind is not theirs
+            raise no_subject(body.subject_id)
+        check_decider(principal, kind)
+
     decision = service.decide(
         body.subject_id,
         granted=body.decision == "grant",
         actor=principal.actor,
         note=body.note,
-        may_decide=lambda kind: check_decider(principal, kind),
+        may_decide=may_decide,
     )
     return record_out(decision.result)

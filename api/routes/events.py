@@ -12,7 +12,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
-from api.auth import EVENT_WRITERS, ForbiddenError, check_decider, manages, require_role
+from api.auth import (
+    EVENT_WRITERS,
+    ForbiddenError,
+    check_decider,
+    manages,
+    reads_subject,
+    require_role,
+)
 from api.body_parser import BodyParser
 from api.deps import BEARER, Caller, LedgerDep, ReportsDep, allowed_to, authenticate
 from api.limits import UnsupportedMediaTypeError, is_json
@@ -136,7 +143,7 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
             # the same moment), so it is refused as unknown, as `POST /approvals`
             # refuses it; a subject's kind never changes once stored.
             kind = ledger.subject_kind(subject_id)
-            if kind is None:
+            if kind is None or not reads_subject(principal, kind):
                 refused = unknown_subject(subject_id)
                 unknown.append(LineError(index, refused.field, refused.reason))
                 continue

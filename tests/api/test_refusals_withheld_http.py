@@ -76,3 +76,42 @@ def test_a_refusal_quotes_a_sale_only_to_who_recorded_it(demo_served: Served, ca
     for value in recorders:
         assert value in answers[RECORDER].text, value
         assert value not in answers[OTHER].text, (value, answers[OTHER].text)
+
+
+def _decided(served: Served, who: str, subject_id: str) -> dict[str, Any]:
+    """What ``who`` is answered granting ``subject_id`` by POST /approvals and
+    by POST /events, with the id written ``<id>``."""
+    grant = demo_event("ApprovalGranted", subject_id=subject_id)
+    answers = (
+        served.call(
+            "POST", "/approvals", who, json={"subject_id": subject_id, "decision": "grant"}
+        ),
+        served.call("POST", "/events", who, json=grant),
+    )
+    return {
+        route: (answer.status_code, answer.text.replace(subject_id, "<id>"))
+        for route, answer in zip(("approvals", "events"), answers, strict=True)
+    }
+
+
+def test_compliance_deciding_on_pay_is_told_what_no_subject_is_told(demo_served: Served) -> None:
+    """Compliance reads no one's pay: granting an adjustment, a pending
+    target or a payout run is answered as granting an id that names nothing
+    (404 "no subject", 422 on POST /events), nothing stored. It was 403
+    "may not decide on a adjustment" — that the id is taken, and by what."""
+    run_id = demo_served.call("GET", "/payouts/runs", "finance").json()["items"][0]["run_id"]
+    before = demo_served.stored()
+    nothing = _decided(demo_served, "compliance", "NOPE-1")
+    assert nothing["approvals"][0] == 404
+    assert nothing["events"][0] == 422
+    for subject_id in ("ADJ-301", "T-WANG-Q3-B", run_id):
+        assert _decided(demo_served, "compliance", subject_id) == nothing, subject_id
+    assert demo_served.stored() == before
+
+
+def test_finance_is_still_told_a_case_is_compliances_to_decide(demo_served: Served) -> None:
+    """Finance reads every case (their fines are pay): granting one is 403
+    naming its kind, as it was."""
+    for status, text in _decided(demo_served, "finance", "CASE-201").values():
+        assert status == 403, text
+        assert "may not decide on a case" in text
