@@ -371,6 +371,12 @@ class Ledger(Application[UUID]):
             resolved,
         )
 
+    def run_reps(self, run_id: str) -> tuple[str, ...] | None:
+        """The reps payout run ``run_id`` holds a statement of; None when there
+        is no such run."""
+        run = self._staging().get(PayoutRun, run_id)
+        return tuple(run.rep_ids) if run is not None else None
+
     def sale_reps(self, sale_id: str) -> tuple[frozenset[str], datetime] | None:
         """The reps a stored sale names (its rep and its splits' reps) and when it
         occurred; None when there is no such sale."""

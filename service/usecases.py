@@ -21,6 +21,7 @@ from ledger.errors import (
     LedgerError,
     LineError,
     NotFoundError,
+    UnknownReferenceError,
     shown_id,
     unknown_run,
 )
@@ -160,7 +161,15 @@ class UseCases:
         run's is — so a request re-run after a crash lost its first answer
         names the dispute it stored then — and the rep's own dispute of this
         run sent again with the same message is the same fact, skipped (it
-        keeps the moment it was first raised)."""
+        keeps the moment it was first raised).
+
+        Raised ``by_the_rep``, a run that holds no statement of theirs is
+        refused as a run id naming nothing (422, ``run_id``): runs are
+        finance's to read, and "has no statement for rep ..." told a rep
+        that the id they tried is a run (SPEC §5: never a hint)."""
+        if by_the_rep and rep_id not in (self.ledger.run_reps(run_id) or ()):
+            refused = unknown_run(run_id)
+            raise BatchRejectedError([LineError(1, "run_id", refused, kind=UnknownReferenceError)])
         if dispute_id is None and idempotency_key:
             dispute_id = _keyed_dispute_id(actor, idempotency_key)
         stored = self.ledger.dispute(dispute_id) if dispute_id else None

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Served, demo_event
+from api.tokens import TokenStore
+from tests.api.conftest import SECRET, Served, demo_event
 
 # crm-sync recorded S-1004 (70,000.00 CNY, 22 July) and S-1003's cancellation (5 September).
 RECORDER, OTHER = "integration", "integration2"
@@ -115,3 +116,30 @@ def test_finance_is_still_told_a_case_is_compliances_to_decide(demo_served: Serv
     for status, text in _decided(demo_served, "finance", "CASE-201").values():
         assert status == 403, text
         assert "may not decide on a case" in text
+
+
+def test_a_rep_disputing_a_run_that_paid_others_is_told_no_such_run(
+    demo_served: Served,
+) -> None:
+    """rep-sun is in no run: disputing the Q3 run (which paid rep-li and
+    others) is answered as disputing a run id naming nothing — the same 422
+    on run_id, nothing stored. It said "payout run ... has no statement for
+    rep rep-sun": that the id is a run's. Finance raising it for rep-sun is
+    still told why."""
+    demo_served.tokens["sun"] = TokenStore(demo_served.ledger, SECRET).create(
+        actor="rep-sun", role="rep", rep_id="rep-sun"
+    )[0]
+    run_id = demo_served.call("GET", "/payouts/runs", "finance").json()["items"][0]["run_id"]
+    before = demo_served.stored()
+
+    def disputed(who: str, run: str) -> Any:
+        body = {"rep_id": "rep-sun", "run_id": run, "message": "m"}
+        return demo_served.call("POST", "/disputes", who, json=body)
+
+    answers = [disputed("sun", run) for run in (run_id, "run-nope")]
+    assert [a.status_code for a in answers] == [422, 422]
+    assert answers[0].text.replace(run_id, "run-nope") == answers[1].text
+    finance = disputed("finance", run_id)
+    assert finance.status_code == 422
+    assert f"payout run {run_id} has no statement for rep rep-sun" in finance.text
+    assert demo_served.stored() == before
