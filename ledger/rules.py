@@ -517,11 +517,14 @@ def _warn_sale(st: Staging, rep: Rep, plan: PlanInfo | None, item: Input) -> Non
 def _warn_after_leaving(st: Staging, credited: list[Rep], item: Input) -> None:
     """Warn, don't guess: a sale dated after a rep it credits left credits that
     rep nothing (`projections.statement`); a departure recorded later is said
-    on the statement instead."""
+    on the statement instead. The day they left is said to the sender who
+    recorded the departure only (`Receipt.told_to`): an integration reads no
+    event, and another's departure is not its to be told."""
     for rep in credited:
-        if rep.left is not None and after_the_day_of(item.occurred_at, rep.left.occurred_at):
-            sale_id = item.data["sale_id"]
-            st.warn(after_leaving_warning(sale_id, rep.rep_id, rep.left.occurred_at.date()))
+        left = rep.left
+        if left is not None and after_the_day_of(item.occurred_at, left.occurred_at):
+            day = left.occurred_at.date() if left.told_to(item.actor) else None
+            st.warn(after_leaving_warning(item.data["sale_id"], rep.rep_id, day))
 
 
 def sale_recorded(st: Staging, item: Input) -> None:

@@ -236,15 +236,15 @@ def splits_warning(
 
 
 def after_leaving_warning(
-    sale_id: str, rep_id: str, left_on: date, event_ids: Sequence[str] = ()
+    sale_id: str, rep_id: str, left_on: date | None, event_ids: Sequence[str] = ()
 ) -> PayWarning:
-    """A sale credited to ``rep_id`` on a day after they left: credited nothing."""
-    return PayWarning(
-        "sale_after_leaving",
-        {"sale_id": sale_id, "rep_id": rep_id, "left_on": left_on.isoformat()},
-        tuple(event_ids),
-        "occurred_at",
-    )
+    """A sale credited to ``rep_id`` on a day after they left: credited nothing.
+    ``left_on`` None: the day is not the sender's to be told (they did not
+    record the departure), only that the rep had left by the sale's day."""
+    values = {"sale_id": sale_id, "rep_id": rep_id}
+    if left_on is not None:
+        values["left_on"] = left_on.isoformat()
+    return PayWarning("sale_after_leaving", values, tuple(event_ids), "occurred_at")
 
 
 def override_warning(plan_id: str, version: int) -> PayWarning:

@@ -192,6 +192,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Sale {sale_id} is dated after {rep_id} left on {left_on}: {rep_id} is "
             "credited nothing for it; record it again for a rep who has not left"
         ),
+        "sale_after_leaving_undated": (
+            "Sale {sale_id} is dated after {rep_id} left: {rep_id} is credited nothing "
+            "for it; record it again for a rep who has not left"
+        ),
         "manager_lookalike": (
             "manager_id {manager_id} is rep {manager_rep}'s id in another spelling: "
             "{manager_rep} manages {rep_id}, but an override is paid only to a manager_id "
@@ -381,6 +385,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "sale_after_leaving": (
             "销售 {sale_id} 的日期晚于 {rep_id} 的离职日 {left_on}：{rep_id} 不因此获得任何计入；"
+            "请为一位在职的销售代表重新记录"
+        ),
+        "sale_after_leaving_undated": (
+            "销售 {sale_id} 的日期晚于 {rep_id} 的离职日：{rep_id} 不因此获得任何计入；"
             "请为一位在职的销售代表重新记录"
         ),
         "manager_lookalike": (
@@ -715,6 +723,7 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "category_lookalike": "category plan_category #sales %default_rate %plan_rate",
     "rep_not_in_splits": "sale_id rep_id splits",
     "sale_after_leaving": "sale_id rep_id left_on",
+    "sale_after_leaving_undated": "sale_id rep_id",
     "override_unfollowed": "plan_id #plan_version",
     "manager_lookalike": "rep_id manager_id manager_rep",
     "manager_left": "rep_id manager_id left_on",
@@ -744,6 +753,8 @@ _RECORDED_WITHOUT: dict[str, tuple[str, str]] = {
     "gate_not_reached": ("attainment_shown", "gate_not_reached_rounded"),
     # a release to the cent, cumulative over the sale's payments (was its exact share)
     "payment_released": ("released_before", "payment_released_share"),
+    # the day a rep left, which a sender who did not record it is not told
+    "sale_after_leaving": ("left_on", "sale_after_leaving_undated"),
 }
 
 

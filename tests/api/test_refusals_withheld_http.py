@@ -7,11 +7,14 @@ is still told all of it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from api.tokens import TokenStore
+from policies.pay_warnings import after_leaving_warning
+from policies.wording import render_warning
 from tests.api.conftest import SECRET, Served, demo_event
 
 # crm-sync recorded S-1004 (70,000.00 CNY, 22 July) and S-1003's cancellation (5 September).
@@ -143,3 +146,31 @@ def test_a_rep_disputing_a_run_that_paid_others_is_told_no_such_run(
     assert finance.status_code == 422
     assert f"payout run {run_id} has no statement for rep rep-sun" in finance.text
     assert demo_served.stored() == before
+
+
+def test_a_sale_after_its_rep_left_warns_without_the_day_to_another_sender(
+    demo_served: Served,
+) -> None:
+    """rep-wang's departure on 15 October is it-admin's: a CRM's sale for
+    rep-wang dated after it is stored with the warning that rep-wang is
+    credited nothing, in both languages, without the day they left. It
+    named the day (``left_on``) to an integration, which reads no event;
+    the CLI importing as the departure's own recorder is still told it."""
+    left = demo_event("RepLeft", at="2026-10-15T10:00:00+08:00", rep_id="rep-wang")
+    admin = demo_served.call("POST", "/events", "admin", json={**left, "reason": "resigned"})
+    assert admin.status_code == 201, admin.text
+    sale = demo_event(
+        "SaleRecorded", sale_id="S-W9", rep_id="rep-wang", amount="100.00", currency="CNY"
+    )
+    answer = demo_served.call("POST", "/events", OTHER, json=sale)
+    assert answer.status_code == 201, answer.text
+    [warning] = answer.json()["events"][0]["warnings"]
+    assert warning["code"] == "sale_after_leaving"
+    assert warning["values"] == {"sale_id": "S-W9", "rep_id": "rep-wang"}
+    assert "after rep-wang left: rep-wang is credited nothing" in warning["text"]
+    assert "2026-10-15" not in answer.text
+    own = {**sale, "sale_id": "S-W10", "actor": "it-admin"}
+    result = demo_served.ledger.import_lines([json.dumps(own)], actor="it-admin")
+    [(_, told)] = result.warnings
+    assert "left on 2026-10-15: rep-wang is credited nothing" in render_warning(told, "en")
+    assert "离职日：" in render_warning(after_leaving_warning("S-W9", "rep-wang", None), "zh-CN")
