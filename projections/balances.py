@@ -4,7 +4,7 @@ statement they come from), computed from the facts at the projection's position.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from ledger.errors import NotFoundError
 from policies.periods import Period
@@ -13,7 +13,7 @@ from projections.periods import activity_periods
 from projections.statement import Calculator
 from projections.versioning import ReadModel
 
-__all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
+__all__ = ["ATTAINMENT", "BALANCES", "EVENTFUL", "STATEMENTS", "period_rows", "rep_rows"]
 
 # 2: how many items the statement holds pending (a period's summary reads it here,
 # not from the statement). 3 (and attainment 2, statements 3): a manager paid only
@@ -53,14 +53,18 @@ __all__ = ["ATTAINMENT", "BALANCES", "STATEMENTS", "period_rows", "rep_rows"]
 # released), and a paid period's correction names the rate, recorded late,
 # that such a release was converted at; 21 (and balances 8): a payment's share
 # of a commission near SPEC §2's bounds (above 10^28) is released to the cent
-# (`policies.rounding.scaled` kept 30 significant digits)
+# (`policies.rounding.scaled` kept 30 significant digits); 9: each row says
+# whether it holds anything (``eventful``), which the period switches and the
+# Overview read of every row instead of its status, pending count and amounts
 BALANCES = ReadModel(
-    "balances", 8, "each rep's sums per line kind, total, payable and items pending, by period"
+    "balances", 9, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
 STATEMENTS = ReadModel("statements", 21, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
+# The balances row's field that says whether it holds anything (`period_rows`).
+EVENTFUL: Final = "eventful"
 
 
 def rep_rows(
@@ -87,12 +91,21 @@ def rep_rows(
 def period_rows(
     facts: LedgerFacts, rep_id: str, statement: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The balances and attainment rows of one rep's statement of one period."""
+    """The balances and attainment rows of one rep's statement of one period.
+
+    A balances row says whether it holds more than a quiet period's zeros
+    (`EVENTFUL`): a status past open, an item pending, or money in its total
+    or in one of `LINE_KINDS` (the read model keeps a row for every period
+    since the rep's first). The period switches offer the periods with such
+    a row, and the Overview lists a team's period when one of its reps has
+    one: they read this one field of every row (80,000 at 10,000 reps and 8
+    quarters) where they read nine and worked it out."""
     key = str(statement["period"])
     sums = dict.fromkeys(LINE_KINDS, Decimal(0))
     for line in statement["lines"]:
         # SPEC §3.1 kinds (spiff, cap, ...) appear only in rows that have them
         sums[line["kind"]] = sums.get(line["kind"], Decimal(0)) + Decimal(line["amount"])
+    pending = len(statement.get("pending", ()))
     balance: dict[str, Any] = {
         "rep_id": rep_id,
         "period": key,
@@ -101,9 +114,13 @@ def period_rows(
         **{kind: format(amount, "f") for kind, amount in sums.items()},
         "total": statement["total"],
         "payable": statement["payable"],
-        "pending": len(statement.get("pending", ())),
+        "pending": pending,
         # paid, and changed since: its correction booked in a later period
         "corrected": bool(statement.get("correction_to")),
+        EVENTFUL: statement["status"] != "open"
+        or pending != 0
+        or Decimal(str(statement["total"])) != 0
+        or any(sums[kind] != 0 for kind in LINE_KINDS),
     }
     held = facts.open_run_statement(rep_id, key) if statement["status"] == "open" else None
     if held is not None:  # what the open run will pay, beside what it would pay now

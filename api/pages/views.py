@@ -8,7 +8,6 @@ API's role table and rep scope (`api.auth`) first.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +28,13 @@ from policies.plan import Plan
 from policies.rounding import CALC
 from policies.wording import TEMPLATES, render_step, render_warning, words_of
 from presentation import sanction_text
-from projections.balances import LINE_KINDS
+from projections.balances import EVENTFUL
 from projections.discipline_history import CaseEntry, HistoryEntry, OverturnedEntry
 from projections.disputes import team_on
 from projections.queues import MAX_LIMIT, Page, SummaryPage, Viewer, WorkQueues
 from projections.service import Reports
 from projections.storage import ViewStore
+from projections.storage.core import picked_flag
 
 __all__ = [
     "BUCKET_LABELS",
@@ -160,41 +160,10 @@ class PeriodChoice:
         return sorted([*self.offered, chosen], key=period_key, reverse=True)
 
 
-# The fields of a balances row that say whether anything happened in its
-# period: the read model keeps a row for every period since the rep's first,
-# a quiet one all zeros (picked out by `ViewStore.fields`: text, or None).
-ACTIVITY_FIELDS: Final = ("status", "pending", "total", *LINE_KINDS)
-
-
-def eventful(row: Mapping[str, Any]) -> bool:
-    """Whether a balances row (its `ACTIVITY_FIELDS`) holds more than a quiet
-    period's zeros: money, a pending item, a run's status."""
-    return _eventful_fields([row.get(name) for name in ACTIVITY_FIELDS])
-
-
-# A zero as a balances row writes one ("0.00", "-0.00", "0"): told without a
-# Decimal, the Overview asking of every rep's row of every period twice
-_ZERO = re.compile(r"[+-]?0*\.?0*")
-
-
-def _eventful_fields(values: Sequence[Any]) -> bool:
-    """`eventful` of a row's `ACTIVITY_FIELDS` as `ViewStore.fields` picks them
-    out (text, or None). Each amount that does not read as a zero is asked of
-    as a Decimal: the Overview at 10,000 reps x 8 quarters asks this 160,000
-    times, and a Decimal of each of a quiet row's seven zeros and a dict of
-    the fields cost it two of its three seconds."""
-    status, pending, *amounts = values
-    if status not in {None, "open"} or str(pending) not in {"None", "0"}:
-        return True
-    return any(
-        amount is not None and not _ZERO.fullmatch(text := str(amount)) and Decimal(text) != 0
-        for amount in amounts
-    )
-
-
 def period_choice(keys: Iterable[str], today: date, busy: Iterable[str]) -> PeriodChoice:
     """The `PeriodChoice` on ``today`` of the periods with rows (``keys``),
-    of which those with anything in them (``busy``: `eventful`) are offered."""
+    of which those with anything in them (``busy``: their balances rows'
+    `EVENTFUL`) are offered."""
     keys = set(keys)
     reachable = begun_periods(keys, today)
     found = {key for key in busy if askable(key)}
@@ -260,7 +229,7 @@ def rep_periods(reports: Reports, rep_id: str, wanted: str | None = None) -> Rep
         # period since the first: small); the statements are read of those listed
         balances = {key: doc for _, key, doc in store.rows("balances", rep_id)}
         choice = period_choice(
-            balances, reports.today(), [key for key, doc in balances.items() if eventful(doc)]
+            balances, reports.today(), [key for key, doc in balances.items() if doc.get(EVENTFUL)]
         )
         chosen = choice.reaches(wanted)
         statements = {p: store.row("statements", rep_id, p) for p in choice.shown(chosen)}
@@ -679,13 +648,13 @@ def _overview_of_views(
     # the fields summed and counted, picked out by the database: every rep's row
     # of every period (10,000 reps x 8 quarters: 180,000 documents) is not
     # decoded whole for its payable or attainment
-    rows = store.fields("balances", ("payable", "currency", "run", *ACTIVITY_FIELDS))
+    rows = store.fields("balances", ("payable", "currency", "run", "status", EVENTFUL))
     # a few periods among 80,000 rows: each period's key parsed once, not a row's
     asked = {key: askable(key) for key in {key for _, key, _ in rows}}
     balances = [row for row in rows if asked[row[1]]]
-    # each row asked once whether it holds anything (160,000 rows at 10,000 reps):
-    # for the periods offered and for the teams' rows listed
-    active = [_eventful_fields(values[3:]) for _, _, values in balances]
+    # whether each row holds anything, as the projection wrote it: for the
+    # periods offered and for the teams' rows listed
+    active = [picked_flag(values[4]) for _, _, values in balances]
     busy = {key for (_, key, _), holds in zip(balances, active, strict=True) if holds}
     choice = period_choice({key for _, key, _ in balances}, day, busy)
     rank = {key: -i for i, key in enumerate(sorted(choice.reachable, key=period_key, reverse=True))}
@@ -708,8 +677,8 @@ def _payouts_by_team(
     rank: Mapping[str, int],
 ) -> list[dict[str, Any]]:
     """Payable by team, period and currency, newest period first, of the
-    balances rows' fields (payable, currency, run, `ACTIVITY_FIELDS`) and
-    whether each holds anything (``active``, `_eventful_fields`): each
+    balances rows' fields (payable, currency, run, status, `EVENTFUL`) and
+    whether each holds anything (``active``: its `EVENTFUL` as read): each
     split by where it stands — ``paid``; ``in_run``, what an open (calculated
     or approved, unpaid) run will pay, as the run recorded it (the figure now
     may differ: the run pays what it holds); ``open``, not in a run yet — and
@@ -780,8 +749,8 @@ def period_summary(
     rep's own page and the manager's said "corrected")."""
     store = reports.projector.store
     with reports.snapshot():
-        rows = store.fields("balances", ACTIVITY_FIELDS)
-        busy = {key for _, key, values in rows if _eventful_fields(values)}
+        rows = store.fields("balances", (EVENTFUL,))
+        busy = {key for _, key, (flag,) in rows if picked_flag(flag)}
         choice = period_choice({key for _, key, _ in rows}, reports.today(), busy)
         chosen = choice.reaches(wanted) or _stored_default_period(store, choice.offered)
     missed = wanted if wanted and choice.reaches(wanted) is None else None

@@ -26,6 +26,7 @@ from api.routes.approvals import post_approval
 from api.routes.queues import viewer_of
 from api.schemas import ApprovalIn
 from ledger.errors import InvalidInputError, NotFoundError, shown_id
+from projections.balances import EVENTFUL
 from projections.disputes import manager_on
 from projections.queues import MAX_LIMIT, WorkQueues
 from projections.storage import ViewStore
@@ -69,7 +70,7 @@ def team(request: Request) -> Response:
         choice = views.period_choice(
             {key for rows in balances.values() for key in rows},
             day,
-            {key for rows in balances.values() for key, doc in rows.items() if views.eventful(doc)},
+            {key for rows in balances.values() for key, doc in rows.items() if doc.get(EVENTFUL)},
         )
         measured = Counter(
             key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")

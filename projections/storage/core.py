@@ -39,6 +39,7 @@ __all__ = [
     "encode_replacements",
     "groups",
     "insert_tracking",
+    "picked_flag",
     "require_single_row_tracking",
 ]
 
@@ -202,7 +203,8 @@ class ViewStore(Protocol):
         text (None: null or absent), ordered by scope and key: what a page that
         sums or counts one field of every row reads, instead of decoding every
         document whole. For fields the documents hold as strings (money, codes,
-        ids): a JSON number or boolean reads differently on each store."""
+        ids), and booleans read by `picked_flag`: a JSON number or boolean
+        reads differently on each store."""
         ...
 
 
@@ -242,6 +244,16 @@ class Pinned:
 
 
 _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+# A JSON true as `ViewStore.fields` picks it out: "true" on PostgreSQL, "1" on SQLite.
+_TRUE: frozenset[str | None] = frozenset({"true", "1"})
+
+
+def picked_flag(text: str | None) -> bool:
+    """A boolean field of a document as `ViewStore.fields` picks it out (its
+    text differs by store); false when it is false, null or absent."""
+    return text in _TRUE
 
 
 def field_names(names: Sequence[str]) -> list[str]:

@@ -14,10 +14,12 @@ from api.pages import views
 from demo import run_demo
 from ledger.application import Ledger
 from policies.periods import parse_period
+from projections.balances import EVENTFUL
 from projections.disputes import team_on
 from projections.service import Reports
-from projections.storage.core import Batch, Replacement
+from projections.storage.core import Batch, Replacement, picked_flag
 from tests.builders import seeded
+from tests.unit.test_quiet_rows import worked_out
 
 
 @pytest.fixture
@@ -81,6 +83,28 @@ class TestFields:
             reports.projector.store.fields("reps", ("team", name))
 
 
+class TestEventful:
+    def test_each_row_says_what_its_fields_say_and_reads_so_on_both_stores(
+        self, reports: Reports
+    ) -> None:
+        """Every balances row the projection writes says whether it holds
+        anything (a status past open, an item pending, money in its total or
+        a line kind) as its fields say, and `ViewStore.fields` reads it back
+        the same on SQLite ("1") and PostgreSQL ("true")."""
+        store = reports.projector.store
+        rows = store.rows("balances")
+        flags = {(scope, key): doc.get(EVENTFUL) for scope, key, doc in rows}
+        assert flags == {(scope, key): worked_out(doc) for scope, key, doc in rows}
+        assert set(flags.values()) == {True, False}, "the demo has quiet periods and busy ones"
+        paid = [(s, k) for s, k, doc in rows if doc["status"] == "paid"]
+        assert paid, "the demo pays a run"
+        assert all(flags[row] for row in paid)
+        picked = {
+            (s, k): picked_flag(flag) for s, k, (flag,) in store.fields("balances", (EVENTFUL,))
+        }
+        assert picked == flags
+
+
 class TestOverview:
     @pytest.mark.parametrize("period", [None, "2026-Q3", "2026-08"])
     def test_its_figures_are_those_of_the_whole_documents(
@@ -110,7 +134,7 @@ class TestOverview:
             held = doc.get("run")  # an open run's: what it will pay
             sums[teams.get(scope, ""), key] += Decimal((held or doc)["payable"])
             counts[teams.get(scope, ""), key] += 1
-            if held or views.eventful(doc):
+            if held or worked_out(doc):
                 busy.add((teams.get(scope, ""), key))
         assert busy < set(sums), "the demo has periods with nothing in them"
         assert {(p["team"], p["period"]): p["payable"] for p in view.payouts} == {
