@@ -229,7 +229,7 @@ def rep_periods(reports: Reports, rep_id: str, wanted: str | None = None) -> Rep
         # period since the first: small); the statements are read of those listed
         balances = {key: doc for _, key, doc in store.rows("balances", rep_id)}
         choice = period_choice(
-            balances, reports.today(), [key for key, doc in balances.items() if doc.get(EVENTFUL)]
+            balances, reports.today(), [key for key, doc in balances.items() if doc.get(EVENTFUL, True)]
         )
         chosen = choice.reaches(wanted)
         statements = {p: store.row("statements", rep_id, p) for p in choice.shown(chosen)}
@@ -654,7 +654,7 @@ def _overview_of_views(
     balances = [row for row in rows if asked[row[1]]]
     # whether each row holds anything, as the projection wrote it: for the
     # periods offered and for the teams' rows listed
-    active = [picked_flag(values[4]) for _, _, values in balances]
+    active = [picked_flag(values[4], absent=True) for _, _, values in balances]
     busy = {key for (_, key, _), holds in zip(balances, active, strict=True) if holds}
     choice = period_choice({key for _, key, _ in balances}, day, busy)
     rank = {key: -i for i, key in enumerate(sorted(choice.reachable, key=period_key, reverse=True))}
@@ -750,7 +750,7 @@ def period_summary(
     store = reports.projector.store
     with reports.snapshot():
         rows = store.fields("balances", (EVENTFUL,))
-        busy = {key for _, key, (flag,) in rows if picked_flag(flag)}
+        busy = {key for _, key, (flag,) in rows if picked_flag(flag, absent=True)}
         choice = period_choice({key for _, key, _ in rows}, reports.today(), busy)
         chosen = choice.reaches(wanted) or _stored_default_period(store, choice.offered)
     missed = wanted if wanted and choice.reaches(wanted) is None else None

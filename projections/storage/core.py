@@ -250,10 +250,12 @@ _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _TRUE: frozenset[str | None] = frozenset({"true", "1"})
 
 
-def picked_flag(text: str | None) -> bool:
+def picked_flag(text: str | None, *, absent: bool = False) -> bool:
     """A boolean field of a document as `ViewStore.fields` picks it out (its
-    text differs by store); false when it is false, null or absent."""
-    return text in _TRUE
+    text differs by store); ``absent`` when the document has none — no such
+    field, or null: a row an older version of its read model wrote, read
+    until the replay of the new one commits."""
+    return absent if text is None else text in _TRUE
 
 
 def field_names(names: Sequence[str]) -> list[str]:

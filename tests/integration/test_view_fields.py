@@ -104,6 +104,16 @@ class TestEventful:
         }
         assert picked == flags
 
+    def test_a_row_without_the_flag_reads_as_holding_something(self, reports: Reports) -> None:
+        """A row an older balances version wrote has no flag; until the replay
+        of version 9 commits, readers offer and list it rather than hide it."""
+        store = reports.projector.store
+        absent = store.fields("balances", ("no_such_field",))
+        assert absent, "the demo has balances rows"
+        assert all(flag is None for _, _, (flag,) in absent)
+        assert all(picked_flag(flag, absent=True) for _, _, (flag,) in absent)
+        assert not any(picked_flag(flag) for _, _, (flag,) in absent)
+
 
 class TestOverview:
     @pytest.mark.parametrize("period", [None, "2026-Q3", "2026-08"])
