@@ -229,7 +229,9 @@ def rep_periods(reports: Reports, rep_id: str, wanted: str | None = None) -> Rep
         # period since the first: small); the statements are read of those listed
         balances = {key: doc for _, key, doc in store.rows("balances", rep_id)}
         choice = period_choice(
-            balances, reports.today(), [key for key, doc in balances.items() if doc.get(EVENTFUL, True)]
+            balances,
+            reports.today(),
+            [key for key, doc in balances.items() if doc.get(EVENTFUL, True)],
         )
         chosen = choice.reaches(wanted)
         statements = {p: store.row("statements", rep_id, p) for p in choice.shown(chosen)}

@@ -70,7 +70,12 @@ def team(request: Request) -> Response:
         choice = views.period_choice(
             {key for rows in balances.values() for key in rows},
             day,
-            {key for rows in balances.values() for key, doc in rows.items() if doc.get(EVENTFUL, True)},
+            {
+                key
+                for rows in balances.values()
+                for key, doc in rows.items()
+                if doc.get(EVENTFUL, True)
+            },
         )
         measured = Counter(
             key for rows in scores.values() for key, doc in rows.items() if doc.get("attainment")
