@@ -34,9 +34,12 @@ from ledger.case import Case
 from ledger.decision import Decision
 from ledger.dispute import Dispute
 from ledger.domain import LedgerAggregate, event_topic
+from ledger.key_tables import KeyTable
+from ledger.payment_keys import PaymentKey, payment_keys_of, payment_refusal
 from ledger.payout_claims import CALCULATED, PAID, REJECTED
 from ledger.payout_run import PayoutRun
 from ledger.rep import Rep
+from ledger.rep_keys import RepKey, rep_keys_of, spelling_refusal
 from ledger.sale import Sale
 from ledger.targets import Target
 from policies.periods import parse_period
@@ -48,6 +51,12 @@ __all__ = [
     "EVENT_TYPES",
     "IMPORTABLE_TYPES",
     "KEY_FIELDS",
+    "KEY_TABLES",
+    "KEY_TOPICS",
+    "PAYMENT_KEYS",
+    "PAYMENT_KEY_TOPIC",
+    "PAYMENT_KEY_TYPE",
+    "REP_KEYS",
     "REP_KEY_TOPIC",
     "REP_KEY_TYPE",
     "SUBJECT_KINDS",
@@ -343,6 +352,25 @@ CLAIM_TOPICS: Final[Mapping[str, str]] = {event_topic(n): s for n, s in CLAIM_ST
 # The enrolment, whose rep id claims its actor form (`ledger.rep_keys`): its type and stored topic.
 REP_KEY_TYPE: Final[str] = next(e.name for e in _ENTRIES if e.creates is Rep)
 REP_KEY_TOPIC: Final[str] = CATALOGUE[REP_KEY_TYPE].topic
+# The payment, whose payment id claims it for its sale (`ledger.payment_keys`).
+PAYMENT_KEY_TYPE: Final[str] = next(e.name for e in _ENTRIES if e.model is ev.PaymentReceived)
+PAYMENT_KEY_TOPIC: Final[str] = CATALOGUE[PAYMENT_KEY_TYPE].topic
+
+# The tables of keys claimed for good, written with the events (`ledger.key_tables`).
+REP_KEYS: Final = KeyTable(
+    "rep_keys", "key", "rep_id", REP_KEY_TOPIC, rep_keys_of, RepKey._make, spelling_refusal
+)
+PAYMENT_KEYS: Final = KeyTable(
+    "payment_keys",
+    "payment_id",
+    "sale_id",
+    PAYMENT_KEY_TOPIC,
+    payment_keys_of,
+    PaymentKey._make,
+    payment_refusal,
+)
+KEY_TABLES: Final = (REP_KEYS, PAYMENT_KEYS)
+KEY_TOPICS: Final = frozenset(table.topic for table in KEY_TABLES)
 
 # Read side: types that can change any period, and types bounded by their period.
 REACHES_EVERY_PERIOD: Final = frozenset(n for n, e in CATALOGUE.items() if e.reaches_every_period)

@@ -25,7 +25,7 @@ from uuid import UUID, SafeUUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.actors import same_actor
-from ledger.errors import KeyConflictError
+from ledger.errors import KeyConflictError, stored_otherwise
 
 __all__ = [
     "LedgerAggregate",
@@ -173,14 +173,7 @@ class Receipt:
                 what=key,
                 against=self.content_sha256,
             )
-        raise KeyConflictError(
-            f"{key} is already stored with other content, and an id names one fact: "
-            "that fact is corrected by a later event, not re-sent; another fact needs "
-            "an id of its own",
-            field=field,
-            what=key,
-            against=self.content_sha256,
-        )
+        raise stored_otherwise(key, field=field, against=self.content_sha256)
 
 
 class LedgerAggregate(Aggregate):

@@ -34,6 +34,7 @@ __all__ = [
     "quoted_id",
     "shown",
     "shown_id",
+    "stored_otherwise",
     "unknown_run",
 ]
 
@@ -106,6 +107,21 @@ class KeyConflictError(ConflictError):
         super().__init__(reason, field=field)
         self.what = what
         self.against = against
+
+
+def stored_otherwise(key: str, *, field: str, against: str, of: str = "") -> KeyConflictError:
+    """The refusal of a fact whose natural key ``key`` (``payment P1``) holds
+    another stored fact, of content hash ``against``: it says nothing of that
+    fact but ``of`` (`` (a payment of sale S1)``), which is for the sender who
+    recorded it alone (`ledger.domain.Receipt.told_to`)."""
+    return KeyConflictError(
+        f"{key} is already stored with other content{of}, and an id names one fact: "
+        "that fact is corrected by a later event, not re-sent; another fact needs "
+        "an id of its own",
+        field=field,
+        what=key,
+        against=against,
+    )
 
 
 def given_twice(what: str, earlier: str, this: str, within: str) -> str:

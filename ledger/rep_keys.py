@@ -18,11 +18,11 @@ not made again under the writer lock — is refused there: `spelling_conflict`,
 the rule's own error, and its transaction stores nothing.
 
 A store written before the table existed is indexed from its log when the
-table is first made. One that already holds two spellings of an id (enrolled
-before the rule) still opens: both reps stay as stored, the earliest
-enrolment claims the form, the later one's re-sent enrolment is skipped as
-ever (its stream exists), and every new spelling is refused, naming the
-earliest.
+table is first made (`ledger.key_tables`, the tables of this kind). One that
+already holds two spellings of an id (enrolled before the rule) still opens:
+both reps stay as stored, the earliest enrolment claims the form, the later
+one's re-sent enrolment is skipped as ever (its stream exists), and every new
+spelling is refused, naming the earliest.
 
 Pure: no I/O; the backends run the SQL.
 """
@@ -32,12 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-import orjson
-
 from ledger.actors import actor_key
 from ledger.errors import ConflictError
+from ledger.key_tables import EventRow, claims_in, first_taken
 
-__all__ = ["RepKey", "earliest_claims", "rep_keys_of", "spelling_conflict", "spelling_refusal"]
+__all__ = ["RepKey", "rep_keys_of", "spelling_conflict", "spelling_refusal"]
 
 
 class RepKey(NamedTuple):
@@ -53,27 +52,12 @@ class RepKey(NamedTuple):
         return cls(actor_key(rep_id), rep_id, position)
 
 
-def rep_keys_of(rows: Iterable[tuple[int, str, bytes]]) -> list[RepKey]:
+def rep_keys_of(rows: Iterable[EventRow]) -> list[RepKey]:
     """The claims of the enrolments among events being appended, ``(position,
     topic, state)``, in order. Only the enrolments' topic is decoded."""
     from ledger.catalogue import REP_KEY_TOPIC  # noqa: PLC0415 - the catalogue imports rules
 
-    claims: list[RepKey] = []
-    for position, topic, state in rows:
-        if topic == REP_KEY_TOPIC:
-            claims.append(RepKey.of(orjson.loads(state)["data"]["rep_id"], position))
-    return claims
-
-
-def earliest_claims(claims: Iterable[RepKey]) -> list[RepKey]:
-    """The rows the table holds for ``claims`` in log order: each form claimed by
-    its earliest enrolment. A later spelling of a claimed form (stored before
-    the rule, in a store indexed from its log) claims nothing — what a build
-    writes, and what `verify` expects the table to hold."""
-    claimed: dict[str, RepKey] = {}
-    for claim in claims:
-        claimed.setdefault(claim.key, claim)
-    return list(claimed.values())
+    return claims_in(rows, REP_KEY_TOPIC, lambda data, p: RepKey.of(data["rep_id"], p))
 
 
 def spelling_conflict(rep_id: str, other: str) -> ConflictError:
@@ -88,9 +72,5 @@ def spelling_refusal(claims: Iterable[RepKey], stored: Mapping[str, str]) -> Con
     """The refusal of the first of ``claims`` whose form is claimed already — in
     ``stored`` (form -> rep id, the rows of the table) or by an earlier claim of
     the same append — or None when every form is free."""
-    taken = dict(stored)
-    for claim in claims:
-        other = taken.setdefault(claim.key, claim.rep_id)
-        if other != claim.rep_id:
-            return spelling_conflict(claim.rep_id, other)
-    return None
+    taken = first_taken(claims, stored)
+    return spelling_conflict(taken[0].rep_id, taken[1]) if taken is not None else None

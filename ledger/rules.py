@@ -29,6 +29,7 @@ from ledger.errors import (
     UnknownReferenceError,
 )
 from ledger.fx_rate import FxRate
+from ledger.payment_keys import payment_taken
 from ledger.payout_claims import (
     CALCULATED,
     PAID,
@@ -582,8 +583,20 @@ def _warn_no_plan(st: Staging, plan: PlanInfo, item: Input) -> None:
 
 def payment_received(st: Staging, item: Input) -> None:
     """SPEC §2: a payment of a known sale, in its currency; the payments of a
-    sale never sum above its amount (the sale's stream holds them, `Sale`)."""
-    _record_on(st, item, (Sale, "sale_id", "sale"), Sale.receive_payment)
+    sale never sum above its amount (the sale's stream holds them, `Sale`);
+    and ``payment_id`` is its natural key across sales: an id another sale's
+    payment holds (stored, or staged in the same batch) is refused — a CRM
+    re-sending a payment with a corrected sale id would have it paid twice
+    (`ledger.payment_keys`). A sale re-sent its own payment decides itself."""
+    sale_id, payment_id = item.data["sale_id"], item.data["payment_id"]
+    sale = st.require(Sale, sale_id, field="sale_id", what="sale")
+    if payment_id not in (sale.payments or {}):
+        other = st.paid_elsewhere(payment_id, sale_id)
+        if other is not None:
+            raise payment_taken(payment_id, sale_id=other[0], receipt=other[1], sender=item.actor)
+    if sale.receive_payment(**item.kwargs()):
+        st.collect(sale)
+        st.stage_payment(payment_id, sale_id, item)
 
 
 def fx_rate_set(st: Staging, item: Input) -> None:

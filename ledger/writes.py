@@ -24,7 +24,7 @@ from ledger import catalogue
 from ledger import events as ev
 from ledger.actors import actor_key, checked_actor
 from ledger.decision import Decision
-from ledger.domain import LedgerAggregate, event_topic, natural_id, stream_id
+from ledger.domain import LedgerAggregate, Receipt, event_topic, natural_id, stream_id
 from ledger.errors import (
     ConflictError,
     InvalidInputError,
@@ -35,9 +35,11 @@ from ledger.errors import (
     given_twice,
     quoted_id,
 )
+from ledger.key_tables import KeyTable
 from ledger.payout_claims import Claim
 from ledger.plan import PlanInfo
 from ledger.rep import Rep
+from ledger.sale import Sale
 from ledger.transcoder import OrjsonTranscoder
 from policies.pay_warnings import PayWarning
 
@@ -149,7 +151,7 @@ class StreamReader(Protocol):
 
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]: ...
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]: ...
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]: ...
 
 
 # (rep, period, kpi) -> (occurred_at, target_id) of its targets, in the order recorded
@@ -198,7 +200,8 @@ class Staging:
 
     ``pending`` holds the staged events already in stored form, in input order.
     With ``optimistic=True`` (a streamed import) the keys that inputs *create*
-    (a new sale id, say) are not looked up: they are assumed new, and the
+    (a new sale id, say; a payment id, claimed in the store's table,
+    `ledger.payment_keys`) are not looked up: they are assumed new, and the
     store's primary key proves it when the chunk is appended; a chunk that
     collides is staged again with ``optimistic=False`` (see `Ledger.import_lines`).
     """
@@ -253,9 +256,12 @@ class Staging:
         # ``rep_ids``) after a `reset` emptied what was loaded.
         self._staged_reps: list[str] = []
         self._staged_reps_checkpoint = 0
-        # The stored claims of ids' actor forms looked up (`ledger.rep_keys`: the
-        # table the store refuses a second spelling against), by form; None: unclaimed
-        self._claimed: dict[str, str | None] = {}
+        # The stored claims looked up, by key table (`ledger.key_tables`: what the
+        # store refuses a second spelling, a payment id of another sale against),
+        # then by key: its owner, None when unclaimed
+        self._claimed: dict[str, dict[str, str | None]] = {}
+        # payments staged here, by payment id: their sale's id and receipt
+        self._staged_payments: dict[str, tuple[str, Receipt]] = {}
         # of the reps staged here, those whose id is not in its actor form, by that form
         self._staged_spellings: dict[str, str] = {}
         # FxRateSet staged in this unit of work: (base, quote) -> their moments
@@ -322,9 +328,20 @@ class Staging:
         """Load what ``items`` will read, in a few queries; optimistic: the keys
         they create are assumed new, not looked up."""
         touched = list(items)
-        self.claimed(
-            actor_key(i.data["rep_id"]) for i in touched if i.type == catalogue.REP_KEY_TYPE
-        )
+        forms: list[str] = []
+        payments: list[str] = []
+        enrolment, payment = catalogue.REP_KEY_TYPE, catalogue.PAYMENT_KEY_TYPE
+        for item in touched:
+            if item.type == enrolment:
+                forms.append(actor_key(item.data["rep_id"]))
+            elif item.type == payment:
+                payments.append(item.data["payment_id"])
+        self.claimed(catalogue.REP_KEYS, forms)
+        if self.optimistic:  # a payment id is a key its input creates: assumed new
+            unclaimed = self._claimed.setdefault(catalogue.PAYMENT_KEYS.name, {})
+            unclaimed.update(dict.fromkeys(payments))
+        else:
+            self.claimed(catalogue.PAYMENT_KEYS, payments)
         if not self.optimistic:
             self.prefetch(ids_touched(touched))
             return
@@ -393,20 +410,48 @@ class Staging:
             return key
         found = self._staged_spellings.get(key)
         if found is None:
-            found = self.claimed([key]).get(key)
+            found = self.claimed(catalogue.REP_KEYS, [key]).get(key)
         return found if found != rep_id else None
 
-    def claimed(self, keys: Iterable[str]) -> dict[str, str]:
-        """The stored rep id claiming each of the actor forms ``keys`` that is
-        claimed (the store's table, `ledger.rep_keys`), looked up once per unit
-        of work: in one query for the enrolments of a batch (`load_for`)."""
+    def claimed(self, table: KeyTable, keys: Iterable[str]) -> dict[str, str]:
+        """The stored owner of each of ``keys`` claimed in ``table`` (the
+        store's, `ledger.key_tables`: a rep id of an actor form, a sale id of a
+        payment id), looked up once per unit of work: in one query for the
+        inputs of a batch (`load_for`)."""
+        claimed = self._claimed.setdefault(table.name, {})
         asked = list(dict.fromkeys(keys))
-        wanted = [k for k in asked if k not in self._claimed]
+        wanted = [k for k in asked if k not in claimed]
         if wanted:
-            found = self._recorder.select_rep_keys(wanted)
+            found = self._recorder.select_keys(table, wanted)
             for key in wanted:
-                self._claimed[key] = found.get(key)
-        return {k: rep for k in asked if (rep := self._claimed.get(k)) is not None}
+                claimed[key] = found.get(key)
+        return {k: owner for k in asked if (owner := claimed.get(k)) is not None}
+
+    def paid_elsewhere(self, payment_id: str, sale_id: str) -> tuple[str, Receipt | None] | None:
+        """The sale other than ``sale_id`` holding payment ``payment_id``, staged
+        here or stored (the store's claim, `ledger.payment_keys`), with that
+        payment's receipt (None: the sale does not hold it as the table says);
+        or None.
+
+        SPEC §2: ``payment_id`` is the payment's natural key, whatever its sale."""
+        found = self._staged_payments.get(payment_id)
+        if found is None:
+            looked_up = self._claimed.get(catalogue.PAYMENT_KEYS.name, {})
+            if payment_id in looked_up:  # the batch's, looked up together (`load_for`)
+                other = looked_up[payment_id]
+            else:
+                other = self.claimed(catalogue.PAYMENT_KEYS, [payment_id]).get(payment_id)
+            if other is None:
+                return None
+            sale = self.get(Sale, other)
+            stored = (sale.payments or {}).get(payment_id) if sale is not None else None
+            return (other, stored[0] if stored else None) if other != sale_id else None
+        return found if found[0] != sale_id else None
+
+    def stage_payment(self, payment_id: str, sale_id: str, item: Input) -> None:
+        """Note payment ``payment_id`` of sale ``sale_id`` staged (`paid_elsewhere`)."""
+        receipt = Receipt(item.content_sha256, item.actor, item.occurred_at)
+        self._staged_payments[payment_id] = (sale_id, receipt)
 
     def _note_spelling(self, rep_id: str) -> None:
         if (key := actor_key(rep_id)) != rep_id:
@@ -504,7 +549,8 @@ class Staging:
         self._targets_checkpoint = {k: list(t) for k, t in self._staged_targets.items()}
         self._staged_reps_checkpoint = len(self._staged_reps)
         self._staged_claims = []  # appended: the session reads them from the index now
-        self._claimed = {}  # the chunk's enrolments claimed their forms: read again
+        self._claimed = {}  # the chunk's enrolments, payments claimed their keys: read again
+        self._staged_payments = {}  # appended: the session reads them from the table now
         self._staged_before.add(self._staged_by)
         self._staged_by = {}
 
@@ -522,6 +568,7 @@ class Staging:
                 self._note_spelling(rep_id)
         self._staged_claims = []
         self._claimed = {}
+        self._staged_payments = {}
         self._staged_by = {}
 
     # -- approvals ---------------------------------------------------------------

@@ -29,11 +29,20 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
-from ledger.catalogue import CLAIM_STATES, READ_BY_EVERY_REP, REP_KEY_TYPE
+from ledger.catalogue import (
+    CLAIM_STATES,
+    PAYMENT_KEY_TYPE,
+    PAYMENT_KEYS,
+    READ_BY_EVERY_REP,
+    REP_KEY_TYPE,
+    REP_KEYS,
+)
 from ledger.errors import ReadModelsDamagedError
+from ledger.key_tables import Claim3, KeyTable, earliest_claims
+from ledger.payment_keys import PaymentKey
 from ledger.payout_claims import expected_claims
 from ledger.records import EventRecord, bulk
-from ledger.rep_keys import RepKey, earliest_claims
+from ledger.rep_keys import RepKey
 from policies.periods import Period, period_of, stored_period
 from projections.approvals import pending_for_rep, pending_for_run
 from projections.balances import rep_rows
@@ -773,6 +782,7 @@ def verify_views(
     fresh_index: dict[tuple[str, int], tuple[date | None, date | None]] = {}
     payouts: list[tuple[int, str, dict[str, Any]]] = []
     enrolments: list[RepKey] = []
+    payments: list[PaymentKey] = []
     for record in ledger.iter_log(stop=position):
         _, (_, indexed, since, until) = _fold(facts, record)
         fresh_index.update(((rep, record.position), (since, until)) for rep in indexed)
@@ -780,6 +790,9 @@ def verify_views(
             payouts.append((record.position, record.type, record.data))
         elif record.type == REP_KEY_TYPE:
             enrolments.append(RepKey.of(record.data["rep_id"], record.position))
+        elif record.type == PAYMENT_KEY_TYPE:
+            data = record.data
+            payments.append(PaymentKey(data["payment_id"], data["sale_id"], record.position))
         last = record
     as_of = _as_of(last, position)
     fresh_counts = facts.event_counts()
@@ -812,7 +825,8 @@ def verify_views(
             f"fresh replay {dict(sorted(fresh_counts.items()))}"
         )
     problems.extend(_claims_problems(ledger, payouts, position))
-    problems.extend(_rep_keys_problems(ledger, enrolments, position))
+    problems.extend(_keys_problems(ledger, (REP_KEYS, "enrolment"), enrolments, position))
+    problems.extend(_keys_problems(ledger, (PAYMENT_KEYS, "payment"), payments, position))
     if position > 0:  # rows were made by some code (an empty store is any version's)
         problems.extend(
             f"versions: {change} (stored -> code): replay it (rebuild)"
@@ -837,22 +851,27 @@ def _claims_problems(
     ]
 
 
-def _rep_keys_problems(ledger: Ledger, enrolments: list[RepKey], position: int) -> list[str]:
-    """The rep ids' forms (`ledger.rep_keys`, what the store refuses a second
-    spelling against) against the enrolments of the log up to ``position``:
-    each form claimed by its earliest enrolment, at its position, and no row
-    that no enrolment claims. A row missing would let another spelling of its
-    rep in past the store; one too many would refuse a rep nobody enrolled."""
-    want = {c.key: c for c in earliest_claims(enrolments)}
-    have = {c.key: c for c in ledger.chain.select_all_rep_keys() if c.position <= position}
+def _keys_problems(
+    ledger: Ledger, table: tuple[KeyTable, str], claims: list[Any], position: int
+) -> list[str]:
+    """A key table (`ledger.key_tables`: the rep ids' forms, the payment ids —
+    what the store refuses a second spelling, a payment id of another sale
+    against) against the ``claims`` of the log up to ``position``, made by the
+    events ``table[1]`` names: each key claimed by its earliest event, at its
+    position, and no row that no event claims. A row missing would let a second
+    claim of its key in past the store; one too many would refuse a key nobody
+    claimed."""
+    keys, noun = table
+    want: dict[str, Claim3] = {c[0]: c for c in earliest_claims(claims)}
+    have = {c[0]: c for c in ledger.chain.select_all_keys(keys) if c[2] <= position}
     problems: list[str] = []
     for key in sorted(want.keys() | have.keys()):
         claim, row = want.get(key), have.get(key)
         if row is None:
             assert claim is not None  # a key of one of the two
-            problems.append(f"rep_keys {tuple(claim)}: missing from the table")
+            problems.append(f"{keys.name} {tuple(claim)}: missing from the table")
         elif claim is None:
-            problems.append(f"rep_keys {tuple(row)}: in the table but no enrolment claims it")
+            problems.append(f"{keys.name} {tuple(row)}: in the table but no {noun} claims it")
         elif row != claim:
-            problems.append(f"rep_keys {tuple(row)}: differs from the log's {tuple(claim)}")
+            problems.append(f"{keys.name} {tuple(row)}: differs from the log's {tuple(claim)}")
     return problems

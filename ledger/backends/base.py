@@ -10,23 +10,22 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.catalogue import KEY_TABLES
 from ledger.chain import ChainHasher, ChainLink
+from ledger.key_tables import Claim3, KeyTable
 from ledger.payout_claims import Claim
-from ledger.rep_keys import RepKey
 
 __all__ = [
     "CLAIMS_BUILT",
-    "REP_KEYS_BUILT",
     "AppendSession",
     "LedgerRecorder",
     "LoggedEvent",
     "build_indexes",
 ]
 
-# `ledger_state` keys: the payout claims index (`ledger.payout_claims`) and the
-# rep ids' forms (`ledger.rep_keys`) cover the whole log.
+# `ledger_state` key: the payout claims index (`ledger.payout_claims`) covers
+# the whole log (a key table's is `KeyTable.built`).
 CLAIMS_BUILT = "payout_claims_built"
-REP_KEYS_BUILT = "rep_keys_built"
 
 
 class LoggedEvent(NamedTuple):
@@ -62,8 +61,8 @@ class AppendSession(Protocol):
         those this session appended included."""
         ...
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`),
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+        """The owner of each of ``keys`` claimed in ``table`` (`ledger.key_tables`),
         those this session appended included."""
         ...
 
@@ -128,12 +127,12 @@ class LedgerRecorder(Protocol):
         """Every row of the payout claims index, in position order (for `verify`)."""
         ...
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`)."""
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+        """The owner of each of ``keys`` claimed in ``table`` (`ledger.key_tables`)."""
         ...
 
-    def select_all_rep_keys(self) -> list[RepKey]:
-        """Every row of the rep ids' forms (`ledger.rep_keys`), in position order (for `verify`)."""
+    def select_all_keys(self, table: KeyTable) -> list[Claim3]:
+        """Every row of ``table`` (`ledger.key_tables`), in position order (for `verify`)."""
         ...
 
     def get_state(self, key: str) -> dict[str, Any] | None:
@@ -158,9 +157,12 @@ class LedgerRecorder(Protocol):
 
 def build_indexes(recorder: Any) -> None:
     """Once, the tables kept beside the log of a store written before them —
-    the payout claims index, the rep ids' forms — from its log, under the
-    writer lock (each builder checks its mark again there: one builds)."""
-    if recorder.get_state(CLAIMS_BUILT) is None or recorder.get_state(REP_KEYS_BUILT) is None:
+    the payout claims index, the key tables (`ledger.key_tables`) — from its
+    log, under the writer lock (each builder checks its mark again there: one
+    builds)."""
+    marks = (CLAIMS_BUILT, *(table.built for table in KEY_TABLES))
+    if any(recorder.get_state(mark) is None for mark in marks):
         with recorder.append_session() as session:
             session.build_claims_index()
-            session.build_rep_keys()
+            for table in KEY_TABLES:
+                session.build_keys(table)

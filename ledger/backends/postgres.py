@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
@@ -36,13 +36,13 @@ from psycopg.errors import IdleInTransactionSessionTimeout, UniqueViolation
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from ledger.backends.base import CLAIMS_BUILT, REP_KEYS_BUILT, LoggedEvent, build_indexes
-from ledger.catalogue import CLAIM_TOPICS, REP_KEY_TOPIC
+from ledger.backends.base import CLAIMS_BUILT, LoggedEvent, build_indexes
+from ledger.catalogue import CLAIM_TOPICS, KEY_TABLES, KEY_TOPICS
 from ledger.chain import ChainHasher, ChainLink
 from ledger.chain_guard import ensure_chain_mode
 from ledger.errors import ConflictError, StoreUnavailableError
+from ledger.key_tables import Claim3, KeyTable, earliest_claims
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
-from ledger.rep_keys import RepKey, earliest_claims, rep_keys_of, spelling_refusal
 
 __all__ = [
     "LedgerPostgresFactory",
@@ -60,6 +60,14 @@ _DDL_LOCK = 0x1E5D6E7
 _APPEND_LOCK = 0x1E5A99D
 _lock_guard = threading.Lock()
 _CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
+
+
+class _KeySQL(NamedTuple):
+    """The statements of one key table (`ledger.key_tables`)."""
+
+    select: Composed  # the owners of keys: (key, owner) rows
+    select_all: Composed  # every row, in position order
+    insert: Composed  # claims, as three arrays, but those of a key claimed already
 
 
 @contextmanager
@@ -109,15 +117,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.check_identifier_length(self.claims_table_name)
         self.state_table_name = f"{events_table_name}_state"
         self.check_identifier_length(self.state_table_name)
-        self.rep_keys_table_name = f"{events_table_name}_rep_keys"
-        self.check_identifier_length(self.rep_keys_table_name)
+        keys_tables = {t.name: f"{events_table_name}_{t.name}" for t in KEY_TABLES}
+        for name in keys_tables.values():
+            self.check_identifier_length(name)
         identifiers = {
             "schema": self.datastore.schema,
             "events": self.events_table_name,
             "chain": self.chain_table_name,
             "claims": self.claims_table_name,
             "state": self.state_table_name,
-            "rep_keys": self.rep_keys_table_name,
+            **keys_tables,
             "chain_recorded_at_idx": f"{self.chain_table_name}_recorded_at_idx",
             "claims_run_idx": f"{self.claims_table_name}_run_idx",
         }
@@ -126,10 +135,10 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             """`text` with its ``{schema}``, ``{events}``, ... names quoted."""
             return SQL(text).format(**{k: Identifier(v) for k, v in identifiers.items()})
 
-        # The chain; the payout claims index (`ledger.payout_claims`) and the actor
-        # form each enrolled rep id claims (`ledger.rep_keys`), written with the
-        # events; small documents kept beside the log: the chain watermark, the
-        # projector's status. Each table with its columns, then its index if any.
+        # The chain; the payout claims index (`ledger.payout_claims`) and the keys
+        # claimed for good (`ledger.key_tables`), written with the events; small
+        # documents kept beside the log: the chain watermark, the projector's
+        # status. Each table with its columns, then its index if any.
         tables = (
             (
                 "chain",
@@ -148,10 +157,16 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 ),
                 "{claims_run_idx} ON {schema}.{claims} (run_id, state)",
             ),
-            (
-                "rep_keys",
-                "key text PRIMARY KEY, rep_id text NOT NULL, position bigint NOT NULL",
-                None,
+            *(
+                (
+                    t.name,
+                    (
+                        f"{t.key_column} text PRIMARY KEY, {t.owner_column} text NOT NULL, "
+                        "position bigint NOT NULL"
+                    ),
+                    None,
+                )
+                for t in KEY_TABLES
             ),
             ("state", "key text PRIMARY KEY, doc text NOT NULL", None),
         )
@@ -181,19 +196,19 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "SELECT notification_id, topic, state FROM {schema}.{events} "
             "WHERE topic = ANY(%s) ORDER BY notification_id"
         )
-        self._select_rep_keys = sql(
-            "SELECT key, rep_id FROM {schema}.{rep_keys} WHERE key = ANY(%s)"
-        )
-        self._select_all_rep_keys = sql(
-            "SELECT key, rep_id, position FROM {schema}.{rep_keys} ORDER BY position, key"
-        )
-        self._insert_rep_keys = sql(
-            "INSERT INTO {schema}.{rep_keys} (key, rep_id, position) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
-        )
-        # a build keeps what is claimed (a row left of an earlier build, say)
-        self._build_rep_keys = self._insert_rep_keys + SQL(" ON CONFLICT (key) DO NOTHING")
-        self._select_enrolments = sql(
+        self._keys_sql: dict[str, _KeySQL] = {}
+        for t in KEY_TABLES:
+            key, owner, table = t.key_column, t.owner_column, "{schema}.{" + t.name + "}"
+            self._keys_sql[t.name] = _KeySQL(
+                sql(f"SELECT {key}, {owner} FROM {table} WHERE {key} = ANY(%s)"),
+                sql(f"SELECT {key}, {owner}, position FROM {table} ORDER BY position, {key}"),
+                sql(
+                    f"INSERT INTO {table} ({key}, {owner}, position) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+                    f"ON CONFLICT ({key}) DO NOTHING"
+                ),
+            )
+        self._select_topic = sql(
             "SELECT notification_id, topic, state FROM {schema}.{events} "
             "WHERE topic = %s ORDER BY notification_id"
         )
@@ -497,13 +512,13 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         return [_claim(r) for r in self._fetch(self._select_all_claims, ())]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
-    def select_all_rep_keys(self) -> list[RepKey]:
-        rows = self._fetch(self._select_all_rep_keys, ())
-        return [RepKey(r["key"], r["rep_id"], int(r["position"])) for r in rows]
+    def select_all_keys(self, table: KeyTable) -> list[Claim3]:
+        rows = self._fetch_tuples(self._keys_sql[table.name].select_all, ())
+        return [table.make(row) for row in rows]
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        return {r["key"]: r["rep_id"] for r in self._fetch(self._select_rep_keys, (list(keys),))}
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+        return dict(self._fetch_tuples(self._keys_sql[table.name].select, (list(keys),)))
 
     @retry(_RETRIED, max_attempts=10, wait=0.2)
     def get_state(self, key: str) -> dict[str, Any] | None:
@@ -544,11 +559,17 @@ class PostgresAppendSession:
         statement = self._recorder._select_claims  # noqa: SLF001
         return [_claim(r) for r in self._fetch(statement, (period, list(rep_ids)))]
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        """The rep ids' forms claimed of ``keys`` (`ledger.rep_keys`), those this
-        session appended included."""
-        statement = self._recorder._select_rep_keys  # noqa: SLF001
-        return {r["key"]: r["rep_id"] for r in self._fetch(statement, (list(keys),))}
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+        """The owners of ``keys`` claimed in ``table`` (`ledger.key_tables`),
+        those this session appended included."""
+        return self._owners(self._read, table, keys)
+
+    def _owners(
+        self, curs: Cursor[DictRow], table: KeyTable, keys: Sequence[str]
+    ) -> dict[str, str]:
+        statement = self._recorder._keys_sql[table.name].select  # noqa: SLF001
+        curs.execute(statement, (list(keys),))
+        return {r[table.key_column]: r[table.owner_column] for r in curs.fetchall()}
 
     # -- the chain as the session holds it (a payout rule's chain check) --------
 
@@ -603,22 +624,21 @@ class PostgresAppendSession:
         put = recorder._put_state  # noqa: SLF001
         curs.execute(put, (CLAIMS_BUILT, orjson.dumps({"position": last}).decode()))
 
-    def build_rep_keys(self) -> None:
-        """Claim the form of every rep id enrolled in the log (a store written
-        before the table existed), the earliest enrolment first: a later
-        spelling of a form already claimed, stored before the rule, claims
-        nothing (`ledger.rep_keys`); and mark the table built."""
+    def build_keys(self, table: KeyTable) -> None:
+        """Claim in ``table`` every key the log's events claim (a store written
+        before the table existed), the earliest event first: a later claim of
+        a key already claimed, stored before the rule, claims nothing
+        (`ledger.key_tables`); and mark the table built."""
         recorder, curs = self._recorder, self._curs
-        curs.execute(recorder._get_state, (REP_KEYS_BUILT,))  # noqa: SLF001
+        curs.execute(recorder._get_state, (table.built,))  # noqa: SLF001
         if curs.fetchone() is not None:
             return  # built by another process meanwhile
-        curs.execute(recorder._select_enrolments, (REP_KEY_TOPIC,))  # noqa: SLF001
+        curs.execute(recorder._select_topic, (table.topic,))  # noqa: SLF001
         rows = [(int(r["notification_id"]), r["topic"], bytes(r["state"])) for r in curs.fetchall()]
-        claims = earliest_claims(rep_keys_of(rows))
-        self._insert_rep_keys(claims, recorder._build_rep_keys)  # noqa: SLF001
+        self._insert_keys(table, earliest_claims(table.claims_of(rows)))
         last = rows[-1][0] if rows else 0
         put = recorder._put_state  # noqa: SLF001
-        curs.execute(put, (REP_KEYS_BUILT, orjson.dumps({"position": last}).decode()))
+        curs.execute(put, (table.built, orjson.dumps({"position": last}).decode()))
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
         try:
@@ -670,30 +690,35 @@ class PostgresAppendSession:
             for p, oid, version, topic, state in rows:
                 write_row((oid, version, topic, state, p))
         self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
-        self._claim_rep_keys(rep_keys_of((r[0], r[3], r[4]) for r in rows))
+        keyed = [(r[0], r[3], r[4]) for r in rows if r[3] in KEY_TOPICS]
+        for table in KEY_TABLES:
+            self._claim_keys(table, table.claims_of(keyed))
         return rows
 
-    def _claim_rep_keys(self, claims: Sequence[RepKey]) -> None:
-        """The forms the enrolments appended claim (`ledger.rep_keys`), in the
-        same transaction: a form claimed already, by another spelling, is the
-        rule's `ConflictError` naming that rep (the caller's transaction then
-        stores nothing); the table's primary key refuses it in any case."""
-        if not claims:
+    def _claim_keys(self, table: KeyTable, claims: Sequence[Claim3]) -> None:
+        """The keys the events appended claim in ``table`` (`ledger.key_tables`),
+        in the same transaction: a key another owner claims already (the table's
+        primary key keeps the row there) is the table's `ConflictError`, and the
+        caller's transaction then stores nothing. One statement when every key
+        is free (the rows it did not insert are looked up only when there are)."""
+        if self._insert_keys(table, claims) == len(claims):
             return
-        curs = self._curs
-        curs.execute(self._recorder._select_rep_keys, ([c.key for c in claims],))  # noqa: SLF001
-        stored = {r["key"]: r["rep_id"] for r in curs.fetchall()}
-        refusal = spelling_refusal(claims, stored)
+        stored = self._owners(self._curs, table, [c[0] for c in claims])
+        refusal = table.refusal(claims, stored)
         if refusal is not None:
             raise refusal
-        self._insert_rep_keys(claims)
+        # else each key not inserted is its own owner's already: a stream
+        # version of the same event, which the events table refuses
 
-    def _insert_rep_keys(self, claims: Sequence[RepKey], statement: Composed | None = None) -> None:
-        if claims:
-            self._curs.execute(
-                statement or self._recorder._insert_rep_keys,  # noqa: SLF001
-                ([c.key for c in claims], [c.rep_id for c in claims], [c.position for c in claims]),
-            )
+    def _insert_keys(self, table: KeyTable, claims: Sequence[Claim3]) -> int:
+        """Insert ``claims`` but those of a key claimed already: how many were."""
+        if not claims:
+            return 0
+        self._curs.execute(
+            self._recorder._keys_sql[table.name].insert,  # noqa: SLF001
+            ([c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims]),
+        )
+        return self._curs.rowcount
 
     def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
         """The payout claims index rows of events appended (`ledger.payout_claims`),

@@ -29,13 +29,13 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from ledger.backends.base import CLAIMS_BUILT, REP_KEYS_BUILT, LoggedEvent, build_indexes
-from ledger.catalogue import CLAIM_TOPICS, REP_KEY_TOPIC
+from ledger.backends.base import CLAIMS_BUILT, LoggedEvent, build_indexes
+from ledger.catalogue import CLAIM_TOPICS, KEY_TABLES, KEY_TOPICS
 from ledger.chain import ChainHasher, ChainLink
 from ledger.chain_guard import ensure_chain_mode
 from ledger.errors import ConflictError
+from ledger.key_tables import Claim3, KeyTable, earliest_claims
 from ledger.payout_claims import CALCULATED, Claim, claim_changes
-from ledger.rep_keys import RepKey, rep_keys_of, spelling_refusal
 
 __all__ = [
     "LedgerSQLiteFactory",
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _LINK_COLUMNS = "position, event_id, recorded_at, hash"
-_REP_KEY_ROW = "(?, ?, ?)"  # key, rep_id, position
+_KEY_ROW = "(?, ?, ?)"  # a key table's: key, owner, position
 _CLAIM_COLUMNS = "period, rep_id, run_id, state, position"
 
 
@@ -157,10 +157,11 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         statements.append(
             "CREATE INDEX IF NOT EXISTS payout_claims_run ON payout_claims (run_id, state)"
         )
-        # The actor form each enrolled rep id claims (`ledger.rep_keys`), written with the events.
-        statements.append(
-            "CREATE TABLE IF NOT EXISTS rep_keys ("
-            "key TEXT PRIMARY KEY, rep_id TEXT NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID"
+        # The keys claimed for good (`ledger.key_tables`), written with the events.
+        statements.extend(
+            f"CREATE TABLE IF NOT EXISTS {t.name} ({t.key_column} TEXT PRIMARY KEY, "
+            f"{t.owner_column} TEXT NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID"
+            for t in KEY_TABLES
         )
         # Small documents kept beside the log: the chain watermark, the projector's status.
         statements.append(
@@ -170,7 +171,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
 
     def create_table(self) -> None:
         """The library's tables and the ledger's; then, once, the payout claims
-        index and the rep ids' forms of a store written before them, from its log."""
+        index and the key tables of a store written before them, from its log."""
         super().create_table()
         build_indexes(self)
 
@@ -323,14 +324,14 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT {_CLAIM_COLUMNS} FROM payout_claims ORDER BY position")
             return [Claim(*row) for row in c.fetchall()]
 
-    def select_all_rep_keys(self) -> list[RepKey]:
+    def select_all_keys(self, table: KeyTable) -> list[Claim3]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT key, rep_id, position FROM rep_keys ORDER BY position, key")
-            return [RepKey(*row) for row in c.fetchall()]
+            c.execute(f"SELECT * FROM {table.name} ORDER BY position, {table.key_column}")
+            return [table.make(row) for row in c.fetchall()]
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
         with self.datastore.transaction(commit=False) as c:
-            return _rep_keys(c.sqlite_cursor, keys)
+            return _keys(c.sqlite_cursor, table, keys)
 
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self.datastore.transaction(commit=False) as c:
@@ -368,10 +369,10 @@ class SQLiteAppendSession:
     def select_claims(self, period: str, rep_ids: Sequence[str]) -> list[Claim]:
         return _claims(self._cursor, period, rep_ids)
 
-    def select_rep_keys(self, keys: Sequence[str]) -> dict[str, str]:
-        """The rep ids' forms claimed of ``keys`` (`ledger.rep_keys`), those this
-        session appended included."""
-        return _rep_keys(self._cursor, keys)
+    def select_keys(self, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+        """The owners of ``keys`` claimed in ``table`` (`ledger.key_tables`),
+        those this session appended included."""
+        return _keys(self._cursor, table, keys)
 
     # -- the chain as the session holds it (a payout rule's chain check) --------
 
@@ -431,24 +432,24 @@ class SQLiteAppendSession:
             (CLAIMS_BUILT, orjson.dumps({"position": self._last}).decode()),
         )
 
-    def build_rep_keys(self) -> None:
-        """Claim the form of every rep id enrolled in the log (a store written
-        before the table existed), the earliest enrolment first: a later
-        spelling of a form already claimed, stored before the rule, claims
-        nothing (`ledger.rep_keys`); and mark the table built."""
-        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (REP_KEYS_BUILT,))
+    def build_keys(self, table: KeyTable) -> None:
+        """Claim in ``table`` every key the log's events claim (a store written
+        before the table existed), the earliest event first: a later claim of
+        a key already claimed, stored before the rule, claims nothing
+        (`ledger.key_tables`); and mark the table built."""
+        self._cursor.execute("SELECT doc FROM ledger_state WHERE key = ?", (table.built,))
         if self._cursor.fetchone() is not None:
             return  # built by another process meanwhile
         self._cursor.execute(
             f"SELECT rowid, topic, state FROM {self._recorder.events_table_name} "
             "WHERE topic = ? ORDER BY rowid",
-            (REP_KEY_TOPIC,),
+            (table.topic,),
         )
-        claims = rep_keys_of((r[0], r[1], bytes(r[2])) for r in self._cursor.fetchall())
-        self._cursor.executemany(f"INSERT OR IGNORE INTO rep_keys VALUES {_REP_KEY_ROW}", claims)
+        rows = [(r[0], r[1], bytes(r[2])) for r in self._cursor.fetchall()]
+        self._insert_keys(table, earliest_claims(table.claims_of(rows)))
         self._cursor.execute(
             "INSERT INTO ledger_state (key, doc) VALUES (?, ?)",
-            (REP_KEYS_BUILT, orjson.dumps({"position": self._last}).decode()),
+            (table.built, orjson.dumps({"position": self._last}).decode()),
         )
 
     def try_append(self, stored_events: Sequence[StoredEvent]) -> list[ChainLink] | None:
@@ -490,23 +491,33 @@ class SQLiteAppendSession:
             [(k.position, k.event_id, k.recorded_at, k.hash) for k in links],
         )
         self._write_claims([(r[0], r[3], r[4]) for r in rows if r[3] in CLAIM_TOPICS])
-        self._claim_rep_keys(rep_keys_of((r[0], r[3], r[4]) for r in rows))
+        keyed = [(r[0], r[3], r[4]) for r in rows if r[3] in KEY_TOPICS]
+        for table in KEY_TABLES:
+            self._claim_keys(table, table.claims_of(keyed))
         self._last = rows[-1][0]
         self.head = links[-1]
         return links
 
-    def _claim_rep_keys(self, claims: Sequence[RepKey]) -> None:
-        """The forms the enrolments appended claim (`ledger.rep_keys`): a form
-        claimed already, by another spelling, is the rule's `ConflictError`
-        naming that rep (the caller's transaction then stores nothing); the
-        table's primary key refuses it in any case."""
-        if not claims:
+    def _claim_keys(self, table: KeyTable, claims: Sequence[Claim3]) -> None:
+        """The keys the events appended claim in ``table`` (`ledger.key_tables`):
+        a key another owner claims already (the table's primary key keeps the
+        row there) is the table's `ConflictError`, and the caller's transaction
+        then stores nothing. The rows not inserted are looked up only when
+        there are any."""
+        if self._insert_keys(table, claims) == len(claims):
             return
-        stored = _rep_keys(self._cursor, [c.key for c in claims])
-        refusal = spelling_refusal(claims, stored)
+        refusal = table.refusal(claims, _keys(self._cursor, table, [c[0] for c in claims]))
         if refusal is not None:
             raise refusal
-        self._cursor.executemany(f"INSERT INTO rep_keys VALUES {_REP_KEY_ROW}", claims)
+        # else each key not inserted is its own owner's already: a stream
+        # version of the same event, which the events table refuses
+
+    def _insert_keys(self, table: KeyTable, claims: Sequence[Claim3]) -> int:
+        """Insert ``claims`` but those of a key claimed already: how many were."""
+        if not claims:
+            return 0
+        self._cursor.executemany(f"INSERT OR IGNORE INTO {table.name} VALUES {_KEY_ROW}", claims)
+        return self._cursor.rowcount
 
     def _write_claims(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
         """The payout claims index rows of events appended (`ledger.payout_claims`)."""
@@ -554,13 +565,14 @@ def _blob(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
-def _rep_keys(cursor: sqlite3.Cursor, keys: Sequence[str]) -> dict[str, str]:
-    """The rep id claiming each of ``keys`` that is claimed (`ledger.rep_keys`)."""
+def _keys(cursor: sqlite3.Cursor, table: KeyTable, keys: Sequence[str]) -> dict[str, str]:
+    """The owner of each of ``keys`` claimed in ``table`` (`ledger.key_tables`)."""
     stored: dict[str, str] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         cursor.execute(
-            f"SELECT key, rep_id FROM rep_keys WHERE key IN ({','.join('?' * len(chunk))})",
+            f"SELECT {table.key_column}, {table.owner_column} FROM {table.name} "
+            f"WHERE {table.key_column} IN ({','.join('?' * len(chunk))})",
             chunk,
         )
         stored.update(cursor.fetchall())

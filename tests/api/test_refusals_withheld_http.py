@@ -67,19 +67,27 @@ def test_a_refusal_quotes_a_sale_only_to_who_recorded_it(demo_served: Served, ca
     sale's moment, cancellation, currency and amount are crm-sync's to be
     told. crm-other was told them all."""
     event, field, rule, recorders = REFUSALS[case]
-    before = demo_served.stored()
-    answers = {
-        who: demo_served.call("POST", "/events", who, json=event) for who in (RECORDER, OTHER)
-    }
-    assert demo_served.stored() == before
-    for who, answer in answers.items():
-        assert answer.status_code == 422, (who, answer.text)
-        [error] = answer.json()["errors"]
-        assert error["field"] == field, who
-        assert rule in error["reason"], (who, error["reason"])
+    answers = _refused_to_both(demo_served, event, (422, field, rule))
     for value in recorders:
         assert value in answers[RECORDER].text, value
         assert value not in answers[OTHER].text, (value, answers[OTHER].text)
+
+
+def _refused_to_both(
+    served: Served, event: dict[str, Any], refusal: tuple[int, str, str]
+) -> dict[str, Any]:
+    """The answers to ``event`` posted by each CRM token, both refused with
+    ``refusal`` (status, field, words in the reason) and nothing stored."""
+    status, field, rule = refusal
+    before = served.stored()
+    answers = {who: served.call("POST", "/events", who, json=event) for who in (RECORDER, OTHER)}
+    assert served.stored() == before
+    for who, answer in answers.items():
+        assert answer.status_code == status, (who, answer.text)
+        [error] = answer.json()["errors"]
+        assert error["field"] == field, who
+        assert rule in error["reason"], (who, error["reason"])
+    return answers
 
 
 def _decided(served: Served, who: str, subject_id: str) -> dict[str, Any]:
@@ -174,3 +182,36 @@ def test_a_sale_after_its_rep_left_warns_without_the_day_to_another_sender(
     [(_, told)] = result.warnings
     assert "left on 2026-10-15: rep-wang is credited nothing" in render_warning(told, "en")
     assert "离职日：" in render_warning(after_leaving_warning("S-W9", "rep-wang", None), "zh-CN")
+
+
+def test_a_payment_id_of_another_sale_is_409_naming_it_only_to_its_recorder(
+    demo_served: Served,
+) -> None:
+    """SPEC §2: ``payment_id`` is a payment's natural key, whatever its sale.
+    crm-sync's P-dup of S-1004 re-sent with a corrected sale id, S-1005, was
+    stored as a second payment (the money released twice). Now it is 409 on
+    payment_id, nothing stored: crm-sync is told which sale holds P-dup,
+    crm-other (who did not record it) only that the id is taken; the same
+    payment re-sent is skipped; and the id on two sales in one list is given
+    twice, naming both items."""
+    paid = _payment("S-1004", "1.00") | {"payment_id": "P-dup"}
+    first = demo_served.call("POST", "/events", RECORDER, json=paid)
+    assert first.status_code == 201, first.text
+    before = demo_served.stored()
+    moved = paid | {"sale_id": "S-1005"}
+    taken = "payment P-dup is already stored with other content"
+    answers = _refused_to_both(demo_served, moved, (409, "payment_id", taken))
+    assert "(a payment of sale S-1004)" in answers[RECORDER].text
+    assert "S-1004" not in answers[OTHER].text, answers[OTHER].text
+    again = demo_served.call("POST", "/events", RECORDER, json=paid)
+    assert again.status_code in {200, 201}, again.text
+    assert demo_served.stored() == before, "the same payment re-sent is skipped"
+    both = [paid | {"payment_id": "P-two"}, moved | {"payment_id": "P-two"}]
+    twice = demo_served.call("POST", "/events", RECORDER, json=both)
+    assert twice.status_code == 409, twice.text
+    [error] = twice.json()["errors"]
+    assert (error["index"], error["field"]) == (1, "payment_id")
+    assert error["reason"].startswith(
+        "payment P-two is given twice in this request, at item 0 and item 1, with other content"
+    )
+    assert demo_served.stored() == before

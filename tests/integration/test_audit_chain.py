@@ -50,12 +50,14 @@ class Raw:
             self.chain = f'"{self.schema}".ledger_events_chain'
             self.state_table = f'"{self.schema}".ledger_events_state'
             self.rep_keys = f'"{self.schema}".ledger_events_rep_keys'
+            self.payment_keys = f'"{self.schema}".ledger_events_payment_keys'
             self.pos = "notification_id"
         else:
             self.path = url.removeprefix("sqlite:///")
             self.events, self.chain, self.pos = "stored_events", "event_chain", "rowid"
             self.state_table = "ledger_state"
             self.rep_keys = "rep_keys"
+            self.payment_keys = "payment_keys"
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:

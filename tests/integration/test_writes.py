@@ -18,8 +18,9 @@ from eventsourcing.persistence import StoredEvent
 from ledger import events as ev
 from ledger import rules
 from ledger.application import Ledger
-from ledger.catalogue import EVENT_ADAPTER
+from ledger.catalogue import EVENT_ADAPTER, REP_KEYS
 from ledger.errors import BatchRejectedError, ConflictError
+from ledger.key_tables import KeyTable
 from ledger.rep_keys import RepKey
 from ledger.results import RecordResult
 from ledger.writes import Input
@@ -285,14 +286,7 @@ class TestOneSpellingInTheStore:
         ledger.import_lines(jsonl(enrol("lead-he")), actor="hr-sync")
         raw = Raw(db_url)
         keys = raw.rep_keys
-        with raw.cursor() as c:
-            c.execute(f"DELETE FROM {keys}")  # as if the rule came later
-        with ledger.chain.append_session() as session:
-            session.append(later)
-        ledger.close()
-        with raw.cursor() as c:
-            c.execute(f"DROP TABLE {keys}")
-            c.execute(f"DELETE FROM {raw.state_table}")
+        appended_before_the_table(ledger, raw, keys, later)
         reopened = make_ledger()
         assert [e.data["rep_id"] for e in reopened.read_log() if e.type == "RepEnrolled"] == [
             "lead-he",
@@ -315,6 +309,23 @@ class TestOneSpellingInTheStore:
         assert verify_views(reopened) == [
             f"rep_keys {tuple(later_claim)}: differs from the log's {tuple(earlier)}"
         ]
+
+
+def appended_before_the_table(
+    ledger: Ledger, raw: Raw, table: str, later: list[StoredEvent]
+) -> None:
+    """Append ``later`` (checked before its earlier twin was stored) to the
+    store of ``ledger`` as a version before key table ``table`` did — the
+    table emptied, then dropped with every mark of what was built — and close
+    ``ledger``: opened again, the store is indexed from its log."""
+    with raw.cursor() as c:
+        c.execute(f"DELETE FROM {table}")  # as if the rule came later
+    with ledger.chain.append_session() as session:
+        session.append(later)
+    ledger.close()
+    with raw.cursor() as c:
+        c.execute(f"DROP TABLE {table}")
+        c.execute(f"DELETE FROM {raw.state_table}")
 
 
 def _enrolled_at(ledger: Ledger, rep_id: str) -> list[int]:
@@ -404,7 +415,7 @@ class TestTheStoreIsTheSpellingRuleSource:
             for r in ("r1", "Lead-He", "MGR.Zhao", "r2")
             for p in _enrolled_at(reopened, r)
         ]
-        assert reopened.chain.select_all_rep_keys() == expected
+        assert reopened.chain.select_all_keys(REP_KEYS) == expected
         Reports(reopened).catch_up()
         assert verify_views(reopened) == []
         error = _rejected(reopened, jsonl(enrol("lead-he"), enrol("mgr.zhao")))
@@ -418,19 +429,22 @@ def _enrolment(rep_id: str) -> ev.EventIn:
     return EVENT_ADAPTER.validate_python(enrol(rep_id))
 
 
-def _claims_asked(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Each look-up of claimed forms under the lock (an append session's
-    `select_rep_keys`) from now on, with the keys it asked, in order."""
+def _claims_asked(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, wanted: KeyTable = REP_KEYS
+) -> list[list[str]]:
+    """Each look-up of claimed keys of table ``wanted`` under the lock (an append session's
+    `select_keys` of ``table``) from now on, with the keys it asked, in order."""
     with ledger.chain.append_session() as session:
         kind = type(session)
     asked: list[list[str]] = []
-    select = kind.select_rep_keys
+    select = kind.select_keys
 
-    def counted(self: Any, keys: Any) -> dict[str, str]:
-        asked.append(list(keys))
-        return select(self, keys)
+    def counted(self: Any, table: KeyTable, keys: Any) -> dict[str, str]:
+        if table == wanted:
+            asked.append(list(keys))
+        return select(self, table, keys)
 
-    monkeypatch.setattr(kind, "select_rep_keys", counted)
+    monkeypatch.setattr(kind, "select_keys", counted)
     return asked
 
 
