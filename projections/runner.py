@@ -6,7 +6,8 @@ touched, and writes those rows *with* the new tracking position in one
 transaction. A crash loses at most the uncommitted batch, which the next run
 re-reads: every event is applied to the read models exactly once. Two workers
 racing on one position: the loser's transaction fails on the tracking row and
-changes nothing.
+changes nothing. So does a batch whose read models moved while it was computed
+— a replay committed meanwhile, at a position of its own (`Batch.after`).
 """
 
 from __future__ import annotations
@@ -543,15 +544,17 @@ class Projector:
                 cache=self._cache,
             )
             try:
-                self.store.write(Batch(rows, position, counts, event_reps))
+                self.store.write(Batch(rows, position, counts, event_reps, after=tracked))
             except IntegrityError:
-                # Another worker applied these positions first; follow it —
-                # unless the tracking position did not move: then the rows were
-                # there before it (damaged read models), and trying again would
-                # loop hot for good.
+                # The read models are no longer at ``tracked``: another worker
+                # applied these positions first, or a replay committed since — at
+                # an earlier position, maybe (it folded the log before this batch
+                # was read). Follow them — unless the tracking position did not
+                # move: then the rows were there before it (damaged read models),
+                # and trying again would loop hot for good.
                 self._totals.clear()
                 moved = self.store.position()
-                if moved <= tracked:
+                if moved == tracked:
                     raise ReadModelsDamagedError(tracked) from None
                 tracked = moved
                 self._fold_until(tracked)

@@ -91,6 +91,11 @@ class Batch:
     position: int
     counts: Mapping[str, int] = field(default_factory=dict)
     index: Sequence[IndexRow] = ()
+    # The position the batch was computed on (its events follow it): the write is
+    # refused unless the read models are still there — a replay committed since
+    # may have moved them elsewhere, back included (`insert_tracking`). None: any
+    # earlier position (rows written by hand, in a test).
+    after: int | None = None
 
 
 class RebuildSession(Protocol):
@@ -292,7 +297,9 @@ def require_single_row_tracking(recorder: TrackingRecorder) -> None:
         raise ValueError(msg)
 
 
-def insert_tracking(recorder: TrackingRecorder, cursor: Any, position: int) -> None:
+def insert_tracking(
+    recorder: TrackingRecorder, cursor: Any, position: int, *, after: int | None = None
+) -> None:
     """The read models' tracking row at ``position``, in ``cursor``'s transaction
     (exactly once: the rows written beside it and the position commit together).
 
@@ -301,11 +308,23 @@ def insert_tracking(recorder: TrackingRecorder, cursor: Any, position: int) -> N
     Its single-row form moves the one row forward and returns nothing when the
     row is already at or past ``position``: a replayed position is refused,
     as the library refuses it.
+
+    With ``after``, the row moves only from exactly there (the store's
+    ``move_tracking_statement``): a batch computed on the read models at
+    ``after`` lands only on them. Forward is not enough — a replay that
+    folded the log to an earlier position and committed while the batch was
+    computed moved the row back; the batch on top of it would skip the events
+    between, for good.
     """
-    cursor.execute(
-        recorder.insert_tracking_statement,  # type: ignore[attr-defined]
-        {"application_name": TRACKING_NAME, "notification_id": position},
-    )
+    if after is None:
+        statement = recorder.insert_tracking_statement  # type: ignore[attr-defined]
+        params = {"application_name": TRACKING_NAME, "notification_id": position}
+    else:
+        assert after < position, (after, position)
+        statement = recorder.move_tracking_statement  # type: ignore[attr-defined]
+        params = {"application_name": TRACKING_NAME, "notification_id": position, "after": after}
+    cursor.execute(statement, params)
     if cursor.fetchone() is None:
-        msg = f"the read models are already at or past position {position}"
+        where = "past it or elsewhere" if after is None else f"not at {after}"
+        msg = f"the read models are already at {where} (position {position} refused)"
         raise IntegrityError(msg)

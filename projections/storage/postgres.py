@@ -42,7 +42,7 @@ __all__ = ["PostgresViewStore"]
 # name hashed: the ledgers of other schemas of the database rebuild at will):
 # two rebuilds — two processes that both found a read model's version changed —
 # take turns, the second replacing what the first wrote instead of colliding.
-_REBUILD_LOCK = 0x1ED6E5
+REBUILD_LOCK = 0x1ED6E5
 
 
 class PostgresViewStore(PostgresTrackingRecorder):
@@ -76,6 +76,13 @@ class PostgresViewStore(PostgresTrackingRecorder):
         self._counts = SQL("{}.proj_event_counts").format(schema)
         self._rep_events = SQL("{}.proj_rep_events").format(schema)
         self._versions = SQL("{}.proj_versions").format(schema)
+        # the tracking row moved from exactly ``after`` (`insert_tracking`): the
+        # library's statement, with ``=`` for its ``<``
+        self.move_tracking_statement = SQL(
+            "INSERT INTO {0}.{1} VALUES (%(application_name)s, %(notification_id)s) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = %(notification_id)s "
+            "WHERE {0}.{1}.notification_id = %(after)s RETURNING notification_id"
+        ).format(schema, Identifier(self.tracking_table_name))
 
     def create_table(self) -> None:
         """The tables (and the library's tracking table), then the migrations in a
@@ -298,7 +305,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as curs:
-            self.track(curs, batch.position)
+            self.track(curs, batch.position, after=batch.after)
             if batch.index:
                 # COPY: a rebuild writes a row per event (and per rep it touched),
                 # its text made here in one piece (a fifth of the cost of a
@@ -330,10 +337,10 @@ class PostgresViewStore(PostgresTrackingRecorder):
                             SQL("INSERT INTO {} VALUES (%s, %s, %s::json)").format(table), rows
                         )
 
-    def track(self, curs: Any, position: int) -> None:
+    def track(self, curs: Any, position: int, *, after: int | None = None) -> None:
         """The tracking row, in the caller's transaction (exactly once: a replayed
         position fails on it; `projections.storage.core.insert_tracking`)."""
-        insert_tracking(self, curs, position)
+        insert_tracking(self, curs, position, after=after)
 
     def delete_all(self, curs: Any) -> None:
         """Delete every read model's rows and tracking position, on cursor ``curs``."""
@@ -387,7 +394,7 @@ class _PostgresRebuild:
     def _begin(self) -> None:
         self.curs.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            (_REBUILD_LOCK, self.store.datastore.schema),
+            (REBUILD_LOCK, self.store.datastore.schema),
         )
         # the fold of a long log may leave the transaction idle between statements
         # for longer than the library's 5 s limit on idle transactions

@@ -27,6 +27,15 @@ from projections.storage.replay_index import day_of, day_text
 __all__ = ["SQLiteViewStore"]
 
 
+# The tracking row moved from exactly ``after`` (`core.insert_tracking`); the
+# library's statement, with ``=`` for its ``<``.
+_MOVE_TRACKING = (
+    "INSERT INTO tracking VALUES (:application_name, :notification_id) "
+    "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+    "WHERE tracking.notification_id = :after RETURNING notification_id"
+)
+
+
 class SQLiteViewStore(SQLiteTrackingRecorder):
     """Read models in the embedded SQLite file."""
 
@@ -35,6 +44,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         core.require_single_row_tracking(self)
         self.head_position_statement = head_position_statement
         self._pinned = core.Pinned()  # the cursor of this context's `snapshot`
+        self.move_tracking_statement = _MOVE_TRACKING
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
@@ -220,7 +230,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as c:
-            self.track(c, batch.position)
+            self.track(c, batch.position, after=batch.after)
             c.executemany(
                 replay_index.SQLITE_INSERT,
                 [
@@ -250,9 +260,9 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         c.execute("DELETE FROM proj_rep_events")
         c.execute("DELETE FROM tracking WHERE application_name = ?", (TRACKING_NAME,))
 
-    def track(self, c: Any, position: int) -> None:
+    def track(self, c: Any, position: int, *, after: int | None = None) -> None:
         """The tracking row in ``c``'s transaction (`core.insert_tracking`)."""
-        core.insert_tracking(self, c, position)
+        core.insert_tracking(self, c, position, after=after)
 
     @contextmanager
     def rebuilding(self) -> Iterator[core.RebuildSession]:
