@@ -207,6 +207,24 @@ class TamperedStatementError(LedgerError):
         )
 
 
+class ReadModelsNewerError(LedgerError):
+    """The read models were made by newer code than this process's: replaying
+    them would put them back into an older shape under the newer process that
+    reads them, so this process projects nothing (`projections.runner`).
+    `rebuild`, run on purpose with this code (a rollback), makes them again."""
+
+    status = "unavailable"
+
+    def __init__(self, newer: list[str]) -> None:
+        self.newer = newer
+        super().__init__(
+            f"the read models were made by newer code than this process's ({'; '.join(newer)}): "
+            "it projects nothing rather than replay them into an older shape; stop it, or, "
+            "to go back to this version on purpose, run `incentive-ledger rebuild` with it",
+            field="read_models",
+        )
+
+
 class ReadModelsDamagedError(LedgerError):
     """The read models cannot take the next events: they hold rows of positions
     their tracking position says are still to come (edited, or written around

@@ -38,7 +38,7 @@ from ledger.catalogue import (
     REP_KEY_TYPE,
     REP_KEYS,
 )
-from ledger.errors import ReadModelsDamagedError
+from ledger.errors import ReadModelsDamagedError, ReadModelsNewerError
 from ledger.key_tables import Claim3, KeyTable, earliest_claims
 from ledger.payment_keys import PaymentKey
 from ledger.payout_claims import expected_claims
@@ -55,8 +55,8 @@ from projections.payout_runs import run_row
 from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
 from projections.storage import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
-from projections.storage.core import Batch, encode_doc
-from projections.versioning import version_changes
+from projections.storage.core import Batch, VersionsMovedError, encode_doc
+from projections.versioning import newer_versions, version_changes
 
 __all__ = [
     "BATCH_EVENTS",
@@ -444,10 +444,22 @@ class Projector:
             self._versions_checked = True
             if rebuilt is not None:
                 return rebuilt
-        with bulk():
-            return self._catch_up(
-                batch_events, max(batch_events, max_batch_events), on_batch, max_batches
-            )
+        try:
+            with bulk():
+                return self._catch_up(
+                    batch_events, max(batch_events, max_batch_events), on_batch, max_batches
+                )
+        except VersionsMovedError as moved:
+            # Another process replayed the read models for its own code since
+            # this one checked them (its batch was refused, nothing written):
+            # replay them for this code if theirs is older, refuse if newer.
+            log.warning("projection.versions_moved", changed=moved.changes)
+            self._versions_checked = False
+            rebuilt = self.rebuild_if_changed(on_batch)
+            self._versions_checked = True
+            if rebuilt is None:
+                raise  # they moved back meanwhile: the next catch-up starts over
+            return rebuilt
 
     def rebuild_if_changed(
         self, on_progress: Callable[[int], None] | None = None
@@ -457,14 +469,22 @@ class Projector:
 
         Run by the first catch-up of every projector — the API's, the worker's,
         a CLI command's — so a changed read model is remade on start with no
-        manual step. Readers see the old read models until the replay commits
+        manual step, and again when a batch finds the stored versions moved
+        (`VersionsMovedError`: another process replayed them since). Never
+        backwards: stored versions newer than the code's raise
+        `ReadModelsNewerError` and change nothing (`projections.versioning`).
+        Readers see the old read models until the replay commits
         (`ViewStore.rebuilding`); `health` says ``rebuilding`` meanwhile. A store
         that has projected nothing yet only records the versions. Unlike the
         ``rebuild`` command, this does not check the whole chain first: it is a
         catch-up from the start, and catch-ups do not either.
         """
         current = current_versions()
-        changes = version_changes(self.store.versions(), current)
+        stored = self.store.versions()
+        newer = newer_versions(stored, current)
+        if newer:
+            raise ReadModelsNewerError(newer)
+        changes = version_changes(stored, current)
         if not changes:
             return None
         if self.store.position() == 0:
@@ -544,7 +564,16 @@ class Projector:
                 cache=self._cache,
             )
             try:
-                self.store.write(Batch(rows, position, counts, event_reps, after=tracked))
+                self.store.write(
+                    Batch(
+                        rows,
+                        position,
+                        counts,
+                        event_reps,
+                        after=tracked,
+                        versions=current_versions(),
+                    )
+                )
             except IntegrityError:
                 # The read models are no longer at ``tracked``: another worker
                 # applied these positions first, or a replay committed since — at

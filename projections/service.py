@@ -31,6 +31,7 @@ from ledger.errors import (
     InvalidInputError,
     NotFoundError,
     ReadModelsDamagedError,
+    ReadModelsNewerError,
     TamperedStatementError,
     shown_id,
     unknown_run,
@@ -1545,7 +1546,7 @@ class Reports:
         damaged: list[str] = []
         try:
             self.catch_up()
-        except ReadModelsDamagedError as exc:
+        except (ReadModelsDamagedError, ReadModelsNewerError) as exc:
             damaged.append(str(exc))
         return [*damaged, *verify_views(self.ledger, self.projector.store, workers=workers)]
 

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from ledger.events import canonical_json
 from projections.read_models import document_views
+from projections.versioning import version_changes
 
 __all__ = [
     "ANY_DAY",
@@ -34,6 +35,7 @@ __all__ = [
     "IndexRow",
     "RebuildSession",
     "Replacement",
+    "VersionsMovedError",
     "ViewStore",
     "encode_doc",
     "encode_replacements",
@@ -41,6 +43,7 @@ __all__ = [
     "insert_tracking",
     "picked_flag",
     "require_single_row_tracking",
+    "require_versions",
 ]
 
 # The document read models, each a table proj_<name>(scope, key, doc).
@@ -96,6 +99,27 @@ class Batch:
     # may have moved them elsewhere, back included (`insert_tracking`). None: any
     # earlier position (rows written by hand, in a test).
     after: int | None = None
+    # The read-model versions of the code that made the rows: the write is
+    # refused unless they are still those stored (`require_versions`). None: any.
+    versions: Mapping[str, int] | None = None
+
+
+class VersionsMovedError(Exception):
+    """The stored read-model versions are no longer those of the code that made
+    a batch's rows: another process replayed the read models for its own code
+    since this one checked them (`Projector.catch_up` checks them again)."""
+
+    def __init__(self, changes: list[str]) -> None:
+        self.changes = changes
+        super().__init__(f"the read models' versions moved: {', '.join(changes)} (stored -> code)")
+
+
+def require_versions(stored: Mapping[str, int], batch: Batch) -> None:
+    """Refuse ``batch`` (`VersionsMovedError`) unless ``stored`` — read in its
+    transaction, after its tracking row, so after any replay that committed
+    before it — are the versions its rows were made by."""
+    if batch.versions is not None and (changes := version_changes(stored, batch.versions)):
+        raise VersionsMovedError(changes)
 
 
 class RebuildSession(Protocol):

@@ -33,6 +33,7 @@ from projections.storage.core import (
     groups,
     insert_tracking,
     require_single_row_tracking,
+    require_versions,
 )
 from projections.storage.migrations import migrate_postgres
 
@@ -288,8 +289,11 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def versions(self) -> dict[str, int]:
         with self._connection() as conn, conn.cursor() as curs:
-            curs.execute(SQL("SELECT name, version FROM {}").format(self._versions))
-            return {r["name"]: int(r["version"]) for r in curs.fetchall()}
+            return self._versions_on(curs)
+
+    def _versions_on(self, curs: Any) -> dict[str, int]:
+        curs.execute(SQL("SELECT name, version FROM {}").format(self._versions))
+        return {r["name"]: int(r["version"]) for r in curs.fetchall()}
 
     def stamp_versions(self, versions: Mapping[str, int]) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -306,6 +310,8 @@ class PostgresViewStore(PostgresTrackingRecorder):
     def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self.track(curs, batch.position, after=batch.after)
+            if batch.versions is not None:
+                require_versions(self._versions_on(curs), batch)
             if batch.index:
                 # COPY: a rebuild writes a row per event (and per rep it touched),
                 # its text made here in one piece (a fifth of the cost of a

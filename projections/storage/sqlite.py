@@ -219,8 +219,7 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
 
     def versions(self) -> dict[str, int]:
         with self._reading() as c:
-            c.execute("SELECT name, version FROM proj_versions")
-            return {row[0]: int(row[1]) for row in c.fetchall()}
+            return _versions_on(c)
 
     def stamp_versions(self, versions: Mapping[str, int]) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -231,6 +230,8 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
     def write(self, batch: Batch) -> None:
         with self.datastore.transaction(commit=True) as c:
             self.track(c, batch.position, after=batch.after)
+            if batch.versions is not None:
+                core.require_versions(_versions_on(c), batch)
             c.executemany(
                 replay_index.SQLITE_INSERT,
                 [
@@ -270,6 +271,11 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         in one transaction: SQLite has one writer at a time, and a rebuild holding
         the write lock while it reads the log would stall every import meanwhile."""
         yield _SQLiteRebuild(self)
+
+
+def _versions_on(c: Any) -> dict[str, int]:
+    c.execute("SELECT name, version FROM proj_versions")
+    return {row[0]: int(row[1]) for row in c.fetchall()}
 
 
 def _put_versions(c: Any, versions: Mapping[str, int]) -> None:

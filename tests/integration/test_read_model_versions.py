@@ -18,6 +18,7 @@ from api.app import create_app
 from api.settings import Settings
 from demo import run_demo
 from ledger.application import Ledger
+from ledger.errors import ReadModelsNewerError
 from projections import disputes, runner
 from projections.disputes import team_on
 from projections.read_models import current_versions
@@ -232,3 +233,63 @@ def test_a_worker_says_it_is_replaying_to_an_api_in_another_process(
         replaying.join(60)
     assert api_side.projection_health()["state"] == "ok"
     assert verify_views(projected) == []
+
+
+class TestOlderCode:
+    """An older binary started on a store a newer one stamped (a rollback, or a
+    rolling deploy's last old process): it projects nothing and says why,
+    rather than replay the rows into its older shape under the newer process
+    that reads them — which would then replay them back on its next start."""
+
+    def _stamped_newer(self, ledger: Ledger) -> dict[str, int]:
+        newer = {**current_versions(), "reps": disputes.REPS.version + 1}
+        open_view_store(ledger).stamp_versions(newer)  # as the newer code left them
+        return newer
+
+    def test_it_refuses_to_replay_and_leaves_rows_and_versions_as_they_were(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        newer = self._stamped_newer(projected)
+        store = open_view_store(projected)
+        rows, position = store.rows("reps"), store.position()
+        replays: list[object] = []
+        real = runner._replay_all
+        projector = Projector(make_ledger())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(runner, "_replay_all", lambda *a: replays.append(a) or real(*a))
+            with pytest.raises(ReadModelsNewerError) as refused:
+                projector.catch_up()
+        version = disputes.REPS.version
+        assert refused.value.newer == [f"reps {version + 1}, this code's {version}"]
+        assert "`incentive-ledger rebuild`" in str(refused.value)
+        assert replays == []
+        assert (store.versions(), store.rows("reps"), store.position()) == (newer, rows, position)
+
+    def test_a_follower_reports_it_and_backs_off(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        self._stamped_newer(projected)
+        projector = Projector(make_ledger())
+        waits: list[float] = []
+        projector.follow(stop=lambda: projector.health.failing or len(waits) > 3, wait=waits.append)
+        health = projector.health.to_dict()
+        assert (health["state"], health["error"]["type"]) == ("failing", "ReadModelsNewerError")
+        assert "newer code" in health["error"]["message"]
+        kept = Reports(make_ledger(), projections="external").projection_health()
+        assert kept["state"] == "failing"
+
+    def test_verify_names_it_and_a_rebuild_on_purpose_goes_back(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """`verify` reports the versions instead of failing; `rebuild`, run with
+        the older code on purpose, replays for it; projecting then goes on."""
+        self._stamped_newer(projected)
+        version = disputes.REPS.version
+        problems = Reports(make_ledger()).verify_projections()
+        assert (
+            f"versions: reps {version + 1} -> {version} (stored -> code): replay it (rebuild)"
+            in (problems)
+        )
+        Reports(make_ledger()).rebuild(workers=1)
+        assert open_view_store(projected).versions() == current_versions()
+        assert Reports(make_ledger()).verify_projections() == []

@@ -9,7 +9,10 @@ written after must not land on the replayed rows as if nothing happened."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,12 +22,13 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger
-from projections import runner
-from projections.runner import Projector, verify_views
+from projections import disputes, runner
+from projections.runner import PROJECTOR_STATE, Projector, verify_views
 from projections.storage import open_view_store
 from projections.storage.core import Batch
 from projections.storage.postgres import REBUILD_LOCK
-from tests.builders import jsonl, sale, seeded
+from projections.versioning import ReadModel
+from tests.builders import CLI, jsonl, process_env, sale, seeded
 from tests.conftest import PG_URL
 
 WAIT = 60.0
@@ -130,4 +134,73 @@ def test_a_batch_read_before_a_replay_commits_is_not_written_over_it(
     store = open_view_store(ledger)
     assert store.position() == head.position
     assert store.event_counts() == _counts(ledger)
+    assert verify_views(ledger) == []
+
+
+def _newer_rep_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process runs newer code from here on: the rep directory holds names
+    in capitals, and its version is raised by one."""
+    real = runner.rep_row
+
+    def rep_row(facts: Any, rep_id: str) -> dict[str, Any]:
+        row = real(facts, rep_id)
+        return {**row, "name": row["name"].upper()}
+
+    monkeypatch.setattr(runner, "rep_row", rep_row)
+    monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
+
+
+def _until(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert process.poll() is None, f"the worker ended while waiting for {what}"
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_an_older_worker_writes_nothing_under_versions_a_newer_process_stamped(
+    db_url: str, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rolling deploy: the worker (a real process, this code) checked the
+    versions when it started; then a newer process replays the read models and
+    stamps its versions. Before, the worker went on writing rows of its own,
+    older shape under the newer versions — for good, since nobody checks them
+    again: `verify` found r1's directory row unlike a fresh replay. Now its
+    batch is refused in its own transaction, and it says why (`/health`)."""
+    ledger = seeded(make_ledger(), "r1", "r2")
+    Projector(ledger).catch_up()
+    store = open_view_store(ledger)
+    worker = subprocess.Popen(
+        [CLI, "project", "--follow", "--db", db_url],
+        env=process_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def worker_state() -> Any:
+        return (ledger.chain.get_state(PROJECTOR_STATE) or {}).get("state")
+
+    try:
+        _until(lambda: worker_state() == "ok", "the worker to follow", worker)
+        _newer_rep_directory(monkeypatch)
+        assert Projector(make_ledger()).catch_up().rebuilt
+        ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")
+        head = ledger.head()
+        assert head is not None
+        _until(
+            lambda: store.position() == head.position or worker_state() == "failing",
+            "the worker to take the sale",
+            worker,
+        )
+        kept = ledger.chain.get_state(PROJECTOR_STATE) or {}
+        assert (kept.get("error") or {}).get("type") == "ReadModelsNewerError", kept
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    Projector(make_ledger()).catch_up()  # the newer code's projector
+    assert store.position() == head.position
     assert verify_views(ledger) == []
