@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -494,7 +495,8 @@ class Projector:
         self.health.rebuild_started(changes)
         self._report_if_following()
         try:
-            replayed, facts, last = _replay_all(self.ledger, self.store, on_progress)
+            with self._heartbeat():
+                replayed, facts, last = _replay_all(self.ledger, self.store, on_progress)
         finally:
             self.health.rebuild_done()
             self._report_if_following()
@@ -516,6 +518,29 @@ class Projector:
     def _report_if_following(self) -> None:
         if self.reports_health:
             self._report()
+
+    @contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """While a follower replays (minutes, on a long log), it still says it is
+        alive every `HEARTBEAT_SECONDS`, from a thread of its own: a report not
+        renewed is ``silent`` (`PROJECTOR_SILENT_SECONDS`), replaying or not —
+        a worker killed mid-replay is not "rebuilding" for good."""
+        if not self.reports_health:
+            yield
+            return
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(HEARTBEAT_SECONDS):
+                self._report()
+
+        beating = threading.Thread(target=beat, name="projector-heartbeat", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beating.join()
 
     def _catch_up(
         self,

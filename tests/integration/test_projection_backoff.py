@@ -195,6 +195,51 @@ class TestInTheWorker:
         assert health["silent_seconds"] >= runner.PROJECTOR_SILENT_SECONDS
         assert health_status(health) == "degraded"
 
+    def test_a_worker_that_stops_mid_replay_is_reported_silent(
+        self, ledger: Ledger, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A worker replaying a changed read model says so, and keeps saying it is
+        alive while it replays (a replay of a long log takes minutes). Killed
+        mid-replay, it left "rebuilding" behind, which `GET /health` showed —
+        status ok — for good: only an "ok" report was ever found silent."""
+        from projections import disputes
+        from projections.versioning import ReadModel
+
+        seeded(ledger, "r1")
+        runner.Projector(ledger).catch_up()
+        monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)  # this thread's worker only
+        monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
+        release = threading.Event()
+        real = runner._replay_all
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            assert release.wait(60), "the test never released the replay"
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(runner, "_replay_all", held)
+        api_side = Reports(make_ledger(), projections="external")
+
+        def said() -> Any:
+            return ledger.chain.get_state(runner.PROJECTOR_STATE) or {}
+
+        try:
+            with _worker(make_ledger()):
+                _until(lambda: said().get("state") == "rebuilding", "the replay")
+                first = said()["updated_at"]
+                _until(lambda: said()["updated_at"] != first, "a heartbeat while replaying")
+                assert said()["state"] == "rebuilding"
+                # its last word, a minute and more ago (its process killed then)
+                ago = timedelta(seconds=runner.PROJECTOR_SILENT_SECONDS + 5)
+                stale = {**said(), "updated_at": (datetime.now(UTC) - ago).isoformat()}
+                release.set()
+        finally:
+            release.set()
+        ledger.chain.put_state(runner.PROJECTOR_STATE, stale)
+        health = api_side.projection_health()
+        assert (health["projector"], health["state"]) == ("worker", "silent")
+        assert health_status(health) == "degraded"
+        assert verify_views(ledger) == []
+
 
 @contextmanager
 def _worker(ledger: Ledger) -> Iterator[runner.Projector]:

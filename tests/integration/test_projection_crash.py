@@ -234,3 +234,54 @@ def test_read_models_ahead_of_their_tracking_are_reported_not_looped_on(db_url: 
     rebuild(ledger)
     assert Reports(ledger).verify_projections() == []
     ledger.close()
+
+
+def test_a_worker_killed_mid_replay_leaves_the_old_read_models_and_replays_on_restart(
+    db_url: str,
+) -> None:
+    """The stored versions are behind the code's (read models an older release
+    made): `project --follow` replays them on start. SIGKILL while it replays:
+    nothing of the replay is kept — the old rows, position and versions stand —
+    and the next worker replays them, each event applied once."""
+    from projections import disputes
+    from projections.read_models import current_versions
+    from projections.runner import PROJECTOR_STATE
+
+    ledger = seeded(Ledger(db_url), *(f"r{i}" for i in range(6)))
+    ledger.import_lines(
+        jsonl(*(sale(f"S{i}", f"r{i % 6}", f"{1000 + i}.00") for i in range(3000))), actor="crm"
+    )
+    head = ledger.head()
+    assert head is not None
+    store = open_view_store(ledger)
+    Projector(ledger).catch_up()
+    older = {**current_versions(), "reps": disputes.REPS.version - 1}
+    store.stamp_versions(older)
+    before = (store.position(), store.event_counts(), store.rows("reps"))
+
+    env = process_env()
+    worker = subprocess.Popen(
+        [WORKER, "project", "--follow", "--db", db_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while (ledger.chain.get_state(PROJECTOR_STATE) or {}).get("state") != "rebuilding":
+        assert worker.poll() is None, "the worker ended before it replayed"
+        assert time.monotonic() < deadline, "the worker never said it replays"
+        time.sleep(0.002)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
+    assert store.versions() == older, "the replay ended before the kill: not mid-replay"
+    assert (store.position(), store.event_counts(), store.rows("reps")) == before
+
+    restarted = _worker(db_url)
+    _, stderr = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, stderr.decode()
+    assert store.versions() == current_versions()
+    assert store.position() == head.position
+    assert store.event_counts() == dict(Counter(r.type for r in ledger.iter_log()))
+    assert verify_views(ledger, store) == []
+    ledger.close()

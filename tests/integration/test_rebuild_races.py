@@ -204,3 +204,83 @@ def test_an_older_worker_writes_nothing_under_versions_a_newer_process_stamped(
     Projector(make_ledger()).catch_up()  # the newer code's projector
     assert store.position() == head.position
     assert verify_views(ledger) == []
+
+
+def test_writes_during_a_version_replay_are_projected_once_after_it(
+    db_url: str, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sales keep coming while the API's projector replays a changed read model:
+    readers see the old rows until the replay commits, and every sale — those
+    the replay folded, and those after — is applied exactly once."""
+    ledger = seeded(make_ledger(), "r1", "r2")
+    ledger.import_lines(jsonl(*(sale(f"S{i}", f"r{1 + i % 2}") for i in range(10))), actor="crm")
+    Projector(ledger).catch_up()
+    store = open_view_store(ledger)
+    old_rows = store.rows("reps")
+    folded, go = threading.Event(), threading.Event()
+    real_rows = runner.encoded_rows
+
+    def held_rows(*args: Any, **kwargs: Any) -> Any:
+        folded.set()
+        assert go.wait(WAIT), "the test never let the replay go on"
+        return real_rows(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "encoded_rows", held_rows)
+    _newer_rep_directory(monkeypatch)
+    projector = Projector(make_ledger())
+    replaying = threading.Thread(target=projector.catch_up)
+    replaying.start()
+    try:
+        assert folded.wait(WAIT)
+        more = [sale(f"T{i}", f"r{1 + i % 2}", "10.00") for i in range(7)]
+        for item in more:
+            ledger.import_lines(jsonl(item), actor="crm")
+        assert store.rows("reps") == old_rows  # the old read models until the commit
+    finally:
+        go.set()
+        replaying.join(WAIT)
+    assert not replaying.is_alive()
+    assert store.rows("reps") != old_rows
+    assert projector.catch_up().applied == len(more)
+    assert projector.catch_up().applied == 0
+    assert store.event_counts() == _counts(ledger)
+    assert verify_views(ledger) == []
+
+
+def test_a_replay_that_fails_leaves_the_old_read_models_and_is_tried_again(
+    db_url: str, make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed read model whose new code fails on one rep: nothing of the
+    replay is kept — rows, position, versions as they were — the follower says
+    it is failing, and once the fault is gone its retry replays."""
+    ledger = seeded(make_ledger(), "r1", "r2")
+    ledger.import_lines(jsonl(sale("S1", "r1"), sale("S2", "r2")), actor="crm")
+    Projector(ledger).catch_up()
+    store = open_view_store(ledger)
+    before = (
+        store.versions(),
+        store.position(),
+        {v: store.rows(v) for v in ("reps", "statements")},
+    )
+    _newer_rep_directory(monkeypatch)
+    newer = runner.rep_row
+    broken = {"r2"}
+
+    def failing_row(facts: Any, rep_id: str) -> dict[str, Any]:
+        if rep_id in broken:
+            raise RuntimeError(f"no row for {rep_id}")
+        return newer(facts, rep_id)
+
+    monkeypatch.setattr(runner, "rep_row", failing_row)
+    projector = Projector(make_ledger())
+    waits: list[float] = []
+    projector.follow(stop=lambda: projector.health.failing or len(waits) > 3, wait=waits.append)
+    health = projector.health.to_dict()
+    assert (health["state"], health["error"]["message"]) == ("failing", "no row for r2")
+    assert "rebuild" not in health
+    after = (store.versions(), store.position(), {v: store.rows(v) for v in ("reps", "statements")})
+    assert after == before
+    broken.clear()
+    assert projector.catch_up().rebuilt
+    assert store.event_counts() == _counts(ledger)
+    assert verify_views(ledger) == []
