@@ -496,10 +496,15 @@ class Projector:
         self._report_if_following()
         try:
             with self._heartbeat():
-                replayed, facts, last = _replay_all(self.ledger, self.store, on_progress)
+                replay = _replay_all(self.ledger, self.store, on_progress, unless=current)
         finally:
             self.health.rebuild_done()
             self._report_if_following()
+        if replay is None:
+            # another process replayed them since: follow it, as any catch-up would
+            log.info("projection.rebuild_done_elsewhere", changed=changes)
+            return None
+        replayed, facts, last = replay
         # the replay's facts are the projector's from here on: no second fold
         self.facts, self._last = facts, last
         self._totals.clear()
@@ -783,7 +788,9 @@ def rebuild(
     ``workers`` processes forked after the fold (`projections.fanout`; None:
     one per usable core).
     """
-    return _replay_all(ledger, open_view_store(ledger), on_progress, workers=workers)[0]
+    replayed = _replay_all(ledger, open_view_store(ledger), on_progress, workers=workers)
+    assert replayed is not None  # only a replay `unless` some versions is superseded
+    return replayed[0]
 
 
 def _replay_all(
@@ -792,15 +799,20 @@ def _replay_all(
     on_progress: Callable[[int], None] | None,
     *,
     workers: int | None = 1,
-) -> tuple[CatchUp, LedgerFacts, EventRecord | None]:
-    """`rebuild` into ``store``; also the facts it folded and the last event."""
+    unless: Mapping[str, int] | None = None,
+) -> tuple[CatchUp, LedgerFacts, EventRecord | None] | None:
+    """`rebuild` into ``store``; also the facts it folded and the last event.
+    With ``unless`` (the versions it makes): None, having written nothing, once
+    another process's replay has made them (`RebuildSession.superseded`)."""
     started = time.perf_counter()
     facts = LedgerFacts()
     counts: Counter[str] = Counter()
     last: EventRecord | None = None
     # Nothing of the fold outlives a rebuild command: no collection at the end
     # (1.5 s after 1M events) and nothing to freeze.
-    with bulk(freeze=False), store.rebuilding() as session:
+    with bulk(freeze=False), store.rebuilding(unless) as session:
+        if session.superseded():
+            return None
         chunk: list[IndexRow] = []
         for record in ledger.iter_log():
             counts[record.type] += 1
@@ -811,14 +823,19 @@ def _replay_all(
                 if on_progress is not None:
                     on_progress(len(chunk))
                 chunk = []
+                if session.superseded():
+                    return None
         session.index(chunk)
         if on_progress is not None and chunk:
             on_progress(len(chunk))
+        if session.superseded():
+            return None
         position = last.position if last is not None else 0
         as_of = _as_of(last, position)
         folded = time.perf_counter() - started
         rows = encoded_rows(facts, as_of, facts.reps, facts.runs, workers=workers)
-        session.finish(rows, position, counts)
+        if not session.finish(rows, position, counts):
+            return None
     seconds = time.perf_counter() - started
     done = CatchUp(sum(counts.values()), position, seconds, fold_seconds=folded)
     return done, facts, last

@@ -1507,9 +1507,8 @@ class Reports:
     def _worker_health(self) -> dict[str, Any] | None:
         """What the projector of another process last reported, ``silent`` when
         that was over `PROJECTOR_SILENT_SECONDS` ago while it said it was fine
-        or replaying
-        (it reports every `HEARTBEAT_SECONDS`: its process is gone or stuck);
-        None when none ever did."""
+        or replaying (it reports every `HEARTBEAT_SECONDS`: its process is gone
+        or stuck); None when none ever did."""
         kept = self.ledger.chain.get_state(PROJECTOR_STATE)
         # a replaying worker says it is alive too (`Projector.rebuild_if_changed`):
         # one killed mid-replay is silent, not "rebuilding" for good

@@ -41,6 +41,7 @@ __all__ = [
     "encode_replacements",
     "groups",
     "insert_tracking",
+    "made_for",
     "picked_flag",
     "require_single_row_tracking",
     "require_versions",
@@ -114,6 +115,11 @@ class VersionsMovedError(Exception):
         super().__init__(f"the read models' versions moved: {', '.join(changes)} (stored -> code)")
 
 
+def made_for(stored: Mapping[str, int], versions: Mapping[str, int] | None) -> bool:
+    """Whether ``stored`` are ``versions`` (a rebuild's ``unless``; None: never)."""
+    return versions is not None and not version_changes(stored, versions)
+
+
 def require_versions(stored: Mapping[str, int], batch: Batch) -> None:
     """Refuse ``batch`` (`VersionsMovedError`) unless ``stored`` — read in its
     transaction, after its tracking row, so after any replay that committed
@@ -129,9 +135,18 @@ class RebuildSession(Protocol):
         """Add replay index rows, in position order, as the log is folded."""
         ...
 
-    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> None:
+    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> bool:
         """Write every read model's rows, the tracking position and the code's
-        read-model versions; committed when the session ends without an error."""
+        read-model versions; committed when the session ends without an error.
+        False, writing nothing, when it finds them `superseded` at the last."""
+        ...
+
+    def superseded(self) -> bool:
+        """Whether the read models were made for the versions the session was
+        opened ``unless`` (`ViewStore.rebuilding`) — by another process's replay,
+        committed since this one's projector found them changed: the rest of
+        this replay is moot, and nothing of it is written. Always False
+        without ``unless``."""
         ...
 
 
@@ -163,9 +178,14 @@ class ViewStore(Protocol):
         remake)."""
         ...
 
-    def rebuilding(self) -> AbstractContextManager[RebuildSession]:
+    def rebuilding(
+        self, unless: Mapping[str, int] | None = None
+    ) -> AbstractContextManager[RebuildSession]:
         """A transaction that replaces every read model: whoever reads them sees
-        the old ones until it commits, and nothing of it if it fails."""
+        the old ones until it commits, and nothing of it if it fails. With
+        ``unless`` (the versions a changed version's replay makes), it replaces
+        nothing once they are the stored ones (`RebuildSession.superseded`): two
+        processes starting on a changed version replay it once, not twice."""
         ...
 
     def write(self, batch: Batch) -> None:

@@ -32,6 +32,7 @@ from projections.storage.core import (
     field_names,
     groups,
     insert_tracking,
+    made_for,
     require_single_row_tracking,
     require_versions,
 )
@@ -43,7 +44,7 @@ __all__ = ["PostgresViewStore"]
 # name hashed: the ledgers of other schemas of the database rebuild at will):
 # two rebuilds — two processes that both found a read model's version changed —
 # take turns, the second replacing what the first wrote instead of colliding.
-REBUILD_LOCK = 0x1ED6E5
+_REBUILD_LOCK = 0x1ED6E5
 
 
 class PostgresViewStore(PostgresTrackingRecorder):
@@ -289,9 +290,10 @@ class PostgresViewStore(PostgresTrackingRecorder):
 
     def versions(self) -> dict[str, int]:
         with self._connection() as conn, conn.cursor() as curs:
-            return self._versions_on(curs)
+            return self.versions_on(curs)
 
-    def _versions_on(self, curs: Any) -> dict[str, int]:
+    def versions_on(self, curs: Any) -> dict[str, int]:
+        """`versions`, read on ``curs`` (in its transaction)."""
         curs.execute(SQL("SELECT name, version FROM {}").format(self._versions))
         return {r["name"]: int(r["version"]) for r in curs.fetchall()}
 
@@ -311,7 +313,7 @@ class PostgresViewStore(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self.track(curs, batch.position, after=batch.after)
             if batch.versions is not None:
-                require_versions(self._versions_on(curs), batch)
+                require_versions(self.versions_on(curs), batch)
             if batch.index:
                 # COPY: a rebuild writes a row per event (and per rep it touched),
                 # its text made here in one piece (a fifth of the cost of a
@@ -362,15 +364,17 @@ class PostgresViewStore(PostgresTrackingRecorder):
         )
 
     @contextmanager
-    def rebuilding(self) -> Iterator[RebuildSession]:
+    def rebuilding(self, unless: Mapping[str, int] | None = None) -> Iterator[RebuildSession]:
         """One transaction from the start, written by a thread of its own: the old
         rows are deleted and the index rows copied in while the log is folded,
         the statements as they are computed (a COPY waits for the server to take
         its rows in: on the folding thread that wait was a fifth of a rebuild).
         ``DELETE``, not ``TRUNCATE``: readers keep the old read models until the
-        commit instead of waiting on a lock."""
+        commit instead of waiting on a lock. The rebuild lock is taken first, and
+        ``unless`` looked at under it: a replay that waited for another one's
+        finds it done (`RebuildSession.superseded`) before it folds a thing."""
         with self.datastore.transaction(commit=True) as curs:
-            session = _PostgresRebuild(self, curs)
+            session = _PostgresRebuild(self, curs, unless)
             try:
                 yield session
             finally:
@@ -388,24 +392,35 @@ class PostgresViewStore(PostgresTrackingRecorder):
 class _PostgresRebuild:
     """A rebuild's transaction, and the thread that writes to it in order."""
 
-    def __init__(self, store: PostgresViewStore, curs: Any) -> None:
+    def __init__(
+        self, store: PostgresViewStore, curs: Any, unless: Mapping[str, int] | None
+    ) -> None:
         self.store = store
         self.curs = curs
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=4)
         self._failed: BaseException | None = None
         self._writer = threading.Thread(target=self._write, name="rebuild-writer", daemon=True)
-        self._writer.start()
-        self._submit(self._begin)
+        self._superseded = self._begin(unless)
+        if not self._superseded:
+            self._writer.start()
 
-    def _begin(self) -> None:
+    def _begin(self, unless: Mapping[str, int] | None) -> bool:
+        """Take the rebuild lock (waiting for another rebuild's commit), then
+        delete the old rows — unless the versions are ``unless`` by then (True)."""
         self.curs.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            (REBUILD_LOCK, self.store.datastore.schema),
+            (_REBUILD_LOCK, self.store.datastore.schema),
         )
+        if unless is not None and made_for(self.store.versions_on(self.curs), unless):
+            return True
         # the fold of a long log may leave the transaction idle between statements
         # for longer than the library's 5 s limit on idle transactions
         self.curs.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")
         self.store.delete_all(self.curs)
+        return False
+
+    def superseded(self) -> bool:
+        return self._superseded
 
     def _write(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -416,6 +431,7 @@ class _PostgresRebuild:
                     self._failed = exc
 
     def _submit(self, job: Callable[[], None]) -> None:
+        assert not self._superseded, "a superseded rebuild writes nothing"
         if self._failed is not None:
             raise self._failed
         self._jobs.put(job)
@@ -439,7 +455,7 @@ class _PostgresRebuild:
 
             self._submit(copy_index)
 
-    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> None:
+    def finish(self, rows: Iterable[EncodedRows], position: int, counts: Mapping[str, int]) -> bool:
         """Statements (nearly all the bytes) are copied in as they are computed;
         the other views, small, are held and copied after."""
         statements: queue.Queue[list[tuple[str, str, str]] | None] = queue.Queue(maxsize=16)
@@ -466,6 +482,7 @@ class _PostgresRebuild:
         finally:
             statements.put(None)
         self._submit(lambda: self._finish(others, position, counts))
+        return True
 
     def _finish(
         self,

@@ -266,11 +266,12 @@ class SQLiteViewStore(SQLiteTrackingRecorder):
         core.insert_tracking(self, c, position, after=after)
 
     @contextmanager
-    def rebuilding(self) -> Iterator[core.RebuildSession]:
+    def rebuilding(self, unless: Mapping[str, int] | None = None) -> Iterator[core.RebuildSession]:
         """Index rows are kept (compactly) until `finish`, which writes everything
         in one transaction: SQLite has one writer at a time, and a rebuild holding
-        the write lock while it reads the log would stall every import meanwhile."""
-        yield _SQLiteRebuild(self)
+        the write lock while it reads the log would stall every import meanwhile.
+        So ``unless`` is looked at when asked, and again in that transaction."""
+        yield _SQLiteRebuild(self, unless)
 
 
 def _versions_on(c: Any) -> dict[str, int]:
@@ -284,17 +285,27 @@ def _put_versions(c: Any, versions: Mapping[str, int]) -> None:
 
 
 class _SQLiteRebuild:
-    def __init__(self, store: SQLiteViewStore) -> None:
+    def __init__(self, store: SQLiteViewStore, unless: Mapping[str, int] | None) -> None:
         self.store = store
+        self.unless = unless
         self._index = replay_index.IndexBuffer()
+
+    def superseded(self) -> bool:
+        return self.unless is not None and core.made_for(self.store.versions(), self.unless)
 
     def index(self, rows: Sequence[core.IndexRow]) -> None:
         self._index.extend(rows)
 
     def finish(
         self, rows: Iterable[core.EncodedRows], position: int, counts: Mapping[str, int]
-    ) -> None:
+    ) -> bool:
         with self.store.datastore.transaction(commit=True) as c:
+            # The write lock first (a statement that writes, if nothing): a read
+            # first would pin a snapshot that another replay's commit makes stale,
+            # and the write after it would fail at once ("database is locked").
+            c.execute("UPDATE proj_versions SET version = version WHERE 0")
+            if core.made_for(_versions_on(c), self.unless):
+                return False  # another replay committed them while this one computed
             self.store.delete_all(c)
             c.executemany(
                 replay_index.SQLITE_INSERT,
@@ -310,3 +321,4 @@ class _SQLiteRebuild:
             _put_versions(c, current_versions())
             if position:
                 self.store.track(c, position)
+        return True

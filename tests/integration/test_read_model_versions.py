@@ -57,9 +57,9 @@ def _held_replay(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     release = threading.Event()
     real = runner._replay_all
 
-    def held(*args: Any) -> Any:
+    def held(*args: Any, **kwargs: Any) -> Any:
         assert release.wait(60), "the test never released the replay"
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(runner, "_replay_all", held)
     return release
@@ -122,7 +122,9 @@ class TestOnStart:
         ledger = make_ledger()
         replays: list[object] = []
         real = runner._replay_all
-        monkeypatch.setattr(runner, "_replay_all", lambda *a: replays.append(a) or real(*a))
+        monkeypatch.setattr(
+            runner, "_replay_all", lambda *a, **k: replays.append(a) or real(*a, **k)
+        )
         projector = Projector(ledger)
         assert projector.catch_up().applied == 0
         assert replays == []
@@ -256,7 +258,7 @@ class TestOlderCode:
         real = runner._replay_all
         projector = Projector(make_ledger())
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(runner, "_replay_all", lambda *a: replays.append(a) or real(*a))
+            patch.setattr(runner, "_replay_all", lambda *a, **k: replays.append(a) or real(*a, **k))
             with pytest.raises(ReadModelsNewerError) as refused:
                 projector.catch_up()
         version = disputes.REPS.version
