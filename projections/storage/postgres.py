@@ -400,24 +400,22 @@ class _PostgresRebuild:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=4)
         self._failed: BaseException | None = None
         self._writer = threading.Thread(target=self._write, name="rebuild-writer", daemon=True)
-        self._superseded = self._begin(unless)
-        if not self._superseded:
-            self._writer.start()
-
-    def _begin(self, unless: Mapping[str, int] | None) -> bool:
-        """Take the rebuild lock (waiting for another rebuild's commit), then
-        delete the old rows — unless the versions are ``unless`` by then (True)."""
+        # The rebuild lock (waiting for another rebuild's commit), then the
+        # versions looked at under it — here, before a thing is folded.
         self.curs.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
             (_REBUILD_LOCK, self.store.datastore.schema),
         )
-        if unless is not None and made_for(self.store.versions_on(self.curs), unless):
-            return True
+        self._superseded = made_for(self.store.versions_on(self.curs), unless)
+        if not self._superseded:
+            self._writer.start()
+            self._submit(self._begin)
+
+    def _begin(self) -> None:
         # the fold of a long log may leave the transaction idle between statements
         # for longer than the library's 5 s limit on idle transactions
         self.curs.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")
-        self.store.delete_all(self.curs)
-        return False
+        self.store.delete_all(self.curs)  # on the writer: the fold starts meanwhile
 
     def superseded(self) -> bool:
         return self._superseded
