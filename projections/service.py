@@ -1544,13 +1544,37 @@ class Reports:
     def verify_projections(self, *, workers: int | None = 1) -> list[str]:
         """The read models against a fresh replay (`verify_views`: its rows
         computed by ``workers`` processes — 1, unless the caller may fork); read
-        models that cannot catch up are reported as such, beside what differs."""
+        models that cannot catch up are reported as such, beside what differs;
+        while a replay is under way (this process's or the worker's) they are
+        compared as they stand, the replay named, rather than waited for."""
         damaged: list[str] = []
-        try:
-            self.catch_up()
-        except (ReadModelsDamagedError, ReadModelsNewerError) as exc:
-            damaged.append(str(exc))
+        replay = self._replay_under_way()
+        if replay is not None:
+            # not caught up first: that would wait for the whole replay (the
+            # API's projector holds the lock for it), or start one of its own
+            changed = ", ".join(replay.get("changed") or [])
+            damaged.append(
+                f"read_models: being replayed ({changed}, since {replay.get('since')}): "
+                "compared as they stand"
+            )
+        else:
+            try:
+                self.catch_up()
+            except (ReadModelsDamagedError, ReadModelsNewerError) as exc:
+                damaged.append(str(exc))
         return [*damaged, *verify_views(self.ledger, self.projector.store, workers=workers)]
+
+    def _replay_under_way(self) -> dict[str, Any] | None:
+        """What the projector of this process, or the worker, says it is
+        replaying (``{"changed", "since"}``), if it is (`ProjectionHealth`)."""
+        if self.projections == "inline":
+            return None
+        if self.projections == "background":
+            health = self.projector.health.to_dict()
+        else:
+            health = self._worker_health() or {}
+        replay = health.get("rebuild") if health.get("state") == "rebuilding" else None
+        return replay if isinstance(replay, dict) else None
 
     # -- the payout flow -------------------------------------------------------
 

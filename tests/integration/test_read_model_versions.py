@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from api.tokens import TokenStore
 from demo import run_demo
 from ledger.application import Ledger
 from ledger.errors import ReadModelsNewerError
@@ -295,3 +296,43 @@ class TestOlderCode:
         Reports(make_ledger()).rebuild(workers=1)
         assert open_view_store(projected).versions() == current_versions()
         assert Reports(make_ledger()).verify_projections() == []
+
+
+def test_audit_verify_answers_while_the_api_replays(
+    projected: Ledger,
+    db_url: str,
+    make_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`GET /audit/verify` caught up first, under the lock the API's projector
+    holds for each of its catch-ups — its replay included: the request waited
+    for the whole replay (minutes on a long log). It now answers at once, with
+    the read models as they stand and the replay named."""
+    _reps_v2(monkeypatch)
+    release = _held_replay(monkeypatch)
+    ledger = make_ledger()
+    settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
+    token = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")[0]
+    finance = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings, ledger=ledger)) as client:
+        try:
+            _until(lambda: _health(client)["projection"]["state"] == "rebuilding", "the replay")
+            answers: list[Any] = []
+            asking = threading.Thread(
+                target=lambda: answers.append(client.get("/audit/verify", headers=finance))
+            )
+            asking.start()
+            asking.join(30)
+            assert answers, "GET /audit/verify waited for the replay"
+            assert answers[0].status_code == 200, answers[0].text
+            body = answers[0].json()
+            assert body["ok"] is False
+            assert body["projections"][0].startswith("read_models: being replayed (")
+            change = f"versions: {_reps_change()} (stored -> code): replay it (rebuild)"
+            assert change in body["projections"]
+        finally:
+            release.set()
+        _until(lambda: _health(client)["projection"]["state"] == "ok", "the replay's end")
+        _until(lambda: _health(client)["lag"] == 0, "the projector")
+        after = client.get("/audit/verify", headers=finance).json()
+        assert (after["ok"], after["projections"]) == (True, [])
