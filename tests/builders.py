@@ -32,6 +32,7 @@ from ledger.records import EventRecord
 from ledger.results import RecordResult
 from ledger.writes import Input
 from policies.plan import load_plan
+from projections import runner
 from projections.service import Reports
 from service import UseCases
 
@@ -339,3 +340,32 @@ def pay_period(reports: Reports, period: str) -> str:
     )
     payouts(reports).pay_run(run_id, actor="fin-amy")
     return run_id
+
+
+def held_replay(monkeypatch: Any) -> threading.Event:
+    """Hold every replay of every read model a projector starts (a version
+    changed) until the event returned is set."""
+    release = threading.Event()
+    real = runner._replay_all
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(60), "the test never released the replay"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_replay_all", held)
+    return release
+
+
+def held_after_fold(monkeypatch: Any) -> tuple[threading.Event, threading.Event]:
+    """Hold every replay once it has folded the log, before it computes a row:
+    (set once it has folded, set it to go on)."""
+    folded, go = threading.Event(), threading.Event()
+    real = runner.encoded_rows
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        folded.set()
+        assert go.wait(60), "the test never let the replay go on"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "encoded_rows", held)
+    return folded, go

@@ -20,7 +20,7 @@ from projections import runner
 from projections.facts import LedgerFacts
 from projections.runner import ProjectionHealth, health_status, public_message, verify_views
 from projections.service import Reports
-from tests.builders import backoff_allows, enrol, jsonl, line, sale, seeded
+from tests.builders import backoff_allows, enrol, held_replay, jsonl, line, sale, seeded
 from tests.payout_scenes import head_of
 
 # A store error can quote its connection string: never shown.
@@ -209,14 +209,7 @@ class TestInTheWorker:
         runner.Projector(ledger).catch_up()
         monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)  # this thread's worker only
         monkeypatch.setattr(disputes, "REPS", ReadModel("reps", disputes.REPS.version + 1))
-        release = threading.Event()
-        real = runner._replay_all
-
-        def held(*args: Any, **kwargs: Any) -> Any:
-            assert release.wait(60), "the test never released the replay"
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(runner, "_replay_all", held)
+        release = held_replay(monkeypatch)
         api_side = Reports(make_ledger(), projections="external")
 
         def said() -> Any:

@@ -28,6 +28,7 @@ from projections.service import Reports
 from projections.storage import open_view_store
 from projections.storage.migrations import MIGRATIONS
 from projections.versioning import ReadModel
+from tests.builders import held_replay
 
 SECRET = "test-token-secret-0123456789abcdef"
 
@@ -51,19 +52,6 @@ def _reps_change() -> str:
     tests here raise it): "reps N -> N+1", N the version stored."""
     version = disputes.REPS.version
     return f"reps {version - 1} -> {version}"
-
-
-def _held_replay(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Hold every replay the projector starts until the event returned is set."""
-    release = threading.Event()
-    real = runner._replay_all
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        assert release.wait(60), "the test never released the replay"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "_replay_all", held)
-    return release
 
 
 @pytest.fixture
@@ -155,7 +143,7 @@ def test_the_api_replays_in_the_background_and_health_says_so(
     """The API starts serving at once (the old rows) while its projector replays;
     `/health` says ``rebuilding`` and what changed, then ``ok`` at the head."""
     _reps_v2(monkeypatch)
-    release = _held_replay(monkeypatch)
+    release = held_replay(monkeypatch)
     ledger = make_ledger()
     settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
     with TestClient(create_app(settings, ledger=ledger)) as client:
@@ -220,7 +208,7 @@ def test_a_worker_says_it_is_replaying_to_an_api_in_another_process(
     API whose projections a worker keeps says ``rebuilding`` too, and its reads
     do not wait for a projector that is busy replaying."""
     _reps_v2(monkeypatch)
-    release = _held_replay(monkeypatch)
+    release = held_replay(monkeypatch)
     worker = Projector(make_ledger())
     worker.reports_health = True  # as `project --follow` sets it
     replaying = threading.Thread(target=worker.catch_up)
@@ -309,7 +297,7 @@ def test_audit_verify_answers_while_the_api_replays(
     for the whole replay (minutes on a long log). It now answers at once, with
     the read models as they stand and the replay named."""
     _reps_v2(monkeypatch)
-    release = _held_replay(monkeypatch)
+    release = held_replay(monkeypatch)
     ledger = make_ledger()
     settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
     token = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")[0]

@@ -25,13 +25,23 @@ from projections.runner import PROJECTOR_STATE, Projector, verify_views
 from projections.storage import open_view_store
 from projections.storage.core import Batch
 from projections.versioning import ReadModel
-from tests.builders import CLI, jsonl, process_env, sale, seeded
+from tests.builders import CLI, held_after_fold, jsonl, process_env, sale, seeded
 
 WAIT = 60.0
 
 
 def _counts(ledger: Ledger) -> dict[str, int]:
     return dict(Counter(r.type for r in ledger.iter_log()))
+
+
+def _each_event_applied_once(ledger: Ledger) -> None:
+    """The read models at the head, each event counted once, equal to a replay."""
+    head = ledger.head()
+    assert head is not None
+    store = open_view_store(ledger)
+    assert store.position() == head.position
+    assert store.event_counts() == _counts(ledger)
+    assert verify_views(ledger) == []
 
 
 def test_a_batch_read_before_a_replay_commits_is_not_written_over_it(
@@ -53,15 +63,7 @@ def test_a_batch_read_before_a_replay_commits_is_not_written_over_it(
     worker = Projector(make_ledger())
     worker.catch_up()
 
-    folded, go = threading.Event(), threading.Event()
-    real_rows = runner.encoded_rows
-
-    def held_rows(*args: Any, **kwargs: Any) -> Any:
-        folded.set()
-        assert go.wait(WAIT), "the test never let the replay go on"
-        return real_rows(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "encoded_rows", held_rows)
+    folded, go = held_after_fold(monkeypatch)
     ledger.import_lines(jsonl(sale("S1", "r1")), actor="crm")  # P: in the replay
     replayer = make_ledger()
     failures: list[BaseException] = []
@@ -102,12 +104,7 @@ def test_a_batch_read_before_a_replay_commits_is_not_written_over_it(
 
     monkeypatch.setattr(worker.store, "write", real_write)
     worker.catch_up()
-    head = ledger.head()
-    assert head is not None
-    store = open_view_store(ledger)
-    assert store.position() == head.position
-    assert store.event_counts() == _counts(ledger)
-    assert verify_views(ledger) == []
+    _each_event_applied_once(ledger)
 
 
 def _newer_rep_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,15 +187,7 @@ def test_writes_during_a_version_replay_are_projected_once_after_it(
     Projector(ledger).catch_up()
     store = open_view_store(ledger)
     old_rows = store.rows("reps")
-    folded, go = threading.Event(), threading.Event()
-    real_rows = runner.encoded_rows
-
-    def held_rows(*args: Any, **kwargs: Any) -> Any:
-        folded.set()
-        assert go.wait(WAIT), "the test never let the replay go on"
-        return real_rows(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "encoded_rows", held_rows)
+    folded, go = held_after_fold(monkeypatch)
     _newer_rep_directory(monkeypatch)
     projector = Projector(make_ledger())
     replaying = threading.Thread(target=projector.catch_up)
@@ -292,9 +281,4 @@ def test_two_processes_starting_on_a_changed_version_replay_it_once(
     ledger.import_lines(jsonl(sale("S-after", "r1")), actor="crm")
     for projector in projectors:
         projector.catch_up()
-    head = ledger.head()
-    assert head is not None
-    store = open_view_store(ledger)
-    assert store.position() == head.position
-    assert store.event_counts() == _counts(ledger)
-    assert verify_views(ledger) == []
+    _each_event_applied_once(ledger)
