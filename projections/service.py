@@ -1545,18 +1545,16 @@ class Reports:
         """The read models against a fresh replay (`verify_views`: its rows
         computed by ``workers`` processes — 1, unless the caller may fork); read
         models that cannot catch up are reported as such, beside what differs;
-        while a replay is under way (this process's or the worker's) they are
-        compared as they stand, the replay named, rather than waited for."""
+        while the projector (this process's or the worker's) replays them, or
+        fails and backs off, they are compared as they stand, and that named —
+        not waited for, nor tried again in its stead."""
         damaged: list[str] = []
-        replay = self._replay_under_way()
-        if replay is not None:
+        busy = self._projector_busy()
+        if busy is not None:
             # not caught up first: that would wait for the whole replay (the
-            # API's projector holds the lock for it), or start one of its own
-            changed = ", ".join(replay.get("changed") or [])
-            damaged.append(
-                f"read_models: being replayed ({changed}, since {replay.get('since')}): "
-                "compared as they stand"
-            )
+            # API's projector holds the lock for it) or start one of its own,
+            # or retry in the request what the projector backs off from
+            damaged.append(f"read_models: {busy}: compared as they stand")
         else:
             try:
                 self.catch_up()
@@ -1564,17 +1562,27 @@ class Reports:
                 damaged.append(str(exc))
         return [*damaged, *verify_views(self.ledger, self.projector.store, workers=workers)]
 
-    def _replay_under_way(self) -> dict[str, Any] | None:
-        """What the projector of this process, or the worker, says it is
-        replaying (``{"changed", "since"}``), if it is (`ProjectionHealth`)."""
+    def _projector_busy(self) -> str | None:
+        """What the projector of this process, or the worker, is busy with
+        instead of following — replaying, or failing and backing off
+        (`ProjectionHealth`) — in words; None when it follows (or is inline).
+        A failure is named by its type only: its message can quote a rep."""
         if self.projections == "inline":
             return None
         if self.projections == "background":
             health = self.projector.health.to_dict()
         else:
             health = self._worker_health() or {}
-        replay = health.get("rebuild") if health.get("state") == "rebuilding" else None
-        return replay if isinstance(replay, dict) else None
+        state = health.get("state")
+        if state == "rebuilding":
+            replay = health.get("rebuild") or {}
+            changed = ", ".join(replay.get("changed") or [])
+            return f"being replayed ({changed}, since {replay.get('since')})"
+        if state == "failing":
+            error = health.get("error") or {}
+            since = health.get("failing_since")
+            return f"the projector is failing ({error.get('type')}, since {since})"
+        return None
 
     # -- the payout flow -------------------------------------------------------
 

@@ -324,3 +324,36 @@ def test_audit_verify_answers_while_the_api_replays(
         _until(lambda: _health(client)["lag"] == 0, "the projector")
         after = client.get("/audit/verify", headers=finance).json()
         assert (after["ok"], after["projections"]) == (True, [])
+
+
+def test_audit_verify_does_not_retry_a_failing_replay_in_the_request(
+    projected: Ledger,
+    db_url: str,
+    make_ledger: Callable[..., Ledger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's replay of a changed read model keeps failing (its store, say);
+    its projector backs off (SPEC §7). `GET /audit/verify` caught up first, in
+    the request: one more replay per request, bypassing the back-off, and its
+    error a 500. It now says the projector is failing, and compares what is
+    stored."""
+    _reps_v2(monkeypatch)
+    replays: list[object] = []
+
+    def failing_replay(*args: Any, **kwargs: Any) -> Any:
+        replays.append(args)
+        raise RuntimeError("the store went away mid-replay")
+
+    monkeypatch.setattr(runner, "_replay_all", failing_replay)
+    ledger = make_ledger()
+    settings = Settings(database_url=db_url, token_secret=SECRET, log_json=True)  # type: ignore[arg-type]
+    token = TokenStore(ledger, SECRET).create(actor="fin-amy", role="finance")[0]
+    with TestClient(create_app(settings, ledger=ledger)) as client:
+        _until(lambda: _health(client)["projection"]["state"] == "failing", "the failure")
+        tried = len(replays)
+        answer = client.get("/audit/verify", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.text
+        problems = answer.json()["projections"]
+        assert problems[0].startswith("read_models: the projector is failing (RuntimeError, since")
+        assert f"versions: {_reps_change()} (stored -> code): replay it (rebuild)" in problems
+        assert len(replays) <= tried + 1  # the follower's own retry, maybe; none by the request
