@@ -436,11 +436,8 @@ class Staging:
         SPEC §2: ``payment_id`` is the payment's natural key, whatever its sale."""
         found = self._staged_payments.get(payment_id)
         if found is None:
-            looked_up = self._claimed.get(catalogue.PAYMENT_KEYS.name, {})
-            if payment_id in looked_up:  # the batch's, looked up together (`load_for`)
-                other = looked_up[payment_id]
-            else:
-                other = self.claimed(catalogue.PAYMENT_KEYS, [payment_id]).get(payment_id)
+            # the batch's ids were looked up together, or assumed new (`load_for`)
+            other = self.claimed(catalogue.PAYMENT_KEYS, [payment_id]).get(payment_id)
             if other is None:
                 return None
             sale = self.get(Sale, other)
