@@ -57,7 +57,7 @@ from projections.read_models import current_versions
 from projections.statement import AsOf, Calculator, StepCache
 from projections.storage import VIEWS, IndexRow, Replacement, ViewStore, open_view_store
 from projections.storage.core import Batch, VersionsMovedError, encode_doc
-from projections.versioning import newer_versions, version_changes
+from projections.versioning import newer_versions, unknown_models, version_changes
 
 __all__ = [
     "BATCH_EVENTS",
@@ -902,9 +902,12 @@ def verify_views(
     problems.extend(_keys_problems(ledger, (REP_KEYS, "enrolment"), enrolments, position))
     problems.extend(_keys_problems(ledger, (PAYMENT_KEYS, "payment"), payments, position))
     if position > 0:  # rows were made by some code (an empty store is any version's)
+        kept, code = store.versions(), current_versions()
+        changes = version_changes(kept, code)
+        # a newer release's read model: this code does not keep it up
+        changes += [f"{name} {kept[name]} -> none" for name in unknown_models(kept, code)]
         problems.extend(
-            f"versions: {change} (stored -> code): replay it (rebuild)"
-            for change in version_changes(store.versions(), current_versions())
+            f"versions: {change} (stored -> code): replay it (rebuild)" for change in changes
         )
     return problems
 

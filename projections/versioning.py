@@ -18,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ReadModel", "newer_versions", "version_changes"]
+__all__ = ["RETIRED", "ReadModel", "newer_versions", "unknown_models", "version_changes"]
+
+# The read models this project once made and no longer does: their tables are
+# left alone, and a stored version of one is not a newer process's. A read model
+# removed from the code is named here in the same change; any other stored name
+# this code does not make is a newer release's read model (`unknown_models`).
+RETIRED: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,24 @@ def version_changes(stored: Mapping[str, int], current: Mapping[str, int]) -> li
 
 def newer_versions(stored: Mapping[str, int], current: Mapping[str, int]) -> list[str]:
     """The read models whose stored version is ahead of the code's, one phrase each
-    (``"statements 15, this code's 14"``): rows made by newer code. A read model
-    the code does not declare is not among them: its table is left alone."""
-    return [
+    (``"statements 15, this code's 14"``), and those stored that the code does not
+    make (`unknown_models`): rows made by newer code."""
+    ahead = [
         f"{name} {stored[name]}, this code's {version}"
         for name, version in sorted(current.items())
         if stored.get(name, 0) > version
     ]
+    unknown = [
+        f"{name} {stored[name]}, which this code does not make"
+        for name in unknown_models(stored, current)
+    ]
+    return ahead + unknown
+
+
+def unknown_models(stored: Mapping[str, int], current: Mapping[str, int]) -> list[str]:
+    """The stored read models neither made by this code nor `RETIRED`: a newer
+    release's. This code's batches would leave them behind the log — the newer
+    process, finding its version stored, would go on from this code's position,
+    the events between missing from its rows for good — so this code refuses to
+    project beside them, as it does beside a newer version of its own."""
+    return [name for name in sorted(stored) if name not in current and name not in RETIRED]

@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from ledger.events import canonical_json
 from projections.read_models import document_views
-from projections.versioning import version_changes
+from projections.versioning import unknown_models, version_changes
 
 __all__ = [
     "ANY_DAY",
@@ -123,8 +123,12 @@ def made_for(stored: Mapping[str, int], versions: Mapping[str, int] | None) -> b
 def require_versions(stored: Mapping[str, int], batch: Batch) -> None:
     """Refuse ``batch`` (`VersionsMovedError`) unless ``stored`` — read in its
     transaction, after its tracking row, so after any replay that committed
-    before it — are the versions its rows were made by."""
-    if batch.versions is not None and (changes := version_changes(stored, batch.versions)):
+    before it — are the versions its rows were made by, and name no read model
+    that code does not make (a newer release's, `unknown_models`)."""
+    if batch.versions is None:
+        return
+    unknown = [f"{name} {stored[name]} -> none" for name in unknown_models(stored, batch.versions)]
+    if changes := version_changes(stored, batch.versions) + unknown:
         raise VersionsMovedError(changes)
 
 

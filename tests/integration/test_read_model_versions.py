@@ -20,7 +20,7 @@ from api.tokens import TokenStore
 from demo import run_demo
 from ledger.application import Ledger
 from ledger.errors import ReadModelsNewerError
-from projections import disputes, runner
+from projections import disputes, runner, versioning
 from projections.disputes import team_on
 from projections.read_models import current_versions
 from projections.runner import Projector, verify_views
@@ -28,7 +28,7 @@ from projections.service import Reports
 from projections.storage import open_view_store
 from projections.storage.migrations import MIGRATIONS
 from projections.versioning import ReadModel
-from tests.builders import held_replay
+from tests.builders import held_replay, jsonl, sale
 
 SECRET = "test-token-secret-0123456789abcdef"
 
@@ -283,6 +283,83 @@ class TestOlderCode:
         )
         Reports(make_ledger()).rebuild(workers=1)
         assert open_view_store(projected).versions() == current_versions()
+        assert Reports(make_ledger()).verify_projections() == []
+
+
+class TestOlderCodeBesideANewReadModel:
+    """A newer release added a read model (``targets`` here) and stamped its
+    version. This code does not keep it: its batches would move the tracking
+    position past events the newer read model never saw, and the newer process,
+    finding its version stored, would go on from there — those events missing
+    from its rows for good. So this code refuses beside it, as beside a newer
+    version of a read model of its own."""
+
+    NEWER = "targets"
+
+    def _stamped(self, ledger: Ledger) -> dict[str, int]:
+        newer = {**current_versions(), self.NEWER: 1}
+        open_view_store(ledger).stamp_versions(newer)
+        return newer
+
+    def test_it_refuses_on_start(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        newer = self._stamped(projected)
+        store = open_view_store(projected)
+        projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
+        position = store.position()
+        with pytest.raises(ReadModelsNewerError) as refused:
+            Projector(make_ledger()).catch_up()
+        assert refused.value.newer == [f"{self.NEWER} 1, which this code does not make"]
+        assert (store.versions(), store.position()) == (newer, position)
+
+    def test_a_running_projector_stops_at_its_next_batch(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A rolling deploy: this code's projector checked the versions before
+        the newer release stamped its own; its next batch is refused in the
+        batch's transaction, and it refuses from then on."""
+        projector = Projector(make_ledger())
+        projector.catch_up()
+        newer = self._stamped(projected)
+        store = open_view_store(projected)
+        position = store.position()
+        projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
+        for _ in range(2):
+            with pytest.raises(ReadModelsNewerError):
+                projector.catch_up()
+        assert (store.versions(), store.position()) == (newer, position)
+
+    def test_verify_names_it_and_a_rebuild_on_purpose_leaves_it_to_be_replayed(
+        self, projected: Ledger, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A rebuild with this code (a rollback) records this code's versions
+        alone: the newer release, back again, finds its read model missing and
+        replays for it."""
+        self._stamped(projected)
+        problems = Reports(make_ledger()).verify_projections()
+        assert f"versions: {self.NEWER} 1 -> none (stored -> code): replay it (rebuild)" in (
+            problems
+        )
+        Reports(make_ledger()).rebuild(workers=1)
+        assert open_view_store(projected).versions() == current_versions()
+        assert Reports(make_ledger()).verify_projections() == []
+
+    def test_a_retired_read_model_is_no_newer_release(
+        self,
+        projected: Ledger,
+        make_ledger: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A read model this code no longer makes, named `RETIRED` when it was
+        removed: its stored version is an older release's, its table left alone."""
+        monkeypatch.setattr(versioning, "RETIRED", frozenset({self.NEWER}))
+        self._stamped(projected)
+        projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
+        Projector(make_ledger()).catch_up()
+        head = projected.head()
+        assert head is not None
+        assert open_view_store(projected).position() == head.position
         assert Reports(make_ledger()).verify_projections() == []
 
 
