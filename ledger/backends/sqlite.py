@@ -70,10 +70,33 @@ class WritersQueuedPool(SQLiteConnectionPool):
     mutually exclusive and its own order is the one that holds.
     """
 
+    # How long `close` waits for connections in use to come back.
+    close_wait_seconds: float = 30.0
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._writers = threading.Lock()
         self._writing: SQLiteConnection | None = None  # the writer's, while out
+
+    def close(self) -> None:
+        """Close every connection once none is in use (waiting up to
+        `close_wait_seconds`). The library's pool closes connections other
+        threads are still reading or writing on, and CPython's sqlite3 then
+        crashes the process — a segfault, not an error — on that thread's next
+        call (a projector or a request still at work when a server or a test
+        closes its ledger). A connection still out after the wait is left open,
+        with the pool: a leak at the end of a process rather than a crash."""
+        deadline = time.monotonic() + self.close_wait_seconds
+        while self.num_in_use and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not self.num_in_use:
+            super().close()
+
+    def __del__(self) -> None:
+        # the library's closes whatever is in use; a pool collected while a
+        # connection is out (leaked by its thread) keeps it
+        if not self.num_in_use:
+            super().close()
 
     def get_connection(
         self, timeout: float | None = None, is_writer: bool | None = None

@@ -126,3 +126,65 @@ def test_a_writer_that_got_no_connection_leaves_writing_possible(ledger: Ledger)
     pool.put_connection(conn)
     seeded(ledger, "r1")  # and the ledger writes
     assert ledger.head() is not None
+
+
+# A thread reads on its connection before and after the ledger is closed under
+# it (a projector or a request still at work when a server or a test closes its
+# ledger); run in a process of its own, so that a crash fails this test rather
+# than taking the test worker down. The library's pool closed the connection in
+# use, and CPython's sqlite3 crashed on the thread's next call (SIGSEGV).
+_CLOSED_UNDER_A_READER = """
+import sys, threading
+from ledger.application import Ledger
+
+ledger = Ledger("sqlite:///" + sys.argv[1])
+ledger.chain.chain_head()  # makes the tables
+pool = ledger.factory.datastore.pool
+pool.close_wait_seconds = float(sys.argv[2])
+started, go, read = threading.Event(), threading.Event(), []
+
+def reader():
+    with ledger.factory.datastore.transaction(commit=False) as cursor:
+        started.set()
+        go.wait(10)
+        for _ in range(200):
+            cursor.execute("SELECT count(*) FROM event_chain")
+        read.append(cursor.fetchone()[0])
+
+thread = threading.Thread(target=reader)
+thread.start()
+started.wait(10)
+threading.Timer(0.3, go.set).start()
+ledger.close()
+thread.join(10)
+print(read, pool.closed, pool.num_in_use)
+"""
+
+
+@pytest.mark.parametrize(
+    ("wait", "closed"),
+    [(30.0, True), (0.05, False)],
+    ids=["waits-for-the-read", "leaves-it-open-past-the-wait"],
+)
+def test_closing_the_ledger_under_a_thread_reading_does_not_crash_the_process(
+    tmp_path: Path, wait: float, closed: bool
+) -> None:
+    """`close` waits for connections in use to come back, then closes them
+    (the read goes on to its end); one still out after the wait is left open,
+    with the pool — a leak at the end of a process, not a crash."""
+    import subprocess
+    import sys
+
+    from tests.builders import ROOT, process_env
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CLOSED_UNDER_A_READER, str(tmp_path / "ledger.db"), str(wait)],
+        cwd=ROOT,
+        env=process_env(PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.split() == ["[0]", str(closed), "0"]

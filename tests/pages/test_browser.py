@@ -87,8 +87,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         time.sleep(0.05)
     yield Server(f"http://127.0.0.1:{port}", app.state.signin_codes, ledger, demo)
     uv.should_exit = True
-    thread.join(timeout=30)
-    ledger.close()
+    thread.join(timeout=120)
+    # closing a store a thread still reads on can crash the process (a
+    # segfault in the driver): only once the server and its threads stopped
+    if not thread.is_alive() and getattr(app.state, "stopped_cleanly", False):
+        ledger.close()
 
 
 @dataclass
