@@ -119,13 +119,17 @@ _ON_THEIR_WATCH: Final = frozenset(
 )
 
 
-def check_decider(principal: Principal, kind: str) -> None:
-    """403 unless the principal's role decides on subjects of ``kind`` (the
-    catalogue's deciders: finance for targets, adjustments and runs,
-    compliance for cases). Asked once `reads_subject` holds: a role that reads
-    no subject of the kind is answered as for an id that names nothing."""
+def check_decider(principal: Principal, kind: str) -> bool:
+    """Whether the principal may learn of a subject of ``kind`` at all
+    (`reads_subject`): False, and the caller answers as for an id that names
+    nothing. When it may, 403 unless its role decides on subjects of ``kind``
+    (the catalogue's deciders: finance for targets, adjustments and runs,
+    compliance for cases)."""
+    if not reads_subject(principal, kind):
+        return False
     if principal.role not in SUBJECT_DECIDERS[kind]:
         raise ForbiddenError(f"role {principal.role} may not decide on a {kind}")
+    return True
 
 
 def reads_subject(principal: Principal, kind: str) -> bool:

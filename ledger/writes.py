@@ -337,14 +337,13 @@ class Staging:
             elif item.type == payment:
                 payments.append(item.data["payment_id"])
         self.claimed(catalogue.REP_KEYS, forms)
-        if self.optimistic:  # a payment id is a key its input creates: assumed new
-            unclaimed = self._claimed.setdefault(catalogue.PAYMENT_KEYS.name, {})
-            unclaimed.update(dict.fromkeys(payments))
-        else:
-            self.claimed(catalogue.PAYMENT_KEYS, payments)
         if not self.optimistic:
+            self.claimed(catalogue.PAYMENT_KEYS, payments)
             self.prefetch(ids_touched(touched))
             return
+        # what the items create is assumed new: their payment ids, their streams
+        unclaimed = self._claimed.setdefault(catalogue.PAYMENT_KEYS.name, {})
+        unclaimed.update(dict.fromkeys(payments))
         created: list[NaturalKey] = []
         for item in touched:
             creates = catalogue.CREATES.get(item.type)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth import check_decider, reads_subject
+from api.auth import check_decider
 from api.deps import Caller, UseCasesDep
 from api.routes.events import posted, record_out
 from api.schemas import ApprovalIn, RecordOut
@@ -20,9 +20,8 @@ def post_approval(body: ApprovalIn, principal: Caller, service: UseCasesDep) -> 
     """Grant or reject a target change, adjustment, red-line case or payout run."""
 
     def may_decide(kind: str) -> None:
-        if not reads_subject(principal, kind):  # as no subject: its kind is not theirs
+        if not check_decider(principal, kind):  # as no subject: its kind is not theirs
             raise no_subject(body.subject_id)
-        check_decider(principal, kind)
 
     decision = service.decide(
         body.subject_id,

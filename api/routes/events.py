@@ -17,7 +17,6 @@ from api.auth import (
     ForbiddenError,
     check_decider,
     manages,
-    reads_subject,
     require_role,
 )
 from api.body_parser import BodyParser
@@ -143,11 +142,10 @@ def _authorise(items: list[Input], principal: Principal, ledger: Ledger, reports
             # the same moment), so it is refused as unknown, as `POST /approvals`
             # refuses it; a subject's kind never changes once stored.
             kind = ledger.subject_kind(subject_id)
-            if kind is None or not reads_subject(principal, kind):
+            if kind is None or not check_decider(principal, kind):
                 refused = unknown_subject(subject_id)
                 unknown.append(LineError(index, refused.field, refused.reason))
                 continue
-            check_decider(principal, kind)
         if principal.role == "manager":
             if (item.data.get("severity") or "minor") != "minor":
                 raise ForbiddenError("red-line cases are recorded by compliance")

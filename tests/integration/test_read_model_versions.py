@@ -54,6 +54,13 @@ def _reps_change() -> str:
     return f"reps {version - 1} -> {version}"
 
 
+def _stamped(ledger: Ledger, **versions: int) -> dict[str, int]:
+    """The stored versions as newer code left them: this code's, and ``versions``."""
+    newer = {**current_versions(), **versions}
+    open_view_store(ledger).stamp_versions(newer)
+    return newer
+
+
 @pytest.fixture
 def projected(make_ledger: Callable[..., Ledger]) -> Ledger:
     """The demo quarter, projected by the code as it was."""
@@ -232,15 +239,10 @@ class TestOlderCode:
     rather than replay the rows into its older shape under the newer process
     that reads them — which would then replay them back on its next start."""
 
-    def _stamped_newer(self, ledger: Ledger) -> dict[str, int]:
-        newer = {**current_versions(), "reps": disputes.REPS.version + 1}
-        open_view_store(ledger).stamp_versions(newer)  # as the newer code left them
-        return newer
-
     def test_it_refuses_to_replay_and_leaves_rows_and_versions_as_they_were(
         self, projected: Ledger, make_ledger: Callable[..., Ledger]
     ) -> None:
-        newer = self._stamped_newer(projected)
+        newer = _stamped(projected, reps=disputes.REPS.version + 1)
         store = open_view_store(projected)
         rows, position = store.rows("reps"), store.position()
         replays: list[object] = []
@@ -259,7 +261,7 @@ class TestOlderCode:
     def test_a_follower_reports_it_and_backs_off(
         self, projected: Ledger, make_ledger: Callable[..., Ledger]
     ) -> None:
-        self._stamped_newer(projected)
+        _stamped(projected, reps=disputes.REPS.version + 1)
         projector = Projector(make_ledger())
         waits: list[float] = []
         projector.follow(stop=lambda: projector.health.failing or len(waits) > 3, wait=waits.append)
@@ -274,7 +276,7 @@ class TestOlderCode:
     ) -> None:
         """`verify` reports the versions instead of failing; `rebuild`, run with
         the older code on purpose, replays for it; projecting then goes on."""
-        self._stamped_newer(projected)
+        _stamped(projected, reps=disputes.REPS.version + 1)
         version = disputes.REPS.version
         problems = Reports(make_ledger()).verify_projections()
         assert (
@@ -294,23 +296,16 @@ class TestOlderCodeBesideANewReadModel:
     from its rows for good. So this code refuses beside it, as beside a newer
     version of a read model of its own."""
 
-    NEWER = "targets"
-
-    def _stamped(self, ledger: Ledger) -> dict[str, int]:
-        newer = {**current_versions(), self.NEWER: 1}
-        open_view_store(ledger).stamp_versions(newer)
-        return newer
-
     def test_it_refuses_on_start(
         self, projected: Ledger, make_ledger: Callable[..., Ledger]
     ) -> None:
-        newer = self._stamped(projected)
+        newer = _stamped(projected, targets=1)
         store = open_view_store(projected)
         projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
         position = store.position()
         with pytest.raises(ReadModelsNewerError) as refused:
             Projector(make_ledger()).catch_up()
-        assert refused.value.newer == [f"{self.NEWER} 1, which this code does not make"]
+        assert refused.value.newer == ["targets 1, which this code does not make"]
         assert (store.versions(), store.position()) == (newer, position)
 
     def test_a_running_projector_stops_at_its_next_batch(
@@ -321,7 +316,7 @@ class TestOlderCodeBesideANewReadModel:
         batch's transaction, and it refuses from then on."""
         projector = Projector(make_ledger())
         projector.catch_up()
-        newer = self._stamped(projected)
+        newer = _stamped(projected, targets=1)
         store = open_view_store(projected)
         position = store.position()
         projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
@@ -336,11 +331,9 @@ class TestOlderCodeBesideANewReadModel:
         """A rebuild with this code (a rollback) records this code's versions
         alone: the newer release, back again, finds its read model missing and
         replays for it."""
-        self._stamped(projected)
+        _stamped(projected, targets=1)
         problems = Reports(make_ledger()).verify_projections()
-        assert f"versions: {self.NEWER} 1 -> none (stored -> code): replay it (rebuild)" in (
-            problems
-        )
+        assert "versions: targets 1 -> none (stored -> code): replay it (rebuild)" in (problems)
         Reports(make_ledger()).rebuild(workers=1)
         assert open_view_store(projected).versions() == current_versions()
         assert Reports(make_ledger()).verify_projections() == []
@@ -353,8 +346,8 @@ class TestOlderCodeBesideANewReadModel:
     ) -> None:
         """A read model this code no longer makes, named `RETIRED` when it was
         removed: its stored version is an older release's, its table left alone."""
-        monkeypatch.setattr(versioning, "RETIRED", frozenset({self.NEWER}))
-        self._stamped(projected)
+        monkeypatch.setattr(versioning, "RETIRED", frozenset({"targets"}))
+        _stamped(projected, targets=1)
         projected.import_lines(jsonl(sale("S-new", "rep-li")), actor="crm")
         Projector(make_ledger()).catch_up()
         head = projected.head()
