@@ -127,6 +127,7 @@ def create_app(
         description="An event-sourced incentive ledger that explains every number.",
         lifespan=lifespan,
         docs_url=None,  # served by api.pages from the vendored Swagger UI (no CDN)
+        redoc_url=None,  # FastAPI's ReDoc page loads its script and fonts from CDNs
         generate_unique_id_function=operation_id,
     )
     app.state.ledger = the_ledger

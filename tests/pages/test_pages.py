@@ -988,6 +988,12 @@ class TestHeaders:
             assert site.client.get(src).status_code == 200
         assert "script-src 'self';" in docs.headers["content-security-policy"]
 
+    def test_no_documentation_page_loads_another_origin(self, site: Site) -> None:
+        """/docs is the only documentation page: FastAPI's ReDoc page at /redoc
+        loaded its script from a CDN and its fonts from Google, without the
+        pages' policy (SPEC §5.1: no CDN)."""
+        assert site.client.get("/redoc").status_code == 404
+
     def test_page_forms_are_not_api_routes(self, site: Site) -> None:
         """The pages stay out of the OpenAPI document (and its JSON-only body rule)."""
         paths = site.client.get("/openapi.json").json()["paths"]
