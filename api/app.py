@@ -150,7 +150,8 @@ def create_app(
         modelling,
     ):
         app.include_router(module.router)
-    install_pages(app, secret)  # the web pages under /app (SPEC §5.1) and /docs
+    # the web pages under /app (SPEC §5.1) and /docs
+    install_pages(app, secret, secure_cookies=settings.secure_cookies)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     with_body, without_body = _json_body_routes(app)
     app.add_middleware(JsonBody, routes=with_body, bodiless=without_body)

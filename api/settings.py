@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         "amount or token, but count cases and disputes); false, the default: a "
         "finance or admin token is required.",
     )
+    secure_cookies: bool = Field(
+        default=False,
+        description="The pages' cookies (the session above all) are marked Secure on "
+        "every answer, not only on one the server saw arrive over https: set it behind "
+        "a TLS proxy, whose X-Forwarded-Proto the server trusts from 127.0.0.1 only.",
+    )
     parse_workers: int | None = Field(
         default=None,
         ge=0,

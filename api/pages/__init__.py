@@ -73,13 +73,16 @@ class PageHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def install_pages(app: FastAPI, secret: str) -> None:
+def install_pages(app: FastAPI, secret: str, *, secure_cookies: bool = False) -> None:
     """Serve the pages, their assets and ``/docs`` from ``app``; ``secret`` (the
-    token secret) keys the forms' CSRF tokens. Create the app with
-    ``docs_url=None``: this serves ``/docs`` from the vendored Swagger UI."""
+    token secret) keys the forms' CSRF tokens; ``secure_cookies``: every cookie
+    the pages set is Secure, however the request arrived (behind a TLS proxy).
+    Create the app with ``docs_url=None``: this serves ``/docs`` from the
+    vendored Swagger UI."""
     from api.pages import payouts, routes, work  # noqa: PLC0415 - the routes need this package
 
     app.state.page_secret = secret.encode()
+    app.state.secure_cookies = secure_cookies
     app.state.signin_codes = SigninCodes(app.state.ledger)
     app.include_router(routes.router)
     app.include_router(payouts.router)

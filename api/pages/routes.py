@@ -81,6 +81,7 @@ __all__ = [
     "read_form",
     "router",
     "same_origin",
+    "secure_cookie",
     "serve",
     "typed_amount",
 ]
@@ -235,13 +236,35 @@ class Page:
         )
         response = HTMLResponse(html, status_code=status)
         if FLASH_COOKIE in self.request.cookies and self.request.method == "GET":
-            response.delete_cookie(FLASH_COOKIE, path="/app", httponly=True, samesite="strict")
+            response.delete_cookie(
+                FLASH_COOKIE,
+                path="/app",
+                httponly=True,
+                samesite="strict",
+                secure=secure_cookie(self.request),
+            )
         chosen = self.request.query_params.get("lang")
         if chosen in LOCALES:
             response.set_cookie(
-                LANG_COOKIE, str(chosen), max_age=365 * 86400, httponly=True, samesite="strict"
+                LANG_COOKIE,
+                str(chosen),
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="strict",
+                secure=secure_cookie(self.request),
             )
         return response
+
+
+def secure_cookie(request: Request) -> bool:
+    """Whether a cookie set in answer to ``request`` is Secure: when it came over
+    https, and on every answer with ``LEDGER_SECURE_COOKIES`` — behind a TLS
+    proxy the server does not trust for X-Forwarded-Proto (one in another
+    container: uvicorn trusts 127.0.0.1 only) a request looks like plain http,
+    and the session cookie went out without Secure, sent along with any plain
+    http request a browser made to the host."""
+    forced: bool = request.app.state.secure_cookies
+    return forced or request.url.scheme == "https"
 
 
 def noted_redirect(page: Page, to: str, key: str, subject: str) -> RedirectResponse:
@@ -259,7 +282,7 @@ def noted_redirect(page: Page, to: str, key: str, subject: str) -> RedirectRespo
         path="/app",
         httponly=True,
         samesite="strict",
-        secure=page.request.url.scheme == "https",
+        secure=secure_cookie(page.request),
     )
     return response
 
@@ -443,7 +466,7 @@ async def signin_post(request: Request) -> Response:
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookie(request),
     )
     return response
 
@@ -471,7 +494,13 @@ async def signout(request: Request) -> Response:
         tokens: TokenStore = request.app.state.tokens
         tokens.revoke(page.who.token_id)
         response = RedirectResponse("/app/?signed_out=1", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request),
+        )
         return response
 
     return await serve_form(request, build)

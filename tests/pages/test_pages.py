@@ -81,13 +81,21 @@ class Site:
 
 @contextmanager
 def _demo_site(
-    db_url: str, today: date | None = None, fill: Callable[[Ledger], Any] = run_demo
+    db_url: str,
+    today: date | None = None,
+    fill: Callable[[Ledger], Any] = run_demo,
+    *,
+    secure_cookies: bool = False,
 ) -> Iterator[Site]:
     """The demo served (or what ``fill`` records), on ``today`` when given
     (else the UTC date)."""
     ledger = Ledger(db_url)
     demo = fill(ledger)
-    settings = Settings(database_url=db_url, token_secret=SECRET)  # type: ignore[arg-type]
+    settings = Settings(
+        database_url=db_url,
+        token_secret=SECRET,  # type: ignore[arg-type]
+        secure_cookies=secure_cookies,
+    )
     app = create_app(settings, ledger=ledger, today=None if today is None else lambda: today)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Site(client, ledger, app.state.signin_codes, demo)
@@ -224,6 +232,26 @@ class TestSignIn:
         )
         site.client.cookies.set("il_session", token)
         assert site.client.get("/app/reps/rep-li/pay").status_code == 401
+
+    @pytest.mark.parametrize("forced", [False, True], ids=["plain", "secure-cookies"])
+    def test_behind_a_tls_proxy_every_cookie_is_secure(self, db_url: str, forced: bool) -> None:
+        """With LEDGER_SECURE_COOKIES, a request that reached the server over plain
+        http (from a TLS proxy it does not trust for X-Forwarded-Proto) still
+        gets Secure cookies: the session's, a form's note, the language, and the
+        sign-out's clearing. Without it, as the request came (http here)."""
+        with _demo_site(db_url, secure_cookies=forced) as site:
+            client = site.client
+            code = site.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
+            signed_in = client.post("/app/signin", data={"code": code}, follow_redirects=False)
+            token = signed_in.cookies["il_session"]
+            client.cookies.set("il_session", token)  # the jar keeps a Secure one for https
+            switched = client.get("/app/reps/rep-li/pay?lang=en")
+            form = {"csrf": site.csrf(STATEMENT), "line": "0", "message": "why", "confirm": "yes"}
+            noted = client.post(STATEMENT + "/dispute", data=form, follow_redirects=False)
+            out = client.post("/app/signout", data={"csrf": form["csrf"]}, follow_redirects=False)
+            for answer in (signed_in, switched, noted, out):
+                cookie = answer.headers["set-cookie"]
+                assert ("; Secure" in cookie) is forced, cookie
 
     def test_sign_out_needs_the_form_token(self, site: Site) -> None:
         """A sign-out posted without the CSRF token is refused and signs nobody out."""
