@@ -440,7 +440,10 @@ def signin(code: str, request: Request) -> Response:
 @router.post("/signin")
 async def signin_post(request: Request) -> Response:
     """Redeem a one-time code posted from this site's sign-in page: set the
-    session cookie, then go to the user's page (the code out of the URL)."""
+    session cookie, then go to the user's page (the code out of the URL). A
+    session this browser held is revoked: its cookie is replaced, and a copy
+    of it (left on a shared computer, taken from a backup) stayed valid for
+    the rest of its 12 hours with no one able to sign it out."""
     page = page_of(request)
     if not same_origin(request):
         return page.render("error.html", 403, message=words(page.locale)["error_cross_site"])
@@ -450,6 +453,8 @@ async def signin_post(request: Request) -> Response:
     if found is None:
         return page.render("signin_failed.html", 410)
     tokens: TokenStore = request.app.state.tokens
+    if page.principal is not None:
+        await run_in_threadpool(tokens.revoke, page.principal.token_id)
     token, _ = await run_in_threadpool(
         lambda: tokens.create(
             actor=found.actor,

@@ -253,6 +253,22 @@ class TestSignIn:
                 cookie = answer.headers["set-cookie"]
                 assert ("; Secure" in cookie) is forced, cookie
 
+    def test_signing_in_again_ends_the_session_it_replaces(self, site: Site) -> None:
+        """A second sign-in in the same browser (another person's link on a
+        shared computer) revokes the session whose cookie it replaces: a copy
+        of the old cookie opens nothing."""
+        site.sign_in("fin-amy", "finance")
+        old = site.client.cookies["il_session"]
+        code = site.codes.issue(actor="rep-li", role="rep", rep_id="rep-li")
+        answer = site.client.post("/app/signin", data={"code": code}, follow_redirects=False)
+        assert answer.status_code == 303
+        assert site.client.get("/app/reps/rep-li/pay").status_code == 200  # the new one
+        site.client.cookies.set("il_session", old)
+        assert site.client.get("/app/payouts").status_code == 401
+        assert (
+            site.client.get("/reps", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+        )
+
     def test_sign_out_needs_the_form_token(self, site: Site) -> None:
         """A sign-out posted without the CSRF token is refused and signs nobody out."""
         site.sign_in("rep-li", "rep", "rep-li")
