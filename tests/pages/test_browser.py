@@ -45,6 +45,11 @@ STATEMENT_PATH = "/app/reps/rep-li/statements/2026-Q3"
 LI = {"en": "Li Wei (rep-li)", "zh-CN": "Li Wei（rep-li）"}  # rep-li, as the pages name them
 
 
+# what htmx keeps of the pages a tab left (its copy of each; the other key it
+# keeps, the current path, is no page)
+_HISTORY_CACHE = "sessionStorage.getItem('htmx-history-cache')"
+
+
 def _need_chromium() -> str:
     if CHROMIUM is not None:
         return CHROMIUM
@@ -281,6 +286,23 @@ class TestSignIn:
         assert again is not None
         assert again.status == 410
         assert WORDS["en"]["signin_failed_title"] in page.content()
+
+    def test_no_page_is_kept_in_the_tabs_storage(self, server: Server, open_context: Any) -> None:
+        """Pages are sent no-store, but htmx's history cache copied each page
+        left through the (boosted) menu into the tab's sessionStorage: pay
+        figures kept there, after sign-out too. Back now asks the server again."""
+        context, _ = open_context()
+        page = sign_in(context, server.link("fin-amy", "finance"))
+        assert page.url.endswith("/app/overview")
+        page.get_by_role("link", name=WORDS["en"]["nav_payouts"]).click()
+        page.wait_for_url(re.compile(r".*/app/payouts$"))
+        assert page.evaluate(_HISTORY_CACHE) is None
+        page.go_back()
+        page.wait_for_url(re.compile(r".*/app/overview$"))
+        page.get_by_role("heading", name=WORDS["en"]["payouts_by_team"]).wait_for()
+        page.get_by_role("button", name=WORDS["en"]["sign_out"]).click()
+        page.wait_for_url(re.compile(r".*/app/\?signed_out=1$"))
+        assert page.evaluate(_HISTORY_CACHE) is None
 
     def test_a_link_works_once_in_two_browsers(self, server: Server, open_context: Any) -> None:
         first, _ = open_context()
