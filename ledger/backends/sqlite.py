@@ -17,6 +17,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
     ConnectionUnavailableError,
     IntegrityError,
     OperationalError,
@@ -77,6 +78,11 @@ class WritersQueuedPool(SQLiteConnectionPool):
         super().__init__(**kwargs)
         self._writers = threading.Lock()
         self._writing: SQLiteConnection | None = None  # the writer's, while out
+        # The connections handed out and not back yet, counted here: once
+        # `close` began, none is handed out (see `close`).
+        self._handing = threading.Condition()
+        self._out = 0
+        self._shut = False
 
     def close(self) -> None:
         """Close every connection once none is in use (waiting up to
@@ -85,12 +91,20 @@ class WritersQueuedPool(SQLiteConnectionPool):
         crashes the process — a segfault, not an error — on that thread's next
         call (a projector or a request still at work when a server or a test
         closes its ledger). A connection still out after the wait is left open,
-        with the pool: a leak at the end of a process rather than a crash."""
+        with the pool: a leak at the end of a process rather than a crash.
+
+        From the start of the close no connection is handed out (a thread
+        asking gets `ConnectionPoolClosedError`, as it would after the close):
+        one taken between the end of the wait and the library's close was
+        closed under its thread."""
         deadline = time.monotonic() + self.close_wait_seconds
-        while self.num_in_use and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if not self.num_in_use:
-            super().close()
+        with self._handing:
+            self._shut = True
+            while self._out and (left := deadline - time.monotonic()) > 0:
+                self._handing.wait(left)
+            if self._out:
+                return
+        super().close()
 
     def __del__(self) -> None:
         # the library's closes whatever is in use; a pool collected while a
@@ -101,6 +115,17 @@ class WritersQueuedPool(SQLiteConnectionPool):
     def get_connection(
         self, timeout: float | None = None, is_writer: bool | None = None
     ) -> SQLiteConnection:
+        with self._handing:
+            if self._shut:
+                raise ConnectionPoolClosedError
+            self._out += 1
+        try:
+            return self._handed(timeout, is_writer)
+        except BaseException:
+            self._back()
+            raise
+
+    def _handed(self, timeout: float | None, is_writer: bool | None) -> SQLiteConnection:
         if is_writer is not True or self.is_sqlite_memory_mode:
             return super().get_connection(timeout=timeout, is_writer=is_writer)
         wait = self.pool_timeout if timeout is None else timeout
@@ -116,6 +141,11 @@ class WritersQueuedPool(SQLiteConnectionPool):
             raise
         return self._writing
 
+    def _back(self) -> None:
+        with self._handing:
+            self._out -= 1
+            self._handing.notify_all()
+
     def put_connection(self, conn: SQLiteConnection) -> None:
         writer = conn is self._writing
         if writer:
@@ -125,6 +155,7 @@ class WritersQueuedPool(SQLiteConnectionPool):
         finally:
             if writer:
                 self._writers.release()
+            self._back()
 
 
 class LedgerSQLiteFactory(SQLiteFactory):

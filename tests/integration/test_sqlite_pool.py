@@ -172,13 +172,20 @@ def test_closing_the_ledger_under_a_thread_reading_does_not_crash_the_process(
     """`close` waits for connections in use to come back, then closes them
     (the read goes on to its end); one still out after the wait is left open,
     with the pool — a leak at the end of a process, not a crash."""
+    printed = _run_alone(_CLOSED_UNDER_A_READER, str(tmp_path / "ledger.db"), str(wait))
+    assert printed == ["[0]", str(closed), "0"]
+
+
+def _run_alone(script: str, *args: str) -> list[str]:
+    """What ``script`` prints, run in a process of its own (a crash there fails
+    the test instead of ending the test worker)."""
     import subprocess
     import sys
 
     from tests.builders import ROOT, process_env
 
     done = subprocess.run(
-        [sys.executable, "-c", _CLOSED_UNDER_A_READER, str(tmp_path / "ledger.db"), str(wait)],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         env=process_env(PYTHONPATH=str(ROOT)),
         capture_output=True,
@@ -187,4 +194,69 @@ def test_closing_the_ledger_under_a_thread_reading_does_not_crash_the_process(
         check=False,
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
-    assert done.stdout.split() == ["[0]", str(closed), "0"]
+    return done.stdout.split()
+
+
+# A thread keeps taking connections and reading on them (a projector polling,
+# a request) while the ledger is closed; the close is held up for a moment
+# after its wait found no connection out — a thread switch there — and the
+# thread's next connection is taken meanwhile. The close then closed that
+# connection under the thread: an error on its next call, or the process
+# crashed (SIGSEGV). Run in a process of its own, as above.
+_CLOSED_AFTER_THE_WAIT = """
+import sys, threading, time
+from eventsourcing.persistence import ConnectionPoolClosedError
+from eventsourcing.sqlite import SQLiteConnectionPool
+from ledger.application import Ledger
+
+ledger = Ledger("sqlite:///" + sys.argv[1])
+ledger.chain.chain_head()  # makes the tables
+datastore = ledger.factory.datastore
+library_close = SQLiteConnectionPool.close
+taken = threading.Event()
+
+def held_close(pool):
+    taken.clear()
+    taken.wait(10)  # the thread took its next connection after the wait
+    library_close(pool)
+
+SQLiteConnectionPool.close = held_close
+running, outcome = threading.Event(), []
+
+def reader():
+    for _ in range(1000):
+        try:
+            with datastore.transaction(commit=False) as cursor:
+                taken.set()
+                running.set()
+                try:
+                    for _ in range(20):
+                        cursor.execute("SELECT count(*) FROM event_chain")
+                        cursor.fetchone()
+                        time.sleep(0.001)
+                except Exception as exc:
+                    outcome.append("read: " + type(exc).__name__)
+                    raise
+        except ConnectionPoolClosedError:
+            outcome.append("refused")
+            return
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+            return
+        time.sleep(0.02)  # none out: the close's wait ends here
+
+thread = threading.Thread(target=reader, daemon=True)
+thread.start()
+running.wait(10)
+ledger.close()
+thread.join(30)
+print(repr(outcome).replace(" ", ""), datastore.pool.closed, datastore.pool.num_in_use)
+"""
+
+
+def test_no_connection_is_taken_between_the_wait_and_the_close(tmp_path: Path) -> None:
+    """Once `close` has found no connection out, none is handed out any more
+    (a thread asking is refused, `ConnectionPoolClosedError`, as after the
+    close): the library's close never runs with a connection in use."""
+    printed = _run_alone(_CLOSED_AFTER_THE_WAIT, str(tmp_path / "ledger.db"))
+    assert printed == ["['refused']", "True", "0"]
