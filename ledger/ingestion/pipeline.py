@@ -161,7 +161,7 @@ def _import(
             for chunk, in_flight in _pipeline(session, staging, writer, parsed):
                 # settled up to its links, which are written while the next
                 # chunk is staged; counted once they are
-                totals.settle(_finish(session, staging, in_flight, errors))
+                totals.settle(_finish(session, staging, writer, in_flight, errors))
                 if on_progress is not None:
                     on_progress(chunk)
             totals.settle(None)
@@ -442,13 +442,19 @@ def parse_within_limits(chunk: list[tuple[int, str]], actor: str) -> tuple[bytes
 
 
 def _finish(
-    session: AppendSession, staging: Staging, chunk: _InFlight, errors: list[LineError]
+    session: AppendSession,
+    staging: Staging,
+    writer: ThreadPoolExecutor,
+    chunk: _InFlight,
+    errors: list[LineError],
 ) -> tuple[list[StagedInput], Future[list[ChainLink] | None] | list[ChainLink]]:
     """Settle a chunk: its optimistic append, as far as its events (its links may
     still be being written: the returned future); or, when that collided (a key
     assumed new is stored: a re-import) or a line broke a rule, check the chunk
     again looking up every key, so each line gets its true outcome, and append
-    it then."""
+    it then — on the writer thread, after the appends handed to it before: the
+    chunk before's links may still be being written on the session's cursor,
+    which one thread at a time may use."""
     if chunk.visible is not None and chunk.future is not None:
         if _settled(chunk.visible, chunk.future):
             staging.forget()
@@ -461,7 +467,7 @@ def _finish(
     errors.extend(rule_errors)
     # Appended even after an error, so later lines are checked against
     # everything before them; the rollback drops it all.
-    appended = session.append(staging.take_pending())
+    appended = writer.submit(session.append, staging.take_pending()).result()
     staging.forget()
     return staged, appended
 

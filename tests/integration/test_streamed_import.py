@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
+from ledger.backends.postgres import PostgresAppendSession
+from ledger.backends.sqlite import SQLiteAppendSession
 from ledger.errors import BatchRejectedError, StoreUnavailableError
 from ledger.ingestion import pipeline
 from tests.builders import enrol, jsonl, line, sale, seeded, stored_count
@@ -118,6 +121,47 @@ class TestChunks:
         with pytest.raises(BatchRejectedError) as caught:
             ledger.import_lines(lines, actor="crm", chunk_size=2)
         assert [(e.line, e.field) for e in caught.value.errors] == [(2, "amount")]
+
+    def test_a_chunk_checked_again_is_appended_after_the_writer_is_done(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A chunk with a bad line is checked again and appended by the import
+        itself: on the session's cursor the writer thread may still be copying
+        the chunk before's links with (PostgreSQL writes them after the events),
+        so two threads ran statements on one cursor at once. It is appended on
+        the writer thread now, after what was handed to it before."""
+        seeded(ledger, "r1")
+        busy: list[int] = []  # the writer thread, while in an optimistic append
+        overlapped: list[bool] = []
+        came = threading.Event()
+        sessions = (SQLiteAppendSession, PostgresAppendSession)
+        early = {kind: kind.try_append_early for kind in sessions}
+        append = {kind: kind.append for kind in sessions}
+
+        def held_early(session: Any, events: Any, on_visible: Any) -> Any:
+            def visible(appended: bool) -> None:
+                on_visible(appended)
+                came.wait(2)  # the links still to write, a while
+
+            busy.append(threading.get_ident())
+            try:
+                return early[type(session)](session, events, visible)
+            finally:
+                busy.clear()
+
+        def watched_append(session: Any, events: Any) -> Any:
+            if threading.get_ident() not in busy:  # not within the writer's own
+                overlapped.append(bool(busy))
+                came.set()
+            return append[type(session)](session, events)
+
+        for kind in sessions:
+            monkeypatch.setattr(kind, "try_append_early", held_early)
+            monkeypatch.setattr(kind, "append", watched_append)
+        lines = jsonl(sale("S1", "r1"), sale("S2", "r1"), sale("S3", "nobody"), sale("S4", "r1"))
+        with pytest.raises(BatchRejectedError):
+            ledger.import_lines(lines, actor="crm", chunk_size=2, parse_workers=0)
+        assert overlapped == [False]
 
     @pytest.mark.parametrize("chunk_size", [1_000, 2], ids=["one-chunk", "two-chunks"])
     def test_a_key_given_twice_across_chunks_is_said_given_twice(
