@@ -96,8 +96,10 @@ class WritersQueuedPool(SQLiteConnectionPool):
         From the start of the close no connection is handed out (a thread
         asking gets `ConnectionPoolClosedError`, as it would after the close):
         one taken between the end of the wait and the library's close was
-        closed under its thread."""
-        deadline = time.monotonic() + self.close_wait_seconds
+        closed under its thread. Only the first close waits: a later one (the
+        library's datastore closes its pool when collected) closes only if
+        nothing is out by then."""
+        deadline = time.monotonic() + (0.0 if self._shut else self.close_wait_seconds)
         with self._handing:
             self._shut = True
             while self._out and (left := deadline - time.monotonic()) > 0:
