@@ -12,21 +12,24 @@ Excel's), to other letters, and what an import stores is stored for good — so
 the user names the encoding, which we suggest.
 
 xlsx cells are turned into the text a CSV export of the same sheet would hold:
-numbers exactly as Excel shows their shortest form (never a binary float's
-tail), percent-formatted numbers as percent (``0.6`` shown as ``60%`` is
-``"60%"``), dates and times in ISO 8601 (without an offset: the mapping's
-timezone applies). A formula cell is read as the value its workbook holds for
-it; a formula whose value was never computed — a workbook written by a program
-(openpyxl, a script) rather than saved by a spreadsheet application holds its
-formulas so, or holds a 0 in their place (XlsxWriter) and asks the application
-to compute them all on opening (``fullCalcOnLoad``) — is no empty cell (nor a
-0): the row says which columns hold one (`Row.unreadable`), for the conversion
-to refuse where it reads them; so too a cell showing an error (``#N/A``), a
-cell that merged cells cover (its value shows in the range's first cell only),
-and a number written in the XML as a float (a point, an exponent) of 2**53 or
-more: a float holds no more than 17 digits of it, so an id of 20 digits typed
-as a number (12345678901234567890, written ``1.2345678901234567E+19``) read as
-12345678901234567000 (an integer written as its digits is read exactly).
+numbers as Excel shows them, to the 15 significant digits it keeps of a number
+(never a binary float's tail: a sum Excel shows as 0.3 is written in the XML as
+the float's 17 digits, ``0.30000000000000004``), percent-formatted numbers as
+percent (``0.6`` shown as ``60%`` is ``"60%"``), dates and times in ISO 8601
+(without an offset: the mapping's timezone applies). A formula cell is read as
+the value its workbook holds for it; a formula whose value was never computed —
+a workbook written by a program (openpyxl, a script) rather than saved by a
+spreadsheet application holds its formulas so, or holds a 0 in their place
+(XlsxWriter) and asks the application to compute them all on opening
+(``fullCalcOnLoad``) — is no empty cell (nor a 0): the row says which columns
+hold one (`Row.unreadable`), for the conversion to refuse where it reads them;
+so too a cell showing an error (``#N/A``), a cell that merged cells cover (its
+value shows in the range's first cell only), and a number of 16 digits or more
+before its point: a spreadsheet keeps 15 significant digits of a number, so an
+id of 16 digits typed as a number (1234567890123456) is held as
+1234567890123450, and one of 20 (12345678901234567890, written
+``1.2345678901234567E+19``) as 12345678901234567000 — which id was meant cannot
+be told.
 A row hidden in the workbook (a filter, a collapsed group, a height of 0)
 says so (`Row.hidden`): whether it is meant cannot be told; so does a hidden
 column (``hidden``, a collapsed group, a width of 0 — its own, or the
@@ -56,6 +59,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import math
 import posixpath
 import re
 import sys
@@ -68,7 +72,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from itertools import repeat
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, Unpack
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, TypeGuard, Unpack
 from xml.etree import ElementTree as ET
 
 if TYPE_CHECKING:
@@ -734,15 +738,15 @@ def _unreadable_cells(
     from it (``values``: read for values) — any value, in a workbook that
     asks for its formulas to be computed on opening (``stale``). A formula a
     spreadsheet computed to "" is no such cell: Excel and LibreOffice write
-    that value as text (``t="str"``), empty. And a float of 2**53 or more
-    (`_inexact`)."""
+    that value as text (``t="str"``), empty. And a number of 16 digits or
+    more (`_too_long`)."""
     found: list[tuple[int, str]] = []
     for index, value in enumerate(values):
         if value.data_type == "e":
             found.append(
                 (index, f"the cell shows the error {value.value}; correct it in the workbook")
             )
-        elif type(value.value) is float and not abs(value.value) < _EXACT_BELOW:
+        elif _too_long(value.value):
             found.append((index, _inexact(value.value)))
     found += [
         (index, _UNCOMPUTED)
@@ -753,19 +757,32 @@ def _unreadable_cells(
     return tuple(sorted(found))
 
 
-# Every integer below 2**53 is a binary float's exactly. A cell's number
-# written as a float (a point, an exponent: openpyxl reads an integer written
-# as its digits as an int, exactly) of 2**53 or more is some integer near the
-# one written: a workbook holds 15 (as typed) to 17 digits (as written) of it.
-_EXACT_BELOW = 2**53
+# The significant digits a spreadsheet keeps of a number: Excel sets the 16th
+# digit of a number typed on to 0 (1234567890123456 is held as
+# 1234567890123450), shows no more of a computed one, and its CSV export writes
+# no more. The 17 digits of a float's shortest form past them are no digits of
+# what a user typed or sees (0.1 + 0.2 is written ``0.30000000000000004``).
+_KEPT_DIGITS = 15
+_LONGEST = 10**_KEPT_DIGITS  # a number this large has digits a spreadsheet does not keep
+
+
+def _too_long(value: object) -> TypeGuard[float]:
+    """Whether ``value``, a cell's number, has 16 digits or more before its
+    point (or is infinite): the last of them may not be the ones
+    typed (`_KEPT_DIGITS`) — an integer written as its digits too, since a
+    workbook does not say whether a spreadsheet or a script wrote it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not abs(value) < _LONGEST
 
 
 def _inexact(number: float) -> str:
-    """Why a cell holding the float ``number``, 2**53 or more, cannot be read."""
+    """Why a cell holding ``number``, of 16 digits or more, cannot be read."""
     return (
-        f"the number {number!r} cannot be read exactly: a spreadsheet holds a number "
-        "this large rounded (to 15-17 digits), so which one was meant cannot be told; "
-        "store it as text (an id in a column formatted as Text), not as a number"
+        f"the number {number!r} cannot be read exactly: a spreadsheet keeps 15 "
+        "significant digits of a number (typed, the 16th on are set to 0), so which one "
+        "was meant cannot be told; store it as text (an id in a column formatted as "
+        "Text), not as a number"
     )
 
 
@@ -1091,15 +1108,29 @@ def _cell_text(value: object, number_format: str) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
-        # repr is the shortest text that reads back as the same double: the
-        # number as typed (0.1, not 0.1000000000000000055...)
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        number = _as_shown(value)
         if "%" in number_format:
             return _plain(number * 100) + "%"
         return _plain(number)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value)
+
+
+def _as_shown(value: float) -> Decimal:  # (an int is a float to mypy)
+    """A cell's number as a spreadsheet shows it: an integer exactly (one of
+    more digits than are kept is refused: `_too_long`), a fraction to the 15
+    significant digits kept (`_KEPT_DIGITS`). ``repr``, the shortest text
+    that reads back as the same float, holds up to 17: the float Excel
+    writes for a sum it shows as 0.3 (0.1 + 0.2) read as
+    0.30000000000000004, an amount no ledger takes, refused with a number
+    the user never saw. An amount the ledger takes has 14 digits at most
+    (below 10^12, to the cent), each of them kept."""
+    if isinstance(value, int):
+        return Decimal(value)
+    if not math.isfinite(value) or value.is_integer():
+        return Decimal(repr(value))
+    return Decimal(format(value, f".{_KEPT_DIGITS}g"))
 
 
 def _plain(number: Decimal) -> str:

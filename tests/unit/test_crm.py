@@ -800,68 +800,86 @@ class TestXlsxLayout:
         assert (rows, column) == ((2,), "Product")
         assert reason == "sale.category: the cell shows the error #N/A; correct it in the workbook"
 
-    def test_an_id_written_as_a_float_past_2_53_is_refused(self, tmp_path: Path) -> None:
+    def test_a_number_of_16_digits_is_refused(self, tmp_path: Path) -> None:
         """A 20-digit sale id typed as a number, which Excel writes as a float
-        (``1.2345678901234567E+19``), was imported as sale 12345678901234567000:
-        refused by row and column, saying to store it as text — and so is a
-        float past 2**53 written with a point, and an owner's. An integer the XML writes as its
-        digits is read exactly, however long; a float below 2**53 is an integer
-        exactly (9.007199254740991E+15)."""
-        rows = [(f"S-{n}", "2026-10-12", 100, "李伟", "hardware") for n in range(2, 7)]
+        (``1.2345678901234567E+19``), was imported as sale 12345678901234567000;
+        and one of 16 digits (a card-like customer number) was read as the
+        float held, which Excel had already cut to 15 significant digits as
+        it was typed (1234567890123456 held as 1234567890123450): another
+        sale's id, unsaid. Every number of 16 digits or more — a float or an
+        integer written as its digits, an id's or an owner's — is refused by
+        row and column, saying to store it as text; one of 15 is read
+        exactly."""
+        rows = [(f"S-{n}", "2026-10-12", 100, "李伟", "hardware") for n in range(2, 8)]
         path, book = _book(tmp_path, *rows)
         _save(path, book)
         cells = {
             "A2": '<c r="A2"><v>12345678901234567890</v></c>',
             "A3": '<c r="A3"><v>1.2345678901234567E+19</v></c>',
             "A4": '<c r="A4" s="0"><v>9007199254740993.0</v></c>',
-            "A5": '<c r="A5"><v>9.007199254740991E+15</v></c>',
+            "A5": '<c r="A5"><v>1.23456789012345E+15</v></c>',
             "D6": '<c r="D6"><v>3.6893488147419103E+19</v></c>',  # an owner's number
+            "A7": '<c r="A7"><v>999999999999999</v></c>',
         }
         written = with_cells(path, tmp_path / "ids.xlsx", cells)
         why = (
-            "cannot be read exactly: a spreadsheet holds a number this large rounded (to "
-            "15-17 digits), so which one was meant cannot be told; store it as text (an id "
-            "in a column formatted as Text), not as a number"
+            "cannot be read exactly: a spreadsheet keeps 15 significant digits of a number "
+            "(typed, the 16th on are set to 0), so which one was meant cannot be told; "
+            "store it as text (an id in a column formatted as Text), not as a number"
         )
         assert _named(written, BASE) == [
+            ((2,), "ID", f"sale.id: the number 12345678901234567890 {why}"),
             ((3,), "ID", f"sale.id: the number 1.2345678901234567e+19 {why}"),
             ((4,), "ID", f"sale.id: the number 9007199254740992.0 {why}"),
+            ((5,), "ID", f"sale.id: the number 1234567890123450.0 {why}"),
             ((6,), "Owner", f"sale.owner: the number 3.6893488147419103e+19 {why}"),
         ]
-        for refused in ("A3", "A4", "D6"):
+        for refused in ("A2", "A3", "A4", "A5", "D6"):
             cells.pop(refused)
         read = with_cells(path, tmp_path / "exact.xlsx", cells)
         assert [line["sale_id"] for line in _lines(read, BASE)] == [
-            "12345678901234567890",
+            "S-2",
             "S-3",
             "S-4",
-            "9007199254740991",
+            "S-5",
             "S-6",
+            "999999999999999",
         ]
 
     def test_amounts_in_number_cells_read_as_the_workbook_shows_them(self, tmp_path: Path) -> None:
-        """An amount is read from the float its cell holds, in the shortest
-        form that is that float: every amount the ledger takes (under 10^12,
-        15 digits at most) exactly as written, and the 17 digits Excel writes
-        of 1234.56 (``1234.5599999999999``) as 1234.56, never the float's tail.
-        An integer is read as its digits."""
+        """An amount is read from the float its cell holds as a spreadsheet
+        shows it, to the 15 significant digits it keeps: every amount the
+        ledger takes (under 10^12, 14 digits at most) exactly as written, the
+        17 digits Excel writes of 1234.56 (``1234.5599999999999``) as 1234.56,
+        and a sum or product Excel shows as 0.3 or 113 (``=0.1+0.2`` written
+        ``0.30000000000000004``, ``=100*1.13`` written ``112.99999999999999``)
+        as 0.3 and 113 — they were read as the float's 17 digits, an amount
+        the ledger refused with a number the user never saw. An integer is
+        read as its digits."""
         amounts = {
             "C2": "999999999999.99",
             "C3": "1234.5599999999999",
             "C4": "0.01",
             "C5": "120000",
             "C6": "1.5E+3",
+            "C7": "0.30000000000000004",
+            "C8": "112.99999999999999",
+            "C9": "300.29999999999995",
         }
-        rows = [(f"S-{n}", "2026-10-12", 1, "李伟", "hardware") for n in range(2, 7)]
+        rows = [(f"S-{n}", "2026-10-12", 1, "李伟", "hardware") for n in range(2, 10)]
         path, book = _book(tmp_path, *rows)
         cells = {ref: f'<c r="{ref}"><v>{v}</v></c>' for ref, v in amounts.items()}
         written = with_cells(_save(path, book), tmp_path / "amounts.xlsx", cells)
-        assert [line["amount"] for line in _lines(written, BASE)] == [
+        _, converted = prepare(written, load_mapping(BASE))
+        assert [line.data["amount"] for line in converted.lines] == [
             "999999999999.99",
             "1234.56",
             "0.01",
             "120000",
             "1500",
+            "0.3",
+            "113",
+            "300.3",
         ]
 
 
