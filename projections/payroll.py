@@ -48,6 +48,7 @@ import csv
 import io
 import re
 import tomllib
+import unicodedata
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -313,7 +314,8 @@ _CSV_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _text(value: Cell) -> str:
     """A cell of a CSV payroll file, never read as a formula by a spreadsheet
-    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab, CR or LF)
+    (OWASP "CSV injection": a leading ``=``, ``+``, ``-``, ``@``, tab, CR or LF,
+    as `_formula_like` finds them, is written after an apostrophe)
     and never split across rows: a CR is written as a line feed, which the
     writer quotes like any line end in a cell (it quoted only its own ``\n``,
     so a name holding a CR broke the row in two, the second free to be a
@@ -327,7 +329,27 @@ def _text(value: Cell) -> str:
     text = value.replace("\r\n", "\n").replace("\r", "\n")
     if not text.isascii() or not text.isprintable():
         text = _CSV_CONTROL.sub("\ufffd", text)
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\n"} else text
+    return f"'{text}" if _formula_like(text) else text
+
+
+# What a spreadsheet takes for the start of a formula, once a character's
+# compatibility form is taken (`_formula_like`).
+_FORMULA_STARTS = frozenset("=+-@")
+
+
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet opening the CSV may read ``text`` as a formula: it
+    starts with a tab or a line end, or — after any whitespace, which
+    LibreOffice, Google Sheets and CSV-to-xlsx converters strip before
+    they look (a name `` =HYPERLINK(...)``, or after the ideographic space
+    U+3000) — with ``=``, ``+``, ``-`` or ``@``, or a full-width or small
+    form of one (``＝``, ``＋``, ``－``, ``＠``, ``﹦``: Excel in an East Asian
+    locale reads ``＝cmd|...`` as a formula, as reported to OWASP for a
+    Japanese one — the reps' names here are Chinese)."""
+    if text[:1] in {"\t", "\n"}:
+        return True
+    first = text.lstrip()[:1]
+    return unicodedata.normalize("NFKC", first) in _FORMULA_STARTS
 
 
 # What XML 1.0 holds in no document, written or escaped: C0 controls but the

@@ -236,6 +236,42 @@ class TestCellsAreNeverFormulas:
         assert (name.value, name.data_type) == ('=HYPERLINK("http://evil","pay")', "s")
         assert "'=HYPERLINK" in reports.export_file(run_id, "csv").decode()
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            ' =HYPERLINK("http://evil","pay")',
+            '\u3000=HYPERLINK("http://evil","pay")',
+            '\uff1dHYPERLINK("http://evil","pay")',
+            "\uff0b1+1",
+            "\uff0d1+1",
+            "\uff20SUM(1+1)",
+            "\ufe661+1",
+        ],
+        ids=[
+            "space",
+            "ideographic-space",
+            "fullwidth-equals",
+            "fullwidth-plus",
+            "fullwidth-minus",
+            "fullwidth-at",
+            "small-equals",
+        ],
+    )
+    def test_a_formula_behind_spaces_or_in_fullwidth_is_quoted(
+        self, ledger: Ledger, name: str
+    ) -> None:
+        """A name starting with a space then ``=`` (LibreOffice, Google Sheets
+        and converters strip it before they look), or with a full-width
+        ``＝`` (Excel in an East Asian locale reads it as ``=``), was written
+        raw into the CSV: a formula in the finance clerk's spreadsheet. It
+        is written after an apostrophe, as ``=`` is; the workbook holds text."""
+        reports, run_id = _run_paying(ledger, name)
+        rows = list(csv.reader(io.StringIO(reports.export_file(run_id, "csv").decode())))
+        names = {row[STANDARD_COLUMNS.index("rep_name")] for row in rows[1:]}
+        assert "'" + name in names
+        workbook = _sheet(reports.export_file(run_id, "xlsx"))
+        assert name in {row[STANDARD_COLUMNS.index("rep_name")] for row in workbook[1:]}
+
 
 class TestCellsHoldNoControlCharacters:
     def test_a_name_stored_with_control_characters_is_exported_without_them(
