@@ -19,7 +19,8 @@ employee number, earning code, amount, currency, period, run id, chain head,
 A payroll file pays: with a layout it is made only of approved or paid runs,
 a rep whose payable is 0 (a negative total is carried into the next period,
 where it is a line of its own) has no rows, nor has a rep-period another run
-paid first, and a rep's rows sum to its payable. A rep without an employee
+paid first, and a rep's rows sum to its payable. A run paying in more than
+one currency needs a layout with a ``currency`` column. A rep without an employee
 number, or a line kind without an earning code, is refused naming it (when
 the layout has the table; without one the rep id and the kind are used).
 
@@ -238,6 +239,7 @@ def payroll_table(
             field="run_id",
         )
     header = tuple(c.header for c in layout.columns)
+    _one_currency_or_said(run, layout)
     rows: list[tuple[Cell, ...]] = []
     for s in run.statements:
         if s.payable <= 0 or s.status not in _PAYS:
@@ -272,6 +274,22 @@ def payroll_table(
                 )
             )
     return header, rows
+
+
+def _one_currency_or_said(run: RunExport, layout: PayrollLayout) -> None:
+    """Refuse a layout without a ``currency`` column for a run paying in more
+    than one currency: its amounts — 100 JPY beside 100 CNY — would reach the
+    payroll system as numbers of one currency, with nothing to tell them apart."""
+    paid = {s.currency for s in run.statements if s.payable > 0 and s.status in _PAYS}
+    if len(paid) <= 1 or any(c.value == "currency" for c in layout.columns):
+        return
+    column = '{ header = "Currency", value = "currency" }'
+    why = f"pays in {', '.join(sorted(paid))}, and the layout has no currency column"
+    raise InvalidInputError(
+        f"payout run {run.run_id} {why}: add one ({column}), so no amount is read in another "
+        "currency",
+        field="layout.columns",
+    )
 
 
 def _employee(layout: PayrollLayout, rep_id: str) -> str:

@@ -13,7 +13,7 @@ import zipfile
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from openpyxl import load_workbook
@@ -391,7 +391,7 @@ class TestMoneyShowsItsCurrencysDecimals:
         assert reports.export_file(run_id, "xlsx") == data
         only_amounts = load_layout(
             'columns = [{ header = "rep_id", value = "rep_id" },'
-            ' { header = "Amount", value = "amount" }]'
+            ' { header = "Amount", value = "amount" }, { header = "Cur", value = "currency" }]'
         )
         assert _formats(reports.export_file(run_id, "xlsx", only_amounts), "Amount") == shown
         payable = {
@@ -399,6 +399,41 @@ class TestMoneyShowsItsCurrencysDecimals:
             for row in reports.export_csv(run_id).splitlines()[1:]
         }
         assert payable == {"rep-k": "50.01", "rep-j": "50.00", "rep-y": "50.05"}
+
+
+class TestAPayrollFileOfSeveralCurrencies:
+    def test_a_layout_without_a_currency_column_is_refused(self, ledger: Ledger) -> None:
+        """A run paying reps in CNY and in JPY, exported in a layout with no
+        currency column, gave a payroll file of bare amounts — 100 JPY and
+        100 CNY alike "100" — for the payroll system to pay in its own
+        currency. Refused, naming the currencies and the layout's columns;
+        with a currency column it exports, as a one-currency run does without."""
+        seeded(ledger)
+        plan = PLAN_TOML.replace('id = "field-sales"', 'id = "sales-jpy"')
+        ledger.publish_plan(load_plan(plan.replace('"CNY"', '"JPY"'), "toml"), actor="admin")
+        ledger.import_lines(
+            jsonl(
+                enrol("rep-c"),
+                enrol("rep-j", plan_id="sales-jpy"),
+                sale("S-C", "rep-c", "2000.00"),
+                line("SaleRecorded", sale_id="S-J", rep_id="rep-j", amount="2000", currency="JPY"),
+            ),
+            actor="crm-sync",
+        )
+        reports = Reports(ledger)
+        run_id = pay_period(reports, "2026-Q3")
+        columns = '{ header = "rep", value = "rep_id" }, { header = "Amount", value = "amount" }'
+        bare = load_layout(f"columns = [{columns}]")
+        formats: tuple[Literal["csv", "xlsx"], ...] = ("csv", "xlsx")
+        for fmt in formats:
+            with pytest.raises(
+                InvalidInputError, match="pays in CNY, JPY, and the layout"
+            ) as caught:
+                reports.export_file(run_id, fmt, bare)
+            assert caught.value.field == "layout.columns"
+        said = load_layout(f'columns = [{columns}, {{ header = "Currency", value = "currency" }}]')
+        text = reports.export_file(run_id, "csv", said).decode()
+        assert text.splitlines()[1:] == ["rep-c,100.00,CNY", "rep-j,100.00,JPY"]
 
 
 @pytest.mark.parametrize("sheet", ["Pay:roll", "x" * 32, ""])
