@@ -15,18 +15,19 @@ xlsx cells are turned into the text a CSV export of the same sheet would hold:
 numbers as Excel shows them, to the 15 significant digits it keeps of a number
 (never a binary float's tail: a sum Excel shows as 0.3 is written in the XML as
 the float's 17 digits, ``0.30000000000000004``), percent-formatted numbers as
-percent (``0.6`` shown as ``60%`` is ``"60%"``), dates and times in ISO 8601
-(without an offset: the mapping's timezone applies). A formula cell is read as
-the value its workbook holds for it; a formula whose value was never computed —
-a workbook written by a program (openpyxl, a script) rather than saved by a
-spreadsheet application holds its formulas so, or holds a 0 in their place
-(XlsxWriter) and asks the application to compute them all on opening
-(``fullCalcOnLoad``) — is no empty cell (nor a 0): the row says which columns
-hold one (`Row.unreadable`), for the conversion to refuse where it reads them;
-so too a cell showing an error (``#N/A``), a cell that merged cells cover (its
-value shows in the range's first cell only), and a number of 16 digits or more
-before its point: a spreadsheet keeps 15 significant digits of a number, so an
-id of 16 digits typed as a number (1234567890123456) is held as
+percent (``0.6`` shown as ``60%`` is ``"60%"``), a whole number formatted with
+zeros alone padded as shown (123 formatted ``000000`` is ``"000123"``), dates
+and times in ISO 8601 (without an offset: the mapping's timezone applies). A
+formula cell is read as the value its workbook holds for it; a formula whose
+value was never computed — a workbook written by a program (openpyxl, a script)
+rather than saved by a spreadsheet application holds its formulas so, or holds
+a 0 in their place (XlsxWriter) and asks the application to compute them all on
+opening (``fullCalcOnLoad``) — is no empty cell (nor a 0): the row says which
+columns hold one (`Row.unreadable`), for the conversion to refuse where it
+reads them; so too a cell showing an error (``#N/A``), a cell that merged cells
+cover (its value shows in the range's first cell only), and a number of 16
+digits or more before its point: a spreadsheet keeps 15 significant digits of a
+number, so an id of 16 digits typed as a number (1234567890123456) is held as
 1234567890123450, and one of 20 (12345678901234567890, written
 ``1.2345678901234567E+19``) as 12345678901234567000 — which id was meant cannot
 be told.
@@ -1101,6 +1102,12 @@ def _bounded_runs(path: Path, name: str, xml: IO[bytes], marks: _Marks | None = 
     return formulas
 
 
+# A number format of zeros alone ("000000"): an id, a postal code or an employee
+# number typed as a number, shown (and written by a CSV export) padded with
+# leading zeros to as many digits — 123 shown as 000123.
+_ZERO_PADDED = re.compile(r"0+")
+
+
 def _cell_text(value: object, number_format: str) -> str:
     """A cell as the text a CSV export would hold (module docstring)."""
     if value is None:
@@ -1108,13 +1115,20 @@ def _cell_text(value: object, number_format: str) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
-        number = _as_shown(value)
-        if "%" in number_format:
-            return _plain(number * 100) + "%"
-        return _plain(number)
+        return _number_text(_as_shown(value), number_format)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value)
+
+
+def _number_text(number: Decimal, number_format: str) -> str:
+    """A cell's number as its format shows it: a percent as one, a whole
+    number padded with the zeros of `_ZERO_PADDED`, else plain."""
+    if "%" in number_format:
+        return _plain(number * 100) + "%"
+    if _ZERO_PADDED.fullmatch(number_format) and number.is_finite() and number == abs(int(number)):
+        return f"{int(number):0{len(number_format)}d}"
+    return _plain(number)
 
 
 def _as_shown(value: float) -> Decimal:  # (an int is a float to mypy)

@@ -882,6 +882,34 @@ class TestXlsxLayout:
             "300.3",
         ]
 
+    def test_an_id_formatted_with_leading_zeros_reads_as_shown(self, tmp_path: Path) -> None:
+        """A sale id typed as a number in a column formatted ``000000`` shows
+        (and a CSV export of the sheet writes) ``000123``; it was read as
+        ``123``, so the same sale sent once as CSV and once as xlsx was two
+        sales, each paid. It reads as shown, as an owner's employee number
+        does; a longer number, a fraction or another format is left as it is."""
+        rows = [
+            (123, "2026-10-12", 1, 100231, "hardware"),
+            (1234567, "2026-10-12", 2, "李伟", "hardware"),
+            (124, "2026-10-12", 1234.5, "李伟", "hardware"),
+            (125, "2026-10-12", 3, "李伟", "hardware"),
+        ]
+        path, book = _book(tmp_path, *rows)
+        sheet = book.active
+        assert sheet is not None
+        for cell in ("A2", "A3", "A4", "D2", "C4"):
+            sheet[cell].number_format = "000000"
+        sheet["A5"].number_format = "#,##0"
+        mapping = BASE.replace('"李伟" = "rep-li"', '"李伟" = "rep-li"\n"000100231" = "rep-chen"')
+        sheet["D2"].number_format = "000000000"
+        lines = _lines(_save(path, book), mapping)
+        assert [(line["sale_id"], line["rep_id"], line["amount"]) for line in lines] == [
+            ("000123", "rep-chen", "1"),
+            ("1234567", "rep-li", "2"),
+            ("000124", "rep-li", "1234.5"),
+            ("125", "rep-li", "3"),
+        ]
+
 
 def _inflated(tmp_path: Path, owner: Iterator[bytes]) -> Path:
     """A workbook of one sale whose owner cell's text is the bytes ``owner``
