@@ -8,6 +8,7 @@ prints them. Nothing here knows about either.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -31,6 +32,7 @@ __all__ = [
     "Unit",
     "UnknownReferenceError",
     "given_twice",
+    "printable",
     "quoted_id",
     "shown",
     "shown_id",
@@ -47,6 +49,23 @@ def shown(text: str, *, longest: int = 40, kept: int = 20) -> str:
     most ``longest`` characters, else its first ``kept`` with an ellipsis and
     its length — a message never echoes a 5,000-character path back whole."""
     return text if len(text) <= longest else f"{text[:kept]}...({len(text)} characters)"
+
+
+# What an error message never echoes raw of a text a file gave: control
+# characters (C0, DEL, C1), the line and paragraph separators, and the
+# invisible formatting ones (zero-width, direction marks, embeddings and
+# overrides, isolates, the byte-order mark).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """``text`` as a message printed on a terminal may quote it: each control or
+    invisible formatting character written as its escape (``\\x1b``,
+    ``\\u202e``). A cell of a CRM export holding an escape sequence reached
+    the terminal of whoever imported it — colours changed, a line
+    overwritten, the window's title set — and an invisible character made
+    two texts that differ ("Amount" and "Amount\\u200b") look the same."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shown_id(value: str) -> str:

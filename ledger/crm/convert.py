@@ -31,6 +31,7 @@ from typing import Any, cast
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
 from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
 from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
+from ledger.errors import printable, shown
 from policies.money import ungrouped
 from policies.periods import FIRST_YEAR, LAST_YEAR, iso_moment
 
@@ -155,7 +156,7 @@ class Footer:
 
     def __str__(self) -> str:
         rows = f"rows {self.row}-{self.last}" if self.last > self.row else f"row {self.row}"
-        said = f'from row {self.row} ("{self.text}")'
+        said = f"from row {self.row} ({_quoted(self.text)})"
         return f"{rows} not read: the report's footer, {said}, as the mapping says"
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,7 +265,7 @@ class _Reader:
                 RowError(
                     (self.table.header_row,),
                     None,
-                    f'the header is one column, "{named[0][:80]}", holding {found!r}: is the '
+                    f"the header is one column, {_quoted(named[0])}, holding {found!r}: is the "
                     f"file delimited by {found!r}, not {self.mapping.delimiter!r}? If so, set "
                     f"delimiter = {json.dumps(found)} in the mapping",
                 )
@@ -302,10 +303,10 @@ class _Reader:
                 "cannot be told; rename or remove the others"
             )
         else:
-            shown = ", ".join(f'"{h}"' for h in self.table.header if h.strip())
+            header = ", ".join(_quoted(h) for h in self.table.header if h.strip())
             reason = (
                 f'the mapping\'s {name} reads column "{column}", which the header '
-                f"lacks (it has {shown})"
+                f"lacks (it has {header})"
             )
         self.errors.append(RowError((self.table.header_row,), None, reason))
 
@@ -386,7 +387,7 @@ class _Reader:
         if _NOT_A_NUMBER.search(text):
             raise _Bad(
                 cell,
-                f'{name}: "{value}" is no plain number: a currency sign or code (¥, $, CNY) '
+                f"{name}: {_quoted(value)} is no plain number: a currency sign or code (¥, $, CNY) "
                 "or other text is in the amount; export amounts as numbers (the currency "
                 "is a column of its own, or the mapping's currency)",
             )
@@ -396,15 +397,15 @@ class _Reader:
             if _GROUPED.fullmatch(text):
                 raise _Bad(
                     cell,
-                    f'{name}: "{value}" groups thousands by ","; set thousands_separator = '
+                    f'{name}: {_quoted(value)} groups thousands by ","; set thousands_separator = '
                     '"," in the mapping',
                 )
             if _DECIMAL_COMMA.fullmatch(text):
                 raise _Bad(
                     cell,
-                    f'{name}: "{value}" has a decimal comma; amounts are read with a decimal '
-                    'point ("1234.50"): export them so, or set decimal_separator = "," in the '
-                    "mapping",
+                    f"{name}: {_quoted(value)} has a decimal comma; amounts are read with a "
+                    'decimal point ("1234.50"): export them so, or set decimal_separator = "," '
+                    "in the mapping",
                 )
             return text, cell
         plain = ungrouped(text, separator)
@@ -412,7 +413,7 @@ class _Reader:
             comma = ', or set decimal_separator = "," in the mapping' if "," in text else ""
             raise _Bad(
                 cell,
-                f'{name}: "{value}" does not group thousands by {separator!r} '
+                f"{name}: {_quoted(value)} does not group thousands by {separator!r} "
                 f'(like 12{separator}345.50); a decimal point is "."{comma}',
             )
         return plain, cell
@@ -421,8 +422,15 @@ class _Reader:
         value, cell = self.required(row, spec, name)
         text = value.removesuffix("%").strip()
         if not _PERCENT.fullmatch(text):  # digits, a point: no exponent (1E+999999999)
-            raise _Bad(cell, f'{name}: a percent like 50 or 50%, got "{value}"')
+            raise _Bad(cell, f"{name}: a percent like 50 or 50%, got {_quoted(value)}")
         return _plain(Decimal(text) / _HUNDRED), cell  # exact: a shift of the point
+
+
+def _quoted(text: str) -> str:
+    """A cell's text as a row's error quotes it: cut when long (`shown`), each
+    control or invisible character escaped (`printable`) — a message is
+    printed on the terminal of whoever imports the file."""
+    return f'"{printable(shown(text))}"'
 
 
 def _decimal_comma(value: str, text: str, thousands: str | None, cell: Cell, name: str) -> str:
@@ -436,7 +444,7 @@ def _decimal_comma(value: str, text: str, thousands: str | None, cell: Cell, nam
     if "," in fraction:
         raise _Bad(
             cell,
-            f'{name}: "{value}" has {text.count(",")} decimal commas (the mapping\'s '
+            f"{name}: {_quoted(value)} has {text.count(',')} decimal commas (the mapping's "
             'decimal_separator is ","): which one is meant cannot be told',
         )
     plain = ungrouped(whole, thousands) if thousands else whole
@@ -452,7 +460,7 @@ def _decimal_comma(value: str, text: str, thousands: str | None, cell: Cell, nam
     else:
         why = "it is no number"
     like = f"1{thousands}234,50" if thousands else "1234,50"
-    raise _Bad(cell, f'{name}: "{value}" is not an amount written like {like}: {why}')
+    raise _Bad(cell, f"{name}: {_quoted(value)} is not an amount written like {like}: {why}")
 
 
 def _translated(f: ColumnField, raw: str, cell: Cell, name: str) -> str:
@@ -477,12 +485,13 @@ def _moment(value: str, cell: Cell, name: str, formats: Sequence[str], zone: tzi
         parsed = _by_formats(value, cell, name, formats)
     if parsed is None:
         tried = ", ".join(["ISO 8601", *formats])
-        raise _Bad(cell, f'{name}: "{value}" is not a date or time ({tried})')
+        raise _Bad(cell, f"{name}: {_quoted(value)} is not a date or time ({tried})")
     if parsed.tzinfo is None:
         if zone is None:
             raise _Bad(
                 cell,
-                f'{name}: "{value}" has no UTC offset; set timezone in the mapping (e.g. "+08:00")',
+                f"{name}: {_quoted(value)} has no UTC offset; set timezone in the mapping "
+                '(e.g. "+08:00")',
             )
         parsed = parsed.replace(tzinfo=zone)
     return parsed.isoformat()
@@ -507,7 +516,7 @@ def _by_formats(value: str, cell: Cell, name: str, formats: Sequence[str]) -> da
         said = ", ".join(f"{m.isoformat()} by {f!r}" for m, f in kept.items())
         raise _Bad(
             cell,
-            f'{name}: "{value}" reads as different dates by the mapping\'s date_formats '
+            f"{name}: {_quoted(value)} reads as different dates by the mapping's date_formats "
             f"({said}): which is meant cannot be told; keep one of the formats, or export "
             "dates in ISO 8601 (2026-04-03)",
         )

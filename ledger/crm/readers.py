@@ -76,6 +76,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol, TypedDict, TypeGuard, Unpack
 from xml.etree import ElementTree as ET
 
+from ledger.errors import printable
+
 if TYPE_CHECKING:
     from openpyxl.workbook import Workbook
 
@@ -1167,8 +1169,8 @@ def _overflow(header: tuple[str, ...], cells: tuple[str, ...], delimiter: str | 
     index, text = past[0]
     return (
         f"the row has {len(cells)} cells where the header has {len(header)} (column "
-        f'{column_letter(index)}, under no header, holds "{text[:40]}"): a value holding the '
-        f"delimiter {delimiter!r} unquoted — a decimal comma (1234,50) or a thousands "
+        f'{column_letter(index)}, under no header, holds "{printable(text[:40])}"): a value '
+        f"holding the delimiter {delimiter!r} unquoted — a decimal comma (1234,50) or a thousands "
         "separator (1,234.50) — splits in two and shifts every cell after it; export the "
         'file with such values quoted ("1234,50"), or with another delimiter, and import '
         "it again"

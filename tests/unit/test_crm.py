@@ -911,6 +911,39 @@ class TestXlsxLayout:
         ]
 
 
+class TestErrorsQuoteCellsPrintably:
+    def test_a_cells_escape_sequence_never_reaches_the_terminal(self, tmp_path: Path) -> None:
+        """A cell holding an escape sequence (``ESC]0;...`` sets the window's
+        title, ``ESC[2K`` erases the line) was quoted raw in its row's error,
+        which the CLI prints: whoever imported the file had their terminal
+        driven by it. Each control or invisible character of a quoted cell is
+        written as its escape (a header's "Amount\\u200b" no longer looks
+        like "Amount"), and a long cell is cut."""
+        text = (
+            "ID,Date,Amount,Owner,Amount\u200b\n"
+            "S-1,2026-10-12,\x1b]0;pwned\x1b\\\x1b[2K12,李伟,\n"
+            "S-2,\x1b[31m2026-10-12,1,李伟,\n"
+            f"S-3,2026-10-12,{'9' * 500}x,李伟,\n"
+        )
+        errors = [str(e) for e in _refused(tmp_path, text, BASE)]
+        plain = (
+            " is no plain number: a currency sign or code (¥, $, CNY) or other text is in the "
+            "amount; export amounts as numbers (the currency is a column of its own, or the "
+            "mapping's currency)"
+        )
+        date = 'row 3, column "Date" (B): sale.date: "\\x1b[31m2026-10-12" is not a date or time'
+        date += " (ISO 8601)"
+        assert errors == [
+            'row 2, column "Amount" (C): sale.amount: "\\x1b]0;pwned\\x1b\\\\x1b[2K12"' + plain,
+            date,
+            'row 4, column "Amount" (C): sale.amount: "99999999999999999999...(501 characters)"'
+            + plain,
+        ]
+        missing = _refused(tmp_path, text, BASE.replace('amount = "Amount"', 'amount = "Sum"'))
+        assert '"Amount\\u200b"' in str(missing[0])
+        assert not any(re.search("[\x00-\x1f\u200b]", str(e)) for e in missing + errors)
+
+
 def _inflated(tmp_path: Path, owner: Iterator[bytes]) -> Path:
     """A workbook of one sale whose owner cell's text is the bytes ``owner``
     yields, written into its sheet's XML as they come (never held whole)."""
