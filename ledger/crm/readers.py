@@ -64,6 +64,7 @@ import math
 import posixpath
 import re
 import sys
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -254,13 +255,21 @@ class Export:
 
 
 def _columns(header: tuple[str, ...], name: str) -> tuple[Column, ...]:
-    """Every column with this header (surrounding spaces ignored): more than
-    one is a header that cannot say which column it means (a report with two
+    """Every column with this header (surrounding spaces ignored, and how its
+    accents are encoded: "é" as one character or as "e" and a combining
+    accent, as a Mac writes it, is one name — the header lacking "Montant
+    réel" it had was refused, naming it twice alike): more than one is a
+    header that cannot say which column it means (a report with two
     "Amount" columns), for the caller to refuse — never the first."""
-    wanted = name.strip()
+    wanted = _name(name)
     return tuple(
-        Column(text.strip(), index) for index, text in enumerate(header) if text.strip() == wanted
+        Column(text.strip(), index) for index, text in enumerate(header) if _name(text) == wanted
     )
+
+
+def _name(text: str) -> str:
+    """A column's name as it is compared (`_columns`): NFC, stripped."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def column_letter(index: int) -> str:

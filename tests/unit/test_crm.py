@@ -8,6 +8,7 @@ import io
 import random
 import re
 import tracemalloc
+import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -1609,6 +1610,16 @@ class TestConversion:
         )
         fine = _csv(tmp_path, "ID,Date,Amount,Owner,Note,Note\nS-1,2026-10-12,10,李伟,a,b\n")
         assert [line["amount"] for line in _lines(fine, BASE)] == ["10"]
+
+    def test_a_header_whose_accents_are_encoded_otherwise_is_read(self, tmp_path: Path) -> None:
+        """A header written on a Mac holds "é" as "e" and a combining accent
+        (NFD); the mapping's "Montant réel" (one character) was refused as a
+        column the header lacks, "it has ... "Montant réel"" — the same name
+        twice to the eye. Names are compared as they read."""
+        mapping = BASE.replace('amount = "Amount"', 'amount = "Montant réel"')
+        text = unicodedata.normalize("NFD", "ID,Date,Montant réel,Owner\nS-1,2026-10-12,10,李伟\n")
+        assert text != unicodedata.normalize("NFC", text)
+        assert [line["amount"] for line in _lines(_csv(tmp_path, text), mapping)] == ["10"]
 
     @pytest.mark.parametrize("blank", ["", "\n,,,\n\n"])
     def test_a_header_without_rows_is_refused(self, tmp_path: Path, blank: str) -> None:
