@@ -47,8 +47,10 @@ _ID_KEPT = 64  # of a longer one (no id), what an error message quotes
 def shown(text: str, *, longest: int = 40, kept: int = 20) -> str:
     """Text a user gave, as an error message may quote it: whole when it is at
     most ``longest`` characters, else its first ``kept`` with an ellipsis and
-    its length — a message never echoes a 5,000-character path back whole."""
-    return text if len(text) <= longest else f"{text[:kept]}...({len(text)} characters)"
+    its length — a message never echoes a 5,000-character path back whole —
+    and `printable`: a message is printed on terminals."""
+    cut = text if len(text) <= longest else f"{text[:kept]}...({len(text)} characters)"
+    return printable(cut)
 
 
 # What an error message never echoes raw of a text a file gave: control
@@ -303,8 +305,9 @@ class LineError:
         (``None``: a command's own options, which are not lines of anything:
         ``amount: reason``, as any other error of a command says it)."""
         where = _place(self.line, unit)
-        if self.field:
-            where = f"{where}, field {self.field}" if where else self.field
+        if self.field:  # a field an input named: an extra key holding ESC, say
+            field = printable(self.field)
+            where = f"{where}, field {field}" if where else field
         reason = self.reason_in(unit)
         return f"{where}: {reason}" if where else reason
 

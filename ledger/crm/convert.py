@@ -31,7 +31,7 @@ from typing import Any, cast
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
 from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
 from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
-from ledger.errors import printable, shown
+from ledger.errors import shown
 from policies.money import ungrouped
 from policies.periods import FIRST_YEAR, LAST_YEAR, iso_moment
 
@@ -427,10 +427,10 @@ class _Reader:
 
 
 def _quoted(text: str) -> str:
-    """A cell's text as a row's error quotes it: cut when long (`shown`), each
-    control or invisible character escaped (`printable`) — a message is
-    printed on the terminal of whoever imports the file."""
-    return f'"{printable(shown(text))}"'
+    """A cell's text as a row's error quotes it (`shown`: cut when long, each
+    control or invisible character escaped) — a message is printed on the
+    terminal of whoever imports the file."""
+    return f'"{shown(text)}"'
 
 
 def _decimal_comma(value: str, text: str, thousands: str | None, cell: Cell, name: str) -> str:

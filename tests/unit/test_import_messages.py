@@ -5,10 +5,13 @@ do."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ledger.errors import BatchRejectedError, LineError
 from ledger.import_format import BOM, UNDECODABLE, format_hint, not_utf8
+from ledger.ingestion.parse import parse_line
 
 
 class TestCounting:
@@ -110,3 +113,26 @@ class TestNotUtf8:
         assert [n for n, _ in named][:1] == [line]
         assert words in named[0][1]
         assert "UTF-8" in named[0][1]
+
+
+class TestMessagesArePrintable:
+    def test_an_escape_sequence_in_a_line_is_quoted_escaped(self) -> None:
+        """An import line's amount holding an escape sequence (``ESC[2K``
+        erases the terminal's line), or a key holding one, was echoed raw in
+        its error, which the CLI prints: whoever imported the file had their
+        terminal driven by it. Each is written as its escape."""
+        line = {
+            "type": "SaleRecorded",
+            "occurred_at": "2026-07-14T10:00:00+08:00",
+            "actor": "crm-sync",
+            "sale_id": "S-1",
+            "rep_id": "rep-li",
+            "amount": "\x1b[2K5",
+            "currency": "CNY",
+            "note\x1b[31m": "x",
+        }
+        _, errors = parse_line(json.dumps(line), line=3)
+        assert sorted(e.describe("line") for e in errors) == [
+            'line 3, field amount: money must be decimal text like "1234.50", got "\\x1b[2K5"',
+            "line 3, field note\\x1b[31m: unknown field (not in the SPEC for this event type)",
+        ]
