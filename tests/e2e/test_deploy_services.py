@@ -5,6 +5,7 @@ password, LEDGER_API_PROJECTOR=false), probed by the same health checks."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,10 +25,19 @@ def _service(name: str) -> dict[str, Any]:
     return service
 
 
+# ``${NAME:-default}`` in a compose value: with NAME unset, compose reads the default
+_DEFAULTED = re.compile(r"\$\{\w+:-([^}]*)\}")
+
+
 def _environment(name: str, database_url: str, secrets: Path) -> dict[str, str]:
-    """The service's environment, its database URL pointed at the test's schema
-    (keeping the compose URL's libpq parameters), its secrets at ``secrets``."""
-    env = dict(_service(name)["environment"])
+    """The service's environment as compose gives it with nothing set on the host
+    (each ``${NAME:-default}`` its default), its database URL pointed at the
+    test's schema (keeping the compose URL's libpq parameters), its secrets at
+    ``secrets``."""
+    env = {
+        key: _DEFAULTED.sub(lambda found: found.group(1), str(value))
+        for key, value in _service(name)["environment"].items()
+    }
     query = env["LEDGER_DATABASE_URL"].partition("?")[2]
     env["LEDGER_DATABASE_URL"] = f"{database_url}&{query}"
     for key, path in env.items():
