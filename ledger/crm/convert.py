@@ -62,6 +62,10 @@ _NOT_A_NUMBER = re.compile(r"[^0-9.,\s'+-]")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]{1,2}")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# A number as a spreadsheet writes one too wide for its column in scientific
+# notation (``1.23457E+15``, ``1.2E+3``): an id typed or read as a number and
+# saved so has lost its digits past the first few (the "+" is no id's).
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?[eE]\+[0-9]+")
 _HIDDEN = (
     "the row is hidden in the workbook (filtered out, in a collapsed group, or its height "
     "set to 0), so whether it is meant cannot be told; show it (clear the filter, or unhide "
@@ -353,6 +357,29 @@ class _Reader:
 
     def required(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
         value, cell = self.text(row, spec, name)
+        if value is None:
+            raise _Bad(cell, f"{name}: the cell is empty")
+        return value, cell
+
+    def identifier(self, row: Row, spec: FieldMap | None, name: str) -> tuple[str | None, Cell]:
+        """An id's text for a row (None: empty and no default) — refused,
+        saying why, when a spreadsheet wrote it as a number in scientific
+        notation (`_SCIENTIFIC`): the ledger would refuse it by its pattern,
+        which tells a user nothing of what happened to the id or what to do."""
+        value, cell = self.text(row, spec, name)
+        if value is not None and cell.column is not None and _SCIENTIFIC.fullmatch(value.strip()):
+            raise _Bad(
+                cell,
+                f"{name}: {_quoted(value)} is an id the spreadsheet wrote as a number in "
+                "scientific notation, so its digits are lost (which id it was cannot be "
+                "told); export that column as text (format it as Text before typing or "
+                "pasting the ids, or export from the CRM without opening the file in a "
+                "spreadsheet), and import it again",
+            )
+        return value, cell
+
+    def required_id(self, row: Row, spec: FieldMap, name: str) -> tuple[str, Cell]:
+        value, cell = self.identifier(row, spec, name)
         if value is None:
             raise _Bad(cell, f"{name}: the cell is empty")
         return value, cell
@@ -898,13 +925,13 @@ def _sale_row(reader: _Reader, row: Row, sales: dict[str, _SaleGroup]) -> _SaleG
     spec = reader.mapping.sale
     assert spec is not None
     values: dict[str, tuple[str | None, Cell]] = {
-        "sale_id": reader.required(row, spec.id, "sale.id"),
+        "sale_id": reader.required_id(row, spec.id, "sale.id"),
         "occurred_at": reader.moment(row, spec.date, "sale.date"),
         "rep_id": reader.owner(row, spec.owner, "sale.owner"),
         "amount": reader.money(row, spec.amount, "sale.amount"),
         "currency": reader.required(row, spec.currency, "sale.currency"),
-        "category": reader.text(row, spec.category, "sale.category"),
-        "customer_id": reader.text(row, spec.customer, "sale.customer"),
+        "category": reader.identifier(row, spec.category, "sale.category"),
+        "customer_id": reader.identifier(row, spec.customer, "sale.customer"),
     }
     split = None
     if spec.split_owner is not None and spec.split_percent is not None:
@@ -982,7 +1009,7 @@ def _cancellation(reader: _Reader, row: Row) -> Line:
         row,
         "SaleCancelled",
         {
-            "sale_id": reader.required(row, spec.id, "cancellation.id"),
+            "sale_id": reader.required_id(row, spec.id, "cancellation.id"),
             "occurred_at": reader.moment(row, spec.date, "cancellation.date"),
             "reason": reader.required(row, spec.reason, "cancellation.reason"),
         },
@@ -997,8 +1024,8 @@ def _payment(reader: _Reader, row: Row) -> Line:
         row,
         "PaymentReceived",
         {
-            "payment_id": reader.required(row, spec.id, "payment.id"),
-            "sale_id": reader.required(row, spec.sale, "payment.sale"),
+            "payment_id": reader.required_id(row, spec.id, "payment.id"),
+            "sale_id": reader.required_id(row, spec.sale, "payment.sale"),
             "occurred_at": reader.moment(row, spec.date, "payment.date"),
             "amount": reader.money(row, spec.amount, "payment.amount"),
         },

@@ -1412,6 +1412,77 @@ class TestMessyCsv:
         assert reason in error.reason
 
 
+class TestIdsInScientificNotation:
+    """An id column a spreadsheet read as numbers and saved too wide for the
+    column (``1.23457E+15``): refused naming its row and column, saying what
+    happened to the id and what to do — not the ledger's "String should
+    match pattern", which says neither."""
+
+    PAYMENTS = (
+        TOP + 'kind = "Stage"\n' + TABLES + '[kinds]\nWon = "sale"\nPaid = "payment"\n'
+        '[payment]\nid = "Pay"\nsale = "ID"\ndate = "Date"\namount = "Amount"\n'
+    )
+
+    @pytest.mark.parametrize(
+        ("text", "mapping", "column", "said"),
+        [
+            (_HEAD + _deal("100", "1.23457E+15"), BASE, "ID", 'sale.id: "1.23457E+15"'),
+            (_HEAD + _deal("100", "1.2E+3"), BASE, "ID", 'sale.id: "1.2E+3"'),
+            (
+                "ID,Date,Amount,Owner,Customer\r\nS-1,2026-10-12,100,李伟,4.5678E+11\r\n",
+                BASE + 'customer = "Customer"\n',
+                "Customer",
+                'sale.customer: "4.5678E+11"',
+            ),
+            (
+                (
+                    "ID,Date,Amount,Owner,Stage,Pay\r\n"
+                    "S-1,2026-10-12,100.00,李伟,Won,\r\n"
+                    "S-1,2026-11-02,40.00,李伟,Paid,9.87654E+14\r\n"
+                ),
+                PAYMENTS,
+                "Pay",
+                'payment.id: "9.87654E+14"',
+            ),
+        ],
+        ids=["sale-id-long", "sale-id-short", "customer", "payment-id"],
+    )
+    def test_refused_saying_the_spreadsheet_lost_its_digits(
+        self, tmp_path: Path, text: str, mapping: str, column: str, said: str
+    ) -> None:
+        errors = _refused(tmp_path, text, mapping)
+        [error] = [e for e in errors if e.column and e.column.name == column]
+        assert error.reason.startswith(
+            f"{said} is an id the spreadsheet wrote as a number in scientific notation, "
+            "so its digits are lost"
+        )
+        assert "export that column as text" in error.reason
+        assert "pattern" not in error.reason
+        assert len(errors) == 1
+
+    def test_an_xlsx_text_cell_is_refused_alike(self, tmp_path: Path) -> None:
+        """An xlsx cell holding the text ``1.23457E+15`` (a CSV opened in a
+        spreadsheet, its ids pasted as text) is read as the CSV's; a number
+        cell is its own digits (one of 16 or more is refused by the reader)."""
+        path, book = _book(
+            tmp_path,
+            ["1.23457E+15", "2026-10-12", 100, "李伟"],
+            [1200, "2026-10-12", 100, "李伟"],
+        )
+        [(rows, column, reason)] = _named(_save(path, book), BASE)
+        assert (rows, column) == ((2,), "ID")
+        assert reason.startswith('sale.id: "1.23457E+15" is an id the spreadsheet wrote as a')
+
+    def test_an_id_of_letters_and_digits_is_read(self, tmp_path: Path) -> None:
+        """Only a number's notation is refused: ``12E-5``, ``E3`` and ``1E3X`` are ids."""
+        text = _HEAD + _deal("1", "12E-5") + _deal("2", "E3") + _deal("3", "1E3X")
+        assert [x["sale_id"] for x in _lines(_csv(tmp_path, text), BASE)] == [
+            "12E-5",
+            "E3",
+            "1E3X",
+        ]
+
+
 class TestDecimalComma:
     """European exports write amounts ``1.234,50``: with the mapping's
     ``decimal_separator = ","`` each is read exactly, or refused naming its
