@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from ledger.crm.mapping import ColumnField, CrmMapping, FieldMap, Kind, as_field
-from ledger.crm.readers import Column, Row, Sheet, Table, column_letter
+from ledger.crm.readers import Column, Row, Sheet, Table, column_letter, column_name
 from ledger.crm.spill import CANCELLATION, PAYMENT, SALE, Spill
 from ledger.errors import shown
 from policies.money import ungrouped
@@ -320,7 +320,7 @@ class _Reader:
         error, row of the header, for none of its cells is what a user sees."""
         if column.index not in self.table.hidden_columns:
             return False
-        if column.name in {h.strip() for h in self.mapping.hidden_columns}:
+        if column_name(column.name) in {column_name(h) for h in self.mapping.hidden_columns}:
             return False
         self.errors.append(
             RowError(

@@ -92,6 +92,7 @@ __all__ = [
     "Sheet",
     "Table",
     "column_letter",
+    "column_name",
     "decode",
     "open_export",
     "read_table",
@@ -261,14 +262,17 @@ def _columns(header: tuple[str, ...], name: str) -> tuple[Column, ...]:
     réel" it had was refused, naming it twice alike): more than one is a
     header that cannot say which column it means (a report with two
     "Amount" columns), for the caller to refuse — never the first."""
-    wanted = _name(name)
+    wanted = column_name(name)
     return tuple(
-        Column(text.strip(), index) for index, text in enumerate(header) if _name(text) == wanted
+        Column(text.strip(), index)
+        for index, text in enumerate(header)
+        if column_name(text) == wanted
     )
 
 
-def _name(text: str) -> str:
-    """A column's name as it is compared (`_columns`): NFC, stripped."""
+def column_name(text: str) -> str:
+    """A column's name as it is compared (`_columns`, the mapping's
+    ``hidden_columns``): NFC, stripped."""
     return unicodedata.normalize("NFC", text).strip()
 
 

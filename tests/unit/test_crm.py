@@ -712,6 +712,28 @@ class TestXlsxLayout:
         read = BASE.replace('name = "test"', f'name = "test"\nhidden_columns = [{said}]')
         assert [x["amount"] for x in _lines(shut, read)] == ["100", "200"]
 
+    @pytest.mark.parametrize(
+        ("header_form", "mapping_form"), [("NFD", "NFC"), ("NFC", "NFD")], ids=["mac", "mapping"]
+    )
+    def test_hidden_columns_names_a_column_however_its_accents_are_encoded(
+        self, tmp_path: Path, header_form: str, mapping_form: str
+    ) -> None:
+        """``hidden_columns = ["Montant réel"]`` is compared as the header's
+        names are: a Mac's header holding "é" as "e" and a combining accent
+        (or a mapping written so) was refused as hidden and unnamed, its
+        refusal telling the user to add the very name they had added."""
+        path, book = _book(tmp_path, self.S1, self.S2)
+        sheet = book.active
+        assert sheet is not None
+        sheet["C1"] = unicodedata.normalize(header_form, "Montant réel")
+        sheet.column_dimensions["C"].hidden = True
+        said = unicodedata.normalize(mapping_form, "Montant réel")
+        assert said != unicodedata.normalize(header_form, "Montant réel")
+        mapping = BASE.replace('amount = "Amount"', 'amount = "Montant réel"').replace(
+            'name = "test"', f'name = "test"\nhidden_columns = ["{said}"]'
+        )
+        assert [x["amount"] for x in _lines(_save(path, book), mapping)] == ["100", "200"]
+
     def test_a_hidden_column_the_mapping_does_not_read_is_read_past(self, tmp_path: Path) -> None:
         path, book = _book(tmp_path, self.S1, self.S2)
         book.active.column_dimensions["E"].hidden = True  # type: ignore[union-attr]
