@@ -226,6 +226,7 @@ class Reports:
         self.read_wait_seconds = read_wait_seconds
         self.today: Callable[[], date] = today or _utc_today
         self._projector: Projector | None = None
+        self._projector_made = threading.Lock()  # `projector`: one made, whoever asks first
         self._lock = threading.Lock()  # one catch-up at a time per process
         # the position this context's `snapshot` reads as of (None: not in one)
         self._snapshot_at: ContextVar[int | None] = ContextVar(
@@ -245,9 +246,17 @@ class Reports:
 
     @property
     def projector(self) -> Projector:
-        if self._projector is None:
-            self._projector = Projector(self.ledger)
-        return self._projector
+        """The one projector of these reports, made on first use — once: two
+        request threads asking at once (the API reading with an external
+        projector) each made one, a snapshot pinned on one's store while
+        reads went to the other's."""
+        projector = self._projector
+        if projector is None:
+            with self._projector_made:
+                projector = self._projector
+                if projector is None:
+                    projector = self._projector = Projector(self.ledger)
+        return projector
 
     # -- replay ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
+from projections import service
 from projections.queues import Viewer, WorkQueues
 from projections.service import Reports
 from projections.storage.core import Batch, Replacement, ViewStore
@@ -20,6 +21,8 @@ from tests.builders import enrol, jsonl, payouts, sale, seeded
 
 PERIOD = "2026-Q3"
 FINANCE = Viewer("finance", "fin-amy", decides=frozenset({"run"}))
+# how long a second thread is given to start a second projector of its own
+_SECOND_MAKES_ONE_SECONDS = 0.5
 
 
 @pytest.fixture
@@ -125,6 +128,44 @@ class TestReportsSnapshot:
         monkeypatch.undo()
         (item,) = WorkQueues(reports).summary(FINANCE, PERIOD).items
         assert item.attainment == "9.9999"
+
+
+class TestOneProjector:
+    def test_two_threads_asking_at_once_get_the_same_projector(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With an external projector the API makes its `Projector` on a
+        request's first read: two requests at once each made one (the work
+        twice, a snapshot pinned on one's store while reads went to the
+        other's). The first thread is held inside the constructor until the
+        second has asked; the second may make none of its own meanwhile."""
+        made: list[object] = []
+        entered = threading.Semaphore(0)
+        release = threading.Event()
+
+        class HeldProjector:
+            def __init__(self, _ledger: Ledger) -> None:
+                made.append(self)
+                entered.release()
+                release.wait()
+
+        monkeypatch.setattr(service, "Projector", HeldProjector)
+        reports = Reports(ledger, projections="external")
+        got: list[object] = []
+        askers = [threading.Thread(target=lambda: got.append(reports.projector)) for _ in "ab"]
+        askers[0].start()
+        assert entered.acquire(timeout=60)  # the first is inside the constructor
+        askers[1].start()
+        # unfixed, the second makes its own at once; fixed, it waits for the first
+        # (the bound only ends the wait for a constructor that never starts)
+        second_made = entered.acquire(timeout=_SECOND_MAKES_ONE_SECONDS)
+        release.set()
+        for asker in askers:
+            asker.join(timeout=60)
+        assert not second_made
+        assert len(made) == 1
+        assert got == [made[0], made[0]]
+        assert reports.projector is made[0]
 
 
 class TestOneConnectionAtATime:
