@@ -13,8 +13,9 @@ each side waited for the other about a fifth of the time (measured on 200,000
 events, docs/performance.md).
 
 A worker computes and encodes, nothing else: it opens no connection, writes
-no log line and leaves by ``os._exit`` (multiprocessing's fork), so nothing of
-the parent — its store connections, its logger — is touched by the copy; and
+no log line, leaves by ``os._exit`` (multiprocessing's fork) and collects no
+garbage it inherited (`_compute_share`), so nothing of the parent — its store
+connections, its logger — is touched by the copy; and
 it exits once the parent is gone (the connection it inherited would otherwise
 keep a killed rebuild's transaction, and its locks, open on the server). Forking
 is only safe in a process that knows its threads: the ``rebuild`` command's own
@@ -31,6 +32,7 @@ host's, or less under a container's cgroup limit — as well as its cores.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import multiprocessing
 import os
@@ -167,19 +169,24 @@ def encoded_rows(
     ends: list[Connection] = []
     processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        for share in range(count):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_compute_share,
-                args=(facts, as_of, claims, share, send),
-                kwargs={"inherited": (*ends, receive), "parent_pid": os.getpid()},
-                name=f"rebuild-rows-{share}",
-                daemon=True,
-            )
-            process.start()
-            send.close()  # the worker's end: EOF here when it is gone
-            ends.append(receive)
-            processes.append(process)
+        with _collector_paused() as collecting:
+            for share in range(count):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_compute_share,
+                    args=(facts, as_of, claims, share, send),
+                    kwargs={
+                        "inherited": (*ends, receive),
+                        "parent_pid": os.getpid(),
+                        "collecting": collecting,
+                    },
+                    name=f"rebuild-rows-{share}",
+                    daemon=True,
+                )
+                process.start()
+                send.close()  # the worker's end: EOF here when it is gone
+                ends.append(receive)
+                processes.append(process)
         answers = {end: share for share, end in enumerate(ends)}  # the workers not done
         while answers:
             for ready in wait(list(answers)):
@@ -199,6 +206,20 @@ def encoded_rows(
                 worker.join()
         for receive in ends:
             receive.close()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[bool]:
+    """The collector paused while workers are forked, so that none collects
+    before it freezes what it inherited (`_compute_share`); yields whether
+    it ran, for them to run it as this process does."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield collecting
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Claims:
@@ -260,6 +281,7 @@ def _compute_share(
     *,
     inherited: Sequence[Connection],
     parent_pid: int,
+    collecting: bool,
 ) -> None:
     """In a forked worker: the rows of each rep it takes, one message per rep,
     then a last message saying it is done.
@@ -270,9 +292,19 @@ def _compute_share(
     inherited the parent's database connection too, inside the rebuild's open
     transaction: a worker left waiting after the parent was killed held that
     connection, so the server never rolled the transaction back and every
-    projection write waited on its locks."""
+    projection write waited on its locks.
+
+    What it inherited is the parent's to finalise: garbage the parent had not
+    collected yet (a cycle holding a store connection) was collected here too,
+    its finaliser run in the worker — an sqlite3 connection closed, a psycopg
+    one ending its session on the server. So the collector, paused
+    across the fork, leaves every inherited object alone (`gc.freeze`) and
+    then collects only the worker's own, as the parent did (``collecting``)."""
     from projections.runner import compute_rows  # noqa: PLC0415 - see `encoded_rows`
 
+    gc.freeze()
+    if collecting:
+        gc.enable()
     watch_parent(parent_pid)
     for end in inherited:
         end.close()
