@@ -119,6 +119,16 @@ class TestConfiguration:
         }
         assert set(rows) == settings
 
+    def test_the_tls_proxy_is_told_to_send_strict_transport_security(self) -> None:
+        """The server sends no Strict-Transport-Security (it may be reached over
+        plain http on 127.0.0.1): where the README says to run it behind a TLS
+        proxy, it says the proxy should send it — and the server sends none."""
+        assert (
+            "Strict-Transport-Security" in _table_rows("## Configuration")["LEDGER_SECURE_COOKIES"]
+        )
+        sources = (ROOT / "api").rglob("*.py")
+        assert not [p for p in sources if "strict-transport" in p.read_text("utf-8").lower()]
+
     def test_the_defaults_and_values_are_the_settings(self) -> None:
         rows = _table_rows("## Configuration")
         fields = Settings.model_fields
