@@ -315,7 +315,15 @@ def _release_of(r: ReleaseFact, paid_before: Decimal | None = None) -> Release:
     the currency of the period it is released into; ``paid_before``: as if
     the sale's payments before it had paid that."""
     before = r.paid_before if paid_before is None else paid_before
-    return release(r.payment, r.sale_amount, r.commission, r.spiff, before, fx=r.fx)
+    return release(
+        r.payment,
+        r.sale_amount,
+        r.commission,
+        r.spiff,
+        before,
+        fx=r.fx,
+        sale_event_id=r.sale_event_id,
+    )
 
 
 def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
@@ -329,20 +337,23 @@ def _released(releases: Sequence[ReleaseFact]) -> list[Decimal]:
 def release_lines(releases: Sequence[ReleaseFact], plan_event_id: str | None) -> list[Line]:
     """SPEC §3.1 pay on collection: the period's ``commission`` line is what the
     payments received in it release of their sales' commission (payment ÷ sale
-    amount × what the sale earned in its booking period), a step per payment;
-    a ``spiff`` line likewise when a released sale earned a SPIFF."""
+    amount × what the sale earned in its booking period), a step per payment
+    (followed by its sale's conversion into the plan's currency, when it was
+    converted); a ``spiff`` line likewise when a released sale earned a SPIFF."""
     commission_steps: list[Step] = []
     spiff_steps: list[Step] = []
     commission = spiff = Decimal(0)
     for r in sorted(releases, key=lambda r: (r.payment.occurred_at, r.payment.position)):
         found = _release_of(r)
         commission = CALC.add(commission, found.commission)
-        commission_steps.append(found.step)
+        # the sale's conversion at booking: what it earned rests on that rate
+        booked = (found.step,) if r.sale_fx is None else (found.step, r.sale_fx)
+        commission_steps += booked
         if found.commission_fx is not None:
             commission_steps.append(found.commission_fx)
         if r.spiff:
             spiff = CALC.add(spiff, found.spiff)
-            spiff_steps.append(found.step)
+            spiff_steps += booked
             if found.spiff_fx is not None:
                 spiff_steps.append(found.spiff_fx)
     commission_steps.append(

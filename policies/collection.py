@@ -94,6 +94,7 @@ def release(
     paid_before: Decimal = Decimal(0),
     *,
     fx: FxRate | None = None,
+    sale_event_id: str | None = None,
 ) -> Release:
     """A payment's release: what the sale's payments so far release of its
     commission and SPIFF (paid ÷ sale amount × earned, to the cent) less what
@@ -109,7 +110,12 @@ def release(
     ``fx``: the period it is released into pays in another currency than the
     one the sale earned in (the rep moved plans between): each amount, to the
     cent in the earning currency, converted at that rate (`convert_release`),
-    never paid as the same number in the other currency."""
+    never paid as the same number in the other currency.
+
+    The step shows what the sale earned (``earned``, unrounded, in the
+    currency it was earned in) beside the fraction paid, so the release can
+    be worked out from the line, and rests on the payment and, given
+    ``sale_event_id``, on the sale it pays."""
     fraction = Fraction(payment.amount) / Fraction(sale_amount)
     before = Fraction(paid_before) / Fraction(sale_amount)
     released_commission = _released_between(commission, before, before + fraction)
@@ -117,11 +123,12 @@ def release(
     released_before = _released_between(commission, Fraction(0), before)
     shown = step(
         "payment_released",
-        (payment.event_id,),
+        (payment.event_id, sale_event_id),
         payment_id=payment.payment_id,
         sale_id=payment.sale_id,
         paid=recorded(payment.amount),
         sale_amount=recorded(sale_amount),
+        earned=commission,
         fraction=fraction,
         released_before=released_before,
         commission=released_commission,

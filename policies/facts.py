@@ -81,6 +81,10 @@ class ReleaseFact:
     sale_amount: Decimal  # in the sale's currency, as the payment is
     commission: Decimal
     spiff: Decimal
+    sale_event_id: str | None = None  # the sale's: its release rests on it beside the payment
+    # how the sale's amount was converted into the currency of the plan that
+    # booked it (SPEC §3.1: the explanation shows the rate and its event)
+    sale_fx: Step | None = None
     # the sale's payments before this one (by occurred_at, then position),
     # in its currency: a payment releases what the sale's payments so far do
     # less what those released (`policies.collection.release`)

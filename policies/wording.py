@@ -164,6 +164,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "payment_released": (
             "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
+            "its commission {earned} released = {commission} (the sale's payments so far, to "
+            "the cent, less {released_before} released before), SPIFF {spiff}"
+        ),
+        "payment_released_unearned": (
+            "Payment {payment_id} of {paid} on sale {sale_id} ({sale_amount}): {fraction} of "
             "its commission released = {commission} (the sale's payments so far, to the "
             "cent, less {released_before} released before), SPIFF {spiff}"
         ),
@@ -362,6 +367,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "{converted} {plan_currency}"
         ),
         "payment_released": (
+            "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金 {earned} 的 "
+            "{fraction} = {commission}（该销售累计回款对应金额，精确到分，减去此前已释放的 "
+            "{released_before}），专项奖励 {spiff}"
+        ),
+        "payment_released_unearned": (
             "销售 {sale_id}（{sale_amount}）的回款 {payment_id} {paid}：释放佣金的 {fraction} = "
             "{commission}（该销售累计回款对应金额，精确到分，减去此前已释放的 "
             "{released_before}），专项奖励 {spiff}"
@@ -714,6 +724,10 @@ _STEP_VALUE_NAMES: Final[Mapping[str, str]] = {
     "override_total": "#level $credited %rate $amount",
     "fx_converted": "sale_id $amount currency %rate rate_from $converted plan_currency",
     "payment_released": (
+        "payment_id $paid sale_id $sale_amount $earned %fraction $released_before $commission "
+        "$spiff"
+    ),
+    "payment_released_unearned": (
         "payment_id $paid sale_id $sale_amount %fraction $released_before $commission $spiff"
     ),
     "payment_released_share": "payment_id $paid sale_id $sale_amount %fraction $commission $spiff",
@@ -743,28 +757,35 @@ _MISSING = "—"  # what a template shows for a value its step lacks
 
 # A step a paid statement recorded keeps words that fit it when a later
 # version adds values its code's words need: code -> (a value added, the key
-# of the words for the steps recorded without it). A paid statement is served
-# as recorded, and read in another locale its steps are worded again.
-_RECORDED_WITHOUT: dict[str, tuple[str, str]] = {
+# of the words for the steps recorded without it), the latest addition first.
+# A paid statement is served as recorded, and read in another locale its
+# steps are worded again.
+_RECORDED_WITHOUT: dict[str, tuple[tuple[str, str], ...]] = {
     # the two moments compared (SPEC §3 rule 1 weighs time, not whole days)
-    "sale_clawed_back": ("window_ends_at", "sale_clawed_back_days"),
-    "cancellation_outside_window": ("window_ends_at", "cancellation_outside_window_days"),
+    "sale_clawed_back": (("window_ends_at", "sale_clawed_back_days"),),
+    "cancellation_outside_window": (("window_ends_at", "cancellation_outside_window_days"),),
     # an attainment that 4 places round up to the gate, shown below it
-    "gate_not_reached": ("attainment_shown", "gate_not_reached_rounded"),
-    # a release to the cent, cumulative over the sale's payments (was its exact share)
-    "payment_released": ("released_before", "payment_released_share"),
+    "gate_not_reached": (("attainment_shown", "gate_not_reached_rounded"),),
+    "payment_released": (
+        # what the sale earned, that the fraction is taken of
+        ("earned", "payment_released_unearned"),
+        # a release to the cent, cumulative over the sale's payments (was its exact share)
+        ("released_before", "payment_released_share"),
+    ),
     # the day a rep left, which a sender who did not record it is not told
-    "sale_after_leaving": ("left_on", "sale_after_leaving_undated"),
+    "sale_after_leaving": (("left_on", "sale_after_leaving_undated"),),
 }
 
 
 def words_of(step: Step) -> str:
     """The key of ``step``'s words in `TEMPLATES`: its code, or the words of a
     step recorded before its code's words needed a value it lacks."""
-    before = _RECORDED_WITHOUT.get(step.code)
-    if before is not None and before[0] not in step.values:
-        return before[1]
-    return step.code
+    words = step.code
+    for value, key in _RECORDED_WITHOUT.get(step.code, ()):
+        if value in step.values:
+            break
+        words = key
+    return words
 
 
 _CENT_PLACES: Final = 2  # the fewest decimals money is shown with (SPEC §3: lines round to 0.01)

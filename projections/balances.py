@@ -60,7 +60,7 @@ BALANCES = ReadModel(
     "balances", 9, "each rep's sums per line kind, total, payable and items pending, by period"
 )
 ATTAINMENT = ReadModel("attainment", 3, "each rep's attainment, score and tier, by period")
-STATEMENTS = ReadModel("statements", 21, "each rep's explained statement, by period")
+STATEMENTS = ReadModel("statements", 22, "each rep's explained statement, by period")
 
 LINE_KINDS = ("commission", "bonus", "fine", "adjustment", "correction", "carried_balance")
 # The balances row's field that says whether it holds anything (`period_rows`).

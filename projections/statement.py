@@ -477,6 +477,16 @@ class Calculator:
             return None
         return found.amount, found.step
 
+    def _booked_fx(self, rep_id: str, sale: SaleInfo, booking: Period) -> Step | None:
+        """How ``sale`` was converted into the currency of the plan that paid
+        ``rep_id`` for its booking period (SPEC §3.1: a release rests on that
+        rate too); None when it was in that currency already."""
+        plan = self.facts.plan_for(rep_id, booking)
+        if plan is None or plan.currency == sale.currency:
+            return None
+        found = self._converted(sale, plan.currency)
+        return None if found is None else found[1]
+
     def _rates(self, base: str, quote: str) -> list[FxRate]:
         """The rates for exactly ``base`` → ``quote``, in log order."""
         key = (base, quote)
@@ -605,7 +615,7 @@ class Calculator:
             if earned is None:
                 continue
             booked += [
-                _release(p, sale, earned, skipped)
+                _release(p, sale, earned, skipped, sale_fact.fx)
                 for p in sale.payments or ()
                 if p.event_id != skipped and not (across and self._waits_for_rate(rep_id, plan, p))
             ]
@@ -661,8 +671,13 @@ class Calculator:
             if earned_then is None:
                 continue
             skipped = without.event_id if without is not None else None
+            booked_fx = self._booked_fx(rep_id, paid_sale, booking)
             found = self._converted_release(
-                rep_id, booking, period, plan, _release(payment, paid_sale, earned_then, skipped)
+                rep_id,
+                booking,
+                period,
+                plan,
+                _release(payment, paid_sale, earned_then, skipped, booked_fx),
             )
             if isinstance(found, PendingItem):
                 waiting.append(found)
@@ -2345,10 +2360,12 @@ def _release(
     sale: SaleInfo,
     earned: tuple[Decimal, Decimal],
     skipped: str | None = None,
+    sale_fx: Step | None = None,
 ) -> ReleaseFact:
     """A payment of ``sale``, what the sale earned (commission, SPIFF) and what
     the sale's payments before it (by business time, then position) paid —
-    but ``skipped``, a payment replayed as if never recorded."""
+    but ``skipped``, a payment replayed as if never recorded; ``sale_fx``: how
+    the sale was converted into its booking period's currency."""
     moment = (payment.occurred_at, payment.position)
     paid_before = sum(
         (
@@ -2370,7 +2387,9 @@ def _release(
         sale.amount,
         earned[0],
         earned[1],
-        paid_before,
+        paid_before=paid_before,
+        sale_event_id=sale.event_id,
+        sale_fx=sale_fx,
     )
 
 

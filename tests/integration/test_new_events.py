@@ -153,6 +153,7 @@ class TestPayOnCollection:
         (released,) = _steps(commission, "payment_released")
         assert released["values"] == {
             "commission": "200",
+            "earned": "500",
             "fraction": "0.4000",
             "paid": "4000.00",
             "payment_id": "P1",
@@ -161,7 +162,8 @@ class TestPayOnCollection:
             "sale_id": "S1",
         }
         assert released["event_ids"] == [
-            stored_record(collection, "PaymentReceived", payment_id="P1").event_id
+            stored_record(collection, "PaymentReceived", payment_id="P1").event_id,
+            stored_record(collection, "SaleRecorded", sale_id="S1").event_id,
         ]
         assert q3["unreleased"] == "0.00", "every payment so far is counted against Q3's earnings"
         assert _line(q4, "commission")["amount"] == "300.00"

@@ -601,9 +601,12 @@ class TestCollection:
     def test_release_pro_rata(self) -> None:
         """40 % of a 10,000 sale paid releases 40 % of its 500 commission and 200 SPIFF."""
         payment = PaymentFact("P1", "S1", Decimal(4000), BASE, 9, "pay-1")
-        r = release(payment, Decimal(10000), Decimal(500), Decimal(200))
+        r = release(payment, Decimal(10000), Decimal(500), Decimal(200), sale_event_id="sale-1")
         assert (r.commission, r.spiff) == (Decimal(200), Decimal(80))
         assert r.step.values["fraction"] == "0.4000"
+        # what the fraction is taken of, and the sale it rests on beside the payment
+        assert r.step.values["earned"] == "500"
+        assert r.step.event_ids == ("pay-1", "sale-1")
         assert unreleased(Decimal(500), [r]) == Decimal(300)
 
     def test_thirds_add_up_to_the_whole(self) -> None:

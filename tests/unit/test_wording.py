@@ -227,6 +227,31 @@ class TestMoneyReadsAlike:
         assert render_step(step, "zh-CN").startswith("销售 S1（5000.00）在发生后 3 天取消")
 
     @pytest.mark.parametrize(
+        ("values", "words"),
+        [
+            ({"earned": "350", "released_before": "0"}, "of its commission 350.00 released"),
+            ({"released_before": "0"}, "of its commission released = 140.00 (the sale's"),
+            ({}, "of its commission released = 140.00, SPIFF"),
+        ],
+        ids=["now", "recorded-without-earned", "recorded-as-exact-share"],
+    )
+    def test_a_release_is_worded_as_it_was_recorded(
+        self, values: dict[str, str], words: str
+    ) -> None:
+        """A payment's release shows what its sale earned; a paid one recorded
+        before it did (or before releases were cumulative) keeps words that
+        fit it, never a "—" where the earned amount would be."""
+        step = Step(
+            "payment_released",
+            {"payment_id": "P1", "paid": "400.00", "sale_id": "S1", "sale_amount": "1000.00"}
+            | {"fraction": "0.4000", "commission": "140.00"}
+            | values,
+        )
+        assert words in render_step(step, "en")
+        assert "—" not in render_step(step, "en").split("SPIFF")[0]
+        assert "—" not in render_step(step, "zh-CN").split("专项奖励")[0]
+
+    @pytest.mark.parametrize(
         ("text", "shown"),
         [
             ("49", "49.00"),
