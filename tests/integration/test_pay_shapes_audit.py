@@ -179,6 +179,41 @@ class TestPayOnCollection:
         august = _audited(reports, "r1", "2026-08")
         assert _amounts(august) == {"correction": "47.50"}
 
+    def test_a_rate_changed_after_a_paid_release_settles_to_the_whole(
+        self, on_collection: Ledger
+    ) -> None:
+        """10 % paid in July at 7 (35.00 of 350.00), July paid; a 7.5 dated before
+        the sale, then the other 90 % in August: August releases 337.50 of 375.00
+        and corrects July by 2.50 — 375.00 in all, the rate named on both."""
+        _sold_and_paid(on_collection, "100.00", "2026-07-10T10:00:00+08:00")
+        reports = Reports(on_collection)
+        assert _amounts(_audited(reports, "r1", "2026-07")) == {"commission": "35.00"}
+        pay_period(reports, "2026-07")
+        on_collection.import_lines(jsonl(_fx("7.5", "2026-07-10T09:00:00+08:00")), actor="fin-amy")
+        on_collection.import_lines(
+            jsonl(_payment("P2", "S1", "900.00", "2026-08-03T10:00:00+08:00")), actor="crm"
+        )
+        august = _audited(reports, "r1", "2026-08")
+        assert _amounts(august) == {"commission": "337.50", "correction": "2.50"}
+        rate = _event_id(on_collection, "FxRateSet", rate="7.5")
+        assert all(rate in x["event_ids"] for x in august["lines"] if Decimal(x["amount"]))
+
+    def test_a_split_sale_releases_each_rep_s_share(self, on_collection: Ledger) -> None:
+        """100.01 split 0.333333 / 0.666667 earns 1.6668316665 and 3.3336683335;
+        33.34 paid (0.33336...) releases 0.56 and 1.11, the rest unreleased."""
+        shares = [{"rep_id": "r1", "share": "0.333333"}, {"rep_id": "r2", "share": "0.666667"}]
+        on_collection.import_lines(
+            jsonl(
+                sale("S1", "r1", "100.01", splits=shares),
+                _payment("P1", "S1", "33.34", "2026-07-20T10:00:00+08:00"),
+            ),
+            actor="crm",
+        )
+        reports = Reports(on_collection)
+        for rep_id, released, unreleased in (("r1", "0.56", "1.11"), ("r2", "1.11", "2.22")):
+            july = _audited(reports, rep_id, "2026-07")
+            assert (_amounts(july), july["unreleased"]) == ({"commission": released}, unreleased)
+
 
 @pytest.fixture
 def priced(ledger: Ledger) -> Ledger:
