@@ -59,6 +59,8 @@ __all__ = [
 
 _HASH_HEX_LENGTH = 64
 GENESIS = "0" * _HASH_HEX_LENGTH
+# What a seal's material starts with: never a link's (those start with a hash).
+_SEAL_PREFIX = b"incentive-ledger sealed document\n"
 # The version of the links a new store's chain is written with (see above).
 CURRENT_LINKS = 2
 
@@ -233,6 +235,15 @@ class ChainHasher:
         """Links 2: a link from the event's digest (`event_digest`) — what an audit
         bundle keeps of an event it does not disclose."""
         return self._mac(f"{previous_hash}\n{position}\n{recorded_at}\n{digest}".encode())
+
+    def seal(self, document: bytes) -> str | None:
+        """Keyed: an HMAC of a whole document the ledger vouches for (an audit
+        bundle), kept apart from every link by its prefix (a link's material
+        starts with a 64-hex hash); plain: None, since a plain SHA-256 anyone
+        can recompute would prove nothing."""
+        if not self._key:
+            return None
+        return hmac.new(self._key, _SEAL_PREFIX + document, hashlib.sha256).hexdigest()
 
     def _mac(self, material: bytes) -> str:
         if self._key:

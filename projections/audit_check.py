@@ -157,6 +157,8 @@ class AuditBundle(_Strict):
     links: list[Link]
     plans: list[PlanVersion]
     statement: dict[str, Any]
+    # on a keyed chain, `ChainHasher.seal` of the bundle's bytes without it
+    seal: Hex64 | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ def check_bundle(
     phases: list[tuple[str, Callable[[], object]]] = [
         ("engine", lambda: _check_engine(bundle, report)),
         ("chain", lambda: hashes.update(_check_chain(bundle, key, report))),
+        ("seal", lambda: _check_seal(bundle, doc, key, report)),
         ("anchor", lambda: _check_anchors(bundle, anchors, hashes, report)),
         ("plans", lambda: _check_plans(bundle, report)),
         ("statement", lambda: _check_statement(bundle, hashes, report)),
@@ -461,8 +464,9 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
             ok=None,
             detail=(
                 "NOT CHECKED: this ledger's chain is HMAC-SHA-256 and checking its links needs "
-                "the chain key (pass --key, or set LEDGER_CHAIN_KEY); the statement was still "
-                "recomputed from the bundled events"
+                "the chain key (pass --key, or set LEDGER_CHAIN_KEY), and so does its seal "
+                "(which shows that none of the rep's events was left out); the statement "
+                "was still recomputed from the bundled events"
             ),
         )
         return {}
@@ -562,6 +566,57 @@ def _recompute(
         ),
     )
     return hashes
+
+
+def _check_seal(
+    bundle: AuditBundle, doc: dict[str, Any], key: bytes | None, report: BundleReport
+) -> None:
+    """A keyed ledger seals its bundle whole: the links prove that what the
+    bundle discloses is in the chain, the seal that nothing was left out (an
+    event of the rep's as a bare link) or restated (the statement, a run's
+    share) since it was made — neither of which changes a link."""
+    if bundle.chain.mode != "hmac-sha256":
+        if bundle.seal is not None:
+            report.add(
+                "seal",
+                ok=False,
+                detail="a plain (sha256) chain has no key to seal with: the seal was added "
+                "to the file, or its chain was relinked as plain",
+            )
+        return
+    if not key:
+        return  # the chain's NOT CHECKED finding says the key is needed
+    if bundle.seal is None:
+        report.add(
+            "seal",
+            ok=None,
+            detail=(
+                "NOT CHECKED: this bundle carries no seal (made before bundles were sealed, "
+                "or the seal was removed): its links prove the events it shows are the "
+                "ledger's, not that none of the rep's events was left out as a bare link, nor "
+                "that the statement and the run's share are those the ledger gave"
+            ),
+        )
+        return
+    unsealed = canonical_json({k: v for k, v in doc.items() if k != "seal"})
+    expected = ChainHasher(key).seal(unsealed) or ""
+    if hmac.compare_digest(expected, bundle.seal):
+        report.add(
+            "seal",
+            ok=True,
+            detail="the chain key's seal matches: the bundle is whole as the ledger made it "
+            "(nothing added, changed or left out since)",
+        )
+        return
+    report.add(
+        "seal",
+        ok=False,
+        detail=(
+            "the chain key's seal does not match: the bundle was changed after the ledger "
+            "made it — an event left out as a bare link, added, or edited, or the statement "
+            "or a run's share restated (or the chain key is wrong)"
+        ),
+    )
 
 
 def _check_anchors(

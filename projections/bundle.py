@@ -16,7 +16,11 @@ What goes in (`projections.audit_check` reads it back, with no database):
   store begun since 2026-12-05) its position, recorded_at and digest, which
   hide whose stream and what type it was; with links 1 its position,
   recorded_at, stream, version, type and the SHA-256 of its bytes;
-- the versions of the plans the rep follows, and the engine version.
+- the versions of the plans the rep follows, and the engine version;
+- on a keyed chain (``LEDGER_CHAIN_KEY``), a seal: an HMAC with the chain key
+  of the whole bundle, so that whoever holds the key can tell that nothing in
+  it — an event withheld as a bare link, a restated statement — was changed
+  since the ledger made it, which the links alone cannot show.
 
 The file is canonical JSON (sorted keys, no spaces, UTF-8): the same bundle is
 the same bytes, readable and diffable; see the README for why not gzip.
@@ -25,7 +29,7 @@ the same bytes, readable and diffable; see the README for why not gzip.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -64,12 +68,15 @@ def bundle_document(
     previous_hash: str,
     mode: str,
     links: int = 1,
+    seal: Callable[[bytes], str | None] | None = None,
 ) -> bytes:
     """The bundle of ``statement`` from the log ``rows`` from the first of
     ``positions`` to the statement's head: ``positions`` disclosed (of the plan
     versions, only those of ``plan_ids``, the plans the rep follows: another
     plan's bands and quotas are none of the rep's business), a run's calculation
-    as the rep's share of it, the rest as bare links."""
+    as the rep's share of it, the rest as bare links; on a keyed chain, ``seal``
+    (`ChainHasher.seal`) of the bundle's bytes without it as its ``seal``: what
+    it discloses and what it leaves out, as the ledger made it."""
     events: list[dict[str, Any]] = []
     bare: list[list[Any]] = []
     plans: list[dict[str, Any]] = []
@@ -125,24 +132,25 @@ def bundle_document(
                 plans.append(_plan_version(row.position, row.state))
     if last != head["position"]:
         raise BrokenChainError(last, f"the log ends before the statement's head {head['position']}")
-    return canonical_json(
-        {
-            "format": BUNDLE_FORMAT,
-            "rep_id": rep_id,
-            "period": period,
-            "engine": engine_identity(),
-            "chain": {
-                "mode": mode,
-                "previous_hash": previous_hash or GENESIS,
-                "head": head,
-                **({"links": links} if links >= CURRENT_LINKS else {}),
-            },
-            "events": events,
-            "links": bare,
-            "plans": plans,
-            "statement": statement,
-        }
-    )
+    document: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "rep_id": rep_id,
+        "period": period,
+        "engine": engine_identity(),
+        "chain": {
+            "mode": mode,
+            "previous_hash": previous_hash or GENESIS,
+            "head": head,
+            **({"links": links} if links >= CURRENT_LINKS else {}),
+        },
+        "events": events,
+        "links": bare,
+        "plans": plans,
+        "statement": statement,
+    }
+    raw = canonical_json(document)
+    sealed = seal(raw) if seal is not None else None
+    return raw if sealed is None else canonical_json({**document, "seal": sealed})
 
 
 def _run_share(state: bytes, rep_id: str) -> dict[str, Any]:

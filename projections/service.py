@@ -1047,6 +1047,7 @@ class Reports:
             previous_hash=before.hash if before is not None else GENESIS,
             mode=hasher.mode,
             links=hasher.links,
+            seal=hasher.seal,
         )
 
     def rep(self, rep_id: str) -> RepRow:

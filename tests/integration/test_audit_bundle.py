@@ -26,9 +26,11 @@ from ledger.chain import GENESIS, Anchor, ChainHasher, event_digest
 from ledger.chain_guard import log_rows
 from ledger.domain import event_topic, type_of_topic
 from ledger.events import canonical_json
+from policies.periods import parse_period
 from policies.plan import load_plan
-from projections.audit_check import BundleReport, check_bundle
+from projections.audit_check import AuditBundle, BundleReport, _fold, _records, check_bundle
 from projections.service import Reports
+from projections.statement import AsOf, Calculator
 from tests.builders import enrol, jsonl, line, pay_period, stored_record
 from tests.builders import sale as sale_line
 from tests.unit.shapes import plan_toml
@@ -498,6 +500,74 @@ class TestWhatEachModeDetects:
         ]
         forged_append = check_bundle(_relinked(doc, key=b"a-guess-at-the-key"), key=key)
         assert "chain" in _mismatched(forged_append)
+
+
+def _withheld(raw: bytes, type_: str) -> bytes:
+    """The bundle with the rep's first ``type_`` event turned into a bare link
+    (its digest computed from what the bundle showed of it) and the statement
+    restated as the events left recompute it: no link changes, on a keyed chain
+    as on a plain one."""
+    doc = orjson.loads(raw)
+    hidden = _event(doc, type_)
+    doc["events"].remove(hidden)
+    content = hashlib.sha256(hidden["state"].encode()).hexdigest()
+    topic = event_topic(hidden["type"])
+    digest = event_digest(hidden["event_id"], hidden["stream"], hidden["version"], topic, content)
+    doc["links"] = sorted([*doc["links"], [_at(hidden), hidden["recorded_at"], digest]])
+    bundle = AuditBundle.model_validate_json(canonical_json(doc))
+    records = _records(bundle, BundleReport())
+    assert records is not None
+    head = bundle.chain.head
+    at = AsOf(head.position, doc["statement"]["as_of"]["recorded_at"], head.hash)
+    doc["statement"] = Calculator(_fold(records), at).statement(
+        bundle.rep_id, parse_period(bundle.period)
+    )
+    return canonical_json(doc)
+
+
+class TestTheKeyedSeal:
+    """On a keyed chain the ledger seals the bundle whole with the chain key: a
+    rep's event left out as a bare link, with the statement restated, changes
+    no link — the key holder's check passed it, all matched."""
+
+    def test_a_withheld_cancellation_is_caught_by_the_seal(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        key = b"k-0123456789abcdef"
+        ledger = make_ledger(chain_key=key.decode())
+        run_demo(ledger)
+        raw = Reports(ledger).audit_bundle("rep-li", "2026-Q4")
+        genuine = check_bundle(raw, key=key)
+        assert genuine.exit_code == 0, genuine.to_dict()
+        assert [f.ok for f in genuine.findings if f.part == "seal"] == [True]
+        forged = _withheld(raw, "SaleCancelled")  # Li's clawback gone
+        assert orjson.loads(forged)["statement"]["total"] != orjson.loads(raw)["statement"]["total"]
+        report = check_bundle(forged, key=key)
+        assert report.exit_code == 1
+        assert _mismatched(report) == ["seal"]  # every link and the statement agree
+        assert "left out as a bare link" in report.mismatches[0].detail
+        assert check_bundle(forged).exit_code == 2  # without the key: the seal is not checked
+
+    def test_an_unsealed_keyed_bundle_is_not_all_matched(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """A seal removed (or a bundle made before bundles were sealed): its links
+        check, but not that nothing was left out — exit 2, never 0."""
+        key = b"k-0123456789abcdef"
+        ledger = make_ledger(chain_key=key.decode())
+        run_demo(ledger)
+        doc = orjson.loads(Reports(ledger).audit_bundle("rep-wang", "2026-Q3"))
+        del doc["seal"]
+        report = check_bundle(canonical_json(doc), key=key)
+        assert report.exit_code == 2
+        assert [f.part for f in report.unchecked] == ["seal"]
+        assert "not that none of the rep's events was left out" in report.unchecked[0].detail
+
+    def test_a_plain_bundle_carries_no_seal(self, demo_bundles: Bundles) -> None:
+        raw = demo_bundles["rep-li", "2026-Q3"]
+        assert "seal" not in orjson.loads(raw)
+        report = check_bundle(_edit(raw, lambda d: d.update(seal="a" * 64)))
+        assert _mismatched(report) == ["seal"]
 
 
 def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
