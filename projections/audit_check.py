@@ -437,8 +437,16 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
     segment = _segment(bundle)
     positions = [m.position for m in segment]
     head = bundle.chain.head
-    if len(set(positions)) != len(positions):
-        report.add("chain", ok=False, detail="two entries of the segment claim one position")
+    twice = sorted({p for p in positions if positions.count(p) > 1})
+    if twice:
+        claims = [m.label for m in segment if m.position == twice[0]]
+        report.add(
+            "chain",
+            ok=False,
+            detail=f"position {twice[0]} is claimed by {len(claims)} entries ("
+            f"{', '.join(claims)}): the log holds one event at each position, so one of them "
+            "was duplicated or added",
+        )
         return {}
     if not segment or positions[-1] != head.position:
         report.add(
@@ -520,16 +528,26 @@ _CONTENT_FIELDS = (
 def _recompute(
     hasher: ChainHasher, bundle: AuditBundle, segment: Sequence[_Material], report: BundleReport
 ) -> dict[int, str]:
+    """The links of the segment (the hash at each position), each disclosed
+    event's and the head's found matched or not. After a mismatch the next is
+    judged from both the recomputed link and the hash the bundle states, so an
+    edit is named where it is — not every event after it as changed too."""
     hashes: dict[int, str] = {}
-    previous = bundle.chain.previous_hash
+    true = bundle.chain.previous_hash
+    # the hashes the next link may rest on: the recomputed one, and after a
+    # mismatch also the hash the bundle states there
+    bases: tuple[str, ...] = (true,)
     since = segment[0].position
     broken = False
     for m in segment:
-        hashes[m.position] = previous = digest = _link(hasher, previous, m)
+        before, true = true, _link(hasher, true, m)
+        hashes[m.position] = true
+        bases = tuple(dict.fromkeys(true if b == before else _link(hasher, b, m) for b in bases))
         if m.stated_hash is None:
             continue
-        if hmac.compare_digest(digest, m.stated_hash):
-            report.add(m.label, ok=True, detail=f"its bytes and link recompute to {digest}")
+        if any(hmac.compare_digest(b, m.stated_hash) for b in bases):
+            report.add(m.label, ok=True, detail=f"its bytes and link recompute to {m.stated_hash}")
+            bases = (m.stated_hash,)
         else:
             broken = True
             key_note = " (or the chain key is wrong)" if hasher.mode != "sha256" else ""
@@ -537,14 +555,15 @@ def _recompute(
                 m.label,
                 ok=False,
                 detail=(
-                    f"the links from position {since} to {m.position} recompute to {digest}, "
+                    f"the links from position {since} to {m.position} recompute to {bases[0]}, "
                     f"not the hash stated, {m.stated_hash}: this event's bytes or hash, a link "
                     f"between, or the hash before the segment was changed{key_note}"
                 ),
             )
+            bases = (bases[0], m.stated_hash)
         since = m.position
     head = bundle.chain.head
-    if hmac.compare_digest(previous, head.hash):
+    if any(hmac.compare_digest(b, head.hash) for b in bases):
         report.add("head", ok=True, detail=f"the links end at the head {head.position}:{head.hash}")
     else:
         broken = True
@@ -552,7 +571,7 @@ def _recompute(
             "head",
             ok=False,
             detail=(
-                f"the links recompute to {previous} at position {head.position}, not the head's "
+                f"the links recompute to {bases[0]} at position {head.position}, not the head's "
                 f"{head.hash}: the head, or a link after position {since}, was changed"
             ),
         )

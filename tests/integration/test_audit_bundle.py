@@ -339,6 +339,37 @@ class TestEditsAreCaught:
         assert report.exit_code == 1
         assert any(p.startswith(part) for p in _mismatched(report)), report.to_dict()
 
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda e: _set_state(e, '"amount":"120000.00"', '"amount":"1200000.00"'),
+            lambda e: e.update(hash=_flip_hex(e["hash"])),
+        ],
+        ids=["its-bytes", "its-hash"],
+    )
+    def test_one_edited_event_is_the_one_named(
+        self, demo_bundles: Bundles, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """The links after an edit were all recomputed from it, so every later
+        event and the head were named as changed too (17 of them for one sale's
+        amount): the auditor is told of the one edited event, and only it."""
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        doc = orjson.loads(raw)
+        edited = _event(doc, "SaleRecorded")
+        assert len([e for e in doc["events"] if _at(e) > _at(edited)]) > 5
+        report = check_bundle(_edit(raw, lambda d: change(_event(d, "SaleRecorded"))))
+        links = [p for p in _mismatched(report) if p.startswith(("event ", "head"))]
+        assert links == [_named(edited)]
+        assert "chain" in _mismatched(report)
+
+    def test_a_position_claimed_twice_is_named(self, demo_bundles: Bundles) -> None:
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        doc = orjson.loads(raw)
+        kpi = _event(doc, "KpiScored")
+        report = check_bundle(_edit(raw, lambda d: d["events"].append(dict(kpi))))
+        chain = next(f for f in report.mismatches if f.part == "chain")
+        assert chain.detail.startswith(f"position {_at(kpi)} is claimed by 2 entries")
+
     def test_a_hand_edit_that_breaks_the_canonical_form_is_named(
         self, demo_bundles: Bundles
     ) -> None:
