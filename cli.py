@@ -1771,23 +1771,21 @@ def audit_check(
         table.add_row(escape(finding.part), mark[finding.ok], escape(finding.detail))
     out.print(table)
     if report.exit_code == 0:
-        # the links agreeing prove the file agrees with itself; only a head
-        # published elsewhere proves the chain is the ledger's
-        proven = (
-            f"they pass through the anchor{'s' if len(anchors) > 1 else ''} "
+        anchored = (
+            f"; they pass through the anchor{'s' if len(anchors) > 1 else ''} "
             f"{', '.join(escape(str(a)) for a in anchors)}: the events up to "
             f"{'them' if len(anchors) > 1 else 'it'} are the ledger's as published"
             if anchors
-            else "that this chain is the ledger's needs a head published elsewhere: pass "
-            "it as --anchor POSITION:HASH (a payroll export's chain head, a statement's), "
-            "or run `verify --anchor` on the ledger with this one"
+            else ""
         )
         out.print(
             f"all matched: the statement of {escape(str(report.rep_id))} for "
             f"{escape(str(report.period))} (total {escape(str(report.total))}) follows from "
-            f"its events, whose links recompute to its head {escape(str(report.head))}; "
-            f"{proven}"
+            f"its events, whose links recompute to its head {escape(str(report.head))}"
+            f"{anchored}"
         )
+        for unproven in report.unproven:
+            out.print(f"[yellow]not proven:[/] {escape(unproven)}")
     for finding in report.mismatches:
         err.print(f"[bold red]mismatch:[/] {escape(finding.part)}: {escape(finding.detail)}")
     for finding in report.unchecked:

@@ -183,6 +183,8 @@ class BundleReport:
     period: str | None = None
     total: str | None = None
     head: str | None = None  # POSITION:HASH, to compare with a head published elsewhere
+    # what the check, even all matched, does not prove (`_unproven`)
+    unproven: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -210,7 +212,8 @@ class BundleReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as `audit check --json` prints it, the verdict first."""
         stated = {name: getattr(self, name) for name in ("rep_id", "period", "total", "head")}
-        return {"ok": self.ok, **stated, "findings": [f.to_dict() for f in self.findings]}
+        findings = [f.to_dict() for f in self.findings]
+        return {"ok": self.ok, **stated, "findings": findings, "unproven": self.unproven}
 
 
 @cache
@@ -284,7 +287,40 @@ def check_bundle(
             phase()
         except Exception as exc:  # noqa: BLE001 - an edited bundle is a finding, never a crash
             report.add(part, ok=False, detail=f"cannot be checked: the bundle is damaged ({exc!r})")
+    report.unproven = _unproven(bundle, report)
     return report
+
+
+def _unproven(bundle: AuditBundle, report: BundleReport) -> list[str]:
+    """What matching every part does not prove, in words: that the events are
+    the ledger's (plain links anyone can recompute, past the last anchor) and
+    that none was left out (no seal checked with the chain key)."""
+    matched = {f.part for f in report.findings if f.ok}
+    found: list[str] = []
+    head = bundle.chain.head.position
+    if "seal" in matched:
+        return found
+    if bundle.chain.mode == "sha256":
+        anchored = [int(part.split()[1]) for part in matched if part.startswith("anchor ")]
+        if not anchored:
+            found.append(
+                "that these events are the ledger's: plain SHA-256 links can be recomputed by "
+                "anyone after an edit, so they prove only that the file agrees with itself — "
+                "pass a head published elsewhere (a payroll export's, a statement's) as --anchor "
+                f"POSITION:HASH, or run `verify --anchor {report.head}` on the ledger"
+            )
+        elif max(anchored) < head:
+            found.append(
+                f"that the events after position {max(anchored)} (to the head {head}) are the "
+                "ledger's: no anchor given covers them"
+            )
+    found.append(
+        "that none of the rep's events was left out: an event withheld as a bare link, with "
+        "the statement restated without it, changes no link; nor which statement a payout "
+        "run recorded (its bytes are withheld). Only a keyed ledger's seal, checked with the "
+        "chain key, proves these"
+    )
+    return found
 
 
 class _InflatesTooFarError(ValueError):

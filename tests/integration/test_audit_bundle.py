@@ -594,6 +594,39 @@ class TestTheKeyedSeal:
         assert [f.part for f in report.unchecked] == ["seal"]
         assert "not that none of the rep's events was left out" in report.unchecked[0].detail
 
+    def test_what_all_matched_does_not_prove_is_said(
+        self, make_ledger: Callable[..., Ledger]
+    ) -> None:
+        """Exit 0 said "all matched" and, in --json, only ``"ok": true``: not
+        that plain links prove nothing of the ledger without an anchor, nor
+        that a left-out event changes no link. Only a checked seal proves all."""
+        key = b"k-0123456789abcdef"
+        ledger = make_ledger(chain_key=key.decode())
+        run_demo(ledger)
+        sealed = check_bundle(Reports(ledger).audit_bundle("rep-li", "2026-Q4"), key=key)
+        assert sealed.exit_code == 0
+        assert sealed.unproven == []
+        assert sealed.to_dict()["unproven"] == []
+
+    def test_a_plain_bundle_says_what_it_leaves_unproven(self, demo_bundles: Bundles) -> None:
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        doc = orjson.loads(raw)
+        head = _anchor(raw, doc["chain"]["head"]["position"])
+        run = _anchor(raw, _event(doc, "PayoutCalculated")["position"])
+        alone, at_head, at_run = (check_bundle(raw, anchors=a) for a in ([], [head], [run]))
+        assert [r.exit_code for r in (alone, at_head, at_run)] == [0, 0, 0]
+        left_out = "that none of the rep's events was left out"
+        assert [u.split(":")[0] for u in alone.unproven] == [
+            "that these events are the ledger's",
+            f"{left_out}",
+        ]
+        assert f"verify --anchor {head.position}:{head.hash}" in alone.unproven[0]
+        assert alone.to_dict()["unproven"] == alone.unproven
+        assert [u.split(":")[0] for u in at_head.unproven] == [left_out]
+        assert at_run.unproven[0].startswith(
+            f"that the events after position {run.position} (to the head {head.position})"
+        )
+
     def test_a_plain_bundle_carries_no_seal(self, demo_bundles: Bundles) -> None:
         raw = demo_bundles["rep-li", "2026-Q3"]
         assert "seal" not in orjson.loads(raw)
