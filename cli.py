@@ -72,7 +72,12 @@ from presentation.modelling import (
     whatif_csv,
     whatif_texts,
 )
-from projections.audit_check import check_bundle
+from projections.audit_check import (
+    BundleReport,
+    BundleTooLargeError,
+    check_bundle,
+    read_bundle,
+)
 from projections.payroll import CsvEncoding
 from projections.queues import DEFAULT_LIMIT, MAX_LIMIT, Page, Viewer, WorkQueues
 from projections.rows import ListPage
@@ -1750,11 +1755,14 @@ def audit_check(
         raise typer.Exit(2) from None
     secret = key if key is not None else _settings().chain_key_text()
     try:
-        raw = file.read_bytes()
+        raw = read_bundle(file)
         report = check_bundle(raw, key=secret.encode() if secret else None, anchors=anchors)
     except OSError as exc:
         _error(f"FILE: cannot read {file}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
+    except BundleTooLargeError as exc:
+        _error(f"FILE: {file} is not checked: {exc}")
+        raise typer.Exit(1) from None
     except MemoryError:
         size = file.stat().st_size
         _error(f"FILE: {file} ({size:,} bytes) is too large to check in this process's memory")
@@ -1762,6 +1770,13 @@ def audit_check(
     if as_json:
         _print_json(report.to_dict())
         raise typer.Exit(report.exit_code)
+    _print_bundle_report(report, file, anchors)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_bundle_report(report: BundleReport, file: Path, anchors: list[Anchor]) -> None:
+    """`audit check`'s words: each part, then all matched and what that does
+    not prove, or each mismatch and each part not checked."""
     table = Table(title=f"audit check {escape(str(file))}", show_lines=False)
     table.add_column("part")
     table.add_column("")
@@ -1790,7 +1805,6 @@ def audit_check(
         err.print(f"[bold red]mismatch:[/] {escape(finding.part)}: {escape(finding.detail)}")
     for finding in report.unchecked:
         err.print(f"[yellow]not checked:[/] {escape(finding.part)}: {escape(finding.detail)}")
-    raise typer.Exit(report.exit_code)
 
 
 # -- modelling (SPEC §5): what-if, estimate and plan check; nothing is recorded --

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,15 +43,22 @@ from projections.statement import AsOf, Calculator, statement_sha256
 __all__ = [
     "BUNDLE_FORMAT",
     "GZIP_MAGIC",
+    "MOST_BUNDLE_BYTES",
     "AuditBundle",
     "BundleReport",
+    "BundleTooLargeError",
     "Finding",
     "check_bundle",
     "engine_identity",
+    "read_bundle",
 ]
 
 BUNDLE_FORMAT = "incentive-ledger/audit-bundle/1"
 GZIP_MAGIC = b"\x1f\x8b"
+# The most a bundle may hold, plain or inflated: a bare link is about 160 bytes,
+# so a chain of some 6 million events; a file past it (or an endless stream, a
+# device) is refused before it takes the machine's memory.
+MOST_BUNDLE_BYTES = 1 << 30
 PLAN_EVENT = "PlanPublished"
 RUN_EVENT = "PayoutCalculated"
 PACKAGE = "incentive-ledger"
@@ -245,6 +253,10 @@ def check_bundle(
     passes through each of ``anchors`` (chain heads published earlier). Never
     raises on bad input: what is wrong is a finding naming the part."""
     report = BundleReport()
+    if len(raw) > MOST_BUNDLE_BYTES:
+        detail = f"not checked: {_too_large(len(raw), read=False)}"
+        report.add("file", ok=False, detail=detail)
+        return report
     if raw[:2] == GZIP_MAGIC:
         try:
             raw = _gunzip(raw)
@@ -323,6 +335,24 @@ def _unproven(bundle: AuditBundle, report: BundleReport) -> list[str]:
     return found
 
 
+class BundleTooLargeError(ValueError):
+    """A file past `MOST_BUNDLE_BYTES`: refused before it is read whole."""
+
+
+def read_bundle(path: Path) -> bytes:
+    """The bytes of the bundle at ``path``, read no further than one byte past
+    `MOST_BUNDLE_BYTES`: a larger file, or a device that never ends
+    (``/dev/zero``), raises `BundleTooLargeError` instead of taking all memory."""
+    with path.open("rb") as stream:
+        size = os.fstat(stream.fileno()).st_size  # a regular file's: refused unread
+        if size > MOST_BUNDLE_BYTES:
+            raise BundleTooLargeError(_too_large(size, read=False))
+        raw = stream.read(MOST_BUNDLE_BYTES + 1)
+    if len(raw) > MOST_BUNDLE_BYTES:
+        raise BundleTooLargeError(_too_large(len(raw)))
+    return raw
+
+
 class _InflatesTooFarError(ValueError):
     """A gzip file that decompresses to far more than a bundle could."""
 
@@ -340,9 +370,13 @@ def _gunzip(raw: bytes) -> bytes:
             chunk = inflater.decompress(data, _INFLATE_CHUNK)
             out += chunk
             if len(out) > limit:
+                why = (
+                    "more than any bundle this checker reads"
+                    if limit == MOST_BUNDLE_BYTES
+                    else f"more than {_MOST_INFLATION} times its size; a bundle is about 3 to 4"
+                )
                 msg = (
-                    f"a gzip file of {len(raw):,} bytes that inflates past {limit:,} bytes "
-                    f"(more than {_MOST_INFLATION} times its size; a bundle is about 3 to 4)"
+                    f"a gzip file of {len(raw):,} bytes that inflates past {limit:,} bytes ({why})"
                 )
                 raise _InflatesTooFarError(msg)
             data = inflater.unconsumed_tail
@@ -362,7 +396,15 @@ def _inflated_limit(size: int) -> int:
     """The most a gzip bundle of ``size`` bytes may inflate to: canonical JSON
     of hashes and events compresses 3 to 4 times, never the thousand times of
     a run of one repeated byte."""
-    return max(_MOST_INFLATION * size, _INFLATED_FLOOR)
+    return min(max(_MOST_INFLATION * size, _INFLATED_FLOOR), MOST_BUNDLE_BYTES)
+
+
+def _too_large(size: int, *, read: bool = True) -> str:
+    """``size`` bytes (read: at least; a stream may not end) against the limit."""
+    return (
+        f"{size:,} bytes{' or more' if read else ''}, past the {MOST_BUNDLE_BYTES:,} of the "
+        "largest bundle this checker reads (a chain of about 6 million events)"
+    )
 
 
 _MOST_INFLATION = 64

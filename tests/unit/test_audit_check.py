@@ -6,11 +6,13 @@ import gzip
 import hashlib
 import uuid
 import zlib
+from pathlib import Path
 
 import pytest
 
 from ledger.chain import GENESIS, ChainHasher
-from projections.audit_check import check_bundle, engine_identity
+from projections import audit_check
+from projections.audit_check import BundleTooLargeError, check_bundle, engine_identity, read_bundle
 
 
 class TestLinkFromContentHash:
@@ -109,3 +111,42 @@ def test_the_engine_names_the_package_and_its_code() -> None:
     assert engine["package"] == "incentive-ledger"
     assert len(engine["code_sha256"]) == 64
     assert engine == engine_identity()
+
+
+class TestSizeLimit:
+    """A file past the largest bundle, or a stream that never ends, is refused
+    in one line: `audit check /dev/zero` read until memory ran out and then
+    called it "0 bytes", and a gzip file of 100 MB could inflate to 6.4 GB."""
+
+    LIMIT = 4096
+
+    @pytest.fixture(autouse=True)
+    def _small_limit(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(audit_check, "MOST_BUNDLE_BYTES", self.LIMIT)
+
+    def test_a_larger_file_is_refused_unread(self, tmp_path: Path) -> None:
+        big = tmp_path / "big.json"
+        with big.open("wb") as out:
+            out.truncate(10 * self.LIMIT)  # sparse: nothing to read
+        with pytest.raises(BundleTooLargeError, match=r"^40,960 bytes, past the 4,096 "):
+            read_bundle(big)
+
+    def test_an_endless_stream_is_read_one_byte_past_the_limit(self) -> None:
+        with pytest.raises(BundleTooLargeError, match=r"^4,097 bytes or more, past the 4,096 "):
+            read_bundle(Path("/dev/zero"))
+
+    def test_a_bundle_within_the_limit_is_read(self, tmp_path: Path) -> None:
+        small = tmp_path / "small.json"
+        small.write_bytes(b"{}")
+        assert read_bundle(small) == b"{}"
+
+    def test_bytes_past_the_limit_are_a_finding(self) -> None:
+        report = check_bundle(b" " * (self.LIMIT + 1))
+        assert [f.part for f in report.mismatches] == ["file"]
+        assert report.mismatches[0].detail.startswith("not checked: 4,097 bytes, past the")
+
+    def test_a_gzip_file_inflates_no_further_than_the_limit(self) -> None:
+        raw = _deflated_zeros(64 * self.LIMIT)  # within 64 times its size
+        assert len(raw) < self.LIMIT
+        report = check_bundle(raw)
+        assert "inflates past 4,096 bytes (more than any bundle" in report.mismatches[0].detail
