@@ -895,14 +895,21 @@ def _recorded_at(bundle: AuditBundle, position: int) -> str | None:
     return None
 
 
+class _OutOfOrderError(ValueError):
+    """The bundle lists an event after one whose position is not lower."""
+
+    def __init__(self, position: int, after: int) -> None:
+        super().__init__(
+            f"the bundle lists its events out of the log's order (event {position} after "
+            f"event {after}): a bundle lists them by position, so the file was edited"
+        )
+
+
 def _fold(records: Sequence[EventRecord]) -> LedgerFacts:
     facts = LedgerFacts()
     for record in records:
         if record.position <= facts.position:  # not an assertion: -O must not skip it
-            raise ValueError(
-                f"its events are not in the order of the log (position {record.position} "
-                f"after {facts.position})"
-            )
+            raise _OutOfOrderError(record.position, facts.position)
         facts.apply(record)
     return facts
 
@@ -972,6 +979,9 @@ def _compare(
 ) -> None:
     try:
         computed: dict[str, Any] = compute()
+    except _OutOfOrderError as exc:
+        report.add(part, ok=False, detail=f"cannot be recomputed: {exc}")
+        return
     except Exception as exc:  # noqa: BLE001 - any failure of an edited bundle is a finding
         report.add(part, ok=False, detail=f"cannot be recomputed from the bundled events ({exc!r})")
         return

@@ -362,6 +362,18 @@ class TestEditsAreCaught:
         assert links == [_named(edited)]
         assert "chain" in _mismatched(report)
 
+    def test_events_out_of_order_are_named_in_words(self, demo_bundles: Bundles) -> None:
+        """Said as a Python repr, ``ValueError('its events are not in the order…')``."""
+        raw = demo_bundles["rep-li", "2026-Q4"]
+        report = check_bundle(_edit(raw, lambda d: d["events"].reverse()))
+        statement = next(f for f in report.mismatches if f.part == "statement")
+        last, before = (_at(e) for e in orjson.loads(raw)["events"][-2:][::-1])
+        assert statement.detail == (
+            "cannot be recomputed: the bundle lists its events out of the log's order "
+            f"(event {before} after event {last}): a bundle lists them by position, so the "
+            "file was edited"
+        )
+
     def test_a_position_claimed_twice_is_named(self, demo_bundles: Bundles) -> None:
         raw = demo_bundles["rep-li", "2026-Q4"]
         doc = orjson.loads(raw)
