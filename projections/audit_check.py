@@ -312,7 +312,14 @@ def _unproven(bundle: AuditBundle, report: BundleReport) -> list[str]:
     head = bundle.chain.head.position
     if "seal" in matched:
         return found
-    if bundle.chain.mode == "sha256":
+    chain = {f.ok for f in report.findings if f.part == "chain"}
+    if chain <= {None}:  # not recomputed (a mismatch, False, says what broke)
+        keyed = bundle.chain.mode == "hmac-sha256"
+        found.append(
+            "that these events are the ledger's: their links were not recomputed"
+            + (" (a keyed chain's need the chain key, --key)" if keyed else "")
+        )
+    elif chain == {True} and bundle.chain.mode == "sha256":
         anchored = [int(part.split()[1]) for part in matched if part.startswith("anchor ")]
         if not anchored:
             found.append(

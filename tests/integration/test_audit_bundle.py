@@ -615,10 +615,17 @@ class TestTheKeyedSeal:
         key = b"k-0123456789abcdef"
         ledger = make_ledger(chain_key=key.decode())
         run_demo(ledger)
-        sealed = check_bundle(Reports(ledger).audit_bundle("rep-li", "2026-Q4"), key=key)
+        raw = Reports(ledger).audit_bundle("rep-li", "2026-Q4")
+        sealed = check_bundle(raw, key=key)
         assert sealed.exit_code == 0
         assert sealed.unproven == []
         assert sealed.to_dict()["unproven"] == []
+        keyless = check_bundle(raw)
+        assert keyless.exit_code == 2
+        assert [u.split(":")[0] for u in keyless.unproven] == [
+            "that these events are the ledger's",
+            "that none of the rep's events was left out",
+        ]
 
     def test_a_plain_bundle_says_what_it_leaves_unproven(self, demo_bundles: Bundles) -> None:
         raw = demo_bundles["rep-li", "2026-Q4"]
