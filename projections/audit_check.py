@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from ledger.backends.base import LoggedEvent
 from ledger.chain import GENESIS, Anchor, ChainHasher
 from ledger.domain import event_id_text, event_topic
+from ledger.errors import printable
 from ledger.events import canonical_json
 from ledger.payout_run import PayoutRun
 from ledger.records import EventRecord, decode, instant
@@ -215,7 +216,9 @@ class BundleReport:
         return 2 if self.unchecked else 0
 
     def add(self, part: str, ok: bool | None, detail: str) -> None:
-        self.findings.append(Finding(part, ok, detail))
+        """A finding; what it quotes of the file (an id, a value) with its
+        control and invisible characters escaped: it is printed on terminals."""
+        self.findings.append(Finding(printable(part), ok, printable(detail)))
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `audit check --json` prints it, the verdict first."""
@@ -283,7 +286,7 @@ def check_bundle(
             ok=False,
             detail="not in canonical form (sorted keys, no spaces): the file was edited",
         )
-    report.rep_id, report.period = bundle.rep_id, bundle.period
+    report.rep_id, report.period = printable(bundle.rep_id), printable(bundle.period)
     report.head = f"{bundle.chain.head.position}:{bundle.chain.head.hash}"
     hashes: dict[int, str] = {}
     phases: list[tuple[str, Callable[[], object]]] = [
@@ -861,7 +864,7 @@ def _run_record(e: RunClaim) -> EventRecord:
 
 def _check_statement(bundle: AuditBundle, hashes: dict[int, str], report: BundleReport) -> None:
     statement = bundle.statement
-    report.total = str(statement.get("total"))
+    report.total = printable(str(statement.get("total")))
     if (statement.get("rep_id"), statement.get("period")) != (bundle.rep_id, bundle.period):
         report.add(
             "statement",

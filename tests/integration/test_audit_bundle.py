@@ -374,6 +374,26 @@ class TestEditsAreCaught:
             "file was edited"
         )
 
+    def test_what_it_quotes_of_an_edited_file_reaches_no_terminal_raw(
+        self, demo_bundles: Bundles
+    ) -> None:
+        """A rep id or run id edited to hold an escape sequence was printed as
+        is by `audit check` — the auditor's window title set, the screen
+        cleared: every finding and the rep, period and total are escaped."""
+        escape = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u202e"
+
+        def change(d: dict[str, Any]) -> None:
+            d["rep_id"] += escape
+            _event(d, "PayoutCalculated")["run_id"] += escape
+            d["statement"]["total"] += escape
+
+        report = check_bundle(_edit(demo_bundles["rep-li", "2026-Q4"], change))
+        assert report.exit_code == 1
+        said = [report.rep_id, report.period, report.total]
+        said += [f.part + f.detail for f in report.findings]
+        assert [s for s in said if re.search("[\x00-\x1f\x7f-\x9f\u202e]", s or "")] == []
+        assert "\\x1b]0;pwned" in str(report.rep_id)
+
     def test_a_position_claimed_twice_is_named(self, demo_bundles: Bundles) -> None:
         raw = demo_bundles["rep-li", "2026-Q4"]
         doc = orjson.loads(raw)
