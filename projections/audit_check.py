@@ -192,6 +192,8 @@ class BundleReport:
     period: str | None = None
     total: str | None = None
     head: str | None = None  # POSITION:HASH, to compare with a head published elsewhere
+    # after a link that does not recompute: the last position known to hold
+    links_hold_to: int | None = None
     # what the check, even all matched, does not prove (`_unproven`)
     unproven: list[str] = field(default_factory=list)
 
@@ -637,6 +639,8 @@ def _recompute(
             report.add(m.label, ok=True, detail=f"its bytes and link recompute to {m.stated_hash}")
             bases = (m.stated_hash,)
         else:
+            if not broken:
+                report.links_hold_to = since
             broken = True
             key_note = " (or the chain key is wrong)" if hasher.mode != "sha256" else ""
             report.add(
@@ -956,10 +960,16 @@ def _check_run(
         or (hashes and known is None)
         or at.position >= run.position
     ):
+        held = report.links_hold_to
         report.add(
             part,
             ok=False,
-            detail=f"its computed_at {at.position}:{at.hash} is no link of the segment before it",
+            detail=(
+                f"its computed_at {at.position} cannot be matched: the links break after "
+                f"position {held} (named above), before it"
+                if held is not None and held < at.position < run.position
+                else f"its computed_at {at.position}:{at.hash} is no link of the segment before it"
+            ),
         )
         return
     earlier = [r for r in records if r.position <= at.position]

@@ -352,7 +352,8 @@ class TestEditsAreCaught:
     ) -> None:
         """The links after an edit were all recomputed from it, so every later
         event and the head were named as changed too (17 of them for one sale's
-        amount): the auditor is told of the one edited event, and only it."""
+        amount), and the run's computed_at called no link of the segment: the
+        auditor is told of the one edited event, and only it."""
         raw = demo_bundles["rep-li", "2026-Q4"]
         doc = orjson.loads(raw)
         edited = _event(doc, "SaleRecorded")
@@ -361,6 +362,9 @@ class TestEditsAreCaught:
         links = [p for p in _mismatched(report) if p.startswith(("event ", "head"))]
         assert links == [_named(edited)]
         assert "chain" in _mismatched(report)
+        # nor is the run's computed_at, a link after the edit, called no link
+        runs = [f.detail for f in report.mismatches if f.part.startswith("run ")]
+        assert [d for d in runs if "no link of the segment" in d] == []
 
     def test_events_out_of_order_are_named_in_words(self, demo_bundles: Bundles) -> None:
         """Said as a Python repr, ``ValueError('its events are not in the order…')``."""
