@@ -1775,8 +1775,11 @@ def audit_check(
 
 
 def _print_bundle_report(report: BundleReport, file: Path, anchors: list[Anchor]) -> None:
-    """`audit check`'s words: each part, then all matched and what that does
-    not prove, or each mismatch and each part not checked."""
+    """`audit check`'s words: a wrong chain key first, when the mismatches point
+    at it (once, not on each finding); each part, then all matched and what
+    that does not prove, or each mismatch and each part not checked."""
+    if report.wrong_key:
+        err.print(f"[bold red]{escape(report.wrong_key)}[/]")
     table = Table(title=f"audit check {escape(str(file))}", show_lines=False)
     table.add_column("part")
     table.add_column("")

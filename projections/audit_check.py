@@ -196,6 +196,13 @@ class BundleReport:
     links_hold_to: int | None = None
     # what the check, even all matched, does not prove (`_unproven`)
     unproven: list[str] = field(default_factory=list)
+    # the keyed links the bundle states (each disclosed event's and the head's):
+    # how many recomputed under the key given, and how many did not
+    keyed_links_matched: int = 0
+    keyed_links_failed: int = 0
+    # said once, before the findings, when the evidence points at the key
+    # rather than at edits (`_blame_the_key`); the findings then do not repeat it
+    wrong_key: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -226,7 +233,13 @@ class BundleReport:
         """The report as `audit check --json` prints it, the verdict first."""
         stated = {name: getattr(self, name) for name in ("rep_id", "period", "total", "head")}
         findings = [f.to_dict() for f in self.findings]
-        return {"ok": self.ok, **stated, "findings": findings, "unproven": self.unproven}
+        return {
+            "ok": self.ok,
+            "wrong_key": self.wrong_key,
+            **stated,
+            "findings": findings,
+            "unproven": self.unproven,
+        }
 
 
 @cache
@@ -304,8 +317,30 @@ def check_bundle(
             phase()
         except Exception as exc:  # noqa: BLE001 - an edited bundle is a finding, never a crash
             report.add(part, ok=False, detail=f"cannot be checked: the bundle is damaged ({exc!r})")
+    report.wrong_key = _blame_the_key(report)
     report.unproven = _unproven(bundle, report)
     return report
+
+
+def _blame_the_key(report: BundleReport) -> str | None:
+    """Whether the mismatches point at the chain key rather than at edits: an
+    HMAC link under another key matches nothing, while an edit breaks the links
+    at the event edited and the rest still recompute (`_recompute`). So when
+    not one of the links the bundle states recomputes (at least an event's and
+    the head's) and the seal does not match either, the key is the likely
+    cause, said once; when any link matches, the key is the ledger's and each
+    mismatch is an edit."""
+    if report.keyed_links_matched or report.keyed_links_failed < 2:  # noqa: PLR2004 - an event and the head
+        return None
+    if any(f.part == "seal" and f.ok for f in report.findings):
+        return None  # the seal is an HMAC with the key too: it is right
+    return (
+        "the chain key given is probably wrong: not one of the "
+        f"{report.keyed_links_failed} links the bundle states recomputes under it, nor does "
+        "its seal — an edit breaks the links at the event edited, and the others still "
+        "recompute. Check it with the key of the ledger that made it (its LEDGER_CHAIN_KEY); "
+        "the mismatches below are what a wrong key gives, not each an edit"
+    )
 
 
 def _unproven(bundle: AuditBundle, report: BundleReport) -> list[str]:
@@ -629,6 +664,7 @@ def _recompute(
     bases: tuple[str, ...] = (true,)
     since = segment[0].position
     broken = False
+    keyed = hasher.mode != "sha256"  # counted for `_blame_the_key`
     for m in segment:
         before, true = true, _link(hasher, true, m)
         hashes[m.position] = true
@@ -636,29 +672,35 @@ def _recompute(
         if m.stated_hash is None:
             continue
         if any(hmac.compare_digest(b, m.stated_hash) for b in bases):
+            report.keyed_links_matched += keyed
             report.add(m.label, ok=True, detail=f"its bytes and link recompute to {m.stated_hash}")
             bases = (m.stated_hash,)
         else:
             if not broken:
                 report.links_hold_to = since
             broken = True
-            key_note = " (or the chain key is wrong)" if hasher.mode != "sha256" else ""
+            report.keyed_links_failed += keyed
             report.add(
                 m.label,
                 ok=False,
                 detail=(
                     f"the links from position {since} to {m.position} recompute to {bases[0]}, "
                     f"not the hash stated, {m.stated_hash}: this event's bytes or hash, a link "
-                    f"between, or the hash before the segment was changed{key_note}"
+                    f"between, or the hash before the segment was changed"
                 ),
             )
             bases = (bases[0], m.stated_hash)
         since = m.position
     head = bundle.chain.head
+    last = segment[-1].stated_hash
+    if last is not None and hmac.compare_digest(last, head.hash):
+        keyed = False  # the head is the last event's stated hash: no link of its own
     if any(hmac.compare_digest(b, head.hash) for b in bases):
+        report.keyed_links_matched += keyed
         report.add("head", ok=True, detail=f"the links end at the head {head.position}:{head.hash}")
     else:
         broken = True
+        report.keyed_links_failed += keyed
         report.add(
             "head",
             ok=False,
@@ -719,13 +761,16 @@ def _check_seal(
             "(nothing added, changed or left out since)",
         )
         return
+    # whether the key is right the links tell (`_blame_the_key`); only when
+    # none was recomputed is the key named here as a cause
+    unsure = not report.keyed_links_matched and not report.keyed_links_failed
     report.add(
         "seal",
         ok=False,
         detail=(
             "the chain key's seal does not match: the bundle was changed after the ledger "
             "made it — an event left out as a bare link, added, or edited, or the statement "
-            "or a run's share restated (or the chain key is wrong)"
+            "or a run's share restated" + (" (or the chain key is wrong)" if unsure else "")
         ),
     )
 

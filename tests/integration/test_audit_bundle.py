@@ -31,7 +31,7 @@ from policies.plan import load_plan
 from projections.audit_check import AuditBundle, BundleReport, _fold, _records, check_bundle
 from projections.service import Reports
 from projections.statement import AsOf, Calculator
-from tests.builders import enrol, jsonl, line, pay_period, stored_record
+from tests.builders import enrol, jsonl, line, pay_period, run_cli, stored_record
 from tests.builders import sale as sale_line
 from tests.unit.shapes import plan_toml
 
@@ -675,6 +675,50 @@ class TestTheKeyedSeal:
         assert "seal" not in orjson.loads(raw)
         report = check_bundle(_edit(raw, lambda d: d.update(seal="a" * 64)))
         assert _mismatched(report) == ["seal"]
+
+
+class TestAWrongChainKey:
+    """A bundle checked with another key than its ledger's: every link failed,
+    each finding saying "(or the chain key is wrong)" — the auditor read a
+    mismatch per event, and never once, first, that the key is the cause."""
+
+    def test_the_key_is_blamed_once_and_first_and_an_edit_is_not(
+        self, make_ledger: Callable[..., Ledger], tmp_path: Path
+    ) -> None:
+        key = "k-0123456789abcdef"
+        ledger = make_ledger(chain_key=key)
+        run_demo(ledger)
+        raw = Reports(ledger).audit_bundle("rep-li", "2026-Q4")
+        (tmp_path / "b.json").write_bytes(raw)
+        wrong = check_bundle(raw, key=b"another-key-0123456")
+        assert wrong.exit_code == 1
+        assert wrong.wrong_key is not None
+        assert wrong.wrong_key.startswith("the chain key given is probably wrong")
+        assert wrong.to_dict()["wrong_key"] == wrong.wrong_key
+        events = [f for f in wrong.mismatches if f.part.startswith("event ")]
+        assert len(events) > 5  # each still named by its position and type
+        assert all(re.fullmatch(r"event \d+ \([A-Za-z]+\)", f.part) for f in events)
+        assert [f.detail for f in wrong.mismatches if "wrong" in f.detail] == []
+
+        cli = run_cli("audit", "check", "b.json", "--key", "another-key-0123456", cwd=tmp_path)
+        assert cli.returncode == 1
+        assert "probably wrong" in cli.stderr.splitlines()[0], cli.stderr
+        assert "or the chain key is wrong" not in " ".join((cli.stdout + cli.stderr).split())
+        args = ("audit", "check", "b.json", "--json", "--key", "another-key-0123456")
+        as_json = json.loads(run_cli(*args, cwd=tmp_path).stdout)
+        assert as_json["wrong_key"].startswith("the chain key given is probably wrong")
+
+        # the right key, one event edited: just that event, the key not blamed
+        edit = lambda d: _set_state(  # noqa: E731
+            _event(d, "SaleRecorded"), '"amount":"120000.00"', '"amount":"1200000.00"'
+        )
+        edited = check_bundle(_edit(raw, edit), key=key.encode())
+        links = [p for p in _mismatched(edited) if p.startswith(("event ", "head"))]
+        assert links == [_named(_event(orjson.loads(raw), "SaleRecorded"))]
+        assert edited.wrong_key is None
+        assert edited.to_dict()["wrong_key"] is None
+        assert [f.detail for f in edited.mismatches if "wrong" in f.detail] == []
+        assert check_bundle(raw, key=key.encode()).wrong_key is None
 
 
 def _sales_by_rep() -> dict[str, list[dict[str, Any]]]:
