@@ -36,7 +36,9 @@ __all__ = [
 # case carries no sanction, as an overturned minor case takes no rung
 # 3: every entry says when the ledger recorded it (``recorded_at``), a case when
 # its approval or rejection was recorded (``approved_at``)
-DISCIPLINE = ReadModel("discipline", 3, "each rep's disciplinary history, oldest first")
+# 4: a decided case carries its decision's note (``decision_note``): a rejected
+# red-line case's history says why it was rejected, as an overturning does
+DISCIPLINE = ReadModel("discipline", 4, "each rep's disciplinary history, oldest first")
 
 
 class CaseEntry(Row):
@@ -50,6 +52,7 @@ class CaseEntry(Row):
     approved_by: str | None
     case_id: str
     code: str
+    decision_note: str | None
     description: str
     event_id: str
     evidence: list[str] | None
@@ -131,6 +134,7 @@ def history(facts: LedgerFacts, calc: Calculator, rep_id: str) -> list[dict[str,
                 approval_event_id=case.decision.event_id,
                 approved_at=decided.record.recorded_at if decided is not None else None,
                 approved_by=case.decision.actor,
+                decision_note=decided.record.data.get("note") if decided is not None else None,
                 rung=rung,
                 sanction=(
                     None

@@ -88,9 +88,9 @@ QUEUE_KEYS: dict[str, list[str]] = {
     ],
     "case item": [
         "amount", "approval", "approval_event_id", "approved_at", "approved_by", "case_id",
-        "code", "description", "event_id", "evidence", "kind", "occurred_at", "overturned",
-        "period", "position", "recorded_at", "recorded_by", "rung", "sanction", "severity",
-        "rep_id", "status", "rule",
+        "code", "decision_note", "description", "event_id", "evidence", "kind", "occurred_at",
+        "overturned", "period", "position", "recorded_at", "recorded_by", "rung", "sanction",
+        "severity", "rep_id", "status", "rule",
     ],
 }  # fmt: skip
 
