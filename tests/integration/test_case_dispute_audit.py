@@ -187,3 +187,20 @@ def test_a_rep_cannot_dispute_a_run_that_does_not_exist(reports: Reports) -> Non
             rep_id="rep-li", run_id="run-none", message="x", actor="rep-li", by_the_rep=True
         )
     assert reports.disputes("rep-li") == []
+
+
+def test_an_upheld_dispute_skips_every_paid_period(reports: Reports) -> None:
+    """Q3 disputed, Q4 paid meanwhile: the upheld amount goes to 2027-Q1, the
+    first quarter still unpaid, and the paid Q4 is untouched."""
+    dispute_id = _disputed_q3(reports)
+    pay_period(reports, "2026-Q4")
+    q4 = _kinds(reports, "2026-Q4")
+    cases = payouts(reports)
+    adjustment_id, _ = cases.resolve_dispute(
+        dispute_id, outcome="upheld", note="sale S-9 missed", actor="fin-amy", amount="150.00"
+    )
+    assert adjustment_id is not None
+    cases.decide(adjustment_id, actor="fin-bob", granted=True)
+    q1 = _kinds(reports, "2027-Q1")
+    assert [a for k, a in q1 if k == "adjustment"] == [Decimal("150.00")]
+    assert _kinds(reports, "2026-Q4") == q4
