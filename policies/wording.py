@@ -506,6 +506,7 @@ PHRASES: dict[str, dict[str, str]] = {
             "sanction {sanction}{overturned}"
         ),
         "history_overturned_mark": " [overturned]",
+        "history_decision_note": " — note: {note}",
         "history_overturned": "{date} case {case_id} overturned: {reason}",
         "history_coaching": "{date} coaching: {topic}",
         "sanction_points": "{points} points",
@@ -578,6 +579,7 @@ PHRASES: dict[str, dict[str, str]] = {
             "处分 {sanction}{overturned}"
         ),
         "history_overturned_mark": "［已撤销］",
+        "history_decision_note": " — 审批意见：{note}",
         "history_overturned": "{date} 案件 {case_id} 已撤销：{reason}",
         "history_coaching": "{date} 辅导：{topic}",
         "sanction_points": "扣 {points} 分",

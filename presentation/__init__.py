@@ -90,17 +90,22 @@ def _history_line(entry: HistoryEntry, locale: str) -> str:
     date = entry.occurred_at[:10]
     if isinstance(entry, CaseEntry):
         mark = phrase(locale, "history_overturned_mark") if entry.overturned else ""
-        return phrase(
-            locale,
-            "history_case",
-            date=date,
-            severity=_term(locale, entry.severity),
-            approval=_term(locale, entry.approval),
-            sanction=sanction_text(entry.sanction, locale, entry.amount),
-            overturned=mark,
-            case_id=entry.case_id,
-            code=entry.code,
-            description=entry.description,
+        note = entry.decision_note
+        said = phrase(locale, "history_decision_note", note=note) if note else ""
+        return (
+            phrase(
+                locale,
+                "history_case",
+                date=date,
+                severity=_term(locale, entry.severity),
+                approval=_term(locale, entry.approval),
+                sanction=sanction_text(entry.sanction, locale, entry.amount),
+                overturned=mark,
+                case_id=entry.case_id,
+                code=entry.code,
+                description=entry.description,
+            )
+            + said
         )
     if isinstance(entry, OverturnedEntry):
         return phrase(

@@ -11,6 +11,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError
+from presentation import history_texts
 from projections.discipline_history import CaseEntry
 from projections.service import Reports
 from tests.builders import jsonl, line, pay_period, payouts, sale, seeded
@@ -100,6 +101,11 @@ def test_a_rejected_case_fines_nothing_and_its_history_says_why(reports: Reports
     )
     assert entry.decision_note == "receipts were genuine"
     assert entry.sanction == "none while rejected"
+    # and in its words, as the CLI's `history` and the API's text give them
+    (english,) = history_texts([entry], "en")
+    assert english["text"].endswith("sanction none while rejected — note: receipts were genuine")
+    (chinese,) = history_texts([entry], "zh-CN")
+    assert chinese["text"].endswith(" — 审批意见：receipts were genuine")
 
 
 @pytest.mark.parametrize("second", ["ApprovalGranted", "ApprovalRejected"], ids=["grant", "reject"])

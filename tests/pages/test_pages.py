@@ -2319,6 +2319,8 @@ class TestTeamAndCases:
         at = views.recorded_moment(approval.recorded_at)
         status = w["case_approved"]
         assert w["decided_by_at"].format(status=status, actor="cmp-head", at=at) in _text(row)
+        # the decision's note: why the case was approved (or rejected)
+        assert w["decision_note"].format(note="confirmed by internal audit") in _text(row)
 
     def test_history_shows_who_overturned_a_case(self, site: Site) -> None:
         """An overturned case says who overturned it and when, and the
