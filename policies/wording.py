@@ -503,7 +503,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "history_none": "nothing recorded",
         "history_case": (
             "{date} case {case_id} {severity} {code}: {description} — approval {approval}, "
-            "sanction {sanction}{overturned}"
+            "sanction {sanction}{overturned}{note}"
         ),
         "history_overturned_mark": " [overturned]",
         "history_decision_note": " — note: {note}",
@@ -576,7 +576,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "history_none": "无记录",
         "history_case": (
             "{date} 案件 {case_id} {severity} {code}：{description} — 审批 {approval}，"
-            "处分 {sanction}{overturned}"
+            "处分 {sanction}{overturned}{note}"
         ),
         "history_overturned_mark": "［已撤销］",
         "history_decision_note": " — 审批意见：{note}",

@@ -92,20 +92,18 @@ def _history_line(entry: HistoryEntry, locale: str) -> str:
         mark = phrase(locale, "history_overturned_mark") if entry.overturned else ""
         note = entry.decision_note
         said = phrase(locale, "history_decision_note", note=note) if note else ""
-        return (
-            phrase(
-                locale,
-                "history_case",
-                date=date,
-                severity=_term(locale, entry.severity),
-                approval=_term(locale, entry.approval),
-                sanction=sanction_text(entry.sanction, locale, entry.amount),
-                overturned=mark,
-                case_id=entry.case_id,
-                code=entry.code,
-                description=entry.description,
-            )
-            + said
+        return phrase(
+            locale,
+            "history_case",
+            date=date,
+            severity=_term(locale, entry.severity),
+            approval=_term(locale, entry.approval),
+            sanction=sanction_text(entry.sanction, locale, entry.amount),
+            overturned=mark,
+            note=said,
+            case_id=entry.case_id,
+            code=entry.code,
+            description=entry.description,
         )
     if isinstance(entry, OverturnedEntry):
         return phrase(

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -562,7 +563,7 @@ def _check_chain(bundle: AuditBundle, key: bytes | None, report: BundleReport) -
     segment = _segment(bundle)
     positions = [m.position for m in segment]
     head = bundle.chain.head
-    twice = sorted({p for p in positions if positions.count(p) > 1})
+    twice = sorted(p for p, n in Counter(positions).items() if n > 1)
     if twice:
         claims = [m.label for m in segment if m.position == twice[0]]
         report.add(

@@ -241,9 +241,7 @@ def payroll_table(
     header = tuple(c.header for c in layout.columns)
     _one_currency_or_said(run, layout)
     rows: list[tuple[Cell, ...]] = []
-    for s in run.statements:
-        if s.payable <= 0 or s.status not in _PAYS:
-            continue
+    for s in _paying(run):
         assert s.payable == s.total, "a positive total is what is payable"
         assert sum((a for _, a in s.lines), Decimal(0)) == s.total, "SPEC §3: total = Σ lines"
         employee = _employee(layout, s.rep_id)
@@ -276,11 +274,16 @@ def payroll_table(
     return header, rows
 
 
+def _paying(run: RunExport) -> list[ExportedStatement]:
+    """The run's statements a payroll file pays: approved or paid, payable above 0."""
+    return [s for s in run.statements if s.payable > 0 and s.status in _PAYS]
+
+
 def _one_currency_or_said(run: RunExport, layout: PayrollLayout) -> None:
     """Refuse a layout without a ``currency`` column for a run paying in more
     than one currency: its amounts — 100 JPY beside 100 CNY — would reach the
     payroll system as numbers of one currency, with nothing to tell them apart."""
-    paid = {s.currency for s in run.statements if s.payable > 0 and s.status in _PAYS}
+    paid = {s.currency for s in _paying(run)}
     if len(paid) <= 1 or any(c.value == "currency" for c in layout.columns):
         return
     column = '{ header = "Currency", value = "currency" }'
